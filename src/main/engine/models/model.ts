@@ -1,0 +1,282 @@
+// A loaded model: its manifest checked against its ONNX graph, one cached ONNX Runtime session,
+// and the denoiser D(x;σ,c) every sampler calls.
+//
+// [Note: validation before use]
+// Loading checks input names, dtypes and ranks against the graph, then runs one probe batch at
+// σ_max and σ_min and checks the output's shape and finiteness. Every mismatch is a ModelError that
+// names the file, the input and what was expected, so a user's broken export fails at load with a
+// fix to apply, not in the middle of a run.
+
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { ModelError, parseManifest, type ModelManifest } from './manifest';
+import { VpTable } from './vp';
+import * as ort from 'onnxruntime-node';
+import { createSession, type OrtSession } from '../onnx/runtime';
+
+export interface DenoiserStats {
+  /** session.run calls. */
+  calls: number;
+  /** Samples pushed through the network (a guided pair counts twice). */
+  rows: number;
+  /** Wall time inside session.run, ms. */
+  modelMs: number;
+}
+
+/** The interface every sampler uses. */
+export interface Denoiser {
+  readonly shape: readonly number[];
+  /** Values per sample (product of shape). */
+  readonly dim: number;
+  readonly numClasses: number;
+  readonly nullClass: number | null;
+  /** The σ range the model supports (after VP conversion for ε-models). */
+  readonly sigmaMin: number;
+  readonly sigmaMax: number;
+  /** Maps a σ to the nearest one the model knows (identity for continuous-σ models). */
+  roundSigma(sigma: number): number;
+  /**
+   * D(x;σ,c) for `n` rows: x [n, dim], sigma [n], labels [n] (null for unconditional models).
+   * Returns [n, dim]. Throws ModelError on NaN/Inf output.
+   */
+  denoise(x: Float32Array, sigma: Float32Array, labels: BigInt64Array | null): Promise<Float32Array>;
+  readonly stats: DenoiserStats;
+}
+
+export interface LoadOptions {
+  /** Largest batch sent to one session.run (bigger requests are split). Default 1024. */
+  maxBatch?: number;
+  /** Execution provider preference: 'auto' tries CUDA when installed, then CPU. */
+  device?: 'auto' | 'cpu' | 'cuda';
+  /** Skip the probe batch (used only by tools that build models). */
+  skipProbe?: boolean;
+}
+
+export class Model implements Denoiser {
+  readonly dim: number;
+  readonly stats: DenoiserStats = { calls: 0, rows: 0, modelMs: 0 };
+  readonly vp: VpTable | null;
+  readonly sigmaMin: number;
+  readonly sigmaMax: number;
+  private readonly outputName: string;
+
+  private constructor(
+    readonly dir: string,
+    readonly manifest: ModelManifest,
+    readonly session: OrtSession,
+    readonly backend: string,
+    readonly maxBatch: number,
+  ) {
+    this.dim = manifest.shape.reduce((a, b) => a * b, 1);
+    this.vp = manifest.vp ? new VpTable(manifest.vp) : null;
+    // For ε-models the table fixes the range; a manifest may narrow it.
+    this.sigmaMin = this.vp ? Math.max(this.vp.sigmaMin, manifest.sigmaMin || 0) : manifest.sigmaMin;
+    this.sigmaMax = this.vp ? (manifest.sigmaMax > 0 ? Math.min(this.vp.sigmaMax, manifest.sigmaMax) : this.vp.sigmaMax) : manifest.sigmaMax;
+    this.outputName = manifest.outputName ?? session.outputNames[0]!;
+  }
+
+  get name(): string {
+    return this.manifest.name;
+  }
+  get shape(): readonly number[] {
+    return this.manifest.shape;
+  }
+  get numClasses(): number {
+    return this.manifest.numClasses;
+  }
+  get nullClass(): number | null {
+    return this.manifest.nullClass;
+  }
+  get onnxPath(): string {
+    return join(this.dir, this.manifest.onnx);
+  }
+
+  roundSigma(sigma: number): number {
+    return this.vp ? this.vp.roundSigma(sigma) : sigma;
+  }
+
+  /** Reads `model.json` in `dir`, validates it against the ONNX graph and probes it. */
+  static async load(dir: string, options: LoadOptions = {}): Promise<Model> {
+    dir = resolve(dir);
+    const manifestPath = join(dir, 'model.json');
+    if (!existsSync(dir) || !statSync(dir).isDirectory()) {
+      throw new ModelError(`${dir}: no such model directory; give a bundled model id (see 'models') or a directory holding model.json`, dir);
+    }
+    if (!existsSync(manifestPath)) {
+      throw new ModelError(`${manifestPath}: not found; a model directory needs a model.json manifest (see README, "Model format")`, manifestPath);
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(readFileSync(manifestPath, 'utf8'));
+    } catch (e) {
+      throw new ModelError(`${manifestPath}: is not valid JSON (${(e as Error).message}); fix the syntax`, manifestPath);
+    }
+    const manifest = parseManifest(json, manifestPath);
+    const onnxPath = join(dir, manifest.onnx);
+    if (!existsSync(onnxPath)) {
+      throw new ModelError(`${onnxPath}: not found; "onnx" in ${manifestPath} must name the ONNX file in the model directory`, onnxPath, 'onnx');
+    }
+    const { session, backend } = await createSession(onnxPath, options.device ?? 'auto');
+    const model = new Model(dir, manifest, session, backend, options.maxBatch ?? 1024);
+    try {
+      model.validateGraph(manifestPath);
+      if (!options.skipProbe) await model.probe();
+    } catch (e) {
+      await session.release();
+      throw e;
+    }
+    return model;
+  }
+
+  private validateGraph(manifestPath: string): void {
+    const m = this.manifest;
+    const file = this.onnxPath;
+    const meta = new Map(this.session.inputMetadata.map((v) => [v.name, v]));
+    const expected: { key: string; name: string; type: string; rank: number; dims?: readonly number[] }[] = [
+      { key: 'inputs.x', name: m.inputs.x, type: 'float32', rank: 1 + m.shape.length, dims: m.shape },
+      { key: 'inputs.sigma', name: m.inputs.sigma, type: m.output === 'epsilon' ? 'int64' : 'float32', rank: 1 },
+    ];
+    if (m.inputs.classLabels) expected.push({ key: 'inputs.classLabels', name: m.inputs.classLabels, type: 'int64', rank: 1 });
+    const graphInputs = [...meta.keys()].join(', ');
+    for (const e of expected) {
+      const v = meta.get(e.name);
+      if (!v) {
+        throw new ModelError(
+          `${file}: has no input named "${e.name}" (${manifestPath} "${e.key}"); the graph's inputs are: ${graphInputs}. Set "${e.key}" to the right name`,
+          file,
+          e.key,
+        );
+      }
+      if (!v.isTensor) throw new ModelError(`${file}: input "${e.name}" is not a tensor`, file, e.key);
+      if (v.type !== e.type) {
+        throw new ModelError(`${file}: input "${e.name}" has dtype ${v.type}, expected ${e.type}${e.key === 'inputs.sigma' && m.output === 'epsilon' ? ' (the DDPM timestep index)' : ''}`, file, e.key);
+      }
+      if (v.shape.length > 0 && v.shape.length !== e.rank) {
+        throw new ModelError(
+          `${file}: input "${e.name}" has rank ${v.shape.length} [${v.shape.join(', ')}], expected rank ${e.rank} ${e.dims ? `[N, ${e.dims.join(', ')}]` : '[N]'}`,
+          file,
+          e.key,
+        );
+      }
+      if (e.dims) {
+        e.dims.forEach((d, i) => {
+          const g = v.shape[i + 1];
+          if (typeof g === 'number' && g > 0 && g !== d) {
+            throw new ModelError(
+              `${file}: input "${e.name}" has shape [${v.shape.join(', ')}] but "shape" in ${manifestPath} is [${m.shape.join(', ')}]; make them agree`,
+              file,
+              'shape',
+            );
+          }
+        });
+      }
+    }
+    const extra = [...meta.keys()].filter((n) => !expected.some((e) => e.name === n));
+    if (extra.length > 0) {
+      const hint = m.numClasses === 0 && extra.length === 1 ? ` (a conditional model? set "numClasses" and "inputs.classLabels")` : '';
+      throw new ModelError(`${file}: has inputs the manifest does not name: ${extra.join(', ')}${hint}`, file, 'inputs');
+    }
+    if (m.outputName && !this.session.outputNames.includes(m.outputName)) {
+      throw new ModelError(`${file}: has no output "${m.outputName}"; its outputs are ${this.session.outputNames.join(', ')}`, file, 'outputName');
+    }
+    if (!m.outputName && this.session.outputNames.length !== 1) {
+      throw new ModelError(`${file}: has ${this.session.outputNames.length} outputs (${this.session.outputNames.join(', ')}); name the denoiser output with "outputName"`, file, 'outputName');
+    }
+  }
+
+  /** One small batch at σ_max and σ_min: output shape and finiteness. */
+  private async probe(): Promise<void> {
+    const n = 2;
+    const x = new Float32Array(n * this.dim);
+    for (let i = 0; i < x.length; i++) x[i] = Math.sin(i * 12.9898) * this.sigmaMax * 0.5;
+    for (let i = this.dim; i < x.length; i++) x[i] = Math.sin(i * 78.233) * 0.5;
+    const sigma = new Float32Array([this.roundSigma(this.sigmaMax), this.roundSigma(this.sigmaMin)]);
+    const labels = this.numClasses > 0 ? new BigInt64Array([0n, BigInt(this.nullClass ?? 0)]) : null;
+    await this.denoise(x, sigma, labels);
+  }
+
+  async denoise(x: Float32Array, sigma: Float32Array, labels: BigInt64Array | null): Promise<Float32Array> {
+    const n = sigma.length;
+    if (x.length !== n * this.dim) throw new RangeError(`denoise: x has ${x.length} values, expected ${n}×${this.dim}`);
+    if (n <= this.maxBatch) return this.run(x, sigma, labels);
+    const out = new Float32Array(x.length);
+    for (let s = 0; s < n; s += this.maxBatch) {
+      const e = Math.min(n, s + this.maxBatch);
+      out.set(await this.run(x.subarray(s * this.dim, e * this.dim), sigma.subarray(s, e), labels?.subarray(s, e) ?? null), s * this.dim);
+    }
+    return out;
+  }
+
+  private async run(x: Float32Array, sigma: Float32Array, labels: BigInt64Array | null): Promise<Float32Array> {
+    const m = this.manifest;
+    const n = sigma.length;
+    const feeds: Record<string, ort.Tensor> = {};
+    if (this.vp) {
+      // ε-model: x_t = c_in·x with c_in = 1/√(σ²+1), timestep = index of σ.
+      const xt = new Float32Array(x.length);
+      const t = new BigInt64Array(n);
+      for (let i = 0; i < n; i++) {
+        const ti = this.vp.timestep(sigma[i]!);
+        t[i] = BigInt(ti);
+        const s = this.vp.sigmas[ti]!;
+        const c = 1 / Math.sqrt(s * s + 1);
+        for (let d = i * this.dim, e = d + this.dim; d < e; d++) xt[d] = x[d]! * c;
+      }
+      feeds[m.inputs.x] = new ort.Tensor('float32', xt, [n, ...m.shape]);
+      feeds[m.inputs.sigma] = new ort.Tensor('int64', t, [n]);
+    } else {
+      feeds[m.inputs.x] = new ort.Tensor('float32', x, [n, ...m.shape]);
+      feeds[m.inputs.sigma] = new ort.Tensor('float32', sigma, [n]);
+    }
+    if (m.inputs.classLabels) {
+      if (!labels) throw new RangeError(`${m.name} is class-conditional: pass class labels (the null class ${m.nullClass} for unconditional)`);
+      feeds[m.inputs.classLabels] = new ort.Tensor('int64', labels, [n]);
+    }
+    const t0 = performance.now();
+    let result: ort.InferenceSession.OnnxValueMapType;
+    try {
+      result = await this.session.run(feeds, [this.outputName]);
+    } catch (e) {
+      throw new ModelError(`${this.onnxPath}: ONNX Runtime failed on a batch of ${n}: ${(e as Error).message}`, this.onnxPath);
+    }
+    this.stats.modelMs += performance.now() - t0;
+    this.stats.calls++;
+    this.stats.rows += n;
+    const out = result[this.outputName]!;
+    const expectDims = [n, ...m.shape];
+    if (out.dims.length !== expectDims.length || out.dims.some((d, i) => d !== expectDims[i]) || out.type !== 'float32') {
+      throw new ModelError(
+        `${this.onnxPath}: output "${this.outputName}" is ${out.type} [${out.dims.join(', ')}], expected float32 [${expectDims.join(', ')}] (same shape as x)`,
+        this.onnxPath,
+        'outputName',
+      );
+    }
+    const y = out.data as Float32Array;
+    let bad = 0;
+    for (let i = 0; i < y.length; i++) if (!Number.isFinite(y[i]!)) bad++;
+    if (bad > 0) {
+      let lo = Infinity;
+      let hi = -Infinity;
+      for (const s of sigma) {
+        lo = Math.min(lo, s);
+        hi = Math.max(hi, s);
+      }
+      throw new ModelError(
+        `${this.onnxPath}: the model returned ${bad} NaN/Inf values (batch of ${n}, σ in [${lo.toPrecision(4)}, ${hi.toPrecision(4)}]); check the export and the σ range in the manifest`,
+        this.onnxPath,
+      );
+    }
+    if (!this.vp) return y;
+    // D(x;σ) = x − σ·ε̂
+    const d = new Float32Array(y.length);
+    for (let i = 0; i < n; i++) {
+      const s = this.vp.sigmas[this.vp.timestep(sigma[i]!)]!;
+      for (let k = i * this.dim, e = k + this.dim; k < e; k++) d[k] = x[k]! - s * y[k]!;
+    }
+    return d;
+  }
+
+  async dispose(): Promise<void> {
+    await this.session.release();
+  }
+}

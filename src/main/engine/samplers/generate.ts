@@ -1,0 +1,155 @@
+// Drawing many samples: settings resolved against the model, per-sample random streams, class
+// labels, batching, progress and cancellation. Every sampler goes through here (CLI, app, learner).
+
+import type { Denoiser } from '../models/model';
+import { ddimStep } from './ddim';
+import { edmStep } from './edm';
+import { runLoop, type StepFn, type TrajectoryStep } from './loop';
+import { StackedRandom, type NoiseSource } from './random';
+import { restartStep } from './restart';
+import { karrasSchedule } from './schedule';
+import { DEFAULT_SAMPLER_SETTINGS, SAMPLERS, type SamplerSettings, type StepHook } from './types';
+
+export type ResolvedSettings = SamplerSettings & { sigmaMin: number; sigmaMax: number };
+
+/** Fills defaults from the model and checks every field, with errors that say what to change. */
+export function resolveSettings(model: Denoiser, partial: Partial<SamplerSettings> = {}): ResolvedSettings {
+  const s: SamplerSettings = { ...DEFAULT_SAMPLER_SETTINGS, ...partial, restart: { ...DEFAULT_SAMPLER_SETTINGS.restart, ...partial.restart } };
+  if (!SAMPLERS.includes(s.sampler)) throw new RangeError(`unknown sampler "${s.sampler}"; choose one of ${SAMPLERS.join(', ')}`);
+  const sigmaMin = s.sigmaMin ?? model.sigmaMin;
+  const sigmaMax = s.sigmaMax ?? model.sigmaMax;
+  if (sigmaMin < model.sigmaMin * (1 - 1e-6) || sigmaMax > model.sigmaMax * (1 + 1e-6)) {
+    throw new RangeError(`σ range [${sigmaMin}, ${sigmaMax}] is outside the model's [${model.sigmaMin}, ${model.sigmaMax}]; adjust --sigma-min/--sigma-max`);
+  }
+  if (!(s.churn >= 0)) throw new RangeError(`churn must be ≥ 0, got ${s.churn}`);
+  if (!(s.sNoise > 0)) throw new RangeError(`s-noise must be positive, got ${s.sNoise}`);
+  if (!Number.isFinite(s.guidance)) throw new RangeError(`guidance must be a finite number, got ${s.guidance}`);
+  if (s.guidance !== 1) {
+    if (model.numClasses === 0) throw new RangeError('guidance needs a class-conditional model; this one is unconditional (use --guidance 1)');
+    if (model.nullClass === null) throw new RangeError('guidance needs a model with a null class ("nullClass" in model.json)');
+  }
+  if (s.churn > 0 && (s.sampler === 'ddim' || s.sampler === 'restart')) {
+    throw new RangeError(`churn applies to the euler, heun and edm samplers, not ${s.sampler}; use --eta for DDIM`);
+  }
+  return { ...s, sigmaMin, sigmaMax };
+}
+
+export function scheduleFor(model: Denoiser, s: ResolvedSettings): Float64Array {
+  return karrasSchedule({ steps: s.steps, sigmaMin: s.sigmaMin, sigmaMax: s.sigmaMax, rho: s.rho }, (x) => model.roundSigma(x));
+}
+
+export function makeStep(model: Denoiser, s: ResolvedSettings, schedule: Float64Array, noise: NoiseSource): StepFn {
+  switch (s.sampler) {
+    case 'euler':
+    case 'heun':
+    case 'edm':
+      return edmStep(model, { secondOrder: s.sampler !== 'euler', settings: s, steps: s.steps, noise });
+    case 'ddim':
+      return ddimStep(model, s.eta, noise);
+    case 'restart':
+      return restartStep(model, schedule, s.restart, s.rho, noise);
+  }
+}
+
+export type ClassChoice = 'random' | 'none' | number | Int32Array;
+
+export interface GenerateOptions {
+  n: number;
+  /** Samples per batch (the denoiser sees up to 2× with guidance). */
+  batch: number;
+  seed: number;
+  /** 'random': uniform over classes; 'none': the null class; a number: that class; or one per sample. */
+  classes?: ClassChoice;
+  /** Unit-variance starting noise [n, dim]; scaled by σ_max. Default: drawn from each sample's stream. */
+  initNoise?: Float32Array;
+  hook?: StepHook;
+  horizon?: number;
+  trajectory?: boolean;
+  signal?: AbortSignal;
+  /** Replaces the per-sample streams (tests inject noise through it). */
+  noise?: NoiseSource;
+  onProgress?: (p: { samplesDone: number; total: number; iteration: number; horizon: number }) => void;
+}
+
+export interface GenerateResult {
+  /** [n, dim] */
+  samples: Float32Array;
+  /** [n] class label of each sample (the null class when unconditional), or null for unconditional models. */
+  labels: Int32Array | null;
+  nfe: Int32Array;
+  networkEvals: Int32Array;
+  schedule: Float64Array;
+  settings: ResolvedSettings;
+  /** Per batch, when requested. */
+  trajectories: TrajectoryStep[][] | null;
+  seconds: number;
+}
+
+/** Labels for samples [start, start+count). */
+function labelsFor(model: Denoiser, choice: ClassChoice, rows: Int32Array, noise: StackedRandom | null, fallback: NoiseSource): Int32Array | null {
+  if (model.numClasses === 0) {
+    if (choice !== 'random' && choice !== 'none') throw new RangeError('this model is unconditional; it takes no --class');
+    return null;
+  }
+  if (choice instanceof Int32Array) return Int32Array.from(rows, (r) => choice[r]!);
+  if (choice === 'none') {
+    if (model.nullClass === null) throw new RangeError('this model has no null class, so it cannot sample unconditionally; give --class K or random');
+    return new Int32Array(rows.length).fill(model.nullClass);
+  }
+  if (choice === 'random') return (noise ?? fallback).integer(model.numClasses, rows);
+  if (!Number.isInteger(choice) || choice < 0 || choice >= model.numClasses) {
+    throw new RangeError(`class ${choice} is out of range; this model has classes 0..${model.numClasses - 1}`);
+  }
+  return new Int32Array(rows.length).fill(choice);
+}
+
+export async function generate(model: Denoiser, settings: ResolvedSettings, o: GenerateOptions): Promise<GenerateResult> {
+  const { n, batch } = o;
+  if (!Number.isInteger(n) || n < 1) throw new RangeError(`n must be a positive integer, got ${n}`);
+  if (!Number.isInteger(batch) || batch < 1) throw new RangeError(`batch must be a positive integer, got ${batch}`);
+  const dim = model.dim;
+  if (o.initNoise && o.initNoise.length !== n * dim) {
+    throw new RangeError(`init noise has ${o.initNoise.length} values; expected ${n} × ${dim} (shape [${n}, ${model.shape.join(', ')}])`);
+  }
+  if (o.classes instanceof Int32Array && o.classes.length !== n) throw new RangeError(`got ${o.classes.length} class labels for ${n} samples`);
+  const stacked = o.noise ? null : new StackedRandom(o.seed);
+  const noise: NoiseSource = o.noise ?? stacked!;
+  const schedule = scheduleFor(model, settings);
+  const step = makeStep(model, settings, schedule, noise);
+  const samples = new Float32Array(n * dim);
+  const labels = model.numClasses > 0 ? new Int32Array(n) : null;
+  const nfe = new Int32Array(n);
+  const networkEvals = new Int32Array(n);
+  const trajectories: TrajectoryStep[][] | null = o.trajectory ? [] : null;
+  const t0 = performance.now();
+
+  for (let start = 0; start < n; start += batch) {
+    const count = Math.min(batch, n - start);
+    const rows = Int32Array.from({ length: count }, (_, j) => start + j);
+    // Each sample's stream: first its class (when random), then its starting noise, then step noise.
+    const lab = labelsFor(model, o.classes ?? 'random', rows, stacked, noise);
+    let z: Float32Array;
+    if (o.initNoise) z = o.initNoise.subarray(start * dim, (start + count) * dim);
+    else {
+      z = new Float32Array(count * dim);
+      noise.normal(z, rows, dim);
+    }
+    const res = await runLoop(model, step, schedule, z, rows, lab ? BigInt64Array.from(lab, BigInt) : null, {
+      noise,
+      hook: o.hook,
+      horizon: o.horizon,
+      guidance: settings.guidance,
+      trajectory: o.trajectory,
+      signal: o.signal,
+      onIteration: (it, H) => o.onProgress?.({ samplesDone: start, total: n, iteration: it, horizon: H }),
+    });
+    samples.set(res.x, start * dim);
+    if (labels && lab) labels.set(lab, start);
+    nfe.set(res.nfe, start);
+    networkEvals.set(res.networkEvals, start);
+    trajectories?.push(res.trajectory!);
+    stacked?.release(rows);
+    o.onProgress?.({ samplesDone: start + count, total: n, iteration: 0, horizon: 0 });
+  }
+  return { samples, labels, nfe, networkEvals, schedule, settings, trajectories, seconds: (performance.now() - t0) / 1000 };
+}

@@ -1,0 +1,16 @@
+import '@mantine/core/styles.css';
+import { StrictMode } from 'react';
+import { createRoot } from 'react-dom/client';
+import { MantineProvider } from '@mantine/core';
+import { App } from './App';
+
+const container = document.getElementById('root');
+if (!container) throw new Error('index.html is missing #root');
+
+createRoot(container).render(
+  <StrictMode>
+    <MantineProvider defaultColorScheme="auto">
+      <App />
+    </MantineProvider>
+  </StrictMode>,
+);

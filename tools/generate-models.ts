@@ -1,0 +1,196 @@
+// Generates the bundled benchmark models under resources/models/ (run: npm run models:generate).
+// Deterministic: fixed seeds, so re-running reproduces the committed files byte for byte.
+//
+//   gmm-ring8        2-D, 8 classes on a ring; an exact but deliberately imperfect model: each
+//                    class's conditional denoiser is that of a component too wide by a per-class
+//                    factor (1.0 … 2.5), and the unconditional one that of a much wider mixture
+//                    (a "bad version of itself", as in autoguidance). Guidance then helps, and
+//                    the best guidance depends on the noise level and the class.
+//   gmm-ring8-exact  the same data with exact conditional and unconditional denoisers.
+//   gmm64            64-D, 10 classes, imperfect in the same way; exercises scale.
+//   swissroll        the exact ("empirical") denoiser of 2,000 points of a Swiss roll.
+//
+// Each directory: model.json, denoiser.onnx, data.npy (+ labels.npy), params.json (the mixture,
+// machine-readable) and features.onnx (a fixed random-Fourier-feature map for metrics).
+
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeFileAtomicSync } from '../src/main/engine/io/atomic';
+import { encodeNpy, npyFloat32, npyInt64 } from '../src/main/engine/io/npy';
+import { Stream } from '../src/main/engine/samplers/random';
+import { gmmDenoiserGraph, rffGraph, type GmmParams } from './lib/gmm';
+
+const ROOT = join(import.meta.dirname, '..', 'resources', 'models');
+
+interface Truth {
+  means: number[][];
+  /** Per-component standard deviation of the true data. */
+  stds: number[];
+}
+
+function sampleData(truth: Truth, perClass: number, rng: Stream): { x: Float32Array; labels: BigInt64Array } {
+  const K = truth.means.length;
+  const d = truth.means[0]!.length;
+  const x = new Float32Array(K * perClass * d);
+  const labels = new BigInt64Array(K * perClass);
+  let r = 0;
+  for (let i = 0; i < perClass; i++) {
+    for (let k = 0; k < K; k++, r++) {
+      labels[r] = BigInt(k);
+      for (let j = 0; j < d; j++) x[r * d + j] = truth.means[k]![j]! + truth.stds[k]! * rng.normal();
+    }
+  }
+  return { x, labels };
+}
+
+/** Labelled mixture: class c → its own component with std stds[c]·widen[c]; null → all, std uncondStd. */
+function labelledParams(truth: Truth, widen: number[], uncondStd: number[] | null): GmmParams {
+  const K = truth.means.length;
+  const d = truth.means[0]!.length;
+  const logWeights: number[][] = [];
+  const variances: number[][] = [];
+  for (let c = 0; c < K; c++) {
+    logWeights.push(truth.means.map((_, k) => (k === c ? 0 : -1e30)));
+    variances.push(truth.stds.map((s, k) => (k === c ? (s * widen[c]!) ** 2 : 1)));
+  }
+  logWeights.push(truth.means.map(() => Math.log(1 / K)));
+  variances.push(truth.stds.map((s, k) => (uncondStd ? uncondStd[k]! : s) ** 2));
+  return { kind: 'gmm', dim: d, means: truth.means, numClasses: K, logWeights, variances };
+}
+
+function rff(d: number, m: number, lengthscale: number, rng: Stream): { W: number[][]; b: number[] } {
+  const W = Array.from({ length: d }, () => Array.from({ length: m }, () => rng.normal() / lengthscale));
+  const b = Array.from({ length: m }, () => rng.uniform() * 2 * Math.PI);
+  return { W, b };
+}
+
+interface ModelSpec {
+  id: string;
+  description: string;
+  params: GmmParams;
+  data: Float32Array;
+  labels: BigInt64Array | null;
+  sigmaData: number;
+  rffLengthscale: number;
+  extra: Record<string, unknown>;
+}
+
+function write(spec: ModelSpec, seed: number): void {
+  const dir = join(ROOT, spec.id);
+  mkdirSync(dir, { recursive: true });
+  const d = spec.params.dim;
+  const K = spec.params.numClasses;
+  writeFileAtomicSync(join(dir, 'denoiser.onnx'), gmmDenoiserGraph(spec.params, spec.id));
+  const f = rff(d, 64, spec.rffLengthscale, new Stream(seed, 999));
+  writeFileAtomicSync(join(dir, 'features.onnx'), rffGraph(f.W, f.b, `${spec.id}-rff`));
+  const n = spec.data.length / d;
+  writeFileAtomicSync(join(dir, 'data.npy'), encodeNpy(npyFloat32([n, d], spec.data)));
+  if (spec.labels) writeFileAtomicSync(join(dir, 'labels.npy'), encodeNpy(npyInt64([n], spec.labels)));
+  writeFileAtomicSync(join(dir, 'params.json'), JSON.stringify({ ...spec.params, ...spec.extra, rff: { lengthscale: spec.rffLengthscale, seed } }, null, 1) + '\n');
+  const manifest = {
+    name: spec.id,
+    description: spec.description,
+    onnx: 'denoiser.onnx',
+    output: 'denoised',
+    shape: [d],
+    numClasses: K,
+    ...(K > 0 ? { nullClass: K } : {}),
+    sigmaMin: 0.002,
+    sigmaMax: 80,
+    sigmaData: spec.sigmaData,
+    inputs: K > 0 ? { x: 'x', sigma: 'sigma', classLabels: 'class_labels' } : { x: 'x', sigma: 'sigma' },
+    data: 'data.npy',
+    ...(spec.labels ? { dataLabels: 'labels.npy' } : {}),
+    params: 'params.json',
+    features: { onnx: 'features.onnx', input: 'x', output: 'features', dim: 64 },
+  };
+  writeFileAtomicSync(join(dir, 'model.json'), JSON.stringify(manifest, null, 2) + '\n');
+  console.log(`${spec.id}: ${n} data points, d=${d}, ${K} classes → ${dir}`);
+}
+
+function ring8(): Truth {
+  const R = 2;
+  return {
+    means: Array.from({ length: 8 }, (_, k) => [R * Math.cos((2 * Math.PI * k) / 8), R * Math.sin((2 * Math.PI * k) / 8)]),
+    stds: Array(8).fill(0.2),
+  };
+}
+
+export function main(): void {
+  // gmm-ring8 and gmm-ring8-exact share their data.
+  const ring = ring8();
+  const ringData = sampleData(ring, 1000, new Stream(1, 0));
+  const widen = [1.0, 2.5, 1.25, 2.0, 1.0, 1.75, 1.5, 2.25];
+  const uncond = Array(8).fill(0.6);
+  write(
+    {
+      id: 'gmm-ring8',
+      description: '8 Gaussians on a ring (one per class); imperfect denoiser: classes too wide by 1.0–2.5×, unconditional much wider',
+      params: labelledParams(ring, widen, uncond),
+      data: ringData.x,
+      labels: ringData.labels,
+      sigmaData: 1.43,
+      rffLengthscale: 0.5,
+      extra: { truth: ring, widen, uncondStd: uncond },
+    },
+    1,
+  );
+  write(
+    {
+      id: 'gmm-ring8-exact',
+      description: '8 Gaussians on a ring (one per class); exact conditional and unconditional denoisers',
+      params: labelledParams(ring, Array(8).fill(1), null),
+      data: ringData.x,
+      labels: ringData.labels,
+      sigmaData: 1.43,
+      rffLengthscale: 0.5,
+      extra: { truth: ring, widen: Array(8).fill(1), uncondStd: null },
+    },
+    1,
+  );
+
+  // gmm64: 10 classes in 64-D.
+  const r64 = new Stream(2, 0);
+  const t64: Truth = { means: Array.from({ length: 10 }, () => Array.from({ length: 64 }, () => r64.normal())), stds: Array(10).fill(0.5) };
+  const d64 = sampleData(t64, 500, new Stream(2, 1));
+  const widen64 = [1.0, 1.6, 1.2, 1.4, 1.0, 1.5, 1.1, 1.3, 1.6, 1.2];
+  write(
+    {
+      id: 'gmm64',
+      description: '10 Gaussians in 64-D (one per class); imperfect denoiser like gmm-ring8',
+      params: labelledParams(t64, widen64, Array(10).fill(1.5)),
+      data: d64.x,
+      labels: d64.labels,
+      sigmaData: 1.1,
+      rffLengthscale: 6,
+      extra: { truth: t64, widen: widen64, uncondStd: Array(10).fill(1.5) },
+    },
+    2,
+  );
+
+  // swissroll: exact denoiser of a finite point set.
+  const rs = new Stream(3, 0);
+  const M = 2000;
+  const pts = new Float32Array(M * 2);
+  for (let i = 0; i < M; i++) {
+    const t = 1.5 * Math.PI * (1 + 2 * rs.uniform());
+    pts[2 * i] = (t * Math.cos(t)) / 4.5 + 0.05 * rs.normal();
+    pts[2 * i + 1] = (t * Math.sin(t)) / 4.5 + 0.05 * rs.normal();
+  }
+  const means = Array.from({ length: M }, (_, i) => [pts[2 * i]!, pts[2 * i + 1]!]);
+  write(
+    {
+      id: 'swissroll',
+      description: 'Empirical model: the exact denoiser of 2,000 Swiss-roll points (it reproduces its data)',
+      params: { kind: 'gmm', dim: 2, means, numClasses: 0, logWeights: [means.map(() => Math.log(1 / M))], variances: [means.map(() => 0)] },
+      data: pts,
+      labels: null,
+      sigmaData: 1.5,
+      rffLengthscale: 0.3,
+      extra: {},
+    },
+    3,
+  );
+}
+
+if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split('/').pop()!)) main();

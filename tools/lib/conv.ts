@@ -1,0 +1,69 @@
+// A 28×28 class-conditional conv denoiser of realistic cost with random (seeded) weights, for
+// benchmarks and tests of the image path. Its numbers mean nothing; its shape and cost do: a small
+// U-Net (28→14→7→14→28, 32/64/96 channels, ~0.35 M parameters, ~50 M MACs per image) inside EDM's
+// preconditioning (Karras et al. 2022, Table 1):
+//   D(x;σ) = c_skip·x + c_out·F(c_in·x; c_noise, c),
+//   c_skip = σ_d²/(σ²+σ_d²), c_out = σ·σ_d/√(σ²+σ_d²), c_in = 1/√(σ²+σ_d²), c_noise = ln(σ)/4.
+
+import { GraphBuilder } from '../../src/main/engine/onnx/graph';
+import { Stream } from '../../src/main/engine/samplers/random';
+
+export interface ConvModelOptions {
+  seed?: number;
+  numClasses?: number;
+  sigmaData?: number;
+  /** Channel widths at 28, 14 and 7 pixels. */
+  channels?: [number, number, number];
+}
+
+export function convDenoiserGraph(o: ConvModelOptions = {}): { bytes: Uint8Array; params: number } {
+  const rng = new Stream(o.seed ?? 0, 0);
+  const K = o.numClasses ?? 10;
+  const sd = o.sigmaData ?? 0.5;
+  const [c1, c2, c3] = o.channels ?? [32, 64, 96];
+  const g = new GraphBuilder('conv-bench');
+  let params = 0;
+  const x = g.input('x', 'float32', ['N', 1, 28, 28]);
+  const sigma = g.input('sigma', 'float32', ['N']);
+  const labels = g.input('class_labels', 'int64', ['N']);
+
+  const randn = (count: number, scale: number): Float32Array => {
+    params += count;
+    return Float32Array.from({ length: count }, () => rng.normal() * scale);
+  };
+  const conv = (inp: string, cin: number, cout: number, stride = 1): string => {
+    const w = g.tensor('w', randn(cout * cin * 9, Math.sqrt(2 / (cin * 9)) * 0.5), [cout, cin, 3, 3]);
+    const b = g.tensor('b', randn(cout, 0.01), [cout]);
+    return g.op('Conv', [inp, w, b], { kernel_shape: [3, 3], pads: [1, 1, 1, 1], strides: [stride, stride] });
+  };
+  const silu = (a: string): string => g.op('Mul', [a, g.op('Sigmoid', [a])]);
+
+  // Preconditioning, σ as [N,1,1,1].
+  const s = g.op('Reshape', [sigma, g.ints([-1, 1, 1, 1])]);
+  const s2 = g.op('Mul', [s, s]);
+  const denom = g.op('Add', [s2, g.const(sd * sd)]);
+  const cSkip = g.op('Div', [g.const(sd * sd), denom]);
+  const cOut = g.op('Div', [g.op('Mul', [s, g.const(sd)]), g.op('Sqrt', [denom])]);
+  const cIn = g.op('Reciprocal', [g.op('Sqrt', [denom])]);
+  const cNoise = g.op('Div', [g.op('Log', [g.op('Reshape', [sigma, g.ints([-1, 1])])]), g.const(4)]); // [N,1]
+
+  // Conditioning: per-channel biases from c_noise and the class embedding.
+  const classTable = (c: number): string => g.tensor('emb', randn((K + 1) * c, 0.1), [K + 1, c]);
+  const cond = (c: number): string => {
+    const noiseW = g.tensor('nw', randn(c, 0.5), [1, c]);
+    const e = g.op('Add', [g.op('MatMul', [cNoise, noiseW]), g.op('Gather', [classTable(c), labels], { axis: 0 })]); // [N,c]
+    return g.op('Reshape', [e, g.ints([-1, c, 1, 1])]);
+  };
+
+  const h0 = g.op('Mul', [x, cIn]);
+  const e1 = silu(conv(silu(g.op('Add', [conv(h0, 1, c1), cond(c1)])), c1, c1)); // 28
+  const e2 = silu(conv(silu(g.op('Add', [conv(e1, c1, c2, 2), cond(c2)])), c2, c2)); // 14
+  const e3 = silu(conv(silu(g.op('Add', [conv(e2, c2, c3, 2), cond(c3)])), c3, c3)); // 7
+  const up = (a: string): string => g.op('Resize', [a, '', g.const([1, 1, 2, 2])], { mode: 'nearest' });
+  const u2 = silu(g.op('Add', [conv(up(e3), c3, c2), e2])); // 14
+  const u1 = silu(g.op('Add', [conv(up(u2), c2, c1), e1])); // 28
+  const F = conv(u1, c1, 1);
+  const out = g.op('Add', [g.op('Mul', [cSkip, x]), g.op('Mul', [cOut, F])]);
+  g.output(out, 'denoised', 'float32', ['N', 1, 28, 28]);
+  return { bytes: g.toBytes({ docString: 'Random-weight 28x28 conv denoiser for benchmarks' }), params };
+}
