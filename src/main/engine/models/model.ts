@@ -280,3 +280,28 @@ export class Model implements Denoiser {
     await this.session.release();
   }
 }
+
+/**
+ * Loaded models by directory, so a long-lived engine (the app, a training run) opens each ONNX
+ * session once. A failed load is not cached: fixing the files and asking again retries.
+ */
+export class ModelCache {
+  private readonly models = new Map<string, Promise<Model>>();
+
+  get(dir: string, options: LoadOptions = {}): Promise<Model> {
+    const key = `${resolve(dir)}|${options.device ?? 'auto'}|${options.maxBatch ?? 1024}`;
+    let p = this.models.get(key);
+    if (!p) {
+      p = Model.load(dir, options);
+      this.models.set(key, p);
+      p.catch(() => this.models.delete(key));
+    }
+    return p;
+  }
+
+  async dispose(): Promise<void> {
+    const all = [...this.models.values()];
+    this.models.clear();
+    await Promise.allSettled(all.map(async (p) => (await p).dispose()));
+  }
+}

@@ -27,7 +27,8 @@ export async function guidedDenoise(model: Denoiser, b: GuidedBatch, networkEval
   const w = b.guidance;
   const guidedRows: number[] = [];
   if (w && b.labels) {
-    for (let i = 0; i < n; i++) if (w[i] !== 1 && b.labels[i] !== BigInt(model.nullClass ?? -1)) guidedRows.push(i);
+    const unconditional = BigInt(model.nullClass ?? -1);
+    for (let i = 0; i < n; i++) if (w[i] !== 1 && b.labels[i] !== unconditional) guidedRows.push(i);
   }
   if (networkEvals) for (let i = 0; i < n; i++) networkEvals[i]! += 1;
   if (guidedRows.length === 0) return model.denoise(b.x, b.sigma, b.labels);
