@@ -54,6 +54,38 @@ function moments(x: Float32Array, d: number): { mean: number[]; std: number[] } 
   return { mean, std: sq.map(Math.sqrt) };
 }
 
+/**
+ * With data N(μ, v I) and its exact denoiser the deterministic samplers are linear maps:
+ * x_N − μ = P·(x_0 − μ) with, per step σ → σ', the Euler (= DDIM η=0) factor (v + σσ')/(v + σ²)
+ * and Heun's trapezoidal factor 1 + (σ'−σ)/2·(σ/(v+σ²) + a·σ'/(v+σ'²)) (a: the Euler factor).
+ */
+function gaussianGain(schedule: Float64Array, v: number, secondOrder: boolean): number {
+  let p = 1;
+  for (let i = 0; i + 1 < schedule.length; i++) {
+    const s = schedule[i];
+    const sn = schedule[i + 1];
+    const a = (v + s * sn) / (v + s * s);
+    p *= !secondOrder || sn === 0 ? a : 1 + ((sn - s) / 2) * (s / (v + s * s) + (a * sn) / (v + sn * sn));
+  }
+  return p;
+}
+
+/** Checks every sample against μ + P·(t_0·z − μ) and returns the largest deviation. */
+function checkLinear(samples: Float32Array, z: Float32Array, mu: number[], gain: number, t0: number): number {
+  const d = mu.length;
+  let worst = 0;
+  for (let i = 0; i < samples.length; i++) {
+    const m = mu[i % d];
+    worst = Math.max(worst, Math.abs(samples[i] - (m + gain * (t0 * z[i] - m))));
+  }
+  return worst;
+}
+
+function unitNoise(count: number, seed: number): Float32Array {
+  const r = rng(seed);
+  return Float32Array.from({ length: count }, () => r.normal());
+}
+
 // ---------------------------------------------------------------------------------------------
 // An exact Gaussian denoiser: data x0 ~ N(μ_c, v_c I) per label row c, D(x;σ,c) = (v·x + σ²·μ)/(v+σ²).
 
@@ -166,9 +198,13 @@ describe('a hand-written denoised model', () => {
 
       // Heun, 18 steps, one class: samples ~ N(μ_1, v_1 I).
       const settings = resolveSettings(model, { sampler: 'heun', steps: 18 });
-      const res = await generate(model, settings, { n: 400, batch: 128, seed: 3, classes: 1 });
+      const z = unitNoise(400 * 3, 3);
+      const res = await generate(model, settings, { n: 400, batch: 128, seed: 3, classes: 1, initNoise: z });
       assert.ok(res.labels && res.labels.every((c) => c === 1));
       assert.ok(res.nfe.every((v) => v === 35), 'Heun with 18 steps costs 35 NFE');
+      const gain = gaussianGain(res.schedule, GAUSS.variances[1], true);
+      const dev = checkLinear(res.samples, z, GAUSS.means[1], gain, res.schedule[0]);
+      assert.ok(dev < 1e-5, `samples deviate from Heun's exact linear map by ${dev}`);
       const { mean, std } = moments(res.samples, 3);
       for (let k = 0; k < 3; k++) {
         assert.ok(Math.abs(mean[k] - GAUSS.means[1][k]) < 0.12, `mean[${k}] = ${mean[k]}, want ${GAUSS.means[1][k]}`);
@@ -248,6 +284,19 @@ function epsManifest(extra: Record<string, unknown> = {}): Record<string, unknow
 describe('a hand-written epsilon (DDPM) model', () => {
   const sigmas = Array.from(alphaBars(), (a) => Math.sqrt((1 - a) / a));
 
+  test('a narrowed σ range snaps to table levels inside it', async () => {
+    const model = await Model.load(writeModel(epsManifest({ sigmaMin: 0.05, sigmaMax: 80 }), epsilonGraph(EPS_MU, EPS_V), 'eps.onnx'), { device: 'cpu' });
+    try {
+      const iMax = sigmas.findLastIndex((s) => s <= 80);
+      const iMin = sigmas.findIndex((s) => s >= 0.05);
+      assert.equal(model.sigmaMax, sigmas[iMax]);
+      assert.equal(model.sigmaMin, sigmas[iMin]);
+      assert.equal(model.roundSigma(model.sigmaMax), model.sigmaMax, 'the top of the range is a level the model knows');
+    } finally {
+      await model.dispose();
+    }
+  });
+
   test('wraps ε̂ into the exact denoiser at the discrete σ levels', async () => {
     const model = await Model.load(writeModel(epsManifest(), epsilonGraph(EPS_MU, EPS_V), 'eps.onnx'), { device: 'cpu' });
     try {
@@ -301,12 +350,20 @@ describe('a hand-written epsilon (DDPM) model', () => {
       const model = await Model.load(writeModel(epsManifest(), epsilonGraph(EPS_MU, EPS_V), 'eps.onnx'), { device: 'cpu' });
       try {
         const partial: Partial<SamplerSettings> = sampler === 'ddim' ? { sampler, steps: 18, eta: 0 } : { sampler, steps: 18 };
-        const res = await generate(model, resolveSettings(model, partial), { n: 400, batch: 400, seed: 2 });
-        assert.ok(res.samples.every(Number.isFinite));
+        const z = unitNoise(400 * 2, 9);
+        const res = await generate(model, resolveSettings(model, partial), { n: 400, batch: 400, seed: 2, initNoise: z });
+        assert.ok(res.nfe.every((v) => v === (sampler === 'ddim' ? 18 : 35)));
+        // Sharp: each sample is the sampler's exact linear map of its starting noise.
+        const gain = gaussianGain(res.schedule, EPS_V, sampler === 'heun');
+        const dev = checkLinear(res.samples, z, EPS_MU, gain, res.schedule[0]);
+        assert.ok(dev < 1e-5, `${sampler}: samples deviate from the exact linear map by ${dev}`);
+        // Loose: the moments are those of the data, up to the discretisation error of 18 steps
+        // (for this Gaussian Euler/DDIM ends ≈16% narrow, Heun ≈6% wide).
         const { mean, std } = moments(res.samples, 2);
         for (let k = 0; k < 2; k++) {
           assert.ok(Math.abs(mean[k] - EPS_MU[k]) < 0.1, `${sampler}: mean[${k}] = ${mean[k]}, want ${EPS_MU[k]}`);
-          assert.ok(Math.abs(std[k] / Math.sqrt(EPS_V) - 1) < 0.2, `${sampler}: std[${k}] = ${std[k]}, want ${Math.sqrt(EPS_V)}`);
+          assert.ok(Math.abs(std[k] / Math.sqrt(EPS_V) - 1) < 0.25, `${sampler}: std[${k}] = ${std[k]}, want ${Math.sqrt(EPS_V)}`);
+          assert.ok(Math.abs(std[k] / (gain * res.schedule[0]) - 1) < 0.1, `${sampler}: std[${k}] = ${std[k]}, predicted ${gain * res.schedule[0]}`);
         }
       } finally {
         await model.dispose();
@@ -439,6 +496,7 @@ describe('broken models fail with a ModelError', () => {
       [{ output: 'epsilon', vp: { ...VP, betaEnd: 1e-5 } }, /"vp\.betaEnd" must lie in \(betaStart, 1\), got 0\.00001/, 'vp.betaEnd'],
       [{ output: 'epsilon', vp: { ...VP, schedule: 'cosine' } }, /"vp\.schedule" must be "linear" or "scaled_linear", got "cosine"/, 'vp.schedule'],
       [{ features: { onnx: 'f.onnx', dim: 0 } }, /"features\.dim" must be ≥ 1, got 0/, 'features.dim'],
+      [{ output: 'epsilon', vp: VP, sigmaMin: 50, sigmaMax: 1 }, /"sigmaMax" must exceed sigmaMin \(got sigmaMin 50, sigmaMax 1\)/, 'sigmaMax'],
     ];
     for (const [extra, re, key] of cases) {
       const e = await expectModelError(writeModel(plainManifest(extra), simpleGraph()), re, { file: /model\.json$/, key });

@@ -4,7 +4,7 @@
 
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { join } from 'node:path';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { ModelError } from '../main/engine/models/manifest';
 import { Model } from '../main/engine/models/model';
 import { bundledModels, resolveModelDir, describeModel } from '../main/engine/models/registry';
@@ -104,7 +104,11 @@ class Reporter {
 }
 
 async function cmdModels(argv: string[]): Promise<void> {
-  const { values } = parseArgs({ args: argv, options: { model: { type: 'string', multiple: true }, json: { type: 'boolean' } }, strict: true });
+  const { values } = parseArgs({ args: argv, options: { model: { type: 'string', multiple: true }, json: { type: 'boolean' }, help: { type: 'boolean' } }, strict: true });
+  if (values.help) {
+    process.stdout.write(USAGE + '\n');
+    return;
+  }
   const entries = [...bundledModels(), ...(values.model ?? []).map((m) => describeModel(resolveModelDir(m), false))];
   const rows = entries.map((e) => ({
     id: e.id,
@@ -139,9 +143,16 @@ async function cmdModels(argv: string[]): Promise<void> {
 async function cmdSample(argv: string[], signal: AbortSignal): Promise<void> {
   const { values: v } = parseArgs({ args: argv, options: SAMPLE_OPTIONS, strict: true });
   const rep = new Reporter(!!v.json);
+  if (v.help) {
+    process.stdout.write(USAGE + '\n');
+    return;
+  }
   if (!v.model) throw new UsageError('sample needs --model (a bundled id, see `models`, or a model directory)');
   if (!v.out) throw new UsageError('sample needs --out samples.npy');
   if (v.sampler && !SAMPLERS.includes(v.sampler as SamplerName)) throw new UsageError(`--sampler must be one of ${SAMPLERS.join(', ')}, got "${v.sampler}"`);
+  for (const [flag, path] of [['out', v.out], ['grid', v.grid]] as const) {
+    if (path && existsSync(path) && statSync(path).isDirectory()) throw new UsageError(`--${flag} ${path} is a directory; give a file name`);
+  }
   if (v.device && !['auto', 'cpu', 'cuda'].includes(v.device)) throw new UsageError(`--device must be auto, cpu or cuda, got "${v.device}"`);
 
   const model = await Model.load(resolveModelDir(v.model), { device: (v.device as 'auto' | 'cpu' | 'cuda') ?? 'auto' });
@@ -193,6 +204,8 @@ async function cmdSample(argv: string[], signal: AbortSignal): Promise<void> {
       if (n !== undefined && n !== arr.shape[0]) throw new UsageError(`--n ${n} disagrees with ${v['init-noise']}, which holds ${arr.shape[0]} samples; drop --n`);
       n = arr.shape[0]!;
       initNoise = toFloat32(arr);
+      const bad = initNoise.findIndex((x) => !Number.isFinite(x));
+      if (bad >= 0) throw new UsageError(`${v['init-noise']}: holds NaN/Inf (first at sample ${Math.floor(bad / model.dim)}); the starting noise must be finite`);
     }
     n ??= 64;
     const batch = num(v.batch, 'batch', { int: true, min: 1 }) ?? 256;
@@ -214,14 +227,17 @@ async function cmdSample(argv: string[], signal: AbortSignal): Promise<void> {
     });
 
     const outShape = [n, ...model.shape];
-    await writeNpy(v.out, npyFloat32(outShape, result.samples));
+    const out = v.out;
     let labelsPath: string | null = null;
-    if (result.labels) {
-      labelsPath = v.out.replace(/\.npy$/i, '') + '.labels.npy';
-      await writeNpy(labelsPath, npyInt64([n], BigInt64Array.from(result.labels, BigInt)));
-    }
     let gridNote: string | null = null;
-    if (v.grid) gridNote = await writeGrid(model, v.grid, result.samples, result.labels, n);
+    await writeOutput(out, async () => {
+      await writeNpy(out, npyFloat32(outShape, result.samples));
+      if (result.labels) {
+        labelsPath = out.replace(/\.npy$/i, '') + '.labels.npy';
+        await writeNpy(labelsPath, npyInt64([n], BigInt64Array.from(result.labels, BigInt)));
+      }
+      if (v.grid) gridNote = await writeGrid(model, v.grid, result.samples, result.labels, n);
+    });
 
     const nfe = stats(result.nfe);
     const net = stats(result.networkEvals);
@@ -253,6 +269,17 @@ async function cmdSample(argv: string[], signal: AbortSignal): Promise<void> {
     );
   } finally {
     await model.dispose();
+  }
+}
+
+/** File-system errors while writing results are the user's to fix (a path, a permission): say so. */
+async function writeOutput(what: string, write: () => Promise<void>): Promise<void> {
+  try {
+    await write();
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code) throw new UsageError(`could not write ${what}: ${(e as Error).message}`);
+    throw e;
   }
 }
 
@@ -333,6 +360,7 @@ export async function main(argv: string[]): Promise<number> {
   } catch (e) {
     if (e instanceof SamplingCancelled) {
       process.stderr.write('cancelled; no output was written\n');
+      if (argv.includes('--json')) process.stdout.write(JSON.stringify({ cancelled: true }) + '\n');
       return 130;
     }
     if (e instanceof UsageError || e instanceof ModelError || e instanceof NpyError || e instanceof RangeError) {

@@ -181,6 +181,9 @@ export function parseManifest(json: unknown, file: string): ModelManifest {
   if (output === 'denoised' && !(sigmaMin > 0 && sigmaMax > sigmaMin)) {
     r.fail('sigmaMax', `must exceed sigmaMin > 0 (got sigmaMin ${sigmaMin}, sigmaMax ${sigmaMax})`);
   }
+  if (output === 'epsilon' && sigmaMax > 0 && !(sigmaMax > sigmaMin)) {
+    r.fail('sigmaMax', `must exceed sigmaMin (got sigmaMin ${sigmaMin}, sigmaMax ${sigmaMax}); leave both out to use the model's whole σ table`);
+  }
   const sigmaData = r.number('sigmaData', 0.5, positive);
 
   let features: FeatureSpec | null = null;

@@ -70,8 +70,21 @@ export class Model implements Denoiser {
     this.dim = manifest.shape.reduce((a, b) => a * b, 1);
     this.vp = manifest.vp ? new VpTable(manifest.vp) : null;
     // For ε-models the table fixes the range; a manifest may narrow it.
-    this.sigmaMin = this.vp ? Math.max(this.vp.sigmaMin, manifest.sigmaMin || 0) : manifest.sigmaMin;
-    this.sigmaMax = this.vp ? (manifest.sigmaMax > 0 ? Math.min(this.vp.sigmaMax, manifest.sigmaMax) : this.vp.sigmaMax) : manifest.sigmaMax;
+    if (this.vp) {
+      // Snap to table levels inside the requested range, so the schedule's ends are levels the model knows.
+      const s = this.vp.sigmas;
+      const lo = manifest.sigmaMin || 0;
+      const hi = manifest.sigmaMax > 0 ? manifest.sigmaMax : Infinity;
+      let iLo = 0;
+      while (iLo < s.length - 1 && s[iLo]! < lo) iLo++;
+      let iHi = s.length - 1;
+      while (iHi > iLo && s[iHi]! > hi) iHi--;
+      this.sigmaMin = s[iLo]!;
+      this.sigmaMax = s[iHi]!;
+    } else {
+      this.sigmaMin = manifest.sigmaMin;
+      this.sigmaMax = manifest.sigmaMax;
+    }
     this.outputName = manifest.outputName ?? session.outputNames[0]!;
   }
 
@@ -151,6 +164,7 @@ export class Model implements Denoiser {
       if (v.type !== e.type) {
         throw new ModelError(`${file}: input "${e.name}" has dtype ${v.type}, expected ${e.type}${e.key === 'inputs.sigma' && m.output === 'epsilon' ? ' (the DDPM timestep index)' : ''}`, file, e.key);
       }
+      // An empty shape means the graph does not declare one (the probe batch checks such graphs).
       if (v.shape.length > 0 && v.shape.length !== e.rank) {
         throw new ModelError(
           `${file}: input "${e.name}" has rank ${v.shape.length} [${v.shape.join(', ')}], expected rank ${e.rank} ${e.dims ? `[N, ${e.dims.join(', ')}]` : '[N]'}`,

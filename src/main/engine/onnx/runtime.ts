@@ -41,7 +41,9 @@ export async function createSession(path: string, device: 'auto' | 'cpu' | 'cuda
       return { session, backend: 'onnxruntime-node/cuda' };
     } catch (e) {
       if (device === 'cuda') {
-        throw new Error(`${path}: could not start ONNX Runtime's CUDA provider (${(e as Error).message}); use --device cpu or install the CUDA provider`, { cause: e });
+        const err = new ModelError(`${path}: could not start ONNX Runtime's CUDA provider (${(e as Error).message.split('\n')[0]}); use --device cpu or install the CUDA provider`, path, 'device');
+        err.cause = e;
+        throw err;
       }
     }
   }

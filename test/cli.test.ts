@@ -1,0 +1,342 @@
+// Tests for the command line: `main(argv)` in-process (stdout/stderr captured) for results and
+// exit codes, and a spawned child process where the real process matters (exit code, SIGINT).
+import { after, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { main } from '../src/cli/index';
+import { encodeNpy, npyFloat32, readNpy, writeNpy } from '../src/main/engine/io/npy';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const CLI = join(ROOT, 'src', 'cli', 'index.ts');
+const BUNDLED_IDS = ['gmm-ring8', 'gmm-ring8-exact', 'gmm64', 'swissroll'];
+
+const tmp = mkdtempSync(join(tmpdir(), 'cli-test-'));
+after(() => rmSync(tmp, { recursive: true, force: true }));
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs `main(argv)` in this process with stdout/stderr captured. Only string writes are captured
+ * (the CLI writes strings); anything else, such as the test runner's own binary reports, passes through.
+ */
+async function cli(...argv: string[]): Promise<Run> {
+  await new Promise((r) => setImmediate(r)); // let pending reporter output go out first
+  const out: string[] = [];
+  const err: string[] = [];
+  const stdoutWrite = process.stdout.write;
+  const stderrWrite = process.stderr.write;
+  const capture = (sink: string[], original: typeof process.stdout.write, stream: NodeJS.WriteStream): typeof process.stdout.write =>
+    ((chunk: unknown, ...rest: unknown[]): boolean => {
+      if (typeof chunk === 'string') {
+        sink.push(chunk);
+        const cb = rest.find((a) => typeof a === 'function') as (() => void) | undefined;
+        cb?.();
+        return true;
+      }
+      return (original as (...a: unknown[]) => boolean).call(stream, chunk, ...rest);
+    }) as typeof process.stdout.write;
+  process.stdout.write = capture(out, stdoutWrite, process.stdout);
+  process.stderr.write = capture(err, stderrWrite, process.stderr);
+  try {
+    const code = await main(argv);
+    return { code, stdout: out.join(''), stderr: err.join('') };
+  } finally {
+    process.stdout.write = stdoutWrite;
+    process.stderr.write = stderrWrite;
+  }
+}
+
+/** The last non-empty line of stdout, parsed as JSON. */
+function lastJson(stdout: string): Record<string, unknown> {
+  const lines = stdout.split('\n').filter((l) => l.trim() !== '');
+  assert.ok(lines.length > 0, 'stdout is empty');
+  return JSON.parse(lines[lines.length - 1]) as Record<string, unknown>;
+}
+
+/** A user error: exit code 2, one "error: …" message, no stack trace. */
+function assertUsageError(r: Run, message: RegExp): void {
+  assert.equal(r.code, 2, `exit code ${r.code}; stderr: ${r.stderr}`);
+  assert.match(r.stderr, /^error: /m);
+  assert.match(r.stderr, message);
+  assert.doesNotMatch(r.stderr + r.stdout, /\n\s+at .*:\d+:\d+/, 'no stack trace');
+  assert.doesNotMatch(r.stderr, /internal error/);
+}
+
+interface ChildResult extends Run {
+  signal: NodeJS.Signals | null;
+}
+
+/** Spawns the CLI as `node --import tsx src/cli/index.ts …`; `onStderr` sees stderr as it arrives. */
+function spawnCli(args: string[], onStderr?: (text: string, child: ReturnType<typeof spawn>) => void): Promise<ChildResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    const guard = setTimeout(() => child.kill('SIGKILL'), 45_000);
+    child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
+    child.stderr.setEncoding('utf8').on('data', (s: string) => {
+      stderr += s;
+      onStderr?.(stderr, child);
+    });
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(guard);
+      resolve({ code: code ?? -1, signal, stdout, stderr });
+    });
+  });
+}
+
+let outCount = 0;
+function outDir(): string {
+  const d = join(tmp, `o${outCount++}`);
+  mkdirSync(d);
+  return d;
+}
+
+describe('models', () => {
+  test('--json lists the four bundled models', async () => {
+    const r = await cli('models', '--json');
+    assert.equal(r.code, 0, r.stderr);
+    const res = lastJson(r.stdout) as { command: string; models: { id: string; bundled: boolean; error: string | null; shape: number[]; numClasses: number }[] };
+    assert.equal(res.command, 'models');
+    assert.deepEqual(
+      res.models.map((m) => m.id),
+      BUNDLED_IDS,
+    );
+    for (const m of res.models) {
+      assert.equal(m.bundled, true);
+      assert.equal(m.error, null, `${m.id}: ${m.error}`);
+    }
+    const byId = new Map(res.models.map((m) => [m.id, m]));
+    assert.deepEqual(byId.get('gmm64')!.shape, [64]);
+    assert.equal(byId.get('gmm-ring8')!.numClasses, 8);
+    assert.equal(byId.get('swissroll')!.numClasses, 0);
+  });
+
+  test('a broken directory is listed with its error, a missing one is an error', async () => {
+    const broken = outDir();
+    writeFileSync(join(broken, 'model.json'), '{"name": "half');
+    const r = await cli('models', '--json', '--model', broken);
+    assert.equal(r.code, 0, r.stderr);
+    const res = lastJson(r.stdout) as { models: { id: string; bundled: boolean; error: string | null }[] };
+    assert.equal(res.models.length, 5);
+    const entry = res.models[4];
+    assert.equal(entry.bundled, false);
+    assert.ok(entry.error && entry.error.length > 0);
+
+    const human = await cli('models');
+    assert.equal(human.code, 0);
+    for (const id of BUNDLED_IDS) assert.match(human.stdout, new RegExp(`^${id} `, 'm'));
+
+    assertUsageError(await cli('models', '--model', join(tmp, 'nowhere')), /no model ".*nowhere": not a bundled model \(gmm-ring8, gmm-ring8-exact, gmm64, swissroll\) nor an existing directory/);
+  });
+});
+
+describe('sample', () => {
+  test('writes samples, labels and a grid, and reports a JSON result', async () => {
+    const d = outDir();
+    const out = join(d, 's.npy');
+    const grid = join(d, 'g.png');
+    const r = await cli('sample', '--model', 'gmm-ring8-exact', '--n', '64', '--out', out, '--grid', grid, '--json');
+    assert.equal(r.code, 0, r.stderr);
+    const res = lastJson(r.stdout) as Record<string, unknown> & { nfe: { mean: number; min: number; max: number }; settings: { sampler: string; steps: number } };
+    assert.equal(res.command, 'sample');
+    assert.equal(res.model, 'gmm-ring8-exact');
+    assert.equal(res.n, 64);
+    assert.equal(res.out, out);
+    assert.equal(res.grid, grid);
+    assert.equal(res.settings.sampler, 'heun');
+    assert.equal(res.settings.steps, 18);
+    assert.deepEqual(res.nfe, { mean: 35, min: 35, max: 35 });
+    // Progress went to stderr as JSON lines (not a TTY here).
+    const events = r.stderr.split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as { type: string });
+    assert.ok(events.some((e) => e.type === 'progress'));
+
+    const samples = await readNpy(out);
+    assert.equal(samples.dtype, 'float32');
+    assert.deepEqual(samples.shape, [64, 2]);
+    const xs = samples.data as Float32Array;
+    assert.ok(xs.every(Number.isFinite));
+    // The ring has radius 2: the median radius of the samples is near it.
+    const radii = Array.from({ length: 64 }, (_, i) => Math.hypot(xs[2 * i], xs[2 * i + 1])).sort((a, b) => a - b);
+    assert.ok(Math.abs(radii[32] - 2) < 0.3, `median radius ${radii[32]}`);
+
+    assert.equal(res.labels, join(d, 's.labels.npy'));
+    const labels = await readNpy(join(d, 's.labels.npy'));
+    assert.equal(labels.dtype, 'int64');
+    assert.deepEqual(labels.shape, [64]);
+    assert.ok(Array.from(labels.data as BigInt64Array).every((c) => c >= 0n && c < 8n));
+
+    const png = readFileSync(grid);
+    assert.deepEqual([...png.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+    // Nothing but the three outputs (no temp files left by the atomic writes).
+    assert.deepEqual(readdirSync(d).sort(), ['g.png', 's.labels.npy', 's.npy']);
+  });
+
+  test('--init-noise is deterministic and its shape is checked', async () => {
+    const d = outDir();
+    const n = 40;
+    const noise = Float32Array.from({ length: n * 2 }, (_, i) => Math.sin(i * 1.7) * 1.3);
+    await writeNpy(join(d, 'z.npy'), npyFloat32([n, 2], noise));
+    const run = async (name: string, z: string, ...extra: string[]): Promise<Float32Array> => {
+      const r = await cli('sample', '--model', 'gmm-ring8', '--init-noise', join(d, z), '--class', '3', '--out', join(d, name), '--json', ...extra);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(lastJson(r.stdout).n, n);
+      const a = await readNpy(join(d, name));
+      assert.deepEqual(a.shape, [n, 2]);
+      return a.data as Float32Array;
+    };
+    const a = await run('a.npy', 'z.npy');
+    const b = await run('b.npy', 'z.npy', '--batch', '7', '--seed', '99');
+    assert.deepEqual(b, a, 'same noise, same samples (deterministic sampler)');
+    await writeNpy(join(d, 'z2.npy'), npyFloat32([n, 2], noise.map((v) => -v)));
+    const c = await run('c.npy', 'z2.npy');
+    assert.notDeepEqual(c, a, 'the noise file is what drives the samples');
+
+    await writeNpy(join(d, 'bad.npy'), npyFloat32([n, 3], new Float32Array(n * 3)));
+    const bad = await cli('sample', '--model', 'gmm-ring8', '--init-noise', join(d, 'bad.npy'), '--out', join(d, 'x.npy'));
+    assertUsageError(bad, /bad\.npy: has shape \[40, 3\], expected \[n, 2\]/);
+    await writeNpy(join(d, 'flat.npy'), npyFloat32([n * 2], noise));
+    assertUsageError(await cli('sample', '--model', 'gmm-ring8', '--init-noise', join(d, 'flat.npy'), '--out', join(d, 'x.npy')), /has shape \[80\], expected \[n, 2\]/);
+    assertUsageError(await cli('sample', '--model', 'gmm-ring8', '--init-noise', join(d, 'z.npy'), '--n', '8', '--out', join(d, 'x.npy')), /--n 8 disagrees with .*z\.npy, which holds 40 samples/);
+    writeFileSync(join(d, 'junk.npy'), 'not numpy');
+    assertUsageError(await cli('sample', '--model', 'gmm-ring8', '--init-noise', join(d, 'junk.npy'), '--out', join(d, 'x.npy')), /not a \.npy file/);
+    assertUsageError(await cli('sample', '--model', 'gmm-ring8', '--init-noise', join(d, 'missing.npy'), '--out', join(d, 'x.npy')), /missing\.npy: file not found/);
+    assert.ok(!existsSync(join(d, 'x.npy')));
+  });
+
+  for (const sampler of [['heun'], ['edm', '--churn', '20']]) {
+    test(`--seed gives the same samples whatever --batch (${sampler.join(' ')})`, async () => {
+      const d = outDir();
+      const run = async (name: string, ...extra: string[]): Promise<[Float32Array, BigInt64Array]> => {
+        const r = await cli('sample', '--model', 'gmm-ring8', '--n', '64', '--sampler', ...sampler, '--out', join(d, name), '--json', ...extra);
+        assert.equal(r.code, 0, r.stderr);
+        const labels = (await readNpy(join(d, name.replace('.npy', '.labels.npy')))).data as BigInt64Array;
+        return [(await readNpy(join(d, name))).data as Float32Array, labels];
+      };
+      const [x7, l7] = await run('b7.npy', '--seed', '5', '--batch', '7');
+      const [x64, l64] = await run('b64.npy', '--seed', '5', '--batch', '64');
+      assert.deepEqual(l7, l64);
+      assert.deepEqual(x7, x64);
+      const [x6, l6] = await run('s6.npy', '--seed', '6', '--batch', '64');
+      assert.notDeepEqual(x6, x64);
+      assert.notDeepEqual(l6, l64);
+    });
+  }
+
+  test('bad flags are usage errors (exit 2, a message, no stack trace, no output)', async () => {
+    const d = outDir();
+    const out = join(d, 'x.npy');
+    const cases: [string[], RegExp][] = [
+      [['--model', 'gmm-ring8', '--sampler', 'plms'], /--sampler must be one of euler, heun, edm, ddim, restart, got "plms"/],
+      [['--model', 'gmm-ring8', '--steps', '0'], /--steps must be ≥ 1, got 0/],
+      [['--model', 'gmm-ring8', '--steps', '2.5'], /--steps must be an integer, got "2\.5"/],
+      [['--model', 'gmm-ring8', '--n', 'many'], /--n must be a number, got "many"/],
+      [['--model', 'gmm-ring8', '--bogus', '1'], /Unknown option '--bogus'.*\(see --help\)/],
+      [['--model', 'gmm-ring8', '--class', '99'], /class 99 is out of range; this model has classes 0\.\.7/],
+      [['--model', 'swissroll', '--guidance', '2'], /guidance needs a class-conditional model; this one is unconditional/],
+      [['--model', 'swissroll', '--class', '1'], /this model is unconditional; it takes no --class/],
+      [['--model', 'gmm-ring8', '--sigma-max', '500'], /σ range \[0\.002, 500\] is outside the model's \[0\.002, 80\]/],
+      [['--model', 'gmm-ring8', '--sampler', 'ddim', '--churn', '5'], /churn applies to the euler, heun and edm samplers, not ddim/],
+      [['--model', 'gmm-ring8', '--device', 'tpu'], /--device must be auto, cpu or cuda, got "tpu"/],
+    ];
+    for (const [args, message] of cases) {
+      const r = await cli('sample', ...args, '--out', out);
+      assertUsageError(r, message);
+      assert.ok(!existsSync(out), `${args.join(' ')} left ${out}`);
+    }
+    assertUsageError(await cli('sample', '--model', 'gmm-ring8'), /sample needs --out samples\.npy/);
+    assertUsageError(await cli('sample', '--out', out), /sample needs --model/);
+    assertUsageError(await cli('frobnicate'), /unknown command "frobnicate"; commands: models, sample/);
+    assert.deepEqual(readdirSync(d), []);
+
+    // With --json the final stdout line is an error object.
+    const j = await cli('sample', '--model', 'gmm-ring8', '--steps', '0', '--out', out, '--json');
+    assertUsageError(j, /--steps must be ≥ 1/);
+    const obj = lastJson(j.stdout);
+    assert.match(String(obj.error), /--steps must be ≥ 1/);
+
+    // Found in review: outputs that cannot be written, non-finite noise, CUDA asked for but absent.
+    assertUsageError(await cli('sample', '--model', 'gmm-ring8', '--out', d), /--out .* is a directory; give a file name/);
+    const nanNoise = join(d, 'nan-noise.npy');
+    const z = new Float32Array(8).fill(0.5);
+    z[5] = NaN;
+    writeFileSync(nanNoise, encodeNpy(npyFloat32([4, 2], z)));
+    assertUsageError(await cli('sample', '--model', 'gmm-ring8', '--init-noise', nanNoise, '--out', out), /holds NaN\/Inf \(first at sample 2\)/);
+    rmSync(nanNoise);
+    const cuda = await cli('sample', '--model', 'gmm-ring8', '--device', 'cuda', '--out', out);
+    assertUsageError(cuda, /could not start ONNX Runtime's CUDA provider.*use --device cpu/);
+    assert.ok(!existsSync(out));
+
+    // sample --help and models --help print the usage.
+    for (const cmd of ['sample', 'models']) {
+      const h = await cli(cmd, '--help');
+      assert.equal(h.code, 0);
+      assert.match(h.stdout, /Usage: sampler-studio <command>/);
+    }
+
+    // No command: usage on stdout and exit 2; --help: exit 0.
+    const none = await cli();
+    assert.equal(none.code, 2);
+    assert.match(none.stdout, /Usage: sampler-studio <command>/);
+    assert.equal((await cli('--help')).code, 0);
+  });
+
+  test('a model directory that does not exist, or is broken, is a clear error', async () => {
+    const d = outDir();
+    const out = join(d, 'x.npy');
+    assertUsageError(await cli('sample', '--model', join(d, 'no-such-model'), '--out', out), /no model ".*no-such-model": not a bundled model \(gmm-ring8, gmm-ring8-exact, gmm64, swissroll\) nor an existing directory/);
+    assertUsageError(await cli('sample', '--model', 'no-such-id', '--out', out), /no model "no-such-id"/);
+    const empty = join(d, 'empty');
+    mkdirSync(empty);
+    assertUsageError(await cli('sample', '--model', empty, '--out', out), /empty[\\/]model\.json: not found/);
+    const broken = join(d, 'broken');
+    mkdirSync(broken);
+    writeFileSync(join(broken, 'model.json'), JSON.stringify({ name: 'b', onnx: 'm.onnx', shape: [2] }));
+    assertUsageError(await cli('sample', '--model', broken, '--out', out), /m\.onnx: not found/);
+    assert.ok(!existsSync(out));
+  });
+});
+
+describe('the CLI as a process', () => {
+  test('usage errors exit with code 2 and no stack trace', async () => {
+    const [unknown, missing] = await Promise.all([
+      spawnCli(['sample', '--model', 'gmm-ring8', '--out', join(tmp, 'never.npy'), '--wat']),
+      spawnCli(['sample', '--model', join(tmp, 'absent-dir'), '--out', join(tmp, 'never.npy'), '--json']),
+    ]);
+    assertUsageError(unknown, /Unknown option '--wat'/);
+    assertUsageError(missing, /no model ".*absent-dir"/);
+    assert.match(lastJson(missing.stdout).error as string, /absent-dir/);
+    assert.ok(!existsSync(join(tmp, 'never.npy')));
+  });
+
+  test('SIGINT during a long run exits 130, says cancelled and writes nothing', async () => {
+    const d = outDir();
+    const out = join(d, 'big.npy');
+    const started = Date.now();
+    let sent = false;
+    const r = await spawnCli(['sample', '--model', 'gmm64', '--n', '200000', '--batch', '1000', '--out', out, '--grid', join(d, 'g.png'), '--json'], (stderr, child) => {
+      // Interrupt once sampling is under way (a progress event), and no sooner than 1.5 s in.
+      if (sent || !stderr.includes('"type":"progress"')) return;
+      sent = true;
+      setTimeout(() => child.kill('SIGINT'), Math.max(0, 1500 - (Date.now() - started)));
+    });
+    assert.ok(sent, `sampling never started: ${r.stderr.slice(-500)}`);
+    assert.equal(r.signal, null, 'the process handles SIGINT itself');
+    assert.equal(r.code, 130, r.stderr.slice(-500));
+    assert.match(r.stderr, /interrupted: stopping after the current step/);
+    assert.match(r.stderr, /cancelled; no output was written/);
+    assert.doesNotMatch(r.stderr, /\n\s+at .*:\d+:\d+/);
+    assert.deepEqual(JSON.parse(r.stdout.trim()), { cancelled: true }, 'with --json the final line says cancelled');
+    assert.deepEqual(readdirSync(d), [], 'no output, grid or temp file');
+  });
+});
