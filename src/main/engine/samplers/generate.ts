@@ -86,7 +86,7 @@ export interface GenerateResult {
 }
 
 /** Labels for samples [start, start+count). */
-function labelsFor(model: Denoiser, choice: ClassChoice, rows: Int32Array, noise: StackedRandom | null, fallback: NoiseSource): Int32Array | null {
+function labelsFor(model: Denoiser, choice: ClassChoice, rows: Int32Array, noise: NoiseSource): Int32Array | null {
   if (model.numClasses === 0) {
     if (choice !== 'random' && choice !== 'none') throw new RangeError('this model is unconditional; it takes no --class');
     return null;
@@ -96,7 +96,7 @@ function labelsFor(model: Denoiser, choice: ClassChoice, rows: Int32Array, noise
     if (model.nullClass === null) throw new RangeError('this model has no null class, so it cannot sample unconditionally; give --class K or random');
     return new Int32Array(rows.length).fill(model.nullClass);
   }
-  if (choice === 'random') return (noise ?? fallback).integer(model.numClasses, rows);
+  if (choice === 'random') return noise.integer(model.numClasses, rows);
   if (!Number.isInteger(choice) || choice < 0 || choice >= model.numClasses) {
     throw new RangeError(`class ${choice} is out of range; this model has classes 0..${model.numClasses - 1}`);
   }
@@ -127,7 +127,7 @@ export async function generate(model: Denoiser, settings: ResolvedSettings, o: G
     const count = Math.min(batch, n - start);
     const rows = Int32Array.from({ length: count }, (_, j) => start + j);
     // Each sample's stream: first its class (when random), then its starting noise, then step noise.
-    const lab = labelsFor(model, o.classes ?? 'random', rows, stacked, noise);
+    const lab = labelsFor(model, o.classes ?? 'random', rows, noise);
     let z: Float32Array;
     if (o.initNoise) z = o.initNoise.subarray(start * dim, (start + count) * dim);
     else {

@@ -31,7 +31,8 @@ export function restartStep(model: Denoiser, schedule: Float64Array, r: RestartS
   const iMin = restartLevel(schedule, r.tMin);
   const tMinP = schedule[iMin]!;
   // Levels t_max = s_0 > … > s_{n} = t_min' for the restart ODE.
-  const inner = karrasSchedule({ steps: r.steps + 1, sigmaMin: tMinP, sigmaMax: Math.max(r.tMax, tMinP * (1 + 1e-6)), rho }, (s) => model.roundSigma(s)).subarray(0, r.steps + 1);
+  if (!(r.tMax > tMinP)) throw new RangeError(`restart t-max ${r.tMax} must exceed the restart level ${tMinP} (the schedule level nearest t-min)`);
+  const inner = karrasSchedule({ steps: r.steps + 1, sigmaMin: tMinP, sigmaMax: r.tMax, rho }, (s) => model.roundSigma(s)).subarray(0, r.steps + 1);
   const heun = edmStep(model, { secondOrder: true, settings: { churn: 0, sTmin: 0, sTmax: Infinity, sNoise: 1 }, steps: schedule.length - 1, noise });
 
   return async (inp: StepInput): Promise<Float32Array> => {
