@@ -1,0 +1,162 @@
+// Shared pieces of the command line: errors, number flags, output (results to stdout, events to
+// stderr), and the sampler flags that sample, eval and grid all take.
+
+import { existsSync, statSync } from 'node:fs';
+import type { ParseArgsConfig } from 'node:util';
+import type { Denoiser } from '../main/engine/models/model';
+import { resolveSettings, type ClassChoice, type ResolvedSettings } from '../main/engine/samplers/generate';
+import { DEFAULT_SAMPLER_SETTINGS, SAMPLERS, type SamplerName, type SamplerSettings } from '../main/engine/samplers/types';
+import type { EngineEvent } from '../shared/events';
+import { VERSION } from '../shared/version';
+
+/** An error the user can fix: printed without a stack trace, exit code 2. */
+export class UsageError extends Error {}
+
+export const USAGE = `Sampler Studio ${VERSION} — tune diffusion samplers
+
+Usage: sampler-studio <command> [flags]      (npm run cli -- <command> [flags])
+
+Commands:
+  models [--model DIR]...            list bundled models (and given directories) with their manifest facts
+  sample --model ID|DIR --out F.npy  draw samples
+      --sampler euler|heun|edm|ddim|restart (heun)   --steps N (18)
+      --sigma-min S --sigma-max S --rho R (7)        model defaults for σ
+      --churn S --s-tmin S --s-tmax S --s-noise S    EDM Alg. 2 stochasticity
+      --eta E                                        DDIM η
+      --restart-tmin T --restart-tmax T --restart-k K --restart-steps N
+      --guidance W (1)   --class K|random|none (random)
+      --n N (64)   --batch B (256)   --seed S (0)   --init-noise noise.npy
+      --grid grid.png   --device auto|cpu|cuda
+Global: --json (final stdout line is the result), --help`;
+
+export function num(v: string | undefined, flag: string, opts: { int?: boolean; min?: number } = {}): number | undefined {
+  if (v === undefined) return undefined;
+  const x = v === 'inf' || v === 'Infinity' ? Infinity : Number(v);
+  if (Number.isNaN(x) || v.trim() === '') throw new UsageError(`--${flag} must be a number, got "${v}"`);
+  if (opts.int && !Number.isInteger(x)) throw new UsageError(`--${flag} must be an integer, got "${v}"`);
+  if (opts.min !== undefined && x < opts.min) throw new UsageError(`--${flag} must be ≥ ${opts.min}, got ${v}`);
+  return x;
+}
+
+/** Where output goes: result objects to stdout, events to stderr. */
+export class Reporter {
+  private lastDraw = 0;
+  constructor(readonly json: boolean) {}
+
+  event(e: EngineEvent): void {
+    if (process.stderr.isTTY && !this.json) {
+      if (e.type === 'progress') {
+        const now = performance.now();
+        if (now - this.lastDraw < 100 && e.done < e.total) return;
+        this.lastDraw = now;
+        const w = 30;
+        const f = e.total > 0 ? e.done / e.total : 0;
+        const bar = '█'.repeat(Math.round(f * w)).padEnd(w, '·');
+        const eta = e.etaSeconds === null ? '' : ` eta ${e.etaSeconds.toFixed(1)}s`;
+        process.stderr.write(`\r${e.task} ${bar} ${(f * 100).toFixed(0).padStart(3)}% ${e.done}/${e.total} ${e.unit} ${e.elapsedSeconds.toFixed(1)}s${eta}  `);
+        if (e.done >= e.total) process.stderr.write('\n');
+      } else process.stderr.write(`${e.level}: ${e.message}\n`);
+    } else {
+      process.stderr.write(JSON.stringify(e) + '\n');
+    }
+  }
+
+  result(obj: Record<string, unknown>, human: string): void {
+    if (this.json) process.stdout.write(JSON.stringify(obj) + '\n');
+    else process.stdout.write(human + '\n');
+  }
+}
+
+/** The sampler flags shared by sample, eval and grid. */
+export const SAMPLER_OPTIONS = {
+  sampler: { type: 'string' },
+  steps: { type: 'string' },
+  'sigma-min': { type: 'string' },
+  'sigma-max': { type: 'string' },
+  rho: { type: 'string' },
+  churn: { type: 'string' },
+  's-tmin': { type: 'string' },
+  's-tmax': { type: 'string' },
+  's-noise': { type: 'string' },
+  eta: { type: 'string' },
+  'restart-tmin': { type: 'string' },
+  'restart-tmax': { type: 'string' },
+  'restart-k': { type: 'string' },
+  'restart-steps': { type: 'string' },
+  guidance: { type: 'string' },
+} as const satisfies ParseArgsConfig['options'];
+
+type SamplerFlagValues = { [K in keyof typeof SAMPLER_OPTIONS]?: string };
+
+/** Sampler settings from flags, checked against the model (errors are UsageErrors). */
+export function samplerSettingsFromFlags(model: Denoiser, v: SamplerFlagValues, base: Partial<SamplerSettings> = {}): ResolvedSettings {
+  if (v.sampler && !SAMPLERS.includes(v.sampler as SamplerName)) throw new UsageError(`--sampler must be one of ${SAMPLERS.join(', ')}, got "${v.sampler}"`);
+  const partial: Partial<SamplerSettings> = { ...base };
+  const set = <K extends keyof SamplerSettings>(k: K, x: SamplerSettings[K] | undefined): void => {
+    if (x !== undefined) partial[k] = x;
+  };
+  set('sampler', v.sampler as SamplerName | undefined);
+  set('steps', num(v.steps, 'steps', { int: true, min: 1 }));
+  set('sigmaMin', num(v['sigma-min'], 'sigma-min'));
+  set('sigmaMax', num(v['sigma-max'], 'sigma-max'));
+  set('rho', num(v.rho, 'rho'));
+  set('churn', num(v.churn, 'churn', { min: 0 }));
+  set('sTmin', num(v['s-tmin'], 's-tmin'));
+  set('sTmax', num(v['s-tmax'], 's-tmax'));
+  set('sNoise', num(v['s-noise'], 's-noise'));
+  set('eta', num(v.eta, 'eta', { min: 0 }));
+  set('guidance', num(v.guidance, 'guidance'));
+  const restart = {
+    tMin: num(v['restart-tmin'], 'restart-tmin'),
+    tMax: num(v['restart-tmax'], 'restart-tmax'),
+    k: num(v['restart-k'], 'restart-k', { int: true, min: 0 }),
+    steps: num(v['restart-steps'], 'restart-steps', { int: true, min: 1 }),
+  };
+  const r = Object.fromEntries(Object.entries(restart).filter(([, x]) => x !== undefined));
+  if (Object.keys(r).length > 0) partial.restart = { ...(base.restart ?? DEFAULT_SAMPLER_SETTINGS.restart), ...r } as SamplerSettings['restart'];
+  try {
+    return resolveSettings(model, partial);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+}
+
+/** --class K|random|none */
+export function classesFromFlag(v: string | undefined): ClassChoice {
+  if (v === undefined || v === 'random' || v === 'none') return v ?? 'random';
+  return num(v, 'class', { int: true, min: 0 })!;
+}
+
+/** --device auto|cpu|cuda */
+export function deviceFromFlag(v: string | undefined): 'auto' | 'cpu' | 'cuda' {
+  if (v && !['auto', 'cpu', 'cuda'].includes(v)) throw new UsageError(`--device must be auto, cpu or cuda, got "${v}"`);
+  return (v as 'auto' | 'cpu' | 'cuda' | undefined) ?? 'auto';
+}
+
+/** Refuses an output path that is an existing directory. */
+export function checkOutputPath(flag: string, path: string | undefined): void {
+  if (path && existsSync(path) && statSync(path).isDirectory()) throw new UsageError(`--${flag} ${path} is a directory; give a file name`);
+}
+
+/** File-system errors while writing results are the user's to fix (a path, a permission): say so. */
+export async function writeOutput(what: string, write: () => Promise<void>): Promise<void> {
+  try {
+    await write();
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code) throw new UsageError(`could not write ${what}: ${(e as Error).message}`);
+    throw e;
+  }
+}
+
+export function stats(a: Int32Array): { mean: number; min: number; max: number } {
+  let s = 0;
+  let mn = Infinity;
+  let mx = -Infinity;
+  for (const x of a) {
+    s += x;
+    mn = Math.min(mn, x);
+    mx = Math.max(mx, x);
+  }
+  return { mean: s / a.length, min: mn, max: mx };
+}

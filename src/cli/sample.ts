@@ -1,0 +1,156 @@
+// `sample`: draw samples from a model and write them as .npy (+ labels, + a PNG grid).
+
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { Model } from '../main/engine/models/model';
+import { resolveModelDir } from '../main/engine/models/registry';
+import { generate } from '../main/engine/samplers/generate';
+import { readNpy, toFloat32, writeNpy, npyFloat32, npyInt64 } from '../main/engine/io/npy';
+import { imageGrid, scatterPlot, writePng, type Image } from '../main/engine/io/png';
+import { checkOutputPath, classesFromFlag, deviceFromFlag, num, Reporter, SAMPLER_OPTIONS, samplerSettingsFromFlags, stats, USAGE, UsageError, writeOutput } from './common';
+
+const SAMPLE_OPTIONS = {
+  model: { type: 'string' },
+  out: { type: 'string' },
+  ...SAMPLER_OPTIONS,
+  class: { type: 'string' },
+  n: { type: 'string' },
+  batch: { type: 'string' },
+  seed: { type: 'string' },
+  'init-noise': { type: 'string' },
+  grid: { type: 'string' },
+  device: { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean' },
+} as const satisfies ParseArgsConfig['options'];
+
+export async function cmdSample(argv: string[], signal: AbortSignal): Promise<void> {
+  const { values: v } = parseArgs({ args: argv, options: SAMPLE_OPTIONS, strict: true });
+  const rep = new Reporter(!!v.json);
+  if (v.help) {
+    process.stdout.write(USAGE + '\n');
+    return;
+  }
+  if (!v.model) throw new UsageError('sample needs --model (a bundled id, see `models`, or a model directory)');
+  if (!v.out) throw new UsageError('sample needs --out samples.npy');
+  checkOutputPath('out', v.out);
+  checkOutputPath('grid', v.grid);
+  const device = deviceFromFlag(v.device);
+
+  const model = await Model.load(resolveModelDir(v.model), { device });
+  try {
+    const settings = samplerSettingsFromFlags(model, v);
+    const classes = classesFromFlag(v.class);
+
+    let initNoise: Float32Array | undefined;
+    let n = num(v.n, 'n', { int: true, min: 1 });
+    if (v['init-noise']) {
+      const arr = await readNpy(v['init-noise']);
+      const want = model.shape;
+      if (arr.shape.length !== want.length + 1 || want.some((d, i) => arr.shape[i + 1] !== d)) {
+        throw new UsageError(`${v['init-noise']}: has shape [${arr.shape.join(', ')}], expected [n, ${want.join(', ')}] (unit-variance noise for ${model.name})`);
+      }
+      if (n !== undefined && n !== arr.shape[0]) throw new UsageError(`--n ${n} disagrees with ${v['init-noise']}, which holds ${arr.shape[0]} samples; drop --n`);
+      n = arr.shape[0]!;
+      initNoise = toFloat32(arr);
+      const bad = initNoise.findIndex((x) => !Number.isFinite(x));
+      if (bad >= 0) throw new UsageError(`${v['init-noise']}: holds NaN/Inf (first at sample ${Math.floor(bad / model.dim)}); the starting noise must be finite`);
+    }
+    n ??= 64;
+    const batch = num(v.batch, 'batch', { int: true, min: 1 }) ?? 256;
+    const seed = num(v.seed, 'seed', { int: true, min: 0 }) ?? 0;
+
+    const t0 = performance.now();
+    const result = await generate(model, settings, {
+      n,
+      batch,
+      seed,
+      classes,
+      initNoise,
+      signal,
+      onProgress: (p) => {
+        const frac = (p.samplesDone + (p.horizon > 0 ? (p.iteration / p.horizon) * Math.min(batch, n - p.samplesDone) : 0)) / n;
+        const elapsed = (performance.now() - t0) / 1000;
+        rep.event({ type: 'progress', task: 'sample', done: Math.round(frac * n), total: n, unit: 'samples', elapsedSeconds: elapsed, etaSeconds: frac > 0 ? (elapsed * (1 - frac)) / frac : null });
+      },
+    });
+
+    const outShape = [n, ...model.shape];
+    const out = v.out;
+    let labelsPath: string | null = null;
+    let gridNote: string | null = null;
+    await writeOutput(out, async () => {
+      await writeNpy(out, npyFloat32(outShape, result.samples));
+      if (result.labels) {
+        labelsPath = out.replace(/\.npy$/i, '') + '.labels.npy';
+        await writeNpy(labelsPath, npyInt64([n], BigInt64Array.from(result.labels, BigInt)));
+      }
+      if (v.grid) gridNote = await writeGrid(model, v.grid, result.samples, result.labels, n);
+    });
+
+    const nfe = stats(result.nfe);
+    const net = stats(result.networkEvals);
+    const obj = {
+      command: 'sample',
+      model: model.name,
+      modelDir: model.dir,
+      backend: model.backend,
+      settings: { ...settings, sTmax: Number.isFinite(settings.sTmax) ? settings.sTmax : 'inf' },
+      n,
+      batch,
+      seed,
+      out: v.out,
+      labels: labelsPath,
+      grid: v.grid ?? null,
+      gridNote,
+      nfe,
+      networkEvals: net,
+      seconds: result.seconds,
+      samplesPerSecond: n / result.seconds,
+      modelSeconds: model.stats.modelMs / 1000,
+    };
+    rep.result(
+      obj,
+      `${n} samples from ${model.name} (${settings.sampler}, ${settings.steps} steps, w=${settings.guidance}) → ${v.out}` +
+        `${labelsPath ? ` (+ ${labelsPath})` : ''}${v.grid ? `, grid → ${v.grid}` : ''}\n` +
+        `NFE/sample ${nfe.mean.toFixed(2)} (network passes ${net.mean.toFixed(2)}), ${result.seconds.toFixed(2)} s, ${(n / result.seconds).toFixed(1)} samples/s on ${model.backend}` +
+        (gridNote ? `\n${gridNote}` : ''),
+    );
+  } finally {
+    await model.dispose();
+  }
+}
+
+/** Images → a PNG grid (first 64); vectors → a scatter plot over the data (first two coordinates). */
+export async function writeGrid(model: Model, path: string, samples: Float32Array, labels: Int32Array | null, n: number): Promise<string | null> {
+  const shape = model.shape;
+  let img: Image;
+  let note: string | null = null;
+  if (shape.length === 3 && (shape[0] === 1 || shape[0] === 3)) {
+    const count = Math.min(n, 64);
+    img = imageGrid(samples.subarray(0, count * model.dim), count, shape as [number, number, number], { cols: Math.ceil(Math.sqrt(count)) });
+  } else if (shape.length === 1) {
+    const d = shape[0]!;
+    const project = (x: Float32Array, m: number): Float32Array => {
+      if (d === 2) return x;
+      const out = new Float32Array(m * 2);
+      for (let i = 0; i < m; i++) {
+        out[2 * i] = x[i * d]!;
+        out[2 * i + 1] = x[i * d + 1]!;
+      }
+      return out;
+    };
+    let background: Float32Array | null = null;
+    if (model.manifest.data && existsSync(join(model.dir, model.manifest.data))) {
+      const data = toFloat32(await readNpy(join(model.dir, model.manifest.data)));
+      background = project(data, data.length / d);
+    }
+    if (d !== 2) note = `${model.name} is ${d}-dimensional: the scatter plot shows the first two coordinates`;
+    img = scatterPlot(project(samples, n), { labels, background });
+  } else {
+    throw new UsageError(`--grid: cannot draw samples of shape [${shape.join(', ')}]; grids need [1|3, H, W] images or vectors`);
+  }
+  await writePng(path, img);
+  return note;
+}

@@ -1,0 +1,718 @@
+// NumPy .npz reading and writing: a ZIP archive whose members are .npy files,
+// as written by numpy.savez (stored) and numpy.savez_compressed (deflate).
+//
+// The ZIP layout (PKWARE APPNOTE.TXT) used here:
+//   [local file header + name + extra][member data][data descriptor]?  ... per member
+//   [central directory file header + name + extra + comment]            ... per member
+//   [ZIP64 end of central directory record + locator]?                  (large archives)
+//   [end of central directory record + archive comment]
+// Readers locate the end record by scanning backwards from the end of the file,
+// then trust the central directory for sizes, CRCs and offsets (the local
+// header's copies may be zero when bit 3 of the flags says a data descriptor
+// follows the data). numpy always asks for ZIP64 local headers (force_zip64),
+// so its local headers carry 0xFFFFFFFF sizes plus a ZIP64 extra field; only
+// the local header's name and extra lengths are needed to find the data.
+//
+// On top of that, readFidStats/writeFidStats handle precomputed FID reference
+// statistics in pytorch-fid's format: keys 'mu' [d] and 'sigma' [d, d] (float64),
+// plus an optional integer scalar 'n' (the number of samples).
+import { constants as bufferConstants } from 'node:buffer';
+import { readFile } from 'node:fs/promises';
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
+import { writeFileAtomic } from './atomic';
+import { NpyError, encodeNpy, parseNpy, type NpyArray } from './npy';
+
+// ---------------------------------------------------------------------------
+// CRC-32 (IEEE 802.3, reflected polynomial 0xEDB88320), slicing-by-8.
+
+const CRC_TABLES: Uint32Array = (() => {
+  const t = new Uint32Array(8 * 256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    t[n] = c >>> 0;
+  }
+  // t[k * 256 + n]: the CRC register after byte n followed by k zero bytes.
+  for (let n = 0; n < 256; n++) {
+    let c = t[n];
+    for (let k = 1; k < 8; k++) {
+      c = t[c & 0xff] ^ (c >>> 8);
+      t[k * 256 + n] = c;
+    }
+  }
+  return t;
+})();
+
+/** CRC-32 of `bytes` as used by ZIP, PNG and gzip; pass a previous result as `crc` to continue it. */
+export function crc32(bytes: Uint8Array, crc = 0): number {
+  const t = CRC_TABLES;
+  let c = ~crc >>> 0;
+  const n = bytes.length;
+  let i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const lo = (c ^ (bytes[i] | (bytes[i + 1] << 8) | (bytes[i + 2] << 16) | (bytes[i + 3] << 24))) >>> 0;
+    const hi = bytes[i + 4] | (bytes[i + 5] << 8) | (bytes[i + 6] << 16) | (bytes[i + 7] << 24);
+    c =
+      t[1792 + (lo & 0xff)] ^
+      t[1536 + ((lo >>> 8) & 0xff)] ^
+      t[1280 + ((lo >>> 16) & 0xff)] ^
+      t[1024 + (lo >>> 24)] ^
+      t[768 + (hi & 0xff)] ^
+      t[512 + ((hi >>> 8) & 0xff)] ^
+      t[256 + ((hi >>> 16) & 0xff)] ^
+      t[(hi >>> 24) & 0xff];
+  }
+  for (; i < n; i++) c = t[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
+  return ~c >>> 0;
+}
+
+// ---------------------------------------------------------------------------
+// ZIP constants.
+
+const SIG_LOCAL = 0x04034b50; // "PK\x03\x04"
+const SIG_CENTRAL = 0x02014b50; // "PK\x01\x02"
+const SIG_EOCD = 0x06054b50; // "PK\x05\x06"
+const SIG_ZIP64_EOCD = 0x06064b50; // "PK\x06\x06"
+const SIG_ZIP64_LOCATOR = 0x07064b50; // "PK\x06\x07"
+
+const LOCAL_HEADER_SIZE = 30;
+const CENTRAL_HEADER_SIZE = 46;
+const EOCD_SIZE = 22;
+const ZIP64_LOCATOR_SIZE = 20;
+const ZIP64_EOCD_MIN_SIZE = 56;
+const MAX_COMMENT = 0xffff;
+const ZIP64_EXTRA_ID = 0x0001;
+
+const METHOD_STORED = 0;
+const METHOD_DEFLATE = 8;
+
+const FLAG_ENCRYPTED = 0x0001;
+const FLAG_STRONG_ENCRYPTION = 0x0040;
+const FLAG_UTF8 = 0x0800;
+const FLAG_MASKED_HEADERS = 0x2000;
+
+const U16_MAX = 0xffff;
+const U32_MAX = 0xffffffff;
+
+/** MS-DOS date for 1980-01-01 (day 1, month 1, year 1980 + 0); time 00:00:00 is 0. */
+const DOS_DATE_1980 = (0 << 9) | (1 << 5) | 1;
+const DOS_TIME_MIDNIGHT = 0;
+/** "Version made by": Unix (3) in the high byte, spec version 2.0 in the low byte. */
+const VERSION_MADE_BY = (3 << 8) | 20;
+const VERSION_NEEDED = 20;
+/** Unix mode of a regular file with permissions rw-r--r--, in the high 16 bits. */
+const EXTERNAL_ATTR = (0o100644 << 16) >>> 0;
+
+const SAVE_HINT = 're-save it with numpy.savez or numpy.savez_compressed';
+
+/** Bytes 0x80-0xFF of IBM code page 437, used for member names without the UTF-8 flag. */
+const CP437_HIGH =
+  'ÇüéâäàåçêëèïîìÄÅÉæÆôöòûùÿÖÜ¢£¥₧ƒáíóúñÑªº¿⌐¬½¼¡«»░▒▓│┤╡╢╖╕╣║╗╝╜╛┐└┴┬├─┼╞╟╚╔╩╦╠═╬╧╨╤╥╙╘╒╓╫╪┘┌█▄▌▐▀' +
+  'αßΓπΣσµτΦΘΩδ∞φε∩≡±≥≤⌠⌡÷≈°∙·√ⁿ²■\u00a0';
+
+function decodeName(raw: Uint8Array, utf8: boolean): string {
+  if (utf8) return Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('utf8');
+  let out = '';
+  for (const b of raw) out += b < 0x80 ? String.fromCharCode(b) : CP437_HIGH[b - 0x80];
+  return out;
+}
+
+function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+// ---------------------------------------------------------------------------
+// Reading.
+
+interface CentralEntry {
+  name: string;
+  rawName: Uint8Array;
+  flags: number;
+  method: number;
+  crc: number;
+  compressedSize: number;
+  uncompressedSize: number;
+  localHeaderOffset: number;
+}
+
+interface DirectoryLocation {
+  entries: number;
+  cdSize: number;
+  cdOffset: number;
+  /** Where the central directory must end: the ZIP64 end record, or the end record. */
+  cdEnd: number;
+}
+
+class ZipReader {
+  private readonly view: DataView;
+
+  constructor(
+    private readonly bytes: Uint8Array,
+    private readonly source: string,
+  ) {
+    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+
+  fail(problem: string): never {
+    throw new NpyError(`${this.source}: ${problem}`);
+  }
+
+  corrupt(problem: string): never {
+    this.fail(`corrupt .npz archive (${problem}); the file may be damaged or incomplete, ${SAVE_HINT}`);
+  }
+
+  u16(off: number): number {
+    return this.view.getUint16(off, true);
+  }
+
+  u32(off: number): number {
+    return this.view.getUint32(off, true);
+  }
+
+  /** A 64-bit little-endian size or offset; larger than 2^53 cannot be addressed anyway. */
+  u64(off: number, what: string): number {
+    const value = this.view.getBigUint64(off, true);
+    if (value > BigInt(Number.MAX_SAFE_INTEGER)) this.corrupt(`${what} ${value} is out of range`);
+    return Number(value);
+  }
+
+  private has(off: number, length: number): boolean {
+    return off >= 0 && length >= 0 && off + length <= this.bytes.length;
+  }
+
+  /** Find the end-of-central-directory record, tolerating an archive comment (and, failing that, trailing bytes). */
+  private findEocd(): number {
+    const len = this.bytes.length;
+    const lowest = Math.max(0, len - EOCD_SIZE - MAX_COMMENT);
+    let fallback = -1;
+    for (let pos = len - EOCD_SIZE; pos >= lowest; pos--) {
+      if (this.bytes[pos] !== 0x50 || this.u32(pos) !== SIG_EOCD) continue;
+      const end = pos + EOCD_SIZE + this.u16(pos + 20);
+      if (end === len) return pos;
+      if (end < len && fallback < 0) fallback = pos;
+    }
+    if (fallback >= 0) return fallback;
+    const b = this.bytes;
+    if (len === 0) this.fail('file is empty; expected a .npz archive written by numpy.savez');
+    if (len >= 6 && b[0] === 0x93 && String.fromCharCode(...b.subarray(1, 6)) === 'NUMPY') {
+      this.fail('is a .npy file, not a .npz archive; load it as .npy, or save the arrays with numpy.savez');
+    }
+    if (len >= 4 && this.u32(0) === SIG_LOCAL) {
+      this.fail(
+        'truncated or damaged .npz archive (it starts like a ZIP file but has no end-of-central-directory record); ' +
+          `the file is probably incomplete: copy or download it again, or ${SAVE_HINT}`,
+      );
+    }
+    return this.fail('not a .npz file (no ZIP end-of-central-directory record); expected numpy.savez output');
+  }
+
+  private locateDirectory(): DirectoryLocation {
+    const eocd = this.findEocd();
+    const disk = this.u16(eocd + 4);
+    const cdDisk = this.u16(eocd + 6);
+    let entriesOnDisk = this.u16(eocd + 8);
+    let entries = this.u16(eocd + 10);
+    let cdSize = this.u32(eocd + 12);
+    let cdOffset = this.u32(eocd + 16);
+    let cdEnd = eocd;
+
+    const locator = eocd - ZIP64_LOCATOR_SIZE;
+    if (locator >= 0 && this.u32(locator) === SIG_ZIP64_LOCATOR) {
+      const totalDisks = this.u32(locator + 16);
+      if (totalDisks > 1) this.fail(`is a multi-volume (split) ZIP archive, which is not supported; ${SAVE_HINT}`);
+      // The record normally sits right before the locator; its declared offset
+      // is off by any bytes prepended to the archive, so try both.
+      const declared = this.u64(locator + 8, 'ZIP64 end record offset');
+      const adjacent = locator - ZIP64_EOCD_MIN_SIZE;
+      let record = -1;
+      for (const pos of [declared, adjacent]) {
+        if (this.has(pos, ZIP64_EOCD_MIN_SIZE) && pos <= adjacent && this.u32(pos) === SIG_ZIP64_EOCD) {
+          record = pos;
+          break;
+        }
+      }
+      if (record < 0) this.corrupt('the ZIP64 end-of-central-directory record is missing');
+      if (this.u32(record + 16) !== 0 || this.u32(record + 20) !== 0) {
+        this.fail(`is a multi-volume (split) ZIP archive, which is not supported; ${SAVE_HINT}`);
+      }
+      entriesOnDisk = this.u64(record + 24, 'ZIP64 entry count');
+      entries = this.u64(record + 32, 'ZIP64 entry count');
+      cdSize = this.u64(record + 40, 'ZIP64 central directory size');
+      cdOffset = this.u64(record + 48, 'ZIP64 central directory offset');
+      cdEnd = record;
+    } else if (disk !== 0 || cdDisk !== 0) {
+      this.fail(`is a multi-volume (split) ZIP archive, which is not supported; ${SAVE_HINT}`);
+    }
+    if (entriesOnDisk !== entries) {
+      this.fail(`is a multi-volume (split) ZIP archive, which is not supported; ${SAVE_HINT}`);
+    }
+    return { entries, cdSize, cdOffset, cdEnd };
+  }
+
+  /** Parse a ZIP64 extended-information extra field, replacing the 32-bit fields that are saturated. */
+  private applyZip64Extra(extraStart: number, extraLen: number, entry: CentralEntry, diskSaturated: boolean): void {
+    const needUncompressed = entry.uncompressedSize === U32_MAX;
+    const needCompressed = entry.compressedSize === U32_MAX;
+    const needOffset = entry.localHeaderOffset === U32_MAX;
+    if (!needUncompressed && !needCompressed && !needOffset && !diskSaturated) return;
+    let pos = 0;
+    while (pos + 4 <= extraLen) {
+      const id = this.u16(extraStart + pos);
+      const size = this.u16(extraStart + pos + 2);
+      const body = extraStart + pos + 4;
+      if (pos + 4 + size > extraLen) break;
+      if (id === ZIP64_EXTRA_ID) {
+        let p = body;
+        const end = body + size;
+        const take = (what: string): number => {
+          if (p + 8 > end) this.corrupt(`member '${entry.name}' has a ZIP64 extra field without its ${what}`);
+          const value = this.u64(p, `member '${entry.name}' ${what}`);
+          p += 8;
+          return value;
+        };
+        if (needUncompressed) entry.uncompressedSize = take('uncompressed size');
+        if (needCompressed) entry.compressedSize = take('compressed size');
+        if (needOffset) entry.localHeaderOffset = take('local header offset');
+        return;
+      }
+      pos += 4 + size;
+    }
+    this.corrupt(`member '${entry.name}' has 32-bit sizes or offsets marked as ZIP64 but no ZIP64 extra field`);
+  }
+
+  readCentralDirectory(): { entries: CentralEntry[]; shift: number } {
+    const loc = this.locateDirectory();
+    // Bytes prepended to the archive (e.g. a self-extractor stub) shift every
+    // offset; the directory must end where the end record starts.
+    const shift = loc.cdEnd - loc.cdSize - loc.cdOffset;
+    if (shift < 0 || !this.has(loc.cdOffset + shift, loc.cdSize)) {
+      if (loc.cdOffset + loc.cdSize > this.bytes.length) {
+        this.fail(
+          `truncated .npz archive: its central directory lies at bytes ${loc.cdOffset}-${loc.cdOffset + loc.cdSize} ` +
+            `but the file has only ${this.bytes.length} bytes; copy or download it again, or ${SAVE_HINT}`,
+        );
+      }
+      this.corrupt('the central directory does not end where the end-of-central-directory record starts');
+    }
+    const entries: CentralEntry[] = [];
+    let pos = loc.cdOffset + shift;
+    const cdEnd = pos + loc.cdSize;
+    for (let i = 0; i < loc.entries; i++) {
+      if (pos + CENTRAL_HEADER_SIZE > cdEnd || this.u32(pos) !== SIG_CENTRAL) {
+        this.corrupt(`central directory entry ${i + 1} of ${loc.entries} is missing or malformed`);
+      }
+      const flags = this.u16(pos + 8);
+      const nameLen = this.u16(pos + 28);
+      const extraLen = this.u16(pos + 30);
+      const commentLen = this.u16(pos + 32);
+      const next = pos + CENTRAL_HEADER_SIZE + nameLen + extraLen + commentLen;
+      if (next > cdEnd) this.corrupt(`central directory entry ${i + 1} runs past the end of the directory`);
+      const nameStart = pos + CENTRAL_HEADER_SIZE;
+      const rawName = this.bytes.subarray(nameStart, nameStart + nameLen);
+      const entry: CentralEntry = {
+        name: decodeName(rawName, (flags & FLAG_UTF8) !== 0),
+        rawName,
+        flags,
+        method: this.u16(pos + 10),
+        crc: this.u32(pos + 16),
+        compressedSize: this.u32(pos + 20),
+        uncompressedSize: this.u32(pos + 24),
+        localHeaderOffset: this.u32(pos + 42),
+      };
+      const diskSaturated = this.u16(pos + 34) === U16_MAX;
+      const extraStart = nameStart + nameLen;
+      this.applyZip64Extra(extraStart, extraLen, entry, diskSaturated);
+      entries.push(entry);
+      pos = next;
+    }
+    return { entries, shift };
+  }
+
+  /** The uncompressed bytes of one member, with its CRC checked. */
+  readMember(entry: CentralEntry, shift: number): Uint8Array {
+    const label = `member '${entry.name}'`;
+    if (entry.flags & (FLAG_ENCRYPTED | FLAG_STRONG_ENCRYPTION | FLAG_MASKED_HEADERS)) {
+      this.fail(`${label} is encrypted, which is not supported; ${SAVE_HINT} without a password`);
+    }
+    if (entry.method !== METHOD_STORED && entry.method !== METHOD_DEFLATE) {
+      const names: Record<number, string> = { 9: 'deflate64', 12: 'bzip2', 14: 'lzma', 93: 'zstandard', 95: 'xz' };
+      const method = names[entry.method] ? `${entry.method} (${names[entry.method]})` : String(entry.method);
+      this.fail(
+        `${label} uses ZIP compression method ${method}; only stored (0) and deflate (8) are supported, ${SAVE_HINT}`,
+      );
+    }
+    const header = entry.localHeaderOffset + shift;
+    if (!this.has(header, LOCAL_HEADER_SIZE)) {
+      this.fail(`truncated .npz archive: ${label} starts past the end of the file; ${SAVE_HINT}`);
+    }
+    if (this.u32(header) !== SIG_LOCAL) this.corrupt(`${label} has no local file header at offset ${header}`);
+    const nameLen = this.u16(header + 26);
+    const extraLen = this.u16(header + 28);
+    const nameStart = header + LOCAL_HEADER_SIZE;
+    if (!this.has(nameStart, nameLen + extraLen)) {
+      this.fail(`truncated .npz archive: ${label} is cut off in its header; ${SAVE_HINT}`);
+    }
+    if (!bytesEqual(this.bytes.subarray(nameStart, nameStart + nameLen), entry.rawName)) {
+      this.corrupt(`${label} has a different name in its local header`);
+    }
+    const dataStart = nameStart + nameLen + extraLen;
+    if (!this.has(dataStart, entry.compressedSize)) {
+      this.fail(
+        `truncated .npz archive: ${label} needs ${entry.compressedSize} bytes at offset ${dataStart} ` +
+          `but the file has only ${this.bytes.length} bytes; copy or download it again, or ${SAVE_HINT}`,
+      );
+    }
+    const stored = this.bytes.subarray(dataStart, dataStart + entry.compressedSize);
+    let data: Uint8Array;
+    if (entry.method === METHOD_STORED) {
+      if (entry.compressedSize !== entry.uncompressedSize) {
+        this.fail(`${label} is corrupt (stored member with different compressed and uncompressed sizes); ${SAVE_HINT}`);
+      }
+      data = stored;
+    } else {
+      try {
+        data = inflateRawSync(stored, {
+          // Refuse to inflate beyond the declared size (a corrupt or hostile archive).
+          maxOutputLength: Math.max(1, Math.min(entry.uncompressedSize + 1, bufferConstants.MAX_LENGTH)),
+        });
+      } catch (err) {
+        const detail = err instanceof Error ? err.message : String(err);
+        throw new NpyError(`${this.source}: ${label} is corrupt (deflate data: ${detail}); ${SAVE_HINT}`, {
+          cause: err,
+        });
+      }
+      if (data.length !== entry.uncompressedSize) {
+        this.fail(
+          `${label} is corrupt (inflates to ${data.length} bytes, the directory says ${entry.uncompressedSize}); ` +
+            SAVE_HINT,
+        );
+      }
+    }
+    if (crc32(data) !== entry.crc) this.fail(`${label} is corrupt (CRC mismatch); ${SAVE_HINT}`);
+    return data;
+  }
+}
+
+/**
+ * Parse the bytes of a .npz archive. Keys are member names without the `.npy`
+ * suffix, in archive order. `source` names the file in error messages.
+ */
+export function parseNpz(bytes: Uint8Array, source = '<buffer>'): Map<string, NpyArray> {
+  const reader = new ZipReader(bytes, source);
+  const { entries, shift } = reader.readCentralDirectory();
+  const out = new Map<string, NpyArray>();
+  for (const entry of entries) {
+    if (entry.name.endsWith('/')) continue; // a directory entry carries no data
+    const key = entry.name.endsWith('.npy') ? entry.name.slice(0, -'.npy'.length) : entry.name;
+    if (out.has(key)) {
+      reader.fail(`contains the array '${key}' twice (member '${entry.name}'); ${SAVE_HINT}`);
+    }
+    const data = reader.readMember(entry, shift);
+    out.set(key, parseNpy(data, `${source} (member '${entry.name}')`));
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// Writing.
+
+interface PreparedMember {
+  name: Uint8Array;
+  flags: number;
+  method: number;
+  crc: number;
+  data: Uint8Array;
+  uncompressedSize: number;
+  offset: number;
+}
+
+/**
+ * Encode arrays as a .npz archive: members `<key>.npy`, stored (the default,
+ * like numpy.savez) or deflated (`compress: true`, like numpy.savez_compressed).
+ * Timestamps are fixed at 1980-01-01 00:00, so equal input gives equal bytes.
+ */
+export function encodeNpz(arrays: Record<string, NpyArray>, opts: { compress?: boolean } = {}): Uint8Array {
+  const compress = opts.compress ?? false;
+  const members: PreparedMember[] = [];
+  let offset = 0;
+  for (const [key, arr] of Object.entries(arrays)) {
+    if (key.length === 0 || key.includes('\0')) {
+      throw new NpyError(`encodeNpz: array name ${JSON.stringify(key)} is not usable as a member name`);
+    }
+    const nameText = `${key}.npy`;
+    const name = Uint8Array.from(Buffer.from(nameText, 'utf8'));
+    if (name.length > U16_MAX) throw new NpyError(`encodeNpz: array name '${key.slice(0, 40)}...' is too long`);
+    let payload: Uint8Array;
+    try {
+      payload = encodeNpy(arr);
+    } catch (err) {
+      if (err instanceof NpyError) throw new NpyError(`encodeNpz: array '${key}': ${err.message}`, { cause: err });
+      throw err;
+    }
+    const data = compress ? deflateRawSync(payload) : payload;
+    const ascii = /^[\x20-\x7e]*$/.test(nameText);
+    members.push({
+      name,
+      flags: ascii ? 0 : FLAG_UTF8,
+      method: compress ? METHOD_DEFLATE : METHOD_STORED,
+      crc: crc32(payload),
+      data,
+      uncompressedSize: payload.length,
+      offset,
+    });
+    offset += LOCAL_HEADER_SIZE + name.length + data.length;
+  }
+  const cdOffset = offset;
+  const cdSize = members.reduce((n, m) => n + CENTRAL_HEADER_SIZE + m.name.length, 0);
+  const total = cdOffset + cdSize + EOCD_SIZE;
+  const tooBig = members.some((m) => m.uncompressedSize >= U32_MAX || m.data.length >= U32_MAX);
+  if (tooBig || cdOffset + cdSize >= U32_MAX || members.length >= U16_MAX) {
+    throw new NpyError(
+      `encodeNpz: the archive would need ZIP64 (${members.length} arrays, ${total} bytes), which is not written; ` +
+        'split the arrays over several files',
+    );
+  }
+
+  const out = new Uint8Array(total);
+  const view = new DataView(out.buffer);
+  for (const m of members) {
+    let p = m.offset;
+    view.setUint32(p, SIG_LOCAL, true);
+    view.setUint16(p + 4, VERSION_NEEDED, true);
+    view.setUint16(p + 6, m.flags, true);
+    view.setUint16(p + 8, m.method, true);
+    view.setUint16(p + 10, DOS_TIME_MIDNIGHT, true);
+    view.setUint16(p + 12, DOS_DATE_1980, true);
+    view.setUint32(p + 14, m.crc, true);
+    view.setUint32(p + 18, m.data.length, true);
+    view.setUint32(p + 22, m.uncompressedSize, true);
+    view.setUint16(p + 26, m.name.length, true);
+    view.setUint16(p + 28, 0, true); // no extra field
+    p += LOCAL_HEADER_SIZE;
+    out.set(m.name, p);
+    out.set(m.data, p + m.name.length);
+  }
+  let p = cdOffset;
+  for (const m of members) {
+    view.setUint32(p, SIG_CENTRAL, true);
+    view.setUint16(p + 4, VERSION_MADE_BY, true);
+    view.setUint16(p + 6, VERSION_NEEDED, true);
+    view.setUint16(p + 8, m.flags, true);
+    view.setUint16(p + 10, m.method, true);
+    view.setUint16(p + 12, DOS_TIME_MIDNIGHT, true);
+    view.setUint16(p + 14, DOS_DATE_1980, true);
+    view.setUint32(p + 16, m.crc, true);
+    view.setUint32(p + 20, m.data.length, true);
+    view.setUint32(p + 24, m.uncompressedSize, true);
+    view.setUint16(p + 28, m.name.length, true);
+    // extra length, comment length, disk number start, internal attributes: all 0
+    view.setUint32(p + 38, EXTERNAL_ATTR, true);
+    view.setUint32(p + 42, m.offset, true);
+    out.set(m.name, p + CENTRAL_HEADER_SIZE);
+    p += CENTRAL_HEADER_SIZE + m.name.length;
+  }
+  view.setUint32(p, SIG_EOCD, true);
+  // disk numbers: 0
+  view.setUint16(p + 8, members.length, true);
+  view.setUint16(p + 10, members.length, true);
+  view.setUint32(p + 12, cdSize, true);
+  view.setUint32(p + 16, cdOffset, true);
+  // comment length: 0
+  return out;
+}
+
+async function readFileFor(path: string, what: string): Promise<Buffer> {
+  try {
+    return await readFile(path);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') {
+      throw new NpyError(`${path}: file not found; check the path and that the file was saved`, { cause: err });
+    }
+    if (code === 'EISDIR') throw new NpyError(`${path}: is a directory, expected ${what}`, { cause: err });
+    if (code === 'ERR_FS_FILE_TOO_LARGE') {
+      throw new NpyError(`${path}: file is too large to load into memory (over 2 GiB)`, { cause: err });
+    }
+    const detail = err instanceof Error ? err.message : String(err);
+    throw new NpyError(`${path}: cannot read the file (${detail})`, { cause: err });
+  }
+}
+
+/** Read and parse a .npz archive (keys without `.npy`). */
+export async function readNpz(path: string): Promise<Map<string, NpyArray>> {
+  return parseNpz(await readFileFor(path, 'a .npz file'), path);
+}
+
+/** Write arrays to a .npz archive atomically (see {@link encodeNpz}). */
+export async function writeNpz(
+  path: string,
+  arrays: Record<string, NpyArray>,
+  opts: { compress?: boolean } = {},
+): Promise<void> {
+  await writeFileAtomic(path, encodeNpz(arrays, opts));
+}
+
+// ---------------------------------------------------------------------------
+// FID reference statistics (pytorch-fid's .npz format).
+
+export interface FidStats {
+  /** Mean feature vector, length d. */
+  mu: Float64Array;
+  /** Feature covariance, d×d, row-major. */
+  sigma: Float64Array;
+  d: number;
+  /** Number of samples the statistics were computed from, when known. */
+  n: number | null;
+}
+
+/** Relative tolerance for sigma's symmetry, scaled by its largest absolute entry. */
+const SYMMETRY_RTOL = 1e-6;
+const RECOMPUTE_HINT = 'recompute the statistics';
+
+function shapeText(shape: readonly number[]): string {
+  return `[${shape.join(', ')}]`;
+}
+
+function checkFinite(data: Float64Array, name: string, d: number, source: string): void {
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i];
+    if (!Number.isFinite(v)) {
+      const at = name === 'sigma' ? `[${Math.floor(i / d)}, ${i % d}]` : `[${i}]`;
+      const count = data.reduce((c, x) => (Number.isFinite(x) ? c : c + 1), 0);
+      throw new NpyError(
+        `${source}: '${name}' contains non-finite values (${count} in all, the first is ${v} at ${at}); ` +
+          `the statistics are unusable, ${RECOMPUTE_HINT}`,
+      );
+    }
+  }
+}
+
+function checkSymmetric(sigma: Float64Array, d: number, source: string): void {
+  let maxAbs = 0;
+  for (let i = 0; i < sigma.length; i++) maxAbs = Math.max(maxAbs, Math.abs(sigma[i]));
+  const tol = SYMMETRY_RTOL * maxAbs;
+  let worst = -1;
+  let worstDiff = tol;
+  for (let i = 0; i < d; i++) {
+    for (let j = i + 1; j < d; j++) {
+      const diff = Math.abs(sigma[i * d + j] - sigma[j * d + i]);
+      if (diff > worstDiff) {
+        worstDiff = diff;
+        worst = i * d + j;
+      }
+    }
+  }
+  if (worst >= 0) {
+    const i = Math.floor(worst / d);
+    const j = worst % d;
+    throw new NpyError(
+      `${source}: 'sigma' is not symmetric: sigma[${i}, ${j}] = ${sigma[i * d + j]} but sigma[${j}, ${i}] = ` +
+        `${sigma[j * d + i]} (allowed difference ${SYMMETRY_RTOL} relative to the largest entry, ${maxAbs}); ` +
+        `a covariance matrix must be symmetric, ${RECOMPUTE_HINT} (e.g. np.cov(features, rowvar=False))`,
+    );
+  }
+}
+
+/** Validate shapes and values; `source` prefixes error messages. */
+function validateFidStats(stats: FidStats, source: string): void {
+  const { mu, sigma, d, n } = stats;
+  if (!Number.isSafeInteger(d) || d < 1) {
+    throw new NpyError(`${source}: feature dimension d = ${d} must be a positive integer`);
+  }
+  if (!(mu instanceof Float64Array) || mu.length !== d) {
+    throw new NpyError(`${source}: 'mu' must be a Float64Array of length d = ${d}`);
+  }
+  if (!(sigma instanceof Float64Array) || sigma.length !== d * d) {
+    throw new NpyError(`${source}: 'sigma' must be a Float64Array of length d * d = ${d * d}`);
+  }
+  if (n !== null && (!Number.isSafeInteger(n) || n < 0)) {
+    throw new NpyError(`${source}: sample count n = ${n} must be a non-negative integer or null`);
+  }
+  checkFinite(mu, 'mu', d, source);
+  checkFinite(sigma, 'sigma', d, source);
+  checkSymmetric(sigma, d, source);
+}
+
+function asFloat64(arr: NpyArray, name: string, source: string): Float64Array {
+  if (arr.data instanceof Float64Array) return arr.data;
+  if (arr.data instanceof Float32Array) return Float64Array.from(arr.data);
+  throw new NpyError(
+    `${source}: '${name}' has dtype ${arr.dtype}; expected float64 (or float32), ` +
+      `${RECOMPUTE_HINT} or convert it with .astype(np.float64)`,
+  );
+}
+
+function readSampleCount(arr: NpyArray, source: string): number {
+  const bad = (why: string): NpyError =>
+    new NpyError(
+      `${source}: 'n' ${why}; it must be the sample count as an integer scalar (e.g. np.int64(50000)), ` +
+        `or be left out of the file`,
+    );
+  if (arr.data.length !== 1 || arr.shape.length > 1) {
+    throw bad(`has shape ${shapeText(arr.shape)} (${arr.data.length} values)`);
+  }
+  const raw = arr.data[0];
+  const value = typeof raw === 'bigint' ? raw : Number.isInteger(raw) ? BigInt(raw) : null;
+  if (value === null) throw bad(`is ${raw}, not an integer`);
+  if (value < 0n || value > BigInt(Number.MAX_SAFE_INTEGER)) throw bad(`is ${value}, out of range`);
+  return Number(value);
+}
+
+/**
+ * Read precomputed FID statistics (pytorch-fid format: 'mu' [d] and 'sigma'
+ * [d, d], float64; an optional integer scalar 'n' is the sample count).
+ * Values must be finite and sigma symmetric within 1e-6 of its largest entry
+ * (it is returned as stored, not symmetrized).
+ */
+export async function readFidStats(path: string): Promise<FidStats> {
+  const arrays = await readNpz(path);
+  const found = arrays.size > 0 ? [...arrays.keys()].join(', ') : 'no arrays';
+  for (const key of ['mu', 'sigma']) {
+    if (!arrays.has(key)) {
+      throw new NpyError(
+        `${path}: has no '${key}' array; pytorch-fid statistics need keys 'mu' and 'sigma' (found: ${found})`,
+      );
+    }
+  }
+  const muArr = arrays.get('mu') as NpyArray;
+  const sigmaArr = arrays.get('sigma') as NpyArray;
+  if (muArr.shape.length !== 1 || muArr.shape[0] === 0) {
+    throw new NpyError(
+      `${path}: 'mu' has shape ${shapeText(muArr.shape)}; expected [d], a non-empty vector ` +
+        `(the mean of the features), ${RECOMPUTE_HINT}`,
+    );
+  }
+  const d = muArr.shape[0];
+  if (sigmaArr.shape.length !== 2 || sigmaArr.shape[0] !== d || sigmaArr.shape[1] !== d) {
+    throw new NpyError(
+      `${path}: 'sigma' has shape ${shapeText(sigmaArr.shape)}; expected [d, d] = [${d}, ${d}] ` +
+        `(d from 'mu'); the file is inconsistent, ${RECOMPUTE_HINT}`,
+    );
+  }
+  const stats: FidStats = {
+    mu: asFloat64(muArr, 'mu', path),
+    sigma: asFloat64(sigmaArr, 'sigma', path),
+    d,
+    n: arrays.has('n') ? readSampleCount(arrays.get('n') as NpyArray, path) : null,
+  };
+  validateFidStats(stats, path);
+  return stats;
+}
+
+/**
+ * Write FID statistics in pytorch-fid's format (stored, like numpy.savez):
+ * 'mu' and 'sigma' as float64, plus 'n' as an int64 scalar when known.
+ * The same checks as {@link readFidStats} apply, so what is written can be read.
+ */
+export async function writeFidStats(path: string, stats: FidStats): Promise<void> {
+  validateFidStats(stats, path);
+  const { mu, sigma, d, n } = stats;
+  const arrays: Record<string, NpyArray> = {
+    mu: { dtype: 'float64', shape: [d], data: mu },
+    sigma: { dtype: 'float64', shape: [d, d], data: sigma },
+  };
+  if (n !== null) arrays.n = { dtype: 'int64', shape: [], data: BigInt64Array.of(BigInt(n)) };
+  await writeNpz(path, arrays);
+}
