@@ -3,7 +3,11 @@
 // 1. Engine overhead: Heun sampling of a 28×28 conv denoiser of realistic cost (tools/lib/conv.ts)
 //    at batch 256, against bare session.run calls on the same batches, same session options.
 //    Goal: the engine's time beyond the model's own is ≤ 5%.
+// 2. FID on 10,000 × 2,048 features against pytorch-fid's formula (numpy + scipy.linalg.sqrtm, in
+//    float64) on the same features, in the same run. Goal: the same number (|ΔFID| ≤ 1e-3 +
+//    1e-4·FID) in time of the order of scipy's. Needs Debian's python3-scipy for the reference.
 
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +15,10 @@ import * as ort from 'onnxruntime-node';
 import { Model } from '../src/main/engine/models/model';
 import { generate, resolveSettings } from '../src/main/engine/samplers/generate';
 import { convDenoiserGraph } from '../tools/lib/conv';
+import { fid, gaussianStats } from '../src/main/engine/metrics/fid';
+import { mat, matmul } from '../src/main/engine/metrics/ortmath';
+import { encodeNpy } from '../src/main/engine/io/npy';
+import { Stream } from '../src/main/engine/samplers/random';
 
 const BATCH = 256;
 const STEPS = 6; // Heun: 2·6 − 1 = 11 denoiser calls per run
@@ -82,5 +90,58 @@ async function benchOverhead(): Promise<boolean> {
   }
 }
 
-const results = [await benchOverhead()];
+/** n × d correlated features x = z·A + b (z heavy-tailed), float32 like real extractor output. */
+async function syntheticFeatures(n: number, d: number, seed: number, shift: number): Promise<Float32Array> {
+  const s = new Stream(seed, 0);
+  const m = new Stream(1234, 0); // shared mixing: the two sets differ by shift and sampling only
+  const A = mat(d, d, Float64Array.from({ length: d * d }, () => m.normal() / Math.sqrt(d)));
+  const z = mat(n, d, Float64Array.from({ length: n * d }, () => s.normal() * (1 + 0.3 * Math.abs(s.normal()))));
+  const x = await matmul(z, A);
+  return Float32Array.from(x.data, (v, i) => v + shift * ((i % d) % 5 === 0 ? 1 : 0));
+}
+
+async function benchFid(): Promise<boolean> {
+  const n = 10_000;
+  const d = 2048;
+  const a = await syntheticFeatures(n, d, 1, 0);
+  const b = await syntheticFeatures(n, d, 2, 0.1);
+  const t0 = performance.now();
+  const res = await fid({ real: await gaussianStats({ data: a, n, d }), fake: await gaussianStats({ data: b, n, d }) });
+  const ours = (performance.now() - t0) / 1000;
+  console.log(`FID on ${n.toLocaleString('en')} × ${d} features (two sets): ${res.fid.toFixed(6)} in ${ours.toFixed(2)} s (${res.method})`);
+  const probe = spawnSync('/usr/bin/python3', ['-c', 'import numpy, scipy.linalg'], { encoding: 'utf8' });
+  if (probe.status !== 0) {
+    console.log('  reference skipped: install python3-numpy and python3-scipy (Debian) for the scipy comparison');
+    return true;
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'ss-bench-fid-'));
+  try {
+    writeFileSync(join(dir, 'a.npy'), encodeNpy({ dtype: 'float32', shape: [n, d], data: a }));
+    writeFileSync(join(dir, 'b.npy'), encodeNpy({ dtype: 'float32', shape: [n, d], data: b }));
+    // pytorch-fid: mu = mean, sigma = np.cov(rowvar=False) in float64, then calculate_frechet_distance.
+    const py = [
+      'import numpy as np, scipy.linalg, time, json, sys',
+      'a = np.load(sys.argv[1] + "/a.npy").astype(np.float64); b = np.load(sys.argv[1] + "/b.npy").astype(np.float64)',
+      't = time.time()',
+      'mu1, s1 = a.mean(0), np.cov(a, rowvar=False); mu2, s2 = b.mean(0), np.cov(b, rowvar=False)',
+      'covmean, _ = scipy.linalg.sqrtm(s1.dot(s2), disp=False)',
+      'covmean = covmean.real; diff = mu1 - mu2',
+      'fid = diff.dot(diff) + np.trace(s1) + np.trace(s2) - 2 * np.trace(covmean)',
+      'print(json.dumps({"fid": float(fid), "seconds": time.time() - t}))',
+    ].join('\n');
+    const r = spawnSync('/usr/bin/python3', ['-c', py, dir], { encoding: 'utf8', timeout: 600_000 });
+    if (r.status !== 0) throw new Error(`scipy reference failed: ${r.stderr}`);
+    const ref = JSON.parse(r.stdout.trim().split('\n').pop()!) as { fid: number; seconds: number };
+    const delta = Math.abs(res.fid - ref.fid);
+    const ok = delta <= 1e-3 + 1e-4 * Math.abs(ref.fid);
+    console.log(`  scipy (pytorch-fid formula, float64): ${ref.fid.toFixed(6)} in ${ref.seconds.toFixed(2)} s`);
+    console.log(`  |ΔFID| = ${delta.toExponential(2)} (goal ≤ ${(1e-3 + 1e-4 * Math.abs(ref.fid)).toExponential(2)}) ${ok ? 'OK' : 'MISSED'}; time ours / scipy = ${(ours / ref.seconds).toFixed(2)}`);
+    return ok;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const only = process.argv[2];
+const results = [only && only !== "overhead" ? true : await benchOverhead(), only && only !== "fid" ? true : await benchFid()];
 process.exitCode = results.every(Boolean) ? 0 : 1;
