@@ -324,6 +324,6 @@ test('FID rejects mismatched or non-finite inputs with clear errors', async () =
   await assert.rejects(fid({ real: a, fake: b }), /real features are 4-dimensional, generated ones 5-dimensional/);
   const bad = features(10, 3, 2);
   bad[7] = NaN;
-  await assert.rejects(gaussianStats({ data: bad, n: 10, d: 3 }, 'fake.npy'), /fake\.npy: feature 1 of sample 2 is NaN/);
+  await assert.rejects(gaussianStats({ data: bad, n: 10, d: 3 }, 'fake.npy'), /fake\.npy: non-finite value NaN at row 2, column 1/);
   await assert.rejects(gaussianStats({ data: new Float64Array(3), n: 1, d: 3 }), /at least 2 samples/);
 });

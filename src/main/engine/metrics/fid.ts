@@ -12,13 +12,7 @@
 
 import { choleskyBlocked, eigvalshBlocked } from './linalg';
 import { mat, matmul, matmulTA, type Mat } from './ortmath';
-
-export interface FeatureSet {
-  /** [n, d] row-major. */
-  data: Float32Array | Float64Array;
-  n: number;
-  d: number;
-}
+import { checkFeatures, type Features } from './types';
 
 export interface GaussianStats {
   mu: Float64Array;
@@ -45,16 +39,8 @@ export interface FidResult {
   flags: string[];
 }
 
-export function checkFeatures(f: FeatureSet, what: string): void {
-  if (!Number.isInteger(f.n) || !Number.isInteger(f.d) || f.n < 1 || f.d < 1) throw new RangeError(`${what}: need n ≥ 1 rows of d ≥ 1 features, got n=${f.n}, d=${f.d}`);
-  if (f.data.length !== f.n * f.d) throw new RangeError(`${what}: ${f.data.length} values for ${f.n}×${f.d} features`);
-  for (let i = 0; i < f.data.length; i++) {
-    if (!Number.isFinite(f.data[i]!)) throw new RangeError(`${what}: feature ${i % f.d} of sample ${Math.floor(i / f.d)} is ${f.data[i]}; features must be finite`);
-  }
-}
-
 /** μ and the unbiased Σ of a feature set (the statistics pytorch-fid caches as .npz). */
-export async function gaussianStats(f: FeatureSet, what = 'features'): Promise<GaussianStats> {
+export async function gaussianStats(f: Features, what = 'features'): Promise<GaussianStats> {
   checkFeatures(f, what);
   const { n, d } = f;
   if (n < 2) throw new RangeError(`${what}: a covariance needs at least 2 samples, got ${n}`);
