@@ -27,6 +27,14 @@ Commands:
       --guidance W (1)   --class K|random|none (random)
       --n N (64)   --batch B (256)   --seed S (0)   --init-noise noise.npy
       --grid grid.png   --device auto|cpu|cuda
+  eval --model ID|DIR [sample flags] --n N (2048)   sample and score against the model's data
+      --metrics fid,kid,precision,recall,density,coverage,classes
+      --baseline no-guidance|best-constant|edm-stochastic|equal-nfe  [--nfe N] [--grid-result DIR]
+      --kid-subsets K (100) --kid-subset-size M (1000)
+  fid --a A.npy|A.npz --b B.npy|B.npz [--save-a a.npz --save-b b.npz]   features [n,d] or pytorch-fid stats
+  kid --real R.npy --fake F.npy [--subsets K --subset-size M --seed S]
+  prdc --real R.npy --fake F.npy [--k 3] [--k-dc 5]
+  features --model ID|DIR --in samples.npy --out features.npy [--logits logits.npy]
 Global: --json (final stdout line is the result), --help`;
 
 export function num(v: string | undefined, flag: string, opts: { int?: boolean; min?: number } = {}): number | undefined {

@@ -8,6 +8,7 @@ import { NpyError } from '../main/engine/io/npy';
 import { USAGE, UsageError } from './common';
 import { cmdModels } from './models-cmd';
 import { cmdSample } from './sample';
+import { cmdEval, cmdFeatures, cmdFid, cmdKid, cmdPrdc } from './metrics-cmd';
 
 export { UsageError };
 
@@ -30,6 +31,21 @@ export async function main(argv: string[]): Promise<number> {
       case 'sample':
         await cmdSample(rest, controller.signal);
         break;
+      case 'fid':
+        await cmdFid(rest);
+        break;
+      case 'kid':
+        await cmdKid(rest);
+        break;
+      case 'prdc':
+        await cmdPrdc(rest);
+        break;
+      case 'features':
+        await cmdFeatures(rest);
+        break;
+      case 'eval':
+        await cmdEval(rest, controller.signal);
+        break;
       case undefined:
       case 'help':
       case '--help':
@@ -37,7 +53,7 @@ export async function main(argv: string[]): Promise<number> {
         process.stdout.write(USAGE + '\n');
         return command === undefined ? 2 : 0;
       default:
-        throw new UsageError(`unknown command "${command}"; commands: models, sample (see --help)`);
+        throw new UsageError(`unknown command "${command}"; commands: models, sample, eval, fid, kid, prdc, features, grid (see --help)`);
     }
     return 0;
   } catch (e) {

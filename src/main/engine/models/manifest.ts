@@ -16,11 +16,21 @@ export interface VpSchedule {
 
 /** A feature map for metrics (issue: evaluation): an ONNX graph from samples to feature vectors. */
 export interface FeatureSpec {
+  /** Extractor ONNX file, relative to the model directory (or absolute). */
   onnx: string;
   input: string;
   output: string;
   /** Feature dimension. */
   dim: number;
+  /** Name of a classifier-logits output [N, K] of the same graph, for class histograms. */
+  logits: string | null;
+  /** What the extractor expects, stated rather than guessed: its input shape [C, H, W] … */
+  inputShape: number[] | null;
+  /** … how samples are resized to it (bilinear uses half-pixel centres, as PyTorch's align_corners=False) … */
+  resize: 'bilinear' | 'nearest' | null;
+  /** … and the value range: samples in `sampleRange` are mapped affinely to `inputRange`. */
+  sampleRange: [number, number];
+  inputRange: [number, number];
 }
 
 export interface ModelManifest {
@@ -189,7 +199,36 @@ export function parseManifest(json: unknown, file: string): ModelManifest {
   let features: FeatureSpec | null = null;
   const fR = r.object('features');
   if (fR) {
-    features = { onnx: fR.string('onnx'), input: fR.string('input', 'x'), output: fR.string('output', 'features'), dim: fR.integer('dim', undefined, 1) };
+    const range = (key: string, fallback: [number, number]): [number, number] => {
+      const v = (fR.obj as Obj)[key];
+      if (v === undefined || v === null) return fallback;
+      if (!Array.isArray(v) || v.length !== 2 || !v.every((x) => typeof x === 'number' && Number.isFinite(x)) || !(v[1] > v[0])) {
+        fR.fail(key, `must be [low, high] with low < high, got ${JSON.stringify(v)}`);
+      }
+      const [lo, hi] = v as [number, number];
+      return [lo, hi];
+    };
+    const shapeV = (fR.obj as Obj)['inputShape'];
+    let inputShape: number[] | null = null;
+    if (shapeV !== undefined && shapeV !== null) {
+      if (!Array.isArray(shapeV) || shapeV.length !== 3 || !shapeV.every((x) => Number.isInteger(x) && x > 0)) {
+        fR.fail('inputShape', `must be [C, H, W], got ${JSON.stringify(shapeV)}`);
+      }
+      inputShape = shapeV as number[];
+    }
+    const resize = fR.optString('resize');
+    if (resize !== null && resize !== 'bilinear' && resize !== 'nearest') fR.fail('resize', `must be "bilinear" or "nearest", got "${resize}"`);
+    features = {
+      onnx: fR.string('onnx'),
+      input: fR.string('input', 'x'),
+      output: fR.string('output', 'features'),
+      dim: fR.integer('dim', undefined, 1),
+      logits: fR.optString('logits'),
+      inputShape,
+      resize: resize as FeatureSpec['resize'],
+      sampleRange: range('sampleRange', [-1, 1]),
+      inputRange: range('inputRange', [-1, 1]),
+    };
   }
 
   return {

@@ -1,0 +1,226 @@
+// Metric commands: fid, kid, prdc, features, eval.
+
+import { parseArgs } from 'node:util';
+import { readNpy, writeNpy, npyFloat32, type NpyArray } from '../main/engine/io/npy';
+import { readFidStats, writeFidStats } from '../main/engine/io/npz';
+import { fid, gaussianStats, type GaussianStats } from '../main/engine/metrics/fid';
+import { kid } from '../main/engine/metrics/kid';
+import { prdc } from '../main/engine/metrics/prdc';
+import { extractorForModel } from '../main/engine/metrics/features';
+import { evaluateSamples, parseMetrics, referenceFor, type EvalResult } from '../main/engine/metrics/evaluate';
+import type { Features } from '../main/engine/metrics/types';
+import { Model } from '../main/engine/models/model';
+import { resolveModelDir } from '../main/engine/models/registry';
+import { generate } from '../main/engine/samplers/generate';
+import { baselineSettings, BASELINES, type BaselineName } from '../main/engine/samplers/baselines';
+import { checkOutputPath, classesFromFlag, deviceFromFlag, num, Reporter, SAMPLER_OPTIONS, samplerSettingsFromFlags, USAGE, UsageError, writeOutput } from './common';
+
+/** Features from a .npy of shape [n, d] (any float or int dtype). */
+async function featuresFromNpy(path: string): Promise<Features> {
+  const arr: NpyArray = await readNpy(path);
+  if (arr.shape.length !== 2) throw new UsageError(`${path}: features must have shape [n, d], got [${arr.shape.join(', ')}]`);
+  const [n, d] = arr.shape as [number, number];
+  const data = arr.data instanceof Float32Array || arr.data instanceof Float64Array ? arr.data : Float64Array.from(arr.data as ArrayLike<number | bigint>, Number);
+  return { data, n, d };
+}
+
+/** A .npz of pytorch-fid statistics, or a .npy of features. */
+async function statsFrom(path: string): Promise<GaussianStats> {
+  if (/\.npz$/i.test(path)) {
+    const s = await readFidStats(path);
+    return { mu: s.mu, sigma: s.sigma, d: s.d, n: s.n };
+  }
+  return gaussianStats(await featuresFromNpy(path), path);
+}
+
+export async function cmdFid(argv: string[]): Promise<void> {
+  const { values: v } = parseArgs({
+    args: argv,
+    options: { a: { type: 'string' }, b: { type: 'string' }, 'save-a': { type: 'string' }, 'save-b': { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean' } },
+    strict: true,
+  });
+  if (v.help) return void process.stdout.write(USAGE + '\n');
+  if (!v.a || !v.b) throw new UsageError('fid needs --a and --b: feature .npy files [n, d] or pytorch-fid statistics .npz (mu, sigma)');
+  const a = await statsFrom(v.a);
+  const b = await statsFrom(v.b);
+  // FID is symmetric; "real" is --a by convention.
+  const res = await fid({ real: a, fake: b });
+  for (const [flag, path, s] of [['save-a', v['save-a'], a], ['save-b', v['save-b'], b]] as const) {
+    if (path) await writeOutput(`--${flag} ${path}`, () => writeFidStats(path, { mu: s.mu, sigma: s.sigma, d: s.d, n: s.n }));
+  }
+  new Reporter(!!v.json).result(
+    { command: 'fid', a: v.a, b: v.b, ...res },
+    `FID ${res.fid.toFixed(4)} (‖Δμ‖² ${res.meanTerm.toFixed(4)}, covariance term ${res.covTerm.toFixed(4)}; d=${res.d}, n=${res.nReal ?? '?'} / ${res.nFake ?? '?'}, ${res.method})` +
+      res.flags.map((f) => `\n  note: ${f}`).join(''),
+  );
+}
+
+export async function cmdKid(argv: string[]): Promise<void> {
+  const { values: v } = parseArgs({
+    args: argv,
+    options: { real: { type: 'string' }, fake: { type: 'string' }, subsets: { type: 'string' }, 'subset-size': { type: 'string' }, seed: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean' } },
+    strict: true,
+  });
+  if (v.help) return void process.stdout.write(USAGE + '\n');
+  if (!v.real || !v.fake) throw new UsageError('kid needs --real R.npy and --fake F.npy (features [n, d])');
+  const res = await kid(
+    { real: await featuresFromNpy(v.real), fake: await featuresFromNpy(v.fake) },
+    { numSubsets: num(v.subsets, 'subsets', { int: true, min: 1 }), subsetSize: num(v['subset-size'], 'subset-size', { int: true, min: 2 }), seed: num(v.seed, 'seed', { int: true, min: 0 }) },
+  );
+  const { values: _values, ...rest } = res;
+  new Reporter(!!v.json).result(
+    { command: 'kid', real: v.real, fake: v.fake, ...rest },
+    `KID ${res.kid.toExponential(4)} ± ${res.std.toExponential(2)} (${res.subsets} subsets of ${res.subsetSize}; n=${res.nReal} real / ${res.nFake} generated)` + res.flags.map((f) => `\n  note: ${f}`).join(''),
+  );
+}
+
+export async function cmdPrdc(argv: string[]): Promise<void> {
+  const { values: v } = parseArgs({
+    args: argv,
+    options: { real: { type: 'string' }, fake: { type: 'string' }, k: { type: 'string' }, 'k-dc': { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean' } },
+    strict: true,
+  });
+  if (v.help) return void process.stdout.write(USAGE + '\n');
+  if (!v.real || !v.fake) throw new UsageError('prdc needs --real R.npy and --fake F.npy (features [n, d])');
+  const res = await prdc({ real: await featuresFromNpy(v.real), fake: await featuresFromNpy(v.fake) }, { kPR: num(v.k, 'k', { int: true, min: 1 }), kDC: num(v['k-dc'], 'k-dc', { int: true, min: 1 }) });
+  new Reporter(!!v.json).result(
+    { command: 'prdc', real: v.real, fake: v.fake, ...res },
+    `precision ${res.precision.toFixed(4)}  recall ${res.recall.toFixed(4)}  (k=${res.kPR})\ndensity ${res.density.toFixed(4)}  coverage ${res.coverage.toFixed(4)}  (k=${res.kDC})\nn=${res.nReal} real / ${res.nFake} generated`,
+  );
+}
+
+export async function cmdFeatures(argv: string[]): Promise<void> {
+  const { values: v } = parseArgs({
+    args: argv,
+    options: { model: { type: 'string' }, in: { type: 'string' }, out: { type: 'string' }, logits: { type: 'string' }, batch: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean' } },
+    strict: true,
+  });
+  if (v.help) return void process.stdout.write(USAGE + '\n');
+  if (!v.model || !v.in || !v.out) throw new UsageError('features needs --model M, --in samples.npy and --out features.npy');
+  checkOutputPath('out', v.out);
+  const model = await Model.load(resolveModelDir(v.model));
+  try {
+    const ex = await extractorForModel(model);
+    try {
+      const arr = await readNpy(v.in);
+      const want = model.shape;
+      if (arr.shape.length !== want.length + 1 || want.some((d, i) => arr.shape[i + 1] !== d)) {
+        throw new UsageError(`${v.in}: has shape [${arr.shape.join(', ')}], expected [n, ${want.join(', ')}] (samples of ${model.name})`);
+      }
+      const n = arr.shape[0]!;
+      const x = arr.dtype === 'uint8' ? Float32Array.from(arr.data as Uint8Array, (q) => q / 127.5 - 1) : Float32Array.from(arr.data as ArrayLike<number>);
+      const res = await ex.extract(x, n, { batch: num(v.batch, 'batch', { int: true, min: 1 }) });
+      await writeOutput(v.out, () => writeNpy(v.out!, npyFloat32([n, res.dim], res.features)));
+      if (v.logits && res.logits) await writeOutput(v.logits, () => writeNpy(v.logits!, npyFloat32([n, res.logits!.length / n], res.logits!)));
+      new Reporter(!!v.json).result(
+        { command: 'features', model: model.name, extractor: ex.name, n, dim: res.dim, out: v.out, logits: v.logits && res.logits ? v.logits : null },
+        `${n} × ${res.dim} features (${ex.name}) → ${v.out}`,
+      );
+    } finally {
+      await ex.dispose();
+    }
+  } finally {
+    await model.dispose();
+  }
+}
+
+export const EVAL_OPTIONS = {
+  model: { type: 'string' },
+  ...SAMPLER_OPTIONS,
+  baseline: { type: 'string' },
+  nfe: { type: 'string' },
+  'grid-result': { type: 'string' },
+  metrics: { type: 'string' },
+  class: { type: 'string' },
+  n: { type: 'string' },
+  batch: { type: 'string' },
+  seed: { type: 'string' },
+  device: { type: 'string' },
+  'kid-subsets': { type: 'string' },
+  'kid-subset-size': { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean' },
+} as const;
+
+/** Human lines for an evaluation. */
+export function describeEval(r: EvalResult): string {
+  const s = r.summary;
+  const parts: string[] = [];
+  if (s['fid'] !== undefined) parts.push(`FID ${s['fid'].toFixed(4)}`);
+  if (s['kid'] !== undefined) parts.push(`KID ${s['kid'].toExponential(3)} ± ${s['kid_std']!.toExponential(1)}`);
+  for (const m of ['precision', 'recall', 'density', 'coverage']) if (s[m] !== undefined) parts.push(`${m} ${s[m]!.toFixed(4)}`);
+  if (s['class_tv'] !== undefined) parts.push(`class TV ${s['class_tv'].toFixed(4)}`);
+  if (s['class_accuracy'] !== undefined) parts.push(`class accuracy ${s['class_accuracy'].toFixed(4)}`);
+  return `${parts.join('  ')}\n(n = ${r.nReal} data / ${r.nFake} generated; features: ${r.extractor})` + r.flags.map((f) => `\n  note: ${f}`).join('');
+}
+
+export async function cmdEval(argv: string[], signal: AbortSignal): Promise<void> {
+  const { values: v } = parseArgs({ args: argv, options: EVAL_OPTIONS, strict: true });
+  if (v.help) return void process.stdout.write(USAGE + '\n');
+  if (!v.model) throw new UsageError('eval needs --model');
+  let metrics;
+  try {
+    metrics = parseMetrics(v.metrics ?? 'fid,kid,precision,recall,density,coverage');
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  if (v.baseline && !BASELINES.includes(v.baseline as BaselineName)) throw new UsageError(`--baseline must be one of ${BASELINES.join(', ')}, got "${v.baseline}"`);
+  const rep = new Reporter(!!v.json);
+  const model = await Model.load(resolveModelDir(v.model), { device: deviceFromFlag(v.device) });
+  try {
+    let base = {};
+    try {
+      if (v.baseline) base = baselineSettings(v.baseline as BaselineName, { nfe: num(v.nfe, 'nfe', { int: true, min: 1 }), grid: v['grid-result'] });
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
+    const settings = samplerSettingsFromFlags(model, v, base);
+    const n = num(v.n, 'n', { int: true, min: 2 }) ?? 2048;
+    const ex = await extractorForModel(model);
+    try {
+      const t0 = performance.now();
+      const reference = await referenceFor(model, ex);
+      const gen = await generate(model, settings, {
+        n,
+        batch: num(v.batch, 'batch', { int: true, min: 1 }) ?? 256,
+        seed: num(v.seed, 'seed', { int: true, min: 0 }) ?? 0,
+        classes: classesFromFlag(v.class),
+        signal,
+        onProgress: (p) => {
+          const elapsed = (performance.now() - t0) / 1000;
+          rep.event({ type: 'progress', task: 'eval', done: p.samplesDone, total: n, unit: 'samples', elapsedSeconds: elapsed, etaSeconds: p.samplesDone > 0 ? (elapsed * (n - p.samplesDone)) / p.samplesDone : null });
+        },
+      });
+      const res = await evaluateSamples({ model, extractor: ex, reference, samples: gen.samples, n, conditioning: gen.labels }, metrics, {
+        kid: { numSubsets: num(v['kid-subsets'], 'kid-subsets', { int: true, min: 1 }), subsetSize: num(v['kid-subset-size'], 'kid-subset-size', { int: true, min: 2 }) },
+      });
+      let nfe = 0;
+      let net = 0;
+      for (let i = 0; i < n; i++) {
+        nfe += gen.nfe[i]!;
+        net += gen.networkEvals[i]!;
+      }
+      const { kid: kidRes, ...restRes } = res;
+      rep.result(
+        {
+          command: 'eval',
+          model: model.name,
+          baseline: v.baseline ?? null,
+          settings: { ...settings, sTmax: Number.isFinite(settings.sTmax) ? settings.sTmax : 'inf' },
+          n,
+          nfePerSample: nfe / n,
+          networkEvalsPerSample: net / n,
+          denoiserEvaluations: nfe,
+          referenceSource: reference.source,
+          ...restRes,
+          kid: kidRes ? { ...kidRes, values: undefined } : undefined,
+        },
+        `${model.name}: ${settings.sampler} ${settings.steps} steps, w=${settings.guidance}${v.baseline ? ` (baseline ${v.baseline})` : ''}, NFE/sample ${(nfe / n).toFixed(2)}\n` + describeEval(res),
+      );
+    } finally {
+      await ex.dispose();
+    }
+  } finally {
+    await model.dispose();
+  }
+}

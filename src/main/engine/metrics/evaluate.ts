@@ -1,0 +1,195 @@
+// Scoring generated samples against a model's data: features through the model's extractor,
+// FID / KID / precision–recall / density–coverage / class histogram, every result with its counts.
+//
+// [Note: reference statistics are cached per data set]
+// The data's features and Gaussian statistics depend only on the data file and the extractor, so
+// they are cached under the user's cache directory, keyed by the SHA-256 of both files and the
+// extractor's preprocessing spec; a changed file gives a new key, never a stale number.
+
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { isAbsolute, join } from 'node:path';
+import type { Model } from '../models/model';
+import { ModelError } from '../models/manifest';
+import { readNpy, toFloat32, writeNpy, npyFloat32, npyInt64 } from '../io/npy';
+import { readFidStats, writeFidStats } from '../io/npz';
+import { fid, gaussianStats, type FidResult, type GaussianStats } from './fid';
+import { kid, type KidOptions, type KidResult } from './kid';
+import { prdc, type PrdcOptions, type PrdcResult } from './prdc';
+import { argmaxLabels, classHistogram, histogramDistance, nearestComponent, type ClassHistogram, type HistogramDistance } from './classes';
+import type { Extracted, FeatureExtractor } from './features';
+
+export const METRICS = ['fid', 'kid', 'precision', 'recall', 'density', 'coverage', 'classes'] as const;
+export type MetricName = (typeof METRICS)[number];
+
+export function parseMetrics(list: string): MetricName[] {
+  const out = list.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const m of out) {
+    if (!METRICS.includes(m as MetricName)) throw new RangeError(`unknown metric "${m}"; choose from ${METRICS.join(', ')}`);
+  }
+  if (out.length === 0) throw new RangeError(`no metrics given; choose from ${METRICS.join(', ')}`);
+  return [...new Set(out)] as MetricName[];
+}
+
+/** The data side of every comparison. */
+export interface Reference {
+  features: Extracted;
+  stats: GaussianStats;
+  /** Class of each data sample (dataLabels, or the extractor's classifier), when known. */
+  labels: Int32Array | null;
+  /** Where the statistics came from: 'cache' or 'computed'. */
+  source: 'cache' | 'computed';
+}
+
+export function cacheDir(): string {
+  const env = process.env['SAMPLER_STUDIO_CACHE'];
+  if (env) return env;
+  const xdg = process.env['XDG_CACHE_HOME'];
+  return join(xdg && isAbsolute(xdg) ? xdg : join(homedir(), '.cache'), 'sampler-studio');
+}
+
+function fileHash(h: ReturnType<typeof createHash>, path: string): void {
+  h.update(path.split(/[\\/]/).pop()!);
+  h.update(readFileSync(path));
+}
+
+/** Reference features and statistics of the model's data, from the cache when possible. */
+export async function referenceFor(model: Model, extractor: FeatureExtractor): Promise<Reference> {
+  const m = model.manifest;
+  if (!m.data) throw new ModelError(`${model.name} has no data samples ("data" in model.json); metrics need samples of the data distribution`, model.dir, 'data');
+  const dataPath = join(model.dir, m.data);
+  if (!existsSync(dataPath)) throw new ModelError(`${dataPath}: not found ("data" in model.json)`, dataPath, 'data');
+  const h = createHash('sha256');
+  h.update('reference-v1');
+  fileHash(h, dataPath);
+  if (extractor.name !== 'identity') fileHash(h, extractor.name);
+  h.update(JSON.stringify(m.features ?? null));
+  const key = h.digest('hex').slice(0, 24);
+  const dir = join(cacheDir(), 'reference', key);
+  const statsPath = join(dir, 'stats.npz');
+  const featPath = join(dir, 'features.npy');
+  const logitsPath = join(dir, 'labels.npy');
+
+  let labels: Int32Array | null = null;
+  if (m.dataLabels && existsSync(join(model.dir, m.dataLabels))) {
+    const arr = await readNpy(join(model.dir, m.dataLabels));
+    labels = Int32Array.from(arr.data as ArrayLike<number | bigint>, (v) => Number(v));
+  }
+  if (existsSync(statsPath) && existsSync(featPath)) {
+    try {
+      const st = await readFidStats(statsPath);
+      const f = await readNpy(featPath);
+      const features: Extracted = { features: toFloat32(f), logits: null, n: f.shape[0]!, dim: f.shape[1]! };
+      if (!labels && existsSync(logitsPath)) labels = Int32Array.from((await readNpy(logitsPath)).data as ArrayLike<number | bigint>, (v) => Number(v));
+      return { features, stats: { mu: st.mu, sigma: st.sigma, d: st.d, n: st.n }, labels, source: 'cache' };
+    } catch {
+      // A damaged cache entry is recomputed below (and overwritten atomically).
+    }
+  }
+  const data = await readNpy(dataPath);
+  const want = [m.shape.reduce((a, b) => a * b, 1)];
+  const n = data.shape[0]!;
+  const per = data.shape.slice(1).reduce((a, b) => a * b, 1);
+  if (per !== want[0]) throw new ModelError(`${dataPath}: samples have shape [${data.shape.slice(1).join(', ')}], but the model's are [${m.shape.join(', ')}]`, dataPath, 'data');
+  // uint8 image data is mapped to [-1, 1], the EDM convention for samples.
+  const x = data.dtype === 'uint8' ? Float32Array.from(data.data as Uint8Array, (v) => v / 127.5 - 1) : toFloat32(data);
+  const features = await extractor.extract(x, n);
+  if (!labels && features.logits) labels = argmaxLabels({ data: features.logits, n, d: features.logits.length / n });
+  const stats = await gaussianStats({ data: features.features, n, d: features.dim }, `${dataPath} features`);
+  await writeNpy(featPath, npyFloat32([n, features.dim], features.features));
+  await writeFidStats(statsPath, { mu: stats.mu, sigma: stats.sigma, d: stats.d, n });
+  if (labels && !m.dataLabels) await writeNpy(logitsPath, npyInt64([n], BigInt64Array.from(labels, BigInt)));
+  return { features, stats, labels, source: 'computed' };
+}
+
+export interface ClassesResult {
+  /** How generated samples were classified. */
+  method: 'classifier' | 'nearest-component';
+  histogram: ClassHistogram;
+  target: ClassHistogram | null;
+  distance: HistogramDistance | null;
+  /** Fraction of samples classified as the class they were conditioned on (class-conditional sampling). */
+  conditionalAccuracy: number | null;
+}
+
+export interface EvalResult {
+  nReal: number;
+  nFake: number;
+  extractor: string;
+  fid?: FidResult;
+  kid?: KidResult;
+  prdc?: PrdcResult;
+  classes?: ClassesResult;
+  /** The headline numbers, flat, for tables and CSV. */
+  summary: Record<string, number>;
+  flags: string[];
+}
+
+export interface EvaluateOptions {
+  kid?: KidOptions;
+  prdc?: PrdcOptions;
+}
+
+/** Classes of generated samples: the extractor's classifier head, else the nearest mixture component. */
+function classify(model: Model, samples: Float32Array, n: number, logits: Float32Array | null): { labels: Int32Array; method: ClassesResult['method'] } | null {
+  if (logits) return { labels: argmaxLabels({ data: logits, n, d: logits.length / n }), method: 'classifier' };
+  if (model.manifest.params) {
+    const p = JSON.parse(readFileSync(join(model.dir, model.manifest.params), 'utf8')) as { kind?: string; means?: number[][]; numClasses?: number };
+    if (p.kind === 'gmm' && p.means && p.numClasses && p.means.length === p.numClasses) {
+      return { labels: nearestComponent({ data: samples, n, d: model.dim }, p.means), method: 'nearest-component' };
+    }
+  }
+  return null;
+}
+
+export async function evaluateSamples(
+  args: { model: Model; extractor: FeatureExtractor; reference: Reference; samples: Float32Array; n: number; conditioning: Int32Array | null },
+  metrics: MetricName[],
+  opts: EvaluateOptions = {},
+): Promise<EvalResult> {
+  const { model, extractor, reference, samples, n } = args;
+  const fake = await extractor.extract(samples, n);
+  const realF = { data: reference.features.features, n: reference.features.n, d: reference.features.dim };
+  const fakeF = { data: fake.features, n, d: fake.dim };
+  const out: EvalResult = { nReal: realF.n, nFake: n, extractor: extractor.name, summary: {}, flags: [] };
+  if (metrics.includes('fid')) {
+    out.fid = await fid({ real: reference.stats, fake: await gaussianStats(fakeF, 'generated features') });
+    out.summary['fid'] = out.fid.fid;
+    out.flags.push(...out.fid.flags);
+  }
+  if (metrics.includes('kid')) {
+    out.kid = await kid({ real: realF, fake: fakeF }, opts.kid);
+    out.summary['kid'] = out.kid.kid;
+    out.summary['kid_std'] = out.kid.std;
+    out.flags.push(...out.kid.flags);
+  }
+  if (metrics.some((m) => m === 'precision' || m === 'recall' || m === 'density' || m === 'coverage')) {
+    out.prdc = await prdc({ real: realF, fake: fakeF }, opts.prdc);
+    for (const m of ['precision', 'recall', 'density', 'coverage'] as const) if (metrics.includes(m)) out.summary[m] = out.prdc[m];
+  }
+  if (metrics.includes('classes')) {
+    if (model.numClasses === 0) throw new RangeError(`${model.name} is unconditional: it has no classes to histogram; drop "classes" from --metrics`);
+    const c = classify(model, samples, n, fake.logits);
+    if (!c) throw new RangeError(`${model.name}: cannot classify samples: its feature extractor has no "logits" output and it is no mixture benchmark`);
+    const histogram = classHistogram(c.labels, model.numClasses);
+    const target = reference.labels ? classHistogram(reference.labels, model.numClasses) : null;
+    const distance = histogramDistance({ generated: histogram, target: target ?? new Array(model.numClasses).fill(1) });
+    let conditionalAccuracy: number | null = null;
+    if (args.conditioning) {
+      let hit = 0;
+      let counted = 0;
+      for (let i = 0; i < n; i++) {
+        if (args.conditioning[i] === model.nullClass) continue;
+        counted++;
+        if (c.labels[i] === args.conditioning[i]) hit++;
+      }
+      conditionalAccuracy = counted > 0 ? hit / counted : null;
+    }
+    out.classes = { method: c.method, histogram, target, distance, conditionalAccuracy };
+    out.summary['class_tv'] = distance.tv;
+    if (conditionalAccuracy !== null) out.summary['class_accuracy'] = conditionalAccuracy;
+  }
+  out.flags = [...new Set(out.flags)];
+  return out;
+}
