@@ -1,11 +1,12 @@
 // PNG output for sample grids and 2-D scatter plots.
 //
 // encodePng writes 8-bit grayscale / RGB / RGBA images with node:zlib and a
-// local CRC32, choosing a PNG filter per row (the usual "minimum sum of
+// shared CRC-32 (crc32.ts), choosing a PNG filter per row (the usual "minimum sum of
 // absolute differences" heuristic). imageGrid tiles NCHW float samples into
 // one image; scatterPlot rasterises 2-D points as alpha-blended discs.
 import { deflateSync } from 'node:zlib';
 import { writeFileAtomic } from './atomic';
+import { crc32 } from './crc32';
 
 /** Row-major, channel-interleaved 8-bit image. */
 export interface Image {
@@ -13,25 +14,6 @@ export interface Image {
   height: number;
   channels: 1 | 3 | 4;
   pixels: Uint8Array;
-}
-
-// ---------------------------------------------------------------------------
-// CRC32 (IEEE 802.3 polynomial, reflected), as required for PNG chunks.
-
-const CRC_TABLE = (() => {
-  const table = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    table[n] = c >>> 0;
-  }
-  return table;
-})();
-
-function crc32(bytes: Uint8Array): number {
-  let c = 0xffffffff;
-  for (let i = 0; i < bytes.length; i++) c = CRC_TABLE[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
 }
 
 // ---------------------------------------------------------------------------

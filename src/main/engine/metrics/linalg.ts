@@ -42,6 +42,39 @@ export function eigvalsh(a: Float64Array, d: number): Float64Array {
   return tridiagEigvals(diag, off);
 }
 
+/**
+ * The Householder reflector H = I − τ v vᵀ that maps column c below the diagonal, x = A[c+1:, c],
+ * onto β e₁. Writes v into `v` (rows c+1…) and returns β and τ; τ = 0 when x is already zero.
+ */
+function reflector(A: Float64Array, d: number, c: number, v: Float64Array): { beta: number; tau: number } {
+  const m = c + 1;
+  let alpha = 0;
+  for (let i = m; i < d; i++) alpha += A[i * d + c]! ** 2;
+  alpha = Math.sqrt(alpha);
+  if (alpha === 0) return { beta: 0, tau: 0 };
+  const x0 = A[m * d + c]!;
+  const beta = x0 > 0 ? -alpha : alpha;
+  for (let i = m; i < d; i++) v[i] = A[i * d + c]!;
+  v[m] = x0 - beta;
+  return { beta, tau: 1 / (beta * beta - beta * x0) };
+}
+
+/** p[m:] = A[m:, m:]·v[m:] from the lower triangle: row i contributes to p[i] and, by symmetry, p[j]. */
+function symvLower(A: Float64Array, d: number, m: number, v: Float64Array, p: Float64Array): void {
+  p.fill(0, m, d);
+  for (let i = m; i < d; i++) {
+    const ri = i * d;
+    const vi = v[i]!;
+    let s = 0;
+    for (let j = m; j < i; j++) {
+      const aij = A[ri + j]!;
+      s += aij * v[j]!;
+      p[j]! += aij * vi;
+    }
+    p[i]! += s + A[ri + i]! * vi;
+  }
+}
+
 /** Householder tridiagonalisation of A (lower triangle; A is overwritten) into (diag, off). */
 function tridiagonalize(A: Float64Array, d: number, diag: Float64Array, off: Float64Array): void {
   const v = new Float64Array(d);
@@ -50,34 +83,13 @@ function tridiagonalize(A: Float64Array, d: number, diag: Float64Array, off: Flo
   // Householder tridiagonalisation: at step k, reflect the column below the diagonal onto e_{k+1}.
   for (let k = 0; k < d - 2; k++) {
     const m = k + 1; // the trailing block is A[m:, m:]
-    let alpha = 0;
-    for (let i = m; i < d; i++) alpha += A[i * d + k]! ** 2;
-    alpha = Math.sqrt(alpha);
     diag[k] = A[k * d + k]!;
-    if (alpha === 0) {
-      off[k] = 0;
-      continue;
-    }
-    const x0 = A[m * d + k]!;
-    const beta = x0 > 0 ? -alpha : alpha; // the new off-diagonal entry
+    // v = x − β e₁, τ = 1/(β² − β x₀), so that H = I − τ v vᵀ; β is the new off-diagonal entry.
+    const { beta, tau } = reflector(A, d, k, v);
     off[k] = beta;
-    // v = x − β e_1, τ = 1/(β² − β x0) so that H = I − τ v vᵀ.
-    for (let i = m; i < d; i++) v[i] = A[i * d + k]!;
-    v[m] = x0 - beta;
-    const tau = 1 / (beta * beta - beta * x0);
-    // p = τ · A22 · v, from the lower triangle: row i contributes to p[i] and, by symmetry, p[j].
-    p.fill(0, m, d);
-    for (let i = m; i < d; i++) {
-      const ri = i * d;
-      const vi = v[i]!;
-      let s = 0;
-      for (let j = m; j < i; j++) {
-        const aij = A[ri + j]!;
-        s += aij * v[j]!;
-        p[j]! += aij * vi;
-      }
-      p[i]! += s + A[ri + i]! * vi;
-    }
+    if (tau === 0) continue;
+    // p = τ · A22 · v
+    symvLower(A, d, m, v, p);
     let pv = 0;
     for (let i = m; i < d; i++) {
       p[i]! *= tau;
@@ -134,33 +146,12 @@ export async function eigvalshBlocked(a: Float64Array, d: number, nb = 64): Prom
         }
       }
       const m = c + 1;
-      let alpha = 0;
-      for (let i = m; i < d; i++) alpha += A[i * d + c]! ** 2;
-      alpha = Math.sqrt(alpha);
       diag[c] = A[c * d + c]!;
-      if (alpha === 0) {
-        off[c] = 0;
-        continue;
-      }
-      const x0 = A[m * d + c]!;
-      const beta = x0 > 0 ? -alpha : alpha;
+      const { beta, tau } = reflector(A, d, c, v);
       off[c] = beta;
-      for (let i = m; i < d; i++) v[i] = A[i * d + c]!;
-      v[m] = x0 - beta;
-      const tau = 1 / (beta * beta - beta * x0);
+      if (tau === 0) continue;
       // p = A22·v on the not-yet-updated trailing matrix …
-      p.fill(0, m, d);
-      for (let i = m; i < d; i++) {
-        const ri = i * d;
-        const vi = v[i]!;
-        let s = 0;
-        for (let jj = m; jj < i; jj++) {
-          const aij = A[ri + jj]!;
-          s += aij * v[jj]!;
-          p[jj]! += aij * vi;
-        }
-        p[i]! += s + A[ri + i]! * vi;
-      }
+      symvLower(A, d, m, v, p);
       // … corrected for the panel's pending update: p −= V(Wᵀv) + W(Vᵀv).
       if (j > 0) {
         wv.fill(0);
