@@ -31,6 +31,13 @@ Commands:
       --metrics fid,kid,precision,recall,density,coverage,classes
       --baseline no-guidance|best-constant|edm-stochastic|equal-nfe  [--nfe N] [--grid-result DIR]
       --kid-subsets K (100) --kid-subset-size M (1000)
+  grid --model ID|DIR [sample flags] --axis NAME=A:B:STEP|V1,V2,... [--axis ...] --out DIR
+                                     grid search (cross product of the axes, same seed in every cell);
+                                     re-running continues it; prints every cell, the best, total NFE
+      axes: guidance churn steps s-tmin s-tmax s-noise eta rho sigma-min sigma-max
+            restart-k restart-tmin restart-tmax restart-steps
+      --metric fid|kid|precision|recall|density|coverage|class_tv|class_accuracy (fid)
+      --metrics LIST (the --metric's)   --n N (2048)   --restart (discard saved results in DIR)
   fid --a A.npy|A.npz --b B.npy|B.npz [--save-a a.npz --save-b b.npz]   features [n,d] or pytorch-fid stats
   kid --real R.npy --fake F.npy [--subsets K --subset-size M --seed S]
   prdc --real R.npy --fake F.npy [--k 3] [--k-dc 5]

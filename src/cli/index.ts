@@ -9,6 +9,7 @@ import { USAGE, UsageError } from './common';
 import { cmdModels } from './models-cmd';
 import { cmdSample } from './sample';
 import { cmdEval, cmdFeatures, cmdFid, cmdKid, cmdPrdc } from './metrics-cmd';
+import { cmdGrid } from './grid-cmd';
 
 export { UsageError };
 
@@ -46,6 +47,9 @@ export async function main(argv: string[]): Promise<number> {
       case 'eval':
         await cmdEval(rest, controller.signal);
         break;
+      case 'grid':
+        await cmdGrid(rest, controller.signal);
+        break;
       case undefined:
       case 'help':
       case '--help':
@@ -58,7 +62,7 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   } catch (e) {
     if (e instanceof SamplingCancelled) {
-      process.stderr.write('cancelled; no output was written\n');
+      process.stderr.write(command === 'grid' ? 'cancelled; finished cells are saved\n' : 'cancelled; no output was written\n');
       if (argv.includes('--json')) process.stdout.write(JSON.stringify({ cancelled: true }) + '\n');
       return 130;
     }

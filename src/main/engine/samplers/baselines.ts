@@ -39,7 +39,8 @@ export function baselineSettings(name: BaselineName, o: BaselineOptions = {}): P
       if (!o.grid) throw new RangeError('the best-constant baseline needs a grid search result (--grid-result DIR from `grid`)');
       const file = o.grid.endsWith('.json') ? o.grid : join(o.grid, 'results.json');
       if (!existsSync(file)) throw new RangeError(`${file}: not found; run \`grid\` first and pass its output directory`);
-      const r = JSON.parse(readFileSync(file, 'utf8')) as { best?: { settings?: Partial<SamplerSettings> } };
+      // Grid results write Infinity (e.g. S_tmax) as the string "inf".
+      const r = JSON.parse(readFileSync(file, 'utf8'), (_k, v: unknown) => (v === 'inf' ? Infinity : v)) as { best?: { settings?: Partial<SamplerSettings> } };
       if (!r.best?.settings) throw new RangeError(`${file}: has no best configuration yet (is the grid finished?)`);
       return r.best.settings;
     }

@@ -1,0 +1,433 @@
+// Grid search: axis parsing, the cross product, the best constant guidance on the bundled ring
+// models (imperfect: w > 1 wins; exact: w = 1 wins), the cost in denoiser evaluations, resuming
+// after a kill, refusing a different saved grid, and the `grid` command end to end.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import {
+  AXIS_NAMES,
+  applyAxisValues,
+  crossProduct,
+  GridError,
+  loadGridResults,
+  MAX_GRID_CELLS,
+  parseAxes,
+  parseAxis,
+  runGrid,
+  type GridCell,
+  type GridConfig,
+  type GridResults,
+} from '../src/main/engine/grid';
+import { Model } from '../src/main/engine/models/model';
+import { resolveModelDir } from '../src/main/engine/models/registry';
+import { resolveSettings } from '../src/main/engine/samplers/generate';
+import { SamplingCancelled } from '../src/main/engine/samplers/loop';
+import { DEFAULT_SAMPLER_SETTINGS } from '../src/main/engine/samplers/types';
+import { main } from '../src/cli/index';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const tmp = mkdtempSync(join(tmpdir(), 'ss-grid-'));
+process.env['SAMPLER_STUDIO_CACHE'] = join(tmp, 'cache');
+after(() => rmSync(tmp, { recursive: true, force: true }));
+
+let dirCount = 0;
+const newDir = (): string => join(tmp, `g${dirCount++}`);
+
+/** Asserts `fn` throws a GridError whose message matches. */
+function throwsGrid(fn: () => unknown, message: RegExp): void {
+  assert.throws(fn, (e: unknown) => {
+    assert.ok(e instanceof GridError, `not a GridError: ${String(e)}`);
+    assert.match(e.message, message);
+    return true;
+  });
+}
+
+describe('axes', () => {
+  test('an inclusive range gives clean values, robust to float round-off', () => {
+    assert.deepEqual(parseAxis('guidance=1:3:0.25'), { name: 'guidance', values: [1, 1.25, 1.5, 1.75, 2, 2.25, 2.5, 2.75, 3] });
+    assert.deepEqual(parseAxis('guidance=0.1:0.7:0.1').values, [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7]);
+    assert.deepEqual(parseAxis('churn=0:40:10').values, [0, 10, 20, 30, 40]);
+    assert.deepEqual(parseAxis('guidance=-0.3:0.3:0.15').values, [-0.3, -0.15, 0, 0.15, 0.3]);
+    assert.deepEqual(parseAxis('s-noise=1:1.01:0.005').values, [1, 1.005, 1.01]);
+    assert.deepEqual(parseAxis('s-tmin=1e-3:3e-3:1e-3').values, [0.001, 0.002, 0.003]);
+    // The end need not be on the grid; a single value is a range too.
+    assert.deepEqual(parseAxis('steps=8:20:5').values, [8, 13, 18]);
+    assert.deepEqual(parseAxis('rho=7:7:1').values, [7]);
+    for (const v of parseAxis('guidance=0:5:0.1').values) assert.equal(String(v).length <= 3, true, `unclean value ${v}`);
+  });
+
+  test('lists, inf for s-tmax, integer axes', () => {
+    assert.deepEqual(parseAxis('churn=0,10,20,40'), { name: 'churn', values: [0, 10, 20, 40] });
+    assert.deepEqual(parseAxis(' steps = 8, 12 ,18').values, [8, 12, 18]);
+    assert.deepEqual(parseAxis('s-tmax=1,50,inf').values, [1, 50, Infinity]);
+    assert.deepEqual(parseAxis('restart-k=0,1,2').values, [0, 1, 2]);
+    assert.deepEqual(parseAxis('restart-steps=2:6:2').values, [2, 4, 6]);
+    assert.equal(AXIS_NAMES.length, 14);
+    for (const name of AXIS_NAMES) assert.equal(parseAxis(`${name}=1,2`).name, name);
+  });
+
+  test('bad axes are clear errors', () => {
+    throwsGrid(() => parseAxis('guidance'), /expected NAME=START:END:STEP or NAME=V1,V2/);
+    throwsGrid(() => parseAxis('cfg=1,2'), /cfg: unknown axis; axes are guidance, churn, steps/);
+    throwsGrid(() => parseAxis('guidance='), /guidance: no values/);
+    throwsGrid(() => parseAxis('guidance=1,,2'), /empty value/);
+    throwsGrid(() => parseAxis('guidance=1,two'), /"two" is not a number/);
+    throwsGrid(() => parseAxis('guidance=1:3'), /a range is START:END:STEP/);
+    throwsGrid(() => parseAxis('guidance=1:3:0'), /step must be > 0/);
+    throwsGrid(() => parseAxis('guidance=1:3:-0.5'), /step must be > 0/);
+    throwsGrid(() => parseAxis('guidance=3:1:0.5'), /end 1 is below the start 3/);
+    throwsGrid(() => parseAxis('guidance=1:inf:1'), /must be finite/);
+    throwsGrid(() => parseAxis('guidance=1:2:0.5,3'), /either a range .* or a list/);
+    throwsGrid(() => parseAxis('guidance=1,2,1'), /1 is listed twice/);
+    throwsGrid(() => parseAxis('guidance=1,inf'), /must be finite/);
+    throwsGrid(() => parseAxis('steps=8,12.5'), /steps: values must be integers, got 12.5/);
+    throwsGrid(() => parseAxis('steps=8:12:0.5'), /steps: values must be integers, got 8.5/);
+    throwsGrid(() => parseAxis('restart-k=1.5'), /restart-k: values must be integers/);
+    throwsGrid(() => parseAxis('restart-steps=0,1'), /restart-steps: values must be ≥ 1/);
+    throwsGrid(() => parseAxis('churn=-1,0'), /churn: values must be ≥ 0/);
+    throwsGrid(() => parseAxis('s-noise=0,1'), /s-noise: values must be > 0/);
+    throwsGrid(() => parseAxis(`guidance=0:${MAX_GRID_CELLS}:1`), /at most 10000 cells/);
+    throwsGrid(() => parseAxes([]), /at least one --axis/);
+    throwsGrid(() => parseAxes(['guidance=1,2', 'churn=0', 'guidance=3']), /--axis guidance is given twice/);
+    throwsGrid(() => parseAxes(['guidance=0:99:1', 'churn=0:100:1']), /100 × 101 = 10100 cells; at most 10000/);
+    assert.equal(parseAxes(['guidance=0:99:1', 'churn=0:99:1']).length, 2, 'exactly 10,000 cells is allowed');
+  });
+
+  test('the cross product: first axis slowest; values land on the settings (restart nested)', () => {
+    const cells = crossProduct(parseAxes(['guidance=1,2', 'churn=0,10,20']));
+    assert.deepEqual(cells, [
+      { guidance: 1, churn: 0 },
+      { guidance: 1, churn: 10 },
+      { guidance: 1, churn: 20 },
+      { guidance: 2, churn: 0 },
+      { guidance: 2, churn: 10 },
+      { guidance: 2, churn: 20 },
+    ]);
+    assert.deepEqual(Object.keys(cells[0]!), ['guidance', 'churn']);
+    const s = applyAxisValues(DEFAULT_SAMPLER_SETTINGS, { 's-tmin': 0.05, 's-tmax': 50, 'restart-k': 3, 'restart-tmax': 1, 'sigma-min': 0.01, steps: 12 });
+    assert.deepEqual([s.sTmin, s.sTmax, s.restart.k, s.restart.tMax, s.restart.tMin, s.sigmaMin, s.steps], [0.05, 50, 3, 1, 0.1, 0.01, 12]);
+    assert.equal(DEFAULT_SAMPLER_SETTINGS.restart.k, 2, 'the base is not modified');
+  });
+});
+
+/** Metrics and costs of cells, without the timings. */
+function comparable(cells: GridCell[]): unknown[] {
+  return cells.map((c) => ({ index: c.index, values: c.values, summary: c.summary, nfe: c.denoiserEvaluations, net: c.networkEvals }));
+}
+
+describe('runGrid', () => {
+  let ring: Model;
+  let exact: Model;
+  before(async () => {
+    ring = await Model.load(resolveModelDir('gmm-ring8'));
+    exact = await Model.load(resolveModelDir('gmm-ring8-exact'));
+  });
+  after(async () => {
+    await ring?.dispose();
+    await exact?.dispose();
+  });
+
+  const config = (model: Model, axes: string[], n: number, extra: Partial<GridConfig> = {}): GridConfig => ({
+    model: { name: model.name, dir: model.dir },
+    base: resolveSettings(model, {}),
+    axes: parseAxes(axes),
+    n,
+    seed: 0,
+    classes: 'random',
+    metrics: ['fid'],
+    metric: 'fid',
+    ...extra,
+  });
+
+  test('gmm-ring8 (imperfect model): the best constant guidance is > 1; cost = cells × n × 35 NFE', async () => {
+    const n = 2000;
+    const r = await runGrid({ model: ring, config: config(ring, ['guidance=1,1.5,2,3,4'], n) });
+    const fids = r.results.cells.map((c) => c.summary['fid']!);
+    console.log(`gmm-ring8 FID by w (1,1.5,2,3,4; n=${n}): ${fids.map((f) => f.toFixed(4)).join(' ')}`);
+    assert.equal(r.computed, 5);
+    assert.ok(r.results.best, 'a best cell');
+    assert.ok(r.results.best.values['guidance']! > 1, `best w = ${r.results.best.values['guidance']}`);
+    assert.equal(r.results.best.settings.guidance, r.results.best.values['guidance']);
+    assert.equal(r.results.best.value, Math.min(...fids));
+    for (const f of fids) assert.ok(f > 0 && f < 1, `FID ${f} in the expected range for 64-d RFF features`);
+    // Heun with 18 steps: 2·18 − 1 = 35 NFE per sample; guided cells cost two network passes each.
+    for (const c of r.results.cells) {
+      assert.equal(c.nfePerSample, 35);
+      assert.equal(c.denoiserEvaluations, n * 35);
+      assert.equal(c.networkEvals, c.values['guidance'] === 1 ? n * 35 : 2 * n * 35);
+    }
+    assert.equal(r.results.totals.denoiserEvaluations, 5 * n * 35);
+    assert.equal(r.results.totals.networkEvals, n * 35 + 4 * 2 * n * 35);
+    assert.deepEqual([r.results.totals.cells, r.results.totals.done], [5, 5]);
+  });
+
+  test('gmm-ring8-exact (exact model): the best constant guidance is w = 1', async () => {
+    const r = await runGrid({ model: exact, config: config(exact, ['guidance=0.5,1,1.5,2'], 4000) });
+    const fids = r.results.cells.map((c) => c.summary['fid']!);
+    console.log(`gmm-ring8-exact FID by w (0.5,1,1.5,2; n=4000): ${fids.map((f) => f.toFixed(4)).join(' ')}`);
+    assert.equal(r.results.best?.values['guidance'], 1);
+    // Robust, not a coin flip: the runner-up is several times worse.
+    const sorted = [...fids].sort((a, b) => a - b);
+    assert.ok(sorted[1]! > 3 * sorted[0]!, `FIDs ${fids.join(', ')}`);
+  });
+
+  test('a cancelled grid resumes: only missing cells are computed, results equal an uninterrupted run', async () => {
+    const axes = ['guidance=1,2', 'churn=0,10'];
+    const cfg = config(ring, axes, 1000);
+    const fresh = await runGrid({ model: ring, config: cfg, outDir: newDir() });
+    assert.equal(fresh.computed, 4);
+
+    const dir = newDir();
+    const controller = new AbortController();
+    const seen: number[] = [];
+    await assert.rejects(
+      runGrid({
+        model: ring,
+        config: cfg,
+        outDir: dir,
+        signal: controller.signal,
+        onCell: (c) => {
+          seen.push(c.index);
+          if (seen.length === 2) controller.abort();
+        },
+      }),
+      SamplingCancelled,
+    );
+    assert.deepEqual(seen, [0, 1]);
+    const partial = (await loadGridResults(dir))!;
+    assert.deepEqual([partial.totals.done, partial.totals.cells], [2, 4]);
+    assert.equal(readFileSync(join(dir, 'results.csv'), 'utf8').trim().split('\n').length, 3, 'header + 2 rows');
+
+    const again: number[] = [];
+    let resumedAtStart = -1;
+    const resumed = await runGrid({ model: ring, config: cfg, outDir: dir, onStart: (i) => (resumedAtStart = i.resumed), onCell: (c) => again.push(c.index) });
+    assert.deepEqual(again, [2, 3], 'only the missing cells');
+    assert.equal(resumedAtStart, 2);
+    assert.deepEqual([resumed.computed, resumed.resumed], [2, 2]);
+    assert.deepEqual(comparable(resumed.results.cells), comparable(fresh.results.cells));
+    assert.deepEqual(resumed.results.best, fresh.results.best);
+    assert.equal(resumed.results.totals.denoiserEvaluations, fresh.results.totals.denoiserEvaluations);
+
+    // A killed process: results.json cut back to its first cell (as a kill after cell 1 leaves it).
+    const saved = JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')) as { cells: unknown[] };
+    saved.cells = saved.cells.slice(0, 1);
+    writeFileSync(join(dir, 'results.json'), JSON.stringify(saved));
+    const third: number[] = [];
+    const r3 = await runGrid({ model: ring, config: cfg, outDir: dir, onCell: (c) => third.push(c.index) });
+    assert.deepEqual(third, [1, 2, 3]);
+    assert.deepEqual(comparable(r3.results.cells), comparable(fresh.results.cells));
+
+    // Nothing left: a re-run computes nothing.
+    const r4 = await runGrid({ model: ring, config: cfg, outDir: dir, onCell: () => assert.fail('no cell should be computed') });
+    assert.deepEqual([r4.computed, r4.resumed], [0, 4]);
+  });
+
+  test('a different saved grid is refused; restart discards it; a corrupted file is an error', async () => {
+    const dir = newDir();
+    const cfg = config(ring, ['guidance=1,2'], 500);
+    await runGrid({ model: ring, config: cfg, outDir: dir });
+    const before = readFileSync(join(dir, 'results.json'), 'utf8');
+    const refused = async (other: GridConfig, message: RegExp): Promise<void> => {
+      await assert.rejects(runGrid({ model: ring, config: other, outDir: dir }), (e: unknown) => {
+        assert.ok(e instanceof GridError && e.kind === 'mismatch', String(e));
+        assert.match(e.message, message);
+        return true;
+      });
+      assert.equal(readFileSync(join(dir, 'results.json'), 'utf8'), before, 'the saved results are untouched');
+    };
+    await refused(config(ring, ['guidance=1,2'], 600), /holds another grid: n: 500 → 600/);
+    await refused({ ...cfg, seed: 3 }, /seed: 0 → 3/);
+    await refused(config(ring, ['guidance=1,3'], 500), /axes: guidance=1,2 → guidance=1,3/);
+    await refused({ ...cfg, metrics: ['fid', 'kid'] }, /metrics: fid → fid,kid/);
+    await refused({ ...cfg, base: { ...cfg.base, steps: 12 } }, /settings steps: 18 → 12/);
+    await refused(config(exact, ['guidance=1,2'], 500), /model: gmm-ring8 → gmm-ring8-exact/);
+
+    const counted: number[] = [];
+    const r = await runGrid({ model: ring, config: config(ring, ['guidance=1,3'], 500), outDir: dir, restart: true, onCell: (c) => counted.push(c.index) });
+    assert.deepEqual(counted, [0, 1]);
+    assert.deepEqual(r.results.config.axes[0]!.values, [1, 3]);
+
+    writeFileSync(join(dir, 'results.json'), '{"version": 1, "config": {');
+    await assert.rejects(runGrid({ model: ring, config: cfg, outDir: dir }), (e: unknown) => e instanceof GridError && e.kind === 'corrupt' && /results\.json is corrupted \(not valid JSON/.test(e.message));
+    writeFileSync(join(dir, 'results.json'), JSON.stringify({ version: 1, config: {}, cells: [] }));
+    await assert.rejects(runGrid({ model: ring, config: cfg, outDir: dir }), /results\.json is corrupted \(config\.model is missing\)/);
+    assert.equal(readFileSync(join(dir, 'results.json'), 'utf8'), JSON.stringify({ version: 1, config: {}, cells: [] }), 'left as it is');
+  });
+
+  test('every cell is checked against the model before any sampling', async () => {
+    const dir = newDir();
+    await assert.rejects(runGrid({ model: ring, config: config(ring, ['sigma-max=10,100'], 500), outDir: dir }), /grid cell sigma-max=100: σ range \[0\.002, 100\] is outside/);
+    assert.ok(!existsSync(dir), 'nothing written');
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// The command line
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** `main(argv)` in this process, with string writes to stdout/stderr captured. */
+async function cli(...argv: string[]): Promise<Run> {
+  await new Promise((r) => setImmediate(r));
+  const out: string[] = [];
+  const err: string[] = [];
+  const realOut = process.stdout.write;
+  const realErr = process.stderr.write;
+  const hook = (sink: string[], real: typeof process.stdout.write, stream: NodeJS.WriteStream): typeof process.stdout.write =>
+    ((chunk: unknown, ...rest: unknown[]): boolean => {
+      if (typeof chunk !== 'string') return (real as (...a: unknown[]) => boolean).call(stream, chunk, ...rest);
+      sink.push(chunk);
+      (rest.find((a) => typeof a === 'function') as (() => void) | undefined)?.();
+      return true;
+    }) as typeof process.stdout.write;
+  process.stdout.write = hook(out, realOut, process.stdout);
+  process.stderr.write = hook(err, realErr, process.stderr);
+  try {
+    return { code: await main(argv), stdout: out.join(''), stderr: err.join('') };
+  } finally {
+    process.stdout.write = realOut;
+    process.stderr.write = realErr;
+  }
+}
+
+function lastJson(stdout: string): Record<string, unknown> {
+  const lines = stdout.split('\n').filter((l) => l.trim() !== '');
+  assert.ok(lines.length > 0, 'stdout is empty');
+  return JSON.parse(lines[lines.length - 1]!) as Record<string, unknown>;
+}
+
+function usageError(r: Run, message: RegExp): void {
+  assert.equal(r.code, 2, `exit code ${r.code}; stderr: ${r.stderr}`);
+  assert.match(r.stderr, /^error: /m);
+  assert.match(r.stderr, message);
+  assert.doesNotMatch(r.stderr, /\n\s+at .*:\d+:\d+/, 'no stack trace');
+}
+
+describe('the grid command', () => {
+  test('--json: every cell, the best, the total cost; results.json + results.csv; best-constant picks it up', async () => {
+    const out = newDir();
+    const r = await cli('grid', '--model', 'gmm-ring8', '--axis', 'guidance=1:2:0.5', '--n', '1000', '--metric', 'fid', '--out', out, '--json');
+    assert.equal(r.code, 0, r.stderr);
+    const res = lastJson(r.stdout) as unknown as GridResults & { command: string; computed: number; resumed: number; out: string };
+    assert.equal(res.command, 'grid');
+    assert.deepEqual([res.computed, res.resumed, res.cells.length], [3, 0, 3]);
+    assert.deepEqual(
+      res.cells.map((c) => c.values['guidance']),
+      [1, 1.5, 2],
+    );
+    assert.equal(res.totals.denoiserEvaluations, 3 * 1000 * 35);
+    assert.equal(res.totals.networkEvals, 1000 * 35 + 2 * 2 * 1000 * 35);
+    assert.equal((res.cells[0]!.settings as unknown as Record<string, unknown>)['sTmax'], 'inf', 'Infinity is written as "inf"');
+    assert.ok(res.best && res.best.values['guidance']! > 1);
+    // Progress events: cells done out of the grid's cells.
+    const events = r.stderr
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as { type: string; task: string; done: number; total: number; unit: string });
+    assert.ok(events.some((e) => e.type === 'progress' && e.task === 'grid' && e.unit === 'cells' && e.total === 3 && e.done === 3));
+
+    const saved = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as Record<string, unknown>;
+    assert.deepEqual(saved['best'], res.best);
+    assert.deepEqual(Object.keys(saved), ['version', 'config', 'cells', 'best', 'totals']);
+    const csv = readFileSync(join(out, 'results.csv'), 'utf8').trim().split('\n');
+    assert.equal(csv[0], 'guidance,fid,nfePerSample,denoiserEvaluations,seconds');
+    assert.equal(csv.length, 4);
+    assert.match(csv[2]!, /^1\.5,0\.\d+,35,35000,[\d.]+$/);
+
+    // The best-constant baseline reads the best settings; same n and seed ⇒ the same FID.
+    const e = await cli('eval', '--model', 'gmm-ring8', '--baseline', 'best-constant', '--grid-result', out, '--n', '1000', '--metrics', 'fid', '--json');
+    assert.equal(e.code, 0, e.stderr);
+    const ev = lastJson(e.stdout) as { settings: { guidance: number }; summary: { fid: number } };
+    assert.equal(ev.settings.guidance, res.best.values['guidance']);
+    assert.equal(ev.summary.fid, res.best.value);
+
+    // Human output: a line per cell, the best line, the total cost.
+    const h = await cli('grid', '--model', 'gmm-ring8', '--axis', 'guidance=1:2:0.5', '--n', '1000', '--out', out);
+    assert.equal(h.code, 0, h.stderr);
+    assert.match(h.stdout, /best by fid \(lower is better\): guidance=1\.5 \(cell 1\) → fid 0\.\d{4}/);
+    assert.match(h.stdout, /total denoiser evaluations: 105000 \(≈ 35000 per cell\); network passes: 175000/);
+    assert.match(h.stdout, /3\/3 cells done \(0 computed now, 3 resumed\)/);
+    assert.equal(h.stdout.split('\n').filter((l) => /^\s+\d+\s+(1|1\.5|2)\s+0\.\d{4}\s+35\.00/.test(l)).length, 3);
+  });
+
+  test(
+    'best-constant reproduces a best cell that uses churn (s-tmax = ∞ saved as "inf")',
+    async () => {
+      const out = newDir();
+      const g = await cli('grid', '--model', 'gmm-ring8', '--axis', 'guidance=2', '--axis', 'churn=0,10', '--n', '1000', '--out', out, '--json');
+      assert.equal(g.code, 0, g.stderr);
+      const best = (lastJson(g.stdout) as unknown as GridResults).best!;
+      assert.equal(best.values['churn'], 10);
+      const e = await cli('eval', '--model', 'gmm-ring8', '--baseline', 'best-constant', '--grid-result', out, '--n', '1000', '--metrics', 'fid', '--json');
+      assert.equal(e.code, 0, e.stderr);
+      assert.equal((lastJson(e.stdout) as { summary: { fid: number } }).summary.fid, best.value);
+    },
+  );
+
+  test('usage errors: bad axes, missing flags, a flag that is also an axis, a different saved grid', async () => {
+    const out = newDir();
+    usageError(await cli('grid', '--model', 'gmm-ring8', '--axis', 'guidance=3:1:0.5', '--out', out), /end 1 is below the start 3/);
+    usageError(await cli('grid', '--model', 'gmm-ring8', '--axis', 'wat=1,2', '--out', out), /unknown axis/);
+    usageError(await cli('grid', '--model', 'gmm-ring8', '--out', out), /at least one --axis/);
+    usageError(await cli('grid', '--model', 'gmm-ring8', '--axis', 'guidance=1,2'), /needs --out DIR/);
+    usageError(await cli('grid', '--model', 'gmm-ring8', '--axis', 'guidance=1,2', '--guidance', '2', '--out', out), /--guidance 2 and --axis guidance are both given/);
+    usageError(await cli('grid', '--model', 'gmm-ring8', '--axis', 'guidance=1,2', '--metric', 'fidd', '--out', out), /--metric must be one of fid, kid/);
+    usageError(await cli('grid', '--model', 'gmm-ring8', '--axis', 'churn=0,10', '--sampler', 'ddim', '--out', out), /grid cell churn=10: churn applies to the euler, heun and edm samplers/);
+    assert.equal((await cli('grid', '--model', 'gmm-ring8', '--axis', 'guidance=1,2', '--n', '500', '--out', out)).code, 0);
+    const r = await cli('grid', '--model', 'gmm-ring8', '--axis', 'guidance=1,2', '--n', '600', '--out', out, '--json');
+    usageError(r, /holds another grid: n: 500 → 600; give a new --out DIR, or --restart to discard the saved results/);
+    assert.match(lastJson(r.stdout)['error'] as string, /n: 500 → 600/);
+    const again = await cli('grid', '--model', 'gmm-ring8', '--axis', 'guidance=1,2', '--n', '600', '--out', out, '--restart', '--json');
+    assert.equal(again.code, 0, again.stderr);
+    assert.deepEqual([lastJson(again.stdout)['computed'], lastJson(again.stdout)['resumed']], [2, 0]);
+    writeFileSync(join(out, 'results.json'), 'not json');
+    usageError(await cli('grid', '--model', 'gmm-ring8', '--axis', 'guidance=1,2', '--n', '600', '--out', out), /results\.json is corrupted .*move it away, or pass --restart/);
+  });
+
+  test('Ctrl-C (SIGINT) stops the process with code 130, finished cells saved; the same command continues', async () => {
+    const out = newDir();
+    const args = ['grid', '--model', 'gmm-ring8', '--axis', 'guidance=1:3.5:0.5', '--n', '20000', '--batch', '500', '--out', out, '--json'];
+    let sent = false;
+    const r = await new Promise<Run & { signal: NodeJS.Signals | null }>((resolve, reject) => {
+      const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src', 'cli', 'index.ts'), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: process.env });
+      let stdout = '';
+      let stderr = '';
+      const guard = setTimeout(() => child.kill('SIGKILL'), 60_000);
+      child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
+      child.stderr.setEncoding('utf8').on('data', (s: string) => {
+        stderr += s;
+        // Interrupt once two cells are done.
+        if (!sent && /"done":2,/.test(stderr)) {
+          sent = true;
+          child.kill('SIGINT');
+        }
+      });
+      child.on('error', reject);
+      child.on('close', (code, signal) => {
+        clearTimeout(guard);
+        resolve({ code: code ?? -1, signal, stdout, stderr });
+      });
+    });
+    assert.ok(sent, `never got to two cells: ${r.stderr.slice(-500)}`);
+    assert.equal(r.code, 130, r.stderr.slice(-800));
+    assert.match(r.stderr, /grid stopped: \d+ of 6 cells are saved in .*results\.json; run the same command again to continue/);
+    const saved = (await loadGridResults(out))!;
+    const done = saved.totals.done;
+    assert.ok(done >= 2 && done < 6, `${done} cells saved`);
+    assert.match(r.stderr, new RegExp(`grid stopped: ${done} of 6`));
+
+    const c = await cli(...args);
+    assert.equal(c.code, 0, c.stderr);
+    const res = lastJson(c.stdout) as { computed: number; resumed: number; totals: { done: number } };
+    assert.deepEqual([res.resumed, res.computed, res.totals.done], [done, 6 - done, 6]);
+  });
+});
