@@ -1,13 +1,11 @@
 // `sample`: draw samples from a model and write them as .npy (+ labels, + a PNG grid).
 
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { Model } from '../main/engine/models/model';
 import { resolveModelDir } from '../main/engine/models/registry';
 import { generate } from '../main/engine/samplers/generate';
 import { readNpy, toFloat32, writeNpy, npyFloat32, npyInt64 } from '../main/engine/io/npy';
-import { imageGrid, scatterPlot, writePng, type Image } from '../main/engine/io/png';
+import { writeSamplePlot } from '../main/engine/io/plots';
 import { checkOutputPath, classesFromFlag, deviceFromFlag, num, Reporter, SAMPLER_OPTIONS, samplerSettingsFromFlags, stats, USAGE, UsageError, writeOutput } from './common';
 
 const SAMPLE_OPTIONS = {
@@ -86,7 +84,7 @@ export async function cmdSample(argv: string[], signal: AbortSignal): Promise<vo
         labelsPath = out.replace(/\.npy$/i, '') + '.labels.npy';
         await writeNpy(labelsPath, npyInt64([n], BigInt64Array.from(result.labels, BigInt)));
       }
-      if (v.grid) gridNote = await writeGrid(model, v.grid, result.samples, result.labels, n);
+      if (v.grid) gridNote = await writeSamplePlot(model, v.grid, result.samples, result.labels, n);
     });
 
     const nfe = stats(result.nfe);
@@ -120,37 +118,4 @@ export async function cmdSample(argv: string[], signal: AbortSignal): Promise<vo
   } finally {
     await model.dispose();
   }
-}
-
-/** Images → a PNG grid (first 64); vectors → a scatter plot over the data (first two coordinates). */
-export async function writeGrid(model: Model, path: string, samples: Float32Array, labels: Int32Array | null, n: number): Promise<string | null> {
-  const shape = model.shape;
-  let img: Image;
-  let note: string | null = null;
-  if (shape.length === 3 && (shape[0] === 1 || shape[0] === 3)) {
-    const count = Math.min(n, 64);
-    img = imageGrid(samples.subarray(0, count * model.dim), count, shape as [number, number, number], { cols: Math.ceil(Math.sqrt(count)) });
-  } else if (shape.length === 1) {
-    const d = shape[0]!;
-    const project = (x: Float32Array, m: number): Float32Array => {
-      if (d === 2) return x;
-      const out = new Float32Array(m * 2);
-      for (let i = 0; i < m; i++) {
-        out[2 * i] = x[i * d]!;
-        out[2 * i + 1] = x[i * d + 1]!;
-      }
-      return out;
-    };
-    let background: Float32Array | null = null;
-    if (model.manifest.data && existsSync(join(model.dir, model.manifest.data))) {
-      const data = toFloat32(await readNpy(join(model.dir, model.manifest.data)));
-      background = project(data, data.length / d);
-    }
-    if (d !== 2) note = `${model.name} is ${d}-dimensional: the scatter plot shows the first two coordinates`;
-    img = scatterPlot(project(samples, n), { labels, background });
-  } else {
-    throw new UsageError(`--grid: cannot draw samples of shape [${shape.join(', ')}]; grids need [1|3, H, W] images or vectors`);
-  }
-  await writePng(path, img);
-  return note;
 }

@@ -1,0 +1,42 @@
+// Pictures of samples: a grid of images, or a scatter plot of vectors over the model's data (the
+// first two coordinates). Used by the CLI (--grid), training runs and, later, the app.
+
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Model } from '../models/model';
+import { readNpy, toFloat32 } from './npy';
+import { imageGrid, scatterPlot, writePng, type Image } from './png';
+
+/** Images → a PNG grid (first 64); vectors → a scatter plot over the data (first two coordinates). */
+/** Writes the picture to `path`; returns a note when it shows only part of the samples. */
+export async function writeSamplePlot(model: Model, path: string, samples: Float32Array, labels: Int32Array | null, n: number): Promise<string | null> {
+  const shape = model.shape;
+  let img: Image;
+  let note: string | null = null;
+  if (shape.length === 3 && (shape[0] === 1 || shape[0] === 3)) {
+    const count = Math.min(n, 64);
+    img = imageGrid(samples.subarray(0, count * model.dim), count, shape as [number, number, number], { cols: Math.ceil(Math.sqrt(count)) });
+  } else if (shape.length === 1) {
+    const d = shape[0]!;
+    const project = (x: Float32Array, m: number): Float32Array => {
+      if (d === 2) return x;
+      const out = new Float32Array(m * 2);
+      for (let i = 0; i < m; i++) {
+        out[2 * i] = x[i * d]!;
+        out[2 * i + 1] = x[i * d + 1]!;
+      }
+      return out;
+    };
+    let background: Float32Array | null = null;
+    if (model.manifest.data && existsSync(join(model.dir, model.manifest.data))) {
+      const data = toFloat32(await readNpy(join(model.dir, model.manifest.data)));
+      background = project(data, data.length / d);
+    }
+    if (d !== 2) note = `${model.name} is ${d}-dimensional: the scatter plot shows the first two coordinates`;
+    img = scatterPlot(project(samples, n), { labels, background });
+  } else {
+    throw new RangeError(`cannot draw samples of shape [${shape.join(', ')}]; pictures need [1|3, H, W] images or vectors`);
+  }
+  await writePng(path, img);
+  return note;
+}
