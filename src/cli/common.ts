@@ -38,6 +38,12 @@ Commands:
             restart-k restart-tmin restart-tmax restart-steps
       --metric fid|kid|precision|recall|density|coverage|class_tv|class_accuracy (fid)
       --metrics LIST (the --metric's)   --n N (2048)   --restart (discard saved results in DIR)
+  train --model ID|DIR --run-dir DIR   learn a sampling policy (inverse RL); a run directory
+      --intervention cfg|gamma|renoise  --divergence kl|rkl|tv|hellinger|js|chi2
+      --conditioning sigma|state|state+class [--step-input]  --actions v1,v2,…  --init-action I
+      --sampler heun|euler|edm --steps N --nfe-budget B (renoise)  --iterations N (150)
+      --trajectories N (1024) --eval-every N (25) --eval-samples N (4000) --lr-policy --lr-density --seed S
+  train --resume DIR [--iterations N]  continue a run where its last checkpoint left it
   fid --a A.npy|A.npz --b B.npy|B.npz [--save-a a.npz --save-b b.npz]   features [n,d] or pytorch-fid stats
   kid --real R.npy --fake F.npy [--subsets K --subset-size M --seed S]
   prdc --real R.npy --fake F.npy [--k 3] [--k-dc 5]

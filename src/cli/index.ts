@@ -10,6 +10,7 @@ import { cmdModels } from './models-cmd';
 import { cmdSample } from './sample';
 import { cmdEval, cmdFeatures, cmdFid, cmdKid, cmdPrdc } from './metrics-cmd';
 import { cmdGrid } from './grid-cmd';
+import { cmdTrain } from './train-cmd';
 
 export { UsageError };
 
@@ -47,6 +48,9 @@ export async function main(argv: string[]): Promise<number> {
       case 'eval':
         await cmdEval(rest, controller.signal);
         break;
+      case 'train':
+        await cmdTrain(rest, controller.signal);
+        break;
       case 'grid':
         await cmdGrid(rest, controller.signal);
         break;
@@ -57,12 +61,12 @@ export async function main(argv: string[]): Promise<number> {
         process.stdout.write(USAGE + '\n');
         return command === undefined ? 2 : 0;
       default:
-        throw new UsageError(`unknown command "${command}"; commands: models, sample, eval, fid, kid, prdc, features, grid (see --help)`);
+        throw new UsageError(`unknown command "${command}"; commands: models, sample, eval, grid, train, fid, kid, prdc, features (see --help)`);
     }
     return 0;
   } catch (e) {
     if (e instanceof SamplingCancelled) {
-      process.stderr.write(command === 'grid' ? 'cancelled; finished cells are saved\n' : 'cancelled; no output was written\n');
+      process.stderr.write(command === 'grid' || command === 'train' ? 'cancelled; finished work is saved\n' : 'cancelled; no output was written\n');
       if (argv.includes('--json')) process.stdout.write(JSON.stringify({ cancelled: true }) + '\n');
       return 130;
     }

@@ -1,0 +1,104 @@
+// PPO-clip policy loss (Schulman et al. 2017; paper Section 4.2) over a masked categorical policy,
+// with the diagnostics CleanRL logs (approx KL, clip fraction, entropy).
+//
+//   ρ = exp(log π_θ(a|s) − log π_old(a|s))
+//   L = −mean( min(ρ·A, clip(ρ, 1−ε, 1+ε)·A) )          (minimised)
+//   approxKl = mean((ρ − 1) − log ρ)                     (CleanRL's "k3" estimator, ≥ 0)
+//   clipFrac = mean(|ρ − 1| > ε)
+//   entropy  = mean over rows of −Σ_{a allowed} π(a) log π(a)
+//
+// [Note: masking]
+// Disallowed actions (mask 0) get the logit MASKED_LOGIT = −1e9 before the log-softmax, so their
+// probability is exactly 0 in float32 and they take no gradient (tf.where routes it to the allowed
+// entries only). Logits are also floored at MASKED_LOGIT, so callers that already wrote −Infinity
+// into masked entries do not produce −∞ − (−∞) = NaN. The entropy sums p·log p over allowed entries
+// only (masked ones contribute exactly 0, not 0·(−1e9) or 0·(−∞)). A row with every action masked
+// degrades to the uniform distribution rather than NaN (the learner never produces one).
+//
+// All intermediates live in a tf.tidy; only the four returned scalars survive. The loss is
+// differentiable through `logits` (use it inside optimizer.minimize / tf.variableGrads / tf.grad).
+
+import * as tf from '@tensorflow/tfjs';
+
+/** The logit a masked action gets. */
+export const MASKED_LOGIT = -1e9;
+
+/** [B, K] log-probabilities of the categorical over allowed actions (mask 1 = allowed; no mask: all). */
+export function logSoftmaxMasked(logits: tf.Tensor2D, mask?: tf.Tensor2D | null): tf.Tensor2D {
+  return tf.tidy(() => {
+    let z: tf.Tensor2D = tf.maximum(logits, MASKED_LOGIT);
+    if (mask) z = tf.where(tf.greater(mask, 0.5), z, tf.fill(z.shape, MASKED_LOGIT)) as tf.Tensor2D;
+    return tf.logSoftmax(z, -1) as tf.Tensor2D;
+  });
+}
+
+export interface PpoLossArgs {
+  /** [B, K] current logits (masked entries may already be −1e9 or −Infinity). */
+  logits: tf.Tensor2D;
+  /** [B] int32 actions taken. */
+  actions: tf.Tensor1D;
+  /** [B] log π_old(a|s) recorded at rollout time. */
+  oldLogProbs: tf.Tensor1D;
+  /** [B] advantages (already normalised). */
+  advantages: tf.Tensor1D;
+  /** Clip range ε. */
+  clip: number;
+  /** [B, K] 1 = allowed, 0 = masked. */
+  mask?: tf.Tensor2D;
+}
+
+export interface PpoLossOut {
+  loss: tf.Scalar;
+  approxKl: tf.Scalar;
+  clipFrac: tf.Scalar;
+  entropy: tf.Scalar;
+}
+
+export function ppoClipLoss(args: PpoLossArgs): PpoLossOut {
+  const { logits, actions, oldLogProbs, advantages, clip, mask } = args;
+  if (!(clip > 0)) throw new RangeError(`ppoClipLoss: clip must be positive, got ${clip}`);
+  const [B, K] = logits.shape;
+  if (actions.shape[0] !== B || oldLogProbs.shape[0] !== B || advantages.shape[0] !== B) {
+    throw new RangeError(`ppoClipLoss: batch sizes differ (logits ${B}, actions ${actions.shape[0]}, oldLogProbs ${oldLogProbs.shape[0]}, advantages ${advantages.shape[0]})`);
+  }
+  if (mask && (mask.shape[0] !== B || mask.shape[1] !== K)) throw new RangeError(`ppoClipLoss: mask shape [${mask.shape}] ≠ logits shape [${B}, ${K}]`);
+  return tf.tidy(() => {
+    const logp = logSoftmaxMasked(logits, mask ?? null);
+    const onehot = tf.oneHot(tf.cast(actions, 'int32'), K).toFloat();
+    // Σ_a onehot·logp: masked entries are finite (≈ −1e9), so 0·logp = 0 exactly.
+    const newLogp = tf.sum(tf.mul(logp, onehot), 1);
+    const logRatio = tf.sub(newLogp, oldLogProbs);
+    const ratio = tf.exp(logRatio);
+    const pg1 = tf.mul(tf.neg(advantages), ratio);
+    const pg2 = tf.mul(tf.neg(advantages), tf.clipByValue(ratio, 1 - clip, 1 + clip));
+    // max of the negated terms = −min(ρA, clip(ρ)A).
+    const loss = tf.mean(tf.maximum(pg1, pg2)) as tf.Scalar;
+
+    const approxKl = tf.mean(tf.sub(tf.sub(ratio, 1), logRatio)) as tf.Scalar;
+    const clipFrac = tf.mean(tf.cast(tf.greater(tf.abs(tf.sub(ratio, 1)), clip), 'float32')) as tf.Scalar;
+
+    const p = tf.exp(logp);
+    let plogp = tf.mul(p, logp);
+    if (mask) plogp = tf.where(tf.greater(mask, 0.5), plogp, tf.zerosLike(plogp));
+    const entropy = tf.neg(tf.mean(tf.sum(plogp, 1))) as tf.Scalar;
+    return { loss, approxKl, clipFrac, entropy };
+  });
+}
+
+/**
+ * (g − mean(g)) / (std(g) + 1e-8) over the whole batch, std the population standard deviation
+ * (divide by n, so a batch of one gives 0 rather than NaN). Computed in float64.
+ */
+export function normaliseAdvantages(g: Float64Array): Float64Array {
+  const n = g.length;
+  const out = new Float64Array(n);
+  if (n === 0) return out;
+  let mean = 0;
+  for (let i = 0; i < n; i++) mean += g[i]!;
+  mean /= n;
+  let v = 0;
+  for (let i = 0; i < n; i++) v += (g[i]! - mean) ** 2;
+  const std = Math.sqrt(v / n);
+  for (let i = 0; i < n; i++) out[i] = (g[i]! - mean) / (std + 1e-8);
+  return out;
+}

@@ -1,0 +1,635 @@
+// Inverse-RL sampler learning ("Learning to Sample from Diffusion Models via Inverse RL",
+// Algorithm 1): match the sampler's state occupancy ρ_π to the data's ρ_E under an f-divergence.
+//
+//   for each iteration:
+//     1. Roll out the policy: every sample of a batch is an agent; at each step the policy picks an
+//        action (guidance w, churn γ, or a jump back) for its own state (x_t, σ_t).
+//     2. Train the discriminator D(s) on expert states (data noised to the level, label 1) against
+//        visited states (label 0), σ-level drawn uniformly, label smoothing growing with σ.
+//     3. Occupancy ratio r(s) = [w_E(σ)/w_π(σ)]·exp(logit D(s))  (Eq. 11), reward −ψ(r(s)).
+//     4. Learning signal G_t = Σ_{t'>t} reward(s_{t'}); advantages = (G − mean)/std over the batch.
+//     5. PPO-clip epochs over minibatches of (s_t, a_t), the ratio r held fixed.
+//     6. EMA of both heads; metrics, checkpoint, periodic evaluation.
+//
+// [Note: occupancy over H + 1 states]
+// A trajectory visits s_0 … s_H (H = horizon); once at the terminal (clean) state it stays there,
+// each remaining iteration counting as a visit. Expert weights: 1/(H+1) on each non-terminal level
+// and the rest, (H+1−N)/(H+1), on the terminal one — so for cfg/gamma (H = N) every level weighs
+// the same, and for renoise the terminal weight is the time the policy should spend finished.
+
+import * as tf from '@tensorflow/tfjs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync, appendFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Model } from '../models/model';
+import { readNpy, toFloat32 } from '../io/npy';
+import { writeFileAtomic } from '../io/atomic';
+import { generate, resolveSettings, scheduleFor, type ResolvedSettings } from '../samplers/generate';
+import { Stream } from '../samplers/random';
+import type { StepHook } from '../samplers/types';
+import { checkConfig, type LearnerConfig } from './config';
+import { rewardOf } from './divergences';
+import { featurize, inputDim, Mlp, emaUpdate, type FeatureLayout, type StateBatch } from './heads';
+import { actionMask, applyActions, horizonFor } from './interventions';
+import { normaliseAdvantages, ppoClipLoss } from './ppo';
+import { initTf } from './backend';
+import { VERSION } from '../../../shared/version';
+import { evaluateSamples, referenceFor, type EvalResult, type MetricName, type Reference } from '../metrics/evaluate';
+import { extractorForModel, type FeatureExtractor } from '../metrics/features';
+import { writeSamplePlot } from '../io/plots';
+
+export interface LearnerEvent {
+  type: 'iteration' | 'log';
+  iteration?: number;
+  metrics?: Record<string, number>;
+  message?: string;
+}
+
+/** Everything a rollout records. */
+export interface Rollout {
+  n: number;
+  H: number;
+  /** Visited states s_t (row-major by row, then t = 0..H): x, σ, level, label. */
+  x: Float32Array; // [n*(H+1), dim]
+  sigma: Float32Array;
+  level: Int32Array;
+  labels: Int32Array | null;
+  /** Transitions (row, t) with an action. */
+  tRow: Int32Array;
+  tStep: Int32Array;
+  tAction: Int32Array;
+  tLogp: Float32Array;
+  tMask: Uint8Array; // [T, K]
+  count: number;
+  nfe: Int32Array;
+  /** For the profile: chosen action counts per level [N, K]. */
+  profile: Float64Array;
+  samples: Float32Array;
+}
+
+export class Learner {
+  readonly layout: FeatureLayout;
+  readonly densityLayout: FeatureLayout;
+  readonly policy: Mlp;
+  readonly density: Mlp;
+  policyEma: Float32Array[];
+  densityEma: Float32Array[];
+  readonly optPolicy: tf.AdamOptimizer;
+  readonly optDensity: tf.AdamOptimizer;
+  readonly H: number;
+  readonly settings: ResolvedSettings;
+  readonly schedule: Float64Array;
+  iteration = 0;
+  private data: Float32Array | null = null;
+  private dataLabels: Int32Array | null = null;
+  readonly sigmaData: number;
+
+  constructor(
+    readonly model: Model,
+    readonly config: LearnerConfig,
+  ) {
+    checkConfig(config);
+    const c = config;
+    const K = c.actions.length;
+    this.settings = resolveSettings(model, { sampler: c.sampler, steps: c.steps, guidance: 1, churn: 0 });
+    this.H = horizonFor(c);
+    this.schedule = scheduleFor(model, this.settings);
+    const classes = model.numClasses > 0 ? model.numClasses + 1 : 0;
+    this.layout = {
+      xDim: c.conditioning === 'sigma' ? 0 : model.dim,
+      sigmaFrequencies: c.sigmaFrequencies,
+      classes: c.conditioning === 'state+class' ? classes : 0,
+      steps: c.stepInput ? this.H + 1 : 0,
+    };
+    this.densityLayout = { xDim: model.dim, sigmaFrequencies: c.sigmaFrequencies, classes, steps: 0 };
+    const bias = new Float32Array(K);
+    bias[c.initAction] = c.initBias;
+    this.policy = new Mlp(inputDim(this.layout), c.hidden, c.layers, K, c.seed * 2 + 1, { outScale: 0.01, outBias: bias });
+    this.density = new Mlp(inputDim(this.densityLayout), c.hidden, c.layers, 1, c.seed * 2 + 2, { outScale: 1, xavierOut: true });
+    this.policyEma = this.policy.getWeights();
+    this.densityEma = this.density.getWeights();
+    this.optPolicy = tf.train.adam(c.lrPolicy);
+    this.optDensity = tf.train.adam(c.lrDensity);
+    this.sigmaData = model.manifest.sigmaData;
+  }
+
+  /** EDM's c_in·x (x/σ_data at the terminal state) for `n` rows of x with noise levels σ. */
+  precondition(x: Float32Array, sigma: Float32Array, n: number): Float32Array {
+    const dim = this.model.dim;
+    const out = new Float32Array(n * dim);
+    const sd2 = this.sigmaData ** 2;
+    for (let i = 0; i < n; i++) {
+      const c = 1 / Math.sqrt(sigma[i]! ** 2 + sd2);
+      for (let k = i * dim; k < (i + 1) * dim; k++) out[k] = x[k]! * c;
+    }
+    return out;
+  }
+
+  policyInput(s: { x: Float32Array; sigma: Float32Array; labels: Int32Array | null; step: Int32Array | null; n: number }): Float32Array {
+    const b: StateBatch = { n: s.n, x: this.layout.xDim > 0 ? this.precondition(s.x, s.sigma, s.n) : null, sigma: s.sigma, labels: s.labels, step: s.step };
+    return featurize(this.layout, b, this.model.sigmaMin);
+  }
+
+  densityInput(x: Float32Array, sigma: Float32Array, labels: Int32Array | null, n: number): Float32Array {
+    return featurize(this.densityLayout, { n, x: this.precondition(x, sigma, n), sigma, labels, step: null }, this.model.sigmaMin);
+  }
+
+  private async loadData(): Promise<void> {
+    if (this.data) return;
+    const m = this.model.manifest;
+    if (!m.data) throw new RangeError(`${this.model.name} has no data samples ("data" in model.json); the expert occupancy needs them`);
+    const arr = await readNpy(join(this.model.dir, m.data));
+    this.data = arr.dtype === 'uint8' ? Float32Array.from(arr.data as Uint8Array, (v) => v / 127.5 - 1) : toFloat32(arr);
+    if (m.dataLabels && existsSync(join(this.model.dir, m.dataLabels))) {
+      this.dataLabels = Int32Array.from((await readNpy(join(this.model.dir, m.dataLabels))).data as ArrayLike<number | bigint>, (v) => Number(v));
+    }
+  }
+
+  /** Step 1: roll out the current policy (temperature τ) for `n` trajectories. */
+  async rollout(n: number, seed: number, opts: { temperature: number; weights?: 'current' | 'ema'; signal?: AbortSignal } = { temperature: 1 }): Promise<Rollout> {
+    const c = this.config;
+    const K = c.actions.length;
+    const H = this.H;
+    const dim = this.model.dim;
+    const N = c.steps;
+    const S = H + 1;
+    const x = new Float32Array(n * S * dim);
+    const sigma = new Float32Array(n * S);
+    const level = new Int32Array(n * S).fill(-1);
+    const labels = this.model.numClasses > 0 ? new Int32Array(n * S) : null;
+    const cap = n * H;
+    const tRow = new Int32Array(cap);
+    const tStep = new Int32Array(cap);
+    const tAction = new Int32Array(cap);
+    const tLogp = new Float32Array(cap);
+    const tMask = new Uint8Array(cap * K);
+    const profile = new Float64Array(N * K);
+    let count = 0;
+    const rng = new Stream(seed, 0x5eed);
+    let saved: Float32Array[] | null = null;
+    if (opts.weights === 'ema') {
+      saved = this.policy.getWeights();
+      this.policy.setWeights(this.policyEma);
+    }
+    const hook: StepHook = (ctx) => {
+      const m = ctx.rows.length;
+      const t = ctx.iteration;
+      const labs = ctx.labels ? Int32Array.from(ctx.labels, Number) : null;
+      // Record s_t for every row (finished rows sit at the terminal state).
+      for (let j = 0; j < m; j++) {
+        const r = ctx.rows[j]!;
+        const si = r * S + t;
+        x.set(ctx.x.subarray(j * dim, (j + 1) * dim), si * dim);
+        sigma[si] = ctx.sigma[j]!;
+        level[si] = ctx.level[j]!;
+        if (labels && labs) labels[si] = labs[j]!;
+      }
+      const input = this.policyInput({ x: ctx.x, sigma: ctx.sigma, labels: labs, step: new Int32Array(m).fill(t), n: m });
+      const logits = this.policy.predict(input, m);
+      const mask = actionMask(c, ctx.level, ctx.nfe, t, H);
+      const actions = new Int32Array(m);
+      for (let j = 0; j < m; j++) {
+        if (ctx.level[j]! >= N) continue;
+        // Categorical(softmax(logits/τ)) over the allowed actions.
+        let mx = -Infinity;
+        for (let a = 0; a < K; a++) if (mask[j * K + a]) mx = Math.max(mx, logits[j * K + a]! / opts.temperature);
+        let z = 0;
+        const p = new Float64Array(K);
+        for (let a = 0; a < K; a++) {
+          p[a] = mask[j * K + a] ? Math.exp(logits[j * K + a]! / opts.temperature - mx) : 0;
+          z += p[a]!;
+        }
+        let u = rng.uniform() * z;
+        let a = 0;
+        for (; a < K - 1; a++) {
+          u -= p[a]!;
+          if (u <= 0 && p[a]! > 0) break;
+        }
+        while (p[a] === 0) a--;
+        actions[j] = a;
+        const k = count++;
+        tRow[k] = ctx.rows[j]!;
+        tStep[k] = t;
+        tAction[k] = a;
+        tLogp[k] = Math.log(p[a]! / z);
+        tMask.set(mask.subarray(j * K, (j + 1) * K), k * K);
+        profile[ctx.level[j]! * K + a]!++;
+      }
+      return applyActions(c, actions, ctx.level);
+    };
+    try {
+      const res = await generate(this.model, this.settings, { n, batch: c.rolloutBatch, seed, classes: 'random', hook, horizon: H, signal: opts.signal });
+      // Fill the terminal states: s_t for t after each row finished, up to s_H.
+      for (let r = 0; r < n; r++) {
+        for (let t = 0; t < S; t++) {
+          const si = r * S + t;
+          if (level[si]! >= 0 && level[si]! < N) continue;
+          x.set(res.samples.subarray(r * dim, (r + 1) * dim), si * dim);
+          sigma[si] = 0;
+          level[si] = N;
+          if (labels && res.labels) labels[si] = res.labels[r]!;
+        }
+      }
+      return { n, H, x, sigma, level, labels, tRow, tStep, tAction, tLogp, tMask, count, nfe: res.nfe, profile, samples: res.samples };
+    } finally {
+      if (saved) this.policy.setWeights(saved);
+    }
+  }
+
+  /** Step 2: discriminator steps on expert vs visited states; returns mean loss and accuracy. */
+  async trainDensity(ro: Rollout, steps: number, rng: Stream): Promise<{ loss: number; accuracy: number }> {
+    await this.loadData();
+    const c = this.config;
+    const dim = this.model.dim;
+    const N = c.steps;
+    const data = this.data!;
+    const nData = data.length / dim;
+    // Visited states by level (non-absorbing duplicates included once per visit).
+    const byLevel: number[][] = Array.from({ length: N + 1 }, () => []);
+    for (let i = 0; i < ro.level.length; i++) byLevel[ro.level[i]!]!.push(i);
+    const levels = byLevel.map((v, l) => (v.length > 0 ? l : -1)).filter((l) => l >= 0);
+    const B = c.dreBatch;
+    let lossSum = 0;
+    let accSum = 0;
+    for (let s = 0; s < steps; s++) {
+      const xs = new Float32Array(2 * B * dim);
+      const sig = new Float32Array(2 * B);
+      const labs = this.model.numClasses > 0 ? new Int32Array(2 * B) : null;
+      const y = new Float32Array(2 * B);
+      for (let b = 0; b < B; b++) {
+        const l = levels[Math.floor(rng.uniform() * levels.length)]!;
+        const sl = l >= N ? 0 : this.schedule[l]!;
+        const ls = (c.labelSmoothing * sl) / this.settings.sigmaMax;
+        // Expert: a data point noised to the level (label 1 − smoothing).
+        const di = Math.floor(rng.uniform() * nData);
+        for (let k = 0; k < dim; k++) xs[b * dim + k] = data[di * dim + k]! + sl * rng.normal();
+        sig[b] = sl;
+        y[b] = 1 - ls;
+        if (labs) labs[b] = this.dataLabels ? this.dataLabels[di]! : this.model.nullClass!;
+        // Policy: a visited state at the same level (label smoothing).
+        const pool = byLevel[l]!;
+        const vi = pool[Math.floor(rng.uniform() * pool.length)]!;
+        xs.set(ro.x.subarray(vi * dim, (vi + 1) * dim), (B + b) * dim);
+        sig[B + b] = sl;
+        y[B + b] = ls;
+        if (labs) labs[B + b] = ro.labels ? ro.labels[vi]! : this.model.nullClass!;
+      }
+      const input = this.densityInput(xs, sig, labs, 2 * B);
+      const [loss, acc] = tf.tidy(() => {
+        const inp = tf.tensor2d(input, [2 * B, inputDim(this.densityLayout)]);
+        const target = tf.tensor1d(y);
+        let logitsOut: tf.Tensor | null = null;
+        const l = this.optDensity.minimize(() => {
+          const logits = this.density.apply(inp).reshape([2 * B]);
+          logitsOut = tf.keep(logits);
+          return tf.losses.sigmoidCrossEntropy(target, logits) as tf.Scalar;
+        }, true, this.density.params) as tf.Scalar;
+        const correct = tf.equal(tf.greater(logitsOut!, 0), tf.greater(target, 0.5));
+        const accuracy = tf.mean(tf.cast(correct, 'float32'));
+        (logitsOut as tf.Tensor | null)?.dispose();
+        return [l.dataSync()[0]!, accuracy.dataSync()[0]!];
+      });
+      lossSum += loss;
+      accSum += acc;
+    }
+    return { loss: steps > 0 ? lossSum / steps : NaN, accuracy: steps > 0 ? accSum / steps : NaN };
+  }
+
+  /** Steps 3–4: rewards of every visited state and advantages of every transition. */
+  signals(ro: Rollout): { rewards: Float64Array; advantages: Float64Array; G: Float64Array; ratioMean: number } {
+    const c = this.config;
+    const N = c.steps;
+    const S = ro.H + 1;
+    const total = ro.n * S;
+    // Occupancy weights per level: policy from counts, expert by design.
+    const visits = new Float64Array(N + 1);
+    for (let i = 0; i < total; i++) visits[ro.level[i]!]!++;
+    const wE = (l: number): number => (l >= N ? (S - N) / S : 1 / S);
+    const logits = new Float32Array(total);
+    const chunk = 4096;
+    for (let s = 0; s < total; s += chunk) {
+      const e = Math.min(total, s + chunk);
+      const input = this.densityInput(ro.x.subarray(s * this.model.dim, e * this.model.dim), ro.sigma.subarray(s, e), ro.labels ? ro.labels.subarray(s, e) : null, e - s);
+      logits.set(this.density.predict(input, e - s), s);
+    }
+    const ratio = new Float64Array(total);
+    let ratioSum = 0;
+    for (let i = 0; i < total; i++) {
+      const l = ro.level[i]!;
+      const wPi = visits[l]! / total;
+      const lg = Math.max(-c.logitClamp, Math.min(c.logitClamp, logits[i]!));
+      ratio[i] = (wE(l) / wPi) * Math.exp(lg);
+      ratioSum += ratio[i]!;
+    }
+    const rewards = rewardOf(c.divergence, ratio);
+    // G_t = Σ_{t' > t} reward(s_{t'}) per row, from suffix sums.
+    const suffix = new Float64Array(total + 1);
+    for (let r = 0; r < ro.n; r++) {
+      let acc = 0;
+      for (let t = S - 1; t >= 0; t--) {
+        suffix[r * S + t] = acc; // sum over t' > t
+        acc += rewards[r * S + t]!;
+      }
+    }
+    const G = new Float64Array(ro.count);
+    for (let k = 0; k < ro.count; k++) G[k] = suffix[ro.tRow[k]! * S + ro.tStep[k]!]!;
+    return { rewards, advantages: normaliseAdvantages(G), G, ratioMean: ratioSum / total };
+  }
+
+  /** Step 5: PPO-clip epochs. */
+  async updatePolicy(ro: Rollout, advantages: Float64Array, rng: Stream): Promise<{ loss: number; approxKl: number; clipFrac: number; entropy: number }> {
+    const c = this.config;
+    const K = c.actions.length;
+    const dim = this.model.dim;
+    const S = ro.H + 1;
+    const T = ro.count;
+    // Inputs of every transition's state s_t.
+    const xs = new Float32Array(T * dim);
+    const sig = new Float32Array(T);
+    const labs = ro.labels ? new Int32Array(T) : null;
+    const steps = new Int32Array(T);
+    for (let k = 0; k < T; k++) {
+      const si = ro.tRow[k]! * S + ro.tStep[k]!;
+      xs.set(ro.x.subarray(si * dim, (si + 1) * dim), k * dim);
+      sig[k] = ro.sigma[si]!;
+      if (labs) labs[k] = ro.labels![si]!;
+      steps[k] = ro.tStep[k]!;
+    }
+    const input = this.policyInput({ x: xs, sigma: sig, labels: labs, step: steps, n: T });
+    const D = inputDim(this.layout);
+    const order = Int32Array.from({ length: T }, (_, i) => i);
+    const stats = { loss: 0, approxKl: 0, clipFrac: 0, entropy: 0 };
+    let batches = 0;
+    for (let e = 0; e < c.ppoEpochs; e++) {
+      for (let i = T - 1; i > 0; i--) {
+        const j = Math.floor(rng.uniform() * (i + 1));
+        [order[i], order[j]] = [order[j]!, order[i]!];
+      }
+      for (let s = 0; s < T; s += c.ppoMinibatch) {
+        const idx = order.subarray(s, Math.min(T, s + c.ppoMinibatch));
+        const m = idx.length;
+        const inp = new Float32Array(m * D);
+        const act = new Int32Array(m);
+        const old = new Float32Array(m);
+        const adv = new Float32Array(m);
+        const mask = new Float32Array(m * K);
+        idx.forEach((k, r) => {
+          inp.set(input.subarray(k * D, (k + 1) * D), r * D);
+          act[r] = ro.tAction[k]!;
+          old[r] = ro.tLogp[k]!;
+          adv[r] = advantages[k]!;
+          for (let a = 0; a < K; a++) mask[r * K + a] = ro.tMask[k * K + a]!;
+        });
+        const out = tf.tidy(() => {
+          const x = tf.tensor2d(inp, [m, D]);
+          const maskT = tf.tensor2d(mask, [m, K]);
+          const actT = tf.tensor1d(act, 'int32');
+          const oldT = tf.tensor1d(old);
+          const advT = tf.tensor1d(adv);
+          let aux: { approxKl: tf.Scalar; clipFrac: tf.Scalar; entropy: tf.Scalar } | null = null;
+          const loss = this.optPolicy.minimize(
+            () => {
+              const logits = tf.div(this.policy.apply(x), c.temperature) as tf.Tensor2D;
+              const r = ppoClipLoss({ logits, actions: actT, oldLogProbs: oldT, advantages: advT, clip: c.clip, mask: maskT });
+              aux = { approxKl: tf.keep(r.approxKl), clipFrac: tf.keep(r.clipFrac), entropy: tf.keep(r.entropy) };
+              return r.loss;
+            },
+            true,
+            this.policy.params,
+          ) as tf.Scalar;
+          const a = aux!;
+          const vals = [loss.dataSync()[0]!, a.approxKl.dataSync()[0]!, a.clipFrac.dataSync()[0]!, a.entropy.dataSync()[0]!];
+          a.approxKl.dispose();
+          a.clipFrac.dispose();
+          a.entropy.dispose();
+          return vals;
+        });
+        stats.loss += out[0]!;
+        stats.approxKl += out[1]!;
+        stats.clipFrac += out[2]!;
+        stats.entropy += out[3]!;
+        batches++;
+      }
+    }
+    for (const k of Object.keys(stats) as (keyof typeof stats)[]) stats[k] /= Math.max(1, batches);
+    return stats;
+  }
+
+  /** One whole iteration (steps 1–6); returns its metrics. */
+  async step(signal?: AbortSignal): Promise<Record<string, number>> {
+    const c = this.config;
+    const it = this.iteration;
+    const t0 = performance.now();
+    const rng = new Stream(c.seed + 101, it);
+    const m0 = this.model.stats.modelMs;
+    const ro = await this.rollout(c.trajectories, c.seed * 100_003 + it, { temperature: c.temperature, signal });
+    const tRollout = performance.now();
+    const dre = await this.trainDensity(ro, (it === 0 ? c.dreInitSteps : 0) + c.dreSteps, rng);
+    const tDre = performance.now();
+    const sg = this.signals(ro);
+    const ppo = await this.updatePolicy(ro, sg.advantages, rng);
+    const tPpo = performance.now();
+    emaUpdate(this.policyEma, this.policy.getWeights(), c.emaDecay);
+    emaUpdate(this.densityEma, this.density.getWeights(), c.emaDecay);
+    this.iteration++;
+    let rSum = 0;
+    let rSq = 0;
+    for (const r of sg.rewards) {
+      rSum += r;
+      rSq += r * r;
+    }
+    const nr = sg.rewards.length;
+    let nfe = 0;
+    for (const v of ro.nfe) nfe += v;
+    const total = (tPpo - t0) / 1000;
+    return {
+      iteration: this.iteration,
+      'charts/learning_signal_mean': rSum / nr,
+      'charts/learning_signal_std': Math.sqrt(Math.max(0, rSq / nr - (rSum / nr) ** 2)),
+      'charts/ratio_mean': sg.ratioMean,
+      'losses/discriminator': dre.loss,
+      'charts/discriminator_accuracy': dre.accuracy,
+      'losses/policy': ppo.loss,
+      'charts/entropy': ppo.entropy,
+      'charts/approx_kl': ppo.approxKl,
+      'charts/clipfrac': ppo.clipFrac,
+      'charts/nfe': nfe / ro.n,
+      'time/iteration_s': total,
+      'time/rollout_s': (tRollout - t0) / 1000,
+      'time/denoiser_s': (this.model.stats.modelMs - m0) / 1000,
+      'time/discriminator_s': (tDre - tRollout) / 1000,
+      'time/ppo_s': (tPpo - tDre) / 1000,
+    };
+  }
+
+  /**
+   * Everything needed to continue: weights, EMA copies, Adam moments, iteration. Randomness is
+   * derived from (seed, iteration), so a resumed run repeats the same draws; it matches an
+   * uninterrupted one to float32 round-off (tfjs's Adam recomputes β^t on restore).
+   */
+  async checkpoint(): Promise<Checkpoint> {
+    const enc = (ws: Float32Array[]): string[] => ws.map((w) => Buffer.from(w.buffer, w.byteOffset, w.byteLength).toString('base64'));
+    const opt = async (o: tf.Optimizer): Promise<{ name: string; data: string; shape: number[] }[]> =>
+      Promise.all((await o.getWeights()).map(async (w) => ({ name: w.name, shape: w.tensor.shape, data: enc([Float32Array.from((await w.tensor.data()) as Float32Array)])[0]! })));
+    return {
+      version: VERSION,
+      iteration: this.iteration,
+      policy: enc(this.policy.getWeights()),
+      density: enc(this.density.getWeights()),
+      policyEma: enc(this.policyEma),
+      densityEma: enc(this.densityEma),
+      optPolicy: await opt(this.optPolicy),
+      optDensity: await opt(this.optDensity),
+    };
+  }
+
+  async restore(cp: Checkpoint): Promise<void> {
+    const dec = (s: string[]): Float32Array[] =>
+      s.map((b) => {
+        const buf = Buffer.from(b, 'base64');
+        return new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
+      });
+    this.policy.setWeights(dec(cp.policy));
+    this.density.setWeights(dec(cp.density));
+    this.policyEma = dec(cp.policyEma);
+    this.densityEma = dec(cp.densityEma);
+    const opt = async (o: tf.Optimizer, ws: Checkpoint['optPolicy']): Promise<void> => {
+      if (ws.length === 0) return;
+      await o.setWeights(ws.map((w) => ({ name: w.name, tensor: tf.tensor(dec([w.data])[0]!, w.shape) })));
+    };
+    await opt(this.optPolicy, cp.optPolicy);
+    await opt(this.optDensity, cp.optDensity);
+    this.iteration = cp.iteration;
+  }
+
+  dispose(): void {
+    this.policy.dispose();
+    this.density.dispose();
+    this.optPolicy.dispose();
+    this.optDensity.dispose();
+  }
+}
+
+export interface Checkpoint {
+  version: string;
+  iteration: number;
+  policy: string[];
+  density: string[];
+  policyEma: string[];
+  densityEma: string[];
+  optPolicy: { name: string; data: string; shape: number[] }[];
+  optDensity: { name: string; data: string; shape: number[] }[];
+}
+
+export interface PolicyEvaluation {
+  result: EvalResult;
+  /** [N][K] share of each action per noise level (the paper's Figure 2), from the evaluation rollout. */
+  profile: number[][];
+  /** The level's σ for each profile row. */
+  sigmas: number[];
+  nfe: number;
+  samples: Float32Array;
+  labels: Int32Array | null;
+}
+
+/** Samples with the EMA policy at temperature τ (fixed seed) and scores them against the data. */
+export async function evaluatePolicy(
+  learner: Learner,
+  ev: { extractor: FeatureExtractor; reference: Reference; n: number; seed: number; temperature: number; metrics: MetricName[] },
+): Promise<PolicyEvaluation> {
+  const ro = await learner.rollout(ev.n, ev.seed, { temperature: ev.temperature, weights: 'ema' });
+  const N = learner.config.steps;
+  const K = learner.config.actions.length;
+  const profile: number[][] = [];
+  for (let l = 0; l < N; l++) {
+    let z = 0;
+    for (let a = 0; a < K; a++) z += ro.profile[l * K + a]!;
+    profile.push(Array.from({ length: K }, (_, a) => (z > 0 ? ro.profile[l * K + a]! / z : 0)));
+  }
+  let nfe = 0;
+  for (const v of ro.nfe) nfe += v;
+  const S = ro.H + 1;
+  const labels = ro.labels ? Int32Array.from({ length: ev.n }, (_, r) => ro.labels![r * S + ro.H]!) : null;
+  const result = await evaluateSamples({ model: learner.model, extractor: ev.extractor, reference: ev.reference, samples: ro.samples, n: ev.n, conditioning: labels }, ev.metrics);
+  return { result, profile, sigmas: Array.from(learner.schedule.subarray(0, N)), nfe: nfe / ev.n, samples: ro.samples, labels };
+}
+
+export interface RunOptions {
+  model: Model;
+  config: LearnerConfig;
+  runDir: string;
+  resume?: boolean;
+  /** On resume: train up to this many iterations instead of the saved count. */
+  iterations?: number;
+  signal?: AbortSignal;
+  onEvent?: (e: LearnerEvent) => void;
+}
+
+/**
+ * A run is a directory: config.json, metrics.jsonl (append-only, one line per finished
+ * iteration), checkpoint.json (written atomically after every iteration).
+ */
+export async function runTraining(o: RunOptions): Promise<{ learner: Learner; backend: string }> {
+  const { backend } = await initTf();
+  const dir = o.runDir;
+  const cfgPath = join(dir, 'config.json');
+  const metricsPath = join(dir, 'metrics.jsonl');
+  const cpPath = join(dir, 'checkpoint.json');
+  let config = o.config;
+  if (o.resume) {
+    if (!existsSync(cfgPath)) throw new RangeError(`${dir}: no config.json; not a run directory`);
+    const saved = JSON.parse(readFileSync(cfgPath, 'utf8'), (_k, v: unknown) => (v === 'inf' ? Infinity : v)) as { learner: LearnerConfig };
+    config = { ...saved.learner, iterations: o.iterations ?? saved.learner.iterations };
+  } else {
+    if (existsSync(cfgPath)) throw new RangeError(`${dir} already holds a run; use --resume to continue it or choose a new --run-dir`);
+    mkdirSync(dir, { recursive: true });
+    const body = { version: VERSION, model: { name: o.model.name, dir: o.model.dir }, learner: config, backend };
+    await writeFileAtomic(cfgPath, JSON.stringify(body, (_k, v: unknown) => (v === Infinity ? 'inf' : v), 2) + '\n');
+  }
+  const learner = new Learner(o.model, config);
+  if (o.resume && existsSync(cpPath)) {
+    await learner.restore(JSON.parse(readFileSync(cpPath, 'utf8')) as Checkpoint);
+    // Drop metric lines of an iteration that did not reach its checkpoint.
+    if (existsSync(metricsPath)) {
+      const keep = readFileSync(metricsPath, 'utf8')
+        .split('\n')
+        .filter((l) => l.trim() !== '')
+        .filter((l) => {
+          try {
+            return (JSON.parse(l) as { iteration: number }).iteration <= learner.iteration;
+          } catch {
+            return false; // a line cut by a kill
+          }
+        });
+      writeFileSync(metricsPath, keep.map((l) => l + '\n').join(''));
+    }
+    o.onEvent?.({ type: 'log', message: `resumed at iteration ${learner.iteration}` });
+  }
+  let extractor: FeatureExtractor | null = null;
+  let reference: Reference | null = null;
+  const evaluate = async (): Promise<Record<string, number>> => {
+    extractor ??= await extractorForModel(o.model);
+    reference ??= await referenceFor(o.model, extractor);
+    const ev = await evaluatePolicy(learner, { extractor, reference, n: config.evalSamples, seed: 1_000_003, temperature: config.temperature, metrics: ['fid', 'precision', 'recall'] });
+    const tag = String(learner.iteration).padStart(5, '0');
+    await writeFileAtomic(join(dir, 'profile.json'), JSON.stringify({ iteration: learner.iteration, actions: config.actions, sigmas: ev.sigmas, profile: ev.profile }) + '\n');
+    await writeFileAtomic(join(dir, 'profiles', `iter-${tag}.json`), JSON.stringify({ iteration: learner.iteration, actions: config.actions, sigmas: ev.sigmas, profile: ev.profile }) + '\n');
+    await writeSamplePlot(o.model, join(dir, 'samples', `iter-${tag}.png`), ev.samples, ev.labels, config.evalSamples);
+    const out: Record<string, number> = { 'eval/nfe': ev.nfe };
+    for (const [k, v] of Object.entries(ev.result.summary)) out[`eval/${k}`] = v;
+    return out;
+  };
+  try {
+    while (learner.iteration < config.iterations) {
+      if (o.signal?.aborted) break;
+      const metrics = await learner.step(o.signal);
+      const last = learner.iteration === config.iterations;
+      if ((config.evalEvery > 0 && learner.iteration % config.evalEvery === 0) || last) Object.assign(metrics, await evaluate());
+      appendFileSync(metricsPath, JSON.stringify(metrics) + '\n');
+      await writeFileAtomic(cpPath, JSON.stringify(await learner.checkpoint()));
+      o.onEvent?.({ type: 'iteration', iteration: learner.iteration, metrics });
+    }
+  } finally {
+    await (extractor as FeatureExtractor | null)?.dispose();
+  }
+  return { learner, backend };
+}
