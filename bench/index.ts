@@ -3,6 +3,9 @@
 // 1. Engine overhead: Heun sampling of a 28×28 conv denoiser of realistic cost (tools/lib/conv.ts)
 //    at batch 256, against bare session.run calls on the same batches, same session options.
 //    Goal: the engine's time beyond the model's own is ≤ 5%.
+// 3. Learner: on the same conv model, rollout throughput with a state-conditioned CFG policy in the
+//    loop against the plain sampler at the same (constant) guidance on the same batches (goal
+//    ≥ 70%), and the time breakdown of one whole training iteration (goal ≥ 60% in denoiser calls).
 // 2. FID on 10,000 × 2,048 features against pytorch-fid's formula (numpy + scipy.linalg.sqrtm, in
 //    float64) on the same features, in the same run. Goal: the same number (|ΔFID| ≤ 1e-3 +
 //    1e-4·FID) in time of the order of scipy's. Needs Debian's python3-scipy for the reference.
@@ -142,6 +145,66 @@ async function benchFid(): Promise<boolean> {
   }
 }
 
+async function benchLearner(): Promise<boolean> {
+  const { initTf } = await import('../src/main/engine/learner/backend');
+  const { Learner } = await import('../src/main/engine/learner/train');
+  const { defaultConfig } = await import('../src/main/engine/learner/config');
+  const { backend } = await initTf();
+  const dir = mkdtempSync(join(tmpdir(), 'ss-bench-learner-'));
+  try {
+    const { bytes } = convDenoiserGraph({ seed: 0, numClasses: 10 });
+    writeFileSync(join(dir, 'denoiser.onnx'), bytes);
+    const s = new Stream(5, 0);
+    const m = 2048;
+    writeFileSync(join(dir, 'data.npy'), encodeNpy({ dtype: 'float32', shape: [m, 1, 28, 28], data: Float32Array.from({ length: m * 784 }, () => Math.tanh(s.normal())) }));
+    writeFileSync(
+      join(dir, 'model.json'),
+      JSON.stringify({ name: 'conv-bench', onnx: 'denoiser.onnx', shape: [1, 28, 28], numClasses: 10, nullClass: 10, sigmaMin: 0.002, sigmaMax: 80, sigmaData: 0.5, data: 'data.npy' }),
+    );
+    const model = await Model.load(dir, { device: 'cpu' });
+    const n = 256;
+    const steps = 6;
+    // Every action guides (w ≠ 1), so the policy's network cost equals the constant-guidance sampler's.
+    const cfg = { ...defaultConfig('cfg'), actions: [1.25, 1.5, 2, 3], initAction: 1, steps, trajectories: n, rolloutBatch: n, dreBatch: 256, evalEvery: 0 };
+    const learner = new Learner(model, cfg);
+    const plainSettings = resolveSettings(model, { sampler: 'heun', steps, guidance: 1.5 });
+    await generate(model, plainSettings, { n, batch: n, seed: 0 }); // warm-up
+    await learner.rollout(n, 0, { temperature: 1 });
+    const plainT: number[] = [];
+    const policyT: number[] = [];
+    for (let r = 0; r < 3; r++) {
+      let t0 = performance.now();
+      await generate(model, plainSettings, { n, batch: n, seed: r });
+      plainT.push(performance.now() - t0);
+      t0 = performance.now();
+      await learner.rollout(n, r, { temperature: 1 });
+      policyT.push(performance.now() - t0);
+    }
+    const ratio = median(plainT) / median(policyT);
+    console.log(`learner on conv-bench (TensorFlow.js ${backend}), ${n} trajectories, Heun ${steps} steps, guided:`);
+    console.log(`  plain sampler (w = 1.5): ${median(plainT).toFixed(0)} ms; with the CFG policy in the loop: ${median(policyT).toFixed(0)} ms`);
+    const ok1 = ratio >= 0.7;
+    console.log(`  rollout throughput policy / plain = ${ratio.toFixed(3)} (goal ≥ 0.70) ${ok1 ? 'OK' : 'MISSED'}`);
+    learner.iteration = 1; // a steady-state iteration (the one-off discriminator warm-up excluded)
+    const it = await learner.step();
+    const share = it['time/denoiser_s']! / it['time/iteration_s']!;
+    const ok2 = share >= 0.6;
+    console.log(
+      `  one iteration: ${it['time/iteration_s']!.toFixed(2)} s = rollout ${it['time/rollout_s']!.toFixed(2)} s (denoiser ${it['time/denoiser_s']!.toFixed(2)} s) + discriminator ${it['time/discriminator_s']!.toFixed(2)} s + PPO ${it['time/ppo_s']!.toFixed(2)} s`,
+    );
+    console.log(`  share of the iteration in denoiser calls = ${(share * 100).toFixed(1)}% (goal ≥ 60%) ${ok2 ? 'OK' : 'MISSED'}`);
+    learner.dispose();
+    await model.dispose();
+    return ok1 && ok2;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 const only = process.argv[2];
-const results = [only && only !== "overhead" ? true : await benchOverhead(), only && only !== "fid" ? true : await benchFid()];
+const results = [
+  only && only !== 'overhead' ? true : await benchOverhead(),
+  only && only !== 'learner' ? true : await benchLearner(),
+  only && only !== 'fid' ? true : await benchFid(),
+];
 process.exitCode = results.every(Boolean) ? 0 : 1;

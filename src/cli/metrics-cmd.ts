@@ -11,8 +11,9 @@ import { evaluateSamples, parseMetrics, referenceFor, type EvalResult } from '..
 import type { Features } from '../main/engine/metrics/types';
 import { Model } from '../main/engine/models/model';
 import { resolveModelDir } from '../main/engine/models/registry';
-import { generate } from '../main/engine/samplers/generate';
-import { baselineSettings, BASELINES, type BaselineName } from '../main/engine/samplers/baselines';
+import { generate, resolveSettings } from '../main/engine/samplers/generate';
+import { baselineSettings, BASELINES, stepsForNfe, type BaselineName } from '../main/engine/samplers/baselines';
+import { evaluatePolicy, loadRun, runModelDir } from '../main/engine/learner/train';
 import { checkOutputPath, classesFromFlag, deviceFromFlag, num, Reporter, SAMPLER_OPTIONS, samplerSettingsFromFlags, USAGE, UsageError, writeOutput } from './common';
 
 /** Features from a .npy of shape [n, d] (any float or int dtype). */
@@ -138,6 +139,8 @@ export const EVAL_OPTIONS = {
   device: { type: 'string' },
   'kid-subsets': { type: 'string' },
   'kid-subset-size': { type: 'string' },
+  policy: { type: 'string' },
+  temperature: { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean' },
 } as const;
@@ -157,6 +160,7 @@ export function describeEval(r: EvalResult): string {
 export async function cmdEval(argv: string[], signal: AbortSignal): Promise<void> {
   const { values: v } = parseArgs({ args: argv, options: EVAL_OPTIONS, strict: true });
   if (v.help) return void process.stdout.write(USAGE + '\n');
+  if (v.policy) return evalPolicy(v);
   if (!v.model) throw new UsageError('eval needs --model');
   let metrics;
   try {
@@ -217,6 +221,58 @@ export async function cmdEval(argv: string[], signal: AbortSignal): Promise<void
         },
         `${model.name}: ${settings.sampler} ${settings.steps} steps, w=${settings.guidance}${v.baseline ? ` (baseline ${v.baseline})` : ''}, NFE/sample ${(nfe / n).toFixed(2)}\n` + describeEval(res),
       );
+    } finally {
+      await ex.dispose();
+    }
+  } finally {
+    await model.dispose();
+  }
+}
+
+type EvalValues = { [K in keyof typeof EVAL_OPTIONS]?: (typeof EVAL_OPTIONS)[K]['type'] extends 'boolean' ? boolean : string };
+
+/** eval --policy RUN_DIR: sample with the run's EMA policy and score it next to the baselines. */
+async function evalPolicy(v: EvalValues): Promise<void> {
+  const runDir = v.policy!;
+  let metrics;
+  try {
+    metrics = parseMetrics(v.metrics ?? 'fid,precision,recall');
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const rep = new Reporter(!!v.json);
+  const model = await Model.load(resolveModelDir(v.model ?? runModelDir(runDir)), { device: deviceFromFlag(v.device) });
+  try {
+    const learner = await loadRun(runDir, model);
+    const ex = await extractorForModel(model);
+    try {
+      const reference = await referenceFor(model, ex);
+      const n = num(v.n, 'n', { int: true, min: 2 }) ?? 4000;
+      const seed = num(v.seed, 'seed', { int: true, min: 0 }) ?? 1_000_003;
+      const temperature = num(v.temperature, 'temperature') ?? learner.config.temperature;
+      if (!(temperature > 0)) throw new UsageError(`--temperature must be positive, got ${temperature}`);
+      const ev = await evaluatePolicy(learner, { extractor: ex, reference, n, seed, temperature, metrics });
+      const rows: { name: string; nfe: number; summary: Record<string, number> }[] = [{ name: `policy (${learner.config.intervention}, ${learner.config.divergence}, τ=${temperature})`, nfe: ev.nfe, summary: ev.result.summary }];
+      // Baselines on the same sampler, steps, seed and sample count.
+      const c = learner.config;
+      const baselines: [string, Parameters<typeof resolveSettings>[1]][] = [['no guidance / plain', { sampler: c.sampler, steps: c.steps }]];
+      if (c.intervention === 'gamma') baselines.push(['EDM stochastic (ImageNet-64 settings)', { sampler: 'edm', steps: c.steps, ...baselineSettings('edm-stochastic') }]);
+      if (c.intervention === 'renoise') baselines.push([`EDM at equal NFE (${Math.round(ev.nfe)})`, { sampler: c.sampler, steps: stepsForNfe(Math.round(ev.nfe)) }]);
+      if (v['grid-result']) baselines.push(['best constant (grid)', baselineSettings('best-constant', { grid: v['grid-result'] })]);
+      for (const [name, partial] of baselines) {
+        const settings = resolveSettings(model, partial);
+        const gen = await generate(model, settings, { n, batch: 1024, seed, classes: 'random' });
+        const res = await evaluateSamples({ model, extractor: ex, reference, samples: gen.samples, n, conditioning: gen.labels }, metrics);
+        let nfe = 0;
+        for (const x of gen.nfe) nfe += x;
+        rows.push({ name, nfe: nfe / n, summary: res.summary });
+      }
+      const keys = Object.keys(rows[0]!.summary);
+      const human = [`${'method'.padEnd(42)} ${'NFE'.padStart(6)} ${keys.map((k) => k.padStart(10)).join(' ')}`]
+        .concat(rows.map((r) => `${r.name.padEnd(42)} ${r.nfe.toFixed(1).padStart(6)} ${keys.map((k) => (r.summary[k] ?? NaN).toFixed(4).padStart(10)).join(' ')}`))
+        .join('\n');
+      rep.result({ command: 'eval', policy: runDir, iteration: learner.iteration, n, seed, temperature, rows, profile: ev.profile, sigmas: ev.sigmas }, `${model.name}, run ${runDir} at iteration ${learner.iteration}, n = ${n}\n${human}`);
+      learner.dispose();
     } finally {
       await ex.dispose();
     }

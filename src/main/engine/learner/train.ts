@@ -633,3 +633,23 @@ export async function runTraining(o: RunOptions): Promise<{ learner: Learner; ba
   }
   return { learner, backend };
 }
+
+/** A run directory's config and, when present, its latest checkpoint restored into a Learner. */
+export async function loadRun(runDir: string, model: Model): Promise<Learner> {
+  const cfgPath = join(runDir, 'config.json');
+  const cpPath = join(runDir, 'checkpoint.json');
+  if (!existsSync(cfgPath)) throw new RangeError(`${runDir}: not a run directory (no config.json)`);
+  if (!existsSync(cpPath)) throw new RangeError(`${runDir}: has no checkpoint yet (no finished iteration)`);
+  const saved = JSON.parse(readFileSync(cfgPath, 'utf8'), (_k, v: unknown) => (v === 'inf' ? Infinity : v)) as { learner: LearnerConfig };
+  await initTf();
+  const learner = new Learner(model, saved.learner);
+  await learner.restore(JSON.parse(readFileSync(cpPath, 'utf8')) as Checkpoint);
+  return learner;
+}
+
+/** The model directory a run was trained on. */
+export function runModelDir(runDir: string): string {
+  const cfgPath = join(runDir, 'config.json');
+  if (!existsSync(cfgPath)) throw new RangeError(`${runDir}: not a run directory (no config.json)`);
+  return (JSON.parse(readFileSync(cfgPath, 'utf8')) as { model: { dir: string } }).model.dir;
+}
