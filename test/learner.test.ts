@@ -133,6 +133,7 @@ test('train: a run killed with SIGKILL mid-run resumes and finishes, losing at m
   const lines = readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { iteration: number });
   assert.deepEqual(lines.map((l) => l.iteration), [1, 2, 3, 4, 5, 6], 'one metrics line per iteration, none lost or duplicated');
   assert.ok(existsSync(join(dir, 'profile.json')));
+  assert.ok(existsSync(join(dir, 'profile.png')));
   assert.ok(existsSync(join(dir, 'samples', 'iter-00006.png')));
   // A finished run refuses a fresh start in the same directory.
   const again = await runCli(args);

@@ -40,3 +40,33 @@ export async function writeSamplePlot(model: Model, path: string, samples: Float
   await writePng(path, img);
   return note;
 }
+
+/**
+ * The learned profile as a heat map (the paper's Figure 2): one row per noise level (highest at the
+ * top), one column per action, darker = more often chosen. Cells are `cell` pixels square.
+ */
+export function profileHeatmap(profile: number[][], cell = 24): Image {
+  const rows = profile.length;
+  const cols = profile[0]?.length ?? 0;
+  if (rows === 0 || cols === 0) throw new RangeError('an empty profile cannot be drawn');
+  const width = cols * cell;
+  const height = rows * cell;
+  const pixels = new Uint8Array(width * height * 3);
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < cols; c++) {
+      const p = Math.max(0, Math.min(1, profile[r]![c]!));
+      // White → deep blue.
+      const rgb = [Math.round(255 - 222 * p), Math.round(255 - 180 * p), Math.round(255 - 75 * p)];
+      for (let y = r * cell; y < (r + 1) * cell; y++) {
+        for (let x = c * cell; x < (c + 1) * cell; x++) {
+          const edge = y === r * cell || x === c * cell;
+          const o = (y * width + x) * 3;
+          pixels[o] = edge ? 220 : rgb[0]!;
+          pixels[o + 1] = edge ? 220 : rgb[1]!;
+          pixels[o + 2] = edge ? 220 : rgb[2]!;
+        }
+      }
+    }
+  }
+  return { width, height, channels: 3, pixels };
+}

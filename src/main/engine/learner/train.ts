@@ -35,7 +35,8 @@ import { initTf } from './backend';
 import { VERSION } from '../../../shared/version';
 import { evaluateSamples, referenceFor, type EvalResult, type MetricName, type Reference } from '../metrics/evaluate';
 import { extractorForModel, type FeatureExtractor } from '../metrics/features';
-import { writeSamplePlot } from '../io/plots';
+import { profileHeatmap, writeSamplePlot } from '../io/plots';
+import { writePng } from '../io/png';
 
 export interface LearnerEvent {
   type: 'iteration' | 'log';
@@ -614,6 +615,7 @@ export async function runTraining(o: RunOptions): Promise<{ learner: Learner; ba
     await writeFileAtomic(join(dir, 'profile.json'), JSON.stringify({ iteration: learner.iteration, actions: config.actions, sigmas: ev.sigmas, profile: ev.profile }) + '\n');
     await writeFileAtomic(join(dir, 'profiles', `iter-${tag}.json`), JSON.stringify({ iteration: learner.iteration, actions: config.actions, sigmas: ev.sigmas, profile: ev.profile }) + '\n');
     await writeSamplePlot(o.model, join(dir, 'samples', `iter-${tag}.png`), ev.samples, ev.labels, config.evalSamples);
+    await writePng(join(dir, 'profile.png'), profileHeatmap(ev.profile));
     const out: Record<string, number> = { 'eval/nfe': ev.nfe };
     for (const [k, v] of Object.entries(ev.result.summary)) out[`eval/${k}`] = v;
     return out;
