@@ -86,6 +86,12 @@ test('an iteration produces every metric, tensors do not leak, and a checkpoint 
     wa.forEach((w, i) => w.forEach((v, k) => (diff = Math.max(diff, Math.abs(v - wb[i]![k]!)))));
     assert.ok(diff < 1e-6, `weights after the same step differ by ${diff}`);
     assert.ok(Math.abs(na['losses/policy']! - nb['losses/policy']!) < 1e-5);
+    await a.checkpoint();
+    await b.restore(await a.checkpoint());
+    await b.restore(await a.checkpoint());
+    const afterCp = tf.memory().numTensors;
+    await b.restore(await a.checkpoint());
+    assert.equal(tf.memory().numTensors, afterCp, 'checkpoint/restore leak no tensors');
   } finally {
     a.dispose();
     b.dispose();
@@ -139,4 +145,34 @@ test('train: a run killed with SIGKILL mid-run resumes and finishes, losing at m
   const again = await runCli(args);
   assert.equal(again.code, 2);
   assert.match(again.stderr, /already holds a run; use --resume/);
+});
+
+test('the discriminator sees classes only when the data has labels; bad configs are refused', async () => {
+  const { cpSync, readFileSync: rf, writeFileSync: wf } = await import('node:fs');
+  const dir = join(tmp, 'nolabels');
+  cpSync(join(resourcesDir(), 'models', 'gmm-ring8'), dir, { recursive: true });
+  const m = JSON.parse(rf(join(dir, 'model.json'), 'utf8')) as Record<string, unknown>;
+  delete m['dataLabels'];
+  wf(join(dir, 'model.json'), JSON.stringify(m));
+  const model = await Model.load(dir);
+  try {
+    const l = new Learner(model, tiny('cfg', { conditioning: 'state+class' }));
+    assert.equal(l.densityLayout.classes, 0);
+    assert.equal(l.layout.classes, 9, 'the policy still gets the class (8 + null)');
+    l.dispose();
+    const withLabels = new Learner(ring, tiny('cfg'));
+    assert.equal(withLabels.densityLayout.classes, 9);
+    withLabels.dispose();
+  } finally {
+    await model.dispose();
+  }
+  const swiss = await Model.load(join(resourcesDir(), 'models', 'swissroll'));
+  try {
+    assert.throws(() => new Learner(swiss, tiny('cfg')), /cfg intervention needs a class-conditional model/);
+    assert.throws(() => new Learner(swiss, tiny('gamma', { conditioning: 'state+class' })), /needs a class-conditional model/);
+    assert.throws(() => new Learner(ring, tiny('renoise', { nfeBudget: Infinity })), /finite NFE budget/);
+    assert.throws(() => new Learner(ring, tiny('renoise', { sampler: 'euler', steps: 6, nfeBudget: 5 })), /at least the plain sampler's 6 NFE \(euler, 6 steps\)/);
+  } finally {
+    await swiss.dispose();
+  }
 });

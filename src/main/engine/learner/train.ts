@@ -24,7 +24,7 @@ import type { Model } from '../models/model';
 import { readNpy, toFloat32 } from '../io/npy';
 import { writeFileAtomic } from '../io/atomic';
 import { generate, resolveSettings, scheduleFor, type ResolvedSettings } from '../samplers/generate';
-import { Stream } from '../samplers/random';
+import { deriveSeed, StackedRandom, Stream } from '../samplers/random';
 import type { StepHook } from '../samplers/types';
 import { checkConfig, type LearnerConfig } from './config';
 import { rewardOf } from './divergences';
@@ -74,8 +74,8 @@ export class Learner {
   readonly density: Mlp;
   policyEma: Float32Array[];
   densityEma: Float32Array[];
-  readonly optPolicy: tf.AdamOptimizer;
-  readonly optDensity: tf.AdamOptimizer;
+  optPolicy: tf.AdamOptimizer;
+  optDensity: tf.AdamOptimizer;
   readonly H: number;
   readonly settings: ResolvedSettings;
   readonly schedule: Float64Array;
@@ -101,7 +101,16 @@ export class Learner {
       classes: c.conditioning === 'state+class' ? classes : 0,
       steps: c.stepInput ? this.H + 1 : 0,
     };
-    this.densityLayout = { xDim: model.dim, sigmaFrequencies: c.sigmaFrequencies, classes, steps: 0 };
+    // The discriminator sees the class only when the data has labels: otherwise the class input
+    // alone would tell expert states (no label) from policy states (their conditioning class).
+    const dataLabels = model.manifest.dataLabels !== null;
+    this.densityLayout = { xDim: model.dim, sigmaFrequencies: c.sigmaFrequencies, classes: dataLabels ? classes : 0, steps: 0 };
+    if (c.conditioning === 'state+class' && model.numClasses === 0) {
+      throw new RangeError(`conditioning "state+class" needs a class-conditional model; ${model.name} is unconditional (use "state")`);
+    }
+    if (c.intervention === 'cfg' && (model.numClasses === 0 || model.nullClass === null)) {
+      throw new RangeError(`the cfg intervention needs a class-conditional model with a null class; ${model.name} has ${model.numClasses === 0 ? 'no classes' : 'no null class'}`);
+    }
     const bias = new Float32Array(K);
     bias[c.initAction] = c.initBias;
     this.policy = new Mlp(inputDim(this.layout), c.hidden, c.layers, K, c.seed * 2 + 1, { outScale: 0.01, outBias: bias });
@@ -140,8 +149,12 @@ export class Learner {
     if (!m.data) throw new RangeError(`${this.model.name} has no data samples ("data" in model.json); the expert occupancy needs them`);
     const arr = await readNpy(join(this.model.dir, m.data));
     this.data = arr.dtype === 'uint8' ? Float32Array.from(arr.data as Uint8Array, (v) => v / 127.5 - 1) : toFloat32(arr);
-    if (m.dataLabels && existsSync(join(this.model.dir, m.dataLabels))) {
-      this.dataLabels = Int32Array.from((await readNpy(join(this.model.dir, m.dataLabels))).data as ArrayLike<number | bigint>, (v) => Number(v));
+    if (m.dataLabels) {
+      const path = join(this.model.dir, m.dataLabels);
+      if (!existsSync(path)) throw new RangeError(`${path}: not found ("dataLabels" in model.json)`);
+      this.dataLabels = Int32Array.from((await readNpy(path)).data as ArrayLike<number | bigint>, (v) => Number(v));
+      const nData = this.data.length / this.model.dim;
+      if (this.dataLabels.length !== nData) throw new RangeError(`${path}: ${this.dataLabels.length} labels for ${nData} data samples`);
     }
   }
 
@@ -165,7 +178,8 @@ export class Learner {
     const tMask = new Uint8Array(cap * K);
     const profile = new Float64Array(N * K);
     let count = 0;
-    const rng = new Stream(seed, 0x5eed);
+    // Action draws come from per-row streams, so they do not depend on the rollout batch size.
+    const actionRng = new StackedRandom(deriveSeed(seed, 0xac71));
     let saved: Float32Array[] | null = null;
     if (opts.weights === 'ema') {
       saved = this.policy.getWeights();
@@ -199,7 +213,7 @@ export class Learner {
           p[a] = mask[j * K + a] ? Math.exp(logits[j * K + a]! / opts.temperature - mx) : 0;
           z += p[a]!;
         }
-        let u = rng.uniform() * z;
+        let u = actionRng.stream(ctx.rows[j]!).uniform() * z;
         let a = 0;
         for (; a < K - 1; a++) {
           u -= p[a]!;
@@ -207,13 +221,16 @@ export class Learner {
         }
         while (p[a] === 0) a--;
         actions[j] = a;
+        profile[ctx.level[j]! * K + a]!++;
+        let allowed = 0;
+        for (let q = 0; q < K; q++) allowed += mask[j * K + q]!;
+        if (allowed <= 1) continue; // no choice, no gradient: not a learning transition
         const k = count++;
         tRow[k] = ctx.rows[j]!;
         tStep[k] = t;
         tAction[k] = a;
         tLogp[k] = Math.log(p[a]! / z);
         tMask.set(mask.subarray(j * K, (j + 1) * K), k * K);
-        profile[ctx.level[j]! * K + a]!++;
       }
       return applyActions(c, actions, ctx.level);
     };
@@ -420,7 +437,7 @@ export class Learner {
     const c = this.config;
     const it = this.iteration;
     const t0 = performance.now();
-    const rng = new Stream(c.seed + 101, it);
+    const rng = new Stream(deriveSeed(c.seed, 0x7a1e), it);
     const m0 = this.model.stats.modelMs;
     const ro = await this.rollout(c.trajectories, c.seed * 100_003 + it, { temperature: c.temperature, signal });
     const tRollout = performance.now();
@@ -469,8 +486,13 @@ export class Learner {
    */
   async checkpoint(): Promise<Checkpoint> {
     const enc = (ws: Float32Array[]): string[] => ws.map((w) => Buffer.from(w.buffer, w.byteOffset, w.byteLength).toString('base64'));
-    const opt = async (o: tf.Optimizer): Promise<{ name: string; data: string; shape: number[] }[]> =>
-      Promise.all((await o.getWeights()).map(async (w) => ({ name: w.name, shape: w.tensor.shape, data: enc([Float32Array.from((await w.tensor.data()) as Float32Array)])[0]! })));
+    const opt = async (o: tf.Optimizer): Promise<{ name: string; data: string; shape: number[] }[]> => {
+      const ws = await o.getWeights();
+      const out = await Promise.all(ws.map(async (w) => ({ name: w.name, shape: w.tensor.shape, data: enc([Float32Array.from((await w.tensor.data()) as Float32Array)])[0]! })));
+      // getWeights() makes a fresh 'iter' scalar each call; the other entries are live optimizer variables.
+      for (const w of ws) if (w.name === 'iter') w.tensor.dispose();
+      return out;
+    };
     return {
       version: VERSION,
       iteration: this.iteration,
@@ -493,12 +515,19 @@ export class Learner {
     this.density.setWeights(dec(cp.density));
     this.policyEma = dec(cp.policyEma);
     this.densityEma = dec(cp.densityEma);
-    const opt = async (o: tf.Optimizer, ws: Checkpoint['optPolicy']): Promise<void> => {
-      if (ws.length === 0) return;
-      await o.setWeights(ws.map((w) => ({ name: w.name, tensor: tf.tensor(dec([w.data])[0]!, w.shape) })));
+    // A fresh optimizer per restore: tfjs's Adam.setWeights replaces its moment variables without
+    // disposing the old ones.
+    const opt = async (old: tf.AdamOptimizer, lr: number, ws: Checkpoint['optPolicy']): Promise<tf.AdamOptimizer> => {
+      old.dispose();
+      const o = tf.train.adam(lr);
+      if (ws.length === 0) return o;
+      const named = ws.map((w) => ({ name: w.name, tensor: tf.tensor(dec([w.data])[0]!, w.shape) }));
+      await o.setWeights(named); // Adam copies them into its own variables
+      for (const w of named) w.tensor.dispose();
+      return o;
     };
-    await opt(this.optPolicy, cp.optPolicy);
-    await opt(this.optDensity, cp.optDensity);
+    this.optPolicy = await opt(this.optPolicy, this.config.lrPolicy, cp.optPolicy);
+    this.optDensity = await opt(this.optDensity, this.config.lrDensity, cp.optDensity);
     this.iteration = cp.iteration;
   }
 
@@ -587,8 +616,8 @@ export async function runTraining(o: RunOptions): Promise<{ learner: Learner; ba
     await writeFileAtomic(cfgPath, JSON.stringify(body, (_k, v: unknown) => (v === Infinity ? 'inf' : v), 2) + '\n');
   }
   const learner = new Learner(o.model, config);
-  if (o.resume && existsSync(cpPath)) {
-    await learner.restore(JSON.parse(readFileSync(cpPath, 'utf8')) as Checkpoint);
+  if (o.resume) {
+    if (existsSync(cpPath)) await learner.restore(JSON.parse(readFileSync(cpPath, 'utf8')) as Checkpoint);
     // Drop metric lines of an iteration that did not reach its checkpoint.
     if (existsSync(metricsPath)) {
       const keep = readFileSync(metricsPath, 'utf8')

@@ -22,6 +22,17 @@ function splitmix32(state: number): [number, number] {
   return [state, z >>> 0];
 }
 
+/**
+ * A seed for one purpose of a run (actions, trainer, …), so that streams meant to be independent
+ * never coincide with the per-sample noise streams of the same seed: (seed, purpose) are mixed
+ * through splitmix32 twice.
+ */
+export function deriveSeed(seed: number, purpose: number): number {
+  const [s1, a] = splitmix32((seed | 0) ^ Math.imul(purpose | 0, 0x9e3779b1));
+  const b = splitmix32(s1 ^ a)[1];
+  return (a ^ Math.imul(b, 0x85ebca6b)) >>> 1; // non-negative, < 2^31
+}
+
 /** A xoshiro128** stream. */
 export class Stream {
   private s0: number;
