@@ -13,7 +13,7 @@ import { Model } from '../src/main/engine/models/model';
 import { ModelError, type FeatureSpec } from '../src/main/engine/models/manifest';
 import { resourcesDir } from '../src/main/engine/models/registry';
 import { encodeNpy, npyFloat32 } from '../src/main/engine/io/npy';
-import { main } from '../src/cli/index';
+import { cli, lastJson } from './helpers/cli';
 import { Stream } from '../src/main/engine/samplers/random';
 
 const tmp = mkdtempSync(join(tmpdir(), 'ss-eval-'));
@@ -134,29 +134,13 @@ test('reference statistics are cached per data set and recomputed when the data 
   await model.dispose();
 });
 
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const o = process.stdout.write;
-  const e = process.stderr.write;
-  // Capture the CLI's text; pass anything else (the test runner's own binary reports) through.
-  const capture = (sink: string[], original: typeof process.stdout.write, stream: NodeJS.WriteStream): typeof process.stdout.write =>
-    ((c: unknown, ...rest: unknown[]) => (typeof c === 'string' ? (sink.push(c), true) : (original as (...a: unknown[]) => boolean).call(stream, c, ...rest))) as typeof process.stdout.write;
-  process.stdout.write = capture(out, o, process.stdout);
-  process.stderr.write = capture(err, e, process.stderr);
-  try {
-    return { code: await main(argv), out: out.join(''), err: err.join('') };
-  } finally {
-    process.stdout.write = o;
-    process.stderr.write = e;
-  }
-}
-const last = (s: string): Record<string, unknown> => JSON.parse(s.trim().split('\n').pop()!) as Record<string, unknown>;
+const last = lastJson;
+
 
 test('eval scores samples against the data with counts, and classes on the benchmark', async () => {
   const r = await cli('eval', '--model', 'gmm-ring8', '--n', '1500', '--guidance', '2', '--metrics', 'fid,kid,precision,recall,density,coverage,classes', '--kid-subsets', '20', '--json');
-  assert.equal(r.code, 0, r.err);
-  const res = last(r.out) as { summary: Record<string, number>; nReal: number; nFake: number; nfePerSample: number; denoiserEvaluations: number; flags: string[]; classes: { method: string; conditionalAccuracy: number } };
+  assert.equal(r.code, 0, r.stderr);
+  const res = last(r.stdout) as { summary: Record<string, number>; nReal: number; nFake: number; nfePerSample: number; denoiserEvaluations: number; flags: string[]; classes: { method: string; conditionalAccuracy: number } };
   assert.equal(res.nReal, 8000);
   assert.equal(res.nFake, 1500);
   assert.equal(res.nfePerSample, 35);
@@ -168,10 +152,10 @@ test('eval scores samples against the data with counts, and classes on the bench
   // Unknown metric, unconditional classes: clear errors.
   const bad = await cli('eval', '--model', 'gmm-ring8', '--metrics', 'fid,is');
   assert.equal(bad.code, 2);
-  assert.match(bad.err, /unknown metric "is"/);
+  assert.match(bad.stderr, /unknown metric "is"/);
   const noClasses = await cli('eval', '--model', 'swissroll', '--n', '200', '--metrics', 'classes');
   assert.equal(noClasses.code, 2);
-  assert.match(noClasses.err, /unconditional: it has no classes/);
+  assert.match(noClasses.stderr, /unconditional: it has no classes/);
 });
 
 test('fid / kid / prdc / features commands; .npz statistics give the same FID as the features', async () => {
@@ -183,21 +167,21 @@ test('fid / kid / prdc / features commands; .npz statistics give the same FID as
   writeFileSync(join(tmp, 'A.npy'), encodeNpy(npyFloat32([n, d], A)));
   writeFileSync(join(tmp, 'B.npy'), encodeNpy(npyFloat32([n, d], B)));
   const f1 = await cli('fid', '--a', join(tmp, 'A.npy'), '--b', join(tmp, 'B.npy'), '--save-a', join(tmp, 'A.npz'), '--json');
-  assert.equal(f1.code, 0, f1.err);
+  assert.equal(f1.code, 0, f1.stderr);
   const f2 = await cli('fid', '--a', join(tmp, 'A.npz'), '--b', join(tmp, 'B.npy'), '--json');
-  assert.equal(f2.code, 0, f2.err);
-  const v1 = last(f1.out) as { fid: number; nReal: number; flags: string[] };
-  const v2 = last(f2.out) as { fid: number; nReal: number };
+  assert.equal(f2.code, 0, f2.stderr);
+  const v1 = last(f1.stdout) as { fid: number; nReal: number; flags: string[] };
+  const v2 = last(f2.stdout) as { fid: number; nReal: number };
   assert.ok(Math.abs(v1.fid - v2.fid) < 1e-9, `${v1.fid} vs ${v2.fid}`);
   assert.equal(v2.nReal, n, 'the sample count travels in the .npz');
   assert.ok(v1.flags.some((f) => /600 samples < 2,048/.test(f)));
 
   const k = await cli('kid', '--real', join(tmp, 'A.npy'), '--fake', join(tmp, 'B.npy'), '--subsets', '10', '--subset-size', '100', '--json');
-  assert.equal(k.code, 0, k.err);
-  assert.equal((last(k.out) as { subsets: number }).subsets, 10);
+  assert.equal(k.code, 0, k.stderr);
+  assert.equal((last(k.stdout) as { subsets: number }).subsets, 10);
   const p = await cli('prdc', '--real', join(tmp, 'A.npy'), '--fake', join(tmp, 'B.npy'), '--json');
-  assert.equal(p.code, 0, p.err);
-  const pr = last(p.out) as { precision: number; recall: number; kPR: number; nReal: number };
+  assert.equal(p.code, 0, p.stderr);
+  const pr = last(p.stdout) as { precision: number; recall: number; kPR: number; nReal: number };
   assert.equal(pr.kPR, 3);
   assert.equal(pr.nReal, n);
   assert.ok(pr.precision > 0 && pr.precision <= 1 && pr.recall > 0 && pr.recall <= 1);
@@ -206,18 +190,18 @@ test('fid / kid / prdc / features commands; .npz statistics give the same FID as
   const ring = Float32Array.from({ length: 20 }, (_, i) => Math.cos(i));
   writeFileSync(join(tmp, 'ring.npy'), encodeNpy(npyFloat32([10, 2], ring)));
   const fe = await cli('features', '--model', 'gmm-ring8', '--in', join(tmp, 'ring.npy'), '--out', join(tmp, 'ringf.npy'), '--json');
-  assert.equal(fe.code, 0, fe.err);
-  assert.deepEqual((last(fe.out) as { n: number; dim: number }).dim, 64);
+  assert.equal(fe.code, 0, fe.stderr);
+  assert.deepEqual((last(fe.stdout) as { n: number; dim: number }).dim, 64);
 
   // Errors: mismatched dimensions, wrong-shaped features file.
   writeFileSync(join(tmp, 'C.npy'), encodeNpy(npyFloat32([n, 3], Float32Array.from({ length: n * 3 }, () => s.normal()))));
   const mism = await cli('fid', '--a', join(tmp, 'A.npy'), '--b', join(tmp, 'C.npy'));
   assert.equal(mism.code, 2);
-  assert.match(mism.err, /5-dimensional, generated ones 3-dimensional/);
+  assert.match(mism.stderr, /5-dimensional, generated ones 3-dimensional/);
   writeFileSync(join(tmp, 'D.npy'), encodeNpy(npyFloat32([n], Float32Array.from({ length: n }))));
   const flat = await cli('prdc', '--real', join(tmp, 'D.npy'), '--fake', join(tmp, 'A.npy'));
   assert.equal(flat.code, 2);
-  assert.match(flat.err, /features must have shape \[n, d\]/);
+  assert.match(flat.stderr, /features must have shape \[n, d\]/);
 });
 
 test('a custom image model directory with its own extractor (resize, logits) runs eval end to end', async () => {
@@ -251,8 +235,8 @@ test('a custom image model directory with its own extractor (resize, logits) run
     }),
   );
   const r = await cli('eval', '--model', dir, '--n', '400', '--steps', '32', '--metrics', 'fid,kid,precision,recall', '--kid-subsets', '10', '--kid-subset-size', '200', '--json');
-  assert.equal(r.code, 0, r.err);
-  const res = last(r.out) as { summary: Record<string, number>; extractor: string; nReal: number };
+  assert.equal(r.code, 0, r.stderr);
+  const res = last(r.stdout) as { summary: Record<string, number>; extractor: string; nReal: number };
   assert.match(res.extractor, /f\.onnx$/);
   assert.equal(res.nReal, m);
   // An exact denoiser with enough steps reproduces the data: metrics near their ideal values.
@@ -260,12 +244,12 @@ test('a custom image model directory with its own extractor (resize, logits) run
   assert.ok(res.summary['precision']! > 0.8 && res.summary['recall']! > 0.8, JSON.stringify(res.summary));
   // The features command writes logits when asked; a broken extractor in the manifest is reported.
   const fe = await cli('features', '--model', dir, '--in', join(dir, 'data.npy'), '--out', join(tmp, 'img-f.npy'), '--logits', join(tmp, 'img-l.npy'), '--json');
-  assert.equal(fe.code, 0, fe.err);
-  assert.equal((last(fe.out) as { logits: string | null }).logits, join(tmp, 'img-l.npy'));
+  assert.equal(fe.code, 0, fe.stderr);
+  assert.equal((last(fe.stdout) as { logits: string | null }).logits, join(tmp, 'img-l.npy'));
   const manifest = JSON.parse((await import('node:fs')).readFileSync(join(dir, 'model.json'), 'utf8')) as { features: Record<string, unknown> };
   manifest.features['input'] = 'pixels';
   writeFileSync(join(dir, 'model.json'), JSON.stringify(manifest));
   const broken = await cli('eval', '--model', dir, '--n', '50', '--metrics', 'fid');
   assert.equal(broken.code, 2);
-  assert.match(broken.err, /has no input "pixels" \(features\.input\); its inputs are img/);
+  assert.match(broken.stderr, /has no input "pixels" \(features\.input\); its inputs are img/);
 });

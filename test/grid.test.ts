@@ -28,7 +28,7 @@ import { resolveModelDir } from '../src/main/engine/models/registry';
 import { resolveSettings } from '../src/main/engine/samplers/generate';
 import { SamplingCancelled } from '../src/main/engine/samplers/loop';
 import { DEFAULT_SAMPLER_SETTINGS } from '../src/main/engine/samplers/types';
-import { main } from '../src/cli/index';
+import { assertUsageError, cli, lastJson, type Run } from './helpers/cli';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const tmp = mkdtempSync(join(tmpdir(), 'ss-grid-'));
@@ -269,48 +269,7 @@ describe('runGrid', () => {
 // ---------------------------------------------------------------------------------------------
 // The command line
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** `main(argv)` in this process, with string writes to stdout/stderr captured. */
-async function cli(...argv: string[]): Promise<Run> {
-  await new Promise((r) => setImmediate(r));
-  const out: string[] = [];
-  const err: string[] = [];
-  const realOut = process.stdout.write;
-  const realErr = process.stderr.write;
-  const hook = (sink: string[], real: typeof process.stdout.write, stream: NodeJS.WriteStream): typeof process.stdout.write =>
-    ((chunk: unknown, ...rest: unknown[]): boolean => {
-      if (typeof chunk !== 'string') return (real as (...a: unknown[]) => boolean).call(stream, chunk, ...rest);
-      sink.push(chunk);
-      (rest.find((a) => typeof a === 'function') as (() => void) | undefined)?.();
-      return true;
-    }) as typeof process.stdout.write;
-  process.stdout.write = hook(out, realOut, process.stdout);
-  process.stderr.write = hook(err, realErr, process.stderr);
-  try {
-    return { code: await main(argv), stdout: out.join(''), stderr: err.join('') };
-  } finally {
-    process.stdout.write = realOut;
-    process.stderr.write = realErr;
-  }
-}
-
-function lastJson(stdout: string): Record<string, unknown> {
-  const lines = stdout.split('\n').filter((l) => l.trim() !== '');
-  assert.ok(lines.length > 0, 'stdout is empty');
-  return JSON.parse(lines[lines.length - 1]!) as Record<string, unknown>;
-}
-
-function usageError(r: Run, message: RegExp): void {
-  assert.equal(r.code, 2, `exit code ${r.code}; stderr: ${r.stderr}`);
-  assert.match(r.stderr, /^error: /m);
-  assert.match(r.stderr, message);
-  assert.doesNotMatch(r.stderr, /\n\s+at .*:\d+:\d+/, 'no stack trace');
-}
+const usageError = assertUsageError;
 
 describe('the grid command', () => {
   test('--json: every cell, the best, the total cost; results.json + results.csv; best-constant picks it up', async () => {
