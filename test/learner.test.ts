@@ -141,6 +141,17 @@ test('train: a run killed with SIGKILL mid-run resumes and finishes, losing at m
   assert.ok(existsSync(join(dir, 'profile.json')));
   assert.ok(existsSync(join(dir, 'profile.png')));
   assert.ok(existsSync(join(dir, 'samples', 'iter-00006.png')));
+  // eval --policy: the run's EMA policy next to the plain sampler, same seed and n.
+  const ev = await runCli(['eval', '--policy', dir, '--n', '400', '--metrics', 'fid,precision,recall', '--json']);
+  assert.equal(ev.code, 0, ev.stderr.slice(-800));
+  const table = JSON.parse(ev.stdout.trim().split('\n').pop()!) as { iteration: number; rows: { name: string; nfe: number; summary: Record<string, number> }[]; profile: number[][] };
+  assert.equal(table.iteration, 6);
+  assert.deepEqual(table.rows.map((r) => r.name), ['policy (cfg, rkl, τ=1)', 'no guidance / plain']);
+  for (const r of table.rows) {
+    assert.equal(r.nfe, 35);
+    for (const k of ['fid', 'precision', 'recall']) assert.ok(Number.isFinite(r.summary[k]), `${r.name} ${k}`);
+  }
+  assert.equal(table.profile.length, 18);
   // A finished run refuses a fresh start in the same directory.
   const again = await runCli(args);
   assert.equal(again.code, 2);
