@@ -15,6 +15,7 @@ import { generate, resolveSettings } from '../main/engine/samplers/generate';
 import { baselineSettings, BASELINES, stepsForNfe, type BaselineName } from '../main/engine/samplers/baselines';
 import { evaluatePolicy, loadRun, runModelDir } from '../main/engine/learner/train';
 import { checkOutputPath, classesFromFlag, deviceFromFlag, num, Reporter, SAMPLER_OPTIONS, samplerSettingsFromFlags, USAGE, UsageError, writeOutput } from './common';
+import { infReplacer } from '../shared/json';
 
 /** Features from a .npy of shape [n, d] (any float or int dtype). */
 async function featuresFromNpy(path: string): Promise<Features> {
@@ -210,7 +211,7 @@ export async function cmdEval(argv: string[], signal: AbortSignal): Promise<void
           command: 'eval',
           model: model.name,
           baseline: v.baseline ?? null,
-          settings: { ...settings, sTmax: Number.isFinite(settings.sTmax) ? settings.sTmax : 'inf' },
+          settings: JSON.parse(JSON.stringify(settings, infReplacer)) as Record<string, unknown>,
           n,
           nfePerSample: nfe / n,
           networkEvalsPerSample: net / n,

@@ -7,6 +7,7 @@ import { generate } from '../main/engine/samplers/generate';
 import { readNpy, toFloat32, writeNpy, npyFloat32, npyInt64 } from '../main/engine/io/npy';
 import { writeSamplePlot } from '../main/engine/io/plots';
 import { checkOutputPath, classesFromFlag, deviceFromFlag, num, Reporter, SAMPLER_OPTIONS, samplerSettingsFromFlags, stats, USAGE, UsageError, writeOutput } from './common';
+import { infReplacer } from '../shared/json';
 
 const SAMPLE_OPTIONS = {
   model: { type: 'string' },
@@ -94,7 +95,7 @@ export async function cmdSample(argv: string[], signal: AbortSignal): Promise<vo
       model: model.name,
       modelDir: model.dir,
       backend: model.backend,
-      settings: { ...settings, sTmax: Number.isFinite(settings.sTmax) ? settings.sTmax : 'inf' },
+      settings: JSON.parse(JSON.stringify(settings, infReplacer)) as Record<string, unknown>,
       n,
       batch,
       seed,

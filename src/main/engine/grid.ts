@@ -24,6 +24,7 @@ import type { Denoiser, Model } from './models/model';
 import { generate, resolveSettings, type ResolvedSettings } from './samplers/generate';
 import { SamplingCancelled } from './samplers/loop';
 import { SAMPLERS, type SamplerSettings } from './samplers/types';
+import { infReplacer } from '../../shared/json';
 
 /** A grid the user can fix: a bad axis, a saved grid that does not match, a damaged results file. */
 export class GridError extends RangeError {
@@ -364,7 +365,6 @@ export function assembleResults(config: GridConfig, cells: GridCell[]): GridResu
   return { version: GRID_RESULTS_VERSION, config, cells: sorted, best: pickBest(sorted, config.metric), totals };
 }
 
-const infReplacer = (_key: string, v: unknown): unknown => (v === Infinity ? 'inf' : v === -Infinity ? '-inf' : v);
 
 /** The results as a JSON-safe object (∞ → "inf"; NaN → null). */
 export function gridResultsJson(r: GridResults): Record<string, unknown> {

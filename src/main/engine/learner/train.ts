@@ -33,6 +33,7 @@ import { actionMask, applyActions, horizonFor } from './interventions';
 import { normaliseAdvantages, ppoClipLoss } from './ppo';
 import { initTf } from './backend';
 import { VERSION } from '../../../shared/version';
+import { infReplacer, infReviver } from '../../../shared/json';
 import { evaluateSamples, referenceFor, type EvalResult, type MetricName, type Reference } from '../metrics/evaluate';
 import { extractorForModel, type FeatureExtractor } from '../metrics/features';
 import { profileHeatmap, writeSamplePlot } from '../io/plots';
@@ -607,13 +608,13 @@ export async function runTraining(o: RunOptions): Promise<{ learner: Learner; ba
   let config = o.config;
   if (o.resume) {
     if (!existsSync(cfgPath)) throw new RangeError(`${dir}: no config.json; not a run directory`);
-    const saved = JSON.parse(readFileSync(cfgPath, 'utf8'), (_k, v: unknown) => (v === 'inf' ? Infinity : v)) as { learner: LearnerConfig };
+    const saved = JSON.parse(readFileSync(cfgPath, 'utf8'), infReviver) as { learner: LearnerConfig };
     config = { ...saved.learner, iterations: o.iterations ?? saved.learner.iterations };
   } else {
     if (existsSync(cfgPath)) throw new RangeError(`${dir} already holds a run; use --resume to continue it or choose a new --run-dir`);
     mkdirSync(dir, { recursive: true });
     const body = { version: VERSION, model: { name: o.model.name, dir: o.model.dir }, learner: config, backend };
-    await writeFileAtomic(cfgPath, JSON.stringify(body, (_k, v: unknown) => (v === Infinity ? 'inf' : v), 2) + '\n');
+    await writeFileAtomic(cfgPath, JSON.stringify(body, infReplacer, 2) + '\n');
   }
   const learner = new Learner(o.model, config);
   if (o.resume) {
@@ -671,7 +672,7 @@ export async function loadRun(runDir: string, model: Model): Promise<Learner> {
   const cpPath = join(runDir, 'checkpoint.json');
   if (!existsSync(cfgPath)) throw new RangeError(`${runDir}: not a run directory (no config.json)`);
   if (!existsSync(cpPath)) throw new RangeError(`${runDir}: has no checkpoint yet (no finished iteration)`);
-  const saved = JSON.parse(readFileSync(cfgPath, 'utf8'), (_k, v: unknown) => (v === 'inf' ? Infinity : v)) as { learner: LearnerConfig };
+  const saved = JSON.parse(readFileSync(cfgPath, 'utf8'), infReviver) as { learner: LearnerConfig };
   await initTf();
   const learner = new Learner(model, saved.learner);
   await learner.restore(JSON.parse(readFileSync(cpPath, 'utf8')) as Checkpoint);

@@ -8,6 +8,7 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { EDM_STOCHASTIC_PRESETS, type SamplerSettings } from './types';
+import { infReviver } from '../../../shared/json';
 
 export const BASELINES = ['no-guidance', 'best-constant', 'edm-stochastic', 'equal-nfe'] as const;
 export type BaselineName = (typeof BASELINES)[number];
@@ -39,8 +40,7 @@ export function baselineSettings(name: BaselineName, o: BaselineOptions = {}): P
       if (!o.grid) throw new RangeError('the best-constant baseline needs a grid search result (--grid-result DIR from `grid`)');
       const file = o.grid.endsWith('.json') ? o.grid : join(o.grid, 'results.json');
       if (!existsSync(file)) throw new RangeError(`${file}: not found; run \`grid\` first and pass its output directory`);
-      // Grid results write Infinity (e.g. S_tmax) as the string "inf".
-      const r = JSON.parse(readFileSync(file, 'utf8'), (_k, v: unknown) => (v === 'inf' ? Infinity : v)) as { best?: { settings?: Partial<SamplerSettings> } };
+      const r = JSON.parse(readFileSync(file, 'utf8'), infReviver) as { best?: { settings?: Partial<SamplerSettings> } };
       if (!r.best?.settings) throw new RangeError(`${file}: has no best configuration yet (is the grid finished?)`);
       return r.best.settings;
     }
