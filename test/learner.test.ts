@@ -187,3 +187,13 @@ test('the discriminator sees classes only when the data has labels; bad configs 
     await swiss.dispose();
   }
 });
+
+test('the initial action follows a baseline: the grid best guidance, EDM churn, continue', async () => {
+  const { initActionFrom, nearestAction, ACTION_PRESETS } = await import('../src/main/engine/learner/config');
+  assert.equal(nearestAction([1, 1.25, 1.5, 2], 1.3), 1);
+  assert.equal(initActionFrom({ intervention: 'cfg', actions: ACTION_PRESETS.cfg, steps: 18 }, { guidance: 1 }), 0);
+  assert.equal(initActionFrom({ intervention: 'cfg', actions: ACTION_PRESETS.cfg, steps: 18 }, { guidance: 2.4 }), 4);
+  // EDM ImageNet churn 40 over 18 steps caps at γ = √2 − 1, the last gamma action.
+  assert.equal(initActionFrom({ intervention: 'gamma', actions: ACTION_PRESETS.gamma, steps: 18 }, { churn: 40 }), 9);
+  assert.equal(initActionFrom({ intervention: 'renoise', actions: [0, 1, 2, 4], steps: 6 }, {}), 0);
+});

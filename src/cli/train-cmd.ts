@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Model } from '../main/engine/models/model';
 import { resolveModelDir } from '../main/engine/models/registry';
-import { CONDITIONINGS, defaultConfig, INTERVENTIONS, type Conditioning, type Intervention, type LearnerConfig } from '../main/engine/learner/config';
+import { CONDITIONINGS, defaultConfig, initActionFrom, INTERVENTIONS, type Conditioning, type Intervention, type LearnerConfig } from '../main/engine/learner/config';
+import { baselineSettings } from '../main/engine/samplers/baselines';
 import { DIVERGENCES, type Divergence } from '../main/engine/learner/divergences';
 import { runTraining } from '../main/engine/learner/train';
 import { deviceFromFlag, num, Reporter, USAGE, UsageError } from './common';
@@ -18,6 +19,7 @@ export const TRAIN_OPTIONS = {
   'step-input': { type: 'boolean' },
   actions: { type: 'string' },
   'init-action': { type: 'string' },
+  'init-from-grid': { type: 'string' },
   sampler: { type: 'string' },
   steps: { type: 'string' },
   'nfe-budget': { type: 'string' },
@@ -72,6 +74,14 @@ export async function cmdTrain(argv: string[], signal: AbortSignal): Promise<voi
     if (x !== undefined) cfg[k] = x;
   };
   set('initAction', num(v['init-action'], 'init-action', { int: true, min: 0 }));
+  if (v['init-from-grid']) {
+    if (v['init-action'] !== undefined) throw new UsageError('give either --init-action or --init-from-grid, not both');
+    try {
+      cfg.initAction = initActionFrom(cfg, baselineSettings('best-constant', { grid: v['init-from-grid'] }));
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
+  }
   set('steps', num(v.steps, 'steps', { int: true, min: 1 }));
   set('nfeBudget', num(v['nfe-budget'], 'nfe-budget', { int: true, min: 1 }));
   set('iterations', num(v.iterations, 'iterations', { int: true, min: 1 }));

@@ -145,3 +145,25 @@ export function checkConfig(c: LearnerConfig): void {
     if (!(c.nfeBudget >= plain)) fail('nfeBudget', `renoise needs at least the plain sampler's ${plain} NFE (${c.sampler}, ${c.steps} steps), got ${c.nfeBudget}`);
   }
 }
+
+/** Index of the action value nearest `value` (the initial policy favours it). */
+export function nearestAction(actions: readonly number[], value: number): number {
+  let best = 0;
+  for (let a = 1; a < actions.length; a++) if (Math.abs(actions[a]! - value) < Math.abs(actions[best]! - value)) best = a;
+  return best;
+}
+
+/**
+ * The initial action from a baseline's settings (the paper's heuristic: start from the best hand-tuned
+ * sampler): cfg → its guidance scale, gamma → its churn γ = min(S_churn/N, √2−1); renoise → continue.
+ */
+export function initActionFrom(c: Pick<LearnerConfig, 'intervention' | 'actions' | 'steps'>, s: { guidance?: number; churn?: number }): number {
+  switch (c.intervention) {
+    case 'cfg':
+      return nearestAction(c.actions, s.guidance ?? 1);
+    case 'gamma':
+      return nearestAction(c.actions, Math.min((s.churn ?? 0) / c.steps, Math.SQRT2 - 1));
+    case 'renoise':
+      return Math.max(0, c.actions.indexOf(0));
+  }
+}
