@@ -107,6 +107,19 @@ export const SAMPLER_OPTIONS = {
   guidance: { type: 'string' },
 } as const satisfies ParseArgsConfig['options'];
 
+/** The flags of every command that samples a model: sample, eval, grid. */
+export const SAMPLING_RUN_OPTIONS = {
+  model: { type: 'string' },
+  ...SAMPLER_OPTIONS,
+  class: { type: 'string' },
+  n: { type: 'string' },
+  batch: { type: 'string' },
+  seed: { type: 'string' },
+  device: { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean' },
+} as const satisfies ParseArgsConfig['options'];
+
 type SamplerFlagValues = { [K in keyof typeof SAMPLER_OPTIONS]?: string };
 
 /** Sampler settings from flags, checked against the model (errors are UsageErrors). */

@@ -26,23 +26,15 @@ import {
   type GridResults,
   type SelectionMetric,
 } from '../main/engine/grid';
-import { classesFromFlag, deviceFromFlag, num, Reporter, SAMPLER_OPTIONS, samplerSettingsFromFlags, USAGE, UsageError } from './common';
+import { classesFromFlag, deviceFromFlag, num, Reporter, SAMPLING_RUN_OPTIONS, samplerSettingsFromFlags, USAGE, UsageError } from './common';
 
 export const GRID_OPTIONS = {
-  model: { type: 'string' },
-  ...SAMPLER_OPTIONS,
+  ...SAMPLING_RUN_OPTIONS,
   axis: { type: 'string', multiple: true },
   metric: { type: 'string' },
   metrics: { type: 'string' },
-  class: { type: 'string' },
-  n: { type: 'string' },
-  batch: { type: 'string' },
-  seed: { type: 'string' },
-  device: { type: 'string' },
   out: { type: 'string' },
   restart: { type: 'boolean' },
-  json: { type: 'boolean' },
-  help: { type: 'boolean' },
 } as const;
 
 function fmtMetric(key: string, v: number | undefined): string {

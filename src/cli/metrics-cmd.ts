@@ -14,7 +14,7 @@ import { resolveModelDir } from '../main/engine/models/registry';
 import { generate, resolveSettings } from '../main/engine/samplers/generate';
 import { baselineSettings, BASELINES, stepsForNfe, type BaselineName } from '../main/engine/samplers/baselines';
 import { evaluatePolicy, loadRun, runModelDir } from '../main/engine/learner/train';
-import { checkOutputPath, classesFromFlag, deviceFromFlag, num, Reporter, SAMPLER_OPTIONS, samplerSettingsFromFlags, USAGE, UsageError, writeOutput } from './common';
+import { checkOutputPath, classesFromFlag, deviceFromFlag, num, Reporter, SAMPLING_RUN_OPTIONS, samplerSettingsFromFlags, USAGE, UsageError, writeOutput } from './common';
 import { infReplacer } from '../shared/json';
 
 /** Features from a .npy of shape [n, d] (any float or int dtype). */
@@ -127,23 +127,15 @@ export async function cmdFeatures(argv: string[]): Promise<void> {
 }
 
 export const EVAL_OPTIONS = {
-  model: { type: 'string' },
-  ...SAMPLER_OPTIONS,
+  ...SAMPLING_RUN_OPTIONS,
   baseline: { type: 'string' },
   nfe: { type: 'string' },
   'grid-result': { type: 'string' },
   metrics: { type: 'string' },
-  class: { type: 'string' },
-  n: { type: 'string' },
-  batch: { type: 'string' },
-  seed: { type: 'string' },
-  device: { type: 'string' },
   'kid-subsets': { type: 'string' },
   'kid-subset-size': { type: 'string' },
   policy: { type: 'string' },
   temperature: { type: 'string' },
-  json: { type: 'boolean' },
-  help: { type: 'boolean' },
 } as const;
 
 /** Human lines for an evaluation. */

@@ -6,22 +6,14 @@ import { resolveModelDir } from '../main/engine/models/registry';
 import { generate } from '../main/engine/samplers/generate';
 import { readNpy, toFloat32, writeNpy, npyFloat32, npyInt64 } from '../main/engine/io/npy';
 import { writeSamplePlot } from '../main/engine/io/plots';
-import { checkOutputPath, classesFromFlag, deviceFromFlag, num, Reporter, SAMPLER_OPTIONS, samplerSettingsFromFlags, stats, USAGE, UsageError, writeOutput } from './common';
+import { checkOutputPath, classesFromFlag, deviceFromFlag, num, Reporter, SAMPLING_RUN_OPTIONS, samplerSettingsFromFlags, stats, USAGE, UsageError, writeOutput } from './common';
 import { infReplacer } from '../shared/json';
 
 const SAMPLE_OPTIONS = {
-  model: { type: 'string' },
+  ...SAMPLING_RUN_OPTIONS,
   out: { type: 'string' },
-  ...SAMPLER_OPTIONS,
-  class: { type: 'string' },
-  n: { type: 'string' },
-  batch: { type: 'string' },
-  seed: { type: 'string' },
   'init-noise': { type: 'string' },
   grid: { type: 'string' },
-  device: { type: 'string' },
-  json: { type: 'boolean' },
-  help: { type: 'boolean' },
 } as const satisfies ParseArgsConfig['options'];
 
 export async function cmdSample(argv: string[], signal: AbortSignal): Promise<void> {
