@@ -327,3 +327,40 @@ test('FID rejects mismatched or non-finite inputs with clear errors', async () =
   await assert.rejects(gaussianStats({ data: bad, n: 10, d: 3 }, 'fake.npy'), /fake\.npy: non-finite value NaN at row 2, column 1/);
   await assert.rejects(gaussianStats({ data: new Float64Array(3), n: 1, d: 3 }), /at least 2 samples/);
 });
+
+test('FID between small sets of nearly rank-deficient features converges (per-class scores)', async () => {
+  // 2-D points through a 64-d random Fourier map, 1,000 data points against 50 generated ones:
+  // covariances whose spectra are mostly ~0 (rank ≤ 49 on one side) — the eigen-solver once
+  // failed to converge on such clusters.
+  const s = new Stream(3, 0);
+  const D = 64;
+  const W = Float64Array.from({ length: 2 * D }, () => s.normal() * 2);
+  const B = Float64Array.from({ length: D }, () => s.uniform() * 2 * Math.PI);
+  const feats = (n: number, scale: number): Float32Array => {
+    const out = new Float32Array(n * D);
+    for (let i = 0; i < n; i++) {
+      const x0 = s.normal() * scale;
+      const x1 = s.normal() * scale;
+      for (let k = 0; k < D; k++) out[i * D + k] = Math.sqrt(2 / D) * Math.cos(W[k]! * x0 + W[D + k]! * x1 + B[k]!);
+    }
+    return out;
+  };
+  for (let trial = 0; trial < 30; trial++) {
+    const a = await gaussianStats({ data: feats(1000, 0.2), n: 1000, d: D });
+    const b = await gaussianStats({ data: feats(50, 0.2 + trial / 60), n: 50, d: D });
+    const r = await fid({ real: a, fake: b });
+    assert.ok(Number.isFinite(r.fid) && r.fid > -1e-6, `trial ${trial}: FID ${r.fid}`);
+    assert.ok(Math.abs((await fid({ real: a, fake: a })).fid) < 1e-4, `trial ${trial}: FID of a set with itself`);
+  }
+});
+
+test('eigvalsh converges on a nearly singular tridiagonal from a real per-class FID (scipy reference)', async () => {
+  const { readFileSync } = await import('node:fs');
+  const { tridiagEigvals } = await import('../src/main/engine/metrics/linalg');
+  const t = JSON.parse(readFileSync(new URL('./fixtures/tridiag-singular.json', import.meta.url), 'utf8')) as { diag: number[]; off: number[]; scipyEigenvalues: number[] };
+  const ev = tridiagEigvals(Float64Array.from(t.diag), Float64Array.from(t.off));
+  const largest = t.scipyEigenvalues[t.scipyEigenvalues.length - 1]!;
+  let err = 0;
+  for (let i = 0; i < ev.length; i++) err = Math.max(err, Math.abs(ev[i]! - t.scipyEigenvalues[i]!));
+  assert.ok(err < 1e-14 * largest * ev.length, `eigenvalues differ from scipy's by ${err}`);
+});

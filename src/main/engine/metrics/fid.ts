@@ -10,7 +10,7 @@
 // Σ + εI, ε = 1e-6, and say so. The O(n·d²) and O(d³) products run on ONNX Runtime; the
 // eigenvalues come from linalg.ts.
 
-import { choleskyBlocked, eigvalshBlocked } from './linalg';
+import { cholesky, choleskyBlocked, eigvalshBlocked } from './linalg';
 import { mat, matmul, matmulTA, type Mat } from './ortmath';
 import { checkFeatures, type Features } from './types';
 
@@ -100,10 +100,14 @@ async function traceSqrtProduct(F: Mat, sigma2: Float64Array, d: number, flags: 
   return s;
 }
 
-/** The factor to use for Σ: Cholesky when Σ is positive definite, else the data factor (n ≤ d). */
+/**
+ * The factor to use for Σ: the data factor (n ≤ d), else Cholesky when Σ is positive definite,
+ * else — for d ≤ 256 — the semi-definite Cholesky (zero pivots dropped), exact for the singular
+ * covariances of small per-class sets where Σ + εI would bias FID by −2·d·ε.
+ */
 async function factorOf(s: GaussianStats): Promise<{ F: Mat; method: 'cholesky' | 'data-factor' } | null> {
   if (s.factor) return { F: s.factor, method: 'data-factor' };
-  const L = await choleskyBlocked(s.sigma, s.d);
+  const L = (await choleskyBlocked(s.sigma, s.d)) ?? (s.d <= 256 ? cholesky(s.sigma, s.d, { semidefinite: true }) : null);
   return L ? { F: mat(s.d, s.d, L), method: 'cholesky' } : null;
 }
 

@@ -8,8 +8,12 @@ import { mat, matmulTB } from './ortmath';
 // Matrices are row-major Float64Array(d·d). Both routines work on the lower triangle so that every
 // inner loop runs over contiguous memory: the O(d³) parts are dot products and axpys along rows.
 
-/** Lower-triangular L with L·Lᵀ = A, or null when A is not (numerically) positive definite. */
-export function cholesky(a: Float64Array, d: number): Float64Array | null {
+/**
+ * Lower-triangular L with L·Lᵀ = A, or null when A is not (numerically) positive definite.
+ * `semidefinite`: accept a positive semi-definite A (zero pivots give zero columns); null only
+ * when A is clearly indefinite.
+ */
+export function cholesky(a: Float64Array, d: number, opts: { semidefinite?: boolean } = {}): Float64Array | null {
   const L = new Float64Array(d * d);
   let maxDiag = 0;
   for (let i = 0; i < d; i++) maxDiag = Math.max(maxDiag, Math.abs(a[i * d + i]!));
@@ -21,7 +25,12 @@ export function cholesky(a: Float64Array, d: number): Float64Array | null {
       let s = a[ri + j]!;
       for (let k = 0; k < j; k++) s -= L[ri + k]! * L[rj + k]!;
       if (i === j) {
-        if (!(s > tiny)) return null;
+        if (!(s > tiny)) {
+          if (!opts.semidefinite || s < -100 * tiny) return null;
+          // A (numerically) zero pivot of a PSD matrix: its column is zero too (|a_ij|² ≤ a_ii·a_jj),
+          // so the direction is dropped; L·Lᵀ reproduces A to within ~tiny.
+          break;
+        }
         L[rj + j] = Math.sqrt(s);
       } else {
         L[ri + j] = s / L[rj + j]!;
@@ -206,16 +215,22 @@ export function tridiagEigvals(diagIn: Float64Array, offIn: Float64Array): Float
   const dd = diagIn.slice();
   const e = new Float64Array(n);
   e.set(offIn.subarray(0, Math.max(0, n - 1)));
+  // An off-diagonal entry is negligible relative to its neighbours or to the whole matrix: the
+  // absolute test matters for (nearly) singular matrices, whose clusters of ~0 eigenvalues would
+  // otherwise be resolved to relative precision far below anything the result can carry.
+  let norm = 0;
+  for (let i = 0; i < n; i++) norm = Math.max(norm, Math.abs(dd[i]!) + Math.abs(e[i]!) + (i > 0 ? Math.abs(e[i - 1]!) : 0));
+  const floor = Number.EPSILON * norm;
   for (let l = 0; l < n; l++) {
     let iter = 0;
     while (true) {
       let m = l;
       for (; m < n - 1; m++) {
         const s = Math.abs(dd[m]!) + Math.abs(dd[m + 1]!);
-        if (Math.abs(e[m]!) <= Number.EPSILON * s) break;
+        if (Math.abs(e[m]!) <= Number.EPSILON * s || Math.abs(e[m]!) <= floor) break;
       }
       if (m === l) break;
-      if (++iter > 60) throw new Error('eigvalsh: QL iteration did not converge');
+      if (++iter > 60) throw new Error(`eigvalsh: QL iteration did not converge at eigenvalue ${l} of ${n}`);
       // Wilkinson shift from the leading 2×2 block.
       let g = (dd[l + 1]! - dd[l]!) / (2 * e[l]!);
       let r = Math.hypot(g, 1);
