@@ -193,7 +193,7 @@ async function benchLearner(): Promise<boolean> {
       `  one iteration: ${it['time/iteration_s']!.toFixed(2)} s = rollout ${it['time/rollout_s']!.toFixed(2)} s (denoiser ${it['time/denoiser_s']!.toFixed(2)} s) + discriminator ${it['time/discriminator_s']!.toFixed(2)} s + PPO ${it['time/ppo_s']!.toFixed(2)} s`,
     );
     console.log(`  share of the iteration in denoiser calls = ${(share * 100).toFixed(1)}% (goal ≥ 60%) ${ok2 ? 'OK' : 'MISSED'}`);
-    learner.dispose();
+    await learner.dispose();
     await model.dispose();
     return ok1 && ok2;
   } finally {

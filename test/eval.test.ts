@@ -253,3 +253,37 @@ test('a custom image model directory with its own extractor (resize, logits) run
   assert.equal(broken.code, 2);
   assert.match(broken.stderr, /has no input "pixels" \(features\.input\); its inputs are img/);
 });
+
+test('per-class scores: the data scored against itself is perfect per class; swapped labels are not', async () => {
+  const { evaluatePerClass } = await import('../src/main/engine/metrics/evaluate');
+  const { extractorForModel } = await import('../src/main/engine/metrics/features');
+  const { readNpy, toFloat32 } = await import('../src/main/engine/io/npy');
+  const dir = join(resourcesDir(), 'models', 'gmm-ring8');
+  const model = await Model.load(dir);
+  const ex = await extractorForModel(model);
+  try {
+    const ref = await referenceFor(model, ex);
+    const data = toFloat32(await readNpy(join(dir, 'data.npy')));
+    const n = data.length / 2;
+    const labels = ref.labels!;
+    const same = await evaluatePerClass({ model, extractor: ex, reference: ref, samples: data, n, conditioning: labels }, ['fid', 'precision', 'recall']);
+    assert.equal(same.length, 8);
+    for (const c of same) {
+      assert.equal(c.nFake, c.nReal);
+      assert.ok(Math.abs(c.summary['fid']!) < 1e-6, `class ${c.label}: FID of the data against itself is ${c.summary['fid']}`);
+      assert.equal(c.summary['precision'], 1);
+      assert.equal(c.summary['recall'], 1);
+    }
+    // Samples of class c labelled c + 1: every class is scored against the wrong component.
+    const shifted = Int32Array.from(labels, (l) => (l + 1) % 8);
+    const wrong = await evaluatePerClass({ model, extractor: ex, reference: ref, samples: data, n, conditioning: shifted }, ['fid', 'precision', 'recall']);
+    for (const c of wrong) {
+      assert.ok(c.summary['fid']! > 1, `class ${c.label}: FID ${c.summary['fid']}`);
+      assert.ok(c.summary['precision']! < 0.1);
+    }
+    await assert.rejects(evaluatePerClass({ model, extractor: ex, reference: { ...ref, labels: null }, samples: data, n, conditioning: labels }, ['fid']), /no class labels/);
+  } finally {
+    await ex.dispose();
+    await model.dispose();
+  }
+});

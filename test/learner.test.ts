@@ -54,7 +54,7 @@ test('renoise: masks keep every trajectory within the NFE budget and the horizon
     }
     assert.ok(jumped > 50, `a uniform policy should jump often (${jumped} rows did)`);
   } finally {
-    learner.dispose();
+    await learner.dispose();
   }
 });
 
@@ -93,8 +93,8 @@ test('an iteration produces every metric, tensors do not leak, and a checkpoint 
     await b.restore(await a.checkpoint());
     assert.equal(tf.memory().numTensors, afterCp, 'checkpoint/restore leak no tensors');
   } finally {
-    a.dispose();
-    b.dispose();
+    await a.dispose();
+    await b.dispose();
   }
 });
 
@@ -142,16 +142,30 @@ test('train: a run killed with SIGKILL mid-run resumes and finishes, losing at m
   assert.ok(existsSync(join(dir, 'profile.png')));
   assert.ok(existsSync(join(dir, 'samples', 'iter-00006.png')));
   // eval --policy: the run's EMA policy next to the plain sampler, same seed and n.
-  const ev = await runCli(['eval', '--policy', dir, '--n', '400', '--metrics', 'fid,precision,recall', '--json']);
+  const ev = await runCli(['eval', '--policy', dir, '--n', '400', '--metrics', 'fid,precision,recall', '--per-class', '--json']);
   assert.equal(ev.code, 0, ev.stderr.slice(-800));
-  const table = JSON.parse(ev.stdout.trim().split('\n').pop()!) as { iteration: number; rows: { name: string; nfe: number; summary: Record<string, number> }[]; profile: number[][] };
+  type Table = {
+    iteration: number;
+    rows: { name: string; nfe: number; summary: Record<string, number>; perClass: { label: number; nFake: number; summary: Record<string, number> }[] }[];
+    profile: number[][];
+    actionByClass: { label: number; mean: number; meanLowNoise: number }[];
+  };
+  const table = JSON.parse(ev.stdout.trim().split('\n').pop()!) as Table;
   assert.equal(table.iteration, 6);
   assert.deepEqual(table.rows.map((r) => r.name), ['policy (cfg, rkl, τ=1)', 'no guidance / plain']);
   for (const r of table.rows) {
     assert.equal(r.nfe, 35);
     for (const k of ['fid', 'precision', 'recall']) assert.ok(Number.isFinite(r.summary[k]), `${r.name} ${k}`);
+    // Per class: every sample counted once, each class scored.
+    assert.equal(r.perClass.length, 8);
+    assert.equal(r.perClass.reduce((s, c) => s + c.nFake, 0), 400);
+    for (const c of r.perClass) assert.ok(Number.isFinite(c.summary['fid']), `${r.name} class ${c.label}`);
   }
+  // The policy's mean guidance per class lies within the action range.
+  assert.equal(table.actionByClass.length, 8);
+  for (const a of table.actionByClass) assert.ok(a.mean >= 1 && a.mean <= 4, `class ${a.label}: mean action ${a.mean}`);
   assert.equal(table.profile.length, 18);
+
   // A finished run refuses a fresh start in the same directory.
   const again = await runCli(args);
   assert.equal(again.code, 2);
@@ -170,10 +184,10 @@ test('the discriminator sees classes only when the data has labels; bad configs 
     const l = new Learner(model, tiny('cfg', { conditioning: 'state+class' }));
     assert.equal(l.densityLayout.classes, 0);
     assert.equal(l.layout.classes, 9, 'the policy still gets the class (8 + null)');
-    l.dispose();
+    await l.dispose();
     const withLabels = new Learner(ring, tiny('cfg'));
     assert.equal(withLabels.densityLayout.classes, 9);
-    withLabels.dispose();
+    await withLabels.dispose();
   } finally {
     await model.dispose();
   }
@@ -196,4 +210,28 @@ test('the initial action follows a baseline: the grid best guidance, EDM churn, 
   // EDM ImageNet churn 40 over 18 steps caps at γ = √2 − 1, the last gamma action.
   assert.equal(initActionFrom({ intervention: 'gamma', actions: ACTION_PRESETS.gamma, steps: 18 }, { churn: 40 }), 9);
   assert.equal(initActionFrom({ intervention: 'renoise', actions: [0, 1, 2, 4], steps: 6 }, {}), 0);
+  // Default initial policies: mild guidance 1.5, EDM's published churn (γ = √2−1 at 18 steps), continue.
+  assert.equal(ACTION_PRESETS.cfg[defaultConfig('cfg').initAction], 1.5);
+  assert.equal(ACTION_PRESETS.gamma[defaultConfig('gamma').initAction], 0.4142);
+  assert.equal(ACTION_PRESETS.renoise[defaultConfig('renoise').initAction], 0);
+});
+
+test('eval --policy on a renoise run brackets its average NFE with EDM baselines below and above it', async () => {
+  const { runTraining } = await import('../src/main/engine/learner/train');
+  const { cli, lastJson } = await import('./helpers/cli');
+  const dir = join(tmp, 'renoise-run');
+  // A uniform initial policy jumps often, so its average NFE lies strictly between 9 and 15.
+  const { learner } = await runTraining({ model: ring, config: tiny('renoise', { steps: 5, nfeBudget: 15, initBias: 0, iterations: 1 }), runDir: dir });
+  await learner.dispose();
+  const r = await cli('eval', '--policy', dir, '--n', '300', '--metrics', 'fid', '--json');
+  assert.equal(r.code, 0, r.stderr);
+  const rows = (lastJson(r.stdout) as { rows: { name: string; nfe: number }[] }).rows;
+  const policy = rows[0]!;
+  assert.ok(policy.nfe > 9 && policy.nfe < 15, `policy NFE ${policy.nfe}`);
+  const below = rows.find((x) => /NFE ≤ policy/.test(x.name))!;
+  const above = rows.find((x) => /NFE ≥ policy/.test(x.name))!;
+  assert.ok(below.nfe <= policy.nfe && above.nfe >= policy.nfe, `baselines ${below.nfe} / ${above.nfe} around ${policy.nfe}`);
+  assert.equal(above.nfe - below.nfe, 2, 'adjacent Heun step counts');
+  assert.equal(rows[1]!.name, 'no guidance / plain');
+  assert.equal(rows[1]!.nfe, 9);
 });

@@ -7,12 +7,12 @@ import { fid, gaussianStats, type GaussianStats } from '../main/engine/metrics/f
 import { kid } from '../main/engine/metrics/kid';
 import { prdc } from '../main/engine/metrics/prdc';
 import { extractorForModel } from '../main/engine/metrics/features';
-import { evaluateSamples, parseMetrics, referenceFor, type EvalResult } from '../main/engine/metrics/evaluate';
+import { evaluatePerClass, evaluateSamples, parseMetrics, referenceFor, type ClassScores, type EvalResult } from '../main/engine/metrics/evaluate';
 import type { Features } from '../main/engine/metrics/types';
 import { Model } from '../main/engine/models/model';
 import { resolveModelDir } from '../main/engine/models/registry';
 import { generate, resolveSettings } from '../main/engine/samplers/generate';
-import { baselineSettings, BASELINES, stepsForNfe, type BaselineName } from '../main/engine/samplers/baselines';
+import { baselineSettings, BASELINES, type BaselineName } from '../main/engine/samplers/baselines';
 import { evaluatePolicy, loadRun, runModelDir } from '../main/engine/learner/train';
 import { checkOutputPath, classesFromFlag, deviceFromFlag, num, Reporter, SAMPLING_RUN_OPTIONS, samplerSettingsFromFlags, USAGE, UsageError, writeOutput } from './common';
 import { infReplacer } from '../shared/json';
@@ -136,6 +136,7 @@ export const EVAL_OPTIONS = {
   'kid-subset-size': { type: 'string' },
   policy: { type: 'string' },
   temperature: { type: 'string' },
+  'per-class': { type: 'boolean' },
 } as const;
 
 /** Human lines for an evaluation. */
@@ -245,12 +246,29 @@ async function evalPolicy(v: EvalValues): Promise<void> {
       const temperature = num(v.temperature, 'temperature') ?? learner.config.temperature;
       if (!(temperature > 0)) throw new UsageError(`--temperature must be positive, got ${temperature}`);
       const ev = await evaluatePolicy(learner, { extractor: ex, reference, n, seed, temperature, metrics });
-      const rows: { name: string; nfe: number; summary: Record<string, number> }[] = [{ name: `policy (${learner.config.intervention}, ${learner.config.divergence}, τ=${temperature})`, nfe: ev.nfe, summary: ev.result.summary }];
+      const perClass = !!v['per-class'];
+      if (perClass && (model.numClasses === 0 || !reference.labels)) {
+        throw new UsageError(`--per-class needs a class-conditional model whose data has labels; ${model.name} ${model.numClasses === 0 ? 'is unconditional' : 'has no data labels'}`);
+      }
+      type Row = { name: string; nfe: number; summary: Record<string, number>; perClass?: ClassScores[] };
+      const scoreClasses = (samples: Float32Array, labels: Int32Array | null): Promise<ClassScores[]> =>
+        evaluatePerClass({ model, extractor: ex, reference, samples, n, conditioning: labels }, metrics);
+      const rows: Row[] = [{ name: `policy (${learner.config.intervention}, ${learner.config.divergence}, τ=${temperature})`, nfe: ev.nfe, summary: ev.result.summary }];
+      if (perClass) rows[0]!.perClass = await scoreClasses(ev.samples, ev.labels);
       // Baselines on the same sampler, steps, seed and sample count.
       const c = learner.config;
       const baselines: [string, Parameters<typeof resolveSettings>[1]][] = [['no guidance / plain', { sampler: c.sampler, steps: c.steps }]];
       if (c.intervention === 'gamma') baselines.push(['EDM stochastic (ImageNet-64 settings)', { sampler: 'edm', steps: c.steps, ...baselineSettings('edm-stochastic') }]);
-      if (c.intervention === 'renoise') baselines.push([`EDM at equal NFE (${Math.round(ev.nfe)})`, { sampler: c.sampler, steps: stepsForNfe(Math.round(ev.nfe)) }]);
+      if (c.intervention === 'renoise') {
+        // EDM's deterministic sampler with the most steps within the policy's average NFE, and with
+        // the fewest steps at or above it: the policy should beat the second at equal or lower NFE.
+        // Heun and EDM with N steps cost 2N − 1, Euler N.
+        const euler = c.sampler === 'euler';
+        const below = Math.max(1, euler ? Math.floor(ev.nfe) : Math.floor((ev.nfe + 1) / 2));
+        const above = euler ? Math.ceil(ev.nfe) : Math.ceil((ev.nfe + 1) / 2);
+        baselines.push([`EDM ${below} steps (NFE ≤ policy)`, { sampler: c.sampler, steps: below }]);
+        if (above !== below) baselines.push([`EDM ${above} steps (NFE ≥ policy)`, { sampler: c.sampler, steps: above }]);
+      }
       if (v['grid-result']) baselines.push(['best constant (grid)', baselineSettings('best-constant', { grid: v['grid-result'] })]);
       for (const [name, partial] of baselines) {
         const settings = resolveSettings(model, partial);
@@ -258,14 +276,45 @@ async function evalPolicy(v: EvalValues): Promise<void> {
         const res = await evaluateSamples({ model, extractor: ex, reference, samples: gen.samples, n, conditioning: gen.labels }, metrics);
         let nfe = 0;
         for (const x of gen.nfe) nfe += x;
-        rows.push({ name, nfe: nfe / n, summary: res.summary });
+        rows.push({ name, nfe: nfe / n, summary: res.summary, ...(perClass ? { perClass: await scoreClasses(gen.samples, gen.labels) } : {}) });
       }
       const keys = Object.keys(rows[0]!.summary);
-      const human = [`${'method'.padEnd(42)} ${'NFE'.padStart(6)} ${keys.map((k) => k.padStart(10)).join(' ')}`]
+      let human = [`${'method'.padEnd(42)} ${'NFE'.padStart(6)} ${keys.map((k) => k.padStart(10)).join(' ')}`]
         .concat(rows.map((r) => `${r.name.padEnd(42)} ${r.nfe.toFixed(1).padStart(6)} ${keys.map((k) => (r.summary[k] ?? NaN).toFixed(4).padStart(10)).join(' ')}`))
         .join('\n');
-      rep.result({ command: 'eval', policy: runDir, iteration: learner.iteration, n, seed, temperature, rows, profile: ev.profile, sigmas: ev.sigmas }, `${model.name}, run ${runDir} at iteration ${learner.iteration}, n = ${n}\n${human}`);
-      learner.dispose();
+      // The policy's mean action per class, over all levels and over the low-noise levels (σ < 1).
+      const meanAction = (prof: number[][], low: boolean): number => {
+        let s = 0;
+        let z = 0;
+        prof.forEach((shares, l) => {
+          if (low && !(ev.sigmas[l]! < 1)) return;
+          shares.forEach((p, a) => {
+            s += p * c.actions[a]!;
+            z += p;
+          });
+        });
+        return z > 0 ? s / z : NaN;
+      };
+      const actionByClass = ev.profileByClass
+        ? ev.profileByClass.slice(0, model.numClasses).map((prof, label) => ({ label, mean: meanAction(prof, false), meanLowNoise: meanAction(prof, true) }))
+        : null;
+      if (perClass) {
+        const short = (name: string): string => name.split(' (')[0]!.slice(0, 14);
+        human += `\n\nper class (each on ~${Math.round(n / model.numClasses)} samples; FID / precision / recall)\n` + `${'class'.padEnd(6)} ${rows.map((r) => short(r.name).padStart(26)).join(' ')}   mean action (σ<1)`;
+        for (let k = 0; k < model.numClasses; k++) {
+          const cells = rows.map((r) => {
+            const sm = r.perClass![k]!.summary;
+            return `${(sm['fid'] ?? NaN).toFixed(3)} / ${(sm['precision'] ?? NaN).toFixed(2)} / ${(sm['recall'] ?? NaN).toFixed(2)}`.padStart(26);
+          });
+          const a = actionByClass?.[k];
+          human += `\n${String(k).padEnd(6)} ${cells.join(' ')}   ${a ? `${a.mean.toFixed(2)} (${a.meanLowNoise.toFixed(2)})` : ''}`;
+        }
+      }
+      rep.result(
+        { command: 'eval', policy: runDir, iteration: learner.iteration, n, seed, temperature, rows, profile: ev.profile, sigmas: ev.sigmas, actionByClass },
+        `${model.name}, run ${runDir} at iteration ${learner.iteration}, n = ${n}\n${human}`,
+      );
+      await learner.dispose();
     } finally {
       await ex.dispose();
     }

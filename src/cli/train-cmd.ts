@@ -116,7 +116,7 @@ export async function cmdTrain(argv: string[], signal: AbortSignal): Promise<voi
       },
     });
     const iterations = learner.iteration;
-    learner.dispose();
+    await learner.dispose();
     rep.result(
       { command: 'train', runDir, backend, iterations, stopped: signal.aborted, last },
       `${signal.aborted ? 'stopped' : 'finished'} at iteration ${iterations} (run in ${runDir}, TensorFlow.js backend ${backend})` +

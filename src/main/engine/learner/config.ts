@@ -4,6 +4,7 @@
 
 import type { Divergence } from './divergences';
 import { nfeToFinish } from './interventions';
+import { EDM_STOCHASTIC_PRESETS } from '../samplers/types';
 
 export const INTERVENTIONS = ['cfg', 'gamma', 'renoise'] as const;
 export type Intervention = (typeof INTERVENTIONS)[number];
@@ -81,17 +82,20 @@ export const ACTION_PRESETS: Record<Intervention, number[]> = {
 };
 
 export function defaultConfig(intervention: Intervention = 'cfg'): LearnerConfig {
+  const steps = intervention === 'renoise' ? 6 : 18;
+  const actions = ACTION_PRESETS[intervention];
   return {
     intervention,
     divergence: 'kl',
     conditioning: 'state',
     stepInput: false,
-    actions: ACTION_PRESETS[intervention],
-    // cfg: mild constant guidance 1.5; gamma: no churn; renoise: continue.
-    initAction: intervention === 'cfg' ? 2 : 0,
+    actions,
+    // cfg: mild constant guidance 1.5; gamma: EDM's published churn (ImageNet-64: S_churn 40, so
+    // γ = min(40/N, √2−1)); renoise: continue.
+    initAction: intervention === 'cfg' ? 2 : initActionFrom({ intervention, actions, steps }, { churn: EDM_STOCHASTIC_PRESETS.imagenet64.churn }),
     initBias: 2,
     sampler: intervention === 'gamma' ? 'edm' : 'heun',
-    steps: intervention === 'renoise' ? 6 : 18,
+    steps,
     nfeBudget: intervention === 'renoise' ? 17 : Infinity,
     iterations: 150,
     trajectories: 1024,

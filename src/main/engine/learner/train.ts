@@ -32,6 +32,7 @@ import { featurize, inputDim, Mlp, emaUpdate, type FeatureLayout, type StateBatc
 import { actionMask, applyActions, horizonFor } from './interventions';
 import { normaliseAdvantages, ppoClipLoss } from './ppo';
 import { initTf } from './backend';
+import { encoderForModel, preconditionedEncoder, type StateEncoder } from './encoder';
 import { VERSION } from '../../../shared/version';
 import { infReplacer, infReviver } from '../../../shared/json';
 import { evaluateSamples, referenceFor, type EvalResult, type MetricName, type Reference } from '../metrics/evaluate';
@@ -65,6 +66,8 @@ export interface Rollout {
   nfe: Int32Array;
   /** For the profile: chosen action counts per level [N, K]. */
   profile: Float64Array;
+  /** The same per conditioning class [C, N, K] (C = classes + null), or null for unconditional models. */
+  profileByClass: Float64Array | null;
   samples: Float32Array;
 }
 
@@ -85,11 +88,18 @@ export class Learner {
   private dataLabels: Int32Array | null = null;
   readonly sigmaData: number;
 
+  /** The frozen state encoder φ(x, σ) in front of both heads. */
+  readonly encoder: StateEncoder;
+
+  /** `encoder`: the model's ONNX encoder (see createLearner); c_in·x when the model names none. */
   constructor(
     readonly model: Model,
     readonly config: LearnerConfig,
+    encoder?: StateEncoder,
   ) {
     checkConfig(config);
+    if (!encoder && model.manifest.encoder) throw new RangeError(`${model.name} names an encoder ONNX; load it first (createLearner)`);
+    this.encoder = encoder ?? preconditionedEncoder(model.dim, model.manifest.sigmaData);
     const c = config;
     const K = c.actions.length;
     this.settings = resolveSettings(model, { sampler: c.sampler, steps: c.steps, guidance: 1, churn: 0 });
@@ -97,7 +107,7 @@ export class Learner {
     this.schedule = scheduleFor(model, this.settings);
     const classes = model.numClasses > 0 ? model.numClasses + 1 : 0;
     this.layout = {
-      xDim: c.conditioning === 'sigma' ? 0 : model.dim,
+      xDim: c.conditioning === 'sigma' ? 0 : this.encoder.dim,
       sigmaFrequencies: c.sigmaFrequencies,
       classes: c.conditioning === 'state+class' ? classes : 0,
       steps: c.stepInput ? this.H + 1 : 0,
@@ -105,7 +115,7 @@ export class Learner {
     // The discriminator sees the class only when the data has labels: otherwise the class input
     // alone would tell expert states (no label) from policy states (their conditioning class).
     const dataLabels = model.manifest.dataLabels !== null;
-    this.densityLayout = { xDim: model.dim, sigmaFrequencies: c.sigmaFrequencies, classes: dataLabels ? classes : 0, steps: 0 };
+    this.densityLayout = { xDim: this.encoder.dim, sigmaFrequencies: c.sigmaFrequencies, classes: dataLabels ? classes : 0, steps: 0 };
     if (c.conditioning === 'state+class' && model.numClasses === 0) {
       throw new RangeError(`conditioning "state+class" needs a class-conditional model; ${model.name} is unconditional (use "state")`);
     }
@@ -123,25 +133,15 @@ export class Learner {
     this.sigmaData = model.manifest.sigmaData;
   }
 
-  /** EDM's c_in·x (x/σ_data at the terminal state) for `n` rows of x with noise levels σ. */
-  precondition(x: Float32Array, sigma: Float32Array, n: number): Float32Array {
-    const dim = this.model.dim;
-    const out = new Float32Array(n * dim);
-    const sd2 = this.sigmaData ** 2;
-    for (let i = 0; i < n; i++) {
-      const c = 1 / Math.sqrt(sigma[i]! ** 2 + sd2);
-      for (let k = i * dim; k < (i + 1) * dim; k++) out[k] = x[k]! * c;
-    }
-    return out;
-  }
-
-  policyInput(s: { x: Float32Array; sigma: Float32Array; labels: Int32Array | null; step: Int32Array | null; n: number }): Float32Array {
-    const b: StateBatch = { n: s.n, x: this.layout.xDim > 0 ? this.precondition(s.x, s.sigma, s.n) : null, sigma: s.sigma, labels: s.labels, step: s.step };
+  /** The policy head's input for n states: φ(x, σ) (unless σ-only), σ embedding, class, step. */
+  async policyInput(s: { x: Float32Array; sigma: Float32Array; labels: Int32Array | null; step: Int32Array | null; n: number }): Promise<Float32Array> {
+    const b: StateBatch = { n: s.n, x: this.layout.xDim > 0 ? await this.encoder.encode(s.x, s.sigma, s.n) : null, sigma: s.sigma, labels: s.labels, step: s.step };
     return featurize(this.layout, b, this.model.sigmaMin);
   }
 
-  densityInput(x: Float32Array, sigma: Float32Array, labels: Int32Array | null, n: number): Float32Array {
-    return featurize(this.densityLayout, { n, x: this.precondition(x, sigma, n), sigma, labels, step: null }, this.model.sigmaMin);
+  /** The density head's input for n states: φ(x, σ), σ embedding, class. */
+  async densityInput(x: Float32Array, sigma: Float32Array, labels: Int32Array | null, n: number): Promise<Float32Array> {
+    return featurize(this.densityLayout, { n, x: await this.encoder.encode(x, sigma, n), sigma, labels, step: null }, this.model.sigmaMin);
   }
 
   private async loadData(): Promise<void> {
@@ -178,6 +178,8 @@ export class Learner {
     const tLogp = new Float32Array(cap);
     const tMask = new Uint8Array(cap * K);
     const profile = new Float64Array(N * K);
+    const C = this.model.numClasses > 0 ? this.model.numClasses + 1 : 0;
+    const profileByClass = C > 0 ? new Float64Array(C * N * K) : null;
     let count = 0;
     // Action draws come from per-row streams, so they do not depend on the rollout batch size.
     const actionRng = new StackedRandom(deriveSeed(seed, 0xac71));
@@ -186,7 +188,7 @@ export class Learner {
       saved = this.policy.getWeights();
       this.policy.setWeights(this.policyEma);
     }
-    const hook: StepHook = (ctx) => {
+    const hook: StepHook = async (ctx) => {
       const m = ctx.rows.length;
       const t = ctx.iteration;
       const labs = ctx.labels ? Int32Array.from(ctx.labels, Number) : null;
@@ -199,7 +201,7 @@ export class Learner {
         level[si] = ctx.level[j]!;
         if (labels && labs) labels[si] = labs[j]!;
       }
-      const input = this.policyInput({ x: ctx.x, sigma: ctx.sigma, labels: labs, step: new Int32Array(m).fill(t), n: m });
+      const input = await this.policyInput({ x: ctx.x, sigma: ctx.sigma, labels: labs, step: new Int32Array(m).fill(t), n: m });
       const logits = this.policy.predict(input, m);
       const mask = actionMask(c, ctx.level, ctx.nfe, t, H);
       const actions = new Int32Array(m);
@@ -223,6 +225,7 @@ export class Learner {
         while (p[a] === 0) a--;
         actions[j] = a;
         profile[ctx.level[j]! * K + a]!++;
+        if (profileByClass && labs) profileByClass[(Math.min(labs[j]!, C - 1) * N + ctx.level[j]!) * K + a]!++;
         let allowed = 0;
         for (let q = 0; q < K; q++) allowed += mask[j * K + q]!;
         if (allowed <= 1) continue; // no choice, no gradient: not a learning transition
@@ -248,7 +251,7 @@ export class Learner {
           if (labels && res.labels) labels[si] = res.labels[r]!;
         }
       }
-      return { n, H, x, sigma, level, labels, tRow, tStep, tAction, tLogp, tMask, count, nfe: res.nfe, profile, samples: res.samples };
+      return { n, H, x, sigma, level, labels, tRow, tStep, tAction, tLogp, tMask, count, nfe: res.nfe, profile, profileByClass, samples: res.samples };
     } finally {
       if (saved) this.policy.setWeights(saved);
     }
@@ -292,7 +295,7 @@ export class Learner {
         y[B + b] = ls;
         if (labs) labs[B + b] = ro.labels ? ro.labels[vi]! : this.model.nullClass!;
       }
-      const input = this.densityInput(xs, sig, labs, 2 * B);
+      const input = await this.densityInput(xs, sig, labs, 2 * B);
       const [loss, acc] = tf.tidy(() => {
         const inp = tf.tensor2d(input, [2 * B, inputDim(this.densityLayout)]);
         const target = tf.tensor1d(y);
@@ -314,7 +317,7 @@ export class Learner {
   }
 
   /** Steps 3–4: rewards of every visited state and advantages of every transition. */
-  signals(ro: Rollout): { rewards: Float64Array; advantages: Float64Array; G: Float64Array; ratioMean: number } {
+  async signals(ro: Rollout): Promise<{ rewards: Float64Array; advantages: Float64Array; G: Float64Array; ratioMean: number }> {
     const c = this.config;
     const N = c.steps;
     const S = ro.H + 1;
@@ -327,7 +330,7 @@ export class Learner {
     const chunk = 4096;
     for (let s = 0; s < total; s += chunk) {
       const e = Math.min(total, s + chunk);
-      const input = this.densityInput(ro.x.subarray(s * this.model.dim, e * this.model.dim), ro.sigma.subarray(s, e), ro.labels ? ro.labels.subarray(s, e) : null, e - s);
+      const input = await this.densityInput(ro.x.subarray(s * this.model.dim, e * this.model.dim), ro.sigma.subarray(s, e), ro.labels ? ro.labels.subarray(s, e) : null, e - s);
       logits.set(this.density.predict(input, e - s), s);
     }
     const ratio = new Float64Array(total);
@@ -373,7 +376,7 @@ export class Learner {
       if (labs) labs[k] = ro.labels![si]!;
       steps[k] = ro.tStep[k]!;
     }
-    const input = this.policyInput({ x: xs, sigma: sig, labels: labs, step: steps, n: T });
+    const input = await this.policyInput({ x: xs, sigma: sig, labels: labs, step: steps, n: T });
     const D = inputDim(this.layout);
     const order = Int32Array.from({ length: T }, (_, i) => i);
     const stats = { loss: 0, approxKl: 0, clipFrac: 0, entropy: 0 };
@@ -444,7 +447,7 @@ export class Learner {
     const tRollout = performance.now();
     const dre = await this.trainDensity(ro, (it === 0 ? c.dreInitSteps : 0) + c.dreSteps, rng);
     const tDre = performance.now();
-    const sg = this.signals(ro);
+    const sg = await this.signals(ro);
     const ppo = await this.updatePolicy(ro, sg.advantages, rng);
     const tPpo = performance.now();
     emaUpdate(this.policyEma, this.policy.getWeights(), c.emaDecay);
@@ -532,11 +535,12 @@ export class Learner {
     this.iteration = cp.iteration;
   }
 
-  dispose(): void {
+  async dispose(): Promise<void> {
     this.policy.dispose();
     this.density.dispose();
     this.optPolicy.dispose();
     this.optDensity.dispose();
+    await this.encoder.dispose();
   }
 }
 
@@ -557,6 +561,8 @@ export interface PolicyEvaluation {
   profile: number[][];
   /** The level's σ for each profile row. */
   sigmas: number[];
+  /** [C][N][K] the profile per conditioning class (the last is the null class), or null. */
+  profileByClass: number[][][] | null;
   nfe: number;
   samples: Float32Array;
   labels: Int32Array | null;
@@ -570,18 +576,21 @@ export async function evaluatePolicy(
   const ro = await learner.rollout(ev.n, ev.seed, { temperature: ev.temperature, weights: 'ema' });
   const N = learner.config.steps;
   const K = learner.config.actions.length;
-  const profile: number[][] = [];
-  for (let l = 0; l < N; l++) {
-    let z = 0;
-    for (let a = 0; a < K; a++) z += ro.profile[l * K + a]!;
-    profile.push(Array.from({ length: K }, (_, a) => (z > 0 ? ro.profile[l * K + a]! / z : 0)));
-  }
+  const shares = (counts: Float64Array, offset: number): number[][] =>
+    Array.from({ length: N }, (_, l) => {
+      let z = 0;
+      for (let a = 0; a < K; a++) z += counts[offset + l * K + a]!;
+      return Array.from({ length: K }, (_, a) => (z > 0 ? counts[offset + l * K + a]! / z : 0));
+    });
+  const profile = shares(ro.profile, 0);
+  const pc = ro.profileByClass;
+  const profileByClass = pc ? Array.from({ length: pc.length / (N * K) }, (_, c) => shares(pc, c * N * K)) : null;
   let nfe = 0;
   for (const v of ro.nfe) nfe += v;
   const S = ro.H + 1;
   const labels = ro.labels ? Int32Array.from({ length: ev.n }, (_, r) => ro.labels![r * S + ro.H]!) : null;
   const result = await evaluateSamples({ model: learner.model, extractor: ev.extractor, reference: ev.reference, samples: ro.samples, n: ev.n, conditioning: labels }, ev.metrics);
-  return { result, profile, sigmas: Array.from(learner.schedule.subarray(0, N)), nfe: nfe / ev.n, samples: ro.samples, labels };
+  return { result, profile, profileByClass, sigmas: Array.from(learner.schedule.subarray(0, N)), nfe: nfe / ev.n, samples: ro.samples, labels };
 }
 
 export interface RunOptions {
@@ -610,13 +619,15 @@ export async function runTraining(o: RunOptions): Promise<{ learner: Learner; ba
     if (!existsSync(cfgPath)) throw new RangeError(`${dir}: no config.json; not a run directory`);
     const saved = JSON.parse(readFileSync(cfgPath, 'utf8'), infReviver) as { learner: LearnerConfig };
     config = { ...saved.learner, iterations: o.iterations ?? saved.learner.iterations };
-  } else {
-    if (existsSync(cfgPath)) throw new RangeError(`${dir} already holds a run; use --resume to continue it or choose a new --run-dir`);
+  } else if (existsSync(cfgPath)) {
+    throw new RangeError(`${dir} already holds a run; use --resume to continue it or choose a new --run-dir`);
+  }
+  const learner = await createLearner(o.model, config);
+  if (!o.resume) {
     mkdirSync(dir, { recursive: true });
-    const body = { version: VERSION, model: { name: o.model.name, dir: o.model.dir }, learner: config, backend };
+    const body = { version: VERSION, model: { name: o.model.name, dir: o.model.dir }, learner: config, backend, encoder: learner.encoder.name };
     await writeFileAtomic(cfgPath, JSON.stringify(body, infReplacer, 2) + '\n');
   }
-  const learner = new Learner(o.model, config);
   if (o.resume) {
     if (existsSync(cpPath)) await learner.restore(JSON.parse(readFileSync(cpPath, 'utf8')) as Checkpoint);
     // Drop metric lines of an iteration that did not reach its checkpoint.
@@ -666,6 +677,18 @@ export async function runTraining(o: RunOptions): Promise<{ learner: Learner; ba
   return { learner, backend };
 }
 
+/** A Learner with the model's frozen state encoder (its manifest's ONNX encoder, else c_in·x). */
+export async function createLearner(model: Model, config: LearnerConfig): Promise<Learner> {
+  checkConfig(config);
+  const encoder = await encoderForModel(model);
+  try {
+    return new Learner(model, config, encoder);
+  } catch (e) {
+    await encoder.dispose();
+    throw e;
+  }
+}
+
 /** A run directory's config and, when present, its latest checkpoint restored into a Learner. */
 export async function loadRun(runDir: string, model: Model): Promise<Learner> {
   const cfgPath = join(runDir, 'config.json');
@@ -674,7 +697,7 @@ export async function loadRun(runDir: string, model: Model): Promise<Learner> {
   if (!existsSync(cpPath)) throw new RangeError(`${runDir}: has no checkpoint yet (no finished iteration)`);
   const saved = JSON.parse(readFileSync(cfgPath, 'utf8'), infReviver) as { learner: LearnerConfig };
   await initTf();
-  const learner = new Learner(model, saved.learner);
+  const learner = await createLearner(model, saved.learner);
   await learner.restore(JSON.parse(readFileSync(cpPath, 'utf8')) as Checkpoint);
   return learner;
 }

@@ -193,3 +193,52 @@ export async function evaluateSamples(
   out.flags = [...new Set(out.flags)];
   return out;
 }
+
+/** One class's scores: generated samples conditioned on `label` against data samples of that class. */
+export interface ClassScores {
+  label: number;
+  nReal: number;
+  nFake: number;
+  summary: Record<string, number>;
+}
+
+/**
+ * Per-class FID / precision / recall: the generated samples conditioned on each class against the
+ * data samples with that label (the reference's labels). With n samples over K classes each score
+ * rests on about n/K points, so it is biased upward compared with the overall score (FID more so);
+ * compare classes and methods at equal n, not with the overall numbers.
+ */
+export async function evaluatePerClass(
+  args: { model: Model; extractor: FeatureExtractor; reference: Reference; samples: Float32Array; n: number; conditioning: Int32Array | null },
+  metrics: MetricName[],
+): Promise<ClassScores[]> {
+  const { model, extractor, reference, samples, n, conditioning } = args;
+  if (model.numClasses === 0) throw new RangeError(`${model.name} is unconditional: there are no classes to break the scores down by`);
+  if (!reference.labels) throw new RangeError(`${model.name}: the data has no class labels ("dataLabels" in model.json, or a feature extractor with logits); per-class scores need them`);
+  if (!conditioning) throw new RangeError('per-class scores need the class each sample was conditioned on');
+  const fake = await extractor.extract(samples, n);
+  const d = fake.dim;
+  const rows = (feat: Float32Array, labels: Int32Array, c: number): { data: Float32Array; n: number; d: number } => {
+    const idx: number[] = [];
+    for (let i = 0; i < labels.length; i++) if (labels[i] === c) idx.push(i);
+    const data = new Float32Array(idx.length * d);
+    idx.forEach((i, r) => data.set(feat.subarray(i * d, (i + 1) * d), r * d));
+    return { data, n: idx.length, d };
+  };
+  const out: ClassScores[] = [];
+  for (let c = 0; c < model.numClasses; c++) {
+    const real = rows(reference.features.features, reference.labels, c);
+    const gen = rows(fake.features, conditioning, c);
+    const summary: Record<string, number> = {};
+    if (real.n >= 2 && gen.n >= 2) {
+      if (metrics.includes('fid')) summary['fid'] = (await fid({ real: await gaussianStats(real, `class ${c} data features`), fake: await gaussianStats(gen, `class ${c} generated features`) })).fid;
+      if (metrics.some((m) => m === 'precision' || m === 'recall' || m === 'density' || m === 'coverage')) {
+        const k = Math.min(3, real.n - 1, gen.n - 1);
+        const p = await prdc({ real, fake: gen }, { kPR: k, kDC: Math.min(5, real.n - 1, gen.n - 1) });
+        for (const m of ['precision', 'recall', 'density', 'coverage'] as const) if (metrics.includes(m)) summary[m] = p[m];
+      }
+    }
+    out.push({ label: c, nReal: real.n, nFake: gen.n, summary });
+  }
+  return out;
+}

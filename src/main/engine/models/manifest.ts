@@ -33,6 +33,21 @@ export interface FeatureSpec {
   inputRange: [number, number];
 }
 
+/**
+ * A frozen state encoder for the learner's heads (issue: learner): an ONNX graph from a noisy state
+ * and its noise level to a feature vector — for images, a noise-conditional classifier's
+ * penultimate features (the analogue of the paper's frozen ADM encoder).
+ */
+export interface EncoderSpec {
+  /** Encoder ONNX file, relative to the model directory (or absolute). */
+  onnx: string;
+  /** Input names: x [n, ...shape] (the raw noisy state x_t, as the denoiser sees it) and σ [n]. */
+  inputs: { x: string; sigma: string };
+  output: string;
+  /** Feature dimension of the output [n, dim]. */
+  dim: number;
+}
+
 export interface ModelManifest {
   name: string;
   description: string;
@@ -61,6 +76,8 @@ export interface ModelManifest {
   /** Machine-readable parameters of a benchmark model (JSON), optional. */
   params: string | null;
   features: FeatureSpec | null;
+  /** Frozen state encoder for the learner; null: the heads see EDM's c_in·x (low-dimensional models). */
+  encoder: EncoderSpec | null;
 }
 
 export class ModelError extends Error {
@@ -231,6 +248,18 @@ export function parseManifest(json: unknown, file: string): ModelManifest {
     };
   }
 
+  let encoder: EncoderSpec | null = null;
+  const eR = r.object('encoder');
+  if (eR) {
+    const iR = eR.object('inputs');
+    encoder = {
+      onnx: eR.string('onnx'),
+      inputs: { x: iR ? iR.string('x', 'x') : 'x', sigma: iR ? iR.string('sigma', 'sigma') : 'sigma' },
+      output: eR.string('output', 'features'),
+      dim: eR.integer('dim', undefined, 1),
+    };
+  }
+
   return {
     name: r.string('name'),
     description: r.has('description') ? r.string('description') : '',
@@ -249,5 +278,6 @@ export function parseManifest(json: unknown, file: string): ModelManifest {
     dataLabels: r.optString('dataLabels'),
     params: r.optString('params'),
     features,
+    encoder,
   };
 }

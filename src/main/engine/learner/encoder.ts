@@ -1,0 +1,116 @@
+// The frozen state encoder φ(x_t, σ_t) in front of the learner's heads (paper, Appendix B: a frozen
+// pretrained encoder, then small trainable heads). Two kinds:
+//   preconditioned  φ = c_in(σ)·x = x / √(σ² + σ_data²), EDM's input scaling, for low-dimensional
+//                   models whose raw coordinates are the best features there are;
+//   onnx            the model manifest's "encoder": any ONNX graph (x [n, ...shape], σ [n]) → [n, dim],
+//                   e.g. a noise-conditional classifier's penultimate features for images.
+// Terminal (clean) states are encoded at σ_min: a noise-conditional network has never seen σ = 0.
+
+import { existsSync } from 'node:fs';
+import { isAbsolute, join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { ModelError, type EncoderSpec } from '../models/manifest';
+import type { Model } from '../models/model';
+import { createSession } from '../onnx/runtime';
+
+export interface StateEncoder {
+  /** "c_in·x" or the encoder's file. */
+  readonly name: string;
+  /** Feature dimension. */
+  readonly dim: number;
+  /** [n, dim] features of n states (x: [n, model dim], σ: [n], 0 marking the terminal state). */
+  encode(x: Float32Array, sigma: Float32Array, n: number): Promise<Float32Array>;
+  dispose(): Promise<void>;
+}
+
+/** φ = c_in(σ)·x, EDM's preconditioning of the denoiser input (x/σ_data at the terminal state). */
+export function preconditionedEncoder(dim: number, sigmaData: number): StateEncoder {
+  const sd2 = sigmaData ** 2;
+  return {
+    name: 'c_in·x',
+    dim,
+    async encode(x, sigma, n) {
+      if (x.length !== n * dim) throw new RangeError(`encoder: expected ${n}×${dim} state values, got ${x.length}`);
+      const out = new Float32Array(n * dim);
+      for (let i = 0; i < n; i++) {
+        const c = 1 / Math.sqrt(sigma[i]! ** 2 + sd2);
+        for (let k = i * dim; k < (i + 1) * dim; k++) out[k] = x[k]! * c;
+      }
+      return out;
+    },
+    async dispose() {},
+  };
+}
+
+/** Rows per encoder call. */
+const CHUNK = 512;
+
+/** Loads and checks the manifest's encoder; every problem is a ModelError naming the file and the fix. */
+export async function loadOnnxEncoder(spec: EncoderSpec, model: Pick<Model, 'dir' | 'shape' | 'dim' | 'sigmaMin' | 'sigmaMax'>, device: 'auto' | 'cpu' | 'cuda' = 'auto'): Promise<StateEncoder> {
+  const path = isAbsolute(spec.onnx) ? spec.onnx : join(model.dir, spec.onnx);
+  if (!existsSync(path)) throw new ModelError(`${path}: not found ("encoder.onnx" in model.json); put the encoder ONNX there or remove "encoder" to use c_in·x`, path, 'encoder.onnx');
+  const { session } = await createSession(path, device);
+  const names = session.inputNames;
+  for (const [key, name] of [['x', spec.inputs.x], ['sigma', spec.inputs.sigma]] as const) {
+    if (!names.includes(name)) {
+      await session.release();
+      throw new ModelError(`${path}: has no input "${name}" ("encoder.inputs.${key}" in model.json); its inputs are ${names.map((v) => `"${v}"`).join(', ')}`, path, `encoder.inputs.${key}`);
+    }
+  }
+  if (!session.outputNames.includes(spec.output)) {
+    const outs = session.outputNames.map((v) => `"${v}"`).join(', ');
+    await session.release();
+    throw new ModelError(`${path}: has no output "${spec.output}" ("encoder.output" in model.json); its outputs are ${outs}`, path, 'encoder.output');
+  }
+  const dim = model.dim;
+  const run = async (x: Float32Array, sigma: Float32Array, n: number): Promise<Float32Array> => {
+    const feeds = {
+      [spec.inputs.x]: new ort.Tensor('float32', x, [n, ...model.shape]),
+      [spec.inputs.sigma]: new ort.Tensor('float32', sigma, [n]),
+    };
+    let res: ort.InferenceSession.OnnxValueMapType;
+    try {
+      res = await session.run(feeds);
+    } catch (e) {
+      throw new ModelError(`${path}: the encoder failed on a batch of ${n} states (${(e as Error).message.split('\n')[0]}); it must take x [n, ${model.shape.join(', ')}] and sigma [n] as float32`, path, 'encoder');
+    }
+    const out = res[spec.output]!;
+    if (out.type !== 'float32') throw new ModelError(`${path}: output "${spec.output}" is ${out.type}, expected float32`, path, 'encoder.output');
+    if (out.dims.length !== 2 || out.dims[0] !== n || out.dims[1] !== spec.dim) {
+      throw new ModelError(`${path}: output "${spec.output}" has shape [${out.dims.join(', ')}], expected [${n}, ${spec.dim}] ("encoder.dim" in model.json is ${spec.dim})`, path, 'encoder.dim');
+    }
+    return out.data as Float32Array;
+  };
+  const enc: StateEncoder = {
+    name: spec.onnx,
+    dim: spec.dim,
+    async encode(x, sigma, n) {
+      if (x.length !== n * dim) throw new RangeError(`encoder: expected ${n}×${dim} state values, got ${x.length}`);
+      const out = new Float32Array(n * spec.dim);
+      for (let s = 0; s < n; s += CHUNK) {
+        const e = Math.min(n, s + CHUNK);
+        const sig = Float32Array.from(sigma.subarray(s, e), (v) => (v > 0 ? v : model.sigmaMin));
+        out.set(await run(x.slice(s * dim, e * dim), sig, e - s), s * spec.dim);
+      }
+      return out;
+    },
+    async dispose() {
+      await session.release();
+    },
+  };
+  // Probe: two states at the ends of the noise range must give finite features of the stated size.
+  try {
+    const probe = await enc.encode(new Float32Array(2 * dim).fill(0.1), Float32Array.from([model.sigmaMax, 0]), 2);
+    if (!probe.every(Number.isFinite)) throw new ModelError(`${path}: the encoder returned NaN or Inf for a probe batch (σ = ${model.sigmaMax} and σ_min); check the graph`, path, 'encoder');
+  } catch (e) {
+    await session.release();
+    throw e;
+  }
+  return enc;
+}
+
+/** The encoder a model asks for: its manifest's ONNX encoder, else c_in·x. */
+export async function encoderForModel(model: Model, device: 'auto' | 'cpu' | 'cuda' = 'auto'): Promise<StateEncoder> {
+  const spec = model.manifest.encoder;
+  return spec ? loadOnnxEncoder(spec, model, device) : preconditionedEncoder(model.dim, model.manifest.sigmaData);
+}
