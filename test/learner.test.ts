@@ -235,3 +235,43 @@ test('eval --policy on a renoise run brackets its average NFE with EDM baselines
   assert.equal(rows[1]!.name, 'no guidance / plain');
   assert.equal(rows[1]!.nfe, 9);
 });
+
+test('EMA warm-up: after one iteration the EMA heads are the trained weights, after two their mean', async () => {
+  const l = new Learner(ring, tiny('cfg', { emaDecay: 0.95 }));
+  try {
+    await l.step();
+    const w1 = l.policy.getWeights();
+    const d1 = l.density.getWeights();
+    const maxDiff = (a: Float32Array[], b: Float32Array[]): number => Math.max(...a.map((x, i) => Math.max(...x.map((v, k) => Math.abs(v - b[i]![k]!)))));
+    assert.equal(maxDiff(l.policyEma, w1), 0);
+    assert.equal(maxDiff(l.densityEma, d1), 0);
+    await l.step();
+    const w2 = l.policy.getWeights();
+    const mean = w1.map((x, i) => x.map((v, k) => 0.5 * (v + w2[i]![k]!)));
+    assert.ok(maxDiff(l.policyEma, mean) < 1e-6);
+    assert.ok(maxDiff(l.policyEma, w2) > 1e-6, 'the second iteration moved the weights');
+  } finally {
+    await l.dispose();
+  }
+});
+
+test('resuming on another TensorFlow.js backend says so', async () => {
+  const { runTraining } = await import('../src/main/engine/learner/train');
+  const { writeFileSync } = await import('node:fs');
+  const dir = join(tmp, 'backend-run');
+  const first = await runTraining({ model: ring, config: tiny('cfg', { iterations: 1 }), runDir: dir });
+  await first.learner.dispose();
+  const cfgPath = join(dir, 'config.json');
+  const saved = JSON.parse(readFileSync(cfgPath, 'utf8')) as { backend: string };
+  const logs: string[] = [];
+  // Same backend: no warning.
+  const same = await runTraining({ model: ring, config: tiny('cfg'), runDir: dir, resume: true, iterations: 2, onEvent: (e) => e.type === 'log' && logs.push(e.message!) });
+  await same.learner.dispose();
+  assert.ok(!logs.some((m) => /backend/.test(m)), logs.join('\n'));
+  // The run's record says it was trained elsewhere.
+  writeFileSync(cfgPath, JSON.stringify({ ...saved, backend: 'node-gpu' }));
+  const other = await runTraining({ model: ring, config: tiny('cfg'), runDir: dir, resume: true, iterations: 3, onEvent: (e) => e.type === 'log' && logs.push(e.message!) });
+  await other.learner.dispose();
+  assert.ok(logs.some((m) => new RegExp(`trained on the TensorFlow.js node-gpu backend and continues on ${saved.backend}`).test(m)), logs.join('\n'));
+  assert.equal(other.learner.iteration, 3);
+});

@@ -55,7 +55,7 @@ export interface LearnerConfig {
   /** Adam learning rates (paper: 1e-4 … 1e-5 for images; the 2-D benchmarks take larger). */
   lrPolicy: number;
   lrDensity: number;
-  /** EMA decay of both heads' weights, per iteration; the EMA heads are used for evaluation and export. */
+  /** EMA decay of both heads' weights, per iteration (warm-up: min(decay, t/(t+1))); the EMA heads are used for evaluation and export. */
   emaDecay: number;
   /** Hidden width and depth of the heads' MLPs. */
   hidden: number;

@@ -450,8 +450,11 @@ export class Learner {
     const sg = await this.signals(ro);
     const ppo = await this.updatePolicy(ro, sg.advantages, rng);
     const tPpo = performance.now();
-    emaUpdate(this.policyEma, this.policy.getWeights(), c.emaDecay);
-    emaUpdate(this.densityEma, this.density.getWeights(), c.emaDecay);
+    // EMA with warm-up: the plain mean of the iterates so far until that is as smooth as emaDecay,
+    // so the initial weights do not linger in early evaluations.
+    const decay = Math.min(c.emaDecay, it / (it + 1));
+    emaUpdate(this.policyEma, this.policy.getWeights(), decay);
+    emaUpdate(this.densityEma, this.density.getWeights(), decay);
     this.iteration++;
     let rSum = 0;
     let rSq = 0;
@@ -617,8 +620,11 @@ export async function runTraining(o: RunOptions): Promise<{ learner: Learner; ba
   let config = o.config;
   if (o.resume) {
     if (!existsSync(cfgPath)) throw new RangeError(`${dir}: no config.json; not a run directory`);
-    const saved = JSON.parse(readFileSync(cfgPath, 'utf8'), infReviver) as { learner: LearnerConfig };
+    const saved = JSON.parse(readFileSync(cfgPath, 'utf8'), infReviver) as { learner: LearnerConfig; backend?: string };
     config = { ...saved.learner, iterations: o.iterations ?? saved.learner.iterations };
+    if (saved.backend && saved.backend !== backend) {
+      o.onEvent?.({ type: 'log', message: `this run was trained on the TensorFlow.js ${saved.backend} backend and continues on ${backend}: it goes on correctly, but its numbers will not repeat an uninterrupted run's bit for bit` });
+    }
   } else if (existsSync(cfgPath)) {
     throw new RangeError(`${dir} already holds a run; use --resume to continue it or choose a new --run-dir`);
   }
