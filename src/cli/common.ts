@@ -31,6 +31,8 @@ Commands:
       --metrics fid,kid,precision,recall,density,coverage,classes
       --baseline no-guidance|best-constant|edm-stochastic|equal-nfe  [--nfe N] [--grid-result DIR]
       --kid-subsets K (100) --kid-subset-size M (1000)
+  eval --policy RUN_DIR [--n N (4000)] [--seed S] [--temperature T] [--grid-result DIR] [--per-class]
+                                     sample with a learned policy and score it next to the baselines
   grid --model ID|DIR [sample flags] --axis NAME=A:B:STEP|V1,V2,... [--axis ...] --out DIR
                                      grid search (cross product of the axes, same seed in every cell);
                                      re-running continues it; prints every cell, the best, total NFE
