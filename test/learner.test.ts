@@ -275,3 +275,18 @@ test('resuming on another TensorFlow.js backend says so', async () => {
   assert.ok(logs.some((m) => new RegExp(`trained on the TensorFlow.js node-gpu backend and continues on ${saved.backend}`).test(m)), logs.join('\n'));
   assert.equal(other.learner.iteration, 3);
 });
+
+test('eval --policy --per-class on an unconditional model is refused with the reason', async () => {
+  const { runTraining } = await import('../src/main/engine/learner/train');
+  const { cli, assertUsageError } = await import('./helpers/cli');
+  const swiss = await Model.load(join(resourcesDir(), 'models', 'swissroll'));
+  try {
+    const dir = join(tmp, 'swiss-gamma');
+    const { learner } = await runTraining({ model: swiss, config: tiny('gamma', { iterations: 1 }), runDir: dir });
+    await learner.dispose();
+    const r = await cli('eval', '--policy', dir, '--n', '200', '--per-class');
+    assertUsageError(r, /--per-class needs a class-conditional model.*swissroll is unconditional/);
+  } finally {
+    await swiss.dispose();
+  }
+});

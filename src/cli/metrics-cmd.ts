@@ -245,11 +245,11 @@ async function evalPolicy(v: EvalValues): Promise<void> {
       const seed = num(v.seed, 'seed', { int: true, min: 0 }) ?? 1_000_003;
       const temperature = num(v.temperature, 'temperature') ?? learner.config.temperature;
       if (!(temperature > 0)) throw new UsageError(`--temperature must be positive, got ${temperature}`);
-      const ev = await evaluatePolicy(learner, { extractor: ex, reference, n, seed, temperature, metrics });
       const perClass = !!v['per-class'];
       if (perClass && (model.numClasses === 0 || !reference.labels)) {
         throw new UsageError(`--per-class needs a class-conditional model whose data has labels; ${model.name} ${model.numClasses === 0 ? 'is unconditional' : 'has no data labels'}`);
       }
+      const ev = await evaluatePolicy(learner, { extractor: ex, reference, n, seed, temperature, metrics });
       type Row = { name: string; nfe: number; summary: Record<string, number>; perClass?: ClassScores[] };
       const scoreClasses = (samples: Float32Array, labels: Int32Array | null): Promise<ClassScores[]> =>
         evaluatePerClass({ model, extractor: ex, reference, samples, n, conditioning: labels }, metrics);
@@ -314,9 +314,9 @@ async function evalPolicy(v: EvalValues): Promise<void> {
         { command: 'eval', policy: runDir, iteration: learner.iteration, n, seed, temperature, rows, profile: ev.profile, sigmas: ev.sigmas, actionByClass },
         `${model.name}, run ${runDir} at iteration ${learner.iteration}, n = ${n}\n${human}`,
       );
-      await learner.dispose();
     } finally {
       await ex.dispose();
+      await learner.dispose();
     }
   } finally {
     await model.dispose();
