@@ -232,6 +232,9 @@ test('eval --policy on a renoise run brackets its average NFE with EDM baselines
   const above = rows.find((x) => /NFE ≥ policy/.test(x.name))!;
   assert.ok(below.nfe <= policy.nfe && above.nfe >= policy.nfe, `baselines ${below.nfe} / ${above.nfe} around ${policy.nfe}`);
   assert.equal(above.nfe - below.nfe, 2, 'adjacent Heun step counts');
+  // … and EDM at exactly the policy's average NFE, mixing the two runs sample by sample.
+  const mixed = rows.find((x) => /mixed \(NFE = policy\)/.test(x.name))!;
+  assert.ok(Math.abs(mixed.nfe - policy.nfe) <= 2 / 300 + 1e-9, `mixed NFE ${mixed.nfe} vs policy ${policy.nfe}`);
   assert.equal(rows[1]!.name, 'no guidance / plain');
   assert.equal(rows[1]!.nfe, 9);
 });

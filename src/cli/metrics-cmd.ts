@@ -270,17 +270,40 @@ async function evalPolicy(v: EvalValues): Promise<void> {
         if (above !== below) baselines.push([`EDM ${above} steps (NFE ≥ policy)`, { sampler: c.sampler, steps: above }]);
       }
       if (v['grid-result']) baselines.push(['best constant (grid)', baselineSettings('best-constant', { grid: v['grid-result'] })]);
-      for (const [name, partial] of baselines) {
-        const settings = resolveSettings(model, partial);
-        const gen = await generate(model, settings, { n, batch: 1024, seed, classes: 'random' });
-        const res = await evaluateSamples({ model, extractor: ex, reference, samples: gen.samples, n, conditioning: gen.labels }, metrics);
+      const score = async (name: string, samples: Float32Array, labels: Int32Array | null, nfePer: ArrayLike<number>): Promise<void> => {
+        const res = await evaluateSamples({ model, extractor: ex, reference, samples, n, conditioning: labels }, metrics);
         let nfe = 0;
-        for (const x of gen.nfe) nfe += x;
-        rows.push({ name, nfe: nfe / n, summary: res.summary, ...(perClass ? { perClass: await scoreClasses(gen.samples, gen.labels) } : {}) });
+        for (let i = 0; i < n; i++) nfe += nfePer[i]!;
+        rows.push({ name, nfe: nfe / n, summary: res.summary, ...(perClass ? { perClass: await scoreClasses(samples, labels) } : {}) });
+      };
+      const generated = new Map<string, Awaited<ReturnType<typeof generate>>>();
+      for (const [name, partial] of baselines) {
+        const gen = await generate(model, resolveSettings(model, partial), { n, batch: 1024, seed, classes: 'random' });
+        generated.set(name, gen);
+        await score(name, gen.samples, gen.labels, gen.nfe);
+      }
+      if (c.intervention === 'renoise' && baselines.length >= 3 && / \(NFE ≥ policy\)$/.test(baselines[2]![0])) {
+        // EDM at exactly the policy's average NFE: each sample (same seeds) from the fewer- or the
+        // more-step run, the share of the latter chosen so the average NFE equals the policy's.
+        const [lo, hi] = [generated.get(baselines[1]![0])!, generated.get(baselines[2]![0])!];
+        const mean = (a: ArrayLike<number>): number => {
+          let t = 0;
+          for (let i = 0; i < n; i++) t += a[i]!;
+          return t / n;
+        };
+        const m = Math.round(((ev.nfe - mean(lo.nfe)) / (mean(hi.nfe) - mean(lo.nfe))) * n);
+        const dim = model.dim;
+        const samples = new Float32Array(n * dim);
+        samples.set(hi.samples.subarray(0, m * dim));
+        samples.set(lo.samples.subarray(m * dim), m * dim);
+        const labels = lo.labels && hi.labels ? Int32Array.from({ length: n }, (_, i) => (i < m ? hi.labels![i]! : lo.labels![i]!)) : null;
+        const nfePer = Int32Array.from({ length: n }, (_, i) => (i < m ? hi.nfe[i]! : lo.nfe[i]!));
+        const steps = baselines.slice(1, 3).map(([, p]) => p?.steps).join('/');
+        await score(`EDM ${steps} steps mixed (NFE = policy)`, samples, labels, nfePer);
       }
       const keys = Object.keys(rows[0]!.summary);
       let human = [`${'method'.padEnd(42)} ${'NFE'.padStart(6)} ${keys.map((k) => k.padStart(10)).join(' ')}`]
-        .concat(rows.map((r) => `${r.name.padEnd(42)} ${r.nfe.toFixed(1).padStart(6)} ${keys.map((k) => (r.summary[k] ?? NaN).toFixed(4).padStart(10)).join(' ')}`))
+        .concat(rows.map((r) => `${r.name.padEnd(42)} ${r.nfe.toFixed(2).padStart(6)} ${keys.map((k) => (r.summary[k] ?? NaN).toFixed(4).padStart(10)).join(' ')}`))
         .join('\n');
       // The policy's mean action per class, over all levels and over the low-noise levels (σ < 1).
       const meanAction = (prof: number[][], low: boolean): number => {
