@@ -293,3 +293,23 @@ test('eval --policy --per-class on an unconditional model is refused with the re
     await swiss.dispose();
   }
 });
+
+test('--init-bias sets how strongly the initial policy favours its action', async () => {
+  const { cli, assertUsageError } = await import('./helpers/cli');
+  const dir = join(tmp, 'bias-run');
+  const r = await cli('train', '--model', 'gmm-ring8', '--init-action', '0', '--init-bias', '4', '--iterations', '1', '--trajectories', '64', '--eval-every', '0', '--eval-samples', '100', '--run-dir', dir);
+  assert.equal(r.code, 0, r.stderr);
+  const cfg = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as { learner: LearnerConfig };
+  assert.equal(cfg.learner.initBias, 4);
+  assert.equal(cfg.learner.initAction, 0);
+  // A fresh policy with bias 4 over 8 actions picks its action with p = e⁴/(e⁴ + 7) ≈ 0.886.
+  const l = new Learner(ring, tiny('cfg', { initAction: 0, initBias: 4 }));
+  try {
+    const logits = l.policy.predict(await l.policyInput({ x: new Float32Array([0.3, -1.2]), sigma: new Float32Array([2]), labels: new Int32Array([3]), step: null, n: 1 }), 1);
+    const z = Array.from(logits).reduce((s, v) => s + Math.exp(v), 0);
+    assert.ok(Math.abs(Math.exp(logits[0]!) / z - Math.exp(4) / (Math.exp(4) + 7)) < 0.01);
+  } finally {
+    await l.dispose();
+  }
+  assertUsageError(await cli('train', '--model', 'gmm-ring8', '--init-bias=-1', '--run-dir', join(tmp, 'bias-bad')), /--init-bias must be ≥ 0/);
+});

@@ -42,7 +42,7 @@ Commands:
       --metrics LIST (the --metric's)   --n N (2048)   --restart (discard saved results in DIR)
   train --model ID|DIR --run-dir DIR   learn a sampling policy (inverse RL); a run directory
       --intervention cfg|gamma|renoise  --divergence kl|rkl|tv|hellinger|js|chi2
-      --conditioning sigma|state|state+class [--step-input]  --actions v1,v2,…  --init-action I | --init-from-grid DIR
+      --conditioning sigma|state|state+class [--step-input]  --actions v1,v2,…  --init-action I | --init-from-grid DIR  --init-bias B (2)
       --sampler heun|euler|edm --steps N --nfe-budget B (renoise)  --iterations N (150)
       --trajectories N (1024) --eval-every N (25) --eval-samples N (4000) --lr-policy --lr-density --seed S
   train --resume DIR [--iterations N]  continue a run where its last checkpoint left it

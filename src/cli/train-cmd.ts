@@ -20,6 +20,7 @@ export const TRAIN_OPTIONS = {
   actions: { type: 'string' },
   'init-action': { type: 'string' },
   'init-from-grid': { type: 'string' },
+  'init-bias': { type: 'string' },
   sampler: { type: 'string' },
   steps: { type: 'string' },
   'nfe-budget': { type: 'string' },
@@ -82,6 +83,7 @@ export async function cmdTrain(argv: string[], signal: AbortSignal): Promise<voi
       throw new UsageError((e as Error).message);
     }
   }
+  set('initBias', num(v['init-bias'], 'init-bias', { min: 0 }));
   set('steps', num(v.steps, 'steps', { int: true, min: 1 }));
   set('nfeBudget', num(v['nfe-budget'], 'nfe-budget', { int: true, min: 1 }));
   set('iterations', num(v.iterations, 'iterations', { int: true, min: 1 }));
