@@ -313,3 +313,34 @@ test('--init-bias sets how strongly the initial policy favours its action', asyn
   }
   assertUsageError(await cli('train', '--model', 'gmm-ring8', '--init-bias=-1', '--run-dir', join(tmp, 'bias-bad')), /--init-bias must be ≥ 0/);
 });
+
+test('training emits progress, metrics, profile and samples events that pass the protocol schema', async () => {
+  const { runTraining } = await import('../src/main/engine/learner/train');
+  const { isEngineEvent } = await import('../src/shared/events');
+  type E = import('../src/shared/events').EngineEvent;
+  const events: E[] = [];
+  const dir = join(tmp, 'events-run');
+  const { learner } = await runTraining({ model: ring, config: tiny('cfg', { iterations: 2, evalEvery: 1, evalSamples: 200 }), runDir: dir, onEvent: (e) => events.push(e) });
+  await learner.dispose();
+  // Every event survives a JSON round trip (as over a port or socket) and passes the schema.
+  for (const e of events) assert.ok(isEngineEvent(JSON.parse(JSON.stringify(e))), `schema rejects ${JSON.stringify(e).slice(0, 200)}`);
+  const of = <T extends E['type']>(t: T): Extract<E, { type: T }>[] => events.filter((e): e is Extract<E, { type: T }> => e.type === t);
+  assert.deepEqual(of('metrics').map((e) => e.iteration), [1, 2]);
+  assert.ok(Number.isFinite(of('metrics')[1]!.metrics['eval/fid']));
+  assert.deepEqual(of('progress').map((e) => [e.done, e.total]), [[1, 2], [2, 2]]);
+  assert.equal(of('progress')[1]!.etaSeconds, 0);
+  const profiles = of('profile');
+  assert.equal(profiles.length, 2);
+  assert.equal(profiles[0]!.profile.length, 18);
+  assert.deepEqual(profiles[0]!.actions, tiny('cfg').actions);
+  for (const row of profiles[1]!.profile) assert.ok(Math.abs(row.reduce((a, b) => a + b, 0) - 1) < 1e-9);
+  const samples = of('samples');
+  assert.equal(samples.length, 2);
+  const png = Buffer.from(samples[1]!.pngBase64, 'base64');
+  assert.deepEqual([...png.subarray(0, 8)], [137, 80, 78, 71, 13, 10, 26, 10], 'a PNG');
+  assert.ok(png.equals(readFileSync(samples[1]!.path)));
+  // Malformed events are refused by the schema.
+  for (const bad of [null, {}, { type: 'metrics', run: 'r', iteration: 1, metrics: { a: 'x' } }, { type: 'profile', run: 'r', iteration: 1, actions: [1], sigmas: [1], profile: [['a']] }, { type: 'log', level: 'loud', message: 'm' }, { type: 'samples', run: 'r', iteration: 1, path: 'p' }]) {
+    assert.equal(isEngineEvent(bad), false, JSON.stringify(bad));
+  }
+});

@@ -78,9 +78,12 @@ export class Reporter {
         const eta = e.etaSeconds === null ? '' : ` eta ${e.etaSeconds.toFixed(1)}s`;
         process.stderr.write(`\r${e.task} ${bar} ${(f * 100).toFixed(0).padStart(3)}% ${e.done}/${e.total} ${e.unit} ${e.elapsedSeconds.toFixed(1)}s${eta}  `);
         if (e.done >= e.total) process.stderr.write('\n');
-      } else process.stderr.write(`${e.level}: ${e.message}\n`);
+      } else if (e.type === 'log') process.stderr.write(`${e.level}: ${e.message}\n`);
+      // Metrics, profiles and sample pictures are for machines (and files): JSON lines only.
     } else {
-      process.stderr.write(JSON.stringify(e) + '\n');
+      // A sample picture's bytes stay in its PNG file: the line names the path.
+      const line = e.type === 'samples' ? { type: e.type, run: e.run, iteration: e.iteration, path: e.path } : e;
+      process.stderr.write(JSON.stringify(line) + '\n');
     }
   }
 

@@ -98,7 +98,6 @@ export async function cmdTrain(argv: string[], signal: AbortSignal): Promise<voi
   const rep = new Reporter(!!v.json);
   const model = await Model.load(resolveModelDir(modelRef), { device: deviceFromFlag(v.device) });
   try {
-    const t0 = performance.now();
     let last: Record<string, number> = {};
     const { learner, backend } = await runTraining({
       model,
@@ -108,13 +107,8 @@ export async function cmdTrain(argv: string[], signal: AbortSignal): Promise<voi
       iterations: v.resume ? num(v.iterations, 'iterations', { int: true, min: 1 }) : undefined,
       signal,
       onEvent: (e) => {
-        if (e.type === 'log') rep.event({ type: 'log', level: 'info', message: e.message! });
-        if (e.type === 'iteration' && e.metrics) {
-          last = e.metrics;
-          const elapsed = (performance.now() - t0) / 1000;
-          const done = e.iteration!;
-          rep.event({ type: 'progress', task: 'train', done, total: cfg.iterations, unit: 'iterations', elapsedSeconds: elapsed, etaSeconds: null });
-        }
+        if (e.type === 'metrics') last = e.metrics;
+        rep.event(e);
       },
     });
     const iterations = learner.iteration;

@@ -39,13 +39,8 @@ import { evaluateSamples, referenceFor, type EvalResult, type MetricName, type R
 import { extractorForModel, type FeatureExtractor } from '../metrics/features';
 import { profileHeatmap, writeSamplePlot } from '../io/plots';
 import { writePng } from '../io/png';
+import type { EngineEvent } from '../../../shared/events';
 
-export interface LearnerEvent {
-  type: 'iteration' | 'log';
-  iteration?: number;
-  metrics?: Record<string, number>;
-  message?: string;
-}
 
 /** Everything a rollout records. */
 export interface Rollout {
@@ -604,7 +599,8 @@ export interface RunOptions {
   /** On resume: train up to this many iterations instead of the saved count. */
   iterations?: number;
   signal?: AbortSignal;
-  onEvent?: (e: LearnerEvent) => void;
+  /** Progress, metrics (every iteration), profile and samples (every evaluation), logs. */
+  onEvent?: (e: EngineEvent) => void;
 }
 
 /**
@@ -623,7 +619,7 @@ export async function runTraining(o: RunOptions): Promise<{ learner: Learner; ba
     const saved = JSON.parse(readFileSync(cfgPath, 'utf8'), infReviver) as { learner: LearnerConfig; backend?: string };
     config = { ...saved.learner, iterations: o.iterations ?? saved.learner.iterations };
     if (saved.backend && saved.backend !== backend) {
-      o.onEvent?.({ type: 'log', message: `this run was trained on the TensorFlow.js ${saved.backend} backend and continues on ${backend}: it goes on correctly, but its numbers will not repeat an uninterrupted run's bit for bit` });
+      o.onEvent?.({ type: 'log', level: 'warn', message: `this run was trained on the TensorFlow.js ${saved.backend} backend and continues on ${backend}: it goes on correctly, but its numbers will not repeat an uninterrupted run's bit for bit` });
     }
   } else if (existsSync(cfgPath)) {
     throw new RangeError(`${dir} already holds a run; use --resume to continue it or choose a new --run-dir`);
@@ -650,7 +646,7 @@ export async function runTraining(o: RunOptions): Promise<{ learner: Learner; ba
         });
       writeFileSync(metricsPath, keep.map((l) => l + '\n').join(''));
     }
-    o.onEvent?.({ type: 'log', message: `resumed at iteration ${learner.iteration}` });
+    o.onEvent?.({ type: 'log', level: 'info', message: `resumed at iteration ${learner.iteration}` });
   }
   let extractor: FeatureExtractor | null = null;
   let reference: Reference | null = null;
@@ -661,12 +657,17 @@ export async function runTraining(o: RunOptions): Promise<{ learner: Learner; ba
     const tag = String(learner.iteration).padStart(5, '0');
     await writeFileAtomic(join(dir, 'profile.json'), JSON.stringify({ iteration: learner.iteration, actions: config.actions, sigmas: ev.sigmas, profile: ev.profile }) + '\n');
     await writeFileAtomic(join(dir, 'profiles', `iter-${tag}.json`), JSON.stringify({ iteration: learner.iteration, actions: config.actions, sigmas: ev.sigmas, profile: ev.profile }) + '\n');
-    await writeSamplePlot(o.model, join(dir, 'samples', `iter-${tag}.png`), ev.samples, ev.labels, config.evalSamples);
+    const samplesPath = join(dir, 'samples', `iter-${tag}.png`);
+    await writeSamplePlot(o.model, samplesPath, ev.samples, ev.labels, config.evalSamples);
     await writePng(join(dir, 'profile.png'), profileHeatmap(ev.profile));
+    o.onEvent?.({ type: 'profile', run: dir, iteration: learner.iteration, actions: config.actions, sigmas: ev.sigmas, profile: ev.profile });
+    o.onEvent?.({ type: 'samples', run: dir, iteration: learner.iteration, path: samplesPath, pngBase64: readFileSync(samplesPath).toString('base64') });
     const out: Record<string, number> = { 'eval/nfe': ev.nfe };
     for (const [k, v] of Object.entries(ev.result.summary)) out[`eval/${k}`] = v;
     return out;
   };
+  const t0 = performance.now();
+  const startIteration = learner.iteration;
   try {
     while (learner.iteration < config.iterations) {
       if (o.signal?.aborted) break;
@@ -675,7 +676,20 @@ export async function runTraining(o: RunOptions): Promise<{ learner: Learner; ba
       if ((config.evalEvery > 0 && learner.iteration % config.evalEvery === 0) || last) Object.assign(metrics, await evaluate());
       appendFileSync(metricsPath, JSON.stringify(metrics) + '\n');
       await writeFileAtomic(cpPath, JSON.stringify(await learner.checkpoint()));
-      o.onEvent?.({ type: 'iteration', iteration: learner.iteration, metrics });
+      const finite: Record<string, number> = {};
+      for (const [k, v] of Object.entries(metrics)) if (!Number.isNaN(v)) finite[k] = v;
+      o.onEvent?.({ type: 'metrics', run: dir, iteration: learner.iteration, metrics: finite });
+      const elapsed = (performance.now() - t0) / 1000;
+      const done = learner.iteration - startIteration;
+      o.onEvent?.({
+        type: 'progress',
+        task: 'train',
+        done: learner.iteration,
+        total: config.iterations,
+        unit: 'iterations',
+        elapsedSeconds: elapsed,
+        etaSeconds: done > 0 ? (elapsed / done) * (config.iterations - learner.iteration) : null,
+      });
     }
   } finally {
     await (extractor as FeatureExtractor | null)?.dispose();
