@@ -1,0 +1,194 @@
+// The engine behind the protocol: one EngineHost per UI connection's engine process. It narrows
+// every incoming message (shared/protocol.ts), runs the request, and sends exactly one response
+// per request; training runs in the background and streams its events. Transport-agnostic: the
+// worker entry wires it to a MessagePort (Electron), child-process IPC or a WebSocket relay.
+
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseRequest, PROTOCOL_VERSION, type Method, type Methods, type ModelReport, type ModelSummary, type Request, type RunSummary, type ServerMessage } from '../../shared/protocol';
+import { VERSION } from '../../shared/version';
+import { infReviver } from '../../shared/json';
+import { bundledModels, describeModel, resolveModelDir, type ModelEntry } from './models/registry';
+import { Model, ModelCache } from './models/model';
+import { ModelError } from './models/manifest';
+import { defaultConfig, INTERVENTIONS, type Intervention, type LearnerConfig } from './learner/config';
+import { runTraining } from './learner/train';
+import { tfInitResult } from './learner/backend';
+
+function summary(e: ModelEntry): ModelSummary {
+  const m = e.manifest;
+  return { id: e.id, dir: e.dir, bundled: e.bundled, name: m?.name ?? null, description: m?.description ?? '', shape: m?.shape ?? [], numClasses: m?.numClasses ?? 0, error: e.error };
+}
+
+/** Learner settings from the UI: only known fields, on top of the intervention's defaults. */
+export function configFromParams(raw: Record<string, unknown>): LearnerConfig {
+  const intervention = (raw['intervention'] ?? 'cfg') as Intervention;
+  if (!INTERVENTIONS.includes(intervention)) throw new RangeError(`intervention must be one of ${INTERVENTIONS.join(', ')}, got ${JSON.stringify(raw['intervention'])}`);
+  const c = defaultConfig(intervention);
+  for (const [k, v] of Object.entries(raw)) {
+    if (!(k in c)) throw new RangeError(`unknown learner setting "${k}"`);
+    const want = typeof (c as unknown as Record<string, unknown>)[k];
+    const ok = k === 'actions' ? Array.isArray(v) && v.every((x) => typeof x === 'number') : k === 'nfeBudget' ? typeof v === 'number' || v === 'inf' : typeof v === want;
+    if (!ok) throw new RangeError(`learner setting "${k}" must be ${k === 'actions' ? 'a list of numbers' : `a ${want}`}, got ${JSON.stringify(v)}`);
+    (c as unknown as Record<string, unknown>)[k] = v === 'inf' ? Infinity : v;
+  }
+  return c;
+}
+
+interface Job {
+  abort: AbortController;
+  done: Promise<void>;
+}
+
+export class EngineHost {
+  private readonly jobs = new Map<string, Job>();
+  private readonly models = new ModelCache();
+  private onnxBackend: string | null = null;
+
+  constructor(private readonly send: (m: ServerMessage) => void) {}
+
+  /** Handles one incoming message; never throws, always answers a request exactly once. */
+  async handle(raw: unknown): Promise<void> {
+    const parsed = parseRequest(raw);
+    if (!parsed.ok) return this.send(parsed.reply);
+    const req = parsed.request;
+    try {
+      const result = await this.dispatch(req);
+      this.send({ kind: 'response', id: req.id, ok: true, result } as ServerMessage);
+    } catch (e) {
+      this.send({ kind: 'response', id: req.id, ok: false, error: { code: 'failed', message: e instanceof Error ? e.message : String(e) } });
+    }
+  }
+
+  private async dispatch(req: Request): Promise<Methods[Method]['result']> {
+    const p = req.params as Record<string, unknown>;
+    switch (req.method) {
+      case 'engine.info':
+        return { version: VERSION, protocol: PROTOCOL_VERSION, node: process.versions.node, onnxBackend: this.onnxBackend, tfBackend: tfInitResult()?.backend ?? null };
+      case 'models.list':
+        return bundledModels().map(summary);
+      case 'models.open':
+        return this.openModel(p['dir'] as string);
+      case 'train.start':
+        return this.startTraining(p['model'] as string, resolve(p['runDir'] as string), configFromParams(p['config'] as Record<string, unknown>), false);
+      case 'train.resume': {
+        const run = resolve(p['run'] as string);
+        if (!existsSync(join(run, 'config.json'))) throw new RangeError(`${run}: not a run directory (no config.json)`);
+        const cfg = JSON.parse(readFileSync(join(run, 'config.json'), 'utf8'), infReviver) as { model: { dir: string }; learner: LearnerConfig };
+        return this.startTraining(cfg.model.dir, run, cfg.learner, true, p['iterations'] as number | undefined);
+      }
+      case 'train.stop': {
+        const job = this.jobs.get(resolve(p['run'] as string));
+        if (!job) return { stopped: false };
+        job.abort.abort();
+        await job.done;
+        return { stopped: true };
+      }
+      case 'runs.list':
+        return this.listRuns(resolve(p['root'] as string));
+    }
+  }
+
+  private async openModel(dir: string): Promise<ModelReport> {
+    let resolved: string;
+    try {
+      resolved = resolveModelDir(dir);
+    } catch (e) {
+      return { summary: summary(describeModel(dir, false)), ok: false, problem: { message: (e as Error).message, file: null, key: null }, facts: null };
+    }
+    const bundled = bundledModels().some((m) => resolve(m.dir) === resolve(resolved));
+    const s = summary(describeModel(resolved, bundled));
+    try {
+      const model = await this.models.get(resolved);
+      this.onnxBackend = model.backend;
+      const m = model.manifest;
+      return {
+        summary: s,
+        ok: true,
+        problem: null,
+        facts: { name: m.name, output: m.output, shape: m.shape.join('×'), classes: m.numClasses, nullClass: m.nullClass, sigmaMin: m.sigmaMin, sigmaMax: m.sigmaMax, sigmaData: m.sigmaData, data: m.data, features: m.features?.onnx ?? null, encoder: m.encoder?.onnx ?? null, backend: model.backend },
+      };
+    } catch (e) {
+      const err = e as Error;
+      return { summary: s, ok: false, problem: { message: err.message, file: e instanceof ModelError ? e.file : null, key: e instanceof ModelError ? e.key : null }, facts: null };
+    }
+  }
+
+  private async startTraining(modelRef: string, runDir: string, config: LearnerConfig, resume: boolean, iterations?: number): Promise<{ run: string }> {
+    if (this.jobs.has(runDir)) throw new RangeError(`${runDir} is already training`);
+    if (!resume && existsSync(join(runDir, 'config.json'))) throw new RangeError(`${runDir} already holds a run; resume it or choose a new directory`);
+    const model: Model = await this.models.get(resolveModelDir(modelRef));
+    this.onnxBackend = model.backend;
+    const abort = new AbortController();
+    // Start, and answer once the run directory exists (config checked, learner built) or it failed.
+    let started!: () => void;
+    let failed!: (e: unknown) => void;
+    const ready = new Promise<void>((res, rej) => {
+      started = res;
+      failed = rej;
+    });
+    const done = (async () => {
+      try {
+        const { learner } = await runTraining({
+          model,
+          config,
+          runDir,
+          resume,
+          iterations,
+          signal: abort.signal,
+          onEvent: (event) => {
+            started();
+            this.send({ kind: 'event', event });
+          },
+          onStart: () => started(),
+        });
+        const it = learner.iteration;
+        await learner.dispose();
+        started();
+        this.send({ kind: 'event', event: { type: 'log', level: 'info', message: `${runDir}: ${abort.signal.aborted ? 'stopped' : 'finished'} at iteration ${it}` } });
+      } catch (e) {
+        failed(e);
+        this.send({ kind: 'event', event: { type: 'log', level: 'warn', message: `${runDir}: training failed: ${(e as Error).message}` } });
+      } finally {
+        this.jobs.delete(runDir);
+      }
+    })();
+    this.jobs.set(runDir, { abort, done });
+    await ready;
+    return { run: runDir };
+  }
+
+  private listRuns(root: string): RunSummary[] {
+    if (!existsSync(root)) return [];
+    const out: RunSummary[] = [];
+    for (const name of readdirSync(root).sort()) {
+      const dir = join(root, name);
+      const cfgPath = join(dir, 'config.json');
+      if (!statSync(dir).isDirectory() || !existsSync(cfgPath)) continue;
+      try {
+        const cfg = JSON.parse(readFileSync(cfgPath, 'utf8'), infReviver) as { model: { name: string }; learner: LearnerConfig };
+        const lines = existsSync(join(dir, 'metrics.jsonl')) ? readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').filter(Boolean) : [];
+        let last: Record<string, number> | null = null;
+        for (let i = lines.length - 1; i >= 0 && !last; i--) {
+          try {
+            last = JSON.parse(lines[i]!) as Record<string, number>;
+          } catch {
+            // a line cut by a kill: the one before it is the last complete iteration
+          }
+        }
+        const l = cfg.learner;
+        out.push({ dir, model: cfg.model.name, intervention: l.intervention, divergence: l.divergence, conditioning: l.conditioning, iteration: last?.['iteration'] ?? 0, iterations: l.iterations, last, active: this.jobs.has(dir) });
+      } catch {
+        // not a readable run; skip it
+      }
+    }
+    return out;
+  }
+
+  /** Stops every training (each keeps its last checkpoint) and closes the models. */
+  async dispose(): Promise<void> {
+    for (const j of this.jobs.values()) j.abort.abort();
+    await Promise.allSettled([...this.jobs.values()].map((j) => j.done));
+    await this.models.dispose();
+  }
+}

@@ -1,0 +1,155 @@
+// The engine protocol over a real child process: hundreds of malformed messages each get exactly
+// one error reply and the engine keeps serving — also while it trains; the requests the app needs
+// (list and open models, train, list runs, stop) work end to end.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { fork, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseServerMessage, type Response } from '../src/shared/protocol';
+import type { EngineEvent } from '../src/shared/events';
+import { Stream } from '../src/main/engine/samplers/random';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const tmp = mkdtempSync(join(tmpdir(), 'ss-protocol-'));
+let child: ChildProcess;
+const events: EngineEvent[] = [];
+let pending: ((m: Response) => void) | null = null;
+
+before(() => {
+  child = fork(join(ROOT, 'src/main/engine/worker.ts'), [], { execArgv: ['--import', 'tsx'], env: { ...process.env, SAMPLER_STUDIO_CACHE: join(tmp, 'cache') }, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  child.on('message', (raw) => {
+    const m = parseServerMessage(raw);
+    assert.ok(m, `the engine sent a message that fails the schema: ${JSON.stringify(raw).slice(0, 300)}`);
+    if (m.kind === 'event') events.push(m.event);
+    else {
+      assert.ok(pending, `an unexpected response: ${JSON.stringify(m).slice(0, 300)}`);
+      const p = pending;
+      pending = null;
+      p(m);
+    }
+  });
+});
+after(() => {
+  child.kill();
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+/** Sends one message and waits for its one response. */
+function call(msg: unknown, timeoutMs = 60_000): Promise<Response> {
+  return new Promise((resolve, reject) => {
+    assert.equal(pending, null, 'one request at a time');
+    const timer = setTimeout(() => reject(new Error(`no response within ${timeoutMs} ms to ${JSON.stringify(msg).slice(0, 200)}`)), timeoutMs);
+    pending = (m) => {
+      clearTimeout(timer);
+      resolve(m);
+    };
+    child.send(msg as object);
+  });
+}
+
+let nextId = 1;
+const req = (method: string, params: unknown = {}): Promise<Response> => call({ kind: 'request', id: nextId++, method, params });
+function ok<T>(r: Response): T {
+  assert.ok(r.ok, `request failed: ${JSON.stringify(r)}`);
+  return (r as unknown as { result: T }).result;
+}
+
+/** Malformed messages of every kind, from a fixed seed. */
+function junk(n: number): unknown[] {
+  const s = new Stream(7, 0);
+  const pick = <T>(xs: T[]): T => xs[Math.floor(s.uniform() * xs.length)]!;
+  const scalar = (): unknown => pick([0, -1, 1.5, 1e308, '', 'x'.repeat(5000), 'request', true, false, null, [], [1, 'a'], {}, { a: { b: [] } }]);
+  const out: unknown[] = [];
+  for (let i = 0; i < n; i++) {
+    const id = pick<unknown>([i + 1000, 'id', 1.25, null, undefined, -3, 2 ** 60]);
+    const method = pick<unknown>(['engine.info', 'models.open', 'train.start', 'train.resume', 'train.stop', 'runs.list', 'models.delete', '', 42, null, '__proto__', 'constructor']);
+    out.push(
+      pick([
+        scalar(),
+        { kind: pick(['response', 'event', 'REQUEST', undefined, 3]), id, method, params: {} },
+        { kind: 'request', id, method },
+        { kind: 'request', id: i + 1000, method, params: scalar() },
+        { kind: 'request', id: i + 1000, method: 'models.open', params: { dir: scalar() } },
+        { kind: 'request', id: i + 1000, method: 'train.start', params: { model: scalar(), runDir: scalar(), config: scalar() } },
+        // Settings of every type (a model that does not exist, so a valid one cannot start a run).
+        { kind: 'request', id: i + 1000, method: 'train.start', params: { model: 'no-such-model', runDir: join(tmp, `never-${i}`), config: { [pick(['foo', 'lrPolicy', 'actions', 'intervention', 'iterations'])]: scalar() } } },
+        { kind: 'request', id: i + 1000, method: 'train.resume', params: { run: pick([join(tmp, 'nothing'), scalar()]), iterations: scalar() } },
+        { kind: 'request', id: i + 1000, method: 'runs.list', params: { root: scalar() } },
+      ]),
+    );
+  }
+  return out;
+}
+
+test('hundreds of malformed messages: one error reply each, and the engine keeps serving', async () => {
+  const msgs = junk(300);
+  let errors = 0;
+  for (const m of msgs) {
+    const r = await call(m);
+    // Messages that happen to be valid are answered normally; everything else with an error naming the problem.
+    if (!r.ok) {
+      errors++;
+      assert.ok(r.error.message.length > 0);
+      assert.ok(['bad-message', 'unknown-method', 'bad-params', 'failed'].includes(r.error.code));
+    }
+  }
+  assert.ok(errors > 250, `${errors} of 300 were refused`);
+  const info = ok<{ protocol: number; version: string }>(await req('engine.info'));
+  assert.equal(info.protocol, 1);
+  // Specific refusals say what is wrong.
+  const unknown = await req('models.delete');
+  assert.ok(!unknown.ok && unknown.error.code === 'unknown-method' && /engine knows engine\.info/.test(unknown.error.message));
+  const badParams = await req('models.open', { dir: 7 });
+  assert.ok(!badParams.ok && badParams.error.code === 'bad-params' && /params\.dir/.test(badParams.error.message));
+  const notObject = await call('hello');
+  assert.ok(!notObject.ok && notObject.id === null && /JSON object/.test(notObject.error.message));
+  const badSetting = await req('train.start', { model: 'gmm-ring8', runDir: join(tmp, 'r0'), config: { lrPolicy: 'fast' } });
+  assert.ok(!badSetting.ok && /lrPolicy.*must be a number/.test(badSetting.error.message));
+});
+
+test('models: the bundled list, a good model opened with its facts, a broken one with what to fix', async () => {
+  const list = ok<{ id: string }[]>(await req('models.list'));
+  assert.ok(list.some((m) => m.id === 'gmm-ring8'));
+  const good = ok<{ ok: boolean; facts: Record<string, unknown> }>(await req('models.open', { dir: 'gmm-ring8' }));
+  assert.equal(good.ok, true);
+  assert.equal(good.facts['classes'], 8);
+  const broken = join(tmp, 'broken-model');
+  mkdirSync(broken);
+  writeFileSync(join(broken, 'model.json'), JSON.stringify({ name: 'broken', onnx: 'missing.onnx', shape: [2] }));
+  const bad = ok<{ ok: boolean; problem: { message: string; key: string | null } }>(await req('models.open', { dir: broken }));
+  assert.equal(bad.ok, false);
+  assert.match(bad.problem.message, /missing\.onnx/);
+});
+
+test('train over the protocol: events stream, junk during training is refused, runs are listed, stop works', async () => {
+  const runDir = join(tmp, 'runs', 'cfg-rkl');
+  const config = { intervention: 'cfg', divergence: 'rkl', iterations: 4, trajectories: 64, rolloutBatch: 64, dreInitSteps: 5, dreSteps: 2, dreBatch: 64, ppoEpochs: 1, ppoMinibatch: 256, hidden: 32, evalEvery: 2, evalSamples: 200 };
+  events.length = 0;
+  const started = ok<{ run: string }>(await req('train.start', { model: 'gmm-ring8', runDir, config }));
+  assert.equal(started.run, runDir);
+  // While it trains: malformed messages are answered and training goes on.
+  for (const m of junk(40)) await call(m);
+  const dup = await req('train.start', { model: 'gmm-ring8', runDir, config });
+  assert.ok(!dup.ok && /already (training|holds a run)/.test(dup.error.message));
+  const deadline = Date.now() + 120_000;
+  while (!events.some((e) => e.type === 'log' && /finished at iteration 4/.test(e.message)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  const metrics = events.filter((e) => e.type === 'metrics' && e.run === runDir);
+  assert.deepEqual(metrics.map((e) => e.iteration), [1, 2, 3, 4]);
+  assert.equal(events.filter((e) => e.type === 'profile').length, 2);
+  assert.equal(events.filter((e) => e.type === 'samples').length, 2);
+  const runs = ok<{ dir: string; iteration: number; active: boolean; divergence: string }[]>(await req('runs.list', { root: join(tmp, 'runs') }));
+  assert.deepEqual(runs.map((r) => [r.dir, r.iteration, r.active, r.divergence]), [[runDir, 4, false, 'rkl']]);
+  // Resume for more, stop it mid-way: it keeps its last checkpoint.
+  events.length = 0;
+  ok(await req('train.resume', { run: runDir, iterations: 200 }));
+  while (!events.some((e) => e.type === 'metrics') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  assert.deepEqual(ok(await req('train.stop', { run: runDir })), { stopped: true });
+  const after = ok<{ iteration: number; active: boolean }[]>(await req('runs.list', { root: join(tmp, 'runs') }));
+  assert.ok(after[0]!.iteration > 4 && after[0]!.iteration < 200 && !after[0]!.active, JSON.stringify(after[0]));
+  assert.deepEqual(ok(await req('train.stop', { run: runDir })), { stopped: false });
+});
+
