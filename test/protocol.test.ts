@@ -137,7 +137,7 @@ test('train over the protocol: events stream, junk during training is refused, r
   assert.ok(!dup.ok && /already (training|holds a run)/.test(dup.error.message));
   const deadline = Date.now() + 120_000;
   while (!events.some((e) => e.type === 'log' && /finished at iteration 4/.test(e.message)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-  const metrics = events.filter((e) => e.type === 'metrics' && e.run === runDir);
+  const metrics = events.filter((e): e is Extract<EngineEvent, { type: 'metrics' }> => e.type === 'metrics' && e.run === runDir);
   assert.deepEqual(metrics.map((e) => e.iteration), [1, 2, 3, 4]);
   assert.equal(events.filter((e) => e.type === 'profile').length, 2);
   assert.equal(events.filter((e) => e.type === 'samples').length, 2);

@@ -1,0 +1,220 @@
+// Web mode: the renderer and the engine served on 127.0.0.1, the protocol over a WebSocket.
+// Plain Node (no electron import), so it runs where Electron cannot (a GPU server, CI, here).
+//
+// [Note: who may drive the engine]
+// The engine reads and writes files and burns compute, so a page from another site, or another
+// local user, must not reach it. As Jupyter does: a random token in the printed URL is exchanged
+// for an HttpOnly, SameSite=Strict cookie; every HTTP request and WebSocket upgrade needs the
+// cookie (or the token), a Host header naming this server (no DNS rebinding), and — when the
+// browser sends one, always for WebSockets — an Origin of this server. Anything else: 401/403.
+//
+// One engine child process serves every connection, so a reloaded page finds its runs still
+// going; request ids are remapped per connection and events go to all. If the engine dies, every
+// page is told why and a new one starts; runs keep their checkpoints and can be resumed.
+
+import { fork, type ChildProcess } from 'node:child_process';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { createReadStream, existsSync, statSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { extname, join, resolve, sep } from 'node:path';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { parseServerMessage, type ServerMessage } from '../../shared/protocol';
+import { contentSecurityPolicy } from '../window-policy';
+
+export interface WebServerOptions {
+  /** Port to listen on (0: a free one). */
+  port?: number;
+  /** The built renderer (index.html and assets). */
+  staticDir: string;
+  /** The engine worker entry and how to start it (a .ts entry needs `--import tsx`). */
+  engineEntry: string;
+  engineExecArgv?: string[];
+  engineEnv?: NodeJS.ProcessEnv;
+  /** Fixed token (tests); random otherwise. */
+  token?: string;
+  log?: (line: string) => void;
+}
+
+export interface WebServer {
+  url: string;
+  port: number;
+  token: string;
+  close(): Promise<void>;
+}
+
+const COOKIE = 'sampler_studio_token';
+const TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.json': 'application/json',
+  '.png': 'image/png',
+  '.svg': 'image/svg+xml',
+  '.woff2': 'font/woff2',
+  '.ico': 'image/x-icon',
+};
+
+function sameToken(a: string | undefined | null, token: string): boolean {
+  if (!a) return false;
+  const x = Buffer.from(a);
+  const y = Buffer.from(token);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+function cookieToken(req: IncomingMessage): string | null {
+  for (const part of (req.headers.cookie ?? '').split(';')) {
+    const [k, ...v] = part.trim().split('=');
+    if (k === COOKIE) return v.join('=');
+  }
+  return null;
+}
+
+export async function startWebServer(o: WebServerOptions): Promise<WebServer> {
+  const token = o.token ?? randomBytes(32).toString('hex');
+  const log = o.log ?? (() => {});
+  let port = 0;
+  const hosts = (): string[] => [`127.0.0.1:${port}`, `localhost:${port}`];
+  const origins = (): string[] => hosts().map((h) => `http://${h}`);
+
+  /** null when the request may proceed, else the status and why. */
+  const check = (req: IncomingMessage, url: URL, requireOrigin: boolean): [number, string] | null => {
+    if (!hosts().includes(req.headers.host ?? '')) return [403, `foreign Host header ${JSON.stringify(req.headers.host ?? '')}`];
+    const origin = req.headers.origin;
+    if (origin !== undefined ? !origins().includes(origin) : requireOrigin) return [403, `foreign Origin ${JSON.stringify(origin ?? '')}`];
+    if (!sameToken(cookieToken(req), token) && !sameToken(url.searchParams.get('token'), token)) return [401, 'missing or wrong session token: open the URL that `npm run serve` printed'];
+    return null;
+  };
+
+  // ---- the engine, shared by every connection ----------------------------------------------
+  let engine: ChildProcess | null = null;
+  let nextId = 1;
+  const routes = new Map<number, { ws: WebSocket; id: number }>();
+  const sockets = new Set<WebSocket>();
+  let closing = false;
+  const broadcast = (m: ServerMessage): void => {
+    const text = JSON.stringify(m);
+    for (const ws of sockets) ws.send(text);
+  };
+  const startEngine = (): ChildProcess => {
+    const child = fork(o.engineEntry, [], { execArgv: o.engineExecArgv ?? [], env: o.engineEnv ?? process.env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    child.on('message', (raw) => {
+      const m = parseServerMessage(raw);
+      if (!m) return log(`engine sent a malformed message: ${JSON.stringify(raw).slice(0, 200)}`);
+      if (m.kind === 'event') return broadcast(m);
+      const route = m.id === null ? undefined : routes.get(m.id);
+      if (!route) return; // a reply to a message that could not be routed (id refused by the engine)
+      routes.delete(m.id!);
+      if (route.ws.readyState === route.ws.OPEN) route.ws.send(JSON.stringify({ ...m, id: route.id }));
+    });
+    child.on('exit', (code, signal) => {
+      if (engine === child) engine = null;
+      if (closing) return;
+      const why = `the engine stopped (${signal ?? `exit code ${code}`}); a new one is starting — runs keep their checkpoints and can be resumed`;
+      log(why);
+      for (const [gid, r] of routes) {
+        if (r.ws.readyState === r.ws.OPEN) r.ws.send(JSON.stringify({ kind: 'response', id: r.id, ok: false, error: { code: 'failed', message: why } }));
+        routes.delete(gid);
+      }
+      broadcast({ kind: 'event', event: { type: 'log', level: 'warn', message: why } });
+      engine = startEngine();
+    });
+    return child;
+  };
+  engine = startEngine();
+
+  // ---- HTTP: the renderer's files ------------------------------------------------------------
+  const root = resolve(o.staticDir);
+  const csp = contentSecurityPolicy({ dev: false }); // connect-src 'self' covers this server's WebSocket
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    const refused = check(req, url, false);
+    if (refused) {
+      res.writeHead(refused[0], { 'content-type': 'text/plain; charset=utf-8' }).end(refused[1] + '\n');
+      return;
+    }
+    if (url.searchParams.has('token')) {
+      // Trade the token for a cookie and drop it from the address bar.
+      url.searchParams.delete('token');
+      res.writeHead(302, { 'set-cookie': `${COOKIE}=${token}; HttpOnly; SameSite=Strict; Path=/`, location: url.pathname + url.search }).end();
+      return;
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { allow: 'GET, HEAD' }).end();
+      return;
+    }
+    let path = decodeURIComponent(url.pathname);
+    if (path.endsWith('/')) path += 'index.html';
+    const file = resolve(join(root, path));
+    if (!(file === root || file.startsWith(root + sep)) || !existsSync(file) || !statSync(file).isFile()) {
+      res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('not found\n');
+      return;
+    }
+    res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream', 'content-security-policy': csp, 'x-content-type-options': 'nosniff', 'cache-control': 'no-store' });
+    if (req.method === 'HEAD') res.end();
+    else createReadStream(file).pipe(res);
+  };
+
+  // ---- WebSocket: the protocol ----------------------------------------------------------------
+  const wss = new WebSocketServer({ noServer: true, maxPayload: 16 * 1024 * 1024 });
+  const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    const refused = url.pathname !== '/ws' ? ([404, 'not found'] as [number, string]) : check(req, url, true);
+    if (refused) {
+      socket.end(`HTTP/1.1 ${refused[0]} ${refused[0] === 401 ? 'Unauthorized' : refused[0] === 403 ? 'Forbidden' : 'Not Found'}\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\n${refused[1]}\n`);
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      sockets.add(ws);
+      ws.on('close', () => {
+        sockets.delete(ws);
+        for (const [gid, r] of routes) if (r.ws === ws) routes.delete(gid);
+      });
+      ws.on('message', (data, isBinary) => {
+        let msg: unknown;
+        try {
+          msg = isBinary ? undefined : JSON.parse(data.toString());
+        } catch {
+          msg = undefined;
+        }
+        const id = typeof msg === 'object' && msg !== null && Number.isSafeInteger((msg as { id?: unknown }).id) ? (msg as { id: number }).id : null;
+        if (msg === undefined || id === null || !engine?.connected) {
+          // Unparseable or id-less messages are refused here; the engine checks everything else.
+          const message = msg === undefined ? 'a message must be JSON text' : id === null ? 'id must be an integer' : 'the engine is restarting; try again';
+          ws.send(JSON.stringify({ kind: 'response', id, ok: false, error: { code: 'bad-message', message } }));
+          return;
+        }
+        const gid = nextId++;
+        routes.set(gid, { ws, id });
+        engine.send({ ...(msg as object), id: gid });
+      });
+    });
+  };
+
+  const server: Server = createServer(onRequest);
+  server.on('upgrade', onUpgrade);
+  await new Promise<void>((res, rej) => {
+    server.once('error', rej);
+    server.listen(o.port ?? 0, '127.0.0.1', () => res());
+  });
+  port = (server.address() as { port: number }).port;
+  return {
+    url: `http://127.0.0.1:${port}/?token=${token}`,
+    port,
+    token,
+    async close() {
+      closing = true;
+      for (const ws of sockets) ws.terminate();
+      wss.close();
+      await new Promise<void>((res) => server.close(() => res()));
+      if (engine) {
+        const e = engine;
+        await new Promise<void>((res) => {
+          e.once('exit', () => res());
+          e.disconnect?.();
+          setTimeout(() => e.kill(), 5000).unref();
+        });
+      }
+    },
+  };
+}

@@ -1,0 +1,114 @@
+// Web mode's door: without the session token, or with a foreign Host or Origin, nothing is served
+// and no WebSocket opens; with it, the page loads and the protocol reaches the engine.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { request } from 'node:http';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import WebSocket from 'ws';
+import { startWebServer, type WebServer } from '../src/main/web/server';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const tmp = mkdtempSync(join(tmpdir(), 'ss-web-'));
+let server: WebServer;
+
+before(async () => {
+  const site = join(tmp, 'site');
+  mkdirSync(join(site, 'assets'), { recursive: true });
+  writeFileSync(join(site, 'index.html'), '<!doctype html><title>Sampler Studio</title><p>hello</p>');
+  writeFileSync(join(site, 'assets', 'app.js'), 'console.log(1)');
+  writeFileSync(join(tmp, 'secret.txt'), 'not for the web');
+  server = await startWebServer({ staticDir: site, engineEntry: join(ROOT, 'src/main/engine/worker.ts'), engineExecArgv: ['--import', 'tsx'], engineEnv: { ...process.env, SAMPLER_STUDIO_CACHE: join(tmp, 'cache') } });
+});
+after(async () => {
+  await server.close();
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+function get(path: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port: server.port, path, headers: { host: `127.0.0.1:${server.port}`, ...headers } }, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (c: string) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+const cookie = (): string => `sampler_studio_token=${server.token}`;
+
+test('HTTP: no token → 401; the token is traded for an HttpOnly SameSite cookie; foreign Host/Origin → 403', async () => {
+  assert.match(server.url, new RegExp(`^http://127\\.0\\.0\\.1:${server.port}/\\?token=[0-9a-f]{64}$`));
+  const none = await get('/');
+  assert.equal(none.status, 401);
+  assert.match(none.body, /session token/);
+  assert.equal((await get('/', { cookie: 'sampler_studio_token=wrong' })).status, 401);
+  assert.equal((await get('/?token=0123')).status, 401);
+  const trade = await get(`/?token=${server.token}`);
+  assert.equal(trade.status, 302);
+  assert.equal(trade.headers['location'], '/');
+  assert.match(String(trade.headers['set-cookie']), /sampler_studio_token=[0-9a-f]{64}; HttpOnly; SameSite=Strict; Path=\//);
+  const page = await get('/', { cookie: cookie() });
+  assert.equal(page.status, 200);
+  assert.match(page.body, /hello/);
+  assert.match(String(page.headers['content-security-policy']), /default-src 'self'/);
+  assert.equal((await get('/assets/app.js', { cookie: cookie() })).headers['content-type'], 'text/javascript; charset=utf-8');
+  // DNS rebinding and cross-site requests.
+  assert.equal((await get('/', { cookie: cookie(), host: `evil.example:${server.port}` })).status, 403);
+  assert.equal((await get('/', { cookie: cookie(), origin: 'http://evil.example' })).status, 403);
+  assert.equal((await get('/', { cookie: cookie(), origin: `http://localhost:${server.port}` })).status, 200);
+  // Nothing outside the site directory.
+  for (const p of ['/../secret.txt', '/%2e%2e/secret.txt', '/assets/../../secret.txt']) assert.equal((await get(p, { cookie: cookie() })).status, 404, p);
+});
+
+function open(headers: Record<string, string>): Promise<{ ws: WebSocket | null; status: number | null }> {
+  return new Promise((resolve) => {
+    const ws = new WebSocket(`ws://127.0.0.1:${server.port}/ws`, { headers });
+    ws.on('open', () => resolve({ ws, status: null }));
+    ws.on('unexpected-response', (_req, res) => resolve({ ws: null, status: res.statusCode ?? null }));
+    ws.on('error', () => resolve({ ws: null, status: -1 }));
+  });
+}
+
+test('WebSocket: needs the cookie and this server as Origin; then requests reach the engine', async () => {
+  const origin = `http://127.0.0.1:${server.port}`;
+  assert.equal((await open({ origin })).status, 401);
+  assert.equal((await open({ cookie: cookie() })).status, 403, 'no Origin');
+  assert.equal((await open({ cookie: cookie(), origin: 'http://evil.example' })).status, 403);
+  const { ws } = await open({ cookie: cookie(), origin });
+  assert.ok(ws);
+  const replies: unknown[] = [];
+  ws.on('message', (d) => replies.push(JSON.parse(d.toString())));
+  const waitFor = async (n: number): Promise<void> => {
+    const t = Date.now();
+    while (replies.length < n && Date.now() - t < 30_000) await new Promise((r) => setTimeout(r, 20));
+  };
+  // Two connections may use the same ids: each gets its own answers back.
+  ws.send(JSON.stringify({ kind: 'request', id: 7, method: 'engine.info', params: {} }));
+  ws.send('not json');
+  ws.send(JSON.stringify({ kind: 'request', id: 8, method: 'nope', params: {} }));
+  await waitFor(3);
+  const byId = new Map(replies.map((r) => [(r as { id: number | null }).id, r as { ok: boolean; result?: { protocol: number }; error?: { message: string } }]));
+  assert.equal(byId.get(7)?.ok, true);
+  assert.equal(byId.get(7)?.result?.protocol, 1);
+  assert.match(byId.get(null)?.error?.message ?? '', /JSON text/);
+  assert.match(byId.get(8)?.error?.message ?? '', /unknown method/);
+  const second = (await open({ cookie: cookie(), origin })).ws!;
+  const other: unknown[] = [];
+  second.on('message', (d) => other.push(JSON.parse(d.toString())));
+  second.send(JSON.stringify({ kind: 'request', id: 7, method: 'models.list', params: {} }));
+  ws.send(JSON.stringify({ kind: 'request', id: 9, method: 'engine.info', params: {} }));
+  await waitFor(4);
+  const t = Date.now();
+  while (other.length < 1 && Date.now() - t < 30_000) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(other.length, 1, 'the second connection gets exactly its own answer');
+  assert.ok(Array.isArray((other[0] as { result: unknown }).result), 'models.list answered on the connection that asked');
+  assert.equal((replies[3] as { id: number }).id, 9);
+  second.close();
+  ws.close();
+});
