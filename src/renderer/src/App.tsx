@@ -1,6 +1,10 @@
-import { AppShell, Code, Group, NavLink, Stack, Text, Title } from '@mantine/core';
+import { useEffect, useState } from 'react';
+import { AppShell, Badge, Code, Group, NavLink, Stack, Text, Title } from '@mantine/core';
+import type { ModelReport } from '../../shared/protocol';
+import type { ConnectionStatus, EngineClient } from './engine/client';
+import { ModelScreen } from './screens/ModelScreen';
 
-/** Screens planned for the app; only "Model" exists so far. */
+/** The screens, in the order of the flow. */
 export const SCREENS = ['Model', 'Tune', 'Train', 'Compare', 'Export', 'Runs'] as const;
 export type Screen = (typeof SCREENS)[number];
 
@@ -17,13 +21,24 @@ function RuntimeInfo() {
   );
 }
 
-export function App() {
-  const active: Screen = 'Model';
+export function App({ engine }: { engine: EngineClient }) {
+  const [active, setActive] = useState<Screen>('Model');
+  const [status, setStatus] = useState<{ s: ConnectionStatus; why?: string }>({ s: 'connecting' });
+  const [model, setModel] = useState<ModelReport | null>(null);
+  useEffect(() => engine.onStatus((s, why) => setStatus({ s, why })), [engine]);
+  // Screens not built yet are listed, disabled, so the flow is visible without pretending.
+  const built: Screen[] = ['Model'];
   return (
     <AppShell header={{ height: 56 }} navbar={{ width: 220, breakpoint: 'sm' }} padding="md">
       <AppShell.Header>
-        <Group h="100%" px="md">
+        <Group h="100%" px="md" justify="space-between">
           <Title order={3}>Sampler Studio</Title>
+          <Group gap="xs">
+            {model && <Badge variant="outline">{model.summary.name}</Badge>}
+            <Badge color={status.s === 'open' ? 'green' : status.s === 'lost' ? 'red' : 'gray'} title={status.why} data-testid="engine-status">
+              engine {status.s}
+            </Badge>
+          </Group>
         </Group>
       </AppShell.Header>
 
@@ -34,19 +49,17 @@ export function App() {
             component="button"
             type="button"
             label={screen}
+            disabled={!built.includes(screen)}
             active={screen === active}
             aria-current={screen === active ? 'page' : undefined}
+            onClick={() => setActive(screen)}
           />
         ))}
       </AppShell.Navbar>
 
       <AppShell.Main>
-        <Stack gap="sm" maw={720}>
-          <Title order={2}>Welcome</Title>
-          <Text>
-            Sampler Studio tunes the sampler of a pretrained diffusion model. Start by choosing a model; tuning,
-            training, comparison and export screens will follow.
-          </Text>
+        <Stack gap="sm" maw={1100}>
+          {active === 'Model' && <ModelScreen engine={engine} onChosen={setModel} />}
           <RuntimeInfo />
         </Stack>
       </AppShell.Main>

@@ -3,14 +3,16 @@ import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { MantineProvider } from '@mantine/core';
 import { App } from './App';
+import { connectWebSocket } from './engine/client';
 
+const engine = connectWebSocket();
 const container = document.getElementById('root');
 if (!container) throw new Error('index.html is missing #root');
 
 createRoot(container).render(
   <StrictMode>
     <MantineProvider defaultColorScheme="auto">
-      <App />
+      <App engine={engine} />
     </MantineProvider>
   </StrictMode>,
 );
