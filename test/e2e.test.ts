@@ -28,6 +28,12 @@ before(async () => {
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
   page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   page.on('pageerror', (e) => pageErrors.push(e.message));
+  // Long tasks on the renderer's main thread, for the whole session.
+  await page.addInitScript(() => {
+    const w = window as unknown as { __longTasks: number[] };
+    w.__longTasks = [];
+    new PerformanceObserver((list) => list.getEntries().forEach((e) => w.__longTasks.push(e.duration))).observe({ type: 'longtask', buffered: true });
+  });
   mkdirSync(SHOTS, { recursive: true });
 });
 after(async () => {
@@ -62,4 +68,50 @@ test('web mode: a broken model directory shows what is wrong', async () => {
   assert.match(await problem.innerText(), /nowhere\.onnx/);
   await page.screenshot({ path: join(SHOTS, 'model-error.png'), fullPage: true });
   assert.deepEqual(pageErrors, [], 'no uncaught errors in the page');
+});
+
+test('web mode: tune a CFG policy with reverse KL by clicks, watch it learn', async () => {
+  await page.getByRole('button', { name: 'Open gmm-ring8', exact: true }).click();
+  await page.getByRole('button', { name: /Tune a sampler for gmm-ring8/ }).click();
+  await page.getByRole('heading', { name: 'Tune' }).waitFor({ timeout: 30_000 });
+  await page.getByRole('textbox', { name: 'Divergence' }).or(page.getByRole('combobox', { name: 'Divergence' })).first().click();
+  await page.getByRole('option', { name: /^reverse KL/ }).click();
+  const set = async (label: string, value: string): Promise<void> => {
+    const box = page.getByLabel(label);
+    await box.fill(value);
+  };
+  await set('Training iterations', '6');
+  await set('Trajectories per iteration', '128');
+  await set('Evaluate every (iterations)', '3');
+  await set('Run directory', join(tmp, 'runs', 'cfg-rkl'));
+  await page.screenshot({ path: join(SHOTS, 'tune.png'), fullPage: true });
+  const before = await page.evaluate(() => (window as unknown as { __longTasks: number[] }).__longTasks.length);
+  await page.getByRole('button', { name: 'Start training' }).click();
+  await page.getByRole('heading', { name: 'Train' }).waitFor({ timeout: 30_000 });
+  // Chart points grow as iterations finish.
+  const entropy = page.getByTestId('chart-charts/entropy');
+  await page.waitForFunction(() => Number(document.querySelector('[data-testid="chart-charts/entropy"]')?.getAttribute('data-points')) >= 2, undefined, { timeout: 120_000 });
+  const early = Number(await entropy.getAttribute('data-points'));
+  await page.getByTestId('train-progress').filter({ hasText: 'done' }).waitFor({ timeout: 180_000 });
+  assert.equal(Number(await entropy.getAttribute('data-points')), 6);
+  assert.ok(early < 6, `points grew from ${early} to 6`);
+  assert.equal(Number(await page.getByTestId('chart-eval/fid').getAttribute('data-points')), 2, 'FID at iterations 3 and 6');
+  // The profile heat map and the sample picture are drawn (non-blank pixels).
+  const inked = await page.evaluate(() => {
+    const c = document.querySelector('[data-testid="profile"]') as HTMLCanvasElement;
+    const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+    let n = 0;
+    for (let i = 0; i < d.length; i += 4) if (d[i + 3]! > 0 && (d[i]! < 250 || d[i + 1]! < 250)) n++;
+    return n;
+  });
+  assert.ok(inked > 200, `profile pixels drawn: ${inked}`);
+  const img = page.getByTestId('samples');
+  await img.waitFor();
+  assert.ok(await img.evaluate((el) => (el as HTMLImageElement).naturalWidth > 100));
+  await page.screenshot({ path: join(SHOTS, 'train.png'), fullPage: true });
+  const tasks = await page.evaluate((from) => (window as unknown as { __longTasks: number[] }).__longTasks.slice(from), before);
+  const worst = Math.max(0, ...tasks);
+  process.stdout.write(`# long tasks during training: ${tasks.length}, longest ${worst.toFixed(0)} ms\n`);
+  assert.ok(worst < 200, `a long task of ${worst.toFixed(0)} ms during training`);
+  assert.deepEqual(pageErrors, []);
 });

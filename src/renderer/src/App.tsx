@@ -3,6 +3,8 @@ import { AppShell, Badge, Code, Group, NavLink, Stack, Text, Title } from '@mant
 import type { ModelReport } from '../../shared/protocol';
 import type { ConnectionStatus, EngineClient } from './engine/client';
 import { ModelScreen } from './screens/ModelScreen';
+import { TuneScreen } from './screens/TuneScreen';
+import { TrainScreen, useRunEvents } from './screens/TrainScreen';
 
 /** The screens, in the order of the flow. */
 export const SCREENS = ['Model', 'Tune', 'Train', 'Compare', 'Export', 'Runs'] as const;
@@ -25,9 +27,11 @@ export function App({ engine }: { engine: EngineClient }) {
   const [active, setActive] = useState<Screen>('Model');
   const [status, setStatus] = useState<{ s: ConnectionStatus; why?: string }>({ s: 'connecting' });
   const [model, setModel] = useState<ModelReport | null>(null);
+  const [run, setRun] = useState<{ dir: string; iterations: number } | null>(null);
+  const view = useRunEvents(engine, run?.dir ?? null);
   useEffect(() => engine.onStatus((s, why) => setStatus({ s, why })), [engine]);
   // Screens not built yet are listed, disabled, so the flow is visible without pretending.
-  const built: Screen[] = ['Model'];
+  const built: Screen[] = ['Model', 'Tune', 'Train'];
   return (
     <AppShell header={{ height: 56 }} navbar={{ width: 220, breakpoint: 'sm' }} padding="md">
       <AppShell.Header>
@@ -59,7 +63,20 @@ export function App({ engine }: { engine: EngineClient }) {
 
       <AppShell.Main>
         <Stack gap="sm" maw={1100}>
-          {active === 'Model' && <ModelScreen engine={engine} onChosen={setModel} />}
+          {active === 'Model' && (
+            <ModelScreen engine={engine} onChosen={setModel} onContinue={() => setActive('Tune')} />
+          )}
+          {active === 'Tune' && (
+            <TuneScreen
+              engine={engine}
+              model={model}
+              onStarted={(dir, iterations) => {
+                setRun({ dir, iterations });
+                setActive('Train');
+              }}
+            />
+          )}
+          {active === 'Train' && <TrainScreen engine={engine} run={run?.dir ?? null} iterations={run?.iterations ?? 0} view={view} />}
           <RuntimeInfo />
         </Stack>
       </AppShell.Main>

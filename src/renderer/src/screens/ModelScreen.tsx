@@ -6,7 +6,7 @@ import { Alert, Badge, Button, Card, Group, Loader, SimpleGrid, Stack, Table, Te
 import type { ModelReport, ModelSummary } from '../../../shared/protocol';
 import type { EngineClient } from '../engine/client';
 
-export function ModelScreen({ engine, onChosen }: { engine: EngineClient; onChosen: (report: ModelReport) => void }) {
+export function ModelScreen({ engine, onChosen, onContinue }: { engine: EngineClient; onChosen: (report: ModelReport) => void; onContinue: () => void }) {
   const [models, setModels] = useState<ModelSummary[] | null>(null);
   const [listError, setListError] = useState<string | null>(null);
   const [report, setReport] = useState<ModelReport | null>(null);
@@ -97,6 +97,9 @@ export function ModelScreen({ engine, onChosen }: { engine: EngineClient; onChos
               ))}
             </Table.Tbody>
           </Table>
+          <Button mt="md" onClick={onContinue}>
+            Tune a sampler for {report.summary.name} →
+          </Button>
         </Card>
       )}
     </Stack>

@@ -1,0 +1,128 @@
+// Screen 3 — Train (live): progress, the learning curves, the learned profile and the fixed-seed
+// samples of each evaluation (a slider looks back). Events are buffered and applied ~10 times a
+// second, so thousands of points never stall the page.
+
+import { useEffect, useRef, useState } from 'react';
+import { Alert, Button, Group, Image, Progress, SimpleGrid, Slider, Stack, Text, Title } from '@mantine/core';
+import type { EngineEvent, MetricsEvent, ProfileEvent, SamplesEvent } from '../../../shared/events';
+import type { EngineClient } from '../engine/client';
+import { LineChart, type ChartPoint } from '../components/LineChart';
+import { ProfileHeatmap } from '../components/ProfileHeatmap';
+
+export interface RunView {
+  metrics: MetricsEvent[];
+  profile: ProfileEvent | null;
+  samples: SamplesEvent[];
+  logs: string[];
+}
+
+const CHARTS: [string, string][] = [
+  ['charts/learning_signal_mean', 'Learning signal (mean ± std)'],
+  ['losses/discriminator', 'Discriminator loss'],
+  ['charts/discriminator_accuracy', 'Discriminator accuracy'],
+  ['charts/entropy', 'Policy entropy'],
+  ['charts/approx_kl', 'Approx. KL'],
+  ['charts/clipfrac', 'Clip fraction'],
+  ['charts/nfe', 'NFE per sample'],
+  ['eval/fid', 'FID (evaluations)'],
+  ['eval/precision', 'Precision'],
+  ['eval/recall', 'Recall'],
+];
+
+export function useRunEvents(engine: EngineClient, run: string | null): RunView {
+  const [view, setView] = useState<RunView>({ metrics: [], profile: null, samples: [], logs: [] });
+  const buffer = useRef<EngineEvent[]>([]);
+  useEffect(() => {
+    setView({ metrics: [], profile: null, samples: [], logs: [] });
+    buffer.current = [];
+    if (!run) return;
+    const off = engine.onEvent((e) => {
+      if (('run' in e && e.run === run) || (e.type === 'log' && e.message.startsWith(run))) buffer.current.push(e);
+    });
+    const timer = setInterval(() => {
+      if (buffer.current.length === 0) return;
+      const batch = buffer.current;
+      buffer.current = [];
+      setView((v) => {
+        const next: RunView = { metrics: v.metrics, profile: v.profile, samples: v.samples, logs: v.logs };
+        for (const e of batch) {
+          if (e.type === 'metrics') next.metrics = next.metrics.concat(e);
+          else if (e.type === 'profile') next.profile = e;
+          else if (e.type === 'samples') next.samples = next.samples.concat(e);
+          else if (e.type === 'log') next.logs = next.logs.concat(e.message);
+        }
+        return next;
+      });
+    }, 100);
+    return () => {
+      off();
+      clearInterval(timer);
+    };
+  }, [engine, run]);
+  return view;
+}
+
+/** `view`: the run's events, collected by the app (useRunEvents) so leaving this screen loses nothing. */
+export function TrainScreen({ engine, run, iterations, view }: { engine: EngineClient; run: string | null; iterations: number; view: RunView }) {
+  const [pick, setPick] = useState<number | null>(null);
+  const [stopping, setStopping] = useState(false);
+  if (!run) return <Alert color="yellow">Start a training run on the Tune screen.</Alert>;
+  const last = view.metrics[view.metrics.length - 1];
+  const done = last?.iteration ?? 0;
+  const finished = view.logs.some((l) => / (finished|stopped) at iteration/.test(l));
+  const perIt = view.metrics.length > 0 ? view.metrics.reduce((s, m) => s + (m.metrics['time/iteration_s'] ?? 0), 0) / view.metrics.length : null;
+  const eta = perIt !== null && !finished ? perIt * (iterations - done) : null;
+  const series = (key: string): ChartPoint[] =>
+    view.metrics.filter((m) => m.metrics[key] !== undefined).map((m) => ({ x: m.iteration, y: m.metrics[key]!, band: key === 'charts/learning_signal_mean' ? m.metrics['charts/learning_signal_std'] : undefined }));
+  const shown = pick === null ? view.samples[view.samples.length - 1] : view.samples[Math.min(pick, view.samples.length - 1)];
+  return (
+    <Stack gap="md">
+      <Group justify="space-between">
+        <Title order={2}>Train</Title>
+        <Button
+          color="red"
+          variant="light"
+          disabled={finished}
+          loading={stopping}
+          onClick={() => {
+            setStopping(true);
+            void engine.request('train.stop', { run }).finally(() => setStopping(false));
+          }}
+        >
+          Stop
+        </Button>
+      </Group>
+      <Text size="sm" c="dimmed">
+        {run}
+      </Text>
+      <div>
+        <Progress value={(100 * done) / Math.max(1, iterations)} aria-label="training progress" />
+        <Text size="sm" mt={4} data-testid="train-progress">
+          iteration {done} / {iterations}
+          {eta !== null && ` · about ${Math.ceil(eta)} s left`}
+          {finished && ' · done'}
+        </Text>
+      </div>
+      <SimpleGrid cols={{ base: 1, sm: 2, lg: 3 }}>
+        {CHARTS.map(([key, title]) => (
+          <LineChart key={key} title={title} points={series(key)} testId={`chart-${key}`} />
+        ))}
+      </SimpleGrid>
+      <SimpleGrid cols={{ base: 1, md: 2 }}>
+        {view.profile ? <ProfileHeatmap actions={view.profile.actions} sigmas={view.profile.sigmas} profile={view.profile.profile} /> : <Text c="dimmed">The profile appears at the first evaluation.</Text>}
+        <div>
+          <Text size="sm" fw={500}>
+            Samples (fixed seed){shown && ` — iteration ${shown.iteration}`}
+          </Text>
+          {shown ? <Image src={`data:image/png;base64,${shown.pngBase64}`} alt={`samples at iteration ${shown.iteration}`} data-testid="samples" maw={420} /> : <Text c="dimmed">Samples appear at each evaluation.</Text>}
+          {view.samples.length > 1 && <Slider mt="sm" min={0} max={view.samples.length - 1} value={pick ?? view.samples.length - 1} onChange={setPick} label={(i) => `iteration ${view.samples[i]?.iteration}`} aria-label="evaluation to show" />}
+        </div>
+      </SimpleGrid>
+      {view.logs.map((l, i) => (
+        <Text key={i} size="sm" c={/failed/.test(l) ? 'red' : 'dimmed'}>
+          {l}
+        </Text>
+      ))}
+    </Stack>
+  );
+}
