@@ -112,3 +112,32 @@ test('WebSocket: needs the cookie and this server as Origin; then requests reach
   second.close();
   ws.close();
 });
+
+test('a crashed engine: every page is told why, a new engine serves, and the interrupted run resumes', async () => {
+  const origin = `http://127.0.0.1:${server.port}`;
+  const { ws } = await open({ cookie: cookie(), origin });
+  assert.ok(ws);
+  const got: { kind: string; id?: number; ok?: boolean; result?: unknown; error?: { message: string }; event?: { type: string; level?: string; message?: string; iteration?: number } }[] = [];
+  ws.on('message', (d) => got.push(JSON.parse(d.toString())));
+  const until = async (pred: () => boolean, ms = 60_000): Promise<void> => {
+    const t = Date.now();
+    while (!pred() && Date.now() - t < ms) await new Promise((r) => setTimeout(r, 20));
+    assert.ok(pred(), 'timed out');
+  };
+  const runDir = join(tmp, 'crash-run');
+  const config = { iterations: 400, trajectories: 64, rolloutBatch: 64, dreInitSteps: 5, dreSteps: 2, dreBatch: 64, ppoEpochs: 1, ppoMinibatch: 256, hidden: 32, evalEvery: 0, evalSamples: 200 };
+  ws.send(JSON.stringify({ kind: 'request', id: 1, method: 'train.start', params: { model: 'gmm-ring8', runDir, config } }));
+  await until(() => got.filter((m) => m.event?.type === 'metrics').length >= 2);
+  const pid = server.enginePid()!;
+  process.kill(pid, 'SIGKILL');
+  await until(() => got.some((m) => m.event?.type === 'log' && /engine stopped \(SIGKILL\)/.test(m.event.message ?? '')));
+  await until(() => server.enginePid() !== null && server.enginePid() !== pid);
+  ws.send(JSON.stringify({ kind: 'request', id: 2, method: 'runs.list', params: { root: tmp } }));
+  await until(() => got.some((m) => m.id === 2));
+  const runs = got.find((m) => m.id === 2)!.result as { dir: string; iteration: number; active: boolean }[];
+  const saved = runs.find((r) => r.dir === runDir)!;
+  assert.ok(saved.iteration >= 2 && !saved.active, JSON.stringify(saved));
+  ws.send(JSON.stringify({ kind: 'request', id: 3, method: 'train.resume', params: { run: runDir, iterations: saved.iteration + 2 } }));
+  await until(() => got.some((m) => m.event?.type === 'log' && new RegExp(`finished at iteration ${saved.iteration + 2}`).test(m.event.message ?? '')));
+  ws.close();
+});

@@ -40,6 +40,8 @@ export interface WebServer {
   url: string;
   port: number;
   token: string;
+  /** The engine process's pid (it changes when a crashed engine is replaced). */
+  enginePid(): number | null;
   close(): Promise<void>;
 }
 
@@ -202,6 +204,7 @@ export async function startWebServer(o: WebServerOptions): Promise<WebServer> {
     url: `http://127.0.0.1:${port}/?token=${token}`,
     port,
     token,
+    enginePid: () => engine?.pid ?? null,
     async close() {
       closing = true;
       for (const ws of sockets) ws.terminate();
