@@ -115,3 +115,17 @@ test('web mode: tune a CFG policy with reverse KL by clicks, watch it learn', as
   assert.ok(worst < 200, `a long task of ${worst.toFixed(0)} ms during training`);
   assert.deepEqual(pageErrors, []);
 });
+
+test('web mode: when the engine dies the page says why, and a new engine answers', async () => {
+  const pid = server.enginePid()!;
+  process.kill(pid, 'SIGKILL');
+  const warning = page.getByTestId('engine-warning');
+  await warning.first().waitFor({ timeout: 30_000 });
+  assert.match(await warning.first().innerText(), /engine stopped \(SIGKILL\).*resumed/s);
+  await page.getByRole('button', { name: 'Model', exact: true }).click();
+  await page.getByRole('button', { name: 'Open swissroll', exact: true }).click();
+  await page.getByTestId('model-facts').filter({ hasText: 'swissroll' }).waitFor({ timeout: 30_000 });
+  assert.notEqual(server.enginePid(), pid);
+  await page.screenshot({ path: join(SHOTS, 'engine-restarted.png'), fullPage: true });
+  assert.deepEqual(pageErrors, []);
+});

@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'react';
-import { AppShell, Badge, Code, Group, NavLink, Stack, Text, Title } from '@mantine/core';
+import { Alert, AppShell, Badge, Code, Group, NavLink, Stack, Text, Title } from '@mantine/core';
 import type { ModelReport } from '../../shared/protocol';
 import type { ConnectionStatus, EngineClient } from './engine/client';
 import { ModelScreen } from './screens/ModelScreen';
@@ -30,6 +30,9 @@ export function App({ engine }: { engine: EngineClient }) {
   const [run, setRun] = useState<{ dir: string; iterations: number } | null>(null);
   const view = useRunEvents(engine, run?.dir ?? null);
   useEffect(() => engine.onStatus((s, why) => setStatus({ s, why })), [engine]);
+  // Warnings from the engine (a crash and its restart, a failed run) stay visible until dismissed.
+  const [warnings, setWarnings] = useState<string[]>([]);
+  useEffect(() => engine.onEvent((e) => e.type === 'log' && e.level === 'warn' && setWarnings((w) => w.concat(e.message).slice(-5))), [engine]);
   // Screens not built yet are listed, disabled, so the flow is visible without pretending.
   const built: Screen[] = ['Model', 'Tune', 'Train'];
   return (
@@ -63,6 +66,11 @@ export function App({ engine }: { engine: EngineClient }) {
 
       <AppShell.Main>
         <Stack gap="sm" maw={1100}>
+          {warnings.map((w, i) => (
+            <Alert key={i} color="orange" withCloseButton onClose={() => setWarnings((ws) => ws.filter((_, j) => j !== i))} data-testid="engine-warning">
+              {w}
+            </Alert>
+          ))}
           {active === 'Model' && (
             <ModelScreen engine={engine} onChosen={setModel} onContinue={() => setActive('Tune')} />
           )}
