@@ -39,7 +39,8 @@ export default defineConfig({
       // the optional native TF backends are not in `dependencies`, so name them.
       externalizeDeps: { include: ['@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu'] },
       rolldownOptions: {
-        input: { index: fromRoot('src/main/index.ts') },
+        // The window's main process, and the engine's utility-process entry (plain Node).
+        input: { index: fromRoot('src/main/index.ts'), worker: fromRoot('src/main/engine/worker.ts') },
         // Native / heavy runtimes must never be bundled, whatever package.json says.
         external: [/^onnxruntime-node(\/.*)?$/, /^@tensorflow\//],
       },

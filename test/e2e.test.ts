@@ -129,3 +129,21 @@ test('web mode: when the engine dies the page says why, and a new engine answers
   await page.screenshot({ path: join(SHOTS, 'engine-restarted.png'), fullPage: true });
   assert.deepEqual(pageErrors, []);
 });
+
+test('the built engine entry (what Electron runs in its utility process) serves the protocol from the bundle', async () => {
+  const { fork } = await import('node:child_process');
+  const child = fork(join(ROOT, 'out/main/worker.js'), [], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'], env: { ...process.env, SAMPLER_STUDIO_CACHE: join(tmp, 'cache') } });
+  try {
+    const replies: { id: number; ok: boolean; result?: unknown }[] = [];
+    child.on('message', (m) => (m as { kind: string }).kind === 'response' && replies.push(m as { id: number; ok: boolean; result?: unknown }));
+    child.send({ kind: 'request', id: 1, method: 'engine.info', params: {} });
+    child.send({ kind: 'request', id: 2, method: 'models.open', params: { dir: 'gmm-ring8' } });
+    const t = Date.now();
+    while (replies.length < 2 && Date.now() - t < 60_000) await new Promise((r) => setTimeout(r, 20));
+    const byId = new Map(replies.map((r) => [r.id, r]));
+    assert.equal((byId.get(1)?.result as { protocol: number }).protocol, 1);
+    assert.equal((byId.get(2)?.result as { ok: boolean; facts: { classes: number } }).facts.classes, 8);
+  } finally {
+    child.kill();
+  }
+});

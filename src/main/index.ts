@@ -1,7 +1,10 @@
-// Electron main process: one hardened window showing the renderer.
+// Electron main process: one hardened window showing the renderer, and the engine in a utility
+// process. The renderer gets a MessagePort straight to the engine (MessageChannelMain), so heavy
+// traffic never passes through this process; if the engine dies, the window is told why and its
+// next connect starts a new one (runs keep their checkpoints and can be resumed).
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { app, BrowserWindow, session } from 'electron';
+import { app, BrowserWindow, ipcMain, MessageChannelMain, session, utilityProcess, type UtilityProcess } from 'electron';
 import {
   MAIN_WINDOW,
   contentSecurityPolicy,
@@ -19,6 +22,28 @@ const devServerUrl = !app.isPackaged ? process.env.ELECTRON_RENDERER_URL : undef
 const isDev = typeof devServerUrl === 'string' && devServerUrl.length > 0;
 /** Where the renderer comes from; navigation outside it is refused. */
 const appOrigin = isDev ? new URL(devServerUrl).origin : pathToFileURL(dirname(rendererIndex) + '/').href;
+
+const workerPath = join(here, 'worker.js');
+let engine: UtilityProcess | null = null;
+
+function startEngine(): UtilityProcess {
+  const child = utilityProcess.fork(workerPath, [], { serviceName: 'Sampler Studio engine', stdio: 'inherit' });
+  child.on('exit', (code) => {
+    if (engine === child) engine = null;
+    const why = `the engine stopped (exit code ${code}); a new one starts when the window reconnects — runs keep their checkpoints and can be resumed`;
+    for (const w of BrowserWindow.getAllWindows()) w.webContents.send('engine:exit', why);
+  });
+  return child;
+}
+
+/** The renderer asks for a line to the engine: a fresh port pair, one end to each. */
+ipcMain.on('engine:connect', (event) => {
+  if (!isAllowedNavigation(event.senderFrame?.url ?? '', appOrigin)) return; // only our own pages
+  engine ??= startEngine();
+  const { port1, port2 } = new MessageChannelMain();
+  engine.postMessage({ type: 'port' }, [port1]);
+  event.sender.postMessage('engine:port', null, [port2]);
+});
 
 function installContentSecurityPolicy(): void {
   const policy = contentSecurityPolicy({ dev: isDev });
@@ -71,6 +96,10 @@ app.whenReady().then(() => {
 }).catch((error: unknown) => {
   console.error('Sampler Studio failed to start:', error);
   app.quit();
+});
+
+app.on('will-quit', () => {
+  engine?.kill();
 });
 
 app.on('window-all-closed', () => {

@@ -3,9 +3,9 @@ import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { MantineProvider } from '@mantine/core';
 import { App } from './App';
-import { connectWebSocket } from './engine/client';
+import { connectEngine } from './engine/client';
 
-const engine = connectWebSocket();
+const engine = connectEngine();
 const container = document.getElementById('root');
 if (!container) throw new Error('index.html is missing #root');
 

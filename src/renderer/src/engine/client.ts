@@ -1,6 +1,8 @@
-// The renderer's end of the engine protocol (shared/protocol.ts). In web mode it speaks over a
-// WebSocket to the server that served this page (the session cookie goes along); every message
-// from the engine is narrowed by the shared schema before anything uses it.
+// The renderer's end of the engine protocol (shared/protocol.ts), over whichever line this window
+// has: in the Electron app a MessagePort straight to the engine's utility process (handed over by
+// the main process, relayed by the preload); in web mode a WebSocket to the server that served the
+// page (the session cookie goes along). Every message from the engine is narrowed by the shared
+// schema before anything uses it.
 
 import { parseServerMessage, type Method, type Methods, type Request } from '../../../shared/protocol';
 import type { EngineEvent } from '../../../shared/events';
@@ -24,33 +26,21 @@ export interface EngineClient {
   onStatus(listener: (s: ConnectionStatus, why?: string) => void): () => void;
 }
 
-/** Connects over a WebSocket to this page's server (web mode), reconnecting when it drops. */
-export function connectWebSocket(url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`): EngineClient {
+/** A line to the engine: the client calls `send`; the line reports what arrives and when it opens or drops. */
+interface Line {
+  send(msg: Request): void;
+  isOpen(): boolean;
+}
+
+function makeClient(open: (hooks: { deliver: (raw: unknown) => void; opened: () => void; lost: (why: string) => void }) => Line): EngineClient {
   const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   const eventListeners = new Set<(e: EngineEvent) => void>();
   const statusListeners = new Set<(s: ConnectionStatus, why?: string) => void>();
-  let queue: string[] = [];
+  let queue: Request[] = [];
   let nextId = 1;
-  let ws: WebSocket;
-  let retry = 250;
   const status = (s: ConnectionStatus, why?: string): void => statusListeners.forEach((l) => l(s, why));
-
-  const open = (): void => {
-    status('connecting');
-    ws = new WebSocket(url);
-    ws.onopen = () => {
-      retry = 250;
-      status('open');
-      for (const m of queue) ws.send(m);
-      queue = [];
-    };
-    ws.onmessage = (ev) => {
-      let raw: unknown;
-      try {
-        raw = JSON.parse(String(ev.data));
-      } catch {
-        return;
-      }
+  const line = open({
+    deliver(raw) {
       const m = parseServerMessage(raw);
       if (!m) return;
       if (m.kind === 'event') {
@@ -62,27 +52,26 @@ export function connectWebSocket(url = `${location.protocol === 'https:' ? 'wss'
       pending.delete(m.id!);
       if (m.ok) p.resolve(m.result);
       else p.reject(new EngineError(m.error.message, m.error.code));
-    };
-    ws.onclose = () => {
-      const why = 'the connection to the engine was lost; reconnecting…';
+    },
+    opened() {
+      status('open');
+      const q = queue;
+      queue = [];
+      for (const m of q) line.send(m);
+    },
+    lost(why) {
       for (const p of pending.values()) p.reject(new EngineError(why, 'lost'));
       pending.clear();
       status('lost', why);
-      setTimeout(open, retry);
-      retry = Math.min(retry * 2, 5000);
-    };
-  };
-  open();
-
+    },
+  });
   return {
     request(method, params) {
-      const id = nextId++;
-      const msg: Request = { kind: 'request', id, method, params };
+      const msg: Request = { kind: 'request', id: nextId++, method, params };
       return new Promise((resolve, reject) => {
-        pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
-        const text = JSON.stringify(msg);
-        if (ws.readyState === WebSocket.OPEN) ws.send(text);
-        else queue.push(text);
+        pending.set(msg.id, { resolve: resolve as (v: unknown) => void, reject });
+        if (line.isOpen()) line.send(msg);
+        else queue.push(msg);
       });
     },
     onEvent(l) {
@@ -94,4 +83,61 @@ export function connectWebSocket(url = `${location.protocol === 'https:' ? 'wss'
       return () => statusListeners.delete(l);
     },
   };
+}
+
+/** Web mode: a WebSocket to this page's server, reconnecting when it drops. */
+export function connectWebSocket(url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`): EngineClient {
+  return makeClient(({ deliver, opened, lost }) => {
+    let ws: WebSocket;
+    let retry = 250;
+    const connect = (): void => {
+      ws = new WebSocket(url);
+      ws.onopen = () => {
+        retry = 250;
+        opened();
+      };
+      ws.onmessage = (ev) => {
+        try {
+          deliver(JSON.parse(String(ev.data)));
+        } catch {
+          // not JSON: ignored (the server only sends JSON)
+        }
+      };
+      ws.onclose = () => {
+        lost('the connection to the engine was lost; reconnecting…');
+        setTimeout(connect, retry);
+        retry = Math.min(retry * 2, 5000);
+      };
+    };
+    connect();
+    return { send: (m) => ws.send(JSON.stringify(m)), isOpen: () => ws.readyState === WebSocket.OPEN };
+  });
+}
+
+/** The desktop app: a MessagePort to the engine's utility process, asked for through the preload. */
+export function connectElectron(api: NonNullable<Window['api']>): EngineClient {
+  return makeClient(({ deliver, opened, lost }) => {
+    let port: MessagePort | null = null;
+    window.addEventListener('message', (ev: MessageEvent) => {
+      if (ev.source !== window) return;
+      if (ev.data === 'sampler-studio:engine-port' && ev.ports[0]) {
+        port = ev.ports[0];
+        port.onmessage = (m) => deliver(m.data);
+        port.start();
+        opened();
+      } else if (typeof ev.data === 'object' && ev.data !== null && (ev.data as { type?: unknown }).type === 'sampler-studio:engine-exit') {
+        port?.close();
+        port = null;
+        lost(String((ev.data as { why?: unknown }).why ?? 'the engine stopped'));
+        api.connectEngine(); // the main process starts a new engine and hands over a new port
+      }
+    });
+    api.connectEngine();
+    return { send: (m) => port?.postMessage(m), isOpen: () => port !== null };
+  });
+}
+
+/** The line this window has: Electron's port when the preload offers one, else the WebSocket. */
+export function connectEngine(): EngineClient {
+  return window.api?.connectEngine ? connectElectron(window.api) : connectWebSocket();
 }
