@@ -7,13 +7,14 @@ import { fid, gaussianStats, type GaussianStats } from '../main/engine/metrics/f
 import { kid } from '../main/engine/metrics/kid';
 import { prdc } from '../main/engine/metrics/prdc';
 import { extractorForModel } from '../main/engine/metrics/features';
-import { evaluatePerClass, evaluateSamples, parseMetrics, referenceFor, type ClassScores, type EvalResult } from '../main/engine/metrics/evaluate';
+import { evaluateSamples, parseMetrics, referenceFor, type EvalResult } from '../main/engine/metrics/evaluate';
 import type { Features } from '../main/engine/metrics/types';
 import { Model } from '../main/engine/models/model';
 import { resolveModelDir } from '../main/engine/models/registry';
-import { generate, resolveSettings } from '../main/engine/samplers/generate';
+import { generate } from '../main/engine/samplers/generate';
 import { baselineSettings, BASELINES, type BaselineName } from '../main/engine/samplers/baselines';
-import { evaluatePolicy, loadRun, runModelDir } from '../main/engine/learner/train';
+import { runModelDir } from '../main/engine/learner/train';
+import { comparePolicy, CompareInputError, type Comparison } from '../main/engine/learner/compare';
 import { checkOutputPath, classesFromFlag, deviceFromFlag, num, Reporter, SAMPLING_RUN_OPTIONS, samplerSettingsFromFlags, USAGE, UsageError, writeOutput } from './common';
 import { infReplacer } from '../shared/json';
 
@@ -234,113 +235,38 @@ async function evalPolicy(v: EvalValues): Promise<void> {
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
+  const n = num(v.n, 'n', { int: true, min: 2 }) ?? 4000;
+  const seed = num(v.seed, 'seed', { int: true, min: 0 }) ?? 1_000_003;
+  const temperature = num(v.temperature, 'temperature');
+  const perClass = !!v['per-class'];
   const rep = new Reporter(!!v.json);
   const model = await Model.load(resolveModelDir(v.model ?? runModelDir(runDir)), { device: deviceFromFlag(v.device) });
   try {
-    const learner = await loadRun(runDir, model);
-    const ex = await extractorForModel(model);
+    let cmp: Comparison;
     try {
-      const reference = await referenceFor(model, ex);
-      const n = num(v.n, 'n', { int: true, min: 2 }) ?? 4000;
-      const seed = num(v.seed, 'seed', { int: true, min: 0 }) ?? 1_000_003;
-      const temperature = num(v.temperature, 'temperature') ?? learner.config.temperature;
-      if (!(temperature > 0)) throw new UsageError(`--temperature must be positive, got ${temperature}`);
-      const perClass = !!v['per-class'];
-      if (perClass && (model.numClasses === 0 || !reference.labels)) {
-        throw new UsageError(`--per-class needs a class-conditional model whose data has labels; ${model.name} ${model.numClasses === 0 ? 'is unconditional' : 'has no data labels'}`);
-      }
-      const ev = await evaluatePolicy(learner, { extractor: ex, reference, n, seed, temperature, metrics });
-      type Row = { name: string; nfe: number; summary: Record<string, number>; perClass?: ClassScores[] };
-      const scoreClasses = (samples: Float32Array, labels: Int32Array | null): Promise<ClassScores[]> =>
-        evaluatePerClass({ model, extractor: ex, reference, samples, n, conditioning: labels }, metrics);
-      const rows: Row[] = [{ name: `policy (${learner.config.intervention}, ${learner.config.divergence}, τ=${temperature})`, nfe: ev.nfe, summary: ev.result.summary }];
-      if (perClass) rows[0]!.perClass = await scoreClasses(ev.samples, ev.labels);
-      // Baselines on the same sampler, steps, seed and sample count.
-      const c = learner.config;
-      const baselines: [string, Parameters<typeof resolveSettings>[1]][] = [['no guidance / plain', { sampler: c.sampler, steps: c.steps }]];
-      if (c.intervention === 'gamma') baselines.push(['EDM stochastic (ImageNet-64 settings)', { sampler: 'edm', steps: c.steps, ...baselineSettings('edm-stochastic') }]);
-      if (c.intervention === 'renoise') {
-        // EDM's deterministic sampler with the most steps within the policy's average NFE, and with
-        // the fewest steps at or above it: the policy should beat the second at equal or lower NFE.
-        // Heun and EDM with N steps cost 2N − 1, Euler N.
-        const euler = c.sampler === 'euler';
-        const below = Math.max(1, euler ? Math.floor(ev.nfe) : Math.floor((ev.nfe + 1) / 2));
-        const above = euler ? Math.ceil(ev.nfe) : Math.ceil((ev.nfe + 1) / 2);
-        baselines.push([`EDM ${below} steps (NFE ≤ policy)`, { sampler: c.sampler, steps: below }]);
-        if (above !== below) baselines.push([`EDM ${above} steps (NFE ≥ policy)`, { sampler: c.sampler, steps: above }]);
-      }
-      if (v['grid-result']) baselines.push(['best constant (grid)', baselineSettings('best-constant', { grid: v['grid-result'] })]);
-      const score = async (name: string, samples: Float32Array, labels: Int32Array | null, nfePer: ArrayLike<number>): Promise<void> => {
-        const res = await evaluateSamples({ model, extractor: ex, reference, samples, n, conditioning: labels }, metrics);
-        let nfe = 0;
-        for (let i = 0; i < n; i++) nfe += nfePer[i]!;
-        rows.push({ name, nfe: nfe / n, summary: res.summary, ...(perClass ? { perClass: await scoreClasses(samples, labels) } : {}) });
-      };
-      const generated = new Map<string, Awaited<ReturnType<typeof generate>>>();
-      for (const [name, partial] of baselines) {
-        const gen = await generate(model, resolveSettings(model, partial), { n, batch: 1024, seed, classes: 'random' });
-        generated.set(name, gen);
-        await score(name, gen.samples, gen.labels, gen.nfe);
-      }
-      if (c.intervention === 'renoise' && baselines.length >= 3 && / \(NFE ≥ policy\)$/.test(baselines[2]![0])) {
-        // EDM at exactly the policy's average NFE: each sample (same seeds) from the fewer- or the
-        // more-step run, the share of the latter chosen so the average NFE equals the policy's.
-        const [lo, hi] = [generated.get(baselines[1]![0])!, generated.get(baselines[2]![0])!];
-        const mean = (a: ArrayLike<number>): number => {
-          let t = 0;
-          for (let i = 0; i < n; i++) t += a[i]!;
-          return t / n;
-        };
-        const m = Math.round(((ev.nfe - mean(lo.nfe)) / (mean(hi.nfe) - mean(lo.nfe))) * n);
-        const dim = model.dim;
-        const samples = new Float32Array(n * dim);
-        samples.set(hi.samples.subarray(0, m * dim));
-        samples.set(lo.samples.subarray(m * dim), m * dim);
-        const labels = lo.labels && hi.labels ? Int32Array.from({ length: n }, (_, i) => (i < m ? hi.labels![i]! : lo.labels![i]!)) : null;
-        const nfePer = Int32Array.from({ length: n }, (_, i) => (i < m ? hi.nfe[i]! : lo.nfe[i]!));
-        const steps = baselines.slice(1, 3).map(([, p]) => p?.steps).join('/');
-        await score(`EDM ${steps} steps mixed (NFE = policy)`, samples, labels, nfePer);
-      }
-      const keys = Object.keys(rows[0]!.summary);
-      let human = [`${'method'.padEnd(42)} ${'NFE'.padStart(6)} ${keys.map((k) => k.padStart(10)).join(' ')}`]
-        .concat(rows.map((r) => `${r.name.padEnd(42)} ${r.nfe.toFixed(2).padStart(6)} ${keys.map((k) => (r.summary[k] ?? NaN).toFixed(4).padStart(10)).join(' ')}`))
-        .join('\n');
-      // The policy's mean action per class, over all levels and over the low-noise levels (σ < 1).
-      const meanAction = (prof: number[][], low: boolean): number => {
-        let s = 0;
-        let z = 0;
-        prof.forEach((shares, l) => {
-          if (low && !(ev.sigmas[l]! < 1)) return;
-          shares.forEach((p, a) => {
-            s += p * c.actions[a]!;
-            z += p;
-          });
-        });
-        return z > 0 ? s / z : NaN;
-      };
-      const actionByClass = ev.profileByClass
-        ? ev.profileByClass.slice(0, model.numClasses).map((prof, label) => ({ label, mean: meanAction(prof, false), meanLowNoise: meanAction(prof, true) }))
-        : null;
-      if (perClass) {
-        const short = (name: string): string => name.split(' (')[0]!.slice(0, 14);
-        human += `\n\nper class (each on ~${Math.round(n / model.numClasses)} samples; FID / precision / recall)\n` + `${'class'.padEnd(6)} ${rows.map((r) => short(r.name).padStart(26)).join(' ')}   mean action (σ<1)`;
-        for (let k = 0; k < model.numClasses; k++) {
-          const cells = rows.map((r) => {
-            const sm = r.perClass![k]!.summary;
-            return `${(sm['fid'] ?? NaN).toFixed(3)} / ${(sm['precision'] ?? NaN).toFixed(2)} / ${(sm['recall'] ?? NaN).toFixed(2)}`.padStart(26);
-          });
-          const a = actionByClass?.[k];
-          human += `\n${String(k).padEnd(6)} ${cells.join(' ')}   ${a ? `${a.mean.toFixed(2)} (${a.meanLowNoise.toFixed(2)})` : ''}`;
-        }
-      }
-      rep.result(
-        { command: 'eval', policy: runDir, iteration: learner.iteration, n, seed, temperature, rows, profile: ev.profile, sigmas: ev.sigmas, actionByClass },
-        `${model.name}, run ${runDir} at iteration ${learner.iteration}, n = ${n}\n${human}`,
-      );
-    } finally {
-      await ex.dispose();
-      await learner.dispose();
+      cmp = await comparePolicy(model, runDir, { n, seed, temperature, metrics, gridResult: v['grid-result'], perClass });
+    } catch (e) {
+      if (e instanceof CompareInputError) throw new UsageError(e.message);
+      throw e;
     }
+    const { rows, actionByClass } = cmp;
+    const keys = Object.keys(rows[0]!.summary);
+    let human = [`${'method'.padEnd(42)} ${'NFE'.padStart(6)} ${keys.map((k) => k.padStart(10)).join(' ')}`]
+      .concat(rows.map((r) => `${r.name.padEnd(42)} ${r.nfe.toFixed(2).padStart(6)} ${keys.map((k) => (r.summary[k] ?? NaN).toFixed(4).padStart(10)).join(' ')}`))
+      .join('\n');
+    if (perClass) {
+      const short = (name: string): string => name.split(' (')[0]!.slice(0, 14);
+      human += `\n\nper class (each on ~${Math.round(n / model.numClasses)} samples; FID / precision / recall)\n` + `${'class'.padEnd(6)} ${rows.map((r) => short(r.name).padStart(26)).join(' ')}   mean action (σ<1)`;
+      for (let k = 0; k < model.numClasses; k++) {
+        const cells = rows.map((r) => {
+          const sm = r.perClass![k]!.summary;
+          return `${(sm['fid'] ?? NaN).toFixed(3)} / ${(sm['precision'] ?? NaN).toFixed(2)} / ${(sm['recall'] ?? NaN).toFixed(2)}`.padStart(26);
+        });
+        const a = actionByClass?.[k];
+        human += `\n${String(k).padEnd(6)} ${cells.join(' ')}   ${a ? `${a.mean.toFixed(2)} (${a.meanLowNoise.toFixed(2)})` : ''}`;
+      }
+    }
+    rep.result({ command: 'eval', policy: runDir, ...cmp }, `${model.name}, run ${runDir} at iteration ${cmp.iteration}, n = ${n}\n${human}`);
   } finally {
     await model.dispose();
   }

@@ -7,9 +7,15 @@ import type { Model } from '../models/model';
 import { readNpy, toFloat32 } from './npy';
 import { imageGrid, scatterPlot, writePng, type Image } from './png';
 
-/** Images → a PNG grid (first 64); vectors → a scatter plot over the data (first two coordinates). */
-/** Writes the picture to `path`; returns a note when it shows only part of the samples. */
+/** Writes the picture of `samples` (see samplePicture) to `path`; returns a note when it shows only part of them. */
 export async function writeSamplePlot(model: Model, path: string, samples: Float32Array, labels: Int32Array | null, n: number): Promise<string | null> {
+  const { image, note } = await samplePicture(model, samples, labels, n);
+  await writePng(path, image);
+  return note;
+}
+
+/** Images → a grid (first 64); vectors → a scatter plot over the data (first two coordinates). */
+export async function samplePicture(model: Model, samples: Float32Array, labels: Int32Array | null, n: number): Promise<{ image: Image; note: string | null }> {
   const shape = model.shape;
   let img: Image;
   let note: string | null = null;
@@ -37,8 +43,7 @@ export async function writeSamplePlot(model: Model, path: string, samples: Float
   } else {
     throw new RangeError(`cannot draw samples of shape [${shape.join(', ')}]; pictures need [1|3, H, W] images or vectors`);
   }
-  await writePng(path, img);
-  return note;
+  return { image: img, note };
 }
 
 /**

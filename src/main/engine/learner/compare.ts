@@ -1,0 +1,149 @@
+// Comparing a learned policy with the baselines that matter for its intervention (the paper's
+// Table 2): the same sampler, steps, seed and sample count for every row — plain sampling; EDM's
+// stochastic settings (gamma); EDM below, above and exactly at the policy's average NFE (renoise);
+// the grid's best constant (when a grid result is given). Used by `eval --policy` and the app.
+
+import type { Model } from '../models/model';
+import { baselineSettings } from '../samplers/baselines';
+import { generate, resolveSettings } from '../samplers/generate';
+import { evaluatePerClass, evaluateSamples, referenceFor, type ClassScores, type MetricName } from '../metrics/evaluate';
+import { extractorForModel } from '../metrics/features';
+import { encodePng } from '../io/png';
+import { samplePicture } from '../io/plots';
+import { evaluatePolicy, loadRun } from './train';
+
+/** A request the caller can fix (an option that does not fit this run or model). */
+export class CompareInputError extends RangeError {
+  override name = 'CompareInputError';
+}
+
+export interface CompareOptions {
+  n: number;
+  seed: number;
+  /** Sampling temperature τ of the policy (default: the run's). */
+  temperature?: number;
+  metrics: MetricName[];
+  /** A `grid` result directory: adds its best constant as a row. */
+  gridResult?: string;
+  perClass?: boolean;
+  /** Add each row's sample picture (PNG, base64). */
+  pictures?: boolean;
+}
+
+export interface CompareRow {
+  name: string;
+  nfe: number;
+  summary: Record<string, number>;
+  perClass?: ClassScores[];
+  pngBase64?: string;
+}
+
+export interface Comparison {
+  run: string;
+  model: string;
+  iteration: number;
+  n: number;
+  seed: number;
+  temperature: number;
+  rows: CompareRow[];
+  profile: number[][];
+  sigmas: number[];
+  actions: number[];
+  /** The policy's mean action per class, over all levels and below σ = 1 (class-conditional models). */
+  actionByClass: { label: number; mean: number; meanLowNoise: number }[] | null;
+}
+
+export async function comparePolicy(model: Model, runDir: string, o: CompareOptions): Promise<Comparison> {
+  const { n, seed, metrics } = o;
+  const learner = await loadRun(runDir, model);
+  const ex = await extractorForModel(model);
+  try {
+    const reference = await referenceFor(model, ex);
+    const temperature = o.temperature ?? learner.config.temperature;
+    if (!(temperature > 0)) throw new CompareInputError(`--temperature must be positive, got ${temperature}`);
+    const perClass = !!o.perClass;
+    if (perClass && (model.numClasses === 0 || !reference.labels)) {
+      throw new CompareInputError(`--per-class needs a class-conditional model whose data has labels; ${model.name} ${model.numClasses === 0 ? 'is unconditional' : 'has no data labels'}`);
+    }
+    const picture = async (samples: Float32Array, labels: Int32Array | null): Promise<string | undefined> =>
+      o.pictures ? Buffer.from(encodePng((await samplePicture(model, samples, labels, n)).image)).toString('base64') : undefined;
+    const ev = await evaluatePolicy(learner, { extractor: ex, reference, n, seed, temperature, metrics });
+    const scoreClasses = (samples: Float32Array, labels: Int32Array | null): Promise<ClassScores[]> =>
+      evaluatePerClass({ model, extractor: ex, reference, samples, n, conditioning: labels }, metrics);
+    const rows: CompareRow[] = [{ name: `policy (${learner.config.intervention}, ${learner.config.divergence}, τ=${temperature})`, nfe: ev.nfe, summary: ev.result.summary }];
+    if (perClass) rows[0]!.perClass = await scoreClasses(ev.samples, ev.labels);
+    rows[0]!.pngBase64 = await picture(ev.samples, ev.labels);
+    // Baselines on the same sampler, steps, seed and sample count.
+    const c = learner.config;
+    const baselines: [string, Parameters<typeof resolveSettings>[1]][] = [['no guidance / plain', { sampler: c.sampler, steps: c.steps }]];
+    if (c.intervention === 'gamma') baselines.push(['EDM stochastic (ImageNet-64 settings)', { sampler: 'edm', steps: c.steps, ...baselineSettings('edm-stochastic') }]);
+    if (c.intervention === 'renoise') {
+      // EDM's deterministic sampler with the most steps within the policy's average NFE, and with
+      // the fewest steps at or above it: the policy should beat the second at equal or lower NFE.
+      // Heun and EDM with N steps cost 2N − 1, Euler N.
+      const euler = c.sampler === 'euler';
+      const below = Math.max(1, euler ? Math.floor(ev.nfe) : Math.floor((ev.nfe + 1) / 2));
+      const above = euler ? Math.ceil(ev.nfe) : Math.ceil((ev.nfe + 1) / 2);
+      baselines.push([`EDM ${below} steps (NFE ≤ policy)`, { sampler: c.sampler, steps: below }]);
+      if (above !== below) baselines.push([`EDM ${above} steps (NFE ≥ policy)`, { sampler: c.sampler, steps: above }]);
+    }
+    if (o.gridResult) {
+      try {
+        baselines.push(['best constant (grid)', baselineSettings('best-constant', { grid: o.gridResult })]);
+      } catch (e) {
+        throw new CompareInputError((e as Error).message);
+      }
+    }
+    const score = async (name: string, samples: Float32Array, labels: Int32Array | null, nfePer: ArrayLike<number>): Promise<void> => {
+      const res = await evaluateSamples({ model, extractor: ex, reference, samples, n, conditioning: labels }, metrics);
+      let nfe = 0;
+      for (let i = 0; i < n; i++) nfe += nfePer[i]!;
+      rows.push({ name, nfe: nfe / n, summary: res.summary, ...(perClass ? { perClass: await scoreClasses(samples, labels) } : {}), pngBase64: await picture(samples, labels) });
+    };
+    const generated = new Map<string, Awaited<ReturnType<typeof generate>>>();
+    for (const [name, partial] of baselines) {
+      const gen = await generate(model, resolveSettings(model, partial), { n, batch: 1024, seed, classes: 'random' });
+      generated.set(name, gen);
+      await score(name, gen.samples, gen.labels, gen.nfe);
+    }
+    if (c.intervention === 'renoise' && baselines.length >= 3 && / \(NFE ≥ policy\)$/.test(baselines[2]![0])) {
+      // EDM at exactly the policy's average NFE: each sample (same seeds) from the fewer- or the
+      // more-step run, the share of the latter chosen so the average NFE equals the policy's.
+      const [lo, hi] = [generated.get(baselines[1]![0])!, generated.get(baselines[2]![0])!];
+      const mean = (a: ArrayLike<number>): number => {
+        let t = 0;
+        for (let i = 0; i < n; i++) t += a[i]!;
+        return t / n;
+      };
+      const m = Math.round(((ev.nfe - mean(lo.nfe)) / (mean(hi.nfe) - mean(lo.nfe))) * n);
+      const dim = model.dim;
+      const samples = new Float32Array(n * dim);
+      samples.set(hi.samples.subarray(0, m * dim));
+      samples.set(lo.samples.subarray(m * dim), m * dim);
+      const labels = lo.labels && hi.labels ? Int32Array.from({ length: n }, (_, i) => (i < m ? hi.labels![i]! : lo.labels![i]!)) : null;
+      const nfePer = Int32Array.from({ length: n }, (_, i) => (i < m ? hi.nfe[i]! : lo.nfe[i]!));
+      const steps = baselines.slice(1, 3).map(([, p]) => p?.steps).join('/');
+      await score(`EDM ${steps} steps mixed (NFE = policy)`, samples, labels, nfePer);
+    }
+    // The policy's mean action per class, over all levels and over the low-noise levels (σ < 1).
+    const meanAction = (prof: number[][], low: boolean): number => {
+      let s = 0;
+      let z = 0;
+      prof.forEach((shares, l) => {
+        if (low && !(ev.sigmas[l]! < 1)) return;
+        shares.forEach((p, a) => {
+          s += p * c.actions[a]!;
+          z += p;
+        });
+      });
+      return z > 0 ? s / z : NaN;
+    };
+    const actionByClass = ev.profileByClass
+      ? ev.profileByClass.slice(0, model.numClasses).map((prof, label) => ({ label, mean: meanAction(prof, false), meanLowNoise: meanAction(prof, true) }))
+      : null;
+    return { run: runDir, model: model.name, iteration: learner.iteration, n, seed, temperature, rows, profile: ev.profile, sigmas: ev.sigmas, actions: c.actions, actionByClass };
+  } finally {
+    await ex.dispose();
+    await learner.dispose();
+  }
+}
