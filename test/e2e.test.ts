@@ -116,6 +116,32 @@ test('web mode: tune a CFG policy with reverse KL by clicks, watch it learn', as
   assert.deepEqual(pageErrors, []);
 });
 
+test('web mode: compare the learned policy with the best constant guidance from a grid', async () => {
+  const { cli } = await import('./helpers/cli');
+  const grid = join(tmp, 'grid');
+  const g = await cli('grid', '--model', 'gmm-ring8', '--axis', 'guidance=1,1.25,1.5,2', '--n', '1000', '--metric', 'fid', '--out', grid);
+  assert.equal(g.code, 0, g.stderr);
+  await page.getByRole('button', { name: 'Compare', exact: true }).click();
+  await page.getByLabel('Samples per row').fill('1000');
+  await page.getByLabel('Grid result (optional)').fill(grid);
+  await page.getByRole('button', { name: 'Evaluate', exact: true }).click();
+  const table = page.getByTestId('compare-table');
+  await table.waitFor({ timeout: 120_000 });
+  const text = await table.innerText();
+  assert.match(text, /policy \(cfg, rkl, τ=1\)/);
+  assert.match(text, /no guidance \/ plain/);
+  assert.match(text, /best constant \(grid\)/);
+  assert.equal(await page.getByTestId('compare-samples').count(), 3);
+  // The temperature slider re-evaluates the policy.
+  const slider = page.getByRole('slider', { name: 'policy temperature' });
+  await slider.focus();
+  await page.keyboard.press('ArrowLeft');
+  await page.keyboard.press('ArrowLeft');
+  await page.waitForFunction(() => /τ=0\.9/.test(document.querySelector('[data-testid="compare-table"]')?.textContent ?? ''), undefined, { timeout: 120_000 });
+  await page.screenshot({ path: join(SHOTS, 'compare.png'), fullPage: true });
+  assert.deepEqual(pageErrors, []);
+});
+
 test('web mode: when the engine dies the page says why, and a new engine answers', async () => {
   const pid = server.enginePid()!;
   process.kill(pid, 'SIGKILL');

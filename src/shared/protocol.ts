@@ -62,6 +62,20 @@ export interface RunSummary {
   active: boolean;
 }
 
+/** The policy next to its baselines (same sampler, steps, seed and n), as `eval --policy` prints it. */
+export interface ComparisonResult {
+  run: string;
+  model: string;
+  iteration: number;
+  n: number;
+  seed: number;
+  temperature: number;
+  rows: { name: string; nfe: number; summary: Record<string, number>; pngBase64?: string }[];
+  profile: number[][];
+  sigmas: number[];
+  actions: number[];
+}
+
 /** Requests: method → params and result. */
 export interface Methods {
   'engine.info': { params: Record<string, never>; result: EngineInfo };
@@ -71,6 +85,7 @@ export interface Methods {
   'train.resume': { params: { run: string; iterations?: number }; result: { run: string } };
   'train.stop': { params: { run: string }; result: { stopped: boolean } };
   'runs.list': { params: { root: string }; result: RunSummary[] };
+  'eval.policy': { params: { run: string; n?: number; seed?: number; temperature?: number; gridResult?: string }; result: ComparisonResult };
 }
 export type Method = keyof Methods;
 
@@ -111,6 +126,14 @@ const PARAMS: { [M in Method]: (p: Obj) => string | null } = {
     !str(p, 'run') ? 'params.run must be a run directory' : p['iterations'] !== undefined && !(Number.isInteger(p['iterations']) && (p['iterations'] as number) > 0) ? 'params.iterations must be a positive integer' : null,
   'train.stop': (p) => (str(p, 'run') ? null : 'params.run must be a run directory'),
   'runs.list': (p) => (str(p, 'root') ? null : 'params.root must be a directory holding runs'),
+  'eval.policy': (p) => {
+    if (!str(p, 'run')) return 'params.run must be a run directory';
+    if (p['n'] !== undefined && !(Number.isInteger(p['n']) && (p['n'] as number) >= 2 && (p['n'] as number) <= 100_000)) return 'params.n must be an integer in [2, 100000]';
+    if (p['seed'] !== undefined && !(Number.isInteger(p['seed']) && (p['seed'] as number) >= 0)) return 'params.seed must be a non-negative integer';
+    if (p['temperature'] !== undefined && !(typeof p['temperature'] === 'number' && p['temperature'] > 0 && p['temperature'] <= 100)) return 'params.temperature must be a number in (0, 100]';
+    if (p['gridResult'] !== undefined && !str(p, 'gridResult')) return 'params.gridResult must be a grid result directory';
+    return null;
+  },
 };
 
 export const METHODS = Object.keys(PARAMS) as Method[];

@@ -12,7 +12,8 @@ import { bundledModels, describeModel, resolveModelDir, type ModelEntry } from '
 import { Model, ModelCache } from './models/model';
 import { ModelError } from './models/manifest';
 import { defaultConfig, INTERVENTIONS, type Intervention, type LearnerConfig } from './learner/config';
-import { runTraining } from './learner/train';
+import { runModelDir, runTraining } from './learner/train';
+import { comparePolicy } from './learner/compare';
 import { tfInitResult } from './learner/backend';
 
 function summary(e: ModelEntry): ModelSummary {
@@ -86,6 +87,19 @@ export class EngineHost {
       }
       case 'runs.list':
         return this.listRuns(resolve(p['root'] as string));
+      case 'eval.policy': {
+        const run = resolve(p['run'] as string);
+        const model = await this.models.get(runModelDir(run));
+        const cmp = await comparePolicy(model, run, {
+          n: (p['n'] as number | undefined) ?? 4000,
+          seed: (p['seed'] as number | undefined) ?? 1_000_003,
+          temperature: p['temperature'] as number | undefined,
+          metrics: ['fid', 'kid', 'precision', 'recall'],
+          gridResult: p['gridResult'] as string | undefined,
+          pictures: true,
+        });
+        return { run: cmp.run, model: cmp.model, iteration: cmp.iteration, n: cmp.n, seed: cmp.seed, temperature: cmp.temperature, rows: cmp.rows.map(({ perClass: _, ...r }) => r), profile: cmp.profile, sigmas: cmp.sigmas, actions: cmp.actions };
+      }
     }
   }
 

@@ -4,6 +4,7 @@ import type { ModelReport } from '../../shared/protocol';
 import type { ConnectionStatus, EngineClient } from './engine/client';
 import { ModelScreen } from './screens/ModelScreen';
 import { TuneScreen } from './screens/TuneScreen';
+import { CompareScreen } from './screens/CompareScreen';
 import { TrainScreen, useRunEvents } from './screens/TrainScreen';
 
 /** The screens, in the order of the flow. */
@@ -34,7 +35,7 @@ export function App({ engine }: { engine: EngineClient }) {
   const [warnings, setWarnings] = useState<string[]>([]);
   useEffect(() => engine.onEvent((e) => e.type === 'log' && e.level === 'warn' && setWarnings((w) => w.concat(e.message).slice(-5))), [engine]);
   // Screens not built yet are listed, disabled, so the flow is visible without pretending.
-  const built: Screen[] = ['Model', 'Tune', 'Train'];
+  const built: Screen[] = ['Model', 'Tune', 'Train', 'Compare'];
   return (
     <AppShell header={{ height: 56 }} navbar={{ width: 220, breakpoint: 'sm' }} padding="md">
       <AppShell.Header>
@@ -84,6 +85,7 @@ export function App({ engine }: { engine: EngineClient }) {
               }}
             />
           )}
+          {active === 'Compare' && <CompareScreen engine={engine} run={run?.dir ?? null} />}
           {active === 'Train' && <TrainScreen engine={engine} run={run?.dir ?? null} iterations={run?.iterations ?? 0} view={view} />}
           <RuntimeInfo />
         </Stack>
