@@ -142,6 +142,37 @@ test('web mode: compare the learned policy with the best constant guidance from 
   assert.deepEqual(pageErrors, []);
 });
 
+test('web mode: the Runs screen lists the run, opens its curves, resumes it and saves CSV', async () => {
+  await page.getByRole('button', { name: 'Runs', exact: true }).click();
+  await page.getByLabel('Runs folder').fill(join(tmp, 'runs'));
+  await page.getByRole('button', { name: 'Refresh' }).click();
+  const table = page.getByTestId('runs-table');
+  await table.waitFor({ timeout: 30_000 });
+  assert.match(await table.innerText(), /cfg-rkl[\s\S]*gmm-ring8[\s\S]*cfg · rkl · state[\s\S]*6 \/ 6/);
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'CSV of cfg-rkl' }).click()]);
+  const csvPath = join(tmp, 'metrics.csv');
+  await download.saveAs(csvPath);
+  const { readFileSync } = await import('node:fs');
+  const lines = readFileSync(csvPath, 'utf8').trim().split('\n');
+  assert.equal(lines.length, 7, 'header + 6 iterations');
+  assert.match(lines[0]!, /^iteration,charts\/learning_signal_mean,/);
+  // Opening a finished run shows its whole history in Train.
+  await page.getByRole('button', { name: 'Open cfg-rkl' }).click();
+  await page.getByRole('heading', { name: 'Train' }).waitFor();
+  await page.waitForFunction(() => document.querySelector('[data-testid="chart-charts/entropy"]')?.getAttribute('data-points') === '6');
+  // Resume for 2 more iterations: the curves go on from the history.
+  await page.getByRole('button', { name: 'Runs', exact: true }).click();
+  await page.getByLabel('Resume for (iterations)').fill('2');
+  await page.getByRole('button', { name: 'Resume cfg-rkl' }).click();
+  await page.getByTestId('train-progress').filter({ hasText: 'iteration 8 / 8' }).waitFor({ timeout: 120_000 });
+  assert.equal(await page.getByTestId('chart-charts/entropy').getAttribute('data-points'), '8');
+  await page.screenshot({ path: join(SHOTS, 'runs-resumed.png'), fullPage: true });
+  await page.getByRole('button', { name: 'Runs', exact: true }).click();
+  await table.waitFor();
+  await page.screenshot({ path: join(SHOTS, 'runs.png'), fullPage: true });
+  assert.deepEqual(pageErrors, []);
+});
+
 test('web mode: when the engine dies the page says why, and a new engine answers', async () => {
   const pid = server.enginePid()!;
   process.kill(pid, 'SIGKILL');

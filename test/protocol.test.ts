@@ -143,6 +143,11 @@ test('train over the protocol: events stream, junk during training is refused, r
   assert.equal(events.filter((e) => e.type === 'samples').length, 2);
   const runs = ok<{ dir: string; iteration: number; active: boolean; divergence: string }[]>(await req('runs.list', { root: join(tmp, 'runs') }));
   assert.deepEqual(runs.map((r) => [r.dir, r.iteration, r.active, r.divergence]), [[runDir, 4, false, 'rkl']]);
+  const history = ok<{ iterations: number; metrics: { iteration: number }[] }>(await req('runs.metrics', { run: runDir }));
+  assert.deepEqual(history.metrics.map((m) => m.iteration), [1, 2, 3, 4]);
+  assert.equal(history.iterations, 4);
+  const notRun = await req('runs.metrics', { run: tmp });
+  assert.ok(!notRun.ok && /not a run directory/.test(notRun.error.message));
   // Resume for more, stop it mid-way: it keeps its last checkpoint.
   events.length = 0;
   ok(await req('train.resume', { run: runDir, iterations: 200 }));

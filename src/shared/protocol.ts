@@ -86,6 +86,7 @@ export interface Methods {
   'train.stop': { params: { run: string }; result: { stopped: boolean } };
   'runs.list': { params: { root: string }; result: RunSummary[] };
   'eval.policy': { params: { run: string; n?: number; seed?: number; temperature?: number; gridResult?: string }; result: ComparisonResult };
+  'runs.metrics': { params: { run: string }; result: { run: string; iterations: number; metrics: Record<string, number>[] } };
 }
 export type Method = keyof Methods;
 
@@ -126,6 +127,7 @@ const PARAMS: { [M in Method]: (p: Obj) => string | null } = {
     !str(p, 'run') ? 'params.run must be a run directory' : p['iterations'] !== undefined && !(Number.isInteger(p['iterations']) && (p['iterations'] as number) > 0) ? 'params.iterations must be a positive integer' : null,
   'train.stop': (p) => (str(p, 'run') ? null : 'params.run must be a run directory'),
   'runs.list': (p) => (str(p, 'root') ? null : 'params.root must be a directory holding runs'),
+  'runs.metrics': (p) => (str(p, 'run') ? null : 'params.run must be a run directory'),
   'eval.policy': (p) => {
     if (!str(p, 'run')) return 'params.run must be a run directory';
     if (p['n'] !== undefined && !(Number.isInteger(p['n']) && (p['n'] as number) >= 2 && (p['n'] as number) <= 100_000)) return 'params.n must be an integer in [2, 100000]';

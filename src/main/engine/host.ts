@@ -87,6 +87,21 @@ export class EngineHost {
       }
       case 'runs.list':
         return this.listRuns(resolve(p['root'] as string));
+      case 'runs.metrics': {
+        const run = resolve(p['run'] as string);
+        if (!existsSync(join(run, 'config.json'))) throw new RangeError(`${run}: not a run directory (no config.json)`);
+        const cfg = JSON.parse(readFileSync(join(run, 'config.json'), 'utf8'), infReviver) as { learner: LearnerConfig };
+        const lines = existsSync(join(run, 'metrics.jsonl')) ? readFileSync(join(run, 'metrics.jsonl'), 'utf8').split('\n') : [];
+        const metrics: Record<string, number>[] = [];
+        for (const l of lines) {
+          try {
+            if (l.trim()) metrics.push(JSON.parse(l) as Record<string, number>);
+          } catch {
+            // a line cut by a kill
+          }
+        }
+        return { run, iterations: cfg.learner.iterations, metrics };
+      }
       case 'eval.policy': {
         const run = resolve(p['run'] as string);
         const model = await this.models.get(runModelDir(run));

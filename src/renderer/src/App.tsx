@@ -5,6 +5,7 @@ import type { ConnectionStatus, EngineClient } from './engine/client';
 import { ModelScreen } from './screens/ModelScreen';
 import { TuneScreen } from './screens/TuneScreen';
 import { CompareScreen } from './screens/CompareScreen';
+import { RunsScreen } from './screens/RunsScreen';
 import { TrainScreen, useRunEvents } from './screens/TrainScreen';
 
 /** The screens, in the order of the flow. */
@@ -28,14 +29,15 @@ export function App({ engine }: { engine: EngineClient }) {
   const [active, setActive] = useState<Screen>('Model');
   const [status, setStatus] = useState<{ s: ConnectionStatus; why?: string }>({ s: 'connecting' });
   const [model, setModel] = useState<ModelReport | null>(null);
-  const [run, setRun] = useState<{ dir: string; iterations: number } | null>(null);
-  const view = useRunEvents(engine, run?.dir ?? null);
+  const [run, setRun] = useState<{ dir: string; iterations: number; history: Record<string, number>[] } | null>(null);
+  const view = useRunEvents(engine, run?.dir ?? null, run?.history);
+  const [runsRoot, setRunsRoot] = useState('runs');
   useEffect(() => engine.onStatus((s, why) => setStatus({ s, why })), [engine]);
   // Warnings from the engine (a crash and its restart, a failed run) stay visible until dismissed.
   const [warnings, setWarnings] = useState<string[]>([]);
   useEffect(() => engine.onEvent((e) => e.type === 'log' && e.level === 'warn' && setWarnings((w) => w.concat(e.message).slice(-5))), [engine]);
   // Screens not built yet are listed, disabled, so the flow is visible without pretending.
-  const built: Screen[] = ['Model', 'Tune', 'Train', 'Compare'];
+  const built: Screen[] = ['Model', 'Tune', 'Train', 'Compare', 'Runs'];
   return (
     <AppShell header={{ height: 56 }} navbar={{ width: 220, breakpoint: 'sm' }} padding="md">
       <AppShell.Header>
@@ -80,12 +82,23 @@ export function App({ engine }: { engine: EngineClient }) {
               engine={engine}
               model={model}
               onStarted={(dir, iterations) => {
-                setRun({ dir, iterations });
+                setRun({ dir, iterations, history: [] });
                 setActive('Train');
               }}
             />
           )}
           {active === 'Compare' && <CompareScreen engine={engine} run={run?.dir ?? null} />}
+          {active === 'Runs' && (
+            <RunsScreen
+              engine={engine}
+              root={runsRoot}
+              setRoot={setRunsRoot}
+              onOpen={(dir, iterations, history) => {
+                setRun({ dir, iterations, history });
+                setActive('Train');
+              }}
+            />
+          )}
           {active === 'Train' && <TrainScreen engine={engine} run={run?.dir ?? null} iterations={run?.iterations ?? 0} view={view} />}
           <RuntimeInfo />
         </Stack>

@@ -29,11 +29,15 @@ const CHARTS: [string, string][] = [
   ['eval/recall', 'Recall'],
 ];
 
-export function useRunEvents(engine: EngineClient, run: string | null): RunView {
+/** The run's events as they arrive, on top of `history` (its metrics lines so far, for a run opened from disk). */
+const NO_HISTORY: Record<string, number>[] = [];
+
+export function useRunEvents(engine: EngineClient, run: string | null, history: Record<string, number>[] = NO_HISTORY): RunView {
   const [view, setView] = useState<RunView>({ metrics: [], profile: null, samples: [], logs: [] });
   const buffer = useRef<EngineEvent[]>([]);
   useEffect(() => {
-    setView({ metrics: [], profile: null, samples: [], logs: [] });
+    const past: MetricsEvent[] = run ? history.filter((m) => Number.isFinite(m['iteration'])).map((m) => ({ type: 'metrics', run, iteration: m['iteration']!, metrics: m })) : [];
+    setView({ metrics: past, profile: null, samples: [], logs: [] });
     buffer.current = [];
     if (!run) return;
     const off = engine.onEvent((e) => {
@@ -46,7 +50,7 @@ export function useRunEvents(engine: EngineClient, run: string | null): RunView 
       setView((v) => {
         const next: RunView = { metrics: v.metrics, profile: v.profile, samples: v.samples, logs: v.logs };
         for (const e of batch) {
-          if (e.type === 'metrics') next.metrics = next.metrics.concat(e);
+          if (e.type === 'metrics') next.metrics = next.metrics.filter((m) => m.iteration < e.iteration).concat(e);
           else if (e.type === 'profile') next.profile = e;
           else if (e.type === 'samples') next.samples = next.samples.concat(e);
           else if (e.type === 'log') next.logs = next.logs.concat(e.message);
@@ -58,7 +62,7 @@ export function useRunEvents(engine: EngineClient, run: string | null): RunView 
       off();
       clearInterval(timer);
     };
-  }, [engine, run]);
+  }, [engine, run, history]);
   return view;
 }
 

@@ -1,0 +1,121 @@
+// Screen 6 — Runs: every run directory under a folder, with its progress and last evaluation; open
+// one (its curves load into Train and Compare), resume it, or save its metrics as CSV.
+
+import { useCallback, useEffect, useState } from 'react';
+import { Alert, Badge, Button, Group, NumberInput, Stack, Table, Text, TextInput, Title } from '@mantine/core';
+import type { RunSummary } from '../../../shared/protocol';
+import type { EngineClient } from '../engine/client';
+
+/** Metrics lines → CSV (one column per metric name, in first-seen order). */
+export function metricsCsv(lines: Record<string, number>[]): string {
+  const cols: string[] = [];
+  for (const l of lines) for (const k of Object.keys(l)) if (!cols.includes(k)) cols.push(k);
+  const cell = (v: unknown): string => (typeof v === 'number' && Number.isFinite(v) ? String(v) : '');
+  return [cols.join(','), ...lines.map((l) => cols.map((c) => cell(l[c])).join(','))].join('\n') + '\n';
+}
+
+/** `root` and `setRoot` live in the app, so the folder stays chosen across screens. */
+export function RunsScreen({ engine, onOpen, root, setRoot }: { engine: EngineClient; onOpen: (run: string, iterations: number, history: Record<string, number>[]) => void; root: string; setRoot: (r: string) => void }) {
+  const [runs, setRuns] = useState<RunSummary[] | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [more, setMore] = useState<number | string>(50);
+
+  const refresh = useCallback(async (): Promise<void> => {
+    setError(null);
+    try {
+      setRuns(await engine.request('runs.list', { root: root.trim() || 'runs' }));
+    } catch (e) {
+      setError((e as Error).message);
+    }
+  }, [engine, root]);
+  useEffect(() => void refresh(), [refresh]);
+
+  const open = async (r: RunSummary): Promise<void> => {
+    try {
+      const h = await engine.request('runs.metrics', { run: r.dir });
+      onOpen(r.dir, h.iterations, h.metrics);
+    } catch (e) {
+      setError((e as Error).message);
+    }
+  };
+  const resume = async (r: RunSummary): Promise<void> => {
+    try {
+      const h = await engine.request('runs.metrics', { run: r.dir });
+      const target = Math.max(r.iterations, r.iteration + Number(more));
+      await engine.request('train.resume', { run: r.dir, iterations: target });
+      onOpen(r.dir, target, h.metrics);
+    } catch (e) {
+      setError((e as Error).message);
+    }
+  };
+  const csv = async (r: RunSummary): Promise<void> => {
+    const h = await engine.request('runs.metrics', { run: r.dir });
+    const a = document.createElement('a');
+    a.href = URL.createObjectURL(new Blob([metricsCsv(h.metrics)], { type: 'text/csv' }));
+    a.download = `${r.dir.split(/[\\/]/).pop()}-metrics.csv`;
+    a.click();
+    URL.revokeObjectURL(a.href);
+  };
+
+  return (
+    <Stack gap="md">
+      <Title order={2}>Runs</Title>
+      <Group align="end">
+        <TextInput label="Runs folder" value={root} onChange={(e) => setRoot(e.currentTarget.value)} w={420} />
+        <Button variant="light" onClick={() => void refresh()}>
+          Refresh
+        </Button>
+        <NumberInput label="Resume for (iterations)" value={more} onChange={setMore} min={1} w={200} />
+      </Group>
+      {error && <Alert color="red">{error}</Alert>}
+      {runs && runs.length === 0 && <Text c="dimmed">No runs in this folder yet.</Text>}
+      {runs && runs.length > 0 && (
+        <Table striped withTableBorder data-testid="runs-table">
+          <Table.Thead>
+            <Table.Tr>
+              <Table.Th>run</Table.Th>
+              <Table.Th>model</Table.Th>
+              <Table.Th>policy</Table.Th>
+              <Table.Th>iteration</Table.Th>
+              <Table.Th>last FID</Table.Th>
+              <Table.Th />
+            </Table.Tr>
+          </Table.Thead>
+          <Table.Tbody>
+            {runs.map((r) => {
+              const name = r.dir.split(/[\\/]/).pop()!;
+              return (
+                <Table.Tr key={r.dir}>
+                  <Table.Td title={r.dir}>
+                    {name} {r.active && <Badge color="green">training</Badge>}
+                  </Table.Td>
+                  <Table.Td>{r.model}</Table.Td>
+                  <Table.Td>
+                    {r.intervention} · {r.divergence} · {r.conditioning}
+                  </Table.Td>
+                  <Table.Td>
+                    {r.iteration} / {r.iterations}
+                  </Table.Td>
+                  <Table.Td>{r.last?.['eval/fid'] !== undefined ? r.last['eval/fid'].toFixed(4) : '—'}</Table.Td>
+                  <Table.Td>
+                    <Group gap="xs">
+                      <Button size="xs" variant="light" onClick={() => void open(r)} aria-label={`Open ${name}`}>
+                        Open
+                      </Button>
+                      <Button size="xs" variant="light" disabled={r.active} onClick={() => void resume(r)} aria-label={`Resume ${name}`}>
+                        Resume
+                      </Button>
+                      <Button size="xs" variant="subtle" onClick={() => void csv(r)} aria-label={`CSV of ${name}`}>
+                        CSV
+                      </Button>
+                    </Group>
+                  </Table.Td>
+                </Table.Tr>
+              );
+            })}
+          </Table.Tbody>
+        </Table>
+      )}
+    </Stack>
+  );
+}
