@@ -170,6 +170,12 @@ test('web mode: the Runs screen lists the run, opens its curves, resumes it and 
   await page.getByRole('button', { name: 'Runs', exact: true }).click();
   await table.waitFor();
   await page.screenshot({ path: join(SHOTS, 'runs.png'), fullPage: true });
+  // The dark theme, for the record.
+  await page.getByRole('button', { name: 'Switch to the dark theme' }).click();
+  assert.equal(await page.locator('html').getAttribute('data-mantine-color-scheme'), 'dark');
+  await page.getByRole('button', { name: 'Train', exact: true }).click();
+  await page.screenshot({ path: join(SHOTS, 'train-dark.png'), fullPage: true });
+  await page.getByRole('button', { name: 'Switch to the light theme' }).click();
   assert.deepEqual(pageErrors, []);
 });
 

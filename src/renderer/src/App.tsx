@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'react';
-import { Alert, AppShell, Badge, Code, Group, NavLink, Stack, Text, Title } from '@mantine/core';
+import { Alert, AppShell, Badge, Button, Code, Group, NavLink, Stack, Text, Title, useComputedColorScheme, useMantineColorScheme } from '@mantine/core';
 import type { ModelReport } from '../../shared/protocol';
 import type { ConnectionStatus, EngineClient } from './engine/client';
 import { ModelScreen } from './screens/ModelScreen';
@@ -32,6 +32,8 @@ export function App({ engine }: { engine: EngineClient }) {
   const [run, setRun] = useState<{ dir: string; iterations: number; history: Record<string, number>[] } | null>(null);
   const view = useRunEvents(engine, run?.dir ?? null, run?.history);
   const [runsRoot, setRunsRoot] = useState('runs');
+  const { setColorScheme } = useMantineColorScheme();
+  const scheme = useComputedColorScheme('light');
   useEffect(() => engine.onStatus((s, why) => setStatus({ s, why })), [engine]);
   // Warnings from the engine (a crash and its restart, a failed run) stay visible until dismissed.
   const [warnings, setWarnings] = useState<string[]>([]);
@@ -45,6 +47,9 @@ export function App({ engine }: { engine: EngineClient }) {
           <Title order={3}>Sampler Studio</Title>
           <Group gap="xs">
             {model && <Badge variant="outline">{model.summary.name}</Badge>}
+            <Button size="compact-sm" variant="subtle" onClick={() => setColorScheme(scheme === 'dark' ? 'light' : 'dark')} aria-label={`Switch to the ${scheme === 'dark' ? 'light' : 'dark'} theme`}>
+              {scheme === 'dark' ? 'Light' : 'Dark'} theme
+            </Button>
             <Badge color={status.s === 'open' ? 'green' : status.s === 'lost' ? 'red' : 'gray'} title={status.why} data-testid="engine-status">
               engine {status.s}
             </Badge>
