@@ -113,7 +113,8 @@ export class EngineHost {
           gridResult: p['gridResult'] as string | undefined,
           pictures: true,
         });
-        return { run: cmp.run, model: cmp.model, iteration: cmp.iteration, n: cmp.n, seed: cmp.seed, temperature: cmp.temperature, rows: cmp.rows.map(({ perClass: _, ...r }) => r), profile: cmp.profile, sigmas: cmp.sigmas, actions: cmp.actions };
+        const { actionByClass: _, ...result } = cmp;
+        return result; // no --per-class here, so the rows carry no per-class detail
       }
     }
   }

@@ -11,6 +11,7 @@ import { extractorForModel } from '../metrics/features';
 import { encodePng } from '../io/png';
 import { samplePicture } from '../io/plots';
 import { evaluatePolicy, loadRun } from './train';
+import type { ComparisonResult } from '../../../shared/protocol';
 
 /** A request the caller can fix (an option that does not fit this run or model). */
 export class CompareInputError extends RangeError {
@@ -30,25 +31,12 @@ export interface CompareOptions {
   pictures?: boolean;
 }
 
-export interface CompareRow {
-  name: string;
-  nfe: number;
-  summary: Record<string, number>;
-  perClass?: ClassScores[];
-  pngBase64?: string;
-}
+/** A row as the protocol carries it, plus the per-class scores `--per-class` adds. */
+export type CompareRow = ComparisonResult['rows'][number] & { perClass?: ClassScores[] };
 
-export interface Comparison {
-  run: string;
-  model: string;
-  iteration: number;
-  n: number;
-  seed: number;
-  temperature: number;
+/** The protocol's comparison (shared/protocol.ts), with per-class detail for the CLI. */
+export interface Comparison extends Omit<ComparisonResult, 'rows'> {
   rows: CompareRow[];
-  profile: number[][];
-  sigmas: number[];
-  actions: number[];
   /** The policy's mean action per class, over all levels and below σ = 1 (class-conditional models). */
   actionByClass: { label: number; mean: number; meanLowNoise: number }[] | null;
 }
