@@ -37,8 +37,8 @@ import { VERSION } from '../../../shared/version';
 import { infReplacer, infReviver } from '../../../shared/json';
 import { evaluateSamples, referenceFor, type EvalResult, type MetricName, type Reference } from '../metrics/evaluate';
 import { extractorForModel, type FeatureExtractor } from '../metrics/features';
-import { profileHeatmap, writeSamplePlot } from '../io/plots';
-import { writePng } from '../io/png';
+import { profileHeatmap, samplePicture } from '../io/plots';
+import { encodePng, writePng } from '../io/png';
 import type { EngineEvent } from '../../../shared/events';
 
 
@@ -660,10 +660,12 @@ export async function runTraining(o: RunOptions): Promise<{ learner: Learner; ba
     await writeFileAtomic(join(dir, 'profile.json'), JSON.stringify({ iteration: learner.iteration, actions: config.actions, sigmas: ev.sigmas, profile: ev.profile }) + '\n');
     await writeFileAtomic(join(dir, 'profiles', `iter-${tag}.json`), JSON.stringify({ iteration: learner.iteration, actions: config.actions, sigmas: ev.sigmas, profile: ev.profile }) + '\n');
     const samplesPath = join(dir, 'samples', `iter-${tag}.png`);
-    await writeSamplePlot(o.model, samplesPath, ev.samples, ev.labels, config.evalSamples);
+    // Encoded once: the same bytes go to the file and to the event.
+    const png = encodePng((await samplePicture(o.model, ev.samples, ev.labels, config.evalSamples)).image);
+    await writeFileAtomic(samplesPath, png);
     await writePng(join(dir, 'profile.png'), profileHeatmap(ev.profile));
     o.onEvent?.({ type: 'profile', run: dir, iteration: learner.iteration, actions: config.actions, sigmas: ev.sigmas, profile: ev.profile });
-    o.onEvent?.({ type: 'samples', run: dir, iteration: learner.iteration, path: samplesPath, pngBase64: readFileSync(samplesPath).toString('base64') });
+    o.onEvent?.({ type: 'samples', run: dir, iteration: learner.iteration, path: samplesPath, pngBase64: Buffer.from(png).toString('base64') });
     const out: Record<string, number> = { 'eval/nfe': ev.nfe };
     for (const [k, v] of Object.entries(ev.result.summary)) out[`eval/${k}`] = v;
     return out;
