@@ -36,6 +36,21 @@ export function configFromParams(raw: Record<string, unknown>): LearnerConfig {
   return c;
 }
 
+/** A run's metrics.jsonl, one object per complete line (a line cut by a kill is skipped). */
+function readMetrics(run: string): Record<string, number>[] {
+  const path = join(run, 'metrics.jsonl');
+  if (!existsSync(path)) return [];
+  const out: Record<string, number>[] = [];
+  for (const l of readFileSync(path, 'utf8').split('\n')) {
+    try {
+      if (l.trim()) out.push(JSON.parse(l) as Record<string, number>);
+    } catch {
+      // a line cut by a kill
+    }
+  }
+  return out;
+}
+
 interface Job {
   abort: AbortController;
   done: Promise<void>;
@@ -91,16 +106,7 @@ export class EngineHost {
         const run = resolve(p['run'] as string);
         if (!existsSync(join(run, 'config.json'))) throw new RangeError(`${run}: not a run directory (no config.json)`);
         const cfg = JSON.parse(readFileSync(join(run, 'config.json'), 'utf8'), infReviver) as { learner: LearnerConfig };
-        const lines = existsSync(join(run, 'metrics.jsonl')) ? readFileSync(join(run, 'metrics.jsonl'), 'utf8').split('\n') : [];
-        const metrics: Record<string, number>[] = [];
-        for (const l of lines) {
-          try {
-            if (l.trim()) metrics.push(JSON.parse(l) as Record<string, number>);
-          } catch {
-            // a line cut by a kill
-          }
-        }
-        return { run, iterations: cfg.learner.iterations, metrics };
+        return { run, iterations: cfg.learner.iterations, metrics: readMetrics(run) };
       }
       case 'eval.policy': {
         const run = resolve(p['run'] as string);
@@ -197,15 +203,7 @@ export class EngineHost {
       if (!statSync(dir).isDirectory() || !existsSync(cfgPath)) continue;
       try {
         const cfg = JSON.parse(readFileSync(cfgPath, 'utf8'), infReviver) as { model: { name: string }; learner: LearnerConfig };
-        const lines = existsSync(join(dir, 'metrics.jsonl')) ? readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').filter(Boolean) : [];
-        let last: Record<string, number> | null = null;
-        for (let i = lines.length - 1; i >= 0 && !last; i--) {
-          try {
-            last = JSON.parse(lines[i]!) as Record<string, number>;
-          } catch {
-            // a line cut by a kill: the one before it is the last complete iteration
-          }
-        }
+        const last = readMetrics(dir).pop() ?? null;
         const l = cfg.learner;
         out.push({ dir, model: cfg.model.name, intervention: l.intervention, divergence: l.divergence, conditioning: l.conditioning, iteration: last?.['iteration'] ?? 0, iterations: l.iterations, last, active: this.jobs.has(dir) });
       } catch {
