@@ -2,45 +2,17 @@
 // exit codes, and a spawned child process where the real process matters (exit code, SIGINT).
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 
-import { assertUsageError, cli, lastJson, type Run } from './helpers/cli';
+import { assertUsageError, cli, lastJson, spawnCli } from './helpers/cli';
 import { encodeNpy, npyFloat32, readNpy, writeNpy } from '../src/main/engine/io/npy';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const CLI = join(ROOT, 'src', 'cli', 'index.ts');
 const BUNDLED_IDS = ['gmm-ring8', 'gmm-ring8-exact', 'gmm64', 'swissroll'];
 
 const tmp = mkdtempSync(join(tmpdir(), 'cli-test-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
-
-interface ChildResult extends Run {
-  signal: NodeJS.Signals | null;
-}
-
-/** Spawns the CLI as `node --import tsx src/cli/index.ts …`; `onStderr` sees stderr as it arrives. */
-function spawnCli(args: string[], onStderr?: (text: string, child: ReturnType<typeof spawn>) => void): Promise<ChildResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    const guard = setTimeout(() => child.kill('SIGKILL'), 45_000);
-    child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-    child.stderr.setEncoding('utf8').on('data', (s: string) => {
-      stderr += s;
-      onStderr?.(stderr, child);
-    });
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      clearTimeout(guard);
-      resolve({ code: code ?? -1, signal, stdout, stderr });
-    });
-  });
-}
 
 let outCount = 0;
 function outDir(): string {

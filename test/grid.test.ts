@@ -3,11 +3,9 @@
 // after a kill, refusing a different saved grid, and the `grid` command end to end.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 
 import {
   AXIS_NAMES,
@@ -28,9 +26,8 @@ import { resolveModelDir } from '../src/main/engine/models/registry';
 import { resolveSettings } from '../src/main/engine/samplers/generate';
 import { SamplingCancelled } from '../src/main/engine/samplers/loop';
 import { DEFAULT_SAMPLER_SETTINGS } from '../src/main/engine/samplers/types';
-import { assertUsageError, cli, lastJson, type Run } from './helpers/cli';
+import { assertUsageError, cli, lastJson, spawnCli } from './helpers/cli';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const tmp = mkdtempSync(join(tmpdir(), 'ss-grid-'));
 process.env['SAMPLER_STUDIO_CACHE'] = join(tmp, 'cache');
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -356,26 +353,17 @@ describe('the grid command', () => {
     const out = newDir();
     const args = ['grid', '--model', 'gmm-ring8', '--axis', 'guidance=1:3.5:0.5', '--n', '20000', '--batch', '500', '--out', out, '--json'];
     let sent = false;
-    const r = await new Promise<Run & { signal: NodeJS.Signals | null }>((resolve, reject) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src', 'cli', 'index.ts'), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: process.env });
-      let stdout = '';
-      let stderr = '';
-      const guard = setTimeout(() => child.kill('SIGKILL'), 60_000);
-      child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-      child.stderr.setEncoding('utf8').on('data', (s: string) => {
-        stderr += s;
+    const r = await spawnCli(
+      args,
+      (stderr, child) => {
         // Interrupt once two cells are done.
         if (!sent && /"done":2,/.test(stderr)) {
           sent = true;
           child.kill('SIGINT');
         }
-      });
-      child.on('error', reject);
-      child.on('close', (code, signal) => {
-        clearTimeout(guard);
-        resolve({ code: code ?? -1, signal, stdout, stderr });
-      });
-    });
+      },
+      60_000,
+    );
     assert.ok(sent, `never got to two cells: ${r.stderr.slice(-500)}`);
     assert.equal(r.code, 130, r.stderr.slice(-800));
     assert.match(r.stderr, /grid stopped: \d+ of 6 cells are saved in .*results\.json; run the same command again to continue/);

@@ -4,11 +4,9 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { Model } from '../src/main/engine/models/model';
 import { resourcesDir } from '../src/main/engine/models/registry';
@@ -16,8 +14,8 @@ import { defaultConfig, type LearnerConfig } from '../src/main/engine/learner/co
 import { actionMask, horizonFor, nfeToFinish } from '../src/main/engine/learner/interventions';
 import { Learner } from '../src/main/engine/learner/train';
 import { initTf } from '../src/main/engine/learner/backend';
+import { spawnCli } from './helpers/cli';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const tmp = mkdtempSync(join(tmpdir(), 'ss-learner-'));
 process.env['SAMPLER_STUDIO_CACHE'] = join(tmp, 'cache');
 let ring: Model;
@@ -98,40 +96,25 @@ test('an iteration produces every metric, tensors do not leak, and a checkpoint 
   }
 });
 
-function runCli(args: string[], onStderr?: (s: string, kill: () => void) => void): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/index.ts'), ...args], { cwd: ROOT, env: process.env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    const guard = setTimeout(() => child.kill('SIGKILL'), 240_000);
-    child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-    child.stderr.setEncoding('utf8').on('data', (s: string) => {
-      stderr += s;
-      onStderr?.(stderr, () => child.kill('SIGKILL'));
-    });
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      clearTimeout(guard);
-      resolve({ code, signal, stdout, stderr });
-    });
-  });
-}
-
 test('train: a run killed with SIGKILL mid-run resumes and finishes, losing at most the iteration in progress', async () => {
   const dir = join(tmp, 'run');
   const args = ['train', '--model', 'gmm-ring8', '--intervention', 'cfg', '--divergence', 'rkl', '--iterations', '6', '--trajectories', '128', '--eval-every', '0', '--eval-samples', '300', '--run-dir', dir, '--json'];
   let killed = false;
-  const first = await runCli(args, (stderr, kill) => {
-    // Kill during iteration 3 (after the second checkpoint).
-    if (!killed && /"done":2,/.test(stderr)) {
-      killed = true;
-      setTimeout(kill, 50);
-    }
-  });
+  const first = await spawnCli(
+    args,
+    (stderr, child) => {
+      // Kill during iteration 3 (after the second checkpoint).
+      if (!killed && /"done":2,/.test(stderr)) {
+        killed = true;
+        setTimeout(() => child.kill('SIGKILL'), 50);
+      }
+    },
+    240_000,
+  );
   assert.ok(killed, `never reached iteration 2: ${first.stderr.slice(-400)}`);
   assert.equal(first.signal, 'SIGKILL');
   assert.ok(existsSync(join(dir, 'checkpoint.json')));
-  const resumed = await runCli(['train', '--resume', dir, '--json']);
+  const resumed = await spawnCli(['train', '--resume', dir, '--json'], undefined, 240_000);
   assert.equal(resumed.code, 0, resumed.stderr.slice(-800));
   const res = JSON.parse(resumed.stdout.trim().split('\n').pop()!) as { iterations: number; last: Record<string, number> };
   assert.equal(res.iterations, 6);
@@ -142,7 +125,7 @@ test('train: a run killed with SIGKILL mid-run resumes and finishes, losing at m
   assert.ok(existsSync(join(dir, 'profile.png')));
   assert.ok(existsSync(join(dir, 'samples', 'iter-00006.png')));
   // eval --policy: the run's EMA policy next to the plain sampler, same seed and n.
-  const ev = await runCli(['eval', '--policy', dir, '--n', '400', '--metrics', 'fid,precision,recall', '--per-class', '--json']);
+  const ev = await spawnCli(['eval', '--policy', dir, '--n', '400', '--metrics', 'fid,precision,recall', '--per-class', '--json'], undefined, 240_000);
   assert.equal(ev.code, 0, ev.stderr.slice(-800));
   type Table = {
     iteration: number;
@@ -167,7 +150,7 @@ test('train: a run killed with SIGKILL mid-run resumes and finishes, losing at m
   assert.equal(table.profile.length, 18);
 
   // A finished run refuses a fresh start in the same directory.
-  const again = await runCli(args);
+  const again = await spawnCli(args, undefined, 240_000);
   assert.equal(again.code, 2);
   assert.match(again.stderr, /already holds a run; use --resume/);
 });

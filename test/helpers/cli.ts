@@ -1,6 +1,9 @@
 // Running the CLI in-process for tests: `main(argv)` with stdout/stderr captured.
 
 import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { main } from '../../src/cli/index';
 
 export interface Run {
@@ -54,4 +57,33 @@ export function assertUsageError(r: Run, message: RegExp): void {
   assert.match(r.stderr, message);
   assert.doesNotMatch(r.stderr + r.stdout, /\n\s+at .*:\d+:\d+/, 'no stack trace');
   assert.doesNotMatch(r.stderr, /internal error/);
+}
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+export interface ChildResult extends Run {
+  signal: NodeJS.Signals | null;
+}
+
+/**
+ * Spawns the CLI as a separate process, `node --import tsx src/cli/index.ts …` (for signals and
+ * kills); `onStderr` sees stderr as it arrives. Killed with SIGKILL after `timeoutMs`.
+ */
+export function spawnCli(args: string[], onStderr?: (text: string, child: ChildProcess) => void, timeoutMs = 45_000): Promise<ChildResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src', 'cli', 'index.ts'), ...args], { cwd: ROOT, env: process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    const guard = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
+    child.stderr.setEncoding('utf8').on('data', (s: string) => {
+      stderr += s;
+      onStderr?.(stderr, child);
+    });
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(guard);
+      resolve({ code: code ?? -1, signal, stdout, stderr });
+    });
+  });
 }
