@@ -6,6 +6,13 @@
 //
 // [Note: initializers as raw_data]
 // Tensor values are stored little-endian in `raw_data`, the compact form every runtime reads.
+//
+// [Note: merging a foreign graph]
+// `merge` copies another ONNX model's graph in (the policy exporter puts the model's frozen encoder
+// inside the policy file): every name prefixed, its inputs wired to tensors of this graph. Only
+// standard operators are accepted (the result must load in any runtime), opset ≥ 13 (older
+// Unsqueeze/Reduce* take attributes where newer ones take inputs), and the result is written at the
+// larger of the two opsets and IR versions.
 // Node output names are generated (`<op>_<k>`) unless given, so graph code reads like algebra:
 //   const d = g.op('Sub', [x, mu]);
 
@@ -19,6 +26,11 @@ type IValueInfoProto = onnxProto.onnx.IValueInfoProto;
 
 export const OPSET_VERSION = 17;
 export const IR_VERSION = 8;
+
+/** A foreign graph that cannot be merged (custom ops, old opset, external data, control flow). */
+export class GraphMergeError extends Error {
+  override name = 'GraphMergeError';
+}
 
 export type ElemType = 'float32' | 'int64' | 'int32' | 'bool' | 'float64';
 
@@ -94,6 +106,9 @@ export class GraphBuilder {
   private readonly initializers: ITensorProto[] = [];
   private readonly used = new Set<string>();
   private counter = 0;
+  /** Raised by merge() to the merged graph's, when larger. */
+  opset = OPSET_VERSION;
+  irVersion = IR_VERSION;
 
   constructor(readonly name: string) {}
 
@@ -113,6 +128,69 @@ export class GraphBuilder {
   input(name: string, type: ElemType, dims: Dim[]): string {
     this.inputs.push(valueInfo(this.claim(name), type, dims));
     return name;
+  }
+
+  /** An optional input: `value` is used when the caller feeds none (an initializer of the same name). */
+  inputWithDefault(name: string, type: ElemType, dims: number[], value: TensorData): string {
+    this.input(name, type, dims);
+    this.initializers.push(tensorProto(name, type, dims, value));
+    return name;
+  }
+
+  /**
+   * Copies the graph of the ONNX model `bytes` in, its names prefixed with `prefix`, each of its
+   * inputs fed by the tensor `feeds[input]`; returns the name of its output `output` here.
+   */
+  merge(bytes: Uint8Array, prefix: string, feeds: Record<string, string>, output: string): string {
+    let m: onnxProto.onnx.ModelProto;
+    try {
+      m = onnx.ModelProto.decode(bytes);
+    } catch (e) {
+      throw new GraphMergeError(`not a readable ONNX model (${(e as Error).message})`);
+    }
+    const g = m.graph;
+    if (!g) throw new GraphMergeError('has no graph');
+    const [inputs, outputs, inits, nodes] = [g.input ?? [], g.output ?? [], g.initializer ?? [], g.node ?? []];
+    for (const o of m.opsetImport) {
+      const domain = o.domain ?? '';
+      const version = Number(o.version);
+      if (domain !== '' && domain !== 'ai.onnx') throw new GraphMergeError(`imports the operator domain "${domain}" (custom operators); export it with standard ONNX operators only`);
+      if (version < 13) throw new GraphMergeError(`uses opset ${version}; re-export it with opset 13 or newer (e.g. torch.onnx.export(..., opset_version=17))`);
+      this.opset = Math.max(this.opset, version);
+    }
+    this.irVersion = Math.max(this.irVersion, Number(m.irVersion));
+    if ((g.sparseInitializer ?? []).length > 0) throw new GraphMergeError('has sparse initializers; save it with dense weights');
+    const rename = new Map<string, string>();
+    const initNames = new Set(inits.map((t) => t.name ?? ''));
+    for (const inp of inputs) {
+      const n = inp.name ?? '';
+      if (initNames.has(n)) continue; // an input with a default value: keep the default
+      const f = feeds[n];
+      if (f === undefined) throw new GraphMergeError(`has an input "${n}" that nothing feeds (expected ${Object.keys(feeds).map((k) => `"${k}"`).join(', ')})`);
+      rename.set(n, f);
+    }
+    const to = (n: string): string => {
+      if (n === '') return n; // an omitted optional input
+      let r = rename.get(n);
+      if (r === undefined) {
+        r = this.claim(prefix + n);
+        rename.set(n, r);
+      }
+      return r;
+    };
+    for (const t of inits) {
+      if (t.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL) throw new GraphMergeError(`keeps the tensor "${t.name}" in an external data file; save it as one self-contained file`);
+      this.initializers.push({ ...t, name: to(t.name ?? '') } as ITensorProto);
+    }
+    for (const node of nodes) {
+      const domain = node.domain ?? '';
+      if (domain !== '' && domain !== 'ai.onnx') throw new GraphMergeError(`uses the custom operator ${domain}.${node.opType}; export it with standard ONNX operators only`);
+      const T = onnx.AttributeProto.AttributeType;
+      if ((node.attribute ?? []).some((a) => a.type === T.GRAPH || a.type === T.GRAPHS)) throw new GraphMergeError(`uses control flow (${node.opType} with a subgraph), which export does not merge; export it without If/Loop/Scan`);
+      this.nodes.push({ ...node, name: this.fresh(prefix + (node.name || node.opType)), input: (node.input ?? []).map(to), output: (node.output ?? []).map(to) } as INodeProto);
+    }
+    if (!outputs.some((o) => o.name === output)) throw new GraphMergeError(`has no output "${output}"; its outputs are ${outputs.map((o) => `"${o.name}"`).join(', ')}`);
+    return to(output);
   }
 
   /** Declares `value` (a node output) as a graph output called `name` (through Identity if renamed). */
@@ -158,11 +236,11 @@ export class GraphBuilder {
     return output;
   }
 
-  /** Serialises the model (opset 17, IR 8). */
+  /** Serialises the model (opset 17 and IR 8, or a merged graph's newer ones). */
   toBytes(options: ModelOptions = {}): Uint8Array {
     const model = onnx.ModelProto.create({
-      irVersion: IR_VERSION,
-      opsetImport: [{ domain: '', version: OPSET_VERSION }],
+      irVersion: this.irVersion,
+      opsetImport: [{ domain: '', version: this.opset }],
       producerName: options.producerName ?? 'sampler-studio',
       producerVersion: options.producerVersion ?? '',
       docString: options.docString ?? '',

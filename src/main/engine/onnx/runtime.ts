@@ -33,8 +33,8 @@ export interface SessionInfo {
 }
 
 /** Opens `path` with the preferred execution provider, falling back to CPU. */
-export async function createSession(path: string, device: 'auto' | 'cpu' | 'cuda' = 'auto'): Promise<SessionInfo> {
-  const base: ortModule.InferenceSession.SessionOptions = { graphOptimizationLevel: 'all' };
+export async function createSession(path: string, device: 'auto' | 'cpu' | 'cuda' = 'auto', extra: ortModule.InferenceSession.SessionOptions = {}): Promise<SessionInfo> {
+  const base: ortModule.InferenceSession.SessionOptions = { graphOptimizationLevel: 'all', ...extra };
   if (device === 'cuda' || (device === 'auto' && cudaProviderInstalled())) {
     try {
       const session = await ort.InferenceSession.create(path, { ...base, executionProviders: ['cuda'] });
