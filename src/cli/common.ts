@@ -27,11 +27,14 @@ Commands:
       --guidance W (1)   --class K|random|none (random)
       --n N (64)   --batch B (256)   --seed S (0)   --init-noise noise.npy
       --grid grid.png   --device auto|cpu|cuda
+  sample --policy RUN_DIR|policy.onnx --out F.npy [--temperature T] [--model ID|DIR] [--class K] [--n N] [--seed S]
+                                     sample with a learned policy: a run's EMA heads, or an exported file
+                                     through ONNX Runtime (the policy fixes the sampler and its steps)
   eval --model ID|DIR [sample flags] --n N (2048)   sample and score against the model's data
       --metrics fid,kid,precision,recall,density,coverage,classes
       --baseline no-guidance|best-constant|edm-stochastic|equal-nfe  [--nfe N] [--grid-result DIR]
       --kid-subsets K (100) --kid-subset-size M (1000)
-  eval --policy RUN_DIR [--n N (4000)] [--seed S] [--temperature T] [--grid-result DIR] [--per-class]
+  eval --policy RUN_DIR|policy.onnx [--n N (4000)] [--seed S] [--temperature T] [--grid-result DIR] [--per-class]
                                      sample with a learned policy and score it next to the baselines
   grid --model ID|DIR [sample flags] --axis NAME=A:B:STEP|V1,V2,... [--axis ...] --out DIR
                                      grid search (cross product of the axes, same seed in every cell);
@@ -46,6 +49,9 @@ Commands:
       --sampler heun|euler|edm --steps N --nfe-budget B (renoise)  --iterations N (150)
       --trajectories N (1024) --eval-every N (25) --eval-samples N (4000) --lr-policy --lr-density --seed S
   train --resume DIR [--iterations N]  continue a run where its last checkpoint left it
+  export --run RUN_DIR --out policy.onnx [--checkpoint FILE] [--force]
+                                     the run's EMA policy as one self-contained ONNX file (+ policy.json),
+                                     checked against the engine in a fresh ONNX Runtime session first
   fid --a A.npy|A.npz --b B.npy|B.npz [--save-a a.npz --save-b b.npz]   features [n,d] or pytorch-fid stats
   kid --real R.npy --fake F.npy [--subsets K --subset-size M --seed S]
   prdc --real R.npy --fake F.npy [--k 3] [--k-dc 5]

@@ -11,6 +11,8 @@ import { cmdSample } from './sample';
 import { cmdEval, cmdFeatures, cmdFid, cmdKid, cmdPrdc } from './metrics-cmd';
 import { cmdGrid } from './grid-cmd';
 import { cmdTrain } from './train-cmd';
+import { cmdExport } from './export-cmd';
+import { PolicyFileError } from '../main/engine/learner/onnx-policy';
 
 export { UsageError };
 
@@ -54,6 +56,9 @@ export async function main(argv: string[]): Promise<number> {
       case 'grid':
         await cmdGrid(rest, controller.signal);
         break;
+      case 'export':
+        await cmdExport(rest);
+        break;
       case undefined:
       case 'help':
       case '--help':
@@ -61,7 +66,7 @@ export async function main(argv: string[]): Promise<number> {
         process.stdout.write(USAGE + '\n');
         return command === undefined ? 2 : 0;
       default:
-        throw new UsageError(`unknown command "${command}"; commands: models, sample, eval, grid, train, fid, kid, prdc, features (see --help)`);
+        throw new UsageError(`unknown command "${command}"; commands: models, sample, eval, grid, train, export, fid, kid, prdc, features (see --help)`);
     }
     return 0;
   } catch (e) {
@@ -70,7 +75,7 @@ export async function main(argv: string[]): Promise<number> {
       if (argv.includes('--json')) process.stdout.write(JSON.stringify({ cancelled: true }) + '\n');
       return 130;
     }
-    if (e instanceof UsageError || e instanceof ModelError || e instanceof NpyError || e instanceof RangeError) {
+    if (e instanceof UsageError || e instanceof ModelError || e instanceof NpyError || e instanceof PolicyFileError || e instanceof RangeError) {
       process.stderr.write(`error: ${e.message}\n`);
       if (argv.includes('--json')) process.stdout.write(JSON.stringify({ error: e.message, kind: e.name }) + '\n');
       return 2;

@@ -13,7 +13,7 @@ import { Model } from '../main/engine/models/model';
 import { resolveModelDir } from '../main/engine/models/registry';
 import { generate } from '../main/engine/samplers/generate';
 import { baselineSettings, BASELINES, type BaselineName } from '../main/engine/samplers/baselines';
-import { runModelDir } from '../main/engine/learner/train';
+import { isPolicyFile, policyModel } from '../main/engine/learner/onnx-policy';
 import { comparePolicy, CompareInputError, type Comparison } from '../main/engine/learner/compare';
 import { checkOutputPath, classesFromFlag, deviceFromFlag, num, Reporter, SAMPLING_RUN_OPTIONS, samplerSettingsFromFlags, USAGE, UsageError, writeOutput } from './common';
 import { infReplacer } from '../shared/json';
@@ -226,7 +226,7 @@ export async function cmdEval(argv: string[], signal: AbortSignal): Promise<void
 
 type EvalValues = { [K in keyof typeof EVAL_OPTIONS]?: (typeof EVAL_OPTIONS)[K]['type'] extends 'boolean' ? boolean : string };
 
-/** eval --policy RUN_DIR: sample with the run's EMA policy and score it next to the baselines. */
+/** eval --policy RUN_DIR|policy.onnx: sample with the run's EMA policy (or the exported file) and score it next to the baselines. */
 async function evalPolicy(v: EvalValues): Promise<void> {
   const runDir = v.policy!;
   let metrics;
@@ -240,7 +240,7 @@ async function evalPolicy(v: EvalValues): Promise<void> {
   const temperature = num(v.temperature, 'temperature');
   const perClass = !!v['per-class'];
   const rep = new Reporter(!!v.json);
-  const model = await Model.load(resolveModelDir(v.model ?? runModelDir(runDir)), { device: deviceFromFlag(v.device) });
+  const model = await Model.load(resolveModelDir(v.model ?? policyModel(runDir)), { device: deviceFromFlag(v.device) });
   try {
     let cmp: Comparison;
     try {
@@ -266,7 +266,7 @@ async function evalPolicy(v: EvalValues): Promise<void> {
         human += `\n${String(k).padEnd(6)} ${cells.join(' ')}   ${a ? `${a.mean.toFixed(2)} (${a.meanLowNoise.toFixed(2)})` : ''}`;
       }
     }
-    rep.result({ command: 'eval', policy: runDir, ...cmp }, `${model.name}, run ${runDir} at iteration ${cmp.iteration}, n = ${n}\n${human}`);
+    rep.result({ command: 'eval', policy: runDir, ...cmp }, `${model.name}, ${isPolicyFile(runDir) ? 'policy file' : 'run'} ${runDir} at iteration ${cmp.iteration}, n = ${n}\n${human}`);
   } finally {
     await model.dispose();
   }

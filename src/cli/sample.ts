@@ -6,7 +6,8 @@ import { resolveModelDir } from '../main/engine/models/registry';
 import { generate } from '../main/engine/samplers/generate';
 import { readNpy, toFloat32, writeNpy, npyFloat32, npyInt64 } from '../main/engine/io/npy';
 import { writeSamplePlot } from '../main/engine/io/plots';
-import { checkOutputPath, classesFromFlag, deviceFromFlag, num, Reporter, SAMPLING_RUN_OPTIONS, samplerSettingsFromFlags, stats, USAGE, UsageError, writeOutput } from './common';
+import { isPolicyFile, openPolicy, policyModel } from '../main/engine/learner/onnx-policy';
+import { checkOutputPath, classesFromFlag, deviceFromFlag, num, Reporter, SAMPLER_OPTIONS, SAMPLING_RUN_OPTIONS, samplerSettingsFromFlags, stats, USAGE, UsageError, writeOutput } from './common';
 import { infReplacer } from '../shared/json';
 
 const SAMPLE_OPTIONS = {
@@ -14,6 +15,8 @@ const SAMPLE_OPTIONS = {
   out: { type: 'string' },
   'init-noise': { type: 'string' },
   grid: { type: 'string' },
+  policy: { type: 'string' },
+  temperature: { type: 'string' },
 } as const satisfies ParseArgsConfig['options'];
 
 export async function cmdSample(argv: string[], signal: AbortSignal): Promise<void> {
@@ -23,16 +26,26 @@ export async function cmdSample(argv: string[], signal: AbortSignal): Promise<vo
     process.stdout.write(USAGE + '\n');
     return;
   }
-  if (!v.model) throw new UsageError('sample needs --model (a bundled id, see `models`, or a model directory)');
+  if (!v.model && !v.policy) throw new UsageError('sample needs --model (a bundled id, see `models`, or a model directory)');
   if (!v.out) throw new UsageError('sample needs --out samples.npy');
   checkOutputPath('out', v.out);
   checkOutputPath('grid', v.grid);
   const device = deviceFromFlag(v.device);
 
-  const model = await Model.load(resolveModelDir(v.model), { device });
+  if (v.policy) {
+    // The policy fixes the sampler: its flags would silently be ignored.
+    const fixed = Object.keys(SAMPLER_OPTIONS).filter((k) => v[k as keyof typeof SAMPLER_OPTIONS] !== undefined);
+    if (fixed.length > 0) throw new UsageError(`--${fixed[0]} cannot be combined with --policy: the policy fixes its sampler, steps and σ range (see its metadata); drop it`);
+    if (v['init-noise']) throw new UsageError('--init-noise cannot be combined with --policy; use --seed');
+  } else if (v.temperature !== undefined) throw new UsageError('--temperature applies to --policy sampling only');
+  const model = await Model.load(resolveModelDir(v.model ?? policyModel(v.policy!)), { device });
   try {
-    const settings = samplerSettingsFromFlags(model, v);
     const classes = classesFromFlag(v.class);
+    const temperature = num(v.temperature, 'temperature');
+    if (temperature !== undefined && !(temperature > 0)) throw new UsageError(`--temperature must be positive, got ${temperature}`);
+    const policy = v.policy ? await openPolicy(v.policy, model) : null;
+    for (const w of policy?.warnings ?? []) rep.event({ type: 'log', level: 'warn', message: w });
+    const settings = policy ? policy.settings : samplerSettingsFromFlags(model, v);
 
     let initNoise: Float32Array | undefined;
     let n = num(v.n, 'n', { int: true, min: 1 });
@@ -53,19 +66,25 @@ export async function cmdSample(argv: string[], signal: AbortSignal): Promise<vo
     const seed = num(v.seed, 'seed', { int: true, min: 0 }) ?? 0;
 
     const t0 = performance.now();
-    const result = await generate(model, settings, {
-      n,
-      batch,
-      seed,
-      classes,
-      initNoise,
-      signal,
-      onProgress: (p) => {
-        const frac = (p.samplesDone + (p.horizon > 0 ? (p.iteration / p.horizon) * Math.min(batch, n - p.samplesDone) : 0)) / n;
-        const elapsed = (performance.now() - t0) / 1000;
-        rep.event({ type: 'progress', task: 'sample', done: Math.round(frac * n), total: n, unit: 'samples', elapsedSeconds: elapsed, etaSeconds: frac > 0 ? (elapsed * (1 - frac)) / frac : null });
-      },
-    });
+    const onProgress = (p: { samplesDone: number; iteration: number; horizon: number }): void => {
+      const frac = (p.samplesDone + (p.horizon > 0 ? (p.iteration / p.horizon) * Math.min(batch, n - p.samplesDone) : 0)) / n;
+      const elapsed = (performance.now() - t0) / 1000;
+      rep.event({ type: 'progress', task: 'sample', done: Math.round(frac * n), total: n, unit: 'samples', elapsedSeconds: elapsed, etaSeconds: frac > 0 ? (elapsed * (1 - frac)) / frac : null });
+    };
+    let result: { samples: Float32Array; labels: Int32Array | null; nfe: Int32Array; networkEvals: Int32Array | null; seconds: number };
+    let policyInfo: Record<string, unknown> | null = null;
+    if (policy) {
+      try {
+        const tau = temperature ?? policy.spec.temperature;
+        const ro = await policy.sample(n, seed, { temperature: tau, batch, classes, signal, onProgress });
+        result = { samples: ro.samples, labels: ro.sampleLabels, nfe: ro.nfe, networkEvals: null, seconds: (performance.now() - t0) / 1000 };
+        policyInfo = { source: v.policy, kind: isPolicyFile(v.policy!) ? 'onnx' : 'run', intervention: policy.spec.intervention, actions: policy.spec.actions, iteration: policy.iteration, temperature: tau };
+      } finally {
+        await policy.dispose();
+      }
+    } else {
+      result = await generate(model, settings, { n, batch, seed, classes, initNoise, signal, onProgress });
+    }
 
     const outShape = [n, ...model.shape];
     const out = v.out;
@@ -81,13 +100,14 @@ export async function cmdSample(argv: string[], signal: AbortSignal): Promise<vo
     });
 
     const nfe = stats(result.nfe);
-    const net = stats(result.networkEvals);
+    const net = result.networkEvals ? stats(result.networkEvals) : null;
     const obj = {
       command: 'sample',
       model: model.name,
       modelDir: model.dir,
       backend: model.backend,
       settings: JSON.parse(JSON.stringify(settings, infReplacer)) as Record<string, unknown>,
+      policy: policyInfo,
       n,
       batch,
       seed,
@@ -103,9 +123,9 @@ export async function cmdSample(argv: string[], signal: AbortSignal): Promise<vo
     };
     rep.result(
       obj,
-      `${n} samples from ${model.name} (${settings.sampler}, ${settings.steps} steps, w=${settings.guidance}) → ${v.out}` +
+      `${n} samples from ${model.name} (${settings.sampler}, ${settings.steps} steps, ${policyInfo ? `policy ${v.policy} (${policyInfo['intervention']}, τ=${policyInfo['temperature']})` : `w=${settings.guidance}`}) → ${v.out}` +
         `${labelsPath ? ` (+ ${labelsPath})` : ''}${v.grid ? `, grid → ${v.grid}` : ''}\n` +
-        `NFE/sample ${nfe.mean.toFixed(2)} (network passes ${net.mean.toFixed(2)}), ${result.seconds.toFixed(2)} s, ${(n / result.seconds).toFixed(1)} samples/s on ${model.backend}` +
+        `NFE/sample ${nfe.mean.toFixed(2)}${net ? ` (network passes ${net.mean.toFixed(2)})` : ''}, ${result.seconds.toFixed(2)} s, ${(n / result.seconds).toFixed(1)} samples/s on ${model.backend}` +
         (gridNote ? `\n${gridNote}` : ''),
     );
   } finally {

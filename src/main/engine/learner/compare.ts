@@ -10,7 +10,8 @@ import { evaluatePerClass, evaluateSamples, referenceFor, type ClassScores, type
 import { extractorForModel } from '../metrics/features';
 import { encodePng } from '../io/png';
 import { samplePicture } from '../io/plots';
-import { evaluatePolicy, loadRun } from './train';
+import { evaluatePolicy } from './train';
+import { openPolicy } from './onnx-policy';
 import type { ComparisonResult } from '../../../shared/protocol';
 
 /** A request the caller can fix (an option that does not fit this run or model). */
@@ -41,13 +42,14 @@ export interface Comparison extends Omit<ComparisonResult, 'rows'> {
   actionByClass: { label: number; mean: number; meanLowNoise: number }[] | null;
 }
 
-export async function comparePolicy(model: Model, runDir: string, o: CompareOptions): Promise<Comparison> {
+/** `source`: a run directory (its EMA heads) or an exported policy .onnx (sampled through ONNX Runtime). */
+export async function comparePolicy(model: Model, source: string, o: CompareOptions): Promise<Comparison> {
   const { n, seed, metrics } = o;
-  const learner = await loadRun(runDir, model);
+  const policy = await openPolicy(source, model);
   const ex = await extractorForModel(model);
   try {
     const reference = await referenceFor(model, ex);
-    const temperature = o.temperature ?? learner.config.temperature;
+    const temperature = o.temperature ?? policy.spec.temperature;
     if (!(temperature > 0)) throw new CompareInputError(`--temperature must be positive, got ${temperature}`);
     const perClass = !!o.perClass;
     if (perClass && (model.numClasses === 0 || !reference.labels)) {
@@ -55,14 +57,14 @@ export async function comparePolicy(model: Model, runDir: string, o: CompareOpti
     }
     const picture = async (samples: Float32Array, labels: Int32Array | null): Promise<string | undefined> =>
       o.pictures ? Buffer.from(encodePng((await samplePicture(model, samples, labels, n)).image)).toString('base64') : undefined;
-    const ev = await evaluatePolicy(learner, { extractor: ex, reference, n, seed, temperature, metrics });
+    const ev = await evaluatePolicy(policy, { extractor: ex, reference, n, seed, temperature, metrics });
     const scoreClasses = (samples: Float32Array, labels: Int32Array | null): Promise<ClassScores[]> =>
       evaluatePerClass({ model, extractor: ex, reference, samples, n, conditioning: labels }, metrics);
-    const rows: CompareRow[] = [{ name: `policy (${learner.config.intervention}, ${learner.config.divergence}, τ=${temperature})`, nfe: ev.nfe, summary: ev.result.summary }];
+    const rows: CompareRow[] = [{ name: `policy (${policy.spec.intervention}, ${policy.spec.divergence}, τ=${temperature})`, nfe: ev.nfe, summary: ev.result.summary }];
     if (perClass) rows[0]!.perClass = await scoreClasses(ev.samples, ev.labels);
     rows[0]!.pngBase64 = await picture(ev.samples, ev.labels);
     // Baselines on the same sampler, steps, seed and sample count.
-    const c = learner.config;
+    const c = policy.spec;
     const baselines: [string, Parameters<typeof resolveSettings>[1]][] = [['no guidance / plain', { sampler: c.sampler, steps: c.steps }]];
     if (c.intervention === 'gamma') baselines.push(['EDM stochastic (ImageNet-64 settings)', { sampler: 'edm', steps: c.steps, ...baselineSettings('edm-stochastic') }]);
     if (c.intervention === 'renoise') {
@@ -129,9 +131,9 @@ export async function comparePolicy(model: Model, runDir: string, o: CompareOpti
     const actionByClass = ev.profileByClass
       ? ev.profileByClass.slice(0, model.numClasses).map((prof, label) => ({ label, mean: meanAction(prof, false), meanLowNoise: meanAction(prof, true) }))
       : null;
-    return { run: runDir, model: model.name, iteration: learner.iteration, n, seed, temperature, rows, profile: ev.profile, sigmas: ev.sigmas, actions: c.actions, actionByClass };
+    return { run: source, model: model.name, iteration: policy.iteration, n, seed, temperature, rows, profile: ev.profile, sigmas: ev.sigmas, actions: c.actions, actionByClass };
   } finally {
     await ex.dispose();
-    await learner.dispose();
+    await policy.dispose();
   }
 }

@@ -34,7 +34,7 @@ export function horizonFor(c: Pick<LearnerConfig, 'intervention' | 'sampler' | '
 }
 
 /** [n, K] availability (1 = allowed) for rows at `level` with `nfe` spent, before iteration `it`. */
-export function actionMask(c: LearnerConfig, level: Int32Array, nfe: Int32Array, it: number, H: number): Uint8Array {
+export function actionMask(c: Pick<LearnerConfig, 'intervention' | 'actions' | 'sampler' | 'steps' | 'nfeBudget'>, level: Int32Array, nfe: Int32Array, it: number, H: number): Uint8Array {
   const K = c.actions.length;
   const n = level.length;
   const N = c.steps;
@@ -53,7 +53,7 @@ export function actionMask(c: LearnerConfig, level: Int32Array, nfe: Int32Array,
 }
 
 /** The sampler control for chosen action indices ([n]). */
-export function applyActions(c: LearnerConfig, actions: Int32Array, level: Int32Array): StepControl {
+export function applyActions(c: Pick<LearnerConfig, 'intervention' | 'actions'>, actions: Int32Array, level: Int32Array): StepControl {
   const n = actions.length;
   switch (c.intervention) {
     case 'cfg':

@@ -23,13 +23,13 @@ import { join } from 'node:path';
 import type { Model } from '../models/model';
 import { readNpy, toFloat32 } from '../io/npy';
 import { writeFileAtomic } from '../io/atomic';
-import { generate, resolveSettings, scheduleFor, type ResolvedSettings } from '../samplers/generate';
-import { deriveSeed, StackedRandom, Stream } from '../samplers/random';
-import type { StepHook } from '../samplers/types';
+import { resolveSettings, scheduleFor, type ResolvedSettings } from '../samplers/generate';
+import { deriveSeed, Stream } from '../samplers/random';
 import { checkConfig, type LearnerConfig } from './config';
 import { rewardOf } from './divergences';
 import { featurize, inputDim, Mlp, emaUpdate, type FeatureLayout, type StateBatch } from './heads';
-import { actionMask, applyActions, horizonFor } from './interventions';
+import { horizonFor } from './interventions';
+import { rolloutPolicy, type LogitsFn, type PolicySpec, type PolicyStates, type Rollout, type SampleOptions, type SamplingPolicy } from './rollout';
 import { normaliseAdvantages, ppoClipLoss } from './ppo';
 import { initTf } from './backend';
 import { encoderForModel, preconditionedEncoder, type StateEncoder } from './encoder';
@@ -42,31 +42,7 @@ import { encodePng, writePng } from '../io/png';
 import type { EngineEvent } from '../../../shared/events';
 
 
-/** Everything a rollout records. */
-export interface Rollout {
-  n: number;
-  H: number;
-  /** Visited states s_t (row-major by row, then t = 0..H): x, σ, level, label. */
-  x: Float32Array; // [n*(H+1), dim]
-  sigma: Float32Array;
-  level: Int32Array;
-  labels: Int32Array | null;
-  /** Transitions (row, t) with an action. */
-  tRow: Int32Array;
-  tStep: Int32Array;
-  tAction: Int32Array;
-  tLogp: Float32Array;
-  tMask: Uint8Array; // [T, K]
-  count: number;
-  nfe: Int32Array;
-  /** For the profile: chosen action counts per level [N, K]. */
-  profile: Float64Array;
-  /** The same per conditioning class [C, N, K] (C = classes + null), or null for unconditional models. */
-  profileByClass: Float64Array | null;
-  samples: Float32Array;
-}
-
-export class Learner {
+export class Learner implements SamplingPolicy {
   readonly layout: FeatureLayout;
   readonly densityLayout: FeatureLayout;
   readonly policy: Mlp;
@@ -154,102 +130,39 @@ export class Learner {
     }
   }
 
+  /** What sampling with this learner's policy needs (its config). */
+  get spec(): PolicySpec {
+    return this.config;
+  }
+
+  /** [n, K] logits of the policy head as it is now (current or EMA weights, see rollout). */
+  readonly logits: LogitsFn = async (s) => this.policy.predict(await this.policyInput(s), s.n);
+
+  /** Runs `fn` with the EMA weights in the policy head, restoring the current ones after. */
+  private async withEma<T>(fn: () => Promise<T>): Promise<T> {
+    const saved = this.policy.getWeights();
+    this.policy.setWeights(this.policyEma);
+    try {
+      return await fn();
+    } finally {
+      this.policy.setWeights(saved);
+    }
+  }
+
   /** Step 1: roll out the current policy (temperature τ) for `n` trajectories. */
   async rollout(n: number, seed: number, opts: { temperature: number; weights?: 'current' | 'ema'; signal?: AbortSignal } = { temperature: 1 }): Promise<Rollout> {
-    const c = this.config;
-    const K = c.actions.length;
-    const H = this.H;
-    const dim = this.model.dim;
-    const N = c.steps;
-    const S = H + 1;
-    const x = new Float32Array(n * S * dim);
-    const sigma = new Float32Array(n * S);
-    const level = new Int32Array(n * S).fill(-1);
-    const labels = this.model.numClasses > 0 ? new Int32Array(n * S) : null;
-    const cap = n * H;
-    const tRow = new Int32Array(cap);
-    const tStep = new Int32Array(cap);
-    const tAction = new Int32Array(cap);
-    const tLogp = new Float32Array(cap);
-    const tMask = new Uint8Array(cap * K);
-    const profile = new Float64Array(N * K);
-    const C = this.model.numClasses > 0 ? this.model.numClasses + 1 : 0;
-    const profileByClass = C > 0 ? new Float64Array(C * N * K) : null;
-    let count = 0;
-    // Action draws come from per-row streams, so they do not depend on the rollout batch size.
-    const actionRng = new StackedRandom(deriveSeed(seed, 0xac71));
-    let saved: Float32Array[] | null = null;
-    if (opts.weights === 'ema') {
-      saved = this.policy.getWeights();
-      this.policy.setWeights(this.policyEma);
-    }
-    const hook: StepHook = async (ctx) => {
-      const m = ctx.rows.length;
-      const t = ctx.iteration;
-      const labs = ctx.labels ? Int32Array.from(ctx.labels, Number) : null;
-      // Record s_t for every row (finished rows sit at the terminal state).
-      for (let j = 0; j < m; j++) {
-        const r = ctx.rows[j]!;
-        const si = r * S + t;
-        x.set(ctx.x.subarray(j * dim, (j + 1) * dim), si * dim);
-        sigma[si] = ctx.sigma[j]!;
-        level[si] = ctx.level[j]!;
-        if (labels && labs) labels[si] = labs[j]!;
-      }
-      const input = await this.policyInput({ x: ctx.x, sigma: ctx.sigma, labels: labs, step: new Int32Array(m).fill(t), n: m });
-      const logits = this.policy.predict(input, m);
-      const mask = actionMask(c, ctx.level, ctx.nfe, t, H);
-      const actions = new Int32Array(m);
-      for (let j = 0; j < m; j++) {
-        if (ctx.level[j]! >= N) continue;
-        // Categorical(softmax(logits/τ)) over the allowed actions.
-        let mx = -Infinity;
-        for (let a = 0; a < K; a++) if (mask[j * K + a]) mx = Math.max(mx, logits[j * K + a]! / opts.temperature);
-        let z = 0;
-        const p = new Float64Array(K);
-        for (let a = 0; a < K; a++) {
-          p[a] = mask[j * K + a] ? Math.exp(logits[j * K + a]! / opts.temperature - mx) : 0;
-          z += p[a]!;
-        }
-        let u = actionRng.stream(ctx.rows[j]!).uniform() * z;
-        let a = 0;
-        for (; a < K - 1; a++) {
-          u -= p[a]!;
-          if (u <= 0 && p[a]! > 0) break;
-        }
-        while (p[a] === 0) a--;
-        actions[j] = a;
-        profile[ctx.level[j]! * K + a]!++;
-        if (profileByClass && labs) profileByClass[(Math.min(labs[j]!, C - 1) * N + ctx.level[j]!) * K + a]!++;
-        let allowed = 0;
-        for (let q = 0; q < K; q++) allowed += mask[j * K + q]!;
-        if (allowed <= 1) continue; // no choice, no gradient: not a learning transition
-        const k = count++;
-        tRow[k] = ctx.rows[j]!;
-        tStep[k] = t;
-        tAction[k] = a;
-        tLogp[k] = Math.log(p[a]! / z);
-        tMask.set(mask.subarray(j * K, (j + 1) * K), k * K);
-      }
-      return applyActions(c, actions, ctx.level);
-    };
-    try {
-      const res = await generate(this.model, this.settings, { n, batch: c.rolloutBatch, seed, classes: 'random', hook, horizon: H, signal: opts.signal });
-      // Fill the terminal states: s_t for t after each row finished, up to s_H.
-      for (let r = 0; r < n; r++) {
-        for (let t = 0; t < S; t++) {
-          const si = r * S + t;
-          if (level[si]! >= 0 && level[si]! < N) continue;
-          x.set(res.samples.subarray(r * dim, (r + 1) * dim), si * dim);
-          sigma[si] = 0;
-          level[si] = N;
-          if (labels && res.labels) labels[si] = res.labels[r]!;
-        }
-      }
-      return { n, H, x, sigma, level, labels, tRow, tStep, tAction, tLogp, tMask, count, nfe: res.nfe, profile, profileByClass, samples: res.samples };
-    } finally {
-      if (saved) this.policy.setWeights(saved);
-    }
+    const run = (): Promise<Rollout> => rolloutPolicy(this.model, this.settings, this.config, this.H, this.logits, n, seed, { temperature: opts.temperature, batch: this.config.rolloutBatch, signal: opts.signal });
+    return opts.weights === 'ema' ? this.withEma(run) : run();
+  }
+
+  /** [n, K] logits of the EMA policy head (what evaluation and export use). */
+  emaLogits(s: PolicyStates): Promise<Float32Array> {
+    return this.withEma(() => this.logits(s));
+  }
+
+  /** SamplingPolicy: the EMA heads, states not recorded (evaluation, `sample --policy`). */
+  sample(n: number, seed: number, o: SampleOptions): Promise<Rollout> {
+    return this.withEma(() => rolloutPolicy(this.model, this.settings, this.config, this.H, this.logits, n, seed, { ...o, batch: o.batch ?? this.config.rolloutBatch, record: false }));
   }
 
   /** Step 2: discriminator steps on expert vs visited states; returns mean loss and accuracy. */
@@ -566,14 +479,14 @@ export interface PolicyEvaluation {
   labels: Int32Array | null;
 }
 
-/** Samples with the EMA policy at temperature τ (fixed seed) and scores them against the data. */
+/** Samples with the policy (a learner's EMA heads, or an exported file) at temperature τ (fixed seed) and scores them against the data. */
 export async function evaluatePolicy(
-  learner: Learner,
+  policy: SamplingPolicy,
   ev: { extractor: FeatureExtractor; reference: Reference; n: number; seed: number; temperature: number; metrics: MetricName[] },
 ): Promise<PolicyEvaluation> {
-  const ro = await learner.rollout(ev.n, ev.seed, { temperature: ev.temperature, weights: 'ema' });
-  const N = learner.config.steps;
-  const K = learner.config.actions.length;
+  const ro = await policy.sample(ev.n, ev.seed, { temperature: ev.temperature });
+  const N = policy.spec.steps;
+  const K = policy.spec.actions.length;
   const shares = (counts: Float64Array, offset: number): number[][] =>
     Array.from({ length: N }, (_, l) => {
       let z = 0;
@@ -585,10 +498,9 @@ export async function evaluatePolicy(
   const profileByClass = pc ? Array.from({ length: pc.length / (N * K) }, (_, c) => shares(pc, c * N * K)) : null;
   let nfe = 0;
   for (const v of ro.nfe) nfe += v;
-  const S = ro.H + 1;
-  const labels = ro.labels ? Int32Array.from({ length: ev.n }, (_, r) => ro.labels![r * S + ro.H]!) : null;
-  const result = await evaluateSamples({ model: learner.model, extractor: ev.extractor, reference: ev.reference, samples: ro.samples, n: ev.n, conditioning: labels }, ev.metrics);
-  return { result, profile, profileByClass, sigmas: Array.from(learner.schedule.subarray(0, N)), nfe: nfe / ev.n, samples: ro.samples, labels };
+  const labels = ro.sampleLabels;
+  const result = await evaluateSamples({ model: policy.model, extractor: ev.extractor, reference: ev.reference, samples: ro.samples, n: ev.n, conditioning: labels }, ev.metrics);
+  return { result, profile, profileByClass, sigmas: Array.from(policy.schedule.subarray(0, N)), nfe: nfe / ev.n, samples: ro.samples, labels };
 }
 
 export interface RunOptions {
@@ -714,16 +626,28 @@ export async function createLearner(model: Model, config: LearnerConfig): Promis
   }
 }
 
-/** A run directory's config and, when present, its latest checkpoint restored into a Learner. */
-export async function loadRun(runDir: string, model: Model): Promise<Learner> {
+/** A run directory's config with its latest checkpoint (or `checkpoint`, a checkpoint file of that run) restored into a Learner. */
+export async function loadRun(runDir: string, model: Model, checkpoint?: string): Promise<Learner> {
   const cfgPath = join(runDir, 'config.json');
-  const cpPath = join(runDir, 'checkpoint.json');
+  const cpPath = checkpoint ?? join(runDir, 'checkpoint.json');
   if (!existsSync(cfgPath)) throw new RangeError(`${runDir}: not a run directory (no config.json)`);
-  if (!existsSync(cpPath)) throw new RangeError(`${runDir}: has no checkpoint yet (no finished iteration)`);
+  if (!existsSync(cpPath)) throw new RangeError(checkpoint ? `${checkpoint}: checkpoint file not found` : `${runDir}: has no checkpoint yet (no finished iteration)`);
   const saved = JSON.parse(readFileSync(cfgPath, 'utf8'), infReviver) as { learner: LearnerConfig };
+  let cp: Checkpoint;
+  try {
+    cp = JSON.parse(readFileSync(cpPath, 'utf8')) as Checkpoint;
+    if (!Array.isArray(cp.policyEma) || !Number.isInteger(cp.iteration)) throw new Error('missing policyEma/iteration');
+  } catch (e) {
+    throw new RangeError(`${cpPath}: not a readable checkpoint (${(e as Error).message})`, { cause: e });
+  }
   await initTf();
   const learner = await createLearner(model, saved.learner);
-  await learner.restore(JSON.parse(readFileSync(cpPath, 'utf8')) as Checkpoint);
+  try {
+    await learner.restore(cp);
+  } catch (e) {
+    await learner.dispose();
+    throw new RangeError(`${cpPath}: does not fit the run's config (${(e as Error).message}); is it a checkpoint of ${runDir}?`, { cause: e });
+  }
   return learner;
 }
 

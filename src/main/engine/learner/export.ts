@@ -1,0 +1,315 @@
+// Exporting a learned policy as one self-contained, self-describing ONNX file: the EMA policy head,
+// the frozen state encoder φ (c_in·x, or the model's encoder graph merged in under "encoder/") and
+// the σ / class / step embeddings, so a user samples with it in any runtime without us.
+//
+//   inputs   x [N, ...shape] float32, sigma [N] float32 (0 = the terminal state),
+//            class_labels [N] int64 (policies that see the class), step [N] int64 (policies that see
+//            the loop iteration t), temperature [] float32 (optional, default 1)
+//   outputs  logits [N, K] (the head's, before τ), probs [N, K] = softmax(logits / τ)
+//
+// [Note: the optional temperature]
+// `temperature` is an input backed by an initializer of the same name, ONNX's way of giving an input
+// a default. Python's onnxruntime takes it as a feed (sess.run(None, {..., "temperature": τ})); the
+// JavaScript bindings (onnxruntime-node/web) feed only inputs without a default, so there τ stays 1
+// and softmax(logits / τ) is computed from `logits` — which is what the engine does anyway.
+//
+// The graph computes heads.ts's featurize + Mlp.apply with the weights split by input block:
+//   h₁ = φ·W_x + [c, terminal]·W_c + sin(π f c)·W_sin + cos(π f c)·W_cos + W_class[label] + W_step[t] + b
+// (a one-hot times W is a row of W, so class and step are Gathers), c = ln σ / 4 (σ_min/2 at the
+// terminal state), then SiLU layers as in the engine.
+//
+// [Note: masks stay with the sampler]
+// The file gives the distribution over all K actions. Which actions are allowed in a state (renoise:
+// jumps that could no longer finish within the NFE budget or horizon) depends on the trajectory's
+// history (NFE spent, iteration), not on the state the file sees; the sampler masks them and
+// renormalises, as `metadata_props["action_mask"]` says.
+//
+// [Note: verified before it is written]
+// The bytes are loaded in a fresh ONNX Runtime session and checked against the engine's EMA heads on
+// states of an EMA rollout before the file is written (atomically, a temp file renamed); a file
+// whose logits differ by more than 1e-4 is never written.
+
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { basename, isAbsolute, join, resolve } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { writeFileAtomic } from '../io/atomic';
+import { GraphBuilder, GraphMergeError } from '../onnx/graph';
+import { VERSION } from '../../../shared/version';
+import type { Model } from '../models/model';
+import type { Learner } from './train';
+import type { PolicyStates } from './rollout';
+
+/** A problem the user can fix (an existing file, a bad path, an encoder that cannot be merged). */
+export class ExportError extends Error {
+  override name = 'ExportError';
+}
+
+/** Largest |logit difference| the export accepts between the file and the engine. */
+export const EXPORT_TOLERANCE = 1e-4;
+
+export interface TensorInfo {
+  name: string;
+  type: 'float32' | 'int64';
+  shape: (number | string)[];
+  doc: string;
+}
+
+export interface ExportResult {
+  path: string;
+  /** The JSON sidecar beside it (metadata + evaluation metrics). */
+  sidecar: string;
+  bytes: number;
+  opset: number;
+  irVersion: number;
+  inputs: TensorInfo[];
+  outputs: TensorInfo[];
+  metadata: Record<string, string>;
+  verification: { states: number; maxAbsDiff: number; tolerance: number; runtime: string };
+  seconds: number;
+}
+
+export interface ExportOptions {
+  out: string;
+  /** Replace an existing file. */
+  force?: boolean;
+  /** The run directory (its id and evaluation metrics go into the metadata and sidecar). */
+  runDir: string;
+  /** States checked against the engine (default 512). */
+  verifyStates?: number;
+}
+
+/** SHA-256 of a file, hex. */
+export function sha256File(path: string): string {
+  return createHash('sha256').update(readFileSync(path)).digest('hex');
+}
+
+/** `policy.onnx` → `policy.json`. */
+export function sidecarPath(out: string): string {
+  return out.replace(/\.onnx$/i, '') + '.json';
+}
+
+/** Rows [start, start + count) of a row-major [*, cols] matrix, every `stride`-th row. */
+function rows(W: Float32Array, cols: number, start: number, count: number, stride = 1): Float32Array {
+  const out = new Float32Array(count * cols);
+  for (let r = 0; r < count; r++) out.set(W.subarray((start + r * stride) * cols, (start + r * stride + 1) * cols), r * cols);
+  return out;
+}
+
+/** The last evaluation metrics of a run (metrics.jsonl), or {}. */
+function lastEvaluation(runDir: string): Record<string, number> {
+  const path = join(runDir, 'metrics.jsonl');
+  if (!existsSync(path)) return {};
+  let out: Record<string, number> = {};
+  for (const line of readFileSync(path, 'utf8').split('\n')) {
+    try {
+      const m = JSON.parse(line) as Record<string, number>;
+      const ev = Object.fromEntries(Object.entries(m).filter(([k]) => k.startsWith('eval/')));
+      if (Object.keys(ev).length > 0) out = { iteration: m['iteration']!, ...ev };
+    } catch {
+      // a line cut by a kill, or the empty last line
+    }
+  }
+  return out;
+}
+
+/** What the file says it is: the policy, its sampler, its model, its run. */
+export function policyMetadata(learner: Learner, runDir: string): Record<string, string> {
+  const c = learner.config;
+  const m = learner.model;
+  const s = learner.settings;
+  return {
+    format: 'sampler-studio-policy',
+    sampler_studio_version: VERSION,
+    intervention: c.intervention,
+    actions: JSON.stringify(c.actions),
+    divergence: c.divergence,
+    conditioning: c.conditioning,
+    step_input: String(c.stepInput),
+    temperature: String(c.temperature),
+    sampler: c.sampler,
+    steps: String(c.steps),
+    sigma_min: String(s.sigmaMin),
+    sigma_max: String(s.sigmaMax),
+    rho: String(s.rho),
+    nfe_budget: String(c.nfeBudget),
+    horizon: String(learner.H),
+    model: m.name,
+    model_sha256: sha256File(join(m.dir, m.manifest.onnx)),
+    model_shape: JSON.stringify(m.shape),
+    num_classes: String(m.numClasses),
+    null_class: String(m.nullClass),
+    encoder: learner.encoder.name,
+    run_id: basename(resolve(runDir)),
+    iteration: String(learner.iteration),
+    action_mask:
+      c.intervention === 'renoise'
+        ? 'the sampler must mask jumps that could no longer finish: jump k from level i is allowed only if i - k >= 0 and NFE spent + NFE to finish from level i - k <= nfe_budget and t + 1 + (steps - (i - k)) <= horizon; sample from probs renormalised over the allowed actions'
+        : 'none: every action is allowed in every state',
+  };
+}
+
+/** The policy graph (see the header) from the learner's EMA weights. */
+export function policyGraph(learner: Learner): { g: GraphBuilder; inputs: TensorInfo[]; outputs: TensorInfo[] } {
+  const model = learner.model;
+  const l = learner.layout;
+  const c = learner.config;
+  const K = c.actions.length;
+  const Hd = c.hidden;
+  const ws = learner.policyEma; // [W0, b0, W1, b1, …], W [in, out]
+  const g = new GraphBuilder('sampler_studio_policy');
+  const inputs: TensorInfo[] = [
+    { name: 'x', type: 'float32', shape: ['N', ...model.shape], doc: 'the current state x_t' },
+    { name: 'sigma', type: 'float32', shape: ['N'], doc: 'its noise level σ_t (0 for the final, clean state)' },
+  ];
+  const x = g.input('x', 'float32', ['N', ...model.shape]);
+  const sigma = g.input('sigma', 'float32', ['N']);
+  let labels: string | null = null;
+  let step: string | null = null;
+  if (l.classes > 0) {
+    labels = g.input('class_labels', 'int64', ['N']);
+    inputs.push({ name: 'class_labels', type: 'int64', shape: ['N'], doc: `the conditioning class (0..${model.numClasses - 1}, ${model.nullClass} = null/unconditional)` });
+  }
+  if (l.steps > 0) {
+    step = g.input('step', 'int64', ['N']);
+    inputs.push({ name: 'step', type: 'int64', shape: ['N'], doc: `the sampler loop iteration t (0..${learner.H})` });
+  }
+  const temperature = g.inputWithDefault('temperature', 'float32', [], new Float32Array([1]));
+  inputs.push({ name: 'temperature', type: 'float32', shape: [], doc: 'optional sampling temperature τ (default 1): probs = softmax(logits / τ)' });
+
+  // σ embedding: c = ln σ / 4, σ_min/2 at the terminal state; its Fourier features.
+  const terminal = g.op('LessOrEqual', [sigma, g.const(0)]);
+  const sigmaEff = g.op('Where', [terminal, g.const(model.sigmaMin / 2), sigma]);
+  const cNoise = g.op('Unsqueeze', [g.op('Mul', [g.op('Log', [sigmaEff]), g.const(0.25)]), g.ints([1])]); // [N, 1]
+  const flag = g.op('Unsqueeze', [g.op('Cast', [terminal], { to: 1 }), g.ints([1])]); // [N, 1] float
+  const W0 = ws[0]!;
+  let o = 0;
+  const terms: string[] = [];
+  if (l.xDim > 0) {
+    // φ(x, σ): the model's encoder graph, or c_in(σ)·x.
+    let phi: string;
+    const spec = model.manifest.encoder;
+    if (spec) {
+      const path = isAbsolute(spec.onnx) ? spec.onnx : join(model.dir, spec.onnx);
+      const sigmaEnc = g.op('Where', [terminal, g.const(model.sigmaMin), sigma]);
+      try {
+        phi = g.merge(new Uint8Array(readFileSync(path)), 'encoder/', { [spec.inputs.x]: x, [spec.inputs.sigma]: sigmaEnc }, spec.output);
+      } catch (e) {
+        if (e instanceof GraphMergeError) throw new ExportError(`${path}: the encoder ${e.message}`);
+        throw e;
+      }
+    } else {
+      const sd = model.manifest.sigmaData;
+      const cin = g.op('Reciprocal', [g.op('Sqrt', [g.op('Add', [g.op('Mul', [sigma, sigma]), g.const(sd * sd)])])]);
+      phi = g.op('Mul', [g.op('Flatten', [x], { axis: 1 }), g.op('Unsqueeze', [cin, g.ints([1])])]);
+    }
+    terms.push(g.op('MatMul', [phi, g.const(rows(W0, Hd, 0, l.xDim), [l.xDim, Hd])]));
+    o = l.xDim;
+  }
+  terms.push(g.op('MatMul', [g.op('Concat', [cNoise, flag], { axis: 1 }), g.const(rows(W0, Hd, o, 2), [2, Hd])]));
+  o += 2;
+  const F = l.sigmaFrequencies;
+  if (F > 0) {
+    const arg = g.op('Mul', [cNoise, g.const(Array.from({ length: F }, (_, f) => Math.PI * (f + 1)), [1, F])]); // [N, F]
+    terms.push(g.op('MatMul', [g.op('Sin', [arg]), g.const(rows(W0, Hd, o, F, 2), [F, Hd])]));
+    terms.push(g.op('MatMul', [g.op('Cos', [arg]), g.const(rows(W0, Hd, o + 1, F, 2), [F, Hd])]));
+    o += 2 * F;
+  }
+  // One-hots times W: rows of W, the index clipped as featurize clips it.
+  const oneHotRows = (index: string, width: number): string => {
+    const table = g.const(rows(W0, Hd, o, width), [width, Hd]);
+    o += width;
+    return g.op('Gather', [table, g.op('Clip', [index, g.tensor('lo', BigInt64Array.from([0n]), [], 'int64'), g.tensor('hi', BigInt64Array.from([BigInt(width - 1)]), [], 'int64')])], { axis: 0 });
+  };
+  if (labels) terms.push(oneHotRows(labels, l.classes));
+  if (step) terms.push(oneHotRows(step, l.steps));
+  let h = g.op('Add', [terms.reduce((a, b) => g.op('Add', [a, b])), g.const(ws[1]!, [Hd])]);
+  // The remaining layers: SiLU, then affine.
+  for (let k = 2; k < ws.length; k += 2) {
+    h = g.op('Mul', [h, g.op('Sigmoid', [h])]);
+    const outDim = ws[k + 1]!.length;
+    h = g.op('Add', [g.op('MatMul', [h, g.const(ws[k]!, [ws[k]!.length / outDim, outDim])]), g.const(ws[k + 1]!, [outDim])]);
+  }
+  g.output(h, 'logits', 'float32', ['N', K]);
+  g.output(g.op('Softmax', [g.op('Div', [h, temperature])], { axis: -1 }), 'probs', 'float32', ['N', K]);
+  const outputs: TensorInfo[] = [
+    { name: 'logits', type: 'float32', shape: ['N', K], doc: `the policy's logits over the actions ${JSON.stringify(c.actions)}` },
+    { name: 'probs', type: 'float32', shape: ['N', K], doc: 'softmax(logits / temperature)' },
+  ];
+  return { g, inputs, outputs };
+}
+
+/** ONNX Runtime feeds for states, as the exported file takes them. */
+export function policyFeeds(model: Pick<Model, 'shape'>, inputNames: readonly string[], s: PolicyStates): Record<string, ort.Tensor> {
+  const feeds: Record<string, ort.Tensor> = {
+    x: new ort.Tensor('float32', s.x, [s.n, ...model.shape]),
+    sigma: new ort.Tensor('float32', s.sigma, [s.n]),
+  };
+  if (inputNames.includes('class_labels')) {
+    if (!s.labels) throw new RangeError('this policy needs class labels');
+    feeds['class_labels'] = new ort.Tensor('int64', BigInt64Array.from(s.labels, BigInt), [s.n]);
+  }
+  if (inputNames.includes('step')) feeds['step'] = new ort.Tensor('int64', BigInt64Array.from(s.step, BigInt), [s.n]);
+  return feeds;
+}
+
+/** Up to `count` states from an EMA rollout (every level, the terminal one included) and the engine's EMA logits there. */
+async function verificationStates(learner: Learner, count: number): Promise<{ states: PolicyStates; logits: Float32Array }> {
+  const n = Math.max(1, Math.ceil(count / (learner.H + 1)));
+  const ro = await learner.rollout(n, 20_251_124, { temperature: 1, weights: 'ema' });
+  const total = ro.n * (ro.H + 1);
+  const m = Math.min(count, total);
+  const dim = learner.model.dim;
+  const pick = Int32Array.from({ length: m }, (_, i) => Math.floor((i * total) / m));
+  const states: PolicyStates = {
+    n: m,
+    x: new Float32Array(m * dim),
+    sigma: Float32Array.from(pick, (i) => ro.sigma[i]!),
+    labels: ro.labels ? Int32Array.from(pick, (i) => ro.labels![i]!) : null,
+    step: Int32Array.from(pick, (i) => i % (ro.H + 1)),
+  };
+  pick.forEach((i, r) => states.x.set(ro.x.subarray(i * dim, (i + 1) * dim), r * dim));
+  return { states, logits: await learner.emaLogits(states) };
+}
+
+/** Builds, verifies and writes the learner's EMA policy as ONNX (+ a JSON sidecar). */
+export async function exportPolicy(learner: Learner, o: ExportOptions): Promise<ExportResult> {
+  const t0 = performance.now();
+  const out = resolve(o.out);
+  if (!/\.onnx$/i.test(out)) throw new ExportError(`${o.out}: the policy file's name must end in .onnx`);
+  const sidecar = sidecarPath(out);
+  for (const p of [out, sidecar]) {
+    if (existsSync(p) && !o.force) throw new ExportError(`${p} already exists; choose another path or pass --force to replace it`);
+  }
+  const { g, inputs, outputs } = policyGraph(learner);
+  const metadata = policyMetadata(learner, o.runDir);
+  const c = learner.config;
+  const bytes = g.toBytes({
+    producerName: 'sampler-studio',
+    producerVersion: VERSION,
+    docString: `Sampler Studio ${c.intervention} policy (${c.divergence}, ${c.conditioning}) for ${learner.model.name}, ${c.sampler} ${c.steps} steps; run ${metadata['run_id']} iteration ${learner.iteration}. Inputs: ${inputs.map((i) => i.name).join(', ')}; outputs: logits, probs.`,
+    metadata,
+  });
+
+  // Verify in a fresh session before anything is written.
+  const { states, logits: want } = await verificationStates(learner, o.verifyStates ?? 512);
+  const session = await ort.InferenceSession.create(bytes, { executionProviders: ['cpu'], logSeverityLevel: 3 });
+  let maxAbsDiff = 0;
+  try {
+    const res = await session.run(policyFeeds(learner.model, session.inputNames, states));
+    const got = res['logits']!.data as Float32Array;
+    for (let i = 0; i < want.length; i++) maxAbsDiff = Math.max(maxAbsDiff, Math.abs(got[i]! - want[i]!));
+    if (!(maxAbsDiff <= EXPORT_TOLERANCE)) {
+      throw new Error(`the exported graph's logits differ from the engine's by ${maxAbsDiff} (> ${EXPORT_TOLERANCE}) on ${states.n} states; nothing was written. Please report this with the run directory.`);
+    }
+  } finally {
+    await session.release();
+  }
+  await writeFileAtomic(out, bytes);
+  const verification = { states: states.n, maxAbsDiff, tolerance: EXPORT_TOLERANCE, runtime: 'onnxruntime-node/cpu' };
+  const result: ExportResult = { path: out, sidecar, bytes: bytes.length, opset: g.opset, irVersion: g.irVersion, inputs, outputs, metadata, verification, seconds: 0 };
+  const side = { ...metadata, actions: c.actions, opset: g.opset, ir_version: g.irVersion, inputs, outputs, evaluation: lastEvaluation(o.runDir), verification, run_dir: resolve(o.runDir), file: basename(out), bytes: bytes.length };
+  await writeFileAtomic(sidecar, JSON.stringify(side, null, 2) + '\n');
+  result.seconds = (performance.now() - t0) / 1000;
+  return result;
+}
