@@ -9,6 +9,10 @@
 // 2. FID on 10,000 × 2,048 features against pytorch-fid's formula (numpy + scipy.linalg.sqrtm, in
 //    float64) on the same features, in the same run. Goal: the same number (|ΔFID| ≤ 1e-3 +
 //    1e-4·FID) in time of the order of scipy's. Needs Debian's python3-scipy for the reference.
+// 4. Export: a 28×28 (x, σ, class, step) CFG policy with its conv encoder merged in (the paper's
+//    default heads, 128 wide), built, verified on 512 states in a fresh ONNX Runtime session and
+//    written. Goal: under 5 s; the file size is reported, and the time next to one training
+//    iteration's rollout on the same model.
 
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -17,7 +21,7 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { Model } from '../src/main/engine/models/model';
 import { generate, resolveSettings } from '../src/main/engine/samplers/generate';
-import { convDenoiserGraph } from '../tools/lib/conv';
+import { convDenoiserGraph, convEncoderGraph } from '../tools/lib/conv';
 import { fid, gaussianStats } from '../src/main/engine/metrics/fid';
 import { mat, matmul } from '../src/main/engine/metrics/ortmath';
 import { encodeNpy } from '../src/main/engine/io/npy';
@@ -201,10 +205,46 @@ async function benchLearner(): Promise<boolean> {
   }
 }
 
+async function benchExport(): Promise<boolean> {
+  const { initTf } = await import('../src/main/engine/learner/backend');
+  const { createLearner } = await import('../src/main/engine/learner/train');
+  const { defaultConfig } = await import('../src/main/engine/learner/config');
+  const { exportPolicy } = await import('../src/main/engine/learner/export');
+  await initTf();
+  const dir = mkdtempSync(join(tmpdir(), 'ss-bench-export-'));
+  try {
+    writeFileSync(join(dir, 'denoiser.onnx'), convDenoiserGraph({ seed: 0, numClasses: 10 }).bytes);
+    writeFileSync(join(dir, 'encoder.onnx'), convEncoderGraph({ seed: 1 }));
+    writeFileSync(
+      join(dir, 'model.json'),
+      JSON.stringify({ name: 'conv-bench', onnx: 'denoiser.onnx', output: 'denoised', shape: [1, 28, 28], numClasses: 10, nullClass: 10, sigmaMin: 0.002, sigmaMax: 80, sigmaData: 0.5, encoder: { onnx: 'encoder.onnx', dim: 64 } }),
+    );
+    const model = await Model.load(dir, { device: 'cpu' });
+    const learner = await createLearner(model, { ...defaultConfig('cfg'), conditioning: 'state+class', stepInput: true, rolloutBatch: 256 });
+    try {
+      const t0 = performance.now();
+      await learner.rollout(256, 0, { temperature: 1 });
+      const rolloutS = (performance.now() - t0) / 1000;
+      const res = await exportPolicy(learner, { out: join(dir, 'policy.onnx'), runDir: dir });
+      const ok = res.seconds < 5;
+      console.log(`export of a 28×28 CFG policy with its conv encoder (heads ${learner.config.hidden} wide, ${learner.config.layers} layers):`);
+      console.log(`  ${(res.bytes / 1024).toFixed(1)} KiB, opset ${res.opset}; built, verified on ${res.verification.states} states (max |Δlogit| ${res.verification.maxAbsDiff.toExponential(1)}) and written in ${res.seconds.toFixed(2)} s (goal < 5 s) ${ok ? 'OK' : 'MISSED'}`);
+      console.log(`  export time / one 256-trajectory rollout (${rolloutS.toFixed(2)} s) = ${(res.seconds / rolloutS).toFixed(2)}`);
+      return ok;
+    } finally {
+      await learner.dispose();
+      await model.dispose();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 const only = process.argv[2];
 const results = [
   only && only !== 'overhead' ? true : await benchOverhead(),
   only && only !== 'learner' ? true : await benchLearner(),
   only && only !== 'fid' ? true : await benchFid(),
+  only && only !== 'export' ? true : await benchExport(),
 ];
 process.exitCode = results.every(Boolean) ? 0 : 1;
