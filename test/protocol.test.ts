@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { fork, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -158,3 +158,26 @@ test('train over the protocol: events stream, junk during training is refused, r
   assert.deepEqual(ok(await req('train.stop', { run: runDir })), { stopped: false });
 });
 
+
+test('export and delete over the protocol: the file is written and verified, an existing one is an `exists` error until forced, a run goes to .trash', async () => {
+  const runDir = join(tmp, 'runs', 'cfg-rkl'); // trained by the test above
+  const out = join(tmp, 'exports', 'policy.onnx');
+  const res = ok<{ path: string; bytes: number; verification: { maxAbsDiff: number; states: number }; inputs: { name: string }[]; metadata: Record<string, string> }>(await req('policy.export', { run: runDir, out }));
+  assert.equal(res.path, out);
+  assert.ok(existsSync(out) && existsSync(join(tmp, 'exports', 'policy.json')));
+  assert.ok(res.verification.maxAbsDiff <= 1e-4 && res.verification.states >= 100);
+  assert.deepEqual(res.inputs.map((i) => i.name), ['x', 'sigma', 'temperature']);
+  assert.equal(res.metadata['divergence'], 'rkl');
+  const again = await req('policy.export', { run: runDir, out });
+  assert.ok(!again.ok && again.error.code === 'exists' && /already exists/.test(again.error.message), JSON.stringify(again));
+  ok(await req('policy.export', { run: runDir, out, force: true }));
+  const bad = await req('policy.export', { run: runDir, out: 5 });
+  assert.ok(!bad.ok && bad.error.code === 'bad-params');
+  // Delete: moved into .trash beside it, no longer listed, nothing removed.
+  const { trashed } = ok<{ trashed: string }>(await req('runs.delete', { run: runDir }));
+  assert.ok(existsSync(join(trashed, 'checkpoint.json')) && !existsSync(runDir));
+  assert.ok(trashed.startsWith(join(tmp, 'runs', '.trash')));
+  assert.deepEqual(ok(await req('runs.list', { root: join(tmp, 'runs') })), []);
+  const gone = await req('runs.delete', { run: runDir });
+  assert.ok(!gone.ok && /not a run directory/.test(gone.error.message));
+});

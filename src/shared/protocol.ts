@@ -70,10 +70,35 @@ export interface ComparisonResult {
   n: number;
   seed: number;
   temperature: number;
-  rows: { name: string; nfe: number; summary: Record<string, number>; pngBase64?: string }[];
+  /** nfe: guided denoiser evaluations D_w per sample; networkEvals: network passes per sample (a guided D_w with w ≠ 1 costs two). */
+  rows: { name: string; nfe: number; networkEvals: number; summary: Record<string, number>; pngBase64?: string }[];
   profile: number[][];
   sigmas: number[];
   actions: number[];
+}
+
+/** An input or output of an exported policy file. */
+export interface TensorInfo {
+  name: string;
+  type: 'float32' | 'int64';
+  shape: (number | string)[];
+  doc: string;
+}
+
+/** What `export` wrote and how it was checked. */
+export interface PolicyExportResult {
+  path: string;
+  /** The JSON sidecar beside it (metadata + evaluation metrics). */
+  sidecar: string;
+  bytes: number;
+  opset: number;
+  irVersion: number;
+  inputs: TensorInfo[];
+  outputs: TensorInfo[];
+  metadata: Record<string, string>;
+  /** The file's logits against the engine's EMA heads on states of a rollout, in a fresh ONNX Runtime session. */
+  verification: { states: number; maxAbsDiff: number; tolerance: number; runtime: string };
+  seconds: number;
 }
 
 /** Requests: method → params and result. */
@@ -87,6 +112,10 @@ export interface Methods {
   'runs.list': { params: { root: string }; result: RunSummary[] };
   'eval.policy': { params: { run: string; n?: number; seed?: number; temperature?: number; gridResult?: string }; result: ComparisonResult };
   'runs.metrics': { params: { run: string }; result: { run: string; iterations: number; metrics: Record<string, number>[] } };
+  /** Moves a run directory into `.trash/` beside it (recoverable), unless it is training. */
+  'runs.delete': { params: { run: string }; result: { trashed: string } };
+  /** Exports the run's EMA policy as ONNX; an existing file is an `exists` error unless `force`. */
+  'policy.export': { params: { run: string; out: string; force?: boolean }; result: PolicyExportResult };
 }
 export type Method = keyof Methods;
 
@@ -97,7 +126,8 @@ export interface Request<M extends Method = Method> {
   params: Methods[M]['params'];
 }
 
-export type ErrorCode = 'bad-message' | 'unknown-method' | 'bad-params' | 'failed';
+/** `exists`: the target file is there already (ask, then retry with force). */
+export type ErrorCode = 'bad-message' | 'unknown-method' | 'bad-params' | 'failed' | 'exists';
 
 export type Response<M extends Method = Method> =
   | { kind: 'response'; id: number; ok: true; result: Methods[M]['result'] }
@@ -128,6 +158,9 @@ const PARAMS: { [M in Method]: (p: Obj) => string | null } = {
   'train.stop': (p) => (str(p, 'run') ? null : 'params.run must be a run directory'),
   'runs.list': (p) => (str(p, 'root') ? null : 'params.root must be a directory holding runs'),
   'runs.metrics': (p) => (str(p, 'run') ? null : 'params.run must be a run directory'),
+  'runs.delete': (p) => (str(p, 'run') ? null : 'params.run must be a run directory'),
+  'policy.export': (p) =>
+    !str(p, 'run') ? 'params.run must be a run directory' : !str(p, 'out') ? 'params.out must be a file path ending in .onnx' : p['force'] !== undefined && typeof p['force'] !== 'boolean' ? 'params.force must be true or false' : null,
   'eval.policy': (p) => {
     if (!str(p, 'run')) return 'params.run must be a run directory';
     if (p['n'] !== undefined && !(Number.isInteger(p['n']) && (p['n'] as number) >= 2 && (p['n'] as number) <= 100_000)) return 'params.n must be an integer in [2, 100000]';

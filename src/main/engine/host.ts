@@ -3,8 +3,8 @@
 // per request; training runs in the background and streams its events. Transport-agnostic: the
 // worker entry wires it to a MessagePort (Electron), child-process IPC or a WebSocket relay.
 
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import { parseRequest, PROTOCOL_VERSION, type Method, type Methods, type ModelReport, type ModelSummary, type Request, type RunSummary, type ServerMessage } from '../../shared/protocol';
 import { VERSION } from '../../shared/version';
 import { infReviver } from '../../shared/json';
@@ -12,7 +12,8 @@ import { bundledModels, describeModel, resolveModelDir, type ModelEntry } from '
 import { Model, ModelCache } from './models/model';
 import { ModelError } from './models/manifest';
 import { defaultConfig, INTERVENTIONS, type Intervention, type LearnerConfig } from './learner/config';
-import { runModelDir, runTraining } from './learner/train';
+import { loadRun, runModelDir, runTraining } from './learner/train';
+import { exportPolicy, ExportError } from './learner/export';
 import { comparePolicy } from './learner/compare';
 import { tfInitResult } from './learner/backend';
 
@@ -72,7 +73,8 @@ export class EngineHost {
       const result = await this.dispatch(req);
       this.send({ kind: 'response', id: req.id, ok: true, result } as ServerMessage);
     } catch (e) {
-      this.send({ kind: 'response', id: req.id, ok: false, error: { code: 'failed', message: e instanceof Error ? e.message : String(e) } });
+      const code = e instanceof ExportError && e.code === 'exists' ? 'exists' : 'failed';
+      this.send({ kind: 'response', id: req.id, ok: false, error: { code, message: e instanceof Error ? e.message : String(e) } });
     }
   }
 
@@ -121,6 +123,18 @@ export class EngineHost {
         });
         const { actionByClass: _, ...result } = cmp;
         return result; // no --per-class here, so the rows carry no per-class detail
+      }
+      case 'runs.delete':
+        return this.trashRun(resolve(p['run'] as string));
+      case 'policy.export': {
+        const run = resolve(p['run'] as string);
+        const model = await this.models.get(runModelDir(run));
+        const learner = await loadRun(run, model);
+        try {
+          return await exportPolicy(learner, { out: resolve(p['out'] as string), force: p['force'] === true, runDir: run });
+        } finally {
+          await learner.dispose();
+        }
       }
     }
   }
@@ -211,6 +225,18 @@ export class EngineHost {
       }
     }
     return out;
+  }
+
+  /** Moves a run into `.trash/` beside it (a rename: nothing is lost, the user can move it back). */
+  private trashRun(run: string): { trashed: string } {
+    if (!existsSync(join(run, 'config.json'))) throw new RangeError(`${run}: not a run directory (no config.json)`);
+    if (this.jobs.has(run)) throw new RangeError(`${run} is training; stop it before deleting it`);
+    const trash = join(dirname(run), '.trash');
+    mkdirSync(trash, { recursive: true });
+    const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+    const to = join(trash, `${basename(run)}-${stamp}`);
+    renameSync(run, to);
+    return { trashed: to };
   }
 
   /** Stops every training (each keeps its last checkpoint) and closes the models. */

@@ -60,7 +60,7 @@ export async function comparePolicy(model: Model, source: string, o: CompareOpti
     const ev = await evaluatePolicy(policy, { extractor: ex, reference, n, seed, temperature, metrics });
     const scoreClasses = (samples: Float32Array, labels: Int32Array | null): Promise<ClassScores[]> =>
       evaluatePerClass({ model, extractor: ex, reference, samples, n, conditioning: labels }, metrics);
-    const rows: CompareRow[] = [{ name: `policy (${policy.spec.intervention}, ${policy.spec.divergence}, τ=${temperature})`, nfe: ev.nfe, summary: ev.result.summary }];
+    const rows: CompareRow[] = [{ name: `policy (${policy.spec.intervention}, ${policy.spec.divergence}, τ=${temperature})`, nfe: ev.nfe, networkEvals: ev.networkEvals, summary: ev.result.summary }];
     if (perClass) rows[0]!.perClass = await scoreClasses(ev.samples, ev.labels);
     rows[0]!.pngBase64 = await picture(ev.samples, ev.labels);
     // Baselines on the same sampler, steps, seed and sample count.
@@ -84,27 +84,25 @@ export async function comparePolicy(model: Model, source: string, o: CompareOpti
         throw new CompareInputError((e as Error).message);
       }
     }
-    const score = async (name: string, samples: Float32Array, labels: Int32Array | null, nfePer: ArrayLike<number>): Promise<void> => {
+    const mean = (a: ArrayLike<number>): number => {
+      let t = 0;
+      for (let i = 0; i < n; i++) t += a[i]!;
+      return t / n;
+    };
+    const score = async (name: string, samples: Float32Array, labels: Int32Array | null, nfePer: ArrayLike<number>, netPer: ArrayLike<number>): Promise<void> => {
       const res = await evaluateSamples({ model, extractor: ex, reference, samples, n, conditioning: labels }, metrics);
-      let nfe = 0;
-      for (let i = 0; i < n; i++) nfe += nfePer[i]!;
-      rows.push({ name, nfe: nfe / n, summary: res.summary, ...(perClass ? { perClass: await scoreClasses(samples, labels) } : {}), pngBase64: await picture(samples, labels) });
+      rows.push({ name, nfe: mean(nfePer), networkEvals: mean(netPer), summary: res.summary, ...(perClass ? { perClass: await scoreClasses(samples, labels) } : {}), pngBase64: await picture(samples, labels) });
     };
     const generated = new Map<string, Awaited<ReturnType<typeof generate>>>();
     for (const [name, partial] of baselines) {
       const gen = await generate(model, resolveSettings(model, partial), { n, batch: 1024, seed, classes: 'random' });
       generated.set(name, gen);
-      await score(name, gen.samples, gen.labels, gen.nfe);
+      await score(name, gen.samples, gen.labels, gen.nfe, gen.networkEvals);
     }
     if (c.intervention === 'renoise' && baselines.length >= 3 && / \(NFE ≥ policy\)$/.test(baselines[2]![0])) {
       // EDM at exactly the policy's average NFE: each sample (same seeds) from the fewer- or the
       // more-step run, the share of the latter chosen so the average NFE equals the policy's.
       const [lo, hi] = [generated.get(baselines[1]![0])!, generated.get(baselines[2]![0])!];
-      const mean = (a: ArrayLike<number>): number => {
-        let t = 0;
-        for (let i = 0; i < n; i++) t += a[i]!;
-        return t / n;
-      };
       const m = Math.round(((ev.nfe - mean(lo.nfe)) / (mean(hi.nfe) - mean(lo.nfe))) * n);
       const dim = model.dim;
       const samples = new Float32Array(n * dim);
@@ -112,8 +110,9 @@ export async function comparePolicy(model: Model, source: string, o: CompareOpti
       samples.set(lo.samples.subarray(m * dim), m * dim);
       const labels = lo.labels && hi.labels ? Int32Array.from({ length: n }, (_, i) => (i < m ? hi.labels![i]! : lo.labels![i]!)) : null;
       const nfePer = Int32Array.from({ length: n }, (_, i) => (i < m ? hi.nfe[i]! : lo.nfe[i]!));
+      const netPer = Int32Array.from({ length: n }, (_, i) => (i < m ? hi.networkEvals[i]! : lo.networkEvals[i]!));
       const steps = baselines.slice(1, 3).map(([, p]) => p?.steps).join('/');
-      await score(`EDM ${steps} steps mixed (NFE = policy)`, samples, labels, nfePer);
+      await score(`EDM ${steps} steps mixed (NFE = policy)`, samples, labels, nfePer, netPer);
     }
     // The policy's mean action per class, over all levels and over the low-noise levels (σ < 1).
     const meanAction = (prof: number[][], low: boolean): number => {

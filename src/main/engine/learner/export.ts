@@ -36,6 +36,7 @@ import * as ort from 'onnxruntime-node';
 import { writeFileAtomic } from '../io/atomic';
 import { GraphBuilder, GraphMergeError } from '../onnx/graph';
 import { VERSION } from '../../../shared/version';
+import type { PolicyExportResult, TensorInfo } from '../../../shared/protocol';
 import type { Model } from '../models/model';
 import type { Learner } from './train';
 import type { PolicyStates } from './rollout';
@@ -43,31 +44,20 @@ import type { PolicyStates } from './rollout';
 /** A problem the user can fix (an existing file, a bad path, an encoder that cannot be merged). */
 export class ExportError extends Error {
   override name = 'ExportError';
+  constructor(
+    message: string,
+    /** `exists`: the file is there and force was not given. */
+    readonly code: 'exists' | 'invalid' = 'invalid',
+  ) {
+    super(message);
+  }
 }
 
 /** Largest |logit difference| the export accepts between the file and the engine. */
 export const EXPORT_TOLERANCE = 1e-4;
 
-export interface TensorInfo {
-  name: string;
-  type: 'float32' | 'int64';
-  shape: (number | string)[];
-  doc: string;
-}
-
-export interface ExportResult {
-  path: string;
-  /** The JSON sidecar beside it (metadata + evaluation metrics). */
-  sidecar: string;
-  bytes: number;
-  opset: number;
-  irVersion: number;
-  inputs: TensorInfo[];
-  outputs: TensorInfo[];
-  metadata: Record<string, string>;
-  verification: { states: number; maxAbsDiff: number; tolerance: number; runtime: string };
-  seconds: number;
-}
+export type { TensorInfo };
+export type ExportResult = PolicyExportResult;
 
 export interface ExportOptions {
   out: string;
@@ -279,7 +269,7 @@ export async function exportPolicy(learner: Learner, o: ExportOptions): Promise<
   if (!/\.onnx$/i.test(out)) throw new ExportError(`${o.out}: the policy file's name must end in .onnx`);
   const sidecar = sidecarPath(out);
   for (const p of [out, sidecar]) {
-    if (existsSync(p) && !o.force) throw new ExportError(`${p} already exists; choose another path or pass --force to replace it`);
+    if (existsSync(p) && !o.force) throw new ExportError(`${p} already exists; choose another path or pass --force to replace it`, 'exists');
   }
   const { g, inputs, outputs } = policyGraph(learner);
   const metadata = policyMetadata(learner, o.runDir);

@@ -51,7 +51,9 @@ export interface Rollout {
   tLogp: Float32Array;
   tMask: Uint8Array; // [T, K]
   count: number;
+  /** [n] guided denoiser evaluations and network passes per trajectory. */
   nfe: Int32Array;
+  networkEvals: Int32Array;
   /** For the profile: chosen action counts per level [N, K]. */
   profile: Float64Array;
   /** The same per conditioning class [C, N, K] (C = classes + null), or null for unconditional models. */
@@ -164,7 +166,7 @@ export async function rolloutPolicy(model: Model, settings: ResolvedSettings, c:
       }
     }
   }
-  return { n, H, x, sigma, level, labels, tRow, tStep, tAction, tLogp, tMask, count, nfe: res.nfe, profile, profileByClass, samples: res.samples, sampleLabels: res.labels };
+  return { n, H, x, sigma, level, labels, tRow, tStep, tAction, tLogp, tMask, count, nfe: res.nfe, networkEvals: res.networkEvals, profile, profileByClass, samples: res.samples, sampleLabels: res.labels };
 }
 
 /** A policy to sample with: a learner's EMA heads, or an exported ONNX file. */

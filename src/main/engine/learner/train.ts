@@ -474,7 +474,9 @@ export interface PolicyEvaluation {
   sigmas: number[];
   /** [C][N][K] the profile per conditioning class (the last is the null class), or null. */
   profileByClass: number[][][] | null;
+  /** Mean guided denoiser evaluations and network passes per sample. */
   nfe: number;
+  networkEvals: number;
   samples: Float32Array;
   labels: Int32Array | null;
 }
@@ -498,9 +500,11 @@ export async function evaluatePolicy(
   const profileByClass = pc ? Array.from({ length: pc.length / (N * K) }, (_, c) => shares(pc, c * N * K)) : null;
   let nfe = 0;
   for (const v of ro.nfe) nfe += v;
+  let net = 0;
+  for (const v of ro.networkEvals) net += v;
   const labels = ro.sampleLabels;
   const result = await evaluateSamples({ model: policy.model, extractor: ev.extractor, reference: ev.reference, samples: ro.samples, n: ev.n, conditioning: labels }, ev.metrics);
-  return { result, profile, profileByClass, sigmas: Array.from(policy.schedule.subarray(0, N)), nfe: nfe / ev.n, samples: ro.samples, labels };
+  return { result, profile, profileByClass, sigmas: Array.from(policy.schedule.subarray(0, N)), nfe: nfe / ev.n, networkEvals: net / ev.n, samples: ro.samples, labels };
 }
 
 export interface RunOptions {
