@@ -10,6 +10,7 @@ import {
   secureWebPreferences,
   withContentSecurityPolicy,
 } from '../src/main/window-policy';
+import { exportPathSuggestion, IPC, withOnnxExtension } from '../src/shared/ipc';
 
 /** Parses "a x y; b z" into { a: ['x','y'], b: ['z'] }. */
 function parseCsp(policy: string): Map<string, string[]> {
@@ -139,5 +140,18 @@ describe('secureWebPreferences', () => {
 describe('MAIN_WINDOW', () => {
   it('is the 1280×800 "Sampler Studio" window', () => {
     assert.deepEqual({ ...MAIN_WINDOW }, { title: 'Sampler Studio', width: 1280, height: 800 });
+  });
+});
+
+describe('native dialog channels (shared/ipc.ts)', () => {
+  it('checks the renderer’s suggested export path and keeps the .onnx extension', () => {
+    assert.equal(exportPathSuggestion('/runs/a/policy.onnx'), '/runs/a/policy.onnx');
+    for (const bad of [undefined, null, 3, '', 'x'.repeat(5000), 'a\0b', { path: 'x' }]) assert.equal(exportPathSuggestion(bad), 'policy.onnx');
+    assert.equal(withOnnxExtension('/tmp/my-policy'), '/tmp/my-policy.onnx');
+    assert.equal(withOnnxExtension('/tmp/p.ONNX'), '/tmp/p.ONNX');
+  });
+  it('has distinct channel names', () => {
+    const names = Object.values(IPC);
+    assert.equal(new Set(names).size, names.length);
   });
 });

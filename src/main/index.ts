@@ -12,6 +12,8 @@ import {
   secureWebPreferences,
   withContentSecurityPolicy,
 } from './window-policy';
+import { registerDialogs } from './dialogs';
+import { IPC } from '../shared/ipc';
 
 const here = dirname(fileURLToPath(import.meta.url));
 // Sandboxed preloads must be CommonJS; electron.vite.config.ts emits index.cjs.
@@ -31,18 +33,18 @@ function startEngine(): UtilityProcess {
   child.on('exit', (code) => {
     if (engine === child) engine = null;
     const why = `the engine stopped (exit code ${code}); a new one starts when the window reconnects — runs keep their checkpoints and can be resumed`;
-    for (const w of BrowserWindow.getAllWindows()) w.webContents.send('engine:exit', why);
+    for (const w of BrowserWindow.getAllWindows()) w.webContents.send(IPC.engineExit, why);
   });
   return child;
 }
 
 /** The renderer asks for a line to the engine: a fresh port pair, one end to each. */
-ipcMain.on('engine:connect', (event) => {
+ipcMain.on(IPC.engineConnect, (event) => {
   if (!isAllowedNavigation(event.senderFrame?.url ?? '', appOrigin)) return; // only our own pages
   engine ??= startEngine();
   const { port1, port2 } = new MessageChannelMain();
   engine.postMessage({ type: 'port' }, [port1]);
-  event.sender.postMessage('engine:port', null, [port2]);
+  event.sender.postMessage(IPC.enginePort, null, [port2]);
 });
 
 function installContentSecurityPolicy(): void {
@@ -87,6 +89,7 @@ app.on('web-contents-created', (_event, contents) => {
 
 app.whenReady().then(() => {
   installContentSecurityPolicy();
+  registerDialogs((url) => isAllowedNavigation(url, appOrigin));
   createMainWindow();
 
   app.on('activate', () => {
