@@ -142,6 +142,75 @@ test('web mode: compare the learned policy with the best constant guidance from 
   assert.deepEqual(pageErrors, []);
 });
 
+test('web mode: export the policy as ONNX, see its inputs and the verification, confirm before replacing it', async () => {
+  await page.getByRole('button', { name: 'Export', exact: true }).click();
+  await page.getByRole('heading', { name: 'Export' }).waitFor();
+  const out = join(tmp, 'runs', 'cfg-rkl', 'policy.onnx');
+  assert.equal(await page.getByLabel('Export to').inputValue(), out);
+  await page.getByRole('button', { name: 'Export ONNX' }).click();
+  const result = page.getByTestId('export-result');
+  await result.waitFor({ timeout: 60_000 });
+  const text = await result.innerText();
+  assert.match(text, /verified/i);
+  assert.match(text, /max \|Δlogit\| [0-9.e+-]+ \(≤ 0\.0001\)/);
+  assert.match(text, /input\s+x\s+float32 \[N, 2\]/);
+  assert.match(text, /output\s+probs\s+float32 \[N, 8\]/);
+  assert.ok(existsSync(out) && existsSync(out.replace(/\.onnx$/, '.json')));
+  await page.screenshot({ path: join(SHOTS, 'export.png'), fullPage: true });
+  // Again: the file exists, so the app asks before replacing it.
+  await page.getByRole('button', { name: 'Export ONNX' }).click();
+  await page.getByRole('dialog', { name: 'Replace the existing file?' }).waitFor({ timeout: 30_000 });
+  await page.screenshot({ path: join(SHOTS, 'export-confirm.png'), fullPage: true });
+  await page.getByRole('button', { name: 'Replace' }).click();
+  await page.getByRole('dialog', { name: 'Replace the existing file?' }).waitFor({ state: 'detached' });
+  await result.waitFor();
+  assert.deepEqual(pageErrors, []);
+});
+
+test('web mode: a run with 5,000 iterations opens and draws without a long task over 200 ms; every screen is reachable by keyboard', async () => {
+  // A real run directory with a long history (what a long training leaves behind).
+  const { cpSync, readFileSync } = await import('node:fs');
+  const dir = join(tmp, 'runs', 'stress');
+  mkdirSync(dir, { recursive: true });
+  const cfg = JSON.parse(readFileSync(join(tmp, 'runs', 'cfg-rkl', 'config.json'), 'utf8')) as { learner: { iterations: number } };
+  cfg.learner.iterations = 5000;
+  writeFileSync(join(dir, 'config.json'), JSON.stringify(cfg));
+  cpSync(join(tmp, 'runs', 'cfg-rkl', 'checkpoint.json'), join(dir, 'checkpoint.json'));
+  const lines: string[] = [];
+  for (let i = 1; i <= 5000; i++) {
+    const m: Record<string, number> = { iteration: i, 'charts/learning_signal_mean': -1 / Math.sqrt(i), 'charts/learning_signal_std': 0.1, 'losses/discriminator': 0.69 - 0.1 * Math.exp(-i / 800), 'charts/discriminator_accuracy': 0.5 + 0.1 * Math.sin(i / 50), 'charts/entropy': 2 * Math.exp(-i / 2000), 'charts/approx_kl': 0.01, 'charts/clipfrac': 0.1, 'charts/nfe': 35 };
+    if (i % 25 === 0) Object.assign(m, { 'eval/fid': 0.1 * Math.exp(-i / 1500) + 0.03, 'eval/precision': 0.9, 'eval/recall': 0.95 });
+    lines.push(JSON.stringify(m));
+  }
+  writeFileSync(join(dir, 'metrics.jsonl'), lines.join('\n') + '\n');
+  await page.getByRole('button', { name: 'Runs', exact: true }).click();
+  await page.getByLabel('Runs folder').fill(join(tmp, 'runs'));
+  await page.getByRole('button', { name: 'Refresh' }).click();
+  const before = await page.evaluate(() => (window as unknown as { __longTasks: number[] }).__longTasks.length);
+  await page.getByRole('button', { name: 'Open stress' }).click();
+  await page.waitForFunction(() => document.querySelector('[data-testid="chart-charts/entropy"]')?.getAttribute('data-points') === '5000', undefined, { timeout: 30_000 });
+  await page.waitForTimeout(500);
+  const tasks = await page.evaluate((from) => (window as unknown as { __longTasks: number[] }).__longTasks.slice(from), before);
+  const worst = Math.max(0, ...tasks);
+  process.stdout.write(`# long tasks opening and drawing a 5,000-iteration run: ${tasks.length}, longest ${worst.toFixed(0)} ms\n`);
+  assert.ok(worst < 200, `a long task of ${worst.toFixed(0)} ms drawing 5,000 points per chart`);
+  await page.screenshot({ path: join(SHOTS, 'train-5000.png'), fullPage: true });
+  // Keyboard: Tab reaches every screen's navigation entry, and Enter opens it.
+  await page.locator('body').click({ position: { x: 5, y: 5 } });
+  const reached: string[] = [];
+  for (let i = 0; i < 60 && reached.length < 6; i++) {
+    await page.keyboard.press('Tab');
+    const label = await page.evaluate(() => (document.activeElement?.closest('nav') ? document.activeElement.textContent : null));
+    if (label && !reached.includes(label)) reached.push(label);
+    if (label === 'Export') {
+      await page.keyboard.press('Enter');
+      await page.getByRole('heading', { name: 'Export' }).waitFor();
+    }
+  }
+  assert.deepEqual([...reached].sort(), ['Compare', 'Export', 'Model', 'Runs', 'Train', 'Tune']);
+  assert.deepEqual(pageErrors, []);
+});
+
 test('web mode: the Runs screen lists the run, opens its curves, resumes it and saves CSV', async () => {
   await page.getByRole('button', { name: 'Runs', exact: true }).click();
   await page.getByLabel('Runs folder').fill(join(tmp, 'runs'));
@@ -167,9 +236,34 @@ test('web mode: the Runs screen lists the run, opens its curves, resumes it and 
   await page.getByTestId('train-progress').filter({ hasText: 'iteration 8 / 8' }).waitFor({ timeout: 120_000 });
   assert.equal(await page.getByTestId('chart-charts/entropy').getAttribute('data-points'), '8');
   await page.screenshot({ path: join(SHOTS, 'runs-resumed.png'), fullPage: true });
+  // On Train: resume for more, pause (the checkpoint stays), continue to the same target, stop.
+  await page.getByLabel('More iterations').fill('30');
+  await page.getByRole('button', { name: 'Resume', exact: true }).click();
+  await page.getByTestId('train-progress').filter({ hasText: /iteration (9|[1-3]\d) \/ 38/ }).waitFor({ timeout: 60_000 });
+  await page.getByRole('button', { name: 'Pause', exact: true }).click();
+  await page.getByTestId('train-progress').filter({ hasText: 'paused' }).waitFor({ timeout: 60_000 });
+  const pausedAt = Number(/iteration (\d+)/.exec(await page.getByTestId('train-progress').innerText())![1]);
+  assert.ok(pausedAt > 8 && pausedAt < 38, `paused at ${pausedAt}`);
+  await page.getByRole('button', { name: 'Continue to 38' }).click();
+  await page.waitForFunction((p) => Number(/iteration (\d+)/.exec(document.querySelector('[data-testid="train-progress"]')?.textContent ?? '')?.[1]) > p, pausedAt, { timeout: 60_000 });
+  await page.getByRole('button', { name: 'Stop', exact: true }).click();
+  await page.getByTestId('train-progress').filter({ hasText: 'done' }).waitFor({ timeout: 60_000 });
   await page.getByRole('button', { name: 'Runs', exact: true }).click();
   await table.waitFor();
   await page.screenshot({ path: join(SHOTS, 'runs.png'), fullPage: true });
+  // Compare the curves of two runs; delete one (it moves into .trash after a confirmation).
+  await page.getByRole('button', { name: 'Refresh' }).click();
+  await page.getByRole('button', { name: 'Open stress' }).waitFor();
+  await page.getByRole('checkbox', { name: 'Compare cfg-rkl' }).check();
+  await page.getByRole('checkbox', { name: 'Compare stress' }).check();
+  await page.waitForFunction(() => Number(document.querySelector('[data-testid="runs-compare-chart"]')?.getAttribute('data-points')) > 0);
+  assert.match((await page.getByTestId('runs-compare-chart').locator('canvas').getAttribute('aria-label'))!, /in 2 series/);
+  await page.screenshot({ path: join(SHOTS, 'runs-compare.png'), fullPage: true });
+  await page.getByRole('button', { name: 'Delete stress' }).click();
+  await page.getByRole('dialog', { name: 'Delete this run?' }).getByRole('button', { name: 'Delete' }).click();
+  await page.getByRole('button', { name: 'Open stress' }).waitFor({ state: 'detached', timeout: 30_000 });
+  const { readdirSync } = await import('node:fs');
+  assert.ok(readdirSync(join(tmp, 'runs', '.trash')).some((d) => d.startsWith('stress-')), 'the deleted run is in .trash');
   // The dark theme, for the record.
   await page.getByRole('button', { name: 'Switch to the dark theme' }).click();
   assert.equal(await page.locator('html').getAttribute('data-mantine-color-scheme'), 'dark');

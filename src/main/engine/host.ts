@@ -219,7 +219,9 @@ export class EngineHost {
         const cfg = JSON.parse(readFileSync(cfgPath, 'utf8'), infReviver) as { model: { name: string }; learner: LearnerConfig };
         const last = readMetrics(dir).pop() ?? null;
         const l = cfg.learner;
-        out.push({ dir, model: cfg.model.name, intervention: l.intervention, divergence: l.divergence, conditioning: l.conditioning, iteration: last?.['iteration'] ?? 0, iterations: l.iterations, last, active: this.jobs.has(dir) });
+        const iteration = last?.['iteration'] ?? 0;
+        // A resumed run may have gone past the target it was started with.
+        out.push({ dir, model: cfg.model.name, intervention: l.intervention, divergence: l.divergence, conditioning: l.conditioning, iteration, iterations: Math.max(l.iterations, iteration), last, active: this.jobs.has(dir) });
       } catch {
         // not a readable run; skip it
       }

@@ -1,11 +1,13 @@
 import { useEffect, useState } from 'react';
-import { Alert, AppShell, Badge, Button, Code, Group, NavLink, Stack, Text, Title, useComputedColorScheme, useMantineColorScheme } from '@mantine/core';
+import { AppShell, Badge, Button, Code, Group, NavLink, Stack, Text, Title, useComputedColorScheme, useMantineColorScheme } from '@mantine/core';
+import { notifications } from '@mantine/notifications';
 import type { ModelReport } from '../../shared/protocol';
 import type { ConnectionStatus, EngineClient } from './engine/client';
 import { ModelScreen } from './screens/ModelScreen';
 import { TuneScreen } from './screens/TuneScreen';
 import { CompareScreen } from './screens/CompareScreen';
 import { RunsScreen } from './screens/RunsScreen';
+import { ExportScreen } from './screens/ExportScreen';
 import { TrainScreen, useRunEvents } from './screens/TrainScreen';
 
 /** The screens, in the order of the flow. */
@@ -35,11 +37,22 @@ export function App({ engine }: { engine: EngineClient }) {
   const { setColorScheme } = useMantineColorScheme();
   const scheme = useComputedColorScheme('light');
   useEffect(() => engine.onStatus((s, why) => setStatus({ s, why })), [engine]);
-  // Warnings from the engine (a crash and its restart, a failed run) stay visible until dismissed.
-  const [warnings, setWarnings] = useState<string[]>([]);
-  useEffect(() => engine.onEvent((e) => e.type === 'log' && e.level === 'warn' && setWarnings((w) => w.concat(e.message).slice(-5))), [engine]);
-  // Screens not built yet are listed, disabled, so the flow is visible without pretending.
-  const built: Screen[] = ['Model', 'Tune', 'Train', 'Compare', 'Runs'];
+  // Warnings from the engine (a crash and its restart, a failed run) stay up until dismissed.
+  useEffect(
+    () =>
+      engine.onEvent((e) => {
+        if (e.type === 'log' && e.level === 'warn') notifications.show({ color: 'orange', title: 'Engine', message: e.message, autoClose: false, ...({ 'data-testid': 'engine-warning' } as object) });
+      }),
+    [engine],
+  );
+  // Runs finishing (or stopping) are worth a short note wherever the user is.
+  useEffect(
+    () =>
+      engine.onEvent((e) => {
+        if (e.type === 'log' && e.level === 'info' && / (finished|stopped) at iteration /.test(e.message)) notifications.show({ color: 'green', title: 'Training', message: e.message });
+      }),
+    [engine],
+  );
   return (
     <AppShell header={{ height: 56 }} navbar={{ width: 220, breakpoint: 'sm' }} padding="md">
       <AppShell.Header>
@@ -64,7 +77,6 @@ export function App({ engine }: { engine: EngineClient }) {
             component="button"
             type="button"
             label={screen}
-            disabled={!built.includes(screen)}
             active={screen === active}
             aria-current={screen === active ? 'page' : undefined}
             onClick={() => setActive(screen)}
@@ -74,11 +86,6 @@ export function App({ engine }: { engine: EngineClient }) {
 
       <AppShell.Main>
         <Stack gap="sm" maw={1100}>
-          {warnings.map((w, i) => (
-            <Alert key={i} color="orange" withCloseButton onClose={() => setWarnings((ws) => ws.filter((_, j) => j !== i))} data-testid="engine-warning">
-              {w}
-            </Alert>
-          ))}
           {active === 'Model' && (
             <ModelScreen engine={engine} onChosen={setModel} onContinue={() => setActive('Tune')} />
           )}
@@ -93,6 +100,7 @@ export function App({ engine }: { engine: EngineClient }) {
             />
           )}
           {active === 'Compare' && <CompareScreen engine={engine} run={run?.dir ?? null} />}
+          {active === 'Export' && <ExportScreen engine={engine} run={run?.dir ?? null} />}
           {active === 'Runs' && (
             <RunsScreen
               engine={engine}
@@ -104,7 +112,7 @@ export function App({ engine }: { engine: EngineClient }) {
               }}
             />
           )}
-          {active === 'Train' && <TrainScreen engine={engine} run={run?.dir ?? null} iterations={run?.iterations ?? 0} view={view} />}
+          {active === 'Train' && <TrainScreen engine={engine} run={run?.dir ?? null} iterations={run?.iterations ?? 0} view={view} onResumed={(iterations) => setRun((r) => (r ? { ...r, iterations } : r))} />}
           <RuntimeInfo />
         </Stack>
       </AppShell.Main>

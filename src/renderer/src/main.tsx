@@ -1,7 +1,9 @@
 import '@mantine/core/styles.css';
+import '@mantine/notifications/styles.css';
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { MantineProvider } from '@mantine/core';
+import { Notifications } from '@mantine/notifications';
 import { App } from './App';
 import { connectEngine } from './engine/client';
 
@@ -12,6 +14,7 @@ if (!container) throw new Error('index.html is missing #root');
 createRoot(container).render(
   <StrictMode>
     <MantineProvider defaultColorScheme="auto">
+      <Notifications position="top-right" limit={5} />
       <App engine={engine} />
     </MantineProvider>
   </StrictMode>,

@@ -69,7 +69,8 @@ export function CompareScreen({ engine, run }: { engine: EngineClient; run: stri
             <Table.Thead>
               <Table.Tr>
                 <Table.Th>method</Table.Th>
-                <Table.Th>NFE</Table.Th>
+                <Table.Th title="guided denoiser evaluations D_w per sample">NFE</Table.Th>
+                <Table.Th title="network passes per sample: a guided evaluation with w ≠ 1 runs the network twice">denoiser passes</Table.Th>
                 {keys.map((k) => (
                   <Table.Th key={k}>{k}</Table.Th>
                 ))}
@@ -80,6 +81,7 @@ export function CompareScreen({ engine, run }: { engine: EngineClient; run: stri
                 <Table.Tr key={r.name}>
                   <Table.Td>{r.name}</Table.Td>
                   <Table.Td>{r.nfe.toFixed(2)}</Table.Td>
+                  <Table.Td>{r.networkEvals.toFixed(2)}</Table.Td>
                   {keys.map((k) => (
                     <Table.Td key={k} fw={best(k) === i ? 700 : undefined}>
                       {k === 'kid' ? (r.summary[k] ?? NaN).toExponential(2) : (r.summary[k] ?? NaN).toFixed(4)}
@@ -90,7 +92,7 @@ export function CompareScreen({ engine, run }: { engine: EngineClient; run: stri
             </Table.Tbody>
           </Table>
           <Text size="xs" c="dimmed">
-            n = {result.n} per row, seed {result.seed}, iteration {result.iteration}; FID/KID lower is better, precision/recall higher (best in bold).
+            n = {result.n} per row, seed {result.seed}, iteration {result.iteration}; FID/KID lower is better, precision/recall higher (best in bold). NFE counts guided evaluations D_w; denoiser passes count network calls (two for w ≠ 1).
           </Text>
           <SimpleGrid cols={{ base: 1, sm: 2, lg: 3 }}>
             {result.rows.map((r) => (

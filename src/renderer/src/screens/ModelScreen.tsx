@@ -67,6 +67,21 @@ export function ModelScreen({ engine, onChosen, onContinue }: { engine: EngineCl
       >
         <Group align="end">
           <TextInput label="Open model directory" placeholder="/path/to/model" value={path} onChange={(e) => setPath(e.currentTarget.value)} style={{ flex: 1 }} error={path !== '' && !path.trim() ? 'enter a directory' : null} />
+          {window.api && (
+            <Button
+              variant="default"
+              onClick={() =>
+                void window.api?.dialogs.openModelDirectory().then((dir) => {
+                  if (dir) {
+                    setPath(dir);
+                    void open(dir);
+                  }
+                })
+              }
+            >
+              Browse…
+            </Button>
+          )}
           <Button type="submit" loading={opening !== null && opening === path.trim()} disabled={!path.trim()}>
             Open…
           </Button>

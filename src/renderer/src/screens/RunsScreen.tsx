@@ -1,10 +1,16 @@
 // Screen 6 — Runs: every run directory under a folder, with its progress and last evaluation; open
-// one (its curves load into Train and Compare), resume it, or save its metrics as CSV.
+// one (its curves load into Train, Compare and Export), resume it, save its metrics as CSV, compare
+// the curves of several, or delete one (moved into .trash beside it, after a confirmation).
 
 import { useCallback, useEffect, useState } from 'react';
-import { Alert, Badge, Button, Group, NumberInput, Stack, Table, Text, TextInput, Title } from '@mantine/core';
+import { Alert, Badge, Button, Checkbox, Code, Group, Modal, NumberInput, Select, Stack, Table, Text, TextInput, Title } from '@mantine/core';
+import { notifications } from '@mantine/notifications';
 import type { RunSummary } from '../../../shared/protocol';
 import type { EngineClient } from '../engine/client';
+import { LineChart, type ChartSeries } from '../components/LineChart';
+
+/** Metrics worth comparing across runs. */
+const COMPARABLE = ['eval/fid', 'eval/precision', 'eval/recall', 'charts/learning_signal_mean', 'losses/discriminator', 'charts/discriminator_accuracy', 'charts/entropy', 'charts/approx_kl', 'charts/nfe'];
 
 /** Metrics lines → CSV (one column per metric name, in first-seen order). */
 export function metricsCsv(lines: Record<string, number>[]): string {
@@ -19,6 +25,10 @@ export function RunsScreen({ engine, onOpen, root, setRoot }: { engine: EngineCl
   const [runs, setRuns] = useState<RunSummary[] | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [more, setMore] = useState<number | string>(50);
+  const [selected, setSelected] = useState<string[]>([]);
+  const [metric, setMetric] = useState<string>('eval/fid');
+  const [curves, setCurves] = useState<Record<string, Record<string, number>[]>>({});
+  const [trash, setTrash] = useState<RunSummary | null>(null);
 
   const refresh = useCallback(async (): Promise<void> => {
     setError(null);
@@ -29,6 +39,31 @@ export function RunsScreen({ engine, onOpen, root, setRoot }: { engine: EngineCl
     }
   }, [engine, root]);
   useEffect(() => void refresh(), [refresh]);
+  // The metrics of every selected run, loaded once each.
+  useEffect(() => {
+    for (const dir of selected) {
+      if (curves[dir]) continue;
+      engine.request('runs.metrics', { run: dir }).then(
+        (h) => setCurves((c) => ({ ...c, [dir]: h.metrics })),
+        (e: Error) => setError(e.message),
+      );
+    }
+  }, [engine, selected, curves]);
+  const series: ChartSeries[] = selected.map((dir) => ({
+    name: dir.split(/[\\/]/).pop()!,
+    points: (curves[dir] ?? []).filter((m) => m[metric] !== undefined && m['iteration'] !== undefined).map((m) => ({ x: m['iteration']!, y: m[metric]! })),
+  }));
+  const remove = async (r: RunSummary): Promise<void> => {
+    setTrash(null);
+    try {
+      const { trashed } = await engine.request('runs.delete', { run: r.dir });
+      setSelected((s) => s.filter((d) => d !== r.dir));
+      notifications.show({ title: 'Run moved to the trash', message: `${r.dir} → ${trashed} (move it back to restore it)` });
+      await refresh();
+    } catch (e) {
+      setError((e as Error).message);
+    }
+  };
 
   const open = async (r: RunSummary): Promise<void> => {
     try {
@@ -73,6 +108,7 @@ export function RunsScreen({ engine, onOpen, root, setRoot }: { engine: EngineCl
         <Table striped withTableBorder data-testid="runs-table">
           <Table.Thead>
             <Table.Tr>
+              <Table.Th>compare</Table.Th>
               <Table.Th>run</Table.Th>
               <Table.Th>model</Table.Th>
               <Table.Th>policy</Table.Th>
@@ -86,6 +122,9 @@ export function RunsScreen({ engine, onOpen, root, setRoot }: { engine: EngineCl
               const name = r.dir.split(/[\\/]/).pop()!;
               return (
                 <Table.Tr key={r.dir}>
+                  <Table.Td>
+                    <Checkbox aria-label={`Compare ${name}`} checked={selected.includes(r.dir)} onChange={(e) => setSelected((s) => (e.currentTarget.checked ? s.concat(r.dir) : s.filter((d) => d !== r.dir)))} />
+                  </Table.Td>
                   <Table.Td title={r.dir}>
                     {name} {r.active && <Badge color="green">training</Badge>}
                   </Table.Td>
@@ -108,6 +147,9 @@ export function RunsScreen({ engine, onOpen, root, setRoot }: { engine: EngineCl
                       <Button size="xs" variant="subtle" onClick={() => void csv(r)} aria-label={`CSV of ${name}`}>
                         CSV
                       </Button>
+                      <Button size="xs" variant="subtle" color="red" disabled={r.active} onClick={() => setTrash(r)} aria-label={`Delete ${name}`}>
+                        Delete
+                      </Button>
                     </Group>
                   </Table.Td>
                 </Table.Tr>
@@ -116,6 +158,25 @@ export function RunsScreen({ engine, onOpen, root, setRoot }: { engine: EngineCl
           </Table.Tbody>
         </Table>
       )}
+      {selected.length > 0 && (
+        <Stack gap="xs" data-testid="runs-compare">
+          <Select label="Compare curves of the selected runs" data={COMPARABLE} value={metric} onChange={(v) => v && setMetric(v)} allowDeselect={false} w={320} />
+          <LineChart title={metric} series={series} height={220} testId="runs-compare-chart" />
+        </Stack>
+      )}
+      <Modal opened={trash !== null} onClose={() => setTrash(null)} title="Delete this run?">
+        <Text size="sm">
+          <Code>{trash?.dir}</Code> moves into <Code>.trash</Code> in its folder: it disappears from this list, and nothing is erased (move it back to restore it).
+        </Text>
+        <Group justify="end" mt="md">
+          <Button variant="default" onClick={() => setTrash(null)}>
+            Keep it
+          </Button>
+          <Button color="red" onClick={() => trash && void remove(trash)}>
+            Delete
+          </Button>
+        </Group>
+      </Modal>
     </Stack>
   );
 }

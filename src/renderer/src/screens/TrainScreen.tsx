@@ -3,7 +3,7 @@
 // second, so thousands of points never stall the page.
 
 import { useEffect, useRef, useState } from 'react';
-import { Alert, Button, Group, Image, Progress, SimpleGrid, Slider, Stack, Text, Title } from '@mantine/core';
+import { Alert, Button, Group, Image, NumberInput, Progress, SimpleGrid, Slider, Stack, Text, Title } from '@mantine/core';
 import type { EngineEvent, MetricsEvent, ProfileEvent, SamplesEvent } from '../../../shared/events';
 import type { EngineClient } from '../engine/client';
 import { LineChart, type ChartPoint } from '../components/LineChart';
@@ -67,13 +67,42 @@ export function useRunEvents(engine: EngineClient, run: string | null, history: 
 }
 
 /** `view`: the run's events, collected by the app (useRunEvents) so leaving this screen loses nothing. */
-export function TrainScreen({ engine, run, iterations, view }: { engine: EngineClient; run: string | null; iterations: number; view: RunView }) {
+export function TrainScreen({ engine, run, iterations, view, onResumed }: { engine: EngineClient; run: string | null; iterations: number; view: RunView; onResumed: (iterations: number) => void }) {
   const [pick, setPick] = useState<number | null>(null);
-  const [stopping, setStopping] = useState(false);
+  const [stopping, setStopping] = useState<'pause' | 'stop' | null>(null);
+  // Paused: stopped with its checkpoint, to continue to the same target. Stopped: ended here.
+  const [paused, setPaused] = useState(false);
+  const [more, setMore] = useState<number | string>(50);
+  const [resumeError, setResumeError] = useState<string | null>(null);
+  // Logs before this index belong to an earlier session of the run (before a resume).
+  const [since, setSince] = useState(0);
+  useEffect(() => {
+    setSince(0);
+    setPaused(false);
+  }, [run]);
   if (!run) return <Alert color="yellow">Start a training run on the Tune screen.</Alert>;
   const last = view.metrics[view.metrics.length - 1];
   const done = last?.iteration ?? 0;
-  const finished = view.logs.some((l) => / (finished|stopped) at iteration/.test(l));
+  const finished = view.logs.slice(since).some((l) => / (finished|stopped) at iteration/.test(l)) || (view.logs.length === 0 && done >= iterations && done > 0);
+  const moreError = Number.isInteger(Number(more)) && Number(more) >= 1 && Number(more) <= 100_000 ? null : 'a whole number from 1 to 100,000';
+  const halt = (how: 'pause' | 'stop'): void => {
+    setStopping(how);
+    void engine
+      .request('train.stop', { run })
+      .then(() => setPaused(how === 'pause'))
+      .finally(() => setStopping(null));
+  };
+  const resume = async (target: number): Promise<void> => {
+    setResumeError(null);
+    setPaused(false);
+    try {
+      setSince(view.logs.length);
+      await engine.request('train.resume', { run, iterations: target });
+      onResumed(target);
+    } catch (e) {
+      setResumeError((e as Error).message);
+    }
+  };
   const perIt = view.metrics.length > 0 ? view.metrics.reduce((s, m) => s + (m.metrics['time/iteration_s'] ?? 0), 0) / view.metrics.length : null;
   const eta = perIt !== null && !finished ? perIt * (iterations - done) : null;
   const series = (key: string): ChartPoint[] =>
@@ -83,19 +112,29 @@ export function TrainScreen({ engine, run, iterations, view }: { engine: EngineC
     <Stack gap="md">
       <Group justify="space-between">
         <Title order={2}>Train</Title>
-        <Button
-          color="red"
-          variant="light"
-          disabled={finished}
-          loading={stopping}
-          onClick={() => {
-            setStopping(true);
-            void engine.request('train.stop', { run }).finally(() => setStopping(false));
-          }}
-        >
-          Stop
-        </Button>
+        <Group gap="xs" align="end">
+          {finished && paused && done < iterations && (
+            <Button variant="filled" onClick={() => void resume(iterations)}>
+              Continue to {iterations}
+            </Button>
+          )}
+          {finished && !paused && (
+            <>
+              <NumberInput size="xs" label="More iterations" value={more} onChange={setMore} min={1} max={100000} error={moreError} w={140} />
+              <Button variant="light" disabled={moreError !== null} onClick={() => void resume(done + Number(more))}>
+                Resume
+              </Button>
+            </>
+          )}
+          <Button variant="light" disabled={finished} loading={stopping === 'pause'} onClick={() => halt('pause')} title="stop after the current iteration, keeping the checkpoint, to continue later">
+            Pause
+          </Button>
+          <Button color="red" variant="light" disabled={finished} loading={stopping === 'stop'} onClick={() => halt('stop')} title="end the run after the current iteration (it can still be resumed from Runs)">
+            Stop
+          </Button>
+        </Group>
       </Group>
+      {resumeError && <Alert color="red">{resumeError}</Alert>}
       <Text size="sm" c="dimmed">
         {run}
       </Text>
@@ -104,7 +143,7 @@ export function TrainScreen({ engine, run, iterations, view }: { engine: EngineC
         <Text size="sm" mt={4} data-testid="train-progress">
           iteration {done} / {iterations}
           {eta !== null && ` · about ${Math.ceil(eta)} s left`}
-          {finished && ' · done'}
+          {finished && (paused ? ' · paused' : ' · done')}
         </Text>
       </div>
       <SimpleGrid cols={{ base: 1, sm: 2, lg: 3 }}>

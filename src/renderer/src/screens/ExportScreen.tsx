@@ -1,0 +1,142 @@
+// Screen 5 — Export: the run's EMA policy as one ONNX file. Pick the path (the native save dialog in
+// the app, a path on the engine's machine in web mode), export, and see what was written: size,
+// opset, inputs and outputs, and the check against the engine in a fresh ONNX Runtime session. An
+// existing file is replaced only after a confirmation.
+
+import { useEffect, useState } from 'react';
+import { Alert, Badge, Button, Code, Group, Modal, Stack, Table, Text, TextInput, Title } from '@mantine/core';
+import { notifications } from '@mantine/notifications';
+import type { PolicyExportResult } from '../../../shared/protocol';
+import { EngineError, type EngineClient } from '../engine/client';
+
+/** `<run>/policy.onnx`, the suggested file. */
+export function defaultExportPath(run: string): string {
+  return `${run.replace(/[\\/]+$/, '')}/policy.onnx`;
+}
+
+export function ExportScreen({ engine, run }: { engine: EngineClient; run: string | null }) {
+  const [out, setOut] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [result, setResult] = useState<PolicyExportResult | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [confirm, setConfirm] = useState<string | null>(null);
+  useEffect(() => {
+    setOut(run ? defaultExportPath(run) : '');
+    setResult(null);
+    setError(null);
+  }, [run]);
+  if (!run) return <Alert color="yellow">Train a policy first (Tune → Train), or open a run on the Runs screen.</Alert>;
+  const outError = out.trim() === '' ? 'enter where to write the file' : !/\.onnx$/i.test(out.trim()) ? 'the file name must end in .onnx' : null;
+
+  const doExport = async (force: boolean): Promise<void> => {
+    setBusy(true);
+    setError(null);
+    setConfirm(null);
+    try {
+      const r = await engine.request('policy.export', { run, out: out.trim(), force });
+      setResult(r);
+      notifications.show({ color: 'green', title: 'Policy exported', message: `${r.path} (${(r.bytes / 1024).toFixed(1)} KiB)` });
+    } catch (e) {
+      if (e instanceof EngineError && e.code === 'exists') setConfirm(out.trim());
+      else setError((e as Error).message);
+    } finally {
+      setBusy(false);
+    }
+  };
+  const choose = async (): Promise<void> => {
+    const picked = await window.api?.dialogs.chooseExportPath(out.trim() || defaultExportPath(run));
+    if (picked) setOut(picked);
+  };
+  const io = (rows: PolicyExportResult['inputs'], kind: string) =>
+    rows.map((t) => (
+      <Table.Tr key={kind + t.name}>
+        <Table.Td>{kind}</Table.Td>
+        <Table.Td>
+          <Code>{t.name}</Code>
+        </Table.Td>
+        <Table.Td>
+          {t.type} [{t.shape.join(', ')}]
+        </Table.Td>
+        <Table.Td>{t.doc}</Table.Td>
+      </Table.Tr>
+    ));
+  return (
+    <Stack gap="md">
+      <Title order={2}>Export</Title>
+      <Text size="sm" c="dimmed">
+        {run}
+      </Text>
+      <Text size="sm">
+        Writes the run’s EMA policy as one self-contained ONNX file (its encoder and embeddings inside) plus a JSON sidecar with its metadata and evaluation. The file is checked against the engine
+        before it is written. See the README for a Python sampler that uses it.
+      </Text>
+      <form
+        onSubmit={(e) => {
+          e.preventDefault();
+          if (!outError) void doExport(false);
+        }}
+      >
+        <Group align="end">
+          <TextInput label="Export to" description={window.api ? 'a file on this computer' : 'a path on the machine that runs the engine'} value={out} onChange={(e) => setOut(e.currentTarget.value)} error={outError} w={520} />
+          {window.api && (
+            <Button variant="default" onClick={() => void choose()}>
+              Choose…
+            </Button>
+          )}
+          <Button type="submit" loading={busy} disabled={outError !== null}>
+            Export ONNX
+          </Button>
+        </Group>
+      </form>
+      <Modal opened={confirm !== null} onClose={() => setConfirm(null)} title="Replace the existing file?">
+        <Text size="sm">
+          <Code>{confirm}</Code> already exists. Replace it (and its .json sidecar) with this run’s policy?
+        </Text>
+        <Group justify="end" mt="md">
+          <Button variant="default" onClick={() => setConfirm(null)}>
+            Keep it
+          </Button>
+          <Button color="red" onClick={() => void doExport(true)}>
+            Replace
+          </Button>
+        </Group>
+      </Modal>
+      {error && (
+        <Alert color="red" title="Could not export">
+          {error}
+        </Alert>
+      )}
+      {result && (
+        <Stack gap="xs" data-testid="export-result">
+          <Group gap="xs">
+            <Badge color={result.verification.maxAbsDiff <= result.verification.tolerance ? 'green' : 'red'}>verified</Badge>
+            <Text size="sm">
+              {result.verification.states} states, max |Δlogit| {result.verification.maxAbsDiff.toExponential(2)} (≤ {result.verification.tolerance}) against the engine in a fresh ONNX Runtime session
+            </Text>
+          </Group>
+          <Text size="sm">
+            <Code>{result.path}</Code> — {(result.bytes / 1024).toFixed(1)} KiB, opset {result.opset}, IR {result.irVersion}, written in {result.seconds.toFixed(2)} s; metadata and evaluation in <Code>{result.sidecar}</Code>
+          </Text>
+          <Table withTableBorder striped>
+            <Table.Thead>
+              <Table.Tr>
+                <Table.Th />
+                <Table.Th>name</Table.Th>
+                <Table.Th>type</Table.Th>
+                <Table.Th>meaning</Table.Th>
+              </Table.Tr>
+            </Table.Thead>
+            <Table.Tbody>
+              {io(result.inputs, 'input')}
+              {io(result.outputs, 'output')}
+            </Table.Tbody>
+          </Table>
+          <Text size="xs" c="dimmed">
+            {result.metadata['intervention']} policy, actions {result.metadata['actions']}, {result.metadata['divergence']}, {result.metadata['conditioning']}; {result.metadata['sampler']} {result.metadata['steps']} steps on {result.metadata['model']}, iteration{' '}
+            {result.metadata['iteration']}. {result.metadata['action_mask']}
+          </Text>
+        </Stack>
+      )}
+    </Stack>
+  );
+}
