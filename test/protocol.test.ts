@@ -79,6 +79,8 @@ function junk(n: number): unknown[] {
         { kind: 'request', id: i + 1000, method: 'train.start', params: { model: 'no-such-model', runDir: join(tmp, `never-${i}`), config: { [pick(['foo', 'lrPolicy', 'actions', 'intervention', 'iterations'])]: scalar() } } },
         { kind: 'request', id: i + 1000, method: 'train.resume', params: { run: pick([join(tmp, 'nothing'), scalar()]), iterations: scalar() } },
         { kind: 'request', id: i + 1000, method: 'runs.list', params: { root: scalar() } },
+        { kind: 'request', id: i + 1000, method: 'runs.delete', params: { run: pick([join(tmp, 'nothing'), tmp, scalar()]) } },
+        { kind: 'request', id: i + 1000, method: 'policy.export', params: { run: pick([join(tmp, 'nothing'), scalar()]), out: pick([join(tmp, 'x.onnx'), join(tmp, 'x.txt'), scalar()]), force: scalar() } },
       ]),
     );
   }
