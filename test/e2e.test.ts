@@ -116,21 +116,17 @@ test('web mode: tune a CFG policy with reverse KL by clicks, watch it learn', as
   assert.deepEqual(pageErrors, []);
 });
 
-test('web mode: compare the learned policy with the best constant guidance from a grid', async () => {
-  const { cli } = await import('./helpers/cli');
-  const grid = join(tmp, 'grid');
-  const g = await cli('grid', '--model', 'gmm-ring8', '--axis', 'guidance=1,1.25,1.5,2', '--n', '1000', '--metric', 'fid', '--out', grid);
-  assert.equal(g.code, 0, g.stderr);
+test('web mode: compare the learned policy with the best constant guidance, searched by clicks', async () => {
   await page.getByRole('button', { name: 'Compare', exact: true }).click();
   await page.getByLabel('Samples per row').fill('1000');
-  await page.getByLabel('Grid result (optional)').fill(grid);
+  assert.ok(await page.getByRole('checkbox', { name: /Search the best constant/ }).isChecked());
   await page.getByRole('button', { name: 'Evaluate', exact: true }).click();
   const table = page.getByTestId('compare-table');
   await table.waitFor({ timeout: 120_000 });
   const text = await table.innerText();
   assert.match(text, /policy \(cfg, rkl, τ=1\)/);
   assert.match(text, /no guidance \/ plain/);
-  assert.match(text, /best constant \(grid\)/);
+  assert.match(text, /best constant w = [0-9.]+ \(grid over the actions\)/);
   assert.equal(await page.getByTestId('compare-samples').count(), 3);
   // The temperature slider re-evaluates the policy.
   const slider = page.getByRole('slider', { name: 'policy temperature' });

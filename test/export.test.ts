@@ -269,11 +269,17 @@ test('CLI: export a run, then `sample --policy policy.onnx` gives the same sampl
   const fixed = await cli('sample', '--policy', out, '--out', join(tmp, 'cli', 'c.npy'), '--steps', '10');
   assert.equal(fixed.code, 2);
   assert.match(fixed.stderr, /--steps cannot be combined with --policy/);
-  const ev = await cli('eval', '--policy', out, '--n', '300', '--json');
+  const ev = await cli('eval', '--policy', out, '--n', '300', '--best-constant', '--json');
   assert.equal(ev.code, 0, ev.stderr);
   const cmp = lastJson(ev.stdout) as { rows: { name: string; nfe: number }[]; iteration: number };
   assert.equal(cmp.iteration, 2);
   assert.match(cmp.rows[0]!.name, /^policy \(cfg/);
+  // The best constant, searched over the policy's own action values on another seed.
+  const best = cmp.rows.find((r) => r.name.startsWith('best constant'));
+  assert.ok(best, JSON.stringify(cmp.rows.map((r) => r.name)));
+  const w = Number(/w = ([0-9.]+)/.exec(best.name)![1]);
+  assert.ok(defaultConfig('cfg').actions.includes(w), `w = ${w} is one of the actions`);
+  assert.equal(best.nfe, 35);
 });
 
 test('a truncated, foreign or inconsistent policy file is a clear error, not a crash', async () => {

@@ -35,6 +35,8 @@ Commands:
       --baseline no-guidance|best-constant|edm-stochastic|equal-nfe  [--nfe N] [--grid-result DIR]
       --kid-subsets K (100) --kid-subset-size M (1000)
   eval --policy RUN_DIR|policy.onnx [--n N (4000)] [--seed S] [--temperature T] [--grid-result DIR] [--per-class]
+      [--best-constant]              cfg/gamma: also search the best constant action (grid over the policy's
+                                     action values, chosen by FID on seed S+1) and add it as a row
                                      sample with a learned policy and score it next to the baselines
   grid --model ID|DIR [sample flags] --axis NAME=A:B:STEP|V1,V2,... [--axis ...] --out DIR
                                      grid search (cross product of the axes, same seed in every cell);

@@ -138,6 +138,7 @@ export const EVAL_OPTIONS = {
   policy: { type: 'string' },
   temperature: { type: 'string' },
   'per-class': { type: 'boolean' },
+  'best-constant': { type: 'boolean' },
 } as const;
 
 /** Human lines for an evaluation. */
@@ -155,7 +156,7 @@ export function describeEval(r: EvalResult): string {
 export async function cmdEval(argv: string[], signal: AbortSignal): Promise<void> {
   const { values: v } = parseArgs({ args: argv, options: EVAL_OPTIONS, strict: true });
   if (v.help) return void process.stdout.write(USAGE + '\n');
-  if (v.policy) return evalPolicy(v);
+  if (v.policy) return evalPolicy(v, signal);
   if (!v.model) throw new UsageError('eval needs --model');
   let metrics;
   try {
@@ -227,7 +228,7 @@ export async function cmdEval(argv: string[], signal: AbortSignal): Promise<void
 type EvalValues = { [K in keyof typeof EVAL_OPTIONS]?: (typeof EVAL_OPTIONS)[K]['type'] extends 'boolean' ? boolean : string };
 
 /** eval --policy RUN_DIR|policy.onnx: sample with the run's EMA policy (or the exported file) and score it next to the baselines. */
-async function evalPolicy(v: EvalValues): Promise<void> {
+async function evalPolicy(v: EvalValues, signal: AbortSignal): Promise<void> {
   const runDir = v.policy!;
   let metrics;
   try {
@@ -244,15 +245,15 @@ async function evalPolicy(v: EvalValues): Promise<void> {
   try {
     let cmp: Comparison;
     try {
-      cmp = await comparePolicy(model, runDir, { n, seed, temperature, metrics, gridResult: v['grid-result'], perClass });
+      cmp = await comparePolicy(model, runDir, { n, seed, temperature, metrics, gridResult: v['grid-result'], perClass, bestConstant: !!v['best-constant'], signal });
     } catch (e) {
       if (e instanceof CompareInputError) throw new UsageError(e.message);
       throw e;
     }
     const { rows, actionByClass } = cmp;
     const keys = Object.keys(rows[0]!.summary);
-    let human = [`${'method'.padEnd(42)} ${'NFE'.padStart(6)} ${keys.map((k) => k.padStart(10)).join(' ')}`]
-      .concat(rows.map((r) => `${r.name.padEnd(42)} ${r.nfe.toFixed(2).padStart(6)} ${keys.map((k) => (r.summary[k] ?? NaN).toFixed(4).padStart(10)).join(' ')}`))
+    let human = [`${'method'.padEnd(48)} ${'NFE'.padStart(6)} ${keys.map((k) => k.padStart(10)).join(' ')}`]
+      .concat(rows.map((r) => `${r.name.padEnd(48)} ${r.nfe.toFixed(2).padStart(6)} ${keys.map((k) => (r.summary[k] ?? NaN).toFixed(4).padStart(10)).join(' ')}`))
       .join('\n');
     if (perClass) {
       const short = (name: string): string => name.split(' (')[0]!.slice(0, 14);

@@ -110,7 +110,7 @@ export interface Methods {
   'train.resume': { params: { run: string; iterations?: number }; result: { run: string } };
   'train.stop': { params: { run: string }; result: { stopped: boolean } };
   'runs.list': { params: { root: string }; result: RunSummary[] };
-  'eval.policy': { params: { run: string; n?: number; seed?: number; temperature?: number; gridResult?: string }; result: ComparisonResult };
+  'eval.policy': { params: { run: string; n?: number; seed?: number; temperature?: number; gridResult?: string; bestConstant?: boolean }; result: ComparisonResult };
   'runs.metrics': { params: { run: string }; result: { run: string; iterations: number; metrics: Record<string, number>[] } };
   /** Moves a run directory into `.trash/` beside it (recoverable), unless it is training. */
   'runs.delete': { params: { run: string }; result: { trashed: string } };
@@ -167,6 +167,7 @@ const PARAMS: { [M in Method]: (p: Obj) => string | null } = {
     if (p['seed'] !== undefined && !(Number.isInteger(p['seed']) && (p['seed'] as number) >= 0)) return 'params.seed must be a non-negative integer';
     if (p['temperature'] !== undefined && !(typeof p['temperature'] === 'number' && p['temperature'] > 0 && p['temperature'] <= 100)) return 'params.temperature must be a number in (0, 100]';
     if (p['gridResult'] !== undefined && !str(p, 'gridResult')) return 'params.gridResult must be a grid result directory';
+    if (p['bestConstant'] !== undefined && typeof p['bestConstant'] !== 'boolean') return 'params.bestConstant must be true or false';
     return null;
   },
 };

@@ -113,12 +113,15 @@ export class EngineHost {
       case 'eval.policy': {
         const run = resolve(p['run'] as string);
         const model = await this.models.get(runModelDir(run));
+        const cfg = JSON.parse(readFileSync(join(run, 'config.json'), 'utf8'), infReviver) as { learner: LearnerConfig };
         const cmp = await comparePolicy(model, run, {
           n: (p['n'] as number | undefined) ?? 4000,
           seed: (p['seed'] as number | undefined) ?? 1_000_003,
           temperature: p['temperature'] as number | undefined,
           metrics: ['fid', 'kid', 'precision', 'recall'],
           gridResult: p['gridResult'] as string | undefined,
+          // Renoise policies have their equal-NFE baselines instead of a constant.
+          bestConstant: p['bestConstant'] === true && cfg.learner.intervention !== 'renoise',
           pictures: true,
         });
         const { actionByClass: _, ...result } = cmp;

@@ -6,6 +6,7 @@
 import type { Model } from '../models/model';
 import { baselineSettings } from '../samplers/baselines';
 import { generate, resolveSettings } from '../samplers/generate';
+import { runGrid } from '../grid';
 import { evaluatePerClass, evaluateSamples, referenceFor, type ClassScores, type MetricName } from '../metrics/evaluate';
 import { extractorForModel } from '../metrics/features';
 import { encodePng } from '../io/png';
@@ -27,6 +28,12 @@ export interface CompareOptions {
   metrics: MetricName[];
   /** A `grid` result directory: adds its best constant as a row. */
   gridResult?: string;
+  /**
+   * cfg / gamma: search the best constant action here (a grid over the policy's own action values,
+   * selected by FID on another seed, so the selection does not see the evaluation's samples) and add it as a row.
+   */
+  bestConstant?: boolean;
+  signal?: AbortSignal;
   perClass?: boolean;
   /** Add each row's sample picture (PNG, base64). */
   pictures?: boolean;
@@ -76,6 +83,22 @@ export async function comparePolicy(model: Model, source: string, o: CompareOpti
       const above = euler ? Math.ceil(ev.nfe) : Math.ceil((ev.nfe + 1) / 2);
       baselines.push([`EDM ${below} steps (NFE ≤ policy)`, { sampler: c.sampler, steps: below }]);
       if (above !== below) baselines.push([`EDM ${above} steps (NFE ≥ policy)`, { sampler: c.sampler, steps: above }]);
+    }
+    if (o.bestConstant) {
+      if (c.intervention === 'renoise') throw new CompareInputError('a best constant needs a cfg or gamma policy; renoise policies are compared with EDM at equal NFE');
+      // A constant γ per step is S_churn = γ·N (EDM: γ_i = min(S_churn/N, √2 − 1)).
+      const axis = c.intervention === 'cfg' ? { name: 'guidance' as const, values: c.actions } : { name: 'churn' as const, values: c.actions.map((g) => g * c.steps) };
+      const base = resolveSettings(model, { sampler: c.sampler, steps: c.steps });
+      const grid = await runGrid({
+        model,
+        extractor: ex,
+        reference,
+        signal: o.signal,
+        config: { model: { name: model.name, dir: model.dir }, base, axes: [axis], n, seed: seed + 1, classes: 'random', metrics: ['fid'], metric: 'fid' },
+      });
+      const best = grid.results.best!;
+      const label = c.intervention === 'cfg' ? `w = ${best.values['guidance']}` : `γ = ${(best.values['churn']! / c.steps).toFixed(3)}`;
+      baselines.push([`best constant ${label} (grid over the actions)`, best.settings]);
     }
     if (o.gridResult) {
       try {

@@ -3,7 +3,7 @@
 // slider re-evaluates the policy.
 
 import { useState } from 'react';
-import { Alert, Button, Card, Group, Image, NumberInput, SimpleGrid, Slider, Stack, Table, Text, TextInput, Title } from '@mantine/core';
+import { Alert, Button, Card, Checkbox, Group, Image, NumberInput, SimpleGrid, Slider, Stack, Table, Text, TextInput, Title } from '@mantine/core';
 import type { ComparisonResult } from '../../../shared/protocol';
 import type { EngineClient } from '../engine/client';
 
@@ -14,6 +14,7 @@ export function CompareScreen({ engine, run }: { engine: EngineClient; run: stri
   const [temperature, setTemperature] = useState(1);
   const [n, setN] = useState<number | string>(2000);
   const [grid, setGrid] = useState('');
+  const [bestConstant, setBestConstant] = useState(true);
   if (!run) return <Alert color="yellow">Train a policy first (Tune → Train).</Alert>;
   const nError = Number.isInteger(Number(n)) && Number(n) >= 100 && Number(n) <= 100_000 ? null : 'a whole number from 100 to 100,000';
 
@@ -21,7 +22,7 @@ export function CompareScreen({ engine, run }: { engine: EngineClient; run: stri
     setBusy(true);
     setError(null);
     try {
-      setResult(await engine.request('eval.policy', { run, n: Number(n), temperature: tau, ...(grid.trim() ? { gridResult: grid.trim() } : {}) }));
+      setResult(await engine.request('eval.policy', { run, n: Number(n), temperature: tau, bestConstant, ...(grid.trim() ? { gridResult: grid.trim() } : {}) }));
     } catch (e) {
       setError((e as Error).message);
     } finally {
@@ -48,6 +49,7 @@ export function CompareScreen({ engine, run }: { engine: EngineClient; run: stri
       <Group align="end">
         <NumberInput label="Samples per row" value={n} onChange={setN} min={100} max={100000} error={nError} w={180} />
         <TextInput label="Grid result (optional)" description="a `grid` output directory: adds its best constant" value={grid} onChange={(e) => setGrid(e.currentTarget.value)} w={360} />
+        <Checkbox label="Search the best constant" description="a grid over the policy’s action values (cfg, gamma), chosen by FID on another seed" checked={bestConstant} onChange={(e) => setBestConstant(e.currentTarget.checked)} maw={260} />
         <Button onClick={() => void evaluate(temperature)} loading={busy} disabled={nError !== null}>
           {result ? 'Evaluate again' : 'Evaluate'}
         </Button>
