@@ -36,7 +36,15 @@ export function App({ engine }: { engine: EngineClient }) {
   const [runsRoot, setRunsRoot] = useState('runs');
   const { setColorScheme } = useMantineColorScheme();
   const scheme = useComputedColorScheme('light');
-  useEffect(() => engine.onStatus((s, why) => setStatus({ s, why })), [engine]);
+  useEffect(
+    () =>
+      engine.onStatus((s, why) => {
+        setStatus({ s, why });
+        // The line to the engine dropped (in the desktop app: its utility process died and a new one is starting).
+        if (s === 'lost') notifications.show({ id: 'engine-lost', color: 'red', title: 'Engine', message: why ?? 'the connection to the engine was lost', autoClose: false, ...({ 'data-testid': 'engine-warning' } as object) });
+      }),
+    [engine],
+  );
   // Warnings from the engine (a crash and its restart, a failed run) stay up until dismissed.
   useEffect(
     () =>
