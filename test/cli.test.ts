@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { assertUsageError, cli, lastJson, spawnCli } from './helpers/cli';
 import { encodeNpy, npyFloat32, readNpy, writeNpy } from '../src/main/engine/io/npy';
 
-const BUNDLED_IDS = ['gmm-ring8', 'gmm-ring8-exact', 'gmm64', 'swissroll'];
+const BUNDLED_IDS = ['fashion-mnist', 'gmm-ring8', 'gmm-ring8-exact', 'gmm64', 'swissroll'];
 
 const tmp = mkdtempSync(join(tmpdir(), 'cli-test-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -22,7 +22,7 @@ function outDir(): string {
 }
 
 describe('models', () => {
-  test('--json lists the four bundled models', async () => {
+  test('--json lists the five bundled models', async () => {
     const r = await cli('models', '--json');
     assert.equal(r.code, 0, r.stderr);
     const res = lastJson(r.stdout) as { command: string; models: { id: string; bundled: boolean; error: string | null; shape: number[]; numClasses: number }[] };
@@ -39,6 +39,8 @@ describe('models', () => {
     assert.deepEqual(byId.get('gmm64')!.shape, [64]);
     assert.equal(byId.get('gmm-ring8')!.numClasses, 8);
     assert.equal(byId.get('swissroll')!.numClasses, 0);
+    assert.deepEqual(byId.get('fashion-mnist')!.shape, [1, 28, 28]);
+    assert.equal(byId.get('fashion-mnist')!.numClasses, 10);
   });
 
   test('a broken directory is listed with its error, a missing one is an error', async () => {
@@ -56,7 +58,7 @@ describe('models', () => {
     assert.equal(human.code, 0);
     for (const id of BUNDLED_IDS) assert.match(human.stdout, new RegExp(`^${id} `, 'm'));
 
-    assertUsageError(await cli('models', '--model', join(tmp, 'nowhere')), /no model ".*nowhere": not a bundled model \(gmm-ring8, gmm-ring8-exact, gmm64, swissroll\) nor an existing directory/);
+    assertUsageError(await cli('models', '--model', join(tmp, 'nowhere')), /no model ".*nowhere": not a bundled model \(fashion-mnist, gmm-ring8, gmm-ring8-exact, gmm64, swissroll\) nor an existing directory/);
   });
 });
 
@@ -213,7 +215,7 @@ describe('sample', () => {
   test('a model directory that does not exist, or is broken, is a clear error', async () => {
     const d = outDir();
     const out = join(d, 'x.npy');
-    assertUsageError(await cli('sample', '--model', join(d, 'no-such-model'), '--out', out), /no model ".*no-such-model": not a bundled model \(gmm-ring8, gmm-ring8-exact, gmm64, swissroll\) nor an existing directory/);
+    assertUsageError(await cli('sample', '--model', join(d, 'no-such-model'), '--out', out), /no model ".*no-such-model": not a bundled model \(fashion-mnist, gmm-ring8, gmm-ring8-exact, gmm64, swissroll\) nor an existing directory/);
     assertUsageError(await cli('sample', '--model', 'no-such-id', '--out', out), /no model "no-such-id"/);
     const empty = join(d, 'empty');
     mkdirSync(empty);

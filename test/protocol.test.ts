@@ -125,6 +125,16 @@ test('models: the bundled list, a good model opened with its facts, a broken one
   const bad = ok<{ ok: boolean; problem: { message: string; key: string | null } }>(await req('models.open', { dir: broken }));
   assert.equal(bad.ok, false);
   assert.match(bad.problem.message, /missing\.onnx/);
+  // Previews: a model's preview.png as it is, else samples drawn once (a PNG either way); a broken model is an error.
+  const png = (b64: string): boolean => Buffer.from(b64, 'base64').subarray(1, 4).toString() === 'PNG';
+  const fm = ok<{ pngBase64: string; source: string }>(await req('models.preview', { dir: 'fashion-mnist' }));
+  assert.equal(fm.source, 'file');
+  assert.ok(png(fm.pngBase64));
+  const ring = ok<{ pngBase64: string; source: string }>(await req('models.preview', { dir: 'gmm-ring8' }));
+  assert.equal(ring.source, 'sampled');
+  assert.ok(png(ring.pngBase64));
+  const none = await req('models.preview', { dir: broken });
+  assert.ok(!none.ok && /missing\.onnx/.test(none.error.message));
 });
 
 test('train over the protocol: events stream, junk during training is refused, runs are listed, stop works', async () => {

@@ -106,6 +106,8 @@ export interface Methods {
   'engine.info': { params: Record<string, never>; result: EngineInfo };
   'models.list': { params: Record<string, never>; result: ModelSummary[] };
   'models.open': { params: { dir: string }; result: ModelReport };
+  /** A model's preview picture: its preview.png, else samples drawn now (Heun 18, w = 1, seed 0). */
+  'models.preview': { params: { dir: string }; result: { pngBase64: string; source: 'file' | 'sampled' } };
   'train.start': { params: { model: string; runDir: string; config: Record<string, unknown> }; result: { run: string } };
   'train.resume': { params: { run: string; iterations?: number }; result: { run: string } };
   'train.stop': { params: { run: string }; result: { stopped: boolean } };
@@ -151,6 +153,7 @@ const PARAMS: { [M in Method]: (p: Obj) => string | null } = {
   'engine.info': () => null,
   'models.list': () => null,
   'models.open': (p) => (str(p, 'dir') ? null : 'params.dir must be a non-empty string (a model directory)'),
+  'models.preview': (p) => (str(p, 'dir') ? null : 'params.dir must be a non-empty string (a model directory)'),
   'train.start': (p) =>
     !str(p, 'model') ? 'params.model must be a bundled model id or a model directory' : !str(p, 'runDir') ? 'params.runDir must be a non-empty string (where the run is written)' : !isObj(p['config']) ? 'params.config must be an object of learner settings' : null,
   'train.resume': (p) =>

@@ -16,6 +16,9 @@ import { loadRun, runModelDir, runTraining } from './learner/train';
 import { exportPolicy, ExportError } from './learner/export';
 import { comparePolicy } from './learner/compare';
 import { tfInitResult } from './learner/backend';
+import { generate, resolveSettings } from './samplers/generate';
+import { samplePicture } from './io/plots';
+import { encodePng } from './io/png';
 
 function summary(e: ModelEntry): ModelSummary {
   const m = e.manifest;
@@ -87,6 +90,8 @@ export class EngineHost {
         return bundledModels().map(summary);
       case 'models.open':
         return this.openModel(p['dir'] as string);
+      case 'models.preview':
+        return this.preview(resolveModelDir(p['dir'] as string));
       case 'train.start':
         return this.startTraining(p['model'] as string, resolve(p['runDir'] as string), configFromParams(p['config'] as Record<string, unknown>), false);
       case 'train.resume': {
@@ -140,6 +145,27 @@ export class EngineHost {
         }
       }
     }
+  }
+
+  private readonly previews = new Map<string, Promise<{ pngBase64: string; source: 'file' | 'sampled' }>>();
+
+  /** preview.png in the model directory, else 64 images (or 2,000 points) sampled once and kept. */
+  private preview(dir: string): Promise<{ pngBase64: string; source: 'file' | 'sampled' }> {
+    const file = join(dir, 'preview.png');
+    if (existsSync(file)) return Promise.resolve({ pngBase64: readFileSync(file).toString('base64'), source: 'file' });
+    let p = this.previews.get(dir);
+    if (!p) {
+      p = (async () => {
+        const model = await this.models.get(dir);
+        const n = model.shape.length === 3 ? 64 : 2000;
+        const gen = await generate(model, resolveSettings(model, {}), { n, batch: 1024, seed: 0 });
+        const { image } = await samplePicture(model, gen.samples, gen.labels, n);
+        return { pngBase64: Buffer.from(encodePng(image)).toString('base64'), source: 'sampled' as const };
+      })();
+      p.catch(() => this.previews.delete(dir)); // a broken model: try again next time
+      this.previews.set(dir, p);
+    }
+    return p;
   }
 
   private async openModel(dir: string): Promise<ModelReport> {

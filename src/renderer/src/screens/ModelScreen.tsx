@@ -2,7 +2,7 @@
 // its manifest facts or its validation report (what is wrong and how to fix it).
 
 import { useEffect, useState } from 'react';
-import { Alert, Badge, Button, Card, Group, Loader, SimpleGrid, Stack, Table, Text, TextInput, Title } from '@mantine/core';
+import { Alert, Badge, Button, Card, Center, Group, Image, Loader, SimpleGrid, Stack, Table, Text, TextInput, Title } from '@mantine/core';
 import type { ModelReport, ModelSummary } from '../../../shared/protocol';
 import type { EngineClient } from '../engine/client';
 
@@ -47,6 +47,7 @@ export function ModelScreen({ engine, onChosen, onContinue }: { engine: EngineCl
               <Text fw={600}>{m.name ?? m.id}</Text>
               {m.bundled && <Badge variant="light">bundled</Badge>}
             </Group>
+            {!m.error && <ModelPreview engine={engine} id={m.id} dir={m.dir} />}
             <Text size="sm" c="dimmed" lineClamp={3}>
               {m.error ?? m.description}
             </Text>
@@ -118,5 +119,27 @@ export function ModelScreen({ engine, onChosen, onContinue }: { engine: EngineCl
         </Card>
       )}
     </Stack>
+  );
+}
+
+/** The model's preview grid (its preview.png, or samples the engine draws once). */
+function ModelPreview({ engine, id, dir }: { engine: EngineClient; id: string; dir: string }) {
+  const [src, setSrc] = useState<string | null>(null);
+  const [failed, setFailed] = useState(false);
+  useEffect(() => {
+    let live = true;
+    engine.request('models.preview', { dir }).then(
+      (r) => live && setSrc(`data:image/png;base64,${r.pngBase64}`),
+      () => live && setFailed(true),
+    );
+    return () => {
+      live = false;
+    };
+  }, [engine, dir]);
+  if (failed) return null;
+  return (
+    <Card.Section mb="xs">
+      {src ? <Image src={src} alt={`samples from ${id}`} h={180} fit="contain" bg="dark.8" data-testid={`preview-${id}`} /> : <Center h={180}><Loader size="sm" aria-label={`Drawing samples from ${id}`} /></Center>}
+    </Card.Section>
   );
 }
