@@ -89,6 +89,7 @@ test('web mode: tune a CFG policy with reverse KL by clicks, watch it learn', as
   await set('Training iterations', '6');
   await set('Trajectories per iteration', '128');
   await set('Evaluate every (iterations)', '3');
+  await set('Samples per evaluation', '1000');
   await set('Run directory', join(tmp, 'runs', 'cfg-rkl'));
   await page.screenshot({ path: join(SHOTS, 'tune.png'), fullPage: true });
   const before = await page.evaluate(() => (window as unknown as { __longTasks: number[] }).__longTasks.length);

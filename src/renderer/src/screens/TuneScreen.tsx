@@ -29,6 +29,7 @@ export function TuneScreen({ engine, model, onStarted }: { engine: EngineClient;
   const [iterations, setIterations] = useState<number | string>(d.iterations);
   const [trajectories, setTrajectories] = useState<number | string>(d.trajectories);
   const [evalEvery, setEvalEvery] = useState<number | string>(d.evalEvery);
+  const [evalSamples, setEvalSamples] = useState<number | string>(d.evalSamples);
   const [seed, setSeed] = useState<number | string>(0);
   const [runDir, setRunDir] = useState('');
   const [error, setError] = useState<string | null>(null);
@@ -37,7 +38,7 @@ export function TuneScreen({ engine, model, onStarted }: { engine: EngineClient;
   const actionValues = actions.split(',').map((s) => Number(s.trim()));
   const actionsError = actionValues.length < 2 || actionValues.some((v) => !Number.isFinite(v)) ? 'at least two numbers, separated by commas' : null;
   const int = (v: number | string, min: number): string | null => (Number.isInteger(Number(v)) && Number(v) >= min ? null : `a whole number ≥ ${min}`);
-  const errors = { steps: int(steps, 1), budget: intervention === 'renoise' ? int(budget, 1) : null, iterations: int(iterations, 1), trajectories: int(trajectories, 2), evalEvery: int(evalEvery, 0), seed: int(seed, 0) };
+  const errors = { steps: int(steps, 1), budget: intervention === 'renoise' ? int(budget, 1) : null, iterations: int(iterations, 1), trajectories: int(trajectories, 2), evalEvery: int(evalEvery, 0), evalSamples: int(evalSamples, 100), seed: int(seed, 0) };
   const conditional = (model?.summary.numClasses ?? 0) > 0;
   const invalid = !model || actionsError !== null || Object.values(errors).some((e) => e !== null) || (intervention === 'cfg' && !conditional);
   const defaultRunDir = model ? `runs/${model.summary.id}-${intervention}-${divergence}-s${seed}` : '';
@@ -62,6 +63,7 @@ export function TuneScreen({ engine, model, onStarted }: { engine: EngineClient;
       trajectories: Number(trajectories),
       rolloutBatch: Math.min(1024, Number(trajectories)),
       evalEvery: Number(evalEvery),
+      evalSamples: Number(evalSamples),
       seed: Number(seed),
     };
     if (intervention === 'renoise') config['nfeBudget'] = Number(budget);
@@ -95,6 +97,7 @@ export function TuneScreen({ engine, model, onStarted }: { engine: EngineClient;
         <NumberInput label="Training iterations" value={iterations} onChange={setIterations} min={1} error={errors.iterations} />
         <NumberInput label="Trajectories per iteration" value={trajectories} onChange={setTrajectories} min={2} error={errors.trajectories} />
         <NumberInput label="Evaluate every (iterations)" value={evalEvery} onChange={setEvalEvery} min={0} error={errors.evalEvery} />
+        <NumberInput label="Samples per evaluation" description="FID / precision / recall and the sample grid" value={evalSamples} onChange={setEvalSamples} min={100} error={errors.evalSamples} />
         <NumberInput label="Seed" value={seed} onChange={setSeed} min={0} error={errors.seed} />
         <TextInput label="Run directory" placeholder={defaultRunDir} value={runDir} onChange={(e) => setRunDir(e.currentTarget.value)} />
       </SimpleGrid>
