@@ -136,7 +136,7 @@ export class OnnxPolicy implements SamplingPolicy {
       }
       const policy = new OnnxPolicy(path, model, spec, iteration, meta, session);
       const sha = meta['model_sha256'];
-      if (sha && sha !== sha256File(`${model.dir}/${model.manifest.onnx}`)) {
+      if (sha && sha !== sha256File(model.onnxPath)) {
         policy.warnings.push(`${path}: was exported for a different ${model.name} denoiser file (SHA-256 ${sha.slice(0, 12)}…); it runs, but was not trained on this one`);
       }
       // Probe: two states at the ends of the range must give K finite logits each.
