@@ -310,6 +310,7 @@ test('a truncated, foreign or inconsistent policy file is a clear error, not a c
     [bad('wrong-inputs.onnx', withMeta(meta, 'state')), 'gmm-ring8', /has inputs "state", "sigma", "class_labels".*takes "x", "sigma", "class_labels"/],
     [bad('no-steps.onnx', withMeta(noSteps)), 'gmm-ring8', /metadata lack "steps"/],
     [bad('bad-actions.onnx', withMeta({ ...meta, actions: '[1]' })), 'gmm-ring8', /"actions".*at least two numbers/],
+    [bad('bad-sigma.onnx', withMeta({ ...meta, sigma_max: 'lots' })), 'gmm-ring8', /"sigma_max" = "lots" is not a positive number/],
     [bad('missing.onnx', new Uint8Array()).replace('missing', 'absent'), 'gmm-ring8', /not found/],
     [good, 'gmm64', /exported for the model "gmm-ring8", not "gmm64"; pass --model gmm-ring8/],
   ];

@@ -70,6 +70,10 @@ export function readPolicyMetadata(path: string): { meta: Record<string, string>
   if (!Array.isArray(actions) || actions.length < 2 || !actions.every(Number.isFinite)) bad('actions', 'is not a JSON list of at least two numbers');
   const nfeBudget = Number(get('nfe_budget'));
   if (Number.isNaN(nfeBudget)) bad('nfe_budget', 'is not a number');
+  for (const key of ['sigma_min', 'sigma_max', 'rho']) {
+    const v = Number(get(key));
+    if (!(Number.isFinite(v) && v > 0)) bad(key, 'is not a positive number');
+  }
   const temperature = Number(get('temperature'));
   if (!(temperature > 0)) bad('temperature', 'is not positive');
   const spec: PolicySpec = {
