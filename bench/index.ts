@@ -9,6 +9,8 @@
 // 2. FID on 10,000 × 2,048 features against pytorch-fid's formula (numpy + scipy.linalg.sqrtm, in
 //    float64) on the same features, in the same run. Goal: the same number (|ΔFID| ≤ 1e-3 +
 //    1e-4·FID) in time of the order of scipy's. Needs Debian's python3-scipy for the reference.
+// 5. The bundled fashion-mnist denoiser: images per second per NFE at batch 256 in ONNX Runtime
+//    (goal ≥ 500 on a 2-core CPU), measured next to the random-weight conv model of (1).
 // 4. Export: a 28×28 (x, σ, class, step) CFG policy with its conv encoder merged in (the paper's
 //    default heads, 128 wide), built, verified on 512 states in a fresh ONNX Runtime session and
 //    written. Goal: under 5 s; the file size is reported, and the time next to one training
@@ -240,11 +242,40 @@ async function benchExport(): Promise<boolean> {
   }
 }
 
+async function benchFashionMnist(): Promise<boolean> {
+  const { resourcesDir } = await import('../src/main/engine/models/registry');
+  const fm = await ort.InferenceSession.create(join(resourcesDir(), 'models', 'fashion-mnist', 'denoiser.onnx'), { graphOptimizationLevel: 'all', executionProviders: ['cpu'] });
+  const conv = await ort.InferenceSession.create(convDenoiserGraph({ seed: 0, numClasses: 10 }).bytes, { graphOptimizationLevel: 'all', executionProviders: ['cpu'] });
+  const feeds = {
+    x: new ort.Tensor('float32', Float32Array.from({ length: BATCH * 784 }, (_, i) => Math.sin(i) * 0.5), [BATCH, 1, 28, 28]),
+    sigma: new ort.Tensor('float32', new Float32Array(BATCH).fill(1.3), [BATCH]),
+    class_labels: new ort.Tensor('int64', BigInt64Array.from({ length: BATCH }, (_, i) => BigInt(i % 11)), [BATCH]),
+  };
+  const rate = async (s: ort.InferenceSession): Promise<number> => {
+    await s.run(feeds);
+    const ts: number[] = [];
+    for (let r = 0; r < 2 * ROUNDS; r++) {
+      const t0 = performance.now();
+      await s.run(feeds);
+      ts.push(performance.now() - t0);
+    }
+    return BATCH / (median(ts) / 1000);
+  };
+  const a = await rate(fm);
+  const b = await rate(conv);
+  const ok = a >= 500;
+  console.log(`fashion-mnist denoiser (ONNX Runtime CPU, batch ${BATCH}): ${a.toFixed(0)} images/s per NFE (goal ≥ 500) ${ok ? 'OK' : 'MISSED'}; / random-weight conv model ${b.toFixed(0)} = ${(a / b).toFixed(2)}`);
+  await fm.release();
+  await conv.release();
+  return ok;
+}
+
 const only = process.argv[2];
 const results = [
   only && only !== 'overhead' ? true : await benchOverhead(),
   only && only !== 'learner' ? true : await benchLearner(),
   only && only !== 'fid' ? true : await benchFid(),
   only && only !== 'export' ? true : await benchExport(),
+  only && only !== 'fashion-mnist' ? true : await benchFashionMnist(),
 ];
 process.exitCode = results.every(Boolean) ? 0 : 1;
