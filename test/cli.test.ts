@@ -49,8 +49,8 @@ describe('models', () => {
     const r = await cli('models', '--json', '--model', broken);
     assert.equal(r.code, 0, r.stderr);
     const res = lastJson(r.stdout) as { models: { id: string; bundled: boolean; error: string | null }[] };
-    assert.equal(res.models.length, 5);
-    const entry = res.models[4];
+    assert.equal(res.models.length, BUNDLED_IDS.length + 1);
+    const entry = res.models[BUNDLED_IDS.length]!;
     assert.equal(entry.bundled, false);
     assert.ok(entry.error && entry.error.length > 0);
 

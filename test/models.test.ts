@@ -521,8 +521,8 @@ describe('broken models fail with a ModelError', () => {
 describe('bundled models', () => {
   const ids = readdirSync(BUNDLED).sort();
 
-  test('the four bundled models are there and load', async () => {
-    assert.deepEqual(ids, ['gmm-ring8', 'gmm-ring8-exact', 'gmm64', 'swissroll']);
+  test('the five bundled models are there and load', async () => {
+    assert.deepEqual(ids, ['fashion-mnist', 'gmm-ring8', 'gmm-ring8-exact', 'gmm64', 'swissroll']);
     for (const id of ids) {
       const model = await Model.load(join(BUNDLED, id), { device: 'cpu' });
       assert.equal(model.name, id);
