@@ -331,6 +331,8 @@ def main():
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
     device = torch.device(args.device)
+    if device.type == 'cpu':
+        torch.set_num_threads(os.cpu_count() or 1)  # Debian's torch starts with one thread
     xtr, ytr = load_split(args.data, 'train')
     xte, yte = load_split(args.data, 'test')
     x, y = to_model_range(xtr), torch.from_numpy(ytr.astype(np.int64))
