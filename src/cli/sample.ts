@@ -39,11 +39,12 @@ export async function cmdSample(argv: string[], signal: AbortSignal): Promise<vo
     if (v['init-noise']) throw new UsageError('--init-noise cannot be combined with --policy; use --seed');
   } else if (v.temperature !== undefined) throw new UsageError('--temperature applies to --policy sampling only');
   const model = await Model.load(resolveModelDir(v.model ?? policyModel(v.policy!)), { device });
+  let policy: Awaited<ReturnType<typeof openPolicy>> | null = null;
   try {
     const classes = classesFromFlag(v.class);
     const temperature = num(v.temperature, 'temperature');
     if (temperature !== undefined && !(temperature > 0)) throw new UsageError(`--temperature must be positive, got ${temperature}`);
-    const policy = v.policy ? await openPolicy(v.policy, model) : null;
+    policy = v.policy ? await openPolicy(v.policy, model) : null;
     for (const w of policy?.warnings ?? []) rep.event({ type: 'log', level: 'warn', message: w });
     const settings = policy ? policy.settings : samplerSettingsFromFlags(model, v);
 
@@ -71,17 +72,13 @@ export async function cmdSample(argv: string[], signal: AbortSignal): Promise<vo
       const elapsed = (performance.now() - t0) / 1000;
       rep.event({ type: 'progress', task: 'sample', done: Math.round(frac * n), total: n, unit: 'samples', elapsedSeconds: elapsed, etaSeconds: frac > 0 ? (elapsed * (1 - frac)) / frac : null });
     };
-    let result: { samples: Float32Array; labels: Int32Array | null; nfe: Int32Array; networkEvals: Int32Array | null; seconds: number };
+    let result: { samples: Float32Array; labels: Int32Array | null; nfe: Int32Array; networkEvals: Int32Array; seconds: number };
     let policyInfo: Record<string, unknown> | null = null;
     if (policy) {
-      try {
-        const tau = temperature ?? policy.spec.temperature;
-        const ro = await policy.sample(n, seed, { temperature: tau, batch, classes, signal, onProgress });
-        result = { samples: ro.samples, labels: ro.sampleLabels, nfe: ro.nfe, networkEvals: null, seconds: (performance.now() - t0) / 1000 };
-        policyInfo = { source: v.policy, kind: isPolicyFile(v.policy!) ? 'onnx' : 'run', intervention: policy.spec.intervention, actions: policy.spec.actions, iteration: policy.iteration, temperature: tau };
-      } finally {
-        await policy.dispose();
-      }
+      const tau = temperature ?? policy.spec.temperature;
+      const ro = await policy.sample(n, seed, { temperature: tau, batch, classes, signal, onProgress });
+      result = { samples: ro.samples, labels: ro.sampleLabels, nfe: ro.nfe, networkEvals: ro.networkEvals, seconds: (performance.now() - t0) / 1000 };
+      policyInfo = { source: v.policy, kind: isPolicyFile(v.policy!) ? 'onnx' : 'run', intervention: policy.spec.intervention, actions: policy.spec.actions, iteration: policy.iteration, temperature: tau };
     } else {
       result = await generate(model, settings, { n, batch, seed, classes, initNoise, signal, onProgress });
     }
@@ -100,7 +97,7 @@ export async function cmdSample(argv: string[], signal: AbortSignal): Promise<vo
     });
 
     const nfe = stats(result.nfe);
-    const net = result.networkEvals ? stats(result.networkEvals) : null;
+    const net = stats(result.networkEvals);
     const obj = {
       command: 'sample',
       model: model.name,
@@ -125,10 +122,11 @@ export async function cmdSample(argv: string[], signal: AbortSignal): Promise<vo
       obj,
       `${n} samples from ${model.name} (${settings.sampler}, ${settings.steps} steps, ${policyInfo ? `policy ${v.policy} (${policyInfo['intervention']}, τ=${policyInfo['temperature']})` : `w=${settings.guidance}`}) → ${v.out}` +
         `${labelsPath ? ` (+ ${labelsPath})` : ''}${v.grid ? `, grid → ${v.grid}` : ''}\n` +
-        `NFE/sample ${nfe.mean.toFixed(2)}${net ? ` (network passes ${net.mean.toFixed(2)})` : ''}, ${result.seconds.toFixed(2)} s, ${(n / result.seconds).toFixed(1)} samples/s on ${model.backend}` +
+        `NFE/sample ${nfe.mean.toFixed(2)} (network passes ${net.mean.toFixed(2)}), ${result.seconds.toFixed(2)} s, ${(n / result.seconds).toFixed(1)} samples/s on ${model.backend}` +
         (gridNote ? `\n${gridNote}` : ''),
     );
   } finally {
+    await policy?.dispose();
     await model.dispose();
   }
 }

@@ -1,14 +1,12 @@
 // `train`: learn a sampling policy with the inverse-RL learner, as a run directory.
 
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Model } from '../main/engine/models/model';
 import { resolveModelDir } from '../main/engine/models/registry';
 import { CONDITIONINGS, defaultConfig, initActionFrom, INTERVENTIONS, type Conditioning, type Intervention, type LearnerConfig } from '../main/engine/learner/config';
 import { baselineSettings } from '../main/engine/samplers/baselines';
 import { DIVERGENCES, type Divergence } from '../main/engine/learner/divergences';
-import { runTraining } from '../main/engine/learner/train';
+import { runModelDir, runTraining } from '../main/engine/learner/train';
 import { deviceFromFlag, num, Reporter, USAGE, UsageError } from './common';
 
 export const TRAIN_OPTIONS = {
@@ -45,11 +43,7 @@ export async function cmdTrain(argv: string[], signal: AbortSignal): Promise<voi
   if (!runDir) throw new UsageError('train needs --run-dir DIR (a new run) or --resume DIR');
   if (v.resume && v['run-dir'] && v.resume !== v['run-dir']) throw new UsageError('give either --run-dir or --resume, not both');
   let modelRef = v.model;
-  if (!modelRef && v.resume) {
-    const cfgPath = join(v.resume, 'config.json');
-    if (!existsSync(cfgPath)) throw new UsageError(`${v.resume}: not a run directory (no config.json)`);
-    modelRef = (JSON.parse(readFileSync(cfgPath, 'utf8')) as { model: { dir: string } }).model.dir;
-  }
+  if (!modelRef && v.resume) modelRef = runModelDir(v.resume);
   if (!modelRef) throw new UsageError('train needs --model');
   const intervention = (v.intervention ?? 'cfg') as Intervention;
   if (!INTERVENTIONS.includes(intervention)) throw new UsageError(`--intervention must be one of ${INTERVENTIONS.join(', ')}, got "${v.intervention}"`);

@@ -7,12 +7,11 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync 
 import { basename, dirname, join, resolve } from 'node:path';
 import { parseRequest, PROTOCOL_VERSION, type Method, type Methods, type ModelReport, type ModelSummary, type Request, type RunSummary, type ServerMessage } from '../../shared/protocol';
 import { VERSION } from '../../shared/version';
-import { infReviver } from '../../shared/json';
 import { bundledModels, describeModel, resolveModelDir, type ModelEntry } from './models/registry';
 import { Model, ModelCache } from './models/model';
 import { ModelError } from './models/manifest';
 import { defaultConfig, INTERVENTIONS, type Intervention, type LearnerConfig } from './learner/config';
-import { loadRun, runModelDir, runTraining } from './learner/train';
+import { loadRun, readMetrics, readRunConfig, runModelDir, runTraining } from './learner/train';
 import { exportPolicy, ExportError } from './learner/export';
 import { comparePolicy } from './learner/compare';
 import { tfInitResult } from './learner/backend';
@@ -38,21 +37,6 @@ export function configFromParams(raw: Record<string, unknown>): LearnerConfig {
     (c as unknown as Record<string, unknown>)[k] = v === 'inf' ? Infinity : v;
   }
   return c;
-}
-
-/** A run's metrics.jsonl, one object per complete line (a line cut by a kill is skipped). */
-function readMetrics(run: string): Record<string, number>[] {
-  const path = join(run, 'metrics.jsonl');
-  if (!existsSync(path)) return [];
-  const out: Record<string, number>[] = [];
-  for (const l of readFileSync(path, 'utf8').split('\n')) {
-    try {
-      if (l.trim()) out.push(JSON.parse(l) as Record<string, number>);
-    } catch {
-      // a line cut by a kill
-    }
-  }
-  return out;
 }
 
 interface Job {
@@ -96,8 +80,7 @@ export class EngineHost {
         return this.startTraining(p['model'] as string, resolve(p['runDir'] as string), configFromParams(p['config'] as Record<string, unknown>), false);
       case 'train.resume': {
         const run = resolve(p['run'] as string);
-        if (!existsSync(join(run, 'config.json'))) throw new RangeError(`${run}: not a run directory (no config.json)`);
-        const cfg = JSON.parse(readFileSync(join(run, 'config.json'), 'utf8'), infReviver) as { model: { dir: string }; learner: LearnerConfig };
+        const cfg = readRunConfig(run);
         return this.startTraining(cfg.model.dir, run, cfg.learner, true, p['iterations'] as number | undefined);
       }
       case 'train.stop': {
@@ -111,14 +94,12 @@ export class EngineHost {
         return this.listRuns(resolve(p['root'] as string));
       case 'runs.metrics': {
         const run = resolve(p['run'] as string);
-        if (!existsSync(join(run, 'config.json'))) throw new RangeError(`${run}: not a run directory (no config.json)`);
-        const cfg = JSON.parse(readFileSync(join(run, 'config.json'), 'utf8'), infReviver) as { learner: LearnerConfig };
-        return { run, iterations: cfg.learner.iterations, metrics: readMetrics(run) };
+        return { run, iterations: readRunConfig(run).learner.iterations, metrics: readMetrics(run) };
       }
       case 'eval.policy': {
         const run = resolve(p['run'] as string);
-        const model = await this.models.get(runModelDir(run));
-        const cfg = JSON.parse(readFileSync(join(run, 'config.json'), 'utf8'), infReviver) as { learner: LearnerConfig };
+        const cfg = readRunConfig(run);
+        const model = await this.models.get(cfg.model.dir);
         const cmp = await comparePolicy(model, run, {
           n: (p['n'] as number | undefined) ?? 4000,
           seed: (p['seed'] as number | undefined) ?? 1_000_003,
@@ -242,10 +223,9 @@ export class EngineHost {
     const out: RunSummary[] = [];
     for (const name of readdirSync(root).sort()) {
       const dir = join(root, name);
-      const cfgPath = join(dir, 'config.json');
-      if (!statSync(dir).isDirectory() || !existsSync(cfgPath)) continue;
+      if (!statSync(dir).isDirectory() || !existsSync(join(dir, 'config.json'))) continue;
       try {
-        const cfg = JSON.parse(readFileSync(cfgPath, 'utf8'), infReviver) as { model: { name: string }; learner: LearnerConfig };
+        const cfg = readRunConfig(dir);
         const last = readMetrics(dir).pop() ?? null;
         const l = cfg.learner;
         const iteration = last?.['iteration'] ?? 0;
@@ -260,7 +240,7 @@ export class EngineHost {
 
   /** Moves a run into `.trash/` beside it (a rename: nothing is lost, the user can move it back). */
   private trashRun(run: string): { trashed: string } {
-    if (!existsSync(join(run, 'config.json'))) throw new RangeError(`${run}: not a run directory (no config.json)`);
+    readRunConfig(run); // throws unless it is a run
     if (this.jobs.has(run)) throw new RangeError(`${run} is training; stop it before deleting it`);
     const trash = join(dirname(run), '.trash');
     mkdirSync(trash, { recursive: true });

@@ -38,7 +38,7 @@ import { GraphBuilder, GraphMergeError } from '../onnx/graph';
 import { VERSION } from '../../../shared/version';
 import type { PolicyExportResult, TensorInfo } from '../../../shared/protocol';
 import type { Model } from '../models/model';
-import type { Learner } from './train';
+import { readMetrics, type Learner } from './train';
 import type { PolicyStates } from './rollout';
 
 /** A problem the user can fix (an existing file, a bad path, an encoder that cannot be merged). */
@@ -88,17 +88,10 @@ function rows(W: Float32Array, cols: number, start: number, count: number, strid
 
 /** The last evaluation metrics of a run (metrics.jsonl), or {}. */
 function lastEvaluation(runDir: string): Record<string, number> {
-  const path = join(runDir, 'metrics.jsonl');
-  if (!existsSync(path)) return {};
   let out: Record<string, number> = {};
-  for (const line of readFileSync(path, 'utf8').split('\n')) {
-    try {
-      const m = JSON.parse(line) as Record<string, number>;
-      const ev = Object.fromEntries(Object.entries(m).filter(([k]) => k.startsWith('eval/')));
-      if (Object.keys(ev).length > 0) out = { iteration: m['iteration']!, ...ev };
-    } catch {
-      // a line cut by a kill, or the empty last line
-    }
+  for (const m of readMetrics(runDir)) {
+    const ev = Object.fromEntries(Object.entries(m).filter(([k]) => k.startsWith('eval/')));
+    if (Object.keys(ev).length > 0) out = { iteration: m['iteration']!, ...ev };
   }
   return out;
 }

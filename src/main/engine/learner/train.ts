@@ -632,11 +632,9 @@ export async function createLearner(model: Model, config: LearnerConfig): Promis
 
 /** A run directory's config with its latest checkpoint (or `checkpoint`, a checkpoint file of that run) restored into a Learner. */
 export async function loadRun(runDir: string, model: Model, checkpoint?: string): Promise<Learner> {
-  const cfgPath = join(runDir, 'config.json');
+  const saved = readRunConfig(runDir);
   const cpPath = checkpoint ?? join(runDir, 'checkpoint.json');
-  if (!existsSync(cfgPath)) throw new RangeError(`${runDir}: not a run directory (no config.json)`);
   if (!existsSync(cpPath)) throw new RangeError(checkpoint ? `${checkpoint}: checkpoint file not found` : `${runDir}: has no checkpoint yet (no finished iteration)`);
-  const saved = JSON.parse(readFileSync(cfgPath, 'utf8'), infReviver) as { learner: LearnerConfig };
   let cp: Checkpoint;
   try {
     cp = JSON.parse(readFileSync(cpPath, 'utf8')) as Checkpoint;
@@ -655,9 +653,39 @@ export async function loadRun(runDir: string, model: Model, checkpoint?: string)
   return learner;
 }
 
-/** The model directory a run was trained on. */
-export function runModelDir(runDir: string): string {
+/** A run's config.json: the model it was trained on and the learner's settings. */
+export interface RunConfig {
+  version: string;
+  model: { name: string; dir: string };
+  learner: LearnerConfig;
+  /** The TensorFlow.js backend it was trained on. */
+  backend?: string;
+  encoder?: string;
+}
+
+/** A run directory's config.json (a RangeError when `runDir` is not a run). */
+export function readRunConfig(runDir: string): RunConfig {
   const cfgPath = join(runDir, 'config.json');
   if (!existsSync(cfgPath)) throw new RangeError(`${runDir}: not a run directory (no config.json)`);
-  return (JSON.parse(readFileSync(cfgPath, 'utf8')) as { model: { dir: string } }).model.dir;
+  return JSON.parse(readFileSync(cfgPath, 'utf8'), infReviver) as RunConfig;
+}
+
+/** A run's metrics.jsonl, one object per complete line (a line cut by a kill is skipped). */
+export function readMetrics(runDir: string): Record<string, number>[] {
+  const path = join(runDir, 'metrics.jsonl');
+  if (!existsSync(path)) return [];
+  const out: Record<string, number>[] = [];
+  for (const l of readFileSync(path, 'utf8').split('\n')) {
+    try {
+      if (l.trim()) out.push(JSON.parse(l) as Record<string, number>);
+    } catch {
+      // a line cut by a kill
+    }
+  }
+  return out;
+}
+
+/** The model directory a run was trained on. */
+export function runModelDir(runDir: string): string {
+  return readRunConfig(runDir).model.dir;
 }
