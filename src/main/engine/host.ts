@@ -16,8 +16,7 @@ import { exportPolicy, ExportError } from './learner/export';
 import { comparePolicy } from './learner/compare';
 import { tfInitResult } from './learner/backend';
 import { generate, resolveSettings } from './samplers/generate';
-import { samplePicture } from './io/plots';
-import { encodePng } from './io/png';
+import { samplePng } from './io/plots';
 
 function summary(e: ModelEntry): ModelSummary {
   const m = e.manifest;
@@ -140,8 +139,7 @@ export class EngineHost {
         const model = await this.models.get(dir);
         const n = model.shape.length === 3 ? 64 : 2000;
         const gen = await generate(model, resolveSettings(model, {}), { n, batch: 1024, seed: 0 });
-        const { image } = await samplePicture(model, gen.samples, gen.labels, n);
-        return { pngBase64: Buffer.from(encodePng(image)).toString('base64'), source: 'sampled' as const };
+        return { pngBase64: Buffer.from(await samplePng(model, gen.samples, gen.labels, n)).toString('base64'), source: 'sampled' as const };
       })();
       p.catch(() => this.previews.delete(dir)); // a broken model: try again next time
       this.previews.set(dir, p);

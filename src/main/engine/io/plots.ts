@@ -5,13 +5,18 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Model } from '../models/model';
 import { readNpy, toFloat32 } from './npy';
-import { imageGrid, scatterPlot, writePng, type Image } from './png';
+import { encodePng, imageGrid, scatterPlot, writePng, type Image } from './png';
 
 /** Writes the picture of `samples` (see samplePicture) to `path`; returns a note when it shows only part of them. */
 export async function writeSamplePlot(model: Model, path: string, samples: Float32Array, labels: Int32Array | null, n: number): Promise<string | null> {
   const { image, note } = await samplePicture(model, samples, labels, n);
   await writePng(path, image);
   return note;
+}
+
+/** The picture of `samples` (see samplePicture), PNG-encoded (for files and events alike). */
+export async function samplePng(model: Model, samples: Float32Array, labels: Int32Array | null, n: number): Promise<Uint8Array> {
+  return encodePng((await samplePicture(model, samples, labels, n)).image);
 }
 
 /** Images → a grid (first 64); vectors → a scatter plot over the data (first two coordinates). */

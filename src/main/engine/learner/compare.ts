@@ -9,8 +9,7 @@ import { generate, resolveSettings } from '../samplers/generate';
 import { runGrid } from '../grid';
 import { evaluatePerClass, evaluateSamples, referenceFor, type ClassScores, type MetricName } from '../metrics/evaluate';
 import { extractorForModel } from '../metrics/features';
-import { encodePng } from '../io/png';
-import { samplePicture } from '../io/plots';
+import { samplePng } from '../io/plots';
 import { evaluatePolicy } from './train';
 import { openPolicy } from './onnx-policy';
 import type { ComparisonResult } from '../../../shared/protocol';
@@ -63,7 +62,7 @@ export async function comparePolicy(model: Model, source: string, o: CompareOpti
       throw new CompareInputError(`--per-class needs a class-conditional model whose data has labels; ${model.name} ${model.numClasses === 0 ? 'is unconditional' : 'has no data labels'}`);
     }
     const picture = async (samples: Float32Array, labels: Int32Array | null): Promise<string | undefined> =>
-      o.pictures ? Buffer.from(encodePng((await samplePicture(model, samples, labels, n)).image)).toString('base64') : undefined;
+      o.pictures ? Buffer.from(await samplePng(model, samples, labels, n)).toString('base64') : undefined;
     const ev = await evaluatePolicy(policy, { extractor: ex, reference, n, seed, temperature, metrics });
     const scoreClasses = (samples: Float32Array, labels: Int32Array | null): Promise<ClassScores[]> =>
       evaluatePerClass({ model, extractor: ex, reference, samples, n, conditioning: labels }, metrics);

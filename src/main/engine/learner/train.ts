@@ -37,8 +37,8 @@ import { VERSION } from '../../../shared/version';
 import { infReplacer, infReviver } from '../../../shared/json';
 import { evaluateSamples, referenceFor, type EvalResult, type MetricName, type Reference } from '../metrics/evaluate';
 import { extractorForModel, type FeatureExtractor } from '../metrics/features';
-import { profileHeatmap, samplePicture } from '../io/plots';
-import { encodePng, writePng } from '../io/png';
+import { profileHeatmap, samplePng } from '../io/plots';
+import { writePng } from '../io/png';
 import type { EngineEvent } from '../../../shared/events';
 
 
@@ -577,7 +577,7 @@ export async function runTraining(o: RunOptions): Promise<{ learner: Learner; ba
     await writeFileAtomic(join(dir, 'profiles', `iter-${tag}.json`), JSON.stringify({ iteration: learner.iteration, actions: config.actions, sigmas: ev.sigmas, profile: ev.profile }) + '\n');
     const samplesPath = join(dir, 'samples', `iter-${tag}.png`);
     // Encoded once: the same bytes go to the file and to the event.
-    const png = encodePng((await samplePicture(o.model, ev.samples, ev.labels, config.evalSamples)).image);
+    const png = await samplePng(o.model, ev.samples, ev.labels, config.evalSamples);
     await writeFileAtomic(samplesPath, png);
     await writePng(join(dir, 'profile.png'), profileHeatmap(ev.profile));
     o.onEvent?.({ type: 'profile', run: dir, iteration: learner.iteration, actions: config.actions, sigmas: ev.sigmas, profile: ev.profile });
