@@ -2,8 +2,8 @@
 // One series with an optional ±band (e.g. the learning signal's mean ± std), or several series with
 // a legend (runs side by side); x = iteration.
 
-import { useEffect, useRef } from 'react';
-import { Group, Text, useMantineColorScheme } from '@mantine/core';
+import { useEffect, useMemo, useRef } from 'react';
+import { Group, Text, useComputedColorScheme } from '@mantine/core';
 
 export interface ChartPoint {
   x: number;
@@ -22,9 +22,9 @@ const DARK = ['#74c0fc', '#ffa94d', '#8ce99a', '#e599f7', '#ffd43b', '#66d9e8', 
 
 export function LineChart({ title, points, series, height = 140, testId }: { title: string; points?: ChartPoint[]; series?: ChartSeries[]; height?: number; testId?: string }) {
   const canvas = useRef<HTMLCanvasElement>(null);
-  const { colorScheme } = useMantineColorScheme();
-  const dark = colorScheme === 'dark';
-  const all: ChartSeries[] = series ?? [{ name: title, points: points ?? [] }];
+  // 'auto' resolved to what is shown, so the canvas follows the page's theme.
+  const dark = useComputedColorScheme('light') === 'dark';
+  const all: ChartSeries[] = useMemo(() => series ?? [{ name: title, points: points ?? [] }], [series, points, title]);
   const total = all.reduce((n, s) => n + s.points.length, 0);
   useEffect(() => {
     const c = canvas.current;
@@ -99,7 +99,7 @@ export function LineChart({ title, points, series, height = 140, testId }: { tit
         g.fillRect(X(pts[0]!.x) - 2, Y(pts[0]!.y) - 2, 4, 4);
       }
     });
-  }, [all, total, height, dark]);
+  }, [all, total, height, dark]); // redrawn only when the data, size or theme change
   const single = series ? null : all[0]!.points;
   return (
     <div data-testid={testId} data-points={total}>

@@ -2,7 +2,7 @@
 // one (its curves load into Train, Compare and Export), resume it, save its metrics as CSV, compare
 // the curves of several, or delete one (moved into .trash beside it, after a confirmation).
 
-import { useCallback, useEffect, useState } from 'react';
+import { useCallback, useEffect, useRef, useState } from 'react';
 import { Alert, Badge, Button, Checkbox, Code, Group, Modal, NumberInput, Select, Stack, Table, Text, TextInput, Title } from '@mantine/core';
 import { notifications } from '@mantine/notifications';
 import type { RunSummary } from '../../../shared/protocol';
@@ -39,16 +39,21 @@ export function RunsScreen({ engine, onOpen, root, setRoot }: { engine: EngineCl
     }
   }, [engine, root]);
   useEffect(() => void refresh(), [refresh]);
-  // The metrics of every selected run, loaded once each.
+  // The metrics of every selected run, asked for once each.
+  const asked = useRef(new Set<string>());
   useEffect(() => {
     for (const dir of selected) {
-      if (curves[dir]) continue;
+      if (asked.current.has(dir)) continue;
+      asked.current.add(dir);
       engine.request('runs.metrics', { run: dir }).then(
         (h) => setCurves((c) => ({ ...c, [dir]: h.metrics })),
-        (e: Error) => setError(e.message),
+        (e: Error) => {
+          asked.current.delete(dir);
+          setError(e.message);
+        },
       );
     }
-  }, [engine, selected, curves]);
+  }, [engine, selected]);
   const series: ChartSeries[] = selected.map((dir) => ({
     name: dir.split(/[\\/]/).pop()!,
     points: (curves[dir] ?? []).filter((m) => m[metric] !== undefined && m['iteration'] !== undefined).map((m) => ({ x: m['iteration']!, y: m[metric]! })),

@@ -2,7 +2,7 @@
 // samples of each evaluation (a slider looks back). Events are buffered and applied ~10 times a
 // second, so thousands of points never stall the page.
 
-import { useEffect, useRef, useState } from 'react';
+import { useEffect, useMemo, useRef, useState } from 'react';
 import { Alert, Button, Group, Image, NumberInput, Progress, SimpleGrid, Slider, Stack, Text, Title } from '@mantine/core';
 import type { EngineEvent, MetricsEvent, ProfileEvent, SamplesEvent } from '../../../shared/events';
 import type { EngineClient } from '../engine/client';
@@ -76,6 +76,17 @@ export function TrainScreen({ engine, run, iterations, view, onResumed }: { engi
   const [resumeError, setResumeError] = useState<string | null>(null);
   // Logs before this index belong to an earlier session of the run (before a resume).
   const [since, setSince] = useState(0);
+  // Each chart's points, recomputed only when metrics arrive (not on every render).
+  const points = useMemo(
+    () =>
+      Object.fromEntries(
+        CHARTS.map(([key]): [string, ChartPoint[]] => [
+          key,
+          view.metrics.filter((m) => m.metrics[key] !== undefined).map((m) => ({ x: m.iteration, y: m.metrics[key]!, band: key === 'charts/learning_signal_mean' ? m.metrics['charts/learning_signal_std'] : undefined })),
+        ]),
+      ),
+    [view.metrics],
+  );
   useEffect(() => {
     setSince(0);
     setPaused(false);
@@ -105,8 +116,6 @@ export function TrainScreen({ engine, run, iterations, view, onResumed }: { engi
   };
   const perIt = view.metrics.length > 0 ? view.metrics.reduce((s, m) => s + (m.metrics['time/iteration_s'] ?? 0), 0) / view.metrics.length : null;
   const eta = perIt !== null && !finished ? perIt * (iterations - done) : null;
-  const series = (key: string): ChartPoint[] =>
-    view.metrics.filter((m) => m.metrics[key] !== undefined).map((m) => ({ x: m.iteration, y: m.metrics[key]!, band: key === 'charts/learning_signal_mean' ? m.metrics['charts/learning_signal_std'] : undefined }));
   const shown = pick === null ? view.samples[view.samples.length - 1] : view.samples[Math.min(pick, view.samples.length - 1)];
   return (
     <Stack gap="md">
@@ -148,7 +157,7 @@ export function TrainScreen({ engine, run, iterations, view, onResumed }: { engi
       </div>
       <SimpleGrid cols={{ base: 1, sm: 2, lg: 3 }}>
         {CHARTS.map(([key, title]) => (
-          <LineChart key={key} title={title} points={series(key)} testId={`chart-${key}`} />
+          <LineChart key={key} title={title} points={points[key]!} testId={`chart-${key}`} />
         ))}
       </SimpleGrid>
       <SimpleGrid cols={{ base: 1, md: 2 }}>
