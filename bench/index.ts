@@ -171,7 +171,7 @@ async function benchLearner(): Promise<boolean> {
     const n = 256;
     const steps = 6;
     // Every action guides (w ≠ 1), so the policy's network cost equals the constant-guidance sampler's.
-    const cfg = { ...defaultConfig('cfg'), actions: [1.25, 1.5, 2, 3], initAction: 1, steps, trajectories: n, rolloutBatch: n, dreBatch: 256, evalEvery: 0 };
+    const cfg = { ...defaultConfig('cfg'), actions: [1.25, 1.5, 2, 3], initAction: 1, steps, trajectories: n, rolloutBatch: n, discriminatorBatch: 256, evalEvery: 0 };
     const learner = new Learner(model, cfg);
     const plainSettings = resolveSettings(model, { sampler: 'heun', steps, guidance: 1.5 });
     await generate(model, plainSettings, { n, batch: n, seed: 0 }); // warm-up

@@ -63,7 +63,7 @@ function modelWithEncoder(name: string, encoder: Record<string, unknown>, onnx: 
 }
 
 function tiny(extra: Partial<LearnerConfig> = {}): LearnerConfig {
-  return { ...defaultConfig('cfg'), trajectories: 64, rolloutBatch: 64, dreInitSteps: 3, dreSteps: 2, dreBatch: 32, ppoEpochs: 1, ppoMinibatch: 256, hidden: 16, evalEvery: 0, evalSamples: 128, iterations: 2, ...extra };
+  return { ...defaultConfig('cfg'), trajectories: 64, rolloutBatch: 64, discriminatorInitSteps: 3, discriminatorSteps: 2, discriminatorBatch: 32, ppoEpochs: 1, ppoMinibatch: 256, hidden: 16, evalEvery: 0, evalSamples: 128, iterations: 2, ...extra };
 }
 
 let model: Model;

@@ -30,7 +30,7 @@ process.env['SAMPLER_STUDIO_CACHE'] = join(tmp, 'cache');
 const ring = join(resourcesDir(), 'models', 'gmm-ring8');
 
 function tiny(extra: Partial<LearnerConfig> = {}): LearnerConfig {
-  return { ...defaultConfig(extra.intervention ?? 'cfg'), trajectories: 64, rolloutBatch: 64, dreInitSteps: 3, dreSteps: 2, dreBatch: 32, ppoEpochs: 1, ppoMinibatch: 256, hidden: 24, evalEvery: 0, evalSamples: 128, iterations: 2, ...extra };
+  return { ...defaultConfig(extra.intervention ?? 'cfg'), trajectories: 64, rolloutBatch: 64, discriminatorInitSteps: 3, discriminatorSteps: 2, discriminatorBatch: 32, ppoEpochs: 1, ppoMinibatch: 256, hidden: 24, evalEvery: 0, evalSamples: 128, iterations: 2, ...extra };
 }
 
 /** EMA weights far from the initial ones, so the logits vary strongly with every input. */

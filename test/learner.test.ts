@@ -30,7 +30,7 @@ after(async () => {
 });
 
 function tiny(intervention: LearnerConfig['intervention'], extra: Partial<LearnerConfig> = {}): LearnerConfig {
-  return { ...defaultConfig(intervention), trajectories: 128, rolloutBatch: 128, dreInitSteps: 5, dreSteps: 2, dreBatch: 64, ppoEpochs: 1, ppoMinibatch: 256, hidden: 32, evalEvery: 0, evalSamples: 256, ...extra };
+  return { ...defaultConfig(intervention), trajectories: 128, rolloutBatch: 128, discriminatorInitSteps: 5, discriminatorSteps: 2, discriminatorBatch: 64, ppoEpochs: 1, ppoMinibatch: 256, hidden: 32, evalEvery: 0, evalSamples: 256, ...extra };
 }
 
 test('renoise: masks keep every trajectory within the NFE budget and the horizon', async () => {

@@ -139,7 +139,7 @@ test('models: the bundled list, a good model opened with its facts, a broken one
 
 test('train over the protocol: events stream, junk during training is refused, runs are listed, stop works', async () => {
   const runDir = join(tmp, 'runs', 'cfg-rkl');
-  const config = { intervention: 'cfg', divergence: 'rkl', iterations: 4, trajectories: 64, rolloutBatch: 64, dreInitSteps: 5, dreSteps: 2, dreBatch: 64, ppoEpochs: 1, ppoMinibatch: 256, hidden: 32, evalEvery: 2, evalSamples: 200 };
+  const config = { intervention: 'cfg', divergence: 'rkl', iterations: 4, trajectories: 64, rolloutBatch: 64, discriminatorInitSteps: 5, discriminatorSteps: 2, discriminatorBatch: 64, ppoEpochs: 1, ppoMinibatch: 256, hidden: 32, evalEvery: 2, evalSamples: 200 };
   events.length = 0;
   const started = ok<{ run: string }>(await req('train.start', { model: 'gmm-ring8', runDir, config }));
   assert.equal(started.run, runDir);

@@ -125,7 +125,7 @@ test('a crashed engine: every page is told why, a new engine serves, and the int
     assert.ok(pred(), 'timed out');
   };
   const runDir = join(tmp, 'crash-run');
-  const config = { iterations: 400, trajectories: 64, rolloutBatch: 64, dreInitSteps: 5, dreSteps: 2, dreBatch: 64, ppoEpochs: 1, ppoMinibatch: 256, hidden: 32, evalEvery: 0, evalSamples: 200 };
+  const config = { iterations: 400, trajectories: 64, rolloutBatch: 64, discriminatorInitSteps: 5, discriminatorSteps: 2, discriminatorBatch: 64, ppoEpochs: 1, ppoMinibatch: 256, hidden: 32, evalEvery: 0, evalSamples: 200 };
   ws.send(JSON.stringify({ kind: 'request', id: 1, method: 'train.start', params: { model: 'gmm-ring8', runDir, config } }));
   await until(() => got.filter((m) => m.event?.type === 'metrics').length >= 2);
   const pid = server.enginePid()!;

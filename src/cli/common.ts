@@ -49,7 +49,7 @@ Commands:
       --intervention cfg|gamma|renoise  --divergence kl|rkl|tv|hellinger|js|chi2
       --conditioning sigma|state|state+class [--step-input]  --actions v1,v2,…  --init-action I | --init-from-grid DIR  --init-bias B (2)
       --sampler heun|euler|edm --steps N --nfe-budget B (renoise)  --iterations N (150)
-      --trajectories N (1024) --eval-every N (25) --eval-samples N (4000) --lr-policy --lr-density --seed S
+      --trajectories N (1024) --eval-every N (25) --eval-samples N (4000) --lr-policy --lr-discriminator --seed S
   train --resume DIR [--iterations N]  continue a run where its last checkpoint left it
   export --run RUN_DIR --out policy.onnx [--checkpoint FILE] [--force]
                                      the run's EMA policy as one self-contained ONNX file (+ policy.json),

@@ -27,7 +27,7 @@ export const TRAIN_OPTIONS = {
   'eval-every': { type: 'string' },
   'eval-samples': { type: 'string' },
   'lr-policy': { type: 'string' },
-  'lr-density': { type: 'string' },
+  'lr-discriminator': { type: 'string' },
   seed: { type: 'string' },
   'run-dir': { type: 'string' },
   resume: { type: 'string' },
@@ -85,7 +85,7 @@ export async function cmdTrain(argv: string[], signal: AbortSignal): Promise<voi
   set('evalEvery', num(v['eval-every'], 'eval-every', { int: true, min: 0 }));
   set('evalSamples', num(v['eval-samples'], 'eval-samples', { int: true, min: 2 }));
   set('lrPolicy', num(v['lr-policy'], 'lr-policy'));
-  set('lrDensity', num(v['lr-density'], 'lr-density'));
+  set('lrDiscriminator', num(v['lr-discriminator'], 'lr-discriminator'));
   set('seed', num(v.seed, 'seed', { int: true, min: 0 }));
   cfg.rolloutBatch = Math.min(cfg.rolloutBatch, cfg.trajectories);
 

@@ -39,11 +39,11 @@ export interface LearnerConfig {
   /** Samples per sampler batch during rollouts. */
   rolloutBatch: number;
   /** Discriminator steps before the first policy update ("DRE init"; paper: 100–200). */
-  dreInitSteps: number;
+  discriminatorInitSteps: number;
   /** Discriminator steps per iteration. */
-  dreSteps: number;
+  discriminatorSteps: number;
   /** Discriminator minibatch (expert and policy states each). */
-  dreBatch: number;
+  discriminatorBatch: number;
   /** Label smoothing at σ_max; grows linearly with σ/σ_max from 0 (states carry little information at high noise). */
   labelSmoothing: number;
   /** Discriminator logits are clamped to ±this before exp (r = e^logit). */
@@ -54,7 +54,7 @@ export interface LearnerConfig {
   clip: number;
   /** Adam learning rates (paper: 1e-4 … 1e-5 for images; the 2-D benchmarks take larger). */
   lrPolicy: number;
-  lrDensity: number;
+  lrDiscriminator: number;
   /** EMA decay of both heads' weights, per iteration (warm-up: min(decay, t/(t+1))); the EMA heads are used for evaluation and export. */
   emaDecay: number;
   /** Hidden width and depth of the heads' MLPs. */
@@ -100,16 +100,16 @@ export function defaultConfig(intervention: Intervention = 'cfg'): LearnerConfig
     iterations: 150,
     trajectories: 1024,
     rolloutBatch: 1024,
-    dreInitSteps: 200,
-    dreSteps: 20,
-    dreBatch: 512,
+    discriminatorInitSteps: 200,
+    discriminatorSteps: 20,
+    discriminatorBatch: 512,
     labelSmoothing: 0.2,
     logitClamp: 10,
     ppoEpochs: 4,
     ppoMinibatch: 512,
     clip: 0.2,
     lrPolicy: 3e-4,
-    lrDensity: 1e-3,
+    lrDiscriminator: 1e-3,
     emaDecay: 0.95,
     hidden: 128,
     layers: 2,
@@ -134,14 +134,14 @@ export function checkConfig(c: LearnerConfig): void {
   if (c.intervention === 'renoise' && c.actions.some((a) => !Number.isInteger(a) || a < 0)) fail('actions', 'renoise actions are whole numbers of levels to jump back (0 = continue)');
   if (c.intervention === 'renoise' && !c.actions.includes(0)) fail('actions', 'renoise needs the action 0 (continue)');
   if (!Number.isInteger(c.initAction) || c.initAction < 0 || c.initAction >= c.actions.length) fail('initAction', `must index the actions (0..${c.actions.length - 1})`);
-  for (const k of ['steps', 'iterations', 'trajectories', 'rolloutBatch', 'dreBatch', 'ppoEpochs', 'ppoMinibatch', 'hidden', 'layers', 'evalSamples'] as const) {
+  for (const k of ['steps', 'iterations', 'trajectories', 'rolloutBatch', 'discriminatorBatch', 'ppoEpochs', 'ppoMinibatch', 'hidden', 'layers', 'evalSamples'] as const) {
     if (!Number.isInteger(c[k]) || c[k] < 1) fail(k, `must be a positive integer, got ${c[k]}`);
   }
-  for (const k of ['dreInitSteps', 'dreSteps', 'evalEvery', 'sigmaFrequencies', 'seed'] as const) {
+  for (const k of ['discriminatorInitSteps', 'discriminatorSteps', 'evalEvery', 'sigmaFrequencies', 'seed'] as const) {
     if (!Number.isInteger(c[k]) || c[k] < 0) fail(k, `must be a non-negative integer, got ${c[k]}`);
   }
   if (!(Number.isFinite(c.initBias) && c.initBias >= 0)) fail('initBias', `must be a finite number ≥ 0, got ${c.initBias}`);
-  for (const k of ['lrPolicy', 'lrDensity', 'clip', 'temperature', 'logitClamp'] as const) if (!(c[k] > 0)) fail(k, `must be positive, got ${c[k]}`);
+  for (const k of ['lrPolicy', 'lrDiscriminator', 'clip', 'temperature', 'logitClamp'] as const) if (!(c[k] > 0)) fail(k, `must be positive, got ${c[k]}`);
   if (!(c.emaDecay >= 0 && c.emaDecay < 1)) fail('emaDecay', `must lie in [0, 1), got ${c.emaDecay}`);
   if (!(c.labelSmoothing >= 0 && c.labelSmoothing < 0.5)) fail('labelSmoothing', `must lie in [0, 0.5), got ${c.labelSmoothing}`);
   if (c.intervention === 'renoise') {

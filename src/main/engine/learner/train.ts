@@ -100,7 +100,7 @@ export class Learner implements SamplingPolicy {
     this.policyEma = this.policy.getWeights();
     this.densityEma = this.density.getWeights();
     this.optPolicy = tf.train.adam(c.lrPolicy);
-    this.optDensity = tf.train.adam(c.lrDensity);
+    this.optDensity = tf.train.adam(c.lrDiscriminator);
     this.sigmaData = model.manifest.sigmaData;
   }
 
@@ -177,7 +177,7 @@ export class Learner implements SamplingPolicy {
     const byLevel: number[][] = Array.from({ length: N + 1 }, () => []);
     for (let i = 0; i < ro.level.length; i++) byLevel[ro.level[i]!]!.push(i);
     const levels = byLevel.map((v, l) => (v.length > 0 ? l : -1)).filter((l) => l >= 0);
-    const B = c.dreBatch;
+    const B = c.discriminatorBatch;
     let lossSum = 0;
     let accSum = 0;
     for (let s = 0; s < steps; s++) {
@@ -353,7 +353,7 @@ export class Learner implements SamplingPolicy {
     const m0 = this.model.stats.modelMs;
     const ro = await this.rollout(c.trajectories, c.seed * 100_003 + it, { temperature: c.temperature, signal });
     const tRollout = performance.now();
-    const dre = await this.trainDensity(ro, (it === 0 ? c.dreInitSteps : 0) + c.dreSteps, rng);
+    const dre = await this.trainDensity(ro, (it === 0 ? c.discriminatorInitSteps : 0) + c.discriminatorSteps, rng);
     const tDre = performance.now();
     const sg = await this.signals(ro);
     const ppo = await this.updatePolicy(ro, sg.advantages, rng);
@@ -442,7 +442,7 @@ export class Learner implements SamplingPolicy {
       return o;
     };
     this.optPolicy = await opt(this.optPolicy, this.config.lrPolicy, cp.optPolicy);
-    this.optDensity = await opt(this.optDensity, this.config.lrDensity, cp.optDensity);
+    this.optDensity = await opt(this.optDensity, this.config.lrDiscriminator, cp.optDensity);
     this.iteration = cp.iteration;
   }
 
