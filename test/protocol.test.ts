@@ -148,7 +148,14 @@ test('train over the protocol: events stream, junk during training is refused, r
   const dup = await req('train.start', { model: 'gmm-ring8', runDir, config });
   assert.ok(!dup.ok && /already (training|holds a run)/.test(dup.error.message));
   const deadline = Date.now() + 120_000;
-  while (!events.some((e) => e.type === 'log' && /finished at iteration 4/.test(e.message)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  while (!events.some((e) => e.type === 'run' && e.state === 'finished') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  // The lifecycle is data: started at 0 of 4, finished at 4 of 4.
+  const lifecycle = events.filter((e) => e.type === 'run').map((e) => [e.run, e.state, e.iteration, e.iterations]);
+  assert.deepEqual(lifecycle, [
+    [runDir, 'started', 0, 4],
+    [runDir, 'finished', 4, 4],
+  ]);
+  assert.ok(events.filter((e) => e.type === 'progress').every((e) => e.run === runDir), 'progress events name their run');
   const metrics = events.filter((e): e is Extract<EngineEvent, { type: 'metrics' }> => e.type === 'metrics' && e.run === runDir);
   assert.deepEqual(metrics.map((e) => e.iteration), [1, 2, 3, 4]);
   assert.equal(events.filter((e) => e.type === 'profile').length, 2);
@@ -164,7 +171,10 @@ test('train over the protocol: events stream, junk during training is refused, r
   events.length = 0;
   ok(await req('train.resume', { run: runDir, iterations: 200 }));
   while (!events.some((e) => e.type === 'metrics') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-  assert.deepEqual(ok(await req('train.stop', { run: runDir })), { stopped: true });
+  assert.deepEqual(ok(await req('train.stop', { run: runDir, pause: true })), { stopped: true });
+  const paused = events.filter((e) => e.type === 'run');
+  assert.deepEqual(paused.map((e) => e.state), ['started', 'paused']);
+  assert.ok(paused[1]!.iteration > 4 && paused[1]!.iterations === 200, JSON.stringify(paused[1]));
   const after = ok<{ iteration: number; active: boolean }[]>(await req('runs.list', { root: join(tmp, 'runs') }));
   assert.ok(after[0]!.iteration > 4 && after[0]!.iteration < 200 && !after[0]!.active, JSON.stringify(after[0]));
   assert.deepEqual(ok(await req('train.stop', { run: runDir })), { stopped: false });

@@ -117,7 +117,7 @@ test('a crashed engine: every page is told why, a new engine serves, and the int
   const origin = `http://127.0.0.1:${server.port}`;
   const { ws } = await open({ cookie: cookie(), origin });
   assert.ok(ws);
-  const got: { kind: string; id?: number; ok?: boolean; result?: unknown; error?: { message: string }; event?: { type: string; level?: string; message?: string; iteration?: number } }[] = [];
+  const got: { kind: string; id?: number; ok?: boolean; result?: unknown; error?: { message: string }; event?: { type: string; level?: string; message?: string; iteration?: number; state?: string } }[] = [];
   ws.on('message', (d) => got.push(JSON.parse(d.toString())));
   const until = async (pred: () => boolean, ms = 60_000): Promise<void> => {
     const t = Date.now();
@@ -138,6 +138,6 @@ test('a crashed engine: every page is told why, a new engine serves, and the int
   const saved = runs.find((r) => r.dir === runDir)!;
   assert.ok(saved.iteration >= 2 && !saved.active, JSON.stringify(saved));
   ws.send(JSON.stringify({ kind: 'request', id: 3, method: 'train.resume', params: { run: runDir, iterations: saved.iteration + 2 } }));
-  await until(() => got.some((m) => m.event?.type === 'log' && new RegExp(`finished at iteration ${saved.iteration + 2}`).test(m.event.message ?? '')));
+  await until(() => got.some((m) => m.event?.type === 'run' && m.event.state === 'finished' && m.event.iteration === saved.iteration + 2));
   ws.close();
 });

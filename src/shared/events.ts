@@ -1,80 +1,104 @@
 // Structured events the engine emits while it works. The CLI prints them (a bar on a TTY, JSON
 // lines otherwise); the app receives the same objects over its message protocol. Metric values may
 // be ±Infinity (never NaN); JSON carries them as "inf" (shared/json.ts).
+//
+// [Note: state travels as data]
+// A run's lifecycle is a `run` event (started, paused, finished, stopped, failed), and progress and
+// log events name the run they belong to: the UI never decides program state from message text.
 
-export interface ProgressEvent {
-  type: 'progress';
+import { z } from 'zod';
+
+/** Any number but NaN (±Infinity allowed: metric values, S_tmax). */
+export const Num = z.custom<number>((v) => typeof v === 'number' && !Number.isNaN(v), { message: 'must be a number' });
+const NumArray = z.array(Num);
+
+export const ProgressEventSchema = z.object({
+  type: z.literal('progress'),
+  /** The run directory this work belongs to (training), absent for one-off work (sampling, a grid). */
+  run: z.string().optional(),
   /** What is running, e.g. "sample". */
-  task: string;
-  done: number;
-  total: number;
+  task: z.string(),
+  done: Num,
+  total: Num,
   /** What `done` counts, e.g. "samples". */
-  unit: string;
-  elapsedSeconds: number;
+  unit: z.string(),
+  elapsedSeconds: Num,
   /** Estimated seconds left, null until there is a rate. */
-  etaSeconds: number | null;
-}
+  etaSeconds: Num.nullable(),
+});
 
-export interface LogEvent {
-  type: 'log';
-  level: 'info' | 'warn';
-  message: string;
-}
+export const LogEventSchema = z.object({
+  type: z.literal('log'),
+  /** The run directory the message is about, when it is about one. */
+  run: z.string().optional(),
+  level: z.enum(['info', 'warn']),
+  message: z.string(),
+});
 
 /** A training iteration finished: its namespaced metrics (charts/…, losses/…, time/…, eval/…). */
-export interface MetricsEvent {
-  type: 'metrics';
+export const MetricsEventSchema = z.object({
+  type: z.literal('metrics'),
   /** The run directory. */
-  run: string;
-  iteration: number;
-  metrics: Record<string, number>;
-}
+  run: z.string(),
+  iteration: Num,
+  metrics: z.record(z.string(), Num),
+});
 
 /** The learned profile at an evaluation: the share of each action per noise level (the paper's Figure 2). */
-export interface ProfileEvent {
-  type: 'profile';
-  run: string;
-  iteration: number;
+export const ProfileEventSchema = z.object({
+  type: z.literal('profile'),
+  run: z.string(),
+  iteration: Num,
   /** The action values (guidance w, churn γ, or levels to jump back). */
-  actions: number[];
+  actions: NumArray,
   /** σ of each profile row. */
-  sigmas: number[];
+  sigmas: NumArray,
   /** [levels][actions] shares, each row summing to 1 (or 0 where no sample chose there). */
-  profile: number[][];
-}
+  profile: z.array(NumArray),
+});
 
 /** A fixed-seed sample picture at an evaluation (a grid for images, a scatter over the data in 2-D). */
-export interface SamplesEvent {
-  type: 'samples';
-  run: string;
-  iteration: number;
+export const SamplesEventSchema = z.object({
+  type: z.literal('samples'),
+  run: z.string(),
+  iteration: Num,
   /** Where the PNG was written, and its bytes (base64) for a UI that cannot read the file. */
-  path: string;
-  pngBase64: string;
-}
+  path: z.string(),
+  pngBase64: z.string(),
+});
 
-export type EngineEvent = ProgressEvent | LogEvent | MetricsEvent | ProfileEvent | SamplesEvent;
+export const RUN_STATES = ['started', 'paused', 'finished', 'stopped', 'failed'] as const;
+/** started: training began (or resumed); paused: stopped with its checkpoint to continue to the same
+ * target; finished: reached its iterations; stopped: ended early on request; failed: an error ended it. */
+export type RunState = (typeof RUN_STATES)[number];
 
-const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-const isNum = (v: unknown): v is number => typeof v === 'number' && !Number.isNaN(v);
-const isStr = (v: unknown): v is string => typeof v === 'string';
-const isNumArray = (v: unknown): v is number[] => Array.isArray(v) && v.every(isNum);
+/** A run's lifecycle. `iteration`: iterations done when the state was entered; `reason`: why it failed (or stopped). */
+export const RunEventSchema = z.object({
+  type: z.literal('run'),
+  run: z.string(),
+  state: z.enum(RUN_STATES),
+  iteration: Num,
+  /** The run's target number of iterations. */
+  iterations: Num,
+  reason: z.string().optional(),
+});
+
+export const EngineEventSchema = z.discriminatedUnion('type', [ProgressEventSchema, LogEventSchema, MetricsEventSchema, ProfileEventSchema, SamplesEventSchema, RunEventSchema]);
+
+export type ProgressEvent = z.infer<typeof ProgressEventSchema>;
+export type LogEvent = z.infer<typeof LogEventSchema>;
+export type MetricsEvent = z.infer<typeof MetricsEventSchema>;
+export type ProfileEvent = z.infer<typeof ProfileEventSchema>;
+export type SamplesEvent = z.infer<typeof SamplesEventSchema>;
+export type RunEvent = z.infer<typeof RunEventSchema>;
+export type EngineEvent = z.infer<typeof EngineEventSchema>;
 
 /** Runtime schema of every engine event: anything that crossed a process boundary is unknown until this says so. */
 export function isEngineEvent(v: unknown): v is EngineEvent {
-  if (!isObj(v)) return false;
-  switch (v['type']) {
-    case 'progress':
-      return isStr(v['task']) && isNum(v['done']) && isNum(v['total']) && isStr(v['unit']) && isNum(v['elapsedSeconds']) && (v['etaSeconds'] === null || isNum(v['etaSeconds']));
-    case 'log':
-      return (v['level'] === 'info' || v['level'] === 'warn') && isStr(v['message']);
-    case 'metrics':
-      return isStr(v['run']) && isNum(v['iteration']) && isObj(v['metrics']) && Object.values(v['metrics']).every(isNum);
-    case 'profile':
-      return isStr(v['run']) && isNum(v['iteration']) && isNumArray(v['actions']) && isNumArray(v['sigmas']) && Array.isArray(v['profile']) && v['profile'].every(isNumArray);
-    case 'samples':
-      return isStr(v['run']) && isNum(v['iteration']) && isStr(v['path']) && isStr(v['pngBase64']);
-    default:
-      return false;
-  }
+  return EngineEventSchema.safeParse(v).success;
+}
+
+/** Whether a run in this state is over (nothing is training it). */
+export function isTerminal(state: RunState): boolean {
+  return state !== 'started';
 }

@@ -110,7 +110,8 @@ export interface Methods {
   'models.preview': { params: { dir: string }; result: { pngBase64: string; source: 'file' | 'sampled' } };
   'train.start': { params: { model: string; runDir: string; config: Record<string, unknown> }; result: { run: string } };
   'train.resume': { params: { run: string; iterations?: number }; result: { run: string } };
-  'train.stop': { params: { run: string }; result: { stopped: boolean } };
+  /** Stops a training after its current iteration; `pause`: to continue to the same target later (its run event says paused). */
+  'train.stop': { params: { run: string; pause?: boolean }; result: { stopped: boolean } };
   'runs.list': { params: { root: string }; result: RunSummary[] };
   'eval.policy': { params: { run: string; n?: number; seed?: number; temperature?: number; gridResult?: string; bestConstant?: boolean }; result: ComparisonResult };
   'runs.metrics': { params: { run: string }; result: { run: string; iterations: number; metrics: Record<string, number>[] } };
@@ -158,7 +159,7 @@ const PARAMS: { [M in Method]: (p: Obj) => string | null } = {
     !str(p, 'model') ? 'params.model must be a bundled model id or a model directory' : !str(p, 'runDir') ? 'params.runDir must be a non-empty string (where the run is written)' : !isObj(p['config']) ? 'params.config must be an object of learner settings' : null,
   'train.resume': (p) =>
     !str(p, 'run') ? 'params.run must be a run directory' : p['iterations'] !== undefined && !(Number.isInteger(p['iterations']) && (p['iterations'] as number) > 0) ? 'params.iterations must be a positive integer' : null,
-  'train.stop': (p) => (str(p, 'run') ? null : 'params.run must be a run directory'),
+  'train.stop': (p) => (!str(p, 'run') ? 'params.run must be a run directory' : p['pause'] !== undefined && typeof p['pause'] !== 'boolean' ? 'params.pause must be true or false' : null),
   'runs.list': (p) => (str(p, 'root') ? null : 'params.root must be a directory holding runs'),
   'runs.metrics': (p) => (str(p, 'run') ? null : 'params.run must be a run directory'),
   'runs.delete': (p) => (str(p, 'run') ? null : 'params.run must be a run directory'),

@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync 
 import { basename, dirname, join, resolve } from 'node:path';
 import { parseRequest, PROTOCOL_VERSION, type Method, type Methods, type ModelReport, type ModelSummary, type Request, type RunSummary, type ServerMessage } from '../../shared/protocol';
 import { VERSION } from '../../shared/version';
+import type { RunEvent } from '../../shared/events';
 import { bundledModels, describeModel, resolveModelDir, type ModelEntry } from './models/registry';
 import { Model, ModelCache } from './models/model';
 import { ModelError } from './models/manifest';
@@ -41,6 +42,8 @@ export function configFromParams(raw: Record<string, unknown>): LearnerConfig {
 interface Job {
   abort: AbortController;
   done: Promise<void>;
+  /** Stopped to continue later to the same target (`paused`), rather than ended (`stopped`). */
+  pause: boolean;
 }
 
 export class EngineHost {
@@ -85,6 +88,7 @@ export class EngineHost {
       case 'train.stop': {
         const job = this.jobs.get(resolve(p['run'] as string));
         if (!job) return { stopped: false };
+        job.pause = p['pause'] === true;
         job.abort.abort();
         await job.done;
         return { stopped: true };
@@ -185,7 +189,12 @@ export class EngineHost {
       started = res;
       failed = rej;
     });
-    const done = (async () => {
+    const job: Job = { abort, done: Promise.resolve(), pause: false };
+    let target = iterations ?? config.iterations;
+    let iteration = 0;
+    const lifecycle = (state: RunEvent['state'], reason?: string): void =>
+      this.send({ kind: 'event', event: { type: 'run', run: runDir, state, iteration, iterations: target, ...(reason !== undefined ? { reason } : {}) } });
+    job.done = (async () => {
       try {
         const { learner } = await runTraining({
           model,
@@ -196,22 +205,28 @@ export class EngineHost {
           signal: abort.signal,
           onEvent: (event) => {
             started();
-            this.send({ kind: 'event', event });
+            if (event.type === 'metrics') iteration = event.iteration;
+            this.send({ kind: 'event', event: event.type === 'progress' || event.type === 'log' ? { ...event, run: runDir } : event });
           },
-          onStart: () => started(),
+          onStart: (s) => {
+            iteration = s.iteration;
+            target = s.iterations;
+            lifecycle('started');
+            started();
+          },
         });
-        const it = learner.iteration;
+        iteration = learner.iteration;
         await learner.dispose();
         started();
-        this.send({ kind: 'event', event: { type: 'log', level: 'info', message: `${runDir}: ${abort.signal.aborted ? 'stopped' : 'finished'} at iteration ${it}` } });
+        lifecycle(!abort.signal.aborted ? 'finished' : job.pause ? 'paused' : 'stopped');
       } catch (e) {
         failed(e);
-        this.send({ kind: 'event', event: { type: 'log', level: 'warn', message: `${runDir}: training failed: ${(e as Error).message}` } });
+        lifecycle('failed', (e as Error).message);
       } finally {
         this.jobs.delete(runDir);
       }
     })();
-    this.jobs.set(runDir, { abort, done });
+    this.jobs.set(runDir, job);
     await ready;
     return { run: runDir };
   }

@@ -517,8 +517,8 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** Progress, metrics (every iteration), profile and samples (every evaluation), logs. */
   onEvent?: (e: EngineEvent) => void;
-  /** Called once the run directory is in place and the learner is built, before the first iteration. */
-  onStart?: () => void;
+  /** Called once the run directory is in place and the learner is built, before the first iteration: where it starts and its target. */
+  onStart?: (s: { iteration: number; iterations: number }) => void;
 }
 
 /**
@@ -586,7 +586,7 @@ export async function runTraining(o: RunOptions): Promise<{ learner: Learner; ba
     for (const [k, v] of Object.entries(ev.result.summary)) out[`eval/${k}`] = v;
     return out;
   };
-  o.onStart?.();
+  o.onStart?.({ iteration: learner.iteration, iterations: config.iterations });
   const t0 = performance.now();
   const startIteration = learner.iteration;
   try {

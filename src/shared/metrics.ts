@@ -1,0 +1,95 @@
+// The one metric catalogue: every number the engine reports, with how to show and rank it. Train's
+// charts, the Runs table and its comparison, Compare's table, the CLI tables and grid ranking all
+// read it; a new metric is one entry here.
+//
+// Two namespaces share the entries:
+//   - an evaluation's summary keys (`fid`, `precision`, …), as `eval`, `grid` and Compare report them;
+//   - a run's metrics lines (`eval/fid`, `charts/entropy`, `losses/policy`, `time/iteration_s`, …),
+//     CleanRL-style names; an evaluation summary key k appears in a run as `eval/k`.
+
+export type MetricChart = 'train' | 'none';
+
+export interface MetricInfo {
+  /** The key in a metrics line or an evaluation summary. */
+  key: string;
+  /** A short human label, e.g. "FID". */
+  label: string;
+  /** Which way is better: 'lower' (distances, losses), 'higher' (scores), or null (neither: diagnostics). */
+  better: 'lower' | 'higher' | null;
+  /** Decimal places when shown in a table. */
+  digits: number;
+  /** A Train chart of its own ('train'), or not charted ('none'). */
+  chart: MetricChart;
+  /** Values span decades: chart it on a log axis. */
+  log?: boolean;
+  /** Another metric drawn as a ± band around this one (its standard deviation). */
+  band?: string;
+  /** What it measures, for hover help. */
+  help: string;
+}
+
+/** An evaluation summary's metrics (`eval` tables, grid ranking, Compare), in table order. */
+export const EVAL_METRICS = [
+  { key: 'fid', label: 'FID', better: 'lower', digits: 4, chart: 'none', log: true, help: 'Fréchet distance of feature Gaussians (data vs samples)' },
+  { key: 'kid', label: 'KID', better: 'lower', digits: 5, chart: 'none', help: 'kernel inception distance (unbiased MMD², polynomial kernel)' },
+  { key: 'kid_std', label: 'KID std', better: null, digits: 5, chart: 'none', help: 'standard deviation of KID over its subsets' },
+  { key: 'precision', label: 'Precision', better: 'higher', digits: 4, chart: 'none', help: 'share of samples inside the data manifold (fidelity)' },
+  { key: 'recall', label: 'Recall', better: 'higher', digits: 4, chart: 'none', help: 'share of data inside the samples manifold (diversity)' },
+  { key: 'density', label: 'Density', better: 'higher', digits: 4, chart: 'none', help: 'how many data neighbourhoods contain each sample (PRDC)' },
+  { key: 'coverage', label: 'Coverage', better: 'higher', digits: 4, chart: 'none', help: 'share of data points with a sample in their neighbourhood (PRDC)' },
+  { key: 'class_tv', label: 'Class TV', better: 'lower', digits: 4, chart: 'none', help: 'total variation between the class histograms of data and samples' },
+  { key: 'class_accuracy', label: 'Class accuracy', better: 'higher', digits: 4, chart: 'none', help: 'share of samples the classifier puts in their conditioning class' },
+] as const satisfies readonly MetricInfo[];
+
+export type EvalMetricKey = (typeof EVAL_METRICS)[number]['key'];
+
+/** The metrics a training run writes each iteration (metrics.jsonl), Train's charts in order. */
+export const RUN_METRICS: readonly MetricInfo[] = [
+  { key: 'charts/learning_signal_mean', label: 'Learning signal (mean ± std)', better: null, digits: 4, chart: 'train', band: 'charts/learning_signal_std', help: 'mean per-state reward −ψ(r) of the batch' },
+  { key: 'charts/learning_signal_std', label: 'Learning signal std', better: null, digits: 4, chart: 'none', help: 'standard deviation of the per-state reward' },
+  { key: 'charts/ratio_mean', label: 'Occupancy ratio (mean)', better: null, digits: 4, chart: 'none', help: 'mean of r(s) = ρ_E/ρ_π over visited states' },
+  { key: 'losses/discriminator', label: 'Discriminator loss', better: null, digits: 4, chart: 'train', help: 'binary cross-entropy of expert vs policy states' },
+  { key: 'charts/discriminator_accuracy', label: 'Discriminator accuracy', better: null, digits: 4, chart: 'train', help: '0.5 = cannot tell the policy from the data' },
+  { key: 'losses/policy', label: 'Policy loss', better: null, digits: 4, chart: 'none', help: 'PPO clipped surrogate loss' },
+  { key: 'charts/entropy', label: 'Policy entropy', better: null, digits: 4, chart: 'train', help: 'mean entropy of the action distribution (nats)' },
+  { key: 'charts/approx_kl', label: 'Approx. KL', better: null, digits: 5, chart: 'train', log: true, help: 'KL between the policy before and after the PPO update' },
+  { key: 'charts/clipfrac', label: 'Clip fraction', better: null, digits: 4, chart: 'train', help: 'share of transitions whose ratio was clipped' },
+  { key: 'charts/nfe', label: 'NFE per sample', better: 'lower', digits: 2, chart: 'train', help: 'guided denoiser evaluations per trajectory' },
+  { key: 'eval/fid', label: 'FID (evaluations)', better: 'lower', digits: 4, chart: 'train', log: true, help: 'FID of the EMA policy at each evaluation' },
+  { key: 'eval/kid', label: 'KID (evaluations)', better: 'lower', digits: 5, chart: 'none', help: 'KID of the EMA policy at each evaluation' },
+  { key: 'eval/precision', label: 'Precision', better: 'higher', digits: 4, chart: 'train', help: 'precision of the EMA policy at each evaluation' },
+  { key: 'eval/recall', label: 'Recall', better: 'higher', digits: 4, chart: 'train', help: 'recall of the EMA policy at each evaluation' },
+  { key: 'eval/nfe', label: 'NFE (evaluation)', better: 'lower', digits: 2, chart: 'none', help: 'guided denoiser evaluations per sample at evaluation' },
+  { key: 'time/iteration_s', label: 'Iteration time (s)', better: 'lower', digits: 2, chart: 'none', help: 'wall-clock seconds of the iteration' },
+  { key: 'time/rollout_s', label: 'Rollout time (s)', better: 'lower', digits: 2, chart: 'none', help: 'seconds spent rolling out the policy' },
+  { key: 'time/denoiser_s', label: 'Denoiser time (s)', better: 'lower', digits: 2, chart: 'none', help: 'seconds inside the denoiser' },
+  { key: 'time/discriminator_s', label: 'Discriminator time (s)', better: 'lower', digits: 2, chart: 'none', help: 'seconds training the discriminator' },
+  { key: 'time/ppo_s', label: 'PPO time (s)', better: 'lower', digits: 2, chart: 'none', help: 'seconds in the PPO epochs' },
+];
+
+const BY_KEY = new Map<string, MetricInfo>([...EVAL_METRICS, ...RUN_METRICS].map((m) => [m.key, m]));
+
+/** The catalogue entry of a metric key (summary or run namespace); unknown keys get a neutral entry. */
+export function metricInfo(key: string): MetricInfo {
+  return BY_KEY.get(key) ?? { key, label: key, better: null, digits: 4, chart: 'none', help: '' };
+}
+
+/** Whether `a` is better than `b` under the metric (NaN and undefined are never better). */
+export function isBetter(key: string, a: number | undefined, b: number | undefined): boolean {
+  if (a === undefined || Number.isNaN(a)) return false;
+  if (b === undefined || Number.isNaN(b)) return true;
+  return metricInfo(key).better === 'higher' ? a > b : a < b;
+}
+
+/** The value as a table shows it ("—" when missing). */
+export function formatMetric(key: string, v: number | undefined): string {
+  if (v === undefined || Number.isNaN(v)) return '—';
+  if (!Number.isFinite(v)) return v > 0 ? '∞' : '−∞';
+  return v.toFixed(metricInfo(key).digits);
+}
+
+/** The Train screen's charts, in order. */
+export const TRAIN_CHARTS: readonly MetricInfo[] = RUN_METRICS.filter((m) => m.chart === 'train');
+
+/** Metrics a user can compare across runs: every charted run metric and every evaluation one. */
+export const COMPARABLE_RUN_METRICS: readonly MetricInfo[] = RUN_METRICS.filter((m) => m.chart === 'train' || m.key.startsWith('eval/'));
