@@ -294,7 +294,7 @@ test('--init-bias sets how strongly the initial policy favours its action', asyn
   } finally {
     await l.dispose();
   }
-  assertUsageError(await cli('train', '--model', 'gmm-ring8', '--init-bias=-1', '--run-dir', join(tmp, 'bias-bad')), /--init-bias must be ≥ 0/);
+  assertUsageError(await cli('train', '--model', 'gmm-ring8', '--init-bias=-1', '--run-dir', join(tmp, 'bias-bad')), /--init-bias must be a number ≥ 0, got -1/);
 });
 
 test('training emits progress, metrics, profile and samples events that pass the protocol schema', async () => {

@@ -5,7 +5,8 @@ import { existsSync, statSync } from 'node:fs';
 import type { ParseArgsConfig } from 'node:util';
 import type { Denoiser } from '../main/engine/models/model';
 import { resolveSettings, type ClassChoice, type ResolvedSettings } from '../main/engine/samplers/generate';
-import { DEFAULT_SAMPLER_SETTINGS, SAMPLERS, type SamplerName, type SamplerSettings } from '../main/engine/samplers/types';
+import { DEFAULT_SAMPLER_SETTINGS, parseSamplerSettings, RESTART_FIELDS, SAMPLER_FIELDS, type SamplerSettings } from '../shared/sampler-settings';
+import { flagOptions, valuesFromFlags } from '../shared/schema';
 import type { EngineEvent } from '../shared/events';
 import { VERSION } from '../shared/version';
 
@@ -45,11 +46,10 @@ Commands:
             restart-k restart-tmin restart-tmax restart-steps
       --metric fid|kid|precision|recall|density|coverage|class_tv|class_accuracy (fid)
       --metrics LIST (the --metric's)   --n N (2048)   --restart (discard saved results in DIR)
-  train --model ID|DIR --run-dir DIR   learn a sampling policy (inverse RL); a run directory
-      --intervention cfg|gamma|renoise  --divergence kl|rkl|tv|hellinger|js|chi2
-      --conditioning sigma|state|state+class [--step-input]  --actions v1,v2,…  --init-action I | --init-from-grid DIR  --init-bias B (2)
-      --sampler heun|euler|edm --steps N --nfe-budget B (renoise)  --iterations N (150)
-      --trajectories N (1024) --eval-every N (25) --eval-samples N (4000) --lr-policy --lr-discriminator --seed S
+  train --model ID|DIR --run-dir DIR [learner flags]   learn a sampling policy (inverse RL); a run directory
+      every learner setting is a flag: --intervention cfg|gamma|renoise --divergence kl|rkl|tv|hellinger|js|chi2
+      --conditioning sigma|state|state+class --actions v1,v2,… --steps N --iterations N --trajectories N …
+      (train --help lists them all with their bounds and defaults)   --init-from-grid DIR
   train --resume DIR [--iterations N]  continue a run where its last checkpoint left it
   export --run RUN_DIR --out policy.onnx [--checkpoint FILE] [--force]
                                      the run's EMA policy as one self-contained ONNX file (+ policy.json),
@@ -101,24 +101,8 @@ export class Reporter {
   }
 }
 
-/** The sampler flags shared by sample, eval and grid. */
-export const SAMPLER_OPTIONS = {
-  sampler: { type: 'string' },
-  steps: { type: 'string' },
-  'sigma-min': { type: 'string' },
-  'sigma-max': { type: 'string' },
-  rho: { type: 'string' },
-  churn: { type: 'string' },
-  's-tmin': { type: 'string' },
-  's-tmax': { type: 'string' },
-  's-noise': { type: 'string' },
-  eta: { type: 'string' },
-  'restart-tmin': { type: 'string' },
-  'restart-tmax': { type: 'string' },
-  'restart-k': { type: 'string' },
-  'restart-steps': { type: 'string' },
-  guidance: { type: 'string' },
-} as const satisfies ParseArgsConfig['options'];
+/** The sampler flags shared by sample, eval and grid: every sampler setting's flag (shared/sampler-settings.ts). */
+export const SAMPLER_OPTIONS = { ...flagOptions(SAMPLER_FIELDS), ...flagOptions(RESTART_FIELDS) } satisfies ParseArgsConfig['options'];
 
 /** The flags of every command that samples a model: sample, eval, grid. */
 export const SAMPLING_RUN_OPTIONS = {
@@ -133,38 +117,17 @@ export const SAMPLING_RUN_OPTIONS = {
   help: { type: 'boolean' },
 } as const satisfies ParseArgsConfig['options'];
 
-type SamplerFlagValues = { [K in keyof typeof SAMPLER_OPTIONS]?: string };
+type SamplerFlagValues = Readonly<Record<string, unknown>>;
 
-/** Sampler settings from flags, checked against the model (errors are UsageErrors). */
+/** Sampler settings from flags on top of `base`, checked against the model (errors are UsageErrors naming the flag). */
 export function samplerSettingsFromFlags(model: Denoiser, v: SamplerFlagValues, base: Partial<SamplerSettings> = {}): ResolvedSettings {
-  if (v.sampler && !SAMPLERS.includes(v.sampler as SamplerName)) throw new UsageError(`--sampler must be one of ${SAMPLERS.join(', ')}, got "${v.sampler}"`);
-  const partial: Partial<SamplerSettings> = { ...base };
-  const set = <K extends keyof SamplerSettings>(k: K, x: SamplerSettings[K] | undefined): void => {
-    if (x !== undefined) partial[k] = x;
-  };
-  set('sampler', v.sampler as SamplerName | undefined);
-  set('steps', num(v.steps, 'steps', { int: true, min: 1 }));
-  set('sigmaMin', num(v['sigma-min'], 'sigma-min'));
-  set('sigmaMax', num(v['sigma-max'], 'sigma-max'));
-  set('rho', num(v.rho, 'rho'));
-  set('churn', num(v.churn, 'churn', { min: 0 }));
-  set('sTmin', num(v['s-tmin'], 's-tmin'));
-  set('sTmax', num(v['s-tmax'], 's-tmax'));
-  set('sNoise', num(v['s-noise'], 's-noise'));
-  set('eta', num(v.eta, 'eta', { min: 0 }));
-  set('guidance', num(v.guidance, 'guidance'));
-  const restart = {
-    tMin: num(v['restart-tmin'], 'restart-tmin'),
-    tMax: num(v['restart-tmax'], 'restart-tmax'),
-    k: num(v['restart-k'], 'restart-k', { int: true, min: 0 }),
-    steps: num(v['restart-steps'], 'restart-steps', { int: true, min: 1 }),
-  };
-  const r = Object.fromEntries(Object.entries(restart).filter(([, x]) => x !== undefined));
-  if (Object.keys(r).length > 0) partial.restart = { ...(base.restart ?? DEFAULT_SAMPLER_SETTINGS.restart), ...r } as SamplerSettings['restart'];
+  const top = valuesFromFlags(SAMPLER_FIELDS, v);
+  const restart = valuesFromFlags(RESTART_FIELDS, v);
+  const merged = { ...DEFAULT_SAMPLER_SETTINGS, ...base, ...top, restart: { ...DEFAULT_SAMPLER_SETTINGS.restart, ...base.restart, ...restart } };
   try {
-    return resolveSettings(model, partial);
+    return resolveSettings(model, parseSamplerSettings(merged, 'sampler flags'));
   } catch (e) {
-    throw new UsageError((e as Error).message);
+    throw new UsageError((e as Error).message.replace(/^sampler flags: /, '').replace(/(^|; )([a-z-]+) must be/g, '$1--$2 must be'));
   }
 }
 

@@ -91,7 +91,8 @@ export async function cmdGrid(argv: string[], signal: AbortSignal): Promise<void
     throw new UsageError((e as Error).message);
   }
   for (const a of axes) {
-    if (v[a.name] !== undefined) throw new UsageError(`--${a.name} ${v[a.name]} and --axis ${a.name} are both given; drop one`);
+    const given = (v as Record<string, unknown>)[a.name];
+    if (given !== undefined) throw new UsageError(`--${a.name} ${String(given)} and --axis ${a.name} are both given; drop one`);
   }
   const metric = (v.metric ?? 'fid') as SelectionMetric;
   if (!isSelectionMetric(metric)) throw new UsageError(`--metric must be one of ${SELECTION_METRICS.join(', ')}, got "${v.metric}"`);

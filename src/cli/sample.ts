@@ -34,7 +34,7 @@ export async function cmdSample(argv: string[], signal: AbortSignal): Promise<vo
 
   if (v.policy) {
     // The policy fixes the sampler: its flags would silently be ignored.
-    const fixed = Object.keys(SAMPLER_OPTIONS).filter((k) => v[k as keyof typeof SAMPLER_OPTIONS] !== undefined);
+    const fixed = Object.keys(SAMPLER_OPTIONS).filter((k) => (v as Record<string, unknown>)[k] !== undefined);
     if (fixed.length > 0) throw new UsageError(`--${fixed[0]} cannot be combined with --policy: the policy fixes its sampler, steps and σ range (see its metadata); drop it`);
     if (v['init-noise']) throw new UsageError('--init-noise cannot be combined with --policy; use --seed');
   } else if (v.temperature !== undefined) throw new UsageError('--temperature applies to --policy sampling only');

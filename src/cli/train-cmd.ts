@@ -1,93 +1,65 @@
-// `train`: learn a sampling policy with the inverse-RL learner, as a run directory.
+// `train`: learn a sampling policy with the inverse-RL learner, as a run directory. Every learner
+// field is a flag, from its one declaration in shared/learner-config.ts.
 
 import { parseArgs } from 'node:util';
+import { ConfigError, LEARNER_FIELDS, learnerConfigFrom } from '../shared/learner-config';
+import { flagOf, flagOptions, helpLines, valuesFromFlags } from '../shared/schema';
 import { Model } from '../main/engine/models/model';
 import { resolveModelDir } from '../main/engine/models/registry';
-import { CONDITIONINGS, defaultConfig, initActionFrom, INTERVENTIONS, type Conditioning, type Intervention, type LearnerConfig } from '../main/engine/learner/config';
+import { initActionFrom } from '../main/engine/learner/config';
 import { baselineSettings } from '../main/engine/samplers/baselines';
-import { DIVERGENCES, type Divergence } from '../main/engine/learner/divergences';
 import { runModelDir, runTraining } from '../main/engine/learner/train';
-import { deviceFromFlag, num, Reporter, USAGE, UsageError } from './common';
+import { deviceFromFlag, Reporter, UsageError } from './common';
 
 export const TRAIN_OPTIONS = {
   model: { type: 'string' },
-  intervention: { type: 'string' },
-  divergence: { type: 'string' },
-  conditioning: { type: 'string' },
-  'step-input': { type: 'boolean' },
-  actions: { type: 'string' },
-  'init-action': { type: 'string' },
   'init-from-grid': { type: 'string' },
-  'init-bias': { type: 'string' },
-  sampler: { type: 'string' },
-  steps: { type: 'string' },
-  'nfe-budget': { type: 'string' },
-  iterations: { type: 'string' },
-  trajectories: { type: 'string' },
-  'eval-every': { type: 'string' },
-  'eval-samples': { type: 'string' },
-  'lr-policy': { type: 'string' },
-  'lr-discriminator': { type: 'string' },
-  seed: { type: 'string' },
   'run-dir': { type: 'string' },
   resume: { type: 'string' },
   device: { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean' },
+  ...flagOptions(LEARNER_FIELDS),
 } as const;
+
+export const TRAIN_USAGE = `Usage: sampler-studio train --model ID|DIR --run-dir DIR [learner flags]   learn a sampling policy (inverse RL)
+       sampler-studio train --resume DIR [--iterations N]                  continue a run where its checkpoint left it
+
+  --model ID|DIR                        a bundled model or a model directory
+  --run-dir DIR                         where the run is written (a new directory)
+  --resume DIR                          continue this run (its settings are fixed; --iterations raises the target)
+  --init-from-grid DIR                  start from a grid search's best constant (instead of --init-action)
+  --device auto|cpu|cuda                where the denoiser runs (default auto)
+  --json                                the final stdout line is the result object
+
+Learner flags (defaults are cfg's; gamma and renoise change actions, initial action, sampler, steps and NFE budget):
+${helpLines(LEARNER_FIELDS).join('\n')}`;
+
+const FLAG_NAME = Object.fromEntries(Object.entries(LEARNER_FIELDS).map(([k, f]) => [k, `--${flagOf(k, f)}`]));
 
 export async function cmdTrain(argv: string[], signal: AbortSignal): Promise<void> {
   const { values: v } = parseArgs({ args: argv, options: TRAIN_OPTIONS, strict: true });
-  if (v.help) return void process.stdout.write(USAGE + '\n');
+  if (v.help) return void process.stdout.write(TRAIN_USAGE + '\n');
   const runDir = v.resume ?? v['run-dir'];
   if (!runDir) throw new UsageError('train needs --run-dir DIR (a new run) or --resume DIR');
   if (v.resume && v['run-dir'] && v.resume !== v['run-dir']) throw new UsageError('give either --run-dir or --resume, not both');
+  const given = valuesFromFlags(LEARNER_FIELDS, v);
+  if (v.resume) {
+    const fixed = Object.keys(given).filter((k) => k !== 'iterations');
+    if (fixed.length > 0) throw new UsageError(`a resumed run keeps its settings; only --iterations may be given with --resume (got ${fixed.map((k) => FLAG_NAME[k]).join(', ')})`);
+  }
   let modelRef = v.model;
   if (!modelRef && v.resume) modelRef = runModelDir(v.resume);
   if (!modelRef) throw new UsageError('train needs --model');
-  const intervention = (v.intervention ?? 'cfg') as Intervention;
-  if (!INTERVENTIONS.includes(intervention)) throw new UsageError(`--intervention must be one of ${INTERVENTIONS.join(', ')}, got "${v.intervention}"`);
-  const cfg: LearnerConfig = defaultConfig(intervention);
-  if (v.divergence) {
-    if (!DIVERGENCES.includes(v.divergence as Divergence)) throw new UsageError(`--divergence must be one of ${DIVERGENCES.join(', ')}, got "${v.divergence}"`);
-    cfg.divergence = v.divergence as Divergence;
+  if (v['init-from-grid'] && given['initAction'] !== undefined) throw new UsageError('give either --init-action or --init-from-grid, not both');
+  let cfg;
+  try {
+    cfg = learnerConfigFrom(given, (k) => FLAG_NAME[k] ?? k);
+    if (v['init-from-grid']) cfg.initAction = initActionFrom(cfg, baselineSettings('best-constant', { grid: v['init-from-grid'] }));
+  } catch (e) {
+    if (e instanceof ConfigError || e instanceof RangeError) throw new UsageError(e.message);
+    throw e;
   }
-  if (v.conditioning) {
-    if (!CONDITIONINGS.includes(v.conditioning as Conditioning)) throw new UsageError(`--conditioning must be one of ${CONDITIONINGS.join(', ')}, got "${v.conditioning}"`);
-    cfg.conditioning = v.conditioning as Conditioning;
-  }
-  if (v['step-input']) cfg.stepInput = true;
-  if (v.actions) {
-    cfg.actions = v.actions.split(',').map((a) => num(a.trim(), 'actions')!);
-    cfg.initAction = 0;
-  }
-  if (v.sampler) {
-    if (!['euler', 'heun', 'edm'].includes(v.sampler)) throw new UsageError(`--sampler must be euler, heun or edm for training, got "${v.sampler}"`);
-    cfg.sampler = v.sampler as LearnerConfig['sampler'];
-  }
-  const set = <K extends keyof LearnerConfig>(k: K, x: LearnerConfig[K] | undefined): void => {
-    if (x !== undefined) cfg[k] = x;
-  };
-  set('initAction', num(v['init-action'], 'init-action', { int: true, min: 0 }));
-  if (v['init-from-grid']) {
-    if (v['init-action'] !== undefined) throw new UsageError('give either --init-action or --init-from-grid, not both');
-    try {
-      cfg.initAction = initActionFrom(cfg, baselineSettings('best-constant', { grid: v['init-from-grid'] }));
-    } catch (e) {
-      throw new UsageError((e as Error).message);
-    }
-  }
-  set('initBias', num(v['init-bias'], 'init-bias', { min: 0 }));
-  set('steps', num(v.steps, 'steps', { int: true, min: 1 }));
-  set('nfeBudget', num(v['nfe-budget'], 'nfe-budget', { int: true, min: 1 }));
-  set('iterations', num(v.iterations, 'iterations', { int: true, min: 1 }));
-  set('trajectories', num(v.trajectories, 'trajectories', { int: true, min: 2 }));
-  set('evalEvery', num(v['eval-every'], 'eval-every', { int: true, min: 0 }));
-  set('evalSamples', num(v['eval-samples'], 'eval-samples', { int: true, min: 2 }));
-  set('lrPolicy', num(v['lr-policy'], 'lr-policy'));
-  set('lrDiscriminator', num(v['lr-discriminator'], 'lr-discriminator'));
-  set('seed', num(v.seed, 'seed', { int: true, min: 0 }));
-  cfg.rolloutBatch = Math.min(cfg.rolloutBatch, cfg.trajectories);
 
   const rep = new Reporter(!!v.json);
   const model = await Model.load(resolveModelDir(modelRef), { device: deviceFromFlag(v.device) });
@@ -98,7 +70,7 @@ export async function cmdTrain(argv: string[], signal: AbortSignal): Promise<voi
       config: cfg,
       runDir,
       resume: !!v.resume,
-      iterations: v.resume ? num(v.iterations, 'iterations', { int: true, min: 1 }) : undefined,
+      iterations: v.resume && given['iterations'] !== undefined ? cfg.iterations : undefined,
       signal,
       onEvent: (e) => {
         if (e.type === 'metrics') last = e.metrics;

@@ -11,7 +11,7 @@ import type { RunEvent } from '../../shared/events';
 import { bundledModels, describeModel, resolveModelDir, type ModelEntry } from './models/registry';
 import { Model, ModelCache } from './models/model';
 import { ModelError } from './models/manifest';
-import { defaultConfig, INTERVENTIONS, type Intervention, type LearnerConfig } from './learner/config';
+import { learnerConfigFrom, type LearnerConfig } from '../../shared/learner-config';
 import { loadRun, readMetrics, readRunConfig, runModelDir, runTraining } from './learner/train';
 import { exportPolicy, ExportError } from './learner/export';
 import { comparePolicy } from './learner/compare';
@@ -22,21 +22,6 @@ import { samplePng } from './io/plots';
 function summary(e: ModelEntry): ModelSummary {
   const m = e.manifest;
   return { id: e.id, dir: e.dir, bundled: e.bundled, name: m?.name ?? null, description: m?.description ?? '', shape: m?.shape ?? [], numClasses: m?.numClasses ?? 0, error: e.error };
-}
-
-/** Learner settings from the UI: only known fields, on top of the intervention's defaults. */
-export function configFromParams(raw: Record<string, unknown>): LearnerConfig {
-  const intervention = (raw['intervention'] ?? 'cfg') as Intervention;
-  if (!INTERVENTIONS.includes(intervention)) throw new RangeError(`intervention must be one of ${INTERVENTIONS.join(', ')}, got ${JSON.stringify(raw['intervention'])}`);
-  const c = defaultConfig(intervention);
-  for (const [k, v] of Object.entries(raw)) {
-    if (!(k in c)) throw new RangeError(`unknown learner setting "${k}"`);
-    const want = typeof (c as unknown as Record<string, unknown>)[k];
-    const ok = k === 'actions' ? Array.isArray(v) && v.every((x) => typeof x === 'number') : k === 'nfeBudget' ? typeof v === 'number' || v === 'inf' : typeof v === want;
-    if (!ok) throw new RangeError(`learner setting "${k}" must be ${k === 'actions' ? 'a list of numbers' : `a ${want}`}, got ${JSON.stringify(v)}`);
-    (c as unknown as Record<string, unknown>)[k] = v === 'inf' ? Infinity : v;
-  }
-  return c;
 }
 
 interface Job {
@@ -79,7 +64,7 @@ export class EngineHost {
       case 'models.preview':
         return this.preview(resolveModelDir(p['dir'] as string));
       case 'train.start':
-        return this.startTraining(p['model'] as string, resolve(p['runDir'] as string), configFromParams(p['config'] as Record<string, unknown>), false);
+        return this.startTraining(p['model'] as string, resolve(p['runDir'] as string), learnerConfigFrom(p['config'] as Record<string, unknown>), false);
       case 'train.resume': {
         const run = resolve(p['run'] as string);
         const cfg = readRunConfig(run);

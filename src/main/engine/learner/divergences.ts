@@ -39,8 +39,9 @@
 // * Limits that exist are used exactly: kl f(0) = 0·log 0 = 0, js f(0) = log 2, hellinger f(0) = 1.
 // * At the kink of tv (r = 1), sign(0) = 0: f′(1) = 0 and the reward is 0 (a valid subgradient).
 
-export const DIVERGENCES = ['kl', 'rkl', 'tv', 'hellinger', 'js', 'chi2'] as const;
-export type Divergence = (typeof DIVERGENCES)[number];
+import { DIVERGENCES, type Divergence } from '../../../shared/learner-config';
+
+export { DIVERGENCES, type Divergence };
 
 export interface DivergenceInfo {
   name: Divergence;

@@ -8,22 +8,20 @@ import { runLoop, type StepFn, type TrajectoryStep } from './loop';
 import { StackedRandom, type NoiseSource } from './random';
 import { restartStep } from './restart';
 import { karrasSchedule } from './schedule';
-import { DEFAULT_SAMPLER_SETTINGS, SAMPLERS, type SamplerSettings, type StepHook } from './types';
+import { DEFAULT_SAMPLER_SETTINGS, parseSamplerSettings, type SamplerSettings } from '../../../shared/sampler-settings';
+import type { StepHook } from './types';
 
 export type ResolvedSettings = SamplerSettings & { sigmaMin: number; sigmaMax: number };
 
 /** Fills defaults from the model and checks every field, with errors that say what to change. */
 export function resolveSettings(model: Denoiser, partial: Partial<SamplerSettings> = {}): ResolvedSettings {
-  const s: SamplerSettings = { ...DEFAULT_SAMPLER_SETTINGS, ...partial, restart: { ...DEFAULT_SAMPLER_SETTINGS.restart, ...partial.restart } };
-  if (!SAMPLERS.includes(s.sampler)) throw new RangeError(`unknown sampler "${s.sampler}"; choose one of ${SAMPLERS.join(', ')}`);
+  // Each field's own bounds (shared/sampler-settings.ts), then what depends on the model.
+  const s = parseSamplerSettings({ ...DEFAULT_SAMPLER_SETTINGS, ...partial, restart: { ...DEFAULT_SAMPLER_SETTINGS.restart, ...partial.restart } });
   const sigmaMin = s.sigmaMin ?? model.sigmaMin;
   const sigmaMax = s.sigmaMax ?? model.sigmaMax;
   if (sigmaMin < model.sigmaMin * (1 - 1e-6) || sigmaMax > model.sigmaMax * (1 + 1e-6)) {
     throw new RangeError(`σ range [${sigmaMin}, ${sigmaMax}] is outside the model's [${model.sigmaMin}, ${model.sigmaMax}]; adjust --sigma-min/--sigma-max`);
   }
-  if (!(s.churn >= 0)) throw new RangeError(`churn must be ≥ 0, got ${s.churn}`);
-  if (!(s.sNoise > 0)) throw new RangeError(`s-noise must be positive, got ${s.sNoise}`);
-  if (!Number.isFinite(s.guidance)) throw new RangeError(`guidance must be a finite number, got ${s.guidance}`);
   if (s.guidance !== 1) {
     if (model.numClasses === 0) throw new RangeError('guidance needs a class-conditional model; this one is unconditional (use --guidance 1)');
     if (model.nullClass === null) throw new RangeError('guidance needs a model with a null class ("nullClass" in model.json)');

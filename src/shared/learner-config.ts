@@ -1,0 +1,165 @@
+// The learner's hyper-parameters: one table, every field documented, defaults from the paper
+// (Table B.4 and Appendix B) scaled down so the bundled 2-D benchmarks train in minutes on a CPU.
+// From this table come the `LearnerConfig` type, its checks, the `train` flags and `--help`, the
+// saved run config and the Tune form (shared/schema.ts). Adding a field is one entry here.
+
+import { z } from 'zod';
+import { bool, choice, defaultsOf, int, issueMessages, num, numList, objectSchema, type ValuesOf } from './schema';
+
+export const INTERVENTIONS = ['cfg', 'gamma', 'renoise'] as const;
+export type Intervention = (typeof INTERVENTIONS)[number];
+
+export const CONDITIONINGS = ['sigma', 'state', 'state+class'] as const;
+/** What the policy sees: σ only; (x, σ); (x, σ, class). */
+export type Conditioning = (typeof CONDITIONINGS)[number];
+
+/** The f-divergences D_f(ρ_E‖ρ_π) the learner can minimise (their rewards: learner/divergences.ts). */
+export const DIVERGENCES = ['kl', 'rkl', 'tv', 'hellinger', 'js', 'chi2'] as const;
+export type Divergence = (typeof DIVERGENCES)[number];
+
+/** Base samplers the learner steers. */
+export const LEARNER_SAMPLERS = ['euler', 'heun', 'edm'] as const;
+
+/** Action-value presets per intervention. */
+export const ACTION_PRESETS: Record<Intervention, number[]> = {
+  // 8 guidance scales from 1 (none) to 4, as the reference prototype; the paper uses 20.
+  cfg: [1, 1.25, 1.5, 2, 2.5, 3, 3.5, 4],
+  // 10 churn levels in [0, √2−1] (EDM's γ range), as in the paper.
+  gamma: Array.from({ length: 10 }, (_, i) => Number(((i / 9) * (Math.SQRT2 - 1)).toFixed(4))),
+  // continue, or jump back 1, 2 or 4 levels (4 actions, as the paper's renoise policies).
+  renoise: [0, 1, 2, 4],
+};
+
+export const LEARNER_FIELDS = {
+  intervention: choice(INTERVENTIONS, {
+    default: 'cfg',
+    group: 'none', // the form's segmented control
+    help: 'what the policy controls: the guidance scale w, the churn γ, or jumps back to higher noise',
+    labels: { cfg: 'guidance (cfg)', gamma: 'stochasticity (γ)', renoise: 'renoise' },
+  }),
+  divergence: choice(DIVERGENCES, {
+    default: 'kl',
+    group: 'basic',
+    label: 'Divergence',
+    help: 'the f-divergence D_f(ρ_E‖ρ_π) to minimise',
+    labels: {
+      kl: 'KL — covers modes: favours recall (diversity)',
+      rkl: 'reverse KL — seeks modes: favours precision (fidelity)',
+      tv: 'total variation — bounded signal, robust to outliers',
+      hellinger: 'squared Hellinger — between KL and reverse KL',
+      js: 'Jensen–Shannon — symmetric, GAN-like',
+      chi2: 'Pearson χ² — strongly penalises under-covered regions',
+    },
+  }),
+  conditioning: choice(CONDITIONINGS, {
+    default: 'state',
+    group: 'basic',
+    label: 'The policy sees',
+    help: 'what the policy sees: σ only, the noisy sample and σ, or sample, σ and class',
+    labels: { sigma: 'σ only', state: 'the noisy sample and σ', 'state+class': 'sample, σ and class' },
+  }),
+  stepInput: bool({ default: false, label: 'Step input', help: 'give the policy the step index too (a non-stationary policy)' }),
+  actions: numList({
+    default: ACTION_PRESETS.cfg,
+    minLength: 2,
+    group: 'basic',
+    label: 'Action values',
+    help: 'the discrete action values: guidance scales (cfg), churn γ (gamma), or levels to jump back (renoise, 0 = continue)',
+  }),
+  initAction: int({ default: 2, min: 0, label: 'Initial action', help: 'index of the action the initial policy favours (the baseline’s choice)' }),
+  initBias: num({ default: 2, min: 0, label: 'Initial bias', help: 'logit bonus of the initial action: 2 makes it e² ≈ 7.4× as likely as any other action' }),
+  sampler: choice(LEARNER_SAMPLERS, { default: 'heun', label: 'Base sampler', help: 'the base sampler the policy steers (EDM Alg. 1 Euler/Heun, Alg. 2 with churn)' }),
+  steps: int({ default: 18, min: 1, group: 'basic', label: 'Sampler steps', help: 'number of noise levels N of the base sampler' }),
+  nfeBudget: int({ default: Infinity, min: 1, inf: true, group: 'basic', label: 'NFE budget per sample', help: 'renoise: most NFE a trajectory may spend; actions that could not finish within it are masked' }),
+  iterations: int({ default: 150, min: 1, group: 'basic', label: 'Training iterations', help: 'training iterations' }),
+  trajectories: int({ default: 1024, min: 2, group: 'basic', label: 'Trajectories per iteration', help: 'trajectories (samples) per iteration; every sample in a batch is an agent (paper: 1,024–2,048)' }),
+  rolloutBatch: int({ default: 1024, min: 1, label: 'Rollout batch', help: 'samples per sampler batch during rollouts (at most the trajectories)' }),
+  discriminatorInitSteps: int({ default: 200, min: 0, label: 'Discriminator warm-up steps', help: 'discriminator steps before the first policy update (paper: 100–200)' }),
+  discriminatorSteps: int({ default: 20, min: 0, label: 'Discriminator steps', help: 'discriminator steps per iteration' }),
+  discriminatorBatch: int({ default: 512, min: 1, label: 'Discriminator batch', help: 'discriminator minibatch (expert and policy states each)' }),
+  labelSmoothing: num({ default: 0.2, min: 0, lt: 0.5, step: 0.05, label: 'Label smoothing', help: 'discriminator label smoothing at σ_max, growing linearly with σ/σ_max from 0' }),
+  logitClamp: num({ default: 10, gt: 0, label: 'Logit clamp', help: 'discriminator logits are clamped to ± this before exp (r = e^logit)' }),
+  ppoEpochs: int({ default: 4, min: 1, label: 'PPO epochs', help: 'PPO epochs over each iteration’s transitions' }),
+  ppoMinibatch: int({ default: 512, min: 1, label: 'PPO minibatch', help: 'PPO minibatch size (transitions)' }),
+  clip: num({ default: 0.2, gt: 0, step: 0.05, label: 'PPO clip ε', help: 'PPO clip range ε' }),
+  lrPolicy: num({ default: 3e-4, gt: 0, step: 1e-4, label: 'Policy learning rate', help: 'Adam learning rate of the policy head (paper: 1e-4 … 1e-5 for images)' }),
+  lrDiscriminator: num({ default: 1e-3, gt: 0, step: 1e-4, label: 'Discriminator learning rate', help: 'Adam learning rate of the discriminator' }),
+  emaDecay: num({ default: 0.95, min: 0, lt: 1, step: 0.01, label: 'EMA decay', help: 'EMA decay of both heads per iteration (warm-up min(decay, t/(t+1))); the EMA heads are evaluated and exported' }),
+  hidden: int({ default: 128, min: 1, label: 'Hidden width', help: 'hidden width of the heads’ MLPs' }),
+  layers: int({ default: 2, min: 1, label: 'Hidden layers', help: 'hidden layers of the heads’ MLPs' }),
+  sigmaFrequencies: int({ default: 8, min: 0, label: 'σ frequencies', help: 'Fourier frequencies of the log-σ embedding' }),
+  temperature: num({ default: 1, gt: 0, step: 0.1, label: 'Rollout temperature', help: 'sampling temperature τ (logits/τ) of rollouts; evaluation may use another' }),
+  evalEvery: int({ default: 25, min: 0, group: 'basic', label: 'Evaluate every (iterations)', help: 'evaluate (FID/precision/recall, sample grid, profile) every this many iterations (0: only at the end)' }),
+  evalSamples: int({ default: 4000, min: 2, group: 'basic', label: 'Samples per evaluation', help: 'samples per evaluation (FID / precision / recall and the sample grid)' }),
+  seed: int({ default: 0, min: 0, group: 'basic', label: 'Seed', help: 'random seed of the run' }),
+};
+
+export const LearnerConfigSchema = objectSchema(LEARNER_FIELDS);
+export type LearnerConfig = ValuesOf<typeof LEARNER_FIELDS>;
+export type LearnerField = keyof LearnerConfig;
+
+/**
+ * What each intervention changes in the defaults. cfg: mild constant guidance 1.5 (action 2);
+ * gamma: EDM's published churn (ImageNet-64: S_churn 40, so γ = min(40/18, √2−1), the last of its
+ * 10 actions; test/config.test.ts checks it against initActionFrom), on EDM's stochastic sampler;
+ * renoise: 6 levels, 17 NFE, "continue" first.
+ */
+export const INTERVENTION_DEFAULTS: Record<Intervention, Partial<LearnerConfig>> = {
+  cfg: {},
+  gamma: { actions: ACTION_PRESETS.gamma, initAction: 9, sampler: 'edm' },
+  renoise: { actions: ACTION_PRESETS.renoise, initAction: 0, steps: 6, nfeBudget: 17 },
+};
+
+export function defaultConfig(intervention: Intervention = 'cfg'): LearnerConfig {
+  return { ...defaultsOf(LEARNER_FIELDS), ...structuredClone(INTERVENTION_DEFAULTS[intervention]), intervention };
+}
+
+/** A config failed its checks; the message names each field and what it must be. */
+export class ConfigError extends RangeError {
+  override name = 'ConfigError';
+}
+
+/**
+ * A whole config from a partial one: the intervention's defaults, then `partial`'s fields, checked.
+ * Where `partial` sets the actions but not the initial action, the initial policy favours the
+ * first (the defaults' index may not fit the new list); where it sets the trajectories below the
+ * rollout batch, the batch follows. `name` says how a field is shown in errors (a key, a --flag).
+ */
+export function learnerConfigFrom(partial: Record<string, unknown>, name: (key: string) => string = (k) => k): LearnerConfig {
+  const intervention = partial['intervention'] ?? 'cfg';
+  if (!(INTERVENTIONS as readonly unknown[]).includes(intervention)) {
+    throw new ConfigError(`${name('intervention')} must be one of ${INTERVENTIONS.join(', ')}, got ${JSON.stringify(intervention)}`);
+  }
+  const merged: Record<string, unknown> = { ...defaultConfig(intervention as Intervention), ...partial };
+  if (partial['actions'] !== undefined && partial['initAction'] === undefined) merged['initAction'] = 0;
+  if (partial['rolloutBatch'] === undefined && typeof merged['trajectories'] === 'number') merged['rolloutBatch'] = Math.min(merged['rolloutBatch'] as number, merged['trajectories']);
+  return parseLearnerConfig(merged, name);
+}
+
+/** Checks a whole config (a saved one, a request's); errors name the fields. */
+export function parseLearnerConfig(v: unknown, name: (key: string) => string = (k) => k): LearnerConfig {
+  const r = LearnerConfigSchema.safeParse(v);
+  if (!r.success) throw new ConfigError(issueMessages(LEARNER_FIELDS, r.error, (p) => name(String(p[0])) + p.slice(1).map((i) => `[${String(i)}]`).join(''), v).join('; '));
+  const c = r.data;
+  const fail = (field: LearnerField, msg: string): never => {
+    throw new ConfigError(`${name(field)}: ${msg}`);
+  };
+  // Checks across fields (each field's own bounds are in the table).
+  if (c.actions.some((a) => !Number.isFinite(a))) fail('actions', 'values must be finite numbers');
+  if (c.intervention === 'gamma' && c.actions.some((a) => a < 0)) fail('actions', 'churn γ values must be ≥ 0');
+  if (c.intervention === 'renoise' && c.actions.some((a) => !Number.isInteger(a) || a < 0)) fail('actions', 'renoise actions are whole numbers of levels to jump back (0 = continue)');
+  if (c.intervention === 'renoise' && !c.actions.includes(0)) fail('actions', 'renoise needs the action 0 (continue)');
+  if (c.initAction >= c.actions.length) fail('initAction', `must index the actions (0..${c.actions.length - 1}), got ${c.initAction}`);
+  if (c.intervention === 'renoise' && !Number.isFinite(c.nfeBudget)) fail('nfeBudget', 'renoise needs a finite NFE budget (it bounds the trajectory length)');
+  return c;
+}
+
+/** Schema of a learner config as saved in a file: the same checks, as a zod schema for file schemas. */
+export const SavedLearnerConfigSchema = z.unknown().transform((v, ctx) => {
+  try {
+    return parseLearnerConfig(v);
+  } catch (e) {
+    ctx.addIssue({ code: 'custom', message: (e as Error).message });
+    return z.NEVER;
+  }
+});
