@@ -1,75 +1,69 @@
 // Screen 2 — Tune: what the policy controls, the divergence, what it sees, the base sampler and the
-// training budget. Defaults come from the learner's own hyper-parameter object.
+// training budget; every other learner setting under "Advanced". Every field, its bounds, default
+// and help come from the learner's one schema (shared/learner-config.ts).
 
 import { useMemo, useState } from 'react';
-import { Alert, Button, Group, NumberInput, SegmentedControl, Select, SimpleGrid, Stack, Text, TextInput, Title } from '@mantine/core';
+import { Alert, Button, Collapse, Group, SegmentedControl, Stack, Text, TextInput, Title } from '@mantine/core';
 import type { ModelReport } from '../../../shared/protocol';
-import { ACTION_PRESETS, CONDITIONINGS, defaultConfig, INTERVENTIONS, type Intervention } from '../../../main/engine/learner/config';
-import { DIVERGENCES } from '../../../main/engine/learner/divergences';
+import { CONDITIONINGS, defaultConfig, INTERVENTION_DEFAULTS, INTERVENTIONS, LEARNER_FIELDS, learnerConfigFrom, type Intervention } from '../../../shared/learner-config';
 import type { EngineClient } from '../engine/client';
+import { formError, formValueOf, parseFormValue, SchemaFields, type FormValue } from '../components/SchemaFields';
 
-const DIVERGENCE_HELP: Record<string, string> = {
-  kl: 'KL — covers modes: favours recall (diversity)',
-  rkl: 'reverse KL — seeks modes: favours precision (fidelity)',
-  tv: 'total variation — bounded signal, robust to outliers',
-  hellinger: 'squared Hellinger — between KL and reverse KL',
-  js: 'Jensen–Shannon — symmetric, GAN-like',
-  chi2: 'Pearson χ² — strongly penalises under-covered regions',
-};
-const CONDITIONING_HELP: Record<string, string> = { sigma: 'σ only', state: 'the noisy sample and σ', 'state+class': 'sample, σ and class' };
+type Key = keyof typeof LEARNER_FIELDS;
+const FIELD_KEYS = Object.keys(LEARNER_FIELDS) as Key[];
+/** Fields whose default depends on the intervention: they follow it when it changes. */
+const FOLLOW_INTERVENTION = new Set(INTERVENTIONS.flatMap((i) => Object.keys(INTERVENTION_DEFAULTS[i])));
+
+function formValues(intervention: Intervention): Record<string, FormValue> {
+  const d = defaultConfig(intervention);
+  return Object.fromEntries(FIELD_KEYS.map((k) => [k, formValueOf(LEARNER_FIELDS[k], d[k])]));
+}
 
 export function TuneScreen({ engine, model, onStarted }: { engine: EngineClient; model: ModelReport | null; onStarted: (run: string, iterations: number) => void }) {
-  const [intervention, setIntervention] = useState<Intervention>('cfg');
-  const d = useMemo(() => defaultConfig(intervention), [intervention]);
-  const [divergence, setDivergence] = useState<string>('kl');
-  const [conditioning, setConditioning] = useState<string>('state');
-  const [actions, setActions] = useState(ACTION_PRESETS.cfg.join(', '));
-  const [steps, setSteps] = useState<number | string>(d.steps);
-  const [budget, setBudget] = useState<number | string>(17);
-  const [iterations, setIterations] = useState<number | string>(d.iterations);
-  const [trajectories, setTrajectories] = useState<number | string>(d.trajectories);
-  const [evalEvery, setEvalEvery] = useState<number | string>(d.evalEvery);
-  const [evalSamples, setEvalSamples] = useState<number | string>(d.evalSamples);
-  const [seed, setSeed] = useState<number | string>(0);
+  const [values, setValues] = useState<Record<string, FormValue>>(() => formValues('cfg'));
+  const [advanced, setAdvanced] = useState(false);
   const [runDir, setRunDir] = useState('');
   const [error, setError] = useState<string | null>(null);
   const [starting, setStarting] = useState(false);
-
-  const actionValues = actions.split(',').map((s) => Number(s.trim()));
-  const actionsError = actionValues.length < 2 || actionValues.some((v) => !Number.isFinite(v)) ? 'at least two numbers, separated by commas' : null;
-  const int = (v: number | string, min: number): string | null => (Number.isInteger(Number(v)) && Number(v) >= min ? null : `a whole number ≥ ${min}`);
-  const errors = { steps: int(steps, 1), budget: intervention === 'renoise' ? int(budget, 1) : null, iterations: int(iterations, 1), trajectories: int(trajectories, 2), evalEvery: int(evalEvery, 0), evalSamples: int(evalSamples, 100), seed: int(seed, 0) };
+  const intervention = values['intervention'] as Intervention;
   const conditional = (model?.summary.numClasses ?? 0) > 0;
-  const invalid = !model || actionsError !== null || Object.values(errors).some((e) => e !== null) || (intervention === 'cfg' && !conditional);
-  const defaultRunDir = model ? `runs/${model.summary.id}-${intervention}-${divergence}-s${seed}` : '';
 
+  // What differs from the intervention's defaults is what the user chose: only that is sent, and the
+  // engine fills in the rest from the same schema.
+  const chosen = useMemo(() => {
+    const d = formValues(intervention);
+    return Object.fromEntries(FIELD_KEYS.filter((k) => k === 'intervention' || String(values[k]) !== String(d[k])).map((k) => [k, parseFormValue(LEARNER_FIELDS[k], values[k]!)]));
+  }, [values, intervention]);
+  const fieldErrors = FIELD_KEYS.filter((k) => formError(LEARNER_FIELDS[k], values[k]!) !== null);
+  // Checks across fields (e.g. renoise's actions), the engine's own words.
+  const configError = useMemo(() => {
+    if (fieldErrors.length > 0) return null;
+    try {
+      learnerConfigFrom(chosen);
+      return null;
+    } catch (e) {
+      return (e as Error).message;
+    }
+  }, [chosen, fieldErrors.length]);
+
+  const basic = FIELD_KEYS.filter((k) => (LEARNER_FIELDS[k].group ?? 'advanced') === 'basic' && (k !== 'nfeBudget' || intervention === 'renoise'));
+  const rest = FIELD_KEYS.filter((k) => (LEARNER_FIELDS[k].group ?? 'advanced') === 'advanced' || (k === 'nfeBudget' && intervention !== 'renoise'));
+  const invalid = !model || fieldErrors.length > 0 || configError !== null || (intervention === 'cfg' && !conditional);
+  const defaultRunDir = model ? `runs/${model.summary.id}-${intervention}-${String(values['divergence'])}-s${String(values['seed'])}` : '';
+
+  const set = (key: string, v: FormValue): void => setValues((old) => ({ ...old, [key]: v }));
   const choose = (i: Intervention): void => {
-    setIntervention(i);
-    setActions(ACTION_PRESETS[i].join(', '));
-    setSteps(defaultConfig(i).steps);
+    const d = formValues(i);
+    setValues((old) => ({ ...Object.fromEntries(Object.entries(old).map(([k, v]) => [k, FOLLOW_INTERVENTION.has(k) ? d[k]! : v])), intervention: i }));
   };
 
   const start = async (): Promise<void> => {
     if (!model) return;
     setStarting(true);
     setError(null);
-    const config: Record<string, unknown> = {
-      intervention,
-      divergence,
-      conditioning,
-      actions: actionValues,
-      steps: Number(steps),
-      iterations: Number(iterations),
-      trajectories: Number(trajectories),
-      rolloutBatch: Math.min(1024, Number(trajectories)),
-      evalEvery: Number(evalEvery),
-      evalSamples: Number(evalSamples),
-      seed: Number(seed),
-    };
-    if (intervention === 'renoise') config['nfeBudget'] = Number(budget);
     try {
-      const { run } = await engine.request('train.start', { model: model.summary.dir, runDir: runDir.trim() || defaultRunDir, config });
-      onStarted(run, Number(iterations));
+      const { run } = await engine.request('train.start', { model: model.summary.dir, runDir: runDir.trim() || defaultRunDir, config: chosen });
+      onStarted(run, Number(parseFormValue(LEARNER_FIELDS.iterations, values['iterations']!)));
     } catch (e) {
       setError((e as Error).message);
     } finally {
@@ -77,6 +71,7 @@ export function TuneScreen({ engine, model, onStarted }: { engine: EngineClient;
     }
   };
 
+  const conditionings = CONDITIONINGS.filter((c) => c !== 'state+class' || conditional);
   return (
     <Stack gap="md" maw={900}>
       <Title order={2}>Tune</Title>
@@ -86,21 +81,31 @@ export function TuneScreen({ engine, model, onStarted }: { engine: EngineClient;
         <Text size="sm" fw={500} mb={4}>
           What the policy controls
         </Text>
-        <SegmentedControl value={intervention} onChange={(v) => choose(v as Intervention)} data={INTERVENTIONS.map((i) => ({ value: i, label: i === 'cfg' ? 'guidance (cfg)' : i === 'gamma' ? 'stochasticity (γ)' : 'renoise' }))} aria-label="Intervention" />
+        <SegmentedControl
+          value={intervention}
+          onChange={(v) => choose(v as Intervention)}
+          data={INTERVENTIONS.map((i) => ({ value: i, label: LEARNER_FIELDS.intervention.labels?.[i] ?? i }))}
+          aria-label="Intervention"
+          data-testid="field-intervention"
+        />
       </div>
-      <SimpleGrid cols={{ base: 1, sm: 2 }}>
-        <Select label="Divergence" value={divergence} onChange={(v) => v && setDivergence(v)} data={DIVERGENCES.map((x) => ({ value: x, label: DIVERGENCE_HELP[x] ?? x }))} allowDeselect={false} />
-        <Select label="The policy sees" value={conditioning} onChange={(v) => v && setConditioning(v)} data={CONDITIONINGS.filter((c) => c !== 'state+class' || conditional).map((c) => ({ value: c, label: CONDITIONING_HELP[c]! }))} allowDeselect={false} />
-        <TextInput label="Action values" description={intervention === 'cfg' ? 'guidance scales w' : intervention === 'gamma' ? 'churn γ in [0, √2−1]' : 'levels to jump back (0 = continue)'} value={actions} onChange={(e) => setActions(e.currentTarget.value)} error={actionsError} />
-        <NumberInput label="Sampler steps" value={steps} onChange={setSteps} min={1} error={errors.steps} />
-        {intervention === 'renoise' && <NumberInput label="NFE budget per sample" value={budget} onChange={setBudget} min={1} error={errors.budget} />}
-        <NumberInput label="Training iterations" value={iterations} onChange={setIterations} min={1} error={errors.iterations} />
-        <NumberInput label="Trajectories per iteration" value={trajectories} onChange={setTrajectories} min={2} error={errors.trajectories} />
-        <NumberInput label="Evaluate every (iterations)" value={evalEvery} onChange={setEvalEvery} min={0} error={errors.evalEvery} />
-        <NumberInput label="Samples per evaluation" description="FID / precision / recall and the sample grid" value={evalSamples} onChange={setEvalSamples} min={100} error={errors.evalSamples} />
-        <NumberInput label="Seed" value={seed} onChange={setSeed} min={0} error={errors.seed} />
-        <TextInput label="Run directory" placeholder={defaultRunDir} value={runDir} onChange={(e) => setRunDir(e.currentTarget.value)} />
-      </SimpleGrid>
+      <SchemaFields fields={LEARNER_FIELDS} keys={basic} values={values} onChange={set} options={{ conditioning: conditionings }} />
+      <TextInput label="Run directory" placeholder={defaultRunDir} value={runDir} onChange={(e) => setRunDir(e.currentTarget.value)} maw={440} />
+      <div>
+        <Button variant="subtle" px={0} onClick={() => setAdvanced((a) => !a)} aria-expanded={advanced}>
+          {advanced ? '▾' : '▸'} Advanced ({rest.length} settings)
+        </Button>
+        <Collapse expanded={advanced}>
+          <div data-testid="advanced">
+            <SchemaFields fields={LEARNER_FIELDS} keys={rest} values={values} onChange={set} cols={3} />
+          </div>
+        </Collapse>
+      </div>
+      {configError && (
+        <Alert color="orange" data-testid="config-error">
+          {configError}
+        </Alert>
+      )}
       {error && (
         <Alert color="red" title="Could not start" data-testid="tune-error">
           {error}
@@ -114,3 +119,4 @@ export function TuneScreen({ engine, model, onStarted }: { engine: EngineClient;
     </Stack>
   );
 }
+
