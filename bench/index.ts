@@ -15,11 +15,16 @@
 //    default heads, 128 wide), built, verified on 512 states in a fresh ONNX Runtime session and
 //    written. Goal: under 5 s; the file size is reported, and the time next to one training
 //    iteration's rollout on the same model.
+// 6. CLI start-up (`npm run bench -- cli` runs this alone): `models --json` and `fid` on two small
+//    feature files (200 × 16) as fresh processes, timed next to a bare tsx start (`node --import tsx
+//    -e 0`) in the same rounds. Goal: `models --json` in ≤ 2× the bare start (a command loads only
+//    the modules it needs; see src/cli/index.ts).
 
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import { Model } from '../src/main/engine/models/model';
 import { generate, resolveSettings } from '../src/main/engine/samplers/generate';
@@ -270,6 +275,47 @@ async function benchFashionMnist(): Promise<boolean> {
   return ok;
 }
 
+async function benchCli(): Promise<boolean> {
+  const root = fileURLToPath(new URL('..', import.meta.url));
+  const cli = join(root, 'src', 'cli', 'index.ts');
+  const dir = mkdtempSync(join(tmpdir(), 'ss-bench-cli-'));
+  try {
+    const [n, d] = [200, 16];
+    const s = new Stream(7, 0);
+    for (const [name, shift] of [['a', 0], ['b', 0.5]] as const) {
+      writeFileSync(join(dir, `${name}.npy`), encodeNpy({ dtype: 'float32', shape: [n, d], data: Float32Array.from({ length: n * d }, () => s.normal() + shift) }));
+    }
+    const runs = [
+      { name: 'bare tsx start (node --import tsx -e 0)', args: ['-e', '0'] },
+      { name: 'models --json', args: [cli, 'models', '--json'] },
+      { name: `fid on ${n} × ${d} .npy features`, args: [cli, 'fid', '--a', join(dir, 'a.npy'), '--b', join(dir, 'b.npy'), '--json'] },
+    ];
+    const times = runs.map((): number[] => []);
+    const rounds = 7;
+    // Round 0 warms tsx's transform cache and the file cache; the runs alternate so that load from
+    // elsewhere on the machine falls on all three alike.
+    for (let r = 0; r <= rounds; r++) {
+      for (const [i, run] of runs.entries()) {
+        const t0 = performance.now();
+        const p = spawnSync(process.execPath, ['--import', 'tsx', ...run.args], { cwd: root, encoding: 'utf8' });
+        const seconds = (performance.now() - t0) / 1000;
+        if (p.status !== 0) throw new Error(`${run.name} exited with ${p.status}: ${p.stderr}`);
+        if (r > 0) times[i]!.push(seconds);
+      }
+    }
+    const bare = median(times[0]!);
+    console.log(`CLI start-up, fresh processes, median of ${rounds} rounds:`);
+    for (const [i, run] of runs.entries()) {
+      const t = median(times[i]!);
+      const goal = i === 1 ? ` (goal ≤ 2×) ${t / bare <= 2 ? 'OK' : 'MISSED'}` : '';
+      console.log(`  ${run.name.padEnd(40)} ${t.toFixed(2)} s = ${(t / bare).toFixed(2)}× the bare start${goal}`);
+    }
+    return median(times[1]!) / bare <= 2;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 const only = process.argv[2];
 const results = [
   only && only !== 'overhead' ? true : await benchOverhead(),
@@ -277,5 +323,6 @@ const results = [
   only && only !== 'fid' ? true : await benchFid(),
   only && only !== 'export' ? true : await benchExport(),
   only && only !== 'fashion-mnist' ? true : await benchFashionMnist(),
+  only && only !== 'cli' ? true : await benchCli(),
 ];
 process.exitCode = results.every(Boolean) ? 0 : 1;

@@ -6,15 +6,33 @@ import { ModelError } from '../main/engine/models/manifest';
 import { SamplingCancelled } from '../main/engine/samplers/loop';
 import { NpyError } from '../main/engine/io/npy';
 import { USAGE, UsageError } from './common';
-import { cmdModels } from './models-cmd';
-import { cmdSample } from './sample';
-import { cmdEval, cmdFeatures, cmdFid, cmdKid, cmdPrdc } from './metrics-cmd';
-import { cmdGrid } from './grid-cmd';
-import { cmdTrain } from './train-cmd';
-import { cmdExport } from './export-cmd';
-import { PolicyFileError } from '../main/engine/learner/onnx-policy';
 
 export { UsageError };
+
+// [Note: commands load lazily]
+// Each command's module is imported when that command runs, so a command pays only for what it
+// uses: `models` and `fid` never load TensorFlow.js or the learner (test/cli-lazy.test.ts checks it;
+// `npm run bench -- cli` times it). Keep the imports above light for the same reason: the error
+// classes the catch below tells apart come from small modules, and PolicyFileError, which lives in
+// the learner (learner/onnx-policy.ts), is recognised by its name rather than imported.
+type Command = (argv: string[], signal: AbortSignal) => Promise<void>;
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  models: async () => (await import('./models-cmd')).cmdModels,
+  sample: async () => (await import('./sample')).cmdSample,
+  eval: async () => (await import('./metrics-cmd')).cmdEval,
+  grid: async () => (await import('./grid-cmd')).cmdGrid,
+  train: async () => (await import('./train-cmd')).cmdTrain,
+  export: async () => (await import('./export-cmd')).cmdExport,
+  fid: async () => (await import('./metrics-cmd')).cmdFid,
+  kid: async () => (await import('./metrics-cmd')).cmdKid,
+  prdc: async () => (await import('./metrics-cmd')).cmdPrdc,
+  features: async () => (await import('./metrics-cmd')).cmdFeatures,
+};
+
+/** Errors the user can fix: reported as "error: …" with exit code 2, no stack trace. */
+function isUserError(e: unknown): e is Error {
+  return e instanceof UsageError || e instanceof ModelError || e instanceof NpyError || e instanceof RangeError || (e instanceof Error && e.name === 'PolicyFileError');
+}
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -28,46 +46,14 @@ export async function main(argv: string[]): Promise<number> {
   };
   process.on('SIGINT', onSigint);
   try {
-    switch (command) {
-      case 'models':
-        await cmdModels(rest);
-        break;
-      case 'sample':
-        await cmdSample(rest, controller.signal);
-        break;
-      case 'fid':
-        await cmdFid(rest);
-        break;
-      case 'kid':
-        await cmdKid(rest);
-        break;
-      case 'prdc':
-        await cmdPrdc(rest);
-        break;
-      case 'features':
-        await cmdFeatures(rest);
-        break;
-      case 'eval':
-        await cmdEval(rest, controller.signal);
-        break;
-      case 'train':
-        await cmdTrain(rest, controller.signal);
-        break;
-      case 'grid':
-        await cmdGrid(rest, controller.signal);
-        break;
-      case 'export':
-        await cmdExport(rest);
-        break;
-      case undefined:
-      case 'help':
-      case '--help':
-      case '-h':
-        process.stdout.write(USAGE + '\n');
-        return command === undefined ? 2 : 0;
-      default:
-        throw new UsageError(`unknown command "${command}"; commands: models, sample, eval, grid, train, export, fid, kid, prdc, features (see --help)`);
+    if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
+      process.stdout.write(USAGE + '\n');
+      return command === undefined ? 2 : 0;
     }
+    const load = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
+    if (!load) throw new UsageError(`unknown command "${command}"; commands: ${Object.keys(COMMANDS).join(', ')} (see --help)`);
+    const run = await load();
+    await run(rest, controller.signal);
     return 0;
   } catch (e) {
     if (e instanceof SamplingCancelled) {
@@ -75,7 +61,7 @@ export async function main(argv: string[]): Promise<number> {
       if (argv.includes('--json')) process.stdout.write(JSON.stringify({ cancelled: true }) + '\n');
       return 130;
     }
-    if (e instanceof UsageError || e instanceof ModelError || e instanceof NpyError || e instanceof PolicyFileError || e instanceof RangeError) {
+    if (isUserError(e)) {
       process.stderr.write(`error: ${e.message}\n`);
       if (argv.includes('--json')) process.stdout.write(JSON.stringify({ error: e.message, kind: e.name }) + '\n');
       return 2;

@@ -13,8 +13,7 @@ import { Model } from '../main/engine/models/model';
 import { resolveModelDir } from '../main/engine/models/registry';
 import { generate } from '../main/engine/samplers/generate';
 import { baselineSettings, BASELINES, type BaselineName } from '../main/engine/samplers/baselines';
-import { isPolicyFile, policyModel } from '../main/engine/learner/onnx-policy';
-import { comparePolicy, CompareInputError, type Comparison } from '../main/engine/learner/compare';
+import type { Comparison } from '../main/engine/learner/compare';
 import { checkOutputPath, classesFromFlag, deviceFromFlag, num, Reporter, SAMPLING_RUN_OPTIONS, samplerSettingsFromFlags, USAGE, UsageError, writeOutput } from './common';
 import { infReplacer } from '../shared/json';
 
@@ -240,6 +239,9 @@ async function evalPolicy(v: EvalValues, signal: AbortSignal): Promise<void> {
   const seed = num(v.seed, 'seed', { int: true, min: 0 }) ?? 1_000_003;
   const temperature = num(v.temperature, 'temperature');
   const perClass = !!v['per-class'];
+  // The learner (TensorFlow.js with it) loads here only: [Note: commands load lazily] in index.ts.
+  const { isPolicyFile, policyModel } = await import('../main/engine/learner/onnx-policy');
+  const { comparePolicy, CompareInputError } = await import('../main/engine/learner/compare');
   const rep = new Reporter(!!v.json);
   const model = await Model.load(resolveModelDir(v.model ?? policyModel(runDir)), { device: deviceFromFlag(v.device) });
   try {

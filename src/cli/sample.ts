@@ -6,7 +6,7 @@ import { resolveModelDir } from '../main/engine/models/registry';
 import { generate } from '../main/engine/samplers/generate';
 import { readNpy, toFloat32, writeNpy, npyFloat32, npyInt64 } from '../main/engine/io/npy';
 import { writeSamplePlot } from '../main/engine/io/plots';
-import { isPolicyFile, openPolicy, policyModel } from '../main/engine/learner/onnx-policy';
+import type { openPolicy } from '../main/engine/learner/onnx-policy';
 import { checkOutputPath, classesFromFlag, deviceFromFlag, num, Reporter, SAMPLER_OPTIONS, SAMPLING_RUN_OPTIONS, samplerSettingsFromFlags, stats, USAGE, UsageError, writeOutput } from './common';
 import { infReplacer } from '../shared/json';
 
@@ -38,13 +38,15 @@ export async function cmdSample(argv: string[], signal: AbortSignal): Promise<vo
     if (fixed.length > 0) throw new UsageError(`--${fixed[0]} cannot be combined with --policy: the policy fixes its sampler, steps and σ range (see its metadata); drop it`);
     if (v['init-noise']) throw new UsageError('--init-noise cannot be combined with --policy; use --seed');
   } else if (v.temperature !== undefined) throw new UsageError('--temperature applies to --policy sampling only');
-  const model = await Model.load(resolveModelDir(v.model ?? policyModel(v.policy!)), { device });
+  // The learner (TensorFlow.js with it) loads for --policy only: [Note: commands load lazily] in index.ts.
+  const policies = v.policy ? await import('../main/engine/learner/onnx-policy') : null;
+  const model = await Model.load(resolveModelDir(v.model ?? policies!.policyModel(v.policy!)), { device });
   let policy: Awaited<ReturnType<typeof openPolicy>> | null = null;
   try {
     const classes = classesFromFlag(v.class);
     const temperature = num(v.temperature, 'temperature');
     if (temperature !== undefined && !(temperature > 0)) throw new UsageError(`--temperature must be positive, got ${temperature}`);
-    policy = v.policy ? await openPolicy(v.policy, model) : null;
+    policy = v.policy ? await policies!.openPolicy(v.policy, model) : null;
     for (const w of policy?.warnings ?? []) rep.event({ type: 'log', level: 'warn', message: w });
     const settings = policy ? policy.settings : samplerSettingsFromFlags(model, v);
 
@@ -78,7 +80,7 @@ export async function cmdSample(argv: string[], signal: AbortSignal): Promise<vo
       const tau = temperature ?? policy.spec.temperature;
       const ro = await policy.sample(n, seed, { temperature: tau, batch, classes, signal, onProgress });
       result = { samples: ro.samples, labels: ro.sampleLabels, nfe: ro.nfe, networkEvals: ro.networkEvals, seconds: (performance.now() - t0) / 1000 };
-      policyInfo = { source: v.policy, kind: isPolicyFile(v.policy!) ? 'onnx' : 'run', intervention: policy.spec.intervention, actions: policy.spec.actions, iteration: policy.iteration, temperature: tau };
+      policyInfo = { source: v.policy, kind: policies!.isPolicyFile(v.policy!) ? 'onnx' : 'run', intervention: policy.spec.intervention, actions: policy.spec.actions, iteration: policy.iteration, temperature: tau };
     } else {
       result = await generate(model, settings, { n, batch, seed, classes, initNoise, signal, onProgress });
     }
