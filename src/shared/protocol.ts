@@ -3,124 +3,171 @@
 //
 //   UI → engine   { kind: 'request', id, method, params }
 //   engine → UI   { kind: 'response', id, ok: true, result } | { kind: 'response', id, ok: false, error }
-//                 { kind: 'event', event }            (streamed: progress, metrics, profile, samples, log)
+//                 { kind: 'event', event }            (streamed: progress, metrics, profile, samples, log, run)
+//
+// Every method is one entry of METHODS: its params' schema and its result's schema. The types
+// (`Methods`), the engine's checks of incoming params and the UI's checks of results all come from it.
 //
 // [Note: nothing is trusted across a boundary]
 // Every message is `unknown` until `parseRequest` / `parseServerMessage` narrow it. A malformed
 // message gets an error reply naming what is wrong (with its id when it had a usable one) and never
 // reaches the engine's handlers; the engine keeps serving.
 
-import { isEngineEvent, type EngineEvent } from './events';
+import { z } from 'zod';
+import { EngineEventSchema, Num, type EngineEvent } from './events';
+import { learnerConfigFrom } from './learner-config';
 
 export const PROTOCOL_VERSION = 1;
 
+// ---- building blocks ---------------------------------------------------------------------------
+
+/** A path or id: a non-empty string of sane length. */
+const path = (what: string) => z.string({ error: `must be ${what}` }).min(1, { error: `must be ${what}` }).max(4096, { error: `must be ${what} (at most 4,096 characters)` });
+const flag = z.boolean({ error: 'must be true or false' });
+const none = z.strictObject({});
+
+/** Learner settings from the UI: known fields only, each within its bounds, consistent together (shared/learner-config.ts). */
+const learnerSettings = z.record(z.string(), z.unknown(), { error: 'must be an object of learner settings' }).superRefine((v, ctx) => {
+  try {
+    learnerConfigFrom(v);
+  } catch (e) {
+    ctx.addIssue({ code: 'custom', message: (e as Error).message });
+  }
+});
+
+// ---- results -----------------------------------------------------------------------------------
+
 /** What the engine says about itself. */
-export interface EngineInfo {
-  version: string;
-  protocol: number;
-  node: string;
+export const EngineInfoSchema = z.object({
+  version: z.string(),
+  protocol: z.number(),
+  node: z.string(),
   /** ONNX Runtime execution provider used for models opened so far, e.g. "onnxruntime-node/cpu". */
-  onnxBackend: string | null;
+  onnxBackend: z.string().nullable(),
   /** TensorFlow.js backend of the learner once it has started, e.g. "wasm". */
-  tfBackend: string | null;
-}
+  tfBackend: z.string().nullable(),
+});
 
 /** A model in the list: bundled or opened from a directory. */
-export interface ModelSummary {
-  id: string;
-  dir: string;
-  bundled: boolean;
-  name: string | null;
-  description: string;
-  shape: number[];
-  numClasses: number;
+export const ModelSummarySchema = z.object({
+  id: z.string(),
+  dir: z.string(),
+  bundled: z.boolean(),
+  name: z.string().nullable(),
+  description: z.string(),
+  shape: z.array(z.number()),
+  numClasses: z.number(),
   /** Why the manifest could not be read (the model is listed, but cannot be used). */
-  error: string | null;
-}
+  error: z.string().nullable(),
+});
 
 /** A model opened and checked: its manifest facts, or what is wrong and how to fix it. */
-export interface ModelReport {
-  summary: ModelSummary;
-  ok: boolean;
+export const ModelReportSchema = z.object({
+  summary: ModelSummarySchema,
+  ok: z.boolean(),
   /** The validation error (file, manifest key, message with the fix) when not ok. */
-  problem: { message: string; file: string | null; key: string | null } | null;
-  facts: Record<string, string | number | boolean | null> | null;
-}
+  problem: z.object({ message: z.string(), file: z.string().nullable(), key: z.string().nullable() }).nullable(),
+  facts: z.record(z.string(), z.union([z.string(), Num, z.boolean(), z.null()])).nullable(),
+});
 
 /** A run directory as the Runs screen lists it. */
-export interface RunSummary {
-  dir: string;
-  model: string;
-  intervention: string;
-  divergence: string;
-  conditioning: string;
-  iteration: number;
-  iterations: number;
+export const RunSummarySchema = z.object({
+  dir: z.string(),
+  model: z.string(),
+  intervention: z.string(),
+  divergence: z.string(),
+  conditioning: z.string(),
+  iteration: z.number(),
+  iterations: z.number(),
   /** The last metrics line, or null before the first iteration. */
-  last: Record<string, number> | null;
+  last: z.record(z.string(), Num).nullable(),
   /** Whether this engine is training it right now. */
-  active: boolean;
-}
+  active: z.boolean(),
+});
+
+export const ROW_KINDS = ['policy', 'baseline', 'best-constant', 'grid-best'] as const;
 
 /** The policy next to its baselines (same sampler, steps, seed and n), as `eval --policy` prints it. */
-export interface ComparisonResult {
-  run: string;
-  model: string;
-  iteration: number;
-  n: number;
-  seed: number;
-  temperature: number;
+export const ComparisonResultSchema = z.object({
+  run: z.string(),
+  model: z.string(),
+  iteration: z.number(),
+  n: z.number(),
+  seed: z.number(),
+  temperature: z.number(),
   /** nfe: guided denoiser evaluations D_w per sample; networkEvals: network passes per sample (a guided D_w with w ≠ 1 costs two). */
-  rows: { name: string; nfe: number; networkEvals: number; summary: Record<string, number>; pngBase64?: string }[];
-  profile: number[][];
-  sigmas: number[];
-  actions: number[];
-}
+  rows: z.array(z.object({ name: z.string(), nfe: Num, networkEvals: Num, summary: z.record(z.string(), Num), pngBase64: z.string().optional() })),
+  profile: z.array(z.array(Num)),
+  sigmas: z.array(Num),
+  actions: z.array(Num),
+});
 
 /** An input or output of an exported policy file. */
-export interface TensorInfo {
-  name: string;
-  type: 'float32' | 'int64';
-  shape: (number | string)[];
-  doc: string;
-}
+export const TensorInfoSchema = z.object({ name: z.string(), type: z.enum(['float32', 'int64']), shape: z.array(z.union([z.number(), z.string()])), doc: z.string() });
 
 /** What `export` wrote and how it was checked. */
-export interface PolicyExportResult {
-  path: string;
+export const PolicyExportResultSchema = z.object({
+  path: z.string(),
   /** The JSON sidecar beside it (metadata + evaluation metrics). */
-  sidecar: string;
-  bytes: number;
-  opset: number;
-  irVersion: number;
-  inputs: TensorInfo[];
-  outputs: TensorInfo[];
-  metadata: Record<string, string>;
+  sidecar: z.string(),
+  bytes: z.number(),
+  opset: z.number(),
+  irVersion: z.number(),
+  inputs: z.array(TensorInfoSchema),
+  outputs: z.array(TensorInfoSchema),
+  metadata: z.record(z.string(), z.string()),
   /** The file's logits against the engine's EMA heads on states of a rollout, in a fresh ONNX Runtime session. */
-  verification: { states: number; maxAbsDiff: number; tolerance: number; runtime: string };
-  seconds: number;
-}
+  verification: z.object({ states: z.number(), maxAbsDiff: Num, tolerance: z.number(), runtime: z.string() }),
+  seconds: z.number(),
+});
 
-/** Requests: method → params and result. */
-export interface Methods {
-  'engine.info': { params: Record<string, never>; result: EngineInfo };
-  'models.list': { params: Record<string, never>; result: ModelSummary[] };
-  'models.open': { params: { dir: string }; result: ModelReport };
+// ---- methods -----------------------------------------------------------------------------------
+
+/** Every method: its params and its result. */
+export const METHOD_SCHEMAS = {
+  'engine.info': { params: none, result: EngineInfoSchema },
+  'models.list': { params: none, result: z.array(ModelSummarySchema) },
+  'models.open': { params: z.strictObject({ dir: path('a non-empty string (a model directory)') }), result: ModelReportSchema },
   /** A model's preview picture: its preview.png, else samples drawn now (Heun 18, w = 1, seed 0). */
-  'models.preview': { params: { dir: string }; result: { pngBase64: string; source: 'file' | 'sampled' } };
-  'train.start': { params: { model: string; runDir: string; config: Record<string, unknown> }; result: { run: string } };
-  'train.resume': { params: { run: string; iterations?: number }; result: { run: string } };
+  'models.preview': { params: z.strictObject({ dir: path('a non-empty string (a model directory)') }), result: z.object({ pngBase64: z.string(), source: z.enum(['file', 'sampled']) }) },
+  'train.start': {
+    params: z.strictObject({ model: path('a bundled model id or a model directory'), runDir: path('a non-empty string (where the run is written)'), config: learnerSettings }),
+    result: z.object({ run: z.string() }),
+  },
+  'train.resume': { params: z.strictObject({ run: path('a run directory'), iterations: z.number().int().positive({ error: 'must be a positive integer' }).max(10_000_000).optional() }), result: z.object({ run: z.string() }) },
   /** Stops a training after its current iteration; `pause`: to continue to the same target later (its run event says paused). */
-  'train.stop': { params: { run: string; pause?: boolean }; result: { stopped: boolean } };
-  'runs.list': { params: { root: string }; result: RunSummary[] };
-  'eval.policy': { params: { run: string; n?: number; seed?: number; temperature?: number; gridResult?: string; bestConstant?: boolean }; result: ComparisonResult };
-  'runs.metrics': { params: { run: string }; result: { run: string; iterations: number; metrics: Record<string, number>[] } };
+  'train.stop': { params: z.strictObject({ run: path('a run directory'), pause: flag.optional() }), result: z.object({ stopped: z.boolean() }) },
+  'runs.list': { params: z.strictObject({ root: path('a directory holding runs') }), result: z.array(RunSummarySchema) },
+  'runs.metrics': { params: z.strictObject({ run: path('a run directory') }), result: z.object({ run: z.string(), iterations: z.number(), metrics: z.array(z.record(z.string(), Num)) }) },
   /** Moves a run directory into `.trash/` beside it (recoverable), unless it is training. */
-  'runs.delete': { params: { run: string }; result: { trashed: string } };
+  'runs.delete': { params: z.strictObject({ run: path('a run directory') }), result: z.object({ trashed: z.string() }) },
+  'eval.policy': {
+    params: z.strictObject({
+      run: path('a run directory'),
+      n: z.number().int({ error: 'must be an integer in [2, 100000]' }).min(2, { error: 'must be an integer in [2, 100000]' }).max(100_000, { error: 'must be an integer in [2, 100000]' }).optional(),
+      seed: z.number().int({ error: 'must be a non-negative integer' }).min(0, { error: 'must be a non-negative integer' }).optional(),
+      temperature: z.number({ error: 'must be a number in (0, 100]' }).gt(0, { error: 'must be a number in (0, 100]' }).max(100, { error: 'must be a number in (0, 100]' }).optional(),
+      gridResult: path('a grid result directory').optional(),
+      bestConstant: flag.optional(),
+    }),
+    result: ComparisonResultSchema,
+  },
   /** Exports the run's EMA policy as ONNX; an existing file is an `exists` error unless `force`. */
-  'policy.export': { params: { run: string; out: string; force?: boolean }; result: PolicyExportResult };
-}
-export type Method = keyof Methods;
+  'policy.export': { params: z.strictObject({ run: path('a run directory'), out: path('a file path ending in .onnx'), force: flag.optional() }), result: PolicyExportResultSchema },
+} as const;
+
+export type Method = keyof typeof METHOD_SCHEMAS;
+/** Requests: method → params and result (from the schemas). */
+export type Methods = { [M in Method]: { params: z.input<(typeof METHOD_SCHEMAS)[M]['params']>; result: z.output<(typeof METHOD_SCHEMAS)[M]['result']> } };
+export const METHODS = Object.keys(METHOD_SCHEMAS) as Method[];
+
+export type EngineInfo = z.infer<typeof EngineInfoSchema>;
+export type ModelSummary = z.infer<typeof ModelSummarySchema>;
+export type ModelReport = z.infer<typeof ModelReportSchema>;
+export type RunSummary = z.infer<typeof RunSummarySchema>;
+export type ComparisonResult = z.infer<typeof ComparisonResultSchema>;
+export type TensorInfo = z.infer<typeof TensorInfoSchema>;
+export type PolicyExportResult = z.infer<typeof PolicyExportResultSchema>;
 
 export interface Request<M extends Method = Method> {
   kind: 'request';
@@ -143,40 +190,21 @@ export interface EventMessage {
 
 export type ServerMessage = Response | EventMessage;
 
-// ---- runtime schemas ---------------------------------------------------------------------------
+// ---- narrowing ---------------------------------------------------------------------------------
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
-const str = (o: Obj, k: string): string | null => (typeof o[k] === 'string' && (o[k] as string).length > 0 && (o[k] as string).length < 4096 ? (o[k] as string) : null);
 
-/** Checks a method's params; returns an error message or null. */
-const PARAMS: { [M in Method]: (p: Obj) => string | null } = {
-  'engine.info': () => null,
-  'models.list': () => null,
-  'models.open': (p) => (str(p, 'dir') ? null : 'params.dir must be a non-empty string (a model directory)'),
-  'models.preview': (p) => (str(p, 'dir') ? null : 'params.dir must be a non-empty string (a model directory)'),
-  'train.start': (p) =>
-    !str(p, 'model') ? 'params.model must be a bundled model id or a model directory' : !str(p, 'runDir') ? 'params.runDir must be a non-empty string (where the run is written)' : !isObj(p['config']) ? 'params.config must be an object of learner settings' : null,
-  'train.resume': (p) =>
-    !str(p, 'run') ? 'params.run must be a run directory' : p['iterations'] !== undefined && !(Number.isInteger(p['iterations']) && (p['iterations'] as number) > 0) ? 'params.iterations must be a positive integer' : null,
-  'train.stop': (p) => (!str(p, 'run') ? 'params.run must be a run directory' : p['pause'] !== undefined && typeof p['pause'] !== 'boolean' ? 'params.pause must be true or false' : null),
-  'runs.list': (p) => (str(p, 'root') ? null : 'params.root must be a directory holding runs'),
-  'runs.metrics': (p) => (str(p, 'run') ? null : 'params.run must be a run directory'),
-  'runs.delete': (p) => (str(p, 'run') ? null : 'params.run must be a run directory'),
-  'policy.export': (p) =>
-    !str(p, 'run') ? 'params.run must be a run directory' : !str(p, 'out') ? 'params.out must be a file path ending in .onnx' : p['force'] !== undefined && typeof p['force'] !== 'boolean' ? 'params.force must be true or false' : null,
-  'eval.policy': (p) => {
-    if (!str(p, 'run')) return 'params.run must be a run directory';
-    if (p['n'] !== undefined && !(Number.isInteger(p['n']) && (p['n'] as number) >= 2 && (p['n'] as number) <= 100_000)) return 'params.n must be an integer in [2, 100000]';
-    if (p['seed'] !== undefined && !(Number.isInteger(p['seed']) && (p['seed'] as number) >= 0)) return 'params.seed must be a non-negative integer';
-    if (p['temperature'] !== undefined && !(typeof p['temperature'] === 'number' && p['temperature'] > 0 && p['temperature'] <= 100)) return 'params.temperature must be a number in (0, 100]';
-    if (p['gridResult'] !== undefined && !str(p, 'gridResult')) return 'params.gridResult must be a grid result directory';
-    if (p['bestConstant'] !== undefined && typeof p['bestConstant'] !== 'boolean') return 'params.bestConstant must be true or false';
-    return null;
-  },
-};
-
-export const METHODS = Object.keys(PARAMS) as Method[];
+/** "params.dir must be …": one sentence per problem, naming the field. */
+function paramsProblem(error: z.ZodError): string {
+  return error.issues
+    .map((i) => {
+      if (i.code === 'unrecognized_keys') return `unknown ${i.keys.length > 1 ? 'params' : 'param'} ${i.keys.map((k) => `"${k}"`).join(', ')}`;
+      const where = ['params', ...i.path.map(String)].join('.');
+      return i.code === 'custom' ? `${where}: ${i.message}` : `${where} ${i.message}`;
+    })
+    .join('; ');
+}
 
 export type Parsed = { ok: true; request: Request } | { ok: false; reply: Response };
 
@@ -188,22 +216,31 @@ export function parseRequest(msg: unknown): Parsed {
   if (msg['kind'] !== 'request') return fail(id, 'bad-message', 'kind must be "request"');
   if (id === null) return fail(null, 'bad-message', 'id must be an integer');
   const method = msg['method'];
-  if (typeof method !== 'string' || !(METHODS as string[]).includes(method)) {
+  if (typeof method !== 'string' || !Object.hasOwn(METHOD_SCHEMAS, method)) {
     return fail(id, 'unknown-method', `unknown method ${JSON.stringify(method)}; the engine knows ${METHODS.join(', ')}`);
   }
   const params = msg['params'] ?? {};
   if (!isObj(params)) return fail(id, 'bad-params', 'params must be an object');
-  const problem = PARAMS[method as Method](params);
-  if (problem) return fail(id, 'bad-params', `${method}: ${problem}`);
-  return { ok: true, request: { kind: 'request', id, method: method as Method, params: params as Request['params'] } };
+  const r = METHOD_SCHEMAS[method as Method].params.safeParse(params);
+  if (!r.success) return fail(id, 'bad-params', `${method}: ${paramsProblem(r.error)}`);
+  return { ok: true, request: { kind: 'request', id, method: method as Method, params: r.data as Request['params'] } };
 }
 
-/** Narrows a message from the engine (the UI side's check). */
+const ResponseSchema = z.union([
+  z.object({ kind: z.literal('response'), id: z.number().int(), ok: z.literal(true), result: z.unknown() }),
+  z.object({ kind: z.literal('response'), id: z.number().int().nullable(), ok: z.literal(false), error: z.object({ code: z.string(), message: z.string() }) }),
+]);
+const EventMessageSchema = z.object({ kind: z.literal('event'), event: EngineEventSchema });
+
+/** Narrows a message from the engine (the UI side's check); a response's result is checked by `parseResult`. */
 export function parseServerMessage(msg: unknown): ServerMessage | null {
   if (!isObj(msg)) return null;
-  if (msg['kind'] === 'event') return isEngineEvent(msg['event']) ? (msg as unknown as EventMessage) : null;
-  if (msg['kind'] !== 'response' || typeof msg['ok'] !== 'boolean') return null;
-  if (msg['ok']) return Number.isSafeInteger(msg['id']) && 'result' in msg ? (msg as unknown as Response) : null;
-  const e = msg['error'];
-  return (msg['id'] === null || Number.isSafeInteger(msg['id'])) && isObj(e) && typeof e['code'] === 'string' && typeof e['message'] === 'string' ? (msg as unknown as Response) : null;
+  const r = msg['kind'] === 'event' ? EventMessageSchema.safeParse(msg) : ResponseSchema.safeParse(msg);
+  return r.success && (msg['ok'] !== true || 'result' in msg) ? (msg as unknown as ServerMessage) : null;
+}
+
+/** Checks a method's result against its schema; the problem when it does not fit (an engine of another version, say). */
+export function parseResult<M extends Method>(method: M, result: unknown): { ok: true; result: Methods[M]['result'] } | { ok: false; problem: string } {
+  const r = METHOD_SCHEMAS[method].result.safeParse(result);
+  return r.success ? { ok: true, result: result as Methods[M]['result'] } : { ok: false, problem: `${method}: the engine's result does not fit the protocol: ${r.error.issues.map((i) => `${i.path.join('.') || 'result'} ${i.message}`).join('; ')}` };
 }

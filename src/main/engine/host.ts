@@ -5,7 +5,7 @@
 
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { parseRequest, PROTOCOL_VERSION, type Method, type Methods, type ModelReport, type ModelSummary, type Request, type RunSummary, type ServerMessage } from '../../shared/protocol';
+import { parseRequest, PROTOCOL_VERSION, type Method, type Methods, type ModelReport, type ModelSummary, type RunSummary, type ServerMessage } from '../../shared/protocol';
 import { VERSION } from '../../shared/version';
 import type { RunEvent } from '../../shared/events';
 import { bundledModels, describeModel, resolveModelDir, type ModelEntry } from './models/registry';
@@ -18,6 +18,7 @@ import { comparePolicy } from './learner/compare';
 import { tfInitResult } from './learner/backend';
 import { generate, resolveSettings } from './samplers/generate';
 import { samplePng } from './io/plots';
+import { SamplingCancelled } from './samplers/loop';
 
 function summary(e: ModelEntry): ModelSummary {
   const m = e.manifest;
@@ -44,7 +45,8 @@ export class EngineHost {
     if (!parsed.ok) return this.send(parsed.reply);
     const req = parsed.request;
     try {
-      const result = await this.dispatch(req);
+      const handler = this.handlers[req.method] as (p: unknown) => Promise<unknown>;
+      const result = await handler(req.params);
       this.send({ kind: 'response', id: req.id, ok: true, result } as ServerMessage);
     } catch (e) {
       const code = e instanceof ExportError && e.code === 'exists' ? 'exists' : 'failed';
@@ -52,69 +54,60 @@ export class EngineHost {
     }
   }
 
-  private async dispatch(req: Request): Promise<Methods[Method]['result']> {
-    const p = req.params as Record<string, unknown>;
-    switch (req.method) {
-      case 'engine.info':
-        return { version: VERSION, protocol: PROTOCOL_VERSION, node: process.versions.node, onnxBackend: this.onnxBackend, tfBackend: tfInitResult()?.backend ?? null };
-      case 'models.list':
-        return bundledModels().map(summary);
-      case 'models.open':
-        return this.openModel(p['dir'] as string);
-      case 'models.preview':
-        return this.preview(resolveModelDir(p['dir'] as string));
-      case 'train.start':
-        return this.startTraining(p['model'] as string, resolve(p['runDir'] as string), learnerConfigFrom(p['config'] as Record<string, unknown>), false);
-      case 'train.resume': {
-        const run = resolve(p['run'] as string);
-        const cfg = readRunConfig(run);
-        return this.startTraining(cfg.model.dir, run, cfg.learner, true, p['iterations'] as number | undefined);
+  /** One handler per protocol method, its params already checked against the method's schema. */
+  private readonly handlers: { [M in Method]: (p: Methods[M]['params']) => Promise<Methods[M]['result']> | Methods[M]['result'] } = {
+    'engine.info': () => ({ version: VERSION, protocol: PROTOCOL_VERSION, node: process.versions.node, onnxBackend: this.onnxBackend, tfBackend: tfInitResult()?.backend ?? null }),
+    'models.list': () => bundledModels().map(summary),
+    'models.open': (p) => this.openModel(p.dir),
+    'models.preview': (p) => this.preview(resolveModelDir(p.dir)),
+    'train.start': (p) => this.startTraining(p.model, resolve(p.runDir), learnerConfigFrom(p.config), false),
+    'train.resume': (p) => {
+      const run = resolve(p.run);
+      const cfg = readRunConfig(run);
+      return this.startTraining(cfg.model.dir, run, cfg.learner, true, p.iterations);
+    },
+    'train.stop': async (p) => {
+      const job = this.jobs.get(resolve(p.run));
+      if (!job) return { stopped: false };
+      job.pause = p.pause === true;
+      job.abort.abort();
+      await job.done;
+      return { stopped: true };
+    },
+    'runs.list': (p) => this.listRuns(resolve(p.root)),
+    'runs.metrics': (p) => {
+      const run = resolve(p.run);
+      return { run, iterations: readRunConfig(run).learner.iterations, metrics: readMetrics(run) };
+    },
+    'eval.policy': async (p) => {
+      const run = resolve(p.run);
+      const cfg = readRunConfig(run);
+      const model = await this.models.get(cfg.model.dir);
+      const cmp = await comparePolicy(model, run, {
+        n: p.n ?? 4000,
+        seed: p.seed ?? 1_000_003,
+        temperature: p.temperature,
+        metrics: ['fid', 'kid', 'precision', 'recall'],
+        gridResult: p.gridResult,
+        // Renoise policies have their equal-NFE baselines instead of a constant.
+        bestConstant: p.bestConstant === true && cfg.learner.intervention !== 'renoise',
+        pictures: true,
+      });
+      const { actionByClass: _, ...result } = cmp;
+      return result; // no --per-class here, so the rows carry no per-class detail
+    },
+    'runs.delete': (p) => this.trashRun(resolve(p.run)),
+    'policy.export': async (p) => {
+      const run = resolve(p.run);
+      const model = await this.models.get(runModelDir(run));
+      const learner = await loadRun(run, model);
+      try {
+        return await exportPolicy(learner, { out: resolve(p.out), force: p.force === true, runDir: run });
+      } finally {
+        await learner.dispose();
       }
-      case 'train.stop': {
-        const job = this.jobs.get(resolve(p['run'] as string));
-        if (!job) return { stopped: false };
-        job.pause = p['pause'] === true;
-        job.abort.abort();
-        await job.done;
-        return { stopped: true };
-      }
-      case 'runs.list':
-        return this.listRuns(resolve(p['root'] as string));
-      case 'runs.metrics': {
-        const run = resolve(p['run'] as string);
-        return { run, iterations: readRunConfig(run).learner.iterations, metrics: readMetrics(run) };
-      }
-      case 'eval.policy': {
-        const run = resolve(p['run'] as string);
-        const cfg = readRunConfig(run);
-        const model = await this.models.get(cfg.model.dir);
-        const cmp = await comparePolicy(model, run, {
-          n: (p['n'] as number | undefined) ?? 4000,
-          seed: (p['seed'] as number | undefined) ?? 1_000_003,
-          temperature: p['temperature'] as number | undefined,
-          metrics: ['fid', 'kid', 'precision', 'recall'],
-          gridResult: p['gridResult'] as string | undefined,
-          // Renoise policies have their equal-NFE baselines instead of a constant.
-          bestConstant: p['bestConstant'] === true && cfg.learner.intervention !== 'renoise',
-          pictures: true,
-        });
-        const { actionByClass: _, ...result } = cmp;
-        return result; // no --per-class here, so the rows carry no per-class detail
-      }
-      case 'runs.delete':
-        return this.trashRun(resolve(p['run'] as string));
-      case 'policy.export': {
-        const run = resolve(p['run'] as string);
-        const model = await this.models.get(runModelDir(run));
-        const learner = await loadRun(run, model);
-        try {
-          return await exportPolicy(learner, { out: resolve(p['out'] as string), force: p['force'] === true, runDir: run });
-        } finally {
-          await learner.dispose();
-        }
-      }
-    }
-  }
+    },
+  };
 
   private readonly previews = new Map<string, Promise<{ pngBase64: string; source: 'file' | 'sampled' }>>();
 
@@ -206,7 +199,9 @@ export class EngineHost {
         lifecycle(!abort.signal.aborted ? 'finished' : job.pause ? 'paused' : 'stopped');
       } catch (e) {
         failed(e);
-        lifecycle('failed', (e as Error).message);
+        // A stop that lands inside an iteration cancels it: the run keeps its last checkpoint.
+        if (e instanceof SamplingCancelled && abort.signal.aborted) lifecycle(job.pause ? 'paused' : 'stopped');
+        else lifecycle('failed', (e as Error).message);
       } finally {
         this.jobs.delete(runDir);
       }

@@ -4,7 +4,7 @@
 // page (the session cookie goes along). Every message from the engine is narrowed by the shared
 // schema before anything uses it.
 
-import { parseServerMessage, type Method, type Methods, type Request } from '../../../shared/protocol';
+import { parseResult, parseServerMessage, type Method, type Methods, type Request } from '../../../shared/protocol';
 import type { EngineEvent } from '../../../shared/events';
 
 export class EngineError extends Error {
@@ -33,7 +33,7 @@ interface Line {
 }
 
 function makeClient(open: (hooks: { deliver: (raw: unknown) => void; opened: () => void; lost: (why: string) => void }) => Line): EngineClient {
-  const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  const pending = new Map<number, { method: Method; resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   const eventListeners = new Set<(e: EngineEvent) => void>();
   const statusListeners = new Set<(s: ConnectionStatus, why?: string) => void>();
   let queue: Request[] = [];
@@ -50,8 +50,12 @@ function makeClient(open: (hooks: { deliver: (raw: unknown) => void; opened: () 
       const p = m.id === null ? undefined : pending.get(m.id);
       if (!p) return;
       pending.delete(m.id!);
-      if (m.ok) p.resolve(m.result);
-      else p.reject(new EngineError(m.error.message, m.error.code));
+      if (m.ok) {
+        // Results are checked like everything else that crosses the boundary.
+        const r = parseResult(p.method, m.result);
+        if (r.ok) p.resolve(r.result);
+        else p.reject(new EngineError(r.problem, 'failed'));
+      } else p.reject(new EngineError(m.error.message, m.error.code));
     },
     opened() {
       status('open');
@@ -69,7 +73,7 @@ function makeClient(open: (hooks: { deliver: (raw: unknown) => void; opened: () 
     request(method, params) {
       const msg: Request = { kind: 'request', id: nextId++, method, params };
       return new Promise((resolve, reject) => {
-        pending.set(msg.id, { resolve: resolve as (v: unknown) => void, reject });
+        pending.set(msg.id, { method, resolve: resolve as (v: unknown) => void, reject });
         if (line.isOpen()) line.send(msg);
         else queue.push(msg);
       });
