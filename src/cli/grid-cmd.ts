@@ -2,6 +2,7 @@
 // every cell's metrics, the best cell and the denoiser evaluations the search cost.
 
 import { existsSync, statSync } from 'node:fs';
+import { formatMetric, metricInfo } from '../shared/metrics';
 import { parseArgs } from 'node:util';
 import { parseMetrics, type MetricName } from '../main/engine/metrics/evaluate';
 import { Model } from '../main/engine/models/model';
@@ -14,7 +15,6 @@ import {
   gridResultsJson,
   gridSize,
   isSelectionMetric,
-  lowerIsBetter,
   metricSource,
   parseAxes,
   resolveCells,
@@ -37,11 +37,7 @@ export const GRID_OPTIONS = {
   restart: { type: 'boolean' },
 } as const;
 
-function fmtMetric(key: string, v: number | undefined): string {
-  if (v === undefined) return '';
-  if (Number.isNaN(v)) return 'nan';
-  return key.startsWith('kid') ? v.toExponential(3) : v.toFixed(4);
-}
+const fmtMetric = (key: string, v: number | undefined): string => (v === undefined ? '' : formatMetric(key, v));
 
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, j) => Math.max(...rows.map((r) => r[j]!.length)));
@@ -68,7 +64,7 @@ export function describeGrid(r: GridResults, run: { computed: number; resumed: n
     `${r.config.model.name}: grid of ${r.config.axes.map((a) => `${a.values.length} ${a.name}`).join(' × ')} = ${t.cells} cells, n = ${r.config.n} samples each, seed ${r.config.seed}`,
     table([header, ...rows]),
     r.best
-      ? `best by ${metric} (${lowerIsBetter(metric) ? 'lower' : 'higher'} is better): ${describeValues(r.best.values)} (cell ${r.best.index}) → ${metric} ${fmtMetric(metric, r.best.value)}`
+      ? `best by ${metric} (${metricInfo(metric).better ?? 'lower'} is better): ${describeValues(r.best.values)} (cell ${r.best.index}) → ${metric} ${fmtMetric(metric, r.best.value)}`
       : `best by ${metric}: none (no finished cell has a ${metric} value)`,
     `total denoiser evaluations: ${t.denoiserEvaluations} (≈ ${t.done > 0 ? Math.round(t.denoiserEvaluations / t.done) : 0} per cell); network passes: ${t.networkEvals}`,
     `${t.done}/${t.cells} cells done (${run.computed} computed now, ${run.resumed} resumed), ${t.seconds.toFixed(1)} s of cell time; results in ${resultsPath(run.out)} and results.csv`,

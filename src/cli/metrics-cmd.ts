@@ -1,5 +1,6 @@
 // Metric commands: fid, kid, prdc, features, eval.
 
+import { EVAL_METRICS, formatMetric, metricInfo } from '../shared/metrics';
 import { parseArgs } from 'node:util';
 import { readNpy, writeNpy, npyFloat32, type NpyArray } from '../main/engine/io/npy';
 import { readFidStats, writeFidStats } from '../main/engine/io/npz';
@@ -143,12 +144,10 @@ export const EVAL_OPTIONS = {
 /** Human lines for an evaluation. */
 export function describeEval(r: EvalResult): string {
   const s = r.summary;
-  const parts: string[] = [];
-  if (s['fid'] !== undefined) parts.push(`FID ${s['fid'].toFixed(4)}`);
-  if (s['kid'] !== undefined) parts.push(`KID ${s['kid'].toExponential(3)} ± ${s['kid_std']!.toExponential(1)}`);
-  for (const m of ['precision', 'recall', 'density', 'coverage']) if (s[m] !== undefined) parts.push(`${m} ${s[m]!.toFixed(4)}`);
-  if (s['class_tv'] !== undefined) parts.push(`class TV ${s['class_tv'].toFixed(4)}`);
-  if (s['class_accuracy'] !== undefined) parts.push(`class accuracy ${s['class_accuracy'].toFixed(4)}`);
+  // In the catalogue's order and formats; KID with its spread over subsets.
+  const parts = EVAL_METRICS.filter((m) => s[m.key] !== undefined && m.key !== 'kid_std').map((m) =>
+    m.key === 'kid' && s['kid_std'] !== undefined ? `${m.label} ${formatMetric('kid', s['kid'])} ± ${formatMetric('kid_std', s['kid_std'])}` : `${m.label} ${formatMetric(m.key, s[m.key])}`,
+  );
   return `${parts.join('  ')}\n(n = ${r.nReal} data / ${r.nFake} generated; features: ${r.extractor})` + r.flags.map((f) => `\n  note: ${f}`).join('');
 }
 
@@ -254,8 +253,8 @@ async function evalPolicy(v: EvalValues, signal: AbortSignal): Promise<void> {
     }
     const { rows, actionByClass } = cmp;
     const keys = Object.keys(rows[0]!.summary);
-    let human = [`${'method'.padEnd(48)} ${'NFE'.padStart(6)} ${keys.map((k) => k.padStart(10)).join(' ')}`]
-      .concat(rows.map((r) => `${r.name.padEnd(48)} ${r.nfe.toFixed(2).padStart(6)} ${keys.map((k) => (r.summary[k] ?? NaN).toFixed(4).padStart(10)).join(' ')}`))
+    let human = [`${'method'.padEnd(48)} ${'NFE'.padStart(6)} ${keys.map((k) => metricInfo(k).label.padStart(10)).join(' ')}`]
+      .concat(rows.map((r) => `${r.name.padEnd(48)} ${r.nfe.toFixed(2).padStart(6)} ${keys.map((k) => formatMetric(k, r.summary[k]).padStart(10)).join(' ')}`))
       .join('\n');
     if (perClass) {
       const short = (name: string): string => name.split(' (')[0]!.slice(0, 14);

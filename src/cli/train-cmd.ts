@@ -2,7 +2,7 @@
 // field is a flag, from its one declaration in shared/learner-config.ts.
 
 import { parseArgs } from 'node:util';
-import { ConfigError, LEARNER_FIELDS, learnerConfigFrom } from '../shared/learner-config';
+import { LEARNER_FIELDS, learnerConfigFrom, type LearnerConfig } from '../shared/learner-config';
 import { flagOf, flagOptions, helpLines, valuesFromFlags } from '../shared/schema';
 import { Model } from '../main/engine/models/model';
 import { resolveModelDir } from '../main/engine/models/registry';
@@ -37,9 +37,10 @@ ${helpLines(LEARNER_FIELDS).join('\n')}`;
 
 const FLAG_NAME = Object.fromEntries(Object.entries(LEARNER_FIELDS).map(([k, f]) => [k, `--${flagOf(k, f)}`]));
 
-export async function cmdTrain(argv: string[], signal: AbortSignal): Promise<void> {
+/** What a `train` command line asks for: the run, its model, the checked learner config (no file or model is touched). */
+export function parseTrainArgs(argv: string[]): { help: true } | { help: false; runDir: string; resume: boolean; modelRef: string; config: LearnerConfig; iterations: number | undefined; device: string | undefined; json: boolean } {
   const { values: v } = parseArgs({ args: argv, options: TRAIN_OPTIONS, strict: true });
-  if (v.help) return void process.stdout.write(TRAIN_USAGE + '\n');
+  if (v.help) return { help: true };
   const runDir = v.resume ?? v['run-dir'];
   if (!runDir) throw new UsageError('train needs --run-dir DIR (a new run) or --resume DIR');
   if (v.resume && v['run-dir'] && v.resume !== v['run-dir']) throw new UsageError('give either --run-dir or --resume, not both');
@@ -52,25 +53,31 @@ export async function cmdTrain(argv: string[], signal: AbortSignal): Promise<voi
   if (!modelRef && v.resume) modelRef = runModelDir(v.resume);
   if (!modelRef) throw new UsageError('train needs --model');
   if (v['init-from-grid'] && given['initAction'] !== undefined) throw new UsageError('give either --init-action or --init-from-grid, not both');
-  let cfg;
+  let config: LearnerConfig;
   try {
-    cfg = learnerConfigFrom(given, (k) => FLAG_NAME[k] ?? k);
-    if (v['init-from-grid']) cfg.initAction = initActionFrom(cfg, baselineSettings('best-constant', { grid: v['init-from-grid'] }));
+    config = learnerConfigFrom(given, (k) => FLAG_NAME[k] ?? k);
+    if (v['init-from-grid']) config.initAction = initActionFrom(config, baselineSettings('best-constant', { grid: v['init-from-grid'] }));
   } catch (e) {
-    if (e instanceof ConfigError || e instanceof RangeError) throw new UsageError(e.message);
+    if (e instanceof RangeError) throw new UsageError(e.message);
     throw e;
   }
+  return { help: false, runDir, resume: !!v.resume, modelRef, config, iterations: v.resume && given['iterations'] !== undefined ? config.iterations : undefined, device: v.device, json: !!v.json };
+}
 
-  const rep = new Reporter(!!v.json);
-  const model = await Model.load(resolveModelDir(modelRef), { device: deviceFromFlag(v.device) });
+export async function cmdTrain(argv: string[], signal: AbortSignal): Promise<void> {
+  const a = parseTrainArgs(argv);
+  if (a.help) return void process.stdout.write(TRAIN_USAGE + '\n');
+  const { runDir, config: cfg } = a;
+  const rep = new Reporter(a.json);
+  const model = await Model.load(resolveModelDir(a.modelRef), { device: deviceFromFlag(a.device) });
   try {
     let last: Record<string, number> = {};
     const { learner, backend } = await runTraining({
       model,
       config: cfg,
       runDir,
-      resume: !!v.resume,
-      iterations: v.resume && given['iterations'] !== undefined ? cfg.iterations : undefined,
+      resume: a.resume,
+      iterations: a.iterations,
       signal,
       onEvent: (e) => {
         if (e.type === 'metrics') last = e.metrics;

@@ -16,8 +16,10 @@ export interface MetricInfo {
   label: string;
   /** Which way is better: 'lower' (distances, losses), 'higher' (scores), or null (neither: diagnostics). */
   better: 'lower' | 'higher' | null;
-  /** Decimal places when shown in a table. */
+  /** Decimal places when shown in a table (significant digits after the point in exponent form). */
   digits: number;
+  /** Shown in exponent form (values of very different magnitudes, e.g. KID). */
+  exp?: boolean;
   /** A Train chart of its own ('train'), or not charted ('none'). */
   chart: MetricChart;
   /** Values span decades: chart it on a log axis. */
@@ -31,8 +33,8 @@ export interface MetricInfo {
 /** An evaluation summary's metrics (`eval` tables, grid ranking, Compare), in table order. */
 export const EVAL_METRICS = [
   { key: 'fid', label: 'FID', better: 'lower', digits: 4, chart: 'none', log: true, help: 'Fréchet distance of feature Gaussians (data vs samples)' },
-  { key: 'kid', label: 'KID', better: 'lower', digits: 5, chart: 'none', help: 'kernel inception distance (unbiased MMD², polynomial kernel)' },
-  { key: 'kid_std', label: 'KID std', better: null, digits: 5, chart: 'none', help: 'standard deviation of KID over its subsets' },
+  { key: 'kid', label: 'KID', better: 'lower', digits: 3, exp: true, chart: 'none', help: 'kernel inception distance (unbiased MMD², polynomial kernel)' },
+  { key: 'kid_std', label: 'KID std', better: null, digits: 1, exp: true, chart: 'none', help: 'standard deviation of KID over its subsets' },
   { key: 'precision', label: 'Precision', better: 'higher', digits: 4, chart: 'none', help: 'share of samples inside the data manifold (fidelity)' },
   { key: 'recall', label: 'Recall', better: 'higher', digits: 4, chart: 'none', help: 'share of data inside the samples manifold (diversity)' },
   { key: 'density', label: 'Density', better: 'higher', digits: 4, chart: 'none', help: 'how many data neighbourhoods contain each sample (PRDC)' },
@@ -56,7 +58,7 @@ export const RUN_METRICS: readonly MetricInfo[] = [
   { key: 'charts/clipfrac', label: 'Clip fraction', better: null, digits: 4, chart: 'train', help: 'share of transitions whose ratio was clipped' },
   { key: 'charts/nfe', label: 'NFE per sample', better: 'lower', digits: 2, chart: 'train', help: 'guided denoiser evaluations per trajectory' },
   { key: 'eval/fid', label: 'FID (evaluations)', better: 'lower', digits: 4, chart: 'train', log: true, help: 'FID of the EMA policy at each evaluation' },
-  { key: 'eval/kid', label: 'KID (evaluations)', better: 'lower', digits: 5, chart: 'none', help: 'KID of the EMA policy at each evaluation' },
+  { key: 'eval/kid', label: 'KID (evaluations)', better: 'lower', digits: 3, exp: true, chart: 'none', help: 'KID of the EMA policy at each evaluation' },
   { key: 'eval/precision', label: 'Precision', better: 'higher', digits: 4, chart: 'train', help: 'precision of the EMA policy at each evaluation' },
   { key: 'eval/recall', label: 'Recall', better: 'higher', digits: 4, chart: 'train', help: 'recall of the EMA policy at each evaluation' },
   { key: 'eval/nfe', label: 'NFE (evaluation)', better: 'lower', digits: 2, chart: 'none', help: 'guided denoiser evaluations per sample at evaluation' },
@@ -81,11 +83,13 @@ export function isBetter(key: string, a: number | undefined, b: number | undefin
   return metricInfo(key).better === 'higher' ? a > b : a < b;
 }
 
-/** The value as a table shows it ("—" when missing). */
+/** The value as a table shows it ("—" when missing, "nan" when not a number). */
 export function formatMetric(key: string, v: number | undefined): string {
-  if (v === undefined || Number.isNaN(v)) return '—';
+  if (v === undefined) return '—';
+  if (Number.isNaN(v)) return 'nan';
   if (!Number.isFinite(v)) return v > 0 ? '∞' : '−∞';
-  return v.toFixed(metricInfo(key).digits);
+  const m = metricInfo(key);
+  return m.exp ? v.toExponential(m.digits) : v.toFixed(m.digits);
 }
 
 /** The Train screen's charts, in order. */
