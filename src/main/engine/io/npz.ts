@@ -18,13 +18,9 @@
 // plus an optional integer scalar 'n' (the number of samples).
 import { constants as bufferConstants } from 'node:buffer';
 import { readFile } from 'node:fs/promises';
-import { deflateRawSync, inflateRawSync } from 'node:zlib';
+import { crc32, deflateRawSync, inflateRawSync } from 'node:zlib';
 import { writeFileAtomic } from './atomic';
 import { NpyError, encodeNpy, parseNpy, type NpyArray } from './npy';
-import { crc32 } from './crc32';
-
-export { crc32 };
-
 
 // ---------------------------------------------------------------------------
 // ZIP constants.

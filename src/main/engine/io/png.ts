@@ -1,12 +1,11 @@
 // PNG output for sample grids and 2-D scatter plots.
 //
-// encodePng writes 8-bit grayscale / RGB / RGBA images with node:zlib and a
-// shared CRC-32 (crc32.ts), choosing a PNG filter per row (the usual "minimum sum of
+// encodePng writes 8-bit grayscale / RGB / RGBA images with node:zlib (deflate
+// and CRC-32), choosing a PNG filter per row (the usual "minimum sum of
 // absolute differences" heuristic). imageGrid tiles NCHW float samples into
 // one image; scatterPlot rasterises 2-D points as alpha-blended discs.
-import { deflateSync } from 'node:zlib';
+import { crc32, deflateSync } from 'node:zlib';
 import { writeFileAtomic } from './atomic';
-import { crc32 } from './crc32';
 
 /** Row-major, channel-interleaved 8-bit image. */
 export interface Image {
