@@ -1,7 +1,10 @@
 // NumPy .npz reading and writing: a ZIP archive whose members are .npy files,
 // as written by numpy.savez (stored) and numpy.savez_compressed (deflate).
+// fflate writes the archives; the reader is our own, so that every problem
+// (truncation, a CRC mismatch, ZIP64, an unsupported method or encryption)
+// gets a message that names the file, the member and what to do.
 //
-// The ZIP layout (PKWARE APPNOTE.TXT) used here:
+// The ZIP layout (PKWARE APPNOTE.TXT) read here:
 //   [local file header + name + extra][member data][data descriptor]?  ... per member
 //   [central directory file header + name + extra + comment]            ... per member
 //   [ZIP64 end of central directory record + locator]?                  (large archives)
@@ -18,7 +21,8 @@
 // plus an optional integer scalar 'n' (the number of samples).
 import { constants as bufferConstants } from 'node:buffer';
 import { readFile } from 'node:fs/promises';
-import { crc32, deflateRawSync, inflateRawSync } from 'node:zlib';
+import { crc32, inflateRawSync } from 'node:zlib';
+import { zipSync, type ZipAttributes } from 'fflate';
 import { writeFileAtomic } from './atomic';
 import { NpyError, encodeNpy, parseNpy, type NpyArray } from './npy';
 
@@ -49,15 +53,6 @@ const FLAG_MASKED_HEADERS = 0x2000;
 
 const U16_MAX = 0xffff;
 const U32_MAX = 0xffffffff;
-
-/** MS-DOS date for 1980-01-01 (day 1, month 1, year 1980 + 0); time 00:00:00 is 0. */
-const DOS_DATE_1980 = (0 << 9) | (1 << 5) | 1;
-const DOS_TIME_MIDNIGHT = 0;
-/** "Version made by": Unix (3) in the high byte, spec version 2.0 in the low byte. */
-const VERSION_MADE_BY = (3 << 8) | 20;
-const VERSION_NEEDED = 20;
-/** Unix mode of a regular file with permissions rw-r--r--, in the high 16 bits. */
-const EXTERNAL_ATTR = (0o100644 << 16) >>> 0;
 
 const SAVE_HINT = 're-save it with numpy.savez or numpy.savez_compressed';
 
@@ -374,14 +369,20 @@ export function parseNpz(bytes: Uint8Array, source = '<buffer>'): Map<string, Np
 // ---------------------------------------------------------------------------
 // Writing.
 
-interface PreparedMember {
-  name: Uint8Array;
-  flags: number;
-  method: number;
-  crc: number;
-  data: Uint8Array;
-  uncompressedSize: number;
-  offset: number;
+/**
+ * What every member gets, the same on every machine so that equal input gives equal bytes: made on
+ * Unix (3) with mode rw-r--r--, dated 1980-01-01 00:00 (the earliest a ZIP can hold). fflate stores
+ * the local calendar fields of `mtime`, hence a Date in local time.
+ */
+const MEMBER_ATTRIBUTES: ZipAttributes = { os: 3, attrs: (0o100644 << 16) >>> 0, mtime: new Date(1980, 0, 1) };
+/** zlib's default level, as numpy.savez_compressed (zipfile.ZIP_DEFLATED) uses. */
+const DEFLATE_LEVEL = 6;
+
+function zip64Error(arrays: number, bytes: number): NpyError {
+  return new NpyError(
+    `encodeNpz: the archive would need ZIP64 (${arrays} arrays, ${bytes} bytes), which is not written; ` +
+      'split the arrays over several files',
+  );
 }
 
 /**
@@ -391,15 +392,18 @@ interface PreparedMember {
  */
 export function encodeNpz(arrays: Record<string, NpyArray>, opts: { compress?: boolean } = {}): Uint8Array {
   const compress = opts.compress ?? false;
-  const members: PreparedMember[] = [];
-  let offset = 0;
+  // Member names end in '.npy', so the object keeps insertion order (no integer-like keys).
+  const members: Record<string, Uint8Array> = {};
+  let count = 0;
+  let storedSize = EOCD_SIZE; // the archive's size when stored: exact for numpy.savez, a bound otherwise
+  let tooBig = false;
   for (const [key, arr] of Object.entries(arrays)) {
     if (key.length === 0 || key.includes('\0')) {
       throw new NpyError(`encodeNpz: array name ${JSON.stringify(key)} is not usable as a member name`);
     }
-    const nameText = `${key}.npy`;
-    const name = Uint8Array.from(Buffer.from(nameText, 'utf8'));
-    if (name.length > U16_MAX) throw new NpyError(`encodeNpz: array name '${key.slice(0, 40)}...' is too long`);
+    const name = `${key}.npy`;
+    const nameLength = Buffer.byteLength(name, 'utf8');
+    if (nameLength > U16_MAX) throw new NpyError(`encodeNpz: array name '${key.slice(0, 40)}...' is too long`);
     let payload: Uint8Array;
     try {
       payload = encodeNpy(arr);
@@ -407,75 +411,17 @@ export function encodeNpz(arrays: Record<string, NpyArray>, opts: { compress?: b
       if (err instanceof NpyError) throw new NpyError(`encodeNpz: array '${key}': ${err.message}`, { cause: err });
       throw err;
     }
-    const data = compress ? deflateRawSync(payload) : payload;
-    const ascii = /^[\x20-\x7e]*$/.test(nameText);
-    members.push({
-      name,
-      flags: ascii ? 0 : FLAG_UTF8,
-      method: compress ? METHOD_DEFLATE : METHOD_STORED,
-      crc: crc32(payload),
-      data,
-      uncompressedSize: payload.length,
-      offset,
-    });
-    offset += LOCAL_HEADER_SIZE + name.length + data.length;
+    members[name] = payload;
+    count++;
+    storedSize += LOCAL_HEADER_SIZE + CENTRAL_HEADER_SIZE + 2 * nameLength + payload.length;
+    if (payload.length >= U32_MAX) tooBig = true;
   }
-  const cdOffset = offset;
-  const cdSize = members.reduce((n, m) => n + CENTRAL_HEADER_SIZE + m.name.length, 0);
-  const total = cdOffset + cdSize + EOCD_SIZE;
-  const tooBig = members.some((m) => m.uncompressedSize >= U32_MAX || m.data.length >= U32_MAX);
-  if (tooBig || cdOffset + cdSize >= U32_MAX || members.length >= U16_MAX) {
-    throw new NpyError(
-      `encodeNpz: the archive would need ZIP64 (${members.length} arrays, ${total} bytes), which is not written; ` +
-        'split the arrays over several files',
-    );
+  // Sizes, offsets and the member count must fit the 32- and 16-bit fields of a plain ZIP.
+  if (tooBig || count >= U16_MAX || (!compress && storedSize - EOCD_SIZE >= U32_MAX)) {
+    throw zip64Error(count, storedSize);
   }
-
-  const out = new Uint8Array(total);
-  const view = new DataView(out.buffer);
-  for (const m of members) {
-    let p = m.offset;
-    view.setUint32(p, SIG_LOCAL, true);
-    view.setUint16(p + 4, VERSION_NEEDED, true);
-    view.setUint16(p + 6, m.flags, true);
-    view.setUint16(p + 8, m.method, true);
-    view.setUint16(p + 10, DOS_TIME_MIDNIGHT, true);
-    view.setUint16(p + 12, DOS_DATE_1980, true);
-    view.setUint32(p + 14, m.crc, true);
-    view.setUint32(p + 18, m.data.length, true);
-    view.setUint32(p + 22, m.uncompressedSize, true);
-    view.setUint16(p + 26, m.name.length, true);
-    view.setUint16(p + 28, 0, true); // no extra field
-    p += LOCAL_HEADER_SIZE;
-    out.set(m.name, p);
-    out.set(m.data, p + m.name.length);
-  }
-  let p = cdOffset;
-  for (const m of members) {
-    view.setUint32(p, SIG_CENTRAL, true);
-    view.setUint16(p + 4, VERSION_MADE_BY, true);
-    view.setUint16(p + 6, VERSION_NEEDED, true);
-    view.setUint16(p + 8, m.flags, true);
-    view.setUint16(p + 10, m.method, true);
-    view.setUint16(p + 12, DOS_TIME_MIDNIGHT, true);
-    view.setUint16(p + 14, DOS_DATE_1980, true);
-    view.setUint32(p + 16, m.crc, true);
-    view.setUint32(p + 20, m.data.length, true);
-    view.setUint32(p + 24, m.uncompressedSize, true);
-    view.setUint16(p + 28, m.name.length, true);
-    // extra length, comment length, disk number start, internal attributes: all 0
-    view.setUint32(p + 38, EXTERNAL_ATTR, true);
-    view.setUint32(p + 42, m.offset, true);
-    out.set(m.name, p + CENTRAL_HEADER_SIZE);
-    p += CENTRAL_HEADER_SIZE + m.name.length;
-  }
-  view.setUint32(p, SIG_EOCD, true);
-  // disk numbers: 0
-  view.setUint16(p + 8, members.length, true);
-  view.setUint16(p + 10, members.length, true);
-  view.setUint32(p + 12, cdSize, true);
-  view.setUint32(p + 16, cdOffset, true);
-  // comment length: 0
+  const out = zipSync(members, { ...MEMBER_ATTRIBUTES, level: compress ? DEFLATE_LEVEL : 0 });
+  if (out.length - EOCD_SIZE >= U32_MAX) throw zip64Error(count, out.length);
   return out;
 }
 
