@@ -11,15 +11,8 @@ import { join } from 'node:path';
 import { crc32, inflateRawSync } from 'node:zlib';
 
 import { NpyError, encodeNpy, type NpyArray, type NpyData, type NpyDtype } from '../src/main/engine/io/npy';
-import {
-  encodeNpz,
-  parseNpz,
-  readFidStats,
-  readNpz,
-  writeFidStats,
-  writeNpz,
-  type FidStats,
-} from '../src/main/engine/io/npz';
+import { encodeNpz, parseNpz, readNpz, writeNpz } from '../src/main/engine/io/npz';
+import { readFidStats, writeFidStats, type FidStats } from '../src/main/engine/metrics/fid-stats';
 
 const tempDirs: string[] = [];
 after(() => {

@@ -2,7 +2,7 @@
 // FID / KID / precision–recall / density–coverage / class histogram, every result with its counts.
 //
 // [Note: reference statistics are cached per data set]
-// The data's features and Gaussian statistics depend only on the data file and the extractor, so
+// The data's features and FID statistics depend only on the data file and the extractor, so
 // they are cached under the user's cache directory, keyed by the SHA-256 of both files and the
 // extractor's preprocessing spec; a changed file gives a new key, never a stale number.
 
@@ -13,8 +13,8 @@ import { isAbsolute, join } from 'node:path';
 import type { Model } from '../models/model';
 import { ModelError } from '../models/manifest';
 import { readNpy, toFloat32, writeNpy, npyFloat32, npyInt64 } from '../io/npy';
-import { readFidStats, writeFidStats } from '../io/npz';
-import { fid, gaussianStats, type FidResult, type GaussianStats } from './fid';
+import { fid, gaussianStats, type FidResult } from './fid';
+import { readFidStats, writeFidStats, type FidStats } from './fid-stats';
 import { kid, type KidOptions, type KidResult } from './kid';
 import { prdc, type PrdcOptions, type PrdcResult } from './prdc';
 import { argmaxLabels, classHistogram, histogramDistance, nearestComponent, type ClassHistogram, type HistogramDistance } from './classes';
@@ -35,7 +35,7 @@ export function parseMetrics(list: string): MetricName[] {
 /** The data side of every comparison. */
 export interface Reference {
   features: Extracted;
-  stats: GaussianStats;
+  stats: FidStats;
   /** Class of each data sample (dataLabels, or the extractor's classifier), when known. */
   labels: Int32Array | null;
   /** Where the statistics came from: 'cache' or 'computed'. */
@@ -82,7 +82,7 @@ export async function referenceFor(model: Model, extractor: FeatureExtractor): P
       const f = await readNpy(featPath);
       const features: Extracted = { features: toFloat32(f), logits: null, n: f.shape[0]!, dim: f.shape[1]! };
       if (!labels && existsSync(logitsPath)) labels = Int32Array.from((await readNpy(logitsPath)).data as ArrayLike<number | bigint>, (v) => Number(v));
-      return { features, stats: { mu: st.mu, sigma: st.sigma, d: st.d, n: st.n }, labels, source: 'cache' };
+      return { features, stats: st, labels, source: 'cache' };
     } catch {
       // A damaged cache entry is recomputed below (and overwritten atomically).
     }
