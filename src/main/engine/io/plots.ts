@@ -1,10 +1,8 @@
 // Pictures of samples: a grid of images, or a scatter plot of vectors over the model's data (the
 // first two coordinates). Used by the CLI (--grid), training runs and, later, the app.
 
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { loadData } from '../models/data';
 import type { Model } from '../models/model';
-import { readNpy, toFloat32 } from './npy';
 import { encodePng, imageGrid, scatterPlot, writePng, type Image } from './png';
 
 /** Writes the picture of `samples` (see samplePicture) to `path`; returns a note when it shows only part of them. */
@@ -38,11 +36,8 @@ export async function samplePicture(model: Model, samples: Float32Array, labels:
       }
       return out;
     };
-    let background: Float32Array | null = null;
-    if (model.manifest.data && existsSync(join(model.dir, model.manifest.data))) {
-      const data = toFloat32(await readNpy(join(model.dir, model.manifest.data)));
-      background = project(data, data.length / d);
-    }
+    const data = await loadData(model);
+    const background = data ? project(data.x, data.n) : null;
     if (d !== 2) note = `${model.name} is ${d}-dimensional: the scatter plot shows the first two coordinates`;
     img = scatterPlot(project(samples, n), { labels, background });
   } else {

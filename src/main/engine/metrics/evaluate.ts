@@ -12,6 +12,7 @@ import { homedir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import type { Model } from '../models/model';
 import { ModelError } from '../models/manifest';
+import { dataFile, loadData, loadDataLabels } from '../models/data';
 import { readNpy, toFloat32, writeNpy, npyFloat32, npyInt64 } from '../io/npy';
 import { fid, gaussianStats, type FidResult } from './fid';
 import { readFidStats, writeFidStats, type FidStats } from './fid-stats';
@@ -57,9 +58,8 @@ function fileHash(h: ReturnType<typeof createHash>, path: string): void {
 /** Reference features and statistics of the model's data, from the cache when possible. */
 export async function referenceFor(model: Model, extractor: FeatureExtractor): Promise<Reference> {
   const m = model.manifest;
-  if (!m.data) throw new ModelError(`${model.name} has no data samples ("data" in model.json); metrics need samples of the data distribution`, model.dir, 'data');
-  const dataPath = join(model.dir, m.data);
-  if (!existsSync(dataPath)) throw new ModelError(`${dataPath}: not found ("data" in model.json)`, dataPath, 'data');
+  const dataPath = dataFile(model);
+  if (!dataPath) throw new ModelError(`${model.name} has no data samples ("data" in model.json); metrics need samples of the data distribution`, model.dir, 'data');
   const h = createHash('sha256');
   h.update('reference-v1');
   fileHash(h, dataPath);
@@ -71,12 +71,8 @@ export async function referenceFor(model: Model, extractor: FeatureExtractor): P
   const featPath = join(dir, 'features.npy');
   const logitsPath = join(dir, 'labels.npy');
 
-  let labels: Int32Array | null = null;
-  if (m.dataLabels && existsSync(join(model.dir, m.dataLabels))) {
-    const arr = await readNpy(join(model.dir, m.dataLabels));
-    labels = Int32Array.from(arr.data as ArrayLike<number | bigint>, (v) => Number(v));
-  }
   if (existsSync(statsPath) && existsSync(featPath)) {
+    let labels = await loadDataLabels(model); // a broken labels file is an error, not a damaged cache entry
     try {
       const st = await readFidStats(statsPath);
       const f = await readNpy(featPath);
@@ -87,14 +83,9 @@ export async function referenceFor(model: Model, extractor: FeatureExtractor): P
       // A damaged cache entry is recomputed below (and overwritten atomically).
     }
   }
-  const data = await readNpy(dataPath);
-  const want = [m.shape.reduce((a, b) => a * b, 1)];
-  const n = data.shape[0]!;
-  const per = data.shape.slice(1).reduce((a, b) => a * b, 1);
-  if (per !== want[0]) throw new ModelError(`${dataPath}: samples have shape [${data.shape.slice(1).join(', ')}], but the model's are [${m.shape.join(', ')}]`, dataPath, 'data');
-  // uint8 image data is mapped to [-1, 1], the EDM convention for samples.
-  const x = data.dtype === 'uint8' ? Float32Array.from(data.data as Uint8Array, (v) => v / 127.5 - 1) : toFloat32(data);
+  const { x, n, labels: dataLabels } = (await loadData(model))!;
   const features = await extractor.extract(x, n);
+  let labels = dataLabels;
   if (!labels && features.logits) labels = argmaxLabels({ data: features.logits, n, d: features.logits.length / n });
   const stats = await gaussianStats({ data: features.features, n, d: features.dim }, `${dataPath} features`);
   await writeNpy(featPath, npyFloat32([n, features.dim], features.features));
