@@ -16,7 +16,7 @@ import { exportPolicy, ExportError } from './learner/export';
 import { comparePolicy } from './learner/compare';
 import { tfInitResult } from './learner/backend';
 import { generate, resolveSettings } from './samplers/generate';
-import { samplePng } from './io/plots';
+import { samplePng } from './pictures';
 
 function summary(e: ModelEntry): ModelSummary {
   const m = e.manifest;

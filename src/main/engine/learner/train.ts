@@ -37,7 +37,7 @@ import { VERSION } from '../../../shared/version';
 import { infReplacer, infReviver } from '../../../shared/json';
 import { evaluateSamples, referenceFor, type EvalResult, type MetricName, type Reference } from '../metrics/evaluate';
 import { extractorForModel, type FeatureExtractor } from '../metrics/features';
-import { profileHeatmap, samplePng } from '../io/plots';
+import { profileHeatmap, samplePng } from '../pictures';
 import { writePng } from '../io/png';
 import type { EngineEvent } from '../../../shared/events';
 
