@@ -258,7 +258,11 @@ test('npz: archives written with fflate: stored bytes as before, members readabl
     for (const [key, arr] of Object.entries(arrays)) {
       assert.equal(view.getUint32(off, true), 0x04034b50, `${key}: local header`);
       const flags = view.getUint16(off + 6, true);
-      assert.equal(flags, key === 'ünïcode key' ? 0x0800 : 0, `${key}: flags (UTF-8 name only when needed, no descriptor)`);
+      assert.equal(
+        flags,
+        key === 'ünïcode key' ? 0x0800 : 0,
+        `${key}: flags (UTF-8 name only when needed, no descriptor)`,
+      );
       assert.equal(view.getUint16(off + 8, true), method, `${key}: method`);
       const [crc, compressedSize, size] = [14, 18, 22].map((o) => view.getUint32(off + o, true));
       const nameLength = view.getUint16(off + 26, true);

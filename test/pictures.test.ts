@@ -140,7 +140,7 @@ const nonWhite = (img: Image): number => {
   return count;
 };
 
-test('pictures: samplePicture draws images as a grid, vectors over the model\'s data', async () => {
+test("pictures: samplePicture draws images as a grid, vectors over the model's data", async () => {
   // Images: the first 64 of 70 samples, 8 to a row, 2 px apart.
   const images = await bundled('fashion-mnist');
   try {
