@@ -368,9 +368,12 @@ export function parseNpz(bytes: Uint8Array, source = '<buffer>'): Map<string, Np
 /**
  * What every member gets, the same on every machine so that equal input gives equal bytes: made on
  * Unix (3) with mode rw-r--r--, dated 1980-01-01 00:00 (the earliest a ZIP can hold). fflate stores
- * the local calendar fields of `mtime`, hence a Date in local time.
+ * the local calendar fields of `mtime`, hence a Date in local time, made when it is used (the time
+ * zone may change while the process runs).
  */
-const MEMBER_ATTRIBUTES: ZipAttributes = { os: 3, attrs: (0o100644 << 16) >>> 0, mtime: new Date(1980, 0, 1) };
+function memberAttributes(): ZipAttributes {
+  return { os: 3, attrs: (0o100644 << 16) >>> 0, mtime: new Date(1980, 0, 1) };
+}
 /** zlib's default level, as numpy.savez_compressed (zipfile.ZIP_DEFLATED) uses. */
 const DEFLATE_LEVEL = 6;
 
@@ -416,7 +419,7 @@ export function encodeNpz(arrays: Record<string, NpyArray>, opts: { compress?: b
   if (tooBig || count >= U16_MAX || (!compress && storedSize - EOCD_SIZE >= U32_MAX)) {
     throw zip64Error(count, storedSize);
   }
-  const out = zipSync(members, { ...MEMBER_ATTRIBUTES, level: compress ? DEFLATE_LEVEL : 0 });
+  const out = zipSync(members, { ...memberAttributes(), level: compress ? DEFLATE_LEVEL : 0 });
   if (out.length - EOCD_SIZE >= U32_MAX) throw zip64Error(count, out.length);
   return out;
 }
