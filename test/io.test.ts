@@ -1,12 +1,11 @@
 // Tests for the engine's file I/O: atomic writes, .npy (with an optional
-// cross-check against real numpy) and PNG output (decoded independently here).
+// cross-check against real numpy) and PNG output (decoded independently, test/helpers/png.ts).
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { join } from 'node:path';
-import { inflateSync } from 'node:zlib';
 
 import { writeFileAtomic, writeFileAtomicSync } from '../src/main/engine/io/atomic';
 import {
@@ -22,7 +21,8 @@ import {
   type NpyData,
   type NpyDtype,
 } from '../src/main/engine/io/npy';
-import { encodePng, imageGrid, scatterPlot, writePng, type Image } from '../src/main/engine/io/png';
+import { encodePng, writePng, type Image } from '../src/main/engine/io/png';
+import { decodePng } from './helpers/png';
 
 const tempDirs: string[] = [];
 after(() => {
@@ -401,89 +401,7 @@ print(json.dumps(res))
 });
 
 // ---------------------------------------------------------------------------
-// PNG: an independent decoder for our own output.
-
-/** Bitwise CRC32, deliberately different from the table-driven one under test. */
-function referenceCrc32(bytes: Uint8Array): number {
-  let crc = ~0;
-  for (const byte of bytes) {
-    crc ^= byte;
-    for (let k = 0; k < 8; k++) crc = (crc >>> 1) ^ (0xedb88320 & -(crc & 1));
-  }
-  return ~crc >>> 0;
-}
-
-interface Decoded {
-  width: number;
-  height: number;
-  channels: number;
-  pixels: Uint8Array;
-  chunkTypes: string[];
-  filters: Set<number>;
-}
-
-function decodePng(png: Uint8Array): Decoded {
-  assert.deepEqual(Array.from(png.subarray(0, 8)), [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-  const view = new DataView(png.buffer, png.byteOffset, png.byteLength);
-  let off = 8;
-  const chunkTypes: string[] = [];
-  const idat: Uint8Array[] = [];
-  let width = 0;
-  let height = 0;
-  let channels = 0;
-  while (off < png.length) {
-    const len = view.getUint32(off);
-    const type = Buffer.from(png.subarray(off + 4, off + 8)).toString('latin1');
-    const data = png.subarray(off + 8, off + 8 + len);
-    const crc = view.getUint32(off + 8 + len);
-    assert.equal(crc, referenceCrc32(png.subarray(off + 4, off + 8 + len)), `CRC of ${type}`);
-    chunkTypes.push(type);
-    if (type === 'IHDR') {
-      const h = new DataView(data.buffer, data.byteOffset, data.byteLength);
-      width = h.getUint32(0);
-      height = h.getUint32(4);
-      assert.equal(data[8], 8, 'bit depth');
-      channels = ({ 0: 1, 2: 3, 6: 4 } as Record<number, number>)[data[9]];
-      assert.deepEqual(Array.from(data.subarray(10, 13)), [0, 0, 0]);
-    } else if (type === 'IDAT') {
-      idat.push(data);
-    }
-    off += 12 + len;
-  }
-  assert.equal(off, png.length);
-  const raw = inflateSync(concat(...idat));
-  const stride = width * channels;
-  assert.equal(raw.length, height * (stride + 1));
-  const pixels = new Uint8Array(width * height * channels);
-  const filters = new Set<number>();
-  for (let y = 0; y < height; y++) {
-    const type = raw[y * (stride + 1)];
-    filters.add(type);
-    for (let i = 0; i < stride; i++) {
-      const x = raw[y * (stride + 1) + 1 + i];
-      const a = i >= channels ? pixels[y * stride + i - channels] : 0;
-      const b = y > 0 ? pixels[(y - 1) * stride + i] : 0;
-      const c = i >= channels && y > 0 ? pixels[(y - 1) * stride + i - channels] : 0;
-      let pred: number;
-      if (type === 0) pred = 0;
-      else if (type === 1) pred = a;
-      else if (type === 2) pred = b;
-      else if (type === 3) pred = Math.floor((a + b) / 2);
-      else if (type === 4) {
-        const p = a + b - c;
-        const [pa, pb, pc] = [Math.abs(p - a), Math.abs(p - b), Math.abs(p - c)];
-        pred = pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
-      } else throw new Error(`bad filter type ${type}`);
-      pixels[y * stride + i] = (x + pred) & 0xff;
-    }
-  }
-  return { width, height, channels, pixels, chunkTypes, filters };
-}
-
-function pixelAt(img: Image, x: number, y: number): number[] {
-  const o = (y * img.width + x) * img.channels;
-  return Array.from(img.pixels.subarray(o, o + img.channels));
-}
+// PNG, checked with an independent decoder (test/helpers/png.ts).
 
 test('png: gray, RGB and RGBA images decode to the input pixels', () => {
   const filtersSeen = new Set<number>();
@@ -516,82 +434,6 @@ test('png: writePng writes a decodable file', async () => {
   const img: Image = { width: 2, height: 1, channels: 1, pixels: Uint8Array.from([0, 255]) };
   await writePng(path, img);
   assert.deepEqual(Array.from(decodePng(fs.readFileSync(path)).pixels), [0, 255]);
-});
-
-test('png: imageGrid layout, value mapping and padding', () => {
-  // 5 gray samples of 2x3 in 3 columns with 1 px padding.
-  const [C, H, W] = [1, 2, 3];
-  const samples = new Float32Array(5 * C * H * W).fill(-1);
-  samples[4 * 6 + 1 * 3 + 2] = 0.5; // sample 4, y=1, x=2
-  samples[0] = 3; // clamps to 255
-  samples[1] = -5; // clamps to 0
-  const img = imageGrid(samples, 5, [C, H, W], { cols: 3, pad: 1 });
-  assert.deepEqual([img.width, img.height, img.channels], [13, 7, 1]);
-  // Sample 4 sits in grid row 1, column 1: origin (1 + 4, 1 + 3).
-  assert.deepEqual(pixelAt(img, 5 + 2, 4 + 1), [Math.round(1.5 * 127.5)]);
-  assert.deepEqual(pixelAt(img, 5, 4), [0]);
-  assert.deepEqual(pixelAt(img, 1, 1), [255]);
-  assert.deepEqual(pixelAt(img, 2, 1), [0]);
-  assert.deepEqual(pixelAt(img, 0, 0), [128], 'outer padding');
-  assert.deepEqual(pixelAt(img, 4, 2), [128], 'padding between tiles');
-  assert.deepEqual(pixelAt(img, 10, 5), [128], 'empty grid cell');
-  assert.deepEqual(Array.from(decodePng(encodePng(img)).pixels), Array.from(img.pixels));
-
-  // RGB samples and a custom range.
-  const rgb = new Float32Array(2 * 3 * 1 * 1);
-  rgb.set([0, 0.5, 1], 0); // sample 0: R, G, B planes
-  rgb.set([1, 1, 0], 3);
-  const g = imageGrid(rgb, 2, [3, 1, 1], { cols: 2, pad: 0, range: [0, 1] });
-  assert.deepEqual([g.width, g.height, g.channels], [2, 1, 3]);
-  assert.deepEqual(pixelAt(g, 0, 0), [0, 128, 255]);
-  assert.deepEqual(pixelAt(g, 1, 0), [255, 255, 0]);
-});
-
-test('png: imageGrid draws NaN as magenta and switches gray to RGB', () => {
-  const samples = Float32Array.from([NaN, 0, 1, -1]); // one 2x2 gray sample
-  const img = imageGrid(samples, 1, [1, 2, 2], { pad: 2 });
-  assert.equal(img.channels, 3);
-  assert.deepEqual(pixelAt(img, 2, 2), [255, 0, 255]);
-  assert.deepEqual(pixelAt(img, 3, 2), [128, 128, 128]);
-  assert.deepEqual(pixelAt(img, 2, 3), [255, 255, 255]);
-  assert.deepEqual(pixelAt(img, 3, 3), [0, 0, 0]);
-  assert.deepEqual(pixelAt(img, 0, 0), [128, 128, 128]);
-});
-
-test('png: scatterPlot colours points, keeps far corners white, clips outside points', () => {
-  const isWhite = (p: number[]): boolean => p.every((v) => v === 255);
-  const isGreyish = (p: number[]): boolean => p[0] === p[1] && p[1] === p[2];
-
-  const img = scatterPlot(Float32Array.from([0.5, 0.5, -0.5, -0.5]), {
-    labels: Int32Array.from([1, 2]),
-    extent: [-1, 1, -1, 1],
-    width: 100,
-    height: 80,
-    pointRadius: 3,
-  });
-  assert.deepEqual([img.width, img.height, img.channels], [100, 80, 3]);
-  const orange = pixelAt(img, 75, 20); // (0.5, 0.5) maps to (75, 20)
-  assert.ok(!isWhite(orange) && orange[0] > orange[1] && orange[1] > orange[2], `orange-ish, got ${orange}`);
-  const green = pixelAt(img, 25, 60); // (-0.5, -0.5)
-  assert.ok(green[1] > green[0] && green[1] > green[2], `green-ish, got ${green}`);
-  assert.ok(isWhite(pixelAt(img, 99, 79)) && isWhite(pixelAt(img, 0, 0)), 'far corners stay white');
-  const axis = pixelAt(img, 50, 5); // x = 0 axis
-  assert.ok(!isWhite(axis) && isGreyish(axis), `light axis, got ${axis}`);
-
-  // Default extent from the background; background drawn in grey; default size 512.
-  const bg = Float32Array.from([10, 10, 20, 30]);
-  const withBg = scatterPlot(Float32Array.from([15, 20, 100, 100]), { background: bg, title: 'ignored' });
-  assert.deepEqual([withBg.width, withBg.height], [512, 512]);
-  // x: 10..20 with 0.5 margin each side; y: 10..30 with 1 margin.
-  const bgPix = pixelAt(withBg, Math.floor(((10 - 9.5) / 11) * 512), Math.floor(((31 - 10) / 22) * 512));
-  assert.ok(!isWhite(bgPix) && isGreyish(bgPix), `background grey, got ${bgPix}`);
-  const pt = pixelAt(withBg, Math.floor(((15 - 9.5) / 11) * 512), Math.floor(((31 - 20) / 22) * 512));
-  assert.ok(pt[2] > pt[0], `default label colour is blue, got ${pt}`);
-
-  // A point outside the extent is clipped: nothing but white is drawn.
-  const clipped = scatterPlot(Float32Array.from([5, 5]), { extent: [1, 2, 1, 2], width: 20 });
-  assert.ok(clipped.pixels.every((v) => v === 255));
-  assert.deepEqual(Array.from(decodePng(encodePng(clipped)).pixels), Array.from(clipped.pixels));
 });
 
 // ---------------------------------------------------------------------------

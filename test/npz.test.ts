@@ -8,18 +8,11 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { join } from 'node:path';
+import { crc32, inflateRawSync } from 'node:zlib';
 
 import { NpyError, encodeNpy, type NpyArray, type NpyData, type NpyDtype } from '../src/main/engine/io/npy';
-import {
-  crc32,
-  encodeNpz,
-  parseNpz,
-  readFidStats,
-  readNpz,
-  writeFidStats,
-  writeNpz,
-  type FidStats,
-} from '../src/main/engine/io/npz';
+import { encodeNpz, parseNpz, readNpz, writeNpz } from '../src/main/engine/io/npz';
+import { readFidStats, writeFidStats, type FidStats } from '../src/main/engine/metrics/fid-stats';
 
 const tempDirs: string[] = [];
 after(() => {
@@ -139,9 +132,9 @@ const MIXED: Record<string, NpyArray> = {
 };
 
 // ---------------------------------------------------------------------------
-// CRC-32.
+// CRC-32 (node:zlib's, since Node 20.15: the reader checks every member with it).
 
-test('npz: crc32 matches a bitwise reference', () => {
+test('npz: node:zlib crc32 is the ZIP CRC-32 (matches a bitwise reference)', () => {
   const reference = (bytes: Uint8Array): number => {
     let crc = ~0;
     for (const byte of bytes) {
@@ -241,6 +234,53 @@ test('npz: writeFidStats / readFidStats round trip', async () => {
   assert.equal((await readFidStats(path)).sigma[1], sigma[1]);
 });
 
+test('npz: archives written with fflate: stored bytes as before, members readable without our reader', () => {
+  const arrays: Record<string, NpyArray> = {
+    f4: { dtype: 'float32', shape: [3, 2], data: Float32Array.of(1, 2, 3, 4, 5, 6) },
+    i8: { dtype: 'int64', shape: [2], data: BigInt64Array.of(1n, -2n) },
+    'ünïcode key': { dtype: 'uint8', shape: [2], data: Uint8Array.of(7, 8) },
+    'sub/x': { dtype: 'float64', shape: [], data: Float64Array.of(Math.PI) },
+    zeros: { dtype: 'float32', shape: [1000], data: new Float32Array(1000) },
+  };
+  // The SHA-256 of what the hand-written writer produced for these arrays (stored): same input, same bytes.
+  const stored = encodeNpz(arrays);
+  assert.equal(
+    createHash('sha256').update(stored).digest('hex'),
+    '61cd63ce52224d4f08d5edc3b6da15c4029134fb8ba083f9703ccccfeaafecd5',
+  );
+  // Walk the local headers by hand and inflate with node:zlib: every member is its .npy, CRC and sizes agree.
+  for (const [bytes, method] of [
+    [stored, 0],
+    [encodeNpz(arrays, { compress: true }), 8],
+  ] as const) {
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    let off = 0;
+    for (const [key, arr] of Object.entries(arrays)) {
+      assert.equal(view.getUint32(off, true), 0x04034b50, `${key}: local header`);
+      const flags = view.getUint16(off + 6, true);
+      assert.equal(
+        flags,
+        key === 'ünïcode key' ? 0x0800 : 0,
+        `${key}: flags (UTF-8 name only when needed, no descriptor)`,
+      );
+      assert.equal(view.getUint16(off + 8, true), method, `${key}: method`);
+      const [crc, compressedSize, size] = [14, 18, 22].map((o) => view.getUint32(off + o, true));
+      const nameLength = view.getUint16(off + 26, true);
+      const start = off + 30 + nameLength + view.getUint16(off + 28, true);
+      assert.equal(Buffer.from(bytes.subarray(off + 30, off + 30 + nameLength)).toString('utf8'), `${key}.npy`);
+      const packed = bytes.subarray(start, start + compressedSize);
+      const data = method === 0 ? packed : inflateRawSync(packed);
+      assert.ok(Buffer.from(data).equals(Buffer.from(encodeNpy(arr))), `${key}: member data (method ${method})`);
+      assert.equal(data.length, size, `${key}: size`);
+      assert.equal(crc32(data), crc, `${key}: CRC`);
+      off = start + compressedSize;
+    }
+    assert.equal(view.getUint32(off, true), 0x02014b50, 'the central directory follows the last member');
+    assert.equal(view.getUint16(off + 4, true), (3 << 8) | 20, 'made on Unix, ZIP 2.0');
+    assert.equal(view.getUint32(off + 38, true), (0o100644 << 16) >>> 0, 'mode rw-r--r--');
+  }
+});
+
 test('npz: tolerates an archive comment and bytes before the archive', () => {
   const bytes = encodeNpz({ a: MIXED.f4, b: MIXED.i8 }, { compress: true });
   // Archive comment: patch the EOCD comment length and append the text.
@@ -290,6 +330,13 @@ test('npz: not an archive, truncated, corrupt', async () => {
   const deflated = Uint8Array.from(encodeNpz({ sigma: sampleArray('float64', [30, 30]) }, { compress: true }));
   deflated[100] ^= 0x10;
   assert.throws(() => parseNpz(deflated, 'c.npz'), npyError(/^c\.npz: member 'sigma\.npy' is corrupt/));
+  // A deflated member that inflates cleanly but does not match its CRC (the central directory's copy).
+  const badCrc = Uint8Array.from(encodeNpz({ sigma: sampleArray('float64', [30, 30]) }, { compress: true }));
+  badCrc[indexOf(badCrc, Uint8Array.of(0x50, 0x4b, 0x01, 0x02)) + 16] ^= 0x01;
+  assert.throws(
+    () => parseNpz(badCrc, 'c.npz'),
+    npyError(/^c\.npz: member 'sigma\.npy' is corrupt \(CRC mismatch\); re-save it with numpy\.savez/),
+  );
 
   // Unsupported compression method and encryption (patched in both headers).
   const patched = (offsetInHeader: number, value: number): Uint8Array => {

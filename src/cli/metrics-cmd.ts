@@ -3,8 +3,8 @@
 import { EVAL_METRICS, formatMetric, metricInfo } from '../shared/metrics';
 import { parseArgs } from 'node:util';
 import { readNpy, writeNpy, npyFloat32, type NpyArray } from '../main/engine/io/npy';
-import { readFidStats, writeFidStats } from '../main/engine/io/npz';
-import { fid, gaussianStats, type GaussianStats } from '../main/engine/metrics/fid';
+import { readFidStats, writeFidStats, type FidStats } from '../main/engine/metrics/fid-stats';
+import { fid, gaussianStats } from '../main/engine/metrics/fid';
 import { kid } from '../main/engine/metrics/kid';
 import { prdc } from '../main/engine/metrics/prdc';
 import { extractorForModel } from '../main/engine/metrics/features';
@@ -28,7 +28,7 @@ async function featuresFromNpy(path: string): Promise<Features> {
 }
 
 /** A .npz of pytorch-fid statistics, or a .npy of features. */
-async function statsFrom(path: string): Promise<GaussianStats> {
+async function statsFrom(path: string): Promise<FidStats> {
   if (/\.npz$/i.test(path)) {
     const s = await readFidStats(path);
     return { mu: s.mu, sigma: s.sigma, d: s.d, n: s.n };

@@ -5,7 +5,7 @@ import { Model } from '../main/engine/models/model';
 import { resolveModelDir } from '../main/engine/models/registry';
 import { generate } from '../main/engine/samplers/generate';
 import { readNpy, toFloat32, writeNpy, npyFloat32, npyInt64 } from '../main/engine/io/npy';
-import { writeSamplePlot } from '../main/engine/io/plots';
+import { writeSamplePlot } from '../main/engine/pictures';
 import type { openPolicy } from '../main/engine/learner/onnx-policy';
 import { checkOutputPath, classesFromFlag, deviceFromFlag, num, Reporter, SAMPLER_OPTIONS, SAMPLING_RUN_OPTIONS, samplerSettingsFromFlags, stats, USAGE, UsageError, writeOutput } from './common';
 import { infReplacer } from '../shared/json';

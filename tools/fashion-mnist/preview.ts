@@ -7,7 +7,8 @@ import { parseArgs } from 'node:util';
 import { Model } from '../../src/main/engine/models/model';
 import { resourcesDir } from '../../src/main/engine/models/registry';
 import { generate, resolveSettings } from '../../src/main/engine/samplers/generate';
-import { imageGrid, writePng } from '../../src/main/engine/io/png';
+import { writePng } from '../../src/main/engine/io/png';
+import { imageGrid } from '../../src/main/engine/pictures';
 
 const { values } = parseArgs({ options: { guidance: { type: 'string' }, out: { type: 'string' } } });
 const guidance = Number(values.guidance ?? 1);

@@ -17,7 +17,7 @@ import { exportPolicy, ExportError } from './learner/export';
 import { comparePolicy } from './learner/compare';
 import { tfInitResult } from './learner/backend';
 import { generate, resolveSettings } from './samplers/generate';
-import { samplePng } from './io/plots';
+import { samplePng } from './pictures';
 import { SamplingCancelled } from './samplers/loop';
 
 function summary(e: ModelEntry): ModelSummary {

@@ -1,7 +1,10 @@
 // NumPy .npz reading and writing: a ZIP archive whose members are .npy files,
 // as written by numpy.savez (stored) and numpy.savez_compressed (deflate).
+// fflate writes the archives; the reader is our own, so that every problem
+// (truncation, a CRC mismatch, ZIP64, an unsupported method or encryption)
+// gets a message that names the file, the member and what to do.
 //
-// The ZIP layout (PKWARE APPNOTE.TXT) used here:
+// The ZIP layout (PKWARE APPNOTE.TXT) read here:
 //   [local file header + name + extra][member data][data descriptor]?  ... per member
 //   [central directory file header + name + extra + comment]            ... per member
 //   [ZIP64 end of central directory record + locator]?                  (large archives)
@@ -12,19 +15,12 @@
 // follows the data). numpy always asks for ZIP64 local headers (force_zip64),
 // so its local headers carry 0xFFFFFFFF sizes plus a ZIP64 extra field; only
 // the local header's name and extra lengths are needed to find the data.
-//
-// On top of that, readFidStats/writeFidStats handle precomputed FID reference
-// statistics in pytorch-fid's format: keys 'mu' [d] and 'sigma' [d, d] (float64),
-// plus an optional integer scalar 'n' (the number of samples).
 import { constants as bufferConstants } from 'node:buffer';
 import { readFile } from 'node:fs/promises';
-import { deflateRawSync, inflateRawSync } from 'node:zlib';
+import { crc32, inflateRawSync } from 'node:zlib';
+import { zipSync, type ZipAttributes } from 'fflate';
 import { writeFileAtomic } from './atomic';
 import { NpyError, encodeNpy, parseNpy, type NpyArray } from './npy';
-import { crc32 } from './crc32';
-
-export { crc32 };
-
 
 // ---------------------------------------------------------------------------
 // ZIP constants.
@@ -53,15 +49,6 @@ const FLAG_MASKED_HEADERS = 0x2000;
 
 const U16_MAX = 0xffff;
 const U32_MAX = 0xffffffff;
-
-/** MS-DOS date for 1980-01-01 (day 1, month 1, year 1980 + 0); time 00:00:00 is 0. */
-const DOS_DATE_1980 = (0 << 9) | (1 << 5) | 1;
-const DOS_TIME_MIDNIGHT = 0;
-/** "Version made by": Unix (3) in the high byte, spec version 2.0 in the low byte. */
-const VERSION_MADE_BY = (3 << 8) | 20;
-const VERSION_NEEDED = 20;
-/** Unix mode of a regular file with permissions rw-r--r--, in the high 16 bits. */
-const EXTERNAL_ATTR = (0o100644 << 16) >>> 0;
 
 const SAVE_HINT = 're-save it with numpy.savez or numpy.savez_compressed';
 
@@ -378,14 +365,23 @@ export function parseNpz(bytes: Uint8Array, source = '<buffer>'): Map<string, Np
 // ---------------------------------------------------------------------------
 // Writing.
 
-interface PreparedMember {
-  name: Uint8Array;
-  flags: number;
-  method: number;
-  crc: number;
-  data: Uint8Array;
-  uncompressedSize: number;
-  offset: number;
+/**
+ * What every member gets, the same on every machine so that equal input gives equal bytes: made on
+ * Unix (3) with mode rw-r--r--, dated 1980-01-01 00:00 (the earliest a ZIP can hold). fflate stores
+ * the local calendar fields of `mtime`, hence a Date in local time, made when it is used (the time
+ * zone may change while the process runs).
+ */
+function memberAttributes(): ZipAttributes {
+  return { os: 3, attrs: (0o100644 << 16) >>> 0, mtime: new Date(1980, 0, 1) };
+}
+/** zlib's default level, as numpy.savez_compressed (zipfile.ZIP_DEFLATED) uses. */
+const DEFLATE_LEVEL = 6;
+
+function zip64Error(arrays: number, bytes: number): NpyError {
+  return new NpyError(
+    `encodeNpz: the archive would need ZIP64 (${arrays} arrays, ${bytes} bytes), which is not written; ` +
+      'split the arrays over several files',
+  );
 }
 
 /**
@@ -395,15 +391,18 @@ interface PreparedMember {
  */
 export function encodeNpz(arrays: Record<string, NpyArray>, opts: { compress?: boolean } = {}): Uint8Array {
   const compress = opts.compress ?? false;
-  const members: PreparedMember[] = [];
-  let offset = 0;
+  // Member names end in '.npy', so the object keeps insertion order (no integer-like keys).
+  const members: Record<string, Uint8Array> = {};
+  let count = 0;
+  let storedSize = EOCD_SIZE; // the archive's size when stored: exact for numpy.savez, a bound otherwise
+  let tooBig = false;
   for (const [key, arr] of Object.entries(arrays)) {
     if (key.length === 0 || key.includes('\0')) {
       throw new NpyError(`encodeNpz: array name ${JSON.stringify(key)} is not usable as a member name`);
     }
-    const nameText = `${key}.npy`;
-    const name = Uint8Array.from(Buffer.from(nameText, 'utf8'));
-    if (name.length > U16_MAX) throw new NpyError(`encodeNpz: array name '${key.slice(0, 40)}...' is too long`);
+    const name = `${key}.npy`;
+    const nameLength = Buffer.byteLength(name, 'utf8');
+    if (nameLength > U16_MAX) throw new NpyError(`encodeNpz: array name '${key.slice(0, 40)}...' is too long`);
     let payload: Uint8Array;
     try {
       payload = encodeNpy(arr);
@@ -411,75 +410,17 @@ export function encodeNpz(arrays: Record<string, NpyArray>, opts: { compress?: b
       if (err instanceof NpyError) throw new NpyError(`encodeNpz: array '${key}': ${err.message}`, { cause: err });
       throw err;
     }
-    const data = compress ? deflateRawSync(payload) : payload;
-    const ascii = /^[\x20-\x7e]*$/.test(nameText);
-    members.push({
-      name,
-      flags: ascii ? 0 : FLAG_UTF8,
-      method: compress ? METHOD_DEFLATE : METHOD_STORED,
-      crc: crc32(payload),
-      data,
-      uncompressedSize: payload.length,
-      offset,
-    });
-    offset += LOCAL_HEADER_SIZE + name.length + data.length;
+    members[name] = payload;
+    count++;
+    storedSize += LOCAL_HEADER_SIZE + CENTRAL_HEADER_SIZE + 2 * nameLength + payload.length;
+    if (payload.length >= U32_MAX) tooBig = true;
   }
-  const cdOffset = offset;
-  const cdSize = members.reduce((n, m) => n + CENTRAL_HEADER_SIZE + m.name.length, 0);
-  const total = cdOffset + cdSize + EOCD_SIZE;
-  const tooBig = members.some((m) => m.uncompressedSize >= U32_MAX || m.data.length >= U32_MAX);
-  if (tooBig || cdOffset + cdSize >= U32_MAX || members.length >= U16_MAX) {
-    throw new NpyError(
-      `encodeNpz: the archive would need ZIP64 (${members.length} arrays, ${total} bytes), which is not written; ` +
-        'split the arrays over several files',
-    );
+  // Sizes, offsets and the member count must fit the 32- and 16-bit fields of a plain ZIP.
+  if (tooBig || count >= U16_MAX || (!compress && storedSize - EOCD_SIZE >= U32_MAX)) {
+    throw zip64Error(count, storedSize);
   }
-
-  const out = new Uint8Array(total);
-  const view = new DataView(out.buffer);
-  for (const m of members) {
-    let p = m.offset;
-    view.setUint32(p, SIG_LOCAL, true);
-    view.setUint16(p + 4, VERSION_NEEDED, true);
-    view.setUint16(p + 6, m.flags, true);
-    view.setUint16(p + 8, m.method, true);
-    view.setUint16(p + 10, DOS_TIME_MIDNIGHT, true);
-    view.setUint16(p + 12, DOS_DATE_1980, true);
-    view.setUint32(p + 14, m.crc, true);
-    view.setUint32(p + 18, m.data.length, true);
-    view.setUint32(p + 22, m.uncompressedSize, true);
-    view.setUint16(p + 26, m.name.length, true);
-    view.setUint16(p + 28, 0, true); // no extra field
-    p += LOCAL_HEADER_SIZE;
-    out.set(m.name, p);
-    out.set(m.data, p + m.name.length);
-  }
-  let p = cdOffset;
-  for (const m of members) {
-    view.setUint32(p, SIG_CENTRAL, true);
-    view.setUint16(p + 4, VERSION_MADE_BY, true);
-    view.setUint16(p + 6, VERSION_NEEDED, true);
-    view.setUint16(p + 8, m.flags, true);
-    view.setUint16(p + 10, m.method, true);
-    view.setUint16(p + 12, DOS_TIME_MIDNIGHT, true);
-    view.setUint16(p + 14, DOS_DATE_1980, true);
-    view.setUint32(p + 16, m.crc, true);
-    view.setUint32(p + 20, m.data.length, true);
-    view.setUint32(p + 24, m.uncompressedSize, true);
-    view.setUint16(p + 28, m.name.length, true);
-    // extra length, comment length, disk number start, internal attributes: all 0
-    view.setUint32(p + 38, EXTERNAL_ATTR, true);
-    view.setUint32(p + 42, m.offset, true);
-    out.set(m.name, p + CENTRAL_HEADER_SIZE);
-    p += CENTRAL_HEADER_SIZE + m.name.length;
-  }
-  view.setUint32(p, SIG_EOCD, true);
-  // disk numbers: 0
-  view.setUint16(p + 8, members.length, true);
-  view.setUint16(p + 10, members.length, true);
-  view.setUint32(p + 12, cdSize, true);
-  view.setUint32(p + 16, cdOffset, true);
-  // comment length: 0
+  const out = zipSync(members, { ...memberAttributes(), level: compress ? DEFLATE_LEVEL : 0 });
+  if (out.length - EOCD_SIZE >= U32_MAX) throw zip64Error(count, out.length);
   return out;
 }
 
@@ -512,167 +453,4 @@ export async function writeNpz(
   opts: { compress?: boolean } = {},
 ): Promise<void> {
   await writeFileAtomic(path, encodeNpz(arrays, opts));
-}
-
-// ---------------------------------------------------------------------------
-// FID reference statistics (pytorch-fid's .npz format).
-
-export interface FidStats {
-  /** Mean feature vector, length d. */
-  mu: Float64Array;
-  /** Feature covariance, d×d, row-major. */
-  sigma: Float64Array;
-  d: number;
-  /** Number of samples the statistics were computed from, when known. */
-  n: number | null;
-}
-
-/** Relative tolerance for sigma's symmetry, scaled by its largest absolute entry. */
-const SYMMETRY_RTOL = 1e-6;
-const RECOMPUTE_HINT = 'recompute the statistics';
-
-function shapeText(shape: readonly number[]): string {
-  return `[${shape.join(', ')}]`;
-}
-
-function checkFinite(data: Float64Array, name: string, d: number, source: string): void {
-  for (let i = 0; i < data.length; i++) {
-    const v = data[i];
-    if (!Number.isFinite(v)) {
-      const at = name === 'sigma' ? `[${Math.floor(i / d)}, ${i % d}]` : `[${i}]`;
-      const count = data.reduce((c, x) => (Number.isFinite(x) ? c : c + 1), 0);
-      throw new NpyError(
-        `${source}: '${name}' contains non-finite values (${count} in all, the first is ${v} at ${at}); ` +
-          `the statistics are unusable, ${RECOMPUTE_HINT}`,
-      );
-    }
-  }
-}
-
-function checkSymmetric(sigma: Float64Array, d: number, source: string): void {
-  let maxAbs = 0;
-  for (let i = 0; i < sigma.length; i++) maxAbs = Math.max(maxAbs, Math.abs(sigma[i]));
-  const tol = SYMMETRY_RTOL * maxAbs;
-  let worst = -1;
-  let worstDiff = tol;
-  for (let i = 0; i < d; i++) {
-    for (let j = i + 1; j < d; j++) {
-      const diff = Math.abs(sigma[i * d + j] - sigma[j * d + i]);
-      if (diff > worstDiff) {
-        worstDiff = diff;
-        worst = i * d + j;
-      }
-    }
-  }
-  if (worst >= 0) {
-    const i = Math.floor(worst / d);
-    const j = worst % d;
-    throw new NpyError(
-      `${source}: 'sigma' is not symmetric: sigma[${i}, ${j}] = ${sigma[i * d + j]} but sigma[${j}, ${i}] = ` +
-        `${sigma[j * d + i]} (allowed difference ${SYMMETRY_RTOL} relative to the largest entry, ${maxAbs}); ` +
-        `a covariance matrix must be symmetric, ${RECOMPUTE_HINT} (e.g. np.cov(features, rowvar=False))`,
-    );
-  }
-}
-
-/** Validate shapes and values; `source` prefixes error messages. */
-function validateFidStats(stats: FidStats, source: string): void {
-  const { mu, sigma, d, n } = stats;
-  if (!Number.isSafeInteger(d) || d < 1) {
-    throw new NpyError(`${source}: feature dimension d = ${d} must be a positive integer`);
-  }
-  if (!(mu instanceof Float64Array) || mu.length !== d) {
-    throw new NpyError(`${source}: 'mu' must be a Float64Array of length d = ${d}`);
-  }
-  if (!(sigma instanceof Float64Array) || sigma.length !== d * d) {
-    throw new NpyError(`${source}: 'sigma' must be a Float64Array of length d * d = ${d * d}`);
-  }
-  if (n !== null && (!Number.isSafeInteger(n) || n < 0)) {
-    throw new NpyError(`${source}: sample count n = ${n} must be a non-negative integer or null`);
-  }
-  checkFinite(mu, 'mu', d, source);
-  checkFinite(sigma, 'sigma', d, source);
-  checkSymmetric(sigma, d, source);
-}
-
-function asFloat64(arr: NpyArray, name: string, source: string): Float64Array {
-  if (arr.data instanceof Float64Array) return arr.data;
-  if (arr.data instanceof Float32Array) return Float64Array.from(arr.data);
-  throw new NpyError(
-    `${source}: '${name}' has dtype ${arr.dtype}; expected float64 (or float32), ` +
-      `${RECOMPUTE_HINT} or convert it with .astype(np.float64)`,
-  );
-}
-
-function readSampleCount(arr: NpyArray, source: string): number {
-  const bad = (why: string): NpyError =>
-    new NpyError(
-      `${source}: 'n' ${why}; it must be the sample count as an integer scalar (e.g. np.int64(50000)), ` +
-        `or be left out of the file`,
-    );
-  if (arr.data.length !== 1 || arr.shape.length > 1) {
-    throw bad(`has shape ${shapeText(arr.shape)} (${arr.data.length} values)`);
-  }
-  const raw = arr.data[0];
-  const value = typeof raw === 'bigint' ? raw : Number.isInteger(raw) ? BigInt(raw) : null;
-  if (value === null) throw bad(`is ${raw}, not an integer`);
-  if (value < 0n || value > BigInt(Number.MAX_SAFE_INTEGER)) throw bad(`is ${value}, out of range`);
-  return Number(value);
-}
-
-/**
- * Read precomputed FID statistics (pytorch-fid format: 'mu' [d] and 'sigma'
- * [d, d], float64; an optional integer scalar 'n' is the sample count).
- * Values must be finite and sigma symmetric within 1e-6 of its largest entry
- * (it is returned as stored, not symmetrized).
- */
-export async function readFidStats(path: string): Promise<FidStats> {
-  const arrays = await readNpz(path);
-  const found = arrays.size > 0 ? [...arrays.keys()].join(', ') : 'no arrays';
-  for (const key of ['mu', 'sigma']) {
-    if (!arrays.has(key)) {
-      throw new NpyError(
-        `${path}: has no '${key}' array; pytorch-fid statistics need keys 'mu' and 'sigma' (found: ${found})`,
-      );
-    }
-  }
-  const muArr = arrays.get('mu') as NpyArray;
-  const sigmaArr = arrays.get('sigma') as NpyArray;
-  if (muArr.shape.length !== 1 || muArr.shape[0] === 0) {
-    throw new NpyError(
-      `${path}: 'mu' has shape ${shapeText(muArr.shape)}; expected [d], a non-empty vector ` +
-        `(the mean of the features), ${RECOMPUTE_HINT}`,
-    );
-  }
-  const d = muArr.shape[0];
-  if (sigmaArr.shape.length !== 2 || sigmaArr.shape[0] !== d || sigmaArr.shape[1] !== d) {
-    throw new NpyError(
-      `${path}: 'sigma' has shape ${shapeText(sigmaArr.shape)}; expected [d, d] = [${d}, ${d}] ` +
-        `(d from 'mu'); the file is inconsistent, ${RECOMPUTE_HINT}`,
-    );
-  }
-  const stats: FidStats = {
-    mu: asFloat64(muArr, 'mu', path),
-    sigma: asFloat64(sigmaArr, 'sigma', path),
-    d,
-    n: arrays.has('n') ? readSampleCount(arrays.get('n') as NpyArray, path) : null,
-  };
-  validateFidStats(stats, path);
-  return stats;
-}
-
-/**
- * Write FID statistics in pytorch-fid's format (stored, like numpy.savez):
- * 'mu' and 'sigma' as float64, plus 'n' as an int64 scalar when known.
- * The same checks as {@link readFidStats} apply, so what is written can be read.
- */
-export async function writeFidStats(path: string, stats: FidStats): Promise<void> {
-  validateFidStats(stats, path);
-  const { mu, sigma, d, n } = stats;
-  const arrays: Record<string, NpyArray> = {
-    mu: { dtype: 'float64', shape: [d], data: mu },
-    sigma: { dtype: 'float64', shape: [d, d], data: sigma },
-  };
-  if (n !== null) arrays.n = { dtype: 'int64', shape: [], data: BigInt64Array.of(BigInt(n)) };
-  await writeNpz(path, arrays);
 }

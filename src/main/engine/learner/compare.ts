@@ -9,7 +9,7 @@ import { generate, resolveSettings } from '../samplers/generate';
 import { runGrid } from '../grid';
 import { evaluatePerClass, evaluateSamples, referenceFor, type ClassScores, type MetricName } from '../metrics/evaluate';
 import { extractorForModel } from '../metrics/features';
-import { samplePng } from '../io/plots';
+import { samplePng } from '../pictures';
 import { evaluatePolicy } from './train';
 import { openPolicy } from './onnx-policy';
 import type { ComparisonResult } from '../../../shared/protocol';

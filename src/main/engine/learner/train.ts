@@ -21,7 +21,7 @@ import * as tf from '@tensorflow/tfjs';
 import { existsSync, mkdirSync, readFileSync, writeFileSync, appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Model } from '../models/model';
-import { readNpy, toFloat32 } from '../io/npy';
+import { loadData } from '../models/data';
 import { writeFileAtomic } from '../io/atomic';
 import { resolveSettings, scheduleFor, type ResolvedSettings } from '../samplers/generate';
 import { deriveSeed, Stream } from '../samplers/random';
@@ -37,7 +37,7 @@ import { VERSION } from '../../../shared/version';
 import { infReplacer, infReviver } from '../../../shared/json';
 import { evaluateSamples, referenceFor, type EvalResult, type MetricName, type Reference } from '../metrics/evaluate';
 import { extractorForModel, type FeatureExtractor } from '../metrics/features';
-import { profileHeatmap, samplePng } from '../io/plots';
+import { profileHeatmap, samplePng } from '../pictures';
 import { writePng } from '../io/png';
 import type { EngineEvent } from '../../../shared/events';
 
@@ -117,17 +117,10 @@ export class Learner implements SamplingPolicy {
 
   private async loadData(): Promise<void> {
     if (this.data) return;
-    const m = this.model.manifest;
-    if (!m.data) throw new RangeError(`${this.model.name} has no data samples ("data" in model.json); the expert occupancy needs them`);
-    const arr = await readNpy(join(this.model.dir, m.data));
-    this.data = arr.dtype === 'uint8' ? Float32Array.from(arr.data as Uint8Array, (v) => v / 127.5 - 1) : toFloat32(arr);
-    if (m.dataLabels) {
-      const path = join(this.model.dir, m.dataLabels);
-      if (!existsSync(path)) throw new RangeError(`${path}: not found ("dataLabels" in model.json)`);
-      this.dataLabels = Int32Array.from((await readNpy(path)).data as ArrayLike<number | bigint>, (v) => Number(v));
-      const nData = this.data.length / this.model.dim;
-      if (this.dataLabels.length !== nData) throw new RangeError(`${path}: ${this.dataLabels.length} labels for ${nData} data samples`);
-    }
+    const data = await loadData(this.model);
+    if (!data) throw new RangeError(`${this.model.name} has no data samples ("data" in model.json); the expert occupancy needs them`);
+    this.data = data.x;
+    this.dataLabels = data.labels;
   }
 
   /** What sampling with this learner's policy needs (its config). */

@@ -2,7 +2,7 @@
 // FID / KID / precision–recall / density–coverage / class histogram, every result with its counts.
 //
 // [Note: reference statistics are cached per data set]
-// The data's features and Gaussian statistics depend only on the data file and the extractor, so
+// The data's features and FID statistics depend only on the data file and the extractor, so
 // they are cached under the user's cache directory, keyed by the SHA-256 of both files and the
 // extractor's preprocessing spec; a changed file gives a new key, never a stale number.
 
@@ -12,9 +12,10 @@ import { homedir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import type { Model } from '../models/model';
 import { ModelError } from '../models/manifest';
+import { dataFile, loadData, loadDataLabels } from '../models/data';
 import { readNpy, toFloat32, writeNpy, npyFloat32, npyInt64 } from '../io/npy';
-import { readFidStats, writeFidStats } from '../io/npz';
-import { fid, gaussianStats, type FidResult, type GaussianStats } from './fid';
+import { fid, gaussianStats, type FidResult } from './fid';
+import { readFidStats, writeFidStats, type FidStats } from './fid-stats';
 import { kid, type KidOptions, type KidResult } from './kid';
 import { prdc, type PrdcOptions, type PrdcResult } from './prdc';
 import { argmaxLabels, classHistogram, histogramDistance, nearestComponent, type ClassHistogram, type HistogramDistance } from './classes';
@@ -35,7 +36,7 @@ export function parseMetrics(list: string): MetricName[] {
 /** The data side of every comparison. */
 export interface Reference {
   features: Extracted;
-  stats: GaussianStats;
+  stats: FidStats;
   /** Class of each data sample (dataLabels, or the extractor's classifier), when known. */
   labels: Int32Array | null;
   /** Where the statistics came from: 'cache' or 'computed'. */
@@ -57,9 +58,8 @@ function fileHash(h: ReturnType<typeof createHash>, path: string): void {
 /** Reference features and statistics of the model's data, from the cache when possible. */
 export async function referenceFor(model: Model, extractor: FeatureExtractor): Promise<Reference> {
   const m = model.manifest;
-  if (!m.data) throw new ModelError(`${model.name} has no data samples ("data" in model.json); metrics need samples of the data distribution`, model.dir, 'data');
-  const dataPath = join(model.dir, m.data);
-  if (!existsSync(dataPath)) throw new ModelError(`${dataPath}: not found ("data" in model.json)`, dataPath, 'data');
+  const dataPath = dataFile(model);
+  if (!dataPath) throw new ModelError(`${model.name} has no data samples ("data" in model.json); metrics need samples of the data distribution`, model.dir, 'data');
   const h = createHash('sha256');
   h.update('reference-v1');
   fileHash(h, dataPath);
@@ -71,30 +71,21 @@ export async function referenceFor(model: Model, extractor: FeatureExtractor): P
   const featPath = join(dir, 'features.npy');
   const logitsPath = join(dir, 'labels.npy');
 
-  let labels: Int32Array | null = null;
-  if (m.dataLabels && existsSync(join(model.dir, m.dataLabels))) {
-    const arr = await readNpy(join(model.dir, m.dataLabels));
-    labels = Int32Array.from(arr.data as ArrayLike<number | bigint>, (v) => Number(v));
-  }
   if (existsSync(statsPath) && existsSync(featPath)) {
+    let labels = await loadDataLabels(model); // a broken labels file is an error, not a damaged cache entry
     try {
       const st = await readFidStats(statsPath);
       const f = await readNpy(featPath);
       const features: Extracted = { features: toFloat32(f), logits: null, n: f.shape[0]!, dim: f.shape[1]! };
       if (!labels && existsSync(logitsPath)) labels = Int32Array.from((await readNpy(logitsPath)).data as ArrayLike<number | bigint>, (v) => Number(v));
-      return { features, stats: { mu: st.mu, sigma: st.sigma, d: st.d, n: st.n }, labels, source: 'cache' };
+      return { features, stats: st, labels, source: 'cache' };
     } catch {
       // A damaged cache entry is recomputed below (and overwritten atomically).
     }
   }
-  const data = await readNpy(dataPath);
-  const want = [m.shape.reduce((a, b) => a * b, 1)];
-  const n = data.shape[0]!;
-  const per = data.shape.slice(1).reduce((a, b) => a * b, 1);
-  if (per !== want[0]) throw new ModelError(`${dataPath}: samples have shape [${data.shape.slice(1).join(', ')}], but the model's are [${m.shape.join(', ')}]`, dataPath, 'data');
-  // uint8 image data is mapped to [-1, 1], the EDM convention for samples.
-  const x = data.dtype === 'uint8' ? Float32Array.from(data.data as Uint8Array, (v) => v / 127.5 - 1) : toFloat32(data);
+  const { x, n, labels: dataLabels } = (await loadData(model))!;
   const features = await extractor.extract(x, n);
+  let labels = dataLabels;
   if (!labels && features.logits) labels = argmaxLabels({ data: features.logits, n, d: features.logits.length / n });
   const stats = await gaussianStats({ data: features.features, n, d: features.dim }, `${dataPath} features`);
   await writeNpy(featPath, npyFloat32([n, features.dim], features.features));

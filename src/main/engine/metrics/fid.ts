@@ -10,20 +10,10 @@
 // Σ + εI, ε = 1e-6, and say so. The O(n·d²) and O(d³) products run on ONNX Runtime; the
 // eigenvalues come from linalg.ts.
 
+import type { FidStats } from './fid-stats';
 import { cholesky, choleskyBlocked, eigvalshBlocked } from './linalg';
 import { mat, matmul, matmulTA, type Mat } from './ortmath';
 import { checkFeatures, type Features } from './types';
-
-export interface GaussianStats {
-  mu: Float64Array;
-  /** [d, d] row-major covariance (unbiased, divided by n − 1). */
-  sigma: Float64Array;
-  d: number;
-  /** Sample count, when known. */
-  n: number | null;
-  /** X̃ᵀ/√(n−1) as a [d, n] matrix, kept only when n ≤ d (an exact factor of the singular Σ). */
-  factor?: Mat | null;
-}
 
 export interface FidResult {
   fid: number;
@@ -40,7 +30,7 @@ export interface FidResult {
 }
 
 /** μ and the unbiased Σ of a feature set (the statistics pytorch-fid caches as .npz). */
-export async function gaussianStats(f: Features, what = 'features'): Promise<GaussianStats> {
+export async function gaussianStats(f: Features, what = 'features'): Promise<FidStats> {
   checkFeatures(f, what);
   const { n, d } = f;
   if (n < 2) throw new RangeError(`${what}: a covariance needs at least 2 samples, got ${n}`);
@@ -105,7 +95,7 @@ async function traceSqrtProduct(F: Mat, sigma2: Float64Array, d: number, flags: 
  * else — for d ≤ 256 — the semi-definite Cholesky (zero pivots dropped), exact for the singular
  * covariances of small per-class sets where Σ + εI would bias FID by −2·d·ε.
  */
-async function factorOf(s: GaussianStats): Promise<{ F: Mat; method: 'cholesky' | 'data-factor' } | null> {
+async function factorOf(s: FidStats): Promise<{ F: Mat; method: 'cholesky' | 'data-factor' } | null> {
   if (s.factor) return { F: s.factor, method: 'data-factor' };
   const L = (await choleskyBlocked(s.sigma, s.d)) ?? (s.d <= 256 ? cholesky(s.sigma, s.d, { semidefinite: true }) : null);
   return L ? { F: mat(s.d, s.d, L), method: 'cholesky' } : null;
@@ -114,7 +104,7 @@ async function factorOf(s: GaussianStats): Promise<{ F: Mat; method: 'cholesky' 
 export const FID_EPS = 1e-6;
 
 /** FID between real and generated statistics (named, so they cannot be swapped silently). */
-export async function fid(args: { real: GaussianStats; fake: GaussianStats }): Promise<FidResult> {
+export async function fid(args: { real: FidStats; fake: FidStats }): Promise<FidResult> {
   const { real, fake } = args;
   if (!real || !fake) throw new RangeError('fid needs { real, fake } statistics');
   if (real.d !== fake.d) throw new RangeError(`fid: real features are ${real.d}-dimensional, generated ones ${fake.d}-dimensional; use the same feature extractor for both`);
@@ -131,7 +121,7 @@ export async function fid(args: { real: GaussianStats; fake: GaussianStats }): P
   // The trace is symmetric in Σ₁, Σ₂: use the smaller data factor if there is one, else the first
   // Cholesky factor that exists (each costs O(d³), so stop at the first).
   const order = (real.factor?.cols ?? Infinity) <= (fake.factor?.cols ?? Infinity) ? [real, fake] : [fake, real];
-  let chosen: { F: Mat; method: 'cholesky' | 'data-factor'; other: GaussianStats } | null = null;
+  let chosen: { F: Mat; method: 'cholesky' | 'data-factor'; other: FidStats } | null = null;
   for (const s of order) {
     const f = await factorOf(s);
     if (f) {
