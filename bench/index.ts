@@ -23,6 +23,7 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { Model } from '../src/main/engine/models/model';
 import { generate, resolveSettings } from '../src/main/engine/samplers/generate';
+import { samplerNfe } from '../src/main/engine/samplers/cost';
 import { convDenoiserGraph, convEncoderGraph } from '../tools/lib/conv';
 import { fid, gaussianStats } from '../src/main/engine/metrics/fid';
 import { mat, matmul } from '../src/main/engine/metrics/ortmath';
@@ -50,7 +51,7 @@ async function benchOverhead(): Promise<boolean> {
     const model = await Model.load(dir, { device: 'cpu' });
     const bare = await ort.InferenceSession.create(join(dir, 'denoiser.onnx'), { graphOptimizationLevel: 'all', executionProviders: ['cpu'] });
     const settings = resolveSettings(model, { sampler: 'heun', steps: STEPS });
-    const calls = 2 * STEPS - 1;
+    const calls = samplerNfe('heun', STEPS);
     const dim = 784;
     // The bare loop sees the same shapes and the same σ sequence as the sampler.
     const x = Float32Array.from({ length: BATCH * dim }, (_, i) => Math.sin(i) * 0.5);

@@ -3,7 +3,7 @@
 // The same object feeds the CLI flags, the app's form defaults and the saved run config.
 
 import type { Divergence } from './divergences';
-import { nfeToFinish } from './interventions';
+import { samplerNfe } from '../samplers/cost';
 import { EDM_STOCHASTIC_PRESETS } from '../samplers/types';
 
 export const INTERVENTIONS = ['cfg', 'gamma', 'renoise'] as const;
@@ -145,7 +145,7 @@ export function checkConfig(c: LearnerConfig): void {
   if (!(c.emaDecay >= 0 && c.emaDecay < 1)) fail('emaDecay', `must lie in [0, 1), got ${c.emaDecay}`);
   if (!(c.labelSmoothing >= 0 && c.labelSmoothing < 0.5)) fail('labelSmoothing', `must lie in [0, 0.5), got ${c.labelSmoothing}`);
   if (c.intervention === 'renoise') {
-    const plain = nfeToFinish(c.sampler, 0, c.steps);
+    const plain = samplerNfe(c.sampler, c.steps);
     if (!Number.isFinite(c.nfeBudget)) fail('nfeBudget', 'renoise needs a finite NFE budget (it bounds the trajectory length)');
     if (!(c.nfeBudget >= plain)) fail('nfeBudget', `renoise needs at least the plain sampler's ${plain} NFE (${c.sampler}, ${c.steps} steps), got ${c.nfeBudget}`);
   }

@@ -7,6 +7,7 @@
 
 import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { stepsWithin } from './cost';
 import { EDM_STOCHASTIC_PRESETS, type SamplerSettings } from './types';
 import { infReviver } from '../../../shared/json';
 
@@ -20,9 +21,9 @@ export interface BaselineOptions {
   grid?: string;
 }
 
-/** Heun steps N with 2N − 1 ≤ nfe. */
+/** The most Heun steps within `nfe` evaluations. */
 export function stepsForNfe(nfe: number): number {
-  const n = Math.floor((nfe + 1) / 2);
+  const n = stepsWithin('heun', nfe);
   if (n < 1) throw new RangeError(`an NFE budget of ${nfe} is below one Heun step`);
   return n;
 }
