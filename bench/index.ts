@@ -154,7 +154,7 @@ async function benchFid(): Promise<boolean> {
 
 async function benchLearner(): Promise<boolean> {
   const { initTf } = await import('../src/main/engine/learner/backend');
-  const { Learner } = await import('../src/main/engine/learner/train');
+  const { Learner } = await import('../src/main/engine/learner/learner');
   const { defaultConfig } = await import('../src/main/engine/learner/config');
   const { backend } = await initTf();
   const dir = mkdtempSync(join(tmpdir(), 'ss-bench-learner-'));
@@ -210,7 +210,7 @@ async function benchLearner(): Promise<boolean> {
 
 async function benchExport(): Promise<boolean> {
   const { initTf } = await import('../src/main/engine/learner/backend');
-  const { createLearner } = await import('../src/main/engine/learner/train');
+  const { createLearner } = await import('../src/main/engine/learner/learner');
   const { defaultConfig } = await import('../src/main/engine/learner/config');
   const { exportPolicy } = await import('../src/main/engine/learner/export');
   await initTf();

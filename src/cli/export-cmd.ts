@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util';
 import { Model } from '../main/engine/models/model';
 import { resolveModelDir } from '../main/engine/models/registry';
 import { exportPolicy, ExportError } from '../main/engine/learner/export';
-import { loadRun, runModelDir } from '../main/engine/learner/train';
+import { loadRun, runModelDir } from '../main/engine/runs';
 import { checkOutputPath, deviceFromFlag, Reporter, USAGE, UsageError, writeOutput } from './common';
 
 const EXPORT_OPTIONS = {

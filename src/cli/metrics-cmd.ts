@@ -14,7 +14,7 @@ import { resolveModelDir } from '../main/engine/models/registry';
 import { generate } from '../main/engine/samplers/generate';
 import { baselineSettings, BASELINES, type BaselineName } from '../main/engine/samplers/baselines';
 import { isPolicyFile, policyModel } from '../main/engine/learner/onnx-policy';
-import { comparePolicy, CompareInputError, type Comparison } from '../main/engine/learner/compare';
+import { comparePolicy, CompareInputError, type Comparison } from '../main/engine/apps/compare';
 import { checkOutputPath, classesFromFlag, deviceFromFlag, num, Reporter, SAMPLING_RUN_OPTIONS, samplerSettingsFromFlags, USAGE, UsageError, writeOutput } from './common';
 import { infReplacer } from '../shared/json';
 

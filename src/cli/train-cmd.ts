@@ -6,7 +6,8 @@ import { resolveModelDir } from '../main/engine/models/registry';
 import { CONDITIONINGS, defaultConfig, initActionFrom, INTERVENTIONS, type Conditioning, type Intervention, type LearnerConfig } from '../main/engine/learner/config';
 import { baselineSettings } from '../main/engine/samplers/baselines';
 import { DIVERGENCES, type Divergence } from '../main/engine/learner/divergences';
-import { runModelDir, runTraining } from '../main/engine/learner/train';
+import { runTraining } from '../main/engine/apps/train';
+import { runModelDir } from '../main/engine/runs';
 import { deviceFromFlag, num, Reporter, USAGE, UsageError } from './common';
 
 export const TRAIN_OPTIONS = {

@@ -13,7 +13,7 @@ import { CONDITIONINGS, INTERVENTIONS, type Conditioning, type Intervention } fr
 import { DIVERGENCES, type Divergence } from './divergences';
 import { horizonFor } from './interventions';
 import { policyFeeds, sha256File } from './export';
-import { loadRun, runModelDir } from './train';
+import { loadRun, runModelDir } from '../runs';
 import { rolloutPolicy, type PolicySpec, type PolicyStates, type Rollout, type SampleOptions, type SamplingPolicy } from './rollout';
 
 export class PolicyFileError extends Error {

@@ -11,8 +11,8 @@ import { runGrid } from '../grid';
 import { evaluatePerClass, evaluateSamples, referenceFor, type ClassScores, type MetricName } from '../metrics/evaluate';
 import { extractorForModel } from '../metrics/features';
 import { samplePng } from '../io/plots';
-import { evaluatePolicy } from './train';
-import { openPolicy } from './onnx-policy';
+import { evaluatePolicy } from './evaluate-policy';
+import { openPolicy } from '../learner/onnx-policy';
 import type { ComparisonResult } from '../../../shared/protocol';
 
 /** A request the caller can fix (an option that does not fit this run or model). */
