@@ -14,7 +14,6 @@ import {
   gridResultsJson,
   gridSize,
   isSelectionMetric,
-  lowerIsBetter,
   metricSource,
   parseAxes,
   resolveCells,
@@ -26,6 +25,7 @@ import {
   type GridResults,
   type SelectionMetric,
 } from '../main/engine/grid';
+import { metricInfo } from '../shared/metrics';
 import { classesFromFlag, deviceFromFlag, num, Reporter, SAMPLING_RUN_OPTIONS, samplerSettingsFromFlags, USAGE, UsageError } from './common';
 
 export const GRID_OPTIONS = {
@@ -68,7 +68,7 @@ export function describeGrid(r: GridResults, run: { computed: number; resumed: n
     `${r.config.model.name}: grid of ${r.config.axes.map((a) => `${a.values.length} ${a.name}`).join(' × ')} = ${t.cells} cells, n = ${r.config.n} samples each, seed ${r.config.seed}`,
     table([header, ...rows]),
     r.best
-      ? `best by ${metric} (${lowerIsBetter(metric) ? 'lower' : 'higher'} is better): ${describeValues(r.best.values)} (cell ${r.best.index}) → ${metric} ${fmtMetric(metric, r.best.value)}`
+      ? `best by ${metric} (${metricInfo(metric).better} is better): ${describeValues(r.best.values)} (cell ${r.best.index}) → ${metric} ${fmtMetric(metric, r.best.value)}`
       : `best by ${metric}: none (no finished cell has a ${metric} value)`,
     `total denoiser evaluations: ${t.denoiserEvaluations} (≈ ${t.done > 0 ? Math.round(t.denoiserEvaluations / t.done) : 0} per cell); network passes: ${t.networkEvals}`,
     `${t.done}/${t.cells} cells done (${run.computed} computed now, ${run.resumed} resumed), ${t.seconds.toFixed(1)} s of cell time; results in ${resultsPath(run.out)} and results.csv`,

@@ -3,7 +3,7 @@
 // one of these narrows it; a file that does not fit is a RunFileError that names the file, the
 // field and what is wrong (`runs/x/config.json: learner.steps: expected a number, got "ten"`).
 // The engine's run module (src/main/engine/runs/) reads and writes them; the grid's results.json
-// is built from the same pieces (jsonNumber, parseFile) in src/main/engine/grid/results-file.ts.
+// is read with the same pieces (jsonNumber, parseFile) in src/main/engine/grid/results-file.ts.
 //
 // [Note: old files]
 // Files written before the discriminator had one name still load: a checkpoint's `density`,
@@ -62,7 +62,7 @@ export function narrowFile<S extends z.ZodType>(schema: S, raw: unknown, file: s
   const r = schema.safeParse(raw, { error: fileErrors });
   if (r.success) return r.data;
   const [first, ...rest] = r.error.issues;
-  const more = rest.length > 0 ? ` (and ${rest.length} more problem${rest.length > 1 ? 's' : ''})` : '';
+  const more = rest.length > 0 ? `; ${rest.length} more problem${rest.length > 1 ? 's' : ''} in the file` : '';
   throw new RunFileError(file, fieldPath(first!.path), first!.message + more);
 }
 
@@ -77,13 +77,21 @@ export function parseFile<S extends z.ZodType>(schema: S, text: string, file: st
   return narrowFile(schema, raw, file);
 }
 
+/** A JSON number, "inf" / "-inf" for ±∞, or null, as `null` reads: NaN (jsonNumber) or null itself (jsonNumberOrNull). */
+function numberReading<N extends number | null>(nullAs: N) {
+  return z
+    .custom<number | 'inf' | '-inf' | null>((v) => typeof v === 'number' || v === 'inf' || v === '-inf' || v === null, { error: (iss) => `expected a number, got ${shown(iss.input)}` })
+    .transform((v): number | N => (v === 'inf' ? Infinity : v === '-inf' ? -Infinity : v === null ? nullAs : v));
+}
+
 /**
  * A number as Sampler Studio writes it (shared/json.ts): a JSON number, "inf" / "-inf" for ±∞, and
  * null for NaN (what JSON.stringify makes of it).
  */
-export const jsonNumber = z
-  .custom<number | 'inf' | '-inf' | null>((v) => typeof v === 'number' || v === 'inf' || v === '-inf' || v === null, { error: (iss) => `expected a number, got ${shown(iss.input)}` })
-  .transform((v) => (v === 'inf' ? Infinity : v === '-inf' ? -Infinity : v === null ? NaN : v));
+export const jsonNumber = numberReading(NaN);
+
+/** The same for a setting where null means "the default" (a sampler's sigmaMin, sigmaMax). */
+export const jsonNumberOrNull = numberReading(null);
 
 /** An object with its keys renamed old → now (in place in the key order; an old key whose new one is also there is kept as it is). */
 function renameKeys(raw: unknown, renames: Record<string, string>): unknown {
