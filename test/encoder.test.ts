@@ -14,7 +14,7 @@ import { resourcesDir } from '../src/main/engine/models/registry';
 import { defaultConfig, type LearnerConfig } from '../src/main/engine/learner/config';
 import { createLearner, Learner } from '../src/main/engine/learner/learner';
 import { runTraining } from '../src/main/engine/apps/train';
-import { loadRun } from '../src/main/engine/runs';
+import { loadRun } from '../src/main/engine/runs/load';
 import { initTf } from '../src/main/engine/learner/backend';
 import { Stream } from '../src/main/engine/samplers/random';
 

@@ -12,7 +12,8 @@ import { resourcesDir } from '../src/main/engine/models/registry';
 import { defaultConfig, type LearnerConfig } from '../src/main/engine/learner/config';
 import { initTf } from '../src/main/engine/learner/backend';
 import { runTraining } from '../src/main/engine/apps/train';
-import { loadRun, readMetrics, readProfile, readRunConfig, runPaths } from '../src/main/engine/runs';
+import { readMetrics, readProfile, readRunConfig, runPaths } from '../src/main/engine/runs/files';
+import { loadRun } from '../src/main/engine/runs/load';
 import { RunFileError } from '../src/shared/run-files';
 import { assertUsageError, cli } from './helpers/cli';
 

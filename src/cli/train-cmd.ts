@@ -7,7 +7,7 @@ import { CONDITIONINGS, defaultConfig, initActionFrom, INTERVENTIONS, type Condi
 import { baselineSettings } from '../main/engine/samplers/baselines';
 import { DIVERGENCES, type Divergence } from '../main/engine/learner/divergences';
 import { runTraining } from '../main/engine/apps/train';
-import { runModelDir } from '../main/engine/runs';
+import { runModelDir } from '../main/engine/runs/files';
 import { deviceFromFlag, num, Reporter, USAGE, UsageError } from './common';
 
 export const TRAIN_OPTIONS = {

@@ -2,6 +2,12 @@
 // iteration after another until the target, its metrics appended and its checkpoint written after
 // every iteration, evaluated every `evalEvery` iterations and at the end, with progress, metrics,
 // profile and samples events for the UI and the CLI. The algorithm itself is learner/learner.ts.
+//
+// [Note: apps/]
+// Training a run, evaluating a policy and comparing it with baselines are applications of the
+// engine: they compose the learner with the samplers, the metrics, the pictures, the grid and the
+// run directory. They live in apps/, beside learner/, so that learner/ holds the algorithm and
+// needs none of those; nothing outside apps/ imports apps/ except the CLI and the host.
 
 import { existsSync } from 'node:fs';
 import type { Model } from '../models/model';
@@ -11,7 +17,8 @@ import { createLearner, type Learner } from '../learner/learner';
 import { referenceFor, type Reference } from '../metrics/evaluate';
 import { extractorForModel, type FeatureExtractor } from '../metrics/features';
 import { samplePng } from '../io/plots';
-import { appendMetrics, isRun, readCheckpoint, readRunConfig, restoreCheckpoint, runPaths, truncateMetrics, writeCheckpoint, writeEvaluation, writeRunConfig } from '../runs';
+import { appendMetrics, isRun, readCheckpoint, readRunConfig, runPaths, truncateMetrics, writeCheckpoint, writeEvaluation, writeRunConfig } from '../runs/files';
+import { restoreCheckpoint } from '../runs/load';
 import { evaluatePolicy } from './evaluate-policy';
 import { VERSION } from '../../../shared/version';
 import type { EngineEvent } from '../../../shared/events';

@@ -127,7 +127,7 @@ export class Discriminator {
   async logits(ro: Rollout): Promise<Float32Array> {
     const total = ro.n * (ro.H + 1);
     const dim = this.model.dim;
-    const out = new Float32Array(total);
+    const out = new Float32Array(total); // [n·(H+1)]
     const chunk = 4096;
     for (let s = 0; s < total; s += chunk) {
       const e = Math.min(total, s + chunk);

@@ -38,7 +38,7 @@ import { GraphBuilder, GraphMergeError } from '../onnx/graph';
 import { VERSION } from '../../../shared/version';
 import type { PolicyExportResult, TensorInfo } from '../../../shared/protocol';
 import type { Model } from '../models/model';
-import { readMetrics } from '../runs';
+import { readMetrics } from '../runs/files';
 import type { Learner } from './learner';
 import type { PolicyStates } from './rollout';
 

@@ -1,4 +1,5 @@
-// A run is a directory, inspectable without the app, and this module alone reads and writes it:
+// A run is a directory, inspectable without the app, and runs/ alone reads and writes it (this file;
+// list.ts lists and deletes runs, load.ts builds a run's learner):
 //
 //   config.json              the model, the learner's settings, the backend (written once, at the start)
 //   metrics.jsonl            one line per finished iteration, append-only

@@ -1,4 +1,6 @@
-// A run's learner back from its directory: the config's learner with a checkpoint restored.
+// A run's learner back from its directory: the config's learner with a checkpoint restored. Apart
+// from files.ts and list.ts (and with no index re-exporting the three) because it builds a Learner,
+// so TensorFlow.js: reading a run's files or listing runs does not load it.
 
 import { existsSync } from 'node:fs';
 import type { Model } from '../models/model';
