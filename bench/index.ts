@@ -28,6 +28,7 @@ import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import { Model } from '../src/main/engine/models/model';
 import { generate, resolveSettings } from '../src/main/engine/samplers/generate';
+import { samplerNfe } from '../src/main/engine/samplers/cost';
 import { convDenoiserGraph, convEncoderGraph } from '../tools/lib/conv';
 import { fid, gaussianStats } from '../src/main/engine/metrics/fid';
 import { mat, matmul } from '../src/main/engine/metrics/ortmath';
@@ -55,7 +56,7 @@ async function benchOverhead(): Promise<boolean> {
     const model = await Model.load(dir, { device: 'cpu' });
     const bare = await ort.InferenceSession.create(join(dir, 'denoiser.onnx'), { graphOptimizationLevel: 'all', executionProviders: ['cpu'] });
     const settings = resolveSettings(model, { sampler: 'heun', steps: STEPS });
-    const calls = 2 * STEPS - 1;
+    const calls = samplerNfe('heun', STEPS);
     const dim = 784;
     // The bare loop sees the same shapes and the same σ sequence as the sampler.
     const x = Float32Array.from({ length: BATCH * dim }, (_, i) => Math.sin(i) * 0.5);
@@ -158,7 +159,7 @@ async function benchFid(): Promise<boolean> {
 
 async function benchLearner(): Promise<boolean> {
   const { initTf } = await import('../src/main/engine/learner/backend');
-  const { Learner } = await import('../src/main/engine/learner/train');
+  const { Learner } = await import('../src/main/engine/learner/learner');
   const { defaultConfig } = await import('../src/main/engine/learner/config');
   const { backend } = await initTf();
   const dir = mkdtempSync(join(tmpdir(), 'ss-bench-learner-'));
@@ -214,7 +215,7 @@ async function benchLearner(): Promise<boolean> {
 
 async function benchExport(): Promise<boolean> {
   const { initTf } = await import('../src/main/engine/learner/backend');
-  const { createLearner } = await import('../src/main/engine/learner/train');
+  const { createLearner } = await import('../src/main/engine/learner/learner');
   const { defaultConfig } = await import('../src/main/engine/learner/config');
   const { exportPolicy } = await import('../src/main/engine/learner/export');
   await initTf();

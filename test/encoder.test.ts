@@ -12,7 +12,9 @@ import { Model } from '../src/main/engine/models/model';
 import { ModelError, parseManifest } from '../src/main/engine/models/manifest';
 import { resourcesDir } from '../src/main/engine/models/registry';
 import { defaultConfig, type LearnerConfig } from '../src/main/engine/learner/config';
-import { createLearner, Learner, loadRun, runTraining } from '../src/main/engine/learner/train';
+import { createLearner, Learner } from '../src/main/engine/learner/learner';
+import { runTraining } from '../src/main/engine/apps/train';
+import { loadRun } from '../src/main/engine/runs/load';
 import { initTf } from '../src/main/engine/learner/backend';
 import { Stream } from '../src/main/engine/samplers/random';
 
@@ -89,13 +91,13 @@ test('both heads see the ONNX encoder’s features (terminal states at σ_min), 
   try {
     assert.equal(learner.encoder.name, 'encoder.onnx');
     assert.equal(learner.layout.xDim, F);
-    assert.equal(learner.densityLayout.xDim, F);
+    assert.equal(learner.discriminator.layout.xDim, F);
     const n = 5;
     const x = Float32Array.from({ length: n * 2 }, () => rng.normal() * 2);
     const sigma = Float32Array.from([80, 3, 0.5, 0.002, 0]);
     const want = reference(x, sigma, n, model.sigmaMin);
     const pin = await learner.policyInput({ x, sigma, labels: null, step: null, n });
-    const din = await learner.densityInput(x, sigma, null, n);
+    const din = await learner.discriminator.input(x, sigma, null, n);
     const Dp = pin.length / n;
     const Dd = din.length / n;
     let err = 0;

@@ -252,7 +252,7 @@ describe('runGrid', () => {
     writeFileSync(join(dir, 'results.json'), '{"version": 1, "config": {');
     await assert.rejects(runGrid({ model: ring, config: cfg, outDir: dir }), (e: unknown) => e instanceof GridError && e.kind === 'corrupt' && /results\.json is corrupted \(not valid JSON/.test(e.message));
     writeFileSync(join(dir, 'results.json'), JSON.stringify({ version: 1, config: {}, cells: [] }));
-    await assert.rejects(runGrid({ model: ring, config: cfg, outDir: dir }), /results\.json is corrupted \(config\.model is missing\)/);
+    await assert.rejects(runGrid({ model: ring, config: cfg, outDir: dir }), /results\.json is corrupted \(config\.model: missing \(expected an object\)/);
     assert.equal(readFileSync(join(dir, 'results.json'), 'utf8'), JSON.stringify({ version: 1, config: {}, cells: [] }), 'left as it is');
   });
 
@@ -345,8 +345,17 @@ describe('the grid command', () => {
     const again = await cli('grid', '--model', 'gmm-ring8', '--axis', 'guidance=1,2', '--n', '600', '--out', out, '--restart', '--json');
     assert.equal(again.code, 0, again.stderr);
     assert.deepEqual([lastJson(again.stdout)['computed'], lastJson(again.stdout)['resumed']], [2, 0]);
+    const good = readFileSync(join(out, 'results.json'), 'utf8');
     writeFileSync(join(out, 'results.json'), 'not json');
     usageError(await cli('grid', '--model', 'gmm-ring8', '--axis', 'guidance=1,2', '--n', '600', '--out', out), /results\.json is corrupted .*move it away, or pass --restart/);
+    // A damaged field: the grid and the best-constant baseline name the file and the field, and leave it as it is.
+    const damaged = good.replace(/"fid": [-+.\de]+/, '"fid": "low"');
+    assert.notEqual(damaged, good);
+    writeFileSync(join(out, 'results.json'), damaged);
+    const field = /results\.json is corrupted \(cells\[0\]\.summary\.fid: expected a number, got "low"\); it was left as it is/;
+    usageError(await cli('grid', '--model', 'gmm-ring8', '--axis', 'guidance=1,2', '--n', '600', '--out', out), field);
+    usageError(await cli('eval', '--model', 'gmm-ring8', '--baseline', 'best-constant', '--grid-result', out, '--n', '100'), field);
+    assert.equal(readFileSync(join(out, 'results.json'), 'utf8'), damaged);
   });
 
   test('Ctrl-C (SIGINT) stops the process with code 130, finished cells saved; the same command continues', async () => {

@@ -399,3 +399,27 @@ test('normaliseAdvantages: zero mean, unit (population) std; degenerate batches 
   assert.deepEqual(Array.from(normaliseAdvantages(Float64Array.from([5]))), [0]);
   assert.equal(normaliseAdvantages(new Float64Array(0)).length, 0);
 });
+
+// ---------------------------------------------------------------- NFE arithmetic
+
+test('NFE arithmetic: N steps cost N (Euler) or 2N − 1 (Heun, EDM), and budgets buy whole steps', async () => {
+  const { nfeToFinish, samplerNfe, stepsReaching, stepsWithin } = await import('../src/main/engine/samplers/cost');
+  for (const N of [1, 2, 5, 18]) {
+    assert.equal(samplerNfe('euler', N), N);
+    assert.equal(samplerNfe('heun', N), 2 * N - 1);
+    assert.equal(samplerNfe('edm', N), 2 * N - 1);
+    assert.equal(nfeToFinish('heun', N, N), 0, 'nothing left from the terminal level');
+  }
+  assert.equal(nfeToFinish('heun', 3, 5), 3, 'one full step, then the last without its correction');
+  // stepsWithin / stepsReaching against a brute-force search over N, for integer and mean budgets.
+  for (const sampler of ['euler', 'heun'] as const) {
+    for (const nfe of [1, 2, 9, 10, 11.3, 16.5, 35]) {
+      let within = 0;
+      while (samplerNfe(sampler, within + 1) <= nfe) within++;
+      let reaching = 1;
+      while (samplerNfe(sampler, reaching) < nfe) reaching++;
+      assert.equal(stepsWithin(sampler, nfe), within, `${sampler} within ${nfe}`);
+      assert.equal(stepsReaching(sampler, nfe), reaching, `${sampler} reaching ${nfe}`);
+    }
+  }
+});

@@ -11,8 +11,9 @@ import * as tf from '@tensorflow/tfjs';
 import { Model } from '../src/main/engine/models/model';
 import { resourcesDir } from '../src/main/engine/models/registry';
 import { defaultConfig, type LearnerConfig } from '../src/main/engine/learner/config';
-import { actionMask, horizonFor, nfeToFinish } from '../src/main/engine/learner/interventions';
-import { Learner } from '../src/main/engine/learner/train';
+import { actionMask, horizonFor } from '../src/main/engine/learner/interventions';
+import { nfeToFinish } from '../src/main/engine/samplers/cost';
+import { Learner } from '../src/main/engine/learner/learner';
 import { initTf } from '../src/main/engine/learner/backend';
 import { spawnCli } from './helpers/cli';
 
@@ -165,11 +166,11 @@ test('the discriminator sees classes only when the data has labels; bad configs 
   const model = await Model.load(dir);
   try {
     const l = new Learner(model, tiny('cfg', { conditioning: 'state+class' }));
-    assert.equal(l.densityLayout.classes, 0);
+    assert.equal(l.discriminator.layout.classes, 0);
     assert.equal(l.layout.classes, 9, 'the policy still gets the class (8 + null)');
     await l.dispose();
     const withLabels = new Learner(ring, tiny('cfg'));
-    assert.equal(withLabels.densityLayout.classes, 9);
+    assert.equal(withLabels.discriminator.layout.classes, 9);
     await withLabels.dispose();
   } finally {
     await model.dispose();
@@ -200,7 +201,7 @@ test('the initial action follows a baseline: the grid best guidance, EDM churn, 
 });
 
 test('eval --policy on a renoise run brackets its average NFE with EDM baselines below and above it', async () => {
-  const { runTraining } = await import('../src/main/engine/learner/train');
+  const { runTraining } = await import('../src/main/engine/apps/train');
   const { cli, lastJson } = await import('./helpers/cli');
   const dir = join(tmp, 'renoise-run');
   // A uniform initial policy jumps often, so its average NFE lies strictly between 9 and 15.
@@ -227,10 +228,10 @@ test('EMA warm-up: after one iteration the EMA heads are the trained weights, af
   try {
     await l.step();
     const w1 = l.policy.getWeights();
-    const d1 = l.density.getWeights();
+    const d1 = l.discriminator.net.getWeights();
     const maxDiff = (a: Float32Array[], b: Float32Array[]): number => Math.max(...a.map((x, i) => Math.max(...x.map((v, k) => Math.abs(v - b[i]![k]!)))));
     assert.equal(maxDiff(l.policyEma, w1), 0);
-    assert.equal(maxDiff(l.densityEma, d1), 0);
+    assert.equal(maxDiff(l.discriminator.ema, d1), 0);
     await l.step();
     const w2 = l.policy.getWeights();
     const mean = w1.map((x, i) => x.map((v, k) => 0.5 * (v + w2[i]![k]!)));
@@ -242,7 +243,7 @@ test('EMA warm-up: after one iteration the EMA heads are the trained weights, af
 });
 
 test('resuming on another TensorFlow.js backend says so', async () => {
-  const { runTraining } = await import('../src/main/engine/learner/train');
+  const { runTraining } = await import('../src/main/engine/apps/train');
   const { writeFileSync } = await import('node:fs');
   const dir = join(tmp, 'backend-run');
   const first = await runTraining({ model: ring, config: tiny('cfg', { iterations: 1 }), runDir: dir });
@@ -263,7 +264,7 @@ test('resuming on another TensorFlow.js backend says so', async () => {
 });
 
 test('eval --policy --per-class on an unconditional model is refused with the reason', async () => {
-  const { runTraining } = await import('../src/main/engine/learner/train');
+  const { runTraining } = await import('../src/main/engine/apps/train');
   const { cli, assertUsageError } = await import('./helpers/cli');
   const swiss = await Model.load(join(resourcesDir(), 'models', 'swissroll'));
   try {
@@ -298,7 +299,7 @@ test('--init-bias sets how strongly the initial policy favours its action', asyn
 });
 
 test('training emits progress, metrics, profile and samples events that pass the protocol schema', async () => {
-  const { runTraining } = await import('../src/main/engine/learner/train');
+  const { runTraining } = await import('../src/main/engine/apps/train');
   const { isEngineEvent } = await import('../src/shared/events');
   type E = import('../src/shared/events').EngineEvent;
   const events: E[] = [];

@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { fork, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -202,4 +202,31 @@ test('export and delete over the protocol: the file is written and verified, an 
   assert.deepEqual(ok(await req('runs.list', { root: join(tmp, 'runs') })), []);
   const gone = await req('runs.delete', { run: runDir });
   assert.ok(!gone.ok && /not a run directory/.test(gone.error.message));
+});
+
+test('damaged run files over the protocol: the error names the file and the field, the run is not listed, nothing is written', async () => {
+  const { defaultConfig } = await import('../src/main/engine/learner/config');
+  const { resolveModelDir } = await import('../src/main/engine/models/registry');
+  const { infReplacer } = await import('../src/shared/json');
+  const root = join(tmp, 'damaged');
+  const run = (name: string, learner: Record<string, unknown>, checkpoint?: unknown): string => {
+    const dir = join(root, name);
+    mkdirSync(dir, { recursive: true });
+    const config = { version: '0', model: { name: 'gmm-ring8', dir: resolveModelDir('gmm-ring8') }, learner: { ...defaultConfig('cfg'), iterations: 2, ...learner } };
+    writeFileSync(join(dir, 'config.json'), JSON.stringify(config, infReplacer));
+    writeFileSync(join(dir, 'metrics.jsonl'), JSON.stringify({ iteration: 1, 'charts/nfe': 35 }) + '\n' + JSON.stringify({ iteration: 2, 'charts/nfe': 35 }) + '\n');
+    if (checkpoint !== undefined) writeFileSync(join(dir, 'checkpoint.json'), JSON.stringify(checkpoint));
+    return dir;
+  };
+  const badConfig = run('bad-config', { steps: 'ten' });
+  const m = await req('runs.metrics', { run: badConfig });
+  assert.ok(!m.ok && m.error.message === `${join(badConfig, 'config.json')}: learner.steps must be a whole number ≥ 1, got "ten"`, JSON.stringify(m));
+  const badCheckpoint = run('bad-checkpoint', {}, { version: '0', iteration: 1, policy: [1] });
+  const metricsBefore = readFileSync(join(badCheckpoint, 'metrics.jsonl'), 'utf8');
+  const resumed = await req('train.resume', { run: badCheckpoint });
+  assert.ok(!resumed.ok && resumed.error.message.startsWith(`${join(badCheckpoint, 'checkpoint.json')}: policy[0]: expected a string, got 1`), JSON.stringify(resumed));
+  assert.equal(readFileSync(join(badCheckpoint, 'metrics.jsonl'), 'utf8'), metricsBefore, 'metrics.jsonl untouched');
+  // Listing: the readable run is there, the damaged one is skipped.
+  const runs = ok<{ dir: string; iteration: number }[]>(await req('runs.list', { root }));
+  assert.deepEqual(runs.map((r) => [r.dir, r.iteration]), [[badCheckpoint, 2]]);
 });

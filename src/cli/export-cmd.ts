@@ -5,7 +5,8 @@ import { parseArgs } from 'node:util';
 import { Model } from '../main/engine/models/model';
 import { resolveModelDir } from '../main/engine/models/registry';
 import { exportPolicy, ExportError } from '../main/engine/learner/export';
-import { loadRun, runModelDir } from '../main/engine/learner/train';
+import { runModelDir } from '../main/engine/runs/files';
+import { loadRun } from '../main/engine/runs/load';
 import { checkOutputPath, deviceFromFlag, Reporter, USAGE, UsageError, writeOutput } from './common';
 
 const EXPORT_OPTIONS = {

@@ -14,7 +14,7 @@ import { Model } from '../main/engine/models/model';
 import { resolveModelDir } from '../main/engine/models/registry';
 import { generate } from '../main/engine/samplers/generate';
 import { baselineSettings, BASELINES, type BaselineName } from '../main/engine/samplers/baselines';
-import type { Comparison } from '../main/engine/learner/compare';
+import type { Comparison } from '../main/engine/apps/compare';
 import { checkOutputPath, classesFromFlag, deviceFromFlag, num, Reporter, SAMPLING_RUN_OPTIONS, samplerSettingsFromFlags, USAGE, UsageError, writeOutput } from './common';
 import { infReplacer } from '../shared/json';
 
@@ -240,7 +240,7 @@ async function evalPolicy(v: EvalValues, signal: AbortSignal): Promise<void> {
   const perClass = !!v['per-class'];
   // The learner (TensorFlow.js with it) loads here only: [Note: commands load lazily] in index.ts.
   const { isPolicyFile, policyModel } = await import('../main/engine/learner/onnx-policy');
-  const { comparePolicy, CompareInputError } = await import('../main/engine/learner/compare');
+  const { comparePolicy, CompareInputError } = await import('../main/engine/apps/compare');
   const rep = new Reporter(!!v.json);
   const model = await Model.load(resolveModelDir(v.model ?? policyModel(runDir)), { device: deviceFromFlag(v.device) });
   try {

@@ -8,7 +8,8 @@ import { Model } from '../main/engine/models/model';
 import { resolveModelDir } from '../main/engine/models/registry';
 import { initActionFrom } from '../main/engine/learner/config';
 import { baselineSettings } from '../main/engine/samplers/baselines';
-import { runModelDir, runTraining } from '../main/engine/learner/train';
+import { runTraining } from '../main/engine/apps/train';
+import { runModelDir } from '../main/engine/runs/files';
 import { deviceFromFlag, Reporter, UsageError } from './common';
 
 export const TRAIN_OPTIONS = {

@@ -3,7 +3,6 @@
 // From this table come the `LearnerConfig` type, its checks, the `train` flags and `--help`, the
 // saved run config and the Tune form (shared/schema.ts). Adding a field is one entry here.
 
-import { z } from 'zod';
 import { bool, choice, defaultsOf, int, issueMessages, num, numList, objectSchema, type ValuesOf } from './schema';
 
 export const INTERVENTIONS = ['cfg', 'gamma', 'renoise'] as const;
@@ -153,13 +152,3 @@ export function parseLearnerConfig(v: unknown, name: (key: string) => string = (
   if (c.intervention === 'renoise' && !Number.isFinite(c.nfeBudget)) fail('nfeBudget', 'renoise needs a finite NFE budget (it bounds the trajectory length)');
   return c;
 }
-
-/** Schema of a learner config as saved in a file: the same checks, as a zod schema for file schemas. */
-export const SavedLearnerConfigSchema = z.unknown().transform((v, ctx) => {
-  try {
-    return parseLearnerConfig(v);
-  } catch (e) {
-    ctx.addIssue({ code: 'custom', message: (e as Error).message });
-    return z.NEVER;
-  }
-});

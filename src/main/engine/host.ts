@@ -3,8 +3,8 @@
 // per request; training runs in the background and streams its events. Transport-agnostic: the
 // worker entry wires it to a MessagePort (Electron), child-process IPC or a WebSocket relay.
 
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { parseRequest, PROTOCOL_VERSION, type Method, type Methods, type ModelReport, type ModelSummary, type RunSummary, type ServerMessage } from '../../shared/protocol';
 import { VERSION } from '../../shared/version';
 import type { RunEvent } from '../../shared/events';
@@ -12,9 +12,12 @@ import { bundledModels, describeModel, resolveModelDir, type ModelEntry } from '
 import { Model, ModelCache } from './models/model';
 import { ModelError } from './models/manifest';
 import { learnerConfigFrom, type LearnerConfig } from '../../shared/learner-config';
-import { loadRun, readMetrics, readRunConfig, runModelDir, runTraining } from './learner/train';
+import { runTraining } from './apps/train';
+import { readMetrics, readRunConfig, runModelDir } from './runs/files';
+import { listRuns, trashRun } from './runs/list';
+import { loadRun } from './runs/load';
 import { exportPolicy, ExportError } from './learner/export';
-import { comparePolicy } from './learner/compare';
+import { comparePolicy } from './apps/compare';
 import { tfInitResult } from './learner/backend';
 import { generate, resolveSettings } from './samplers/generate';
 import { samplePng } from './pictures';
@@ -212,35 +215,12 @@ export class EngineHost {
   }
 
   private listRuns(root: string): RunSummary[] {
-    if (!existsSync(root)) return [];
-    const out: RunSummary[] = [];
-    for (const name of readdirSync(root).sort()) {
-      const dir = join(root, name);
-      if (!statSync(dir).isDirectory() || !existsSync(join(dir, 'config.json'))) continue;
-      try {
-        const cfg = readRunConfig(dir);
-        const last = readMetrics(dir).pop() ?? null;
-        const l = cfg.learner;
-        const iteration = last?.['iteration'] ?? 0;
-        // A resumed run may have gone past the target it was started with.
-        out.push({ dir, model: cfg.model.name, intervention: l.intervention, divergence: l.divergence, conditioning: l.conditioning, iteration, iterations: Math.max(l.iterations, iteration), last, active: this.jobs.has(dir) });
-      } catch {
-        // not a readable run; skip it
-      }
-    }
-    return out;
+    return listRuns(root, (dir) => this.jobs.has(dir));
   }
 
   /** Moves a run into `.trash/` beside it (a rename: nothing is lost, the user can move it back). */
   private trashRun(run: string): { trashed: string } {
-    readRunConfig(run); // throws unless it is a run
-    if (this.jobs.has(run)) throw new RangeError(`${run} is training; stop it before deleting it`);
-    const trash = join(dirname(run), '.trash');
-    mkdirSync(trash, { recursive: true });
-    const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-    const to = join(trash, `${basename(run)}-${stamp}`);
-    renameSync(run, to);
-    return { trashed: to };
+    return trashRun(run, this.jobs.has(run));
   }
 
   /** Stops every training (each keeps its last checkpoint) and closes the models. */

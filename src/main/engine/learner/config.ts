@@ -3,7 +3,7 @@
 // the engine: the check against the sampler's cost, and the initial action from a baseline.
 
 import { ConfigError, parseLearnerConfig, type LearnerConfig } from '../../../shared/learner-config';
-import { nfeToFinish } from './interventions';
+import { samplerNfe } from '../samplers/cost';
 
 export { ACTION_PRESETS, CONDITIONINGS, ConfigError, defaultConfig, DIVERGENCES, INTERVENTIONS, learnerConfigFrom, parseLearnerConfig } from '../../../shared/learner-config';
 export type { Conditioning, Divergence, Intervention, LearnerConfig } from '../../../shared/learner-config';
@@ -12,7 +12,7 @@ export type { Conditioning, Divergence, Intervention, LearnerConfig } from '../.
 export function checkConfig(c: LearnerConfig): void {
   parseLearnerConfig(c);
   if (c.intervention === 'renoise') {
-    const plain = nfeToFinish(c.sampler, 0, c.steps);
+    const plain = samplerNfe(c.sampler, c.steps);
     if (!(c.nfeBudget >= plain)) throw new ConfigError(`nfeBudget: renoise needs at least the plain sampler's ${plain} NFE (${c.sampler}, ${c.steps} steps), got ${c.nfeBudget}`);
   }
 }

@@ -38,7 +38,8 @@ import { GraphBuilder, GraphMergeError } from '../onnx/graph';
 import { VERSION } from '../../../shared/version';
 import type { PolicyExportResult, TensorInfo } from '../../../shared/protocol';
 import type { Model } from '../models/model';
-import { readMetrics, type Learner } from './train';
+import { readMetrics } from '../runs/files';
+import type { Learner } from './learner';
 import type { PolicyStates } from './rollout';
 
 /** A problem the user can fix (an existing file, a bad path, an encoder that cannot be merged). */

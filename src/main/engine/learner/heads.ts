@@ -1,6 +1,6 @@
-// The trainable heads (paper, Appendix B): a policy head (K logits) and a density head (1 logit),
-// small MLPs on [frozen state features, σ embedding, class one-hot, step one-hot], with independent
-// parameters; the density head's output layer is Xavier-initialised.
+// The trainable heads (paper, Appendix B): a policy head (K logits) and the discriminator (1 logit;
+// the paper's "density head"), small MLPs on [frozen state features, σ embedding, class one-hot,
+// step one-hot], with independent parameters; the discriminator's output layer is Xavier-initialised.
 //
 // [Note: explicit variables, explicit memory]
 // Weights are plain tf.Variables in a list (no tf.layers), so checkpoints, the EMA copies and the
@@ -77,7 +77,7 @@ export interface MlpInit {
   outScale: number;
   /** Output bias (policy: the initial-action bonus). */
   outBias?: Float32Array;
-  /** Xavier (Glorot-normal) output layer (density head). */
+  /** Xavier (Glorot-normal) output layer (the discriminator). */
   xavierOut?: boolean;
 }
 

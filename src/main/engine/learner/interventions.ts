@@ -6,20 +6,9 @@
 //            actions that could no longer reach the end within the NFE budget or the horizon are
 //            masked, so every trajectory ends in budget.
 
+import { fullStepCost, nfeToFinish, samplerNfe } from '../samplers/cost';
 import type { StepControl } from '../samplers/types';
 import type { LearnerConfig } from './config';
-
-/** NFE of the step from level i for N levels: Heun-type samplers skip the correction on the last. */
-export function stepCost(sampler: LearnerConfig['sampler'], level: number, N: number): number {
-  return sampler === 'euler' || level === N - 1 ? 1 : 2;
-}
-
-/** NFE to finish from level j. */
-export function nfeToFinish(sampler: LearnerConfig['sampler'], j: number, N: number): number {
-  let s = 0;
-  for (let i = j; i < N; i++) s += stepCost(sampler, i, N);
-  return s;
-}
 
 /**
  * Horizon H (loop iterations). cfg/gamma: N, one step per level. renoise: N plus room for the extra
@@ -28,8 +17,8 @@ export function nfeToFinish(sampler: LearnerConfig['sampler'], j: number, N: num
 export function horizonFor(c: Pick<LearnerConfig, 'intervention' | 'sampler' | 'steps' | 'nfeBudget'>): number {
   const N = c.steps;
   if (c.intervention !== 'renoise') return N;
-  const spare = c.nfeBudget - nfeToFinish(c.sampler, 0, N);
-  const extraSteps = Math.floor(spare / (c.sampler === 'euler' ? 1 : 2));
+  const spare = c.nfeBudget - samplerNfe(c.sampler, N);
+  const extraSteps = Math.floor(spare / fullStepCost(c.sampler));
   return N + 2 * Math.max(0, extraSteps);
 }
 

@@ -13,7 +13,8 @@ import { CONDITIONINGS, INTERVENTIONS, type Conditioning, type Intervention } fr
 import { DIVERGENCES, type Divergence } from './divergences';
 import { horizonFor } from './interventions';
 import { policyFeeds, sha256File } from './export';
-import { loadRun, runModelDir } from './train';
+import { runModelDir } from '../runs/files';
+import { loadRun } from '../runs/load';
 import { rolloutPolicy, type PolicySpec, type PolicyStates, type Rollout, type SampleOptions, type SamplingPolicy } from './rollout';
 
 export class PolicyFileError extends Error {

@@ -1,5 +1,6 @@
-// PPO-clip policy loss (Schulman et al. 2017; paper Section 4.2) over a masked categorical policy,
-// with the diagnostics CleanRL logs (approx KL, clip fraction, entropy).
+// PPO-clip (Schulman et al. 2017; paper Section 4.2) over a masked categorical policy: the loss,
+// with the diagnostics CleanRL logs (approx KL, clip fraction, entropy), and the update — epochs of
+// shuffled minibatches over one iteration's transitions (Algorithm 1, step 5; CleanRL ppo.py).
 //
 //   ρ = exp(log π_θ(a|s) − log π_old(a|s))
 //   L = −mean( min(ρ·A, clip(ρ, 1−ε, 1+ε)·A) )          (minimised)
@@ -19,6 +20,9 @@
 // differentiable through `logits` (use it inside optimizer.minimize / tf.variableGrads / tf.grad).
 
 import * as tf from '@tensorflow/tfjs';
+import type { Stream } from '../samplers/random';
+import type { LearnerConfig } from './config';
+import type { Mlp } from './heads';
 
 /** The logit a masked action gets. */
 export const MASKED_LOGIT = -1e9;
@@ -101,4 +105,93 @@ export function normaliseAdvantages(g: Float64Array): Float64Array {
   const std = Math.sqrt(v / n);
   for (let i = 0; i < n; i++) out[i] = (g[i]! - mean) / (std + 1e-8);
   return out;
+}
+
+/** One iteration's transitions (s_t, a_t) as the update sees them; T transitions, K actions. */
+export interface PpoBatch {
+  /** [T, D] the policy head's input for each state s_t. */
+  input: Float32Array;
+  /** [T] the action a_t taken. */
+  actions: Int32Array;
+  /** [T] log π_old(a_t|s_t), recorded at rollout time. */
+  oldLogProbs: Float32Array;
+  /** [T, K] 1 = allowed in s_t. */
+  mask: Uint8Array;
+  /** [T] normalised advantages Â_t. */
+  advantages: Float64Array;
+}
+
+/** Means over the minibatches of the update. */
+export interface PpoStats {
+  loss: number;
+  approxKl: number;
+  clipFrac: number;
+  entropy: number;
+}
+
+/**
+ * PPO-clip epochs: each epoch shuffles the T transitions (Fisher–Yates on `rng`) and takes one Adam
+ * step of `opt` on `policy` per minibatch, the logits divided by the rollout temperature τ so the
+ * ratio compares the distributions actions were drawn from.
+ */
+export function ppoUpdate(policy: Mlp, opt: tf.Optimizer, batch: PpoBatch, c: Pick<LearnerConfig, 'ppoEpochs' | 'ppoMinibatch' | 'clip' | 'temperature'>, rng: Stream): PpoStats {
+  const D = policy.inDim;
+  const K = policy.outDim;
+  const T = batch.actions.length;
+  const order = Int32Array.from({ length: T }, (_, i) => i); // [T]
+  const stats: PpoStats = { loss: 0, approxKl: 0, clipFrac: 0, entropy: 0 };
+  let batches = 0;
+  for (let e = 0; e < c.ppoEpochs; e++) {
+    for (let i = T - 1; i > 0; i--) {
+      const j = Math.floor(rng.uniform() * (i + 1));
+      [order[i], order[j]] = [order[j]!, order[i]!];
+    }
+    for (let s = 0; s < T; s += c.ppoMinibatch) {
+      const idx = order.subarray(s, Math.min(T, s + c.ppoMinibatch));
+      const m = idx.length;
+      const inp = new Float32Array(m * D); // [m, D]
+      const act = new Int32Array(m); // [m]
+      const old = new Float32Array(m); // [m]
+      const adv = new Float32Array(m); // [m]
+      const mask = new Float32Array(m * K); // [m, K]
+      idx.forEach((k, r) => {
+        inp.set(batch.input.subarray(k * D, (k + 1) * D), r * D);
+        act[r] = batch.actions[k]!;
+        old[r] = batch.oldLogProbs[k]!;
+        adv[r] = batch.advantages[k]!;
+        for (let a = 0; a < K; a++) mask[r * K + a] = batch.mask[k * K + a]!;
+      });
+      const out = tf.tidy(() => {
+        const x = tf.tensor2d(inp, [m, D]);
+        const maskT = tf.tensor2d(mask, [m, K]);
+        const actT = tf.tensor1d(act, 'int32');
+        const oldT = tf.tensor1d(old);
+        const advT = tf.tensor1d(adv);
+        let aux: { approxKl: tf.Scalar; clipFrac: tf.Scalar; entropy: tf.Scalar } | null = null;
+        const loss = opt.minimize(
+          () => {
+            const logits = tf.div(policy.apply(x), c.temperature) as tf.Tensor2D;
+            const r = ppoClipLoss({ logits, actions: actT, oldLogProbs: oldT, advantages: advT, clip: c.clip, mask: maskT });
+            aux = { approxKl: tf.keep(r.approxKl), clipFrac: tf.keep(r.clipFrac), entropy: tf.keep(r.entropy) };
+            return r.loss;
+          },
+          true,
+          policy.params,
+        ) as tf.Scalar;
+        const a = aux!;
+        const vals = [loss.dataSync()[0]!, a.approxKl.dataSync()[0]!, a.clipFrac.dataSync()[0]!, a.entropy.dataSync()[0]!];
+        a.approxKl.dispose();
+        a.clipFrac.dispose();
+        a.entropy.dispose();
+        return vals;
+      });
+      stats.loss += out[0]!;
+      stats.approxKl += out[1]!;
+      stats.clipFrac += out[2]!;
+      stats.entropy += out[3]!;
+      batches++;
+    }
+  }
+  for (const k of Object.keys(stats) as (keyof PpoStats)[]) stats[k] /= Math.max(1, batches);
+  return stats;
 }

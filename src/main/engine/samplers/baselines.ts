@@ -5,10 +5,11 @@
 //   equal-nfe       EDM with fewer steps, at (at most) a given NFE budget: Heun costs 2N − 1
 // Each gives sampler settings; the caller's flags may still override them.
 
-import { readFileSync, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { stepsWithin } from './cost';
 import { EDM_STOCHASTIC_PRESETS, type SamplerSettings } from './types';
-import { infReviver } from '../../../shared/json';
+import { readGridResultsFile } from '../grid/results-file';
 
 export const BASELINES = ['no-guidance', 'best-constant', 'edm-stochastic', 'equal-nfe'] as const;
 export type BaselineName = (typeof BASELINES)[number];
@@ -20,9 +21,9 @@ export interface BaselineOptions {
   grid?: string;
 }
 
-/** Heun steps N with 2N − 1 ≤ nfe. */
+/** The most Heun steps within `nfe` evaluations. */
 export function stepsForNfe(nfe: number): number {
-  const n = Math.floor((nfe + 1) / 2);
+  const n = stepsWithin('heun', nfe);
   if (n < 1) throw new RangeError(`an NFE budget of ${nfe} is below one Heun step`);
   return n;
 }
@@ -40,8 +41,8 @@ export function baselineSettings(name: BaselineName, o: BaselineOptions = {}): P
       if (!o.grid) throw new RangeError('the best-constant baseline needs a grid search result (--grid-result DIR from `grid`)');
       const file = o.grid.endsWith('.json') ? o.grid : join(o.grid, 'results.json');
       if (!existsSync(file)) throw new RangeError(`${file}: not found; run \`grid\` first and pass its output directory`);
-      const r = JSON.parse(readFileSync(file, 'utf8'), infReviver) as { best?: { settings?: Partial<SamplerSettings> } };
-      if (!r.best?.settings) throw new RangeError(`${file}: has no best configuration yet (is the grid finished?)`);
+      const r = readGridResultsFile(file);
+      if (!r.best) throw new RangeError(`${file}: has no best configuration yet (is the grid finished?)`);
       return r.best.settings;
     }
   }

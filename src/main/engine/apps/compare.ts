@@ -5,13 +5,14 @@
 
 import type { Model } from '../models/model';
 import { baselineSettings } from '../samplers/baselines';
+import { stepsReaching, stepsWithin } from '../samplers/cost';
 import { generate, resolveSettings } from '../samplers/generate';
 import { runGrid } from '../grid';
 import { evaluatePerClass, evaluateSamples, referenceFor, type ClassScores, type MetricName } from '../metrics/evaluate';
 import { extractorForModel } from '../metrics/features';
 import { samplePng } from '../pictures';
-import { evaluatePolicy } from './train';
-import { openPolicy } from './onnx-policy';
+import { evaluatePolicy } from './evaluate-policy';
+import { openPolicy } from '../learner/onnx-policy';
 import type { ComparisonResult } from '../../../shared/protocol';
 
 /** A request the caller can fix (an option that does not fit this run or model). */
@@ -76,10 +77,8 @@ export async function comparePolicy(model: Model, source: string, o: CompareOpti
     if (c.intervention === 'renoise') {
       // EDM's deterministic sampler with the most steps within the policy's average NFE, and with
       // the fewest steps at or above it: the policy should beat the second at equal or lower NFE.
-      // Heun and EDM with N steps cost 2N − 1, Euler N.
-      const euler = c.sampler === 'euler';
-      const below = Math.max(1, euler ? Math.floor(ev.nfe) : Math.floor((ev.nfe + 1) / 2));
-      const above = euler ? Math.ceil(ev.nfe) : Math.ceil((ev.nfe + 1) / 2);
+      const below = Math.max(1, stepsWithin(c.sampler, ev.nfe));
+      const above = stepsReaching(c.sampler, ev.nfe);
       baselines.push([`EDM ${below} steps (NFE ≤ policy)`, { sampler: c.sampler, steps: below }]);
       if (above !== below) baselines.push([`EDM ${above} steps (NFE ≥ policy)`, { sampler: c.sampler, steps: above }]);
     }

@@ -1,0 +1,119 @@
+// Training a run: a Learner driven over its run directory (runs/) — started or resumed, one
+// iteration after another until the target, its metrics appended and its checkpoint written after
+// every iteration, evaluated every `evalEvery` iterations and at the end, with progress, metrics,
+// profile and samples events for the UI and the CLI. The algorithm itself is learner/learner.ts.
+//
+// [Note: apps/]
+// Training a run, evaluating a policy and comparing it with baselines are applications of the
+// engine: they compose the learner with the samplers, the metrics, the pictures, the grid and the
+// run directory. They live in apps/, beside learner/, so that learner/ holds the algorithm and
+// needs none of those; nothing outside apps/ imports apps/ except the CLI and the host.
+
+import { existsSync } from 'node:fs';
+import type { Model } from '../models/model';
+import type { LearnerConfig } from '../learner/config';
+import { initTf } from '../learner/backend';
+import { createLearner, type Learner } from '../learner/learner';
+import { referenceFor, type Reference } from '../metrics/evaluate';
+import { extractorForModel, type FeatureExtractor } from '../metrics/features';
+import { samplePng } from '../pictures';
+import { appendMetrics, isRun, readCheckpoint, readRunConfig, runPaths, truncateMetrics, writeCheckpoint, writeEvaluation, writeRunConfig } from '../runs/files';
+import { restoreCheckpoint } from '../runs/load';
+import { evaluatePolicy } from './evaluate-policy';
+import { VERSION } from '../../../shared/version';
+import type { EngineEvent } from '../../../shared/events';
+import type { Checkpoint } from '../../../shared/run-files';
+
+export interface RunOptions {
+  model: Model;
+  config: LearnerConfig;
+  runDir: string;
+  resume?: boolean;
+  /** On resume: train up to this many iterations instead of the saved count. */
+  iterations?: number;
+  signal?: AbortSignal;
+  /** Progress, metrics (every iteration), profile and samples (every evaluation), logs. */
+  onEvent?: (e: EngineEvent) => void;
+  /** Called once the run directory is in place and the learner is built, before the first iteration: where it starts and its target. */
+  onStart?: (s: { iteration: number; iterations: number }) => void;
+}
+
+/** Trains a new run in `runDir`, or continues the run there (`resume`); see runs/files.ts for what the directory holds. */
+export async function runTraining(o: RunOptions): Promise<{ learner: Learner; backend: string }> {
+  const { backend } = await initTf();
+  const dir = o.runDir;
+  let config = o.config;
+  // Resume: everything read and checked before anything is written.
+  let checkpoint: { cp: Checkpoint; file: string } | null = null;
+  if (o.resume) {
+    if (!isRun(dir)) throw new RangeError(`${dir}: no config.json; not a run directory`);
+    const saved = readRunConfig(dir);
+    config = { ...saved.learner, iterations: o.iterations ?? saved.learner.iterations };
+    const file = runPaths(dir).checkpoint;
+    if (existsSync(file)) checkpoint = { cp: readCheckpoint(file), file };
+    if (saved.backend && saved.backend !== backend) {
+      o.onEvent?.({ type: 'log', level: 'warn', message: `this run was trained on the TensorFlow.js ${saved.backend} backend and continues on ${backend}: it goes on correctly, but its numbers will not repeat an uninterrupted run's bit for bit` });
+    }
+  } else if (isRun(dir)) {
+    throw new RangeError(`${dir} already holds a run; use --resume to continue it or choose a new --run-dir`);
+  }
+  const learner = await createLearner(o.model, config);
+  try {
+    if (!o.resume) {
+      await writeRunConfig(dir, { version: VERSION, model: { name: o.model.name, dir: o.model.dir }, learner: config, backend, encoder: learner.encoder.name });
+    } else {
+      if (checkpoint) await restoreCheckpoint(learner, checkpoint.cp, checkpoint.file, dir);
+      await truncateMetrics(dir, learner.iteration);
+      o.onEvent?.({ type: 'log', level: 'info', message: `resumed at iteration ${learner.iteration}` });
+    }
+  } catch (e) {
+    await learner.dispose();
+    throw e;
+  }
+  let extractor: FeatureExtractor | null = null;
+  let reference: Reference | null = null;
+  const evaluate = async (): Promise<Record<string, number>> => {
+    extractor ??= await extractorForModel(o.model);
+    reference ??= await referenceFor(o.model, extractor);
+    const ev = await evaluatePolicy(learner, { extractor, reference, n: config.evalSamples, seed: 1_000_003, temperature: config.temperature, metrics: ['fid', 'precision', 'recall'] });
+    const profile = { iteration: learner.iteration, actions: config.actions, sigmas: ev.sigmas, profile: ev.profile };
+    // Encoded once: the same bytes go to the file and to the event.
+    const png = await samplePng(o.model, ev.samples, ev.labels, config.evalSamples);
+    const samplesPath = await writeEvaluation(dir, profile, png);
+    o.onEvent?.({ type: 'profile', run: dir, ...profile });
+    o.onEvent?.({ type: 'samples', run: dir, iteration: learner.iteration, path: samplesPath, pngBase64: Buffer.from(png).toString('base64') });
+    const out: Record<string, number> = { 'eval/nfe': ev.nfe };
+    for (const [k, v] of Object.entries(ev.result.summary)) out[`eval/${k}`] = v;
+    return out;
+  };
+  o.onStart?.({ iteration: learner.iteration, iterations: config.iterations });
+  const t0 = performance.now();
+  const startIteration = learner.iteration;
+  try {
+    while (learner.iteration < config.iterations) {
+      if (o.signal?.aborted) break;
+      const metrics = await learner.step(o.signal);
+      const last = learner.iteration === config.iterations;
+      if ((config.evalEvery > 0 && learner.iteration % config.evalEvery === 0) || last) Object.assign(metrics, await evaluate());
+      appendMetrics(dir, metrics);
+      await writeCheckpoint(dir, await learner.checkpoint());
+      const finite: Record<string, number> = {};
+      for (const [k, v] of Object.entries(metrics)) if (!Number.isNaN(v)) finite[k] = v;
+      o.onEvent?.({ type: 'metrics', run: dir, iteration: learner.iteration, metrics: finite });
+      const elapsed = (performance.now() - t0) / 1000;
+      const done = learner.iteration - startIteration;
+      o.onEvent?.({
+        type: 'progress',
+        task: 'train',
+        done: learner.iteration,
+        total: config.iterations,
+        unit: 'iterations',
+        elapsedSeconds: elapsed,
+        etaSeconds: done > 0 ? (elapsed / done) * (config.iterations - learner.iteration) : null,
+      });
+    }
+  } finally {
+    await (extractor as FeatureExtractor | null)?.dispose();
+  }
+  return { learner, backend };
+}

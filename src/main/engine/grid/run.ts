@@ -1,0 +1,162 @@
+// Running a grid search: every cell not yet saved is sampled with the config's seed, scored, and
+// saved at once (grid/results-file.ts), with progress and cancellation.
+//
+// [Note: common random numbers]
+// Every cell draws its samples with the same seed, so sample i starts from the same noise (and the
+// same class) in every cell: differences between cells are differences between settings, not
+// between noise draws, and a cell recomputed after a resume gives exactly the same numbers.
+
+import { evaluateSamples, referenceFor, type Reference } from '../metrics/evaluate';
+import { extractorForModel, type FeatureExtractor } from '../metrics/features';
+import type { Model } from '../models/model';
+import { generate } from '../samplers/generate';
+import { SamplingCancelled } from '../samplers/loop';
+import { crossProduct, describeValues, resolveCells } from './axes';
+import { GridError } from './error';
+import { assembleResults, checkGridConfig, diffGridConfig, sameJson, type GridCell, type GridConfig, type GridResults } from './results';
+import { loadGridResults, resultsPath, saveGridResults } from './results-file';
+
+export interface GridProgress {
+  /** Cells finished (saved ones included). */
+  cellsDone: number;
+  cells: number;
+  /** Index of the cell being computed, null between cells. */
+  cell: number | null;
+  /** Samples drawn in that cell. */
+  samplesDone: number;
+  n: number;
+  /** Seconds since this run started. */
+  elapsedSeconds: number;
+  /** Estimated seconds left (from this run's own rate), null until there is a rate. */
+  etaSeconds: number | null;
+}
+
+export interface RunGridOptions {
+  model: Model;
+  config: GridConfig;
+  /** Directory for results.json / results.csv (saved after every cell); null: keep in memory only. */
+  outDir?: string | null;
+  /** Discard saved results of another (or the same) grid in outDir instead of continuing them. */
+  restart?: boolean;
+  /** Samples per generation batch (does not change the samples: streams are per sample). */
+  batch?: number;
+  signal?: AbortSignal;
+  /** Reused when given (else made from the model and disposed at the end). */
+  extractor?: FeatureExtractor;
+  reference?: Reference;
+  /** Before the first cell: how many cells are already done (resumed from outDir). */
+  onStart?: (info: { cells: number; resumed: number; results: GridResults }) => void;
+  /** After each newly computed cell has been saved. */
+  onCell?: (cell: GridCell, results: GridResults) => void;
+  onProgress?: (p: GridProgress) => void;
+}
+
+export interface GridRun {
+  results: GridResults;
+  /** Cells computed by this run. */
+  computed: number;
+  /** Cells taken from the saved results. */
+  resumed: number;
+}
+
+/**
+ * Runs (or continues) a grid: every cell not yet in `outDir` is sampled with the config's seed,
+ * scored, and saved at once. Throws SamplingCancelled when `signal` aborts (finished cells stay
+ * saved), GridError for a mismatching or damaged saved grid or a bad cell.
+ */
+export async function runGrid(o: RunGridOptions): Promise<GridRun> {
+  const { model, config } = o;
+  checkGridConfig(config);
+  const allValues = crossProduct(config.axes);
+  const total = allValues.length;
+  const settings = resolveCells(model, config.base, config.axes);
+  if (o.signal?.aborted) throw new SamplingCancelled();
+
+  // Saved cells.
+  let cells: GridCell[] = [];
+  if (o.outDir && !o.restart) {
+    const saved = await loadGridResults(o.outDir);
+    if (saved) {
+      const diff = diffGridConfig(saved.config, config);
+      if (diff.length > 0) throw new GridError(`${resultsPath(o.outDir)} holds another grid: ${diff.join('; ')}`, 'mismatch');
+      const seen = new Set<number>();
+      for (const c of saved.cells) {
+        const want = allValues[c.index];
+        if (!Number.isInteger(c.index) || want === undefined || !sameJson(want, c.values) || seen.has(c.index)) {
+          throw new GridError(`${resultsPath(o.outDir)} is corrupted (cell ${c.index} with ${describeValues(c.values)} is not a cell of this grid, or appears twice); it was left as it is`, 'corrupt');
+        }
+        seen.add(c.index);
+      }
+      cells = saved.cells;
+    }
+  }
+  // The current config is what gets saved: a changed ranking metric re-ranks the saved cells.
+  const resumed = cells.length;
+  let results = assembleResults(config, cells);
+  // Written at once: checks the directory is writable, and --restart discards the old results now.
+  if (o.outDir) await saveGridResults(o.outDir, results);
+  o.onStart?.({ cells: total, resumed, results });
+
+  const ownExtractor = !o.extractor;
+  const extractor = o.extractor ?? (await extractorForModel(model));
+  let computed = 0;
+  try {
+    const reference = o.reference ?? (await referenceFor(model, extractor));
+    const done = new Set(cells.map((c) => c.index));
+    const todo = allValues.map((_, i) => i).filter((i) => !done.has(i));
+    const t0 = performance.now();
+    const n = config.n;
+    let samplesThisRun = 0;
+    const progress = (cell: number | null, samplesDone: number): void => {
+      if (!o.onProgress) return;
+      const elapsed = (performance.now() - t0) / 1000;
+      const work = samplesThisRun + samplesDone;
+      const left = todo.length * n - work;
+      o.onProgress({ cellsDone: results.cells.length, cells: total, cell, samplesDone, n, elapsedSeconds: elapsed, etaSeconds: work > 0 ? (elapsed * left) / work : null });
+    };
+    progress(null, 0);
+    for (const index of todo) {
+      if (o.signal?.aborted) throw new SamplingCancelled();
+      const c0 = performance.now();
+      const s = settings[index]!;
+      progress(index, 0);
+      const gen = await generate(model, s, {
+        n,
+        batch: o.batch ?? 256,
+        seed: config.seed,
+        classes: config.classes,
+        signal: o.signal,
+        onProgress: (p) => progress(index, p.samplesDone),
+      });
+      const res = await evaluateSamples({ model, extractor, reference, samples: gen.samples, n, conditioning: gen.labels }, config.metrics);
+      let nfe = 0;
+      let net = 0;
+      for (let i = 0; i < n; i++) {
+        nfe += gen.nfe[i]!;
+        net += gen.networkEvals[i]!;
+      }
+      const cell: GridCell = {
+        index,
+        values: allValues[index]!,
+        settings: s,
+        summary: res.summary,
+        nfePerSample: nfe / n,
+        networkEvalsPerSample: net / n,
+        denoiserEvaluations: nfe,
+        networkEvals: net,
+        seconds: (performance.now() - c0) / 1000,
+        flags: res.flags,
+      };
+      cells = [...cells, cell];
+      results = assembleResults(config, cells);
+      if (o.outDir) await saveGridResults(o.outDir, results);
+      computed++;
+      samplesThisRun += n;
+      o.onCell?.(cell, results);
+      progress(null, 0);
+    }
+  } finally {
+    if (ownExtractor) await extractor.dispose();
+  }
+  return { results, computed, resumed };
+}

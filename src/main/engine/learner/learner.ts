@@ -1,0 +1,309 @@
+// Inverse-RL sampler learning ("Learning to Sample from Diffusion Models via Inverse RL",
+// Algorithm 1, Appendix B.1): match the sampler's state occupancy ρ_π to the data's ρ_E under an
+// f-divergence, the denoiser frozen.
+//
+//   for each iteration:
+//     1. Roll out the policy π_θ: every sample of a batch is an agent; at each step the policy picks
+//        an action (guidance w, churn γ, or a jump back) for its own state s = (x_t, σ_t).
+//     2. Train the discriminator D(s) on expert states (data noised to the level, label 1) against
+//        visited states (label 0), σ-level drawn uniformly, label smoothing growing with σ.
+//     3. Occupancy ratio r(s) = [w_E(σ)/w_π(σ)]·exp(logit D(s))  (Eq. 11), reward −ψ(r(s)).
+//     4. Learning signal G_t = Σ_{t'>t} reward(s_{t'}); advantages Â = (G − mean G)/std G over the batch.
+//     5. PPO-clip epochs over minibatches of (s_t, a_t), the ratio r held fixed.
+//     6. EMA of both heads.
+//
+// What a run does around the iterations (its directory, evaluations, events) is apps/train.ts's.
+//
+// [Note: occupancy over H + 1 states]
+// A trajectory visits s_0 … s_H (H = horizon); once at the terminal (clean) state it stays there,
+// each remaining iteration counting as a visit. Expert weights: 1/(H+1) on each non-terminal level
+// and the rest, (H+1−N)/(H+1), on the terminal one — so for cfg/gamma (H = N) every level weighs
+// the same, and for renoise the terminal weight is the time the policy should spend finished.
+
+import * as tf from '@tensorflow/tfjs';
+import type { Model } from '../models/model';
+import { loadData } from '../models/data';
+import { resolveSettings, scheduleFor, type ResolvedSettings } from '../samplers/generate';
+import { deriveSeed, Stream } from '../samplers/random';
+import { VERSION } from '../../../shared/version';
+import type { Checkpoint } from '../../../shared/run-files';
+import { checkConfig, type LearnerConfig } from './config';
+import { decodeWeights, encodeWeights, optimizerState, restoreAdam } from './checkpoint';
+import { Discriminator } from './discriminator';
+import { rewardOf } from './divergences';
+import { encoderForModel, preconditionedEncoder, type StateEncoder } from './encoder';
+import { emaUpdate, featurize, inputDim, Mlp, type FeatureLayout, type StateBatch } from './heads';
+import { horizonFor } from './interventions';
+import { normaliseAdvantages, ppoUpdate } from './ppo';
+import { rolloutPolicy, type LogitsFn, type PolicySpec, type PolicyStates, type Rollout, type SampleOptions, type SamplingPolicy } from './rollout';
+
+export class Learner implements SamplingPolicy {
+  /** The policy head's inputs. */
+  readonly layout: FeatureLayout;
+  /** π_θ: [n, inputDim(layout)] → [n, K] logits. */
+  readonly policy: Mlp;
+  policyEma: Float32Array[];
+  optPolicy: tf.AdamOptimizer;
+  /** D(s): expert vs policy states, for the occupancy ratio. */
+  readonly discriminator: Discriminator;
+  /** Horizon H: loop iterations of a trajectory. */
+  readonly H: number;
+  readonly settings: ResolvedSettings;
+  /** [N + 1] noise levels t_0 … t_N = 0. */
+  readonly schedule: Float64Array;
+  /** Iterations finished. */
+  iteration = 0;
+  private data: Float32Array | null = null;
+  private dataLabels: Int32Array | null = null;
+  readonly sigmaData: number;
+
+  /** The frozen state encoder φ(x, σ) in front of both heads. */
+  readonly encoder: StateEncoder;
+
+  /** `encoder`: the model's ONNX encoder (see createLearner); c_in·x when the model names none. */
+  constructor(
+    readonly model: Model,
+    readonly config: LearnerConfig,
+    encoder?: StateEncoder,
+  ) {
+    checkConfig(config);
+    if (!encoder && model.manifest.encoder) throw new RangeError(`${model.name} names an encoder ONNX; load it first (createLearner)`);
+    this.encoder = encoder ?? preconditionedEncoder(model.dim, model.manifest.sigmaData);
+    const c = config;
+    const K = c.actions.length;
+    this.settings = resolveSettings(model, { sampler: c.sampler, steps: c.steps, guidance: 1, churn: 0 });
+    this.H = horizonFor(c);
+    this.schedule = scheduleFor(model, this.settings);
+    const classes = model.numClasses > 0 ? model.numClasses + 1 : 0;
+    this.layout = {
+      xDim: c.conditioning === 'sigma' ? 0 : this.encoder.dim,
+      sigmaFrequencies: c.sigmaFrequencies,
+      classes: c.conditioning === 'state+class' ? classes : 0,
+      steps: c.stepInput ? this.H + 1 : 0,
+    };
+    if (c.conditioning === 'state+class' && model.numClasses === 0) {
+      throw new RangeError(`conditioning "state+class" needs a class-conditional model; ${model.name} is unconditional (use "state")`);
+    }
+    if (c.intervention === 'cfg' && (model.numClasses === 0 || model.nullClass === null)) {
+      throw new RangeError(`the cfg intervention needs a class-conditional model with a null class; ${model.name} has ${model.numClasses === 0 ? 'no classes' : 'no null class'}`);
+    }
+    // The initial policy favours initAction (the baseline's choice) by a logit bonus.
+    const bias = new Float32Array(K); // [K]
+    bias[c.initAction] = c.initBias;
+    this.policy = new Mlp(inputDim(this.layout), c.hidden, c.layers, K, c.seed * 2 + 1, { outScale: 0.01, outBias: bias });
+    this.discriminator = new Discriminator(model, c, this.encoder, this.schedule, this.settings.sigmaMax);
+    this.policyEma = this.policy.getWeights();
+    this.optPolicy = tf.train.adam(c.lrPolicy);
+    this.sigmaData = model.manifest.sigmaData;
+  }
+
+  /** [n, inputDim(layout)] policy-head input for n states: φ(x, σ) (unless σ-only), σ embedding, class, step. */
+  async policyInput(s: { x: Float32Array; sigma: Float32Array; labels: Int32Array | null; step: Int32Array | null; n: number }): Promise<Float32Array> {
+    const b: StateBatch = { n: s.n, x: this.layout.xDim > 0 ? await this.encoder.encode(s.x, s.sigma, s.n) : null, sigma: s.sigma, labels: s.labels, step: s.step };
+    return featurize(this.layout, b, this.model.sigmaMin);
+  }
+
+  /** The expert's data samples (and labels), read once. */
+  private async loadData(): Promise<void> {
+    if (this.data) return;
+    const d = await loadData(this.model);
+    if (!d) throw new RangeError(`${this.model.name} has no data samples ("data" in model.json); the expert occupancy needs them`);
+    this.data = d.x;
+    this.dataLabels = d.labels;
+  }
+
+
+  /** What sampling with this learner's policy needs (its config). */
+  get spec(): PolicySpec {
+    return this.config;
+  }
+
+  /** [n, K] logits of the policy head as it is now (current or EMA weights, see rollout). */
+  readonly logits: LogitsFn = async (s) => this.policy.predict(await this.policyInput(s), s.n);
+
+  /** Runs `fn` with the EMA weights in the policy head, restoring the current ones after. */
+  private async withEma<T>(fn: () => Promise<T>): Promise<T> {
+    const saved = this.policy.getWeights();
+    this.policy.setWeights(this.policyEma);
+    try {
+      return await fn();
+    } finally {
+      this.policy.setWeights(saved);
+    }
+  }
+
+  /** Step 1: roll out the current policy (temperature τ) for `n` trajectories. */
+  async rollout(n: number, seed: number, opts: { temperature: number; weights?: 'current' | 'ema'; signal?: AbortSignal } = { temperature: 1 }): Promise<Rollout> {
+    const run = (): Promise<Rollout> => rolloutPolicy(this.model, this.settings, this.config, this.H, this.logits, n, seed, { temperature: opts.temperature, batch: this.config.rolloutBatch, signal: opts.signal });
+    return opts.weights === 'ema' ? this.withEma(run) : run();
+  }
+
+  /** [n, K] logits of the EMA policy head (what evaluation and export use). */
+  emaLogits(s: PolicyStates): Promise<Float32Array> {
+    return this.withEma(() => this.logits(s));
+  }
+
+  /** SamplingPolicy: the EMA heads, states not recorded (evaluation, `sample --policy`). */
+  sample(n: number, seed: number, o: SampleOptions): Promise<Rollout> {
+    return this.withEma(() => rolloutPolicy(this.model, this.settings, this.config, this.H, this.logits, n, seed, { ...o, batch: o.batch ?? this.config.rolloutBatch, record: false }));
+  }
+
+  /** One iteration of Algorithm 1 (steps 1–6); returns its metrics (shared/metrics.ts RUN_METRICS). */
+  async step(signal?: AbortSignal): Promise<Record<string, number>> {
+    const c = this.config;
+    const it = this.iteration;
+    const N = c.steps;
+    const t0 = performance.now();
+    const rng = new Stream(deriveSeed(c.seed, 0x7a1e), it);
+    const m0 = this.model.stats.modelMs;
+
+    // 1. Roll out π_θ at temperature τ: n trajectories, each visiting s_0 … s_H.
+    const ro = await this.rollout(c.trajectories, c.seed * 100_003 + it, { temperature: c.temperature, signal });
+    const S = ro.H + 1;
+    const total = ro.n * S; // visited states, row-major by trajectory then t
+    const tRollout = performance.now();
+
+    // 2. Train the discriminator: expert states vs visited ones (first iteration: its warm-up steps
+    //    too, the paper's "DRE init").
+    await this.loadData();
+    const expert = { x: this.data!, labels: this.dataLabels };
+    const disc = await this.discriminator.train(ro, expert, (it === 0 ? c.discriminatorInitSteps : 0) + c.discriminatorSteps, rng);
+    const tDiscriminator = performance.now();
+
+    // 3. Occupancy ratio r(s) = [w_E(σ)/w_π(σ)]·exp(logit D(s)) (Eq. 11) and reward −ψ(r(s)).
+    //    w_π(level) from the visit counts; w_E by design (see the note on occupancy).
+    const visits = new Float64Array(N + 1); // [N + 1] visits per level
+    for (let i = 0; i < total; i++) visits[ro.level[i]!]!++;
+    const wE = (l: number): number => (l >= N ? (S - N) / S : 1 / S);
+    const logitD = await this.discriminator.logits(ro); // [n·(H+1)]
+    const ratio = new Float64Array(total); // [n·(H+1)]
+    let ratioSum = 0;
+    for (let i = 0; i < total; i++) {
+      const l = ro.level[i]!;
+      const wPi = visits[l]! / total;
+      const lg = Math.max(-c.logitClamp, Math.min(c.logitClamp, logitD[i]!));
+      ratio[i] = (wE(l) / wPi) * Math.exp(lg);
+      ratioSum += ratio[i]!;
+    }
+    const reward = rewardOf(c.divergence, ratio); // [n·(H+1)]
+
+    // 4. Learning signal G_t = Σ_{t'>t} reward(s_{t'}) of every transition, from suffix sums per
+    //    trajectory; advantages Â = (G − mean G)/std G over the whole batch.
+    const suffix = new Float64Array(total + 1); // [n·(H+1) + 1]
+    for (let r = 0; r < ro.n; r++) {
+      let acc = 0;
+      for (let t = S - 1; t >= 0; t--) {
+        suffix[r * S + t] = acc; // sum over t' > t
+        acc += reward[r * S + t]!;
+      }
+    }
+    const T = ro.count;
+    const G = new Float64Array(T); // [T]
+    for (let k = 0; k < T; k++) G[k] = suffix[ro.tRow[k]! * S + ro.tStep[k]!]!;
+    const advantage = normaliseAdvantages(G); // [T]
+
+    // 5. PPO-clip epochs over minibatches of the transitions (s_t, a_t), r held fixed.
+    const dim = this.model.dim;
+    const xs = new Float32Array(T * dim); // [T, dim] x of each s_t
+    const sig = new Float32Array(T); // [T]
+    const labs = ro.labels ? new Int32Array(T) : null; // [T]
+    const steps = new Int32Array(T); // [T]
+    for (let k = 0; k < T; k++) {
+      const si = ro.tRow[k]! * S + ro.tStep[k]!;
+      xs.set(ro.x.subarray(si * dim, (si + 1) * dim), k * dim);
+      sig[k] = ro.sigma[si]!;
+      if (labs) labs[k] = ro.labels![si]!;
+      steps[k] = ro.tStep[k]!;
+    }
+    const input = await this.policyInput({ x: xs, sigma: sig, labels: labs, step: steps, n: T }); // [T, D]
+    const K = c.actions.length;
+    const transitions = { input, actions: ro.tAction.subarray(0, T), oldLogProbs: ro.tLogp.subarray(0, T), mask: ro.tMask.subarray(0, T * K), advantages: advantage };
+    const ppo = ppoUpdate(this.policy, this.optPolicy, transitions, c, rng);
+    const tPpo = performance.now();
+
+    // 6. EMA of both heads, with warm-up: the plain mean of the iterates so far until that is as
+    //    smooth as emaDecay, so the initial weights do not linger in early evaluations.
+    const decay = Math.min(c.emaDecay, it / (it + 1));
+    emaUpdate(this.policyEma, this.policy.getWeights(), decay);
+    emaUpdate(this.discriminator.ema, this.discriminator.net.getWeights(), decay);
+    this.iteration++;
+
+    let rSum = 0;
+    let rSq = 0;
+    for (const r of reward) {
+      rSum += r;
+      rSq += r * r;
+    }
+    let nfe = 0;
+    for (const v of ro.nfe) nfe += v;
+    return {
+      iteration: this.iteration,
+      'charts/learning_signal_mean': rSum / total,
+      'charts/learning_signal_std': Math.sqrt(Math.max(0, rSq / total - (rSum / total) ** 2)),
+      'charts/ratio_mean': ratioSum / total,
+      'losses/discriminator': disc.loss,
+      'charts/discriminator_accuracy': disc.accuracy,
+      'losses/policy': ppo.loss,
+      'charts/entropy': ppo.entropy,
+      'charts/approx_kl': ppo.approxKl,
+      'charts/clipfrac': ppo.clipFrac,
+      'charts/nfe': nfe / ro.n,
+      'time/iteration_s': (tPpo - t0) / 1000,
+      'time/rollout_s': (tRollout - t0) / 1000,
+      'time/denoiser_s': (this.model.stats.modelMs - m0) / 1000,
+      'time/discriminator_s': (tDiscriminator - tRollout) / 1000,
+      'time/ppo_s': (tPpo - tDiscriminator) / 1000,
+    };
+  }
+
+  /**
+   * Everything needed to continue: weights, EMA copies, Adam moments, iteration. Randomness is
+   * derived from (seed, iteration), so a resumed run repeats the same draws; it matches an
+   * uninterrupted one to float32 round-off (see learner/checkpoint.ts).
+   */
+  async checkpoint(): Promise<Checkpoint> {
+    const d = this.discriminator;
+    return {
+      version: VERSION,
+      iteration: this.iteration,
+      policy: encodeWeights(this.policy.getWeights()),
+      discriminator: encodeWeights(d.net.getWeights()),
+      policyEma: encodeWeights(this.policyEma),
+      discriminatorEma: encodeWeights(d.ema),
+      optPolicy: await optimizerState(this.optPolicy),
+      optDiscriminator: await optimizerState(d.opt),
+    };
+  }
+
+  async restore(cp: Checkpoint): Promise<void> {
+    const d = this.discriminator;
+    this.policy.setWeights(decodeWeights(cp.policy));
+    d.net.setWeights(decodeWeights(cp.discriminator));
+    this.policyEma = decodeWeights(cp.policyEma);
+    d.ema = decodeWeights(cp.discriminatorEma);
+    this.optPolicy.dispose();
+    this.optPolicy = await restoreAdam(cp.optPolicy, this.config.lrPolicy);
+    d.opt.dispose();
+    d.opt = await restoreAdam(cp.optDiscriminator, this.config.lrDiscriminator);
+    this.iteration = cp.iteration;
+  }
+
+  async dispose(): Promise<void> {
+    this.policy.dispose();
+    this.discriminator.dispose();
+    this.optPolicy.dispose();
+    await this.encoder.dispose();
+  }
+}
+
+/** A Learner with the model's frozen state encoder (its manifest's ONNX encoder, else c_in·x). */
+export async function createLearner(model: Model, config: LearnerConfig): Promise<Learner> {
+  checkConfig(config);
+  const encoder = await encoderForModel(model);
+  try {
+    return new Learner(model, config, encoder);
+  } catch (e) {
+    await encoder.dispose();
+    throw e;
+  }
+}

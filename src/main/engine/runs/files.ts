@@ -1,0 +1,167 @@
+// A run is a directory, inspectable without the app, and runs/ alone reads and writes it (this file;
+// list.ts lists and deletes runs, load.ts builds a run's learner):
+//
+//   config.json              the model, the learner's settings, the backend (written once, at the start)
+//   metrics.jsonl            one line per finished iteration, append-only
+//   checkpoint.json          the learner's state after the last finished iteration, written atomically
+//   profile.json, profile.png          the latest evaluation's action profile (and as a heat map)
+//   profiles/iter-NNNNN.json           the profile of every evaluation
+//   samples/iter-NNNNN.png             the samples of every evaluation
+//
+// Every file is read through its schema (shared/run-files.ts): a damaged one is a RunFileError that
+// names the file and the field, and nothing is written over it.
+//
+// [Note: resume truncation]
+// An iteration appends its metrics line, then writes its checkpoint. A run killed between the two
+// has a line for an iteration its checkpoint does not hold; resuming drops such lines
+// (truncateMetrics), and only after the checkpoint has been read and restored, so a damaged
+// checkpoint leaves metrics.jsonl as it was.
+
+import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../io/atomic';
+import { profileHeatmap } from '../pictures';
+import { writePng } from '../io/png';
+import { checkConfig, parseLearnerConfig, type LearnerConfig } from '../learner/config';
+import { infReplacer, infReviver } from '../../../shared/json';
+import { checkpointFile, metricsLine, narrowFile, parseFile, profileFile, RunFileError, runConfigFile, type Checkpoint, type MetricsLine, type ProfileFile, type RunConfigFile } from '../../../shared/run-files';
+
+/** The paths of a run's files. */
+export function runPaths(runDir: string): {
+  config: string;
+  metrics: string;
+  checkpoint: string;
+  profile: string;
+  profilePng: string;
+  profileAt: (iteration: number) => string;
+  samplesAt: (iteration: number) => string;
+} {
+  const tag = (iteration: number): string => `iter-${String(iteration).padStart(5, '0')}`;
+  return {
+    config: join(runDir, 'config.json'),
+    metrics: join(runDir, 'metrics.jsonl'),
+    checkpoint: join(runDir, 'checkpoint.json'),
+    profile: join(runDir, 'profile.json'),
+    profilePng: join(runDir, 'profile.png'),
+    profileAt: (iteration) => join(runDir, 'profiles', `${tag(iteration)}.json`),
+    samplesAt: (iteration) => join(runDir, 'samples', `${tag(iteration)}.png`),
+  };
+}
+
+/** Whether `dir` holds a run (its config.json). */
+export function isRun(dir: string): boolean {
+  return existsSync(runPaths(dir).config);
+}
+
+// ---------------------------------------------------------------------------------------------
+// config.json
+
+/** A run's config.json with its learner settings checked. */
+export interface RunConfig extends Omit<RunConfigFile, 'learner'> {
+  learner: LearnerConfig;
+}
+
+/** The learner settings of a config.json: the learner schema's checks (shared/learner-config.ts), then the sampler's cost. */
+function learnerSettings(raw: Record<string, unknown>, file: string): LearnerConfig {
+  try {
+    const learner = parseLearnerConfig(raw, (k) => `learner.${k}`);
+    checkConfig(learner);
+    return learner;
+  } catch (e) {
+    throw new RunFileError(file, '', (e as Error).message.replace(/^(nfeBudget|actions|initAction):/, 'learner.$1:'));
+  }
+}
+
+/** A run directory's config.json (a RangeError when `runDir` is not a run, a RunFileError when the file is damaged). */
+export function readRunConfig(runDir: string): RunConfig {
+  const file = runPaths(runDir).config;
+  if (!existsSync(file)) throw new RangeError(`${runDir}: not a run directory (no config.json)`);
+  const cfg = parseFile(runConfigFile, readFileSync(file, 'utf8'), file, infReviver);
+  return { ...cfg, learner: learnerSettings(cfg.learner, file) };
+}
+
+/** The model directory a run was trained on. */
+export function runModelDir(runDir: string): string {
+  return readRunConfig(runDir).model.dir;
+}
+
+/** Creates the run directory with its config.json (atomically). */
+export async function writeRunConfig(runDir: string, cfg: RunConfig): Promise<void> {
+  mkdirSync(runDir, { recursive: true });
+  await writeFileAtomic(runPaths(runDir).config, JSON.stringify(cfg, infReplacer, 2) + '\n');
+}
+
+// ---------------------------------------------------------------------------------------------
+// metrics.jsonl
+
+/** The complete lines of a metrics file with their text; a line cut by a kill (not JSON) is skipped, a JSON line that is not a metrics line is a RunFileError. */
+function metricsLines(file: string): { text: string; line: MetricsLine }[] {
+  if (!existsSync(file)) return [];
+  const out: { text: string; line: MetricsLine }[] = [];
+  readFileSync(file, 'utf8')
+    .split('\n')
+    .forEach((text, i) => {
+      if (text.trim() === '') return;
+      let raw: unknown;
+      try {
+        raw = JSON.parse(text);
+      } catch {
+        return; // a line cut by a kill
+      }
+      out.push({ text, line: narrowFile(metricsLine, raw, `${file}:${i + 1}`) });
+    });
+  return out;
+}
+
+/** A run's metrics.jsonl, one object per complete line. */
+export function readMetrics(runDir: string): MetricsLine[] {
+  return metricsLines(runPaths(runDir).metrics).map((l) => l.line);
+}
+
+/** Appends one finished iteration's metrics. */
+export function appendMetrics(runDir: string, metrics: Record<string, number>): void {
+  appendFileSync(runPaths(runDir).metrics, JSON.stringify(metrics) + '\n');
+}
+
+/** Drops the lines of iterations after `iteration` (and lines cut by a kill): see the note on resume truncation. */
+export async function truncateMetrics(runDir: string, iteration: number): Promise<void> {
+  const file = runPaths(runDir).metrics;
+  if (!existsSync(file)) return;
+  const keep = metricsLines(file).filter((l) => l.line.iteration <= iteration);
+  await writeFileAtomic(file, keep.map((l) => l.text + '\n').join(''));
+}
+
+// ---------------------------------------------------------------------------------------------
+// checkpoint.json
+
+/** A checkpoint file, validated (checkpoints of older versions migrated; see shared/run-files.ts). */
+export function readCheckpoint(file: string): Checkpoint {
+  return parseFile(checkpointFile, readFileSync(file, 'utf8'), file);
+}
+
+export async function writeCheckpoint(runDir: string, cp: Checkpoint): Promise<void> {
+  await writeFileAtomic(runPaths(runDir).checkpoint, JSON.stringify(cp));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Evaluations: profiles and samples
+
+/** A profile file (profile.json or profiles/iter-NNNNN.json), validated. */
+export function readProfile(file: string): ProfileFile {
+  return parseFile(profileFile, readFileSync(file, 'utf8'), file);
+}
+
+/**
+ * An evaluation's files: profile.json, profiles/iter-NNNNN.json, profile.png and the samples'
+ * picture samples/iter-NNNNN.png (returns its path).
+ */
+export async function writeEvaluation(runDir: string, profile: ProfileFile, samplesPng: Uint8Array): Promise<string> {
+  const p = runPaths(runDir);
+  const text = JSON.stringify(profile) + '\n';
+  await writeFileAtomic(p.profile, text);
+  await writeFileAtomic(p.profileAt(profile.iteration), text);
+  const samples = p.samplesAt(profile.iteration);
+  await writeFileAtomic(samples, samplesPng);
+  await writePng(p.profilePng, profileHeatmap(profile.profile));
+  return samples;
+}
