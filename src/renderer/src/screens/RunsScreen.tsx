@@ -6,11 +6,14 @@ import { useCallback, useEffect, useRef, useState } from 'react';
 import { Alert, Badge, Button, Checkbox, Code, Group, Modal, NumberInput, Select, Stack, Table, Text, TextInput, Title } from '@mantine/core';
 import { notifications } from '@mantine/notifications';
 import type { RunSummary } from '../../../shared/protocol';
+import { COMPARABLE_RUN_METRICS, evalRunKey, formatMetric, HEADLINE_METRIC, metricInfo } from '../../../shared/metrics';
 import type { EngineClient } from '../engine/client';
 import { LineChart, type ChartSeries } from '../components/LineChart';
 
-/** Metrics worth comparing across runs. */
-const COMPARABLE = ['eval/fid', 'eval/precision', 'eval/recall', 'charts/learning_signal_mean', 'losses/discriminator', 'charts/discriminator_accuracy', 'charts/entropy', 'charts/approx_kl', 'charts/nfe'];
+/** The comparison's choices, from the catalogue. */
+const COMPARABLE = COMPARABLE_RUN_METRICS.map((m) => ({ value: m.key, label: m.label }));
+/** The table's last-evaluation column: the headline metric as a run writes it. */
+const HEADLINE = evalRunKey(HEADLINE_METRIC);
 
 /** Metrics lines → CSV (one column per metric name, in first-seen order). */
 export function metricsCsv(lines: Record<string, number>[]): string {
@@ -26,7 +29,7 @@ export function RunsScreen({ engine, onOpen, root, setRoot }: { engine: EngineCl
   const [error, setError] = useState<string | null>(null);
   const [more, setMore] = useState<number | string>(50);
   const [selected, setSelected] = useState<string[]>([]);
-  const [metric, setMetric] = useState<string>('eval/fid');
+  const [metric, setMetric] = useState<string>(HEADLINE);
   const [curves, setCurves] = useState<Record<string, Record<string, number>[]>>({});
   const [trash, setTrash] = useState<RunSummary | null>(null);
 
@@ -118,7 +121,7 @@ export function RunsScreen({ engine, onOpen, root, setRoot }: { engine: EngineCl
               <Table.Th>model</Table.Th>
               <Table.Th>policy</Table.Th>
               <Table.Th>iteration</Table.Th>
-              <Table.Th>last FID</Table.Th>
+              <Table.Th title={metricInfo(HEADLINE).help}>last {metricInfo(HEADLINE_METRIC).label}</Table.Th>
               <Table.Th />
             </Table.Tr>
           </Table.Thead>
@@ -140,7 +143,7 @@ export function RunsScreen({ engine, onOpen, root, setRoot }: { engine: EngineCl
                   <Table.Td>
                     {r.iteration} / {r.iterations}
                   </Table.Td>
-                  <Table.Td>{r.last?.['eval/fid'] !== undefined ? r.last['eval/fid'].toFixed(4) : '—'}</Table.Td>
+                  <Table.Td>{formatMetric(HEADLINE, r.last?.[HEADLINE])}</Table.Td>
                   <Table.Td>
                     <Group gap="xs">
                       <Button size="xs" variant="light" onClick={() => void open(r)} aria-label={`Open ${name}`}>
