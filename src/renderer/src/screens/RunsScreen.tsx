@@ -131,7 +131,12 @@ export function RunsScreen({ engine, onOpen, root, setRoot }: { engine: EngineCl
               return (
                 <Table.Tr key={r.dir}>
                   <Table.Td>
-                    <Checkbox aria-label={`Compare ${name}`} checked={selected.includes(r.dir)} onChange={(e) => setSelected((s) => (e.currentTarget.checked ? s.concat(r.dir) : s.filter((d) => d !== r.dir)))} />
+                    <Checkbox aria-label={`Compare ${name}`} checked={selected.includes(r.dir)} onChange={(e) => {
+                        // Read now: React may run the updater after the event (currentTarget is null by then).
+                        const checked = e.currentTarget.checked;
+                        setSelected((s) => (checked ? s.concat(r.dir) : s.filter((d) => d !== r.dir)));
+                      }}
+                    />
                   </Table.Td>
                   <Table.Td title={r.dir}>
                     {name} {r.active && <Badge color="green">training</Badge>}
