@@ -8,12 +8,18 @@ import { notifications } from '@mantine/notifications';
 import type { RunSummary } from '../../../shared/protocol';
 import { COMPARABLE_RUN_METRICS, evalRunKey, formatMetric, HEADLINE_METRIC, metricInfo } from '../../../shared/metrics';
 import type { EngineClient } from '../engine/client';
+import type { OpenedRun, RunStatus } from '../hooks/useRunEvents';
 import { LineChart, type ChartSeries } from '../components/LineChart';
 
 /** The comparison's choices, from the catalogue. */
 const COMPARABLE = COMPARABLE_RUN_METRICS.map((m) => ({ value: m.key, label: m.label }));
 /** The table's last-evaluation column: the headline metric as a run writes it. */
 const HEADLINE = evalRunKey(HEADLINE_METRIC);
+
+/** What the list knows of a run's state: training here, or ended at its target (finished) or before it (stopped). */
+export function listedStatus(r: RunSummary): RunStatus {
+  return { state: r.active ? 'started' : r.iteration >= r.iterations ? 'finished' : 'stopped', iteration: r.iteration, iterations: r.iterations };
+}
 
 /** Metrics lines → CSV (one column per metric name, in first-seen order). */
 export function metricsCsv(lines: Record<string, number>[]): string {
@@ -24,7 +30,7 @@ export function metricsCsv(lines: Record<string, number>[]): string {
 }
 
 /** `root` and `setRoot` live in the app, so the folder stays chosen across screens. */
-export function RunsScreen({ engine, onOpen, root, setRoot }: { engine: EngineClient; onOpen: (run: string, iterations: number, history: Record<string, number>[]) => void; root: string; setRoot: (r: string) => void }) {
+export function RunsScreen({ engine, onOpen, root, setRoot }: { engine: EngineClient; onOpen: (run: OpenedRun) => void; root: string; setRoot: (r: string) => void }) {
   const [runs, setRuns] = useState<RunSummary[] | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [more, setMore] = useState<number | string>(50);
@@ -61,6 +67,7 @@ export function RunsScreen({ engine, onOpen, root, setRoot }: { engine: EngineCl
     name: dir.split(/[\\/]/).pop()!,
     points: (curves[dir] ?? []).filter((m) => m[metric] !== undefined && m['iteration'] !== undefined).map((m) => ({ x: m['iteration']!, y: m[metric]! })),
   }));
+  const info = metricInfo(metric);
   const remove = async (r: RunSummary): Promise<void> => {
     setTrash(null);
     try {
@@ -76,7 +83,7 @@ export function RunsScreen({ engine, onOpen, root, setRoot }: { engine: EngineCl
   const open = async (r: RunSummary): Promise<void> => {
     try {
       const h = await engine.request('runs.metrics', { run: r.dir });
-      onOpen(r.dir, h.iterations, h.metrics);
+      onOpen({ dir: r.dir, history: h.metrics, status: listedStatus(r) });
     } catch (e) {
       setError((e as Error).message);
     }
@@ -86,7 +93,8 @@ export function RunsScreen({ engine, onOpen, root, setRoot }: { engine: EngineCl
       const h = await engine.request('runs.metrics', { run: r.dir });
       const target = Math.max(r.iterations, r.iteration + Number(more));
       await engine.request('train.resume', { run: r.dir, iterations: target });
-      onOpen(r.dir, target, h.metrics);
+      // Its `started` event came before this answer: the run is training (see useRunEvents).
+      onOpen({ dir: r.dir, history: h.metrics, status: { state: 'started', iteration: r.iteration, iterations: target } });
     } catch (e) {
       setError((e as Error).message);
     }
@@ -174,7 +182,7 @@ export function RunsScreen({ engine, onOpen, root, setRoot }: { engine: EngineCl
       {selected.length > 0 && (
         <Stack gap="xs" data-testid="runs-compare">
           <Select label="Compare curves of the selected runs" data={COMPARABLE} value={metric} onChange={(v) => v && setMetric(v)} allowDeselect={false} w={320} />
-          <LineChart title={metric} series={series} height={220} testId="runs-compare-chart" />
+          <LineChart title={info.label} series={series} height={220} testId="runs-compare-chart" />
         </Stack>
       )}
       <Modal opened={trash !== null} onClose={() => setTrash(null)} title="Delete this run?">
