@@ -198,12 +198,30 @@ test('web mode: a run with 5,000 iterations opens and draws without a long task 
   const before = await page.evaluate(() => (window as unknown as { __longTasks: number[] }).__longTasks.length);
   await page.getByRole('button', { name: 'Open stress' }).click();
   await page.waitForFunction(() => document.querySelector('[data-testid="chart-charts/entropy"]')?.getAttribute('data-points') === '5000', undefined, { timeout: 30_000 });
+  // The charts mount one per task: the measurement covers all ten (the last, recall, has 200 evaluations).
+  await page.waitForFunction(() => document.querySelector('[data-testid="chart-eval/recall"]')?.getAttribute('data-points') === '200', undefined, { timeout: 30_000 });
   await page.waitForTimeout(500);
   const tasks = await page.evaluate((from) => (window as unknown as { __longTasks: number[] }).__longTasks.slice(from), before);
   const worst = Math.max(0, ...tasks);
   process.stdout.write(`# long tasks opening and drawing a 5,000-iteration run: ${tasks.length}, longest ${worst.toFixed(0)} ms\n`);
   assert.ok(worst < 200, `a long task of ${worst.toFixed(0)} ms drawing 5,000 points per chart`);
   await page.screenshot({ path: join(SHOTS, 'train-5000.png'), fullPage: true });
+  // One cursor across the charts: hovering the entropy chart moves every chart's value to that iteration.
+  assert.equal(await page.getByTestId('chart-eval/fid').getAttribute('data-scale'), 'log');
+  const valueOf = (key: string) => page.getByTestId(`chart-${key}-value`);
+  assert.match(await valueOf('losses/discriminator').innerText(), /^it\. 5000: 0\.\d{4}$/, 'the latest value while the pointer is away');
+  assert.match(await valueOf('charts/learning_signal_mean').innerText(), /^it\. 5000: -0\.0141 ± 0\.1000$/, 'the mean ± std');
+  const over = (await page.getByTestId('chart-charts/entropy').locator('.u-over').boundingBox())!;
+  await page.mouse.move(over.x + over.width * 0.3, over.y + over.height / 2);
+  await page.waitForFunction(() => !/^it\. 5000:/.test(document.querySelector('[data-testid="chart-losses/discriminator-value"]')?.textContent ?? ''), undefined, { timeout: 5000 });
+  const hovered = Number(/^it\. (\d+): 0\.\d{4}$/.exec(await valueOf('losses/discriminator').innerText())?.[1]);
+  assert.ok(hovered > 1000 && hovered < 2000, `the discriminator chart follows the cursor to iteration ${hovered}`);
+  assert.match(await valueOf('charts/entropy').innerText(), new RegExp(`^it\\. ${hovered}: `), 'the hovered chart shows the same iteration');
+  const fidAt = Number(/^it\. (\d+): 0\.\d{4}$/.exec(await valueOf('eval/fid').innerText())?.[1]);
+  assert.ok(fidAt % 25 === 0 && Math.abs(fidAt - hovered) <= 25, `FID (written every 25 iterations) shows its nearest evaluation, ${fidAt}`);
+  await page.screenshot({ path: join(SHOTS, 'train-hover.png'), fullPage: false });
+  await page.mouse.move(5, 5);
+  await page.waitForFunction(() => /^it\. 5000:/.test(document.querySelector('[data-testid="chart-losses/discriminator-value"]')?.textContent ?? ''), undefined, { timeout: 5000 });
   // Keyboard: Tab reaches every screen's navigation entry, and Enter opens it.
   await page.locator('body').click({ position: { x: 5, y: 5 } });
   const reached: string[] = [];
@@ -270,6 +288,9 @@ test('web mode: the Runs screen lists the run, opens its curves, resumes it and 
   await page.getByRole('checkbox', { name: 'Compare stress' }).check();
   await page.waitForFunction(() => Number(document.querySelector('[data-testid="runs-compare-chart"]')?.getAttribute('data-points')) > 0);
   assert.match((await page.getByTestId('runs-compare-chart').locator('canvas').getAttribute('aria-label'))!, /in 2 series/);
+  // Its legend names both runs, with their latest values (FID, from the catalogue's label), once both curves are in.
+  await page.getByTestId('runs-compare-chart-value-1').filter({ hasText: /^it\. 5000: / }).waitFor();
+  assert.match(await page.getByTestId('runs-compare-chart').innerText(), /FID \(evaluations\)[\s\S]*cfg-rkl\s+it\. \d+: \d+\.\d{4}[\s\S]*stress\s+it\. 5000: 0\.0336/);
   await page.screenshot({ path: join(SHOTS, 'runs-compare.png'), fullPage: true });
   await page.getByRole('button', { name: 'Delete stress' }).click();
   await page.getByRole('dialog', { name: 'Delete this run?' }).getByRole('button', { name: 'Delete' }).click();
@@ -280,6 +301,7 @@ test('web mode: the Runs screen lists the run, opens its curves, resumes it and 
   await page.getByRole('button', { name: 'Switch to the dark theme' }).click();
   assert.equal(await page.locator('html').getAttribute('data-mantine-color-scheme'), 'dark');
   await page.getByRole('button', { name: 'Train', exact: true }).click();
+  await page.waitForFunction(() => Number(document.querySelector('[data-testid="chart-eval/recall"]')?.getAttribute('data-points')) > 0);
   await page.screenshot({ path: join(SHOTS, 'train-dark.png'), fullPage: true });
   await page.getByRole('button', { name: 'Switch to the light theme' }).click();
   assert.deepEqual(pageErrors, []);
@@ -301,7 +323,7 @@ test('web mode: a run that fails says why, in red on Train and in a notice', asy
   await page.getByRole('button', { name: 'Resume', exact: true }).click();
   await page.locator('[data-testid="train-progress"][data-state="failed"]').waitFor({ timeout: 60_000 });
   const failed = page.getByTestId('run-failed');
-  assert.match(await failed.innerText(), /Training failed at iteration \d+[\s\S]*JSON/);
+  assert.match(await failed.innerText(), /Training failed[\s\S]*JSON/);
   const [r, g, b] = await failed.evaluate((el) => getComputedStyle(el.querySelector('[class*="Alert-title"]')!).color.match(/\d+/g)!.map(Number));
   assert.ok(r! > 150 && r! > 2 * g! && r! > 2 * b!, `the failure is in red: rgb(${r}, ${g}, ${b})`);
   await page.locator('[data-testid="run-notice"][data-state="failed"]').filter({ hasText: /broken: failed at iteration \d+ of \d+ — .*JSON/ }).waitFor();

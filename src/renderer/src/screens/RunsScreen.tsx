@@ -2,14 +2,15 @@
 // one (its curves load into Train, Compare and Export), resume it, save its metrics as CSV, compare
 // the curves of several, or delete one (moved into .trash beside it, after a confirmation).
 
-import { useCallback, useEffect, useRef, useState } from 'react';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { Alert, Badge, Button, Checkbox, Code, Group, Modal, NumberInput, Select, Stack, Table, Text, TextInput, Title } from '@mantine/core';
 import { notifications } from '@mantine/notifications';
 import type { RunSummary } from '../../../shared/protocol';
 import { COMPARABLE_RUN_METRICS, evalRunKey, formatMetric, HEADLINE_METRIC, metricInfo } from '../../../shared/metrics';
 import type { EngineClient } from '../engine/client';
 import type { OpenedRun, RunStatus } from '../hooks/useRunEvents';
-import { LineChart, type ChartSeries } from '../components/LineChart';
+import { LineChart } from '../components/LineChart';
+import { comparisonChart } from '../components/chartData';
 
 /** The comparison's choices, from the catalogue. */
 const COMPARABLE = COMPARABLE_RUN_METRICS.map((m) => ({ value: m.key, label: m.label }));
@@ -63,10 +64,14 @@ export function RunsScreen({ engine, onOpen, root, setRoot }: { engine: EngineCl
       );
     }
   }, [engine, selected]);
-  const series: ChartSeries[] = selected.map((dir) => ({
-    name: dir.split(/[\\/]/).pop()!,
-    points: (curves[dir] ?? []).filter((m) => m[metric] !== undefined && m['iteration'] !== undefined).map((m) => ({ x: m['iteration']!, y: m[metric]! })),
-  }));
+  const chart = useMemo(
+    () =>
+      comparisonChart(
+        selected.map((dir) => ({ name: dir.split(/[\\/]/).pop()!, lines: (curves[dir] ?? []).filter((m) => Number.isFinite(m['iteration'])).map((m) => ({ iteration: m['iteration']!, metrics: m })) })),
+        metric,
+      ),
+    [selected, curves, metric],
+  );
   const info = metricInfo(metric);
   const remove = async (r: RunSummary): Promise<void> => {
     setTrash(null);
@@ -182,7 +187,7 @@ export function RunsScreen({ engine, onOpen, root, setRoot }: { engine: EngineCl
       {selected.length > 0 && (
         <Stack gap="xs" data-testid="runs-compare">
           <Select label="Compare curves of the selected runs" data={COMPARABLE} value={metric} onChange={(v) => v && setMetric(v)} allowDeselect={false} w={320} />
-          <LineChart title={info.label} series={series} height={220} testId="runs-compare-chart" />
+          <LineChart title={info.label} help={info.help} chart={chart} metric={metric} log={info.log} height={220} testId="runs-compare-chart" />
         </Stack>
       )}
       <Modal opened={trash !== null} onClose={() => setTrash(null)} title="Delete this run?">

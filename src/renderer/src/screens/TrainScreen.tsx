@@ -3,17 +3,27 @@
 // back). The events come from the app's useRunEvents (batched ~10 Hz); whether the run is training,
 // paused, finished, stopped or failed is the state of its last run event.
 
-import { useMemo, useState } from 'react';
+import { memo, useMemo, useState } from 'react';
 import { Alert, Button, Group, Image, NumberInput, Progress, SimpleGrid, Slider, Stack, Text, Title } from '@mantine/core';
-import { isTerminal, type RunState } from '../../../shared/events';
-import { TRAIN_CHARTS } from '../../../shared/metrics';
+import { isTerminal, type MetricsEvent, type RunState } from '../../../shared/events';
+import { TRAIN_CHARTS, type MetricInfo } from '../../../shared/metrics';
 import type { EngineClient } from '../engine/client';
 import type { RunStatus, RunView } from '../hooks/useRunEvents';
-import { LineChart, type ChartPoint } from '../components/LineChart';
+import { useStaggered } from '../hooks/useStaggered';
+import { LineChart } from '../components/LineChart';
+import { metricChart } from '../components/chartData';
 import { ProfileHeatmap } from '../components/ProfileHeatmap';
 
 /** How the progress line names each state. */
 const STATE_WORDS: Record<RunState, string> = { started: 'training', paused: 'paused', finished: 'finished', stopped: 'stopped', failed: 'failed' };
+
+const CHART_HEIGHT = 150;
+
+/** One Train chart: its columns are recomputed only when the metrics change (not on every render of the screen). */
+const TrainChart = memo(function TrainChart({ info, metrics }: { info: MetricInfo; metrics: MetricsEvent[] }) {
+  const chart = useMemo(() => metricChart(metrics, info), [metrics, info]);
+  return <LineChart title={info.label} help={info.help} chart={chart} metric={info.key} bandMetric={info.band} log={info.log} height={CHART_HEIGHT} sync="train" testId={`chart-${info.key}`} />;
+});
 
 /** `view`: the run's events, collected by the app (useRunEvents) so leaving this screen loses nothing. */
 export function TrainScreen({ engine, run, view }: { engine: EngineClient; run: string | null; view: RunView }) {
@@ -23,17 +33,8 @@ export function TrainScreen({ engine, run, view }: { engine: EngineClient; run: 
   const [asked, setAsked] = useState<{ what: 'pause' | 'stop' | 'resume'; status: RunStatus } | null>(null);
   const [more, setMore] = useState<number | string>(50);
   const [actionError, setActionError] = useState<string | null>(null);
-  // Each chart's points (with the catalogue's ± band), recomputed only when metrics arrive (not on every render).
-  const points = useMemo(
-    () =>
-      Object.fromEntries(
-        TRAIN_CHARTS.map((info): [string, ChartPoint[]] => [
-          info.key,
-          view.metrics.filter((m) => m.metrics[info.key] !== undefined).map((m) => ({ x: m.iteration, y: m.metrics[info.key]!, band: info.band === undefined ? undefined : m.metrics[info.band] })),
-        ]),
-      ),
-    [view.metrics],
-  );
+  // The charts mount one per task (a long run's ten charts at once would be one long task).
+  const charts = useStaggered(TRAIN_CHARTS.length);
   if (!run) return <Alert color="yellow">Start a training run on the Tune screen.</Alert>;
   const { status } = view;
   const pending = asked !== null && asked.status === status ? asked.what : null;
@@ -92,9 +93,10 @@ export function TrainScreen({ engine, run, view }: { engine: EngineClient; run: 
           </Button>
         </Group>
       </Group>
-      {actionError && <Alert color="red">{actionError}</Alert>}
+      {/* A resume that fails says so twice (its answer and its run event): the event's alert is enough. */}
+      {actionError && !(status.state === 'failed' && status.reason === actionError) && <Alert color="red">{actionError}</Alert>}
       {status.state === 'failed' && (
-        <Alert color="red" title={`Training failed at iteration ${status.iteration}`} data-testid="run-failed">
+        <Alert color="red" title="Training failed" data-testid="run-failed">
           {status.reason ?? 'no reason given'}
         </Alert>
       )}
@@ -109,9 +111,17 @@ export function TrainScreen({ engine, run, view }: { engine: EngineClient; run: 
         </Text>
       </div>
       <SimpleGrid cols={{ base: 1, sm: 2, lg: 3 }}>
-        {TRAIN_CHARTS.map((info) => (
-          <LineChart key={info.key} title={info.label} points={points[info.key]!} testId={`chart-${info.key}`} />
-        ))}
+        {TRAIN_CHARTS.map((info, i) =>
+          i < charts ? (
+            <TrainChart key={info.key} info={info} metrics={view.metrics} />
+          ) : (
+            <div key={info.key} style={{ height: CHART_HEIGHT + 24 }}>
+              <Text size="sm" fw={500}>
+                {info.label}
+              </Text>
+            </div>
+          ),
+        )}
       </SimpleGrid>
       <SimpleGrid cols={{ base: 1, md: 2 }}>
         {view.profile ? <ProfileHeatmap actions={view.profile.actions} sigmas={view.profile.sigmas} profile={view.profile.profile} /> : <Text c="dimmed">The profile appears at the first evaluation.</Text>}
