@@ -98,8 +98,14 @@ test('web mode: tune a CFG policy with reverse KL by clicks, watch it learn', as
   // Chart points grow as iterations finish.
   const entropy = page.getByTestId('chart-charts/entropy');
   await page.waitForFunction(() => Number(document.querySelector('[data-testid="chart-charts/entropy"]')?.getAttribute('data-points')) >= 2, undefined, { timeout: 120_000 });
-  const early = Number(await entropy.getAttribute('data-points'));
-  await page.getByTestId('train-progress').filter({ hasText: 'done' }).waitFor({ timeout: 180_000 });
+  const [early, earlyState] = await page.evaluate(() => [Number(document.querySelector('[data-testid="chart-charts/entropy"]')?.getAttribute('data-points')), document.querySelector('[data-testid="train-progress"]')?.getAttribute('data-state')]);
+  assert.equal(earlyState, 'started', `training at ${early} points`);
+  // The run's `finished` event (not a log line) ends it: the progress line, the journal and a notice say so.
+  await page.locator('[data-testid="train-progress"][data-state="finished"]').waitFor({ timeout: 180_000 });
+  assert.match(await page.getByTestId('train-progress').innerText(), /iteration 6 \/ 6 · finished/);
+  await page.locator('[data-testid="run-journal"] [data-state="finished"]').filter({ hasText: 'finished at iteration 6 of 6' }).waitFor();
+  await page.locator('[data-testid="run-notice"][data-state="finished"]').filter({ hasText: 'cfg-rkl: finished at iteration 6 of 6' }).waitFor();
+  assert.equal(await page.getByRole('button', { name: 'Pause', exact: true }).isDisabled(), true);
   assert.equal(Number(await entropy.getAttribute('data-points')), 6);
   assert.ok(early < 6, `points grew from ${early} to 6`);
   assert.equal(Number(await page.getByTestId('chart-eval/fid').getAttribute('data-points')), 2, 'FID at iterations 3 and 6');
@@ -192,12 +198,30 @@ test('web mode: a run with 5,000 iterations opens and draws without a long task 
   const before = await page.evaluate(() => (window as unknown as { __longTasks: number[] }).__longTasks.length);
   await page.getByRole('button', { name: 'Open stress' }).click();
   await page.waitForFunction(() => document.querySelector('[data-testid="chart-charts/entropy"]')?.getAttribute('data-points') === '5000', undefined, { timeout: 30_000 });
+  // The charts mount one per task: the measurement covers all ten (the last, recall, has 200 evaluations).
+  await page.waitForFunction(() => document.querySelector('[data-testid="chart-eval/recall"]')?.getAttribute('data-points') === '200', undefined, { timeout: 30_000 });
   await page.waitForTimeout(500);
   const tasks = await page.evaluate((from) => (window as unknown as { __longTasks: number[] }).__longTasks.slice(from), before);
   const worst = Math.max(0, ...tasks);
   process.stdout.write(`# long tasks opening and drawing a 5,000-iteration run: ${tasks.length}, longest ${worst.toFixed(0)} ms\n`);
   assert.ok(worst < 200, `a long task of ${worst.toFixed(0)} ms drawing 5,000 points per chart`);
   await page.screenshot({ path: join(SHOTS, 'train-5000.png'), fullPage: true });
+  // One cursor across the charts: hovering the entropy chart moves every chart's value to that iteration.
+  assert.equal(await page.getByTestId('chart-eval/fid').getAttribute('data-scale'), 'log');
+  const valueOf = (key: string) => page.getByTestId(`chart-${key}-value`);
+  assert.match(await valueOf('losses/discriminator').innerText(), /^it\. 5000: 0\.\d{4}$/, 'the latest value while the pointer is away');
+  assert.match(await valueOf('charts/learning_signal_mean').innerText(), /^it\. 5000: -0\.0141 ± 0\.1000$/, 'the mean ± std');
+  const over = (await page.getByTestId('chart-charts/entropy').locator('.u-over').boundingBox())!;
+  await page.mouse.move(over.x + over.width * 0.3, over.y + over.height / 2);
+  await page.waitForFunction(() => !/^it\. 5000:/.test(document.querySelector('[data-testid="chart-losses/discriminator-value"]')?.textContent ?? ''), undefined, { timeout: 5000 });
+  const hovered = Number(/^it\. (\d+): 0\.\d{4}$/.exec(await valueOf('losses/discriminator').innerText())?.[1]);
+  assert.ok(hovered > 1000 && hovered < 2000, `the discriminator chart follows the cursor to iteration ${hovered}`);
+  assert.match(await valueOf('charts/entropy').innerText(), new RegExp(`^it\\. ${hovered}: `), 'the hovered chart shows the same iteration');
+  const fidAt = Number(/^it\. (\d+): 0\.\d{4}$/.exec(await valueOf('eval/fid').innerText())?.[1]);
+  assert.ok(fidAt % 25 === 0 && Math.abs(fidAt - hovered) <= 25, `FID (written every 25 iterations) shows its nearest evaluation, ${fidAt}`);
+  await page.screenshot({ path: join(SHOTS, 'train-hover.png'), fullPage: false });
+  await page.mouse.move(5, 5);
+  await page.waitForFunction(() => /^it\. 5000:/.test(document.querySelector('[data-testid="chart-losses/discriminator-value"]')?.textContent ?? ''), undefined, { timeout: 5000 });
   // Keyboard: Tab reaches every screen's navigation entry, and Enter opens it.
   await page.locator('body').click({ position: { x: 5, y: 5 } });
   const reached: string[] = [];
@@ -236,7 +260,7 @@ test('web mode: the Runs screen lists the run, opens its curves, resumes it and 
   await page.getByRole('button', { name: 'Runs', exact: true }).click();
   await page.getByLabel('Resume for (iterations)').fill('2');
   await page.getByRole('button', { name: 'Resume cfg-rkl' }).click();
-  await page.getByTestId('train-progress').filter({ hasText: 'iteration 8 / 8' }).waitFor({ timeout: 120_000 });
+  await page.locator('[data-testid="train-progress"][data-state="finished"]').filter({ hasText: 'iteration 8 / 8' }).waitFor({ timeout: 120_000 });
   assert.equal(await page.getByTestId('chart-charts/entropy').getAttribute('data-points'), '8');
   await page.screenshot({ path: join(SHOTS, 'runs-resumed.png'), fullPage: true });
   // On Train: resume for more, pause (the checkpoint stays), continue to the same target, stop.
@@ -244,13 +268,16 @@ test('web mode: the Runs screen lists the run, opens its curves, resumes it and 
   await page.getByRole('button', { name: 'Resume', exact: true }).click();
   await page.getByTestId('train-progress').filter({ hasText: /iteration (9|[1-3]\d) \/ 38/ }).waitFor({ timeout: 60_000 });
   await page.getByRole('button', { name: 'Pause', exact: true }).click();
-  await page.getByTestId('train-progress').filter({ hasText: 'paused' }).waitFor({ timeout: 60_000 });
+  await page.locator('[data-testid="train-progress"][data-state="paused"]').waitFor({ timeout: 60_000 });
+  assert.match(await page.getByTestId('train-progress').innerText(), /· paused$/);
   const pausedAt = Number(/iteration (\d+)/.exec(await page.getByTestId('train-progress').innerText())![1]);
   assert.ok(pausedAt > 8 && pausedAt < 38, `paused at ${pausedAt}`);
   await page.getByRole('button', { name: 'Continue to 38' }).click();
   await page.waitForFunction((p) => Number(/iteration (\d+)/.exec(document.querySelector('[data-testid="train-progress"]')?.textContent ?? '')?.[1]) > p, pausedAt, { timeout: 60_000 });
   await page.getByRole('button', { name: 'Stop', exact: true }).click();
-  await page.getByTestId('train-progress').filter({ hasText: 'done' }).waitFor({ timeout: 60_000 });
+  await page.locator('[data-testid="train-progress"][data-state="stopped"]').waitFor({ timeout: 60_000 });
+  await page.locator('[data-testid="run-notice"][data-state="stopped"]').first().waitFor();
+  await page.getByRole('button', { name: 'Resume', exact: true }).waitFor();
   await page.getByRole('button', { name: 'Runs', exact: true }).click();
   await table.waitFor();
   await page.screenshot({ path: join(SHOTS, 'runs.png'), fullPage: true });
@@ -261,6 +288,9 @@ test('web mode: the Runs screen lists the run, opens its curves, resumes it and 
   await page.getByRole('checkbox', { name: 'Compare stress' }).check();
   await page.waitForFunction(() => Number(document.querySelector('[data-testid="runs-compare-chart"]')?.getAttribute('data-points')) > 0);
   assert.match((await page.getByTestId('runs-compare-chart').locator('canvas').getAttribute('aria-label'))!, /in 2 series/);
+  // Its legend names both runs, with their latest values (FID, from the catalogue's label), once both curves are in.
+  await page.getByTestId('runs-compare-chart-value-1').filter({ hasText: /^it\. 5000: / }).waitFor();
+  assert.match(await page.getByTestId('runs-compare-chart').innerText(), /FID \(evaluations\)[\s\S]*cfg-rkl\s+it\. \d+: \d+\.\d{4}[\s\S]*stress\s+it\. 5000: 0\.0336/);
   await page.screenshot({ path: join(SHOTS, 'runs-compare.png'), fullPage: true });
   await page.getByRole('button', { name: 'Delete stress' }).click();
   await page.getByRole('dialog', { name: 'Delete this run?' }).getByRole('button', { name: 'Delete' }).click();
@@ -271,8 +301,33 @@ test('web mode: the Runs screen lists the run, opens its curves, resumes it and 
   await page.getByRole('button', { name: 'Switch to the dark theme' }).click();
   assert.equal(await page.locator('html').getAttribute('data-mantine-color-scheme'), 'dark');
   await page.getByRole('button', { name: 'Train', exact: true }).click();
+  await page.waitForFunction(() => Number(document.querySelector('[data-testid="chart-eval/recall"]')?.getAttribute('data-points')) > 0);
   await page.screenshot({ path: join(SHOTS, 'train-dark.png'), fullPage: true });
   await page.getByRole('button', { name: 'Switch to the light theme' }).click();
+  assert.deepEqual(pageErrors, []);
+});
+
+test('web mode: a run that fails says why, in red on Train and in a notice', async () => {
+  // A copy of the run with an unreadable checkpoint: resuming it fails before its first iteration.
+  const { cpSync } = await import('node:fs');
+  const dir = join(tmp, 'runs', 'broken');
+  mkdirSync(dir, { recursive: true });
+  for (const f of ['config.json', 'metrics.jsonl']) cpSync(join(tmp, 'runs', 'cfg-rkl', f), join(dir, f));
+  writeFileSync(join(dir, 'checkpoint.json'), '{ not json');
+  await page.getByRole('button', { name: 'Runs', exact: true }).click();
+  await page.getByRole('button', { name: 'Refresh' }).click();
+  await page.getByRole('button', { name: 'Open broken' }).click();
+  await page.getByRole('heading', { name: 'Train' }).waitFor();
+  await page.locator('[data-testid="train-progress"][data-state="stopped"], [data-testid="train-progress"][data-state="finished"]').waitFor();
+  await page.getByLabel('More iterations').fill('2');
+  await page.getByRole('button', { name: 'Resume', exact: true }).click();
+  await page.locator('[data-testid="train-progress"][data-state="failed"]').waitFor({ timeout: 60_000 });
+  const failed = page.getByTestId('run-failed');
+  assert.match(await failed.innerText(), /Training failed[\s\S]*JSON/);
+  const [r, g, b] = await failed.evaluate((el) => getComputedStyle(el.querySelector('[class*="Alert-title"]')!).color.match(/\d+/g)!.map(Number));
+  assert.ok(r! > 150 && r! > 2 * g! && r! > 2 * b!, `the failure is in red: rgb(${r}, ${g}, ${b})`);
+  await page.locator('[data-testid="run-notice"][data-state="failed"]').filter({ hasText: /broken: failed at iteration \d+ of \d+ — .*JSON/ }).waitFor();
+  await page.screenshot({ path: join(SHOTS, 'train-failed.png'), fullPage: true });
   assert.deepEqual(pageErrors, []);
 });
 

@@ -24,8 +24,12 @@ export interface MetricInfo {
   chart: MetricChart;
   /** Values span decades: chart it on a log axis. */
   log?: boolean;
-  /** Another metric drawn as a ± band around this one (its standard deviation). */
+  /** Another metric drawn as a ± band around this one (its standard deviation); that metric is then
+   * shown only as this band (a chart's shading, "± x" in a table), not as a column of its own. */
   band?: string;
+  /** How often a run writes it: every iteration (the default: a line without it is a gap in its
+   * chart), or only at evaluations (its points are joined across the iterations between). */
+  cadence?: 'iteration' | 'evaluation';
   /** What it measures, for hover help. */
   help: string;
 }
@@ -33,7 +37,7 @@ export interface MetricInfo {
 /** An evaluation summary's metrics (`eval` tables, grid ranking, Compare), in table order. */
 export const EVAL_METRICS = [
   { key: 'fid', label: 'FID', better: 'lower', digits: 4, chart: 'none', log: true, help: 'Fréchet distance of feature Gaussians (data vs samples)' },
-  { key: 'kid', label: 'KID', better: 'lower', digits: 3, exp: true, chart: 'none', help: 'kernel inception distance (unbiased MMD², polynomial kernel)' },
+  { key: 'kid', label: 'KID', better: 'lower', digits: 3, exp: true, chart: 'none', band: 'kid_std', help: 'kernel inception distance (unbiased MMD², polynomial kernel)' },
   { key: 'kid_std', label: 'KID std', better: null, digits: 1, exp: true, chart: 'none', help: 'standard deviation of KID over its subsets' },
   { key: 'precision', label: 'Precision', better: 'higher', digits: 4, chart: 'none', help: 'share of samples inside the data manifold (fidelity)' },
   { key: 'recall', label: 'Recall', better: 'higher', digits: 4, chart: 'none', help: 'share of data inside the samples manifold (diversity)' },
@@ -57,17 +61,25 @@ export const RUN_METRICS: readonly MetricInfo[] = [
   { key: 'charts/approx_kl', label: 'Approx. KL', better: null, digits: 5, chart: 'train', log: true, help: 'KL between the policy before and after the PPO update' },
   { key: 'charts/clipfrac', label: 'Clip fraction', better: null, digits: 4, chart: 'train', help: 'share of transitions whose ratio was clipped' },
   { key: 'charts/nfe', label: 'NFE per sample', better: 'lower', digits: 2, chart: 'train', help: 'guided denoiser evaluations per trajectory' },
-  { key: 'eval/fid', label: 'FID (evaluations)', better: 'lower', digits: 4, chart: 'train', log: true, help: 'FID of the EMA policy at each evaluation' },
-  { key: 'eval/kid', label: 'KID (evaluations)', better: 'lower', digits: 3, exp: true, chart: 'none', help: 'KID of the EMA policy at each evaluation' },
-  { key: 'eval/precision', label: 'Precision', better: 'higher', digits: 4, chart: 'train', help: 'precision of the EMA policy at each evaluation' },
-  { key: 'eval/recall', label: 'Recall', better: 'higher', digits: 4, chart: 'train', help: 'recall of the EMA policy at each evaluation' },
-  { key: 'eval/nfe', label: 'NFE (evaluation)', better: 'lower', digits: 2, chart: 'none', help: 'guided denoiser evaluations per sample at evaluation' },
+  { key: 'eval/fid', label: 'FID (evaluations)', better: 'lower', digits: 4, chart: 'train', log: true, cadence: 'evaluation', help: 'FID of the EMA policy at each evaluation' },
+  { key: 'eval/kid', label: 'KID (evaluations)', better: 'lower', digits: 3, exp: true, chart: 'none', cadence: 'evaluation', help: 'KID of the EMA policy at each evaluation' },
+  { key: 'eval/precision', label: 'Precision', better: 'higher', digits: 4, chart: 'train', cadence: 'evaluation', help: 'precision of the EMA policy at each evaluation' },
+  { key: 'eval/recall', label: 'Recall', better: 'higher', digits: 4, chart: 'train', cadence: 'evaluation', help: 'recall of the EMA policy at each evaluation' },
+  { key: 'eval/nfe', label: 'NFE (evaluation)', better: 'lower', digits: 2, chart: 'none', cadence: 'evaluation', help: 'guided denoiser evaluations per sample at evaluation' },
   { key: 'time/iteration_s', label: 'Iteration time (s)', better: 'lower', digits: 2, chart: 'none', help: 'wall-clock seconds of the iteration' },
   { key: 'time/rollout_s', label: 'Rollout time (s)', better: 'lower', digits: 2, chart: 'none', help: 'seconds spent rolling out the policy' },
   { key: 'time/denoiser_s', label: 'Denoiser time (s)', better: 'lower', digits: 2, chart: 'none', help: 'seconds inside the denoiser' },
   { key: 'time/discriminator_s', label: 'Discriminator time (s)', better: 'lower', digits: 2, chart: 'none', help: 'seconds training the discriminator' },
   { key: 'time/ppo_s', label: 'PPO time (s)', better: 'lower', digits: 2, chart: 'none', help: 'seconds in the PPO epochs' },
 ];
+
+/** The metric a run or a table row is summed up by (Runs' last-evaluation column, the default comparison). */
+export const HEADLINE_METRIC: EvalMetricKey = 'fid';
+
+/** An evaluation summary key as a run's metrics lines name it (`fid` → `eval/fid`). */
+export function evalRunKey(key: string): string {
+  return `eval/${key}`;
+}
 
 const BY_KEY = new Map<string, MetricInfo>([...EVAL_METRICS, ...RUN_METRICS].map((m) => [m.key, m]));
 
@@ -91,6 +103,9 @@ export function formatMetric(key: string, v: number | undefined): string {
   const m = metricInfo(key);
   return m.exp ? v.toExponential(m.digits) : v.toFixed(m.digits);
 }
+
+/** Metrics shown only as another's ± band (e.g. `kid_std` beside `kid`), never on their own. */
+export const BAND_METRICS: ReadonlySet<string> = new Set([...EVAL_METRICS, ...RUN_METRICS].flatMap((m: MetricInfo) => (m.band ? [m.band] : [])));
 
 /** The Train screen's charts, in order. */
 export const TRAIN_CHARTS: readonly MetricInfo[] = RUN_METRICS.filter((m) => m.chart === 'train');

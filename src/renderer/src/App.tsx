@@ -2,17 +2,37 @@ import { useEffect, useState } from 'react';
 import { AppShell, Badge, Button, Code, Group, NavLink, Stack, Text, Title, useComputedColorScheme, useMantineColorScheme } from '@mantine/core';
 import { notifications } from '@mantine/notifications';
 import type { ModelReport } from '../../shared/protocol';
+import { isTerminal, type EngineEvent, type RunEvent, type RunState } from '../../shared/events';
 import type { ConnectionStatus, EngineClient } from './engine/client';
 import { ModelScreen } from './screens/ModelScreen';
 import { TuneScreen } from './screens/TuneScreen';
 import { CompareScreen } from './screens/CompareScreen';
 import { RunsScreen } from './screens/RunsScreen';
 import { ExportScreen } from './screens/ExportScreen';
-import { TrainScreen, useRunEvents } from './screens/TrainScreen';
+import { TrainScreen } from './screens/TrainScreen';
+import { useEventBacklog } from './hooks/useEventBacklog';
+import { useRunEvents, type OpenedRun } from './hooks/useRunEvents';
 
 /** The screens, in the order of the flow. */
 export const SCREENS = ['Model', 'Tune', 'Train', 'Compare', 'Export', 'Runs'] as const;
 export type Screen = (typeof SCREENS)[number];
+
+/** A run ending (paused, finished, stopped or failed), whichever run it is. */
+const isRunEnd = (e: EngineEvent): e is RunEvent => e.type === 'run' && isTerminal(e.state);
+const RUN_END_COLORS: Record<Exclude<RunState, 'started'>, string> = { paused: 'blue', finished: 'green', stopped: 'yellow', failed: 'red' };
+
+/** A short note about a run ending, wherever the user is; a failure (with its reason) stays until dismissed. */
+function notifyRunEnd(e: RunEvent): void {
+  const name = e.run.split(/[\\/]/).pop();
+  const state = e.state as Exclude<RunState, 'started'>;
+  notifications.show({
+    color: RUN_END_COLORS[state],
+    title: e.state === 'failed' ? 'Training failed' : 'Training',
+    message: `${name}: ${e.state} at iteration ${e.iteration} of ${e.iterations}${e.reason !== undefined ? ` — ${e.reason}` : ''}`,
+    autoClose: e.state === 'failed' ? false : 6000,
+    ...({ 'data-testid': 'run-notice', 'data-state': e.state } as object),
+  });
+}
 
 function RuntimeInfo() {
   const api = window.api;
@@ -31,8 +51,8 @@ export function App({ engine }: { engine: EngineClient }) {
   const [active, setActive] = useState<Screen>('Model');
   const [status, setStatus] = useState<{ s: ConnectionStatus; why?: string }>({ s: 'connecting' });
   const [model, setModel] = useState<ModelReport | null>(null);
-  const [run, setRun] = useState<{ dir: string; iterations: number; history: Record<string, number>[] } | null>(null);
-  const view = useRunEvents(engine, run?.dir ?? null, run?.history);
+  const [run, setRun] = useState<OpenedRun | null>(null);
+  const view = useRunEvents(engine, run);
   const [runsRoot, setRunsRoot] = useState('runs');
   const { setColorScheme } = useMantineColorScheme();
   const scheme = useComputedColorScheme('light');
@@ -45,7 +65,7 @@ export function App({ engine }: { engine: EngineClient }) {
       }),
     [engine],
   );
-  // Warnings from the engine (a crash and its restart, a failed run) stay up until dismissed.
+  // Warnings from the engine (e.g. a crash and its restart) stay up until dismissed.
   useEffect(
     () =>
       engine.onEvent((e) => {
@@ -53,14 +73,8 @@ export function App({ engine }: { engine: EngineClient }) {
       }),
     [engine],
   );
-  // Runs finishing (or stopping) are worth a short note wherever the user is.
-  useEffect(
-    () =>
-      engine.onEvent((e) => {
-        if (e.type === 'log' && e.level === 'info' && / (finished|stopped) at iteration /.test(e.message)) notifications.show({ color: 'green', title: 'Training', message: e.message });
-      }),
-    [engine],
-  );
+  // Runs ending are worth a note wherever the user is (from their run events).
+  useEventBacklog(engine, isRunEnd, (batch) => batch.forEach(notifyRunEnd));
   return (
     <AppShell header={{ height: 56 }} navbar={{ width: 220, breakpoint: 'sm' }} padding="md">
       <AppShell.Header>
@@ -102,7 +116,8 @@ export function App({ engine }: { engine: EngineClient }) {
               engine={engine}
               model={model}
               onStarted={(dir, iterations) => {
-                setRun({ dir, iterations, history: [] });
+                // Its `started` event came before this answer: the run is training (see useRunEvents).
+                setRun({ dir, history: [], status: { state: 'started', iteration: 0, iterations } });
                 setActive('Train');
               }}
             />
@@ -114,13 +129,13 @@ export function App({ engine }: { engine: EngineClient }) {
               engine={engine}
               root={runsRoot}
               setRoot={setRunsRoot}
-              onOpen={(dir, iterations, history) => {
-                setRun({ dir, iterations, history });
+              onOpen={(opened) => {
+                setRun(opened);
                 setActive('Train');
               }}
             />
           )}
-          {active === 'Train' && <TrainScreen engine={engine} run={run?.dir ?? null} iterations={run?.iterations ?? 0} view={view} onResumed={(iterations) => setRun((r) => (r ? { ...r, iterations } : r))} />}
+          {active === 'Train' && <TrainScreen engine={engine} run={run?.dir ?? null} view={view} />}
           <RuntimeInfo />
         </Stack>
       </AppShell.Main>

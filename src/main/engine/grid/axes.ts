@@ -3,59 +3,29 @@
 
 import type { Denoiser } from '../models/model';
 import { resolveSettings, type ResolvedSettings } from '../samplers/generate';
-import type { SamplerSettings } from '../samplers/types';
+import { SAMPLER_KNOBS, type SamplerSettings } from '../../../shared/sampler-settings';
 import { GridError } from './error';
 
-export const AXIS_NAMES = [
-  'guidance',
-  'churn',
-  'steps',
-  's-tmin',
-  's-tmax',
-  's-noise',
-  'eta',
-  'rho',
-  'sigma-min',
-  'sigma-max',
-  'restart-k',
-  'restart-tmin',
-  'restart-tmax',
-  'restart-steps',
-] as const;
-export type AxisName = (typeof AXIS_NAMES)[number];
+/** Every numeric sampler setting is an axis, named by its flag (shared/sampler-settings.ts): guidance, churn, steps, s-tmin, … */
+export const AXIS_NAMES: readonly string[] = SAMPLER_KNOBS.map((k) => k.name);
+export type AxisName = string;
 
 /** Most cells a grid may have. */
 export const MAX_GRID_CELLS = 10_000;
 
+/** An axis's bounds and access, from its field: int, min (inclusive), above (exclusive), inf. */
 interface AxisSpec {
-  /** Values must be integers. */
   int?: boolean;
-  /** Smallest allowed value (inclusive) … */
   min?: number;
-  /** … or exclusive. */
   above?: number;
-  /** "inf" is a meaningful value (s-tmax). */
   inf?: boolean;
   get(s: SamplerSettings): number | null;
   set(s: SamplerSettings, v: number): void;
 }
 
-const AXES: Record<AxisName, AxisSpec> = {
-  guidance: { get: (s) => s.guidance, set: (s, v) => void (s.guidance = v) },
-  churn: { min: 0, get: (s) => s.churn, set: (s, v) => void (s.churn = v) },
-  steps: { int: true, min: 1, get: (s) => s.steps, set: (s, v) => void (s.steps = v) },
-  's-tmin': { min: 0, get: (s) => s.sTmin, set: (s, v) => void (s.sTmin = v) },
-  's-tmax': { min: 0, inf: true, get: (s) => s.sTmax, set: (s, v) => void (s.sTmax = v) },
-  's-noise': { above: 0, get: (s) => s.sNoise, set: (s, v) => void (s.sNoise = v) },
-  eta: { min: 0, get: (s) => s.eta, set: (s, v) => void (s.eta = v) },
-  rho: { above: 0, get: (s) => s.rho, set: (s, v) => void (s.rho = v) },
-  'sigma-min': { above: 0, get: (s) => s.sigmaMin, set: (s, v) => void (s.sigmaMin = v) },
-  'sigma-max': { above: 0, get: (s) => s.sigmaMax, set: (s, v) => void (s.sigmaMax = v) },
-  'restart-k': { int: true, min: 0, get: (s) => s.restart.k, set: (s, v) => void (s.restart.k = v) },
-  'restart-tmin': { above: 0, get: (s) => s.restart.tMin, set: (s, v) => void (s.restart.tMin = v) },
-  'restart-tmax': { above: 0, get: (s) => s.restart.tMax, set: (s, v) => void (s.restart.tMax = v) },
-  'restart-steps': { int: true, min: 1, get: (s) => s.restart.steps, set: (s, v) => void (s.restart.steps = v) },
-};
+const AXES: Record<AxisName, AxisSpec> = Object.fromEntries(
+  SAMPLER_KNOBS.map(({ name, field: f, get, set }) => [name, { int: f.int, min: f.min, above: f.gt, inf: f.inf, get, set }]),
+);
 
 export interface GridAxis {
   name: AxisName;
@@ -132,7 +102,7 @@ export function parseAxis(text: string): GridAxis {
     throw new GridError(`--axis ${name || '""'}: unknown axis; axes are ${AXIS_NAMES.join(', ')}`, 'axis');
   }
   const axis = name as AxisName;
-  const spec = AXES[axis];
+  const spec = AXES[axis]!;
   if (body === '') throw new GridError(`--axis ${axis}: no values; give START:END:STEP or V1,V2,…`, 'axis');
   let values: number[];
   if (body.includes(':')) {

@@ -13,11 +13,11 @@ import { existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { infReplacer } from '../../../shared/json';
-import { jsonNumber, jsonNumberOrNull, parseFile, RunFileError } from '../../../shared/run-files';
+import { infReplacer, infReviver } from '../../../shared/json';
+import { jsonNumber, parseFile, RunFileError } from '../../../shared/run-files';
 import { writeFileAtomic } from '../io/atomic';
 import { METRICS } from '../metrics/evaluate';
-import { SAMPLERS, type SamplerSettings } from '../samplers/types';
+import { SamplerSettingsSchema } from '../../../shared/sampler-settings';
 import { AXIS_NAMES, formatAxisValue } from './axes';
 import { GridError } from './error';
 import { assembleResults, GRID_RESULTS_VERSION, SELECTION_METRICS, summaryKeys, type GridCell, type GridConfig, type GridResults } from './results';
@@ -25,25 +25,13 @@ import { assembleResults, GRID_RESULTS_VERSION, SELECTION_METRICS, summaryKeys, 
 // ---------------------------------------------------------------------------------------------
 // results.json
 
-const samplerSettings = z.object({
-  sampler: z.enum(SAMPLERS),
-  steps: jsonNumber,
-  sigmaMin: jsonNumberOrNull,
-  sigmaMax: jsonNumberOrNull,
-  rho: jsonNumber,
-  churn: jsonNumber,
-  sTmin: jsonNumber,
-  sTmax: jsonNumber,
-  sNoise: jsonNumber,
-  eta: jsonNumber,
-  restart: z.object({ tMin: jsonNumber, tMax: jsonNumber, k: jsonNumber, steps: jsonNumber }),
-  guidance: jsonNumber,
-}) satisfies z.ZodType<SamplerSettings>;
+/** Sampler settings through their one schema (shared/sampler-settings.ts), "inf" read as ∞. */
+const samplerSettings = z.preprocess((v) => JSON.parse(JSON.stringify(v ?? null), infReviver) as unknown, SamplerSettingsSchema);
 
 const gridConfig = z.object({
   model: z.object({ name: z.string(), dir: z.string() }),
   base: samplerSettings,
-  axes: z.array(z.object({ name: z.enum(AXIS_NAMES), values: z.array(jsonNumber) })),
+  axes: z.array(z.object({ name: z.string().refine((n) => AXIS_NAMES.includes(n), { error: `must be one of ${AXIS_NAMES.join(', ')}` }), values: z.array(jsonNumber) })),
   n: jsonNumber,
   seed: jsonNumber,
   classes: z.custom<'random' | 'none' | number>((v) => v === 'random' || v === 'none' || typeof v === 'number', { error: 'expected "random", "none" or a class number' }),

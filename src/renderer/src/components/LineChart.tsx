@@ -1,121 +1,226 @@
-// A small canvas line chart: thousands of points redraw in well under a frame (no DOM per point).
-// One series with an optional ±band (e.g. the learning signal's mean ± std), or several series with
-// a legend (runs side by side); x = iteration.
+// A line chart on uPlot (canvas: thousands of points draw in a few milliseconds, no DOM per point):
+// x = iteration, one series with an optional ± band (the learning signal's mean ± std), or several
+// series with a legend (runs side by side). Axis ticks, a hover cursor (shared by every chart with
+// the same `sync` key), and values at the cursor in the header — the latest values when the pointer
+// is elsewhere.
+//
+// The React side is a thin wrapper: uPlot is created in an effect (again when the options change:
+// theme, series, scale), fed with setData when only the data changes, resized by a ResizeObserver,
+// and destroyed on unmount. The values in the header are written by uPlot's setLegend hook straight
+// into their spans, so moving the pointer re-renders nothing.
 
-import { useEffect, useMemo, useRef } from 'react';
-import { Group, Text, useComputedColorScheme } from '@mantine/core';
+import { useEffect, useLayoutEffect, useMemo, useRef } from 'react';
+import uPlot from 'uplot';
+import 'uplot/dist/uPlot.min.css';
+import { Group, Text, useComputedColorScheme, useMantineTheme, type MantineTheme } from '@mantine/core';
+import { formatMetric } from '../../../shared/metrics';
+import { allPositive, logTickLabel, paddedRange, pointCount, tickLabel, xRange, type ChartData } from './chartData';
 
-export interface ChartPoint {
-  x: number;
-  y: number;
-  /** Half-width of the band around y (e.g. a standard deviation). */
-  band?: number;
+export type { ChartData } from './chartData';
+
+const PALETTE = ['blue', 'orange', 'green', 'grape', 'yellow', 'cyan', 'red', 'violet'] as const;
+
+interface Colors {
+  series: string[];
+  band: string;
+  text: string;
+  grid: string;
 }
 
-export interface ChartSeries {
-  name: string;
-  points: ChartPoint[];
+/** The chart's colours from the Mantine theme, for the scheme shown (light or dark). */
+function colors(theme: MantineTheme, dark: boolean): Colors {
+  return {
+    series: PALETTE.map((c) => theme.colors[c]![dark ? 4 : 7]!),
+    band: dark ? 'rgba(116, 192, 252, 0.22)' : 'rgba(28, 126, 214, 0.15)',
+    text: dark ? theme.colors.dark[1]! : theme.colors.gray[7]!,
+    grid: dark ? theme.colors.dark[4]! : theme.colors.gray[3]!,
+  };
 }
 
-const LIGHT = ['#1c7ed6', '#e8590c', '#2f9e44', '#ae3ec9', '#f08c00', '#0c8599', '#e03131', '#5f3dc4'];
-const DARK = ['#74c0fc', '#ffa94d', '#8ce99a', '#e599f7', '#ffd43b', '#66d9e8', '#ff8787', '#b197fc'];
+/** Ticks on the iteration axis fall on whole iterations. */
+const ITERATION_INCRS = [1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 2500, 5000, 10_000, 20_000, 25_000, 50_000, 100_000, 200_000, 500_000, 1_000_000];
+const FONT = '11px system-ui, sans-serif';
 
-export function LineChart({ title, points, series, height = 140, testId }: { title: string; points?: ChartPoint[]; series?: ChartSeries[]; height?: number; testId?: string }) {
-  const canvas = useRef<HTMLCanvasElement>(null);
-  // 'auto' resolved to what is shown, so the canvas follows the page's theme.
+export interface LineChartProps {
+  title: string;
+  /** Hover help for the title. */
+  help?: string;
+  chart: ChartData;
+  /** The catalogue key whose digits format the values (shared/metrics.ts). */
+  metric: string;
+  /** The catalogue key of the band, for its "± value". */
+  bandMetric?: string;
+  /** A log y axis (the catalogue's `log`); falls back to linear while any value is ≤ 0. */
+  log?: boolean;
+  /** Height of the plot with its axes, CSS pixels. */
+  height?: number;
+  /** Charts with the same key share one cursor. */
+  sync?: string;
+  testId?: string;
+}
+
+export function LineChart({ title, help, chart, metric, bandMetric, log = false, height = 150, sync, testId }: LineChartProps) {
+  const box = useRef<HTMLDivElement>(null);
+  const values = useRef<(HTMLSpanElement | null)[]>([]);
+  const plot = useRef<uPlot | null>(null);
+  // 'auto' resolved to what is shown, so the chart follows the page's theme.
   const dark = useComputedColorScheme('light') === 'dark';
-  const all: ChartSeries[] = useMemo(() => series ?? [{ name: title, points: points ?? [] }], [series, points, title]);
-  const total = all.reduce((n, s) => n + s.points.length, 0);
-  useEffect(() => {
-    const c = canvas.current;
-    if (!c) return;
-    const dpr = window.devicePixelRatio || 1;
-    const w = c.clientWidth;
-    const h = height;
-    c.width = Math.round(w * dpr);
-    c.height = Math.round(h * dpr);
-    const g = c.getContext('2d')!;
-    g.setTransform(dpr, 0, 0, dpr, 0, 0);
-    const fg = dark ? '#c9c9c9' : '#495057';
-    g.clearRect(0, 0, w, h);
-    g.font = '11px sans-serif';
-    g.fillStyle = fg;
-    if (total === 0) {
-      g.fillText('waiting for data…', 8, h / 2);
-      return;
+  const theme = useMantineTheme();
+  const palette = useMemo(() => colors(theme, dark), [theme, dark]);
+  const points = useMemo(() => pointCount(chart), [chart]);
+  // A log axis cannot show a value ≤ 0: the whole chart falls back to linear while there is one.
+  const logScale = log && allPositive(chart);
+  const multi = chart.names.length > 1;
+  const names = chart.names.join('\u0000');
+
+  // The header: the value under the cursor of each series (its last value when the cursor is away).
+  const latest = useRef<(number | null)[]>([]);
+  const writeLegend = useRef<(u: uPlot) => void>(() => {});
+  const legendWriter = (u: uPlot): void => {
+    const hovering = u.cursor.idx !== null && u.cursor.idx !== undefined;
+    for (let s = 1; s <= chart.names.length; s++) {
+      const el = values.current[s - 1];
+      if (!el) continue;
+      const i = hovering ? (u.legend.idxs?.[s] ?? null) : (latest.current[s] ?? null);
+      const y = i === null ? null : u.data[s]![i];
+      if (i === null || y === null || y === undefined) {
+        el.textContent = '—';
+        continue;
+      }
+      let text = formatMetric(metric, y);
+      if (chart.band && s === 1) {
+        const lo = u.data[chart.names.length + 1]![i];
+        const hi = u.data[chart.names.length + 2]![i];
+        if (lo !== null && lo !== undefined && hi !== null && hi !== undefined) text += ` ± ${formatMetric(bandMetric ?? metric, (hi - lo) / 2)}`;
+      }
+      el.textContent = `it. ${u.data[0][i]}: ${text}`;
     }
-    let x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
-    for (const s of all) {
-      for (const p of s.points) {
-        if (!Number.isFinite(p.y)) continue;
-        x0 = Math.min(x0, p.x);
-        x1 = Math.max(x1, p.x);
-        y0 = Math.min(y0, p.y - (p.band ?? 0));
-        y1 = Math.max(y1, p.y + (p.band ?? 0));
-      }
-    }
-    if (!(y1 > y0)) {
-      y0 -= 1;
-      y1 += 1;
-    }
-    if (!(x1 > x0)) x1 = x0 + 1;
-    const L = 48, R = 8, T = 8, B = 18;
-    const X = (x: number): number => L + ((x - x0) / (x1 - x0)) * (w - L - R);
-    const Y = (y: number): number => T + (1 - (y - y0) / (y1 - y0)) * (h - T - B);
-    g.strokeStyle = dark ? '#444' : '#dee2e6';
-    g.beginPath();
-    g.moveTo(L, T);
-    g.lineTo(L, h - B);
-    g.lineTo(w - R, h - B);
-    g.stroke();
-    g.fillText(y1.toPrecision(3), 2, T + 8);
-    g.fillText(y0.toPrecision(3), 2, h - B);
-    g.fillText(String(x0), L, h - 4);
-    g.fillText(String(x1), w - R - 24, h - 4);
-    all.forEach((s, si) => {
-      const pts = s.points;
-      const color = (dark ? DARK : LIGHT)[si % LIGHT.length]!;
-      if (pts.some((p) => p.band)) {
-        g.fillStyle = dark ? 'rgba(116,192,252,0.2)' : 'rgba(28,126,214,0.15)';
-        g.beginPath();
-        pts.forEach((p, i) => (i === 0 ? g.moveTo(X(p.x), Y(p.y + (p.band ?? 0))) : g.lineTo(X(p.x), Y(p.y + (p.band ?? 0)))));
-        for (let i = pts.length - 1; i >= 0; i--) g.lineTo(X(pts[i]!.x), Y(pts[i]!.y - (pts[i]!.band ?? 0)));
-        g.closePath();
-        g.fill();
-      }
-      g.strokeStyle = color;
-      g.lineWidth = 1.5;
-      g.beginPath();
-      let started = false;
-      for (const p of pts) {
-        if (!Number.isFinite(p.y)) continue;
-        if (!started) g.moveTo(X(p.x), Y(p.y));
-        else g.lineTo(X(p.x), Y(p.y));
-        started = true;
-      }
-      g.stroke();
-      if (pts.length === 1) {
-        g.fillStyle = color;
-        g.fillRect(X(pts[0]!.x) - 2, Y(pts[0]!.y) - 2, 4, 4);
-      }
+  };
+  // Refs follow the committed render (the hooks and effects below read them).
+  const dataNow = useRef(chart);
+  useLayoutEffect(() => {
+    writeLegend.current = legendWriter;
+    dataNow.current = chart;
+  });
+  const remember = (u: uPlot): void => {
+    latest.current = u.data.map((col, s) => {
+      if (s === 0) return null;
+      for (let i = col.length - 1; i >= 0; i--) if (col[i] !== null && col[i] !== undefined) return i;
+      return null;
     });
-  }, [all, total, height, dark]); // redrawn only when the data, size or theme change
-  const single = series ? null : all[0]!.points;
+    writeLegend.current(u);
+  };
+
+  const options = useMemo((): Omit<uPlot.Options, 'width'> => {
+    const n = names.split('\u0000').length;
+    const series: uPlot.Series[] = [{ label: 'iteration' }];
+    for (let s = 0; s < n; s++) series.push({ label: names.split('\u0000')[s], stroke: palette.series[s % palette.series.length], width: 1.5, spanGaps: false, points: { size: 4, fill: palette.series[s % palette.series.length] } });
+    if (chart.band) for (const edge of ['− std', '+ std']) series.push({ label: edge, stroke: 'transparent', width: 0, spanGaps: false, points: { show: false } });
+    const axis = (): uPlot.Axis => ({ stroke: palette.text, font: FONT, grid: { stroke: palette.grid, width: 1 }, ticks: { stroke: palette.grid, width: 1, size: 4 } });
+    return {
+      height,
+      series,
+      bands: chart.band ? [{ series: [n + 2, n + 1], fill: palette.band }] : [],
+      scales: {
+        x: { time: false, range: (_u, min, max) => xRange(min, max) },
+        y: logScale ? { distr: 3, log: 10, range: (_u, min, max) => paddedRange(min, max, true) } : { range: (_u, min, max) => paddedRange(min, max) },
+      },
+      axes: [
+        { ...axis(), incrs: ITERATION_INCRS, size: 28 },
+        // Wide enough for the longest tick label.
+        {
+          ...axis(),
+          values: (_u, splits, _i, _space, incr) => splits.map((v) => (v === null ? null : logScale ? logTickLabel(v) : tickLabel(v, incr))),
+          size: (_u, labels) => 14 + 6.2 * Math.max(3, ...(labels ?? []).map((l) => String(l ?? '').length)),
+        },
+      ],
+      legend: { show: false },
+      cursor: {
+        // A vertical line only: the charts share x, not y.
+        y: false,
+        ...(sync ? { sync: { key: sync, scales: ['x', null] as uPlot.Cursor.Sync.Scales, setSeries: false } } : {}),
+        // No hover dot on a band's edges.
+        points: { size: (_u, s) => (s > n ? 0 : 7) },
+        drag: { x: true, y: false },
+      },
+      hooks: { setLegend: [(u) => writeLegend.current(u)] },
+    };
+  }, [names, chart.band, logScale, palette, height, sync]);
+
+  // Created when the options change, destroyed on unmount.
+  useEffect(() => {
+    const el = box.current;
+    if (!el) return;
+    const u = new uPlot({ ...options, width: Math.max(100, Math.floor(el.clientWidth) || 300) }, dataNow.current.data as uPlot.AlignedData, el);
+    plot.current = u;
+    remember(u);
+    let frame = 0;
+    const resize = new ResizeObserver(() => {
+      cancelAnimationFrame(frame);
+      frame = requestAnimationFrame(() => {
+        const w = Math.floor(el.clientWidth);
+        if (w > 0 && w !== u.width) u.setSize({ width: w, height: u.height });
+      });
+    });
+    resize.observe(el);
+    return () => {
+      resize.disconnect();
+      cancelAnimationFrame(frame);
+      u.destroy();
+      plot.current = null;
+    };
+  }, [options]);
+  // New data into the same chart.
+  useEffect(() => {
+    const u = plot.current;
+    if (!u || u.data === (chart.data as uPlot.AlignedData)) return;
+    u.setData(chart.data as uPlot.AlignedData);
+    remember(u);
+    u.ctx.canvas.setAttribute('aria-label', label(title, points, chart.names.length));
+  }, [chart]);
+  useEffect(() => {
+    const c = plot.current?.ctx.canvas;
+    if (!c) return;
+    c.setAttribute('role', 'img');
+    c.setAttribute('aria-label', label(title, points, chart.names.length));
+  }, [options, title, points, chart.names.length]);
+
   return (
-    <div data-testid={testId} data-points={total}>
-      <Text size="sm" fw={500}>
-        {title} {single && single.length > 0 && <Text span c="dimmed" size="xs">({single[single.length - 1]!.y.toPrecision(4)})</Text>}
-      </Text>
-      <canvas ref={canvas} style={{ width: '100%', height }} role="img" aria-label={`${title} chart, ${total} points${series ? ` in ${series.length} series` : ''}`} />
-      {series && (
-        <Group gap="sm">
-          {series.map((s, i) => (
-            <Text key={s.name} size="xs" c={(dark ? DARK : LIGHT)[i % LIGHT.length]}>
-              ■ {s.name}
+    <div data-testid={testId} data-points={points} data-scale={logScale ? 'log' : 'linear'} style={{ minWidth: 0 }}>
+      <Group gap={6} style={{ rowGap: 0 }} align="baseline">
+        <Text size="sm" fw={500} title={help}>
+          {title}
+        </Text>
+        {log && (
+          <Text span size="xs" c="dimmed" title={logScale ? 'logarithmic y axis' : 'a value ≤ 0 cannot go on a log axis: linear until there is none'}>
+            {logScale ? 'log' : 'linear'}
+          </Text>
+        )}
+        {!multi && <Text span size="xs" c="dimmed" ff="monospace" style={{ whiteSpace: 'nowrap' }} ref={(e: HTMLSpanElement | null) => void (values.current[0] = e)} data-testid={testId && `${testId}-value`} />}
+      </Group>
+      <div style={{ position: 'relative', minWidth: 0 }}>
+        {/* uPlot's own DOM: React renders nothing inside */}
+        <div ref={box} style={{ minWidth: 0, overflow: 'hidden', height }} />
+        {points === 0 && (
+          <Text size="xs" c="dimmed" style={{ position: 'absolute', top: height / 2 - 20, left: 60, pointerEvents: 'none' }}>
+            waiting for data…
+          </Text>
+        )}
+      </div>
+      {multi && (
+        <Group gap="md" mt={4}>
+          {chart.names.map((name, i) => (
+            <Text key={name} size="xs">
+              <span style={{ color: palette.series[i % palette.series.length] }}>■</span> {name}{' '}
+              <Text span size="xs" c="dimmed" ff="monospace" ref={(e: HTMLSpanElement | null) => void (values.current[i] = e)} data-testid={testId && `${testId}-value-${i}`} />
             </Text>
           ))}
         </Group>
       )}
     </div>
   );
+}
+
+function label(title: string, points: number, series: number): string {
+  return `${title} chart, ${points} points${series > 1 ? ` in ${series} series` : ''}`;
 }

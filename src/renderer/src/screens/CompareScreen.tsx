@@ -1,11 +1,42 @@
 // Screen 4 — Compare: the learned policy next to its baselines (same sampler, steps, seed and n):
-// FID, KID, precision, recall and NFE, with each row's samples side by side; the temperature
-// slider re-evaluates the policy.
+// the evaluation metrics of the catalogue (shared/metrics.ts: labels, digits, which way is better,
+// KID's ± std) and NFE, with each row's samples side by side; the temperature slider re-evaluates
+// the policy.
 
 import { useState } from 'react';
 import { Alert, Button, Card, Checkbox, Group, Image, NumberInput, SimpleGrid, Slider, Stack, Table, Text, TextInput, Title } from '@mantine/core';
 import type { ComparisonResult } from '../../../shared/protocol';
+import { BAND_METRICS, EVAL_METRICS, evalRunKey, formatMetric, isBetter, metricInfo } from '../../../shared/metrics';
 import type { EngineClient } from '../engine/client';
+
+/** The columns of a comparison: the catalogue's evaluation metrics the rows report, in its order,
+ * then any the catalogue does not know; a metric that is another's ± band goes beside it. */
+function columns(result: ComparisonResult): string[] {
+  const present = new Set(result.rows.flatMap((r) => Object.keys(r.summary)));
+  const known = EVAL_METRICS.map((m) => m.key as string).filter((k) => present.has(k));
+  const unknown = [...present].filter((k) => !known.includes(k));
+  return [...known, ...unknown].filter((k) => !BAND_METRICS.has(k));
+}
+
+/** The row holding the best value of metric `k`, or -1 when the metric has no better direction. */
+function bestRow(result: ComparisonResult, k: string): number {
+  if (metricInfo(k).better === null) return -1;
+  let bi = -1;
+  result.rows.forEach((r, i) => {
+    if (isBetter(k, r.summary[k], bi < 0 ? undefined : result.rows[bi]!.summary[k])) bi = i;
+  });
+  return bi;
+}
+
+/** A table cell: the value, with its ± band when the catalogue gives it one (KID ± its std). */
+function cell(summary: Record<string, number>, k: string): string {
+  const band = metricInfo(k).band;
+  const v = formatMetric(k, summary[k]);
+  return band !== undefined && summary[band] !== undefined ? `${v} ± ${formatMetric(band, summary[band])}` : v;
+}
+
+/** The guided-evaluation counts have no summary key: they are shown the way a run's `eval/nfe` is. */
+const NFE = evalRunKey('nfe');
 
 export function CompareScreen({ engine, run }: { engine: EngineClient; run: string | null }) {
   const [result, setResult] = useState<ComparisonResult | null>(null);
@@ -29,17 +60,9 @@ export function CompareScreen({ engine, run }: { engine: EngineClient; run: stri
       setBusy(false);
     }
   };
-  const keys = result ? Object.keys(result.rows[0]!.summary).filter((k) => k !== 'kid_std') : [];
-  const best = (k: string): number => {
-    if (!result) return -1;
-    const vals = result.rows.map((r) => r.summary[k] ?? NaN);
-    const higherBetter = k === 'precision' || k === 'recall';
-    let bi = 0;
-    vals.forEach((v, i) => {
-      if (higherBetter ? v > vals[bi]! : v < vals[bi]!) bi = i;
-    });
-    return bi;
-  };
+  const keys = result ? columns(result) : [];
+  const best = Object.fromEntries(keys.map((k) => [k, result ? bestRow(result, k) : -1]));
+  const labels = (better: 'lower' | 'higher'): string => keys.filter((k) => metricInfo(k).better === better).map((k) => metricInfo(k).label).join(', ');
   return (
     <Stack gap="md">
       <Title order={2}>Compare</Title>
@@ -74,7 +97,9 @@ export function CompareScreen({ engine, run }: { engine: EngineClient; run: stri
                 <Table.Th title="guided denoiser evaluations D_w per sample">NFE</Table.Th>
                 <Table.Th title="network passes per sample: a guided evaluation with w ≠ 1 runs the network twice">denoiser passes</Table.Th>
                 {keys.map((k) => (
-                  <Table.Th key={k}>{k}</Table.Th>
+                  <Table.Th key={k} title={metricInfo(k).help}>
+                    {metricInfo(k).label}
+                  </Table.Th>
                 ))}
               </Table.Tr>
             </Table.Thead>
@@ -82,11 +107,11 @@ export function CompareScreen({ engine, run }: { engine: EngineClient; run: stri
               {result.rows.map((r, i) => (
                 <Table.Tr key={r.name}>
                   <Table.Td>{r.name}</Table.Td>
-                  <Table.Td>{r.nfe.toFixed(2)}</Table.Td>
-                  <Table.Td>{r.networkEvals.toFixed(2)}</Table.Td>
+                  <Table.Td>{formatMetric(NFE, r.nfe)}</Table.Td>
+                  <Table.Td>{formatMetric(NFE, r.networkEvals)}</Table.Td>
                   {keys.map((k) => (
-                    <Table.Td key={k} fw={best(k) === i ? 700 : undefined}>
-                      {k === 'kid' ? (r.summary[k] ?? NaN).toExponential(2) : (r.summary[k] ?? NaN).toFixed(4)}
+                    <Table.Td key={k} fw={best[k] === i ? 700 : undefined}>
+                      {cell(r.summary, k)}
                     </Table.Td>
                   ))}
                 </Table.Tr>
@@ -94,7 +119,7 @@ export function CompareScreen({ engine, run }: { engine: EngineClient; run: stri
             </Table.Tbody>
           </Table>
           <Text size="xs" c="dimmed">
-            n = {result.n} per row, seed {result.seed}, iteration {result.iteration}; FID/KID lower is better, precision/recall higher (best in bold). NFE counts guided evaluations D_w; denoiser passes count network calls (two for w ≠ 1).
+            n = {result.n} per row, seed {result.seed}, iteration {result.iteration}; {labels('lower')} lower is better, {labels('higher')} higher (best in bold). NFE counts guided evaluations D_w; denoiser passes count network calls (two for w ≠ 1).
           </Text>
           <SimpleGrid cols={{ base: 1, sm: 2, lg: 3 }}>
             {result.rows.map((r) => (

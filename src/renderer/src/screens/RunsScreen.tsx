@@ -2,15 +2,25 @@
 // one (its curves load into Train, Compare and Export), resume it, save its metrics as CSV, compare
 // the curves of several, or delete one (moved into .trash beside it, after a confirmation).
 
-import { useCallback, useEffect, useRef, useState } from 'react';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { Alert, Badge, Button, Checkbox, Code, Group, Modal, NumberInput, Select, Stack, Table, Text, TextInput, Title } from '@mantine/core';
 import { notifications } from '@mantine/notifications';
 import type { RunSummary } from '../../../shared/protocol';
+import { COMPARABLE_RUN_METRICS, evalRunKey, formatMetric, HEADLINE_METRIC, metricInfo } from '../../../shared/metrics';
 import type { EngineClient } from '../engine/client';
-import { LineChart, type ChartSeries } from '../components/LineChart';
+import type { OpenedRun, RunStatus } from '../hooks/useRunEvents';
+import { LineChart } from '../components/LineChart';
+import { comparisonChart } from '../components/chartData';
 
-/** Metrics worth comparing across runs. */
-const COMPARABLE = ['eval/fid', 'eval/precision', 'eval/recall', 'charts/learning_signal_mean', 'losses/discriminator', 'charts/discriminator_accuracy', 'charts/entropy', 'charts/approx_kl', 'charts/nfe'];
+/** The comparison's choices, from the catalogue. */
+const COMPARABLE = COMPARABLE_RUN_METRICS.map((m) => ({ value: m.key, label: m.label }));
+/** The table's last-evaluation column: the headline metric as a run writes it. */
+const HEADLINE = evalRunKey(HEADLINE_METRIC);
+
+/** What the list knows of a run's state: training here, or ended at its target (finished) or before it (stopped). */
+export function listedStatus(r: RunSummary): RunStatus {
+  return { state: r.active ? 'started' : r.iteration >= r.iterations ? 'finished' : 'stopped', iteration: r.iteration, iterations: r.iterations };
+}
 
 /** Metrics lines → CSV (one column per metric name, in first-seen order). */
 export function metricsCsv(lines: Record<string, number>[]): string {
@@ -21,12 +31,12 @@ export function metricsCsv(lines: Record<string, number>[]): string {
 }
 
 /** `root` and `setRoot` live in the app, so the folder stays chosen across screens. */
-export function RunsScreen({ engine, onOpen, root, setRoot }: { engine: EngineClient; onOpen: (run: string, iterations: number, history: Record<string, number>[]) => void; root: string; setRoot: (r: string) => void }) {
+export function RunsScreen({ engine, onOpen, root, setRoot }: { engine: EngineClient; onOpen: (run: OpenedRun) => void; root: string; setRoot: (r: string) => void }) {
   const [runs, setRuns] = useState<RunSummary[] | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [more, setMore] = useState<number | string>(50);
   const [selected, setSelected] = useState<string[]>([]);
-  const [metric, setMetric] = useState<string>('eval/fid');
+  const [metric, setMetric] = useState<string>(HEADLINE);
   const [curves, setCurves] = useState<Record<string, Record<string, number>[]>>({});
   const [trash, setTrash] = useState<RunSummary | null>(null);
 
@@ -54,10 +64,15 @@ export function RunsScreen({ engine, onOpen, root, setRoot }: { engine: EngineCl
       );
     }
   }, [engine, selected]);
-  const series: ChartSeries[] = selected.map((dir) => ({
-    name: dir.split(/[\\/]/).pop()!,
-    points: (curves[dir] ?? []).filter((m) => m[metric] !== undefined && m['iteration'] !== undefined).map((m) => ({ x: m['iteration']!, y: m[metric]! })),
-  }));
+  const chart = useMemo(
+    () =>
+      comparisonChart(
+        selected.map((dir) => ({ name: dir.split(/[\\/]/).pop()!, lines: (curves[dir] ?? []).filter((m) => Number.isFinite(m['iteration'])).map((m) => ({ iteration: m['iteration']!, metrics: m })) })),
+        metric,
+      ),
+    [selected, curves, metric],
+  );
+  const info = metricInfo(metric);
   const remove = async (r: RunSummary): Promise<void> => {
     setTrash(null);
     try {
@@ -73,7 +88,7 @@ export function RunsScreen({ engine, onOpen, root, setRoot }: { engine: EngineCl
   const open = async (r: RunSummary): Promise<void> => {
     try {
       const h = await engine.request('runs.metrics', { run: r.dir });
-      onOpen(r.dir, h.iterations, h.metrics);
+      onOpen({ dir: r.dir, history: h.metrics, status: listedStatus(r) });
     } catch (e) {
       setError((e as Error).message);
     }
@@ -83,7 +98,8 @@ export function RunsScreen({ engine, onOpen, root, setRoot }: { engine: EngineCl
       const h = await engine.request('runs.metrics', { run: r.dir });
       const target = Math.max(r.iterations, r.iteration + Number(more));
       await engine.request('train.resume', { run: r.dir, iterations: target });
-      onOpen(r.dir, target, h.metrics);
+      // Its `started` event came before this answer: the run is training (see useRunEvents).
+      onOpen({ dir: r.dir, history: h.metrics, status: { state: 'started', iteration: r.iteration, iterations: target } });
     } catch (e) {
       setError((e as Error).message);
     }
@@ -118,7 +134,7 @@ export function RunsScreen({ engine, onOpen, root, setRoot }: { engine: EngineCl
               <Table.Th>model</Table.Th>
               <Table.Th>policy</Table.Th>
               <Table.Th>iteration</Table.Th>
-              <Table.Th>last FID</Table.Th>
+              <Table.Th title={metricInfo(HEADLINE).help}>last {metricInfo(HEADLINE_METRIC).label}</Table.Th>
               <Table.Th />
             </Table.Tr>
           </Table.Thead>
@@ -128,7 +144,12 @@ export function RunsScreen({ engine, onOpen, root, setRoot }: { engine: EngineCl
               return (
                 <Table.Tr key={r.dir}>
                   <Table.Td>
-                    <Checkbox aria-label={`Compare ${name}`} checked={selected.includes(r.dir)} onChange={(e) => setSelected((s) => (e.currentTarget.checked ? s.concat(r.dir) : s.filter((d) => d !== r.dir)))} />
+                    <Checkbox aria-label={`Compare ${name}`} checked={selected.includes(r.dir)} onChange={(e) => {
+                        // Read now: React may run the updater after the event (currentTarget is null by then).
+                        const checked = e.currentTarget.checked;
+                        setSelected((s) => (checked ? s.concat(r.dir) : s.filter((d) => d !== r.dir)));
+                      }}
+                    />
                   </Table.Td>
                   <Table.Td title={r.dir}>
                     {name} {r.active && <Badge color="green">training</Badge>}
@@ -140,7 +161,7 @@ export function RunsScreen({ engine, onOpen, root, setRoot }: { engine: EngineCl
                   <Table.Td>
                     {r.iteration} / {r.iterations}
                   </Table.Td>
-                  <Table.Td>{r.last?.['eval/fid'] !== undefined ? r.last['eval/fid'].toFixed(4) : '—'}</Table.Td>
+                  <Table.Td>{formatMetric(HEADLINE, r.last?.[HEADLINE])}</Table.Td>
                   <Table.Td>
                     <Group gap="xs">
                       <Button size="xs" variant="light" onClick={() => void open(r)} aria-label={`Open ${name}`}>
@@ -166,7 +187,7 @@ export function RunsScreen({ engine, onOpen, root, setRoot }: { engine: EngineCl
       {selected.length > 0 && (
         <Stack gap="xs" data-testid="runs-compare">
           <Select label="Compare curves of the selected runs" data={COMPARABLE} value={metric} onChange={(v) => v && setMetric(v)} allowDeselect={false} w={320} />
-          <LineChart title={metric} series={series} height={220} testId="runs-compare-chart" />
+          <LineChart title={info.label} help={info.help} chart={chart} metric={metric} log={info.log} height={220} testId="runs-compare-chart" />
         </Stack>
       )}
       <Modal opened={trash !== null} onClose={() => setTrash(null)} title="Delete this run?">

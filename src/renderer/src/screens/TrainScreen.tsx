@@ -1,164 +1,127 @@
-// Screen 3 — Train (live): progress, the learning curves, the learned profile and the fixed-seed
-// samples of each evaluation (a slider looks back). Events are buffered and applied ~10 times a
-// second, so thousands of points never stall the page.
+// Screen 3 — Train (live): progress, the learning curves (the catalogue's Train charts, one cursor
+// across them), the learned profile and the fixed-seed samples of each evaluation (a slider looks
+// back). The events come from the app's useRunEvents (batched ~10 Hz); whether the run is training,
+// paused, finished, stopped or failed is the state of its last run event.
 
-import { useEffect, useMemo, useRef, useState } from 'react';
+import { memo, useMemo, useState } from 'react';
 import { Alert, Button, Group, Image, NumberInput, Progress, SimpleGrid, Slider, Stack, Text, Title } from '@mantine/core';
-import type { EngineEvent, MetricsEvent, ProfileEvent, SamplesEvent } from '../../../shared/events';
+import { isTerminal, type MetricsEvent, type RunState } from '../../../shared/events';
+import { TRAIN_CHARTS, type MetricInfo } from '../../../shared/metrics';
 import type { EngineClient } from '../engine/client';
-import { LineChart, type ChartPoint } from '../components/LineChart';
+import type { RunStatus, RunView } from '../hooks/useRunEvents';
+import { useStaggered } from '../hooks/useStaggered';
+import { LineChart } from '../components/LineChart';
+import { metricChart } from '../components/chartData';
 import { ProfileHeatmap } from '../components/ProfileHeatmap';
 
-export interface RunView {
-  metrics: MetricsEvent[];
-  profile: ProfileEvent | null;
-  samples: SamplesEvent[];
-  logs: string[];
-}
+/** How the progress line names each state. */
+const STATE_WORDS: Record<RunState, string> = { started: 'training', paused: 'paused', finished: 'finished', stopped: 'stopped', failed: 'failed' };
 
-const CHARTS: [string, string][] = [
-  ['charts/learning_signal_mean', 'Learning signal (mean ± std)'],
-  ['losses/discriminator', 'Discriminator loss'],
-  ['charts/discriminator_accuracy', 'Discriminator accuracy'],
-  ['charts/entropy', 'Policy entropy'],
-  ['charts/approx_kl', 'Approx. KL'],
-  ['charts/clipfrac', 'Clip fraction'],
-  ['charts/nfe', 'NFE per sample'],
-  ['eval/fid', 'FID (evaluations)'],
-  ['eval/precision', 'Precision'],
-  ['eval/recall', 'Recall'],
-];
+const CHART_HEIGHT = 150;
 
-/** The run's events as they arrive, on top of `history` (its metrics lines so far, for a run opened from disk). */
-const NO_HISTORY: Record<string, number>[] = [];
-
-export function useRunEvents(engine: EngineClient, run: string | null, history: Record<string, number>[] = NO_HISTORY): RunView {
-  const [view, setView] = useState<RunView>({ metrics: [], profile: null, samples: [], logs: [] });
-  const buffer = useRef<EngineEvent[]>([]);
-  useEffect(() => {
-    const past: MetricsEvent[] = run ? history.filter((m) => Number.isFinite(m['iteration'])).map((m) => ({ type: 'metrics', run, iteration: m['iteration']!, metrics: m })) : [];
-    setView({ metrics: past, profile: null, samples: [], logs: [] });
-    buffer.current = [];
-    if (!run) return;
-    const off = engine.onEvent((e) => {
-      if (('run' in e && e.run === run) || (e.type === 'log' && e.message.startsWith(run))) buffer.current.push(e);
-    });
-    const timer = setInterval(() => {
-      if (buffer.current.length === 0) return;
-      const batch = buffer.current;
-      buffer.current = [];
-      setView((v) => {
-        const next: RunView = { metrics: v.metrics, profile: v.profile, samples: v.samples, logs: v.logs };
-        for (const e of batch) {
-          if (e.type === 'metrics') next.metrics = next.metrics.filter((m) => m.iteration < e.iteration).concat(e);
-          else if (e.type === 'profile') next.profile = e;
-          else if (e.type === 'samples') next.samples = next.samples.concat(e);
-          else if (e.type === 'log') next.logs = next.logs.concat(e.message);
-        }
-        return next;
-      });
-    }, 100);
-    return () => {
-      off();
-      clearInterval(timer);
-    };
-  }, [engine, run, history]);
-  return view;
-}
+/** One Train chart: its columns are recomputed only when the metrics change (not on every render of the screen). */
+const TrainChart = memo(function TrainChart({ info, metrics }: { info: MetricInfo; metrics: MetricsEvent[] }) {
+  const chart = useMemo(() => metricChart(metrics, info), [metrics, info]);
+  return <LineChart title={info.label} help={info.help} chart={chart} metric={info.key} bandMetric={info.band} log={info.log} height={CHART_HEIGHT} sync="train" testId={`chart-${info.key}`} />;
+});
 
 /** `view`: the run's events, collected by the app (useRunEvents) so leaving this screen loses nothing. */
-export function TrainScreen({ engine, run, iterations, view, onResumed }: { engine: EngineClient; run: string | null; iterations: number; view: RunView; onResumed: (iterations: number) => void }) {
+export function TrainScreen({ engine, run, view }: { engine: EngineClient; run: string | null; view: RunView }) {
   const [pick, setPick] = useState<number | null>(null);
-  const [stopping, setStopping] = useState<'pause' | 'stop' | null>(null);
-  // Paused: stopped with its checkpoint, to continue to the same target. Stopped: ended here.
-  const [paused, setPaused] = useState(false);
+  // A pause, stop or resume asked for while the run was in `status`: its buttons wait until the
+  // run's next event changes the status (or the request fails).
+  const [asked, setAsked] = useState<{ what: 'pause' | 'stop' | 'resume'; status: RunStatus } | null>(null);
   const [more, setMore] = useState<number | string>(50);
-  const [resumeError, setResumeError] = useState<string | null>(null);
-  // Logs before this index belong to an earlier session of the run (before a resume).
-  const [since, setSince] = useState(0);
-  // Each chart's points, recomputed only when metrics arrive (not on every render).
-  const points = useMemo(
-    () =>
-      Object.fromEntries(
-        CHARTS.map(([key]): [string, ChartPoint[]] => [
-          key,
-          view.metrics.filter((m) => m.metrics[key] !== undefined).map((m) => ({ x: m.iteration, y: m.metrics[key]!, band: key === 'charts/learning_signal_mean' ? m.metrics['charts/learning_signal_std'] : undefined })),
-        ]),
-      ),
-    [view.metrics],
-  );
-  useEffect(() => {
-    setSince(0);
-    setPaused(false);
-  }, [run]);
+  const [actionError, setActionError] = useState<string | null>(null);
+  // The charts mount one per task (a long run's ten charts at once would be one long task).
+  const charts = useStaggered(TRAIN_CHARTS.length);
   if (!run) return <Alert color="yellow">Start a training run on the Tune screen.</Alert>;
+  const { status } = view;
+  const pending = asked !== null && asked.status === status ? asked.what : null;
+  const training = status.state === 'started';
+  const target = status.iterations;
   const last = view.metrics[view.metrics.length - 1];
-  const done = last?.iteration ?? 0;
-  const finished = view.logs.slice(since).some((l) => / (finished|stopped) at iteration/.test(l)) || (view.logs.length === 0 && done >= iterations && done > 0);
+  const done = last?.iteration ?? status.iteration;
   const moreError = Number.isInteger(Number(more)) && Number(more) >= 1 && Number(more) <= 100_000 ? null : 'a whole number from 1 to 100,000';
   const halt = (how: 'pause' | 'stop'): void => {
-    setStopping(how);
-    void engine
-      .request('train.stop', { run })
-      .then(() => setPaused(how === 'pause'))
-      .finally(() => setStopping(null));
+    setActionError(null);
+    setAsked({ what: how, status });
+    engine.request('train.stop', { run, pause: how === 'pause' }).then(
+      (r) => !r.stopped && setAsked(null), // it had already ended: its run event says how
+      (e: Error) => {
+        setAsked(null);
+        setActionError(e.message);
+      },
+    );
   };
-  const resume = async (target: number): Promise<void> => {
-    setResumeError(null);
-    setPaused(false);
+  const resume = async (iterations: number): Promise<void> => {
+    setActionError(null);
+    setAsked({ what: 'resume', status });
     try {
-      setSince(view.logs.length);
-      await engine.request('train.resume', { run, iterations: target });
-      onResumed(target);
+      await engine.request('train.resume', { run, iterations });
     } catch (e) {
-      setResumeError((e as Error).message);
+      setAsked(null);
+      setActionError((e as Error).message);
     }
   };
   const perIt = view.metrics.length > 0 ? view.metrics.reduce((s, m) => s + (m.metrics['time/iteration_s'] ?? 0), 0) / view.metrics.length : null;
-  const eta = perIt !== null && !finished ? perIt * (iterations - done) : null;
+  const eta = perIt !== null && training ? perIt * (target - done) : null;
   const shown = pick === null ? view.samples[view.samples.length - 1] : view.samples[Math.min(pick, view.samples.length - 1)];
   return (
     <Stack gap="md">
       <Group justify="space-between">
         <Title order={2}>Train</Title>
         <Group gap="xs" align="end">
-          {finished && paused && done < iterations && (
-            <Button variant="filled" onClick={() => void resume(iterations)}>
-              Continue to {iterations}
+          {status.state === 'paused' && done < target && (
+            <Button variant="filled" loading={pending === 'resume'} onClick={() => void resume(target)}>
+              Continue to {target}
             </Button>
           )}
-          {finished && !paused && (
+          {isTerminal(status.state) && status.state !== 'paused' && (
             <>
               <NumberInput size="xs" label="More iterations" value={more} onChange={setMore} min={1} max={100000} error={moreError} w={140} />
-              <Button variant="light" disabled={moreError !== null} onClick={() => void resume(done + Number(more))}>
+              <Button variant="light" disabled={moreError !== null} loading={pending === 'resume'} onClick={() => void resume(done + Number(more))}>
                 Resume
               </Button>
             </>
           )}
-          <Button variant="light" disabled={finished} loading={stopping === 'pause'} onClick={() => halt('pause')} title="stop after the current iteration, keeping the checkpoint, to continue later">
+          <Button variant="light" disabled={!training || pending === 'stop'} loading={pending === 'pause'} onClick={() => halt('pause')} title="stop after the current iteration, keeping the checkpoint, to continue later">
             Pause
           </Button>
-          <Button color="red" variant="light" disabled={finished} loading={stopping === 'stop'} onClick={() => halt('stop')} title="end the run after the current iteration (it can still be resumed from Runs)">
+          <Button color="red" variant="light" disabled={!training || pending === 'pause'} loading={pending === 'stop'} onClick={() => halt('stop')} title="end the run after the current iteration (it can still be resumed from Runs)">
             Stop
           </Button>
         </Group>
       </Group>
-      {resumeError && <Alert color="red">{resumeError}</Alert>}
+      {/* A resume that fails says so twice (its answer and its run event): the event's alert is enough. */}
+      {actionError && !(status.state === 'failed' && status.reason === actionError) && <Alert color="red">{actionError}</Alert>}
+      {status.state === 'failed' && (
+        <Alert color="red" title="Training failed" data-testid="run-failed">
+          {status.reason ?? 'no reason given'}
+        </Alert>
+      )}
       <Text size="sm" c="dimmed">
         {run}
       </Text>
       <div>
-        <Progress value={(100 * done) / Math.max(1, iterations)} aria-label="training progress" />
-        <Text size="sm" mt={4} data-testid="train-progress">
-          iteration {done} / {iterations}
-          {eta !== null && ` · about ${Math.ceil(eta)} s left`}
-          {finished && (paused ? ' · paused' : ' · done')}
+        <Progress value={(100 * done) / Math.max(1, target)} aria-label="training progress" />
+        <Text size="sm" mt={4} data-testid="train-progress" data-state={status.state}>
+          iteration {done} / {target}
+          {eta !== null && ` · about ${Math.ceil(eta)} s left`} · {STATE_WORDS[status.state]}
         </Text>
       </div>
       <SimpleGrid cols={{ base: 1, sm: 2, lg: 3 }}>
-        {CHARTS.map(([key, title]) => (
-          <LineChart key={key} title={title} points={points[key]!} testId={`chart-${key}`} />
-        ))}
+        {TRAIN_CHARTS.map((info, i) =>
+          i < charts ? (
+            <TrainChart key={info.key} info={info} metrics={view.metrics} />
+          ) : (
+            <div key={info.key} style={{ height: CHART_HEIGHT + 24 }}>
+              <Text size="sm" fw={500}>
+                {info.label}
+              </Text>
+            </div>
+          ),
+        )}
       </SimpleGrid>
       <SimpleGrid cols={{ base: 1, md: 2 }}>
         {view.profile ? <ProfileHeatmap actions={view.profile.actions} sigmas={view.profile.sigmas} profile={view.profile.profile} /> : <Text c="dimmed">The profile appears at the first evaluation.</Text>}
@@ -170,11 +133,20 @@ export function TrainScreen({ engine, run, iterations, view, onResumed }: { engi
           {view.samples.length > 1 && <Slider mt="sm" min={0} max={view.samples.length - 1} value={pick ?? view.samples.length - 1} onChange={setPick} label={(i) => `iteration ${view.samples[i]?.iteration}`} aria-label="evaluation to show" />}
         </div>
       </SimpleGrid>
-      {view.logs.map((l, i) => (
-        <Text key={i} size="sm" c={/failed/.test(l) ? 'red' : 'dimmed'}>
-          {l}
-        </Text>
-      ))}
+      <Stack gap={2} data-testid="run-journal">
+        {view.journal.map((e, i) =>
+          e.type === 'run' ? (
+            <Text key={i} size="sm" c={e.state === 'failed' ? 'red' : 'dimmed'} data-state={e.state}>
+              {e.state} at iteration {e.iteration} of {e.iterations}
+              {e.reason !== undefined && `: ${e.reason}`}
+            </Text>
+          ) : (
+            <Text key={i} size="sm" c={e.level === 'warn' ? 'orange' : 'dimmed'}>
+              {e.message}
+            </Text>
+          ),
+        )}
+      </Stack>
     </Stack>
   );
 }

@@ -1,0 +1,87 @@
+// The events of the run on screen, collected in the app (so leaving Train loses nothing): its
+// metrics lines (on top of the history read from disk), the latest profile, the sample pictures,
+// its log lines and lifecycle, and where it stands. Batched by useEventBacklog (~10 Hz), so
+// thousands of iterations never stall the page.
+//
+// [Note: a run's state comes from its run events]
+// Whether a run is training, paused, finished, stopped or failed is the `state` of its last `run`
+// event (shared/events.ts), never read from a log line. A run event can precede what opened the run
+// here (train.start and train.resume answer after their `started` event is sent), so whoever opens a
+// run says what it knew at that moment (`OpenedRun.status`: started after a start or resume; from
+// the run summary when opened from disk), and the run's events take over from there.
+
+import { useCallback, useMemo, useState } from 'react';
+import type { EngineEvent, LogEvent, MetricsEvent, ProfileEvent, RunEvent, SamplesEvent } from '../../../shared/events';
+import type { EngineClient } from '../engine/client';
+import { useEventBacklog } from './useEventBacklog';
+
+/** Where a run stands: a run event without its envelope. */
+export type RunStatus = Omit<RunEvent, 'type' | 'run'>;
+
+/** A run put on screen: its directory, the metrics lines it had on disk, and what was known of its state. */
+export interface OpenedRun {
+  dir: string;
+  history: Record<string, number>[];
+  status: RunStatus;
+}
+
+export interface RunView {
+  metrics: MetricsEvent[];
+  profile: ProfileEvent | null;
+  samples: SamplesEvent[];
+  /** Its log lines and lifecycle changes, in arrival order. */
+  journal: (LogEvent | RunEvent)[];
+  status: RunStatus;
+}
+
+type RunScoped = MetricsEvent | ProfileEvent | SamplesEvent | LogEvent | RunEvent;
+
+const NOTHING: RunView = { metrics: [], profile: null, samples: [], journal: [], status: { state: 'finished', iteration: 0, iterations: 0 } };
+
+function opening(run: OpenedRun | null): RunView {
+  if (!run) return NOTHING;
+  const metrics: MetricsEvent[] = run.history.filter((m) => Number.isFinite(m['iteration'])).map((m) => ({ type: 'metrics', run: run.dir, iteration: m['iteration']!, metrics: m }));
+  return { metrics, profile: null, samples: [], journal: [], status: run.status };
+}
+
+/** The view after a batch of the run's events. */
+export function applyRunEvents(v: RunView, batch: readonly RunScoped[]): RunView {
+  let metrics = v.metrics;
+  let copied = false;
+  let { profile, samples, journal, status } = v;
+  for (const e of batch) {
+    if (e.type === 'metrics') {
+      const last = metrics[metrics.length - 1];
+      if (last && last.iteration >= e.iteration) {
+        // A resumed run redoes the iterations after its checkpoint: the new lines replace the old.
+        metrics = metrics.filter((m) => m.iteration < e.iteration);
+        copied = true;
+      } else if (!copied) {
+        metrics = metrics.slice();
+        copied = true;
+      }
+      metrics.push(e);
+    } else if (e.type === 'profile') profile = e;
+    else if (e.type === 'samples') samples = samples.concat(e);
+    else {
+      journal = journal.concat(e);
+      if (e.type === 'run') status = { state: e.state, iteration: e.iteration, iterations: e.iterations, ...(e.reason !== undefined ? { reason: e.reason } : {}) };
+    }
+  }
+  return { metrics, profile, samples, journal, status };
+}
+
+/** The events of `run` as they arrive, on top of what it was opened with; a new `run` object starts over. */
+export function useRunEvents(engine: EngineClient, run: OpenedRun | null): RunView {
+  const [state, setState] = useState(() => ({ run, view: opening(run) }));
+  // A newly opened run replaces the view during this render (no frame shows the old run's curves).
+  let current = state;
+  if (state.run !== run) {
+    current = { run, view: opening(run) };
+    setState(current);
+  }
+  const accept = useMemo(() => (run === null ? null : (e: EngineEvent): e is RunScoped => e.type !== 'progress' && e.run === run.dir), [run]);
+  const flush = useCallback((batch: RunScoped[]) => setState((s) => (s.run === run ? { run, view: applyRunEvents(s.view, batch) } : s)), [run]);
+  useEventBacklog(engine, accept, flush);
+  return current.view;
+}
