@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { startWebServer, type WebServer } from '../src/main/web/server';
+import { LEARNER_FIELDS } from '../src/shared/learner-config';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CHROMIUM = process.env['CHROMIUM'] ?? '/usr/bin/chromium';
@@ -92,6 +93,19 @@ test('web mode: tune a CFG policy with reverse KL by clicks, watch it learn', as
   await set('Samples per evaluation', '1000');
   await set('Run directory', join(tmp, 'runs', 'cfg-rkl'));
   await page.screenshot({ path: join(SHOTS, 'tune.png'), fullPage: true });
+  // Every learner field of the schema is offered: the main ones above, the rest under Advanced.
+  await page.getByRole('button', { name: /Advanced \(\d+ settings\)/ }).click();
+  for (const key of Object.keys(LEARNER_FIELDS)) {
+    const field = page.getByTestId(`field-${key}`);
+    await field.first().waitFor({ state: 'visible', timeout: 10_000 });
+  }
+  assert.ok(await page.getByTestId('advanced').getByTestId('field-lrDiscriminator').count(), 'the discriminator learning rate sits under Advanced');
+  // An advanced setting reaches the run's config.json (checked below), and a bad one is named before starting.
+  await set('Discriminator warm-up steps', '-1');
+  await page.getByText('Must be a whole number ≥ 0').first().waitFor({ timeout: 10_000 });
+  assert.ok(await page.getByRole('button', { name: 'Start training' }).isDisabled());
+  await set('Discriminator warm-up steps', '30');
+  await page.screenshot({ path: join(SHOTS, 'tune-advanced.png'), fullPage: true });
   const before = await page.evaluate(() => (window as unknown as { __longTasks: number[] }).__longTasks.length);
   await page.getByRole('button', { name: 'Start training' }).click();
   await page.getByRole('heading', { name: 'Train' }).waitFor({ timeout: 30_000 });
@@ -108,6 +122,8 @@ test('web mode: tune a CFG policy with reverse KL by clicks, watch it learn', as
   assert.equal(await page.getByRole('button', { name: 'Pause', exact: true }).isDisabled(), true);
   assert.equal(Number(await entropy.getAttribute('data-points')), 6);
   assert.ok(early < 6, `points grew from ${early} to 6`);
+  const saved = JSON.parse((await import('node:fs')).readFileSync(join(tmp, 'runs', 'cfg-rkl', 'config.json'), 'utf8')) as { learner: Record<string, unknown> };
+  assert.deepEqual([saved.learner['divergence'], saved.learner['iterations'], saved.learner['discriminatorInitSteps']], ['rkl', 6, 30], 'the form’s settings, Advanced included, are the run’s');
   assert.equal(Number(await page.getByTestId('chart-eval/fid').getAttribute('data-points')), 2, 'FID at iterations 3 and 6');
   // The profile heat map and the sample picture are drawn (non-blank pixels).
   const inked = await page.evaluate(() => {

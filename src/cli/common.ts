@@ -5,8 +5,8 @@ import { existsSync, statSync } from 'node:fs';
 import type { ParseArgsConfig } from 'node:util';
 import type { Denoiser } from '../main/engine/models/model';
 import { resolveSettings, type ClassChoice, type ResolvedSettings } from '../main/engine/samplers/generate';
-import { DEFAULT_SAMPLER_SETTINGS, parseSamplerSettings, RESTART_FIELDS, SAMPLER_FIELDS, type SamplerSettings } from '../shared/sampler-settings';
-import { flagOptions, valuesFromFlags } from '../shared/schema';
+import { DEFAULT_SAMPLER_SETTINGS, parseSamplerSettings, RESTART_FIELDS, SAMPLER_FIELDS, SAMPLER_KNOBS, type SamplerSettings } from '../shared/sampler-settings';
+import { flagOptions, helpLines, valuesFromFlags } from '../shared/schema';
 import type { EngineEvent } from '../shared/events';
 import { VERSION } from '../shared/version';
 
@@ -20,12 +20,9 @@ Usage: sampler-studio <command> [flags]      (npm run cli -- <command> [flags])
 Commands:
   models [--model DIR]...            list bundled models (and given directories) with their manifest facts
   sample --model ID|DIR --out F.npy  draw samples
-      --sampler euler|heun|edm|ddim|restart (heun)   --steps N (18)
-      --sigma-min S --sigma-max S --rho R (7)        model defaults for σ
-      --churn S --s-tmin S --s-tmax S --s-noise S    EDM Alg. 2 stochasticity
-      --eta E                                        DDIM η
-      --restart-tmin T --restart-tmax T --restart-k K --restart-steps N
-      --guidance W (1)   --class K|random|none (random)
+    sampler flags (sample, eval, grid):
+${[...helpLines(SAMPLER_FIELDS, '      '), ...helpLines(RESTART_FIELDS, '      ')].join('\n')}
+      --class K|random|none (random)
       --n N (64)   --batch B (256)   --seed S (0)   --init-noise noise.npy
       --grid grid.png   --device auto|cpu|cuda
   sample --policy RUN_DIR|policy.onnx --out F.npy [--temperature T] [--model ID|DIR] [--class K] [--n N] [--seed S]
@@ -42,8 +39,7 @@ Commands:
   grid --model ID|DIR [sample flags] --axis NAME=A:B:STEP|V1,V2,... [--axis ...] --out DIR
                                      grid search (cross product of the axes, same seed in every cell);
                                      re-running continues it; prints every cell, the best, total NFE
-      axes: guidance churn steps s-tmin s-tmax s-noise eta rho sigma-min sigma-max
-            restart-k restart-tmin restart-tmax restart-steps
+      axes: every numeric sampler flag: ${SAMPLER_KNOBS.map((k) => k.name).join(' ')}
       --metric fid|kid|precision|recall|density|coverage|class_tv|class_accuracy (fid)
       --metrics LIST (the --metric's)   --n N (2048)   --restart (discard saved results in DIR)
   train --model ID|DIR --run-dir DIR [learner flags]   learn a sampling policy (inverse RL); a run directory

@@ -85,7 +85,11 @@ export const RunSummarySchema = z.object({
   active: z.boolean(),
 });
 
-export const ROW_KINDS = ['policy', 'baseline', 'best-constant', 'grid-best'] as const;
+/** What a comparison row is: the policy, plain sampling, EDM's stochastic settings, EDM with the most
+ * steps within / fewest steps above the policy's NFE and the two mixed at exactly its NFE, the best
+ * constant action searched now, or a grid result's best. */
+export const ROW_KINDS = ['policy', 'plain', 'edm-stochastic', 'equal-nfe-below', 'equal-nfe-above', 'equal-nfe-mixed', 'best-constant', 'grid-best'] as const;
+export type RowKind = (typeof ROW_KINDS)[number];
 
 /** The policy next to its baselines (same sampler, steps, seed and n), as `eval --policy` prints it. */
 export const ComparisonResultSchema = z.object({
@@ -96,7 +100,7 @@ export const ComparisonResultSchema = z.object({
   seed: z.number(),
   temperature: z.number(),
   /** nfe: guided denoiser evaluations D_w per sample; networkEvals: network passes per sample (a guided D_w with w ≠ 1 costs two). */
-  rows: z.array(z.object({ name: z.string(), nfe: Num, networkEvals: Num, summary: z.record(z.string(), Num), pngBase64: z.string().optional() })),
+  rows: z.array(z.object({ kind: z.enum(ROW_KINDS), name: z.string(), nfe: Num, networkEvals: Num, summary: z.record(z.string(), Num), pngBase64: z.string().optional() })),
   profile: z.array(z.array(Num)),
   sigmas: z.array(Num),
   actions: z.array(Num),

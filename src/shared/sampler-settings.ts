@@ -13,16 +13,16 @@ export const SAMPLER_FIELDS = {
     default: 'heun',
     help: 'euler / heun: Karras et al. 2022 Alg. 1 (1st / 2nd order); edm: Alg. 2 (Heun + churn); ddim: Song et al. 2021 with η; restart: Xu et al. 2023 over Heun',
   }),
-  steps: int({ default: 18, min: 1, help: 'number of noise levels N before t_N = 0 (Heun: 2N−1 NFE; EDM: 18)' }),
-  sigmaMin: nullableNum({ gt: 0, nullMeans: "the model's σ_min", help: "lowest noise level t_{N−1} (the model's σ_min when not given; EDM: 0.002)" }),
-  sigmaMax: nullableNum({ gt: 0, nullMeans: "the model's σ_max", help: "highest noise level t_0 (the model's σ_max when not given; EDM: 80)" }),
-  rho: num({ default: 7, gt: 0, help: 'schedule exponent ρ (EDM: 7)' }),
+  guidance: num({ default: 1, help: 'classifier-free guidance scale w (1 = none)' }),
   churn: num({ default: 0, min: 0, help: 'S_churn, total stochasticity: γ_i = min(S_churn/N, √2−1) inside [S_tmin, S_tmax]; 0 = deterministic' }),
+  steps: int({ default: 18, min: 1, help: 'number of noise levels N before t_N = 0 (Heun: 2N−1 NFE; EDM: 18)' }),
   sTmin: num({ default: 0, min: 0, flag: 's-tmin', help: 'S_tmin: churn only where t_i ≥ S_tmin' }),
   sTmax: num({ default: Infinity, min: 0, inf: true, flag: 's-tmax', help: 'S_tmax: churn only where t_i ≤ S_tmax' }),
   sNoise: num({ default: 1, gt: 0, flag: 's-noise', help: 'S_noise: scale of the injected noise (EDM: 1.003 on ImageNet, 1 elsewhere)' }),
   eta: num({ default: 0, min: 0, help: 'DDIM η: 0 deterministic (= Euler in σ), 1 DDPM-like ancestral noise' }),
-  guidance: num({ default: 1, help: 'classifier-free guidance scale w (1 = none)' }),
+  rho: num({ default: 7, gt: 0, help: 'schedule exponent ρ (EDM: 7)' }),
+  sigmaMin: nullableNum({ gt: 0, nullMeans: "the model's σ_min", help: "lowest noise level t_{N−1} (the model's σ_min when not given; EDM: 0.002)" }),
+  sigmaMax: nullableNum({ gt: 0, nullMeans: "the model's σ_max", help: "highest noise level t_0 (the model's σ_max when not given; EDM: 80)" }),
 };
 
 /** Restart sampling (Xu et al. 2023), sampler 'restart' only. */

@@ -236,6 +236,6 @@ export function helpLines(fields: Fields, indent = '  ', defaults?: Record<strin
     const range = f.kind === 'number' || f.kind === 'nullable-number' ? ` [${describeField(f)}]` : '';
     return [[`--${flag}${arg}`, `${f.help}${range}${dflt}`]];
   });
-  const w = Math.min(38, Math.max(...rows.map((r) => r[0]!.length)) + 2);
+  const w = 38; // one column for every table, so tables printed one after another line up
   return rows.map(([a, b]) => `${indent}${a!.length + 2 > w ? `${a}  ` : a!.padEnd(w)}${b}`);
 }

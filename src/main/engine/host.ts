@@ -172,7 +172,16 @@ export class EngineHost {
     });
     const job: Job = { abort, done: Promise.resolve(), pause: false };
     let target = iterations ?? config.iterations;
+    // Iterations done: a resumed run's last metrics line until the learner says (a run that fails
+    // before its first new iteration is reported where it stood).
     let iteration = 0;
+    if (resume) {
+      try {
+        iteration = readMetrics(runDir).at(-1)?.['iteration'] ?? 0;
+      } catch {
+        // a damaged metrics file: training will say what is wrong with it
+      }
+    }
     const lifecycle = (state: RunEvent['state'], reason?: string): void =>
       this.send({ kind: 'event', event: { type: 'run', run: runDir, state, iteration, iterations: target, ...(reason !== undefined ? { reason } : {}) } });
     job.done = (async () => {

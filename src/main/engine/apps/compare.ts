@@ -13,7 +13,7 @@ import { extractorForModel } from '../metrics/features';
 import { samplePng } from '../pictures';
 import { evaluatePolicy } from './evaluate-policy';
 import { openPolicy } from '../learner/onnx-policy';
-import type { ComparisonResult } from '../../../shared/protocol';
+import type { ComparisonResult, RowKind } from '../../../shared/protocol';
 
 /** A request the caller can fix (an option that does not fit this run or model). */
 export class CompareInputError extends RangeError {
@@ -67,20 +67,21 @@ export async function comparePolicy(model: Model, source: string, o: CompareOpti
     const ev = await evaluatePolicy(policy, { extractor: ex, reference, n, seed, temperature, metrics });
     const scoreClasses = (samples: Float32Array, labels: Int32Array | null): Promise<ClassScores[]> =>
       evaluatePerClass({ model, extractor: ex, reference, samples, n, conditioning: labels }, metrics);
-    const rows: CompareRow[] = [{ name: `policy (${policy.spec.intervention}, ${policy.spec.divergence}, τ=${temperature})`, nfe: ev.nfe, networkEvals: ev.networkEvals, summary: ev.result.summary }];
+    const rows: CompareRow[] = [{ kind: 'policy', name: `policy (${policy.spec.intervention}, ${policy.spec.divergence}, τ=${temperature})`, nfe: ev.nfe, networkEvals: ev.networkEvals, summary: ev.result.summary }];
     if (perClass) rows[0]!.perClass = await scoreClasses(ev.samples, ev.labels);
     rows[0]!.pngBase64 = await picture(ev.samples, ev.labels);
     // Baselines on the same sampler, steps, seed and sample count.
     const c = policy.spec;
-    const baselines: [string, Parameters<typeof resolveSettings>[1]][] = [['no guidance / plain', { sampler: c.sampler, steps: c.steps }]];
-    if (c.intervention === 'gamma') baselines.push(['EDM stochastic (ImageNet-64 settings)', { sampler: 'edm', steps: c.steps, ...baselineSettings('edm-stochastic') }]);
+    // Each row says what it is (`kind`); its name is for people.
+    const baselines: { kind: RowKind; name: string; settings: Parameters<typeof resolveSettings>[1] }[] = [{ kind: 'plain', name: 'no guidance / plain', settings: { sampler: c.sampler, steps: c.steps } }];
+    if (c.intervention === 'gamma') baselines.push({ kind: 'edm-stochastic', name: 'EDM stochastic (ImageNet-64 settings)', settings: { sampler: 'edm', steps: c.steps, ...baselineSettings('edm-stochastic') } });
     if (c.intervention === 'renoise') {
       // EDM's deterministic sampler with the most steps within the policy's average NFE, and with
       // the fewest steps at or above it: the policy should beat the second at equal or lower NFE.
       const below = Math.max(1, stepsWithin(c.sampler, ev.nfe));
       const above = stepsReaching(c.sampler, ev.nfe);
-      baselines.push([`EDM ${below} steps (NFE ≤ policy)`, { sampler: c.sampler, steps: below }]);
-      if (above !== below) baselines.push([`EDM ${above} steps (NFE ≥ policy)`, { sampler: c.sampler, steps: above }]);
+      baselines.push({ kind: 'equal-nfe-below', name: `EDM ${below} steps (NFE ≤ policy)`, settings: { sampler: c.sampler, steps: below } });
+      if (above !== below) baselines.push({ kind: 'equal-nfe-above', name: `EDM ${above} steps (NFE ≥ policy)`, settings: { sampler: c.sampler, steps: above } });
     }
     if (o.bestConstant) {
       if (c.intervention === 'renoise') throw new CompareInputError('a best constant needs a cfg or gamma policy; renoise policies are compared with EDM at equal NFE');
@@ -96,11 +97,11 @@ export async function comparePolicy(model: Model, source: string, o: CompareOpti
       });
       const best = grid.results.best!;
       const label = c.intervention === 'cfg' ? `w = ${best.values['guidance']}` : `γ = ${(best.values['churn']! / c.steps).toFixed(3)}`;
-      baselines.push([`best constant ${label} (grid over the actions)`, best.settings]);
+      baselines.push({ kind: 'best-constant', name: `best constant ${label} (grid over the actions)`, settings: best.settings });
     }
     if (o.gridResult) {
       try {
-        baselines.push(['best constant (grid)', baselineSettings('best-constant', { grid: o.gridResult })]);
+        baselines.push({ kind: 'grid-best', name: 'best constant (grid)', settings: baselineSettings('best-constant', { grid: o.gridResult }) });
       } catch (e) {
         throw new CompareInputError((e as Error).message);
       }
@@ -110,20 +111,20 @@ export async function comparePolicy(model: Model, source: string, o: CompareOpti
       for (let i = 0; i < n; i++) t += a[i]!;
       return t / n;
     };
-    const score = async (name: string, samples: Float32Array, labels: Int32Array | null, nfePer: ArrayLike<number>, netPer: ArrayLike<number>): Promise<void> => {
+    const score = async (kind: RowKind, name: string, samples: Float32Array, labels: Int32Array | null, nfePer: ArrayLike<number>, netPer: ArrayLike<number>): Promise<void> => {
       const res = await evaluateSamples({ model, extractor: ex, reference, samples, n, conditioning: labels }, metrics);
-      rows.push({ name, nfe: mean(nfePer), networkEvals: mean(netPer), summary: res.summary, ...(perClass ? { perClass: await scoreClasses(samples, labels) } : {}), pngBase64: await picture(samples, labels) });
+      rows.push({ kind, name, nfe: mean(nfePer), networkEvals: mean(netPer), summary: res.summary, ...(perClass ? { perClass: await scoreClasses(samples, labels) } : {}), pngBase64: await picture(samples, labels) });
     };
-    const generated = new Map<string, Awaited<ReturnType<typeof generate>>>();
-    for (const [name, partial] of baselines) {
-      const gen = await generate(model, resolveSettings(model, partial), { n, batch: 1024, seed, classes: 'random' });
-      generated.set(name, gen);
-      await score(name, gen.samples, gen.labels, gen.nfe, gen.networkEvals);
+    const generated = new Map<RowKind, Awaited<ReturnType<typeof generate>>>();
+    for (const b of baselines) {
+      const gen = await generate(model, resolveSettings(model, b.settings), { n, batch: 1024, seed, classes: 'random' });
+      generated.set(b.kind, gen);
+      await score(b.kind, b.name, gen.samples, gen.labels, gen.nfe, gen.networkEvals);
     }
-    if (c.intervention === 'renoise' && baselines.length >= 3 && / \(NFE ≥ policy\)$/.test(baselines[2]![0])) {
+    const [lo, hi] = [generated.get('equal-nfe-below'), generated.get('equal-nfe-above')];
+    if (lo && hi) {
       // EDM at exactly the policy's average NFE: each sample (same seeds) from the fewer- or the
       // more-step run, the share of the latter chosen so the average NFE equals the policy's.
-      const [lo, hi] = [generated.get(baselines[1]![0])!, generated.get(baselines[2]![0])!];
       const m = Math.round(((ev.nfe - mean(lo.nfe)) / (mean(hi.nfe) - mean(lo.nfe))) * n);
       const dim = model.dim;
       const samples = new Float32Array(n * dim);
@@ -132,8 +133,8 @@ export async function comparePolicy(model: Model, source: string, o: CompareOpti
       const labels = lo.labels && hi.labels ? Int32Array.from({ length: n }, (_, i) => (i < m ? hi.labels![i]! : lo.labels![i]!)) : null;
       const nfePer = Int32Array.from({ length: n }, (_, i) => (i < m ? hi.nfe[i]! : lo.nfe[i]!));
       const netPer = Int32Array.from({ length: n }, (_, i) => (i < m ? hi.networkEvals[i]! : lo.networkEvals[i]!));
-      const steps = baselines.slice(1, 3).map(([, p]) => p?.steps).join('/');
-      await score(`EDM ${steps} steps mixed (NFE = policy)`, samples, labels, nfePer, netPer);
+      const steps = baselines.filter((b) => b.kind.startsWith('equal-nfe')).map((b) => b.settings?.steps).join('/');
+      await score('equal-nfe-mixed', `EDM ${steps} steps mixed (NFE = policy)`, samples, labels, nfePer, netPer);
     }
     // The policy's mean action per class, over all levels and over the low-noise levels (σ < 1).
     const meanAction = (prof: number[][], low: boolean): number => {

@@ -131,7 +131,14 @@ export function checkGridConfig(c: GridConfig): void {
 
 /** Whether two values are the same once written as JSON (∞ as "inf"). */
 export function sameJson(a: unknown, b: unknown): boolean {
-  return JSON.stringify(a, infReplacer) === JSON.stringify(b, infReplacer);
+  return JSON.stringify(canonical(a), infReplacer) === JSON.stringify(canonical(b), infReplacer);
+}
+
+/** The value with every object's keys sorted: the same settings saved in another key order are the same. */
+function canonical(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(canonical);
+  if (v === null || typeof v !== 'object') return v;
+  return Object.fromEntries(Object.keys(v).sort().map((k) => [k, canonical((v as Record<string, unknown>)[k])]));
 }
 
 function show(v: unknown): string {
