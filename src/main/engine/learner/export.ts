@@ -41,6 +41,7 @@ import type { Model } from '../models/model';
 import { readMetrics } from '../runs/files';
 import type { Learner } from './learner';
 import type { PolicyStates } from './rollout';
+import { POLICY_FORMAT } from '../../../shared/policy-metadata';
 
 /** A problem the user can fix (an existing file, a bad path, an encoder that cannot be merged). */
 export class ExportError extends Error {
@@ -103,7 +104,7 @@ export function policyMetadata(learner: Learner, runDir: string): Record<string,
   const m = learner.model;
   const s = learner.settings;
   return {
-    format: 'sampler-studio-policy',
+    format: POLICY_FORMAT,
     sampler_studio_version: VERSION,
     intervention: c.intervention,
     actions: JSON.stringify(c.actions),

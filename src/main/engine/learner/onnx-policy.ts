@@ -9,8 +9,7 @@ import type { Model } from '../models/model';
 import { createSession, type OrtSession } from '../onnx/runtime';
 import { readMetadata } from '../onnx/graph';
 import { resolveSettings, scheduleFor, type ResolvedSettings } from '../samplers/generate';
-import { CONDITIONINGS, INTERVENTIONS, type Conditioning, type Intervention } from './config';
-import { DIVERGENCES, type Divergence } from './divergences';
+import { parsePolicyMetadata, POLICY_FORMAT } from '../../../shared/policy-metadata';
 import { horizonFor } from './interventions';
 import { policyFeeds, sha256File } from './export';
 import { runModelDir } from '../runs/files';
@@ -43,52 +42,27 @@ export function readPolicyMetadata(path: string): { meta: Record<string, string>
   } catch (e) {
     throw new PolicyFileError(`${path}: not a readable ONNX file (${(e as Error).message}); is it complete? Re-export it (${HOW})`, path);
   }
-  if (meta['format'] !== 'sampler-studio-policy') {
+  if (meta['format'] !== POLICY_FORMAT) {
     throw new PolicyFileError(`${path}: has no Sampler Studio policy metadata (metadata_props "format" is ${meta['format'] === undefined ? 'missing' : `"${meta['format']}"`}); it is not an exported policy — ${HOW}`, path);
   }
-  const get = (key: string): string => {
-    const v = meta[key];
-    if (v === undefined) throw new PolicyFileError(`${path}: its metadata lack "${key}"; the file is damaged or from an incompatible version — re-export it (${HOW})`, path);
-    return v;
-  };
-  const bad = (key: string, why: string): never => {
-    throw new PolicyFileError(`${path}: metadata "${key}" = ${JSON.stringify(meta[key])} ${why}; re-export it (${HOW})`, path);
-  };
-  const int = (key: string, min: number): number => {
-    const v = Number(get(key));
-    return Number.isInteger(v) && v >= min ? v : bad(key, `is not an integer ≥ ${min}`);
-  };
-  const oneOf = <T extends string>(key: string, options: readonly T[]): T => {
-    const v = get(key) as T;
-    return options.includes(v) ? v : bad(key, `is not one of ${options.join(', ')}`);
-  };
-  let actions: number[];
-  try {
-    actions = JSON.parse(get('actions')) as number[];
-  } catch {
-    actions = [];
+  const m = parsePolicyMetadata(meta);
+  if (!m.ok) {
+    if (m.problem === 'missing') throw new PolicyFileError(`${path}: its metadata lack "${m.key}"; the file is damaged or from an incompatible version — re-export it (${HOW})`, path);
+    throw new PolicyFileError(`${path}: metadata "${m.key}" = ${JSON.stringify(meta[m.key])} ${m.problem}; re-export it (${HOW})`, path);
   }
-  if (!Array.isArray(actions) || actions.length < 2 || !actions.every(Number.isFinite)) bad('actions', 'is not a JSON list of at least two numbers');
-  const nfeBudget = Number(get('nfe_budget'));
-  if (Number.isNaN(nfeBudget)) bad('nfe_budget', 'is not a number');
-  for (const key of ['sigma_min', 'sigma_max', 'rho']) {
-    const v = Number(get(key));
-    if (!(Number.isFinite(v) && v > 0)) bad(key, 'is not a positive number');
-  }
-  const temperature = Number(get('temperature'));
-  if (!(temperature > 0)) bad('temperature', 'is not positive');
+  const v = m.value;
   const spec: PolicySpec = {
-    intervention: oneOf<Intervention>('intervention', INTERVENTIONS),
-    divergence: oneOf<Divergence>('divergence', DIVERGENCES),
-    conditioning: oneOf<Conditioning>('conditioning', CONDITIONINGS),
-    stepInput: oneOf('step_input', ['true', 'false']) === 'true',
-    actions,
-    sampler: oneOf('sampler', ['euler', 'heun', 'edm'] as const),
-    steps: int('steps', 1),
-    nfeBudget,
-    temperature,
+    intervention: v.intervention,
+    divergence: v.divergence,
+    conditioning: v.conditioning,
+    stepInput: v.step_input,
+    actions: v.actions,
+    sampler: v.sampler,
+    steps: v.steps,
+    nfeBudget: v.nfe_budget,
+    temperature: v.temperature,
   };
-  return { meta, spec, model: get('model'), iteration: int('iteration', 0) };
+  return { meta, spec, model: v.model, iteration: v.iteration };
 }
 
 /** An exported policy, opened against `model`. */

@@ -4,10 +4,11 @@
 // the policy.
 
 import { useState } from 'react';
-import { Alert, Button, Card, Checkbox, Group, Image, NumberInput, SimpleGrid, Slider, Stack, Table, Text, TextInput, Title } from '@mantine/core';
+import { Alert, Button, Card, Checkbox, Group, Image, NumberInput, SimpleGrid, Slider, Stack, Table, Text, TextInput } from '@mantine/core';
 import type { ComparisonResult } from '../../../shared/protocol';
 import { BAND_METRICS, EVAL_METRICS, evalRunKey, formatMetric, isBetter, metricInfo } from '../../../shared/metrics';
 import type { EngineClient } from '../engine/client';
+import { RunHeader } from '../components/RunHeader';
 
 /** The columns of a comparison: the catalogue's evaluation metrics the rows report, in its order,
  * then any the catalogue does not know; a metric that is another's ± band goes beside it. */
@@ -65,10 +66,7 @@ export function CompareScreen({ engine, run }: { engine: EngineClient; run: stri
   const labels = (better: 'lower' | 'higher'): string => keys.filter((k) => metricInfo(k).better === better).map((k) => metricInfo(k).label).join(', ');
   return (
     <Stack gap="md">
-      <Title order={2}>Compare</Title>
-      <Text size="sm" c="dimmed">
-        {run}
-      </Text>
+      <RunHeader title="Compare" run={run} />
       <Group align="end">
         <NumberInput label="Samples per row" value={n} onChange={setN} min={100} max={100000} error={nError} w={180} />
         <TextInput label="Grid result (optional)" description="a `grid` output directory: adds its best constant" value={grid} onChange={(e) => setGrid(e.currentTarget.value)} w={360} />

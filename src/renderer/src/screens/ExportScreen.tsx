@@ -4,10 +4,11 @@
 // existing file is replaced only after a confirmation.
 
 import { useEffect, useState } from 'react';
-import { Alert, Badge, Button, Code, Group, Modal, Stack, Table, Text, TextInput, Title } from '@mantine/core';
+import { Alert, Badge, Button, Code, Group, Modal, Stack, Table, Text, TextInput } from '@mantine/core';
 import { notifications } from '@mantine/notifications';
 import type { PolicyExportResult } from '../../../shared/protocol';
 import { EngineError, type EngineClient } from '../engine/client';
+import { RunHeader } from '../components/RunHeader';
 
 /** `<run>/policy.onnx`, the suggested file. */
 export function defaultExportPath(run: string): string {
@@ -62,10 +63,7 @@ export function ExportScreen({ engine, run }: { engine: EngineClient; run: strin
     ));
   return (
     <Stack gap="md">
-      <Title order={2}>Export</Title>
-      <Text size="sm" c="dimmed">
-        {run}
-      </Text>
+      <RunHeader title="Export" run={run} />
       <Text size="sm">
         Writes the run’s EMA policy as one self-contained ONNX file (its encoder and embeddings inside) plus a JSON sidecar with its metadata and evaluation. The file is checked against the engine
         before it is written. See the README for a Python sampler that uses it.

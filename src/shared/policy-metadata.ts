@@ -1,0 +1,54 @@
+// The metadata an exported policy file carries (ONNX metadata_props: every value a string), as one
+// schema: the reader checks a file with it, and the types of what it yields come from it. The
+// writer is learner/export.ts; the README documents each key.
+
+import { z } from 'zod';
+import { CONDITIONINGS, DIVERGENCES, INTERVENTIONS, LEARNER_SAMPLERS } from './learner-config';
+
+export const POLICY_FORMAT = 'sampler-studio-policy';
+
+/** A metadata string read as a number satisfying `ok`; `why` says what it must be. */
+const numberText = (why: string, ok: (v: number) => boolean) =>
+  z
+    .string()
+    .transform((s) => Number(s))
+    .refine((v) => !Number.isNaN(v) && ok(v), { error: why });
+
+const oneOf = <T extends string>(values: readonly [T, ...T[]]) => z.enum(values, { error: `is not one of ${values.join(', ')}` });
+
+export const PolicyMetadataSchema = z.looseObject({
+  format: z.literal(POLICY_FORMAT),
+  intervention: oneOf(INTERVENTIONS),
+  divergence: oneOf(DIVERGENCES),
+  conditioning: oneOf(CONDITIONINGS),
+  step_input: oneOf(['true', 'false']).transform((v) => v === 'true'),
+  actions: z.string().transform((s, ctx) => {
+    try {
+      const a = JSON.parse(s) as unknown;
+      if (Array.isArray(a) && a.length >= 2 && a.every((x) => typeof x === 'number' && Number.isFinite(x))) return a as number[];
+    } catch {
+      // falls through to the issue below
+    }
+    ctx.addIssue({ code: 'custom', message: 'is not a JSON list of at least two numbers' });
+    return z.NEVER;
+  }),
+  sampler: oneOf(LEARNER_SAMPLERS),
+  steps: numberText('is not an integer ≥ 1', (v) => Number.isInteger(v) && v >= 1),
+  nfe_budget: numberText('is not a number', () => true),
+  sigma_min: numberText('is not a positive number', (v) => Number.isFinite(v) && v > 0),
+  sigma_max: numberText('is not a positive number', (v) => Number.isFinite(v) && v > 0),
+  rho: numberText('is not a positive number', (v) => Number.isFinite(v) && v > 0),
+  temperature: numberText('is not positive', (v) => v > 0),
+  model: z.string(),
+  iteration: numberText('is not an integer ≥ 0', (v) => Number.isInteger(v) && v >= 0),
+});
+export type PolicyMetadata = z.output<typeof PolicyMetadataSchema>;
+
+/** Checks metadata; the first problem as [key, what is wrong] ("missing" when the key is absent), or the parsed metadata. */
+export function parsePolicyMetadata(meta: Record<string, string>): { ok: true; value: PolicyMetadata } | { ok: false; key: string; problem: string } {
+  const r = PolicyMetadataSchema.safeParse(meta);
+  if (r.success) return { ok: true, value: r.data };
+  const issue = r.error.issues[0]!;
+  const key = String(issue.path[0] ?? '');
+  return { ok: false, key, problem: meta[key] === undefined ? 'missing' : issue.message };
+}
