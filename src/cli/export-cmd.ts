@@ -7,7 +7,7 @@ import { resolveModelDir } from '../main/engine/models/registry';
 import { exportPolicy, ExportError } from '../main/engine/learner/export';
 import { runModelDir } from '../main/engine/runs/files';
 import { loadRun } from '../main/engine/runs/load';
-import { checkOutputPath, deviceFromFlag, Reporter, USAGE, UsageError, writeOutput } from './common';
+import { checkOutputPath, deviceFromFlag, printUsage, Reporter, UsageError, writeOutput } from './common';
 
 const EXPORT_OPTIONS = {
   run: { type: 'string' },
@@ -23,7 +23,7 @@ const EXPORT_OPTIONS = {
 export async function cmdExport(argv: string[]): Promise<void> {
   const { values: v } = parseArgs({ args: argv, options: EXPORT_OPTIONS, strict: true });
   if (v.help) {
-    process.stdout.write(USAGE + '\n');
+    await printUsage();
     return;
   }
   if (!v.run) throw new UsageError('export needs --run RUN_DIR (a training run directory)');

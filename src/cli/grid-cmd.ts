@@ -26,7 +26,8 @@ import {
   type GridResults,
   type SelectionMetric,
 } from '../main/engine/grid';
-import { classesFromFlag, deviceFromFlag, num, Reporter, SAMPLING_RUN_OPTIONS, samplerSettingsFromFlags, USAGE, UsageError } from './common';
+import { deviceFromFlag, num, printUsage, Reporter, UsageError } from './common';
+import { classesFromFlag, samplerSettingsFromFlags, SAMPLING_RUN_OPTIONS } from './sampler-flags';
 
 export const GRID_OPTIONS = {
   ...SAMPLING_RUN_OPTIONS,
@@ -75,7 +76,7 @@ export function describeGrid(r: GridResults, run: { computed: number; resumed: n
 
 export async function cmdGrid(argv: string[], signal: AbortSignal): Promise<void> {
   const { values: v } = parseArgs({ args: argv, options: GRID_OPTIONS, strict: true });
-  if (v.help) return void process.stdout.write(USAGE + '\n');
+  if (v.help) return printUsage();
   if (!v.model) throw new UsageError('grid needs --model');
   if (!v.axis || v.axis.length === 0) throw new UsageError('grid needs at least one --axis NAME=START:END:STEP or NAME=V1,V2,… (e.g. --axis guidance=1:3:0.25)');
   if (!v.out) throw new UsageError('grid needs --out DIR (results.json and results.csv go there; re-running continues it)');

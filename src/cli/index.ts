@@ -5,7 +5,7 @@
 import { ModelError } from '../main/engine/models/manifest';
 import { SamplingCancelled } from '../main/engine/samplers/loop';
 import { NpyError } from '../main/engine/io/npy';
-import { USAGE, UsageError } from './common';
+import { printUsage, UsageError } from './common';
 
 export { UsageError };
 
@@ -47,7 +47,7 @@ export async function main(argv: string[]): Promise<number> {
   process.on('SIGINT', onSigint);
   try {
     if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
-      process.stdout.write(USAGE + '\n');
+      await printUsage();
       return command === undefined ? 2 : 0;
     }
     const load = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;

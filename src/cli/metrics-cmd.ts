@@ -15,7 +15,8 @@ import { resolveModelDir } from '../main/engine/models/registry';
 import { generate } from '../main/engine/samplers/generate';
 import { baselineSettings, BASELINES, type BaselineName } from '../main/engine/samplers/baselines';
 import type { Comparison } from '../main/engine/apps/compare';
-import { checkOutputPath, classesFromFlag, deviceFromFlag, num, Reporter, SAMPLING_RUN_OPTIONS, samplerSettingsFromFlags, USAGE, UsageError, writeOutput } from './common';
+import { checkOutputPath, deviceFromFlag, num, printUsage, Reporter, UsageError, writeOutput } from './common';
+import { classesFromFlag, samplerSettingsFromFlags, SAMPLING_RUN_OPTIONS } from './sampler-flags';
 import { infReplacer } from '../shared/json';
 
 /** Features from a .npy of shape [n, d] (any float or int dtype). */
@@ -42,7 +43,7 @@ export async function cmdFid(argv: string[]): Promise<void> {
     options: { a: { type: 'string' }, b: { type: 'string' }, 'save-a': { type: 'string' }, 'save-b': { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean' } },
     strict: true,
   });
-  if (v.help) return void process.stdout.write(USAGE + '\n');
+  if (v.help) return printUsage();
   if (!v.a || !v.b) throw new UsageError('fid needs --a and --b: feature .npy files [n, d] or pytorch-fid statistics .npz (mu, sigma)');
   const a = await statsFrom(v.a);
   const b = await statsFrom(v.b);
@@ -64,7 +65,7 @@ export async function cmdKid(argv: string[]): Promise<void> {
     options: { real: { type: 'string' }, fake: { type: 'string' }, subsets: { type: 'string' }, 'subset-size': { type: 'string' }, seed: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean' } },
     strict: true,
   });
-  if (v.help) return void process.stdout.write(USAGE + '\n');
+  if (v.help) return printUsage();
   if (!v.real || !v.fake) throw new UsageError('kid needs --real R.npy and --fake F.npy (features [n, d])');
   const res = await kid(
     { real: await featuresFromNpy(v.real), fake: await featuresFromNpy(v.fake) },
@@ -83,7 +84,7 @@ export async function cmdPrdc(argv: string[]): Promise<void> {
     options: { real: { type: 'string' }, fake: { type: 'string' }, k: { type: 'string' }, 'k-dc': { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean' } },
     strict: true,
   });
-  if (v.help) return void process.stdout.write(USAGE + '\n');
+  if (v.help) return printUsage();
   if (!v.real || !v.fake) throw new UsageError('prdc needs --real R.npy and --fake F.npy (features [n, d])');
   const res = await prdc({ real: await featuresFromNpy(v.real), fake: await featuresFromNpy(v.fake) }, { kPR: num(v.k, 'k', { int: true, min: 1 }), kDC: num(v['k-dc'], 'k-dc', { int: true, min: 1 }) });
   new Reporter(!!v.json).result(
@@ -98,7 +99,7 @@ export async function cmdFeatures(argv: string[]): Promise<void> {
     options: { model: { type: 'string' }, in: { type: 'string' }, out: { type: 'string' }, logits: { type: 'string' }, batch: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean' } },
     strict: true,
   });
-  if (v.help) return void process.stdout.write(USAGE + '\n');
+  if (v.help) return printUsage();
   if (!v.model || !v.in || !v.out) throw new UsageError('features needs --model M, --in samples.npy and --out features.npy');
   checkOutputPath('out', v.out);
   const model = await Model.load(resolveModelDir(v.model));
@@ -153,7 +154,7 @@ export function describeEval(r: EvalResult): string {
 
 export async function cmdEval(argv: string[], signal: AbortSignal): Promise<void> {
   const { values: v } = parseArgs({ args: argv, options: EVAL_OPTIONS, strict: true });
-  if (v.help) return void process.stdout.write(USAGE + '\n');
+  if (v.help) return printUsage();
   if (v.policy) return evalPolicy(v, signal);
   if (!v.model) throw new UsageError('eval needs --model');
   let metrics;

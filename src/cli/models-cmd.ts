@@ -2,12 +2,12 @@
 
 import { parseArgs } from 'node:util';
 import { bundledModels, describeModel, resolveModelDir } from '../main/engine/models/registry';
-import { Reporter, USAGE } from './common';
+import { printUsage, Reporter } from './common';
 
 export async function cmdModels(argv: string[]): Promise<void> {
   const { values } = parseArgs({ args: argv, options: { model: { type: 'string', multiple: true }, json: { type: 'boolean' }, help: { type: 'boolean' } }, strict: true });
   if (values.help) {
-    process.stdout.write(USAGE + '\n');
+    await printUsage();
     return;
   }
   const entries = [...bundledModels(), ...(values.model ?? []).map((m) => describeModel(resolveModelDir(m), false))];

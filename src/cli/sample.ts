@@ -7,7 +7,8 @@ import { generate } from '../main/engine/samplers/generate';
 import { readNpy, toFloat32, writeNpy, npyFloat32, npyInt64 } from '../main/engine/io/npy';
 import { writeSamplePlot } from '../main/engine/pictures';
 import type { openPolicy } from '../main/engine/learner/onnx-policy';
-import { checkOutputPath, classesFromFlag, deviceFromFlag, num, Reporter, SAMPLER_OPTIONS, SAMPLING_RUN_OPTIONS, samplerSettingsFromFlags, stats, USAGE, UsageError, writeOutput } from './common';
+import { checkOutputPath, deviceFromFlag, num, printUsage, Reporter, stats, UsageError, writeOutput } from './common';
+import { classesFromFlag, SAMPLER_OPTIONS, samplerSettingsFromFlags, SAMPLING_RUN_OPTIONS } from './sampler-flags';
 import { infReplacer } from '../shared/json';
 
 const SAMPLE_OPTIONS = {
@@ -23,7 +24,7 @@ export async function cmdSample(argv: string[], signal: AbortSignal): Promise<vo
   const { values: v } = parseArgs({ args: argv, options: SAMPLE_OPTIONS, strict: true });
   const rep = new Reporter(!!v.json);
   if (v.help) {
-    process.stdout.write(USAGE + '\n');
+    await printUsage();
     return;
   }
   if (!v.model && !v.policy) throw new UsageError('sample needs --model (a bundled id, see `models`, or a model directory)');

@@ -8,7 +8,6 @@ import { Model } from '../main/engine/models/model';
 import { resolveModelDir } from '../main/engine/models/registry';
 import { initActionFrom } from '../main/engine/learner/config';
 import { baselineSettings } from '../main/engine/samplers/baselines';
-import { runTraining } from '../main/engine/apps/train';
 import { runModelDir } from '../main/engine/runs/files';
 import { deviceFromFlag, Reporter, UsageError } from './common';
 
@@ -69,6 +68,8 @@ export async function cmdTrain(argv: string[], signal: AbortSignal): Promise<voi
   const a = parseTrainArgs(argv);
   if (a.help) return void process.stdout.write(TRAIN_USAGE + '\n');
   const { runDir, config: cfg } = a;
+  // The learner (and TensorFlow.js with it) loads only when training starts: `train --help` stays light.
+  const { runTraining } = await import('../main/engine/apps/train');
   const rep = new Reporter(a.json);
   const model = await Model.load(resolveModelDir(a.modelRef), { device: deviceFromFlag(a.device) });
   try {

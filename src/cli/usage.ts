@@ -1,0 +1,50 @@
+// The command line's --help text. The sampler and learner flags come from their schemas.
+
+import { RESTART_FIELDS, SAMPLER_FIELDS, SAMPLER_KNOBS } from '../shared/sampler-settings';
+import { helpLines } from '../shared/schema';
+import { VERSION } from '../shared/version';
+
+export function usage(): string {
+  return `Sampler Studio ${VERSION} — tune diffusion samplers
+
+Usage: sampler-studio <command> [flags]      (npm run cli -- <command> [flags])
+
+Commands:
+  models [--model DIR]...            list bundled models (and given directories) with their manifest facts
+  sample --model ID|DIR --out F.npy  draw samples
+    sampler flags (sample, eval, grid):
+${[...helpLines(SAMPLER_FIELDS, '      '), ...helpLines(RESTART_FIELDS, '      ')].join('\n')}
+      --class K|random|none (random)
+      --n N (64)   --batch B (256)   --seed S (0)   --init-noise noise.npy
+      --grid grid.png   --device auto|cpu|cuda
+  sample --policy RUN_DIR|policy.onnx --out F.npy [--temperature T] [--model ID|DIR] [--class K] [--n N] [--seed S]
+                                     sample with a learned policy: a run's EMA heads, or an exported file
+                                     through ONNX Runtime (the policy fixes the sampler and its steps)
+  eval --model ID|DIR [sample flags] --n N (2048)   sample and score against the model's data
+      --metrics fid,kid,precision,recall,density,coverage,classes
+      --baseline no-guidance|best-constant|edm-stochastic|equal-nfe  [--nfe N] [--grid-result DIR]
+      --kid-subsets K (100) --kid-subset-size M (1000)
+  eval --policy RUN_DIR|policy.onnx [--n N (4000)] [--seed S] [--temperature T] [--grid-result DIR] [--per-class]
+      [--best-constant]              cfg/gamma: also search the best constant action (grid over the policy's
+                                     action values, chosen by FID on seed S+1) and add it as a row
+                                     sample with a learned policy and score it next to the baselines
+  grid --model ID|DIR [sample flags] --axis NAME=A:B:STEP|V1,V2,... [--axis ...] --out DIR
+                                     grid search (cross product of the axes, same seed in every cell);
+                                     re-running continues it; prints every cell, the best, total NFE
+      axes: every numeric sampler flag: ${SAMPLER_KNOBS.map((k) => k.name).join(' ')}
+      --metric fid|kid|precision|recall|density|coverage|class_tv|class_accuracy (fid)
+      --metrics LIST (the --metric's)   --n N (2048)   --restart (discard saved results in DIR)
+  train --model ID|DIR --run-dir DIR [learner flags]   learn a sampling policy (inverse RL); a run directory
+      every learner setting is a flag: --intervention cfg|gamma|renoise --divergence kl|rkl|tv|hellinger|js|chi2
+      --conditioning sigma|state|state+class --actions v1,v2,… --steps N --iterations N --trajectories N …
+      (train --help lists them all with their bounds and defaults)   --init-from-grid DIR
+  train --resume DIR [--iterations N]  continue a run where its last checkpoint left it
+  export --run RUN_DIR --out policy.onnx [--checkpoint FILE] [--force]
+                                     the run's EMA policy as one self-contained ONNX file (+ policy.json),
+                                     checked against the engine in a fresh ONNX Runtime session first
+  fid --a A.npy|A.npz --b B.npy|B.npz [--save-a a.npz --save-b b.npz]   features [n,d] or pytorch-fid stats
+  kid --real R.npy --fake F.npy [--subsets K --subset-size M --seed S]
+  prdc --real R.npy --fake F.npy [--k 3] [--k-dc 5]
+  features --model ID|DIR --in samples.npy --out features.npy [--logits logits.npy]
+Global: --json (final stdout line is the result), --help`;
+}
