@@ -51,10 +51,23 @@ async function benchOverhead(): Promise<boolean> {
     writeFileSync(join(dir, 'denoiser.onnx'), bytes);
     writeFileSync(
       join(dir, 'model.json'),
-      JSON.stringify({ name: 'conv-bench', onnx: 'denoiser.onnx', output: 'denoised', shape: [1, 28, 28], numClasses: 10, nullClass: 10, sigmaMin: 0.002, sigmaMax: 80, sigmaData: 0.5 }),
+      JSON.stringify({
+        name: 'conv-bench',
+        onnx: 'denoiser.onnx',
+        output: 'denoised',
+        shape: [1, 28, 28],
+        numClasses: 10,
+        nullClass: 10,
+        sigmaMin: 0.002,
+        sigmaMax: 80,
+        sigmaData: 0.5,
+      }),
     );
     const model = await Model.load(dir, { device: 'cpu' });
-    const bare = await ort.InferenceSession.create(join(dir, 'denoiser.onnx'), { graphOptimizationLevel: 'all', executionProviders: ['cpu'] });
+    const bare = await ort.InferenceSession.create(join(dir, 'denoiser.onnx'), {
+      graphOptimizationLevel: 'all',
+      executionProviders: ['cpu'],
+    });
     const settings = resolveSettings(model, { sampler: 'heun', steps: STEPS });
     const calls = samplerNfe('heun', STEPS);
     const dim = 784;
@@ -65,7 +78,11 @@ async function benchOverhead(): Promise<boolean> {
 
     // Warm-up both paths.
     await generate(model, settings, { n: BATCH, batch: BATCH, seed: 0 });
-    await bare.run({ x: new ort.Tensor('float32', x, [BATCH, 1, 28, 28]), sigma: new ort.Tensor('float32', new Float32Array(BATCH).fill(1), [BATCH]), class_labels: new ort.Tensor('int64', labels, [BATCH]) });
+    await bare.run({
+      x: new ort.Tensor('float32', x, [BATCH, 1, 28, 28]),
+      sigma: new ort.Tensor('float32', new Float32Array(BATCH).fill(1), [BATCH]),
+      class_labels: new ort.Tensor('int64', labels, [BATCH]),
+    });
 
     const bareT: number[] = [];
     const engT: number[] = [];
@@ -92,11 +109,17 @@ async function benchOverhead(): Promise<boolean> {
     const engMs = median(engT);
     const ratio = engMs / bareMs;
     const imgPerSec = (BATCH * calls) / (bareMs / 1000);
-    console.log(`conv-bench 28×28 (${(params / 1e6).toFixed(2)} M params), batch ${BATCH}, Heun ${STEPS} steps = ${calls} calls, median of ${ROUNDS} rounds:`);
+    console.log(
+      `conv-bench 28×28 (${(params / 1e6).toFixed(2)} M params), batch ${BATCH}, Heun ${STEPS} steps = ${calls} calls, median of ${ROUNDS} rounds:`,
+    );
     console.log(`  bare session.run : ${bareMs.toFixed(0)} ms  (${imgPerSec.toFixed(0)} images/s per NFE)`);
-    console.log(`  engine (generate): ${engMs.toFixed(0)} ms  (time inside session.run ${(median(modelShare) * 100).toFixed(1)}%)`);
+    console.log(
+      `  engine (generate): ${engMs.toFixed(0)} ms  (time inside session.run ${(median(modelShare) * 100).toFixed(1)}%)`,
+    );
     const ok = ratio <= 1.05;
-    console.log(`  engine / bare = ${ratio.toFixed(3)}  → overhead ${((ratio - 1) * 100).toFixed(1)}% (goal ≤ 5%) ${ok ? 'OK' : 'MISSED'}`);
+    console.log(
+      `  engine / bare = ${ratio.toFixed(3)}  → overhead ${((ratio - 1) * 100).toFixed(1)}% (goal ≤ 5%) ${ok ? 'OK' : 'MISSED'}`,
+    );
     await bare.release();
     await model.dispose();
     return ok;
@@ -109,8 +132,16 @@ async function benchOverhead(): Promise<boolean> {
 async function syntheticFeatures(n: number, d: number, seed: number, shift: number): Promise<Float32Array> {
   const s = new Stream(seed, 0);
   const m = new Stream(1234, 0); // shared mixing: the two sets differ by shift and sampling only
-  const A = mat(d, d, Float64Array.from({ length: d * d }, () => m.normal() / Math.sqrt(d)));
-  const z = mat(n, d, Float64Array.from({ length: n * d }, () => s.normal() * (1 + 0.3 * Math.abs(s.normal()))));
+  const A = mat(
+    d,
+    d,
+    Float64Array.from({ length: d * d }, () => m.normal() / Math.sqrt(d)),
+  );
+  const z = mat(
+    n,
+    d,
+    Float64Array.from({ length: n * d }, () => s.normal() * (1 + 0.3 * Math.abs(s.normal()))),
+  );
   const x = await matmul(z, A);
   return Float32Array.from(x.data, (v, i) => v + shift * ((i % d) % 5 === 0 ? 1 : 0));
 }
@@ -123,7 +154,9 @@ async function benchFid(): Promise<boolean> {
   const t0 = performance.now();
   const res = await fid({ real: await gaussianStats({ data: a, n, d }), fake: await gaussianStats({ data: b, n, d }) });
   const ours = (performance.now() - t0) / 1000;
-  console.log(`FID on ${n.toLocaleString('en')} × ${d} features (two sets): ${res.fid.toFixed(6)} in ${ours.toFixed(2)} s (${res.method})`);
+  console.log(
+    `FID on ${n.toLocaleString('en')} × ${d} features (two sets): ${res.fid.toFixed(6)} in ${ours.toFixed(2)} s (${res.method})`,
+  );
   const probe = spawnSync('/usr/bin/python3', ['-c', 'import numpy, scipy.linalg'], { encoding: 'utf8' });
   if (probe.status !== 0) {
     console.log('  reference skipped: install python3-numpy and python3-scipy (Debian) for the scipy comparison');
@@ -150,7 +183,9 @@ async function benchFid(): Promise<boolean> {
     const delta = Math.abs(res.fid - ref.fid);
     const ok = delta <= 1e-3 + 1e-4 * Math.abs(ref.fid);
     console.log(`  scipy (pytorch-fid formula, float64): ${ref.fid.toFixed(6)} in ${ref.seconds.toFixed(2)} s`);
-    console.log(`  |ΔFID| = ${delta.toExponential(2)} (goal ≤ ${(1e-3 + 1e-4 * Math.abs(ref.fid)).toExponential(2)}) ${ok ? 'OK' : 'MISSED'}; time ours / scipy = ${(ours / ref.seconds).toFixed(2)}`);
+    console.log(
+      `  |ΔFID| = ${delta.toExponential(2)} (goal ≤ ${(1e-3 + 1e-4 * Math.abs(ref.fid)).toExponential(2)}) ${ok ? 'OK' : 'MISSED'}; time ours / scipy = ${(ours / ref.seconds).toFixed(2)}`,
+    );
     return ok;
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -168,16 +203,42 @@ async function benchLearner(): Promise<boolean> {
     writeFileSync(join(dir, 'denoiser.onnx'), bytes);
     const s = new Stream(5, 0);
     const m = 2048;
-    writeFileSync(join(dir, 'data.npy'), encodeNpy({ dtype: 'float32', shape: [m, 1, 28, 28], data: Float32Array.from({ length: m * 784 }, () => Math.tanh(s.normal())) }));
+    writeFileSync(
+      join(dir, 'data.npy'),
+      encodeNpy({
+        dtype: 'float32',
+        shape: [m, 1, 28, 28],
+        data: Float32Array.from({ length: m * 784 }, () => Math.tanh(s.normal())),
+      }),
+    );
     writeFileSync(
       join(dir, 'model.json'),
-      JSON.stringify({ name: 'conv-bench', onnx: 'denoiser.onnx', shape: [1, 28, 28], numClasses: 10, nullClass: 10, sigmaMin: 0.002, sigmaMax: 80, sigmaData: 0.5, data: 'data.npy' }),
+      JSON.stringify({
+        name: 'conv-bench',
+        onnx: 'denoiser.onnx',
+        shape: [1, 28, 28],
+        numClasses: 10,
+        nullClass: 10,
+        sigmaMin: 0.002,
+        sigmaMax: 80,
+        sigmaData: 0.5,
+        data: 'data.npy',
+      }),
     );
     const model = await Model.load(dir, { device: 'cpu' });
     const n = 256;
     const steps = 6;
     // Every action guides (w ≠ 1), so the policy's network cost equals the constant-guidance sampler's.
-    const cfg = { ...defaultConfig('cfg'), actions: [1.25, 1.5, 2, 3], initAction: 1, steps, trajectories: n, rolloutBatch: n, discriminatorBatch: 256, evalEvery: 0 };
+    const cfg = {
+      ...defaultConfig('cfg'),
+      actions: [1.25, 1.5, 2, 3],
+      initAction: 1,
+      steps,
+      trajectories: n,
+      rolloutBatch: n,
+      discriminatorBatch: 256,
+      evalEvery: 0,
+    };
     const learner = new Learner(model, cfg);
     const plainSettings = resolveSettings(model, { sampler: 'heun', steps, guidance: 1.5 });
     await generate(model, plainSettings, { n, batch: n, seed: 0 }); // warm-up
@@ -194,7 +255,9 @@ async function benchLearner(): Promise<boolean> {
     }
     const ratio = median(plainT) / median(policyT);
     console.log(`learner on conv-bench (TensorFlow.js ${backend}), ${n} trajectories, Heun ${steps} steps, guided:`);
-    console.log(`  plain sampler (w = 1.5): ${median(plainT).toFixed(0)} ms; with the CFG policy in the loop: ${median(policyT).toFixed(0)} ms`);
+    console.log(
+      `  plain sampler (w = 1.5): ${median(plainT).toFixed(0)} ms; with the CFG policy in the loop: ${median(policyT).toFixed(0)} ms`,
+    );
     const ok1 = ratio >= 0.7;
     console.log(`  rollout throughput policy / plain = ${ratio.toFixed(3)} (goal ≥ 0.70) ${ok1 ? 'OK' : 'MISSED'}`);
     learner.iteration = 1; // a steady-state iteration (the one-off discriminator warm-up excluded)
@@ -204,7 +267,9 @@ async function benchLearner(): Promise<boolean> {
     console.log(
       `  one iteration: ${it['time/iteration_s']!.toFixed(2)} s = rollout ${it['time/rollout_s']!.toFixed(2)} s (denoiser ${it['time/denoiser_s']!.toFixed(2)} s) + discriminator ${it['time/discriminator_s']!.toFixed(2)} s + PPO ${it['time/ppo_s']!.toFixed(2)} s`,
     );
-    console.log(`  share of the iteration in denoiser calls = ${(share * 100).toFixed(1)}% (goal ≥ 60%) ${ok2 ? 'OK' : 'MISSED'}`);
+    console.log(
+      `  share of the iteration in denoiser calls = ${(share * 100).toFixed(1)}% (goal ≥ 60%) ${ok2 ? 'OK' : 'MISSED'}`,
+    );
     await learner.dispose();
     await model.dispose();
     return ok1 && ok2;
@@ -225,19 +290,41 @@ async function benchExport(): Promise<boolean> {
     writeFileSync(join(dir, 'encoder.onnx'), convEncoderGraph({ seed: 1 }));
     writeFileSync(
       join(dir, 'model.json'),
-      JSON.stringify({ name: 'conv-bench', onnx: 'denoiser.onnx', output: 'denoised', shape: [1, 28, 28], numClasses: 10, nullClass: 10, sigmaMin: 0.002, sigmaMax: 80, sigmaData: 0.5, encoder: { onnx: 'encoder.onnx', dim: 64 } }),
+      JSON.stringify({
+        name: 'conv-bench',
+        onnx: 'denoiser.onnx',
+        output: 'denoised',
+        shape: [1, 28, 28],
+        numClasses: 10,
+        nullClass: 10,
+        sigmaMin: 0.002,
+        sigmaMax: 80,
+        sigmaData: 0.5,
+        encoder: { onnx: 'encoder.onnx', dim: 64 },
+      }),
     );
     const model = await Model.load(dir, { device: 'cpu' });
-    const learner = await createLearner(model, { ...defaultConfig('cfg'), conditioning: 'state+class', stepInput: true, rolloutBatch: 256 });
+    const learner = await createLearner(model, {
+      ...defaultConfig('cfg'),
+      conditioning: 'state+class',
+      stepInput: true,
+      rolloutBatch: 256,
+    });
     try {
       const t0 = performance.now();
       await learner.rollout(256, 0, { temperature: 1 });
       const rolloutS = (performance.now() - t0) / 1000;
       const res = await exportPolicy(learner, { out: join(dir, 'policy.onnx'), runDir: dir });
       const ok = res.seconds < 5;
-      console.log(`export of a 28×28 CFG policy with its conv encoder (heads ${learner.config.hidden} wide, ${learner.config.layers} layers):`);
-      console.log(`  ${(res.bytes / 1024).toFixed(1)} KiB, opset ${res.opset}; built, verified on ${res.verification.states} states (max |Δlogit| ${res.verification.maxAbsDiff.toExponential(1)}) and written in ${res.seconds.toFixed(2)} s (goal < 5 s) ${ok ? 'OK' : 'MISSED'}`);
-      console.log(`  export time / one 256-trajectory rollout (${rolloutS.toFixed(2)} s) = ${(res.seconds / rolloutS).toFixed(2)}`);
+      console.log(
+        `export of a 28×28 CFG policy with its conv encoder (heads ${learner.config.hidden} wide, ${learner.config.layers} layers):`,
+      );
+      console.log(
+        `  ${(res.bytes / 1024).toFixed(1)} KiB, opset ${res.opset}; built, verified on ${res.verification.states} states (max |Δlogit| ${res.verification.maxAbsDiff.toExponential(1)}) and written in ${res.seconds.toFixed(2)} s (goal < 5 s) ${ok ? 'OK' : 'MISSED'}`,
+      );
+      console.log(
+        `  export time / one 256-trajectory rollout (${rolloutS.toFixed(2)} s) = ${(res.seconds / rolloutS).toFixed(2)}`,
+      );
       return ok;
     } finally {
       await learner.dispose();
@@ -250,12 +337,26 @@ async function benchExport(): Promise<boolean> {
 
 async function benchFashionMnist(): Promise<boolean> {
   const { resourcesDir } = await import('../src/main/engine/models/registry');
-  const fm = await ort.InferenceSession.create(join(resourcesDir(), 'models', 'fashion-mnist', 'denoiser.onnx'), { graphOptimizationLevel: 'all', executionProviders: ['cpu'] });
-  const conv = await ort.InferenceSession.create(convDenoiserGraph({ seed: 0, numClasses: 10 }).bytes, { graphOptimizationLevel: 'all', executionProviders: ['cpu'] });
+  const fm = await ort.InferenceSession.create(join(resourcesDir(), 'models', 'fashion-mnist', 'denoiser.onnx'), {
+    graphOptimizationLevel: 'all',
+    executionProviders: ['cpu'],
+  });
+  const conv = await ort.InferenceSession.create(convDenoiserGraph({ seed: 0, numClasses: 10 }).bytes, {
+    graphOptimizationLevel: 'all',
+    executionProviders: ['cpu'],
+  });
   const feeds = {
-    x: new ort.Tensor('float32', Float32Array.from({ length: BATCH * 784 }, (_, i) => Math.sin(i) * 0.5), [BATCH, 1, 28, 28]),
+    x: new ort.Tensor(
+      'float32',
+      Float32Array.from({ length: BATCH * 784 }, (_, i) => Math.sin(i) * 0.5),
+      [BATCH, 1, 28, 28],
+    ),
     sigma: new ort.Tensor('float32', new Float32Array(BATCH).fill(1.3), [BATCH]),
-    class_labels: new ort.Tensor('int64', BigInt64Array.from({ length: BATCH }, (_, i) => BigInt(i % 11)), [BATCH]),
+    class_labels: new ort.Tensor(
+      'int64',
+      BigInt64Array.from({ length: BATCH }, (_, i) => BigInt(i % 11)),
+      [BATCH],
+    ),
   };
   const rate = async (s: ort.InferenceSession): Promise<number> => {
     await s.run(feeds);
@@ -270,7 +371,9 @@ async function benchFashionMnist(): Promise<boolean> {
   const a = await rate(fm);
   const b = await rate(conv);
   const ok = a >= 500;
-  console.log(`fashion-mnist denoiser (ONNX Runtime CPU, batch ${BATCH}): ${a.toFixed(0)} images/s per NFE (goal ≥ 500) ${ok ? 'OK' : 'MISSED'}; / random-weight conv model ${b.toFixed(0)} = ${(a / b).toFixed(2)}`);
+  console.log(
+    `fashion-mnist denoiser (ONNX Runtime CPU, batch ${BATCH}): ${a.toFixed(0)} images/s per NFE (goal ≥ 500) ${ok ? 'OK' : 'MISSED'}; / random-weight conv model ${b.toFixed(0)} = ${(a / b).toFixed(2)}`,
+  );
   await fm.release();
   await conv.release();
   return ok;
@@ -283,13 +386,26 @@ async function benchCli(): Promise<boolean> {
   try {
     const [n, d] = [200, 16];
     const s = new Stream(7, 0);
-    for (const [name, shift] of [['a', 0], ['b', 0.5]] as const) {
-      writeFileSync(join(dir, `${name}.npy`), encodeNpy({ dtype: 'float32', shape: [n, d], data: Float32Array.from({ length: n * d }, () => s.normal() + shift) }));
+    for (const [name, shift] of [
+      ['a', 0],
+      ['b', 0.5],
+    ] as const) {
+      writeFileSync(
+        join(dir, `${name}.npy`),
+        encodeNpy({
+          dtype: 'float32',
+          shape: [n, d],
+          data: Float32Array.from({ length: n * d }, () => s.normal() + shift),
+        }),
+      );
     }
     const runs = [
       { name: 'bare tsx start (node --import tsx -e 0)', args: ['-e', '0'] },
       { name: 'models --json', args: [cli, 'models', '--json'] },
-      { name: `fid on ${n} × ${d} .npy features`, args: [cli, 'fid', '--a', join(dir, 'a.npy'), '--b', join(dir, 'b.npy'), '--json'] },
+      {
+        name: `fid on ${n} × ${d} .npy features`,
+        args: [cli, 'fid', '--a', join(dir, 'a.npy'), '--b', join(dir, 'b.npy'), '--json'],
+      },
     ];
     const times = runs.map((): number[] => []);
     const rounds = 7;

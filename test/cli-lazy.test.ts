@@ -30,7 +30,11 @@ let runs = 0;
 function run(script: string, args: string[], record = true): Promise<Loaded> {
   const log = join(tmp, `modules-${runs++}.txt`);
   const preload = record ? ['--import', 'tsx', '--import', join(ROOT, 'test', 'helpers', 'record-modules.ts')] : [];
-  const child = spawn(process.execPath, [...preload, join(ROOT, script), ...args], { cwd: ROOT, env: record ? { ...process.env, RECORD_MODULES: log } : process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...preload, join(ROOT, script), ...args], {
+    cwd: ROOT,
+    env: record ? { ...process.env, RECORD_MODULES: log } : process.env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
@@ -40,7 +44,15 @@ function run(script: string, args: string[], record = true): Promise<Loaded> {
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(guard);
-      const modules = record ? [...new Set(readFileSync(log, 'utf8').split('\n').filter((l) => l !== ''))] : [];
+      const modules = record
+        ? [
+            ...new Set(
+              readFileSync(log, 'utf8')
+                .split('\n')
+                .filter((l) => l !== ''),
+            ),
+          ]
+        : [];
       resolve({ code, stdout, stderr, modules });
     });
   });
@@ -57,8 +69,18 @@ function assertLoadsNeither(r: Loaded, what: string): void {
 
 test('models --json and fid load neither TensorFlow.js nor the learner', async () => {
   const [n, d] = [50, 4];
-  for (const [name, shift] of [['a', 0], ['b', 1]] as const) {
-    writeFileSync(join(tmp, `${name}.npy`), encodeNpy({ dtype: 'float32', shape: [n, d], data: Float32Array.from({ length: n * d }, (_, i) => Math.sin(i * 1.7 + shift) + shift) }));
+  for (const [name, shift] of [
+    ['a', 0],
+    ['b', 1],
+  ] as const) {
+    writeFileSync(
+      join(tmp, `${name}.npy`),
+      encodeNpy({
+        dtype: 'float32',
+        shape: [n, d],
+        data: Float32Array.from({ length: n * d }, (_, i) => Math.sin(i * 1.7 + shift) + shift),
+      }),
+    );
   }
   const [models, fid, exportHelp] = await Promise.all([
     run(CLI, ['models', '--json']),
@@ -68,7 +90,10 @@ test('models --json and fid load neither TensorFlow.js nor the learner', async (
 
   assert.equal(models.code, 0, models.stderr);
   assert.equal(lastJson(models.stdout).command, 'models');
-  assert.ok(models.modules.some((u) => u.endsWith('/src/cli/models-cmd.ts')), 'the recording sees the command module');
+  assert.ok(
+    models.modules.some((u) => u.endsWith('/src/cli/models-cmd.ts')),
+    'the recording sees the command module',
+  );
   assertLoadsNeither(models, 'models --json');
   assert.deepEqual(
     models.modules.filter((u) => /\/node_modules\/(onnxruntime-node|react)\//.test(u)),

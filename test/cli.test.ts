@@ -25,7 +25,10 @@ describe('models', () => {
   test('--json lists the five bundled models', async () => {
     const r = await cli('models', '--json');
     assert.equal(r.code, 0, r.stderr);
-    const res = lastJson(r.stdout) as { command: string; models: { id: string; bundled: boolean; error: string | null; shape: number[]; numClasses: number }[] };
+    const res = lastJson(r.stdout) as {
+      command: string;
+      models: { id: string; bundled: boolean; error: string | null; shape: number[]; numClasses: number }[];
+    };
     assert.equal(res.command, 'models');
     assert.deepEqual(
       res.models.map((m) => m.id),
@@ -58,7 +61,10 @@ describe('models', () => {
     assert.equal(human.code, 0);
     for (const id of BUNDLED_IDS) assert.match(human.stdout, new RegExp(`^${id} `, 'm'));
 
-    assertUsageError(await cli('models', '--model', join(tmp, 'nowhere')), /no model ".*nowhere": not a bundled model \(fashion-mnist, gmm-ring8, gmm-ring8-exact, gmm64, swissroll\) nor an existing directory/);
+    assertUsageError(
+      await cli('models', '--model', join(tmp, 'nowhere')),
+      /no model ".*nowhere": not a bundled model \(fashion-mnist, gmm-ring8, gmm-ring8-exact, gmm64, swissroll\) nor an existing directory/,
+    );
   });
 });
 
@@ -69,7 +75,10 @@ describe('sample', () => {
     const grid = join(d, 'g.png');
     const r = await cli('sample', '--model', 'gmm-ring8-exact', '--n', '64', '--out', out, '--grid', grid, '--json');
     assert.equal(r.code, 0, r.stderr);
-    const res = lastJson(r.stdout) as Record<string, unknown> & { nfe: { mean: number; min: number; max: number }; settings: { sampler: string; steps: number } };
+    const res = lastJson(r.stdout) as Record<string, unknown> & {
+      nfe: { mean: number; min: number; max: number };
+      settings: { sampler: string; steps: number };
+    };
     assert.equal(res.command, 'sample');
     assert.equal(res.model, 'gmm-ring8-exact');
     assert.equal(res.n, 64);
@@ -79,7 +88,10 @@ describe('sample', () => {
     assert.equal(res.settings.steps, 18);
     assert.deepEqual(res.nfe, { mean: 35, min: 35, max: 35 });
     // Progress went to stderr as JSON lines (not a TTY here).
-    const events = r.stderr.split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as { type: string });
+    const events = r.stderr
+      .split('\n')
+      .filter((l) => l.trim() !== '')
+      .map((l) => JSON.parse(l) as { type: string });
     assert.ok(events.some((e) => e.type === 'progress'));
 
     const samples = await readNpy(out);
@@ -109,7 +121,19 @@ describe('sample', () => {
     const noise = Float32Array.from({ length: n * 2 }, (_, i) => Math.sin(i * 1.7) * 1.3);
     await writeNpy(join(d, 'z.npy'), npyFloat32([n, 2], noise));
     const run = async (name: string, z: string, ...extra: string[]): Promise<Float32Array> => {
-      const r = await cli('sample', '--model', 'gmm-ring8', '--init-noise', join(d, z), '--class', '3', '--out', join(d, name), '--json', ...extra);
+      const r = await cli(
+        'sample',
+        '--model',
+        'gmm-ring8',
+        '--init-noise',
+        join(d, z),
+        '--class',
+        '3',
+        '--out',
+        join(d, name),
+        '--json',
+        ...extra,
+      );
       assert.equal(r.code, 0, r.stderr);
       assert.equal(lastJson(r.stdout).n, n);
       const a = await readNpy(join(d, name));
@@ -119,19 +143,55 @@ describe('sample', () => {
     const a = await run('a.npy', 'z.npy');
     const b = await run('b.npy', 'z.npy', '--batch', '7', '--seed', '99');
     assert.deepEqual(b, a, 'same noise, same samples (deterministic sampler)');
-    await writeNpy(join(d, 'z2.npy'), npyFloat32([n, 2], noise.map((v) => -v)));
+    await writeNpy(
+      join(d, 'z2.npy'),
+      npyFloat32(
+        [n, 2],
+        noise.map((v) => -v),
+      ),
+    );
     const c = await run('c.npy', 'z2.npy');
     assert.notDeepEqual(c, a, 'the noise file is what drives the samples');
 
     await writeNpy(join(d, 'bad.npy'), npyFloat32([n, 3], new Float32Array(n * 3)));
-    const bad = await cli('sample', '--model', 'gmm-ring8', '--init-noise', join(d, 'bad.npy'), '--out', join(d, 'x.npy'));
+    const bad = await cli(
+      'sample',
+      '--model',
+      'gmm-ring8',
+      '--init-noise',
+      join(d, 'bad.npy'),
+      '--out',
+      join(d, 'x.npy'),
+    );
     assertUsageError(bad, /bad\.npy: has shape \[40, 3\], expected \[n, 2\]/);
     await writeNpy(join(d, 'flat.npy'), npyFloat32([n * 2], noise));
-    assertUsageError(await cli('sample', '--model', 'gmm-ring8', '--init-noise', join(d, 'flat.npy'), '--out', join(d, 'x.npy')), /has shape \[80\], expected \[n, 2\]/);
-    assertUsageError(await cli('sample', '--model', 'gmm-ring8', '--init-noise', join(d, 'z.npy'), '--n', '8', '--out', join(d, 'x.npy')), /--n 8 disagrees with .*z\.npy, which holds 40 samples/);
+    assertUsageError(
+      await cli('sample', '--model', 'gmm-ring8', '--init-noise', join(d, 'flat.npy'), '--out', join(d, 'x.npy')),
+      /has shape \[80\], expected \[n, 2\]/,
+    );
+    assertUsageError(
+      await cli(
+        'sample',
+        '--model',
+        'gmm-ring8',
+        '--init-noise',
+        join(d, 'z.npy'),
+        '--n',
+        '8',
+        '--out',
+        join(d, 'x.npy'),
+      ),
+      /--n 8 disagrees with .*z\.npy, which holds 40 samples/,
+    );
     writeFileSync(join(d, 'junk.npy'), 'not numpy');
-    assertUsageError(await cli('sample', '--model', 'gmm-ring8', '--init-noise', join(d, 'junk.npy'), '--out', join(d, 'x.npy')), /not a \.npy file/);
-    assertUsageError(await cli('sample', '--model', 'gmm-ring8', '--init-noise', join(d, 'missing.npy'), '--out', join(d, 'x.npy')), /missing\.npy: file not found/);
+    assertUsageError(
+      await cli('sample', '--model', 'gmm-ring8', '--init-noise', join(d, 'junk.npy'), '--out', join(d, 'x.npy')),
+      /not a \.npy file/,
+    );
+    assertUsageError(
+      await cli('sample', '--model', 'gmm-ring8', '--init-noise', join(d, 'missing.npy'), '--out', join(d, 'x.npy')),
+      /missing\.npy: file not found/,
+    );
     assert.ok(!existsSync(join(d, 'x.npy')));
   });
 
@@ -139,7 +199,19 @@ describe('sample', () => {
     test(`--seed gives the same samples whatever --batch (${sampler.join(' ')})`, async () => {
       const d = outDir();
       const run = async (name: string, ...extra: string[]): Promise<[Float32Array, BigInt64Array]> => {
-        const r = await cli('sample', '--model', 'gmm-ring8', '--n', '64', '--sampler', ...sampler, '--out', join(d, name), '--json', ...extra);
+        const r = await cli(
+          'sample',
+          '--model',
+          'gmm-ring8',
+          '--n',
+          '64',
+          '--sampler',
+          ...sampler,
+          '--out',
+          join(d, name),
+          '--json',
+          ...extra,
+        );
         assert.equal(r.code, 0, r.stderr);
         const labels = (await readNpy(join(d, name.replace('.npy', '.labels.npy')))).data as BigInt64Array;
         return [(await readNpy(join(d, name))).data as Float32Array, labels];
@@ -158,16 +230,25 @@ describe('sample', () => {
     const d = outDir();
     const out = join(d, 'x.npy');
     const cases: [string[], RegExp][] = [
-      [['--model', 'gmm-ring8', '--sampler', 'plms'], /--sampler must be one of euler, heun, edm, ddim, restart, got "plms"/],
+      [
+        ['--model', 'gmm-ring8', '--sampler', 'plms'],
+        /--sampler must be one of euler, heun, edm, ddim, restart, got "plms"/,
+      ],
       [['--model', 'gmm-ring8', '--steps', '0'], /--steps must be a whole number ≥ 1, got 0/],
       [['--model', 'gmm-ring8', '--steps', '2.5'], /--steps must be a whole number ≥ 1, got 2\.5/],
       [['--model', 'gmm-ring8', '--n', 'many'], /--n must be a number, got "many"/],
       [['--model', 'gmm-ring8', '--bogus', '1'], /Unknown option '--bogus'.*\(see --help\)/],
       [['--model', 'gmm-ring8', '--class', '99'], /class 99 is out of range; this model has classes 0\.\.7/],
-      [['--model', 'swissroll', '--guidance', '2'], /guidance needs a class-conditional model; this one is unconditional/],
+      [
+        ['--model', 'swissroll', '--guidance', '2'],
+        /guidance needs a class-conditional model; this one is unconditional/,
+      ],
       [['--model', 'swissroll', '--class', '1'], /this model is unconditional; it takes no --class/],
       [['--model', 'gmm-ring8', '--sigma-max', '500'], /σ range \[0\.002, 500\] is outside the model's \[0\.002, 80\]/],
-      [['--model', 'gmm-ring8', '--sampler', 'ddim', '--churn', '5'], /churn applies to the euler, heun and edm samplers, not ddim/],
+      [
+        ['--model', 'gmm-ring8', '--sampler', 'ddim', '--churn', '5'],
+        /churn applies to the euler, heun and edm samplers, not ddim/,
+      ],
       [['--model', 'gmm-ring8', '--device', 'tpu'], /--device must be auto, cpu or cuda, got "tpu"/],
     ];
     for (const [args, message] of cases) {
@@ -187,12 +268,18 @@ describe('sample', () => {
     assert.match(String(obj.error), /--steps must be a whole number ≥ 1/);
 
     // Found in review: outputs that cannot be written, non-finite noise, CUDA asked for but absent.
-    assertUsageError(await cli('sample', '--model', 'gmm-ring8', '--out', d), /--out .* is a directory; give a file name/);
+    assertUsageError(
+      await cli('sample', '--model', 'gmm-ring8', '--out', d),
+      /--out .* is a directory; give a file name/,
+    );
     const nanNoise = join(d, 'nan-noise.npy');
     const z = new Float32Array(8).fill(0.5);
     z[5] = NaN;
     writeFileSync(nanNoise, encodeNpy(npyFloat32([4, 2], z)));
-    assertUsageError(await cli('sample', '--model', 'gmm-ring8', '--init-noise', nanNoise, '--out', out), /holds NaN\/Inf \(first at sample 2\)/);
+    assertUsageError(
+      await cli('sample', '--model', 'gmm-ring8', '--init-noise', nanNoise, '--out', out),
+      /holds NaN\/Inf \(first at sample 2\)/,
+    );
     rmSync(nanNoise);
     const cuda = await cli('sample', '--model', 'gmm-ring8', '--device', 'cuda', '--out', out);
     assertUsageError(cuda, /could not start ONNX Runtime's CUDA provider.*use --device cpu/);
@@ -215,7 +302,10 @@ describe('sample', () => {
   test('a model directory that does not exist, or is broken, is a clear error', async () => {
     const d = outDir();
     const out = join(d, 'x.npy');
-    assertUsageError(await cli('sample', '--model', join(d, 'no-such-model'), '--out', out), /no model ".*no-such-model": not a bundled model \(fashion-mnist, gmm-ring8, gmm-ring8-exact, gmm64, swissroll\) nor an existing directory/);
+    assertUsageError(
+      await cli('sample', '--model', join(d, 'no-such-model'), '--out', out),
+      /no model ".*no-such-model": not a bundled model \(fashion-mnist, gmm-ring8, gmm-ring8-exact, gmm64, swissroll\) nor an existing directory/,
+    );
     assertUsageError(await cli('sample', '--model', 'no-such-id', '--out', out), /no model "no-such-id"/);
     const empty = join(d, 'empty');
     mkdirSync(empty);
@@ -245,12 +335,28 @@ describe('the CLI as a process', () => {
     const out = join(d, 'big.npy');
     const started = Date.now();
     let sent = false;
-    const r = await spawnCli(['sample', '--model', 'gmm64', '--n', '200000', '--batch', '1000', '--out', out, '--grid', join(d, 'g.png'), '--json'], (stderr, child) => {
-      // Interrupt once sampling is under way (a progress event), and no sooner than 1.5 s in.
-      if (sent || !stderr.includes('"type":"progress"')) return;
-      sent = true;
-      setTimeout(() => child.kill('SIGINT'), Math.max(0, 1500 - (Date.now() - started)));
-    });
+    const r = await spawnCli(
+      [
+        'sample',
+        '--model',
+        'gmm64',
+        '--n',
+        '200000',
+        '--batch',
+        '1000',
+        '--out',
+        out,
+        '--grid',
+        join(d, 'g.png'),
+        '--json',
+      ],
+      (stderr, child) => {
+        // Interrupt once sampling is under way (a progress event), and no sooner than 1.5 s in.
+        if (sent || !stderr.includes('"type":"progress"')) return;
+        sent = true;
+        setTimeout(() => child.kill('SIGINT'), Math.max(0, 1500 - (Date.now() - started)));
+      },
+    );
     assert.ok(sent, `sampling never started: ${r.stderr.slice(-500)}`);
     assert.equal(r.signal, null, 'the process handles SIGINT itself');
     assert.equal(r.code, 130, r.stderr.slice(-500));

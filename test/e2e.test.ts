@@ -22,18 +22,35 @@ let page: Page;
 const pageErrors: string[] = [];
 
 before(async () => {
-  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} not found: install Debian's chromium (apt-get install -y chromium) or set CHROMIUM`);
-  const build = spawnSync(process.execPath, [join(ROOT, 'node_modules/electron-vite/bin/electron-vite.js'), 'build'], { cwd: ROOT, encoding: 'utf8' });
+  assert.ok(
+    existsSync(CHROMIUM),
+    `${CHROMIUM} not found: install Debian's chromium (apt-get install -y chromium) or set CHROMIUM`,
+  );
+  const build = spawnSync(process.execPath, [join(ROOT, 'node_modules/electron-vite/bin/electron-vite.js'), 'build'], {
+    cwd: ROOT,
+    encoding: 'utf8',
+  });
   assert.equal(build.status, 0, `renderer build failed: ${build.stderr}`);
-  server = await startWebServer({ staticDir: join(ROOT, 'out/renderer'), engineEntry: join(ROOT, 'src/main/engine/worker.ts'), engineExecArgv: ['--import', 'tsx'], engineEnv: { ...process.env, SAMPLER_STUDIO_CACHE: join(tmp, 'cache') } });
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+  server = await startWebServer({
+    staticDir: join(ROOT, 'out/renderer'),
+    engineEntry: join(ROOT, 'src/main/engine/worker.ts'),
+    engineExecArgv: ['--import', 'tsx'],
+    engineEnv: { ...process.env, SAMPLER_STUDIO_CACHE: join(tmp, 'cache') },
+  });
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+  });
   page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   page.on('pageerror', (e) => pageErrors.push(e.message));
   // Long tasks on the renderer's main thread, for the whole session.
   await page.addInitScript(() => {
     const w = window as unknown as { __longTasks: number[] };
     w.__longTasks = [];
-    new PerformanceObserver((list) => list.getEntries().forEach((e) => w.__longTasks.push(e.duration))).observe({ type: 'longtask', buffered: true });
+    new PerformanceObserver((list) => list.getEntries().forEach((e) => w.__longTasks.push(e.duration))).observe({
+      type: 'longtask',
+      buffered: true,
+    });
   });
   mkdirSync(SHOTS, { recursive: true });
 });
@@ -53,7 +70,10 @@ test('web mode: the token URL opens the app, the engine connects, models list an
     // Each with its preview grid: fashion-mnist's preview.png, samples drawn by the engine for the others.
     const preview = page.getByTestId(`preview-${id}`);
     await preview.waitFor({ timeout: 60_000 });
-    assert.ok(await preview.evaluate((el) => (el as HTMLImageElement).complete && (el as HTMLImageElement).naturalWidth > 100), `preview of ${id}`);
+    assert.ok(
+      await preview.evaluate((el) => (el as HTMLImageElement).complete && (el as HTMLImageElement).naturalWidth > 100),
+      `preview of ${id}`,
+    );
   }
   await page.getByRole('button', { name: 'Open gmm-ring8', exact: true }).click();
   const facts = page.getByTestId('model-facts');
@@ -81,7 +101,11 @@ test('web mode: tune a CFG policy with reverse KL by clicks, watch it learn', as
   await page.getByRole('button', { name: 'Open gmm-ring8', exact: true }).click();
   await page.getByRole('button', { name: /Tune a sampler for gmm-ring8/ }).click();
   await page.getByRole('heading', { name: 'Tune' }).waitFor({ timeout: 30_000 });
-  await page.getByRole('textbox', { name: 'Divergence' }).or(page.getByRole('combobox', { name: 'Divergence' })).first().click();
+  await page
+    .getByRole('textbox', { name: 'Divergence' })
+    .or(page.getByRole('combobox', { name: 'Divergence' }))
+    .first()
+    .click();
   await page.getByRole('option', { name: /^reverse KL/ }).click();
   const set = async (label: string, value: string): Promise<void> => {
     const box = page.getByLabel(label);
@@ -99,7 +123,10 @@ test('web mode: tune a CFG policy with reverse KL by clicks, watch it learn', as
     const field = page.getByTestId(`field-${key}`);
     await field.first().waitFor({ state: 'visible', timeout: 10_000 });
   }
-  assert.ok(await page.getByTestId('advanced').getByTestId('field-lrDiscriminator').count(), 'the discriminator learning rate sits under Advanced');
+  assert.ok(
+    await page.getByTestId('advanced').getByTestId('field-lrDiscriminator').count(),
+    'the discriminator learning rate sits under Advanced',
+  );
   // An advanced setting reaches the run's config.json (checked below), and a bad one is named before starting.
   await set('Discriminator warm-up steps', '-1');
   await page.getByText('Must be a whole number ≥ 0').first().waitFor({ timeout: 10_000 });
@@ -111,20 +138,43 @@ test('web mode: tune a CFG policy with reverse KL by clicks, watch it learn', as
   await page.getByRole('heading', { name: 'Train' }).waitFor({ timeout: 30_000 });
   // Chart points grow as iterations finish.
   const entropy = page.getByTestId('chart-charts/entropy');
-  await page.waitForFunction(() => Number(document.querySelector('[data-testid="chart-charts/entropy"]')?.getAttribute('data-points')) >= 2, undefined, { timeout: 120_000 });
-  const [early, earlyState] = await page.evaluate(() => [Number(document.querySelector('[data-testid="chart-charts/entropy"]')?.getAttribute('data-points')), document.querySelector('[data-testid="train-progress"]')?.getAttribute('data-state')]);
+  await page.waitForFunction(
+    () => Number(document.querySelector('[data-testid="chart-charts/entropy"]')?.getAttribute('data-points')) >= 2,
+    undefined,
+    { timeout: 120_000 },
+  );
+  const [early, earlyState] = await page.evaluate(() => [
+    Number(document.querySelector('[data-testid="chart-charts/entropy"]')?.getAttribute('data-points')),
+    document.querySelector('[data-testid="train-progress"]')?.getAttribute('data-state'),
+  ]);
   assert.equal(earlyState, 'started', `training at ${early} points`);
   // The run's `finished` event (not a log line) ends it: the progress line, the journal and a notice say so.
   await page.locator('[data-testid="train-progress"][data-state="finished"]').waitFor({ timeout: 180_000 });
   assert.match(await page.getByTestId('train-progress').innerText(), /iteration 6 \/ 6 · finished/);
-  await page.locator('[data-testid="run-journal"] [data-state="finished"]').filter({ hasText: 'finished at iteration 6 of 6' }).waitFor();
-  await page.locator('[data-testid="run-notice"][data-state="finished"]').filter({ hasText: 'cfg-rkl: finished at iteration 6 of 6' }).waitFor();
+  await page
+    .locator('[data-testid="run-journal"] [data-state="finished"]')
+    .filter({ hasText: 'finished at iteration 6 of 6' })
+    .waitFor();
+  await page
+    .locator('[data-testid="run-notice"][data-state="finished"]')
+    .filter({ hasText: 'cfg-rkl: finished at iteration 6 of 6' })
+    .waitFor();
   assert.equal(await page.getByRole('button', { name: 'Pause', exact: true }).isDisabled(), true);
   assert.equal(Number(await entropy.getAttribute('data-points')), 6);
   assert.ok(early < 6, `points grew from ${early} to 6`);
-  const saved = JSON.parse((await import('node:fs')).readFileSync(join(tmp, 'runs', 'cfg-rkl', 'config.json'), 'utf8')) as { learner: Record<string, unknown> };
-  assert.deepEqual([saved.learner['divergence'], saved.learner['iterations'], saved.learner['discriminatorInitSteps']], ['rkl', 6, 30], 'the form’s settings, Advanced included, are the run’s');
-  assert.equal(Number(await page.getByTestId('chart-eval/fid').getAttribute('data-points')), 2, 'FID at iterations 3 and 6');
+  const saved = JSON.parse(
+    (await import('node:fs')).readFileSync(join(tmp, 'runs', 'cfg-rkl', 'config.json'), 'utf8'),
+  ) as { learner: Record<string, unknown> };
+  assert.deepEqual(
+    [saved.learner['divergence'], saved.learner['iterations'], saved.learner['discriminatorInitSteps']],
+    ['rkl', 6, 30],
+    'the form’s settings, Advanced included, are the run’s',
+  );
+  assert.equal(
+    Number(await page.getByTestId('chart-eval/fid').getAttribute('data-points')),
+    2,
+    'FID at iterations 3 and 6',
+  );
   // The profile heat map and the sample picture are drawn (non-blank pixels).
   const inked = await page.evaluate(() => {
     const c = document.querySelector('[data-testid="profile"]') as HTMLCanvasElement;
@@ -138,7 +188,10 @@ test('web mode: tune a CFG policy with reverse KL by clicks, watch it learn', as
   await img.waitFor();
   assert.ok(await img.evaluate((el) => (el as HTMLImageElement).naturalWidth > 100));
   await page.screenshot({ path: join(SHOTS, 'train.png'), fullPage: true });
-  const tasks = await page.evaluate((from) => (window as unknown as { __longTasks: number[] }).__longTasks.slice(from), before);
+  const tasks = await page.evaluate(
+    (from) => (window as unknown as { __longTasks: number[] }).__longTasks.slice(from),
+    before,
+  );
   const worst = Math.max(0, ...tasks);
   process.stdout.write(`# long tasks during training: ${tasks.length}, longest ${worst.toFixed(0)} ms\n`);
   assert.ok(worst < 200, `a long task of ${worst.toFixed(0)} ms during training`);
@@ -162,7 +215,11 @@ test('web mode: compare the learned policy with the best constant guidance, sear
   await slider.focus();
   await page.keyboard.press('ArrowLeft');
   await page.keyboard.press('ArrowLeft');
-  await page.waitForFunction(() => /τ=0\.9/.test(document.querySelector('[data-testid="compare-table"]')?.textContent ?? ''), undefined, { timeout: 120_000 });
+  await page.waitForFunction(
+    () => /τ=0\.9/.test(document.querySelector('[data-testid="compare-table"]')?.textContent ?? ''),
+    undefined,
+    { timeout: 120_000 },
+  );
   await page.screenshot({ path: join(SHOTS, 'compare.png'), fullPage: true });
   assert.deepEqual(pageErrors, []);
 });
@@ -197,14 +254,27 @@ test('web mode: a run with 5,000 iterations opens and draws without a long task 
   const { cpSync, readFileSync } = await import('node:fs');
   const dir = join(tmp, 'runs', 'stress');
   mkdirSync(dir, { recursive: true });
-  const cfg = JSON.parse(readFileSync(join(tmp, 'runs', 'cfg-rkl', 'config.json'), 'utf8')) as { learner: { iterations: number } };
+  const cfg = JSON.parse(readFileSync(join(tmp, 'runs', 'cfg-rkl', 'config.json'), 'utf8')) as {
+    learner: { iterations: number };
+  };
   cfg.learner.iterations = 5000;
   writeFileSync(join(dir, 'config.json'), JSON.stringify(cfg));
   cpSync(join(tmp, 'runs', 'cfg-rkl', 'checkpoint.json'), join(dir, 'checkpoint.json'));
   const lines: string[] = [];
   for (let i = 1; i <= 5000; i++) {
-    const m: Record<string, number> = { iteration: i, 'charts/learning_signal_mean': -1 / Math.sqrt(i), 'charts/learning_signal_std': 0.1, 'losses/discriminator': 0.69 - 0.1 * Math.exp(-i / 800), 'charts/discriminator_accuracy': 0.5 + 0.1 * Math.sin(i / 50), 'charts/entropy': 2 * Math.exp(-i / 2000), 'charts/approx_kl': 0.01, 'charts/clipfrac': 0.1, 'charts/nfe': 35 };
-    if (i % 25 === 0) Object.assign(m, { 'eval/fid': 0.1 * Math.exp(-i / 1500) + 0.03, 'eval/precision': 0.9, 'eval/recall': 0.95 });
+    const m: Record<string, number> = {
+      iteration: i,
+      'charts/learning_signal_mean': -1 / Math.sqrt(i),
+      'charts/learning_signal_std': 0.1,
+      'losses/discriminator': 0.69 - 0.1 * Math.exp(-i / 800),
+      'charts/discriminator_accuracy': 0.5 + 0.1 * Math.sin(i / 50),
+      'charts/entropy': 2 * Math.exp(-i / 2000),
+      'charts/approx_kl': 0.01,
+      'charts/clipfrac': 0.1,
+      'charts/nfe': 35,
+    };
+    if (i % 25 === 0)
+      Object.assign(m, { 'eval/fid': 0.1 * Math.exp(-i / 1500) + 0.03, 'eval/precision': 0.9, 'eval/recall': 0.95 });
     lines.push(JSON.stringify(m));
   }
   writeFileSync(join(dir, 'metrics.jsonl'), lines.join('\n') + '\n');
@@ -213,37 +283,79 @@ test('web mode: a run with 5,000 iterations opens and draws without a long task 
   await page.getByRole('button', { name: 'Refresh' }).click();
   const before = await page.evaluate(() => (window as unknown as { __longTasks: number[] }).__longTasks.length);
   await page.getByRole('button', { name: 'Open stress' }).click();
-  await page.waitForFunction(() => document.querySelector('[data-testid="chart-charts/entropy"]')?.getAttribute('data-points') === '5000', undefined, { timeout: 30_000 });
+  await page.waitForFunction(
+    () => document.querySelector('[data-testid="chart-charts/entropy"]')?.getAttribute('data-points') === '5000',
+    undefined,
+    { timeout: 30_000 },
+  );
   // The charts mount one per task: the measurement covers all ten (the last, recall, has 200 evaluations).
-  await page.waitForFunction(() => document.querySelector('[data-testid="chart-eval/recall"]')?.getAttribute('data-points') === '200', undefined, { timeout: 30_000 });
+  await page.waitForFunction(
+    () => document.querySelector('[data-testid="chart-eval/recall"]')?.getAttribute('data-points') === '200',
+    undefined,
+    { timeout: 30_000 },
+  );
   await page.waitForTimeout(500);
-  const tasks = await page.evaluate((from) => (window as unknown as { __longTasks: number[] }).__longTasks.slice(from), before);
+  const tasks = await page.evaluate(
+    (from) => (window as unknown as { __longTasks: number[] }).__longTasks.slice(from),
+    before,
+  );
   const worst = Math.max(0, ...tasks);
-  process.stdout.write(`# long tasks opening and drawing a 5,000-iteration run: ${tasks.length}, longest ${worst.toFixed(0)} ms\n`);
+  process.stdout.write(
+    `# long tasks opening and drawing a 5,000-iteration run: ${tasks.length}, longest ${worst.toFixed(0)} ms\n`,
+  );
   assert.ok(worst < 200, `a long task of ${worst.toFixed(0)} ms drawing 5,000 points per chart`);
   await page.screenshot({ path: join(SHOTS, 'train-5000.png'), fullPage: true });
   // One cursor across the charts: hovering the entropy chart moves every chart's value to that iteration.
   assert.equal(await page.getByTestId('chart-eval/fid').getAttribute('data-scale'), 'log');
   const valueOf = (key: string) => page.getByTestId(`chart-${key}-value`);
-  assert.match(await valueOf('losses/discriminator').innerText(), /^it\. 5000: 0\.\d{4}$/, 'the latest value while the pointer is away');
-  assert.match(await valueOf('charts/learning_signal_mean').innerText(), /^it\. 5000: -0\.0141 ± 0\.1000$/, 'the mean ± std');
+  assert.match(
+    await valueOf('losses/discriminator').innerText(),
+    /^it\. 5000: 0\.\d{4}$/,
+    'the latest value while the pointer is away',
+  );
+  assert.match(
+    await valueOf('charts/learning_signal_mean').innerText(),
+    /^it\. 5000: -0\.0141 ± 0\.1000$/,
+    'the mean ± std',
+  );
   const over = (await page.getByTestId('chart-charts/entropy').locator('.u-over').boundingBox())!;
   await page.mouse.move(over.x + over.width * 0.3, over.y + over.height / 2);
-  await page.waitForFunction(() => !/^it\. 5000:/.test(document.querySelector('[data-testid="chart-losses/discriminator-value"]')?.textContent ?? ''), undefined, { timeout: 5000 });
+  await page.waitForFunction(
+    () =>
+      !/^it\. 5000:/.test(
+        document.querySelector('[data-testid="chart-losses/discriminator-value"]')?.textContent ?? '',
+      ),
+    undefined,
+    { timeout: 5000 },
+  );
   const hovered = Number(/^it\. (\d+): 0\.\d{4}$/.exec(await valueOf('losses/discriminator').innerText())?.[1]);
   assert.ok(hovered > 1000 && hovered < 2000, `the discriminator chart follows the cursor to iteration ${hovered}`);
-  assert.match(await valueOf('charts/entropy').innerText(), new RegExp(`^it\\. ${hovered}: `), 'the hovered chart shows the same iteration');
+  assert.match(
+    await valueOf('charts/entropy').innerText(),
+    new RegExp(`^it\\. ${hovered}: `),
+    'the hovered chart shows the same iteration',
+  );
   const fidAt = Number(/^it\. (\d+): 0\.\d{4}$/.exec(await valueOf('eval/fid').innerText())?.[1]);
-  assert.ok(fidAt % 25 === 0 && Math.abs(fidAt - hovered) <= 25, `FID (written every 25 iterations) shows its nearest evaluation, ${fidAt}`);
+  assert.ok(
+    fidAt % 25 === 0 && Math.abs(fidAt - hovered) <= 25,
+    `FID (written every 25 iterations) shows its nearest evaluation, ${fidAt}`,
+  );
   await page.screenshot({ path: join(SHOTS, 'train-hover.png'), fullPage: false });
   await page.mouse.move(5, 5);
-  await page.waitForFunction(() => /^it\. 5000:/.test(document.querySelector('[data-testid="chart-losses/discriminator-value"]')?.textContent ?? ''), undefined, { timeout: 5000 });
+  await page.waitForFunction(
+    () =>
+      /^it\. 5000:/.test(document.querySelector('[data-testid="chart-losses/discriminator-value"]')?.textContent ?? ''),
+    undefined,
+    { timeout: 5000 },
+  );
   // Keyboard: Tab reaches every screen's navigation entry, and Enter opens it.
   await page.locator('body').click({ position: { x: 5, y: 5 } });
   const reached: string[] = [];
   for (let i = 0; i < 60 && reached.length < 6; i++) {
     await page.keyboard.press('Tab');
-    const label = await page.evaluate(() => (document.activeElement?.closest('nav') ? document.activeElement.textContent : null));
+    const label = await page.evaluate(() =>
+      document.activeElement?.closest('nav') ? document.activeElement.textContent : null,
+    );
     if (label && !reached.includes(label)) reached.push(label);
     if (label === 'Export') {
       await page.keyboard.press('Enter');
@@ -261,7 +373,10 @@ test('web mode: the Runs screen lists the run, opens its curves, resumes it and 
   const table = page.getByTestId('runs-table');
   await table.waitFor({ timeout: 30_000 });
   assert.match(await table.innerText(), /cfg-rkl[\s\S]*gmm-ring8[\s\S]*cfg · rkl · state[\s\S]*6 \/ 6/);
-  const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'CSV of cfg-rkl' }).click()]);
+  const [download] = await Promise.all([
+    page.waitForEvent('download'),
+    page.getByRole('button', { name: 'CSV of cfg-rkl' }).click(),
+  ]);
   const csvPath = join(tmp, 'metrics.csv');
   await download.saveAs(csvPath);
   const { readFileSync } = await import('node:fs');
@@ -271,25 +386,39 @@ test('web mode: the Runs screen lists the run, opens its curves, resumes it and 
   // Opening a finished run shows its whole history in Train.
   await page.getByRole('button', { name: 'Open cfg-rkl' }).click();
   await page.getByRole('heading', { name: 'Train' }).waitFor();
-  await page.waitForFunction(() => document.querySelector('[data-testid="chart-charts/entropy"]')?.getAttribute('data-points') === '6');
+  await page.waitForFunction(
+    () => document.querySelector('[data-testid="chart-charts/entropy"]')?.getAttribute('data-points') === '6',
+  );
   // Resume for 2 more iterations: the curves go on from the history.
   await page.getByRole('button', { name: 'Runs', exact: true }).click();
   await page.getByLabel('Resume for (iterations)').fill('2');
   await page.getByRole('button', { name: 'Resume cfg-rkl' }).click();
-  await page.locator('[data-testid="train-progress"][data-state="finished"]').filter({ hasText: 'iteration 8 / 8' }).waitFor({ timeout: 120_000 });
+  await page
+    .locator('[data-testid="train-progress"][data-state="finished"]')
+    .filter({ hasText: 'iteration 8 / 8' })
+    .waitFor({ timeout: 120_000 });
   assert.equal(await page.getByTestId('chart-charts/entropy').getAttribute('data-points'), '8');
   await page.screenshot({ path: join(SHOTS, 'runs-resumed.png'), fullPage: true });
   // On Train: resume for more, pause (the checkpoint stays), continue to the same target, stop.
   await page.getByLabel('More iterations').fill('30');
   await page.getByRole('button', { name: 'Resume', exact: true }).click();
-  await page.getByTestId('train-progress').filter({ hasText: /iteration (9|[1-3]\d) \/ 38/ }).waitFor({ timeout: 60_000 });
+  await page
+    .getByTestId('train-progress')
+    .filter({ hasText: /iteration (9|[1-3]\d) \/ 38/ })
+    .waitFor({ timeout: 60_000 });
   await page.getByRole('button', { name: 'Pause', exact: true }).click();
   await page.locator('[data-testid="train-progress"][data-state="paused"]').waitFor({ timeout: 60_000 });
   assert.match(await page.getByTestId('train-progress').innerText(), /· paused$/);
   const pausedAt = Number(/iteration (\d+)/.exec(await page.getByTestId('train-progress').innerText())![1]);
   assert.ok(pausedAt > 8 && pausedAt < 38, `paused at ${pausedAt}`);
   await page.getByRole('button', { name: 'Continue to 38' }).click();
-  await page.waitForFunction((p) => Number(/iteration (\d+)/.exec(document.querySelector('[data-testid="train-progress"]')?.textContent ?? '')?.[1]) > p, pausedAt, { timeout: 60_000 });
+  await page.waitForFunction(
+    (p) =>
+      Number(/iteration (\d+)/.exec(document.querySelector('[data-testid="train-progress"]')?.textContent ?? '')?.[1]) >
+      p,
+    pausedAt,
+    { timeout: 60_000 },
+  );
   await page.getByRole('button', { name: 'Stop', exact: true }).click();
   await page.locator('[data-testid="train-progress"][data-state="stopped"]').waitFor({ timeout: 60_000 });
   await page.locator('[data-testid="run-notice"][data-state="stopped"]').first().waitFor();
@@ -302,22 +431,38 @@ test('web mode: the Runs screen lists the run, opens its curves, resumes it and 
   await page.getByRole('button', { name: 'Open stress' }).waitFor();
   await page.getByRole('checkbox', { name: 'Compare cfg-rkl' }).check();
   await page.getByRole('checkbox', { name: 'Compare stress' }).check();
-  await page.waitForFunction(() => Number(document.querySelector('[data-testid="runs-compare-chart"]')?.getAttribute('data-points')) > 0);
-  assert.match((await page.getByTestId('runs-compare-chart').locator('canvas').getAttribute('aria-label'))!, /in 2 series/);
+  await page.waitForFunction(
+    () => Number(document.querySelector('[data-testid="runs-compare-chart"]')?.getAttribute('data-points')) > 0,
+  );
+  assert.match(
+    (await page.getByTestId('runs-compare-chart').locator('canvas').getAttribute('aria-label'))!,
+    /in 2 series/,
+  );
   // Its legend names both runs, with their latest values (FID, from the catalogue's label), once both curves are in.
-  await page.getByTestId('runs-compare-chart-value-1').filter({ hasText: /^it\. 5000: / }).waitFor();
-  assert.match(await page.getByTestId('runs-compare-chart').innerText(), /FID \(evaluations\)[\s\S]*cfg-rkl\s+it\. \d+: \d+\.\d{4}[\s\S]*stress\s+it\. 5000: 0\.0336/);
+  await page
+    .getByTestId('runs-compare-chart-value-1')
+    .filter({ hasText: /^it\. 5000: / })
+    .waitFor();
+  assert.match(
+    await page.getByTestId('runs-compare-chart').innerText(),
+    /FID \(evaluations\)[\s\S]*cfg-rkl\s+it\. \d+: \d+\.\d{4}[\s\S]*stress\s+it\. 5000: 0\.0336/,
+  );
   await page.screenshot({ path: join(SHOTS, 'runs-compare.png'), fullPage: true });
   await page.getByRole('button', { name: 'Delete stress' }).click();
   await page.getByRole('dialog', { name: 'Delete this run?' }).getByRole('button', { name: 'Delete' }).click();
   await page.getByRole('button', { name: 'Open stress' }).waitFor({ state: 'detached', timeout: 30_000 });
   const { readdirSync } = await import('node:fs');
-  assert.ok(readdirSync(join(tmp, 'runs', '.trash')).some((d) => d.startsWith('stress-')), 'the deleted run is in .trash');
+  assert.ok(
+    readdirSync(join(tmp, 'runs', '.trash')).some((d) => d.startsWith('stress-')),
+    'the deleted run is in .trash',
+  );
   // The dark theme, for the record.
   await page.getByRole('button', { name: 'Switch to the dark theme' }).click();
   assert.equal(await page.locator('html').getAttribute('data-mantine-color-scheme'), 'dark');
   await page.getByRole('button', { name: 'Train', exact: true }).click();
-  await page.waitForFunction(() => Number(document.querySelector('[data-testid="chart-eval/recall"]')?.getAttribute('data-points')) > 0);
+  await page.waitForFunction(
+    () => Number(document.querySelector('[data-testid="chart-eval/recall"]')?.getAttribute('data-points')) > 0,
+  );
   await page.screenshot({ path: join(SHOTS, 'train-dark.png'), fullPage: true });
   await page.getByRole('button', { name: 'Switch to the light theme' }).click();
   assert.deepEqual(pageErrors, []);
@@ -334,15 +479,24 @@ test('web mode: a run that fails says why, in red on Train and in a notice', asy
   await page.getByRole('button', { name: 'Refresh' }).click();
   await page.getByRole('button', { name: 'Open broken' }).click();
   await page.getByRole('heading', { name: 'Train' }).waitFor();
-  await page.locator('[data-testid="train-progress"][data-state="stopped"], [data-testid="train-progress"][data-state="finished"]').waitFor();
+  await page
+    .locator(
+      '[data-testid="train-progress"][data-state="stopped"], [data-testid="train-progress"][data-state="finished"]',
+    )
+    .waitFor();
   await page.getByLabel('More iterations').fill('2');
   await page.getByRole('button', { name: 'Resume', exact: true }).click();
   await page.locator('[data-testid="train-progress"][data-state="failed"]').waitFor({ timeout: 60_000 });
   const failed = page.getByTestId('run-failed');
   assert.match(await failed.innerText(), /Training failed[\s\S]*JSON/);
-  const [r, g, b] = await failed.evaluate((el) => getComputedStyle(el.querySelector('[class*="Alert-title"]')!).color.match(/\d+/g)!.map(Number));
+  const [r, g, b] = await failed.evaluate((el) =>
+    getComputedStyle(el.querySelector('[class*="Alert-title"]')!).color.match(/\d+/g)!.map(Number),
+  );
   assert.ok(r! > 150 && r! > 2 * g! && r! > 2 * b!, `the failure is in red: rgb(${r}, ${g}, ${b})`);
-  await page.locator('[data-testid="run-notice"][data-state="failed"]').filter({ hasText: /broken: failed at iteration \d+ of \d+ — .*JSON/ }).waitFor();
+  await page
+    .locator('[data-testid="run-notice"][data-state="failed"]')
+    .filter({ hasText: /broken: failed at iteration \d+ of \d+ — .*JSON/ })
+    .waitFor();
   await page.screenshot({ path: join(SHOTS, 'train-failed.png'), fullPage: true });
   assert.deepEqual(pageErrors, []);
 });
@@ -363,10 +517,17 @@ test('web mode: when the engine dies the page says why, and a new engine answers
 
 test('the built engine entry (what Electron runs in its utility process) serves the protocol from the bundle', async () => {
   const { fork } = await import('node:child_process');
-  const child = fork(join(ROOT, 'out/main/worker.js'), [], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'], env: { ...process.env, SAMPLER_STUDIO_CACHE: join(tmp, 'cache') } });
+  const child = fork(join(ROOT, 'out/main/worker.js'), [], {
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    env: { ...process.env, SAMPLER_STUDIO_CACHE: join(tmp, 'cache') },
+  });
   try {
     const replies: { id: number; ok: boolean; result?: unknown }[] = [];
-    child.on('message', (m) => (m as { kind: string }).kind === 'response' && replies.push(m as { id: number; ok: boolean; result?: unknown }));
+    child.on(
+      'message',
+      (m) =>
+        (m as { kind: string }).kind === 'response' && replies.push(m as { id: number; ok: boolean; result?: unknown }),
+    );
     child.send({ kind: 'request', id: 1, method: 'engine.info', params: {} });
     child.send({ kind: 'request', id: 2, method: 'models.open', params: { dir: 'gmm-ring8' } });
     const t = Date.now();

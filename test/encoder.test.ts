@@ -35,7 +35,10 @@ function encoderOnnx(opts: { outName?: string; dim?: number; nan?: boolean } = {
   const xs = g.op('Mul', [x, g.op('Unsqueeze', [cin, g.ints([1])])]);
   const logS = g.op('Unsqueeze', [g.op('Log', [opts.nan ? g.op('Neg', [sigma]) : sigma]), g.ints([1])]);
   const dim = opts.dim ?? F;
-  const h = g.op('Add', [g.op('Add', [g.op('MatMul', [xs, g.const(W.slice(0, 2 * dim), [2, dim])]), g.const(B.slice(0, dim), [dim])]), g.op('Mul', [logS, g.const(V.slice(0, dim), [1, dim])])]);
+  const h = g.op('Add', [
+    g.op('Add', [g.op('MatMul', [xs, g.const(W.slice(0, 2 * dim), [2, dim])]), g.const(B.slice(0, dim), [dim])]),
+    g.op('Mul', [logS, g.const(V.slice(0, dim), [1, dim])]),
+  ]);
   g.output(g.op('Tanh', [h]), opts.outName ?? 'features', 'float32', ['N', dim]);
   return g.toBytes();
 }
@@ -65,7 +68,21 @@ function modelWithEncoder(name: string, encoder: Record<string, unknown>, onnx: 
 }
 
 function tiny(extra: Partial<LearnerConfig> = {}): LearnerConfig {
-  return { ...defaultConfig('cfg'), trajectories: 64, rolloutBatch: 64, discriminatorInitSteps: 3, discriminatorSteps: 2, discriminatorBatch: 32, ppoEpochs: 1, ppoMinibatch: 256, hidden: 16, evalEvery: 0, evalSamples: 128, iterations: 2, ...extra };
+  return {
+    ...defaultConfig('cfg'),
+    trajectories: 64,
+    rolloutBatch: 64,
+    discriminatorInitSteps: 3,
+    discriminatorSteps: 2,
+    discriminatorBatch: 32,
+    ppoEpochs: 1,
+    ppoMinibatch: 256,
+    hidden: 16,
+    evalEvery: 0,
+    evalSamples: 128,
+    iterations: 2,
+    ...extra,
+  };
 }
 
 let model: Model;
@@ -79,11 +96,17 @@ after(async () => {
 });
 
 test('manifest: "encoder" is parsed with defaults, and a missing dim is named', () => {
-  const base = JSON.parse(readFileSync(join(resourcesDir(), 'models', 'gmm-ring8', 'model.json'), 'utf8')) as Record<string, unknown>;
+  const base = JSON.parse(readFileSync(join(resourcesDir(), 'models', 'gmm-ring8', 'model.json'), 'utf8')) as Record<
+    string,
+    unknown
+  >;
   const m = parseManifest({ ...base, encoder: { onnx: 'e.onnx', dim: 8 } }, 'model.json');
   assert.deepEqual(m.encoder, { onnx: 'e.onnx', inputs: { x: 'x', sigma: 'sigma' }, output: 'features', dim: 8 });
   assert.equal(parseManifest(base, 'model.json').encoder, null);
-  assert.throws(() => parseManifest({ ...base, encoder: { onnx: 'e.onnx' } }, 'model.json'), (e: unknown) => e instanceof ModelError && e.key === 'encoder.dim');
+  assert.throws(
+    () => parseManifest({ ...base, encoder: { onnx: 'e.onnx' } }, 'model.json'),
+    (e: unknown) => e instanceof ModelError && e.key === 'encoder.dim',
+  );
 });
 
 test('both heads see the ONNX encoder’s features (terminal states at σ_min), not c_in·x', async () => {
@@ -103,7 +126,11 @@ test('both heads see the ONNX encoder’s features (terminal states at σ_min), 
     let err = 0;
     for (let i = 0; i < n; i++) {
       for (let f = 0; f < F; f++) {
-        err = Math.max(err, Math.abs(pin[i * Dp + f]! - want[i * F + f]!), Math.abs(din[i * Dd + f]! - want[i * F + f]!));
+        err = Math.max(
+          err,
+          Math.abs(pin[i * Dp + f]! - want[i * F + f]!),
+          Math.abs(din[i * Dd + f]! - want[i * F + f]!),
+        );
       }
     }
     assert.ok(err < 1e-5, `encoder features differ from the reference by ${err}`);
@@ -135,8 +162,20 @@ test('a run trains through the encoder, records it, and reloads with it', async 
 test('a broken encoder is a ModelError naming the file, the key and the fix', async () => {
   const cases: [string, Record<string, unknown>, Uint8Array | null, string, RegExp][] = [
     ['missing', { onnx: 'encoder.onnx', dim: F }, null, 'encoder.onnx', /not found.*remove "encoder"/],
-    ['bad-input', { onnx: 'encoder.onnx', dim: F, inputs: { x: 'image' } }, encoderOnnx(), 'encoder.inputs.x', /no input "image".*"x", "sigma"/],
-    ['bad-output', { onnx: 'encoder.onnx', dim: F, output: 'feats' }, encoderOnnx(), 'encoder.output', /no output "feats".*"features"/],
+    [
+      'bad-input',
+      { onnx: 'encoder.onnx', dim: F, inputs: { x: 'image' } },
+      encoderOnnx(),
+      'encoder.inputs.x',
+      /no input "image".*"x", "sigma"/,
+    ],
+    [
+      'bad-output',
+      { onnx: 'encoder.onnx', dim: F, output: 'feats' },
+      encoderOnnx(),
+      'encoder.output',
+      /no output "feats".*"features"/,
+    ],
     ['bad-dim', { onnx: 'encoder.onnx', dim: 32 }, encoderOnnx(), 'encoder.dim', /shape \[2, 16\], expected \[2, 32\]/],
     ['nan', { onnx: 'encoder.onnx', dim: F }, encoderOnnx({ nan: true }), 'encoder', /NaN or Inf/],
     ['garbage', { onnx: 'encoder.onnx', dim: F }, new Uint8Array([1, 2, 3, 4, 5]), 'onnx', /cannot load/],

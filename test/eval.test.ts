@@ -21,11 +21,28 @@ process.env['SAMPLER_STUDIO_CACHE'] = join(tmp, 'cache');
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
 function spec(extra: Partial<FeatureSpec> = {}): FeatureSpec {
-  return { onnx: 'f.onnx', input: 'img', output: 'features', dim: 4, logits: null, inputShape: null, resize: null, sampleRange: [-1, 1], inputRange: [-1, 1], ...extra };
+  return {
+    onnx: 'f.onnx',
+    input: 'img',
+    output: 'features',
+    dim: 4,
+    logits: null,
+    inputShape: null,
+    resize: null,
+    sampleRange: [-1, 1],
+    inputRange: [-1, 1],
+    ...extra,
+  };
 }
 
 /** An extractor over [N,1,H,W] images: features = mean of each quadrant row-band… simply Flatten → MatMul W → Tanh; logits = MatMul V. */
-function extractorGraph(h: number, w: number, dim: number, k: number, seed = 0): { bytes: Uint8Array; W: Float32Array; V: Float32Array } {
+function extractorGraph(
+  h: number,
+  w: number,
+  dim: number,
+  k: number,
+  seed = 0,
+): { bytes: Uint8Array; W: Float32Array; V: Float32Array } {
   const s = new Stream(seed, 0);
   const D = h * w;
   const W = Float32Array.from({ length: D * dim }, () => s.normal() / Math.sqrt(D));
@@ -55,7 +72,8 @@ function bilinearRef(img: Float64Array, h: number, w: number, th: number, tw: nu
       const x1 = Math.min(x0 + 1, w - 1);
       const lx = x - x0;
       out[i * tw + j] =
-        (1 - ly) * ((1 - lx) * img[y0 * w + x0]! + lx * img[y0 * w + x1]!) + ly * ((1 - lx) * img[y1 * w + x0]! + lx * img[y1 * w + x1]!);
+        (1 - ly) * ((1 - lx) * img[y0 * w + x0]! + lx * img[y0 * w + x1]!) +
+        ly * ((1 - lx) * img[y1 * w + x0]! + lx * img[y1 * w + x1]!);
     }
   }
   return out;
@@ -67,7 +85,11 @@ test('an extractor from the manifest: features, logits, and stated resize + rang
   const { bytes, W } = extractorGraph(16, 16, 4, 3);
   writeFileSync(join(dir, 'f.onnx'), bytes);
   // Samples are 1×8×8 in [-1, 1]; the extractor wants 1×16×16 in [0, 1], bilinear.
-  const ex = await loadFeatureExtractor(spec({ logits: 'logits', inputShape: [1, 16, 16], resize: 'bilinear', inputRange: [0, 1] }), dir, [1, 8, 8]);
+  const ex = await loadFeatureExtractor(
+    spec({ logits: 'logits', inputShape: [1, 16, 16], resize: 'bilinear', inputRange: [0, 1] }),
+    dir,
+    [1, 8, 8],
+  );
   const n = 5;
   const s = new Stream(3, 0);
   const x = Float32Array.from({ length: n * 64 }, () => Math.tanh(s.normal()));
@@ -80,7 +102,10 @@ test('an extractor from the manifest: features, logits, and stated resize + rang
     for (let k = 0; k < 4; k++) {
       let a = 0;
       for (let p = 0; p < 256; p++) a += up[p]! * W[p * 4 + k]!;
-      assert.ok(Math.abs(Math.tanh(a) - res.features[i * 4 + k]!) < 1e-5, `sample ${i} feature ${k}: ${res.features[i * 4 + k]} vs ${Math.tanh(a)}`);
+      assert.ok(
+        Math.abs(Math.tanh(a) - res.features[i * 4 + k]!) < 1e-5,
+        `sample ${i} feature ${k}: ${res.features[i * 4 + k]} vs ${Math.tanh(a)}`,
+      );
     }
   }
   await ex.dispose();
@@ -92,11 +117,31 @@ test('a wrong extractor is a clear error', async () => {
   writeFileSync(join(dir, 'f.onnx'), extractorGraph(8, 8, 4, 3).bytes);
   const cases: [Partial<FeatureSpec>, number[], RegExp, string][] = [
     [{ input: 'x' }, [1, 8, 8], /has no input "x" \(features\.input\); its inputs are img/, 'features.input'],
-    [{ output: 'feats' }, [1, 8, 8], /has no output "feats" \(features\.output\); its outputs are features, logits/, 'features.output'],
+    [
+      { output: 'feats' },
+      [1, 8, 8],
+      /has no output "feats" \(features\.output\); its outputs are features, logits/,
+      'features.output',
+    ],
     [{ logits: 'probs' }, [1, 8, 8], /has no output "probs" \(features\.logits\)/, 'features.logits'],
-    [{}, [1, 6, 6], /input "img" has shape \[N, 1, 8, 8\] but receives \[N, 1, 6, 6\].*set features\.inputShape and features\.resize/, 'features.inputShape'],
-    [{ dim: 7 }, [1, 8, 8], /output "features" is float32 \[2, 4\], expected float32 \[2, 7\] \(features\.dim\)/, 'features.dim'],
-    [{ inputShape: [1, 8, 8] }, [1, 4, 4], /samples are 4×4 but the extractor expects 8×8: set features\.resize/, 'features'],
+    [
+      {},
+      [1, 6, 6],
+      /input "img" has shape \[N, 1, 8, 8\] but receives \[N, 1, 6, 6\].*set features\.inputShape and features\.resize/,
+      'features.inputShape',
+    ],
+    [
+      { dim: 7 },
+      [1, 8, 8],
+      /output "features" is float32 \[2, 4\], expected float32 \[2, 7\] \(features\.dim\)/,
+      'features.dim',
+    ],
+    [
+      { inputShape: [1, 8, 8] },
+      [1, 4, 4],
+      /samples are 4×4 but the extractor expects 8×8: set features\.resize/,
+      'features',
+    ],
     [{ onnx: 'missing.onnx' }, [1, 8, 8], /feature extractor not found/, 'features.onnx'],
   ];
   for (const [extra, shape, re, key] of cases) {
@@ -124,9 +169,23 @@ test('reference statistics are cached per data set and recomputed when the data 
   assert.equal(b.stats.n, 8000);
   assert.equal(a.labels?.length, 8000);
   // New data (first half only) → a new key, new statistics.
-  writeFileSync(join(dir, 'data.npy'), encodeNpy(npyFloat32([4000, 2], Float32Array.from({ length: 8000 }, (_, i) => Math.sin(i)))));
+  writeFileSync(
+    join(dir, 'data.npy'),
+    encodeNpy(
+      npyFloat32(
+        [4000, 2],
+        Float32Array.from({ length: 8000 }, (_, i) => Math.sin(i)),
+      ),
+    ),
+  );
   const { writeNpy, npyInt64 } = await import('../src/main/engine/io/npy');
-  await writeNpy(join(dir, 'labels.npy'), npyInt64([4000], BigInt64Array.from({ length: 4000 }, (_, i) => BigInt(i % 8))));
+  await writeNpy(
+    join(dir, 'labels.npy'),
+    npyInt64(
+      [4000],
+      BigInt64Array.from({ length: 4000 }, (_, i) => BigInt(i % 8)),
+    ),
+  );
   const c = await referenceFor(model, ex);
   assert.equal(c.source, 'computed');
   assert.equal(c.stats.n, 4000);
@@ -136,19 +195,43 @@ test('reference statistics are cached per data set and recomputed when the data 
 
 const last = lastJson;
 
-
 test('eval scores samples against the data with counts, and classes on the benchmark', async () => {
-  const r = await cli('eval', '--model', 'gmm-ring8', '--n', '1500', '--guidance', '2', '--metrics', 'fid,kid,precision,recall,density,coverage,classes', '--kid-subsets', '20', '--json');
+  const r = await cli(
+    'eval',
+    '--model',
+    'gmm-ring8',
+    '--n',
+    '1500',
+    '--guidance',
+    '2',
+    '--metrics',
+    'fid,kid,precision,recall,density,coverage,classes',
+    '--kid-subsets',
+    '20',
+    '--json',
+  );
   assert.equal(r.code, 0, r.stderr);
-  const res = last(r.stdout) as { summary: Record<string, number>; nReal: number; nFake: number; nfePerSample: number; denoiserEvaluations: number; flags: string[]; classes: { method: string; conditionalAccuracy: number } };
+  const res = last(r.stdout) as {
+    summary: Record<string, number>;
+    nReal: number;
+    nFake: number;
+    nfePerSample: number;
+    denoiserEvaluations: number;
+    flags: string[];
+    classes: { method: string; conditionalAccuracy: number };
+  };
   assert.equal(res.nReal, 8000);
   assert.equal(res.nFake, 1500);
   assert.equal(res.nfePerSample, 35);
   assert.equal(res.denoiserEvaluations, 1500 * 35);
-  for (const k of ['fid', 'kid', 'precision', 'recall', 'density', 'coverage', 'class_tv', 'class_accuracy']) assert.ok(Number.isFinite(res.summary[k]), k);
+  for (const k of ['fid', 'kid', 'precision', 'recall', 'density', 'coverage', 'class_tv', 'class_accuracy'])
+    assert.ok(Number.isFinite(res.summary[k]), k);
   assert.equal(res.classes.method, 'nearest-component');
   assert.ok(res.classes.conditionalAccuracy > 0.9);
-  assert.ok(res.flags.some((f) => /1500 samples < 2,048/.test(f)), 'small n flagged');
+  assert.ok(
+    res.flags.some((f) => /1500 samples < 2,048/.test(f)),
+    'small n flagged',
+  );
   // Unknown metric, unconditional classes: clear errors.
   const bad = await cli('eval', '--model', 'gmm-ring8', '--metrics', 'fid,is');
   assert.equal(bad.code, 2);
@@ -166,7 +249,16 @@ test('fid / kid / prdc / features commands; .npz statistics give the same FID as
   const B = Float32Array.from({ length: n * d }, () => s.normal() * 1.2 + 0.1);
   writeFileSync(join(tmp, 'A.npy'), encodeNpy(npyFloat32([n, d], A)));
   writeFileSync(join(tmp, 'B.npy'), encodeNpy(npyFloat32([n, d], B)));
-  const f1 = await cli('fid', '--a', join(tmp, 'A.npy'), '--b', join(tmp, 'B.npy'), '--save-a', join(tmp, 'A.npz'), '--json');
+  const f1 = await cli(
+    'fid',
+    '--a',
+    join(tmp, 'A.npy'),
+    '--b',
+    join(tmp, 'B.npy'),
+    '--save-a',
+    join(tmp, 'A.npz'),
+    '--json',
+  );
   assert.equal(f1.code, 0, f1.stderr);
   const f2 = await cli('fid', '--a', join(tmp, 'A.npz'), '--b', join(tmp, 'B.npy'), '--json');
   assert.equal(f2.code, 0, f2.stderr);
@@ -176,7 +268,18 @@ test('fid / kid / prdc / features commands; .npz statistics give the same FID as
   assert.equal(v2.nReal, n, 'the sample count travels in the .npz');
   assert.ok(v1.flags.some((f) => /600 samples < 2,048/.test(f)));
 
-  const k = await cli('kid', '--real', join(tmp, 'A.npy'), '--fake', join(tmp, 'B.npy'), '--subsets', '10', '--subset-size', '100', '--json');
+  const k = await cli(
+    'kid',
+    '--real',
+    join(tmp, 'A.npy'),
+    '--fake',
+    join(tmp, 'B.npy'),
+    '--subsets',
+    '10',
+    '--subset-size',
+    '100',
+    '--json',
+  );
   assert.equal(k.code, 0, k.stderr);
   assert.equal((last(k.stdout) as { subsets: number }).subsets, 10);
   const p = await cli('prdc', '--real', join(tmp, 'A.npy'), '--fake', join(tmp, 'B.npy'), '--json');
@@ -189,12 +292,29 @@ test('fid / kid / prdc / features commands; .npz statistics give the same FID as
   // features: ring samples through the model's RFF map.
   const ring = Float32Array.from({ length: 20 }, (_, i) => Math.cos(i));
   writeFileSync(join(tmp, 'ring.npy'), encodeNpy(npyFloat32([10, 2], ring)));
-  const fe = await cli('features', '--model', 'gmm-ring8', '--in', join(tmp, 'ring.npy'), '--out', join(tmp, 'ringf.npy'), '--json');
+  const fe = await cli(
+    'features',
+    '--model',
+    'gmm-ring8',
+    '--in',
+    join(tmp, 'ring.npy'),
+    '--out',
+    join(tmp, 'ringf.npy'),
+    '--json',
+  );
   assert.equal(fe.code, 0, fe.stderr);
   assert.deepEqual((last(fe.stdout) as { n: number; dim: number }).dim, 64);
 
   // Errors: mismatched dimensions, wrong-shaped features file.
-  writeFileSync(join(tmp, 'C.npy'), encodeNpy(npyFloat32([n, 3], Float32Array.from({ length: n * 3 }, () => s.normal()))));
+  writeFileSync(
+    join(tmp, 'C.npy'),
+    encodeNpy(
+      npyFloat32(
+        [n, 3],
+        Float32Array.from({ length: n * 3 }, () => s.normal()),
+      ),
+    ),
+  );
   const mism = await cli('fid', '--a', join(tmp, 'A.npy'), '--b', join(tmp, 'C.npy'));
   assert.equal(mism.code, 2);
   assert.match(mism.stderr, /5-dimensional, generated ones 3-dimensional/);
@@ -221,7 +341,15 @@ test('a custom image model directory with its own extractor (resize, logits) run
   writeFileSync(join(dir, 'f.onnx'), extractorGraph(16, 16, 6, 3, 5).bytes);
   const s = new Stream(4, 0);
   const m = 800;
-  writeFileSync(join(dir, 'data.npy'), encodeNpy(npyFloat32([m, 1, 8, 8], Float32Array.from({ length: m * D }, (_, i) => mu[i % D]! + Math.sqrt(v) * s.normal()))));
+  writeFileSync(
+    join(dir, 'data.npy'),
+    encodeNpy(
+      npyFloat32(
+        [m, 1, 8, 8],
+        Float32Array.from({ length: m * D }, (_, i) => mu[i % D]! + Math.sqrt(v) * s.normal()),
+      ),
+    ),
+  );
   writeFileSync(
     join(dir, 'model.json'),
     JSON.stringify({
@@ -231,10 +359,34 @@ test('a custom image model directory with its own extractor (resize, logits) run
       sigmaMin: 0.002,
       sigmaMax: 20,
       data: 'data.npy',
-      features: { onnx: 'f.onnx', input: 'img', output: 'features', logits: 'logits', dim: 6, inputShape: [1, 16, 16], resize: 'bilinear', inputRange: [0, 1] },
+      features: {
+        onnx: 'f.onnx',
+        input: 'img',
+        output: 'features',
+        logits: 'logits',
+        dim: 6,
+        inputShape: [1, 16, 16],
+        resize: 'bilinear',
+        inputRange: [0, 1],
+      },
     }),
   );
-  const r = await cli('eval', '--model', dir, '--n', '400', '--steps', '32', '--metrics', 'fid,kid,precision,recall', '--kid-subsets', '10', '--kid-subset-size', '200', '--json');
+  const r = await cli(
+    'eval',
+    '--model',
+    dir,
+    '--n',
+    '400',
+    '--steps',
+    '32',
+    '--metrics',
+    'fid,kid,precision,recall',
+    '--kid-subsets',
+    '10',
+    '--kid-subset-size',
+    '200',
+    '--json',
+  );
   assert.equal(r.code, 0, r.stderr);
   const res = last(r.stdout) as { summary: Record<string, number>; extractor: string; nReal: number };
   assert.match(res.extractor, /f\.onnx$/);
@@ -243,10 +395,23 @@ test('a custom image model directory with its own extractor (resize, logits) run
   assert.ok(res.summary['fid']! < 0.05, `FID ${res.summary['fid']}`);
   assert.ok(res.summary['precision']! > 0.8 && res.summary['recall']! > 0.8, JSON.stringify(res.summary));
   // The features command writes logits when asked; a broken extractor in the manifest is reported.
-  const fe = await cli('features', '--model', dir, '--in', join(dir, 'data.npy'), '--out', join(tmp, 'img-f.npy'), '--logits', join(tmp, 'img-l.npy'), '--json');
+  const fe = await cli(
+    'features',
+    '--model',
+    dir,
+    '--in',
+    join(dir, 'data.npy'),
+    '--out',
+    join(tmp, 'img-f.npy'),
+    '--logits',
+    join(tmp, 'img-l.npy'),
+    '--json',
+  );
   assert.equal(fe.code, 0, fe.stderr);
   assert.equal((last(fe.stdout) as { logits: string | null }).logits, join(tmp, 'img-l.npy'));
-  const manifest = JSON.parse((await import('node:fs')).readFileSync(join(dir, 'model.json'), 'utf8')) as { features: Record<string, unknown> };
+  const manifest = JSON.parse((await import('node:fs')).readFileSync(join(dir, 'model.json'), 'utf8')) as {
+    features: Record<string, unknown>;
+  };
   manifest.features['input'] = 'pixels';
   writeFileSync(join(dir, 'model.json'), JSON.stringify(manifest));
   const broken = await cli('eval', '--model', dir, '--n', '50', '--metrics', 'fid');
@@ -266,22 +431,37 @@ test('per-class scores: the data scored against itself is perfect per class; swa
     const data = toFloat32(await readNpy(join(dir, 'data.npy')));
     const n = data.length / 2;
     const labels = ref.labels!;
-    const same = await evaluatePerClass({ model, extractor: ex, reference: ref, samples: data, n, conditioning: labels }, ['fid', 'precision', 'recall']);
+    const same = await evaluatePerClass(
+      { model, extractor: ex, reference: ref, samples: data, n, conditioning: labels },
+      ['fid', 'precision', 'recall'],
+    );
     assert.equal(same.length, 8);
     for (const c of same) {
       assert.equal(c.nFake, c.nReal);
-      assert.ok(Math.abs(c.summary['fid']!) < 1e-6, `class ${c.label}: FID of the data against itself is ${c.summary['fid']}`);
+      assert.ok(
+        Math.abs(c.summary['fid']!) < 1e-6,
+        `class ${c.label}: FID of the data against itself is ${c.summary['fid']}`,
+      );
       assert.equal(c.summary['precision'], 1);
       assert.equal(c.summary['recall'], 1);
     }
     // Samples of class c labelled c + 1: every class is scored against the wrong component.
     const shifted = Int32Array.from(labels, (l) => (l + 1) % 8);
-    const wrong = await evaluatePerClass({ model, extractor: ex, reference: ref, samples: data, n, conditioning: shifted }, ['fid', 'precision', 'recall']);
+    const wrong = await evaluatePerClass(
+      { model, extractor: ex, reference: ref, samples: data, n, conditioning: shifted },
+      ['fid', 'precision', 'recall'],
+    );
     for (const c of wrong) {
       assert.ok(c.summary['fid']! > 1, `class ${c.label}: FID ${c.summary['fid']}`);
       assert.ok(c.summary['precision']! < 0.1);
     }
-    await assert.rejects(evaluatePerClass({ model, extractor: ex, reference: { ...ref, labels: null }, samples: data, n, conditioning: labels }, ['fid']), /no class labels/);
+    await assert.rejects(
+      evaluatePerClass(
+        { model, extractor: ex, reference: { ...ref, labels: null }, samples: data, n, conditioning: labels },
+        ['fid'],
+      ),
+      /no class labels/,
+    );
   } finally {
     await ex.dispose();
     await model.dispose();

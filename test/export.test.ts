@@ -31,23 +31,44 @@ process.env['SAMPLER_STUDIO_CACHE'] = join(tmp, 'cache');
 const ring = join(resourcesDir(), 'models', 'gmm-ring8');
 
 function tiny(extra: Partial<LearnerConfig> = {}): LearnerConfig {
-  return { ...defaultConfig(extra.intervention ?? 'cfg'), trajectories: 64, rolloutBatch: 64, discriminatorInitSteps: 3, discriminatorSteps: 2, discriminatorBatch: 32, ppoEpochs: 1, ppoMinibatch: 256, hidden: 24, evalEvery: 0, evalSamples: 128, iterations: 2, ...extra };
+  return {
+    ...defaultConfig(extra.intervention ?? 'cfg'),
+    trajectories: 64,
+    rolloutBatch: 64,
+    discriminatorInitSteps: 3,
+    discriminatorSteps: 2,
+    discriminatorBatch: 32,
+    ppoEpochs: 1,
+    ppoMinibatch: 256,
+    hidden: 24,
+    evalEvery: 0,
+    evalSamples: 128,
+    iterations: 2,
+    ...extra,
+  };
 }
 
 /** EMA weights far from the initial ones, so the logits vary strongly with every input. */
 function randomiseEma(learner: Learner, seed: number): void {
   const rng = new Stream(seed, 7);
-  learner.policyEma = learner.policyEma.map((w, i) => Float32Array.from(w, () => rng.normal() * (i % 2 === 0 ? 0.6 : 0.5)));
+  learner.policyEma = learner.policyEma.map((w, i) =>
+    Float32Array.from(w, () => rng.normal() * (i % 2 === 0 ? 0.6 : 0.5)),
+  );
 }
 
 /** Hundreds of states: every level's σ, random σ, the terminal state; all classes incl. null; steps incl. out of range. */
 function states(model: Model, learner: Learner, n: number, seed: number): PolicyStates {
   const rng = new Stream(seed, 3);
   const sched = learner.schedule;
-  const sigma = Float32Array.from({ length: n }, (_, i) => (i % 7 === 0 ? 0 : i % 3 === 0 ? Math.exp(rng.normal() * 2) : sched[i % (sched.length - 1)]!));
+  const sigma = Float32Array.from({ length: n }, (_, i) =>
+    i % 7 === 0 ? 0 : i % 3 === 0 ? Math.exp(rng.normal() * 2) : sched[i % (sched.length - 1)]!,
+  );
   const x = new Float32Array(n * model.dim);
   for (let i = 0; i < n; i++) for (let k = 0; k < model.dim; k++) x[i * model.dim + k] = rng.normal() * (sigma[i]! + 1);
-  const labels = model.numClasses > 0 ? Int32Array.from({ length: n }, () => Math.floor(rng.uniform() * (model.numClasses + 1))) : null;
+  const labels =
+    model.numClasses > 0
+      ? Int32Array.from({ length: n }, () => Math.floor(rng.uniform() * (model.numClasses + 1)))
+      : null;
   const step = Int32Array.from({ length: n }, () => Math.floor(rng.uniform() * (learner.H + 3)));
   return { n, x, sigma, labels, step };
 }
@@ -70,13 +91,20 @@ async function compareWithFile(path: string, model: Model, learner: Learner, s: 
     const s2 = await ort.InferenceSession.create(required, { logSeverityLevel: 3 });
     try {
       assert.ok(s2.inputNames.includes('temperature'));
-      const half = await s2.run({ ...policyFeeds(model, s2.inputNames, s), temperature: new ort.Tensor('float32', new Float32Array([0.5]), []) });
-      for (const [tau, p] of [[1, res['probs']!.data], [0.5, half['probs']!.data]] as [number, Float32Array][]) {
+      const half = await s2.run({
+        ...policyFeeds(model, s2.inputNames, s),
+        temperature: new ort.Tensor('float32', new Float32Array([0.5]), []),
+      });
+      for (const [tau, p] of [
+        [1, res['probs']!.data],
+        [0.5, half['probs']!.data],
+      ] as [number, Float32Array][]) {
         for (let r = 0; r < s.n; r++) {
           const row = Array.from(want.subarray(r * K, (r + 1) * K), (v) => v / tau);
           const mx = Math.max(...row);
           const z = row.reduce((a, v) => a + Math.exp(v - mx), 0);
-          for (let a = 0; a < K; a++) assert.ok(Math.abs(p[r * K + a]! - Math.exp(row[a]! - mx) / z) < 1e-4, `probs row ${r} τ=${tau}`);
+          for (let a = 0; a < K; a++)
+            assert.ok(Math.abs(p[r * K + a]! - Math.exp(row[a]! - mx) / z) < 1e-4, `probs row ${r} τ=${tau}`);
         }
       }
     } finally {
@@ -103,11 +131,25 @@ before(async () => {
   // A 28×28 class-conditional model with a noise-conditional conv encoder (random weights).
   convDir = join(tmp, 'conv28');
   mkdirSync(convDir);
-  writeFileSync(join(convDir, 'denoiser.onnx'), convDenoiserGraph({ seed: 0, numClasses: 10, channels: [8, 16, 16] }).bytes);
+  writeFileSync(
+    join(convDir, 'denoiser.onnx'),
+    convDenoiserGraph({ seed: 0, numClasses: 10, channels: [8, 16, 16] }).bytes,
+  );
   writeFileSync(join(convDir, 'encoder.onnx'), convEncoderGraph({ seed: 1, channels: [16, 32], dim: 48 }));
   writeFileSync(
     join(convDir, 'model.json'),
-    JSON.stringify({ name: 'conv28', onnx: 'denoiser.onnx', output: 'denoised', shape: [1, 28, 28], numClasses: 10, nullClass: 10, sigmaMin: 0.002, sigmaMax: 80, sigmaData: 0.5, encoder: { onnx: 'encoder.onnx', dim: 48 } }),
+    JSON.stringify({
+      name: 'conv28',
+      onnx: 'denoiser.onnx',
+      output: 'denoised',
+      shape: [1, 28, 28],
+      numClasses: 10,
+      nullClass: 10,
+      sigmaMin: 0.002,
+      sigmaMax: 80,
+      sigmaData: 0.5,
+      encoder: { onnx: 'encoder.onnx', dim: 48 },
+    }),
   );
 });
 after(async () => {
@@ -136,7 +178,13 @@ for (const [name, extra] of VARIANTS) {
       assert.ok(err < 1e-4, `max |Δlogit| = ${err}`);
       // Inputs by conditioning.
       const names = res.inputs.map((i) => i.name);
-      assert.deepEqual(names, ['x', 'sigma', ...(extra.conditioning === 'state+class' ? ['class_labels'] : []), ...(extra.stepInput ? ['step'] : []), 'temperature']);
+      assert.deepEqual(names, [
+        'x',
+        'sigma',
+        ...(extra.conditioning === 'state+class' ? ['class_labels'] : []),
+        ...(extra.stepInput ? ['step'] : []),
+        'temperature',
+      ]);
       // Self-describing: metadata_props and the sidecar.
       const meta = readMetadata(new Uint8Array(readFileSync(out)));
       const c = learner.config;
@@ -182,7 +230,9 @@ test('export through a 28×28 conv encoder: merged into the file, logits within 
     const s = await ort.InferenceSession.create(copy, { logSeverityLevel: 3 });
     assert.deepEqual([...s.inputNames], ['x', 'sigma', 'class_labels', 'step']); // + temperature, which has a default
     await s.release();
-    console.log(`  conv28 policy with encoder: ${(res.bytes / 1024).toFixed(1)} KiB, exported and verified in ${res.seconds.toFixed(2)} s, max |Δlogit| ${err.toExponential(2)}`);
+    console.log(
+      `  conv28 policy with encoder: ${(res.bytes / 1024).toFixed(1)} KiB, exported and verified in ${res.seconds.toFixed(2)} s, max |Δlogit| ${err.toExponential(2)}`,
+    );
   } finally {
     await learner.dispose();
     await model.dispose();
@@ -195,9 +245,12 @@ test('exported files pass the onnx checker (full_check) of Debian’s python3-on
     t.skip('Debian python3-onnx not installed');
     return;
   }
-  const files = readdirSync(tmp).filter((f) => f.endsWith('.onnx')).map((f) => join(tmp, f));
+  const files = readdirSync(tmp)
+    .filter((f) => f.endsWith('.onnx'))
+    .map((f) => join(tmp, f));
   assert.ok(files.length >= 6, `expected the exports of the tests above, found ${files.length}`);
-  const code = 'import sys, onnx\nfor p in sys.argv[1:]:\n    m = onnx.load(p)\n    onnx.checker.check_model(m, full_check=True)\n    print(p, m.ir_version, m.opset_import[0].version)';
+  const code =
+    'import sys, onnx\nfor p in sys.argv[1:]:\n    m = onnx.load(p)\n    onnx.checker.check_model(m, full_check=True)\n    print(p, m.ir_version, m.opset_import[0].version)';
   const r = spawnSync('/usr/bin/python3', ['-c', code, ...files], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.stdout.trim().split('\n').length, files.length);
@@ -208,12 +261,19 @@ test('an existing file is kept unless --force; export fails cleanly for an encod
   try {
     const out = join(tmp, 'keep.onnx');
     writeFileSync(out, 'precious');
-    await assert.rejects(exportPolicy(learner, { out, runDir: tmp }), (e: unknown) => e instanceof ExportError && /already exists.*--force/.test((e as Error).message));
+    await assert.rejects(
+      exportPolicy(learner, { out, runDir: tmp }),
+      (e: unknown) => e instanceof ExportError && /already exists.*--force/.test((e as Error).message),
+    );
     assert.equal(readFileSync(out, 'utf8'), 'precious');
     await exportPolicy(learner, { out, runDir: tmp, force: true });
     assert.notEqual(readFileSync(out, 'utf8'), 'precious');
     await assert.rejects(exportPolicy(learner, { out: join(tmp, 'p.txt'), runDir: tmp }), /must end in \.onnx/);
-    assert.deepEqual(readdirSync(tmp).filter((f) => f.endsWith('.tmp')), [], 'no temp files left behind');
+    assert.deepEqual(
+      readdirSync(tmp).filter((f) => f.endsWith('.tmp')),
+      [],
+      'no temp files left behind',
+    );
   } finally {
     await learner.dispose();
   }
@@ -232,7 +292,12 @@ test('an existing file is kept unless --force; export fails cleanly for an encod
   const l2 = await createLearner(m, tiny());
   try {
     const out = join(tmp, 'never.onnx');
-    await assert.rejects(exportPolicy(l2, { out, runDir: tmp }), (e: unknown) => e instanceof ExportError && /encoder uses opset 11; re-export it with opset 13 or newer/.test((e as Error).message));
+    await assert.rejects(
+      exportPolicy(l2, { out, runDir: tmp }),
+      (e: unknown) =>
+        e instanceof ExportError &&
+        /encoder uses opset 11; re-export it with opset 13 or newer/.test((e as Error).message),
+    );
     assert.equal(existsSync(out), false);
   } finally {
     await l2.dispose();
@@ -247,7 +312,11 @@ test('CLI: export a run, then `sample --policy policy.onnx` gives the same sampl
   const out = join(tmp, 'cli', 'policy.onnx');
   const ex = await cli('export', '--run', runDir, '--out', out, '--json');
   assert.equal(ex.code, 0, ex.stderr);
-  const r = lastJson(ex.stdout) as { bytes: number; verification: { maxAbsDiff: number; states: number }; inputs: { name: string }[] };
+  const r = lastJson(ex.stdout) as {
+    bytes: number;
+    verification: { maxAbsDiff: number; states: number };
+    inputs: { name: string }[];
+  };
   assert.ok(r.bytes > 1000 && r.verification.states >= 100 && r.verification.maxAbsDiff <= 1e-4);
   // Again without --force: refused, exit 2.
   const again = await cli('export', '--run', runDir, '--out', out);
@@ -256,8 +325,24 @@ test('CLI: export a run, then `sample --policy policy.onnx` gives the same sampl
 
   const a = join(tmp, 'cli', 'a.npy');
   const b = join(tmp, 'cli', 'b.npy');
-  for (const [src, dst] of [[runDir, a], [out, b]] as const) {
-    const s = await cli('sample', '--policy', src, '--out', dst, '--n', '600', '--seed', '4', '--temperature', '0.7', '--json');
+  for (const [src, dst] of [
+    [runDir, a],
+    [out, b],
+  ] as const) {
+    const s = await cli(
+      'sample',
+      '--policy',
+      src,
+      '--out',
+      dst,
+      '--n',
+      '600',
+      '--seed',
+      '4',
+      '--temperature',
+      '0.7',
+      '--json',
+    );
     assert.equal(s.code, 0, s.stderr);
     assert.equal((lastJson(s.stdout)['policy'] as { temperature: number }).temperature, 0.7);
   }
@@ -265,7 +350,10 @@ test('CLI: export a run, then `sample --policy policy.onnx` gives the same sampl
   let diff = 0;
   for (let i = 0; i < sa.data.length; i++) diff = Math.max(diff, Math.abs(Number(sa.data[i]) - Number(sb.data[i])));
   assert.ok(diff < 1e-4, `samples differ by ${diff}`);
-  assert.deepEqual(Array.from((await readNpy(a.replace('.npy', '.labels.npy'))).data as BigInt64Array), Array.from((await readNpy(b.replace('.npy', '.labels.npy'))).data as BigInt64Array));
+  assert.deepEqual(
+    Array.from((await readNpy(a.replace('.npy', '.labels.npy'))).data as BigInt64Array),
+    Array.from((await readNpy(b.replace('.npy', '.labels.npy'))).data as BigInt64Array),
+  );
   // The policy fixes the sampler.
   const fixed = await cli('sample', '--policy', out, '--out', join(tmp, 'cli', 'c.npy'), '--steps', '10');
   assert.equal(fixed.code, 2);
@@ -306,12 +394,24 @@ test('a truncated, foreign or inconsistent policy file is a clear error, not a c
   const noSteps = { ...meta };
   delete noSteps['steps'];
   const cases: [string, string, RegExp][] = [
-    [bad('truncated.onnx', bytes.subarray(0, Math.floor(bytes.length / 2))), 'gmm-ring8', /not a readable ONNX file.*Re-export/],
+    [
+      bad('truncated.onnx', bytes.subarray(0, Math.floor(bytes.length / 2))),
+      'gmm-ring8',
+      /not a readable ONNX file.*Re-export/,
+    ],
     [join(ring, 'denoiser.onnx'), 'gmm-ring8', /no Sampler Studio policy metadata.*export --run/],
-    [bad('wrong-inputs.onnx', withMeta(meta, 'state')), 'gmm-ring8', /has inputs "state", "sigma", "class_labels".*takes "x", "sigma", "class_labels"/],
+    [
+      bad('wrong-inputs.onnx', withMeta(meta, 'state')),
+      'gmm-ring8',
+      /has inputs "state", "sigma", "class_labels".*takes "x", "sigma", "class_labels"/,
+    ],
     [bad('no-steps.onnx', withMeta(noSteps)), 'gmm-ring8', /metadata lack "steps"/],
     [bad('bad-actions.onnx', withMeta({ ...meta, actions: '[1]' })), 'gmm-ring8', /"actions".*at least two numbers/],
-    [bad('bad-sigma.onnx', withMeta({ ...meta, sigma_max: 'lots' })), 'gmm-ring8', /"sigma_max" = "lots" is not a positive number/],
+    [
+      bad('bad-sigma.onnx', withMeta({ ...meta, sigma_max: 'lots' })),
+      'gmm-ring8',
+      /"sigma_max" = "lots" is not a positive number/,
+    ],
     [bad('missing.onnx', new Uint8Array()).replace('missing', 'absent'), 'gmm-ring8', /not found/],
     [good, 'gmm64', /exported for the model "gmm-ring8", not "gmm64"; pass --model gmm-ring8/],
   ];
@@ -328,7 +428,14 @@ test('a truncated, foreign or inconsistent policy file is a clear error, not a c
   }
   // Through the CLI: exit 2 and the message, for sample and eval.
   for (const cmd of ['sample', 'eval']) {
-    const r = await cli(cmd, '--policy', join(tmp, 'bad', 'truncated.onnx'), '--model', 'gmm-ring8', ...(cmd === 'sample' ? ['--out', join(tmp, 'bad', 'x.npy')] : []));
+    const r = await cli(
+      cmd,
+      '--policy',
+      join(tmp, 'bad', 'truncated.onnx'),
+      '--model',
+      'gmm-ring8',
+      ...(cmd === 'sample' ? ['--out', join(tmp, 'bad', 'x.npy')] : []),
+    );
     assert.equal(r.code, 2, r.stderr);
     assert.match(r.stderr, /^error: .*truncated\.onnx: not a readable ONNX file/m);
   }

@@ -43,9 +43,25 @@ test('fashion-mnist: the classifier is right on ≥ 88% of the clean test images
   const labels = (await readNpy(join(dir, 'labels.npy'))).data as BigInt64Array;
   const n = 2000;
   const { writeNpy, npyFloat32 } = await import('../src/main/engine/io/npy');
-  await writeNpy(images, npyFloat32([n, 1, 28, 28], Float32Array.from((data.data as Uint8Array).subarray(0, n * 784), (v) => v / 127.5 - 1)));
+  await writeNpy(
+    images,
+    npyFloat32(
+      [n, 1, 28, 28],
+      Float32Array.from((data.data as Uint8Array).subarray(0, n * 784), (v) => v / 127.5 - 1),
+    ),
+  );
   const logitsPath = join(tmp, 'logits.npy');
-  const r = await cli('features', '--model', 'fashion-mnist', '--in', images, '--out', join(tmp, 'f.npy'), '--logits', logitsPath);
+  const r = await cli(
+    'features',
+    '--model',
+    'fashion-mnist',
+    '--in',
+    images,
+    '--out',
+    join(tmp, 'f.npy'),
+    '--logits',
+    logitsPath,
+  );
   assert.equal(r.code, 0, r.stderr);
   const logits = (await readNpy(logitsPath)).data as Float32Array;
   let right = 0;
@@ -58,7 +74,20 @@ test('fashion-mnist: the classifier is right on ≥ 88% of the clean test images
 
 test('fashion-mnist: Heun-18 samples are their class ≥ 75% of the time at w = 1, more at w = 1.5', async () => {
   const acc = async (w: string): Promise<number> => {
-    const r = await cli('eval', '--model', 'fashion-mnist', '--n', '200', '--seed', '1', '--guidance', w, '--metrics', 'classes', '--json');
+    const r = await cli(
+      'eval',
+      '--model',
+      'fashion-mnist',
+      '--n',
+      '200',
+      '--seed',
+      '1',
+      '--guidance',
+      w,
+      '--metrics',
+      'classes',
+      '--json',
+    );
     assert.equal(r.code, 0, r.stderr);
     return (lastJson(r.stdout) as { summary: { class_accuracy: number } }).summary.class_accuracy;
   };

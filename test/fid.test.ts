@@ -20,10 +20,11 @@ const tol = (ref: number): number => 1e-3 + 1e-4 * Math.abs(ref);
 
 function matmulRef(a: Float64Array, b: Float64Array, d: number): Float64Array {
   const c = new Float64Array(d * d);
-  for (let i = 0; i < d; i++) for (let k = 0; k < d; k++) {
-    const aik = a[i * d + k]!;
-    for (let j = 0; j < d; j++) c[i * d + j]! += aik * b[k * d + j]!;
-  }
+  for (let i = 0; i < d; i++)
+    for (let k = 0; k < d; k++) {
+      const aik = a[i * d + k]!;
+      for (let j = 0; j < d; j++) c[i * d + j]! += aik * b[k * d + j]!;
+    }
   return c;
 }
 
@@ -78,26 +79,27 @@ function jacobiEigvals(a: Float64Array, n: number): Float64Array {
     let off = 0;
     for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) if (i !== j) off += A[i * n + j]! ** 2;
     if (off < 1e-26) break;
-    for (let p = 0; p < n; p++) for (let q = p + 1; q < n; q++) {
-      const apq = A[p * n + q]!;
-      if (Math.abs(apq) < 1e-300) continue;
-      const theta = (A[q * n + q]! - A[p * n + p]!) / (2 * apq);
-      const t = Math.sign(theta || 1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
-      const c = 1 / Math.sqrt(t * t + 1);
-      const s = t * c;
-      for (let k = 0; k < n; k++) {
-        const akp = A[k * n + p]!;
-        const akq = A[k * n + q]!;
-        A[k * n + p] = c * akp - s * akq;
-        A[k * n + q] = s * akp + c * akq;
+    for (let p = 0; p < n; p++)
+      for (let q = p + 1; q < n; q++) {
+        const apq = A[p * n + q]!;
+        if (Math.abs(apq) < 1e-300) continue;
+        const theta = (A[q * n + q]! - A[p * n + p]!) / (2 * apq);
+        const t = Math.sign(theta || 1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
+        const c = 1 / Math.sqrt(t * t + 1);
+        const s = t * c;
+        for (let k = 0; k < n; k++) {
+          const akp = A[k * n + p]!;
+          const akq = A[k * n + q]!;
+          A[k * n + p] = c * akp - s * akq;
+          A[k * n + q] = s * akp + c * akq;
+        }
+        for (let k = 0; k < n; k++) {
+          const apk = A[p * n + k]!;
+          const aqk = A[q * n + k]!;
+          A[p * n + k] = c * apk - s * aqk;
+          A[q * n + k] = s * apk + c * aqk;
+        }
       }
-      for (let k = 0; k < n; k++) {
-        const apk = A[p * n + k]!;
-        const aqk = A[q * n + k]!;
-        A[p * n + k] = c * apk - s * aqk;
-        A[q * n + k] = s * apk + c * aqk;
-      }
-    }
   }
   return Float64Array.from({ length: n }, (_, i) => A[i * n + i]!).sort();
 }
@@ -106,7 +108,9 @@ function naiveStats(x: Float64Array, n: number, d: number): { mu: Float64Array; 
   const mu = new Float64Array(d);
   for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) mu[j]! += x[i * d + j]! / n;
   const sigma = new Float64Array(d * d);
-  for (let i = 0; i < n; i++) for (let a = 0; a < d; a++) for (let b = 0; b < d; b++) sigma[a * d + b]! += ((x[i * d + a]! - mu[a]!) * (x[i * d + b]! - mu[b]!)) / (n - 1);
+  for (let i = 0; i < n; i++)
+    for (let a = 0; a < d; a++)
+      for (let b = 0; b < d; b++) sigma[a * d + b]! += ((x[i * d + a]! - mu[a]!) * (x[i * d + b]! - mu[b]!)) / (n - 1);
   return { mu, sigma };
 }
 
@@ -145,18 +149,21 @@ test('linalg: Cholesky and eigvalsh against plain references', () => {
   const s = new Stream(1, 0);
   const B = Float64Array.from({ length: d * d }, () => s.normal());
   const A = new Float64Array(d * d);
-  for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) for (let k = 0; k < d; k++) A[i * d + j]! += B[i * d + k]! * B[j * d + k]!;
+  for (let i = 0; i < d; i++)
+    for (let j = 0; j < d; j++) for (let k = 0; k < d; k++) A[i * d + j]! += B[i * d + k]! * B[j * d + k]!;
   const L = cholesky(A, d)!;
   let err = 0;
-  for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) {
-    let v = 0;
-    for (let k = 0; k < d; k++) v += L[i * d + k]! * L[j * d + k]!;
-    err = Math.max(err, Math.abs(v - A[i * d + j]!));
-  }
+  for (let i = 0; i < d; i++)
+    for (let j = 0; j < d; j++) {
+      let v = 0;
+      for (let k = 0; k < d; k++) v += L[i * d + k]! * L[j * d + k]!;
+      err = Math.max(err, Math.abs(v - A[i * d + j]!));
+    }
   assert.ok(err < 1e-10, `LLᵀ − A: ${err}`);
   const ev = eigvalsh(A, d);
   const ref = jacobiEigvals(A, d);
-  for (let i = 0; i < d; i++) assert.ok(Math.abs(ev[i]! - ref[i]!) < 1e-9 * Math.max(1, Math.abs(ref[i]!)), `λ${i} ${ev[i]} vs ${ref[i]}`);
+  for (let i = 0; i < d; i++)
+    assert.ok(Math.abs(ev[i]! - ref[i]!) < 1e-9 * Math.max(1, Math.abs(ref[i]!)), `λ${i} ${ev[i]} vs ${ref[i]}`);
   // Not positive definite → null; indefinite eigenvalues come out right too.
   const C = A.slice();
   for (let i = 0; i < d; i++) C[i * d + i]! -= ref[d - 1]! / 2;
@@ -174,17 +181,28 @@ test('FID from features matches a scipy-style sqrtm reference (several sizes and
   ] as const) {
     const x1 = features(n1, d, d);
     const x2 = features(n2, d, d + 1, 0.3);
-    const got = await fid({ real: await gaussianStats({ data: x1, n: n1, d }), fake: await gaussianStats({ data: Float32Array.from(x2), n: n2, d }) });
+    const got = await fid({
+      real: await gaussianStats({ data: x1, n: n1, d }),
+      fake: await gaussianStats({ data: Float32Array.from(x2), n: n2, d }),
+    });
     const ref = fidRef(x1, n1, Float64Array.from(Float32Array.from(x2)), n2, d);
-    t.diagnostic(`n=${n1}/${n2} d=${d}: FID ${got.fid.toFixed(6)} vs reference ${ref.toFixed(6)} (Δ ${Math.abs(got.fid - ref).toExponential(1)}, ${got.method})`);
+    t.diagnostic(
+      `n=${n1}/${n2} d=${d}: FID ${got.fid.toFixed(6)} vs reference ${ref.toFixed(6)} (Δ ${Math.abs(got.fid - ref).toExponential(1)}, ${got.method})`,
+    );
     assert.ok(Math.abs(got.fid - ref) <= tol(ref), `d=${d}: ${got.fid} vs ${ref}`);
     assert.equal(got.nReal, n1);
     assert.equal(got.nFake, n2);
-    assert.ok(got.flags.some((f) => /< 2,048/.test(f)), 'small samples are flagged');
+    assert.ok(
+      got.flags.some((f) => /< 2,048/.test(f)),
+      'small samples are flagged',
+    );
   }
   // Same distribution, larger n: FID near 0, never negative beyond round-off.
   const d = 8;
-  const same = await fid({ real: await gaussianStats({ data: features(4000, d, 5, 0, 7), n: 4000, d }), fake: await gaussianStats({ data: features(4000, d, 6, 0, 7), n: 4000, d }) });
+  const same = await fid({
+    real: await gaussianStats({ data: features(4000, d, 5, 0, 7), n: 4000, d }),
+    fake: await gaussianStats({ data: features(4000, d, 6, 0, 7), n: 4000, d }),
+  });
   assert.ok(same.fid > -1e-9 && same.fid < 0.5, `same distribution: ${same.fid}`);
 });
 
@@ -194,18 +212,24 @@ test('FID with fewer samples than dimensions is exact (data factor) and flagged'
   const n2 = 200;
   const x1 = features(n1, d, 21);
   const x2 = features(n2, d, 22, 0.2);
-  const res = await fid({ real: await gaussianStats({ data: x1, n: n1, d }), fake: await gaussianStats({ data: x2, n: n2, d }) });
+  const res = await fid({
+    real: await gaussianStats({ data: x1, n: n1, d }),
+    fake: await gaussianStats({ data: x2, n: n2, d }),
+  });
   // Reference: Tr(Σ₁Σ₂)^½ = ‖P₂P₁ᵀ‖_* (nuclear norm), P = X̃/√(n−1); singular values by Jacobi on BᵀB.
   const a = naiveStats(x1, n1, d);
   const b = naiveStats(x2, n2, d);
-  const P = (x: Float64Array, n: number, mu: Float64Array): Float64Array => x.map((v, k) => (v - mu[k % d]!) / Math.sqrt(n - 1));
+  const P = (x: Float64Array, n: number, mu: Float64Array): Float64Array =>
+    x.map((v, k) => (v - mu[k % d]!) / Math.sqrt(n - 1));
   const P1 = P(x1, n1, a.mu);
   const BtB = new Float64Array(n1 * n1); // (P₂P₁ᵀ)ᵀ(P₂P₁ᵀ) = P₁ Σ₂ P₁ᵀ
-  for (let i = 0; i < n1; i++) for (let j = 0; j < n1; j++) {
-    let v = 0;
-    for (let p = 0; p < d; p++) for (let q = 0; q < d; q++) v += P1[i * d + p]! * b.sigma[p * d + q]! * P1[j * d + q]!;
-    BtB[i * n1 + j] = v;
-  }
+  for (let i = 0; i < n1; i++)
+    for (let j = 0; j < n1; j++) {
+      let v = 0;
+      for (let p = 0; p < d; p++)
+        for (let q = 0; q < d; q++) v += P1[i * d + p]! * b.sigma[p * d + q]! * P1[j * d + q]!;
+      BtB[i * n1 + j] = v;
+    }
   const trSqrt = jacobiEigvals(BtB, n1).reduce((s, l) => s + Math.sqrt(Math.max(0, l)), 0);
   let m = 0;
   let tr = 0;
@@ -266,11 +290,13 @@ test('FID at d = 2,048 matches the analytic value for commuting covariances', as
   for (let i = 0; i < d; i++) ref += (mu1[i]! - mu2[i]!) ** 2 + l1[i]! + l2[i]! - 2 * Math.sqrt(l1[i]! * l2[i]!);
   const t0 = performance.now();
   const got = await fid({ real, fake });
-  t.diagnostic(`d=2048: FID ${got.fid.toFixed(6)} vs analytic ${ref.toFixed(6)} (Δ ${Math.abs(got.fid - ref).toExponential(1)}) in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  t.diagnostic(
+    `d=2048: FID ${got.fid.toFixed(6)} vs analytic ${ref.toFixed(6)} (Δ ${Math.abs(got.fid - ref).toExponential(1)}) in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+  );
   assert.ok(Math.abs(got.fid - ref) <= tol(ref), `${got.fid} vs ${ref}`);
 });
 
-test('FID agrees with pytorch-fid\'s formula on scipy.linalg.sqrtm (d = 2,048, when scipy is installed)', async (t) => {
+test("FID agrees with pytorch-fid's formula on scipy.linalg.sqrtm (d = 2,048, when scipy is installed)", async (t) => {
   const probe = spawnSync('/usr/bin/python3', ['-c', 'import numpy, scipy.linalg'], { encoding: 'utf8' });
   if (probe.status !== 0) {
     t.skip('Debian python3-scipy not installed');
@@ -292,7 +318,8 @@ test('FID agrees with pytorch-fid\'s formula on scipy.linalg.sqrtm (d = 2,048, w
       ['sigma1', real.sigma, [d, d]],
       ['mu2', fake.mu, [d]],
       ['sigma2', fake.sigma, [d, d]],
-    ] as const) writeFileSync(join(dir, `${k}.npy`), encodeNpy({ dtype: 'float64', shape: [...shape], data: v }));
+    ] as const)
+      writeFileSync(join(dir, `${k}.npy`), encodeNpy({ dtype: 'float64', shape: [...shape], data: v }));
     // pytorch-fid's calculate_frechet_distance, verbatim in spirit: sqrtm of the product, real part.
     const py = `
 import numpy as np, scipy.linalg, time, json, sys
@@ -312,7 +339,9 @@ print(json.dumps({"fid": float(fid), "seconds": time.time() - t}))
     const r = spawnSync('/usr/bin/python3', [join(dir, 'fid.py'), dir], { encoding: 'utf8', timeout: 300_000 });
     assert.equal(r.status, 0, r.stderr);
     const ref = JSON.parse(r.stdout.trim().split('\n').pop()!) as { fid: number; seconds: number };
-    t.diagnostic(`d=2048, n=${n}: FID ${got.fid.toFixed(6)} vs scipy ${ref.fid.toFixed(6)} (Δ ${Math.abs(got.fid - ref.fid).toExponential(1)}); ours ${ours.toFixed(1)} s, scipy sqrtm ${ref.seconds.toFixed(1)} s`);
+    t.diagnostic(
+      `d=2048, n=${n}: FID ${got.fid.toFixed(6)} vs scipy ${ref.fid.toFixed(6)} (Δ ${Math.abs(got.fid - ref.fid).toExponential(1)}); ours ${ours.toFixed(1)} s, scipy sqrtm ${ref.seconds.toFixed(1)} s`,
+    );
     assert.ok(Math.abs(got.fid - ref.fid) <= tol(ref.fid), `${got.fid} vs scipy ${ref.fid}`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -325,7 +354,10 @@ test('FID rejects mismatched or non-finite inputs with clear errors', async () =
   await assert.rejects(fid({ real: a, fake: b }), /real features are 4-dimensional, generated ones 5-dimensional/);
   const bad = features(10, 3, 2);
   bad[7] = NaN;
-  await assert.rejects(gaussianStats({ data: bad, n: 10, d: 3 }, 'fake.npy'), /fake\.npy: non-finite value NaN at row 2, column 1/);
+  await assert.rejects(
+    gaussianStats({ data: bad, n: 10, d: 3 }, 'fake.npy'),
+    /fake\.npy: non-finite value NaN at row 2, column 1/,
+  );
   await assert.rejects(gaussianStats({ data: new Float64Array(3), n: 1, d: 3 }), /at least 2 samples/);
 });
 
@@ -358,7 +390,11 @@ test('FID between small sets of nearly rank-deficient features converges (per-cl
 test('eigvalsh converges on a nearly singular tridiagonal from a real per-class FID (scipy reference)', async () => {
   const { readFileSync } = await import('node:fs');
   const { tridiagEigvals } = await import('../src/main/engine/metrics/linalg');
-  const t = JSON.parse(readFileSync(new URL('./fixtures/tridiag-singular.json', import.meta.url), 'utf8')) as { diag: number[]; off: number[]; scipyEigenvalues: number[] };
+  const t = JSON.parse(readFileSync(new URL('./fixtures/tridiag-singular.json', import.meta.url), 'utf8')) as {
+    diag: number[];
+    off: number[];
+    scipyEigenvalues: number[];
+  };
   const ev = tridiagEigvals(Float64Array.from(t.diag), Float64Array.from(t.off));
   const largest = t.scipyEigenvalues[t.scipyEigenvalues.length - 1]!;
   let err = 0;

@@ -46,7 +46,10 @@ function throwsGrid(fn: () => unknown, message: RegExp): void {
 
 describe('axes', () => {
   test('an inclusive range gives clean values, robust to float round-off', () => {
-    assert.deepEqual(parseAxis('guidance=1:3:0.25'), { name: 'guidance', values: [1, 1.25, 1.5, 1.75, 2, 2.25, 2.5, 2.75, 3] });
+    assert.deepEqual(parseAxis('guidance=1:3:0.25'), {
+      name: 'guidance',
+      values: [1, 1.25, 1.5, 1.75, 2, 2.25, 2.5, 2.75, 3],
+    });
     assert.deepEqual(parseAxis('guidance=0.1:0.7:0.1').values, [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7]);
     assert.deepEqual(parseAxis('churn=0:40:10').values, [0, 10, 20, 30, 40]);
     assert.deepEqual(parseAxis('guidance=-0.3:0.3:0.15').values, [-0.3, -0.15, 0, 0.15, 0.3]);
@@ -55,7 +58,8 @@ describe('axes', () => {
     // The end need not be on the grid; a single value is a range too.
     assert.deepEqual(parseAxis('steps=8:20:5').values, [8, 13, 18]);
     assert.deepEqual(parseAxis('rho=7:7:1').values, [7]);
-    for (const v of parseAxis('guidance=0:5:0.1').values) assert.equal(String(v).length <= 3, true, `unclean value ${v}`);
+    for (const v of parseAxis('guidance=0:5:0.1').values)
+      assert.equal(String(v).length <= 3, true, `unclean value ${v}`);
   });
 
   test('lists, inf for s-tmax, integer axes', () => {
@@ -106,15 +110,31 @@ describe('axes', () => {
       { guidance: 2, churn: 20 },
     ]);
     assert.deepEqual(Object.keys(cells[0]!), ['guidance', 'churn']);
-    const s = applyAxisValues(DEFAULT_SAMPLER_SETTINGS, { 's-tmin': 0.05, 's-tmax': 50, 'restart-k': 3, 'restart-tmax': 1, 'sigma-min': 0.01, steps: 12 });
-    assert.deepEqual([s.sTmin, s.sTmax, s.restart.k, s.restart.tMax, s.restart.tMin, s.sigmaMin, s.steps], [0.05, 50, 3, 1, 0.1, 0.01, 12]);
+    const s = applyAxisValues(DEFAULT_SAMPLER_SETTINGS, {
+      's-tmin': 0.05,
+      's-tmax': 50,
+      'restart-k': 3,
+      'restart-tmax': 1,
+      'sigma-min': 0.01,
+      steps: 12,
+    });
+    assert.deepEqual(
+      [s.sTmin, s.sTmax, s.restart.k, s.restart.tMax, s.restart.tMin, s.sigmaMin, s.steps],
+      [0.05, 50, 3, 1, 0.1, 0.01, 12],
+    );
     assert.equal(DEFAULT_SAMPLER_SETTINGS.restart.k, 2, 'the base is not modified');
   });
 });
 
 /** Metrics and costs of cells, without the timings. */
 function comparable(cells: GridCell[]): unknown[] {
-  return cells.map((c) => ({ index: c.index, values: c.values, summary: c.summary, nfe: c.denoiserEvaluations, net: c.networkEvals }));
+  return cells.map((c) => ({
+    index: c.index,
+    values: c.values,
+    summary: c.summary,
+    nfe: c.denoiserEvaluations,
+    net: c.networkEvals,
+  }));
 }
 
 describe('runGrid', () => {
@@ -202,7 +222,13 @@ describe('runGrid', () => {
 
     const again: number[] = [];
     let resumedAtStart = -1;
-    const resumed = await runGrid({ model: ring, config: cfg, outDir: dir, onStart: (i) => (resumedAtStart = i.resumed), onCell: (c) => again.push(c.index) });
+    const resumed = await runGrid({
+      model: ring,
+      config: cfg,
+      outDir: dir,
+      onStart: (i) => (resumedAtStart = i.resumed),
+      onCell: (c) => again.push(c.index),
+    });
     assert.deepEqual(again, [2, 3], 'only the missing cells');
     assert.equal(resumedAtStart, 2);
     assert.deepEqual([resumed.computed, resumed.resumed], [2, 2]);
@@ -220,7 +246,12 @@ describe('runGrid', () => {
     assert.deepEqual(comparable(r3.results.cells), comparable(fresh.results.cells));
 
     // Nothing left: a re-run computes nothing.
-    const r4 = await runGrid({ model: ring, config: cfg, outDir: dir, onCell: () => assert.fail('no cell should be computed') });
+    const r4 = await runGrid({
+      model: ring,
+      config: cfg,
+      outDir: dir,
+      onCell: () => assert.fail('no cell should be computed'),
+    });
     assert.deepEqual([r4.computed, r4.resumed], [0, 4]);
   });
 
@@ -245,20 +276,40 @@ describe('runGrid', () => {
     await refused(config(exact, ['guidance=1,2'], 500), /model: gmm-ring8 → gmm-ring8-exact/);
 
     const counted: number[] = [];
-    const r = await runGrid({ model: ring, config: config(ring, ['guidance=1,3'], 500), outDir: dir, restart: true, onCell: (c) => counted.push(c.index) });
+    const r = await runGrid({
+      model: ring,
+      config: config(ring, ['guidance=1,3'], 500),
+      outDir: dir,
+      restart: true,
+      onCell: (c) => counted.push(c.index),
+    });
     assert.deepEqual(counted, [0, 1]);
     assert.deepEqual(r.results.config.axes[0]!.values, [1, 3]);
 
     writeFileSync(join(dir, 'results.json'), '{"version": 1, "config": {');
-    await assert.rejects(runGrid({ model: ring, config: cfg, outDir: dir }), (e: unknown) => e instanceof GridError && e.kind === 'corrupt' && /results\.json is corrupted \(not valid JSON/.test(e.message));
+    await assert.rejects(
+      runGrid({ model: ring, config: cfg, outDir: dir }),
+      (e: unknown) =>
+        e instanceof GridError && e.kind === 'corrupt' && /results\.json is corrupted \(not valid JSON/.test(e.message),
+    );
     writeFileSync(join(dir, 'results.json'), JSON.stringify({ version: 1, config: {}, cells: [] }));
-    await assert.rejects(runGrid({ model: ring, config: cfg, outDir: dir }), /results\.json is corrupted \(config\.model: missing \(expected an object\)/);
-    assert.equal(readFileSync(join(dir, 'results.json'), 'utf8'), JSON.stringify({ version: 1, config: {}, cells: [] }), 'left as it is');
+    await assert.rejects(
+      runGrid({ model: ring, config: cfg, outDir: dir }),
+      /results\.json is corrupted \(config\.model: missing \(expected an object\)/,
+    );
+    assert.equal(
+      readFileSync(join(dir, 'results.json'), 'utf8'),
+      JSON.stringify({ version: 1, config: {}, cells: [] }),
+      'left as it is',
+    );
   });
 
   test('every cell is checked against the model before any sampling', async () => {
     const dir = newDir();
-    await assert.rejects(runGrid({ model: ring, config: config(ring, ['sigma-max=10,100'], 500), outDir: dir }), /grid cell sigma-max=100: σ range \[0\.002, 100\] is outside/);
+    await assert.rejects(
+      runGrid({ model: ring, config: config(ring, ['sigma-max=10,100'], 500), outDir: dir }),
+      /grid cell sigma-max=100: σ range \[0\.002, 100\] is outside/,
+    );
     assert.ok(!existsSync(dir), 'nothing written');
   });
 });
@@ -271,9 +322,27 @@ const usageError = assertUsageError;
 describe('the grid command', () => {
   test('--json: every cell, the best, the total cost; results.json + results.csv; best-constant picks it up', async () => {
     const out = newDir();
-    const r = await cli('grid', '--model', 'gmm-ring8', '--axis', 'guidance=1:2:0.5', '--n', '1000', '--metric', 'fid', '--out', out, '--json');
+    const r = await cli(
+      'grid',
+      '--model',
+      'gmm-ring8',
+      '--axis',
+      'guidance=1:2:0.5',
+      '--n',
+      '1000',
+      '--metric',
+      'fid',
+      '--out',
+      out,
+      '--json',
+    );
     assert.equal(r.code, 0, r.stderr);
-    const res = lastJson(r.stdout) as unknown as GridResults & { command: string; computed: number; resumed: number; out: string };
+    const res = lastJson(r.stdout) as unknown as GridResults & {
+      command: string;
+      computed: number;
+      resumed: number;
+      out: string;
+    };
     assert.equal(res.command, 'grid');
     assert.deepEqual([res.computed, res.resumed, res.cells.length], [3, 0, 3]);
     assert.deepEqual(
@@ -282,14 +351,22 @@ describe('the grid command', () => {
     );
     assert.equal(res.totals.denoiserEvaluations, 3 * 1000 * 35);
     assert.equal(res.totals.networkEvals, 1000 * 35 + 2 * 2 * 1000 * 35);
-    assert.equal((res.cells[0]!.settings as unknown as Record<string, unknown>)['sTmax'], 'inf', 'Infinity is written as "inf"');
+    assert.equal(
+      (res.cells[0]!.settings as unknown as Record<string, unknown>)['sTmax'],
+      'inf',
+      'Infinity is written as "inf"',
+    );
     assert.ok(res.best && res.best.values['guidance']! > 1);
     // Progress events: cells done out of the grid's cells.
     const events = r.stderr
       .split('\n')
       .filter((l) => l.startsWith('{'))
       .map((l) => JSON.parse(l) as { type: string; task: string; done: number; total: number; unit: string });
-    assert.ok(events.some((e) => e.type === 'progress' && e.task === 'grid' && e.unit === 'cells' && e.total === 3 && e.done === 3));
+    assert.ok(
+      events.some(
+        (e) => e.type === 'progress' && e.task === 'grid' && e.unit === 'cells' && e.total === 3 && e.done === 3,
+      ),
+    );
 
     const saved = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as Record<string, unknown>;
     assert.deepEqual(saved['best'], res.best);
@@ -300,7 +377,20 @@ describe('the grid command', () => {
     assert.match(csv[2]!, /^1\.5,0\.\d+,35,35000,[\d.]+$/);
 
     // The best-constant baseline reads the best settings; same n and seed ⇒ the same FID.
-    const e = await cli('eval', '--model', 'gmm-ring8', '--baseline', 'best-constant', '--grid-result', out, '--n', '1000', '--metrics', 'fid', '--json');
+    const e = await cli(
+      'eval',
+      '--model',
+      'gmm-ring8',
+      '--baseline',
+      'best-constant',
+      '--grid-result',
+      out,
+      '--n',
+      '1000',
+      '--metrics',
+      'fid',
+      '--json',
+    );
     assert.equal(e.code, 0, e.stderr);
     const ev = lastJson(e.stdout) as { settings: { guidance: number }; summary: { fid: number } };
     assert.equal(ev.settings.guidance, res.best.values['guidance']);
@@ -315,52 +405,122 @@ describe('the grid command', () => {
     assert.equal(h.stdout.split('\n').filter((l) => /^\s+\d+\s+(1|1\.5|2)\s+0\.\d{4}\s+35\.00/.test(l)).length, 3);
   });
 
-  test(
-    'best-constant reproduces a best cell that uses churn (s-tmax = ∞ saved as "inf")',
-    async () => {
-      const out = newDir();
-      const g = await cli('grid', '--model', 'gmm-ring8', '--axis', 'guidance=2', '--axis', 'churn=0,10', '--n', '1000', '--out', out, '--json');
-      assert.equal(g.code, 0, g.stderr);
-      const best = (lastJson(g.stdout) as unknown as GridResults).best!;
-      assert.equal(best.values['churn'], 10);
-      const e = await cli('eval', '--model', 'gmm-ring8', '--baseline', 'best-constant', '--grid-result', out, '--n', '1000', '--metrics', 'fid', '--json');
-      assert.equal(e.code, 0, e.stderr);
-      assert.equal((lastJson(e.stdout) as { summary: { fid: number } }).summary.fid, best.value);
-    },
-  );
+  test('best-constant reproduces a best cell that uses churn (s-tmax = ∞ saved as "inf")', async () => {
+    const out = newDir();
+    const g = await cli(
+      'grid',
+      '--model',
+      'gmm-ring8',
+      '--axis',
+      'guidance=2',
+      '--axis',
+      'churn=0,10',
+      '--n',
+      '1000',
+      '--out',
+      out,
+      '--json',
+    );
+    assert.equal(g.code, 0, g.stderr);
+    const best = (lastJson(g.stdout) as unknown as GridResults).best!;
+    assert.equal(best.values['churn'], 10);
+    const e = await cli(
+      'eval',
+      '--model',
+      'gmm-ring8',
+      '--baseline',
+      'best-constant',
+      '--grid-result',
+      out,
+      '--n',
+      '1000',
+      '--metrics',
+      'fid',
+      '--json',
+    );
+    assert.equal(e.code, 0, e.stderr);
+    assert.equal((lastJson(e.stdout) as { summary: { fid: number } }).summary.fid, best.value);
+  });
 
   test('usage errors: bad axes, missing flags, a flag that is also an axis, a different saved grid', async () => {
     const out = newDir();
-    usageError(await cli('grid', '--model', 'gmm-ring8', '--axis', 'guidance=3:1:0.5', '--out', out), /end 1 is below the start 3/);
+    usageError(
+      await cli('grid', '--model', 'gmm-ring8', '--axis', 'guidance=3:1:0.5', '--out', out),
+      /end 1 is below the start 3/,
+    );
     usageError(await cli('grid', '--model', 'gmm-ring8', '--axis', 'wat=1,2', '--out', out), /unknown axis/);
     usageError(await cli('grid', '--model', 'gmm-ring8', '--out', out), /at least one --axis/);
     usageError(await cli('grid', '--model', 'gmm-ring8', '--axis', 'guidance=1,2'), /needs --out DIR/);
-    usageError(await cli('grid', '--model', 'gmm-ring8', '--axis', 'guidance=1,2', '--guidance', '2', '--out', out), /--guidance 2 and --axis guidance are both given/);
-    usageError(await cli('grid', '--model', 'gmm-ring8', '--axis', 'guidance=1,2', '--metric', 'fidd', '--out', out), /--metric must be one of fid, kid/);
-    usageError(await cli('grid', '--model', 'gmm-ring8', '--axis', 'churn=0,10', '--sampler', 'ddim', '--out', out), /grid cell churn=10: churn applies to the euler, heun and edm samplers/);
-    assert.equal((await cli('grid', '--model', 'gmm-ring8', '--axis', 'guidance=1,2', '--n', '500', '--out', out)).code, 0);
+    usageError(
+      await cli('grid', '--model', 'gmm-ring8', '--axis', 'guidance=1,2', '--guidance', '2', '--out', out),
+      /--guidance 2 and --axis guidance are both given/,
+    );
+    usageError(
+      await cli('grid', '--model', 'gmm-ring8', '--axis', 'guidance=1,2', '--metric', 'fidd', '--out', out),
+      /--metric must be one of fid, kid/,
+    );
+    usageError(
+      await cli('grid', '--model', 'gmm-ring8', '--axis', 'churn=0,10', '--sampler', 'ddim', '--out', out),
+      /grid cell churn=10: churn applies to the euler, heun and edm samplers/,
+    );
+    assert.equal(
+      (await cli('grid', '--model', 'gmm-ring8', '--axis', 'guidance=1,2', '--n', '500', '--out', out)).code,
+      0,
+    );
     const r = await cli('grid', '--model', 'gmm-ring8', '--axis', 'guidance=1,2', '--n', '600', '--out', out, '--json');
     usageError(r, /holds another grid: n: 500 → 600; give a new --out DIR, or --restart to discard the saved results/);
     assert.match(lastJson(r.stdout)['error'] as string, /n: 500 → 600/);
-    const again = await cli('grid', '--model', 'gmm-ring8', '--axis', 'guidance=1,2', '--n', '600', '--out', out, '--restart', '--json');
+    const again = await cli(
+      'grid',
+      '--model',
+      'gmm-ring8',
+      '--axis',
+      'guidance=1,2',
+      '--n',
+      '600',
+      '--out',
+      out,
+      '--restart',
+      '--json',
+    );
     assert.equal(again.code, 0, again.stderr);
     assert.deepEqual([lastJson(again.stdout)['computed'], lastJson(again.stdout)['resumed']], [2, 0]);
     const good = readFileSync(join(out, 'results.json'), 'utf8');
     writeFileSync(join(out, 'results.json'), 'not json');
-    usageError(await cli('grid', '--model', 'gmm-ring8', '--axis', 'guidance=1,2', '--n', '600', '--out', out), /results\.json is corrupted .*move it away, or pass --restart/);
+    usageError(
+      await cli('grid', '--model', 'gmm-ring8', '--axis', 'guidance=1,2', '--n', '600', '--out', out),
+      /results\.json is corrupted .*move it away, or pass --restart/,
+    );
     // A damaged field: the grid and the best-constant baseline name the file and the field, and leave it as it is.
     const damaged = good.replace(/"fid": [-+.\de]+/, '"fid": "low"');
     assert.notEqual(damaged, good);
     writeFileSync(join(out, 'results.json'), damaged);
-    const field = /results\.json is corrupted \(cells\[0\]\.summary\.fid: expected a number, got "low"\); it was left as it is/;
+    const field =
+      /results\.json is corrupted \(cells\[0\]\.summary\.fid: expected a number, got "low"\); it was left as it is/;
     usageError(await cli('grid', '--model', 'gmm-ring8', '--axis', 'guidance=1,2', '--n', '600', '--out', out), field);
-    usageError(await cli('eval', '--model', 'gmm-ring8', '--baseline', 'best-constant', '--grid-result', out, '--n', '100'), field);
+    usageError(
+      await cli('eval', '--model', 'gmm-ring8', '--baseline', 'best-constant', '--grid-result', out, '--n', '100'),
+      field,
+    );
     assert.equal(readFileSync(join(out, 'results.json'), 'utf8'), damaged);
   });
 
   test('Ctrl-C (SIGINT) stops the process with code 130, finished cells saved; the same command continues', async () => {
     const out = newDir();
-    const args = ['grid', '--model', 'gmm-ring8', '--axis', 'guidance=1:3.5:0.5', '--n', '20000', '--batch', '500', '--out', out, '--json'];
+    const args = [
+      'grid',
+      '--model',
+      'gmm-ring8',
+      '--axis',
+      'guidance=1:3.5:0.5',
+      '--n',
+      '20000',
+      '--batch',
+      '500',
+      '--out',
+      out,
+      '--json',
+    ];
     let sent = false;
     const r = await spawnCli(
       args,
@@ -375,7 +535,10 @@ describe('the grid command', () => {
     );
     assert.ok(sent, `never got to two cells: ${r.stderr.slice(-500)}`);
     assert.equal(r.code, 130, r.stderr.slice(-800));
-    assert.match(r.stderr, /grid stopped: \d+ of 6 cells are saved in .*results\.json; run the same command again to continue/);
+    assert.match(
+      r.stderr,
+      /grid stopped: \d+ of 6 cells are saved in .*results\.json; run the same command again to continue/,
+    );
     const saved = (await loadGridResults(out))!;
     const done = saved.totals.done;
     assert.ok(done >= 2 && done < 6, `${done} cells saved`);

@@ -141,7 +141,10 @@ test('npy: golden bytes match numpy.save for float32 (3, 2) and uint8 (3,)', () 
   const u = encodeNpy({ dtype: 'uint8', shape: [3], data: Uint8Array.from([1, 2, 3]) });
   const udict = "{'descr': '|u1', 'fortran_order': False, 'shape': (3,), }";
   const uheader = udict + ' '.repeat(128 - 10 - udict.length - 1) + '\n';
-  assert.deepEqual(Buffer.from(u), Buffer.from(concat(latin1('\x93NUMPY\x01\x00v\x00' + uheader), Uint8Array.from([1, 2, 3]))));
+  assert.deepEqual(
+    Buffer.from(u),
+    Buffer.from(concat(latin1('\x93NUMPY\x01\x00v\x00' + uheader), Uint8Array.from([1, 2, 3]))),
+  );
 
   const s = encodeNpy(npyFloat32([], Float32Array.from([1.5])));
   assert.ok(Buffer.from(s).toString('latin1').includes("'shape': (), }"));
@@ -189,7 +192,10 @@ test('npy: header variants (key order, double quotes, Python 2 longs, bool)', ()
 test('npy: fortran_order input is transposed into C order', () => {
   // C array [[0,1,2],[3,4,5]] stored column-major is 0,3,1,4,2,5.
   const f2 = parseNpy(
-    makeNpy("{'descr': '<f4', 'fortran_order': True, 'shape': (2, 3), }", bytesOf(Float32Array.from([0, 3, 1, 4, 2, 5]))),
+    makeNpy(
+      "{'descr': '<f4', 'fortran_order': True, 'shape': (2, 3), }",
+      bytesOf(Float32Array.from([0, 3, 1, 4, 2, 5])),
+    ),
   );
   assert.deepEqual(f2.shape, [2, 3]);
   assert.deepEqual(values(f2.data), [0, 1, 2, 3, 4, 5]);
@@ -221,19 +227,26 @@ test('npy: big-endian data is byte-swapped', () => {
   };
   const f4 = parseNpy(makeNpy("{'descr': '>f4', 'fortran_order': False, 'shape': (3,), }", be([1.5, -2, 1e6], 4, 'f')));
   assert.deepEqual(values(f4.data), [1.5, -2, 1e6]);
-  const f8 = parseNpy(makeNpy("{'descr': '>f8', 'fortran_order': False, 'shape': (2,), }", be([Math.PI, -0.1], 8, 'f')));
-  assert.deepEqual(values(f8.data), [Math.PI, -0.1]);
-  const i4 = parseNpy(makeNpy("{'descr': '>i4', 'fortran_order': False, 'shape': (2,), }", be([-7, 123456789], 4, 'i')));
-  assert.deepEqual(values(i4.data), [-7, 123456789]);
-  const i8 = parseNpy(
-    makeNpy("{'descr': '>i8', 'fortran_order': True, 'shape': (2, 2), }", be([0, 2, 1, -3], 8, 'i')),
+  const f8 = parseNpy(
+    makeNpy("{'descr': '>f8', 'fortran_order': False, 'shape': (2,), }", be([Math.PI, -0.1], 8, 'f')),
   );
+  assert.deepEqual(values(f8.data), [Math.PI, -0.1]);
+  const i4 = parseNpy(
+    makeNpy("{'descr': '>i4', 'fortran_order': False, 'shape': (2,), }", be([-7, 123456789], 4, 'i')),
+  );
+  assert.deepEqual(values(i4.data), [-7, 123456789]);
+  const i8 = parseNpy(makeNpy("{'descr': '>i8', 'fortran_order': True, 'shape': (2, 2), }", be([0, 2, 1, -3], 8, 'i')));
   assert.deepEqual(values(i8.data), [0n, 1n, 2n, -3n]);
 });
 
 test('npy: errors are NpyErrors that name the source and the problem', async () => {
   const f4 = bytesOf(Float32Array.from([1, 2]));
-  await assertNpyError(() => parseNpy(latin1('PK\x03\x04 not numpy at all'), 'samples.npy'), 'samples.npy', 'bad magic', 'numpy.save');
+  await assertNpyError(
+    () => parseNpy(latin1('PK\x03\x04 not numpy at all'), 'samples.npy'),
+    'samples.npy',
+    'bad magic',
+    'numpy.save',
+  );
   await assertNpyError(() => parseNpy(new Uint8Array(0), 'empty.npy'), 'empty.npy', 'bad magic');
   await assertNpyError(() => parseNpy(latin1('\x93NUM'), 'short.npy'), 'short.npy', 'truncated');
   const v4 = makeNpy("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }", f4);
@@ -272,10 +285,7 @@ test('npy: errors are NpyErrors that name the source and the problem', async () 
   );
   await assertNpyError(
     () =>
-      parseNpy(
-        makeNpy("{'descr': '<f4', 'fortran_order': False, 'shape': (100, 2), }", new Uint8Array(400)),
-        'x.npy',
-      ),
+      parseNpy(makeNpy("{'descr': '<f4', 'fortran_order': False, 'shape': (100, 2), }", new Uint8Array(400)), 'x.npy'),
     'x.npy: file is truncated: header says shape [100, 2] of float32 (800 bytes) but only 400 bytes of data follow',
   );
   await assertNpyError(() => encodeNpy(npyFloat32([3], Float32Array.from([1, 2]))), 'holds 3 elements');
@@ -350,7 +360,10 @@ np.save(d + '/sc.npy', np.float32(2.5))
   assert.deepEqual(values((await readNpy(join(dir, 'i8.npy'))).data), [-(2n ** 62n), 0n, 2n ** 53n + 1n]);
   const fo = await readNpy(join(dir, 'fo.npy'));
   assert.deepEqual(fo.shape, [2, 3, 4]);
-  assert.deepEqual(values(fo.data), Array.from({ length: 24 }, (_, i) => i));
+  assert.deepEqual(
+    values(fo.data),
+    Array.from({ length: 24 }, (_, i) => i),
+  );
   assert.deepEqual(values((await readNpy(join(dir, 'be.npy'))).data), [-2.5, -1.5, -0.5, 0.5, 1.5]);
   assert.deepEqual(values((await readNpy(join(dir, 'b1.npy'))).data), [1, 0, 1]);
   const sc = await readNpy(join(dir, 'sc.npy'));
@@ -389,7 +402,10 @@ print(json.dumps(res))
     dir,
     ...Object.keys(arrays),
   );
-  const res = JSON.parse(out) as Record<string, { dtype: string; shape: number[]; values: string[]; identical: boolean }>;
+  const res = JSON.parse(out) as Record<
+    string,
+    { dtype: string; shape: number[]; values: string[]; identical: boolean }
+  >;
   const descr: Record<NpyDtype, string> = { float32: '<f4', float64: '<f8', uint8: '|u1', int32: '<i4', int64: '<i8' };
   for (const [name, arr] of Object.entries(arrays)) {
     const r = res[name];

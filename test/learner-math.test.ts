@@ -23,7 +23,10 @@ test('initTf: falls back through node-gpu and node, and really runs on what it r
   assert.deepEqual(names, chain.slice(0, names.length), 'attempts follow the chain from the start');
   for (const a of init.tried.slice(0, -1)) {
     assert.equal(typeof a.error, 'string', `${a.name} failed, so it has a reason`);
-    assert.ok(a.error!.length > 0 && a.error!.length <= 200 && !a.error!.includes('\n'), `${a.name}: short one-line error`);
+    assert.ok(
+      a.error!.length > 0 && a.error!.length <= 200 && !a.error!.includes('\n'),
+      `${a.name}: short one-line error`,
+    );
   }
   assert.equal(init.tried.at(-1)!.error, null, 'the last attempt is the one that succeeded');
   for (const a of init.tried) t.diagnostic(`${a.name}: ${a.error ?? 'ok'}`);
@@ -65,7 +68,10 @@ test('initTf(prefer) in a fresh process: starts the chain there and keeps the la
   const backendTs = fileURLToPath(new URL('../src/main/engine/learner/backend.ts', import.meta.url));
   const run = (prefer: string): TfInitResult => {
     const code = `const { initTf } = await import(${JSON.stringify(backendTs)}); const r = await initTf('${prefer}'); const again = await initTf('auto'); process.stdout.write(JSON.stringify({ ...r, same: r === again }));`;
-    const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
     const r = JSON.parse(out.slice(out.indexOf('{'))) as TfInitResult & { same: boolean };
     assert.equal(r.same, true, 'idempotent');
     return r;
@@ -120,7 +126,10 @@ test('divergences: ∇θ E_Q[f(P/Q)] (central differences) = E_Q[∇θ log Q · 
         // ∂ log Q(s)/∂θ_j = δ_sj − Q_j; per-state cost ψ(r) = −reward(r).
         let sf = 0;
         for (let s = 0; s < S; s++) sf += Q[s]! * ((s === j ? 1 : 0) - Q[j]!) * -d.reward(P[s]! / Q[s]!);
-        assert.ok(Math.abs(fd - sf) < 1e-6, `${div} seed ${seed} θ_${j}: finite differences ${fd} vs score-function ${sf}`);
+        assert.ok(
+          Math.abs(fd - sf) < 1e-6,
+          `${div} seed ${seed} θ_${j}: finite differences ${fd} vs score-function ${sf}`,
+        );
       }
       ran++;
     }
@@ -144,9 +153,15 @@ test('divergences: reward = r f′(r) − f(r), f(1) = 0, and the table of −ψ
     assert.ok(Math.abs(d.f(1)) < 1e-15, `${div}: f(1) = ${d.f(1)}`);
     for (const r of [0.01, 0.25, 0.5, 1, 1.7, 2, 7.5, 40]) {
       const want = table[div](r);
-      assert.ok(Math.abs(d.reward(r) - want) < 1e-12 * Math.max(1, Math.abs(want)), `${div} reward(${r}) = ${d.reward(r)}, table ${want}`);
+      assert.ok(
+        Math.abs(d.reward(r) - want) < 1e-12 * Math.max(1, Math.abs(want)),
+        `${div} reward(${r}) = ${d.reward(r)}, table ${want}`,
+      );
       const viaF = r * d.fPrime(r) - d.f(r);
-      assert.ok(Math.abs(d.reward(r) - viaF) < 1e-12 * Math.max(1, Math.abs(want)), `${div}: r f′ − f at ${r} = ${viaF}`);
+      assert.ok(
+        Math.abs(d.reward(r) - viaF) < 1e-12 * Math.max(1, Math.abs(want)),
+        `${div}: r f′ − f at ${r} = ${viaF}`,
+      );
     }
     // f′ against central differences away from kinks.
     for (const r of [0.3, 0.8, 1.4, 3]) {
@@ -170,7 +185,11 @@ test('divergences: r = 0, huge and infinite r stay finite; rewardOf is the vecto
   for (const div of DIVERGENCES) {
     const d = DIVERGENCE_INFO[div];
     for (const r of rs) {
-      for (const [k, v] of [['f', d.f(r)], ['fPrime', d.fPrime(r)], ['reward', d.reward(r)]] as const) {
+      for (const [k, v] of [
+        ['f', d.f(r)],
+        ['fPrime', d.fPrime(r)],
+        ['reward', d.reward(r)],
+      ] as const) {
         assert.ok(Number.isFinite(v), `${div}.${k}(${r}) = ${v}`);
       }
     }
@@ -179,7 +198,10 @@ test('divergences: r = 0, huge and infinite r stay finite; rewardOf is the vecto
     assert.ok(out instanceof Float64Array && out.length === r32.length);
     r32.forEach((r, i) => assert.equal(out[i], d.reward(r)));
     assert.ok(out.every(Number.isFinite));
-    assert.deepEqual(Array.from(rewardOf(div, Float64Array.from(rs))), rs.map((r) => d.reward(r)));
+    assert.deepEqual(
+      Array.from(rewardOf(div, Float64Array.from(rs))),
+      rs.map((r) => d.reward(r)),
+    );
   }
   assert.equal(DIVERGENCE_INFO.kl.f(0), 0);
   assert.ok(Math.abs(DIVERGENCE_INFO.js.f(0) - Math.log(2)) < 1e-15);
@@ -312,7 +334,11 @@ test('ppoClipLoss: gradient w.r.t. logits matches central differences; masked en
   // Clipped rows (3: ρ = 1.5 with A > 0; 4: ρ = 0.7 with A < 0) take no gradient at all.
   for (const i of [3, 4]) for (let a = 0; a < K; a++) assert.equal(grad[i * K + a], 0, `clipped row ${i}`);
   // Unclipped rows do.
-  for (const i of [0, 1, 2, 5]) assert.ok(grad.slice(i * K, i * K + K).some((g) => Math.abs(g) > 1e-4), `row ${i}`);
+  for (const i of [0, 1, 2, 5])
+    assert.ok(
+      grad.slice(i * K, i * K + K).some((g) => Math.abs(g) > 1e-4),
+      `row ${i}`,
+    );
 });
 
 test('logSoftmaxMasked / ppoClipLoss: −∞ and masked logits give no NaN, with or without the mask', () => {
@@ -321,12 +347,29 @@ test('logSoftmaxMasked / ppoClipLoss: −∞ and masked logits give no NaN, with
     const m = tf.tensor2d([1, 0, 1, 0, 1, 1, 1, 1], [2, 4]);
     const lpMasked = logSoftmaxMasked(z, m).dataSync();
     const lpPlain = logSoftmaxMasked(z).dataSync();
-    const args = { logits: z, actions: tf.tensor1d([2, 0], 'int32'), oldLogProbs: tf.tensor1d([-0.5, -1.2]), advantages: tf.tensor1d([1, -1]), clip: 0.2 };
+    const args = {
+      logits: z,
+      actions: tf.tensor1d([2, 0], 'int32'),
+      oldLogProbs: tf.tensor1d([-0.5, -1.2]),
+      advantages: tf.tensor1d([1, -1]),
+      clip: 0.2,
+    };
     const noMask = ppoClipLoss(args);
     const withMask = ppoClipLoss({ ...args, mask: m });
-    const g = tf.grad((x: tf.Tensor) => ppoClipLoss({ ...args, logits: x as tf.Tensor2D, mask: m }).loss)(z).dataSync();
-    const gPlain = tf.grad((x: tf.Tensor) => ppoClipLoss({ ...args, logits: x as tf.Tensor2D }).loss)(z).dataSync();
-    const scalars = [noMask.loss, noMask.approxKl, noMask.entropy, withMask.loss, withMask.approxKl, withMask.entropy].map((s) => s.dataSync()[0]!);
+    const g = tf
+      .grad((x: tf.Tensor) => ppoClipLoss({ ...args, logits: x as tf.Tensor2D, mask: m }).loss)(z)
+      .dataSync();
+    const gPlain = tf
+      .grad((x: tf.Tensor) => ppoClipLoss({ ...args, logits: x as tf.Tensor2D }).loss)(z)
+      .dataSync();
+    const scalars = [
+      noMask.loss,
+      noMask.approxKl,
+      noMask.entropy,
+      withMask.loss,
+      withMask.approxKl,
+      withMask.entropy,
+    ].map((s) => s.dataSync()[0]!);
     return { lpMasked, lpPlain, g, gPlain, scalars };
   });
   for (const lp of [vals.lpMasked, vals.lpPlain]) {
@@ -360,7 +403,9 @@ test('ppoClipLoss: no tensors leak over 50 calls, plain or under optimizer.minim
   const opt = tf.train.sgd(0.01);
   const step = (): number =>
     tf.tidy(() => {
-      const loss = opt.minimize(() => ppoClipLoss({ ...inputs, logits: v as tf.Tensor2D }).loss, true, [v]) as tf.Scalar;
+      const loss = opt.minimize(() => ppoClipLoss({ ...inputs, logits: v as tf.Tensor2D }).loss, true, [
+        v,
+      ]) as tf.Scalar;
       return loss.dataSync()[0]!;
     });
   step(); // warm-up (optimizer state, if any)
@@ -378,7 +423,9 @@ test('ppoClipLoss: no tensors leak over 50 calls, plain or under optimizer.minim
   }
   assert.equal(tf.memory().numTensors, before);
   // Descending the loss moved the variable: the loss is differentiable through the logits.
-  const moved = tf.tidy(() => tf.max(tf.abs(tf.sub(tf.maximum(v, -1e9), tf.maximum(inputs.logits, -1e9)))).dataSync()[0]!);
+  const moved = tf.tidy(
+    () => tf.max(tf.abs(tf.sub(tf.maximum(v, -1e9), tf.maximum(inputs.logits, -1e9)))).dataSync()[0]!,
+  );
   assert.ok(moved > 0);
   v.dispose();
   opt.dispose();

@@ -31,7 +31,20 @@ after(async () => {
 });
 
 function tiny(intervention: LearnerConfig['intervention'], extra: Partial<LearnerConfig> = {}): LearnerConfig {
-  return { ...defaultConfig(intervention), trajectories: 128, rolloutBatch: 128, discriminatorInitSteps: 5, discriminatorSteps: 2, discriminatorBatch: 64, ppoEpochs: 1, ppoMinibatch: 256, hidden: 32, evalEvery: 0, evalSamples: 256, ...extra };
+  return {
+    ...defaultConfig(intervention),
+    trajectories: 128,
+    rolloutBatch: 128,
+    discriminatorInitSteps: 5,
+    discriminatorSteps: 2,
+    discriminatorBatch: 64,
+    ppoEpochs: 1,
+    ppoMinibatch: 256,
+    hidden: 32,
+    evalEvery: 0,
+    evalSamples: 256,
+    ...extra,
+  };
 }
 
 test('renoise: masks keep every trajectory within the NFE budget and the horizon', async () => {
@@ -63,7 +76,16 @@ test('an iteration produces every metric, tensors do not leak, and a checkpoint 
   const b = new Learner(ring, c); // same config, still at its initial weights
   try {
     const m1 = await a.step();
-    for (const k of ['charts/learning_signal_mean', 'losses/discriminator', 'charts/discriminator_accuracy', 'losses/policy', 'charts/entropy', 'charts/approx_kl', 'charts/clipfrac', 'charts/nfe']) {
+    for (const k of [
+      'charts/learning_signal_mean',
+      'losses/discriminator',
+      'charts/discriminator_accuracy',
+      'losses/policy',
+      'charts/entropy',
+      'charts/approx_kl',
+      'charts/clipfrac',
+      'charts/nfe',
+    ]) {
       assert.ok(Number.isFinite(m1[k]), `${k} = ${m1[k]}`);
     }
     assert.equal(m1['charts/nfe'], 35);
@@ -99,7 +121,26 @@ test('an iteration produces every metric, tensors do not leak, and a checkpoint 
 
 test('train: a run killed with SIGKILL mid-run resumes and finishes, losing at most the iteration in progress', async () => {
   const dir = join(tmp, 'run');
-  const args = ['train', '--model', 'gmm-ring8', '--intervention', 'cfg', '--divergence', 'rkl', '--iterations', '6', '--trajectories', '128', '--eval-every', '0', '--eval-samples', '300', '--run-dir', dir, '--json'];
+  const args = [
+    'train',
+    '--model',
+    'gmm-ring8',
+    '--intervention',
+    'cfg',
+    '--divergence',
+    'rkl',
+    '--iterations',
+    '6',
+    '--trajectories',
+    '128',
+    '--eval-every',
+    '0',
+    '--eval-samples',
+    '300',
+    '--run-dir',
+    dir,
+    '--json',
+  ];
   let killed = false;
   const first = await spawnCli(
     args,
@@ -117,33 +158,62 @@ test('train: a run killed with SIGKILL mid-run resumes and finishes, losing at m
   assert.ok(existsSync(join(dir, 'checkpoint.json')));
   const resumed = await spawnCli(['train', '--resume', dir, '--json'], undefined, 240_000);
   assert.equal(resumed.code, 0, resumed.stderr.slice(-800));
-  const res = JSON.parse(resumed.stdout.trim().split('\n').pop()!) as { iterations: number; last: Record<string, number> };
+  const res = JSON.parse(resumed.stdout.trim().split('\n').pop()!) as {
+    iterations: number;
+    last: Record<string, number>;
+  };
   assert.equal(res.iterations, 6);
   assert.ok(Number.isFinite(res.last['eval/fid']), 'final evaluation');
-  const lines = readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { iteration: number });
-  assert.deepEqual(lines.map((l) => l.iteration), [1, 2, 3, 4, 5, 6], 'one metrics line per iteration, none lost or duplicated');
+  const lines = readFileSync(join(dir, 'metrics.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { iteration: number });
+  assert.deepEqual(
+    lines.map((l) => l.iteration),
+    [1, 2, 3, 4, 5, 6],
+    'one metrics line per iteration, none lost or duplicated',
+  );
   assert.ok(existsSync(join(dir, 'profile.json')));
   assert.ok(existsSync(join(dir, 'profile.png')));
   assert.ok(existsSync(join(dir, 'samples', 'iter-00006.png')));
   // eval --policy: the run's EMA policy next to the plain sampler, same seed and n.
-  const ev = await spawnCli(['eval', '--policy', dir, '--n', '400', '--metrics', 'fid,precision,recall', '--per-class', '--json'], undefined, 240_000);
+  const ev = await spawnCli(
+    ['eval', '--policy', dir, '--n', '400', '--metrics', 'fid,precision,recall', '--per-class', '--json'],
+    undefined,
+    240_000,
+  );
   assert.equal(ev.code, 0, ev.stderr.slice(-800));
   type Table = {
     iteration: number;
-    rows: { kind: string; name: string; nfe: number; summary: Record<string, number>; perClass: { label: number; nFake: number; summary: Record<string, number> }[] }[];
+    rows: {
+      kind: string;
+      name: string;
+      nfe: number;
+      summary: Record<string, number>;
+      perClass: { label: number; nFake: number; summary: Record<string, number> }[];
+    }[];
     profile: number[][];
     actionByClass: { label: number; mean: number; meanLowNoise: number }[];
   };
   const table = JSON.parse(ev.stdout.trim().split('\n').pop()!) as Table;
   assert.equal(table.iteration, 6);
-  assert.deepEqual(table.rows.map((r) => r.name), ['policy (cfg, rkl, τ=1)', 'no guidance / plain']);
-  assert.deepEqual(table.rows.map((r) => r.kind), ['policy', 'plain']);
+  assert.deepEqual(
+    table.rows.map((r) => r.name),
+    ['policy (cfg, rkl, τ=1)', 'no guidance / plain'],
+  );
+  assert.deepEqual(
+    table.rows.map((r) => r.kind),
+    ['policy', 'plain'],
+  );
   for (const r of table.rows) {
     assert.equal(r.nfe, 35);
     for (const k of ['fid', 'precision', 'recall']) assert.ok(Number.isFinite(r.summary[k]), `${r.name} ${k}`);
     // Per class: every sample counted once, each class scored.
     assert.equal(r.perClass.length, 8);
-    assert.equal(r.perClass.reduce((s, c) => s + c.nFake, 0), 400);
+    assert.equal(
+      r.perClass.reduce((s, c) => s + c.nFake, 0),
+      400,
+    );
     for (const c of r.perClass) assert.ok(Number.isFinite(c.summary['fid']), `${r.name} class ${c.label}`);
   }
   // The policy's mean guidance per class lies within the action range.
@@ -179,9 +249,15 @@ test('the discriminator sees classes only when the data has labels; bad configs 
   const swiss = await Model.load(join(resourcesDir(), 'models', 'swissroll'));
   try {
     assert.throws(() => new Learner(swiss, tiny('cfg')), /cfg intervention needs a class-conditional model/);
-    assert.throws(() => new Learner(swiss, tiny('gamma', { conditioning: 'state+class' })), /needs a class-conditional model/);
+    assert.throws(
+      () => new Learner(swiss, tiny('gamma', { conditioning: 'state+class' })),
+      /needs a class-conditional model/,
+    );
     assert.throws(() => new Learner(ring, tiny('renoise', { nfeBudget: Infinity })), /finite NFE budget/);
-    assert.throws(() => new Learner(ring, tiny('renoise', { sampler: 'euler', steps: 6, nfeBudget: 5 })), /at least the plain sampler's 6 NFE \(euler, 6 steps\)/);
+    assert.throws(
+      () => new Learner(ring, tiny('renoise', { sampler: 'euler', steps: 6, nfeBudget: 5 })),
+      /at least the plain sampler's 6 NFE \(euler, 6 steps\)/,
+    );
   } finally {
     await swiss.dispose();
   }
@@ -206,7 +282,11 @@ test('eval --policy on a renoise run brackets its average NFE with EDM baselines
   const { cli, lastJson } = await import('./helpers/cli');
   const dir = join(tmp, 'renoise-run');
   // A uniform initial policy jumps often, so its average NFE lies strictly between 9 and 15.
-  const { learner } = await runTraining({ model: ring, config: tiny('renoise', { steps: 5, nfeBudget: 15, initBias: 0, iterations: 1 }), runDir: dir });
+  const { learner } = await runTraining({
+    model: ring,
+    config: tiny('renoise', { steps: 5, nfeBudget: 15, initBias: 0, iterations: 1 }),
+    runDir: dir,
+  });
   await learner.dispose();
   const r = await cli('eval', '--policy', dir, '--n', '300', '--metrics', 'fid', '--json');
   assert.equal(r.code, 0, r.stderr);
@@ -214,10 +294,16 @@ test('eval --policy on a renoise run brackets its average NFE with EDM baselines
   const policy = rows[0]!;
   assert.ok(policy.nfe > 9 && policy.nfe < 15, `policy NFE ${policy.nfe}`);
   // Rows say what they are as data (kind); the names are for people.
-  assert.deepEqual(rows.map((x) => x.kind), ['policy', 'plain', 'equal-nfe-below', 'equal-nfe-above', 'equal-nfe-mixed']);
+  assert.deepEqual(
+    rows.map((x) => x.kind),
+    ['policy', 'plain', 'equal-nfe-below', 'equal-nfe-above', 'equal-nfe-mixed'],
+  );
   const below = rows.find((x) => x.kind === 'equal-nfe-below')!;
   const above = rows.find((x) => x.kind === 'equal-nfe-above')!;
-  assert.ok(below.nfe <= policy.nfe && above.nfe >= policy.nfe, `baselines ${below.nfe} / ${above.nfe} around ${policy.nfe}`);
+  assert.ok(
+    below.nfe <= policy.nfe && above.nfe >= policy.nfe,
+    `baselines ${below.nfe} / ${above.nfe} around ${policy.nfe}`,
+  );
   assert.equal(above.nfe - below.nfe, 2, 'adjacent Heun step counts');
   // … and EDM at exactly the policy's average NFE, mixing the two runs sample by sample.
   const mixed = rows.find((x) => x.kind === 'equal-nfe-mixed')!;
@@ -233,7 +319,8 @@ test('EMA warm-up: after one iteration the EMA heads are the trained weights, af
     await l.step();
     const w1 = l.policy.getWeights();
     const d1 = l.discriminator.net.getWeights();
-    const maxDiff = (a: Float32Array[], b: Float32Array[]): number => Math.max(...a.map((x, i) => Math.max(...x.map((v, k) => Math.abs(v - b[i]![k]!)))));
+    const maxDiff = (a: Float32Array[], b: Float32Array[]): number =>
+      Math.max(...a.map((x, i) => Math.max(...x.map((v, k) => Math.abs(v - b[i]![k]!)))));
     assert.equal(maxDiff(l.policyEma, w1), 0);
     assert.equal(maxDiff(l.discriminator.ema, d1), 0);
     await l.step();
@@ -256,14 +343,33 @@ test('resuming on another TensorFlow.js backend says so', async () => {
   const saved = JSON.parse(readFileSync(cfgPath, 'utf8')) as { backend: string };
   const logs: string[] = [];
   // Same backend: no warning.
-  const same = await runTraining({ model: ring, config: tiny('cfg'), runDir: dir, resume: true, iterations: 2, onEvent: (e) => e.type === 'log' && logs.push(e.message!) });
+  const same = await runTraining({
+    model: ring,
+    config: tiny('cfg'),
+    runDir: dir,
+    resume: true,
+    iterations: 2,
+    onEvent: (e) => e.type === 'log' && logs.push(e.message!),
+  });
   await same.learner.dispose();
   assert.ok(!logs.some((m) => /backend/.test(m)), logs.join('\n'));
   // The run's record says it was trained elsewhere.
   writeFileSync(cfgPath, JSON.stringify({ ...saved, backend: 'node-gpu' }));
-  const other = await runTraining({ model: ring, config: tiny('cfg'), runDir: dir, resume: true, iterations: 3, onEvent: (e) => e.type === 'log' && logs.push(e.message!) });
+  const other = await runTraining({
+    model: ring,
+    config: tiny('cfg'),
+    runDir: dir,
+    resume: true,
+    iterations: 3,
+    onEvent: (e) => e.type === 'log' && logs.push(e.message!),
+  });
   await other.learner.dispose();
-  assert.ok(logs.some((m) => new RegExp(`trained on the TensorFlow.js node-gpu backend and continues on ${saved.backend}`).test(m)), logs.join('\n'));
+  assert.ok(
+    logs.some((m) =>
+      new RegExp(`trained on the TensorFlow.js node-gpu backend and continues on ${saved.backend}`).test(m),
+    ),
+    logs.join('\n'),
+  );
   assert.equal(other.learner.iteration, 3);
 });
 
@@ -285,7 +391,25 @@ test('eval --policy --per-class on an unconditional model is refused with the re
 test('--init-bias sets how strongly the initial policy favours its action', async () => {
   const { cli, assertUsageError } = await import('./helpers/cli');
   const dir = join(tmp, 'bias-run');
-  const r = await cli('train', '--model', 'gmm-ring8', '--init-action', '0', '--init-bias', '4', '--iterations', '1', '--trajectories', '64', '--eval-every', '0', '--eval-samples', '100', '--run-dir', dir);
+  const r = await cli(
+    'train',
+    '--model',
+    'gmm-ring8',
+    '--init-action',
+    '0',
+    '--init-bias',
+    '4',
+    '--iterations',
+    '1',
+    '--trajectories',
+    '64',
+    '--eval-every',
+    '0',
+    '--eval-samples',
+    '100',
+    '--run-dir',
+    dir,
+  );
   assert.equal(r.code, 0, r.stderr);
   const cfg = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as { learner: LearnerConfig };
   assert.equal(cfg.learner.initBias, 4);
@@ -293,13 +417,25 @@ test('--init-bias sets how strongly the initial policy favours its action', asyn
   // A fresh policy with bias 4 over 8 actions picks its action with p = e⁴/(e⁴ + 7) ≈ 0.886.
   const l = new Learner(ring, tiny('cfg', { initAction: 0, initBias: 4 }));
   try {
-    const logits = l.policy.predict(await l.policyInput({ x: new Float32Array([0.3, -1.2]), sigma: new Float32Array([2]), labels: new Int32Array([3]), step: null, n: 1 }), 1);
+    const logits = l.policy.predict(
+      await l.policyInput({
+        x: new Float32Array([0.3, -1.2]),
+        sigma: new Float32Array([2]),
+        labels: new Int32Array([3]),
+        step: null,
+        n: 1,
+      }),
+      1,
+    );
     const z = Array.from(logits).reduce((s, v) => s + Math.exp(v), 0);
     assert.ok(Math.abs(Math.exp(logits[0]!) / z - Math.exp(4) / (Math.exp(4) + 7)) < 0.01);
   } finally {
     await l.dispose();
   }
-  assertUsageError(await cli('train', '--model', 'gmm-ring8', '--init-bias=-1', '--run-dir', join(tmp, 'bias-bad')), /--init-bias must be a number ≥ 0, got -1/);
+  assertUsageError(
+    await cli('train', '--model', 'gmm-ring8', '--init-bias=-1', '--run-dir', join(tmp, 'bias-bad')),
+    /--init-bias must be a number ≥ 0, got -1/,
+  );
 });
 
 test('training emits progress, metrics, profile and samples events that pass the protocol schema', async () => {
@@ -308,14 +444,30 @@ test('training emits progress, metrics, profile and samples events that pass the
   type E = import('../src/shared/events').EngineEvent;
   const events: E[] = [];
   const dir = join(tmp, 'events-run');
-  const { learner } = await runTraining({ model: ring, config: tiny('cfg', { iterations: 2, evalEvery: 1, evalSamples: 200 }), runDir: dir, onEvent: (e) => events.push(e) });
+  const { learner } = await runTraining({
+    model: ring,
+    config: tiny('cfg', { iterations: 2, evalEvery: 1, evalSamples: 200 }),
+    runDir: dir,
+    onEvent: (e) => events.push(e),
+  });
   await learner.dispose();
   // Every event survives a JSON round trip (as over a port or socket) and passes the schema.
-  for (const e of events) assert.ok(isEngineEvent(JSON.parse(JSON.stringify(e))), `schema rejects ${JSON.stringify(e).slice(0, 200)}`);
-  const of = <T extends E['type']>(t: T): Extract<E, { type: T }>[] => events.filter((e): e is Extract<E, { type: T }> => e.type === t);
-  assert.deepEqual(of('metrics').map((e) => e.iteration), [1, 2]);
+  for (const e of events)
+    assert.ok(isEngineEvent(JSON.parse(JSON.stringify(e))), `schema rejects ${JSON.stringify(e).slice(0, 200)}`);
+  const of = <T extends E['type']>(t: T): Extract<E, { type: T }>[] =>
+    events.filter((e): e is Extract<E, { type: T }> => e.type === t);
+  assert.deepEqual(
+    of('metrics').map((e) => e.iteration),
+    [1, 2],
+  );
   assert.ok(Number.isFinite(of('metrics')[1]!.metrics['eval/fid']));
-  assert.deepEqual(of('progress').map((e) => [e.done, e.total]), [[1, 2], [2, 2]]);
+  assert.deepEqual(
+    of('progress').map((e) => [e.done, e.total]),
+    [
+      [1, 2],
+      [2, 2],
+    ],
+  );
   assert.equal(of('progress')[1]!.etaSeconds, 0);
   const profiles = of('profile');
   assert.equal(profiles.length, 2);
@@ -328,7 +480,14 @@ test('training emits progress, metrics, profile and samples events that pass the
   assert.deepEqual([...png.subarray(0, 8)], [137, 80, 78, 71, 13, 10, 26, 10], 'a PNG');
   assert.ok(png.equals(readFileSync(samples[1]!.path)));
   // Malformed events are refused by the schema.
-  for (const bad of [null, {}, { type: 'metrics', run: 'r', iteration: 1, metrics: { a: 'x' } }, { type: 'profile', run: 'r', iteration: 1, actions: [1], sigmas: [1], profile: [['a']] }, { type: 'log', level: 'loud', message: 'm' }, { type: 'samples', run: 'r', iteration: 1, path: 'p' }]) {
+  for (const bad of [
+    null,
+    {},
+    { type: 'metrics', run: 'r', iteration: 1, metrics: { a: 'x' } },
+    { type: 'profile', run: 'r', iteration: 1, actions: [1], sigmas: [1], profile: [['a']] },
+    { type: 'log', level: 'loud', message: 'm' },
+    { type: 'samples', run: 'r', iteration: 1, path: 'p' },
+  ]) {
     assert.equal(isEngineEvent(bad), false, JSON.stringify(bad));
   }
 });

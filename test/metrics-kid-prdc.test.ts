@@ -17,7 +17,12 @@ import { Stream } from '../src/main/engine/samplers/random';
 // Helpers
 
 /** n × d normals (float32 when f32), times `scale`, plus `shift` on every coordinate. */
-function gaussian(seed: number, n: number, d: number, opts: { shift?: number; scale?: number; f32?: boolean } = {}): Features {
+function gaussian(
+  seed: number,
+  n: number,
+  d: number,
+  opts: { shift?: number; scale?: number; f32?: boolean } = {},
+): Features {
   const s = new Stream(seed, 7);
   const data = opts.f32 ? new Float32Array(n * d) : new Float64Array(n * d);
   for (let i = 0; i < data.length; i++) data[i] = s.normal() * (opts.scale ?? 1) + (opts.shift ?? 0);
@@ -61,7 +66,12 @@ function naivePrdc(real: Features, fake: Features, kPR: number, kDC: number, ope
     if (D[i]!.some((d2, j) => inside(d2, fPR[j]!))) recalled++;
     if (inside(Math.min(...D[i]!), rDC[i]!)) covered++;
   }
-  return { precision: precise / fake.n, recall: recalled / real.n, density: inBalls / (kDC * fake.n), coverage: covered / real.n };
+  return {
+    precision: precise / fake.n,
+    recall: recalled / real.n,
+    density: inBalls / (kDC * fake.n),
+    coverage: covered / real.n,
+  };
 }
 
 /** Reference unbiased MMD² with k(x, y) = (xᵀy/d + 1)³ on given rows. */
@@ -95,10 +105,18 @@ function naiveMmd2(real: Features, ri: Int32Array, fake: Features, fi: Int32Arra
 
 const prdcCases: { name: string; real: Features; fake: Features }[] = [
   { name: 'n=300 d=2', real: gaussian(1, 300, 2), fake: gaussian(2, 300, 2, { shift: 0.3, scale: 0.8 }) },
-  { name: 'n=500 d=64 (float32)', real: gaussian(3, 500, 64, { f32: true }), fake: gaussian(4, 500, 64, { shift: 0.1, scale: 1.1, f32: true }) },
+  {
+    name: 'n=500 d=64 (float32)',
+    real: gaussian(3, 500, 64, { f32: true }),
+    fake: gaussian(4, 500, 64, { shift: 0.1, scale: 1.1, f32: true }),
+  },
   { name: 'n=200 d=2048', real: gaussian(5, 200, 2048), fake: gaussian(6, 200, 2048, { shift: 0.05 }) },
   { name: 'nReal=250 < nFake=400, d=16', real: gaussian(7, 250, 16), fake: gaussian(8, 400, 16, { scale: 0.7 }) },
-  { name: 'nReal=400 > nFake=150, d=8', real: gaussian(9, 400, 8, { scale: 1.3 }), fake: gaussian(10, 150, 8, { shift: 0.2 }) },
+  {
+    name: 'nReal=400 > nFake=150, d=8',
+    real: gaussian(9, 400, 8, { scale: 1.3 }),
+    fake: gaussian(10, 150, 8, { shift: 0.2 }),
+  },
 ];
 
 for (const c of prdcCases) {
@@ -147,7 +165,10 @@ test('prdc of identical sets: precision = recall = coverage = 1, density (k+1)/k
     assert.equal(open.coverage, 1);
     assert.equal(open.density, 1);
     const want = naivePrdc(x, x, 3, 5, false);
-    assert.deepEqual({ precision: closed.precision, recall: closed.recall, density: closed.density, coverage: closed.coverage }, want);
+    assert.deepEqual(
+      { precision: closed.precision, recall: closed.recall, density: closed.density, coverage: closed.coverage },
+      want,
+    );
   }
 });
 
@@ -170,7 +191,10 @@ test('prdc and kid require named { real, fake } and valid features', async () =>
   const x = gaussian(15, 50, 4);
   const y = gaussian(16, 50, 4);
   for (const fn of [(a: unknown) => prdc(a as never), (a: unknown) => kid(a as never)]) {
-    await assert.rejects(fn({ real: x }), (e: Error) => e instanceof RangeError && /missing "fake"/.test(e.message) && /\{ real, fake \}/.test(e.message));
+    await assert.rejects(
+      fn({ real: x }),
+      (e: Error) => e instanceof RangeError && /missing "fake"/.test(e.message) && /\{ real, fake \}/.test(e.message),
+    );
     await assert.rejects(fn({ fake: y }), /missing "real"/);
     await assert.rejects(fn(x), /bare feature matrix/);
     await assert.rejects(fn([x, y]), /named features \{ real, fake \}/);
@@ -178,7 +202,10 @@ test('prdc and kid require named { real, fake } and valid features', async () =>
     const bad = gaussian(18, 50, 4);
     bad.data[4 * 7 + 2] = NaN;
     await assert.rejects(fn({ real: x, fake: bad }), /fake: non-finite value NaN at row 7, column 2/);
-    await assert.rejects(fn({ real: { data: new Float64Array(10), n: 3, d: 4 }, fake: y }), /real: data has 10 values but n×d = 3×4 = 12/);
+    await assert.rejects(
+      fn({ real: { data: new Float64Array(10), n: 3, d: 4 }, fake: y }),
+      /real: data has 10 values but n×d = 3×4 = 12/,
+    );
     await assert.rejects(fn({ real: { data: [1, 2], n: 1, d: 2 }, fake: y }), /Float32Array or Float64Array/);
   }
   await assert.rejects(prdc({ real: gaussian(19, 5, 4), fake: y }), /needs more than max\(kPR, kDC\) = 5 real samples/);
@@ -193,8 +220,16 @@ test('prdc and kid require named { real, fake } and valid features', async () =>
 test('kid matches a naive MMD² loop on the same subsets (1e-9 relative)', async () => {
   const cases = [
     // 2m = 600 stacked rows: several GEMM row blocks, the last one partial.
-    { real: gaussian(31, 400, 32), fake: gaussian(32, 350, 32, { shift: 0.2 }), opts: { numSubsets: 3, subsetSize: 300, seed: 5 } },
-    { real: gaussian(33, 120, 2048, { f32: true }), fake: gaussian(34, 90, 2048, { f32: true, scale: 1.1 }), opts: { numSubsets: 2, subsetSize: 60, seed: 1 } },
+    {
+      real: gaussian(31, 400, 32),
+      fake: gaussian(32, 350, 32, { shift: 0.2 }),
+      opts: { numSubsets: 3, subsetSize: 300, seed: 5 },
+    },
+    {
+      real: gaussian(33, 120, 2048, { f32: true }),
+      fake: gaussian(34, 90, 2048, { f32: true, scale: 1.1 }),
+      opts: { numSubsets: 2, subsetSize: 60, seed: 1 },
+    },
     // Same distribution (small MMD², so a cancellation test).
     { real: gaussian(35, 200, 64), fake: gaussian(36, 200, 64), opts: { numSubsets: 4, subsetSize: 150, seed: 9 } },
   ];
@@ -210,7 +245,10 @@ test('kid matches a naive MMD² loop on the same subsets (1e-9 relative)', async
       const s = subsets[k]!;
       const want = naiveMmd2(c.real, s.real, c.fake, s.fake);
       // Relative to the kernel's scale (≈ 1 per entry), since same-distribution MMD² ≈ 0.
-      assert.ok(Math.abs(got.values[k]! - want) <= 1e-9 * Math.max(Math.abs(want), 1e-3), `subset ${k}: ${got.values[k]} vs ${want}`);
+      assert.ok(
+        Math.abs(got.values[k]! - want) <= 1e-9 * Math.max(Math.abs(want), 1e-3),
+        `subset ${k}: ${got.values[k]} vs ${want}`,
+      );
       mean += want / subsets.length;
     }
     assert.ok(Math.abs(got.kid - mean) <= 1e-9 * Math.max(Math.abs(mean), 1e-3));
@@ -256,9 +294,18 @@ test('kid ≈ 0 for one distribution, clearly > 0 for a shifted one', async () =
   const real = gaussian(51, 1500, 32, { f32: true });
   const same = await kid({ real, fake: gaussian(52, 1500, 32, { f32: true }) }, { numSubsets: 20, subsetSize: 500 });
   assert.ok(Math.abs(same.kid) < 3 * same.std, `same: ${same.kid} ± ${same.std}`);
-  const shifted = await kid({ real, fake: gaussian(53, 1500, 32, { f32: true, shift: 0.3 }) }, { numSubsets: 20, subsetSize: 500 });
-  assert.ok(shifted.kid > 10 * shifted.std && shifted.kid > 10 * Math.abs(same.kid), `shifted: ${shifted.kid} ± ${shifted.std}`);
-  const further = await kid({ real, fake: gaussian(54, 1500, 32, { f32: true, shift: 0.6 }) }, { numSubsets: 20, subsetSize: 500 });
+  const shifted = await kid(
+    { real, fake: gaussian(53, 1500, 32, { f32: true, shift: 0.3 }) },
+    { numSubsets: 20, subsetSize: 500 },
+  );
+  assert.ok(
+    shifted.kid > 10 * shifted.std && shifted.kid > 10 * Math.abs(same.kid),
+    `shifted: ${shifted.kid} ± ${shifted.std}`,
+  );
+  const further = await kid(
+    { real, fake: gaussian(54, 1500, 32, { f32: true, shift: 0.6 }) },
+    { numSubsets: 20, subsetSize: 500 },
+  );
   assert.ok(further.kid > shifted.kid);
 });
 
@@ -304,10 +351,16 @@ test('histogramDistance: tv, l1, KL(target ‖ generated) with floored generated
   const extra = histogramDistance({ generated: classHistogram(Int32Array.from([0, 1]), 2), target: [1, 0] });
   assert.ok(Math.abs(extra.kl - Math.log(2)) < 1e-15);
 
-  assert.throws(() => histogramDistance({ generated: gen, target: [1, 1, 1] }), /generated has 2 classes but target has 3/);
+  assert.throws(
+    () => histogramDistance({ generated: gen, target: [1, 1, 1] }),
+    /generated has 2 classes but target has 3/,
+  );
   assert.throws(() => histogramDistance({ generated: gen } as never), /histogramDistance\(\{ generated, target \}\)/);
   assert.throws(() => histogramDistance({ generated: gen, target: [0, 0] }), /sum to 0/);
-  assert.throws(() => histogramDistance({ generated: [1, 1] as never, target: [1, 1] }), /generated must be a ClassHistogram/);
+  assert.throws(
+    () => histogramDistance({ generated: [1, 1] as never, target: [1, 1] }),
+    /generated must be a ClassHistogram/,
+  );
 });
 
 test('nearestComponent on a toy mixture and on gmm-ring8 means', () => {
@@ -321,7 +374,9 @@ test('nearestComponent on a toy mixture and on gmm-ring8 means', () => {
   assert.deepEqual(Array.from(nearestComponent(pts, means)), [0, 1, 2, 1, 0, 1]);
   assert.throws(() => nearestComponent(pts, [[0, 0, 0]]), /mean 0 has 3 coordinates but the points are 2-d/);
 
-  const params = JSON.parse(readFileSync(join(resourcesDir(), 'models', 'gmm-ring8', 'params.json'), 'utf8')) as { means: number[][] };
+  const params = JSON.parse(readFileSync(join(resourcesDir(), 'models', 'gmm-ring8', 'params.json'), 'utf8')) as {
+    means: number[][];
+  };
   const ring = params.means;
   const k = ring.length;
   const data = new Float64Array(k * 2);
@@ -329,11 +384,17 @@ test('nearestComponent on a toy mixture and on gmm-ring8 means', () => {
     data[2 * c] = 1.2 * m[0]! + 0.05;
     data[2 * c + 1] = 0.9 * m[1]! - 0.05;
   });
-  assert.deepEqual(Array.from(nearestComponent({ data, n: k, d: 2 }, ring)), Array.from({ length: k }, (_, c) => c));
+  assert.deepEqual(
+    Array.from(nearestComponent({ data, n: k, d: 2 }, ring)),
+    Array.from({ length: k }, (_, c) => c),
+  );
 });
 
 test('argmaxLabels over logits rows', () => {
   const logits: Features = { data: Float32Array.from([1, 3, 2, -5, -7, -6, 0, 0, 0, 2, 2, 9]), n: 4, d: 3 };
   assert.deepEqual(Array.from(argmaxLabels(logits)), [1, 0, 0, 2]);
-  assert.throws(() => argmaxLabels({ data: Float32Array.from([1, NaN]), n: 1, d: 2 }), /non-finite value NaN at row 0, column 1/);
+  assert.throws(
+    () => argmaxLabels({ data: Float32Array.from([1, NaN]), n: 1, d: 2 }),
+    /non-finite value NaN at row 0, column 1/,
+  );
 });

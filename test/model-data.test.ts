@@ -22,7 +22,10 @@ async function swissroll(edit: Record<string, unknown>, files: Record<string, Ui
   const dir = join(root, `m${dirCount++}`);
   mkdirSync(dir);
   copyFileSync(join(from, 'denoiser.onnx'), join(dir, 'denoiser.onnx'));
-  const manifest = { ...(JSON.parse(readFileSync(join(from, 'model.json'), 'utf8')) as Record<string, unknown>), ...edit };
+  const manifest = {
+    ...(JSON.parse(readFileSync(join(from, 'model.json'), 'utf8')) as Record<string, unknown>),
+    ...edit,
+  };
   writeFileSync(join(dir, 'model.json'), JSON.stringify(manifest));
   for (const [name, bytes] of Object.entries(files)) writeFileSync(join(dir, name), bytes);
   return Model.load(dir, { skipProbe: true });
@@ -45,8 +48,20 @@ function modelError(pattern: RegExp, key: string): (err: unknown) => boolean {
   };
 }
 
-const points = (n: number): Uint8Array => encodeNpy(npyFloat32([n, 2], Float32Array.from({ length: 2 * n }, (_, i) => i / 4)));
-const classes = (n: number): Uint8Array => encodeNpy(npyInt64([n], BigInt64Array.from({ length: n }, (_, i) => BigInt(i % 3))));
+const points = (n: number): Uint8Array =>
+  encodeNpy(
+    npyFloat32(
+      [n, 2],
+      Float32Array.from({ length: 2 * n }, (_, i) => i / 4),
+    ),
+  );
+const classes = (n: number): Uint8Array =>
+  encodeNpy(
+    npyInt64(
+      [n],
+      BigInt64Array.from({ length: n }, (_, i) => BigInt(i % 3)),
+    ),
+  );
 
 test('loadData: the bundled models, with and without labels', async () => {
   const dir = join(resourcesDir(), 'models', 'gmm-ring8');
@@ -72,13 +87,19 @@ test('loadData: the bundled models, with and without labels', async () => {
 
 test('loadData: uint8 data is mapped to [-1, 1]; no data is null', async () => {
   const bytes = Uint8Array.of(0, 255, 127, 128, 1, 254);
-  await withModel(await swissroll({ data: 'u8.npy' }, { 'u8.npy': encodeNpy({ dtype: 'uint8', shape: [3, 2], data: bytes }) }), async (model) => {
-    const data = await loadData(model);
-    assert.equal(data?.n, 3);
-    assert.deepEqual(Array.from(data!.x), Array.from(bytes, (v) => Math.fround(v / 127.5 - 1)));
-    assert.equal(data!.x[0], -1);
-    assert.equal(data!.x[1], 1);
-  });
+  await withModel(
+    await swissroll({ data: 'u8.npy' }, { 'u8.npy': encodeNpy({ dtype: 'uint8', shape: [3, 2], data: bytes }) }),
+    async (model) => {
+      const data = await loadData(model);
+      assert.equal(data?.n, 3);
+      assert.deepEqual(
+        Array.from(data!.x),
+        Array.from(bytes, (v) => Math.fround(v / 127.5 - 1)),
+      );
+      assert.equal(data!.x[0], -1);
+      assert.equal(data!.x[1], 1);
+    },
+  );
   await withModel(await swissroll({ data: null }), async (model) => {
     assert.equal(await loadData(model), null);
   });
@@ -89,14 +110,23 @@ test('loadData: named files that are missing or do not fit are ModelErrors namin
     await assert.rejects(loadData(model), modelError(/gone\.npy: not found \("data" in model\.json\)$/, 'data'));
   });
   await withModel(await swissroll({ data: 'd.npy', dataLabels: 'gone.npy' }, { 'd.npy': points(5) }), async (model) => {
-    await assert.rejects(loadData(model), modelError(/gone\.npy: not found \("dataLabels" in model\.json\)$/, 'dataLabels'));
+    await assert.rejects(
+      loadData(model),
+      modelError(/gone\.npy: not found \("dataLabels" in model\.json\)$/, 'dataLabels'),
+    );
     await assert.rejects(loadDataLabels(model), modelError(/gone\.npy: not found/, 'dataLabels'));
   });
-  await withModel(await swissroll({ data: 'd.npy', dataLabels: 'l.npy' }, { 'd.npy': points(5), 'l.npy': classes(3) }), async (model) => {
-    await assert.rejects(loadData(model), modelError(/l\.npy: 3 labels for 5 data samples$/, 'dataLabels'));
-  });
+  await withModel(
+    await swissroll({ data: 'd.npy', dataLabels: 'l.npy' }, { 'd.npy': points(5), 'l.npy': classes(3) }),
+    async (model) => {
+      await assert.rejects(loadData(model), modelError(/l\.npy: 3 labels for 5 data samples$/, 'dataLabels'));
+    },
+  );
   const wide = encodeNpy(npyFloat32([4, 3], new Float32Array(12)));
   await withModel(await swissroll({ data: 'd.npy' }, { 'd.npy': wide }), async (model) => {
-    await assert.rejects(loadData(model), modelError(/d\.npy: samples have shape \[3\], but the model's are \[2\]$/, 'data'));
+    await assert.rejects(
+      loadData(model),
+      modelError(/d\.npy: samples have shape \[3\], but the model's are \[2\]$/, 'data'),
+    );
   });
 });

@@ -22,10 +22,15 @@ after(() => rmSync(root, { recursive: true, force: true }));
 
 let dirCount = 0;
 /** Writes a model directory: model.json (an object, raw text, or none) and an ONNX file (or none). */
-function writeModel(manifest: Record<string, unknown> | string | null, onnx: Uint8Array | null, onnxName = 'model.onnx'): string {
+function writeModel(
+  manifest: Record<string, unknown> | string | null,
+  onnx: Uint8Array | null,
+  onnxName = 'model.onnx',
+): string {
   const dir = join(root, `m${dirCount++}`);
   mkdirSync(dir);
-  if (manifest !== null) writeFileSync(join(dir, 'model.json'), typeof manifest === 'string' ? manifest : JSON.stringify(manifest, null, 1));
+  if (manifest !== null)
+    writeFileSync(join(dir, 'model.json'), typeof manifest === 'string' ? manifest : JSON.stringify(manifest, null, 1));
   if (onnx !== null) writeFileSync(join(dir, onnxName), onnx);
   return dir;
 }
@@ -177,7 +182,8 @@ describe('a hand-written denoised model', () => {
         const c = i % 4;
         labels[i] = BigInt(c);
         sigma[i] = Math.exp(Math.log(0.002) + r.uniform() * Math.log(80 / 0.002));
-        for (let k = 0; k < 3; k++) x[i * 3 + k] = GAUSS.means[c][k] + Math.sqrt(GAUSS.variances[c]) * r.normal() + sigma[i] * r.normal();
+        for (let k = 0; k < 3; k++)
+          x[i * 3 + k] = GAUSS.means[c][k] + Math.sqrt(GAUSS.variances[c]) * r.normal() + sigma[i] * r.normal();
       }
       // Split into batches of 64 to go through the maxBatch path too.
       const small = await Model.load(dir, { device: 'cpu', maxBatch: 64 });
@@ -201,14 +207,20 @@ describe('a hand-written denoised model', () => {
       const z = unitNoise(400 * 3, 3);
       const res = await generate(model, settings, { n: 400, batch: 128, seed: 3, classes: 1, initNoise: z });
       assert.ok(res.labels && res.labels.every((c) => c === 1));
-      assert.ok(res.nfe.every((v) => v === 35), 'Heun with 18 steps costs 35 NFE');
+      assert.ok(
+        res.nfe.every((v) => v === 35),
+        'Heun with 18 steps costs 35 NFE',
+      );
       const gain = gaussianGain(res.schedule, GAUSS.variances[1], true);
       const dev = checkLinear(res.samples, z, GAUSS.means[1], gain, res.schedule[0]);
       assert.ok(dev < 1e-5, `samples deviate from Heun's exact linear map by ${dev}`);
       const { mean, std } = moments(res.samples, 3);
       for (let k = 0; k < 3; k++) {
         assert.ok(Math.abs(mean[k] - GAUSS.means[1][k]) < 0.12, `mean[${k}] = ${mean[k]}, want ${GAUSS.means[1][k]}`);
-        assert.ok(Math.abs(std[k] / Math.sqrt(GAUSS.variances[1]) - 1) < 0.15, `std[${k}] = ${std[k]}, want ${Math.sqrt(GAUSS.variances[1])}`);
+        assert.ok(
+          Math.abs(std[k] / Math.sqrt(GAUSS.variances[1]) - 1) < 0.15,
+          `std[${k}] = ${std[k]}, want ${Math.sqrt(GAUSS.variances[1])}`,
+        );
       }
     } finally {
       await model.dispose();
@@ -217,14 +229,21 @@ describe('a hand-written denoised model', () => {
 
   test('an unconditional variant needs no labels', async () => {
     const p: Gaussian = { d: 3, means: [[2, 0, -1]], variances: [0.3], conditional: false };
-    const dir = writeModel(gaussManifest({ numClasses: 0, nullClass: null, inputs: { x: 'x', sigma: 'sigma' } }), gaussianGraph(p));
+    const dir = writeModel(
+      gaussManifest({ numClasses: 0, nullClass: null, inputs: { x: 'x', sigma: 'sigma' } }),
+      gaussianGraph(p),
+    );
     const model = await Model.load(dir, { device: 'cpu' });
     try {
       const x = new Float32Array([0.5, 1.5, -2.5]);
       const y = await model.denoise(x, new Float32Array([1.5]), null);
       const ref = gaussianDenoise64(p.means[0], p.variances[0], x, 1.5);
       for (let k = 0; k < 3; k++) assert.ok(Math.abs(y[k] - ref[k]) < 1e-5, `${y[k]} vs ${ref[k]}`);
-      const res = await generate(model, resolveSettings(model, { sampler: 'heun', steps: 18 }), { n: 300, batch: 300, seed: 11 });
+      const res = await generate(model, resolveSettings(model, { sampler: 'heun', steps: 18 }), {
+        n: 300,
+        batch: 300,
+        seed: 11,
+      });
       assert.equal(res.labels, null);
       const { mean } = moments(res.samples, 3);
       for (let k = 0; k < 3; k++) assert.ok(Math.abs(mean[k] - p.means[0][k]) < 0.12, `mean[${k}] = ${mean[k]}`);
@@ -261,7 +280,8 @@ function epsilonGraph(mu: number[], v: number): Uint8Array {
   const g = new GraphBuilder('ddpm-gaussian');
   const xt = g.input('x_t', 'float32', ['N', d]);
   const t = g.input('timestep', 'int64', ['N']);
-  const gathered = (table: number[]): string => g.op('Unsqueeze', [g.op('Gather', [g.const(table, [T]), t], { axis: 0 }), g.ints([1])]); // [N,1]
+  const gathered = (table: number[]): string =>
+    g.op('Unsqueeze', [g.op('Gather', [g.const(table, [T]), t], { axis: 0 }), g.ints([1])]); // [N,1]
   const sqrtAb = gathered(Array.from(ab, Math.sqrt));
   const coef = gathered(Array.from(ab, (a) => Math.sqrt(1 - a) / (a * v + 1 - a)));
   const centred = g.op('Sub', [xt, g.op('Mul', [sqrtAb, g.const(mu, [1, d])])]);
@@ -285,7 +305,10 @@ describe('a hand-written epsilon (DDPM) model', () => {
   const sigmas = Array.from(alphaBars(), (a) => Math.sqrt((1 - a) / a));
 
   test('a narrowed σ range snaps to table levels inside it', async () => {
-    const model = await Model.load(writeModel(epsManifest({ sigmaMin: 0.05, sigmaMax: 80 }), epsilonGraph(EPS_MU, EPS_V), 'eps.onnx'), { device: 'cpu' });
+    const model = await Model.load(
+      writeModel(epsManifest({ sigmaMin: 0.05, sigmaMax: 80 }), epsilonGraph(EPS_MU, EPS_V), 'eps.onnx'),
+      { device: 'cpu' },
+    );
     try {
       const iMax = sigmas.findLastIndex((s) => s <= 80);
       const iMin = sigmas.findIndex((s) => s >= 0.05);
@@ -298,7 +321,9 @@ describe('a hand-written epsilon (DDPM) model', () => {
   });
 
   test('wraps ε̂ into the exact denoiser at the discrete σ levels', async () => {
-    const model = await Model.load(writeModel(epsManifest(), epsilonGraph(EPS_MU, EPS_V), 'eps.onnx'), { device: 'cpu' });
+    const model = await Model.load(writeModel(epsManifest(), epsilonGraph(EPS_MU, EPS_V), 'eps.onnx'), {
+      device: 'cpu',
+    });
     try {
       assert.ok(Math.abs(model.sigmaMin / sigmas[0] - 1) < 1e-9, `sigmaMin ${model.sigmaMin} vs ${sigmas[0]}`);
       assert.ok(Math.abs(model.sigmaMax / sigmas[999] - 1) < 1e-9, `sigmaMax ${model.sigmaMax} vs ${sigmas[999]}`);
@@ -306,17 +331,31 @@ describe('a hand-written epsilon (DDPM) model', () => {
 
       // Every σ rounds to the nearest table level.
       const r = rng(5);
-      const probes = [0, 1e-6, sigmas[0], sigmas[999], 1e4, ...Array.from({ length: 300 }, () => Math.exp(Math.log(0.005) + r.uniform() * Math.log(400 / 0.005)))];
+      const probes = [
+        0,
+        1e-6,
+        sigmas[0],
+        sigmas[999],
+        1e4,
+        ...Array.from({ length: 300 }, () => Math.exp(Math.log(0.005) + r.uniform() * Math.log(400 / 0.005))),
+      ];
       for (const s of probes) {
         let best = 0;
         for (let t = 1; t < sigmas.length; t++) if (Math.abs(sigmas[t] - s) < Math.abs(sigmas[best] - s)) best = t;
         const got = model.roundSigma(s);
-        assert.ok(Math.abs(got / sigmas[best] - 1) < 1e-9, `roundSigma(${s}) = ${got}, nearest level is t=${best} σ=${sigmas[best]}`);
+        assert.ok(
+          Math.abs(got / sigmas[best] - 1) < 1e-9,
+          `roundSigma(${s}) = ${got}, nearest level is t=${best} σ=${sigmas[best]}`,
+        );
       }
       // A schedule for the model lies on the table (apart from the final 0).
       const schedule = scheduleFor(model, resolveSettings(model, { sampler: 'ddim', steps: 18 }));
       assert.equal(schedule[18], 0);
-      for (const s of schedule.subarray(0, 18)) assert.ok(sigmas.some((t) => Math.abs(t / s - 1) < 1e-12), `schedule level ${s} is not a table value`);
+      for (const s of schedule.subarray(0, 18))
+        assert.ok(
+          sigmas.some((t) => Math.abs(t / s - 1) < 1e-12),
+          `schedule level ${s} is not a table value`,
+        );
 
       // denoise at table levels (and at off-table σ, which round) vs the exact Gaussian denoiser.
       const levels = [0, 1, 10, 100, 250, 500, 750, 900, 999];
@@ -347,11 +386,19 @@ describe('a hand-written epsilon (DDPM) model', () => {
 
   for (const sampler of ['ddim', 'heun'] as const) {
     test(`${sampler} samples have the data's mean and std`, async () => {
-      const model = await Model.load(writeModel(epsManifest(), epsilonGraph(EPS_MU, EPS_V), 'eps.onnx'), { device: 'cpu' });
+      const model = await Model.load(writeModel(epsManifest(), epsilonGraph(EPS_MU, EPS_V), 'eps.onnx'), {
+        device: 'cpu',
+      });
       try {
-        const partial: Partial<SamplerSettings> = sampler === 'ddim' ? { sampler, steps: 18, eta: 0 } : { sampler, steps: 18 };
+        const partial: Partial<SamplerSettings> =
+          sampler === 'ddim' ? { sampler, steps: 18, eta: 0 } : { sampler, steps: 18 };
         const z = unitNoise(400 * 2, 9);
-        const res = await generate(model, resolveSettings(model, partial), { n: 400, batch: 400, seed: 2, initNoise: z });
+        const res = await generate(model, resolveSettings(model, partial), {
+          n: 400,
+          batch: 400,
+          seed: 2,
+          initNoise: z,
+        });
         assert.ok(res.nfe.every((v) => v === (sampler === 'ddim' ? 18 : 35)));
         // Sharp: each sample is the sampler's exact linear map of its starting noise.
         const gain = gaussianGain(res.schedule, EPS_V, sampler === 'heun');
@@ -362,8 +409,14 @@ describe('a hand-written epsilon (DDPM) model', () => {
         const { mean, std } = moments(res.samples, 2);
         for (let k = 0; k < 2; k++) {
           assert.ok(Math.abs(mean[k] - EPS_MU[k]) < 0.1, `${sampler}: mean[${k}] = ${mean[k]}, want ${EPS_MU[k]}`);
-          assert.ok(Math.abs(std[k] / Math.sqrt(EPS_V) - 1) < 0.25, `${sampler}: std[${k}] = ${std[k]}, want ${Math.sqrt(EPS_V)}`);
-          assert.ok(Math.abs(std[k] / (gain * res.schedule[0]) - 1) < 0.1, `${sampler}: std[${k}] = ${std[k]}, predicted ${gain * res.schedule[0]}`);
+          assert.ok(
+            Math.abs(std[k] / Math.sqrt(EPS_V) - 1) < 0.25,
+            `${sampler}: std[${k}] = ${std[k]}, want ${Math.sqrt(EPS_V)}`,
+          );
+          assert.ok(
+            Math.abs(std[k] / (gain * res.schedule[0]) - 1) < 0.1,
+            `${sampler}: std[${k}] = ${std[k]}, predicted ${gain * res.schedule[0]}`,
+          );
         }
       } finally {
         await model.dispose();
@@ -376,7 +429,16 @@ describe('a hand-written epsilon (DDPM) model', () => {
 // Broken models: each is a ModelError that names the problem (and never a crash).
 
 /** x [N,3], sigma [N] float32 → x·sigma-ish graph, with hooks to break it. */
-function simpleGraph(o: { xName?: string; sigmaType?: 'float32' | 'int64' | 'scalar'; xDims?: (number | string)[]; extra?: string; body?: (g: GraphBuilder, x: string, s: string) => string; outputs?: number } = {}): Uint8Array {
+function simpleGraph(
+  o: {
+    xName?: string;
+    sigmaType?: 'float32' | 'int64' | 'scalar';
+    xDims?: (number | string)[];
+    extra?: string;
+    body?: (g: GraphBuilder, x: string, s: string) => string;
+    outputs?: number;
+  } = {},
+): Uint8Array {
   const g = new GraphBuilder('broken');
   const x = g.input(o.xName ?? 'x', 'float32', o.xDims ?? ['N', 3]);
   let s: string;
@@ -394,7 +456,11 @@ function plainManifest(extra: Record<string, unknown> = {}): Record<string, unkn
   return { name: 'plain', onnx: 'model.onnx', shape: [3], ...extra };
 }
 
-async function expectModelError(dir: string, message: RegExp, where: { file?: RegExp; key?: string | null } = {}): Promise<ModelError> {
+async function expectModelError(
+  dir: string,
+  message: RegExp,
+  where: { file?: RegExp; key?: string | null } = {},
+): Promise<ModelError> {
   let caught: ModelError | null = null;
   await assert.rejects(Model.load(dir, { device: 'cpu' }), (e: unknown) => {
     assert.ok(e instanceof ModelError, `expected a ModelError, got ${String(e)}`);
@@ -414,7 +480,11 @@ describe('broken models fail with a ModelError', () => {
   });
 
   test('(a) model.json missing', async () => {
-    const e = await expectModelError(writeModel(null, simpleGraph()), /model\.json: not found; a model directory needs a model\.json/, { file: /model\.json$/, key: null });
+    const e = await expectModelError(
+      writeModel(null, simpleGraph()),
+      /model\.json: not found; a model directory needs a model\.json/,
+      { file: /model\.json$/, key: null },
+    );
     assert.doesNotMatch(e.message, /\n\s+at /);
   });
 
@@ -423,57 +493,110 @@ describe('broken models fail with a ModelError', () => {
   });
 
   test('(b) model.json is not valid JSON', async () => {
-    await expectModelError(writeModel('{"name": "x", "onnx": ', simpleGraph()), /model\.json: is not valid JSON \(.*\); fix the syntax/, { file: /model\.json$/ });
-    await expectModelError(writeModel('[1, 2]', simpleGraph()), /must hold a JSON object \(the model manifest\), got an array/, { file: /model\.json$/ });
+    await expectModelError(
+      writeModel('{"name": "x", "onnx": ', simpleGraph()),
+      /model\.json: is not valid JSON \(.*\); fix the syntax/,
+      { file: /model\.json$/ },
+    );
+    await expectModelError(
+      writeModel('[1, 2]', simpleGraph()),
+      /must hold a JSON object \(the model manifest\), got an array/,
+      { file: /model\.json$/ },
+    );
   });
 
   test('(c) a manifest input name the graph does not have lists the graph inputs', async () => {
     const dir = writeModel(plainManifest({ inputs: { x: 'image', sigma: 'sigma' } }), simpleGraph());
-    await expectModelError(dir, /has no input named "image" \(.*"inputs\.x"\); the graph's inputs are: x, sigma\. Set "inputs\.x"/, { file: /model\.onnx$/, key: 'inputs.x' });
+    await expectModelError(
+      dir,
+      /has no input named "image" \(.*"inputs\.x"\); the graph's inputs are: x, sigma\. Set "inputs\.x"/,
+      { file: /model\.onnx$/, key: 'inputs.x' },
+    );
     const cond = writeModel(plainManifest({ numClasses: 4, nullClass: 4 }), simpleGraph());
-    await expectModelError(cond, /has no input named "class_labels".*inputs are: x, sigma/, { key: 'inputs.classLabels' });
+    await expectModelError(cond, /has no input named "class_labels".*inputs are: x, sigma/, {
+      key: 'inputs.classLabels',
+    });
   });
 
   test('(d) sigma declared int64 in the graph of a "denoised" model', async () => {
-    await expectModelError(writeModel(plainManifest(), simpleGraph({ sigmaType: 'int64' })), /input "sigma" has dtype int64, expected float32/, { file: /model\.onnx$/, key: 'inputs.sigma' });
+    await expectModelError(
+      writeModel(plainManifest(), simpleGraph({ sigmaType: 'int64' })),
+      /input "sigma" has dtype int64, expected float32/,
+      { file: /model\.onnx$/, key: 'inputs.sigma' },
+    );
   });
 
   test('(d2) a float timestep input in an "epsilon" model', async () => {
-    const dir = writeModel(plainManifest({ output: 'epsilon', vp: VP, inputs: { x: 'x', sigma: 'sigma' } }), simpleGraph());
-    await expectModelError(dir, /input "sigma" has dtype float32, expected int64 \(the DDPM timestep index\)/, { key: 'inputs.sigma' });
+    const dir = writeModel(
+      plainManifest({ output: 'epsilon', vp: VP, inputs: { x: 'x', sigma: 'sigma' } }),
+      simpleGraph(),
+    );
+    await expectModelError(dir, /input "sigma" has dtype float32, expected int64 \(the DDPM timestep index\)/, {
+      key: 'inputs.sigma',
+    });
   });
 
   test('(e) manifest "shape" disagrees with the graph', async () => {
-    await expectModelError(writeModel(plainManifest({ shape: [4] }), simpleGraph()), /input "x" has shape \[N, 3\] but "shape" in .*model\.json is \[4\]; make them agree/, { key: 'shape' });
-    await expectModelError(writeModel(plainManifest({ shape: [1, 3] }), simpleGraph()), /input "x" has rank 2 \[N, 3\], expected rank 3 \[N, 1, 3\]/, { key: 'inputs.x' });
+    await expectModelError(
+      writeModel(plainManifest({ shape: [4] }), simpleGraph()),
+      /input "x" has shape \[N, 3\] but "shape" in .*model\.json is \[4\]; make them agree/,
+      { key: 'shape' },
+    );
+    await expectModelError(
+      writeModel(plainManifest({ shape: [1, 3] }), simpleGraph()),
+      /input "x" has rank 2 \[N, 3\], expected rank 3 \[N, 1, 3\]/,
+      { key: 'inputs.x' },
+    );
   });
 
   test('(f) the ONNX file is missing', async () => {
-    await expectModelError(writeModel(plainManifest({ onnx: 'nope.onnx' }), simpleGraph()), /nope\.onnx: not found; "onnx" in .*model\.json must name the ONNX file/, { file: /nope\.onnx$/, key: 'onnx' });
+    await expectModelError(
+      writeModel(plainManifest({ onnx: 'nope.onnx' }), simpleGraph()),
+      /nope\.onnx: not found; "onnx" in .*model\.json must name the ONNX file/,
+      { file: /nope\.onnx$/, key: 'onnx' },
+    );
   });
 
   test('(g) a truncated or garbage ONNX file', async () => {
     const bytes = simpleGraph();
-    await expectModelError(writeModel(plainManifest(), bytes.subarray(0, Math.floor(bytes.length * 0.6))), /ONNX Runtime cannot load this file .*complete, valid ONNX model/, { file: /model\.onnx$/, key: 'onnx' });
+    await expectModelError(
+      writeModel(plainManifest(), bytes.subarray(0, Math.floor(bytes.length * 0.6))),
+      /ONNX Runtime cannot load this file .*complete, valid ONNX model/,
+      { file: /model\.onnx$/, key: 'onnx' },
+    );
     const garbage = Uint8Array.from({ length: 4096 }, (_, i) => (i * 2654435761) >>> 24);
     await expectModelError(writeModel(plainManifest(), garbage), /ONNX Runtime cannot load this file/, { key: 'onnx' });
-    await expectModelError(writeModel(plainManifest(), new Uint8Array(0)), /ONNX Runtime cannot load this file/, { key: 'onnx' });
+    await expectModelError(writeModel(plainManifest(), new Uint8Array(0)), /ONNX Runtime cannot load this file/, {
+      key: 'onnx',
+    });
   });
 
   test('(h) a model whose output is NaN', async () => {
     const nan = simpleGraph({ body: (g, x) => g.op('Add', [x, g.op('Log', [g.const(-1)])]) });
-    await expectModelError(writeModel(plainManifest(), nan), /returned 6 NaN\/Inf values \(batch of 2, σ in \[0\.002000, 80\.00\]\)/, { file: /model\.onnx$/ });
+    await expectModelError(
+      writeModel(plainManifest(), nan),
+      /returned 6 NaN\/Inf values \(batch of 2, σ in \[0\.002000, 80\.00\]\)/,
+      { file: /model\.onnx$/ },
+    );
     const inf = simpleGraph({ body: (g, x, s) => g.op('Div', [x, g.op('Sub', [s, s])]) });
     await expectModelError(writeModel(plainManifest(), inf), /NaN\/Inf values/);
   });
 
   test('(i) output shape differs from x', async () => {
     const reduced = simpleGraph({ body: (g, x) => g.op('ReduceSum', [x, g.ints([1])], { keepdims: 1 }) });
-    await expectModelError(writeModel(plainManifest(), reduced), /output "out" is float32 \[2, 1\], expected float32 \[2, 3\] \(same shape as x\)/, { key: 'outputName' });
+    await expectModelError(
+      writeModel(plainManifest(), reduced),
+      /output "out" is float32 \[2, 1\], expected float32 \[2, 3\] \(same shape as x\)/,
+      { key: 'outputName' },
+    );
   });
 
   test('(j) a graph input the manifest does not name', async () => {
-    await expectModelError(writeModel(plainManifest(), simpleGraph({ extra: 'class_labels' })), /has inputs the manifest does not name: class_labels \(a conditional model\? set "numClasses"/, { key: 'inputs' });
+    await expectModelError(
+      writeModel(plainManifest(), simpleGraph({ extra: 'class_labels' })),
+      /has inputs the manifest does not name: class_labels \(a conditional model\? set "numClasses"/,
+      { key: 'inputs' },
+    );
   });
 
   test('(k) bad manifest field values', async () => {
@@ -493,25 +616,57 @@ describe('broken models fail with a ModelError', () => {
       [{ inputs: { classLabels: 'c' } }, /"inputs\.classLabels" is set but numClasses is 0/, 'inputs.classLabels'],
       [{ vp: VP }, /"vp" is only meaningful for "output": "epsilon"/, 'vp'],
       [{ output: 'epsilon' }, /"vp" is required for an "epsilon" model/, 'vp'],
-      [{ output: 'epsilon', vp: { ...VP, betaEnd: 1e-5 } }, /"vp\.betaEnd" must lie in \(betaStart, 1\), got 0\.00001/, 'vp.betaEnd'],
-      [{ output: 'epsilon', vp: { ...VP, schedule: 'cosine' } }, /"vp\.schedule" must be "linear" or "scaled_linear", got "cosine"/, 'vp.schedule'],
+      [
+        { output: 'epsilon', vp: { ...VP, betaEnd: 1e-5 } },
+        /"vp\.betaEnd" must lie in \(betaStart, 1\), got 0\.00001/,
+        'vp.betaEnd',
+      ],
+      [
+        { output: 'epsilon', vp: { ...VP, schedule: 'cosine' } },
+        /"vp\.schedule" must be "linear" or "scaled_linear", got "cosine"/,
+        'vp.schedule',
+      ],
       [{ features: { onnx: 'f.onnx', dim: 0 } }, /"features\.dim" must be ≥ 1, got 0/, 'features.dim'],
-      [{ output: 'epsilon', vp: VP, sigmaMin: 50, sigmaMax: 1 }, /"sigmaMax" must exceed sigmaMin \(got sigmaMin 50, sigmaMax 1\)/, 'sigmaMax'],
+      [
+        { output: 'epsilon', vp: VP, sigmaMin: 50, sigmaMax: 1 },
+        /"sigmaMax" must exceed sigmaMin \(got sigmaMin 50, sigmaMax 1\)/,
+        'sigmaMax',
+      ],
     ];
     for (const [extra, re, key] of cases) {
-      const e = await expectModelError(writeModel(plainManifest(extra), simpleGraph()), re, { file: /model\.json$/, key });
+      const e = await expectModelError(writeModel(plainManifest(extra), simpleGraph()), re, {
+        file: /model\.json$/,
+        key,
+      });
       assert.ok(e.message.startsWith(e.file), `message names the file: ${e.message}`);
     }
   });
 
   test('more graph problems: outputs and a scalar sigma', async () => {
-    await expectModelError(writeModel(plainManifest(), simpleGraph({ outputs: 2 })), /has 2 outputs \(out, second\); name the denoiser output with "outputName"/, { key: 'outputName' });
-    await expectModelError(writeModel(plainManifest({ outputName: 'denoised' }), simpleGraph()), /has no output "denoised"; its outputs are out/, { key: 'outputName' });
-    const ok = await Model.load(writeModel(plainManifest({ outputName: 'second' }), simpleGraph({ outputs: 2 })), { device: 'cpu' });
-    assert.deepEqual(await ok.denoise(new Float32Array([1, 2, 3]), new Float32Array([5]), null), new Float32Array([1, 2, 3]));
+    await expectModelError(
+      writeModel(plainManifest(), simpleGraph({ outputs: 2 })),
+      /has 2 outputs \(out, second\); name the denoiser output with "outputName"/,
+      { key: 'outputName' },
+    );
+    await expectModelError(
+      writeModel(plainManifest({ outputName: 'denoised' }), simpleGraph()),
+      /has no output "denoised"; its outputs are out/,
+      { key: 'outputName' },
+    );
+    const ok = await Model.load(writeModel(plainManifest({ outputName: 'second' }), simpleGraph({ outputs: 2 })), {
+      device: 'cpu',
+    });
+    assert.deepEqual(
+      await ok.denoise(new Float32Array([1, 2, 3]), new Float32Array([5]), null),
+      new Float32Array([1, 2, 3]),
+    );
     await ok.dispose();
     // A rank-0 sigma passes the metadata checks (rank 0 reads as "unknown") but the probe catches it.
-    await expectModelError(writeModel(plainManifest(), simpleGraph({ sigmaType: 'scalar' })), /ONNX Runtime failed on a batch of 2/, { file: /model\.onnx$/ });
+    await expectModelError(
+      writeModel(plainManifest(), simpleGraph({ sigmaType: 'scalar' })),
+      /ONNX Runtime failed on a batch of 2/,
+      { file: /model\.onnx$/ },
+    );
   });
 });
 
@@ -549,7 +704,12 @@ describe('bundled models', () => {
         const labels = K > 0 ? new BigInt64Array(n) : null;
         for (let i = 0; i < n; i++) {
           // Fixed end points plus log-uniform σ in [σ_min, σ_max].
-          sigma[i] = i === 0 ? model.sigmaMin : i === 1 ? model.sigmaMax : Math.exp(Math.log(model.sigmaMin) + r.uniform() * Math.log(model.sigmaMax / model.sigmaMin));
+          sigma[i] =
+            i === 0
+              ? model.sigmaMin
+              : i === 1
+                ? model.sigmaMax
+                : Math.exp(Math.log(model.sigmaMin) + r.uniform() * Math.log(model.sigmaMax / model.sigmaMin));
           if (labels) labels[i] = BigInt(i % (K + 1)); // every class and the null class
           const mu = params.means[Math.floor(r.uniform() * params.means.length)];
           for (let k = 0; k < d; k++) x[i * d + k] = mu[k] + 0.3 * r.normal() + sigma[i] * r.normal();

@@ -20,7 +20,11 @@ const events: EngineEvent[] = [];
 let pending: ((m: Response) => void) | null = null;
 
 before(() => {
-  child = fork(join(ROOT, 'src/main/engine/worker.ts'), [], { execArgv: ['--import', 'tsx'], env: { ...process.env, SAMPLER_STUDIO_CACHE: join(tmp, 'cache') }, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  child = fork(join(ROOT, 'src/main/engine/worker.ts'), [], {
+    execArgv: ['--import', 'tsx'],
+    env: { ...process.env, SAMPLER_STUDIO_CACHE: join(tmp, 'cache') },
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+  });
   child.on('message', (raw) => {
     const m = parseServerMessage(raw);
     assert.ok(m, `the engine sent a message that fails the schema: ${JSON.stringify(raw).slice(0, 300)}`);
@@ -42,7 +46,10 @@ after(() => {
 function call(msg: unknown, timeoutMs = 60_000): Promise<Response> {
   return new Promise((resolve, reject) => {
     assert.equal(pending, null, 'one request at a time');
-    const timer = setTimeout(() => reject(new Error(`no response within ${timeoutMs} ms to ${JSON.stringify(msg).slice(0, 200)}`)), timeoutMs);
+    const timer = setTimeout(
+      () => reject(new Error(`no response within ${timeoutMs} ms to ${JSON.stringify(msg).slice(0, 200)}`)),
+      timeoutMs,
+    );
     pending = (m) => {
       clearTimeout(timer);
       resolve(m);
@@ -52,7 +59,8 @@ function call(msg: unknown, timeoutMs = 60_000): Promise<Response> {
 }
 
 let nextId = 1;
-const req = (method: string, params: unknown = {}): Promise<Response> => call({ kind: 'request', id: nextId++, method, params });
+const req = (method: string, params: unknown = {}): Promise<Response> =>
+  call({ kind: 'request', id: nextId++, method, params });
 function ok<T>(r: Response): T {
   assert.ok(r.ok, `request failed: ${JSON.stringify(r)}`);
   return (r as unknown as { result: T }).result;
@@ -62,11 +70,25 @@ function ok<T>(r: Response): T {
 function junk(n: number): unknown[] {
   const s = new Stream(7, 0);
   const pick = <T>(xs: T[]): T => xs[Math.floor(s.uniform() * xs.length)]!;
-  const scalar = (): unknown => pick([0, -1, 1.5, 1e308, '', 'x'.repeat(5000), 'request', true, false, null, [], [1, 'a'], {}, { a: { b: [] } }]);
+  const scalar = (): unknown =>
+    pick([0, -1, 1.5, 1e308, '', 'x'.repeat(5000), 'request', true, false, null, [], [1, 'a'], {}, { a: { b: [] } }]);
   const out: unknown[] = [];
   for (let i = 0; i < n; i++) {
     const id = pick<unknown>([i + 1000, 'id', 1.25, null, undefined, -3, 2 ** 60]);
-    const method = pick<unknown>(['engine.info', 'models.open', 'train.start', 'train.resume', 'train.stop', 'runs.list', 'models.delete', '', 42, null, '__proto__', 'constructor']);
+    const method = pick<unknown>([
+      'engine.info',
+      'models.open',
+      'train.start',
+      'train.resume',
+      'train.stop',
+      'runs.list',
+      'models.delete',
+      '',
+      42,
+      null,
+      '__proto__',
+      'constructor',
+    ]);
     out.push(
       pick([
         scalar(),
@@ -74,13 +96,46 @@ function junk(n: number): unknown[] {
         { kind: 'request', id, method },
         { kind: 'request', id: i + 1000, method, params: scalar() },
         { kind: 'request', id: i + 1000, method: 'models.open', params: { dir: scalar() } },
-        { kind: 'request', id: i + 1000, method: 'train.start', params: { model: scalar(), runDir: scalar(), config: scalar() } },
+        {
+          kind: 'request',
+          id: i + 1000,
+          method: 'train.start',
+          params: { model: scalar(), runDir: scalar(), config: scalar() },
+        },
         // Settings of every type (a model that does not exist, so a valid one cannot start a run).
-        { kind: 'request', id: i + 1000, method: 'train.start', params: { model: 'no-such-model', runDir: join(tmp, `never-${i}`), config: { [pick(['foo', 'lrPolicy', 'actions', 'intervention', 'iterations'])]: scalar() } } },
-        { kind: 'request', id: i + 1000, method: 'train.resume', params: { run: pick([join(tmp, 'nothing'), scalar()]), iterations: scalar() } },
+        {
+          kind: 'request',
+          id: i + 1000,
+          method: 'train.start',
+          params: {
+            model: 'no-such-model',
+            runDir: join(tmp, `never-${i}`),
+            config: { [pick(['foo', 'lrPolicy', 'actions', 'intervention', 'iterations'])]: scalar() },
+          },
+        },
+        {
+          kind: 'request',
+          id: i + 1000,
+          method: 'train.resume',
+          params: { run: pick([join(tmp, 'nothing'), scalar()]), iterations: scalar() },
+        },
         { kind: 'request', id: i + 1000, method: 'runs.list', params: { root: scalar() } },
-        { kind: 'request', id: i + 1000, method: 'runs.delete', params: { run: pick([join(tmp, 'nothing'), tmp, scalar()]) } },
-        { kind: 'request', id: i + 1000, method: 'policy.export', params: { run: pick([join(tmp, 'nothing'), scalar()]), out: pick([join(tmp, 'x.onnx'), join(tmp, 'x.txt'), scalar()]), force: scalar() } },
+        {
+          kind: 'request',
+          id: i + 1000,
+          method: 'runs.delete',
+          params: { run: pick([join(tmp, 'nothing'), tmp, scalar()]) },
+        },
+        {
+          kind: 'request',
+          id: i + 1000,
+          method: 'policy.export',
+          params: {
+            run: pick([join(tmp, 'nothing'), scalar()]),
+            out: pick([join(tmp, 'x.onnx'), join(tmp, 'x.txt'), scalar()]),
+            force: scalar(),
+          },
+        },
       ]),
     );
   }
@@ -104,12 +159,18 @@ test('hundreds of malformed messages: one error reply each, and the engine keeps
   assert.equal(info.protocol, 1);
   // Specific refusals say what is wrong.
   const unknown = await req('models.delete');
-  assert.ok(!unknown.ok && unknown.error.code === 'unknown-method' && /engine knows engine\.info/.test(unknown.error.message));
+  assert.ok(
+    !unknown.ok && unknown.error.code === 'unknown-method' && /engine knows engine\.info/.test(unknown.error.message),
+  );
   const badParams = await req('models.open', { dir: 7 });
   assert.ok(!badParams.ok && badParams.error.code === 'bad-params' && /params\.dir/.test(badParams.error.message));
   const notObject = await call('hello');
   assert.ok(!notObject.ok && notObject.id === null && /JSON object/.test(notObject.error.message));
-  const badSetting = await req('train.start', { model: 'gmm-ring8', runDir: join(tmp, 'r0'), config: { lrPolicy: 'fast' } });
+  const badSetting = await req('train.start', {
+    model: 'gmm-ring8',
+    runDir: join(tmp, 'r0'),
+    config: { lrPolicy: 'fast' },
+  });
   assert.ok(!badSetting.ok && /lrPolicy.*must be a number/.test(badSetting.error.message));
 });
 
@@ -122,7 +183,9 @@ test('models: the bundled list, a good model opened with its facts, a broken one
   const broken = join(tmp, 'broken-model');
   mkdirSync(broken);
   writeFileSync(join(broken, 'model.json'), JSON.stringify({ name: 'broken', onnx: 'missing.onnx', shape: [2] }));
-  const bad = ok<{ ok: boolean; problem: { message: string; key: string | null } }>(await req('models.open', { dir: broken }));
+  const bad = ok<{ ok: boolean; problem: { message: string; key: string | null } }>(
+    await req('models.open', { dir: broken }),
+  );
   assert.equal(bad.ok, false);
   assert.match(bad.problem.message, /missing\.onnx/);
   // Previews: a model's preview.png as it is, else samples drawn once (a PNG either way); a broken model is an error.
@@ -139,7 +202,21 @@ test('models: the bundled list, a good model opened with its facts, a broken one
 
 test('train over the protocol: events stream, junk during training is refused, runs are listed, stop works', async () => {
   const runDir = join(tmp, 'runs', 'cfg-rkl');
-  const config = { intervention: 'cfg', divergence: 'rkl', iterations: 4, trajectories: 64, rolloutBatch: 64, discriminatorInitSteps: 5, discriminatorSteps: 2, discriminatorBatch: 64, ppoEpochs: 1, ppoMinibatch: 256, hidden: 32, evalEvery: 2, evalSamples: 200 };
+  const config = {
+    intervention: 'cfg',
+    divergence: 'rkl',
+    iterations: 4,
+    trajectories: 64,
+    rolloutBatch: 64,
+    discriminatorInitSteps: 5,
+    discriminatorSteps: 2,
+    discriminatorBatch: 64,
+    ppoEpochs: 1,
+    ppoMinibatch: 256,
+    hidden: 32,
+    evalEvery: 2,
+    evalSamples: 200,
+  };
   events.length = 0;
   const started = ok<{ run: string }>(await req('train.start', { model: 'gmm-ring8', runDir, config }));
   assert.equal(started.run, runDir);
@@ -148,50 +225,84 @@ test('train over the protocol: events stream, junk during training is refused, r
   const dup = await req('train.start', { model: 'gmm-ring8', runDir, config });
   assert.ok(!dup.ok && /already (training|holds a run)/.test(dup.error.message));
   const deadline = Date.now() + 120_000;
-  while (!events.some((e) => e.type === 'run' && e.state === 'finished') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  while (!events.some((e) => e.type === 'run' && e.state === 'finished') && Date.now() < deadline)
+    await new Promise((r) => setTimeout(r, 100));
   // The lifecycle is data: started at 0 of 4, finished at 4 of 4.
   const lifecycle = events.filter((e) => e.type === 'run').map((e) => [e.run, e.state, e.iteration, e.iterations]);
   assert.deepEqual(lifecycle, [
     [runDir, 'started', 0, 4],
     [runDir, 'finished', 4, 4],
   ]);
-  assert.ok(events.filter((e) => e.type === 'progress').every((e) => e.run === runDir), 'progress events name their run');
-  const metrics = events.filter((e): e is Extract<EngineEvent, { type: 'metrics' }> => e.type === 'metrics' && e.run === runDir);
-  assert.deepEqual(metrics.map((e) => e.iteration), [1, 2, 3, 4]);
+  assert.ok(
+    events.filter((e) => e.type === 'progress').every((e) => e.run === runDir),
+    'progress events name their run',
+  );
+  const metrics = events.filter(
+    (e): e is Extract<EngineEvent, { type: 'metrics' }> => e.type === 'metrics' && e.run === runDir,
+  );
+  assert.deepEqual(
+    metrics.map((e) => e.iteration),
+    [1, 2, 3, 4],
+  );
   assert.equal(events.filter((e) => e.type === 'profile').length, 2);
   assert.equal(events.filter((e) => e.type === 'samples').length, 2);
-  const runs = ok<{ dir: string; iteration: number; active: boolean; divergence: string }[]>(await req('runs.list', { root: join(tmp, 'runs') }));
-  assert.deepEqual(runs.map((r) => [r.dir, r.iteration, r.active, r.divergence]), [[runDir, 4, false, 'rkl']]);
-  const history = ok<{ iterations: number; metrics: { iteration: number }[] }>(await req('runs.metrics', { run: runDir }));
-  assert.deepEqual(history.metrics.map((m) => m.iteration), [1, 2, 3, 4]);
+  const runs = ok<{ dir: string; iteration: number; active: boolean; divergence: string }[]>(
+    await req('runs.list', { root: join(tmp, 'runs') }),
+  );
+  assert.deepEqual(
+    runs.map((r) => [r.dir, r.iteration, r.active, r.divergence]),
+    [[runDir, 4, false, 'rkl']],
+  );
+  const history = ok<{ iterations: number; metrics: { iteration: number }[] }>(
+    await req('runs.metrics', { run: runDir }),
+  );
+  assert.deepEqual(
+    history.metrics.map((m) => m.iteration),
+    [1, 2, 3, 4],
+  );
   assert.equal(history.iterations, 4);
   const notRun = await req('runs.metrics', { run: tmp });
   assert.ok(!notRun.ok && /not a run directory/.test(notRun.error.message));
   // Resume for more, stop it mid-way: it keeps its last checkpoint.
   events.length = 0;
   ok(await req('train.resume', { run: runDir, iterations: 200 }));
-  while (!events.some((e) => e.type === 'metrics') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  while (!events.some((e) => e.type === 'metrics') && Date.now() < deadline)
+    await new Promise((r) => setTimeout(r, 50));
   assert.deepEqual(ok(await req('train.stop', { run: runDir, pause: true })), { stopped: true });
   const paused = events.filter((e) => e.type === 'run');
-  assert.deepEqual(paused.map((e) => e.state), ['started', 'paused']);
+  assert.deepEqual(
+    paused.map((e) => e.state),
+    ['started', 'paused'],
+  );
   assert.ok(paused[1]!.iteration > 4 && paused[1]!.iterations === 200, JSON.stringify(paused[1]));
   const after = ok<{ iteration: number; active: boolean }[]>(await req('runs.list', { root: join(tmp, 'runs') }));
   assert.ok(after[0]!.iteration > 4 && after[0]!.iteration < 200 && !after[0]!.active, JSON.stringify(after[0]));
   assert.deepEqual(ok(await req('train.stop', { run: runDir })), { stopped: false });
 });
 
-
 test('export and delete over the protocol: the file is written and verified, an existing one is an `exists` error until forced, a run goes to .trash', async () => {
   const runDir = join(tmp, 'runs', 'cfg-rkl'); // trained by the test above
   const out = join(tmp, 'exports', 'policy.onnx');
-  const res = ok<{ path: string; bytes: number; verification: { maxAbsDiff: number; states: number }; inputs: { name: string }[]; metadata: Record<string, string> }>(await req('policy.export', { run: runDir, out }));
+  const res = ok<{
+    path: string;
+    bytes: number;
+    verification: { maxAbsDiff: number; states: number };
+    inputs: { name: string }[];
+    metadata: Record<string, string>;
+  }>(await req('policy.export', { run: runDir, out }));
   assert.equal(res.path, out);
   assert.ok(existsSync(out) && existsSync(join(tmp, 'exports', 'policy.json')));
   assert.ok(res.verification.maxAbsDiff <= 1e-4 && res.verification.states >= 100);
-  assert.deepEqual(res.inputs.map((i) => i.name), ['x', 'sigma', 'temperature']);
+  assert.deepEqual(
+    res.inputs.map((i) => i.name),
+    ['x', 'sigma', 'temperature'],
+  );
   assert.equal(res.metadata['divergence'], 'rkl');
   const again = await req('policy.export', { run: runDir, out });
-  assert.ok(!again.ok && again.error.code === 'exists' && /already exists/.test(again.error.message), JSON.stringify(again));
+  assert.ok(
+    !again.ok && again.error.code === 'exists' && /already exists/.test(again.error.message),
+    JSON.stringify(again),
+  );
   ok(await req('policy.export', { run: runDir, out, force: true }));
   const bad = await req('policy.export', { run: runDir, out: 5 });
   assert.ok(!bad.ok && bad.error.code === 'bad-params');
@@ -212,21 +323,44 @@ test('damaged run files over the protocol: the error names the file and the fiel
   const run = (name: string, learner: Record<string, unknown>, checkpoint?: unknown): string => {
     const dir = join(root, name);
     mkdirSync(dir, { recursive: true });
-    const config = { version: '0', model: { name: 'gmm-ring8', dir: resolveModelDir('gmm-ring8') }, learner: { ...defaultConfig('cfg'), iterations: 2, ...learner } };
+    const config = {
+      version: '0',
+      model: { name: 'gmm-ring8', dir: resolveModelDir('gmm-ring8') },
+      learner: { ...defaultConfig('cfg'), iterations: 2, ...learner },
+    };
     writeFileSync(join(dir, 'config.json'), JSON.stringify(config, infReplacer));
-    writeFileSync(join(dir, 'metrics.jsonl'), JSON.stringify({ iteration: 1, 'charts/nfe': 35 }) + '\n' + JSON.stringify({ iteration: 2, 'charts/nfe': 35 }) + '\n');
+    writeFileSync(
+      join(dir, 'metrics.jsonl'),
+      JSON.stringify({ iteration: 1, 'charts/nfe': 35 }) +
+        '\n' +
+        JSON.stringify({ iteration: 2, 'charts/nfe': 35 }) +
+        '\n',
+    );
     if (checkpoint !== undefined) writeFileSync(join(dir, 'checkpoint.json'), JSON.stringify(checkpoint));
     return dir;
   };
   const badConfig = run('bad-config', { steps: 'ten' });
   const m = await req('runs.metrics', { run: badConfig });
-  assert.ok(!m.ok && m.error.message === `${join(badConfig, 'config.json')}: learner.steps must be a whole number ≥ 1, got "ten"`, JSON.stringify(m));
+  assert.ok(
+    !m.ok &&
+      m.error.message === `${join(badConfig, 'config.json')}: learner.steps must be a whole number ≥ 1, got "ten"`,
+    JSON.stringify(m),
+  );
   const badCheckpoint = run('bad-checkpoint', {}, { version: '0', iteration: 1, policy: [1] });
   const metricsBefore = readFileSync(join(badCheckpoint, 'metrics.jsonl'), 'utf8');
   const resumed = await req('train.resume', { run: badCheckpoint });
-  assert.ok(!resumed.ok && resumed.error.message.startsWith(`${join(badCheckpoint, 'checkpoint.json')}: policy[0]: expected a string, got 1`), JSON.stringify(resumed));
+  assert.ok(
+    !resumed.ok &&
+      resumed.error.message.startsWith(
+        `${join(badCheckpoint, 'checkpoint.json')}: policy[0]: expected a string, got 1`,
+      ),
+    JSON.stringify(resumed),
+  );
   assert.equal(readFileSync(join(badCheckpoint, 'metrics.jsonl'), 'utf8'), metricsBefore, 'metrics.jsonl untouched');
   // Listing: the readable run is there, the damaged one is skipped.
   const runs = ok<{ dir: string; iteration: number }[]>(await req('runs.list', { root }));
-  assert.deepEqual(runs.map((r) => [r.dir, r.iteration]), [[badCheckpoint, 2]]);
+  assert.deepEqual(
+    runs.map((r) => [r.dir, r.iteration]),
+    [[badCheckpoint, 2]],
+  );
 });

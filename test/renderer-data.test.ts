@@ -3,20 +3,44 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { allPositive, comparisonChart, metricChart, metricColumns, paddedRange, pointCount, tickLabel, logTickLabel, xRange } from '../src/renderer/src/components/chartData';
+import {
+  allPositive,
+  comparisonChart,
+  metricChart,
+  metricColumns,
+  paddedRange,
+  pointCount,
+  tickLabel,
+  logTickLabel,
+  xRange,
+} from '../src/renderer/src/components/chartData';
 import { applyRunEvents, type RunView } from '../src/renderer/src/hooks/useRunEvents';
 import { metricInfo, TRAIN_CHARTS } from '../src/shared/metrics';
 
-const line = (iteration: number, metrics: Record<string, number>) => ({ iteration, metrics: { iteration, ...metrics } });
+const line = (iteration: number, metrics: Record<string, number>) => ({
+  iteration,
+  metrics: { iteration, ...metrics },
+});
 
 test('a per-iteration metric has a gap (null) where a line lacks it or it is not finite', () => {
-  const lines = [line(1, { 'charts/entropy': 2 }), line(2, {}), line(3, { 'charts/entropy': Infinity }), line(4, { 'charts/entropy': 1.5 })];
+  const lines = [
+    line(1, { 'charts/entropy': 2 }),
+    line(2, {}),
+    line(3, { 'charts/entropy': Infinity }),
+    line(4, { 'charts/entropy': 1.5 }),
+  ];
   assert.deepEqual(metricColumns(lines, 'charts/entropy'), { x: [1, 2, 3, 4], y: [2, null, null, 1.5] });
 });
 
 test('an evaluation metric has points only where it was written (joined across), a gap where not finite', () => {
   assert.equal(metricInfo('eval/fid').cadence, 'evaluation');
-  const lines = [line(1, {}), line(2, { 'eval/fid': 0.5 }), line(3, {}), line(4, { 'eval/fid': Infinity }), line(6, { 'eval/fid': 0.25 })];
+  const lines = [
+    line(1, {}),
+    line(2, { 'eval/fid': 0.5 }),
+    line(3, {}),
+    line(4, { 'eval/fid': Infinity }),
+    line(6, { 'eval/fid': 0.25 }),
+  ];
   assert.deepEqual(metricColumns(lines, 'eval/fid'), { x: [2, 4, 6], y: [0.5, null, 0.25] });
 });
 
@@ -25,7 +49,12 @@ test('the learning signal chart carries its ± std band from the catalogue', () 
   assert.equal(info.key, 'charts/learning_signal_mean');
   const c = metricChart([line(1, { [info.key]: -1, [info.band!]: 0.5 }), line(2, { [info.key]: 0 })], info);
   assert.equal(c.band, true);
-  assert.deepEqual(c.data, [[1, 2], [-1, 0], [-1.5, null], [-0.5, null]]);
+  assert.deepEqual(c.data, [
+    [1, 2],
+    [-1, 0],
+    [-1.5, null],
+    [-0.5, null],
+  ]);
   assert.equal(pointCount(c), 2, 'band edges are not points');
 });
 
@@ -38,13 +67,28 @@ test('runs side by side share the union of their iterations; a run without a lin
     'eval/fid',
   );
   assert.deepEqual(c.names, ['a', 'b']);
-  assert.deepEqual(c.data, [[3, 5, 6], [1, undefined, 0.5], [undefined, 2, null]]);
+  assert.deepEqual(c.data, [
+    [3, 5, 6],
+    [1, undefined, 0.5],
+    [undefined, 2, null],
+  ]);
   assert.equal(pointCount(c), 3, 'the non-finite value is a gap, not a point');
 });
 
 test('a log axis only while every value is positive', () => {
-  assert.equal(allPositive(comparisonChart([{ name: 'a', lines: [line(1, { 'charts/approx_kl': 0.01 })] }], 'charts/approx_kl')), true);
-  assert.equal(allPositive(comparisonChart([{ name: 'a', lines: [line(1, { 'charts/approx_kl': 0.01 }), line(2, { 'charts/approx_kl': -1e-4 })] }], 'charts/approx_kl')), false);
+  assert.equal(
+    allPositive(comparisonChart([{ name: 'a', lines: [line(1, { 'charts/approx_kl': 0.01 })] }], 'charts/approx_kl')),
+    true,
+  );
+  assert.equal(
+    allPositive(
+      comparisonChart(
+        [{ name: 'a', lines: [line(1, { 'charts/approx_kl': 0.01 }), line(2, { 'charts/approx_kl': -1e-4 })] }],
+        'charts/approx_kl',
+      ),
+    ),
+    false,
+  );
 });
 
 test('the y range: a flat or one-point series sits mid-chart in a narrow range (no ±1, no fake slope)', () => {
@@ -57,13 +101,22 @@ test('the y range: a flat or one-point series sits mid-chart in a narrow range (
   // A real span is kept, padded a little.
   const [rlo, rhi] = paddedRange(0.5, 1.5);
   assert.ok(rlo < 0.5 && rlo > 0.4 && rhi > 1.5 && rhi < 1.6);
-  assert.deepEqual(paddedRange(0, 0).map((v) => Math.round(v * 100) / 100), [-1.16, 1.16]);
+  assert.deepEqual(
+    paddedRange(0, 0).map((v) => Math.round(v * 100) / 100),
+    [-1.16, 1.16],
+  );
   assert.deepEqual(xRange(7, 7), [6, 8]);
 });
 
 test('tick labels have the decimals their spacing needs', () => {
-  assert.deepEqual([0.0995, 0.1, 0.1005].map((v) => tickLabel(v, 0.0005)), ['0.0995', '0.1000', '0.1005']);
-  assert.deepEqual([0, 0.25, 0.5].map((v) => tickLabel(v, 0.25)), ['0.00', '0.25', '0.50']);
+  assert.deepEqual(
+    [0.0995, 0.1, 0.1005].map((v) => tickLabel(v, 0.0005)),
+    ['0.0995', '0.1000', '0.1005'],
+  );
+  assert.deepEqual(
+    [0, 0.25, 0.5].map((v) => tickLabel(v, 0.25)),
+    ['0.00', '0.25', '0.50'],
+  );
   assert.equal(tickLabel(-1e-17, 0.5), '0.0');
   assert.equal(tickLabel(35, 1), '35');
   assert.equal(logTickLabel(0.00001), '0.00001');
@@ -72,9 +125,19 @@ test('tick labels have the decimals their spacing needs', () => {
 
 test("a run's view: its state comes from run events; a resumed run's metrics replace the iterations it redoes", () => {
   const run = '/runs/a';
-  let v: RunView = { metrics: [], profile: null, samples: [], journal: [], status: { state: 'started', iteration: 0, iterations: 3 } };
+  let v: RunView = {
+    metrics: [],
+    profile: null,
+    samples: [],
+    journal: [],
+    status: { state: 'started', iteration: 0, iterations: 3 },
+  };
   const metrics = (iteration: number) => ({ type: 'metrics' as const, run, iteration, metrics: { iteration } });
-  v = applyRunEvents(v, [metrics(1), metrics(2), { type: 'log', run, level: 'info', message: 'a run finished at iteration 99 (text is not state)' }]);
+  v = applyRunEvents(v, [
+    metrics(1),
+    metrics(2),
+    { type: 'log', run, level: 'info', message: 'a run finished at iteration 99 (text is not state)' },
+  ]);
   assert.equal(v.status.state, 'started');
   assert.deepEqual(
     v.metrics.map((m) => m.iteration),
@@ -82,7 +145,12 @@ test("a run's view: its state comes from run events; a resumed run's metrics rep
   );
   v = applyRunEvents(v, [{ type: 'run', run, state: 'paused', iteration: 2, iterations: 3 }]);
   assert.deepEqual(v.status, { state: 'paused', iteration: 2, iterations: 3 });
-  v = applyRunEvents(v, [{ type: 'run', run, state: 'started', iteration: 1, iterations: 3 }, metrics(2), metrics(3), { type: 'run', run, state: 'failed', iteration: 3, iterations: 3, reason: 'out of memory' }]);
+  v = applyRunEvents(v, [
+    { type: 'run', run, state: 'started', iteration: 1, iterations: 3 },
+    metrics(2),
+    metrics(3),
+    { type: 'run', run, state: 'failed', iteration: 3, iterations: 3, reason: 'out of memory' },
+  ]);
   assert.deepEqual(
     v.metrics.map((m) => m.iteration),
     [1, 2, 3],

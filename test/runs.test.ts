@@ -24,7 +24,21 @@ let ring: Model;
 const base = join(tmp, 'base');
 
 function tiny(extra: Partial<LearnerConfig> = {}): LearnerConfig {
-  return { ...defaultConfig('cfg'), trajectories: 64, rolloutBatch: 64, discriminatorInitSteps: 3, discriminatorSteps: 2, discriminatorBatch: 32, ppoEpochs: 1, ppoMinibatch: 256, hidden: 16, evalEvery: 0, evalSamples: 128, iterations: 2, ...extra };
+  return {
+    ...defaultConfig('cfg'),
+    trajectories: 64,
+    rolloutBatch: 64,
+    discriminatorInitSteps: 3,
+    discriminatorSteps: 2,
+    discriminatorBatch: 32,
+    ppoEpochs: 1,
+    ppoMinibatch: 256,
+    hidden: 16,
+    evalEvery: 0,
+    evalSamples: 128,
+    iterations: 2,
+    ...extra,
+  };
 }
 
 before(async () => {
@@ -107,15 +121,27 @@ test('a run written before the rename (checkpoint density*, config dre*/lrDensit
 
 test('a damaged config.json names the file and the field; export and train --resume refuse it and write nothing', async () => {
   const cases: [(c: Record<string, unknown>) => void, RegExp][] = [
-    [(c) => ((c['learner'] as Record<string, unknown>)['steps'] = 'ten'), /config\.json: learner\.steps must be a whole number ≥ 1, got "ten"/],
-    [(c) => delete (c['learner'] as Record<string, unknown>)['actions'], /config\.json: learner\.actions must be at least 2 numbers, separated by commas, got nothing/],
-    [(c) => ((c['learner'] as Record<string, unknown>)['emaDecay'] = 2), /config\.json: learner\.emaDecay must be a number in \[0, 1\), got 2/],
+    [
+      (c) => ((c['learner'] as Record<string, unknown>)['steps'] = 'ten'),
+      /config\.json: learner\.steps must be a whole number ≥ 1, got "ten"/,
+    ],
+    [
+      (c) => delete (c['learner'] as Record<string, unknown>)['actions'],
+      /config\.json: learner\.actions must be at least 2 numbers, separated by commas, got nothing/,
+    ],
+    [
+      (c) => ((c['learner'] as Record<string, unknown>)['emaDecay'] = 2),
+      /config\.json: learner\.emaDecay must be a number in \[0, 1\), got 2/,
+    ],
     [(c) => ((c['model'] as Record<string, unknown>)['dir'] = 5), /config\.json: model\.dir: expected a string, got 5/],
   ];
   for (const [edit, message] of cases) {
     const dir = copyRun('config.json', edit);
     const before = snapshot(dir);
-    assert.throws(() => readRunConfig(dir), (e: unknown) => e instanceof RunFileError && message.test(e.message) && e.file === runPaths(dir).config);
+    assert.throws(
+      () => readRunConfig(dir),
+      (e: unknown) => e instanceof RunFileError && message.test(e.message) && e.file === runPaths(dir).config,
+    );
     assertUsageError(await cli('export', '--run', dir, '--out', join(dir, 'policy.onnx')), message);
     assertUsageError(await cli('train', '--resume', dir), message);
     assert.deepEqual(snapshot(dir), before, 'nothing written');
@@ -132,12 +158,18 @@ test('a damaged checkpoint names the file and the field; train --resume fails wi
     [(c) => delete c['optDiscriminator'], /checkpoint\.json: optDiscriminator: missing \(expected a list\)/],
     [(c) => (c['iteration'] = -1), /checkpoint\.json: iteration: must be ≥ 0, got -1/],
     // Well formed, but not this run's network: the sizes do not fit.
-    [(c) => ((c['policy'] as string[])[0] = Buffer.from(new Float32Array(3).buffer).toString('base64')), /checkpoint\.json: does not fit the run's config/],
+    [
+      (c) => ((c['policy'] as string[])[0] = Buffer.from(new Float32Array(3).buffer).toString('base64')),
+      /checkpoint\.json: does not fit the run's config/,
+    ],
   ];
   for (const [edit, message] of cases) {
     const dir = copyRun('checkpoint.json', edit);
     // A metrics line of an iteration the checkpoint would not hold: resuming would drop it.
-    writeFileSync(runPaths(dir).metrics, readFileSync(runPaths(dir).metrics, 'utf8') + JSON.stringify({ iteration: 3, 'charts/nfe': 35 }) + '\n');
+    writeFileSync(
+      runPaths(dir).metrics,
+      readFileSync(runPaths(dir).metrics, 'utf8') + JSON.stringify({ iteration: 3, 'charts/nfe': 35 }) + '\n',
+    );
     const before = snapshot(dir);
     await assert.rejects(runTraining({ model: ring, config: tiny(), runDir: dir, resume: true }), message);
     assertUsageError(await cli('train', '--resume', dir), message);
@@ -151,7 +183,10 @@ test('metrics.jsonl: a line cut by a kill is skipped and dropped on resume; a da
   const path = runPaths(dir).metrics;
   const lines = readFileSync(path, 'utf8');
   writeFileSync(path, lines + '{"iteration": 3, "charts/n');
-  assert.deepEqual(readMetrics(dir).map((m) => m.iteration), [1, 2]);
+  assert.deepEqual(
+    readMetrics(dir).map((m) => m.iteration),
+    [1, 2],
+  );
   // A NaN metric (written as null) reads as not measured.
   writeFileSync(path, lines + JSON.stringify({ iteration: 3, 'losses/discriminator': NaN, 'charts/nfe': 35 }) + '\n');
   assert.deepEqual(readMetrics(dir)[2], { iteration: 3, 'charts/nfe': 35 });
@@ -174,5 +209,8 @@ test('profile files follow their schema', async () => {
   assert.equal(p.profile.length, 18);
   assert.deepEqual(readProfile(runPaths(dir).profile), p);
   writeFileSync(runPaths(dir).profile, JSON.stringify({ ...p, profile: [[0.5, 'half']] }));
-  assert.throws(() => readProfile(runPaths(dir).profile), /profile\.json: profile\[0\]\[1\]: expected a number, got "half"/);
+  assert.throws(
+    () => readProfile(runPaths(dir).profile),
+    /profile\.json: profile\[0\]\[1\]: expected a number, got "half"/,
+  );
 });

@@ -55,7 +55,9 @@ class ScriptedNoise implements NoiseSource {
 /** D_w in float64 around the float32 model: D_u + w (D_c − D_u), one row. */
 async function guided64(model: Model, x: Float64Array, sigma: number, label: number, w: number): Promise<Float64Array> {
   const call = async (l: number): Promise<Float64Array> =>
-    Float64Array.from(await model.denoise(Float32Array.from(x), new Float32Array([sigma]), new BigInt64Array([BigInt(l)])));
+    Float64Array.from(
+      await model.denoise(Float32Array.from(x), new Float32Array([sigma]), new BigInt64Array([BigInt(l)])),
+    );
   const c = await call(label);
   if (w === 1) return c;
   const u = await call(model.nullClass!);
@@ -116,8 +118,12 @@ async function compareWithReference(sampler: 'euler' | 'heun' | 'edm', churn: nu
   const res = await generate(ring, settings, { n: N_REF, batch: 10, seed: 0, classes: labels, initNoise: z, noise });
   let worst = 0;
   for (let r = 0; r < N_REF; r++) {
-    const ref = await edmReference(ring, Float64Array.from(z.subarray(r * dim, (r + 1) * dim)), labels[r]!, { ...opts, heun: sampler !== 'euler', w }, (k) =>
-      noise.block(r, k),
+    const ref = await edmReference(
+      ring,
+      Float64Array.from(z.subarray(r * dim, (r + 1) * dim)),
+      labels[r]!,
+      { ...opts, heun: sampler !== 'euler', w },
+      (k) => noise.block(r, k),
     );
     const scale = Math.max(1, ...ref.map(Math.abs));
     worst = Math.max(worst, maxAbsDiff(res.samples.subarray(r * dim, (r + 1) * dim), ref) / scale);
@@ -154,8 +160,20 @@ test('a reference with a different update is detected (the comparison has teeth)
   const dim = 2;
   const z = Float32Array.from({ length: 4 * dim }, (_, i) => Math.sin(i + 1));
   const labels = new Int32Array([0, 1, 2, 3]);
-  const res = await generate(ring, resolveSettings(ring, { sampler: 'heun' }), { n: 4, batch: 4, seed: 0, classes: labels, initNoise: z });
-  const ref = await edmReference(ring, Float64Array.from(z.subarray(0, dim)), 0, { steps: 18, heun: false, churn: 0, sTmin: 0, sTmax: Infinity, sNoise: 1, w: 1 }, () => new Float64Array(dim));
+  const res = await generate(ring, resolveSettings(ring, { sampler: 'heun' }), {
+    n: 4,
+    batch: 4,
+    seed: 0,
+    classes: labels,
+    initNoise: z,
+  });
+  const ref = await edmReference(
+    ring,
+    Float64Array.from(z.subarray(0, dim)),
+    0,
+    { steps: 18, heun: false, churn: 0, sTmin: 0, sTmax: Infinity, sNoise: 1, w: 1 },
+    () => new Float64Array(dim),
+  );
   assert.ok(maxAbsDiff(res.samples.subarray(0, dim), ref) > 100 * F32_TOL);
 });
 
@@ -164,9 +182,24 @@ test('DDIM: η = 0 equals Euler; η = 1 matches a float64 reference', async () =
   const n = 16;
   const z = Float32Array.from({ length: n * dim }, (_, i) => Math.cos(3 * i + 1));
   const labels = Int32Array.from({ length: n }, (_, i) => i % 8);
-  const euler = await generate(ring, resolveSettings(ring, { sampler: 'euler', guidance: 2 }), { n, batch: n, seed: 0, classes: labels, initNoise: z });
-  const ddim0 = await generate(ring, resolveSettings(ring, { sampler: 'ddim', eta: 0, guidance: 2 }), { n, batch: n, seed: 0, classes: labels, initNoise: z });
-  assert.ok(maxAbsDiff(euler.samples, ddim0.samples) < 1e-5, `ddim η=0 vs euler ${maxAbsDiff(euler.samples, ddim0.samples)}`);
+  const euler = await generate(ring, resolveSettings(ring, { sampler: 'euler', guidance: 2 }), {
+    n,
+    batch: n,
+    seed: 0,
+    classes: labels,
+    initNoise: z,
+  });
+  const ddim0 = await generate(ring, resolveSettings(ring, { sampler: 'ddim', eta: 0, guidance: 2 }), {
+    n,
+    batch: n,
+    seed: 0,
+    classes: labels,
+    initNoise: z,
+  });
+  assert.ok(
+    maxAbsDiff(euler.samples, ddim0.samples) < 1e-5,
+    `ddim η=0 vs euler ${maxAbsDiff(euler.samples, ddim0.samples)}`,
+  );
 
   const noise = new ScriptedNoise(n, dim, 20, 3);
   const s = resolveSettings(ring, { sampler: 'ddim', eta: 1, steps: 18 });
@@ -185,7 +218,9 @@ test('DDIM: η = 0 equals Euler; η = 1 matches a float64 reference', async () =
       const xt = x.map((v) => v * Math.sqrt(a));
       const eps = xt.map((v, j) => (v - Math.sqrt(a) * x0[j]!) / Math.sqrt(1 - a));
       const zz = noise.block(r, i);
-      const xtn = x0.map((v, j) => Math.sqrt(an) * v + Math.sqrt(Math.max(0, 1 - an - sEta * sEta)) * eps[j]! + sEta * zz[j]!);
+      const xtn = x0.map(
+        (v, j) => Math.sqrt(an) * v + Math.sqrt(Math.max(0, 1 - an - sEta * sEta)) * eps[j]! + sEta * zz[j]!,
+      );
       x = xtn.map((v) => v / Math.sqrt(an));
     }
     const scale = Math.max(1, ...x.map(Math.abs));
@@ -197,11 +232,27 @@ test('DDIM: η = 0 equals Euler; η = 1 matches a float64 reference', async () =
 test('restart: K = 0 is Heun; NFE = 2N−1 + K·2·n_restart', async () => {
   const n = 32;
   const z = Float32Array.from({ length: n * 2 }, (_, i) => Math.sin(7 * i));
-  const heun = await generate(exact, resolveSettings(exact, { sampler: 'heun' }), { n, batch: n, seed: 1, initNoise: z });
-  const r0 = await generate(exact, resolveSettings(exact, { sampler: 'restart', restart: { tMin: 0.1, tMax: 2, k: 0, steps: 4 } }), { n, batch: n, seed: 1, initNoise: z });
+  const heun = await generate(exact, resolveSettings(exact, { sampler: 'heun' }), {
+    n,
+    batch: n,
+    seed: 1,
+    initNoise: z,
+  });
+  const r0 = await generate(
+    exact,
+    resolveSettings(exact, { sampler: 'restart', restart: { tMin: 0.1, tMax: 2, k: 0, steps: 4 } }),
+    { n, batch: n, seed: 1, initNoise: z },
+  );
   assert.deepEqual(r0.samples, heun.samples);
-  const r2 = await generate(exact, resolveSettings(exact, { sampler: 'restart', restart: { tMin: 0.1, tMax: 2, k: 2, steps: 4 } }), { n, batch: n, seed: 1, initNoise: z });
-  assert.ok(r2.nfe.every((v) => v === 35 + 2 * 2 * 4), `restart NFE ${r2.nfe[0]}`);
+  const r2 = await generate(
+    exact,
+    resolveSettings(exact, { sampler: 'restart', restart: { tMin: 0.1, tMax: 2, k: 2, steps: 4 } }),
+    { n, batch: n, seed: 1, initNoise: z },
+  );
+  assert.ok(
+    r2.nfe.every((v) => v === 35 + 2 * 2 * 4),
+    `restart NFE ${r2.nfe[0]}`,
+  );
   assert.ok(maxAbsDiff(r2.samples, heun.samples) > 1e-3, 'restarts inject fresh noise');
 });
 
@@ -269,16 +320,27 @@ test('gmm-ring8-exact, Heun 18: per-class means and covariances match the data',
     const seMean = sd / Math.sqrt(perClass);
     const seVar = sd * sd * Math.sqrt(2 / (perClass - 1));
     // 4.5 standard errors: a false alarm in ~1e-5 of runs per statistic.
-    assert.ok(Math.abs(mx - mu[0]!) < 4.5 * seMean && Math.abs(my - mu[1]!) < 4.5 * seMean, `class ${k} mean (${mx}, ${my}) vs (${mu})`);
-    assert.ok(Math.abs(cxx - sd * sd) < 4.5 * seVar && Math.abs(cyy - sd * sd) < 4.5 * seVar, `class ${k} variances ${cxx}, ${cyy} vs ${sd * sd}`);
-    assert.ok(Math.abs(cxy) < 4.5 * (sd * sd) / Math.sqrt(perClass), `class ${k} covariance ${cxy}`);
+    assert.ok(
+      Math.abs(mx - mu[0]!) < 4.5 * seMean && Math.abs(my - mu[1]!) < 4.5 * seMean,
+      `class ${k} mean (${mx}, ${my}) vs (${mu})`,
+    );
+    assert.ok(
+      Math.abs(cxx - sd * sd) < 4.5 * seVar && Math.abs(cyy - sd * sd) < 4.5 * seVar,
+      `class ${k} variances ${cxx}, ${cyy} vs ${sd * sd}`,
+    );
+    assert.ok(Math.abs(cxy) < (4.5 * (sd * sd)) / Math.sqrt(perClass), `class ${k} covariance ${cxy}`);
   }
 });
 
 test('gmm-ring8-exact: with enough steps Heun matches the true variance; unconditional samples hit every class equally', async () => {
   const params = JSON.parse(readFileSync(join(exact.dir, 'params.json'), 'utf8')) as Params;
   const n = 4000;
-  const res = await generate(exact, resolveSettings(exact, { sampler: 'heun', steps: 256 }), { n, batch: 2000, seed: 5, classes: 'none' });
+  const res = await generate(exact, resolveSettings(exact, { sampler: 'heun', steps: 256 }), {
+    n,
+    batch: 2000,
+    seed: 5,
+    classes: 'none',
+  });
   const counts = new Array(8).fill(0);
   let sq = 0;
   for (let i = 0; i < n; i++) {
@@ -309,7 +371,13 @@ test('hooks: per-row guidance equals constant guidance; renoise jumps cost no NF
   const z = Float32Array.from({ length: n * 2 }, (_, i) => Math.sin(5 * i + 2));
   const labels = Int32Array.from({ length: n }, (_, i) => i % 8);
   const s = resolveSettings(ring, { sampler: 'heun', guidance: 1 });
-  const constant = await generate(ring, resolveSettings(ring, { sampler: 'heun', guidance: 2 }), { n, batch: 16, seed: 0, classes: labels, initNoise: z });
+  const constant = await generate(ring, resolveSettings(ring, { sampler: 'heun', guidance: 2 }), {
+    n,
+    batch: 16,
+    seed: 0,
+    classes: labels,
+    initNoise: z,
+  });
   const hook: StepHook = (ctx) => ({ guidance: new Float32Array(ctx.rows.length).fill(2) });
   const hooked = await generate(ring, s, { n, batch: 16, seed: 0, classes: labels, initNoise: z, hook });
   assert.deepEqual(hooked.samples, constant.samples);
@@ -327,7 +395,15 @@ test('hooks: per-row guidance equals constant guidance; renoise jumps cost no NF
     });
     return { jumpTo };
   };
-  const res = await generate(ring, s, { n, batch: 16, seed: 0, classes: labels, initNoise: z, hook: renoise, horizon: N + 6 });
+  const res = await generate(ring, s, {
+    n,
+    batch: 16,
+    seed: 0,
+    classes: labels,
+    initNoise: z,
+    hook: renoise,
+    horizon: N + 6,
+  });
   assert.equal(jumped.size, n / 2);
   for (let r = 0; r < n; r++) {
     // Heun: 2 NFE per step but 1 for the last; a jump from level 5 to 0 repeats 5 steps.
@@ -335,10 +411,17 @@ test('hooks: per-row guidance equals constant guidance; renoise jumps cost no NF
   }
   // Rows that never jumped are untouched by the others' jumps.
   const plain = await generate(ring, s, { n, batch: 16, seed: 0, classes: labels, initNoise: z });
-  for (let r = 1; r < n; r += 2) assert.deepEqual(res.samples.subarray(2 * r, 2 * r + 2), plain.samples.subarray(2 * r, 2 * r + 2));
+  for (let r = 1; r < n; r += 2)
+    assert.deepEqual(res.samples.subarray(2 * r, 2 * r + 2), plain.samples.subarray(2 * r, 2 * r + 2));
 
   await assert.rejects(
-    generate(ring, s, { n: 4, batch: 4, seed: 0, classes: 'random', hook: (ctx) => ({ jumpTo: new Int32Array(ctx.rows.length).fill(ctx.iteration + 3) }) }),
+    generate(ring, s, {
+      n: 4,
+      batch: 4,
+      seed: 0,
+      classes: 'random',
+      hook: (ctx) => ({ jumpTo: new Int32Array(ctx.rows.length).fill(ctx.iteration + 3) }),
+    }),
     /jumps go back/,
   );
 });
@@ -348,10 +431,28 @@ test('hooks: per-row γ reproduces S_churn, and γ = 0 rows stay deterministic',
   const z = Float32Array.from({ length: n * 2 }, (_, i) => Math.cos(i));
   const s = resolveSettings(exact, { sampler: 'edm', churn: 20 });
   const viaChurn = await generate(exact, s, { n, batch: n, seed: 9, classes: 'none', initNoise: z });
-  const gammaHook: StepHook = (ctx) => ({ gamma: Float32Array.from(ctx.sigma, (t) => Math.min(20 / 18, Math.SQRT2 - 1) * (t > 0 ? 1 : 0)) });
-  const viaHook = await generate(exact, resolveSettings(exact, { sampler: 'edm', churn: 0 }), { n, batch: n, seed: 9, classes: 'none', initNoise: z, hook: gammaHook });
+  const gammaHook: StepHook = (ctx) => ({
+    gamma: Float32Array.from(ctx.sigma, (t) => Math.min(20 / 18, Math.SQRT2 - 1) * (t > 0 ? 1 : 0)),
+  });
+  const viaHook = await generate(exact, resolveSettings(exact, { sampler: 'edm', churn: 0 }), {
+    n,
+    batch: n,
+    seed: 9,
+    classes: 'none',
+    initNoise: z,
+    hook: gammaHook,
+  });
   // γ passes through a Float32Array in the hook, so t̂ agrees to float32 round-off only.
-  assert.ok(maxAbsDiff(viaHook.samples, viaChurn.samples) < 1e-4, `γ hook vs churn ${maxAbsDiff(viaHook.samples, viaChurn.samples)}`);
-  const deterministic = await generate(exact, resolveSettings(exact, { sampler: 'heun' }), { n, batch: n, seed: 9, classes: 'none', initNoise: z });
+  assert.ok(
+    maxAbsDiff(viaHook.samples, viaChurn.samples) < 1e-4,
+    `γ hook vs churn ${maxAbsDiff(viaHook.samples, viaChurn.samples)}`,
+  );
+  const deterministic = await generate(exact, resolveSettings(exact, { sampler: 'heun' }), {
+    n,
+    batch: n,
+    seed: 9,
+    classes: 'none',
+    initNoise: z,
+  });
   assert.ok(maxAbsDiff(viaHook.samples, deterministic.samples) > 1e-2, 'churn changes the samples');
 });

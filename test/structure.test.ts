@@ -26,7 +26,9 @@ function localImports(file: string): string[] {
   return info.importedFiles.flatMap(({ fileName }) => {
     if (!fileName.startsWith('.')) return [];
     const base = resolve(dirname(file), fileName);
-    const hit = [base, `${base}.ts`, `${base}.tsx`, join(base, 'index.ts'), join(base, 'index.tsx')].find((p) => existsSync(p) && statSync(p).isFile());
+    const hit = [base, `${base}.ts`, `${base}.tsx`, join(base, 'index.ts'), join(base, 'index.tsx')].find(
+      (p) => existsSync(p) && statSync(p).isFile(),
+    );
     return hit ? [hit] : [];
   });
 }
@@ -96,7 +98,11 @@ test('the import-cycle check finds a planted cycle', () => {
 test('the renderer imports nothing from src/main (it talks to the engine through the protocol)', () => {
   const bad = files
     .filter((f) => f.startsWith(join(SRC, 'renderer')))
-    .flatMap((f) => localImports(f).filter((d) => d.startsWith(join(SRC, 'main'))).map((d) => `${relative(ROOT, f)} → ${relative(ROOT, d)}`));
+    .flatMap((f) =>
+      localImports(f)
+        .filter((d) => d.startsWith(join(SRC, 'main')))
+        .map((d) => `${relative(ROOT, f)} → ${relative(ROOT, d)}`),
+    );
   assert.deepEqual(bad, []);
 });
 
@@ -107,7 +113,10 @@ test('the UI decides no state from message text (no regular expression or prefix
       .split('\n')
       .forEach((line, i) => {
         // A regex literal tested against text, or a prefix/substring test on a message or log line.
-        if (/\/[^/\n]+\/[a-z]*\.(test|exec)\((?!\s*out\b)[^)]*\b(message|log|l|line|text)\b/.test(line) || /\b(message|logs?|line)\b[\w.[\]]*\.(startsWith|endsWith|includes|match)\(/.test(line)) {
+        if (
+          /\/[^/\n]+\/[a-z]*\.(test|exec)\((?!\s*out\b)[^)]*\b(message|log|l|line|text)\b/.test(line) ||
+          /\b(message|logs?|line)\b[\w.[\]]*\.(startsWith|endsWith|includes|match)\(/.test(line)
+        ) {
           bad.push(`${relative(ROOT, f)}:${i + 1}: ${line.trim()}`);
         }
       });

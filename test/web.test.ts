@@ -21,20 +21,31 @@ before(async () => {
   writeFileSync(join(site, 'index.html'), '<!doctype html><title>Sampler Studio</title><p>hello</p>');
   writeFileSync(join(site, 'assets', 'app.js'), 'console.log(1)');
   writeFileSync(join(tmp, 'secret.txt'), 'not for the web');
-  server = await startWebServer({ staticDir: site, engineEntry: join(ROOT, 'src/main/engine/worker.ts'), engineExecArgv: ['--import', 'tsx'], engineEnv: { ...process.env, SAMPLER_STUDIO_CACHE: join(tmp, 'cache') } });
+  server = await startWebServer({
+    staticDir: site,
+    engineEntry: join(ROOT, 'src/main/engine/worker.ts'),
+    engineExecArgv: ['--import', 'tsx'],
+    engineEnv: { ...process.env, SAMPLER_STUDIO_CACHE: join(tmp, 'cache') },
+  });
 });
 after(async () => {
   await server.close();
   rmSync(tmp, { recursive: true, force: true });
 });
 
-function get(path: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
+function get(
+  path: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port: server.port, path, headers: { host: `127.0.0.1:${server.port}`, ...headers } }, (res) => {
-      let body = '';
-      res.setEncoding('utf8').on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }));
-    });
+    const req = request(
+      { host: '127.0.0.1', port: server.port, path, headers: { host: `127.0.0.1:${server.port}`, ...headers } },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8').on('data', (c: string) => (body += c));
+        res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }));
+      },
+    );
     req.on('error', reject);
     req.end();
   });
@@ -52,18 +63,25 @@ test('HTTP: no token → 401; the token is traded for an HttpOnly SameSite cooki
   const trade = await get(`/?token=${server.token}`);
   assert.equal(trade.status, 302);
   assert.equal(trade.headers['location'], '/');
-  assert.match(String(trade.headers['set-cookie']), /sampler_studio_token=[0-9a-f]{64}; HttpOnly; SameSite=Strict; Path=\//);
+  assert.match(
+    String(trade.headers['set-cookie']),
+    /sampler_studio_token=[0-9a-f]{64}; HttpOnly; SameSite=Strict; Path=\//,
+  );
   const page = await get('/', { cookie: cookie() });
   assert.equal(page.status, 200);
   assert.match(page.body, /hello/);
   assert.match(String(page.headers['content-security-policy']), /default-src 'self'/);
-  assert.equal((await get('/assets/app.js', { cookie: cookie() })).headers['content-type'], 'text/javascript; charset=utf-8');
+  assert.equal(
+    (await get('/assets/app.js', { cookie: cookie() })).headers['content-type'],
+    'text/javascript; charset=utf-8',
+  );
   // DNS rebinding and cross-site requests.
   assert.equal((await get('/', { cookie: cookie(), host: `evil.example:${server.port}` })).status, 403);
   assert.equal((await get('/', { cookie: cookie(), origin: 'http://evil.example' })).status, 403);
   assert.equal((await get('/', { cookie: cookie(), origin: `http://localhost:${server.port}` })).status, 200);
   // Nothing outside the site directory.
-  for (const p of ['/../secret.txt', '/%2e%2e/secret.txt', '/assets/../../secret.txt']) assert.equal((await get(p, { cookie: cookie() })).status, 404, p);
+  for (const p of ['/../secret.txt', '/%2e%2e/secret.txt', '/assets/../../secret.txt'])
+    assert.equal((await get(p, { cookie: cookie() })).status, 404, p);
 });
 
 function open(headers: Record<string, string>): Promise<{ ws: WebSocket | null; status: number | null }> {
@@ -93,7 +111,12 @@ test('WebSocket: needs the cookie and this server as Origin; then requests reach
   ws.send('not json');
   ws.send(JSON.stringify({ kind: 'request', id: 8, method: 'nope', params: {} }));
   await waitFor(3);
-  const byId = new Map(replies.map((r) => [(r as { id: number | null }).id, r as { ok: boolean; result?: { protocol: number }; error?: { message: string } }]));
+  const byId = new Map(
+    replies.map((r) => [
+      (r as { id: number | null }).id,
+      r as { ok: boolean; result?: { protocol: number }; error?: { message: string } },
+    ]),
+  );
   assert.equal(byId.get(7)?.ok, true);
   assert.equal(byId.get(7)?.result?.protocol, 1);
   assert.match(byId.get(null)?.error?.message ?? '', /JSON text/);
@@ -107,7 +130,10 @@ test('WebSocket: needs the cookie and this server as Origin; then requests reach
   const t = Date.now();
   while (other.length < 1 && Date.now() - t < 30_000) await new Promise((r) => setTimeout(r, 20));
   assert.equal(other.length, 1, 'the second connection gets exactly its own answer');
-  assert.ok(Array.isArray((other[0] as { result: unknown }).result), 'models.list answered on the connection that asked');
+  assert.ok(
+    Array.isArray((other[0] as { result: unknown }).result),
+    'models.list answered on the connection that asked',
+  );
   assert.equal((replies[3] as { id: number }).id, 9);
   second.close();
   ws.close();
@@ -117,7 +143,14 @@ test('a crashed engine: every page is told why, a new engine serves, and the int
   const origin = `http://127.0.0.1:${server.port}`;
   const { ws } = await open({ cookie: cookie(), origin });
   assert.ok(ws);
-  const got: { kind: string; id?: number; ok?: boolean; result?: unknown; error?: { message: string }; event?: { type: string; level?: string; message?: string; iteration?: number; state?: string } }[] = [];
+  const got: {
+    kind: string;
+    id?: number;
+    ok?: boolean;
+    result?: unknown;
+    error?: { message: string };
+    event?: { type: string; level?: string; message?: string; iteration?: number; state?: string };
+  }[] = [];
   ws.on('message', (d) => got.push(JSON.parse(d.toString())));
   const until = async (pred: () => boolean, ms = 60_000): Promise<void> => {
     const t = Date.now();
@@ -125,19 +158,46 @@ test('a crashed engine: every page is told why, a new engine serves, and the int
     assert.ok(pred(), 'timed out');
   };
   const runDir = join(tmp, 'crash-run');
-  const config = { iterations: 400, trajectories: 64, rolloutBatch: 64, discriminatorInitSteps: 5, discriminatorSteps: 2, discriminatorBatch: 64, ppoEpochs: 1, ppoMinibatch: 256, hidden: 32, evalEvery: 0, evalSamples: 200 };
-  ws.send(JSON.stringify({ kind: 'request', id: 1, method: 'train.start', params: { model: 'gmm-ring8', runDir, config } }));
+  const config = {
+    iterations: 400,
+    trajectories: 64,
+    rolloutBatch: 64,
+    discriminatorInitSteps: 5,
+    discriminatorSteps: 2,
+    discriminatorBatch: 64,
+    ppoEpochs: 1,
+    ppoMinibatch: 256,
+    hidden: 32,
+    evalEvery: 0,
+    evalSamples: 200,
+  };
+  ws.send(
+    JSON.stringify({ kind: 'request', id: 1, method: 'train.start', params: { model: 'gmm-ring8', runDir, config } }),
+  );
   await until(() => got.filter((m) => m.event?.type === 'metrics').length >= 2);
   const pid = server.enginePid()!;
   process.kill(pid, 'SIGKILL');
-  await until(() => got.some((m) => m.event?.type === 'log' && /engine stopped \(SIGKILL\)/.test(m.event.message ?? '')));
+  await until(() =>
+    got.some((m) => m.event?.type === 'log' && /engine stopped \(SIGKILL\)/.test(m.event.message ?? '')),
+  );
   await until(() => server.enginePid() !== null && server.enginePid() !== pid);
   ws.send(JSON.stringify({ kind: 'request', id: 2, method: 'runs.list', params: { root: tmp } }));
   await until(() => got.some((m) => m.id === 2));
   const runs = got.find((m) => m.id === 2)!.result as { dir: string; iteration: number; active: boolean }[];
   const saved = runs.find((r) => r.dir === runDir)!;
   assert.ok(saved.iteration >= 2 && !saved.active, JSON.stringify(saved));
-  ws.send(JSON.stringify({ kind: 'request', id: 3, method: 'train.resume', params: { run: runDir, iterations: saved.iteration + 2 } }));
-  await until(() => got.some((m) => m.event?.type === 'run' && m.event.state === 'finished' && m.event.iteration === saved.iteration + 2));
+  ws.send(
+    JSON.stringify({
+      kind: 'request',
+      id: 3,
+      method: 'train.resume',
+      params: { run: runDir, iterations: saved.iteration + 2 },
+    }),
+  );
+  await until(() =>
+    got.some(
+      (m) => m.event?.type === 'run' && m.event.state === 'finished' && m.event.iteration === saved.iteration + 2,
+    ),
+  );
   ws.close();
 });

@@ -65,7 +65,7 @@ describe('contentSecurityPolicy', () => {
 describe('withContentSecurityPolicy', () => {
   it('replaces an existing header whatever its case and keeps the others', () => {
     const headers = withContentSecurityPolicy(
-      { 'content-security-policy': ["default-src *"], 'Content-Type': 'text/html' },
+      { 'content-security-policy': ['default-src *'], 'Content-Type': 'text/html' },
       "default-src 'self'",
     );
     assert.deepEqual(headers, {
@@ -110,8 +110,14 @@ describe('isAllowedNavigation', () => {
     assert.equal(isAllowedNavigation('file:///opt/sampler-studio/resources/app/out/main/index.js', appDir), false);
     assert.equal(isAllowedNavigation(`${appDir}../main/index.js`, appDir), false);
     assert.equal(isAllowedNavigation(`${appDir}..%2f..%2fsecret.html`, appDir), false);
-    assert.equal(isAllowedNavigation('file:///opt/sampler-studio/resources/app/out/renderer-evil/x.html', appDir), false);
-    assert.equal(isAllowedNavigation('file://remote-host/opt/sampler-studio/resources/app/out/renderer/index.html', appDir), false);
+    assert.equal(
+      isAllowedNavigation('file:///opt/sampler-studio/resources/app/out/renderer-evil/x.html', appDir),
+      false,
+    );
+    assert.equal(
+      isAllowedNavigation('file://remote-host/opt/sampler-studio/resources/app/out/renderer/index.html', appDir),
+      false,
+    );
     assert.equal(isAllowedNavigation('https://example.com/', appDir), false);
     assert.equal(isAllowedNavigation('file:///', 'file:///'), false);
   });
@@ -146,7 +152,8 @@ describe('MAIN_WINDOW', () => {
 describe('native dialog channels (shared/ipc.ts)', () => {
   it('checks the renderer’s suggested export path and keeps the .onnx extension', () => {
     assert.equal(exportPathSuggestion('/runs/a/policy.onnx'), '/runs/a/policy.onnx');
-    for (const bad of [undefined, null, 3, '', 'x'.repeat(5000), 'a\0b', { path: 'x' }]) assert.equal(exportPathSuggestion(bad), 'policy.onnx');
+    for (const bad of [undefined, null, 3, '', 'x'.repeat(5000), 'a\0b', { path: 'x' }])
+      assert.equal(exportPathSuggestion(bad), 'policy.onnx');
     assert.equal(withOnnxExtension('/tmp/my-policy'), '/tmp/my-policy.onnx');
     assert.equal(withOnnxExtension('/tmp/p.ONNX'), '/tmp/p.ONNX');
   });

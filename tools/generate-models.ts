@@ -86,7 +86,10 @@ function write(spec: ModelSpec, seed: number): void {
   const n = spec.data.length / d;
   writeFileAtomicSync(join(dir, 'data.npy'), encodeNpy(npyFloat32([n, d], spec.data)));
   if (spec.labels) writeFileAtomicSync(join(dir, 'labels.npy'), encodeNpy(npyInt64([n], spec.labels)));
-  writeFileAtomicSync(join(dir, 'params.json'), JSON.stringify({ ...spec.params, ...spec.extra, rff: { lengthscale: spec.rffLengthscale, seed } }, null, 1) + '\n');
+  writeFileAtomicSync(
+    join(dir, 'params.json'),
+    JSON.stringify({ ...spec.params, ...spec.extra, rff: { lengthscale: spec.rffLengthscale, seed } }, null, 1) + '\n',
+  );
   const manifest = {
     name: spec.id,
     description: spec.description,
@@ -111,7 +114,10 @@ function write(spec: ModelSpec, seed: number): void {
 function ring8(): Truth {
   const R = 2;
   return {
-    means: Array.from({ length: 8 }, (_, k) => [R * Math.cos((2 * Math.PI * k) / 8), R * Math.sin((2 * Math.PI * k) / 8)]),
+    means: Array.from({ length: 8 }, (_, k) => [
+      R * Math.cos((2 * Math.PI * k) / 8),
+      R * Math.sin((2 * Math.PI * k) / 8),
+    ]),
     stds: Array(8).fill(0.2),
   };
 }
@@ -125,7 +131,8 @@ export function main(): void {
   write(
     {
       id: 'gmm-ring8',
-      description: '8 Gaussians on a ring (one per class); imperfect denoiser: classes too wide by 1.0–2.5×, unconditional much wider',
+      description:
+        '8 Gaussians on a ring (one per class); imperfect denoiser: classes too wide by 1.0–2.5×, unconditional much wider',
       params: labelledParams(ring, widen, uncond),
       data: ringData.x,
       labels: ringData.labels,
@@ -151,7 +158,10 @@ export function main(): void {
 
   // gmm64: 10 classes in 64-D.
   const r64 = new Stream(2, 0);
-  const t64: Truth = { means: Array.from({ length: 10 }, () => Array.from({ length: 64 }, () => r64.normal())), stds: Array(10).fill(0.5) };
+  const t64: Truth = {
+    means: Array.from({ length: 10 }, () => Array.from({ length: 64 }, () => r64.normal())),
+    stds: Array(10).fill(0.5),
+  };
   const d64 = sampleData(t64, 500, new Stream(2, 1));
   const widen64 = [1.0, 1.6, 1.2, 1.4, 1.0, 1.5, 1.1, 1.3, 1.6, 1.2];
   write(
@@ -182,7 +192,14 @@ export function main(): void {
     {
       id: 'swissroll',
       description: 'Empirical model: the exact denoiser of 2,000 Swiss-roll points (it reproduces its data)',
-      params: { kind: 'gmm', dim: 2, means, numClasses: 0, logWeights: [means.map(() => Math.log(1 / M))], variances: [means.map(() => 0)] },
+      params: {
+        kind: 'gmm',
+        dim: 2,
+        means,
+        numClasses: 0,
+        logWeights: [means.map(() => Math.log(1 / M))],
+        variances: [means.map(() => 0)],
+      },
       data: pts,
       labels: null,
       sigmaData: 1.5,

@@ -13,8 +13,11 @@ export async function printUsage(): Promise<void> {
   process.stdout.write((await import('./usage')).usage() + '\n');
 }
 
-
-export function num(v: string | undefined, flag: string, opts: { int?: boolean; min?: number } = {}): number | undefined {
+export function num(
+  v: string | undefined,
+  flag: string,
+  opts: { int?: boolean; min?: number } = {},
+): number | undefined {
   if (v === undefined) return undefined;
   const x = v === 'inf' || v === 'Infinity' ? Infinity : Number(v);
   if (Number.isNaN(x) || v.trim() === '') throw new UsageError(`--${flag} must be a number, got "${v}"`);
@@ -38,7 +41,9 @@ export class Reporter {
         const f = e.total > 0 ? e.done / e.total : 0;
         const bar = '█'.repeat(Math.round(f * w)).padEnd(w, '·');
         const eta = e.etaSeconds === null ? '' : ` eta ${e.etaSeconds.toFixed(1)}s`;
-        process.stderr.write(`\r${e.task} ${bar} ${(f * 100).toFixed(0).padStart(3)}% ${e.done}/${e.total} ${e.unit} ${e.elapsedSeconds.toFixed(1)}s${eta}  `);
+        process.stderr.write(
+          `\r${e.task} ${bar} ${(f * 100).toFixed(0).padStart(3)}% ${e.done}/${e.total} ${e.unit} ${e.elapsedSeconds.toFixed(1)}s${eta}  `,
+        );
         if (e.done >= e.total) process.stderr.write('\n');
       } else if (e.type === 'log') process.stderr.write(`${e.level}: ${e.message}\n`);
       // Metrics, profiles and sample pictures are for machines (and files): JSON lines only.
@@ -63,7 +68,8 @@ export function deviceFromFlag(v: string | undefined): 'auto' | 'cpu' | 'cuda' {
 
 /** Refuses an output path that is an existing directory. */
 export function checkOutputPath(flag: string, path: string | undefined): void {
-  if (path && existsSync(path) && statSync(path).isDirectory()) throw new UsageError(`--${flag} ${path} is a directory; give a file name`);
+  if (path && existsSync(path) && statSync(path).isDirectory())
+    throw new UsageError(`--${flag} ${path} is a directory; give a file name`);
 }
 
 /** File-system errors while writing results are the user's to fix (a path, a permission): say so. */

@@ -44,7 +44,8 @@ export async function cmdExport(argv: string[]): Promise<void> {
         }
       });
       const r = res!;
-      const io = (xs: typeof r.inputs): string => xs.map((t) => `${t.name} ${t.type} [${t.shape.join(', ')}]`).join(', ');
+      const io = (xs: typeof r.inputs): string =>
+        xs.map((t) => `${t.name} ${t.type} [${t.shape.join(', ')}]`).join(', ');
       rep.result(
         { command: 'export', run: v.run, ...r },
         `${r.path} (${(r.bytes / 1024).toFixed(1)} KiB, opset ${r.opset}, IR ${r.irVersion}) from ${v.run} at iteration ${learner.iteration}, in ${r.seconds.toFixed(2)} s\n` +

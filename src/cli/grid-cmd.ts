@@ -42,7 +42,14 @@ const fmtMetric = (key: string, v: number | undefined): string => (v === undefin
 
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, j) => Math.max(...rows.map((r) => r[j]!.length)));
-  return rows.map((r) => r.map((c, j) => c.padStart(widths[j]!)).join('  ').trimEnd()).join('\n');
+  return rows
+    .map((r) =>
+      r
+        .map((c, j) => c.padStart(widths[j]!))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 /** The human report: one line per cell, the best line, the cost. */
@@ -78,9 +85,14 @@ export async function cmdGrid(argv: string[], signal: AbortSignal): Promise<void
   const { values: v } = parseArgs({ args: argv, options: GRID_OPTIONS, strict: true });
   if (v.help) return printUsage();
   if (!v.model) throw new UsageError('grid needs --model');
-  if (!v.axis || v.axis.length === 0) throw new UsageError('grid needs at least one --axis NAME=START:END:STEP or NAME=V1,V2,… (e.g. --axis guidance=1:3:0.25)');
-  if (!v.out) throw new UsageError('grid needs --out DIR (results.json and results.csv go there; re-running continues it)');
-  if (existsSync(v.out) && !statSync(v.out).isDirectory()) throw new UsageError(`--out ${v.out} is a file; give a directory`);
+  if (!v.axis || v.axis.length === 0)
+    throw new UsageError(
+      'grid needs at least one --axis NAME=START:END:STEP or NAME=V1,V2,… (e.g. --axis guidance=1:3:0.25)',
+    );
+  if (!v.out)
+    throw new UsageError('grid needs --out DIR (results.json and results.csv go there; re-running continues it)');
+  if (existsSync(v.out) && !statSync(v.out).isDirectory())
+    throw new UsageError(`--out ${v.out} is a file; give a directory`);
   let axes;
   try {
     axes = parseAxes(v.axis);
@@ -89,10 +101,12 @@ export async function cmdGrid(argv: string[], signal: AbortSignal): Promise<void
   }
   for (const a of axes) {
     const given = (v as Record<string, unknown>)[a.name];
-    if (given !== undefined) throw new UsageError(`--${a.name} ${String(given)} and --axis ${a.name} are both given; drop one`);
+    if (given !== undefined)
+      throw new UsageError(`--${a.name} ${String(given)} and --axis ${a.name} are both given; drop one`);
   }
   const metric = (v.metric ?? 'fid') as SelectionMetric;
-  if (!isSelectionMetric(metric)) throw new UsageError(`--metric must be one of ${SELECTION_METRICS.join(', ')}, got "${v.metric}"`);
+  if (!isSelectionMetric(metric))
+    throw new UsageError(`--metric must be one of ${SELECTION_METRICS.join(', ')}, got "${v.metric}"`);
   let metrics: MetricName[];
   try {
     metrics = v.metrics ? parseMetrics(v.metrics) : [metricSource(metric)];
@@ -112,7 +126,16 @@ export async function cmdGrid(argv: string[], signal: AbortSignal): Promise<void
   let total = gridSize(axes);
   try {
     const base = samplerSettingsFromFlags(model, v);
-    const config: GridConfig = { model: { name: model.name, dir: model.dir }, base, axes, n, seed, classes, metrics, metric };
+    const config: GridConfig = {
+      model: { name: model.name, dir: model.dir },
+      base,
+      axes,
+      n,
+      seed,
+      classes,
+      metrics,
+      metric,
+    };
     try {
       resolveCells(model, base, axes);
     } catch (e) {
@@ -128,30 +151,57 @@ export async function cmdGrid(argv: string[], signal: AbortSignal): Promise<void
       onStart: ({ cells, resumed }) => {
         saved = resumed;
         total = cells;
-        if (resumed > 0) rep.event({ type: 'log', level: 'info', message: `resuming ${resultsPath(v.out!)}: ${resumed} of ${cells} cells already done` });
+        if (resumed > 0)
+          rep.event({
+            type: 'log',
+            level: 'info',
+            message: `resuming ${resultsPath(v.out!)}: ${resumed} of ${cells} cells already done`,
+          });
       },
       onCell: (_cell, results) => {
         saved = results.totals.done;
       },
       onProgress: (p) => {
         // The standard progress fields, plus where in the grid it is.
-        const event = { type: 'progress' as const, task: 'grid', done: p.cellsDone, total: p.cells, unit: 'cells', elapsedSeconds: p.elapsedSeconds, etaSeconds: p.etaSeconds, cell: p.cell, samplesDone: p.samplesDone, samplesPerCell: p.n };
+        const event = {
+          type: 'progress' as const,
+          task: 'grid',
+          done: p.cellsDone,
+          total: p.cells,
+          unit: 'cells',
+          elapsedSeconds: p.elapsedSeconds,
+          etaSeconds: p.etaSeconds,
+          cell: p.cell,
+          samplesDone: p.samplesDone,
+          samplesPerCell: p.n,
+        };
         rep.event(event);
       },
     }).catch((e: unknown) => {
       if (e instanceof GridError) {
-        const hint = e.kind === 'mismatch' ? '; give a new --out DIR, or --restart to discard the saved results' : e.kind === 'corrupt' ? '; move it away, or pass --restart to discard it' : '';
+        const hint =
+          e.kind === 'mismatch'
+            ? '; give a new --out DIR, or --restart to discard the saved results'
+            : e.kind === 'corrupt'
+              ? '; move it away, or pass --restart to discard it'
+              : '';
         throw new UsageError(e.message + hint);
       }
       const code = (e as NodeJS.ErrnoException).code;
-      if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) throw new UsageError(`could not write the results to --out ${v.out}: ${(e as Error).message}`);
+      if (typeof code === 'string' && /^E[A-Z]+$/.test(code))
+        throw new UsageError(`could not write the results to --out ${v.out}: ${(e as Error).message}`);
       throw e;
     });
     const r = run.results;
-    rep.result({ command: 'grid', out: v.out, computed: run.computed, resumed: run.resumed, ...gridResultsJson(r) }, describeGrid(r, { ...run, out: v.out }));
+    rep.result(
+      { command: 'grid', out: v.out, computed: run.computed, resumed: run.resumed, ...gridResultsJson(r) },
+      describeGrid(r, { ...run, out: v.out }),
+    );
   } catch (e) {
     if (e instanceof SamplingCancelled) {
-      process.stderr.write(`grid stopped: ${saved} of ${total} cells are saved in ${resultsPath(v.out)}; run the same command again to continue\n`);
+      process.stderr.write(
+        `grid stopped: ${saved} of ${total} cells are saved in ${resultsPath(v.out)}; run the same command again to continue\n`,
+      );
     }
     throw e;
   } finally {

@@ -31,7 +31,13 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
 
 /** Errors the user can fix: reported as "error: …" with exit code 2, no stack trace. */
 function isUserError(e: unknown): e is Error {
-  return e instanceof UsageError || e instanceof ModelError || e instanceof NpyError || e instanceof RangeError || (e instanceof Error && e.name === 'PolicyFileError');
+  return (
+    e instanceof UsageError ||
+    e instanceof ModelError ||
+    e instanceof NpyError ||
+    e instanceof RangeError ||
+    (e instanceof Error && e.name === 'PolicyFileError')
+  );
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -51,13 +57,18 @@ export async function main(argv: string[]): Promise<number> {
       return command === undefined ? 2 : 0;
     }
     const load = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
-    if (!load) throw new UsageError(`unknown command "${command}"; commands: ${Object.keys(COMMANDS).join(', ')} (see --help)`);
+    if (!load)
+      throw new UsageError(`unknown command "${command}"; commands: ${Object.keys(COMMANDS).join(', ')} (see --help)`);
     const run = await load();
     await run(rest, controller.signal);
     return 0;
   } catch (e) {
     if (e instanceof SamplingCancelled) {
-      process.stderr.write(command === 'grid' || command === 'train' ? 'cancelled; finished work is saved\n' : 'cancelled; no output was written\n');
+      process.stderr.write(
+        command === 'grid' || command === 'train'
+          ? 'cancelled; finished work is saved\n'
+          : 'cancelled; no output was written\n',
+      );
       if (argv.includes('--json')) process.stdout.write(JSON.stringify({ cancelled: true }) + '\n');
       return 130;
     }

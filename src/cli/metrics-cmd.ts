@@ -22,9 +22,13 @@ import { infReplacer } from '../shared/json';
 /** Features from a .npy of shape [n, d] (any float or int dtype). */
 async function featuresFromNpy(path: string): Promise<Features> {
   const arr: NpyArray = await readNpy(path);
-  if (arr.shape.length !== 2) throw new UsageError(`${path}: features must have shape [n, d], got [${arr.shape.join(', ')}]`);
+  if (arr.shape.length !== 2)
+    throw new UsageError(`${path}: features must have shape [n, d], got [${arr.shape.join(', ')}]`);
   const [n, d] = arr.shape as [number, number];
-  const data = arr.data instanceof Float32Array || arr.data instanceof Float64Array ? arr.data : Float64Array.from(arr.data as ArrayLike<number | bigint>, Number);
+  const data =
+    arr.data instanceof Float32Array || arr.data instanceof Float64Array
+      ? arr.data
+      : Float64Array.from(arr.data as ArrayLike<number | bigint>, Number);
   return { data, n, d };
 }
 
@@ -40,17 +44,29 @@ async function statsFrom(path: string): Promise<FidStats> {
 export async function cmdFid(argv: string[]): Promise<void> {
   const { values: v } = parseArgs({
     args: argv,
-    options: { a: { type: 'string' }, b: { type: 'string' }, 'save-a': { type: 'string' }, 'save-b': { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean' } },
+    options: {
+      a: { type: 'string' },
+      b: { type: 'string' },
+      'save-a': { type: 'string' },
+      'save-b': { type: 'string' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean' },
+    },
     strict: true,
   });
   if (v.help) return printUsage();
-  if (!v.a || !v.b) throw new UsageError('fid needs --a and --b: feature .npy files [n, d] or pytorch-fid statistics .npz (mu, sigma)');
+  if (!v.a || !v.b)
+    throw new UsageError('fid needs --a and --b: feature .npy files [n, d] or pytorch-fid statistics .npz (mu, sigma)');
   const a = await statsFrom(v.a);
   const b = await statsFrom(v.b);
   // FID is symmetric; "real" is --a by convention.
   const res = await fid({ real: a, fake: b });
-  for (const [flag, path, s] of [['save-a', v['save-a'], a], ['save-b', v['save-b'], b]] as const) {
-    if (path) await writeOutput(`--${flag} ${path}`, () => writeFidStats(path, { mu: s.mu, sigma: s.sigma, d: s.d, n: s.n }));
+  for (const [flag, path, s] of [
+    ['save-a', v['save-a'], a],
+    ['save-b', v['save-b'], b],
+  ] as const) {
+    if (path)
+      await writeOutput(`--${flag} ${path}`, () => writeFidStats(path, { mu: s.mu, sigma: s.sigma, d: s.d, n: s.n }));
   }
   new Reporter(!!v.json).result(
     { command: 'fid', a: v.a, b: v.b, ...res },
@@ -62,31 +78,54 @@ export async function cmdFid(argv: string[]): Promise<void> {
 export async function cmdKid(argv: string[]): Promise<void> {
   const { values: v } = parseArgs({
     args: argv,
-    options: { real: { type: 'string' }, fake: { type: 'string' }, subsets: { type: 'string' }, 'subset-size': { type: 'string' }, seed: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean' } },
+    options: {
+      real: { type: 'string' },
+      fake: { type: 'string' },
+      subsets: { type: 'string' },
+      'subset-size': { type: 'string' },
+      seed: { type: 'string' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean' },
+    },
     strict: true,
   });
   if (v.help) return printUsage();
   if (!v.real || !v.fake) throw new UsageError('kid needs --real R.npy and --fake F.npy (features [n, d])');
   const res = await kid(
     { real: await featuresFromNpy(v.real), fake: await featuresFromNpy(v.fake) },
-    { numSubsets: num(v.subsets, 'subsets', { int: true, min: 1 }), subsetSize: num(v['subset-size'], 'subset-size', { int: true, min: 2 }), seed: num(v.seed, 'seed', { int: true, min: 0 }) },
+    {
+      numSubsets: num(v.subsets, 'subsets', { int: true, min: 1 }),
+      subsetSize: num(v['subset-size'], 'subset-size', { int: true, min: 2 }),
+      seed: num(v.seed, 'seed', { int: true, min: 0 }),
+    },
   );
   const { values: _values, ...rest } = res;
   new Reporter(!!v.json).result(
     { command: 'kid', real: v.real, fake: v.fake, ...rest },
-    `KID ${res.kid.toExponential(4)} ± ${res.std.toExponential(2)} (${res.subsets} subsets of ${res.subsetSize}; n=${res.nReal} real / ${res.nFake} generated)` + res.flags.map((f) => `\n  note: ${f}`).join(''),
+    `KID ${res.kid.toExponential(4)} ± ${res.std.toExponential(2)} (${res.subsets} subsets of ${res.subsetSize}; n=${res.nReal} real / ${res.nFake} generated)` +
+      res.flags.map((f) => `\n  note: ${f}`).join(''),
   );
 }
 
 export async function cmdPrdc(argv: string[]): Promise<void> {
   const { values: v } = parseArgs({
     args: argv,
-    options: { real: { type: 'string' }, fake: { type: 'string' }, k: { type: 'string' }, 'k-dc': { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean' } },
+    options: {
+      real: { type: 'string' },
+      fake: { type: 'string' },
+      k: { type: 'string' },
+      'k-dc': { type: 'string' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean' },
+    },
     strict: true,
   });
   if (v.help) return printUsage();
   if (!v.real || !v.fake) throw new UsageError('prdc needs --real R.npy and --fake F.npy (features [n, d])');
-  const res = await prdc({ real: await featuresFromNpy(v.real), fake: await featuresFromNpy(v.fake) }, { kPR: num(v.k, 'k', { int: true, min: 1 }), kDC: num(v['k-dc'], 'k-dc', { int: true, min: 1 }) });
+  const res = await prdc(
+    { real: await featuresFromNpy(v.real), fake: await featuresFromNpy(v.fake) },
+    { kPR: num(v.k, 'k', { int: true, min: 1 }), kDC: num(v['k-dc'], 'k-dc', { int: true, min: 1 }) },
+  );
   new Reporter(!!v.json).result(
     { command: 'prdc', real: v.real, fake: v.fake, ...res },
     `precision ${res.precision.toFixed(4)}  recall ${res.recall.toFixed(4)}  (k=${res.kPR})\ndensity ${res.density.toFixed(4)}  coverage ${res.coverage.toFixed(4)}  (k=${res.kDC})\nn=${res.nReal} real / ${res.nFake} generated`,
@@ -96,11 +135,20 @@ export async function cmdPrdc(argv: string[]): Promise<void> {
 export async function cmdFeatures(argv: string[]): Promise<void> {
   const { values: v } = parseArgs({
     args: argv,
-    options: { model: { type: 'string' }, in: { type: 'string' }, out: { type: 'string' }, logits: { type: 'string' }, batch: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean' } },
+    options: {
+      model: { type: 'string' },
+      in: { type: 'string' },
+      out: { type: 'string' },
+      logits: { type: 'string' },
+      batch: { type: 'string' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean' },
+    },
     strict: true,
   });
   if (v.help) return printUsage();
-  if (!v.model || !v.in || !v.out) throw new UsageError('features needs --model M, --in samples.npy and --out features.npy');
+  if (!v.model || !v.in || !v.out)
+    throw new UsageError('features needs --model M, --in samples.npy and --out features.npy');
   checkOutputPath('out', v.out);
   const model = await Model.load(resolveModelDir(v.model));
   try {
@@ -109,15 +157,29 @@ export async function cmdFeatures(argv: string[]): Promise<void> {
       const arr = await readNpy(v.in);
       const want = model.shape;
       if (arr.shape.length !== want.length + 1 || want.some((d, i) => arr.shape[i + 1] !== d)) {
-        throw new UsageError(`${v.in}: has shape [${arr.shape.join(', ')}], expected [n, ${want.join(', ')}] (samples of ${model.name})`);
+        throw new UsageError(
+          `${v.in}: has shape [${arr.shape.join(', ')}], expected [n, ${want.join(', ')}] (samples of ${model.name})`,
+        );
       }
       const n = arr.shape[0]!;
-      const x = arr.dtype === 'uint8' ? Float32Array.from(arr.data as Uint8Array, (q) => q / 127.5 - 1) : Float32Array.from(arr.data as ArrayLike<number>);
+      const x =
+        arr.dtype === 'uint8'
+          ? Float32Array.from(arr.data as Uint8Array, (q) => q / 127.5 - 1)
+          : Float32Array.from(arr.data as ArrayLike<number>);
       const res = await ex.extract(x, n, { batch: num(v.batch, 'batch', { int: true, min: 1 }) });
       await writeOutput(v.out, () => writeNpy(v.out!, npyFloat32([n, res.dim], res.features)));
-      if (v.logits && res.logits) await writeOutput(v.logits, () => writeNpy(v.logits!, npyFloat32([n, res.logits!.length / n], res.logits!)));
+      if (v.logits && res.logits)
+        await writeOutput(v.logits, () => writeNpy(v.logits!, npyFloat32([n, res.logits!.length / n], res.logits!)));
       new Reporter(!!v.json).result(
-        { command: 'features', model: model.name, extractor: ex.name, n, dim: res.dim, out: v.out, logits: v.logits && res.logits ? v.logits : null },
+        {
+          command: 'features',
+          model: model.name,
+          extractor: ex.name,
+          n,
+          dim: res.dim,
+          out: v.out,
+          logits: v.logits && res.logits ? v.logits : null,
+        },
         `${n} × ${res.dim} features (${ex.name}) → ${v.out}`,
       );
     } finally {
@@ -147,9 +209,14 @@ export function describeEval(r: EvalResult): string {
   const s = r.summary;
   // In the catalogue's order and formats; KID with its spread over subsets.
   const parts = EVAL_METRICS.filter((m) => s[m.key] !== undefined && m.key !== 'kid_std').map((m) =>
-    m.key === 'kid' && s['kid_std'] !== undefined ? `${m.label} ${formatMetric('kid', s['kid'])} ± ${formatMetric('kid_std', s['kid_std'])}` : `${m.label} ${formatMetric(m.key, s[m.key])}`,
+    m.key === 'kid' && s['kid_std'] !== undefined
+      ? `${m.label} ${formatMetric('kid', s['kid'])} ± ${formatMetric('kid_std', s['kid_std'])}`
+      : `${m.label} ${formatMetric(m.key, s[m.key])}`,
   );
-  return `${parts.join('  ')}\n(n = ${r.nReal} data / ${r.nFake} generated; features: ${r.extractor})` + r.flags.map((f) => `\n  note: ${f}`).join('');
+  return (
+    `${parts.join('  ')}\n(n = ${r.nReal} data / ${r.nFake} generated; features: ${r.extractor})` +
+    r.flags.map((f) => `\n  note: ${f}`).join('')
+  );
 }
 
 export async function cmdEval(argv: string[], signal: AbortSignal): Promise<void> {
@@ -163,13 +230,18 @@ export async function cmdEval(argv: string[], signal: AbortSignal): Promise<void
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
-  if (v.baseline && !BASELINES.includes(v.baseline as BaselineName)) throw new UsageError(`--baseline must be one of ${BASELINES.join(', ')}, got "${v.baseline}"`);
+  if (v.baseline && !BASELINES.includes(v.baseline as BaselineName))
+    throw new UsageError(`--baseline must be one of ${BASELINES.join(', ')}, got "${v.baseline}"`);
   const rep = new Reporter(!!v.json);
   const model = await Model.load(resolveModelDir(v.model), { device: deviceFromFlag(v.device) });
   try {
     let base = {};
     try {
-      if (v.baseline) base = baselineSettings(v.baseline as BaselineName, { nfe: num(v.nfe, 'nfe', { int: true, min: 1 }), grid: v['grid-result'] });
+      if (v.baseline)
+        base = baselineSettings(v.baseline as BaselineName, {
+          nfe: num(v.nfe, 'nfe', { int: true, min: 1 }),
+          grid: v['grid-result'],
+        });
     } catch (e) {
       throw new UsageError((e as Error).message);
     }
@@ -187,12 +259,27 @@ export async function cmdEval(argv: string[], signal: AbortSignal): Promise<void
         signal,
         onProgress: (p) => {
           const elapsed = (performance.now() - t0) / 1000;
-          rep.event({ type: 'progress', task: 'eval', done: p.samplesDone, total: n, unit: 'samples', elapsedSeconds: elapsed, etaSeconds: p.samplesDone > 0 ? (elapsed * (n - p.samplesDone)) / p.samplesDone : null });
+          rep.event({
+            type: 'progress',
+            task: 'eval',
+            done: p.samplesDone,
+            total: n,
+            unit: 'samples',
+            elapsedSeconds: elapsed,
+            etaSeconds: p.samplesDone > 0 ? (elapsed * (n - p.samplesDone)) / p.samplesDone : null,
+          });
         },
       });
-      const res = await evaluateSamples({ model, extractor: ex, reference, samples: gen.samples, n, conditioning: gen.labels }, metrics, {
-        kid: { numSubsets: num(v['kid-subsets'], 'kid-subsets', { int: true, min: 1 }), subsetSize: num(v['kid-subset-size'], 'kid-subset-size', { int: true, min: 2 }) },
-      });
+      const res = await evaluateSamples(
+        { model, extractor: ex, reference, samples: gen.samples, n, conditioning: gen.labels },
+        metrics,
+        {
+          kid: {
+            numSubsets: num(v['kid-subsets'], 'kid-subsets', { int: true, min: 1 }),
+            subsetSize: num(v['kid-subset-size'], 'kid-subset-size', { int: true, min: 2 }),
+          },
+        },
+      );
       let nfe = 0;
       let net = 0;
       for (let i = 0; i < n; i++) {
@@ -214,7 +301,8 @@ export async function cmdEval(argv: string[], signal: AbortSignal): Promise<void
           ...restRes,
           kid: kidRes ? { ...kidRes, values: undefined } : undefined,
         },
-        `${model.name}: ${settings.sampler} ${settings.steps} steps, w=${settings.guidance}${v.baseline ? ` (baseline ${v.baseline})` : ''}, NFE/sample ${(nfe / n).toFixed(2)}\n` + describeEval(res),
+        `${model.name}: ${settings.sampler} ${settings.steps} steps, w=${settings.guidance}${v.baseline ? ` (baseline ${v.baseline})` : ''}, NFE/sample ${(nfe / n).toFixed(2)}\n` +
+          describeEval(res),
       );
     } finally {
       await ex.dispose();
@@ -224,7 +312,9 @@ export async function cmdEval(argv: string[], signal: AbortSignal): Promise<void
   }
 }
 
-type EvalValues = { [K in keyof typeof EVAL_OPTIONS]?: (typeof EVAL_OPTIONS)[K]['type'] extends 'boolean' ? boolean : string };
+type EvalValues = {
+  [K in keyof typeof EVAL_OPTIONS]?: (typeof EVAL_OPTIONS)[K]['type'] extends 'boolean' ? boolean : string;
+};
 
 /** eval --policy RUN_DIR|policy.onnx: sample with the run's EMA policy (or the exported file) and score it next to the baselines. */
 async function evalPolicy(v: EvalValues, signal: AbortSignal): Promise<void> {
@@ -247,29 +337,52 @@ async function evalPolicy(v: EvalValues, signal: AbortSignal): Promise<void> {
   try {
     let cmp: Comparison;
     try {
-      cmp = await comparePolicy(model, runDir, { n, seed, temperature, metrics, gridResult: v['grid-result'], perClass, bestConstant: !!v['best-constant'], signal });
+      cmp = await comparePolicy(model, runDir, {
+        n,
+        seed,
+        temperature,
+        metrics,
+        gridResult: v['grid-result'],
+        perClass,
+        bestConstant: !!v['best-constant'],
+        signal,
+      });
     } catch (e) {
       if (e instanceof CompareInputError) throw new UsageError(e.message);
       throw e;
     }
     const { rows, actionByClass } = cmp;
     const keys = Object.keys(rows[0]!.summary);
-    let human = [`${'method'.padEnd(48)} ${'NFE'.padStart(6)} ${keys.map((k) => metricInfo(k).label.padStart(10)).join(' ')}`]
-      .concat(rows.map((r) => `${r.name.padEnd(48)} ${r.nfe.toFixed(2).padStart(6)} ${keys.map((k) => formatMetric(k, r.summary[k]).padStart(10)).join(' ')}`))
+    let human = [
+      `${'method'.padEnd(48)} ${'NFE'.padStart(6)} ${keys.map((k) => metricInfo(k).label.padStart(10)).join(' ')}`,
+    ]
+      .concat(
+        rows.map(
+          (r) =>
+            `${r.name.padEnd(48)} ${r.nfe.toFixed(2).padStart(6)} ${keys.map((k) => formatMetric(k, r.summary[k]).padStart(10)).join(' ')}`,
+        ),
+      )
       .join('\n');
     if (perClass) {
       const short = (name: string): string => name.split(' (')[0]!.slice(0, 14);
-      human += `\n\nper class (each on ~${Math.round(n / model.numClasses)} samples; FID / precision / recall)\n` + `${'class'.padEnd(6)} ${rows.map((r) => short(r.name).padStart(26)).join(' ')}   mean action (σ<1)`;
+      human +=
+        `\n\nper class (each on ~${Math.round(n / model.numClasses)} samples; FID / precision / recall)\n` +
+        `${'class'.padEnd(6)} ${rows.map((r) => short(r.name).padStart(26)).join(' ')}   mean action (σ<1)`;
       for (let k = 0; k < model.numClasses; k++) {
         const cells = rows.map((r) => {
           const sm = r.perClass![k]!.summary;
-          return `${(sm['fid'] ?? NaN).toFixed(3)} / ${(sm['precision'] ?? NaN).toFixed(2)} / ${(sm['recall'] ?? NaN).toFixed(2)}`.padStart(26);
+          return `${(sm['fid'] ?? NaN).toFixed(3)} / ${(sm['precision'] ?? NaN).toFixed(2)} / ${(sm['recall'] ?? NaN).toFixed(2)}`.padStart(
+            26,
+          );
         });
         const a = actionByClass?.[k];
         human += `\n${String(k).padEnd(6)} ${cells.join(' ')}   ${a ? `${a.mean.toFixed(2)} (${a.meanLowNoise.toFixed(2)})` : ''}`;
       }
     }
-    rep.result({ command: 'eval', policy: runDir, ...cmp }, `${model.name}, ${isPolicyFile(runDir) ? 'policy file' : 'run'} ${runDir} at iteration ${cmp.iteration}, n = ${n}\n${human}`);
+    rep.result(
+      { command: 'eval', policy: runDir, ...cmp },
+      `${model.name}, ${isPolicyFile(runDir) ? 'policy file' : 'run'} ${runDir} at iteration ${cmp.iteration}, n = ${n}\n${human}`,
+    );
   } finally {
     await model.dispose();
   }

@@ -5,7 +5,11 @@ import { bundledModels, describeModel, resolveModelDir } from '../main/engine/mo
 import { printUsage, Reporter } from './common';
 
 export async function cmdModels(argv: string[]): Promise<void> {
-  const { values } = parseArgs({ args: argv, options: { model: { type: 'string', multiple: true }, json: { type: 'boolean' }, help: { type: 'boolean' } }, strict: true });
+  const { values } = parseArgs({
+    args: argv,
+    options: { model: { type: 'string', multiple: true }, json: { type: 'boolean' }, help: { type: 'boolean' } },
+    strict: true,
+  });
   if (values.help) {
     await printUsage();
     return;

@@ -27,7 +27,8 @@ export async function cmdSample(argv: string[], signal: AbortSignal): Promise<vo
     await printUsage();
     return;
   }
-  if (!v.model && !v.policy) throw new UsageError('sample needs --model (a bundled id, see `models`, or a model directory)');
+  if (!v.model && !v.policy)
+    throw new UsageError('sample needs --model (a bundled id, see `models`, or a model directory)');
   if (!v.out) throw new UsageError('sample needs --out samples.npy');
   checkOutputPath('out', v.out);
   checkOutputPath('grid', v.grid);
@@ -36,7 +37,10 @@ export async function cmdSample(argv: string[], signal: AbortSignal): Promise<vo
   if (v.policy) {
     // The policy fixes the sampler: its flags would silently be ignored.
     const fixed = Object.keys(SAMPLER_OPTIONS).filter((k) => (v as Record<string, unknown>)[k] !== undefined);
-    if (fixed.length > 0) throw new UsageError(`--${fixed[0]} cannot be combined with --policy: the policy fixes its sampler, steps and σ range (see its metadata); drop it`);
+    if (fixed.length > 0)
+      throw new UsageError(
+        `--${fixed[0]} cannot be combined with --policy: the policy fixes its sampler, steps and σ range (see its metadata); drop it`,
+      );
     if (v['init-noise']) throw new UsageError('--init-noise cannot be combined with --policy; use --seed');
   } else if (v.temperature !== undefined) throw new UsageError('--temperature applies to --policy sampling only');
   // The learner (TensorFlow.js with it) loads for --policy only: [Note: commands load lazily] in index.ts.
@@ -46,7 +50,8 @@ export async function cmdSample(argv: string[], signal: AbortSignal): Promise<vo
   try {
     const classes = classesFromFlag(v.class);
     const temperature = num(v.temperature, 'temperature');
-    if (temperature !== undefined && !(temperature > 0)) throw new UsageError(`--temperature must be positive, got ${temperature}`);
+    if (temperature !== undefined && !(temperature > 0))
+      throw new UsageError(`--temperature must be positive, got ${temperature}`);
     policy = v.policy ? await policies!.openPolicy(v.policy, model) : null;
     for (const w of policy?.warnings ?? []) rep.event({ type: 'log', level: 'warn', message: w });
     const settings = policy ? policy.settings : samplerSettingsFromFlags(model, v);
@@ -57,13 +62,21 @@ export async function cmdSample(argv: string[], signal: AbortSignal): Promise<vo
       const arr = await readNpy(v['init-noise']);
       const want = model.shape;
       if (arr.shape.length !== want.length + 1 || want.some((d, i) => arr.shape[i + 1] !== d)) {
-        throw new UsageError(`${v['init-noise']}: has shape [${arr.shape.join(', ')}], expected [n, ${want.join(', ')}] (unit-variance noise for ${model.name})`);
+        throw new UsageError(
+          `${v['init-noise']}: has shape [${arr.shape.join(', ')}], expected [n, ${want.join(', ')}] (unit-variance noise for ${model.name})`,
+        );
       }
-      if (n !== undefined && n !== arr.shape[0]) throw new UsageError(`--n ${n} disagrees with ${v['init-noise']}, which holds ${arr.shape[0]} samples; drop --n`);
+      if (n !== undefined && n !== arr.shape[0])
+        throw new UsageError(
+          `--n ${n} disagrees with ${v['init-noise']}, which holds ${arr.shape[0]} samples; drop --n`,
+        );
       n = arr.shape[0]!;
       initNoise = toFloat32(arr);
       const bad = initNoise.findIndex((x) => !Number.isFinite(x));
-      if (bad >= 0) throw new UsageError(`${v['init-noise']}: holds NaN/Inf (first at sample ${Math.floor(bad / model.dim)}); the starting noise must be finite`);
+      if (bad >= 0)
+        throw new UsageError(
+          `${v['init-noise']}: holds NaN/Inf (first at sample ${Math.floor(bad / model.dim)}); the starting noise must be finite`,
+        );
     }
     n ??= 64;
     const batch = num(v.batch, 'batch', { int: true, min: 1 }) ?? 256;
@@ -71,17 +84,45 @@ export async function cmdSample(argv: string[], signal: AbortSignal): Promise<vo
 
     const t0 = performance.now();
     const onProgress = (p: { samplesDone: number; iteration: number; horizon: number }): void => {
-      const frac = (p.samplesDone + (p.horizon > 0 ? (p.iteration / p.horizon) * Math.min(batch, n - p.samplesDone) : 0)) / n;
+      const frac =
+        (p.samplesDone + (p.horizon > 0 ? (p.iteration / p.horizon) * Math.min(batch, n - p.samplesDone) : 0)) / n;
       const elapsed = (performance.now() - t0) / 1000;
-      rep.event({ type: 'progress', task: 'sample', done: Math.round(frac * n), total: n, unit: 'samples', elapsedSeconds: elapsed, etaSeconds: frac > 0 ? (elapsed * (1 - frac)) / frac : null });
+      rep.event({
+        type: 'progress',
+        task: 'sample',
+        done: Math.round(frac * n),
+        total: n,
+        unit: 'samples',
+        elapsedSeconds: elapsed,
+        etaSeconds: frac > 0 ? (elapsed * (1 - frac)) / frac : null,
+      });
     };
-    let result: { samples: Float32Array; labels: Int32Array | null; nfe: Int32Array; networkEvals: Int32Array; seconds: number };
+    let result: {
+      samples: Float32Array;
+      labels: Int32Array | null;
+      nfe: Int32Array;
+      networkEvals: Int32Array;
+      seconds: number;
+    };
     let policyInfo: Record<string, unknown> | null = null;
     if (policy) {
       const tau = temperature ?? policy.spec.temperature;
       const ro = await policy.sample(n, seed, { temperature: tau, batch, classes, signal, onProgress });
-      result = { samples: ro.samples, labels: ro.sampleLabels, nfe: ro.nfe, networkEvals: ro.networkEvals, seconds: (performance.now() - t0) / 1000 };
-      policyInfo = { source: v.policy, kind: policies!.isPolicyFile(v.policy!) ? 'onnx' : 'run', intervention: policy.spec.intervention, actions: policy.spec.actions, iteration: policy.iteration, temperature: tau };
+      result = {
+        samples: ro.samples,
+        labels: ro.sampleLabels,
+        nfe: ro.nfe,
+        networkEvals: ro.networkEvals,
+        seconds: (performance.now() - t0) / 1000,
+      };
+      policyInfo = {
+        source: v.policy,
+        kind: policies!.isPolicyFile(v.policy!) ? 'onnx' : 'run',
+        intervention: policy.spec.intervention,
+        actions: policy.spec.actions,
+        iteration: policy.iteration,
+        temperature: tau,
+      };
     } else {
       result = await generate(model, settings, { n, batch, seed, classes, initNoise, signal, onProgress });
     }

@@ -4,12 +4,21 @@
 import type { ParseArgsConfig } from 'node:util';
 import type { Denoiser } from '../main/engine/models/model';
 import { resolveSettings, type ClassChoice, type ResolvedSettings } from '../main/engine/samplers/generate';
-import { DEFAULT_SAMPLER_SETTINGS, parseSamplerSettings, RESTART_FIELDS, SAMPLER_FIELDS, type SamplerSettings } from '../shared/sampler-settings';
+import {
+  DEFAULT_SAMPLER_SETTINGS,
+  parseSamplerSettings,
+  RESTART_FIELDS,
+  SAMPLER_FIELDS,
+  type SamplerSettings,
+} from '../shared/sampler-settings';
 import { flagOptions, valuesFromFlags } from '../shared/schema';
 import { num, UsageError } from './common';
 
 /** The sampler flags shared by sample, eval and grid: every sampler setting's flag (shared/sampler-settings.ts). */
-export const SAMPLER_OPTIONS = { ...flagOptions(SAMPLER_FIELDS), ...flagOptions(RESTART_FIELDS) } satisfies ParseArgsConfig['options'];
+export const SAMPLER_OPTIONS = {
+  ...flagOptions(SAMPLER_FIELDS),
+  ...flagOptions(RESTART_FIELDS),
+} satisfies ParseArgsConfig['options'];
 
 /** The flags of every command that samples a model: sample, eval, grid. */
 export const SAMPLING_RUN_OPTIONS = {
@@ -27,14 +36,25 @@ export const SAMPLING_RUN_OPTIONS = {
 type SamplerFlagValues = Readonly<Record<string, unknown>>;
 
 /** Sampler settings from flags on top of `base`, checked against the model (errors are UsageErrors naming the flag). */
-export function samplerSettingsFromFlags(model: Denoiser, v: SamplerFlagValues, base: Partial<SamplerSettings> = {}): ResolvedSettings {
+export function samplerSettingsFromFlags(
+  model: Denoiser,
+  v: SamplerFlagValues,
+  base: Partial<SamplerSettings> = {},
+): ResolvedSettings {
   const top = valuesFromFlags(SAMPLER_FIELDS, v);
   const restart = valuesFromFlags(RESTART_FIELDS, v);
-  const merged = { ...DEFAULT_SAMPLER_SETTINGS, ...base, ...top, restart: { ...DEFAULT_SAMPLER_SETTINGS.restart, ...base.restart, ...restart } };
+  const merged = {
+    ...DEFAULT_SAMPLER_SETTINGS,
+    ...base,
+    ...top,
+    restart: { ...DEFAULT_SAMPLER_SETTINGS.restart, ...base.restart, ...restart },
+  };
   try {
     return resolveSettings(model, parseSamplerSettings(merged, 'sampler flags'));
   } catch (e) {
-    throw new UsageError((e as Error).message.replace(/^sampler flags: /, '').replace(/(^|; )([a-z-]+) must be/g, '$1--$2 must be'));
+    throw new UsageError(
+      (e as Error).message.replace(/^sampler flags: /, '').replace(/(^|; )([a-z-]+) must be/g, '$1--$2 must be'),
+    );
   }
 }
 
@@ -43,4 +63,3 @@ export function classesFromFlag(v: string | undefined): ClassChoice {
   if (v === undefined || v === 'random' || v === 'none') return v ?? 'random';
   return num(v, 'class', { int: true, min: 0 })!;
 }
-

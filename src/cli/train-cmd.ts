@@ -38,30 +38,56 @@ ${helpLines(LEARNER_FIELDS).join('\n')}`;
 const FLAG_NAME = Object.fromEntries(Object.entries(LEARNER_FIELDS).map(([k, f]) => [k, `--${flagOf(k, f)}`]));
 
 /** What a `train` command line asks for: the run, its model, the checked learner config (no file or model is touched). */
-export function parseTrainArgs(argv: string[]): { help: true } | { help: false; runDir: string; resume: boolean; modelRef: string; config: LearnerConfig; iterations: number | undefined; device: string | undefined; json: boolean } {
+export function parseTrainArgs(argv: string[]):
+  | { help: true }
+  | {
+      help: false;
+      runDir: string;
+      resume: boolean;
+      modelRef: string;
+      config: LearnerConfig;
+      iterations: number | undefined;
+      device: string | undefined;
+      json: boolean;
+    } {
   const { values: v } = parseArgs({ args: argv, options: TRAIN_OPTIONS, strict: true });
   if (v.help) return { help: true };
   const runDir = v.resume ?? v['run-dir'];
   if (!runDir) throw new UsageError('train needs --run-dir DIR (a new run) or --resume DIR');
-  if (v.resume && v['run-dir'] && v.resume !== v['run-dir']) throw new UsageError('give either --run-dir or --resume, not both');
+  if (v.resume && v['run-dir'] && v.resume !== v['run-dir'])
+    throw new UsageError('give either --run-dir or --resume, not both');
   const given = valuesFromFlags(LEARNER_FIELDS, v);
   if (v.resume) {
     const fixed = Object.keys(given).filter((k) => k !== 'iterations');
-    if (fixed.length > 0) throw new UsageError(`a resumed run keeps its settings; only --iterations may be given with --resume (got ${fixed.map((k) => FLAG_NAME[k]).join(', ')})`);
+    if (fixed.length > 0)
+      throw new UsageError(
+        `a resumed run keeps its settings; only --iterations may be given with --resume (got ${fixed.map((k) => FLAG_NAME[k]).join(', ')})`,
+      );
   }
   let modelRef = v.model;
   if (!modelRef && v.resume) modelRef = runModelDir(v.resume);
   if (!modelRef) throw new UsageError('train needs --model');
-  if (v['init-from-grid'] && given['initAction'] !== undefined) throw new UsageError('give either --init-action or --init-from-grid, not both');
+  if (v['init-from-grid'] && given['initAction'] !== undefined)
+    throw new UsageError('give either --init-action or --init-from-grid, not both');
   let config: LearnerConfig;
   try {
     config = learnerConfigFrom(given, (k) => FLAG_NAME[k] ?? k);
-    if (v['init-from-grid']) config.initAction = initActionFrom(config, baselineSettings('best-constant', { grid: v['init-from-grid'] }));
+    if (v['init-from-grid'])
+      config.initAction = initActionFrom(config, baselineSettings('best-constant', { grid: v['init-from-grid'] }));
   } catch (e) {
     if (e instanceof RangeError) throw new UsageError(e.message);
     throw e;
   }
-  return { help: false, runDir, resume: !!v.resume, modelRef, config, iterations: v.resume && given['iterations'] !== undefined ? config.iterations : undefined, device: v.device, json: !!v.json };
+  return {
+    help: false,
+    runDir,
+    resume: !!v.resume,
+    modelRef,
+    config,
+    iterations: v.resume && given['iterations'] !== undefined ? config.iterations : undefined,
+    device: v.device,
+    json: !!v.json,
+  };
 }
 
 export async function cmdTrain(argv: string[], signal: AbortSignal): Promise<void> {
@@ -91,7 +117,9 @@ export async function cmdTrain(argv: string[], signal: AbortSignal): Promise<voi
     rep.result(
       { command: 'train', runDir, backend, iterations, stopped: signal.aborted, last },
       `${signal.aborted ? 'stopped' : 'finished'} at iteration ${iterations} (run in ${runDir}, TensorFlow.js backend ${backend})` +
-        (last['eval/fid'] !== undefined ? `\nFID ${last['eval/fid'].toFixed(4)}  precision ${last['eval/precision']?.toFixed(4)}  recall ${last['eval/recall']?.toFixed(4)}` : ''),
+        (last['eval/fid'] !== undefined
+          ? `\nFID ${last['eval/fid'].toFixed(4)}  precision ${last['eval/precision']?.toFixed(4)}  recall ${last['eval/recall']?.toFixed(4)}`
+          : ''),
     );
   } finally {
     await model.dispose();

@@ -4,7 +4,15 @@
 // next connect starts a new one (runs keep their checkpoints and can be resumed).
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { app, BrowserWindow, ipcMain, MessageChannelMain, session, utilityProcess, type UtilityProcess } from 'electron';
+import {
+  app,
+  BrowserWindow,
+  ipcMain,
+  MessageChannelMain,
+  session,
+  utilityProcess,
+  type UtilityProcess,
+} from 'electron';
 import {
   MAIN_WINDOW,
   contentSecurityPolicy,
@@ -87,19 +95,22 @@ app.on('web-contents-created', (_event, contents) => {
   contents.on('will-attach-webview', (event) => event.preventDefault());
 });
 
-app.whenReady().then(() => {
-  installContentSecurityPolicy();
-  registerDialogs((url) => isAllowedNavigation(url, appOrigin));
-  createMainWindow();
+app
+  .whenReady()
+  .then(() => {
+    installContentSecurityPolicy();
+    registerDialogs((url) => isAllowedNavigation(url, appOrigin));
+    createMainWindow();
 
-  app.on('activate', () => {
-    // macOS: re-create a window when the dock icon is clicked and none is open.
-    if (BrowserWindow.getAllWindows().length === 0) createMainWindow();
+    app.on('activate', () => {
+      // macOS: re-create a window when the dock icon is clicked and none is open.
+      if (BrowserWindow.getAllWindows().length === 0) createMainWindow();
+    });
+  })
+  .catch((error: unknown) => {
+    console.error('Sampler Studio failed to start:', error);
+    app.quit();
   });
-}).catch((error: unknown) => {
-  console.error('Sampler Studio failed to start:', error);
-  app.quit();
-});
 
 app.on('will-quit', () => {
   engine?.kill();

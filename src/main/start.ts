@@ -11,7 +11,11 @@ const args = process.argv.slice(2);
 
 /** The Electron executable, installing it if needed (bounded in time); or why there is none. */
 export function electronBinary(timeoutMs = 180_000): { path: string } | { error: string } {
-  const r = spawnSync(process.execPath, ['-e', "process.stdout.write(require('electron'))"], { cwd: root, encoding: 'utf8', timeout: timeoutMs });
+  const r = spawnSync(process.execPath, ['-e', "process.stdout.write(require('electron'))"], {
+    cwd: root,
+    encoding: 'utf8',
+    timeout: timeoutMs,
+  });
   if (r.error) return { error: r.error.message };
   if (r.status !== 0) {
     // The download's own error (e.g. "fetch failed") and Electron's verdict say it best.

@@ -9,7 +9,9 @@ import { contextBridge, ipcRenderer } from 'electron';
 import { IPC } from '../shared/ipc';
 
 ipcRenderer.on(IPC.enginePort, (event) => window.postMessage('sampler-studio:engine-port', '*', event.ports));
-ipcRenderer.on(IPC.engineExit, (_event, why: unknown) => window.postMessage({ type: 'sampler-studio:engine-exit', why: String(why) }, '*'));
+ipcRenderer.on(IPC.engineExit, (_event, why: unknown) =>
+  window.postMessage({ type: 'sampler-studio:engine-exit', why: String(why) }, '*'),
+);
 
 const api = Object.freeze({
   versions: Object.freeze({
@@ -22,8 +24,10 @@ const api = Object.freeze({
   connectEngine: (): void => ipcRenderer.send(IPC.engineConnect),
   /** Native dialogs (main process): a chosen path, or null when cancelled. */
   dialogs: Object.freeze({
-    openModelDirectory: (): Promise<string | null> => ipcRenderer.invoke(IPC.openModelDirectory) as Promise<string | null>,
-    chooseExportPath: (suggested: string): Promise<string | null> => ipcRenderer.invoke(IPC.chooseExportPath, suggested) as Promise<string | null>,
+    openModelDirectory: (): Promise<string | null> =>
+      ipcRenderer.invoke(IPC.openModelDirectory) as Promise<string | null>,
+    chooseExportPath: (suggested: string): Promise<string | null> =>
+      ipcRenderer.invoke(IPC.chooseExportPath, suggested) as Promise<string | null>,
   }),
 });
 

@@ -83,7 +83,14 @@ export const RunEventSchema = z.object({
   reason: z.string().optional(),
 });
 
-export const EngineEventSchema = z.discriminatedUnion('type', [ProgressEventSchema, LogEventSchema, MetricsEventSchema, ProfileEventSchema, SamplesEventSchema, RunEventSchema]);
+export const EngineEventSchema = z.discriminatedUnion('type', [
+  ProgressEventSchema,
+  LogEventSchema,
+  MetricsEventSchema,
+  ProfileEventSchema,
+  SamplesEventSchema,
+  RunEventSchema,
+]);
 
 export type ProgressEvent = z.infer<typeof ProgressEventSchema>;
 export type LogEvent = z.infer<typeof LogEventSchema>;

@@ -57,7 +57,11 @@ export const LEARNER_FIELDS = {
     help: 'what the policy sees: σ only, the noisy sample and σ, or sample, σ and class',
     labels: { sigma: 'σ only', state: 'the noisy sample and σ', 'state+class': 'sample, σ and class' },
   }),
-  stepInput: bool({ default: false, label: 'Step input', help: 'give the policy the step index too (a non-stationary policy)' }),
+  stepInput: bool({
+    default: false,
+    label: 'Step input',
+    help: 'give the policy the step index too (a non-stationary policy)',
+  }),
   actions: numList({
     default: ACTION_PRESETS.cfg,
     minLength: 2,
@@ -65,31 +69,138 @@ export const LEARNER_FIELDS = {
     label: 'Action values',
     help: 'the discrete action values: guidance scales (cfg), churn γ (gamma), or levels to jump back (renoise, 0 = continue)',
   }),
-  initAction: int({ default: 2, min: 0, label: 'Initial action', help: 'index of the action the initial policy favours (the baseline’s choice)' }),
-  initBias: num({ default: 2, min: 0, label: 'Initial bias', help: 'logit bonus of the initial action: 2 makes it e² ≈ 7.4× as likely as any other action' }),
-  sampler: choice(LEARNER_SAMPLERS, { default: 'heun', label: 'Base sampler', help: 'the base sampler the policy steers (EDM Alg. 1 Euler/Heun, Alg. 2 with churn)' }),
-  steps: int({ default: 18, min: 1, group: 'basic', label: 'Sampler steps', help: 'number of noise levels N of the base sampler' }),
-  nfeBudget: int({ default: Infinity, min: 1, inf: true, group: 'basic', label: 'NFE budget per sample', help: 'renoise: most NFE a trajectory may spend; actions that could not finish within it are masked' }),
+  initAction: int({
+    default: 2,
+    min: 0,
+    label: 'Initial action',
+    help: 'index of the action the initial policy favours (the baseline’s choice)',
+  }),
+  initBias: num({
+    default: 2,
+    min: 0,
+    label: 'Initial bias',
+    help: 'logit bonus of the initial action: 2 makes it e² ≈ 7.4× as likely as any other action',
+  }),
+  sampler: choice(LEARNER_SAMPLERS, {
+    default: 'heun',
+    label: 'Base sampler',
+    help: 'the base sampler the policy steers (EDM Alg. 1 Euler/Heun, Alg. 2 with churn)',
+  }),
+  steps: int({
+    default: 18,
+    min: 1,
+    group: 'basic',
+    label: 'Sampler steps',
+    help: 'number of noise levels N of the base sampler',
+  }),
+  nfeBudget: int({
+    default: Infinity,
+    min: 1,
+    inf: true,
+    group: 'basic',
+    label: 'NFE budget per sample',
+    help: 'renoise: most NFE a trajectory may spend; actions that could not finish within it are masked',
+  }),
   iterations: int({ default: 150, min: 1, group: 'basic', label: 'Training iterations', help: 'training iterations' }),
-  trajectories: int({ default: 1024, min: 2, group: 'basic', label: 'Trajectories per iteration', help: 'trajectories (samples) per iteration; every sample in a batch is an agent (paper: 1,024–2,048)' }),
-  rolloutBatch: int({ default: 1024, min: 1, label: 'Rollout batch', help: 'samples per sampler batch during rollouts (at most the trajectories)' }),
-  discriminatorInitSteps: int({ default: 200, min: 0, label: 'Discriminator warm-up steps', help: 'discriminator steps before the first policy update (paper: 100–200)' }),
-  discriminatorSteps: int({ default: 20, min: 0, label: 'Discriminator steps', help: 'discriminator steps per iteration' }),
-  discriminatorBatch: int({ default: 512, min: 1, label: 'Discriminator batch', help: 'discriminator minibatch (expert and policy states each)' }),
-  labelSmoothing: num({ default: 0.2, min: 0, lt: 0.5, step: 0.05, label: 'Label smoothing', help: 'discriminator label smoothing at σ_max, growing linearly with σ/σ_max from 0' }),
-  logitClamp: num({ default: 10, gt: 0, label: 'Logit clamp', help: 'discriminator logits are clamped to ± this before exp (r = e^logit)' }),
+  trajectories: int({
+    default: 1024,
+    min: 2,
+    group: 'basic',
+    label: 'Trajectories per iteration',
+    help: 'trajectories (samples) per iteration; every sample in a batch is an agent (paper: 1,024–2,048)',
+  }),
+  rolloutBatch: int({
+    default: 1024,
+    min: 1,
+    label: 'Rollout batch',
+    help: 'samples per sampler batch during rollouts (at most the trajectories)',
+  }),
+  discriminatorInitSteps: int({
+    default: 200,
+    min: 0,
+    label: 'Discriminator warm-up steps',
+    help: 'discriminator steps before the first policy update (paper: 100–200)',
+  }),
+  discriminatorSteps: int({
+    default: 20,
+    min: 0,
+    label: 'Discriminator steps',
+    help: 'discriminator steps per iteration',
+  }),
+  discriminatorBatch: int({
+    default: 512,
+    min: 1,
+    label: 'Discriminator batch',
+    help: 'discriminator minibatch (expert and policy states each)',
+  }),
+  labelSmoothing: num({
+    default: 0.2,
+    min: 0,
+    lt: 0.5,
+    step: 0.05,
+    label: 'Label smoothing',
+    help: 'discriminator label smoothing at σ_max, growing linearly with σ/σ_max from 0',
+  }),
+  logitClamp: num({
+    default: 10,
+    gt: 0,
+    label: 'Logit clamp',
+    help: 'discriminator logits are clamped to ± this before exp (r = e^logit)',
+  }),
   ppoEpochs: int({ default: 4, min: 1, label: 'PPO epochs', help: 'PPO epochs over each iteration’s transitions' }),
   ppoMinibatch: int({ default: 512, min: 1, label: 'PPO minibatch', help: 'PPO minibatch size (transitions)' }),
   clip: num({ default: 0.2, gt: 0, step: 0.05, label: 'PPO clip ε', help: 'PPO clip range ε' }),
-  lrPolicy: num({ default: 3e-4, gt: 0, step: 1e-4, label: 'Policy learning rate', help: 'Adam learning rate of the policy head (paper: 1e-4 … 1e-5 for images)' }),
-  lrDiscriminator: num({ default: 1e-3, gt: 0, step: 1e-4, label: 'Discriminator learning rate', help: 'Adam learning rate of the discriminator' }),
-  emaDecay: num({ default: 0.95, min: 0, lt: 1, step: 0.01, label: 'EMA decay', help: 'EMA decay of both heads per iteration (warm-up min(decay, t/(t+1))); the EMA heads are evaluated and exported' }),
+  lrPolicy: num({
+    default: 3e-4,
+    gt: 0,
+    step: 1e-4,
+    label: 'Policy learning rate',
+    help: 'Adam learning rate of the policy head (paper: 1e-4 … 1e-5 for images)',
+  }),
+  lrDiscriminator: num({
+    default: 1e-3,
+    gt: 0,
+    step: 1e-4,
+    label: 'Discriminator learning rate',
+    help: 'Adam learning rate of the discriminator',
+  }),
+  emaDecay: num({
+    default: 0.95,
+    min: 0,
+    lt: 1,
+    step: 0.01,
+    label: 'EMA decay',
+    help: 'EMA decay of both heads per iteration (warm-up min(decay, t/(t+1))); the EMA heads are evaluated and exported',
+  }),
   hidden: int({ default: 128, min: 1, label: 'Hidden width', help: 'hidden width of the heads’ MLPs' }),
   layers: int({ default: 2, min: 1, label: 'Hidden layers', help: 'hidden layers of the heads’ MLPs' }),
-  sigmaFrequencies: int({ default: 8, min: 0, label: 'σ frequencies', help: 'Fourier frequencies of the log-σ embedding' }),
-  temperature: num({ default: 1, gt: 0, step: 0.1, label: 'Rollout temperature', help: 'sampling temperature τ (logits/τ) of rollouts; evaluation may use another' }),
-  evalEvery: int({ default: 25, min: 0, group: 'basic', label: 'Evaluate every (iterations)', help: 'evaluate (FID/precision/recall, sample grid, profile) every this many iterations (0: only at the end)' }),
-  evalSamples: int({ default: 4000, min: 2, group: 'basic', label: 'Samples per evaluation', help: 'samples per evaluation (FID / precision / recall and the sample grid)' }),
+  sigmaFrequencies: int({
+    default: 8,
+    min: 0,
+    label: 'σ frequencies',
+    help: 'Fourier frequencies of the log-σ embedding',
+  }),
+  temperature: num({
+    default: 1,
+    gt: 0,
+    step: 0.1,
+    label: 'Rollout temperature',
+    help: 'sampling temperature τ (logits/τ) of rollouts; evaluation may use another',
+  }),
+  evalEvery: int({
+    default: 25,
+    min: 0,
+    group: 'basic',
+    label: 'Evaluate every (iterations)',
+    help: 'evaluate (FID/precision/recall, sample grid, profile) every this many iterations (0: only at the end)',
+  }),
+  evalSamples: int({
+    default: 4000,
+    min: 2,
+    group: 'basic',
+    label: 'Samples per evaluation',
+    help: 'samples per evaluation (FID / precision / recall and the sample grid)',
+  }),
   seed: int({ default: 0, min: 0, group: 'basic', label: 'Seed', help: 'random seed of the run' }),
 };
 
@@ -124,21 +235,40 @@ export class ConfigError extends RangeError {
  * first (the defaults' index may not fit the new list); where it sets the trajectories below the
  * rollout batch, the batch follows. `name` says how a field is shown in errors (a key, a --flag).
  */
-export function learnerConfigFrom(partial: Record<string, unknown>, name: (key: string) => string = (k) => k): LearnerConfig {
+export function learnerConfigFrom(
+  partial: Record<string, unknown>,
+  name: (key: string) => string = (k) => k,
+): LearnerConfig {
   const intervention = partial['intervention'] ?? 'cfg';
   if (!(INTERVENTIONS as readonly unknown[]).includes(intervention)) {
-    throw new ConfigError(`${name('intervention')} must be one of ${INTERVENTIONS.join(', ')}, got ${JSON.stringify(intervention)}`);
+    throw new ConfigError(
+      `${name('intervention')} must be one of ${INTERVENTIONS.join(', ')}, got ${JSON.stringify(intervention)}`,
+    );
   }
   const merged: Record<string, unknown> = { ...defaultConfig(intervention as Intervention), ...partial };
   if (partial['actions'] !== undefined && partial['initAction'] === undefined) merged['initAction'] = 0;
-  if (partial['rolloutBatch'] === undefined && typeof merged['trajectories'] === 'number') merged['rolloutBatch'] = Math.min(merged['rolloutBatch'] as number, merged['trajectories']);
+  if (partial['rolloutBatch'] === undefined && typeof merged['trajectories'] === 'number')
+    merged['rolloutBatch'] = Math.min(merged['rolloutBatch'] as number, merged['trajectories']);
   return parseLearnerConfig(merged, name);
 }
 
 /** Checks a whole config (a saved one, a request's); errors name the fields. */
 export function parseLearnerConfig(v: unknown, name: (key: string) => string = (k) => k): LearnerConfig {
   const r = LearnerConfigSchema.safeParse(v);
-  if (!r.success) throw new ConfigError(issueMessages(LEARNER_FIELDS, r.error, (p) => name(String(p[0])) + p.slice(1).map((i) => `[${String(i)}]`).join(''), v).join('; '));
+  if (!r.success)
+    throw new ConfigError(
+      issueMessages(
+        LEARNER_FIELDS,
+        r.error,
+        (p) =>
+          name(String(p[0])) +
+          p
+            .slice(1)
+            .map((i) => `[${String(i)}]`)
+            .join(''),
+        v,
+      ).join('; '),
+    );
   const c = r.data;
   const fail = (field: LearnerField, msg: string): never => {
     throw new ConfigError(`${name(field)}: ${msg}`);
@@ -146,9 +276,12 @@ export function parseLearnerConfig(v: unknown, name: (key: string) => string = (
   // Checks across fields (each field's own bounds are in the table).
   if (c.actions.some((a) => !Number.isFinite(a))) fail('actions', 'values must be finite numbers');
   if (c.intervention === 'gamma' && c.actions.some((a) => a < 0)) fail('actions', 'churn γ values must be ≥ 0');
-  if (c.intervention === 'renoise' && c.actions.some((a) => !Number.isInteger(a) || a < 0)) fail('actions', 'renoise actions are whole numbers of levels to jump back (0 = continue)');
+  if (c.intervention === 'renoise' && c.actions.some((a) => !Number.isInteger(a) || a < 0))
+    fail('actions', 'renoise actions are whole numbers of levels to jump back (0 = continue)');
   if (c.intervention === 'renoise' && !c.actions.includes(0)) fail('actions', 'renoise needs the action 0 (continue)');
-  if (c.initAction >= c.actions.length) fail('initAction', `must index the actions (0..${c.actions.length - 1}), got ${c.initAction}`);
-  if (c.intervention === 'renoise' && !Number.isFinite(c.nfeBudget)) fail('nfeBudget', 'renoise needs a finite NFE budget (it bounds the trajectory length)');
+  if (c.initAction >= c.actions.length)
+    fail('initAction', `must index the actions (0..${c.actions.length - 1}), got ${c.initAction}`);
+  if (c.intervention === 'renoise' && !Number.isFinite(c.nfeBudget))
+    fail('nfeBudget', 'renoise needs a finite NFE budget (it bounds the trajectory length)');
   return c;
 }

@@ -14,7 +14,8 @@ const numberText = (why: string, ok: (v: number) => boolean) =>
     .transform((s) => Number(s))
     .refine((v) => !Number.isNaN(v) && ok(v), { error: why });
 
-const oneOf = <T extends string>(values: readonly [T, ...T[]]) => z.enum(values, { error: `is not one of ${values.join(', ')}` });
+const oneOf = <T extends string>(values: readonly [T, ...T[]]) =>
+  z.enum(values, { error: `is not one of ${values.join(', ')}` });
 
 export const PolicyMetadataSchema = z.looseObject({
   format: z.literal(POLICY_FORMAT),
@@ -25,7 +26,8 @@ export const PolicyMetadataSchema = z.looseObject({
   actions: z.string().transform((s, ctx) => {
     try {
       const a = JSON.parse(s) as unknown;
-      if (Array.isArray(a) && a.length >= 2 && a.every((x) => typeof x === 'number' && Number.isFinite(x))) return a as number[];
+      if (Array.isArray(a) && a.length >= 2 && a.every((x) => typeof x === 'number' && Number.isFinite(x)))
+        return a as number[];
     } catch {
       // falls through to the issue below
     }
@@ -45,7 +47,9 @@ export const PolicyMetadataSchema = z.looseObject({
 export type PolicyMetadata = z.output<typeof PolicyMetadataSchema>;
 
 /** Checks metadata; the first problem as [key, what is wrong] ("missing" when the key is absent), or the parsed metadata. */
-export function parsePolicyMetadata(meta: Record<string, string>): { ok: true; value: PolicyMetadata } | { ok: false; key: string; problem: string } {
+export function parsePolicyMetadata(
+  meta: Record<string, string>,
+): { ok: true; value: PolicyMetadata } | { ok: false; key: string; problem: string } {
   const r = PolicyMetadataSchema.safeParse(meta);
   if (r.success) return { ok: true, value: r.data };
   const issue = r.error.issues[0]!;

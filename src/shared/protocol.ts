@@ -22,18 +22,24 @@ export const PROTOCOL_VERSION = 1;
 // ---- building blocks ---------------------------------------------------------------------------
 
 /** A path or id: a non-empty string of sane length. */
-const path = (what: string) => z.string({ error: `must be ${what}` }).min(1, { error: `must be ${what}` }).max(4096, { error: `must be ${what} (at most 4,096 characters)` });
+const path = (what: string) =>
+  z
+    .string({ error: `must be ${what}` })
+    .min(1, { error: `must be ${what}` })
+    .max(4096, { error: `must be ${what} (at most 4,096 characters)` });
 const flag = z.boolean({ error: 'must be true or false' });
 const none = z.strictObject({});
 
 /** Learner settings from the UI: known fields only, each within its bounds, consistent together (shared/learner-config.ts). */
-const learnerSettings = z.record(z.string(), z.unknown(), { error: 'must be an object of learner settings' }).superRefine((v, ctx) => {
-  try {
-    learnerConfigFrom(v);
-  } catch (e) {
-    ctx.addIssue({ code: 'custom', message: (e as Error).message });
-  }
-});
+const learnerSettings = z
+  .record(z.string(), z.unknown(), { error: 'must be an object of learner settings' })
+  .superRefine((v, ctx) => {
+    try {
+      learnerConfigFrom(v);
+    } catch (e) {
+      ctx.addIssue({ code: 'custom', message: (e as Error).message });
+    }
+  });
 
 // ---- results -----------------------------------------------------------------------------------
 
@@ -88,7 +94,16 @@ export const RunSummarySchema = z.object({
 /** What a comparison row is: the policy, plain sampling, EDM's stochastic settings, EDM with the most
  * steps within / fewest steps above the policy's NFE and the two mixed at exactly its NFE, the best
  * constant action searched now, or a grid result's best. */
-export const ROW_KINDS = ['policy', 'plain', 'edm-stochastic', 'equal-nfe-below', 'equal-nfe-above', 'equal-nfe-mixed', 'best-constant', 'grid-best'] as const;
+export const ROW_KINDS = [
+  'policy',
+  'plain',
+  'edm-stochastic',
+  'equal-nfe-below',
+  'equal-nfe-above',
+  'equal-nfe-mixed',
+  'best-constant',
+  'grid-best',
+] as const;
 export type RowKind = (typeof ROW_KINDS)[number];
 
 /** The policy next to its baselines (same sampler, steps, seed and n), as `eval --policy` prints it. */
@@ -100,14 +115,28 @@ export const ComparisonResultSchema = z.object({
   seed: z.number(),
   temperature: z.number(),
   /** nfe: guided denoiser evaluations D_w per sample; networkEvals: network passes per sample (a guided D_w with w ≠ 1 costs two). */
-  rows: z.array(z.object({ kind: z.enum(ROW_KINDS), name: z.string(), nfe: Num, networkEvals: Num, summary: z.record(z.string(), Num), pngBase64: z.string().optional() })),
+  rows: z.array(
+    z.object({
+      kind: z.enum(ROW_KINDS),
+      name: z.string(),
+      nfe: Num,
+      networkEvals: Num,
+      summary: z.record(z.string(), Num),
+      pngBase64: z.string().optional(),
+    }),
+  ),
   profile: z.array(z.array(Num)),
   sigmas: z.array(Num),
   actions: z.array(Num),
 });
 
 /** An input or output of an exported policy file. */
-export const TensorInfoSchema = z.object({ name: z.string(), type: z.enum(['float32', 'int64']), shape: z.array(z.union([z.number(), z.string()])), doc: z.string() });
+export const TensorInfoSchema = z.object({
+  name: z.string(),
+  type: z.enum(['float32', 'int64']),
+  shape: z.array(z.union([z.number(), z.string()])),
+  doc: z.string(),
+});
 
 /** What `export` wrote and how it was checked. */
 export const PolicyExportResultSchema = z.object({
@@ -131,38 +160,91 @@ export const PolicyExportResultSchema = z.object({
 export const METHOD_SCHEMAS = {
   'engine.info': { params: none, result: EngineInfoSchema },
   'models.list': { params: none, result: z.array(ModelSummarySchema) },
-  'models.open': { params: z.strictObject({ dir: path('a non-empty string (a model directory)') }), result: ModelReportSchema },
+  'models.open': {
+    params: z.strictObject({ dir: path('a non-empty string (a model directory)') }),
+    result: ModelReportSchema,
+  },
   /** A model's preview picture: its preview.png, else samples drawn now (Heun 18, w = 1, seed 0). */
-  'models.preview': { params: z.strictObject({ dir: path('a non-empty string (a model directory)') }), result: z.object({ pngBase64: z.string(), source: z.enum(['file', 'sampled']) }) },
+  'models.preview': {
+    params: z.strictObject({ dir: path('a non-empty string (a model directory)') }),
+    result: z.object({ pngBase64: z.string(), source: z.enum(['file', 'sampled']) }),
+  },
   'train.start': {
-    params: z.strictObject({ model: path('a bundled model id or a model directory'), runDir: path('a non-empty string (where the run is written)'), config: learnerSettings }),
+    params: z.strictObject({
+      model: path('a bundled model id or a model directory'),
+      runDir: path('a non-empty string (where the run is written)'),
+      config: learnerSettings,
+    }),
     result: z.object({ run: z.string() }),
   },
-  'train.resume': { params: z.strictObject({ run: path('a run directory'), iterations: z.number().int().positive({ error: 'must be a positive integer' }).max(10_000_000).optional() }), result: z.object({ run: z.string() }) },
+  'train.resume': {
+    params: z.strictObject({
+      run: path('a run directory'),
+      iterations: z.number().int().positive({ error: 'must be a positive integer' }).max(10_000_000).optional(),
+    }),
+    result: z.object({ run: z.string() }),
+  },
   /** Stops a training after its current iteration; `pause`: to continue to the same target later (its run event says paused). */
-  'train.stop': { params: z.strictObject({ run: path('a run directory'), pause: flag.optional() }), result: z.object({ stopped: z.boolean() }) },
-  'runs.list': { params: z.strictObject({ root: path('a directory holding runs') }), result: z.array(RunSummarySchema) },
-  'runs.metrics': { params: z.strictObject({ run: path('a run directory') }), result: z.object({ run: z.string(), iterations: z.number(), metrics: z.array(z.record(z.string(), Num)) }) },
+  'train.stop': {
+    params: z.strictObject({ run: path('a run directory'), pause: flag.optional() }),
+    result: z.object({ stopped: z.boolean() }),
+  },
+  'runs.list': {
+    params: z.strictObject({ root: path('a directory holding runs') }),
+    result: z.array(RunSummarySchema),
+  },
+  'runs.metrics': {
+    params: z.strictObject({ run: path('a run directory') }),
+    result: z.object({ run: z.string(), iterations: z.number(), metrics: z.array(z.record(z.string(), Num)) }),
+  },
   /** Moves a run directory into `.trash/` beside it (recoverable), unless it is training. */
-  'runs.delete': { params: z.strictObject({ run: path('a run directory') }), result: z.object({ trashed: z.string() }) },
+  'runs.delete': {
+    params: z.strictObject({ run: path('a run directory') }),
+    result: z.object({ trashed: z.string() }),
+  },
   'eval.policy': {
     params: z.strictObject({
       run: path('a run directory'),
-      n: z.number().int({ error: 'must be an integer in [2, 100000]' }).min(2, { error: 'must be an integer in [2, 100000]' }).max(100_000, { error: 'must be an integer in [2, 100000]' }).optional(),
-      seed: z.number().int({ error: 'must be a non-negative integer' }).min(0, { error: 'must be a non-negative integer' }).optional(),
-      temperature: z.number({ error: 'must be a number in (0, 100]' }).gt(0, { error: 'must be a number in (0, 100]' }).max(100, { error: 'must be a number in (0, 100]' }).optional(),
+      n: z
+        .number()
+        .int({ error: 'must be an integer in [2, 100000]' })
+        .min(2, { error: 'must be an integer in [2, 100000]' })
+        .max(100_000, { error: 'must be an integer in [2, 100000]' })
+        .optional(),
+      seed: z
+        .number()
+        .int({ error: 'must be a non-negative integer' })
+        .min(0, { error: 'must be a non-negative integer' })
+        .optional(),
+      temperature: z
+        .number({ error: 'must be a number in (0, 100]' })
+        .gt(0, { error: 'must be a number in (0, 100]' })
+        .max(100, { error: 'must be a number in (0, 100]' })
+        .optional(),
       gridResult: path('a grid result directory').optional(),
       bestConstant: flag.optional(),
     }),
     result: ComparisonResultSchema,
   },
   /** Exports the run's EMA policy as ONNX; an existing file is an `exists` error unless `force`. */
-  'policy.export': { params: z.strictObject({ run: path('a run directory'), out: path('a file path ending in .onnx'), force: flag.optional() }), result: PolicyExportResultSchema },
+  'policy.export': {
+    params: z.strictObject({
+      run: path('a run directory'),
+      out: path('a file path ending in .onnx'),
+      force: flag.optional(),
+    }),
+    result: PolicyExportResultSchema,
+  },
 } as const;
 
 export type Method = keyof typeof METHOD_SCHEMAS;
 /** Requests: method → params and result (from the schemas). */
-export type Methods = { [M in Method]: { params: z.input<(typeof METHOD_SCHEMAS)[M]['params']>; result: z.output<(typeof METHOD_SCHEMAS)[M]['result']> } };
+export type Methods = {
+  [M in Method]: {
+    params: z.input<(typeof METHOD_SCHEMAS)[M]['params']>;
+    result: z.output<(typeof METHOD_SCHEMAS)[M]['result']>;
+  };
+};
 export const METHODS = Object.keys(METHOD_SCHEMAS) as Method[];
 
 export type EngineInfo = z.infer<typeof EngineInfoSchema>;
@@ -203,7 +285,8 @@ const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !
 function paramsProblem(error: z.ZodError): string {
   return error.issues
     .map((i) => {
-      if (i.code === 'unrecognized_keys') return `unknown ${i.keys.length > 1 ? 'params' : 'param'} ${i.keys.map((k) => `"${k}"`).join(', ')}`;
+      if (i.code === 'unrecognized_keys')
+        return `unknown ${i.keys.length > 1 ? 'params' : 'param'} ${i.keys.map((k) => `"${k}"`).join(', ')}`;
       const where = ['params', ...i.path.map(String)].join('.');
       return i.code === 'custom' ? `${where}: ${i.message}` : `${where} ${i.message}`;
     })
@@ -214,14 +297,26 @@ export type Parsed = { ok: true; request: Request } | { ok: false; reply: Respon
 
 /** Narrows an incoming message to a request, or gives the error reply to send back. */
 export function parseRequest(msg: unknown): Parsed {
-  const fail = (id: number | null, code: ErrorCode, message: string): Parsed => ({ ok: false, reply: { kind: 'response', id, ok: false, error: { code, message } } });
-  if (!isObj(msg)) return fail(null, 'bad-message', `a message must be a JSON object, got ${msg === null ? 'null' : Array.isArray(msg) ? 'an array' : typeof msg}`);
+  const fail = (id: number | null, code: ErrorCode, message: string): Parsed => ({
+    ok: false,
+    reply: { kind: 'response', id, ok: false, error: { code, message } },
+  });
+  if (!isObj(msg))
+    return fail(
+      null,
+      'bad-message',
+      `a message must be a JSON object, got ${msg === null ? 'null' : Array.isArray(msg) ? 'an array' : typeof msg}`,
+    );
   const id = Number.isSafeInteger(msg['id']) ? (msg['id'] as number) : null;
   if (msg['kind'] !== 'request') return fail(id, 'bad-message', 'kind must be "request"');
   if (id === null) return fail(null, 'bad-message', 'id must be an integer');
   const method = msg['method'];
   if (typeof method !== 'string' || !Object.hasOwn(METHOD_SCHEMAS, method)) {
-    return fail(id, 'unknown-method', `unknown method ${JSON.stringify(method)}; the engine knows ${METHODS.join(', ')}`);
+    return fail(
+      id,
+      'unknown-method',
+      `unknown method ${JSON.stringify(method)}; the engine knows ${METHODS.join(', ')}`,
+    );
   }
   const params = msg['params'] ?? {};
   if (!isObj(params)) return fail(id, 'bad-params', 'params must be an object');
@@ -232,7 +327,12 @@ export function parseRequest(msg: unknown): Parsed {
 
 const ResponseSchema = z.union([
   z.object({ kind: z.literal('response'), id: z.number().int(), ok: z.literal(true), result: z.unknown() }),
-  z.object({ kind: z.literal('response'), id: z.number().int().nullable(), ok: z.literal(false), error: z.object({ code: z.string(), message: z.string() }) }),
+  z.object({
+    kind: z.literal('response'),
+    id: z.number().int().nullable(),
+    ok: z.literal(false),
+    error: z.object({ code: z.string(), message: z.string() }),
+  }),
 ]);
 const EventMessageSchema = z.object({ kind: z.literal('event'), event: EngineEventSchema });
 
@@ -244,7 +344,15 @@ export function parseServerMessage(msg: unknown): ServerMessage | null {
 }
 
 /** Checks a method's result against its schema; the problem when it does not fit (an engine of another version, say). */
-export function parseResult<M extends Method>(method: M, result: unknown): { ok: true; result: Methods[M]['result'] } | { ok: false; problem: string } {
+export function parseResult<M extends Method>(
+  method: M,
+  result: unknown,
+): { ok: true; result: Methods[M]['result'] } | { ok: false; problem: string } {
   const r = METHOD_SCHEMAS[method].result.safeParse(result);
-  return r.success ? { ok: true, result: result as Methods[M]['result'] } : { ok: false, problem: `${method}: the engine's result does not fit the protocol: ${r.error.issues.map((i) => `${i.path.join('.') || 'result'} ${i.message}`).join('; ')}` };
+  return r.success
+    ? { ok: true, result: result as Methods[M]['result'] }
+    : {
+        ok: false,
+        problem: `${method}: the engine's result does not fit the protocol: ${r.error.issues.map((i) => `${i.path.join('.') || 'result'} ${i.message}`).join('; ')}`,
+      };
 }

@@ -30,7 +30,15 @@ function fieldPath(path: readonly PropertyKey[]): string {
   return path.map((k, i) => (typeof k === 'number' ? `[${k}]` : `${i > 0 ? '.' : ''}${String(k)}`)).join('');
 }
 
-const NOUNS: Record<string, string> = { number: 'a number', int: 'an integer', string: 'a string', boolean: 'true or false', object: 'an object', array: 'a list', record: 'an object' };
+const NOUNS: Record<string, string> = {
+  number: 'a number',
+  int: 'an integer',
+  string: 'a string',
+  boolean: 'true or false',
+  object: 'an object',
+  array: 'a list',
+  record: 'an object',
+};
 
 /** A value as an error message shows it. */
 function shown(v: unknown): string {
@@ -45,11 +53,15 @@ function shown(v: unknown): string {
 const fileErrors: z.core.$ZodErrorMap = (iss) => {
   switch (iss.code) {
     case 'invalid_type':
-      return iss.input === undefined ? `missing (expected ${NOUNS[iss.expected] ?? iss.expected})` : `expected ${NOUNS[iss.expected] ?? iss.expected}, got ${shown(iss.input)}`;
+      return iss.input === undefined
+        ? `missing (expected ${NOUNS[iss.expected] ?? iss.expected})`
+        : `expected ${NOUNS[iss.expected] ?? iss.expected}, got ${shown(iss.input)}`;
     case 'invalid_value':
       return `expected ${iss.values.map((v) => JSON.stringify(v)).join(' or ')}, got ${shown(iss.input)}`;
     case 'too_small':
-      return iss.origin === 'array' ? `needs at least ${iss.minimum} entries` : `must be ${iss.inclusive ? '≥' : '>'} ${iss.minimum}, got ${shown(iss.input)}`;
+      return iss.origin === 'array'
+        ? `needs at least ${iss.minimum} entries`
+        : `must be ${iss.inclusive ? '≥' : '>'} ${iss.minimum}, got ${shown(iss.input)}`;
     case 'invalid_format':
       return `expected ${iss.format} text, got ${shown(iss.input)}`;
     default:
@@ -67,7 +79,12 @@ export function narrowFile<S extends z.ZodType>(schema: S, raw: unknown, file: s
 }
 
 /** A file's text parsed as JSON (with `reviver`) and narrowed by `schema` (RunFileError otherwise). */
-export function parseFile<S extends z.ZodType>(schema: S, text: string, file: string, reviver?: (key: string, value: unknown) => unknown): z.output<S> {
+export function parseFile<S extends z.ZodType>(
+  schema: S,
+  text: string,
+  file: string,
+  reviver?: (key: string, value: unknown) => unknown,
+): z.output<S> {
   let raw: unknown;
   try {
     raw = JSON.parse(text, reviver);
@@ -80,7 +97,9 @@ export function parseFile<S extends z.ZodType>(schema: S, text: string, file: st
 /** A JSON number, "inf" / "-inf" for ±∞, or null, as `null` reads: NaN (jsonNumber) or null itself (jsonNumberOrNull). */
 function numberReading<N extends number | null>(nullAs: N) {
   return z
-    .custom<number | 'inf' | '-inf' | null>((v) => typeof v === 'number' || v === 'inf' || v === '-inf' || v === null, { error: (iss) => `expected a number, got ${shown(iss.input)}` })
+    .custom<number | 'inf' | '-inf' | null>((v) => typeof v === 'number' || v === 'inf' || v === '-inf' || v === null, {
+      error: (iss) => `expected a number, got ${shown(iss.input)}`,
+    })
     .transform((v): number | N => (v === 'inf' ? Infinity : v === '-inf' ? -Infinity : v === null ? nullAs : v));
 }
 
@@ -108,7 +127,12 @@ function renameKeys(raw: unknown, renames: Record<string, string>): unknown {
 // config.json
 
 /** Old names of learner settings → their names now. */
-const LEARNER_RENAMES: Record<string, string> = { dreInitSteps: 'discriminatorInitSteps', dreSteps: 'discriminatorSteps', dreBatch: 'discriminatorBatch', lrDensity: 'lrDiscriminator' };
+const LEARNER_RENAMES: Record<string, string> = {
+  dreInitSteps: 'discriminatorInitSteps',
+  dreSteps: 'discriminatorSteps',
+  dreBatch: 'discriminatorBatch',
+  lrDensity: 'lrDiscriminator',
+};
 
 /** A saved learner config with its settings under today's names (see the note on old files). */
 export function migrateLearnerSettings(raw: unknown): unknown {
@@ -136,11 +160,17 @@ export type RunConfigFile = z.output<typeof runConfigFile>;
 const weights = z.array(z.base64());
 
 /** An Adam optimizer's variables (its moments per parameter, and the step count `iter`). */
-const optimizerState = z.array(z.object({ name: z.string(), data: z.base64(), shape: z.array(z.number().int().nonnegative()) }));
+const optimizerState = z.array(
+  z.object({ name: z.string(), data: z.base64(), shape: z.array(z.number().int().nonnegative()) }),
+);
 export type OptimizerState = z.output<typeof optimizerState>;
 
 /** Old checkpoint keys → their names now. */
-const CHECKPOINT_RENAMES: Record<string, string> = { density: 'discriminator', densityEma: 'discriminatorEma', optDensity: 'optDiscriminator' };
+const CHECKPOINT_RENAMES: Record<string, string> = {
+  density: 'discriminator',
+  densityEma: 'discriminatorEma',
+  optDensity: 'optDiscriminator',
+};
 
 /** A saved checkpoint with the discriminator's state under today's keys (see the note on old files). */
 export function migrateCheckpoint(raw: unknown): unknown {
@@ -176,7 +206,12 @@ export type Checkpoint = z.output<typeof checkpointFile>;
 export const metricsLine = z
   .object({ iteration: z.number().int().nonnegative() })
   .catchall(z.number().nullable())
-  .transform((m) => Object.fromEntries(Object.entries(m).filter((e): e is [string, number] => e[1] !== null)) as { iteration: number } & Record<string, number>);
+  .transform(
+    (m) =>
+      Object.fromEntries(Object.entries(m).filter((e): e is [string, number] => e[1] !== null)) as {
+        iteration: number;
+      } & Record<string, number>,
+  );
 export type MetricsLine = z.output<typeof metricsLine>;
 
 // ---------------------------------------------------------------------------------------------

@@ -70,8 +70,15 @@ export type Fields = Record<string, Field>;
 
 export const num = (f: Omit<NumberField, 'kind'>): NumberField => ({ kind: 'number', ...f });
 export const int = (f: Omit<NumberField, 'kind' | 'int'>): NumberField => ({ kind: 'number', int: true, ...f });
-export const nullableNum = (f: Omit<NullableNumberField, 'kind' | 'default'>): NullableNumberField => ({ kind: 'nullable-number', default: null, ...f });
-export const choice = <T extends string>(values: readonly T[], f: Omit<ChoiceField<T>, 'kind' | 'values'>): ChoiceField<T> => ({ kind: 'choice', values, ...f });
+export const nullableNum = (f: Omit<NullableNumberField, 'kind' | 'default'>): NullableNumberField => ({
+  kind: 'nullable-number',
+  default: null,
+  ...f,
+});
+export const choice = <T extends string>(
+  values: readonly T[],
+  f: Omit<ChoiceField<T>, 'kind' | 'values'>,
+): ChoiceField<T> => ({ kind: 'choice', values, ...f });
 export const bool = (f: Omit<BooleanField, 'kind'>): BooleanField => ({ kind: 'boolean', ...f });
 export const numList = (f: Omit<NumberListField, 'kind'>): NumberListField => ({ kind: 'number-list', ...f });
 
@@ -112,7 +119,11 @@ function numberSchema(f: Omit<NumberField, 'kind' | 'default' | 'help'>): z.ZodT
   return f.inf ? z.union([z.literal(Infinity), z.literal('inf').transform(() => Infinity), s]) : s;
 }
 
-type ValueOf<F extends Field> = F extends { kind: 'choice'; values: readonly (infer T)[] } ? T : F extends NullableNumberField ? number | null : F['default'];
+type ValueOf<F extends Field> = F extends { kind: 'choice'; values: readonly (infer T)[] }
+  ? T
+  : F extends NullableNumberField
+    ? number | null
+    : F['default'];
 
 /** The zod schema of one field (no default applied: a saved file must carry every field). */
 export function fieldSchema<F extends Field>(f: F): z.ZodType<ValueOf<F>> {
@@ -146,12 +157,23 @@ export function defaultsOf<F extends Fields>(fields: F): ValuesOf<F> {
   return Object.fromEntries(Object.entries(fields).map(([k, f]) => [k, structuredClone(f.default)])) as ValuesOf<F>;
 }
 
-const show = (v: unknown): string => (typeof v === 'number' ? String(v) : Array.isArray(v) ? `[${v.map(show).join(', ')}]` : (JSON.stringify(v) ?? String(v)));
+const show = (v: unknown): string =>
+  typeof v === 'number'
+    ? String(v)
+    : Array.isArray(v)
+      ? `[${v.map(show).join(', ')}]`
+      : (JSON.stringify(v) ?? String(v));
 
 /** One readable sentence per zod issue, naming the field by `name(path)` and saying what is valid. */
-export function issueMessages(fields: Fields | null, error: z.ZodError, name: (path: PropertyKey[]) => string, input: unknown): string[] {
+export function issueMessages(
+  fields: Fields | null,
+  error: z.ZodError,
+  name: (path: PropertyKey[]) => string,
+  input: unknown,
+): string[] {
   return error.issues.map((i) => {
-    if (i.code === 'unrecognized_keys') return `unknown ${i.keys.length > 1 ? 'settings' : 'setting'} ${i.keys.map((k) => `"${k}"`).join(', ')}${fields ? `; known: ${Object.keys(fields).join(', ')}` : ''}`;
+    if (i.code === 'unrecognized_keys')
+      return `unknown ${i.keys.length > 1 ? 'settings' : 'setting'} ${i.keys.map((k) => `"${k}"`).join(', ')}${fields ? `; known: ${Object.keys(fields).join(', ')}` : ''}`;
     const key = i.path[0];
     const f = fields && typeof key === 'string' && i.path.length <= 2 ? fields[key] : undefined;
     if (f) return mustBe(name([key]), f, valueAt(input, [key]));
@@ -166,7 +188,8 @@ export function mustBe(name: string, f: Field, got: unknown): string {
 
 export function valueAt(v: unknown, path: PropertyKey[]): unknown {
   let cur = v;
-  for (const p of path) cur = cur !== null && typeof cur === 'object' ? (cur as Record<PropertyKey, unknown>)[p] : undefined;
+  for (const p of path)
+    cur = cur !== null && typeof cur === 'object' ? (cur as Record<PropertyKey, unknown>)[p] : undefined;
   return cur;
 }
 
@@ -230,9 +253,21 @@ export function helpLines(fields: Fields, indent = '  ', defaults?: Record<strin
   const rows = Object.entries(fields).flatMap(([k, f]) => {
     const flag = flagOf(k, f);
     if (!flag) return [];
-    const arg = f.kind === 'boolean' ? '' : f.kind === 'choice' ? ` ${f.values.join('|')}` : f.kind === 'number-list' ? ' V1,V2,…' : f.int ? ' N' : ' X';
+    const arg =
+      f.kind === 'boolean'
+        ? ''
+        : f.kind === 'choice'
+          ? ` ${f.values.join('|')}`
+          : f.kind === 'number-list'
+            ? ' V1,V2,…'
+            : f.int
+              ? ' N'
+              : ' X';
     const d = defaults ? defaults[k] : f.default;
-    const dflt = f.kind === 'boolean' && !d ? '' : ` (default ${d === null ? 'model' : Array.isArray(d) ? d.join(',') : d === Infinity ? 'inf' : String(d)})`;
+    const dflt =
+      f.kind === 'boolean' && !d
+        ? ''
+        : ` (default ${d === null ? 'model' : Array.isArray(d) ? d.join(',') : d === Infinity ? 'inf' : String(d)})`;
     const range = f.kind === 'number' || f.kind === 'nullable-number' ? ` [${describeField(f)}]` : '';
     return [[`--${flag}${arg}`, `${f.help}${range}${dflt}`]];
   });

@@ -22,7 +22,11 @@ export async function cli(...argv: string[]): Promise<Run> {
   const err: string[] = [];
   const stdoutWrite = process.stdout.write;
   const stderrWrite = process.stderr.write;
-  const capture = (sink: string[], original: typeof process.stdout.write, stream: NodeJS.WriteStream): typeof process.stdout.write =>
+  const capture = (
+    sink: string[],
+    original: typeof process.stdout.write,
+    stream: NodeJS.WriteStream,
+  ): typeof process.stdout.write =>
     ((chunk: unknown, ...rest: unknown[]): boolean => {
       if (typeof chunk === 'string') {
         sink.push(chunk);
@@ -69,9 +73,17 @@ export interface ChildResult extends Run {
  * Spawns the CLI as a separate process, `node --import tsx src/cli/index.ts …` (for signals and
  * kills); `onStderr` sees stderr as it arrives. Killed with SIGKILL after `timeoutMs`.
  */
-export function spawnCli(args: string[], onStderr?: (text: string, child: ChildProcess) => void, timeoutMs = 45_000): Promise<ChildResult> {
+export function spawnCli(
+  args: string[],
+  onStderr?: (text: string, child: ChildProcess) => void,
+  timeoutMs = 45_000,
+): Promise<ChildResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src', 'cli', 'index.ts'), ...args], { cwd: ROOT, env: process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src', 'cli', 'index.ts'), ...args], {
+      cwd: ROOT,
+      env: process.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     const guard = setTimeout(() => child.kill('SIGKILL'), timeoutMs);

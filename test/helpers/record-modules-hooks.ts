@@ -10,7 +10,11 @@ export function initialize(data: { file: string }): void {
 }
 
 type Resolved = { url: string };
-export async function resolve(specifier: string, context: unknown, nextResolve: (specifier: string, context: unknown) => Promise<Resolved>): Promise<Resolved> {
+export async function resolve(
+  specifier: string,
+  context: unknown,
+  nextResolve: (specifier: string, context: unknown) => Promise<Resolved>,
+): Promise<Resolved> {
   const resolved = await nextResolve(specifier, context);
   appendFileSync(file, resolved.url + '\n');
   return resolved;

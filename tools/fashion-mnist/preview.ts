@@ -18,7 +18,12 @@ try {
   const per = 10;
   const classes = Int32Array.from({ length: model.numClasses * per }, (_, i) => Math.floor(i / per));
   const n = classes.length;
-  const res = await generate(model, resolveSettings(model, { sampler: 'heun', steps: 18, guidance }), { n, batch: n, seed: 0, classes });
+  const res = await generate(model, resolveSettings(model, { sampler: 'heun', steps: 18, guidance }), {
+    n,
+    batch: n,
+    seed: 0,
+    classes,
+  });
   const out = values.out ?? join(dir, 'preview.png');
   await writePng(out, imageGrid(res.samples, n, [1, 28, 28], { cols: per }));
   console.log(`${out}: ${model.numClasses} classes × ${per} samples, Heun 18 steps, w = ${guidance}`);

@@ -74,7 +74,9 @@ export function convDenoiserGraph(o: ConvModelOptions = {}): { bytes: Uint8Array
  * a classifier's trunk (the frozen encoder of image policies): c_in·x, two strided convs with a
  * c_noise bias, global average pooling, a linear layer. For tests and benchmarks of the encoder path.
  */
-export function convEncoderGraph(o: { seed?: number; sigmaData?: number; channels?: [number, number]; dim?: number } = {}): Uint8Array {
+export function convEncoderGraph(
+  o: { seed?: number; sigmaData?: number; channels?: [number, number]; dim?: number } = {},
+): Uint8Array {
   const rng = new Stream(o.seed ?? 1, 0);
   const sd = o.sigmaData ?? 0.5;
   const [c1, c2] = o.channels ?? [32, 64];
@@ -82,17 +84,31 @@ export function convEncoderGraph(o: { seed?: number; sigmaData?: number; channel
   const g = new GraphBuilder('conv-encoder');
   const x = g.input('x', 'float32', ['N', 1, 28, 28]);
   const sigma = g.input('sigma', 'float32', ['N']);
-  const randn = (count: number, scale: number): Float32Array => Float32Array.from({ length: count }, () => rng.normal() * scale);
+  const randn = (count: number, scale: number): Float32Array =>
+    Float32Array.from({ length: count }, () => rng.normal() * scale);
   const conv = (inp: string, cin: number, cout: number): string =>
-    g.op('Conv', [inp, g.tensor('w', randn(cout * cin * 9, Math.sqrt(2 / (cin * 9))), [cout, cin, 3, 3]), g.tensor('b', randn(cout, 0.01), [cout])], { kernel_shape: [3, 3], pads: [1, 1, 1, 1], strides: [2, 2] });
+    g.op(
+      'Conv',
+      [
+        inp,
+        g.tensor('w', randn(cout * cin * 9, Math.sqrt(2 / (cin * 9))), [cout, cin, 3, 3]),
+        g.tensor('b', randn(cout, 0.01), [cout]),
+      ],
+      { kernel_shape: [3, 3], pads: [1, 1, 1, 1], strides: [2, 2] },
+    );
   const silu = (a: string): string => g.op('Mul', [a, g.op('Sigmoid', [a])]);
   const s = g.op('Reshape', [sigma, g.ints([-1, 1, 1, 1])]);
   const cIn = g.op('Reciprocal', [g.op('Sqrt', [g.op('Add', [g.op('Mul', [s, s]), g.const(sd * sd)])])]);
   const cNoise = g.op('Mul', [g.op('Log', [s]), g.const(0.25)]); // [N,1,1,1]
-  const h1 = silu(g.op('Add', [conv(g.op('Mul', [x, cIn]), 1, c1), g.op('Mul', [cNoise, g.const(randn(c1, 0.5), [1, c1, 1, 1])])])); // 14
+  const h1 = silu(
+    g.op('Add', [conv(g.op('Mul', [x, cIn]), 1, c1), g.op('Mul', [cNoise, g.const(randn(c1, 0.5), [1, c1, 1, 1])])]),
+  ); // 14
   const h2 = silu(conv(h1, c1, c2)); // 7
   const pooled = g.op('Flatten', [g.op('GlobalAveragePool', [h2])], { axis: 1 }); // [N, c2]
-  const feats = g.op('Add', [g.op('MatMul', [pooled, g.const(randn(c2 * dim, Math.sqrt(1 / c2)), [c2, dim])]), g.const(randn(dim, 0.01), [dim])]);
+  const feats = g.op('Add', [
+    g.op('MatMul', [pooled, g.const(randn(c2 * dim, Math.sqrt(1 / c2)), [c2, dim])]),
+    g.const(randn(dim, 0.01), [dim]),
+  ]);
   g.output(feats, 'features', 'float32', ['N', dim]);
   return g.toBytes({ docString: 'Random-weight 28x28 noise-conditional conv encoder for tests' });
 }

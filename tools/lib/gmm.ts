@@ -36,7 +36,10 @@ export function gmmDenoiserGraph(p: GmmParams, name: string): Uint8Array {
   const sigma = g.input('sigma', 'float32', ['N']);
   const mu = g.const(p.means.flat(), [1, M, d]); // [1,M,d]
   const muMat = g.const(p.means.flat(), [M, d]); // [M,d]
-  const lwTable = g.const(p.logWeights.flat().map((v) => Math.max(v, NEG)), [rows, M]);
+  const lwTable = g.const(
+    p.logWeights.flat().map((v) => Math.max(v, NEG)),
+    [rows, M],
+  );
   const vTable = g.const(p.variances.flat(), [rows, M]);
   let lw: string;
   let v: string;

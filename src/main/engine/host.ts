@@ -5,7 +5,16 @@
 
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { parseRequest, PROTOCOL_VERSION, type Method, type Methods, type ModelReport, type ModelSummary, type RunSummary, type ServerMessage } from '../../shared/protocol';
+import {
+  parseRequest,
+  PROTOCOL_VERSION,
+  type Method,
+  type Methods,
+  type ModelReport,
+  type ModelSummary,
+  type RunSummary,
+  type ServerMessage,
+} from '../../shared/protocol';
 import { VERSION } from '../../shared/version';
 import type { RunEvent } from '../../shared/events';
 import { bundledModels, describeModel, resolveModelDir, type ModelEntry } from './models/registry';
@@ -25,7 +34,16 @@ import { SamplingCancelled } from './samplers/loop';
 
 function summary(e: ModelEntry): ModelSummary {
   const m = e.manifest;
-  return { id: e.id, dir: e.dir, bundled: e.bundled, name: m?.name ?? null, description: m?.description ?? '', shape: m?.shape ?? [], numClasses: m?.numClasses ?? 0, error: e.error };
+  return {
+    id: e.id,
+    dir: e.dir,
+    bundled: e.bundled,
+    name: m?.name ?? null,
+    description: m?.description ?? '',
+    shape: m?.shape ?? [],
+    numClasses: m?.numClasses ?? 0,
+    error: e.error,
+  };
 }
 
 interface Job {
@@ -53,13 +71,26 @@ export class EngineHost {
       this.send({ kind: 'response', id: req.id, ok: true, result } as ServerMessage);
     } catch (e) {
       const code = e instanceof ExportError && e.code === 'exists' ? 'exists' : 'failed';
-      this.send({ kind: 'response', id: req.id, ok: false, error: { code, message: e instanceof Error ? e.message : String(e) } });
+      this.send({
+        kind: 'response',
+        id: req.id,
+        ok: false,
+        error: { code, message: e instanceof Error ? e.message : String(e) },
+      });
     }
   }
 
   /** One handler per protocol method, its params already checked against the method's schema. */
-  private readonly handlers: { [M in Method]: (p: Methods[M]['params']) => Promise<Methods[M]['result']> | Methods[M]['result'] } = {
-    'engine.info': () => ({ version: VERSION, protocol: PROTOCOL_VERSION, node: process.versions.node, onnxBackend: this.onnxBackend, tfBackend: tfInitResult()?.backend ?? null }),
+  private readonly handlers: {
+    [M in Method]: (p: Methods[M]['params']) => Promise<Methods[M]['result']> | Methods[M]['result'];
+  } = {
+    'engine.info': () => ({
+      version: VERSION,
+      protocol: PROTOCOL_VERSION,
+      node: process.versions.node,
+      onnxBackend: this.onnxBackend,
+      tfBackend: tfInitResult()?.backend ?? null,
+    }),
     'models.list': () => bundledModels().map(summary),
     'models.open': (p) => this.openModel(p.dir),
     'models.preview': (p) => this.preview(resolveModelDir(p.dir)),
@@ -124,7 +155,10 @@ export class EngineHost {
         const model = await this.models.get(dir);
         const n = model.shape.length === 3 ? 64 : 2000;
         const gen = await generate(model, resolveSettings(model, {}), { n, batch: 1024, seed: 0 });
-        return { pngBase64: Buffer.from(await samplePng(model, gen.samples, gen.labels, n)).toString('base64'), source: 'sampled' as const };
+        return {
+          pngBase64: Buffer.from(await samplePng(model, gen.samples, gen.labels, n)).toString('base64'),
+          source: 'sampled' as const,
+        };
       })();
       p.catch(() => this.previews.delete(dir)); // a broken model: try again next time
       this.previews.set(dir, p);
@@ -137,7 +171,12 @@ export class EngineHost {
     try {
       resolved = resolveModelDir(dir);
     } catch (e) {
-      return { summary: summary(describeModel(dir, false)), ok: false, problem: { message: (e as Error).message, file: null, key: null }, facts: null };
+      return {
+        summary: summary(describeModel(dir, false)),
+        ok: false,
+        problem: { message: (e as Error).message, file: null, key: null },
+        facts: null,
+      };
     }
     const bundled = bundledModels().some((m) => resolve(m.dir) === resolve(resolved));
     const s = summary(describeModel(resolved, bundled));
@@ -149,17 +188,46 @@ export class EngineHost {
         summary: s,
         ok: true,
         problem: null,
-        facts: { name: m.name, output: m.output, shape: m.shape.join('×'), classes: m.numClasses, nullClass: m.nullClass, sigmaMin: m.sigmaMin, sigmaMax: m.sigmaMax, sigmaData: m.sigmaData, data: m.data, features: m.features?.onnx ?? null, encoder: m.encoder?.onnx ?? null, backend: model.backend },
+        facts: {
+          name: m.name,
+          output: m.output,
+          shape: m.shape.join('×'),
+          classes: m.numClasses,
+          nullClass: m.nullClass,
+          sigmaMin: m.sigmaMin,
+          sigmaMax: m.sigmaMax,
+          sigmaData: m.sigmaData,
+          data: m.data,
+          features: m.features?.onnx ?? null,
+          encoder: m.encoder?.onnx ?? null,
+          backend: model.backend,
+        },
       };
     } catch (e) {
       const err = e as Error;
-      return { summary: s, ok: false, problem: { message: err.message, file: e instanceof ModelError ? e.file : null, key: e instanceof ModelError ? e.key : null }, facts: null };
+      return {
+        summary: s,
+        ok: false,
+        problem: {
+          message: err.message,
+          file: e instanceof ModelError ? e.file : null,
+          key: e instanceof ModelError ? e.key : null,
+        },
+        facts: null,
+      };
     }
   }
 
-  private async startTraining(modelRef: string, runDir: string, config: LearnerConfig, resume: boolean, iterations?: number): Promise<{ run: string }> {
+  private async startTraining(
+    modelRef: string,
+    runDir: string,
+    config: LearnerConfig,
+    resume: boolean,
+    iterations?: number,
+  ): Promise<{ run: string }> {
     if (this.jobs.has(runDir)) throw new RangeError(`${runDir} is already training`);
-    if (!resume && existsSync(join(runDir, 'config.json'))) throw new RangeError(`${runDir} already holds a run; resume it or choose a new directory`);
+    if (!resume && existsSync(join(runDir, 'config.json')))
+      throw new RangeError(`${runDir} already holds a run; resume it or choose a new directory`);
     const model: Model = await this.models.get(resolveModelDir(modelRef));
     this.onnxBackend = model.backend;
     const abort = new AbortController();
@@ -183,7 +251,17 @@ export class EngineHost {
       }
     }
     const lifecycle = (state: RunEvent['state'], reason?: string): void =>
-      this.send({ kind: 'event', event: { type: 'run', run: runDir, state, iteration, iterations: target, ...(reason !== undefined ? { reason } : {}) } });
+      this.send({
+        kind: 'event',
+        event: {
+          type: 'run',
+          run: runDir,
+          state,
+          iteration,
+          iterations: target,
+          ...(reason !== undefined ? { reason } : {}),
+        },
+      });
     job.done = (async () => {
       try {
         const { learner } = await runTraining({
@@ -196,7 +274,10 @@ export class EngineHost {
           onEvent: (event) => {
             started();
             if (event.type === 'metrics') iteration = event.iteration;
-            this.send({ kind: 'event', event: event.type === 'progress' || event.type === 'log' ? { ...event, run: runDir } : event });
+            this.send({
+              kind: 'event',
+              event: event.type === 'progress' || event.type === 'log' ? { ...event, run: runDir } : event,
+            });
           },
           onStart: (s) => {
             iteration = s.iteration;

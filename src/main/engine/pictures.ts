@@ -280,13 +280,20 @@ export function profileHeatmap(profile: number[][], cell = 24): Image {
 // The picture of a model's samples.
 
 /** Images → a grid (first 64); vectors → a scatter plot over the data (first two coordinates). */
-export async function samplePicture(model: Model, samples: Float32Array, labels: Int32Array | null, n: number): Promise<{ image: Image; note: string | null }> {
+export async function samplePicture(
+  model: Model,
+  samples: Float32Array,
+  labels: Int32Array | null,
+  n: number,
+): Promise<{ image: Image; note: string | null }> {
   const shape = model.shape;
   let img: Image;
   let note: string | null = null;
   if (shape.length === 3 && (shape[0] === 1 || shape[0] === 3)) {
     const count = Math.min(n, 64);
-    img = imageGrid(samples.subarray(0, count * model.dim), count, shape as [number, number, number], { cols: Math.ceil(Math.sqrt(count)) });
+    img = imageGrid(samples.subarray(0, count * model.dim), count, shape as [number, number, number], {
+      cols: Math.ceil(Math.sqrt(count)),
+    });
   } else if (shape.length === 1) {
     const d = shape[0]!;
     const project = (x: Float32Array, m: number): Float32Array => {
@@ -303,18 +310,31 @@ export async function samplePicture(model: Model, samples: Float32Array, labels:
     if (d !== 2) note = `${model.name} is ${d}-dimensional: the scatter plot shows the first two coordinates`;
     img = scatterPlot(project(samples, n), { labels, background });
   } else {
-    throw new RangeError(`cannot draw samples of shape [${shape.join(', ')}]; pictures need [1|3, H, W] images or vectors`);
+    throw new RangeError(
+      `cannot draw samples of shape [${shape.join(', ')}]; pictures need [1|3, H, W] images or vectors`,
+    );
   }
   return { image: img, note };
 }
 
 /** The picture of `samples` (see samplePicture), PNG-encoded (for files and events alike). */
-export async function samplePng(model: Model, samples: Float32Array, labels: Int32Array | null, n: number): Promise<Uint8Array> {
+export async function samplePng(
+  model: Model,
+  samples: Float32Array,
+  labels: Int32Array | null,
+  n: number,
+): Promise<Uint8Array> {
   return encodePng((await samplePicture(model, samples, labels, n)).image);
 }
 
 /** Writes the picture of `samples` (see samplePicture) to `path`; returns a note when it shows only part of them. */
-export async function writeSamplePlot(model: Model, path: string, samples: Float32Array, labels: Int32Array | null, n: number): Promise<string | null> {
+export async function writeSamplePlot(
+  model: Model,
+  path: string,
+  samples: Float32Array,
+  labels: Int32Array | null,
+  n: number,
+): Promise<string | null> {
   const { image, note } = await samplePicture(model, samples, labels, n);
   await writePng(path, image);
   return note;

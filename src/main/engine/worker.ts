@@ -37,9 +37,16 @@ if (parentPort) {
   process.on('message', (m) => void host.handle(m));
   process.on('disconnect', () => void host.dispose().then(() => process.exit(0)));
 } else {
-  console.error('the engine worker must be started by the app (utility process) or with an IPC channel (child_process.fork)');
+  console.error(
+    'the engine worker must be started by the app (utility process) or with an IPC channel (child_process.fork)',
+  );
   process.exit(2);
 }
 
 // A stray rejection must not take down the engine and its runs: report it and keep serving.
-process.on('unhandledRejection', (e) => send({ kind: 'event', event: { type: 'log', level: 'warn', message: `engine: ${(e as Error)?.message ?? String(e)}` } }));
+process.on('unhandledRejection', (e) =>
+  send({
+    kind: 'event',
+    event: { type: 'log', level: 'warn', message: `engine: ${(e as Error)?.message ?? String(e)}` },
+  }),
+);

@@ -13,7 +13,13 @@ const root = fileURLToPath(new URL('../../..', import.meta.url));
 
 /** Opens `url` in a browser if one can be found; returns what was tried. */
 export function openBrowser(url: string): string | null {
-  const candidates = process.env['BROWSER'] ? [process.env['BROWSER']] : process.platform === 'darwin' ? ['open'] : process.platform === 'win32' ? ['explorer'] : ['xdg-open', 'chromium', 'google-chrome', 'firefox'];
+  const candidates = process.env['BROWSER']
+    ? [process.env['BROWSER']]
+    : process.platform === 'darwin'
+      ? ['open']
+      : process.platform === 'win32'
+        ? ['explorer']
+        : ['xdg-open', 'chromium', 'google-chrome', 'firefox'];
   for (const cmd of candidates) {
     const found = spawnSync(process.platform === 'win32' ? 'where' : 'which', [cmd], { stdio: 'ignore' }).status === 0;
     if (!found) continue;
@@ -24,16 +30,24 @@ export function openBrowser(url: string): string | null {
 }
 
 async function main(): Promise<void> {
-  const { values: v } = parseArgs({ options: { port: { type: 'string' }, 'no-open': { type: 'boolean' }, help: { type: 'boolean' } }, strict: true });
+  const { values: v } = parseArgs({
+    options: { port: { type: 'string' }, 'no-open': { type: 'boolean' }, help: { type: 'boolean' } },
+    strict: true,
+  });
   if (v.help) {
     process.stdout.write('npm run serve -- [--port N] [--no-open]   web mode on 127.0.0.1\n');
     return;
   }
   const port = v.port === undefined ? 0 : Number(v.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be an integer 0–65535, got "${v.port}"`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new Error(`--port must be an integer 0–65535, got "${v.port}"`);
   process.stderr.write('building the renderer…\n');
-  const build = spawnSync(process.execPath, [join(root, 'node_modules/electron-vite/bin/electron-vite.js'), 'build'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
-  if (build.status !== 0 || !existsSync(join(root, 'out/renderer/index.html'))) throw new Error('the renderer build failed (see above); try `npm run build`');
+  const build = spawnSync(process.execPath, [join(root, 'node_modules/electron-vite/bin/electron-vite.js'), 'build'], {
+    cwd: root,
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  if (build.status !== 0 || !existsSync(join(root, 'out/renderer/index.html')))
+    throw new Error('the renderer build failed (see above); try `npm run build`');
   const server = await startWebServer({
     port,
     staticDir: join(root, 'out/renderer'),
@@ -41,7 +55,9 @@ async function main(): Promise<void> {
     engineExecArgv: ['--import', 'tsx'],
     log: (l) => process.stderr.write(l + '\n'),
   });
-  process.stdout.write(`Sampler Studio (web mode) is running at\n\n    ${server.url}\n\nOpen that address (it carries this session's token). Ctrl-C stops it; runs keep their checkpoints.\n`);
+  process.stdout.write(
+    `Sampler Studio (web mode) is running at\n\n    ${server.url}\n\nOpen that address (it carries this session's token). Ctrl-C stops it; runs keep their checkpoints.\n`,
+  );
   if (!v['no-open']) {
     const used = openBrowser(server.url);
     if (!used) process.stderr.write('no browser found to open; open the address above yourself\n');

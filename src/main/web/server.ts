@@ -81,10 +81,13 @@ export async function startWebServer(o: WebServerOptions): Promise<WebServer> {
 
   /** null when the request may proceed, else the status and why. */
   const check = (req: IncomingMessage, url: URL, requireOrigin: boolean): [number, string] | null => {
-    if (!hosts().includes(req.headers.host ?? '')) return [403, `foreign Host header ${JSON.stringify(req.headers.host ?? '')}`];
+    if (!hosts().includes(req.headers.host ?? ''))
+      return [403, `foreign Host header ${JSON.stringify(req.headers.host ?? '')}`];
     const origin = req.headers.origin;
-    if (origin !== undefined ? !origins().includes(origin) : requireOrigin) return [403, `foreign Origin ${JSON.stringify(origin ?? '')}`];
-    if (!sameToken(cookieToken(req), token) && !sameToken(url.searchParams.get('token'), token)) return [401, 'missing or wrong session token: open the URL that `npm run serve` printed'];
+    if (origin !== undefined ? !origins().includes(origin) : requireOrigin)
+      return [403, `foreign Origin ${JSON.stringify(origin ?? '')}`];
+    if (!sameToken(cookieToken(req), token) && !sameToken(url.searchParams.get('token'), token))
+      return [401, 'missing or wrong session token: open the URL that `npm run serve` printed'];
     return null;
   };
 
@@ -99,7 +102,11 @@ export async function startWebServer(o: WebServerOptions): Promise<WebServer> {
     for (const ws of sockets) ws.send(text);
   };
   const startEngine = (): ChildProcess => {
-    const child = fork(o.engineEntry, [], { execArgv: o.engineExecArgv ?? [], env: o.engineEnv ?? process.env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const child = fork(o.engineEntry, [], {
+      execArgv: o.engineExecArgv ?? [],
+      env: o.engineEnv ?? process.env,
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
     child.on('message', (raw) => {
       const m = parseServerMessage(raw);
       if (!m) return log(`engine sent a malformed message: ${JSON.stringify(raw).slice(0, 200)}`);
@@ -115,7 +122,8 @@ export async function startWebServer(o: WebServerOptions): Promise<WebServer> {
       const why = `the engine stopped (${signal ?? `exit code ${code}`}); a new one is starting — runs keep their checkpoints and can be resumed`;
       log(why);
       for (const [gid, r] of routes) {
-        if (r.ws.readyState === r.ws.OPEN) r.ws.send(JSON.stringify({ kind: 'response', id: r.id, ok: false, error: { code: 'failed', message: why } }));
+        if (r.ws.readyState === r.ws.OPEN)
+          r.ws.send(JSON.stringify({ kind: 'response', id: r.id, ok: false, error: { code: 'failed', message: why } }));
         routes.delete(gid);
       }
       broadcast({ kind: 'event', event: { type: 'log', level: 'warn', message: why } });
@@ -138,7 +146,12 @@ export async function startWebServer(o: WebServerOptions): Promise<WebServer> {
     if (url.searchParams.has('token')) {
       // Trade the token for a cookie and drop it from the address bar.
       url.searchParams.delete('token');
-      res.writeHead(302, { 'set-cookie': `${COOKIE}=${token}; HttpOnly; SameSite=Strict; Path=/`, location: url.pathname + url.search }).end();
+      res
+        .writeHead(302, {
+          'set-cookie': `${COOKIE}=${token}; HttpOnly; SameSite=Strict; Path=/`,
+          location: url.pathname + url.search,
+        })
+        .end();
       return;
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -152,7 +165,12 @@ export async function startWebServer(o: WebServerOptions): Promise<WebServer> {
       res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('not found\n');
       return;
     }
-    res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream', 'content-security-policy': csp, 'x-content-type-options': 'nosniff', 'cache-control': 'no-store' });
+    res.writeHead(200, {
+      'content-type': TYPES[extname(file)] ?? 'application/octet-stream',
+      'content-security-policy': csp,
+      'x-content-type-options': 'nosniff',
+      'cache-control': 'no-store',
+    });
     if (req.method === 'HEAD') res.end();
     else createReadStream(file).pipe(res);
   };
@@ -163,7 +181,9 @@ export async function startWebServer(o: WebServerOptions): Promise<WebServer> {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     const refused = url.pathname !== '/ws' ? ([404, 'not found'] as [number, string]) : check(req, url, true);
     if (refused) {
-      socket.end(`HTTP/1.1 ${refused[0]} ${refused[0] === 401 ? 'Unauthorized' : refused[0] === 403 ? 'Forbidden' : 'Not Found'}\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\n${refused[1]}\n`);
+      socket.end(
+        `HTTP/1.1 ${refused[0]} ${refused[0] === 401 ? 'Unauthorized' : refused[0] === 403 ? 'Forbidden' : 'Not Found'}\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\n${refused[1]}\n`,
+      );
       return;
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
@@ -179,10 +199,18 @@ export async function startWebServer(o: WebServerOptions): Promise<WebServer> {
         } catch {
           msg = undefined;
         }
-        const id = typeof msg === 'object' && msg !== null && Number.isSafeInteger((msg as { id?: unknown }).id) ? (msg as { id: number }).id : null;
+        const id =
+          typeof msg === 'object' && msg !== null && Number.isSafeInteger((msg as { id?: unknown }).id)
+            ? (msg as { id: number }).id
+            : null;
         if (msg === undefined || id === null || !engine?.connected) {
           // Unparseable or id-less messages are refused here; the engine checks everything else.
-          const message = msg === undefined ? 'a message must be JSON text' : id === null ? 'id must be an integer' : 'the engine is restarting; try again';
+          const message =
+            msg === undefined
+              ? 'a message must be JSON text'
+              : id === null
+                ? 'id must be an integer'
+                : 'the engine is restarting; try again';
           ws.send(JSON.stringify({ kind: 'response', id, ok: false, error: { code: 'bad-message', message } }));
           return;
         }

@@ -1,5 +1,17 @@
 import { useEffect, useState } from 'react';
-import { AppShell, Badge, Button, Code, Group, NavLink, Stack, Text, Title, useComputedColorScheme, useMantineColorScheme } from '@mantine/core';
+import {
+  AppShell,
+  Badge,
+  Button,
+  Code,
+  Group,
+  NavLink,
+  Stack,
+  Text,
+  Title,
+  useComputedColorScheme,
+  useMantineColorScheme,
+} from '@mantine/core';
 import { notifications } from '@mantine/notifications';
 import type { ModelReport } from '../../shared/protocol';
 import { isTerminal, type EngineEvent, type RunEvent, type RunState } from '../../shared/events';
@@ -19,7 +31,12 @@ export type Screen = (typeof SCREENS)[number];
 
 /** A run ending (paused, finished, stopped or failed), whichever run it is. */
 const isRunEnd = (e: EngineEvent): e is RunEvent => e.type === 'run' && isTerminal(e.state);
-const RUN_END_COLORS: Record<Exclude<RunState, 'started'>, string> = { paused: 'blue', finished: 'green', stopped: 'yellow', failed: 'red' };
+const RUN_END_COLORS: Record<Exclude<RunState, 'started'>, string> = {
+  paused: 'blue',
+  finished: 'green',
+  stopped: 'yellow',
+  failed: 'red',
+};
 
 /** A short note about a run ending, wherever the user is; a failure (with its reason) stays until dismissed. */
 function notifyRunEnd(e: RunEvent): void {
@@ -61,7 +78,15 @@ export function App({ engine }: { engine: EngineClient }) {
       engine.onStatus((s, why) => {
         setStatus({ s, why });
         // The line to the engine dropped (in the desktop app: its utility process died and a new one is starting).
-        if (s === 'lost') notifications.show({ id: 'engine-lost', color: 'red', title: 'Engine', message: why ?? 'the connection to the engine was lost', autoClose: false, ...({ 'data-testid': 'engine-warning' } as object) });
+        if (s === 'lost')
+          notifications.show({
+            id: 'engine-lost',
+            color: 'red',
+            title: 'Engine',
+            message: why ?? 'the connection to the engine was lost',
+            autoClose: false,
+            ...({ 'data-testid': 'engine-warning' } as object),
+          });
       }),
     [engine],
   );
@@ -69,7 +94,14 @@ export function App({ engine }: { engine: EngineClient }) {
   useEffect(
     () =>
       engine.onEvent((e) => {
-        if (e.type === 'log' && e.level === 'warn') notifications.show({ color: 'orange', title: 'Engine', message: e.message, autoClose: false, ...({ 'data-testid': 'engine-warning' } as object) });
+        if (e.type === 'log' && e.level === 'warn')
+          notifications.show({
+            color: 'orange',
+            title: 'Engine',
+            message: e.message,
+            autoClose: false,
+            ...({ 'data-testid': 'engine-warning' } as object),
+          });
       }),
     [engine],
   );
@@ -82,10 +114,19 @@ export function App({ engine }: { engine: EngineClient }) {
           <Title order={3}>Sampler Studio</Title>
           <Group gap="xs">
             {model && <Badge variant="outline">{model.summary.name}</Badge>}
-            <Button size="compact-sm" variant="subtle" onClick={() => setColorScheme(scheme === 'dark' ? 'light' : 'dark')} aria-label={`Switch to the ${scheme === 'dark' ? 'light' : 'dark'} theme`}>
+            <Button
+              size="compact-sm"
+              variant="subtle"
+              onClick={() => setColorScheme(scheme === 'dark' ? 'light' : 'dark')}
+              aria-label={`Switch to the ${scheme === 'dark' ? 'light' : 'dark'} theme`}
+            >
               {scheme === 'dark' ? 'Light' : 'Dark'} theme
             </Button>
-            <Badge color={status.s === 'open' ? 'green' : status.s === 'lost' ? 'red' : 'gray'} title={status.why} data-testid="engine-status">
+            <Badge
+              color={status.s === 'open' ? 'green' : status.s === 'lost' ? 'red' : 'gray'}
+              title={status.why}
+              data-testid="engine-status"
+            >
               engine {status.s}
             </Badge>
           </Group>

@@ -8,7 +8,13 @@ import { baselineSettings } from '../samplers/baselines';
 import { stepsReaching, stepsWithin } from '../samplers/cost';
 import { generate, resolveSettings } from '../samplers/generate';
 import { runGrid } from '../grid';
-import { evaluatePerClass, evaluateSamples, referenceFor, type ClassScores, type MetricName } from '../metrics/evaluate';
+import {
+  evaluatePerClass,
+  evaluateSamples,
+  referenceFor,
+  type ClassScores,
+  type MetricName,
+} from '../metrics/evaluate';
 import { extractorForModel } from '../metrics/features';
 import { samplePng } from '../pictures';
 import { evaluatePolicy } from './evaluate-policy';
@@ -60,48 +66,100 @@ export async function comparePolicy(model: Model, source: string, o: CompareOpti
     if (!(temperature > 0)) throw new CompareInputError(`--temperature must be positive, got ${temperature}`);
     const perClass = !!o.perClass;
     if (perClass && (model.numClasses === 0 || !reference.labels)) {
-      throw new CompareInputError(`--per-class needs a class-conditional model whose data has labels; ${model.name} ${model.numClasses === 0 ? 'is unconditional' : 'has no data labels'}`);
+      throw new CompareInputError(
+        `--per-class needs a class-conditional model whose data has labels; ${model.name} ${model.numClasses === 0 ? 'is unconditional' : 'has no data labels'}`,
+      );
     }
     const picture = async (samples: Float32Array, labels: Int32Array | null): Promise<string | undefined> =>
       o.pictures ? Buffer.from(await samplePng(model, samples, labels, n)).toString('base64') : undefined;
     const ev = await evaluatePolicy(policy, { extractor: ex, reference, n, seed, temperature, metrics });
     const scoreClasses = (samples: Float32Array, labels: Int32Array | null): Promise<ClassScores[]> =>
       evaluatePerClass({ model, extractor: ex, reference, samples, n, conditioning: labels }, metrics);
-    const rows: CompareRow[] = [{ kind: 'policy', name: `policy (${policy.spec.intervention}, ${policy.spec.divergence}, τ=${temperature})`, nfe: ev.nfe, networkEvals: ev.networkEvals, summary: ev.result.summary }];
+    const rows: CompareRow[] = [
+      {
+        kind: 'policy',
+        name: `policy (${policy.spec.intervention}, ${policy.spec.divergence}, τ=${temperature})`,
+        nfe: ev.nfe,
+        networkEvals: ev.networkEvals,
+        summary: ev.result.summary,
+      },
+    ];
     if (perClass) rows[0]!.perClass = await scoreClasses(ev.samples, ev.labels);
     rows[0]!.pngBase64 = await picture(ev.samples, ev.labels);
     // Baselines on the same sampler, steps, seed and sample count.
     const c = policy.spec;
     // Each row says what it is (`kind`); its name is for people.
-    const baselines: { kind: RowKind; name: string; settings: Parameters<typeof resolveSettings>[1] }[] = [{ kind: 'plain', name: 'no guidance / plain', settings: { sampler: c.sampler, steps: c.steps } }];
-    if (c.intervention === 'gamma') baselines.push({ kind: 'edm-stochastic', name: 'EDM stochastic (ImageNet-64 settings)', settings: { sampler: 'edm', steps: c.steps, ...baselineSettings('edm-stochastic') } });
+    const baselines: { kind: RowKind; name: string; settings: Parameters<typeof resolveSettings>[1] }[] = [
+      { kind: 'plain', name: 'no guidance / plain', settings: { sampler: c.sampler, steps: c.steps } },
+    ];
+    if (c.intervention === 'gamma')
+      baselines.push({
+        kind: 'edm-stochastic',
+        name: 'EDM stochastic (ImageNet-64 settings)',
+        settings: { sampler: 'edm', steps: c.steps, ...baselineSettings('edm-stochastic') },
+      });
     if (c.intervention === 'renoise') {
       // EDM's deterministic sampler with the most steps within the policy's average NFE, and with
       // the fewest steps at or above it: the policy should beat the second at equal or lower NFE.
       const below = Math.max(1, stepsWithin(c.sampler, ev.nfe));
       const above = stepsReaching(c.sampler, ev.nfe);
-      baselines.push({ kind: 'equal-nfe-below', name: `EDM ${below} steps (NFE ≤ policy)`, settings: { sampler: c.sampler, steps: below } });
-      if (above !== below) baselines.push({ kind: 'equal-nfe-above', name: `EDM ${above} steps (NFE ≥ policy)`, settings: { sampler: c.sampler, steps: above } });
+      baselines.push({
+        kind: 'equal-nfe-below',
+        name: `EDM ${below} steps (NFE ≤ policy)`,
+        settings: { sampler: c.sampler, steps: below },
+      });
+      if (above !== below)
+        baselines.push({
+          kind: 'equal-nfe-above',
+          name: `EDM ${above} steps (NFE ≥ policy)`,
+          settings: { sampler: c.sampler, steps: above },
+        });
     }
     if (o.bestConstant) {
-      if (c.intervention === 'renoise') throw new CompareInputError('a best constant needs a cfg or gamma policy; renoise policies are compared with EDM at equal NFE');
+      if (c.intervention === 'renoise')
+        throw new CompareInputError(
+          'a best constant needs a cfg or gamma policy; renoise policies are compared with EDM at equal NFE',
+        );
       // A constant γ per step is S_churn = γ·N (EDM: γ_i = min(S_churn/N, √2 − 1)).
-      const axis = c.intervention === 'cfg' ? { name: 'guidance' as const, values: c.actions } : { name: 'churn' as const, values: c.actions.map((g) => g * c.steps) };
+      const axis =
+        c.intervention === 'cfg'
+          ? { name: 'guidance' as const, values: c.actions }
+          : { name: 'churn' as const, values: c.actions.map((g) => g * c.steps) };
       const base = resolveSettings(model, { sampler: c.sampler, steps: c.steps });
       const grid = await runGrid({
         model,
         extractor: ex,
         reference,
         signal: o.signal,
-        config: { model: { name: model.name, dir: model.dir }, base, axes: [axis], n, seed: seed + 1, classes: 'random', metrics: ['fid'], metric: 'fid' },
+        config: {
+          model: { name: model.name, dir: model.dir },
+          base,
+          axes: [axis],
+          n,
+          seed: seed + 1,
+          classes: 'random',
+          metrics: ['fid'],
+          metric: 'fid',
+        },
       });
       const best = grid.results.best!;
-      const label = c.intervention === 'cfg' ? `w = ${best.values['guidance']}` : `γ = ${(best.values['churn']! / c.steps).toFixed(3)}`;
-      baselines.push({ kind: 'best-constant', name: `best constant ${label} (grid over the actions)`, settings: best.settings });
+      const label =
+        c.intervention === 'cfg'
+          ? `w = ${best.values['guidance']}`
+          : `γ = ${(best.values['churn']! / c.steps).toFixed(3)}`;
+      baselines.push({
+        kind: 'best-constant',
+        name: `best constant ${label} (grid over the actions)`,
+        settings: best.settings,
+      });
     }
     if (o.gridResult) {
       try {
-        baselines.push({ kind: 'grid-best', name: 'best constant (grid)', settings: baselineSettings('best-constant', { grid: o.gridResult }) });
+        baselines.push({
+          kind: 'grid-best',
+          name: 'best constant (grid)',
+          settings: baselineSettings('best-constant', { grid: o.gridResult }),
+        });
       } catch (e) {
         throw new CompareInputError((e as Error).message);
       }
@@ -111,13 +169,33 @@ export async function comparePolicy(model: Model, source: string, o: CompareOpti
       for (let i = 0; i < n; i++) t += a[i]!;
       return t / n;
     };
-    const score = async (kind: RowKind, name: string, samples: Float32Array, labels: Int32Array | null, nfePer: ArrayLike<number>, netPer: ArrayLike<number>): Promise<void> => {
+    const score = async (
+      kind: RowKind,
+      name: string,
+      samples: Float32Array,
+      labels: Int32Array | null,
+      nfePer: ArrayLike<number>,
+      netPer: ArrayLike<number>,
+    ): Promise<void> => {
       const res = await evaluateSamples({ model, extractor: ex, reference, samples, n, conditioning: labels }, metrics);
-      rows.push({ kind, name, nfe: mean(nfePer), networkEvals: mean(netPer), summary: res.summary, ...(perClass ? { perClass: await scoreClasses(samples, labels) } : {}), pngBase64: await picture(samples, labels) });
+      rows.push({
+        kind,
+        name,
+        nfe: mean(nfePer),
+        networkEvals: mean(netPer),
+        summary: res.summary,
+        ...(perClass ? { perClass: await scoreClasses(samples, labels) } : {}),
+        pngBase64: await picture(samples, labels),
+      });
     };
     const generated = new Map<RowKind, Awaited<ReturnType<typeof generate>>>();
     for (const b of baselines) {
-      const gen = await generate(model, resolveSettings(model, b.settings), { n, batch: 1024, seed, classes: 'random' });
+      const gen = await generate(model, resolveSettings(model, b.settings), {
+        n,
+        batch: 1024,
+        seed,
+        classes: 'random',
+      });
       generated.set(b.kind, gen);
       await score(b.kind, b.name, gen.samples, gen.labels, gen.nfe, gen.networkEvals);
     }
@@ -130,10 +208,16 @@ export async function comparePolicy(model: Model, source: string, o: CompareOpti
       const samples = new Float32Array(n * dim);
       samples.set(hi.samples.subarray(0, m * dim));
       samples.set(lo.samples.subarray(m * dim), m * dim);
-      const labels = lo.labels && hi.labels ? Int32Array.from({ length: n }, (_, i) => (i < m ? hi.labels![i]! : lo.labels![i]!)) : null;
+      const labels =
+        lo.labels && hi.labels
+          ? Int32Array.from({ length: n }, (_, i) => (i < m ? hi.labels![i]! : lo.labels![i]!))
+          : null;
       const nfePer = Int32Array.from({ length: n }, (_, i) => (i < m ? hi.nfe[i]! : lo.nfe[i]!));
       const netPer = Int32Array.from({ length: n }, (_, i) => (i < m ? hi.networkEvals[i]! : lo.networkEvals[i]!));
-      const steps = baselines.filter((b) => b.kind.startsWith('equal-nfe')).map((b) => b.settings?.steps).join('/');
+      const steps = baselines
+        .filter((b) => b.kind.startsWith('equal-nfe'))
+        .map((b) => b.settings?.steps)
+        .join('/');
       await score('equal-nfe-mixed', `EDM ${steps} steps mixed (NFE = policy)`, samples, labels, nfePer, netPer);
     }
     // The policy's mean action per class, over all levels and over the low-noise levels (σ < 1).
@@ -150,9 +234,23 @@ export async function comparePolicy(model: Model, source: string, o: CompareOpti
       return z > 0 ? s / z : NaN;
     };
     const actionByClass = ev.profileByClass
-      ? ev.profileByClass.slice(0, model.numClasses).map((prof, label) => ({ label, mean: meanAction(prof, false), meanLowNoise: meanAction(prof, true) }))
+      ? ev.profileByClass
+          .slice(0, model.numClasses)
+          .map((prof, label) => ({ label, mean: meanAction(prof, false), meanLowNoise: meanAction(prof, true) }))
       : null;
-    return { run: source, model: model.name, iteration: policy.iteration, n, seed, temperature, rows, profile: ev.profile, sigmas: ev.sigmas, actions: c.actions, actionByClass };
+    return {
+      run: source,
+      model: model.name,
+      iteration: policy.iteration,
+      n,
+      seed,
+      temperature,
+      rows,
+      profile: ev.profile,
+      sigmas: ev.sigmas,
+      actions: c.actions,
+      actionByClass,
+    };
   } finally {
     await ex.dispose();
     await policy.dispose();

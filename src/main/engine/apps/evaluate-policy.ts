@@ -24,7 +24,14 @@ export interface PolicyEvaluation {
 /** Samples with the policy at temperature τ (fixed seed) and scores them against the data. */
 export async function evaluatePolicy(
   policy: SamplingPolicy,
-  ev: { extractor: FeatureExtractor; reference: Reference; n: number; seed: number; temperature: number; metrics: MetricName[] },
+  ev: {
+    extractor: FeatureExtractor;
+    reference: Reference;
+    n: number;
+    seed: number;
+    temperature: number;
+    metrics: MetricName[];
+  },
 ): Promise<PolicyEvaluation> {
   const ro = await policy.sample(ev.n, ev.seed, { temperature: ev.temperature });
   const N = policy.spec.steps;
@@ -43,6 +50,25 @@ export async function evaluatePolicy(
   let net = 0;
   for (const v of ro.networkEvals) net += v;
   const labels = ro.sampleLabels;
-  const result = await evaluateSamples({ model: policy.model, extractor: ev.extractor, reference: ev.reference, samples: ro.samples, n: ev.n, conditioning: labels }, ev.metrics);
-  return { result, profile, profileByClass, sigmas: Array.from(policy.schedule.subarray(0, N)), nfe: nfe / ev.n, networkEvals: net / ev.n, samples: ro.samples, labels };
+  const result = await evaluateSamples(
+    {
+      model: policy.model,
+      extractor: ev.extractor,
+      reference: ev.reference,
+      samples: ro.samples,
+      n: ev.n,
+      conditioning: labels,
+    },
+    ev.metrics,
+  );
+  return {
+    result,
+    profile,
+    profileByClass,
+    sigmas: Array.from(policy.schedule.subarray(0, N)),
+    nfe: nfe / ev.n,
+    networkEvals: net / ev.n,
+    samples: ro.samples,
+    labels,
+  };
 }

@@ -17,7 +17,17 @@ import { createLearner, type Learner } from '../learner/learner';
 import { referenceFor, type Reference } from '../metrics/evaluate';
 import { extractorForModel, type FeatureExtractor } from '../metrics/features';
 import { samplePng } from '../pictures';
-import { appendMetrics, isRun, readCheckpoint, readRunConfig, runPaths, truncateMetrics, writeCheckpoint, writeEvaluation, writeRunConfig } from '../runs/files';
+import {
+  appendMetrics,
+  isRun,
+  readCheckpoint,
+  readRunConfig,
+  runPaths,
+  truncateMetrics,
+  writeCheckpoint,
+  writeEvaluation,
+  writeRunConfig,
+} from '../runs/files';
 import { restoreCheckpoint } from '../runs/load';
 import { evaluatePolicy } from './evaluate-policy';
 import { VERSION } from '../../../shared/version';
@@ -52,7 +62,11 @@ export async function runTraining(o: RunOptions): Promise<{ learner: Learner; ba
     const file = runPaths(dir).checkpoint;
     if (existsSync(file)) checkpoint = { cp: readCheckpoint(file), file };
     if (saved.backend && saved.backend !== backend) {
-      o.onEvent?.({ type: 'log', level: 'warn', message: `this run was trained on the TensorFlow.js ${saved.backend} backend and continues on ${backend}: it goes on correctly, but its numbers will not repeat an uninterrupted run's bit for bit` });
+      o.onEvent?.({
+        type: 'log',
+        level: 'warn',
+        message: `this run was trained on the TensorFlow.js ${saved.backend} backend and continues on ${backend}: it goes on correctly, but its numbers will not repeat an uninterrupted run's bit for bit`,
+      });
     }
   } else if (isRun(dir)) {
     throw new RangeError(`${dir} already holds a run; use --resume to continue it or choose a new --run-dir`);
@@ -60,7 +74,13 @@ export async function runTraining(o: RunOptions): Promise<{ learner: Learner; ba
   const learner = await createLearner(o.model, config);
   try {
     if (!o.resume) {
-      await writeRunConfig(dir, { version: VERSION, model: { name: o.model.name, dir: o.model.dir }, learner: config, backend, encoder: learner.encoder.name });
+      await writeRunConfig(dir, {
+        version: VERSION,
+        model: { name: o.model.name, dir: o.model.dir },
+        learner: config,
+        backend,
+        encoder: learner.encoder.name,
+      });
     } else {
       if (checkpoint) await restoreCheckpoint(learner, checkpoint.cp, checkpoint.file, dir);
       await truncateMetrics(dir, learner.iteration);
@@ -75,13 +95,26 @@ export async function runTraining(o: RunOptions): Promise<{ learner: Learner; ba
   const evaluate = async (): Promise<Record<string, number>> => {
     extractor ??= await extractorForModel(o.model);
     reference ??= await referenceFor(o.model, extractor);
-    const ev = await evaluatePolicy(learner, { extractor, reference, n: config.evalSamples, seed: 1_000_003, temperature: config.temperature, metrics: ['fid', 'precision', 'recall'] });
+    const ev = await evaluatePolicy(learner, {
+      extractor,
+      reference,
+      n: config.evalSamples,
+      seed: 1_000_003,
+      temperature: config.temperature,
+      metrics: ['fid', 'precision', 'recall'],
+    });
     const profile = { iteration: learner.iteration, actions: config.actions, sigmas: ev.sigmas, profile: ev.profile };
     // Encoded once: the same bytes go to the file and to the event.
     const png = await samplePng(o.model, ev.samples, ev.labels, config.evalSamples);
     const samplesPath = await writeEvaluation(dir, profile, png);
     o.onEvent?.({ type: 'profile', run: dir, ...profile });
-    o.onEvent?.({ type: 'samples', run: dir, iteration: learner.iteration, path: samplesPath, pngBase64: Buffer.from(png).toString('base64') });
+    o.onEvent?.({
+      type: 'samples',
+      run: dir,
+      iteration: learner.iteration,
+      path: samplesPath,
+      pngBase64: Buffer.from(png).toString('base64'),
+    });
     const out: Record<string, number> = { 'eval/nfe': ev.nfe };
     for (const [k, v] of Object.entries(ev.result.summary)) out[`eval/${k}`] = v;
     return out;
@@ -94,7 +127,8 @@ export async function runTraining(o: RunOptions): Promise<{ learner: Learner; ba
       if (o.signal?.aborted) break;
       const metrics = await learner.step(o.signal);
       const last = learner.iteration === config.iterations;
-      if ((config.evalEvery > 0 && learner.iteration % config.evalEvery === 0) || last) Object.assign(metrics, await evaluate());
+      if ((config.evalEvery > 0 && learner.iteration % config.evalEvery === 0) || last)
+        Object.assign(metrics, await evaluate());
       appendMetrics(dir, metrics);
       await writeCheckpoint(dir, await learner.checkpoint());
       const finite: Record<string, number> = {};

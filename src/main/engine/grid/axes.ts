@@ -24,7 +24,10 @@ interface AxisSpec {
 }
 
 const AXES: Record<AxisName, AxisSpec> = Object.fromEntries(
-  SAMPLER_KNOBS.map(({ name, field: f, get, set }) => [name, { int: f.int, min: f.min, above: f.gt, inf: f.inf, get, set }]),
+  SAMPLER_KNOBS.map(({ name, field: f, get, set }) => [
+    name,
+    { int: f.int, min: f.min, above: f.gt, inf: f.inf, get, set },
+  ]),
 );
 
 export interface GridAxis {
@@ -58,34 +61,61 @@ function parseNumber(text: string, axis: string, where: string): number {
 }
 
 function checkValue(axis: AxisName, spec: AxisSpec, x: number, text: string): void {
-  if (!Number.isFinite(x) && !(spec.inf && x === Infinity)) throw new GridError(`--axis ${axis}: ${text} is not allowed; values must be finite${spec.inf ? ' (or inf)' : ''}`, 'axis');
-  if (spec.int && Number.isFinite(x) && !Number.isInteger(x)) throw new GridError(`--axis ${axis}: values must be integers, got ${text}`, 'axis');
-  if (spec.min !== undefined && x < spec.min) throw new GridError(`--axis ${axis}: values must be ≥ ${spec.min}, got ${text}`, 'axis');
-  if (spec.above !== undefined && !(x > spec.above)) throw new GridError(`--axis ${axis}: values must be > ${spec.above}, got ${text}`, 'axis');
+  if (!Number.isFinite(x) && !(spec.inf && x === Infinity))
+    throw new GridError(
+      `--axis ${axis}: ${text} is not allowed; values must be finite${spec.inf ? ' (or inf)' : ''}`,
+      'axis',
+    );
+  if (spec.int && Number.isFinite(x) && !Number.isInteger(x))
+    throw new GridError(`--axis ${axis}: values must be integers, got ${text}`, 'axis');
+  if (spec.min !== undefined && x < spec.min)
+    throw new GridError(`--axis ${axis}: values must be ≥ ${spec.min}, got ${text}`, 'axis');
+  if (spec.above !== undefined && !(x > spec.above))
+    throw new GridError(`--axis ${axis}: values must be > ${spec.above}, got ${text}`, 'axis');
 }
 
 /** Inclusive range a:b:step; exact decimal steps give clean values (1:3:0.25 → 1, 1.25, …, 3). */
 function rangeValues(axis: AxisName, spec: AxisSpec, body: string): number[] {
   const parts = body.split(':');
-  if (parts.length !== 3) throw new GridError(`--axis ${axis}=${body}: a range is START:END:STEP (e.g. ${axis}=1:3:0.25)`, 'axis');
+  if (parts.length !== 3)
+    throw new GridError(`--axis ${axis}=${body}: a range is START:END:STEP (e.g. ${axis}=1:3:0.25)`, 'axis');
   const where = `range ${body}`;
   const [a, b, step] = parts.map((p) => parseNumber(p, axis, where)) as [number, number, number];
-  if (![a, b, step].every(Number.isFinite)) throw new GridError(`--axis ${axis}=${body}: range ends and step must be finite`, 'axis');
+  if (![a, b, step].every(Number.isFinite))
+    throw new GridError(`--axis ${axis}=${body}: range ends and step must be finite`, 'axis');
   if (!(step > 0)) throw new GridError(`--axis ${axis}=${body}: the step must be > 0, got ${parts[2]!.trim()}`, 'axis');
-  if (b < a) throw new GridError(`--axis ${axis}=${body}: the end ${parts[1]!.trim()} is below the start ${parts[0]!.trim()}; ranges go upwards`, 'axis');
+  if (b < a)
+    throw new GridError(
+      `--axis ${axis}=${body}: the end ${parts[1]!.trim()} is below the start ${parts[0]!.trim()}; ranges go upwards`,
+      'axis',
+    );
   // Count and values in integer units of the finest decimal written, when that is exact: then
   // a + i·step is the double nearest the decimal value, never 1.2500000000000002.
   const d = Math.max(...parts.map((p) => decimalsOf(p.trim())));
   const scale = 10 ** d;
   const [A, B, S] = [a, b, step].map((x) => Math.round(x * scale)) as [number, number, number];
   let values: number[];
-  if (d <= 15 && [A, B, S].every(Number.isSafeInteger) && S > 0 && Math.abs(A / scale - a) <= 1e-12 * Math.max(1, Math.abs(a)) && Math.abs(S / scale - step) <= 1e-12 * step) {
+  if (
+    d <= 15 &&
+    [A, B, S].every(Number.isSafeInteger) &&
+    S > 0 &&
+    Math.abs(A / scale - a) <= 1e-12 * Math.max(1, Math.abs(a)) &&
+    Math.abs(S / scale - step) <= 1e-12 * step
+  ) {
     const count = Math.floor((B - A) / S) + 1;
-    if (count > MAX_GRID_CELLS) throw new GridError(`--axis ${axis}=${body}: ${count} values; a grid may have at most ${MAX_GRID_CELLS} cells`, 'axis');
+    if (count > MAX_GRID_CELLS)
+      throw new GridError(
+        `--axis ${axis}=${body}: ${count} values; a grid may have at most ${MAX_GRID_CELLS} cells`,
+        'axis',
+      );
     values = Array.from({ length: count }, (_, i) => (A + i * S) / scale);
   } else {
     const count = Math.floor((b - a) / step + 1e-9) + 1;
-    if (count > MAX_GRID_CELLS) throw new GridError(`--axis ${axis}=${body}: ${count} values; a grid may have at most ${MAX_GRID_CELLS} cells`, 'axis');
+    if (count > MAX_GRID_CELLS)
+      throw new GridError(
+        `--axis ${axis}=${body}: ${count} values; a grid may have at most ${MAX_GRID_CELLS} cells`,
+        'axis',
+      );
     values = Array.from({ length: count }, (_, i) => Number((a + i * step).toPrecision(12)));
   }
   for (const v of values) checkValue(axis, spec, v, formatAxisValue(v));
@@ -95,7 +125,11 @@ function rangeValues(axis: AxisName, spec: AxisSpec, body: string): number[] {
 /** One `--axis` value: `name=a:b:step` (inclusive range) or `name=v1,v2,…`. */
 export function parseAxis(text: string): GridAxis {
   const eq = text.indexOf('=');
-  if (eq < 0) throw new GridError(`--axis "${text}": expected NAME=START:END:STEP or NAME=V1,V2,… (e.g. guidance=1:3:0.25)`, 'axis');
+  if (eq < 0)
+    throw new GridError(
+      `--axis "${text}": expected NAME=START:END:STEP or NAME=V1,V2,… (e.g. guidance=1:3:0.25)`,
+      'axis',
+    );
   const name = text.slice(0, eq).trim();
   const body = text.slice(eq + 1).trim();
   if (!(AXIS_NAMES as readonly string[]).includes(name)) {
@@ -106,7 +140,11 @@ export function parseAxis(text: string): GridAxis {
   if (body === '') throw new GridError(`--axis ${axis}: no values; give START:END:STEP or V1,V2,…`, 'axis');
   let values: number[];
   if (body.includes(':')) {
-    if (body.includes(',')) throw new GridError(`--axis ${axis}=${body}: give either a range START:END:STEP or a list V1,V2,…, not both`, 'axis');
+    if (body.includes(','))
+      throw new GridError(
+        `--axis ${axis}=${body}: give either a range START:END:STEP or a list V1,V2,…, not both`,
+        'axis',
+      );
     values = rangeValues(axis, spec, body);
   } else {
     const items = body.split(',');
@@ -131,16 +169,24 @@ export function gridSize(axes: readonly GridAxis[]): number {
 
 /** Every `--axis` of a command: at least one, each name once, at most MAX_GRID_CELLS cells. */
 export function parseAxes(texts: readonly string[]): GridAxis[] {
-  if (texts.length === 0) throw new GridError('a grid needs at least one --axis NAME=START:END:STEP or NAME=V1,V2,…', 'axis');
+  if (texts.length === 0)
+    throw new GridError('a grid needs at least one --axis NAME=START:END:STEP or NAME=V1,V2,…', 'axis');
   const axes = texts.map(parseAxis);
   const seen = new Set<string>();
   for (const a of axes) {
-    if (seen.has(a.name)) throw new GridError(`--axis ${a.name} is given twice; give each axis once (a list may hold any values: ${a.name}=1,2,5)`, 'axis');
+    if (seen.has(a.name))
+      throw new GridError(
+        `--axis ${a.name} is given twice; give each axis once (a list may hold any values: ${a.name}=1,2,5)`,
+        'axis',
+      );
     seen.add(a.name);
   }
   const size = gridSize(axes);
   if (size > MAX_GRID_CELLS) {
-    throw new GridError(`the grid has ${axes.map((a) => a.values.length).join(' × ')} = ${size} cells; at most ${MAX_GRID_CELLS} are allowed (use coarser axes)`, 'axis');
+    throw new GridError(
+      `the grid has ${axes.map((a) => a.values.length).join(' × ')} = ${size} cells; at most ${MAX_GRID_CELLS} are allowed (use coarser axes)`,
+      'axis',
+    );
   }
   return axes;
 }
@@ -150,7 +196,8 @@ export type CellValues = Record<string, number>;
 /** The cells of the cross product in order: the first axis varies slowest, the last fastest. */
 export function crossProduct(axes: readonly GridAxis[]): CellValues[] {
   const size = gridSize(axes);
-  if (size > MAX_GRID_CELLS) throw new GridError(`the grid has ${size} cells; at most ${MAX_GRID_CELLS} are allowed`, 'axis');
+  if (size > MAX_GRID_CELLS)
+    throw new GridError(`the grid has ${size} cells; at most ${MAX_GRID_CELLS} are allowed`, 'axis');
   const out: CellValues[] = [];
   for (let index = 0; index < size; index++) {
     const values: CellValues = {};

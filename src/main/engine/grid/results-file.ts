@@ -20,21 +20,39 @@ import { METRICS } from '../metrics/evaluate';
 import { SamplerSettingsSchema } from '../../../shared/sampler-settings';
 import { AXIS_NAMES, formatAxisValue } from './axes';
 import { GridError } from './error';
-import { assembleResults, GRID_RESULTS_VERSION, SELECTION_METRICS, summaryKeys, type GridCell, type GridConfig, type GridResults } from './results';
+import {
+  assembleResults,
+  GRID_RESULTS_VERSION,
+  SELECTION_METRICS,
+  summaryKeys,
+  type GridCell,
+  type GridConfig,
+  type GridResults,
+} from './results';
 
 // ---------------------------------------------------------------------------------------------
 // results.json
 
 /** Sampler settings through their one schema (shared/sampler-settings.ts), "inf" read as ∞. */
-const samplerSettings = z.preprocess((v) => JSON.parse(JSON.stringify(v ?? null), infReviver) as unknown, SamplerSettingsSchema);
+const samplerSettings = z.preprocess(
+  (v) => JSON.parse(JSON.stringify(v ?? null), infReviver) as unknown,
+  SamplerSettingsSchema,
+);
 
 const gridConfig = z.object({
   model: z.object({ name: z.string(), dir: z.string() }),
   base: samplerSettings,
-  axes: z.array(z.object({ name: z.string().refine((n) => AXIS_NAMES.includes(n), { error: `must be one of ${AXIS_NAMES.join(', ')}` }), values: z.array(jsonNumber) })),
+  axes: z.array(
+    z.object({
+      name: z.string().refine((n) => AXIS_NAMES.includes(n), { error: `must be one of ${AXIS_NAMES.join(', ')}` }),
+      values: z.array(jsonNumber),
+    }),
+  ),
   n: jsonNumber,
   seed: jsonNumber,
-  classes: z.custom<'random' | 'none' | number>((v) => v === 'random' || v === 'none' || typeof v === 'number', { error: 'expected "random", "none" or a class number' }),
+  classes: z.custom<'random' | 'none' | number>((v) => v === 'random' || v === 'none' || typeof v === 'number', {
+    error: 'expected "random", "none" or a class number',
+  }),
   metrics: z.array(z.enum(METRICS)),
   metric: z.enum(SELECTION_METRICS),
 }) satisfies z.ZodType<GridConfig>;
@@ -70,7 +88,10 @@ function parseGridResults(text: string, file: string): GridResults {
     return assembleResults(r.config, r.cells);
   } catch (e) {
     if (!(e instanceof RunFileError)) throw e;
-    throw new GridError(`${file} is corrupted (${e.field ? `${e.field}: ` : ''}${e.problem}); it was left as it is`, 'corrupt');
+    throw new GridError(
+      `${file} is corrupted (${e.field ? `${e.field}: ` : ''}${e.problem}); it was left as it is`,
+      'corrupt',
+    );
   }
 }
 
@@ -112,7 +133,13 @@ export function gridCsv(r: GridResults): string {
   const axes = r.config.axes.map((a) => a.name);
   const metrics = summaryKeys(r.cells);
   const header = [...axes, ...metrics, 'nfePerSample', 'denoiserEvaluations', 'seconds'];
-  const rows = r.cells.map((c) => [...axes.map((a) => csvNumber(c.values[a])), ...metrics.map((m) => csvNumber(c.summary[m])), csvNumber(c.nfePerSample), csvNumber(c.denoiserEvaluations), csvNumber(c.seconds)]);
+  const rows = r.cells.map((c) => [
+    ...axes.map((a) => csvNumber(c.values[a])),
+    ...metrics.map((m) => csvNumber(c.summary[m])),
+    csvNumber(c.nfePerSample),
+    csvNumber(c.denoiserEvaluations),
+    csvNumber(c.seconds),
+  ]);
   return [header, ...rows].map((row) => row.map(csvField).join(',')).join('\n') + '\n';
 }
 

@@ -15,7 +15,9 @@ import { GridError } from './error';
 type Rankable = Extract<(typeof EVAL_METRICS)[number], { better: 'lower' | 'higher' }>;
 
 /** Numbers a grid can be ranked by: the evaluation summary keys that have a better direction. */
-export const SELECTION_METRICS: readonly Rankable['key'][] = EVAL_METRICS.filter((m): m is Rankable => m.better !== null).map((m) => m.key);
+export const SELECTION_METRICS: readonly Rankable['key'][] = EVAL_METRICS.filter(
+  (m): m is Rankable => m.better !== null,
+).map((m) => m.key);
 export type SelectionMetric = Rankable['key'];
 
 export function isSelectionMetric(m: string): m is SelectionMetric {
@@ -95,13 +97,21 @@ export function pickBest(cells: readonly GridCell[], metric: SelectionMetric): G
     if (v === undefined || !Number.isFinite(v)) continue;
     if (best === null || isBetter(metric, v, best.summary[metric])) best = c;
   }
-  return best ? { index: best.index, values: { ...best.values }, settings: best.settings, value: best.summary[metric]! } : null;
+  return best
+    ? { index: best.index, values: { ...best.values }, settings: best.settings, value: best.summary[metric]! }
+    : null;
 }
 
 /** Results with `cells` sorted, best and totals recomputed. */
 export function assembleResults(config: GridConfig, cells: GridCell[]): GridResults {
   const sorted = [...cells].sort((a, b) => a.index - b.index);
-  const totals: GridTotals = { cells: gridSize(config.axes), done: sorted.length, denoiserEvaluations: 0, networkEvals: 0, seconds: 0 };
+  const totals: GridTotals = {
+    cells: gridSize(config.axes),
+    done: sorted.length,
+    denoiserEvaluations: 0,
+    networkEvals: 0,
+    seconds: 0,
+  };
   for (const c of sorted) {
     totals.denoiserEvaluations += c.denoiserEvaluations;
     totals.networkEvals += c.networkEvals;
@@ -124,8 +134,12 @@ export function summaryKeys(cells: readonly GridCell[]): string[] {
 export function checkGridConfig(c: GridConfig): void {
   if (!Number.isInteger(c.n) || c.n < 2) throw new GridError(`n must be an integer ≥ 2, got ${c.n}`);
   if (!Number.isInteger(c.seed) || c.seed < 0) throw new GridError(`seed must be an integer ≥ 0, got ${c.seed}`);
-  if (!isSelectionMetric(c.metric)) throw new GridError(`unknown metric "${String(c.metric)}"; choose from ${SELECTION_METRICS.join(', ')}`);
-  if (!c.metrics.includes(metricSource(c.metric))) throw new GridError(`ranking by ${c.metric} needs "${metricSource(c.metric)}" among the metrics (${c.metrics.join(',')})`);
+  if (!isSelectionMetric(c.metric))
+    throw new GridError(`unknown metric "${String(c.metric)}"; choose from ${SELECTION_METRICS.join(', ')}`);
+  if (!c.metrics.includes(metricSource(c.metric)))
+    throw new GridError(
+      `ranking by ${c.metric} needs "${metricSource(c.metric)}" among the metrics (${c.metrics.join(',')})`,
+    );
   if (c.axes.length === 0) throw new GridError('a grid needs at least one axis', 'axis');
 }
 
@@ -138,7 +152,11 @@ export function sameJson(a: unknown, b: unknown): boolean {
 function canonical(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(canonical);
   if (v === null || typeof v !== 'object') return v;
-  return Object.fromEntries(Object.keys(v).sort().map((k) => [k, canonical((v as Record<string, unknown>)[k])]));
+  return Object.fromEntries(
+    Object.keys(v)
+      .sort()
+      .map((k) => [k, canonical((v as Record<string, unknown>)[k])]),
+  );
 }
 
 function show(v: unknown): string {
@@ -167,6 +185,7 @@ export function diffGridConfig(saved: GridConfig, now: GridConfig): string[] {
   if (saved.n !== now.n) out.push(`n: ${saved.n} → ${now.n}`);
   if (saved.seed !== now.seed) out.push(`seed: ${saved.seed} → ${now.seed}`);
   if (saved.classes !== now.classes) out.push(`classes: ${saved.classes} → ${now.classes}`);
-  if (!sameJson([...saved.metrics].sort(), [...now.metrics].sort())) out.push(`metrics: ${saved.metrics.join(',')} → ${now.metrics.join(',')}`);
+  if (!sameJson([...saved.metrics].sort(), [...now.metrics].sort()))
+    out.push(`metrics: ${saved.metrics.join(',')} → ${now.metrics.join(',')}`);
   return out;
 }

@@ -13,7 +13,15 @@ import { generate } from '../samplers/generate';
 import { SamplingCancelled } from '../samplers/loop';
 import { crossProduct, describeValues, resolveCells } from './axes';
 import { GridError } from './error';
-import { assembleResults, checkGridConfig, diffGridConfig, sameJson, type GridCell, type GridConfig, type GridResults } from './results';
+import {
+  assembleResults,
+  checkGridConfig,
+  diffGridConfig,
+  sameJson,
+  type GridCell,
+  type GridConfig,
+  type GridResults,
+} from './results';
 import { loadGridResults, resultsPath, saveGridResults } from './results-file';
 
 export interface GridProgress {
@@ -78,12 +86,16 @@ export async function runGrid(o: RunGridOptions): Promise<GridRun> {
     const saved = await loadGridResults(o.outDir);
     if (saved) {
       const diff = diffGridConfig(saved.config, config);
-      if (diff.length > 0) throw new GridError(`${resultsPath(o.outDir)} holds another grid: ${diff.join('; ')}`, 'mismatch');
+      if (diff.length > 0)
+        throw new GridError(`${resultsPath(o.outDir)} holds another grid: ${diff.join('; ')}`, 'mismatch');
       const seen = new Set<number>();
       for (const c of saved.cells) {
         const want = allValues[c.index];
         if (!Number.isInteger(c.index) || want === undefined || !sameJson(want, c.values) || seen.has(c.index)) {
-          throw new GridError(`${resultsPath(o.outDir)} is corrupted (cell ${c.index} with ${describeValues(c.values)} is not a cell of this grid, or appears twice); it was left as it is`, 'corrupt');
+          throw new GridError(
+            `${resultsPath(o.outDir)} is corrupted (cell ${c.index} with ${describeValues(c.values)} is not a cell of this grid, or appears twice); it was left as it is`,
+            'corrupt',
+          );
         }
         seen.add(c.index);
       }
@@ -112,7 +124,15 @@ export async function runGrid(o: RunGridOptions): Promise<GridRun> {
       const elapsed = (performance.now() - t0) / 1000;
       const work = samplesThisRun + samplesDone;
       const left = todo.length * n - work;
-      o.onProgress({ cellsDone: results.cells.length, cells: total, cell, samplesDone, n, elapsedSeconds: elapsed, etaSeconds: work > 0 ? (elapsed * left) / work : null });
+      o.onProgress({
+        cellsDone: results.cells.length,
+        cells: total,
+        cell,
+        samplesDone,
+        n,
+        elapsedSeconds: elapsed,
+        etaSeconds: work > 0 ? (elapsed * left) / work : null,
+      });
     };
     progress(null, 0);
     for (const index of todo) {
@@ -128,7 +148,10 @@ export async function runGrid(o: RunGridOptions): Promise<GridRun> {
         signal: o.signal,
         onProgress: (p) => progress(index, p.samplesDone),
       });
-      const res = await evaluateSamples({ model, extractor, reference, samples: gen.samples, n, conditioning: gen.labels }, config.metrics);
+      const res = await evaluateSamples(
+        { model, extractor, reference, samples: gen.samples, n, conditioning: gen.labels },
+        config.metrics,
+      );
       let nfe = 0;
       let net = 0;
       for (let i = 0; i < n; i++) {

@@ -65,7 +65,9 @@ let settled: TfInitResult | null = null;
 export function initTf(prefer: TfBackendChoice = 'auto'): Promise<TfInitResult> {
   if (first) return first;
   if (!(prefer === 'auto' || (CHAIN as readonly string[]).includes(prefer))) {
-    return Promise.reject(new RangeError(`initTf: unknown backend "${String(prefer)}"; expected auto, ${CHAIN.join(', ')}`));
+    return Promise.reject(
+      new RangeError(`initTf: unknown backend "${String(prefer)}"; expected auto, ${CHAIN.join(', ')}`),
+    );
   }
   first = select(prefer).then((r) => (settled = r));
   return first;
@@ -117,7 +119,9 @@ async function attempt(name: Attempt): Promise<string | null> {
   }
   if (!tf.findBackendFactory(tfName)) return `backend '${tfName}' is not registered`;
   const ok = await tf.setBackend(tfName);
-  const error = ok ? (await tf.ready(), smokeTest(tfName)) : `tf.setBackend('${tfName}') returned false (initialisation failed)`;
+  const error = ok
+    ? (await tf.ready(), smokeTest(tfName))
+    : `tf.setBackend('${tfName}') returned false (initialisation failed)`;
   // node-gpu and node both register as 'tensorflow': drop a GPU build that loaded but does not work,
   // or the CPU package's registration would be ignored and its attempt would rerun the GPU one.
   if (error !== null && tfName === 'tensorflow') {
@@ -135,7 +139,8 @@ function smokeTest(tfName: string): string | null {
   if (tf.getBackend() !== tfName) return `active backend is '${tf.getBackend()}', not '${tfName}'`;
   const got = tf.tidy(() => tf.matMul(tf.tensor2d([1, 2, 3, 4], [2, 2]), tf.tensor2d([5, 6, 7, 8], [2, 2])).dataSync());
   const want = [19, 22, 43, 50];
-  if (got.length !== 4 || want.some((w, i) => got[i] !== w)) return `matMul smoke test gave [${Array.from(got).join(', ')}], expected [${want.join(', ')}]`;
+  if (got.length !== 4 || want.some((w, i) => got[i] !== w))
+    return `matMul smoke test gave [${Array.from(got).join(', ')}], expected [${want.join(', ')}]`;
   return null;
 }
 

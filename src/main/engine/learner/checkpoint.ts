@@ -25,7 +25,13 @@ export function decodeWeights(s: string[]): Float32Array[] {
 /** An optimizer's variables (Adam: the moments of every parameter, and its step count `iter`). */
 export async function optimizerState(o: tf.Optimizer): Promise<OptimizerState> {
   const ws = await o.getWeights();
-  const out = await Promise.all(ws.map(async (w) => ({ name: w.name, shape: w.tensor.shape, data: encodeWeights([Float32Array.from((await w.tensor.data()) as Float32Array)])[0]! })));
+  const out = await Promise.all(
+    ws.map(async (w) => ({
+      name: w.name,
+      shape: w.tensor.shape,
+      data: encodeWeights([Float32Array.from((await w.tensor.data()) as Float32Array)])[0]!,
+    })),
+  );
   // getWeights() makes a fresh 'iter' scalar each call; the other entries are live optimizer variables.
   for (const w of ws) if (w.name === 'iter') w.tensor.dispose();
   return out;

@@ -58,11 +58,20 @@ export class Discriminator {
 
   /** [n, inputDim(layout)] input for n states: φ(x, σ), σ embedding, class. */
   async input(x: Float32Array, sigma: Float32Array, labels: Int32Array | null, n: number): Promise<Float32Array> {
-    return featurize(this.layout, { n, x: await this.encoder.encode(x, sigma, n), sigma, labels, step: null }, this.model.sigmaMin);
+    return featurize(
+      this.layout,
+      { n, x: await this.encoder.encode(x, sigma, n), sigma, labels, step: null },
+      this.model.sigmaMin,
+    );
   }
 
   /** `steps` Adam steps on expert vs visited states of `ro`; returns their mean loss and accuracy. */
-  async train(ro: Rollout, expert: ExpertData, steps: number, rng: Stream): Promise<{ loss: number; accuracy: number }> {
+  async train(
+    ro: Rollout,
+    expert: ExpertData,
+    steps: number,
+    rng: Stream,
+  ): Promise<{ loss: number; accuracy: number }> {
     const c = this.config;
     const dim = this.model.dim;
     const N = c.steps;
@@ -131,7 +140,12 @@ export class Discriminator {
     const chunk = 4096;
     for (let s = 0; s < total; s += chunk) {
       const e = Math.min(total, s + chunk);
-      const input = await this.input(ro.x.subarray(s * dim, e * dim), ro.sigma.subarray(s, e), ro.labels ? ro.labels.subarray(s, e) : null, e - s);
+      const input = await this.input(
+        ro.x.subarray(s * dim, e * dim),
+        ro.sigma.subarray(s, e),
+        ro.labels ? ro.labels.subarray(s, e) : null,
+        e - s,
+      );
       out.set(this.net.predict(input, e - s), s);
     }
     return out;

@@ -46,21 +46,41 @@ export function preconditionedEncoder(dim: number, sigmaData: number): StateEnco
 const CHUNK = 512;
 
 /** Loads and checks the manifest's encoder; every problem is a ModelError naming the file and the fix. */
-export async function loadOnnxEncoder(spec: EncoderSpec, model: Pick<Model, 'dir' | 'shape' | 'dim' | 'sigmaMin' | 'sigmaMax'>, device: 'auto' | 'cpu' | 'cuda' = 'auto'): Promise<StateEncoder> {
+export async function loadOnnxEncoder(
+  spec: EncoderSpec,
+  model: Pick<Model, 'dir' | 'shape' | 'dim' | 'sigmaMin' | 'sigmaMax'>,
+  device: 'auto' | 'cpu' | 'cuda' = 'auto',
+): Promise<StateEncoder> {
   const path = isAbsolute(spec.onnx) ? spec.onnx : join(model.dir, spec.onnx);
-  if (!existsSync(path)) throw new ModelError(`${path}: not found ("encoder.onnx" in model.json); put the encoder ONNX there or remove "encoder" to use c_in·x`, path, 'encoder.onnx');
+  if (!existsSync(path))
+    throw new ModelError(
+      `${path}: not found ("encoder.onnx" in model.json); put the encoder ONNX there or remove "encoder" to use c_in·x`,
+      path,
+      'encoder.onnx',
+    );
   const { session } = await createSession(path, device);
   const names = session.inputNames;
-  for (const [key, name] of [['x', spec.inputs.x], ['sigma', spec.inputs.sigma]] as const) {
+  for (const [key, name] of [
+    ['x', spec.inputs.x],
+    ['sigma', spec.inputs.sigma],
+  ] as const) {
     if (!names.includes(name)) {
       await session.release();
-      throw new ModelError(`${path}: has no input "${name}" ("encoder.inputs.${key}" in model.json); its inputs are ${names.map((v) => `"${v}"`).join(', ')}`, path, `encoder.inputs.${key}`);
+      throw new ModelError(
+        `${path}: has no input "${name}" ("encoder.inputs.${key}" in model.json); its inputs are ${names.map((v) => `"${v}"`).join(', ')}`,
+        path,
+        `encoder.inputs.${key}`,
+      );
     }
   }
   if (!session.outputNames.includes(spec.output)) {
     const outs = session.outputNames.map((v) => `"${v}"`).join(', ');
     await session.release();
-    throw new ModelError(`${path}: has no output "${spec.output}" ("encoder.output" in model.json); its outputs are ${outs}`, path, 'encoder.output');
+    throw new ModelError(
+      `${path}: has no output "${spec.output}" ("encoder.output" in model.json); its outputs are ${outs}`,
+      path,
+      'encoder.output',
+    );
   }
   const dim = model.dim;
   const run = async (x: Float32Array, sigma: Float32Array, n: number): Promise<Float32Array> => {
@@ -72,12 +92,21 @@ export async function loadOnnxEncoder(spec: EncoderSpec, model: Pick<Model, 'dir
     try {
       res = await session.run(feeds);
     } catch (e) {
-      throw new ModelError(`${path}: the encoder failed on a batch of ${n} states (${(e as Error).message.split('\n')[0]}); it must take x [n, ${model.shape.join(', ')}] and sigma [n] as float32`, path, 'encoder');
+      throw new ModelError(
+        `${path}: the encoder failed on a batch of ${n} states (${(e as Error).message.split('\n')[0]}); it must take x [n, ${model.shape.join(', ')}] and sigma [n] as float32`,
+        path,
+        'encoder',
+      );
     }
     const out = res[spec.output]!;
-    if (out.type !== 'float32') throw new ModelError(`${path}: output "${spec.output}" is ${out.type}, expected float32`, path, 'encoder.output');
+    if (out.type !== 'float32')
+      throw new ModelError(`${path}: output "${spec.output}" is ${out.type}, expected float32`, path, 'encoder.output');
     if (out.dims.length !== 2 || out.dims[0] !== n || out.dims[1] !== spec.dim) {
-      throw new ModelError(`${path}: output "${spec.output}" has shape [${out.dims.join(', ')}], expected [${n}, ${spec.dim}] ("encoder.dim" in model.json is ${spec.dim})`, path, 'encoder.dim');
+      throw new ModelError(
+        `${path}: output "${spec.output}" has shape [${out.dims.join(', ')}], expected [${n}, ${spec.dim}] ("encoder.dim" in model.json is ${spec.dim})`,
+        path,
+        'encoder.dim',
+      );
     }
     return out.data as Float32Array;
   };
@@ -101,7 +130,12 @@ export async function loadOnnxEncoder(spec: EncoderSpec, model: Pick<Model, 'dir
   // Probe: two states at the ends of the noise range must give finite features of the stated size.
   try {
     const probe = await enc.encode(new Float32Array(2 * dim).fill(0.1), Float32Array.from([model.sigmaMax, 0]), 2);
-    if (!probe.every(Number.isFinite)) throw new ModelError(`${path}: the encoder returned NaN or Inf for a probe batch (σ = ${model.sigmaMax} and σ_min); check the graph`, path, 'encoder');
+    if (!probe.every(Number.isFinite))
+      throw new ModelError(
+        `${path}: the encoder returned NaN or Inf for a probe batch (σ = ${model.sigmaMax} and σ_min); check the graph`,
+        path,
+        'encoder',
+      );
   } catch (e) {
     await session.release();
     throw e;

@@ -84,7 +84,8 @@ export function sidecarPath(out: string): string {
 /** Rows [start, start + count) of a row-major [*, cols] matrix, every `stride`-th row. */
 function rows(W: Float32Array, cols: number, start: number, count: number, stride = 1): Float32Array {
   const out = new Float32Array(count * cols);
-  for (let r = 0; r < count; r++) out.set(W.subarray((start + r * stride) * cols, (start + r * stride + 1) * cols), r * cols);
+  for (let r = 0; r < count; r++)
+    out.set(W.subarray((start + r * stride) * cols, (start + r * stride + 1) * cols), r * cols);
   return out;
 }
 
@@ -153,14 +154,24 @@ export function policyGraph(learner: Learner): { g: GraphBuilder; inputs: Tensor
   let step: string | null = null;
   if (l.classes > 0) {
     labels = g.input('class_labels', 'int64', ['N']);
-    inputs.push({ name: 'class_labels', type: 'int64', shape: ['N'], doc: `the conditioning class (0..${model.numClasses - 1}, ${model.nullClass} = null/unconditional)` });
+    inputs.push({
+      name: 'class_labels',
+      type: 'int64',
+      shape: ['N'],
+      doc: `the conditioning class (0..${model.numClasses - 1}, ${model.nullClass} = null/unconditional)`,
+    });
   }
   if (l.steps > 0) {
     step = g.input('step', 'int64', ['N']);
     inputs.push({ name: 'step', type: 'int64', shape: ['N'], doc: `the sampler loop iteration t (0..${learner.H})` });
   }
   const temperature = g.inputWithDefault('temperature', 'float32', [], new Float32Array([1]));
-  inputs.push({ name: 'temperature', type: 'float32', shape: [], doc: 'optional sampling temperature τ (default 1): probs = softmax(logits / τ)' });
+  inputs.push({
+    name: 'temperature',
+    type: 'float32',
+    shape: [],
+    doc: 'optional sampling temperature τ (default 1): probs = softmax(logits / τ)',
+  });
 
   // σ embedding: c = ln σ / 4, σ_min/2 at the terminal state; its Fourier features.
   const terminal = g.op('LessOrEqual', [sigma, g.const(0)]);
@@ -178,7 +189,12 @@ export function policyGraph(learner: Learner): { g: GraphBuilder; inputs: Tensor
       const path = isAbsolute(spec.onnx) ? spec.onnx : join(model.dir, spec.onnx);
       const sigmaEnc = g.op('Where', [terminal, g.const(model.sigmaMin), sigma]);
       try {
-        phi = g.merge(new Uint8Array(readFileSync(path)), 'encoder/', { [spec.inputs.x]: x, [spec.inputs.sigma]: sigmaEnc }, spec.output);
+        phi = g.merge(
+          new Uint8Array(readFileSync(path)),
+          'encoder/',
+          { [spec.inputs.x]: x, [spec.inputs.sigma]: sigmaEnc },
+          spec.output,
+        );
       } catch (e) {
         if (e instanceof GraphMergeError) throw new ExportError(`${path}: the encoder ${e.message}`);
         throw e;
@@ -195,7 +211,13 @@ export function policyGraph(learner: Learner): { g: GraphBuilder; inputs: Tensor
   o += 2;
   const F = l.sigmaFrequencies;
   if (F > 0) {
-    const arg = g.op('Mul', [cNoise, g.const(Array.from({ length: F }, (_, f) => Math.PI * (f + 1)), [1, F])]); // [N, F]
+    const arg = g.op('Mul', [
+      cNoise,
+      g.const(
+        Array.from({ length: F }, (_, f) => Math.PI * (f + 1)),
+        [1, F],
+      ),
+    ]); // [N, F]
     terms.push(g.op('MatMul', [g.op('Sin', [arg]), g.const(rows(W0, Hd, o, F, 2), [F, Hd])]));
     terms.push(g.op('MatMul', [g.op('Cos', [arg]), g.const(rows(W0, Hd, o + 1, F, 2), [F, Hd])]));
     o += 2 * F;
@@ -204,7 +226,18 @@ export function policyGraph(learner: Learner): { g: GraphBuilder; inputs: Tensor
   const oneHotRows = (index: string, width: number): string => {
     const table = g.const(rows(W0, Hd, o, width), [width, Hd]);
     o += width;
-    return g.op('Gather', [table, g.op('Clip', [index, g.tensor('lo', BigInt64Array.from([0n]), [], 'int64'), g.tensor('hi', BigInt64Array.from([BigInt(width - 1)]), [], 'int64')])], { axis: 0 });
+    return g.op(
+      'Gather',
+      [
+        table,
+        g.op('Clip', [
+          index,
+          g.tensor('lo', BigInt64Array.from([0n]), [], 'int64'),
+          g.tensor('hi', BigInt64Array.from([BigInt(width - 1)]), [], 'int64'),
+        ]),
+      ],
+      { axis: 0 },
+    );
   };
   if (labels) terms.push(oneHotRows(labels, l.classes));
   if (step) terms.push(oneHotRows(step, l.steps));
@@ -213,19 +246,31 @@ export function policyGraph(learner: Learner): { g: GraphBuilder; inputs: Tensor
   for (let k = 2; k < ws.length; k += 2) {
     h = g.op('Mul', [h, g.op('Sigmoid', [h])]);
     const outDim = ws[k + 1]!.length;
-    h = g.op('Add', [g.op('MatMul', [h, g.const(ws[k]!, [ws[k]!.length / outDim, outDim])]), g.const(ws[k + 1]!, [outDim])]);
+    h = g.op('Add', [
+      g.op('MatMul', [h, g.const(ws[k]!, [ws[k]!.length / outDim, outDim])]),
+      g.const(ws[k + 1]!, [outDim]),
+    ]);
   }
   g.output(h, 'logits', 'float32', ['N', K]);
   g.output(g.op('Softmax', [g.op('Div', [h, temperature])], { axis: -1 }), 'probs', 'float32', ['N', K]);
   const outputs: TensorInfo[] = [
-    { name: 'logits', type: 'float32', shape: ['N', K], doc: `the policy's logits over the actions ${JSON.stringify(c.actions)}` },
+    {
+      name: 'logits',
+      type: 'float32',
+      shape: ['N', K],
+      doc: `the policy's logits over the actions ${JSON.stringify(c.actions)}`,
+    },
     { name: 'probs', type: 'float32', shape: ['N', K], doc: 'softmax(logits / temperature)' },
   ];
   return { g, inputs, outputs };
 }
 
 /** ONNX Runtime feeds for states, as the exported file takes them. */
-export function policyFeeds(model: Pick<Model, 'shape'>, inputNames: readonly string[], s: PolicyStates): Record<string, ort.Tensor> {
+export function policyFeeds(
+  model: Pick<Model, 'shape'>,
+  inputNames: readonly string[],
+  s: PolicyStates,
+): Record<string, ort.Tensor> {
   const feeds: Record<string, ort.Tensor> = {
     x: new ort.Tensor('float32', s.x, [s.n, ...model.shape]),
     sigma: new ort.Tensor('float32', s.sigma, [s.n]),
@@ -239,7 +284,10 @@ export function policyFeeds(model: Pick<Model, 'shape'>, inputNames: readonly st
 }
 
 /** Up to `count` states from an EMA rollout (every level, the terminal one included) and the engine's EMA logits there. */
-async function verificationStates(learner: Learner, count: number): Promise<{ states: PolicyStates; logits: Float32Array }> {
+async function verificationStates(
+  learner: Learner,
+  count: number,
+): Promise<{ states: PolicyStates; logits: Float32Array }> {
   const n = Math.max(1, Math.ceil(count / (learner.H + 1)));
   const ro = await learner.rollout(n, 20_251_124, { temperature: 1, weights: 'ema' });
   const total = ro.n * (ro.H + 1);
@@ -264,7 +312,8 @@ export async function exportPolicy(learner: Learner, o: ExportOptions): Promise<
   if (!/\.onnx$/i.test(out)) throw new ExportError(`${o.out}: the policy file's name must end in .onnx`);
   const sidecar = sidecarPath(out);
   for (const p of [out, sidecar]) {
-    if (existsSync(p) && !o.force) throw new ExportError(`${p} already exists; choose another path or pass --force to replace it`, 'exists');
+    if (existsSync(p) && !o.force)
+      throw new ExportError(`${p} already exists; choose another path or pass --force to replace it`, 'exists');
   }
   const { g, inputs, outputs } = policyGraph(learner);
   const metadata = policyMetadata(learner, o.runDir);
@@ -285,15 +334,40 @@ export async function exportPolicy(learner: Learner, o: ExportOptions): Promise<
     const got = res['logits']!.data as Float32Array;
     for (let i = 0; i < want.length; i++) maxAbsDiff = Math.max(maxAbsDiff, Math.abs(got[i]! - want[i]!));
     if (!(maxAbsDiff <= EXPORT_TOLERANCE)) {
-      throw new Error(`the exported graph's logits differ from the engine's by ${maxAbsDiff} (> ${EXPORT_TOLERANCE}) on ${states.n} states; nothing was written. Please report this with the run directory.`);
+      throw new Error(
+        `the exported graph's logits differ from the engine's by ${maxAbsDiff} (> ${EXPORT_TOLERANCE}) on ${states.n} states; nothing was written. Please report this with the run directory.`,
+      );
     }
   } finally {
     await session.release();
   }
   await writeFileAtomic(out, bytes);
   const verification = { states: states.n, maxAbsDiff, tolerance: EXPORT_TOLERANCE, runtime: 'onnxruntime-node/cpu' };
-  const result: ExportResult = { path: out, sidecar, bytes: bytes.length, opset: g.opset, irVersion: g.irVersion, inputs, outputs, metadata, verification, seconds: 0 };
-  const side = { ...metadata, actions: c.actions, opset: g.opset, ir_version: g.irVersion, inputs, outputs, evaluation: lastEvaluation(o.runDir), verification, run_dir: resolve(o.runDir), file: basename(out), bytes: bytes.length };
+  const result: ExportResult = {
+    path: out,
+    sidecar,
+    bytes: bytes.length,
+    opset: g.opset,
+    irVersion: g.irVersion,
+    inputs,
+    outputs,
+    metadata,
+    verification,
+    seconds: 0,
+  };
+  const side = {
+    ...metadata,
+    actions: c.actions,
+    opset: g.opset,
+    ir_version: g.irVersion,
+    inputs,
+    outputs,
+    evaluation: lastEvaluation(o.runDir),
+    verification,
+    run_dir: resolve(o.runDir),
+    file: basename(out),
+    bytes: bytes.length,
+  };
   await writeFileAtomic(sidecar, JSON.stringify(side, null, 2) + '\n');
   result.seconds = (performance.now() - t0) / 1000;
   return result;

@@ -103,10 +103,17 @@ export class Mlp {
       const fanIn = dims[k]!;
       const fanOut = dims[k + 1]!;
       const last = k + 2 === dims.length;
-      const std = last ? (init.xavierOut ? Math.sqrt(2 / (fanIn + fanOut)) : init.outScale / Math.sqrt(fanIn)) : Math.sqrt(2 / fanIn);
+      const std = last
+        ? init.xavierOut
+          ? Math.sqrt(2 / (fanIn + fanOut))
+          : init.outScale / Math.sqrt(fanIn)
+        : Math.sqrt(2 / fanIn);
       const W = Float32Array.from({ length: fanIn * fanOut }, () => rng.normal() * std);
       const b = last && init.outBias ? Float32Array.from(init.outBias) : new Float32Array(fanOut);
-      this.params.push(tf.variable(tf.tensor2d(W, [fanIn, fanOut]), true, `mlp${id}/W${k}`), tf.variable(tf.tensor1d(b), true, `mlp${id}/b${k}`));
+      this.params.push(
+        tf.variable(tf.tensor2d(W, [fanIn, fanOut]), true, `mlp${id}/W${k}`),
+        tf.variable(tf.tensor1d(b), true, `mlp${id}/b${k}`),
+      );
       this.shapes.push([fanIn, fanOut], [fanOut]);
     }
   }
@@ -134,7 +141,8 @@ export class Mlp {
   }
 
   setWeights(ws: Float32Array[]): void {
-    if (ws.length !== this.params.length) throw new RangeError(`expected ${this.params.length} weight arrays, got ${ws.length}`);
+    if (ws.length !== this.params.length)
+      throw new RangeError(`expected ${this.params.length} weight arrays, got ${ws.length}`);
     ws.forEach((w, i) => {
       const size = this.shapes[i]!.reduce((a, b) => a * b, 1);
       if (w.length !== size) throw new RangeError(`weight ${i}: ${w.length} values, expected ${size}`);

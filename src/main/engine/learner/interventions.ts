@@ -23,7 +23,13 @@ export function horizonFor(c: Pick<LearnerConfig, 'intervention' | 'sampler' | '
 }
 
 /** [n, K] availability (1 = allowed) for rows at `level` with `nfe` spent, before iteration `it`. */
-export function actionMask(c: Pick<LearnerConfig, 'intervention' | 'actions' | 'sampler' | 'steps' | 'nfeBudget'>, level: Int32Array, nfe: Int32Array, it: number, H: number): Uint8Array {
+export function actionMask(
+  c: Pick<LearnerConfig, 'intervention' | 'actions' | 'sampler' | 'steps' | 'nfeBudget'>,
+  level: Int32Array,
+  nfe: Int32Array,
+  it: number,
+  H: number,
+): Uint8Array {
   const K = c.actions.length;
   const n = level.length;
   const N = c.steps;
@@ -34,7 +40,8 @@ export function actionMask(c: Pick<LearnerConfig, 'intervention' | 'actions' | '
       const k = c.actions[a]!;
       if (k === 0) continue;
       const j = level[r]! - k;
-      const ok = j >= 0 && level[r]! < N && nfe[r]! + nfeToFinish(c.sampler, j, N) <= c.nfeBudget && it + 1 + (N - j) <= H;
+      const ok =
+        j >= 0 && level[r]! < N && nfe[r]! + nfeToFinish(c.sampler, j, N) <= c.nfeBudget && it + 1 + (N - j) <= H;
       if (!ok) mask[r * K + a] = 0;
     }
   }
@@ -42,7 +49,11 @@ export function actionMask(c: Pick<LearnerConfig, 'intervention' | 'actions' | '
 }
 
 /** The sampler control for chosen action indices ([n]). */
-export function applyActions(c: Pick<LearnerConfig, 'intervention' | 'actions'>, actions: Int32Array, level: Int32Array): StepControl {
+export function applyActions(
+  c: Pick<LearnerConfig, 'intervention' | 'actions'>,
+  actions: Int32Array,
+  level: Int32Array,
+): StepControl {
   const n = actions.length;
   switch (c.intervention) {
     case 'cfg':

@@ -35,7 +35,15 @@ import { encoderForModel, preconditionedEncoder, type StateEncoder } from './enc
 import { emaUpdate, featurize, inputDim, Mlp, type FeatureLayout, type StateBatch } from './heads';
 import { horizonFor } from './interventions';
 import { normaliseAdvantages, ppoUpdate } from './ppo';
-import { rolloutPolicy, type LogitsFn, type PolicySpec, type PolicyStates, type Rollout, type SampleOptions, type SamplingPolicy } from './rollout';
+import {
+  rolloutPolicy,
+  type LogitsFn,
+  type PolicySpec,
+  type PolicyStates,
+  type Rollout,
+  type SampleOptions,
+  type SamplingPolicy,
+} from './rollout';
 
 export class Learner implements SamplingPolicy {
   /** The policy head's inputs. */
@@ -67,7 +75,8 @@ export class Learner implements SamplingPolicy {
     encoder?: StateEncoder,
   ) {
     checkConfig(config);
-    if (!encoder && model.manifest.encoder) throw new RangeError(`${model.name} names an encoder ONNX; load it first (createLearner)`);
+    if (!encoder && model.manifest.encoder)
+      throw new RangeError(`${model.name} names an encoder ONNX; load it first (createLearner)`);
     this.encoder = encoder ?? preconditionedEncoder(model.dim, model.manifest.sigmaData);
     const c = config;
     const K = c.actions.length;
@@ -82,15 +91,22 @@ export class Learner implements SamplingPolicy {
       steps: c.stepInput ? this.H + 1 : 0,
     };
     if (c.conditioning === 'state+class' && model.numClasses === 0) {
-      throw new RangeError(`conditioning "state+class" needs a class-conditional model; ${model.name} is unconditional (use "state")`);
+      throw new RangeError(
+        `conditioning "state+class" needs a class-conditional model; ${model.name} is unconditional (use "state")`,
+      );
     }
     if (c.intervention === 'cfg' && (model.numClasses === 0 || model.nullClass === null)) {
-      throw new RangeError(`the cfg intervention needs a class-conditional model with a null class; ${model.name} has ${model.numClasses === 0 ? 'no classes' : 'no null class'}`);
+      throw new RangeError(
+        `the cfg intervention needs a class-conditional model with a null class; ${model.name} has ${model.numClasses === 0 ? 'no classes' : 'no null class'}`,
+      );
     }
     // The initial policy favours initAction (the baseline's choice) by a logit bonus.
     const bias = new Float32Array(K); // [K]
     bias[c.initAction] = c.initBias;
-    this.policy = new Mlp(inputDim(this.layout), c.hidden, c.layers, K, c.seed * 2 + 1, { outScale: 0.01, outBias: bias });
+    this.policy = new Mlp(inputDim(this.layout), c.hidden, c.layers, K, c.seed * 2 + 1, {
+      outScale: 0.01,
+      outBias: bias,
+    });
     this.discriminator = new Discriminator(model, c, this.encoder, this.schedule, this.settings.sigmaMax);
     this.policyEma = this.policy.getWeights();
     this.optPolicy = tf.train.adam(c.lrPolicy);
@@ -98,8 +114,20 @@ export class Learner implements SamplingPolicy {
   }
 
   /** [n, inputDim(layout)] policy-head input for n states: φ(x, σ) (unless σ-only), σ embedding, class, step. */
-  async policyInput(s: { x: Float32Array; sigma: Float32Array; labels: Int32Array | null; step: Int32Array | null; n: number }): Promise<Float32Array> {
-    const b: StateBatch = { n: s.n, x: this.layout.xDim > 0 ? await this.encoder.encode(s.x, s.sigma, s.n) : null, sigma: s.sigma, labels: s.labels, step: s.step };
+  async policyInput(s: {
+    x: Float32Array;
+    sigma: Float32Array;
+    labels: Int32Array | null;
+    step: Int32Array | null;
+    n: number;
+  }): Promise<Float32Array> {
+    const b: StateBatch = {
+      n: s.n,
+      x: this.layout.xDim > 0 ? await this.encoder.encode(s.x, s.sigma, s.n) : null,
+      sigma: s.sigma,
+      labels: s.labels,
+      step: s.step,
+    };
     return featurize(this.layout, b, this.model.sigmaMin);
   }
 
@@ -107,11 +135,13 @@ export class Learner implements SamplingPolicy {
   private async loadData(): Promise<void> {
     if (this.data) return;
     const d = await loadData(this.model);
-    if (!d) throw new RangeError(`${this.model.name} has no data samples ("data" in model.json); the expert occupancy needs them`);
+    if (!d)
+      throw new RangeError(
+        `${this.model.name} has no data samples ("data" in model.json); the expert occupancy needs them`,
+      );
     this.data = d.x;
     this.dataLabels = d.labels;
   }
-
 
   /** What sampling with this learner's policy needs (its config). */
   get spec(): PolicySpec {
@@ -133,8 +163,17 @@ export class Learner implements SamplingPolicy {
   }
 
   /** Step 1: roll out the current policy (temperature τ) for `n` trajectories. */
-  async rollout(n: number, seed: number, opts: { temperature: number; weights?: 'current' | 'ema'; signal?: AbortSignal } = { temperature: 1 }): Promise<Rollout> {
-    const run = (): Promise<Rollout> => rolloutPolicy(this.model, this.settings, this.config, this.H, this.logits, n, seed, { temperature: opts.temperature, batch: this.config.rolloutBatch, signal: opts.signal });
+  async rollout(
+    n: number,
+    seed: number,
+    opts: { temperature: number; weights?: 'current' | 'ema'; signal?: AbortSignal } = { temperature: 1 },
+  ): Promise<Rollout> {
+    const run = (): Promise<Rollout> =>
+      rolloutPolicy(this.model, this.settings, this.config, this.H, this.logits, n, seed, {
+        temperature: opts.temperature,
+        batch: this.config.rolloutBatch,
+        signal: opts.signal,
+      });
     return opts.weights === 'ema' ? this.withEma(run) : run();
   }
 
@@ -145,7 +184,13 @@ export class Learner implements SamplingPolicy {
 
   /** SamplingPolicy: the EMA heads, states not recorded (evaluation, `sample --policy`). */
   sample(n: number, seed: number, o: SampleOptions): Promise<Rollout> {
-    return this.withEma(() => rolloutPolicy(this.model, this.settings, this.config, this.H, this.logits, n, seed, { ...o, batch: o.batch ?? this.config.rolloutBatch, record: false }));
+    return this.withEma(() =>
+      rolloutPolicy(this.model, this.settings, this.config, this.H, this.logits, n, seed, {
+        ...o,
+        batch: o.batch ?? this.config.rolloutBatch,
+        record: false,
+      }),
+    );
   }
 
   /** One iteration of Algorithm 1 (steps 1–6); returns its metrics (shared/metrics.ts RUN_METRICS). */
@@ -167,7 +212,12 @@ export class Learner implements SamplingPolicy {
     //    too, the paper's "DRE init").
     await this.loadData();
     const expert = { x: this.data!, labels: this.dataLabels };
-    const disc = await this.discriminator.train(ro, expert, (it === 0 ? c.discriminatorInitSteps : 0) + c.discriminatorSteps, rng);
+    const disc = await this.discriminator.train(
+      ro,
+      expert,
+      (it === 0 ? c.discriminatorInitSteps : 0) + c.discriminatorSteps,
+      rng,
+    );
     const tDiscriminator = performance.now();
 
     // 3. Occupancy ratio r(s) = [w_E(σ)/w_π(σ)]·exp(logit D(s)) (Eq. 11) and reward −ψ(r(s)).
@@ -217,7 +267,13 @@ export class Learner implements SamplingPolicy {
     }
     const input = await this.policyInput({ x: xs, sigma: sig, labels: labs, step: steps, n: T }); // [T, D]
     const K = c.actions.length;
-    const transitions = { input, actions: ro.tAction.subarray(0, T), oldLogProbs: ro.tLogp.subarray(0, T), mask: ro.tMask.subarray(0, T * K), advantages: advantage };
+    const transitions = {
+      input,
+      actions: ro.tAction.subarray(0, T),
+      oldLogProbs: ro.tLogp.subarray(0, T),
+      mask: ro.tMask.subarray(0, T * K),
+      advantages: advantage,
+    };
     const ppo = ppoUpdate(this.policy, this.optPolicy, transitions, c, rng);
     const tPpo = performance.now();
 

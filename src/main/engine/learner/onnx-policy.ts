@@ -14,7 +14,14 @@ import { horizonFor } from './interventions';
 import { policyFeeds, sha256File } from './export';
 import { runModelDir } from '../runs/files';
 import { loadRun } from '../runs/load';
-import { rolloutPolicy, type PolicySpec, type PolicyStates, type Rollout, type SampleOptions, type SamplingPolicy } from './rollout';
+import {
+  rolloutPolicy,
+  type PolicySpec,
+  type PolicyStates,
+  type Rollout,
+  type SampleOptions,
+  type SamplingPolicy,
+} from './rollout';
 
 export class PolicyFileError extends Error {
   override name = 'PolicyFileError';
@@ -34,21 +41,39 @@ export function isPolicyFile(path: string): boolean {
 }
 
 /** The metadata of a policy file, checked; the model it was exported for. */
-export function readPolicyMetadata(path: string): { meta: Record<string, string>; spec: PolicySpec; model: string; iteration: number } {
+export function readPolicyMetadata(path: string): {
+  meta: Record<string, string>;
+  spec: PolicySpec;
+  model: string;
+  iteration: number;
+} {
   if (!existsSync(path)) throw new PolicyFileError(`${path}: not found`, path);
   let meta: Record<string, string>;
   try {
     meta = readMetadata(new Uint8Array(readFileSync(path)));
   } catch (e) {
-    throw new PolicyFileError(`${path}: not a readable ONNX file (${(e as Error).message}); is it complete? Re-export it (${HOW})`, path);
+    throw new PolicyFileError(
+      `${path}: not a readable ONNX file (${(e as Error).message}); is it complete? Re-export it (${HOW})`,
+      path,
+    );
   }
   if (meta['format'] !== POLICY_FORMAT) {
-    throw new PolicyFileError(`${path}: has no Sampler Studio policy metadata (metadata_props "format" is ${meta['format'] === undefined ? 'missing' : `"${meta['format']}"`}); it is not an exported policy — ${HOW}`, path);
+    throw new PolicyFileError(
+      `${path}: has no Sampler Studio policy metadata (metadata_props "format" is ${meta['format'] === undefined ? 'missing' : `"${meta['format']}"`}); it is not an exported policy — ${HOW}`,
+      path,
+    );
   }
   const m = parsePolicyMetadata(meta);
   if (!m.ok) {
-    if (m.problem === 'missing') throw new PolicyFileError(`${path}: its metadata lack "${m.key}"; the file is damaged or from an incompatible version — re-export it (${HOW})`, path);
-    throw new PolicyFileError(`${path}: metadata "${m.key}" = ${JSON.stringify(meta[m.key])} ${m.problem}; re-export it (${HOW})`, path);
+    if (m.problem === 'missing')
+      throw new PolicyFileError(
+        `${path}: its metadata lack "${m.key}"; the file is damaged or from an incompatible version — re-export it (${HOW})`,
+        path,
+      );
+    throw new PolicyFileError(
+      `${path}: metadata "${m.key}" = ${JSON.stringify(meta[m.key])} ${m.problem}; re-export it (${HOW})`,
+      path,
+    );
   }
   const v = m.value;
   const spec: PolicySpec = {
@@ -83,9 +108,20 @@ export class OnnxPolicy implements SamplingPolicy {
   ) {
     const num = (k: string): number => Number(meta[k]);
     try {
-      this.settings = resolveSettings(model, { sampler: spec.sampler, steps: spec.steps, guidance: 1, churn: 0, sigmaMin: num('sigma_min'), sigmaMax: num('sigma_max'), rho: num('rho') });
+      this.settings = resolveSettings(model, {
+        sampler: spec.sampler,
+        steps: spec.steps,
+        guidance: 1,
+        churn: 0,
+        sigmaMin: num('sigma_min'),
+        sigmaMax: num('sigma_max'),
+        rho: num('rho'),
+      });
     } catch (e) {
-      throw new PolicyFileError(`${path}: its sampler settings do not fit ${model.name} (${(e as Error).message})`, path);
+      throw new PolicyFileError(
+        `${path}: its sampler settings do not fit ${model.name} (${(e as Error).message})`,
+        path,
+      );
     }
     this.schedule = scheduleFor(model, this.settings);
     this.H = horizonFor(spec);
@@ -93,34 +129,69 @@ export class OnnxPolicy implements SamplingPolicy {
 
   static async open(path: string, model: Model): Promise<OnnxPolicy> {
     const { meta, spec, model: modelName, iteration } = readPolicyMetadata(path);
-    if (modelName !== model.name) throw new PolicyFileError(`${path}: was exported for the model "${modelName}", not "${model.name}"; pass --model ${modelName} (or that model's directory)`, path);
+    if (modelName !== model.name)
+      throw new PolicyFileError(
+        `${path}: was exported for the model "${modelName}", not "${model.name}"; pass --model ${modelName} (or that model's directory)`,
+        path,
+      );
     const shape = meta['model_shape'];
-    if (shape !== undefined && shape !== JSON.stringify(model.shape)) throw new PolicyFileError(`${path}: takes states of shape ${shape}, but ${model.name} has [${model.shape.join(', ')}]`, path);
+    if (shape !== undefined && shape !== JSON.stringify(model.shape))
+      throw new PolicyFileError(
+        `${path}: takes states of shape ${shape}, but ${model.name} has [${model.shape.join(', ')}]`,
+        path,
+      );
     let session: OrtSession;
     try {
       // Errors only: ORT warns that the optional input `temperature` has a default (an initializer).
       session = (await createSession(path, 'cpu', { logSeverityLevel: 3 })).session;
     } catch (e) {
-      throw new PolicyFileError(e instanceof ModelError ? e.message : `${path}: ONNX Runtime cannot load it (${(e as Error).message})`, path);
+      throw new PolicyFileError(
+        e instanceof ModelError ? e.message : `${path}: ONNX Runtime cannot load it (${(e as Error).message})`,
+        path,
+      );
     }
     try {
-      const want = ['x', 'sigma', ...(spec.conditioning === 'state+class' ? ['class_labels'] : []), ...(spec.stepInput ? ['step'] : [])];
+      const want = [
+        'x',
+        'sigma',
+        ...(spec.conditioning === 'state+class' ? ['class_labels'] : []),
+        ...(spec.stepInput ? ['step'] : []),
+      ];
       const missing = want.filter((n) => !session.inputNames.includes(n));
       const extra = session.inputNames.filter((n) => !want.includes(n) && n !== 'temperature');
       if (missing.length > 0 || extra.length > 0) {
-        throw new PolicyFileError(`${path}: has inputs ${session.inputNames.map((n) => `"${n}"`).join(', ')}; a ${spec.conditioning}${spec.stepInput ? ' + step' : ''} policy takes ${want.map((n) => `"${n}"`).join(', ')} (and optionally "temperature") — ${HOW}`, path);
+        throw new PolicyFileError(
+          `${path}: has inputs ${session.inputNames.map((n) => `"${n}"`).join(', ')}; a ${spec.conditioning}${spec.stepInput ? ' + step' : ''} policy takes ${want.map((n) => `"${n}"`).join(', ')} (and optionally "temperature") — ${HOW}`,
+          path,
+        );
       }
       for (const o of ['logits', 'probs']) {
-        if (!session.outputNames.includes(o)) throw new PolicyFileError(`${path}: has no output "${o}" (its outputs are ${session.outputNames.map((n) => `"${n}"`).join(', ')}) — ${HOW}`, path);
+        if (!session.outputNames.includes(o))
+          throw new PolicyFileError(
+            `${path}: has no output "${o}" (its outputs are ${session.outputNames.map((n) => `"${n}"`).join(', ')}) — ${HOW}`,
+            path,
+          );
       }
       const policy = new OnnxPolicy(path, model, spec, iteration, meta, session);
       const sha = meta['model_sha256'];
       if (sha && sha !== sha256File(model.onnxPath)) {
-        policy.warnings.push(`${path}: was exported for a different ${model.name} denoiser file (SHA-256 ${sha.slice(0, 12)}…); it runs, but was not trained on this one`);
+        policy.warnings.push(
+          `${path}: was exported for a different ${model.name} denoiser file (SHA-256 ${sha.slice(0, 12)}…); it runs, but was not trained on this one`,
+        );
       }
       // Probe: two states at the ends of the range must give K finite logits each.
-      const probe = await policy.logits({ n: 2, x: new Float32Array(2 * model.dim), sigma: Float32Array.from([model.sigmaMax, 0]), labels: model.numClasses > 0 ? new Int32Array(2).fill(model.nullClass ?? 0) : null, step: new Int32Array(2) });
-      if (!probe.every(Number.isFinite)) throw new PolicyFileError(`${path}: gives NaN/Inf logits on a probe batch; the file is damaged — re-export it`, path);
+      const probe = await policy.logits({
+        n: 2,
+        x: new Float32Array(2 * model.dim),
+        sigma: Float32Array.from([model.sigmaMax, 0]),
+        labels: model.numClasses > 0 ? new Int32Array(2).fill(model.nullClass ?? 0) : null,
+        step: new Int32Array(2),
+      });
+      if (!probe.every(Number.isFinite))
+        throw new PolicyFileError(
+          `${path}: gives NaN/Inf logits on a probe batch; the file is damaged — re-export it`,
+          path,
+        );
       return policy;
     } catch (e) {
       await session.release();
@@ -135,17 +206,27 @@ export class OnnxPolicy implements SamplingPolicy {
     try {
       res = await this.session.run(policyFeeds(this.model, this.session.inputNames, s));
     } catch (e) {
-      throw new PolicyFileError(`${this.path}: failed on a batch of ${s.n} states (${(e as Error).message.split('\n')[0]}); it must take x [N, ${this.model.shape.join(', ')}] float32 and sigma [N] float32`, this.path);
+      throw new PolicyFileError(
+        `${this.path}: failed on a batch of ${s.n} states (${(e as Error).message.split('\n')[0]}); it must take x [N, ${this.model.shape.join(', ')}] float32 and sigma [N] float32`,
+        this.path,
+      );
     }
     const out = res['logits']!;
     if (out.type !== 'float32' || out.dims.length !== 2 || out.dims[0] !== s.n || out.dims[1] !== K) {
-      throw new PolicyFileError(`${this.path}: output "logits" is ${out.type} [${out.dims.join(', ')}], expected float32 [${s.n}, ${K}] (one per action in its metadata)`, this.path);
+      throw new PolicyFileError(
+        `${this.path}: output "logits" is ${out.type} [${out.dims.join(', ')}], expected float32 [${s.n}, ${K}] (one per action in its metadata)`,
+        this.path,
+      );
     }
     return out.data as Float32Array;
   }
 
   sample(n: number, seed: number, o: SampleOptions): Promise<Rollout> {
-    return rolloutPolicy(this.model, this.settings, this.spec, this.H, (s) => this.logits(s), n, seed, { ...o, batch: o.batch ?? 1024, record: false });
+    return rolloutPolicy(this.model, this.settings, this.spec, this.H, (s) => this.logits(s), n, seed, {
+      ...o,
+      batch: o.batch ?? 1024,
+      record: false,
+    });
   }
 
   async dispose(): Promise<void> {

@@ -63,9 +63,12 @@ export function ppoClipLoss(args: PpoLossArgs): PpoLossOut {
   if (!(clip > 0)) throw new RangeError(`ppoClipLoss: clip must be positive, got ${clip}`);
   const [B, K] = logits.shape;
   if (actions.shape[0] !== B || oldLogProbs.shape[0] !== B || advantages.shape[0] !== B) {
-    throw new RangeError(`ppoClipLoss: batch sizes differ (logits ${B}, actions ${actions.shape[0]}, oldLogProbs ${oldLogProbs.shape[0]}, advantages ${advantages.shape[0]})`);
+    throw new RangeError(
+      `ppoClipLoss: batch sizes differ (logits ${B}, actions ${actions.shape[0]}, oldLogProbs ${oldLogProbs.shape[0]}, advantages ${advantages.shape[0]})`,
+    );
   }
-  if (mask && (mask.shape[0] !== B || mask.shape[1] !== K)) throw new RangeError(`ppoClipLoss: mask shape [${mask.shape}] ≠ logits shape [${B}, ${K}]`);
+  if (mask && (mask.shape[0] !== B || mask.shape[1] !== K))
+    throw new RangeError(`ppoClipLoss: mask shape [${mask.shape}] ≠ logits shape [${B}, ${K}]`);
   return tf.tidy(() => {
     const logp = logSoftmaxMasked(logits, mask ?? null);
     const onehot = tf.oneHot(tf.cast(actions, 'int32'), K).toFloat();
@@ -134,7 +137,13 @@ export interface PpoStats {
  * step of `opt` on `policy` per minibatch, the logits divided by the rollout temperature τ so the
  * ratio compares the distributions actions were drawn from.
  */
-export function ppoUpdate(policy: Mlp, opt: tf.Optimizer, batch: PpoBatch, c: Pick<LearnerConfig, 'ppoEpochs' | 'ppoMinibatch' | 'clip' | 'temperature'>, rng: Stream): PpoStats {
+export function ppoUpdate(
+  policy: Mlp,
+  opt: tf.Optimizer,
+  batch: PpoBatch,
+  c: Pick<LearnerConfig, 'ppoEpochs' | 'ppoMinibatch' | 'clip' | 'temperature'>,
+  rng: Stream,
+): PpoStats {
   const D = policy.inDim;
   const K = policy.outDim;
   const T = batch.actions.length;
@@ -171,7 +180,14 @@ export function ppoUpdate(policy: Mlp, opt: tf.Optimizer, batch: PpoBatch, c: Pi
         const loss = opt.minimize(
           () => {
             const logits = tf.div(policy.apply(x), c.temperature) as tf.Tensor2D;
-            const r = ppoClipLoss({ logits, actions: actT, oldLogProbs: oldT, advantages: advT, clip: c.clip, mask: maskT });
+            const r = ppoClipLoss({
+              logits,
+              actions: actT,
+              oldLogProbs: oldT,
+              advantages: advT,
+              clip: c.clip,
+              mask: maskT,
+            });
             aux = { approxKl: tf.keep(r.approxKl), clipFrac: tf.keep(r.clipFrac), entropy: tf.keep(r.entropy) };
             return r.loss;
           },
@@ -179,7 +195,12 @@ export function ppoUpdate(policy: Mlp, opt: tf.Optimizer, batch: PpoBatch, c: Pi
           policy.params,
         ) as tf.Scalar;
         const a = aux!;
-        const vals = [loss.dataSync()[0]!, a.approxKl.dataSync()[0]!, a.clipFrac.dataSync()[0]!, a.entropy.dataSync()[0]!];
+        const vals = [
+          loss.dataSync()[0]!,
+          a.approxKl.dataSync()[0]!,
+          a.clipFrac.dataSync()[0]!,
+          a.entropy.dataSync()[0]!,
+        ];
         a.approxKl.dispose();
         a.clipFrac.dispose();
         a.entropy.dispose();

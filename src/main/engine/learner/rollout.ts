@@ -17,7 +17,18 @@ import type { LearnerConfig } from './config';
 import { actionMask, applyActions } from './interventions';
 
 /** What sampling with a policy needs to know beyond its logits (a LearnerConfig, or an export's metadata). */
-export type PolicySpec = Pick<LearnerConfig, 'intervention' | 'divergence' | 'conditioning' | 'stepInput' | 'actions' | 'sampler' | 'steps' | 'nfeBudget' | 'temperature'>;
+export type PolicySpec = Pick<
+  LearnerConfig,
+  | 'intervention'
+  | 'divergence'
+  | 'conditioning'
+  | 'stepInput'
+  | 'actions'
+  | 'sampler'
+  | 'steps'
+  | 'nfeBudget'
+  | 'temperature'
+>;
 
 /** The states a policy is asked about. */
 export interface PolicyStates {
@@ -79,7 +90,16 @@ export interface RolloutOptions {
 export type SampleOptions = Omit<RolloutOptions, 'record' | 'batch'> & { batch?: number };
 
 /** Rolls out `n` trajectories of the policy `logitsOf` on `model` with the base sampler `settings`. */
-export async function rolloutPolicy(model: Model, settings: ResolvedSettings, c: PolicySpec, H: number, logitsOf: LogitsFn, n: number, seed: number, o: RolloutOptions): Promise<Rollout> {
+export async function rolloutPolicy(
+  model: Model,
+  settings: ResolvedSettings,
+  c: PolicySpec,
+  H: number,
+  logitsOf: LogitsFn,
+  n: number,
+  seed: number,
+  o: RolloutOptions,
+): Promise<Rollout> {
   const K = c.actions.length;
   const dim = model.dim;
   const N = c.steps;
@@ -152,7 +172,16 @@ export async function rolloutPolicy(model: Model, settings: ResolvedSettings, c:
     }
     return applyActions(c, actions, ctx.level);
   };
-  const res = await generate(model, settings, { n, batch: o.batch, seed, classes: o.classes ?? 'random', hook, horizon: H, signal: o.signal, onProgress: o.onProgress });
+  const res = await generate(model, settings, {
+    n,
+    batch: o.batch,
+    seed,
+    classes: o.classes ?? 'random',
+    hook,
+    horizon: H,
+    signal: o.signal,
+    onProgress: o.onProgress,
+  });
   if (record) {
     // Fill the terminal states: s_t for t after each row finished, up to s_H.
     for (let r = 0; r < n; r++) {
@@ -166,7 +195,26 @@ export async function rolloutPolicy(model: Model, settings: ResolvedSettings, c:
       }
     }
   }
-  return { n, H, x, sigma, level, labels, tRow, tStep, tAction, tLogp, tMask, count, nfe: res.nfe, networkEvals: res.networkEvals, profile, profileByClass, samples: res.samples, sampleLabels: res.labels };
+  return {
+    n,
+    H,
+    x,
+    sigma,
+    level,
+    labels,
+    tRow,
+    tStep,
+    tAction,
+    tLogp,
+    tMask,
+    count,
+    nfe: res.nfe,
+    networkEvals: res.networkEvals,
+    profile,
+    profileByClass,
+    samples: res.samples,
+    sampleLabels: res.labels,
+  };
 }
 
 /** A policy to sample with: a learner's EMA heads, or an exported ONNX file. */

@@ -23,7 +23,9 @@ export function classHistogram(labels: Int32Array, numClasses: number): ClassHis
   for (let i = 0; i < labels.length; i++) {
     const c = labels[i]!;
     if (c < 0 || c >= k) {
-      throw new RangeError(`classHistogram: label ${c} at index ${i} is outside [0, ${k}); check numClasses or the labeller`);
+      throw new RangeError(
+        `classHistogram: label ${c} at index ${i} is outside [0, ${k}); check numClasses or the labeller`,
+      );
     }
     counts[c]!++;
   }
@@ -40,17 +42,21 @@ export function classHistogram(labels: Int32Array, numClasses: number): ClassHis
 export function nearestComponent(points: Features, means: number[][]): Int32Array {
   const x = checkFeatures(points, 'nearestComponent: points');
   const { n, d, data } = x;
-  if (!Array.isArray(means) || means.length === 0) throw new RangeError('nearestComponent: means must be a non-empty array of component means');
+  if (!Array.isArray(means) || means.length === 0)
+    throw new RangeError('nearestComponent: means must be a non-empty array of component means');
   const k = means.length;
   const mu = new Float64Array(k * d);
   for (let c = 0; c < k; c++) {
     const row = means[c];
     if (!Array.isArray(row) || row.length !== d) {
-      throw new RangeError(`nearestComponent: mean ${c} has ${Array.isArray(row) ? row.length : 'no'} coordinates but the points are ${d}-d; use the params of the model that produced the points`);
+      throw new RangeError(
+        `nearestComponent: mean ${c} has ${Array.isArray(row) ? row.length : 'no'} coordinates but the points are ${d}-d; use the params of the model that produced the points`,
+      );
     }
     for (let j = 0; j < d; j++) {
       const v = row[j]!;
-      if (!Number.isFinite(v)) throw new RangeError(`nearestComponent: mean ${c} has a non-finite coordinate ${v} at ${j}`);
+      if (!Number.isFinite(v))
+        throw new RangeError(`nearestComponent: mean ${c} has a non-finite coordinate ${v} at ${j}`);
       mu[c * d + j] = v;
     }
   }
@@ -122,7 +128,8 @@ export interface HistogramDistance {
 
 function probabilities(h: ClassHistogram | ArrayLike<number>, what: string): { p: Float64Array; n: number | null } {
   if (h !== null && typeof h === 'object' && 'freqs' in h && 'counts' in h) {
-    if (h.n <= 0) throw new RangeError(`histogramDistance: ${what} histogram is empty (n = 0); it needs at least one sample`);
+    if (h.n <= 0)
+      throw new RangeError(`histogramDistance: ${what} histogram is empty (n = 0); it needs at least one sample`);
     return { p: Float64Array.from(h.freqs), n: h.n };
   }
   const a = h as ArrayLike<number>;
@@ -133,7 +140,8 @@ function probabilities(h: ClassHistogram | ArrayLike<number>, what: string): { p
   let s = 0;
   for (let c = 0; c < a.length; c++) {
     const v = a[c]!;
-    if (!Number.isFinite(v) || v < 0) throw new RangeError(`histogramDistance: ${what} weight ${c} is ${v}; weights must be finite and ≥ 0`);
+    if (!Number.isFinite(v) || v < 0)
+      throw new RangeError(`histogramDistance: ${what} weight ${c} is ${v}; weights must be finite and ≥ 0`);
     p[c] = v;
     s += v;
   }
@@ -146,19 +154,26 @@ function probabilities(h: ClassHistogram | ArrayLike<number>, what: string): { p
  * Distances between the class histogram of generated samples and a target: another histogram
  * (e.g. of the real data's labels) or class weights (normalised here).
  */
-export function histogramDistance(args: { generated: ClassHistogram; target: ClassHistogram | ArrayLike<number> }): HistogramDistance {
+export function histogramDistance(args: {
+  generated: ClassHistogram;
+  target: ClassHistogram | ArrayLike<number>;
+}): HistogramDistance {
   if (args === null || typeof args !== 'object' || args.generated === undefined || args.target === undefined) {
     throw new RangeError('histogramDistance: pass both histograms by name: histogramDistance({ generated, target })');
   }
   const g = args.generated as unknown;
   if (g === null || typeof g !== 'object' || !('freqs' in g) || !('counts' in g)) {
-    throw new RangeError('histogramDistance: generated must be a ClassHistogram (from classHistogram), so that its sample count is known');
+    throw new RangeError(
+      'histogramDistance: generated must be a ClassHistogram (from classHistogram), so that its sample count is known',
+    );
   }
   const gen = probabilities(args.generated, 'generated');
   const tgt = probabilities(args.target, 'target');
   const k = gen.p.length;
   if (tgt.p.length !== k) {
-    throw new RangeError(`histogramDistance: generated has ${k} classes but target has ${tgt.p.length}; use the same numClasses for both`);
+    throw new RangeError(
+      `histogramDistance: generated has ${k} classes but target has ${tgt.p.length}; use the same numClasses for both`,
+    );
   }
   let l1 = 0;
   let kl = 0;

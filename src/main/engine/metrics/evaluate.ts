@@ -18,16 +18,27 @@ import { fid, gaussianStats, type FidResult } from './fid';
 import { readFidStats, writeFidStats, type FidStats } from './fid-stats';
 import { kid, type KidOptions, type KidResult } from './kid';
 import { prdc, type PrdcOptions, type PrdcResult } from './prdc';
-import { argmaxLabels, classHistogram, histogramDistance, nearestComponent, type ClassHistogram, type HistogramDistance } from './classes';
+import {
+  argmaxLabels,
+  classHistogram,
+  histogramDistance,
+  nearestComponent,
+  type ClassHistogram,
+  type HistogramDistance,
+} from './classes';
 import type { Extracted, FeatureExtractor } from './features';
 
 export const METRICS = ['fid', 'kid', 'precision', 'recall', 'density', 'coverage', 'classes'] as const;
 export type MetricName = (typeof METRICS)[number];
 
 export function parseMetrics(list: string): MetricName[] {
-  const out = list.split(',').map((s) => s.trim()).filter(Boolean);
+  const out = list
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   for (const m of out) {
-    if (!METRICS.includes(m as MetricName)) throw new RangeError(`unknown metric "${m}"; choose from ${METRICS.join(', ')}`);
+    if (!METRICS.includes(m as MetricName))
+      throw new RangeError(`unknown metric "${m}"; choose from ${METRICS.join(', ')}`);
   }
   if (out.length === 0) throw new RangeError(`no metrics given; choose from ${METRICS.join(', ')}`);
   return [...new Set(out)] as MetricName[];
@@ -59,7 +70,12 @@ function fileHash(h: ReturnType<typeof createHash>, path: string): void {
 export async function referenceFor(model: Model, extractor: FeatureExtractor): Promise<Reference> {
   const m = model.manifest;
   const dataPath = dataFile(model);
-  if (!dataPath) throw new ModelError(`${model.name} has no data samples ("data" in model.json); metrics need samples of the data distribution`, model.dir, 'data');
+  if (!dataPath)
+    throw new ModelError(
+      `${model.name} has no data samples ("data" in model.json); metrics need samples of the data distribution`,
+      model.dir,
+      'data',
+    );
   const h = createHash('sha256');
   h.update('reference-v1');
   fileHash(h, dataPath);
@@ -77,7 +93,8 @@ export async function referenceFor(model: Model, extractor: FeatureExtractor): P
       const st = await readFidStats(statsPath);
       const f = await readNpy(featPath);
       const features: Extracted = { features: toFloat32(f), logits: null, n: f.shape[0]!, dim: f.shape[1]! };
-      if (!labels && existsSync(logitsPath)) labels = Int32Array.from((await readNpy(logitsPath)).data as ArrayLike<number | bigint>, (v) => Number(v));
+      if (!labels && existsSync(logitsPath))
+        labels = Int32Array.from((await readNpy(logitsPath)).data as ArrayLike<number | bigint>, (v) => Number(v));
       return { features, stats: st, labels, source: 'cache' };
     } catch {
       // A damaged cache entry is recomputed below (and overwritten atomically).
@@ -123,10 +140,19 @@ export interface EvaluateOptions {
 }
 
 /** Classes of generated samples: the extractor's classifier head, else the nearest mixture component. */
-function classify(model: Model, samples: Float32Array, n: number, logits: Float32Array | null): { labels: Int32Array; method: ClassesResult['method'] } | null {
+function classify(
+  model: Model,
+  samples: Float32Array,
+  n: number,
+  logits: Float32Array | null,
+): { labels: Int32Array; method: ClassesResult['method'] } | null {
   if (logits) return { labels: argmaxLabels({ data: logits, n, d: logits.length / n }), method: 'classifier' };
   if (model.manifest.params) {
-    const p = JSON.parse(readFileSync(join(model.dir, model.manifest.params), 'utf8')) as { kind?: string; means?: number[][]; numClasses?: number };
+    const p = JSON.parse(readFileSync(join(model.dir, model.manifest.params), 'utf8')) as {
+      kind?: string;
+      means?: number[][];
+      numClasses?: number;
+    };
     if (p.kind === 'gmm' && p.means && p.numClasses && p.means.length === p.numClasses) {
       return { labels: nearestComponent({ data: samples, n, d: model.dim }, p.means), method: 'nearest-component' };
     }
@@ -135,7 +161,14 @@ function classify(model: Model, samples: Float32Array, n: number, logits: Float3
 }
 
 export async function evaluateSamples(
-  args: { model: Model; extractor: FeatureExtractor; reference: Reference; samples: Float32Array; n: number; conditioning: Int32Array | null },
+  args: {
+    model: Model;
+    extractor: FeatureExtractor;
+    reference: Reference;
+    samples: Float32Array;
+    n: number;
+    conditioning: Int32Array | null;
+  },
   metrics: MetricName[],
   opts: EvaluateOptions = {},
 ): Promise<EvalResult> {
@@ -157,12 +190,19 @@ export async function evaluateSamples(
   }
   if (metrics.some((m) => m === 'precision' || m === 'recall' || m === 'density' || m === 'coverage')) {
     out.prdc = await prdc({ real: realF, fake: fakeF }, opts.prdc);
-    for (const m of ['precision', 'recall', 'density', 'coverage'] as const) if (metrics.includes(m)) out.summary[m] = out.prdc[m];
+    for (const m of ['precision', 'recall', 'density', 'coverage'] as const)
+      if (metrics.includes(m)) out.summary[m] = out.prdc[m];
   }
   if (metrics.includes('classes')) {
-    if (model.numClasses === 0) throw new RangeError(`${model.name} is unconditional: it has no classes to histogram; drop "classes" from --metrics`);
+    if (model.numClasses === 0)
+      throw new RangeError(
+        `${model.name} is unconditional: it has no classes to histogram; drop "classes" from --metrics`,
+      );
     const c = classify(model, samples, n, fake.logits);
-    if (!c) throw new RangeError(`${model.name}: cannot classify samples: its feature extractor has no "logits" output and it is no mixture benchmark`);
+    if (!c)
+      throw new RangeError(
+        `${model.name}: cannot classify samples: its feature extractor has no "logits" output and it is no mixture benchmark`,
+      );
     const histogram = classHistogram(c.labels, model.numClasses);
     const target = reference.labels ? classHistogram(reference.labels, model.numClasses) : null;
     const distance = histogramDistance({ generated: histogram, target: target ?? new Array(model.numClasses).fill(1) });
@@ -200,12 +240,23 @@ export interface ClassScores {
  * compare classes and methods at equal n, not with the overall numbers.
  */
 export async function evaluatePerClass(
-  args: { model: Model; extractor: FeatureExtractor; reference: Reference; samples: Float32Array; n: number; conditioning: Int32Array | null },
+  args: {
+    model: Model;
+    extractor: FeatureExtractor;
+    reference: Reference;
+    samples: Float32Array;
+    n: number;
+    conditioning: Int32Array | null;
+  },
   metrics: MetricName[],
 ): Promise<ClassScores[]> {
   const { model, extractor, reference, samples, n, conditioning } = args;
-  if (model.numClasses === 0) throw new RangeError(`${model.name} is unconditional: there are no classes to break the scores down by`);
-  if (!reference.labels) throw new RangeError(`${model.name}: the data has no class labels ("dataLabels" in model.json, or a feature extractor with logits); per-class scores need them`);
+  if (model.numClasses === 0)
+    throw new RangeError(`${model.name} is unconditional: there are no classes to break the scores down by`);
+  if (!reference.labels)
+    throw new RangeError(
+      `${model.name}: the data has no class labels ("dataLabels" in model.json, or a feature extractor with logits); per-class scores need them`,
+    );
   if (!conditioning) throw new RangeError('per-class scores need the class each sample was conditioned on');
   const fake = await extractor.extract(samples, n);
   const d = fake.dim;
@@ -222,11 +273,18 @@ export async function evaluatePerClass(
     const gen = rows(fake.features, conditioning, c);
     const summary: Record<string, number> = {};
     if (real.n >= 2 && gen.n >= 2) {
-      if (metrics.includes('fid')) summary['fid'] = (await fid({ real: await gaussianStats(real, `class ${c} data features`), fake: await gaussianStats(gen, `class ${c} generated features`) })).fid;
+      if (metrics.includes('fid'))
+        summary['fid'] = (
+          await fid({
+            real: await gaussianStats(real, `class ${c} data features`),
+            fake: await gaussianStats(gen, `class ${c} generated features`),
+          })
+        ).fid;
       if (metrics.some((m) => m === 'precision' || m === 'recall' || m === 'density' || m === 'coverage')) {
         const k = Math.min(3, real.n - 1, gen.n - 1);
         const p = await prdc({ real, fake: gen }, { kPR: k, kDC: Math.min(5, real.n - 1, gen.n - 1) });
-        for (const m of ['precision', 'recall', 'density', 'coverage'] as const) if (metrics.includes(m)) summary[m] = p[m];
+        for (const m of ['precision', 'recall', 'density', 'coverage'] as const)
+          if (metrics.includes(m)) summary[m] = p[m];
       }
     }
     out.push({ label: c, nReal: real.n, nFake: gen.n, summary });

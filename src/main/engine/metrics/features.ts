@@ -28,7 +28,11 @@ export interface FeatureExtractor {
   readonly name: string;
   readonly dim: number;
   readonly hasLogits: boolean;
-  extract(samples: Float32Array, n: number, opts?: { batch?: number; signal?: AbortSignal; onProgress?: (done: number, total: number) => void }): Promise<Extracted>;
+  extract(
+    samples: Float32Array,
+    n: number,
+    opts?: { batch?: number; signal?: AbortSignal; onProgress?: (done: number, total: number) => void },
+  ): Promise<Extracted>;
   dispose(): Promise<void>;
 }
 
@@ -61,15 +65,24 @@ function preprocessGraph(sampleShape: number[], spec: FeatureSpec): Uint8Array |
   let x = g.input('x', 'float32', ['N', ...sampleShape]);
   if (a !== 1 || b !== 0) x = g.op('Add', [g.op('Mul', [x, g.const(a)]), g.const(b)]);
   if (target && !sameShape) {
-    if (sampleShape.length !== 3) throw new RangeError(`features.inputShape [${target.join(', ')}] needs image samples [C, H, W], but samples have shape [${sampleShape.join(', ')}]`);
+    if (sampleShape.length !== 3)
+      throw new RangeError(
+        `features.inputShape [${target.join(', ')}] needs image samples [C, H, W], but samples have shape [${sampleShape.join(', ')}]`,
+      );
     const [c, h, w] = sampleShape as [number, number, number];
     const [tc, th, tw] = target as [number, number, number];
     if (tc !== c) {
-      if (c !== 1) throw new RangeError(`features.inputShape has ${tc} channels but samples have ${c}; only 1 → ${tc} (repeat) is supported`);
+      if (c !== 1)
+        throw new RangeError(
+          `features.inputShape has ${tc} channels but samples have ${c}; only 1 → ${tc} (repeat) is supported`,
+        );
       x = g.op('Concat', Array(tc).fill(x), { axis: 1 });
     }
     if (th !== h || tw !== w) {
-      if (!spec.resize) throw new RangeError(`samples are ${h}×${w} but the extractor expects ${th}×${tw}: set features.resize to "bilinear" or "nearest" in model.json`);
+      if (!spec.resize)
+        throw new RangeError(
+          `samples are ${h}×${w} but the extractor expects ${th}×${tw}: set features.resize to "bilinear" or "nearest" in model.json`,
+        );
       const nc = g.op('Slice', [g.op('Shape', [x]), g.ints([0]), g.ints([2])]);
       const sizes = g.op('Concat', [nc, g.ints([th, tw])], { axis: 0 });
       const attrs: Record<string, string> =
@@ -104,24 +117,40 @@ class OnnxExtractor implements FeatureExtractor {
     try {
       r = await this.session.run({ [this.spec.input]: input }, outs);
     } catch (e) {
-      throw new ModelError(`${this.name}: ONNX Runtime failed on a batch of ${n}: ${(e as Error).message.split('\n')[0]}`, this.name, 'features');
+      throw new ModelError(
+        `${this.name}: ONNX Runtime failed on a batch of ${n}: ${(e as Error).message.split('\n')[0]}`,
+        this.name,
+        'features',
+      );
     }
     const f = r[this.spec.output]!;
     const fd = f.dims.slice(1).reduce((a, b) => a * b, 1);
     if (f.dims[0] !== n || fd !== this.dim || f.type !== 'float32') {
-      throw new ModelError(`${this.name}: output "${this.spec.output}" is ${f.type} [${f.dims.join(', ')}], expected float32 [${n}, ${this.dim}] (features.dim)`, this.name, 'features.dim');
+      throw new ModelError(
+        `${this.name}: output "${this.spec.output}" is ${f.type} [${f.dims.join(', ')}], expected float32 [${n}, ${this.dim}] (features.dim)`,
+        this.name,
+        'features.dim',
+      );
     }
     const fv = f.data as Float32Array;
     for (let i = 0; i < fv.length; i++) {
-      if (!Number.isFinite(fv[i]!)) throw new ModelError(`${this.name}: the extractor returned NaN/Inf features`, this.name, 'features');
+      if (!Number.isFinite(fv[i]!))
+        throw new ModelError(`${this.name}: the extractor returned NaN/Inf features`, this.name, 'features');
     }
     const l = this.spec.logits ? (r[this.spec.logits]!.data as Float32Array) : null;
     return { f: fv, l };
   }
 
-  async extract(samples: Float32Array, n: number, opts: { batch?: number; signal?: AbortSignal; onProgress?: (done: number, total: number) => void } = {}): Promise<Extracted> {
+  async extract(
+    samples: Float32Array,
+    n: number,
+    opts: { batch?: number; signal?: AbortSignal; onProgress?: (done: number, total: number) => void } = {},
+  ): Promise<Extracted> {
     const sd = this.sampleShape.reduce((a, b) => a * b, 1);
-    if (samples.length !== n * sd) throw new RangeError(`expected ${n} samples of shape [${this.sampleShape.join(', ')}], got ${samples.length} values`);
+    if (samples.length !== n * sd)
+      throw new RangeError(
+        `expected ${n} samples of shape [${this.sampleShape.join(', ')}], got ${samples.length} values`,
+      );
     const batch = opts.batch ?? 256;
     const features = new Float32Array(n * this.dim);
     let logits: Float32Array | null = null;
@@ -153,30 +182,51 @@ class OnnxExtractor implements FeatureExtractor {
  * Opens the extractor `spec` (paths relative to `baseDir`) for samples of `sampleShape`, checks its
  * input and outputs against the spec, and probes it with two samples.
  */
-export async function loadFeatureExtractor(spec: FeatureSpec, baseDir: string, sampleShape: number[]): Promise<FeatureExtractor> {
+export async function loadFeatureExtractor(
+  spec: FeatureSpec,
+  baseDir: string,
+  sampleShape: number[],
+): Promise<FeatureExtractor> {
   const path = isAbsolute(spec.onnx) ? spec.onnx : join(baseDir, spec.onnx);
-  if (!existsSync(path)) throw new ModelError(`${path}: feature extractor not found ("features.onnx" in model.json)`, path, 'features.onnx');
+  if (!existsSync(path))
+    throw new ModelError(`${path}: feature extractor not found ("features.onnx" in model.json)`, path, 'features.onnx');
   const { session } = await createSession(path, 'cpu');
   const fail = async (msg: string, key: string): Promise<never> => {
     await session.release();
     throw new ModelError(`${path}: ${msg}`, path, key);
   };
-  if (!session.inputNames.includes(spec.input)) await fail(`has no input "${spec.input}" (features.input); its inputs are ${session.inputNames.join(', ')}`, 'features.input');
-  if (session.inputNames.length !== 1) await fail(`has ${session.inputNames.length} inputs (${session.inputNames.join(', ')}); a feature extractor takes one`, 'features.input');
-  for (const [key, name] of [['features.output', spec.output], ['features.logits', spec.logits]] as const) {
-    if (name && !session.outputNames.includes(name)) await fail(`has no output "${name}" (${key}); its outputs are ${session.outputNames.join(', ')}`, key);
+  if (!session.inputNames.includes(spec.input))
+    await fail(
+      `has no input "${spec.input}" (features.input); its inputs are ${session.inputNames.join(', ')}`,
+      'features.input',
+    );
+  if (session.inputNames.length !== 1)
+    await fail(
+      `has ${session.inputNames.length} inputs (${session.inputNames.join(', ')}); a feature extractor takes one`,
+      'features.input',
+    );
+  for (const [key, name] of [
+    ['features.output', spec.output],
+    ['features.logits', spec.logits],
+  ] as const) {
+    if (name && !session.outputNames.includes(name))
+      await fail(`has no output "${name}" (${key}); its outputs are ${session.outputNames.join(', ')}`, key);
   }
   const meta = session.inputMetadata.find((m) => m.name === spec.input);
   const expectShape = spec.inputShape ?? sampleShape;
   if (meta && meta.isTensor && meta.shape.length > 0) {
     const dims = meta.shape.slice(1);
-    if (meta.shape.length !== expectShape.length + 1 || dims.some((d, i) => typeof d === 'number' && d > 0 && d !== expectShape[i])) {
+    if (
+      meta.shape.length !== expectShape.length + 1 ||
+      dims.some((d, i) => typeof d === 'number' && d > 0 && d !== expectShape[i])
+    ) {
       await fail(
         `input "${spec.input}" has shape [${meta.shape.join(', ')}] but receives [N, ${expectShape.join(', ')}]${spec.inputShape ? ' (features.inputShape)' : ' (the samples; set features.inputShape and features.resize if it expects another size)'}`,
         'features.inputShape',
       );
     }
-    if (meta.type !== 'float32') await fail(`input "${spec.input}" is ${meta.type}; a feature extractor takes float32`, 'features.input');
+    if (meta.type !== 'float32')
+      await fail(`input "${spec.input}" is ${meta.type}; a feature extractor takes float32`, 'features.input');
   }
   let pre: ort.InferenceSession | null = null;
   try {
@@ -189,7 +239,10 @@ export async function loadFeatureExtractor(spec: FeatureSpec, baseDir: string, s
   const ex = new OnnxExtractor(path, spec, spec.dim, sampleShape, session, pre);
   try {
     const sd = sampleShape.reduce((a, b) => a * b, 1);
-    await ex.runBatch(Float32Array.from({ length: 2 * sd }, (_, i) => Math.sin(i) * 0.5), 2);
+    await ex.runBatch(
+      Float32Array.from({ length: 2 * sd }, (_, i) => Math.sin(i) * 0.5),
+      2,
+    );
   } catch (e) {
     await ex.dispose();
     throw e;
@@ -198,7 +251,10 @@ export async function loadFeatureExtractor(spec: FeatureSpec, baseDir: string, s
 }
 
 /** The extractor a model declares, else identity for ≤ 64-dimensional vectors, else an error. */
-export async function extractorForModel(m: { dir: string; manifest: { features: FeatureSpec | null; shape: number[]; name: string } }): Promise<FeatureExtractor> {
+export async function extractorForModel(m: {
+  dir: string;
+  manifest: { features: FeatureSpec | null; shape: number[]; name: string };
+}): Promise<FeatureExtractor> {
   if (m.manifest.features) return loadFeatureExtractor(m.manifest.features, m.dir, m.manifest.shape);
   const dim = m.manifest.shape.reduce((a, b) => a * b, 1);
   if (m.manifest.shape.length === 1 && dim <= IDENTITY_MAX_DIM) return identityExtractor(dim);

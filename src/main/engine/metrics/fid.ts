@@ -86,7 +86,10 @@ async function traceSqrtProduct(F: Mat, sigma2: Float64Array, d: number, flags: 
     else mostNegative = Math.min(mostNegative, l);
   }
   // A PSD product has λ ≥ 0; round-off leaves tiny negatives, clamped to 0. Large ones mean the inputs were not covariances.
-  if (mostNegative < -1e-8 * largest) flags.push(`Σ₁Σ₂ had a negative eigenvalue ${mostNegative.toExponential(2)} (largest ${largest.toExponential(2)}); clamped to 0 — are both Σ valid covariances?`);
+  if (mostNegative < -1e-8 * largest)
+    flags.push(
+      `Σ₁Σ₂ had a negative eigenvalue ${mostNegative.toExponential(2)} (largest ${largest.toExponential(2)}); clamped to 0 — are both Σ valid covariances?`,
+    );
   return s;
 }
 
@@ -97,7 +100,8 @@ async function traceSqrtProduct(F: Mat, sigma2: Float64Array, d: number, flags: 
  */
 async function factorOf(s: FidStats): Promise<{ F: Mat; method: 'cholesky' | 'data-factor' } | null> {
   if (s.factor) return { F: s.factor, method: 'data-factor' };
-  const L = (await choleskyBlocked(s.sigma, s.d)) ?? (s.d <= 256 ? cholesky(s.sigma, s.d, { semidefinite: true }) : null);
+  const L =
+    (await choleskyBlocked(s.sigma, s.d)) ?? (s.d <= 256 ? cholesky(s.sigma, s.d, { semidefinite: true }) : null);
   return L ? { F: mat(s.d, s.d, L), method: 'cholesky' } : null;
 }
 
@@ -107,12 +111,24 @@ export const FID_EPS = 1e-6;
 export async function fid(args: { real: FidStats; fake: FidStats }): Promise<FidResult> {
   const { real, fake } = args;
   if (!real || !fake) throw new RangeError('fid needs { real, fake } statistics');
-  if (real.d !== fake.d) throw new RangeError(`fid: real features are ${real.d}-dimensional, generated ones ${fake.d}-dimensional; use the same feature extractor for both`);
+  if (real.d !== fake.d)
+    throw new RangeError(
+      `fid: real features are ${real.d}-dimensional, generated ones ${fake.d}-dimensional; use the same feature extractor for both`,
+    );
   const d = real.d;
   const flags: string[] = [];
-  for (const [name, s] of [['real', real], ['generated', fake]] as const) {
-    if (s.n !== null && s.n < d) flags.push(`${name}: ${s.n} samples < ${d} feature dimensions: Σ is singular and FID is strongly biased; use more samples`);
-    else if (s.n !== null && s.n < 2048) flags.push(`${name}: ${s.n} samples < 2,048: FID is biased upwards at small sample counts; compare only at equal n (or use KID)`);
+  for (const [name, s] of [
+    ['real', real],
+    ['generated', fake],
+  ] as const) {
+    if (s.n !== null && s.n < d)
+      flags.push(
+        `${name}: ${s.n} samples < ${d} feature dimensions: Σ is singular and FID is strongly biased; use more samples`,
+      );
+    else if (s.n !== null && s.n < 2048)
+      flags.push(
+        `${name}: ${s.n} samples < 2,048: FID is biased upwards at small sample counts; compare only at equal n (or use KID)`,
+      );
   }
   let meanTerm = 0;
   for (let j = 0; j < d; j++) meanTerm += (real.mu[j]! - fake.mu[j]!) ** 2;
@@ -137,7 +153,9 @@ export async function fid(args: { real: FidStats; fake: FidStats }): Promise<Fid
   } else {
     // pytorch-fid's fallback for a singular product: Σ + εI on both sides.
     method = 'regularised';
-    flags.push(`both covariances are singular and no samples are at hand: added ${FID_EPS}·I to each (pytorch-fid's fallback)`);
+    flags.push(
+      `both covariances are singular and no samples are at hand: added ${FID_EPS}·I to each (pytorch-fid's fallback)`,
+    );
     const s1 = real.sigma.slice();
     const s2 = fake.sigma.slice();
     for (let i = 0; i < d; i++) {
@@ -145,7 +163,10 @@ export async function fid(args: { real: FidStats; fake: FidStats }): Promise<Fid
       s2[i * d + i]! += FID_EPS;
     }
     const L = await choleskyBlocked(s1, d);
-    if (!L) throw new RangeError('fid: the real covariance is not positive semi-definite even after regularisation; are these covariance matrices?');
+    if (!L)
+      throw new RangeError(
+        'fid: the real covariance is not positive semi-definite even after regularisation; are these covariance matrices?',
+      );
     trSqrt = await traceSqrtProduct(mat(d, d, L), s2, d, flags);
   }
   const covTerm = tr - 2 * trSqrt;

@@ -28,7 +28,9 @@ export interface RealFake {
 /** Checks that `x` is a well-formed, all-finite feature matrix; `what` names it in messages. */
 export function checkRealFake(args: unknown, fn: string): RealFake {
   if (args === null || typeof args !== 'object' || Array.isArray(args)) {
-    throw new RangeError(`${fn}: expected named features { real, fake }, got ${Array.isArray(args) ? 'an array' : String(args)}`);
+    throw new RangeError(
+      `${fn}: expected named features { real, fake }, got ${Array.isArray(args) ? 'an array' : String(args)}`,
+    );
   }
   const a = args as Partial<RealFake> & { data?: unknown };
   if (a.data !== undefined && a.real === undefined && a.fake === undefined) {
@@ -36,12 +38,16 @@ export function checkRealFake(args: unknown, fn: string): RealFake {
   }
   const missing = (['real', 'fake'] as const).filter((k) => a[k] === undefined);
   if (missing.length > 0) {
-    throw new RangeError(`${fn}: missing ${missing.map((k) => `"${k}"`).join(' and ')} features; call ${fn}({ real, fake }, …) with both sets named`);
+    throw new RangeError(
+      `${fn}: missing ${missing.map((k) => `"${k}"`).join(' and ')} features; call ${fn}({ real, fake }, …) with both sets named`,
+    );
   }
   const real = checkFeatures(a.real, `${fn}: real`);
   const fake = checkFeatures(a.fake, `${fn}: fake`);
   if (real.d !== fake.d) {
-    throw new RangeError(`${fn}: real features are ${real.d}-d but fake features are ${fake.d}-d; extract both with the same feature network`);
+    throw new RangeError(
+      `${fn}: real features are ${real.d}-d but fake features are ${fake.d}-d; extract both with the same feature network`,
+    );
   }
   return { real, fake };
 }
@@ -49,7 +55,8 @@ export function checkRealFake(args: unknown, fn: string): RealFake {
 /** A positive integer option, or the default. */
 export function intOption(v: number | undefined, dflt: number, name: string, min: number): number {
   const x = v ?? dflt;
-  if (!Number.isSafeInteger(x) || x < min) throw new RangeError(`${name} must be an integer ≥ ${min}, got ${String(v)}`);
+  if (!Number.isSafeInteger(x) || x < min)
+    throw new RangeError(`${name} must be an integer ≥ ${min}, got ${String(v)}`);
   return x;
 }
 
@@ -112,15 +119,22 @@ export function kidSubsetIndices(sizes: { nReal: number; nFake: number }, opts: 
   return out;
 }
 
-function resolveKid(nReal: number, nFake: number, opts: KidOptions): { numSubsets: number; m: number; seed: number; clipped: boolean; requested: number } {
+function resolveKid(
+  nReal: number,
+  nFake: number,
+  opts: KidOptions,
+): { numSubsets: number; m: number; seed: number; clipped: boolean; requested: number } {
   const numSubsets = intOption(opts.numSubsets, 100, 'kid: numSubsets', 1);
   const requested = intOption(opts.subsetSize, 1000, 'kid: subsetSize', 2);
   const seed = opts.seed ?? 0;
   if (!Number.isFinite(seed)) throw new RangeError(`kid: seed must be a finite number, got ${String(opts.seed)}`);
-  if (!Number.isSafeInteger(nReal) || !Number.isSafeInteger(nFake)) throw new RangeError(`kid: nReal and nFake must be integers`);
+  if (!Number.isSafeInteger(nReal) || !Number.isSafeInteger(nFake))
+    throw new RangeError(`kid: nReal and nFake must be integers`);
   const avail = Math.min(nReal, nFake);
   if (avail < 2) {
-    throw new RangeError(`kid: needs at least 2 real and 2 fake samples (got nReal = ${nReal}, nFake = ${nFake}); generate or load more samples`);
+    throw new RangeError(
+      `kid: needs at least 2 real and 2 fake samples (got nReal = ${nReal}, nFake = ${nFake}); generate or load more samples`,
+    );
   }
   const m = Math.min(requested, avail);
   return { numSubsets, m, seed, clipped: m < requested, requested };

@@ -219,7 +219,8 @@ export function tridiagEigvals(diagIn: Float64Array, offIn: Float64Array): Float
   // absolute test matters for (nearly) singular matrices, whose clusters of ~0 eigenvalues would
   // otherwise be resolved to relative precision far below anything the result can carry.
   let norm = 0;
-  for (let i = 0; i < n; i++) norm = Math.max(norm, Math.abs(dd[i]!) + Math.abs(e[i]!) + (i > 0 ? Math.abs(e[i - 1]!) : 0));
+  for (let i = 0; i < n; i++)
+    norm = Math.max(norm, Math.abs(dd[i]!) + Math.abs(e[i]!) + (i > 0 ? Math.abs(e[i - 1]!) : 0));
   const floor = Number.EPSILON * norm;
   for (let l = 0; l < n; l++) {
     let iter = 0;

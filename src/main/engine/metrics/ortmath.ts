@@ -23,7 +23,9 @@ function build(op: Op): Uint8Array {
     // ‖a_i − b_j‖² = ‖a_i‖² + ‖b_j‖² − 2 a_i·b_j, clamped at 0.
     const ab = g.op('MatMul', [a, g.op('Transpose', [b], { perm: [1, 0] })]);
     const na = g.op('ReduceSum', [g.op('Mul', [a, a]), g.ints([1])], { keepdims: 1 }); // [M,1]
-    const nb = g.op('Transpose', [g.op('ReduceSum', [g.op('Mul', [b, b]), g.ints([1])], { keepdims: 1 })], { perm: [1, 0] }); // [1,N]
+    const nb = g.op('Transpose', [g.op('ReduceSum', [g.op('Mul', [b, b]), g.ints([1])], { keepdims: 1 })], {
+      perm: [1, 0],
+    }); // [1,N]
     const two = g.tensor('two', new Float64Array([2]), [], 'float64');
     const zero = g.tensor('zero', new Float64Array([0]), [], 'float64');
     out = g.op('Max', [g.op('Sub', [g.op('Add', [na, nb]), g.op('Mul', [ab, two])]), zero]);
@@ -56,7 +58,10 @@ export function mat(rows: number, cols: number, data?: Float64Array): Mat {
 
 async function run(op: Op, a: Mat, b: Mat, rows: number, cols: number): Promise<Mat> {
   const s = await session(op);
-  const out = await s.run({ a: new ort.Tensor('float64', a.data, [a.rows, a.cols]), b: new ort.Tensor('float64', b.data, [b.rows, b.cols]) });
+  const out = await s.run({
+    a: new ort.Tensor('float64', a.data, [a.rows, a.cols]),
+    b: new ort.Tensor('float64', b.data, [b.rows, b.cols]),
+  });
   return mat(rows, cols, out['c']!.data as Float64Array);
 }
 

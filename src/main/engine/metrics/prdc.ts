@@ -49,7 +49,12 @@ export interface PrdcResult {
 }
 
 /** Float64 copy of rows, centred on `mean`, with the rows' squared norms. */
-function centred(data: Float32Array | Float64Array, n: number, d: number, mean: Float64Array): { m: Mat; norms: Float64Array } {
+function centred(
+  data: Float32Array | Float64Array,
+  n: number,
+  d: number,
+  mean: Float64Array,
+): { m: Mat; norms: Float64Array } {
   const out = new Float64Array(n * d);
   const norms = new Float64Array(n);
   for (let i = 0; i < n; i++) {
@@ -125,7 +130,8 @@ export async function prdc(args: RealFake, opts: PrdcOptions = {}): Promise<Prdc
   const kPR = intOption(opts.kPR, 3, 'prdc: kPR', 1);
   const kDC = intOption(opts.kDC, 5, 'prdc: kDC', 1);
   const ball = opts.ball ?? 'closed';
-  if (ball !== 'closed' && ball !== 'open') throw new RangeError(`prdc: ball must be 'closed' or 'open', got ${String(ball)}`);
+  if (ball !== 'closed' && ball !== 'open')
+    throw new RangeError(`prdc: ball must be 'closed' or 'open', got ${String(ball)}`);
   const nReal = real.n;
   const nFake = fake.n;
   const d = real.d;
@@ -135,7 +141,9 @@ export async function prdc(args: RealFake, opts: PrdcOptions = {}): Promise<Prdc
     );
   }
   if (nFake < kPR + 1) {
-    throw new RangeError(`prdc: needs more than kPR = ${kPR} generated samples for the recall radii, got nFake = ${nFake}; generate more samples or lower kPR`);
+    throw new RangeError(
+      `prdc: needs more than kPR = ${kPR} generated samples for the recall radii, got nFake = ${nFake}; generate more samples or lower kPR`,
+    );
   }
 
   // Joint mean, then centred float64 copies.

@@ -18,10 +18,14 @@ export function checkFeatures(x: unknown, what: string): Features {
     throw new RangeError(`${what}: data must be a Float32Array or Float64Array (row-major [n, d]); convert it first`);
   }
   const { n, d, data } = f as Features;
-  if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`${what}: n must be a non-negative integer, got ${String(n)}`);
-  if (!Number.isSafeInteger(d) || d < 1) throw new RangeError(`${what}: d must be a positive integer, got ${String(d)}`);
+  if (!Number.isSafeInteger(n) || n < 0)
+    throw new RangeError(`${what}: n must be a non-negative integer, got ${String(n)}`);
+  if (!Number.isSafeInteger(d) || d < 1)
+    throw new RangeError(`${what}: d must be a positive integer, got ${String(d)}`);
   if (data.length !== n * d) {
-    throw new RangeError(`${what}: data has ${data.length} values but n×d = ${n}×${d} = ${n * d}; fix n or d to match the array`);
+    throw new RangeError(
+      `${what}: data has ${data.length} values but n×d = ${n}×${d} = ${n * d}; fix n or d to match the array`,
+    );
   }
   for (let i = 0; i < data.length; i++) {
     if (!Number.isFinite(data[i]!)) {

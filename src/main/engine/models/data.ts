@@ -53,7 +53,11 @@ export async function loadData(model: Model): Promise<ModelData | null> {
   const m = model.manifest;
   const per = arr.shape.slice(1).reduce((a, b) => a * b, 1);
   if (arr.shape.length === 0 || per !== model.dim) {
-    throw new ModelError(`${path}: samples have shape [${arr.shape.slice(1).join(', ')}], but the model's are [${m.shape.join(', ')}]`, path, 'data');
+    throw new ModelError(
+      `${path}: samples have shape [${arr.shape.slice(1).join(', ')}], but the model's are [${m.shape.join(', ')}]`,
+      path,
+      'data',
+    );
   }
   const n = arr.shape[0]!;
   const x = arr.dtype === 'uint8' ? Float32Array.from(arr.data as Uint8Array, (v) => v / 127.5 - 1) : toFloat32(arr);

@@ -128,7 +128,8 @@ class Reader {
       if (fallback !== undefined) return fallback;
       this.fail(key, 'is missing; it must be a number');
     }
-    if (typeof v !== 'number' || !Number.isFinite(v)) this.fail(key, `must be a finite number, got ${JSON.stringify(v)}`);
+    if (typeof v !== 'number' || !Number.isFinite(v))
+      this.fail(key, `must be a finite number, got ${JSON.stringify(v)}`);
     const problem = check?.(v);
     if (problem) this.fail(key, problem);
     return v;
@@ -153,13 +154,19 @@ const positive = (v: number): string | null => (v > 0 ? null : `must be positive
 /** Narrows parsed JSON to a manifest. `file` is used in every error message. */
 export function parseManifest(json: unknown, file: string): ModelManifest {
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
-    throw new ModelError(`${file}: must hold a JSON object (the model manifest), got ${Array.isArray(json) ? 'an array' : typeof json}`, file);
+    throw new ModelError(
+      `${file}: must hold a JSON object (the model manifest), got ${Array.isArray(json) ? 'an array' : typeof json}`,
+      file,
+    );
   }
   const r: Reader = new Reader(file, json as Obj);
 
   const outputRaw = r.string('output', 'denoised');
   if (outputRaw !== 'denoised' && outputRaw !== 'epsilon') {
-    r.fail('output', `must be "denoised" (the graph returns D(x;σ)) or "epsilon" (a DDPM ε-prediction), got "${outputRaw}"`);
+    r.fail(
+      'output',
+      `must be "denoised" (the graph returns D(x;σ)) or "epsilon" (a DDPM ε-prediction), got "${outputRaw}"`,
+    );
   }
   const output: OutputKind = outputRaw;
 
@@ -175,14 +182,19 @@ export function parseManifest(json: unknown, file: string): ModelManifest {
     nullClass = r.integer('nullClass', undefined, 0);
     if (numClasses === 0) r.fail('nullClass', 'is set but numClasses is 0; remove it or give the number of classes');
     if (nullClass < numClasses) {
-      r.fail('nullClass', `must not be one of the real classes 0..${numClasses - 1}; conventionally it is ${numClasses}`);
+      r.fail(
+        'nullClass',
+        `must not be one of the real classes 0..${numClasses - 1}; conventionally it is ${numClasses}`,
+      );
     }
   }
 
   const inputsR = r.object('inputs');
   const inputs = {
     x: inputsR?.string('x', 'x') ?? 'x',
-    sigma: inputsR?.string('sigma', output === 'epsilon' ? 'timestep' : 'sigma') ?? (output === 'epsilon' ? 'timestep' : 'sigma'),
+    sigma:
+      inputsR?.string('sigma', output === 'epsilon' ? 'timestep' : 'sigma') ??
+      (output === 'epsilon' ? 'timestep' : 'sigma'),
     classLabels: numClasses > 0 ? (inputsR?.string('classLabels', 'class_labels') ?? 'class_labels') : null,
   };
   if (numClasses === 0 && inputsR?.has('classLabels')) {
@@ -192,24 +204,38 @@ export function parseManifest(json: unknown, file: string): ModelManifest {
   let vp: VpSchedule | null = null;
   const vpR: Reader | null = r.object('vp');
   if (output === 'epsilon') {
-    if (vpR === null) return r.fail('vp', 'is required for an "epsilon" model: give {"betaStart": 1e-4, "betaEnd": 0.02, "timesteps": 1000}');
+    if (vpR === null)
+      return r.fail(
+        'vp',
+        'is required for an "epsilon" model: give {"betaStart": 1e-4, "betaEnd": 0.02, "timesteps": 1000}',
+      );
     const betaStart = vpR.number('betaStart', undefined, positive);
-    const betaEnd = vpR.number('betaEnd', undefined, (v) => (v > betaStart && v < 1 ? null : `must lie in (betaStart, 1), got ${v}`));
+    const betaEnd = vpR.number('betaEnd', undefined, (v) =>
+      v > betaStart && v < 1 ? null : `must lie in (betaStart, 1), got ${v}`,
+    );
     const timesteps = vpR.integer('timesteps', undefined, 2);
     const schedule = vpR.string('schedule', 'linear');
-    if (schedule !== 'linear' && schedule !== 'scaled_linear') vpR.fail('schedule', `must be "linear" or "scaled_linear", got "${schedule}"`);
+    if (schedule !== 'linear' && schedule !== 'scaled_linear')
+      vpR.fail('schedule', `must be "linear" or "scaled_linear", got "${schedule}"`);
     vp = { betaStart, betaEnd, timesteps, schedule: schedule as VpSchedule['schedule'] };
   } else if (vpR) {
     r.fail('vp', 'is only meaningful for "output": "epsilon" models; remove it or set "output": "epsilon"');
   }
 
-  const sigmaMin = r.number('sigmaMin', output === 'epsilon' ? 0 : 0.002, (v) => (v >= 0 ? null : `must be ≥ 0, got ${v}`));
-  const sigmaMax = r.number('sigmaMax', output === 'epsilon' ? 0 : 80, (v) => (v >= 0 ? null : `must be ≥ 0, got ${v}`));
+  const sigmaMin = r.number('sigmaMin', output === 'epsilon' ? 0 : 0.002, (v) =>
+    v >= 0 ? null : `must be ≥ 0, got ${v}`,
+  );
+  const sigmaMax = r.number('sigmaMax', output === 'epsilon' ? 0 : 80, (v) =>
+    v >= 0 ? null : `must be ≥ 0, got ${v}`,
+  );
   if (output === 'denoised' && !(sigmaMin > 0 && sigmaMax > sigmaMin)) {
     r.fail('sigmaMax', `must exceed sigmaMin > 0 (got sigmaMin ${sigmaMin}, sigmaMax ${sigmaMax})`);
   }
   if (output === 'epsilon' && sigmaMax > 0 && !(sigmaMax > sigmaMin)) {
-    r.fail('sigmaMax', `must exceed sigmaMin (got sigmaMin ${sigmaMin}, sigmaMax ${sigmaMax}); leave both out to use the model's whole σ table`);
+    r.fail(
+      'sigmaMax',
+      `must exceed sigmaMin (got sigmaMin ${sigmaMin}, sigmaMax ${sigmaMax}); leave both out to use the model's whole σ table`,
+    );
   }
   const sigmaData = r.number('sigmaData', 0.5, positive);
 
@@ -219,7 +245,12 @@ export function parseManifest(json: unknown, file: string): ModelManifest {
     const range = (key: string, fallback: [number, number]): [number, number] => {
       const v = (fR.obj as Obj)[key];
       if (v === undefined || v === null) return fallback;
-      if (!Array.isArray(v) || v.length !== 2 || !v.every((x) => typeof x === 'number' && Number.isFinite(x)) || !(v[1] > v[0])) {
+      if (
+        !Array.isArray(v) ||
+        v.length !== 2 ||
+        !v.every((x) => typeof x === 'number' && Number.isFinite(x)) ||
+        !(v[1] > v[0])
+      ) {
         fR.fail(key, `must be [low, high] with low < high, got ${JSON.stringify(v)}`);
       }
       const [lo, hi] = v as [number, number];
@@ -234,7 +265,8 @@ export function parseManifest(json: unknown, file: string): ModelManifest {
       inputShape = shapeV as number[];
     }
     const resize = fR.optString('resize');
-    if (resize !== null && resize !== 'bilinear' && resize !== 'nearest') fR.fail('resize', `must be "bilinear" or "nearest", got "${resize}"`);
+    if (resize !== null && resize !== 'bilinear' && resize !== 'nearest')
+      fR.fail('resize', `must be "bilinear" or "nearest", got "${resize}"`);
     features = {
       onnx: fR.string('onnx'),
       input: fR.string('input', 'x'),

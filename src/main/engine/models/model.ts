@@ -113,21 +113,34 @@ export class Model implements Denoiser {
     dir = resolve(dir);
     const manifestPath = join(dir, 'model.json');
     if (!existsSync(dir) || !statSync(dir).isDirectory()) {
-      throw new ModelError(`${dir}: no such model directory; give a bundled model id (see 'models') or a directory holding model.json`, dir);
+      throw new ModelError(
+        `${dir}: no such model directory; give a bundled model id (see 'models') or a directory holding model.json`,
+        dir,
+      );
     }
     if (!existsSync(manifestPath)) {
-      throw new ModelError(`${manifestPath}: not found; a model directory needs a model.json manifest (see README, "Model format")`, manifestPath);
+      throw new ModelError(
+        `${manifestPath}: not found; a model directory needs a model.json manifest (see README, "Model format")`,
+        manifestPath,
+      );
     }
     let json: unknown;
     try {
       json = JSON.parse(readFileSync(manifestPath, 'utf8'));
     } catch (e) {
-      throw new ModelError(`${manifestPath}: is not valid JSON (${(e as Error).message}); fix the syntax`, manifestPath);
+      throw new ModelError(
+        `${manifestPath}: is not valid JSON (${(e as Error).message}); fix the syntax`,
+        manifestPath,
+      );
     }
     const manifest = parseManifest(json, manifestPath);
     const onnxPath = join(dir, manifest.onnx);
     if (!existsSync(onnxPath)) {
-      throw new ModelError(`${onnxPath}: not found; "onnx" in ${manifestPath} must name the ONNX file in the model directory`, onnxPath, 'onnx');
+      throw new ModelError(
+        `${onnxPath}: not found; "onnx" in ${manifestPath} must name the ONNX file in the model directory`,
+        onnxPath,
+        'onnx',
+      );
     }
     const { session, backend } = await createSession(onnxPath, options.device ?? 'auto');
     const model = new Model(dir, manifest, session, backend, options.maxBatch ?? 1024);
@@ -149,7 +162,8 @@ export class Model implements Denoiser {
       { key: 'inputs.x', name: m.inputs.x, type: 'float32', rank: 1 + m.shape.length, dims: m.shape },
       { key: 'inputs.sigma', name: m.inputs.sigma, type: m.output === 'epsilon' ? 'int64' : 'float32', rank: 1 },
     ];
-    if (m.inputs.classLabels) expected.push({ key: 'inputs.classLabels', name: m.inputs.classLabels, type: 'int64', rank: 1 });
+    if (m.inputs.classLabels)
+      expected.push({ key: 'inputs.classLabels', name: m.inputs.classLabels, type: 'int64', rank: 1 });
     const graphInputs = [...meta.keys()].join(', ');
     for (const e of expected) {
       const v = meta.get(e.name);
@@ -162,7 +176,11 @@ export class Model implements Denoiser {
       }
       if (!v.isTensor) throw new ModelError(`${file}: input "${e.name}" is not a tensor`, file, e.key);
       if (v.type !== e.type) {
-        throw new ModelError(`${file}: input "${e.name}" has dtype ${v.type}, expected ${e.type}${e.key === 'inputs.sigma' && m.output === 'epsilon' ? ' (the DDPM timestep index)' : ''}`, file, e.key);
+        throw new ModelError(
+          `${file}: input "${e.name}" has dtype ${v.type}, expected ${e.type}${e.key === 'inputs.sigma' && m.output === 'epsilon' ? ' (the DDPM timestep index)' : ''}`,
+          file,
+          e.key,
+        );
       }
       // An empty shape means the graph does not declare one (the probe batch checks such graphs).
       if (v.shape.length > 0 && v.shape.length !== e.rank) {
@@ -187,14 +205,29 @@ export class Model implements Denoiser {
     }
     const extra = [...meta.keys()].filter((n) => !expected.some((e) => e.name === n));
     if (extra.length > 0) {
-      const hint = m.numClasses === 0 && extra.length === 1 ? ` (a conditional model? set "numClasses" and "inputs.classLabels")` : '';
-      throw new ModelError(`${file}: has inputs the manifest does not name: ${extra.join(', ')}${hint}`, file, 'inputs');
+      const hint =
+        m.numClasses === 0 && extra.length === 1
+          ? ` (a conditional model? set "numClasses" and "inputs.classLabels")`
+          : '';
+      throw new ModelError(
+        `${file}: has inputs the manifest does not name: ${extra.join(', ')}${hint}`,
+        file,
+        'inputs',
+      );
     }
     if (m.outputName && !this.session.outputNames.includes(m.outputName)) {
-      throw new ModelError(`${file}: has no output "${m.outputName}"; its outputs are ${this.session.outputNames.join(', ')}`, file, 'outputName');
+      throw new ModelError(
+        `${file}: has no output "${m.outputName}"; its outputs are ${this.session.outputNames.join(', ')}`,
+        file,
+        'outputName',
+      );
     }
     if (!m.outputName && this.session.outputNames.length !== 1) {
-      throw new ModelError(`${file}: has ${this.session.outputNames.length} outputs (${this.session.outputNames.join(', ')}); name the denoiser output with "outputName"`, file, 'outputName');
+      throw new ModelError(
+        `${file}: has ${this.session.outputNames.length} outputs (${this.session.outputNames.join(', ')}); name the denoiser output with "outputName"`,
+        file,
+        'outputName',
+      );
     }
   }
 
@@ -216,7 +249,10 @@ export class Model implements Denoiser {
     const out = new Float32Array(x.length);
     for (let s = 0; s < n; s += this.maxBatch) {
       const e = Math.min(n, s + this.maxBatch);
-      out.set(await this.run(x.subarray(s * this.dim, e * this.dim), sigma.subarray(s, e), labels?.subarray(s, e) ?? null), s * this.dim);
+      out.set(
+        await this.run(x.subarray(s * this.dim, e * this.dim), sigma.subarray(s, e), labels?.subarray(s, e) ?? null),
+        s * this.dim,
+      );
     }
     return out;
   }
@@ -243,7 +279,10 @@ export class Model implements Denoiser {
       feeds[m.inputs.sigma] = new ort.Tensor('float32', sigma, [n]);
     }
     if (m.inputs.classLabels) {
-      if (!labels) throw new RangeError(`${m.name} is class-conditional: pass class labels (the null class ${m.nullClass} for unconditional)`);
+      if (!labels)
+        throw new RangeError(
+          `${m.name} is class-conditional: pass class labels (the null class ${m.nullClass} for unconditional)`,
+        );
       feeds[m.inputs.classLabels] = new ort.Tensor('int64', labels, [n]);
     }
     const t0 = performance.now();
@@ -251,14 +290,21 @@ export class Model implements Denoiser {
     try {
       result = await this.session.run(feeds, [this.outputName]);
     } catch (e) {
-      throw new ModelError(`${this.onnxPath}: ONNX Runtime failed on a batch of ${n}: ${(e as Error).message}`, this.onnxPath);
+      throw new ModelError(
+        `${this.onnxPath}: ONNX Runtime failed on a batch of ${n}: ${(e as Error).message}`,
+        this.onnxPath,
+      );
     }
     this.stats.modelMs += performance.now() - t0;
     this.stats.calls++;
     this.stats.rows += n;
     const out = result[this.outputName]!;
     const expectDims = [n, ...m.shape];
-    if (out.dims.length !== expectDims.length || out.dims.some((d, i) => d !== expectDims[i]) || out.type !== 'float32') {
+    if (
+      out.dims.length !== expectDims.length ||
+      out.dims.some((d, i) => d !== expectDims[i]) ||
+      out.type !== 'float32'
+    ) {
       throw new ModelError(
         `${this.onnxPath}: output "${this.outputName}" is ${out.type} [${out.dims.join(', ')}], expected float32 [${expectDims.join(', ')}] (same shape as x)`,
         this.onnxPath,

@@ -54,7 +54,10 @@ export function resolveModelDir(idOrPath: string): string {
   if (existsSync(p) && statSync(p).isFile() && p.endsWith('.json')) return dirname(p);
   if (existsSync(p)) return p;
   const ids = bundledModels().map((m) => m.id);
-  throw new ModelError(`no model "${idOrPath}": not a bundled model (${ids.join(', ')}) nor an existing directory`, idOrPath);
+  throw new ModelError(
+    `no model "${idOrPath}": not a bundled model (${ids.join(', ')}) nor an existing directory`,
+    idOrPath,
+  );
 }
 
 export function describeModel(dir: string, bundled: boolean): ModelEntry {

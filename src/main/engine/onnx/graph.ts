@@ -154,19 +154,31 @@ export class GraphBuilder {
     for (const o of m.opsetImport) {
       const domain = o.domain ?? '';
       const version = Number(o.version);
-      if (domain !== '' && domain !== 'ai.onnx') throw new GraphMergeError(`imports the operator domain "${domain}" (custom operators); export it with standard ONNX operators only`);
-      if (version < 13) throw new GraphMergeError(`uses opset ${version}; re-export it with opset 13 or newer (e.g. torch.onnx.export(..., opset_version=17))`);
+      if (domain !== '' && domain !== 'ai.onnx')
+        throw new GraphMergeError(
+          `imports the operator domain "${domain}" (custom operators); export it with standard ONNX operators only`,
+        );
+      if (version < 13)
+        throw new GraphMergeError(
+          `uses opset ${version}; re-export it with opset 13 or newer (e.g. torch.onnx.export(..., opset_version=17))`,
+        );
       this.opset = Math.max(this.opset, version);
     }
     this.irVersion = Math.max(this.irVersion, Number(m.irVersion));
-    if ((g.sparseInitializer ?? []).length > 0) throw new GraphMergeError('has sparse initializers; save it with dense weights');
+    if ((g.sparseInitializer ?? []).length > 0)
+      throw new GraphMergeError('has sparse initializers; save it with dense weights');
     const rename = new Map<string, string>();
     const initNames = new Set(inits.map((t) => t.name ?? ''));
     for (const inp of inputs) {
       const n = inp.name ?? '';
       if (initNames.has(n)) continue; // an input with a default value: keep the default
       const f = feeds[n];
-      if (f === undefined) throw new GraphMergeError(`has an input "${n}" that nothing feeds (expected ${Object.keys(feeds).map((k) => `"${k}"`).join(', ')})`);
+      if (f === undefined)
+        throw new GraphMergeError(
+          `has an input "${n}" that nothing feeds (expected ${Object.keys(feeds)
+            .map((k) => `"${k}"`)
+            .join(', ')})`,
+        );
       rename.set(n, f);
     }
     const to = (n: string): string => {
@@ -179,17 +191,34 @@ export class GraphBuilder {
       return r;
     };
     for (const t of inits) {
-      if (t.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL) throw new GraphMergeError(`keeps the tensor "${t.name}" in an external data file; save it as one self-contained file`);
+      if (t.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL)
+        throw new GraphMergeError(
+          `keeps the tensor "${t.name}" in an external data file; save it as one self-contained file`,
+        );
       this.initializers.push({ ...t, name: to(t.name ?? '') } as ITensorProto);
     }
     for (const node of nodes) {
       const domain = node.domain ?? '';
-      if (domain !== '' && domain !== 'ai.onnx') throw new GraphMergeError(`uses the custom operator ${domain}.${node.opType}; export it with standard ONNX operators only`);
+      if (domain !== '' && domain !== 'ai.onnx')
+        throw new GraphMergeError(
+          `uses the custom operator ${domain}.${node.opType}; export it with standard ONNX operators only`,
+        );
       const T = onnx.AttributeProto.AttributeType;
-      if ((node.attribute ?? []).some((a) => a.type === T.GRAPH || a.type === T.GRAPHS)) throw new GraphMergeError(`uses control flow (${node.opType} with a subgraph), which export does not merge; export it without If/Loop/Scan`);
-      this.nodes.push({ ...node, name: this.fresh(prefix + (node.name || node.opType)), input: (node.input ?? []).map(to), output: (node.output ?? []).map(to) } as INodeProto);
+      if ((node.attribute ?? []).some((a) => a.type === T.GRAPH || a.type === T.GRAPHS))
+        throw new GraphMergeError(
+          `uses control flow (${node.opType} with a subgraph), which export does not merge; export it without If/Loop/Scan`,
+        );
+      this.nodes.push({
+        ...node,
+        name: this.fresh(prefix + (node.name || node.opType)),
+        input: (node.input ?? []).map(to),
+        output: (node.output ?? []).map(to),
+      } as INodeProto);
     }
-    if (!outputs.some((o) => o.name === output)) throw new GraphMergeError(`has no output "${output}"; its outputs are ${outputs.map((o) => `"${o.name}"`).join(', ')}`);
+    if (!outputs.some((o) => o.name === output))
+      throw new GraphMergeError(
+        `has no output "${output}"; its outputs are ${outputs.map((o) => `"${o.name}"`).join(', ')}`,
+      );
     return to(output);
   }
 
@@ -224,8 +253,16 @@ export class GraphBuilder {
   }
 
   /** Adds a node with `count` outputs. */
-  opN(opType: string, inputs: string[], count: number, attrs: Record<string, AttrValue> = {}, outNames?: string[]): string[] {
-    const output = outNames ? outNames.map((n) => this.claim(n)) : Array.from({ length: count }, () => this.fresh(opType.toLowerCase()));
+  opN(
+    opType: string,
+    inputs: string[],
+    count: number,
+    attrs: Record<string, AttrValue> = {},
+    outNames?: string[],
+  ): string[] {
+    const output = outNames
+      ? outNames.map((n) => this.claim(n))
+      : Array.from({ length: count }, () => this.fresh(opType.toLowerCase()));
     this.nodes.push({
       opType,
       input: inputs,

@@ -20,7 +20,10 @@ function cudaProviderInstalled(): boolean {
   try {
     const pkg = createRequire(import.meta.url).resolve('onnxruntime-node/package.json');
     const bin = join(dirname(pkg), 'bin', `napi-v6`, process.platform, process.arch);
-    return existsSync(join(bin, 'libonnxruntime_providers_cuda.so')) || existsSync(join(bin, 'onnxruntime_providers_cuda.dll'));
+    return (
+      existsSync(join(bin, 'libonnxruntime_providers_cuda.so')) ||
+      existsSync(join(bin, 'onnxruntime_providers_cuda.dll'))
+    );
   } catch {
     return false;
   }
@@ -33,7 +36,11 @@ export interface SessionInfo {
 }
 
 /** Opens `path` with the preferred execution provider, falling back to CPU. */
-export async function createSession(path: string, device: 'auto' | 'cpu' | 'cuda' = 'auto', extra: ortModule.InferenceSession.SessionOptions = {}): Promise<SessionInfo> {
+export async function createSession(
+  path: string,
+  device: 'auto' | 'cpu' | 'cuda' = 'auto',
+  extra: ortModule.InferenceSession.SessionOptions = {},
+): Promise<SessionInfo> {
   const base: ortModule.InferenceSession.SessionOptions = { graphOptimizationLevel: 'all', ...extra };
   if (device === 'cuda' || (device === 'auto' && cudaProviderInstalled())) {
     try {
@@ -41,7 +48,11 @@ export async function createSession(path: string, device: 'auto' | 'cpu' | 'cuda
       return { session, backend: 'onnxruntime-node/cuda' };
     } catch (e) {
       if (device === 'cuda') {
-        const err = new ModelError(`${path}: could not start ONNX Runtime's CUDA provider (${(e as Error).message.split('\n')[0]}); use --device cpu or install the CUDA provider`, path, 'device');
+        const err = new ModelError(
+          `${path}: could not start ONNX Runtime's CUDA provider (${(e as Error).message.split('\n')[0]}); use --device cpu or install the CUDA provider`,
+          path,
+          'device',
+        );
         err.cause = e;
         throw err;
       }
@@ -52,6 +63,10 @@ export async function createSession(path: string, device: 'auto' | 'cpu' | 'cuda
     return { session, backend: 'onnxruntime-node/cpu' };
   } catch (e) {
     const msg = (e as Error).message;
-    throw new ModelError(`${path}: ONNX Runtime cannot load this file (${msg.split('\n')[0]}); is it a complete, valid ONNX model?`, path, 'onnx');
+    throw new ModelError(
+      `${path}: ONNX Runtime cannot load this file (${msg.split('\n')[0]}); is it a complete, valid ONNX model?`,
+      path,
+      'onnx',
+    );
   }
 }

@@ -24,7 +24,19 @@ import { profileHeatmap } from '../pictures';
 import { writePng } from '../io/png';
 import { checkConfig, parseLearnerConfig, type LearnerConfig } from '../learner/config';
 import { infReplacer, infReviver } from '../../../shared/json';
-import { checkpointFile, metricsLine, narrowFile, parseFile, profileFile, RunFileError, runConfigFile, type Checkpoint, type MetricsLine, type ProfileFile, type RunConfigFile } from '../../../shared/run-files';
+import {
+  checkpointFile,
+  metricsLine,
+  narrowFile,
+  parseFile,
+  profileFile,
+  RunFileError,
+  runConfigFile,
+  type Checkpoint,
+  type MetricsLine,
+  type ProfileFile,
+  type RunConfigFile,
+} from '../../../shared/run-files';
 
 /** The paths of a run's files. */
 export function runPaths(runDir: string): {

@@ -18,7 +18,17 @@ export function listRuns(root: string, active: (run: string) => boolean): RunSum
       const l = cfg.learner;
       const iteration = last?.['iteration'] ?? 0;
       // A resumed run may have gone past the target it was started with.
-      out.push({ dir, model: cfg.model.name, intervention: l.intervention, divergence: l.divergence, conditioning: l.conditioning, iteration, iterations: Math.max(l.iterations, iteration), last, active: active(dir) });
+      out.push({
+        dir,
+        model: cfg.model.name,
+        intervention: l.intervention,
+        divergence: l.divergence,
+        conditioning: l.conditioning,
+        iteration,
+        iterations: Math.max(l.iterations, iteration),
+        last,
+        active: active(dir),
+      });
     } catch {
       // not a readable run; skip it
     }

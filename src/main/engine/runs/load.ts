@@ -14,7 +14,10 @@ export async function restoreCheckpoint(learner: Learner, cp: Checkpoint, file: 
   try {
     await learner.restore(cp);
   } catch (e) {
-    throw new RangeError(`${file}: does not fit the run's config (${(e as Error).message}); is it a checkpoint of ${runDir}?`, { cause: e });
+    throw new RangeError(
+      `${file}: does not fit the run's config (${(e as Error).message}); is it a checkpoint of ${runDir}?`,
+      { cause: e },
+    );
   }
 }
 
@@ -22,7 +25,12 @@ export async function restoreCheckpoint(learner: Learner, cp: Checkpoint, file: 
 export async function loadRun(runDir: string, model: Model, checkpoint?: string): Promise<Learner> {
   const saved = readRunConfig(runDir);
   const file = checkpoint ?? runPaths(runDir).checkpoint;
-  if (!existsSync(file)) throw new RangeError(checkpoint ? `${checkpoint}: checkpoint file not found` : `${runDir}: has no checkpoint yet (no finished iteration)`);
+  if (!existsSync(file))
+    throw new RangeError(
+      checkpoint
+        ? `${checkpoint}: checkpoint file not found`
+        : `${runDir}: has no checkpoint yet (no finished iteration)`,
+    );
   const cp = readCheckpoint(file);
   await initTf();
   const learner = await createLearner(model, saved.learner);

@@ -38,9 +38,11 @@ export function baselineSettings(name: BaselineName, o: BaselineOptions = {}): P
       if (o.nfe === undefined) throw new RangeError('the equal-nfe baseline needs an NFE budget (--nfe N)');
       return { sampler: 'heun', steps: stepsForNfe(o.nfe), churn: 0 };
     case 'best-constant': {
-      if (!o.grid) throw new RangeError('the best-constant baseline needs a grid search result (--grid-result DIR from `grid`)');
+      if (!o.grid)
+        throw new RangeError('the best-constant baseline needs a grid search result (--grid-result DIR from `grid`)');
       const file = o.grid.endsWith('.json') ? o.grid : join(o.grid, 'results.json');
-      if (!existsSync(file)) throw new RangeError(`${file}: not found; run \`grid\` first and pass its output directory`);
+      if (!existsSync(file))
+        throw new RangeError(`${file}: not found; run \`grid\` first and pass its output directory`);
       const r = readGridResultsFile(file);
       if (!r.best) throw new RangeError(`${file}: has no best configuration yet (is the grid finished?)`);
       return r.best.settings;

@@ -20,7 +20,11 @@ export function ddimStep(model: Denoiser, eta: number, noise: NoiseSource): Step
   const dim = model.dim;
   return async (inp: StepInput): Promise<Float32Array> => {
     const m = inp.tCur.length;
-    const x0 = await guidedDenoise(model, { x: inp.x, sigma: Float32Array.from(inp.tCur), labels: inp.labels, guidance: inp.guidance }, inp.networkEvals);
+    const x0 = await guidedDenoise(
+      model,
+      { x: inp.x, sigma: Float32Array.from(inp.tCur), labels: inp.labels, guidance: inp.guidance },
+      inp.networkEvals,
+    );
     if (inp.denoised) inp.denoised.set(x0);
     const z = eta > 0 ? new Float32Array(m * dim) : null;
     if (z) noise.normal(z, inp.rows, dim);

@@ -52,7 +52,11 @@ export function edmStep(model: Denoiser, o: EdmStepOptions): StepFn {
     if (churnRows.length > 0) {
       xHat = x.slice();
       const eps = new Float32Array(churnRows.length * dim);
-      o.noise.normal(eps, churnRows.map((j) => inp.rows[j]!), dim);
+      o.noise.normal(
+        eps,
+        churnRows.map((j) => inp.rows[j]!),
+        dim,
+      );
       churnRows.forEach((j, r) => {
         const s = Math.sqrt(tHat[j]! ** 2 - tCur[j]! ** 2) * o.settings.sNoise;
         for (let k = 0; k < dim; k++) xHat[j * dim + k] = x[j * dim + k]! + s * eps[r * dim + k]!;
@@ -60,7 +64,11 @@ export function edmStep(model: Denoiser, o: EdmStepOptions): StepFn {
     }
 
     // Euler step.
-    const d0 = await guidedDenoise(model, { x: xHat, sigma: Float32Array.from(tHat), labels: inp.labels, guidance: inp.guidance }, inp.networkEvals);
+    const d0 = await guidedDenoise(
+      model,
+      { x: xHat, sigma: Float32Array.from(tHat), labels: inp.labels, guidance: inp.guidance },
+      inp.networkEvals,
+    );
     if (inp.denoised) inp.denoised.set(d0);
     const xNext = new Float32Array(m * dim);
     const dCur = new Float64Array(m * dim);

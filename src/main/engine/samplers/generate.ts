@@ -16,15 +16,23 @@ export type ResolvedSettings = SamplerSettings & { sigmaMin: number; sigmaMax: n
 /** Fills defaults from the model and checks every field, with errors that say what to change. */
 export function resolveSettings(model: Denoiser, partial: Partial<SamplerSettings> = {}): ResolvedSettings {
   // Each field's own bounds (shared/sampler-settings.ts), then what depends on the model.
-  const s = parseSamplerSettings({ ...DEFAULT_SAMPLER_SETTINGS, ...partial, restart: { ...DEFAULT_SAMPLER_SETTINGS.restart, ...partial.restart } });
+  const s = parseSamplerSettings({
+    ...DEFAULT_SAMPLER_SETTINGS,
+    ...partial,
+    restart: { ...DEFAULT_SAMPLER_SETTINGS.restart, ...partial.restart },
+  });
   const sigmaMin = s.sigmaMin ?? model.sigmaMin;
   const sigmaMax = s.sigmaMax ?? model.sigmaMax;
   if (sigmaMin < model.sigmaMin * (1 - 1e-6) || sigmaMax > model.sigmaMax * (1 + 1e-6)) {
-    throw new RangeError(`σ range [${sigmaMin}, ${sigmaMax}] is outside the model's [${model.sigmaMin}, ${model.sigmaMax}]; adjust --sigma-min/--sigma-max`);
+    throw new RangeError(
+      `σ range [${sigmaMin}, ${sigmaMax}] is outside the model's [${model.sigmaMin}, ${model.sigmaMax}]; adjust --sigma-min/--sigma-max`,
+    );
   }
   if (s.guidance !== 1) {
-    if (model.numClasses === 0) throw new RangeError('guidance needs a class-conditional model; this one is unconditional (use --guidance 1)');
-    if (model.nullClass === null) throw new RangeError('guidance needs a model with a null class ("nullClass" in model.json)');
+    if (model.numClasses === 0)
+      throw new RangeError('guidance needs a class-conditional model; this one is unconditional (use --guidance 1)');
+    if (model.nullClass === null)
+      throw new RangeError('guidance needs a model with a null class ("nullClass" in model.json)');
   }
   if (s.churn > 0 && (s.sampler === 'ddim' || s.sampler === 'restart')) {
     throw new RangeError(`churn applies to the euler, heun and edm samplers, not ${s.sampler}; use --eta for DDIM`);
@@ -33,7 +41,9 @@ export function resolveSettings(model: Denoiser, partial: Partial<SamplerSetting
 }
 
 export function scheduleFor(model: Denoiser, s: ResolvedSettings): Float64Array {
-  return karrasSchedule({ steps: s.steps, sigmaMin: s.sigmaMin, sigmaMax: s.sigmaMax, rho: s.rho }, (x) => model.roundSigma(x));
+  return karrasSchedule({ steps: s.steps, sigmaMin: s.sigmaMin, sigmaMax: s.sigmaMax, rho: s.rho }, (x) =>
+    model.roundSigma(x),
+  );
 }
 
 export function makeStep(model: Denoiser, s: ResolvedSettings, schedule: Float64Array, noise: NoiseSource): StepFn {
@@ -86,12 +96,16 @@ export interface GenerateResult {
 /** Labels for samples [start, start+count). */
 function labelsFor(model: Denoiser, choice: ClassChoice, rows: Int32Array, noise: NoiseSource): Int32Array | null {
   if (model.numClasses === 0) {
-    if (choice !== 'random' && choice !== 'none') throw new RangeError('this model is unconditional; it takes no --class');
+    if (choice !== 'random' && choice !== 'none')
+      throw new RangeError('this model is unconditional; it takes no --class');
     return null;
   }
   if (choice instanceof Int32Array) return Int32Array.from(rows, (r) => choice[r]!);
   if (choice === 'none') {
-    if (model.nullClass === null) throw new RangeError('this model has no null class, so it cannot sample unconditionally; give --class K or random');
+    if (model.nullClass === null)
+      throw new RangeError(
+        'this model has no null class, so it cannot sample unconditionally; give --class K or random',
+      );
     return new Int32Array(rows.length).fill(model.nullClass);
   }
   if (choice === 'random') return noise.integer(model.numClasses, rows);
@@ -101,15 +115,22 @@ function labelsFor(model: Denoiser, choice: ClassChoice, rows: Int32Array, noise
   return new Int32Array(rows.length).fill(choice);
 }
 
-export async function generate(model: Denoiser, settings: ResolvedSettings, o: GenerateOptions): Promise<GenerateResult> {
+export async function generate(
+  model: Denoiser,
+  settings: ResolvedSettings,
+  o: GenerateOptions,
+): Promise<GenerateResult> {
   const { n, batch } = o;
   if (!Number.isInteger(n) || n < 1) throw new RangeError(`n must be a positive integer, got ${n}`);
   if (!Number.isInteger(batch) || batch < 1) throw new RangeError(`batch must be a positive integer, got ${batch}`);
   const dim = model.dim;
   if (o.initNoise && o.initNoise.length !== n * dim) {
-    throw new RangeError(`init noise has ${o.initNoise.length} values; expected ${n} × ${dim} (shape [${n}, ${model.shape.join(', ')}])`);
+    throw new RangeError(
+      `init noise has ${o.initNoise.length} values; expected ${n} × ${dim} (shape [${n}, ${model.shape.join(', ')}])`,
+    );
   }
-  if (o.classes instanceof Int32Array && o.classes.length !== n) throw new RangeError(`got ${o.classes.length} class labels for ${n} samples`);
+  if (o.classes instanceof Int32Array && o.classes.length !== n)
+    throw new RangeError(`got ${o.classes.length} class labels for ${n} samples`);
   const stacked = o.noise ? null : new StackedRandom(o.seed);
   const noise: NoiseSource = o.noise ?? stacked!;
   const schedule = scheduleFor(model, settings);
@@ -149,5 +170,14 @@ export async function generate(model: Denoiser, settings: ResolvedSettings, o: G
     stacked?.release(rows);
     o.onProgress?.({ samplesDone: start + count, total: n, iteration: 0, horizon: 0 });
   }
-  return { samples, labels, nfe, networkEvals, schedule, settings, trajectories, seconds: (performance.now() - t0) / 1000 };
+  return {
+    samples,
+    labels,
+    nfe,
+    networkEvals,
+    schedule,
+    settings,
+    trajectories,
+    seconds: (performance.now() - t0) / 1000,
+  };
 }

@@ -90,7 +90,11 @@ export function scatterRows(a: Float32Array, idx: ArrayLike<number>, src: Float3
   for (let j = 0; j < idx.length; j++) a.set(src.subarray(j * dim, (j + 1) * dim), idx[j]! * dim);
 }
 
-function pick<T extends Float32Array | Float64Array | Int32Array | BigInt64Array>(a: T, idx: Int32Array, all: boolean): T {
+function pick<T extends Float32Array | Float64Array | Int32Array | BigInt64Array>(
+  a: T,
+  idx: Int32Array,
+  all: boolean,
+): T {
   if (all) return a;
   const out = new (a.constructor as new (n: number) => T)(idx.length);
   for (let j = 0; j < idx.length; j++) out[j] = a[idx[j]!]!;
@@ -152,13 +156,19 @@ export async function runLoop(
         const j = control.jumpTo[i]!;
         if (j < 0 || j === level[i] || level[i]! >= N) continue;
         if (!Number.isInteger(j) || j > level[i]!) {
-          throw new RangeError(`step hook: row ${i} asked to jump to level ${j}, but it is at level ${level[i]} (jumps go back, to 0..${level[i]})`);
+          throw new RangeError(
+            `step hook: row ${i} asked to jump to level ${j}, but it is at level ${level[i]} (jumps go back, to 0..${level[i]})`,
+          );
         }
         jumpRows.push(i);
       }
       if (jumpRows.length > 0) {
         const eps = new Float32Array(jumpRows.length * dim);
-        o.noise.normal(eps, jumpRows.map((i) => rows[i]!), dim);
+        o.noise.normal(
+          eps,
+          jumpRows.map((i) => rows[i]!),
+          dim,
+        );
         jumpRows.forEach((i, r) => {
           const tj = schedule[control.jumpTo![i]!]!;
           const ti = schedule[level[i]!]!;

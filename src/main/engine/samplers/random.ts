@@ -42,7 +42,8 @@ export class Stream {
   private spare = NaN;
 
   constructor(seed: number, index: number) {
-    let st = (Math.imul(seed | 0, 0x632be5ab) ^ Math.imul(index | 0, 0x27d4eb2f) ^ (Math.floor(seed / 2 ** 32) | 0)) | 0;
+    let st =
+      (Math.imul(seed | 0, 0x632be5ab) ^ Math.imul(index | 0, 0x27d4eb2f) ^ (Math.floor(seed / 2 ** 32) | 0)) | 0;
     let v: number;
     [st, v] = splitmix32(st);
     this.s0 = v;

@@ -23,17 +23,36 @@ export function restartLevel(schedule: Float64Array, tMin: number): number {
   return best;
 }
 
-export function restartStep(model: Denoiser, schedule: Float64Array, r: RestartSettings, rho: number, noise: NoiseSource): StepFn {
-  if (!(r.tMax > r.tMin && r.tMin > 0)) throw new RangeError(`restart interval needs 0 < t-min < t-max, got [${r.tMin}, ${r.tMax}]`);
-  if (!Number.isInteger(r.k) || r.k < 0) throw new RangeError(`restart count K must be a non-negative integer, got ${r.k}`);
-  if (!Number.isInteger(r.steps) || r.steps < 1) throw new RangeError(`restart steps must be a positive integer, got ${r.steps}`);
+export function restartStep(
+  model: Denoiser,
+  schedule: Float64Array,
+  r: RestartSettings,
+  rho: number,
+  noise: NoiseSource,
+): StepFn {
+  if (!(r.tMax > r.tMin && r.tMin > 0))
+    throw new RangeError(`restart interval needs 0 < t-min < t-max, got [${r.tMin}, ${r.tMax}]`);
+  if (!Number.isInteger(r.k) || r.k < 0)
+    throw new RangeError(`restart count K must be a non-negative integer, got ${r.k}`);
+  if (!Number.isInteger(r.steps) || r.steps < 1)
+    throw new RangeError(`restart steps must be a positive integer, got ${r.steps}`);
   const dim = model.dim;
   const iMin = restartLevel(schedule, r.tMin);
   const tMinP = schedule[iMin]!;
   // Levels t_max = s_0 > … > s_{n} = t_min' for the restart ODE.
-  if (!(r.tMax > tMinP)) throw new RangeError(`restart t-max ${r.tMax} must exceed the restart level ${tMinP} (the schedule level nearest t-min)`);
-  const inner = karrasSchedule({ steps: r.steps + 1, sigmaMin: tMinP, sigmaMax: r.tMax, rho }, (s) => model.roundSigma(s)).subarray(0, r.steps + 1);
-  const heun = edmStep(model, { secondOrder: true, settings: { churn: 0, sTmin: 0, sTmax: Infinity, sNoise: 1 }, steps: schedule.length - 1, noise });
+  if (!(r.tMax > tMinP))
+    throw new RangeError(
+      `restart t-max ${r.tMax} must exceed the restart level ${tMinP} (the schedule level nearest t-min)`,
+    );
+  const inner = karrasSchedule({ steps: r.steps + 1, sigmaMin: tMinP, sigmaMax: r.tMax, rho }, (s) =>
+    model.roundSigma(s),
+  ).subarray(0, r.steps + 1);
+  const heun = edmStep(model, {
+    secondOrder: true,
+    settings: { churn: 0, sTmin: 0, sTmax: Infinity, sNoise: 1 },
+    steps: schedule.length - 1,
+    noise,
+  });
 
   return async (inp: StepInput): Promise<Float32Array> => {
     let x: Float32Array = await heun(inp);

@@ -38,7 +38,10 @@ function colors(theme: MantineTheme, dark: boolean): Colors {
 }
 
 /** Ticks on the iteration axis fall on whole iterations. */
-const ITERATION_INCRS = [1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 2500, 5000, 10_000, 20_000, 25_000, 50_000, 100_000, 200_000, 500_000, 1_000_000];
+const ITERATION_INCRS = [
+  1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 2500, 5000, 10_000, 20_000, 25_000, 50_000, 100_000, 200_000,
+  500_000, 1_000_000,
+];
 const FONT = '11px system-ui, sans-serif';
 
 export interface LineChartProps {
@@ -59,7 +62,17 @@ export interface LineChartProps {
   testId?: string;
 }
 
-export function LineChart({ title, help, chart, metric, bandMetric, log = false, height = 150, sync, testId }: LineChartProps) {
+export function LineChart({
+  title,
+  help,
+  chart,
+  metric,
+  bandMetric,
+  log = false,
+  height = 150,
+  sync,
+  testId,
+}: LineChartProps) {
   const box = useRef<HTMLDivElement>(null);
   const values = useRef<(HTMLSpanElement | null)[]>([]);
   const plot = useRef<uPlot | null>(null);
@@ -91,7 +104,8 @@ export function LineChart({ title, help, chart, metric, bandMetric, log = false,
       if (chart.band && s === 1) {
         const lo = u.data[chart.names.length + 1]![i];
         const hi = u.data[chart.names.length + 2]![i];
-        if (lo !== null && lo !== undefined && hi !== null && hi !== undefined) text += ` ± ${formatMetric(bandMetric ?? metric, (hi - lo) / 2)}`;
+        if (lo !== null && lo !== undefined && hi !== null && hi !== undefined)
+          text += ` ± ${formatMetric(bandMetric ?? metric, (hi - lo) / 2)}`;
       }
       el.textContent = `it. ${u.data[0][i]}: ${text}`;
     }
@@ -114,23 +128,40 @@ export function LineChart({ title, help, chart, metric, bandMetric, log = false,
   const options = useMemo((): Omit<uPlot.Options, 'width'> => {
     const n = names.split('\u0000').length;
     const series: uPlot.Series[] = [{ label: 'iteration' }];
-    for (let s = 0; s < n; s++) series.push({ label: names.split('\u0000')[s], stroke: palette.series[s % palette.series.length], width: 1.5, spanGaps: false, points: { size: 4, fill: palette.series[s % palette.series.length] } });
-    if (chart.band) for (const edge of ['− std', '+ std']) series.push({ label: edge, stroke: 'transparent', width: 0, spanGaps: false, points: { show: false } });
-    const axis = (): uPlot.Axis => ({ stroke: palette.text, font: FONT, grid: { stroke: palette.grid, width: 1 }, ticks: { stroke: palette.grid, width: 1, size: 4 } });
+    for (let s = 0; s < n; s++)
+      series.push({
+        label: names.split('\u0000')[s],
+        stroke: palette.series[s % palette.series.length],
+        width: 1.5,
+        spanGaps: false,
+        points: { size: 4, fill: palette.series[s % palette.series.length] },
+      });
+    if (chart.band)
+      for (const edge of ['− std', '+ std'])
+        series.push({ label: edge, stroke: 'transparent', width: 0, spanGaps: false, points: { show: false } });
+    const axis = (): uPlot.Axis => ({
+      stroke: palette.text,
+      font: FONT,
+      grid: { stroke: palette.grid, width: 1 },
+      ticks: { stroke: palette.grid, width: 1, size: 4 },
+    });
     return {
       height,
       series,
       bands: chart.band ? [{ series: [n + 2, n + 1], fill: palette.band }] : [],
       scales: {
         x: { time: false, range: (_u, min, max) => xRange(min, max) },
-        y: logScale ? { distr: 3, log: 10, range: (_u, min, max) => paddedRange(min, max, true) } : { range: (_u, min, max) => paddedRange(min, max) },
+        y: logScale
+          ? { distr: 3, log: 10, range: (_u, min, max) => paddedRange(min, max, true) }
+          : { range: (_u, min, max) => paddedRange(min, max) },
       },
       axes: [
         { ...axis(), incrs: ITERATION_INCRS, size: 28 },
         // Wide enough for the longest tick label.
         {
           ...axis(),
-          values: (_u, splits, _i, _space, incr) => splits.map((v) => (v === null ? null : logScale ? logTickLabel(v) : tickLabel(v, incr))),
+          values: (_u, splits, _i, _space, incr) =>
+            splits.map((v) => (v === null ? null : logScale ? logTickLabel(v) : tickLabel(v, incr))),
           size: (_u, labels) => 14 + 6.2 * Math.max(3, ...(labels ?? []).map((l) => String(l ?? '').length)),
         },
       ],
@@ -151,7 +182,11 @@ export function LineChart({ title, help, chart, metric, bandMetric, log = false,
   useEffect(() => {
     const el = box.current;
     if (!el) return;
-    const u = new uPlot({ ...options, width: Math.max(100, Math.floor(el.clientWidth) || 300) }, dataNow.current.data as uPlot.AlignedData, el);
+    const u = new uPlot(
+      { ...options, width: Math.max(100, Math.floor(el.clientWidth) || 300) },
+      dataNow.current.data as uPlot.AlignedData,
+      el,
+    );
     plot.current = u;
     remember(u);
     let frame = 0;
@@ -192,17 +227,36 @@ export function LineChart({ title, help, chart, metric, bandMetric, log = false,
           {title}
         </Text>
         {log && (
-          <Text span size="xs" c="dimmed" title={logScale ? 'logarithmic y axis' : 'a value ≤ 0 cannot go on a log axis: linear until there is none'}>
+          <Text
+            span
+            size="xs"
+            c="dimmed"
+            title={logScale ? 'logarithmic y axis' : 'a value ≤ 0 cannot go on a log axis: linear until there is none'}
+          >
             {logScale ? 'log' : 'linear'}
           </Text>
         )}
-        {!multi && <Text span size="xs" c="dimmed" ff="monospace" style={{ whiteSpace: 'nowrap' }} ref={(e: HTMLSpanElement | null) => void (values.current[0] = e)} data-testid={testId && `${testId}-value`} />}
+        {!multi && (
+          <Text
+            span
+            size="xs"
+            c="dimmed"
+            ff="monospace"
+            style={{ whiteSpace: 'nowrap' }}
+            ref={(e: HTMLSpanElement | null) => void (values.current[0] = e)}
+            data-testid={testId && `${testId}-value`}
+          />
+        )}
       </Group>
       <div style={{ position: 'relative', minWidth: 0 }}>
         {/* uPlot's own DOM: React renders nothing inside */}
         <div ref={box} style={{ minWidth: 0, overflow: 'hidden', height }} />
         {points === 0 && (
-          <Text size="xs" c="dimmed" style={{ position: 'absolute', top: height / 2 - 20, left: 60, pointerEvents: 'none' }}>
+          <Text
+            size="xs"
+            c="dimmed"
+            style={{ position: 'absolute', top: height / 2 - 20, left: 60, pointerEvents: 'none' }}
+          >
             waiting for data…
           </Text>
         )}
@@ -212,7 +266,14 @@ export function LineChart({ title, help, chart, metric, bandMetric, log = false,
           {chart.names.map((name, i) => (
             <Text key={name} size="xs">
               <span style={{ color: palette.series[i % palette.series.length] }}>■</span> {name}{' '}
-              <Text span size="xs" c="dimmed" ff="monospace" ref={(e: HTMLSpanElement | null) => void (values.current[i] = e)} data-testid={testId && `${testId}-value-${i}`} />
+              <Text
+                span
+                size="xs"
+                c="dimmed"
+                ff="monospace"
+                ref={(e: HTMLSpanElement | null) => void (values.current[i] = e)}
+                data-testid={testId && `${testId}-value-${i}`}
+              />
             </Text>
           ))}
         </Group>

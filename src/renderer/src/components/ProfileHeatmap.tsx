@@ -4,13 +4,22 @@
 import { useEffect, useRef } from 'react';
 import { Text } from '@mantine/core';
 
-export function ProfileHeatmap({ actions, sigmas, profile }: { actions: number[]; sigmas: number[]; profile: number[][] }) {
+export function ProfileHeatmap({
+  actions,
+  sigmas,
+  profile,
+}: {
+  actions: number[];
+  sigmas: number[];
+  profile: number[][];
+}) {
   const canvas = useRef<HTMLCanvasElement>(null);
   useEffect(() => {
     const c = canvas.current;
     if (!c) return;
     const cell = 22;
-    const L = 52, T = 18;
+    const L = 52,
+      T = 18;
     c.width = L + actions.length * cell;
     c.height = T + profile.length * cell;
     const g = c.getContext('2d')!;

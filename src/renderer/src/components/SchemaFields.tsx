@@ -72,13 +72,36 @@ export function SchemaFields({
               />
             );
           case 'boolean':
-            return <Switch {...common} checked={v === true} onChange={(e) => onChange(key, e.currentTarget.checked)} mt="md" />;
+            return (
+              <Switch
+                {...common}
+                checked={v === true}
+                onChange={(e) => onChange(key, e.currentTarget.checked)}
+                mt="md"
+              />
+            );
           case 'number-list':
-            return <TextInput {...common} value={String(v ?? '')} onChange={(e) => onChange(key, e.currentTarget.value)} error={formError(f, v)} />;
+            return (
+              <TextInput
+                {...common}
+                value={String(v ?? '')}
+                onChange={(e) => onChange(key, e.currentTarget.value)}
+                error={formError(f, v)}
+              />
+            );
           case 'number':
           case 'nullable-number':
             // ∞ cannot be typed into a NumberInput: such fields take text ("inf").
-            if (f.inf) return <TextInput {...common} value={String(v ?? '')} onChange={(e) => onChange(key, e.currentTarget.value)} error={formError(f, v)} placeholder={describeField(f)} />;
+            if (f.inf)
+              return (
+                <TextInput
+                  {...common}
+                  value={String(v ?? '')}
+                  onChange={(e) => onChange(key, e.currentTarget.value)}
+                  error={formError(f, v)}
+                  placeholder={describeField(f)}
+                />
+              );
             return (
               <NumberInput
                 {...common}

@@ -63,7 +63,10 @@ export function metricChart(lines: readonly MetricsLine[], info: MetricInfo): Ch
 }
 
 /** Several runs' curves of one metric on a shared x (the union of their iterations). */
-export function comparisonChart(runs: readonly { name: string; lines: readonly MetricsLine[] }[], key: string): ChartData {
+export function comparisonChart(
+  runs: readonly { name: string; lines: readonly MetricsLine[] }[],
+  key: string,
+): ChartData {
   const cols = runs.map((r) => metricColumns(r.lines, key));
   const xs = [...new Set(cols.flatMap((c) => c.x))].sort((a, b) => a - b);
   const at = new Map(xs.map((x, i) => [x, i]));
@@ -84,7 +87,8 @@ export function pointCount(c: ChartData): number {
 
 /** Whether every value (series and band) is positive: a log axis can show them all. */
 export function allPositive(c: ChartData): boolean {
-  for (let s = 1; s < c.data.length; s++) for (const v of c.data[s]!) if (v !== null && v !== undefined && v <= 0) return false;
+  for (let s = 1; s < c.data.length; s++)
+    for (const v of c.data[s]!) if (v !== null && v !== undefined && v <= 0) return false;
   return true;
 }
 

@@ -32,7 +32,9 @@ interface Line {
   isOpen(): boolean;
 }
 
-function makeClient(open: (hooks: { deliver: (raw: unknown) => void; opened: () => void; lost: (why: string) => void }) => Line): EngineClient {
+function makeClient(
+  open: (hooks: { deliver: (raw: unknown) => void; opened: () => void; lost: (why: string) => void }) => Line,
+): EngineClient {
   const pending = new Map<number, { method: Method; resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   const eventListeners = new Set<(e: EngineEvent) => void>();
   const statusListeners = new Set<(s: ConnectionStatus, why?: string) => void>();
@@ -90,7 +92,9 @@ function makeClient(open: (hooks: { deliver: (raw: unknown) => void; opened: () 
 }
 
 /** Web mode: a WebSocket to this page's server, reconnecting when it drops. */
-export function connectWebSocket(url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`): EngineClient {
+export function connectWebSocket(
+  url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`,
+): EngineClient {
   return makeClient(({ deliver, opened, lost }) => {
     let ws: WebSocket;
     let retry = 250;
@@ -129,7 +133,11 @@ export function connectElectron(api: NonNullable<Window['api']>): EngineClient {
         port.onmessage = (m) => deliver(m.data);
         port.start();
         opened();
-      } else if (typeof ev.data === 'object' && ev.data !== null && (ev.data as { type?: unknown }).type === 'sampler-studio:engine-exit') {
+      } else if (
+        typeof ev.data === 'object' &&
+        ev.data !== null &&
+        (ev.data as { type?: unknown }).type === 'sampler-studio:engine-exit'
+      ) {
         port?.close();
         port = null;
         lost(String((ev.data as { why?: unknown }).why ?? 'the engine stopped'));

@@ -14,7 +14,12 @@ import type { EngineClient } from '../engine/client';
  * run) resubscribes and drops what the old one had buffered; null subscribes to nothing. `flush`
  * may change on every render (the latest one is called).
  */
-export function useEventBacklog<E extends EngineEvent>(engine: EngineClient, accept: ((e: EngineEvent) => e is E) | null, flush: (batch: E[]) => void, intervalMs = 100): void {
+export function useEventBacklog<E extends EngineEvent>(
+  engine: EngineClient,
+  accept: ((e: EngineEvent) => e is E) | null,
+  flush: (batch: E[]) => void,
+  intervalMs = 100,
+): void {
   const latestFlush = useRef(flush);
   useEffect(() => {
     latestFlush.current = flush;

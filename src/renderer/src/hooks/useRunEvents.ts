@@ -36,11 +36,19 @@ export interface RunView {
 
 type RunScoped = MetricsEvent | ProfileEvent | SamplesEvent | LogEvent | RunEvent;
 
-const NOTHING: RunView = { metrics: [], profile: null, samples: [], journal: [], status: { state: 'finished', iteration: 0, iterations: 0 } };
+const NOTHING: RunView = {
+  metrics: [],
+  profile: null,
+  samples: [],
+  journal: [],
+  status: { state: 'finished', iteration: 0, iterations: 0 },
+};
 
 function opening(run: OpenedRun | null): RunView {
   if (!run) return NOTHING;
-  const metrics: MetricsEvent[] = run.history.filter((m) => Number.isFinite(m['iteration'])).map((m) => ({ type: 'metrics', run: run.dir, iteration: m['iteration']!, metrics: m }));
+  const metrics: MetricsEvent[] = run.history
+    .filter((m) => Number.isFinite(m['iteration']))
+    .map((m) => ({ type: 'metrics', run: run.dir, iteration: m['iteration']!, metrics: m }));
   return { metrics, profile: null, samples: [], journal: [], status: run.status };
 }
 
@@ -65,7 +73,13 @@ export function applyRunEvents(v: RunView, batch: readonly RunScoped[]): RunView
     else if (e.type === 'samples') samples = samples.concat(e);
     else {
       journal = journal.concat(e);
-      if (e.type === 'run') status = { state: e.state, iteration: e.iteration, iterations: e.iterations, ...(e.reason !== undefined ? { reason: e.reason } : {}) };
+      if (e.type === 'run')
+        status = {
+          state: e.state,
+          iteration: e.iteration,
+          iterations: e.iterations,
+          ...(e.reason !== undefined ? { reason: e.reason } : {}),
+        };
     }
   }
   return { metrics, profile, samples, journal, status };
@@ -80,8 +94,14 @@ export function useRunEvents(engine: EngineClient, run: OpenedRun | null): RunVi
     current = { run, view: opening(run) };
     setState(current);
   }
-  const accept = useMemo(() => (run === null ? null : (e: EngineEvent): e is RunScoped => e.type !== 'progress' && e.run === run.dir), [run]);
-  const flush = useCallback((batch: RunScoped[]) => setState((s) => (s.run === run ? { run, view: applyRunEvents(s.view, batch) } : s)), [run]);
+  const accept = useMemo(
+    () => (run === null ? null : (e: EngineEvent): e is RunScoped => e.type !== 'progress' && e.run === run.dir),
+    [run],
+  );
+  const flush = useCallback(
+    (batch: RunScoped[]) => setState((s) => (s.run === run ? { run, view: applyRunEvents(s.view, batch) } : s)),
+    [run],
+  );
   useEventBacklog(engine, accept, flush);
   return current.view;
 }

@@ -4,7 +4,21 @@
 // the policy.
 
 import { useState } from 'react';
-import { Alert, Button, Card, Checkbox, Group, Image, NumberInput, SimpleGrid, Slider, Stack, Table, Text, TextInput } from '@mantine/core';
+import {
+  Alert,
+  Button,
+  Card,
+  Checkbox,
+  Group,
+  Image,
+  NumberInput,
+  SimpleGrid,
+  Slider,
+  Stack,
+  Table,
+  Text,
+  TextInput,
+} from '@mantine/core';
 import type { ComparisonResult } from '../../../shared/protocol';
 import { BAND_METRICS, EVAL_METRICS, evalRunKey, formatMetric, isBetter, metricInfo } from '../../../shared/metrics';
 import type { EngineClient } from '../engine/client';
@@ -48,13 +62,24 @@ export function CompareScreen({ engine, run }: { engine: EngineClient; run: stri
   const [grid, setGrid] = useState('');
   const [bestConstant, setBestConstant] = useState(true);
   if (!run) return <Alert color="yellow">Train a policy first (Tune → Train).</Alert>;
-  const nError = Number.isInteger(Number(n)) && Number(n) >= 100 && Number(n) <= 100_000 ? null : 'a whole number from 100 to 100,000';
+  const nError =
+    Number.isInteger(Number(n)) && Number(n) >= 100 && Number(n) <= 100_000
+      ? null
+      : 'a whole number from 100 to 100,000';
 
   const evaluate = async (tau: number): Promise<void> => {
     setBusy(true);
     setError(null);
     try {
-      setResult(await engine.request('eval.policy', { run, n: Number(n), temperature: tau, bestConstant, ...(grid.trim() ? { gridResult: grid.trim() } : {}) }));
+      setResult(
+        await engine.request('eval.policy', {
+          run,
+          n: Number(n),
+          temperature: tau,
+          bestConstant,
+          ...(grid.trim() ? { gridResult: grid.trim() } : {}),
+        }),
+      );
     } catch (e) {
       setError((e as Error).message);
     } finally {
@@ -63,14 +88,30 @@ export function CompareScreen({ engine, run }: { engine: EngineClient; run: stri
   };
   const keys = result ? columns(result) : [];
   const best = Object.fromEntries(keys.map((k) => [k, result ? bestRow(result, k) : -1]));
-  const labels = (better: 'lower' | 'higher'): string => keys.filter((k) => metricInfo(k).better === better).map((k) => metricInfo(k).label).join(', ');
+  const labels = (better: 'lower' | 'higher'): string =>
+    keys
+      .filter((k) => metricInfo(k).better === better)
+      .map((k) => metricInfo(k).label)
+      .join(', ');
   return (
     <Stack gap="md">
       <RunHeader title="Compare" run={run} />
       <Group align="end">
         <NumberInput label="Samples per row" value={n} onChange={setN} min={100} max={100000} error={nError} w={180} />
-        <TextInput label="Grid result (optional)" description="a `grid` output directory: adds its best constant" value={grid} onChange={(e) => setGrid(e.currentTarget.value)} w={360} />
-        <Checkbox label="Search the best constant" description="a grid over the policy’s action values (cfg, gamma), chosen by FID on another seed" checked={bestConstant} onChange={(e) => setBestConstant(e.currentTarget.checked)} maw={260} />
+        <TextInput
+          label="Grid result (optional)"
+          description="a `grid` output directory: adds its best constant"
+          value={grid}
+          onChange={(e) => setGrid(e.currentTarget.value)}
+          w={360}
+        />
+        <Checkbox
+          label="Search the best constant"
+          description="a grid over the policy’s action values (cfg, gamma), chosen by FID on another seed"
+          checked={bestConstant}
+          onChange={(e) => setBestConstant(e.currentTarget.checked)}
+          maw={260}
+        />
         <Button onClick={() => void evaluate(temperature)} loading={busy} disabled={nError !== null}>
           {result ? 'Evaluate again' : 'Evaluate'}
         </Button>
@@ -79,7 +120,17 @@ export function CompareScreen({ engine, run }: { engine: EngineClient; run: stri
         <Text size="sm" fw={500}>
           Policy temperature τ = {temperature.toFixed(2)} (lower: more deterministic)
         </Text>
-        <Slider min={0.25} max={2} step={0.05} value={temperature} onChange={setTemperature} onChangeEnd={(t) => result && void evaluate(t)} disabled={busy} thumbLabel="policy temperature" maw={420} />
+        <Slider
+          min={0.25}
+          max={2}
+          step={0.05}
+          value={temperature}
+          onChange={setTemperature}
+          onChangeEnd={(t) => result && void evaluate(t)}
+          disabled={busy}
+          thumbLabel="policy temperature"
+          maw={420}
+        />
       </div>
       {error && (
         <Alert color="red" title="Could not evaluate">
@@ -93,7 +144,9 @@ export function CompareScreen({ engine, run }: { engine: EngineClient; run: stri
               <Table.Tr>
                 <Table.Th>method</Table.Th>
                 <Table.Th title="guided denoiser evaluations D_w per sample">NFE</Table.Th>
-                <Table.Th title="network passes per sample: a guided evaluation with w ≠ 1 runs the network twice">denoiser passes</Table.Th>
+                <Table.Th title="network passes per sample: a guided evaluation with w ≠ 1 runs the network twice">
+                  denoiser passes
+                </Table.Th>
                 {keys.map((k) => (
                   <Table.Th key={k} title={metricInfo(k).help}>
                     {metricInfo(k).label}
@@ -117,7 +170,9 @@ export function CompareScreen({ engine, run }: { engine: EngineClient; run: stri
             </Table.Tbody>
           </Table>
           <Text size="xs" c="dimmed">
-            n = {result.n} per row, seed {result.seed}, iteration {result.iteration}; {labels('lower')} lower is better, {labels('higher')} higher (best in bold). NFE counts guided evaluations D_w; denoiser passes count network calls (two for w ≠ 1).
+            n = {result.n} per row, seed {result.seed}, iteration {result.iteration}; {labels('lower')} lower is better,{' '}
+            {labels('higher')} higher (best in bold). NFE counts guided evaluations D_w; denoiser passes count network
+            calls (two for w ≠ 1).
           </Text>
           <SimpleGrid cols={{ base: 1, sm: 2, lg: 3 }}>
             {result.rows.map((r) => (
@@ -125,7 +180,13 @@ export function CompareScreen({ engine, run }: { engine: EngineClient; run: stri
                 <Text size="sm" fw={500}>
                   {r.name}
                 </Text>
-                {r.pngBase64 && <Image src={`data:image/png;base64,${r.pngBase64}`} alt={`samples: ${r.name}`} data-testid="compare-samples" />}
+                {r.pngBase64 && (
+                  <Image
+                    src={`data:image/png;base64,${r.pngBase64}`}
+                    alt={`samples: ${r.name}`}
+                    data-testid="compare-samples"
+                  />
+                )}
               </Card>
             ))}
           </SimpleGrid>

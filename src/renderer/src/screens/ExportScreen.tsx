@@ -27,7 +27,12 @@ export function ExportScreen({ engine, run }: { engine: EngineClient; run: strin
     setError(null);
   }, [run]);
   if (!run) return <Alert color="yellow">Train a policy first (Tune → Train), or open a run on the Runs screen.</Alert>;
-  const outError = out.trim() === '' ? 'enter where to write the file' : !/\.onnx$/i.test(out.trim()) ? 'the file name must end in .onnx' : null;
+  const outError =
+    out.trim() === ''
+      ? 'enter where to write the file'
+      : !/\.onnx$/i.test(out.trim())
+        ? 'the file name must end in .onnx'
+        : null;
 
   const doExport = async (force: boolean): Promise<void> => {
     setBusy(true);
@@ -36,7 +41,11 @@ export function ExportScreen({ engine, run }: { engine: EngineClient; run: strin
     try {
       const r = await engine.request('policy.export', { run, out: out.trim(), force });
       setResult(r);
-      notifications.show({ color: 'green', title: 'Policy exported', message: `${r.path} (${(r.bytes / 1024).toFixed(1)} KiB)` });
+      notifications.show({
+        color: 'green',
+        title: 'Policy exported',
+        message: `${r.path} (${(r.bytes / 1024).toFixed(1)} KiB)`,
+      });
     } catch (e) {
       if (e instanceof EngineError && e.code === 'exists') setConfirm(out.trim());
       else setError((e as Error).message);
@@ -65,8 +74,9 @@ export function ExportScreen({ engine, run }: { engine: EngineClient; run: strin
     <Stack gap="md">
       <RunHeader title="Export" run={run} />
       <Text size="sm">
-        Writes the run’s EMA policy as one self-contained ONNX file (its encoder and embeddings inside) plus a JSON sidecar with its metadata and evaluation. The file is checked against the engine
-        before it is written. See the README for a Python sampler that uses it.
+        Writes the run’s EMA policy as one self-contained ONNX file (its encoder and embeddings inside) plus a JSON
+        sidecar with its metadata and evaluation. The file is checked against the engine before it is written. See the
+        README for a Python sampler that uses it.
       </Text>
       <form
         onSubmit={(e) => {
@@ -75,7 +85,14 @@ export function ExportScreen({ engine, run }: { engine: EngineClient; run: strin
         }}
       >
         <Group align="end">
-          <TextInput label="Export to" description={window.api ? 'a file on this computer' : 'a path on the machine that runs the engine'} value={out} onChange={(e) => setOut(e.currentTarget.value)} error={outError} w={520} />
+          <TextInput
+            label="Export to"
+            description={window.api ? 'a file on this computer' : 'a path on the machine that runs the engine'}
+            value={out}
+            onChange={(e) => setOut(e.currentTarget.value)}
+            error={outError}
+            w={520}
+          />
           {window.api && (
             <Button variant="default" onClick={() => void choose()}>
               Choose…
@@ -107,13 +124,18 @@ export function ExportScreen({ engine, run }: { engine: EngineClient; run: strin
       {result && (
         <Stack gap="xs" data-testid="export-result">
           <Group gap="xs">
-            <Badge color={result.verification.maxAbsDiff <= result.verification.tolerance ? 'green' : 'red'}>verified</Badge>
+            <Badge color={result.verification.maxAbsDiff <= result.verification.tolerance ? 'green' : 'red'}>
+              verified
+            </Badge>
             <Text size="sm">
-              {result.verification.states} states, max |Δlogit| {result.verification.maxAbsDiff.toExponential(2)} (≤ {result.verification.tolerance}) against the engine in a fresh ONNX Runtime session
+              {result.verification.states} states, max |Δlogit| {result.verification.maxAbsDiff.toExponential(2)} (≤{' '}
+              {result.verification.tolerance}) against the engine in a fresh ONNX Runtime session
             </Text>
           </Group>
           <Text size="sm">
-            <Code>{result.path}</Code> — {(result.bytes / 1024).toFixed(1)} KiB, opset {result.opset}, IR {result.irVersion}, written in {result.seconds.toFixed(2)} s; metadata and evaluation in <Code>{result.sidecar}</Code>
+            <Code>{result.path}</Code> — {(result.bytes / 1024).toFixed(1)} KiB, opset {result.opset}, IR{' '}
+            {result.irVersion}, written in {result.seconds.toFixed(2)} s; metadata and evaluation in{' '}
+            <Code>{result.sidecar}</Code>
           </Text>
           <Table withTableBorder striped>
             <Table.Thead>
@@ -130,8 +152,10 @@ export function ExportScreen({ engine, run }: { engine: EngineClient; run: strin
             </Table.Tbody>
           </Table>
           <Text size="xs" c="dimmed">
-            {result.metadata['intervention']} policy, actions {result.metadata['actions']}, {result.metadata['divergence']}, {result.metadata['conditioning']}; {result.metadata['sampler']} {result.metadata['steps']} steps on {result.metadata['model']}, iteration{' '}
-            {result.metadata['iteration']}. {result.metadata['action_mask']}
+            {result.metadata['intervention']} policy, actions {result.metadata['actions']},{' '}
+            {result.metadata['divergence']}, {result.metadata['conditioning']}; {result.metadata['sampler']}{' '}
+            {result.metadata['steps']} steps on {result.metadata['model']}, iteration {result.metadata['iteration']}.{' '}
+            {result.metadata['action_mask']}
           </Text>
         </Stack>
       )}

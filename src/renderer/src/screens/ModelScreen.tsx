@@ -2,11 +2,34 @@
 // its manifest facts or its validation report (what is wrong and how to fix it).
 
 import { useEffect, useState } from 'react';
-import { Alert, Badge, Button, Card, Center, Group, Image, Loader, SimpleGrid, Stack, Table, Text, TextInput, Title } from '@mantine/core';
+import {
+  Alert,
+  Badge,
+  Button,
+  Card,
+  Center,
+  Group,
+  Image,
+  Loader,
+  SimpleGrid,
+  Stack,
+  Table,
+  Text,
+  TextInput,
+  Title,
+} from '@mantine/core';
 import type { ModelReport, ModelSummary } from '../../../shared/protocol';
 import type { EngineClient } from '../engine/client';
 
-export function ModelScreen({ engine, onChosen, onContinue }: { engine: EngineClient; onChosen: (report: ModelReport) => void; onContinue: () => void }) {
+export function ModelScreen({
+  engine,
+  onChosen,
+  onContinue,
+}: {
+  engine: EngineClient;
+  onChosen: (report: ModelReport) => void;
+  onContinue: () => void;
+}) {
   const [models, setModels] = useState<ModelSummary[] | null>(null);
   const [listError, setListError] = useState<string | null>(null);
   const [report, setReport] = useState<ModelReport | null>(null);
@@ -24,7 +47,12 @@ export function ModelScreen({ engine, onChosen, onContinue }: { engine: EngineCl
       setReport(r);
       if (r.ok) onChosen(r);
     } catch (e) {
-      setReport({ summary: { id: dir, dir, bundled: false, name: null, description: '', shape: [], numClasses: 0, error: null }, ok: false, problem: { message: (e as Error).message, file: null, key: null }, facts: null });
+      setReport({
+        summary: { id: dir, dir, bundled: false, name: null, description: '', shape: [], numClasses: 0, error: null },
+        ok: false,
+        problem: { message: (e as Error).message, file: null, key: null },
+        facts: null,
+      });
     } finally {
       setOpening(null);
     }
@@ -54,7 +82,13 @@ export function ModelScreen({ engine, onChosen, onContinue }: { engine: EngineCl
             <Text size="xs" mt="xs">
               shape [{m.shape.join(', ')}] · {m.numClasses > 0 ? `${m.numClasses} classes` : 'unconditional'}
             </Text>
-            <Button mt="sm" variant="light" onClick={() => void open(m.dir)} loading={opening === m.dir} aria-label={`Open ${m.id}`}>
+            <Button
+              mt="sm"
+              variant="light"
+              onClick={() => void open(m.dir)}
+              loading={opening === m.dir}
+              aria-label={`Open ${m.id}`}
+            >
               Open
             </Button>
           </Card>
@@ -67,7 +101,14 @@ export function ModelScreen({ engine, onChosen, onContinue }: { engine: EngineCl
         }}
       >
         <Group align="end">
-          <TextInput label="Open model directory" placeholder="/path/to/model" value={path} onChange={(e) => setPath(e.currentTarget.value)} style={{ flex: 1 }} error={path !== '' && !path.trim() ? 'enter a directory' : null} />
+          <TextInput
+            label="Open model directory"
+            placeholder="/path/to/model"
+            value={path}
+            onChange={(e) => setPath(e.currentTarget.value)}
+            style={{ flex: 1 }}
+            error={path !== '' && !path.trim() ? 'enter a directory' : null}
+          />
           {window.api && (
             <Button
               variant="default"
@@ -89,7 +130,11 @@ export function ModelScreen({ engine, onChosen, onContinue }: { engine: EngineCl
         </Group>
       </form>
       {report && !report.ok && (
-        <Alert color="red" title={`${report.summary.name ?? report.summary.id} cannot be used`} data-testid="model-problem">
+        <Alert
+          color="red"
+          title={`${report.summary.name ?? report.summary.id} cannot be used`}
+          data-testid="model-problem"
+        >
           <Text size="sm">{report.problem?.message}</Text>
           {report.problem?.key && (
             <Text size="xs" mt={4}>
@@ -139,7 +184,13 @@ function ModelPreview({ engine, id, dir }: { engine: EngineClient; id: string; d
   if (failed) return null;
   return (
     <Card.Section mb="xs">
-      {src ? <Image src={src} alt={`samples from ${id}`} h={180} fit="contain" bg="dark.8" data-testid={`preview-${id}`} /> : <Center h={180}><Loader size="sm" aria-label={`Drawing samples from ${id}`} /></Center>}
+      {src ? (
+        <Image src={src} alt={`samples from ${id}`} h={180} fit="contain" bg="dark.8" data-testid={`preview-${id}`} />
+      ) : (
+        <Center h={180}>
+          <Loader size="sm" aria-label={`Drawing samples from ${id}`} />
+        </Center>
+      )}
     </Card.Section>
   );
 }

@@ -3,7 +3,22 @@
 // the curves of several, or delete one (moved into .trash beside it, after a confirmation).
 
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
-import { Alert, Badge, Button, Checkbox, Code, Group, Modal, NumberInput, Select, Stack, Table, Text, TextInput, Title } from '@mantine/core';
+import {
+  Alert,
+  Badge,
+  Button,
+  Checkbox,
+  Code,
+  Group,
+  Modal,
+  NumberInput,
+  Select,
+  Stack,
+  Table,
+  Text,
+  TextInput,
+  Title,
+} from '@mantine/core';
 import { notifications } from '@mantine/notifications';
 import type { RunSummary } from '../../../shared/protocol';
 import { COMPARABLE_RUN_METRICS, evalRunKey, formatMetric, HEADLINE_METRIC, metricInfo } from '../../../shared/metrics';
@@ -19,7 +34,11 @@ const HEADLINE = evalRunKey(HEADLINE_METRIC);
 
 /** What the list knows of a run's state: training here, or ended at its target (finished) or before it (stopped). */
 export function listedStatus(r: RunSummary): RunStatus {
-  return { state: r.active ? 'started' : r.iteration >= r.iterations ? 'finished' : 'stopped', iteration: r.iteration, iterations: r.iterations };
+  return {
+    state: r.active ? 'started' : r.iteration >= r.iterations ? 'finished' : 'stopped',
+    iteration: r.iteration,
+    iterations: r.iterations,
+  };
 }
 
 /** Metrics lines → CSV (one column per metric name, in first-seen order). */
@@ -31,7 +50,17 @@ export function metricsCsv(lines: Record<string, number>[]): string {
 }
 
 /** `root` and `setRoot` live in the app, so the folder stays chosen across screens. */
-export function RunsScreen({ engine, onOpen, root, setRoot }: { engine: EngineClient; onOpen: (run: OpenedRun) => void; root: string; setRoot: (r: string) => void }) {
+export function RunsScreen({
+  engine,
+  onOpen,
+  root,
+  setRoot,
+}: {
+  engine: EngineClient;
+  onOpen: (run: OpenedRun) => void;
+  root: string;
+  setRoot: (r: string) => void;
+}) {
   const [runs, setRuns] = useState<RunSummary[] | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [more, setMore] = useState<number | string>(50);
@@ -67,7 +96,12 @@ export function RunsScreen({ engine, onOpen, root, setRoot }: { engine: EngineCl
   const chart = useMemo(
     () =>
       comparisonChart(
-        selected.map((dir) => ({ name: dir.split(/[\\/]/).pop()!, lines: (curves[dir] ?? []).filter((m) => Number.isFinite(m['iteration'])).map((m) => ({ iteration: m['iteration']!, metrics: m })) })),
+        selected.map((dir) => ({
+          name: dir.split(/[\\/]/).pop()!,
+          lines: (curves[dir] ?? [])
+            .filter((m) => Number.isFinite(m['iteration']))
+            .map((m) => ({ iteration: m['iteration']!, metrics: m })),
+        })),
         metric,
       ),
     [selected, curves, metric],
@@ -78,7 +112,10 @@ export function RunsScreen({ engine, onOpen, root, setRoot }: { engine: EngineCl
     try {
       const { trashed } = await engine.request('runs.delete', { run: r.dir });
       setSelected((s) => s.filter((d) => d !== r.dir));
-      notifications.show({ title: 'Run moved to the trash', message: `${r.dir} → ${trashed} (move it back to restore it)` });
+      notifications.show({
+        title: 'Run moved to the trash',
+        message: `${r.dir} → ${trashed} (move it back to restore it)`,
+      });
       await refresh();
     } catch (e) {
       setError((e as Error).message);
@@ -99,7 +136,11 @@ export function RunsScreen({ engine, onOpen, root, setRoot }: { engine: EngineCl
       const target = Math.max(r.iterations, r.iteration + Number(more));
       await engine.request('train.resume', { run: r.dir, iterations: target });
       // Its `started` event came before this answer: the run is training (see useRunEvents).
-      onOpen({ dir: r.dir, history: h.metrics, status: { state: 'started', iteration: r.iteration, iterations: target } });
+      onOpen({
+        dir: r.dir,
+        history: h.metrics,
+        status: { state: 'started', iteration: r.iteration, iterations: target },
+      });
     } catch (e) {
       setError((e as Error).message);
     }
@@ -144,7 +185,10 @@ export function RunsScreen({ engine, onOpen, root, setRoot }: { engine: EngineCl
               return (
                 <Table.Tr key={r.dir}>
                   <Table.Td>
-                    <Checkbox aria-label={`Compare ${name}`} checked={selected.includes(r.dir)} onChange={(e) => {
+                    <Checkbox
+                      aria-label={`Compare ${name}`}
+                      checked={selected.includes(r.dir)}
+                      onChange={(e) => {
                         // Read now: React may run the updater after the event (currentTarget is null by then).
                         const checked = e.currentTarget.checked;
                         setSelected((s) => (checked ? s.concat(r.dir) : s.filter((d) => d !== r.dir)));
@@ -167,13 +211,26 @@ export function RunsScreen({ engine, onOpen, root, setRoot }: { engine: EngineCl
                       <Button size="xs" variant="light" onClick={() => void open(r)} aria-label={`Open ${name}`}>
                         Open
                       </Button>
-                      <Button size="xs" variant="light" disabled={r.active} onClick={() => void resume(r)} aria-label={`Resume ${name}`}>
+                      <Button
+                        size="xs"
+                        variant="light"
+                        disabled={r.active}
+                        onClick={() => void resume(r)}
+                        aria-label={`Resume ${name}`}
+                      >
                         Resume
                       </Button>
                       <Button size="xs" variant="subtle" onClick={() => void csv(r)} aria-label={`CSV of ${name}`}>
                         CSV
                       </Button>
-                      <Button size="xs" variant="subtle" color="red" disabled={r.active} onClick={() => setTrash(r)} aria-label={`Delete ${name}`}>
+                      <Button
+                        size="xs"
+                        variant="subtle"
+                        color="red"
+                        disabled={r.active}
+                        onClick={() => setTrash(r)}
+                        aria-label={`Delete ${name}`}
+                      >
                         Delete
                       </Button>
                     </Group>
@@ -186,13 +243,29 @@ export function RunsScreen({ engine, onOpen, root, setRoot }: { engine: EngineCl
       )}
       {selected.length > 0 && (
         <Stack gap="xs" data-testid="runs-compare">
-          <Select label="Compare curves of the selected runs" data={COMPARABLE} value={metric} onChange={(v) => v && setMetric(v)} allowDeselect={false} w={320} />
-          <LineChart title={info.label} help={info.help} chart={chart} metric={metric} log={info.log} height={220} testId="runs-compare-chart" />
+          <Select
+            label="Compare curves of the selected runs"
+            data={COMPARABLE}
+            value={metric}
+            onChange={(v) => v && setMetric(v)}
+            allowDeselect={false}
+            w={320}
+          />
+          <LineChart
+            title={info.label}
+            help={info.help}
+            chart={chart}
+            metric={metric}
+            log={info.log}
+            height={220}
+            testId="runs-compare-chart"
+          />
         </Stack>
       )}
       <Modal opened={trash !== null} onClose={() => setTrash(null)} title="Delete this run?">
         <Text size="sm">
-          <Code>{trash?.dir}</Code> moves into <Code>.trash</Code> in its folder: it disappears from this list, and nothing is erased (move it back to restore it).
+          <Code>{trash?.dir}</Code> moves into <Code>.trash</Code> in its folder: it disappears from this list, and
+          nothing is erased (move it back to restore it).
         </Text>
         <Group justify="end" mt="md">
           <Button variant="default" onClick={() => setTrash(null)}>

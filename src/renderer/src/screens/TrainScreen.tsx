@@ -4,7 +4,19 @@
 // paused, finished, stopped or failed is the state of its last run event.
 
 import { memo, useMemo, useState } from 'react';
-import { Alert, Button, Group, Image, NumberInput, Progress, SimpleGrid, Slider, Stack, Text, Title } from '@mantine/core';
+import {
+  Alert,
+  Button,
+  Group,
+  Image,
+  NumberInput,
+  Progress,
+  SimpleGrid,
+  Slider,
+  Stack,
+  Text,
+  Title,
+} from '@mantine/core';
 import { isTerminal, type MetricsEvent, type RunState } from '../../../shared/events';
 import { TRAIN_CHARTS, type MetricInfo } from '../../../shared/metrics';
 import type { EngineClient } from '../engine/client';
@@ -15,14 +27,32 @@ import { metricChart } from '../components/chartData';
 import { ProfileHeatmap } from '../components/ProfileHeatmap';
 
 /** How the progress line names each state. */
-const STATE_WORDS: Record<RunState, string> = { started: 'training', paused: 'paused', finished: 'finished', stopped: 'stopped', failed: 'failed' };
+const STATE_WORDS: Record<RunState, string> = {
+  started: 'training',
+  paused: 'paused',
+  finished: 'finished',
+  stopped: 'stopped',
+  failed: 'failed',
+};
 
 const CHART_HEIGHT = 150;
 
 /** One Train chart: its columns are recomputed only when the metrics change (not on every render of the screen). */
 const TrainChart = memo(function TrainChart({ info, metrics }: { info: MetricInfo; metrics: MetricsEvent[] }) {
   const chart = useMemo(() => metricChart(metrics, info), [metrics, info]);
-  return <LineChart title={info.label} help={info.help} chart={chart} metric={info.key} bandMetric={info.band} log={info.log} height={CHART_HEIGHT} sync="train" testId={`chart-${info.key}`} />;
+  return (
+    <LineChart
+      title={info.label}
+      help={info.help}
+      chart={chart}
+      metric={info.key}
+      bandMetric={info.band}
+      log={info.log}
+      height={CHART_HEIGHT}
+      sync="train"
+      testId={`chart-${info.key}`}
+    />
+  );
 });
 
 /** `view`: the run's events, collected by the app (useRunEvents) so leaving this screen loses nothing. */
@@ -42,7 +72,10 @@ export function TrainScreen({ engine, run, view }: { engine: EngineClient; run: 
   const target = status.iterations;
   const last = view.metrics[view.metrics.length - 1];
   const done = last?.iteration ?? status.iteration;
-  const moreError = Number.isInteger(Number(more)) && Number(more) >= 1 && Number(more) <= 100_000 ? null : 'a whole number from 1 to 100,000';
+  const moreError =
+    Number.isInteger(Number(more)) && Number(more) >= 1 && Number(more) <= 100_000
+      ? null
+      : 'a whole number from 1 to 100,000';
   const halt = (how: 'pause' | 'stop'): void => {
     setActionError(null);
     setAsked({ what: how, status });
@@ -64,9 +97,13 @@ export function TrainScreen({ engine, run, view }: { engine: EngineClient; run: 
       setActionError((e as Error).message);
     }
   };
-  const perIt = view.metrics.length > 0 ? view.metrics.reduce((s, m) => s + (m.metrics['time/iteration_s'] ?? 0), 0) / view.metrics.length : null;
+  const perIt =
+    view.metrics.length > 0
+      ? view.metrics.reduce((s, m) => s + (m.metrics['time/iteration_s'] ?? 0), 0) / view.metrics.length
+      : null;
   const eta = perIt !== null && training ? perIt * (target - done) : null;
-  const shown = pick === null ? view.samples[view.samples.length - 1] : view.samples[Math.min(pick, view.samples.length - 1)];
+  const shown =
+    pick === null ? view.samples[view.samples.length - 1] : view.samples[Math.min(pick, view.samples.length - 1)];
   return (
     <Stack gap="md">
       <Group justify="space-between">
@@ -79,22 +116,51 @@ export function TrainScreen({ engine, run, view }: { engine: EngineClient; run: 
           )}
           {isTerminal(status.state) && status.state !== 'paused' && (
             <>
-              <NumberInput size="xs" label="More iterations" value={more} onChange={setMore} min={1} max={100000} error={moreError} w={140} />
-              <Button variant="light" disabled={moreError !== null} loading={pending === 'resume'} onClick={() => void resume(done + Number(more))}>
+              <NumberInput
+                size="xs"
+                label="More iterations"
+                value={more}
+                onChange={setMore}
+                min={1}
+                max={100000}
+                error={moreError}
+                w={140}
+              />
+              <Button
+                variant="light"
+                disabled={moreError !== null}
+                loading={pending === 'resume'}
+                onClick={() => void resume(done + Number(more))}
+              >
                 Resume
               </Button>
             </>
           )}
-          <Button variant="light" disabled={!training || pending === 'stop'} loading={pending === 'pause'} onClick={() => halt('pause')} title="stop after the current iteration, keeping the checkpoint, to continue later">
+          <Button
+            variant="light"
+            disabled={!training || pending === 'stop'}
+            loading={pending === 'pause'}
+            onClick={() => halt('pause')}
+            title="stop after the current iteration, keeping the checkpoint, to continue later"
+          >
             Pause
           </Button>
-          <Button color="red" variant="light" disabled={!training || pending === 'pause'} loading={pending === 'stop'} onClick={() => halt('stop')} title="end the run after the current iteration (it can still be resumed from Runs)">
+          <Button
+            color="red"
+            variant="light"
+            disabled={!training || pending === 'pause'}
+            loading={pending === 'stop'}
+            onClick={() => halt('stop')}
+            title="end the run after the current iteration (it can still be resumed from Runs)"
+          >
             Stop
           </Button>
         </Group>
       </Group>
       {/* A resume that fails says so twice (its answer and its run event): the event's alert is enough. */}
-      {actionError && !(status.state === 'failed' && status.reason === actionError) && <Alert color="red">{actionError}</Alert>}
+      {actionError && !(status.state === 'failed' && status.reason === actionError) && (
+        <Alert color="red">{actionError}</Alert>
+      )}
       {status.state === 'failed' && (
         <Alert color="red" title="Training failed" data-testid="run-failed">
           {status.reason ?? 'no reason given'}
@@ -124,13 +190,36 @@ export function TrainScreen({ engine, run, view }: { engine: EngineClient; run: 
         )}
       </SimpleGrid>
       <SimpleGrid cols={{ base: 1, md: 2 }}>
-        {view.profile ? <ProfileHeatmap actions={view.profile.actions} sigmas={view.profile.sigmas} profile={view.profile.profile} /> : <Text c="dimmed">The profile appears at the first evaluation.</Text>}
+        {view.profile ? (
+          <ProfileHeatmap actions={view.profile.actions} sigmas={view.profile.sigmas} profile={view.profile.profile} />
+        ) : (
+          <Text c="dimmed">The profile appears at the first evaluation.</Text>
+        )}
         <div>
           <Text size="sm" fw={500}>
             Samples (fixed seed){shown && ` — iteration ${shown.iteration}`}
           </Text>
-          {shown ? <Image src={`data:image/png;base64,${shown.pngBase64}`} alt={`samples at iteration ${shown.iteration}`} data-testid="samples" maw={420} /> : <Text c="dimmed">Samples appear at each evaluation.</Text>}
-          {view.samples.length > 1 && <Slider mt="sm" min={0} max={view.samples.length - 1} value={pick ?? view.samples.length - 1} onChange={setPick} label={(i) => `iteration ${view.samples[i]?.iteration}`} aria-label="evaluation to show" />}
+          {shown ? (
+            <Image
+              src={`data:image/png;base64,${shown.pngBase64}`}
+              alt={`samples at iteration ${shown.iteration}`}
+              data-testid="samples"
+              maw={420}
+            />
+          ) : (
+            <Text c="dimmed">Samples appear at each evaluation.</Text>
+          )}
+          {view.samples.length > 1 && (
+            <Slider
+              mt="sm"
+              min={0}
+              max={view.samples.length - 1}
+              value={pick ?? view.samples.length - 1}
+              onChange={setPick}
+              label={(i) => `iteration ${view.samples[i]?.iteration}`}
+              aria-label="evaluation to show"
+            />
+          )}
         </div>
       </SimpleGrid>
       <Stack gap={2} data-testid="run-journal">

@@ -5,7 +5,15 @@
 import { useMemo, useState } from 'react';
 import { Alert, Button, Collapse, Group, SegmentedControl, Stack, Text, TextInput, Title } from '@mantine/core';
 import type { ModelReport } from '../../../shared/protocol';
-import { CONDITIONINGS, defaultConfig, INTERVENTION_DEFAULTS, INTERVENTIONS, LEARNER_FIELDS, learnerConfigFrom, type Intervention } from '../../../shared/learner-config';
+import {
+  CONDITIONINGS,
+  defaultConfig,
+  INTERVENTION_DEFAULTS,
+  INTERVENTIONS,
+  LEARNER_FIELDS,
+  learnerConfigFrom,
+  type Intervention,
+} from '../../../shared/learner-config';
 import type { EngineClient } from '../engine/client';
 import { formError, formValueOf, parseFormValue, SchemaFields, type FormValue } from '../components/SchemaFields';
 
@@ -19,7 +27,15 @@ function formValues(intervention: Intervention): Record<string, FormValue> {
   return Object.fromEntries(FIELD_KEYS.map((k) => [k, formValueOf(LEARNER_FIELDS[k], d[k])]));
 }
 
-export function TuneScreen({ engine, model, onStarted }: { engine: EngineClient; model: ModelReport | null; onStarted: (run: string, iterations: number) => void }) {
+export function TuneScreen({
+  engine,
+  model,
+  onStarted,
+}: {
+  engine: EngineClient;
+  model: ModelReport | null;
+  onStarted: (run: string, iterations: number) => void;
+}) {
   const [values, setValues] = useState<Record<string, FormValue>>(() => formValues('cfg'));
   const [advanced, setAdvanced] = useState(false);
   const [runDir, setRunDir] = useState('');
@@ -32,7 +48,12 @@ export function TuneScreen({ engine, model, onStarted }: { engine: EngineClient;
   // engine fills in the rest from the same schema.
   const chosen = useMemo(() => {
     const d = formValues(intervention);
-    return Object.fromEntries(FIELD_KEYS.filter((k) => k === 'intervention' || String(values[k]) !== String(d[k])).map((k) => [k, parseFormValue(LEARNER_FIELDS[k], values[k]!)]));
+    return Object.fromEntries(
+      FIELD_KEYS.filter((k) => k === 'intervention' || String(values[k]) !== String(d[k])).map((k) => [
+        k,
+        parseFormValue(LEARNER_FIELDS[k], values[k]!),
+      ]),
+    );
   }, [values, intervention]);
   const fieldErrors = FIELD_KEYS.filter((k) => formError(LEARNER_FIELDS[k], values[k]!) !== null);
   // Checks across fields (e.g. renoise's actions), the engine's own words.
@@ -46,15 +67,24 @@ export function TuneScreen({ engine, model, onStarted }: { engine: EngineClient;
     }
   }, [chosen, fieldErrors.length]);
 
-  const basic = FIELD_KEYS.filter((k) => (LEARNER_FIELDS[k].group ?? 'advanced') === 'basic' && (k !== 'nfeBudget' || intervention === 'renoise'));
-  const rest = FIELD_KEYS.filter((k) => (LEARNER_FIELDS[k].group ?? 'advanced') === 'advanced' || (k === 'nfeBudget' && intervention !== 'renoise'));
+  const basic = FIELD_KEYS.filter(
+    (k) => (LEARNER_FIELDS[k].group ?? 'advanced') === 'basic' && (k !== 'nfeBudget' || intervention === 'renoise'),
+  );
+  const rest = FIELD_KEYS.filter(
+    (k) => (LEARNER_FIELDS[k].group ?? 'advanced') === 'advanced' || (k === 'nfeBudget' && intervention !== 'renoise'),
+  );
   const invalid = !model || fieldErrors.length > 0 || configError !== null || (intervention === 'cfg' && !conditional);
-  const defaultRunDir = model ? `runs/${model.summary.id}-${intervention}-${String(values['divergence'])}-s${String(values['seed'])}` : '';
+  const defaultRunDir = model
+    ? `runs/${model.summary.id}-${intervention}-${String(values['divergence'])}-s${String(values['seed'])}`
+    : '';
 
   const set = (key: string, v: FormValue): void => setValues((old) => ({ ...old, [key]: v }));
   const choose = (i: Intervention): void => {
     const d = formValues(i);
-    setValues((old) => ({ ...Object.fromEntries(Object.entries(old).map(([k, v]) => [k, FOLLOW_INTERVENTION.has(k) ? d[k]! : v])), intervention: i }));
+    setValues((old) => ({
+      ...Object.fromEntries(Object.entries(old).map(([k, v]) => [k, FOLLOW_INTERVENTION.has(k) ? d[k]! : v])),
+      intervention: i,
+    }));
   };
 
   const start = async (): Promise<void> => {
@@ -62,7 +92,11 @@ export function TuneScreen({ engine, model, onStarted }: { engine: EngineClient;
     setStarting(true);
     setError(null);
     try {
-      const { run } = await engine.request('train.start', { model: model.summary.dir, runDir: runDir.trim() || defaultRunDir, config: chosen });
+      const { run } = await engine.request('train.start', {
+        model: model.summary.dir,
+        runDir: runDir.trim() || defaultRunDir,
+        config: chosen,
+      });
       onStarted(run, Number(parseFormValue(LEARNER_FIELDS.iterations, values['iterations']!)));
     } catch (e) {
       setError((e as Error).message);
@@ -76,7 +110,11 @@ export function TuneScreen({ engine, model, onStarted }: { engine: EngineClient;
     <Stack gap="md" maw={900}>
       <Title order={2}>Tune</Title>
       {!model && <Alert color="yellow">Open a model first (Model screen).</Alert>}
-      {model && intervention === 'cfg' && !conditional && <Alert color="yellow">{model.summary.name} is unconditional: guidance needs a class-conditional model. Choose gamma or renoise.</Alert>}
+      {model && intervention === 'cfg' && !conditional && (
+        <Alert color="yellow">
+          {model.summary.name} is unconditional: guidance needs a class-conditional model. Choose gamma or renoise.
+        </Alert>
+      )}
       <div>
         <Text size="sm" fw={500} mb={4}>
           What the policy controls
@@ -89,8 +127,20 @@ export function TuneScreen({ engine, model, onStarted }: { engine: EngineClient;
           data-testid="field-intervention"
         />
       </div>
-      <SchemaFields fields={LEARNER_FIELDS} keys={basic} values={values} onChange={set} options={{ conditioning: conditionings }} />
-      <TextInput label="Run directory" placeholder={defaultRunDir} value={runDir} onChange={(e) => setRunDir(e.currentTarget.value)} maw={440} />
+      <SchemaFields
+        fields={LEARNER_FIELDS}
+        keys={basic}
+        values={values}
+        onChange={set}
+        options={{ conditioning: conditionings }}
+      />
+      <TextInput
+        label="Run directory"
+        placeholder={defaultRunDir}
+        value={runDir}
+        onChange={(e) => setRunDir(e.currentTarget.value)}
+        maw={440}
+      />
       <div>
         <Button variant="subtle" px={0} onClick={() => setAdvanced((a) => !a)} aria-expanded={advanced}>
           {advanced ? '▾' : '▸'} Advanced ({rest.length} settings)
@@ -119,4 +169,3 @@ export function TuneScreen({ engine, model, onStarted }: { engine: EngineClient;
     </Stack>
   );
 }
-
