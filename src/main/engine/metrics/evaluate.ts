@@ -160,15 +160,18 @@ function classify(
   return null;
 }
 
+/** What an evaluation scores: n samples of a model (with the classes they were drawn for) against its data's reference. */
+export interface EvalInput {
+  model: Model;
+  extractor: FeatureExtractor;
+  reference: Reference;
+  samples: Float32Array;
+  n: number;
+  conditioning: Int32Array | null;
+}
+
 export async function evaluateSamples(
-  args: {
-    model: Model;
-    extractor: FeatureExtractor;
-    reference: Reference;
-    samples: Float32Array;
-    n: number;
-    conditioning: Int32Array | null;
-  },
+  args: EvalInput,
   metrics: MetricName[],
   opts: EvaluateOptions = {},
 ): Promise<EvalResult> {
@@ -239,17 +242,7 @@ export interface ClassScores {
  * rests on about n/K points, so it is biased upward compared with the overall score (FID more so);
  * compare classes and methods at equal n, not with the overall numbers.
  */
-export async function evaluatePerClass(
-  args: {
-    model: Model;
-    extractor: FeatureExtractor;
-    reference: Reference;
-    samples: Float32Array;
-    n: number;
-    conditioning: Int32Array | null;
-  },
-  metrics: MetricName[],
-): Promise<ClassScores[]> {
+export async function evaluatePerClass(args: EvalInput, metrics: MetricName[]): Promise<ClassScores[]> {
   const { model, extractor, reference, samples, n, conditioning } = args;
   if (model.numClasses === 0)
     throw new RangeError(`${model.name} is unconditional: there are no classes to break the scores down by`);

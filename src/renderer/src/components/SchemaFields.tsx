@@ -59,11 +59,23 @@ export function SchemaFields({
       {keys.map((key) => {
         const f = fields[key]!;
         const v = values[key] ?? null;
-        const common = { key, label: labelOf(key, f), description: f.help, 'data-testid': `field-${key}` };
+        const common = { label: labelOf(key, f), description: f.help, 'data-testid': `field-${key}` };
+        // A text input: lists ("1, 1.5, 2") and numbers that may be ∞.
+        const text = (placeholder?: string) => (
+          <TextInput
+            key={key}
+            {...common}
+            value={String(v ?? '')}
+            onChange={(e) => onChange(key, e.currentTarget.value)}
+            error={formError(f, v)}
+            placeholder={placeholder}
+          />
+        );
         switch (f.kind) {
           case 'choice':
             return (
               <Select
+                key={key}
                 {...common}
                 value={String(v)}
                 onChange={(x) => x !== null && onChange(key, x)}
@@ -74,6 +86,7 @@ export function SchemaFields({
           case 'boolean':
             return (
               <Switch
+                key={key}
                 {...common}
                 checked={v === true}
                 onChange={(e) => onChange(key, e.currentTarget.checked)}
@@ -81,29 +94,14 @@ export function SchemaFields({
               />
             );
           case 'number-list':
-            return (
-              <TextInput
-                {...common}
-                value={String(v ?? '')}
-                onChange={(e) => onChange(key, e.currentTarget.value)}
-                error={formError(f, v)}
-              />
-            );
+            return text();
           case 'number':
           case 'nullable-number':
             // ∞ cannot be typed into a NumberInput: such fields take text ("inf").
-            if (f.inf)
-              return (
-                <TextInput
-                  {...common}
-                  value={String(v ?? '')}
-                  onChange={(e) => onChange(key, e.currentTarget.value)}
-                  error={formError(f, v)}
-                  placeholder={describeField(f)}
-                />
-              );
+            if (f.inf) return text(describeField(f));
             return (
               <NumberInput
+                key={key}
                 {...common}
                 value={v === null ? '' : (v as number | string)}
                 onChange={(x) => onChange(key, x)}
