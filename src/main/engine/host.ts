@@ -274,10 +274,7 @@ export class EngineHost {
           onEvent: (event) => {
             started();
             if (event.type === 'metrics') iteration = event.iteration;
-            this.send({
-              kind: 'event',
-              event: event.type === 'progress' || event.type === 'log' ? { ...event, run: runDir } : event,
-            });
+            this.send({ kind: 'event', event }); // every training event names its run (apps/train.ts)
           },
           onStart: (s) => {
             iteration = s.iteration;

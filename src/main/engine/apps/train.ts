@@ -64,6 +64,7 @@ export async function runTraining(o: RunOptions): Promise<{ learner: Learner; ba
     if (saved.backend && saved.backend !== backend) {
       o.onEvent?.({
         type: 'log',
+        run: dir,
         level: 'warn',
         message: `this run was trained on the TensorFlow.js ${saved.backend} backend and continues on ${backend}: it goes on correctly, but its numbers will not repeat an uninterrupted run's bit for bit`,
       });
@@ -84,7 +85,7 @@ export async function runTraining(o: RunOptions): Promise<{ learner: Learner; ba
     } else {
       if (checkpoint) await restoreCheckpoint(learner, checkpoint.cp, checkpoint.file, dir);
       await truncateMetrics(dir, learner.iteration);
-      o.onEvent?.({ type: 'log', level: 'info', message: `resumed at iteration ${learner.iteration}` });
+      o.onEvent?.({ type: 'log', run: dir, level: 'info', message: `resumed at iteration ${learner.iteration}` });
     }
   } catch (e) {
     await learner.dispose();
@@ -138,6 +139,7 @@ export async function runTraining(o: RunOptions): Promise<{ learner: Learner; ba
       const done = learner.iteration - startIteration;
       o.onEvent?.({
         type: 'progress',
+        run: dir,
         task: 'train',
         done: learner.iteration,
         total: config.iterations,
