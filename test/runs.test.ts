@@ -1,10 +1,21 @@
 // Run directories (src/main/engine/runs/): files written before the discriminator had one name still
 // load; a damaged config.json, checkpoint.json, metrics line or profile is an error naming the file
-// and the field, through the CLI as well, and nothing in the run is written over.
+// and the field, through the CLI and the protocol as well (every reader: train --resume, export,
+// eval --policy, sample --policy, runs.*), and nothing in the run is written over.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Model } from '../src/main/engine/models/model';
@@ -15,6 +26,8 @@ import { runTraining } from '../src/main/engine/apps/train';
 import { readMetrics, readProfile, readRunConfig, runPaths } from '../src/main/engine/runs/files';
 import { loadRun } from '../src/main/engine/runs/load';
 import { RunFileError } from '../src/shared/run-files';
+import { EngineHost } from '../src/main/engine/host';
+import type { Response, ServerMessage } from '../src/shared/protocol';
 import { assertUsageError, cli } from './helpers/cli';
 
 const tmp = mkdtempSync(join(tmpdir(), 'ss-runs-'));
@@ -213,4 +226,136 @@ test('profile files follow their schema', async () => {
     () => readProfile(runPaths(dir).profile),
     /profile\.json: profile\[0\]\[1\]: expected a number, got "half"/,
   );
+});
+
+/** One request to an engine in this process (the protocol's handler, without a process around it). */
+async function request(method: string, params: Record<string, unknown>): Promise<Response> {
+  const sent: ServerMessage[] = [];
+  const host = new EngineHost((m) => sent.push(m));
+  try {
+    await host.handle({ kind: 'request', id: 1, method, params });
+  } finally {
+    await host.dispose();
+  }
+  const r = sent.find((m): m is Response => m.kind === 'response');
+  assert.ok(r, `no response to ${method}`);
+  return r;
+}
+
+test('every reader of a run refuses a foreign, truncated, garbage or unreadable file by name: CLI and protocol, no stack trace, nothing written', async () => {
+  const cfgText = readFileSync(runPaths(base).config, 'utf8');
+  const cpText = readFileSync(runPaths(base).checkpoint, 'utf8');
+  const asDir = (file: string): void => {
+    rmSync(file);
+    mkdirSync(file);
+  };
+  type Case = {
+    name: string;
+    damage: (dir: string) => void;
+    message: RegExp;
+    file: 'config' | 'checkpoint' | 'metrics';
+  };
+  const cases: Case[] = [
+    {
+      name: 'a foreign config.json',
+      damage: (d) => writeFileSync(runPaths(d).config, '{"name": "my-project"}'),
+      message: /config\.json: version: missing \(expected a string\); 2 more problems/,
+      file: 'config',
+    },
+    {
+      name: 'a garbage config.json',
+      damage: (d) => writeFileSync(runPaths(d).config, Buffer.from([0, 1, 2, 0xff, 0xfe, 10])),
+      message: /config\.json: not valid JSON/,
+      file: 'config',
+    },
+    {
+      name: 'a truncated config.json',
+      damage: (d) => writeFileSync(runPaths(d).config, cfgText.slice(0, cfgText.length >> 1)),
+      message: /config\.json: not valid JSON/,
+      file: 'config',
+    },
+    {
+      name: 'config.json a folder',
+      damage: (d) => asDir(runPaths(d).config),
+      message: /config\.json: cannot be read: it is a folder, not a file/,
+      file: 'config',
+    },
+    {
+      name: 'a truncated checkpoint.json',
+      damage: (d) => writeFileSync(runPaths(d).checkpoint, cpText.slice(0, cpText.length >> 1)),
+      message: /checkpoint\.json: not valid JSON/,
+      file: 'checkpoint',
+    },
+    {
+      name: 'checkpoint.json a folder',
+      damage: (d) => asDir(runPaths(d).checkpoint),
+      message: /checkpoint\.json: cannot be read: it is a folder, not a file/,
+      file: 'checkpoint',
+    },
+    {
+      name: 'metrics.jsonl a folder',
+      damage: (d) => asDir(runPaths(d).metrics),
+      message: /metrics\.jsonl: cannot be read: it is a folder, not a file/,
+      file: 'metrics',
+    },
+  ];
+  let refused = 0;
+  for (const c of cases) {
+    const root = join(tmp, `readers-${copies}`);
+    mkdirSync(root);
+    const dir = join(root, 'run');
+    cpSync(base, dir, { recursive: true });
+    c.damage(dir);
+    const before = snapshot(dir);
+    const out = join(tmp, `readers-${copies++}.onnx`);
+    const why = (r: unknown): string => `${c.name}: ${JSON.stringify(r)}`;
+    // The command line: an "error: …" naming the file, exit code 2.
+    const commands: string[][] = [
+      ['train', '--resume', dir],
+      ['export', '--run', dir, '--out', out],
+      ['eval', '--policy', dir, '--n', '100'],
+      ['sample', '--policy', dir, '--n', '10', '--out', join(root, 'samples.npy')],
+    ];
+    for (const argv of commands) {
+      // eval and sample do not read metrics.jsonl (they sample with the checkpoint).
+      if (c.file === 'metrics' && (argv[0] === 'eval' || argv[0] === 'sample')) continue;
+      assertUsageError(await cli(...argv), c.message);
+      refused++;
+    }
+    // The protocol: an error response naming the file.
+    const requests: [string, Record<string, unknown>][] = [
+      ['train.resume', { run: dir }],
+      ['policy.export', { run: dir, out }],
+      ['eval.policy', { run: dir, n: 100 }],
+      ['runs.metrics', { run: dir }],
+      ['runs.delete', { run: dir }],
+    ];
+    for (const [method, params] of requests) {
+      if (c.file === 'metrics' && method === 'eval.policy') continue;
+      // A run whose config.json is sound is a run: runs.delete may move it (and runs.metrics needs no checkpoint).
+      if (c.file !== 'config' && method === 'runs.delete') continue;
+      if (c.file === 'checkpoint' && method === 'runs.metrics') continue;
+      const r = await request(method, params);
+      assert.ok(!r.ok && c.message.test(r.error.message), `${method}, ${why(r)}`);
+      refused++;
+    }
+    // Listing the folder works: the run is skipped when its config or metrics cannot be read.
+    const list = await request('runs.list', { root });
+    assert.ok(list.ok, why(list));
+    assert.deepEqual(
+      (list.result as { dir: string }[]).map((r) => r.dir),
+      c.file === 'checkpoint' ? [dir] : [],
+      c.name,
+    );
+    assert.deepEqual(snapshot(dir), before, `${c.name}: nothing written`);
+    assert.ok(!existsSync(out), `${c.name}: no policy file`);
+  }
+  assert.equal(refused, 55);
+  // A dangling link beside the runs does not break the listing.
+  const root = join(tmp, 'dangling');
+  mkdirSync(root);
+  cpSync(base, join(root, 'run'), { recursive: true });
+  symlinkSync(join(tmp, 'nowhere'), join(root, 'gone'));
+  const list = await request('runs.list', { root });
+  assert.ok(list.ok && (list.result as unknown[]).length === 1, JSON.stringify(list));
 });

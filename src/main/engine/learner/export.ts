@@ -317,6 +317,7 @@ export async function exportPolicy(learner: Learner, o: ExportOptions): Promise<
   }
   const { g, inputs, outputs } = policyGraph(learner);
   const metadata = policyMetadata(learner, o.runDir);
+  const evaluation = lastEvaluation(o.runDir); // read (a damaged metrics.jsonl refused) before anything is written
   const c = learner.config;
   const bytes = g.toBytes({
     producerName: 'sampler-studio',
@@ -362,7 +363,7 @@ export async function exportPolicy(learner: Learner, o: ExportOptions): Promise<
     ir_version: g.irVersion,
     inputs,
     outputs,
-    evaluation: lastEvaluation(o.runDir),
+    evaluation,
     verification,
     run_dir: resolve(o.runDir),
     file: basename(out),

@@ -8,8 +8,9 @@
 //   profiles/iter-NNNNN.json           the profile of every evaluation
 //   samples/iter-NNNNN.png             the samples of every evaluation
 //
-// Every file is read through its schema (shared/run-files.ts): a damaged one is a RunFileError that
-// names the file and the field, and nothing is written over it.
+// Every file is read through its schema (shared/run-files.ts): a damaged one (or one that cannot be
+// read: a folder in its place) is a RunFileError that names the file and the field, and nothing is
+// written over it.
 //
 // [Note: resume truncation]
 // An iteration appends its metrics line, then writes its checkpoint. A run killed between the two
@@ -60,6 +61,25 @@ export function runPaths(runDir: string): {
   };
 }
 
+/**
+ * A run file's text; a file that cannot be read (a folder in its place, no permission) is a
+ * RunFileError naming it, like a damaged one.
+ */
+function readRunFile(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why =
+      code === 'EISDIR'
+        ? 'it is a folder, not a file'
+        : code === 'EACCES' || code === 'EPERM'
+          ? 'permission denied'
+          : (e as Error).message;
+    throw new RunFileError(file, '', `cannot be read: ${why}`);
+  }
+}
+
 /** Whether `dir` holds a run (its config.json). */
 export function isRun(dir: string): boolean {
   return existsSync(runPaths(dir).config);
@@ -88,7 +108,7 @@ function learnerSettings(raw: Record<string, unknown>, file: string): LearnerCon
 export function readRunConfig(runDir: string): RunConfig {
   const file = runPaths(runDir).config;
   if (!existsSync(file)) throw new RangeError(`${runDir}: not a run directory (no config.json)`);
-  const cfg = parseFile(runConfigFile, readFileSync(file, 'utf8'), file, infReviver);
+  const cfg = parseFile(runConfigFile, readRunFile(file), file, infReviver);
   return { ...cfg, learner: learnerSettings(cfg.learner, file) };
 }
 
@@ -110,7 +130,7 @@ export async function writeRunConfig(runDir: string, cfg: RunConfig): Promise<vo
 function metricsLines(file: string): { text: string; line: MetricsLine }[] {
   if (!existsSync(file)) return [];
   const out: { text: string; line: MetricsLine }[] = [];
-  readFileSync(file, 'utf8')
+  readRunFile(file)
     .split('\n')
     .forEach((text, i) => {
       if (text.trim() === '') return;
@@ -148,7 +168,7 @@ export async function truncateMetrics(runDir: string, iteration: number): Promis
 
 /** A checkpoint file, validated (checkpoints of older versions migrated; see shared/run-files.ts). */
 export function readCheckpoint(file: string): Checkpoint {
-  return parseFile(checkpointFile, readFileSync(file, 'utf8'), file);
+  return parseFile(checkpointFile, readRunFile(file), file);
 }
 
 export async function writeCheckpoint(runDir: string, cp: Checkpoint): Promise<void> {
@@ -160,7 +180,7 @@ export async function writeCheckpoint(runDir: string, cp: Checkpoint): Promise<v
 
 /** A profile file (profile.json or profiles/iter-NNNNN.json), validated. */
 export function readProfile(file: string): ProfileFile {
-  return parseFile(profileFile, readFileSync(file, 'utf8'), file);
+  return parseFile(profileFile, readRunFile(file), file);
 }
 
 /**

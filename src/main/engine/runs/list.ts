@@ -11,8 +11,9 @@ export function listRuns(root: string, active: (run: string) => boolean): RunSum
   const out: RunSummary[] = [];
   for (const name of readdirSync(root).sort()) {
     const dir = join(root, name);
-    if (!statSync(dir).isDirectory() || !isRun(dir)) continue;
     try {
+      // (statSync throws for a dangling link or a folder it may not enter: skipped like the rest)
+      if (!statSync(dir).isDirectory() || !isRun(dir)) continue;
       const cfg = readRunConfig(dir);
       const last = readMetrics(dir).pop() ?? null;
       const l = cfg.learner;
