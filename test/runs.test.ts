@@ -359,3 +359,46 @@ test('every reader of a run refuses a foreign, truncated, garbage or unreadable 
   const list = await request('runs.list', { root });
   assert.ok(list.ok && (list.result as unknown[]).length === 1, JSON.stringify(list));
 });
+
+test('a run is written only into a new or empty folder, and only a run is moved to .trash', async () => {
+  // A user's project folder: a config.json that is not a run's, and files of their own.
+  const project = join(tmp, 'my-project');
+  mkdirSync(project);
+  writeFileSync(join(project, 'config.json'), '{"name": "my-project"}');
+  writeFileSync(join(project, 'notes.txt'), 'mine');
+  const projectBefore = snapshot(project);
+  const del = await request('runs.delete', { run: project });
+  assert.ok(!del.ok && /config\.json: version: missing/.test(del.error.message), JSON.stringify(del));
+  assert.ok(!existsSync(join(tmp, '.trash')), 'nothing moved');
+  // A folder of the user's files (no config.json) is not a place for a new run: CLI, engine, protocol.
+  const photos = join(tmp, 'photos');
+  mkdirSync(photos);
+  writeFileSync(join(photos, 'cat.jpg'), 'meow');
+  const photosBefore = snapshot(photos);
+  const notEmpty = /photos is not empty and holds no run \(cat\.jpg\); a new run needs a new or empty folder/;
+  const flags = ['--iterations', '1', '--trajectories', '64', '--hidden', '16', '--eval-every', '0'];
+  for (const dir of [project, photos]) {
+    assertUsageError(
+      await cli('train', '--model', 'gmm-ring8', '--run-dir', dir, ...flags),
+      dir === project ? /my-project is not empty and holds no run \(config\.json, notes\.txt\)/ : notEmpty,
+    );
+  }
+  await assert.rejects(runTraining({ model: ring, config: tiny(), runDir: photos }), notEmpty);
+  const start = await request('train.start', { model: 'gmm-ring8', runDir: photos, config: { iterations: 1 } });
+  assert.ok(!start.ok && notEmpty.test(start.error.message), JSON.stringify(start));
+  assert.deepEqual(snapshot(photos), photosBefore, 'the photos are as they were, no config.json beside them');
+  assert.deepEqual(snapshot(project), projectBefore);
+  // A file where the folder should be: a clear error.
+  const file = join(tmp, 'a-file');
+  writeFileSync(file, 'x');
+  assertUsageError(
+    await cli('train', '--model', 'gmm-ring8', '--run-dir', file, ...flags),
+    /a-file is a file, not a folder/,
+  );
+  // An empty folder (made by the user for the run) is fine.
+  const empty = join(tmp, 'empty');
+  mkdirSync(empty);
+  const r = await cli('train', '--model', 'gmm-ring8', '--run-dir', empty, ...flags, '--json');
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(readRunConfig(empty).learner.iterations, 1);
+});

@@ -22,7 +22,7 @@ import { Model, ModelCache } from './models/model';
 import { ModelError } from './models/manifest';
 import { learnerConfigFrom, type LearnerConfig } from '../../shared/learner-config';
 import { runTraining } from './apps/train';
-import { readMetrics, readRunConfig, runModelDir } from './runs/files';
+import { checkNewRunDir, readMetrics, readRunConfig, runModelDir } from './runs/files';
 import { listRuns, trashRun } from './runs/list';
 import { loadRun } from './runs/load';
 import { exportPolicy, ExportError } from './learner/export';
@@ -226,8 +226,7 @@ export class EngineHost {
     iterations?: number,
   ): Promise<{ run: string }> {
     if (this.jobs.has(runDir)) throw new RangeError(`${runDir} is already training`);
-    if (!resume && existsSync(join(runDir, 'config.json')))
-      throw new RangeError(`${runDir} already holds a run; resume it or choose a new directory`);
+    if (!resume) checkNewRunDir(runDir); // (again under the run's lock in runTraining)
     const model: Model = await this.models.get(resolveModelDir(modelRef));
     this.onnxBackend = model.backend;
     const abort = new AbortController();

@@ -19,6 +19,7 @@ import { extractorForModel, type FeatureExtractor } from '../metrics/features';
 import { samplePng } from '../pictures';
 import {
   appendMetrics,
+  checkNewRunDir,
   isRun,
   readCheckpoint,
   readRunConfig,
@@ -69,8 +70,8 @@ export async function runTraining(o: RunOptions): Promise<{ learner: Learner; ba
         message: `this run was trained on the TensorFlow.js ${saved.backend} backend and continues on ${backend}: it goes on correctly, but its numbers will not repeat an uninterrupted run's bit for bit`,
       });
     }
-  } else if (isRun(dir)) {
-    throw new RangeError(`${dir} already holds a run; use --resume to continue it or choose a new --run-dir`);
+  } else {
+    checkNewRunDir(dir);
   }
   const learner = await createLearner(o.model, config);
   try {

@@ -18,7 +18,7 @@
 // (truncateMetrics), and only after the checkpoint has been read and restored, so a damaged
 // checkpoint leaves metrics.jsonl as it was.
 
-import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../io/atomic';
 import { profileHeatmap } from '../pictures';
@@ -117,9 +117,45 @@ export function runModelDir(runDir: string): string {
   return readRunConfig(runDir).model.dir;
 }
 
+/**
+ * Refuses a folder that cannot take a new run: a run is written into a new or empty folder only,
+ * never beside a user's own files (`ignore`: names that do not count, such as the training lock).
+ */
+export function checkNewRunDir(dir: string, ignore: readonly string[] = []): void {
+  if (!existsSync(dir)) return;
+  if (!statSync(dir).isDirectory()) throw new RangeError(`${dir} is a file, not a folder; choose another --run-dir`);
+  const names = readdirSync(dir)
+    .filter((n) => !ignore.includes(n))
+    .sort();
+  if (names.length === 0) return;
+  let why = '';
+  if (names.includes('config.json')) {
+    try {
+      readRunConfig(dir);
+      throw new RangeError(`${dir} already holds a run; use --resume to continue it or choose a new --run-dir`);
+    } catch (e) {
+      if (!(e instanceof RunFileError)) throw e;
+      why = `; its config.json is not a run's (${e.message})`;
+    }
+  }
+  const shown = names.length > 3 ? `${names.slice(0, 3).join(', ')} and ${names.length - 3} more` : names.join(', ');
+  throw new RangeError(
+    `${dir} is not empty and holds no run (${shown}); a new run needs a new or empty folder: choose another --run-dir${why}`,
+  );
+}
+
+/** Makes a run's folder (and its parents); a path that cannot be one is a RangeError naming it. */
+export function makeRunDir(dir: string): void {
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (e) {
+    throw new RangeError(`cannot make the run folder ${dir}: ${(e as Error).message}`, { cause: e });
+  }
+}
+
 /** Creates the run directory with its config.json (atomically). */
 export async function writeRunConfig(runDir: string, cfg: RunConfig): Promise<void> {
-  mkdirSync(runDir, { recursive: true });
+  makeRunDir(runDir);
   await writeFileAtomic(runPaths(runDir).config, JSON.stringify(cfg, infReplacer, 2) + '\n');
 }
 
