@@ -402,3 +402,39 @@ test('a run is written only into a new or empty folder, and only a run is moved 
   assert.equal(r.code, 0, r.stderr);
   assert.equal(readRunConfig(empty).learner.iterations, 1);
 });
+
+test('resuming a run whose checkpoint.json is missing is refused, naming it, unless --restart says to start again', async () => {
+  const dir = copyRun();
+  rmSync(runPaths(dir).checkpoint);
+  const before = snapshot(dir);
+  const missing = /checkpoint\.json is missing: the run cannot continue from iteration 2.*--restart/;
+  assertUsageError(await cli('train', '--resume', dir), missing);
+  await assert.rejects(runTraining({ model: ring, config: tiny(), runDir: dir, resume: true }), missing);
+  const r = await request('train.resume', { run: dir });
+  assert.ok(!r.ok && missing.test(r.error.message), JSON.stringify(r));
+  assert.deepEqual(snapshot(dir), before, 'metrics.jsonl kept');
+  // --restart belongs to --resume, and only where there is no checkpoint to continue from.
+  assertUsageError(
+    await cli('train', '--model', 'gmm-ring8', '--run-dir', join(tmp, 'never'), '--restart'),
+    /--restart goes with --resume/,
+  );
+  assertUsageError(await cli('train', '--resume', copyRun(), '--restart'), /has a checkpoint \(iteration 2\)/);
+  // Asked for: trained again from iteration 0, its old metrics dropped.
+  const again = await cli('train', '--resume', dir, '--restart', '--iterations', '1', '--json');
+  assert.equal(again.code, 0, again.stderr);
+  assert.match(again.stderr, /restarted at iteration 0/);
+  assert.deepEqual(
+    readMetrics(dir).map((m) => m.iteration),
+    [1],
+  );
+  // A run stopped before its first iteration finished has nothing to lose: it resumes at 0.
+  const fresh = copyRun();
+  rmSync(runPaths(fresh).checkpoint);
+  writeFileSync(runPaths(fresh).metrics, '');
+  const r0 = await cli('train', '--resume', fresh, '--iterations', '1', '--json');
+  assert.equal(r0.code, 0, r0.stderr);
+  assert.deepEqual(
+    readMetrics(fresh).map((m) => m.iteration),
+    [1],
+  );
+});

@@ -16,6 +16,7 @@ export const TRAIN_OPTIONS = {
   'init-from-grid': { type: 'string' },
   'run-dir': { type: 'string' },
   resume: { type: 'string' },
+  restart: { type: 'boolean' },
   device: { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean' },
@@ -23,11 +24,13 @@ export const TRAIN_OPTIONS = {
 } as const;
 
 export const TRAIN_USAGE = `Usage: sampler-studio train --model ID|DIR --run-dir DIR [learner flags]   learn a sampling policy (inverse RL)
-       sampler-studio train --resume DIR [--iterations N]                  continue a run where its checkpoint left it
+       sampler-studio train --resume DIR [--iterations N] [--restart]      continue a run where its checkpoint left it
 
   --model ID|DIR                        a bundled model or a model directory
   --run-dir DIR                         where the run is written (a new directory)
   --resume DIR                          continue this run (its settings are fixed; --iterations raises the target)
+  --restart                             with --resume, for a run whose checkpoint.json is missing: train it again
+                                        from iteration 0, dropping its metrics (refused without --restart)
   --init-from-grid DIR                  start from a grid search's best constant (instead of --init-action)
   --device auto|cpu|cuda                where the denoiser runs (default auto)
   --json                                the final stdout line is the result object
@@ -44,6 +47,7 @@ export function parseTrainArgs(argv: string[]):
       help: false;
       runDir: string;
       resume: boolean;
+      restart: boolean;
       modelRef: string;
       config: LearnerConfig;
       iterations: number | undefined;
@@ -56,6 +60,8 @@ export function parseTrainArgs(argv: string[]):
   if (!runDir) throw new UsageError('train needs --run-dir DIR (a new run) or --resume DIR');
   if (v.resume && v['run-dir'] && v.resume !== v['run-dir'])
     throw new UsageError('give either --run-dir or --resume, not both');
+  if (v.restart && !v.resume)
+    throw new UsageError('--restart goes with --resume (it trains a run whose checkpoint is missing again)');
   const given = valuesFromFlags(LEARNER_FIELDS, v);
   if (v.resume) {
     const fixed = Object.keys(given).filter((k) => k !== 'iterations');
@@ -82,6 +88,7 @@ export function parseTrainArgs(argv: string[]):
     help: false,
     runDir,
     resume: !!v.resume,
+    restart: !!v.restart,
     modelRef,
     config,
     iterations: v.resume && given['iterations'] !== undefined ? config.iterations : undefined,
@@ -105,6 +112,7 @@ export async function cmdTrain(argv: string[], signal: AbortSignal): Promise<voi
       config: cfg,
       runDir,
       resume: a.resume,
+      restart: a.restart,
       iterations: a.iterations,
       signal,
       onEvent: (e) => {

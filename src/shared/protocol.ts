@@ -181,6 +181,8 @@ export const METHOD_SCHEMAS = {
     params: z.strictObject({
       run: path('a run directory'),
       iterations: z.number().int().positive({ error: 'must be a positive integer' }).max(10_000_000).optional(),
+      /** Train a run whose checkpoint.json is missing again from iteration 0 (its metrics are dropped); refused otherwise. */
+      restart: flag.optional(),
     }),
     result: z.object({ run: z.string() }),
   },

@@ -98,7 +98,7 @@ export class EngineHost {
     'train.resume': (p) => {
       const run = resolve(p.run);
       const cfg = readRunConfig(run);
-      return this.startTraining(cfg.model.dir, run, cfg.learner, true, p.iterations);
+      return this.startTraining(cfg.model.dir, run, cfg.learner, true, p.iterations, p.restart === true);
     },
     'train.stop': async (p) => {
       const job = this.jobs.get(resolve(p.run));
@@ -224,6 +224,7 @@ export class EngineHost {
     config: LearnerConfig,
     resume: boolean,
     iterations?: number,
+    restart = false,
   ): Promise<{ run: string }> {
     if (this.jobs.has(runDir)) throw new RangeError(`${runDir} is already training`);
     if (!resume) checkNewRunDir(runDir); // (again under the run's lock in runTraining)
@@ -268,6 +269,7 @@ export class EngineHost {
           config,
           runDir,
           resume,
+          restart,
           iterations,
           signal: abort.signal,
           onEvent: (event) => {

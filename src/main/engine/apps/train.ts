@@ -22,6 +22,7 @@ import {
   checkNewRunDir,
   isRun,
   readCheckpoint,
+  readMetrics,
   readRunConfig,
   runPaths,
   truncateMetrics,
@@ -40,6 +41,8 @@ export interface RunOptions {
   config: LearnerConfig;
   runDir: string;
   resume?: boolean;
+  /** On resume of a run whose checkpoint.json is missing: train it again from iteration 0, dropping its metrics (see the note on a missing checkpoint). */
+  restart?: boolean;
   /** On resume: train up to this many iterations instead of the saved count. */
   iterations?: number;
   signal?: AbortSignal;
@@ -48,6 +51,14 @@ export interface RunOptions {
   /** Called once the run directory is in place and the learner is built, before the first iteration: where it starts and its target. */
   onStart?: (s: { iteration: number; iterations: number }) => void;
 }
+
+// [Note: a missing checkpoint]
+// Resuming continues from checkpoint.json and drops the metrics lines it does not hold (the note
+// on resume truncation in runs/files.ts). Without a checkpoint that would be every line: a run
+// whose checkpoint went missing would silently start again at iteration 0 with its history gone.
+// So resuming without a checkpoint is refused when metrics.jsonl has a finished iteration, and
+// done only when asked (`restart`, train --resume DIR --restart); a run stopped before its first
+// iteration finished (no checkpoint, no metrics) has nothing to lose and simply starts.
 
 /** Trains a new run in `runDir`, or continues the run there (`resume`); see runs/files.ts for what the directory holds. */
 export async function runTraining(o: RunOptions): Promise<{ learner: Learner; backend: string }> {
@@ -61,7 +72,19 @@ export async function runTraining(o: RunOptions): Promise<{ learner: Learner; ba
     const saved = readRunConfig(dir);
     config = { ...saved.learner, iterations: o.iterations ?? saved.learner.iterations };
     const file = runPaths(dir).checkpoint;
-    if (existsSync(file)) checkpoint = { cp: readCheckpoint(file), file };
+    if (existsSync(file)) {
+      checkpoint = { cp: readCheckpoint(file), file };
+      if (o.restart)
+        throw new RangeError(
+          `${dir} has a checkpoint (iteration ${checkpoint.cp.iteration}); --restart is only for a run whose checkpoint.json is missing: resume it without --restart, or train a new run`,
+        );
+    } else if (!o.restart) {
+      const last = readMetrics(dir).at(-1);
+      if (last)
+        throw new RangeError(
+          `${dir}: checkpoint.json is missing: the run cannot continue from iteration ${last.iteration}, where its metrics.jsonl ends. Put the checkpoint back, or train the run again from iteration 0 with --restart (its metrics are dropped)`,
+        );
+    }
     if (saved.backend && saved.backend !== backend) {
       o.onEvent?.({
         type: 'log',
@@ -86,7 +109,10 @@ export async function runTraining(o: RunOptions): Promise<{ learner: Learner; ba
     } else {
       if (checkpoint) await restoreCheckpoint(learner, checkpoint.cp, checkpoint.file, dir);
       await truncateMetrics(dir, learner.iteration);
-      o.onEvent?.({ type: 'log', run: dir, level: 'info', message: `resumed at iteration ${learner.iteration}` });
+      const message = checkpoint
+        ? `resumed at iteration ${learner.iteration}`
+        : `restarted at iteration 0 (no checkpoint${o.restart ? '; its metrics were dropped, as --restart asked' : ' and no finished iteration'})`;
+      o.onEvent?.({ type: 'log', run: dir, level: 'info', message });
     }
   } catch (e) {
     await learner.dispose();
