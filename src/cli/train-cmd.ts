@@ -115,6 +115,7 @@ export async function cmdTrain(argv: string[], signal: AbortSignal): Promise<voi
       restart: a.restart,
       iterations: a.iterations,
       signal,
+      command: ['sampler-studio train', ...argv].join(' '),
       onEvent: (e) => {
         if (e.type === 'metrics') last = e.metrics;
         rep.event(e);

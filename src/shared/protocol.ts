@@ -87,7 +87,7 @@ export const RunSummarySchema = z.object({
   iterations: z.number(),
   /** The last metrics line, or null before the first iteration. */
   last: z.record(z.string(), Num).nullable(),
-  /** Whether this engine is training it right now. */
+  /** Whether it is training right now: in this engine, or in another process that holds its train.lock. */
   active: z.boolean(),
 });
 

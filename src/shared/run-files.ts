@@ -1,7 +1,8 @@
-// The files of a run directory as schemas: config.json, checkpoint.json, a line of metrics.jsonl
-// and a profile (profile.json, profiles/iter-NNNNN.json). What is read from disk is `unknown` until
-// one of these narrows it; a file that does not fit is a RunFileError that names the file, the
-// field and what is wrong (`runs/x/config.json: learner.steps: expected a number, got "ten"`).
+// The files of a run directory as schemas: config.json, checkpoint.json, a line of metrics.jsonl,
+// a profile (profile.json, profiles/iter-NNNNN.json) and the training lock (train.lock). What is
+// read from disk is `unknown` until one of these narrows it; a file that does not fit is a
+// RunFileError that names the file, the field and what is wrong (`runs/x/config.json: learner.steps:
+// expected a number, got "ten"`).
 // The engine's run module (src/main/engine/runs/) reads and writes them; the grid's results.json
 // is read with the same pieces (jsonNumber, parseFile) in src/main/engine/grid/results-file.ts.
 //
@@ -213,6 +214,19 @@ export const metricsLine = z
       } & Record<string, number>,
   );
 export type MetricsLine = z.output<typeof metricsLine>;
+
+// ---------------------------------------------------------------------------------------------
+// train.lock
+
+/** Who trains a run now (src/main/engine/runs/lock.ts): the process, its machine, since when, its command line. */
+export const trainLockFile = z.object({
+  pid: z.number().int().positive(),
+  host: z.string(),
+  /** ISO 8601 time the lock was taken. */
+  started: z.string(),
+  command: z.string(),
+});
+export type TrainLock = z.output<typeof trainLockFile>;
 
 // ---------------------------------------------------------------------------------------------
 // profile.json, profiles/iter-NNNNN.json

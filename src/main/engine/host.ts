@@ -22,7 +22,7 @@ import { Model, ModelCache } from './models/model';
 import { ModelError } from './models/manifest';
 import { learnerConfigFrom, type LearnerConfig } from '../../shared/learner-config';
 import { runTraining } from './apps/train';
-import { checkNewRunDir, readMetrics, readRunConfig, runModelDir } from './runs/files';
+import { checkNewRunDir, readMetrics, readRunConfig, RunRefusedError, runModelDir } from './runs/files';
 import { listRuns, trashRun } from './runs/list';
 import { loadRun } from './runs/load';
 import { exportPolicy, ExportError } from './learner/export';
@@ -226,11 +226,21 @@ export class EngineHost {
     iterations?: number,
     restart = false,
   ): Promise<{ run: string }> {
+    // Checked and reserved with no await in between, so two requests for one run (a double click)
+    // cannot both pass; another process training it is kept out by the run's lock (runs/lock.ts).
     if (this.jobs.has(runDir)) throw new RangeError(`${runDir} is already training`);
-    if (!resume) checkNewRunDir(runDir); // (again under the run's lock in runTraining)
-    const model: Model = await this.models.get(resolveModelDir(modelRef));
-    this.onnxBackend = model.backend;
     const abort = new AbortController();
+    const job: Job = { abort, done: Promise.resolve(), pause: false };
+    this.jobs.set(runDir, job);
+    let model: Model;
+    try {
+      if (!resume) checkNewRunDir(runDir); // (again under the run's lock in runTraining)
+      model = await this.models.get(resolveModelDir(modelRef));
+    } catch (e) {
+      this.jobs.delete(runDir);
+      throw e;
+    }
+    this.onnxBackend = model.backend;
     // Start, and answer once the run directory exists (config checked, learner built) or it failed.
     let started!: () => void;
     let failed!: (e: unknown) => void;
@@ -238,7 +248,6 @@ export class EngineHost {
       started = res;
       failed = rej;
     });
-    const job: Job = { abort, done: Promise.resolve(), pause: false };
     let target = iterations ?? config.iterations;
     // Iterations done: a resumed run's last metrics line until the learner says (a run that fails
     // before its first new iteration is reported where it stood).
@@ -272,6 +281,7 @@ export class EngineHost {
           restart,
           iterations,
           signal: abort.signal,
+          command: `Sampler Studio engine, ${resume ? 'train.resume' : 'train.start'}`,
           onEvent: (event) => {
             started();
             if (event.type === 'metrics') iteration = event.iteration;
@@ -292,12 +302,12 @@ export class EngineHost {
         failed(e);
         // A stop that lands inside an iteration cancels it: the run keeps its last checkpoint.
         if (e instanceof SamplingCancelled && abort.signal.aborted) lifecycle(job.pause ? 'paused' : 'stopped');
-        else lifecycle('failed', (e as Error).message);
+        // Refused (another process trains it, or the folder holds another run): its state is not ours to report.
+        else if (!(e instanceof RunRefusedError)) lifecycle('failed', (e as Error).message);
       } finally {
-        this.jobs.delete(runDir);
+        if (this.jobs.get(runDir) === job) this.jobs.delete(runDir);
       }
     })();
-    this.jobs.set(runDir, job);
     await ready;
     return { run: runDir };
   }

@@ -10,6 +10,7 @@
 // needs none of those; nothing outside apps/ imports apps/ except the CLI and the host.
 
 import { existsSync } from 'node:fs';
+import { basename } from 'node:path';
 import type { Model } from '../models/model';
 import type { LearnerConfig } from '../learner/config';
 import { initTf } from '../learner/backend';
@@ -21,6 +22,7 @@ import {
   appendMetrics,
   checkNewRunDir,
   isRun,
+  makeRunDir,
   readCheckpoint,
   readMetrics,
   readRunConfig,
@@ -31,6 +33,7 @@ import {
   writeRunConfig,
 } from '../runs/files';
 import { restoreCheckpoint } from '../runs/load';
+import { lockRun, replacedMessage } from '../runs/lock';
 import { evaluatePolicy } from './evaluate-policy';
 import { VERSION } from '../../../shared/version';
 import type { EngineEvent } from '../../../shared/events';
@@ -50,6 +53,8 @@ export interface RunOptions {
   onEvent?: (e: EngineEvent) => void;
   /** Called once the run directory is in place and the learner is built, before the first iteration: where it starts and its target. */
   onStart?: (s: { iteration: number; iterations: number }) => void;
+  /** What trains it, as its training lock shows a refused second trainer (default: this process's command line). */
+  command?: string;
 }
 
 // [Note: a missing checkpoint]
@@ -60,9 +65,31 @@ export interface RunOptions {
 // done only when asked (`restart`, train --resume DIR --restart); a run stopped before its first
 // iteration finished (no checkpoint, no metrics) has nothing to lose and simply starts.
 
-/** Trains a new run in `runDir`, or continues the run there (`resume`); see runs/files.ts for what the directory holds. */
+/**
+ * Trains a new run in `runDir`, or continues the run there (`resume`); see runs/files.ts for what
+ * the directory holds. The run is locked while it trains (runs/lock.ts): a second trainer is refused.
+ */
 export async function runTraining(o: RunOptions): Promise<{ learner: Learner; backend: string }> {
   const { backend } = await initTf();
+  const dir = o.runDir;
+  if (o.resume) {
+    if (!isRun(dir)) throw new RangeError(`${dir}: no config.json; not a run directory`);
+  } else {
+    checkNewRunDir(dir);
+    makeRunDir(dir);
+  }
+  const lock = lockRun(dir, o.command ?? [basename(process.argv[1] ?? 'node'), ...process.argv.slice(2)].join(' '));
+  try {
+    const replaced = replacedMessage(lock);
+    if (replaced) o.onEvent?.({ type: 'log', run: dir, level: 'warn', message: replaced });
+    return await train(o, backend);
+  } finally {
+    lock.release();
+  }
+}
+
+/** runTraining under the run's lock: everything is (re)read and checked here. */
+async function train(o: RunOptions, backend: string): Promise<{ learner: Learner; backend: string }> {
   const dir = o.runDir;
   let config = o.config;
   // Resume: everything read and checked before anything is written.

@@ -1,5 +1,5 @@
 // A run is a directory, inspectable without the app, and runs/ alone reads and writes it (this file;
-// list.ts lists and deletes runs, load.ts builds a run's learner):
+// list.ts lists and deletes runs, load.ts builds a run's learner, lock.ts keeps it to one trainer):
 //
 //   config.json              the model, the learner's settings, the backend (written once, at the start)
 //   metrics.jsonl            one line per finished iteration, append-only
@@ -7,6 +7,7 @@
 //   profile.json, profile.png          the latest evaluation's action profile (and as a heat map)
 //   profiles/iter-NNNNN.json           the profile of every evaluation
 //   samples/iter-NNNNN.png             the samples of every evaluation
+//   train.lock               who trains it now, while a process does (lock.ts)
 //
 // Every file is read through its schema (shared/run-files.ts): a damaged one (or one that cannot be
 // read: a folder in its place) is a RunFileError that names the file and the field, and nothing is
@@ -19,7 +20,7 @@
 // checkpoint leaves metrics.jsonl as it was.
 
 import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { writeFileAtomic } from '../io/atomic';
 import { profileHeatmap } from '../pictures';
 import { writePng } from '../io/png';
@@ -46,6 +47,7 @@ export function runPaths(runDir: string): {
   checkpoint: string;
   profile: string;
   profilePng: string;
+  lock: string;
   profileAt: (iteration: number) => string;
   samplesAt: (iteration: number) => string;
 } {
@@ -56,6 +58,7 @@ export function runPaths(runDir: string): {
     checkpoint: join(runDir, 'checkpoint.json'),
     profile: join(runDir, 'profile.json'),
     profilePng: join(runDir, 'profile.png'),
+    lock: join(runDir, 'train.lock'),
     profileAt: (iteration) => join(runDir, 'profiles', `${tag(iteration)}.json`),
     samplesAt: (iteration) => join(runDir, 'samples', `${tag(iteration)}.png`),
   };
@@ -117,29 +120,36 @@ export function runModelDir(runDir: string): string {
   return readRunConfig(runDir).model.dir;
 }
 
+/** A run folder that is not this trainer's to write: it holds a run or the user's files (here), or another process trains it (lock.ts). */
+export class RunRefusedError extends RangeError {
+  override name = 'RunRefusedError';
+}
+
 /**
  * Refuses a folder that cannot take a new run: a run is written into a new or empty folder only,
- * never beside a user's own files (`ignore`: names that do not count, such as the training lock).
+ * never beside a user's own files (the training lock does not count: lock.ts).
  */
-export function checkNewRunDir(dir: string, ignore: readonly string[] = []): void {
+export function checkNewRunDir(dir: string): void {
   if (!existsSync(dir)) return;
-  if (!statSync(dir).isDirectory()) throw new RangeError(`${dir} is a file, not a folder; choose another --run-dir`);
+  if (!statSync(dir).isDirectory())
+    throw new RunRefusedError(`${dir} is a file, not a folder; choose another --run-dir`);
+  const lock = basename(runPaths(dir).lock);
   const names = readdirSync(dir)
-    .filter((n) => !ignore.includes(n))
+    .filter((n) => n !== lock)
     .sort();
   if (names.length === 0) return;
   let why = '';
   if (names.includes('config.json')) {
     try {
       readRunConfig(dir);
-      throw new RangeError(`${dir} already holds a run; use --resume to continue it or choose a new --run-dir`);
+      throw new RunRefusedError(`${dir} already holds a run; use --resume to continue it or choose a new --run-dir`);
     } catch (e) {
-      if (!(e instanceof RunFileError)) throw e;
+      if (!(e instanceof RunFileError)) throw e; // (RunRefusedError: it holds a run)
       why = `; its config.json is not a run's (${e.message})`;
     }
   }
   const shown = names.length > 3 ? `${names.slice(0, 3).join(', ')} and ${names.length - 3} more` : names.join(', ');
-  throw new RangeError(
+  throw new RunRefusedError(
     `${dir} is not empty and holds no run (${shown}); a new run needs a new or empty folder: choose another --run-dir${why}`,
   );
 }

@@ -4,8 +4,9 @@ import { existsSync, mkdirSync, readdirSync, renameSync, statSync } from 'node:f
 import { basename, dirname, join } from 'node:path';
 import type { RunSummary } from '../../../shared/protocol';
 import { isRun, readMetrics, readRunConfig } from './files';
+import { runLockedBy } from './lock';
 
-/** The runs directly inside `root` (by name), skipping folders that are not readable runs. `active`: whether a run is training now. */
+/** The runs directly inside `root` (by name), skipping folders that are not readable runs. `active`: whether this engine trains a run now (a run another process trains, by its lock, is active too). */
 export function listRuns(root: string, active: (run: string) => boolean): RunSummary[] {
   if (!existsSync(root)) return [];
   const out: RunSummary[] = [];
@@ -28,7 +29,7 @@ export function listRuns(root: string, active: (run: string) => boolean): RunSum
         iteration,
         iterations: Math.max(l.iterations, iteration),
         last,
-        active: active(dir),
+        active: active(dir) || runLockedBy(dir) !== null,
       });
     } catch {
       // not a readable run; skip it
@@ -37,10 +38,15 @@ export function listRuns(root: string, active: (run: string) => boolean): RunSum
   return out;
 }
 
-/** Moves a run into `.trash/` beside it (a rename: nothing is lost, the user can move it back). */
+/** Moves a run into `.trash/` beside it (a rename: nothing is lost, the user can move it back); not while it trains, here (`active`) or in another process. */
 export function trashRun(run: string, active: boolean): { trashed: string } {
   readRunConfig(run); // throws unless it is a run
   if (active) throw new RangeError(`${run} is training; stop it before deleting it`);
+  const other = runLockedBy(run);
+  if (other) {
+    const who = other.holder ? `process ${other.holder.pid} on ${other.holder.host}` : 'another process';
+    throw new RangeError(`${run} is training in ${who}; stop it there before deleting it`);
+  }
   const trash = join(dirname(run), '.trash');
   mkdirSync(trash, { recursive: true });
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');

@@ -1,0 +1,200 @@
+// One trainer per run: the training lock, train.lock in the run directory, held by the process that
+// trains the run (the CLI's `train`, or the engine behind an app or web client) while it trains.
+//
+// [Note: the training lock]
+// Two trainers of one run would interleave their metrics lines (1, 1, 2, 2, …) and overwrite each
+// other's checkpoint. So training takes train.lock first, as git takes index.lock: the file is
+// created with O_EXCL ('wx'), which the file system grants to exactly one of two processes racing for
+// it, and holds {pid, host, started, command}, so a refused trainer names who holds the run and
+// since when. The holder removes it when training ends — finished, stopped, failed, Ctrl-C — and,
+// best effort, when its process exits.
+//
+// A process killed outright (kill -9, a crash, a power cut) cannot remove its lock. A lock whose pid
+// is not a live process on this machine is stale: the next trainer moves it aside and takes over,
+// saying so. Moving aside is a rename (atomic: of two processes taking over one stale lock, one moves
+// it and the other finds nothing to move), and the mover checks that what it moved is the lock it
+// judged stale, putting back a fresh one it moved by mistake. A lock that is not JSON is honoured for
+// a few seconds (it may be being written) and then replaced. A lock from another machine (a shared
+// file system) cannot be checked and is honoured; so is one whose pid a new program has reused. The
+// refusal names the file to delete in those cases.
+
+import { randomBytes } from 'node:crypto';
+import {
+  closeSync,
+  fsyncSync,
+  linkSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
+import { hostname } from 'node:os';
+import { isProcessAlive } from '../io/pid';
+import { trainLockFile, type TrainLock } from '../../../shared/run-files';
+import { RunRefusedError, runPaths } from './files';
+
+/** How long a lock file that is not a lock is taken to be one being written, in ms. */
+const UNREADABLE_GRACE_MS = 10_000;
+
+/** The run is trained by another process (or another training in this one). */
+export class RunLockedError extends RunRefusedError {
+  override name = 'RunLockedError';
+  constructor(
+    readonly runDir: string,
+    readonly file: string,
+    /** The holder, or null when the lock file is being written (or is damaged). */
+    readonly holder: TrainLock | null,
+  ) {
+    super(
+      holder
+        ? `${runDir} is being trained by process ${holder.pid} on ${holder.host} since ${holder.started} (${holder.command}); wait for it to finish or stop it there. If no such process is running, delete ${file}`
+        : `${runDir}: ${file} is being written by another process (or is damaged); try again in a moment, and if it stays, delete it`,
+    );
+  }
+}
+
+/** The lock file as found: absent, held, or stale (its process is gone, or it is not a lock file). */
+type Found =
+  | { state: 'free' }
+  | { state: 'held'; holder: TrainLock | null }
+  | { state: 'stale'; holder: TrainLock | null; text: string };
+
+/** Locks this process holds: file → its text (to release them at exit, and to tell ours apart). */
+const held = new Map<string, string>();
+let exitHook = false;
+
+function inspect(file: string): Found {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { state: 'free' };
+    throw new RangeError(`${file}: the training lock cannot be read (${(e as Error).message})`, { cause: e });
+  }
+  let parsed: TrainLock | null = null;
+  try {
+    const r = trainLockFile.safeParse(JSON.parse(text));
+    if (r.success) parsed = r.data;
+  } catch {
+    // not JSON: below
+  }
+  if (!parsed) {
+    let age: number;
+    try {
+      age = Date.now() - statSync(file).mtimeMs;
+    } catch {
+      return { state: 'free' }; // gone meanwhile
+    }
+    return age < UNREADABLE_GRACE_MS ? { state: 'held', holder: null } : { state: 'stale', holder: null, text };
+  }
+  if (parsed.host !== hostname()) return { state: 'held', holder: parsed };
+  // Our own pid: ours if this process holds it; otherwise left by an earlier process with our pid.
+  const alive = parsed.pid === process.pid ? held.get(file) === text : isProcessAlive(parsed.pid);
+  return alive ? { state: 'held', holder: parsed } : { state: 'stale', holder: parsed, text };
+}
+
+/** Who trains a run now: its lock's live holder (null while the lock is being written), or null when no process does. */
+export function runLockedBy(runDir: string): { holder: TrainLock | null } | null {
+  try {
+    const found = inspect(runPaths(runDir).lock);
+    return found.state === 'held' ? { holder: found.holder } : null;
+  } catch {
+    return { holder: null }; // a lock that cannot be read: honoured
+  }
+}
+
+export interface RunLock {
+  readonly file: string;
+  readonly holder: TrainLock;
+  /** What this lock replaced: a stale lock (`holder`: whose process is gone; null: it was not a lock file), or null. */
+  readonly replaced: { holder: TrainLock | null } | null;
+  /** Removes the lock, if it is still this one. */
+  release(): void;
+}
+
+/** The message that says a stale lock was replaced. */
+export function replacedMessage(lock: RunLock): string | null {
+  if (!lock.replaced) return null;
+  const h = lock.replaced.holder;
+  return h
+    ? `took over ${lock.file} from process ${h.pid} (since ${h.started}), which is no longer running: it was stopped without releasing the run`
+    : `replaced ${lock.file}, which was not a lock file (a lock cut short by a crash)`;
+}
+
+/** Takes the training lock of `runDir` (an existing folder) for this process; a RunLockedError when another holds it. */
+export function lockRun(runDir: string, command: string): RunLock {
+  const file = runPaths(runDir).lock;
+  const holder: TrainLock = { pid: process.pid, host: hostname(), started: new Date().toISOString(), command };
+  const text = JSON.stringify(holder, null, 2) + '\n';
+  let replaced: RunLock['replaced'] = null;
+  for (let attempt = 0; attempt < 8; attempt++) {
+    let fd: number;
+    try {
+      fd = openSync(file, 'wx');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST')
+        throw new RangeError(`cannot lock ${runDir} for training: ${(e as Error).message}`, { cause: e });
+      const found = inspect(file);
+      if (found.state === 'free') continue; // released meanwhile
+      if (found.state === 'held') throw new RunLockedError(runDir, file, found.holder);
+      // Stale: move it aside, and make sure that what moved is the lock judged stale.
+      const aside = `${file}.stale-${process.pid}-${randomBytes(4).toString('hex')}`;
+      try {
+        renameSync(file, aside);
+      } catch {
+        continue; // another process moved it first
+      }
+      let moved = '';
+      try {
+        moved = readFileSync(aside, 'utf8');
+      } catch {
+        // unreadable: treated as not the one judged
+      }
+      if (moved === found.text) replaced = { holder: found.holder };
+      else {
+        // Another process took over in between and locked: put its lock back.
+        try {
+          linkSync(aside, file);
+        } catch {
+          // a third lock is there already: it holds the run
+        }
+      }
+      rmSync(aside, { force: true });
+      continue;
+    }
+    try {
+      writeSync(fd, text);
+      fsyncSync(fd);
+    } catch (e) {
+      closeSync(fd);
+      rmSync(file, { force: true });
+      throw new RangeError(`cannot lock ${runDir} for training: ${(e as Error).message}`, { cause: e });
+    }
+    closeSync(fd);
+    held.set(file, text);
+    if (!exitHook) {
+      exitHook = true;
+      process.on('exit', releaseAll);
+    }
+    return { file, holder, replaced, release: () => release(file, text) };
+  }
+  throw new RunLockedError(runDir, file, null); // (taken and released over and over meanwhile)
+}
+
+function release(file: string, text: string): void {
+  if (held.get(file) !== text) return;
+  held.delete(file);
+  try {
+    if (readFileSync(file, 'utf8') === text) unlinkSync(file);
+  } catch {
+    // gone already (its run folder moved or deleted): nothing to release
+  }
+}
+
+/** At process exit (Ctrl-C twice, process.exit): the locks still held, released. */
+function releaseAll(): void {
+  for (const [file, text] of [...held]) release(file, text);
+}
