@@ -6,7 +6,18 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  watch,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
@@ -24,7 +35,7 @@ import { GraphBuilder, readMetadata } from '../src/main/engine/onnx/graph';
 import { Stream } from '../src/main/engine/samplers/random';
 import { readNpy } from '../src/main/engine/io/npy';
 import { convDenoiserGraph, convEncoderGraph } from '../tools/lib/conv';
-import { cli, lastJson } from './helpers/cli';
+import { cli, lastJson, spawnCli } from './helpers/cli';
 
 const tmp = mkdtempSync(join(tmpdir(), 'ss-export-'));
 process.env['SAMPLER_STUDIO_CACHE'] = join(tmp, 'cache');
@@ -439,4 +450,76 @@ test('a truncated, foreign or inconsistent policy file is a clear error, not a c
     assert.equal(r.code, 2, r.stderr);
     assert.match(r.stderr, /^error: .*truncated\.onnx: not a readable ONNX file/m);
   }
+});
+
+test('export SIGKILLed at random points: never a policy.onnx without the policy.json that describes it; the next export cleans up and completes', async () => {
+  const runDir = join(tmp, 'run-killed-export');
+  const { learner } = await runTraining({ model: ringModel, config: tiny(), runDir });
+  await learner.dispose();
+  const sha256 = (p: string): string => createHash('sha256').update(readFileSync(p)).digest('hex');
+  const temps = (dir: string): string[] =>
+    readdirSync(dir).filter((f) => /^\.policy\.(onnx|json)\.\d+\.[0-9a-f]+\.tmp$/.test(f));
+  /** The pair's state in `dir`, checked: a policy.onnx always has the policy.json that describes it. */
+  const state = (dir: string, what: string): string => {
+    const onnx = join(dir, 'policy.onnx');
+    const json = join(dir, 'policy.json');
+    if (existsSync(onnx)) {
+      assert.ok(existsSync(json), `${what}: policy.onnx without policy.json`);
+      const side = JSON.parse(readFileSync(json, 'utf8')) as { sha256?: string };
+      assert.equal(side.sha256, sha256(onnx), `${what}: policy.json describes another policy.onnx`);
+      return 'the pair';
+    }
+    if (existsSync(json)) return 'policy.json alone';
+    return temps(dir).length > 0 ? 'temp files only' : 'nothing';
+  };
+  // One uninterrupted export, timed, to spread the kills over a whole one.
+  const t0 = Date.now();
+  const whole = await spawnCli(['export', '--run', runDir, '--out', join(tmp, 'kills', 'whole', 'policy.onnx')]);
+  assert.equal(whole.code, 0, whole.stderr);
+  const T = Date.now() - t0;
+  const rng = new Stream(2025, 9);
+  const outcomes: Record<string, number> = {};
+  let killed = 0;
+  for (let k = 0; k < 20; k++) {
+    const dir = join(tmp, 'kills', `k${k}`);
+    mkdirSync(dir, { recursive: true });
+    // Even k: at the n-th change in the folder, while the files are written (where a kill does harm);
+    // odd k: at a random time in a whole export.
+    const nth = 1 + ((k >> 1) % 6);
+    let changes = 0;
+    const watcher = watch(dir);
+    let timer: NodeJS.Timeout | undefined;
+    const r = await spawnCli(
+      ['export', '--run', runDir, '--out', join(dir, 'policy.onnx')],
+      undefined,
+      120_000,
+      (child) => {
+        if (k % 2 === 0) watcher.on('change', () => ++changes === nth && child.kill('SIGKILL'));
+        else timer = setTimeout(() => child.kill('SIGKILL'), rng.uniform() * T * 1.1);
+      },
+    );
+    clearTimeout(timer);
+    watcher.close();
+    if (r.signal === 'SIGKILL') killed++;
+    const s = `${r.signal === 'SIGKILL' ? 'killed' : 'finished'}: ${state(dir, `kill ${k}`)}`;
+    outcomes[s] = (outcomes[s] ?? 0) + 1;
+    // The next export (no --force) completes the pair — or, if it is complete, says it exists — and leaves no temp file.
+    const next = await cli('export', '--run', runDir, '--out', join(dir, 'policy.onnx'));
+    if (s.endsWith('the pair')) assert.match(next.stderr, /policy\.onnx already exists/, `kill ${k}`);
+    else assert.equal(next.code, 0, `kill ${k} (${s}): ${next.stderr}`);
+    assert.equal(state(dir, `after kill ${k}`), 'the pair');
+    assert.deepEqual(temps(dir), [], `kill ${k}: stale temp files removed`);
+  }
+  console.log(`export kills: ${JSON.stringify(outcomes)}`);
+  assert.ok(killed >= 10, `${killed} of 20 exports were killed`);
+  // A live writer's temp file (this process's) is left alone; a .json that is not our sidecar is not replaced without --force.
+  const dir = join(tmp, 'kills', 'k0');
+  const live = join(dir, `.policy.onnx.${process.pid}.0123456789ab.tmp`);
+  writeFileSync(live, 'being written');
+  assert.equal((await cli('export', '--run', runDir, '--out', join(dir, 'policy.onnx'), '--force')).code, 0);
+  assert.ok(existsSync(live), 'a live process’s temp file is kept');
+  writeFileSync(join(dir, 'notes.json'), '{"name": "mine"}');
+  const clash = await cli('export', '--run', runDir, '--out', join(dir, 'notes.onnx'));
+  assert.match(clash.stderr, /notes\.json already exists; choose another path or pass --force/);
+  assert.equal(readFileSync(join(dir, 'notes.json'), 'utf8'), '{"name": "mine"}');
 });

@@ -71,12 +71,14 @@ export interface ChildResult extends Run {
 
 /**
  * Spawns the CLI as a separate process, `node --import tsx src/cli/index.ts …` (for signals and
- * kills); `onStderr` sees stderr as it arrives. Killed with SIGKILL after `timeoutMs`.
+ * kills); `onStderr` sees stderr as it arrives, `onSpawn` the process as it starts. Killed with
+ * SIGKILL after `timeoutMs`.
  */
 export function spawnCli(
   args: string[],
   onStderr?: (text: string, child: ChildProcess) => void,
   timeoutMs = 45_000,
+  onSpawn?: (child: ChildProcess) => void,
 ): Promise<ChildResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src', 'cli', 'index.ts'), ...args], {
@@ -92,6 +94,7 @@ export function spawnCli(
       stderr += s;
       onStderr?.(stderr, child);
     });
+    onSpawn?.(child);
     child.on('error', reject);
     child.on('close', (code, signal) => {
       clearTimeout(guard);

@@ -1,15 +1,73 @@
 // Atomic file writes: write to a temp file beside the target, fsync it, rename
 // it over the target and fsync the directory, so readers (and a crash) only
 // ever see the old contents or the complete new contents, never a torn file.
+// A process killed while it writes leaves its temp file behind; removeStaleTemps
+// clears those of a target whose writer is gone.
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { isProcessAlive } from './pid';
 
 /** Temp file name in the same directory as `path`: `.<basename>.<pid>.<random>.tmp`. */
 function tempPathFor(path: string): string {
   const rand = randomBytes(6).toString('hex');
   return join(dirname(path), `.${basename(path)}.${process.pid}.${rand}.tmp`);
+}
+
+/**
+ * Removes the temp files that writes of `path` left behind when their process was killed: names of
+ * our own pattern (`.<basename>.<pid>.<12 hex>.tmp`) whose pid is no longer a live process (a live
+ * writer's, this process's included, are left alone). Returns the names removed.
+ */
+export async function removeStaleTemps(path: string): Promise<string[]> {
+  const dir = dirname(path);
+  const prefix = `.${basename(path)}.`;
+  let names: string[];
+  try {
+    names = await fsp.readdir(dir);
+  } catch {
+    return []; // no folder yet: nothing left behind
+  }
+  const removed: string[] = [];
+  for (const name of names) {
+    if (!name.startsWith(prefix)) continue;
+    const m = /^(\d+)\.[0-9a-f]{12}\.tmp$/.exec(name.slice(prefix.length));
+    if (!m || isProcessAlive(Number(m[1]))) continue;
+    await fsp.rm(join(dir, name), { force: true });
+    removed.push(name);
+  }
+  return removed;
+}
+
+/**
+ * Writes several files as one unit as far as a file system allows: every file to its temp file
+ * (fsynced) first, then the renames in the order given, then the directories fsynced. A crash before
+ * the first rename leaves every target as it was; one between two renames leaves the first ones new
+ * and the rest old, so order them so that that state is one the reader recognises (export.ts: the
+ * sidecar first, the file it describes last). On failure the temp files are removed.
+ */
+export async function writeFilesAtomic(files: { path: string; data: Uint8Array | string }[]): Promise<void> {
+  const temps: string[] = [];
+  try {
+    for (const f of files) {
+      await fsp.mkdir(dirname(f.path), { recursive: true });
+      const tmp = tempPathFor(f.path);
+      temps.push(tmp);
+      const handle = await fsp.open(tmp, 'wx');
+      try {
+        await handle.writeFile(f.data);
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+    }
+    for (const [i, f] of files.entries()) await fsp.rename(temps[i]!, f.path);
+    for (const dir of new Set(files.map((f) => dirname(f.path)))) await fsyncDir(dir);
+  } catch (err) {
+    await Promise.all(temps.map((t) => fsp.rm(t, { force: true }).catch(() => undefined)));
+    throw err;
+  }
 }
 
 /**

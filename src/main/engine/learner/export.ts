@@ -28,12 +28,20 @@
 // The bytes are loaded in a fresh ONNX Runtime session and checked against the engine's EMA heads on
 // states of an EMA rollout before the file is written (atomically, a temp file renamed); a file
 // whose logits differ by more than 1e-4 is never written.
+//
+// [Note: the pair]
+// policy.onnx and its sidecar policy.json are written as one unit (io/atomic.ts writeFilesAtomic):
+// both to temp files first, then the sidecar renamed into place, then the policy. A kill between
+// the two renames leaves a policy.json without its policy.onnx — never a policy.onnx without the
+// sidecar that describes it (the sidecar holds the file's sha256). The next export recognises such
+// a sidecar as its own leftover (our format, naming this file) and writes the pair without --force,
+// and first removes the temp files that killed exports of this pair left behind.
 
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, isAbsolute, join, resolve } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { writeFileAtomic } from '../io/atomic';
+import { removeStaleTemps, writeFilesAtomic } from '../io/atomic';
 import { GraphBuilder, GraphMergeError } from '../onnx/graph';
 import { VERSION } from '../../../shared/version';
 import type { PolicyExportResult, TensorInfo } from '../../../shared/protocol';
@@ -79,6 +87,16 @@ export function sha256File(path: string): string {
 /** `policy.onnx` → `policy.json`. */
 export function sidecarPath(out: string): string {
   return out.replace(/\.onnx$/i, '') + '.json';
+}
+
+/** The sidecar at `sidecar` if it is one an export of `out` wrote (our format, naming that file), else null. */
+function leftSidecar(sidecar: string, out: string): { sha256?: string } | null {
+  try {
+    const side = JSON.parse(readFileSync(sidecar, 'utf8')) as Record<string, unknown>;
+    return side['format'] === POLICY_FORMAT && side['file'] === basename(out) ? (side as { sha256?: string }) : null;
+  } catch {
+    return null;
+  }
 }
 
 /** Rows [start, start + count) of a row-major [*, cols] matrix, every `stride`-th row. */
@@ -311,9 +329,17 @@ export async function exportPolicy(learner: Learner, o: ExportOptions): Promise<
   const out = resolve(o.out);
   if (!/\.onnx$/i.test(out)) throw new ExportError(`${o.out}: the policy file's name must end in .onnx`);
   const sidecar = sidecarPath(out);
-  for (const p of [out, sidecar]) {
-    if (existsSync(p) && !o.force)
-      throw new ExportError(`${p} already exists; choose another path or pass --force to replace it`, 'exists');
+  if (!o.force) {
+    const left = leftSidecar(sidecar, out);
+    if (existsSync(out)) {
+      const torn = left && left.sha256 !== sha256File(out);
+      throw new ExportError(
+        `${out} already exists${torn ? ` (and ${basename(sidecar)} beside it describes another file: an export was cut short)` : ''}; choose another path or pass --force to replace it`,
+        'exists',
+      );
+    }
+    if (existsSync(sidecar) && !left)
+      throw new ExportError(`${sidecar} already exists; choose another path or pass --force to replace it`, 'exists');
   }
   const { g, inputs, outputs } = policyGraph(learner);
   const metadata = policyMetadata(learner, o.runDir);
@@ -342,7 +368,6 @@ export async function exportPolicy(learner: Learner, o: ExportOptions): Promise<
   } finally {
     await session.release();
   }
-  await writeFileAtomic(out, bytes);
   const verification = { states: states.n, maxAbsDiff, tolerance: EXPORT_TOLERANCE, runtime: 'onnxruntime-node/cpu' };
   const result: ExportResult = {
     path: out,
@@ -368,8 +393,14 @@ export async function exportPolicy(learner: Learner, o: ExportOptions): Promise<
     run_dir: resolve(o.runDir),
     file: basename(out),
     bytes: bytes.length,
+    sha256: createHash('sha256').update(bytes).digest('hex'),
   };
-  await writeFileAtomic(sidecar, JSON.stringify(side, null, 2) + '\n');
+  // The pair as one unit, the sidecar first: see the note on the pair.
+  for (const p of [out, sidecar]) await removeStaleTemps(p);
+  await writeFilesAtomic([
+    { path: sidecar, data: JSON.stringify(side, null, 2) + '\n' },
+    { path: out, data: bytes },
+  ]);
   result.seconds = (performance.now() - t0) / 1000;
   return result;
 }
