@@ -18,6 +18,7 @@ import { initTf } from '../src/main/engine/learner/backend';
 import { runTraining } from '../src/main/engine/apps/train';
 import { runPaths } from '../src/main/engine/runs/files';
 import { EngineHost } from '../src/main/engine/host';
+import { Stream } from '../src/main/engine/samplers/random';
 import type { Response, ServerMessage } from '../src/shared/protocol';
 import { cli, spawnCli } from './helpers/cli';
 import { EngineProcess } from './helpers/engine';
@@ -342,4 +343,38 @@ test('two engine processes (two app clients): train.start and train.resume of on
   } finally {
     await Promise.all(engines.map((e) => e.close()));
   }
+});
+
+test('8 CLI trainings of one run SIGKILLed at random points: each next resume takes over the lock; no reported iteration lost, none twice', async () => {
+  const dir = copyRun();
+  const rng = new Stream(1313, 2);
+  const counts = { kills: 0, resumed: 0, refused: 0, tookOver: 0, lostIterations: 0 };
+  let reported = 1; // the last iteration whose metrics event was seen (the base run finished 1)
+  for (let k = 0; k < 8; k++) {
+    const r = await spawnCli(
+      ['train', '--resume', dir, '--iterations', '400', '--json'],
+      undefined,
+      240_000,
+      (child) => void setTimeout(() => child.kill('SIGKILL'), 1000 + rng.uniform() * 4000),
+    );
+    if (r.signal === 'SIGKILL') counts.kills++;
+    if (HELD.test(r.stderr)) counts.refused++;
+    const at = /"resumed at iteration (\d+)"/.exec(r.stderr);
+    if (at) {
+      counts.resumed++;
+      counts.lostIterations += Math.max(0, reported - Number(at[1]));
+    }
+    if (/took over .*train\.lock from process \d+/.test(r.stderr)) counts.tookOver++;
+    for (const m of r.stderr.matchAll(/"type":"metrics","run":"[^"]*","iteration":(\d+)/g))
+      reported = Math.max(reported, Number(m[1]));
+    assertIterations(dir, `kill ${k}`);
+  }
+  const last = await cli('train', '--resume', dir, '--iterations', String(reported + 2), '--json');
+  assert.equal(last.code, 0, last.stderr.slice(-400));
+  assert.deepEqual(assertIterations(dir, 'after the kills').at(-1), reported + 2);
+  assert.ok(!existsSync(lockFile(dir)));
+  console.log(`training kills: ${JSON.stringify(counts)}`);
+  assert.equal(counts.refused, 0, 'a stale lock never blocks');
+  assert.equal(counts.lostIterations, 0);
+  assert.ok(counts.kills >= 6 && counts.tookOver >= 3, JSON.stringify(counts));
 });
