@@ -318,6 +318,65 @@ describe('sample', () => {
   });
 });
 
+describe('bounds (issue 13)', () => {
+  test('run-size flags that are not settings are bounded too, each error naming its flag', async () => {
+    const d = outDir();
+    const out = join(d, 'x.npy');
+    const feats = join(d, 'f.npy');
+    writeFileSync(
+      feats,
+      encodeNpy(
+        npyFloat32(
+          [8, 2],
+          Float32Array.from({ length: 16 }, (_, i) => Math.sin(i)),
+        ),
+      ),
+    );
+    const cases: [string[], RegExp][] = [
+      [
+        ['sample', '--model', 'gmm-ring8', '--n', '1e12', '--out', out],
+        /^error: --n must be a whole number in \[1, 1000000\], got 1e12$/m,
+      ],
+      [
+        ['sample', '--model', 'gmm-ring8', '--batch', '1e12', '--out', out],
+        /--batch must be a whole number in \[1, 65536\]/,
+      ],
+      [
+        ['sample', '--model', 'gmm-ring8', '--seed', '1e300', '--out', out],
+        /--seed must be a whole number in \[0, 4294967295\]/,
+      ],
+      [['eval', '--model', 'gmm-ring8', '--n', '1e12'], /--n must be a whole number in \[2, 100000\]/],
+      [
+        ['eval', '--model', 'gmm-ring8', '--kid-subsets', '1e12'],
+        /--kid-subsets must be a whole number in \[1, 10000\]/,
+      ],
+      [
+        ['eval', '--model', 'gmm-ring8', '--baseline', 'equal-nfe', '--nfe', '1e9'],
+        /--nfe must be a whole number in \[1, 1999\]/,
+      ],
+      [
+        ['grid', '--model', 'gmm-ring8', '--axis', 'guidance=1,2', '--out', d, '--n', '1e12'],
+        /--n must be a whole number in \[2, 100000\]/,
+      ],
+      [
+        ['kid', '--real', feats, '--fake', feats, '--subsets', '1e12'],
+        /--subsets must be a whole number in \[1, 10000\]/,
+      ],
+      [['prdc', '--real', feats, '--fake', feats, '--k', '1e12'], /--k must be a whole number in \[1, 1000\]/],
+      [
+        ['features', '--model', 'gmm-ring8', '--in', feats, '--out', out, '--batch', '1e12'],
+        /--batch must be a whole number in \[1, 65536\]/,
+      ],
+    ];
+    for (const [args, message] of cases) {
+      const r = await cli(...args);
+      assertUsageError(r, message);
+      assert.doesNotMatch(r.stderr, /Invalid typed array length/, args.join(' '));
+    }
+    assert.ok(!existsSync(out));
+  });
+});
+
 describe('the CLI as a process', () => {
   test('usage errors exit with code 2 and no stack trace', async () => {
     const [unknown, missing] = await Promise.all([

@@ -491,3 +491,20 @@ test('training emits progress, metrics, profile and samples events that pass the
     assert.equal(isEngineEvent(bad), false, JSON.stringify(bad));
   }
 });
+
+test('a rollout whose states would not fit in memory is refused naming trajectories and steps', async () => {
+  const gmm64 = await Model.load(join(resourcesDir(), 'models', 'gmm64'));
+  try {
+    assert.throws(
+      () => new Learner(gmm64, tiny('cfg', { trajectories: 65_536, rolloutBatch: 1024, steps: 1000 })),
+      (e: Error) => {
+        assert.ok(e instanceof RangeError, String(e));
+        assert.match(e.message, /trajectories × \(horizon \+ 1\) × 64 = 65536 × 1001 × 64 = .* values/);
+        assert.match(e.message, /lower trajectories or steps/);
+        return true;
+      },
+    );
+  } finally {
+    await gmm64.dispose();
+  }
+});

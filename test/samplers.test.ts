@@ -456,3 +456,12 @@ test('hooks: per-row γ reproduces S_churn, and γ = 0 rows stay deterministic',
   });
   assert.ok(maxAbsDiff(viaHook.samples, deterministic.samples) > 1e-2, 'churn changes the samples');
 });
+
+test('a draw too large to hold is refused naming n and the sample size, not "Invalid typed array length"', async () => {
+  const s = resolveSettings(ring, {});
+  await assert.rejects(generate(ring, s, { n: 2 ** 32, batch: 256, seed: 0 }), (e: Error) => {
+    assert.ok(e instanceof RangeError);
+    assert.match(e.message, /^n = 4294967296 samples of 2 values .*draw fewer/);
+    return true;
+  });
+});

@@ -61,5 +61,5 @@ export function samplerSettingsFromFlags(
 /** --class K|random|none */
 export function classesFromFlag(v: string | undefined): ClassChoice {
   if (v === undefined || v === 'random' || v === 'none') return v ?? 'random';
-  return num(v, 'class', { int: true, min: 0 })!;
+  return num(v, 'class', { int: true, min: 0, max: 2 ** 31 - 1 })!; // an int32 label; the model checks its own range
 }

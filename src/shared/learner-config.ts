@@ -4,6 +4,7 @@
 // saved run config and the Tune form (shared/schema.ts). Adding a field is one entry here.
 
 import { bool, choice, defaultsOf, int, issueMessages, num, numList, objectSchema, type ValuesOf } from './schema';
+import { MAX_BATCH, MAX_EVAL_SAMPLES, MAX_SEED } from './limits';
 import { MAX_GUIDANCE, MAX_STEPS } from './sampler-settings';
 
 export const INTERVENTIONS = ['cfg', 'gamma', 'renoise'] as const;
@@ -30,18 +31,20 @@ export const ACTION_PRESETS: Record<Intervention, number[]> = {
   renoise: [0, 1, 2, 4],
 };
 
-/** Largest seed: the generators mix 32-bit words (samplers/random.ts), as NumPy's seeds are. */
-export const MAX_SEED = 2 ** 32 - 1;
-
 /** EDM's largest churn γ (Alg. 2): t̂ = t(1+γ) ≤ √2·t, never more noise added than is there. */
 export const GAMMA_MAX = Math.SQRT2 - 1;
 
 // [Note: learner bounds]
 // As the sampler's (shared/sampler-settings.ts, the note on bounds): every number is bounded above
-// too, each bound with its reason. Sizes (trajectories, batches) stop at 65,536, 64× the paper's
-// 1,024: past it a run is memory-bound before it is useful (learner.ts checks what the states of a
-// rollout take for the model at hand).
-const MAX_BATCH = 65_536;
+// too, each bound with its reason. Sizes (trajectories, batches) stop at MAX_BATCH (shared/limits.ts);
+// learner.ts checks what the states of a rollout take for the model at hand.
+
+/**
+ * Bounds of a policy's temperature τ (logits/τ), also for `sample --policy` and `eval --policy`: at
+ * τ = 0.01 a logit gap of 0.1 is already a factor e¹⁰ (greedy); at τ = 100 gaps below 1 are within
+ * 1% of uniform. Beyond either end nothing changes but float overflow.
+ */
+export const TEMPERATURE_BOUNDS = { min: 0.01, max: 100 };
 
 export const LEARNER_FIELDS = {
   intervention: choice(INTERVENTIONS, {
@@ -259,10 +262,7 @@ export const LEARNER_FIELDS = {
   }),
   temperature: num({
     default: 1,
-    // logits/τ: at τ = 0.01 a logit gap of 0.1 is already a factor e¹⁰ (greedy); at τ = 100 gaps
-    // below 1 are within 1% of uniform. Beyond either end nothing changes but float overflow.
-    min: 0.01,
-    max: 100,
+    ...TEMPERATURE_BOUNDS,
     step: 0.1,
     label: 'Rollout temperature',
     help: 'sampling temperature τ (logits/τ) of rollouts; evaluation may use another',
@@ -278,8 +278,7 @@ export const LEARNER_FIELDS = {
   evalSamples: int({
     default: 4000,
     min: 2,
-    // 2× FID's customary 50,000; precision/recall's neighbour search grows as n².
-    max: 100_000,
+    max: MAX_EVAL_SAMPLES,
     group: 'basic',
     label: 'Samples per evaluation',
     help: 'samples per evaluation (FID / precision / recall and the sample grid)',

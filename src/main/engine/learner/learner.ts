@@ -23,7 +23,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Model } from '../models/model';
 import { loadData } from '../models/data';
-import { resolveSettings, scheduleFor, type ResolvedSettings } from '../samplers/generate';
+import { gib, resolveSettings, scheduleFor, type ResolvedSettings } from '../samplers/generate';
 import { deriveSeed, Stream } from '../samplers/random';
 import { VERSION } from '../../../shared/version';
 import type { Checkpoint } from '../../../shared/run-files';
@@ -44,6 +44,13 @@ import {
   type SampleOptions,
   type SamplingPolicy,
 } from './rollout';
+
+/**
+ * Most float32 values of recorded states an iteration holds: 2²⁸ (1 GiB). A rollout records
+ * trajectories × (H + 1) states of `dim` values, and an iteration holds them about three times over
+ * (the rollout, the PPO inputs, the discriminator's batches).
+ */
+export const MAX_ROLLOUT_VALUES = 2 ** 28;
 
 export class Learner implements SamplingPolicy {
   /** The policy head's inputs. */
@@ -82,6 +89,12 @@ export class Learner implements SamplingPolicy {
     const K = c.actions.length;
     this.settings = resolveSettings(model, { sampler: c.sampler, steps: c.steps, guidance: 1, churn: 0 });
     this.H = horizonFor(c);
+    const recorded = c.trajectories * (this.H + 1) * model.dim;
+    if (recorded > MAX_ROLLOUT_VALUES)
+      throw new RangeError(
+        `a rollout would record trajectories × (horizon + 1) × ${model.dim} = ${c.trajectories} × ${this.H + 1} × ${model.dim} = ${recorded} values (${gib(recorded)}), ` +
+          `more than an iteration can hold (${gib(MAX_ROLLOUT_VALUES)}, and it holds them about three times); lower trajectories or steps${c.intervention === 'renoise' ? ' (or nfeBudget, which sets the horizon)' : ''}`,
+      );
     this.schedule = scheduleFor(model, this.settings);
     const classes = model.numClasses > 0 ? model.numClasses + 1 : 0;
     this.layout = {
