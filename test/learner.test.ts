@@ -508,3 +508,78 @@ test('a rollout whose states would not fit in memory is refused naming trajector
     await gmm64.dispose();
   }
 });
+
+/** Whether every float32 of a checkpoint's base64 weights is finite. */
+function allFinite(b64s: string[]): boolean {
+  return b64s.every((b) => {
+    const buf = Buffer.from(b, 'base64');
+    const f = new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
+    return f.every(Number.isFinite);
+  });
+}
+
+test('a run whose weights become NaN stops with a clear error and keeps its last finite checkpoint (TerminateOnNaN)', async () => {
+  const { runTraining } = await import('../src/main/engine/apps/train');
+  const dir = join(tmp, 'diverging');
+  // The issue's --lr-policy 1e30, which the schema now refuses, put in from the second iteration on:
+  // the update makes the weights ~1e30, the next iteration's logits Inf and its loss NaN.
+  const step = Learner.prototype.step;
+  Learner.prototype.step = async function (this: Learner, signal?: AbortSignal) {
+    if (this.iteration === 1) {
+      this.optPolicy.dispose();
+      this.optPolicy = tf.train.adam(1e30);
+    }
+    return step.call(this, signal);
+  };
+  const events: string[] = [];
+  try {
+    await assert.rejects(
+      runTraining({
+        model: ring,
+        config: tiny('cfg', { iterations: 6 }),
+        runDir: dir,
+        onEvent: (e) => events.push(e.type),
+      }),
+      (e: Error) => {
+        assert.ok(e instanceof RangeError, `a user-facing error, not ${e.name}`);
+        assert.match(e.message, /^training diverged at iteration \d: the policy's (loss|weights)/);
+        assert.match(e.message, /learning rate/);
+        assert.match(e.message, /checkpoint\.json keeps iteration \d, the last with finite weights/);
+        return true;
+      },
+    );
+  } finally {
+    Learner.prototype.step = step;
+  }
+  const cp = JSON.parse(readFileSync(join(dir, 'checkpoint.json'), 'utf8')) as Record<string, string[]> & {
+    iteration: number;
+  };
+  assert.ok(cp.iteration >= 1 && cp.iteration < 6, `checkpoint at iteration ${cp.iteration}`);
+  for (const k of ['policy', 'discriminator', 'policyEma', 'discriminatorEma'])
+    assert.ok(allFinite(cp[k]!), `checkpoint ${k} holds NaN/Inf`);
+  const lines = readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n');
+  assert.equal(lines.length, cp.iteration, 'no metrics line for the diverged iteration');
+  assert.doesNotMatch(lines.join('\n'), /null/, 'no NaN metric was written');
+});
+
+test('a checkpoint holding NaN weights (an old diverged run) is refused by export, sample --policy and resume', async () => {
+  const { runTraining } = await import('../src/main/engine/apps/train');
+  const { cli, assertUsageError } = await import('./helpers/cli');
+  const { writeFileSync } = await import('node:fs');
+  const dir = join(tmp, 'nan-run');
+  const { learner } = await runTraining({ model: ring, config: tiny('cfg', { iterations: 1 }), runDir: dir });
+  await learner.dispose();
+  // What an older version wrote after training on through NaN: the EMA policy's first tensor poisoned.
+  const file = join(dir, 'checkpoint.json');
+  const cp = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown> & { policyEma: string[] };
+  const w = new Float32Array(Buffer.from(cp.policyEma[0]!, 'base64').byteLength / 4).fill(NaN);
+  cp.policyEma[0] = Buffer.from(w.buffer).toString('base64');
+  writeFileSync(file, JSON.stringify(cp));
+  const message = /checkpoint\.json: policyEma\[0\]: holds \d+ NaN\/Inf values/;
+  const out = join(tmp, 'nan-policy.onnx');
+  assertUsageError(await cli('export', '--run', dir, '--out', out), message);
+  assertUsageError(await cli('sample', '--policy', dir, '--out', join(tmp, 'nan-samples.npy')), message);
+  assertUsageError(await cli('train', '--resume', dir, '--iterations', '2'), message);
+  assert.ok(!existsSync(out));
+  assert.ok(!existsSync(join(tmp, 'nan-samples.npy')));
+});

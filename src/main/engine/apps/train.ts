@@ -13,7 +13,7 @@ import { existsSync } from 'node:fs';
 import type { Model } from '../models/model';
 import type { LearnerConfig } from '../learner/config';
 import { initTf } from '../learner/backend';
-import { createLearner, type Learner } from '../learner/learner';
+import { createLearner, TrainingDiverged, type Learner } from '../learner/learner';
 import { referenceFor, type Reference } from '../metrics/evaluate';
 import { extractorForModel, type FeatureExtractor } from '../metrics/features';
 import { samplePng } from '../pictures';
@@ -126,7 +126,22 @@ export async function runTraining(o: RunOptions): Promise<{ learner: Learner; ba
   try {
     while (learner.iteration < config.iterations) {
       if (o.signal?.aborted) break;
-      const metrics = await learner.step(o.signal);
+      let metrics: Record<string, number>;
+      try {
+        metrics = await learner.step(o.signal);
+      } catch (e) {
+        // Nothing of the diverged iteration is written: the checkpoint keeps the last finite weights.
+        if (e instanceof TrainingDiverged)
+          throw new TrainingDiverged(
+            e.iteration,
+            `${e.detail}. The run stops: ${
+              learner.iteration > 0
+                ? `${runPaths(dir).checkpoint} keeps iteration ${learner.iteration}, the last with finite weights`
+                : 'no iteration finished, so there is no checkpoint'
+            }`,
+          );
+        throw e;
+      }
       const last = learner.iteration === config.iterations;
       if ((config.evalEvery > 0 && learner.iteration % config.evalEvery === 0) || last)
         Object.assign(metrics, await evaluate());
@@ -148,6 +163,10 @@ export async function runTraining(o: RunOptions): Promise<{ learner: Learner; ba
         etaSeconds: done > 0 ? (elapsed / done) * (config.iterations - learner.iteration) : null,
       });
     }
+  } catch (e) {
+    // The caller gets no learner to dispose when the run fails (a divergence, a cancelled rollout).
+    await learner.dispose();
+    throw e;
   } finally {
     await (extractor as FeatureExtractor | null)?.dispose();
   }

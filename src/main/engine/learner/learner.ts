@@ -46,6 +46,34 @@ import {
 } from './rollout';
 
 /**
+ * An update left a loss or a weight NaN/Inf: the iteration (1-based, as its metrics line would be
+ * numbered) and what went wrong, in `detail`.
+ *
+ * [Note: stopping on NaN]
+ * As Keras' TerminateOnNaN: step() checks both heads after their updates and throws this before
+ * anything of the iteration is kept (apps/train.ts writes the metrics and the checkpoint only after
+ * step returns), so the run's checkpoint stays the last one with finite weights. Going on would only
+ * train NaN into every later checkpoint and export (`--lr-policy 1e30` once ran to the end with
+ * NaN weights and null losses).
+ */
+export class TrainingDiverged extends RangeError {
+  override name = 'TrainingDiverged';
+  constructor(
+    readonly iteration: number,
+    readonly detail: string,
+  ) {
+    super(`training diverged at iteration ${iteration}: ${detail}`);
+  }
+}
+
+/** Number of NaN/Inf values in a head's weights. */
+function nonFiniteCount(ws: Float32Array[]): number {
+  let bad = 0;
+  for (const w of ws) for (const v of w) if (!Number.isFinite(v)) bad++;
+  return bad;
+}
+
+/**
  * Most float32 values of recorded states an iteration holds: 2²⁸ (1 GiB). A rollout records
  * trajectories × (H + 1) states of `dim` values, and an iteration holds them about three times over
  * (the rollout, the PPO inputs, the discriminator's batches).
@@ -225,12 +253,9 @@ export class Learner implements SamplingPolicy {
     //    too, the paper's "DRE init").
     await this.loadData();
     const expert = { x: this.data!, labels: this.dataLabels };
-    const disc = await this.discriminator.train(
-      ro,
-      expert,
-      (it === 0 ? c.discriminatorInitSteps : 0) + c.discriminatorSteps,
-      rng,
-    );
+    const discSteps = (it === 0 ? c.discriminatorInitSteps : 0) + c.discriminatorSteps;
+    const disc = await this.discriminator.train(ro, expert, discSteps, rng);
+    this.checkFinite('discriminator', discSteps > 0 ? disc.loss : 0, this.discriminator.net, c.lrDiscriminator);
     const tDiscriminator = performance.now();
 
     // 3. Occupancy ratio r(s) = [w_E(σ)/w_π(σ)]·exp(logit D(s)) (Eq. 11) and reward −ψ(r(s)).
@@ -288,6 +313,7 @@ export class Learner implements SamplingPolicy {
       advantages: advantage,
     };
     const ppo = ppoUpdate(this.policy, this.optPolicy, transitions, c, rng);
+    this.checkFinite('policy', ppo.loss, this.policy, c.lrPolicy);
     const tPpo = performance.now();
 
     // 6. EMA of both heads, with warm-up: the plain mean of the iterates so far until that is as
@@ -323,6 +349,21 @@ export class Learner implements SamplingPolicy {
       'time/discriminator_s': (tDiscriminator - tRollout) / 1000,
       'time/ppo_s': (tPpo - tDiscriminator) / 1000,
     };
+  }
+
+  /** After a head's update: its loss and weights finite, or TrainingDiverged (see the note on stopping on NaN). */
+  private checkFinite(head: 'policy' | 'discriminator', loss: number, net: Mlp, lr: number): void {
+    const bad = nonFiniteCount(net.getWeights());
+    if (Number.isFinite(loss) && bad === 0) return;
+    const what = [
+      ...(Number.isFinite(loss) ? [] : [`loss is ${loss}`]),
+      ...(bad > 0 ? [`weights hold ${bad} NaN/Inf values`] : []),
+    ].join(' and its ');
+    const flag = head === 'policy' ? 'lrPolicy' : 'lrDiscriminator';
+    throw new TrainingDiverged(
+      this.iteration + 1,
+      `the ${head}'s ${what} after its update, at learning rate ${flag} = ${lr}; a smaller one may train`,
+    );
   }
 
   /**
