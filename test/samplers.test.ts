@@ -5,7 +5,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Model } from '../src/main/engine/models/model';
+import { Model, type Denoiser } from '../src/main/engine/models/model';
 import { resourcesDir } from '../src/main/engine/models/registry';
 import { generate, resolveSettings, scheduleFor } from '../src/main/engine/samplers/generate';
 import { Stream, type NoiseSource } from '../src/main/engine/samplers/random';
@@ -464,4 +464,45 @@ test('a draw too large to hold is refused naming n and the sample size, not "Inv
     assert.match(e.message, /^n = 4294967296 samples of 2 values .*draw fewer/);
     return true;
   });
+});
+
+test('guidance that overflows is reported as overflow naming the guidance, not as a broken denoiser', async () => {
+  // Past the schema's bound (|w| ≤ 100), as a caller of the engine could still ask: 1000 drives the
+  // ring's samples to ~1e20 over a few steps (then the network returns NaN), 1e30 in one step, and
+  // 1e38 overflows float32 in the guided combination itself.
+  for (const w of [1000, 1e30, 1e38]) {
+    const s = { ...resolveSettings(ring, { sampler: 'heun' }), guidance: w };
+    await assert.rejects(generate(ring, s, { n: 64, batch: 64, seed: 0 }), (e: Error) => {
+      assert.ok(e instanceof RangeError, `w = ${w}: ${e.name}: ${e.message}`);
+      assert.match(e.message, new RegExp(`^guidance overflow: with guidance w = ${String(w).replace('+', '\\+')}`));
+      assert.doesNotMatch(e.message, /check the export/, `w = ${w} blames the model: ${e.message}`);
+      return true;
+    });
+  }
+  // The same through a policy's per-row guidance (a hook), rows with w = 1 alongside.
+  const s = resolveSettings(ring, { sampler: 'heun' });
+  const hook: StepHook = (ctx) => ({ guidance: Float32Array.from(ctx.rows, (r) => (r % 2 ? 1e30 : 1)) });
+  await assert.rejects(generate(ring, s, { n: 16, batch: 16, seed: 0, hook }), (e: Error) =>
+    /^guidance overflow: with guidance w = 1e\+30 \(the largest in this batch\)/.test(e.message),
+  );
+  // The guided combination itself beyond float32: a denoiser whose classes differ by 1e3, at w = 1e36.
+  const apart: Denoiser = {
+    shape: [2],
+    dim: 2,
+    numClasses: 2,
+    nullClass: 2,
+    sigmaMin: 0.002,
+    sigmaMax: 80,
+    roundSigma: (v) => v,
+    stats: { calls: 0, rows: 0, modelMs: 0 },
+    denoise: async (x, sigma, labels) => Float32Array.from(x, (_, k) => (labels![Math.floor(k / 2)] === 2n ? 0 : 1e3)),
+  };
+  await assert.rejects(
+    generate(apart, { ...resolveSettings(apart, {}), guidance: 1e36 }, { n: 4, batch: 4, seed: 0 }),
+    (e: Error) =>
+      /^guidance overflow: with guidance w = 1e\+36 the guided estimate .* is beyond float32/.test(e.message),
+  );
+  // Ordinary guidance still samples.
+  const ok = await generate(ring, resolveSettings(ring, { guidance: 100 }), { n: 64, batch: 64, seed: 0 });
+  assert.ok(ok.samples.every(Number.isFinite));
 });

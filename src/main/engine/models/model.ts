@@ -43,6 +43,53 @@ export interface Denoiser {
   readonly stats: DenoiserStats;
 }
 
+/**
+ * The denoiser returned NaN/Inf on states that had already diverged: non-finite, or far beyond any
+ * sample at their noise level. The sampler's doing (too strong a guidance, say), not the network's.
+ *
+ * [Note: diverged inputs]
+ * A state at level σ is data plus σ-scaled noise, so its entries lie within a few (σ + data scale)
+ * of 0. When the network's output is not finite, its input is checked: entries beyond
+ * DIVERGED_STATE·(1 + σ) (or not finite) mean the samples diverged before the call, and this error
+ * says so with the numbers instead of blaming the network (guidance.ts names the guidance).
+ */
+export class DivergedInput extends RangeError {
+  override name = 'DivergedInput';
+  constructor(
+    readonly file: string,
+    /** Largest |x| of the batch (Infinity when some entry is not finite). */
+    readonly maxAbs: number,
+    /** σ of the row holding it. */
+    readonly sigma: number,
+  ) {
+    super(
+      `the samples had diverged before this denoiser call (|x| up to ${maxAbs.toPrecision(3)} at σ = ${sigma.toPrecision(4)}, where samples lie within a few σ of the data) and ${file} returned NaN/Inf on them`,
+    );
+  }
+}
+
+/** Entries of a state beyond this multiple of (1 + σ) mean the sampler diverged (see the note on diverged inputs). */
+export const DIVERGED_STATE = 1e6;
+
+/** The row with the largest |x| relative to 1 + σ, when it is beyond DIVERGED_STATE (or not finite); else null. */
+export function divergedRow(
+  x: Float32Array,
+  sigma: Float32Array,
+  dim: number,
+): { maxAbs: number; sigma: number } | null {
+  let worst: { maxAbs: number; sigma: number; ratio: number } | null = null;
+  for (let i = 0; i < sigma.length; i++) {
+    let m = 0;
+    for (let k = i * dim, e = k + dim; k < e; k++) {
+      const a = Math.abs(x[k]!);
+      m = a > m || Number.isNaN(a) ? (Number.isNaN(a) ? Infinity : a) : m;
+    }
+    const ratio = m / (1 + sigma[i]!);
+    if (ratio > DIVERGED_STATE && (!worst || ratio > worst.ratio)) worst = { maxAbs: m, sigma: sigma[i]!, ratio };
+  }
+  return worst && { maxAbs: worst.maxAbs, sigma: worst.sigma };
+}
+
 export interface LoadOptions {
   /** Largest batch sent to one session.run (bigger requests are split). Default 1024. */
   maxBatch?: number;
@@ -315,6 +362,8 @@ export class Model implements Denoiser {
     let bad = 0;
     for (let i = 0; i < y.length; i++) if (!Number.isFinite(y[i]!)) bad++;
     if (bad > 0) {
+      const diverged = divergedRow(x, sigma, this.dim);
+      if (diverged) throw new DivergedInput(this.onnxPath, diverged.maxAbs, diverged.sigma);
       let lo = Infinity;
       let hi = -Infinity;
       for (const s of sigma) {
