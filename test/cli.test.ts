@@ -375,6 +375,26 @@ describe('bounds (issue 13)', () => {
     }
     assert.ok(!existsSync(out));
   });
+
+  test('features: NaN/Inf input rows are named as the input’s fault, not the extractor’s', async () => {
+    const d = outDir();
+    const nan = join(d, 'nanrows.npy');
+    writeFileSync(nan, encodeNpy(npyFloat32([4, 2], Float32Array.of(1, 2, NaN, 1, 0, 0, 3, Infinity))));
+    for (const model of ['gmm-ring8', 'swissroll']) {
+      const r = await cli('features', '--model', model, '--in', nan, '--out', join(d, 'f.npy'));
+      assertUsageError(
+        r,
+        /nanrows\.npy: 2 of its 4 rows hold NaN\/Inf \(the first is row 1\); features need finite samples/,
+      );
+      assert.doesNotMatch(r.stderr, /features\.onnx|extractor/);
+    }
+    assert.ok(!existsSync(join(d, 'f.npy')));
+    // Integer rows are samples too (int64 once threw "Cannot convert a BigInt value to a number").
+    const ints = join(d, 'ints.npy');
+    writeFileSync(ints, encodeNpy({ dtype: 'int64', shape: [2, 2], data: BigInt64Array.of(1n, 2n, -1n, 0n) }));
+    const r = await cli('features', '--model', 'gmm-ring8', '--in', ints, '--out', join(d, 'f.npy'));
+    assert.equal(r.code, 0, r.stderr);
+  });
 });
 
 describe('the CLI as a process', () => {

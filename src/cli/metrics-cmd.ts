@@ -2,12 +2,12 @@
 
 import { EVAL_METRICS, formatMetric, metricInfo } from '../shared/metrics';
 import { parseArgs } from 'node:util';
-import { readNpy, writeNpy, npyFloat32, type NpyArray } from '../main/engine/io/npy';
+import { readNpy, toFloat32, writeNpy, npyFloat32, type NpyArray } from '../main/engine/io/npy';
 import { readFidStats, writeFidStats, type FidStats } from '../main/engine/metrics/fid-stats';
 import { fid, gaussianStats } from '../main/engine/metrics/fid';
 import { kid } from '../main/engine/metrics/kid';
 import { prdc } from '../main/engine/metrics/prdc';
-import { extractorForModel } from '../main/engine/metrics/features';
+import { extractorForModel, nonFiniteRows } from '../main/engine/metrics/features';
 import { evaluateSamples, parseMetrics, referenceFor, type EvalResult } from '../main/engine/metrics/evaluate';
 import type { Features } from '../main/engine/metrics/types';
 import { Model } from '../main/engine/models/model';
@@ -174,9 +174,12 @@ export async function cmdFeatures(argv: string[]): Promise<void> {
       }
       const n = arr.shape[0]!;
       const x =
-        arr.dtype === 'uint8'
-          ? Float32Array.from(arr.data as Uint8Array, (q) => q / 127.5 - 1)
-          : Float32Array.from(arr.data as ArrayLike<number>);
+        arr.dtype === 'uint8' ? Float32Array.from(arr.data as Uint8Array, (q) => q / 127.5 - 1) : toFloat32(arr);
+      const bad = nonFiniteRows(x, n, model.dim);
+      if (bad.count > 0)
+        throw new UsageError(
+          `${v.in}: ${bad.count} of its ${n} rows hold NaN/Inf (the first is row ${bad.first}); features need finite samples`,
+        );
       const res = await ex.extract(x, n, { batch: num(v.batch, 'batch', BATCH) });
       await writeOutput(v.out, () => writeNpy(v.out!, npyFloat32([n, res.dim], res.features)));
       if (v.logits && res.logits)
