@@ -434,7 +434,7 @@ test('--init-bias sets how strongly the initial policy favours its action', asyn
   }
   assertUsageError(
     await cli('train', '--model', 'gmm-ring8', '--init-bias=-1', '--run-dir', join(tmp, 'bias-bad')),
-    /--init-bias must be a number ≥ 0, got -1/,
+    /--init-bias must be a number in \[0, 20\], got -1/,
   );
 });
 
