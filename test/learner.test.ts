@@ -583,3 +583,28 @@ test('a checkpoint holding NaN weights (an old diverged run) is refused by expor
   assert.ok(!existsSync(out));
   assert.ok(!existsSync(join(tmp, 'nan-samples.npy')));
 });
+
+test('a cancel during the discriminator’s warm-up or PPO stops there: no further update starts', async () => {
+  for (const phase of ['discriminator', 'policy'] as const) {
+    const learner = new Learner(ring, tiny('cfg', { discriminatorInitSteps: 200, ppoEpochs: 50, ppoMinibatch: 16 }));
+    const controller = new AbortController();
+    // Count the phase's Adam updates (one per discriminator step, one per PPO minibatch); abort in the 5th.
+    const opt = phase === 'discriminator' ? learner.discriminator.opt : learner.optPolicy;
+    const minimize = opt.minimize.bind(opt);
+    let updates = 0;
+    let afterAbort = 0;
+    opt.minimize = (...args: Parameters<typeof minimize>) => {
+      if (controller.signal.aborted) afterAbort++;
+      if (++updates === 5) controller.abort();
+      return minimize(...args);
+    };
+    try {
+      await assert.rejects(learner.step(controller.signal), (e: Error) => e.name === 'SamplingCancelled', phase);
+      assert.equal(updates, 5, `${phase}: updates`);
+      assert.equal(afterAbort, 0, `${phase}: updates after the signal`);
+      assert.equal(learner.iteration, 0);
+    } finally {
+      await learner.dispose();
+    }
+  }
+});

@@ -506,3 +506,53 @@ test('guidance that overflows is reported as overflow naming the guidance, not a
   const ok = await generate(ring, resolveSettings(ring, { guidance: 100 }), { n: 64, batch: 64, seed: 0 });
   assert.ok(ok.samples.every(Number.isFinite));
 });
+
+// Cancellation is counted, not timed: no denoiser evaluation may start once the signal is seen,
+// however much work the settings ask for inside one step of the loop.
+test('restart: a cancel inside its K restarts stops them; no denoiser call starts after the signal', async () => {
+  const controller = new AbortController();
+  let calls = 0;
+  let afterAbort = 0;
+  const counting: Denoiser = {
+    shape: ring.shape,
+    dim: ring.dim,
+    numClasses: ring.numClasses,
+    nullClass: ring.nullClass,
+    sigmaMin: ring.sigmaMin,
+    sigmaMax: ring.sigmaMax,
+    roundSigma: (s) => ring.roundSigma(s),
+    stats: ring.stats,
+    denoise: async (x, sigma, labels, signal) => {
+      if (controller.signal.aborted) afterAbort++;
+      if (++calls === 100) controller.abort(); // well inside the restarts: the main ODE reaches t_min within ~30 calls
+      return ring.denoise(x, sigma, labels, signal);
+    },
+  };
+  // K = 100 restarts of 100 Heun steps: 20,000 evaluations inside a single step of the main loop.
+  const s = resolveSettings(counting, { sampler: 'restart', restart: { tMin: 0.1, tMax: 2, k: 100, steps: 100 } });
+  await assert.rejects(
+    generate(counting, s, { n: 8, batch: 8, seed: 0, signal: controller.signal }),
+    (e: Error) => e.name === 'SamplingCancelled',
+  );
+  assert.equal(calls, 100);
+  assert.equal(afterAbort, 0, 'denoiser calls after the signal');
+});
+
+test('a cancel inside one large denoiser batch stops between its session runs', async () => {
+  const small = await Model.load(join(resourcesDir(), 'models', 'gmm-ring8'), { maxBatch: 2 });
+  try {
+    const n = 64; // 32 session runs of 2 rows
+    const after3 = {
+      get aborted() {
+        return small.stats.calls >= 3;
+      },
+    } as AbortSignal;
+    await assert.rejects(
+      small.denoise(new Float32Array(n * 2), new Float32Array(n).fill(1), new BigInt64Array(n), after3),
+      (e: Error) => e.name === 'SamplingCancelled',
+    );
+    assert.equal(small.stats.calls, 3);
+  } finally {
+    await small.dispose();
+  }
+});

@@ -103,6 +103,7 @@ export async function runTraining(o: RunOptions): Promise<{ learner: Learner; ba
       seed: 1_000_003,
       temperature: config.temperature,
       metrics: ['fid', 'precision', 'recall'],
+      signal: o.signal,
     });
     const profile = { iteration: learner.iteration, actions: config.actions, sigmas: ev.sigmas, profile: ev.profile };
     // Encoded once: the same bytes go to the file and to the event.

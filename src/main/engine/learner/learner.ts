@@ -254,7 +254,7 @@ export class Learner implements SamplingPolicy {
     await this.loadData();
     const expert = { x: this.data!, labels: this.dataLabels };
     const discSteps = (it === 0 ? c.discriminatorInitSteps : 0) + c.discriminatorSteps;
-    const disc = await this.discriminator.train(ro, expert, discSteps, rng);
+    const disc = await this.discriminator.train(ro, expert, discSteps, rng, signal);
     this.checkFinite('discriminator', discSteps > 0 ? disc.loss : 0, this.discriminator.net, c.lrDiscriminator);
     const tDiscriminator = performance.now();
 
@@ -312,7 +312,7 @@ export class Learner implements SamplingPolicy {
       mask: ro.tMask.subarray(0, T * K),
       advantages: advantage,
     };
-    const ppo = ppoUpdate(this.policy, this.optPolicy, transitions, c, rng);
+    const ppo = ppoUpdate(this.policy, this.optPolicy, transitions, c, rng, signal);
     this.checkFinite('policy', ppo.loss, this.policy, c.lrPolicy);
     const tPpo = performance.now();
 

@@ -13,6 +13,7 @@ import * as ort from 'onnxruntime-node';
 import { GraphBuilder } from '../onnx/graph';
 import { createSession } from '../onnx/runtime';
 import { ModelError, type FeatureSpec } from '../models/manifest';
+import { checkCancelled } from '../cancel';
 
 export interface Extracted {
   /** [n, dim] */
@@ -183,7 +184,7 @@ class OnnxExtractor implements FeatureExtractor {
     let logits: Float32Array | null = null;
     let k = 0;
     for (let s = 0; s < n; s += batch) {
-      if (opts.signal?.aborted) throw new Error('feature extraction cancelled');
+      checkCancelled(opts.signal);
       const e = Math.min(n, s + batch);
       const { f, l } = await this.runBatch(samples.subarray(s * sd, e * sd), e - s);
       features.set(f, s * this.dim);

@@ -13,6 +13,7 @@ import { ModelError, parseManifest, type ModelManifest } from './manifest';
 import { VpTable } from './vp';
 import * as ort from 'onnxruntime-node';
 import { createSession, type OrtSession } from '../onnx/runtime';
+import { checkCancelled } from '../cancel';
 
 export interface DenoiserStats {
   /** session.run calls. */
@@ -37,9 +38,15 @@ export interface Denoiser {
   roundSigma(sigma: number): number;
   /**
    * D(x;σ,c) for `n` rows: x [n, dim], sigma [n], labels [n] (null for unconditional models).
-   * Returns [n, dim]. Throws ModelError on NaN/Inf output.
+   * Returns [n, dim]. Throws ModelError on NaN/Inf output; SamplingCancelled when `signal` is
+   * aborted before one of the session runs a large batch is split into.
    */
-  denoise(x: Float32Array, sigma: Float32Array, labels: BigInt64Array | null): Promise<Float32Array>;
+  denoise(
+    x: Float32Array,
+    sigma: Float32Array,
+    labels: BigInt64Array | null,
+    signal?: AbortSignal,
+  ): Promise<Float32Array>;
   readonly stats: DenoiserStats;
 }
 
@@ -289,12 +296,19 @@ export class Model implements Denoiser {
     await this.denoise(x, sigma, labels);
   }
 
-  async denoise(x: Float32Array, sigma: Float32Array, labels: BigInt64Array | null): Promise<Float32Array> {
+  async denoise(
+    x: Float32Array,
+    sigma: Float32Array,
+    labels: BigInt64Array | null,
+    signal?: AbortSignal,
+  ): Promise<Float32Array> {
     const n = sigma.length;
     if (x.length !== n * this.dim) throw new RangeError(`denoise: x has ${x.length} values, expected ${n}×${this.dim}`);
+    checkCancelled(signal);
     if (n <= this.maxBatch) return this.run(x, sigma, labels);
     const out = new Float32Array(x.length);
     for (let s = 0; s < n; s += this.maxBatch) {
+      if (s > 0) checkCancelled(signal);
       const e = Math.min(n, s + this.maxBatch);
       out.set(
         await this.run(x.subarray(s * this.dim, e * this.dim), sigma.subarray(s, e), labels?.subarray(s, e) ?? null),

@@ -9,6 +9,7 @@
 
 import { DivergedInput, type Denoiser } from '../models/model';
 import { MAX_GUIDANCE } from '../../../shared/sampler-settings';
+import { checkCancelled } from '../cancel';
 
 /**
  * The guidance scale made the samples overflow: the guided estimate D_u + w·(D_c − D_u) was not
@@ -42,6 +43,8 @@ export interface GuidedBatch {
   labels: BigInt64Array | null;
   /** [n] guidance scales, or null for w = 1 everywhere. */
   guidance: Float32Array | null;
+  /** Cancels between the model's session runs (samplers/loop.ts, the note on cancellation). */
+  signal?: AbortSignal | null;
 }
 
 /** Returns D_w for every row and adds the network passes spent per row to `networkEvals`. */
@@ -55,8 +58,10 @@ export async function guidedDenoise(model: Denoiser, b: GuidedBatch, networkEval
     for (let i = 0; i < n; i++) if (w[i] !== 1 && b.labels[i] !== unconditional) guidedRows.push(i);
   }
   if (networkEvals) for (let i = 0; i < n; i++) networkEvals[i]! += 1;
-  if (guidedRows.length === 0 && !(w && w.some((v) => v !== 1))) return model.denoise(b.x, b.sigma, b.labels);
-  if (guidedRows.length === 0) return denoiseGuided(model, b.x, b.sigma, b.labels, w!);
+  checkCancelled(b.signal);
+  const signal = b.signal ?? undefined;
+  if (guidedRows.length === 0 && !(w && w.some((v) => v !== 1))) return model.denoise(b.x, b.sigma, b.labels, signal);
+  if (guidedRows.length === 0) return denoiseGuided(model, b.x, b.sigma, b.labels, w!, signal);
   if (model.nullClass === null) throw new Error('guidance needs a model with a null class ("nullClass" in model.json)');
 
   // Stack [all rows, conditional; guided rows, unconditional] into one call.
@@ -75,7 +80,7 @@ export async function guidedDenoise(model: Denoiser, b: GuidedBatch, networkEval
     labels[n + j] = nullLabel;
     if (networkEvals) networkEvals[i]! += 1;
   }
-  const out = await denoiseGuided(model, x, sigma, labels, w!);
+  const out = await denoiseGuided(model, x, sigma, labels, w!, signal);
   const d = out.subarray(0, n * dim);
   let overflow = -1;
   for (let j = 0; j < g; j++) {
@@ -102,9 +107,10 @@ async function denoiseGuided(
   sigma: Float32Array,
   labels: BigInt64Array | null,
   w: Float32Array,
+  signal: AbortSignal | undefined,
 ): Promise<Float32Array> {
   try {
-    return await model.denoise(x, sigma, labels);
+    return await model.denoise(x, sigma, labels, signal);
   } catch (e) {
     if (!(e instanceof DivergedInput)) throw e;
     throw new GuidanceOverflow(

@@ -8,6 +8,7 @@
 // after which the main ODE continues. Each restart costs 2·n_restart NFE (Heun).
 
 import type { Denoiser } from '../models/model';
+import { checkCancelled } from '../cancel';
 import { edmStep } from './edm';
 import type { StepFn, StepInput } from './loop';
 import type { NoiseSource } from './random';
@@ -74,6 +75,7 @@ export function restartStep(
       for (let q = 0; q < xs.length; q++) xs[q] = xs[q]! + up * eps[q]!;
       // Restart backward: Heun steps down to t_min'.
       for (let s = 0; s < r.steps; s++) {
+        checkCancelled(inp.signal); // K·n_restart Heun steps all inside one step of the loop
         const sub: StepInput = {
           x: xs,
           tCur: new Float64Array(at.length).fill(inner[s]!),
@@ -86,6 +88,7 @@ export function restartStep(
           nfe: new Int32Array(at.length),
           networkEvals: new Int32Array(at.length),
           denoised: null,
+          signal: inp.signal,
         };
         xs = await heun(sub);
         at.forEach((j, r2) => {
