@@ -556,3 +556,13 @@ test('a cancel inside one large denoiser batch stops between its session runs', 
     await small.dispose();
   }
 });
+
+test('restart: progress moves during the K restarts, not only between the loop’s steps', async () => {
+  const s = resolveSettings(ring, { sampler: 'restart', restart: { tMin: 0.1, tMax: 2, k: 10, steps: 10 } });
+  const seen: number[] = [];
+  await generate(ring, s, { n: 4, batch: 4, seed: 0, onProgress: (p) => p.horizon > 0 && seen.push(p.iteration) });
+  const fractional = seen.filter((v) => !Number.isInteger(v));
+  // 10 restarts × 10 Heun steps inside one step: reported in between, at most every 1% of that step.
+  assert.ok(fractional.length >= 50 && fractional.length <= 100, `${fractional.length} reports inside the step`);
+  for (let i = 1; i < seen.length; i++) assert.ok(seen[i]! >= seen[i - 1]!, 'progress never goes back');
+});

@@ -45,6 +45,8 @@ export interface StepInput {
   denoised: Float32Array | null;
   /** Checked before each denoiser evaluation (see the note on cancellation). */
   signal: AbortSignal | null;
+  /** For a step that does much work (restart): how much of it is done, in (0, 1), reported as a fractional iteration. */
+  progress: ((fraction: number) => void) | null;
 }
 
 export type StepFn = (input: StepInput) => Promise<Float32Array>;
@@ -59,6 +61,7 @@ export interface LoopOptions {
   /** Record x and the denoised estimate at every iteration. */
   trajectory?: boolean;
   signal?: AbortSignal;
+  /** Iterations done of the horizon; fractional while a long step reports its progress. */
   onIteration?: (iteration: number, horizon: number) => void;
 }
 
@@ -213,6 +216,7 @@ export async function runLoop(
         networkEvals: new Int32Array(idx.length),
         denoised: rec ? new Float32Array(idx.length * dim) : null,
         signal: o.signal ?? null,
+        progress: o.onIteration ? (f) => o.onIteration!(it + f, H) : null,
       };
       const xNext = await step(input);
       scatterRows(x, idx, xNext, dim);

@@ -69,6 +69,16 @@ export function restartStep(
     at.forEach((j, r2) => xs.set(x.subarray(j * dim, (j + 1) * dim), r2 * dim));
     const eps = new Float32Array(at.length * dim);
     const up = Math.sqrt(inner[0]! ** 2 - tMinP ** 2);
+    // Progress through the K·n_restart Heun steps, at most every 1% (they all sit inside one step of the loop).
+    const total = r.k * r.steps + 1;
+    let reported = 0;
+    const progress = (done: number): void => {
+      const pct = Math.floor((100 * done) / total);
+      if (pct > reported && done < total) {
+        reported = pct;
+        inp.progress?.(done / total);
+      }
+    };
     for (let k = 0; k < r.k; k++) {
       // Restart forward: jump from t_min' up to t_max.
       noise.normal(eps, rows, dim);
@@ -89,12 +99,14 @@ export function restartStep(
           networkEvals: new Int32Array(at.length),
           denoised: null,
           signal: inp.signal,
+          progress: null,
         };
         xs = await heun(sub);
         at.forEach((j, r2) => {
           inp.nfe[j]! += sub.nfe[r2]!;
           inp.networkEvals[j]! += sub.networkEvals[r2]!;
         });
+        progress(1 + k * r.steps + s + 1);
       }
     }
     at.forEach((j, r2) => x.set(xs.subarray(r2 * dim, (r2 + 1) * dim), j * dim));
