@@ -518,48 +518,62 @@ function allFinite(b64s: string[]): boolean {
   });
 }
 
-test('a run whose weights become NaN stops with a clear error and keeps its last finite checkpoint (TerminateOnNaN)', async () => {
+test('a run whose weights become NaN stops with a clear error and keeps its last good checkpoint (TerminateOnNaN)', async () => {
   const { runTraining } = await import('../src/main/engine/apps/train');
-  const dir = join(tmp, 'diverging');
+  const { cli } = await import('./helpers/cli');
   // The issue's --lr-policy 1e30, which the schema now refuses, put in from the second iteration on:
-  // the update makes the weights ~1e30, the next iteration's logits Inf and its loss NaN.
-  const step = Learner.prototype.step;
-  Learner.prototype.step = async function (this: Learner, signal?: AbortSignal) {
-    if (this.iteration === 1) {
-      this.optPolicy.dispose();
-      this.optPolicy = tf.train.adam(1e30);
+  // its first update makes the weights NaN. At 1e20 they stay finite (~1e20) but the logits overflow,
+  // which the weights alone do not show: the next iteration's loss would, after a useless checkpoint.
+  // One PPO minibatch per iteration (4,096 ≥ its 2,304 transitions), so one update makes the weights.
+  // The discriminator the same way, through its own learning rate.
+  for (const [head, lr] of [
+    ['policy', 1e30],
+    ['policy', 1e20],
+    ['discriminator', 1e30],
+  ] as const) {
+    const dir = join(tmp, `diverging-${head}-${lr}`);
+    const step = Learner.prototype.step;
+    Learner.prototype.step = async function (this: Learner, signal?: AbortSignal) {
+      if (this.iteration === 1 && head === 'policy') {
+        this.optPolicy.dispose();
+        this.optPolicy = tf.train.adam(lr);
+      }
+      if (this.iteration === 1 && head === 'discriminator') {
+        this.discriminator.opt.dispose();
+        this.discriminator.opt = tf.train.adam(lr);
+      }
+      return step.call(this, signal);
+    };
+    try {
+      await assert.rejects(
+        runTraining({ model: ring, config: tiny('cfg', { iterations: 6, ppoMinibatch: 4096 }), runDir: dir }),
+        (e: Error) => {
+          assert.ok(e instanceof RangeError, `a user-facing error, not ${e.name}`);
+          assert.match(e.message, new RegExp(`^training diverged at iteration 2: the ${head}'s (loss|weights|logits)`));
+          assert.match(e.message, /learning rate/);
+          assert.match(
+            e.message,
+            /checkpoint\.json keeps iteration 1, the last good one \(finite weights and logits\)$/,
+          );
+          return true;
+        },
+      );
+    } finally {
+      Learner.prototype.step = step;
     }
-    return step.call(this, signal);
-  };
-  const events: string[] = [];
-  try {
-    await assert.rejects(
-      runTraining({
-        model: ring,
-        config: tiny('cfg', { iterations: 6 }),
-        runDir: dir,
-        onEvent: (e) => events.push(e.type),
-      }),
-      (e: Error) => {
-        assert.ok(e instanceof RangeError, `a user-facing error, not ${e.name}`);
-        assert.match(e.message, /^training diverged at iteration \d: the policy's (loss|weights)/);
-        assert.match(e.message, /learning rate/);
-        assert.match(e.message, /checkpoint\.json keeps iteration \d, the last with finite weights/);
-        return true;
-      },
-    );
-  } finally {
-    Learner.prototype.step = step;
+    const cp = JSON.parse(readFileSync(join(dir, 'checkpoint.json'), 'utf8')) as Record<string, string[]> & {
+      iteration: number;
+    };
+    assert.equal(cp.iteration, 1, `lr ${lr}: checkpoint at iteration ${cp.iteration}`);
+    for (const k of ['policy', 'discriminator', 'policyEma', 'discriminatorEma'])
+      assert.ok(allFinite(cp[k]!), `checkpoint ${k} holds NaN/Inf`);
+    const lines = readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n');
+    assert.equal(lines.length, cp.iteration, 'no metrics line for the diverged iteration');
+    assert.doesNotMatch(lines.join('\n'), /null/, 'no NaN metric was written');
+    // The checkpoint kept is a usable one: it exports.
+    const ex = await cli('export', '--run', dir, '--out', join(dir, 'policy.onnx'));
+    assert.equal(ex.code, 0, `lr ${lr}: export of the kept checkpoint: ${ex.stderr}`);
   }
-  const cp = JSON.parse(readFileSync(join(dir, 'checkpoint.json'), 'utf8')) as Record<string, string[]> & {
-    iteration: number;
-  };
-  assert.ok(cp.iteration >= 1 && cp.iteration < 6, `checkpoint at iteration ${cp.iteration}`);
-  for (const k of ['policy', 'discriminator', 'policyEma', 'discriminatorEma'])
-    assert.ok(allFinite(cp[k]!), `checkpoint ${k} holds NaN/Inf`);
-  const lines = readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n');
-  assert.equal(lines.length, cp.iteration, 'no metrics line for the diverged iteration');
-  assert.doesNotMatch(lines.join('\n'), /null/, 'no NaN metric was written');
 });
 
 test('a checkpoint holding NaN weights (an old diverged run) is refused by export, sample --policy and resume', async () => {
@@ -582,6 +596,23 @@ test('a checkpoint holding NaN weights (an old diverged run) is refused by expor
   assertUsageError(await cli('train', '--resume', dir, '--iterations', '2'), message);
   assert.ok(!existsSync(out));
   assert.ok(!existsSync(join(tmp, 'nan-samples.npy')));
+
+  // Finite weights ~1e30 (what an older version kept one iteration before the NaN): the logits overflow.
+  const huge = join(tmp, 'huge-run');
+  const r2 = await runTraining({ model: ring, config: tiny('cfg', { iterations: 1 }), runDir: huge });
+  await r2.learner.dispose();
+  const file2 = join(huge, 'checkpoint.json');
+  const cp2 = JSON.parse(readFileSync(file2, 'utf8')) as Record<string, unknown> & { policyEma: string[] };
+  const b = Buffer.from(cp2.policyEma[0]!, 'base64');
+  const w2 = new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength)).map((v) => v * 1e30);
+  assert.ok(w2.every(Number.isFinite));
+  cp2.policyEma[0] = Buffer.from(w2.buffer).toString('base64');
+  writeFileSync(file2, JSON.stringify(cp2));
+  const overflow = /huge-run: the EMA policy of its checkpoint \(iteration 1\) gives (NaN\/Inf|absurd) logits/;
+  assertUsageError(await cli('export', '--run', huge, '--out', out), overflow);
+  assertUsageError(await cli('sample', '--policy', huge, '--out', join(tmp, 'huge-samples.npy')), overflow);
+  assertUsageError(await cli('eval', '--policy', huge, '--n', '100'), overflow);
+  assert.ok(!existsSync(out));
 });
 
 test('a cancel during the discriminator’s warm-up or PPO stops there: no further update starts', async () => {

@@ -137,7 +137,7 @@ export async function runTraining(o: RunOptions): Promise<{ learner: Learner; ba
             e.iteration,
             `${e.detail}. The run stops: ${
               learner.iteration > 0
-                ? `${runPaths(dir).checkpoint} keeps iteration ${learner.iteration}, the last with finite weights`
+                ? `${runPaths(dir).checkpoint} keeps iteration ${learner.iteration}, the last good one (finite weights and logits)`
                 : 'no iteration finished, so there is no checkpoint'
             }`,
           );

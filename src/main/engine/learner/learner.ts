@@ -74,6 +74,23 @@ function nonFiniteCount(ws: Float32Array[]): number {
 }
 
 /**
+ * Largest |logit| a usable policy gives. Softmax saturates at gaps of ~40 (e⁻⁴⁰ ≈ 4·10⁻¹⁸), so a
+ * trained policy's logits stay within tens; past 1,000 the weights have blown up, and float32 no
+ * longer resolves the logits to the 1e-4 an exported file is verified to.
+ */
+export const MAX_POLICY_LOGIT = 1000;
+
+/** Whether every logit is finite and within ±MAX_POLICY_LOGIT; else the largest |logit| (NaN when some is NaN). */
+export function logitsProblem(logits: Float32Array): number | null {
+  let worst = 0;
+  for (const v of logits) {
+    if (Number.isNaN(v)) return NaN;
+    worst = Math.max(worst, Math.abs(v));
+  }
+  return worst <= MAX_POLICY_LOGIT ? null : worst;
+}
+
+/**
  * Most float32 values of recorded states an iteration holds: 2²⁸ (1 GiB). A rollout records
  * trajectories × (H + 1) states of `dim` values, and an iteration holds them about three times over
  * (the rollout, the PPO inputs, the discriminator's batches).
@@ -264,6 +281,11 @@ export class Learner implements SamplingPolicy {
     for (let i = 0; i < total; i++) visits[ro.level[i]!]!++;
     const wE = (l: number): number => (l >= N ? (S - N) / S : 1 / S);
     const logitD = await this.discriminator.logits(ro); // [n·(H+1)]
+    if (!logitD.every(Number.isFinite))
+      throw new TrainingDiverged(
+        it + 1,
+        `the discriminator's logits are NaN/Inf on the visited states after its update, at learning rate lrDiscriminator = ${c.lrDiscriminator}; a smaller one may train`,
+      );
     const ratio = new Float64Array(total); // [n·(H+1)]
     let ratioSum = 0;
     for (let i = 0; i < total; i++) {
@@ -321,6 +343,25 @@ export class Learner implements SamplingPolicy {
     const decay = Math.min(c.emaDecay, it / (it + 1));
     emaUpdate(this.policyEma, this.policy.getWeights(), decay);
     emaUpdate(this.discriminator.ema, this.discriminator.net.getWeights(), decay);
+    // Weights can be finite and still useless: ~1e30 after an absurd step, their logits overflow.
+    // What is checkpointed must sample: the current and EMA policy on some of this iteration's states.
+    const probeN = Math.min(T, 256);
+    if (probeN > 0) {
+      const probe = input.subarray(0, probeN * inputDim(this.layout));
+      const current = this.policy.predict(probe, probeN);
+      const ema = await this.withEma(async () => this.policy.predict(probe, probeN));
+      for (const [which, l] of [
+        ['', current],
+        ['EMA ', ema],
+      ] as const) {
+        const worst = logitsProblem(l);
+        if (worst !== null)
+          throw new TrainingDiverged(
+            it + 1,
+            `the ${which}policy's logits are ${Number.isNaN(worst) ? 'NaN/Inf' : `as large as ${worst.toPrecision(3)}`} on this iteration's states after its update (a trained policy's stay within tens), at learning rate lrPolicy = ${c.lrPolicy}; a smaller one may train`,
+          );
+      }
+    }
     this.iteration++;
 
     let rSum = 0;
