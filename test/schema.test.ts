@@ -217,7 +217,7 @@ test('the issue’s absurd values are refused, each naming its flag and saying w
   assert.match(train('--actions', '').message, /^--actions must be .*got \[\]$/);
   assert.match(
     train('--intervention', 'gamma', '--actions', '0,5').message,
-    /^--actions: churn γ values must be in \[0, 0\.4142\d*\]/,
+    /^--actions: churn γ values must be in \[0, √2−1 ≈ 0\.4142\]/,
   );
   assert.match(
     train('--intervention', 'renoise', '--steps', '6', '--actions', '0,1,7').message,

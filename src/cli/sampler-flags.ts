@@ -53,7 +53,10 @@ export function samplerSettingsFromFlags(
     return resolveSettings(model, parseSamplerSettings(merged, 'sampler flags'));
   } catch (e) {
     throw new UsageError(
-      (e as Error).message.replace(/^sampler flags: /, '').replace(/(^|; )([a-z-]+) must be/g, '$1--$2 must be'),
+      (e as Error).message
+        .replace(/^sampler flags: /, '')
+        .replace(/(^|; )([a-z-]+) must be/g, '$1--$2 must be')
+        .replace(/must be ([≤<]) ([a-z-]+)/g, 'must be $1 --$2'),
     );
   }
 }

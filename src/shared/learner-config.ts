@@ -357,7 +357,7 @@ export function actionsProblem(c: Pick<LearnerConfig, 'intervention' | 'actions'
     }
     case 'gamma': {
       const v = bad((x) => x >= 0 && x <= GAMMA_MAX);
-      return v === undefined ? null : `churn γ values must be in [0, ${GAMMA_MAX}] (EDM's range: t̂ ≤ √2·t), got ${v}`;
+      return v === undefined ? null : `churn γ values must be in [0, √2−1 ≈ 0.4142] (EDM's range: t̂ ≤ √2·t), got ${v}`;
     }
     case 'renoise': {
       const v = bad((x) => Number.isInteger(x) && x >= 0 && x <= c.steps);

@@ -201,7 +201,7 @@ function crossFieldProblems(s: SamplerSettings): string[] {
   const out: string[] = [];
   if (s.sTmin > s.sTmax)
     out.push(
-      `s-tmin must be ≤ s-tmax, got ${s.sTmin} > ${s.sTmax} (churn applies where S_tmin ≤ t_i ≤ S_tmax; for none, set --churn 0)`,
+      `s-tmin must be ≤ s-tmax, got ${s.sTmin} > ${s.sTmax} (churn applies where S_tmin ≤ t_i ≤ S_tmax; for none, set churn to 0)`,
     );
   if (s.sigmaMin !== null && s.sigmaMax !== null && !(s.sigmaMin < s.sigmaMax))
     out.push(`sigma-min must be < sigma-max, got ${s.sigmaMin} ≥ ${s.sigmaMax}`);
