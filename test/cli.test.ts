@@ -234,8 +234,8 @@ describe('sample', () => {
         ['--model', 'gmm-ring8', '--sampler', 'plms'],
         /--sampler must be one of euler, heun, edm, ddim, restart, got "plms"/,
       ],
-      [['--model', 'gmm-ring8', '--steps', '0'], /--steps must be a whole number ≥ 1, got 0/],
-      [['--model', 'gmm-ring8', '--steps', '2.5'], /--steps must be a whole number ≥ 1, got 2\.5/],
+      [['--model', 'gmm-ring8', '--steps', '0'], /--steps must be a whole number in \[1, 1000\], got 0/],
+      [['--model', 'gmm-ring8', '--steps', '2.5'], /--steps must be a whole number in \[1, 1000\], got 2\.5/],
       [['--model', 'gmm-ring8', '--n', 'many'], /--n must be a number, got "many"/],
       [['--model', 'gmm-ring8', '--bogus', '1'], /Unknown option '--bogus'.*\(see --help\)/],
       [['--model', 'gmm-ring8', '--class', '99'], /class 99 is out of range; this model has classes 0\.\.7/],
@@ -263,9 +263,9 @@ describe('sample', () => {
 
     // With --json the final stdout line is an error object.
     const j = await cli('sample', '--model', 'gmm-ring8', '--steps', '0', '--out', out, '--json');
-    assertUsageError(j, /--steps must be a whole number ≥ 1/);
+    assertUsageError(j, /--steps must be a whole number in \[1, 1000\]/);
     const obj = lastJson(j.stdout);
-    assert.match(String(obj.error), /--steps must be a whole number ≥ 1/);
+    assert.match(String(obj.error), /--steps must be a whole number in \[1, 1000\]/);
 
     // Found in review: outputs that cannot be written, non-finite noise, CUDA asked for but absent.
     assertUsageError(
@@ -315,6 +315,85 @@ describe('sample', () => {
     writeFileSync(join(broken, 'model.json'), JSON.stringify({ name: 'b', onnx: 'm.onnx', shape: [2] }));
     assertUsageError(await cli('sample', '--model', broken, '--out', out), /m\.onnx: not found/);
     assert.ok(!existsSync(out));
+  });
+});
+
+describe('bounds (issue 13)', () => {
+  test('run-size flags that are not settings are bounded too, each error naming its flag', async () => {
+    const d = outDir();
+    const out = join(d, 'x.npy');
+    const feats = join(d, 'f.npy');
+    writeFileSync(
+      feats,
+      encodeNpy(
+        npyFloat32(
+          [8, 2],
+          Float32Array.from({ length: 16 }, (_, i) => Math.sin(i)),
+        ),
+      ),
+    );
+    const cases: [string[], RegExp][] = [
+      [
+        ['sample', '--model', 'gmm-ring8', '--n', '1e12', '--out', out],
+        /^error: --n must be a whole number in \[1, 1000000\], got 1e12$/m,
+      ],
+      [
+        ['sample', '--model', 'gmm-ring8', '--batch', '1e12', '--out', out],
+        /--batch must be a whole number in \[1, 65536\]/,
+      ],
+      [
+        ['sample', '--model', 'gmm-ring8', '--seed', '1e300', '--out', out],
+        /--seed must be a whole number in \[0, 4294967295\]/,
+      ],
+      [['eval', '--model', 'gmm-ring8', '--n', '1e12'], /--n must be a whole number in \[2, 100000\]/],
+      [
+        ['eval', '--model', 'gmm-ring8', '--kid-subsets', '1e12'],
+        /--kid-subsets must be a whole number in \[1, 10000\]/,
+      ],
+      [
+        ['eval', '--model', 'gmm-ring8', '--baseline', 'equal-nfe', '--nfe', '1e9'],
+        /--nfe must be a whole number in \[1, 1999\]/,
+      ],
+      [
+        ['grid', '--model', 'gmm-ring8', '--axis', 'guidance=1,2', '--out', d, '--n', '1e12'],
+        /--n must be a whole number in \[2, 100000\]/,
+      ],
+      [
+        ['kid', '--real', feats, '--fake', feats, '--subsets', '1e12'],
+        /--subsets must be a whole number in \[1, 10000\]/,
+      ],
+      [['prdc', '--real', feats, '--fake', feats, '--k', '1e12'], /--k must be a whole number in \[1, 1000\]/],
+      [
+        ['features', '--model', 'gmm-ring8', '--in', feats, '--out', out, '--batch', '1e12'],
+        /--batch must be a whole number in \[1, 65536\]/,
+      ],
+    ];
+    for (const [args, message] of cases) {
+      const r = await cli(...args);
+      assertUsageError(r, message);
+      assert.doesNotMatch(r.stderr, /Invalid typed array length/, args.join(' '));
+    }
+    assert.ok(!existsSync(out));
+  });
+
+  test('features: NaN/Inf input rows are named as the input’s fault, not the extractor’s', async () => {
+    const d = outDir();
+    const nan = join(d, 'nanrows.npy');
+    writeFileSync(nan, encodeNpy(npyFloat32([4, 2], Float32Array.of(1, 2, NaN, 1, 0, 0, 3, Infinity))));
+    for (const model of ['gmm-ring8', 'swissroll']) {
+      const r = await cli('features', '--model', model, '--in', nan, '--out', join(d, 'f.npy'));
+      assertUsageError(
+        r,
+        /nanrows\.npy: 2 of its 4 rows hold NaN\/Inf \(the first is row 1\); features need finite samples/,
+      );
+      assert.doesNotMatch(r.stderr, /features\.onnx|extractor/);
+    }
+    assert.ok(!existsSync(join(d, 'f.npy')));
+    // Integer rows are samples too (int64 once threw "Cannot convert a BigInt value to a number").
+    const ints = join(d, 'ints.npy');
+    writeFileSync(ints, encodeNpy({ dtype: 'int64', shape: [2, 2], data: BigInt64Array.of(1n, 2n, -1n, 0n) }));
+    const r = await cli('features', '--model', 'gmm-ring8', '--in', ints, '--out', join(d, 'f.npy'));
+    assert.equal(r.code, 0, r.stderr);
   });
 });
 

@@ -129,7 +129,7 @@ test('web mode: tune a CFG policy with reverse KL by clicks, watch it learn', as
   );
   // An advanced setting reaches the run's config.json (checked below), and a bad one is named before starting.
   await set('Discriminator warm-up steps', '-1');
-  await page.getByText('Must be a whole number ≥ 0').first().waitFor({ timeout: 10_000 });
+  await page.getByText('Must be a whole number in [0, 10000]').first().waitFor({ timeout: 10_000 });
   assert.ok(await page.getByRole('button', { name: 'Start training' }).isDisabled());
   await set('Discriminator warm-up steps', '30');
   await page.screenshot({ path: join(SHOTS, 'tune-advanced.png'), fullPage: true });

@@ -69,7 +69,7 @@ describe('axes', () => {
     assert.deepEqual(parseAxis('restart-k=0,1,2').values, [0, 1, 2]);
     assert.deepEqual(parseAxis('restart-steps=2:6:2').values, [2, 4, 6]);
     assert.equal(AXIS_NAMES.length, 14);
-    for (const name of AXIS_NAMES) assert.equal(parseAxis(`${name}=1,2`).name, name);
+    for (const name of AXIS_NAMES) assert.equal(parseAxis(`${name}=1`).name, name);
   });
 
   test('bad axes are clear errors', () => {

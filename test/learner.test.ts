@@ -434,7 +434,7 @@ test('--init-bias sets how strongly the initial policy favours its action', asyn
   }
   assertUsageError(
     await cli('train', '--model', 'gmm-ring8', '--init-bias=-1', '--run-dir', join(tmp, 'bias-bad')),
-    /--init-bias must be a number ≥ 0, got -1/,
+    /--init-bias must be a number in \[0, 20\], got -1/,
   );
 });
 
@@ -489,5 +489,153 @@ test('training emits progress, metrics, profile and samples events that pass the
     { type: 'samples', run: 'r', iteration: 1, path: 'p' },
   ]) {
     assert.equal(isEngineEvent(bad), false, JSON.stringify(bad));
+  }
+});
+
+test('a rollout whose states would not fit in memory is refused naming trajectories and steps', async () => {
+  const gmm64 = await Model.load(join(resourcesDir(), 'models', 'gmm64'));
+  try {
+    assert.throws(
+      () => new Learner(gmm64, tiny('cfg', { trajectories: 65_536, rolloutBatch: 1024, steps: 1000 })),
+      (e: Error) => {
+        assert.ok(e instanceof RangeError, String(e));
+        assert.match(e.message, /trajectories × \(horizon \+ 1\) × 64 = 65536 × 1001 × 64 = .* values/);
+        assert.match(e.message, /lower trajectories or steps/);
+        return true;
+      },
+    );
+  } finally {
+    await gmm64.dispose();
+  }
+});
+
+/** Whether every float32 of a checkpoint's base64 weights is finite. */
+function allFinite(b64s: string[]): boolean {
+  return b64s.every((b) => {
+    const buf = Buffer.from(b, 'base64');
+    const f = new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
+    return f.every(Number.isFinite);
+  });
+}
+
+test('a run whose weights become NaN stops with a clear error and keeps its last good checkpoint (TerminateOnNaN)', async () => {
+  const { runTraining } = await import('../src/main/engine/apps/train');
+  const { cli } = await import('./helpers/cli');
+  // The issue's --lr-policy 1e30, which the schema now refuses, put in from the second iteration on:
+  // its first update makes the weights NaN. At 1e20 they stay finite (~1e20) but the logits overflow,
+  // which the weights alone do not show: the next iteration's loss would, after a useless checkpoint.
+  // One PPO minibatch per iteration (4,096 ≥ its 2,304 transitions), so one update makes the weights.
+  // The discriminator the same way, through its own learning rate.
+  for (const [head, lr] of [
+    ['policy', 1e30],
+    ['policy', 1e20],
+    ['discriminator', 1e30],
+  ] as const) {
+    const dir = join(tmp, `diverging-${head}-${lr}`);
+    const step = Learner.prototype.step;
+    Learner.prototype.step = async function (this: Learner, signal?: AbortSignal) {
+      if (this.iteration === 1 && head === 'policy') {
+        this.optPolicy.dispose();
+        this.optPolicy = tf.train.adam(lr);
+      }
+      if (this.iteration === 1 && head === 'discriminator') {
+        this.discriminator.opt.dispose();
+        this.discriminator.opt = tf.train.adam(lr);
+      }
+      return step.call(this, signal);
+    };
+    try {
+      await assert.rejects(
+        runTraining({ model: ring, config: tiny('cfg', { iterations: 6, ppoMinibatch: 4096 }), runDir: dir }),
+        (e: Error) => {
+          assert.ok(e instanceof RangeError, `a user-facing error, not ${e.name}`);
+          assert.match(e.message, new RegExp(`^training diverged at iteration 2: the ${head}'s (loss|weights|logits)`));
+          assert.match(e.message, /learning rate/);
+          assert.match(
+            e.message,
+            /checkpoint\.json keeps iteration 1, the last good one \(finite weights and logits\)$/,
+          );
+          return true;
+        },
+      );
+    } finally {
+      Learner.prototype.step = step;
+    }
+    const cp = JSON.parse(readFileSync(join(dir, 'checkpoint.json'), 'utf8')) as Record<string, string[]> & {
+      iteration: number;
+    };
+    assert.equal(cp.iteration, 1, `lr ${lr}: checkpoint at iteration ${cp.iteration}`);
+    for (const k of ['policy', 'discriminator', 'policyEma', 'discriminatorEma'])
+      assert.ok(allFinite(cp[k]!), `checkpoint ${k} holds NaN/Inf`);
+    const lines = readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n');
+    assert.equal(lines.length, cp.iteration, 'no metrics line for the diverged iteration');
+    assert.doesNotMatch(lines.join('\n'), /null/, 'no NaN metric was written');
+    // The checkpoint kept is a usable one: it exports.
+    const ex = await cli('export', '--run', dir, '--out', join(dir, 'policy.onnx'));
+    assert.equal(ex.code, 0, `lr ${lr}: export of the kept checkpoint: ${ex.stderr}`);
+  }
+});
+
+test('a checkpoint holding NaN weights (an old diverged run) is refused by export, sample --policy and resume', async () => {
+  const { runTraining } = await import('../src/main/engine/apps/train');
+  const { cli, assertUsageError } = await import('./helpers/cli');
+  const { writeFileSync } = await import('node:fs');
+  const dir = join(tmp, 'nan-run');
+  const { learner } = await runTraining({ model: ring, config: tiny('cfg', { iterations: 1 }), runDir: dir });
+  await learner.dispose();
+  // What an older version wrote after training on through NaN: the EMA policy's first tensor poisoned.
+  const file = join(dir, 'checkpoint.json');
+  const cp = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown> & { policyEma: string[] };
+  const w = new Float32Array(Buffer.from(cp.policyEma[0]!, 'base64').byteLength / 4).fill(NaN);
+  cp.policyEma[0] = Buffer.from(w.buffer).toString('base64');
+  writeFileSync(file, JSON.stringify(cp));
+  const message = /checkpoint\.json: policyEma\[0\]: holds \d+ NaN\/Inf values/;
+  const out = join(tmp, 'nan-policy.onnx');
+  assertUsageError(await cli('export', '--run', dir, '--out', out), message);
+  assertUsageError(await cli('sample', '--policy', dir, '--out', join(tmp, 'nan-samples.npy')), message);
+  assertUsageError(await cli('train', '--resume', dir, '--iterations', '2'), message);
+  assert.ok(!existsSync(out));
+  assert.ok(!existsSync(join(tmp, 'nan-samples.npy')));
+
+  // Finite weights ~1e30 (what an older version kept one iteration before the NaN): the logits overflow.
+  const huge = join(tmp, 'huge-run');
+  const r2 = await runTraining({ model: ring, config: tiny('cfg', { iterations: 1 }), runDir: huge });
+  await r2.learner.dispose();
+  const file2 = join(huge, 'checkpoint.json');
+  const cp2 = JSON.parse(readFileSync(file2, 'utf8')) as Record<string, unknown> & { policyEma: string[] };
+  const b = Buffer.from(cp2.policyEma[0]!, 'base64');
+  const w2 = new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength)).map((v) => v * 1e30);
+  assert.ok(w2.every(Number.isFinite));
+  cp2.policyEma[0] = Buffer.from(w2.buffer).toString('base64');
+  writeFileSync(file2, JSON.stringify(cp2));
+  const overflow = /huge-run: the EMA policy of its checkpoint \(iteration 1\) gives (NaN\/Inf|absurd) logits/;
+  assertUsageError(await cli('export', '--run', huge, '--out', out), overflow);
+  assertUsageError(await cli('sample', '--policy', huge, '--out', join(tmp, 'huge-samples.npy')), overflow);
+  assertUsageError(await cli('eval', '--policy', huge, '--n', '100'), overflow);
+  assert.ok(!existsSync(out));
+});
+
+test('a cancel during the discriminator’s warm-up or PPO stops there: no further update starts', async () => {
+  for (const phase of ['discriminator', 'policy'] as const) {
+    const learner = new Learner(ring, tiny('cfg', { discriminatorInitSteps: 200, ppoEpochs: 50, ppoMinibatch: 16 }));
+    const controller = new AbortController();
+    // Count the phase's Adam updates (one per discriminator step, one per PPO minibatch); abort in the 5th.
+    const opt = phase === 'discriminator' ? learner.discriminator.opt : learner.optPolicy;
+    const minimize = opt.minimize.bind(opt);
+    let updates = 0;
+    let afterAbort = 0;
+    opt.minimize = (...args: Parameters<typeof minimize>) => {
+      if (controller.signal.aborted) afterAbort++;
+      if (++updates === 5) controller.abort();
+      return minimize(...args);
+    };
+    try {
+      await assert.rejects(learner.step(controller.signal), (e: Error) => e.name === 'SamplingCancelled', phase);
+      assert.equal(updates, 5, `${phase}: updates`);
+      assert.equal(afterAbort, 0, `${phase}: updates after the signal`);
+      assert.equal(learner.iteration, 0);
+    } finally {
+      await learner.dispose();
+    }
   }
 });

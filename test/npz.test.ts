@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { join } from 'node:path';
-import { crc32, inflateRawSync } from 'node:zlib';
+import { constants as zlibConstants, crc32, deflateRawSync, inflateRawSync } from 'node:zlib';
 
 import { NpyError, encodeNpy, type NpyArray, type NpyData, type NpyDtype } from '../src/main/engine/io/npy';
 import { encodeNpz, parseNpz, readNpz, writeNpz } from '../src/main/engine/io/npz';
@@ -428,6 +428,110 @@ test('npz: readFidStats rejects bad statistics with actionable messages', async 
   );
   await assert.rejects(writeFidStats(other, { ...fidStats(3, null), n: -1 }), npyError(/n = -1/));
   assert.equal(fs.existsSync(other), false);
+});
+
+// ---------------------------------------------------------------------------
+// Shapes from the headers before inflating (issue 13, item 12).
+
+interface RawMember {
+  name: string;
+  /** The member's bytes as stored (deflated when `method` is 8). */
+  data: Uint8Array;
+  method: 0 | 8;
+  crc: number;
+  uncompressedSize: number;
+}
+
+/** A ZIP archive of raw members, sizes and CRCs as given (not checked): what a damaged or hostile writer makes. */
+function zipOf(members: RawMember[]): Uint8Array {
+  const locals: Uint8Array[] = [];
+  const centrals: Uint8Array[] = [];
+  let offset = 0;
+  for (const m of members) {
+    const name = Buffer.from(m.name, 'utf8');
+    const local = new Uint8Array(30 + name.length);
+    const lv = new DataView(local.buffer);
+    lv.setUint32(0, 0x04034b50, true);
+    lv.setUint16(4, 20, true);
+    lv.setUint16(8, m.method, true);
+    lv.setUint32(14, m.crc, true);
+    lv.setUint32(18, m.data.length, true);
+    lv.setUint32(22, m.uncompressedSize, true);
+    lv.setUint16(26, name.length, true);
+    local.set(name, 30);
+    const central = new Uint8Array(46 + name.length);
+    const cv = new DataView(central.buffer);
+    cv.setUint32(0, 0x02014b50, true);
+    cv.setUint16(4, 20, true);
+    cv.setUint16(6, 20, true);
+    cv.setUint16(10, m.method, true);
+    cv.setUint32(16, m.crc, true);
+    cv.setUint32(20, m.data.length, true);
+    cv.setUint32(24, m.uncompressedSize, true);
+    cv.setUint16(28, name.length, true);
+    cv.setUint32(42, offset, true);
+    central.set(name, 46);
+    locals.push(local, m.data);
+    centrals.push(central);
+    offset += local.length + m.data.length;
+  }
+  const cd = concat(...centrals);
+  const eocd = new Uint8Array(22);
+  const ev = new DataView(eocd.buffer);
+  ev.setUint32(0, 0x06054b50, true);
+  ev.setUint16(8, members.length, true);
+  ev.setUint16(10, members.length, true);
+  ev.setUint32(12, cd.length, true);
+  ev.setUint32(16, offset, true);
+  return concat(...locals, cd, eocd);
+}
+
+/** A complete deflated member holding `bytes`. */
+function deflated(name: string, bytes: Uint8Array): RawMember {
+  return { name, data: deflateRawSync(bytes), method: 8, crc: crc32(bytes), uncompressedSize: bytes.length };
+}
+
+test('npz: readFidStats checks sigma’s shape from its header before inflating it', async () => {
+  const mu = encodeNpy({ dtype: 'float64', shape: [4], data: new Float64Array(4) });
+  // sigma's header says [10000, 10000] float64 (800 MB): only its first bytes are in the archive, in
+  // an unfinished deflate stream, so anything that inflates the member fails on the stream instead.
+  const dict = "{'descr': '<f8', 'fortran_order': False, 'shape': (10000, 10000), }";
+  const header = concat(
+    Uint8Array.of(0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0, 118, 0), // "\x93NUMPY" v1.0, header length 118
+    Buffer.from(dict.padEnd(117, ' ') + '\n', 'latin1'),
+  );
+  assert.match(Buffer.from(header).toString('latin1'), /'shape': \(10000, 10000\)/);
+  const begun = deflateRawSync(concat(header, new Uint8Array(4096)), { finishFlush: zlibConstants.Z_SYNC_FLUSH });
+  const sigma: RawMember = { name: 'sigma.npy', data: begun, method: 8, crc: 0, uncompressedSize: 128 + 8e8 };
+  const path = join(tempDir(), 'big-sigma.npz');
+  fs.writeFileSync(path, zipOf([deflated('mu.npy', mu), sigma]));
+  await assert.rejects(
+    readFidStats(path),
+    npyError(/'sigma' has shape \[10000, 10000\]; expected \[d, d\] = \[4, 4\] \(d from 'mu'\)/),
+  );
+});
+
+test('npz: a declared uncompressed size absurd for the header’s shape is refused before inflating', () => {
+  // A header for 4 float64 (160 bytes in all) followed by 20 MB of zeros: a small archive that
+  // inflates 125,000× bigger than its shape says. numpy never writes bytes after the data.
+  const small = encodeNpy({ dtype: 'float64', shape: [4], data: Float64Array.of(1, 2, 3, 4) });
+  const bomb = concat(small, new Uint8Array(20_000_000));
+  const bytes = zipOf([deflated('mu.npy', bomb)]);
+  assert.ok(bytes.length < 100_000, `${bytes.length} bytes`);
+  assert.throws(
+    () => parseNpz(bytes, 'bomb.npz'),
+    npyError(
+      /^bomb\.npz: member 'mu\.npy' declares 20000160 bytes uncompressed, but its \.npy header \(shape \[4\], float64\) accounts for 160/,
+    ),
+  );
+  // Declared too small for the shape: a truncated member, named before inflating as well.
+  const short = { ...deflated('mu.npy', small), uncompressedSize: 150 };
+  assert.throws(
+    () => parseNpz(zipOf([short]), 'short.npz'),
+    npyError(/^short\.npz: member 'mu\.npy' declares 150 bytes uncompressed, too few for its \.npy header/),
+  );
+  // What numpy writes still reads.
+  assert.deepEqual(values(parseNpz(zipOf([deflated('mu.npy', small)])).get('mu')!.data), [1, 2, 3, 4]);
 });
 
 // ---------------------------------------------------------------------------

@@ -343,7 +343,8 @@ test('damaged run files over the protocol: the error names the file and the fiel
   const m = await req('runs.metrics', { run: badConfig });
   assert.ok(
     !m.ok &&
-      m.error.message === `${join(badConfig, 'config.json')}: learner.steps must be a whole number ≥ 1, got "ten"`,
+      m.error.message ===
+        `${join(badConfig, 'config.json')}: learner.steps must be a whole number in [1, 1000], got "ten"`,
     JSON.stringify(m),
   );
   const badCheckpoint = run('bad-checkpoint', {}, { version: '0', iteration: 1, policy: [1] });

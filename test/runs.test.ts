@@ -136,11 +136,11 @@ test('a damaged config.json names the file and the field; export and train --res
   const cases: [(c: Record<string, unknown>) => void, RegExp][] = [
     [
       (c) => ((c['learner'] as Record<string, unknown>)['steps'] = 'ten'),
-      /config\.json: learner\.steps must be a whole number ≥ 1, got "ten"/,
+      /config\.json: learner\.steps must be a whole number in \[1, 1000\], got "ten"/,
     ],
     [
       (c) => delete (c['learner'] as Record<string, unknown>)['actions'],
-      /config\.json: learner\.actions must be at least 2 numbers, separated by commas, got nothing/,
+      /config\.json: learner\.actions must be 2 to 64 distinct numbers, separated by commas, got nothing/,
     ],
     [
       (c) => ((c['learner'] as Record<string, unknown>)['emaDecay'] = 2),

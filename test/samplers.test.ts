@@ -5,7 +5,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Model } from '../src/main/engine/models/model';
+import { Model, type Denoiser } from '../src/main/engine/models/model';
 import { resourcesDir } from '../src/main/engine/models/registry';
 import { generate, resolveSettings, scheduleFor } from '../src/main/engine/samplers/generate';
 import { Stream, type NoiseSource } from '../src/main/engine/samplers/random';
@@ -455,4 +455,114 @@ test('hooks: per-row γ reproduces S_churn, and γ = 0 rows stay deterministic',
     initNoise: z,
   });
   assert.ok(maxAbsDiff(viaHook.samples, deterministic.samples) > 1e-2, 'churn changes the samples');
+});
+
+test('a draw too large to hold is refused naming n and the sample size, not "Invalid typed array length"', async () => {
+  const s = resolveSettings(ring, {});
+  await assert.rejects(generate(ring, s, { n: 2 ** 32, batch: 256, seed: 0 }), (e: Error) => {
+    assert.ok(e instanceof RangeError);
+    assert.match(e.message, /^n = 4294967296 samples of 2 values .*draw fewer/);
+    return true;
+  });
+});
+
+test('guidance that overflows is reported as overflow naming the guidance, not as a broken denoiser', async () => {
+  // Past the schema's bound (|w| ≤ 100), as a caller of the engine could still ask: 1000 drives the
+  // ring's samples to ~1e20 over a few steps (then the network returns NaN), 1e30 in one step, and
+  // 1e38 overflows float32 in the guided combination itself.
+  for (const w of [1000, 1e30, 1e38]) {
+    const s = { ...resolveSettings(ring, { sampler: 'heun' }), guidance: w };
+    await assert.rejects(generate(ring, s, { n: 64, batch: 64, seed: 0 }), (e: Error) => {
+      assert.ok(e instanceof RangeError, `w = ${w}: ${e.name}: ${e.message}`);
+      assert.match(e.message, new RegExp(`^guidance overflow: with guidance w = ${String(w).replace('+', '\\+')}`));
+      assert.doesNotMatch(e.message, /check the export/, `w = ${w} blames the model: ${e.message}`);
+      return true;
+    });
+  }
+  // The same through a policy's per-row guidance (a hook), rows with w = 1 alongside.
+  const s = resolveSettings(ring, { sampler: 'heun' });
+  const hook: StepHook = (ctx) => ({ guidance: Float32Array.from(ctx.rows, (r) => (r % 2 ? 1e30 : 1)) });
+  await assert.rejects(generate(ring, s, { n: 16, batch: 16, seed: 0, hook }), (e: Error) =>
+    /^guidance overflow: with guidance w = 1e\+30 \(the largest in this batch\)/.test(e.message),
+  );
+  // The guided combination itself beyond float32: a denoiser whose classes differ by 1e3, at w = 1e36.
+  const apart: Denoiser = {
+    shape: [2],
+    dim: 2,
+    numClasses: 2,
+    nullClass: 2,
+    sigmaMin: 0.002,
+    sigmaMax: 80,
+    roundSigma: (v) => v,
+    stats: { calls: 0, rows: 0, modelMs: 0 },
+    denoise: async (x, sigma, labels) => Float32Array.from(x, (_, k) => (labels![Math.floor(k / 2)] === 2n ? 0 : 1e3)),
+  };
+  await assert.rejects(
+    generate(apart, { ...resolveSettings(apart, {}), guidance: 1e36 }, { n: 4, batch: 4, seed: 0 }),
+    (e: Error) =>
+      /^guidance overflow: with guidance w = 1e\+36 the guided estimate .* is beyond float32/.test(e.message),
+  );
+  // Ordinary guidance still samples.
+  const ok = await generate(ring, resolveSettings(ring, { guidance: 100 }), { n: 64, batch: 64, seed: 0 });
+  assert.ok(ok.samples.every(Number.isFinite));
+});
+
+// Cancellation is counted, not timed: no denoiser evaluation may start once the signal is seen,
+// however much work the settings ask for inside one step of the loop.
+test('restart: a cancel inside its K restarts stops them; no denoiser call starts after the signal', async () => {
+  const controller = new AbortController();
+  let calls = 0;
+  let afterAbort = 0;
+  const counting: Denoiser = {
+    shape: ring.shape,
+    dim: ring.dim,
+    numClasses: ring.numClasses,
+    nullClass: ring.nullClass,
+    sigmaMin: ring.sigmaMin,
+    sigmaMax: ring.sigmaMax,
+    roundSigma: (s) => ring.roundSigma(s),
+    stats: ring.stats,
+    denoise: async (x, sigma, labels, signal) => {
+      if (controller.signal.aborted) afterAbort++;
+      if (++calls === 100) controller.abort(); // well inside the restarts: the main ODE reaches t_min within ~30 calls
+      return ring.denoise(x, sigma, labels, signal);
+    },
+  };
+  // K = 100 restarts of 100 Heun steps: 20,000 evaluations inside a single step of the main loop.
+  const s = resolveSettings(counting, { sampler: 'restart', restart: { tMin: 0.1, tMax: 2, k: 100, steps: 100 } });
+  await assert.rejects(
+    generate(counting, s, { n: 8, batch: 8, seed: 0, signal: controller.signal }),
+    (e: Error) => e.name === 'SamplingCancelled',
+  );
+  assert.equal(calls, 100);
+  assert.equal(afterAbort, 0, 'denoiser calls after the signal');
+});
+
+test('a cancel inside one large denoiser batch stops between its session runs', async () => {
+  const small = await Model.load(join(resourcesDir(), 'models', 'gmm-ring8'), { maxBatch: 2 });
+  try {
+    const n = 64; // 32 session runs of 2 rows
+    const after3 = {
+      get aborted() {
+        return small.stats.calls >= 3;
+      },
+    } as AbortSignal;
+    await assert.rejects(
+      small.denoise(new Float32Array(n * 2), new Float32Array(n).fill(1), new BigInt64Array(n), after3),
+      (e: Error) => e.name === 'SamplingCancelled',
+    );
+    assert.equal(small.stats.calls, 3);
+  } finally {
+    await small.dispose();
+  }
+});
+
+test('restart: progress moves during the K restarts, not only between the loop’s steps', async () => {
+  const s = resolveSettings(ring, { sampler: 'restart', restart: { tMin: 0.1, tMax: 2, k: 10, steps: 10 } });
+  const seen: number[] = [];
+  await generate(ring, s, { n: 4, batch: 4, seed: 0, onProgress: (p) => p.horizon > 0 && seen.push(p.iteration) });
+  const fractional = seen.filter((v) => !Number.isInteger(v));
+  // 10 restarts × 10 Heun steps inside one step: reported in between, at most every 1% of that step.
+  assert.ok(fractional.length >= 50 && fractional.length <= 100, `${fractional.length} reports inside the step`);
+  for (let i = 1; i < seen.length; i++) assert.ok(seen[i]! >= seen[i - 1]!, 'progress never goes back');
 });

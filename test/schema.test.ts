@@ -20,6 +20,7 @@ import { initActionFrom } from '../src/main/engine/learner/config';
 import { EDM_STOCHASTIC_PRESETS } from '../src/main/engine/samplers/types';
 import { infReplacer, infReviver } from '../src/shared/json';
 import { parseTrainArgs, TRAIN_USAGE } from '../src/cli/train-cmd';
+import { parseAxis } from '../src/main/engine/grid/axes';
 import { UsageError } from '../src/cli/common';
 
 /** A valid value other than the default, from the field's own description. */
@@ -135,11 +136,113 @@ test('sampler settings: every knob (flag, grid axis) checks its bounds with the 
   for (const knob of SAMPLER_KNOBS) {
     const s = structuredClone(DEFAULT_SAMPLER_SETTINGS);
     knob.set(s, knob.field.min !== undefined ? knob.field.min - 1 : knob.field.gt !== undefined ? knob.field.gt : NaN);
-    if (knob.name === 'guidance') continue; // any finite w is valid
     assert.throws(
       () => parseSamplerSettings(s),
       (e: Error) => e.message.includes(`${knob.name} must be ${describeField(knob.field)}`),
       knob.name,
     );
   }
+});
+
+// ---- bounds (issue 13, items 7, 10 and 11) -------------------------------------------------------
+
+/** A finite value above the field's upper bound (its max + something, or its exclusive bound itself). */
+function overValue(f: Field): number | null {
+  if (f.kind !== 'number' && f.kind !== 'nullable-number') return null;
+  if (f.max !== undefined) return f.int ? f.max + 1 : f.max * 2 + 1;
+  if (f.lt !== undefined) return f.lt;
+  return null;
+}
+
+test('every numeric setting has a finite upper bound, and a value above it is refused naming the flag', () => {
+  const unbounded: string[] = [];
+  for (const [k, f] of fields) {
+    if (f.kind !== 'number' && f.kind !== 'nullable-number') continue;
+    const over = overValue(f);
+    if (over === null) {
+      unbounded.push(`--${flagOf(k, f)}`);
+      continue;
+    }
+    const flag = `--${flagOf(k, f)}`;
+    assert.throws(
+      () => parseTrainArgs(['--model', 'gmm-ring8', '--run-dir', '/x', `${flag}=${over}`]),
+      (e: Error) => e instanceof UsageError && e.message.startsWith(`${flag} must be ${describeField(f)}`),
+      `${flag}=${over} was not refused`,
+    );
+  }
+  for (const knob of SAMPLER_KNOBS) {
+    const over = overValue(knob.field);
+    if (over === null) {
+      unbounded.push(`--${knob.name}`);
+      continue;
+    }
+    const s = structuredClone(DEFAULT_SAMPLER_SETTINGS);
+    knob.set(s, over);
+    assert.throws(
+      () => parseSamplerSettings(s),
+      (e: Error) => e.message.includes(`${knob.name} must be ${describeField(knob.field)}`),
+      `${knob.name}=${over} was not refused`,
+    );
+    // The same bound on the grid axis of that name.
+    assert.throws(
+      () => parseAxis(`${knob.name}=${over}`),
+      (e: Error) => e.message.startsWith(`--axis ${knob.name}: values must be`),
+      `--axis ${knob.name}=${over} was not refused`,
+    );
+  }
+  assert.deepEqual(unbounded, [], 'settings without an upper bound');
+});
+
+test('the issue’s absurd values are refused, each naming its flag and saying what is valid', () => {
+  const train = (...args: string[]): Error => {
+    try {
+      parseTrainArgs(['--model', 'gmm-ring8', '--run-dir', '/x', ...args]);
+    } catch (e) {
+      assert.ok(e instanceof UsageError, `${args.join(' ')}: ${String(e)}`);
+      return e;
+    }
+    assert.fail(`${args.join(' ')} was accepted`);
+  };
+  assert.match(train('--lr-discriminator', 'inf').message, /^--lr-discriminator must be a number in \(0, 1\]/);
+  assert.match(train('--lr-policy', '1e30').message, /^--lr-policy must be a number in \(0, 1\], got 1e\+30/);
+  assert.match(train('--trajectories', '1e9').message, /^--trajectories must be a whole number in \[2, /);
+  assert.match(
+    train('--actions', '1,1e30').message,
+    /^--actions: guidance scales must be in \[-100, 100\], got 1e\+30/,
+  );
+  assert.match(
+    train('--actions', '1,1').message,
+    /^--actions must be 2 to 64 distinct numbers, separated by commas, got \[1, 1\]$/,
+  );
+  assert.match(train('--actions', '').message, /^--actions must be .*got \[\]$/);
+  assert.match(
+    train('--intervention', 'gamma', '--actions', '0,5').message,
+    /^--actions: churn γ values must be in \[0, √2−1 ≈ 0\.4142\]/,
+  );
+  assert.match(
+    train('--intervention', 'renoise', '--steps', '6', '--actions', '0,1,7').message,
+    /^--actions: .*at most the 6 steps/,
+  );
+  const sampler = (s: Record<string, unknown>): Error => {
+    const merged = { ...structuredClone(DEFAULT_SAMPLER_SETTINGS), ...s };
+    try {
+      parseSamplerSettings(merged);
+    } catch (e) {
+      return e as Error;
+    }
+    assert.fail(`${JSON.stringify(s)} was accepted`);
+  };
+  assert.match(sampler({ eta: 1e9 }).message, /eta must be a number in \[0, 1\]/);
+  assert.match(sampler({ guidance: 1e30 }).message, /guidance must be a number in \[-100, 100\]/);
+  assert.match(sampler({ steps: 1e9 }).message, /steps must be a whole number in \[1, 1000\]/);
+  assert.match(sampler({ sTmin: 10, sTmax: 1 }).message, /s-tmin must be ≤ s-tmax/);
+  assert.match(
+    sampler({ restart: { ...DEFAULT_SAMPLER_SETTINGS.restart, k: 1_000_000 } }).message,
+    /restart-k must be a whole number in \[0, 100\]/,
+  );
+  assert.match(
+    sampler({ restart: { ...DEFAULT_SAMPLER_SETTINGS.restart, tMin: 3, tMax: 2 } }).message,
+    /restart-tmin must be < restart-tmax/,
+  );
+  assert.match(sampler({ sigmaMin: 5, sigmaMax: 1 }).message, /sigma-min must be < sigma-max/);
 });

@@ -13,16 +13,23 @@ export async function printUsage(): Promise<void> {
   process.stdout.write((await import('./usage')).usage() + '\n');
 }
 
+/**
+ * A number flag that is not a setting (--n, --batch, --seed, …; the settings' flags come from their
+ * schemas). Every one has both bounds (shared/limits.ts says why each is where it is), and a value
+ * outside them is refused in the schemas' words: "--n must be a whole number in [1, 1000000], got 1e12".
+ */
 export function num(
   v: string | undefined,
   flag: string,
-  opts: { int?: boolean; min?: number } = {},
+  opts: { int?: boolean; min: number; max: number },
 ): number | undefined {
   if (v === undefined) return undefined;
   const x = v === 'inf' || v === 'Infinity' ? Infinity : Number(v);
   if (Number.isNaN(x) || v.trim() === '') throw new UsageError(`--${flag} must be a number, got "${v}"`);
-  if (opts.int && !Number.isInteger(x)) throw new UsageError(`--${flag} must be an integer, got "${v}"`);
-  if (opts.min !== undefined && x < opts.min) throw new UsageError(`--${flag} must be ≥ ${opts.min}, got ${v}`);
+  if ((opts.int && !Number.isInteger(x)) || !(x >= opts.min && x <= opts.max))
+    throw new UsageError(
+      `--${flag} must be ${opts.int ? 'a whole number' : 'a number'} in [${opts.min}, ${opts.max}], got ${v.trim()}`,
+    );
   return x;
 }
 

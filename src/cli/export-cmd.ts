@@ -7,6 +7,7 @@ import { resolveModelDir } from '../main/engine/models/registry';
 import { exportPolicy, ExportError } from '../main/engine/learner/export';
 import { runModelDir } from '../main/engine/runs/files';
 import { loadRun } from '../main/engine/runs/load';
+import { checkRunPolicy } from '../main/engine/learner/onnx-policy';
 import { checkOutputPath, deviceFromFlag, printUsage, Reporter, UsageError, writeOutput } from './common';
 
 const EXPORT_OPTIONS = {
@@ -34,6 +35,7 @@ export async function cmdExport(argv: string[]): Promise<void> {
   try {
     const learner = await loadRun(v.run, model, v.checkpoint);
     try {
+      await checkRunPolicy(learner, v.run);
       let res: Awaited<ReturnType<typeof exportPolicy>> | undefined;
       await writeOutput(v.out, async () => {
         try {

@@ -28,6 +28,7 @@ import {
 } from '../main/engine/grid';
 import { deviceFromFlag, num, printUsage, Reporter, UsageError } from './common';
 import { classesFromFlag, samplerSettingsFromFlags, SAMPLING_RUN_OPTIONS } from './sampler-flags';
+import { MAX_BATCH, MAX_EVAL_SAMPLES, MAX_SEED } from '../shared/limits';
 
 export const GRID_OPTIONS = {
   ...SAMPLING_RUN_OPTIONS,
@@ -114,9 +115,9 @@ export async function cmdGrid(argv: string[], signal: AbortSignal): Promise<void
     throw new UsageError((e as Error).message);
   }
   if (!metrics.includes(metricSource(metric))) metrics = [...metrics, metricSource(metric)];
-  const n = num(v.n, 'n', { int: true, min: 2 }) ?? 2048;
-  const seed = num(v.seed, 'seed', { int: true, min: 0 }) ?? 0;
-  const batch = num(v.batch, 'batch', { int: true, min: 1 }) ?? 256;
+  const n = num(v.n, 'n', { int: true, min: 2, max: MAX_EVAL_SAMPLES }) ?? 2048;
+  const seed = num(v.seed, 'seed', { int: true, min: 0, max: MAX_SEED }) ?? 0;
+  const batch = num(v.batch, 'batch', { int: true, min: 1, max: MAX_BATCH }) ?? 256;
   const classes = classesFromFlag(v.class);
   if (classes instanceof Int32Array) throw new UsageError('--class takes one class, random or none');
 

@@ -2,12 +2,12 @@
 
 import { EVAL_METRICS, formatMetric, metricInfo } from '../shared/metrics';
 import { parseArgs } from 'node:util';
-import { readNpy, writeNpy, npyFloat32, type NpyArray } from '../main/engine/io/npy';
+import { readNpy, toFloat32, writeNpy, npyFloat32, type NpyArray } from '../main/engine/io/npy';
 import { readFidStats, writeFidStats, type FidStats } from '../main/engine/metrics/fid-stats';
 import { fid, gaussianStats } from '../main/engine/metrics/fid';
 import { kid } from '../main/engine/metrics/kid';
 import { prdc } from '../main/engine/metrics/prdc';
-import { extractorForModel } from '../main/engine/metrics/features';
+import { extractorForModel, nonFiniteRows } from '../main/engine/metrics/features';
 import { evaluateSamples, parseMetrics, referenceFor, type EvalResult } from '../main/engine/metrics/evaluate';
 import type { Features } from '../main/engine/metrics/types';
 import { Model } from '../main/engine/models/model';
@@ -18,6 +18,17 @@ import type { Comparison } from '../main/engine/apps/compare';
 import { checkOutputPath, deviceFromFlag, num, printUsage, Reporter, UsageError, writeOutput } from './common';
 import { classesFromFlag, samplerSettingsFromFlags, SAMPLING_RUN_OPTIONS } from './sampler-flags';
 import { infReplacer } from '../shared/json';
+import { TEMPERATURE_BOUNDS } from '../shared/learner-config';
+import { MAX_BATCH, MAX_EVAL_SAMPLES, MAX_KID_SUBSETS, MAX_NEIGHBOURS, MAX_SEED } from '../shared/limits';
+import { MAX_STEPS } from '../shared/sampler-settings';
+import { samplerNfe } from '../main/engine/samplers/cost';
+
+const SEED = { int: true, min: 0, max: MAX_SEED };
+const BATCH = { int: true, min: 1, max: MAX_BATCH };
+const EVAL_N = { int: true, min: 2, max: MAX_EVAL_SAMPLES };
+const KID_SUBSETS = { int: true, min: 1, max: MAX_KID_SUBSETS };
+const KID_SUBSET_SIZE = { int: true, min: 2, max: MAX_EVAL_SAMPLES };
+const NEIGHBOURS = { int: true, min: 1, max: MAX_NEIGHBOURS };
 
 /** Features from a .npy of shape [n, d] (any float or int dtype). */
 async function featuresFromNpy(path: string): Promise<Features> {
@@ -94,9 +105,9 @@ export async function cmdKid(argv: string[]): Promise<void> {
   const res = await kid(
     { real: await featuresFromNpy(v.real), fake: await featuresFromNpy(v.fake) },
     {
-      numSubsets: num(v.subsets, 'subsets', { int: true, min: 1 }),
-      subsetSize: num(v['subset-size'], 'subset-size', { int: true, min: 2 }),
-      seed: num(v.seed, 'seed', { int: true, min: 0 }),
+      numSubsets: num(v.subsets, 'subsets', KID_SUBSETS),
+      subsetSize: num(v['subset-size'], 'subset-size', KID_SUBSET_SIZE),
+      seed: num(v.seed, 'seed', SEED),
     },
   );
   const { values: _values, ...rest } = res;
@@ -124,7 +135,7 @@ export async function cmdPrdc(argv: string[]): Promise<void> {
   if (!v.real || !v.fake) throw new UsageError('prdc needs --real R.npy and --fake F.npy (features [n, d])');
   const res = await prdc(
     { real: await featuresFromNpy(v.real), fake: await featuresFromNpy(v.fake) },
-    { kPR: num(v.k, 'k', { int: true, min: 1 }), kDC: num(v['k-dc'], 'k-dc', { int: true, min: 1 }) },
+    { kPR: num(v.k, 'k', NEIGHBOURS), kDC: num(v['k-dc'], 'k-dc', NEIGHBOURS) },
   );
   new Reporter(!!v.json).result(
     { command: 'prdc', real: v.real, fake: v.fake, ...res },
@@ -163,10 +174,13 @@ export async function cmdFeatures(argv: string[]): Promise<void> {
       }
       const n = arr.shape[0]!;
       const x =
-        arr.dtype === 'uint8'
-          ? Float32Array.from(arr.data as Uint8Array, (q) => q / 127.5 - 1)
-          : Float32Array.from(arr.data as ArrayLike<number>);
-      const res = await ex.extract(x, n, { batch: num(v.batch, 'batch', { int: true, min: 1 }) });
+        arr.dtype === 'uint8' ? Float32Array.from(arr.data as Uint8Array, (q) => q / 127.5 - 1) : toFloat32(arr);
+      const bad = nonFiniteRows(x, n, model.dim);
+      if (bad.count > 0)
+        throw new UsageError(
+          `${v.in}: ${bad.count} of its ${n} rows hold NaN/Inf (the first is row ${bad.first}); features need finite samples`,
+        );
+      const res = await ex.extract(x, n, { batch: num(v.batch, 'batch', BATCH) });
       await writeOutput(v.out, () => writeNpy(v.out!, npyFloat32([n, res.dim], res.features)));
       if (v.logits && res.logits)
         await writeOutput(v.logits, () => writeNpy(v.logits!, npyFloat32([n, res.logits!.length / n], res.logits!)));
@@ -239,22 +253,23 @@ export async function cmdEval(argv: string[], signal: AbortSignal): Promise<void
     try {
       if (v.baseline)
         base = baselineSettings(v.baseline as BaselineName, {
-          nfe: num(v.nfe, 'nfe', { int: true, min: 1 }),
+          // The most a plain Heun run within the steps' bound spends.
+          nfe: num(v.nfe, 'nfe', { int: true, min: 1, max: samplerNfe('heun', MAX_STEPS) }),
           grid: v['grid-result'],
         });
     } catch (e) {
       throw new UsageError((e as Error).message);
     }
     const settings = samplerSettingsFromFlags(model, v, base);
-    const n = num(v.n, 'n', { int: true, min: 2 }) ?? 2048;
+    const n = num(v.n, 'n', EVAL_N) ?? 2048;
     const ex = await extractorForModel(model);
     try {
       const t0 = performance.now();
       const reference = await referenceFor(model, ex);
       const gen = await generate(model, settings, {
         n,
-        batch: num(v.batch, 'batch', { int: true, min: 1 }) ?? 256,
-        seed: num(v.seed, 'seed', { int: true, min: 0 }) ?? 0,
+        batch: num(v.batch, 'batch', BATCH) ?? 256,
+        seed: num(v.seed, 'seed', SEED) ?? 0,
         classes: classesFromFlag(v.class),
         signal,
         onProgress: (p) => {
@@ -275,8 +290,8 @@ export async function cmdEval(argv: string[], signal: AbortSignal): Promise<void
         metrics,
         {
           kid: {
-            numSubsets: num(v['kid-subsets'], 'kid-subsets', { int: true, min: 1 }),
-            subsetSize: num(v['kid-subset-size'], 'kid-subset-size', { int: true, min: 2 }),
+            numSubsets: num(v['kid-subsets'], 'kid-subsets', KID_SUBSETS),
+            subsetSize: num(v['kid-subset-size'], 'kid-subset-size', KID_SUBSET_SIZE),
           },
         },
       );
@@ -325,9 +340,9 @@ async function evalPolicy(v: EvalValues, signal: AbortSignal): Promise<void> {
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
-  const n = num(v.n, 'n', { int: true, min: 2 }) ?? 4000;
-  const seed = num(v.seed, 'seed', { int: true, min: 0 }) ?? 1_000_003;
-  const temperature = num(v.temperature, 'temperature');
+  const n = num(v.n, 'n', EVAL_N) ?? 4000;
+  const seed = num(v.seed, 'seed', SEED) ?? 1_000_003;
+  const temperature = num(v.temperature, 'temperature', TEMPERATURE_BOUNDS);
   const perClass = !!v['per-class'];
   // The learner (TensorFlow.js with it) loads here only: [Note: commands load lazily] in index.ts.
   const { isPolicyFile, policyModel } = await import('../main/engine/learner/onnx-policy');

@@ -10,6 +10,8 @@ import type { openPolicy } from '../main/engine/learner/onnx-policy';
 import { checkOutputPath, deviceFromFlag, num, printUsage, Reporter, stats, UsageError, writeOutput } from './common';
 import { classesFromFlag, SAMPLER_OPTIONS, samplerSettingsFromFlags, SAMPLING_RUN_OPTIONS } from './sampler-flags';
 import { infReplacer } from '../shared/json';
+import { TEMPERATURE_BOUNDS } from '../shared/learner-config';
+import { MAX_BATCH, MAX_SAMPLES, MAX_SEED } from '../shared/limits';
 
 const SAMPLE_OPTIONS = {
   ...SAMPLING_RUN_OPTIONS,
@@ -49,15 +51,13 @@ export async function cmdSample(argv: string[], signal: AbortSignal): Promise<vo
   let policy: Awaited<ReturnType<typeof openPolicy>> | null = null;
   try {
     const classes = classesFromFlag(v.class);
-    const temperature = num(v.temperature, 'temperature');
-    if (temperature !== undefined && !(temperature > 0))
-      throw new UsageError(`--temperature must be positive, got ${temperature}`);
+    const temperature = num(v.temperature, 'temperature', TEMPERATURE_BOUNDS);
     policy = v.policy ? await policies!.openPolicy(v.policy, model) : null;
     for (const w of policy?.warnings ?? []) rep.event({ type: 'log', level: 'warn', message: w });
     const settings = policy ? policy.settings : samplerSettingsFromFlags(model, v);
 
     let initNoise: Float32Array | undefined;
-    let n = num(v.n, 'n', { int: true, min: 1 });
+    let n = num(v.n, 'n', { int: true, min: 1, max: MAX_SAMPLES });
     if (v['init-noise']) {
       const arr = await readNpy(v['init-noise']);
       const want = model.shape;
@@ -79,8 +79,8 @@ export async function cmdSample(argv: string[], signal: AbortSignal): Promise<vo
         );
     }
     n ??= 64;
-    const batch = num(v.batch, 'batch', { int: true, min: 1 }) ?? 256;
-    const seed = num(v.seed, 'seed', { int: true, min: 0 }) ?? 0;
+    const batch = num(v.batch, 'batch', { int: true, min: 1, max: MAX_BATCH }) ?? 256;
+    const seed = num(v.seed, 'seed', { int: true, min: 0, max: MAX_SEED }) ?? 0;
 
     const t0 = performance.now();
     const onProgress = (p: { samplesDone: number; iteration: number; horizon: number }): void => {

@@ -53,7 +53,10 @@ export function samplerSettingsFromFlags(
     return resolveSettings(model, parseSamplerSettings(merged, 'sampler flags'));
   } catch (e) {
     throw new UsageError(
-      (e as Error).message.replace(/^sampler flags: /, '').replace(/(^|; )([a-z-]+) must be/g, '$1--$2 must be'),
+      (e as Error).message
+        .replace(/^sampler flags: /, '')
+        .replace(/(^|; )([a-z-]+) must be/g, '$1--$2 must be')
+        .replace(/must be ([≤<]) ([a-z-]+)/g, 'must be $1 --$2'),
     );
   }
 }
@@ -61,5 +64,5 @@ export function samplerSettingsFromFlags(
 /** --class K|random|none */
 export function classesFromFlag(v: string | undefined): ClassChoice {
   if (v === undefined || v === 'random' || v === 'none') return v ?? 'random';
-  return num(v, 'class', { int: true, min: 0 })!;
+  return num(v, 'class', { int: true, min: 0, max: 2 ** 31 - 1 })!; // an int32 label; the model checks its own range
 }

@@ -4,6 +4,8 @@
 // saved run config and the Tune form (shared/schema.ts). Adding a field is one entry here.
 
 import { bool, choice, defaultsOf, int, issueMessages, num, numList, objectSchema, type ValuesOf } from './schema';
+import { MAX_BATCH, MAX_EVAL_SAMPLES, MAX_SEED } from './limits';
+import { MAX_GUIDANCE, MAX_STEPS } from './sampler-settings';
 
 export const INTERVENTIONS = ['cfg', 'gamma', 'renoise'] as const;
 export type Intervention = (typeof INTERVENTIONS)[number];
@@ -28,6 +30,21 @@ export const ACTION_PRESETS: Record<Intervention, number[]> = {
   // continue, or jump back 1, 2 or 4 levels (4 actions, as the paper's renoise policies).
   renoise: [0, 1, 2, 4],
 };
+
+/** EDM's largest churn γ (Alg. 2): t̂ = t(1+γ) ≤ √2·t, never more noise added than is there. */
+export const GAMMA_MAX = Math.SQRT2 - 1;
+
+// [Note: learner bounds]
+// As the sampler's (shared/sampler-settings.ts, the note on bounds): every number is bounded above
+// too, each bound with its reason. Sizes (trajectories, batches) stop at MAX_BATCH (shared/limits.ts);
+// learner.ts checks what the states of a rollout take for the model at hand.
+
+/**
+ * Bounds of a policy's temperature τ (logits/τ), also for `sample --policy` and `eval --policy`: at
+ * τ = 0.01 a logit gap of 0.1 is already a factor e¹⁰ (greedy); at τ = 100 gaps below 1 are within
+ * 1% of uniform. Beyond either end nothing changes but float overflow.
+ */
+export const TEMPERATURE_BOUNDS = { min: 0.01, max: 100 };
 
 export const LEARNER_FIELDS = {
   intervention: choice(INTERVENTIONS, {
@@ -65,6 +82,10 @@ export const LEARNER_FIELDS = {
   actions: numList({
     default: ACTION_PRESETS.cfg,
     minLength: 2,
+    // One logit per action; the paper's largest policies choose among 20.
+    maxLength: 64,
+    // Two actions with one value split the policy's probability between identical choices.
+    distinct: true,
     group: 'basic',
     label: 'Action values',
     help: 'the discrete action values: guidance scales (cfg), churn γ (gamma), or levels to jump back (renoise, 0 = continue)',
@@ -72,12 +93,16 @@ export const LEARNER_FIELDS = {
   initAction: int({
     default: 2,
     min: 0,
+    max: 63, // an index into at most 64 actions
+
     label: 'Initial action',
     help: 'index of the action the initial policy favours (the baseline’s choice)',
   }),
   initBias: num({
     default: 2,
     min: 0,
+    // e^20 ≈ 5·10⁸: the other actions are then never drawn, and the policy cannot learn to leave it.
+    max: 20,
     label: 'Initial bias',
     help: 'logit bonus of the initial action: 2 makes it e² ≈ 7.4× as likely as any other action',
   }),
@@ -89,6 +114,7 @@ export const LEARNER_FIELDS = {
   steps: int({
     default: 18,
     min: 1,
+    max: MAX_STEPS,
     group: 'basic',
     label: 'Sampler steps',
     help: 'number of noise levels N of the base sampler',
@@ -96,15 +122,25 @@ export const LEARNER_FIELDS = {
   nfeBudget: int({
     default: Infinity,
     min: 1,
+    // 5× the NFE of the longest plain sampler (Heun with MAX_STEPS levels: 1,999); the horizon grows with it.
+    max: 10_000,
     inf: true,
     group: 'basic',
     label: 'NFE budget per sample',
     help: 'renoise: most NFE a trajectory may spend; actions that could not finish within it are masked',
   }),
-  iterations: int({ default: 150, min: 1, group: 'basic', label: 'Training iterations', help: 'training iterations' }),
+  iterations: int({
+    default: 150,
+    min: 1,
+    max: 1_000_000, // the default 150 takes minutes; a million would take years
+    group: 'basic',
+    label: 'Training iterations',
+    help: 'training iterations',
+  }),
   trajectories: int({
     default: 1024,
     min: 2,
+    max: MAX_BATCH,
     group: 'basic',
     label: 'Trajectories per iteration',
     help: 'trajectories (samples) per iteration; every sample in a batch is an agent (paper: 1,024–2,048)',
@@ -112,24 +148,28 @@ export const LEARNER_FIELDS = {
   rolloutBatch: int({
     default: 1024,
     min: 1,
+    max: MAX_BATCH,
     label: 'Rollout batch',
     help: 'samples per sampler batch during rollouts (at most the trajectories)',
   }),
   discriminatorInitSteps: int({
     default: 200,
     min: 0,
+    max: 10_000, // 50× the paper's 100–200
     label: 'Discriminator warm-up steps',
     help: 'discriminator steps before the first policy update (paper: 100–200)',
   }),
   discriminatorSteps: int({
     default: 20,
     min: 0,
+    max: 10_000,
     label: 'Discriminator steps',
     help: 'discriminator steps per iteration',
   }),
   discriminatorBatch: int({
     default: 512,
     min: 1,
+    max: MAX_BATCH,
     label: 'Discriminator batch',
     help: 'discriminator minibatch (expert and policy states each)',
   }),
@@ -144,15 +184,41 @@ export const LEARNER_FIELDS = {
   logitClamp: num({
     default: 10,
     gt: 0,
+    // r = e^clamp and χ²'s reward grows as r²: float64 overflows near a clamp of 354; 50 (r ≈ 5·10²¹)
+    // keeps every divergence's rewards and their sums finite.
+    max: 50,
     label: 'Logit clamp',
     help: 'discriminator logits are clamped to ± this before exp (r = e^logit)',
   }),
-  ppoEpochs: int({ default: 4, min: 1, label: 'PPO epochs', help: 'PPO epochs over each iteration’s transitions' }),
-  ppoMinibatch: int({ default: 512, min: 1, label: 'PPO minibatch', help: 'PPO minibatch size (transitions)' }),
-  clip: num({ default: 0.2, gt: 0, step: 0.05, label: 'PPO clip ε', help: 'PPO clip range ε' }),
+  ppoEpochs: int({
+    default: 4,
+    min: 1,
+    max: 100, // PPO takes 3–10 epochs; more reuse of one batch only moves the policy out of its trust region
+    label: 'PPO epochs',
+    help: 'PPO epochs over each iteration’s transitions',
+  }),
+  ppoMinibatch: int({
+    default: 512,
+    min: 1,
+    max: MAX_BATCH,
+    label: 'PPO minibatch',
+    help: 'PPO minibatch size (transitions)',
+  }),
+  clip: num({
+    default: 0.2,
+    gt: 0,
+    max: 1, // ratios are clipped to [1−ε, 1+ε]: past 1 the lower end is negative and never binds
+    step: 0.05,
+    label: 'PPO clip ε',
+    help: 'PPO clip range ε',
+  }),
+  // Learning rates: Adam moves each weight by about lr per update whatever the gradient's scale, so
+  // lr = 1 already moves every weight by ~1 a step, far past any rate that trains (Adam's default
+  // is 1e-3, the paper's 1e-4 … 1e-5); at 1e30 the first update makes the weights NaN.
   lrPolicy: num({
     default: 3e-4,
     gt: 0,
+    max: 1,
     step: 1e-4,
     label: 'Policy learning rate',
     help: 'Adam learning rate of the policy head (paper: 1e-4 … 1e-5 for images)',
@@ -160,6 +226,7 @@ export const LEARNER_FIELDS = {
   lrDiscriminator: num({
     default: 1e-3,
     gt: 0,
+    max: 1,
     step: 1e-4,
     label: 'Discriminator learning rate',
     help: 'Adam learning rate of the discriminator',
@@ -172,17 +239,30 @@ export const LEARNER_FIELDS = {
     label: 'EMA decay',
     help: 'EMA decay of both heads per iteration (warm-up min(decay, t/(t+1))); the EMA heads are evaluated and exported',
   }),
-  hidden: int({ default: 128, min: 1, label: 'Hidden width', help: 'hidden width of the heads’ MLPs' }),
-  layers: int({ default: 2, min: 1, label: 'Hidden layers', help: 'hidden layers of the heads’ MLPs' }),
+  hidden: int({
+    default: 128,
+    min: 1,
+    max: 4096, // 32× the default: a head's weights, hidden² per layer, then take 64 MB each
+    label: 'Hidden width',
+    help: 'hidden width of the heads’ MLPs',
+  }),
+  layers: int({
+    default: 2,
+    min: 1,
+    max: 16, // the paper's heads have 2; deeper ones only train slower
+    label: 'Hidden layers',
+    help: 'hidden layers of the heads’ MLPs',
+  }),
   sigmaFrequencies: int({
     default: 8,
     min: 0,
+    max: 64, // 8× the default; past it the embedding only widens the input
     label: 'σ frequencies',
     help: 'Fourier frequencies of the log-σ embedding',
   }),
   temperature: num({
     default: 1,
-    gt: 0,
+    ...TEMPERATURE_BOUNDS,
     step: 0.1,
     label: 'Rollout temperature',
     help: 'sampling temperature τ (logits/τ) of rollouts; evaluation may use another',
@@ -190,6 +270,7 @@ export const LEARNER_FIELDS = {
   evalEvery: int({
     default: 25,
     min: 0,
+    max: 1_000_000, // the iterations' bound
     group: 'basic',
     label: 'Evaluate every (iterations)',
     help: 'evaluate (FID/precision/recall, sample grid, profile) every this many iterations (0: only at the end)',
@@ -197,11 +278,19 @@ export const LEARNER_FIELDS = {
   evalSamples: int({
     default: 4000,
     min: 2,
+    max: MAX_EVAL_SAMPLES,
     group: 'basic',
     label: 'Samples per evaluation',
     help: 'samples per evaluation (FID / precision / recall and the sample grid)',
   }),
-  seed: int({ default: 0, min: 0, group: 'basic', label: 'Seed', help: 'random seed of the run' }),
+  seed: int({
+    default: 0,
+    min: 0,
+    max: MAX_SEED,
+    group: 'basic',
+    label: 'Seed',
+    help: 'random seed of the run',
+  }),
 };
 
 export const LearnerConfigSchema = objectSchema(LEARNER_FIELDS);
@@ -252,6 +341,33 @@ export function learnerConfigFrom(
   return parseLearnerConfig(merged, name);
 }
 
+/**
+ * What is wrong with a list of action values for its intervention, or null: guidance scales within
+ * the sampler's guidance bounds, churn γ within EDM's [0, √2−1], renoise jumps whole numbers of
+ * levels within the schedule and including 0 (continue). Exported policy files are checked the same way.
+ */
+export function actionsProblem(c: Pick<LearnerConfig, 'intervention' | 'actions' | 'steps'>): string | null {
+  const a = c.actions;
+  const bad = (ok: (v: number) => boolean): number | undefined => a.find((v) => !ok(v));
+  if (a.some((v) => !Number.isFinite(v))) return 'values must be finite numbers';
+  switch (c.intervention) {
+    case 'cfg': {
+      const v = bad((x) => Math.abs(x) <= MAX_GUIDANCE);
+      return v === undefined ? null : `guidance scales must be in [-${MAX_GUIDANCE}, ${MAX_GUIDANCE}], got ${v}`;
+    }
+    case 'gamma': {
+      const v = bad((x) => x >= 0 && x <= GAMMA_MAX);
+      return v === undefined ? null : `churn γ values must be in [0, √2−1 ≈ 0.4142] (EDM's range: t̂ ≤ √2·t), got ${v}`;
+    }
+    case 'renoise': {
+      const v = bad((x) => Number.isInteger(x) && x >= 0 && x <= c.steps);
+      if (v !== undefined)
+        return `renoise actions are whole numbers of levels to jump back, from 0 (continue) to at most the ${c.steps} steps, got ${v}`;
+      return a.includes(0) ? null : 'renoise needs the action 0 (continue)';
+    }
+  }
+}
+
 /** Checks a whole config (a saved one, a request's); errors name the fields. */
 export function parseLearnerConfig(v: unknown, name: (key: string) => string = (k) => k): LearnerConfig {
   const r = LearnerConfigSchema.safeParse(v);
@@ -274,11 +390,8 @@ export function parseLearnerConfig(v: unknown, name: (key: string) => string = (
     throw new ConfigError(`${name(field)}: ${msg}`);
   };
   // Checks across fields (each field's own bounds are in the table).
-  if (c.actions.some((a) => !Number.isFinite(a))) fail('actions', 'values must be finite numbers');
-  if (c.intervention === 'gamma' && c.actions.some((a) => a < 0)) fail('actions', 'churn γ values must be ≥ 0');
-  if (c.intervention === 'renoise' && c.actions.some((a) => !Number.isInteger(a) || a < 0))
-    fail('actions', 'renoise actions are whole numbers of levels to jump back (0 = continue)');
-  if (c.intervention === 'renoise' && !c.actions.includes(0)) fail('actions', 'renoise needs the action 0 (continue)');
+  const actions = actionsProblem(c);
+  if (actions) fail('actions', actions);
   if (c.initAction >= c.actions.length)
     fail('initAction', `must index the actions (0..${c.actions.length - 1}), got ${c.initAction}`);
   if (c.intervention === 'renoise' && !Number.isFinite(c.nfeBudget))

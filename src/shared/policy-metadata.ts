@@ -3,7 +3,15 @@
 // writer is learner/export.ts; the README documents each key.
 
 import { z } from 'zod';
-import { CONDITIONINGS, DIVERGENCES, INTERVENTIONS, LEARNER_SAMPLERS } from './learner-config';
+import {
+  actionsProblem,
+  CONDITIONINGS,
+  DIVERGENCES,
+  INTERVENTIONS,
+  LEARNER_FIELDS,
+  LEARNER_SAMPLERS,
+} from './learner-config';
+import { describeField, fieldError, type Field } from './schema';
 
 export const POLICY_FORMAT = 'sampler-studio-policy';
 
@@ -14,10 +22,13 @@ const numberText = (why: string, ok: (v: number) => boolean) =>
     .transform((s) => Number(s))
     .refine((v) => !Number.isNaN(v) && ok(v), { error: why });
 
+/** A metadata string read as a number within a learner field's bounds (the words of its check). */
+const fieldText = (f: Field) => numberText(`is not ${describeField(f)}`, (v) => fieldError(f, v) === null);
+
 const oneOf = <T extends string>(values: readonly [T, ...T[]]) =>
   z.enum(values, { error: `is not one of ${values.join(', ')}` });
 
-export const PolicyMetadataSchema = z.looseObject({
+const fields = z.looseObject({
   format: z.literal(POLICY_FORMAT),
   intervention: oneOf(INTERVENTIONS),
   divergence: oneOf(DIVERGENCES),
@@ -35,14 +46,20 @@ export const PolicyMetadataSchema = z.looseObject({
     return z.NEVER;
   }),
   sampler: oneOf(LEARNER_SAMPLERS),
-  steps: numberText('is not an integer ≥ 1', (v) => Number.isInteger(v) && v >= 1),
-  nfe_budget: numberText('is not a number', () => true),
+  steps: fieldText(LEARNER_FIELDS.steps),
+  nfe_budget: fieldText(LEARNER_FIELDS.nfeBudget),
   sigma_min: numberText('is not a positive number', (v) => Number.isFinite(v) && v > 0),
   sigma_max: numberText('is not a positive number', (v) => Number.isFinite(v) && v > 0),
   rho: numberText('is not a positive number', (v) => Number.isFinite(v) && v > 0),
-  temperature: numberText('is not positive', (v) => v > 0),
+  temperature: fieldText(LEARNER_FIELDS.temperature),
   model: z.string(),
   iteration: numberText('is not an integer ≥ 0', (v) => Number.isInteger(v) && v >= 0),
+});
+
+/** The metadata, with the action values within their intervention's bounds (as a run's config is checked). */
+export const PolicyMetadataSchema = fields.superRefine((m, ctx) => {
+  const problem = actionsProblem({ intervention: m.intervention, actions: m.actions, steps: m.steps });
+  if (problem) ctx.addIssue({ code: 'custom', path: ['actions'], message: problem });
 });
 export type PolicyMetadata = z.output<typeof PolicyMetadataSchema>;
 

@@ -15,7 +15,8 @@
 
 import { z } from 'zod';
 import { EngineEventSchema, Num, type EngineEvent } from './events';
-import { learnerConfigFrom } from './learner-config';
+import { LEARNER_FIELDS, learnerConfigFrom } from './learner-config';
+import { describeField, fieldError, type NumberField } from './schema';
 
 export const PROTOCOL_VERSION = 1;
 
@@ -40,6 +41,10 @@ const learnerSettings = z
       ctx.addIssue({ code: 'custom', message: (e as Error).message });
     }
   });
+
+/** A number within a learner field's bounds, said in the field's words (shared/schema.ts). */
+const byField = (f: NumberField) =>
+  z.custom<number>((v) => fieldError(f, v) === null, { error: `must be ${describeField(f)}` });
 
 // ---- results -----------------------------------------------------------------------------------
 
@@ -180,7 +185,7 @@ export const METHOD_SCHEMAS = {
   'train.resume': {
     params: z.strictObject({
       run: path('a run directory'),
-      iterations: z.number().int().positive({ error: 'must be a positive integer' }).max(10_000_000).optional(),
+      iterations: byField(LEARNER_FIELDS.iterations).optional(),
       /** Train a run whose checkpoint.json is missing again from iteration 0 (its metrics are dropped); refused otherwise. */
       restart: flag.optional(),
     }),
@@ -207,22 +212,10 @@ export const METHOD_SCHEMAS = {
   'eval.policy': {
     params: z.strictObject({
       run: path('a run directory'),
-      n: z
-        .number()
-        .int({ error: 'must be an integer in [2, 100000]' })
-        .min(2, { error: 'must be an integer in [2, 100000]' })
-        .max(100_000, { error: 'must be an integer in [2, 100000]' })
-        .optional(),
-      seed: z
-        .number()
-        .int({ error: 'must be a non-negative integer' })
-        .min(0, { error: 'must be a non-negative integer' })
-        .optional(),
-      temperature: z
-        .number({ error: 'must be a number in (0, 100]' })
-        .gt(0, { error: 'must be a number in (0, 100]' })
-        .max(100, { error: 'must be a number in (0, 100]' })
-        .optional(),
+      // The bounds of the learner's evaluation settings (shared/learner-config.ts).
+      n: byField(LEARNER_FIELDS.evalSamples).optional(),
+      seed: byField(LEARNER_FIELDS.seed).optional(),
+      temperature: byField(LEARNER_FIELDS.temperature).optional(),
       gridResult: path('a grid result directory').optional(),
       bestConstant: flag.optional(),
     }),

@@ -157,12 +157,40 @@ export type RunConfigFile = z.output<typeof runConfigFile>;
 // ---------------------------------------------------------------------------------------------
 // checkpoint.json
 
+/** The bytes of base64 text (Buffer in Node; atob where there is none). */
+function base64Bytes(b64: string): Uint8Array {
+  return typeof Buffer === 'function' ? Buffer.from(b64, 'base64') : Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+}
+
+/** How many of the little-endian float32s in base64 text are NaN or ±Inf (all exponent bits set). */
+function nonFiniteFloat32s(b64: string): number {
+  const bytes = base64Bytes(b64);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let bad = 0;
+  for (let i = 0; i + 4 <= bytes.byteLength; i += 4) if ((view.getUint32(i, true) & 0x7f800000) === 0x7f800000) bad++;
+  return bad;
+}
+
+/**
+ * float32 values as base64 of their bytes, all finite. A checkpoint with NaN weights comes from a
+ * run that diverged under an older version (today training stops before writing one: the note on
+ * stopping on NaN in learner/learner.ts); restoring it would only sample, export or train NaN.
+ */
+const finiteFloat32s = z.base64().superRefine((b64, ctx) => {
+  const bad = nonFiniteFloat32s(b64);
+  if (bad > 0)
+    ctx.addIssue({
+      code: 'custom',
+      message: `holds ${bad} NaN/Inf values: the run had diverged when this checkpoint was written, so it cannot be used; train a new run, with smaller learning rates`,
+    });
+});
+
 /** One Float32Array per parameter tensor, as base64 of its bytes. */
-const weights = z.array(z.base64());
+const weights = z.array(finiteFloat32s);
 
 /** An Adam optimizer's variables (its moments per parameter, and the step count `iter`). */
 const optimizerState = z.array(
-  z.object({ name: z.string(), data: z.base64(), shape: z.array(z.number().int().nonnegative()) }),
+  z.object({ name: z.string(), data: finiteFloat32s, shape: z.array(z.number().int().nonnegative()) }),
 );
 export type OptimizerState = z.output<typeof optimizerState>;
 

@@ -22,35 +22,93 @@ import {
 export const SAMPLERS = ['euler', 'heun', 'edm', 'ddim', 'restart'] as const;
 export type SamplerName = (typeof SAMPLERS)[number];
 
+// [Note: bounds]
+// Every number has an upper bound as well as a lower one: a value past it has no use, and some
+// overflow float32 (guidance 1e30 made NaN samples that were blamed on the denoiser) or ask for
+// work that cannot end (restart-k 10⁶). Each bound says why at its field; σ-valued ones share
+// SIGMA_LIMIT. The grid's axes, the flags, the form and saved files all check the same bounds.
+
+/** Largest noise level any setting may name: no model here or in the literature goes near it (EDM's σ_max is 80, score-SDE VE models' at most ~1,350). */
+export const SIGMA_LIMIT = 1e4;
+
+/** Most noise levels N: DDPM's T = 1,000; EDM's longest published schedules are 256 steps (ImageNet-64 stochastic, 511 NFE). */
+export const MAX_STEPS = 1000;
+
+/** Largest |w|: published scales are 1–10 (Stable Diffusion 7.5); at 1,000 the bundled ring's samples overflow float32. */
+export const MAX_GUIDANCE = 100;
+
 export const SAMPLER_FIELDS = {
   sampler: choice(SAMPLERS, {
     default: 'heun',
     help: 'euler / heun: Karras et al. 2022 Alg. 1 (1st / 2nd order); edm: Alg. 2 (Heun + churn); ddim: Song et al. 2021 with η; restart: Xu et al. 2023 over Heun',
   }),
-  guidance: num({ default: 1, help: 'classifier-free guidance scale w (1 = none)' }),
+  guidance: num({
+    default: 1,
+    min: -MAX_GUIDANCE,
+    max: MAX_GUIDANCE,
+    help: 'classifier-free guidance scale w (1 = none)',
+  }),
   churn: num({
     default: 0,
     min: 0,
+    // γ = min(S_churn/N, √2−1) saturates once S_churn ≥ N(√2−1), at most 1000·0.414 = 414.
+    max: MAX_STEPS,
     help: 'S_churn, total stochasticity: γ_i = min(S_churn/N, √2−1) inside [S_tmin, S_tmax]; 0 = deterministic',
   }),
-  steps: int({ default: 18, min: 1, help: 'number of noise levels N before t_N = 0 (Heun: 2N−1 NFE; EDM: 18)' }),
-  sTmin: num({ default: 0, min: 0, flag: 's-tmin', help: 'S_tmin: churn only where t_i ≥ S_tmin' }),
-  sTmax: num({ default: Infinity, min: 0, inf: true, flag: 's-tmax', help: 'S_tmax: churn only where t_i ≤ S_tmax' }),
+  steps: int({
+    default: 18,
+    min: 1,
+    max: MAX_STEPS,
+    help: 'number of noise levels N before t_N = 0 (Heun: 2N−1 NFE; EDM: 18)',
+  }),
+  sTmin: num({
+    default: 0,
+    min: 0,
+    max: SIGMA_LIMIT,
+    flag: 's-tmin',
+    help: 'S_tmin: churn only where t_i ≥ S_tmin',
+  }),
+  sTmax: num({
+    default: Infinity,
+    min: 0,
+    max: SIGMA_LIMIT,
+    inf: true,
+    flag: 's-tmax',
+    help: 'S_tmax: churn only where t_i ≤ S_tmax',
+  }),
   sNoise: num({
     default: 1,
     gt: 0,
+    // EDM uses 1–1.007, a slight excess offsetting the denoiser's loss of detail; at 2 the injected
+    // noise is twice what the level calls for and the sampler no longer follows the marginals.
+    max: 2,
     flag: 's-noise',
     help: 'S_noise: scale of the injected noise (EDM: 1.003 on ImageNet, 1 elsewhere)',
   }),
-  eta: num({ default: 0, min: 0, help: 'DDIM η: 0 deterministic (= Euler in σ), 1 DDPM-like ancestral noise' }),
-  rho: num({ default: 7, gt: 0, help: 'schedule exponent ρ (EDM: 7)' }),
+  eta: num({
+    default: 0,
+    min: 0,
+    // η = 1 is DDPM's posterior noise; above it σ_η² can exceed 1 − ᾱ' and √(1 − ᾱ' − σ_η²) has no value.
+    max: 1,
+    help: 'DDIM η: 0 deterministic (= Euler in σ), 1 DDPM-like ancestral noise',
+  }),
+  rho: num({
+    default: 7,
+    gt: 0,
+    // EDM finds 5–10 best; as ρ grows the levels tend to geometric spacing (log σ evenly spaced),
+    // within ~15% of it by ρ = 100 for σ in [0.002, 80]: nothing past that is a new schedule.
+    max: 100,
+    help: 'schedule exponent ρ (EDM: 7)',
+  }),
   sigmaMin: nullableNum({
     gt: 0,
+    max: SIGMA_LIMIT,
     nullMeans: "the model's σ_min",
     help: "lowest noise level t_{N−1} (the model's σ_min when not given; EDM: 0.002)",
   }),
   sigmaMax: nullableNum({
     gt: 0,
+    max: SIGMA_LIMIT,
     nullMeans: "the model's σ_max",
     help: "highest noise level t_0 (the model's σ_max when not given; EDM: 80)",
   }),
@@ -62,19 +120,25 @@ export const RESTART_FIELDS = {
   tMin: num({
     default: 0.1,
     gt: 0,
+    max: SIGMA_LIMIT,
     flag: 'restart-tmin',
     help: 'lower end of the restart interval: restarts begin on reaching this level',
   }),
   tMax: num({
     default: 2,
     gt: 0,
+    max: SIGMA_LIMIT,
     flag: 'restart-tmax',
     help: 'upper end: each restart adds noise back up to this level',
   }),
-  k: int({ default: 2, min: 0, flag: 'restart-k', help: 'number of restarts K' }),
+  // Xu et al. restart a handful of times (K ≤ 10 per interval in their tables); each restart costs
+  // 2·restart-steps NFE per sample, all inside one step of the main loop, so 100 × 100 (20,000 NFE)
+  // is already far past any use.
+  k: int({ default: 2, min: 0, max: 100, flag: 'restart-k', help: 'number of restarts K' }),
   steps: int({
     default: 4,
     min: 1,
+    max: 100,
     flag: 'restart-steps',
     help: 'Heun steps from tMax back down to tMin in each restart',
   }),
@@ -132,10 +196,30 @@ const nested = Object.entries(RESTART_FIELDS).map(([k, f]): SamplerKnob => ({
 /** Every numeric sampler setting, by flag name. */
 export const SAMPLER_KNOBS: readonly SamplerKnob[] = [...top, ...nested];
 
+/** Checks across fields (each field's own bounds are in its table), as messages naming the flags. */
+function crossFieldProblems(s: SamplerSettings): string[] {
+  const out: string[] = [];
+  if (s.sTmin > s.sTmax)
+    out.push(
+      `s-tmin must be ≤ s-tmax, got ${s.sTmin} > ${s.sTmax} (churn applies where S_tmin ≤ t_i ≤ S_tmax; for none, set churn to 0)`,
+    );
+  if (s.sigmaMin !== null && s.sigmaMax !== null && !(s.sigmaMin < s.sigmaMax))
+    out.push(`sigma-min must be < sigma-max, got ${s.sigmaMin} ≥ ${s.sigmaMax}`);
+  if (!(s.restart.tMin < s.restart.tMax))
+    out.push(
+      `restart-tmin must be < restart-tmax, got ${s.restart.tMin} ≥ ${s.restart.tMax} (a restart adds noise from t_min up to t_max)`,
+    );
+  return out;
+}
+
 /** Checks whole settings (a saved file's, a request's); errors name the field by its flag. */
 export function parseSamplerSettings(v: unknown, where = 'sampler settings'): SamplerSettings {
   const r = SamplerSettingsSchema.safeParse(v);
-  if (r.success) return r.data;
+  if (r.success) {
+    const problems = crossFieldProblems(r.data);
+    if (problems.length > 0) throw new RangeError(`${where}: ${problems.join('; ')}`);
+    return r.data;
+  }
   const fieldOf = (
     p: PropertyKey[],
   ): {

@@ -61,6 +61,9 @@ export interface BooleanField extends FieldBase<boolean> {
 export interface NumberListField extends FieldBase<number[]> {
   kind: 'number-list';
   minLength: number;
+  maxLength: number;
+  /** No value may appear twice. */
+  distinct?: boolean;
 }
 
 export type Field = NumberField | NullableNumberField | ChoiceField | BooleanField | NumberListField;
@@ -92,7 +95,7 @@ export function describeField(f: Field): string {
     case 'boolean':
       return 'true or false';
     case 'number-list':
-      return `at least ${f.minLength} numbers, separated by commas`;
+      return `${f.minLength} to ${f.maxLength}${f.distinct ? ' distinct' : ''} numbers, separated by commas`;
     case 'number':
     case 'nullable-number': {
       const what = f.int ? 'a whole number' : 'a number';
@@ -137,8 +140,10 @@ export function fieldSchema<F extends Field>(f: F): z.ZodType<ValueOf<F>> {
         return z.enum(f.values as [string, ...string[]]);
       case 'boolean':
         return z.boolean();
-      case 'number-list':
-        return z.array(z.number()).min(f.minLength);
+      case 'number-list': {
+        const list = z.array(z.number()).min(f.minLength).max(f.maxLength);
+        return f.distinct ? list.refine((a) => new Set(a).size === a.length) : list;
+      }
     }
   })();
   return s as unknown as z.ZodType<ValueOf<F>>;
@@ -171,7 +176,8 @@ export function issueMessages(
   name: (path: PropertyKey[]) => string,
   input: unknown,
 ): string[] {
-  return error.issues.map((i) => {
+  // One message per field: a list with a NaN and too few entries is one bad value, said once.
+  const messages = error.issues.map((i) => {
     if (i.code === 'unrecognized_keys')
       return `unknown ${i.keys.length > 1 ? 'settings' : 'setting'} ${i.keys.map((k) => `"${k}"`).join(', ')}${fields ? `; known: ${Object.keys(fields).join(', ')}` : ''}`;
     const key = i.path[0];
@@ -179,6 +185,7 @@ export function issueMessages(
     if (f) return mustBe(name([key]), f, valueAt(input, [key]));
     return `${name(i.path)}: ${i.message}`;
   });
+  return [...new Set(messages)];
 }
 
 /** "NAME must be WHAT, got VALUE": the one shape of a bad value's message. */
@@ -229,7 +236,7 @@ export function parseFlagValue(f: Field, text: string | boolean): unknown {
     case 'nullable-number':
       return text.trim() === '' || text === 'null' ? null : number(text);
     case 'number-list':
-      return text.split(',').map(number);
+      return text.trim() === '' ? [] : text.split(',').map(number);
     case 'boolean':
       return text === 'true' ? true : text === 'false' ? false : text;
     case 'choice':

@@ -26,6 +26,7 @@ import { checkNewRunDir, readMetrics, readRunConfig, RunRefusedError, runModelDi
 import { listRuns, trashRun } from './runs/list';
 import { loadRun } from './runs/load';
 import { exportPolicy, ExportError } from './learner/export';
+import { checkRunPolicy } from './learner/onnx-policy';
 import { comparePolicy } from './apps/compare';
 import { tfInitResult } from './learner/backend';
 import { generate, resolveSettings } from './samplers/generate';
@@ -136,6 +137,7 @@ export class EngineHost {
       const model = await this.models.get(runModelDir(run));
       const learner = await loadRun(run, model);
       try {
+        await checkRunPolicy(learner, run); // a diverged policy is refused as such, before export's own check
         return await exportPolicy(learner, { out: resolve(p.out), force: p.force === true, runDir: run });
       } finally {
         await learner.dispose();

@@ -31,9 +31,10 @@ export async function evaluatePolicy(
     seed: number;
     temperature: number;
     metrics: MetricName[];
+    signal?: AbortSignal;
   },
 ): Promise<PolicyEvaluation> {
-  const ro = await policy.sample(ev.n, ev.seed, { temperature: ev.temperature });
+  const ro = await policy.sample(ev.n, ev.seed, { temperature: ev.temperature, signal: ev.signal });
   const N = policy.spec.steps;
   const K = policy.spec.actions.length;
   const shares = (counts: Float64Array, offset: number): number[][] =>

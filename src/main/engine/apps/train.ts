@@ -14,7 +14,7 @@ import { basename } from 'node:path';
 import type { Model } from '../models/model';
 import type { LearnerConfig } from '../learner/config';
 import { initTf } from '../learner/backend';
-import { createLearner, type Learner } from '../learner/learner';
+import { createLearner, TrainingDiverged, type Learner } from '../learner/learner';
 import { referenceFor, type Reference } from '../metrics/evaluate';
 import { extractorForModel, type FeatureExtractor } from '../metrics/features';
 import { samplePng } from '../pictures';
@@ -157,6 +157,7 @@ async function train(o: RunOptions, backend: string): Promise<{ learner: Learner
       seed: 1_000_003,
       temperature: config.temperature,
       metrics: ['fid', 'precision', 'recall'],
+      signal: o.signal,
     });
     const profile = { iteration: learner.iteration, actions: config.actions, sigmas: ev.sigmas, profile: ev.profile };
     // Encoded once: the same bytes go to the file and to the event.
@@ -180,7 +181,22 @@ async function train(o: RunOptions, backend: string): Promise<{ learner: Learner
   try {
     while (learner.iteration < config.iterations) {
       if (o.signal?.aborted) break;
-      const metrics = await learner.step(o.signal);
+      let metrics: Record<string, number>;
+      try {
+        metrics = await learner.step(o.signal);
+      } catch (e) {
+        // Nothing of the diverged iteration is written: the checkpoint keeps the last finite weights.
+        if (e instanceof TrainingDiverged)
+          throw new TrainingDiverged(
+            e.iteration,
+            `${e.detail}. The run stops: ${
+              learner.iteration > 0
+                ? `${runPaths(dir).checkpoint} keeps iteration ${learner.iteration}, the last good one (finite weights and logits)`
+                : 'no iteration finished, so there is no checkpoint'
+            }`,
+          );
+        throw e;
+      }
       const last = learner.iteration === config.iterations;
       if ((config.evalEvery > 0 && learner.iteration % config.evalEvery === 0) || last)
         Object.assign(metrics, await evaluate());
@@ -202,6 +218,10 @@ async function train(o: RunOptions, backend: string): Promise<{ learner: Learner
         etaSeconds: done > 0 ? (elapsed / done) * (config.iterations - learner.iteration) : null,
       });
     }
+  } catch (e) {
+    // The caller gets no learner to dispose when the run fails (a divergence, a cancelled rollout).
+    await learner.dispose();
+    throw e;
   } finally {
     await (extractor as FeatureExtractor | null)?.dispose();
   }

@@ -13,11 +13,13 @@ export type AxisName = string;
 /** Most cells a grid may have. */
 export const MAX_GRID_CELLS = 10_000;
 
-/** An axis's bounds and access, from its field: int, min (inclusive), above (exclusive), inf. */
+/** An axis's bounds and access, from its field: int, min / max (inclusive), above / below (exclusive), inf. */
 interface AxisSpec {
   int?: boolean;
   min?: number;
+  max?: number;
   above?: number;
+  below?: number;
   inf?: boolean;
   get(s: SamplerSettings): number | null;
   set(s: SamplerSettings, v: number): void;
@@ -26,7 +28,7 @@ interface AxisSpec {
 const AXES: Record<AxisName, AxisSpec> = Object.fromEntries(
   SAMPLER_KNOBS.map(({ name, field: f, get, set }) => [
     name,
-    { int: f.int, min: f.min, above: f.gt, inf: f.inf, get, set },
+    { int: f.int, min: f.min, max: f.max, above: f.gt, below: f.lt, inf: f.inf, get, set },
   ]),
 );
 
@@ -72,6 +74,11 @@ function checkValue(axis: AxisName, spec: AxisSpec, x: number, text: string): vo
     throw new GridError(`--axis ${axis}: values must be ≥ ${spec.min}, got ${text}`, 'axis');
   if (spec.above !== undefined && !(x > spec.above))
     throw new GridError(`--axis ${axis}: values must be > ${spec.above}, got ${text}`, 'axis');
+  // ∞ stands for "no bound" where a field allows it (S_tmax), so only finite values meet the upper bound.
+  if (spec.max !== undefined && Number.isFinite(x) && x > spec.max)
+    throw new GridError(`--axis ${axis}: values must be ≤ ${spec.max}, got ${text}`, 'axis');
+  if (spec.below !== undefined && Number.isFinite(x) && !(x < spec.below))
+    throw new GridError(`--axis ${axis}: values must be < ${spec.below}, got ${text}`, 'axis');
 }
 
 /** Inclusive range a:b:step; exact decimal steps give clean values (1:3:0.25 → 1, 1.25, …, 3). */

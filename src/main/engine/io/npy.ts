@@ -337,8 +337,47 @@ function dtypeOfData(data: NpyData): NpyDtype | null {
 // ---------------------------------------------------------------------------
 // Public API.
 
-/** Parse the bytes of a .npy file. `source` names the file in error messages. */
-export function parseNpy(bytes: Uint8Array, source = '<buffer>'): NpyArray {
+/** What a .npy header says: the array's dtype and shape, where its data start and how many bytes they take. */
+export interface NpyHeader {
+  dtype: NpyDtype;
+  shape: number[];
+  fortranOrder: boolean;
+  /** Bytes of preamble and header: the data start here. */
+  dataStart: number;
+  /** Bytes of the data the shape and dtype call for (not checked against what follows). */
+  dataBytes: number;
+}
+
+/**
+ * Preamble and header of a .npy file from its first bytes (`bytes` may be a prefix: an archive
+ * member's first bytes, read before inflating the rest). Throws on a bad magic string or version, or
+ * when `bytes` ends before the header does ("truncated", as of a whole file).
+ */
+function readHeader(bytes: Uint8Array, source: string): NpyHeader & { descr: ParsedDescr } {
+  const dataStart = npyHeaderEnd(bytes, source);
+  const major = bytes[6];
+  const headerStart = major === 1 ? 10 : 12;
+  const headerLen = dataStart - headerStart;
+  if (dataStart > bytes.length) {
+    throw new NpyError(
+      `${source}: file is truncated: the header is declared as ${headerLen} bytes ` +
+        `but only ${bytes.length - headerStart} bytes follow the preamble`,
+    );
+  }
+  const headerBytes = Buffer.from(bytes.buffer, bytes.byteOffset + headerStart, headerLen);
+  const headerText = headerBytes.toString(major === 3 ? 'utf8' : 'latin1');
+  const { descr, fortranOrder, shape } = interpretHeader(headerText, source);
+  const dataBytes = elementCount(shape) * descr.itemSize;
+  if (!Number.isSafeInteger(dataBytes))
+    throw new NpyError(`${source}: header says shape ${formatShape(shape)}, too large to address; re-save it`);
+  return { dtype: descr.dtype, shape, fortranOrder, dataStart, dataBytes, descr };
+}
+
+/**
+ * Where the data of a .npy file start (preamble + header length), from its first 12 bytes (10 for
+ * version 1.0), the magic string and version checked; throws when fewer bytes are given.
+ */
+export function npyHeaderEnd(bytes: Uint8Array, source = '<buffer>'): number {
   const magicOk = MAGIC.every((b, i) => i >= bytes.length || bytes[i] === b);
   if (!magicOk || bytes.length === 0) {
     throw new NpyError(`${source}: not a .npy file (bad magic string); expected a file written by numpy.save`);
@@ -356,28 +395,25 @@ export function parseNpy(bytes: Uint8Array, source = '<buffer>'): NpyArray {
         `only versions 1.0, 2.0 and 3.0 can be read (re-save it with numpy.save)`,
     );
   }
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const lenSize = major === 1 ? 2 : 4;
   if (bytes.length < 8 + lenSize) {
     throw new NpyError(`${source}: file is truncated inside the .npy preamble; re-save it with numpy.save`);
   }
-  const headerLen = major === 1 ? view.getUint16(8, true) : view.getUint32(8, true);
-  const headerStart = 8 + lenSize;
-  const dataStart = headerStart + headerLen;
-  if (dataStart > bytes.length) {
-    throw new NpyError(
-      `${source}: file is truncated: the header is declared as ${headerLen} bytes ` +
-        `but only ${bytes.length - headerStart} bytes follow the preamble`,
-    );
-  }
-  const headerBytes = Buffer.from(bytes.buffer, bytes.byteOffset + headerStart, headerLen);
-  const headerText = headerBytes.toString(major === 3 ? 'utf8' : 'latin1');
-  const { descr, fortranOrder, shape } = interpretHeader(headerText, source);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return 8 + lenSize + (major === 1 ? view.getUint16(8, true) : view.getUint32(8, true));
+}
 
-  const count = elementCount(shape);
-  const byteLength = count * descr.itemSize;
+/** The header of a .npy file from its first npyHeaderEnd(bytes) bytes (or all of it). */
+export function parseNpyHeader(bytes: Uint8Array, source = '<buffer>'): NpyHeader {
+  const { descr: _descr, ...header } = readHeader(bytes, source);
+  return header;
+}
+
+/** Parse the bytes of a .npy file. `source` names the file in error messages. */
+export function parseNpy(bytes: Uint8Array, source = '<buffer>'): NpyArray {
+  const { descr, fortranOrder, shape, dataStart, dataBytes: byteLength } = readHeader(bytes, source);
   const available = bytes.length - dataStart;
-  if (!Number.isSafeInteger(byteLength) || byteLength > available) {
+  if (byteLength > available) {
     throw new NpyError(
       `${source}: file is truncated: header says shape ${formatShape(shape)} of ${descr.dtype} ` +
         `(${byteLength} bytes) but only ${available} bytes of data follow`,

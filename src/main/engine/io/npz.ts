@@ -15,12 +15,20 @@
 // follows the data). numpy always asks for ZIP64 local headers (force_zip64),
 // so its local headers carry 0xFFFFFFFF sizes plus a ZIP64 extra field; only
 // the local header's name and extra lengths are needed to find the data.
+//
+// [Note: headers before data]
+// A member's .npy header is read from its first bytes (inflating about 1 KiB of a deflated one)
+// before the member is inflated: its shape and dtype say how large the member must be, so a
+// declared size that does not fit them is refused before any large allocation, and a reader of
+// several arrays can check their shapes against each other first (fid-stats.ts: sigma's [d, d]
+// against mu's [d]). Without it a 1 MB archive could take gigabytes and most of a minute before
+// an error its first kilobyte already showed.
 import { constants as bufferConstants } from 'node:buffer';
 import { readFile } from 'node:fs/promises';
 import { crc32, inflateRawSync } from 'node:zlib';
-import { zipSync, type ZipAttributes } from 'fflate';
+import { Inflate, zipSync, type ZipAttributes } from 'fflate';
 import { writeFileAtomic } from './atomic';
-import { NpyError, encodeNpy, parseNpy, type NpyArray } from './npy';
+import { NpyError, encodeNpy, npyHeaderEnd, parseNpy, parseNpyHeader, type NpyArray, type NpyHeader } from './npy';
 
 // ---------------------------------------------------------------------------
 // ZIP constants.
@@ -51,6 +59,18 @@ const U16_MAX = 0xffff;
 const U32_MAX = 0xffffffff;
 
 const SAVE_HINT = 're-save it with numpy.savez or numpy.savez_compressed';
+
+/**
+ * Bytes a member may hold past the data its header's shape calls for. numpy writes none; a little
+ * is tolerated (as parseNpy tolerates trailing bytes), a declared size beyond it is refused unread.
+ */
+const TRAILING_SLACK = 65_536;
+
+/** Largest .npy header read before the data: numpy's own reader refuses headers over 10,000 bytes by default. */
+const MAX_HEADER = 1 << 20;
+
+/** Compressed bytes fed at a time while reading a header: each inflates to at most ~1 MB (deflate's limit is 1032:1). */
+const PEEK_CHUNK = 1024;
 
 /** Bytes 0x80-0xFF of IBM code page 437, used for member names without the UTF-8 flag. */
 const CP437_HIGH =
@@ -277,8 +297,8 @@ class ZipReader {
     return { entries, shift };
   }
 
-  /** The uncompressed bytes of one member, with its CRC checked. */
-  readMember(entry: CentralEntry, shift: number): Uint8Array {
+  /** The member's bytes as stored in the archive (compressed or not), after the checks that need no inflating. */
+  private storedBytes(entry: CentralEntry, shift: number): Uint8Array {
     const label = `member '${entry.name}'`;
     if (entry.flags & (FLAG_ENCRYPTED | FLAG_STRONG_ENCRYPTION | FLAG_MASKED_HEADERS)) {
       this.fail(`${label} is encrypted, which is not supported; ${SAVE_HINT} without a password`);
@@ -311,7 +331,73 @@ class ZipReader {
           `but the file has only ${this.bytes.length} bytes; copy or download it again, or ${SAVE_HINT}`,
       );
     }
-    const stored = this.bytes.subarray(dataStart, dataStart + entry.compressedSize);
+    return this.bytes.subarray(dataStart, dataStart + entry.compressedSize);
+  }
+
+  /** The first `want` uncompressed bytes of a member (fewer when it holds fewer), inflating little past them. */
+  private prefix(entry: CentralEntry, stored: Uint8Array, want: number): Uint8Array {
+    if (entry.method === METHOD_STORED) return stored.subarray(0, want);
+    const parts: Uint8Array[] = [];
+    let have = 0;
+    let ended = false;
+    const inflate = new Inflate((chunk, final) => {
+      parts.push(chunk.slice());
+      have += chunk.length;
+      ended ||= final;
+    });
+    try {
+      // Never marked final: a stream is judged by what it yields here; readMember inflates it whole later.
+      for (let at = 0; at < stored.length && have < want && !ended; at += PEEK_CHUNK)
+        inflate.push(stored.subarray(at, at + PEEK_CHUNK));
+    } catch (err) {
+      const detail = err instanceof Error ? err.message : String(err);
+      throw new NpyError(`${this.source}: member '${entry.name}' is corrupt (deflate data: ${detail}); ${SAVE_HINT}`, {
+        cause: err,
+      });
+    }
+    const out = new Uint8Array(Math.min(have, want));
+    let off = 0;
+    for (const p of parts) {
+      if (off >= out.length) break;
+      out.set(p.subarray(0, out.length - off), off);
+      off += p.length;
+    }
+    return out;
+  }
+
+  /**
+   * A member's .npy header, read from its first bytes (see the note on headers before data), with
+   * the member's declared uncompressed size checked against the shape and dtype it declares.
+   */
+  memberHeader(entry: CentralEntry, shift: number): NpyHeader {
+    const label = `member '${entry.name}'`;
+    const source = `${this.source} (${label})`;
+    const stored = this.storedBytes(entry, shift);
+    const size = entry.uncompressedSize;
+    const end = npyHeaderEnd(this.prefix(entry, stored, Math.min(size, 12)), source);
+    if (end > MAX_HEADER + 12)
+      this.fail(`${label} declares a .npy header of ${end} bytes; numpy writes a few hundred, ${SAVE_HINT}`);
+    const header = parseNpyHeader(this.prefix(entry, stored, Math.min(size, end)), source);
+    const expected = header.dataStart + header.dataBytes;
+    const what = `shape [${header.shape.join(', ')}], ${header.dtype}`;
+    if (size < expected)
+      this.fail(
+        `${label} declares ${size} bytes uncompressed, too few for its .npy header (${what}: ${expected} bytes); ` +
+          `the file is truncated or corrupt, ${SAVE_HINT}`,
+      );
+    if (size > expected + TRAILING_SLACK)
+      this.fail(
+        `${label} declares ${size} bytes uncompressed, but its .npy header (${what}) accounts for ${expected}; ` +
+          `the archive is corrupt or was not written by numpy, ${SAVE_HINT}`,
+      );
+    return header;
+  }
+
+  /** The uncompressed bytes of one member, with its size checked against its header first and its CRC after. */
+  readMember(entry: CentralEntry, shift: number): Uint8Array {
+    const label = `member '${entry.name}'`;
+    this.memberHeader(entry, shift);
+    const stored = this.storedBytes(entry, shift);
     let data: Uint8Array;
     if (entry.method === METHOD_STORED) {
       if (entry.compressedSize !== entry.uncompressedSize) {
@@ -343,23 +429,63 @@ class ZipReader {
 }
 
 /**
+ * A .npz archive whose arrays are read one at a time: its keys (member names without `.npy`, in
+ * archive order) from the central directory, an array's header without inflating its data, an array.
+ */
+export class NpzArchive {
+  private readonly reader: ZipReader;
+  private readonly members = new Map<string, CentralEntry>();
+  private readonly shift: number;
+
+  constructor(
+    bytes: Uint8Array,
+    readonly source = '<buffer>',
+  ) {
+    this.reader = new ZipReader(bytes, source);
+    const { entries, shift } = this.reader.readCentralDirectory();
+    this.shift = shift;
+    for (const entry of entries) {
+      if (entry.name.endsWith('/')) continue; // a directory entry carries no data
+      const key = entry.name.endsWith('.npy') ? entry.name.slice(0, -'.npy'.length) : entry.name;
+      if (this.members.has(key)) {
+        this.reader.fail(`contains the array '${key}' twice (member '${entry.name}'); ${SAVE_HINT}`);
+      }
+      this.members.set(key, entry);
+    }
+  }
+
+  get keys(): string[] {
+    return [...this.members.keys()];
+  }
+
+  has(key: string): boolean {
+    return this.members.has(key);
+  }
+
+  private entry(key: string): CentralEntry {
+    const e = this.members.get(key);
+    if (!e) return this.reader.fail(`has no array '${key}'`);
+    return e;
+  }
+
+  /** The array's dtype and shape from its header, its data not inflated (see the note on headers before data). */
+  header(key: string): NpyHeader {
+    return this.reader.memberHeader(this.entry(key), this.shift);
+  }
+
+  array(key: string): NpyArray {
+    const entry = this.entry(key);
+    return parseNpy(this.reader.readMember(entry, this.shift), `${this.source} (member '${entry.name}')`);
+  }
+}
+
+/**
  * Parse the bytes of a .npz archive. Keys are member names without the `.npy`
  * suffix, in archive order. `source` names the file in error messages.
  */
 export function parseNpz(bytes: Uint8Array, source = '<buffer>'): Map<string, NpyArray> {
-  const reader = new ZipReader(bytes, source);
-  const { entries, shift } = reader.readCentralDirectory();
-  const out = new Map<string, NpyArray>();
-  for (const entry of entries) {
-    if (entry.name.endsWith('/')) continue; // a directory entry carries no data
-    const key = entry.name.endsWith('.npy') ? entry.name.slice(0, -'.npy'.length) : entry.name;
-    if (out.has(key)) {
-      reader.fail(`contains the array '${key}' twice (member '${entry.name}'); ${SAVE_HINT}`);
-    }
-    const data = reader.readMember(entry, shift);
-    out.set(key, parseNpy(data, `${source} (member '${entry.name}')`));
-  }
-  return out;
+  const archive = new NpzArchive(bytes, source);
+  return new Map(archive.keys.map((key) => [key, archive.array(key)]));
 }
 
 // ---------------------------------------------------------------------------
@@ -439,6 +565,11 @@ async function readFileFor(path: string, what: string): Promise<Buffer> {
     const detail = err instanceof Error ? err.message : String(err);
     throw new NpyError(`${path}: cannot read the file (${detail})`, { cause: err });
   }
+}
+
+/** Open a .npz archive to read its arrays one at a time, headers first (see NpzArchive). */
+export async function openNpz(path: string): Promise<NpzArchive> {
+  return new NpzArchive(await readFileFor(path, 'a .npz file'), path);
 }
 
 /** Read and parse a .npz archive (keys without `.npy`). */

@@ -17,6 +17,7 @@ import type { LearnerConfig } from './config';
 import type { StateEncoder } from './encoder';
 import { featurize, inputDim, Mlp, type FeatureLayout } from './heads';
 import type { Rollout } from './rollout';
+import { checkCancelled } from '../cancel';
 
 /** The expert's states: data samples, with their class labels when the data has them. */
 export interface ExpertData {
@@ -71,6 +72,7 @@ export class Discriminator {
     expert: ExpertData,
     steps: number,
     rng: Stream,
+    signal?: AbortSignal,
   ): Promise<{ loss: number; accuracy: number }> {
     const c = this.config;
     const dim = this.model.dim;
@@ -84,6 +86,7 @@ export class Discriminator {
     let lossSum = 0;
     let accSum = 0;
     for (let s = 0; s < steps; s++) {
+      checkCancelled(signal); // the warm-up alone may be thousands of steps
       // Rows 0..B−1 expert, B..2B−1 policy, pairwise at the same level.
       const xs = new Float32Array(2 * B * dim); // [2B, dim]
       const sig = new Float32Array(2 * B); // [2B]

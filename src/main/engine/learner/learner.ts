@@ -23,7 +23,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Model } from '../models/model';
 import { loadData } from '../models/data';
-import { resolveSettings, scheduleFor, type ResolvedSettings } from '../samplers/generate';
+import { gib, resolveSettings, scheduleFor, type ResolvedSettings } from '../samplers/generate';
 import { deriveSeed, Stream } from '../samplers/random';
 import { VERSION } from '../../../shared/version';
 import type { Checkpoint } from '../../../shared/run-files';
@@ -44,6 +44,58 @@ import {
   type SampleOptions,
   type SamplingPolicy,
 } from './rollout';
+
+/**
+ * An update left a loss or a weight NaN/Inf: the iteration (1-based, as its metrics line would be
+ * numbered) and what went wrong, in `detail`.
+ *
+ * [Note: stopping on NaN]
+ * As Keras' TerminateOnNaN: step() checks both heads after their updates and throws this before
+ * anything of the iteration is kept (apps/train.ts writes the metrics and the checkpoint only after
+ * step returns), so the run's checkpoint stays the last one with finite weights. Going on would only
+ * train NaN into every later checkpoint and export (`--lr-policy 1e30` once ran to the end with
+ * NaN weights and null losses).
+ */
+export class TrainingDiverged extends RangeError {
+  override name = 'TrainingDiverged';
+  constructor(
+    readonly iteration: number,
+    readonly detail: string,
+  ) {
+    super(`training diverged at iteration ${iteration}: ${detail}`);
+  }
+}
+
+/** Number of NaN/Inf values in a head's weights. */
+function nonFiniteCount(ws: Float32Array[]): number {
+  let bad = 0;
+  for (const w of ws) for (const v of w) if (!Number.isFinite(v)) bad++;
+  return bad;
+}
+
+/**
+ * Largest |logit| a usable policy gives. Softmax saturates at gaps of ~40 (e⁻⁴⁰ ≈ 4·10⁻¹⁸), so a
+ * trained policy's logits stay within tens; past 1,000 the weights have blown up, and float32 no
+ * longer resolves the logits to the 1e-4 an exported file is verified to.
+ */
+export const MAX_POLICY_LOGIT = 1000;
+
+/** Whether every logit is finite and within ±MAX_POLICY_LOGIT; else the largest |logit| (NaN when some is NaN). */
+export function logitsProblem(logits: Float32Array): number | null {
+  let worst = 0;
+  for (const v of logits) {
+    if (Number.isNaN(v)) return NaN;
+    worst = Math.max(worst, Math.abs(v));
+  }
+  return worst <= MAX_POLICY_LOGIT ? null : worst;
+}
+
+/**
+ * Most float32 values of recorded states an iteration holds: 2²⁸ (1 GiB). A rollout records
+ * trajectories × (H + 1) states of `dim` values, and an iteration holds them about three times over
+ * (the rollout, the PPO inputs, the discriminator's batches).
+ */
+export const MAX_ROLLOUT_VALUES = 2 ** 28;
 
 export class Learner implements SamplingPolicy {
   /** The policy head's inputs. */
@@ -82,6 +134,12 @@ export class Learner implements SamplingPolicy {
     const K = c.actions.length;
     this.settings = resolveSettings(model, { sampler: c.sampler, steps: c.steps, guidance: 1, churn: 0 });
     this.H = horizonFor(c);
+    const recorded = c.trajectories * (this.H + 1) * model.dim;
+    if (recorded > MAX_ROLLOUT_VALUES)
+      throw new RangeError(
+        `a rollout would record trajectories × (horizon + 1) × ${model.dim} = ${c.trajectories} × ${this.H + 1} × ${model.dim} = ${recorded} values (${gib(recorded)}), ` +
+          `more than an iteration can hold (${gib(MAX_ROLLOUT_VALUES)}, and it holds them about three times); lower trajectories or steps${c.intervention === 'renoise' ? ' (or nfeBudget, which sets the horizon)' : ''}`,
+      );
     this.schedule = scheduleFor(model, this.settings);
     const classes = model.numClasses > 0 ? model.numClasses + 1 : 0;
     this.layout = {
@@ -212,12 +270,9 @@ export class Learner implements SamplingPolicy {
     //    too, the paper's "DRE init").
     await this.loadData();
     const expert = { x: this.data!, labels: this.dataLabels };
-    const disc = await this.discriminator.train(
-      ro,
-      expert,
-      (it === 0 ? c.discriminatorInitSteps : 0) + c.discriminatorSteps,
-      rng,
-    );
+    const discSteps = (it === 0 ? c.discriminatorInitSteps : 0) + c.discriminatorSteps;
+    const disc = await this.discriminator.train(ro, expert, discSteps, rng, signal);
+    this.checkFinite('discriminator', discSteps > 0 ? disc.loss : 0, this.discriminator.net, c.lrDiscriminator);
     const tDiscriminator = performance.now();
 
     // 3. Occupancy ratio r(s) = [w_E(σ)/w_π(σ)]·exp(logit D(s)) (Eq. 11) and reward −ψ(r(s)).
@@ -226,6 +281,11 @@ export class Learner implements SamplingPolicy {
     for (let i = 0; i < total; i++) visits[ro.level[i]!]!++;
     const wE = (l: number): number => (l >= N ? (S - N) / S : 1 / S);
     const logitD = await this.discriminator.logits(ro); // [n·(H+1)]
+    if (!logitD.every(Number.isFinite))
+      throw new TrainingDiverged(
+        it + 1,
+        `the discriminator's logits are NaN/Inf on the visited states after its update, at learning rate lrDiscriminator = ${c.lrDiscriminator}; a smaller one may train`,
+      );
     const ratio = new Float64Array(total); // [n·(H+1)]
     let ratioSum = 0;
     for (let i = 0; i < total; i++) {
@@ -274,7 +334,8 @@ export class Learner implements SamplingPolicy {
       mask: ro.tMask.subarray(0, T * K),
       advantages: advantage,
     };
-    const ppo = ppoUpdate(this.policy, this.optPolicy, transitions, c, rng);
+    const ppo = ppoUpdate(this.policy, this.optPolicy, transitions, c, rng, signal);
+    this.checkFinite('policy', ppo.loss, this.policy, c.lrPolicy);
     const tPpo = performance.now();
 
     // 6. EMA of both heads, with warm-up: the plain mean of the iterates so far until that is as
@@ -282,6 +343,25 @@ export class Learner implements SamplingPolicy {
     const decay = Math.min(c.emaDecay, it / (it + 1));
     emaUpdate(this.policyEma, this.policy.getWeights(), decay);
     emaUpdate(this.discriminator.ema, this.discriminator.net.getWeights(), decay);
+    // Weights can be finite and still useless: ~1e30 after an absurd step, their logits overflow.
+    // What is checkpointed must sample: the current and EMA policy on some of this iteration's states.
+    const probeN = Math.min(T, 256);
+    if (probeN > 0) {
+      const probe = input.subarray(0, probeN * inputDim(this.layout));
+      const current = this.policy.predict(probe, probeN);
+      const ema = await this.withEma(async () => this.policy.predict(probe, probeN));
+      for (const [which, l] of [
+        ['', current],
+        ['EMA ', ema],
+      ] as const) {
+        const worst = logitsProblem(l);
+        if (worst !== null)
+          throw new TrainingDiverged(
+            it + 1,
+            `the ${which}policy's logits are ${Number.isNaN(worst) ? 'NaN/Inf' : `as large as ${worst.toPrecision(3)}`} on this iteration's states after its update (a trained policy's stay within tens), at learning rate lrPolicy = ${c.lrPolicy}; a smaller one may train`,
+          );
+      }
+    }
     this.iteration++;
 
     let rSum = 0;
@@ -310,6 +390,21 @@ export class Learner implements SamplingPolicy {
       'time/discriminator_s': (tDiscriminator - tRollout) / 1000,
       'time/ppo_s': (tPpo - tDiscriminator) / 1000,
     };
+  }
+
+  /** After a head's update: its loss and weights finite, or TrainingDiverged (see the note on stopping on NaN). */
+  private checkFinite(head: 'policy' | 'discriminator', loss: number, net: Mlp, lr: number): void {
+    const bad = nonFiniteCount(net.getWeights());
+    if (Number.isFinite(loss) && bad === 0) return;
+    const what = [
+      ...(Number.isFinite(loss) ? [] : [`loss is ${loss}`]),
+      ...(bad > 0 ? [`weights hold ${bad} NaN/Inf values`] : []),
+    ].join(' and its ');
+    const flag = head === 'policy' ? 'lrPolicy' : 'lrDiscriminator';
+    throw new TrainingDiverged(
+      this.iteration + 1,
+      `the ${head}'s ${what} after its update, at learning rate ${flag} = ${lr}; a smaller one may train`,
+    );
   }
 
   /**

@@ -14,6 +14,7 @@ import { horizonFor } from './interventions';
 import { policyFeeds, sha256File } from './export';
 import { runModelDir } from '../runs/files';
 import { loadRun } from '../runs/load';
+import { logitsProblem, MAX_POLICY_LOGIT, type Learner } from './learner';
 import {
   rolloutPolicy,
   type PolicySpec,
@@ -234,9 +235,42 @@ export class OnnxPolicy implements SamplingPolicy {
   }
 }
 
-/** A policy from a run directory (its checkpoint's EMA heads) or an exported .onnx file. */
+/**
+ * A run's EMA policy probed as an exported file is (two states at the ends of the σ range): NaN/Inf
+ * or absurd logits mean the run had diverged when its checkpoint was written (an older version
+ * trained on through NaN; today training stops first, learner.ts), and it is refused here rather
+ * than sampled into NaN or failing inside the export's verification.
+ */
+export async function checkRunPolicy(learner: Learner, runDir: string): Promise<void> {
+  const model = learner.model;
+  const probe = await learner.emaLogits({
+    n: 2,
+    x: new Float32Array(2 * model.dim),
+    sigma: Float32Array.from([model.sigmaMax, 0]),
+    labels: model.numClasses > 0 ? new Int32Array(2).fill(model.nullClass ?? 0) : null,
+    step: new Int32Array(2),
+  });
+  const worst = logitsProblem(probe);
+  if (worst !== null)
+    throw new PolicyFileError(
+      `${runDir}: the EMA policy of its checkpoint (iteration ${learner.iteration}) gives ${Number.isNaN(worst) ? 'NaN/Inf' : 'absurd'} logits ` +
+        `(${Number.isNaN(worst) ? 'not numbers' : `|logit| up to ${worst.toPrecision(3)}, where a trained policy's stay within ±${MAX_POLICY_LOGIT}`}): ` +
+        'the run had diverged when it was written, so it can be neither sampled nor exported; train a new run with smaller learning rates',
+      runDir,
+    );
+}
+
+/** A policy from a run directory (its checkpoint's EMA heads, checked) or an exported .onnx file. */
 export async function openPolicy(source: string, model: Model): Promise<SamplingPolicy & { warnings?: string[] }> {
-  return isPolicyFile(source) ? OnnxPolicy.open(source, model) : loadRun(source, model);
+  if (isPolicyFile(source)) return OnnxPolicy.open(source, model);
+  const learner = await loadRun(source, model);
+  try {
+    await checkRunPolicy(learner, source);
+  } catch (e) {
+    await learner.dispose();
+    throw e;
+  }
+  return learner;
 }
 
 /** The model a policy belongs to: the run's model directory, or the exported file's model name. */

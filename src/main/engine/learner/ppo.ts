@@ -23,6 +23,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Stream } from '../samplers/random';
 import type { LearnerConfig } from './config';
 import type { Mlp } from './heads';
+import { checkCancelled } from '../cancel';
 
 /** The logit a masked action gets. */
 export const MASKED_LOGIT = -1e9;
@@ -143,6 +144,7 @@ export function ppoUpdate(
   batch: PpoBatch,
   c: Pick<LearnerConfig, 'ppoEpochs' | 'ppoMinibatch' | 'clip' | 'temperature'>,
   rng: Stream,
+  signal?: AbortSignal,
 ): PpoStats {
   const D = policy.inDim;
   const K = policy.outDim;
@@ -156,6 +158,7 @@ export function ppoUpdate(
       [order[i], order[j]] = [order[j]!, order[i]!];
     }
     for (let s = 0; s < T; s += c.ppoMinibatch) {
+      checkCancelled(signal);
       const idx = order.subarray(s, Math.min(T, s + c.ppoMinibatch));
       const m = idx.length;
       const inp = new Float32Array(m * D); // [m, D]

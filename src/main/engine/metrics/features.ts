@@ -13,6 +13,7 @@ import * as ort from 'onnxruntime-node';
 import { GraphBuilder } from '../onnx/graph';
 import { createSession } from '../onnx/runtime';
 import { ModelError, type FeatureSpec } from '../models/manifest';
+import { checkCancelled } from '../cancel';
 
 export interface Extracted {
   /** [n, dim] */
@@ -36,6 +37,31 @@ export interface FeatureExtractor {
   dispose(): Promise<void>;
 }
 
+/** The rows of [n, dim] values that hold NaN/Inf: how many, and the first (−1 when none). */
+export function nonFiniteRows(x: ArrayLike<number>, n: number, dim: number): { count: number; first: number } {
+  let count = 0;
+  let first = -1;
+  for (let i = 0; i < n; i++) {
+    for (let k = i * dim, e = k + dim; k < e; k++) {
+      if (!Number.isFinite(x[k]!)) {
+        count++;
+        if (first < 0) first = i;
+        break;
+      }
+    }
+  }
+  return { count, first };
+}
+
+/** Samples with NaN/Inf are the input's fault: refused before the extractor sees them, which would otherwise be blamed. */
+function checkFiniteSamples(samples: Float32Array, n: number, dim: number): void {
+  const bad = nonFiniteRows(samples, n, dim);
+  if (bad.count > 0)
+    throw new RangeError(
+      `${bad.count} of the ${n} samples hold NaN/Inf (the first is row ${bad.first}); features need finite samples`,
+    );
+}
+
 /** Features = the samples themselves (low-dimensional models without an extractor). */
 export function identityExtractor(dim: number): FeatureExtractor {
   return {
@@ -44,6 +70,7 @@ export function identityExtractor(dim: number): FeatureExtractor {
     hasLogits: false,
     async extract(samples, n) {
       if (samples.length !== n * dim) throw new RangeError(`expected ${n}×${dim} values, got ${samples.length}`);
+      checkFiniteSamples(samples, n, dim);
       return { features: samples, logits: null, n, dim };
     },
     async dispose() {},
@@ -151,12 +178,13 @@ class OnnxExtractor implements FeatureExtractor {
       throw new RangeError(
         `expected ${n} samples of shape [${this.sampleShape.join(', ')}], got ${samples.length} values`,
       );
+    checkFiniteSamples(samples, n, sd);
     const batch = opts.batch ?? 256;
     const features = new Float32Array(n * this.dim);
     let logits: Float32Array | null = null;
     let k = 0;
     for (let s = 0; s < n; s += batch) {
-      if (opts.signal?.aborted) throw new Error('feature extraction cancelled');
+      checkCancelled(opts.signal);
       const e = Math.min(n, s + batch);
       const { f, l } = await this.runBatch(samples.subarray(s * sd, e * sd), e - s);
       features.set(f, s * this.dim);

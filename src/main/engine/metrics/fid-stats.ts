@@ -1,8 +1,8 @@
 // FID statistics: the mean μ and covariance Σ of a feature set (metrics/fid.ts computes and compares
 // them), and their files in pytorch-fid's .npz format: keys 'mu' [d] and 'sigma' [d, d] (float64),
 // plus an optional integer scalar 'n' (the number of samples).
-import { NpyError, type NpyArray } from '../io/npy';
-import { readNpz, writeNpz } from '../io/npz';
+import { NpyError, type NpyArray, type NpyDtype } from '../io/npy';
+import { openNpz, writeNpz } from '../io/npz';
 import type { Mat } from './ortmath';
 
 /** μ and Σ of the Gaussian fit to a feature set: what FID compares and what pytorch-fid caches. */
@@ -86,13 +86,17 @@ function validateFidStats(stats: FidStats, source: string): void {
   checkSymmetric(sigma, d, source);
 }
 
+function checkFloat(dtype: NpyDtype, name: string, source: string): void {
+  if (dtype !== 'float64' && dtype !== 'float32')
+    throw new NpyError(
+      `${source}: '${name}' has dtype ${dtype}; expected float64 (or float32), ` +
+        `${RECOMPUTE_HINT} or convert it with .astype(np.float64)`,
+    );
+}
+
 function asFloat64(arr: NpyArray, name: string, source: string): Float64Array {
-  if (arr.data instanceof Float64Array) return arr.data;
-  if (arr.data instanceof Float32Array) return Float64Array.from(arr.data);
-  throw new NpyError(
-    `${source}: '${name}' has dtype ${arr.dtype}; expected float64 (or float32), ` +
-      `${RECOMPUTE_HINT} or convert it with .astype(np.float64)`,
-  );
+  checkFloat(arr.dtype, name, source);
+  return arr.data instanceof Float64Array ? arr.data : Float64Array.from(arr.data as Float32Array);
 }
 
 function readSampleCount(arr: NpyArray, source: string): number {
@@ -115,38 +119,42 @@ function readSampleCount(arr: NpyArray, source: string): number {
  * Read precomputed FID statistics (pytorch-fid format: 'mu' [d] and 'sigma'
  * [d, d], float64; an optional integer scalar 'n' is the sample count).
  * Values must be finite and sigma symmetric within 1e-6 of its largest entry
- * (it is returned as stored, not symmetrized).
+ * (it is returned as stored, not symmetrized). The shapes and dtypes are
+ * checked from the arrays' headers before sigma, the large one, is inflated
+ * (io/npz.ts, the note on headers before data).
  */
 export async function readFidStats(path: string): Promise<FidStats> {
-  const arrays = await readNpz(path);
-  const found = arrays.size > 0 ? [...arrays.keys()].join(', ') : 'no arrays';
+  const npz = await openNpz(path);
+  const found = npz.keys.length > 0 ? npz.keys.join(', ') : 'no arrays';
   for (const key of ['mu', 'sigma']) {
-    if (!arrays.has(key)) {
+    if (!npz.has(key)) {
       throw new NpyError(
         `${path}: has no '${key}' array; pytorch-fid statistics need keys 'mu' and 'sigma' (found: ${found})`,
       );
     }
   }
-  const muArr = arrays.get('mu') as NpyArray;
-  const sigmaArr = arrays.get('sigma') as NpyArray;
-  if (muArr.shape.length !== 1 || muArr.shape[0] === 0) {
+  const muHeader = npz.header('mu');
+  if (muHeader.shape.length !== 1 || muHeader.shape[0] === 0) {
     throw new NpyError(
-      `${path}: 'mu' has shape ${shapeText(muArr.shape)}; expected [d], a non-empty vector ` +
+      `${path}: 'mu' has shape ${shapeText(muHeader.shape)}; expected [d], a non-empty vector ` +
         `(the mean of the features), ${RECOMPUTE_HINT}`,
     );
   }
-  const d = muArr.shape[0];
-  if (sigmaArr.shape.length !== 2 || sigmaArr.shape[0] !== d || sigmaArr.shape[1] !== d) {
+  const d = muHeader.shape[0];
+  const sigmaHeader = npz.header('sigma');
+  if (sigmaHeader.shape.length !== 2 || sigmaHeader.shape[0] !== d || sigmaHeader.shape[1] !== d) {
     throw new NpyError(
-      `${path}: 'sigma' has shape ${shapeText(sigmaArr.shape)}; expected [d, d] = [${d}, ${d}] ` +
+      `${path}: 'sigma' has shape ${shapeText(sigmaHeader.shape)}; expected [d, d] = [${d}, ${d}] ` +
         `(d from 'mu'); the file is inconsistent, ${RECOMPUTE_HINT}`,
     );
   }
+  checkFloat(muHeader.dtype, 'mu', path);
+  checkFloat(sigmaHeader.dtype, 'sigma', path);
   const stats: FidStats = {
-    mu: asFloat64(muArr, 'mu', path),
-    sigma: asFloat64(sigmaArr, 'sigma', path),
+    mu: asFloat64(npz.array('mu'), 'mu', path),
+    sigma: asFloat64(npz.array('sigma'), 'sigma', path),
     d,
-    n: arrays.has('n') ? readSampleCount(arrays.get('n') as NpyArray, path) : null,
+    n: npz.has('n') ? readSampleCount(npz.array('n'), path) : null,
   };
   validateFidStats(stats, path);
   return stats;

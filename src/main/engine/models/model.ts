@@ -13,6 +13,7 @@ import { ModelError, parseManifest, type ModelManifest } from './manifest';
 import { VpTable } from './vp';
 import * as ort from 'onnxruntime-node';
 import { createSession, type OrtSession } from '../onnx/runtime';
+import { checkCancelled } from '../cancel';
 
 export interface DenoiserStats {
   /** session.run calls. */
@@ -37,10 +38,63 @@ export interface Denoiser {
   roundSigma(sigma: number): number;
   /**
    * D(x;σ,c) for `n` rows: x [n, dim], sigma [n], labels [n] (null for unconditional models).
-   * Returns [n, dim]. Throws ModelError on NaN/Inf output.
+   * Returns [n, dim]. Throws ModelError on NaN/Inf output; SamplingCancelled when `signal` is
+   * aborted before one of the session runs a large batch is split into.
    */
-  denoise(x: Float32Array, sigma: Float32Array, labels: BigInt64Array | null): Promise<Float32Array>;
+  denoise(
+    x: Float32Array,
+    sigma: Float32Array,
+    labels: BigInt64Array | null,
+    signal?: AbortSignal,
+  ): Promise<Float32Array>;
   readonly stats: DenoiserStats;
+}
+
+/**
+ * The denoiser returned NaN/Inf on states that had already diverged: non-finite, or far beyond any
+ * sample at their noise level. The sampler's doing (too strong a guidance, say), not the network's.
+ *
+ * [Note: diverged inputs]
+ * A state at level σ is data plus σ-scaled noise, so its entries lie within a few (σ + data scale)
+ * of 0. When the network's output is not finite, its input is checked: entries beyond
+ * DIVERGED_STATE·(1 + σ) (or not finite) mean the samples diverged before the call, and this error
+ * says so with the numbers instead of blaming the network (guidance.ts names the guidance).
+ */
+export class DivergedInput extends RangeError {
+  override name = 'DivergedInput';
+  constructor(
+    readonly file: string,
+    /** Largest |x| of the batch (Infinity when some entry is not finite). */
+    readonly maxAbs: number,
+    /** σ of the row holding it. */
+    readonly sigma: number,
+  ) {
+    super(
+      `the samples had diverged before this denoiser call (|x| up to ${maxAbs.toPrecision(3)} at σ = ${sigma.toPrecision(4)}, where samples lie within a few σ of the data) and ${file} returned NaN/Inf on them`,
+    );
+  }
+}
+
+/** Entries of a state beyond this multiple of (1 + σ) mean the sampler diverged (see the note on diverged inputs). */
+export const DIVERGED_STATE = 1e6;
+
+/** The row with the largest |x| relative to 1 + σ, when it is beyond DIVERGED_STATE (or not finite); else null. */
+export function divergedRow(
+  x: Float32Array,
+  sigma: Float32Array,
+  dim: number,
+): { maxAbs: number; sigma: number } | null {
+  let worst: { maxAbs: number; sigma: number; ratio: number } | null = null;
+  for (let i = 0; i < sigma.length; i++) {
+    let m = 0;
+    for (let k = i * dim, e = k + dim; k < e; k++) {
+      const a = Math.abs(x[k]!);
+      m = a > m || Number.isNaN(a) ? (Number.isNaN(a) ? Infinity : a) : m;
+    }
+    const ratio = m / (1 + sigma[i]!);
+    if (ratio > DIVERGED_STATE && (!worst || ratio > worst.ratio)) worst = { maxAbs: m, sigma: sigma[i]!, ratio };
+  }
+  return worst && { maxAbs: worst.maxAbs, sigma: worst.sigma };
 }
 
 export interface LoadOptions {
@@ -242,12 +296,19 @@ export class Model implements Denoiser {
     await this.denoise(x, sigma, labels);
   }
 
-  async denoise(x: Float32Array, sigma: Float32Array, labels: BigInt64Array | null): Promise<Float32Array> {
+  async denoise(
+    x: Float32Array,
+    sigma: Float32Array,
+    labels: BigInt64Array | null,
+    signal?: AbortSignal,
+  ): Promise<Float32Array> {
     const n = sigma.length;
     if (x.length !== n * this.dim) throw new RangeError(`denoise: x has ${x.length} values, expected ${n}×${this.dim}`);
+    checkCancelled(signal);
     if (n <= this.maxBatch) return this.run(x, sigma, labels);
     const out = new Float32Array(x.length);
     for (let s = 0; s < n; s += this.maxBatch) {
+      if (s > 0) checkCancelled(signal);
       const e = Math.min(n, s + this.maxBatch);
       out.set(
         await this.run(x.subarray(s * this.dim, e * this.dim), sigma.subarray(s, e), labels?.subarray(s, e) ?? null),
@@ -315,6 +376,8 @@ export class Model implements Denoiser {
     let bad = 0;
     for (let i = 0; i < y.length; i++) if (!Number.isFinite(y[i]!)) bad++;
     if (bad > 0) {
+      const diverged = divergedRow(x, sigma, this.dim);
+      if (diverged) throw new DivergedInput(this.onnxPath, diverged.maxAbs, diverged.sigma);
       let lo = Infinity;
       let hi = -Infinity;
       for (const s of sigma) {

@@ -22,7 +22,7 @@ export function ddimStep(model: Denoiser, eta: number, noise: NoiseSource): Step
     const m = inp.tCur.length;
     const x0 = await guidedDenoise(
       model,
-      { x: inp.x, sigma: Float32Array.from(inp.tCur), labels: inp.labels, guidance: inp.guidance },
+      { x: inp.x, sigma: Float32Array.from(inp.tCur), labels: inp.labels, guidance: inp.guidance, signal: inp.signal },
       inp.networkEvals,
     );
     if (inp.denoised) inp.denoised.set(x0);

@@ -14,6 +14,7 @@
 import type { Denoiser } from '../models/model';
 import { guidedDenoise } from './guidance';
 import { gatherRows, type StepFn, type StepInput } from './loop';
+import { checkCancelled } from '../cancel';
 import type { NoiseSource } from './random';
 import type { SamplerSettings } from './types';
 
@@ -66,7 +67,7 @@ export function edmStep(model: Denoiser, o: EdmStepOptions): StepFn {
     // Euler step.
     const d0 = await guidedDenoise(
       model,
-      { x: xHat, sigma: Float32Array.from(tHat), labels: inp.labels, guidance: inp.guidance },
+      { x: xHat, sigma: Float32Array.from(tHat), labels: inp.labels, guidance: inp.guidance, signal: inp.signal },
       inp.networkEvals,
     );
     if (inp.denoised) inp.denoised.set(d0);
@@ -97,9 +98,16 @@ export function edmStep(model: Denoiser, o: EdmStepOptions): StepFn {
       return out;
     };
     const evals = new Int32Array(corr.length);
+    checkCancelled(inp.signal);
     const d1 = await guidedDenoise(
       model,
-      { x: xc, sigma: Float32Array.from(corr, (j) => tNext[j]!), labels: sub(inp.labels), guidance: sub(inp.guidance) },
+      {
+        x: xc,
+        sigma: Float32Array.from(corr, (j) => tNext[j]!),
+        labels: sub(inp.labels),
+        guidance: sub(inp.guidance),
+        signal: inp.signal,
+      },
       evals,
     );
     corr.forEach((j, r) => {

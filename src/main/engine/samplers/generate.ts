@@ -59,6 +59,18 @@ export function makeStep(model: Denoiser, s: ResolvedSettings, schedule: Float64
   }
 }
 
+/**
+ * Most float32 values a draw holds (its samples, [n, dim]): 2³⁰, 4 GiB. A JavaScript typed array
+ * stops at 2³² elements, and well before that the process runs out of memory; past this bound the
+ * draw is refused with its size, before anything is allocated.
+ */
+export const MAX_DRAW_VALUES = 2 ** 30;
+
+/** "4.0 GiB" */
+export function gib(values: number, bytesPerValue = 4): string {
+  return `${((values * bytesPerValue) / 2 ** 30).toPrecision(2)} GiB`;
+}
+
 export type ClassChoice = 'random' | 'none' | number | Int32Array;
 
 export interface GenerateOptions {
@@ -124,6 +136,10 @@ export async function generate(
   if (!Number.isInteger(n) || n < 1) throw new RangeError(`n must be a positive integer, got ${n}`);
   if (!Number.isInteger(batch) || batch < 1) throw new RangeError(`batch must be a positive integer, got ${batch}`);
   const dim = model.dim;
+  if (n * dim > MAX_DRAW_VALUES)
+    throw new RangeError(
+      `n = ${n} samples of ${dim} values each (${gib(n * dim)} of float32) are more than one draw holds (${gib(MAX_DRAW_VALUES)}); draw fewer samples at a time`,
+    );
   if (o.initNoise && o.initNoise.length !== n * dim) {
     throw new RangeError(
       `init noise has ${o.initNoise.length} values; expected ${n} × ${dim} (shape [${n}, ${model.shape.join(', ')}])`,

@@ -7,7 +7,32 @@
 // counts as ONE function evaluation (NFE), the paper's and EDM's convention; the network passes
 // it cost (1 or 2) are counted separately as `networkEvals`.
 
-import type { Denoiser } from '../models/model';
+import { DivergedInput, type Denoiser } from '../models/model';
+import { MAX_GUIDANCE } from '../../../shared/sampler-settings';
+import { checkCancelled } from '../cancel';
+
+/**
+ * The guidance scale made the samples overflow: the guided estimate D_u + w·(D_c − D_u) was not
+ * finite in float32, or it drove the states so far that the denoiser returned NaN/Inf on them
+ * (models/model.ts, the note on diverged inputs). Reported naming w, not the network.
+ */
+export class GuidanceOverflow extends RangeError {
+  override name = 'GuidanceOverflow';
+}
+
+/** "w = 4", or "w = 1e+30 (the largest in this batch)" when rows differ. */
+function describeW(w: Float32Array): string {
+  let max = 1;
+  let mixed = false;
+  for (const v of w) {
+    if (v !== 1 && Math.abs(v) > Math.abs(max)) max = v;
+    if (v !== w[0]) mixed = true;
+  }
+  // float32 scales, shown as written (1e+30, not 1.0000000150474662e+30)
+  return `w = ${Number(max.toPrecision(6))}${mixed ? ' (the largest in this batch)' : ''}`;
+}
+
+const FIX = `use a guidance scale within ±${MAX_GUIDANCE} (published scales are 1–10)`;
 
 export interface GuidedBatch {
   /** [n, dim] states. */
@@ -18,6 +43,8 @@ export interface GuidedBatch {
   labels: BigInt64Array | null;
   /** [n] guidance scales, or null for w = 1 everywhere. */
   guidance: Float32Array | null;
+  /** Cancels between the model's session runs (samplers/loop.ts, the note on cancellation). */
+  signal?: AbortSignal | null;
 }
 
 /** Returns D_w for every row and adds the network passes spent per row to `networkEvals`. */
@@ -31,7 +58,10 @@ export async function guidedDenoise(model: Denoiser, b: GuidedBatch, networkEval
     for (let i = 0; i < n; i++) if (w[i] !== 1 && b.labels[i] !== unconditional) guidedRows.push(i);
   }
   if (networkEvals) for (let i = 0; i < n; i++) networkEvals[i]! += 1;
-  if (guidedRows.length === 0) return model.denoise(b.x, b.sigma, b.labels);
+  checkCancelled(b.signal);
+  const signal = b.signal ?? undefined;
+  if (guidedRows.length === 0 && !(w && w.some((v) => v !== 1))) return model.denoise(b.x, b.sigma, b.labels, signal);
+  if (guidedRows.length === 0) return denoiseGuided(model, b.x, b.sigma, b.labels, w!, signal);
   if (model.nullClass === null) throw new Error('guidance needs a model with a null class ("nullClass" in model.json)');
 
   // Stack [all rows, conditional; guided rows, unconditional] into one call.
@@ -50,14 +80,42 @@ export async function guidedDenoise(model: Denoiser, b: GuidedBatch, networkEval
     labels[n + j] = nullLabel;
     if (networkEvals) networkEvals[i]! += 1;
   }
-  const out = await model.denoise(x, sigma, labels);
+  const out = await denoiseGuided(model, x, sigma, labels, w!, signal);
   const d = out.subarray(0, n * dim);
+  let overflow = -1;
   for (let j = 0; j < g; j++) {
     const i = guidedRows[j]!;
     const wi = w![i]!;
     const c = i * dim;
     const u = (n + j) * dim;
-    for (let k = 0; k < dim; k++) d[c + k] = out[u + k]! + wi * (out[c + k]! - out[u + k]!);
+    for (let k = 0; k < dim; k++) {
+      d[c + k] = out[u + k]! + wi * (out[c + k]! - out[u + k]!);
+      if (!Number.isFinite(d[c + k]!)) overflow = i;
+    }
   }
+  if (overflow >= 0)
+    throw new GuidanceOverflow(
+      `guidance overflow: with guidance ${describeW(w!)} the guided estimate D_u + w·(D_c − D_u) is beyond float32 (row ${overflow}, σ = ${b.sigma[overflow]!.toPrecision(4)}); ${FIX}`,
+    );
   return d;
+}
+
+/** The denoiser on a batch sampled with guidance: NaN/Inf on diverged states is the guidance's overflow. */
+async function denoiseGuided(
+  model: Denoiser,
+  x: Float32Array,
+  sigma: Float32Array,
+  labels: BigInt64Array | null,
+  w: Float32Array,
+  signal: AbortSignal | undefined,
+): Promise<Float32Array> {
+  try {
+    return await model.denoise(x, sigma, labels, signal);
+  } catch (e) {
+    if (!(e instanceof DivergedInput)) throw e;
+    throw new GuidanceOverflow(
+      `guidance overflow: with guidance ${describeW(w)} the samples grew to |x| = ${e.maxAbs.toPrecision(3)} by σ = ${e.sigma.toPrecision(4)} (samples at that level lie within a few σ of the data), and the denoiser returned NaN/Inf on them; ${FIX}`,
+      { cause: e },
+    );
+  }
 }

@@ -7,8 +7,18 @@
 // row steps i → i+1 at each iteration, so the loop is the textbook one. A hook may jump a row back
 // to a level j < i (x ← x + √(t_j² − t_i²)·ε, no NFE): that row sits out the step this iteration.
 // Rows that reached t_N are finished (the absorbing state) and cost nothing.
+//
+// [Note: cancellation]
+// The signal is checked before every denoiser evaluation, not only between iterations: one step
+// may hold many (restart's K restarts of n Heun steps each, a batch the model splits into several
+// session runs), and a cancel must not wait for them. What cannot be interrupted is one
+// session.run in flight (its rows × the network's cost: milliseconds on the 2-D models). Each step
+// function gets the signal in its input; Model.denoise checks it between its session runs.
 
 import type { Denoiser } from '../models/model';
+import { checkCancelled, SamplingCancelled } from '../cancel';
+
+export { SamplingCancelled };
 import type { NoiseSource } from './random';
 import type { StepContext, StepControl, StepHook } from './types';
 
@@ -33,6 +43,10 @@ export interface StepInput {
   networkEvals: Int32Array;
   /** When set, the step writes its first denoised estimate D(x̂; t̂) here ([m, dim]). */
   denoised: Float32Array | null;
+  /** Checked before each denoiser evaluation (see the note on cancellation). */
+  signal: AbortSignal | null;
+  /** For a step that does much work (restart): how much of it is done, in (0, 1), reported as a fractional iteration. */
+  progress: ((fraction: number) => void) | null;
 }
 
 export type StepFn = (input: StepInput) => Promise<Float32Array>;
@@ -47,6 +61,7 @@ export interface LoopOptions {
   /** Record x and the denoised estimate at every iteration. */
   trajectory?: boolean;
   signal?: AbortSignal;
+  /** Iterations done of the horizon; fractional while a long step reports its progress. */
   onIteration?: (iteration: number, horizon: number) => void;
 }
 
@@ -69,13 +84,6 @@ export interface BatchResult {
   /** [n] final level (N when finished). */
   level: Int32Array;
   trajectory: TrajectoryStep[] | null;
-}
-
-export class SamplingCancelled extends Error {
-  constructor() {
-    super('sampling cancelled');
-    this.name = 'SamplingCancelled';
-  }
 }
 
 /** Copies rows `idx` of an [n, dim] array into a compact [idx.length, dim] one. */
@@ -135,7 +143,7 @@ export async function runLoop(
   const sigma = new Float32Array(n);
 
   for (let it = 0; it < H; it++) {
-    if (o.signal?.aborted) throw new SamplingCancelled();
+    checkCancelled(o.signal);
     let active = 0;
     for (let i = 0; i < n; i++) if (level[i]! < N) active++;
     if (active === 0) break;
@@ -207,6 +215,8 @@ export async function runLoop(
         nfe: new Int32Array(idx.length),
         networkEvals: new Int32Array(idx.length),
         denoised: rec ? new Float32Array(idx.length * dim) : null,
+        signal: o.signal ?? null,
+        progress: o.onIteration ? (f) => o.onIteration!(it + f, H) : null,
       };
       const xNext = await step(input);
       scatterRows(x, idx, xNext, dim);

@@ -8,6 +8,7 @@
 // after which the main ODE continues. Each restart costs 2·n_restart NFE (Heun).
 
 import type { Denoiser } from '../models/model';
+import { checkCancelled } from '../cancel';
 import { edmStep } from './edm';
 import type { StepFn, StepInput } from './loop';
 import type { NoiseSource } from './random';
@@ -68,12 +69,23 @@ export function restartStep(
     at.forEach((j, r2) => xs.set(x.subarray(j * dim, (j + 1) * dim), r2 * dim));
     const eps = new Float32Array(at.length * dim);
     const up = Math.sqrt(inner[0]! ** 2 - tMinP ** 2);
+    // Progress through the K·n_restart Heun steps, at most every 1% (they all sit inside one step of the loop).
+    const total = r.k * r.steps + 1;
+    let reported = 0;
+    const progress = (done: number): void => {
+      const pct = Math.floor((100 * done) / total);
+      if (pct > reported && done < total) {
+        reported = pct;
+        inp.progress?.(done / total);
+      }
+    };
     for (let k = 0; k < r.k; k++) {
       // Restart forward: jump from t_min' up to t_max.
       noise.normal(eps, rows, dim);
       for (let q = 0; q < xs.length; q++) xs[q] = xs[q]! + up * eps[q]!;
       // Restart backward: Heun steps down to t_min'.
       for (let s = 0; s < r.steps; s++) {
+        checkCancelled(inp.signal); // K·n_restart Heun steps all inside one step of the loop
         const sub: StepInput = {
           x: xs,
           tCur: new Float64Array(at.length).fill(inner[s]!),
@@ -86,12 +98,15 @@ export function restartStep(
           nfe: new Int32Array(at.length),
           networkEvals: new Int32Array(at.length),
           denoised: null,
+          signal: inp.signal,
+          progress: null,
         };
         xs = await heun(sub);
         at.forEach((j, r2) => {
           inp.nfe[j]! += sub.nfe[r2]!;
           inp.networkEvals[j]! += sub.networkEvals[r2]!;
         });
+        progress(1 + k * r.steps + s + 1);
       }
     }
     at.forEach((j, r2) => x.set(xs.subarray(r2 * dim, (r2 + 1) * dim), j * dim));

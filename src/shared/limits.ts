@@ -1,0 +1,25 @@
+// Sizes and seeds a command or a setting may ask for: the settings' schemas (learner-config.ts) and
+// the commands' own flags (--n, --batch, --seed, …, in src/cli/) take their bounds from here. Each
+// says why it is where it is. No imports: every command may load this.
+
+/** Largest seed: the random streams mix 32-bit words (samplers/random.ts), as NumPy's seeds are 32-bit. */
+export const MAX_SEED = 2 ** 32 - 1;
+
+/**
+ * Largest batch of anything (samples per sampler batch, trajectories, minibatches): 64× the paper's
+ * 1,024 trajectories. The denoiser sees batches of at most 1,024 rows anyway (model.ts), so larger
+ * ones only take memory.
+ */
+export const MAX_BATCH = 65_536;
+
+/** Most samples `sample` draws in one go: 20× FID's customary 50,000 (fashion-mnist: 3.1 GB of float32). */
+export const MAX_SAMPLES = 1_000_000;
+
+/** Most samples an evaluation scores (eval, grid, a run's evaluations): 2× FID's 50,000; precision/recall's neighbour search grows as n². */
+export const MAX_EVAL_SAMPLES = 100_000;
+
+/** Most KID subsets: 100× the reference implementation's 100 (each costs two m×m kernels). */
+export const MAX_KID_SUBSETS = 10_000;
+
+/** Largest k of the k-NN metrics (precision, recall, density, coverage): Kynkäänniemi et al. use 3, Naeem et al. 5; at 1,000 a ball is no longer local. */
+export const MAX_NEIGHBOURS = 1000;
