@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,10 +13,10 @@ import { startWebServer, type WebServer } from '../src/main/web/server';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const tmp = mkdtempSync(join(tmpdir(), 'ss-web-'));
+const site = join(tmp, 'site');
 let server: WebServer;
 
 before(async () => {
-  const site = join(tmp, 'site');
   mkdirSync(join(site, 'assets'), { recursive: true });
   writeFileSync(join(site, 'index.html'), '<!doctype html><title>Sampler Studio</title><p>hello</p>');
   writeFileSync(join(site, 'assets', 'app.js'), 'console.log(1)');
@@ -46,26 +46,27 @@ function get(
         res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }));
       },
     );
+    req.setTimeout(10_000, () => req.destroy(new Error(`no answer to GET ${path} within 10 s`)));
     req.on('error', reject);
     req.end();
   });
 }
 
-const cookie = (): string => `sampler_studio_token=${server.token}`;
+const cookie = (s: WebServer = server): string => `sampler_studio_token_${s.port}=${s.token}`;
 
 test('HTTP: no token → 401; the token is traded for an HttpOnly SameSite cookie; foreign Host/Origin → 403', async () => {
   assert.match(server.url, new RegExp(`^http://127\\.0\\.0\\.1:${server.port}/\\?token=[0-9a-f]{64}$`));
   const none = await get('/');
   assert.equal(none.status, 401);
   assert.match(none.body, /session token/);
-  assert.equal((await get('/', { cookie: 'sampler_studio_token=wrong' })).status, 401);
+  assert.equal((await get('/', { cookie: `sampler_studio_token_${server.port}=wrong` })).status, 401);
   assert.equal((await get('/?token=0123')).status, 401);
   const trade = await get(`/?token=${server.token}`);
   assert.equal(trade.status, 302);
   assert.equal(trade.headers['location'], '/');
   assert.match(
     String(trade.headers['set-cookie']),
-    /sampler_studio_token=[0-9a-f]{64}; HttpOnly; SameSite=Strict; Path=\//,
+    new RegExp(`^sampler_studio_token_${server.port}=[0-9a-f]{64}; HttpOnly; SameSite=Strict; Path=/$`),
   );
   const page = await get('/', { cookie: cookie() });
   assert.equal(page.status, 200);
@@ -84,12 +85,13 @@ test('HTTP: no token → 401; the token is traded for an HttpOnly SameSite cooki
     assert.equal((await get(p, { cookie: cookie() })).status, 404, p);
 });
 
+/** Opens a WebSocket: `status` is the refusal's HTTP status, -1 when the server closed the socket, -2 on no answer. */
 function open(headers: Record<string, string>): Promise<{ ws: WebSocket | null; status: number | null }> {
   return new Promise((resolve) => {
-    const ws = new WebSocket(`ws://127.0.0.1:${server.port}/ws`, { headers });
+    const ws = new WebSocket(`ws://127.0.0.1:${server.port}/ws`, { headers, handshakeTimeout: 10_000 });
     ws.on('open', () => resolve({ ws, status: null }));
     ws.on('unexpected-response', (_req, res) => resolve({ ws: null, status: res.statusCode ?? null }));
-    ws.on('error', () => resolve({ ws: null, status: -1 }));
+    ws.on('error', (e) => resolve({ ws: null, status: /timed out/.test(e.message) ? -2 : -1 }));
   });
 }
 
@@ -200,4 +202,51 @@ test('a crashed engine: every page is told why, a new engine serves, and the int
     ),
   );
   ws.close();
+});
+
+test('the session cookie is named for its port: a second instance on 127.0.0.1 does not log the first out', async () => {
+  // A browser keeps one cookie per name and host, whatever the port: two instances sharing a name
+  // overwrite each other's. This one also serves its site through a symlinked folder.
+  const linked = join(tmp, 'site-link');
+  symlinkSync(site, linked);
+  const other = await startWebServer({
+    staticDir: linked,
+    engineEntry: join(ROOT, 'src/main/engine/worker.ts'),
+    engineExecArgv: ['--import', 'tsx'],
+    engineEnv: { ...process.env, SAMPLER_STUDIO_CACHE: join(tmp, 'cache') },
+  });
+  try {
+    const name = (s: string | string[] | undefined): string => String(s).split('=')[0]!;
+    const first = await get(`/?token=${server.token}`);
+    const second = await new Promise<string | string[] | undefined>((resolve, reject) => {
+      const req = request(
+        {
+          host: '127.0.0.1',
+          port: other.port,
+          path: `/?token=${other.token}`,
+          headers: { host: `127.0.0.1:${other.port}` },
+        },
+        (res) => resolve(res.resume().headers['set-cookie']),
+      );
+      req.on('error', reject);
+      req.end();
+    });
+    assert.notEqual(name(first.headers['set-cookie']), name(second), 'each instance has its own cookie');
+    // What the browser sends to either after visiting both: both cookies; each server takes its own.
+    const both = `${cookie()}; ${cookie(other)}`;
+    assert.equal((await get('/', { cookie: both })).status, 200);
+    const page = await new Promise<number>((resolve, reject) => {
+      const req = request(
+        { host: '127.0.0.1', port: other.port, path: '/', headers: { host: `127.0.0.1:${other.port}`, cookie: both } },
+        (res) => resolve(res.resume().statusCode!),
+      );
+      req.on('error', reject);
+      req.end();
+    });
+    assert.equal(page, 200, 'the second instance, its site folder a symlink, serves its page');
+    // One instance's token is no key to the other.
+    assert.equal((await get('/', { cookie: `sampler_studio_token_${server.port}=${other.token}` })).status, 401);
+  } finally {
+    await other.close();
+  }
 });

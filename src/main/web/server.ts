@@ -4,9 +4,10 @@
 // [Note: who may drive the engine]
 // The engine reads and writes files and burns compute, so a page from another site, or another
 // local user, must not reach it. As Jupyter does: a random token in the printed URL is exchanged
-// for an HttpOnly, SameSite=Strict cookie; every HTTP request and WebSocket upgrade needs the
-// cookie (or the token), a Host header naming this server (no DNS rebinding), and — when the
-// browser sends one, always for WebSockets — an Origin of this server. Anything else: 401/403.
+// for an HttpOnly, SameSite=Strict cookie named for the port; every HTTP request and WebSocket
+// upgrade needs the cookie (or the token), a Host header naming this server (no DNS rebinding),
+// and — when the browser sends one, always for WebSockets — an Origin of this server. Anything
+// else: 401/403.
 //
 // One engine child process serves every connection, so a reloaded page finds its runs still
 // going; request ids are remapped per connection and events go to all. If the engine dies, every
@@ -45,7 +46,9 @@ export interface WebServer {
   close(): Promise<void>;
 }
 
-const COOKIE = 'sampler_studio_token';
+/** The session cookie's name, per port: a browser keeps cookies per host whatever the port, so a
+ * second instance on 127.0.0.1 with the same name would replace the first one's (logging its tab out). */
+const cookieName = (port: number): string => `sampler_studio_token_${port}`;
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
   '.js': 'text/javascript; charset=utf-8',
@@ -64,10 +67,10 @@ function sameToken(a: string | undefined | null, token: string): boolean {
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
-function cookieToken(req: IncomingMessage): string | null {
+function cookieToken(req: IncomingMessage, name: string): string | null {
   for (const part of (req.headers.cookie ?? '').split(';')) {
     const [k, ...v] = part.trim().split('=');
-    if (k === COOKIE) return v.join('=');
+    if (k === name) return v.join('=');
   }
   return null;
 }
@@ -86,7 +89,7 @@ export async function startWebServer(o: WebServerOptions): Promise<WebServer> {
     const origin = req.headers.origin;
     if (origin !== undefined ? !origins().includes(origin) : requireOrigin)
       return [403, `foreign Origin ${JSON.stringify(origin ?? '')}`];
-    if (!sameToken(cookieToken(req), token) && !sameToken(url.searchParams.get('token'), token))
+    if (!sameToken(cookieToken(req, cookieName(port)), token) && !sameToken(url.searchParams.get('token'), token))
       return [401, 'missing or wrong session token: open the URL that `npm run serve` printed'];
     return null;
   };
@@ -148,7 +151,7 @@ export async function startWebServer(o: WebServerOptions): Promise<WebServer> {
       url.searchParams.delete('token');
       res
         .writeHead(302, {
-          'set-cookie': `${COOKIE}=${token}; HttpOnly; SameSite=Strict; Path=/`,
+          'set-cookie': `${cookieName(port)}=${token}; HttpOnly; SameSite=Strict; Path=/`,
           location: url.pathname + url.search,
         })
         .end();
