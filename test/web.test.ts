@@ -21,6 +21,12 @@ before(async () => {
   writeFileSync(join(site, 'index.html'), '<!doctype html><title>Sampler Studio</title><p>hello</p>');
   writeFileSync(join(site, 'assets', 'app.js'), 'console.log(1)');
   writeFileSync(join(tmp, 'secret.txt'), 'not for the web');
+  mkdirSync(join(tmp, 'outside'));
+  writeFileSync(join(tmp, 'outside', 'secret.txt'), 'not for the web either');
+  // Links inside the site: two lead out of it, one stays in.
+  symlinkSync(join(tmp, 'secret.txt'), join(site, 'leak.txt'));
+  symlinkSync(join(tmp, 'outside'), join(site, 'outside'));
+  symlinkSync(join(site, 'index.html'), join(site, 'assets', 'home.html'));
   server = await startWebServer({
     staticDir: site,
     engineEntry: join(ROOT, 'src/main/engine/worker.ts'),
@@ -249,4 +255,12 @@ test('the session cookie is named for its port: a second instance on 127.0.0.1 d
   } finally {
     await other.close();
   }
+});
+
+test('only real files under the site folder: links that lead out of it are not followed', async () => {
+  for (const p of ['/leak.txt', '/outside/secret.txt', '/outside/'])
+    assert.equal((await get(p, { cookie: cookie() })).status, 404, p);
+  const inside = await get('/assets/home.html', { cookie: cookie() });
+  assert.equal(inside.status, 200, 'a link that stays inside is served');
+  assert.match(inside.body, /hello/);
 });

@@ -15,9 +15,9 @@
 
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { createReadStream, existsSync, statSync } from 'node:fs';
+import { closeSync, constants, createReadStream, fstatSync, openSync, realpathSync, type ReadStream } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { Duplex } from 'node:stream';
+import { pipeline, type Duplex } from 'node:stream';
 import { extname, join, resolve, sep } from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { parseServerMessage, type ServerMessage } from '../../shared/protocol';
@@ -137,7 +137,35 @@ export async function startWebServer(o: WebServerOptions): Promise<WebServer> {
   engine = startEngine();
 
   // ---- HTTP: the renderer's files ------------------------------------------------------------
-  const root = resolve(o.staticDir);
+  // [Note: only real files under the root]
+  // A path is resolved, then its links followed (realpath), and only then checked to lie under the
+  // root's own real path: a link inside the folder that leads out of it is not followed (404), one
+  // that stays inside is. The file is opened without blocking (a FIFO would wait for a writer) and
+  // checked to be a regular file through the open descriptor, the one that is then read.
+  const root = ((dir: string): string => {
+    try {
+      return realpathSync(dir);
+    } catch {
+      return dir; // not there (yet): nothing under it will be found
+    }
+  })(resolve(o.staticDir));
+  const under = (p: string): boolean => p === root || p.startsWith(root + sep);
+  /** The file `path` names under the root, open, when it is a regular file there; null otherwise. */
+  const openUnderRoot = (path: string): { fd: number; real: string } | null => {
+    const file = resolve(join(root, path));
+    if (!under(file)) return null;
+    let fd: number | null = null;
+    try {
+      const real = realpathSync(file);
+      if (!under(real)) return null;
+      fd = openSync(real, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
+      if (fstatSync(fd).isFile()) return { fd, real };
+    } catch {
+      // missing, not a directory, a loop of links, a name too long, unreadable: not found
+    }
+    if (fd !== null) closeSync(fd);
+    return null;
+  };
   const csp = contentSecurityPolicy({ dev: false }); // connect-src 'self' covers this server's WebSocket
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
@@ -163,19 +191,27 @@ export async function startWebServer(o: WebServerOptions): Promise<WebServer> {
     }
     let path = decodeURIComponent(url.pathname);
     if (path.endsWith('/')) path += 'index.html';
-    const file = resolve(join(root, path));
-    if (!(file === root || file.startsWith(root + sep)) || !existsSync(file) || !statSync(file).isFile()) {
+    const found = openUnderRoot(path);
+    if (!found) {
       res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('not found\n');
       return;
     }
+    const { fd, real } = found;
+    let stream: ReadStream | null = null;
+    try {
+      if (req.method !== 'HEAD') stream = createReadStream(real, { fd });
+    } finally {
+      if (!stream) closeSync(fd);
+    }
     res.writeHead(200, {
-      'content-type': TYPES[extname(file)] ?? 'application/octet-stream',
+      'content-type': TYPES[extname(real)] ?? 'application/octet-stream',
       'content-security-policy': csp,
       'x-content-type-options': 'nosniff',
       'cache-control': 'no-store',
     });
-    if (req.method === 'HEAD') res.end();
-    else createReadStream(file).pipe(res);
+    // pipeline, not pipe: a client that goes away mid-file closes the file too.
+    if (stream) pipeline(stream, res, () => {});
+    else res.end();
   };
 
   // ---- WebSocket: the protocol ----------------------------------------------------------------
