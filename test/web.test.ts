@@ -264,3 +264,12 @@ test('only real files under the site folder: links that lead out of it are not f
   assert.equal(inside.status, 200, 'a link that stays inside is served');
   assert.match(inside.body, /hello/);
 });
+
+test('the token redirect stays on this server (no protocol-relative Location)', async () => {
+  for (const p of [`/.//evil.example/?token=${server.token}`, `/.%2F/evil.example?token=x`]) {
+    const r = await get(p, { cookie: cookie() });
+    assert.equal(r.status, 302, p);
+    const location = String(r.headers['location']);
+    assert.match(location, /^\/(?![/\\])/, `${p} → ${location}`);
+  }
+});

@@ -175,12 +175,13 @@ export async function startWebServer(o: WebServerOptions): Promise<WebServer> {
       return;
     }
     if (url.searchParams.has('token')) {
-      // Trade the token for a cookie and drop it from the address bar.
+      // Trade the token for a cookie and drop it from the address bar. The path keeps one leading
+      // slash: `/.//evil.example/` has the pathname `//evil.example/`, a protocol-relative Location.
       url.searchParams.delete('token');
       res
         .writeHead(302, {
           'set-cookie': `${cookieName(port)}=${token}; HttpOnly; SameSite=Strict; Path=/`,
-          location: url.pathname + url.search,
+          location: url.pathname.replace(/^\/+/, '/') + url.search,
         })
         .end();
       return;
