@@ -1,10 +1,14 @@
 // Web mode's door: without the session token, or with a foreign Host or Origin, nothing is served
-// and no WebSocket opens; with it, the page loads and the protocol reaches the engine.
+// and no WebSocket opens; with it, the page loads and the protocol reaches the engine. And the door
+// holds: malformed requests, frames and messages (raw bytes on a socket) are refused one by one,
+// and after each the server still answers from the same engine process.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import fs, { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,6 +19,7 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const tmp = mkdtempSync(join(tmpdir(), 'ss-web-'));
 const site = join(tmp, 'site');
 let server: WebServer;
+const logged: string[] = [];
 
 before(async () => {
   mkdirSync(join(site, 'assets'), { recursive: true });
@@ -32,6 +37,7 @@ before(async () => {
     engineEntry: join(ROOT, 'src/main/engine/worker.ts'),
     engineExecArgv: ['--import', 'tsx'],
     engineEnv: { ...process.env, SAMPLER_STUDIO_CACHE: join(tmp, 'cache') },
+    log: (l) => logged.push(l),
   });
 });
 after(async () => {
@@ -272,4 +278,202 @@ test('the token redirect stays on this server (no protocol-relative Location)', 
     const location = String(r.headers['location']);
     assert.match(location, /^\/(?![/\\])/, `${p} → ${location}`);
   }
+});
+
+// ---- fuzz: raw bytes on sockets -------------------------------------------------------------------
+// Each probe is followed by a normal request, which must be answered by the same engine process;
+// a bystander connection, open throughout, must still be served. An exception that escapes the
+// server (in the test process here) counts as a crash, as does a probe after which it stops serving.
+
+const tally = { probes: 0, refused: 0, crashes: 0 };
+/** What went wrong, probe by probe; each fuzz test ends by asserting there is nothing. */
+const failures: string[] = [];
+const escaped: unknown[] = [];
+process.on('uncaughtException', (e) => escaped.push(e)); // node:test still fails the test; this counts it
+after(() =>
+  process.stdout.write(
+    `# web fuzz: ${tally.probes} probes, ${tally.refused} refused cleanly, ${tally.crashes} crashes\n`,
+  ),
+);
+
+let bystander: WebSocket | null = null;
+let askId = 1000;
+function ask(ws: WebSocket, method: string): Promise<{ id: number; ok: boolean; error?: { code: string } }> {
+  const id = askId++;
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no answer to ${method}`)), 20_000);
+    const on = (d: WebSocket.RawData): void => {
+      const m = JSON.parse(d.toString()) as { id: number; ok: boolean };
+      if (m.id !== id) return;
+      clearTimeout(timer);
+      ws.off('message', on);
+      resolve(m);
+    };
+    ws.on('message', on);
+    ws.send(JSON.stringify({ kind: 'request', id, method, params: {} }));
+  });
+}
+
+/** After a probe: nothing escaped the server, the page loads, the bystander's request is answered,
+ * by the same engine process. Anything else is a crash (the bystander is reopened for the next probe). */
+async function stillServing(label: string, enginePid: number): Promise<void> {
+  await new Promise((r) => setTimeout(r, 20)); // let the probe's effects land
+  try {
+    assert.deepEqual(escaped.splice(0).map(String), [], 'an exception escaped the server');
+    bystander ??= (await open({ cookie: cookie(), origin: `http://127.0.0.1:${server.port}` })).ws;
+    assert.equal(bystander?.readyState, WebSocket.OPEN, "the bystander's connection closed");
+    assert.equal((await get('/', { cookie: cookie() })).status, 200, 'the page');
+    assert.equal((await ask(bystander!, 'engine.info')).ok, true, 'the engine');
+    assert.equal(server.enginePid(), enginePid, 'another engine process');
+  } catch (e) {
+    tally.crashes++;
+    failures.push(`${label}: crash — ${(e as Error).message.split('\n')[0]}`);
+    bystander?.terminate();
+    bystander = null;
+  }
+}
+
+/** Counts a probe; `clean` says whether it was refused as it should be. */
+function refused(label: string, clean: boolean, got: unknown): void {
+  tally.probes++;
+  if (clean) tally.refused++;
+  else failures.push(`${label}: not refused cleanly (got ${JSON.stringify(got)})`);
+}
+
+/** Writes `bytes` on a new connection; reads until the server closes it or `ms` passes. */
+function raw(bytes: string | Buffer, o: { ms?: number; reset?: boolean } = {}): Promise<Buffer> {
+  return new Promise((resolve) => {
+    const s = connect(server.port, '127.0.0.1');
+    const chunks: Buffer[] = [];
+    let done = false;
+    const finish = (): void => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      s.destroy();
+      resolve(Buffer.concat(chunks));
+    };
+    const timer = setTimeout(finish, o.ms ?? 5000);
+    s.on('connect', () => {
+      s.write(bytes);
+      if (o.reset) setImmediate(() => (s.resetAndDestroy(), finish()));
+    });
+    s.on('data', (c: Buffer) => chunks.push(c));
+    s.on('close', finish);
+    s.on('error', finish);
+  });
+}
+const statusOf = (b: Buffer): number | null => Number(/^HTTP\/1\.[01] (\d{3})/.exec(b.toString('latin1'))?.[1]) || null;
+
+test('fuzz: bad request-targets and escapes (raw bytes, with and without the token) get 4xx, never a crash', async () => {
+  const pid = server.enginePid()!;
+  const host = `Host: 127.0.0.1:${server.port}\r\n`;
+  const auth = `Cookie: ${cookie()}\r\n`;
+  const ws = `Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nOrigin: http://127.0.0.1:${server.port}\r\n`;
+  const probes: [string, string, number[]][] = [
+    // Targets that are not URLs, without the token (anyone on the machine can send these).
+    ['absolute-form http://[', `GET http://[ HTTP/1.1\r\nHost: evil\r\n\r\n`, [400]],
+    ['absolute-form http://[, our Host', `GET http://[ HTTP/1.1\r\n${host}\r\n`, [400]],
+    ['absolute-form http://[::1', `GET http://[::1 HTTP/1.1\r\n${host}\r\n`, [400]],
+    ['protocol-relative //[', `GET //[ HTTP/1.1\r\n${host}\r\n`, [400]],
+    ['port out of range', `GET http://127.0.0.1:99999/ HTTP/1.1\r\n${host}\r\n`, [400]],
+    ['bad host escape', `GET http://%zz/ HTTP/1.1\r\n${host}\r\n`, [400]],
+    ['POST to http://[', `POST http://[ HTTP/1.1\r\n${host}Content-Length: 2\r\n\r\n{}`, [400]],
+    ['upgrade to http://[', `GET http://[ HTTP/1.1\r\n${host}${ws}\r\n`, [400]],
+    ['upgrade to //[', `GET //[ HTTP/1.1\r\n${host}${ws}\r\n`, [400]],
+    ['upgrade to http://[ with the cookie', `GET http://[ HTTP/1.1\r\n${host}${auth}${ws}\r\n`, [400]],
+    // Malformed percent-escapes, with the cookie (a page on another port of 127.0.0.1 gets it sent).
+    ['GET /%', `GET /% HTTP/1.1\r\n${host}${auth}\r\n`, [400]],
+    ['HEAD /%', `HEAD /% HTTP/1.1\r\n${host}${auth}\r\n`, [400]],
+    ['GET /%zz', `GET /%zz HTTP/1.1\r\n${host}${auth}\r\n`, [400]],
+    ['overlong UTF-8', `GET /%C0%80 HTTP/1.1\r\n${host}${auth}\r\n`, [400]],
+    ['lone surrogate', `GET /%ED%A0%80 HTTP/1.1\r\n${host}${auth}\r\n`, [400]],
+    ['invalid byte', `GET /assets/%ff.js HTTP/1.1\r\n${host}${auth}\r\n`, [400]],
+    ['truncated escape', `GET /index.html%E2%82 HTTP/1.1\r\n${host}${auth}\r\n`, [400]],
+    ['NUL', `GET /%00 HTTP/1.1\r\n${host}${auth}\r\n`, [400, 404]],
+    ['escaped traversal', `GET /index.html%2f..%2f..%2fsecret.txt HTTP/1.1\r\n${host}${auth}\r\n`, [404]],
+    ['bad escape without the cookie', `GET /% HTTP/1.1\r\n${host}\r\n`, [401]],
+    ['bad escape in the token', `GET /?token=%ZZ%ff HTTP/1.1\r\n${host}\r\n`, [401]],
+    ['asterisk-form', `OPTIONS * HTTP/1.1\r\n${host}${auth}\r\n`, [404, 405]],
+    ['upgrade to /ws%', `GET /ws% HTTP/1.1\r\n${host}${auth}${ws}\r\n`, [400, 404]],
+    // What Node's parser refuses before any handler runs.
+    ['garbage', '\x00\x01\x02\xff\r\n\r\n', [400]],
+    ['space in the target', `GET http://a b/ HTTP/1.1\r\n${host}\r\n`, [400]],
+    ['HTTP/9.9', `GET / HTTP/9.9\r\n${host}\r\n`, [400, 505]],
+    ['header too large', `GET / HTTP/1.1\r\n${host}X: ${'a'.repeat(20_000)}\r\n\r\n`, [431]],
+    [
+      'Content-Length and Transfer-Encoding',
+      `POST / HTTP/1.1\r\n${host}Content-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`,
+      [400],
+    ],
+    // Upgrades ws itself refuses, with the cookie and Origin.
+    [
+      'upgrade, bad version',
+      `GET /ws HTTP/1.1\r\n${host}${auth}${ws.replace('Version: 13', 'Version: 99')}\r\n`,
+      [400, 426],
+    ],
+    [
+      'upgrade, no key',
+      `GET /ws HTTP/1.1\r\n${host}${auth}${ws.replace(/Sec-WebSocket-Key[^\r]*\r\n/, '')}\r\n`,
+      [400],
+    ],
+    [
+      'upgrade to h2c',
+      `GET /ws HTTP/1.1\r\n${host}${auth}${ws.replace('Upgrade: websocket', 'Upgrade: h2c')}\r\n`,
+      [400],
+    ],
+  ];
+  for (const [label, bytes, expect] of probes) {
+    const answer = await raw(bytes.replace(/\r\n\r\n/, '\r\nConnection: close\r\n\r\n'));
+    refused(label, expect.includes(statusOf(answer) ?? 0), answer.toString('latin1').split('\r\n')[0]);
+    await stillServing(label, pid);
+  }
+  // Refused upgrades whose client resets the connection at once (the answer meets a dead socket).
+  for (const [label, bytes] of [
+    ['upgrade without the token, then RST', `GET /ws HTTP/1.1\r\n${host}${ws}\r\n`],
+    ['upgrade to http://[, then RST', `GET http://[ HTTP/1.1\r\n${host}${ws}\r\n`],
+    ['upgrade to /nowhere, then RST', `GET /nowhere HTTP/1.1\r\n${host}${auth}${ws}\r\n`],
+  ]) {
+    for (let i = 0; i < 5; i++) {
+      await raw(bytes!, { reset: true });
+      refused(label!, true, null);
+      await stillServing(label!, pid);
+    }
+  }
+  assert.deepEqual(failures.splice(0), []);
+});
+
+test('an unexpected error in a handler answers 500 (or closes that socket); the server serves on', async () => {
+  const pid = server.enginePid()!;
+  const { WebSocketServer } = await import('ws');
+  // A fault in the file server: the read stream cannot even be created.
+  const createReadStream = fs.createReadStream;
+  fs.createReadStream = () => {
+    throw new Error('injected fault');
+  };
+  syncBuiltinESMExports();
+  try {
+    const r = await get('/', { cookie: cookie() });
+    refused('a throwing file read', r.status === 500 && !/injected/.test(r.body), r.status);
+  } finally {
+    fs.createReadStream = createReadStream;
+    syncBuiltinESMExports();
+  }
+  await stillServing('a throwing file read', pid);
+  // A fault in the upgrade: ws itself throws.
+  const handleUpgrade = WebSocketServer.prototype.handleUpgrade;
+  WebSocketServer.prototype.handleUpgrade = () => {
+    throw new Error('injected fault');
+  };
+  try {
+    const { status } = await open({ cookie: cookie(), origin: `http://127.0.0.1:${server.port}` });
+    refused('a throwing upgrade', status === 500 || status === -1, status);
+  } finally {
+    WebSocketServer.prototype.handleUpgrade = handleUpgrade;
+  }
+  await stillServing('a throwing upgrade', pid);
+  assert.ok(
+    logged.some((l) => /injected fault/.test(l)),
+    'the fault is logged, with its stack, for a bug report',
+  );
 });

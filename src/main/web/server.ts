@@ -16,10 +16,17 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { closeSync, constants, createReadStream, fstatSync, openSync, realpathSync, type ReadStream } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  STATUS_CODES,
+  type IncomingMessage,
+  type OutgoingHttpHeaders,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import { pipeline, type Duplex } from 'node:stream';
 import { extname, join, resolve, sep } from 'node:path';
-import { WebSocketServer, type WebSocket } from 'ws';
+import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { parseServerMessage, type ServerMessage } from '../../shared/protocol';
 import { contentSecurityPolicy } from '../window-policy';
 
@@ -67,6 +74,15 @@ function sameToken(a: string | undefined | null, token: string): boolean {
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
+/** The request-target as a URL (its path and query are what count), or null when it is not one (`http://[`). */
+function parseTarget(target: string | undefined): URL | null {
+  try {
+    return new URL(target ?? '/', 'http://127.0.0.1');
+  } catch {
+    return null;
+  }
+}
+
 function cookieToken(req: IncomingMessage, name: string): string | null {
   for (const part of (req.headers.cookie ?? '').split(';')) {
     const [k, ...v] = part.trim().split('=');
@@ -81,6 +97,18 @@ export async function startWebServer(o: WebServerOptions): Promise<WebServer> {
   let port = 0;
   const hosts = (): string[] => [`127.0.0.1:${port}`, `localhost:${port}`];
   const origins = (): string[] => hosts().map((h) => `http://${h}`);
+
+  // [Note: errors]
+  // Every way in answers its own failures and only its own. A request that cannot be understood
+  // gets a 4xx before anything else looks at it (a request-target that is not a URL, a bad
+  // percent-escape). An error nobody foresaw — a bug — is logged with its stack and answers 500
+  // (an HTTP request) or closes that one socket (an upgrade, a WebSocket message); the server, its
+  // engine and any training go on. (serve.ts adds a process-wide last resort; tests do not, so a
+  // bug that escapes fails them.)
+  const fault = (where: string, e: unknown): void =>
+    log(
+      `internal error in ${where} (a bug; the server goes on): ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`,
+    );
 
   /** null when the request may proceed, else the status and why. */
   const check = (req: IncomingMessage, url: URL, requireOrigin: boolean): [number, string] | null => {
@@ -167,13 +195,15 @@ export async function startWebServer(o: WebServerOptions): Promise<WebServer> {
     return null;
   };
   const csp = contentSecurityPolicy({ dev: false }); // connect-src 'self' covers this server's WebSocket
-  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
-    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+  /** A short plain-text answer. */
+  const answer = (res: ServerResponse, status: number, text: string, headers: OutgoingHttpHeaders = {}): void => {
+    res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', ...headers }).end(text + '\n');
+  };
+  const serveFile = (req: IncomingMessage, res: ServerResponse): void => {
+    const url = parseTarget(req.url);
+    if (!url) return answer(res, 400, 'bad request-target: not a URL', { connection: 'close' });
     const refused = check(req, url, false);
-    if (refused) {
-      res.writeHead(refused[0], { 'content-type': 'text/plain; charset=utf-8' }).end(refused[1] + '\n');
-      return;
-    }
+    if (refused) return answer(res, ...refused);
     if (url.searchParams.has('token')) {
       // Trade the token for a cookie and drop it from the address bar. The path keeps one leading
       // slash: `/.//evil.example/` has the pathname `//evil.example/`, a protocol-relative Location.
@@ -190,13 +220,16 @@ export async function startWebServer(o: WebServerOptions): Promise<WebServer> {
       res.writeHead(405, { allow: 'GET, HEAD' }).end();
       return;
     }
-    let path = decodeURIComponent(url.pathname);
+    let path: string;
+    try {
+      path = decodeURIComponent(url.pathname);
+    } catch {
+      return answer(res, 400, 'bad percent-escape in the path');
+    }
+    if (path.includes('\0')) return answer(res, 400, 'NUL in the path');
     if (path.endsWith('/')) path += 'index.html';
     const found = openUnderRoot(path);
-    if (!found) {
-      res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('not found\n');
-      return;
-    }
+    if (!found) return answer(res, 404, 'not found');
     const { fd, real } = found;
     let stream: ReadStream | null = null;
     try {
@@ -214,51 +247,89 @@ export async function startWebServer(o: WebServerOptions): Promise<WebServer> {
     if (stream) pipeline(stream, res, () => {});
     else res.end();
   };
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    try {
+      serveFile(req, res);
+    } catch (e) {
+      fault(`${req.method} ${JSON.stringify(req.url)}`, e);
+      if (res.headersSent) res.destroy();
+      else answer(res, 500, 'internal error (the server logged it)', { connection: 'close' });
+    }
+  };
 
   // ---- WebSocket: the protocol ----------------------------------------------------------------
   const wss = new WebSocketServer({ noServer: true, maxPayload: 16 * 1024 * 1024 });
-  const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
-    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
-    const refused = url.pathname !== '/ws' ? ([404, 'not found'] as [number, string]) : check(req, url, true);
-    if (refused) {
-      socket.end(
-        `HTTP/1.1 ${refused[0]} ${refused[0] === 401 ? 'Unauthorized' : refused[0] === 403 ? 'Forbidden' : 'Not Found'}\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\n${refused[1]}\n`,
-      );
-      return;
-    }
-    wss.handleUpgrade(req, socket, head, (ws) => {
-      sockets.add(ws);
-      ws.on('close', () => {
-        sockets.delete(ws);
-        for (const [gid, r] of routes) if (r.ws === ws) routes.delete(gid);
-      });
-      ws.on('message', (data, isBinary) => {
-        let msg: unknown;
-        try {
-          msg = isBinary ? undefined : JSON.parse(data.toString());
-        } catch {
-          msg = undefined;
-        }
-        const id =
-          typeof msg === 'object' && msg !== null && Number.isSafeInteger((msg as { id?: unknown }).id)
-            ? (msg as { id: number }).id
-            : null;
-        if (msg === undefined || id === null || !engine?.connected) {
-          // Unparseable or id-less messages are refused here; the engine checks everything else.
-          const message =
-            msg === undefined
-              ? 'a message must be JSON text'
-              : id === null
-                ? 'id must be an integer'
-                : 'the engine is restarting; try again';
-          ws.send(JSON.stringify({ kind: 'response', id, ok: false, error: { code: 'bad-message', message } }));
-          return;
-        }
-        const gid = nextId++;
-        routes.set(gid, { ws, id });
-        engine.send({ ...(msg as object), id: gid });
-      });
+  /** A connection that passed the door: its messages go to the engine, the answers come back to it. */
+  const accept = (ws: WebSocket): void => {
+    sockets.add(ws);
+    ws.on('close', () => {
+      sockets.delete(ws);
+      for (const [gid, r] of routes) if (r.ws === ws) routes.delete(gid);
     });
+    const onMessage = (data: RawData, isBinary: boolean): void => {
+      let msg: unknown;
+      try {
+        msg = isBinary ? undefined : JSON.parse(data.toString());
+      } catch {
+        msg = undefined;
+      }
+      const id =
+        typeof msg === 'object' && msg !== null && Number.isSafeInteger((msg as { id?: unknown }).id)
+          ? (msg as { id: number }).id
+          : null;
+      if (msg === undefined || id === null || !engine?.connected) {
+        // Unparseable or id-less messages are refused here; the engine checks everything else.
+        const message =
+          msg === undefined
+            ? 'a message must be JSON text'
+            : id === null
+              ? 'id must be an integer'
+              : 'the engine is restarting; try again';
+        ws.send(JSON.stringify({ kind: 'response', id, ok: false, error: { code: 'bad-message', message } }));
+        return;
+      }
+      const gid = nextId++;
+      routes.set(gid, { ws, id });
+      engine.send({ ...(msg as object), id: gid });
+    };
+    ws.on('message', (data, isBinary) => {
+      try {
+        onMessage(data, isBinary);
+      } catch (e) {
+        fault('a WebSocket message', e);
+        ws.close(1011, 'internal error (the server logged it)');
+      }
+    });
+  };
+  const refuseUpgrade = (socket: Duplex, status: number, why: string): void => {
+    socket.end(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: text/plain; charset=utf-8\r\nconnection: close\r\n\r\n${why}\n`,
+    );
+  };
+  const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    // Node hands the socket over without an error listener: a client that resets it while it is
+    // being refused must not take the server down (ws adds its own listener once it takes over).
+    socket.on('error', () => socket.destroy());
+    try {
+      const url = parseTarget(req.url);
+      const refused: [number, string] | null = !url
+        ? [400, 'bad request-target: not a URL']
+        : url.pathname !== '/ws'
+          ? [404, 'not found']
+          : check(req, url, true);
+      if (refused) return refuseUpgrade(socket, ...refused);
+      wss.handleUpgrade(req, socket, head, (ws) => {
+        try {
+          accept(ws);
+        } catch (e) {
+          fault('accepting a WebSocket', e);
+          ws.terminate();
+        }
+      });
+    } catch (e) {
+      fault(`upgrading ${JSON.stringify(req.url)}`, e);
+      if (!socket.destroyed) refuseUpgrade(socket, 500, 'internal error (the server logged it)');
+    }
   };
 
   const server: Server = createServer(onRequest);
