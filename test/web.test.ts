@@ -477,3 +477,111 @@ test('an unexpected error in a handler answers 500 (or closes that socket); the 
     'the fault is logged, with its stack, for a bug report',
   );
 });
+
+/** A client frame: masked unless told otherwise; `length` overrides the length the header claims. */
+function frame(
+  opcode: number,
+  payload: Buffer | string,
+  o: { fin?: boolean; rsv?: number; mask?: boolean; length?: bigint } = {},
+): Buffer {
+  const body = Buffer.from(payload);
+  const mask = o.mask ?? true;
+  const length = o.length ?? BigInt(body.length);
+  const head = Buffer.alloc(length < 126n ? 2 : length < 65536n ? 4 : 10);
+  head[0] = ((o.fin ?? true) ? 0x80 : 0) | ((o.rsv ?? 0) << 4) | opcode;
+  if (length < 126n) head[1] = Number(length);
+  else if (length < 65536n) {
+    head[1] = 126;
+    head.writeUInt16BE(Number(length), 2);
+  } else {
+    head[1] = 127;
+    head.writeBigUInt64BE(length, 2);
+  }
+  if (!mask) return Buffer.concat([head, body]);
+  head[1]! |= 0x80;
+  const key = Buffer.from([0x37, 0xfa, 0x21, 0x3d]);
+  return Buffer.concat([head, key, body.map((b, i) => b ^ key[i % 4]!)]);
+}
+
+/** Opens an authenticated WebSocket by hand, writes `frames`, and returns the status code of the server's close frame. */
+async function closeCodeAfter(frames: Buffer[]): Promise<{ upgraded: boolean; code: number | null }> {
+  const hello =
+    `GET /ws HTTP/1.1\r\nHost: 127.0.0.1:${server.port}\r\nOrigin: http://127.0.0.1:${server.port}\r\n` +
+    `Cookie: ${cookie()}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n` +
+    `Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`;
+  const answer = await raw(Buffer.concat([Buffer.from(hello), ...frames]));
+  const end = answer.indexOf('\r\n\r\n');
+  const upgraded = statusOf(answer) === 101;
+  // The server's frames (unmasked): skip to the close frame, read its code.
+  for (let at = end + 4; end >= 0 && at + 2 <= answer.length;) {
+    const opcode = answer[at]! & 0x0f;
+    let len = answer[at + 1]! & 0x7f;
+    let start = at + 2;
+    if (len === 126) {
+      len = answer.readUInt16BE(at + 2);
+      start += 2;
+    } else if (len === 127) {
+      len = Number(answer.readBigUInt64BE(at + 2));
+      start += 8;
+    }
+    if (opcode === 0x8) return { upgraded, code: len >= 2 ? answer.readUInt16BE(start) : null };
+    at = start + len;
+  }
+  return { upgraded, code: null };
+}
+
+test('fuzz: protocol-violating frames close only their own connection (1002, 1007, 1009)', async () => {
+  const pid = server.enginePid()!;
+  const hello = JSON.stringify({ kind: 'request', id: 1, method: 'engine.info', params: {} });
+  const probes: [string, Buffer[], number][] = [
+    ['unmasked frame', [frame(0x1, hello, { mask: false })], 1002],
+    ['reserved data opcode 0x3', [frame(0x3, 'x')], 1002],
+    ['reserved control opcode 0xB', [frame(0xb, 'x')], 1002],
+    ['RSV1 without an extension', [frame(0x1, hello, { rsv: 4 })], 1002],
+    ['RSV2 and RSV3', [frame(0x1, hello, { rsv: 3 })], 1002],
+    ['continuation with nothing to continue', [frame(0x0, 'x')], 1002],
+    ['a new message inside a fragmented one', [frame(0x1, '{"a"', { fin: false }), frame(0x1, ':1}')], 1002],
+    ['fragmented ping', [frame(0x9, 'x', { fin: false })], 1002],
+    ['ping over 125 bytes', [frame(0x9, 'x'.repeat(126))], 1002],
+    ['close with a 1-byte body', [frame(0x8, 'x')], 1002],
+    ['close with code 999', [frame(0x8, Buffer.from([0x03, 0xe7]))], 1002],
+    ['invalid UTF-8 text', [frame(0x1, Buffer.from([0x7b, 0xc3, 0x28, 0x7d]))], 1007],
+    [
+      'invalid UTF-8 across fragments',
+      [frame(0x1, Buffer.from([0xe2, 0x82]), { fin: false }), frame(0x0, Buffer.from([0x28]))],
+      1007,
+    ],
+    ['invalid UTF-8 in a close reason', [frame(0x8, Buffer.from([0x03, 0xe8, 0xff, 0xfe]))], 1007],
+    ['header claims 17 MiB', [frame(0x1, '', { length: 17n * 1024n * 1024n })], 1009],
+    ['header claims 2^63 bytes', [frame(0x2, '', { length: 1n << 63n })], 1009],
+  ];
+  for (const [label, frames, code] of probes) {
+    const got = await closeCodeAfter(frames);
+    refused(label, got.upgraded && got.code === code, got);
+    await stillServing(label, pid);
+  }
+  // Fragments that each fit but add up past the limit, and one real message over it (through ws).
+  const origin = `http://127.0.0.1:${server.port}`;
+  for (const [label, send] of [
+    [
+      'fragments adding up past 16 MiB',
+      (w: WebSocket) => {
+        const part = 'x'.repeat(9 * 1024 * 1024);
+        w.send(part, { fin: false });
+        w.send(part, { fin: true });
+      },
+    ],
+    ['a 16 MiB + 1 byte message', (w: WebSocket) => w.send(Buffer.alloc(16 * 1024 * 1024 + 1, 0x20).toString())],
+  ] as const) {
+    const { ws } = await open({ cookie: cookie(), origin });
+    assert.ok(ws);
+    const code = await new Promise<number>((resolve) => {
+      ws.on('close', (c) => resolve(c));
+      ws.on('error', () => {});
+      send(ws);
+    });
+    refused(label, code === 1009, code);
+    await stillServing(label, pid);
+  }
+  assert.deepEqual(failures.splice(0), []);
+});

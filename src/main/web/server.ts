@@ -262,6 +262,10 @@ export async function startWebServer(o: WebServerOptions): Promise<WebServer> {
   /** A connection that passed the door: its messages go to the engine, the answers come back to it. */
   const accept = (ws: WebSocket): void => {
     sockets.add(ws);
+    // A frame that breaks the protocol (unmasked, a reserved opcode or bit, invalid UTF-8, over
+    // maxPayload): ws closes this connection with 1002, 1007 or 1009 and reports it here. Without a
+    // listener the report would be an unhandled 'error' event, ending the process.
+    ws.on('error', (e) => log(`a WebSocket was closed: ${e.message}`));
     ws.on('close', () => {
       sockets.delete(ws);
       for (const [gid, r] of routes) if (r.ws === ws) routes.delete(gid);
