@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
-import { startWebServer, type WebServer } from '../src/main/web/server';
+import { MAX_MESSAGE_DEPTH, startWebServer, type WebServer } from '../src/main/web/server';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const tmp = mkdtempSync(join(tmpdir(), 'ss-web-'));
@@ -583,5 +583,77 @@ test('fuzz: protocol-violating frames close only their own connection (1002, 100
     refused(label, code === 1009, code);
     await stillServing(label, pid);
   }
+  assert.deepEqual(failures.splice(0), []);
+});
+
+test('fuzz: deeply nested messages are refused with the limit named; binary and odd JSON get bad-message', async () => {
+  const pid = server.enginePid()!;
+  const origin = `http://127.0.0.1:${server.port}`;
+  const { ws } = await open({ cookie: cookie(), origin });
+  assert.ok(ws);
+  type Reply = { id: number | null; ok: boolean; error?: { code: string; message: string } } | null;
+  /** The server's reply to `text`, or null when none comes within 5 s. */
+  const reply = (text: string | Buffer, binary = false): Promise<Reply> =>
+    new Promise((resolve) => {
+      const timer = setTimeout(() => (ws.off('message', on), resolve(null)), 5000);
+      const on = (d: WebSocket.RawData): void => {
+        clearTimeout(timer);
+        resolve(JSON.parse(d.toString()) as Reply);
+      };
+      ws.once('message', on);
+      if (ws.readyState === WebSocket.OPEN) ws.send(text, { binary });
+    });
+  const wrap = (params: string, id = 5): string =>
+    `{"kind":"request","id":${id},"method":"engine.info","params":${params}}`;
+  const deep: [string, string][] = [
+    ['20,000 arrays deep (40 KB)', wrap('['.repeat(20_000) + ']'.repeat(20_000))],
+    ['20,000 objects deep', wrap('{"a":'.repeat(20_000) + '1' + '}'.repeat(20_000))],
+    ['1,000,000 arrays deep (2 MB)', wrap('['.repeat(1_000_000) + ']'.repeat(1_000_000))],
+    [
+      'deep after the id',
+      `{"id":6,"kind":"request","method":"engine.info","params":{},"x":${'['.repeat(50_000)}${']'.repeat(50_000)}}`,
+    ],
+  ];
+  for (const [label, text] of deep) {
+    const r = await reply(text);
+    refused(
+      label,
+      r?.ok === false && r.error?.code === 'bad-message' && /nest/.test(r.error.message) && /\d/.test(r.error.message),
+      r,
+    );
+    await stillServing(label, pid);
+  }
+  // Not deep, but not a request either: answered, never relayed blindly.
+  const odd: [string, string | Buffer, boolean][] = [
+    ['binary frame', Buffer.from(wrap('{}')), true],
+    ['null', 'null', false],
+    ['a number', '1e400', false],
+    ['an array', '[1,2,3]', false],
+    ['id 1e300', '{"kind":"request","id":1e300,"method":"engine.info","params":{}}', false],
+    ['id as a string', '{"kind":"request","id":"1","method":"engine.info","params":{}}', false],
+    [
+      '__proto__ params',
+      '{"kind":"request","id":9,"method":"engine.info","params":{"__proto__":{"polluted":1}}}',
+      false,
+    ],
+    ['truncated JSON', wrap('{').slice(0, -1), false],
+    ['lone surrogate escape', wrap('"\\ud800"'), false],
+  ];
+  for (const [label, text, binary] of odd) {
+    const r = await reply(text, binary);
+    refused(label, r?.ok === false, r);
+    await stillServing(label, pid);
+  }
+  assert.equal(({} as { polluted?: number }).polluted, undefined);
+  // At the limit a message still reaches the engine (which refuses it: engine.info takes no params);
+  // one level more is refused here, naming the limit.
+  const nested = (depth: number): string => '{"a":'.repeat(depth - 1) + '1' + '}'.repeat(depth - 1); // wrapped: `depth` deep
+  const atLimit = await reply(wrap(nested(MAX_MESSAGE_DEPTH), 11));
+  assert.equal(atLimit?.id, 11);
+  assert.equal(atLimit?.error?.code, 'bad-params', 'refused by the engine, not by the depth limit');
+  const over = await reply(wrap(nested(MAX_MESSAGE_DEPTH + 1), 12));
+  assert.equal(over?.id, 12);
+  assert.equal(over?.error?.message, `a message may nest objects and arrays at most ${MAX_MESSAGE_DEPTH} deep`);
+  ws.close();
   assert.deepEqual(failures.splice(0), []);
 });

@@ -74,6 +74,23 @@ function sameToken(a: string | undefined | null, token: string): boolean {
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
+/** How deep a message may nest objects and arrays. The protocol's deepest message nests a few
+ * levels; relaying one nested thousands deep would overflow the stack when it is serialized for the
+ * engine (JSON.parse, which builds it, does not overflow). */
+export const MAX_MESSAGE_DEPTH = 64;
+
+/** Whether `value` nests objects and arrays deeper than `limit` (walked without recursion). */
+function nestsDeeperThan(value: unknown, limit: number): boolean {
+  const todo: [unknown, number][] = [[value, 1]];
+  for (let next = todo.pop(); next; next = todo.pop()) {
+    const [v, depth] = next;
+    if (typeof v !== 'object' || v === null) continue;
+    if (depth > limit) return true;
+    for (const child of Object.values(v)) todo.push([child, depth + 1]);
+  }
+  return false;
+}
+
 /** The request-target as a URL (its path and query are what count), or null when it is not one (`http://[`). */
 function parseTarget(target: string | undefined): URL | null {
   try {
@@ -281,14 +298,17 @@ export async function startWebServer(o: WebServerOptions): Promise<WebServer> {
         typeof msg === 'object' && msg !== null && Number.isSafeInteger((msg as { id?: unknown }).id)
           ? (msg as { id: number }).id
           : null;
-      if (msg === undefined || id === null || !engine?.connected) {
-        // Unparseable or id-less messages are refused here; the engine checks everything else.
+      const tooDeep = msg !== undefined && nestsDeeperThan(msg, MAX_MESSAGE_DEPTH);
+      if (msg === undefined || tooDeep || id === null || !engine?.connected) {
+        // Unparseable, too deep or id-less messages are refused here; the engine checks everything else.
         const message =
           msg === undefined
             ? 'a message must be JSON text'
-            : id === null
-              ? 'id must be an integer'
-              : 'the engine is restarting; try again';
+            : tooDeep
+              ? `a message may nest objects and arrays at most ${MAX_MESSAGE_DEPTH} deep`
+              : id === null
+                ? 'id must be an integer'
+                : 'the engine is restarting; try again';
         ws.send(JSON.stringify({ kind: 'response', id, ok: false, error: { code: 'bad-message', message } }));
         return;
       }
