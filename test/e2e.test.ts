@@ -501,6 +501,53 @@ test('web mode: a run that fails says why, in red on Train and in a notice', asy
   assert.deepEqual(pageErrors, []);
 });
 
+test('web mode: a screen that fails shows its error in place, the rest of the app works, and Try again remounts it', async () => {
+  // The failure: the browser refuses the charts a 2d canvas context, as it may (an InvalidStateError
+  // is what getContext throws for a canvas handed to an OffscreenCanvas). Train draws its curves
+  // into canvases when it mounts, so the error comes from inside the screen, in the shipped build,
+  // with no test hook in the app.
+  await page.getByRole('button', { name: 'Model', exact: true }).click();
+  await page.evaluate(() => {
+    const w = window as unknown as { __getContext?: typeof HTMLCanvasElement.prototype.getContext };
+    w.__getContext = HTMLCanvasElement.prototype.getContext;
+    HTMLCanvasElement.prototype.getContext = () => {
+      throw new DOMException('no 2d context for this canvas', 'InvalidStateError');
+    };
+  });
+  await page.getByRole('button', { name: 'Train', exact: true }).click();
+  const failed = page.getByTestId('screen-error');
+  await failed.waitFor({ timeout: 30_000 });
+  assert.match(await failed.innerText(), /The Train screen failed/);
+  assert.match(
+    await page.getByTestId('screen-error-message').innerText(),
+    /InvalidStateError: no 2d context for this canvas/,
+  );
+  await page.screenshot({ path: join(SHOTS, 'screen-error.png'), fullPage: true });
+  // The header and the navigation still work, and so do the other screens.
+  assert.ok(await page.getByTestId('engine-status').isVisible());
+  await page.getByRole('button', { name: 'Runs', exact: true }).click();
+  await page.getByTestId('runs-table').waitFor({ timeout: 30_000 });
+  await page.getByRole('button', { name: 'Model', exact: true }).click();
+  await page.getByTestId('model-gmm-ring8').waitFor({ timeout: 30_000 });
+  assert.equal(await failed.count(), 0, 'the error stays with its screen');
+  // Back on Train it fails again (the canvas is still refused); once it is not, Try again remounts it.
+  await page.getByRole('button', { name: 'Train', exact: true }).click();
+  await failed.waitFor({ timeout: 30_000 });
+  await page.evaluate(() => {
+    const w = window as unknown as { __getContext?: typeof HTMLCanvasElement.prototype.getContext };
+    HTMLCanvasElement.prototype.getContext = w.__getContext!;
+  });
+  await page.getByRole('button', { name: 'Try again' }).click();
+  await page.getByRole('heading', { name: 'Train' }).waitFor({ timeout: 30_000 });
+  await page.waitForFunction(
+    () => Number(document.querySelector('[data-testid="chart-charts/entropy"]')?.getAttribute('data-points')) > 0,
+    undefined,
+    { timeout: 30_000 },
+  );
+  assert.equal(await failed.count(), 0);
+  assert.deepEqual(pageErrors, [], 'caught by the boundary, not thrown out of the page');
+});
+
 test('web mode: when the engine dies the page says why, and a new engine answers', async () => {
   const pid = server.enginePid()!;
   process.kill(pid, 'SIGKILL');

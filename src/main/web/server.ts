@@ -4,9 +4,10 @@
 // [Note: who may drive the engine]
 // The engine reads and writes files and burns compute, so a page from another site, or another
 // local user, must not reach it. As Jupyter does: a random token in the printed URL is exchanged
-// for an HttpOnly, SameSite=Strict cookie; every HTTP request and WebSocket upgrade needs the
-// cookie (or the token), a Host header naming this server (no DNS rebinding), and — when the
-// browser sends one, always for WebSockets — an Origin of this server. Anything else: 401/403.
+// for an HttpOnly, SameSite=Strict cookie named for the port; every HTTP request and WebSocket
+// upgrade needs the cookie (or the token), a Host header naming this server (no DNS rebinding),
+// and — when the browser sends one, always for WebSockets — an Origin of this server. Anything
+// else: 401/403.
 //
 // One engine child process serves every connection, so a reloaded page finds its runs still
 // going; request ids are remapped per connection and events go to all. If the engine dies, every
@@ -14,11 +15,18 @@
 
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { createReadStream, existsSync, statSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { Duplex } from 'node:stream';
+import { closeSync, constants, createReadStream, fstatSync, openSync, realpathSync, type ReadStream } from 'node:fs';
+import {
+  createServer,
+  STATUS_CODES,
+  type IncomingMessage,
+  type OutgoingHttpHeaders,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
+import { pipeline, type Duplex } from 'node:stream';
 import { extname, join, resolve, sep } from 'node:path';
-import { WebSocketServer, type WebSocket } from 'ws';
+import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { parseServerMessage, type ServerMessage } from '../../shared/protocol';
 import { contentSecurityPolicy } from '../window-policy';
 
@@ -45,7 +53,9 @@ export interface WebServer {
   close(): Promise<void>;
 }
 
-const COOKIE = 'sampler_studio_token';
+/** The session cookie's name, per port: a browser keeps cookies per host whatever the port, so a
+ * second instance on 127.0.0.1 with the same name would replace the first one's (logging its tab out). */
+const cookieName = (port: number): string => `sampler_studio_token_${port}`;
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
   '.js': 'text/javascript; charset=utf-8',
@@ -64,10 +74,36 @@ function sameToken(a: string | undefined | null, token: string): boolean {
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
-function cookieToken(req: IncomingMessage): string | null {
+/** How deep a message may nest objects and arrays. The protocol's deepest message nests a few
+ * levels; relaying one nested thousands deep would overflow the stack when it is serialized for the
+ * engine (JSON.parse, which builds it, does not overflow). */
+export const MAX_MESSAGE_DEPTH = 64;
+
+/** Whether `value` nests objects and arrays deeper than `limit` (walked without recursion). */
+function nestsDeeperThan(value: unknown, limit: number): boolean {
+  const todo: [unknown, number][] = [[value, 1]];
+  for (let next = todo.pop(); next; next = todo.pop()) {
+    const [v, depth] = next;
+    if (typeof v !== 'object' || v === null) continue;
+    if (depth > limit) return true;
+    for (const child of Object.values(v)) todo.push([child, depth + 1]);
+  }
+  return false;
+}
+
+/** The request-target as a URL (its path and query are what count), or null when it is not one (`http://[`). */
+function parseTarget(target: string | undefined): URL | null {
+  try {
+    return new URL(target ?? '/', 'http://127.0.0.1');
+  } catch {
+    return null;
+  }
+}
+
+function cookieToken(req: IncomingMessage, name: string): string | null {
   for (const part of (req.headers.cookie ?? '').split(';')) {
     const [k, ...v] = part.trim().split('=');
-    if (k === COOKIE) return v.join('=');
+    if (k === name) return v.join('=');
   }
   return null;
 }
@@ -79,6 +115,18 @@ export async function startWebServer(o: WebServerOptions): Promise<WebServer> {
   const hosts = (): string[] => [`127.0.0.1:${port}`, `localhost:${port}`];
   const origins = (): string[] => hosts().map((h) => `http://${h}`);
 
+  // [Note: errors]
+  // Every way in answers its own failures and only its own. A request that cannot be understood
+  // gets a 4xx before anything else looks at it (a request-target that is not a URL, a bad
+  // percent-escape). An error nobody foresaw — a bug — is logged with its stack and answers 500
+  // (an HTTP request) or closes that one socket (an upgrade, a WebSocket message); the server, its
+  // engine and any training go on. (serve.ts adds a process-wide last resort; tests do not, so a
+  // bug that escapes fails them.)
+  const fault = (where: string, e: unknown): void =>
+    log(
+      `internal error in ${where} (a bug; the server goes on): ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`,
+    );
+
   /** null when the request may proceed, else the status and why. */
   const check = (req: IncomingMessage, url: URL, requireOrigin: boolean): [number, string] | null => {
     if (!hosts().includes(req.headers.host ?? ''))
@@ -86,7 +134,7 @@ export async function startWebServer(o: WebServerOptions): Promise<WebServer> {
     const origin = req.headers.origin;
     if (origin !== undefined ? !origins().includes(origin) : requireOrigin)
       return [403, `foreign Origin ${JSON.stringify(origin ?? '')}`];
-    if (!sameToken(cookieToken(req), token) && !sameToken(url.searchParams.get('token'), token))
+    if (!sameToken(cookieToken(req, cookieName(port)), token) && !sameToken(url.searchParams.get('token'), token))
       return [401, 'missing or wrong session token: open the URL that `npm run serve` printed'];
     return null;
   };
@@ -134,22 +182,53 @@ export async function startWebServer(o: WebServerOptions): Promise<WebServer> {
   engine = startEngine();
 
   // ---- HTTP: the renderer's files ------------------------------------------------------------
-  const root = resolve(o.staticDir);
-  const csp = contentSecurityPolicy({ dev: false }); // connect-src 'self' covers this server's WebSocket
-  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
-    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
-    const refused = check(req, url, false);
-    if (refused) {
-      res.writeHead(refused[0], { 'content-type': 'text/plain; charset=utf-8' }).end(refused[1] + '\n');
-      return;
+  // [Note: only real files under the root]
+  // A path is resolved, then its links followed (realpath), and only then checked to lie under the
+  // root's own real path: a link inside the folder that leads out of it is not followed (404), one
+  // that stays inside is. The file is opened without blocking (a FIFO would wait for a writer) and
+  // checked to be a regular file through the open descriptor, the one that is then read.
+  const root = ((dir: string): string => {
+    try {
+      return realpathSync(dir);
+    } catch {
+      return dir; // not there (yet): nothing under it will be found
     }
+  })(resolve(o.staticDir));
+  const under = (p: string): boolean => p === root || p.startsWith(root + sep);
+  /** The file `path` names under the root, open, when it is a regular file there; null otherwise. */
+  const openUnderRoot = (path: string): { fd: number; real: string } | null => {
+    const file = resolve(join(root, path));
+    if (!under(file)) return null;
+    let fd: number | null = null;
+    try {
+      const real = realpathSync(file);
+      if (!under(real)) return null;
+      fd = openSync(real, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
+      if (fstatSync(fd).isFile()) return { fd, real };
+    } catch {
+      // missing, not a directory, a loop of links, a name too long, unreadable: not found
+    }
+    if (fd !== null) closeSync(fd);
+    return null;
+  };
+  const csp = contentSecurityPolicy({ dev: false }); // connect-src 'self' covers this server's WebSocket
+  /** A short plain-text answer. */
+  const answer = (res: ServerResponse, status: number, text: string, headers: OutgoingHttpHeaders = {}): void => {
+    res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', ...headers }).end(text + '\n');
+  };
+  const serveFile = (req: IncomingMessage, res: ServerResponse): void => {
+    const url = parseTarget(req.url);
+    if (!url) return answer(res, 400, 'bad request-target: not a URL', { connection: 'close' });
+    const refused = check(req, url, false);
+    if (refused) return answer(res, ...refused);
     if (url.searchParams.has('token')) {
-      // Trade the token for a cookie and drop it from the address bar.
+      // Trade the token for a cookie and drop it from the address bar. The path keeps one leading
+      // slash: `/.//evil.example/` has the pathname `//evil.example/`, a protocol-relative Location.
       url.searchParams.delete('token');
       res
         .writeHead(302, {
-          'set-cookie': `${COOKIE}=${token}; HttpOnly; SameSite=Strict; Path=/`,
-          location: url.pathname + url.search,
+          'set-cookie': `${cookieName(port)}=${token}; HttpOnly; SameSite=Strict; Path=/`,
+          location: url.pathname.replace(/^\/+/, '/') + url.search,
         })
         .end();
       return;
@@ -158,67 +237,123 @@ export async function startWebServer(o: WebServerOptions): Promise<WebServer> {
       res.writeHead(405, { allow: 'GET, HEAD' }).end();
       return;
     }
-    let path = decodeURIComponent(url.pathname);
+    let path: string;
+    try {
+      path = decodeURIComponent(url.pathname);
+    } catch {
+      return answer(res, 400, 'bad percent-escape in the path');
+    }
+    if (path.includes('\0')) return answer(res, 400, 'NUL in the path');
     if (path.endsWith('/')) path += 'index.html';
-    const file = resolve(join(root, path));
-    if (!(file === root || file.startsWith(root + sep)) || !existsSync(file) || !statSync(file).isFile()) {
-      res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('not found\n');
-      return;
+    const found = openUnderRoot(path);
+    if (!found) return answer(res, 404, 'not found');
+    const { fd, real } = found;
+    let stream: ReadStream | null = null;
+    try {
+      if (req.method !== 'HEAD') stream = createReadStream(real, { fd });
+    } finally {
+      if (!stream) closeSync(fd);
     }
     res.writeHead(200, {
-      'content-type': TYPES[extname(file)] ?? 'application/octet-stream',
+      'content-type': TYPES[extname(real)] ?? 'application/octet-stream',
       'content-security-policy': csp,
       'x-content-type-options': 'nosniff',
       'cache-control': 'no-store',
     });
-    if (req.method === 'HEAD') res.end();
-    else createReadStream(file).pipe(res);
+    // pipeline, not pipe: a client that goes away mid-file closes the file too.
+    if (stream) pipeline(stream, res, () => {});
+    else res.end();
+  };
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    try {
+      serveFile(req, res);
+    } catch (e) {
+      fault(`${req.method} ${JSON.stringify(req.url)}`, e);
+      if (res.headersSent) res.destroy();
+      else answer(res, 500, 'internal error (the server logged it)', { connection: 'close' });
+    }
   };
 
   // ---- WebSocket: the protocol ----------------------------------------------------------------
   const wss = new WebSocketServer({ noServer: true, maxPayload: 16 * 1024 * 1024 });
-  const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
-    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
-    const refused = url.pathname !== '/ws' ? ([404, 'not found'] as [number, string]) : check(req, url, true);
-    if (refused) {
-      socket.end(
-        `HTTP/1.1 ${refused[0]} ${refused[0] === 401 ? 'Unauthorized' : refused[0] === 403 ? 'Forbidden' : 'Not Found'}\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\n${refused[1]}\n`,
-      );
-      return;
-    }
-    wss.handleUpgrade(req, socket, head, (ws) => {
-      sockets.add(ws);
-      ws.on('close', () => {
-        sockets.delete(ws);
-        for (const [gid, r] of routes) if (r.ws === ws) routes.delete(gid);
-      });
-      ws.on('message', (data, isBinary) => {
-        let msg: unknown;
-        try {
-          msg = isBinary ? undefined : JSON.parse(data.toString());
-        } catch {
-          msg = undefined;
-        }
-        const id =
-          typeof msg === 'object' && msg !== null && Number.isSafeInteger((msg as { id?: unknown }).id)
-            ? (msg as { id: number }).id
-            : null;
-        if (msg === undefined || id === null || !engine?.connected) {
-          // Unparseable or id-less messages are refused here; the engine checks everything else.
-          const message =
-            msg === undefined
-              ? 'a message must be JSON text'
+  /** A connection that passed the door: its messages go to the engine, the answers come back to it. */
+  const accept = (ws: WebSocket): void => {
+    sockets.add(ws);
+    // A frame that breaks the protocol (unmasked, a reserved opcode or bit, invalid UTF-8, over
+    // maxPayload): ws closes this connection with 1002, 1007 or 1009 and reports it here. Without a
+    // listener the report would be an unhandled 'error' event, ending the process.
+    ws.on('error', (e) => log(`a WebSocket was closed: ${e.message}`));
+    ws.on('close', () => {
+      sockets.delete(ws);
+      for (const [gid, r] of routes) if (r.ws === ws) routes.delete(gid);
+    });
+    const onMessage = (data: RawData, isBinary: boolean): void => {
+      let msg: unknown;
+      try {
+        msg = isBinary ? undefined : JSON.parse(data.toString());
+      } catch {
+        msg = undefined;
+      }
+      const id =
+        typeof msg === 'object' && msg !== null && Number.isSafeInteger((msg as { id?: unknown }).id)
+          ? (msg as { id: number }).id
+          : null;
+      const tooDeep = msg !== undefined && nestsDeeperThan(msg, MAX_MESSAGE_DEPTH);
+      if (msg === undefined || tooDeep || id === null || !engine?.connected) {
+        // Unparseable, too deep or id-less messages are refused here; the engine checks everything else.
+        const message =
+          msg === undefined
+            ? 'a message must be JSON text'
+            : tooDeep
+              ? `a message may nest objects and arrays at most ${MAX_MESSAGE_DEPTH} deep`
               : id === null
                 ? 'id must be an integer'
                 : 'the engine is restarting; try again';
-          ws.send(JSON.stringify({ kind: 'response', id, ok: false, error: { code: 'bad-message', message } }));
-          return;
-        }
-        const gid = nextId++;
-        routes.set(gid, { ws, id });
-        engine.send({ ...(msg as object), id: gid });
-      });
+        ws.send(JSON.stringify({ kind: 'response', id, ok: false, error: { code: 'bad-message', message } }));
+        return;
+      }
+      const gid = nextId++;
+      routes.set(gid, { ws, id });
+      engine.send({ ...(msg as object), id: gid });
+    };
+    ws.on('message', (data, isBinary) => {
+      try {
+        onMessage(data, isBinary);
+      } catch (e) {
+        fault('a WebSocket message', e);
+        ws.close(1011, 'internal error (the server logged it)');
+      }
     });
+  };
+  const refuseUpgrade = (socket: Duplex, status: number, why: string): void => {
+    socket.end(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: text/plain; charset=utf-8\r\nconnection: close\r\n\r\n${why}\n`,
+    );
+  };
+  const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    // Node hands the socket over without an error listener: a client that resets it while it is
+    // being refused must not take the server down (ws adds its own listener once it takes over).
+    socket.on('error', () => socket.destroy());
+    try {
+      const url = parseTarget(req.url);
+      const refused: [number, string] | null = !url
+        ? [400, 'bad request-target: not a URL']
+        : url.pathname !== '/ws'
+          ? [404, 'not found']
+          : check(req, url, true);
+      if (refused) return refuseUpgrade(socket, ...refused);
+      wss.handleUpgrade(req, socket, head, (ws) => {
+        try {
+          accept(ws);
+        } catch (e) {
+          fault('accepting a WebSocket', e);
+          ws.terminate();
+        }
+      });
+    } catch (e) {
+      fault(`upgrading ${JSON.stringify(req.url)}`, e);
+      if (!socket.destroyed) refuseUpgrade(socket, 500, 'internal error (the server logged it)');
+    }
   };
 
   const server: Server = createServer(onRequest);

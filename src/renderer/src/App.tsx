@@ -22,6 +22,7 @@ import { CompareScreen } from './screens/CompareScreen';
 import { RunsScreen } from './screens/RunsScreen';
 import { ExportScreen } from './screens/ExportScreen';
 import { TrainScreen } from './screens/TrainScreen';
+import { ErrorBoundary } from './components/ErrorBoundary';
 import { useEventBacklog } from './hooks/useEventBacklog';
 import { useRunEvents, type OpenedRun } from './hooks/useRunEvents';
 
@@ -149,34 +150,37 @@ export function App({ engine }: { engine: EngineClient }) {
 
       <AppShell.Main>
         <Stack gap="sm" maw={1100}>
-          {active === 'Model' && (
-            <ModelScreen engine={engine} onChosen={setModel} onContinue={() => setActive('Tune')} />
-          )}
-          {active === 'Tune' && (
-            <TuneScreen
-              engine={engine}
-              model={model}
-              onStarted={(dir, iterations) => {
-                // Its `started` event came before this answer: the run is training (see useRunEvents).
-                setRun({ dir, history: [], status: { state: 'started', iteration: 0, iterations } });
-                setActive('Train');
-              }}
-            />
-          )}
-          {active === 'Compare' && <CompareScreen engine={engine} run={run?.dir ?? null} />}
-          {active === 'Export' && <ExportScreen engine={engine} run={run?.dir ?? null} />}
-          {active === 'Runs' && (
-            <RunsScreen
-              engine={engine}
-              root={runsRoot}
-              setRoot={setRunsRoot}
-              onOpen={(opened) => {
-                setRun(opened);
-                setActive('Train');
-              }}
-            />
-          )}
-          {active === 'Train' && <TrainScreen engine={engine} run={run?.dir ?? null} view={view} />}
+          {/* One screen at a time, each with a boundary of its own (see ErrorBoundary's note). */}
+          <ErrorBoundary key={active} what={`The ${active} screen`}>
+            {active === 'Model' && (
+              <ModelScreen engine={engine} onChosen={setModel} onContinue={() => setActive('Tune')} />
+            )}
+            {active === 'Tune' && (
+              <TuneScreen
+                engine={engine}
+                model={model}
+                onStarted={(dir, iterations) => {
+                  // Its `started` event came before this answer: the run is training (see useRunEvents).
+                  setRun({ dir, history: [], status: { state: 'started', iteration: 0, iterations } });
+                  setActive('Train');
+                }}
+              />
+            )}
+            {active === 'Compare' && <CompareScreen engine={engine} run={run?.dir ?? null} />}
+            {active === 'Export' && <ExportScreen engine={engine} run={run?.dir ?? null} />}
+            {active === 'Runs' && (
+              <RunsScreen
+                engine={engine}
+                root={runsRoot}
+                setRoot={setRunsRoot}
+                onOpen={(opened) => {
+                  setRun(opened);
+                  setActive('Train');
+                }}
+              />
+            )}
+            {active === 'Train' && <TrainScreen engine={engine} run={run?.dir ?? null} view={view} />}
+          </ErrorBoundary>
           <RuntimeInfo />
         </Stack>
       </AppShell.Main>

@@ -5,6 +5,7 @@ import { createRoot } from 'react-dom/client';
 import { MantineProvider } from '@mantine/core';
 import { Notifications } from '@mantine/notifications';
 import { App } from './App';
+import { ErrorBoundary } from './components/ErrorBoundary';
 import { connectEngine } from './engine/client';
 
 const engine = connectEngine();
@@ -15,7 +16,9 @@ createRoot(container).render(
   <StrictMode>
     <MantineProvider defaultColorScheme="auto">
       <Notifications position="top-right" limit={5} />
-      <App engine={engine} />
+      <ErrorBoundary what="Sampler Studio">
+        <App engine={engine} />
+      </ErrorBoundary>
     </MantineProvider>
   </StrictMode>,
 );
