@@ -11,12 +11,13 @@ import { GraphBuilder } from '../src/main/engine/onnx/graph';
 import { Model } from '../src/main/engine/models/model';
 import { ModelError, parseManifest } from '../src/main/engine/models/manifest';
 import { resourcesDir } from '../src/main/engine/models/registry';
-import { defaultConfig, type LearnerConfig } from '../src/main/engine/learner/config';
+import type { LearnerConfig } from '../src/main/engine/learner/config';
 import { createLearner, Learner } from '../src/main/engine/learner/learner';
 import { runTraining } from '../src/main/engine/apps/train';
 import { loadRun } from '../src/main/engine/runs/load';
 import { initTf } from '../src/main/engine/learner/backend';
 import { Stream } from '../src/main/engine/samplers/random';
+import { tinyConfig } from './helpers/config';
 
 const tmp = mkdtempSync(join(tmpdir(), 'ss-encoder-'));
 process.env['SAMPLER_STUDIO_CACHE'] = join(tmp, 'cache');
@@ -68,21 +69,7 @@ function modelWithEncoder(name: string, encoder: Record<string, unknown>, onnx: 
 }
 
 function tiny(extra: Partial<LearnerConfig> = {}): LearnerConfig {
-  return {
-    ...defaultConfig('cfg'),
-    trajectories: 64,
-    rolloutBatch: 64,
-    discriminatorInitSteps: 3,
-    discriminatorSteps: 2,
-    discriminatorBatch: 32,
-    ppoEpochs: 1,
-    ppoMinibatch: 256,
-    hidden: 16,
-    evalEvery: 0,
-    evalSamples: 128,
-    iterations: 2,
-    ...extra,
-  };
+  return tinyConfig({ ...extra });
 }
 
 let model: Model;

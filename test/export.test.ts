@@ -36,27 +36,14 @@ import { Stream } from '../src/main/engine/samplers/random';
 import { readNpy } from '../src/main/engine/io/npy';
 import { convDenoiserGraph, convEncoderGraph } from '../tools/lib/conv';
 import { cli, lastJson, spawnCli } from './helpers/cli';
+import { tinyConfig } from './helpers/config';
 
 const tmp = mkdtempSync(join(tmpdir(), 'ss-export-'));
 process.env['SAMPLER_STUDIO_CACHE'] = join(tmp, 'cache');
 const ring = join(resourcesDir(), 'models', 'gmm-ring8');
 
 function tiny(extra: Partial<LearnerConfig> = {}): LearnerConfig {
-  return {
-    ...defaultConfig(extra.intervention ?? 'cfg'),
-    trajectories: 64,
-    rolloutBatch: 64,
-    discriminatorInitSteps: 3,
-    discriminatorSteps: 2,
-    discriminatorBatch: 32,
-    ppoEpochs: 1,
-    ppoMinibatch: 256,
-    hidden: 24,
-    evalEvery: 0,
-    evalSamples: 128,
-    iterations: 2,
-    ...extra,
-  };
+  return tinyConfig({ hidden: 24, ...extra });
 }
 
 /** EMA weights far from the initial ones, so the logits vary strongly with every input. */

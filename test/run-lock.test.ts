@@ -13,7 +13,7 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Model } from '../src/main/engine/models/model';
 import { resourcesDir } from '../src/main/engine/models/registry';
-import { defaultConfig, type LearnerConfig } from '../src/main/engine/learner/config';
+import type { LearnerConfig } from '../src/main/engine/learner/config';
 import { initTf } from '../src/main/engine/learner/backend';
 import { runTraining } from '../src/main/engine/apps/train';
 import { runPaths } from '../src/main/engine/runs/files';
@@ -22,6 +22,7 @@ import { Stream } from '../src/main/engine/samplers/random';
 import type { Response, ServerMessage } from '../src/shared/protocol';
 import { cli, spawnCli } from './helpers/cli';
 import { EngineProcess } from './helpers/engine';
+import { tinyConfig } from './helpers/config';
 
 const tmp = mkdtempSync(join(tmpdir(), 'ss-lock-'));
 process.env['SAMPLER_STUDIO_CACHE'] = join(tmp, 'cache');
@@ -30,21 +31,7 @@ let ring: Model;
 const base = join(tmp, 'base');
 
 function tiny(extra: Partial<LearnerConfig> = {}): LearnerConfig {
-  return {
-    ...defaultConfig('cfg'),
-    trajectories: 64,
-    rolloutBatch: 64,
-    discriminatorInitSteps: 3,
-    discriminatorSteps: 2,
-    discriminatorBatch: 32,
-    ppoEpochs: 1,
-    ppoMinibatch: 256,
-    hidden: 16,
-    evalEvery: 0,
-    evalSamples: 128,
-    iterations: 1,
-    ...extra,
-  };
+  return tinyConfig({ iterations: 1, ...extra });
 }
 /** The same settings as flags. */
 const FLAGS = [

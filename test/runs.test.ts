@@ -20,7 +20,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Model } from '../src/main/engine/models/model';
 import { resourcesDir } from '../src/main/engine/models/registry';
-import { defaultConfig, type LearnerConfig } from '../src/main/engine/learner/config';
+import type { LearnerConfig } from '../src/main/engine/learner/config';
 import { initTf } from '../src/main/engine/learner/backend';
 import { runTraining } from '../src/main/engine/apps/train';
 import { readMetrics, readProfile, readRunConfig, runPaths } from '../src/main/engine/runs/files';
@@ -29,6 +29,7 @@ import { RunFileError } from '../src/shared/run-files';
 import { EngineHost } from '../src/main/engine/host';
 import type { Response, ServerMessage } from '../src/shared/protocol';
 import { assertUsageError, cli } from './helpers/cli';
+import { tinyConfig } from './helpers/config';
 
 const tmp = mkdtempSync(join(tmpdir(), 'ss-runs-'));
 process.env['SAMPLER_STUDIO_CACHE'] = join(tmp, 'cache');
@@ -37,21 +38,7 @@ let ring: Model;
 const base = join(tmp, 'base');
 
 function tiny(extra: Partial<LearnerConfig> = {}): LearnerConfig {
-  return {
-    ...defaultConfig('cfg'),
-    trajectories: 64,
-    rolloutBatch: 64,
-    discriminatorInitSteps: 3,
-    discriminatorSteps: 2,
-    discriminatorBatch: 32,
-    ppoEpochs: 1,
-    ppoMinibatch: 256,
-    hidden: 16,
-    evalEvery: 0,
-    evalSamples: 128,
-    iterations: 2,
-    ...extra,
-  };
+  return tinyConfig({ ...extra });
 }
 
 before(async () => {
