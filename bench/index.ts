@@ -29,7 +29,7 @@ import * as ort from 'onnxruntime-node';
 import { Model } from '../src/main/engine/models/model';
 import { generate, resolveSettings } from '../src/main/engine/samplers/generate';
 import { samplerNfe } from '../src/main/engine/samplers/cost';
-import { convDenoiserGraph, convEncoderGraph } from '../tools/lib/conv';
+import { convDenoiserGraph, convEncoderGraph, convManifest } from '../tools/lib/conv';
 import { fid, gaussianStats } from '../src/main/engine/metrics/fid';
 import { mat, matmul } from '../src/main/engine/metrics/ortmath';
 import { encodeNpy } from '../src/main/engine/io/npy';
@@ -49,20 +49,7 @@ async function benchOverhead(): Promise<boolean> {
   try {
     const { bytes, params } = convDenoiserGraph({ seed: 0, numClasses: 10 });
     writeFileSync(join(dir, 'denoiser.onnx'), bytes);
-    writeFileSync(
-      join(dir, 'model.json'),
-      JSON.stringify({
-        name: 'conv-bench',
-        onnx: 'denoiser.onnx',
-        output: 'denoised',
-        shape: [1, 28, 28],
-        numClasses: 10,
-        nullClass: 10,
-        sigmaMin: 0.002,
-        sigmaMax: 80,
-        sigmaData: 0.5,
-      }),
-    );
+    writeFileSync(join(dir, 'model.json'), convManifest('conv-bench'));
     const model = await Model.load(dir, { device: 'cpu' });
     const bare = await ort.InferenceSession.create(join(dir, 'denoiser.onnx'), {
       graphOptimizationLevel: 'all',
@@ -211,20 +198,7 @@ async function benchLearner(): Promise<boolean> {
         data: Float32Array.from({ length: m * 784 }, () => Math.tanh(s.normal())),
       }),
     );
-    writeFileSync(
-      join(dir, 'model.json'),
-      JSON.stringify({
-        name: 'conv-bench',
-        onnx: 'denoiser.onnx',
-        shape: [1, 28, 28],
-        numClasses: 10,
-        nullClass: 10,
-        sigmaMin: 0.002,
-        sigmaMax: 80,
-        sigmaData: 0.5,
-        data: 'data.npy',
-      }),
-    );
+    writeFileSync(join(dir, 'model.json'), convManifest('conv-bench', { data: 'data.npy' }));
     const model = await Model.load(dir, { device: 'cpu' });
     const n = 256;
     const steps = 6;
@@ -288,21 +262,7 @@ async function benchExport(): Promise<boolean> {
   try {
     writeFileSync(join(dir, 'denoiser.onnx'), convDenoiserGraph({ seed: 0, numClasses: 10 }).bytes);
     writeFileSync(join(dir, 'encoder.onnx'), convEncoderGraph({ seed: 1 }));
-    writeFileSync(
-      join(dir, 'model.json'),
-      JSON.stringify({
-        name: 'conv-bench',
-        onnx: 'denoiser.onnx',
-        output: 'denoised',
-        shape: [1, 28, 28],
-        numClasses: 10,
-        nullClass: 10,
-        sigmaMin: 0.002,
-        sigmaMax: 80,
-        sigmaData: 0.5,
-        encoder: { onnx: 'encoder.onnx', dim: 64 },
-      }),
-    );
+    writeFileSync(join(dir, 'model.json'), convManifest('conv-bench', { encoder: { onnx: 'encoder.onnx', dim: 64 } }));
     const model = await Model.load(dir, { device: 'cpu' });
     const learner = await createLearner(model, {
       ...defaultConfig('cfg'),

@@ -11,7 +11,6 @@ import { GraphBuilder } from '../src/main/engine/onnx/graph';
 import { Model } from '../src/main/engine/models/model';
 import { ModelError, parseManifest } from '../src/main/engine/models/manifest';
 import { resourcesDir } from '../src/main/engine/models/registry';
-import type { LearnerConfig } from '../src/main/engine/learner/config';
 import { createLearner, Learner } from '../src/main/engine/learner/learner';
 import { runTraining } from '../src/main/engine/apps/train';
 import { loadRun } from '../src/main/engine/runs/load';
@@ -68,9 +67,7 @@ function modelWithEncoder(name: string, encoder: Record<string, unknown>, onnx: 
   return dir;
 }
 
-function tiny(extra: Partial<LearnerConfig> = {}): LearnerConfig {
-  return tinyConfig({ ...extra });
-}
+const tiny = tinyConfig;
 
 let model: Model;
 before(async () => {

@@ -34,7 +34,7 @@ import type { PolicyStates } from '../src/main/engine/learner/rollout';
 import { GraphBuilder, readMetadata } from '../src/main/engine/onnx/graph';
 import { Stream } from '../src/main/engine/samplers/random';
 import { readNpy } from '../src/main/engine/io/npy';
-import { convDenoiserGraph, convEncoderGraph } from '../tools/lib/conv';
+import { convDenoiserGraph, convEncoderGraph, convManifest } from '../tools/lib/conv';
 import { cli, lastJson, spawnCli } from './helpers/cli';
 import { tinyConfig } from './helpers/config';
 
@@ -134,21 +134,7 @@ before(async () => {
     convDenoiserGraph({ seed: 0, numClasses: 10, channels: [8, 16, 16] }).bytes,
   );
   writeFileSync(join(convDir, 'encoder.onnx'), convEncoderGraph({ seed: 1, channels: [16, 32], dim: 48 }));
-  writeFileSync(
-    join(convDir, 'model.json'),
-    JSON.stringify({
-      name: 'conv28',
-      onnx: 'denoiser.onnx',
-      output: 'denoised',
-      shape: [1, 28, 28],
-      numClasses: 10,
-      nullClass: 10,
-      sigmaMin: 0.002,
-      sigmaMax: 80,
-      sigmaData: 0.5,
-      encoder: { onnx: 'encoder.onnx', dim: 48 },
-    }),
-  );
+  writeFileSync(join(convDir, 'model.json'), convManifest('conv28', { encoder: { onnx: 'encoder.onnx', dim: 48 } }));
 });
 after(async () => {
   await ringModel.dispose();

@@ -319,6 +319,23 @@ describe('runGrid', () => {
 
 const usageError = assertUsageError;
 
+/** `eval` with the best-constant baseline of the grid in `out` (n = 1,000, FID). */
+const bestConstantEval = (out: string) =>
+  cli(
+    'eval',
+    '--model',
+    'gmm-ring8',
+    '--baseline',
+    'best-constant',
+    '--grid-result',
+    out,
+    '--n',
+    '1000',
+    '--metrics',
+    'fid',
+    '--json',
+  );
+
 describe('the grid command', () => {
   test('--json: every cell, the best, the total cost; results.json + results.csv; best-constant picks it up', async () => {
     const out = newDir();
@@ -377,20 +394,7 @@ describe('the grid command', () => {
     assert.match(csv[2]!, /^1\.5,0\.\d+,35,35000,[\d.]+$/);
 
     // The best-constant baseline reads the best settings; same n and seed ⇒ the same FID.
-    const e = await cli(
-      'eval',
-      '--model',
-      'gmm-ring8',
-      '--baseline',
-      'best-constant',
-      '--grid-result',
-      out,
-      '--n',
-      '1000',
-      '--metrics',
-      'fid',
-      '--json',
-    );
+    const e = await bestConstantEval(out);
     assert.equal(e.code, 0, e.stderr);
     const ev = lastJson(e.stdout) as { settings: { guidance: number }; summary: { fid: number } };
     assert.equal(ev.settings.guidance, res.best.values['guidance']);
@@ -424,20 +428,7 @@ describe('the grid command', () => {
     assert.equal(g.code, 0, g.stderr);
     const best = (lastJson(g.stdout) as unknown as GridResults).best!;
     assert.equal(best.values['churn'], 10);
-    const e = await cli(
-      'eval',
-      '--model',
-      'gmm-ring8',
-      '--baseline',
-      'best-constant',
-      '--grid-result',
-      out,
-      '--n',
-      '1000',
-      '--metrics',
-      'fid',
-      '--json',
-    );
+    const e = await bestConstantEval(out);
     assert.equal(e.code, 0, e.stderr);
     assert.equal((lastJson(e.stdout) as { summary: { fid: number } }).summary.fid, best.value);
   });

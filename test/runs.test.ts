@@ -20,7 +20,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Model } from '../src/main/engine/models/model';
 import { resourcesDir } from '../src/main/engine/models/registry';
-import type { LearnerConfig } from '../src/main/engine/learner/config';
 import { initTf } from '../src/main/engine/learner/backend';
 import { runTraining } from '../src/main/engine/apps/train';
 import { readMetrics, readProfile, readRunConfig, runPaths } from '../src/main/engine/runs/files';
@@ -37,9 +36,7 @@ let ring: Model;
 /** A finished 2-iteration run with one evaluation; tests work on copies of it. */
 const base = join(tmp, 'base');
 
-function tiny(extra: Partial<LearnerConfig> = {}): LearnerConfig {
-  return tinyConfig({ ...extra });
-}
+const tiny = tinyConfig;
 
 before(async () => {
   await initTf();

@@ -17,6 +17,22 @@ export interface ConvModelOptions {
   channels?: [number, number, number];
 }
 
+/** The model.json of a directory holding `convDenoiserGraph` as denoiser.onnx (EDM's σ range), plus `extra` keys (encoder, data, …). */
+export function convManifest(name: string, extra: Record<string, unknown> = {}): string {
+  return JSON.stringify({
+    name,
+    onnx: 'denoiser.onnx',
+    output: 'denoised',
+    shape: [1, 28, 28],
+    numClasses: 10,
+    nullClass: 10,
+    sigmaMin: 0.002,
+    sigmaMax: 80,
+    sigmaData: 0.5,
+    ...extra,
+  });
+}
+
 export function convDenoiserGraph(o: ConvModelOptions = {}): { bytes: Uint8Array; params: number } {
   const rng = new Stream(o.seed ?? 0, 0);
   const K = o.numClasses ?? 10;

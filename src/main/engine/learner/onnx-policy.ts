@@ -181,13 +181,7 @@ export class OnnxPolicy implements SamplingPolicy {
         );
       }
       // Probe: two states at the ends of the range must give K finite logits each.
-      const probe = await policy.logits({
-        n: 2,
-        x: new Float32Array(2 * model.dim),
-        sigma: Float32Array.from([model.sigmaMax, 0]),
-        labels: model.numClasses > 0 ? new Int32Array(2).fill(model.nullClass ?? 0) : null,
-        step: new Int32Array(2),
-      });
+      const probe = await policy.logits(probeStates(model));
       if (!probe.every(Number.isFinite))
         throw new PolicyFileError(
           `${path}: gives NaN/Inf logits on a probe batch; the file is damaged — re-export it`,
@@ -241,15 +235,20 @@ export class OnnxPolicy implements SamplingPolicy {
  * trained on through NaN; today training stops first, learner.ts), and it is refused here rather
  * than sampled into NaN or failing inside the export's verification.
  */
-export async function checkRunPolicy(learner: Learner, runDir: string): Promise<void> {
-  const model = learner.model;
-  const probe = await learner.emaLogits({
+/** Two states at the ends of the σ range (zeros, the null class, step 0): a healthy policy gives finite logits on both. */
+function probeStates(model: Model): PolicyStates {
+  return {
     n: 2,
     x: new Float32Array(2 * model.dim),
     sigma: Float32Array.from([model.sigmaMax, 0]),
     labels: model.numClasses > 0 ? new Int32Array(2).fill(model.nullClass ?? 0) : null,
     step: new Int32Array(2),
-  });
+  };
+}
+
+export async function checkRunPolicy(learner: Learner, runDir: string): Promise<void> {
+  const model = learner.model;
+  const probe = await learner.emaLogits(probeStates(model));
   const worst = logitsProblem(probe);
   if (worst !== null)
     throw new PolicyFileError(
