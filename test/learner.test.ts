@@ -388,13 +388,15 @@ test('eval --policy --per-class on an unconditional model is refused with the re
   }
 });
 
-test('--init-bias sets how strongly the initial policy favours its action', async () => {
+test('--init-bias sets how strongly the bias profile favours its action', async () => {
   const { cli, assertUsageError } = await import('./helpers/cli');
   const dir = join(tmp, 'bias-run');
   const r = await cli(
     'train',
     '--model',
     'gmm-ring8',
+    '--init-profile',
+    'bias',
     '--init-action',
     '0',
     '--init-bias',
@@ -415,7 +417,7 @@ test('--init-bias sets how strongly the initial policy favours its action', asyn
   assert.equal(cfg.learner.initBias, 4);
   assert.equal(cfg.learner.initAction, 0);
   // A fresh policy with bias 4 over 8 actions picks its action with p = e⁴/(e⁴ + 7) ≈ 0.886.
-  const l = new Learner(ring, tiny('cfg', { initAction: 0, initBias: 4 }));
+  const l = new Learner(ring, tiny('cfg', { initProfile: 'bias', initAction: 0, initBias: 4 }));
   try {
     const logits = l.policy.predict(
       await l.policyInput({

@@ -5,10 +5,16 @@
 
 import { bool, choice, defaultsOf, int, issueMessages, num, numList, objectSchema, type ValuesOf } from './schema';
 import { MAX_BATCH, MAX_EVAL_SAMPLES, MAX_SEED } from './limits';
-import { MAX_GUIDANCE, MAX_STEPS } from './sampler-settings';
+import { MAX_GUIDANCE, MAX_STEPS, SIGMA_LIMIT } from './sampler-settings';
 
 export const INTERVENTIONS = ['cfg', 'gamma', 'renoise'] as const;
 export type Intervention = (typeof INTERVENTIONS)[number];
+
+/** How the advantages are centred (learner.ts step 4). */
+export const ADVANTAGE_BASELINES = ['level', 'global'] as const;
+
+/** How the initial policy is made (learner/init-policy.ts). */
+export const INIT_PROFILES = ['window', 'bias'] as const;
 
 export const CONDITIONINGS = ['sigma', 'state', 'state+class'] as const;
 /** What the policy sees: σ only; (x, σ); (x, σ, class). */
@@ -98,13 +104,52 @@ export const LEARNER_FIELDS = {
     label: 'Initial action',
     help: 'index of the action the initial policy favours (the baseline’s choice)',
   }),
+  initProfile: choice(INIT_PROFILES, {
+    default: 'window',
+    label: 'Initial policy',
+    help: 'window: behaviour-clone the initial policy to a σ-dependent profile (initAction with probability initMass for σ in [initSigmaLo, initSigmaHi], the neutral action — w = 1, γ = 0, continue — with initMassOutside elsewhere); bias: one logit bonus initBias on initAction at every level',
+    labels: { window: 'σ-dependent profile (cloned)', bias: 'one logit bonus at every level' },
+  }),
+  initSigmaLo: num({
+    default: 0,
+    min: 0,
+    max: SIGMA_LIMIT,
+    label: 'Initial window σ_lo',
+    help: 'window profile: lowest σ at which the initial policy favours initAction (0: down to the end)',
+  }),
+  initSigmaHi: num({
+    default: Infinity,
+    min: 0,
+    max: SIGMA_LIMIT,
+    inf: true,
+    label: 'Initial window σ_hi',
+    help: 'window profile: highest σ at which the initial policy favours initAction (inf: from the start)',
+  }),
+  initMass: num({
+    default: 0.8,
+    // Below 1/K the "favoured" action would be less likely than the others; at 1 the policy could never
+    // leave it (log 0), and past 0.999 its gradient all but vanishes.
+    gt: 0,
+    max: 0.999,
+    step: 0.05,
+    label: 'Initial mass',
+    help: 'window profile: probability of initAction inside the window (the other actions share the rest equally)',
+  }),
+  initMassOutside: num({
+    default: 0.8,
+    gt: 0,
+    max: 0.999,
+    step: 0.05,
+    label: 'Initial mass outside',
+    help: 'window profile: probability of the neutral action outside the window (w = 1, γ = 0, continue)',
+  }),
   initBias: num({
     default: 2,
     min: 0,
     // e^20 ≈ 5·10⁸: the other actions are then never drawn, and the policy cannot learn to leave it.
     max: 20,
     label: 'Initial bias',
-    help: 'logit bonus of the initial action: 2 makes it e² ≈ 7.4× as likely as any other action',
+    help: 'bias profile: logit bonus of the initial action: 2 makes it e² ≈ 7.4× as likely as any other action',
   }),
   sampler: choice(LEARNER_SAMPLERS, {
     default: 'heun',
@@ -212,6 +257,12 @@ export const LEARNER_FIELDS = {
     label: 'PPO clip ε',
     help: 'PPO clip range ε',
   }),
+  advantageBaseline: choice(ADVANTAGE_BASELINES, {
+    default: 'level',
+    label: 'Advantage baseline',
+    help: 'level: subtract the batch mean of the learning signal G at each step before normalising (the part of G that only counts the steps left); global: one mean over all transitions (the paper)',
+    labels: { level: 'per step (mean of G at each step)', global: 'global (one mean, the paper)' },
+  }),
   // Learning rates: Adam moves each weight by about lr per update whatever the gradient's scale, so
   // lr = 1 already moves every weight by ~1 a step, far past any rate that trains (Adam's default
   // is 1e-3, the paper's 1e-4 … 1e-5); at 1e30 the first update makes the weights NaN.
@@ -298,15 +349,26 @@ export type LearnerConfig = ValuesOf<typeof LEARNER_FIELDS>;
 export type LearnerField = keyof LearnerConfig;
 
 /**
- * What each intervention changes in the defaults. cfg: mild constant guidance 1.5 (action 2);
- * gamma: EDM's published churn (ImageNet-64: S_churn 40, so γ = min(40/18, √2−1), the last of its
- * 10 actions; test/config.test.ts checks it against initActionFrom), on EDM's stochastic sampler;
- * renoise: 6 levels, 17 NFE, "continue" first.
+ * What each intervention changes in the defaults. cfg: mild constant guidance 1.5 (action 2) at every
+ * level; gamma: EDM's published churn (ImageNet-64: S_churn 40, so γ = min(40/18, √2−1), the last of
+ * its 10 actions, inside its window [0.05, 50], γ = 0 outside; test/config.test.ts checks it against
+ * initActionFrom), on EDM's stochastic sampler; renoise: 6 levels, 17 NFE, "continue" almost surely
+ * above σ = 1 and 70% of the time below.
  */
 export const INTERVENTION_DEFAULTS: Record<Intervention, Partial<LearnerConfig>> = {
   cfg: {},
-  gamma: { actions: ACTION_PRESETS.gamma, initAction: 9, sampler: 'edm' },
-  renoise: { actions: ACTION_PRESETS.renoise, initAction: 0, steps: 6, nfeBudget: 17 },
+  // EDM's window [S_tmin, S_tmax] = [0.05, 50] (ImageNet-64): γ = √2 − 1 inside, 0 outside.
+  gamma: { actions: ACTION_PRESETS.gamma, initAction: 9, sampler: 'edm', initSigmaLo: 0.05, initSigmaHi: 50 },
+  // The paper's heuristic: continue at high noise (σ > 1, ~σ_data·2), allow jumps later.
+  renoise: {
+    actions: ACTION_PRESETS.renoise,
+    initAction: 0,
+    steps: 6,
+    nfeBudget: 17,
+    initSigmaHi: 1,
+    initMass: 0.7,
+    initMassOutside: 0.98,
+  },
 };
 
 export function defaultConfig(intervention: Intervention = 'cfg'): LearnerConfig {
@@ -368,6 +430,14 @@ export function actionsProblem(c: Pick<LearnerConfig, 'intervention' | 'actions'
   }
 }
 
+/** The action value that leaves the sampler as it is: no guidance, no churn, continue. */
+export const NEUTRAL_VALUE: Record<Intervention, number> = { cfg: 1, gamma: 0, renoise: 0 };
+
+/** Index of the neutral action in the config's actions, or −1. */
+export function neutralAction(c: Pick<LearnerConfig, 'intervention' | 'actions'>): number {
+  return c.actions.indexOf(NEUTRAL_VALUE[c.intervention]);
+}
+
 /** Checks a whole config (a saved one, a request's); errors name the fields. */
 export function parseLearnerConfig(v: unknown, name: (key: string) => string = (k) => k): LearnerConfig {
   const r = LearnerConfigSchema.safeParse(v);
@@ -394,6 +464,16 @@ export function parseLearnerConfig(v: unknown, name: (key: string) => string = (
   if (actions) fail('actions', actions);
   if (c.initAction >= c.actions.length)
     fail('initAction', `must index the actions (0..${c.actions.length - 1}), got ${c.initAction}`);
+  if (!(c.initSigmaLo < c.initSigmaHi))
+    fail(
+      'initSigmaLo',
+      `must be below initSigmaHi, got ${c.initSigmaLo} ≥ ${c.initSigmaHi} (the window where the initial policy favours initAction)`,
+    );
+  if (c.initProfile === 'window' && (c.initSigmaLo > 0 || c.initSigmaHi < Infinity) && neutralAction(c) < 0)
+    fail(
+      'actions',
+      `a window initial profile (initSigmaLo ${c.initSigmaLo}, initSigmaHi ${c.initSigmaHi}) needs the neutral action ${NEUTRAL_VALUE[c.intervention]} outside it; add it to the actions or widen the window to [0, inf]`,
+    );
   if (c.intervention === 'renoise' && !Number.isFinite(c.nfeBudget))
     fail('nfeBudget', 'renoise needs a finite NFE budget (it bounds the trajectory length)');
   return c;

@@ -10,7 +10,8 @@
 // Files written before the discriminator had one name still load: a checkpoint's `density`,
 // `densityEma` and `optDensity` and a config's `dreInitSteps`, `dreSteps`, `dreBatch` and
 // `lrDensity` are renamed as they are read (migrateCheckpoint, migrateLearnerSettings). New files
-// are written under the new names only.
+// are written under the new names only. Settings added later (the advantage baseline, the initial
+// policy's profile) are filled in with the values those runs trained with (LEARNER_ADDED).
 
 import { z } from 'zod';
 
@@ -135,9 +136,24 @@ const LEARNER_RENAMES: Record<string, string> = {
   lrDensity: 'lrDiscriminator',
 };
 
+/**
+ * Settings added after runs were saved without them, with the value that reproduces how those runs
+ * trained: the paper's global advantage baseline and the one-logit-bonus initial policy.
+ */
+const LEARNER_ADDED: Record<string, unknown> = {
+  advantageBaseline: 'global',
+  initProfile: 'bias',
+  initSigmaLo: 0,
+  initSigmaHi: Infinity,
+  initMass: 0.8,
+  initMassOutside: 0.8,
+};
+
 /** A saved learner config with its settings under today's names (see the note on old files). */
 export function migrateLearnerSettings(raw: unknown): unknown {
-  return renameKeys(raw, LEARNER_RENAMES);
+  const renamed = renameKeys(raw, LEARNER_RENAMES);
+  if (typeof renamed !== 'object' || renamed === null || Array.isArray(renamed)) return renamed;
+  return { ...LEARNER_ADDED, ...renamed };
 }
 
 /** A run's config.json: the model it trains, the learner's settings, where it trained. */

@@ -326,6 +326,7 @@ async function verificationStates(
 /** Builds, verifies and writes the learner's EMA policy as ONNX (+ a JSON sidecar). */
 export async function exportPolicy(learner: Learner, o: ExportOptions): Promise<ExportResult> {
   const t0 = performance.now();
+  await learner.ready(); // an untrained learner's initial policy is cloned before it is read
   const out = resolve(o.out);
   if (!/\.onnx$/i.test(out)) throw new ExportError(`${o.out}: the policy file's name must end in .onnx`);
   const sidecar = sidecarPath(out);

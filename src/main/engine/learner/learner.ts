@@ -19,6 +19,17 @@
 // each remaining iteration counting as a visit. Expert weights: 1/(H+1) on each non-terminal level
 // and the rest, (H+1−N)/(H+1), on the terminal one — so for cfg/gamma (H = N) every level weighs
 // the same, and for renoise the terminal weight is the time the policy should spend finished.
+//
+// [Note: the per-step baseline]
+// The per-state rewards −ψ(r) do not average to 0 under the policy (KL: E[r] ≈ 1; reverse KL:
+// E[log r − 1] ≈ −1), so G_t = Σ_{t'>t} reward ≈ c·(H − t) plus the part the actions change. With
+// one global mean the advantages are then mostly a function of t: on 18 steps that trend has a std of
+// ≈ 5 against ≈ 0.4–1.3 for the action-dependent part, so PPO mostly learns "early actions good" (or
+// bad) at random. A baseline may depend on the state but not on the action, so subtracting the batch
+// mean of G at each step t keeps the gradient unbiased (up to the O(1/n) of a batch mean) and removes
+// the trend. It also makes constants in the reward irrelevant (reverse KL's log r − 1 and log r train
+// alike). For renoise, t is the loop iteration (the steps left, H − t), not the noise level.
+// `advantageBaseline: 'global'` keeps the paper's single mean (runs saved before this setting use it).
 
 import * as tf from '@tensorflow/tfjs';
 import type { Model } from '../models/model';
@@ -34,6 +45,7 @@ import { rewardOf } from './divergences';
 import { encoderForModel, preconditionedEncoder, type StateEncoder } from './encoder';
 import { emaUpdate, featurize, inputDim, Mlp, type FeatureLayout, type StateBatch } from './heads';
 import { horizonFor } from './interventions';
+import { clonePolicy, cloneStatesPerLevel, initTargets, type CloneStates } from './init-policy';
 import { normaliseAdvantages, ppoUpdate } from './ppo';
 import {
   rolloutPolicy,
@@ -132,6 +144,7 @@ export class Learner implements SamplingPolicy {
     this.encoder = encoder ?? preconditionedEncoder(model.dim, model.manifest.sigmaData);
     const c = config;
     const K = c.actions.length;
+    const N0 = c.steps;
     this.settings = resolveSettings(model, { sampler: c.sampler, steps: c.steps, guidance: 1, churn: 0 });
     this.H = horizonFor(c);
     const recorded = c.trajectories * (this.H + 1) * model.dim;
@@ -158,9 +171,18 @@ export class Learner implements SamplingPolicy {
         `the cfg intervention needs a class-conditional model with a null class; ${model.name} has ${model.numClasses === 0 ? 'no classes' : 'no null class'}`,
       );
     }
-    // The initial policy favours initAction (the baseline's choice) by a logit bonus.
+    // The initial policy: 'bias' favours initAction (the baseline's choice) by a logit bonus at every
+    // level; 'window' starts from the log of the profile's mean and is cloned to it in ready().
     const bias = new Float32Array(K); // [K]
-    bias[c.initAction] = c.initBias;
+    if (c.initProfile === 'bias') bias[c.initAction] = c.initBias;
+    else {
+      const q = initTargets(c, this.schedule); // [N, K]
+      for (let a = 0; a < K; a++) {
+        let m = 0;
+        for (let l = 0; l < N0; l++) m += q[l * K + a]!;
+        bias[a] = Math.log(m / N0);
+      }
+    }
     this.policy = new Mlp(inputDim(this.layout), c.hidden, c.layers, K, c.seed * 2 + 1, {
       outScale: 0.01,
       outBias: bias,
@@ -201,6 +223,74 @@ export class Learner implements SamplingPolicy {
     this.dataLabels = d.labels;
   }
 
+  /** Made once, before the first rollout (see ready); a restored checkpoint replaces it. */
+  private initialising: Promise<void> | null = null;
+  /** How the initial policy was cloned to its profile ('window'), or null (not yet, 'bias', or restored). */
+  initialClone: { steps: number; maxDistance: number; seconds: number } | null = null;
+
+  /**
+   * The initial policy, made before anything samples with it: for the 'window' profile, the policy
+   * head behaviour-cloned to its σ-dependent profile (learner/init-policy.ts) on noised data states,
+   * the EMA copy set to the result. Every entry point that samples or exports calls it; a restore()
+   * skips it.
+   */
+  ready(): Promise<void> {
+    this.initialising ??= (async () => {
+      if (this.config.initProfile !== 'window') return;
+      const t0 = performance.now();
+      const states = await this.cloneStates();
+      const q = initTargets(this.config, this.schedule);
+      const r = clonePolicy(this.policy, states, q, this.config.steps, this.config.seed);
+      this.policyEma = this.policy.getWeights();
+      this.initialClone = { ...r, seconds: (performance.now() - t0) / 1000 };
+    })();
+    return this.initialising;
+  }
+
+  /** Noised data states at every level t_0 … t_{N−1}, as the policy head sees them (cloning's inputs). */
+  private async cloneStates(): Promise<CloneStates> {
+    await this.loadData();
+    const c = this.config;
+    const N = c.steps;
+    const M = cloneStatesPerLevel(N, this.model.dim);
+    const dim = this.model.dim;
+    const data = this.data!;
+    const nData = data.length / dim;
+    const rng = new Stream(deriveSeed(c.seed, 0x1217), 0);
+    const n = N * M;
+    const x = new Float32Array(n * dim); // [n, dim]
+    const sigma = new Float32Array(n); // [n]
+    const level = new Int32Array(n); // [n]
+    const C = this.model.numClasses;
+    const labels = C > 0 ? new Int32Array(n) : null; // [n]
+    for (let l = 0; l < N; l++) {
+      const sl = this.schedule[l]!;
+      for (let j = 0; j < M; j++) {
+        const i = l * M + j;
+        const di = Math.floor(rng.uniform() * nData);
+        for (let k = 0; k < dim; k++) x[i * dim + k] = data[di * dim + k]! + sl * rng.normal();
+        sigma[i] = sl;
+        level[i] = l;
+        if (labels) labels[i] = this.dataLabels ? this.dataLabels[di]! : Math.floor(rng.uniform() * C);
+      }
+    }
+    const D = inputDim(this.layout);
+    const input = new Float32Array(n * D); // [n, D]
+    const chunk = 4096;
+    for (let i0 = 0; i0 < n; i0 += chunk) {
+      const e = Math.min(n, i0 + chunk);
+      const part = await this.policyInput({
+        x: x.subarray(i0 * dim, e * dim),
+        sigma: sigma.subarray(i0, e),
+        labels: labels ? labels.subarray(i0, e) : null,
+        step: level.subarray(i0, e),
+        n: e - i0,
+      });
+      input.set(part, i0 * D);
+    }
+    return { input, level, n };
+  }
+
   /** What sampling with this learner's policy needs (its config). */
   get spec(): PolicySpec {
     return this.config;
@@ -226,6 +316,7 @@ export class Learner implements SamplingPolicy {
     seed: number,
     opts: { temperature: number; weights?: 'current' | 'ema'; signal?: AbortSignal } = { temperature: 1 },
   ): Promise<Rollout> {
+    await this.ready();
     const run = (): Promise<Rollout> =>
       rolloutPolicy(this.model, this.settings, this.config, this.H, this.logits, n, seed, {
         temperature: opts.temperature,
@@ -236,12 +327,14 @@ export class Learner implements SamplingPolicy {
   }
 
   /** [n, K] logits of the EMA policy head (what evaluation and export use). */
-  emaLogits(s: PolicyStates): Promise<Float32Array> {
+  async emaLogits(s: PolicyStates): Promise<Float32Array> {
+    await this.ready();
     return this.withEma(() => this.logits(s));
   }
 
   /** SamplingPolicy: the EMA heads, states not recorded (evaluation, `sample --policy`). */
-  sample(n: number, seed: number, o: SampleOptions): Promise<Rollout> {
+  async sample(n: number, seed: number, o: SampleOptions): Promise<Rollout> {
+    await this.ready();
     return this.withEma(() =>
       rolloutPolicy(this.model, this.settings, this.config, this.H, this.logits, n, seed, {
         ...o,
@@ -298,7 +391,8 @@ export class Learner implements SamplingPolicy {
     const reward = rewardOf(c.divergence, ratio); // [n·(H+1)]
 
     // 4. Learning signal G_t = Σ_{t'>t} reward(s_{t'}) of every transition, from suffix sums per
-    //    trajectory; advantages Â = (G − mean G)/std G over the whole batch.
+    //    trajectory; advantages Â = (G − b)/std(G − b) over the whole batch, the baseline b the
+    //    mean of G at the transition's step t ('level', see the note) or over the batch ('global').
     const suffix = new Float64Array(total + 1); // [n·(H+1) + 1]
     for (let r = 0; r < ro.n; r++) {
       let acc = 0;
@@ -310,7 +404,7 @@ export class Learner implements SamplingPolicy {
     const T = ro.count;
     const G = new Float64Array(T); // [T]
     for (let k = 0; k < T; k++) G[k] = suffix[ro.tRow[k]! * S + ro.tStep[k]!]!;
-    const advantage = normaliseAdvantages(G); // [T]
+    const advantage = normaliseAdvantages(G, c.advantageBaseline === 'level' ? ro.tStep.subarray(0, T) : undefined); // [T]
 
     // 5. PPO-clip epochs over minibatches of the transitions (s_t, a_t), r held fixed.
     const dim = this.model.dim;
@@ -437,6 +531,7 @@ export class Learner implements SamplingPolicy {
     d.opt.dispose();
     d.opt = await restoreAdam(cp.optDiscriminator, this.config.lrDiscriminator);
     this.iteration = cp.iteration;
+    this.initialising = Promise.resolve(); // the checkpoint's weights replace the initial policy
   }
 
   async dispose(): Promise<void> {

@@ -94,20 +94,35 @@ export function ppoClipLoss(args: PpoLossArgs): PpoLossOut {
 }
 
 /**
- * (g − mean(g)) / (std(g) + 1e-8) over the whole batch, std the population standard deviation
- * (divide by n, so a batch of one gives 0 rather than NaN). Computed in float64.
+ * Advantages from the learning signal g: (g − b) / (std(g − b) + 1e-8), std the population standard
+ * deviation over the whole batch (divide by n, so a batch of one gives 0 rather than NaN), in float64.
+ * The baseline b is mean(g) over the batch, or — given `groups` ([n] a group index per transition) —
+ * the mean of g over the transitions of the same group (see the note on the per-step baseline in
+ * learner.ts).
  */
-export function normaliseAdvantages(g: Float64Array): Float64Array {
+export function normaliseAdvantages(g: Float64Array, groups?: Int32Array): Float64Array {
   const n = g.length;
   const out = new Float64Array(n);
   if (n === 0) return out;
-  let mean = 0;
-  for (let i = 0; i < n; i++) mean += g[i]!;
-  mean /= n;
+  if (groups && groups.length !== n)
+    throw new RangeError(`normaliseAdvantages: ${groups.length} group indices for ${n} values`);
+  let G = 1;
+  if (groups) for (const k of groups) G = Math.max(G, k + 1);
+  const sum = new Float64Array(G);
+  const count = new Float64Array(G);
+  for (let i = 0; i < n; i++) {
+    const k = groups ? groups[i]! : 0;
+    sum[k]! += g[i]!;
+    count[k]!++;
+  }
   let v = 0;
-  for (let i = 0; i < n; i++) v += (g[i]! - mean) ** 2;
+  for (let i = 0; i < n; i++) {
+    const k = groups ? groups[i]! : 0;
+    out[i] = g[i]! - sum[k]! / count[k]!;
+    v += out[i]! ** 2;
+  }
   const std = Math.sqrt(v / n);
-  for (let i = 0; i < n; i++) out[i] = (g[i]! - mean) / (std + 1e-8);
+  for (let i = 0; i < n; i++) out[i] = out[i]! / (std + 1e-8);
   return out;
 }
 
