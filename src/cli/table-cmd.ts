@@ -17,6 +17,7 @@ import {
 } from '../main/engine/apps/results-table';
 import { parseTableSpec, tableSpecHelp, type TableSpec } from '../shared/results-table';
 import { formatMetric } from '../shared/metrics';
+import { infReplacer } from '../shared/json';
 import { deviceFromFlag, Reporter, UsageError } from './common';
 
 export const TABLE_OPTIONS = {
@@ -129,7 +130,13 @@ export async function cmdTable(argv: string[], signal: AbortSignal): Promise<voi
     }
     const run = await runTable(plan, { signal, onEvent: (e) => rep.event(e) });
     rep.result(
-      { command: 'table', out: v.out, computed: run.computed, cached: run.cached, files: run.files, ...run.result },
+      // JSON has no ∞ (a sampler's S_tmax): "inf", as table.json writes it.
+      JSON.parse(
+        JSON.stringify(
+          { command: 'table', out: v.out, computed: run.computed, cached: run.cached, files: run.files, ...run.result },
+          infReplacer,
+        ),
+      ) as Record<string, unknown>,
       tableMarkdown(run.result).trimEnd() +
         `\n\n${run.computed + run.cached} evaluations: ${run.computed} computed now, ${run.cached} cached; ` +
         `table.md, table.csv, table.json${run.files.some((f) => f.startsWith('profiles/')) ? ' and profiles/' : ''} in ${v.out}`,

@@ -301,6 +301,10 @@ export async function planTable(o: {
       });
     }
   }
+  // An equal-nfe row whose runs row is all in the cache is known now (a dry run shows it as cached).
+  for (const r of plan.rows)
+    if (r.spec.kind === 'equal-nfe' && equalNfeTarget(plan, r).units!.every((u) => u.result))
+      await atRow(plan, r, () => resolveEqualNfe(plan, r, o.onEvent));
   return plan;
 }
 
@@ -597,6 +601,8 @@ export async function runTable(
         const units = r.units!;
         for (const [i, u] of units.entries()) {
           const what = `${rowName(r)}${units.length > 1 ? `, ${i + 1}/${units.length}` : ''}${u.run ? ` (${u.run})` : ''}`;
+          // Another row of this table (or another process) may have saved the same evaluation by now.
+          if (!u.result && u.file) u.result = readCache(u.file, u.key, emit);
           if (u.result) {
             cached++;
             emit({ type: 'log', level: 'info', message: `${what}: cached` });
