@@ -363,6 +363,12 @@ test("a recipe row evaluates each run's recipe.json as sampler settings over the
   assert.ok(row.sd !== null && row.sd['fid']! > 0);
   assert.deepEqual(row.profiles, [], 'a recipe is static: no learned profile');
 
+  // A recipe's settings go through the sampler settings' schema, named by the file.
+  writeFileSync(join(tmp, 'recipes', 'ra', 'recipe.json'), JSON.stringify({ guidanse: 2 }));
+  assertUsageError(
+    await cli('table', '--spec', specFile(spec), '--out', join(tmp, 'recipe-out-2')),
+    /row "recipe of KL" \(groups\[0\]\.rows\[0\]\): .*ra[\\/]recipe\.json: unknown setting "guidanse"/,
+  );
   // A bare curve file (the --guidance-curve format) is named as such until sampler settings carry curves.
   writeFileSync(
     join(tmp, 'recipes', 'ra', 'recipe.json'),

@@ -178,8 +178,8 @@ function curveRecipe(raw: Record<string, unknown>, file: string): Partial<Sample
   );
 }
 
-/** A run's recipe (RUN/recipe.json) as sampler settings over the run's base sampler. */
-function recipeSettings(dir: string, run: string, learner: LearnerConfig): Partial<SamplerSettings> {
+/** A run's recipe (RUN/recipe.json) as sampler settings over the run's base sampler, checked against the model. */
+function recipeSettings(model: Model, dir: string, run: string, learner: LearnerConfig): ResolvedSettings {
   const file = join(dir, RECIPE_FILE);
   if (!existsSync(file))
     throw new RangeError(
@@ -195,7 +195,17 @@ function recipeSettings(dir: string, run: string, learner: LearnerConfig): Parti
     throw new RangeError(`${file}: must hold an object of sampler settings`);
   const o = raw as Record<string, unknown>;
   const settings = 'parameter' in o && 'points' in o ? curveRecipe(o, file) : (o as Partial<SamplerSettings>);
-  return { sampler: learner.sampler, steps: learner.steps, guidance: 1, churn: 0, ...settings };
+  try {
+    return resolveSettings(model, {
+      sampler: learner.sampler,
+      steps: learner.steps,
+      guidance: 1,
+      churn: 0,
+      ...settings,
+    });
+  } catch (e) {
+    throw new RangeError(`${file}: ${(e as Error).message.replace(/^sampler settings: /, '')}`, { cause: e });
+  }
 }
 
 /** A path of the spec, relative to the spec file's folder. */
@@ -277,7 +287,8 @@ export async function planTable(o: {
                     `${run} has ${k} ${JSON.stringify(cfg.learner[k])}, but ${rs.runs[0]} has ${JSON.stringify(first[k])}; the runs of one row are training seeds of one configuration (same ${SAME_IN_A_ROW.join(', ')})`,
                   );
               r.learner = first;
-              if (rs.kind === 'recipe') return unit(settings(recipeSettings(dir, run, cfg.learner)), run);
+              if (rs.kind === 'recipe')
+                return unit({ kind: 'settings', settings: recipeSettings(model, dir, run, cfg.learner) }, run);
               const file = runPaths(dir).checkpoint;
               if (!existsSync(file))
                 throw new RangeError(`${run}: has no checkpoint yet (no finished iteration); train it first`);
