@@ -21,6 +21,8 @@ import { describeField, fieldSchema, int, mustBe, num, type ValuesOf } from './s
 import {
   DEFAULT_SAMPLER_SETTINGS,
   parseSamplerSettings,
+  RESTART_FIELDS,
+  SAMPLER_FIELDS,
   SamplerSettingsSchema,
   type SamplerSettings,
 } from './sampler-settings';
@@ -323,8 +325,8 @@ export function tableSpecHelp(indent = '  '): string[] {
     ...fields,
     `${indent}"groups": [ { "title": "CFG (Heun 18)", "rows": [ ROW, … ] }, … ]`,
     `${indent}ROW is { "label": "…", and one of:`,
-    `${indent}  "sampler": { sampler settings }           fixed settings (any subset of the sampler flags' fields, by their`,
-    `${indent}                                            keys: sampler, steps, guidance, churn, sTmin, sTmax, sNoise, …)`,
+    `${indent}  "sampler": { sampler settings }           fixed settings: any of ${Object.keys(SAMPLER_FIELDS).join(', ')},`,
+    `${indent}                                            restart: { ${Object.keys(RESTART_FIELDS).join(', ')} } (the rest default)`,
     `${indent}  "grid": "GRID_DIR"                        the best cell of a \`grid\` search, at the table's seed and samples`,
     `${indent}  "runs": ["RUN", …] [, "temperature": T]   each run's EMA policy (training seeds): mean ± sd, profiles as PNG;`,
     `${indent}                                            T: ${describeField(TEMPERATURE_FIELD)} (default: the run's)`,
