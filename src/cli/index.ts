@@ -23,6 +23,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   grid: async () => (await import('./grid-cmd')).cmdGrid,
   train: async () => (await import('./train-cmd')).cmdTrain,
   export: async () => (await import('./export-cmd')).cmdExport,
+  table: async () => (await import('./table-cmd')).cmdTable,
   fid: async () => (await import('./metrics-cmd')).cmdFid,
   kid: async () => (await import('./metrics-cmd')).cmdKid,
   prdc: async () => (await import('./metrics-cmd')).cmdPrdc,
@@ -65,7 +66,7 @@ export async function main(argv: string[]): Promise<number> {
   } catch (e) {
     if (e instanceof SamplingCancelled) {
       process.stderr.write(
-        command === 'grid' || command === 'train'
+        command === 'grid' || command === 'train' || command === 'table'
           ? 'cancelled; finished work is saved\n'
           : 'cancelled; no output was written\n',
       );

@@ -39,6 +39,10 @@ ${[...helpLines(SAMPLER_FIELDS, '      '), ...helpLines(RESTART_FIELDS, '      '
       --conditioning sigma|state|state+class --actions v1,v2,… --steps N --iterations N --trajectories N …
       (train --help lists them all with their bounds and defaults)   --init-from-grid DIR
   train --resume DIR [--iterations N]  continue a run where its last checkpoint left it
+  table --spec SPEC.json --out DIR [--dry-run]   the results table (the paper's Table 2) from a spec of rows
+                                     (sampler settings, grid results, runs, recipes, EDM at a policy's NFE): FID,
+                                     precision, recall, NFE, network passes, mean ± sd over runs, profiles as PNG;
+                                     resumable (table --help describes the spec)
   export --run RUN_DIR --out policy.onnx [--checkpoint FILE] [--force]
                                      the run's EMA policy as one self-contained ONNX file (+ policy.json),
                                      checked against the engine in a fresh ONNX Runtime session first

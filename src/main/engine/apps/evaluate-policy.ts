@@ -4,7 +4,7 @@
 
 import { evaluateSamples, type EvalResult, type MetricName, type Reference } from '../metrics/evaluate';
 import type { FeatureExtractor } from '../metrics/features';
-import type { SamplingPolicy } from '../learner/rollout';
+import type { SampleOptions, SamplingPolicy } from '../learner/rollout';
 
 export interface PolicyEvaluation {
   result: EvalResult;
@@ -32,9 +32,15 @@ export async function evaluatePolicy(
     temperature: number;
     metrics: MetricName[];
     signal?: AbortSignal;
+    /** Samples drawn so far (per sampler batch). */
+    onProgress?: SampleOptions['onProgress'];
   },
 ): Promise<PolicyEvaluation> {
-  const ro = await policy.sample(ev.n, ev.seed, { temperature: ev.temperature, signal: ev.signal });
+  const ro = await policy.sample(ev.n, ev.seed, {
+    temperature: ev.temperature,
+    signal: ev.signal,
+    onProgress: ev.onProgress,
+  });
   const N = policy.spec.steps;
   const K = policy.spec.actions.length;
   const shares = (counts: Float64Array, offset: number): number[][] =>

@@ -4,7 +4,7 @@
 // step, to t_N = 0, which skips the correction: N steps cost N (Euler) or 2N − 1 (Heun, EDM).
 // The learner's budgets and horizons, the equal-NFE baselines and the comparison all count here.
 
-import type { SamplerName } from './types';
+import type { SamplerName, SamplerSettings } from './types';
 
 /** The samplers whose cost is a fixed number of evaluations per step. */
 export type StepSampler = Extract<SamplerName, 'euler' | 'heun' | 'edm'>;
@@ -39,4 +39,22 @@ export function stepsWithin(sampler: StepSampler, nfe: number): number {
 /** The fewest steps N whose NFE is at least `nfe`. */
 export function stepsReaching(sampler: StepSampler, nfe: number): number {
   return sampler === 'euler' ? Math.ceil(nfe) : Math.ceil((nfe + 1) / 2);
+}
+
+/**
+ * NFE per sample of plain sampling (no policy) with `s`: N (Euler, DDIM: one evaluation per level,
+ * DDIM's last step returns x̂_0), 2N − 1 (Heun, EDM), and for restart the Heun run plus, once at the
+ * restart level, K restarts of n_restart Heun steps that all end above 0 (2 evaluations each).
+ */
+export function settingsNfe(s: Pick<SamplerSettings, 'sampler' | 'steps' | 'restart'>): number {
+  switch (s.sampler) {
+    case 'euler':
+    case 'heun':
+    case 'edm':
+      return samplerNfe(s.sampler, s.steps);
+    case 'ddim':
+      return s.steps;
+    case 'restart':
+      return samplerNfe('heun', s.steps) + 2 * s.restart.k * s.restart.steps;
+  }
 }

@@ -1,0 +1,858 @@
+// The results table (the paper's Table 2): every row of a spec (shared/results-table.ts) evaluated
+// with one seed and one sample count — FID against the model's reference statistics, precision,
+// recall, NFE and network passes per sample — learned rows as mean ± sd over their runs, written as
+// table.md, table.csv, table.json and the learned profiles as PNG into an output folder.
+//
+//   1. Plan: every row resolved to evaluations (sampler settings, or a run's EMA policy) and checked
+//      against the disk and the model before anything is sampled: a bad spec fails in a second,
+//      not after an hour of sampling.
+//   2. Evaluate what the cache lacks, row by row (equalNfeOf rows last: they need their row's NFE),
+//      each evaluation saved to the cache as soon as it is done, and the table files rewritten.
+//   3. Write the table from the cache's evaluations.
+//
+// [Note: the table's cache]
+// Each evaluation is one file, DIR/cache/<key hash>.json, written atomically when it finishes, so a
+// killed table loses at most the evaluation in progress, and running it again evaluates only what is
+// missing. The key is what determines the numbers, and nothing else: the model (a SHA-256 over
+// model.json and the files it names: denoiser, feature extractor, data), the seed, the sample count,
+// the metrics, and either the resolved sampler settings or, for a policy, its run's learner settings
+// with the checkpoint's SHA-256 and iteration and the temperature. Not the batch (every sample has
+// its own random stream), not the row's label or group (renaming a row keeps its numbers), not the
+// run's path (a copied run is the same policy). A sampler row and a grid row that land on the same
+// settings share one evaluation. A cache file that does not fit its schema or its key is recomputed.
+
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
+import type { Model } from '../models/model';
+import { evaluateSamples, referenceFor, type MetricName, type Reference } from '../metrics/evaluate';
+import { extractorForModel, type FeatureExtractor } from '../metrics/features';
+import { generate, resolveSettings, type ResolvedSettings } from '../samplers/generate';
+import { settingsNfe, samplerNfe, stepsReaching, stepsWithin } from '../samplers/cost';
+import { baselineSettings } from '../samplers/baselines';
+import { SamplingCancelled } from '../samplers/loop';
+import { readGridResultsFile, resultsPath } from '../grid/results-file';
+import { readCheckpoint, readMetrics, readRunConfig, runPaths } from '../runs/files';
+import type { LearnerConfig } from '../learner/config';
+import { writeFileAtomic } from '../io/atomic';
+import { encodePng } from '../io/png';
+import { profileHeatmap } from '../pictures';
+import { evaluatePolicy } from './evaluate-policy';
+import { infReplacer } from '../../../shared/json';
+import { formatMetric } from '../../../shared/metrics';
+import { narrowFile, RunFileError } from '../../../shared/run-files';
+import type { SamplerSettings } from '../../../shared/sampler-settings';
+import type { EngineEvent } from '../../../shared/events';
+import {
+  TABLE_COLUMNS,
+  tableCacheEntry,
+  type TableColumn,
+  type TableEvaluation,
+  type TableProfile,
+  type TableResult,
+  type TableRowKind,
+  type TableRowResult,
+  type TableRowSpec,
+  type TableSpec,
+} from '../../../shared/results-table';
+
+/** The metrics of every row. */
+export const TABLE_METRICS: MetricName[] = ['fid', 'precision', 'recall'];
+
+/** The file a recipe row reads from each run directory (see the note on recipes). */
+export const RECIPE_FILE = 'recipe.json';
+
+/** A row that cannot be evaluated as asked: the message names the spec file, the row and the problem. */
+export class TableRowError extends RangeError {
+  override name = 'TableRowError';
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. Plan
+
+type Source =
+  | { kind: 'settings'; settings: ResolvedSettings }
+  | {
+      kind: 'policy';
+      /** The run directory, resolved. */
+      dir: string;
+      learner: LearnerConfig;
+      iteration: number;
+      checkpointSha256: string;
+      temperature: number;
+    };
+
+/** One evaluation of a row; `result` once it is evaluated or found in the cache. */
+interface Unit {
+  source: Source;
+  /** The run it belongs to, as the spec names it (runs and recipe rows). */
+  run: string | null;
+  key: Record<string, unknown>;
+  /** Its cache file (null without an output folder: a dry run without one). */
+  file: string | null;
+  result: (TableEvaluation & { cached: boolean }) | null;
+}
+
+interface PlannedRow {
+  group: string;
+  /** groups[i].rows[j] */
+  place: string;
+  spec: TableRowSpec;
+  /** null for an equal-nfe row until its runs row has been evaluated. */
+  units: Unit[] | null;
+  /** The runs' learner settings (runs and recipe rows; they agree on what a row compares). */
+  learner: LearnerConfig | null;
+  note: string | null;
+}
+
+export interface TablePlan {
+  spec: TableSpec;
+  specFile: string;
+  model: Model;
+  outDir: string | null;
+  rows: PlannedRow[];
+  baseKey: Record<string, unknown>;
+}
+
+const sha256 = (data: string | Uint8Array): string => createHash('sha256').update(data).digest('hex');
+
+/** JSON with every object's keys sorted (∞ as "inf"): equal values, equal text. */
+export function canonicalJson(v: unknown): string {
+  const sort = (x: unknown): unknown =>
+    Array.isArray(x)
+      ? x.map(sort)
+      : x !== null && typeof x === 'object'
+        ? Object.fromEntries(
+            Object.keys(x)
+              .sort()
+              .map((k) => [k, sort((x as Record<string, unknown>)[k])]),
+          )
+        : x;
+  return JSON.stringify(sort(JSON.parse(JSON.stringify(v, infReplacer))));
+}
+
+/** SHA-256 over model.json and every file it names that the numbers depend on. */
+function modelFingerprint(model: Model): string {
+  const h = createHash('sha256');
+  const m = model.manifest;
+  for (const name of ['model.json', m.onnx, m.features?.onnx, m.data, m.dataLabels, m.params]) {
+    if (!name) continue;
+    const path = join(model.dir, name);
+    h.update(name);
+    if (existsSync(path)) h.update(readFileSync(path));
+  }
+  return h.digest('hex');
+}
+
+/** The row as messages name it: `row "best constant" (groups[0].rows[1])`. */
+const rowName = (r: { spec: { label: string }; place: string }): string => `row "${r.spec.label}" (${r.place})`;
+
+/** Runs `fn`; a problem the user can fix (a RangeError, a bad model or policy file) comes back naming the spec file and the row. */
+async function atRow<T>(plan: { specFile: string }, r: PlannedRow, fn: () => T | Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    if (e instanceof SamplingCancelled || e instanceof TableRowError) throw e;
+    const name = (e as Error).name;
+    if (e instanceof RangeError || name === 'ModelError' || name === 'PolicyFileError' || name === 'NpyError')
+      throw new TableRowError(`${plan.specFile}: ${rowName(r)}: ${(e as Error).message}`, { cause: e });
+    throw e;
+  }
+}
+
+// [Note: recipes (extension point)]
+// A recipe row evaluates, for each run, the static curve the run is summed up by: the file
+// RUN/recipe.json, exported from the run by the recipe tool (worked on beside this file). It is read
+// as sampler settings over the run's base sampler ({ sampler, steps } of its config, w = 1, no
+// churn): a JSON object of any sampler settings, e.g. { "guidanceCurve": … } once sampler settings
+// carry curves — then it passes through their one schema like a sampler row's. A bare curve file
+// ({ "parameter", "points" }, the format of `--guidance-curve FILE`) is recognised and handed to
+// curveRecipe below: the one place to connect to the curve setting when it lands (parseCurve from
+// shared/curve.ts, into the settings field that carries it). Until then it says why it cannot run.
+
+/** A bare curve file (the --guidance-curve format) as recipe settings: the extension point above. */
+function curveRecipe(raw: Record<string, unknown>, file: string): Partial<SamplerSettings> {
+  throw new RangeError(
+    `${file}: is a ${String(raw['parameter'])} curve ({ "parameter", "points" }), and this version's sampler settings have no curve setting to evaluate it with; ` +
+      'write the recipe as sampler settings, or use a version with --guidance-curve',
+  );
+}
+
+/** A run's recipe (RUN/recipe.json) as sampler settings over the run's base sampler, checked against the model. */
+function recipeSettings(model: Model, dir: string, run: string, learner: LearnerConfig): ResolvedSettings {
+  const file = join(dir, RECIPE_FILE);
+  if (!existsSync(file))
+    throw new RangeError(
+      `${run}: has no ${RECIPE_FILE}; a recipe row ("recipe": true) evaluates each run's static recipe — export the run's recipe into it first, or drop "recipe"`,
+    );
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new RangeError(`${file}: not valid JSON (${(e as Error).message})`, { cause: e });
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+    throw new RangeError(`${file}: must hold an object of sampler settings`);
+  const o = raw as Record<string, unknown>;
+  const settings = 'parameter' in o && 'points' in o ? curveRecipe(o, file) : (o as Partial<SamplerSettings>);
+  try {
+    return resolveSettings(model, {
+      sampler: learner.sampler,
+      steps: learner.steps,
+      guidance: 1,
+      churn: 0,
+      ...settings,
+    });
+  } catch (e) {
+    throw new RangeError(`${file}: ${(e as Error).message.replace(/^sampler settings: /, '')}`, { cause: e });
+  }
+}
+
+/** A path of the spec, relative to the spec file's folder. */
+function specPath(specFile: string, p: string): string {
+  return isAbsolute(p) ? p : resolve(dirname(specFile), p);
+}
+
+/** What the runs of one row must share: they are training seeds of one configuration. */
+const SAME_IN_A_ROW = ['intervention', 'sampler', 'steps', 'actions'] as const;
+
+/**
+ * Every row resolved to its evaluations and checked: sampler settings against the model; grid
+ * results present, finished and of this model; runs present, of this model, with a checkpoint, and
+ * alike; recipes present. Looks each evaluation up in the cache (when there is an output folder).
+ */
+export async function planTable(o: {
+  model: Model;
+  spec: TableSpec;
+  specFile: string;
+  outDir: string | null;
+  onEvent?: (e: EngineEvent) => void;
+}): Promise<TablePlan> {
+  const { model, spec, specFile } = o;
+  const baseKey = {
+    format: 1,
+    model: model.name,
+    modelSha256: modelFingerprint(model),
+    samples: spec.samples,
+    seed: spec.seed,
+    classes: 'random',
+    metrics: TABLE_METRICS,
+  };
+  const plan: TablePlan = { spec, specFile, model, outDir: o.outDir, rows: [], baseKey };
+  const unit = (source: Source, run: string | null): Unit => makeUnit(plan, source, run, o.onEvent);
+  const settings = (s: Partial<SamplerSettings>): Source => ({ kind: 'settings', settings: resolveSettings(model, s) });
+
+  for (const [gi, g] of spec.groups.entries()) {
+    for (const [ri, rs] of g.rows.entries()) {
+      const r: PlannedRow = {
+        group: g.title,
+        place: `groups[${gi}].rows[${ri}]`,
+        spec: rs,
+        units: null,
+        learner: null,
+        note: null,
+      };
+      plan.rows.push(r);
+      await atRow(plan, r, () => {
+        switch (rs.kind) {
+          case 'sampler':
+            r.units = [unit(settings(rs.sampler), null)];
+            return;
+          case 'grid': {
+            const dir = specPath(specFile, rs.grid);
+            const file = dir.endsWith('.json') ? dir : resultsPath(dir);
+            const best = baselineSettings('best-constant', { grid: dir });
+            const saved = readGridResultsFile(file).config.model.name;
+            if (saved !== model.name)
+              throw new RangeError(`grid: ${file} is a grid of "${saved}", not of the table's model "${model.name}"`);
+            r.units = [unit(settings(best), null)];
+            return;
+          }
+          case 'equal-nfe':
+            return; // resolved once its runs row has been evaluated
+          case 'runs':
+          case 'recipe': {
+            r.units = rs.runs.map((run) => {
+              const dir = specPath(specFile, run);
+              if (!existsSync(dir)) throw new RangeError(`${run}: no such run directory (${dir})`);
+              const cfg = readRunConfig(dir);
+              if (cfg.model.name !== model.name)
+                throw new RangeError(
+                  `${run} was trained on "${cfg.model.name}", not on the table's model "${model.name}"; every run of a table samples its one model`,
+                );
+              const first = r.learner ?? cfg.learner;
+              for (const k of SAME_IN_A_ROW)
+                if (JSON.stringify(cfg.learner[k]) !== JSON.stringify(first[k]))
+                  throw new RangeError(
+                    `${run} has ${k} ${JSON.stringify(cfg.learner[k])}, but ${rs.runs[0]} has ${JSON.stringify(first[k])}; the runs of one row are training seeds of one configuration (same ${SAME_IN_A_ROW.join(', ')})`,
+                  );
+              r.learner = first;
+              if (rs.kind === 'recipe')
+                return unit({ kind: 'settings', settings: recipeSettings(model, dir, run, cfg.learner) }, run);
+              const file = runPaths(dir).checkpoint;
+              if (!existsSync(file))
+                throw new RangeError(`${run}: has no checkpoint yet (no finished iteration); train it first`);
+              const bytes = readFileSync(file);
+              const cp = readCheckpoint(file);
+              return unit(
+                {
+                  kind: 'policy',
+                  dir,
+                  learner: cfg.learner,
+                  iteration: cp.iteration,
+                  checkpointSha256: sha256(bytes),
+                  temperature: rs.temperature ?? cfg.learner.temperature,
+                },
+                run,
+              );
+            });
+            return;
+          }
+        }
+      });
+    }
+  }
+  // An equal-nfe row whose runs row is all in the cache is known now (a dry run shows it as cached).
+  for (const r of plan.rows)
+    if (r.spec.kind === 'equal-nfe' && equalNfeTarget(plan, r).units!.every((u) => u.result))
+      await atRow(plan, r, () => resolveEqualNfe(plan, r, o.onEvent));
+  return plan;
+}
+
+/** An evaluation of `source` with its cache key and file, and its result when the cache has it. */
+function makeUnit(plan: TablePlan, source: Source, run: string | null, onEvent?: (e: EngineEvent) => void): Unit {
+  const key = {
+    ...plan.baseKey,
+    source:
+      source.kind === 'settings'
+        ? source
+        : {
+            kind: 'policy',
+            learner: source.learner,
+            checkpointSha256: source.checkpointSha256,
+            iteration: source.iteration,
+            temperature: source.temperature,
+          },
+  };
+  const file = plan.outDir ? join(plan.outDir, 'cache', `${sha256(canonicalJson(key)).slice(0, 24)}.json`) : null;
+  return { source, run, key, file, result: file ? readCache(file, key, onEvent) : null };
+}
+
+/** The evaluation saved for `key` in `file`, or null (none, or one that does not fit: recomputed). */
+function readCache(
+  file: string,
+  key: Record<string, unknown>,
+  onEvent?: (e: EngineEvent) => void,
+): (TableEvaluation & { cached: boolean }) | null {
+  if (!existsSync(file)) return null;
+  try {
+    const entry = narrowFile(tableCacheEntry, JSON.parse(readFileSync(file, 'utf8')) as unknown, file);
+    if (canonicalJson(entry.key) !== canonicalJson(key))
+      throw new RunFileError(file, 'key', 'is not the key of this evaluation');
+    return { ...entry.evaluation, cached: true };
+  } catch (e) {
+    if (!(e instanceof RunFileError || e instanceof SyntaxError)) throw e;
+    onEvent?.({ type: 'log', level: 'warn', message: `${file}: ${e.message}; evaluating it again` });
+    return null;
+  }
+}
+
+/** The row an equal-nfe row matches: its runs row, with its evaluations' mean NFE. */
+function equalNfeTarget(plan: TablePlan, r: PlannedRow): PlannedRow {
+  const spec = r.spec as Extract<TableRowSpec, { kind: 'equal-nfe' }>;
+  return plan.rows.find((t) => t.spec.label === spec.equalNfeOf)!;
+}
+
+/** An equal-nfe row's settings for a mean NFE: the runs' base sampler, deterministic, with the steps that fit. */
+function equalNfeSettings(
+  model: Model,
+  r: PlannedRow,
+  target: PlannedRow,
+  nfe: number,
+): { settings: ResolvedSettings; note: string } {
+  const spec = r.spec as Extract<TableRowSpec, { kind: 'equal-nfe' }>;
+  const sampler = spec.sampler.sampler ?? target.learner!.sampler;
+  if (sampler !== 'euler' && sampler !== 'heun' && sampler !== 'edm')
+    throw new RangeError(`sampler ${sampler} has no NFE per step; use euler, heun or edm`);
+  const steps =
+    spec.match === 'within' ? Math.max(1, stepsWithin(sampler, nfe)) : Math.max(1, stepsReaching(sampler, nfe));
+  const settings = resolveSettings(model, { guidance: 1, churn: 0, ...spec.sampler, sampler, steps });
+  const own = samplerNfe(sampler, steps);
+  return {
+    settings,
+    note: `${sampler} ${steps} steps: NFE ${own} ${own <= nfe ? '≤' : '≥'} ${nfe.toFixed(2)}, the mean NFE of "${target.spec.label}"`,
+  };
+}
+
+/** Resolves an equal-nfe row once its runs row is complete. */
+function resolveEqualNfe(plan: TablePlan, r: PlannedRow, onEvent?: (e: EngineEvent) => void): void {
+  const target = equalNfeTarget(plan, r);
+  const nfe = mean(target.units!.map((u) => u.result!.nfe));
+  const { settings, note } = equalNfeSettings(plan.model, r, target, nfe);
+  r.units = [makeUnit(plan, { kind: 'settings', settings }, null, onEvent)];
+  r.note = note;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Estimates (--dry-run, and the ETA's weights)
+
+export interface CostEstimate {
+  /** NFE and network passes per sample. */
+  nfe: number;
+  networkEvals: number;
+  /** Where the numbers come from. */
+  basis: 'measured' | 'settings' | 'run evaluation' | 'bound';
+}
+
+/** Network passes per guided evaluation at most: 2 where w ≠ 1 on a class-conditional model (guidance.ts). */
+function passesPerNfe(model: Model, guided: boolean): number {
+  return guided && model.numClasses > 0 ? 2 : 1;
+}
+
+function estimateUnit(model: Model, u: Unit): CostEstimate {
+  if (u.result) return { nfe: u.result.nfe, networkEvals: u.result.networkEvals, basis: 'measured' };
+  const s = u.source;
+  if (s.kind === 'settings') {
+    const nfe = settingsNfe(s.settings);
+    return { nfe, networkEvals: nfe * passesPerNfe(model, s.settings.guidance !== 1), basis: 'settings' };
+  }
+  const c = s.learner;
+  // The run's own evaluations measured its NFE (a renoise policy's varies); else the plain sampler's, or the budget.
+  const measured = readMetrics(s.dir)
+    .map((l) => l['eval/nfe'])
+    .filter((v): v is number => v !== undefined)
+    .pop();
+  const nfe =
+    measured ?? (c.intervention === 'renoise' ? Math.min(c.nfeBudget, 10_000) : samplerNfe(c.sampler, c.steps));
+  return {
+    nfe,
+    networkEvals: nfe * passesPerNfe(model, c.intervention === 'cfg' && c.actions.some((w) => w !== 1)),
+    basis: measured !== undefined ? 'run evaluation' : c.intervention === 'renoise' ? 'bound' : 'settings',
+  };
+}
+
+/** A row's estimate: the mean over its evaluations (an equal-nfe row from its runs row's estimate). */
+function estimateRow(plan: TablePlan, r: PlannedRow): CostEstimate {
+  if (r.units) {
+    const es = r.units.map((u) => estimateUnit(plan.model, u));
+    return {
+      nfe: mean(es.map((e) => e.nfe)),
+      networkEvals: mean(es.map((e) => e.networkEvals)),
+      basis: es.every((e) => e.basis === 'measured') ? 'measured' : es.find((e) => e.basis !== 'measured')!.basis,
+    };
+  }
+  const target = equalNfeTarget(plan, r);
+  const { settings } = equalNfeSettings(plan.model, r, target, estimateRow(plan, target).nfe);
+  const nfe = settingsNfe(settings);
+  return { nfe, networkEvals: nfe * passesPerNfe(plan.model, settings.guidance !== 1), basis: 'settings' };
+}
+
+export interface DryRunRow {
+  group: string;
+  label: string;
+  kind: TableRowKind;
+  evaluations: number;
+  /** Evaluations already in the cache. */
+  cached: number;
+  estimate: CostEstimate;
+  /** Network passes still to spend on the row: samples × passes per sample × evaluations not cached. */
+  networkPassesToDo: number;
+}
+
+/** What `--dry-run` shows: each row's evaluations, what is cached, and the cost per sample and in all. */
+export function dryRun(plan: TablePlan): { rows: DryRunRow[]; networkPassesToDo: number; evaluationsToDo: number } {
+  const rows = plan.rows.map((r): DryRunRow => {
+    const evaluations = r.units?.length ?? 1;
+    const cached = r.units?.filter((u) => u.result).length ?? 0;
+    const estimate = estimateRow(plan, r);
+    const todo = r.units
+      ? r.units.filter((u) => !u.result).map((u) => estimateUnit(plan.model, u).networkEvals)
+      : [estimate.networkEvals];
+    return {
+      group: r.group,
+      label: r.spec.label,
+      kind: r.spec.kind,
+      evaluations,
+      cached,
+      estimate,
+      networkPassesToDo: todo.reduce((a, b) => a + b, 0) * plan.spec.samples,
+    };
+  });
+  return {
+    rows,
+    networkPassesToDo: rows.reduce((a, r) => a + r.networkPassesToDo, 0),
+    evaluationsToDo: rows.reduce((a, r) => a + r.evaluations - r.cached, 0),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. Evaluate
+
+interface EvalContext {
+  plan: TablePlan;
+  extractor: FeatureExtractor;
+  reference: Reference;
+  signal?: AbortSignal;
+  onSamples: (samplesDone: number) => void;
+}
+
+async function evaluateUnit(u: Unit, c: EvalContext): Promise<TableEvaluation> {
+  const { plan, extractor, reference } = c;
+  const { model, spec } = plan;
+  const n = spec.samples;
+  const t0 = performance.now();
+  const s = u.source;
+  if (s.kind === 'settings') {
+    const gen = await generate(model, s.settings, {
+      n,
+      batch: spec.batch,
+      seed: spec.seed,
+      classes: 'random',
+      signal: c.signal,
+      onProgress: (p) => c.onSamples(p.samplesDone),
+    });
+    const res = await evaluateSamples(
+      { model, extractor, reference, samples: gen.samples, n, conditioning: gen.labels },
+      TABLE_METRICS,
+    );
+    return {
+      source: { kind: 'settings', settings: s.settings },
+      run: u.run,
+      summary: res.summary,
+      nfe: mean(gen.nfe),
+      networkEvals: mean(gen.networkEvals),
+      seconds: (performance.now() - t0) / 1000,
+      flags: res.flags,
+      profile: null,
+    };
+  }
+  // The learner (TensorFlow.js with it) loads only when a policy is evaluated.
+  const { openPolicy } = await import('../learner/onnx-policy');
+  const policy = await openPolicy(s.dir, model);
+  try {
+    if (policy.iteration !== s.iteration)
+      throw new RangeError(
+        `${u.run}: its checkpoint changed while the table read it (iteration ${s.iteration}, now ${policy.iteration}); is it still training? Run the table again once it stops`,
+      );
+    const ev = await evaluatePolicy(policy, {
+      extractor,
+      reference,
+      n,
+      seed: spec.seed,
+      temperature: s.temperature,
+      metrics: TABLE_METRICS,
+      signal: c.signal,
+      onProgress: (p) => c.onSamples(p.samplesDone),
+    });
+    return {
+      source: { kind: 'policy', iteration: policy.iteration, temperature: s.temperature },
+      run: u.run,
+      summary: ev.result.summary,
+      nfe: ev.nfe,
+      networkEvals: ev.networkEvals,
+      seconds: (performance.now() - t0) / 1000,
+      flags: ev.result.flags,
+      profile: { actions: [...policy.spec.actions], sigmas: ev.sigmas, profile: ev.profile },
+    };
+  } finally {
+    await policy.dispose();
+  }
+}
+
+export interface TableRun {
+  result: TableResult;
+  /** Evaluations computed by this invocation, and taken from the cache. */
+  computed: number;
+  cached: number;
+  /** The files written, relative to the output folder. */
+  files: string[];
+}
+
+/**
+ * Evaluates every row of the plan the cache lacks (saving each evaluation as it finishes and
+ * rewriting the table files), then writes the table. Throws SamplingCancelled when `signal` aborts:
+ * what finished is saved.
+ */
+export async function runTable(
+  plan: TablePlan,
+  o: { signal?: AbortSignal; onEvent?: (e: EngineEvent) => void } = {},
+): Promise<TableRun> {
+  const { model, spec } = plan;
+  const outDir = plan.outDir;
+  if (!outDir) throw new Error('runTable needs an output folder');
+  const emit = o.onEvent ?? ((): void => undefined);
+  let computed = 0;
+  let cached = 0;
+  // Equal-nfe rows come last: they need their runs row's NFE.
+  const order = [
+    ...plan.rows.filter((r) => r.spec.kind !== 'equal-nfe'),
+    ...plan.rows.filter((r) => r.spec.kind === 'equal-nfe'),
+  ];
+  // The ETA weighs each evaluation by its estimated network passes (a renoise policy's can be many times a row's).
+  const weights = new Map<PlannedRow, number>(
+    plan.rows.map((r) => [r, Math.max(1, estimateRow(plan, r).networkEvals)]),
+  );
+  const todo = order.flatMap((r) => (r.units ? r.units.filter((u) => !u.result).map(() => r) : [r]));
+  const workTotal = todo.reduce((a, r) => a + weights.get(r)! * spec.samples, 0);
+  const samplesTotal = todo.length * spec.samples;
+  let workDone = 0;
+  let samplesDone = 0;
+  const t0 = performance.now();
+
+  const extractor = await extractorForModel(model);
+  try {
+    const reference = await referenceFor(model, extractor);
+    let files: string[] = [];
+    const write = async (): Promise<void> => {
+      files = await writeTable(outDir, plan, extractor.name);
+    };
+    for (const r of order) {
+      await atRow(plan, r, async () => {
+        if (!r.units) resolveEqualNfe(plan, r, emit);
+        const units = r.units!;
+        for (const [i, u] of units.entries()) {
+          const what = `${rowName(r)}${units.length > 1 ? `, ${i + 1}/${units.length}` : ''}${u.run ? ` (${u.run})` : ''}`;
+          // Another row of this table (or another process) may have saved the same evaluation by now.
+          if (!u.result && u.file) u.result = readCache(u.file, u.key, emit);
+          if (u.result) {
+            cached++;
+            emit({ type: 'log', level: 'info', message: `${what}: cached` });
+            continue;
+          }
+          if (o.signal?.aborted) throw new SamplingCancelled();
+          emit({ type: 'log', level: 'info', message: `${what}: evaluating ${spec.samples} samples` });
+          const w = weights.get(r)!;
+          const progress = (inUnit: number): void => {
+            const elapsed = (performance.now() - t0) / 1000;
+            const work = workDone + inUnit * w;
+            const event = {
+              type: 'progress' as const,
+              task: 'table',
+              done: samplesDone + inUnit,
+              total: samplesTotal,
+              unit: 'samples',
+              elapsedSeconds: elapsed,
+              etaSeconds: work > 0 ? (elapsed * (workTotal - work)) / work : null,
+              row: r.spec.label,
+              evaluation: i + 1,
+              evaluations: units.length,
+            };
+            emit(event);
+          };
+          progress(0);
+          const ev = await evaluateUnit(u, {
+            plan,
+            extractor,
+            reference,
+            signal: o.signal,
+            onSamples: progress,
+          });
+          await writeFileAtomic(u.file!, JSON.stringify({ key: u.key, evaluation: ev }, infReplacer, 1) + '\n');
+          u.result = { ...ev, cached: false };
+          computed++;
+          workDone += w * spec.samples;
+          samplesDone += spec.samples;
+          progress(0);
+          await write();
+        }
+      });
+    }
+    await write();
+    return { result: assembleTable(plan, extractor.name), computed, cached, files };
+  } finally {
+    await extractor.dispose();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3. The table
+
+function mean(a: ArrayLike<number>): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i]!;
+  return a.length > 0 ? s / a.length : NaN;
+}
+
+/** The sample standard deviation (n − 1), as the spread of a few training seeds is reported. */
+export function sampleSd(a: number[]): number {
+  if (a.length < 2) return NaN;
+  const m = mean(a);
+  return Math.sqrt(a.reduce((t, x) => t + (x - m) ** 2, 0) / (a.length - 1));
+}
+
+const columnOf = (e: TableEvaluation, k: TableColumn): number =>
+  k === 'nfe' ? e.nfe : k === 'networkEvals' ? e.networkEvals : (e.summary[k] ?? NaN);
+
+/** The mean profile over a row's runs (they share steps and actions). */
+function meanProfile(ps: TableProfile[]): TableProfile {
+  const first = ps[0]!;
+  return {
+    actions: first.actions,
+    sigmas: first.sigmas,
+    profile: first.profile.map((row, l) => row.map((_, a) => mean(ps.map((p) => p.profile[l]![a]!)))),
+  };
+}
+
+/** A file name for a row's pictures: its label in lower-case letters, digits and dashes, unique in the table. */
+function slugs(plan: TablePlan): Map<PlannedRow, string> {
+  const out = new Map<PlannedRow, string>();
+  const used = new Set<string>();
+  for (const r of plan.rows) {
+    const base =
+      r.spec.label
+        .normalize('NFKD')
+        .toLowerCase()
+        .replace(/[^a-z0-9]+/g, '-')
+        .replace(/^-+|-+$/g, '') || 'row';
+    let s = base;
+    for (let k = 2; used.has(s); k++) s = `${base}-${k}`;
+    used.add(s);
+    out.set(r, s);
+  }
+  return out;
+}
+
+/** table.json's contents from the plan's evaluations so far (rows still evaluating: complete = false). */
+export function assembleTable(plan: TablePlan, extractor: string): TableResult {
+  const names = slugs(plan);
+  const groups: TableResult['groups'] = [];
+  for (const r of plan.rows) {
+    let g = groups.at(-1);
+    if (!g || g.title !== r.group) groups.push((g = { title: r.group, rows: [] }));
+    const done = (r.units ?? []).filter((u) => u.result).map((u) => u.result!);
+    const complete = !!r.units && done.length === r.units.length;
+    const stat = (f: (a: number[]) => number): Record<string, number> =>
+      Object.fromEntries(TABLE_COLUMNS.map((c) => [c.key, f(done.map((e) => columnOf(e, c.key)))]));
+    const learned = r.spec.kind === 'runs' && complete;
+    const slug = names.get(r)!;
+    const row: TableRowResult = {
+      group: r.group,
+      label: r.spec.label,
+      kind: r.spec.kind,
+      complete,
+      evaluations: done,
+      mean: stat(mean),
+      sd: done.length > 1 ? stat(sampleSd) : null,
+      note: r.note,
+      profiles: learned ? [`profiles/${slug}.png`, ...done.map((_, i) => `profiles/${slug}-${i + 1}.png`)] : [],
+    };
+    g.rows.push(row);
+  }
+  return {
+    format: 1,
+    title: plan.spec.title ?? plan.model.name,
+    model: plan.model.name,
+    samples: plan.spec.samples,
+    seed: plan.spec.seed,
+    metrics: TABLE_METRICS,
+    extractor,
+    groups,
+  };
+}
+
+/** "12.3456 ± 0.7890" (the catalogue's digits, shared/metrics.ts); "…" while the row is evaluating. */
+export function tableCell(row: TableRowResult, column: (typeof TABLE_COLUMNS)[number]): string {
+  if (!row.complete) return '…';
+  const m = formatMetric(column.metric, row.mean[column.key]);
+  return row.sd ? `${m} ± ${formatMetric(column.metric, row.sd[column.key])}` : m;
+}
+
+const mdEscape = (s: string): string => s.replace(/\|/g, '\\|');
+
+export function tableMarkdown(t: TableResult): string {
+  const rows = t.groups.flatMap((g) => g.rows);
+  const header = ['Group', 'Method', 'Runs', ...TABLE_COLUMNS.map((c) => c.label)];
+  const lines = [
+    `# ${mdEscape(t.title)}`,
+    '',
+    `${t.model}: ${t.samples} samples per evaluation with seed ${t.seed}, the same in every row. FID against the ` +
+      `model's reference statistics (features: ${basename(t.extractor)}), precision and recall (k = 3); NFE: guided denoiser ` +
+      'evaluations per sample; network passes per sample (a guided evaluation with w ≠ 1 costs two). Rows over ' +
+      'several runs (training seeds): mean ± sample standard deviation.',
+    '',
+    `| ${header.join(' | ')} |`,
+    `|${header.map((_, i) => (i < 2 ? '---' : '---:')).join('|')}|`,
+  ];
+  for (const g of t.groups)
+    g.rows.forEach((r, i) =>
+      lines.push(
+        `| ${i === 0 ? mdEscape(g.title) : ''} | ${mdEscape(r.label)} | ${r.kind === 'runs' || r.kind === 'recipe' ? r.evaluations.length : ''} | ${TABLE_COLUMNS.map((c) => tableCell(r, c)).join(' | ')} |`,
+      ),
+    );
+  const notes = rows.filter((r) => r.note).map((r) => `- ${mdEscape(r.label)}: ${r.note}`);
+  const flags = [...new Set(rows.flatMap((r) => r.evaluations.flatMap((e) => e.flags)))].map((f) => `- ${f}`);
+  if (notes.length + flags.length > 0) lines.push('', '## Notes', '', ...notes, ...flags);
+  const learned = rows.filter((r) => r.profiles.length > 0);
+  if (learned.length > 0) {
+    lines.push(
+      '',
+      '## Learned profiles',
+      '',
+      "The share of each action per noise level over the evaluation samples (the paper's Figure 2): one row per " +
+        'level, σ from high (top) to low, one column per action, darker = chosen more often. First the mean over ' +
+        'the runs, then each run.',
+    );
+    for (const r of learned) {
+      const p = r.evaluations[0]!.profile!;
+      lines.push(
+        '',
+        `### ${mdEscape(r.label)}`,
+        '',
+        `actions ${p.actions.join(', ')}; σ ${p.sigmas.map((s) => Number(s.toPrecision(3))).join(', ')}`,
+        '',
+        r.profiles.map((f, i) => `![${i === 0 ? 'mean' : mdEscape(r.evaluations[i - 1]!.run ?? '')}](${f})`).join(' '),
+      );
+    }
+  }
+  return lines.join('\n') + '\n';
+}
+
+function csvField(v: string): string {
+  return /[",\n\r]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v;
+}
+
+/** One line per row: group, label, kind, evaluations, complete, then each column's mean and sd (full precision). */
+export function tableCsv(t: TableResult): string {
+  const num = (v: number | undefined): string => (v === undefined || Number.isNaN(v) ? '' : String(v));
+  const header = [
+    'group',
+    'label',
+    'kind',
+    'evaluations',
+    'complete',
+    ...TABLE_COLUMNS.flatMap((c) => [c.key, `${c.key}_sd`]),
+    'note',
+  ];
+  const rows = t.groups.flatMap((g) =>
+    g.rows.map((r) => [
+      r.group,
+      r.label,
+      r.kind,
+      String(r.evaluations.length),
+      String(r.complete),
+      ...TABLE_COLUMNS.flatMap((c) => (r.complete ? [num(r.mean[c.key]), num(r.sd?.[c.key])] : ['', ''])),
+      r.note ?? '',
+    ]),
+  );
+  return [header, ...rows].map((row) => row.map(csvField).join(',')).join('\n') + '\n';
+}
+
+/** Writes table.md, table.csv, table.json and the learned rows' profile pictures; returns their paths (relative to `outDir`). */
+async function writeTable(outDir: string, plan: TablePlan, extractor: string): Promise<string[]> {
+  const t = assembleTable(plan, extractor);
+  const files: string[] = [];
+  const put = async (name: string, data: string | Uint8Array): Promise<void> => {
+    await writeFileAtomic(join(outDir, name), data);
+    files.push(name);
+  };
+  for (const r of t.groups.flatMap((g) => g.rows)) {
+    if (r.profiles.length === 0) continue;
+    const ps = r.evaluations.map((e) => e.profile!);
+    await put(r.profiles[0]!, encodePng(profileHeatmap(meanProfile(ps).profile)));
+    for (const [i, p] of ps.entries()) await put(r.profiles[i + 1]!, encodePng(profileHeatmap(p.profile)));
+  }
+  await put('table.csv', tableCsv(t));
+  await put('table.md', tableMarkdown(t));
+  await put('table.json', JSON.stringify(t, infReplacer, 2) + '\n');
+  return files;
+}
