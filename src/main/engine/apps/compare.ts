@@ -31,7 +31,7 @@ import { samplePng } from '../pictures';
 import { evaluatePolicy } from './evaluate-policy';
 import { openPolicy } from '../learner/onnx-policy';
 import type { ComparisonResult, RowKind } from '../../../shared/protocol';
-import { describeGuidance } from '../../../shared/sampler-settings';
+import type { SamplerSettings } from '../../../shared/sampler-settings';
 import type { GridAxis } from '../grid/axes';
 
 /** A request the caller can fix (an option that does not fit this run or model). */
@@ -79,6 +79,12 @@ export function comparedIntervals(m: { sigmaMin: number; sigmaMax: number; sigma
     lo: [0, ...[0.28, 1].map(scaled).filter((v) => v > m.sigmaMin)],
     hi: [...[2.9, 5.4].map(scaled).filter((v) => v < m.sigmaMax), Infinity],
   };
+}
+
+/** "w = 2, σ ∈ (0.28, 5.4]" */
+function intervalLabel(s: SamplerSettings): string {
+  const hi = s.guidanceSigmaHi === Infinity ? 'inf' : s.guidanceSigmaHi;
+  return `w = ${s.guidance}, σ ∈ (${s.guidanceSigmaLo}, ${hi}]`;
 }
 
 /** `source`: a run directory (its EMA heads) or an exported policy .onnx (sampled through ONNX Runtime). */
@@ -192,7 +198,7 @@ export async function comparePolicy(model: Model, source: string, o: CompareOpti
       if (interval)
         baselines.push({
           kind: 'best-interval',
-          name: `best interval ${describeGuidance(interval.settings)} (grid over the actions × ${intervals.lo.length} σ_lo × ${intervals.hi.length} σ_hi)`,
+          name: `best interval ${intervalLabel(interval.settings)} (grid over the actions × ${intervals.lo.length} σ_lo × ${intervals.hi.length} σ_hi)`,
           settings: interval.settings,
         });
     }
@@ -210,7 +216,7 @@ export async function comparePolicy(model: Model, source: string, o: CompareOpti
         if (interval)
           baselines.push({
             kind: 'grid-best-interval',
-            name: `best interval (grid): ${describeGuidance(interval.settings)}`,
+            name: `best interval (grid) ${intervalLabel(interval.settings)}`,
             settings: interval.settings,
           });
       } catch (e) {
