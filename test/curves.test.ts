@@ -13,7 +13,10 @@ import { resourcesDir } from '../src/main/engine/models/registry';
 import { generate, resolveSettings, scheduleFor } from '../src/main/engine/samplers/generate';
 import { Stream } from '../src/main/engine/samplers/random';
 import type { SamplerSettings, StepHook } from '../src/main/engine/samplers/types';
-import { comparedIntervals } from '../src/main/engine/apps/compare';
+import { comparedIntervals, comparePolicy } from '../src/main/engine/apps/compare';
+import { runTraining } from '../src/main/engine/apps/train';
+import { parseAxes, runGrid } from '../src/main/engine/grid';
+import { tinyConfig } from './helpers/config';
 import { readNpy, writeNpy, npyFloat32 } from '../src/main/engine/io/npy';
 import { curveAt, parseCurve, parseCurveText, type SamplerCurve } from '../src/shared/curve';
 import { DEFAULT_SAMPLER_SETTINGS, parseSamplerSettings } from '../src/shared/sampler-settings';
@@ -22,6 +25,7 @@ import { edmReference, maxAbsDiff, ScriptedNoise, type ReferenceOptions } from '
 import { assertUsageError, cli, lastJson } from './helpers/cli';
 
 const tmp = mkdtempSync(join(tmpdir(), 'ss-curves-'));
+process.env['SAMPLER_STUDIO_CACHE'] = join(tmp, 'cache');
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
 let ring: Model; // gmm-ring8: imperfect, so guidance changes the samples
@@ -486,4 +490,51 @@ describe('the command line', () => {
       /a guidance curve needs a class-conditional model/,
     );
   });
+});
+
+// ---- the comparison ----------------------------------------------------------------------------
+
+test('Compare with a grid result over the interval: its best constant and its best interval as rows', async () => {
+  const runDir = join(tmp, 'run');
+  const { learner } = await runTraining({ model: ring, config: tinyConfig({ iterations: 1 }), runDir });
+  await learner.dispose();
+  const gridDir = join(tmp, 'grid');
+  const { results } = await runGrid({
+    model: ring,
+    outDir: gridDir,
+    config: {
+      model: { name: ring.name, dir: ring.dir },
+      base: resolveSettings(ring, {}),
+      axes: parseAxes(['guidance=1.5,2', 'guidance-sigma-lo=0,0.3', 'guidance-sigma-hi=5,inf']),
+      n: 200,
+      seed: 0,
+      classes: 'random',
+      metrics: ['fid'],
+      metric: 'fid',
+    },
+  });
+  const cmp = await comparePolicy(ring, runDir, { n: 200, seed: 3, metrics: ['fid'], gridResult: gridDir });
+  const row = (kind: string) => cmp.rows.find((r) => r.kind === kind);
+  const constant = results.cells.filter(
+    (c) => c.settings.guidanceSigmaLo === 0 && c.settings.guidanceSigmaHi === Infinity,
+  );
+  const bestConstant = constant.reduce((a, b) => (b.summary['fid']! < a.summary['fid']! ? b : a));
+  assert.equal(row('grid-best')?.name, 'best constant (grid)');
+  const best = results.best!.settings;
+  assert.equal(
+    row('grid-best-interval')?.name,
+    `best interval (grid) w = ${best.guidance}, σ ∈ (${best.guidanceSigmaLo}, ${best.guidanceSigmaHi === Infinity ? 'inf' : best.guidanceSigmaHi}]`,
+  );
+  // Each row samples its cell's settings: the passes tell the interval from the constant.
+  const passes = (s: SamplerSettings) => {
+    const t = scheduleFor(ring, resolveSettings(ring, {}));
+    let guided = 0;
+    for (let i = 0; i < 18; i++) {
+      const inside = (sigma: number) => sigma > s.guidanceSigmaLo && sigma <= s.guidanceSigmaHi;
+      guided += Number(inside(t[i]!)) + Number(i < 17 && inside(t[i + 1]!));
+    }
+    return 35 + guided;
+  };
+  assert.equal(row('grid-best')!.networkEvals, passes(bestConstant.settings));
+  assert.equal(row('grid-best-interval')!.networkEvals, passes(best));
 });
