@@ -209,7 +209,12 @@ test('web mode: compare the learned policy with the best constant guidance, sear
   assert.match(text, /policy \(cfg, rkl, τ=1\)/);
   assert.match(text, /no guidance \/ plain/);
   assert.match(text, /best constant w = [0-9.]+ \(grid over the actions\)/);
-  assert.equal(await page.getByTestId('compare-samples').count(), 3);
+  // A cfg policy: the same grid crosses the actions with guidance intervals.
+  assert.match(
+    text,
+    /best interval w = [0-9.]+, σ ∈ \([0-9.]+, ([0-9.]+|inf)\] \(grid over the actions × 3 σ_lo × 3 σ_hi\)/,
+  );
+  assert.equal(await page.getByTestId('compare-samples').count(), 4);
   // The temperature slider re-evaluates the policy.
   const slider = page.getByRole('slider', { name: 'policy temperature' });
   await slider.focus();

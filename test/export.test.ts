@@ -344,7 +344,7 @@ test('CLI: export a run, then `sample --policy policy.onnx` gives the same sampl
   assert.match(fixed.stderr, /--steps cannot be combined with --policy/);
   const ev = await cli('eval', '--policy', out, '--n', '300', '--best-constant', '--json');
   assert.equal(ev.code, 0, ev.stderr);
-  const cmp = lastJson(ev.stdout) as { rows: { name: string; nfe: number }[]; iteration: number };
+  const cmp = lastJson(ev.stdout) as { rows: { kind: string; name: string; nfe: number }[]; iteration: number };
   assert.equal(cmp.iteration, 2);
   assert.match(cmp.rows[0]!.name, /^policy \(cfg/);
   // The best constant, searched over the policy's own action values on another seed.
@@ -353,6 +353,10 @@ test('CLI: export a run, then `sample --policy policy.onnx` gives the same sampl
   const w = Number(/w = ([0-9.]+)/.exec(best.name)![1]);
   assert.ok(defaultConfig('cfg').actions.includes(w), `w = ${w} is one of the actions`);
   assert.equal(best.nfe, 35);
+  // and, for a cfg policy, the best guidance interval from the same grid (actions × 3 σ_lo × 3 σ_hi).
+  const interval = cmp.rows.find((r) => r.kind === 'best-interval');
+  assert.ok(interval && /^best interval w = [0-9.]+, σ ∈ \(/.test(interval.name), JSON.stringify(cmp.rows));
+  assert.equal(interval.nfe, 35);
 });
 
 test('a truncated, foreign or inconsistent policy file is a clear error, not a crash', async () => {

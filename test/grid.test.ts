@@ -68,13 +68,16 @@ describe('axes', () => {
     assert.deepEqual(parseAxis('s-tmax=1,50,inf').values, [1, 50, Infinity]);
     assert.deepEqual(parseAxis('restart-k=0,1,2').values, [0, 1, 2]);
     assert.deepEqual(parseAxis('restart-steps=2:6:2').values, [2, 4, 6]);
-    assert.equal(AXIS_NAMES.length, 14);
+    assert.equal(AXIS_NAMES.length, 16);
     for (const name of AXIS_NAMES) assert.equal(parseAxis(`${name}=1`).name, name);
   });
 
   test('bad axes are clear errors', () => {
     throwsGrid(() => parseAxis('guidance'), /expected NAME=START:END:STEP or NAME=V1,V2/);
-    throwsGrid(() => parseAxis('cfg=1,2'), /cfg: unknown axis; axes are guidance, churn, steps/);
+    throwsGrid(
+      () => parseAxis('cfg=1,2'),
+      /cfg: unknown axis; axes are guidance, guidance-sigma-lo, guidance-sigma-hi, churn, steps/,
+    );
     throwsGrid(() => parseAxis('guidance='), /guidance: no values/);
     throwsGrid(() => parseAxis('guidance=1,,2'), /empty value/);
     throwsGrid(() => parseAxis('guidance=1,two'), /"two" is not a number/);
@@ -539,5 +542,181 @@ describe('the grid command', () => {
     assert.equal(c.code, 0, c.stderr);
     const res = lastJson(c.stdout) as { computed: number; resumed: number; totals: { done: number } };
     assert.deepEqual([res.resumed, res.computed, res.totals.done], [done, 6 - done, 6]);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// The guidance interval as axes, the best-interval baseline, curves in saved grids
+
+describe('guidance intervals and curves in a grid', () => {
+  const evalBaseline = (baseline: string, out: string) =>
+    cli(
+      'eval',
+      '--model',
+      'gmm-ring8',
+      '--baseline',
+      baseline,
+      '--grid-result',
+      out,
+      '--n',
+      '500',
+      '--metrics',
+      'fid',
+      '--json',
+    );
+
+  test('axes guidance-sigma-lo × guidance-sigma-hi: passes saved outside the interval; best-interval and best-constant read one grid', async () => {
+    const out = newDir();
+    const axes = ['--axis', 'guidance-sigma-lo=0,0.3', '--axis', 'guidance-sigma-hi=5,inf'];
+    const r = await cli(
+      'grid',
+      '--model',
+      'gmm-ring8',
+      '--guidance',
+      '2',
+      ...axes,
+      '--n',
+      '500',
+      '--out',
+      out,
+      '--json',
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const res = lastJson(r.stdout) as unknown as GridResults;
+    assert.deepEqual(
+      res.cells.map((c) => [c.values['guidance-sigma-lo'], c.settings.guidanceSigmaHi]),
+      [
+        [0, 5],
+        [0, Infinity],
+        [0.3, 5],
+        [0.3, Infinity],
+      ].map(([lo, hi]) => [lo, hi === Infinity ? 'inf' : hi]),
+    );
+    // Heun 18 (σ 80 … 0.002): 35 evaluations, each guided one a second pass. Guided: (0, 5]: t_8 … t_17
+    // (Euler) and t_8 … t_17 (corrections) = 20; everywhere: 35; (0.3, 5]: t_8 … t_11 twice = 8;
+    // (0.3, ∞]: t_0 … t_11 and t_1 … t_11 = 23.
+    assert.deepEqual(
+      res.cells.map((c) => c.networkEvalsPerSample),
+      [55, 70, 43, 58],
+    );
+    for (const c of res.cells) assert.equal(c.nfePerSample, 35);
+
+    // best-interval: the best cell; same n and seed ⇒ the same FID.
+    const bi = await evalBaseline('best-interval', out);
+    assert.equal(bi.code, 0, bi.stderr);
+    const ev = lastJson(bi.stdout) as { settings: Record<string, unknown>; summary: { fid: number } };
+    assert.equal(ev.summary.fid, res.best!.value);
+    assert.equal(ev.settings['guidanceSigmaLo'], res.best!.values['guidance-sigma-lo']);
+    // best-constant: the best cell that guides at every σ, here the only one, (0, ∞].
+    const bc = await evalBaseline('best-constant', out);
+    assert.equal(bc.code, 0, bc.stderr);
+    const constant = lastJson(bc.stdout) as { settings: Record<string, unknown>; summary: { fid: number } };
+    assert.deepEqual([constant.settings['guidanceSigmaLo'], constant.settings['guidanceSigmaHi']], [0, 'inf']);
+    assert.equal(constant.summary.fid, res.cells[1]!.summary['fid']);
+
+    // A grid without interval axes has no best interval; one whose cells all have an interval no best constant.
+    const plain = newDir();
+    assert.equal(
+      (await cli('grid', '--model', 'gmm-ring8', '--axis', 'guidance=1,2', '--n', '200', '--out', plain)).code,
+      0,
+    );
+    usageError(
+      await evalBaseline('best-interval', plain),
+      /its grid has axes guidance, no guidance interval; run `grid` with --axis guidance-sigma-lo/,
+    );
+    const narrow = newDir();
+    const n = await cli(
+      'grid',
+      '--model',
+      'gmm-ring8',
+      '--guidance',
+      '2',
+      '--axis',
+      'guidance-sigma-lo=0.3,1',
+      '--n',
+      '200',
+      '--out',
+      narrow,
+    );
+    assert.equal(n.code, 0, n.stderr);
+    usageError(
+      await evalBaseline('best-constant', narrow),
+      /no finished cell guides at every σ .* use --baseline best-interval/,
+    );
+  });
+
+  test('a flag standing in for an axis is refused; a curve survives results.json and a resumed grid; old files read', async () => {
+    const out = newDir();
+    usageError(
+      await cli(
+        'grid',
+        '--model',
+        'gmm-ring8',
+        '--guidance-interval',
+        '2:0.3:5',
+        '--axis',
+        'guidance-sigma-lo=0,1',
+        '--out',
+        out,
+      ),
+      /--guidance-interval 2:0\.3:5 and --axis guidance-sigma-lo are both given; drop one/,
+    );
+    const curveFile = join(tmp, 'w.json');
+    const curve = {
+      parameter: 'guidance',
+      points: [
+        { sigma: 5, value: 2.5 },
+        { sigma: 0.3, value: 1 },
+      ],
+    };
+    writeFileSync(curveFile, JSON.stringify(curve));
+    usageError(
+      await cli('grid', '--model', 'gmm-ring8', '--guidance-curve', curveFile, '--axis', 'guidance=1,2', '--out', out),
+      /--guidance-curve .*w\.json and --axis guidance are both given; drop one/,
+    );
+    const args = [
+      'grid',
+      '--model',
+      'gmm-ring8',
+      '--guidance-curve',
+      curveFile,
+      '--axis',
+      'steps=8,12',
+      '--n',
+      '200',
+      '--out',
+      out,
+      '--json',
+    ];
+    const first = await cli(...args);
+    assert.equal(first.code, 0, first.stderr);
+    const saved = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as {
+      config: { base: Record<string, unknown> };
+      cells: { settings: Record<string, unknown> }[];
+    };
+    assert.deepEqual(saved.config.base['guidanceCurve'], curve);
+    assert.deepEqual(saved.cells[1]!.settings['guidanceCurve'], curve);
+    const again = await cli(...args);
+    assert.equal(again.code, 0, again.stderr);
+    assert.deepEqual([lastJson(again.stdout)['computed'], lastJson(again.stdout)['resumed']], [0, 2]);
+    // Another curve is another grid.
+    writeFileSync(curveFile, JSON.stringify({ ...curve, points: [{ sigma: 5, value: 3 }] }));
+    usageError(await cli(...args), /holds another grid: settings guidanceCurve: /);
+
+    // results.json saved before the interval and the curves (no such keys) continues as the same grid.
+    const old = newDir();
+    const oldArgs = ['grid', '--model', 'gmm-ring8', '--axis', 'guidance=1,2', '--n', '200', '--out', old, '--json'];
+    assert.equal((await cli(...oldArgs)).code, 0);
+    const file = join(old, 'results.json');
+    const json = JSON.parse(readFileSync(file, 'utf8')) as {
+      config: { base: Record<string, unknown> };
+      cells: { settings: Record<string, unknown> }[];
+    };
+    for (const s of [json.config.base, ...json.cells.map((c) => c.settings)])
+      for (const k of ['guidanceSigmaLo', 'guidanceSigmaHi', 'guidanceCurve', 'churnCurve']) delete s[k];
+    writeFileSync(file, JSON.stringify(json));
+    const resumed = await cli(...oldArgs);
+    assert.equal(resumed.code, 0, resumed.stderr);
+    assert.deepEqual([lastJson(resumed.stdout)['computed'], lastJson(resumed.stdout)['resumed']], [0, 2]);
   });
 });

@@ -27,7 +27,7 @@ import {
   type SelectionMetric,
 } from '../main/engine/grid';
 import { deviceFromFlag, num, printUsage, Reporter, UsageError } from './common';
-import { classesFromFlag, samplerSettingsFromFlags, SAMPLING_RUN_OPTIONS } from './sampler-flags';
+import { classesFromFlag, flagSetting, samplerSettingsFromFlags, SAMPLING_RUN_OPTIONS } from './sampler-flags';
 import { MAX_BATCH, MAX_EVAL_SAMPLES, MAX_SEED } from '../shared/limits';
 
 export const GRID_OPTIONS = {
@@ -101,9 +101,8 @@ export async function cmdGrid(argv: string[], signal: AbortSignal): Promise<void
     throw new UsageError((e as Error).message);
   }
   for (const a of axes) {
-    const given = (v as Record<string, unknown>)[a.name];
-    if (given !== undefined)
-      throw new UsageError(`--${a.name} ${String(given)} and --axis ${a.name} are both given; drop one`);
+    const given = flagSetting(v, a.name);
+    if (given !== null) throw new UsageError(`${given} and --axis ${a.name} are both given; drop one`);
   }
   const metric = (v.metric ?? 'fid') as SelectionMetric;
   if (!isSelectionMetric(metric))

@@ -1,6 +1,10 @@
 // The sampler flags that sample, eval and grid take: one per sampler setting, from its schema
-// (shared/sampler-settings.ts), checked against the model.
+// (shared/sampler-settings.ts), checked against the model; and three that are not one setting each:
+//   --guidance-interval W:σ_lo:σ_hi   sets guidance, guidance-sigma-lo and guidance-sigma-hi at once
+//   --guidance-curve FILE             w(σ) from a curve file (shared/curve.ts)
+//   --churn-curve FILE                γ(t_i) from a curve file
 
+import { readFileSync } from 'node:fs';
 import type { ParseArgsConfig } from 'node:util';
 import type { Denoiser } from '../main/engine/models/model';
 import { resolveSettings, type ClassChoice, type ResolvedSettings } from '../main/engine/samplers/generate';
@@ -11,14 +15,115 @@ import {
   SAMPLER_FIELDS,
   type SamplerSettings,
 } from '../shared/sampler-settings';
-import { flagOptions, valuesFromFlags } from '../shared/schema';
+import { fieldError, flagOptions, parseFlagValue, valuesFromFlags } from '../shared/schema';
+import { parseCurveText, type CurveParameter, type SamplerCurve } from '../shared/curve';
 import { num, UsageError } from './common';
 
 /** The sampler flags shared by sample, eval and grid: every sampler setting's flag (shared/sampler-settings.ts). */
 export const SAMPLER_OPTIONS = {
   ...flagOptions(SAMPLER_FIELDS),
   ...flagOptions(RESTART_FIELDS),
+  'guidance-interval': { type: 'string' },
+  'guidance-curve': { type: 'string' },
+  'churn-curve': { type: 'string' },
 } satisfies ParseArgsConfig['options'];
+
+/** The settings each flag that is not one setting stands in for (by their flags). */
+const STANDS_FOR = {
+  'guidance-interval': ['guidance', 'guidance-sigma-lo', 'guidance-sigma-hi'],
+  'guidance-curve': ['guidance', 'guidance-sigma-lo', 'guidance-sigma-hi'],
+  'churn-curve': ['churn', 's-tmin', 's-tmax'],
+} as const;
+
+const given = (v: SamplerFlagValues, flag: string): boolean => v[flag] !== undefined;
+const showFlag = (v: SamplerFlagValues, flag: string): string => `--${flag} ${String(v[flag])}`;
+
+/**
+ * The flag on this command line that sets the setting `name` (a flag, as the grid names its axes):
+ * "--guidance 2", or "--guidance-interval 2:0.28:5.4" / "--guidance-curve w.json" standing in for
+ * it; null when none does.
+ */
+export function flagSetting(v: SamplerFlagValues, name: string): string | null {
+  if (given(v, name)) return showFlag(v, name);
+  for (const [flag, settings] of Object.entries(STANDS_FOR))
+    if (given(v, flag) && (settings as readonly string[]).includes(name)) return showFlag(v, flag);
+  return null;
+}
+
+/** --guidance-interval W:σ_lo:σ_hi as the three settings, each within its field's bounds. */
+function intervalFromFlag(text: string): Pick<SamplerSettings, 'guidance' | 'guidanceSigmaLo' | 'guidanceSigmaHi'> {
+  const parts = text.split(':');
+  if (parts.length !== 3)
+    throw new UsageError(
+      `--guidance-interval takes W:σ_lo:σ_hi (e.g. 2:0.28:5.4: w = 2 where 0.28 < σ ≤ 5.4, 1 elsewhere; σ_hi may be inf), got "${text}"`,
+    );
+  const keys = ['guidance', 'guidanceSigmaLo', 'guidanceSigmaHi'] as const;
+  const names = ['W', 'σ_lo', 'σ_hi'];
+  const values = keys.map((k, i) => {
+    const x = parseFlagValue(SAMPLER_FIELDS[k], parts[i]!);
+    const problem = fieldError(SAMPLER_FIELDS[k], x);
+    if (problem) throw new UsageError(`--guidance-interval ${text}: ${names[i]} ${problem}, got "${parts[i]!.trim()}"`);
+    return x as number;
+  });
+  const [guidance, lo, hi] = values as [number, number, number];
+  if (!(lo < hi))
+    throw new UsageError(`--guidance-interval ${text}: σ_lo must be < σ_hi (w applies where σ_lo < σ ≤ σ_hi)`);
+  return { guidance, guidanceSigmaLo: lo, guidanceSigmaHi: hi };
+}
+
+/** A curve file given to --guidance-curve / --churn-curve: read, checked, and of the flag's parameter. */
+export function curveFromFlag(
+  flag: 'guidance-curve' | 'churn-curve',
+  path: string,
+  parameter: CurveParameter,
+): SamplerCurve {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new UsageError(
+      code === 'ENOENT'
+        ? `--${flag} ${path}: no such file; give a curve file (JSON: {"parameter": "${parameter}", "points": [{"sigma": σ, "value": v}, …]})`
+        : code === 'EISDIR'
+          ? `--${flag} ${path} is a directory; give a curve file`
+          : `--${flag} ${path}: cannot be read (${(e as Error).message})`,
+    );
+  }
+  let curve: SamplerCurve;
+  try {
+    curve = parseCurveText(text, path);
+  } catch (e) {
+    throw new UsageError(`--${flag} ${(e as Error).message}`);
+  }
+  if (curve.parameter !== parameter)
+    throw new UsageError(
+      `--${flag} ${path}: holds a ${curve.parameter} curve ("parameter": "${curve.parameter}"); --${flag} takes a ${parameter} curve (give it to --${curve.parameter}-curve)`,
+    );
+  return curve;
+}
+
+/** The settings the three flags that are not one setting each stand for, refusing the flags they would silently override. */
+function standInSettings(v: SamplerFlagValues): Partial<SamplerSettings> {
+  const out: Partial<SamplerSettings> = {};
+  for (const [flag, settings] of Object.entries(STANDS_FOR)) {
+    if (!given(v, flag)) continue;
+    const clash = settings.find((f) => given(v, f));
+    if (clash)
+      throw new UsageError(
+        `--${flag} cannot be combined with --${clash}: ${flag === 'guidance-interval' ? 'it sets guidance, guidance-sigma-lo and guidance-sigma-hi at once' : `the curve gives ${flag === 'guidance-curve' ? 'w at every σ' : 'γ at every step'}`}; drop one`,
+      );
+  }
+  if (given(v, 'guidance-curve') && given(v, 'guidance-interval'))
+    throw new UsageError(
+      '--guidance-curve cannot be combined with --guidance-interval: the curve gives w at every σ; drop one',
+    );
+  if (typeof v['guidance-interval'] === 'string') Object.assign(out, intervalFromFlag(v['guidance-interval']));
+  if (typeof v['guidance-curve'] === 'string')
+    out.guidanceCurve = curveFromFlag('guidance-curve', v['guidance-curve'], 'guidance');
+  if (typeof v['churn-curve'] === 'string') out.churnCurve = curveFromFlag('churn-curve', v['churn-curve'], 'churn');
+  return out;
+}
 
 /** The flags of every command that samples a model: sample, eval, grid. */
 export const SAMPLING_RUN_OPTIONS = {
@@ -47,6 +152,7 @@ export function samplerSettingsFromFlags(
     ...DEFAULT_SAMPLER_SETTINGS,
     ...base,
     ...top,
+    ...standInSettings(v),
     restart: { ...DEFAULT_SAMPLER_SETTINGS.restart, ...base.restart, ...restart },
   };
   try {
@@ -56,7 +162,9 @@ export function samplerSettingsFromFlags(
       (e as Error).message
         .replace(/^sampler flags: /, '')
         .replace(/(^|; )([a-z-]+) must be/g, '$1--$2 must be')
-        .replace(/must be ([≤<]) ([a-z-]+)/g, 'must be $1 --$2'),
+        .replace(/must be ([≤<]) ([a-z-]+)/g, 'must be $1 --$2')
+        .replace(/(^|; )([a-z-]+) cannot be combined with ([a-z-]+)/g, '$1--$2 cannot be combined with --$3')
+        .replace(/; leave ([a-z-]+) at/g, '; leave --$1 at'),
     );
   }
 }

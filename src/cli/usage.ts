@@ -14,6 +14,11 @@ Commands:
   sample --model ID|DIR --out F.npy  draw samples
     sampler flags (sample, eval, grid):
 ${[...helpLines(SAMPLER_FIELDS, '      '), ...helpLines(RESTART_FIELDS, '      ')].join('\n')}
+      --guidance-interval W:σ_lo:σ_hi       w where σ_lo < σ ≤ σ_hi, 1 elsewhere (sets the three flags above; e.g. 2:0.28:5.4)
+      --guidance-curve FILE                 w(σ) from a curve file: {"parameter": "guidance", "points": [{"sigma": σ, "value": w}, …]},
+                                            linear in log σ between points, constant beyond them; w ≥ 0
+      --churn-curve FILE                    EDM's γ(t_i) per step from a curve file ("parameter": "churn", γ in [0, √2−1]),
+                                            in place of --churn/--s-tmin/--s-tmax (euler, heun, edm)
       --class K|random|none (random)
       --n N (64)   --batch B (256)   --seed S (0)   --init-noise noise.npy
       --grid grid.png   --device auto|cpu|cuda
@@ -22,7 +27,7 @@ ${[...helpLines(SAMPLER_FIELDS, '      '), ...helpLines(RESTART_FIELDS, '      '
                                      through ONNX Runtime (the policy fixes the sampler and its steps)
   eval --model ID|DIR [sample flags] --n N (2048)   sample and score against the model's data
       --metrics fid,kid,precision,recall,density,coverage,classes
-      --baseline no-guidance|best-constant|edm-stochastic|equal-nfe  [--nfe N] [--grid-result DIR]
+      --baseline no-guidance|best-constant|best-interval|edm-stochastic|equal-nfe  [--nfe N] [--grid-result DIR]
       --kid-subsets K (100) --kid-subset-size M (1000)
   eval --policy RUN_DIR|policy.onnx [--n N (4000)] [--seed S] [--temperature T] [--grid-result DIR] [--per-class]
       [--best-constant]              cfg/gamma: also search the best constant action (grid over the policy's

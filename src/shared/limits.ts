@@ -1,6 +1,7 @@
-// Sizes and seeds a command or a setting may ask for: the settings' schemas (learner-config.ts) and
-// the commands' own flags (--n, --batch, --seed, …, in src/cli/) take their bounds from here. Each
-// says why it is where it is. No imports: every command may load this.
+// Sizes, seeds and scales a command or a setting may ask for: the settings' schemas
+// (learner-config.ts, sampler-settings.ts, curve.ts) and the commands' own flags (--n, --batch,
+// --seed, …, in src/cli/) take their bounds from here. Each says why it is where it is. No imports:
+// every command may load this.
 
 /** Largest seed: the random streams mix 32-bit words (samplers/random.ts), as NumPy's seeds are 32-bit. */
 export const MAX_SEED = 2 ** 32 - 1;
@@ -23,3 +24,9 @@ export const MAX_KID_SUBSETS = 10_000;
 
 /** Largest k of the k-NN metrics (precision, recall, density, coverage): Kynkäänniemi et al. use 3, Naeem et al. 5; at 1,000 a ball is no longer local. */
 export const MAX_NEIGHBOURS = 1000;
+
+/** Largest |w|: published scales are 1–10 (Stable Diffusion 7.5); at 1,000 the bundled ring's samples overflow float32. */
+export const MAX_GUIDANCE = 100;
+
+/** EDM's largest churn γ (Karras et al. 2022, Alg. 2): t̂ = t(1+γ) ≤ √2·t, never more noise added than is there. */
+export const GAMMA_MAX = Math.SQRT2 - 1;

@@ -98,7 +98,7 @@ export const RunSummarySchema = z.object({
 
 /** What a comparison row is: the policy, plain sampling, EDM's stochastic settings, EDM with the most
  * steps within / fewest steps above the policy's NFE and the two mixed at exactly its NFE, the best
- * constant action searched now, or a grid result's best. */
+ * constant action or guidance interval searched now, or a grid result's best constant or interval. */
 export const ROW_KINDS = [
   'policy',
   'plain',
@@ -107,7 +107,9 @@ export const ROW_KINDS = [
   'equal-nfe-above',
   'equal-nfe-mixed',
   'best-constant',
+  'best-interval',
   'grid-best',
+  'grid-best-interval',
 ] as const;
 export type RowKind = (typeof ROW_KINDS)[number];
 

@@ -11,6 +11,7 @@ import {
   valueAt,
   int,
   issueMessages,
+  kebab,
   nullableNum,
   num,
   objectSchema,
@@ -18,6 +19,8 @@ import {
   type NumberField,
   type ValuesOf,
 } from './schema';
+import { MAX_GUIDANCE } from './limits';
+import { curveSchema, type SamplerCurve } from './curve';
 
 export const SAMPLERS = ['euler', 'heun', 'edm', 'ddim', 'restart'] as const;
 export type SamplerName = (typeof SAMPLERS)[number];
@@ -34,8 +37,8 @@ export const SIGMA_LIMIT = 1e4;
 /** Most noise levels N: DDPM's T = 1,000; EDM's longest published schedules are 256 steps (ImageNet-64 stochastic, 511 NFE). */
 export const MAX_STEPS = 1000;
 
-/** Largest |w|: published scales are 1–10 (Stable Diffusion 7.5); at 1,000 the bundled ring's samples overflow float32. */
-export const MAX_GUIDANCE = 100;
+// Largest |w|: in shared/limits.ts, where curve files (shared/curve.ts) read it too.
+export { MAX_GUIDANCE };
 
 export const SAMPLER_FIELDS = {
   sampler: choice(SAMPLERS, {
@@ -46,7 +49,24 @@ export const SAMPLER_FIELDS = {
     default: 1,
     min: -MAX_GUIDANCE,
     max: MAX_GUIDANCE,
-    help: 'classifier-free guidance scale w (1 = none)',
+    help: 'classifier-free guidance scale w (1 = none), applied where guidance-sigma-lo < σ ≤ guidance-sigma-hi',
+  }),
+  // The guidance interval (Kynkäänniemi et al. 2024): w inside (σ_lo, σ_hi], 1 outside, tested at
+  // each denoiser evaluation (samplers/guidance.ts, the note on the interval). The defaults guide everywhere.
+  guidanceSigmaLo: num({
+    default: 0,
+    min: 0,
+    max: SIGMA_LIMIT,
+    flag: 'guidance-sigma-lo',
+    help: 'σ_lo: no guidance at σ ≤ σ_lo (Kynkäänniemi et al. 2024: 0.28 on ImageNet-512 and SD-XL)',
+  }),
+  guidanceSigmaHi: num({
+    default: Infinity,
+    gt: 0,
+    max: SIGMA_LIMIT,
+    inf: true,
+    flag: 'guidance-sigma-hi',
+    help: 'σ_hi: no guidance at σ > σ_hi (Kynkäänniemi et al. 2024: 2.9 to 5.4)',
   }),
   churn: num({
     default: 0,
@@ -145,17 +165,43 @@ export const RESTART_FIELDS = {
 };
 
 export type RestartSettings = ValuesOf<typeof RESTART_FIELDS>;
-export type SamplerSettings = ValuesOf<typeof SAMPLER_FIELDS> & { restart: RestartSettings };
+/** The curves a file gives (shared/curve.ts, flags --guidance-curve / --churn-curve); null: none. */
+export interface CurveSettings {
+  /** w(σ) at every denoiser evaluation, in place of guidance and its interval. */
+  guidanceCurve: SamplerCurve | null;
+  /** γ(t_i) per step of the euler / heun / edm samplers, in place of churn, s-tmin and s-tmax. */
+  churnCurve: SamplerCurve | null;
+}
+export type SamplerSettings = ValuesOf<typeof SAMPLER_FIELDS> & { restart: RestartSettings } & CurveSettings;
+
+// [Note: settings saved before the interval and the curves]
+// A saved file carries every field (shared/schema.ts), but grid results saved before the guidance
+// interval and the curves existed lack those four keys. Their defaults mean exactly what such a
+// file meant — guidance at every σ, no curve — so a missing one reads as its default; a present
+// one is checked as usual.
+const ADDED_LATER: Pick<SamplerSettings, 'guidanceSigmaLo' | 'guidanceSigmaHi' | keyof CurveSettings> = {
+  guidanceSigmaLo: 0,
+  guidanceSigmaHi: Infinity,
+  guidanceCurve: null,
+  churnCurve: null,
+};
 
 export const RestartSettingsSchema = objectSchema(RESTART_FIELDS);
-export const SamplerSettingsSchema: z.ZodType<SamplerSettings> = z.strictObject({
-  ...(objectSchema(SAMPLER_FIELDS) as unknown as z.ZodObject).shape,
-  restart: RestartSettingsSchema,
-}) as unknown as z.ZodType<SamplerSettings>;
+export const SamplerSettingsSchema: z.ZodType<SamplerSettings> = z.preprocess(
+  (v) => (v !== null && typeof v === 'object' && !Array.isArray(v) ? { ...ADDED_LATER, ...v } : v),
+  z.strictObject({
+    ...(objectSchema(SAMPLER_FIELDS) as unknown as z.ZodObject).shape,
+    restart: RestartSettingsSchema,
+    guidanceCurve: curveSchema('guidance').nullable(),
+    churnCurve: curveSchema('churn').nullable(),
+  }),
+) as unknown as z.ZodType<SamplerSettings>;
 
 export const DEFAULT_SAMPLER_SETTINGS: SamplerSettings = {
   ...defaultsOf(SAMPLER_FIELDS),
   restart: defaultsOf(RESTART_FIELDS),
+  guidanceCurve: null,
+  churnCurve: null,
 };
 
 /** EDM's published stochastic settings (Karras et al. 2022, Table 5), a baseline preset. */
@@ -205,6 +251,31 @@ function crossFieldProblems(s: SamplerSettings): string[] {
     );
   if (s.sigmaMin !== null && s.sigmaMax !== null && !(s.sigmaMin < s.sigmaMax))
     out.push(`sigma-min must be < sigma-max, got ${s.sigmaMin} ≥ ${s.sigmaMax}`);
+  if (!(s.guidanceSigmaLo < s.guidanceSigmaHi))
+    out.push(
+      `guidance-sigma-lo must be < guidance-sigma-hi, got ${s.guidanceSigmaLo} ≥ ${s.guidanceSigmaHi} (guidance applies where σ_lo < σ ≤ σ_hi)`,
+    );
+  // A curve gives its parameter at every σ: a setting it replaces must keep its default, or it would be silently ignored.
+  const replaced = (
+    curve: keyof CurveSettings,
+    keys: readonly ('guidance' | 'guidanceSigmaLo' | 'guidanceSigmaHi' | 'churn' | 'sTmin' | 'sTmax')[],
+    what: string,
+  ) => {
+    if (s[curve] === null) return;
+    for (const k of keys) {
+      const f = SAMPLER_FIELDS[k];
+      if (s[k] !== f.default)
+        out.push(
+          `${kebab(curve)} cannot be combined with ${flagOf(k, f)} ${s[k] === Infinity ? 'inf' : s[k]}: the curve gives ${what}; leave ${flagOf(k, f)} at ${f.default === Infinity ? 'inf' : f.default}`,
+        );
+    }
+  };
+  replaced('guidanceCurve', ['guidance', 'guidanceSigmaLo', 'guidanceSigmaHi'], 'w at every σ');
+  replaced(
+    'churnCurve',
+    ['churn', 'sTmin', 'sTmax'],
+    "γ at every step, in place of S_churn's γ_i = min(S_churn/N, √2−1) on [S_tmin, S_tmax]",
+  );
   if (!(s.restart.tMin < s.restart.tMax))
     out.push(
       `restart-tmin must be < restart-tmax, got ${s.restart.tMin} ≥ ${s.restart.tMax} (a restart adds noise from t_min up to t_max)`,
@@ -237,9 +308,20 @@ export function parseSamplerSettings(v: unknown, where = 'sampler settings'): Sa
     return null;
   };
   const messages = r.error.issues.map((i) => {
+    if (i.path[0] === 'guidanceCurve' || i.path[0] === 'churnCurve') return `${kebab(i.path[0])}: ${i.message}`;
     const hit = fieldOf(i.path);
     if (!hit) return issueMessages(null, new z.ZodError([i]), (p) => p.map(String).join('.') || where, v)[0]!;
     return mustBe(hit.name, hit.f, valueAt(v, i.path.slice(0, i.path[0] === 'restart' ? 2 : 1)));
   });
   throw new RangeError(`${where}: ${messages.join('; ')}`);
+}
+
+/** The guidance in words, for reports: "w=2", "w=2 for σ in (0.28, 5.4]", "w(σ) from a curve of 4 points". */
+export function describeGuidance(
+  s: Pick<SamplerSettings, 'guidance' | 'guidanceSigmaLo' | 'guidanceSigmaHi' | 'guidanceCurve'>,
+): string {
+  if (s.guidanceCurve)
+    return `w(σ) from a curve of ${s.guidanceCurve.points.length} point${s.guidanceCurve.points.length > 1 ? 's' : ''}`;
+  if (s.guidance === 1 || (s.guidanceSigmaLo === 0 && s.guidanceSigmaHi === Infinity)) return `w=${s.guidance}`;
+  return `w=${s.guidance} for σ in (${s.guidanceSigmaLo}, ${s.guidanceSigmaHi === Infinity ? 'inf' : s.guidanceSigmaHi}]`;
 }

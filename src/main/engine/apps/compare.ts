@@ -1,10 +1,21 @@
 // Comparing a learned policy with the baselines that matter for its intervention (the paper's
 // Table 2): the same sampler, steps, seed and sample count for every row — plain sampling; EDM's
 // stochastic settings (gamma); EDM below, above and exactly at the policy's average NFE (renoise);
-// the grid's best constant (when a grid result is given). Used by `eval --policy` and the app.
+// the grid's best constant and best guidance interval (when a grid result is given); the best
+// constant action and, for cfg, the best guidance interval searched now (`bestConstant`). Used by
+// `eval --policy` and the app.
+//
+// [Note: the interval grid of a comparison]
+// Kynkäänniemi et al. 2024 find guidance best inside σ ∈ (0.28, 2.9] to (0.28, 5.4] (EDM2 on
+// ImageNet-512, whose latents have σ_data = 0.5; SD-XL). Where guidance helps depends on the noise
+// level relative to the data's scale, so the search scales their levels by k = σ_data/0.5 of the
+// model: σ_lo ∈ {0, 0.28k, 1k}, σ_hi ∈ {2.9k, 5.4k, ∞}, each to 3 significant digits, less any
+// that cannot matter (a σ_lo at or below the model's σ_min is σ_lo = 0, a σ_hi at or above its σ_max
+// is ∞). With 0 and ∞ in the lists, the constant cells are in the same grid (the best-constant row
+// comes from them): one grid of actions × 3 × 3 cells, 9× the constant search's.
 
 import type { Model } from '../models/model';
-import { baselineSettings } from '../samplers/baselines';
+import { baselineSettings, bestConstantCell, bestIntervalCell, readGridResult } from '../samplers/baselines';
 import { stepsReaching, stepsWithin } from '../samplers/cost';
 import { generate, resolveSettings } from '../samplers/generate';
 import { runGrid } from '../grid';
@@ -20,6 +31,8 @@ import { samplePng } from '../pictures';
 import { evaluatePolicy } from './evaluate-policy';
 import { openPolicy } from '../learner/onnx-policy';
 import type { ComparisonResult, RowKind } from '../../../shared/protocol';
+import type { SamplerSettings } from '../../../shared/sampler-settings';
+import type { GridAxis } from '../grid/axes';
 
 /** A request the caller can fix (an option that does not fit this run or model). */
 export class CompareInputError extends RangeError {
@@ -53,6 +66,25 @@ export interface Comparison extends Omit<ComparisonResult, 'rows'> {
   rows: CompareRow[];
   /** The policy's mean action per class, over all levels and below σ = 1 (class-conditional models). */
   actionByClass: { label: number; mean: number; meanLowNoise: number }[] | null;
+}
+
+/** The σ_lo and σ_hi of the interval search for a model (the note on the interval grid). */
+export function comparedIntervals(m: { sigmaMin: number; sigmaMax: number; sigmaData: number }): {
+  lo: number[];
+  hi: number[];
+} {
+  const k = m.sigmaData / 0.5;
+  const scaled = (v: number): number => Number((v * k).toPrecision(3));
+  return {
+    lo: [0, ...[0.28, 1].map(scaled).filter((v) => v > m.sigmaMin)],
+    hi: [...[2.9, 5.4].map(scaled).filter((v) => v < m.sigmaMax), Infinity],
+  };
+}
+
+/** "w = 2, σ ∈ (0.28, 5.4]" */
+function intervalLabel(s: SamplerSettings): string {
+  const hi = s.guidanceSigmaHi === Infinity ? 'inf' : s.guidanceSigmaHi;
+  return `w = ${s.guidance}, σ ∈ (${s.guidanceSigmaLo}, ${hi}]`;
 }
 
 /** `source`: a run directory (its EMA heads) or an exported policy .onnx (sampled through ONNX Runtime). */
@@ -120,11 +152,21 @@ export async function comparePolicy(model: Model, source: string, o: CompareOpti
         throw new CompareInputError(
           'a best constant needs a cfg or gamma policy; renoise policies are compared with EDM at equal NFE',
         );
-      // A constant γ per step is S_churn = γ·N (EDM: γ_i = min(S_churn/N, √2 − 1)).
-      const axis =
+      // cfg: w over the actions × the interval grid (the note on it); gamma: a constant γ per step
+      // is S_churn = γ·N (EDM: γ_i = min(S_churn/N, √2 − 1)).
+      const intervals = comparedIntervals({
+        sigmaMin: model.sigmaMin,
+        sigmaMax: model.sigmaMax,
+        sigmaData: model.manifest.sigmaData,
+      });
+      const axes: GridAxis[] =
         c.intervention === 'cfg'
-          ? { name: 'guidance' as const, values: c.actions }
-          : { name: 'churn' as const, values: c.actions.map((g) => g * c.steps) };
+          ? [
+              { name: 'guidance', values: c.actions },
+              { name: 'guidance-sigma-lo', values: intervals.lo },
+              { name: 'guidance-sigma-hi', values: intervals.hi },
+            ]
+          : [{ name: 'churn', values: c.actions.map((g) => g * c.steps) }];
       const base = resolveSettings(model, { sampler: c.sampler, steps: c.steps });
       const grid = await runGrid({
         model,
@@ -134,7 +176,7 @@ export async function comparePolicy(model: Model, source: string, o: CompareOpti
         config: {
           model: { name: model.name, dir: model.dir },
           base,
-          axes: [axis],
+          axes,
           n,
           seed: seed + 1,
           classes: 'random',
@@ -142,7 +184,7 @@ export async function comparePolicy(model: Model, source: string, o: CompareOpti
           metric: 'fid',
         },
       });
-      const best = grid.results.best!;
+      const best = bestConstantCell(grid.results)!;
       const label =
         c.intervention === 'cfg'
           ? `w = ${best.values['guidance']}`
@@ -152,14 +194,31 @@ export async function comparePolicy(model: Model, source: string, o: CompareOpti
         name: `best constant ${label} (grid over the actions)`,
         settings: best.settings,
       });
+      const interval = bestIntervalCell(grid.results);
+      if (interval)
+        baselines.push({
+          kind: 'best-interval',
+          name: `best interval ${intervalLabel(interval.settings)} (grid over the actions × ${intervals.lo.length} σ_lo × ${intervals.hi.length} σ_hi)`,
+          settings: interval.settings,
+        });
     }
     if (o.gridResult) {
       try {
-        baselines.push({
-          kind: 'grid-best',
-          name: 'best constant (grid)',
-          settings: baselineSettings('best-constant', { grid: o.gridResult }),
-        });
+        // The grid's best constant (unless it searched intervals only) and its best interval (if it searched any).
+        const r = readGridResult(o.gridResult, 'best-constant');
+        const interval = bestIntervalCell(r);
+        if (!interval || bestConstantCell(r))
+          baselines.push({
+            kind: 'grid-best',
+            name: 'best constant (grid)',
+            settings: baselineSettings('best-constant', { grid: o.gridResult }),
+          });
+        if (interval)
+          baselines.push({
+            kind: 'grid-best-interval',
+            name: `best interval (grid) ${intervalLabel(interval.settings)}`,
+            settings: interval.settings,
+          });
       } catch (e) {
         throw new CompareInputError((e as Error).message);
       }

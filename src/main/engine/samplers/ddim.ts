@@ -11,7 +11,7 @@
 // discrete σ levels through the schedule's rounding.
 
 import type { Denoiser } from '../models/model';
-import { guidedDenoise } from './guidance';
+import { guidedDenoise, rowGuidance } from './guidance';
 import type { StepFn, StepInput } from './loop';
 import type { NoiseSource } from './random';
 
@@ -22,7 +22,13 @@ export function ddimStep(model: Denoiser, eta: number, noise: NoiseSource): Step
     const m = inp.tCur.length;
     const x0 = await guidedDenoise(
       model,
-      { x: inp.x, sigma: Float32Array.from(inp.tCur), labels: inp.labels, guidance: inp.guidance, signal: inp.signal },
+      {
+        x: inp.x,
+        sigma: Float32Array.from(inp.tCur),
+        labels: inp.labels,
+        guidance: rowGuidance(inp.guidance, inp.guidanceAt, inp.tCur),
+        signal: inp.signal,
+      },
       inp.networkEvals,
     );
     if (inp.denoised) inp.denoised.set(x0);

@@ -2,32 +2,39 @@
 // following NVlabs/edm `generate.py::edm_sampler`, batched, with per-row σ and per-row γ, w.
 //
 //   for i = 0..N−1:
-//     γ_i = min(S_churn/N, √2−1) if t_i ∈ [S_tmin, S_tmax] else 0        (or the policy's γ)
+//     γ_i = min(S_churn/N, √2−1) if t_i ∈ [S_tmin, S_tmax] else 0        (or the policy's γ, or a churn curve's γ(t_i))
 //     t̂_i = t_i + γ_i·t_i;  x̂_i = x_i + √(t̂_i² − t_i²)·S_noise·ε_i          Increase noise temporarily
 //     d_i = (x̂_i − D(x̂_i; t̂_i))/t̂_i;  x_{i+1} = x̂_i + (t_{i+1} − t̂_i)·d_i  Euler step
 //     if 2nd order and t_{i+1} ≠ 0:                                           2nd order correction
 //       d'_i = (x_{i+1} − D(x_{i+1}; t_{i+1}))/t_{i+1}
 //       x_{i+1} = x̂_i + (t_{i+1} − t̂_i)·(½d_i + ½d'_i)
 //
-// Arithmetic is done in float64 (JS numbers) and stored as float32 states.
+// Each D is the guided denoiser D_w with w at that evaluation's σ (guidance.ts: the hook's w of the
+// step, else the settings' w(σ): constant, interval or curve). Arithmetic is done in float64 (JS
+// numbers) and stored as float32 states.
 
 import type { Denoiser } from '../models/model';
-import { guidedDenoise } from './guidance';
+import { curveAt } from '../../../shared/curve';
+import { GAMMA_MAX } from '../../../shared/limits';
+import { guidedDenoise, rowGuidance } from './guidance';
 import { gatherRows, type StepFn, type StepInput } from './loop';
 import { checkCancelled } from '../cancel';
 import type { NoiseSource } from './random';
 import type { SamplerSettings } from './types';
 
-export const GAMMA_MAX = Math.SQRT2 - 1;
-
-/** γ_i of Algorithm 2 for level t_i with N steps. */
-export function churnGamma(s: Pick<SamplerSettings, 'churn' | 'sTmin' | 'sTmax'>, tCur: number, N: number): number {
+/** γ_i of Algorithm 2 for level t_i with N steps; a churn curve's γ(t_i) in its place when given. */
+export function churnGamma(
+  s: Pick<SamplerSettings, 'churn' | 'sTmin' | 'sTmax' | 'churnCurve'>,
+  tCur: number,
+  N: number,
+): number {
+  if (s.churnCurve) return curveAt(s.churnCurve, tCur);
   return tCur >= s.sTmin && tCur <= s.sTmax ? Math.min(s.churn / N, GAMMA_MAX) : 0;
 }
 
 export interface EdmStepOptions {
   secondOrder: boolean;
-  settings: Pick<SamplerSettings, 'churn' | 'sTmin' | 'sTmax' | 'sNoise'>;
+  settings: Pick<SamplerSettings, 'churn' | 'sTmin' | 'sTmax' | 'sNoise' | 'churnCurve'>;
   /** N, for γ_i = S_churn/N. */
   steps: number;
   noise: NoiseSource;
@@ -67,7 +74,13 @@ export function edmStep(model: Denoiser, o: EdmStepOptions): StepFn {
     // Euler step.
     const d0 = await guidedDenoise(
       model,
-      { x: xHat, sigma: Float32Array.from(tHat), labels: inp.labels, guidance: inp.guidance, signal: inp.signal },
+      {
+        x: xHat,
+        sigma: Float32Array.from(tHat),
+        labels: inp.labels,
+        guidance: rowGuidance(inp.guidance, inp.guidanceAt, tHat),
+        signal: inp.signal,
+      },
       inp.networkEvals,
     );
     if (inp.denoised) inp.denoised.set(d0);
@@ -99,13 +112,14 @@ export function edmStep(model: Denoiser, o: EdmStepOptions): StepFn {
     };
     const evals = new Int32Array(corr.length);
     checkCancelled(inp.signal);
+    const tCorr = Float64Array.from(corr, (j) => tNext[j]!);
     const d1 = await guidedDenoise(
       model,
       {
         x: xc,
-        sigma: Float32Array.from(corr, (j) => tNext[j]!),
+        sigma: Float32Array.from(tCorr),
         labels: sub(inp.labels),
-        guidance: sub(inp.guidance),
+        guidance: rowGuidance(sub(inp.guidance), inp.guidanceAt, tCorr),
         signal: inp.signal,
       },
       evals,

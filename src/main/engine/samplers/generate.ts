@@ -4,6 +4,7 @@
 import type { Denoiser } from '../models/model';
 import { ddimStep } from './ddim';
 import { edmStep } from './edm';
+import { guidanceScale } from './guidance';
 import { runLoop, type StepFn, type TrajectoryStep } from './loop';
 import { StackedRandom, type NoiseSource } from './random';
 import { restartStep } from './restart';
@@ -28,14 +29,23 @@ export function resolveSettings(model: Denoiser, partial: Partial<SamplerSetting
       `σ range [${sigmaMin}, ${sigmaMax}] is outside the model's [${model.sigmaMin}, ${model.sigmaMax}]; adjust --sigma-min/--sigma-max`,
     );
   }
-  if (s.guidance !== 1) {
+  if (guidanceScale(s) !== null) {
     if (model.numClasses === 0)
-      throw new RangeError('guidance needs a class-conditional model; this one is unconditional (use --guidance 1)');
+      throw new RangeError(
+        s.guidanceCurve
+          ? 'a guidance curve needs a class-conditional model; this one is unconditional (drop --guidance-curve)'
+          : 'guidance needs a class-conditional model; this one is unconditional (use --guidance 1)',
+      );
     if (model.nullClass === null)
       throw new RangeError('guidance needs a model with a null class ("nullClass" in model.json)');
   }
   if (s.churn > 0 && (s.sampler === 'ddim' || s.sampler === 'restart')) {
     throw new RangeError(`churn applies to the euler, heun and edm samplers, not ${s.sampler}; use --eta for DDIM`);
+  }
+  if (s.churnCurve && (s.sampler === 'ddim' || s.sampler === 'restart')) {
+    throw new RangeError(
+      `a churn curve applies to the euler, heun and edm samplers, not ${s.sampler}; drop --churn-curve (DDIM's noise is --eta)`,
+    );
   }
   return { ...s, sigmaMin, sigmaMax };
 }
@@ -173,7 +183,7 @@ export async function generate(
       noise,
       hook: o.hook,
       horizon: o.horizon,
-      guidance: settings.guidance,
+      guidance: guidanceScale(settings),
       trajectory: o.trajectory,
       signal: o.signal,
       onIteration: (it, H) => o.onProgress?.({ samplesDone: start, total: n, iteration: it, horizon: H }),

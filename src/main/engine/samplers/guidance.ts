@@ -6,10 +6,60 @@
 // (rows stacked [cond; uncond]); rows with w = 1 need only D(x;σ,c). One guided evaluation D_w
 // counts as ONE function evaluation (NFE), the paper's and EDM's convention; the network passes
 // it cost (1 or 2) are counted separately as `networkEvals`.
+//
+// [Note: the guidance interval, tested at each evaluation]
+// Kynkäänniemi et al. 2024 ("Applying guidance in a limited interval improves sample and
+// distribution quality in diffusion models", arXiv 2404.07724) define the guided denoiser with
+// the interval built in: D_w(x;σ) as above when σ ∈ (σ_lo, σ_hi], the conditional D(x;σ,c) alone
+// otherwise. Their reference code (github.com/kynkaat/guidance-interval, sampling/edm_sampler.py)
+// decides per step instead: an interval of step indices [start, stop], and both of Heun's
+// evaluations of step i (the Euler one at t̂_i, the correction at t_{i+1}) use the denoiser chosen
+// for i. Here the interval is tested at each evaluation, on that evaluation's own σ — the paper's
+// formulation — because then it is a property of the denoiser, not of one sampler: it means the
+// same in Euler, Heun, DDIM and restart's inner steps (whose levels are not on the schedule), a
+// guidance curve w(σ) (shared/curve.ts) is read the same way, and a tool that sees one σ per
+// denoiser call can reproduce it. The two conventions differ only in the Heun corrections of the
+// two steps that straddle an end of the interval: the step entering it from above has its
+// correction at t_{i+1} ≤ σ_hi, guided here and not there; the step leaving it has its correction
+// at t_{i+1} ≤ σ_lo, guided there and not here. A policy's per-step w (a hook) still holds for
+// both evaluations of its step, as the learner chose it.
 
 import { DivergedInput, type Denoiser } from '../models/model';
-import { MAX_GUIDANCE } from '../../../shared/sampler-settings';
+import { MAX_GUIDANCE, type SamplerSettings } from '../../../shared/sampler-settings';
+import { curveAt } from '../../../shared/curve';
 import { checkCancelled } from '../cancel';
+
+/** w(σ): the guidance scale of a denoiser evaluation at noise level σ. */
+export type GuidanceScale = (sigma: number) => number;
+
+/**
+ * The settings' w(σ) — the curve's, else w inside (σ_lo, σ_hi] and 1 outside (a constant w when
+ * the interval is (0, ∞]) — or null when it is 1 at every σ.
+ */
+export function guidanceScale(
+  s: Pick<SamplerSettings, 'guidance' | 'guidanceSigmaLo' | 'guidanceSigmaHi' | 'guidanceCurve'>,
+): GuidanceScale | null {
+  const curve = s.guidanceCurve;
+  if (curve) return curve.points.every((p) => p.value === 1) ? null : (sigma) => curveAt(curve, sigma);
+  const { guidance: w, guidanceSigmaLo: lo, guidanceSigmaHi: hi } = s;
+  if (w === 1) return null;
+  return (sigma) => (sigma > lo && sigma <= hi ? w : 1);
+}
+
+/**
+ * Each row's w for one evaluation at levels `sigma` (float64, [m]): the hook's w of the step when
+ * it set one (`perRow`), else w(σ) at the row's own σ; null when no row is guided.
+ */
+export function rowGuidance(
+  perRow: Float32Array | null,
+  scale: GuidanceScale | null,
+  sigma: ArrayLike<number>,
+): Float32Array | null {
+  if (perRow) return perRow;
+  if (!scale) return null;
+  const w = Float32Array.from(sigma, (t) => scale(t));
+  return w.some((v) => v !== 1) ? w : null;
+}
 
 /**
  * The guidance scale made the samples overflow: the guided estimate D_u + w·(D_c − D_u) was not

@@ -19,6 +19,7 @@ import type { Denoiser } from '../models/model';
 import { checkCancelled, SamplingCancelled } from '../cancel';
 
 export { SamplingCancelled };
+import type { GuidanceScale } from './guidance';
 import type { NoiseSource } from './random';
 import type { StepContext, StepControl, StepHook } from './types';
 
@@ -32,8 +33,10 @@ export interface StepInput {
   /** [m] level index of tCur in the schedule. */
   level: Int32Array;
   labels: BigInt64Array | null;
-  /** [m] guidance scale per row, or null (w = 1). */
+  /** [m] the hook's guidance scale per row, for every evaluation of this step; or null: `guidanceAt`. */
   guidance: Float32Array | null;
+  /** The settings' w(σ), applied at each evaluation's own σ (guidance.ts, rowGuidance); null: w = 1. */
+  guidanceAt: GuidanceScale | null;
   /** [m] churn γ per row chosen by a hook, or null (use the sampler's settings). */
   gamma: Float32Array | null;
   /** [m] the rows' indices in the run (their random streams). */
@@ -56,8 +59,8 @@ export interface LoopOptions {
   hook?: StepHook;
   /** Horizon H (iterations); default N, enough when no row jumps back. */
   horizon?: number;
-  /** Constant guidance scale when the hook does not set one. */
-  guidance: number;
+  /** The settings' w(σ) (constant, interval or curve) for rows the hook sets no guidance for; null: w = 1. */
+  guidance: GuidanceScale | null;
   /** Record x and the denoised estimate at every iteration. */
   trajectory?: boolean;
   signal?: AbortSignal;
@@ -200,9 +203,7 @@ export async function runLoop(
       const lv = pick(level, idx, all);
       const tCur = Float64Array.from(lv, (l) => schedule[l]!);
       const tNext = Float64Array.from(lv, (l) => schedule[l + 1]!);
-      let guidance: Float32Array | null = null;
-      if (control.guidance) guidance = pick(control.guidance, idx, all);
-      else if (o.guidance !== 1) guidance = new Float32Array(idx.length).fill(o.guidance);
+      const guidance = control.guidance ? pick(control.guidance, idx, all) : null;
       const input: StepInput = {
         x: all ? x : gatherRows(x, idx, dim),
         tCur,
@@ -210,6 +211,7 @@ export async function runLoop(
         level: all ? lv.slice() : lv,
         labels: labels ? pick(labels, idx, all) : null,
         guidance,
+        guidanceAt: guidance ? null : o.guidance,
         gamma: control.gamma ? pick(control.gamma, idx, all) : null,
         rows: pick(rows, idx, all),
         nfe: new Int32Array(idx.length),

@@ -50,7 +50,7 @@ export function restartStep(
   ).subarray(0, r.steps + 1);
   const heun = edmStep(model, {
     secondOrder: true,
-    settings: { churn: 0, sTmin: 0, sTmax: Infinity, sNoise: 1 },
+    settings: { churn: 0, sTmin: 0, sTmax: Infinity, sNoise: 1, churnCurve: null },
     steps: schedule.length - 1,
     noise,
   });
@@ -93,6 +93,7 @@ export function restartStep(
           level: new Int32Array(at.length).fill(-1),
           labels,
           guidance,
+          guidanceAt: guidance ? null : inp.guidanceAt,
           gamma: null,
           rows,
           nfe: new Int32Array(at.length),

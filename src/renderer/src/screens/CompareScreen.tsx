@@ -100,14 +100,14 @@ export function CompareScreen({ engine, run }: { engine: EngineClient; run: stri
         <NumberInput label="Samples per row" value={n} onChange={setN} min={100} max={100000} error={nError} w={180} />
         <TextInput
           label="Grid result (optional)"
-          description="a `grid` output directory: adds its best constant"
+          description="a `grid` output directory: adds its best constant (and best guidance interval)"
           value={grid}
           onChange={(e) => setGrid(e.currentTarget.value)}
           w={360}
         />
         <Checkbox
           label="Search the best constant"
-          description="a grid over the policy’s action values (cfg, gamma), chosen by FID on another seed"
+          description="a grid over the policy’s action values (cfg, gamma; cfg also × guidance intervals), chosen by FID on another seed"
           checked={bestConstant}
           onChange={(e) => setBestConstant(e.currentTarget.checked)}
           maw={260}
