@@ -10,9 +10,11 @@
 // Files written before the discriminator had one name still load: a checkpoint's `density`,
 // `densityEma` and `optDensity` and a config's `dreInitSteps`, `dreSteps`, `dreBatch` and
 // `lrDensity` are renamed as they are read (migrateCheckpoint, migrateLearnerSettings). New files
-// are written under the new names only.
+// are written under the new names only. A config without a setting added since (LEARNER_ADDED:
+// `discriminatorPool`) gets the value given there.
 
 import { z } from 'zod';
+import { LEARNER_FIELDS } from './learner-config';
 
 /** A file that does not fit its schema: the file, the field (a path such as `learner.steps`; '' for the whole file), the problem. */
 export class RunFileError extends RangeError {
@@ -135,9 +137,18 @@ const LEARNER_RENAMES: Record<string, string> = {
   lrDensity: 'lrDiscriminator',
 };
 
-/** A saved learner config with its settings under today's names (see the note on old files). */
+/** Learner settings added since runs were first saved, with the value an older run takes. */
+const LEARNER_ADDED: Record<string, unknown> = {
+  // Before it, the discriminator drew fresh expert states every step (no pool size matches that);
+  // an older run resumed takes the default.
+  discriminatorPool: LEARNER_FIELDS.discriminatorPool.default,
+};
+
+/** A saved learner config with its settings under today's names and the ones added since (see the note on old files). */
 export function migrateLearnerSettings(raw: unknown): unknown {
-  return renameKeys(raw, LEARNER_RENAMES);
+  const renamed = renameKeys(raw, LEARNER_RENAMES);
+  if (typeof renamed !== 'object' || renamed === null || Array.isArray(renamed)) return renamed;
+  return { ...LEARNER_ADDED, ...renamed };
 }
 
 /** A run's config.json: the model it trains, the learner's settings, where it trained. */
