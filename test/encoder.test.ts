@@ -1,6 +1,7 @@
 // The frozen state encoder: a model manifest's "encoder" ONNX feeds both heads (checked against the
-// same function computed here), a run records and trains through it, and a broken encoder is a
-// ModelError naming the file, the key and the fix.
+// same function computed here), a run records and trains through it, an iteration encodes each state
+// once (the discriminator trained on pools encoded once equals one encoding every minibatch afresh),
+// and a broken encoder is a ModelError naming the file, the key and the fix.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,6 +17,8 @@ import { runTraining } from '../src/main/engine/apps/train';
 import { loadRun } from '../src/main/engine/runs/load';
 import { initTf } from '../src/main/engine/learner/backend';
 import { Stream } from '../src/main/engine/samplers/random';
+import { loadData } from '../src/main/engine/models/data';
+import * as tf from '@tensorflow/tfjs';
 import { tinyConfig } from './helpers/config';
 
 const tmp = mkdtempSync(join(tmpdir(), 'ss-encoder-'));
@@ -140,6 +143,108 @@ test('a run trains through the encoder, records it, and reloads with it', async 
     assert.equal(again.iteration, 2);
   } finally {
     await again.dispose();
+  }
+});
+
+test('the discriminator trained on pools encoded once equals one that encodes every minibatch afresh', async () => {
+  const c = tiny({ discriminatorBatch: 24 });
+  const a = await createLearner(model, c);
+  const b = await createLearner(model, c); // same config: the same initial weights
+  try {
+    const S = a.H + 1;
+    const total = c.trajectories * S;
+    const E = a.encoder.dim;
+    // The rollout keeps the policy's own encodings; encodeVisited adds the terminal states. Together
+    // they are φ of every recorded state.
+    const seen = { phi: new Float32Array(total * E), filled: new Uint8Array(total) };
+    const ro = await a.rollout(c.trajectories, 11, { temperature: 1, features: seen });
+    assert.equal(
+      seen.filled.reduce((s, v) => s + v, 0),
+      c.trajectories * a.H,
+      'the rollout encoded every non-terminal state',
+    );
+    const phi = await a.encodeVisited(ro, seen);
+    const fresh = await a.encoder.encode(ro.x, ro.sigma, total);
+    let dPhi = 0;
+    for (let i = 0; i < phi.length; i++) dPhi = Math.max(dPhi, Math.abs(phi[i]! - fresh[i]!));
+    assert.ok(dPhi < 1e-6, `features kept from the rollout differ from fresh ones by ${dPhi}`);
+
+    const data = (await loadData(model))!;
+    const expertData = { x: data.x, labels: data.labels };
+    const steps = 12;
+    // a: the learner's way, both pools encoded once.
+    const da = a.discriminator;
+    const visited = da.pool({ n: total, sigma: ro.sigma, level: ro.level, labels: ro.labels }, phi);
+    const rngA = new Stream(9, 3);
+    const sizes = da.expertPoolSizes(visited, steps);
+    // ⌈B·steps / L⌉ = ⌈24·12 / 19⌉ = 16 expert states at each of the 19 visited levels (64 visits
+    // each, discriminatorPool 128).
+    assert.deepEqual(Array.from(sizes), Array(S).fill(16));
+    assert.deepEqual(Array.from(da.expertPoolSizes(visited, 1000)), Array(S).fill(64), 'at most the visits');
+    const drawnA = da.drawExpert(expertData, sizes, rngA);
+    const expert = da.pool(drawnA, await a.encoder.encode(drawnA.x, drawnA.sigma, drawnA.n));
+    const ra = da.train(visited, expert, steps, rngA);
+    // b: the same draws, every minibatch's states encoded afresh.
+    const db = b.discriminator;
+    const rngB = new Stream(9, 3);
+    const drawnB = db.drawExpert(expertData, sizes, rngB);
+    assert.deepEqual(drawnB.x, drawnA.x, 'the same expert states from the same stream');
+    const B = c.discriminatorBatch;
+    const dim = model.dim;
+    let lossB = 0;
+    for (let s = 0; s < steps; s++) {
+      const mb = db.minibatch(visited, expert, rngB);
+      const x = new Float32Array(2 * B * dim);
+      const sigma = new Float32Array(2 * B);
+      const labels = new Int32Array(2 * B);
+      for (let k = 0; k < B; k++) {
+        const [e, v] = [mb.expert[k]!, mb.visited[k]!];
+        x.set(drawnB.x.subarray(e * dim, (e + 1) * dim), k * dim);
+        x.set(ro.x.subarray(v * dim, (v + 1) * dim), (B + k) * dim);
+        [sigma[k], sigma[B + k]] = [drawnB.sigma[e]!, ro.sigma[v]!];
+        [labels[k], labels[B + k]] = [drawnB.labels![e]!, ro.labels![v]!];
+      }
+      lossB += db.update(await db.input(x, sigma, labels, 2 * B), mb.y).loss / steps;
+    }
+    assert.ok(Math.abs(ra.loss - lossB) < 1e-6, `mean loss ${ra.loss} vs ${lossB}`);
+    const wa = da.net.getWeights();
+    const wb = db.net.getWeights();
+    let dW = 0;
+    wa.forEach((w, i) => w.forEach((v, k) => (dW = Math.max(dW, Math.abs(v - wb[i]![k]!)))));
+    assert.ok(dW < 1e-6, `weights differ by ${dW}`);
+    assert.ok(
+      wa.some((w, i) => w.some((v, k) => v !== db.ema[i]![k])),
+      'training moved the weights (from the initial ones, still its EMA)',
+    );
+  } finally {
+    await a.dispose();
+    await b.dispose();
+  }
+});
+
+test('an iteration encodes each state once: the rollout’s encodings, the terminal states and one expert pool', async () => {
+  const c = tiny({ discriminatorInitSteps: 200, discriminatorSteps: 2, discriminatorPool: 40 });
+  const l = await createLearner(model, c);
+  try {
+    const n = c.trajectories;
+    const S = l.H + 1; // cfg: every trajectory visits each of the N + 1 = 19 levels once
+    // Iteration 1, the warm-up included: ⌈32·202 / 19⌉ = 341 draws per level, 64 visits, so the
+    // pool is discriminatorPool = 40 states per level, not 202 × 32 fresh states. (The initial
+    // policy's cloning, before iteration 1, encodes its own states once: not counted here.)
+    await l.ready();
+    let rows = l.encoder.stats.rows;
+    const m1 = await l.step();
+    assert.equal(l.encoder.stats.rows - rows, n * l.H + n + 40 * S, 'rollout + terminal states + expert pool');
+    assert.ok(m1['time/encoder_s']! > 0 && m1['time/encoder_s']! < m1['time/iteration_s']!);
+    // Iteration 2: ⌈32·2 / 19⌉ = 4 expert states per level.
+    rows = l.encoder.stats.rows;
+    await l.step();
+    assert.equal(l.encoder.stats.rows - rows, n * l.H + n + 4 * S);
+    const before = tf.memory().numTensors;
+    await l.step();
+    assert.equal(tf.memory().numTensors, before, 'tensor count flat across iterations');
+  } finally {
+    await l.dispose();
   }
 });
 

@@ -1,5 +1,6 @@
 // The learner's math: f-divergence learning signals (the score-function identity behind −ψ), the
-// PPO-clip loss against a plain-JS reference and finite differences, and TF.js backend selection.
+// PPO-clip loss against a plain-JS reference and finite differences, the heads' dense layer and its
+// gradient, and TF.js backend selection.
 
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
@@ -8,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { initTf, tf, tfInitResult, type TfInitResult } from '../src/main/engine/learner/backend';
 import { DIVERGENCES, DIVERGENCE_INFO, rewardOf, type Divergence } from '../src/main/engine/learner/divergences';
 import { logSoftmaxMasked, normaliseAdvantages, ppoClipLoss } from '../src/main/engine/learner/ppo';
+import { dense } from '../src/main/engine/learner/heads';
 
 let init: TfInitResult;
 before(async () => {
@@ -430,6 +432,34 @@ test('ppoClipLoss: no tensors leak over 50 calls, plain or under optimizer.minim
   v.dispose();
   opt.dispose();
   Object.values(inputs).forEach((x) => (typeof x === 'number' ? null : x.dispose()));
+});
+
+test('dense: h·W + b with the gradient tfjs gives matMul, to float32 round-off, and no tensors leak', () => {
+  const [n, i, o] = [300, 37, 19];
+  const h = tf.randomNormal([n, i], 0, 1, 'float32', 1) as tf.Tensor2D;
+  const W = tf.randomNormal([i, o], 0, 1, 'float32', 2) as tf.Tensor2D;
+  const b = tf.randomNormal([o], 0, 1, 'float32', 3) as tf.Tensor1D;
+  const dy = tf.randomNormal([n, o], 0, 1, 'float32', 4) as tf.Tensor2D;
+  // A scalar whose gradient w.r.t. the layer's output is dy, through each layer.
+  const loss = (f: (h: tf.Tensor2D, W: tf.Tensor2D, b: tf.Tensor1D) => tf.Tensor2D) =>
+    tf.grads((x: tf.Tensor, w: tf.Tensor, c: tf.Tensor) =>
+      tf.sum(tf.mul(f(x as tf.Tensor2D, w as tf.Tensor2D, c as tf.Tensor1D), dy)),
+    );
+  const maxDiff = (a: tf.Tensor, c: tf.Tensor): number => tf.tidy(() => tf.max(tf.abs(tf.sub(a, c))).dataSync()[0]!);
+  const before = tf.memory().numTensors;
+  tf.tidy(() => {
+    const plain = (x: tf.Tensor2D, w: tf.Tensor2D, c: tf.Tensor1D): tf.Tensor2D => tf.add(tf.matMul(x, w), c);
+    assert.ok(maxDiff(dense(h, W, b), plain(h, W, b)) < 1e-5, 'value');
+    const want = loss(plain)([h, W, b]);
+    const got = loss(dense)([h, W, b]);
+    ['∂/∂h', '∂/∂W', '∂/∂b'].forEach((what, k) => {
+      const scale = tf.max(tf.abs(want[k]!)).dataSync()[0]!;
+      assert.deepEqual(got[k]!.shape, want[k]!.shape, what);
+      assert.ok(maxDiff(got[k]!, want[k]!) <= 1e-5 * scale, `${what} differs by ${maxDiff(got[k]!, want[k]!)}`);
+    });
+  });
+  assert.equal(tf.memory().numTensors, before);
+  [h, W, b, dy].forEach((t) => t.dispose());
 });
 
 test('normaliseAdvantages: zero mean, unit (population) std; degenerate batches give zeros', () => {

@@ -218,6 +218,13 @@ export const LEARNER_FIELDS = {
     label: 'Discriminator batch',
     help: 'discriminator minibatch (expert and policy states each)',
   }),
+  discriminatorPool: int({
+    default: 128,
+    min: 1,
+    max: MAX_BATCH,
+    label: 'Discriminator expert pool',
+    help: 'most expert states per noise level that an iteration draws and encodes for the discriminator’s minibatches (at most the states the rollout visited there)',
+  }),
   labelSmoothing: num({
     default: 0.2,
     min: 0,

@@ -261,7 +261,7 @@ export const RUN_METRICS: readonly MetricInfo[] = [
     better: 'lower',
     digits: 2,
     chart: 'none',
-    help: 'seconds spent rolling out the policy',
+    help: 'seconds spent rolling out the policy, encoding the visited states included',
   },
   {
     key: 'time/denoiser_s',
@@ -269,7 +269,15 @@ export const RUN_METRICS: readonly MetricInfo[] = [
     better: 'lower',
     digits: 2,
     chart: 'none',
-    help: 'seconds inside the denoiser',
+    help: 'seconds inside the denoiser (in the rollout)',
+  },
+  {
+    key: 'time/encoder_s',
+    label: 'Encoder time (s)',
+    better: 'lower',
+    digits: 2,
+    chart: 'none',
+    help: 'seconds inside the state encoder φ (in the rollout and the discriminator phase)',
   },
   {
     key: 'time/discriminator_s',
@@ -277,7 +285,7 @@ export const RUN_METRICS: readonly MetricInfo[] = [
     better: 'lower',
     digits: 2,
     chart: 'none',
-    help: 'seconds training the discriminator',
+    help: 'seconds training the discriminator, its expert pool encoded included',
   },
   {
     key: 'time/ppo_s',

@@ -10,10 +10,12 @@
 // Files written before the discriminator had one name still load: a checkpoint's `density`,
 // `densityEma` and `optDensity` and a config's `dreInitSteps`, `dreSteps`, `dreBatch` and
 // `lrDensity` are renamed as they are read (migrateCheckpoint, migrateLearnerSettings). New files
-// are written under the new names only. Settings added later (the advantage baseline, the initial
-// policy's profile) are filled in with the values those runs trained with (LEARNER_ADDED).
+// are written under the new names only. A config without a setting added since (LEARNER_ADDED:
+// the advantage baseline, the initial policy's profile, `discriminatorPool`) gets the value given
+// there: the one those runs trained with, where one does.
 
 import { z } from 'zod';
+import { LEARNER_FIELDS } from './learner-config';
 
 /** A file that does not fit its schema: the file, the field (a path such as `learner.steps`; '' for the whole file), the problem. */
 export class RunFileError extends RangeError {
@@ -137,8 +139,9 @@ const LEARNER_RENAMES: Record<string, string> = {
 };
 
 /**
- * Settings added after runs were saved without them, with the value that reproduces how those runs
- * trained: the paper's global advantage baseline and the one-logit-bonus initial policy.
+ * Learner settings added since runs were first saved, with the value an older run takes: the one
+ * that reproduces how it trained (the paper's global advantage baseline, the one-logit-bonus initial
+ * policy), else the default.
  */
 const LEARNER_ADDED: Record<string, unknown> = {
   advantageBaseline: 'global',
@@ -147,9 +150,12 @@ const LEARNER_ADDED: Record<string, unknown> = {
   initSigmaHi: Infinity,
   initMass: 0.8,
   initMassOutside: 0.8,
+  // Before it, the discriminator drew fresh expert states every step (no pool size matches that);
+  // an older run resumed takes the default.
+  discriminatorPool: LEARNER_FIELDS.discriminatorPool.default,
 };
 
-/** A saved learner config with its settings under today's names (see the note on old files). */
+/** A saved learner config with its settings under today's names and the ones added since (see the note on old files). */
 export function migrateLearnerSettings(raw: unknown): unknown {
   const renamed = renameKeys(raw, LEARNER_RENAMES);
   if (typeof renamed !== 'object' || renamed === null || Array.isArray(renamed)) return renamed;

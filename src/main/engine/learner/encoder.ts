@@ -13,11 +13,20 @@ import { ModelError, type EncoderSpec } from '../models/manifest';
 import type { Model } from '../models/model';
 import { createSession } from '../onnx/runtime';
 
+/** What an encoder has done so far: calls of encode, states encoded, milliseconds inside it. */
+export interface EncoderStats {
+  calls: number;
+  rows: number;
+  encoderMs: number;
+}
+
 export interface StateEncoder {
   /** "c_in·x" or the encoder's file. */
   readonly name: string;
   /** Feature dimension. */
   readonly dim: number;
+  /** Running totals (the learner reports the time per iteration as time/encoder_s). */
+  readonly stats: EncoderStats;
   /** [n, dim] features of n states (x: [n, model dim], σ: [n], 0 marking the terminal state). */
   encode(x: Float32Array, sigma: Float32Array, n: number): Promise<Float32Array>;
   dispose(): Promise<void>;
@@ -26,20 +35,31 @@ export interface StateEncoder {
 /** φ = c_in(σ)·x, EDM's preconditioning of the denoiser input (x/σ_data at the terminal state). */
 export function preconditionedEncoder(dim: number, sigmaData: number): StateEncoder {
   const sd2 = sigmaData ** 2;
+  const stats: EncoderStats = { calls: 0, rows: 0, encoderMs: 0 };
   return {
     name: 'c_in·x',
     dim,
+    stats,
     async encode(x, sigma, n) {
       if (x.length !== n * dim) throw new RangeError(`encoder: expected ${n}×${dim} state values, got ${x.length}`);
+      const t0 = performance.now();
       const out = new Float32Array(n * dim);
       for (let i = 0; i < n; i++) {
         const c = 1 / Math.sqrt(sigma[i]! ** 2 + sd2);
         for (let k = i * dim; k < (i + 1) * dim; k++) out[k] = x[k]! * c;
       }
+      count(stats, n, t0);
       return out;
     },
     async dispose() {},
   };
+}
+
+/** Adds one encode call of `n` states, started at `t0`, to `stats`. */
+function count(stats: EncoderStats, n: number, t0: number): void {
+  stats.calls++;
+  stats.rows += n;
+  stats.encoderMs += performance.now() - t0;
 }
 
 /** Rows per encoder call. */
@@ -110,17 +130,21 @@ export async function loadOnnxEncoder(
     }
     return out.data as Float32Array;
   };
+  const stats: EncoderStats = { calls: 0, rows: 0, encoderMs: 0 };
   const enc: StateEncoder = {
     name: spec.onnx,
     dim: spec.dim,
+    stats,
     async encode(x, sigma, n) {
       if (x.length !== n * dim) throw new RangeError(`encoder: expected ${n}×${dim} state values, got ${x.length}`);
+      const t0 = performance.now();
       const out = new Float32Array(n * spec.dim);
       for (let s = 0; s < n; s += CHUNK) {
         const e = Math.min(n, s + CHUNK);
         const sig = Float32Array.from(sigma.subarray(s, e), (v) => (v > 0 ? v : model.sigmaMin));
         out.set(await run(x.slice(s * dim, e * dim), sig, e - s), s * spec.dim);
       }
+      count(stats, n, t0);
       return out;
     },
     async dispose() {

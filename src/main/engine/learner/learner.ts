@@ -6,7 +6,8 @@
 //     1. Roll out the policy π_θ: every sample of a batch is an agent; at each step the policy picks
 //        an action (guidance w, churn γ, or a jump back) for its own state s = (x_t, σ_t).
 //     2. Train the discriminator D(s) on expert states (data noised to the level, label 1) against
-//        visited states (label 0), σ-level drawn uniformly, label smoothing growing with σ.
+//        visited states (label 0), σ-level drawn uniformly, label smoothing growing with σ; every
+//        state encoded by φ once per iteration (discriminator.ts, the note on the expert pool).
 //     3. Occupancy ratio r(s) = [w_E(σ)/w_π(σ)]·exp(logit D(s))  (Eq. 11), reward −ψ(r(s)).
 //     4. Learning signal G_t = Σ_{t'>t} reward(s_{t'}); advantages Â = (G − mean G)/std G over the batch.
 //     5. PPO-clip epochs over minibatches of (s_t, a_t), the ratio r held fixed.
@@ -105,9 +106,16 @@ export function logitsProblem(logits: Float32Array): number | null {
 /**
  * Most float32 values of recorded states an iteration holds: 2²⁸ (1 GiB). A rollout records
  * trajectories × (H + 1) states of `dim` values, and an iteration holds them about three times over
- * (the rollout, the PPO inputs, the discriminator's batches).
+ * (the rollout, the discriminator's expert pool while it is encoded, the PPO inputs), besides the
+ * states' features φ (E values each, once per side; see the note on the expert pool in discriminator.ts).
  */
 export const MAX_ROLLOUT_VALUES = 2 ** 28;
+
+/** φ(s) of a rollout's visited states as the policy encoded them: [n·(H+1), E] in the rollout's order, and which rows hold one. */
+export interface VisitedFeatures {
+  phi: Float32Array;
+  filled: Uint8Array;
+}
 
 export class Learner implements SamplingPolicy {
   /** The policy head's inputs. */
@@ -201,9 +209,17 @@ export class Learner implements SamplingPolicy {
     step: Int32Array | null;
     n: number;
   }): Promise<Float32Array> {
+    return this.policyInputFrom(this.layout.xDim > 0 ? await this.encoder.encode(s.x, s.sigma, s.n) : null, s);
+  }
+
+  /** policyInput for n states already encoded: φ [n, E] (ignored, may be null, when the policy sees σ only). */
+  policyInputFrom(
+    phi: Float32Array | null,
+    s: { sigma: Float32Array; labels: Int32Array | null; step: Int32Array | null; n: number },
+  ): Float32Array {
     const b: StateBatch = {
       n: s.n,
-      x: this.layout.xDim > 0 ? await this.encoder.encode(s.x, s.sigma, s.n) : null,
+      x: this.layout.xDim > 0 ? phi : null,
       sigma: s.sigma,
       labels: s.labels,
       step: s.step,
@@ -310,20 +326,82 @@ export class Learner implements SamplingPolicy {
     }
   }
 
-  /** Step 1: roll out the current policy (temperature τ) for `n` trajectories. */
+  /**
+   * Step 1: roll out the current policy (temperature τ) for `n` trajectories. `features`, when given
+   * (policies that see the state), receives φ of each non-terminal state the policy saw, as it
+   * encoded it to choose its action.
+   */
   async rollout(
     n: number,
     seed: number,
-    opts: { temperature: number; weights?: 'current' | 'ema'; signal?: AbortSignal } = { temperature: 1 },
+    opts: { temperature: number; weights?: 'current' | 'ema'; signal?: AbortSignal; features?: VisitedFeatures } = {
+      temperature: 1,
+    },
   ): Promise<Rollout> {
     await this.ready();
+    const f = opts.features;
+    const S = this.H + 1;
+    const E = this.encoder.dim;
+    const logits: LogitsFn =
+      f && this.layout.xDim > 0
+        ? async (s) => {
+            const phi = await this.encoder.encode(s.x, s.sigma, s.n); // [m, E]
+            for (let j = 0; s.rows && j < s.n; j++) {
+              if (!(s.sigma[j]! > 0)) continue; // terminal states: encodeVisited, once per trajectory
+              const si = s.rows[j]! * S + s.step[j]!;
+              f.phi.set(phi.subarray(j * E, (j + 1) * E), si * E);
+              f.filled[si] = 1;
+            }
+            return this.policy.predict(this.policyInputFrom(phi, s), s.n);
+          }
+        : this.logits;
     const run = (): Promise<Rollout> =>
-      rolloutPolicy(this.model, this.settings, this.config, this.H, this.logits, n, seed, {
+      rolloutPolicy(this.model, this.settings, this.config, this.H, logits, n, seed, {
         temperature: opts.temperature,
         batch: this.config.rolloutBatch,
         signal: opts.signal,
       });
     return opts.weights === 'ema' ? this.withEma(run) : run();
+  }
+
+  /**
+   * φ [n·(H+1), E] of every state `ro` visited: the policy's own encodings from the rollout where
+   * `f` holds them, the rest encoded here (all of them for a σ-only policy), each trajectory's
+   * terminal state once (it stays there: its later visits are the same state).
+   */
+  async encodeVisited(ro: Rollout, f: VisitedFeatures | null): Promise<Float32Array> {
+    const S = ro.H + 1;
+    const total = ro.n * S;
+    const E = this.encoder.dim;
+    const dim = this.model.dim;
+    const N = this.config.steps;
+    const phi = f?.phi ?? new Float32Array(total * E); // [n·(H+1), E]
+    const todo: number[] = []; // states to encode
+    const firstTerminal = new Int32Array(ro.n).fill(-1); // [n] each trajectory's first terminal state
+    for (let si = 0; si < total; si++) {
+      if (f?.filled[si]) continue;
+      if (ro.level[si]! < N) todo.push(si);
+      else {
+        const r = Math.floor(si / S);
+        if (firstTerminal[r]! < 0) {
+          firstTerminal[r] = si;
+          todo.push(si);
+        }
+      }
+    }
+    const x = new Float32Array(todo.length * dim); // [m, dim]
+    const sigma = new Float32Array(todo.length); // [m]
+    todo.forEach((si, k) => {
+      x.set(ro.x.subarray(si * dim, (si + 1) * dim), k * dim);
+      sigma[k] = ro.sigma[si]!;
+    });
+    const enc = await this.encoder.encode(x, sigma, todo.length); // [m, E]
+    todo.forEach((si, k) => phi.set(enc.subarray(k * E, (k + 1) * E), si * E));
+    for (let si = 0; si < total; si++) {
+      const first = firstTerminal[Math.floor(si / S)]!;
+      if (ro.level[si]! >= N && first >= 0 && si !== first) phi.copyWithin(si * E, first * E, (first + 1) * E);
+    }
+    return phi;
   }
 
   /** [n, K] logits of the EMA policy head (what evaluation and export use). */
@@ -352,20 +430,35 @@ export class Learner implements SamplingPolicy {
     const t0 = performance.now();
     const rng = new Stream(deriveSeed(c.seed, 0x7a1e), it);
     const m0 = this.model.stats.modelMs;
+    const e0 = this.encoder.stats.encoderMs;
 
-    // 1. Roll out π_θ at temperature τ: n trajectories, each visiting s_0 … s_H.
-    const ro = await this.rollout(c.trajectories, c.seed * 100_003 + it, { temperature: c.temperature, signal });
+    // 1. Roll out π_θ at temperature τ: n trajectories, each visiting s_0 … s_H. Every visited state
+    //    is encoded once, φ(s): as the policy saw it, or here after the rollout (terminal states, a
+    //    σ-only policy's); steps 2, 3 and 5 reuse φ.
+    const nS = c.trajectories * (this.H + 1);
+    const seen = { phi: new Float32Array(nS * this.encoder.dim), filled: new Uint8Array(nS) };
+    const ro = await this.rollout(c.trajectories, c.seed * 100_003 + it, {
+      temperature: c.temperature,
+      signal,
+      features: seen,
+    });
     const S = ro.H + 1;
     const total = ro.n * S; // visited states, row-major by trajectory then t
+    const phi = await this.encodeVisited(ro, seen); // [n·(H+1), E]
     const tRollout = performance.now();
 
     // 2. Train the discriminator: expert states vs visited ones (first iteration: its warm-up steps
-    //    too, the paper's "DRE init").
+    //    too, the paper's "DRE init"), minibatches drawn from two pools encoded once: the visited
+    //    states' φ, and expert states drawn per level for this iteration (discriminator.ts, the note
+    //    on the expert pool).
     await this.loadData();
-    const expert = { x: this.data!, labels: this.dataLabels };
+    const d = this.discriminator;
     const discSteps = (it === 0 ? c.discriminatorInitSteps : 0) + c.discriminatorSteps;
-    const disc = await this.discriminator.train(ro, expert, discSteps, rng, signal);
-    this.checkFinite('discriminator', discSteps > 0 ? disc.loss : 0, this.discriminator.net, c.lrDiscriminator);
+    const visited = d.pool({ n: total, sigma: ro.sigma, level: ro.level, labels: ro.labels }, phi);
+    const drawn = d.drawExpert({ x: this.data!, labels: this.dataLabels }, d.expertPoolSizes(visited, discSteps), rng);
+    const expert = d.pool(drawn, await this.encoder.encode(drawn.x, drawn.sigma, drawn.n));
+    const disc = d.train(visited, expert, discSteps, rng, signal);
+    this.checkFinite('discriminator', discSteps > 0 ? disc.loss : 0, d.net, c.lrDiscriminator);
     const tDiscriminator = performance.now();
 
     // 3. Occupancy ratio r(s) = [w_E(σ)/w_π(σ)]·exp(logit D(s)) (Eq. 11) and reward −ψ(r(s)).
@@ -373,7 +466,7 @@ export class Learner implements SamplingPolicy {
     const visits = new Float64Array(N + 1); // [N + 1] visits per level
     for (let i = 0; i < total; i++) visits[ro.level[i]!]!++;
     const wE = (l: number): number => (l >= N ? (S - N) / S : 1 / S);
-    const logitD = await this.discriminator.logits(ro); // [n·(H+1)]
+    const logitD = d.logits(visited); // [n·(H+1)]
     if (!logitD.every(Number.isFinite))
       throw new TrainingDiverged(
         it + 1,
@@ -406,20 +499,21 @@ export class Learner implements SamplingPolicy {
     for (let k = 0; k < T; k++) G[k] = suffix[ro.tRow[k]! * S + ro.tStep[k]!]!;
     const advantage = normaliseAdvantages(G, c.advantageBaseline === 'level' ? ro.tStep.subarray(0, T) : undefined); // [T]
 
-    // 5. PPO-clip epochs over minibatches of the transitions (s_t, a_t), r held fixed.
-    const dim = this.model.dim;
-    const xs = new Float32Array(T * dim); // [T, dim] x of each s_t
+    // 5. PPO-clip epochs over minibatches of the transitions (s_t, a_t), r held fixed; the policy's
+    //    input from the states' φ of step 1.
+    const E = this.encoder.dim;
+    const phiT = this.layout.xDim > 0 ? new Float32Array(T * E) : null; // [T, E] φ of each s_t
     const sig = new Float32Array(T); // [T]
     const labs = ro.labels ? new Int32Array(T) : null; // [T]
     const steps = new Int32Array(T); // [T]
     for (let k = 0; k < T; k++) {
       const si = ro.tRow[k]! * S + ro.tStep[k]!;
-      xs.set(ro.x.subarray(si * dim, (si + 1) * dim), k * dim);
+      phiT?.set(phi.subarray(si * E, (si + 1) * E), k * E);
       sig[k] = ro.sigma[si]!;
       if (labs) labs[k] = ro.labels![si]!;
       steps[k] = ro.tStep[k]!;
     }
-    const input = await this.policyInput({ x: xs, sigma: sig, labels: labs, step: steps, n: T }); // [T, D]
+    const input = this.policyInputFrom(phiT, { sigma: sig, labels: labs, step: steps, n: T }); // [T, D]
     const K = c.actions.length;
     const transitions = {
       input,
@@ -481,6 +575,7 @@ export class Learner implements SamplingPolicy {
       'time/iteration_s': (tPpo - t0) / 1000,
       'time/rollout_s': (tRollout - t0) / 1000,
       'time/denoiser_s': (this.model.stats.modelMs - m0) / 1000,
+      'time/encoder_s': (this.encoder.stats.encoderMs - e0) / 1000,
       'time/discriminator_s': (tDiscriminator - tRollout) / 1000,
       'time/ppo_s': (tPpo - tDiscriminator) / 1000,
     };

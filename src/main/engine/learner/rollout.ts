@@ -41,6 +41,8 @@ export interface PolicyStates {
   labels: Int32Array | null;
   /** [n] loop iteration t. */
   step: Int32Array;
+  /** [n] each state's trajectory in the rollout (it records s_t at row·(H+1) + t), when asked during one. */
+  rows?: Int32Array;
 }
 
 /** [n, K] logits of the policy for n states. */
@@ -135,7 +137,14 @@ export async function rolloutPolicy(
         if (labels && labs) labels[si] = labs[j]!;
       }
     }
-    const logits = await logitsOf({ n: m, x: ctx.x, sigma: ctx.sigma, labels: labs, step: new Int32Array(m).fill(t) });
+    const logits = await logitsOf({
+      n: m,
+      x: ctx.x,
+      sigma: ctx.sigma,
+      labels: labs,
+      step: new Int32Array(m).fill(t),
+      rows: ctx.rows,
+    });
     const mask = actionMask(c, ctx.level, ctx.nfe, t, H);
     const actions = new Int32Array(m);
     const p = new Float64Array(K);
