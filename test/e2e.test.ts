@@ -208,13 +208,15 @@ test('web mode: compare the learned policy with the best constant guidance, sear
   const text = await table.innerText();
   assert.match(text, /policy \(cfg, rkl, τ=1\)/);
   assert.match(text, /no guidance \/ plain/);
+  // The policy's recipe (its mean w per level as a static curve), next to it.
+  assert.match(text, /recipe \(mean w per level\)/);
   assert.match(text, /best constant w = [0-9.]+ \(grid over the actions\)/);
   // A cfg policy: the same grid crosses the actions with guidance intervals.
   assert.match(
     text,
     /best interval w = [0-9.]+, σ ∈ \([0-9.]+, ([0-9.]+|inf)\] \(grid over the actions × 3 σ_lo × 3 σ_hi\)/,
   );
-  assert.equal(await page.getByTestId('compare-samples').count(), 4);
+  assert.equal(await page.getByTestId('compare-samples').count(), 5);
   // The temperature slider re-evaluates the policy.
   const slider = page.getByRole('slider', { name: 'policy temperature' });
   await slider.focus();

@@ -199,11 +199,11 @@ test('train: a run killed with SIGKILL mid-run resumes and finishes, losing at m
   assert.equal(table.iteration, 6);
   assert.deepEqual(
     table.rows.map((r) => r.name),
-    ['policy (cfg, rkl, τ=1)', 'no guidance / plain'],
+    ['policy (cfg, rkl, τ=1)', 'recipe (mean w per level)', 'no guidance / plain'],
   );
   assert.deepEqual(
     table.rows.map((r) => r.kind),
-    ['policy', 'plain'],
+    ['policy', 'recipe', 'plain'],
   );
   for (const r of table.rows) {
     assert.equal(r.nfe, 35);

@@ -369,14 +369,15 @@ test("a recipe row evaluates each run's recipe.json as sampler settings over the
     await cli('table', '--spec', specFile(spec), '--out', join(tmp, 'recipe-out-2')),
     /row "recipe of KL" \(groups\[0\]\.rows\[0\]\): .*ra[\\/]recipe\.json: unknown setting "guidanse"/,
   );
-  // A bare curve file (the --guidance-curve format) is named as such until sampler settings carry curves.
+  // A bare curve file (the --guidance-curve format, what `export --recipe` writes) is checked as one,
+  // named by the file (test/recipe.test.ts evaluates a good one).
   writeFileSync(
     join(tmp, 'recipes', 'ra', 'recipe.json'),
-    JSON.stringify({ parameter: 'guidance', points: [{ sigma: 1, value: 2 }] }),
+    JSON.stringify({ parameter: 'guidance', points: [{ sigma: 1, value: -2 }] }),
   );
   assertUsageError(
     await cli('table', '--spec', specFile(spec), '--out', join(tmp, 'recipe-out-2')),
-    /row "recipe of KL" \(groups\[0\]\.rows\[0\]\): .*recipe\.json: is a guidance curve/,
+    /row "recipe of KL" \(groups\[0\]\.rows\[0\]\): .*recipe\.json: points\[0\]\.value must be a guidance scale w in \[0, 100\], got -2/,
   );
 });
 

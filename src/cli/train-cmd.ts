@@ -2,12 +2,13 @@
 // field is a flag, from its one declaration in shared/learner-config.ts.
 
 import { parseArgs } from 'node:util';
-import { LEARNER_FIELDS, learnerConfigFrom, type LearnerConfig } from '../shared/learner-config';
+import { LEARNER_FIELDS, learnerConfigFrom, parseLearnerConfig, type LearnerConfig } from '../shared/learner-config';
 import { flagOf, flagOptions, helpLines, valuesFromFlags } from '../shared/schema';
 import { Model } from '../main/engine/models/model';
 import { resolveModelDir } from '../main/engine/models/registry';
-import { initActionFrom } from '../main/engine/learner/config';
-import { baselineSettings } from '../main/engine/samplers/baselines';
+import { initFromGrid } from '../main/engine/learner/config';
+import { readGridResult } from '../main/engine/samplers/baselines';
+import { describeValues } from '../main/engine/grid/axes';
 import { runModelDir } from '../main/engine/runs/files';
 import { deviceFromFlag, Reporter, UsageError } from './common';
 
@@ -31,7 +32,9 @@ export const TRAIN_USAGE = `Usage: sampler-studio train --model ID|DIR --run-dir
   --resume DIR                          continue this run (its settings are fixed; --iterations raises the target)
   --restart                             with --resume, for a run whose checkpoint.json is missing: train it again
                                         from iteration 0, dropping its metrics (refused without --restart)
-  --init-from-grid DIR                  start from a grid search's best constant (instead of --init-action)
+  --init-from-grid DIR                  start from a grid search's best: its best constant (instead of --init-action),
+                                        or for cfg its best guidance interval when that beats every constant
+                                        (a window profile: --init-sigma-lo/hi from the interval, w = 1 outside)
   --device auto|cpu|cuda                where the denoiser runs (default auto)
   --json                                the final stdout line is the result object
 
@@ -53,6 +56,8 @@ export function parseTrainArgs(argv: string[]):
       iterations: number | undefined;
       device: string | undefined;
       json: boolean;
+      /** What --init-from-grid started the policy from, for the log. */
+      initNote: string | null;
     } {
   const { values: v } = parseArgs({ args: argv, options: TRAIN_OPTIONS, strict: true });
   if (v.help) return { help: true };
@@ -73,16 +78,46 @@ export function parseTrainArgs(argv: string[]):
   let modelRef = v.model;
   if (!modelRef && v.resume) modelRef = runModelDir(v.resume);
   if (!modelRef) throw new UsageError('train needs --model');
-  if (v['init-from-grid'] && given['initAction'] !== undefined)
+  const grid = v['init-from-grid'];
+  if (grid && given['initAction'] !== undefined)
     throw new UsageError('give either --init-action or --init-from-grid, not both');
   let config: LearnerConfig;
   try {
     config = learnerConfigFrom(given, (k) => FLAG_NAME[k] ?? k);
-    if (v['init-from-grid'])
-      config.initAction = initActionFrom(config, baselineSettings('best-constant', { grid: v['init-from-grid'] }));
   } catch (e) {
     if (e instanceof RangeError) throw new UsageError(e.message);
     throw e;
+  }
+  let initNote: string | null = null;
+  if (grid) {
+    try {
+      const r = readGridResult(grid, 'best-constant');
+      const start = initFromGrid(config, r);
+      const s = start.cell.settings;
+      const score = `${r.config.metric} ${start.cell.value}`;
+      if (start.from === 'interval') {
+        // The grid's best is a guidance interval: the window profile clones it (learner/config.ts initFromGrid).
+        const interval = `w = ${s.guidance}, σ ∈ (${s.guidanceSigmaLo}, ${s.guidanceSigmaHi === Infinity ? 'inf' : s.guidanceSigmaHi}]`;
+        const own = (['initProfile', 'initSigmaLo', 'initSigmaHi'] as const).filter((k) => given[k] !== undefined);
+        if (own.length > 0)
+          throw new UsageError(
+            `--init-from-grid ${grid}: its best is the guidance interval ${interval}, which sets the initial window; drop ${own.map((k) => FLAG_NAME[k]).join(', ')} (or give --init-action to start from a constant)`,
+          );
+        const { initAction, initProfile, initSigmaLo, initSigmaHi } = start;
+        config = parseLearnerConfig(
+          { ...config, initAction, initProfile, initSigmaLo, initSigmaHi },
+          (k) => FLAG_NAME[k] ?? k,
+        );
+        initNote = `initial policy from ${grid}: its best, the guidance interval ${interval} (${score}) — w = ${config.actions[initAction]} inside, w = 1 outside`;
+      } else {
+        config.initAction = start.initAction;
+        const symbol = { cfg: 'w', gamma: 'γ', renoise: 'jump' }[config.intervention];
+        initNote = `initial policy from ${grid}: its best constant, ${describeValues(start.cell.values)} (${score}) — initial action ${symbol} = ${config.actions[start.initAction]}`;
+      }
+    } catch (e) {
+      if (e instanceof RangeError) throw new UsageError(`--init-from-grid ${grid}: ${e.message}`);
+      throw e;
+    }
   }
   return {
     help: false,
@@ -94,6 +129,7 @@ export function parseTrainArgs(argv: string[]):
     iterations: v.resume && given['iterations'] !== undefined ? config.iterations : undefined,
     device: v.device,
     json: !!v.json,
+    initNote,
   };
 }
 
@@ -107,6 +143,7 @@ export async function cmdTrain(argv: string[], signal: AbortSignal): Promise<voi
   const model = await Model.load(resolveModelDir(a.modelRef), { device: deviceFromFlag(a.device) });
   try {
     let last: Record<string, number> = {};
+    if (a.initNote) rep.event({ type: 'log', level: 'info', message: a.initNote });
     const { learner, backend } = await runTraining({
       model,
       config: cfg,

@@ -51,6 +51,12 @@ ${[...helpLines(SAMPLER_FIELDS, '      '), ...helpLines(RESTART_FIELDS, '      '
   export --run RUN_DIR --out policy.onnx [--checkpoint FILE] [--force]
                                      the run's EMA policy as one self-contained ONNX file (+ policy.json),
                                      checked against the engine in a fresh ONNX Runtime session first
+  export --run RUN_DIR|--policy policy.onnx --recipe [--out recipe.json] [--n N (1024)] [--seed S (0)]
+      [--temperature T] [--checkpoint FILE] [--force]
+                                     the policy's mean expected action per noise level (cfg: w, gamma: γ) as a
+                                     curve file for --guidance-curve / --churn-curve: a static sampler that needs
+                                     no policy (default: RUN_DIR/recipe.json, which the table's recipe rows read;
+                                     policy.recipe.json beside a file); renoise policies have none
   fid --a A.npy|A.npz --b B.npy|B.npz [--save-a a.npz --save-b b.npz]   features [n,d] or pytorch-fid stats
   kid --real R.npy --fake F.npy [--subsets K --subset-size M --seed S]
   prdc --real R.npy --fake F.npy [--k 3] [--k-dc 5]

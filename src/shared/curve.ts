@@ -10,12 +10,19 @@
 //                      γ_i = min(S_churn/N, √2−1) inside [S_tmin, S_tmax]; γ in [0, √2−1]
 // points     1 to MAX_CURVE_POINTS, σ > 0 and finite, strictly decreasing (the order a sampler
 //            visits them) or strictly increasing; no other keys, here or in a point.
+// source     optional: where the curve came from, for people (`export --recipe` writes it; sampling
+//            ignores it): { "run" | "policy", "model", "iteration", "sampler", "steps", "n", "seed",
+//            "temperature", "version" }, each optional, no other keys (see CurveSource).
 //
 // [Note: interpolation in log σ]
 // Between two points the value is linear in log σ; below the smallest σ and above the largest the
 // end point's value holds. Noise levels are spaced geometrically-ish (EDM's ρ-schedule, σ from 80
 // down to 0.002): linear in σ would spend the whole segment from 80 to 2.9 on the first few steps,
 // linear in log σ spreads a ramp evenly over the steps that cross it. A single point is a constant.
+//
+// [Note: the source is not part of the curve]
+// parseCurve checks "source" and drops it: two files with the same points are the same sampler
+// settings (the results table's cache key, a grid's cell), wherever they came from.
 
 import { z } from 'zod';
 import { GAMMA_MAX, MAX_GUIDANCE } from './limits';
@@ -26,6 +33,34 @@ export interface SamplerCurve {
   parameter: CurveParameter;
   points: { sigma: number; value: number }[];
 }
+
+/** Where a curve file came from (a policy's recipe: learner/recipe.ts); informational, every key optional. */
+export interface CurveSource {
+  /** The run directory, or the exported policy file, it was computed from. */
+  run?: string;
+  policy?: string;
+  /** The model and the training iteration of the policy's weights. */
+  model?: string;
+  iteration?: number;
+  /** The base sampler and its steps: the noise levels the points sit on. */
+  sampler?: string;
+  steps?: number;
+  /** Trajectories, seed and temperature τ of the rollout it was measured on. */
+  n?: number;
+  seed?: number;
+  temperature?: number;
+  /** The Sampler Studio version that wrote it. */
+  version?: string;
+}
+
+/** A curve file as written: the curve and, optionally, where it came from. */
+export type CurveFile = SamplerCurve & { source?: CurveSource };
+
+/** The sampler setting that carries each parameter's curve (shared/sampler-settings.ts CurveSettings). */
+export const CURVE_SETTING = { guidance: 'guidanceCurve', churn: 'churnCurve' } as const satisfies Record<
+  CurveParameter,
+  string
+>;
 
 /** Most points in a curve: 10× the most noise levels a sampler visits (MAX_STEPS = 1,000); a curve needs one per level at most. */
 export const MAX_CURVE_POINTS = 10_000;
@@ -48,9 +83,25 @@ export const CURVE_VALUES: Record<CurveParameter, { min: number; max: number; de
 
 const EXAMPLE = '{"parameter": "guidance", "points": [{"sigma": 80, "value": 1}, {"sigma": 1, "value": 2}]}';
 
+const count = z.number().int().nonnegative();
+const SOURCE_KEYS = {
+  run: z.string(),
+  policy: z.string(),
+  model: z.string(),
+  iteration: count,
+  sampler: z.string(),
+  steps: count,
+  n: count,
+  seed: count,
+  temperature: z.number().positive(),
+  version: z.string(),
+} satisfies Record<keyof CurveSource, z.ZodType>;
+const SOURCE_EXAMPLE = '{"run": "runs/cfg-kl", "iteration": 200}';
+
 const CurveFileSchema = z.strictObject({
   parameter: z.enum(CURVE_PARAMETERS),
   points: z.array(z.strictObject({ sigma: z.number(), value: z.number() })),
+  source: z.strictObject(Object.fromEntries(Object.entries(SOURCE_KEYS).map(([k, v]) => [k, v.optional()]))).optional(),
 });
 
 const show = (v: unknown): string =>
@@ -79,8 +130,17 @@ export function curveProblems(json: unknown): string[] {
     if (p.length === 0) {
       out.push(
         i.code === 'unrecognized_keys'
-          ? `unknown key${i.keys.length > 1 ? 's' : ''} ${i.keys.map((k) => `"${k}"`).join(', ')}; a curve file has "parameter" and "points" only`
+          ? `unknown key${i.keys.length > 1 ? 's' : ''} ${i.keys.map((k) => `"${k}"`).join(', ')}; a curve file has "parameter" and "points" only (and optionally "source")`
           : `a curve file is a JSON object such as ${EXAMPLE}, got ${Array.isArray(json) ? 'a list' : show(json)}`,
+      );
+    } else if (p[0] === 'source') {
+      const key = p[1];
+      out.push(
+        key !== undefined
+          ? `source.${String(key)} must be ${key === 'temperature' ? 'a number > 0' : SOURCE_KEYS[key as keyof CurveSource] === count ? 'a whole number ≥ 0' : 'a string'}, got ${show(at(json, p))}`
+          : i.code === 'unrecognized_keys'
+            ? `"source" has unknown key${i.keys.length > 1 ? 's' : ''} ${i.keys.map((k) => `"${k}"`).join(', ')}; it may hold ${Object.keys(SOURCE_KEYS).join(', ')}`
+            : `"source" must be an object saying where the curve came from, such as ${SOURCE_EXAMPLE}, got ${show(at(json, p))}`,
       );
     } else if (p[0] === 'parameter') {
       out.push(
@@ -145,7 +205,7 @@ export function parseCurve(json: unknown, source: string): SamplerCurve {
   const problems = curveProblems(json);
   if (problems.length > 0) throw new RangeError(`${source}: ${problems.join('; ')}`);
   const c = json as SamplerCurve;
-  // A fresh object of the known keys: what is kept is what was checked.
+  // A fresh object of the known keys: what is kept is what was checked (not the source: see its note).
   return { parameter: c.parameter, points: c.points.map(({ sigma, value }) => ({ sigma, value })) };
 }
 

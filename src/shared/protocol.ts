@@ -96,11 +96,13 @@ export const RunSummarySchema = z.object({
   active: z.boolean(),
 });
 
-/** What a comparison row is: the policy, plain sampling, EDM's stochastic settings, EDM with the most
- * steps within / fewest steps above the policy's NFE and the two mixed at exactly its NFE, the best
- * constant action or guidance interval searched now, or a grid result's best constant or interval. */
+/** What a comparison row is: the policy, its recipe (its mean action per level as a static curve),
+ * plain sampling, EDM's stochastic settings, EDM with the most steps within / fewest steps above the
+ * policy's NFE and the two mixed at exactly its NFE, the best constant action or guidance interval
+ * searched now, or a grid result's best constant or interval. */
 export const ROW_KINDS = [
   'policy',
+  'recipe',
   'plain',
   'edm-stochastic',
   'equal-nfe-below',

@@ -68,7 +68,8 @@ export const TEMPERATURE_FIELD = num({
  *   sampler    fixed sampler settings
  *   grid       the best cell of a `grid` search (its settings, evaluated again at the table's seed and samples)
  *   runs       the EMA policy of each run (training seeds of one configuration): mean ± sd over the runs
- *   recipe     each run's static recipe (recipe.json in the run): sampler settings with a curve; mean ± sd
+ *   recipe     each run's static recipe (recipe.json in the run, from `export --recipe`): a curve file or
+ *              sampler settings; mean ± sd
  *   equal-nfe  plain deterministic sampling with the steps that fit another row's measured mean NFE
  */
 export const TABLE_ROW_KINDS = ['sampler', 'grid', 'runs', 'recipe', 'equal-nfe'] as const;
@@ -330,7 +331,8 @@ export function tableSpecHelp(indent = '  '): string[] {
     `${indent}  "grid": "GRID_DIR"                        the best cell of a \`grid\` search, at the table's seed and samples`,
     `${indent}  "runs": ["RUN", …] [, "temperature": T]   each run's EMA policy (training seeds): mean ± sd, profiles as PNG;`,
     `${indent}                                            T: ${describeField(TEMPERATURE_FIELD)} (default: the run's)`,
-    `${indent}  "runs": ["RUN", …], "recipe": true        each run's static recipe (RUN/recipe.json): mean ± sd`,
+    `${indent}  "runs": ["RUN", …], "recipe": true        each run's static recipe (RUN/recipe.json, from`,
+    `${indent}                                            \`export --run RUN --recipe\`): mean ± sd`,
     `${indent}  "equalNfeOf": "LABEL" [, "match": within|reaching] [, "sampler": { … }]`,
     `${indent}                                            the runs' base sampler, deterministic, with the most steps whose`,
     `${indent}                                            NFE is within (or the fewest that reach) that runs row's mean NFE }`,

@@ -1,5 +1,6 @@
 // Comparing a learned policy with the baselines that matter for its intervention (the paper's
-// Table 2): the same sampler, steps, seed and sample count for every row — plain sampling; EDM's
+// Table 2): the same sampler, steps, seed and sample count for every row — the policy's recipe
+// (cfg, gamma: its mean action per level as a static curve, learner/recipe.ts); plain sampling; EDM's
 // stochastic settings (gamma); EDM below, above and exactly at the policy's average NFE (renoise);
 // the grid's best constant and best guidance interval (when a grid result is given); the best
 // constant action and, for cfg, the best guidance interval searched now (`bestConstant`). Used by
@@ -13,6 +14,12 @@
 // that cannot matter (a σ_lo at or below the model's σ_min is σ_lo = 0, a σ_hi at or above its σ_max
 // is ∞). With 0 and ∞ in the lists, the constant cells are in the same grid (the best-constant row
 // comes from them): one grid of actions × 3 × 3 cells, 9× the constant search's.
+//
+// [Note: the recipe row]
+// The recipe is measured on its own rollout (seed + 2: the best-constant search has seed + 1), never
+// on the evaluation's seed, so the curve has not seen the noise it is then sampled with; it is
+// rolled out at the comparison's temperature and sampled like every other row. Its row against the
+// policy's is what the policy's dependence on the state adds over a curve in σ alone.
 
 import type { Model } from '../models/model';
 import { baselineSettings, bestConstantCell, bestIntervalCell, readGridResult } from '../samplers/baselines';
@@ -30,6 +37,7 @@ import { extractorForModel } from '../metrics/features';
 import { samplePng } from '../pictures';
 import { evaluatePolicy } from './evaluate-policy';
 import { openPolicy } from '../learner/onnx-policy';
+import { policyRecipe, recipeSettings } from '../learner/recipe';
 import type { ComparisonResult, RowKind } from '../../../shared/protocol';
 import type { SamplerSettings } from '../../../shared/sampler-settings';
 import type { GridAxis } from '../grid/axes';
@@ -121,9 +129,16 @@ export async function comparePolicy(model: Model, source: string, o: CompareOpti
     // Baselines on the same sampler, steps, seed and sample count.
     const c = policy.spec;
     // Each row says what it is (`kind`); its name is for people.
-    const baselines: { kind: RowKind; name: string; settings: Parameters<typeof resolveSettings>[1] }[] = [
-      { kind: 'plain', name: 'no guidance / plain', settings: { sampler: c.sampler, steps: c.steps } },
-    ];
+    const baselines: { kind: RowKind; name: string; settings: Parameters<typeof resolveSettings>[1] }[] = [];
+    if (c.intervention !== 'renoise') {
+      const recipe = await policyRecipe(policy, { n, seed: seed + 2, temperature, signal: o.signal });
+      baselines.push({
+        kind: 'recipe',
+        name: `recipe (mean ${c.intervention === 'cfg' ? 'w' : 'γ'} per level)`,
+        settings: recipeSettings(c, recipe),
+      });
+    }
+    baselines.push({ kind: 'plain', name: 'no guidance / plain', settings: { sampler: c.sampler, steps: c.steps } });
     if (c.intervention === 'gamma')
       baselines.push({
         kind: 'edm-stochastic',

@@ -41,6 +41,7 @@ import { evaluatePolicy } from './evaluate-policy';
 import { infReplacer } from '../../../shared/json';
 import { formatMetric } from '../../../shared/metrics';
 import { narrowFile, RunFileError } from '../../../shared/run-files';
+import { CURVE_SETTING, parseCurve } from '../../../shared/curve';
 import type { SamplerSettings } from '../../../shared/sampler-settings';
 import type { EngineEvent } from '../../../shared/events';
 import {
@@ -160,22 +161,20 @@ async function atRow<T>(plan: { specFile: string }, r: PlannedRow, fn: () => T |
   }
 }
 
-// [Note: recipes (extension point)]
+// [Note: recipes]
 // A recipe row evaluates, for each run, the static curve the run is summed up by: the file
-// RUN/recipe.json, exported from the run by the recipe tool (worked on beside this file). It is read
-// as sampler settings over the run's base sampler ({ sampler, steps } of its config, w = 1, no
-// churn): a JSON object of any sampler settings, e.g. { "guidanceCurve": … } once sampler settings
-// carry curves — then it passes through their one schema like a sampler row's. A bare curve file
-// ({ "parameter", "points" }, the format of `--guidance-curve FILE`) is recognised and handed to
-// curveRecipe below: the one place to connect to the curve setting when it lands (parseCurve from
-// shared/curve.ts, into the settings field that carries it). Until then it says why it cannot run.
+// RUN/recipe.json, written by `export --run RUN --recipe` (learner/recipe.ts: the EMA policy's mean
+// action per noise level). It is read as sampler settings over the run's base sampler ({ sampler,
+// steps } of its config, w = 1, no churn): a bare curve file ({ "parameter", "points" }, the format
+// of `--guidance-curve FILE`, which is what the export writes) becomes the curve setting of its
+// parameter (guidanceCurve or churnCurve); any other JSON object is taken as sampler settings, e.g.
+// { "guidance": 2 } — either way through the settings' one schema, like a sampler row's. A curve's
+// "source" is not part of its settings (shared/curve.ts), so it does not enter the cache key.
 
-/** A bare curve file (the --guidance-curve format) as recipe settings: the extension point above. */
+/** A bare curve file (the --guidance-curve format, what `export --recipe` writes) as recipe settings. */
 function curveRecipe(raw: Record<string, unknown>, file: string): Partial<SamplerSettings> {
-  throw new RangeError(
-    `${file}: is a ${String(raw['parameter'])} curve ({ "parameter", "points" }), and this version's sampler settings have no curve setting to evaluate it with; ` +
-      'write the recipe as sampler settings, or use a version with --guidance-curve',
-  );
+  const curve = parseCurve(raw, file);
+  return { [CURVE_SETTING[curve.parameter]]: curve };
 }
 
 /** A run's recipe (RUN/recipe.json) as sampler settings over the run's base sampler, checked against the model. */
@@ -183,7 +182,7 @@ function recipeSettings(model: Model, dir: string, run: string, learner: Learner
   const file = join(dir, RECIPE_FILE);
   if (!existsSync(file))
     throw new RangeError(
-      `${run}: has no ${RECIPE_FILE}; a recipe row ("recipe": true) evaluates each run's static recipe — export the run's recipe into it first, or drop "recipe"`,
+      `${run}: has no ${RECIPE_FILE}; a recipe row ("recipe": true) evaluates each run's static recipe — write it with \`export --run ${dir} --recipe\` first, or drop "recipe"`,
     );
   let raw: unknown;
   try {

@@ -71,6 +71,13 @@ export interface Rollout {
   profile: Float64Array;
   /** The same per conditioning class [C, N, K] (C = classes + null), or null for unconditional models. */
   profileByClass: Float64Array | null;
+  /**
+   * [N] Σ over the states visited at each level of the expected action value E_π[v_a | s] =
+   * Σ_a π(a|s)·actions[a] under Categorical(softmax(logits/τ)) over the allowed actions: divided by
+   * the level's visits (the row sums of `profile`), the mean expected action per level that
+   * learner/recipe.ts turns into a static curve.
+   */
+  expectedAction: Float64Array;
   /** [n, dim] final samples and [n] their classes. */
   samples: Float32Array;
   sampleLabels: Int32Array | null;
@@ -121,6 +128,7 @@ export async function rolloutPolicy(
   const profile = new Float64Array(N * K);
   const C = model.numClasses > 0 ? model.numClasses + 1 : 0;
   const profileByClass = C > 0 ? new Float64Array(C * N * K) : null;
+  const expectedAction = new Float64Array(N);
   let count = 0;
   const actionRng = new StackedRandom(deriveSeed(seed, 0xac71));
   const hook: StepHook = async (ctx) => {
@@ -158,6 +166,9 @@ export async function rolloutPolicy(
         p[a] = mask[j * K + a] ? Math.exp(logits[j * K + a]! / o.temperature - mx) : 0;
         z += p[a]!;
       }
+      let ev = 0;
+      for (let a = 0; a < K; a++) ev += p[a]! * c.actions[a]!;
+      expectedAction[ctx.level[j]!]! += ev / z;
       let u = actionRng.stream(ctx.rows[j]!).uniform() * z;
       let a = 0;
       for (; a < K - 1; a++) {
@@ -221,6 +232,7 @@ export async function rolloutPolicy(
     networkEvals: res.networkEvals,
     profile,
     profileByClass,
+    expectedAction,
     samples: res.samples,
     sampleLabels: res.labels,
   };

@@ -173,6 +173,8 @@ export function CompareScreen({ engine, run }: { engine: EngineClient; run: stri
             n = {result.n} per row, seed {result.seed}, iteration {result.iteration}; {labels('lower')} lower is better,{' '}
             {labels('higher')} higher (best in bold). NFE counts guided evaluations D_w; denoiser passes count network
             calls (two for w ≠ 1).
+            {result.rows.some((r) => r.kind === 'recipe') &&
+              ' The recipe is the policy’s mean action per noise level as a static curve (measured on seed + 2, the file `export --recipe` writes): what the policy scores beyond it is what seeing the state adds.'}
           </Text>
           <SimpleGrid cols={{ base: 1, sm: 2, lg: 3 }}>
             {result.rows.map((r) => (
