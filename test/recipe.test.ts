@@ -396,7 +396,8 @@ test('Compare has the recipe row: the recipe of seed + 2, sampled with the same 
       ['policy', 'policy (gamma, kl, τ=1)'],
       ['recipe', 'recipe (mean γ per level)'],
       ['plain', 'no guidance / plain'],
-      ['edm-stochastic', 'EDM stochastic (ImageNet-64 settings)'],
+      // EDM's S_churn window, with the policy's S_noise (1), not ImageNet-64's 1.003: like with like.
+      ['edm-stochastic', 'EDM stochastic (ImageNet-64 S_churn, S_tmin, S_tmax; S_noise 1 as the policy)'],
     ],
   );
 });

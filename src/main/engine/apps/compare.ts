@@ -142,8 +142,14 @@ export async function comparePolicy(model: Model, source: string, o: CompareOpti
     if (c.intervention === 'gamma')
       baselines.push({
         kind: 'edm-stochastic',
-        name: 'EDM stochastic (ImageNet-64 settings)',
-        settings: { sampler: 'edm', steps: c.steps, ...baselineSettings('edm-stochastic') },
+        name: `EDM stochastic (ImageNet-64 S_churn, S_tmin, S_tmax; S_noise ${policy.settings.sNoise} as the policy)`,
+        // Like with like: EDM's S_noise 1.003 would add 0.3% more noise than the γ policy's sampler does.
+        settings: {
+          sampler: 'edm',
+          steps: c.steps,
+          ...baselineSettings('edm-stochastic'),
+          sNoise: policy.settings.sNoise,
+        },
       });
     if (c.intervention === 'renoise') {
       // EDM's deterministic sampler with the most steps within the policy's average NFE, and with

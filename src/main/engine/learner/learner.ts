@@ -263,23 +263,45 @@ export class Learner implements SamplingPolicy {
     return this.initialising;
   }
 
-  /** Noised data states at every level t_0 … t_{N−1}, as the policy head sees them (cloning's inputs). */
+  /**
+   * Noised data states at every level t_0 … t_{N−1}, as the policy head sees them (cloning's
+   * inputs). A model without data samples (it can sample and export, not train) clones on the states
+   * a rollout of the not yet cloned policy visits instead.
+   */
   private async cloneStates(): Promise<CloneStates> {
-    await this.loadData();
     const c = this.config;
     const N = c.steps;
     const M = cloneStatesPerLevel(N, this.model.dim);
     const dim = this.model.dim;
-    const data = this.data!;
-    const nData = data.length / dim;
+    const hasData = this.model.manifest.data !== null && this.model.manifest.data !== undefined;
+    if (hasData) await this.loadData();
+    const data = this.data;
+    const nData = data ? data.length / dim : 0;
     const rng = new Stream(deriveSeed(c.seed, 0x1217), 0);
-    const n = N * M;
+    const visited = data
+      ? null
+      : await rolloutPolicy(this.model, this.settings, c, this.H, this.logits, M, deriveSeed(c.seed, 0x1218), {
+          temperature: 1,
+          batch: Math.min(M, c.rolloutBatch),
+        });
+    const rows = visited
+      ? Array.from({ length: visited.n * (visited.H + 1) }, (_, i) => i).filter((i) => visited.level[i]! < N)
+      : null;
+    const n = rows ? rows.length : N * M;
     const x = new Float32Array(n * dim); // [n, dim]
     const sigma = new Float32Array(n); // [n]
     const level = new Int32Array(n); // [n]
     const C = this.model.numClasses;
     const labels = C > 0 ? new Int32Array(n) : null; // [n]
-    for (let l = 0; l < N; l++) {
+    if (visited && rows) {
+      rows.forEach((si, i) => {
+        x.set(visited.x.subarray(si * dim, (si + 1) * dim), i * dim);
+        sigma[i] = visited.sigma[si]!;
+        level[i] = visited.level[si]!;
+        if (labels && visited.labels) labels[i] = visited.labels[si]!;
+      });
+    }
+    for (let l = 0; data && l < N; l++) {
       const sl = this.schedule[l]!;
       for (let j = 0; j < M; j++) {
         const i = l * M + j;
