@@ -11,7 +11,7 @@
 // `densityEma` and `optDensity` and a config's `dreInitSteps`, `dreSteps`, `dreBatch` and
 // `lrDensity` are renamed as they are read (migrateCheckpoint, migrateLearnerSettings). New files
 // are written under the new names only. A config without a setting added since (LEARNER_ADDED:
-// `discriminatorPool`) gets the value given there.
+// `discriminatorPool`, `evalSamplesPeriodic`) gets the value given there.
 
 import { z } from 'zod';
 import { LEARNER_FIELDS } from './learner-config';
@@ -139,9 +139,11 @@ const LEARNER_RENAMES: Record<string, string> = {
 
 /** Learner settings added since runs were first saved, with the value an older run takes. */
 const LEARNER_ADDED: Record<string, unknown> = {
-  // Before it, the discriminator drew fresh expert states every step (no pool size matches that);
-  // an older run resumed takes the default.
+  // Before them, the discriminator drew fresh expert states every step (no pool size matches that)
+  // and periodic evaluations took evalSamples; an older run resumed takes the defaults (its later
+  // evaluation points are periodic/… metrics, a series of their own anyway).
   discriminatorPool: LEARNER_FIELDS.discriminatorPool.default,
+  evalSamplesPeriodic: LEARNER_FIELDS.evalSamplesPeriodic.default,
 };
 
 /** A saved learner config with its settings under today's names and the ones added since (see the note on old files). */
