@@ -19,6 +19,12 @@
 //    feature files (200 × 16) as fresh processes, timed next to a bare tsx start (`node --import tsx
 //    -e 0`) in the same rounds. Goal: `models --json` in ≤ 2× the bare start (a command loads only
 //    the modules it needs; see src/cli/index.ts).
+// 7. One training iteration on the bundled fashion-mnist (`npm run bench -- iteration`): 256
+//    trajectories, the default learner config otherwise (CFG, Heun 18 steps, the classifier encoder),
+//    the first iteration with the discriminator's warm-up and a second without, each broken down into
+//    its phases (rollout, discriminator, PPO) and the time inside the denoiser and the encoder ONNX;
+//    then one periodic evaluation as training runs it, its cost spread over evalEvery iterations.
+//    Goal: ≥ 75% of each iteration in denoiser calls.
 
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -393,6 +399,69 @@ async function benchCli(): Promise<boolean> {
   }
 }
 
+async function benchIteration(): Promise<boolean> {
+  const { initTf } = await import('../src/main/engine/learner/backend');
+  const { createLearner } = await import('../src/main/engine/learner/learner');
+  const { defaultConfig } = await import('../src/main/engine/learner/config');
+  const { resourcesDir } = await import('../src/main/engine/models/registry');
+  const { extractorForModel } = await import('../src/main/engine/metrics/features');
+  const { referenceFor } = await import('../src/main/engine/metrics/evaluate');
+  const { trainingEvaluation } = await import('../src/main/engine/apps/train');
+  const { backend } = await initTf();
+  const model = await Model.load(join(resourcesDir(), 'models', 'fashion-mnist'), { device: 'cpu' });
+  const config = { ...defaultConfig('cfg'), trajectories: 256, rolloutBatch: 256 };
+  const learner = await createLearner(model, config);
+  const pct = (v: number): string => `${(v * 100).toFixed(1).padStart(5)}%`;
+  const show = (title: string, m: Record<string, number>): boolean => {
+    const total = m['time/iteration_s']!;
+    console.log(`  ${title}: ${total.toFixed(1)} s`);
+    for (const [name, key] of [
+      ['rollout', 'time/rollout_s'],
+      ['discriminator', 'time/discriminator_s'],
+      ['PPO', 'time/ppo_s'],
+    ] as const)
+      console.log(`    ${name.padEnd(24)} ${m[key]!.toFixed(1).padStart(6)} s ${pct(m[key]! / total)}`);
+    for (const [name, key] of [
+      ['in the denoiser ONNX', 'time/denoiser_s'],
+      ['in the encoder ONNX', 'time/encoder_s'],
+    ] as const)
+      console.log(`      ${name.padEnd(22)} ${m[key]!.toFixed(1).padStart(6)} s ${pct(m[key]! / total)}`);
+    const share = m['time/denoiser_s']! / total;
+    const ok = share >= 0.75;
+    console.log(`    share in denoiser calls ${pct(share)} (goal ≥ 75%) ${ok ? 'OK' : 'MISSED'}`);
+    return ok;
+  };
+  try {
+    console.log(
+      `one training iteration on fashion-mnist (TensorFlow.js ${backend}, ONNX Runtime CPU), ${config.trajectories} trajectories, ${config.sampler} ${config.steps} steps, encoder ${learner.encoder.name}:`,
+    );
+    const ok1 = show(
+      `iteration 1 (discriminator warm-up ${config.discriminatorInitSteps} + ${config.discriminatorSteps} steps)`,
+      await learner.step(),
+    );
+    const it2 = await learner.step();
+    const ok2 = show(`iteration 2 (${config.discriminatorSteps} discriminator steps)`, it2);
+    const extractor = await extractorForModel(model);
+    try {
+      const reference = await referenceFor(model, extractor); // once per run (cached on disk)
+      const d0 = model.stats.modelMs;
+      const t0 = performance.now();
+      await trainingEvaluation(learner, { extractor, reference, n: config.evalSamplesPeriodic });
+      const evalS = (performance.now() - t0) / 1000;
+      const perIteration = evalS / config.evalEvery;
+      console.log(
+        `  periodic evaluation (${config.evalSamplesPeriodic} samples, every ${config.evalEvery} iterations): ${evalS.toFixed(1)} s (${pct((model.stats.modelMs - d0) / 1000 / evalS)} in the denoiser) = ${perIteration.toFixed(2)} s per iteration, ${pct(perIteration / it2['time/iteration_s']!)} of iteration 2`,
+      );
+    } finally {
+      await extractor.dispose();
+    }
+    return ok1 && ok2;
+  } finally {
+    await learner.dispose();
+    await model.dispose();
+  }
+}
+
 const only = process.argv[2];
 const results = [
   only && only !== 'overhead' ? true : await benchOverhead(),
@@ -401,5 +470,6 @@ const results = [
   only && only !== 'export' ? true : await benchExport(),
   only && only !== 'fashion-mnist' ? true : await benchFashionMnist(),
   only && only !== 'cli' ? true : await benchCli(),
+  only && only !== 'iteration' ? true : await benchIteration(),
 ];
 process.exitCode = results.every(Boolean) ? 0 : 1;

@@ -114,7 +114,8 @@ test('web mode: tune a CFG policy with reverse KL by clicks, watch it learn', as
   await set('Training iterations', '6');
   await set('Trajectories per iteration', '128');
   await set('Evaluate every (iterations)', '3');
-  await set('Samples per evaluation', '1000');
+  await set('Samples per periodic evaluation', '500');
+  await set('Samples in the final evaluation', '1000');
   await set('Run directory', join(tmp, 'runs', 'cfg-rkl'));
   await page.screenshot({ path: join(SHOTS, 'tune.png'), fullPage: true });
   // Every learner field of the schema is offered: the main ones above, the rest under Advanced.
@@ -171,9 +172,9 @@ test('web mode: tune a CFG policy with reverse KL by clicks, watch it learn', as
     'the form’s settings, Advanced included, are the run’s',
   );
   assert.equal(
-    Number(await page.getByTestId('chart-eval/fid').getAttribute('data-points')),
+    Number(await page.getByTestId('chart-periodic/fid').getAttribute('data-points')),
     2,
-    'FID at iterations 3 and 6',
+    'periodic FID at iterations 3 and 6',
   );
   // The profile heat map and the sample picture are drawn (non-blank pixels).
   const inked = await page.evaluate(() => {
@@ -280,8 +281,9 @@ test('web mode: a run with 5,000 iterations opens and draws without a long task 
       'charts/clipfrac': 0.1,
       'charts/nfe': 35,
     };
-    if (i % 25 === 0)
-      Object.assign(m, { 'eval/fid': 0.1 * Math.exp(-i / 1500) + 0.03, 'eval/precision': 0.9, 'eval/recall': 0.95 });
+    const fid = 0.1 * Math.exp(-i / 1500) + 0.03;
+    if (i % 25 === 0) Object.assign(m, { 'periodic/fid': fid, 'periodic/precision': 0.9, 'periodic/recall': 0.95 });
+    if (i === 5000) Object.assign(m, { 'eval/fid': fid, 'eval/precision': 0.9, 'eval/recall': 0.95 });
     lines.push(JSON.stringify(m));
   }
   writeFileSync(join(dir, 'metrics.jsonl'), lines.join('\n') + '\n');
@@ -297,7 +299,7 @@ test('web mode: a run with 5,000 iterations opens and draws without a long task 
   );
   // The charts mount one per task: the measurement covers all ten (the last, recall, has 200 evaluations).
   await page.waitForFunction(
-    () => document.querySelector('[data-testid="chart-eval/recall"]')?.getAttribute('data-points') === '200',
+    () => document.querySelector('[data-testid="chart-periodic/recall"]')?.getAttribute('data-points') === '200',
     undefined,
     { timeout: 30_000 },
   );
@@ -313,7 +315,7 @@ test('web mode: a run with 5,000 iterations opens and draws without a long task 
   assert.ok(worst < 200, `a long task of ${worst.toFixed(0)} ms drawing 5,000 points per chart`);
   await page.screenshot({ path: join(SHOTS, 'train-5000.png'), fullPage: true });
   // One cursor across the charts: hovering the entropy chart moves every chart's value to that iteration.
-  assert.equal(await page.getByTestId('chart-eval/fid').getAttribute('data-scale'), 'log');
+  assert.equal(await page.getByTestId('chart-periodic/fid').getAttribute('data-scale'), 'log');
   const valueOf = (key: string) => page.getByTestId(`chart-${key}-value`);
   assert.match(
     await valueOf('losses/discriminator').innerText(),
@@ -342,10 +344,10 @@ test('web mode: a run with 5,000 iterations opens and draws without a long task 
     new RegExp(`^it\\. ${hovered}: `),
     'the hovered chart shows the same iteration',
   );
-  const fidAt = Number(/^it\. (\d+): 0\.\d{4}$/.exec(await valueOf('eval/fid').innerText())?.[1]);
+  const fidAt = Number(/^it\. (\d+): 0\.\d{4}$/.exec(await valueOf('periodic/fid').innerText())?.[1]);
   assert.ok(
     fidAt % 25 === 0 && Math.abs(fidAt - hovered) <= 25,
-    `FID (written every 25 iterations) shows its nearest evaluation, ${fidAt}`,
+    `the periodic FID (written every 25 iterations) shows its nearest evaluation, ${fidAt}`,
   );
   await page.screenshot({ path: join(SHOTS, 'train-hover.png'), fullPage: false });
   await page.mouse.move(5, 5);
@@ -452,7 +454,7 @@ test('web mode: the Runs screen lists the run, opens its curves, resumes it and 
     .waitFor();
   assert.match(
     await page.getByTestId('runs-compare-chart').innerText(),
-    /FID \(evaluations\)[\s\S]*cfg-rkl\s+it\. \d+: \d+\.\d{4}[\s\S]*stress\s+it\. 5000: 0\.0336/,
+    /FID \(final evaluation\)[\s\S]*cfg-rkl\s+it\. \d+: \d+\.\d{4}[\s\S]*stress\s+it\. 5000: 0\.0336/,
   );
   await page.screenshot({ path: join(SHOTS, 'runs-compare.png'), fullPage: true });
   await page.getByRole('button', { name: 'Delete stress' }).click();
@@ -468,7 +470,7 @@ test('web mode: the Runs screen lists the run, opens its curves, resumes it and 
   assert.equal(await page.locator('html').getAttribute('data-mantine-color-scheme'), 'dark');
   await page.getByRole('button', { name: 'Train', exact: true }).click();
   await page.waitForFunction(
-    () => Number(document.querySelector('[data-testid="chart-eval/recall"]')?.getAttribute('data-points')) > 0,
+    () => Number(document.querySelector('[data-testid="chart-periodic/recall"]')?.getAttribute('data-points')) > 0,
   );
   await page.screenshot({ path: join(SHOTS, 'train-dark.png'), fullPage: true });
   await page.getByRole('button', { name: 'Switch to the light theme' }).click();

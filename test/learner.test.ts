@@ -448,7 +448,7 @@ test('training emits progress, metrics, profile and samples events that pass the
   const dir = join(tmp, 'events-run');
   const { learner } = await runTraining({
     model: ring,
-    config: tiny('cfg', { iterations: 2, evalEvery: 1, evalSamples: 200 }),
+    config: tiny('cfg', { iterations: 2, evalEvery: 1, evalSamples: 200, evalSamplesPeriodic: 100 }),
     runDir: dir,
     onEvent: (e) => events.push(e),
   });
@@ -462,7 +462,16 @@ test('training emits progress, metrics, profile and samples events that pass the
     of('metrics').map((e) => e.iteration),
     [1, 2],
   );
-  assert.ok(Number.isFinite(of('metrics')[1]!.metrics['eval/fid']));
+  // Periodic evaluations (evalSamplesPeriodic) at iterations 1 and 2, the final one (evalSamples) at 2 only,
+  // under names of their own; the pictures once per iteration, the last from the final evaluation.
+  const [m1, m2] = of('metrics').map((e) => e.metrics);
+  for (const m of [m1!, m2!]) {
+    for (const k of ['periodic/fid', 'periodic/precision', 'periodic/recall', 'periodic/nfe', 'time/evaluation_s'])
+      assert.ok(Number.isFinite(m[k]), `${k} = ${m[k]}`);
+  }
+  assert.equal(m1!['eval/fid'], undefined, 'no final evaluation before the last iteration');
+  for (const k of ['eval/fid', 'eval/precision', 'eval/recall', 'eval/nfe']) assert.ok(Number.isFinite(m2![k]), k);
+  assert.notEqual(m2!['eval/fid'], m2!['periodic/fid'], '200 samples and 100 give different estimates');
   assert.deepEqual(
     of('progress').map((e) => [e.done, e.total]),
     [

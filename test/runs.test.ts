@@ -71,7 +71,7 @@ function snapshot(dir: string): Map<string, string> {
   return out;
 }
 
-test('a run written before the rename (checkpoint density*, config dre*/lrDensity) and before discriminatorPool loads and resumes', async () => {
+test('a run written before the rename (checkpoint density*, config dre*/lrDensity) and before discriminatorPool and evalSamplesPeriodic loads and resumes', async () => {
   const renames = (o: Record<string, unknown>, pairs: [string, string][]): void => {
     for (const [now, old] of pairs) {
       o[old] = o[now];
@@ -94,6 +94,7 @@ test('a run written before the rename (checkpoint density*, config dre*/lrDensit
     ['lrDiscriminator', 'lrDensity'],
   ]);
   delete cfg.learner['discriminatorPool'];
+  delete cfg.learner['evalSamplesPeriodic'];
   writeFileSync(cfgPath, JSON.stringify(cfg));
   assert.ok('density' in JSON.parse(readFileSync(runPaths(dir).checkpoint, 'utf8')));
 
@@ -106,6 +107,7 @@ test('a run written before the rename (checkpoint density*, config dre*/lrDensit
     assert.deepEqual(old.discriminator.net.getWeights(), now.discriminator.net.getWeights());
     assert.equal(old.config.discriminatorBatch, 32);
     assert.equal(old.config.discriminatorPool, 128, 'a setting added since takes its default');
+    assert.equal(old.config.evalSamplesPeriodic, 512, 'a setting added since takes its default');
   } finally {
     await now.dispose();
     await old.dispose();

@@ -331,15 +331,25 @@ export const LEARNER_FIELDS = {
     max: 1_000_000, // the iterations' bound
     group: 'basic',
     label: 'Evaluate every (iterations)',
-    help: 'evaluate (FID/precision/recall, sample grid, profile) every this many iterations (0: only at the end)',
+    help: 'evaluate on evalSamplesPeriodic samples (FID/precision/recall, sample grid, profile) every this many iterations (0: only the final evaluation)',
+  }),
+  // The periodic evaluations show the trend on few samples; the full count is spent once, at the end
+  // (apps/train.ts, the note on periodic and final evaluations).
+  evalSamplesPeriodic: int({
+    default: 512,
+    min: 2,
+    max: MAX_EVAL_SAMPLES,
+    group: 'basic',
+    label: 'Samples per periodic evaluation',
+    help: 'samples of each evaluation every evalEvery iterations (the periodic/… metrics; FID on few samples is biased upwards, so compare these only with each other)',
   }),
   evalSamples: int({
     default: 4000,
     min: 2,
     max: MAX_EVAL_SAMPLES,
     group: 'basic',
-    label: 'Samples per evaluation',
-    help: 'samples per evaluation (FID / precision / recall and the sample grid)',
+    label: 'Samples in the final evaluation',
+    help: 'samples of the final evaluation, after the last iteration (FID / precision / recall and the sample grid; the eval/… metrics)',
   }),
   seed: int({
     default: 0,

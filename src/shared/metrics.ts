@@ -5,7 +5,9 @@
 // Two namespaces share the entries:
 //   - an evaluation's summary keys (`fid`, `precision`, …), as `eval`, `grid` and Compare report them;
 //   - a run's metrics lines (`eval/fid`, `charts/entropy`, `losses/policy`, `time/iteration_s`, …),
-//     CleanRL-style names; an evaluation summary key k appears in a run as `eval/k`.
+//     CleanRL-style names; an evaluation summary key k appears in a run as `eval/k` (the final
+//     evaluation, evalSamples samples) and `periodic/k` (every evalEvery iterations, on
+//     evalSamplesPeriodic samples): different sample counts, so never one series (apps/train.ts).
 
 export type MetricChart = 'train' | 'none';
 
@@ -201,51 +203,88 @@ export const RUN_METRICS: readonly MetricInfo[] = [
     help: 'guided denoiser evaluations per trajectory',
   },
   {
-    key: 'eval/fid',
-    label: 'FID (evaluations)',
+    key: 'periodic/fid',
+    label: 'FID (periodic evaluations)',
     better: 'lower',
     digits: 4,
     chart: 'train',
     log: true,
     cadence: 'evaluation',
-    help: 'FID of the EMA policy at each evaluation',
+    help: 'FID of the EMA policy every evalEvery iterations, on evalSamplesPeriodic samples (biased upwards on few samples: compare with other periodic values only)',
+  },
+  {
+    key: 'periodic/precision',
+    label: 'Precision (periodic)',
+    better: 'higher',
+    digits: 4,
+    chart: 'train',
+    cadence: 'evaluation',
+    help: 'precision of the EMA policy every evalEvery iterations, on evalSamplesPeriodic samples',
+  },
+  {
+    key: 'periodic/recall',
+    label: 'Recall (periodic)',
+    better: 'higher',
+    digits: 4,
+    chart: 'train',
+    cadence: 'evaluation',
+    help: 'recall of the EMA policy every evalEvery iterations, on evalSamplesPeriodic samples',
+  },
+  {
+    key: 'periodic/nfe',
+    label: 'NFE (periodic evaluation)',
+    better: 'lower',
+    digits: 2,
+    chart: 'none',
+    cadence: 'evaluation',
+    help: 'guided denoiser evaluations per sample at the periodic evaluations',
+  },
+  {
+    key: 'eval/fid',
+    label: 'FID (final evaluation)',
+    better: 'lower',
+    digits: 4,
+    chart: 'none',
+    log: true,
+    cadence: 'evaluation',
+    help: 'FID of the EMA policy after the last iteration, on evalSamples samples',
   },
   {
     key: 'eval/kid',
-    label: 'KID (evaluations)',
+    label: 'KID (final evaluation)',
     better: 'lower',
     digits: 3,
     exp: true,
     chart: 'none',
     cadence: 'evaluation',
-    help: 'KID of the EMA policy at each evaluation',
+    help: 'KID of the EMA policy after the last iteration, on evalSamples samples',
   },
   {
     key: 'eval/precision',
-    label: 'Precision',
+    label: 'Precision (final)',
     better: 'higher',
     digits: 4,
-    chart: 'train',
+    chart: 'none',
     cadence: 'evaluation',
-    help: 'precision of the EMA policy at each evaluation',
+    help: 'precision of the EMA policy after the last iteration, on evalSamples samples',
   },
   {
     key: 'eval/recall',
-    label: 'Recall',
+    label: 'Recall (final)',
     better: 'higher',
     digits: 4,
-    chart: 'train',
+    chart: 'none',
     cadence: 'evaluation',
-    help: 'recall of the EMA policy at each evaluation',
+    help: 'recall of the EMA policy after the last iteration, on evalSamples samples',
   },
   {
     key: 'eval/nfe',
-    label: 'NFE (evaluation)',
+    label: 'NFE (final evaluation)',
     better: 'lower',
     digits: 2,
     chart: 'none',
     cadence: 'evaluation',
-    help: 'guided denoiser evaluations per sample at evaluation',
+    help: 'guided denoiser evaluations per sample at the final evaluation',
   },
   {
     key: 'time/iteration_s',
@@ -294,6 +333,15 @@ export const RUN_METRICS: readonly MetricInfo[] = [
     digits: 2,
     chart: 'none',
     help: 'seconds in the PPO epochs',
+  },
+  {
+    key: 'time/evaluation_s',
+    label: 'Evaluation time (s)',
+    better: 'lower',
+    digits: 2,
+    chart: 'none',
+    cadence: 'evaluation',
+    help: 'seconds evaluating after the iteration (periodic and final evaluations; not in time/iteration_s)',
   },
 ];
 

@@ -11,8 +11,8 @@
 // `densityEma` and `optDensity` and a config's `dreInitSteps`, `dreSteps`, `dreBatch` and
 // `lrDensity` are renamed as they are read (migrateCheckpoint, migrateLearnerSettings). New files
 // are written under the new names only. A config without a setting added since (LEARNER_ADDED:
-// the advantage baseline, the initial policy's profile, `discriminatorPool`) gets the value given
-// there: the one those runs trained with, where one does.
+// the advantage baseline, the initial policy's profile, `discriminatorPool`, `evalSamplesPeriodic`)
+// gets the value given there: the one those runs trained with, where one does.
 
 import { z } from 'zod';
 import { LEARNER_FIELDS } from './learner-config';
@@ -150,9 +150,11 @@ const LEARNER_ADDED: Record<string, unknown> = {
   initSigmaHi: Infinity,
   initMass: 0.8,
   initMassOutside: 0.8,
-  // Before it, the discriminator drew fresh expert states every step (no pool size matches that);
-  // an older run resumed takes the default.
+  // Before them, the discriminator drew fresh expert states every step (no pool size matches that)
+  // and periodic evaluations took evalSamples; an older run resumed takes the defaults (its later
+  // evaluation points are periodic/… metrics, a series of their own anyway).
   discriminatorPool: LEARNER_FIELDS.discriminatorPool.default,
+  evalSamplesPeriodic: LEARNER_FIELDS.evalSamplesPeriodic.default,
 };
 
 /** A saved learner config with its settings under today's names and the ones added since (see the note on old files). */

@@ -107,11 +107,11 @@ function rows(W: Float32Array, cols: number, start: number, count: number, strid
   return out;
 }
 
-/** The last evaluation metrics of a run (metrics.jsonl), or {}. */
+/** The last evaluation metrics of a run (metrics.jsonl: the final eval/… or, before it, periodic/…), or {}. */
 function lastEvaluation(runDir: string): Record<string, number> {
   let out: Record<string, number> = {};
   for (const m of readMetrics(runDir)) {
-    const ev = Object.fromEntries(Object.entries(m).filter(([k]) => k.startsWith('eval/')));
+    const ev = Object.fromEntries(Object.entries(m).filter(([k]) => /^(eval|periodic)\//.test(k)));
     if (Object.keys(ev).length > 0) out = { iteration: m['iteration']!, ...ev };
   }
   return out;
