@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { Model } from '../src/main/engine/models/model';
 import { resourcesDir } from '../src/main/engine/models/registry';
 import type { LearnerConfig } from '../src/main/engine/learner/config';
+import { infReplacer } from '../src/shared/json';
 import { initTf } from '../src/main/engine/learner/backend';
 import { runTraining } from '../src/main/engine/apps/train';
 import { runPaths } from '../src/main/engine/runs/files';
@@ -269,8 +270,8 @@ test('two engine processes (two app clients): train.start and train.resume of on
   const engines = [new EngineProcess(env), new EngineProcess(env)];
   try {
     const runDir = join(tmp, 'clients', 'run');
-    const { nfeBudget: _, ...settings } = tiny({ iterations: 400 }); // (∞ does not cross IPC as JSON)
-    const config = settings;
+    // ∞ (nfeBudget, initSigmaHi) crosses IPC as JSON written "inf", as the app sends it.
+    const config = JSON.parse(JSON.stringify(tiny({ iterations: 400 }), infReplacer)) as Record<string, unknown>;
     const isOk = (r: Response): boolean => r.ok;
     // Both ask at once to start the same new run.
     const starts = await Promise.all(
