@@ -6,6 +6,7 @@
 
 import { parseResult, parseServerMessage, type Method, type Methods, type Request } from '../../../shared/protocol';
 import type { EngineEvent } from '../../../shared/events';
+import { infReplacer } from '../../../shared/json';
 
 export class EngineError extends Error {
   constructor(
@@ -118,7 +119,8 @@ export function connectWebSocket(
       };
     };
     connect();
-    return { send: (m) => ws.send(JSON.stringify(m)), isOpen: () => ws.readyState === WebSocket.OPEN };
+    // JSON has no Infinity (it would arrive as null): ∞ goes as "inf", which the schemas read back, as in files.
+    return { send: (m) => ws.send(JSON.stringify(m, infReplacer)), isOpen: () => ws.readyState === WebSocket.OPEN };
   });
 }
 

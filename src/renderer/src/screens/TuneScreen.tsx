@@ -49,11 +49,10 @@ export function TuneScreen({
   const chosen = useMemo(() => {
     const d = formValues(intervention);
     return Object.fromEntries(
-      FIELD_KEYS.filter((k) => k === 'intervention' || String(values[k]) !== String(d[k])).map((k) => {
-        const v = parseFormValue(LEARNER_FIELDS[k], values[k]!);
-        // JSON has no Infinity (it would arrive as null): ∞ is sent as "inf", as in files (shared/json.ts).
-        return [k, v === Infinity ? 'inf' : v];
-      }),
+      FIELD_KEYS.filter((k) => k === 'intervention' || String(values[k]) !== String(d[k])).map((k) => [
+        k,
+        parseFormValue(LEARNER_FIELDS[k], values[k]!),
+      ]),
     );
   }, [values, intervention]);
   const fieldErrors = FIELD_KEYS.filter((k) => formError(LEARNER_FIELDS[k], values[k]!) !== null);
