@@ -10,7 +10,8 @@
 //    float64) on the same features, in the same run. Goal: the same number (|ΔFID| ≤ 1e-3 +
 //    1e-4·FID) in time of the order of scipy's. Needs Debian's python3-scipy for the reference.
 // 5. The bundled fashion-mnist denoiser: images per second per NFE at batch 256 in ONNX Runtime
-//    (goal ≥ 500 on a 2-core CPU), measured next to the random-weight conv model of (1).
+//    (goal ≥ 500 on a 2-core CPU), measured next to the random-weight conv model of (1), and next
+//    to the same session on one thread ([Note: CPU threads] in src/main/engine/onnx/runtime.ts).
 // 4. Export: a 28×28 (x, σ, class, step) CFG policy with its conv encoder merged in (the paper's
 //    default heads, 128 wide), built, verified on 512 states in a fresh ONNX Runtime session and
 //    written. Goal: under 5 s; the file size is reported, and the time next to one training
@@ -32,6 +33,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
+import { cpuOptions, cpuThreads } from '../src/main/engine/onnx/runtime';
 import { Model } from '../src/main/engine/models/model';
 import { generate, resolveSettings } from '../src/main/engine/samplers/generate';
 import { samplerNfe } from '../src/main/engine/samplers/cost';
@@ -58,6 +60,7 @@ async function benchOverhead(): Promise<boolean> {
     writeFileSync(join(dir, 'model.json'), convManifest('conv-bench'));
     const model = await Model.load(dir, { device: 'cpu' });
     const bare = await ort.InferenceSession.create(join(dir, 'denoiser.onnx'), {
+      ...cpuOptions(),
       graphOptimizationLevel: 'all',
       executionProviders: ['cpu'],
     });
@@ -303,14 +306,19 @@ async function benchExport(): Promise<boolean> {
 
 async function benchFashionMnist(): Promise<boolean> {
   const { resourcesDir } = await import('../src/main/engine/models/registry');
-  const fm = await ort.InferenceSession.create(join(resourcesDir(), 'models', 'fashion-mnist', 'denoiser.onnx'), {
-    graphOptimizationLevel: 'all',
-    executionProviders: ['cpu'],
-  });
-  const conv = await ort.InferenceSession.create(convDenoiserGraph({ seed: 0, numClasses: 10 }).bytes, {
-    graphOptimizationLevel: 'all',
-    executionProviders: ['cpu'],
-  });
+  const open = (file: string | Uint8Array, threads: number): Promise<ort.InferenceSession> => {
+    const o: ort.InferenceSession.SessionOptions = {
+      intraOpNumThreads: threads,
+      graphOptimizationLevel: 'all',
+      executionProviders: ['cpu'],
+    };
+    return typeof file === 'string' ? ort.InferenceSession.create(file, o) : ort.InferenceSession.create(file, o);
+  };
+  const threads = cpuThreads();
+  const fmFile = join(resourcesDir(), 'models', 'fashion-mnist', 'denoiser.onnx');
+  const fm = await open(fmFile, threads);
+  const fm1 = await open(fmFile, 1);
+  const conv = await open(convDenoiserGraph({ seed: 0, numClasses: 10 }).bytes, threads);
   const feeds = {
     x: new ort.Tensor(
       'float32',
@@ -335,12 +343,17 @@ async function benchFashionMnist(): Promise<boolean> {
     return BATCH / (median(ts) / 1000);
   };
   const a = await rate(fm);
+  const a1 = await rate(fm1);
   const b = await rate(conv);
   const ok = a >= 500;
   console.log(
-    `fashion-mnist denoiser (ONNX Runtime CPU, batch ${BATCH}): ${a.toFixed(0)} images/s per NFE (goal ≥ 500) ${ok ? 'OK' : 'MISSED'}; / random-weight conv model ${b.toFixed(0)} = ${(a / b).toFixed(2)}`,
+    `fashion-mnist denoiser (ONNX Runtime CPU, batch ${BATCH}, ${threads} threads): ${a.toFixed(0)} images/s per NFE (goal ≥ 500) ${ok ? 'OK' : 'MISSED'}; / random-weight conv model ${b.toFixed(0)} = ${(a / b).toFixed(2)}`,
+  );
+  console.log(
+    `  the same on 1 thread (SAMPLER_STUDIO_THREADS=1; onnxruntime-node's own default ran like this): ${a1.toFixed(0)} images/s per NFE; ${threads} threads / 1 = ${(a / a1).toFixed(2)}×`,
   );
   await fm.release();
+  await fm1.release();
   await conv.release();
   return ok;
 }

@@ -7,6 +7,7 @@
 
 import * as ort from 'onnxruntime-node';
 import { GraphBuilder } from '../onnx/graph';
+import { cpuOptions } from '../onnx/runtime';
 
 type Op = 'matmul' | 'matmulTA' | 'matmulTB' | 'sqdist';
 const sessions = new Map<Op, Promise<ort.InferenceSession>>();
@@ -37,7 +38,11 @@ function build(op: Op): Uint8Array {
 function session(op: Op): Promise<ort.InferenceSession> {
   let s = sessions.get(op);
   if (!s) {
-    s = ort.InferenceSession.create(build(op), { executionProviders: ['cpu'], graphOptimizationLevel: 'all' });
+    s = ort.InferenceSession.create(build(op), {
+      ...cpuOptions(),
+      executionProviders: ['cpu'],
+      graphOptimizationLevel: 'all',
+    });
     sessions.set(op, s);
   }
   return s;

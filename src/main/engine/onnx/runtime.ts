@@ -6,8 +6,16 @@
 // fetched by the package's install script, which package.json's allowScripts denies (nothing may
 // download here). `auto` tries CUDA only when its provider library is present, so a machine
 // without it never pays for a failed attempt.
+//
+// [Note: CPU threads]
+// ONNX Runtime's CPU provider, left to its own default in onnxruntime-node, ran the fashion-mnist
+// denoiser on one core of two (482 vs 724 evaluations/s with intraOpNumThreads 2 at batch 256; the
+// outputs are bit-identical). So every CPU session asks for one thread per core that Node sees
+// (os.availableParallelism). SAMPLER_STUDIO_THREADS=N overrides it: 1 lets two runs share a
+// 2-core machine side by side without oversubscribing it (`npm run bench -- threads` measures both).
 
 import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import * as ortModule from 'onnxruntime-node';
@@ -29,10 +37,29 @@ function cudaProviderInstalled(): boolean {
   }
 }
 
+export const THREADS_ENV = 'SAMPLER_STUDIO_THREADS';
+
+/** Threads of each CPU session's intra-op pool: SAMPLER_STUDIO_THREADS, else one per core ([Note: CPU threads]). */
+export function cpuThreads(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env[THREADS_ENV];
+  if (raw === undefined || raw.trim() === '') return availableParallelism();
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > 1024)
+    throw new RangeError(
+      `${THREADS_ENV}=${raw}: expected a whole number of CPU threads in [1, 1024] (unset it to use every core, ${availableParallelism()} here)`,
+    );
+  return n;
+}
+
 export interface SessionInfo {
   session: OrtSession;
   /** 'onnxruntime-node/cuda' or 'onnxruntime-node/cpu'. */
   backend: string;
+}
+
+/** The CPU provider's thread settings (the threads check runs first, so a bad SAMPLER_STUDIO_THREADS is named). */
+export function cpuOptions(): ortModule.InferenceSession.SessionOptions {
+  return { intraOpNumThreads: cpuThreads() };
 }
 
 /** Opens `path` with the preferred execution provider, falling back to CPU. */
@@ -58,8 +85,9 @@ export async function createSession(
       }
     }
   }
+  const cpu = cpuOptions(); // outside the try: a bad SAMPLER_STUDIO_THREADS is its own error, not the file's
   try {
-    const session = await ort.InferenceSession.create(path, { ...base, executionProviders: ['cpu'] });
+    const session = await ort.InferenceSession.create(path, { ...cpu, ...base, executionProviders: ['cpu'] });
     return { session, backend: 'onnxruntime-node/cpu' };
   } catch (e) {
     const msg = (e as Error).message;
