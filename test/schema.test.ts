@@ -8,7 +8,10 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  CONTEXT_DEPENDENT_FIELDS,
+  dataKindOf,
   defaultConfig,
+  INTERVENTIONS,
   LEARNER_FIELDS,
   learnerConfigFrom,
   parseLearnerConfig,
@@ -129,6 +132,34 @@ test('defaults per intervention: gamma starts from EDM’s published churn, reno
   assert.equal(learnerConfigFrom({ actions: [1, 2] }).initAction, 0);
   // A smaller batch of trajectories brings the rollout batch down with it.
   assert.equal(learnerConfigFrom({ trajectories: 64 }).rolloutBatch, 64);
+});
+
+test('image models have their own defaults: a CPU-sized budget and, for cfg, fine guidance scales from w = 1.5', () => {
+  assert.equal(dataKindOf([2]), 'points');
+  assert.equal(dataKindOf([1, 28, 28]), 'images');
+  for (const i of INTERVENTIONS) {
+    const d = defaultConfig(i, 'images');
+    assert.deepEqual([d.trajectories, d.rolloutBatch, d.iterations], [256, 256, 100], i);
+    assert.equal(defaultConfig(i).trajectories, 1024, `${i} on points keeps the paper-sized batch`);
+    // Everything but the image fields is the intervention's default.
+    for (const k of Object.keys(d) as (keyof typeof d)[])
+      if (!CONTEXT_DEPENDENT_FIELDS.has(k)) assert.deepEqual(d[k], defaultConfig(i)[k], `${i}.${k}`);
+  }
+  const c = defaultConfig('cfg', 'images');
+  assert.deepEqual(c.actions, [1, 1.125, 1.25, 1.375, 1.5, 1.625, 1.75, 2, 2.5]);
+  assert.equal(c.actions[c.initAction], 1.5);
+  assert.deepEqual(defaultConfig('gamma', 'images').actions, defaultConfig('gamma').actions);
+  // A partial config is completed with the kind's defaults; what it gives wins.
+  assert.equal(learnerConfigFrom({}, undefined, 'images').trajectories, 256);
+  assert.equal(learnerConfigFrom({ trajectories: 512 }, undefined, 'images').rolloutBatch, 256);
+  assert.equal(learnerConfigFrom({ iterations: 7 }, undefined, 'images').iterations, 7);
+  // The CLI picks the kind from the model's manifest.
+  const fm = parseTrainArgs(['--model', 'fashion-mnist', '--run-dir', '/x']);
+  const ring = parseTrainArgs(['--model', 'gmm-ring8', '--run-dir', '/x']);
+  assert.ok(!fm.help && !ring.help);
+  assert.deepEqual([fm.config.trajectories, fm.config.actions[fm.config.initAction]], [256, 1.5]);
+  assert.equal(ring.config.trajectories, 1024);
+  assert.match(TRAIN_USAGE, /image models .* default to 256 trajectories/s);
 });
 
 test('sampler settings: every knob (flag, grid axis) checks its bounds with the field’s words', () => {

@@ -2,10 +2,18 @@
 // field is a flag, from its one declaration in shared/learner-config.ts.
 
 import { parseArgs } from 'node:util';
-import { LEARNER_FIELDS, learnerConfigFrom, parseLearnerConfig, type LearnerConfig } from '../shared/learner-config';
+import {
+  dataKindOf,
+  IMAGE_BUDGET,
+  IMAGE_DEFAULTS,
+  LEARNER_FIELDS,
+  learnerConfigFrom,
+  parseLearnerConfig,
+  type LearnerConfig,
+} from '../shared/learner-config';
 import { flagOf, flagOptions, helpLines, valuesFromFlags } from '../shared/schema';
 import { Model } from '../main/engine/models/model';
-import { resolveModelDir } from '../main/engine/models/registry';
+import { describeModel, resolveModelDir } from '../main/engine/models/registry';
 import { initFromGrid } from '../main/engine/learner/config';
 import { readGridResult } from '../main/engine/samplers/baselines';
 import { describeValues } from '../main/engine/grid/axes';
@@ -38,12 +46,14 @@ export const TRAIN_USAGE = `Usage: sampler-studio train --model ID|DIR --run-dir
   --device auto|cpu|cuda                where the denoiser runs (default auto)
   --json                                the final stdout line is the result object
 
-Learner flags (defaults are cfg's; gamma and renoise change actions, initial action, sampler, steps and NFE budget):
+Learner flags (defaults are cfg's on a points model; gamma and renoise change actions, initial action, sampler,
+steps and NFE budget; image models — a sample shape [C, H, W] — default to ${IMAGE_BUDGET.trajectories} trajectories, rollout batch ${IMAGE_BUDGET.rolloutBatch} and
+${IMAGE_BUDGET.iterations} iterations, and cfg there to the actions ${IMAGE_DEFAULTS.cfg.actions!.join(',')} starting at w = ${IMAGE_DEFAULTS.cfg.actions![IMAGE_DEFAULTS.cfg.initAction!]}):
 ${helpLines(LEARNER_FIELDS).join('\n')}`;
 
 const FLAG_NAME = Object.fromEntries(Object.entries(LEARNER_FIELDS).map(([k, f]) => [k, `--${flagOf(k, f)}`]));
 
-/** What a `train` command line asks for: the run, its model, the checked learner config (no file or model is touched). */
+/** What a `train` command line asks for: the run, its model, the checked learner config (of the files, only the model's manifest is read: its sample shape picks the defaults). */
 export function parseTrainArgs(argv: string[]):
   | { help: true }
   | {
@@ -83,7 +93,10 @@ export function parseTrainArgs(argv: string[]):
     throw new UsageError('give either --init-action or --init-from-grid, not both');
   let config: LearnerConfig;
   try {
-    config = learnerConfigFrom(given, (k) => FLAG_NAME[k] ?? k);
+    // Image models have their own defaults ([Note: image defaults]); an unreadable manifest is
+    // reported when the model loads.
+    const shape = v.resume ? [] : (describeModel(resolveModelDir(modelRef), false).manifest?.shape ?? []);
+    config = learnerConfigFrom(given, (k) => FLAG_NAME[k] ?? k, dataKindOf(shape));
   } catch (e) {
     if (e instanceof RangeError) throw new UsageError(e.message);
     throw e;

@@ -20,7 +20,7 @@ import type { RunEvent } from '../../shared/events';
 import { bundledModels, describeModel, resolveModelDir, type ModelEntry } from './models/registry';
 import { Model, ModelCache } from './models/model';
 import { ModelError } from './models/manifest';
-import { learnerConfigFrom, type LearnerConfig } from '../../shared/learner-config';
+import { dataKindOf, learnerConfigFrom, type LearnerConfig } from '../../shared/learner-config';
 import { runTraining } from './apps/train';
 import { checkNewRunDir, readMetrics, readRunConfig, RunRefusedError, runModelDir } from './runs/files';
 import { listRuns, trashRun } from './runs/list';
@@ -95,7 +95,14 @@ export class EngineHost {
     'models.list': () => bundledModels().map(summary),
     'models.open': (p) => this.openModel(p.dir),
     'models.preview': (p) => this.preview(resolveModelDir(p.dir)),
-    'train.start': (p) => this.startTraining(p.model, resolve(p.runDir), learnerConfigFrom(p.config), false),
+    'train.start': (p) =>
+      // Filled in from the defaults of the model's data kind once it is open ([Note: image defaults]).
+      this.startTraining(
+        p.model,
+        resolve(p.runDir),
+        (m) => learnerConfigFrom(p.config, undefined, dataKindOf(m.shape)),
+        false,
+      ),
     'train.resume': (p) => {
       const run = resolve(p.run);
       const cfg = readRunConfig(run);
@@ -223,7 +230,7 @@ export class EngineHost {
   private async startTraining(
     modelRef: string,
     runDir: string,
-    config: LearnerConfig,
+    configFor: LearnerConfig | ((model: Model) => LearnerConfig),
     resume: boolean,
     iterations?: number,
     restart = false,
@@ -235,9 +242,11 @@ export class EngineHost {
     const job: Job = { abort, done: Promise.resolve(), pause: false };
     this.jobs.set(runDir, job);
     let model: Model;
+    let config: LearnerConfig;
     try {
       if (!resume) checkNewRunDir(runDir); // (again under the run's lock in runTraining)
       model = await this.models.get(resolveModelDir(modelRef));
+      config = typeof configFor === 'function' ? configFor(model) : configFor;
     } catch (e) {
       this.jobs.delete(runDir);
       throw e;

@@ -2,16 +2,18 @@
 // training budget; every other learner setting under "Advanced". Every field, its bounds, default
 // and help come from the learner's one schema (shared/learner-config.ts).
 
-import { useMemo, useState } from 'react';
+import { useEffect, useMemo, useState } from 'react';
 import { Alert, Button, Collapse, Group, SegmentedControl, Stack, Text, TextInput, Title } from '@mantine/core';
 import type { ModelReport } from '../../../shared/protocol';
 import {
   CONDITIONINGS,
+  CONTEXT_DEPENDENT_FIELDS,
+  dataKindOf,
   defaultConfig,
-  INTERVENTION_DEFAULTS,
   INTERVENTIONS,
   LEARNER_FIELDS,
   learnerConfigFrom,
+  type DataKind,
   type Intervention,
 } from '../../../shared/learner-config';
 import type { EngineClient } from '../engine/client';
@@ -19,11 +21,8 @@ import { formError, formValueOf, parseFormValue, SchemaFields, type FormValue } 
 
 type Key = keyof typeof LEARNER_FIELDS;
 const FIELD_KEYS = Object.keys(LEARNER_FIELDS) as Key[];
-/** Fields whose default depends on the intervention: they follow it when it changes. */
-const FOLLOW_INTERVENTION = new Set(INTERVENTIONS.flatMap((i) => Object.keys(INTERVENTION_DEFAULTS[i])));
-
-function formValues(intervention: Intervention): Record<string, FormValue> {
-  const d = defaultConfig(intervention);
+function formValues(intervention: Intervention, kind: DataKind): Record<string, FormValue> {
+  const d = defaultConfig(intervention, kind);
   return Object.fromEntries(FIELD_KEYS.map((k) => [k, formValueOf(LEARNER_FIELDS[k], d[k])]));
 }
 
@@ -36,7 +35,9 @@ export function TuneScreen({
   model: ModelReport | null;
   onStarted: (run: string, iterations: number) => void;
 }) {
-  const [values, setValues] = useState<Record<string, FormValue>>(() => formValues('cfg'));
+  // Image models have their own defaults ([Note: image defaults] in shared/learner-config.ts).
+  const kind = dataKindOf(model?.summary.shape ?? []);
+  const [values, setValues] = useState<Record<string, FormValue>>(() => formValues('cfg', kind));
   const [advanced, setAdvanced] = useState(false);
   const [runDir, setRunDir] = useState('');
   const [error, setError] = useState<string | null>(null);
@@ -47,25 +48,25 @@ export function TuneScreen({
   // What differs from the intervention's defaults is what the user chose: only that is sent, and the
   // engine fills in the rest from the same schema.
   const chosen = useMemo(() => {
-    const d = formValues(intervention);
+    const d = formValues(intervention, kind);
     return Object.fromEntries(
       FIELD_KEYS.filter((k) => k === 'intervention' || String(values[k]) !== String(d[k])).map((k) => [
         k,
         parseFormValue(LEARNER_FIELDS[k], values[k]!),
       ]),
     );
-  }, [values, intervention]);
+  }, [values, intervention, kind]);
   const fieldErrors = FIELD_KEYS.filter((k) => formError(LEARNER_FIELDS[k], values[k]!) !== null);
   // Checks across fields (e.g. renoise's actions), the engine's own words.
   const configError = useMemo(() => {
     if (fieldErrors.length > 0) return null;
     try {
-      learnerConfigFrom(chosen);
+      learnerConfigFrom(chosen, undefined, kind);
       return null;
     } catch (e) {
       return (e as Error).message;
     }
-  }, [chosen, fieldErrors.length]);
+  }, [chosen, fieldErrors.length, kind]);
 
   const basic = FIELD_KEYS.filter(
     (k) => (LEARNER_FIELDS[k].group ?? 'advanced') === 'basic' && (k !== 'nfeBudget' || intervention === 'renoise'),
@@ -79,13 +80,16 @@ export function TuneScreen({
     : '';
 
   const set = (key: string, v: FormValue): void => setValues((old) => ({ ...old, [key]: v }));
-  const choose = (i: Intervention): void => {
-    const d = formValues(i);
+  // Fields whose default depends on the intervention or the data kind follow them when they change.
+  const follow = (i: Intervention, k: DataKind): void => {
+    const d = formValues(i, k);
     setValues((old) => ({
-      ...Object.fromEntries(Object.entries(old).map(([k, v]) => [k, FOLLOW_INTERVENTION.has(k) ? d[k]! : v])),
+      ...Object.fromEntries(Object.entries(old).map(([f, v]) => [f, CONTEXT_DEPENDENT_FIELDS.has(f) ? d[f]! : v])),
       intervention: i,
     }));
   };
+  const choose = (i: Intervention): void => follow(i, kind);
+  useEffect(() => follow(intervention, kind), [kind]); // only a change of the model's kind resets these
 
   const start = async (): Promise<void> => {
     if (!model) return;
