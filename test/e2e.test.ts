@@ -97,6 +97,23 @@ test('web mode: a broken model directory shows what is wrong', async () => {
   assert.deepEqual(pageErrors, [], 'no uncaught errors in the page');
 });
 
+test('web mode: the Tune form offers an image model its own defaults, and a points model the paper-sized ones', async () => {
+  const tuneFor = async (id: string): Promise<void> => {
+    await page.getByRole('button', { name: 'Model', exact: true }).click();
+    await page.getByRole('button', { name: `Open ${id}`, exact: true }).click();
+    await page.getByRole('button', { name: new RegExp(`Tune a sampler for ${id}`) }).click();
+    await page.getByRole('heading', { name: 'Tune' }).waitFor({ timeout: 30_000 });
+  };
+  await tuneFor('fashion-mnist');
+  assert.equal(await page.getByLabel('Trajectories per iteration').inputValue(), '256');
+  assert.equal(await page.getByLabel('Training iterations').inputValue(), '100');
+  assert.match(await page.getByLabel('Action values').inputValue(), /^1, ?1\.125, ?1\.25, ?1\.375, ?1\.5/);
+  await tuneFor('gmm-ring8');
+  assert.equal(await page.getByLabel('Trajectories per iteration').inputValue(), '1024');
+  assert.equal(await page.getByLabel('Training iterations').inputValue(), '150');
+  assert.deepEqual(pageErrors, [], 'no uncaught errors in the page');
+});
+
 test('web mode: tune a CFG policy with reverse KL by clicks, watch it learn', async () => {
   await page.getByRole('button', { name: 'Open gmm-ring8', exact: true }).click();
   await page.getByRole('button', { name: /Tune a sampler for gmm-ring8/ }).click();
