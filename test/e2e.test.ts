@@ -112,6 +112,7 @@ test('web mode: the Tune form offers an image model its own defaults, and a poin
   assert.equal(await page.getByLabel('Trajectories per iteration').inputValue(), '1024');
   assert.equal(await page.getByLabel('Training iterations').inputValue(), '150');
   assert.deepEqual(pageErrors, [], 'no uncaught errors in the page');
+  await page.getByRole('button', { name: 'Model', exact: true }).click(); // where the next test starts
 });
 
 test('web mode: tune a CFG policy with reverse KL by clicks, watch it learn', async () => {
