@@ -400,7 +400,7 @@ export function dataKindOf(shape: readonly unknown[]): DataKind {
 // The defaults above are scaled to train the 2-D benchmarks in minutes (1,024 trajectories, 150
 // iterations). On an image model each trajectory costs a U-Net pass per NFE, so images get their own,
 // chosen on fashion-mnist with training seed 0 and evaluation seed 8 (2,000 samples; README): 256
-// trajectories an iteration (≈ 40 s on one core of a 2-core CPU), about 100 iterations, and for CFG
+// trajectories an iteration (22.5 s on a 2-core CPU, `npm run bench -- iteration`), about 100 iterations, and for CFG
 // nine guidance scales packed where image models want them (1 … 1.75 in steps of 0.125, then 2 and
 // 2.5), starting at w = 1.5 with probability 0.8. With lr 3e-4 that run learned in 90 iterations to
 // switch guidance off above σ ≈ 2 and keep w = 1.5 below: FID 0.306 against 0.353 for constant

@@ -9,10 +9,11 @@
 //
 // [Note: CPU threads]
 // ONNX Runtime's CPU provider, left to its own default in onnxruntime-node, ran the fashion-mnist
-// denoiser on one core of two (482 vs 724 evaluations/s with intraOpNumThreads 2 at batch 256; the
-// outputs are bit-identical). So every CPU session asks for one thread per core that Node sees
-// (os.availableParallelism). SAMPLER_STUDIO_THREADS=N overrides it: 1 lets two runs share a
-// 2-core machine side by side without oversubscribing it (`npm run bench -- threads` measures both).
+// denoiser on one core of two: 617 images/s per NFE at batch 256 against 1,023 with intraOpNumThreads
+// 2 (`npm run bench -- fashion-mnist` prints both), the outputs bit-identical (test/threads.test.ts).
+// So every CPU session asks for one thread per core that Node sees (os.availableParallelism).
+// SAMPLER_STUDIO_THREADS=N overrides it: 1 lets two runs share a 2-core machine side by side
+// without oversubscribing it.
 
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
