@@ -10,8 +10,9 @@
 # images through the bundled feature extractor).
 #
 # Jobs run in LANES parallel lanes (default: one per core), each ONNX Runtime session on
-# SAMPLER_STUDIO_THREADS=1 thread: on a 2-core CPU two single-threaded processes sample ≈ 1.3× faster
-# than one process on both cores. The acceptance rows come first (CFG (x, σ) KL, γ, renoise; table
+# SAMPLER_STUDIO_THREADS=1 thread: on a 2-core CPU one thread samples 617 images/s per NFE and two
+# 1,023 (npm run bench -- fashion-mnist), and two training runs side by side each kept the speed of
+# one alone, so two single-threaded lanes do ≈ 1.2× the work of one lane on both cores. The acceptance rows come first (CFG (x, σ) KL, γ, renoise; table
 # runs/fm/table-acceptance), then the other CFG policies and the whole table (runs/fm/table); both are
 # evaluated in runs/fm/table, so the second reuses the first's evaluations from its cache.
 # Cost on the project's 2-core CPU: a CFG run ≈ 1 h (ITER iterations × 256 trajectories on one core),
