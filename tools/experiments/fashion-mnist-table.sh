@@ -35,23 +35,25 @@ cli() { npx tsx src/cli/index.ts "$@"; }
 # Blocks until every named file exists (a job's inputs made by another lane).
 need() { for f in "$@"; do until [ -e "$f" ]; do sleep 30; done; done; }
 
-# --- jobs: each idempotent; NAME.done marks a finished grid or table ----------------------------
+# --- jobs: each idempotent; NAME.done marks a finished grid, run or table (a checkpoint alone is a
+# run still training) --------------------------------------------------------------------------
 grid() { # NAME AXES...
   local n=$1; shift
   [ -e "$OUT/$n.done" ] && return 0
   cli grid "${M[@]}" "$@" --n 2000 --seed 8 --out "$OUT/$n" > "$OUT/$n.log" 2>&1 && touch "$OUT/$n.done"
 }
 ACT=1,1.125,1.25,1.375,1.5,1.625,1.75,2,2.5
-COMMON=(--trajectories 256 --rollout-batch 256 --iterations "$ITER" --eval-every 10 --json)
-train() { # NAME SEED FLAGS...
+COMMON=(--trajectories 256 --rollout-batch 256 --iterations "$ITER" --eval-every 25 --json)
+train() { # NAME SEED FLAGS...   (NAME-sSEED.done once the run has finished: recipes and tables wait for it)
   local d="$OUT/$1-s$2"; shift 2
-  if [ -f "$d/checkpoint.json" ]; then
-    grep -q '"command":"train"' "$d.log" 2> /dev/null && return 0
-    cli train --resume "$d" --iterations "$ITER" --json >> "$d.log" 2>&1 # killed mid-run: continue it
+  [ -e "$d.done" ] && return 0
+  if [ -f "$d/checkpoint.json" ]; then # killed mid-run: continue it
+    cli train --resume "$d" --iterations "$ITER" --json >> "$d.log" 2>&1 || return 1
   else
     rm -rf "$d" # a run killed before its first checkpoint
-    cli train "${M[@]}" "$@" "${COMMON[@]}" --run-dir "$d" > "$d.log" 2>&1
+    cli train "${M[@]}" "$@" "${COMMON[@]}" --run-dir "$d" > "$d.log" 2>&1 || return 1
   fi
+  touch "$d.done"
 }
 cfg() { # DIVERGENCE CONDITIONING SEED
   need "$OUT/grid-w.done"
@@ -61,7 +63,7 @@ cfg() { # DIVERGENCE CONDITIONING SEED
 gamma() { train gamma-kl "$1" --intervention gamma --divergence kl --conditioning state --seed "$1"; }
 renoise() { train renoise-kl "$1" --intervention renoise --divergence kl --conditioning state --seed "$1"; }
 recipe() { # RUN
-  need "$OUT/$1/checkpoint.json"
+  need "$OUT/$1.done"
   [ -f "$OUT/$1/recipe.json" ] || cli export --run "$OUT/$1" --recipe > "$OUT/$1.recipe.log" 2>&1
 }
 table() { # SPEC NAME FILES-IT-NEEDS... (both tables evaluate into runs/fm/table: one cache)
@@ -83,13 +85,13 @@ for s in 1 2 3; do JOBS+=("cfg kl state $s"); done
 for s in 1 2 3; do JOBS+=("renoise $s" "gamma $s"); done
 for s in 1 2 3; do JOBS+=("recipe cfg-kl-state-s$s" "recipe gamma-kl-s$s"); done
 ACCEPT=("$OUT"/grid-{w,interval,churn}.done)
-for s in 1 2 3; do ACCEPT+=("$OUT"/{cfg-kl-state,gamma-kl}-s$s/recipe.json "$OUT/renoise-kl-s$s/checkpoint.json"); done
+for s in 1 2 3; do ACCEPT+=("$OUT"/{cfg-kl-state,gamma-kl}-s$s/recipe.json "$OUT/renoise-kl-s$s.done"); done
 JOBS+=("table tools/experiments/fashion-mnist-acceptance.json table-acceptance ${ACCEPT[*]}")
 for s in 1 2 3; do JOBS+=("cfg rkl state $s" "cfg kl sigma $s" "cfg rkl sigma $s"); done
 ALL=("${ACCEPT[@]}")
 for s in 1 2 3; do
   for v in cfg-rkl-state cfg-kl-sigma cfg-rkl-sigma; do JOBS+=("recipe $v-s$s"); done
-  ALL+=("$OUT"/cfg-rkl-state-s$s/recipe.json "$OUT"/cfg-{kl,rkl}-sigma-s$s/checkpoint.json)
+  ALL+=("$OUT"/cfg-{rkl-state,kl-sigma,rkl-sigma}-s$s/recipe.json)
 done
 JOBS+=("table tools/experiments/fashion-mnist-table.json table ${ALL[*]}")
 
