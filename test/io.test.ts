@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { join } from 'node:path';
 
-import { writeFileAtomic, writeFileAtomicSync } from '../src/main/engine/io/atomic';
+import { createFileExclusiveSync, writeFileAtomic, writeFileAtomicSync } from '../src/main/engine/io/atomic';
 import {
   NpyError,
   encodeNpy,
@@ -469,6 +469,17 @@ test('atomic: replaces existing files and creates parent directories', async () 
   writeFileAtomicSync(join(dir, 'x', 'z', 'c.txt'), 'sync');
   assert.equal(fs.readFileSync(join(dir, 'x', 'z', 'c.txt'), 'utf8'), 'sync');
   assert.deepEqual(fs.readdirSync(dir).sort(), ['a.txt', 'x']);
+});
+
+test('atomic: createFileExclusiveSync creates a file whole once, then refuses and keeps it; failures throw', () => {
+  const dir = tempDir();
+  const path = join(dir, 'lock');
+  assert.equal(createFileExclusiveSync(path, 'first\n'), true);
+  assert.equal(createFileExclusiveSync(path, 'second\n'), false);
+  assert.equal(fs.readFileSync(path, 'utf8'), 'first\n');
+  assert.deepEqual(fs.readdirSync(dir), ['lock'], 'no temp file left');
+  assert.throws(() => createFileExclusiveSync(join(dir, 'missing', 'lock'), 'x'), { code: 'ENOENT' });
+  assert.deepEqual(fs.readdirSync(dir), ['lock']);
 });
 
 test('atomic: failing writes throw and leave no temp files', async () => {

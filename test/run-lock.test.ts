@@ -8,7 +8,17 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Model } from '../src/main/engine/models/model';
@@ -110,6 +120,30 @@ test('two trainings of one new run in one process: one trains, the other is refu
   for (const r of results) if (r.status === 'fulfilled') await r.value.learner.dispose();
   assert.deepEqual(assertIterations(dir, 'twice'), [1, 2, 3]);
   assert.ok(!existsSync(lockFile(dir)), 'released when it finished');
+});
+
+test('three processes racing for one lock 2,000 times each: every refusal names the holder (a lock is never seen half-written)', async () => {
+  const dir = join(tmp, 'race');
+  mkdirSync(dir);
+  const racers = [0, 1, 2].map(async () => {
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', join(import.meta.dirname, 'fixtures', 'lock-race.ts'), dir, '2000'],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
+    const [code] = (await once(child, 'exit')) as [number];
+    assert.equal(code, 0);
+    return JSON.parse(out) as { took: number; named: number; unnamed: number };
+  });
+  const counts = await Promise.all(racers);
+  const sum = (k: 'took' | 'named' | 'unnamed'): number => counts.reduce((a, c) => a + c[k], 0);
+  assert.equal(sum('took') + sum('named') + sum('unnamed'), 6000);
+  assert.equal(sum('unnamed'), 0, JSON.stringify(counts));
+  assert.deepEqual(readdirSync(dir), [], 'no lock and no private lock file left behind');
 });
 
 test('the lock names its holder while it trains and is released when training finishes, stops or fails', async () => {

@@ -165,3 +165,47 @@ export function writeFileAtomicSync(path: string, data: Uint8Array | string): vo
     throw err;
   }
 }
+
+/**
+ * Creates `path` holding `data`, unless it exists (then false), so that no reader ever sees it
+ * half-written: written to a temp file beside it, fsynced, and hard-linked as `path`. link(2), like
+ * O_EXCL, fails with EEXIST when `path` exists, so of two processes racing to create it exactly one
+ * does. On a file system without hard links (FAT on a USB stick: EPERM, ENOTSUP) it falls back to
+ * O_EXCL and then the write, where a reader may see the file empty for a moment.
+ */
+export function createFileExclusiveSync(path: string, data: Uint8Array | string): boolean {
+  const tmp = tempPathFor(path);
+  try {
+    writeNewSync(tmp, data);
+    try {
+      fs.linkSync(tmp, path);
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+      if (!['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS'].includes((err as NodeJS.ErrnoException).code ?? '')) throw err;
+    }
+  } finally {
+    fs.rmSync(tmp, { force: true });
+  }
+  try {
+    writeNewSync(path, data);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw err;
+  }
+}
+
+/** Writes `data` to `path`, which must not exist, fsynced; on a failed write the file is removed. */
+function writeNewSync(path: string, data: Uint8Array | string): void {
+  const fd = fs.openSync(path, 'wx');
+  try {
+    fs.writeFileSync(fd, data);
+    fs.fsyncSync(fd);
+  } catch (err) {
+    fs.closeSync(fd);
+    fs.rmSync(path, { force: true });
+    throw err;
+  }
+  fs.closeSync(fd);
+}

@@ -3,11 +3,13 @@
 //
 // [Note: the training lock]
 // Two trainers of one run would interleave their metrics lines (1, 1, 2, 2, …) and overwrite each
-// other's checkpoint. So training takes train.lock first, as git takes index.lock: the file is
-// created with O_EXCL ('wx'), which the file system grants to exactly one of two processes racing for
-// it, and holds {pid, host, started, command}, so a refused trainer names who holds the run and
-// since when. The holder removes it when training ends — finished, stopped, failed, Ctrl-C — and,
-// best effort, when its process exits.
+// other's checkpoint. So training takes train.lock first, as git takes index.lock: the file holds
+// {pid, host, started, command}, so a refused trainer names who holds the run and since when, and it
+// appears whole (createFileExclusiveSync: written beside it and hard-linked, which the file system
+// grants to exactly one of two processes racing for it). Creating it with O_EXCL and then writing it
+// left a moment when a racing trainer read an empty lock and could only say "being written by
+// another process" (CI caught it). The holder removes it when training ends — finished, stopped,
+// failed, Ctrl-C — and, best effort, when its process exits.
 //
 // A process killed outright (kill -9, a crash, a power cut) cannot remove its lock. A lock whose pid
 // is not a live process on this machine is stale: the next trainer moves it aside and takes over,
@@ -19,19 +21,9 @@
 // refusal names the file to delete in those cases.
 
 import { randomBytes } from 'node:crypto';
-import {
-  closeSync,
-  fsyncSync,
-  linkSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  statSync,
-  unlinkSync,
-  writeSync,
-} from 'node:fs';
+import { linkSync, readFileSync, renameSync, rmSync, statSync, unlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { createFileExclusiveSync } from '../io/atomic';
 import { isProcessAlive } from '../io/pid';
 import { trainLockFile, type TrainLock } from '../../../shared/run-files';
 import { RunRefusedError, runPaths } from './files';
@@ -131,12 +123,13 @@ export function lockRun(runDir: string, command: string): RunLock {
   const text = JSON.stringify(holder, null, 2) + '\n';
   let replaced: RunLock['replaced'] = null;
   for (let attempt = 0; attempt < 8; attempt++) {
-    let fd: number;
+    let created: boolean;
     try {
-      fd = openSync(file, 'wx');
+      created = createFileExclusiveSync(file, text);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST')
-        throw new RangeError(`cannot lock ${runDir} for training: ${(e as Error).message}`, { cause: e });
+      throw new RangeError(`cannot lock ${runDir} for training: ${(e as Error).message}`, { cause: e });
+    }
+    if (!created) {
       const found = inspect(file);
       if (found.state === 'free') continue; // released meanwhile
       if (found.state === 'held') throw new RunLockedError(runDir, file, found.holder);
@@ -165,15 +158,6 @@ export function lockRun(runDir: string, command: string): RunLock {
       rmSync(aside, { force: true });
       continue;
     }
-    try {
-      writeSync(fd, text);
-      fsyncSync(fd);
-    } catch (e) {
-      closeSync(fd);
-      rmSync(file, { force: true });
-      throw new RangeError(`cannot lock ${runDir} for training: ${(e as Error).message}`, { cause: e });
-    }
-    closeSync(fd);
     held.set(file, text);
     if (!exitHook) {
       exitHook = true;
