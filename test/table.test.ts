@@ -15,6 +15,9 @@ import { resourcesDir } from '../src/main/engine/models/registry';
 import { runTraining } from '../src/main/engine/apps/train';
 import { sampleSd } from '../src/main/engine/apps/results-table';
 import { samplerNfe, stepsWithin } from '../src/main/engine/samplers/cost';
+import { generate, resolveSettings } from '../src/main/engine/samplers/generate';
+import { evaluateSamples, referenceFor } from '../src/main/engine/metrics/evaluate';
+import { extractorForModel } from '../src/main/engine/metrics/features';
 import { formatMetric } from '../src/shared/metrics';
 import { parseTableSpec, tableResult, type TableResult, type TableRowResult } from '../src/shared/results-table';
 import { assertUsageError, cli, lastJson, spawnCli } from './helpers/cli';
@@ -183,7 +186,7 @@ test('table writes table.md, table.csv and table.json with the rows of the spec;
   const eqSource = equal.evaluations[0]!.source;
   assert.equal(eqSource.kind === 'settings' && eqSource.settings.steps, steps);
   assert.ok(equal.mean['nfe']! <= learned.mean['nfe']!);
-  assert.match(equal.note ?? '', new RegExp(`heun ${steps} steps: NFE ${samplerNfe('heun', steps)} ≤ .*"learned KL"`));
+  assert.match(equal.note ?? '', new RegExp(`heun ${steps} steps: NFE ${samplerNfe('heun', steps)} [=≤] .*"learned KL"`));
 
   // Profiles: the mean over the runs, then each run's, as PNG heat maps (one row per level, one column per action).
   assert.deepEqual(learned.profiles, [
@@ -325,6 +328,79 @@ test('a table killed mid-run keeps every finished evaluation; the next run evalu
     rowsOf(readTable(killed)).map((x) => x.mean),
     rowsOf(readTable(out)).map((x) => x.mean),
   );
+});
+
+test('a "mixed" equal-NFE row draws the steps within and reaching the policy\'s mean NFE on one seed and mixes them to exactly it', async () => {
+  const ring = await Model.load(join(resourcesDir(), 'models', 'gmm-ring8'));
+  const extractor = await extractorForModel(ring);
+  try {
+    const { learner } = await runTraining({
+      model: ring,
+      config: tinyConfig({ intervention: 'renoise', steps: 5, nfeBudget: 15, iterations: 1, seed: 4 }),
+      runDir: join(tmp, 'runs', 'renoise'),
+    });
+    await learner.dispose();
+    const spec = specFile({
+      model: 'gmm-ring8',
+      samples: N,
+      seed: SEED,
+      batch: 32,
+      groups: [
+        {
+          title: 'renoise',
+          rows: [
+            { label: 'learned', runs: ['runs/renoise'] },
+            { label: 'within', equalNfeOf: 'learned' },
+            { label: 'reaching', equalNfeOf: 'learned', match: 'reaching' },
+            { label: 'mixed', equalNfeOf: 'learned', match: 'mixed' },
+          ],
+        },
+      ],
+    });
+    const dir = join(tmp, 'mixed');
+    const r = await cli('table', '--spec', spec, '--out', dir, '--json');
+    assert.equal(r.code, 0, r.stderr);
+    const [learned, within, reaching, mixed] = rowsOf(readTable(dir)) as TableRowResult[];
+    const nfe = learned!.mean['nfe']!;
+    assert.ok(!Number.isInteger(nfe), `the policy's mean NFE ${nfe} must fall between two step counts`);
+    const src = mixed!.evaluations[0]!.source;
+    assert.ok(src.kind === 'mixed', JSON.stringify(src));
+    const stepsOf = (row: TableRowResult): number | null => {
+      const s = row.evaluations[0]!.source;
+      return s.kind === 'settings' ? s.settings.steps : null;
+    };
+    assert.equal(src.below.steps, stepsOf(within!));
+    assert.equal(src.above.steps, stepsOf(reaching!));
+    assert.equal(src.above.steps, src.below.steps + 1);
+    // Mean NFE: the policy's, up to half a sample's share of one step (Heun: 2 evaluations).
+    assert.ok(Math.abs(mixed!.mean['nfe']! - nfe) <= 1 / N, `${mixed!.mean['nfe']} vs ${nfe}`);
+    assert.ok(src.fromAbove > 0 && src.fromAbove < N);
+    assert.match(
+      mixed!.note ?? '',
+      new RegExp(`heun ${src.below.steps} steps .* and ${src.above.steps} .* on ${src.fromAbove} of ${N} samples`),
+    );
+    // The same numbers from the two samplers drawn here, on the table's seed, the first fromAbove
+    // samples taken from the one with more steps.
+    const opts = { n: N, batch: 32, seed: SEED, classes: 'random' as const };
+    const draw = (s: typeof src.below): ReturnType<typeof generate> => generate(ring, resolveSettings(ring, s), opts);
+    const [lo, hi] = [await draw(src.below), await draw(src.above)];
+    const samples = Float32Array.from(lo.samples);
+    samples.set(hi.samples.subarray(0, src.fromAbove * ring.dim));
+    const labels = Int32Array.from(lo.labels!, (l, i) => (i < src.fromAbove ? hi.labels![i]! : l));
+    assert.deepEqual(labels, lo.labels, 'one seed: sample i has one class either way');
+    const reference = await referenceFor(ring, extractor);
+    const res = await evaluateSamples({ model: ring, extractor, reference, samples, n: N, conditioning: labels }, [
+      'fid',
+      'precision',
+      'recall',
+    ]);
+    assert.deepEqual(mixed!.evaluations[0]!.summary, res.summary);
+    assert.notEqual(res.summary['fid'], within!.mean['fid']);
+    assert.notEqual(res.summary['fid'], reaching!.mean['fid']);
+  } finally {
+    await extractor.dispose();
+    await ring.dispose();
+  }
 });
 
 test("a recipe row evaluates each run's recipe.json as sampler settings over the run's base sampler", async () => {

@@ -70,13 +70,17 @@ export const TEMPERATURE_FIELD = num({
  *   runs       the EMA policy of each run (training seeds of one configuration): mean ± sd over the runs
  *   recipe     each run's static recipe (recipe.json in the run, from `export --recipe`): a curve file or
  *              sampler settings; mean ± sd
- *   equal-nfe  plain deterministic sampling with the steps that fit another row's measured mean NFE
+ *   equal-nfe  plain deterministic sampling with the steps that fit another row's measured mean NFE, or
+ *              the two step counts around it mixed to exactly that NFE
  */
 export const TABLE_ROW_KINDS = ['sampler', 'grid', 'runs', 'recipe', 'equal-nfe'] as const;
 export type TableRowKind = (typeof TABLE_ROW_KINDS)[number];
 
-/** equalNfeOf: the most steps whose NFE is within the row's mean NFE, or the fewest that reach it. */
-export const NFE_MATCHES = ['within', 'reaching'] as const;
+/**
+ * equalNfeOf: the most steps whose NFE is within the row's mean NFE, the fewest that reach it, or
+ * the two mixed per sample (same seeds) so that the mean NFE is the row's (samplers/generate.ts mixAtNfe).
+ */
+export const NFE_MATCHES = ['within', 'reaching', 'mixed'] as const;
 export type NfeMatch = (typeof NFE_MATCHES)[number];
 
 export type TableRowSpec =
@@ -333,9 +337,10 @@ export function tableSpecHelp(indent = '  '): string[] {
     `${indent}                                            T: ${describeField(TEMPERATURE_FIELD)} (default: the run's)`,
     `${indent}  "runs": ["RUN", …], "recipe": true        each run's static recipe (RUN/recipe.json, from`,
     `${indent}                                            \`export --run RUN --recipe\`): mean ± sd`,
-    `${indent}  "equalNfeOf": "LABEL" [, "match": within|reaching] [, "sampler": { … }]`,
+    `${indent}  "equalNfeOf": "LABEL" [, "match": within|reaching|mixed] [, "sampler": { … }]`,
     `${indent}                                            the runs' base sampler, deterministic, with the most steps whose`,
-    `${indent}                                            NFE is within (or the fewest that reach) that runs row's mean NFE }`,
+    `${indent}                                            NFE is within (or the fewest that reach) that runs row's mean NFE,`,
+    `${indent}                                            or both mixed per sample to exactly that mean NFE }`,
     `${indent}Paths are relative to the spec file.`,
   ];
 }
@@ -372,6 +377,13 @@ export const tableEvaluation = z.object({
   /** What was sampled: sampler settings (resolved), or a run's EMA policy. */
   source: z.discriminatedUnion('kind', [
     z.object({ kind: z.literal('settings'), settings: savedSettings }),
+    /** An equal-nfe row's "mixed": the first `fromAbove` samples drawn with `above`, the rest with `below`. */
+    z.object({
+      kind: z.literal('mixed'),
+      below: savedSettings,
+      above: savedSettings,
+      fromAbove: z.number().int().nonnegative(),
+    }),
     z.object({
       kind: z.literal('policy'),
       iteration: z.number().int().nonnegative(),

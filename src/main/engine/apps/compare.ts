@@ -24,7 +24,7 @@
 import type { Model } from '../models/model';
 import { baselineSettings, bestConstantCell, bestIntervalCell, readGridResult } from '../samplers/baselines';
 import { stepsReaching, stepsWithin } from '../samplers/cost';
-import { generate, resolveSettings } from '../samplers/generate';
+import { generate, mixAtNfe, resolveSettings } from '../samplers/generate';
 import { runGrid } from '../grid';
 import {
   evaluatePerClass,
@@ -283,22 +283,19 @@ export async function comparePolicy(model: Model, source: string, o: CompareOpti
     if (lo && hi) {
       // EDM at exactly the policy's average NFE: each sample (same seeds) from the fewer- or the
       // more-step run, the share of the latter chosen so the average NFE equals the policy's.
-      const m = Math.round(((ev.nfe - mean(lo.nfe)) / (mean(hi.nfe) - mean(lo.nfe))) * n);
-      const dim = model.dim;
-      const samples = new Float32Array(n * dim);
-      samples.set(hi.samples.subarray(0, m * dim));
-      samples.set(lo.samples.subarray(m * dim), m * dim);
-      const labels =
-        lo.labels && hi.labels
-          ? Int32Array.from({ length: n }, (_, i) => (i < m ? hi.labels![i]! : lo.labels![i]!))
-          : null;
-      const nfePer = Int32Array.from({ length: n }, (_, i) => (i < m ? hi.nfe[i]! : lo.nfe[i]!));
-      const netPer = Int32Array.from({ length: n }, (_, i) => (i < m ? hi.networkEvals[i]! : lo.networkEvals[i]!));
+      const mix = mixAtNfe(lo, hi, ev.nfe);
       const steps = baselines
         .filter((b) => b.kind.startsWith('equal-nfe'))
         .map((b) => b.settings?.steps)
         .join('/');
-      await score('equal-nfe-mixed', `EDM ${steps} steps mixed (NFE = policy)`, samples, labels, nfePer, netPer);
+      await score(
+        'equal-nfe-mixed',
+        `EDM ${steps} steps mixed (NFE = policy)`,
+        mix.samples,
+        mix.labels,
+        mix.nfe,
+        mix.networkEvals,
+      );
     }
     // The policy's mean action per class, over all levels and over the low-noise levels (σ < 1).
     const meanAction = (prof: number[][], low: boolean): number => {

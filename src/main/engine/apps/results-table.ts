@@ -27,7 +27,7 @@ import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import type { Model } from '../models/model';
 import { evaluateSamples, referenceFor, type MetricName, type Reference } from '../metrics/evaluate';
 import { extractorForModel, type FeatureExtractor } from '../metrics/features';
-import { generate, resolveSettings, type ResolvedSettings } from '../samplers/generate';
+import { generate, mixAtNfe, mixCount, resolveSettings, type ResolvedSettings } from '../samplers/generate';
 import { settingsNfe, samplerNfe, stepsReaching, stepsWithin } from '../samplers/cost';
 import { baselineSettings } from '../samplers/baselines';
 import { SamplingCancelled } from '../samplers/loop';
@@ -73,6 +73,8 @@ export class TableRowError extends RangeError {
 
 type Source =
   | { kind: 'settings'; settings: ResolvedSettings }
+  /** An equal-nfe "mixed" row: the first `fromAbove` samples drawn with `above`, the rest with `below` (mixAtNfe). */
+  | { kind: 'mixed'; below: ResolvedSettings; above: ResolvedSettings; fromAbove: number }
   | {
       kind: 'policy';
       /** The run directory, resolved. */
@@ -323,7 +325,7 @@ function makeUnit(plan: TablePlan, source: Source, run: string | null, onEvent?:
   const key = {
     ...plan.baseKey,
     source:
-      source.kind === 'settings'
+      source.kind !== 'policy'
         ? source
         : {
             kind: 'policy',
@@ -362,24 +364,39 @@ function equalNfeTarget(plan: TablePlan, r: PlannedRow): PlannedRow {
   return plan.rows.find((t) => t.spec.label === spec.equalNfeOf)!;
 }
 
-/** An equal-nfe row's settings for a mean NFE: the runs' base sampler, deterministic, with the steps that fit. */
-function equalNfeSettings(
-  model: Model,
+/**
+ * An equal-nfe row's source for a mean NFE: the runs' base sampler, deterministic, with the steps
+ * that fit, or (match "mixed") the steps within and reaching it mixed per sample to that mean.
+ */
+function equalNfeSource(
+  plan: TablePlan,
   r: PlannedRow,
   target: PlannedRow,
   nfe: number,
-): { settings: ResolvedSettings; note: string } {
+): { source: Extract<Source, { kind: 'settings' | 'mixed' }>; note: string } {
   const spec = r.spec as Extract<TableRowSpec, { kind: 'equal-nfe' }>;
   const sampler = spec.sampler.sampler ?? target.learner!.sampler;
   if (sampler !== 'euler' && sampler !== 'heun' && sampler !== 'edm')
     throw new RangeError(`sampler ${sampler} has no NFE per step; use euler, heun or edm`);
-  const steps =
-    spec.match === 'within' ? Math.max(1, stepsWithin(sampler, nfe)) : Math.max(1, stepsReaching(sampler, nfe));
-  const settings = resolveSettings(model, { guidance: 1, churn: 0, ...spec.sampler, sampler, steps });
+  const at = (steps: number): ResolvedSettings =>
+    resolveSettings(plan.model, { guidance: 1, churn: 0, ...spec.sampler, sampler, steps });
+  const [within, reaching] = [Math.max(1, stepsWithin(sampler, nfe)), Math.max(1, stepsReaching(sampler, nfe))];
+  const of = `the mean NFE of "${target.spec.label}"`;
+  if (spec.match === 'mixed' && reaching > within) {
+    const [lo, hi] = [samplerNfe(sampler, within), samplerNfe(sampler, reaching)];
+    const n = plan.spec.samples;
+    const fromAbove = mixCount(n, nfe, lo, hi);
+    const mean = lo + ((hi - lo) * fromAbove) / n;
+    return {
+      source: { kind: 'mixed', below: at(within), above: at(reaching), fromAbove },
+      note: `${sampler} ${within} steps (NFE ${lo}) and ${reaching} (NFE ${hi}) on ${fromAbove} of ${n} samples: NFE ${mean.toFixed(2)} = ${nfe.toFixed(2)}, ${of}`,
+    };
+  }
+  const steps = spec.match === 'reaching' ? reaching : within;
   const own = samplerNfe(sampler, steps);
   return {
-    settings,
-    note: `${sampler} ${steps} steps: NFE ${own} ${own <= nfe ? '≤' : '≥'} ${nfe.toFixed(2)}, the mean NFE of "${target.spec.label}"`,
+    source: { kind: 'settings', settings: at(steps) },
+    note: `${sampler} ${steps} steps: NFE ${own} ${own === nfe ? '=' : own < nfe ? '≤' : '≥'} ${nfe.toFixed(2)}, ${of}`,
   };
 }
 
@@ -387,8 +404,8 @@ function equalNfeSettings(
 function resolveEqualNfe(plan: TablePlan, r: PlannedRow, onEvent?: (e: EngineEvent) => void): void {
   const target = equalNfeTarget(plan, r);
   const nfe = mean(target.units!.map((u) => u.result!.nfe));
-  const { settings, note } = equalNfeSettings(plan.model, r, target, nfe);
-  r.units = [makeUnit(plan, { kind: 'settings', settings }, null, onEvent)];
+  const { source, note } = equalNfeSource(plan, r, target, nfe);
+  r.units = [makeUnit(plan, source, null, onEvent)];
   r.note = note;
 }
 
@@ -408,12 +425,25 @@ function passesPerNfe(model: Model, guided: boolean): number {
   return guided && model.numClasses > 0 ? 2 : 1;
 }
 
-function estimateUnit(model: Model, u: Unit): CostEstimate {
+function estimateUnit(plan: TablePlan, u: Unit): CostEstimate {
   if (u.result) return { nfe: u.result.nfe, networkEvals: u.result.networkEvals, basis: 'measured' };
-  const s = u.source;
+  return estimateSource(plan, u.source);
+}
+
+function estimateSource(plan: TablePlan, s: Source): CostEstimate {
+  const model = plan.model;
   if (s.kind === 'settings') {
     const nfe = settingsNfe(s.settings);
     return { nfe, networkEvals: nfe * passesPerNfe(model, s.settings.guidance !== 1), basis: 'settings' };
+  }
+  if (s.kind === 'mixed') {
+    const [lo, hi] = [s.below, s.above].map((settings) => estimateSource(plan, { kind: 'settings', settings }));
+    const share = s.fromAbove / plan.spec.samples;
+    return {
+      nfe: lo!.nfe + share * (hi!.nfe - lo!.nfe),
+      networkEvals: lo!.networkEvals + share * (hi!.networkEvals - lo!.networkEvals),
+      basis: 'settings',
+    };
   }
   const c = s.learner;
   // The run's own evaluations measured its NFE (a renoise policy's varies); else the plain sampler's, or the budget.
@@ -433,17 +463,28 @@ function estimateUnit(model: Model, u: Unit): CostEstimate {
 /** A row's estimate: the mean over its evaluations (an equal-nfe row from its runs row's estimate). */
 function estimateRow(plan: TablePlan, r: PlannedRow): CostEstimate {
   if (r.units) {
-    const es = r.units.map((u) => estimateUnit(plan.model, u));
+    const es = r.units.map((u) => estimateUnit(plan, u));
     return {
       nfe: mean(es.map((e) => e.nfe)),
       networkEvals: mean(es.map((e) => e.networkEvals)),
       basis: es.every((e) => e.basis === 'measured') ? 'measured' : es.find((e) => e.basis !== 'measured')!.basis,
     };
   }
+  return estimateSource(plan, plannedSource(plan, r));
+}
+
+/** An equal-nfe row's source before its runs row is evaluated: from that row's estimated NFE. */
+function plannedSource(plan: TablePlan, r: PlannedRow): Source {
   const target = equalNfeTarget(plan, r);
-  const { settings } = equalNfeSettings(plan.model, r, target, estimateRow(plan, target).nfe);
-  const nfe = settingsNfe(settings);
-  return { nfe, networkEvals: nfe * passesPerNfe(plan.model, settings.guidance !== 1), basis: 'settings' };
+  return equalNfeSource(plan, r, target, estimateRow(plan, target).nfe).source;
+}
+
+/** Network passes per sample to compute an evaluation not yet done: a mixed one draws every sample both ways. */
+function passesToCompute(plan: TablePlan, s: Source): number {
+  return s.kind === 'mixed'
+    ? passesToCompute(plan, { kind: 'settings', settings: s.below }) +
+        passesToCompute(plan, { kind: 'settings', settings: s.above })
+    : estimateSource(plan, s).networkEvals;
 }
 
 export interface DryRunRow {
@@ -465,8 +506,8 @@ export function dryRun(plan: TablePlan): { rows: DryRunRow[]; networkPassesToDo:
     const cached = r.units?.filter((u) => u.result).length ?? 0;
     const estimate = estimateRow(plan, r);
     const todo = r.units
-      ? r.units.filter((u) => !u.result).map((u) => estimateUnit(plan.model, u).networkEvals)
-      : [estimate.networkEvals];
+      ? r.units.filter((u) => !u.result).map((u) => passesToCompute(plan, u.source))
+      : [passesToCompute(plan, plannedSource(plan, r))];
     return {
       group: r.group,
       label: r.spec.label,
@@ -520,6 +561,40 @@ async function evaluateUnit(u: Unit, c: EvalContext): Promise<TableEvaluation> {
       summary: res.summary,
       nfe: mean(gen.nfe),
       networkEvals: mean(gen.networkEvals),
+      seconds: (performance.now() - t0) / 1000,
+      flags: res.flags,
+      profile: null,
+    };
+  }
+  if (s.kind === 'mixed') {
+    // Both step counts on every sample (same seed: sample i has one starting noise and class either
+    // way), then the first fromAbove from the larger; progress counts both passes as one.
+    const draw = (settings: ResolvedSettings, half: number): ReturnType<typeof generate> =>
+      generate(model, settings, {
+        n,
+        batch: spec.batch,
+        seed: spec.seed,
+        classes: 'random',
+        signal: c.signal,
+        onProgress: (p) => c.onSamples(Math.round((half * n + p.samplesDone) / 2)),
+      });
+    const below = await draw(s.below, 0);
+    const above = await draw(s.above, 1);
+    const lo = mean(below.nfe);
+    const hi = mean(above.nfe);
+    const mix = mixAtNfe(below, above, lo + ((hi - lo) * s.fromAbove) / n);
+    if (mix.fromAbove !== s.fromAbove)
+      throw new Error(`mixed row: drew ${mix.fromAbove} samples with more steps, planned ${s.fromAbove}`);
+    const res = await evaluateSamples(
+      { model, extractor, reference, samples: mix.samples, n, conditioning: mix.labels },
+      TABLE_METRICS,
+    );
+    return {
+      source: { kind: 'mixed', below: s.below, above: s.above, fromAbove: s.fromAbove },
+      run: u.run,
+      summary: res.summary,
+      nfe: mean(mix.nfe),
+      networkEvals: mean(mix.networkEvals),
       seconds: (performance.now() - t0) / 1000,
       flags: res.flags,
       profile: null,
@@ -589,7 +664,15 @@ export async function runTable(
   ];
   // The ETA weighs each evaluation by its estimated network passes (a renoise policy's can be many times a row's).
   const weights = new Map<PlannedRow, number>(
-    plan.rows.map((r) => [r, Math.max(1, estimateRow(plan, r).networkEvals)]),
+    plan.rows.map((r) => [
+      r,
+      Math.max(
+        1,
+        r.units
+          ? mean(r.units.map((u) => passesToCompute(plan, u.source)))
+          : passesToCompute(plan, plannedSource(plan, r)),
+      ),
+    ]),
   );
   const todo = order.flatMap((r) => (r.units ? r.units.filter((u) => !u.result).map(() => r) : [r]));
   const workTotal = todo.reduce((a, r) => a + weights.get(r)! * spec.samples, 0);

@@ -207,3 +207,40 @@ export async function generate(
     seconds: (performance.now() - t0) / 1000,
   };
 }
+
+/**
+ * Plain sampling at a mean NFE between two step counts: two generations of the same n samples on
+ * the same seed, `below` with fewer steps and `above` with more, mixed per sample — the first m from
+ * `above`, the rest from `below` — with m = round(n·(nfe − NFE_below)/(NFE_above − NFE_below)), so
+ * that the mean NFE is `nfe` up to 1/n of a step's. Same seed, so sample i is one starting noise
+ * (and class) either way: the mix is one sampler whose step count depends on the sample's index.
+ * Used to compare a policy whose NFE varies with plain sampling at exactly its mean NFE.
+ */
+export function mixAtNfe(
+  below: GenerateResult,
+  above: GenerateResult,
+  nfe: number,
+): { samples: Float32Array; labels: Int32Array | null; nfe: Int32Array; networkEvals: Int32Array; fromAbove: number } {
+  const n = below.nfe.length;
+  if (above.nfe.length !== n) throw new RangeError(`mixAtNfe: ${n} samples below, ${above.nfe.length} above`);
+  const mean = (a: Int32Array): number => a.reduce((s, v) => s + v, 0) / n;
+  const m = mixCount(n, nfe, mean(below.nfe), mean(above.nfe));
+  const dim = below.samples.length / n;
+  const samples = new Float32Array(n * dim);
+  samples.set(above.samples.subarray(0, m * dim));
+  samples.set(below.samples.subarray(m * dim), m * dim);
+  const pick = (a: Int32Array, b: Int32Array): Int32Array =>
+    Int32Array.from({ length: n }, (_, i) => (i < m ? a[i]! : b[i]!));
+  return {
+    samples,
+    labels: below.labels && above.labels ? pick(above.labels, below.labels) : null,
+    nfe: pick(above.nfe, below.nfe),
+    networkEvals: pick(above.networkEvals, below.networkEvals),
+    fromAbove: m,
+  };
+}
+
+/** How many of n samples mixAtNfe draws with the more steps: mean NFE `nfe` from `lo` and `hi` per sample. */
+export function mixCount(n: number, nfe: number, lo: number, hi: number): number {
+  return hi > lo ? Math.min(n, Math.max(0, Math.round(((nfe - lo) / (hi - lo)) * n))) : 0;
+}
