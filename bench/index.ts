@@ -11,7 +11,9 @@
 //    1e-4·FID) in time of the order of scipy's. Needs Debian's python3-scipy for the reference.
 // 5. The bundled fashion-mnist denoiser: images per second per NFE at batch 256 in ONNX Runtime
 //    (goal ≥ 500 on a 2-core CPU), measured next to the random-weight conv model of (1), and next
-//    to the same session on one thread ([Note: CPU threads] in src/main/engine/onnx/runtime.ts).
+//    to the same session on one thread ([Note: CPU threads] in src/main/engine/onnx/runtime.ts), and
+//    on batches of changing size (a guided rollout's) with ONNX Runtime's memory pattern off (ours)
+//    and on ([Note: memory pattern], same file).
 // 4. Export: a 28×28 (x, σ, class, step) CFG policy with its conv encoder merged in (the paper's
 //    default heads, 128 wide), built, verified on 512 states in a fresh ONNX Runtime session and
 //    written. Goal: under 5 s; the file size is reported, and the time next to one training
@@ -306,9 +308,12 @@ async function benchExport(): Promise<boolean> {
 
 async function benchFashionMnist(): Promise<boolean> {
   const { resourcesDir } = await import('../src/main/engine/models/registry');
-  const open = (file: string | Uint8Array, threads: number): Promise<ort.InferenceSession> => {
+  // Our CPU sessions' options (cpuOptions) with the threads and the memory pattern given.
+  const open = (file: string | Uint8Array, threads: number, memPattern = false): Promise<ort.InferenceSession> => {
     const o: ort.InferenceSession.SessionOptions = {
+      ...cpuOptions(),
       intraOpNumThreads: threads,
+      enableMemPattern: memPattern,
       graphOptimizationLevel: 'all',
       executionProviders: ['cpu'],
     };
@@ -351,6 +356,40 @@ async function benchFashionMnist(): Promise<boolean> {
   );
   console.log(
     `  the same on 1 thread (SAMPLER_STUDIO_THREADS=1; onnxruntime-node's own default ran like this): ${a1.toFixed(0)} images/s per NFE; ${threads} threads / 1 = ${(a / a1).toFixed(2)}×`,
+  );
+  // Guided rollouts stack the rows with w ≠ 1 twice, so a policy's batches change size at every step
+  // (256 + k rows), and over a run each size comes back many times. 20 such sizes, three rounds, on
+  // fresh sessions with ONNX Runtime's memory pattern off (ours) and on (its default): rows per
+  // second over all 60 calls, first ones included ([Note: memory pattern]).
+  const sizes = Array.from({ length: 60 }, (_, i) => BATCH + (((i % 20) * 97) % BATCH));
+  const varied = async (memPattern: boolean): Promise<number> => {
+    const s = await open(fmFile, threads, memPattern);
+    let ms = 0;
+    for (const b of sizes) {
+      const f = {
+        x: new ort.Tensor(
+          'float32',
+          Float32Array.from({ length: b * 784 }, (_, i) => Math.sin(i) * 0.5),
+          [b, 1, 28, 28],
+        ),
+        sigma: new ort.Tensor('float32', new Float32Array(b).fill(1.3), [b]),
+        class_labels: new ort.Tensor(
+          'int64',
+          BigInt64Array.from({ length: b }, (_, i) => BigInt(i % 11)),
+          [b],
+        ),
+      };
+      const t0 = performance.now();
+      await s.run(f);
+      ms += performance.now() - t0;
+    }
+    await s.release();
+    return sizes.reduce((a, b) => a + b, 0) / (ms / 1000);
+  };
+  const off = await varied(false);
+  const on = await varied(true);
+  console.log(
+    `  batches of 20 sizes in [${BATCH}, ${2 * BATCH}), 3 rounds, on fresh sessions (a guided rollout's): ${off.toFixed(0)} rows/s with the memory pattern off (ours) vs ${on.toFixed(0)} on (ONNX Runtime's default) = ${(off / on).toFixed(2)}×`,
   );
   await fm.release();
   await fm1.release();

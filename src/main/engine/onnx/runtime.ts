@@ -14,6 +14,18 @@
 // So every CPU session asks for one thread per core that Node sees (os.availableParallelism).
 // SAMPLER_STUDIO_THREADS=N overrides it: 1 lets two runs share a 2-core machine side by side
 // without oversubscribing it.
+//
+// [Note: memory pattern]
+// ONNX Runtime's memory pattern (on by default) plans one block for all of a run's intermediate
+// tensors from the first run of each input shape and allocates it on the second. Our batches change
+// shape all the time: a guided rollout stacks the rows with w ≠ 1 twice, so under a policy every step
+// has its own 256 + k rows, and each new shape paid a plan and a fresh block. On fashion-mnist's
+// denoiser (2 threads, a quiet 2-core CPU) 60 batches of random sizes in [256, 512) ran at 585–858
+// rows/s with the pattern and 931–934 without, and the process held 1.66 GiB against 1.02; at one
+// fixed shape the two were equal (238 vs 240 ms a call after the first), and the pattern's second
+// call cost 1.0 s more (a first training iteration paid it for every new shape). So CPU sessions
+// run without it; `npm run bench -- fashion-mnist` prints the two side by side. (CUDA sessions keep
+// ONNX Runtime's defaults: not measured.)
 
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -58,9 +70,12 @@ export interface SessionInfo {
   backend: string;
 }
 
-/** The CPU provider's thread settings (the threads check runs first, so a bad SAMPLER_STUDIO_THREADS is named). */
+/**
+ * The CPU provider's settings: threads ([Note: CPU threads]; checked first, so a bad
+ * SAMPLER_STUDIO_THREADS is named) and no memory pattern ([Note: memory pattern]).
+ */
 export function cpuOptions(): ortModule.InferenceSession.SessionOptions {
-  return { intraOpNumThreads: cpuThreads() };
+  return { intraOpNumThreads: cpuThreads(), enableMemPattern: false };
 }
 
 /** Opens `path` with the preferred execution provider, falling back to CPU. */
