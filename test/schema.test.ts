@@ -134,7 +134,7 @@ test('defaults per intervention: gamma starts from EDM’s published churn, reno
   assert.equal(learnerConfigFrom({ trajectories: 64 }).rolloutBatch, 64);
 });
 
-test('image models have their own defaults: a CPU-sized budget and, for cfg, fine guidance scales from w = 1.5', () => {
+test('image models have their own defaults: a CPU-sized budget, for cfg fine guidance scales from w = 1.5, for renoise 9 levels', () => {
   assert.equal(dataKindOf([2]), 'points');
   assert.equal(dataKindOf([1, 28, 28]), 'images');
   for (const i of INTERVENTIONS) {
@@ -149,6 +149,9 @@ test('image models have their own defaults: a CPU-sized budget and, for cfg, fin
   assert.deepEqual(c.actions, [1, 1.125, 1.25, 1.375, 1.5, 1.625, 1.75, 2, 2.5]);
   assert.equal(c.actions[c.initAction], 1.5);
   assert.deepEqual(defaultConfig('gamma', 'images').actions, defaultConfig('gamma').actions);
+  const r = defaultConfig('renoise', 'images');
+  assert.deepEqual([r.steps, r.nfeBudget, r.initMass, r.actions[r.initAction]], [9, 21, 0.9, 0]);
+  assert.deepEqual([defaultConfig('renoise').steps, defaultConfig('renoise').nfeBudget], [6, 17]);
   // A partial config is completed with the kind's defaults; what it gives wins.
   assert.equal(learnerConfigFrom({}, undefined, 'images').trajectories, 256);
   assert.equal(learnerConfigFrom({ trajectories: 512 }, undefined, 'images').rolloutBatch, 256);
@@ -160,6 +163,10 @@ test('image models have their own defaults: a CPU-sized budget and, for cfg, fin
   assert.deepEqual([fm.config.trajectories, fm.config.actions[fm.config.initAction]], [256, 1.5]);
   assert.equal(ring.config.trajectories, 1024);
   assert.match(TRAIN_USAGE, /image models .* default to 256 trajectories/s);
+  assert.match(TRAIN_USAGE, /renoise to 9 levels, NFE budget 21/);
+  const rf = parseTrainArgs(['--model', 'fashion-mnist', '--run-dir', '/x', '--intervention', 'renoise']);
+  assert.ok(!rf.help);
+  assert.deepEqual([rf.config.steps, rf.config.nfeBudget], [9, 21]);
 });
 
 test('sampler settings: every knob (flag, grid axis) checks its bounds with the field’s words', () => {

@@ -60,7 +60,10 @@ cfg() { # DIVERGENCE CONDITIONING SEED
   train "cfg-$1-$2" "$3" --intervention cfg --divergence "$1" --conditioning "$2" --actions $ACT \
     --init-from-grid "$OUT/grid-w" --init-mass "$MASS" --lr-policy "$LR" --seed "$3"
 }
-gamma() { train gamma-kl "$1" --intervention gamma --divergence kl --conditioning state --seed "$1"; }
+gamma() { # from the churn grid's best constant, as cfg from the guidance grid's
+  need "$OUT/grid-churn.done"
+  train gamma-kl "$1" --intervention gamma --divergence kl --conditioning state --init-from-grid "$OUT/grid-churn" --seed "$1"
+}
 renoise() { train renoise-kl "$1" --intervention renoise --divergence kl --conditioning state --seed "$1"; }
 recipe() { # RUN
   need "$OUT/$1.done"
