@@ -186,7 +186,10 @@ test('table writes table.md, table.csv and table.json with the rows of the spec;
   const eqSource = equal.evaluations[0]!.source;
   assert.equal(eqSource.kind === 'settings' && eqSource.settings.steps, steps);
   assert.ok(equal.mean['nfe']! <= learned.mean['nfe']!);
-  assert.match(equal.note ?? '', new RegExp(`heun ${steps} steps: NFE ${samplerNfe('heun', steps)} [=≤] .*"learned KL"`));
+  assert.match(
+    equal.note ?? '',
+    new RegExp(`heun ${steps} steps: NFE ${samplerNfe('heun', steps)} [=≤] .*"learned KL"`),
+  );
 
   // Profiles: the mean over the runs, then each run's, as PNG heat maps (one row per level, one column per action).
   assert.deepEqual(learned.profiles, [
