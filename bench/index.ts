@@ -324,19 +324,21 @@ async function benchFashionMnist(): Promise<boolean> {
   const fm = await open(fmFile, threads);
   const fm1 = await open(fmFile, 1);
   const conv = await open(convDenoiserGraph({ seed: 0, numClasses: 10 }).bytes, threads);
-  const feeds = {
+  /** A batch of b fashion-mnist inputs (fixed values: speed does not depend on them). */
+  const feedsOf = (b: number): Record<string, ort.Tensor> => ({
     x: new ort.Tensor(
       'float32',
-      Float32Array.from({ length: BATCH * 784 }, (_, i) => Math.sin(i) * 0.5),
-      [BATCH, 1, 28, 28],
+      Float32Array.from({ length: b * 784 }, (_, i) => Math.sin(i) * 0.5),
+      [b, 1, 28, 28],
     ),
-    sigma: new ort.Tensor('float32', new Float32Array(BATCH).fill(1.3), [BATCH]),
+    sigma: new ort.Tensor('float32', new Float32Array(b).fill(1.3), [b]),
     class_labels: new ort.Tensor(
       'int64',
-      BigInt64Array.from({ length: BATCH }, (_, i) => BigInt(i % 11)),
-      [BATCH],
+      BigInt64Array.from({ length: b }, (_, i) => BigInt(i % 11)),
+      [b],
     ),
-  };
+  });
+  const feeds = feedsOf(BATCH);
   const rate = async (s: ort.InferenceSession): Promise<number> => {
     await s.run(feeds);
     const ts: number[] = [];
@@ -366,19 +368,7 @@ async function benchFashionMnist(): Promise<boolean> {
     const s = await open(fmFile, threads, memPattern);
     let ms = 0;
     for (const b of sizes) {
-      const f = {
-        x: new ort.Tensor(
-          'float32',
-          Float32Array.from({ length: b * 784 }, (_, i) => Math.sin(i) * 0.5),
-          [b, 1, 28, 28],
-        ),
-        sigma: new ort.Tensor('float32', new Float32Array(b).fill(1.3), [b]),
-        class_labels: new ort.Tensor(
-          'int64',
-          BigInt64Array.from({ length: b }, (_, i) => BigInt(i % 11)),
-          [b],
-        ),
-      };
+      const f = feedsOf(b);
       const t0 = performance.now();
       await s.run(f);
       ms += performance.now() - t0;
