@@ -11,6 +11,9 @@ import {
   AXIS_NAMES,
   applyAxisValues,
   crossProduct,
+  describeValues,
+  identicalCells,
+  resolveCells,
   GridError,
   loadGridResults,
   MAX_GRID_CELLS,
@@ -305,6 +308,47 @@ describe('runGrid', () => {
       JSON.stringify({ version: 1, config: {}, cells: [] }),
       'left as it is',
     );
+  });
+
+  test('values added to an axis extend a saved grid: saved cells kept and re-indexed, only new ones sampled', async () => {
+    const dir = newDir();
+    await runGrid({ model: ring, config: config(ring, ['guidance=1,2', 'churn=0,10'], 500), outDir: dir });
+    const computed: string[] = [];
+    const r = await runGrid({
+      model: ring,
+      config: config(ring, ['guidance=1,1.5,2', 'churn=0,10'], 500),
+      outDir: dir,
+      onCell: (c) => computed.push(describeValues(c.values)),
+    });
+    assert.deepEqual(computed, ['guidance=1.5 churn=0', 'guidance=1.5 churn=10'], 'only the new cells');
+    assert.deepEqual([r.computed, r.resumed], [2, 4]);
+    const fresh = await runGrid({ model: ring, config: config(ring, ['guidance=1,1.5,2', 'churn=0,10'], 500) });
+    assert.deepEqual(comparable(r.results.cells), comparable(fresh.results.cells), 'as if sampled in one go');
+    assert.deepEqual(
+      (await loadGridResults(dir))!.cells.map((c) => c.index),
+      [0, 1, 2, 3, 4, 5],
+    );
+    // Losing a saved value, or another axis, is refused with the file untouched.
+    const before = readFileSync(join(dir, 'results.json'), 'utf8');
+    for (const axes of [['guidance=1,2', 'churn=0,10'], ['guidance=1,1.5,2'], ['churn=0,10', 'guidance=1,1.5,2']])
+      await assert.rejects(
+        runGrid({ model: ring, config: config(ring, axes, 500), outDir: dir }),
+        /holds another grid: axes: .* \(a saved grid can gain axis values, never lose any or change its axes\)/,
+      );
+    assert.equal(readFileSync(join(dir, 'results.json'), 'utf8'), before);
+  });
+
+  test("cells that sample identically are named: EDM's churn is capped at N(√2−1)", () => {
+    const axes = ['churn=0,5,10,20', 'guidance=1,2'].map(parseAxis);
+    const settings = resolveCells(ring, { ...DEFAULT_SAMPLER_SETTINGS, sampler: 'edm', steps: 18 }, axes);
+    const lines = identicalCells(settings, crossProduct(axes));
+    assert.deepEqual(lines, [
+      'cells churn=10 guidance=1, churn=20 guidance=1 sample identically: EDM caps γ_i = min(S_churn/N, √2−1), so churn above 7.46 changes nothing at 18 steps',
+      'cells churn=10 guidance=2, churn=20 guidance=2 sample identically: EDM caps γ_i = min(S_churn/N, √2−1), so churn above 7.46 changes nothing at 18 steps',
+    ]);
+    // 60 steps: the cap is 24.85, so churn 10 and 20 differ.
+    const at60 = resolveCells(ring, { ...DEFAULT_SAMPLER_SETTINGS, sampler: 'edm', steps: 60 }, axes);
+    assert.deepEqual(identicalCells(at60, crossProduct(axes)), []);
   });
 
   test('every cell is checked against the model before any sampling', async () => {

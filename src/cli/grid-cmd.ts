@@ -148,9 +148,10 @@ export async function cmdGrid(argv: string[], signal: AbortSignal): Promise<void
       restart: !!v.restart,
       batch,
       signal,
-      onStart: ({ cells, resumed }) => {
+      onStart: ({ cells, resumed, identical }) => {
         saved = resumed;
         total = cells;
+        for (const message of identical) rep.event({ type: 'log', level: 'warn', message });
         if (resumed > 0)
           rep.event({
             type: 'log',

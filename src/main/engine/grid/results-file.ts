@@ -4,8 +4,10 @@
 // [Note: results on disk]
 // `results.json` (and `results.csv`) is rewritten atomically after every finished cell, so a killed
 // search loses at most the cell in progress. Running the same grid again with the same directory
-// continues it: cells already saved are not recomputed. A saved grid with a different
-// configuration is refused, never silently mixed in or thrown away; a damaged file is a GridError
+// continues it: cells already saved are not recomputed. Values added to its axes (guidance=1,2 →
+// guidance=1,1.5,2) extend it: the saved cells are kept, only the new ones are sampled, and the file
+// is rewritten with the cells re-indexed in the new cross product. A saved grid with any other
+// different configuration is refused, never silently mixed in or thrown away; a damaged file is a GridError
 // ('corrupt') naming the file and the field, and is left as it is. JSON has no Infinity: it is
 // written as the string "inf" (settings and axis values), NaN as null.
 

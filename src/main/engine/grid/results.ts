@@ -164,6 +164,21 @@ function show(v: unknown): string {
 }
 
 /**
+ * Whether `now` is `saved` with values added to its axes: the same axes in the same order, each
+ * keeping every saved value. Such a grid keeps every saved cell (run.ts re-indexes them), so a
+ * user refines a search without paying again for what was sampled. [Note: results on disk]
+ */
+export function extendsAxes(saved: readonly GridAxis[], now: readonly GridAxis[]): boolean {
+  return (
+    saved.length === now.length &&
+    saved.every((a, k) => {
+      const b = now[k]!;
+      return a.name === b.name && a.values.every((v) => b.values.some((w) => sameJson(v, w)));
+    })
+  );
+}
+
+/**
  * What differs between a saved grid's configuration and this one, as "what: saved → now" lines
  * (empty when they describe the same grid). The ranking metric is not compared: cells do not
  * depend on it.
@@ -172,7 +187,10 @@ export function diffGridConfig(saved: GridConfig, now: GridConfig): string[] {
   const out: string[] = [];
   if (saved.model.name !== now.model.name) out.push(`model: ${saved.model.name} → ${now.model.name}`);
   if (saved.model.dir !== now.model.dir) out.push(`model directory: ${saved.model.dir} → ${now.model.dir}`);
-  if (!sameJson(saved.axes, now.axes)) out.push(`axes: ${describeAxes(saved.axes)} → ${describeAxes(now.axes)}`);
+  if (!sameJson(saved.axes, now.axes) && !extendsAxes(saved.axes, now.axes))
+    out.push(
+      `axes: ${describeAxes(saved.axes)} → ${describeAxes(now.axes)} (a saved grid can gain axis values, never lose any or change its axes)`,
+    );
   const flat = (s: SamplerSettings): Record<string, unknown> => {
     const { restart, ...rest } = s;
     return { ...rest, ...Object.fromEntries(Object.entries(restart).map(([k, v]) => [`restart.${k}`, v])) };

@@ -6,12 +6,15 @@
 // same class) in every cell: differences between cells are differences between settings, not
 // between noise draws, and a cell recomputed after a resume gives exactly the same numbers.
 
+import { infReplacer } from '../../../shared/json';
 import { evaluateSamples, referenceFor, type Reference } from '../metrics/evaluate';
 import { extractorForModel, type FeatureExtractor } from '../metrics/features';
 import type { Model } from '../models/model';
 import { generate } from '../samplers/generate';
 import { SamplingCancelled } from '../samplers/loop';
-import { crossProduct, describeValues, resolveCells } from './axes';
+import { GAMMA_MAX } from '../../../shared/limits';
+import type { ResolvedSettings } from '../samplers/generate';
+import { crossProduct, describeValues, resolveCells, type CellValues } from './axes';
 import { GridError } from './error';
 import {
   assembleResults,
@@ -52,11 +55,43 @@ export interface RunGridOptions {
   /** Reused when given (else made from the model and disposed at the end). */
   extractor?: FeatureExtractor;
   reference?: Reference;
-  /** Before the first cell: how many cells are already done (resumed from outDir). */
-  onStart?: (info: { cells: number; resumed: number; results: GridResults }) => void;
+  /**
+   * Before the first cell: how many cells are already done (resumed from outDir), and a line for
+   * each group of cells that will sample identically (identicalCells).
+   */
+  onStart?: (info: { cells: number; resumed: number; results: GridResults; identical: string[] }) => void;
   /** After each newly computed cell has been saved. */
   onCell?: (cell: GridCell, results: GridResults) => void;
   onProgress?: (p: GridProgress) => void;
+}
+
+/**
+ * Groups of cells that sample identically, one line each. EDM's churn is capped:
+ * γ_i = min(S_churn/N, √2−1), so every S_churn ≥ N(√2−1) (7.46 at 18 steps) gives the same
+ * sampler; a grid over churn=0,…,80 spends its larger cells on one setting, and would rank them
+ * as ties. The line says so, and what range of churn still changes something.
+ */
+export function identicalCells(settings: readonly ResolvedSettings[], values: readonly CellValues[]): string[] {
+  const groups = new Map<string, number[]>();
+  settings.forEach((s, i) => {
+    const effective =
+      s.sampler === 'edm' && !s.churnCurve ? { ...s, churn: Math.min(s.churn, s.steps * GAMMA_MAX) } : s;
+    const key = JSON.stringify(effective, infReplacer);
+    groups.set(key, [...(groups.get(key) ?? []), i]);
+  });
+  const out: string[] = [];
+  for (const cells of groups.values()) {
+    if (cells.length < 2) continue;
+    const s = settings[cells[0]!]!;
+    const names = cells.map((i) => describeValues(values[i]!)).join(', ');
+    const capped = cells.some((i) => settings[i]!.churn !== s.churn);
+    out.push(
+      capped
+        ? `cells ${names} sample identically: EDM caps γ_i = min(S_churn/N, √2−1), so churn above ${(s.steps * GAMMA_MAX).toFixed(2)} changes nothing at ${s.steps} steps`
+        : `cells ${names} have the same settings`,
+    );
+  }
+  return out;
 }
 
 export interface GridRun {
@@ -88,18 +123,21 @@ export async function runGrid(o: RunGridOptions): Promise<GridRun> {
       const diff = diffGridConfig(saved.config, config);
       if (diff.length > 0)
         throw new GridError(`${resultsPath(o.outDir)} holds another grid: ${diff.join('; ')}`, 'mismatch');
+      // A grid whose axes gained values keeps the saved cells at their new places (extendsAxes).
+      const extended = !sameJson(saved.config.axes, config.axes);
+      const indexOf = new Map(allValues.map((v, i) => [JSON.stringify(v, infReplacer), i]));
       const seen = new Set<number>();
       for (const c of saved.cells) {
-        const want = allValues[c.index];
-        if (!Number.isInteger(c.index) || want === undefined || !sameJson(want, c.values) || seen.has(c.index)) {
+        const index = indexOf.get(JSON.stringify(c.values, infReplacer));
+        if (index === undefined || (!extended && index !== c.index) || seen.has(index)) {
           throw new GridError(
             `${resultsPath(o.outDir)} is corrupted (cell ${c.index} with ${describeValues(c.values)} is not a cell of this grid, or appears twice); it was left as it is`,
             'corrupt',
           );
         }
-        seen.add(c.index);
+        seen.add(index);
+        cells.push({ ...c, index });
       }
-      cells = saved.cells;
     }
   }
   // The current config is what gets saved: a changed ranking metric re-ranks the saved cells.
@@ -107,7 +145,7 @@ export async function runGrid(o: RunGridOptions): Promise<GridRun> {
   let results = assembleResults(config, cells);
   // Written at once: checks the directory is writable, and --restart discards the old results now.
   if (o.outDir) await saveGridResults(o.outDir, results);
-  o.onStart?.({ cells: total, resumed, results });
+  o.onStart?.({ cells: total, resumed, results, identical: identicalCells(settings, allValues) });
 
   const ownExtractor = !o.extractor;
   const extractor = o.extractor ?? (await extractorForModel(model));
