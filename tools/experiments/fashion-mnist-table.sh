@@ -15,6 +15,8 @@
 # one alone, so two single-threaded lanes do ≈ 1.2× the work of one lane on both cores. The acceptance rows come first (CFG (x, σ) KL, γ, renoise; table
 # runs/fm/table-acceptance), then the other CFG policies and the whole table (runs/fm/table); both are
 # evaluated in runs/fm/table, so the second reuses the first's evaluations from its cache.
+# The acceptance table's rows are evaluated in parts as their inputs appear (part below): the
+# baselines once the grids are done, each seed's rows once its runs and recipes are.
 # Cost on the project's 2-core CPU: a CFG run ≈ 1 h (ITER iterations × 256 trajectories on one core),
 # a CFG table row ≈ 20–30 min; the acceptance part ≈ 10 h of both cores, all of it ≈ 20 h.
 set -uo pipefail
@@ -78,18 +80,37 @@ table() { # SPEC NAME FILES-IT-NEEDS... (both tables evaluate into runs/fm/table
   touch "$OUT/$n.done"
 }
 
+# A part of a table (tools/experiments/spec-part.ts), evaluated into runs/fm/table's cache while
+# other jobs still train, so the table's 10,000-sample evaluations share both lanes instead of
+# running one after another at the end.
+part() { # SPEC PART(baselines | seed S) FILES-IT-NEEDS...
+  local spec=$1 p=$2 n; shift 2
+  if [ "$p" = seed ]; then p="seed $1"; shift; fi
+  n="part-${p// /}"
+  [ -e "$OUT/$n.done" ] && return 0
+  need "$@"
+  mkdir -p "$OUT/parts" && npx tsx tools/experiments/spec-part.ts "$spec" $p "$OUT/parts/$n.json" || return 1
+  cli table --spec "$OUT/parts/$n.json" --out "$OUT/table" > "$OUT/$n.log" 2>&1 && touch "$OUT/$n.done"
+}
+
 # --- the queue, in order of need; lanes take the next unclaimed job ----------------------------
 JOBS=(
   "grid grid-w --axis guidance=1:2.5:0.125"
   "grid grid-interval --axis guidance=1.5,2,2.5,3 --axis guidance-sigma-lo=0,0.28,1 --axis guidance-sigma-hi=2.9,5.4,inf"
-  "grid grid-churn --sampler edm --axis churn=0,2,5,10,20,40,80"
+  "grid grid-churn --sampler edm --axis churn=0,1,2,3,4,5,6,7,10,20,40,80"
 )
 for s in 1 2 3; do JOBS+=("cfg kl state $s"); done
 for s in 1 2 3; do JOBS+=("renoise $s" "gamma $s"); done
 for s in 1 2 3; do JOBS+=("recipe cfg-kl-state-s$s" "recipe gamma-kl-s$s"); done
+A=tools/experiments/fashion-mnist-acceptance.json
 ACCEPT=("$OUT"/grid-{w,interval,churn}.done)
-for s in 1 2 3; do ACCEPT+=("$OUT"/{cfg-kl-state,gamma-kl}-s$s/recipe.json "$OUT/renoise-kl-s$s.done"); done
-JOBS+=("table tools/experiments/fashion-mnist-acceptance.json table-acceptance ${ACCEPT[*]}")
+JOBS=("${JOBS[@]:0:3}" "part $A baselines ${ACCEPT[*]}" "${JOBS[@]:3}")
+for s in 1 2 3; do
+  SEED=("$OUT"/{cfg-kl-state,gamma-kl}-s$s/recipe.json "$OUT/renoise-kl-s$s.done")
+  ACCEPT+=("${SEED[@]}")
+  JOBS+=("part $A seed $s ${SEED[*]}")
+done
+JOBS+=("table $A table-acceptance ${ACCEPT[*]}")
 for s in 1 2 3; do JOBS+=("cfg rkl state $s" "cfg kl sigma $s" "cfg rkl sigma $s"); done
 ALL=("${ACCEPT[@]}")
 for s in 1 2 3; do
