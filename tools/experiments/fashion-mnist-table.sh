@@ -104,7 +104,8 @@ for s in 1 2 3; do JOBS+=("renoise $s" "gamma $s"); done
 for s in 1 2 3; do JOBS+=("recipe cfg-kl-state-s$s" "recipe gamma-kl-s$s"); done
 A=tools/experiments/fashion-mnist-acceptance.json
 ACCEPT=("$OUT"/grid-{w,interval,churn}.done)
-JOBS=("${JOBS[@]:0:3}" "part $A baselines ${ACCEPT[*]}" "${JOBS[@]:3}")
+# After the CFG runs: a job waiting for an input holds its lane idle, and the churn grid comes last.
+JOBS=("${JOBS[@]:0:6}" "part $A baselines ${ACCEPT[*]}" "${JOBS[@]:6}")
 for s in 1 2 3; do
   SEED=("$OUT"/{cfg-kl-state,gamma-kl}-s$s/recipe.json "$OUT/renoise-kl-s$s.done")
   ACCEPT+=("${SEED[@]}")
