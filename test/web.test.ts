@@ -14,6 +14,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { MAX_MESSAGE_DEPTH, startWebServer, type WebServer } from '../src/main/web/server';
+import { fromWire, wireReplacer, wireReviver } from '../src/shared/json';
+import { parseServerMessage } from '../src/shared/protocol';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const tmp = mkdtempSync(join(tmpdir(), 'ss-web-'));
@@ -151,6 +153,54 @@ test('WebSocket: needs the cookie and this server as Origin; then requests reach
   assert.equal((replies[3] as { id: number }).id, 9);
   second.close();
   ws.close();
+});
+
+test('∞ and NaN cross the WebSocket both ways as numbers; text "inf" stays text', async () => {
+  // [Note: ∞ on the wire]: JSON alone would turn them into null, and a metrics event holding one
+  // would fail its schema on the page and be dropped.
+  assert.deepEqual(
+    JSON.parse(JSON.stringify({ a: [Infinity, -Infinity, NaN, 1], b: 'inf' }, wireReplacer), wireReviver),
+    { a: [Infinity, -Infinity, NaN, 1], b: 'inf' },
+  );
+  assert.deepEqual(fromWire({ x: { $float: 'inf' }, y: { $float: 'inf', z: 1 }, w: { $float: 'big' } }), {
+    x: Infinity,
+    y: { $float: 'inf', z: 1 },
+    w: { $float: 'big' },
+  });
+  const wire = await startWebServer({
+    staticDir: site,
+    engineEntry: join(ROOT, 'test/fixtures/wire-engine.ts'),
+    engineExecArgv: ['--import', 'tsx'],
+  });
+  try {
+    const ws = new WebSocket(`ws://127.0.0.1:${wire.port}/ws`, {
+      headers: { cookie: cookie(wire), origin: `http://127.0.0.1:${wire.port}` },
+    });
+    const got: unknown[] = [];
+    ws.on('message', (d) => got.push(JSON.parse(d.toString(), wireReviver)));
+    await new Promise((resolve, reject) => ws.on('open', resolve).on('error', reject));
+    ws.send(
+      JSON.stringify(
+        { kind: 'request', id: 3, method: 'engine.info', params: { budget: Infinity, sTmax: 'inf', lo: -Infinity } },
+        wireReplacer,
+      ),
+    );
+    const t = Date.now();
+    while (got.length < 2 && Date.now() - t < 30_000) await new Promise((r) => setTimeout(r, 20));
+    ws.close();
+    const [event, reply] = got.map((m) => parseServerMessage(m));
+    assert.ok(event?.kind === 'event' && event.event.type === 'metrics', JSON.stringify(got[0]));
+    assert.deepEqual(event.event.metrics, { iteration: 1, up: Infinity, down: -Infinity }, 'the event kept its ∞');
+    assert.ok(reply?.kind === 'response' && reply.ok, JSON.stringify(got[1]));
+    assert.deepEqual(reply.result, {
+      params: { budget: Infinity, sTmax: 'inf', lo: -Infinity },
+      inf: Infinity,
+      minusInf: -Infinity,
+      nan: NaN,
+    });
+  } finally {
+    await wire.close();
+  }
 });
 
 test('a crashed engine: every page is told why, a new engine serves, and the interrupted run resumes', async () => {

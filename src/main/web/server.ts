@@ -27,6 +27,7 @@ import {
 import { pipeline, type Duplex } from 'node:stream';
 import { extname, join, resolve, sep } from 'node:path';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import { fromWire, wireReplacer } from '../../shared/json';
 import { parseServerMessage, type ServerMessage } from '../../shared/protocol';
 import { contentSecurityPolicy } from '../window-policy';
 
@@ -146,7 +147,7 @@ export async function startWebServer(o: WebServerOptions): Promise<WebServer> {
   const sockets = new Set<WebSocket>();
   let closing = false;
   const broadcast = (m: ServerMessage): void => {
-    const text = JSON.stringify(m);
+    const text = JSON.stringify(m, wireReplacer);
     for (const ws of sockets) ws.send(text);
   };
   const startEngine = (): ChildProcess => {
@@ -154,6 +155,7 @@ export async function startWebServer(o: WebServerOptions): Promise<WebServer> {
       execArgv: o.engineExecArgv ?? [],
       env: o.engineEnv ?? process.env,
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      serialization: 'advanced', // ∞ and NaN arrive as numbers [Note: ∞ on the wire]
     });
     child.on('message', (raw) => {
       const m = parseServerMessage(raw);
@@ -162,7 +164,7 @@ export async function startWebServer(o: WebServerOptions): Promise<WebServer> {
       const route = m.id === null ? undefined : routes.get(m.id);
       if (!route) return; // a reply to a message that could not be routed (id refused by the engine)
       routes.delete(m.id!);
-      if (route.ws.readyState === route.ws.OPEN) route.ws.send(JSON.stringify({ ...m, id: route.id }));
+      if (route.ws.readyState === route.ws.OPEN) route.ws.send(JSON.stringify({ ...m, id: route.id }, wireReplacer));
     });
     child.on('exit', (code, signal) => {
       if (engine === child) engine = null;
@@ -314,7 +316,7 @@ export async function startWebServer(o: WebServerOptions): Promise<WebServer> {
       }
       const gid = nextId++;
       routes.set(gid, { ws, id });
-      engine.send({ ...(msg as object), id: gid });
+      engine.send({ ...(fromWire(msg) as object), id: gid });
     };
     ws.on('message', (data, isBinary) => {
       try {

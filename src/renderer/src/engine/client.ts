@@ -6,7 +6,7 @@
 
 import { parseResult, parseServerMessage, type Method, type Methods, type Request } from '../../../shared/protocol';
 import type { EngineEvent } from '../../../shared/events';
-import { infReplacer } from '../../../shared/json';
+import { wireReplacer, wireReviver } from '../../../shared/json';
 
 export class EngineError extends Error {
   constructor(
@@ -107,7 +107,7 @@ export function connectWebSocket(
       };
       ws.onmessage = (ev) => {
         try {
-          deliver(JSON.parse(String(ev.data)));
+          deliver(JSON.parse(String(ev.data), wireReviver));
         } catch {
           // not JSON: ignored (the server only sends JSON)
         }
@@ -119,8 +119,8 @@ export function connectWebSocket(
       };
     };
     connect();
-    // JSON has no Infinity (it would arrive as null): ∞ goes as "inf", which the schemas read back, as in files.
-    return { send: (m) => ws.send(JSON.stringify(m, infReplacer)), isOpen: () => ws.readyState === WebSocket.OPEN };
+    // JSON has no Infinity (it would arrive as null): [Note: ∞ on the wire].
+    return { send: (m) => ws.send(JSON.stringify(m, wireReplacer)), isOpen: () => ws.readyState === WebSocket.OPEN };
   });
 }
 
