@@ -66,6 +66,15 @@ gamma() { # from the churn grid's best constant, as cfg from the guidance grid's
   need "$OUT/grid-churn.done"
   train gamma-kl "$1" --intervention gamma --divergence kl --conditioning state --init-from-grid "$OUT/grid-churn" --seed "$1"
 }
+select_interval() { # trained on seed 0 and evaluated on seed 8 (n 2,000) against the grids' best, as the selection runs
+  need "$OUT/grid-interval.done"
+  train cfg-kl-state-interval 0 --intervention cfg --divergence kl --conditioning state --actions $ACT \
+    --init-from-grid "$OUT/grid-interval" --init-mass "$MASS" --lr-policy "$LR" --seed 0 || return 1
+  local e="$OUT/cfg-kl-state-interval-s0.eval"
+  [ -s "$e.txt" ] && return 0
+  cli eval --policy "$OUT/cfg-kl-state-interval-s0" --n 2000 --seed 8 --grid-result "$OUT/grid-interval" > "$e.log" 2>&1 &&
+    mv "$e.log" "$e.txt"
+}
 renoise() { train renoise-kl "$1" --intervention renoise --divergence kl --conditioning state --seed "$1"; }
 recipe() { # RUN
   need "$OUT/$1.done"
@@ -111,7 +120,10 @@ for s in 1 2 3; do
   ACCEPT+=("${SEED[@]}")
   JOBS+=("part $A seed $s ${SEED[*]}")
 done
-JOBS+=("table $A table-acceptance ${ACCEPT[*]}")
+# The CFG policy started from the interval grid's best instead (selection seeds: is it the better start?).
+JOBS+=("select_interval")
+# The table after its parts (it would evaluate their rows a second time beside them).
+JOBS+=("table $A table-acceptance ${ACCEPT[*]} $OUT/part-baselines.done $(printf "$OUT/part-seed%s.done " 1 2 3)")
 for s in 1 2 3; do JOBS+=("cfg rkl state $s" "cfg kl sigma $s" "cfg rkl sigma $s"); done
 ALL=("${ACCEPT[@]}")
 for s in 1 2 3; do
