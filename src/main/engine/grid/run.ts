@@ -7,13 +7,12 @@
 // between noise draws, and a cell recomputed after a resume gives exactly the same numbers.
 
 import { infReplacer } from '../../../shared/json';
+import { GAMMA_MAX } from '../../../shared/limits';
 import { evaluateSamples, referenceFor, type Reference } from '../metrics/evaluate';
 import { extractorForModel, type FeatureExtractor } from '../metrics/features';
 import type { Model } from '../models/model';
-import { generate } from '../samplers/generate';
+import { generate, type ResolvedSettings } from '../samplers/generate';
 import { SamplingCancelled } from '../samplers/loop';
-import { GAMMA_MAX } from '../../../shared/limits';
-import type { ResolvedSettings } from '../samplers/generate';
 import { crossProduct, describeValues, resolveCells, type CellValues } from './axes';
 import { GridError } from './error';
 import {
