@@ -29,9 +29,10 @@ import { evaluateSamples, referenceFor, type MetricName, type Reference } from '
 import { extractorForModel, type FeatureExtractor } from '../metrics/features';
 import { generate, mixAtNfe, mixCount, resolveSettings, type ResolvedSettings } from '../samplers/generate';
 import { settingsNfe, samplerNfe, stepsReaching, stepsWithin } from '../samplers/cost';
-import { baselineSettings } from '../samplers/baselines';
+import { readGridResult } from '../samplers/baselines';
 import { SamplingCancelled } from '../samplers/loop';
-import { readGridResultsFile, resultsPath } from '../grid/results-file';
+import { describeValues } from '../grid/axes';
+import { resultsPath } from '../grid/results-file';
 import { readCheckpoint, readMetrics, readRunConfig, runPaths } from '../runs/files';
 import type { LearnerConfig } from '../learner/config';
 import { writeFileAtomic } from '../io/atomic';
@@ -262,11 +263,20 @@ export async function planTable(o: {
           case 'grid': {
             const dir = specPath(specFile, rs.grid);
             const file = dir.endsWith('.json') ? dir : resultsPath(dir);
-            const best = baselineSettings('best-constant', { grid: dir });
-            const saved = readGridResultsFile(file).config.model.name;
-            if (saved !== model.name)
-              throw new RangeError(`grid: ${file} is a grid of "${saved}", not of the table's model "${model.name}"`);
-            r.units = [unit(settings(best), null)];
+            // The grid's best cell, whatever it varies (a constant, an interval, churn …): the grid's
+            // own ranking, named in the table's notes.
+            const g = readGridResult(dir, 'best-interval');
+            if (g.config.model.name !== model.name)
+              throw new RangeError(
+                `grid: ${file} is a grid of "${g.config.model.name}", not of the table's model "${model.name}"`,
+              );
+            if (g.totals.done < g.totals.cells)
+              throw new RangeError(
+                `grid: ${file} has ${g.totals.done} of ${g.totals.cells} cells done; finish it (the same \`grid\` command continues it) before the table takes its best`,
+              );
+            const best = g.best!;
+            r.units = [unit(settings(best.settings), null)];
+            r.note = `the best of ${g.totals.done} cells of ${rs.grid}: ${describeValues(best.values)} (${g.config.metric} ${formatMetric(g.config.metric, best.value)} on ${g.config.n} samples, seed ${g.config.seed})`;
             return;
           }
           case 'equal-nfe':
