@@ -460,7 +460,7 @@ test("a recipe row evaluates each run's recipe.json as sampler settings over the
   );
 });
 
-test("a grid row takes the grid's best cell, an interval included, and names it; an unfinished grid is refused", async () => {
+test("a grid row takes the grid's best cell, an interval included, and names it; an unfinished grid is refused; a curve row's dry-run passes are an upper bound", async () => {
   // On this grid the interval w = 3 for σ ≤ 1 beats the constant w = 3 by far (FID 0.25 vs 0.83 at n 64).
   const dir = join(tmp, 'grid-interval');
   const made = await cli(
@@ -498,6 +498,26 @@ test("a grid row takes the grid's best cell, an interval included, and names it;
     readFileSync(join(o, 'table.md'), 'utf8'),
     /best of the interval grid: the best of 2 cells of grid-interval: guidance=3 guidance-sigma-hi=1 \(fid 0\.\d+ on 64 samples, seed 0\)/,
   );
+  // The dry run's network passes are an upper bound for guided rows, a guidance curve's included.
+  const curve = {
+    parameter: 'guidance',
+    points: [
+      { sigma: 0.5, value: 1 },
+      { sigma: 2, value: 3 },
+    ],
+  };
+  const curveSpec = {
+    ...SPEC,
+    groups: [{ title: 'c', rows: [{ label: 'curve', sampler: { guidanceCurve: curve } }] }],
+  };
+  const dry = await cli('table', '--spec', specFile(curveSpec), '--dry-run', '--json');
+  assert.equal(dry.code, 0, dry.stderr);
+  const est = (lastJson(dry.stdout) as { rows: { estimate: { nfe: number; networkEvals: number } }[] }).rows[0]!;
+  const co = join(tmp, 'out-curve');
+  assert.equal((await cli('table', '--spec', specFile(curveSpec), '--out', co)).code, 0);
+  const measured = (rowsOf(readTable(co)) as [TableRowResult])[0].mean['networkEvals']!;
+  assert.deepEqual(est.estimate, { nfe: 35, networkEvals: 70, basis: 'settings' }); // Heun 18 steps
+  assert.ok(measured > 35 && measured < 70, `measured ${measured}`);
   // A grid cut back to one cell (as a kill leaves it) is not finished: its best is not the table's.
   const cut = JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')) as { cells: unknown[] };
   cut.cells = cut.cells.slice(1);

@@ -444,7 +444,8 @@ function estimateSource(plan: TablePlan, s: Source): CostEstimate {
   const model = plan.model;
   if (s.kind === 'settings') {
     const nfe = settingsNfe(s.settings);
-    return { nfe, networkEvals: nfe * passesPerNfe(model, s.settings.guidance !== 1), basis: 'settings' };
+    const guided = s.settings.guidance !== 1 || s.settings.guidanceCurve !== null; // a curve (a recipe) guides in places
+    return { nfe, networkEvals: nfe * passesPerNfe(model, guided), basis: 'settings' };
   }
   if (s.kind === 'mixed') {
     const [lo, hi] = [s.below, s.above].map((settings) => estimateSource(plan, { kind: 'settings', settings }));
