@@ -338,17 +338,45 @@ describe('runGrid', () => {
     assert.equal(readFileSync(join(dir, 'results.json'), 'utf8'), before);
   });
 
-  test("cells that sample identically are named: EDM's churn is capped at N(√2−1)", () => {
+  test('cells that sample identically are named, with why (churn cap, w = 1, interval ends outside the σ range), and they do', async () => {
+    const cap = 'churn is capped: γ_i = min(S_churn/N, √2−1), so churn above 7.46 changes nothing at 18 steps';
     const axes = ['churn=0,5,10,20', 'guidance=1,2'].map(parseAxis);
-    const settings = resolveCells(ring, { ...DEFAULT_SAMPLER_SETTINGS, sampler: 'edm', steps: 18 }, axes);
-    const lines = identicalCells(settings, crossProduct(axes));
-    assert.deepEqual(lines, [
-      'cells churn=10 guidance=1, churn=20 guidance=1 sample identically: EDM caps γ_i = min(S_churn/N, √2−1), so churn above 7.46 changes nothing at 18 steps',
-      'cells churn=10 guidance=2, churn=20 guidance=2 sample identically: EDM caps γ_i = min(S_churn/N, √2−1), so churn above 7.46 changes nothing at 18 steps',
-    ]);
+    for (const sampler of ['edm', 'heun', 'euler'] as const) {
+      const settings = resolveCells(ring, { ...DEFAULT_SAMPLER_SETTINGS, sampler, steps: 18 }, axes);
+      assert.deepEqual(identicalCells(settings, crossProduct(axes)), [
+        `cells churn=10 guidance=1, churn=20 guidance=1 sample identically: ${cap}`,
+        `cells churn=10 guidance=2, churn=20 guidance=2 sample identically: ${cap}`,
+      ]);
+    }
     // 60 steps: the cap is 24.85, so churn 10 and 20 differ.
     const at60 = resolveCells(ring, { ...DEFAULT_SAMPLER_SETTINGS, sampler: 'edm', steps: 60 }, axes);
     assert.deepEqual(identicalCells(at60, crossProduct(axes)), []);
+
+    // Sampled: the cells named alike give the same numbers, the others do not.
+    const g = await runGrid({
+      model: ring,
+      config: config(ring, ['guidance=1,2', 'guidance-sigma-lo=0,0.001', 'guidance-sigma-hi=1,100'], 200),
+    });
+    const lines = identicalCells(
+      g.results.cells.map((c) => resolveSettings(ring, c.settings)),
+      g.results.cells.map((c) => c.values),
+    );
+    assert.deepEqual(lines, [
+      'cells guidance=1 guidance-sigma-lo=0 guidance-sigma-hi=1, guidance=1 guidance-sigma-lo=0 guidance-sigma-hi=100, guidance=1 guidance-sigma-lo=0.001 guidance-sigma-hi=1, guidance=1 guidance-sigma-lo=0.001 guidance-sigma-hi=100 sample identically: w = 1 guides nowhere, so its interval does not matter',
+      "cells guidance=2 guidance-sigma-lo=0 guidance-sigma-hi=1, guidance=2 guidance-sigma-lo=0.001 guidance-sigma-hi=1 sample identically: the interval's ends outside the σ range [0.002, 80] (σ_lo below it, σ_hi at or above it) change nothing",
+      "cells guidance=2 guidance-sigma-lo=0 guidance-sigma-hi=100, guidance=2 guidance-sigma-lo=0.001 guidance-sigma-hi=100 sample identically: the interval's ends outside the σ range [0.002, 80] (σ_lo below it, σ_hi at or above it) change nothing",
+    ]);
+    const fid = (v: Record<string, number>): number =>
+      g.results.cells.find((c) => JSON.stringify(c.values) === JSON.stringify(v))!.summary['fid']!;
+    const w1 = g.results.cells.filter((c) => c.values['guidance'] === 1).map((c) => c.summary['fid']);
+    assert.equal(new Set(w1).size, 1, 'w = 1: one sampler');
+    const wide = { guidance: 2, 'guidance-sigma-lo': 0, 'guidance-sigma-hi': 100 };
+    assert.equal(fid({ ...wide, 'guidance-sigma-lo': 0.001 }), fid(wide));
+    assert.equal(
+      fid({ ...wide, 'guidance-sigma-hi': 1 }),
+      fid({ ...wide, 'guidance-sigma-lo': 0.001, 'guidance-sigma-hi': 1 }),
+    );
+    assert.notEqual(fid({ ...wide, 'guidance-sigma-hi': 1 }), fid(wide), 'σ ≤ 1 only: another sampler');
   });
 
   test('every cell is checked against the model before any sampling', async () => {

@@ -65,30 +65,45 @@ export interface RunGridOptions {
 }
 
 /**
- * Groups of cells that sample identically, one line each. EDM's churn is capped:
- * γ_i = min(S_churn/N, √2−1), so every S_churn ≥ N(√2−1) (7.46 at 18 steps) gives the same
- * sampler; a grid over churn=0,…,80 spends its larger cells on one setting, and would rank them
- * as ties. The line says so, and what range of churn still changes something.
+ * Groups of cells that sample identically, one line each, with why. Settings can differ and still
+ * give the same sampler:
+ *   - churn is capped, γ_i = min(S_churn/N, √2−1) (EDM's Algorithm 2, in every sampler that takes
+ *     churn), so every S_churn ≥ N(√2−1) (7.46 at 18 steps) is one setting: a grid over
+ *     churn=0,…,80 spends its larger cells on it and ranks them as ties;
+ *   - w = 1 guides nowhere, so its guidance interval does not matter;
+ *   - an interval's ends outside the σ range: σ_lo < σ_min is σ_lo = 0, σ_hi ≥ σ_max is ∞ (for a
+ *     deterministic sampler: churn raises σ above the schedule's, restart jumps back up).
  */
 export function identicalCells(settings: readonly ResolvedSettings[], values: readonly CellValues[]): string[] {
+  const cap = (s: ResolvedSettings): number => s.steps * GAMMA_MAX;
   const groups = new Map<string, number[]>();
   settings.forEach((s, i) => {
-    const effective =
-      s.sampler === 'edm' && !s.churnCurve ? { ...s, churn: Math.min(s.churn, s.steps * GAMMA_MAX) } : s;
-    const key = JSON.stringify(effective, infReplacer);
+    const e = { ...s };
+    if (!e.churnCurve) e.churn = Math.min(e.churn, cap(e));
+    // The evaluations' σ lie in [σ_min, σ_max] (without churn, which raises them, or restart's jumps).
+    const fixed = e.churn === 0 && e.sampler !== 'restart';
+    if (!e.guidanceCurve && e.guidance === 1) [e.guidanceSigmaLo, e.guidanceSigmaHi] = [0, Infinity];
+    if (fixed && e.guidanceSigmaLo < e.sigmaMin) e.guidanceSigmaLo = 0;
+    if (fixed && e.guidanceSigmaHi >= e.sigmaMax) e.guidanceSigmaHi = Infinity;
+    const key = JSON.stringify(e, infReplacer);
     groups.set(key, [...(groups.get(key) ?? []), i]);
   });
   const out: string[] = [];
   for (const cells of groups.values()) {
     if (cells.length < 2) continue;
-    const s = settings[cells[0]!]!;
+    const group = cells.map((i) => settings[i]!);
+    const s = group[0]!;
+    const differ = (k: keyof ResolvedSettings): boolean => group.some((x) => x[k] !== s[k]);
+    const why = [
+      differ('churn') &&
+        `churn is capped: γ_i = min(S_churn/N, √2−1), so churn above ${cap(s).toFixed(2)} changes nothing at ${s.steps} steps`,
+      (differ('guidanceSigmaLo') || differ('guidanceSigmaHi')) &&
+        (s.guidance === 1
+          ? 'w = 1 guides nowhere, so its interval does not matter'
+          : `the interval's ends outside the σ range [${s.sigmaMin}, ${s.sigmaMax}] (σ_lo below it, σ_hi at or above it) change nothing`),
+    ].filter((x): x is string => typeof x === 'string');
     const names = cells.map((i) => describeValues(values[i]!)).join(', ');
-    const capped = cells.some((i) => settings[i]!.churn !== s.churn);
-    out.push(
-      capped
-        ? `cells ${names} sample identically: EDM caps γ_i = min(S_churn/N, √2−1), so churn above ${(s.steps * GAMMA_MAX).toFixed(2)} changes nothing at ${s.steps} steps`
-        : `cells ${names} have the same settings`,
-    );
+    out.push(`cells ${names} sample identically: ${why.length > 0 ? why.join('; ') : 'the same settings'}`);
   }
   return out;
 }
