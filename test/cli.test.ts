@@ -354,6 +354,15 @@ describe('bounds (issue 13)', () => {
         ['eval', '--model', 'gmm-ring8', '--baseline', 'equal-nfe', '--nfe', '1e9'],
         /--nfe must be a whole number in \[1, 1999\]/,
       ],
+      // A flag changing a setting the baseline makes is refused, not laid over it under the baseline's name.
+      [
+        ['eval', '--model', 'gmm-ring8', '--baseline', 'no-guidance', '--guidance-interval', '2:0.28:2.9'],
+        /--baseline no-guidance sets guidance = 1, and --guidance-interval 2:0\.28:2\.9 changes it: drop the flag to sample the baseline as it is, or drop --baseline no-guidance/,
+      ],
+      [
+        ['eval', '--model', 'gmm-ring8', '--baseline', 'equal-nfe', '--nfe', '20', '--steps', '18'],
+        /--baseline equal-nfe sets steps = 10, and --steps 18 changes it/,
+      ],
       [
         ['grid', '--model', 'gmm-ring8', '--axis', 'guidance=1,2', '--out', d, '--n', '1e12'],
         /--n must be a whole number in \[2, 100000\]/,

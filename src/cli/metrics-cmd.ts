@@ -260,7 +260,7 @@ export async function cmdEval(argv: string[], signal: AbortSignal): Promise<void
     } catch (e) {
       throw new UsageError((e as Error).message);
     }
-    const settings = samplerSettingsFromFlags(model, v, base);
+    const settings = samplerSettingsFromFlags(model, v, base, v.baseline && `--baseline ${v.baseline}`);
     const n = num(v.n, 'n', EVAL_N) ?? 2048;
     const ex = await extractorForModel(model);
     try {

@@ -15,7 +15,8 @@ import {
   SAMPLER_FIELDS,
   type SamplerSettings,
 } from '../shared/sampler-settings';
-import { fieldError, flagOptions, parseFlagValue, valuesFromFlags } from '../shared/schema';
+import { fieldError, flagOf, flagOptions, kebab, parseFlagValue, valuesFromFlags } from '../shared/schema';
+import { infReplacer } from '../shared/json';
 import { parseCurveText, type CurveParameter, type SamplerCurve } from '../shared/curve';
 import { num, UsageError } from './common';
 
@@ -145,9 +146,40 @@ export function samplerSettingsFromFlags(
   model: Denoiser,
   v: SamplerFlagValues,
   base: Partial<SamplerSettings> = {},
+  /** What `base` is ("--baseline no-guidance"): a flag changing one of its settings is refused, naming both. */
+  baseName?: string,
 ): ResolvedSettings {
   const top = valuesFromFlags(SAMPLER_FIELDS, v);
   const restart = valuesFromFlags(RESTART_FIELDS, v);
+  if (baseName) {
+    const same = (a: unknown, b: unknown): boolean => JSON.stringify(a, infReplacer) === JSON.stringify(b, infReplacer);
+    const mine: Record<string, unknown> = { ...top, ...standInSettings(v) };
+    const clashes = [
+      ...Object.keys(mine)
+        .filter((k) => k in base && !same(mine[k], base[k as keyof SamplerSettings]))
+        .map((k) => [k, base[k as keyof SamplerSettings], flagSetting(v, kebab(k))] as const), // stand-ins (guidance-curve) included
+      ...Object.keys(restart)
+        .filter((k) => base.restart && !same(restart[k], base.restart[k as keyof SamplerSettings['restart']]))
+        .map(
+          (k) =>
+            [
+              `restart.${k}`,
+              base.restart![k as keyof SamplerSettings['restart']],
+              showFlag(v, flagOf(k, RESTART_FIELDS[k as keyof typeof RESTART_FIELDS]) ?? k),
+            ] as const,
+        ),
+    ];
+    if (clashes.length > 0)
+      throw new UsageError(
+        clashes
+          .map(
+            ([k, was, flag]) =>
+              `${baseName} sets ${kebab(k)} ${was === null ? 'to none' : typeof was === 'object' ? 'to its own curve' : `= ${was === Infinity ? 'inf' : String(was)}`}, and ${flag ?? 'a flag'} changes it`,
+          )
+          .join('; ') +
+          `: drop the flag to sample the baseline as it is, or drop ${baseName} to sample your own settings`,
+      );
+  }
   const merged = {
     ...DEFAULT_SAMPLER_SETTINGS,
     ...base,
