@@ -232,6 +232,12 @@ test('eval scores samples against the data with counts, and classes on the bench
     res.flags.some((f) => /1500 samples < 2,048/.test(f)),
     'small n flagged',
   );
+  assert.ok(
+    res.flags.includes(
+      'recall and coverage: 1500 samples against 8000 data points: both fall with fewer samples, whatever their quality; compare only at equal n',
+    ),
+    res.flags.join(' | '),
+  );
   // Unknown metric, unconditional classes: clear errors.
   const bad = await cli('eval', '--model', 'gmm-ring8', '--metrics', 'fid,is');
   assert.equal(bad.code, 2);
