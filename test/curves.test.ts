@@ -19,7 +19,7 @@ import { parseAxes, runGrid } from '../src/main/engine/grid';
 import { tinyConfig } from './helpers/config';
 import { readNpy, writeNpy, npyFloat32 } from '../src/main/engine/io/npy';
 import { curveAt, parseCurve, parseCurveText, type SamplerCurve } from '../src/shared/curve';
-import { DEFAULT_SAMPLER_SETTINGS, parseSamplerSettings } from '../src/shared/sampler-settings';
+import { DEFAULT_SAMPLER_SETTINGS, describeSampler, parseSamplerSettings } from '../src/shared/sampler-settings';
 import { infReplacer } from '../src/shared/json';
 import { edmReference, maxAbsDiff, ScriptedNoise, type ReferenceOptions } from './helpers/edm-reference';
 import { assertUsageError, cli, lastJson } from './helpers/cli';
@@ -55,6 +55,31 @@ const CHURN: SamplerCurve = {
 };
 
 // ---- the curve file ----------------------------------------------------------------------------
+
+test('describeSampler names the guidance and the churn of a summary line', () => {
+  const s = (o: Partial<SamplerSettings>): SamplerSettings => ({ ...DEFAULT_SAMPLER_SETTINGS, ...o });
+  const curve = parseCurve(
+    {
+      parameter: 'churn',
+      points: [
+        { sigma: 1, value: 0.1 },
+        { sigma: 2, value: 0.2 },
+      ],
+    },
+    'c',
+  );
+  assert.equal(describeSampler(s({})), 'heun, 18 steps, w=1');
+  assert.equal(
+    describeSampler(
+      s({ sampler: 'edm', churn: 40, sTmin: 0.05, sTmax: 50, sNoise: 1.003, guidance: 2, guidanceSigmaHi: 2.9 }),
+    ),
+    'edm, 18 steps, w=2 for σ in (0, 2.9], S_churn 40 for σ in [0.05, 50], S_noise 1.003',
+  );
+  assert.equal(
+    describeSampler(s({ sampler: 'edm', churnCurve: curve })),
+    'edm, 18 steps, w=1, γ(σ) from a curve of 2 points',
+  );
+});
 
 describe('curve files', () => {
   test('parse: σ falling or rising, one point; the result holds the checked keys only', () => {

@@ -20,7 +20,7 @@ import { classesFromFlag, samplerSettingsFromFlags, SAMPLING_RUN_OPTIONS } from 
 import { infReplacer } from '../shared/json';
 import { TEMPERATURE_BOUNDS } from '../shared/learner-config';
 import { MAX_BATCH, MAX_EVAL_SAMPLES, MAX_KID_SUBSETS, MAX_NEIGHBOURS, MAX_SEED } from '../shared/limits';
-import { describeGuidance, MAX_STEPS } from '../shared/sampler-settings';
+import { describeSampler, MAX_STEPS } from '../shared/sampler-settings';
 import { samplerNfe } from '../main/engine/samplers/cost';
 
 const SEED = { int: true, min: 0, max: MAX_SEED };
@@ -316,7 +316,7 @@ export async function cmdEval(argv: string[], signal: AbortSignal): Promise<void
           ...restRes,
           kid: kidRes ? { ...kidRes, values: undefined } : undefined,
         },
-        `${model.name}: ${settings.sampler} ${settings.steps} steps, ${describeGuidance(settings)}${v.baseline ? ` (baseline ${v.baseline})` : ''}, NFE/sample ${(nfe / n).toFixed(2)}\n` +
+        `${model.name}: ${describeSampler(settings)}${v.baseline ? ` (baseline ${v.baseline})` : ''}, NFE/sample ${(nfe / n).toFixed(2)}\n` +
           describeEval(res),
       );
     } finally {

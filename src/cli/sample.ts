@@ -12,7 +12,7 @@ import { classesFromFlag, SAMPLER_OPTIONS, samplerSettingsFromFlags, SAMPLING_RU
 import { infReplacer } from '../shared/json';
 import { TEMPERATURE_BOUNDS } from '../shared/learner-config';
 import { MAX_BATCH, MAX_SAMPLES, MAX_SEED } from '../shared/limits';
-import { describeGuidance } from '../shared/sampler-settings';
+import { describeSampler } from '../shared/sampler-settings';
 
 const SAMPLE_OPTIONS = {
   ...SAMPLING_RUN_OPTIONS,
@@ -165,7 +165,7 @@ export async function cmdSample(argv: string[], signal: AbortSignal): Promise<vo
     };
     rep.result(
       obj,
-      `${n} samples from ${model.name} (${settings.sampler}, ${settings.steps} steps, ${policyInfo ? `policy ${v.policy} (${policyInfo['intervention']}, τ=${policyInfo['temperature']})` : describeGuidance(settings)}) → ${v.out}` +
+      `${n} samples from ${model.name} (${policyInfo ? `${settings.sampler}, ${settings.steps} steps, policy ${v.policy} (${policyInfo['intervention']}, τ=${policyInfo['temperature']})` : describeSampler(settings)}) → ${v.out}` +
         `${labelsPath ? ` (+ ${labelsPath})` : ''}${v.grid ? `, grid → ${v.grid}` : ''}\n` +
         `NFE/sample ${nfe.mean.toFixed(2)} (network passes ${net.mean.toFixed(2)}), ${result.seconds.toFixed(2)} s, ${(n / result.seconds).toFixed(1)} samples/s on ${model.backend}` +
         (gridNote ? `\n${gridNote}` : ''),

@@ -316,6 +316,23 @@ export function parseSamplerSettings(v: unknown, where = 'sampler settings'): Sa
   throw new RangeError(`${where}: ${messages.join('; ')}`);
 }
 
+/**
+ * The settings in words, for reports' summary lines: "heun, 18 steps, w=2", with the churn where
+ * there is one ("S_churn 10 for σ in [0.05, 50], S_noise 1.003", "γ(σ) from a curve of 18 points").
+ */
+export function describeSampler(s: SamplerSettings): string {
+  const parts = [`${s.sampler}, ${s.steps} steps`, describeGuidance(s)];
+  const inf = (v: number): string => (v === Infinity ? 'inf' : String(v));
+  if (s.churnCurve)
+    parts.push(`γ(σ) from a curve of ${s.churnCurve.points.length} point${s.churnCurve.points.length > 1 ? 's' : ''}`);
+  else if (s.churn > 0)
+    parts.push(
+      `S_churn ${s.churn}${s.sTmin > 0 || s.sTmax < Infinity ? ` for σ in [${s.sTmin}, ${inf(s.sTmax)}]` : ''}`,
+    );
+  if ((s.churn > 0 || s.churnCurve) && s.sNoise !== 1) parts.push(`S_noise ${s.sNoise}`);
+  return parts.join(', ');
+}
+
 /** The guidance in words, for reports: "w=2", "w=2 for σ in (0.28, 5.4]", "w(σ) from a curve of 4 points". */
 export function describeGuidance(
   s: Pick<SamplerSettings, 'guidance' | 'guidanceSigmaLo' | 'guidanceSigmaHi' | 'guidanceCurve'>,
