@@ -373,7 +373,7 @@ test('resuming on another TensorFlow.js backend says so', async () => {
   assert.equal(other.learner.iteration, 3);
 });
 
-test('eval --policy --per-class on an unconditional model is refused with the reason', async () => {
+test('eval --policy: --per-class on an unconditional model is refused with the reason; the report names seed, τ, passes and notes', async () => {
   const { runTraining } = await import('../src/main/engine/apps/train');
   const { cli, assertUsageError } = await import('./helpers/cli');
   const swiss = await Model.load(join(resourcesDir(), 'models', 'swissroll'));
@@ -383,6 +383,12 @@ test('eval --policy --per-class on an unconditional model is refused with the re
     await learner.dispose();
     const r = await cli('eval', '--policy', dir, '--n', '200', '--per-class');
     assertUsageError(r, /--per-class needs a class-conditional model.*swissroll is unconditional/);
+    // The human report says the seed and τ, counts network passes, and keeps the evaluations' notes.
+    const h = await cli('eval', '--policy', dir, '--n', '200');
+    assert.equal(h.code, 0, h.stderr);
+    assert.match(h.stdout, /at iteration 1, n = 200, seed 1000003, τ = 1 /);
+    assert.match(h.stdout, /^method +NFE +net +FID/m);
+    assert.match(h.stdout, /note: generated: 200 samples < 2,048: FID is biased upwards/);
   } finally {
     await swiss.dispose();
   }

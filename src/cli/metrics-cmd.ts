@@ -369,12 +369,12 @@ async function evalPolicy(v: EvalValues, signal: AbortSignal): Promise<void> {
     const { rows, actionByClass } = cmp;
     const keys = Object.keys(rows[0]!.summary);
     let human = [
-      `${'method'.padEnd(48)} ${'NFE'.padStart(6)} ${keys.map((k) => metricInfo(k).label.padStart(10)).join(' ')}`,
+      `${'method'.padEnd(48)} ${'NFE'.padStart(6)} ${'net'.padStart(6)} ${keys.map((k) => metricInfo(k).label.padStart(10)).join(' ')}`,
     ]
       .concat(
         rows.map(
           (r) =>
-            `${r.name.padEnd(48)} ${r.nfe.toFixed(2).padStart(6)} ${keys.map((k) => formatMetric(k, r.summary[k]).padStart(10)).join(' ')}`,
+            `${r.name.padEnd(48)} ${r.nfe.toFixed(2).padStart(6)} ${r.networkEvals.toFixed(2).padStart(6)} ${keys.map((k) => formatMetric(k, r.summary[k]).padStart(10)).join(' ')}`,
         ),
       )
       .join('\n');
@@ -396,7 +396,8 @@ async function evalPolicy(v: EvalValues, signal: AbortSignal): Promise<void> {
     }
     rep.result(
       { command: 'eval', policy: runDir, ...cmp },
-      `${model.name}, ${isPolicyFile(runDir) ? 'policy file' : 'run'} ${runDir} at iteration ${cmp.iteration}, n = ${n}\n${human}`,
+      `${model.name}, ${isPolicyFile(runDir) ? 'policy file' : 'run'} ${runDir} at iteration ${cmp.iteration}, n = ${n}, seed ${seed}, τ = ${cmp.temperature} (NFE and net: denoiser evaluations and network passes per sample)\n${human}` +
+        cmp.flags.map((f) => `\n  note: ${f}`).join(''),
     );
   } finally {
     await model.dispose();

@@ -29,7 +29,8 @@ ${[...helpLines(SAMPLER_FIELDS, '      '), ...helpLines(RESTART_FIELDS, '      '
       --metrics fid,kid,precision,recall,density,coverage,classes
       --baseline no-guidance|best-constant|best-interval|edm-stochastic|equal-nfe  [--nfe N] [--grid-result DIR]
       --kid-subsets K (100) --kid-subset-size M (1000)
-  eval --policy RUN_DIR|policy.onnx [--n N (4000)] [--seed S] [--temperature T] [--grid-result DIR] [--per-class]
+  eval --policy RUN_DIR|policy.onnx [--n N (4000)] [--seed S (1000003, as training's final evaluation)] [--temperature T]
+      [--grid-result DIR] [--per-class]
       [--best-constant]              cfg/gamma: also search the best constant action (grid over the policy's
                                      action values, chosen by FID on seed S+1) and add it as a row
                                      sample with a learned policy and score it next to the baselines

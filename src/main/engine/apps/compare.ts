@@ -22,10 +22,16 @@
 // policy's is what the policy's dependence on the state adds over a curve in σ alone.
 
 import type { Model } from '../models/model';
-import { baselineSettings, bestConstantCell, bestIntervalCell, readGridResult } from '../samplers/baselines';
+import {
+  baselineSettings,
+  bestConstantCell,
+  bestIntervalCell,
+  INTERVAL_AXES,
+  readGridResult,
+} from '../samplers/baselines';
 import { stepsReaching, stepsWithin } from '../samplers/cost';
 import { generate, mixAtNfe, resolveSettings } from '../samplers/generate';
-import { runGrid } from '../grid';
+import { describeValues, runGrid } from '../grid';
 import {
   evaluatePerClass,
   evaluateSamples,
@@ -74,6 +80,8 @@ export interface Comparison extends Omit<ComparisonResult, 'rows'> {
   rows: CompareRow[];
   /** The policy's mean action per class, over all levels and below σ = 1 (class-conditional models). */
   actionByClass: { label: number; mean: number; meanLowNoise: number }[] | null;
+  /** The evaluations' notes (small n, …), each once. */
+  flags: string[];
 }
 
 /** The σ_lo and σ_hi of the interval search for a model (the note on the interval grid). */
@@ -115,6 +123,7 @@ export async function comparePolicy(model: Model, source: string, o: CompareOpti
     const ev = await evaluatePolicy(policy, { extractor: ex, reference, n, seed, temperature, metrics });
     const scoreClasses = (samples: Float32Array, labels: Int32Array | null): Promise<ClassScores[]> =>
       evaluatePerClass({ model, extractor: ex, reference, samples, n, conditioning: labels }, metrics);
+    const flags = new Set(ev.result.flags);
     const rows: CompareRow[] = [
       {
         kind: 'policy',
@@ -228,10 +237,12 @@ export async function comparePolicy(model: Model, source: string, o: CompareOpti
         // The grid's best constant (unless it searched intervals only) and its best interval (if it searched any).
         const r = readGridResult(o.gridResult, 'best-constant');
         const interval = bestIntervalCell(r);
-        if (!interval || bestConstantCell(r))
+        const constant = bestConstantCell(r);
+        if (!interval || constant)
           baselines.push({
             kind: 'grid-best',
-            name: 'best constant (grid)',
+            // Its own values, the interval axes (σ_lo 0, σ_hi ∞ for a constant) left out.
+            name: `best constant (grid)${constant ? ` ${describeValues(Object.fromEntries(Object.entries(constant.values).filter(([k]) => !(INTERVAL_AXES as readonly string[]).includes(k))))}` : ''}`,
             settings: baselineSettings('best-constant', { grid: o.gridResult }),
           });
         if (interval)
@@ -258,6 +269,7 @@ export async function comparePolicy(model: Model, source: string, o: CompareOpti
       netPer: ArrayLike<number>,
     ): Promise<void> => {
       const res = await evaluateSamples({ model, extractor: ex, reference, samples, n, conditioning: labels }, metrics);
+      for (const f of res.flags) flags.add(f);
       rows.push({
         kind,
         name,
@@ -327,6 +339,7 @@ export async function comparePolicy(model: Model, source: string, o: CompareOpti
       sigmas: ev.sigmas,
       actions: c.actions,
       actionByClass,
+      flags: [...flags],
     };
   } finally {
     await ex.dispose();
