@@ -56,6 +56,37 @@ const CHURN: SamplerCurve = {
 
 // ---- the curve file ----------------------------------------------------------------------------
 
+test('an interval outside the σ range is named: w guides no evaluation', async () => {
+  const r = await cli(
+    'sample',
+    '--model',
+    'gmm-ring8',
+    '--n',
+    '4',
+    '--guidance-interval',
+    '2:100:200',
+    '--out',
+    join(tmp, 'idle.npy'),
+  );
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(
+    r.stderr,
+    /the guidance interval \(100, 200\] holds no σ of this sampler's range \[0\.002, 80\]: w = 2 guides no evaluation, and these are w = 1 samples/,
+  );
+  const inside = await cli(
+    'sample',
+    '--model',
+    'gmm-ring8',
+    '--n',
+    '4',
+    '--guidance-interval',
+    '2:1:200',
+    '--out',
+    join(tmp, 'idle.npy'),
+  );
+  assert.doesNotMatch(inside.stderr, /holds no σ/);
+});
+
 test('describeSampler names the guidance and the churn of a summary line', () => {
   const s = (o: Partial<SamplerSettings>): SamplerSettings => ({ ...DEFAULT_SAMPLER_SETTINGS, ...o });
   const curve = parseCurve(

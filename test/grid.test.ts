@@ -348,6 +348,12 @@ describe('runGrid', () => {
         `cells churn=10 guidance=2, churn=20 guidance=2 sample identically: ${cap}`,
       ]);
     }
+    // An interval above σ_max guides nowhere: its w does not matter.
+    const above = ['guidance=1,2,3'].map(parseAxis);
+    const idle = resolveCells(ring, { ...DEFAULT_SAMPLER_SETTINGS, guidanceSigmaLo: 100 }, above);
+    assert.deepEqual(identicalCells(idle, crossProduct(above)), [
+      'cells guidance=1, guidance=2, guidance=3 sample identically: an interval outside the σ range guides nowhere, as w = 1',
+    ]);
     // 60 steps: the cap is 24.85, so churn 10 and 20 differ.
     const at60 = resolveCells(ring, { ...DEFAULT_SAMPLER_SETTINGS, sampler: 'edm', steps: 60 }, axes);
     assert.deepEqual(identicalCells(at60, crossProduct(axes)), []);
@@ -528,6 +534,22 @@ describe('the grid command', () => {
     usageError(
       await cli('grid', '--model', 'gmm-ring8', '--axis', 'churn=0,10', '--sampler', 'ddim', '--out', out),
       /grid cell churn=10: churn applies to the euler, heun and edm samplers/,
+    );
+    usageError(
+      await cli(
+        'grid',
+        '--model',
+        'gmm-ring8',
+        '--guidance',
+        '2',
+        '--axis',
+        'guidance-sigma-lo=0,1',
+        '--axis',
+        'guidance-sigma-hi=0.5,5',
+        '--out',
+        out,
+      ),
+      /grid cell guidance-sigma-lo=1 guidance-sigma-hi=0\.5: .*every guidance-sigma-lo value must lie below every guidance-sigma-hi value/,
     );
     assert.equal(
       (await cli('grid', '--model', 'gmm-ring8', '--axis', 'guidance=1,2', '--n', '500', '--out', out)).code,

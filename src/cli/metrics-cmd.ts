@@ -10,6 +10,7 @@ import { prdc } from '../main/engine/metrics/prdc';
 import { extractorForModel, nonFiniteRows } from '../main/engine/metrics/features';
 import { evaluateSamples, parseMetrics, referenceFor, type EvalResult } from '../main/engine/metrics/evaluate';
 import type { Features } from '../main/engine/metrics/types';
+import { idleIntervalNote } from '../main/engine/samplers/guidance';
 import { Model } from '../main/engine/models/model';
 import { resolveModelDir } from '../main/engine/models/registry';
 import { generate } from '../main/engine/samplers/generate';
@@ -261,6 +262,8 @@ export async function cmdEval(argv: string[], signal: AbortSignal): Promise<void
       throw new UsageError((e as Error).message);
     }
     const settings = samplerSettingsFromFlags(model, v, base, v.baseline && `--baseline ${v.baseline}`);
+    const idle = idleIntervalNote(settings);
+    if (idle) rep.event({ type: 'log', level: 'warn', message: idle });
     const n = num(v.n, 'n', EVAL_N) ?? 2048;
     const ex = await extractorForModel(model);
     try {

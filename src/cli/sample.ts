@@ -1,6 +1,7 @@
 // `sample`: draw samples from a model and write them as .npy (+ labels, + a PNG grid).
 
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { idleIntervalNote } from '../main/engine/samplers/guidance';
 import { Model } from '../main/engine/models/model';
 import { resolveModelDir } from '../main/engine/models/registry';
 import { generate } from '../main/engine/samplers/generate';
@@ -56,6 +57,8 @@ export async function cmdSample(argv: string[], signal: AbortSignal): Promise<vo
     policy = v.policy ? await policies!.openPolicy(v.policy, model) : null;
     for (const w of policy?.warnings ?? []) rep.event({ type: 'log', level: 'warn', message: w });
     const settings = policy ? policy.settings : samplerSettingsFromFlags(model, v);
+    const idle = idleIntervalNote(settings);
+    if (idle) rep.event({ type: 'log', level: 'warn', message: idle });
 
     let initNoise: Float32Array | undefined;
     let n = num(v.n, 'n', { int: true, min: 1, max: MAX_SAMPLES });

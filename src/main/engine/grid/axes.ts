@@ -244,7 +244,14 @@ export function resolveCells(model: Denoiser, base: SamplerSettings, axes: reado
     try {
       return resolveSettings(model, applyAxisValues(base, values));
     } catch (e) {
-      throw new GridError(`grid cell ${describeValues(values)}: ${(e as Error).message}`, 'invalid');
+      const lo = values['guidance-sigma-lo'];
+      const hi = values['guidance-sigma-hi'];
+      // A grid takes every pair of its axes' values: an empty interval is a choice of lists.
+      const pairs =
+        lo !== undefined && hi !== undefined && lo >= hi
+          ? `; a grid samples every σ_lo with every σ_hi, so every guidance-sigma-lo value must lie below every guidance-sigma-hi value (e.g. guidance-sigma-lo=0,0.28,1 guidance-sigma-hi=2.9,5.4,inf), or run one grid per range`
+          : '';
+      throw new GridError(`grid cell ${describeValues(values)}: ${(e as Error).message}${pairs}`, 'invalid');
     }
   });
 }

@@ -12,6 +12,7 @@ import { evaluateSamples, referenceFor, type Reference } from '../metrics/evalua
 import { extractorForModel, type FeatureExtractor } from '../metrics/features';
 import type { Model } from '../models/model';
 import { generate, type ResolvedSettings } from '../samplers/generate';
+import { idleIntervalNote } from '../samplers/guidance';
 import { SamplingCancelled } from '../samplers/loop';
 import { crossProduct, describeValues, resolveCells, type CellValues } from './axes';
 import { GridError } from './error';
@@ -70,7 +71,8 @@ export interface RunGridOptions {
  *   - churn is capped, γ_i = min(S_churn/N, √2−1) (EDM's Algorithm 2, in every sampler that takes
  *     churn), so every S_churn ≥ N(√2−1) (7.46 at 18 steps) is one setting: a grid over
  *     churn=0,…,80 spends its larger cells on it and ranks them as ties;
- *   - w = 1 guides nowhere, so its guidance interval does not matter;
+ *   - w = 1 guides nowhere, so its guidance interval does not matter, and nor does w for an interval
+ *     outside the σ range (samplers/guidance.ts idleIntervalNote);
  *   - an interval's ends outside the σ range: σ_lo < σ_min is σ_lo = 0, σ_hi ≥ σ_max is ∞ (for a
  *     deterministic sampler: churn raises σ above the schedule's, restart jumps back up).
  */
@@ -82,6 +84,7 @@ export function identicalCells(settings: readonly ResolvedSettings[], values: re
     if (!e.churnCurve) e.churn = Math.min(e.churn, cap(e));
     // The evaluations' σ lie in [σ_min, σ_max] (without churn, which raises them, or restart's jumps).
     const fixed = e.churn === 0 && e.sampler !== 'restart';
+    if (!e.guidanceCurve && idleIntervalNote(e)) e.guidance = 1; // an interval outside the σ range
     if (!e.guidanceCurve && e.guidance === 1) [e.guidanceSigmaLo, e.guidanceSigmaHi] = [0, Infinity];
     if (fixed && e.guidanceSigmaLo < e.sigmaMin) e.guidanceSigmaLo = 0;
     if (fixed && e.guidanceSigmaHi >= e.sigmaMax) e.guidanceSigmaHi = Infinity;
@@ -97,7 +100,9 @@ export function identicalCells(settings: readonly ResolvedSettings[], values: re
     const why = [
       differ('churn') &&
         `churn is capped: γ_i = min(S_churn/N, √2−1), so churn above ${cap(s).toFixed(2)} changes nothing at ${s.steps} steps`,
+      differ('guidance') && 'an interval outside the σ range guides nowhere, as w = 1',
       (differ('guidanceSigmaLo') || differ('guidanceSigmaHi')) &&
+        !differ('guidance') &&
         (s.guidance === 1
           ? 'w = 1 guides nowhere, so its interval does not matter'
           : `the interval's ends outside the σ range [${s.sigmaMin}, ${s.sigmaMax}] (σ_lo below it, σ_hi at or above it) change nothing`),

@@ -47,6 +47,23 @@ export function guidanceScale(
 }
 
 /**
+ * Why the settings' guidance interval guides no evaluation (it lies outside the σ range
+ * [σ_min, σ_max] of a sampler whose evaluations stay in it: no churn, no restart), or null.
+ * `sample --guidance-interval 2:100:200` on a model with σ_max 80 would otherwise sample w = 1.
+ */
+export function idleIntervalNote(
+  s: Pick<
+    SamplerSettings,
+    'guidance' | 'guidanceSigmaLo' | 'guidanceSigmaHi' | 'guidanceCurve' | 'churn' | 'churnCurve' | 'sampler'
+  > & { sigmaMin: number; sigmaMax: number },
+): string | null {
+  if (s.guidanceCurve || s.guidance === 1 || s.churn > 0 || s.churnCurve || s.sampler === 'restart') return null;
+  if (s.guidanceSigmaLo < s.sigmaMax && s.guidanceSigmaHi >= s.sigmaMin) return null;
+  const hi = s.guidanceSigmaHi === Infinity ? 'inf' : s.guidanceSigmaHi;
+  return `the guidance interval (${s.guidanceSigmaLo}, ${hi}] holds no σ of this sampler's range [${s.sigmaMin}, ${s.sigmaMax}]: w = ${s.guidance} guides no evaluation, and these are w = 1 samples`;
+}
+
+/**
  * Each row's w for one evaluation at levels `sigma` (float64, [m]): the hook's w of the step when
  * it set one (`perRow`), else w(σ) at the row's own σ; null when no row is guided.
  */
