@@ -121,6 +121,14 @@ describe('curve files', () => {
       { sigma: 1, value: 2 },
     ]);
     assert.deepEqual(parseCurveText(JSON.stringify(GUIDANCE), 'g.json'), GUIDANCE);
+    // A byte-order mark (as Windows editors save) is not content; 1e400 (read as ∞) is not finite.
+    assert.deepEqual(parseCurveText('\uFEFF' + JSON.stringify(GUIDANCE), 'g.json'), GUIDANCE);
+    assert.throws(
+      () => parseCurveText('{"parameter": "guidance", "points": [{"sigma": 1e400, "value": 2}]}', 'g.json'),
+      {
+        message: /g\.json: points\[0\]\.sigma must be a finite noise level σ > 0, got Infinity/,
+      },
+    );
   });
 
   test('interpolation: linear in log σ, exact at the points, constant beyond the ends, either order', () => {
@@ -168,11 +176,11 @@ describe('curve files', () => {
     );
     bad(
       { parameter: 'guidance', points: [{ sigma: NaN, value: 1 }] },
-      /points\[0\]\.sigma must be a noise level σ > 0, got NaN/,
+      /points\[0\]\.sigma must be a finite noise level σ > 0, got NaN/,
     );
     bad(
       { parameter: 'guidance', points: [{ sigma: 1, value: null }] },
-      /points\[0\]\.value must be a number, got null/,
+      /points\[0\]\.value must be a finite number, got null/,
     );
     bad({ parameter: 'guidance', points: pts([0, 1]) }, /points\[0\]\.sigma must be a noise level σ > 0, got 0/);
     bad({ parameter: 'guidance', points: pts([-1, 1]) }, /points\[0\]\.sigma must be a noise level σ > 0, got -1/);
@@ -481,7 +489,7 @@ describe('the command line', () => {
       [
         'null.json',
         { parameter: 'guidance', points: [{ sigma: 1, value: null }] },
-        /null\.json: points\[0\]\.value must be a number, got null/,
+        /null\.json: points\[0\]\.value must be a finite number, got null/,
       ],
       [
         'negative.json',

@@ -535,12 +535,27 @@ test('bad specs are clear errors naming the row and the field, and nothing is sa
   cfg.model.name = 'gmm64';
   writeFileSync(join(other, 'config.json'), JSON.stringify(cfg));
   mkdirSync(join(tmp, 'empty-grid'), { recursive: true });
+  const ring = await Model.load(join(resourcesDir(), 'models', 'gmm-ring8'));
+  try {
+    const { learner } = await runTraining({
+      model: ring,
+      config: tinyConfig({ intervention: 'renoise', steps: 5, nfeBudget: 15, iterations: 1 }),
+      runDir: join(tmp, 'runs', 'renoise'),
+    });
+    await learner.dispose();
+  } finally {
+    await ring.dispose();
+  }
   const row = (r: Record<string, unknown>, more: Record<string, unknown> = {}): unknown => ({
     ...SPEC,
     ...more,
     groups: [{ title: 'G', rows: [r] }],
   });
   const cases: [unknown, RegExp][] = [
+    [
+      row({ label: 'r', runs: ['runs/renoise'], recipe: true }),
+      /row "r" .*runs\/renoise: is a renoise run, which has no recipe .*; drop "recipe" from this row/,
+    ],
     [
       row({ label: 'best', grd: 'grid' }),
       /row "best" \(groups\[0\]\.rows\[0\]\): unknown key "grd"; a row takes "label" and one of/,

@@ -20,6 +20,9 @@ import { formatMetric } from '../shared/metrics';
 import { infReplacer } from '../shared/json';
 import { deviceFromFlag, Reporter, UsageError } from './common';
 
+/** "1 row", "3 rows". */
+const plural = (n: number, noun: string): string => `${n} ${noun}${n === 1 ? '' : 's'}`;
+
 export const TABLE_OPTIONS = {
   spec: { type: 'string' },
   out: { type: 'string' },
@@ -99,9 +102,9 @@ function describeDryRun(plan: TablePlan, d: ReturnType<typeof dryRun>): string {
   ]);
   const s = plan.spec;
   return [
-    `${plan.model.name}: ${d.rows.length} rows, ${s.samples} samples per evaluation, seed ${s.seed} (dry run: nothing sampled)`,
+    `${plan.model.name}: ${plural(d.rows.length, 'row')}, ${s.samples} samples per evaluation, seed ${s.seed} (dry run: nothing sampled)`,
     columns([['group', 'row', 'kind', 'cached', 'NFE/sample', 'net/sample', 'passes to do', 'estimate'], ...rows]),
-    `to do: ${d.evaluationsToDo} evaluations, about ${count(d.networkPassesToDo)} network passes ` +
+    `to do: ${plural(d.evaluationsToDo, 'evaluation')}, about ${count(d.networkPassesToDo)} network passes ` +
       '(guided rows counted at 2 passes per evaluation: an upper bound where w = 1 in places)',
   ].join('\n');
 }
@@ -138,7 +141,7 @@ export async function cmdTable(argv: string[], signal: AbortSignal): Promise<voi
         ),
       ) as Record<string, unknown>,
       tableMarkdown(run.result).trimEnd() +
-        `\n\n${run.computed + run.cached} evaluations: ${run.computed} computed now, ${run.cached} cached; ` +
+        `\n\n${plural(run.computed + run.cached, 'evaluation')}: ${run.computed} computed now, ${run.cached} cached; ` +
         `table.md, table.csv, table.json${run.files.some((f) => f.startsWith('profiles/')) ? ' and profiles/' : ''} in ${v.out}`,
     );
   } catch (e) {

@@ -155,7 +155,8 @@ export function curveProblems(json: unknown): string[] {
           : `points[${String(p[1])}] must be an object {"sigma": σ, "value": v}, got ${show(at(json, p))}`,
       );
     } else {
-      const what = p[2] === 'sigma' ? 'a noise level σ > 0' : 'a number';
+      // JSON.parse reads 1e400 as Infinity: say what the file needs, a finite number.
+      const what = p[2] === 'sigma' ? 'a finite noise level σ > 0' : 'a finite number';
       out.push(`points[${String(p[1])}].${String(p[2])} must be ${what}, got ${show(at(json, p))}`);
     }
   }
@@ -213,7 +214,7 @@ export function parseCurve(json: unknown, source: string): SamplerCurve {
 export function parseCurveText(text: string, source: string): SamplerCurve {
   let json: unknown;
   try {
-    json = JSON.parse(text);
+    json = JSON.parse(text.replace(/^\uFEFF/, '')); // a byte-order mark (Windows editors) is not content
   } catch (e) {
     // Python's json.dump writes NaN and Infinity unless allow_nan=False; JSON has neither.
     const nonFinite = /\b(NaN|Infinity)\b/.exec(text);

@@ -183,6 +183,10 @@ function curveRecipe(raw: Record<string, unknown>, file: string): Partial<Sample
 /** A run's recipe (RUN/recipe.json) as sampler settings over the run's base sampler, checked against the model. */
 function recipeSettings(model: Model, dir: string, run: string, learner: LearnerConfig): ResolvedSettings {
   const file = join(dir, RECIPE_FILE);
+  if (!existsSync(file) && learner.intervention === 'renoise')
+    throw new RangeError(
+      `${run}: is a renoise run, which has no recipe (its jumps have no mean that is a sampler setting; cfg and gamma runs have one); drop "recipe" from this row`,
+    );
   if (!existsSync(file))
     throw new RangeError(
       `${run}: has no ${RECIPE_FILE}; a recipe row ("recipe": true) evaluates each run's static recipe — write it with \`export --run ${dir} --recipe\` first, or drop "recipe"`,
