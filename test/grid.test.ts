@@ -793,6 +793,12 @@ describe('guidance intervals and curves in a grid', () => {
     const again = await cli(...args);
     assert.equal(again.code, 0, again.stderr);
     assert.deepEqual([lastJson(again.stdout)['computed'], lastJson(again.stdout)['resumed']], [0, 2]);
+    // The report's header names the base settings the axes vary, the curve included.
+    const human = await cli(...args.filter((a) => a !== '--json'));
+    assert.match(
+      human.stdout,
+      /grid of 2 steps = 2 cells, .*; base settings heun, 18 steps, w\(σ\) from a curve of \d+ points?/,
+    );
     // Another curve is another grid.
     writeFileSync(curveFile, JSON.stringify({ ...curve, points: [{ sigma: 5, value: 3 }] }));
     usageError(await cli(...args), /holds another grid: settings guidanceCurve: /);

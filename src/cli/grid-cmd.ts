@@ -1,6 +1,7 @@
 // The grid command: a grid search over sampler settings (the sibling of `eval`), resumable, with
 // every cell's metrics, the best cell and the denoiser evaluations the search cost.
 
+import { describeSampler } from '../shared/sampler-settings';
 import { existsSync, statSync } from 'node:fs';
 import { formatMetric, metricInfo } from '../shared/metrics';
 import { parseArgs } from 'node:util';
@@ -70,7 +71,7 @@ export function describeGrid(r: GridResults, run: { computed: number; resumed: n
   const { metric } = r.config;
   const t = r.totals;
   const lines = [
-    `${r.config.model.name}: grid of ${r.config.axes.map((a) => `${a.values.length} ${a.name}`).join(' × ')} = ${t.cells} cells, n = ${r.config.n} samples each, seed ${r.config.seed}`,
+    `${r.config.model.name}: grid of ${r.config.axes.map((a) => `${a.values.length} ${a.name}`).join(' × ')} = ${t.cells} cells, n = ${r.config.n} samples each, seed ${r.config.seed}; base settings ${describeSampler(r.config.base)} (each axis replaces its own)`,
     table([header, ...rows]),
     r.best
       ? `best by ${metric} (${metricInfo(metric).better ?? 'lower'} is better): ${describeValues(r.best.values)} (cell ${r.best.index}) → ${metric} ${fmtMetric(metric, r.best.value)}`
