@@ -540,7 +540,7 @@ test('bad specs are clear errors naming the row and the field, and nothing is sa
     const { learner } = await runTraining({
       model: ring,
       config: tinyConfig({ intervention: 'renoise', steps: 5, nfeBudget: 15, iterations: 1 }),
-      runDir: join(tmp, 'runs', 'renoise'),
+      runDir: join(tmp, 'runs', 'renoise-no-recipe'),
     });
     await learner.dispose();
   } finally {
@@ -553,8 +553,8 @@ test('bad specs are clear errors naming the row and the field, and nothing is sa
   });
   const cases: [unknown, RegExp][] = [
     [
-      row({ label: 'r', runs: ['runs/renoise'], recipe: true }),
-      /row "r" .*runs\/renoise: is a renoise run, which has no recipe .*; drop "recipe" from this row/,
+      row({ label: 'r', runs: ['runs/renoise-no-recipe'], recipe: true }),
+      /row "r" .*runs\/renoise-no-recipe: is a renoise run, which has no recipe .*; drop "recipe" from this row/,
     ],
     [
       row({ label: 'best', grd: 'grid' }),
