@@ -238,6 +238,10 @@ describe('sample', () => {
       [['--model', 'gmm-ring8', '--steps', '2.5'], /--steps must be a whole number in \[1, 1000\], got 2\.5/],
       [['--model', 'gmm-ring8', '--n', 'many'], /--n must be a number, got "many"/],
       [['--model', 'gmm-ring8', '--bogus', '1'], /Unknown option '--bogus'.*\(see --help\)/],
+      [
+        ['--model', 'gmm-ring8', '--guidance-interval', '2:0.28:2.9', '--guidance-interval', '3:0:inf'],
+        /--guidance-interval is given 2 times \(2:0\.28:2\.9, then 3:0:inf\); give it once/,
+      ],
       [['--model', 'gmm-ring8', '--class', '99'], /class 99 is out of range; this model has classes 0\.\.7/],
       [
         ['--model', 'swissroll', '--guidance', '2'],

@@ -3,10 +3,34 @@
 // commands that need them: `models` pays for neither).
 
 import { existsSync, statSync } from 'node:fs';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { EngineEvent } from '../shared/events';
 
 /** An error the user can fix: printed without a stack trace, exit code 2. */
 export class UsageError extends Error {}
+
+/**
+ * node:util parseArgs (strict), refusing a flag given twice that takes one value: parseArgs keeps
+ * the last silently, so `--guidance-interval 2:0.28:2.9 … --guidance-interval 3:0:inf` would
+ * sample the second without a word.
+ */
+export function parseFlags<O extends ParseArgsConfig['options']>(
+  argv: string[],
+  options: O,
+): ReturnType<typeof parseArgs<{ args: string[]; options: O; strict: true }>> {
+  const parsed = parseArgs({ args: argv, options, strict: true, tokens: true });
+  const seen = new Map<string, string[]>();
+  for (const t of parsed.tokens ?? []) {
+    if (t.kind !== 'option' || options?.[t.name]?.multiple) continue;
+    seen.set(t.name, [...(seen.get(t.name) ?? []), t.value ?? '']);
+  }
+  for (const [name, values] of seen)
+    if (values.length > 1)
+      throw new UsageError(
+        `--${name} is given ${values.length} times${values.every((x) => x === '') ? '' : ` (${values.join(', then ')})`}; give it once`,
+      );
+  return parsed as unknown as ReturnType<typeof parseArgs<{ args: string[]; options: O; strict: true }>>;
+}
 
 /** Prints the whole --help text (built on demand: it reads the schemas). */
 export async function printUsage(): Promise<void> {

@@ -2,7 +2,7 @@
 // the engine before it is written; or, with --recipe, a policy's mean action per noise level as a
 // static curve file (learner/recipe.ts) that any sampler can use without the policy.
 
-import { parseArgs } from 'node:util';
+import type { parseArgs } from 'node:util';
 import { join } from 'node:path';
 import { Model } from '../main/engine/models/model';
 import { resolveModelDir } from '../main/engine/models/registry';
@@ -21,7 +21,16 @@ import type { SamplingPolicy } from '../main/engine/learner/rollout';
 import { TEMPERATURE_BOUNDS } from '../shared/learner-config';
 import { MAX_EVAL_SAMPLES, MAX_SEED } from '../shared/limits';
 import { CURVE_SETTING } from '../shared/curve';
-import { checkOutputPath, deviceFromFlag, num, printUsage, Reporter, UsageError, writeOutput } from './common';
+import {
+  parseFlags,
+  checkOutputPath,
+  deviceFromFlag,
+  num,
+  printUsage,
+  Reporter,
+  UsageError,
+  writeOutput,
+} from './common';
 
 const EXPORT_OPTIONS = {
   run: { type: 'string' },
@@ -45,7 +54,7 @@ type ExportValues = ReturnType<typeof parseArgs<{ options: typeof EXPORT_OPTIONS
 export const RECIPE_N = 1024;
 
 export async function cmdExport(argv: string[], signal: AbortSignal): Promise<void> {
-  const { values: v } = parseArgs({ args: argv, options: EXPORT_OPTIONS, strict: true });
+  const { values: v } = parseFlags(argv, EXPORT_OPTIONS);
   if (v.help) {
     await printUsage();
     return;

@@ -4,7 +4,6 @@
 import { describeSampler } from '../shared/sampler-settings';
 import { existsSync, statSync } from 'node:fs';
 import { formatMetric, metricInfo } from '../shared/metrics';
-import { parseArgs } from 'node:util';
 import { parseMetrics, type MetricName } from '../main/engine/metrics/evaluate';
 import { Model } from '../main/engine/models/model';
 import { resolveModelDir } from '../main/engine/models/registry';
@@ -27,7 +26,7 @@ import {
   type GridResults,
   type SelectionMetric,
 } from '../main/engine/grid';
-import { deviceFromFlag, num, printUsage, Reporter, UsageError } from './common';
+import { parseFlags, deviceFromFlag, num, printUsage, Reporter, UsageError } from './common';
 import { classesFromFlag, flagSetting, samplerSettingsFromFlags, SAMPLING_RUN_OPTIONS } from './sampler-flags';
 import { MAX_BATCH, MAX_EVAL_SAMPLES, MAX_SEED } from '../shared/limits';
 
@@ -84,7 +83,7 @@ export function describeGrid(r: GridResults, run: { computed: number; resumed: n
 }
 
 export async function cmdGrid(argv: string[], signal: AbortSignal): Promise<void> {
-  const { values: v } = parseArgs({ args: argv, options: GRID_OPTIONS, strict: true });
+  const { values: v } = parseFlags(argv, GRID_OPTIONS);
   if (v.help) return printUsage();
   if (!v.model) throw new UsageError('grid needs --model');
   if (!v.axis || v.axis.length === 0)

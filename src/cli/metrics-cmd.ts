@@ -1,7 +1,6 @@
 // Metric commands: fid, kid, prdc, features, eval.
 
 import { EVAL_METRICS, formatMetric, metricInfo } from '../shared/metrics';
-import { parseArgs } from 'node:util';
 import { readNpy, toFloat32, writeNpy, npyFloat32, type NpyArray } from '../main/engine/io/npy';
 import { readFidStats, writeFidStats, type FidStats } from '../main/engine/metrics/fid-stats';
 import { fid, gaussianStats } from '../main/engine/metrics/fid';
@@ -16,7 +15,16 @@ import { resolveModelDir } from '../main/engine/models/registry';
 import { generate } from '../main/engine/samplers/generate';
 import { baselineSettings, BASELINES, type BaselineName } from '../main/engine/samplers/baselines';
 import type { Comparison } from '../main/engine/apps/compare';
-import { checkOutputPath, deviceFromFlag, num, printUsage, Reporter, UsageError, writeOutput } from './common';
+import {
+  parseFlags,
+  checkOutputPath,
+  deviceFromFlag,
+  num,
+  printUsage,
+  Reporter,
+  UsageError,
+  writeOutput,
+} from './common';
 import { classesFromFlag, samplerSettingsFromFlags, SAMPLING_RUN_OPTIONS } from './sampler-flags';
 import { infReplacer } from '../shared/json';
 import { TEMPERATURE_BOUNDS } from '../shared/learner-config';
@@ -54,17 +62,13 @@ async function statsFrom(path: string): Promise<FidStats> {
 }
 
 export async function cmdFid(argv: string[]): Promise<void> {
-  const { values: v } = parseArgs({
-    args: argv,
-    options: {
-      a: { type: 'string' },
-      b: { type: 'string' },
-      'save-a': { type: 'string' },
-      'save-b': { type: 'string' },
-      json: { type: 'boolean' },
-      help: { type: 'boolean' },
-    },
-    strict: true,
+  const { values: v } = parseFlags(argv, {
+    a: { type: 'string' },
+    b: { type: 'string' },
+    'save-a': { type: 'string' },
+    'save-b': { type: 'string' },
+    json: { type: 'boolean' },
+    help: { type: 'boolean' },
   });
   if (v.help) return printUsage();
   if (!v.a || !v.b)
@@ -88,18 +92,14 @@ export async function cmdFid(argv: string[]): Promise<void> {
 }
 
 export async function cmdKid(argv: string[]): Promise<void> {
-  const { values: v } = parseArgs({
-    args: argv,
-    options: {
-      real: { type: 'string' },
-      fake: { type: 'string' },
-      subsets: { type: 'string' },
-      'subset-size': { type: 'string' },
-      seed: { type: 'string' },
-      json: { type: 'boolean' },
-      help: { type: 'boolean' },
-    },
-    strict: true,
+  const { values: v } = parseFlags(argv, {
+    real: { type: 'string' },
+    fake: { type: 'string' },
+    subsets: { type: 'string' },
+    'subset-size': { type: 'string' },
+    seed: { type: 'string' },
+    json: { type: 'boolean' },
+    help: { type: 'boolean' },
   });
   if (v.help) return printUsage();
   if (!v.real || !v.fake) throw new UsageError('kid needs --real R.npy and --fake F.npy (features [n, d])');
@@ -120,17 +120,13 @@ export async function cmdKid(argv: string[]): Promise<void> {
 }
 
 export async function cmdPrdc(argv: string[]): Promise<void> {
-  const { values: v } = parseArgs({
-    args: argv,
-    options: {
-      real: { type: 'string' },
-      fake: { type: 'string' },
-      k: { type: 'string' },
-      'k-dc': { type: 'string' },
-      json: { type: 'boolean' },
-      help: { type: 'boolean' },
-    },
-    strict: true,
+  const { values: v } = parseFlags(argv, {
+    real: { type: 'string' },
+    fake: { type: 'string' },
+    k: { type: 'string' },
+    'k-dc': { type: 'string' },
+    json: { type: 'boolean' },
+    help: { type: 'boolean' },
   });
   if (v.help) return printUsage();
   if (!v.real || !v.fake) throw new UsageError('prdc needs --real R.npy and --fake F.npy (features [n, d])');
@@ -145,18 +141,14 @@ export async function cmdPrdc(argv: string[]): Promise<void> {
 }
 
 export async function cmdFeatures(argv: string[]): Promise<void> {
-  const { values: v } = parseArgs({
-    args: argv,
-    options: {
-      model: { type: 'string' },
-      in: { type: 'string' },
-      out: { type: 'string' },
-      logits: { type: 'string' },
-      batch: { type: 'string' },
-      json: { type: 'boolean' },
-      help: { type: 'boolean' },
-    },
-    strict: true,
+  const { values: v } = parseFlags(argv, {
+    model: { type: 'string' },
+    in: { type: 'string' },
+    out: { type: 'string' },
+    logits: { type: 'string' },
+    batch: { type: 'string' },
+    json: { type: 'boolean' },
+    help: { type: 'boolean' },
   });
   if (v.help) return printUsage();
   if (!v.model || !v.in || !v.out)
@@ -235,7 +227,7 @@ export function describeEval(r: EvalResult): string {
 }
 
 export async function cmdEval(argv: string[], signal: AbortSignal): Promise<void> {
-  const { values: v } = parseArgs({ args: argv, options: EVAL_OPTIONS, strict: true });
+  const { values: v } = parseFlags(argv, EVAL_OPTIONS);
   if (v.help) return printUsage();
   if (v.policy) return evalPolicy(v, signal);
   if (!v.model) throw new UsageError('eval needs --model');

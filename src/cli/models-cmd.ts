@@ -1,14 +1,13 @@
 // `models`: list bundled models and given directories with their manifest facts.
 
-import { parseArgs } from 'node:util';
 import { bundledModels, describeModel, resolveModelDir } from '../main/engine/models/registry';
-import { printUsage, Reporter } from './common';
+import { parseFlags, printUsage, Reporter } from './common';
 
 export async function cmdModels(argv: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args: argv,
-    options: { model: { type: 'string', multiple: true }, json: { type: 'boolean' }, help: { type: 'boolean' } },
-    strict: true,
+  const { values } = parseFlags(argv, {
+    model: { type: 'string', multiple: true },
+    json: { type: 'boolean' },
+    help: { type: 'boolean' },
   });
   if (values.help) {
     await printUsage();

@@ -1,6 +1,6 @@
 // `sample`: draw samples from a model and write them as .npy (+ labels, + a PNG grid).
 
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+import type { ParseArgsConfig } from 'node:util';
 import { idleIntervalNote } from '../main/engine/samplers/guidance';
 import { Model } from '../main/engine/models/model';
 import { resolveModelDir } from '../main/engine/models/registry';
@@ -8,7 +8,17 @@ import { generate } from '../main/engine/samplers/generate';
 import { readNpy, toFloat32, writeNpy, npyFloat32, npyInt64 } from '../main/engine/io/npy';
 import { writeSamplePlot } from '../main/engine/pictures';
 import type { openPolicy } from '../main/engine/learner/onnx-policy';
-import { checkOutputPath, deviceFromFlag, num, printUsage, Reporter, stats, UsageError, writeOutput } from './common';
+import {
+  parseFlags,
+  checkOutputPath,
+  deviceFromFlag,
+  num,
+  printUsage,
+  Reporter,
+  stats,
+  UsageError,
+  writeOutput,
+} from './common';
 import { classesFromFlag, SAMPLER_OPTIONS, samplerSettingsFromFlags, SAMPLING_RUN_OPTIONS } from './sampler-flags';
 import { infReplacer } from '../shared/json';
 import { TEMPERATURE_BOUNDS } from '../shared/learner-config';
@@ -25,7 +35,7 @@ const SAMPLE_OPTIONS = {
 } as const satisfies ParseArgsConfig['options'];
 
 export async function cmdSample(argv: string[], signal: AbortSignal): Promise<void> {
-  const { values: v } = parseArgs({ args: argv, options: SAMPLE_OPTIONS, strict: true });
+  const { values: v } = parseFlags(argv, SAMPLE_OPTIONS);
   const rep = new Reporter(!!v.json);
   if (v.help) {
     await printUsage();

@@ -3,7 +3,6 @@
 
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { Model } from '../main/engine/models/model';
 import { resolveModelDir } from '../main/engine/models/registry';
 import { SamplingCancelled } from '../main/engine/samplers/loop';
@@ -18,7 +17,7 @@ import {
 import { parseTableSpec, tableSpecHelp, type TableSpec } from '../shared/results-table';
 import { formatMetric } from '../shared/metrics';
 import { infReplacer } from '../shared/json';
-import { deviceFromFlag, Reporter, UsageError } from './common';
+import { parseFlags, deviceFromFlag, Reporter, UsageError } from './common';
 
 /** "1 row", "3 rows". */
 const plural = (n: number, noun: string): string => `${n} ${noun}${n === 1 ? '' : 's'}`;
@@ -110,7 +109,7 @@ function describeDryRun(plan: TablePlan, d: ReturnType<typeof dryRun>): string {
 }
 
 export async function cmdTable(argv: string[], signal: AbortSignal): Promise<void> {
-  const { values: v } = parseArgs({ args: argv, options: TABLE_OPTIONS, strict: true });
+  const { values: v } = parseFlags(argv, TABLE_OPTIONS);
   if (v.help) return void process.stdout.write(tableUsage() + '\n');
   if (!v.spec) throw new UsageError('table needs --spec FILE (the rows to evaluate; see table --help)');
   const isDry = !!v['dry-run'];

@@ -1,7 +1,6 @@
 // `train`: learn a sampling policy with the inverse-RL learner, as a run directory. Every learner
 // field is a flag, from its one declaration in shared/learner-config.ts.
 
-import { parseArgs } from 'node:util';
 import {
   dataKindOf,
   IMAGE_BUDGET,
@@ -18,7 +17,7 @@ import { initFromGrid } from '../main/engine/learner/config';
 import { readGridResult } from '../main/engine/samplers/baselines';
 import { describeValues } from '../main/engine/grid/axes';
 import { runModelDir } from '../main/engine/runs/files';
-import { deviceFromFlag, Reporter, UsageError } from './common';
+import { parseFlags, deviceFromFlag, Reporter, UsageError } from './common';
 
 export const TRAIN_OPTIONS = {
   model: { type: 'string' },
@@ -70,7 +69,7 @@ export function parseTrainArgs(argv: string[]):
       /** What --init-from-grid started the policy from, for the log. */
       initNote: string | null;
     } {
-  const { values: v } = parseArgs({ args: argv, options: TRAIN_OPTIONS, strict: true });
+  const { values: v } = parseFlags(argv, TRAIN_OPTIONS);
   if (v.help) return { help: true };
   const runDir = v.resume ?? v['run-dir'];
   if (!runDir) throw new UsageError('train needs --run-dir DIR (a new run) or --resume DIR');
