@@ -488,6 +488,11 @@ test("a grid row takes the grid's best cell, an interval included, and names it;
     groups: [{ title: 'CFG', rows: [{ label: 'best of the interval grid', grid: 'grid-interval' }] }],
   };
   const o = join(tmp, 'out-interval');
+  const planned = await cli('table', '--spec', specFile(spec), '--dry-run');
+  assert.match(
+    planned.stdout,
+    /best of the interval grid: the best of 2 cells of grid-interval: guidance=3 guidance-sigma-hi=1 /,
+  );
   const r = await cli('table', '--spec', specFile(spec), '--out', o);
   assert.equal(r.code, 0, r.stderr);
   const [row] = rowsOf(readTable(o)) as [TableRowResult];

@@ -105,6 +105,7 @@ function describeDryRun(plan: TablePlan, d: ReturnType<typeof dryRun>): string {
     columns([['group', 'row', 'kind', 'cached', 'NFE/sample', 'net/sample', 'passes to do', 'estimate'], ...rows]),
     `to do: ${plural(d.evaluationsToDo, 'evaluation')}, about ${count(d.networkPassesToDo)} network passes ` +
       '(guided rows counted at 2 passes per evaluation: an upper bound where w = 1 in places)',
+    ...d.rows.filter((r) => r.note).map((r) => `  ${r.label}: ${r.note}`),
   ].join('\n');
 }
 

@@ -512,6 +512,8 @@ export interface DryRunRow {
   estimate: CostEstimate;
   /** Network passes still to spend on the row: samples × passes per sample × evaluations not cached. */
   networkPassesToDo: number;
+  /** What the row resolved to, where it says (a grid row's cell; an equal-NFE row's steps once known). */
+  note: string | null;
 }
 
 /** What `--dry-run` shows: each row's evaluations, what is cached, and the cost per sample and in all. */
@@ -531,6 +533,7 @@ export function dryRun(plan: TablePlan): { rows: DryRunRow[]; networkPassesToDo:
       cached,
       estimate,
       networkPassesToDo: todo.reduce((a, b) => a + b, 0) * plan.spec.samples,
+      note: r.note,
     };
   });
   return {
