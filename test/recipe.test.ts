@@ -183,7 +183,11 @@ test('export --recipe writes a curve file that reproduces the run’s sampled pr
   assert.equal(human.code, 0, human.stderr);
   assert.match(human.stdout, /h\.json: the mean w per noise level of .* over 64 trajectories \(seed 0, τ = 1\)/);
   assert.match(human.stdout, /^\s+80\.00\s+\d\.\d{4}$/m);
-  assert.match(human.stdout, /--guidance-curve .*h\.json/);
+  assert.match(
+    human.stdout,
+    /sample --model gmm-ring8 --sampler heun --steps \d+ --guidance-curve .*h\.json/,
+    'a bundled model by its id',
+  );
 
   // The curve at each level against the run's sampled profile (evaluate-policy, same seed and n): the
   // same rollout, so they differ by the action draws alone, whose standard error the reference gives.

@@ -3,9 +3,10 @@
 // static curve file (learner/recipe.ts) that any sampler can use without the policy.
 
 import type { parseArgs } from 'node:util';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
 import { Model } from '../main/engine/models/model';
-import { resolveModelDir } from '../main/engine/models/registry';
+import { resolveModelDir, resourcesDir } from '../main/engine/models/registry';
 import { exportPolicy, ExportError } from '../main/engine/learner/export';
 import { readRunConfig, runModelDir } from '../main/engine/runs/files';
 import { loadRun } from '../main/engine/runs/load';
@@ -124,6 +125,12 @@ async function exportRecipe(v: ExportValues, signal: AbortSignal): Promise<void>
   const source = (v.run ?? v.policy)!;
   const rep = new Reporter(!!v.json);
   const modelRef = v.model ?? (v.run ? runModelDir(v.run) : policyModel(v.policy!));
+  // A bundled model by its id (a run records its directory), any other by its path.
+  const shownModel = (ref: string): string => {
+    const id = basename(ref);
+    const bundled = join(resourcesDir(), 'models', id);
+    return !v.model && existsSync(join(bundled, 'model.json')) && resolve(ref) === bundled ? id : ref;
+  };
   const model = await Model.load(resolveModelDir(modelRef), { device: deviceFromFlag(v.device) });
   try {
     let policy: SamplingPolicy;
@@ -182,7 +189,7 @@ async function exportRecipe(v: ExportValues, signal: AbortSignal): Promise<void>
         `${out}: the mean ${symbol} per noise level of ${source} (iteration ${policy.iteration}), ` +
           `the policy's expected action over ${n} trajectories (seed ${seed}, τ = ${temperature})\n` +
           `  ${'σ'.padStart(10)}   ${symbol.padStart(8)}\n${table}\n` +
-          `sample with it: sampler-studio sample --model ${modelRef} --sampler ${policy.spec.sampler} --steps ${policy.spec.steps} ${flag} ${out} --out samples.npy`,
+          `sample with it: sampler-studio sample --model ${shownModel(modelRef)} --sampler ${policy.spec.sampler} --steps ${policy.spec.steps} ${flag} ${out} --out samples.npy`,
       );
     } finally {
       await policy.dispose();
