@@ -71,7 +71,7 @@ test('an interval outside the σ range is named: w guides no evaluation', async 
   assert.equal(r.code, 0, r.stderr);
   assert.match(
     r.stderr,
-    /the guidance interval \(100, 200\] holds no σ of this sampler's range \[0\.002, 80\]: w = 2 guides no evaluation, and these are w = 1 samples/,
+    /the guidance interval \(100, 200\] holds none of this sampler's 18 noise levels \(80 … 0\.002\): w = 2 guides no evaluation, and these are w = 1 samples/,
   );
   const inside = await cli(
     'sample',
@@ -84,7 +84,7 @@ test('an interval outside the σ range is named: w guides no evaluation', async 
     '--out',
     join(tmp, 'idle.npy'),
   );
-  assert.doesNotMatch(inside.stderr, /holds no σ/);
+  assert.doesNotMatch(inside.stderr, /holds none/);
 });
 
 test('describeSampler names the guidance and the churn of a summary line', () => {

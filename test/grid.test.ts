@@ -338,12 +338,12 @@ describe('runGrid', () => {
     assert.equal(readFileSync(join(dir, 'results.json'), 'utf8'), before);
   });
 
-  test('cells that sample identically are named, with why (churn cap, w = 1, interval ends outside the σ range), and they do', async () => {
+  test('cells that sample identically are named, with why (churn cap, w = 1, intervals holding the same levels), and they do', async () => {
     const cap = 'churn is capped: γ_i = min(S_churn/N, √2−1), so churn above 7.46 changes nothing at 18 steps';
     const axes = ['churn=0,5,10,20', 'guidance=1,2'].map(parseAxis);
     for (const sampler of ['edm', 'heun', 'euler'] as const) {
       const settings = resolveCells(ring, { ...DEFAULT_SAMPLER_SETTINGS, sampler, steps: 18 }, axes);
-      assert.deepEqual(identicalCells(settings, crossProduct(axes)), [
+      assert.deepEqual(identicalCells(ring, settings, crossProduct(axes)), [
         `cells churn=10 guidance=1, churn=20 guidance=1 sample identically: ${cap}`,
         `cells churn=10 guidance=2, churn=20 guidance=2 sample identically: ${cap}`,
       ]);
@@ -351,12 +351,28 @@ describe('runGrid', () => {
     // An interval above σ_max guides nowhere: its w does not matter.
     const above = ['guidance=1,2,3'].map(parseAxis);
     const idle = resolveCells(ring, { ...DEFAULT_SAMPLER_SETTINGS, guidanceSigmaLo: 100 }, above);
-    assert.deepEqual(identicalCells(idle, crossProduct(above)), [
-      'cells guidance=1, guidance=2, guidance=3 sample identically: an interval outside the σ range guides nowhere, as w = 1',
+    assert.deepEqual(identicalCells(ring, idle, crossProduct(above)), [
+      "cells guidance=1, guidance=2, guidance=3 sample identically: an interval that holds none of the schedule's noise levels guides nowhere, as w = 1",
     ]);
+    // Not identical, though an interval end passes σ_max: a churn curve raises t̂_0 above it, and at
+    // ρ = 5 rounding puts t_0 a hair above 80 (found in review; the grid samples them apart below).
+    const curve = { parameter: 'churn' as const, points: [{ sigma: 1, value: 0.4 }] };
+    const hiAxes = ['guidance-sigma-hi=80,inf'].map(parseAxis);
+    for (const base of [
+      { ...DEFAULT_SAMPLER_SETTINGS, guidance: 2, steps: 10, churnCurve: curve },
+      { ...DEFAULT_SAMPLER_SETTINGS, guidance: 2, steps: 10, rho: 5, sampler: 'euler' as const },
+    ]) {
+      assert.deepEqual(identicalCells(ring, resolveCells(ring, base, hiAxes), crossProduct(hiAxes)), []);
+      const apart = await runGrid({
+        model: ring,
+        config: { ...config(ring, ['guidance-sigma-hi=80,inf'], 200), base: resolveSettings(ring, base) },
+      });
+      const [a, b] = apart.results.cells;
+      assert.notEqual(a!.networkEvals, b!.networkEvals, 'the two cells guide different evaluations');
+    }
     // 60 steps: the cap is 24.85, so churn 10 and 20 differ.
     const at60 = resolveCells(ring, { ...DEFAULT_SAMPLER_SETTINGS, sampler: 'edm', steps: 60 }, axes);
-    assert.deepEqual(identicalCells(at60, crossProduct(axes)), []);
+    assert.deepEqual(identicalCells(ring, at60, crossProduct(axes)), []);
 
     // Sampled: the cells named alike give the same numbers, the others do not.
     const g = await runGrid({
@@ -364,13 +380,14 @@ describe('runGrid', () => {
       config: config(ring, ['guidance=1,2', 'guidance-sigma-lo=0,0.001', 'guidance-sigma-hi=1,100'], 200),
     });
     const lines = identicalCells(
+      ring,
       g.results.cells.map((c) => resolveSettings(ring, c.settings)),
       g.results.cells.map((c) => c.values),
     );
     assert.deepEqual(lines, [
       'cells guidance=1 guidance-sigma-lo=0 guidance-sigma-hi=1, guidance=1 guidance-sigma-lo=0 guidance-sigma-hi=100, guidance=1 guidance-sigma-lo=0.001 guidance-sigma-hi=1, guidance=1 guidance-sigma-lo=0.001 guidance-sigma-hi=100 sample identically: w = 1 guides nowhere, so its interval does not matter',
-      "cells guidance=2 guidance-sigma-lo=0 guidance-sigma-hi=1, guidance=2 guidance-sigma-lo=0.001 guidance-sigma-hi=1 sample identically: the interval's ends outside the σ range [0.002, 80] (σ_lo below it, σ_hi at or above it) change nothing",
-      "cells guidance=2 guidance-sigma-lo=0 guidance-sigma-hi=100, guidance=2 guidance-sigma-lo=0.001 guidance-sigma-hi=100 sample identically: the interval's ends outside the σ range [0.002, 80] (σ_lo below it, σ_hi at or above it) change nothing",
+      'cells guidance=2 guidance-sigma-lo=0 guidance-sigma-hi=1, guidance=2 guidance-sigma-lo=0.001 guidance-sigma-hi=1 sample identically: their intervals hold the same noise levels of the schedule, where every evaluation is',
+      'cells guidance=2 guidance-sigma-lo=0 guidance-sigma-hi=100, guidance=2 guidance-sigma-lo=0.001 guidance-sigma-hi=100 sample identically: their intervals hold the same noise levels of the schedule, where every evaluation is',
     ]);
     const fid = (v: Record<string, number>): number =>
       g.results.cells.find((c) => JSON.stringify(c.values) === JSON.stringify(v))!.summary['fid']!;

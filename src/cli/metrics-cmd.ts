@@ -12,7 +12,7 @@ import type { Features } from '../main/engine/metrics/types';
 import { idleIntervalNote } from '../main/engine/samplers/guidance';
 import { Model } from '../main/engine/models/model';
 import { resolveModelDir } from '../main/engine/models/registry';
-import { generate } from '../main/engine/samplers/generate';
+import { generate, scheduleFor } from '../main/engine/samplers/generate';
 import { baselineSettings, BASELINES, type BaselineName } from '../main/engine/samplers/baselines';
 import type { Comparison } from '../main/engine/apps/compare';
 import {
@@ -254,7 +254,7 @@ export async function cmdEval(argv: string[], signal: AbortSignal): Promise<void
       throw new UsageError((e as Error).message);
     }
     const settings = samplerSettingsFromFlags(model, v, base, v.baseline && `--baseline ${v.baseline}`);
-    const idle = idleIntervalNote(settings);
+    const idle = idleIntervalNote(settings, scheduleFor(model, settings));
     if (idle) rep.event({ type: 'log', level: 'warn', message: idle });
     const n = num(v.n, 'n', EVAL_N) ?? 2048;
     const ex = await extractorForModel(model);

@@ -4,7 +4,7 @@ import type { ParseArgsConfig } from 'node:util';
 import { idleIntervalNote } from '../main/engine/samplers/guidance';
 import { Model } from '../main/engine/models/model';
 import { resolveModelDir } from '../main/engine/models/registry';
-import { generate } from '../main/engine/samplers/generate';
+import { generate, scheduleFor } from '../main/engine/samplers/generate';
 import { readNpy, toFloat32, writeNpy, npyFloat32, npyInt64 } from '../main/engine/io/npy';
 import { writeSamplePlot } from '../main/engine/pictures';
 import type { openPolicy } from '../main/engine/learner/onnx-policy';
@@ -67,7 +67,7 @@ export async function cmdSample(argv: string[], signal: AbortSignal): Promise<vo
     policy = v.policy ? await policies!.openPolicy(v.policy, model) : null;
     for (const w of policy?.warnings ?? []) rep.event({ type: 'log', level: 'warn', message: w });
     const settings = policy ? policy.settings : samplerSettingsFromFlags(model, v);
-    const idle = idleIntervalNote(settings);
+    const idle = idleIntervalNote(settings, scheduleFor(model, settings));
     if (idle) rep.event({ type: 'log', level: 'warn', message: idle });
 
     let initNoise: Float32Array | undefined;

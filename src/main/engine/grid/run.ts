@@ -10,9 +10,9 @@ import { infReplacer } from '../../../shared/json';
 import { GAMMA_MAX } from '../../../shared/limits';
 import { evaluateSamples, referenceFor, type Reference } from '../metrics/evaluate';
 import { extractorForModel, type FeatureExtractor } from '../metrics/features';
-import type { Model } from '../models/model';
-import { generate, type ResolvedSettings } from '../samplers/generate';
-import { idleIntervalNote } from '../samplers/guidance';
+import type { Denoiser, Model } from '../models/model';
+import { generate, scheduleFor, type ResolvedSettings } from '../samplers/generate';
+import { guidedLevels } from '../samplers/guidance';
 import { SamplingCancelled } from '../samplers/loop';
 import { crossProduct, describeValues, resolveCells, type CellValues } from './axes';
 import { GridError } from './error';
@@ -71,23 +71,30 @@ export interface RunGridOptions {
  *   - churn is capped, γ_i = min(S_churn/N, √2−1) (EDM's Algorithm 2, in every sampler that takes
  *     churn), so every S_churn ≥ N(√2−1) (7.46 at 18 steps) is one setting: a grid over
  *     churn=0,…,80 spends its larger cells on it and ranks them as ties;
- *   - w = 1 guides nowhere, so its guidance interval does not matter, and nor does w for an interval
- *     outside the σ range (samplers/guidance.ts idleIntervalNote);
- *   - an interval's ends outside the σ range: σ_lo < σ_min is σ_lo = 0, σ_hi ≥ σ_max is ∞ (for a
- *     deterministic sampler: churn raises σ above the schedule's, restart jumps back up).
+ *   - w = 1 guides nowhere, so its guidance interval does not matter;
+ *   - for a sampler that calls the denoiser on its schedule's levels only (samplers/guidance.ts
+ *     guidedLevels), two intervals that hold the same levels are one sampler, one that holds none
+ *     is w = 1, one that holds all is a constant — checked on the schedule itself, so a level that
+ *     rounding puts a hair above σ_max still counts.
+ * Only these: a false "identical" would be worse than a missing one.
  */
-export function identicalCells(settings: readonly ResolvedSettings[], values: readonly CellValues[]): string[] {
+export function identicalCells(
+  model: Denoiser,
+  settings: readonly ResolvedSettings[],
+  values: readonly CellValues[],
+): string[] {
   const cap = (s: ResolvedSettings): number => s.steps * GAMMA_MAX;
   const groups = new Map<string, number[]>();
   settings.forEach((s, i) => {
-    const e = { ...s };
+    const e: ResolvedSettings & { guided?: string } = { ...s };
     if (!e.churnCurve) e.churn = Math.min(e.churn, cap(e));
-    // The evaluations' σ lie in [σ_min, σ_max] (without churn, which raises them, or restart's jumps).
-    const fixed = e.churn === 0 && e.sampler !== 'restart';
-    if (!e.guidanceCurve && idleIntervalNote(e)) e.guidance = 1; // an interval outside the σ range
+    const guided = guidedLevels(e, scheduleFor(model, e));
+    if (guided && !guided.some(Boolean)) e.guidance = 1;
     if (!e.guidanceCurve && e.guidance === 1) [e.guidanceSigmaLo, e.guidanceSigmaHi] = [0, Infinity];
-    if (fixed && e.guidanceSigmaLo < e.sigmaMin) e.guidanceSigmaLo = 0;
-    if (fixed && e.guidanceSigmaHi >= e.sigmaMax) e.guidanceSigmaHi = Infinity;
+    else if (guided) {
+      [e.guidanceSigmaLo, e.guidanceSigmaHi] = [0, Infinity];
+      if (!guided.every(Boolean)) e.guided = guided.map(Number).join('');
+    }
     const key = JSON.stringify(e, infReplacer);
     groups.set(key, [...(groups.get(key) ?? []), i]);
   });
@@ -100,12 +107,12 @@ export function identicalCells(settings: readonly ResolvedSettings[], values: re
     const why = [
       differ('churn') &&
         `churn is capped: γ_i = min(S_churn/N, √2−1), so churn above ${cap(s).toFixed(2)} changes nothing at ${s.steps} steps`,
-      differ('guidance') && 'an interval outside the σ range guides nowhere, as w = 1',
+      differ('guidance') && "an interval that holds none of the schedule's noise levels guides nowhere, as w = 1",
       (differ('guidanceSigmaLo') || differ('guidanceSigmaHi')) &&
         !differ('guidance') &&
         (s.guidance === 1
           ? 'w = 1 guides nowhere, so its interval does not matter'
-          : `the interval's ends outside the σ range [${s.sigmaMin}, ${s.sigmaMax}] (σ_lo below it, σ_hi at or above it) change nothing`),
+          : 'their intervals hold the same noise levels of the schedule, where every evaluation is'),
     ].filter((x): x is string => typeof x === 'string');
     const names = cells.map((i) => describeValues(values[i]!)).join(', ');
     out.push(`cells ${names} sample identically: ${why.length > 0 ? why.join('; ') : 'the same settings'}`);
@@ -164,7 +171,7 @@ export async function runGrid(o: RunGridOptions): Promise<GridRun> {
   let results = assembleResults(config, cells);
   // Written at once: checks the directory is writable, and --restart discards the old results now.
   if (o.outDir) await saveGridResults(o.outDir, results);
-  o.onStart?.({ cells: total, resumed, results, identical: identicalCells(settings, allValues) });
+  o.onStart?.({ cells: total, resumed, results, identical: identicalCells(model, settings, allValues) });
 
   const ownExtractor = !o.extractor;
   const extractor = o.extractor ?? (await extractorForModel(model));

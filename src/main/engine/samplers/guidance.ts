@@ -46,21 +46,37 @@ export function guidanceScale(
   return (sigma) => (sigma > lo && sigma <= hi ? w : 1);
 }
 
+type IntervalSettings = Pick<
+  SamplerSettings,
+  'guidance' | 'guidanceSigmaLo' | 'guidanceSigmaHi' | 'guidanceCurve' | 'churn' | 'churnCurve' | 'sampler'
+>;
+
 /**
- * Why the settings' guidance interval guides no evaluation (it lies outside the σ range
- * [σ_min, σ_max] of a sampler whose evaluations stay in it: no churn, no restart), or null.
- * `sample --guidance-interval 2:100:200` on a model with σ_max 80 would otherwise sample w = 1.
+ * For a sampler whose denoiser calls all sit on its schedule's levels — no churn (t̂ > t), no churn
+ * curve, not restart (whose inner steps leave the schedule) — which of the nonzero levels
+ * t_0 … t_{N−1} its guidance interval guides (Heun's corrections at t_{i+1} are levels too); null
+ * for the other samplers, for a curve and for w = 1. Two such settings that guide the same levels
+ * sample identically, whatever their σ_lo and σ_hi (grid/run.ts identicalCells).
  */
-export function idleIntervalNote(
-  s: Pick<
-    SamplerSettings,
-    'guidance' | 'guidanceSigmaLo' | 'guidanceSigmaHi' | 'guidanceCurve' | 'churn' | 'churnCurve' | 'sampler'
-  > & { sigmaMin: number; sigmaMax: number },
-): string | null {
+export function guidedLevels(s: IntervalSettings, schedule: ArrayLike<number>): boolean[] | null {
   if (s.guidanceCurve || s.guidance === 1 || s.churn > 0 || s.churnCurve || s.sampler === 'restart') return null;
-  if (s.guidanceSigmaLo < s.sigmaMax && s.guidanceSigmaHi >= s.sigmaMin) return null;
+  return Array.from(schedule)
+    .filter((t) => t > 0)
+    .map((t) => t > s.guidanceSigmaLo && t <= s.guidanceSigmaHi);
+}
+
+/**
+ * Why the settings' guidance interval guides no evaluation (it holds none of the schedule's levels,
+ * for a sampler that evaluates on them only: guidedLevels), or null. `sample --guidance-interval
+ * 2:100:200` on a model with σ_max 80 would otherwise sample w = 1 without a word.
+ */
+export function idleIntervalNote(s: IntervalSettings, schedule: ArrayLike<number>): string | null {
+  const guided = guidedLevels(s, schedule);
+  if (!guided || guided.some(Boolean)) return null;
+  const levels = Array.from(schedule).filter((t) => t > 0);
   const hi = s.guidanceSigmaHi === Infinity ? 'inf' : s.guidanceSigmaHi;
-  return `the guidance interval (${s.guidanceSigmaLo}, ${hi}] holds no σ of this sampler's range [${s.sigmaMin}, ${s.sigmaMax}]: w = ${s.guidance} guides no evaluation, and these are w = 1 samples`;
+  const show = (t: number): string => String(Number(t.toPrecision(4)));
+  return `the guidance interval (${s.guidanceSigmaLo}, ${hi}] holds none of this sampler's ${levels.length} noise levels (${show(levels[0]!)} … ${show(levels[levels.length - 1]!)}): w = ${s.guidance} guides no evaluation, and these are w = 1 samples`;
 }
 
 /**
