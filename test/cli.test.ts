@@ -327,6 +327,8 @@ describe('bounds (issue 13)', () => {
     const d = outDir();
     const out = join(d, 'x.npy');
     const feats = join(d, 'f.npy');
+    const curveFile = join(d, 'g.json');
+    writeFileSync(curveFile, JSON.stringify({ parameter: 'guidance', points: [{ sigma: 1, value: 2 }] }));
     writeFileSync(
       feats,
       encodeNpy(
@@ -366,6 +368,10 @@ describe('bounds (issue 13)', () => {
       [
         ['eval', '--model', 'gmm-ring8', '--baseline', 'equal-nfe', '--nfe', '20', '--steps', '18'],
         /--baseline equal-nfe sets steps = 10, and --steps 18 changes it/,
+      ],
+      [
+        ['eval', '--model', 'gmm-ring8', '--baseline', 'no-guidance', '--guidance-curve', curveFile],
+        /--baseline no-guidance sets guidance-curve to none, and --guidance-curve .*g\.json changes it/,
       ],
       [
         ['grid', '--model', 'gmm-ring8', '--axis', 'guidance=1,2', '--out', d, '--n', '1e12'],

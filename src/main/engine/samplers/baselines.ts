@@ -71,13 +71,21 @@ export function readGridResult(grid: string | undefined, baseline: 'best-constan
 
 export function baselineSettings(name: BaselineName, o: BaselineOptions = {}): Partial<SamplerSettings> {
   switch (name) {
+    // Each names every setting it makes, curves included (none), so a flag changing one is refused
+    // rather than sampled under the baseline's name (cli/sampler-flags.ts).
     case 'no-guidance':
-      return { sampler: 'heun', guidance: 1, churn: 0 };
+      return { sampler: 'heun', guidance: 1, guidanceCurve: null, churn: 0, churnCurve: null };
     case 'edm-stochastic':
-      return { sampler: 'edm', guidance: 1, ...EDM_STOCHASTIC_PRESETS.imagenet64 };
+      return {
+        sampler: 'edm',
+        guidance: 1,
+        guidanceCurve: null,
+        churnCurve: null,
+        ...EDM_STOCHASTIC_PRESETS.imagenet64,
+      };
     case 'equal-nfe':
       if (o.nfe === undefined) throw new RangeError('the equal-nfe baseline needs an NFE budget (--nfe N)');
-      return { sampler: 'heun', steps: stepsForNfe(o.nfe), churn: 0 };
+      return { sampler: 'heun', steps: stepsForNfe(o.nfe), churn: 0, churnCurve: null };
     case 'best-constant': {
       const r = readGridResult(o.grid, name);
       const best = bestConstantCell(r);
