@@ -328,6 +328,16 @@ describe('runGrid', () => {
       (await loadGridResults(dir))!.cells.map((c) => c.index),
       [0, 1, 2, 3, 4, 5],
     );
+    // A results.json whose cells list their values in another key order (hand-edited) is the same grid.
+    const edited = JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')) as { cells: { values: object }[] };
+    for (const c of edited.cells) c.values = Object.fromEntries(Object.entries(c.values).reverse());
+    writeFileSync(join(dir, 'results.json'), JSON.stringify(edited));
+    const reread = await runGrid({
+      model: ring,
+      config: config(ring, ['guidance=1,1.5,2', 'churn=0,10'], 500),
+      outDir: dir,
+    });
+    assert.deepEqual([reread.computed, reread.resumed], [0, 6]);
     // Losing a saved value, or another axis, is refused with the file untouched.
     const before = readFileSync(join(dir, 'results.json'), 'utf8');
     for (const axes of [['guidance=1,2', 'churn=0,10'], ['guidance=1,1.5,2'], ['churn=0,10', 'guidance=1,1.5,2']])

@@ -25,6 +25,7 @@ import {
   type ServerResponse,
 } from 'node:http';
 import { pipeline, type Duplex } from 'node:stream';
+import { inspect } from 'node:util';
 import { extname, join, resolve, sep } from 'node:path';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { fromWire, wireReplacer } from '../../shared/json';
@@ -159,7 +160,8 @@ export async function startWebServer(o: WebServerOptions): Promise<WebServer> {
     });
     child.on('message', (raw) => {
       const m = parseServerMessage(raw);
-      if (!m) return log(`engine sent a malformed message: ${JSON.stringify(raw).slice(0, 200)}`);
+      // inspect, not JSON: the advanced channel can carry what JSON.stringify throws on (BigInt, cycles).
+      if (!m) return log(`engine sent a malformed message: ${inspect(raw, { depth: 4 }).slice(0, 200)}`);
       if (m.kind === 'event') return broadcast(m);
       const route = m.id === null ? undefined : routes.get(m.id);
       if (!route) return; // a reply to a message that could not be routed (id refused by the engine)

@@ -242,7 +242,7 @@ export async function comparePolicy(model: Model, source: string, o: CompareOpti
           baselines.push({
             kind: 'grid-best',
             // Its own values, the interval axes (σ_lo 0, σ_hi ∞ for a constant) left out.
-            name: `best constant (grid)${constant ? ` ${describeValues(Object.fromEntries(Object.entries(constant.values).filter(([k]) => !(INTERVAL_AXES as readonly string[]).includes(k))))}` : ''}`,
+            name: `best constant (grid)${constant ? ` ${describeValues(Object.fromEntries(Object.entries(constant.values).filter(([k]) => !(INTERVAL_AXES as readonly string[]).includes(k)))) || `guidance=${constant.settings.guidance}`}` : ''}`,
             settings: baselineSettings('best-constant', { grid: o.gridResult }),
           });
         if (interval)

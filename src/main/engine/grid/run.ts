@@ -151,10 +151,11 @@ export async function runGrid(o: RunGridOptions): Promise<GridRun> {
         throw new GridError(`${resultsPath(o.outDir)} holds another grid: ${diff.join('; ')}`, 'mismatch');
       // A grid whose axes gained values keeps the saved cells at their new places (extendsAxes).
       const extended = !sameJson(saved.config.axes, config.axes);
-      const indexOf = new Map(allValues.map((v, i) => [JSON.stringify(v, infReplacer), i]));
+      const keyOf = (v: CellValues): string => JSON.stringify(Object.entries(v).sort(), infReplacer); // key order free
+      const indexOf = new Map(allValues.map((v, i) => [keyOf(v), i]));
       const seen = new Set<number>();
       for (const c of saved.cells) {
-        const index = indexOf.get(JSON.stringify(c.values, infReplacer));
+        const index = indexOf.get(keyOf(c.values));
         if (index === undefined || (!extended && index !== c.index) || seen.has(index)) {
           throw new GridError(
             `${resultsPath(o.outDir)} is corrupted (cell ${c.index} with ${describeValues(c.values)} is not a cell of this grid, or appears twice); it was left as it is`,
