@@ -34,20 +34,25 @@ LANES=${LANES:-$(nproc)}
 mkdir -p "$OUT"
 exec 9> "$OUT/.lock"
 flock -n 9 || { echo "another fashion-mnist-table.sh is running on $OUT" >&2; exit 1; }
-rm -rf "$OUT/.claims" && mkdir -p "$OUT/.claims"
+rm -rf "$OUT/.claims" "$OUT/.failed" && mkdir -p "$OUT/.claims"
 [ "$LANES" -gt 1 ] && export SAMPLER_STUDIO_THREADS=1
 M=(--model fashion-mnist)
 log() { echo "$(date -u +%FT%TZ) $*" >> "$OUT/jobs.log"; }
 cli() { npx tsx src/cli/index.ts "$@"; }
-# Blocks until every named file exists (a job's inputs made by another lane).
-need() { for f in "$@"; do until [ -e "$f" ]; do sleep 30; done; done; }
+# Blocks until every named file exists (a job's inputs made by another lane); gives up once a job has
+# failed (its outputs may never come), so no lane waits forever: see jobs.log, fix, run again.
+need() {
+  for f in "$@"; do until [ -e "$f" ]; do
+    [ -e "$OUT/.failed" ] && { echo "gave up waiting for $f: a job failed ($(cat "$OUT/.failed"))" >&2; return 1; }
+    sleep 30
+  done; done
+}
 
 # --- jobs: each idempotent; NAME.done marks a finished grid, run or table (a checkpoint alone is a
 # run still training) --------------------------------------------------------------------------
-grid() { # NAME AXES...
+grid() { # NAME AXES...   (run even when done: values added to an axis extend it, the rest is resumed)
   local n=$1; shift
-  [ -e "$OUT/$n.done" ] && return 0
-  cli grid "${M[@]}" "$@" --n 2000 --seed 8 --out "$OUT/$n" > "$OUT/$n.log" 2>&1 && touch "$OUT/$n.done"
+  cli grid "${M[@]}" "$@" --n 2000 --seed 8 --out "$OUT/$n" >> "$OUT/$n.log" 2>&1 && touch "$OUT/$n.done"
 }
 ACT=1,1.125,1.25,1.375,1.5,1.625,1.75,2,2.5
 # A run's own final evaluation on 1,000 samples: the table samples 10,000 itself.
@@ -143,7 +148,10 @@ lane() {
     local what
     what=$(cut -d' ' -f1-4 <<< "${JOBS[$i]}")
     log "lane $1: start $what"
-    if eval "${JOBS[$i]}"; then log "lane $1: done $what"; else log "lane $1: FAILED (exit $?) $what"; fi
+    if eval "${JOBS[$i]}"; then log "lane $1: done $what"; else
+      log "lane $1: FAILED (exit $?) $what"
+      echo "$what" > "$OUT/.failed"
+    fi
   done
 }
 for l in $(seq 1 "$LANES"); do lane "$l" & done
