@@ -23,10 +23,10 @@ import { TEMPERATURE_BOUNDS } from '../shared/learner-config';
 import { MAX_EVAL_SAMPLES, MAX_SEED } from '../shared/limits';
 import { CURVE_SETTING } from '../shared/curve';
 import {
-  parseFlags,
   checkOutputPath,
   deviceFromFlag,
   num,
+  parseFlags,
   printUsage,
   Reporter,
   UsageError,

@@ -26,7 +26,7 @@ import {
   type GridResults,
   type SelectionMetric,
 } from '../main/engine/grid';
-import { parseFlags, deviceFromFlag, num, printUsage, Reporter, UsageError } from './common';
+import { deviceFromFlag, num, parseFlags, printUsage, Reporter, UsageError } from './common';
 import { classesFromFlag, flagSetting, samplerSettingsFromFlags, SAMPLING_RUN_OPTIONS } from './sampler-flags';
 import { MAX_BATCH, MAX_EVAL_SAMPLES, MAX_SEED } from '../shared/limits';
 

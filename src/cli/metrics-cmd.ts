@@ -16,10 +16,10 @@ import { generate, scheduleFor } from '../main/engine/samplers/generate';
 import { baselineSettings, BASELINES, type BaselineName } from '../main/engine/samplers/baselines';
 import type { Comparison } from '../main/engine/apps/compare';
 import {
-  parseFlags,
   checkOutputPath,
   deviceFromFlag,
   num,
+  parseFlags,
   printUsage,
   Reporter,
   UsageError,

@@ -9,10 +9,10 @@ import { readNpy, toFloat32, writeNpy, npyFloat32, npyInt64 } from '../main/engi
 import { writeSamplePlot } from '../main/engine/pictures';
 import type { openPolicy } from '../main/engine/learner/onnx-policy';
 import {
-  parseFlags,
   checkOutputPath,
   deviceFromFlag,
   num,
+  parseFlags,
   printUsage,
   Reporter,
   stats,

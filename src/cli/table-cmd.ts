@@ -17,7 +17,7 @@ import {
 import { parseTableSpec, tableSpecHelp, type TableSpec } from '../shared/results-table';
 import { formatMetric } from '../shared/metrics';
 import { infReplacer } from '../shared/json';
-import { parseFlags, deviceFromFlag, Reporter, UsageError } from './common';
+import { deviceFromFlag, parseFlags, Reporter, UsageError } from './common';
 
 /** "1 row", "3 rows". */
 const plural = (n: number, noun: string): string => `${n} ${noun}${n === 1 ? '' : 's'}`;

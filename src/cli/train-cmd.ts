@@ -17,7 +17,7 @@ import { initFromGrid } from '../main/engine/learner/config';
 import { readGridResult } from '../main/engine/samplers/baselines';
 import { describeValues } from '../main/engine/grid/axes';
 import { runModelDir } from '../main/engine/runs/files';
-import { parseFlags, deviceFromFlag, Reporter, UsageError } from './common';
+import { deviceFromFlag, parseFlags, Reporter, UsageError } from './common';
 
 export const TRAIN_OPTIONS = {
   model: { type: 'string' },
