@@ -531,6 +531,13 @@ test("a grid row takes the grid's best cell, an interval included, and names it;
     await cli('table', '--spec', specFile(spec), '--out', join(tmp, 'out-interval-2')),
     /grid-interval[\\/]results\.json has 1 of 2 cells done; finish it \(the same `grid` command continues it\)/,
   );
+  // A dry run plans it with its best so far, and says so.
+  const early = await cli('table', '--spec', specFile(spec), '--dry-run');
+  assert.equal(early.code, 0, early.stderr);
+  assert.match(
+    early.stdout,
+    /the one cell of grid-interval: .* so far: 1 of 2 cells are done, and the table takes a grid once it is finished/,
+  );
 });
 
 test('bad specs are clear errors naming the row and the field, and nothing is sampled or written', async () => {

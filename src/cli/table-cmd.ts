@@ -125,7 +125,14 @@ export async function cmdTable(argv: string[], signal: AbortSignal): Promise<voi
   const model = await Model.load(specModelDir(spec, v.spec), { device: deviceFromFlag(v.device) });
   let plan: TablePlan | null = null;
   try {
-    plan = await planTable({ model, spec, specFile: v.spec, outDir: v.out ?? null, onEvent: (e) => rep.event(e) });
+    plan = await planTable({
+      model,
+      spec,
+      specFile: v.spec,
+      outDir: v.out ?? null,
+      onEvent: (e) => rep.event(e),
+      dryRun: !!v['dry-run'],
+    });
     if (isDry) {
       const d = dryRun(plan);
       rep.result({ command: 'table', dryRun: true, ...d }, describeDryRun(plan, d));

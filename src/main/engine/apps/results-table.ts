@@ -233,6 +233,8 @@ export async function planTable(o: {
   specFile: string;
   outDir: string | null;
   onEvent?: (e: EngineEvent) => void;
+  /** For `--dry-run`: an unfinished grid is planned with its best so far and a note, not refused. */
+  dryRun?: boolean;
 }): Promise<TablePlan> {
   const { model, spec, specFile } = o;
   const baseKey = {
@@ -274,13 +276,14 @@ export async function planTable(o: {
               throw new RangeError(
                 `grid: ${file} is a grid of "${g.config.model.name}", not of the table's model "${model.name}"`,
               );
-            if (g.totals.done < g.totals.cells)
+            const unfinished = g.totals.done < g.totals.cells;
+            if (unfinished && !o.dryRun)
               throw new RangeError(
                 `grid: ${file} has ${g.totals.done} of ${g.totals.cells} cells done; finish it (the same \`grid\` command continues it) before the table takes its best`,
               );
             const best = g.best!;
             r.units = [unit(settings(best.settings), null)];
-            r.note = `the best of ${g.totals.done} cells of ${rs.grid}: ${describeValues(best.values)} (${g.config.metric} ${formatMetric(g.config.metric, best.value)} on ${g.config.n} samples, seed ${g.config.seed})`;
+            r.note = `${g.totals.done === 1 ? 'the one cell' : `the best of ${g.totals.done} cells`} of ${rs.grid}: ${describeValues(best.values)} (${g.config.metric} ${formatMetric(g.config.metric, best.value)} on ${g.config.n} samples, seed ${g.config.seed})${unfinished ? ` so far: ${g.totals.done} of ${g.totals.cells} cells are done, and the table takes a grid once it is finished` : ''}`;
             return;
           }
           case 'equal-nfe':
