@@ -68,6 +68,44 @@ test('an interval outside the σ range is named: w guides no evaluation', async 
   assert.doesNotMatch((await sample('2:1:200')).stderr, /holds none/);
 });
 
+test('a churn recipe used at another number of steps than it was exported from is named (γ is per step)', async () => {
+  const file = join(tmp, 'gamma-recipe.json');
+  writeFileSync(
+    file,
+    JSON.stringify({
+      parameter: 'churn',
+      points: [
+        { sigma: 80, value: 0.2 },
+        { sigma: 0.002, value: 0.1 },
+      ],
+      source: { steps: 18 },
+    }),
+  );
+  const sample = (steps: string) =>
+    cli(
+      'sample',
+      '--model',
+      'gmm-ring8',
+      '--n',
+      '4',
+      '--sampler',
+      'edm',
+      '--steps',
+      steps,
+      '--churn-curve',
+      file,
+      '--out',
+      join(tmp, 'g.npy'),
+    );
+  const at10 = await sample('10');
+  assert.equal(at10.code, 0, at10.stderr);
+  assert.match(
+    at10.stderr,
+    /--churn-curve .*gamma-recipe\.json was exported from a sampler of 18 steps and is used at 10: .*give --steps 18/,
+  );
+  assert.doesNotMatch((await sample('18')).stderr, /was exported from/);
+});
+
 test('describeSampler names the guidance and the churn of a summary line', () => {
   const s = (o: Partial<SamplerSettings>): SamplerSettings => ({ ...DEFAULT_SAMPLER_SETTINGS, ...o });
   const curve = parseCurve(

@@ -25,7 +25,7 @@ import {
   UsageError,
   writeOutput,
 } from './common';
-import { classesFromFlag, samplerSettingsFromFlags, SAMPLING_RUN_OPTIONS } from './sampler-flags';
+import { churnCurveNote, classesFromFlag, samplerSettingsFromFlags, SAMPLING_RUN_OPTIONS } from './sampler-flags';
 import { infReplacer } from '../shared/json';
 import { TEMPERATURE_BOUNDS } from '../shared/learner-config';
 import { MAX_BATCH, MAX_EVAL_SAMPLES, MAX_KID_SUBSETS, MAX_NEIGHBOURS, MAX_SEED } from '../shared/limits';
@@ -254,8 +254,8 @@ export async function cmdEval(argv: string[], signal: AbortSignal): Promise<void
       throw new UsageError((e as Error).message);
     }
     const settings = samplerSettingsFromFlags(model, v, base, v.baseline && `--baseline ${v.baseline}`);
-    const idle = idleIntervalNote(settings, scheduleFor(model, settings));
-    if (idle) rep.event({ type: 'log', level: 'warn', message: idle });
+    for (const note of [idleIntervalNote(settings, scheduleFor(model, settings)), churnCurveNote(v, settings.steps)])
+      if (note) rep.event({ type: 'log', level: 'warn', message: note });
     const n = num(v.n, 'n', EVAL_N) ?? 2048;
     const ex = await extractorForModel(model);
     try {

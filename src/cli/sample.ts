@@ -19,7 +19,13 @@ import {
   UsageError,
   writeOutput,
 } from './common';
-import { classesFromFlag, SAMPLER_OPTIONS, samplerSettingsFromFlags, SAMPLING_RUN_OPTIONS } from './sampler-flags';
+import {
+  churnCurveNote,
+  classesFromFlag,
+  SAMPLER_OPTIONS,
+  samplerSettingsFromFlags,
+  SAMPLING_RUN_OPTIONS,
+} from './sampler-flags';
 import { infReplacer } from '../shared/json';
 import { TEMPERATURE_BOUNDS } from '../shared/learner-config';
 import { MAX_BATCH, MAX_SAMPLES, MAX_SEED } from '../shared/limits';
@@ -67,8 +73,8 @@ export async function cmdSample(argv: string[], signal: AbortSignal): Promise<vo
     policy = v.policy ? await policies!.openPolicy(v.policy, model) : null;
     for (const w of policy?.warnings ?? []) rep.event({ type: 'log', level: 'warn', message: w });
     const settings = policy ? policy.settings : samplerSettingsFromFlags(model, v);
-    const idle = idleIntervalNote(settings, scheduleFor(model, settings));
-    if (idle) rep.event({ type: 'log', level: 'warn', message: idle });
+    for (const note of [idleIntervalNote(settings, scheduleFor(model, settings)), churnCurveNote(v, settings.steps)])
+      if (note) rep.event({ type: 'log', level: 'warn', message: note });
 
     let initNoise: Float32Array | undefined;
     let n = num(v.n, 'n', { int: true, min: 1, max: MAX_SAMPLES });

@@ -51,6 +51,26 @@ export function flagSetting(v: SamplerFlagValues, name: string): string | null {
   return null;
 }
 
+/**
+ * A warning when --churn-curve holds a recipe exported at another number of steps than the one
+ * sampled: γ is per step, and the noise a step adds grows with γ, so the same γ(σ) over more steps
+ * adds more noise in all (w(σ) has no such dependence). null when the file does not say its steps.
+ */
+export function churnCurveNote(v: SamplerFlagValues, steps: number): string | null {
+  const path = v['churn-curve'];
+  if (typeof path !== 'string') return null;
+  let from: unknown;
+  try {
+    from = (JSON.parse(readFileSync(path, 'utf8').replace(/^\uFEFF/, '')) as { source?: { steps?: unknown } }).source
+      ?.steps;
+  } catch {
+    return null; // read and checked by curveFromFlag
+  }
+  return typeof from === 'number' && from !== steps
+    ? `--churn-curve ${path} was exported from a sampler of ${from} steps and is used at ${steps}: γ is per step, so the same γ(σ) over ${steps > from ? 'more' : 'fewer'} steps adds ${steps > from ? 'more' : 'less'} noise in all; give --steps ${from} to sample as the run did`
+    : null;
+}
+
 /** --guidance-interval W:σ_lo:σ_hi as the three settings, each within its field's bounds. */
 function intervalFromFlag(text: string): Pick<SamplerSettings, 'guidance' | 'guidanceSigmaLo' | 'guidanceSigmaHi'> {
   const parts = text.split(':');
