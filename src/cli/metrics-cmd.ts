@@ -9,10 +9,9 @@ import { prdc } from '../main/engine/metrics/prdc';
 import { extractorForModel, nonFiniteRows } from '../main/engine/metrics/features';
 import { evaluateSamples, parseMetrics, referenceFor, type EvalResult } from '../main/engine/metrics/evaluate';
 import type { Features } from '../main/engine/metrics/types';
-import { idleIntervalNote } from '../main/engine/samplers/guidance';
 import { Model } from '../main/engine/models/model';
 import { resolveModelDir } from '../main/engine/models/registry';
-import { generate, scheduleFor } from '../main/engine/samplers/generate';
+import { generate } from '../main/engine/samplers/generate';
 import { baselineSettings, BASELINES, type BaselineName } from '../main/engine/samplers/baselines';
 import type { Comparison } from '../main/engine/apps/compare';
 import {
@@ -25,7 +24,7 @@ import {
   UsageError,
   writeOutput,
 } from './common';
-import { churnCurveNote, classesFromFlag, samplerSettingsFromFlags, SAMPLING_RUN_OPTIONS } from './sampler-flags';
+import { classesFromFlag, samplerSettingsFromFlags, SAMPLING_RUN_OPTIONS, samplingNotes } from './sampler-flags';
 import { infReplacer } from '../shared/json';
 import { TEMPERATURE_BOUNDS } from '../shared/learner-config';
 import { MAX_BATCH, MAX_EVAL_SAMPLES, MAX_KID_SUBSETS, MAX_NEIGHBOURS, MAX_SEED } from '../shared/limits';
@@ -254,8 +253,7 @@ export async function cmdEval(argv: string[], signal: AbortSignal): Promise<void
       throw new UsageError((e as Error).message);
     }
     const settings = samplerSettingsFromFlags(model, v, base, v.baseline && `--baseline ${v.baseline}`);
-    for (const note of [idleIntervalNote(settings, scheduleFor(model, settings)), churnCurveNote(v, settings.steps)])
-      if (note) rep.event({ type: 'log', level: 'warn', message: note });
+    for (const message of samplingNotes(model, v, settings)) rep.event({ type: 'log', level: 'warn', message });
     const n = num(v.n, 'n', EVAL_N) ?? 2048;
     const ex = await extractorForModel(model);
     try {

@@ -1,10 +1,9 @@
 // `sample`: draw samples from a model and write them as .npy (+ labels, + a PNG grid).
 
 import type { ParseArgsConfig } from 'node:util';
-import { idleIntervalNote } from '../main/engine/samplers/guidance';
 import { Model } from '../main/engine/models/model';
 import { resolveModelDir } from '../main/engine/models/registry';
-import { generate, scheduleFor } from '../main/engine/samplers/generate';
+import { generate } from '../main/engine/samplers/generate';
 import { readNpy, toFloat32, writeNpy, npyFloat32, npyInt64 } from '../main/engine/io/npy';
 import { writeSamplePlot } from '../main/engine/pictures';
 import type { openPolicy } from '../main/engine/learner/onnx-policy';
@@ -20,11 +19,11 @@ import {
   writeOutput,
 } from './common';
 import {
-  churnCurveNote,
   classesFromFlag,
   SAMPLER_OPTIONS,
   samplerSettingsFromFlags,
   SAMPLING_RUN_OPTIONS,
+  samplingNotes,
 } from './sampler-flags';
 import { infReplacer } from '../shared/json';
 import { TEMPERATURE_BOUNDS } from '../shared/learner-config';
@@ -73,8 +72,7 @@ export async function cmdSample(argv: string[], signal: AbortSignal): Promise<vo
     policy = v.policy ? await policies!.openPolicy(v.policy, model) : null;
     for (const w of policy?.warnings ?? []) rep.event({ type: 'log', level: 'warn', message: w });
     const settings = policy ? policy.settings : samplerSettingsFromFlags(model, v);
-    for (const note of [idleIntervalNote(settings, scheduleFor(model, settings)), churnCurveNote(v, settings.steps)])
-      if (note) rep.event({ type: 'log', level: 'warn', message: note });
+    for (const message of samplingNotes(model, v, settings)) rep.event({ type: 'log', level: 'warn', message });
 
     let initNoise: Float32Array | undefined;
     let n = num(v.n, 'n', { int: true, min: 1, max: MAX_SAMPLES });

@@ -7,7 +7,13 @@
 import { readFileSync } from 'node:fs';
 import type { ParseArgsConfig } from 'node:util';
 import type { Denoiser } from '../main/engine/models/model';
-import { resolveSettings, type ClassChoice, type ResolvedSettings } from '../main/engine/samplers/generate';
+import {
+  resolveSettings,
+  scheduleFor,
+  type ClassChoice,
+  type ResolvedSettings,
+} from '../main/engine/samplers/generate';
+import { idleIntervalNote } from '../main/engine/samplers/guidance';
 import {
   DEFAULT_SAMPLER_SETTINGS,
   parseSamplerSettings,
@@ -55,8 +61,10 @@ export function flagSetting(v: SamplerFlagValues, name: string): string | null {
  * A warning when --churn-curve holds a recipe exported at another number of steps than the one
  * sampled: γ is per step, and the noise a step adds grows with γ, so the same γ(σ) over more steps
  * adds more noise in all (w(σ) has no such dependence). null when the file does not say its steps.
+ * It reads the file's "source" again: the curve curveFromFlag keeps is its points alone (shared/curve.ts,
+ * the note on the source), and a second read of one small file per command costs nothing.
  */
-export function churnCurveNote(v: SamplerFlagValues, steps: number): string | null {
+function churnCurveNote(v: SamplerFlagValues, steps: number): string | null {
   const path = v['churn-curve'];
   if (typeof path !== 'string') return null;
   let from: unknown;
@@ -69,6 +77,13 @@ export function churnCurveNote(v: SamplerFlagValues, steps: number): string | nu
   return typeof from === 'number' && from !== steps
     ? `--churn-curve ${path} was exported from a sampler of ${from} steps and is used at ${steps}: γ is per step, so the same γ(σ) over ${steps > from ? 'more' : 'fewer'} steps adds ${steps > from ? 'more' : 'less'} noise in all; give --steps ${from} to sample as the run did`
     : null;
+}
+
+/** Warnings on settings made from these flags that sample other than they look (sample, eval, grid's base). */
+export function samplingNotes(model: Denoiser, v: SamplerFlagValues, settings: ResolvedSettings): string[] {
+  return [idleIntervalNote(settings, scheduleFor(model, settings)), churnCurveNote(v, settings.steps)].filter(
+    (n): n is string => n !== null,
+  );
 }
 
 /** --guidance-interval W:σ_lo:σ_hi as the three settings, each within its field's bounds. */

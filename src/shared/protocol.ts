@@ -137,6 +137,8 @@ export const ComparisonResultSchema = z.object({
   profile: z.array(z.array(Num)),
   sigmas: z.array(Num),
   actions: z.array(Num),
+  /** The evaluations' notes (small n, …), each once. */
+  flags: z.array(z.string()),
 });
 
 /** An input or output of an exported policy file. */

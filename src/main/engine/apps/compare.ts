@@ -80,8 +80,6 @@ export interface Comparison extends Omit<ComparisonResult, 'rows'> {
   rows: CompareRow[];
   /** The policy's mean action per class, over all levels and below σ = 1 (class-conditional models). */
   actionByClass: { label: number; mean: number; meanLowNoise: number }[] | null;
-  /** The evaluations' notes (small n, …), each once. */
-  flags: string[];
 }
 
 /** The σ_lo and σ_hi of the interval search for a model (the note on the interval grid). */

@@ -271,7 +271,7 @@ export async function planTable(o: {
             const file = dir.endsWith('.json') ? dir : resultsPath(dir);
             // The grid's best cell, whatever it varies (a constant, an interval, churn …): the grid's
             // own ranking, named in the table's notes.
-            const g = readGridResult(dir, 'best-interval');
+            const g = readGridResult(dir);
             if (g.config.model.name !== model.name)
               throw new RangeError(
                 `grid: ${file} is a grid of "${g.config.model.name}", not of the table's model "${model.name}"`,

@@ -59,9 +59,11 @@ export function bestIntervalCell(r: GridResults): GridBest | null {
 }
 
 /** A grid result for a baseline: a run directory or its results.json, finished far enough to have a best cell. */
-export function readGridResult(grid: string | undefined, baseline: 'best-constant' | 'best-interval'): GridResults {
+export function readGridResult(grid: string | undefined, baseline?: 'best-constant' | 'best-interval'): GridResults {
   if (!grid)
-    throw new RangeError(`the ${baseline} baseline needs a grid search result (--grid-result DIR from \`grid\`)`);
+    throw new RangeError(
+      `the ${baseline ?? 'grid'} baseline needs a grid search result (--grid-result DIR from \`grid\`)`,
+    );
   const file = grid.endsWith('.json') ? grid : join(grid, 'results.json');
   if (!existsSync(file)) throw new RangeError(`${file}: not found; run \`grid\` first and pass its output directory`);
   const r = readGridResultsFile(file);
