@@ -55,7 +55,16 @@ describe('models', () => {
     assert.equal(res.models.length, BUNDLED_IDS.length + 1);
     const entry = res.models[BUNDLED_IDS.length]!;
     assert.equal(entry.bundled, false);
-    assert.ok(entry.error && entry.error.length > 0);
+    assert.match(String(entry.error), /model\.json: is not valid JSON/);
+    // A folder that is not a model (issue 15: `models --model ./src` printed a raw ENOENT).
+    const notModel = outDir();
+    const plain = await cli('models', '--model', notModel);
+    assert.equal(plain.code, 0, plain.stderr);
+    assert.match(
+      plain.stdout,
+      /BROKEN: .* is not a model directory: it has no model\.json \(a model directory holds a model\.json manifest/,
+    );
+    assert.doesNotMatch(plain.stdout, /ENOENT/);
 
     const human = await cli('models');
     assert.equal(human.code, 0);
@@ -237,7 +246,26 @@ describe('sample', () => {
       [['--model', 'gmm-ring8', '--steps', '0'], /--steps must be a whole number in \[1, 1000\], got 0/],
       [['--model', 'gmm-ring8', '--steps', '2.5'], /--steps must be a whole number in \[1, 1000\], got 2\.5/],
       [['--model', 'gmm-ring8', '--n', 'many'], /--n must be a number, got "many"/],
-      [['--model', 'gmm-ring8', '--bogus', '1'], /Unknown option '--bogus'.*\(see --help\)/],
+      [
+        ['--model', 'gmm-ring8', '--bogus', '1'],
+        /unknown flag --bogus \(`sampler-studio sample --help` lists its flags\)/,
+      ],
+      // A misspelt flag gets the nearest one (issue 15): a swap, a missing letter, a prefix.
+      [
+        ['--model', 'gmm-ring8', '--gudiance', '2'],
+        /unknown flag --gudiance; did you mean --guidance\? \(`sampler-studio sample --help`/,
+      ],
+      [['--model', 'gmm-ring8', '--chrn', '2'], /unknown flag --chrn; did you mean --churn\?/],
+      [
+        ['--model', 'gmm-ring8', '--guidance-int', '2:0:1'],
+        /unknown flag --guidance-int; did you mean --guidance-interval\?/,
+      ],
+      [
+        ['--model', 'gmm-ring8', '--n'],
+        /--n needs a value, and the next word is a flag \(for a value starting with "-", write --n=-1\)/,
+      ],
+      [['--model', 'gmm-ring8', '--json=1'], /--json takes no value/],
+      [['--model', 'gmm-ring8', 'extra'], /unexpected argument "extra": every value goes after its flag/],
       [
         ['--model', 'gmm-ring8', '--guidance-interval', '2:0.28:2.9', '--guidance-interval', '3:0:inf'],
         /--guidance-interval is given 2 times \(2:0\.28:2\.9, then 3:0:inf\); give it once/,
@@ -262,7 +290,8 @@ describe('sample', () => {
     }
     assertUsageError(await cli('sample', '--model', 'gmm-ring8'), /sample needs --out samples\.npy/);
     assertUsageError(await cli('sample', '--out', out), /sample needs --model/);
-    assertUsageError(await cli('frobnicate'), /unknown command "frobnicate"; commands: models, sample/);
+    assertUsageError(await cli('frobnicate'), /unknown command "frobnicate" \(commands: models, sample/);
+    assertUsageError(await cli('sampel'), /unknown command "sampel"; did you mean sample\?/);
     assert.deepEqual(readdirSync(d), []);
 
     // With --json the final stdout line is an error object.
@@ -276,6 +305,25 @@ describe('sample', () => {
       await cli('sample', '--model', 'gmm-ring8', '--out', d),
       /--out .* is a directory; give a file name/,
     );
+    // Issue 15: `--out x.png` wrote a NumPy array into x.png, and a missing folder was created silently.
+    assertUsageError(
+      await cli('sample', '--model', 'gmm-ring8', '--out', join(d, 'x.png')),
+      /--out .*x\.png: this file is written as \.npy; give a name ending in \.npy \(for a picture of the samples add --grid NAME\.png\)/,
+    );
+    assertUsageError(
+      await cli('sample', '--model', 'gmm-ring8', '--out', out, '--grid', join(d, 'g.jpg')),
+      /--grid .*g\.jpg: this file is written as \.png/,
+    );
+    const nowhere = join(d, 'no-such-folder');
+    assertUsageError(
+      await cli('sample', '--model', 'gmm-ring8', '--out', join(nowhere, 'x.npy')),
+      /--out .*x\.npy: the folder .*no-such-folder does not exist; create it first/,
+    );
+    assertUsageError(
+      await cli('sample', '--model', 'gmm-ring8', '--out', out, '--grid', join(nowhere, 'g.png')),
+      /--grid .*g\.png: the folder .*no-such-folder does not exist/,
+    );
+    assert.ok(!existsSync(nowhere), 'a folder was created for a file');
     const nanNoise = join(d, 'nan-noise.npy');
     const z = new Float32Array(8).fill(0.5);
     z[5] = NaN;
@@ -289,12 +337,29 @@ describe('sample', () => {
     assertUsageError(cuda, /could not start ONNX Runtime's CUDA provider.*use --device cpu/);
     assert.ok(!existsSync(out));
 
-    // sample --help and models --help print the usage.
-    for (const cmd of ['sample', 'models']) {
+    // Each command's --help is its own, with defaults (issue 15: they all printed the overview).
+    for (const [cmd, want] of [
+      ['sample', /--n N \(64\)[\s\S]*--steps N .*\(default 18\)/],
+      ['eval', /--n N \(2048\)[\s\S]*--metrics LIST \(fid,kid,precision,recall,density,coverage[\s\S]*--sampler /],
+      ['grid', /--axis NAME=[\s\S]*--metric fid\|kid.* \(fid\)[\s\S]*--guidance X/],
+      ['export', /--recipe \[--out recipe\.json\] \[--n N \(1024\)\]/],
+      ['models', /models \[--model DIR\]/],
+      ['fid', /fid --a A\.npy/],
+      ['kid', /--subsets K \(100\)/],
+      ['prdc', /--k K \(3\)\] \[--k-dc K \(5\)\]/],
+      ['features', /--batch B \(256\)/],
+      ['train', /--intervention cfg\|gamma\|renoise .*\(default cfg\)/],
+      ['table', /Spec \(JSON\)/],
+    ] as const) {
       const h = await cli(cmd, '--help');
-      assert.equal(h.code, 0);
-      assert.match(h.stdout, /Usage: sampler-studio <command>/);
+      assert.equal(h.code, 0, cmd);
+      assert.match(h.stdout, want, `${cmd} --help`);
+      assert.doesNotMatch(h.stdout, /Usage: sampler-studio <command>/, `${cmd} --help printed the overview`);
     }
+    // Every command has a section of its own in the help (a command added to index.ts without one fails here).
+    const { COMMAND_LIST } = await import('../src/cli/index');
+    const { COMMAND_NAMES } = await import('../src/cli/usage');
+    assert.deepEqual([...COMMAND_NAMES].sort(), [...COMMAND_LIST].sort());
 
     // No command: usage on stdout and exit 2; --help: exit 0.
     const none = await cli();
@@ -313,7 +378,10 @@ describe('sample', () => {
     assertUsageError(await cli('sample', '--model', 'no-such-id', '--out', out), /no model "no-such-id"/);
     const empty = join(d, 'empty');
     mkdirSync(empty);
-    assertUsageError(await cli('sample', '--model', empty, '--out', out), /empty[\\/]model\.json: not found/);
+    assertUsageError(
+      await cli('sample', '--model', empty, '--out', out),
+      /empty is not a model directory: it has no model\.json/,
+    );
     const broken = join(d, 'broken');
     mkdirSync(broken);
     writeFileSync(join(broken, 'model.json'), JSON.stringify({ name: 'b', onnx: 'm.onnx', shape: [2] }));
@@ -422,7 +490,7 @@ describe('the CLI as a process', () => {
       spawnCli(['sample', '--model', 'gmm-ring8', '--out', join(tmp, 'never.npy'), '--wat']),
       spawnCli(['sample', '--model', join(tmp, 'absent-dir'), '--out', join(tmp, 'never.npy'), '--json']),
     ]);
-    assertUsageError(unknown, /Unknown option '--wat'/);
+    assertUsageError(unknown, /unknown flag --wat \(`sampler-studio sample --help` lists its flags\)/);
     assertUsageError(missing, /no model ".*absent-dir"/);
     assert.match(lastJson(missing.stdout).error as string, /absent-dir/);
     assert.ok(!existsSync(join(tmp, 'never.npy')));

@@ -253,6 +253,29 @@ test('an existing file is kept unless --force; export fails cleanly for an encod
     await exportPolicy(learner, { out, runDir: tmp, force: true });
     assert.notEqual(readFileSync(out, 'utf8'), 'precious');
     await assert.rejects(exportPolicy(learner, { out: join(tmp, 'p.txt'), runDir: tmp }), /must end in \.onnx/);
+    // Issue 15: a path the user typed gets an error in their words, never the temp file's name, and no
+    // folder is created for it.
+    const nowhere = join(tmp, 'no-such-folder');
+    await assert.rejects(
+      exportPolicy(learner, { out: join(nowhere, 'p.onnx'), runDir: tmp }),
+      (e: unknown) =>
+        e instanceof ExportError && /the folder .*no-such-folder does not exist; create it first/.test(String(e)),
+    );
+    assert.equal(existsSync(nowhere), false);
+    await assert.rejects(
+      exportPolicy(learner, { out: join(out, 'p.onnx'), runDir: tmp }),
+      (e: unknown) => e instanceof ExportError && /keep\.onnx is a file, not a folder/.test(String(e)),
+    );
+    // /sys refuses new files even to root (EACCES; EROFS where it is mounted read-only).
+    await assert.rejects(
+      exportPolicy(learner, { out: '/sys/p.onnx', runDir: tmp }),
+      (e: unknown) =>
+        e instanceof ExportError &&
+        /^ExportError: could not write \/sys\/p\.onnx: (permission denied|the file system is read-only|operation not permitted)/.test(
+          String(e),
+        ) &&
+        !/\.tmp/.test(String(e)),
+    );
     assert.deepEqual(
       readdirSync(tmp).filter((f) => f.endsWith('.tmp')),
       [],
@@ -293,6 +316,7 @@ test('CLI: export a run, then `sample --policy policy.onnx` gives the same sampl
   const runDir = join(tmp, 'run-cfg');
   const { learner } = await runTraining({ model: ringModel, config: tiny({ conditioning: 'state+class' }), runDir });
   await learner.dispose();
+  mkdirSync(join(tmp, 'cli')); // the CLI creates no folder for a file (issue 15)
   const out = join(tmp, 'cli', 'policy.onnx');
   const ex = await cli('export', '--run', runDir, '--out', out, '--json');
   assert.equal(ex.code, 0, ex.stderr);
@@ -450,6 +474,7 @@ test('export SIGKILLed at random points: never a policy.onnx without the policy.
     return temps(dir).length > 0 ? 'temp files only' : 'nothing';
   };
   // One uninterrupted export, timed, to spread the kills over a whole one.
+  mkdirSync(join(tmp, 'kills', 'whole'), { recursive: true });
   const t0 = Date.now();
   const whole = await spawnCli(['export', '--run', runDir, '--out', join(tmp, 'kills', 'whole', 'policy.onnx')]);
   assert.equal(whole.code, 0, whole.stderr);

@@ -3,11 +3,45 @@
 // commands that need them: `models` pays for neither).
 
 import { existsSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { EngineEvent } from '../shared/events';
 
 /** An error the user can fix: printed without a stack trace, exit code 2. */
 export class UsageError extends Error {}
+
+/** A flag the command does not have, or one used the wrong way; the CLI adds where to find its flags. */
+export class FlagError extends UsageError {}
+
+// [Note: did you mean]
+// The nearest name by optimal-string-alignment distance (Levenshtein plus swapping two neighbours:
+// "--gudiance" is one edit from "--guidance"), offered when it is at most a third of the name's
+// length away (and at most 3 edits), or when the name is the start of one ("--guid"). Twenty lines
+// written here rather than a package: the CLI loads nothing it does not need
+// ([Note: commands load lazily] in index.ts) and this runs once, on an error.
+function editDistance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...new Array<number>(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) d[0]![j] = j;
+  for (let i = 1; i <= a.length; i++)
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let v = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, d[i - 2]![j - 2]! + 1);
+      d[i]![j] = v;
+    }
+  return d[a.length]![b.length]!;
+}
+
+/** The known name nearest to `name`, or null when none is near ([Note: did you mean]). */
+export function didYouMean(name: string, known: readonly string[]): string | null {
+  let best: string | null = null;
+  let bestD = Infinity;
+  for (const k of known) {
+    const dist = k.startsWith(name) ? 0.5 : editDistance(name, k); // an abbreviation first
+    if (dist < bestD) [best, bestD] = [k, dist];
+  }
+  return best !== null && bestD <= Math.min(3, Math.max(1, Math.floor(name.length / 3))) ? best : null;
+}
 
 /**
  * node:util parseArgs (strict), refusing a flag given twice that takes one value: parseArgs keeps
@@ -18,7 +52,34 @@ export function parseFlags<O extends ParseArgsConfig['options']>(
   argv: string[],
   options: O,
 ): ReturnType<typeof parseArgs<{ args: string[]; options: O; strict: true }>> {
-  const parsed = parseArgs({ args: argv, options, strict: true, tokens: true });
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options, strict: true, tokens: true });
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+      const flag = /'(-[^']*)'/.exec((e as Error).message)?.[1] ?? '?';
+      const name = flag.replace(/^-+/, '').replace(/=.*$/, '');
+      const near = didYouMean(name, Object.keys(options ?? {}));
+      throw new FlagError(`unknown flag ${flag}${near ? `; did you mean --${near}?` : ''}`);
+    }
+    if (code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') {
+      const arg = /'([^']*)'/.exec((e as Error).message)?.[1] ?? '?';
+      throw new FlagError(`unexpected argument "${arg}": every value goes after its flag (--name value)`);
+    }
+    const msg = (e as Error).message;
+    const missing = /^Option '(--[^ ']+) <value>' argument missing/.exec(msg);
+    if (missing) throw new FlagError(`${missing[1]} needs a value`);
+    const ambiguous = /^Option '(--[^ ']+)' argument is ambiguous/.exec(msg);
+    if (ambiguous)
+      throw new FlagError(
+        `${ambiguous[1]} needs a value, and the next word is a flag (for a value starting with "-", write ${ambiguous[1]}=-1)`,
+      );
+    const noValue = /^Option '(--[^ ']+)' does not take an argument/.exec(msg);
+    if (noValue) throw new FlagError(`${noValue[1]} takes no value`);
+    if (code?.startsWith('ERR_PARSE_ARGS')) throw new FlagError(msg);
+    throw e;
+  }
   const seen = new Map<string, string[]>();
   for (const t of parsed.tokens ?? []) {
     if (t.kind !== 'option' || options?.[t.name]?.multiple) continue;
@@ -32,9 +93,11 @@ export function parseFlags<O extends ParseArgsConfig['options']>(
   return parsed as unknown as ReturnType<typeof parseArgs<{ args: string[]; options: O; strict: true }>>;
 }
 
-/** Prints the whole --help text (built on demand: it reads the schemas). */
-export async function printUsage(): Promise<void> {
-  process.stdout.write((await import('./usage')).usage() + '\n');
+/** Prints a command's --help, or every command's in short (built on demand: it reads the schemas). */
+export async function printUsage(command?: string): Promise<void> {
+  const u = await import('./usage');
+  process.stdout.write((command ? u.commandUsage(command) : null) ?? u.usage());
+  process.stdout.write('\n');
 }
 
 /**
@@ -97,10 +160,24 @@ export function deviceFromFlag(v: string | undefined): 'auto' | 'cpu' | 'cuda' {
   return (v as 'auto' | 'cpu' | 'cuda' | undefined) ?? 'auto';
 }
 
-/** Refuses an output path that is an existing directory. */
-export function checkOutputPath(flag: string, path: string | undefined): void {
-  if (path && existsSync(path) && statSync(path).isDirectory())
+/**
+ * Refuses an output file the command would write wrongly: an existing directory, a folder that does
+ * not exist (a typo would otherwise create it silently: we create no folders for a file), or a name
+ * whose extension says another format than the one written (`sample --out x.png` wrote a NumPy
+ * array into x.png). `ext`: the extensions the file may have, e.g. ['.npy'].
+ */
+export function checkOutputPath(flag: string, path: string | undefined, ext?: readonly string[], hint = ''): void {
+  if (!path) return;
+  if (existsSync(path) && statSync(path).isDirectory())
     throw new UsageError(`--${flag} ${path} is a directory; give a file name`);
+  const dir = dirname(resolve(path));
+  if (!existsSync(dir))
+    throw new UsageError(`--${flag} ${path}: the folder ${dir} does not exist; create it first or give another path`);
+  if (!statSync(dir).isDirectory()) throw new UsageError(`--${flag} ${path}: ${dir} is a file, not a folder`);
+  if (ext && !ext.some((e) => path.toLowerCase().endsWith(e)))
+    throw new UsageError(
+      `--${flag} ${path}: this file is written as ${ext.join(' or ')}; give a name ending in ${ext.join(' or ')}${hint}`,
+    );
 }
 
 /** File-system errors while writing results are the user's to fix (a path, a permission): say so. */

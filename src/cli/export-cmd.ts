@@ -57,7 +57,7 @@ export const RECIPE_N = 1024;
 export async function cmdExport(argv: string[], signal: AbortSignal): Promise<void> {
   const { values: v } = parseFlags(argv, EXPORT_OPTIONS);
   if (v.help) {
-    await printUsage();
+    await printUsage('export');
     return;
   }
   if (v.recipe) return exportRecipe(v, signal);
@@ -70,7 +70,7 @@ export async function cmdExport(argv: string[], signal: AbortSignal): Promise<vo
     );
   if (!v.run) throw new UsageError('export needs --run RUN_DIR (a training run directory)');
   if (!v.out) throw new UsageError('export needs --out policy.onnx (or --recipe for a static curve)');
-  checkOutputPath('out', v.out);
+  checkOutputPath('out', v.out, ['.onnx'], ' (its metadata goes beside it as NAME.json)');
   const rep = new Reporter(!!v.json);
   const model = await Model.load(resolveModelDir(v.model ?? runModelDir(v.run)), { device: deviceFromFlag(v.device) });
   try {
@@ -116,7 +116,7 @@ async function exportRecipe(v: ExportValues, signal: AbortSignal): Promise<void>
   const tau = num(v.temperature, 'temperature', TEMPERATURE_BOUNDS);
   // The table's recipe rows read RUN/recipe.json; a policy file's recipe goes beside it.
   const out = v.out ?? (v.run ? join(v.run, 'recipe.json') : v.policy!.replace(/\.onnx$/i, '.recipe.json'));
-  checkOutputPath('out', out);
+  checkOutputPath('out', out); // checkRecipePath below checks the name
   checkRecipePath(out, { force: !!v.force }); // before the rollout, and again when it is written
   // A renoise policy is refused before anything loads: its intervention is in the run's config or the file's metadata.
   const parameter = recipeParameter(

@@ -84,7 +84,7 @@ export function describeGrid(r: GridResults, run: { computed: number; resumed: n
 
 export async function cmdGrid(argv: string[], signal: AbortSignal): Promise<void> {
   const { values: v } = parseFlags(argv, GRID_OPTIONS);
-  if (v.help) return printUsage();
+  if (v.help) return printUsage('grid');
   if (!v.model) throw new UsageError('grid needs --model');
   if (!v.axis || v.axis.length === 0)
     throw new UsageError(

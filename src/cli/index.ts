@@ -5,7 +5,7 @@
 import { ModelError } from '../main/engine/models/manifest';
 import { SamplingCancelled } from '../main/engine/samplers/loop';
 import { NpyError } from '../main/engine/io/npy';
-import { printUsage, UsageError } from './common';
+import { didYouMean, FlagError, printUsage, UsageError } from './common';
 
 export { UsageError };
 
@@ -29,6 +29,9 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   prdc: async () => (await import('./metrics-cmd')).cmdPrdc,
   features: async () => (await import('./metrics-cmd')).cmdFeatures,
 };
+
+/** The commands, in the order of the help (test/cli.test.ts checks each has a help section). */
+export const COMMAND_LIST = Object.keys(COMMANDS);
 
 /** Errors the user can fix: reported as "error: …" with exit code 2, no stack trace. */
 function isUserError(e: unknown): e is Error {
@@ -58,8 +61,12 @@ export async function main(argv: string[]): Promise<number> {
       return command === undefined ? 2 : 0;
     }
     const load = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
-    if (!load)
-      throw new UsageError(`unknown command "${command}"; commands: ${Object.keys(COMMANDS).join(', ')} (see --help)`);
+    if (!load) {
+      const near = didYouMean(command, Object.keys(COMMANDS));
+      throw new UsageError(
+        `unknown command "${command}"${near ? `; did you mean ${near}?` : ''} (commands: ${Object.keys(COMMANDS).join(', ')}; see --help)`,
+      );
+    }
     const run = await load();
     await run(rest, controller.signal);
     return 0;
@@ -74,12 +81,9 @@ export async function main(argv: string[]): Promise<number> {
       return 130;
     }
     if (isUserError(e)) {
+      if (e instanceof FlagError) e.message += ` (\`sampler-studio ${command} --help\` lists its flags)`;
       process.stderr.write(`error: ${e.message}\n`);
       if (argv.includes('--json')) process.stdout.write(JSON.stringify({ error: e.message, kind: e.name }) + '\n');
-      return 2;
-    }
-    if (e instanceof TypeError && String((e as { code?: string }).code).startsWith('ERR_PARSE_ARGS')) {
-      process.stderr.write(`error: ${e.message} (see --help)\n`);
       return 2;
     }
     throw e;

@@ -69,9 +69,11 @@ export async function cmdFid(argv: string[]): Promise<void> {
     json: { type: 'boolean' },
     help: { type: 'boolean' },
   });
-  if (v.help) return printUsage();
+  if (v.help) return printUsage('fid');
   if (!v.a || !v.b)
     throw new UsageError('fid needs --a and --b: feature .npy files [n, d] or pytorch-fid statistics .npz (mu, sigma)');
+  checkOutputPath('save-a', v['save-a'], ['.npz'], ' (pytorch-fid statistics: mu, sigma)');
+  checkOutputPath('save-b', v['save-b'], ['.npz'], ' (pytorch-fid statistics: mu, sigma)');
   const a = await statsFrom(v.a);
   const b = await statsFrom(v.b);
   // FID is symmetric; "real" is --a by convention.
@@ -100,7 +102,7 @@ export async function cmdKid(argv: string[]): Promise<void> {
     json: { type: 'boolean' },
     help: { type: 'boolean' },
   });
-  if (v.help) return printUsage();
+  if (v.help) return printUsage('kid');
   if (!v.real || !v.fake) throw new UsageError('kid needs --real R.npy and --fake F.npy (features [n, d])');
   const res = await kid(
     { real: await featuresFromNpy(v.real), fake: await featuresFromNpy(v.fake) },
@@ -127,7 +129,7 @@ export async function cmdPrdc(argv: string[]): Promise<void> {
     json: { type: 'boolean' },
     help: { type: 'boolean' },
   });
-  if (v.help) return printUsage();
+  if (v.help) return printUsage('prdc');
   if (!v.real || !v.fake) throw new UsageError('prdc needs --real R.npy and --fake F.npy (features [n, d])');
   const res = await prdc(
     { real: await featuresFromNpy(v.real), fake: await featuresFromNpy(v.fake) },
@@ -149,10 +151,11 @@ export async function cmdFeatures(argv: string[]): Promise<void> {
     json: { type: 'boolean' },
     help: { type: 'boolean' },
   });
-  if (v.help) return printUsage();
+  if (v.help) return printUsage('features');
   if (!v.model || !v.in || !v.out)
     throw new UsageError('features needs --model M, --in samples.npy and --out features.npy');
-  checkOutputPath('out', v.out);
+  checkOutputPath('out', v.out, ['.npy']);
+  checkOutputPath('logits', v.logits, ['.npy']);
   const model = await Model.load(resolveModelDir(v.model));
   try {
     const ex = await extractorForModel(model);
@@ -227,7 +230,7 @@ export function describeEval(r: EvalResult): string {
 
 export async function cmdEval(argv: string[], signal: AbortSignal): Promise<void> {
   const { values: v } = parseFlags(argv, EVAL_OPTIONS);
-  if (v.help) return printUsage();
+  if (v.help) return printUsage('eval');
   if (v.policy) return evalPolicy(v, signal);
   if (!v.model) throw new UsageError('eval needs --model');
   let metrics;

@@ -10,7 +10,7 @@ export async function cmdModels(argv: string[]): Promise<void> {
     help: { type: 'boolean' },
   });
   if (values.help) {
-    await printUsage();
+    await printUsage('models');
     return;
   }
   const entries = [...bundledModels(), ...(values.model ?? []).map((m) => describeModel(resolveModelDir(m), false))];

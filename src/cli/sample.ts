@@ -43,14 +43,14 @@ export async function cmdSample(argv: string[], signal: AbortSignal): Promise<vo
   const { values: v } = parseFlags(argv, SAMPLE_OPTIONS);
   const rep = new Reporter(!!v.json);
   if (v.help) {
-    await printUsage();
+    await printUsage('sample');
     return;
   }
   if (!v.model && !v.policy)
     throw new UsageError('sample needs --model (a bundled id, see `models`, or a model directory)');
   if (!v.out) throw new UsageError('sample needs --out samples.npy');
-  checkOutputPath('out', v.out);
-  checkOutputPath('grid', v.grid);
+  checkOutputPath('out', v.out, ['.npy'], ' (for a picture of the samples add --grid NAME.png)');
+  checkOutputPath('grid', v.grid, ['.png']);
   const device = deviceFromFlag(v.device);
 
   if (v.policy) {

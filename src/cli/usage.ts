@@ -1,55 +1,83 @@
-// The command line's --help text. The sampler and learner flags come from their schemas.
+// The command line's help: `--help` prints every command in short, `COMMAND --help` that command in
+// full with its defaults. The sampler and learner flags come from their schemas; `train` and `table`
+// keep their longer help beside their parsers (train-cmd.ts, table-cmd.ts).
 
 import { RESTART_FIELDS, SAMPLER_FIELDS, SAMPLER_KNOBS } from '../shared/sampler-settings';
 import { helpLines } from '../shared/schema';
 import { VERSION } from '../shared/version';
 
-export function usage(): string {
-  return `Sampler Studio ${VERSION} — tune diffusion samplers
+/** The flags every command that samples a model shares (sample, eval, grid). */
+function samplerFlags(): string {
+  return `  sampler flags (sample, eval, grid; defaults in brackets):
+${[...helpLines(SAMPLER_FIELDS, '    '), ...helpLines(RESTART_FIELDS, '    ')].join('\n')}
+    --guidance-interval W:σ_lo:σ_hi     w where σ_lo < σ ≤ σ_hi, 1 elsewhere (sets the three flags above; e.g. 2:0.28:5.4)
+    --guidance-curve FILE               w(σ) from a curve file: {"parameter": "guidance", "points": [{"sigma": σ, "value": w}, …]},
+                                        linear in log σ between points, constant beyond them; w ≥ 0
+    --churn-curve FILE                  EDM's γ(t_i) per step from a curve file ("parameter": "churn", γ in [0, √2−1]),
+                                        in place of --churn/--s-tmin/--s-tmax (euler, heun, edm)
+    --class K|random|none (random)   --batch B (256)   --device auto|cpu|cuda (auto)`;
+}
 
-Usage: sampler-studio <command> [flags]      (npm run cli -- <command> [flags])
-
-Commands:
-  models [--model DIR]...            list bundled models (and given directories) with their manifest facts
-  sample --model ID|DIR --out F.npy  draw samples
-    sampler flags (sample, eval, grid):
-${[...helpLines(SAMPLER_FIELDS, '      '), ...helpLines(RESTART_FIELDS, '      ')].join('\n')}
-      --guidance-interval W:σ_lo:σ_hi       w where σ_lo < σ ≤ σ_hi, 1 elsewhere (sets the three flags above; e.g. 2:0.28:5.4)
-      --guidance-curve FILE                 w(σ) from a curve file: {"parameter": "guidance", "points": [{"sigma": σ, "value": w}, …]},
-                                            linear in log σ between points, constant beyond them; w ≥ 0
-      --churn-curve FILE                    EDM's γ(t_i) per step from a curve file ("parameter": "churn", γ in [0, √2−1]),
-                                            in place of --churn/--s-tmin/--s-tmax (euler, heun, edm)
-      --class K|random|none (random)
-      --n N (64)   --batch B (256)   --seed S (0)   --init-noise noise.npy
-      --grid grid.png   --device auto|cpu|cuda
+/**
+ * Each command's lines in the overview, in order; `sampler: true` where the sampler flags apply
+ * (shown once in the overview, under sample, and in full in that command's own help).
+ */
+const COMMANDS: { name: string; sampler?: boolean; text: () => string }[] = [
+  {
+    name: 'models',
+    text: () =>
+      `  models [--model DIR]...            list bundled models (and given directories) with their manifest facts`,
+  },
+  {
+    name: 'sample',
+    sampler: true,
+    text: () => `  sample --model ID|DIR --out F.npy [sampler flags] [--n N (64)] [--seed S (0)] [--init-noise noise.npy]
+      [--grid grid.png]               draw samples: F.npy (+ F.labels.npy) and, with --grid, a picture of them
   sample --policy RUN_DIR|policy.onnx --out F.npy [--temperature T] [--model ID|DIR] [--class K] [--n N] [--seed S]
                                      sample with a learned policy: a run's EMA heads, or an exported file
-                                     through ONNX Runtime (the policy fixes the sampler and its steps)
-  eval --model ID|DIR [sample flags] --n N (2048)   sample and score against the model's data
-      --metrics fid,kid,precision,recall,density,coverage,classes
+                                     through ONNX Runtime (the policy fixes the sampler and its steps)`,
+  },
+  {
+    name: 'eval',
+    sampler: true,
+    text: () => `  eval --model ID|DIR [sampler flags] [--n N (2048)] [--seed S (0)]   sample and score against the model's data
+      --metrics LIST (fid,kid,precision,recall,density,coverage; also: classes)
       --baseline no-guidance|best-constant|best-interval|edm-stochastic|equal-nfe  [--nfe N] [--grid-result DIR]
       --kid-subsets K (100) --kid-subset-size M (1000)
   eval --policy RUN_DIR|policy.onnx [--n N (4000)] [--seed S (1000003, as training's final evaluation)] [--temperature T]
       [--grid-result DIR] [--per-class]
       [--best-constant]              cfg/gamma: also search the best constant action (grid over the policy's
                                      action values, chosen by FID on seed S+1) and add it as a row
-                                     sample with a learned policy and score it next to the baselines
-  grid --model ID|DIR [sample flags] --axis NAME=A:B:STEP|V1,V2,... [--axis ...] --out DIR
+                                     sample with a learned policy and score it next to the baselines`,
+  },
+  {
+    name: 'grid',
+    sampler: true,
+    text: () => `  grid --model ID|DIR [sampler flags] --axis NAME=A:B:STEP|V1,V2,... [--axis ...] --out DIR
                                      grid search (cross product of the axes, same seed in every cell);
                                      re-running continues it; prints every cell, the best, total NFE
       axes: every numeric sampler flag: ${SAMPLER_KNOBS.map((k) => k.name).join(' ')}
       --metric fid|kid|precision|recall|density|coverage|class_tv|class_accuracy (fid)
-      --metrics LIST (the --metric's)   --n N (2048)   --restart (discard saved results in DIR)
-  train --model ID|DIR --run-dir DIR [learner flags]   learn a sampling policy (inverse RL); a run directory
+      --metrics LIST (the --metric's)   --n N (2048)   --seed S (0)   --restart (discard saved results in DIR)`,
+  },
+  {
+    name: 'train',
+    text: () => `  train --model ID|DIR --run-dir DIR [learner flags]   learn a sampling policy (inverse RL); a run directory
       every learner setting is a flag: --intervention cfg|gamma|renoise --divergence kl|rkl|tv|hellinger|js|chi2
       --conditioning sigma|state|state+class --actions v1,v2,… --steps N --iterations N --trajectories N …
       (train --help lists them all with their bounds and defaults)   --init-from-grid DIR
-  train --resume DIR [--iterations N]  continue a run where its last checkpoint left it
-  table --spec SPEC.json --out DIR [--dry-run]   the results table (the paper's Table 2) from a spec of rows
+  train --resume DIR [--iterations N]  continue a run where its last checkpoint left it`,
+  },
+  {
+    name: 'table',
+    text: () => `  table --spec SPEC.json --out DIR [--dry-run]   the results table (the paper's Table 2) from a spec of rows
                                      (sampler settings, grid results, runs, recipes, EDM at a policy's NFE): FID,
                                      precision, recall, NFE, network passes, mean ± sd over runs, profiles as PNG;
-                                     resumable (table --help describes the spec)
-  export --run RUN_DIR --out policy.onnx [--checkpoint FILE] [--force]
+                                     resumable (table --help describes the spec)`,
+  },
+  {
+    name: 'export',
+    text: () => `  export --run RUN_DIR --out policy.onnx [--checkpoint FILE] [--force]
                                      the run's EMA policy as one self-contained ONNX file (+ policy.json),
                                      checked against the engine in a fresh ONNX Runtime session first
   export --run RUN_DIR|--policy policy.onnx --recipe [--out recipe.json] [--n N (1024)] [--seed S (0)]
@@ -57,10 +85,47 @@ ${[...helpLines(SAMPLER_FIELDS, '      '), ...helpLines(RESTART_FIELDS, '      '
                                      the policy's mean expected action per noise level (cfg: w, gamma: γ) as a
                                      curve file for --guidance-curve / --churn-curve: a static sampler that needs
                                      no policy (default: RUN_DIR/recipe.json, which the table's recipe rows read;
-                                     policy.recipe.json beside a file); renoise policies have none
-  fid --a A.npy|A.npz --b B.npy|B.npz [--save-a a.npz --save-b b.npz]   features [n,d] or pytorch-fid stats
-  kid --real R.npy --fake F.npy [--subsets K --subset-size M --seed S]
-  prdc --real R.npy --fake F.npy [--k 3] [--k-dc 5]
-  features --model ID|DIR --in samples.npy --out features.npy [--logits logits.npy]
-Global: --json (final stdout line is the result), --help`;
+                                     policy.recipe.json beside a file); renoise policies have none`,
+  },
+  {
+    name: 'fid',
+    text: () =>
+      `  fid --a A.npy|A.npz --b B.npy|B.npz [--save-a a.npz --save-b b.npz]   features [n,d] or pytorch-fid stats`,
+  },
+  {
+    name: 'kid',
+    text: () => `  kid --real R.npy --fake F.npy [--subsets K (100) --subset-size M (1000) --seed S (0)]`,
+  },
+  { name: 'prdc', text: () => `  prdc --real R.npy --fake F.npy [--k K (3)] [--k-dc K (5)]` },
+  {
+    name: 'features',
+    text: () => `  features --model ID|DIR --in samples.npy --out features.npy [--logits logits.npy] [--batch B (256)]`,
+  },
+];
+
+const GLOBAL = 'Global: --json (final stdout line is the result), --help';
+
+/** Every command in short. */
+export function usage(): string {
+  const lines = COMMANDS.map((c) => (c.name === 'sample' ? `${c.text()}\n${samplerFlags()}` : c.text()));
+  return `Sampler Studio ${VERSION} — tune diffusion samplers
+
+Usage: sampler-studio <command> [flags]      (npm run cli -- <command> [flags])
+       sampler-studio <command> --help      one command in full
+
+Commands:
+${lines.join('\n')}
+${GLOBAL}`;
 }
+
+/** One command's help (with the sampler flags where they apply); null for a command that is not one of these. */
+export function commandUsage(name: string): string | null {
+  const c = COMMANDS.find((x) => x.name === name);
+  if (!c) return null;
+  return `Usage (sampler-studio ${name}; npm run cli -- ${name} …):
+${c.text()}
+${c.sampler ? `${samplerFlags()}\n` : ''}${GLOBAL}`;
+}
+
+/** The commands' names, in order (index.ts checks its command table against it). */
+export const COMMAND_NAMES = COMMANDS.map((c) => c.name);

@@ -18,10 +18,16 @@ export function electronBinary(timeoutMs = 180_000): { path: string } | { error:
   });
   if (r.error) return { error: r.error.message };
   if (r.status !== 0) {
-    // The download's own error (e.g. "fetch failed") and Electron's verdict say it best.
+    // The download's own error (e.g. "fetch failed") says why. Electron's package adds advice of its
+    // own ("run npx install-electron") that does not fit an install whose scripts are off by design
+    // (package.json allowScripts): we give ours instead (README, "Desktop app").
     const lines = (r.stdout + '\n' + r.stderr).split('\n').map((l) => l.trim());
-    const why = lines.filter((l) => /^(TypeError|Error|RequestError|HTTPError)\b/.test(l));
-    return { error: why.length > 0 ? why.join('; ') : 'electron could not be loaded' };
+    const why = lines.filter(
+      (l) => /^(TypeError|Error|RequestError|HTTPError)\b/.test(l) && !/failed to install correctly/i.test(l),
+    );
+    return {
+      error: `its binary is not installed${why.length > 0 ? ` and could not be downloaded (${why.join('; ')})` : ''}`,
+    };
   }
   return existsSync(r.stdout) ? { path: r.stdout } : { error: `${r.stdout} does not exist` };
 }
@@ -39,7 +45,10 @@ if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith
   if ('path' in electron) {
     run(process.execPath, [join(root, 'node_modules/electron-vite/bin/electron-vite.js'), 'preview', ...args]);
   } else {
-    process.stderr.write(`Electron is not available here (${electron.error}); starting web mode instead.\n`);
+    process.stderr.write(
+      `Electron is not available here: ${electron.error}. Starting web mode instead.\n` +
+        `(The desktop window needs Electron's binary: with internet, \`npm rebuild electron\`; see README, "Desktop app".)\n`,
+    );
     run(process.execPath, ['--import', 'tsx', join(root, 'src/main/web/serve.ts'), ...args]);
   }
 }

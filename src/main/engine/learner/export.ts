@@ -38,8 +38,8 @@
 // and first removes the temp files that killed exports of this pair left behind.
 
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
-import { basename, isAbsolute, join, resolve } from 'node:path';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { removeStaleTemps, writeFilesAtomic } from '../io/atomic';
 import { GraphBuilder, GraphMergeError } from '../onnx/graph';
@@ -323,12 +323,37 @@ async function verificationStates(
   return { states, logits: await learner.emaLogits(states) };
 }
 
+/** Why a write failed, in words (the codes a path chosen by hand runs into). */
+function errnoReason(code: string): string {
+  const words: Record<string, string> = {
+    EACCES: 'permission denied (choose a folder you can write to)',
+    EPERM: 'operation not permitted (choose a folder you can write to)',
+    EROFS: 'the file system is read-only',
+    ENOSPC: 'no space left on the device',
+    ENOENT: 'the folder does not exist',
+    ENOTDIR: 'a part of the path is a file, not a folder',
+    EISDIR: 'the path is a folder',
+  };
+  return words[code] ?? code;
+}
+
+/** The folder the policy goes in must exist and be one: an export creates no folders (a typo would create one silently). */
+function checkFolder(given: string, out: string): void {
+  const dir = dirname(out);
+  if (!existsSync(dir))
+    throw new ExportError(`${given}: the folder ${dir} does not exist; create it first or choose another path`);
+  if (!statSync(dir).isDirectory()) throw new ExportError(`${given}: ${dir} is a file, not a folder`);
+  if (existsSync(out) && statSync(out).isDirectory())
+    throw new ExportError(`${given} is a folder; give a file name ending in .onnx`);
+}
+
 /** Builds, verifies and writes the learner's EMA policy as ONNX (+ a JSON sidecar). */
 export async function exportPolicy(learner: Learner, o: ExportOptions): Promise<ExportResult> {
   const t0 = performance.now();
   await learner.ready(); // an untrained learner's initial policy is cloned before it is read
   const out = resolve(o.out);
   if (!/\.onnx$/i.test(out)) throw new ExportError(`${o.out}: the policy file's name must end in .onnx`);
+  checkFolder(o.out, out);
   const sidecar = sidecarPath(out);
   if (!o.force) {
     const left = leftSidecar(sidecar, out);
@@ -397,11 +422,18 @@ export async function exportPolicy(learner: Learner, o: ExportOptions): Promise<
     sha256: createHash('sha256').update(bytes).digest('hex'),
   };
   // The pair as one unit, the sidecar first: see the note on the pair.
-  for (const p of [out, sidecar]) await removeStaleTemps(p);
-  await writeFilesAtomic([
-    { path: sidecar, data: JSON.stringify(side, null, 2) + '\n' },
-    { path: out, data: bytes },
-  ]);
+  try {
+    for (const p of [out, sidecar]) await removeStaleTemps(p);
+    await writeFilesAtomic([
+      { path: sidecar, data: JSON.stringify(side, null, 2) + '\n' },
+      { path: out, data: bytes },
+    ]);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (!code) throw e;
+    // Node's message names the temp file the pair is written through; the user needs their path and the reason.
+    throw new ExportError(`could not write ${out}: ${errnoReason(code)}`);
+  }
   result.seconds = (performance.now() - t0) / 1000;
   return result;
 }

@@ -7,9 +7,10 @@
 // names the file, the input and what was expected, so a user's broken export fails at load with a
 // fix to apply, not in the middle of a run.
 
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { ModelError, parseManifest, type ModelManifest } from './manifest';
+import { ModelError, type ModelManifest } from './manifest';
+import { readManifestFile } from './registry';
 import { VpTable } from './vp';
 import * as ort from 'onnxruntime-node';
 import { createSession, type OrtSession } from '../onnx/runtime';
@@ -165,29 +166,7 @@ export class Model implements Denoiser {
   /** Reads `model.json` in `dir`, validates it against the ONNX graph and probes it. */
   static async load(dir: string, options: LoadOptions = {}): Promise<Model> {
     dir = resolve(dir);
-    const manifestPath = join(dir, 'model.json');
-    if (!existsSync(dir) || !statSync(dir).isDirectory()) {
-      throw new ModelError(
-        `${dir}: no such model directory; give a bundled model id (see 'models') or a directory holding model.json`,
-        dir,
-      );
-    }
-    if (!existsSync(manifestPath)) {
-      throw new ModelError(
-        `${manifestPath}: not found; a model directory needs a model.json manifest (see README, "Model format")`,
-        manifestPath,
-      );
-    }
-    let json: unknown;
-    try {
-      json = JSON.parse(readFileSync(manifestPath, 'utf8'));
-    } catch (e) {
-      throw new ModelError(
-        `${manifestPath}: is not valid JSON (${(e as Error).message}); fix the syntax`,
-        manifestPath,
-      );
-    }
-    const manifest = parseManifest(json, manifestPath);
+    const { manifest, path: manifestPath } = readManifestFile(dir);
     const onnxPath = join(dir, manifest.onnx);
     if (!existsSync(onnxPath)) {
       throw new ModelError(

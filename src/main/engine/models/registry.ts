@@ -28,10 +28,34 @@ export interface ModelEntry {
   error: string | null;
 }
 
-function entry(id: string, dir: string, bundled: boolean): ModelEntry {
-  const file = join(dir, 'model.json');
+/**
+ * Reads and checks `dir/model.json`, with errors that say what a model directory is: `models` lists a
+ * broken directory with this message, and loading one fails with it.
+ */
+export function readManifestFile(dir: string): { manifest: ModelManifest; path: string } {
+  const path = join(dir, 'model.json');
+  if (!existsSync(dir) || !statSync(dir).isDirectory())
+    throw new ModelError(
+      `${dir}: no such model directory; give a bundled model id (see 'models') or a directory holding model.json`,
+      dir,
+    );
+  if (!existsSync(path))
+    throw new ModelError(
+      `${dir} is not a model directory: it has no model.json (a model directory holds a model.json manifest next to its ONNX denoiser; see README, "Models")`,
+      path,
+    );
+  let json: unknown;
   try {
-    return { id, dir, bundled, manifest: parseManifest(JSON.parse(readFileSync(file, 'utf8')), file), error: null };
+    json = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new ModelError(`${path}: is not valid JSON (${(e as Error).message}); fix the syntax`, path);
+  }
+  return { manifest: parseManifest(json, path), path };
+}
+
+function entry(id: string, dir: string, bundled: boolean): ModelEntry {
+  try {
+    return { id, dir, bundled, manifest: readManifestFile(dir).manifest, error: null };
   } catch (e) {
     return { id, dir, bundled, manifest: null, error: (e as Error).message };
   }
