@@ -28,6 +28,8 @@
 //    its phases (rollout, discriminator, PPO) and the time inside the denoiser and the encoder ONNX;
 //    then one periodic evaluation as training runs it, its cost spread over evalEvery iterations.
 //    Goal: ≥ 75% of each iteration in denoiser calls.
+// 8. The app's main thread (`npm run bench -- ui`, bench/ui.ts): long tasks in web mode while a run
+//    trains on the Train screen and while a 5,000-iteration run opens. Goal: none over 200 ms.
 
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -44,6 +46,7 @@ import { fid, gaussianStats } from '../src/main/engine/metrics/fid';
 import { mat, matmul } from '../src/main/engine/metrics/ortmath';
 import { encodeNpy } from '../src/main/engine/io/npy';
 import { Stream } from '../src/main/engine/samplers/random';
+import { benchUi } from './ui';
 
 const BATCH = 256;
 const STEPS = 6; // Heun: 2·6 − 1 = 11 denoiser calls per run
@@ -529,5 +532,6 @@ const results = [
   only && only !== 'fashion-mnist' ? true : await benchFashionMnist(),
   only && only !== 'cli' ? true : await benchCli(),
   only && only !== 'iteration' ? true : await benchIteration(),
+  only && only !== 'ui' ? true : await benchUi(),
 ];
 process.exitCode = results.every(Boolean) ? 0 : 1;

