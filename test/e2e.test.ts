@@ -195,12 +195,18 @@ test('web mode: compare the learned policy with the best constant guidance, sear
   );
   assert.equal(await page.getByTestId('compare-samples').count(), 5);
   // The temperature slider re-evaluates the policy.
+  // Two key presses while the first re-evaluation runs (issue 15: the slider disabled itself after
+  // the first): the table is marked stale meanwhile, and the last τ is the one evaluated.
   const slider = page.getByRole('slider', { name: 'policy temperature' });
   await slider.focus();
   await page.keyboard.press('ArrowLeft');
+  await page.getByTestId('compare-stale').waitFor({ timeout: 10_000 });
+  assert.equal(await page.getByTestId('compare-table').getAttribute('data-stale'), 'true');
   await page.keyboard.press('ArrowLeft');
   await page.waitForFunction(
-    () => /τ=0\.9/.test(document.querySelector('[data-testid="compare-table"]')?.textContent ?? ''),
+    () =>
+      /τ=0\.9\)/.test(document.querySelector('[data-testid="compare-table"]')?.textContent ?? '') &&
+      document.querySelector('[data-testid="compare-table"]')?.getAttribute('data-stale') === 'false',
     undefined,
     { timeout: 120_000 },
   );
@@ -230,6 +236,76 @@ test('web mode: export the policy as ONNX, see its inputs and the verification, 
   await page.getByRole('button', { name: 'Replace' }).click();
   await page.getByRole('dialog', { name: 'Replace the existing file?' }).waitFor({ state: 'detached' });
   await result.waitFor();
+  assert.deepEqual(pageErrors, []);
+});
+
+test("web mode: state stays (issue 15): the address names screen, model and run; Back and reload keep them, with the Tune settings, the comparison, the Runs folder and the run's evaluations", async () => {
+  const runDir = join(tmp, 'runs', 'cfg-rkl');
+  // The address says where the app is.
+  const hash = (): URLSearchParams & { screen: string } => {
+    const h = new URL(page.url()).hash;
+    const [path, query] = h.replace(/^#\//, '').split('?');
+    return Object.assign(new URLSearchParams(query ?? ''), { screen: path ?? '' });
+  };
+  assert.equal(hash().screen, 'export');
+  assert.equal(hash().get('run'), runDir);
+  assert.match(hash().get('model') ?? '', /gmm-ring8$/);
+  // Reload: the same screen, model and run.
+  await page.reload();
+  await page.getByRole('heading', { name: 'Export' }).waitFor({ timeout: 30_000 });
+  await page.getByText(runDir).first().waitFor({ timeout: 30_000 });
+  assert.equal(await page.getByLabel('Export to').inputValue(), join(runDir, 'policy.onnx'));
+  // The comparison of the test above (1,000 samples, τ = 0.9) is still there after the reload.
+  await page.getByRole('button', { name: 'Compare', exact: true }).click();
+  const table = page.getByTestId('compare-table');
+  await table.waitFor({ timeout: 10_000 });
+  assert.match(await table.innerText(), /policy \(cfg, rkl, τ=0\.9\)/);
+  assert.equal(await page.getByLabel('Samples per row').inputValue(), '1000');
+  // Back returns to Export, Forward to Compare.
+  await page.goBack();
+  await page.getByRole('heading', { name: 'Export' }).waitFor();
+  assert.equal(hash().screen, 'export');
+  await page.goForward();
+  await table.waitFor();
+  // The Tune form keeps what was chosen for this model across screens and reloads.
+  await page.getByRole('button', { name: 'Tune', exact: true }).click();
+  await page.getByRole('heading', { name: 'Tune' }).waitFor();
+  assert.equal(await page.getByLabel('Training iterations').inputValue(), '6');
+  await page.getByLabel('Training iterations').fill('7');
+  await page.getByRole('button', { name: 'Model', exact: true }).click();
+  await page.getByTestId('model-facts').waitFor({ timeout: 10_000 }); // the open model's facts, after the reload too
+  await page.getByRole('button', { name: 'Tune', exact: true }).click();
+  assert.equal(await page.getByLabel('Training iterations').inputValue(), '7');
+  await page.reload();
+  await page.getByRole('heading', { name: 'Tune' }).waitFor({ timeout: 30_000 });
+  await page.getByLabel('Training iterations').waitFor();
+  assert.equal(await page.getByLabel('Training iterations').inputValue(), '7');
+  assert.equal(await page.getByLabel('Run directory').inputValue(), runDir);
+  await page.getByLabel('Training iterations').fill('6');
+  // Train after a reload shows what the run holds on disk: its curves, its last profile and its
+  // samples, and the slider goes back to the first evaluation (read from profiles/ and samples/).
+  await page.getByRole('button', { name: 'Train', exact: true }).click();
+  await page.waitForFunction(
+    () => document.querySelector('[data-testid="chart-charts/entropy"]')?.getAttribute('data-points') === '6',
+    undefined,
+    { timeout: 30_000 },
+  );
+  await page.getByTestId('profile').waitFor({ timeout: 10_000 });
+  await page.getByText('Profile — iteration 6').waitFor();
+  await page.getByRole('img', { name: 'samples at iteration 6' }).waitFor({ timeout: 10_000 });
+  const slider = page.getByRole('slider', { name: 'evaluation to show' });
+  await slider.focus();
+  await page.keyboard.press('Home');
+  await page.getByRole('img', { name: 'samples at iteration 3' }).waitFor({ timeout: 10_000 });
+  await page.getByText('Profile — iteration 3').waitFor();
+  // The Runs folder stays chosen.
+  await page.getByRole('button', { name: 'Runs', exact: true }).click();
+  await page.getByLabel('Runs folder').fill(join(tmp, 'runs'));
+  await page.getByRole('button', { name: 'Refresh' }).click();
+  await page.getByTestId('runs-table').waitFor({ timeout: 30_000 });
+  await page.reload();
+  await page.getByTestId('runs-table').waitFor({ timeout: 30_000 });
+  assert.equal(await page.getByLabel('Runs folder').inputValue(), join(tmp, 'runs'));
   assert.deepEqual(pageErrors, []);
 });
 

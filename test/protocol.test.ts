@@ -263,6 +263,36 @@ test('train over the protocol: events stream, junk during training is refused, r
   assert.equal(history.iterations, 4);
   const notRun = await req('runs.metrics', { run: tmp });
   assert.ok(!notRun.ok && /not a run directory/.test(notRun.error.message));
+  // runs.open: everything the Train screen shows of a run on disk (issue 15: opening a run loaded only
+  // its curves); runs.evaluation: one evaluation's profile and picture.
+  const opened = ok<{
+    summary: { dir: string; iteration: number; iterations: number; active: boolean };
+    metrics: { iteration: number }[];
+    evaluations: number[];
+    profile: { iteration: number; actions: number[]; profile: number[][] } | null;
+  }>(await req('runs.open', { run: runDir }));
+  assert.deepEqual(
+    [opened.summary.dir, opened.summary.iteration, opened.summary.iterations, opened.summary.active],
+    [runDir, 4, 4, false],
+  );
+  assert.deepEqual(
+    opened.metrics.map((m) => m.iteration),
+    [1, 2, 3, 4],
+  );
+  assert.deepEqual(opened.evaluations, [2, 4], 'evaluations every 2 iterations');
+  assert.equal(opened.profile?.iteration, 4, 'the last evaluation’s profile');
+  const first = ok<{ iteration: number; profile: { iteration: number } | null; pngBase64: string | null }>(
+    await req('runs.evaluation', { run: runDir, iteration: 2 }),
+  );
+  assert.equal(first.profile?.iteration, 2);
+  assert.equal(Buffer.from(first.pngBase64!, 'base64').subarray(1, 4).toString(), 'PNG');
+  assert.deepEqual(ok(await req('runs.evaluation', { run: runDir, iteration: 3 })), {
+    iteration: 3,
+    profile: null,
+    pngBase64: null,
+  });
+  const notRunOpen = await req('runs.evaluation', { run: tmp, iteration: 2 });
+  assert.ok(!notRunOpen.ok && /not a run directory/.test(notRunOpen.error.message));
   // Resume for more, stop it mid-way: it keeps its last checkpoint.
   events.length = 0;
   ok(await req('train.resume', { run: runDir, iterations: 200 }));
@@ -283,6 +313,12 @@ test('train over the protocol: events stream, junk during training is refused, r
 test('export and delete over the protocol: the file is written and verified, an existing one is an `exists` error until forced, a run goes to .trash', async () => {
   const runDir = join(tmp, 'runs', 'cfg-rkl'); // trained by the test above
   const out = join(tmp, 'exports', 'policy.onnx');
+  // A folder that does not exist is named, and not created (issue 15).
+  const missing = await req('policy.export', { run: runDir, out });
+  assert.equal(missing.ok, false);
+  assert.match(String(missing.error?.message), /the folder .*exports does not exist; create it first/);
+  assert.equal(existsSync(join(tmp, 'exports')), false);
+  mkdirSync(join(tmp, 'exports'));
   const res = ok<{
     path: string;
     bytes: number;

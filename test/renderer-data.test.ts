@@ -129,6 +129,7 @@ test("a run's view: its state comes from run events; a resumed run's metrics rep
     metrics: [],
     profile: null,
     samples: [],
+    evaluations: [],
     journal: [],
     status: { state: 'started', iteration: 0, iterations: 3 },
   };

@@ -96,6 +96,14 @@ export const RunSummarySchema = z.object({
   active: z.boolean(),
 });
 
+/** A profile as a run's profiles/iter-NNNNN.json holds it (the paper's Figure 2): [levels][actions] shares. */
+export const EvaluationProfileSchema = z.object({
+  iteration: z.number(),
+  actions: z.array(Num),
+  sigmas: z.array(Num),
+  profile: z.array(z.array(Num)),
+});
+
 /** What a comparison row is: the policy, its recipe (its mean action per level as a static curve),
  * plain sampling, EDM's stochastic settings, EDM with the most steps within / fewest steps above the
  * policy's NFE and the two mixed at exactly its NFE, the best constant action or guidance interval
@@ -209,6 +217,27 @@ export const METHOD_SCHEMAS = {
   'runs.metrics': {
     params: z.strictObject({ run: path('a run directory') }),
     result: z.object({ run: z.string(), iterations: z.number(), metrics: z.array(z.record(z.string(), Num)) }),
+  },
+  /** Everything a run holds for the Train screen: where it stands, its metrics, its evaluations (iterations) and the latest profile. */
+  'runs.open': {
+    params: z.strictObject({ run: path('a run directory') }),
+    result: z.object({
+      summary: RunSummarySchema,
+      metrics: z.array(z.record(z.string(), Num)),
+      /** Iterations with an evaluation on disk (profiles/, samples/), in order: fetch one with runs.evaluation. */
+      evaluations: z.array(z.number()),
+      /** The last evaluation's profile, or null. */
+      profile: EvaluationProfileSchema.nullable(),
+    }),
+  },
+  /** One evaluation of a run: its profile and its samples picture, each null when missing. */
+  'runs.evaluation': {
+    params: z.strictObject({ run: path('a run directory'), iteration: z.number().int().nonnegative() }),
+    result: z.object({
+      iteration: z.number(),
+      profile: EvaluationProfileSchema.nullable(),
+      pngBase64: z.string().nullable(),
+    }),
   },
   /** Moves a run directory into `.trash/` beside it (recoverable), unless it is training. */
   'runs.delete': {

@@ -23,7 +23,7 @@ import { ModelError } from './models/manifest';
 import { dataKindOf, learnerConfigFrom, type LearnerConfig } from '../../shared/learner-config';
 import { runTraining } from './apps/train';
 import { checkNewRunDir, readMetrics, readRunConfig, RunRefusedError, runModelDir } from './runs/files';
-import { listRuns, trashRun } from './runs/list';
+import { listEvaluations, listRuns, readEvaluation, runSummary, trashRun } from './runs/list';
 import { loadRun } from './runs/load';
 import { exportPolicy, ExportError } from './learner/export';
 import { checkRunPolicy } from './learner/onnx-policy';
@@ -137,6 +137,23 @@ export class EngineHost {
       });
       const { actionByClass: _, ...result } = cmp;
       return result; // no --per-class here, so the rows carry no per-class detail
+    },
+    'runs.open': (p) => {
+      const run = resolve(p.run);
+      const metrics = readMetrics(run);
+      const evaluations = listEvaluations(run);
+      const latest = evaluations.length > 0 ? readEvaluation(run, evaluations[evaluations.length - 1]!) : null;
+      return {
+        summary: runSummary(run, metrics, this.jobs.has(run)),
+        metrics,
+        evaluations,
+        profile: latest?.profile ?? null,
+      };
+    },
+    'runs.evaluation': (p) => {
+      const run = resolve(p.run);
+      readRunConfig(run); // a clear error unless it is a run
+      return readEvaluation(run, p.iteration);
     },
     'runs.delete': (p) => this.trashRun(resolve(p.run)),
     'policy.export': async (p) => {

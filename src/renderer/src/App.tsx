@@ -1,4 +1,5 @@
-import { useEffect, useState } from 'react';
+import { useCallback, useEffect, useState } from 'react';
+import { useHash, useLocalStorage } from '@mantine/hooks';
 import {
   AppShell,
   Badge,
@@ -19,16 +20,24 @@ import type { ConnectionStatus, EngineClient } from './engine/client';
 import { ModelScreen } from './screens/ModelScreen';
 import { TuneScreen } from './screens/TuneScreen';
 import { CompareScreen } from './screens/CompareScreen';
-import { RunsScreen } from './screens/RunsScreen';
+import { openedRunFrom, RunsScreen } from './screens/RunsScreen';
+import { formatRoute, parseRoute, SCREENS, type Route } from './state/route';
 import { ExportScreen } from './screens/ExportScreen';
 import { TrainScreen } from './screens/TrainScreen';
 import { ErrorBoundary } from './components/ErrorBoundary';
 import { useEventBacklog } from './hooks/useEventBacklog';
 import { useRunEvents, type OpenedRun } from './hooks/useRunEvents';
 
-/** The screens, in the order of the flow. */
-export const SCREENS = ['Model', 'Tune', 'Train', 'Compare', 'Export', 'Runs'] as const;
-export type Screen = (typeof SCREENS)[number];
+/** A model or run the address names could not be opened again: say so (the address stays, to retry). */
+function notifyRestore(what: 'model' | 'run', dir: string, why: string): void {
+  notifications.show({
+    color: 'red',
+    title: `Could not open the ${what} again`,
+    message: `${dir}: ${why}`,
+    autoClose: false,
+    ...({ 'data-testid': 'restore-problem' } as object),
+  });
+}
 
 /** A run ending (paused, finished, stopped or failed), whichever run it is. */
 const isRunEnd = (e: EngineEvent): e is RunEvent => e.type === 'run' && isTerminal(e.state);
@@ -66,14 +75,62 @@ function RuntimeInfo() {
 }
 
 export function App({ engine }: { engine: EngineClient }) {
-  const [active, setActive] = useState<Screen>('Model');
+  // Where the app is lives in the address ([Note: the hash, and no router] in state/route.ts).
+  const [hash, setHash] = useHash({ getInitialValueInEffect: false });
+  const route = parseRoute(hash);
+  const go = useCallback(
+    (patch: Partial<Route>) => setHash(formatRoute({ ...parseRoute(window.location.hash), ...patch })),
+    [setHash],
+  );
+  const active = route.screen;
   const [status, setStatus] = useState<{ s: ConnectionStatus; why?: string }>({ s: 'connecting' });
-  const [model, setModel] = useState<ModelReport | null>(null);
-  const [run, setRun] = useState<OpenedRun | null>(null);
+  const [opened, setOpened] = useState<ModelReport | null>(null);
+  const [openedRun, setOpenedRun] = useState<OpenedRun | null>(null);
+  const [restoring, setRestoring] = useState<string | null>(null);
+  // What the address names is what is open: after Back to a route without a run, no run is shown.
+  const model = opened && opened.summary.dir === route.model ? opened : null;
+  const run = openedRun && openedRun.dir === route.run ? openedRun : null;
   const view = useRunEvents(engine, run);
-  const [runsRoot, setRunsRoot] = useState('runs');
+  const [runsRoot, setRunsRoot] = useLocalStorage({
+    key: 'sampler-studio:runs-folder',
+    defaultValue: 'runs',
+    getInitialValueInEffect: false,
+  });
   const { setColorScheme } = useMantineColorScheme();
   const scheme = useComputedColorScheme('light');
+  // The model and run the address names, opened again after a reload, Back or a pasted address.
+  useEffect(() => {
+    const dir = route.model;
+    if (dir === null || opened?.summary.dir === dir) return;
+    let live = true;
+    setRestoring(`model ${dir}`);
+    engine
+      .request('models.open', { dir })
+      .then(
+        (r) => live && (r.ok ? setOpened(r) : notifyRestore('model', dir, r.problem?.message ?? 'cannot be used')),
+        (e: Error) => live && notifyRestore('model', dir, e.message),
+      )
+      .finally(() => live && setRestoring(null));
+    return () => {
+      live = false;
+    };
+  }, [engine, route.model, opened]);
+  useEffect(() => {
+    const dir = route.run;
+    if (dir === null || openedRun?.dir === dir) return;
+    let live = true;
+    setRestoring(`run ${dir}`);
+    engine
+      .request('runs.open', { run: dir })
+      .then(
+        (r) => live && setOpenedRun(openedRunFrom(dir, r)),
+        (e: Error) => live && notifyRestore('run', dir, e.message),
+      )
+      .finally(() => live && setRestoring(null));
+    return () => {
+      live = false;
+    };
+  }, [engine, route.run, openedRun]);
   useEffect(
     () =>
       engine.onStatus((s, why) => {
@@ -114,6 +171,11 @@ export function App({ engine }: { engine: EngineClient }) {
         <Group h="100%" px="md" justify="space-between">
           <Title order={3}>Sampler Studio</Title>
           <Group gap="xs">
+            {restoring && (
+              <Text size="sm" c="dimmed" data-testid="restoring">
+                opening {restoring}…
+              </Text>
+            )}
             {model && <Badge variant="outline">{model.summary.name}</Badge>}
             <Button
               size="compact-sm"
@@ -143,7 +205,7 @@ export function App({ engine }: { engine: EngineClient }) {
             label={screen}
             active={screen === active}
             aria-current={screen === active ? 'page' : undefined}
-            onClick={() => setActive(screen)}
+            onClick={() => go({ screen })}
           />
         ))}
       </AppShell.Navbar>
@@ -153,16 +215,25 @@ export function App({ engine }: { engine: EngineClient }) {
           {/* One screen at a time, each with a boundary of its own (see ErrorBoundary's note). */}
           <ErrorBoundary key={active} what={`The ${active} screen`}>
             {active === 'Model' && (
-              <ModelScreen engine={engine} onChosen={setModel} onContinue={() => setActive('Tune')} />
+              <ModelScreen
+                engine={engine}
+                model={model}
+                onChosen={(r) => {
+                  setOpened(r);
+                  go({ model: r.summary.dir });
+                }}
+                onContinue={() => go({ screen: 'Tune' })}
+              />
             )}
             {active === 'Tune' && (
               <TuneScreen
+                key={model?.summary.dir ?? 'no model'}
                 engine={engine}
                 model={model}
                 onStarted={(dir, iterations) => {
                   // Its `started` event came before this answer: the run is training (see useRunEvents).
-                  setRun({ dir, history: [], status: { state: 'started', iteration: 0, iterations } });
-                  setActive('Train');
+                  setOpenedRun({ dir, history: [], status: { state: 'started', iteration: 0, iterations } });
+                  go({ screen: 'Train', run: dir });
                 }}
               />
             )}
@@ -174,8 +245,8 @@ export function App({ engine }: { engine: EngineClient }) {
                 root={runsRoot}
                 setRoot={setRunsRoot}
                 onOpen={(opened) => {
-                  setRun(opened);
-                  setActive('Train');
+                  setOpenedRun(opened);
+                  go({ screen: 'Train', run: opened.dir });
                 }}
               />
             )}

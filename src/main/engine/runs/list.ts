@@ -1,9 +1,10 @@
 // The runs of a folder, as the Runs screen lists them, and deleting one (into `.trash/`).
 
-import { existsSync, mkdirSync, readdirSync, renameSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { RunSummary } from '../../../shared/protocol';
-import { isRun, readMetrics, readRunConfig } from './files';
+import { isRun, readMetrics, readProfile, readRunConfig, runPaths } from './files';
+import type { ProfileFile } from '../../../shared/run-files';
 import { runLockedBy } from './lock';
 
 /** The runs directly inside `root` (by name), skipping folders that are not readable runs. `active`: whether this engine trains a run now (a run another process trains, by its lock, is active too). */
@@ -15,27 +16,67 @@ export function listRuns(root: string, active: (run: string) => boolean): RunSum
     try {
       // (statSync throws for a dangling link or a folder it may not enter: skipped like the rest)
       if (!statSync(dir).isDirectory() || !isRun(dir)) continue;
-      const cfg = readRunConfig(dir);
-      const last = readMetrics(dir).pop() ?? null;
-      const l = cfg.learner;
-      const iteration = last?.['iteration'] ?? 0;
-      // A resumed run may have gone past the target it was started with.
-      out.push({
-        dir,
-        model: cfg.model.name,
-        intervention: l.intervention,
-        divergence: l.divergence,
-        conditioning: l.conditioning,
-        iteration,
-        iterations: Math.max(l.iterations, iteration),
-        last,
-        active: active(dir) || runLockedBy(dir) !== null,
-      });
+      out.push(runSummary(dir, readMetrics(dir), active(dir)));
     } catch {
       // not a readable run; skip it
     }
   }
   return out;
+}
+
+/** One run as the list shows it, from its config and metrics lines; `active`: this engine trains it (another process's lock counts too). */
+export function runSummary(dir: string, metrics: Record<string, number>[], active: boolean): RunSummary {
+  const cfg = readRunConfig(dir);
+  const last = metrics[metrics.length - 1] ?? null;
+  const l = cfg.learner;
+  const iteration = last?.['iteration'] ?? 0;
+  // A resumed run may have gone past the target it was started with.
+  return {
+    dir,
+    model: cfg.model.name,
+    intervention: l.intervention,
+    divergence: l.divergence,
+    conditioning: l.conditioning,
+    iteration,
+    iterations: Math.max(l.iterations, iteration),
+    last,
+    active: active || runLockedBy(dir) !== null,
+  };
+}
+
+/** The iterations of a run's evaluations on disk (a profile or a samples picture of each, in profiles/ and samples/), in order. */
+export function listEvaluations(dir: string): number[] {
+  const found = new Set<number>();
+  for (const sub of ['profiles', 'samples']) {
+    const d = join(dir, sub);
+    if (!existsSync(d)) continue;
+    for (const f of readdirSync(d)) {
+      const m = /^iter-(\d+)\.(json|png)$/.exec(f);
+      if (m) found.add(Number(m[1]));
+    }
+  }
+  return [...found].sort((a, b) => a - b);
+}
+
+/** One evaluation's profile and samples picture (base64 PNG), each null when its file is missing or unreadable. */
+export function readEvaluation(
+  dir: string,
+  iteration: number,
+): { iteration: number; profile: ProfileFile | null; pngBase64: string | null } {
+  const p = runPaths(dir);
+  let profile: ProfileFile | null = null;
+  try {
+    if (existsSync(p.profileAt(iteration))) profile = readProfile(p.profileAt(iteration));
+  } catch {
+    // a damaged profile: the picture may still be there
+  }
+  let pngBase64: string | null = null;
+  try {
+    if (existsSync(p.samplesAt(iteration))) pngBase64 = readFileSync(p.samplesAt(iteration)).toString('base64');
+  } catch {
+    // unreadable picture
+  }
+  return { iteration, profile, pngBase64 };
 }
 
 /** Moves a run into `.trash/` beside it (a rename: nothing is lost, the user can move it back); not while it trains, here (`active`) or in another process. */

@@ -23,12 +23,20 @@ export interface OpenedRun {
   dir: string;
   history: Record<string, number>[];
   status: RunStatus;
+  /** Iterations of the evaluations it had on disk (their pictures are fetched when shown). */
+  evaluations?: number[];
+  /** Its last evaluation's profile on disk. */
+  profile?: ProfileEvent | null;
 }
 
 export interface RunView {
   metrics: MetricsEvent[];
+  /** The latest evaluation's profile. */
   profile: ProfileEvent | null;
+  /** The sample pictures that arrived as events (those on disk are fetched by iteration). */
   samples: SamplesEvent[];
+  /** Iterations of every evaluation, on disk or arrived, in order. */
+  evaluations: number[];
   /** Its log lines and lifecycle changes, in arrival order. */
   journal: (LogEvent | RunEvent)[];
   status: RunStatus;
@@ -40,6 +48,7 @@ const NOTHING: RunView = {
   metrics: [],
   profile: null,
   samples: [],
+  evaluations: [],
   journal: [],
   status: { state: 'finished', iteration: 0, iterations: 0 },
 };
@@ -49,14 +58,21 @@ function opening(run: OpenedRun | null): RunView {
   const metrics: MetricsEvent[] = run.history
     .filter((m) => Number.isFinite(m['iteration']))
     .map((m) => ({ type: 'metrics', run: run.dir, iteration: m['iteration']!, metrics: m }));
-  return { metrics, profile: null, samples: [], journal: [], status: run.status };
+  return {
+    metrics,
+    profile: run.profile ?? null,
+    samples: [],
+    evaluations: run.evaluations ?? [],
+    journal: [],
+    status: run.status,
+  };
 }
 
 /** The view after a batch of the run's events. */
 export function applyRunEvents(v: RunView, batch: readonly RunScoped[]): RunView {
   let metrics = v.metrics;
   let copied = false;
-  let { profile, samples, journal, status } = v;
+  let { profile, samples, evaluations, journal, status } = v;
   for (const e of batch) {
     if (e.type === 'metrics') {
       const last = metrics[metrics.length - 1];
@@ -70,8 +86,11 @@ export function applyRunEvents(v: RunView, batch: readonly RunScoped[]): RunView
       }
       metrics.push(e);
     } else if (e.type === 'profile') profile = e;
-    else if (e.type === 'samples') samples = samples.concat(e);
-    else {
+    else if (e.type === 'samples') {
+      samples = samples.concat(e);
+      // A resumed run may evaluate an iteration again: one entry per iteration, in order.
+      if (!evaluations.includes(e.iteration)) evaluations = [...evaluations, e.iteration].sort((a, b) => a - b);
+    } else {
       journal = journal.concat(e);
       if (e.type === 'run')
         status = {
@@ -82,7 +101,7 @@ export function applyRunEvents(v: RunView, batch: readonly RunScoped[]): RunView
         };
     }
   }
-  return { metrics, profile, samples, journal, status };
+  return { metrics, profile, samples, evaluations, journal, status };
 }
 
 /** The events of `run` as they arrive, on top of what it was opened with; a new `run` object starts over. */

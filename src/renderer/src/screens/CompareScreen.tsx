@@ -3,7 +3,7 @@
 // KID's ± std) and NFE, with each row's samples side by side; the temperature slider re-evaluates
 // the policy.
 
-import { useState } from 'react';
+import { useRef, useState } from 'react';
 import {
   Alert,
   Button,
@@ -19,7 +19,8 @@ import {
   Text,
   TextInput,
 } from '@mantine/core';
-import type { ComparisonResult } from '../../../shared/protocol';
+import { ComparisonResultSchema, type ComparisonResult } from '../../../shared/protocol';
+import { useLocalStorage } from '@mantine/hooks';
 import { BAND_METRICS, EVAL_METRICS, evalRunKey, formatMetric, isBetter, metricInfo } from '../../../shared/metrics';
 import type { EngineClient } from '../engine/client';
 import { RunHeader } from '../components/RunHeader';
@@ -53,21 +54,100 @@ function cell(summary: Record<string, number>, k: string): string {
 /** The guided-evaluation counts have no summary key: they are shown the way a run's `eval/nfe` is. */
 const NFE = evalRunKey('nfe');
 
+/** A run's comparison as kept in the browser: its settings and its last result ([Note: kept comparisons]). */
+interface KeptComparison {
+  n: number | string;
+  grid: string;
+  bestConstant: boolean;
+  temperature: number;
+  result: ComparisonResult | null;
+  /** When it was saved (ms since 1970): the oldest go first when too many are kept. */
+  savedAt: number;
+}
+const FRESH: KeptComparison = { n: 2000, grid: '', bestConstant: true, temperature: 1, result: null, savedAt: 0 };
+const PREFIX = 'sampler-studio:compare:';
+/** How many runs' comparisons are kept (each with its sample pictures, ~0.1–0.3 MB). */
+const KEEP = 12;
+
+// [Note: kept comparisons]
+// A comparison is minutes of work: its settings and result are saved in localStorage under the run's
+// directory, so leaving the screen or reloading shows it again. What is read back is checked by the
+// protocol's own ComparisonResultSchema (anything else reads as no result). The pictures make an
+// entry large, so only the KEEP most recent runs' comparisons are kept (pruneComparisons).
+export function keptComparison(raw: unknown): KeptComparison {
+  if (typeof raw !== 'object' || raw === null) return FRESH;
+  const r = raw as Record<string, unknown>;
+  const result = ComparisonResultSchema.safeParse(r['result']);
+  return {
+    n: typeof r['n'] === 'number' || typeof r['n'] === 'string' ? r['n'] : FRESH.n,
+    grid: typeof r['grid'] === 'string' ? r['grid'] : FRESH.grid,
+    bestConstant: typeof r['bestConstant'] === 'boolean' ? r['bestConstant'] : FRESH.bestConstant,
+    temperature:
+      typeof r['temperature'] === 'number' && r['temperature'] >= 0.25 && r['temperature'] <= 2
+        ? r['temperature']
+        : FRESH.temperature,
+    result: result.success ? result.data : null,
+    savedAt: typeof r['savedAt'] === 'number' ? r['savedAt'] : 0,
+  };
+}
+
+/** Drops all but the KEEP most recently saved comparisons. */
+function pruneComparisons(): void {
+  try {
+    const entries: [string, number][] = [];
+    for (let i = 0; i < localStorage.length; i++) {
+      const k = localStorage.key(i);
+      if (k?.startsWith(PREFIX))
+        entries.push([k, keptComparison(JSON.parse(localStorage.getItem(k) ?? 'null')).savedAt]);
+    }
+    entries.sort((a, b) => b[1] - a[1]);
+    for (const [k] of entries.slice(KEEP)) localStorage.removeItem(k);
+  } catch {
+    // storage blocked: nothing is kept anyway
+  }
+}
+
 export function CompareScreen({ engine, run }: { engine: EngineClient; run: string | null }) {
-  const [result, setResult] = useState<ComparisonResult | null>(null);
+  const [kept, setKept] = useLocalStorage<KeptComparison>({
+    key: `${PREFIX}${run ?? ''}`,
+    defaultValue: FRESH,
+    getInitialValueInEffect: false,
+    deserialize: (text) => {
+      try {
+        return keptComparison(text === undefined ? null : JSON.parse(text));
+      } catch {
+        return FRESH;
+      }
+    },
+  });
+  const { result, temperature, n, grid, bestConstant } = kept;
+  const keep = (patch: Partial<KeptComparison>): void => setKept((k) => ({ ...k, ...patch, savedAt: Date.now() }));
+  const setResult = (r: ComparisonResult): void => {
+    keep({ result: r });
+    pruneComparisons();
+  };
+  const setTemperature = (t: number): void => keep({ temperature: t });
+  const setN = (v: number | string): void => keep({ n: v });
+  const setGrid = (v: string): void => keep({ grid: v });
+  const setBestConstant = (v: boolean): void => keep({ bestConstant: v });
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
-  const [temperature, setTemperature] = useState(1);
-  const [n, setN] = useState<number | string>(2000);
-  const [grid, setGrid] = useState('');
-  const [bestConstant, setBestConstant] = useState(true);
+  const running = useRef(false);
+  const queued = useRef<number | null>(null);
   if (!run) return <Alert color="yellow">Train a policy first (Tune → Train).</Alert>;
   const nError =
     Number.isInteger(Number(n)) && Number(n) >= 100 && Number(n) <= 100_000
       ? null
       : 'a whole number from 100 to 100,000';
 
+  // One evaluation at a time; a temperature chosen meanwhile is evaluated next (the latest wins),
+  // so the slider never locks (it disabled itself after the first key press while it re-ran).
   const evaluate = async (tau: number): Promise<void> => {
+    if (running.current) {
+      queued.current = tau;
+      return;
+    }
+    running.current = true;
     setBusy(true);
     setError(null);
     try {
@@ -83,9 +163,15 @@ export function CompareScreen({ engine, run }: { engine: EngineClient; run: stri
     } catch (e) {
       setError((e as Error).message);
     } finally {
+      running.current = false;
       setBusy(false);
+      const next = queued.current;
+      queued.current = null;
+      if (next !== null && next !== tau) void evaluate(next);
     }
   };
+  // The table on screen no longer answers the settings (another τ, n, grid or search, or a re-run under way).
+  const stale = result !== null && (busy || result.temperature !== temperature || result.n !== Number(n));
   const keys = result ? columns(result) : [];
   const best = Object.fromEntries(keys.map((k) => [k, result ? bestRow(result, k) : -1]));
   const labels = (better: 'lower' | 'higher'): string =>
@@ -127,7 +213,6 @@ export function CompareScreen({ engine, run }: { engine: EngineClient; run: stri
           value={temperature}
           onChange={setTemperature}
           onChangeEnd={(t) => result && void evaluate(t)}
-          disabled={busy}
           thumbLabel="policy temperature"
           maw={420}
         />
@@ -139,7 +224,20 @@ export function CompareScreen({ engine, run }: { engine: EngineClient; run: stri
       )}
       {result && (
         <>
-          <Table striped withTableBorder data-testid="compare-table">
+          {stale && (
+            <Text size="sm" c="orange" data-testid="compare-stale">
+              {busy
+                ? `Evaluating${queued.current !== null ? ` (then τ = ${queued.current.toFixed(2)})` : ''}… the table below is for τ = ${result.temperature.toFixed(2)}, n = ${result.n}.`
+                : `Out of date: the table is for τ = ${result.temperature.toFixed(2)}, n = ${result.n}; evaluate again for the settings above.`}
+            </Text>
+          )}
+          <Table
+            striped
+            withTableBorder
+            data-testid="compare-table"
+            data-stale={stale}
+            style={stale ? { opacity: 0.55 } : undefined}
+          >
             <Table.Thead>
               <Table.Tr>
                 <Table.Th>method</Table.Th>

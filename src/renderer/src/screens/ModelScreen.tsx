@@ -1,7 +1,7 @@
 // Screen 1 — Model: the bundled models, any model directory opened by path, and for the chosen one
 // its manifest facts or its validation report (what is wrong and how to fix it).
 
-import { useEffect, useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import {
   Alert,
   Badge,
@@ -21,18 +21,27 @@ import {
 import type { ModelReport, ModelSummary } from '../../../shared/protocol';
 import type { EngineClient } from '../engine/client';
 
+/** `model`: the model open in the app (kept across screens and reloads); its facts show until another is opened here. */
 export function ModelScreen({
   engine,
+  model,
   onChosen,
   onContinue,
 }: {
   engine: EngineClient;
+  model: ModelReport | null;
   onChosen: (report: ModelReport) => void;
   onContinue: () => void;
 }) {
   const [models, setModels] = useState<ModelSummary[] | null>(null);
   const [listError, setListError] = useState<string | null>(null);
-  const [report, setReport] = useState<ModelReport | null>(null);
+  const [opened, setReport] = useState<ModelReport | null>(null);
+  const report = opened ?? model;
+  // What an Open did is shown where the user looks: the facts (or the problem) scroll into view.
+  const outcome = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    if (opened) outcome.current?.scrollIntoView({ behavior: 'smooth', block: 'nearest' });
+  }, [opened]);
   const [opening, setOpening] = useState<string | null>(null);
   const [path, setPath] = useState('');
 
@@ -129,40 +138,42 @@ export function ModelScreen({
           </Button>
         </Group>
       </form>
-      {report && !report.ok && (
-        <Alert
-          color="red"
-          title={`${report.summary.name ?? report.summary.id} cannot be used`}
-          data-testid="model-problem"
-        >
-          <Text size="sm">{report.problem?.message}</Text>
-          {report.problem?.key && (
-            <Text size="xs" mt={4}>
-              manifest key: <code>{report.problem.key}</code>
-            </Text>
-          )}
-        </Alert>
-      )}
-      {report?.ok && report.facts && (
-        <Card withBorder data-testid="model-facts">
-          <Title order={4} mb="xs">
-            {report.summary.name} — ready
-          </Title>
-          <Table striped>
-            <Table.Tbody>
-              {Object.entries(report.facts).map(([k, v]) => (
-                <Table.Tr key={k}>
-                  <Table.Td>{k}</Table.Td>
-                  <Table.Td>{v === null ? '—' : String(v)}</Table.Td>
-                </Table.Tr>
-              ))}
-            </Table.Tbody>
-          </Table>
-          <Button mt="md" onClick={onContinue}>
-            Tune a sampler for {report.summary.name} →
-          </Button>
-        </Card>
-      )}
+      <div ref={outcome}>
+        {report && !report.ok && (
+          <Alert
+            color="red"
+            title={`${report.summary.name ?? report.summary.id} cannot be used`}
+            data-testid="model-problem"
+          >
+            <Text size="sm">{report.problem?.message}</Text>
+            {report.problem?.key && (
+              <Text size="xs" mt={4}>
+                manifest key: <code>{report.problem.key}</code>
+              </Text>
+            )}
+          </Alert>
+        )}
+        {report?.ok && report.facts && (
+          <Card withBorder data-testid="model-facts">
+            <Title order={4} mb="xs">
+              {report.summary.name} — ready
+            </Title>
+            <Table striped>
+              <Table.Tbody>
+                {Object.entries(report.facts).map(([k, v]) => (
+                  <Table.Tr key={k}>
+                    <Table.Td>{k}</Table.Td>
+                    <Table.Td>{v === null ? '—' : String(v)}</Table.Td>
+                  </Table.Tr>
+                ))}
+              </Table.Tbody>
+            </Table>
+            <Button mt="md" onClick={onContinue}>
+              Tune a sampler for {report.summary.name} →
+            </Button>
+          </Card>
+        )}
+      </div>
     </Stack>
   );
 }

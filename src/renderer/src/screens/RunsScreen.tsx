@@ -20,7 +20,7 @@ import {
   Title,
 } from '@mantine/core';
 import { notifications } from '@mantine/notifications';
-import type { RunSummary } from '../../../shared/protocol';
+import type { Methods, RunSummary } from '../../../shared/protocol';
 import { COMPARABLE_RUN_METRICS, evalRunKey, formatMetric, HEADLINE_METRIC, metricInfo } from '../../../shared/metrics';
 import type { EngineClient } from '../engine/client';
 import type { OpenedRun, RunStatus } from '../hooks/useRunEvents';
@@ -38,6 +38,17 @@ export function listedStatus(r: RunSummary): RunStatus {
     state: r.active ? 'started' : r.iteration >= r.iterations ? 'finished' : 'stopped',
     iteration: r.iteration,
     iterations: r.iterations,
+  };
+}
+
+/** A run opened from disk (runs.open): its history, where it stands, its evaluations and last profile. */
+export function openedRunFrom(dir: string, r: Methods['runs.open']['result']): OpenedRun {
+  return {
+    dir,
+    history: r.metrics,
+    status: listedStatus(r.summary),
+    evaluations: r.evaluations,
+    profile: r.profile ? { type: 'profile', run: dir, ...r.profile } : null,
   };
 }
 
@@ -124,21 +135,19 @@ export function RunsScreen({
 
   const open = async (r: RunSummary): Promise<void> => {
     try {
-      const h = await engine.request('runs.metrics', { run: r.dir });
-      onOpen({ dir: r.dir, history: h.metrics, status: listedStatus(r) });
+      onOpen(openedRunFrom(r.dir, await engine.request('runs.open', { run: r.dir })));
     } catch (e) {
       setError((e as Error).message);
     }
   };
   const resume = async (r: RunSummary): Promise<void> => {
     try {
-      const h = await engine.request('runs.metrics', { run: r.dir });
+      const h = await engine.request('runs.open', { run: r.dir });
       const target = Math.max(r.iterations, r.iteration + Number(more));
       await engine.request('train.resume', { run: r.dir, iterations: target });
       // Its `started` event came before this answer: the run is training (see useRunEvents).
       onOpen({
-        dir: r.dir,
-        history: h.metrics,
+        ...openedRunFrom(r.dir, h),
         status: { state: 'started', iteration: r.iteration, iterations: target },
       });
     } catch (e) {

@@ -3,7 +3,7 @@
 // back). The events come from the app's useRunEvents (batched ~10 Hz); whether the run is training,
 // paused, finished, stopped or failed is the state of its last run event.
 
-import { memo, useMemo, useState } from 'react';
+import { memo, useEffect, useMemo, useState } from 'react';
 import {
   Alert,
   Button,
@@ -20,6 +20,7 @@ import {
 import { isTerminal, type MetricsEvent, type RunState } from '../../../shared/events';
 import { TRAIN_CHARTS, type MetricInfo } from '../../../shared/metrics';
 import type { EngineClient } from '../engine/client';
+import type { Methods } from '../../../shared/protocol';
 import type { RunStatus, RunView } from '../hooks/useRunEvents';
 import { useStaggered } from '../hooks/useStaggered';
 import { LineChart } from '../components/LineChart';
@@ -55,6 +56,32 @@ const TrainChart = memo(function TrainChart({ info, metrics }: { info: MetricInf
   );
 });
 
+/** What an evaluation showed: its samples picture and profile, from the run's events or else read from its files. */
+function useEvaluation(
+  engine: EngineClient,
+  run: string | null,
+  view: RunView,
+  iteration: number | undefined,
+): { png: string | null; profile: { actions: number[]; sigmas: number[]; profile: number[][] } | null } {
+  const live = view.samples.findLast((e) => e.iteration === iteration);
+  const liveProfile = view.profile?.iteration === iteration ? view.profile : null;
+  const [read, setRead] = useState<(Methods['runs.evaluation']['result'] & { run: string }) | null>(null);
+  const complete = live !== undefined && liveProfile !== null;
+  useEffect(() => {
+    if (run === null || iteration === undefined || complete) return;
+    let current = true;
+    engine.request('runs.evaluation', { run, iteration }).then(
+      (r) => current && setRead({ ...r, run }),
+      () => current && setRead(null), // its files are gone: the screen says there is nothing to show
+    );
+    return () => {
+      current = false;
+    };
+  }, [engine, run, iteration, complete]);
+  const fromDisk = read && read.run === run && read.iteration === iteration ? read : null;
+  return { png: live?.pngBase64 ?? fromDisk?.pngBase64 ?? null, profile: liveProfile ?? fromDisk?.profile ?? null };
+}
+
 /** `view`: the run's events, collected by the app (useRunEvents) so leaving this screen loses nothing. */
 export function TrainScreen({ engine, run, view }: { engine: EngineClient; run: string | null; view: RunView }) {
   const [pick, setPick] = useState<number | null>(null);
@@ -65,6 +92,10 @@ export function TrainScreen({ engine, run, view }: { engine: EngineClient; run: 
   const [actionError, setActionError] = useState<string | null>(null);
   // The charts mount one per task (a long run's ten charts at once would be one long task).
   const charts = useStaggered(TRAIN_CHARTS.length);
+  // The evaluation on show: the latest, or the one the slider picked (its picture and profile).
+  const evals = view.evaluations;
+  const shownAt = pick === null ? evals[evals.length - 1] : evals[Math.min(pick, evals.length - 1)];
+  const shown = useEvaluation(engine, run, view, shownAt);
   if (!run) return <Alert color="yellow">Start a training run on the Tune screen.</Alert>;
   const { status } = view;
   const pending = asked !== null && asked.status === status ? asked.what : null;
@@ -102,8 +133,6 @@ export function TrainScreen({ engine, run, view }: { engine: EngineClient; run: 
       ? view.metrics.reduce((s, m) => s + (m.metrics['time/iteration_s'] ?? 0), 0) / view.metrics.length
       : null;
   const eta = perIt !== null && training ? perIt * (target - done) : null;
-  const shown =
-    pick === null ? view.samples[view.samples.length - 1] : view.samples[Math.min(pick, view.samples.length - 1)];
   return (
     <Stack gap="md">
       <Group justify="space-between">
@@ -190,34 +219,43 @@ export function TrainScreen({ engine, run, view }: { engine: EngineClient; run: 
         )}
       </SimpleGrid>
       <SimpleGrid cols={{ base: 1, md: 2 }}>
-        {view.profile ? (
-          <ProfileHeatmap actions={view.profile.actions} sigmas={view.profile.sigmas} profile={view.profile.profile} />
+        {shown.profile ? (
+          <div>
+            <Text size="sm" fw={500}>
+              Profile — iteration {shownAt}
+            </Text>
+            <ProfileHeatmap
+              actions={shown.profile.actions}
+              sigmas={shown.profile.sigmas}
+              profile={shown.profile.profile}
+            />
+          </div>
         ) : (
           <Text c="dimmed">The profile appears at the first evaluation.</Text>
         )}
         <div>
           <Text size="sm" fw={500}>
-            Samples (fixed seed){shown && ` — iteration ${shown.iteration}`}
+            Samples (fixed seed){shownAt !== undefined && ` — iteration ${shownAt}`}
           </Text>
-          {shown ? (
+          {shown.png ? (
             <Image
-              src={`data:image/png;base64,${shown.pngBase64}`}
-              alt={`samples at iteration ${shown.iteration}`}
+              src={`data:image/png;base64,${shown.png}`}
+              alt={`samples at iteration ${shownAt}`}
               data-testid="samples"
               maw={420}
             />
           ) : (
             <Text c="dimmed">Samples appear at each evaluation.</Text>
           )}
-          {view.samples.length > 1 && (
+          {evals.length > 1 && (
             <Slider
               mt="sm"
               min={0}
-              max={view.samples.length - 1}
-              value={pick ?? view.samples.length - 1}
+              max={evals.length - 1}
+              value={pick ?? evals.length - 1}
               onChange={setPick}
-              label={(i) => `iteration ${view.samples[i]?.iteration}`}
-              aria-label="evaluation to show"
+              label={(i) => `iteration ${evals[i]}`}
+              thumbLabel="evaluation to show"
             />
           )}
         </div>

@@ -2,7 +2,8 @@
 // training budget; every other learner setting under "Advanced". Every field, its bounds, default
 // and help come from the learner's one schema (shared/learner-config.ts).
 
-import { useEffect, useMemo, useState } from 'react';
+import { useMemo, useState } from 'react';
+import { useLocalStorage } from '@mantine/hooks';
 import { Alert, Button, Collapse, Group, SegmentedControl, Stack, Text, TextInput, Title } from '@mantine/core';
 import type { ModelReport } from '../../../shared/protocol';
 import {
@@ -26,6 +27,32 @@ function formValues(intervention: Intervention, kind: DataKind): Record<string, 
   return Object.fromEntries(FIELD_KEYS.map((k) => [k, formValueOf(LEARNER_FIELDS[k], d[k])]));
 }
 
+/** What the form held for a model, as saved: kept per model across screens and reloads ([Note: kept settings]). */
+interface SavedTune {
+  values: Record<string, FormValue>;
+  runDir: string;
+}
+
+// [Note: kept settings]
+// The form is saved in the browser's localStorage under the model's directory, on every change, and
+// read back when the screen opens for that model (Mantine's useLocalStorage). What is read is
+// unknown until checked: only the schema's fields, each a string, number, boolean or null, over the
+// defaults; an intervention the model cannot take (cfg on an unconditional model) falls back to the
+// defaults.
+export function savedTune(raw: unknown, defaults: SavedTune, conditional: boolean): SavedTune {
+  if (typeof raw !== 'object' || raw === null) return defaults;
+  const r = raw as { values?: unknown; runDir?: unknown };
+  const values = { ...defaults.values };
+  if (typeof r.values === 'object' && r.values !== null)
+    for (const k of FIELD_KEYS) {
+      const v = (r.values as Record<string, unknown>)[k];
+      if (v === null || ['string', 'number', 'boolean'].includes(typeof v)) values[k] = v as FormValue;
+    }
+  if (!INTERVENTIONS.includes(values['intervention'] as Intervention)) return defaults;
+  if (values['intervention'] === 'cfg' && !conditional) return defaults;
+  return { values, runDir: typeof r.runDir === 'string' ? r.runDir : '' };
+}
+
 export function TuneScreen({
   engine,
   model,
@@ -35,15 +62,35 @@ export function TuneScreen({
   model: ModelReport | null;
   onStarted: (run: string, iterations: number) => void;
 }) {
-  // Image models have their own defaults ([Note: image defaults] in shared/learner-config.ts).
+  // Image models have their own defaults ([Note: image defaults] in shared/learner-config.ts); an
+  // unconditional model starts on gamma (it cannot take guidance).
   const kind = dataKindOf(model?.summary.shape ?? []);
-  const [values, setValues] = useState<Record<string, FormValue>>(() => formValues('cfg', kind));
+  const conditional = (model?.summary.numClasses ?? 0) > 0;
+  const defaults = useMemo<SavedTune>(
+    () => ({ values: formValues(conditional ? 'cfg' : 'gamma', kind), runDir: '' }),
+    [conditional, kind],
+  );
+  // Kept per model (the screen is keyed by it in App): [Note: kept settings].
+  const [saved, setSaved] = useLocalStorage<SavedTune>({
+    key: `sampler-studio:tune:${model?.summary.dir ?? ''}`,
+    defaultValue: defaults,
+    getInitialValueInEffect: false,
+    deserialize: (text) => {
+      try {
+        return savedTune(text === undefined ? null : JSON.parse(text), defaults, conditional);
+      } catch {
+        return defaults;
+      }
+    },
+  });
+  const { values, runDir } = saved;
+  const setValues = (f: (old: Record<string, FormValue>) => Record<string, FormValue>): void =>
+    setSaved((s) => ({ ...s, values: f(s.values) }));
+  const setRunDir = (d: string): void => setSaved((s) => ({ ...s, runDir: d }));
   const [advanced, setAdvanced] = useState(false);
-  const [runDir, setRunDir] = useState('');
   const [error, setError] = useState<string | null>(null);
   const [starting, setStarting] = useState(false);
   const intervention = values['intervention'] as Intervention;
-  const conditional = (model?.summary.numClasses ?? 0) > 0;
 
   // What differs from the intervention's defaults is what the user chose: only that is sent, and the
   // engine fills in the rest from the same schema.
@@ -89,7 +136,6 @@ export function TuneScreen({
     }));
   };
   const choose = (i: Intervention): void => follow(i, kind);
-  useEffect(() => follow(intervention, kind), [kind]); // only a change of the model's kind resets these
 
   const start = async (): Promise<void> => {
     if (!model) return;
