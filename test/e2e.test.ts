@@ -74,6 +74,14 @@ test('web mode: the Tune form offers an image model its own defaults, and a poin
   assert.equal(await page.getByLabel('Trajectories per iteration').inputValue(), '256');
   assert.equal(await page.getByLabel('Training iterations').inputValue(), '100');
   assert.match(await page.getByLabel('Action values').inputValue(), /^1, ?1\.125, ?1\.25, ?1\.375, ?1\.5/);
+  // An unconditional model cannot take guidance: its form starts on gamma, ready to start (issue 15:
+  // cfg stayed selected and Start was disabled).
+  await tuneFor('swissroll');
+  assert.equal(
+    await page.getByTestId('field-intervention').locator('input[type="radio"]:checked').getAttribute('value'),
+    'gamma',
+  );
+  assert.equal(await page.getByRole('button', { name: 'Start training' }).isDisabled(), false);
   await tuneFor('gmm-ring8');
   assert.equal(await page.getByLabel('Trajectories per iteration').inputValue(), '1024');
   assert.equal(await page.getByLabel('Training iterations').inputValue(), '150');
@@ -120,6 +128,14 @@ test('web mode: tune a CFG policy with reverse KL by clicks, watch it learn', as
   await page.screenshot({ path: join(SHOTS, 'tune-advanced.png'), fullPage: true });
   await page.getByRole('button', { name: 'Start training' }).click();
   await page.getByRole('heading', { name: 'Train' }).waitFor({ timeout: 30_000 });
+  // Inside an iteration its phase shows with its own progress, and the line has elapsed time (issue 15).
+  const phase = page.getByTestId('train-phase');
+  await phase.waitFor({ timeout: 60_000 });
+  assert.match(
+    await phase.innerText(),
+    /^iteration [1-6]: (rollout|encoding expert states|discriminator( warm-up)?|PPO update|periodic evaluation|final evaluation) · [\d,]+ \/ [\d,]+ (trajectories|states|steps|epochs|samples)/,
+  );
+  assert.match(await page.getByTestId('train-progress').innerText(), /elapsed 0:0\d:\d\d/);
   // Chart points grow as iterations finish.
   const entropy = page.getByTestId('chart-charts/entropy');
   await page.waitForFunction(
@@ -180,6 +196,11 @@ test('web mode: compare the learned policy with the best constant guidance, sear
   await page.getByLabel('Samples per row').fill('1000');
   assert.ok(await page.getByRole('checkbox', { name: /Search the best constant/ }).isChecked());
   await page.getByRole('button', { name: 'Evaluate', exact: true }).click();
+  // Minutes of work say where they stand (issue 15: a bare spinner): the row under way and its own progress.
+  await page
+    .getByTestId('compare-progress')
+    .filter({ hasText: /^row \d+ of \d+: .+ · [\d,]+ \/ [\d,]+ (samples|grid cells) · elapsed \d+:\d\d:\d\d/ })
+    .waitFor({ timeout: 60_000 });
   const table = page.getByTestId('compare-table');
   await table.waitFor({ timeout: 120_000 });
   const text = await table.innerText();

@@ -478,14 +478,43 @@ test('training emits progress, metrics, profile and samples events that pass the
   assert.equal(m1!['eval/fid'], undefined, 'no final evaluation before the last iteration');
   for (const k of ['eval/fid', 'eval/precision', 'eval/recall', 'eval/nfe']) assert.ok(Number.isFinite(m2![k]), k);
   assert.notEqual(m2!['eval/fid'], m2!['periodic/fid'], '200 samples and 100 give different estimates');
+  // One progress event per finished iteration, and inside each iteration its phases ([Note: phases]
+  // in apps/train.ts; issue 15: the first iteration was a silent "iteration 0" for minutes).
+  const ends = of('progress').filter((e) => e.phase === undefined);
   assert.deepEqual(
-    of('progress').map((e) => [e.done, e.total]),
+    ends.map((e) => [e.done, e.total]),
     [
       [1, 2],
       [2, 2],
     ],
   );
-  assert.equal(of('progress')[1]!.etaSeconds, 0);
+  assert.equal(ends[1]!.etaSeconds, 0);
+  const phases = (iteration: number): string[] => [
+    ...new Set(
+      of('progress')
+        .filter((e) => e.phase?.iteration === iteration)
+        .map((e) => e.phase!.label),
+    ),
+  ];
+  assert.deepEqual(phases(1), [
+    'rollout',
+    'encoding expert states',
+    'discriminator warm-up',
+    'PPO update',
+    'periodic evaluation',
+  ]);
+  assert.deepEqual(phases(2), [
+    'rollout',
+    'encoding expert states',
+    'discriminator',
+    'PPO update',
+    'periodic evaluation',
+    'final evaluation',
+  ]);
+  for (const e of of('progress'))
+    if (e.phase) assert.ok(e.phase.done >= 0 && e.phase.done <= e.phase.total, JSON.stringify(e.phase));
+  const warmup = of('progress').filter((e) => e.phase?.label === 'discriminator warm-up');
+  assert.equal(warmup[0]!.phase!.total, tiny('cfg').discriminatorInitSteps + tiny('cfg').discriminatorSteps);
   const profiles = of('profile');
   assert.equal(profiles.length, 2);
   assert.equal(profiles[0]!.profile.length, 18);

@@ -22,7 +22,7 @@ import type { Learner } from '../src/main/engine/learner/learner';
 import { policyRecipe, recipeParameter, recipeSettings, RecipeError } from '../src/main/engine/learner/recipe';
 import type { PolicyStates } from '../src/main/engine/learner/rollout';
 import { evaluatePolicy } from '../src/main/engine/apps/evaluate-policy';
-import { comparePolicy } from '../src/main/engine/apps/compare';
+import { comparePolicy, type CompareProgress } from '../src/main/engine/apps/compare';
 import { evaluateSamples, referenceFor } from '../src/main/engine/metrics/evaluate';
 import { extractorForModel } from '../src/main/engine/metrics/features';
 import { generate, resolveSettings } from '../src/main/engine/samplers/generate';
@@ -404,6 +404,45 @@ test('Compare has the recipe row: the recipe of seed + 2, sampled with the same 
       ['edm-stochastic', 'EDM stochastic (ImageNet-64 S_churn, S_tmin, S_tmax; S_noise 1 as the policy)'],
     ],
   );
+});
+
+test('Compare reports its progress row by row, and a second comparison at another τ reuses the rows that do not depend on the policy (issue 15)', async () => {
+  const cache = new Map<string, unknown>();
+  const seen: CompareProgress[] = [];
+  const o = { n: 100, seed: 5, metrics: ['fid' as const], bestConstant: true, cache };
+  const a = await comparePolicy(ring, runDir, { ...o, temperature: 1, onProgress: (p) => seen.push(p) });
+  const labels = [...new Set(seen.map((p) => p.label))];
+  assert.deepEqual(labels, [
+    'policy (τ=1)',
+    'recipe: the mean action per level',
+    'search for the best constant and interval',
+    ...a.rows.slice(1).map((r) => r.name),
+  ]);
+  for (let i = 1; i < seen.length; i++) assert.ok(seen[i]!.done >= seen[i - 1]!.done, 'rows done never go back');
+  for (const p of seen) assert.ok(p.done < p.total && p.step.done <= p.step.total, JSON.stringify(p));
+  const search = seen.filter((p) => p.label.startsWith('search'));
+  assert.equal(search[search.length - 1]!.step.unit, 'grid cells');
+  // Another τ: the policy and its recipe are new, the rest is the same rows, and the search is not run again.
+  const again: CompareProgress[] = [];
+  const b = await comparePolicy(ring, runDir, { ...o, temperature: 0.8, onProgress: (p) => again.push(p) });
+  assert.deepEqual(
+    b.rows.map((r) => r.kind),
+    a.rows.map((r) => r.kind),
+  );
+  assert.notDeepEqual(b.rows[0]!.summary, a.rows[0]!.summary, 'the policy at τ = 0.8 is another sampler');
+  for (const kind of ['plain', 'best-constant', 'best-interval'])
+    assert.deepEqual(
+      b.rows.find((r) => r.kind === kind),
+      a.rows.find((r) => r.kind === kind),
+      kind,
+    );
+  assert.ok(
+    !again.some((p) => p.label.startsWith('search') || p.label === 'no guidance / plain'),
+    'nothing recomputed',
+  );
+  // The same rows computed afresh (no cache) are these numbers: a kept row is the row.
+  const fresh = await comparePolicy(ring, runDir, { ...o, temperature: 0.8 });
+  assert.deepEqual(fresh.rows, b.rows);
 });
 
 // ---- train --init-from-grid ----------------------------------------------------------------------

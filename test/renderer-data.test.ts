@@ -131,6 +131,7 @@ test("a run's view: its state comes from run events; a resumed run's metrics rep
     samples: [],
     evaluations: [],
     journal: [],
+    progress: null,
     status: { state: 'started', iteration: 0, iterations: 3 },
   };
   const metrics = (iteration: number) => ({ type: 'metrics' as const, run, iteration, metrics: { iteration } });
@@ -166,4 +167,14 @@ test("a run's view: its state comes from run events; a resumed run's metrics rep
 test('a log range ends on one significant digit, where the log ticks start', () => {
   assert.deepEqual(paddedRange(0.01, 0.01, true), [0.007, 0.02]);
   assert.deepEqual(paddedRange(0.0336, 0.127, true), [0.03, 0.2]);
+});
+
+test('durations read as h:mm:ss', async () => {
+  const { clock } = await import('../src/shared/clock');
+  assert.equal(clock(0), '0:00:00');
+  assert.equal(clock(59.6), '0:01:00');
+  assert.equal(clock(3725), '1:02:05');
+  assert.equal(clock(40 * 3600), '40:00:00');
+  assert.equal(clock(NaN), '–:––:––');
+  assert.equal(clock(-1), '–:––:––');
 });

@@ -6,6 +6,7 @@ import { existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { EngineEvent } from '../shared/events';
+import { clock } from '../shared/clock';
 
 /** An error the user can fix: printed without a stack trace, exit code 2. */
 export class UsageError extends Error {}
@@ -123,6 +124,7 @@ export function num(
 /** Where output goes: result objects to stdout, events to stderr. */
 export class Reporter {
   private lastDraw = 0;
+  private lastPhaseLine = 0;
   constructor(readonly json: boolean) {}
 
   event(e: EngineEvent): void {
@@ -134,14 +136,22 @@ export class Reporter {
         const w = 30;
         const f = e.total > 0 ? e.done / e.total : 0;
         const bar = '█'.repeat(Math.round(f * w)).padEnd(w, '·');
-        const eta = e.etaSeconds === null ? '' : ` eta ${e.etaSeconds.toFixed(1)}s`;
+        const eta = e.etaSeconds === null ? '' : ` eta ${clock(e.etaSeconds)}`;
+        const p = e.phase;
+        const phase = p ? ` · ${p.label} ${Math.floor(p.done)}/${p.total} ${p.unit}` : '';
         process.stderr.write(
-          `\r${e.task} ${bar} ${(f * 100).toFixed(0).padStart(3)}% ${e.done}/${e.total} ${e.unit} ${e.elapsedSeconds.toFixed(1)}s${eta}  `,
+          `\r${e.task} ${bar} ${(f * 100).toFixed(0).padStart(3)}% ${e.done}/${e.total} ${e.unit} ${clock(e.elapsedSeconds)}${eta}${phase}\x1b[K`,
         );
         if (e.done >= e.total) process.stderr.write('\n');
       } else if (e.type === 'log') process.stderr.write(`${e.level}: ${e.message}\n`);
       // Metrics, profiles and sample pictures are for machines (and files): JSON lines only.
     } else {
+      // A phase's progress inside an iteration: one line a second is plenty in a log file.
+      if (e.type === 'progress' && e.phase && e.phase.done > 0 && e.phase.done < e.phase.total) {
+        const now = performance.now();
+        if (now - this.lastPhaseLine < 1000) return;
+        this.lastPhaseLine = now;
+      }
       // A sample picture's bytes stay in its PNG file: the line names the path.
       const line = e.type === 'samples' ? { type: e.type, run: e.run, iteration: e.iteration, path: e.path } : e;
       process.stderr.write(JSON.stringify(line) + '\n');

@@ -12,6 +12,17 @@ import { z } from 'zod';
 export const Num = z.custom<number>((v) => typeof v === 'number' && !Number.isNaN(v), { message: 'must be a number' });
 const NumArray = z.array(Num);
 
+/** Where a long step stands inside one unit of its task: e.g. "discriminator warm-up", 120 of 220 steps. */
+export const PhaseSchema = z.object({
+  /** The unit it belongs to (a training iteration, from 1): an evaluation follows its iteration. */
+  iteration: Num.optional(),
+  label: z.string(),
+  done: Num,
+  total: Num,
+  unit: z.string(),
+});
+export type Phase = z.infer<typeof PhaseSchema>;
+
 export const ProgressEventSchema = z.object({
   type: z.literal('progress'),
   /** The run directory this work belongs to (training), absent for one-off work (sampling, a grid). */
@@ -25,6 +36,8 @@ export const ProgressEventSchema = z.object({
   elapsedSeconds: Num,
   /** Estimated seconds left, null until there is a rate. */
   etaSeconds: Num.nullable(),
+  /** The step under way inside the current unit (a training iteration's rollout, discriminator, PPO, evaluation). */
+  phase: PhaseSchema.optional(),
 });
 
 export const LogEventSchema = z.object({

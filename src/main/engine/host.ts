@@ -57,6 +57,8 @@ interface Job {
 export class EngineHost {
   private readonly jobs = new Map<string, Job>();
   private readonly models = new ModelCache();
+  /** Comparison rows that do not depend on the policy, across eval.policy calls ([Note: rows kept between comparisons]). */
+  private readonly compareCache = new Map<string, unknown>();
   private onnxBackend: string | null = null;
 
   constructor(private readonly send: (m: ServerMessage) => void) {}
@@ -125,7 +127,30 @@ export class EngineHost {
       const run = resolve(p.run);
       const cfg = readRunConfig(run);
       const model = await this.models.get(cfg.model.dir);
+      const t0 = performance.now();
+      let last = 0;
       const cmp = await comparePolicy(model, run, {
+        cache: this.compareCache,
+        // Where it stands, as progress events of the run (at most four a second, each row's start always).
+        onProgress: (p) => {
+          const now = performance.now();
+          if (p.step.done > 0 && now - last < 250) return;
+          last = now;
+          this.send({
+            kind: 'event',
+            event: {
+              type: 'progress',
+              run,
+              task: 'compare',
+              done: p.done,
+              total: p.total,
+              unit: 'rows',
+              elapsedSeconds: (now - t0) / 1000,
+              etaSeconds: null,
+              phase: { label: p.label, ...p.step },
+            },
+          });
+        },
         n: p.n ?? 4000,
         seed: p.seed ?? 1_000_003,
         temperature: p.temperature,

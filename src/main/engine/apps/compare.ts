@@ -22,6 +22,7 @@
 // policy's is what the policy's dependence on the state adds over a curve in σ alone.
 
 import type { Model } from '../models/model';
+import { infReplacer } from '../../../shared/json';
 import {
   baselineSettings,
   bestConstantCell,
@@ -70,6 +71,52 @@ export interface CompareOptions {
   perClass?: boolean;
   /** Add each row's sample picture (PNG, base64). */
   pictures?: boolean;
+  /** Where the comparison stands: rows done of those planned, and the step under way with its own progress. */
+  onProgress?: (p: CompareProgress) => void;
+  /** Rows that do not depend on the policy, kept between comparisons ([Note: rows kept between comparisons]). */
+  cache?: Map<string, unknown>;
+}
+
+/** `done` of `total` rows (the total can shrink once the policy's own rows are known); `label`: the row under way. */
+export interface CompareProgress {
+  done: number;
+  total: number;
+  label: string;
+  /** The step's own progress: samples drawn, or grid cells for the best-constant search. */
+  step: { done: number; total: number; unit: string };
+}
+
+// [Note: rows kept between comparisons]
+// Moving the temperature slider re-ran every row, baselines included. Only the policy and what is
+// measured from it (its recipe, EDM at its NFE) depend on τ; plain sampling, EDM's settings, the
+// grid search for the best constant and interval and the grid results' rows do not. With a `cache`
+// (the engine keeps one), those rows, and the search, are kept under what decides them (model,
+// settings, n, seed, metrics, pictures, per-class) and reused: the same inputs give the same numbers,
+// so a reused row is the row. The cache keeps the CACHE_ROWS most recent entries.
+const CACHE_ROWS = 64;
+const TAU_FREE: readonly RowKind[] = [
+  'plain',
+  'edm-stochastic',
+  'best-constant',
+  'best-interval',
+  'grid-best',
+  'grid-best-interval',
+];
+
+/** A cached value under `key`, or computed and kept (the oldest dropped past CACHE_ROWS). */
+async function memo<T>(cache: Map<string, unknown> | undefined, key: string, compute: () => Promise<T>): Promise<T> {
+  if (cache?.has(key)) {
+    const v = cache.get(key) as T;
+    cache.delete(key); // most recent last
+    cache.set(key, v);
+    return v;
+  }
+  const v = await compute();
+  if (cache) {
+    cache.set(key, v);
+    while (cache.size > CACHE_ROWS) cache.delete(cache.keys().next().value!);
+  }
+  return v;
 }
 
 /** A row as the protocol carries it, plus the per-class scores `--per-class` adds. */
@@ -118,7 +165,34 @@ export async function comparePolicy(model: Model, source: string, o: CompareOpti
     }
     const picture = async (samples: Float32Array, labels: Int32Array | null): Promise<string | undefined> =>
       o.pictures ? Buffer.from(await samplePng(model, samples, labels, n)).toString('base64') : undefined;
-    const ev = await evaluatePolicy(policy, { extractor: ex, reference, n, seed, temperature, metrics });
+    // Rows planned: the policy, its recipe, plain, EDM's (gamma) or EDM at its NFE (renoise: up to 3),
+    // the search (+ its 2 rows) and a grid result's (up to 2). Corrected once the rows are known.
+    const cc = policy.spec;
+    let total =
+      2 +
+      (cc.intervention !== 'renoise' ? 1 : 0) +
+      (cc.intervention === 'gamma' ? 1 : 0) +
+      (cc.intervention === 'renoise' ? 3 : 0) +
+      (o.bestConstant ? 3 : 0) +
+      (o.gridResult ? 2 : 0) -
+      1;
+    let done = 0;
+    const report = (label: string, step: CompareProgress['step']): void =>
+      o.onProgress?.({ done, total: Math.max(total, done + 1), label, step });
+    const sampling = (label: string) => (p: { samplesDone: number }) =>
+      report(label, { done: p.samplesDone, total: n, unit: 'samples' });
+    const policyLabel = `policy (τ=${temperature})`;
+    report(policyLabel, { done: 0, total: n, unit: 'samples' });
+    const ev = await evaluatePolicy(policy, {
+      extractor: ex,
+      reference,
+      n,
+      seed,
+      temperature,
+      metrics,
+      onProgress: sampling(policyLabel),
+    });
+    done++;
     const scoreClasses = (samples: Float32Array, labels: Int32Array | null): Promise<ClassScores[]> =>
       evaluatePerClass({ model, extractor: ex, reference, samples, n, conditioning: labels }, metrics);
     const flags = new Set(ev.result.flags);
@@ -138,7 +212,14 @@ export async function comparePolicy(model: Model, source: string, o: CompareOpti
     // Each row says what it is (`kind`); its name is for people.
     const baselines: { kind: RowKind; name: string; settings: Parameters<typeof resolveSettings>[1] }[] = [];
     if (c.intervention !== 'renoise') {
-      const recipe = await policyRecipe(policy, { n, seed: seed + 2, temperature, signal: o.signal });
+      report('recipe: the mean action per level', { done: 0, total: n, unit: 'samples' });
+      const recipe = await policyRecipe(policy, {
+        n,
+        seed: seed + 2,
+        temperature,
+        signal: o.signal,
+        onProgress: sampling('recipe: the mean action per level'),
+      });
       baselines.push({
         kind: 'recipe',
         name: `recipe (mean ${c.intervention === 'cfg' ? 'w' : 'γ'} per level)`,
@@ -196,22 +277,28 @@ export async function comparePolicy(model: Model, source: string, o: CompareOpti
             ]
           : [{ name: 'churn', values: c.actions.map((g) => g * c.steps) }];
       const base = resolveSettings(model, { sampler: c.sampler, steps: c.steps });
-      const grid = await runGrid({
-        model,
-        extractor: ex,
-        reference,
-        signal: o.signal,
-        config: {
-          model: { name: model.name, dir: model.dir },
-          base,
-          axes,
-          n,
-          seed: seed + 1,
-          classes: 'random',
-          metrics: ['fid'],
-          metric: 'fid',
-        },
-      });
+      const config = {
+        model: { name: model.name, dir: model.dir },
+        base,
+        axes,
+        n,
+        seed: seed + 1,
+        classes: 'random' as const,
+        metrics: ['fid' as const],
+        metric: 'fid' as const,
+      };
+      const search = `search for the best constant${c.intervention === 'cfg' ? ' and interval' : ''}`;
+      const grid = await memo(o.cache, `grid ${JSON.stringify(config, infReplacer)}`, () =>
+        runGrid({
+          model,
+          extractor: ex,
+          reference,
+          signal: o.signal,
+          config,
+          onProgress: (p) => report(search, { done: p.cellsDone, total: p.cells, unit: 'grid cells' }),
+        }),
+      );
+      done++;
       const best = bestConstantCell(grid.results)!;
       const label =
         c.intervention === 'cfg'
@@ -279,15 +366,33 @@ export async function comparePolicy(model: Model, source: string, o: CompareOpti
       });
     };
     const generated = new Map<RowKind, Awaited<ReturnType<typeof generate>>>();
+    // The rows now known: the plan corrected (the mixed row comes with two EDM rows at the policy's NFE).
+    total = done + baselines.length + (baselines.filter((b) => b.kind.startsWith('equal-nfe')).length === 2 ? 1 : 0);
     for (const b of baselines) {
-      const gen = await generate(model, resolveSettings(model, b.settings), {
-        n,
-        batch: 1024,
-        seed,
-        classes: 'random',
-      });
-      generated.set(b.kind, gen);
-      await score(b.kind, b.name, gen.samples, gen.labels, gen.nfe, gen.networkEvals);
+      const settings = resolveSettings(model, b.settings);
+      const make = async (): Promise<{ row: CompareRow; flags: string[] }> => {
+        const before = new Set(flags);
+        report(b.name, { done: 0, total: n, unit: 'samples' });
+        const gen = await generate(model, settings, {
+          n,
+          batch: 1024,
+          seed,
+          classes: 'random',
+          signal: o.signal,
+          onProgress: sampling(b.name),
+        });
+        generated.set(b.kind, gen);
+        await score(b.kind, b.name, gen.samples, gen.labels, gen.nfe, gen.networkEvals);
+        return { row: rows.pop()!, flags: [...flags].filter((f) => !before.has(f)) };
+      };
+      const key = JSON.stringify(
+        { model: model.dir, settings, n, seed, metrics, pictures: !!o.pictures, perClass, name: b.name },
+        infReplacer,
+      );
+      const made = TAU_FREE.includes(b.kind) ? await memo(o.cache, `row ${key}`, make) : await make();
+      rows.push(made.row);
+      for (const f of made.flags) flags.add(f);
+      done++;
     }
     const [lo, hi] = [generated.get('equal-nfe-below'), generated.get('equal-nfe-above')];
     if (lo && hi) {
@@ -298,6 +403,7 @@ export async function comparePolicy(model: Model, source: string, o: CompareOpti
         .filter((b) => b.kind.startsWith('equal-nfe'))
         .map((b) => b.settings?.steps)
         .join('/');
+      report(`EDM ${steps} steps mixed (NFE = policy)`, { done: 0, total: 1, unit: 'rows' });
       await score(
         'equal-nfe-mixed',
         `EDM ${steps} steps mixed (NFE = policy)`,
@@ -306,6 +412,7 @@ export async function comparePolicy(model: Model, source: string, o: CompareOpti
         mix.nfe,
         mix.networkEvals,
       );
+      done++;
     }
     // The policy's mean action per class, over all levels and over the low-noise levels (σ < 1).
     const meanAction = (prof: number[][], low: boolean): number => {

@@ -47,7 +47,7 @@ import { restoreCheckpoint } from '../runs/load';
 import { lockRun, replacedMessage } from '../runs/lock';
 import { evaluatePolicy, type PolicyEvaluation } from './evaluate-policy';
 import { VERSION } from '../../../shared/version';
-import type { EngineEvent } from '../../../shared/events';
+import type { EngineEvent, Phase } from '../../../shared/events';
 import type { Checkpoint } from '../../../shared/run-files';
 
 export interface RunOptions {
@@ -79,7 +79,13 @@ export interface RunOptions {
 /** One evaluation of a run's EMA policy as training makes it: `n` samples at the run's temperature, a fixed seed, FID / precision / recall. */
 export function trainingEvaluation(
   learner: Learner,
-  o: { extractor: FeatureExtractor; reference: Reference; n: number; signal?: AbortSignal },
+  o: {
+    extractor: FeatureExtractor;
+    reference: Reference;
+    n: number;
+    signal?: AbortSignal;
+    onProgress?: (p: { samplesDone: number }) => void;
+  },
 ): Promise<PolicyEvaluation> {
   return evaluatePolicy(learner, {
     extractor: o.extractor,
@@ -89,6 +95,7 @@ export function trainingEvaluation(
     temperature: learner.config.temperature,
     metrics: ['fid', 'precision', 'recall'],
     signal: o.signal,
+    onProgress: o.onProgress,
   });
 }
 
@@ -174,12 +181,23 @@ async function train(o: RunOptions, backend: string): Promise<{ learner: Learner
   }
   let extractor: FeatureExtractor | null = null;
   let reference: Reference | null = null;
+  /** Reports a phase of the iteration under way (set below, once the clock starts). */
+  let phaseOf: ((p: Phase) => void) | null = null;
   /** A periodic or the final evaluation (see the note on them): its metrics; its profile and samples written unless `pictures` is false. */
   const evaluate = async (kind: 'periodic' | 'final', pictures: boolean): Promise<Record<string, number>> => {
     extractor ??= await extractorForModel(o.model);
     reference ??= await referenceFor(o.model, extractor);
     const n = kind === 'periodic' ? config.evalSamplesPeriodic : config.evalSamples;
-    const ev = await trainingEvaluation(learner, { extractor, reference, n, signal: o.signal });
+    const label = kind === 'periodic' ? 'periodic evaluation' : 'final evaluation';
+    phaseOf?.({ iteration: learner.iteration, label, done: 0, total: n, unit: 'samples' });
+    const ev = await trainingEvaluation(learner, {
+      extractor,
+      reference,
+      n,
+      signal: o.signal,
+      onProgress: (p) =>
+        phaseOf?.({ iteration: learner.iteration, label, done: p.samplesDone, total: n, unit: 'samples' }),
+    });
     const prefix = kind === 'periodic' ? 'periodic' : 'eval';
     const out: Record<string, number> = { [`${prefix}/nfe`]: ev.nfe };
     for (const [k, v] of Object.entries(ev.result.summary)) out[`${prefix}/${k}`] = v;
@@ -201,12 +219,37 @@ async function train(o: RunOptions, backend: string): Promise<{ learner: Learner
   o.onStart?.({ iteration: learner.iteration, iterations: config.iterations });
   const t0 = performance.now();
   const startIteration = learner.iteration;
+  // [Note: phases]
+  // Inside an iteration the run reports its phase (rollout, encoding, discriminator or its warm-up,
+  // PPO, evaluation) with its own progress, so a long first iteration (fashion-mnist's warm-up) is
+  // never a silent "iteration 0". A phase's first and last report always go out; in between at most
+  // four a second.
+  let lastPhase = 0;
+  const progress = (phase?: Phase): void => {
+    const now = performance.now();
+    if (phase && phase.done > 0 && phase.done < phase.total && now - lastPhase < 250) return;
+    lastPhase = now;
+    const elapsed = (now - t0) / 1000;
+    const done = learner.iteration - startIteration;
+    o.onEvent?.({
+      type: 'progress',
+      run: dir,
+      task: 'train',
+      done: learner.iteration,
+      total: config.iterations,
+      unit: 'iterations',
+      elapsedSeconds: elapsed,
+      etaSeconds: done > 0 ? (elapsed / done) * (config.iterations - learner.iteration) : null,
+      ...(phase ? { phase } : {}),
+    });
+  };
+  phaseOf = progress;
   try {
     while (learner.iteration < config.iterations) {
       if (o.signal?.aborted) break;
       let metrics: Record<string, number>;
       try {
-        metrics = await learner.step(o.signal);
+        metrics = await learner.step(o.signal, progress);
       } catch (e) {
         // Nothing of the diverged iteration is written: the checkpoint keeps the last finite weights.
         if (e instanceof TrainingDiverged)
@@ -233,18 +276,7 @@ async function train(o: RunOptions, backend: string): Promise<{ learner: Learner
       const finite: Record<string, number> = {};
       for (const [k, v] of Object.entries(metrics)) if (!Number.isNaN(v)) finite[k] = v;
       o.onEvent?.({ type: 'metrics', run: dir, iteration: learner.iteration, metrics: finite });
-      const elapsed = (performance.now() - t0) / 1000;
-      const done = learner.iteration - startIteration;
-      o.onEvent?.({
-        type: 'progress',
-        run: dir,
-        task: 'train',
-        done: learner.iteration,
-        total: config.iterations,
-        unit: 'iterations',
-        elapsedSeconds: elapsed,
-        etaSeconds: done > 0 ? (elapsed / done) * (config.iterations - learner.iteration) : null,
-      });
+      progress();
     }
   } catch (e) {
     // The caller gets no learner to dispose when the run fails (a divergence, a cancelled rollout).

@@ -252,10 +252,13 @@ export class Discriminator {
     steps: number,
     rng: Stream,
     signal?: AbortSignal,
+    /** Called after each step with the steps done (progress for a long warm-up). */
+    onStep?: (done: number) => void,
   ): { loss: number; accuracy: number } {
     let lossSum = 0;
     let accSum = 0;
     for (let s = 0; s < steps; s++) {
+      if (s > 0) onStep?.(s);
       checkCancelled(signal); // the warm-up alone may be thousands of steps
       const mb = this.minibatch(visited, expert, rng);
       const r = this.update(this.batchInput(visited, expert, mb), mb.y);

@@ -48,12 +48,14 @@ import { emaUpdate, featurize, inputDim, Mlp, type FeatureLayout, type StateBatc
 import { horizonFor } from './interventions';
 import { clonePolicy, cloneStatesPerLevel, initTargets, type CloneStates } from './init-policy';
 import { normaliseAdvantages, ppoUpdate } from './ppo';
+import type { Phase } from '../../../shared/events';
 import {
   rolloutPolicy,
   type LogitsFn,
   type PolicySpec,
   type PolicyStates,
   type Rollout,
+  type RolloutOptions,
   type SampleOptions,
   type SamplingPolicy,
 } from './rollout';
@@ -356,7 +358,13 @@ export class Learner implements SamplingPolicy {
   async rollout(
     n: number,
     seed: number,
-    opts: { temperature: number; weights?: 'current' | 'ema'; signal?: AbortSignal; features?: VisitedFeatures } = {
+    opts: {
+      temperature: number;
+      weights?: 'current' | 'ema';
+      signal?: AbortSignal;
+      features?: VisitedFeatures;
+      onProgress?: RolloutOptions['onProgress'];
+    } = {
       temperature: 1,
     },
   ): Promise<Rollout> {
@@ -382,6 +390,7 @@ export class Learner implements SamplingPolicy {
         temperature: opts.temperature,
         batch: this.config.rolloutBatch,
         signal: opts.signal,
+        onProgress: opts.onProgress,
       });
     return opts.weights === 'ema' ? this.withEma(run) : run();
   }
@@ -445,7 +454,7 @@ export class Learner implements SamplingPolicy {
   }
 
   /** One iteration of Algorithm 1 (steps 1–6); returns its metrics (shared/metrics.ts RUN_METRICS). */
-  async step(signal?: AbortSignal): Promise<Record<string, number>> {
+  async step(signal?: AbortSignal, onPhase?: (p: Phase) => void): Promise<Record<string, number>> {
     const c = this.config;
     const it = this.iteration;
     const N = c.steps;
@@ -459,10 +468,25 @@ export class Learner implements SamplingPolicy {
     //    σ-only policy's); steps 2, 3 and 5 reuse φ.
     const nS = c.trajectories * (this.H + 1);
     const seen = { phi: new Float32Array(nS * this.encoder.dim), filled: new Uint8Array(nS) };
+    onPhase?.({ iteration: it + 1, label: 'rollout', done: 0, total: c.trajectories, unit: 'trajectories' });
     const ro = await this.rollout(c.trajectories, c.seed * 100_003 + it, {
       temperature: c.temperature,
       signal,
       features: seen,
+      onProgress: (p) =>
+        onPhase?.({
+          iteration: it + 1,
+          label: 'rollout',
+          done: Math.min(
+            c.trajectories,
+            p.samplesDone +
+              (p.horizon > 0
+                ? (p.iteration / p.horizon) * Math.min(c.rolloutBatch, c.trajectories - p.samplesDone)
+                : 0),
+          ),
+          total: c.trajectories,
+          unit: 'trajectories',
+        }),
     });
     const S = ro.H + 1;
     const total = ro.n * S; // visited states, row-major by trajectory then t
@@ -478,8 +502,13 @@ export class Learner implements SamplingPolicy {
     const discSteps = (it === 0 ? c.discriminatorInitSteps : 0) + c.discriminatorSteps;
     const visited = d.pool({ n: total, sigma: ro.sigma, level: ro.level, labels: ro.labels }, phi);
     const drawn = d.drawExpert({ x: this.data!, labels: this.dataLabels }, d.expertPoolSizes(visited, discSteps), rng);
+    onPhase?.({ iteration: it + 1, label: 'encoding expert states', done: 0, total: drawn.n, unit: 'states' });
     const expert = d.pool(drawn, await this.encoder.encode(drawn.x, drawn.sigma, drawn.n));
-    const disc = d.train(visited, expert, discSteps, rng, signal);
+    const discLabel = it === 0 && c.discriminatorInitSteps > 0 ? 'discriminator warm-up' : 'discriminator';
+    onPhase?.({ iteration: it + 1, label: discLabel, done: 0, total: discSteps, unit: 'steps' });
+    const disc = d.train(visited, expert, discSteps, rng, signal, (done) =>
+      onPhase?.({ iteration: it + 1, label: discLabel, done, total: discSteps, unit: 'steps' }),
+    );
     this.checkFinite('discriminator', discSteps > 0 ? disc.loss : 0, d.net, c.lrDiscriminator);
     const tDiscriminator = performance.now();
 
@@ -544,6 +573,7 @@ export class Learner implements SamplingPolicy {
       mask: ro.tMask.subarray(0, T * K),
       advantages: advantage,
     };
+    onPhase?.({ iteration: it + 1, label: 'PPO update', done: 0, total: c.ppoEpochs, unit: 'epochs' });
     const ppo = ppoUpdate(this.policy, this.optPolicy, transitions, c, rng, signal);
     this.checkFinite('policy', ppo.loss, this.policy, c.lrPolicy);
     const tPpo = performance.now();

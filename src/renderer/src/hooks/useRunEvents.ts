@@ -11,7 +11,16 @@
 // the run summary when opened from disk), and the run's events take over from there.
 
 import { useCallback, useMemo, useState } from 'react';
-import type { EngineEvent, LogEvent, MetricsEvent, ProfileEvent, RunEvent, SamplesEvent } from '../../../shared/events';
+import {
+  isTerminal,
+  type EngineEvent,
+  type LogEvent,
+  type MetricsEvent,
+  type ProfileEvent,
+  type ProgressEvent,
+  type RunEvent,
+  type SamplesEvent,
+} from '../../../shared/events';
 import type { EngineClient } from '../engine/client';
 import { useEventBacklog } from './useEventBacklog';
 
@@ -40,9 +49,11 @@ export interface RunView {
   /** Its log lines and lifecycle changes, in arrival order. */
   journal: (LogEvent | RunEvent)[];
   status: RunStatus;
+  /** Its latest progress (iteration, elapsed, ETA and the phase under way), while it trains here. */
+  progress: ProgressEvent | null;
 }
 
-type RunScoped = MetricsEvent | ProfileEvent | SamplesEvent | LogEvent | RunEvent;
+type RunScoped = MetricsEvent | ProfileEvent | SamplesEvent | LogEvent | RunEvent | ProgressEvent;
 
 const NOTHING: RunView = {
   metrics: [],
@@ -51,6 +62,7 @@ const NOTHING: RunView = {
   evaluations: [],
   journal: [],
   status: { state: 'finished', iteration: 0, iterations: 0 },
+  progress: null,
 };
 
 function opening(run: OpenedRun | null): RunView {
@@ -65,6 +77,7 @@ function opening(run: OpenedRun | null): RunView {
     evaluations: run.evaluations ?? [],
     journal: [],
     status: run.status,
+    progress: null,
   };
 }
 
@@ -72,9 +85,11 @@ function opening(run: OpenedRun | null): RunView {
 export function applyRunEvents(v: RunView, batch: readonly RunScoped[]): RunView {
   let metrics = v.metrics;
   let copied = false;
-  let { profile, samples, evaluations, journal, status } = v;
+  let { profile, samples, evaluations, journal, status, progress } = v;
   for (const e of batch) {
-    if (e.type === 'metrics') {
+    if (e.type === 'progress') {
+      if (e.task === 'train') progress = e; // (a comparison of the run reports on its own screen)
+    } else if (e.type === 'metrics') {
       const last = metrics[metrics.length - 1];
       if (last && last.iteration >= e.iteration) {
         // A resumed run redoes the iterations after its checkpoint: the new lines replace the old.
@@ -92,16 +107,18 @@ export function applyRunEvents(v: RunView, batch: readonly RunScoped[]): RunView
       if (!evaluations.includes(e.iteration)) evaluations = [...evaluations, e.iteration].sort((a, b) => a - b);
     } else {
       journal = journal.concat(e);
-      if (e.type === 'run')
+      if (e.type === 'run') {
+        if (isTerminal(e.state)) progress = null; // nothing is under way any more
         status = {
           state: e.state,
           iteration: e.iteration,
           iterations: e.iterations,
           ...(e.reason !== undefined ? { reason: e.reason } : {}),
         };
+      }
     }
   }
-  return { metrics, profile, samples, evaluations, journal, status };
+  return { metrics, profile, samples, evaluations, journal, status, progress };
 }
 
 /** The events of `run` as they arrive, on top of what it was opened with; a new `run` object starts over. */
@@ -113,10 +130,7 @@ export function useRunEvents(engine: EngineClient, run: OpenedRun | null): RunVi
     current = { run, view: opening(run) };
     setState(current);
   }
-  const accept = useMemo(
-    () => (run === null ? null : (e: EngineEvent): e is RunScoped => e.type !== 'progress' && e.run === run.dir),
-    [run],
-  );
+  const accept = useMemo(() => (run === null ? null : (e: EngineEvent): e is RunScoped => e.run === run.dir), [run]);
   const flush = useCallback(
     (batch: RunScoped[]) => setState((s) => (s.run === run ? { run, view: applyRunEvents(s.view, batch) } : s)),
     [run],

@@ -3,7 +3,10 @@
 // KID's ± std) and NFE, with each row's samples side by side; the temperature slider re-evaluates
 // the policy.
 
-import { useRef, useState } from 'react';
+import { useMemo, useRef, useState } from 'react';
+import type { EngineEvent, ProgressEvent } from '../../../shared/events';
+import { clock } from '../../../shared/clock';
+import { useEventBacklog } from '../hooks/useEventBacklog';
 import {
   Alert,
   Button,
@@ -12,6 +15,7 @@ import {
   Group,
   Image,
   NumberInput,
+  Progress,
   SimpleGrid,
   Slider,
   Stack,
@@ -132,6 +136,16 @@ export function CompareScreen({ engine, run }: { engine: EngineClient; run: stri
   const setBestConstant = (v: boolean): void => keep({ bestConstant: v });
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  // Where a comparison under way stands (its progress events), so minutes of work are never a bare spinner.
+  const [progress, setProgress] = useState<ProgressEvent | null>(null);
+  const accept = useMemo(
+    () =>
+      run === null
+        ? null
+        : (e: EngineEvent): e is ProgressEvent => e.type === 'progress' && e.task === 'compare' && e.run === run,
+    [run],
+  );
+  useEventBacklog(engine, accept, (batch) => setProgress(batch[batch.length - 1] ?? null));
   const running = useRef(false);
   const queued = useRef<number | null>(null);
   if (!run) return <Alert color="yellow">Train a policy first (Tune → Train).</Alert>;
@@ -149,6 +163,7 @@ export function CompareScreen({ engine, run }: { engine: EngineClient; run: stri
     }
     running.current = true;
     setBusy(true);
+    setProgress(null);
     setError(null);
     try {
       setResult(
@@ -165,6 +180,7 @@ export function CompareScreen({ engine, run }: { engine: EngineClient; run: stri
     } finally {
       running.current = false;
       setBusy(false);
+      setProgress(null);
       const next = queued.current;
       queued.current = null;
       if (next !== null && next !== tau) void evaluate(next);
@@ -217,6 +233,23 @@ export function CompareScreen({ engine, run }: { engine: EngineClient; run: stri
           maw={420}
         />
       </div>
+      {busy && (
+        <Group gap="xs" data-testid="compare-progress">
+          <Text size="sm" c="dimmed">
+            {progress?.phase
+              ? `row ${Math.min(progress.done + 1, progress.total)} of ${progress.total}: ${progress.phase.label} · ${Math.floor(progress.phase.done).toLocaleString('en')} / ${progress.phase.total.toLocaleString('en')} ${progress.phase.unit} · elapsed ${clock(progress.elapsedSeconds)}`
+              : 'starting…'}
+          </Text>
+          {progress?.phase && (
+            <Progress
+              value={(100 * progress.phase.done) / Math.max(1, progress.phase.total)}
+              size="sm"
+              w={160}
+              aria-label="comparison progress"
+            />
+          )}
+        </Group>
+      )}
       {error && (
         <Alert color="red" title="Could not evaluate">
           {error}

@@ -21,6 +21,7 @@ import { isTerminal, type MetricsEvent, type RunState } from '../../../shared/ev
 import { TRAIN_CHARTS, type MetricInfo } from '../../../shared/metrics';
 import type { EngineClient } from '../engine/client';
 import type { Methods } from '../../../shared/protocol';
+import { clock } from '../../../shared/clock';
 import type { RunStatus, RunView } from '../hooks/useRunEvents';
 import { useStaggered } from '../hooks/useStaggered';
 import { LineChart } from '../components/LineChart';
@@ -132,7 +133,10 @@ export function TrainScreen({ engine, run, view }: { engine: EngineClient; run: 
     view.metrics.length > 0
       ? view.metrics.reduce((s, m) => s + (m.metrics['time/iteration_s'] ?? 0), 0) / view.metrics.length
       : null;
-  const eta = perIt !== null && training ? perIt * (target - done) : null;
+  // While it trains here: the engine's own elapsed and ETA, and the phase under way ([Note: phases]).
+  const progress = training ? view.progress : null;
+  const phase = progress?.phase;
+  const eta = progress?.etaSeconds ?? (perIt !== null && training ? perIt * (target - done) : null);
   return (
     <Stack gap="md">
       <Group justify="space-between">
@@ -202,8 +206,23 @@ export function TrainScreen({ engine, run, view }: { engine: EngineClient; run: 
         <Progress value={(100 * done) / Math.max(1, target)} aria-label="training progress" />
         <Text size="sm" mt={4} data-testid="train-progress" data-state={status.state}>
           iteration {done} / {target}
-          {eta !== null && ` · about ${Math.ceil(eta)} s left`} · {STATE_WORDS[status.state]}
+          {progress && ` · elapsed ${clock(progress.elapsedSeconds)}`}
+          {eta !== null && ` · ETA ${clock(eta)}`} · {STATE_WORDS[status.state]}
         </Text>
+        {phase && (
+          <Group gap="xs" mt={4} data-testid="train-phase">
+            <Text size="sm" c="dimmed">
+              iteration {phase.iteration}: {phase.label} · {Math.floor(phase.done).toLocaleString('en')} /{' '}
+              {phase.total.toLocaleString('en')} {phase.unit}
+            </Text>
+            <Progress
+              value={(100 * phase.done) / Math.max(1, phase.total)}
+              size="sm"
+              w={160}
+              aria-label={`${phase.label} progress`}
+            />
+          </Group>
+        )}
       </div>
       <SimpleGrid cols={{ base: 1, sm: 2, lg: 3 }}>
         {TRAIN_CHARTS.map((info, i) =>
