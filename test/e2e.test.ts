@@ -85,6 +85,22 @@ test('web mode: the Tune form offers an image model its own defaults, and a poin
   await tuneFor('gmm-ring8');
   assert.equal(await page.getByLabel('Trajectories per iteration').inputValue(), '1024');
   assert.equal(await page.getByLabel('Training iterations').inputValue(), '150');
+  // What the settings cost, before starting (issue 15), and a preset that runs every part in a minute.
+  const cost = page.getByTestId('tune-estimate').filter({ hasText: /^Cost: at most [\d.]+ [MG] denoiser passes/ });
+  await cost.waitFor({ timeout: 30_000 });
+  assert.match(await cost.innerText(), /35 NFE × 2 per trajectory.*≈ (\d+:\d\d:\d\d|[\d.]+ s) in the denoiser alone/);
+  await page.getByRole('button', { name: 'Quick test settings' }).click();
+  assert.equal(await page.getByLabel('Training iterations').inputValue(), '5');
+  assert.equal(await page.getByLabel('Trajectories per iteration').inputValue(), '64');
+  await page
+    .getByTestId('tune-estimate')
+    .filter({ hasText: /^Cost: at most \d+ k denoiser passes/ })
+    .waitFor();
+  await page.screenshot({ path: join(SHOTS, 'tune-estimate.png'), fullPage: true });
+  // The form is kept per model: Reset brings the defaults back.
+  await page.getByRole('button', { name: 'Reset to defaults' }).click();
+  assert.equal(await page.getByLabel('Training iterations').inputValue(), '150');
+  assert.equal(await page.getByLabel('Trajectories per iteration').inputValue(), '1024');
   assert.deepEqual(pageErrors, [], 'no uncaught errors in the page');
   await page.getByRole('button', { name: 'Model', exact: true }).click(); // where the next test starts
 });

@@ -172,6 +172,15 @@ test('hundreds of malformed messages: one error reply each, and the engine keeps
     config: { lrPolicy: 'fast' },
   });
   assert.ok(!badSetting.ok && /lrPolicy.*must be a number/.test(badSetting.error.message));
+  // What a run would cost, before it starts: the config's passes and the model's measured speed.
+  const est = ok<{ totalPasses: number; nfePerTrajectory: number; passesPerSecond: number; denoiserSeconds: number }>(
+    await req('train.estimate', { model: 'gmm-ring8', config: { iterations: 3, trajectories: 64, evalEvery: 0 } }),
+  );
+  assert.equal(est.nfePerTrajectory, 35);
+  assert.equal(est.totalPasses, (3 * 64 + 4000) * 35 * 2);
+  assert.ok(est.passesPerSecond > 0 && Math.abs(est.denoiserSeconds - est.totalPasses / est.passesPerSecond) < 1e-9);
+  const badEstimate = await req('train.estimate', { model: 'gmm-ring8', config: { trajectories: 1 } });
+  assert.ok(!badEstimate.ok && /trajectories/.test(badEstimate.error.message));
 });
 
 test('models: the bundled list, a good model opened with its facts, a broken one with what to fix', async () => {

@@ -196,6 +196,25 @@ export const METHOD_SCHEMAS = {
     }),
     result: z.object({ run: z.string() }),
   },
+  /** What a run with these settings would cost: denoiser passes and their time on this machine (apps/estimate.ts). */
+  'train.estimate': {
+    params: z.strictObject({
+      model: path('a bundled model id or a model directory'),
+      config: learnerSettings,
+    }),
+    result: z.object({
+      nfePerTrajectory: z.number(),
+      passesPerNfe: z.number(),
+      upperBound: z.boolean(),
+      trainingPasses: z.number(),
+      evaluationPasses: z.number(),
+      totalPasses: z.number(),
+      /** Network passes per second of this model here, measured at the rollout batch. */
+      passesPerSecond: z.number(),
+      /** totalPasses / passesPerSecond: the denoiser's time alone. */
+      denoiserSeconds: z.number(),
+    }),
+  },
   'train.resume': {
     params: z.strictObject({
       run: path('a run directory'),

@@ -4,6 +4,7 @@
 // worker entry wires it to a MessagePort (Electron), child-process IPC or a WebSocket relay.
 
 import { existsSync, readFileSync } from 'node:fs';
+import { measureSpeed, runCost } from './apps/estimate';
 import { join, resolve } from 'node:path';
 import {
   parseRequest,
@@ -59,6 +60,8 @@ export class EngineHost {
   private readonly models = new ModelCache();
   /** Comparison rows that do not depend on the policy, across eval.policy calls ([Note: rows kept between comparisons]). */
   private readonly compareCache = new Map<string, unknown>();
+  /** Network passes per second per model and batch (train.estimate). */
+  private readonly speeds = new Map<string, number>();
   private onnxBackend: string | null = null;
 
   constructor(private readonly send: (m: ServerMessage) => void) {}
@@ -105,6 +108,19 @@ export class EngineHost {
         (m) => learnerConfigFrom(p.config, undefined, dataKindOf(m.shape)),
         false,
       ),
+    'train.estimate': async (p) => {
+      const model = await this.models.get(resolveModelDir(p.model));
+      const config = learnerConfigFrom(p.config, undefined, dataKindOf(model.shape));
+      const cost = runCost(config, model.numClasses > 0);
+      // Measured once per model and batch in this engine (a second or so).
+      const key = `${model.dir} ${config.rolloutBatch}`;
+      let speed = this.speeds.get(key);
+      if (speed === undefined) {
+        speed = await measureSpeed(model, config.rolloutBatch);
+        this.speeds.set(key, speed);
+      }
+      return { ...cost, passesPerSecond: speed, denoiserSeconds: cost.totalPasses / speed };
+    },
     'train.resume': (p) => {
       const run = resolve(p.run);
       const cfg = readRunConfig(run);

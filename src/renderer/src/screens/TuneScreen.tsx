@@ -2,10 +2,12 @@
 // training budget; every other learner setting under "Advanced". Every field, its bounds, default
 // and help come from the learner's one schema (shared/learner-config.ts).
 
-import { useMemo, useState } from 'react';
+import { useEffect, useMemo, useState } from 'react';
 import { useLocalStorage } from '@mantine/hooks';
 import { Alert, Button, Collapse, Group, SegmentedControl, Stack, Text, TextInput, Title } from '@mantine/core';
-import type { ModelReport } from '../../../shared/protocol';
+import type { Methods, ModelReport } from '../../../shared/protocol';
+import { clock } from '../../../shared/clock';
+import { infReplacer } from '../../../shared/json';
 import {
   CONDITIONINGS,
   CONTEXT_DEPENDENT_FIELDS,
@@ -51,6 +53,55 @@ export function savedTune(raw: unknown, defaults: SavedTune, conditional: boolea
   if (!INTERVENTIONS.includes(values['intervention'] as Intervention)) return defaults;
   if (values['intervention'] === 'cfg' && !conditional) return defaults;
   return { values, runDir: typeof r.runDir === 'string' ? r.runDir : '' };
+}
+
+/**
+ * "Quick test": a run small enough to see every part work in a minute or two (a few iterations, few
+ * trajectories, a short warm-up, small evaluations), on top of whatever else the form holds.
+ */
+export const QUICK_TEST = {
+  iterations: 5,
+  trajectories: 64,
+  rolloutBatch: 64,
+  discriminatorInitSteps: 50,
+  evalEvery: 5,
+  evalSamplesPeriodic: 256,
+  evalSamples: 512,
+} as const satisfies Partial<Record<Key, number>>;
+
+/** "1.2 M", "35 k", "640". */
+const count = (x: number): string =>
+  x >= 1e9
+    ? `${(x / 1e9).toFixed(1)} G`
+    : x >= 1e6
+      ? `${(x / 1e6).toFixed(1)} M`
+      : x >= 1e4
+        ? `${(x / 1e3).toFixed(0)} k`
+        : `${Math.round(x)}`;
+
+/** What the settings would cost (train.estimate), asked for a moment after the form stops changing. */
+function useEstimate(
+  engine: EngineClient,
+  model: ModelReport | null,
+  config: Record<string, unknown> | null,
+): Methods['train.estimate']['result'] | null {
+  const [estimate, setEstimate] = useState<{ key: string; r: Methods['train.estimate']['result'] } | null>(null);
+  const key = model && config ? JSON.stringify([model.summary.dir, config], infReplacer) : null;
+  useEffect(() => {
+    if (!model || !config || key === null) return;
+    let live = true;
+    const t = setTimeout(() => {
+      engine.request('train.estimate', { model: model.summary.dir, config }).then(
+        (r) => live && setEstimate({ key, r }),
+        () => live && setEstimate(null), // the settings' own errors are shown by the form
+      );
+    }, 300);
+    return () => {
+      live = false;
+      clearTimeout(t);
+    };
+  }, [engine, key]); // key holds the model and the config
+  return estimate && estimate.key === key ? estimate.r : null;
 }
 
 export function TuneScreen({
@@ -155,6 +206,12 @@ export function TuneScreen({
     }
   };
 
+  const estimate = useEstimate(engine, invalid ? null : model, invalid ? null : chosen);
+  const quickTest = (): void =>
+    setValues((old) => ({
+      ...old,
+      ...Object.fromEntries(Object.entries(QUICK_TEST).map(([k, v]) => [k, formValueOf(LEARNER_FIELDS[k as Key], v)])),
+    }));
   const conditionings = CONDITIONINGS.filter((c) => c !== 'state+class' || conditional);
   return (
     <Stack gap="md" maw={900}>
@@ -211,9 +268,30 @@ export function TuneScreen({
           {error}
         </Alert>
       )}
+      <Text size="sm" data-testid="tune-estimate" c={estimate ? undefined : 'dimmed'}>
+        {estimate
+          ? `Cost: ${estimate.upperBound ? 'at most ' : ''}${count(estimate.totalPasses)} denoiser passes (${estimate.nfePerTrajectory} NFE × ${estimate.passesPerNfe} per trajectory; ${count(estimate.evaluationPasses)} of them in evaluations), ≈ ${estimate.denoiserSeconds < 60 ? `${estimate.denoiserSeconds.toPrecision(2)} s` : clock(estimate.denoiserSeconds)} in the denoiser alone on this machine (measured: ${count(estimate.passesPerSecond)} passes/s); the encoder, discriminator and PPO come on top.`
+          : invalid
+            ? 'Cost: fix the settings above to see it.'
+            : 'Cost: measuring…'}
+      </Text>
       <Group>
         <Button onClick={() => void start()} disabled={invalid} loading={starting}>
           Start training
+        </Button>
+        <Button
+          variant="default"
+          onClick={quickTest}
+          title="5 iterations of 64 trajectories, a short warm-up and small evaluations: every part of a run in a minute or two"
+        >
+          Quick test settings
+        </Button>
+        <Button
+          variant="subtle"
+          onClick={() => setSaved(defaults)}
+          title="every setting back to its default for this model (the form is kept per model)"
+        >
+          Reset to defaults
         </Button>
       </Group>
     </Stack>
