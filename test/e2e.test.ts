@@ -140,6 +140,12 @@ test('web mode: tune a CFG policy with reverse KL by clicks, watch it learn', as
   await set('Discriminator warm-up steps', '-1');
   await page.getByText('Must be a whole number in [0, 10000]').first().waitFor({ timeout: 10_000 });
   assert.ok(await page.getByRole('button', { name: 'Start training' }).isDisabled());
+  // An out-of-range value is kept as typed and named, not clamped silently when the field loses focus (issue 15).
+  await set('Discriminator warm-up steps', '50000');
+  await page.keyboard.press('Tab');
+  assert.equal(await page.getByLabel('Discriminator warm-up steps').inputValue(), '50000');
+  await page.getByText('Must be a whole number in [0, 10000]').first().waitFor({ timeout: 10_000 });
+  assert.ok(await page.getByRole('button', { name: 'Start training' }).isDisabled());
   await set('Discriminator warm-up steps', '30');
   await page.screenshot({ path: join(SHOTS, 'tune-advanced.png'), fullPage: true });
   await page.getByRole('button', { name: 'Start training' }).click();
@@ -265,7 +271,39 @@ test('web mode: export the policy as ONNX, see its inputs and the verification, 
   assert.match(text, /input\s+x\s+float32 \[N, 2\]/);
   assert.match(text, /output\s+probs\s+float32 \[N, 8\]/);
   assert.ok(existsSync(out) && existsSync(out.replace(/\.onnx$/, '.json')));
+  // Web mode: the file is on the engine's machine, so it comes down as a download (issue 15), with
+  // a Python snippet that loads it.
+  const downloads: { name: string; path: string }[] = [];
+  const twoDownloads = new Promise<void>((done) =>
+    page.on('download', (d) => {
+      const path = join(tmp, `dl-${d.suggestedFilename()}`);
+      void d.saveAs(path).then(() => {
+        downloads.push({ name: d.suggestedFilename(), path });
+        if (downloads.length === 2) done();
+      });
+    }),
+  );
+  await page.getByTestId('export-download').click();
+  await twoDownloads;
+  const { readFileSync: read } = await import('node:fs');
+  const byName = Object.fromEntries(downloads.map((d) => [d.name, d.path]));
+  assert.ok(read(byName['policy.onnx']!).equals(read(out)), 'the downloaded policy is the exported file');
+  assert.equal(read(byName['policy.json']!, 'utf8'), read(out.replace(/\.onnx$/, '.json'), 'utf8'));
+  assert.ok(
+    (await page.getByTestId('export-python').innerText()).includes(`ort.InferenceSession(${JSON.stringify(out)}`),
+    'the snippet loads the exported file',
+  );
+
   await page.screenshot({ path: join(SHOTS, 'export.png'), fullPage: true });
+  // A folder that does not exist: the reason in the user's words, and the earlier result is gone.
+  await page.getByLabel('Export to').fill(join(tmp, 'no-such-folder', 'p.onnx'));
+  await page.getByRole('button', { name: 'Export ONNX' }).click();
+  const failed = page.getByRole('alert').filter({ hasText: 'Could not export' });
+  await failed.waitFor({ timeout: 30_000 });
+  assert.match(await failed.innerText(), /the folder .*no-such-folder does not exist; create it first/);
+  assert.doesNotMatch(await failed.innerText(), /ENOENT|\.tmp/);
+  assert.equal(await page.getByTestId('export-result').count(), 0, 'no earlier result above the error');
+  await page.getByLabel('Export to').fill(out);
   // Again: the file exists, so the app asks before replacing it.
   await page.getByRole('button', { name: 'Export ONNX' }).click();
   await page.getByRole('dialog', { name: 'Replace the existing file?' }).waitFor({ timeout: 30_000 });

@@ -337,6 +337,19 @@ test('export and delete over the protocol: the file is written and verified, an 
   }>(await req('policy.export', { run: runDir, out }));
   assert.equal(res.path, out);
   assert.ok(existsSync(out) && existsSync(join(tmp, 'exports', 'policy.json')));
+  // Its files for a download (web mode), and nothing but exported policies that way.
+  const files = ok<{ name: string; onnxBase64: string; sidecar: string }>(await req('policy.files', { path: out }));
+  assert.equal(files.name, 'policy.onnx');
+  assert.ok(Buffer.from(files.onnxBase64, 'base64').equals(readFileSync(out)));
+  assert.equal(files.sidecar, readFileSync(join(tmp, 'exports', 'policy.json'), 'utf8'));
+  for (const [path, why] of [
+    [join(runDir, 'config.json'), /not a policy file/],
+    ['/etc/passwd', /not a policy file/],
+    [join(tmp, 'exports', 'other.onnx'), /no exported policy there/],
+  ] as const) {
+    const refused = await req('policy.files', { path });
+    assert.ok(!refused.ok && why.test(refused.error.message), JSON.stringify(refused));
+  }
   assert.ok(res.verification.maxAbsDiff <= 1e-4 && res.verification.states >= 100);
   assert.deepEqual(
     res.inputs.map((i) => i.name),
@@ -409,4 +422,32 @@ test('damaged run files over the protocol: the error names the file and the fiel
     runs.map((r) => [r.dir, r.iteration]),
     [[badCheckpoint, 2]],
   );
+});
+
+test("the app's suggested run name never collides (issue 15): unique takes the first free -2, -3; a typed name is refused", async () => {
+  const dir = join(tmp, 'suggested', 'gmm-ring8-cfg-kl-s0');
+  const config = { iterations: 1, trajectories: 16, rolloutBatch: 16, evalEvery: 0, evalSamples: 64, hidden: 16 };
+  const finished = async (run: string): Promise<void> => {
+    const deadline = Date.now() + 120_000;
+    while (!events.some((e) => e.type === 'run' && e.run === run && e.state === 'finished') && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 100));
+  };
+  const first = ok<{ run: string }>(
+    await req('train.start', { model: 'gmm-ring8', runDir: dir, config, unique: true }),
+  );
+  assert.equal(first.run, dir);
+  // While the first trains (its folder may not exist yet), a second suggestion takes the next name.
+  const second = ok<{ run: string }>(
+    await req('train.start', { model: 'gmm-ring8', runDir: dir, config, unique: true }),
+  );
+  assert.equal(second.run, `${dir}-2`);
+  await finished(first.run);
+  await finished(second.run);
+  const third = ok<{ run: string }>(
+    await req('train.start', { model: 'gmm-ring8', runDir: dir, config, unique: true }),
+  );
+  assert.equal(third.run, `${dir}-3`);
+  await finished(third.run);
+  const typed = await req('train.start', { model: 'gmm-ring8', runDir: dir, config });
+  assert.ok(!typed.ok && /already holds a run/.test(typed.error.message), JSON.stringify(typed));
 });

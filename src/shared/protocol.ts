@@ -193,6 +193,8 @@ export const METHOD_SCHEMAS = {
       model: path('a bundled model id or a model directory'),
       runDir: path('a non-empty string (where the run is written)'),
       config: learnerSettings,
+      /** The run directory is a suggested name: if taken, the first free `runDir-2`, `runDir-3`, … is used. */
+      unique: z.boolean().optional(),
     }),
     result: z.object({ run: z.string() }),
   },
@@ -257,6 +259,11 @@ export const METHOD_SCHEMAS = {
       profile: EvaluationProfileSchema.nullable(),
       pngBase64: z.string().nullable(),
     }),
+  },
+  /** An exported policy's files (its .onnx and .json), for a download in web mode; only files `policy.export` wrote. */
+  'policy.files': {
+    params: z.strictObject({ path: path('an exported policy file (.onnx)') }),
+    result: z.object({ name: z.string(), onnxBase64: z.string(), sidecarName: z.string(), sidecar: z.string() }),
   },
   /** Moves a run directory into `.trash/` beside it (recoverable), unless it is training. */
   'runs.delete': {

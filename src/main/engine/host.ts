@@ -23,10 +23,10 @@ import { Model, ModelCache } from './models/model';
 import { ModelError } from './models/manifest';
 import { dataKindOf, learnerConfigFrom, type LearnerConfig } from '../../shared/learner-config';
 import { runTraining } from './apps/train';
-import { checkNewRunDir, readMetrics, readRunConfig, RunRefusedError, runModelDir } from './runs/files';
+import { checkNewRunDir, readMetrics, readRunConfig, RunRefusedError, runModelDir, uniqueRunDir } from './runs/files';
 import { listEvaluations, listRuns, readEvaluation, runSummary, trashRun } from './runs/list';
 import { loadRun } from './runs/load';
-import { exportPolicy, ExportError } from './learner/export';
+import { exportedFiles, exportPolicy, ExportError } from './learner/export';
 import { checkRunPolicy } from './learner/onnx-policy';
 import { comparePolicy } from './apps/compare';
 import { tfInitResult } from './learner/backend';
@@ -104,7 +104,7 @@ export class EngineHost {
       // Filled in from the defaults of the model's data kind once it is open ([Note: image defaults]).
       this.startTraining(
         p.model,
-        resolve(p.runDir),
+        p.unique === true ? uniqueRunDir(resolve(p.runDir), (d) => this.jobs.has(d)) : resolve(p.runDir),
         (m) => learnerConfigFrom(p.config, undefined, dataKindOf(m.shape)),
         false,
       ),
@@ -197,6 +197,10 @@ export class EngineHost {
       return readEvaluation(run, p.iteration);
     },
     'runs.delete': (p) => this.trashRun(resolve(p.run)),
+    'policy.files': (p) => {
+      const f = exportedFiles(p.path);
+      return { name: f.name, onnxBase64: f.onnx.toString('base64'), sidecarName: f.sidecarName, sidecar: f.sidecar };
+    },
     'policy.export': async (p) => {
       const run = resolve(p.run);
       const model = await this.models.get(runModelDir(run));

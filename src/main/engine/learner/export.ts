@@ -99,6 +99,32 @@ function leftSidecar(sidecar: string, out: string): { sha256?: string } | null {
   }
 }
 
+/**
+ * An exported policy's two files, for a download from web mode (the engine's disk is not the
+ * browser's): only a .onnx whose sidecar is ours and names it, and whose bytes match the sidecar's
+ * sha256, so nothing else on the engine's machine can be read this way.
+ */
+export function exportedFiles(path: string): { name: string; onnx: Buffer; sidecarName: string; sidecar: string } {
+  const out = resolve(path);
+  if (!/\.onnx$/i.test(out)) throw new ExportError(`${path}: not a policy file (.onnx)`);
+  const sidecar = sidecarPath(out);
+  const side = existsSync(out) ? leftSidecar(sidecar, out) : null;
+  if (!side)
+    throw new ExportError(
+      `${path}: no exported policy there (it needs its ${basename(sidecar)} beside it); export it first`,
+    );
+  if (side.sha256 !== sha256File(out))
+    throw new ExportError(
+      `${path} does not match its ${basename(sidecar)} (changed since it was exported); export it again`,
+    );
+  return {
+    name: basename(out),
+    onnx: readFileSync(out),
+    sidecarName: basename(sidecar),
+    sidecar: readFileSync(sidecar, 'utf8'),
+  };
+}
+
 /** Rows [start, start + count) of a row-major [*, cols] matrix, every `stride`-th row. */
 function rows(W: Float32Array, cols: number, start: number, count: number, stride = 1): Float32Array {
   const out = new Float32Array(count * cols);

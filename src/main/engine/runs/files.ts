@@ -129,6 +129,18 @@ export class RunRefusedError extends RangeError {
  * Refuses a folder that cannot take a new run: a run is written into a new or empty folder only,
  * never beside a user's own files (the training lock does not count: lock.ts).
  */
+/**
+ * `dir` when nothing is there (or an empty folder), else the first of `dir-2`, `dir-3`, … that is
+ * free: the app's default run name never collides with an earlier run (a name the user typed is
+ * checked by checkNewRunDir instead).
+ */
+export function uniqueRunDir(dir: string, taken: (d: string) => boolean = () => false): string {
+  const free = (d: string): boolean =>
+    !taken(d) && (!existsSync(d) || (statSync(d).isDirectory() && readdirSync(d).length === 0));
+  if (free(dir)) return dir;
+  for (let k = 2; ; k++) if (free(`${dir}-${k}`)) return `${dir}-${k}`;
+}
+
 export function checkNewRunDir(dir: string): void {
   if (!existsSync(dir)) return;
   if (!statSync(dir).isDirectory())

@@ -109,6 +109,9 @@ export function SchemaFields({
                 max={f.max ?? f.lt}
                 step={f.step ?? (f.int ? 1 : undefined)}
                 allowDecimal={!f.int}
+                // Mantine clamps an out-of-range value on blur by default: the user would never learn
+                // that 50,000 became 10,000. The value stays as typed and the error says why.
+                clampBehavior="none"
                 error={formError(f, v)}
               />
             );

@@ -199,7 +199,16 @@ export function CompareScreen({ engine, run }: { engine: EngineClient; run: stri
     <Stack gap="md">
       <RunHeader title="Compare" run={run} />
       <Group align="end">
-        <NumberInput label="Samples per row" value={n} onChange={setN} min={100} max={100000} error={nError} w={180} />
+        <NumberInput
+          label="Samples per row"
+          value={n}
+          onChange={setN}
+          min={100}
+          max={100000}
+          clampBehavior="none"
+          error={nError}
+          w={180}
+        />
         <TextInput
           label="Grid result (optional)"
           description="a `grid` output directory: adds its best constant (and best guidance interval)"

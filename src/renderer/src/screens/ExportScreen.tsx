@@ -4,11 +4,35 @@
 // existing file is replaced only after a confirmation.
 
 import { useEffect, useState } from 'react';
-import { Alert, Badge, Button, Code, Group, Modal, Stack, Table, Text, TextInput } from '@mantine/core';
+import { Alert, Badge, Button, Code, CopyButton, Group, Modal, Stack, Table, Text, TextInput } from '@mantine/core';
 import { notifications } from '@mantine/notifications';
 import type { PolicyExportResult } from '../../../shared/protocol';
 import { EngineError, type EngineClient } from '../engine/client';
 import { RunHeader } from '../components/RunHeader';
+
+/** A few lines of Python that load the exported file and show what it is (the README has a whole sampler). */
+export function pythonSnippet(path: string): string {
+  return `import json
+import numpy as np
+import onnxruntime as ort
+
+policy = ort.InferenceSession(${JSON.stringify(path)}, providers=["CPUExecutionProvider"])
+meta = policy.get_modelmeta().custom_metadata_map
+actions = np.array(json.loads(meta["actions"]), dtype=np.float32)
+print(meta["intervention"], "over", actions, "with", meta["sampler"], meta["steps"], "steps")
+print("inputs:", [(i.name, i.shape) for i in policy.get_inputs()])
+# probs[n, k]: the policy's probability of action k in state n (x, sigma, ...); see the README,
+# "Taking it home", for EDM's Heun sampler with this policy choosing the guidance at every step.`;
+}
+
+/** Saves bytes as a file through the browser (web mode: the export is on the engine's machine). */
+function download(name: string, data: BlobPart, type: string): void {
+  const a = document.createElement('a');
+  a.href = URL.createObjectURL(new Blob([data], { type }));
+  a.download = name;
+  a.click();
+  URL.revokeObjectURL(a.href);
+}
 
 /** `<run>/policy.onnx`, the suggested file. */
 export function defaultExportPath(run: string): string {
@@ -38,6 +62,8 @@ export function ExportScreen({ engine, run }: { engine: EngineClient; run: strin
     setBusy(true);
     setError(null);
     setConfirm(null);
+    // What is on screen is what the last export did: a failed one takes the earlier result away.
+    setResult(null);
     try {
       const r = await engine.request('policy.export', { run, out: out.trim(), force });
       setResult(r);
@@ -51,6 +77,20 @@ export function ExportScreen({ engine, run }: { engine: EngineClient; run: strin
       else setError((e as Error).message);
     } finally {
       setBusy(false);
+    }
+  };
+  const fetchFiles = async (): Promise<void> => {
+    if (!result) return;
+    try {
+      const f = await engine.request('policy.files', { path: result.path });
+      download(
+        f.name,
+        Uint8Array.from(atob(f.onnxBase64), (c) => c.charCodeAt(0)),
+        'application/octet-stream',
+      );
+      download(f.sidecarName, f.sidecar, 'application/json');
+    } catch (e) {
+      setError((e as Error).message);
     }
   };
   const choose = async (): Promise<void> => {
@@ -151,6 +191,23 @@ export function ExportScreen({ engine, run }: { engine: EngineClient; run: strin
               {io(result.outputs, 'output')}
             </Table.Tbody>
           </Table>
+          <Group gap="xs">
+            {!window.api && (
+              <Button variant="light" onClick={() => void fetchFiles()} data-testid="export-download">
+                Download {result.path.split(/[\\/]/).pop()} and its .json
+              </Button>
+            )}
+            <CopyButton value={pythonSnippet(result.path)}>
+              {({ copied, copy }) => (
+                <Button variant="default" onClick={copy} data-testid="export-copy-python">
+                  {copied ? 'Copied' : 'Copy Python snippet'}
+                </Button>
+              )}
+            </CopyButton>
+          </Group>
+          <Code block data-testid="export-python">
+            {pythonSnippet(result.path)}
+          </Code>
           <Text size="xs" c="dimmed">
             {result.metadata['intervention']} policy, actions {result.metadata['actions']},{' '}
             {result.metadata['divergence']}, {result.metadata['conditioning']}; {result.metadata['sampler']}{' '}

@@ -79,6 +79,10 @@ export function RunsScreen({
   const [metric, setMetric] = useState<string>(HEADLINE);
   const [curves, setCurves] = useState<Record<string, Record<string, number>[]>>({});
   const [trash, setTrash] = useState<RunSummary | null>(null);
+  const moreError =
+    Number.isInteger(Number(more)) && Number(more) >= 1 && Number(more) <= 1_000_000
+      ? null
+      : 'a whole number from 1 to 1,000,000';
 
   const refresh = useCallback(async (): Promise<void> => {
     setError(null);
@@ -171,7 +175,16 @@ export function RunsScreen({
         <Button variant="light" onClick={() => void refresh()}>
           Refresh
         </Button>
-        <NumberInput label="Resume for (iterations)" value={more} onChange={setMore} min={1} w={200} />
+        <NumberInput
+          label="Resume for (iterations)"
+          value={more}
+          onChange={setMore}
+          min={1}
+          max={1_000_000}
+          clampBehavior="none"
+          error={moreError}
+          w={200}
+        />
       </Group>
       {error && <Alert color="red">{error}</Alert>}
       {runs && runs.length === 0 && <Text c="dimmed">No runs in this folder yet.</Text>}
@@ -223,7 +236,7 @@ export function RunsScreen({
                       <Button
                         size="xs"
                         variant="light"
-                        disabled={r.active}
+                        disabled={r.active || moreError !== null}
                         onClick={() => void resume(r)}
                         aria-label={`Resume ${name}`}
                       >

@@ -156,6 +156,7 @@ export function TrainScreen({ engine, run, view }: { engine: EngineClient; run: 
                 onChange={setMore}
                 min={1}
                 max={100000}
+                clampBehavior="none"
                 error={moreError}
                 w={140}
               />

@@ -193,10 +193,12 @@ export function TuneScreen({
     setStarting(true);
     setError(null);
     try {
+      // The suggested name gets a free suffix (-2, -3, …) when an earlier run has it; a typed one is refused if taken.
       const { run } = await engine.request('train.start', {
         model: model.summary.dir,
         runDir: runDir.trim() || defaultRunDir,
         config: chosen,
+        unique: runDir.trim() === '',
       });
       onStarted(run, Number(parseFormValue(LEARNER_FIELDS.iterations, values['iterations']!)));
     } catch (e) {
@@ -244,6 +246,7 @@ export function TuneScreen({
       <TextInput
         label="Run directory"
         placeholder={defaultRunDir}
+        description="empty: the name shown, with -2, -3, … added if an earlier run has it"
         value={runDir}
         onChange={(e) => setRunDir(e.currentTarget.value)}
         maw={440}
