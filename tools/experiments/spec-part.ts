@@ -5,17 +5,21 @@
 //
 //   npx tsx tools/experiments/spec-part.ts SPEC baselines OUT   rows without runs (sampler and grid rows)
 //   npx tsx tools/experiments/spec-part.ts SPEC seed S OUT      the runs rows, each cut to its run "…-sS"
+//   … --skip-group PREFIX                                          leave out the groups whose title starts so
 //
 // Equal-NFE rows are in no part: they need every run of the row they match. Paths in the part are
 // absolute (the part is written elsewhere than the spec).
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 
-const [specFile, mode, ...rest] = process.argv.slice(2);
+const argv = process.argv.slice(2);
+const skipAt = argv.indexOf('--skip-group');
+const skip = skipAt >= 0 ? argv.splice(skipAt, 2)[1] : undefined;
+const [specFile, mode, ...rest] = argv;
 const seed = mode === 'seed' ? rest.shift() : null;
 const out = rest[0];
 if (!specFile || !out || (mode !== 'baselines' && !(mode === 'seed' && /^\d+$/.test(seed ?? '')))) {
-  console.error('usage: spec-part.ts SPEC (baselines | seed S) OUT');
+  console.error('usage: spec-part.ts SPEC (baselines | seed S) OUT [--skip-group PREFIX]');
   process.exit(2);
 }
 // The spec is checked by `table` itself (shared/results-table.ts); here only the fields a part changes.
@@ -24,7 +28,7 @@ interface Row {
   grid?: string;
   equalNfeOf?: string;
 }
-const spec = JSON.parse(readFileSync(specFile, 'utf8')) as { groups: { rows: Row[] }[] };
+const spec = JSON.parse(readFileSync(specFile, 'utf8')) as { groups: { title: string; rows: Row[] }[] };
 const abs = (p: string): string => (isAbsolute(p) ? p : resolve(dirname(specFile), p));
 const part = (row: Row): Row | null => {
   if (row.equalNfeOf) return null;
@@ -34,6 +38,7 @@ const part = (row: Row): Row | null => {
   return runs.length > 0 ? { ...row, runs } : null;
 };
 const groups = spec.groups
+  .filter((g) => skip === undefined || !g.title.startsWith(skip))
   .map((g) => ({ ...g, rows: g.rows.map(part).filter((r): r is Row => r !== null) }))
   .filter((g) => g.rows.length > 0);
 writeFileSync(out, JSON.stringify({ ...spec, groups }, null, 2) + '\n');
