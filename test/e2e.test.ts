@@ -550,6 +550,34 @@ test('web mode: the Runs screen lists the run, opens its curves, resumes it and 
     /FID \(final evaluation\)[\s\S]*cfg-rkl\s+it\. \d+: \d+\.\d{4}[\s\S]*stress\s+it\. 5000: 0\.0336/,
   );
   await page.screenshot({ path: join(SHOTS, 'runs-compare.png'), fullPage: true });
+  // Like a tracker (issue 15): status, start, duration and evaluation n columns, sorted by a click.
+  const header = await table.locator('thead').innerText();
+  assert.match(header, /status[\s\S]*started[\s\S]*duration[\s\S]*iteration[\s\S]*eval n/);
+  await page.getByRole('button', { name: /^Sort by last FID/ }).click();
+  const order = async (): Promise<string[]> =>
+    (await table.locator('tbody tr td:nth-child(2)').allInnerTexts()).map((t) => t.trim());
+  assert.deepEqual(await order(), ['stress', 'cfg-rkl'], 'lowest FID first (stress: 0.0336)');
+  await page.getByRole('button', { name: /^Sort by last FID/ }).click();
+  assert.deepEqual(await order(), ['cfg-rkl', 'stress']);
+  // (kept in its status.json: a resumed run stopped at 9–37 of 38 is not "finished" at its count)
+  assert.equal(await page.getByTestId('status-cfg-rkl').textContent(), 'stopped');
+  assert.equal(await page.getByTestId('status-stress').textContent(), 'finished');
+  // Delete, then Undo from the notice: the run is back.
+  await page.getByRole('button', { name: 'Delete stress' }).click();
+  await page.getByRole('dialog', { name: 'Delete this run?' }).getByRole('button', { name: 'Delete' }).click();
+  await page.getByRole('button', { name: 'Open stress' }).waitFor({ state: 'detached', timeout: 30_000 });
+  await page.getByTestId('trash-notice').getByRole('button', { name: 'Undo' }).click();
+  await page.getByRole('button', { name: 'Open stress' }).waitFor({ timeout: 30_000 });
+  // A folder that is not there is not "no runs yet".
+  await page.getByLabel('Runs folder').fill(join(tmp, 'runz'));
+  await page.getByRole('button', { name: 'Refresh' }).click();
+  await page
+    .getByTestId('runs-empty')
+    .filter({ hasText: /There is no folder .*runz/ })
+    .waitFor({ timeout: 10_000 });
+  await page.getByLabel('Runs folder').fill(join(tmp, 'runs'));
+  await page.getByRole('button', { name: 'Refresh' }).click();
+  // Delete for good this time (it stays in .trash).
   await page.getByRole('button', { name: 'Delete stress' }).click();
   await page.getByRole('dialog', { name: 'Delete this run?' }).getByRole('button', { name: 'Delete' }).click();
   await page.getByRole('button', { name: 'Open stress' }).waitFor({ state: 'detached', timeout: 30_000 });

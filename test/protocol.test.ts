@@ -371,6 +371,32 @@ test('export and delete over the protocol: the file is written and verified, an 
   assert.deepEqual(ok(await req('runs.list', { root: join(tmp, 'runs') })), []);
   const gone = await req('runs.delete', { run: runDir });
   assert.ok(!gone.ok && /not a run directory/.test(gone.error.message));
+  // Undo (issue 15): back where it was, listed again; only from the .trash beside it, never over something.
+  const wrong = await req('runs.restore', { trashed, run: join(tmp, 'elsewhere', 'cfg-rkl') });
+  assert.ok(!wrong.ok && /not cfg-rkl in the \.trash folder beside it/.test(wrong.error.message));
+  assert.deepEqual(ok(await req('runs.restore', { trashed, run: runDir })), { run: runDir });
+  const listed = ok<{ dir: string; started: string; seconds: number; evalSamples: number | null }[]>(
+    await req('runs.list', { root: join(tmp, 'runs') }),
+  );
+  assert.deepEqual(
+    listed.map((r) => r.dir),
+    [runDir],
+  );
+  // The tracker's columns: when it started, how long it trained, how many samples its last FID had.
+  assert.ok(Math.abs(Date.parse(listed[0]!.started) - Date.now()) < 10 * 60_000, listed[0]!.started);
+  assert.ok(listed[0]!.seconds > 0);
+  // (its last line, of the paused resume, has no evaluation: no FID, no n)
+  assert.equal(listed[0]!.evalSamples, null);
+  const trashedAgain = ok<{ trashed: string }>(await req('runs.delete', { run: runDir }));
+  mkdirSync(runDir);
+  const blocked = await req('runs.restore', { trashed: trashedAgain.trashed, run: runDir });
+  assert.ok(!blocked.ok && /exists again/.test(blocked.error.message));
+  // A Runs folder that is not there is told apart from an empty one.
+  assert.deepEqual(ok(await req('runs.folder', { root: join(tmp, 'runz') })), {
+    root: join(tmp, 'runz'),
+    state: 'missing',
+  });
+  assert.equal(ok<{ state: string }>(await req('runs.folder', { root: join(tmp, 'runs') })).state, 'folder');
 });
 
 test('damaged run files over the protocol: the error names the file and the field, the run is not listed, nothing is written', async () => {

@@ -178,3 +178,48 @@ test('durations read as h:mm:ss', async () => {
   assert.equal(clock(NaN), '–:––:––');
   assert.equal(clock(-1), '–:––:––');
 });
+
+test('the Runs table sorts by any column, ties by name, either way', async () => {
+  const { sortRuns } = await import('../src/renderer/src/state/runs');
+  type Summary = import('../src/shared/protocol').RunSummary;
+  const run = (dir: string, o: Partial<Summary>): Summary => ({
+    dir,
+    model: 'm',
+    intervention: 'cfg',
+    divergence: 'kl',
+    conditioning: 'state',
+    iteration: 10,
+    iterations: 10,
+    last: null,
+    active: false,
+    started: '2026-12-01T00:00:00.000Z',
+    seconds: 0,
+    evalSamples: null,
+    lastState: null,
+    reason: null,
+    ...o,
+  });
+  const runs = [
+    run('/r/b', { started: '2026-12-01T02:00:00.000Z', seconds: 5, last: { 'eval/fid': 0.3 } }),
+    run('/r/a', { started: '2026-12-01T01:00:00.000Z', seconds: 50, last: { 'eval/fid': 0.2 } }),
+    run('/r/c', { started: '2026-12-01T03:00:00.000Z', seconds: 5, iteration: 3 }),
+  ];
+  const names = (by: Parameters<typeof sortRuns>[1], d = false): string[] =>
+    sortRuns(runs, by, d).map((r) => r.dir.slice(3));
+  assert.deepEqual(names('started', true), ['c', 'b', 'a']);
+  assert.deepEqual(names('run'), ['a', 'b', 'c']);
+  assert.deepEqual(names('duration'), ['b', 'c', 'a'], 'ties by name');
+  assert.deepEqual(names('fid'), ['a', 'b', 'c'], 'no FID last');
+  assert.deepEqual(names('status'), ['a', 'b', 'c'], 'finished before stopped, by name');
+  // The kept lifecycle wins over the count: a resumed run stopped at 12 of 38 is not finished at 12 of 12.
+  const { listedStatus } = await import('../src/renderer/src/state/runs');
+  assert.equal(listedStatus(run('/r/s', { iteration: 12, iterations: 38, lastState: 'stopped' })).state, 'stopped');
+  assert.deepEqual(listedStatus(run('/r/f', { iteration: 3, iterations: 38, lastState: 'failed', reason: 'NaN' })), {
+    state: 'failed',
+    iteration: 3,
+    iterations: 38,
+    reason: 'NaN',
+  });
+  assert.equal(listedStatus(run('/r/i', { lastState: 'started' })).state, 'stopped', 'the engine went away');
+  assert.equal(listedStatus(run('/r/t', { lastState: 'stopped', active: true })).state, 'started');
+});

@@ -14,7 +14,7 @@
 // reaches the engine's handlers; the engine keeps serving.
 
 import { z } from 'zod';
-import { EngineEventSchema, Num, type EngineEvent } from './events';
+import { EngineEventSchema, Num, RUN_STATES, type EngineEvent } from './events';
 import { LEARNER_FIELDS, learnerConfigFrom } from './learner-config';
 import { describeField, fieldError, type NumberField } from './schema';
 
@@ -94,6 +94,16 @@ export const RunSummarySchema = z.object({
   last: z.record(z.string(), Num).nullable(),
   /** Whether it is training right now: in this engine, or in another process that holds its train.lock. */
   active: z.boolean(),
+  /** When it was started (its config.json is written once, at the start), ISO 8601. */
+  started: z.string(),
+  /** Seconds spent training and evaluating (the sum of its iterations' time/… metrics). */
+  seconds: z.number(),
+  /** Samples behind its last FID: the final evaluation's, else the periodic ones', else null. */
+  evalSamples: z.number().nullable(),
+  /** Its last lifecycle change in the app (status.json), or null (a CLI run; the list infers). */
+  lastState: z.enum(RUN_STATES).nullable(),
+  /** Why it failed (or stopped), when status.json says. */
+  reason: z.string().nullable(),
 });
 
 /** A profile as a run's profiles/iter-NNNNN.json holds it (the paper's Figure 2): [levels][actions] shares. */
@@ -259,6 +269,16 @@ export const METHOD_SCHEMAS = {
       profile: EvaluationProfileSchema.nullable(),
       pngBase64: z.string().nullable(),
     }),
+  },
+  /** Undoes runs.delete: the trashed folder back to where the run was. */
+  'runs.restore': {
+    params: z.strictObject({ trashed: path('the trashed run folder'), run: path('where the run was') }),
+    result: z.object({ run: z.string() }),
+  },
+  /** Whether a Runs folder exists (the list of a missing one is empty, and a typo should not read as "no runs yet"). */
+  'runs.folder': {
+    params: z.strictObject({ root: path('a folder') }),
+    result: z.object({ root: z.string(), state: z.enum(['missing', 'file', 'folder']) }),
   },
   /** An exported policy's files (its .onnx and .json), for a download in web mode; only files `policy.export` wrote. */
   'policy.files': {

@@ -179,6 +179,25 @@ export const runConfigFile = z.object({
 export type RunConfigFile = z.output<typeof runConfigFile>;
 
 // ---------------------------------------------------------------------------------------------
+// status.json
+
+/**
+ * Where a run stood at its last lifecycle change in the app's engine (the run event, kept): the
+ * Runs list reads it to tell finished, paused, stopped and failed apart, with the target a resume
+ * set and the reason of a failure. Runs trained by the CLI have none (the list infers from the
+ * iterations).
+ */
+export const runStatusFile = z.object({
+  state: z.enum(['started', 'paused', 'finished', 'stopped', 'failed']),
+  iteration: z.number().int().nonnegative(),
+  iterations: z.number().int().nonnegative(),
+  reason: z.string().optional(),
+  /** When, ISO 8601. */
+  at: z.string(),
+});
+export type RunStatusFile = z.output<typeof runStatusFile>;
+
+// ---------------------------------------------------------------------------------------------
 // checkpoint.json
 
 /** The bytes of base64 text (Buffer in Node; atob where there is none). */

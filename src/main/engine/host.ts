@@ -23,8 +23,16 @@ import { Model, ModelCache } from './models/model';
 import { ModelError } from './models/manifest';
 import { dataKindOf, learnerConfigFrom, type LearnerConfig } from '../../shared/learner-config';
 import { runTraining } from './apps/train';
-import { checkNewRunDir, readMetrics, readRunConfig, RunRefusedError, runModelDir, uniqueRunDir } from './runs/files';
-import { listEvaluations, listRuns, readEvaluation, runSummary, trashRun } from './runs/list';
+import {
+  checkNewRunDir,
+  readMetrics,
+  readRunConfig,
+  RunRefusedError,
+  runModelDir,
+  uniqueRunDir,
+  writeRunStatus,
+} from './runs/files';
+import { folderState, listEvaluations, listRuns, readEvaluation, restoreRun, runSummary, trashRun } from './runs/list';
 import { loadRun } from './runs/load';
 import { exportedFiles, exportPolicy, ExportError } from './learner/export';
 import { checkRunPolicy } from './learner/onnx-policy';
@@ -197,6 +205,8 @@ export class EngineHost {
       return readEvaluation(run, p.iteration);
     },
     'runs.delete': (p) => this.trashRun(resolve(p.run)),
+    'runs.restore': (p) => restoreRun(resolve(p.trashed), resolve(p.run)),
+    'runs.folder': (p) => ({ root: resolve(p.root), state: folderState(resolve(p.root)) }),
     'policy.files': (p) => {
       const f = exportedFiles(p.path);
       return { name: f.name, onnxBase64: f.onnx.toString('base64'), sidecarName: f.sidecarName, sidecar: f.sidecar };
@@ -332,18 +342,19 @@ export class EngineHost {
         // a damaged metrics file: training will say what is wrong with it
       }
     }
-    const lifecycle = (state: RunEvent['state'], reason?: string): void =>
-      this.send({
-        kind: 'event',
-        event: {
-          type: 'run',
-          run: runDir,
-          state,
-          iteration,
-          iterations: target,
-          ...(reason !== undefined ? { reason } : {}),
-        },
-      });
+    const lifecycle = (state: RunEvent['state'], reason?: string): void => {
+      const status = { state, iteration, iterations: target, ...(reason !== undefined ? { reason } : {}) };
+      this.send({ kind: 'event', event: { type: 'run', run: runDir, ...status } });
+      // Kept in the run, so the Runs list knows it after the app is gone; only once it has begun
+      // training here: a start refused, or a run whose files cannot be read, is left as it was.
+      if (began)
+        try {
+          writeRunStatus(runDir, { ...status, at: new Date().toISOString() });
+        } catch {
+          // a folder that cannot be written: the event still says it
+        }
+    };
+    let began = false;
     job.done = (async () => {
       try {
         const { learner } = await runTraining({
@@ -361,6 +372,7 @@ export class EngineHost {
             this.send({ kind: 'event', event }); // every training event names its run (apps/train.ts)
           },
           onStart: (s) => {
+            began = true;
             iteration = s.iteration;
             target = s.iterations;
             lifecycle('started');

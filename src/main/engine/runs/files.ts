@@ -21,7 +21,7 @@
 
 import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { writeFileAtomic } from '../io/atomic';
+import { writeFileAtomic, writeFileAtomicSync } from '../io/atomic';
 import { profileHeatmap } from '../pictures';
 import { writePng } from '../io/png';
 import { checkConfig, parseLearnerConfig, type LearnerConfig } from '../learner/config';
@@ -32,6 +32,8 @@ import {
   narrowFile,
   parseFile,
   profileFile,
+  runStatusFile,
+  type RunStatusFile,
   RunFileError,
   runConfigFile,
   type Checkpoint,
@@ -48,6 +50,7 @@ export function runPaths(runDir: string): {
   profile: string;
   profilePng: string;
   lock: string;
+  status: string;
   profileAt: (iteration: number) => string;
   samplesAt: (iteration: number) => string;
 } {
@@ -59,6 +62,7 @@ export function runPaths(runDir: string): {
     profile: join(runDir, 'profile.json'),
     profilePng: join(runDir, 'profile.png'),
     lock: join(runDir, 'train.lock'),
+    status: join(runDir, 'status.json'),
     profileAt: (iteration) => join(runDir, 'profiles', `${tag(iteration)}.json`),
     samplesAt: (iteration) => join(runDir, 'samples', `${tag(iteration)}.png`),
   };
@@ -254,4 +258,23 @@ export async function writeEvaluation(runDir: string, profile: ProfileFile, samp
   await writeFileAtomic(samples, samplesPng);
   await writePng(p.profilePng, profileHeatmap(profile.profile));
   return samples;
+}
+
+// ---------------------------------------------------------------------------------------------
+// status.json
+
+/** Keeps a run's last lifecycle change (shared/run-files.ts runStatusFile); synchronous, so it is on disk before the event goes out. */
+export function writeRunStatus(runDir: string, status: RunStatusFile): void {
+  writeFileAtomicSync(runPaths(runDir).status, JSON.stringify(status) + '\n');
+}
+
+/** A run's status.json, or null when it has none or it cannot be read (the list then infers). */
+export function readRunStatus(runDir: string): RunStatusFile | null {
+  const file = runPaths(runDir).status;
+  if (!existsSync(file)) return null;
+  try {
+    return parseFile(runStatusFile, readRunFile(file), file);
+  } catch {
+    return null;
+  }
 }

@@ -3,7 +3,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { RunSummary } from '../../../shared/protocol';
-import { isRun, readMetrics, readProfile, readRunConfig, runPaths } from './files';
+import { isRun, readMetrics, readProfile, readRunConfig, readRunStatus, runPaths } from './files';
 import type { ProfileFile } from '../../../shared/run-files';
 import { runLockedBy } from './lock';
 
@@ -30,6 +30,15 @@ export function runSummary(dir: string, metrics: Record<string, number>[], activ
   const last = metrics[metrics.length - 1] ?? null;
   const l = cfg.learner;
   const iteration = last?.['iteration'] ?? 0;
+  let seconds = 0;
+  for (const m of metrics) seconds += (m['time/iteration_s'] ?? 0) + (m['time/evaluation_s'] ?? 0);
+  const status = readRunStatus(dir);
+  const evalSamples =
+    last?.['eval/fid'] !== undefined
+      ? l.evalSamples
+      : last?.['periodic/fid'] !== undefined
+        ? l.evalSamplesPeriodic
+        : null;
   // A resumed run may have gone past the target it was started with.
   return {
     dir,
@@ -38,9 +47,14 @@ export function runSummary(dir: string, metrics: Record<string, number>[], activ
     divergence: l.divergence,
     conditioning: l.conditioning,
     iteration,
-    iterations: Math.max(l.iterations, iteration),
+    iterations: Math.max(status?.iterations ?? l.iterations, iteration),
     last,
     active: active || runLockedBy(dir) !== null,
+    started: statSync(runPaths(dir).config).mtime.toISOString(),
+    seconds,
+    evalSamples,
+    lastState: status?.state ?? null,
+    reason: status?.reason ?? null,
   };
 }
 
@@ -94,4 +108,23 @@ export function trashRun(run: string, active: boolean): { trashed: string } {
   const to = join(trash, `${basename(run)}-${stamp}`);
   renameSync(run, to);
   return { trashed: to };
+}
+
+/**
+ * Undoes trashRun: moves `trashed` (a run in a `.trash` folder) back to `run`, beside that folder,
+ * unless something is there now.
+ */
+export function restoreRun(trashed: string, run: string): { run: string } {
+  if (basename(dirname(trashed)) !== '.trash' || dirname(dirname(trashed)) !== dirname(run))
+    throw new RangeError(`${trashed} is not ${basename(run)} in the .trash folder beside it; nothing was moved`);
+  readRunConfig(trashed); // throws unless it is a run
+  if (existsSync(run)) throw new RangeError(`${run} exists again; move ${trashed} back by hand under another name`);
+  renameSync(trashed, run);
+  return { run };
+}
+
+/** What a folder typed as the Runs folder is: missing, a file, or a folder. */
+export function folderState(root: string): 'missing' | 'file' | 'folder' {
+  if (!existsSync(root)) return 'missing';
+  return statSync(root).isDirectory() ? 'folder' : 'file';
 }

@@ -18,39 +18,34 @@ import {
   Text,
   TextInput,
   Title,
+  UnstyledButton,
 } from '@mantine/core';
+import { clock } from '../../../shared/clock';
 import { notifications } from '@mantine/notifications';
-import type { Methods, RunSummary } from '../../../shared/protocol';
-import { COMPARABLE_RUN_METRICS, evalRunKey, formatMetric, HEADLINE_METRIC, metricInfo } from '../../../shared/metrics';
+import type { RunSummary } from '../../../shared/protocol';
+import { COMPARABLE_RUN_METRICS, formatMetric, HEADLINE_METRIC, metricInfo } from '../../../shared/metrics';
 import type { EngineClient } from '../engine/client';
 import type { OpenedRun, RunStatus } from '../hooks/useRunEvents';
+import { HEADLINE, listedStatus, openedRunFrom, sortRuns, type RunSort } from '../state/runs';
 import { LineChart } from '../components/LineChart';
 import { comparisonChart } from '../components/chartData';
 
 /** The comparison's choices, from the catalogue. */
 const COMPARABLE = COMPARABLE_RUN_METRICS.map((m) => ({ value: m.key, label: m.label }));
-/** The table's last-evaluation column: the headline metric as a run writes it. */
-const HEADLINE = evalRunKey(HEADLINE_METRIC);
+const STATUS_COLORS: Record<RunStatus['state'], string> = {
+  started: 'green',
+  finished: 'blue',
+  paused: 'cyan',
+  stopped: 'yellow',
+  failed: 'red',
+};
 
-/** What the list knows of a run's state: training here, or ended at its target (finished) or before it (stopped). */
-export function listedStatus(r: RunSummary): RunStatus {
-  return {
-    state: r.active ? 'started' : r.iteration >= r.iterations ? 'finished' : 'stopped',
-    iteration: r.iteration,
-    iterations: r.iterations,
-  };
-}
-
-/** A run opened from disk (runs.open): its history, where it stands, its evaluations and last profile. */
-export function openedRunFrom(dir: string, r: Methods['runs.open']['result']): OpenedRun {
-  return {
-    dir,
-    history: r.metrics,
-    status: listedStatus(r.summary),
-    evaluations: r.evaluations,
-    profile: r.profile ? { type: 'profile', run: dir, ...r.profile } : null,
-  };
-}
+/** "2026-12-01 06:16" in local time. */
+const when = (iso: string): string => {
+  const d = new Date(iso);
+  const p = (n: number): string => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}`;
+};
 
 /** Metrics lines → CSV (one column per metric name, in first-seen order). */
 export function metricsCsv(lines: Record<string, number>[]): string {
@@ -79,6 +74,8 @@ export function RunsScreen({
   const [metric, setMetric] = useState<string>(HEADLINE);
   const [curves, setCurves] = useState<Record<string, Record<string, number>[]>>({});
   const [trash, setTrash] = useState<RunSummary | null>(null);
+  const [sort, setSort] = useState<{ by: RunSort; descending: boolean }>({ by: 'started', descending: true });
+  const [folder, setFolder] = useState<'missing' | 'file' | 'folder' | null>(null);
   const moreError =
     Number.isInteger(Number(more)) && Number(more) >= 1 && Number(more) <= 1_000_000
       ? null
@@ -87,7 +84,10 @@ export function RunsScreen({
   const refresh = useCallback(async (): Promise<void> => {
     setError(null);
     try {
-      setRuns(await engine.request('runs.list', { root: root.trim() || 'runs' }));
+      const r = root.trim() || 'runs';
+      // A folder that does not exist lists no runs: say which it is, so a typo does not read as "no runs yet".
+      setFolder((await engine.request('runs.folder', { root: r })).state);
+      setRuns(await engine.request('runs.list', { root: r }));
     } catch (e) {
       setError((e as Error).message);
     }
@@ -127,9 +127,31 @@ export function RunsScreen({
     try {
       const { trashed } = await engine.request('runs.delete', { run: r.dir });
       setSelected((s) => s.filter((d) => d !== r.dir));
+      const id = `trashed-${trashed}`;
+      const undo = async (): Promise<void> => {
+        notifications.hide(id);
+        try {
+          await engine.request('runs.restore', { trashed, run: r.dir });
+          await refresh();
+        } catch (e) {
+          setError((e as Error).message);
+        }
+      };
       notifications.show({
+        id,
         title: 'Run moved to the trash',
-        message: `${r.dir} → ${trashed} (move it back to restore it)`,
+        message: (
+          <Group gap="xs" justify="space-between" wrap="nowrap">
+            <Text size="sm">
+              {r.dir.split(/[\\/]/).pop()} → {trashed.split(/[\\/]/).slice(-2).join('/')}
+            </Text>
+            <Button size="compact-xs" variant="light" onClick={() => void undo()}>
+              Undo
+            </Button>
+          </Group>
+        ),
+        autoClose: 15_000,
+        ...({ 'data-testid': 'trash-notice' } as object),
       });
       await refresh();
     } catch (e) {
@@ -187,23 +209,45 @@ export function RunsScreen({
         />
       </Group>
       {error && <Alert color="red">{error}</Alert>}
-      {runs && runs.length === 0 && <Text c="dimmed">No runs in this folder yet.</Text>}
+      {runs && runs.length === 0 && (
+        <Text c={folder === 'folder' ? 'dimmed' : 'orange'} data-testid="runs-empty">
+          {folder === 'missing'
+            ? `There is no folder ${root.trim() || 'runs'} (yet): check the path; runs started from Tune create it.`
+            : folder === 'file'
+              ? `${root.trim()} is a file, not a folder.`
+              : 'No runs in this folder yet.'}
+        </Text>
+      )}
       {runs && runs.length > 0 && (
         <Table striped withTableBorder data-testid="runs-table">
           <Table.Thead>
             <Table.Tr>
               <Table.Th>compare</Table.Th>
-              <Table.Th>run</Table.Th>
-              <Table.Th>model</Table.Th>
+              <SortTh label="run" by="run" sort={sort} setSort={setSort} />
+              <SortTh label="model" by="model" sort={sort} setSort={setSort} />
               <Table.Th>policy</Table.Th>
-              <Table.Th>iteration</Table.Th>
-              <Table.Th title={metricInfo(HEADLINE).help}>last {metricInfo(HEADLINE_METRIC).label}</Table.Th>
+              <SortTh label="status" by="status" sort={sort} setSort={setSort} />
+              <SortTh label="started" by="started" sort={sort} setSort={setSort} />
+              <SortTh label="duration" by="duration" sort={sort} setSort={setSort} />
+              <SortTh label="iteration" by="iteration" sort={sort} setSort={setSort} />
+              <SortTh
+                label={`last ${metricInfo(HEADLINE_METRIC).label}`}
+                by="fid"
+                sort={sort}
+                setSort={setSort}
+                help={metricInfo(HEADLINE).help}
+              />
+              <Table.Th title="samples behind the last FID (the final evaluation's, else the periodic ones')">
+                eval n
+              </Table.Th>
               <Table.Th />
             </Table.Tr>
           </Table.Thead>
           <Table.Tbody>
-            {runs.map((r) => {
+            {sortRuns(runs, sort.by, sort.descending).map((r) => {
               const name = r.dir.split(/[\\/]/).pop()!;
+              const status = listedStatus(r);
+              const state = status.state;
               return (
                 <Table.Tr key={r.dir}>
                   <Table.Td>
@@ -217,17 +261,28 @@ export function RunsScreen({
                       }}
                     />
                   </Table.Td>
-                  <Table.Td title={r.dir}>
-                    {name} {r.active && <Badge color="green">training</Badge>}
-                  </Table.Td>
+                  <Table.Td title={r.dir}>{name}</Table.Td>
                   <Table.Td>{r.model}</Table.Td>
                   <Table.Td>
                     {r.intervention} · {r.divergence} · {r.conditioning}
                   </Table.Td>
                   <Table.Td>
+                    <Badge
+                      variant="light"
+                      color={STATUS_COLORS[state]}
+                      title={status.reason}
+                      data-testid={`status-${name}`}
+                    >
+                      {state === 'started' ? 'training' : state}
+                    </Badge>
+                  </Table.Td>
+                  <Table.Td title={r.started}>{when(r.started)}</Table.Td>
+                  <Table.Td>{clock(r.seconds)}</Table.Td>
+                  <Table.Td>
                     {r.iteration} / {r.iterations}
                   </Table.Td>
                   <Table.Td>{formatMetric(HEADLINE, r.last?.[HEADLINE])}</Table.Td>
+                  <Table.Td>{r.evalSamples?.toLocaleString('en') ?? '—'}</Table.Td>
                   <Table.Td>
                     <Group gap="xs">
                       <Button size="xs" variant="light" onClick={() => void open(r)} aria-label={`Open ${name}`}>
@@ -299,5 +354,38 @@ export function RunsScreen({
         </Group>
       </Modal>
     </Stack>
+  );
+}
+
+/** A column header that sorts the table by its column (again: the other way). */
+function SortTh({
+  label,
+  by,
+  sort,
+  setSort,
+  help,
+}: {
+  label: string;
+  by: RunSort;
+  sort: { by: RunSort; descending: boolean };
+  setSort: (s: { by: RunSort; descending: boolean }) => void;
+  help?: string;
+}) {
+  const on = sort.by === by;
+  return (
+    <Table.Th
+      title={help}
+      aria-sort={on ? (sort.descending ? 'descending' : 'ascending') : 'none'}
+      style={{ whiteSpace: 'nowrap' }}
+    >
+      <UnstyledButton
+        onClick={() => setSort({ by, descending: on ? !sort.descending : false })}
+        fw={on ? 700 : 500}
+        fz="sm"
+        aria-label={`Sort by ${label}`}
+      >
+        {label} {on ? (sort.descending ? '↓' : '↑') : ''}
+      </UnstyledButton>
+    </Table.Th>
   );
 }
