@@ -482,7 +482,7 @@ describe('broken models fail with a ModelError', () => {
   test('(a) model.json missing', async () => {
     const e = await expectModelError(
       writeModel(null, simpleGraph()),
-      /model\.json: not found; a model directory needs a model\.json/,
+      /is not a model directory: it has no model\.json \(a model directory holds a model\.json manifest/,
       { file: /model\.json$/, key: null },
     );
     assert.doesNotMatch(e.message, /\n\s+at /);

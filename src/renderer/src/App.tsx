@@ -87,7 +87,10 @@ export function App({ engine }: { engine: EngineClient }) {
   const [status, setStatus] = useState<{ s: ConnectionStatus; why?: string }>({ s: 'connecting' });
   const [opened, setOpened] = useState<ModelReport | null>(null);
   const [openedRun, setOpenedRun] = useState<OpenedRun | null>(null);
-  const [restoring, setRestoring] = useState<string | null>(null);
+  // What is being opened again from the address (shown in the header until it is).
+  const [restoringModel, setRestoringModel] = useState<string | null>(null);
+  const [restoringRun, setRestoringRun] = useState<string | null>(null);
+  const restoring = restoringModel ?? restoringRun;
   // What the address names is what is open: after Back to a route without a run, no run is shown.
   const model = opened && opened.summary.dir === route.model ? opened : null;
   const run = openedRun && openedRun.dir === route.run ? openedRun : null;
@@ -104,32 +107,34 @@ export function App({ engine }: { engine: EngineClient }) {
     const dir = route.model;
     if (dir === null || opened?.summary.dir === dir) return;
     let live = true;
-    setRestoring(`model ${dir}`);
+    setRestoringModel(`model ${dir}`);
     engine
       .request('models.open', { dir })
       .then(
         (r) => live && (r.ok ? setOpened(r) : notifyRestore('model', dir, r.problem?.message ?? 'cannot be used')),
         (e: Error) => live && notifyRestore('model', dir, e.message),
       )
-      .finally(() => live && setRestoring(null));
+      .finally(() => live && setRestoringModel(null));
     return () => {
       live = false;
+      setRestoringModel(null);
     };
   }, [engine, route.model, opened]);
   useEffect(() => {
     const dir = route.run;
     if (dir === null || openedRun?.dir === dir) return;
     let live = true;
-    setRestoring(`run ${dir}`);
+    setRestoringRun(`run ${dir}`);
     engine
       .request('runs.open', { run: dir })
       .then(
         (r) => live && setOpenedRun(openedRunFrom(dir, r)),
         (e: Error) => live && notifyRestore('run', dir, e.message),
       )
-      .finally(() => live && setRestoring(null));
+      .finally(() => live && setRestoringRun(null));
     return () => {
       live = false;
+      setRestoringRun(null);
     };
   }, [engine, route.run, openedRun]);
   useEffect(
