@@ -237,6 +237,14 @@ test('web mode: compare the learned policy with the best constant guidance, sear
     /best interval w = [0-9.]+, σ ∈ \([0-9.]+, ([0-9.]+|inf)\] \(grid over the actions × 3 σ_lo × 3 σ_hi\)/,
   );
   assert.equal(await page.getByTestId('compare-samples').count(), 5);
+  // Each baseline's cells say how the policy compares (policy − row), and the evaluation's notes are
+  // shown: 1,000 samples against the data's 8,000 points pull recall down (issue 15).
+  assert.ok((await page.getByTestId('compare-delta').count()) >= 4 * 4, 'a Δ in every baseline cell');
+  assert.match(await page.getByTestId('compare-delta').first().innerText(), /^\s*\(policy [+−]\d/);
+  assert.match(
+    await page.getByTestId('compare-notes').innerText(),
+    /note: recall: 1000 samples against \d+ data points/,
+  );
   // The temperature slider re-evaluates the policy.
   // Two key presses while the first re-evaluation runs (issue 15: the slider disabled itself after
   // the first): the table is marked stale meanwhile, and the last τ is the one evaluated.

@@ -223,3 +223,41 @@ test('the Runs table sorts by any column, ties by name, either way', async () =>
   assert.equal(listedStatus(run('/r/i', { lastState: 'started' })).state, 'stopped', 'the engine went away');
   assert.equal(listedStatus(run('/r/t', { lastState: 'stopped', active: true })).state, 'started');
 });
+
+test('Compare: a negative KID is not bolded as the best (it is noise around 0); ties bold nothing; Δ is the policy minus the row', async () => {
+  const { bestRow, delta } = await import('../src/renderer/src/state/compare');
+  const row = (name: string, summary: Record<string, number>) => ({
+    kind: 'plain' as const,
+    name,
+    nfe: 35,
+    networkEvals: 35,
+    summary,
+  });
+  const result = (rows: ReturnType<typeof row>[]) => ({
+    run: '/r',
+    model: 'm',
+    iteration: 1,
+    n: 100,
+    seed: 0,
+    temperature: 1,
+    rows,
+    profile: [],
+    sigmas: [],
+    actions: [],
+    flags: [],
+  });
+  const kid = (v: number, sd: number) => ({ kid: v, kid_std: sd });
+  const r = result([
+    row('policy', { ...kid(2e-5, 7e-5), fid: 0.5 }),
+    row('a', { ...kid(-4e-5, 7e-5), fid: 0.4 }),
+    row('b', { ...kid(3e-4, 7e-5), fid: 0.6 }),
+  ]);
+  assert.equal(bestRow(r, 'fid'), 1);
+  assert.equal(bestRow(r, 'kid'), -1, '−4e-5 ± 7e-5 and 2e-5 ± 7e-5 cannot be told apart: no bold');
+  const clear = result([row('policy', kid(1e-5, 1e-5)), row('a', kid(-4e-5, 1e-5)), row('b', kid(3e-4, 1e-5))]);
+  assert.equal(bestRow(clear, 'kid'), -1, 'a negative KID counts as 0, within the band of 1e-5');
+  const apart = result([row('policy', kid(2e-4, 1e-5)), row('a', kid(-4e-5, 1e-5)), row('b', kid(3e-4, 1e-5))]);
+  assert.equal(bestRow(apart, 'kid'), 1, 'clearly lowest');
+  assert.equal(delta(r, r.rows[1]!, 'fid'), '+0.1000');
+  assert.equal(delta(r, r.rows[2]!, 'fid'), '−0.1000');
+});

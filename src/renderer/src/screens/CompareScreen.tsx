@@ -25,9 +25,10 @@ import {
 } from '@mantine/core';
 import { ComparisonResultSchema, type ComparisonResult } from '../../../shared/protocol';
 import { useLocalStorage } from '@mantine/hooks';
-import { BAND_METRICS, EVAL_METRICS, evalRunKey, formatMetric, isBetter, metricInfo } from '../../../shared/metrics';
+import { BAND_METRICS, EVAL_METRICS, evalRunKey, formatMetric, metricInfo } from '../../../shared/metrics';
 import type { EngineClient } from '../engine/client';
 import { RunHeader } from '../components/RunHeader';
+import { bestRow, delta } from '../state/compare';
 
 /** The columns of a comparison: the catalogue's evaluation metrics the rows report, in its order,
  * then any the catalogue does not know; a metric that is another's ± band goes beside it. */
@@ -36,16 +37,6 @@ function columns(result: ComparisonResult): string[] {
   const known = EVAL_METRICS.map((m) => m.key as string).filter((k) => present.has(k));
   const unknown = [...present].filter((k) => !known.includes(k));
   return [...known, ...unknown].filter((k) => !BAND_METRICS.has(k));
-}
-
-/** The row holding the best value of metric `k`, or -1 when the metric has no better direction. */
-function bestRow(result: ComparisonResult, k: string): number {
-  if (metricInfo(k).better === null) return -1;
-  let bi = -1;
-  result.rows.forEach((r, i) => {
-    if (isBetter(k, r.summary[k], bi < 0 ? undefined : result.rows[bi]!.summary[k])) bi = i;
-  });
-  return bi;
 }
 
 /** A table cell: the value, with its ± band when the catalogue gives it one (KID ± its std). */
@@ -303,6 +294,12 @@ export function CompareScreen({ engine, run }: { engine: EngineClient; run: stri
                   {keys.map((k) => (
                     <Table.Td key={k} fw={best[k] === i ? 700 : undefined}>
                       {cell(r.summary, k)}
+                      {i > 0 && delta(result, r, k) !== null && (
+                        <Text span size="xs" c="dimmed" data-testid="compare-delta">
+                          {' '}
+                          (policy {delta(result, r, k)})
+                        </Text>
+                      )}
                     </Table.Td>
                   ))}
                 </Table.Tr>
@@ -312,10 +309,19 @@ export function CompareScreen({ engine, run }: { engine: EngineClient; run: stri
           <Text size="xs" c="dimmed">
             n = {result.n} per row, seed {result.seed}, iteration {result.iteration}; {labels('lower')} lower is better,{' '}
             {labels('higher')} higher (best in bold). NFE counts guided evaluations D_w; denoiser passes count network
-            calls (two for w ≠ 1).
+            calls (two for w ≠ 1). “policy ±x” under a row: the policy’s value minus that row’s.
             {result.rows.some((r) => r.kind === 'recipe') &&
               ' The recipe is the policy’s mean action per noise level as a static curve (measured on seed + 2, the file `export --recipe` writes): what the policy scores beyond it is what seeing the state adds.'}
           </Text>
+          {result.flags.length > 0 && (
+            <Stack gap={0} data-testid="compare-notes">
+              {result.flags.map((f) => (
+                <Text key={f} size="xs" c="orange">
+                  note: {f}
+                </Text>
+              ))}
+            </Stack>
+          )}
           <SimpleGrid cols={{ base: 1, sm: 2, lg: 3 }}>
             {result.rows.map((r) => (
               <Card key={r.name} withBorder padding="xs">
