@@ -3,7 +3,7 @@
 import type { ParseArgsConfig } from 'node:util';
 import { Model } from '../main/engine/models/model';
 import { resolveModelDir } from '../main/engine/models/registry';
-import { generate } from '../main/engine/samplers/generate';
+import { generate, samplesDrawn } from '../main/engine/samplers/generate';
 import { readNpy, toFloat32, writeNpy, npyFloat32, npyInt64 } from '../main/engine/io/npy';
 import { writeSamplePlot } from '../main/engine/pictures';
 import type { openPolicy } from '../main/engine/learner/onnx-policy';
@@ -102,8 +102,7 @@ export async function cmdSample(argv: string[], signal: AbortSignal): Promise<vo
 
     const t0 = performance.now();
     const onProgress = (p: { samplesDone: number; iteration: number; horizon: number }): void => {
-      const frac =
-        (p.samplesDone + (p.horizon > 0 ? (p.iteration / p.horizon) * Math.min(batch, n - p.samplesDone) : 0)) / n;
+      const frac = samplesDrawn(p, batch, n) / n;
       const elapsed = (performance.now() - t0) / 1000;
       rep.event({
         type: 'progress',

@@ -169,13 +169,11 @@ export async function comparePolicy(model: Model, source: string, o: CompareOpti
     // the search (+ its 2 rows) and a grid result's (up to 2). Corrected once the rows are known.
     const cc = policy.spec;
     let total =
-      2 +
-      (cc.intervention !== 'renoise' ? 1 : 0) +
-      (cc.intervention === 'gamma' ? 1 : 0) +
-      (cc.intervention === 'renoise' ? 3 : 0) +
-      (o.bestConstant ? 3 : 0) +
-      (o.gridResult ? 2 : 0) -
-      1;
+      2 + // the policy, plain
+      (cc.intervention === 'renoise' ? 3 : 1) + // EDM at its NFE (below, above, mixed), or its recipe
+      (cc.intervention === 'gamma' ? 1 : 0) + // EDM's setting
+      (o.bestConstant ? 3 : 0) + // the search, its constant and its interval
+      (o.gridResult ? 2 : 0);
     let done = 0;
     const report = (label: string, step: CompareProgress['step']): void =>
       o.onProgress?.({ done, total: Math.max(total, done + 1), label, step });

@@ -35,7 +35,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Model } from '../models/model';
 import { loadData } from '../models/data';
-import { gib, resolveSettings, scheduleFor, type ResolvedSettings } from '../samplers/generate';
+import { gib, resolveSettings, samplesDrawn, scheduleFor, type ResolvedSettings } from '../samplers/generate';
 import { deriveSeed, Stream } from '../samplers/random';
 import { VERSION } from '../../../shared/version';
 import type { Checkpoint } from '../../../shared/run-files';
@@ -477,13 +477,7 @@ export class Learner implements SamplingPolicy {
         onPhase?.({
           iteration: it + 1,
           label: 'rollout',
-          done: Math.min(
-            c.trajectories,
-            p.samplesDone +
-              (p.horizon > 0
-                ? (p.iteration / p.horizon) * Math.min(c.rolloutBatch, c.trajectories - p.samplesDone)
-                : 0),
-          ),
+          done: samplesDrawn(p, c.rolloutBatch, c.trajectories),
           total: c.trajectories,
           unit: 'trajectories',
         }),

@@ -83,6 +83,21 @@ export function gib(values: number, bytesPerValue = 4): string {
 
 export type ClassChoice = 'random' | 'none' | number | Int32Array;
 
+/**
+ * Samples drawn so far, counting the batch under way by its share of sampler steps (an onProgress
+ * report of generate or a rollout; `batch`: the batch size, `n`: the samples asked for).
+ */
+export function samplesDrawn(
+  p: { samplesDone: number; iteration: number; horizon: number },
+  batch: number,
+  n: number,
+): number {
+  return Math.min(
+    n,
+    p.samplesDone + (p.horizon > 0 ? (p.iteration / p.horizon) * Math.min(batch, n - p.samplesDone) : 0),
+  );
+}
+
 export interface GenerateOptions {
   n: number;
   /** Samples per batch (the denoiser sees up to 2× with guidance). */

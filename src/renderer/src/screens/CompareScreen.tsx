@@ -29,6 +29,7 @@ import { BAND_METRICS, EVAL_METRICS, evalRunKey, formatMetric, metricInfo } from
 import type { EngineClient } from '../engine/client';
 import { RunHeader } from '../components/RunHeader';
 import { bestRow, delta } from '../state/compare';
+import { wholeNumberError } from '../components/forms';
 
 /** The columns of a comparison: the catalogue's evaluation metrics the rows report, in its order,
  * then any the catalogue does not know; a metric that is another's ± band goes beside it. */
@@ -140,10 +141,7 @@ export function CompareScreen({ engine, run }: { engine: EngineClient; run: stri
   const running = useRef(false);
   const queued = useRef<number | null>(null);
   if (!run) return <Alert color="yellow">Train a policy first (Tune → Train).</Alert>;
-  const nError =
-    Number.isInteger(Number(n)) && Number(n) >= 100 && Number(n) <= 100_000
-      ? null
-      : 'a whole number from 100 to 100,000';
+  const nError = wholeNumberError(n, 100, 100_000);
 
   // One evaluation at a time; a temperature chosen meanwhile is evaluated next (the latest wins),
   // so the slider never locks (it disabled itself after the first key press while it re-ran).

@@ -9,6 +9,7 @@ import { notifications } from '@mantine/notifications';
 import type { PolicyExportResult } from '../../../shared/protocol';
 import { EngineError, type EngineClient } from '../engine/client';
 import { RunHeader } from '../components/RunHeader';
+import { download } from '../components/forms';
 
 /** A few lines of Python that load the exported file and show what it is (the README has a whole sampler). */
 export function pythonSnippet(path: string): string {
@@ -23,15 +24,6 @@ print(meta["intervention"], "over", actions, "with", meta["sampler"], meta["step
 print("inputs:", [(i.name, i.shape) for i in policy.get_inputs()])
 # probs[n, k]: the policy's probability of action k in state n (x, sigma, ...); see the README,
 # "Taking it home", for EDM's Heun sampler with this policy choosing the guidance at every step.`;
-}
-
-/** Saves bytes as a file through the browser (web mode: the export is on the engine's machine). */
-function download(name: string, data: BlobPart, type: string): void {
-  const a = document.createElement('a');
-  a.href = URL.createObjectURL(new Blob([data], { type }));
-  a.download = name;
-  a.click();
-  URL.revokeObjectURL(a.href);
 }
 
 /** `<run>/policy.onnx`, the suggested file. */

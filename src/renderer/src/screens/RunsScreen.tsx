@@ -21,6 +21,7 @@ import {
   UnstyledButton,
 } from '@mantine/core';
 import { clock } from '../../../shared/clock';
+import { download, wholeNumberError } from '../components/forms';
 import { notifications } from '@mantine/notifications';
 import type { RunSummary } from '../../../shared/protocol';
 import { COMPARABLE_RUN_METRICS, formatMetric, HEADLINE_METRIC, metricInfo } from '../../../shared/metrics';
@@ -76,10 +77,7 @@ export function RunsScreen({
   const [trash, setTrash] = useState<RunSummary | null>(null);
   const [sort, setSort] = useState<{ by: RunSort; descending: boolean }>({ by: 'started', descending: true });
   const [folder, setFolder] = useState<'missing' | 'file' | 'folder' | null>(null);
-  const moreError =
-    Number.isInteger(Number(more)) && Number(more) >= 1 && Number(more) <= 1_000_000
-      ? null
-      : 'a whole number from 1 to 1,000,000';
+  const moreError = wholeNumberError(more, 1, 1_000_000);
 
   const refresh = useCallback(async (): Promise<void> => {
     setError(null);
@@ -182,11 +180,7 @@ export function RunsScreen({
   };
   const csv = async (r: RunSummary): Promise<void> => {
     const h = await engine.request('runs.metrics', { run: r.dir });
-    const a = document.createElement('a');
-    a.href = URL.createObjectURL(new Blob([metricsCsv(h.metrics)], { type: 'text/csv' }));
-    a.download = `${r.dir.split(/[\\/]/).pop()}-metrics.csv`;
-    a.click();
-    URL.revokeObjectURL(a.href);
+    download(`${r.dir.split(/[\\/]/).pop()}-metrics.csv`, metricsCsv(h.metrics), 'text/csv');
   };
 
   return (

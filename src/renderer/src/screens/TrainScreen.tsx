@@ -27,6 +27,7 @@ import { useStaggered } from '../hooks/useStaggered';
 import { LineChart } from '../components/LineChart';
 import { metricChart } from '../components/chartData';
 import { ProfileHeatmap } from '../components/ProfileHeatmap';
+import { wholeNumberError } from '../components/forms';
 
 /** How the progress line names each state. */
 const STATE_WORDS: Record<RunState, string> = {
@@ -104,10 +105,7 @@ export function TrainScreen({ engine, run, view }: { engine: EngineClient; run: 
   const target = status.iterations;
   const last = view.metrics[view.metrics.length - 1];
   const done = last?.iteration ?? status.iteration;
-  const moreError =
-    Number.isInteger(Number(more)) && Number(more) >= 1 && Number(more) <= 100_000
-      ? null
-      : 'a whole number from 1 to 100,000';
+  const moreError = wholeNumberError(more, 1, 100_000);
   const halt = (how: 'pause' | 'stop'): void => {
     setActionError(null);
     setAsked({ what: how, status });
