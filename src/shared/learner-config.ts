@@ -264,6 +264,19 @@ export const LEARNER_FIELDS = {
     label: 'PPO clip ε',
     help: 'PPO clip range ε',
   }),
+  // [Note: entropy bonus] Without one, a softmax policy whose advantages carry little signal drifts
+  // like a martingale: each action's probability wanders and is absorbed at 0 or 1, at its start's
+  // favoured action with about that action's initial probability (README, "Choosing the image
+  // defaults": three CFG runs collapsed onto their initial action that way). CleanRL's ent_coef
+  // subtracts c·H(π) from the loss; 0 is the paper's PPO.
+  entropyCoef: num({
+    default: 0,
+    min: 0,
+    max: 1, // the PPO loss is O(1) (normalised advantages); past 1 the bonus alone sets the policy
+    step: 0.005,
+    label: 'Entropy bonus',
+    help: 'PPO entropy coefficient c: the loss is L_clip − c·H(π) (CleanRL ent_coef; 0 = none, as the paper)',
+  }),
   advantageBaseline: choice(ADVANTAGE_BASELINES, {
     default: 'level',
     label: 'Advantage baseline',

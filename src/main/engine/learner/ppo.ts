@@ -7,6 +7,7 @@
 //   approxKl = mean((ρ − 1) − log ρ)                     (CleanRL's "k3" estimator, ≥ 0)
 //   clipFrac = mean(|ρ − 1| > ε)
 //   entropy  = mean over rows of −Σ_{a allowed} π(a) log π(a)
+//   L_total  = L − c·entropy                             (c the entropy bonus, CleanRL's ent_coef; 0 default)
 //
 // [Note: masking]
 // Disallowed actions (mask 0) get the logit MASKED_LOGIT = −1e9 before the log-softmax, so their
@@ -50,6 +51,8 @@ export interface PpoLossArgs {
   clip: number;
   /** [B, K] 1 = allowed, 0 = masked. */
   mask?: tf.Tensor2D;
+  /** Entropy bonus c ≥ 0: the loss is L − c·entropy ([Note: entropy bonus] in learner-config.ts). */
+  entropyCoef?: number;
 }
 
 export interface PpoLossOut {
@@ -60,8 +63,9 @@ export interface PpoLossOut {
 }
 
 export function ppoClipLoss(args: PpoLossArgs): PpoLossOut {
-  const { logits, actions, oldLogProbs, advantages, clip, mask } = args;
+  const { logits, actions, oldLogProbs, advantages, clip, mask, entropyCoef = 0 } = args;
   if (!(clip > 0)) throw new RangeError(`ppoClipLoss: clip must be positive, got ${clip}`);
+  if (!(entropyCoef >= 0)) throw new RangeError(`ppoClipLoss: entropyCoef must be ≥ 0, got ${entropyCoef}`);
   const [B, K] = logits.shape;
   if (actions.shape[0] !== B || oldLogProbs.shape[0] !== B || advantages.shape[0] !== B) {
     throw new RangeError(
@@ -80,7 +84,7 @@ export function ppoClipLoss(args: PpoLossArgs): PpoLossOut {
     const pg1 = tf.mul(tf.neg(advantages), ratio);
     const pg2 = tf.mul(tf.neg(advantages), tf.clipByValue(ratio, 1 - clip, 1 + clip));
     // max of the negated terms = −min(ρA, clip(ρ)A).
-    const loss = tf.mean(tf.maximum(pg1, pg2)) as tf.Scalar;
+    const clipLoss = tf.mean(tf.maximum(pg1, pg2)) as tf.Scalar;
 
     const approxKl = tf.mean(tf.sub(tf.sub(ratio, 1), logRatio)) as tf.Scalar;
     const clipFrac = tf.mean(tf.cast(tf.greater(tf.abs(tf.sub(ratio, 1)), clip), 'float32')) as tf.Scalar;
@@ -89,6 +93,7 @@ export function ppoClipLoss(args: PpoLossArgs): PpoLossOut {
     let plogp = tf.mul(p, logp);
     if (mask) plogp = tf.where(tf.greater(mask, 0.5), plogp, tf.zerosLike(plogp));
     const entropy = tf.neg(tf.mean(tf.sum(plogp, 1))) as tf.Scalar;
+    const loss = entropyCoef > 0 ? (tf.sub(clipLoss, tf.mul(entropyCoef, entropy)) as tf.Scalar) : clipLoss;
     return { loss, approxKl, clipFrac, entropy };
   });
 }
@@ -157,7 +162,8 @@ export function ppoUpdate(
   policy: Mlp,
   opt: tf.Optimizer,
   batch: PpoBatch,
-  c: Pick<LearnerConfig, 'ppoEpochs' | 'ppoMinibatch' | 'clip' | 'temperature'>,
+  c: Pick<LearnerConfig, 'ppoEpochs' | 'ppoMinibatch' | 'clip' | 'temperature'> &
+    Partial<Pick<LearnerConfig, 'entropyCoef'>>,
   rng: Stream,
   signal?: AbortSignal,
 ): PpoStats {
@@ -205,6 +211,7 @@ export function ppoUpdate(
               advantages: advT,
               clip: c.clip,
               mask: maskT,
+              entropyCoef: c.entropyCoef ?? 0,
             });
             aux = { approxKl: tf.keep(r.approxKl), clipFrac: tf.keep(r.clipFrac), entropy: tf.keep(r.entropy) };
             return r.loss;
