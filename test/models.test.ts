@@ -607,6 +607,13 @@ describe('broken models fail with a ModelError', () => {
       [{ numClasses: 3, nullClass: 1 }, /"nullClass" must not be one of the real classes 0\.\.2/, 'nullClass'],
       [{ nullClass: 0 }, /"nullClass" is set but numClasses is 0/, 'nullClass'],
       [{ numClasses: 2.5 }, /"numClasses" must be an integer, got 2\.5/, 'numClasses'],
+      [{ classNames: ['a'] }, /"classNames" is set but numClasses is 0/, 'classNames'],
+      [
+        { numClasses: 3, nullClass: 3, classNames: ['a', 'b'] },
+        /"classNames" must list 3 non-empty names, one per class 0\.\.2, got \["a","b"\]/,
+        'classNames',
+      ],
+      [{ numClasses: 2, nullClass: 2, classNames: ['a', ' '] }, /"classNames" must list 2 non-empty names/, 'classNames'],
       [{ shape: [3, 0] }, /"shape" must be a list of positive integers/, 'shape'],
       [{ shape: 'three' }, /"shape" must be a list of positive integers/, 'shape'],
       [{ name: '' }, /"name" must be a non-empty string/, 'name'],

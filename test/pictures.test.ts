@@ -11,6 +11,8 @@ import { Model } from '../src/main/engine/models/model';
 import { resourcesDir } from '../src/main/engine/models/registry';
 import { imageGrid, profileHeatmap, samplePicture, samplePng, scatterPlot } from '../src/main/engine/pictures';
 import { decodePng, pixelAt } from './helpers/png';
+import { pictureInfo } from '../src/shared/grid-layout';
+import { pngSize, pngText } from '../src/shared/png-text';
 
 const root = mkdtempSync(join(tmpdir(), 'pictures-test-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -173,13 +175,69 @@ test("pictures: samplePicture draws images as a grid, vectors over the model's d
     await bare.dispose();
   }
 
-  // More than two dimensions: the first two coordinates, and a note that says so.
+  // More than two dimensions: the plane of the data's first two principal components, and a note that says so.
   const gmm64 = await bundled('gmm64');
   try {
     const { image, note } = await samplePicture(gmm64, new Float32Array(5 * 64), null, 5);
     assert.equal(image.width, 512);
-    assert.match(note ?? '', /^gmm64 is 64-dimensional: the scatter plot shows the first two coordinates$/);
+    assert.match(
+      note ?? '',
+      /^gmm64 is 64-dimensional: the scatter plot shows its first two principal components \(PCA of the data: \d+% \+ \d+% of the variance\)$/,
+    );
+    const info = pictureInfo(pngText(encodePng(image)));
+    assert.equal(info?.kind, 'scatter');
+    if (info?.kind === 'scatter') {
+      assert.match(info.axes[0], /^PC 1 \(\d+% of variance\)$/);
+      assert.deepEqual(info.series, [{ label: 'samples', rgb: [31, 119, 180] }]);
+      assert.match(info.background ?? '', /^data \(n = [\d,]+\)$/);
+    }
   } finally {
     await gmm64.dispose();
   }
+});
+
+test('pictures: a class-conditional image model draws one row per class, labelled in the PNG with its names', async () => {
+  const model = await bundled('fashion-mnist');
+  try {
+    // 40 samples of constant value by index; labels cycle 9, 8, …, 0, so class k's samples are 9 − k, 19 − k, ….
+    const n = 40;
+    const samples = new Float32Array(n * 784);
+    for (let i = 0; i < n; i++) samples.fill(-1 + (2 * i) / (n - 1), i * 784, (i + 1) * 784);
+    const labels = Int32Array.from({ length: n }, (_, i) => 9 - (i % 10));
+    const { image } = await samplePicture(model, samples, labels, n);
+    // 10 rows (classes) of 10 cells, 28 px tiles 2 px apart.
+    assert.deepEqual([image.width, image.height], [10 * 28 + 11 * 2, 10 * 28 + 11 * 2]);
+    const cell = (r: number, c: number) => pixelAt(image, 2 + c * 30 + 14, 2 + r * 30 + 14)[0]!;
+    const byte = (i: number) => Math.round(((2 * i) / (n - 1)) * 127.5);
+    for (const k of [0, 3, 9])
+      for (let c = 0; c < 4; c++) assert.equal(cell(k, c), byte(9 - k + 10 * c), `class ${k}, cell ${c}`);
+    assert.equal(cell(0, 4), 128, 'a class drawn 4 times leaves the rest of its row grey');
+    const info = pictureInfo(pngText(encodePng(image)));
+    assert.deepEqual(info, {
+      kind: 'grid',
+      cols: 10,
+      rows: 10,
+      tile: [28, 28],
+      pad: 2,
+      rowLabels: ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'],
+    });
+    // The bundled preview carries the same description (tools/fashion-mnist/preview.ts draws it so).
+    const preview = readFileSync(join(resourcesDir(), 'models', 'fashion-mnist', 'preview.png'));
+    assert.deepEqual(pictureInfo(pngText(preview)), info);
+  } finally {
+    await model.dispose();
+  }
+});
+
+test('png text: iTXt chunks round-trip UTF-8 through pngText; a picture without one, or with bad JSON, has no info', () => {
+  const img: Image = { width: 2, height: 1, channels: 1, pixels: Uint8Array.of(0, 255) };
+  const bytes = encodePng({ ...img, text: { 'sampler-studio:picture': '{"x":"σ → ∞"}', Comment: 'plain' } });
+  assert.deepEqual(pngText(bytes), { 'sampler-studio:picture': '{"x":"σ → ∞"}', Comment: 'plain' });
+  assert.deepEqual(decodePng(bytes).pixels, img.pixels, 'the pixels are untouched');
+  assert.deepEqual(pngSize(bytes), { width: 2, height: 1 });
+  assert.equal(pictureInfo(pngText(bytes)), null, 'valid JSON that is not a PictureInfo');
+  assert.equal(pictureInfo(pngText(encodePng(img))), null);
+  assert.equal(pictureInfo({ 'sampler-studio:picture': '{' }), null);
+  assert.deepEqual(pngText(Uint8Array.of(1, 2, 3)), {});
+  assert.throws(() => encodePng({ ...img, text: { '': 'x' } }), /text keyword must be 1–79 printable/);
 });

@@ -68,6 +68,8 @@ export const ModelSummarySchema = z.object({
   description: z.string(),
   shape: z.array(z.number()),
   numClasses: z.number(),
+  /** A name per class from the manifest (sample grids label their rows with them), or null. */
+  classNames: z.array(z.string()).nullable(),
   /** Why the manifest could not be read (the model is listed, but cannot be used). */
   error: z.string().nullable(),
 });

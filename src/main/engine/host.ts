@@ -52,6 +52,7 @@ function summary(e: ModelEntry): ModelSummary {
     description: m?.description ?? '',
     shape: m?.shape ?? [],
     numClasses: m?.numClasses ?? 0,
+    classNames: m?.classNames ?? null,
     error: e.error,
   };
 }

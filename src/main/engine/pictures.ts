@@ -8,6 +8,15 @@
 import { encodePng, writePng, type Image } from './io/png';
 import { loadData } from './models/data';
 import type { Model } from './models/model';
+import { PCA } from 'ml-pca';
+import {
+  classRowCells,
+  className,
+  gridLayout,
+  MAX_TILES,
+  PICTURE_TEXT_KEY,
+  type PictureInfo,
+} from '../../shared/grid-layout';
 
 // ---------------------------------------------------------------------------
 // Sample grids.
@@ -22,6 +31,8 @@ export interface ImageGridOptions {
   pad?: number;
   /** Value range mapped to 0..255 (default [-1, 1], the EDM convention). */
   range?: [number, number];
+  /** Which sample each cell shows, row-major (−1: an empty cell); default: sample n in cell n. */
+  cells?: Int32Array;
 }
 
 /**
@@ -46,8 +57,11 @@ export function imageGrid(
   if (samples.length < count * per) {
     throw new RangeError(`imageGrid: need ${count * per} values for ${count} samples, got ${samples.length}`);
   }
-  const cols = Math.max(1, Math.min(count, Math.floor(opts.cols ?? Math.ceil(Math.sqrt(count)))));
-  const rows = Math.ceil(count / cols);
+  const cells = opts.cells ?? null;
+  if (cells && cells.some((i) => i >= count)) throw new RangeError(`imageGrid: a cell names a sample past ${count}`);
+  const cellCount = cells?.length ?? count;
+  const cols = Math.max(1, Math.min(cellCount, Math.floor(opts.cols ?? Math.ceil(Math.sqrt(cellCount)))));
+  const rows = Math.ceil(cellCount / cols);
   const pad = Math.max(0, Math.floor(opts.pad ?? 2));
   const [lo, hi] = opts.range ?? [-1, 1];
   if (!Number.isFinite(lo) || !Number.isFinite(hi) || lo === hi) {
@@ -72,10 +86,12 @@ export function imageGrid(
     return q < 0 ? 0 : q > 255 ? 255 : q;
   };
 
-  for (let n = 0; n < count; n++) {
+  for (let n = 0; n < cellCount; n++) {
+    const i = cells ? cells[n]! : n;
+    if (i < 0) continue;
     const x0 = pad + (n % cols) * (w + pad);
     const y0 = pad + Math.floor(n / cols) * (h + pad);
-    const base = n * per;
+    const base = i * per;
     for (let y = 0; y < h; y++) {
       for (let x = 0; x < w; x++) {
         const dst = ((y0 + y) * width + (x0 + x)) * outChannels;
@@ -279,7 +295,7 @@ export function profileHeatmap(profile: number[][], cell = 24): Image {
 // ---------------------------------------------------------------------------
 // The picture of a model's samples.
 
-/** Images → a grid (first 64); vectors → a scatter plot over the data (first two coordinates). */
+/** Images → a grid (rows by class, or the first 64: shared/grid-layout.ts); vectors → a scatter plot over the data (first two coordinates). */
 export async function samplePicture(
   model: Model,
   samples: Float32Array,
@@ -289,32 +305,107 @@ export async function samplePicture(
   const shape = model.shape;
   let img: Image;
   let note: string | null = null;
-  if (shape.length === 3 && (shape[0] === 1 || shape[0] === 3)) {
-    const count = Math.min(n, 64);
-    img = imageGrid(samples.subarray(0, count * model.dim), count, shape as [number, number, number], {
-      cols: Math.ceil(Math.sqrt(count)),
-    });
+  let info: PictureInfo;
+  const layout = gridLayout(model, n, labels !== null);
+  if (layout) {
+    const c = shape as [number, number, number];
+    if (layout.rowClasses) {
+      const cells = classRowCells(layout, labels!, n);
+      img = imageGrid(samples.subarray(0, n * model.dim), n, c, { cols: layout.cols, pad: layout.pad, cells });
+    } else {
+      const count = Math.min(n, MAX_TILES);
+      img = imageGrid(samples.subarray(0, count * model.dim), count, c, { cols: layout.cols, pad: layout.pad });
+    }
+    const { cols, tile, pad } = layout;
+    const rows = Math.round((img.height - pad) / (tile[0] + pad));
+    info = {
+      kind: 'grid',
+      cols,
+      rows,
+      tile,
+      pad,
+      rowLabels: layout.rowClasses?.map((k) => className(model, k)) ?? null,
+    };
   } else if (shape.length === 1) {
     const d = shape[0]!;
-    const project = (x: Float32Array, m: number): Float32Array => {
-      if (d === 2) return x;
-      const out = new Float32Array(m * 2);
-      for (let i = 0; i < m; i++) {
-        out[2 * i] = x[i * d]!;
-        out[2 * i + 1] = x[i * d + 1]!;
-      }
-      return out;
-    };
     const data = await loadData(model);
+    const projection =
+      d === 2 ? null : await principalPlane(model, data?.x ?? samples, data?.n ?? n, data ? 'data' : 'samples');
+    const project = (x: Float32Array, m: number): Float32Array => (projection ? projection.project(x, m) : x);
     const background = data ? project(data.x, data.n) : null;
-    if (d !== 2) note = `${model.name} is ${d}-dimensional: the scatter plot shows the first two coordinates`;
+    if (projection)
+      note = `${model.name} is ${d}-dimensional: the scatter plot shows its first two principal components (${projection.of})`;
     img = scatterPlot(project(samples, n), { labels, background });
+    info = {
+      kind: 'scatter',
+      series: scatterSeries(model, labels, n),
+      background: data ? `data (n = ${data.n.toLocaleString('en')})` : null,
+      axes: projection ? projection.axes : ['x₁', 'x₂'],
+    };
   } else {
     throw new RangeError(
       `cannot draw samples of shape [${shape.join(', ')}]; pictures need [1|3, H, W] images or vectors`,
     );
   }
+  img.text = { [PICTURE_TEXT_KEY]: JSON.stringify(info) };
   return { image: img, note };
+}
+
+/** The scatter plot's legend: a colour per class drawn (its name), or one for the samples. */
+function scatterSeries(
+  model: Model,
+  labels: Int32Array | null,
+  n: number,
+): { label: string; rgb: [number, number, number] }[] {
+  const colour = (k: number): [number, number, number] =>
+    [...PALETTE[((k % PALETTE.length) + PALETTE.length) % PALETTE.length]!] as [number, number, number];
+  if (!labels) return [{ label: 'samples', rgb: colour(0) }];
+  const present = [...new Set(labels.subarray(0, n))].sort((a, b) => a - b);
+  return present.map((k) => ({ label: className(model, k), rgb: colour(k) }));
+}
+
+interface PrincipalPlane {
+  project(x: Float32Array, m: number): Float32Array;
+  axes: [string, string];
+  /** "PCA of the data; 38% + 21% of its variance". */
+  of: string;
+}
+
+const planes = new WeakMap<Model, Promise<PrincipalPlane>>();
+
+/**
+ * The plane of the first two principal components of `x` ([m, d]: the model's data, or the samples of a
+ * model without data), through its mean (ml-pca on the covariance matrix: d × d, cheap for the vector
+ * models' d ≤ a few hundred). Once per model: every picture of a run is drawn in the same plane.
+ */
+function principalPlane(model: Model, x: Float32Array, m: number, of: 'data' | 'samples'): Promise<PrincipalPlane> {
+  let p = planes.get(model);
+  if (!p) {
+    const d = model.dim;
+    p = (async () => {
+      const rows = Array.from({ length: m }, (_, i) => Array.from(x.subarray(i * d, (i + 1) * d)));
+      const pca = new PCA(rows, { method: 'covarianceMatrix', center: true, scale: false });
+      const V = pca.getEigenvectors().to2DArray(); // [d, d], columns = components
+      const mean = rows[0]!.map((_, j) => rows.reduce((s, r) => s + r[j]!, 0) / m);
+      const share = pca.getExplainedVariance().map((v) => `${Math.round(v * 100)}%`);
+      return {
+        project(y: Float32Array, k: number): Float32Array {
+          const out = new Float32Array(k * 2);
+          for (let i = 0; i < k; i++)
+            for (let c = 0; c < 2; c++) {
+              let s = 0;
+              for (let j = 0; j < d; j++) s += (y[i * d + j]! - mean[j]!) * V[j]![c]!;
+              out[2 * i + c] = s;
+            }
+          return out;
+        },
+        axes: [`PC 1 (${share[0]} of variance)`, `PC 2 (${share[1]} of variance)`],
+        of: `PCA of the ${of}: ${share[0]} + ${share[1]} of the variance`,
+      };
+    })();
+    planes.set(model, p);
+  }
+  return p;
 }
 
 /** The picture of `samples` (see samplePicture), PNG-encoded (for files and events alike). */

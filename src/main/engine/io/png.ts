@@ -12,6 +12,9 @@ export interface Image {
   height: number;
   channels: 1 | 3 | 4;
   pixels: Uint8Array;
+  /** Text written as iTXt chunks (keyword → UTF-8 text), as ComfyUI keeps its workflow in a PNG:
+   * a sample grid keeps its layout and row labels there (shared/png-text.ts reads them back). */
+  text?: Record<string, string>;
 }
 
 // ---------------------------------------------------------------------------
@@ -27,6 +30,21 @@ function chunk(type: string, data: Uint8Array): Uint8Array {
   for (let i = 0; i < 4; i++) out[4 + i] = type.charCodeAt(i);
   out.set(data, 8);
   view.setUint32(8 + data.length, crc32(out.subarray(4, 8 + data.length)));
+  return out;
+}
+
+/** An uncompressed iTXt chunk's data: keyword, NUL, compression flag 0, method 0, empty language and
+ * translated keyword (each NUL-terminated), then the UTF-8 text (PNG 1.2, §11.3.4.5). */
+function itxt(keyword: string, text: string): Uint8Array {
+  if (!/^[\x20-\x7e]{1,79}$/.test(keyword) || keyword !== keyword.trim())
+    throw new RangeError(
+      `PNG: a text keyword must be 1–79 printable Latin-1 characters, got ${JSON.stringify(keyword)}`,
+    );
+  const head = new TextEncoder().encode(keyword);
+  const body = new TextEncoder().encode(text);
+  const out = new Uint8Array(head.length + 5 + body.length);
+  out.set(head, 0); // then NUL, flag 0, method 0, NUL (language), NUL (translated keyword): zeros
+  out.set(body, head.length + 5);
   return out;
 }
 
@@ -117,6 +135,7 @@ export function encodePng(img: Image): Uint8Array {
   const parts = [
     Uint8Array.from(PNG_SIGNATURE),
     chunk('IHDR', ihdr),
+    ...Object.entries(img.text ?? {}).map(([k, v]) => chunk('iTXt', itxt(k, v))),
     chunk('IDAT', deflateSync(raw, { level: 9 })),
     chunk('IEND', new Uint8Array(0)),
   ];

@@ -61,6 +61,8 @@ export interface ModelManifest {
   numClasses: number;
   /** The label meaning "no class" (for classifier-free guidance); null when there is none. */
   nullClass: number | null;
+  /** A name per class (optional, numClasses of them): sample grids label their rows with them. */
+  classNames: string[] | null;
   sigmaMin: number;
   sigmaMax: number;
   sigmaData: number;
@@ -189,6 +191,18 @@ export function parseManifest(json: unknown, file: string): ModelManifest {
     }
   }
 
+  let classNames: string[] | null = null;
+  if (r.has('classNames')) {
+    const v = (json as Obj)['classNames'];
+    if (numClasses === 0) r.fail('classNames', 'is set but numClasses is 0; remove it or give the number of classes');
+    if (!Array.isArray(v) || v.length !== numClasses || !v.every((c) => typeof c === 'string' && c.trim() !== ''))
+      r.fail(
+        'classNames',
+        `must list ${numClasses} non-empty names, one per class 0..${numClasses - 1}, got ${JSON.stringify(v)}`,
+      );
+    classNames = v as string[];
+  }
+
   const inputsR = r.object('inputs');
   const inputs = {
     x: inputsR?.string('x', 'x') ?? 'x',
@@ -300,6 +314,7 @@ export function parseManifest(json: unknown, file: string): ModelManifest {
     shape,
     numClasses,
     nullClass,
+    classNames,
     sigmaMin,
     sigmaMax,
     sigmaData,

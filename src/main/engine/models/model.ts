@@ -155,6 +155,9 @@ export class Model implements Denoiser {
   get nullClass(): number | null {
     return this.manifest.nullClass;
   }
+  get classNames(): string[] | null {
+    return this.manifest.classNames;
+  }
   get onnxPath(): string {
     return join(this.dir, this.manifest.onnx);
   }

@@ -13,7 +13,6 @@ import {
   Card,
   Checkbox,
   Group,
-  Image,
   NumberInput,
   Progress,
   SimpleGrid,
@@ -27,6 +26,7 @@ import { ComparisonResultSchema, type ComparisonResult } from '../../../shared/p
 import { useLocalStorage } from '@mantine/hooks';
 import { BAND_METRICS, EVAL_METRICS, evalRunKey, formatMetric, metricInfo } from '../../../shared/metrics';
 import type { EngineClient } from '../engine/client';
+import { Picture } from '../components/Picture';
 import { RunHeader } from '../components/RunHeader';
 import { bestRow, delta } from '../state/compare';
 import { wholeNumberError } from '../components/forms';
@@ -326,13 +326,7 @@ export function CompareScreen({ engine, run }: { engine: EngineClient; run: stri
                 <Text size="sm" fw={500}>
                   {r.name}
                 </Text>
-                {r.pngBase64 && (
-                  <Image
-                    src={`data:image/png;base64,${r.pngBase64}`}
-                    alt={`samples: ${r.name}`}
-                    data-testid="compare-samples"
-                  />
-                )}
+                {r.pngBase64 && <Picture png={r.pngBase64} alt={`samples: ${r.name}`} testId="compare-samples" />}
               </Card>
             ))}
           </SimpleGrid>

@@ -9,7 +9,7 @@ import {
   Card,
   Center,
   Group,
-  Image,
+  Box,
   Loader,
   SimpleGrid,
   Stack,
@@ -20,6 +20,7 @@ import {
 } from '@mantine/core';
 import type { ModelReport, ModelSummary } from '../../../shared/protocol';
 import type { EngineClient } from '../engine/client';
+import { Picture } from '../components/Picture';
 
 /** `model`: the model open in the app (kept across screens and reloads); its facts show until another is opened here. */
 export function ModelScreen({
@@ -57,7 +58,17 @@ export function ModelScreen({
       if (r.ok) onChosen(r);
     } catch (e) {
       setReport({
-        summary: { id: dir, dir, bundled: false, name: null, description: '', shape: [], numClasses: 0, error: null },
+        summary: {
+          id: dir,
+          dir,
+          bundled: false,
+          name: null,
+          description: '',
+          shape: [],
+          numClasses: 0,
+          classNames: null,
+          error: null,
+        },
         ok: false,
         problem: { message: (e as Error).message, file: null, key: null },
         facts: null,
@@ -185,7 +196,7 @@ function ModelPreview({ engine, id, dir }: { engine: EngineClient; id: string; d
   useEffect(() => {
     let live = true;
     engine.request('models.preview', { dir }).then(
-      (r) => live && setSrc(`data:image/png;base64,${r.pngBase64}`),
+      (r) => live && setSrc(r.pngBase64),
       () => live && setFailed(true),
     );
     return () => {
@@ -196,7 +207,9 @@ function ModelPreview({ engine, id, dir }: { engine: EngineClient; id: string; d
   return (
     <Card.Section mb="xs">
       {src ? (
-        <Image src={src} alt={`samples from ${id}`} h={180} fit="contain" bg="dark.8" data-testid={`preview-${id}`} />
+        <Box bg="dark.8">
+          <Picture png={src} alt={`samples from ${id}`} thumbnail={180} testId={`preview-${id}`} />
+        </Box>
       ) : (
         <Center h={180}>
           <Loader size="sm" aria-label={`Drawing samples from ${id}`} />

@@ -4,19 +4,7 @@
 // paused, finished, stopped or failed is the state of its last run event.
 
 import { memo, useEffect, useMemo, useState } from 'react';
-import {
-  Alert,
-  Button,
-  Group,
-  Image,
-  NumberInput,
-  Progress,
-  SimpleGrid,
-  Slider,
-  Stack,
-  Text,
-  Title,
-} from '@mantine/core';
+import { Alert, Button, Group, NumberInput, Progress, SimpleGrid, Slider, Stack, Text, Title } from '@mantine/core';
 import { isTerminal, type MetricsEvent, type RunState } from '../../../shared/events';
 import { TRAIN_CHARTS, type MetricInfo } from '../../../shared/metrics';
 import type { EngineClient } from '../engine/client';
@@ -27,6 +15,7 @@ import { useStaggered } from '../hooks/useStaggered';
 import { LineChart } from '../components/LineChart';
 import { metricChart } from '../components/chartData';
 import { ProfileHeatmap } from '../components/ProfileHeatmap';
+import { Picture } from '../components/Picture';
 import { wholeNumberError } from '../components/forms';
 
 /** How the progress line names each state. */
@@ -256,12 +245,7 @@ export function TrainScreen({ engine, run, view }: { engine: EngineClient; run: 
             Samples (fixed seed){shownAt !== undefined && ` — iteration ${shownAt}`}
           </Text>
           {shown.png ? (
-            <Image
-              src={`data:image/png;base64,${shown.png}`}
-              alt={`samples at iteration ${shownAt}`}
-              data-testid="samples"
-              maw={420}
-            />
+            <Picture png={shown.png} alt={`samples at iteration ${shownAt}`} testId="samples" />
           ) : (
             <Text c="dimmed">Samples appear at each evaluation.</Text>
           )}
