@@ -41,6 +41,26 @@ test('web mode: the token URL opens the app, the engine connects, models list an
       `preview of ${id}`,
     );
   }
+  // Pictures you can judge (issue 15): a click opens a preview larger, at an integer scale with crisp
+  // pixels, its rows labelled with the class names the manifest gives.
+  await page.getByTestId('preview-fashion-mnist-open').click();
+  const zoom = page.getByRole('dialog');
+  await zoom.waitFor();
+  assert.match(await zoom.innerText(), /samples from fashion-mnist — ×[2-9]/);
+  const rows = await zoom.getByTestId('row-label').allInnerTexts();
+  assert.deepEqual(rows.slice(0, 3), ['T-shirt/top', 'Trouser', 'Pullover']);
+  assert.equal(rows.length, 10);
+  const grid = zoom.locator('[data-scale]');
+  const scale = Number(await grid.getAttribute('data-scale'));
+  const shown = await zoom.locator('img').evaluate((el) => {
+    const img = el as HTMLImageElement;
+    return [img.naturalWidth, img.getBoundingClientRect().width, getComputedStyle(img).imageRendering];
+  });
+  assert.equal(shown[1], (shown[0] as number) * scale, `an integer scale: ${shown[0]} px drawn ${shown[1]} px wide`);
+  assert.equal(shown[2], 'pixelated');
+  await page.screenshot({ path: join(SHOTS, 'preview-zoom.png') });
+  await page.keyboard.press('Escape');
+  await zoom.waitFor({ state: 'hidden' });
   await page.getByRole('button', { name: 'Open gmm-ring8', exact: true }).click();
   const facts = page.getByTestId('model-facts');
   await facts.waitFor({ timeout: 30_000 });
@@ -209,6 +229,27 @@ test('web mode: tune a CFG policy with reverse KL by clicks, watch it learn', as
   const img = page.getByTestId('samples');
   await img.waitFor();
   assert.ok(await img.evaluate((el) => (el as HTMLImageElement).naturalWidth > 100));
+  // The scatter plot has a legend: a colour per class drawn, the grey data behind, the axes (issue 15).
+  const legend = await page.getByTestId('scatter-legend').first().innerText();
+  assert.match(legend, /class 0/);
+  assert.match(legend, /data \(n = [\d,]+\)/);
+  assert.match(legend, /x: x₁ · y: x₂/);
+  // The heat map: a colour bar, and a cell's value under the pointer.
+  await page.getByTestId('profile-colour-bar').waitFor();
+  const box = (await page.getByTestId('profile').boundingBox())!;
+  await page.mouse.move(box.x + 64 + 5, box.y + 20 + 5); // the first cell (the canvas' margins are 64 and 20 px)
+  assert.match(
+    await page.getByTestId('profile-hover').innerText(),
+    /^σ [\d.]+, action [\d.]+: \d+\.\d% of the samples$/,
+  );
+  // Smoothing (TensorBoard's): the value under the pointer is the smoothed one, the raw one beside it.
+  await page.getByRole('slider', { name: 'curve smoothing' }).focus();
+  for (let i = 0; i < 80; i++) await page.keyboard.press('ArrowRight');
+  assert.match(await page.getByTestId('smoothing').innerText(), /0\.80/);
+  await page.mouse.move(0, 0);
+  assert.match(await page.getByTestId('chart-charts/entropy-value').innerText(), /^it\. 6: [\d.]+ \(raw [\d.]+\)$/);
+  await page.getByRole('slider', { name: 'curve smoothing' }).focus();
+  await page.keyboard.press('Home');
   await page.screenshot({ path: join(SHOTS, 'train.png'), fullPage: true });
   assert.deepEqual(pageErrors, []);
 });

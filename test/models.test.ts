@@ -613,7 +613,11 @@ describe('broken models fail with a ModelError', () => {
         /"classNames" must list 3 non-empty names, one per class 0\.\.2, got \["a","b"\]/,
         'classNames',
       ],
-      [{ numClasses: 2, nullClass: 2, classNames: ['a', ' '] }, /"classNames" must list 2 non-empty names/, 'classNames'],
+      [
+        { numClasses: 2, nullClass: 2, classNames: ['a', ' '] },
+        /"classNames" must list 2 non-empty names/,
+        'classNames',
+      ],
       [{ shape: [3, 0] }, /"shape" must be a list of positive integers/, 'shape'],
       [{ shape: 'three' }, /"shape" must be a list of positive integers/, 'shape'],
       [{ name: '' }, /"name" must be a non-empty string/, 'name'],

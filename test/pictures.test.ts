@@ -219,7 +219,18 @@ test('pictures: a class-conditional image model draws one row per class, labelle
       rows: 10,
       tile: [28, 28],
       pad: 2,
-      rowLabels: ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'],
+      rowLabels: [
+        'T-shirt/top',
+        'Trouser',
+        'Pullover',
+        'Dress',
+        'Coat',
+        'Sandal',
+        'Shirt',
+        'Sneaker',
+        'Bag',
+        'Ankle boot',
+      ],
     });
     // The bundled preview carries the same description (tools/fashion-mnist/preview.ts draws it so).
     const preview = readFileSync(join(resourcesDir(), 'models', 'fashion-mnist', 'preview.png'));

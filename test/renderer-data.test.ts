@@ -12,7 +12,11 @@ import {
   pointCount,
   tickLabel,
   logTickLabel,
+  smoothChart,
+  smoothColumn,
   xRange,
+  type ChartData,
+  type Column,
 } from '../src/renderer/src/components/chartData';
 import { applyRunEvents, type RunView } from '../src/renderer/src/hooks/useRunEvents';
 import { metricInfo, TRAIN_CHARTS } from '../src/shared/metrics';
@@ -260,4 +264,35 @@ test('Compare: a negative KID is not bolded as the best (it is noise around 0); 
   assert.equal(bestRow(apart, 'kid'), 1, 'clearly lowest');
   assert.equal(delta(r, r.rows[1]!, 'fid'), '+0.1000');
   assert.equal(delta(r, r.rows[2]!, 'fid'), '−0.1000');
+});
+
+test("smoothColumn: TensorBoard's debiased EMA; gaps stay gaps, a constant stays exact, w = 0 is the identity", () => {
+  const near = (a: Column, b: Column) =>
+    a.forEach((v, i) =>
+      v === null || v === undefined ? assert.equal(v, b[i]) : assert.ok(Math.abs(v - (b[i] as number)) < 1e-12),
+    );
+  // w = 0.5 on 1, 2, 3: 0.5 / 0.5 = 1; (0.25 + 1) / 0.75; (0.625 + 1.5) / 0.875.
+  near(smoothColumn([1, 2, 3], 0.5), [1, 1.25 / 0.75, 2.125 / 0.875]);
+  // A gap (null) is kept and does not reset the average; undefined (no value for this run) is kept.
+  near(smoothColumn([1, null, 2, undefined, 3], 0.5), [1, null, 1.25 / 0.75, undefined, 2.125 / 0.875]);
+  assert.deepEqual(smoothColumn([0.3, 0.3, 0.3], 0.9), [0.3, 0.3, 0.3]);
+  const col: Column = [5, 1, 4];
+  assert.equal(smoothColumn(col, 0), col);
+  // The chart: every series and band edge smoothed, the raw series appended after the band.
+  const chart: ChartData = {
+    data: [
+      [1, 2, 3],
+      [1, 2, 3],
+      [0, 1, 2],
+      [2, 3, 4],
+    ],
+    names: ['FID'],
+    band: true,
+  };
+  const s = smoothChart(chart, 0.5);
+  assert.equal(s.raw, true);
+  assert.equal(s.data.length, 5);
+  assert.deepEqual(s.data[4], [1, 2, 3], 'the raw series, last');
+  near(s.data[2]!, smoothColumn([0, 1, 2], 0.5));
+  assert.equal(smoothChart(chart, 0), chart);
 });

@@ -14,7 +14,16 @@ import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import { Group, Text, useComputedColorScheme, useMantineTheme, type MantineTheme } from '@mantine/core';
 import { formatMetric } from '../../../shared/metrics';
-import { allPositive, logTickLabel, paddedRange, pointCount, tickLabel, xRange, type ChartData } from './chartData';
+import {
+  allPositive,
+  logTickLabel,
+  paddedRange,
+  pointCount,
+  smoothChart,
+  tickLabel,
+  xRange,
+  type ChartData,
+} from './chartData';
 
 export type { ChartData } from './chartData';
 
@@ -59,20 +68,24 @@ export interface LineChartProps {
   height?: number;
   /** Charts with the same key share one cursor. */
   sync?: string;
+  /** TensorBoard's smoothing weight in [0, 1): the curve smoothed, the raw values faint behind it. */
+  smoothing?: number;
   testId?: string;
 }
 
 export function LineChart({
   title,
   help,
-  chart,
+  chart: given,
   metric,
   bandMetric,
   log = false,
   height = 150,
   sync,
+  smoothing = 0,
   testId,
 }: LineChartProps) {
+  const chart = useMemo(() => smoothChart(given, smoothing), [given, smoothing]);
   const box = useRef<HTMLDivElement>(null);
   const values = useRef<(HTMLSpanElement | null)[]>([]);
   const plot = useRef<uPlot | null>(null);
@@ -107,6 +120,9 @@ export function LineChart({
         if (lo !== null && lo !== undefined && hi !== null && hi !== undefined)
           text += ` ± ${formatMetric(bandMetric ?? metric, (hi - lo) / 2)}`;
       }
+      const rawCol = chart.raw ? u.data[chart.names.length + (chart.band ? 2 : 0) + s] : undefined;
+      const rawY = rawCol?.[i];
+      if (rawY !== null && rawY !== undefined && rawY !== y) text += ` (raw ${formatMetric(metric, rawY)})`;
       el.textContent = `it. ${u.data[0][i]}: ${text}`;
     }
   };
@@ -139,6 +155,15 @@ export function LineChart({
     if (chart.band)
       for (const edge of ['− std', '+ std'])
         series.push({ label: edge, stroke: 'transparent', width: 0, spanGaps: false, points: { show: false } });
+    if (chart.raw)
+      for (let s = 0; s < n; s++)
+        series.push({
+          label: `${names.split('\u0000')[s]} (raw)`,
+          stroke: `${palette.series[s % palette.series.length]}4d`, // the series' colour at 30% opacity
+          width: 1,
+          spanGaps: false,
+          points: { show: false },
+        });
     const axis = (): uPlot.Axis => ({
       stroke: palette.text,
       font: FONT,
@@ -176,7 +201,7 @@ export function LineChart({
       },
       hooks: { setLegend: [(u) => writeLegend.current(u)] },
     };
-  }, [names, chart.band, logScale, palette, height, sync]);
+  }, [names, chart.band, chart.raw, logScale, palette, height, sync]);
 
   // Created when the options change, destroyed on unmount.
   useEffect(() => {

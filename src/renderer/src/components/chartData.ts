@@ -26,6 +26,8 @@ export interface ChartData {
   names: string[];
   /** The last two columns are the ± band around the first series. */
   band: boolean;
+  /** Smoothed (smoothChart): after the band, one column per series with its raw values, drawn faintly. */
+  raw?: boolean;
 }
 
 const finite = (v: number | undefined): number | null => (v !== undefined && Number.isFinite(v) ? v : null);
@@ -76,6 +78,34 @@ export function comparisonChart(
     return col;
   });
   return { data: [xs, ...ys], names: runs.map((r) => r.name), band: false };
+}
+
+/**
+ * TensorBoard's smoothing of one column: a debiased exponential moving average with weight w ∈ [0, 1)
+ * (last = w·last + (1 − w)·v; shown last / (1 − w^k) after k values), so the first values are not
+ * pulled towards 0. A gap (null) stays a gap and does not reset the average; `undefined` (no value for
+ * this run at that x) stays undefined. A constant series comes out exactly as it went in.
+ */
+export function smoothColumn(col: Column, w: number): Column {
+  if (!(w > 0)) return col;
+  let last = 0;
+  let k = 0;
+  const finite = col.filter((v): v is number => v !== null && v !== undefined);
+  if (finite.every((v) => v === finite[0])) return col;
+  return col.map((v) => {
+    if (v === null || v === undefined) return v;
+    last = last * w + (1 - w) * v;
+    k++;
+    return last / (1 - w ** k);
+  });
+}
+
+/** The chart smoothed with weight w (smoothColumn on every series and band edge), the raw series appended. */
+export function smoothChart(c: ChartData, w: number): ChartData {
+  if (!(w > 0)) return c;
+  const [x, ...ys] = c.data;
+  const raw = ys.slice(0, c.names.length);
+  return { ...c, data: [x, ...ys.map((col) => smoothColumn(col, w)), ...raw], raw: true };
 }
 
 /** How many values the chart's series hold (band edges not counted). */

@@ -29,6 +29,7 @@ import type { EngineClient } from '../engine/client';
 import type { OpenedRun, RunStatus } from '../hooks/useRunEvents';
 import { HEADLINE, listedStatus, openedRunFrom, sortRuns, type RunSort } from '../state/runs';
 import { LineChart } from '../components/LineChart';
+import { SmoothingSlider, useSmoothing } from '../components/Smoothing';
 import { comparisonChart } from '../components/chartData';
 
 /** The comparison's choices, from the catalogue. */
@@ -68,6 +69,7 @@ export function RunsScreen({
   root: string;
   setRoot: (r: string) => void;
 }) {
+  const [smoothing, setSmoothing] = useSmoothing();
   const [runs, setRuns] = useState<RunSummary[] | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [more, setMore] = useState<number | string>(50);
@@ -322,6 +324,7 @@ export function RunsScreen({
             allowDeselect={false}
             w={320}
           />
+          <SmoothingSlider value={smoothing} onChange={setSmoothing} />
           <LineChart
             title={info.label}
             help={info.help}
@@ -329,6 +332,7 @@ export function RunsScreen({
             metric={metric}
             log={info.log}
             height={220}
+            smoothing={smoothing}
             testId="runs-compare-chart"
           />
         </Stack>

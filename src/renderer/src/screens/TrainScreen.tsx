@@ -13,6 +13,7 @@ import { clock } from '../../../shared/clock';
 import type { RunStatus, RunView } from '../hooks/useRunEvents';
 import { useStaggered } from '../hooks/useStaggered';
 import { LineChart } from '../components/LineChart';
+import { SmoothingSlider, useSmoothing } from '../components/Smoothing';
 import { metricChart } from '../components/chartData';
 import { ProfileHeatmap } from '../components/ProfileHeatmap';
 import { Picture } from '../components/Picture';
@@ -30,7 +31,15 @@ const STATE_WORDS: Record<RunState, string> = {
 const CHART_HEIGHT = 150;
 
 /** One Train chart: its columns are recomputed only when the metrics change (not on every render of the screen). */
-const TrainChart = memo(function TrainChart({ info, metrics }: { info: MetricInfo; metrics: MetricsEvent[] }) {
+const TrainChart = memo(function TrainChart({
+  info,
+  metrics,
+  smoothing,
+}: {
+  info: MetricInfo;
+  metrics: MetricsEvent[];
+  smoothing: number;
+}) {
   const chart = useMemo(() => metricChart(metrics, info), [metrics, info]);
   return (
     <LineChart
@@ -42,6 +51,7 @@ const TrainChart = memo(function TrainChart({ info, metrics }: { info: MetricInf
       log={info.log}
       height={CHART_HEIGHT}
       sync="train"
+      smoothing={smoothing}
       testId={`chart-${info.key}`}
     />
   );
@@ -76,6 +86,7 @@ function useEvaluation(
 /** `view`: the run's events, collected by the app (useRunEvents) so leaving this screen loses nothing. */
 export function TrainScreen({ engine, run, view }: { engine: EngineClient; run: string | null; view: RunView }) {
   const [pick, setPick] = useState<number | null>(null);
+  const [smoothing, setSmoothing] = useSmoothing();
   // A pause, stop or resume asked for while the run was in `status`: its buttons wait until the
   // run's next event changes the status (or the request fails).
   const [asked, setAsked] = useState<{ what: 'pause' | 'stop' | 'resume'; status: RunStatus } | null>(null);
@@ -212,10 +223,11 @@ export function TrainScreen({ engine, run, view }: { engine: EngineClient; run: 
           </Group>
         )}
       </div>
+      <SmoothingSlider value={smoothing} onChange={setSmoothing} />
       <SimpleGrid cols={{ base: 1, sm: 2, lg: 3 }}>
         {TRAIN_CHARTS.map((info, i) =>
           i < charts ? (
-            <TrainChart key={info.key} info={info} metrics={view.metrics} />
+            <TrainChart key={info.key} info={info} metrics={view.metrics} smoothing={smoothing} />
           ) : (
             <div key={info.key} style={{ height: CHART_HEIGHT + 24 }}>
               <Text size="sm" fw={500}>
@@ -229,7 +241,7 @@ export function TrainScreen({ engine, run, view }: { engine: EngineClient; run: 
         {shown.profile ? (
           <div>
             <Text size="sm" fw={500}>
-              Profile — iteration {shownAt}
+              Profile: share of each action per noise level — iteration {shownAt}
             </Text>
             <ProfileHeatmap
               actions={shown.profile.actions}
