@@ -3,7 +3,8 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LEARNER_FIELDS } from '../src/shared/learner-config';
@@ -117,6 +118,54 @@ test('web mode: the Tune form offers an image model its own defaults, and a poin
     .filter({ hasText: /^Cost: at most \d+ k denoiser passes/ })
     .waitFor();
   await page.screenshot({ path: join(SHOTS, 'tune-estimate.png'), fullPage: true });
+  // The base sampler and the initial action are on the form, and a grid's best can start the policy
+  // (issue 15: all three were CLI-only): a quick run from a small guidance grid made by the CLI.
+  await page.getByTestId('field-sampler').first().waitFor();
+  await page.getByTestId('field-initAction').first().waitFor();
+  const gridDir = join(tmp, 'grid-w');
+  const made = spawnSync(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      'src/cli/index.ts',
+      'grid',
+      '--model',
+      'gmm-ring8',
+      '--axis',
+      'guidance=1,2',
+      '--n',
+      '300',
+      '--out',
+      gridDir,
+    ],
+    { cwd: ROOT, encoding: 'utf8' },
+  );
+  assert.equal(made.status, 0, made.stderr);
+  await page.getByLabel('Start from a grid result (optional)').fill(join(tmp, 'nowhere'));
+  await page.getByLabel('Run directory').fill(join(tmp, 'elsewhere', 'from-grid'));
+  await page.getByRole('button', { name: 'Start training' }).click();
+  await page
+    .getByTestId('tune-error')
+    .filter({ hasText: /Start from a grid result .*nowhere/ })
+    .waitFor({ timeout: 30_000 });
+  await page.getByLabel('Start from a grid result (optional)').fill(gridDir);
+  await page.getByRole('button', { name: 'Start training' }).click();
+  await page.getByRole('heading', { name: 'Train' }).waitFor({ timeout: 30_000 });
+  await page
+    .getByTestId('run-journal')
+    .filter({
+      hasText:
+        /initial policy from .*grid-w: its best constant, guidance=[12] \(fid [\d.]+\) — initial action w = [12]/,
+    })
+    .waitFor({ timeout: 60_000 });
+  await page.locator('[data-testid="train-progress"][data-state="finished"]').waitFor({ timeout: 120_000 });
+  const fromGrid = JSON.parse(readFileSync(join(tmp, 'elsewhere', 'from-grid', 'config.json'), 'utf8')) as {
+    learner: { initAction: number; actions: number[] };
+  };
+  assert.ok([1, 2].includes(fromGrid.learner.actions[fromGrid.learner.initAction]!), 'the grid’s best is the start');
+  await page.getByRole('button', { name: 'Tune', exact: true }).click();
+  await page.getByLabel('Start from a grid result (optional)').fill('');
   // The form is kept per model: Reset brings the defaults back.
   await page.getByRole('button', { name: 'Reset to defaults' }).click();
   assert.equal(await page.getByLabel('Training iterations').inputValue(), '150');
@@ -258,6 +307,7 @@ test('web mode: compare the learned policy with the best constant guidance, sear
   await page.getByRole('button', { name: 'Compare', exact: true }).click();
   await page.getByLabel('Samples per row').fill('1000');
   assert.ok(await page.getByRole('checkbox', { name: /Search the best constant/ }).isChecked());
+  await page.getByRole('checkbox', { name: /Per-class scores/ }).check();
   await page.getByRole('button', { name: 'Evaluate', exact: true }).click();
   // Minutes of work say where they stand (issue 15: a bare spinner): the row under way and its own progress.
   await page
@@ -278,6 +328,12 @@ test('web mode: compare the learned policy with the best constant guidance, sear
     /best interval w = [0-9.]+, σ ∈ \([0-9.]+, ([0-9.]+|inf)\] \(grid over the actions × 3 σ_lo × 3 σ_hi\)/,
   );
   assert.equal(await page.getByTestId('compare-samples').count(), 5);
+  // The per-class view (issue 15): a row per class, a column per method, the policy's mean action.
+  const perClass = page.getByTestId('compare-per-class');
+  const classRows = await perClass.locator('tbody tr').allInnerTexts();
+  assert.equal(classRows.length, 8, 'gmm-ring8 has 8 classes');
+  assert.match(classRows[0]!, /^class 0\s+\d+ \/ \d+(\s+[\d.]+){5}\s+[\d.]+ \([\d.]+\)$/);
+  assert.match(await perClass.locator('thead').innerText(), /policy \(cfg, rkl, τ=1\).*policy’s mean action/s);
   // Each baseline's cells say how the policy compares (policy − row), and the evaluation's notes are
   // shown: 1,000 samples against the data's 8,000 points pull recall down (issue 15).
   assert.ok((await page.getByTestId('compare-delta').count()) >= 4 * 4, 'a Δ in every baseline cell');
@@ -415,13 +471,13 @@ test("web mode: state stays (issue 15): the address names screen, model and run;
     { timeout: 30_000 },
   );
   await page.getByTestId('profile').waitFor({ timeout: 10_000 });
-  await page.getByText('Profile — iteration 6').waitFor();
+  await page.getByText('Profile: share of each action per noise level — iteration 6').waitFor();
   await page.getByRole('img', { name: 'samples at iteration 6' }).waitFor({ timeout: 10_000 });
   const slider = page.getByRole('slider', { name: 'evaluation to show' });
   await slider.focus();
   await page.keyboard.press('Home');
   await page.getByRole('img', { name: 'samples at iteration 3' }).waitFor({ timeout: 10_000 });
-  await page.getByText('Profile — iteration 3').waitFor();
+  await page.getByText('Profile: share of each action per noise level — iteration 3').waitFor();
   // The Runs folder stays chosen.
   await page.getByRole('button', { name: 'Runs', exact: true }).click();
   await page.getByLabel('Runs folder').fill(join(tmp, 'runs'));

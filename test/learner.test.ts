@@ -382,7 +382,7 @@ test('eval --policy: --per-class on an unconditional model is refused with the r
     const { learner } = await runTraining({ model: swiss, config: tiny('gamma', { iterations: 1 }), runDir: dir });
     await learner.dispose();
     const r = await cli('eval', '--policy', dir, '--n', '200', '--per-class');
-    assertUsageError(r, /--per-class needs a class-conditional model.*swissroll is unconditional/);
+    assertUsageError(r, /per-class scores \(--per-class\) need a class-conditional model.*swissroll is unconditional/);
     // The human report says the seed and τ, counts network passes, and keeps the evaluations' notes.
     const h = await cli('eval', '--policy', dir, '--n', '200');
     assert.equal(h.code, 0, h.stderr);

@@ -7,15 +7,12 @@ import {
   IMAGE_DEFAULTS,
   LEARNER_FIELDS,
   learnerConfigFrom,
-  parseLearnerConfig,
   type LearnerConfig,
 } from '../shared/learner-config';
 import { flagOf, flagOptions, helpLines, valuesFromFlags } from '../shared/schema';
 import { Model } from '../main/engine/models/model';
 import { describeModel, resolveModelDir } from '../main/engine/models/registry';
-import { initFromGrid } from '../main/engine/learner/config';
-import { readGridResult } from '../main/engine/samplers/baselines';
-import { describeValues } from '../main/engine/grid/axes';
+import { startFromGrid } from '../main/engine/learner/config';
 import { runModelDir } from '../main/engine/runs/files';
 import { deviceFromFlag, parseFlags, Reporter, UsageError } from './common';
 
@@ -104,29 +101,7 @@ export function parseTrainArgs(argv: string[]):
   let initNote: string | null = null;
   if (grid) {
     try {
-      const r = readGridResult(grid, 'best-constant');
-      const start = initFromGrid(config, r);
-      const s = start.cell.settings;
-      const score = `${r.config.metric} ${start.cell.value}`;
-      if (start.from === 'interval') {
-        // The grid's best is a guidance interval: the window profile clones it (learner/config.ts initFromGrid).
-        const interval = `w = ${s.guidance}, σ ∈ (${s.guidanceSigmaLo}, ${s.guidanceSigmaHi === Infinity ? 'inf' : s.guidanceSigmaHi}]`;
-        const own = (['initProfile', 'initSigmaLo', 'initSigmaHi'] as const).filter((k) => given[k] !== undefined);
-        if (own.length > 0)
-          throw new UsageError(
-            `--init-from-grid ${grid}: its best is the guidance interval ${interval}, which sets the initial window; drop ${own.map((k) => FLAG_NAME[k]).join(', ')} (or give --init-action to start from a constant)`,
-          );
-        const { initAction, initProfile, initSigmaLo, initSigmaHi } = start;
-        config = parseLearnerConfig(
-          { ...config, initAction, initProfile, initSigmaLo, initSigmaHi },
-          (k) => FLAG_NAME[k] ?? k,
-        );
-        initNote = `initial policy from ${grid}: its best, the guidance interval ${interval} (${score}) — w = ${config.actions[initAction]} inside, w = 1 outside`;
-      } else {
-        config.initAction = start.initAction;
-        const symbol = { cfg: 'w', gamma: 'γ', renoise: 'jump' }[config.intervention];
-        initNote = `initial policy from ${grid}: its best constant, ${describeValues(start.cell.values)} (${score}) — initial action ${symbol} = ${config.actions[start.initAction]}`;
-      }
+      ({ config, note: initNote } = startFromGrid(config, given, grid, (k) => FLAG_NAME[k] ?? k));
     } catch (e) {
       if (e instanceof RangeError) throw new UsageError(`--init-from-grid ${grid}: ${e.message}`);
       throw e;

@@ -100,7 +100,7 @@ export const LEARNER_FIELDS = {
     default: 2,
     min: 0,
     max: 63, // an index into at most 64 actions
-
+    group: 'basic',
     label: 'Initial action',
     help: 'index of the action the initial policy favours (the baseline’s choice)',
   }),
@@ -153,6 +153,7 @@ export const LEARNER_FIELDS = {
   }),
   sampler: choice(LEARNER_SAMPLERS, {
     default: 'heun',
+    group: 'basic',
     label: 'Base sampler',
     help: 'the base sampler the policy steers (EDM Alg. 1 Euler/Heun, Alg. 2 with churn)',
   }),

@@ -152,8 +152,26 @@ export const ComparisonResultSchema = z.object({
       networkEvals: Num,
       summary: z.record(z.string(), Num),
       pngBase64: z.string().optional(),
+      /** With `perClass`: each class's samples against the data of that class (n of each, its scores). */
+      perClass: z
+        .array(
+          z.object({
+            label: z.number(),
+            /** The class's name (the manifest's classNames, else "class k"). */
+            name: z.string(),
+            nReal: z.number(),
+            nFake: z.number(),
+            summary: z.record(z.string(), Num),
+          }),
+        )
+        .optional(),
     }),
   ),
+  /** With `perClass`, for a class-conditional model: the policy's mean action per class (all levels, and below σ = 1). */
+  actionByClass: z
+    .array(z.object({ label: z.number(), mean: Num, meanLowNoise: Num }))
+    .nullable()
+    .optional(),
   profile: z.array(z.array(Num)),
   sigmas: z.array(Num),
   actions: z.array(Num),
@@ -207,8 +225,11 @@ export const METHOD_SCHEMAS = {
       config: learnerSettings,
       /** The run directory is a suggested name: if taken, the first free `runDir-2`, `runDir-3`, … is used. */
       unique: z.boolean().optional(),
+      /** A `grid` result directory whose best (constant, or guidance interval) sets the initial policy. */
+      initFromGrid: path('a grid result directory').optional(),
     }),
-    result: z.object({ run: z.string() }),
+    /** notes: how the run was set up (where its initial policy came from), for its journal. */
+    result: z.object({ run: z.string(), notes: z.array(z.string()) }),
   },
   /** What a run with these settings would cost: denoiser passes and their time on this machine (apps/estimate.ts). */
   'train.estimate': {
@@ -301,6 +322,8 @@ export const METHOD_SCHEMAS = {
       temperature: byField(LEARNER_FIELDS.temperature).optional(),
       gridResult: path('a grid result directory').optional(),
       bestConstant: flag.optional(),
+      /** Scores per class too (a class-conditional model whose data has labels). */
+      perClass: flag.optional(),
     }),
     result: ComparisonResultSchema,
   },

@@ -21,7 +21,8 @@ import type { RunEvent } from '../../shared/events';
 import { bundledModels, describeModel, resolveModelDir, type ModelEntry } from './models/registry';
 import { Model, ModelCache } from './models/model';
 import { ModelError } from './models/manifest';
-import { dataKindOf, learnerConfigFrom, type LearnerConfig } from '../../shared/learner-config';
+import { dataKindOf, LEARNER_FIELDS, learnerConfigFrom, type LearnerConfig } from '../../shared/learner-config';
+
 import { runTraining } from './apps/train';
 import {
   checkNewRunDir,
@@ -36,11 +37,15 @@ import { folderState, listEvaluations, listRuns, readEvaluation, restoreRun, run
 import { loadRun } from './runs/load';
 import { exportedFiles, exportPolicy, ExportError } from './learner/export';
 import { checkRunPolicy } from './learner/onnx-policy';
+import { startFromGrid } from './learner/config';
 import { comparePolicy } from './apps/compare';
 import { tfInitResult } from './learner/backend';
 import { generate, resolveSettings } from './samplers/generate';
 import { samplePng } from './pictures';
 import { SamplingCancelled } from './samplers/loop';
+
+/** A learner setting as the Tune form names it ("Initial action"). */
+const fieldLabel = (k: string): string => (LEARNER_FIELDS as Record<string, { label?: string }>)[k]?.label ?? k;
 
 function summary(e: ModelEntry): ModelSummary {
   const m = e.manifest;
@@ -109,14 +114,27 @@ export class EngineHost {
     'models.list': () => bundledModels().map(summary),
     'models.open': (p) => this.openModel(p.dir),
     'models.preview': (p) => this.preview(resolveModelDir(p.dir)),
-    'train.start': (p) =>
-      // Filled in from the defaults of the model's data kind once it is open ([Note: image defaults]).
-      this.startTraining(
-        p.model,
-        p.unique === true ? uniqueRunDir(resolve(p.runDir), (d) => this.jobs.has(d)) : resolve(p.runDir),
-        (m) => learnerConfigFrom(p.config, undefined, dataKindOf(m.shape)),
-        false,
-      ),
+    'train.start': async (p) => {
+      let note: string | null = null;
+      // Filled in from the defaults of the model's data kind once it is open ([Note: image defaults]),
+      // then started from a grid's best when asked (as `train --init-from-grid`).
+      const configFor = (m: Model): LearnerConfig => {
+        const c = learnerConfigFrom(p.config, undefined, dataKindOf(m.shape));
+        if (p.initFromGrid === undefined) return c;
+        try {
+          const r = startFromGrid(c, p.config, resolve(p.initFromGrid), fieldLabel);
+          note = r.note;
+          return r.config;
+        } catch (e) {
+          throw e instanceof RangeError
+            ? new RangeError(`Start from a grid result ${p.initFromGrid}: ${e.message}`)
+            : e;
+        }
+      };
+      const runDir = p.unique === true ? uniqueRunDir(resolve(p.runDir), (d) => this.jobs.has(d)) : resolve(p.runDir);
+      const { run } = await this.startTraining(p.model, runDir, configFor, false);
+      return { run, notes: note === null ? [] : [note] };
+    },
     'train.estimate': async (p) => {
       const model = await this.models.get(resolveModelDir(p.model));
       const config = learnerConfigFrom(p.config, undefined, dataKindOf(model.shape));
@@ -184,9 +202,10 @@ export class EngineHost {
         // Renoise policies have their equal-NFE baselines instead of a constant.
         bestConstant: p.bestConstant === true && cfg.learner.intervention !== 'renoise',
         pictures: true,
+        perClass: p.perClass === true,
       });
-      const { actionByClass: _, ...result } = cmp;
-      return result; // no --per-class here, so the rows carry no per-class detail
+      const { actionByClass, ...result } = cmp;
+      return p.perClass === true ? { ...result, actionByClass } : result;
     },
     'runs.open': (p) => {
       const run = resolve(p.run);

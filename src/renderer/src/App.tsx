@@ -236,9 +236,16 @@ export function App({ engine }: { engine: EngineClient }) {
                 key={model?.summary.dir ?? 'no model'}
                 engine={engine}
                 model={model}
-                onStarted={(dir, iterations) => {
-                  // Its `started` event came before this answer: the run is training (see useRunEvents).
-                  setOpenedRun({ dir, history: [], status: { state: 'started', iteration: 0, iterations } });
+                onStarted={(dir, iterations, notes) => {
+                  // Its `started` event came before this answer: the run is training (see useRunEvents);
+                  // how it was set up (its start from a grid) opens its journal.
+                  const journal = notes.map((message) => ({
+                    type: 'log' as const,
+                    run: dir,
+                    level: 'info' as const,
+                    message,
+                  }));
+                  setOpenedRun({ dir, history: [], journal, status: { state: 'started', iteration: 0, iterations } });
                   go({ screen: 'Train', run: dir });
                 }}
               />

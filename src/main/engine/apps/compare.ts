@@ -42,6 +42,7 @@ import {
 } from '../metrics/evaluate';
 import { extractorForModel } from '../metrics/features';
 import { samplePng } from '../pictures';
+import { className } from '../../../shared/grid-layout';
 import { evaluatePolicy } from './evaluate-policy';
 import { openPolicy } from '../learner/onnx-policy';
 import { policyRecipe, recipeSettings } from '../learner/recipe';
@@ -119,8 +120,11 @@ async function memo<T>(cache: Map<string, unknown> | undefined, key: string, com
   return v;
 }
 
-/** A row as the protocol carries it, plus the per-class scores `--per-class` adds. */
-export type CompareRow = ComparisonResult['rows'][number] & { perClass?: ClassScores[] };
+/** A class's scores with its name (the manifest's, else "class k"). */
+type NamedClassScores = ClassScores & { name: string };
+
+/** A row as the protocol carries it (with `perClass`, each class's scores). */
+export type CompareRow = ComparisonResult['rows'][number];
 
 /** The protocol's comparison (shared/protocol.ts), with per-class detail for the CLI. */
 export interface Comparison extends Omit<ComparisonResult, 'rows'> {
@@ -160,7 +164,7 @@ export async function comparePolicy(model: Model, source: string, o: CompareOpti
     const perClass = !!o.perClass;
     if (perClass && (model.numClasses === 0 || !reference.labels)) {
       throw new CompareInputError(
-        `--per-class needs a class-conditional model whose data has labels; ${model.name} ${model.numClasses === 0 ? 'is unconditional' : 'has no data labels'}`,
+        `per-class scores (--per-class) need a class-conditional model whose data has labels; ${model.name} ${model.numClasses === 0 ? 'is unconditional' : 'has no data labels'}`,
       );
     }
     const picture = async (samples: Float32Array, labels: Int32Array | null): Promise<string | undefined> =>
@@ -191,8 +195,10 @@ export async function comparePolicy(model: Model, source: string, o: CompareOpti
       onProgress: sampling(policyLabel),
     });
     done++;
-    const scoreClasses = (samples: Float32Array, labels: Int32Array | null): Promise<ClassScores[]> =>
-      evaluatePerClass({ model, extractor: ex, reference, samples, n, conditioning: labels }, metrics);
+    const scoreClasses = async (samples: Float32Array, labels: Int32Array | null): Promise<NamedClassScores[]> =>
+      (await evaluatePerClass({ model, extractor: ex, reference, samples, n, conditioning: labels }, metrics)).map(
+        (c) => ({ ...c, name: className(model, c.label) }),
+      );
     const flags = new Set(ev.result.flags);
     const rows: CompareRow[] = [
       {

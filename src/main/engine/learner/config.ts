@@ -5,8 +5,9 @@
 import { ConfigError, parseLearnerConfig, type LearnerConfig } from '../../../shared/learner-config';
 import { isBetter } from '../../../shared/metrics';
 import { samplerNfe } from '../samplers/cost';
-import { bestConstantCell, bestIntervalCell, guidesEverywhere } from '../samplers/baselines';
 import type { GridBest, GridResults } from '../grid/results';
+import { describeValues } from '../grid/axes';
+import { bestConstantCell, bestIntervalCell, guidesEverywhere, readGridResult } from '../samplers/baselines';
 
 export {
   ACTION_PRESETS,
@@ -105,4 +106,45 @@ export function initFromGrid(c: Pick<LearnerConfig, 'intervention' | 'actions' |
       'its grid has no finished cell that guides at every σ (guidance-sigma-lo 0, guidance-sigma-hi inf, no curve), so it has no best constant; include 0 and inf in the interval axes',
     );
   return { from: 'constant', cell: constant, initAction: initActionFrom(c, constant.settings) };
+}
+
+/**
+ * A config started from a grid result's best (`train --init-from-grid DIR`, the Tune screen's "Start
+ * from a grid result"): the best constant sets initAction; a best guidance interval sets the window
+ * profile too, so it must not meet a window the user gave (`given`: the settings they chose; `name`
+ * spells a setting as they know it, a flag or a label). Returns the config and a line for the log;
+ * throws RangeError (the grid unreadable or without a best, a conflicting setting).
+ */
+export function startFromGrid(
+  config: LearnerConfig,
+  given: Record<string, unknown>,
+  grid: string,
+  name: (key: string) => string = (k) => k,
+): { config: LearnerConfig; note: string } {
+  if (given['initAction'] !== undefined)
+    throw new RangeError(`give either ${name('initAction')} or a grid to start from, not both`);
+  const r = readGridResult(grid, 'best-constant');
+  const start = initFromGrid(config, r);
+  const s = start.cell.settings;
+  const score = `${r.config.metric} ${start.cell.value}`;
+  if (start.from === 'interval') {
+    // The grid's best is a guidance interval: the window profile clones it (initFromGrid).
+    const interval = `w = ${s.guidance}, σ ∈ (${s.guidanceSigmaLo}, ${s.guidanceSigmaHi === Infinity ? 'inf' : s.guidanceSigmaHi}]`;
+    const own = (['initProfile', 'initSigmaLo', 'initSigmaHi'] as const).filter((k) => given[k] !== undefined);
+    if (own.length > 0)
+      throw new RangeError(
+        `its best is the guidance interval ${interval}, which sets the initial window; drop ${own.map(name).join(', ')} (or give ${name('initAction')} to start from a constant)`,
+      );
+    const { initAction, initProfile, initSigmaLo, initSigmaHi } = start;
+    const c = parseLearnerConfig({ ...config, initAction, initProfile, initSigmaLo, initSigmaHi }, name);
+    return {
+      config: c,
+      note: `initial policy from ${grid}: its best, the guidance interval ${interval} (${score}) — w = ${c.actions[initAction]} inside, w = 1 outside`,
+    };
+  }
+  const symbol = { cfg: 'w', gamma: 'γ', renoise: 'jump' }[config.intervention];
+  return {
+    config: { ...config, initAction: start.initAction },
+    note: `initial policy from ${grid}: its best constant, ${describeValues(start.cell.values)} (${score}) — initial action ${symbol} = ${config.actions[start.initAction]}`,
+  };
 }

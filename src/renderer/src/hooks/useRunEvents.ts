@@ -36,6 +36,8 @@ export interface OpenedRun {
   evaluations?: number[];
   /** Its last evaluation's profile on disk. */
   profile?: ProfileEvent | null;
+  /** Lines its journal starts with (how it was set up, e.g. its start from a grid). */
+  journal?: LogEvent[];
 }
 
 export interface RunView {
@@ -75,7 +77,7 @@ function opening(run: OpenedRun | null): RunView {
     profile: run.profile ?? null,
     samples: [],
     evaluations: run.evaluations ?? [],
-    journal: [],
+    journal: run.journal ?? [],
     status: run.status,
     progress: null,
   };

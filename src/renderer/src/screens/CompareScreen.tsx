@@ -15,6 +15,7 @@ import {
   Group,
   NumberInput,
   Progress,
+  Select,
   SimpleGrid,
   Slider,
   Stack,
@@ -55,12 +56,22 @@ interface KeptComparison {
   n: number | string;
   grid: string;
   bestConstant: boolean;
+  /** Scores per class too (class-conditional models). */
+  perClass: boolean;
   temperature: number;
   result: ComparisonResult | null;
   /** When it was saved (ms since 1970): the oldest go first when too many are kept. */
   savedAt: number;
 }
-const FRESH: KeptComparison = { n: 2000, grid: '', bestConstant: true, temperature: 1, result: null, savedAt: 0 };
+const FRESH: KeptComparison = {
+  n: 2000,
+  grid: '',
+  bestConstant: true,
+  perClass: false,
+  temperature: 1,
+  result: null,
+  savedAt: 0,
+};
 const PREFIX = 'sampler-studio:compare:';
 /** How many runs' comparisons are kept (each with its sample pictures, ~0.1–0.3 MB). */
 const KEEP = 12;
@@ -78,6 +89,7 @@ export function keptComparison(raw: unknown): KeptComparison {
     n: typeof r['n'] === 'number' || typeof r['n'] === 'string' ? r['n'] : FRESH.n,
     grid: typeof r['grid'] === 'string' ? r['grid'] : FRESH.grid,
     bestConstant: typeof r['bestConstant'] === 'boolean' ? r['bestConstant'] : FRESH.bestConstant,
+    perClass: typeof r['perClass'] === 'boolean' ? r['perClass'] : FRESH.perClass,
     temperature:
       typeof r['temperature'] === 'number' && r['temperature'] >= 0.25 && r['temperature'] <= 2
         ? r['temperature']
@@ -116,7 +128,7 @@ export function CompareScreen({ engine, run }: { engine: EngineClient; run: stri
       }
     },
   });
-  const { result, temperature, n, grid, bestConstant } = kept;
+  const { result, temperature, n, grid, bestConstant, perClass } = kept;
   const keep = (patch: Partial<KeptComparison>): void => setKept((k) => ({ ...k, ...patch, savedAt: Date.now() }));
   const setResult = (r: ComparisonResult): void => {
     keep({ result: r });
@@ -126,6 +138,7 @@ export function CompareScreen({ engine, run }: { engine: EngineClient; run: stri
   const setN = (v: number | string): void => keep({ n: v });
   const setGrid = (v: string): void => keep({ grid: v });
   const setBestConstant = (v: boolean): void => keep({ bestConstant: v });
+  const setPerClass = (v: boolean): void => keep({ perClass: v });
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   // Where a comparison under way stands (its progress events), so minutes of work are never a bare spinner.
@@ -161,6 +174,7 @@ export function CompareScreen({ engine, run }: { engine: EngineClient; run: stri
           n: Number(n),
           temperature: tau,
           bestConstant,
+          perClass,
           ...(grid.trim() ? { gridResult: grid.trim() } : {}),
         }),
       );
@@ -211,6 +225,13 @@ export function CompareScreen({ engine, run }: { engine: EngineClient; run: stri
           checked={bestConstant}
           onChange={(e) => setBestConstant(e.currentTarget.checked)}
           maw={260}
+        />
+        <Checkbox
+          label="Per-class scores"
+          description="each class’s samples against that class’s data (class-conditional models)"
+          checked={perClass}
+          onChange={(e) => setPerClass(e.currentTarget.checked)}
+          maw={220}
         />
         <Button onClick={() => void evaluate(temperature)} loading={busy} disabled={nError !== null}>
           {result ? 'Evaluate again' : 'Evaluate'}
@@ -311,6 +332,7 @@ export function CompareScreen({ engine, run }: { engine: EngineClient; run: stri
             {result.rows.some((r) => r.kind === 'recipe') &&
               ' The recipe is the policy’s mean action per noise level as a static curve (measured on seed + 2, the file `export --recipe` writes): what the policy scores beyond it is what seeing the state adds.'}
           </Text>
+          <PerClassTable result={result} />
           {result.flags.length > 0 && (
             <Stack gap={0} data-testid="compare-notes">
               {result.flags.map((f) => (
@@ -332,6 +354,80 @@ export function CompareScreen({ engine, run }: { engine: EngineClient; run: stri
           </SimpleGrid>
         </>
       )}
+    </Stack>
+  );
+}
+
+/** The per-class view: a row per class, a column per method (the chosen metric), and the policy's mean action. */
+function PerClassTable({ result }: { result: ComparisonResult }) {
+  const [metric, setMetric] = useState('fid');
+  const rows = result.rows.filter((r) => r.perClass && r.perClass.length > 0);
+  if (rows.length === 0) return null;
+  const classes = rows[0]!.perClass!;
+  const keys = [...new Set(classes.flatMap((c) => Object.keys(c.summary)))].filter((k) => !BAND_METRICS.has(k));
+  const info = metricInfo(metric);
+  const action = new Map((result.actionByClass ?? []).map((a) => [a.label, a]));
+  return (
+    <Stack gap="xs" data-testid="compare-per-class">
+      <Group align="end">
+        <Text size="sm" fw={500}>
+          Per class
+        </Text>
+        <Select
+          aria-label="per-class metric"
+          data={keys.map((k) => ({ value: k, label: metricInfo(k).label }))}
+          value={keys.includes(metric) ? metric : (keys[0] ?? null)}
+          onChange={(v) => v && setMetric(v)}
+          allowDeselect={false}
+          w={200}
+          size="xs"
+        />
+      </Group>
+      <Table striped withTableBorder>
+        <Table.Thead>
+          <Table.Tr>
+            <Table.Th>class</Table.Th>
+            <Table.Th title="samples of the class drawn / data of the class">n</Table.Th>
+            {rows.map((r) => (
+              <Table.Th key={r.name}>{r.name}</Table.Th>
+            ))}
+            {action.size > 0 && (
+              <Table.Th title="the policy’s mean action over all levels, and below σ = 1">
+                policy’s mean action (σ &lt; 1)
+              </Table.Th>
+            )}
+          </Table.Tr>
+        </Table.Thead>
+        <Table.Tbody>
+          {classes.map((c, k) => {
+            const values = rows.map((r) => r.perClass?.[k]?.summary[metric]);
+            const finite = values.filter((v): v is number => v !== undefined && Number.isFinite(v));
+            const best =
+              finite.length > 1 ? (info.better === 'higher' ? Math.max(...finite) : Math.min(...finite)) : null;
+            const a = action.get(c.label);
+            return (
+              <Table.Tr key={c.label}>
+                <Table.Td>{c.name}</Table.Td>
+                <Table.Td>
+                  {c.nFake} / {c.nReal}
+                </Table.Td>
+                {values.map((v, i) => (
+                  <Table.Td key={i} fw={v !== undefined && v === best ? 700 : undefined}>
+                    {formatMetric(metric, v)}
+                  </Table.Td>
+                ))}
+                {action.size > 0 && (
+                  <Table.Td>{a ? `${a.mean.toFixed(3)} (${a.meanLowNoise.toFixed(3)})` : '—'}</Table.Td>
+                )}
+              </Table.Tr>
+            );
+          })}
+        </Table.Tbody>
+      </Table>
+      <Text size="xs" c="dimmed">
+        Each class rests on about n / classes samples, so its scores are noisier and (FID especially) higher than the
+        whole table’s; compare rows within a class.
+      </Text>
     </Stack>
   );
 }

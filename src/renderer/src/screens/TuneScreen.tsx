@@ -33,6 +33,8 @@ function formValues(intervention: Intervention, kind: DataKind): Record<string, 
 interface SavedTune {
   values: Record<string, FormValue>;
   runDir: string;
+  /** A grid result directory whose best sets the initial policy ('' = none). */
+  grid: string;
 }
 
 // [Note: kept settings]
@@ -43,7 +45,7 @@ interface SavedTune {
 // defaults.
 export function savedTune(raw: unknown, defaults: SavedTune, conditional: boolean): SavedTune {
   if (typeof raw !== 'object' || raw === null) return defaults;
-  const r = raw as { values?: unknown; runDir?: unknown };
+  const r = raw as { values?: unknown; runDir?: unknown; grid?: unknown };
   const values = { ...defaults.values };
   if (typeof r.values === 'object' && r.values !== null)
     for (const k of FIELD_KEYS) {
@@ -52,7 +54,11 @@ export function savedTune(raw: unknown, defaults: SavedTune, conditional: boolea
     }
   if (!INTERVENTIONS.includes(values['intervention'] as Intervention)) return defaults;
   if (values['intervention'] === 'cfg' && !conditional) return defaults;
-  return { values, runDir: typeof r.runDir === 'string' ? r.runDir : '' };
+  return {
+    values,
+    runDir: typeof r.runDir === 'string' ? r.runDir : '',
+    grid: typeof r.grid === 'string' ? r.grid : '',
+  };
 }
 
 /**
@@ -111,14 +117,14 @@ export function TuneScreen({
 }: {
   engine: EngineClient;
   model: ModelReport | null;
-  onStarted: (run: string, iterations: number) => void;
+  onStarted: (run: string, iterations: number, notes: string[]) => void;
 }) {
   // Image models have their own defaults ([Note: image defaults] in shared/learner-config.ts); an
   // unconditional model starts on gamma (it cannot take guidance).
   const kind = dataKindOf(model?.summary.shape ?? []);
   const conditional = (model?.summary.numClasses ?? 0) > 0;
   const defaults = useMemo<SavedTune>(
-    () => ({ values: formValues(conditional ? 'cfg' : 'gamma', kind), runDir: '' }),
+    () => ({ values: formValues(conditional ? 'cfg' : 'gamma', kind), runDir: '', grid: '' }),
     [conditional, kind],
   );
   // Kept per model (the screen is keyed by it in App): [Note: kept settings].
@@ -134,7 +140,8 @@ export function TuneScreen({
       }
     },
   });
-  const { values, runDir } = saved;
+  const { values, runDir, grid } = saved;
+  const setGrid = (g: string): void => setSaved((s) => ({ ...s, grid: g }));
   const setValues = (f: (old: Record<string, FormValue>) => Record<string, FormValue>): void =>
     setSaved((s) => ({ ...s, values: f(s.values) }));
   const setRunDir = (d: string): void => setSaved((s) => ({ ...s, runDir: d }));
@@ -172,7 +179,9 @@ export function TuneScreen({
   const rest = FIELD_KEYS.filter(
     (k) => (LEARNER_FIELDS[k].group ?? 'advanced') === 'advanced' || (k === 'nfeBudget' && intervention !== 'renoise'),
   );
-  const invalid = !model || fieldErrors.length > 0 || configError !== null || (intervention === 'cfg' && !conditional);
+  const gridClash = grid.trim() !== '' && chosen['initAction'] !== undefined;
+  const invalid =
+    !model || fieldErrors.length > 0 || configError !== null || (intervention === 'cfg' && !conditional) || gridClash;
   const defaultRunDir = model
     ? `runs/${model.summary.id}-${intervention}-${String(values['divergence'])}-s${String(values['seed'])}`
     : '';
@@ -194,13 +203,14 @@ export function TuneScreen({
     setError(null);
     try {
       // The suggested name gets a free suffix (-2, -3, …) when an earlier run has it; a typed one is refused if taken.
-      const { run } = await engine.request('train.start', {
+      const { run, notes } = await engine.request('train.start', {
         model: model.summary.dir,
         runDir: runDir.trim() || defaultRunDir,
         config: chosen,
         unique: runDir.trim() === '',
+        ...(grid.trim() ? { initFromGrid: grid.trim() } : {}),
       });
-      onStarted(run, Number(parseFormValue(LEARNER_FIELDS.iterations, values['iterations']!)));
+      onStarted(run, Number(parseFormValue(LEARNER_FIELDS.iterations, values['iterations']!)), notes);
     } catch (e) {
       setError((e as Error).message);
     } finally {
@@ -242,6 +252,19 @@ export function TuneScreen({
         values={values}
         onChange={set}
         options={{ conditioning: conditionings }}
+      />
+      <TextInput
+        label="Start from a grid result (optional)"
+        description="a `grid` output directory: its best constant (or best guidance interval) becomes the initial policy, instead of the initial action above"
+        placeholder="runs/grid-w"
+        value={grid}
+        onChange={(e) => setGrid(e.currentTarget.value)}
+        error={
+          gridClash
+            ? 'give either an initial action or a grid to start from, not both (reset the initial action)'
+            : null
+        }
+        maw={440}
       />
       <TextInput
         label="Run directory"
