@@ -30,6 +30,9 @@ import { resolveSettings } from '../src/main/engine/samplers/generate';
 import { SamplingCancelled } from '../src/main/engine/samplers/loop';
 import { DEFAULT_SAMPLER_SETTINGS } from '../src/main/engine/samplers/types';
 import { assertUsageError, cli, lastJson, spawnCli } from './helpers/cli';
+import { xyLayout } from '../src/main/engine/grid/xy';
+import { pictureInfo } from '../src/shared/grid-layout';
+import { pngText } from '../src/shared/png-text';
 
 const tmp = mkdtempSync(join(tmpdir(), 'ss-grid-'));
 process.env['SAMPLER_STUDIO_CACHE'] = join(tmp, 'cache');
@@ -515,6 +518,51 @@ describe('the grid command', () => {
     assert.match(h.stdout, /total denoiser evaluations: 105000 \(≈ 35000 per cell\); network passes: 175000/);
     assert.match(h.stdout, /3\/3 cells done \(0 computed now, 3 resumed\)/);
     assert.equal(h.stdout.split('\n').filter((l) => /^\s+\d+\s+(1|1\.5|2)\s+0\.\d{4}\s+35\.00/.test(l)).length, 3);
+  });
+
+  test('--images: the X/Y plot: every cell drawn with the same seed, xy.html across the first axis and down the others', async () => {
+    const out = newDir();
+    const args = ['grid', '--model', 'gmm-ring8', '--axis', 'guidance=1,2', '--axis', 'churn=0,1', '--sampler', 'edm'];
+    const r = await cli(...args, '--steps', '6', '--n', '300', '--out', out, '--images', '--json');
+    assert.equal(r.code, 0, r.stderr);
+    const res = lastJson(r.stdout) as unknown as GridResults & { xyPlot: string };
+    assert.equal(res.xyPlot, join(out, 'xy.html'));
+    const saved = (await loadGridResults(out))!;
+    assert.deepEqual(
+      saved.cells.map((c) => c.picture),
+      ['cells/cell-0000.png', 'cells/cell-0001.png', 'cells/cell-0002.png', 'cells/cell-0003.png'],
+    );
+    for (const c of saved.cells) {
+      const info = pictureInfo(pngText(readFileSync(join(out, c.picture!))));
+      assert.equal(info?.kind, 'scatter', 'a 2-D model draws a scatter plot, with its legend in the PNG');
+    }
+    // The layout: guidance across, churn down; each cell under its FID and NFE; the best outlined.
+    const l = xyLayout(saved);
+    assert.deepEqual(l.x, { name: 'guidance', values: [1, 2] });
+    assert.deepEqual(l.y, { names: ['churn'], rows: ['churn=0', 'churn=1'] });
+    assert.deepEqual(
+      l.cells.map((row) => row.map((c) => c && describeValues(c.values))),
+      [
+        ['guidance=1 churn=0', 'guidance=2 churn=0'],
+        ['guidance=1 churn=1', 'guidance=2 churn=1'],
+      ],
+    );
+    const html = readFileSync(join(out, 'xy.html'), 'utf8');
+    assert.match(html, /<th>guidance=1<\/th><th>guidance=2<\/th>/);
+    assert.equal(html.match(/<img src="cells\/cell-\d{4}\.png"/g)?.length, 4);
+    assert.equal(html.match(/FID \d+\.\d{4} · NFE 11/g)?.length, 4);
+    assert.equal(html.match(/class="best"/g)?.length, 1);
+    assert.match(html, new RegExp(`<td class="best"><img src="cells/cell-000${saved.best!.index}\\.png"`));
+    // Resumed with --images, nothing is sampled again; a grid first run without pictures draws them.
+    const again = await cli(...args, '--steps', '6', '--n', '300', '--out', out, '--images', '--json');
+    assert.equal((lastJson(again.stdout) as unknown as { computed: number }).computed, 0);
+    const bare = newDir();
+    assert.equal((await cli(...args, '--steps', '6', '--n', '300', '--out', bare)).code, 0);
+    const drawn = await cli(...args, '--steps', '6', '--n', '300', '--out', bare, '--images', '--json');
+    assert.equal((lastJson(drawn.stdout) as unknown as { computed: number }).computed, 4);
+    assert.ok(existsSync(join(bare, 'cells', 'cell-0003.png')));
+    // A grid with one axis is one row.
+    assert.deepEqual(xyLayout({ ...saved, config: { ...saved.config, axes: [saved.config.axes[0]!] } }).y.rows, ['']);
   });
 
   test('best-constant reproduces a best cell that uses churn (s-tmax = ∞ saved as "inf")', async () => {

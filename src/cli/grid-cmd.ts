@@ -29,6 +29,9 @@ import {
 import { deviceFromFlag, num, parseFlags, printUsage, Reporter, UsageError } from './common';
 import { classesFromFlag, flagSetting, samplerSettingsFromFlags, SAMPLING_RUN_OPTIONS } from './sampler-flags';
 import { MAX_BATCH, MAX_EVAL_SAMPLES, MAX_SEED } from '../shared/limits';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../main/engine/io/atomic';
+import { xyHtml } from '../main/engine/grid/xy';
 
 export const GRID_OPTIONS = {
   ...SAMPLING_RUN_OPTIONS,
@@ -37,6 +40,7 @@ export const GRID_OPTIONS = {
   metrics: { type: 'string' },
   out: { type: 'string' },
   restart: { type: 'boolean' },
+  images: { type: 'boolean' },
 } as const;
 
 const fmtMetric = (key: string, v: number | undefined): string => (v === undefined ? '' : formatMetric(key, v));
@@ -148,6 +152,7 @@ export async function cmdGrid(argv: string[], signal: AbortSignal): Promise<void
       restart: !!v.restart,
       batch,
       signal,
+      pictures: !!v.images,
       onStart: ({ cells, resumed, identical }) => {
         saved = resumed;
         total = cells;
@@ -194,9 +199,18 @@ export async function cmdGrid(argv: string[], signal: AbortSignal): Promise<void
       throw e;
     });
     const r = run.results;
+    const xy = v.images ? join(v.out!, 'xy.html') : null;
+    if (xy) await writeFileAtomic(xy, xyHtml(r));
     rep.result(
-      { command: 'grid', out: v.out, computed: run.computed, resumed: run.resumed, ...gridResultsJson(r) },
-      describeGrid(r, { ...run, out: v.out }),
+      {
+        command: 'grid',
+        out: v.out,
+        computed: run.computed,
+        resumed: run.resumed,
+        ...(xy ? { xyPlot: xy } : {}),
+        ...gridResultsJson(r),
+      },
+      describeGrid(r, { ...run, out: v.out }) + (xy ? `\nX/Y plot: ${xy}` : ''),
     );
   } catch (e) {
     if (e instanceof SamplingCancelled) {

@@ -58,7 +58,9 @@ const COMMANDS: { name: string; sampler?: boolean; text: () => string }[] = [
                                      re-running continues it; prints every cell, the best, total NFE
       axes: every numeric sampler flag: ${SAMPLER_KNOBS.map((k) => k.name).join(' ')}
       --metric fid|kid|precision|recall|density|coverage|class_tv|class_accuracy (fid)
-      --metrics LIST (the --metric's)   --n N (2048)   --seed S (0)   --restart (discard saved results in DIR)`,
+      --metrics LIST (the --metric's)   --n N (2048)   --seed S (0)   --restart (discard saved results in DIR)
+      --images                       the X/Y plot: each cell's samples drawn (DIR/cells/), and DIR/xy.html, the first
+                                     axis across, the others down, each picture under its metric and NFE`,
   },
   {
     name: 'train',

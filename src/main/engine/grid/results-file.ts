@@ -70,6 +70,7 @@ const gridCell = z.object({
   networkEvals: jsonNumber,
   seconds: jsonNumber,
   flags: z.array(z.string()).default([]),
+  picture: z.string().optional(),
 }) satisfies z.ZodType<GridCell>;
 
 /** results.json: the version, the configuration and the finished cells (best and totals are recomputed on reading). */

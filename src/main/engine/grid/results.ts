@@ -64,6 +64,8 @@ export interface GridCell {
   seconds: number;
   /** The evaluation's notes (e.g. small-sample bias). */
   flags: string[];
+  /** Its samples' picture (`grid --images`), relative to the grid's directory: cells/cell-0003.png. */
+  picture?: string;
 }
 
 export interface GridBest {

@@ -26,6 +26,14 @@ import {
   type GridResults,
 } from './results';
 import { loadGridResults, resultsPath, saveGridResults } from './results-file';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { writeSamplePlot } from '../pictures';
+
+/** Where a cell's picture is kept, relative to the grid's directory. */
+export function cellPicturePath(index: number): string {
+  return `cells/cell-${String(index).padStart(4, '0')}.png`;
+}
 
 export interface GridProgress {
   /** Cells finished (saved ones included). */
@@ -63,6 +71,8 @@ export interface RunGridOptions {
   /** After each newly computed cell has been saved. */
   onCell?: (cell: GridCell, results: GridResults) => void;
   onProgress?: (p: GridProgress) => void;
+  /** Draw each new cell's samples into outDir/cells/cell-NNNN.png (the X/Y plot's pictures; grid/xy.ts). */
+  pictures?: boolean;
 }
 
 /**
@@ -179,7 +189,9 @@ export async function runGrid(o: RunGridOptions): Promise<GridRun> {
   let computed = 0;
   try {
     const reference = o.reference ?? (await referenceFor(model, extractor));
-    const done = new Set(cells.map((c) => c.index));
+    // With pictures asked for, a saved cell without one is drawn again (a grid first run without --images).
+    const done = new Set(cells.filter((c) => !o.pictures || c.picture !== undefined).map((c) => c.index));
+    if (done.size < cells.length) cells = cells.filter((c) => done.has(c.index));
     const todo = allValues.map((_, i) => i).filter((i) => !done.has(i));
     const t0 = performance.now();
     const n = config.n;
@@ -235,6 +247,12 @@ export async function runGrid(o: RunGridOptions): Promise<GridRun> {
         seconds: (performance.now() - c0) / 1000,
         flags: res.flags,
       };
+      if (o.pictures && o.outDir) {
+        // Same seed in every cell ([Note: common random numbers]): picture i shows the same noise and class everywhere.
+        cell.picture = cellPicturePath(index);
+        await mkdir(join(o.outDir, 'cells'), { recursive: true });
+        await writeSamplePlot(model, join(o.outDir, cell.picture), gen.samples, gen.labels, n);
+      }
       cells = [...cells, cell];
       results = assembleResults(config, cells);
       if (o.outDir) await saveGridResults(o.outDir, results);
