@@ -362,6 +362,37 @@ test('web mode: compare the learned policy with the best constant guidance, sear
   assert.deepEqual(pageErrors, []);
 });
 
+test('web mode: the X/Y plot (issue 15): guidance × churn with the same seed in every cell, each picture under its FID', async () => {
+  await page.getByRole('button', { name: 'X/Y plot', exact: true }).click();
+  await page.getByRole('heading', { name: 'X/Y plot' }).waitFor();
+  await page.getByLabel('X axis (across)').fill('guidance=1,2');
+  await page.getByLabel('Y axis (down, optional)').fill('churn=0,2');
+  await page.getByLabel('Steps', { exact: true }).fill('6');
+  await page.getByLabel('Samples per cell').fill('300');
+  await page.getByLabel('Folder').fill(join(tmp, 'xy'));
+  await page.getByRole('button', { name: 'Plot', exact: true }).click();
+  await page
+    .getByTestId('plot-progress')
+    .filter({ hasText: /^\d of 4 cells( · cell \d: [\d,]+ \/ 300 samples)? · elapsed \d+:\d\d:\d\d/ })
+    .waitFor({ timeout: 60_000 });
+  const plot = page.getByTestId('xy-plot');
+  await plot.waitFor({ timeout: 120_000 });
+  assert.match(await plot.locator('thead').innerText(), /guidance=1\s+guidance=2/);
+  assert.deepEqual(await plot.locator('tbody th').allInnerTexts(), ['churn=0', 'churn=2']);
+  const captions = await page.getByTestId('xy-cell').allInnerTexts();
+  assert.equal(captions.length, 4);
+  for (const c of captions) assert.match(c, /^FID \d+\.\d{4} · NFE 11( · best)?$/);
+  assert.equal(await page.locator('[data-testid="xy-cell"][data-best="true"]').count(), 1);
+  assert.equal(await page.getByTestId('xy-cell').locator('img').count(), 4);
+  assert.ok(existsSync(join(tmp, 'xy', 'xy.html')), 'the page grid --images writes');
+  await page.screenshot({ path: join(SHOTS, 'xy-plot.png'), fullPage: true });
+  // The same settings again read the kept plot: nothing is sampled again.
+  await page.getByRole('button', { name: 'Plot', exact: true }).click();
+  await page.getByRole('button', { name: 'Plot', exact: true }).and(page.locator(':not([data-loading])')).waitFor();
+  assert.equal(await page.getByTestId('xy-cell').count(), 4);
+  assert.deepEqual(pageErrors, []);
+});
+
 test('web mode: export the policy as ONNX, see its inputs and the verification, confirm before replacing it', async () => {
   await page.getByRole('button', { name: 'Export', exact: true }).click();
   await page.getByRole('heading', { name: 'Export' }).waitFor();
@@ -558,7 +589,7 @@ test('web mode: a run with 5,000 iterations opens and draws every point; every s
   // Keyboard: Tab reaches every screen's navigation entry, and Enter opens it.
   await page.locator('body').click({ position: { x: 5, y: 5 } });
   const reached: string[] = [];
-  for (let i = 0; i < 60 && reached.length < 6; i++) {
+  for (let i = 0; i < 60 && reached.length < 7; i++) {
     await page.keyboard.press('Tab');
     const label = await page.evaluate(() =>
       document.activeElement?.closest('nav') ? document.activeElement.textContent : null,
@@ -569,7 +600,7 @@ test('web mode: a run with 5,000 iterations opens and draws every point; every s
       await page.getByRole('heading', { name: 'Export' }).waitFor();
     }
   }
-  assert.deepEqual([...reached].sort(), ['Compare', 'Export', 'Model', 'Runs', 'Train', 'Tune']);
+  assert.deepEqual([...reached].sort(), ['Compare', 'Export', 'Model', 'Runs', 'Train', 'Tune', 'X/Y plot']);
   assert.deepEqual(pageErrors, []);
 });
 

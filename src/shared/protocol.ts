@@ -16,6 +16,7 @@
 import { z } from 'zod';
 import { EngineEventSchema, Num, RUN_STATES, type EngineEvent } from './events';
 import { LEARNER_FIELDS, learnerConfigFrom } from './learner-config';
+import { SAMPLERS } from './sampler-settings';
 import { describeField, fieldError, type NumberField } from './schema';
 
 export const PROTOCOL_VERSION = 1;
@@ -47,6 +48,32 @@ const byField = (f: NumberField) =>
   z.custom<number>((v) => fieldError(f, v) === null, { error: `must be ${describeField(f)}` });
 
 // ---- results -----------------------------------------------------------------------------------
+
+/** An X/Y plot as the app draws it (engine/grid/xy.ts xyLayout): pictures by row and column, each under its caption. */
+export const XyPlotSchema = z.object({
+  out: z.string(),
+  model: z.string(),
+  n: z.number(),
+  seed: z.number(),
+  /** The summary key the grid ranks by, and its label. */
+  metric: z.string(),
+  x: z.object({ name: z.string(), values: z.array(Num) }),
+  y: z.object({ names: z.array(z.string()), rows: z.array(z.string()) }),
+  cells: z.array(
+    z.array(
+      z
+        .object({
+          index: z.number(),
+          caption: z.string(),
+          best: z.boolean(),
+          pngBase64: z.string().nullable(),
+        })
+        .nullable(),
+    ),
+  ),
+  /** The page `grid --images` writes, for a browser. */
+  html: z.string(),
+});
 
 /** What the engine says about itself. */
 export const EngineInfoSchema = z.object({
@@ -312,6 +339,26 @@ export const METHOD_SCHEMAS = {
   'runs.delete': {
     params: z.strictObject({ run: path('a run directory') }),
     result: z.object({ trashed: z.string() }),
+  },
+  /**
+   * The X/Y plot: a grid search with pictures (`grid --images`) over up to three axes in the CLI's
+   * syntax ("guidance=1,1.5,2"), written to `out` (an existing grid there with the same settings is
+   * continued); progress as events with run = out, task 'grid'.
+   */
+  'grid.xy': {
+    params: z.strictObject({
+      model: path('a bundled model id or a model directory'),
+      out: path('a folder for the grid (results.json, cells/, xy.html)'),
+      axes: z
+        .array(path('an axis such as guidance=1,1.5,2'))
+        .min(1, { error: 'needs an axis' })
+        .max(3, { error: 'takes at most three axes' }),
+      sampler: z.enum(SAMPLERS).optional(),
+      steps: byField(LEARNER_FIELDS.steps).optional(),
+      n: byField(LEARNER_FIELDS.evalSamples).optional(),
+      seed: byField(LEARNER_FIELDS.seed).optional(),
+    }),
+    result: XyPlotSchema,
   },
   'eval.policy': {
     params: z.strictObject({

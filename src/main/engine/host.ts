@@ -6,6 +6,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { measureSpeed, runCost } from './apps/estimate';
 import { join, resolve } from 'node:path';
+import { GridError, parseAxes, resolveCells, runGrid, type GridConfig } from './grid';
+import { xyCaption, xyHtml, xyLayout } from './grid/xy';
+import { writeFileAtomic } from './io/atomic';
+import { DEFAULT_SAMPLER_SETTINGS } from '../../shared/sampler-settings';
 import {
   parseRequest,
   PROTOCOL_VERSION,
@@ -71,6 +75,8 @@ interface Job {
 
 export class EngineHost {
   private readonly jobs = new Map<string, Job>();
+  /** Grid folders being computed for an X/Y plot (one computation per folder). */
+  private readonly grids = new Set<string>();
   private readonly models = new ModelCache();
   /** Comparison rows that do not depend on the policy, across eval.policy calls ([Note: rows kept between comparisons]). */
   private readonly compareCache = new Map<string, unknown>();
@@ -165,6 +171,89 @@ export class EngineHost {
     'runs.metrics': (p) => {
       const run = resolve(p.run);
       return { run, iterations: readRunConfig(run).learner.iterations, metrics: readMetrics(run) };
+    },
+    'grid.xy': async (p) => {
+      const out = resolve(p.out);
+      if (this.grids.has(out)) throw new RangeError(`${out} is already being computed`);
+      const model = await this.models.get(resolveModelDir(p.model));
+      const axes = parseAxes(p.axes); // GridError (a RangeError) names a bad axis
+      const config: GridConfig = {
+        model: { name: model.name, dir: model.dir },
+        base: {
+          ...DEFAULT_SAMPLER_SETTINGS,
+          ...(p.sampler ? { sampler: p.sampler } : {}),
+          ...(p.steps ? { steps: p.steps } : {}),
+        },
+        axes,
+        n: p.n ?? 500,
+        seed: p.seed ?? 0,
+        classes: 'random',
+        metrics: ['fid'],
+        metric: 'fid',
+      };
+      resolveCells(model, config.base, axes); // a cell the model cannot take, before any sampling
+      this.grids.add(out);
+      let last = 0;
+      try {
+        const { results } = await runGrid({
+          model,
+          config,
+          outDir: out,
+          pictures: true,
+          onProgress: (g) => {
+            const now = performance.now();
+            if (g.samplesDone > 0 && now - last < 250) return;
+            last = now;
+            this.send({
+              kind: 'event',
+              event: {
+                type: 'progress',
+                run: out,
+                task: 'grid',
+                done: g.cellsDone,
+                total: g.cells,
+                unit: 'cells',
+                elapsedSeconds: g.elapsedSeconds,
+                etaSeconds: g.etaSeconds,
+                ...(g.cell !== null
+                  ? { phase: { label: `cell ${g.cell + 1}`, done: g.samplesDone, total: g.n, unit: 'samples' } }
+                  : {}),
+              },
+            });
+          },
+        }).catch((e: unknown) => {
+          if (e instanceof GridError && e.kind === 'mismatch')
+            throw new RangeError(`${e.message}; choose another folder for this plot`);
+          throw e;
+        });
+        const html = xyHtml(results);
+        await writeFileAtomic(join(out, 'xy.html'), html);
+        const l = xyLayout(results);
+        return {
+          out,
+          model: model.name,
+          n: config.n,
+          seed: config.seed,
+          metric: l.metric,
+          x: l.x,
+          y: l.y,
+          cells: l.cells.map((row) =>
+            row.map((c) =>
+              c
+                ? {
+                    index: c.index,
+                    caption: xyCaption(c, l.metric),
+                    best: c.index === l.best,
+                    pngBase64: c.picture ? readFileSync(join(out, c.picture)).toString('base64') : null,
+                  }
+                : null,
+            ),
+          ),
+          html: join(out, 'xy.html'),
+        };
+      } finally {
+        this.grids.delete(out);
+      }
     },
     'eval.policy': async (p) => {
       const run = resolve(p.run);

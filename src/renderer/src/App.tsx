@@ -22,7 +22,8 @@ import { TuneScreen } from './screens/TuneScreen';
 import { CompareScreen } from './screens/CompareScreen';
 import { RunsScreen } from './screens/RunsScreen';
 import { openedRunFrom } from './state/runs';
-import { formatRoute, parseRoute, SCREENS, type Route } from './state/route';
+import { formatRoute, parseRoute, SCREEN_LABELS, SCREENS, type Route } from './state/route';
+import { PlotScreen } from './screens/PlotScreen';
 import { ExportScreen } from './screens/ExportScreen';
 import { TrainScreen } from './screens/TrainScreen';
 import { ErrorBoundary } from './components/ErrorBoundary';
@@ -208,7 +209,7 @@ export function App({ engine }: { engine: EngineClient }) {
             key={screen}
             component="button"
             type="button"
-            label={screen}
+            label={SCREEN_LABELS[screen] ?? screen}
             active={screen === active}
             aria-current={screen === active ? 'page' : undefined}
             onClick={() => go({ screen })}
@@ -251,6 +252,9 @@ export function App({ engine }: { engine: EngineClient }) {
               />
             )}
             {active === 'Compare' && <CompareScreen engine={engine} run={run?.dir ?? null} />}
+            {active === 'Plot' && (
+              <PlotScreen key={model?.summary.dir ?? 'no model'} engine={engine} model={model} runsRoot={runsRoot} />
+            )}
             {active === 'Export' && <ExportScreen engine={engine} run={run?.dir ?? null} />}
             {active === 'Runs' && (
               <RunsScreen
