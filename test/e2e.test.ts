@@ -217,8 +217,11 @@ test('web mode: tune a CFG policy with reverse KL by clicks, watch it learn', as
   assert.ok(await page.getByRole('button', { name: 'Start training' }).isDisabled());
   await set('Discriminator warm-up steps', '30');
   await page.screenshot({ path: join(SHOTS, 'tune-advanced.png'), fullPage: true });
+  assert.ok((await page.evaluate(() => window.scrollY)) > 0, 'Start sits below the fold of the long form');
   await page.getByRole('button', { name: 'Start training' }).click();
   await page.getByRole('heading', { name: 'Train' }).waitFor({ timeout: 30_000 });
+  // Train opens at its top, with the progress line in view (it opened where Tune was scrolled to).
+  await page.waitForFunction(() => window.scrollY === 0, undefined, { timeout: 5000 });
   // Inside an iteration its phase shows with its own progress, and the line has elapsed time (issue 15).
   const phase = page.getByTestId('train-phase');
   await phase.waitFor({ timeout: 60_000 });

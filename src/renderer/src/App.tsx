@@ -85,6 +85,9 @@ export function App({ engine }: { engine: EngineClient }) {
     [setHash],
   );
   const active = route.screen;
+  // Another screen starts at its top (as a page does), not where the last one was scrolled to: after
+  // Start on a long Tune form, Train's progress line was above the fold.
+  useEffect(() => window.scrollTo(0, 0), [active]);
   const [status, setStatus] = useState<{ s: ConnectionStatus; why?: string }>({ s: 'connecting' });
   const [opened, setOpened] = useState<ModelReport | null>(null);
   const [openedRun, setOpenedRun] = useState<OpenedRun | null>(null);
