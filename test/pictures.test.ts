@@ -232,6 +232,9 @@ test('pictures: a class-conditional image model draws one row per class, labelle
         'Ankle boot',
       ],
     });
+    // Samples drawn with the null class (unconditional) are not sorted into class rows: the first 40, 7 to a row.
+    const nulls = await samplePicture(model, samples, new Int32Array(n).fill(10), n);
+    assert.deepEqual([nulls.image.width, nulls.image.height], [7 * 30 + 2, 6 * 30 + 2]);
     // The bundled preview carries the same description (tools/fashion-mnist/preview.ts draws it so).
     const preview = readFileSync(join(resourcesDir(), 'models', 'fashion-mnist', 'preview.png'));
     assert.deepEqual(pictureInfo(pngText(preview)), info);

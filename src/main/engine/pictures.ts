@@ -306,7 +306,9 @@ export async function samplePicture(
   let img: Image;
   let note: string | null = null;
   let info: PictureInfo;
-  const layout = gridLayout(model, n, labels !== null);
+  // Rows by class only when every sample has a real class (a draw with the null class has none).
+  const classed = labels !== null && labels.subarray(0, n).every((k) => k >= 0 && k < model.numClasses);
+  const layout = gridLayout(model, n, classed);
   if (layout) {
     const c = shape as [number, number, number];
     if (layout.rowClasses) {

@@ -86,8 +86,11 @@ export function App({ engine }: { engine: EngineClient }) {
   );
   const active = route.screen;
   // Another screen starts at its top (as a page does), not where the last one was scrolled to: after
-  // Start on a long Tune form, Train's progress line was above the fold.
-  useEffect(() => window.scrollTo(0, 0), [active]);
+  // Start on a long Tune form, Train's progress line was below the fold. (A block body: Chromium's
+  // scrollTo returns a value, which React would take for a cleanup function and call.)
+  useEffect(() => {
+    window.scrollTo(0, 0);
+  }, [active]);
   const [status, setStatus] = useState<{ s: ConnectionStatus; why?: string }>({ s: 'connecting' });
   const [opened, setOpened] = useState<ModelReport | null>(null);
   const [openedRun, setOpenedRun] = useState<OpenedRun | null>(null);
