@@ -288,6 +288,7 @@ test('web mode: tune a CFG policy with reverse KL by clicks, watch it learn', as
   assert.match(legend, /x: x₁ · y: x₂/);
   // The heat map: a colour bar, and a cell's value under the pointer.
   await page.getByTestId('profile-colour-bar').waitFor();
+  await page.getByTestId('profile').scrollIntoViewIfNeeded();
   const box = (await page.getByTestId('profile').boundingBox())!;
   await page.mouse.move(box.x + 64 + 5, box.y + 20 + 5); // the first cell (the canvas' margins are 64 and 20 px)
   assert.match(
