@@ -28,6 +28,9 @@ import { isProcessAlive } from '../io/pid';
 import { trainLockFile, type TrainLock } from '../../../shared/run-files';
 import { RunRefusedError, runPaths } from './files';
 
+/** How many times lockRun looks again after finding the lock gone or moved meanwhile. */
+const MAX_LOCK_ATTEMPTS = 1000;
+
 /** How long a lock file that is not a lock is taken to be one being written, in ms. */
 const UNREADABLE_GRACE_MS = 10_000;
 
@@ -122,7 +125,10 @@ export function lockRun(runDir: string, command: string): RunLock {
   const holder: TrainLock = { pid: process.pid, host: hostname(), started: new Date().toISOString(), command };
   const text = JSON.stringify(holder, null, 2) + '\n';
   let replaced: RunLock['replaced'] = null;
-  for (let attempt = 0; attempt < 8; attempt++) {
+  // Each retry follows a lock released (or moved) since the last look, so another look is right; the
+  // bound only stops a livelock. 8 was too few: three processes taking and releasing one lock 2,000
+  // times each (run-lock.test.ts) once found it gone 8 times in a row and refused without a holder.
+  for (let attempt = 0; attempt < MAX_LOCK_ATTEMPTS; attempt++) {
     let created: boolean;
     try {
       created = createFileExclusiveSync(file, text);
