@@ -72,11 +72,6 @@ export function classRowCells(layout: GridLayout, labels: ArrayLike<number>, cou
   return cells;
 }
 
-/** The grid's size in pixels (what the PNG measures). */
-export function gridSize(l: GridLayout): { width: number; height: number } {
-  return { width: l.cols * l.tile[1] + (l.cols + 1) * l.pad, height: l.rows * l.tile[0] + (l.rows + 1) * l.pad };
-}
-
 // ---------------------------------------------------------------------------
 // What a picture says about itself: the engine writes this JSON into the PNG (an iTXt chunk under
 // PICTURE_TEXT_KEY), so a picture from an event, a run folder or a comparison carries its own row

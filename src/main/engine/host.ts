@@ -6,7 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { measureSpeed, runCost } from './apps/estimate';
 import { join, resolve } from 'node:path';
-import { GridError, parseAxes, resolveCells, runGrid, type GridConfig } from './grid';
+import { GridError, parseAxes, runGrid, type GridConfig } from './grid';
 import { xyCaption, xyHtml, xyLayout } from './grid/xy';
 import { writeFileAtomic } from './io/atomic';
 import { DEFAULT_SAMPLER_SETTINGS } from '../../shared/sampler-settings';
@@ -191,7 +191,6 @@ export class EngineHost {
         metrics: ['fid'],
         metric: 'fid',
       };
-      resolveCells(model, config.base, axes); // a cell the model cannot take, before any sampling
       this.grids.add(out);
       let last = 0;
       try {

@@ -130,6 +130,11 @@ export const PALETTE: ReadonlyArray<readonly [number, number, number]> = [
   [23, 190, 207],
 ];
 
+/** The palette's colour for label k (cycled; negative labels wrap too). */
+export function paletteColour(k: number): [number, number, number] {
+  return [...PALETTE[((k % PALETTE.length) + PALETTE.length) % PALETTE.length]!] as [number, number, number];
+}
+
 const BACKGROUND_GREY: [number, number, number] = [190, 190, 190];
 const AXIS_GREY: [number, number, number] = [215, 215, 215];
 const POINT_ALPHA = 0.8;
@@ -253,7 +258,7 @@ export function scatterPlot(points: Float32Array, opts: ScatterOptions = {}): Im
   }
   for (let i = 0; i < n; i++) {
     const label = labels ? labels[i] : 0;
-    const colour = PALETTE[((label % PALETTE.length) + PALETTE.length) % PALETTE.length];
+    const colour = paletteColour(label);
     disc(points[2 * i], points[2 * i + 1], radius, colour, POINT_ALPHA);
   }
   return { width, height, channels: 3, pixels };
@@ -359,11 +364,9 @@ function scatterSeries(
   labels: Int32Array | null,
   n: number,
 ): { label: string; rgb: [number, number, number] }[] {
-  const colour = (k: number): [number, number, number] =>
-    [...PALETTE[((k % PALETTE.length) + PALETTE.length) % PALETTE.length]!] as [number, number, number];
-  if (!labels) return [{ label: 'samples', rgb: colour(0) }];
+  if (!labels) return [{ label: 'samples', rgb: paletteColour(0) }];
   const present = [...new Set(labels.subarray(0, n))].sort((a, b) => a - b);
-  return present.map((k) => ({ label: className(model, k), rgb: colour(k) }));
+  return present.map((k) => ({ label: className(model, k), rgb: paletteColour(k) }));
 }
 
 interface PrincipalPlane {
