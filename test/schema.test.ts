@@ -148,6 +148,9 @@ test('image models have their own defaults: a CPU-sized budget, for cfg fine gui
   const c = defaultConfig('cfg', 'images');
   assert.deepEqual(c.actions, [1, 1.125, 1.25, 1.375, 1.5, 1.625, 1.75, 2, 2.5]);
   assert.equal(c.actions[c.initAction], 1.5);
+  assert.equal(c.entropyCoef, 0.01, 'cfg on images trains with the entropy bonus (it collapsed without)');
+  assert.equal(defaultConfig('cfg').entropyCoef, 0, 'the 2-D benchmarks keep PPO as the paper runs it');
+  assert.equal(defaultConfig('gamma', 'images').entropyCoef, 0);
   assert.deepEqual(defaultConfig('gamma', 'images').actions, defaultConfig('gamma').actions);
   const r = defaultConfig('renoise', 'images');
   assert.deepEqual([r.steps, r.nfeBudget, r.initMass, r.actions[r.initAction]], [9, 21, 0.9, 0]);

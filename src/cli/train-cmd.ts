@@ -44,7 +44,7 @@ export const TRAIN_USAGE = `Usage: sampler-studio train --model ID|DIR --run-dir
 
 Learner flags (defaults are cfg's on a points model; gamma and renoise change actions, initial action, sampler,
 steps and NFE budget; image models — a sample shape [C, H, W] — default to ${IMAGE_BUDGET.trajectories} trajectories, rollout batch ${IMAGE_BUDGET.rolloutBatch} and
-${IMAGE_BUDGET.iterations} iterations, cfg there to the actions ${IMAGE_DEFAULTS.cfg.actions!.join(',')} starting at w = ${IMAGE_DEFAULTS.cfg.actions![IMAGE_DEFAULTS.cfg.initAction!]},
+${IMAGE_BUDGET.iterations} iterations, cfg there to the actions ${IMAGE_DEFAULTS.cfg.actions!.join(',')} starting at w = ${IMAGE_DEFAULTS.cfg.actions![IMAGE_DEFAULTS.cfg.initAction!]} with entropy bonus ${IMAGE_DEFAULTS.cfg.entropyCoef},
 and renoise to ${IMAGE_DEFAULTS.renoise.steps} levels, NFE budget ${IMAGE_DEFAULTS.renoise.nfeBudget}, continuing with probability ${IMAGE_DEFAULTS.renoise.initMass} below σ = 1 at the start):
 ${helpLines(LEARNER_FIELDS).join('\n')}`;
 
