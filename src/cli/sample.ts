@@ -120,6 +120,8 @@ export async function cmdSample(argv: string[], signal: AbortSignal): Promise<vo
       nfe: Int32Array;
       networkEvals: Int32Array;
       seconds: number;
+      /** The noise levels of the sampler (t_0 … t_N = 0; a renoise policy may revisit some). */
+      schedule: Float64Array;
     };
     let policyInfo: Record<string, unknown> | null = null;
     if (policy) {
@@ -131,6 +133,7 @@ export async function cmdSample(argv: string[], signal: AbortSignal): Promise<vo
         nfe: ro.nfe,
         networkEvals: ro.networkEvals,
         seconds: (performance.now() - t0) / 1000,
+        schedule: policy.schedule,
       };
       policyInfo = {
         source: v.policy,
@@ -165,6 +168,7 @@ export async function cmdSample(argv: string[], signal: AbortSignal): Promise<vo
       modelDir: model.dir,
       backend: model.backend,
       settings: JSON.parse(JSON.stringify(settings, infReplacer)) as Record<string, unknown>,
+      sigmas: Array.from(result.schedule),
       policy: policyInfo,
       n,
       batch,

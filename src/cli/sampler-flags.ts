@@ -3,6 +3,7 @@
 //   --guidance-interval W:σ_lo:σ_hi   sets guidance, guidance-sigma-lo and guidance-sigma-hi at once
 //   --guidance-curve FILE             w(σ) from a curve file (shared/curve.ts)
 //   --churn-curve FILE                γ(t_i) from a curve file
+//   --sigmas FILE                     the noise levels from a schedule file (shared/sigmas.ts); sets steps
 
 import { readFileSync } from 'node:fs';
 import type { ParseArgsConfig } from 'node:util';
@@ -24,6 +25,7 @@ import {
 import { fieldError, flagOf, flagOptions, kebab, parseFlagValue, valuesFromFlags } from '../shared/schema';
 import { infReplacer } from '../shared/json';
 import { parseCurveText, type CurveParameter, type SamplerCurve } from '../shared/curve';
+import { parseSigmasText } from '../shared/sigmas';
 import { num, UsageError } from './common';
 
 /** The sampler flags shared by sample, eval and grid: every sampler setting's flag (shared/sampler-settings.ts). */
@@ -33,6 +35,7 @@ export const SAMPLER_OPTIONS = {
   'guidance-interval': { type: 'string' },
   'guidance-curve': { type: 'string' },
   'churn-curve': { type: 'string' },
+  sigmas: { type: 'string' },
 } satisfies ParseArgsConfig['options'];
 
 /** The settings each flag that is not one setting stands in for (by their flags). */
@@ -40,6 +43,7 @@ const STANDS_FOR = {
   'guidance-interval': ['guidance', 'guidance-sigma-lo', 'guidance-sigma-hi'],
   'guidance-curve': ['guidance', 'guidance-sigma-lo', 'guidance-sigma-hi'],
   'churn-curve': ['churn', 's-tmin', 's-tmax'],
+  sigmas: ['steps', 'schedule', 'rho', 'sigma-min', 'sigma-max'],
 } as const;
 
 const given = (v: SamplerFlagValues, flag: string): boolean => v[flag] !== undefined;
@@ -139,7 +143,29 @@ export function curveFromFlag(
   return curve;
 }
 
-/** The settings the three flags that are not one setting each stand for, refusing the flags they would silently override. */
+/** A schedule file given to --sigmas: read and checked (the model's range is checked with the other settings). */
+export function sigmasFromFlag(path: string): number[] {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new UsageError(
+      code === 'ENOENT'
+        ? `--sigmas ${path}: no such file; give a schedule file (a JSON list of noise levels, σ_max … σ_min, then 0)`
+        : code === 'EISDIR'
+          ? `--sigmas ${path} is a directory; give a schedule file`
+          : `--sigmas ${path}: cannot be read (${(e as Error).message})`,
+    );
+  }
+  try {
+    return parseSigmasText(text, path);
+  } catch (e) {
+    throw new UsageError(`--sigmas ${(e as Error).message}`);
+  }
+}
+
+/** The settings the flags that are not one setting each stand for, refusing the flags they would silently override. */
 function standInSettings(v: SamplerFlagValues): Partial<SamplerSettings> {
   const out: Partial<SamplerSettings> = {};
   for (const [flag, settings] of Object.entries(STANDS_FOR)) {
@@ -147,7 +173,13 @@ function standInSettings(v: SamplerFlagValues): Partial<SamplerSettings> {
     const clash = settings.find((f) => given(v, f));
     if (clash)
       throw new UsageError(
-        `--${flag} cannot be combined with --${clash}: ${flag === 'guidance-interval' ? 'it sets guidance, guidance-sigma-lo and guidance-sigma-hi at once' : `the curve gives ${flag === 'guidance-curve' ? 'w at every σ' : 'γ at every step'}`}; drop one`,
+        `--${flag} cannot be combined with --${clash}: ${
+          flag === 'guidance-interval'
+            ? 'it sets guidance, guidance-sigma-lo and guidance-sigma-hi at once'
+            : flag === 'sigmas'
+              ? 'the list gives every noise level, and so the steps'
+              : `the curve gives ${flag === 'guidance-curve' ? 'w at every σ' : 'γ at every step'}`
+        }; drop one`,
       );
   }
   if (given(v, 'guidance-curve') && given(v, 'guidance-interval'))
@@ -158,6 +190,10 @@ function standInSettings(v: SamplerFlagValues): Partial<SamplerSettings> {
   if (typeof v['guidance-curve'] === 'string')
     out.guidanceCurve = curveFromFlag('guidance-curve', v['guidance-curve'], 'guidance');
   if (typeof v['churn-curve'] === 'string') out.churnCurve = curveFromFlag('churn-curve', v['churn-curve'], 'churn');
+  if (typeof v['sigmas'] === 'string') {
+    out.sigmas = sigmasFromFlag(v['sigmas']);
+    out.steps = out.sigmas.length - 1;
+  }
   return out;
 }
 

@@ -15,6 +15,8 @@ ${[...helpLines(SAMPLER_FIELDS, '    '), ...helpLines(RESTART_FIELDS, '    ')].j
                                         linear in log σ between points, constant beyond them; w ≥ 0
     --churn-curve FILE                  EDM's γ(t_i) per step from a curve file ("parameter": "churn", γ in [0, √2−1]),
                                         in place of --churn/--s-tmin/--s-tmax (euler, heun, edm)
+    --sigmas FILE                       the noise levels from a schedule file: a JSON list σ_max … σ_min, then 0, as
+                                        ComfyUI's SIGMAS and diffusers' sigmas= take it (sets --steps to its length − 1)
     --class K|random|none (random)   --batch B (256)   --device auto|cpu|cuda (auto)`;
 }
 

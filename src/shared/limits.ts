@@ -30,3 +30,9 @@ export const MAX_GUIDANCE = 100;
 
 /** EDM's largest churn γ (Karras et al. 2022, Alg. 2): t̂ = t(1+γ) ≤ √2·t, never more noise added than is there. */
 export const GAMMA_MAX = Math.SQRT2 - 1;
+
+/** Largest noise level any setting may name: no model here or in the literature goes near it (EDM's σ_max is 80, score-SDE VE models' at most ~1,350). */
+export const SIGMA_LIMIT = 1e4;
+
+/** Most noise levels N: DDPM's T = 1,000; EDM's longest published schedules are 256 steps (ImageNet-64 stochastic, 511 NFE). */
+export const MAX_STEPS = 1000;

@@ -16,7 +16,7 @@
 import { z } from 'zod';
 import { EngineEventSchema, Num, RUN_STATES, type EngineEvent } from './events';
 import { LEARNER_FIELDS, learnerConfigFrom } from './learner-config';
-import { SAMPLERS } from './sampler-settings';
+import { SAMPLERS, SCHEDULES } from './sampler-settings';
 import { describeField, fieldError, type NumberField } from './schema';
 
 export const PROTOCOL_VERSION = 1;
@@ -355,6 +355,7 @@ export const METHOD_SCHEMAS = {
         .max(3, { error: 'takes at most three axes' }),
       sampler: z.enum(SAMPLERS).optional(),
       steps: byField(LEARNER_FIELDS.steps).optional(),
+      schedule: z.enum(SCHEDULES).optional(),
       n: byField(LEARNER_FIELDS.evalSamples).optional(),
       seed: byField(LEARNER_FIELDS.seed).optional(),
     }),

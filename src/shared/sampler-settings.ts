@@ -19,11 +19,15 @@ import {
   type NumberField,
   type ValuesOf,
 } from './schema';
-import { MAX_GUIDANCE } from './limits';
+import { MAX_GUIDANCE, MAX_STEPS, SIGMA_LIMIT } from './limits';
 import { curveSchema, type SamplerCurve } from './curve';
+import { sigmasProblems } from './sigmas';
 
 export const SAMPLERS = ['euler', 'heun', 'edm', 'ddim', 'restart'] as const;
 export type SamplerName = (typeof SAMPLERS)[number];
+
+export const SCHEDULES = ['edm', 'uniform', 'log-linear', 'cosine', 'kl-optimal'] as const;
+export type ScheduleName = (typeof SCHEDULES)[number];
 
 // [Note: bounds]
 // Every number has an upper bound as well as a lower one: a value past it has no use, and some
@@ -31,14 +35,8 @@ export type SamplerName = (typeof SAMPLERS)[number];
 // work that cannot end (restart-k 10⁶). Each bound says why at its field; σ-valued ones share
 // SIGMA_LIMIT. The grid's axes, the flags, the form and saved files all check the same bounds.
 
-/** Largest noise level any setting may name: no model here or in the literature goes near it (EDM's σ_max is 80, score-SDE VE models' at most ~1,350). */
-export const SIGMA_LIMIT = 1e4;
-
-/** Most noise levels N: DDPM's T = 1,000; EDM's longest published schedules are 256 steps (ImageNet-64 stochastic, 511 NFE). */
-export const MAX_STEPS = 1000;
-
-// Largest |w|: in shared/limits.ts, where curve files (shared/curve.ts) read it too.
-export { MAX_GUIDANCE };
+// Largest |w|, σ and N: in shared/limits.ts, where curve and schedule files (shared/curve.ts, shared/sigmas.ts) read them too.
+export { MAX_GUIDANCE, MAX_STEPS, SIGMA_LIMIT };
 
 export const SAMPLER_FIELDS = {
   sampler: choice(SAMPLERS, {
@@ -112,13 +110,36 @@ export const SAMPLER_FIELDS = {
     max: 1,
     help: 'DDIM η: 0 deterministic (= Euler in σ), 1 DDPM-like ancestral noise',
   }),
+  // [Note: schedules]
+  // The noise levels t_0 > … > t_{N−1} > t_N = 0 between sigma-max and sigma-min (samplers/schedule.ts):
+  //   edm         Karras et al. 2022 Eq. 5, spaced evenly in σ^{1/ρ}
+  //   uniform     evenly in the model's own time: σ itself for σ-parametrised (EDM, VE) models, where
+  //               σ(t) = t; the DDPM timestep for discrete VP models (DDIM's uniform skip)
+  //   log-linear  evenly in log σ (geometric; EDM's ρ → ∞; diffusers' use_exponential_sigmas)
+  //   cosine      evenly in the time u of Nichol & Dhariwal's cosine schedule, ᾱ(u) = f(u)/f(0),
+  //               f(u) = cos²(π/2·(u + s)/(1 + s)), s = 0.008, σ = √(1/ᾱ − 1)
+  //   kl-optimal  evenly in arctan σ (Sabour et al. 2024, "Align Your Steps", App. B; ComfyUI's
+  //               kl_optimal): the cosine schedule without its offset s
+  // cosine and kl-optimal read σ in the units of a unit-variance VP model, as every tool that offers
+  // them does; on a model with another σ_data they are still valid schedules, only not "the" cosine one.
+  schedule: choice(SCHEDULES, {
+    default: 'edm',
+    help: 'noise levels: edm (Karras ρ-schedule), uniform (evenly in the model time), log-linear (evenly in log σ), cosine (Nichol & Dhariwal), kl-optimal (evenly in arctan σ); --sigmas FILE gives them explicitly',
+    labels: {
+      edm: 'EDM (ρ)',
+      uniform: 'uniform (model time)',
+      'log-linear': 'log-linear',
+      cosine: 'cosine',
+      'kl-optimal': 'KL-optimal',
+    },
+  }),
   rho: num({
     default: 7,
     gt: 0,
     // EDM finds 5–10 best; as ρ grows the levels tend to geometric spacing (log σ evenly spaced),
     // within ~15% of it by ρ = 100 for σ in [0.002, 80]: nothing past that is a new schedule.
     max: 100,
-    help: 'schedule exponent ρ (EDM: 7)',
+    help: 'schedule exponent ρ of the edm schedule (EDM: 7)',
   }),
   sigmaMin: nullableNum({
     gt: 0,
@@ -172,19 +193,41 @@ export interface CurveSettings {
   /** γ(t_i) per step of the euler / heun / edm samplers, in place of churn, s-tmin and s-tmax. */
   churnCurve: SamplerCurve | null;
 }
-export type SamplerSettings = ValuesOf<typeof SAMPLER_FIELDS> & { restart: RestartSettings } & CurveSettings;
+/** An explicit schedule (shared/sigmas.ts, flag --sigmas): σ_0 > … > σ_{N−1} > 0, then 0; null: the named schedule. */
+export interface SigmasSetting {
+  sigmas: number[] | null;
+}
+export type SamplerSettings = ValuesOf<typeof SAMPLER_FIELDS> & {
+  restart: RestartSettings;
+} & CurveSettings &
+  SigmasSetting;
 
-// [Note: settings saved before the interval and the curves]
+// [Note: settings saved before the interval, the curves and the schedules]
 // A saved file carries every field (shared/schema.ts), but grid results saved before the guidance
-// interval and the curves existed lack those four keys. Their defaults mean exactly what such a
-// file meant — guidance at every σ, no curve — so a missing one reads as its default; a present
-// one is checked as usual.
-const ADDED_LATER: Pick<SamplerSettings, 'guidanceSigmaLo' | 'guidanceSigmaHi' | keyof CurveSettings> = {
+// interval, the curves and the schedules existed lack those keys. Their defaults mean exactly what
+// such a file meant — guidance at every σ, no curve, EDM's ρ-schedule — so a missing one reads as
+// its default; a present one is checked as usual.
+const ADDED_LATER: Pick<
+  SamplerSettings,
+  'guidanceSigmaLo' | 'guidanceSigmaHi' | 'schedule' | keyof CurveSettings | keyof SigmasSetting
+> = {
   guidanceSigmaLo: 0,
   guidanceSigmaHi: Infinity,
   guidanceCurve: null,
   churnCurve: null,
+  schedule: 'edm',
+  sigmas: null,
 };
+
+/** An explicit schedule inside saved settings (grid results, a request): the checks of a file. */
+const sigmasSchema = z.unknown().transform((v, ctx) => {
+  const problems = sigmasProblems(v);
+  if (problems.length > 0) {
+    ctx.addIssue({ code: 'custom', message: problems.join('; ') });
+    return z.NEVER;
+  }
+  return [...(v as number[])];
+}) as unknown as z.ZodType<number[]>;
 
 export const RestartSettingsSchema = objectSchema(RESTART_FIELDS);
 export const SamplerSettingsSchema: z.ZodType<SamplerSettings> = z.preprocess(
@@ -194,6 +237,7 @@ export const SamplerSettingsSchema: z.ZodType<SamplerSettings> = z.preprocess(
     restart: RestartSettingsSchema,
     guidanceCurve: curveSchema('guidance').nullable(),
     churnCurve: curveSchema('churn').nullable(),
+    sigmas: sigmasSchema.nullable(),
   }),
 ) as unknown as z.ZodType<SamplerSettings>;
 
@@ -202,6 +246,7 @@ export const DEFAULT_SAMPLER_SETTINGS: SamplerSettings = {
   restart: defaultsOf(RESTART_FIELDS),
   guidanceCurve: null,
   churnCurve: null,
+  sigmas: null,
 };
 
 /** EDM's published stochastic settings (Karras et al. 2022, Table 5), a baseline preset. */
@@ -276,6 +321,25 @@ function crossFieldProblems(s: SamplerSettings): string[] {
     ['churn', 'sTmin', 'sTmax'],
     "γ at every step, in place of S_churn's γ_i = min(S_churn/N, √2−1) on [S_tmin, S_tmax]",
   );
+  if (s.schedule !== 'edm' && s.rho !== SAMPLER_FIELDS.rho.default)
+    out.push(
+      `rho must be ${SAMPLER_FIELDS.rho.default} with schedule ${s.schedule} (ρ shapes the edm schedule only), got ${s.rho}; or use schedule edm`,
+    );
+  if (s.sigmas !== null) {
+    // The list gives the levels: the settings that would make them must say nothing else.
+    const n = s.sigmas.length - 1;
+    const clash = (flag: string, was: unknown, what: string): void =>
+      void out.push(`sigmas cannot be combined with ${flag} ${String(was)}: the list gives ${what}; drop ${flag}`);
+    if (s.schedule !== 'edm') clash('schedule', s.schedule, 'every level');
+    if (s.rho !== SAMPLER_FIELDS.rho.default) clash('rho', s.rho, 'every level');
+    if (s.steps !== n)
+      out.push(
+        `steps must be ${n} with this sigmas list (its ${n + 1} entries are ${n} levels and the final 0), got ${s.steps}`,
+      );
+    if (s.sigmaMax !== null && s.sigmaMax !== s.sigmas[0]) clash('sigma-max', s.sigmaMax, `σ_max = ${s.sigmas[0]}`);
+    if (s.sigmaMin !== null && s.sigmaMin !== s.sigmas[n - 1])
+      clash('sigma-min', s.sigmaMin, `σ_min = ${s.sigmas[n - 1]}`);
+  }
   if (!(s.restart.tMin < s.restart.tMax))
     out.push(
       `restart-tmin must be < restart-tmax, got ${s.restart.tMin} ≥ ${s.restart.tMax} (a restart adds noise from t_min up to t_max)`,
@@ -308,7 +372,8 @@ export function parseSamplerSettings(v: unknown, where = 'sampler settings'): Sa
     return null;
   };
   const messages = r.error.issues.map((i) => {
-    if (i.path[0] === 'guidanceCurve' || i.path[0] === 'churnCurve') return `${kebab(i.path[0])}: ${i.message}`;
+    if (i.path[0] === 'guidanceCurve' || i.path[0] === 'churnCurve' || i.path[0] === 'sigmas')
+      return `${kebab(i.path[0])}: ${i.message}`;
     const hit = fieldOf(i.path);
     if (!hit) return issueMessages(null, new z.ZodError([i]), (p) => p.map(String).join('.') || where, v)[0]!;
     return mustBe(hit.name, hit.f, valueAt(v, i.path.slice(0, i.path[0] === 'restart' ? 2 : 1)));
@@ -321,7 +386,7 @@ export function parseSamplerSettings(v: unknown, where = 'sampler settings'): Sa
  * there is one ("S_churn 10 for σ in [0.05, 50], S_noise 1.003", "γ(σ) from a curve of 18 points").
  */
 export function describeSampler(s: SamplerSettings): string {
-  const parts = [`${s.sampler}, ${s.steps} steps`, describeGuidance(s)];
+  const parts = [`${s.sampler}, ${s.steps} steps${describeSchedule(s)}`, describeGuidance(s)];
   const inf = (v: number): string => (v === Infinity ? 'inf' : String(v));
   if (s.churnCurve)
     parts.push(`γ(σ) from a curve of ${s.churnCurve.points.length} point${s.churnCurve.points.length > 1 ? 's' : ''}`);
@@ -331,6 +396,13 @@ export function describeSampler(s: SamplerSettings): string {
     );
   if ((s.churn > 0 || s.churnCurve) && s.sNoise !== 1) parts.push(`S_noise ${s.sNoise}`);
   return parts.join(', ');
+}
+
+/** The schedule in words, after the steps: "" for EDM's ρ = 7, " (cosine)", " (edm ρ=3)", " (from a σ list)". */
+export function describeSchedule(s: Pick<SamplerSettings, 'schedule' | 'rho' | 'sigmas'>): string {
+  if (s.sigmas) return ' (from a σ list)';
+  if (s.schedule !== 'edm') return ` (${s.schedule})`;
+  return s.rho === SAMPLER_FIELDS.rho.default ? '' : ` (edm ρ=${s.rho})`;
 }
 
 /** The guidance in words, for reports: "w=2", "w=2 for σ in (0.28, 5.4]", "w(σ) from a curve of 4 points". */

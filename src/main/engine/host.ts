@@ -183,6 +183,7 @@ export class EngineHost {
           ...DEFAULT_SAMPLER_SETTINGS,
           ...(p.sampler ? { sampler: p.sampler } : {}),
           ...(p.steps ? { steps: p.steps } : {}),
+          ...(p.schedule ? { schedule: p.schedule } : {}),
         },
         axes,
         n: p.n ?? 500,

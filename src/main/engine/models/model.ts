@@ -12,6 +12,7 @@ import { join, resolve } from 'node:path';
 import { ModelError, type ModelManifest } from './manifest';
 import { readManifestFile } from './registry';
 import { VpTable } from './vp';
+import type { DiscreteLevels } from '../samplers/schedule';
 import * as ort from 'onnxruntime-node';
 import { createSession, type OrtSession } from '../onnx/runtime';
 import { checkCancelled } from '../cancel';
@@ -37,6 +38,8 @@ export interface Denoiser {
   readonly sigmaMax: number;
   /** Maps a σ to the nearest one the model knows (identity for continuous-σ models). */
   roundSigma(sigma: number): number;
+  /** A discrete-time (VP) model's levels, its own time for the uniform schedule; absent or null for σ-time models. */
+  readonly vp?: DiscreteLevels | null;
   /**
    * D(x;σ,c) for `n` rows: x [n, dim], sigma [n], labels [n] (null for unconditional models).
    * Returns [n, dim]. Throws ModelError on NaN/Inf output; SamplingCancelled when `signal` is

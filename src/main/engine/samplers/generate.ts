@@ -8,7 +8,7 @@ import { guidanceScale } from './guidance';
 import { runLoop, type StepFn, type TrajectoryStep } from './loop';
 import { StackedRandom, type NoiseSource } from './random';
 import { restartStep } from './restart';
-import { karrasSchedule } from './schedule';
+import { explicitSchedule, namedSchedule } from './schedule';
 import { DEFAULT_SAMPLER_SETTINGS, parseSamplerSettings, type SamplerSettings } from '../../../shared/sampler-settings';
 import type { StepHook } from './types';
 
@@ -22,9 +22,21 @@ export function resolveSettings(model: Denoiser, partial: Partial<SamplerSetting
     ...partial,
     restart: { ...DEFAULT_SAMPLER_SETTINGS.restart, ...partial.restart },
   });
-  const sigmaMin = s.sigmaMin ?? model.sigmaMin;
-  const sigmaMax = s.sigmaMax ?? model.sigmaMax;
-  if (sigmaMin < model.sigmaMin * (1 - 1e-6) || sigmaMax > model.sigmaMax * (1 + 1e-6)) {
+  const list = s.sigmas;
+  const sigmaMin = list ? list[list.length - 2]! : (s.sigmaMin ?? model.sigmaMin);
+  const sigmaMax = list ? list[0]! : (s.sigmaMax ?? model.sigmaMax);
+  if (list) {
+    // A list's levels against the model's range, naming the entry (the ends are its extremes).
+    const n = list.length - 2;
+    if (sigmaMax > model.sigmaMax * (1 + 1e-6))
+      throw new RangeError(
+        `sigmas entry 0 is σ = ${sigmaMax}, above the model's σ_max ${model.sigmaMax}; start the list at or below it`,
+      );
+    if (sigmaMin < model.sigmaMin * (1 - 1e-6))
+      throw new RangeError(
+        `sigmas entry ${n} is σ = ${sigmaMin}, below the model's σ_min ${model.sigmaMin}; end the levels at or above it (then 0)`,
+      );
+  } else if (sigmaMin < model.sigmaMin * (1 - 1e-6) || sigmaMax > model.sigmaMax * (1 + 1e-6)) {
     throw new RangeError(
       `σ range [${sigmaMin}, ${sigmaMax}] is outside the model's [${model.sigmaMin}, ${model.sigmaMax}]; adjust --sigma-min/--sigma-max`,
     );
@@ -50,9 +62,15 @@ export function resolveSettings(model: Denoiser, partial: Partial<SamplerSetting
   return { ...s, sigmaMin, sigmaMax };
 }
 
+/** The noise levels t_0 > … > t_N = 0 the settings sample: their σ list, else their named schedule. */
 export function scheduleFor(model: Denoiser, s: ResolvedSettings): Float64Array {
-  return karrasSchedule({ steps: s.steps, sigmaMin: s.sigmaMin, sigmaMax: s.sigmaMax, rho: s.rho }, (x) =>
-    model.roundSigma(x),
+  const round = (x: number): number => model.roundSigma(x);
+  if (s.sigmas) return explicitSchedule(s.sigmas, round);
+  return namedSchedule(
+    s.schedule,
+    { steps: s.steps, sigmaMin: s.sigmaMin, sigmaMax: s.sigmaMax, rho: s.rho },
+    round,
+    model.vp ?? null,
   );
 }
 

@@ -23,7 +23,7 @@ import {
 import { useLocalStorage } from '@mantine/hooks';
 import type { EngineEvent, ProgressEvent } from '../../../shared/events';
 import type { Methods, ModelReport } from '../../../shared/protocol';
-import { SAMPLERS } from '../../../shared/sampler-settings';
+import { SAMPLER_FIELDS, SAMPLERS, SCHEDULES } from '../../../shared/sampler-settings';
 import { clock } from '../../../shared/clock';
 import type { EngineClient } from '../engine/client';
 import { useEventBacklog } from '../hooks/useEventBacklog';
@@ -35,6 +35,7 @@ type XyPlot = Methods['grid.xy']['result'];
 interface PlotForm {
   sampler: string;
   steps: number | string;
+  schedule: string;
   x: string;
   y: string;
   n: number | string;
@@ -47,6 +48,7 @@ export function plotDefaults(conditional: boolean, runsRoot: string, id: string)
   return {
     sampler: 'edm',
     steps: 18,
+    schedule: 'edm',
     x: conditional ? 'guidance=1,1.5,2,3' : 'churn=0,2,5,10',
     y: conditional ? 'churn=0,2' : 'steps=10,18',
     n: 500,
@@ -106,6 +108,7 @@ export function PlotScreen({
           axes,
           sampler: form.sampler as (typeof SAMPLERS)[number],
           steps: Number(form.steps),
+          schedule: (form.schedule ?? 'edm') as (typeof SCHEDULES)[number],
           n: Number(form.n),
           seed: Number(form.seed),
         }),
@@ -142,6 +145,14 @@ export function PlotScreen({
           error={stepsError}
           clampBehavior="none"
           w={90}
+        />
+        <Select
+          label="Schedule"
+          data={SCHEDULES.map((v) => ({ value: v, label: SAMPLER_FIELDS.schedule.labels?.[v] ?? v }))}
+          value={form.schedule ?? 'edm'}
+          onChange={(v) => v && set({ schedule: v })}
+          allowDeselect={false}
+          w={170}
         />
         <TextInput label="X axis (across)" value={form.x} onChange={(e) => set({ x: e.currentTarget.value })} w={220} />
         <TextInput
