@@ -21,6 +21,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   sample: async () => (await import('./sample')).cmdSample,
   eval: async () => (await import('./metrics-cmd')).cmdEval,
   grid: async () => (await import('./grid-cmd')).cmdGrid,
+  'optimize-schedule': async () => (await import('./optimize-cmd')).cmdOptimizeSchedule,
   train: async () => (await import('./train-cmd')).cmdTrain,
   export: async () => (await import('./export-cmd')).cmdExport,
   table: async () => (await import('./table-cmd')).cmdTable,

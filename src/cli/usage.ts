@@ -5,6 +5,7 @@
 import { RESTART_FIELDS, SAMPLER_FIELDS, SAMPLER_KNOBS } from '../shared/sampler-settings';
 import { helpLines } from '../shared/schema';
 import { VERSION } from '../shared/version';
+import { DEFAULT_OPTIMIZE } from '../shared/schedule-search';
 
 /** The flags every command that samples a model shares (sample, eval, grid). */
 function samplerFlags(): string {
@@ -63,6 +64,17 @@ const COMMANDS: { name: string; sampler?: boolean; text: () => string }[] = [
       --metrics LIST (the --metric's)   --n N (2048)   --seed S (0)   --restart (discard saved results in DIR)
       --images                       the X/Y plot: each cell's samples drawn (DIR/cells/), and DIR/xy.html, the first
                                      axis across, the others down, each picture under its metric and NFE`,
+  },
+  {
+    name: 'optimize-schedule',
+    sampler: true,
+    text: () => `  optimize-schedule --model ID|DIR --nfe N --out schedule.json [--sampler euler|heun|ddim (heun)] [sampler flags]
+                                     a static schedule for this model and budget: a coordinate search over the
+                                     log-σ levels (from the best preset) against a high-NFE solution from the same
+                                     noise, kept by held-out FID; writes the schedule file (--sigmas) and
+                                     schedule.report.json, and prints what the search cost next to a 3-value ρ grid
+      --n B (${DEFAULT_OPTIMIZE.rows}) search rows   --holdout N (${DEFAULT_OPTIMIZE.holdout}) held-out samples (seed S+1)   --seed S (${DEFAULT_OPTIMIZE.seed})
+      --reference-steps R (${DEFAULT_OPTIMIZE.referenceSteps}, Heun)   --sweeps K (${DEFAULT_OPTIMIZE.sweeps})   --patience P (${DEFAULT_OPTIMIZE.patience})   --force (replace --out)`,
   },
   {
     name: 'train',

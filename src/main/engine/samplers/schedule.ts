@@ -25,6 +25,7 @@ export function karrasSchedule(s: ScheduleSettings, roundSigma: (sigma: number) 
     (x) => x ** (1 / s.rho),
     (u) => u ** s.rho,
     roundSigma,
+    false,
   );
 }
 
@@ -34,6 +35,8 @@ function evenlyIn(
   fwd: (sigma: number) => number,
   inv: (u: number) => number,
   roundSigma: (sigma: number) => number,
+  /** σ_max and σ_min as given rather than through u and back (EDM's Eq. 5 keeps its round trip, as NVlabs/edm computes it). */
+  exactEnds = true,
 ): Float64Array {
   const { steps: N, sigmaMin, sigmaMax } = s;
   if (!Number.isInteger(N) || N < 1) throw new RangeError(`steps must be a positive integer, got ${N}`);
@@ -45,7 +48,8 @@ function evenlyIn(
   const b = fwd(sigmaMin);
   for (let i = 0; i < N; i++) {
     const frac = N === 1 ? 0 : i / (N - 1);
-    t[i] = roundSigma(inv(a + frac * (b - a)));
+    const end = i === 0 ? sigmaMax : i === N - 1 ? sigmaMin : null;
+    t[i] = roundSigma(exactEnds && end !== null ? end : inv(a + frac * (b - a)));
   }
   t[N] = 0;
   return t;
