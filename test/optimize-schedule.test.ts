@@ -63,8 +63,18 @@ test('the search: a valid schedule, its distance reproduced by plain sampling, n
     assert.equal(c.presets, 5 * OPTS.rows * nfe);
     assert.equal(c.total, c.reference + c.presets + c.search + c.holdout);
     assert.equal(c.rhoGrid.evaluations, 3 * 2000 * nfe);
-    assert.ok(c.total < c.rhoGrid.evaluations, `${sampler}: ${c.total} ≥ ${c.rhoGrid.evaluations}`);
+    assert.equal(c.budget, c.rhoGrid.evaluations, 'by default the search may spend what the ρ grid costs');
+    assert.ok(c.total <= c.budget, `${sampler}: ${c.total} > ${c.budget}`);
   }
+});
+
+test('the evaluation budget: the search stops before a sweep that could pass it, keeping the best so far', async () => {
+  const opts = { ...OPTS, maxEvaluations: 48 * 79 + 5 * 48 * 5 + 400 * 5 + 100 };
+  const r = await optimizeSchedule(exact, { base: { sampler: 'euler' }, nfe: 5, ...opts });
+  assert.equal(r.stopped, 'budget');
+  assert.deepEqual(r.sweeps, []);
+  assert.deepEqual(r.sigmas, r.presets.find((p) => p.schedule === r.start.preset)!.sigmas, 'the best preset');
+  assert.ok(r.cost.total <= opts.maxEvaluations);
 });
 
 test('budgets and samplers the search refuses, with what to give instead', async () => {

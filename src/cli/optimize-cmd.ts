@@ -29,6 +29,7 @@ export const OPTIMIZE_OPTIONS = {
   'reference-steps': { type: 'string' },
   sweeps: { type: 'string' },
   patience: { type: 'string' },
+  'max-evaluations': { type: 'string' },
   force: { type: 'boolean' },
 } as const;
 
@@ -53,7 +54,7 @@ export function describeOptimize(r: OptimizeReport, out: string): string {
       (s) =>
         `  sweep ${s.sweep}: δ ${s.delta}, ${s.moved} knot${s.moved === 1 ? '' : 's'} moved, J ${g(s.distance)}, held-out FID ${g(s.holdoutFid)}${s.sweep === r.best.sweep ? '  ← best' : ''}`,
     ),
-    `stopped: ${r.stopped === 'patience' ? 'the held-out FID stopped improving' : r.stopped === 'converged' ? 'no knot moves any more' : 'the last sweep'}; kept ${r.best.sweep === 0 ? `the starting preset (${r.start.preset}): no sweep beat it on the held-out samples` : `sweep ${r.best.sweep}`} (held-out FID ${g(r.best.holdoutFid)})`,
+    `stopped: ${{ patience: 'the held-out FID stopped improving', converged: 'no knot moves any more', sweeps: 'the last sweep', budget: `another sweep could pass the budget of ${c.budget.toLocaleString('en')} evaluations` }[r.stopped]}; kept ${r.best.sweep === 0 ? `the starting preset (${r.start.preset}): no sweep beat it on the held-out samples` : `sweep ${r.best.sweep}`} (held-out FID ${g(r.best.holdoutFid)})`,
     `schedule → ${out}: [${r.sigmas.map((s) => (s === 0 ? '0' : g(s))).join(', ')}]`,
     `search cost: ${c.total.toLocaleString('en')} denoiser evaluations (reference ${c.reference.toLocaleString('en')}, presets ${c.presets.toLocaleString('en')}, search ${c.search.toLocaleString('en')}, held-out ${c.holdout.toLocaleString('en')}), ${c.seconds.toFixed(1)} s; a ${c.rhoGrid.values}-value grid over ρ at n = ${c.rhoGrid.n.toLocaleString('en')} costs ${c.rhoGrid.evaluations.toLocaleString('en')} (${((100 * c.total) / c.rhoGrid.evaluations).toFixed(0)}% of it)`,
     `report → ${reportPathFor(out)}`,
@@ -102,6 +103,7 @@ export async function cmdOptimizeSchedule(argv: string[], signal: AbortSignal): 
       sweeps: num(v.sweeps, 'sweeps', { int: true, min: 1, max: 100 }) ?? DEFAULT_OPTIMIZE.sweeps,
       patience: num(v.patience, 'patience', { int: true, min: 1, max: 100 }) ?? DEFAULT_OPTIMIZE.patience,
       batch: num(v.batch, 'batch', { int: true, min: 1, max: MAX_BATCH }) ?? DEFAULT_OPTIMIZE.batch,
+      maxEvaluations: num(v['max-evaluations'], 'max-evaluations', { int: true, min: 1, max: 1e12 }),
       signal,
       onProgress: (p) =>
         rep.event({

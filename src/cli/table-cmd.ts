@@ -15,6 +15,7 @@ import {
   type TablePlan,
 } from '../main/engine/apps/results-table';
 import { parseTableSpec, tableSpecHelp, type TableSpec } from '../shared/results-table';
+import { parseSigmasText } from '../shared/sigmas';
 import { formatMetric } from '../shared/metrics';
 import { infReplacer } from '../shared/json';
 import { deviceFromFlag, parseFlags, Reporter, UsageError } from './common';
@@ -65,7 +66,30 @@ function readSpec(file: string): TableSpec {
   } catch (e) {
     throw new UsageError(`--spec ${file}: not valid JSON (${(e as Error).message})`);
   }
-  return parseTableSpec(raw, file);
+  return parseTableSpec(withScheduleFiles(raw, file), file);
+}
+
+/**
+ * A sampler row's "sigmas" may name a schedule file (optimize-schedule's output), relative to the
+ * spec: read and checked here, so the row holds the list it names (the cache key is the levels, not
+ * the path).
+ */
+function withScheduleFiles(raw: unknown, specFile: string): unknown {
+  const groups = (raw as { groups?: unknown } | null)?.groups;
+  if (!Array.isArray(groups)) return raw; // parseTableSpec names what is wrong
+  for (const g of groups as { rows?: unknown }[])
+    for (const row of Array.isArray(g?.rows) ? (g.rows as { sampler?: { sigmas?: unknown } }[]) : []) {
+      const sigmas = row?.sampler?.sigmas;
+      if (typeof sigmas !== 'string') continue;
+      const path = resolve(dirname(specFile), sigmas);
+      if (!existsSync(path))
+        throw new UsageError(`--spec ${specFile}: "sigmas": "${sigmas}": no such schedule file (${path})`);
+      const levels = parseSigmasText(readFileSync(path, 'utf8'), path);
+      row.sampler!.sigmas = levels;
+      // The file sets the steps, as --sigmas does.
+      (row.sampler as Record<string, unknown>)['steps'] ??= levels.length - 1;
+    }
+  return raw;
 }
 
 function columns(rows: string[][]): string {

@@ -74,7 +74,8 @@ const COMMANDS: { name: string; sampler?: boolean; text: () => string }[] = [
                                      noise, kept by held-out FID; writes the schedule file (--sigmas) and
                                      schedule.report.json, and prints what the search cost next to a 3-value ρ grid
       --n B (${DEFAULT_OPTIMIZE.rows}) search rows   --holdout N (${DEFAULT_OPTIMIZE.holdout}) held-out samples (seed S+1)   --seed S (${DEFAULT_OPTIMIZE.seed})
-      --reference-steps R (${DEFAULT_OPTIMIZE.referenceSteps}, Heun)   --sweeps K (${DEFAULT_OPTIMIZE.sweeps})   --patience P (${DEFAULT_OPTIMIZE.patience})   --force (replace --out)`,
+      --reference-steps R (${DEFAULT_OPTIMIZE.referenceSteps}, Heun)   --sweeps K (${DEFAULT_OPTIMIZE.sweeps})   --patience P (${DEFAULT_OPTIMIZE.patience})   --force (replace --out)
+      --max-evaluations E            the most denoiser evaluations to spend (default: a 3-value ρ grid's at n = 2,000)`,
   },
   {
     name: 'train',

@@ -17,7 +17,8 @@
 //                                              < k are cached from the current schedule)
 //        no knot moved: δ ← δ/2 (and the held-out FID is the last one's)
 //        else the FID of the schedule on the n_h held-out rows (another seed); the best so far is kept
-//      until the held-out FID has not improved for `patience` sweeps, δ < δ_min, or `sweeps` sweeps.
+//      until the held-out FID has not improved for `patience` sweeps, δ < δ_min, `sweeps` sweeps, or
+//      the next sweep could pass the evaluation budget (default: what a 3-value ρ grid costs).
 //   6  Output: the schedule with the best held-out FID (the start when no sweep beat it).
 //
 // Every denoiser evaluation is counted (rows × NFE) by phase, and set against what a 3-value grid
@@ -63,6 +64,8 @@ export interface OptimizeOptions {
   sweeps: number;
   patience: number;
   batch: number;
+  /** The most denoiser evaluations the search may spend; default: a 3-value ρ grid's at n = 2,000 (it stops before a sweep that could pass it). */
+  maxEvaluations?: number;
   signal?: AbortSignal;
   onProgress?: (p: { phase: string; done: number; total: number }) => void;
 }
@@ -91,7 +94,7 @@ export interface OptimizeReport {
   /** J of every preset on the search rows. */
   presets: { schedule: ScheduleName; distance: number; sigmas: number[] }[];
   sweeps: SweepRecord[];
-  stopped: 'patience' | 'converged' | 'sweeps';
+  stopped: 'patience' | 'converged' | 'sweeps' | 'budget';
   /** Denoiser evaluations (rows × NFE) by phase, and the ρ grid's for comparison. */
   cost: {
     reference: number;
@@ -100,6 +103,8 @@ export interface OptimizeReport {
     holdout: number;
     total: number;
     seconds: number;
+    /** The most the search was allowed to spend (default: the ρ grid's cost). */
+    budget: number;
     rhoGrid: { values: number; n: number; evaluations: number };
   };
   settings: { rows: number; holdout: number; seed: number; holdoutSeed: number; referenceSteps: number };
@@ -196,6 +201,12 @@ export async function optimizeSchedule(model: Model, o: OptimizeOptions): Promis
   const ref = await solve(refStep, xT, refLevels, rows, labels, refSettings, o.signal);
   const xStar = ref.states[ref.states.length - 1]!;
   const cost = { reference: ref.evaluations, presets: 0, search: 0, holdout: 0 };
+  const spent = (): number => cost.reference + cost.presets + cost.search + cost.holdout;
+  const samplerNfeOf = (steps: number): number => settingsNfe({ ...settings, steps });
+  const nfe = samplerNfeOf(N);
+  // The search spends at most what the 3-value ρ grid it stands in for would (unless told otherwise).
+  const rhoGrid = 3 * GRID_COMPARISON_N * nfe;
+  const budget = o.maxEvaluations ?? rhoGrid;
 
   // 3  J of a schedule, from the cached states of the current one at level `from`.
   const round = (s: number): number => model.roundSigma(s);
@@ -262,9 +273,17 @@ export async function optimizeSchedule(model: Model, o: OptimizeOptions): Promis
     let delta = 0.5;
     let sinceBest = 0;
     let stopped: OptimizeReport['stopped'] = 'sweeps';
+    // The most a sweep costs: two candidates per knot k, each running the N − k + 1 steps from t_{k−1}.
+    let sweepBound = o.holdout * nfe;
+    for (let k = 1; k < N; k++) sweepBound += 2 * B * samplerNfeOf(N - k + 1);
 
     // 5  Sweeps of coordinate moves in log σ.
     for (let sweep = 1; sweep <= o.sweeps; sweep++) {
+      // A sweep runs only if its most (every candidate, then the held-out samples) fits the budget.
+      if (spent() + sweepBound > budget) {
+        stopped = 'budget';
+        break;
+      }
       let moved = 0;
       const sweepDelta = delta;
       for (let k = 1; k < N; k++) {
@@ -311,11 +330,11 @@ export async function optimizeSchedule(model: Model, o: OptimizeOptions): Promis
     }
 
     // 6  The schedule with the best held-out FID.
-    const total = cost.reference + cost.presets + cost.search + cost.holdout;
+    const total = spent();
     return {
       model: model.name,
       sampler: o.base.sampler,
-      nfe: settingsNfe({ ...settings, steps: N }),
+      nfe,
       steps: N,
       sigmas: best.sigmas,
       best: { sweep: best.sweep, holdoutFid: best.holdoutFid, distance: best.distance },
@@ -331,11 +350,8 @@ export async function optimizeSchedule(model: Model, o: OptimizeOptions): Promis
         ...cost,
         total,
         seconds: (performance.now() - t0) / 1000,
-        rhoGrid: {
-          values: 3,
-          n: GRID_COMPARISON_N,
-          evaluations: 3 * GRID_COMPARISON_N * settingsNfe({ ...settings, steps: N }),
-        },
+        budget,
+        rhoGrid: { values: 3, n: GRID_COMPARISON_N, evaluations: rhoGrid },
       },
       settings: {
         rows: B,
