@@ -122,6 +122,9 @@ export function parseTrainArgs(argv: string[]):
 }
 
 export async function cmdTrain(argv: string[], signal: AbortSignal): Promise<void> {
+  // The RL step scheduler has its own settings and run kind (scheduler-cmd.ts).
+  const scheduler = await import('./scheduler-cmd');
+  if (scheduler.isSchedulerCommand(argv)) return scheduler.cmdTrainScheduler(argv, signal);
   const a = parseTrainArgs(argv);
   if (a.help) return void process.stdout.write(TRAIN_USAGE + '\n');
   const { runDir, config: cfg } = a;

@@ -1,0 +1,95 @@
+// The RL step scheduler's settings (engine/scheduler/rl-scheduler.ts; the third paper in
+// ../shared/papers, "self-supervised sampling with an RL scheduler"): one table, every field
+// documented, defaults from the paper where it gives them. From it come the type, the checks, the
+// `train --intervention schedule` flags and their help, and the saved run's scheduler.json.
+
+import { z } from 'zod';
+import { choice, defaultsOf, int, issueMessages, num, objectSchema, type ValuesOf } from './schema';
+import { MAX_BATCH, MAX_SEED, MAX_STEPS } from './limits';
+
+export const SCHEDULER_SAMPLERS = ['euler', 'heun'] as const;
+export const SCHEDULER_REWARDS = ['pearson', 'nearest'] as const;
+
+export const SCHEDULER_FIELDS = {
+  sampler: choice(SCHEDULER_SAMPLERS, {
+    default: 'euler',
+    help: 'the solver each step uses: euler (1st order, 1 evaluation a step) or heun (2nd order, 2; the step to σ = 0 takes 1)',
+  }),
+  nfeBudget: int({
+    default: 10,
+    min: 2,
+    max: 2 * MAX_STEPS,
+    label: 'NFE budget',
+    help: 'denoiser evaluations a sample may spend; the episode ends at σ_min or when the budget is spent, then a last step to σ = 0',
+  }),
+  reward: choice(SCHEDULER_REWARDS, {
+    default: 'pearson',
+    help: "pearson: the paper's sparse terminal reward, the largest Pearson correlation between the final sample's features and those of a fresh batch of real samples; nearest: minus the squared distance to the nearest of them, over the features' variance (for low-dimensional features, where the Pearson correlation of a centred 2-vector is always ±1)",
+  }),
+  rewardSamples: int({
+    default: 256,
+    min: 1,
+    max: MAX_BATCH,
+    help: 'real samples drawn afresh for every episode batch to score against (paper: 256)',
+  }),
+  iterations: int({ default: 100, min: 1, max: 100_000, help: 'training iterations (episode batches + PPO update)' }),
+  trajectories: int({ default: 256, min: 2, max: MAX_BATCH, help: 'episodes per iteration' }),
+  hidden: int({ default: 128, min: 1, max: 4096, help: 'width of the policy MLP' }),
+  layers: int({ default: 2, min: 1, max: 8, help: 'hidden layers of the policy MLP' }),
+  lr: num({ default: 3e-4, gt: 0, max: 1, step: 1e-4, label: 'Learning rate', help: 'Adam learning rate' }),
+  // The paper found a learned std unstable and decays a fixed one exponentially over training.
+  stdStart: num({
+    default: 0.5,
+    gt: 0,
+    max: 10,
+    help: 'std of the Gaussian policy (in the pre-squash logit of Δ) at the first iteration',
+  }),
+  stdEnd: num({ default: 0.05, gt: 0, max: 10, help: 'its std at the last iteration (exponential decay between)' }),
+  ppoEpochs: int({ default: 4, min: 1, max: 100, help: 'PPO epochs over each iteration’s transitions' }),
+  minibatch: int({ default: 256, min: 1, max: MAX_BATCH, help: 'PPO minibatch (transitions)' }),
+  clip: num({ default: 0.2, gt: 0, max: 1, help: 'PPO clip ε' }),
+  seed: int({
+    default: 0,
+    min: 0,
+    max: MAX_SEED,
+    help: 'seed of the policy initialisation, the episodes and the reward batches',
+  }),
+  evalEvery: int({
+    default: 10,
+    min: 0,
+    max: 100_000,
+    help: 'evaluate the deterministic policy every N iterations (0: at the end only)',
+  }),
+  evalSamples: int({
+    default: 1000,
+    min: 2,
+    max: 100_000,
+    help: 'samples of each evaluation (FID against the model’s data)',
+  }),
+};
+
+export type SchedulerConfig = ValuesOf<typeof SCHEDULER_FIELDS>;
+export const DEFAULT_SCHEDULER_CONFIG: SchedulerConfig = defaultsOf(SCHEDULER_FIELDS);
+const SchedulerConfigSchema = objectSchema(SCHEDULER_FIELDS);
+
+/** The smallest budget that allows one decision: heun needs 2 for a step and 1 for the step to 0. */
+export const minBudget = (sampler: SchedulerConfig['sampler']): number => (sampler === 'euler' ? 2 : 3);
+
+/** Whole settings, checked; a RangeError naming each field (`name`: how a field is shown, a key or a --flag). */
+export function parseSchedulerConfig(v: unknown, name: (key: string) => string = (k) => k): SchedulerConfig {
+  const r = SchedulerConfigSchema.safeParse(v);
+  if (!r.success)
+    throw new RangeError(
+      issueMessages(SCHEDULER_FIELDS, r.error as z.ZodError, (p) => name(String(p[0])), v).join('; '),
+    );
+  const c = r.data;
+  if (c.nfeBudget < minBudget(c.sampler))
+    throw new RangeError(
+      `${name('nfeBudget')} must be ≥ ${minBudget(c.sampler)} for ${c.sampler} (a step and the last step to σ = 0), got ${c.nfeBudget}`,
+    );
+  if (c.stdEnd > c.stdStart)
+    throw new RangeError(
+      `${name('stdEnd')} must be ≤ ${name('stdStart')} (the std decays), got ${c.stdEnd} > ${c.stdStart}`,
+    );
+  return c;
+}

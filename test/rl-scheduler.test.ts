@@ -1,0 +1,181 @@
+// The RL step scheduler (issue 16): the Pearson reward against a float64 reference on fixed
+// features, episodes within their budget, the initial policy on its baseline ladder, a PPO update
+// that moves the mean towards actions with positive advantage, and a run that trains, writes its
+// files and resumes.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { Model } from '../src/main/engine/models/model';
+import { resourcesDir } from '../src/main/engine/models/registry';
+import { initTf } from '../src/main/engine/learner/backend';
+import {
+  baseLogit,
+  maxDecisions,
+  pearson,
+  ppoUpdate,
+  SchedulerPolicy,
+  standardise,
+  stdAt,
+  terminalRewards,
+} from '../src/main/engine/scheduler/rl-scheduler';
+import { loadSchedulerPolicy, meanSchedule, trainScheduler } from '../src/main/engine/scheduler/train';
+import { Stream } from '../src/main/engine/samplers/random';
+import { DEFAULT_SCHEDULER_CONFIG, parseSchedulerConfig } from '../src/shared/scheduler-config';
+import { parseSigmasText } from '../src/shared/sigmas';
+
+let exact: Model;
+before(async () => {
+  await initTf();
+  exact = await Model.load(join(resourcesDir(), 'models', 'gmm-ring8-exact'));
+});
+after(async () => {
+  await exact.dispose();
+});
+
+test('the Pearson reward against a float64 reference on fixed features (paper, Eq. 1–2)', () => {
+  const d = 6;
+  const fake = Float32Array.from([0.5, -1, 2, 0.25, 3, -0.75, 1, 1, 1, 1, 1, 2]); // 2 samples
+  const real = Float32Array.from([1, -2, 4, 0.5, 6, -1.5, -0.5, 1, -2, -0.25, -3, 0.75, 0, 1, 0, 1, 0, 1]); // 3
+  // Reference: r = (Σxy − n·x̄·ȳ) / √((Σx² − n·x̄²)(Σy² − n·ȳ²)), the textbook form, in float64.
+  const ref = (x: number[], y: number[]) => {
+    const n = x.length;
+    const mx = x.reduce((a, b) => a + b) / n;
+    const my = y.reduce((a, b) => a + b) / n;
+    const sxy = x.reduce((a, v, k) => a + v * y[k]!, 0) - n * mx * my;
+    const sxx = x.reduce((a, v) => a + v * v, 0) - n * mx * mx;
+    const syy = y.reduce((a, v) => a + v * v, 0) - n * my * my;
+    return sxy / Math.sqrt(sxx * syy);
+  };
+  const rows = (a: Float32Array, k: number) => Array.from(a.subarray(k * d, (k + 1) * d));
+  for (let i = 0; i < 2; i++)
+    for (let j = 0; j < 3; j++)
+      assert.ok(Math.abs(pearson(rows(fake, i), rows(real, j)) - ref(rows(fake, i), rows(real, j))) < 1e-12);
+  const r = terminalRewards('pearson', fake, 2, real, 3, d);
+  // Sample 0 is real 0 halved: correlation exactly 1, the largest.
+  assert.ok(Math.abs(r[0]! - 1) < 1e-12);
+  const best1 = Math.max(...[0, 1, 2].map((j) => ref(rows(fake, 1), rows(real, j))));
+  assert.ok(Math.abs(r[1]! - best1) < 1e-12);
+  // A constant vector has no correlation with anything: 0, not NaN.
+  assert.equal(pearson([2, 2, 2], [1, 2, 3]), 0);
+  // nearest: minus the smallest squared distance over the scale.
+  const n = terminalRewards('nearest', fake, 2, real, 3, d, 2);
+  const dist = (x: number[], y: number[]) => x.reduce((a, v, k) => a + (v - y[k]!) ** 2, 0);
+  assert.ok(Math.abs(n[1]! + Math.min(...[0, 1, 2].map((j) => dist(rows(fake, 1), rows(real, j)))) / 2) < 1e-9);
+});
+
+test('episodes: within the budget, strictly decreasing levels ending at 0; the initial policy on its ladder', async () => {
+  for (const sampler of ['euler', 'heun'] as const) {
+    const c = parseSchedulerConfig({ ...DEFAULT_SCHEDULER_CONFIG, sampler, nfeBudget: sampler === 'euler' ? 6 : 9 });
+    const p = await SchedulerPolicy.create(exact, c);
+    try {
+      const ep = await p.rollout({ n: 64, seed: 3, std: 0.8, batch: 20, record: true });
+      for (let i = 0; i < ep.n; i++) {
+        assert.ok(ep.nfe[i]! <= c.nfeBudget, `${sampler} row ${i}: ${ep.nfe[i]} NFE`);
+        const l = ep.levels[i]!;
+        assert.equal(l[l.length - 1], 0);
+        for (let k = 1; k < l.length; k++) assert.ok(l[k]! < l[k - 1]!, `${sampler} row ${i} level ${k}`);
+        assert.ok(ep.decisions[i]! <= maxDecisions(c));
+      }
+      assert.equal(
+        ep.u.length,
+        ep.decisions.reduce((a, v) => a + v, 0),
+        'one recorded transition per decision',
+      );
+      assert.ok(ep.samples.every(Number.isFinite));
+      // Deterministic and reproducible: the same seed, the same samples, whatever the batch.
+      const a = await p.rollout({ n: 30, seed: 9, std: null, batch: 7, record: false });
+      const b = await p.rollout({ n: 30, seed: 9, std: null, batch: 30, record: false });
+      assert.deepEqual(a.samples, b.samples);
+      // The initial policy (MLP output ≈ 0) steps the baseline ladder: Δ = 1/(K_left + 1).
+      const K = maxDecisions(c);
+      const lo = Math.log(exact.sigmaMin);
+      let t = Math.log(exact.sigmaMax);
+      for (let k = 1; k <= K; k++) {
+        t -= (t - lo) / (K - k + 2);
+        assert.ok(Math.abs(Math.log(a.levels[0]![k]!) - t) < 0.05, `${sampler} level ${k}`);
+      }
+      assert.equal(a.nfe[0], c.nfeBudget, 'the ladder spends the whole budget');
+    } finally {
+      await p.dispose();
+    }
+  }
+  assert.ok(Math.abs(baseLogit(1) - Math.log(1 / 2 / (1 / 2))) < 1e-12);
+});
+
+test('a PPO update moves the mean towards the actions with positive advantage; std and advantages', async () => {
+  const c = parseSchedulerConfig({ ...DEFAULT_SCHEDULER_CONFIG, nfeBudget: 5, ppoEpochs: 8, minibatch: 64, lr: 1e-2 });
+  const p = await SchedulerPolicy.create(exact, c);
+  try {
+    const ep = await p.rollout({ n: 128, seed: 1, std: 0.5, batch: 128, record: true });
+    // Advantage +1 where u was above its mean (Δ larger than the policy's), −1 below: μ should rise.
+    const muBefore = ep.inputs.map((x, i) => p.policy.predict(x, 1)[0]! + ep.base[i]!);
+    const adv = new Float64Array(ep.n);
+    const above = new Map<number, number>();
+    ep.episode.forEach((e, i) => above.set(e, (above.get(e) ?? 0) + (ep.u[i]! > muBefore[i]! ? 1 : -1)));
+    for (let e = 0; e < ep.n; e++) adv[e] = (above.get(e) ?? 0) > 0 ? 1 : -1;
+    const opt = tf.train.adam(c.lr);
+    const r = ppoUpdate(p, opt, ep, adv, 0.5, new Stream(0, 0));
+    opt.dispose();
+    const muAfter = ep.inputs.map((x, i) => p.policy.predict(x, 1)[0]! + ep.base[i]!);
+    const meanShift = muAfter.reduce((a, v, i) => a + v - muBefore[i]!, 0) / muAfter.length;
+    assert.ok(Number.isFinite(r.loss) && r.approxKl >= 0);
+    assert.ok(meanShift > 0, `mean moved by ${meanShift}`);
+  } finally {
+    await p.dispose();
+  }
+  const s = standardise(Float64Array.from([1, 2, 3, 4]));
+  assert.ok(Math.abs(s.reduce((a, v) => a + v, 0)) < 1e-12 && Math.abs(s[3]! - 1.3416407864) < 1e-6);
+  const cs = { stdStart: 0.5, stdEnd: 0.05, iterations: 11 };
+  assert.equal(stdAt(cs, 0), 0.5);
+  assert.ok(Math.abs(stdAt(cs, 10) - 0.05) < 1e-15 && Math.abs(stdAt(cs, 5) - Math.sqrt(0.5 * 0.05)) < 1e-15);
+});
+
+test('a scheduler run trains, writes its files, and resumes where it stopped', async () => {
+  const dir = join(mkdtempSync(join(tmpdir(), 'rlsched-')), 'run');
+  const c = parseSchedulerConfig({
+    ...DEFAULT_SCHEDULER_CONFIG,
+    reward: 'nearest',
+    nfeBudget: 5,
+    iterations: 4,
+    trajectories: 32,
+    rewardSamples: 64,
+    evalEvery: 2,
+    evalSamples: 200,
+  });
+  const first = await trainScheduler(exact, c, dir, { iterations: 2 });
+  assert.equal(first.iteration, 2);
+  const second = await trainScheduler(exact, c, dir, { resume: true });
+  assert.equal(second.iteration, 4);
+  const lines = readFileSync(join(dir, 'metrics.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, number>);
+  assert.deepEqual(
+    lines.map((l) => l['iteration']),
+    [1, 2, 3, 4],
+  );
+  assert.ok(lines[1]!['eval/fid']! >= 0 && lines[3]!['eval/nfe']! <= 5);
+  const schedule = parseSigmasText(readFileSync(join(dir, 'schedule.json'), 'utf8'), 'schedule.json');
+  assert.deepEqual(schedule, second.schedule);
+  assert.ok(schedule.length >= 2);
+  // The checkpoint loads into a policy that samples the run's deterministic schedule again.
+  const p = await loadSchedulerPolicy(exact, dir);
+  try {
+    const ep = await p.rollout({ n: 200, seed: 1000003, std: null, batch: 32, record: false });
+    assert.deepEqual(meanSchedule(ep.levels), schedule);
+  } finally {
+    await p.dispose();
+  }
+  assert.deepEqual(
+    meanSchedule([
+      [80, 1, 0],
+      [80, 4, 0],
+      [80, 2, 0.5, 0],
+    ]),
+    [80, 2, 0],
+  );
+});
