@@ -5,7 +5,9 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -27,6 +29,7 @@ import { Stream } from '../src/main/engine/samplers/random';
 import { DEFAULT_SCHEDULER_CONFIG, parseSchedulerConfig } from '../src/shared/scheduler-config';
 import { parseSigmasText } from '../src/shared/sigmas';
 
+const run = promisify(execFile);
 let exact: Model;
 before(async () => {
   await initTf();
@@ -178,4 +181,36 @@ test('a scheduler run trains, writes its files, and resumes where it stopped', a
     ]),
     [80, 2, 0],
   );
+
+  // In the results table: the run's policy as a runs row, its mean schedule as a recipe row — the same
+  // evaluation as a sampler row with that σ list (one cache entry) — next to a preset.
+  const spec = join(dir, '..', 'spec.json');
+  writeFileSync(
+    spec,
+    JSON.stringify({
+      model: 'gmm-ring8-exact',
+      samples: 300,
+      seed: 7,
+      groups: [
+        {
+          title: 'Euler, NFE 5',
+          rows: [
+            { label: 'log-linear', sampler: { sampler: 'euler', steps: 5, schedule: 'log-linear' } },
+            { label: 'RL scheduler', runs: ['run'] },
+            { label: 'its mean schedule', runs: ['run'], recipe: true },
+            { label: 'the same list', sampler: { sampler: 'euler', sigmas: 'run/schedule.json' } },
+          ],
+        },
+      ],
+    }),
+  );
+  const out = join(dir, '..', 'table');
+  await run(process.execPath, ['--import', 'tsx', 'src/cli/index.ts', 'table', '--spec', spec, '--out', out]);
+  const t = JSON.parse(readFileSync(join(out, 'table.json'), 'utf8')) as {
+    groups: { rows: { label: string; mean: Record<string, number>; evaluations: { source: { kind: string } }[] }[] }[];
+  };
+  const rows = Object.fromEntries(t.groups[0]!.rows.map((r) => [r.label, r]));
+  assert.equal(rows['RL scheduler']!.evaluations[0]!.source.kind, 'scheduler');
+  assert.ok(rows['RL scheduler']!.mean['nfe']! <= 5 && rows['RL scheduler']!.mean['fid']! >= 0);
+  assert.deepEqual(rows['its mean schedule']!.mean, rows['the same list']!.mean);
 });

@@ -392,6 +392,8 @@ export const tableEvaluation = z.object({
       iteration: z.number().int().nonnegative(),
       temperature: jsonNumber,
     }),
+    /** An RL step scheduler's deterministic policy (engine/scheduler/). */
+    z.object({ kind: z.literal('scheduler'), iteration: z.number().int().nonnegative() }),
   ]),
   /** The run it belongs to (runs and recipe rows), as the spec names it. */
   run: z.string().nullable(),

@@ -35,6 +35,9 @@ import { describeValues } from '../grid/axes';
 import { resultsPath } from '../grid/results-file';
 import { readCheckpoint, readMetrics, readRunConfig, runPaths } from '../runs/files';
 import type { LearnerConfig } from '../learner/config';
+import { isSchedulerRun, readSchedulerRun } from '../scheduler/run-file';
+import type { SchedulerConfig } from '../../../shared/scheduler-config';
+import { parseSigmasText } from '../../../shared/sigmas';
 import { writeFileAtomic } from '../io/atomic';
 import { encodePng } from '../io/png';
 import { profileHeatmap } from '../pictures';
@@ -84,6 +87,14 @@ type Source =
       iteration: number;
       checkpointSha256: string;
       temperature: number;
+    }
+  /** An RL step scheduler's run (engine/scheduler/): its deterministic policy. */
+  | {
+      kind: 'scheduler';
+      dir: string;
+      config: SchedulerConfig;
+      iteration: number;
+      checkpointSha256: string;
     };
 
 /** One evaluation of a row; `result` once it is evaluated or found in the cache. */
@@ -248,6 +259,32 @@ export async function planTable(o: {
   };
   const plan: TablePlan = { spec, specFile, model, outDir: o.outDir, rows: [], baseKey };
   const unit = (source: Source, run: string | null): Unit => makeUnit(plan, source, run, o.onEvent);
+  // A scheduler run: its deterministic policy, or (a recipe row) its mean schedule as a σ list. The
+  // runs of a row must agree on what they compare (sampler, budget, reward).
+  let firstScheduler: SchedulerConfig | null = null;
+  const schedulerUnit = (dir: string, run: string, recipe: boolean, first: string): Unit => {
+    const s = readSchedulerRun(dir);
+    if (s.model.name !== model.name)
+      throw new RangeError(`${run} was trained on "${s.model.name}", not on the table's model "${model.name}"`);
+    firstScheduler ??= s.config;
+    for (const k of ['sampler', 'nfeBudget', 'reward'] as const)
+      if (s.config[k] !== firstScheduler[k])
+        throw new RangeError(
+          `${run} has ${k} ${JSON.stringify(s.config[k])}, but ${first} has ${JSON.stringify(firstScheduler[k])}; the runs of one row are training seeds of one configuration`,
+        );
+    if (recipe) {
+      const file = join(dir, 'schedule.json');
+      if (!existsSync(file)) throw new RangeError(`${run}: has no schedule.json yet (written at each evaluation)`);
+      const sigmas = parseSigmasText(readFileSync(file, 'utf8'), file);
+      return unit(settings({ sampler: s.config.sampler, steps: sigmas.length - 1, sigmas }), run);
+    }
+    const file = join(dir, 'checkpoint.json');
+    if (!existsSync(file))
+      throw new RangeError(`${run}: has no checkpoint yet (no finished iteration); train it first`);
+    const bytes = readFileSync(file);
+    const iteration = (JSON.parse(bytes.toString('utf8')) as { iteration: number }).iteration;
+    return unit({ kind: 'scheduler', dir, config: s.config, iteration, checkpointSha256: sha256(bytes) }, run);
+  };
   const settings = (s: Partial<SamplerSettings>): Source => ({ kind: 'settings', settings: resolveSettings(model, s) });
 
   for (const [gi, g] of spec.groups.entries()) {
@@ -293,6 +330,7 @@ export async function planTable(o: {
             r.units = rs.runs.map((run) => {
               const dir = specPath(specFile, run);
               if (!existsSync(dir)) throw new RangeError(`${run}: no such run directory (${dir})`);
+              if (isSchedulerRun(dir)) return schedulerUnit(dir, run, rs.kind === 'recipe', rs.runs[0]!);
               const cfg = readRunConfig(dir);
               if (cfg.model.name !== model.name)
                 throw new RangeError(
@@ -342,15 +380,22 @@ function makeUnit(plan: TablePlan, source: Source, run: string | null, onEvent?:
   const key = {
     ...plan.baseKey,
     source:
-      source.kind !== 'policy'
-        ? source
-        : {
+      source.kind === 'policy'
+        ? {
             kind: 'policy',
             learner: source.learner,
             checkpointSha256: source.checkpointSha256,
             iteration: source.iteration,
             temperature: source.temperature,
-          },
+          }
+        : source.kind === 'scheduler'
+          ? {
+              kind: 'scheduler',
+              config: source.config,
+              checkpointSha256: source.checkpointSha256,
+              iteration: source.iteration,
+            }
+          : source,
   };
   const file = plan.outDir ? join(plan.outDir, 'cache', `${sha256(canonicalJson(key)).slice(0, 24)}.json`) : null;
   return { source, run, key, file, result: file ? readCache(file, key, onEvent) : null };
@@ -392,7 +437,9 @@ function equalNfeSource(
   nfe: number,
 ): { source: Extract<Source, { kind: 'settings' | 'mixed' }>; note: string } {
   const spec = r.spec as Extract<TableRowSpec, { kind: 'equal-nfe' }>;
-  const sampler = spec.sampler.sampler ?? target.learner!.sampler;
+  const first = target.units?.[0]?.source;
+  const sampler =
+    spec.sampler.sampler ?? target.learner?.sampler ?? (first?.kind === 'scheduler' ? first.config.sampler : 'heun');
   if (sampler !== 'euler' && sampler !== 'heun' && sampler !== 'edm')
     throw new RangeError(`sampler ${sampler} has no NFE per step; use euler, heun or edm`);
   const at = (steps: number): ResolvedSettings =>
@@ -462,6 +509,15 @@ function estimateSource(plan: TablePlan, s: Source): CostEstimate {
       networkEvals: lo!.networkEvals + share * (hi!.networkEvals - lo!.networkEvals),
       basis: 'settings',
     };
+  }
+  if (s.kind === 'scheduler') {
+    // Its own evaluations measured its NFE (an episode may end under budget); else the budget.
+    const measured = readMetrics(s.dir)
+      .map((l) => l['eval/nfe'])
+      .filter((v): v is number => v !== undefined)
+      .pop();
+    const nfe = measured ?? s.config.nfeBudget;
+    return { nfe, networkEvals: nfe, basis: measured !== undefined ? 'run evaluation' : 'bound' };
   }
   const c = s.learner;
   // The run's own evaluations measured its NFE (a renoise policy's varies); else the plain sampler's, or the budget.
@@ -620,6 +676,37 @@ async function evaluateUnit(u: Unit, c: EvalContext): Promise<TableEvaluation> {
       flags: res.flags,
       profile: null,
     };
+  }
+  if (s.kind === 'scheduler') {
+    const { loadSchedulerPolicy } = await import('../scheduler/train');
+    const p = await loadSchedulerPolicy(model, s.dir);
+    try {
+      const ep = await p.rollout({
+        n,
+        seed: spec.seed,
+        std: null,
+        batch: spec.batch,
+        record: false,
+        signal: c.signal,
+        onProgress: (d) => c.onSamples(d),
+      });
+      const res = await evaluateSamples(
+        { model, extractor, reference, samples: ep.samples, n, conditioning: ep.labels },
+        TABLE_METRICS,
+      );
+      return {
+        source: { kind: 'scheduler', iteration: s.iteration },
+        run: u.run,
+        summary: res.summary,
+        nfe: mean(ep.nfe),
+        networkEvals: mean(ep.nfe),
+        seconds: (performance.now() - t0) / 1000,
+        flags: res.flags,
+        profile: null,
+      };
+    } finally {
+      await p.dispose();
+    }
   }
   // The learner (TensorFlow.js with it) loads only when a policy is evaluated.
   const { openPolicy } = await import('../learner/onnx-policy');
@@ -826,7 +913,8 @@ export function assembleTable(plan: TablePlan, extractor: string): TableResult {
     const complete = !!r.units && done.length === r.units.length;
     const stat = (f: (a: number[]) => number): Record<string, number> =>
       Object.fromEntries(TABLE_COLUMNS.map((c) => [c.key, f(done.map((e) => columnOf(e, c.key)))]));
-    const learned = r.spec.kind === 'runs' && complete;
+    // Profiles are the inverse-RL policies' (actions per level); a scheduler's levels are in its run (levels.json).
+    const learned = r.spec.kind === 'runs' && complete && done.every((e) => e.profile !== null);
     const slug = names.get(r)!;
     const row: TableRowResult = {
       group: r.group,

@@ -23,33 +23,15 @@ import { writeFileAtomic } from '../io/atomic';
 import { appendMetrics, truncateMetrics } from '../runs/files';
 import { deriveSeed, Stream } from '../samplers/random';
 import { sigmasText } from '../../../shared/sigmas';
-import { parseSchedulerConfig, type SchedulerConfig } from '../../../shared/scheduler-config';
+import type { SchedulerConfig } from '../../../shared/scheduler-config';
+import { readSchedulerRun, SCHEDULER_FILE, type SchedulerRunFile } from './run-file';
+
+export { isSchedulerRun, readSchedulerRun, SCHEDULER_FILE, type SchedulerRunFile } from './run-file';
 import { VERSION } from '../../../shared/version';
 import { ppoUpdate, RewardModel, SchedulerPolicy, standardise, stdAt, type Episodes } from './rl-scheduler';
 
 /** The seed of every evaluation (the learner's final evaluation uses it too): never a training episode's. */
 export const SCHEDULER_EVAL_SEED = 1000003;
-
-export const SCHEDULER_FILE = 'scheduler.json';
-
-export interface SchedulerRunFile {
-  format: 'sampler-studio-scheduler-run';
-  version: string;
-  model: { name: string; dir: string };
-  config: SchedulerConfig;
-  backend: string;
-}
-
-export function isSchedulerRun(dir: string): boolean {
-  return existsSync(join(dir, SCHEDULER_FILE));
-}
-
-export function readSchedulerRun(dir: string): SchedulerRunFile {
-  const file = join(dir, SCHEDULER_FILE);
-  const raw = JSON.parse(readFileSync(file, 'utf8')) as SchedulerRunFile;
-  if (raw.format !== 'sampler-studio-scheduler-run') throw new RangeError(`${file}: not a scheduler run`);
-  return { ...raw, config: parseSchedulerConfig(raw.config, (k) => `${file}: config.${k}`) };
-}
 
 interface SchedulerCheckpoint {
   iteration: number;
