@@ -28,6 +28,7 @@ import { loadSchedulerPolicy, meanSchedule, trainScheduler } from '../src/main/e
 import { Stream } from '../src/main/engine/samplers/random';
 import { DEFAULT_SCHEDULER_CONFIG, parseSchedulerConfig } from '../src/shared/scheduler-config';
 import { parseSigmasText } from '../src/shared/sigmas';
+import { readNpy, toFloat32 } from '../src/main/engine/io/npy';
 
 const run = promisify(execFile);
 let exact: Model;
@@ -165,11 +166,29 @@ test('a scheduler run trains, writes its files, and resumes where it stopped', a
   const schedule = parseSigmasText(readFileSync(join(dir, 'schedule.json'), 'utf8'), 'schedule.json');
   assert.deepEqual(schedule, second.schedule);
   assert.ok(schedule.length >= 2);
-  // The checkpoint loads into a policy that samples the run's deterministic schedule again.
+  // The checkpoint loads into a policy that samples the run's deterministic schedule again, and
+  // `sample --policy RUN` draws exactly its samples.
   const p = await loadSchedulerPolicy(exact, dir);
   try {
     const ep = await p.rollout({ n: 200, seed: 1000003, std: null, batch: 32, record: false });
     assert.deepEqual(meanSchedule(ep.levels), schedule);
+    const npy = join(dir, '..', 's.npy');
+    await run(process.execPath, [
+      '--import',
+      'tsx',
+      'src/cli/index.ts',
+      'sample',
+      '--policy',
+      dir,
+      '--out',
+      npy,
+      '--n',
+      '40',
+      '--seed',
+      '7',
+    ]);
+    const mine = await p.rollout({ n: 40, seed: 7, std: null, batch: 256, record: false });
+    assert.deepEqual(toFloat32(await readNpy(npy)), mine.samples);
   } finally {
     await p.dispose();
   }

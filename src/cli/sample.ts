@@ -29,6 +29,8 @@ import { infReplacer } from '../shared/json';
 import { TEMPERATURE_BOUNDS } from '../shared/learner-config';
 import { MAX_BATCH, MAX_SAMPLES, MAX_SEED } from '../shared/limits';
 import { describeSampler } from '../shared/sampler-settings';
+import { isSchedulerRun, readSchedulerRun } from '../main/engine/scheduler/run-file';
+import type { SchedulerPolicy } from '../main/engine/scheduler/rl-scheduler';
 
 const SAMPLE_OPTIONS = {
   ...SAMPLING_RUN_OPTIONS,
@@ -62,16 +64,26 @@ export async function cmdSample(argv: string[], signal: AbortSignal): Promise<vo
       );
     if (v['init-noise']) throw new UsageError('--init-noise cannot be combined with --policy; use --seed');
   } else if (v.temperature !== undefined) throw new UsageError('--temperature applies to --policy sampling only');
+  // An RL step scheduler's run (train --intervention schedule) samples through its own policy.
+  const schedulerRun = v.policy !== undefined && isSchedulerRun(v.policy) ? readSchedulerRun(v.policy) : null;
+  if (schedulerRun && (v.temperature !== undefined || v.class !== undefined))
+    throw new UsageError(
+      `--${v.temperature !== undefined ? 'temperature' : 'class'} does not apply to a scheduler run: it samples its deterministic policy, classes uniform at random`,
+    );
   // The learner (TensorFlow.js with it) loads for --policy only: [Note: commands load lazily] in index.ts.
-  const policies = v.policy ? await import('../main/engine/learner/onnx-policy') : null;
-  const model = await Model.load(resolveModelDir(v.model ?? policies!.policyModel(v.policy!)), { device });
+  const policies = v.policy && !schedulerRun ? await import('../main/engine/learner/onnx-policy') : null;
+  const modelRef = v.model ?? schedulerRun?.model.dir ?? policies!.policyModel(v.policy!);
+  const model = await Model.load(resolveModelDir(modelRef), { device });
   let policy: Awaited<ReturnType<typeof openPolicy>> | null = null;
+  let scheduler: SchedulerPolicy | null = null;
   try {
     const classes = classesFromFlag(v.class);
     const temperature = num(v.temperature, 'temperature', TEMPERATURE_BOUNDS);
-    policy = v.policy ? await policies!.openPolicy(v.policy, model) : null;
+    policy = policies ? await policies.openPolicy(v.policy!, model) : null;
+    if (schedulerRun)
+      scheduler = await (await import('../main/engine/scheduler/train')).loadSchedulerPolicy(model, v.policy!);
     for (const w of policy?.warnings ?? []) rep.event({ type: 'log', level: 'warn', message: w });
-    const settings = policy ? policy.settings : samplerSettingsFromFlags(model, v);
+    const settings = policy ? policy.settings : scheduler ? scheduler.settings : samplerSettingsFromFlags(model, v);
     for (const message of samplingNotes(model, v, settings)) rep.event({ type: 'log', level: 'warn', message });
 
     let initNoise: Float32Array | undefined;
@@ -124,7 +136,27 @@ export async function cmdSample(argv: string[], signal: AbortSignal): Promise<vo
       schedule: Float64Array;
     };
     let policyInfo: Record<string, unknown> | null = null;
-    if (policy) {
+    if (scheduler) {
+      const ep = await scheduler.rollout({
+        n,
+        seed,
+        std: null,
+        batch,
+        record: false,
+        signal,
+        onProgress: (d) => onProgress({ samplesDone: d, iteration: 0, horizon: 0 }),
+      });
+      const { meanSchedule } = await import('../main/engine/scheduler/train');
+      result = {
+        samples: ep.samples,
+        labels: ep.labels,
+        nfe: ep.nfe,
+        networkEvals: ep.nfe,
+        seconds: (performance.now() - t0) / 1000,
+        schedule: Float64Array.from(meanSchedule(ep.levels)),
+      };
+      policyInfo = { source: v.policy, kind: 'scheduler', intervention: 'schedule', ...schedulerRun!.config };
+    } else if (policy) {
       const tau = temperature ?? policy.spec.temperature;
       const ro = await policy.sample(n, seed, { temperature: tau, batch, classes, signal, onProgress });
       result = {
@@ -185,12 +217,13 @@ export async function cmdSample(argv: string[], signal: AbortSignal): Promise<vo
     };
     rep.result(
       obj,
-      `${n} samples from ${model.name} (${policyInfo ? `${settings.sampler}, ${settings.steps} steps, policy ${v.policy} (${policyInfo['intervention']}, τ=${policyInfo['temperature']})` : describeSampler(settings)}) → ${v.out}` +
+      `${n} samples from ${model.name} (${scheduler ? `${settings.sampler}, RL step scheduler ${v.policy} (NFE budget ${scheduler.config.nfeBudget})` : policyInfo ? `${settings.sampler}, ${settings.steps} steps, policy ${v.policy} (${policyInfo['intervention']}, τ=${policyInfo['temperature']})` : describeSampler(settings)}) → ${v.out}` +
         `${labelsPath ? ` (+ ${labelsPath})` : ''}${v.grid ? `, grid → ${v.grid}` : ''}\n` +
         `NFE/sample ${nfe.mean.toFixed(2)} (network passes ${net.mean.toFixed(2)}), ${result.seconds.toFixed(2)} s, ${(n / result.seconds).toFixed(1)} samples/s on ${model.backend}` +
         (gridNote ? `\n${gridNote}` : ''),
     );
   } finally {
+    await scheduler?.dispose();
     await policy?.dispose();
     await model.dispose();
   }

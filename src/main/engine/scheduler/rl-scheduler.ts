@@ -410,10 +410,16 @@ export class RewardModel {
     readonly scale: number,
   ) {}
 
-  static async create(model: Model): Promise<RewardModel> {
+  static async create(model: Model, kind: SchedulerConfig['reward']): Promise<RewardModel> {
     const extractor = await extractorForModel(model);
     const reference = await referenceFor(model, extractor);
     const { features: f, n, dim: d } = reference.features;
+    if (kind === 'pearson' && d < 3) {
+      await extractor.dispose();
+      throw new RangeError(
+        `${model.name}'s features have ${d} dimension${d > 1 ? 's' : ''}: the Pearson correlation of two centred ${d}-vectors is always ±1 (no reward signal); use reward nearest`,
+      );
+    }
     let scale = 0;
     for (let k = 0; k < d; k++) {
       let [s, s2] = [0, 0];

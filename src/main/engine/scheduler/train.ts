@@ -98,8 +98,9 @@ export async function trainScheduler(
   const { backend } = await initTf();
   const c: SchedulerConfig = { ...config, iterations: o.iterations ?? config.iterations };
   let start = 0;
+  // The reward first: it refuses a reward the model's features cannot give, before anything is written.
+  const reward = await RewardModel.create(model, c.reward);
   const policy = await SchedulerPolicy.create(model, c);
-  const reward = await RewardModel.create(model);
   let optimizer: tf.Optimizer = tf.train.adam(c.lr);
   const checkpointFile = join(runDir, 'checkpoint.json');
   try {
