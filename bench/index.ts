@@ -28,6 +28,10 @@
 //    its phases (rollout, discriminator, PPO) and the time inside the denoiser and the encoder ONNX;
 //    then one periodic evaluation as training runs it, its cost spread over evalEvery iterations.
 //    Goal: ≥ 75% of each iteration in denoiser calls.
+// 9. The RL step scheduler (`npm run bench -- scheduler`): on the bundled fashion-mnist, rollout
+//    throughput of 256 episodes with the policy in the loop (Euler, NFE budget 10, the stochastic
+//    policy as training runs it, the classifier encoder on every decision) against plain Euler with
+//    10 steps (10 NFE) on the same batches. Goal: ≥ 70%.
 // 8. The app's main thread (`npm run bench -- ui`, bench/ui.ts): long tasks in web mode while a run
 //    trains on the Train screen and while a 5,000-iteration run opens. Goal: none over 200 ms.
 
@@ -523,6 +527,51 @@ async function benchIteration(): Promise<boolean> {
   }
 }
 
+async function benchScheduler(): Promise<boolean> {
+  const { initTf } = await import('../src/main/engine/learner/backend');
+  const { SchedulerPolicy } = await import('../src/main/engine/scheduler/rl-scheduler');
+  const { DEFAULT_SCHEDULER_CONFIG } = await import('../src/shared/scheduler-config');
+  const { resourcesDir } = await import('../src/main/engine/models/registry');
+  await initTf();
+  const model = await Model.load(join(resourcesDir(), 'models', 'fashion-mnist'), { device: 'cpu' });
+  const n = 256;
+  const c = { ...DEFAULT_SCHEDULER_CONFIG, sampler: 'euler' as const, nfeBudget: 10 };
+  const pooled = await SchedulerPolicy.create(model, c); // the default state
+  const encoder = await SchedulerPolicy.create(model, { ...c, state: 'encoder' });
+  try {
+    const plain = resolveSettings(model, { sampler: 'euler', steps: 10 });
+    await generate(model, plain, { n: 32, batch: 32, seed: 0 }); // warm-up
+    for (const p of [pooled, encoder]) await p.rollout({ n: 32, seed: 0, std: 0.5, batch: 32, record: true });
+    const times: [number[], number[], number[]] = [[], [], []];
+    for (let r = 0; r < 3; r++) {
+      let t0 = performance.now();
+      await generate(model, plain, { n, batch: n, seed: r });
+      times[0].push(performance.now() - t0);
+      for (const [k, p] of [pooled, encoder].entries()) {
+        t0 = performance.now();
+        await p.rollout({ n, seed: r, std: 0.5, batch: n, record: true });
+        times[k + 1]!.push(performance.now() - t0);
+      }
+    }
+    const [tp, tPooled, tEnc] = times.map(median) as [number, number, number];
+    const ok = tp / tPooled >= 0.7;
+    console.log(
+      `RL step scheduler on fashion-mnist, ${n} episodes, Euler, NFE budget 10 (the stochastic policy, as training):`,
+    );
+    console.log(
+      `  plain Euler 10 steps: ${tp.toFixed(0)} ms; scheduler in the loop, state ${pooled.encoder.name} (default): ${tPooled.toFixed(0)} ms; state ${encoder.encoder.name}: ${tEnc.toFixed(0)} ms`,
+    );
+    console.log(
+      `  rollout throughput scheduler / plain = ${(tp / tPooled).toFixed(3)} (goal ≥ 0.70) ${ok ? 'OK' : 'MISSED'}; with the encoder state ${(tp / tEnc).toFixed(3)}`,
+    );
+    return ok;
+  } finally {
+    await pooled.dispose();
+    await encoder.dispose();
+    await model.dispose();
+  }
+}
+
 const only = process.argv[2];
 const results = [
   only && only !== 'overhead' ? true : await benchOverhead(),
@@ -533,5 +582,6 @@ const results = [
   only && only !== 'cli' ? true : await benchCli(),
   only && only !== 'iteration' ? true : await benchIteration(),
   only && only !== 'ui' ? true : await benchUi(),
+  only && only !== 'scheduler' ? true : await benchScheduler(),
 ];
 process.exitCode = results.every(Boolean) ? 0 : 1;

@@ -14,6 +14,7 @@ import * as tf from '@tensorflow/tfjs';
 import { Model } from '../src/main/engine/models/model';
 import { resourcesDir } from '../src/main/engine/models/registry';
 import { initTf } from '../src/main/engine/learner/backend';
+import { pooledEncoder } from '../src/main/engine/learner/encoder';
 import {
   baseLogit,
   maxDecisions,
@@ -232,4 +233,21 @@ test('a scheduler run trains, writes its files, and resumes where it stopped', a
   assert.equal(rows['RL scheduler']!.evaluations[0]!.source.kind, 'scheduler');
   assert.ok(rows['RL scheduler']!.mean['nfe']! <= 5 && rows['RL scheduler']!.mean['fid']! >= 0);
   assert.deepEqual(rows['its mean schedule']!.mean, rows['the same list']!.mean);
+});
+
+test('the pooled state: c_in(σ)·x averaged over k×k blocks, k the least that leaves ≤ 64 values', async () => {
+  const e = pooledEncoder([1, 4, 4], 0.5, 4); // k = 2 → 2×2
+  assert.equal(e.dim, 4);
+  const x = Float32Array.from({ length: 32 }, (_, i) => i); // two 4×4 images
+  const f = await e.encode(x, Float32Array.from([1.5, 0]), 2);
+  const c = [1 / Math.sqrt(1.5 ** 2 + 0.25), 1 / 0.5];
+  const block = (img: number, y: number, z: number) =>
+    [0, 1].flatMap((dy) => [0, 1].map((dz) => img * 16 + (2 * y + dy) * 4 + 2 * z + dz)).reduce((a, v) => a + v) / 4;
+  for (let img = 0; img < 2; img++)
+    for (let y = 0; y < 2; y++)
+      for (let z = 0; z < 2; z++) assert.ok(Math.abs(f[img * 4 + y * 2 + z]! - c[img]! * block(img, y, z)) < 1e-5);
+  assert.equal(pooledEncoder([1, 28, 28], 0.5).dim, 49);
+  assert.equal(pooledEncoder([3, 28, 28], 0.5).dim, 3 * 4 * 4); // k = 7
+  assert.equal(pooledEncoder([2], 1.43).dim, 2);
+  assert.throws(() => pooledEncoder([100], 1), /at most 64 values/);
 });

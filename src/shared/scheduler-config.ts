@@ -9,6 +9,7 @@ import { MAX_BATCH, MAX_SEED, MAX_STEPS } from './limits';
 
 export const SCHEDULER_SAMPLERS = ['euler', 'heun'] as const;
 export const SCHEDULER_REWARDS = ['pearson', 'nearest'] as const;
+export const SCHEDULER_STATES = ['pooled', 'encoder'] as const;
 
 export const SCHEDULER_FIELDS = {
   sampler: choice(SCHEDULER_SAMPLERS, {
@@ -31,6 +32,16 @@ export const SCHEDULER_FIELDS = {
     min: 1,
     max: MAX_BATCH,
     help: 'real samples drawn afresh for every episode batch to score against (paper: 256)',
+  }),
+  // [Note: the scheduler's state]
+  // The learner's encoder φ (the model's ONNX classifier for images) costs about as much as a
+  // denoiser pass, and the scheduler decides before every step: with it in the loop a rollout ran at
+  // 0.67 of plain sampling's speed (npm run bench -- scheduler), short of the 70% goal. The pooled
+  // state (c_in(σ)·x averaged over 4×4 blocks on 28×28) costs nothing next to a pass; the paper's own
+  // policy reads x_t through a small conv block of its own, not a pretrained classifier.
+  state: choice(SCHEDULER_STATES, {
+    default: 'pooled',
+    help: "what the policy sees of x_t: pooled (c_in(σ)·x averaged over blocks to ≤ 64 values; no network pass) or encoder (the model's encoder, as the inverse-RL learner: one more network pass per decision)",
   }),
   iterations: int({ default: 100, min: 1, max: 100_000, help: 'training iterations (episode batches + PPO update)' }),
   trajectories: int({ default: 256, min: 2, max: MAX_BATCH, help: 'episodes per iteration' }),
@@ -77,6 +88,8 @@ export const minBudget = (sampler: SchedulerConfig['sampler']): number => (sampl
 
 /** Whole settings, checked; a RangeError naming each field (`name`: how a field is shown, a key or a --flag). */
 export function parseSchedulerConfig(v: unknown, name: (key: string) => string = (k) => k): SchedulerConfig {
+  // Runs saved before `state` existed read the model's encoder: that is what they trained with.
+  if (v !== null && typeof v === 'object' && !Array.isArray(v) && !('state' in v)) v = { ...v, state: 'encoder' };
   const r = SchedulerConfigSchema.safeParse(v);
   if (!r.success)
     throw new RangeError(

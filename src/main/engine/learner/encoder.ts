@@ -55,6 +55,56 @@ export function preconditionedEncoder(dim: number, sigmaData: number): StateEnco
   };
 }
 
+/**
+ * φ = c_in(σ)·x average-pooled over k×k spatial blocks, k the smallest factor that leaves at most
+ * `most` values per sample ([C, H, W] → [C, ⌈H/k⌉, ⌈W/k⌉]; 28×28 → 7×7 = 49); a flat x of at most
+ * `most` values is c_in·x itself. A state summary that costs no network pass (the RL step
+ * scheduler's default: scheduler/rl-scheduler.ts says why).
+ */
+export function pooledEncoder(shape: readonly number[], sigmaData: number, most = 64): StateEncoder {
+  const dim = shape.reduce((a, b) => a * b, 1);
+  if (shape.length < 3) {
+    if (dim > most)
+      throw new RangeError(`a pooled state needs an image shape [C, H, W] or at most ${most} values, got [${shape}]`);
+    return { ...preconditionedEncoder(dim, sigmaData), name: 'c_in·x' };
+  }
+  const [C, H, W] = shape.slice(-3) as [number, number, number];
+  let k = 1;
+  while (C * Math.ceil(H / k) * Math.ceil(W / k) > most) k++;
+  const [h, w] = [Math.ceil(H / k), Math.ceil(W / k)];
+  const out = C * h * w;
+  const sd2 = sigmaData ** 2;
+  const stats: EncoderStats = { calls: 0, rows: 0, encoderMs: 0 };
+  return {
+    name: `c_in·x pooled ${k}×${k}`,
+    dim: out,
+    stats,
+    async encode(x, sigma, n) {
+      if (x.length !== n * dim) throw new RangeError(`encoder: expected ${n}×${dim} state values, got ${x.length}`);
+      const t0 = performance.now();
+      const f = new Float32Array(n * out);
+      for (let i = 0; i < n; i++) {
+        const c = 1 / Math.sqrt(sigma[i]! ** 2 + sd2);
+        for (let ch = 0; ch < C; ch++)
+          for (let y = 0; y < h; y++)
+            for (let z = 0; z < w; z++) {
+              let sum = 0;
+              let cnt = 0;
+              for (let dy = y * k; dy < Math.min(H, (y + 1) * k); dy++)
+                for (let dz = z * k; dz < Math.min(W, (z + 1) * k); dz++) {
+                  sum += x[i * dim + (ch * H + dy) * W + dz]!;
+                  cnt++;
+                }
+              f[i * out + (ch * h + y) * w + z] = (c * sum) / cnt;
+            }
+      }
+      count(stats, n, t0);
+      return f;
+    },
+    async dispose() {},
+  };
+}
+
 /** Adds one encode call of `n` states, started at `t0`, to `stats`. */
 function count(stats: EncoderStats, n: number, t0: number): void {
   stats.calls++;

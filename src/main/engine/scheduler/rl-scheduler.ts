@@ -3,7 +3,8 @@
 //
 // MDP (paper, Sec. 4.1):
 //   state   s_k = (φ(x_t, t), normalised noise level ℓ = (ln t − ln σ_min)/(ln σ_max − ln σ_min), step
-//           k/K_max, remaining budget (B − spent)/B); φ the model's encoder (learner/encoder.ts)
+//           k/K_max, remaining budget (B − spent)/B); φ c_in·x pooled to ≤ 64 values, or the model's
+//           encoder (setting `state`; learner/encoder.ts, [Note: the scheduler's state])
 //   action  Δ ∈ (0, 1), the fraction of the remaining log-σ range to step:
 //             ln t' = ln t − Δ·(ln t − ln σ_min)
 //           squashing: u ~ N(μ_θ(s), s_i²), Δ = sigmoid(u); PPO's ratio is taken on u (the squashing's
@@ -30,7 +31,7 @@
 
 import * as tf from '@tensorflow/tfjs';
 import type { Model } from '../models/model';
-import { encoderForModel, type StateEncoder } from '../learner/encoder';
+import { encoderForModel, pooledEncoder, type StateEncoder } from '../learner/encoder';
 import { Mlp } from '../learner/heads';
 import { checkCancelled } from '../cancel';
 import { makeStep, resolveSettings, scheduleFor, type ResolvedSettings } from '../samplers/generate';
@@ -170,7 +171,9 @@ export class SchedulerPolicy {
   }
 
   static async create(model: Model, config: SchedulerConfig): Promise<SchedulerPolicy> {
-    return new SchedulerPolicy(model, config, await encoderForModel(model));
+    const encoder =
+      config.state === 'encoder' ? await encoderForModel(model) : pooledEncoder(model.shape, model.manifest.sigmaData);
+    return new SchedulerPolicy(model, config, encoder);
   }
 
   get inputDim(): number {
