@@ -26,7 +26,8 @@ import {
   terminalRewards,
 } from '../src/main/engine/scheduler/rl-scheduler';
 import { loadSchedulerPolicy, meanSchedule, trainScheduler } from '../src/main/engine/scheduler/train';
-import { Stream } from '../src/main/engine/samplers/random';
+import { StackedRandom, Stream } from '../src/main/engine/samplers/random';
+import * as ort from 'onnxruntime-node';
 import { DEFAULT_SCHEDULER_CONFIG, parseSchedulerConfig } from '../src/shared/scheduler-config';
 import { parseSigmasText } from '../src/shared/sigmas';
 import { readNpy, toFloat32 } from '../src/main/engine/io/npy';
@@ -250,4 +251,69 @@ test('the pooled state: c_in(σ)·x averaged over k×k blocks, k the least that 
   assert.equal(pooledEncoder([3, 28, 28], 0.5).dim, 3 * 4 * 4); // k = 7
   assert.equal(pooledEncoder([2], 1.43).dim, 2);
   assert.throws(() => pooledEncoder([100], 1), /at most 64 values/);
+});
+
+test('export: the scheduler as ONNX (mean, std, delta, sigma_next) beside its sidecar and mean schedule; the file steps as the engine does', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'rlsched-export-'));
+  for (const [name, m] of [
+    ['gmm-ring8-exact', exact],
+    ['fashion-mnist', null],
+  ] as const) {
+    const model = m ?? (await Model.load(join(resourcesDir(), 'models', name)));
+    try {
+      const dir = join(root, name);
+      const c = parseSchedulerConfig({
+        ...DEFAULT_SCHEDULER_CONFIG,
+        nfeBudget: 6,
+        iterations: 1,
+        trajectories: 16,
+        rewardSamples: 16,
+        evalSamples: 64,
+      });
+      await trainScheduler(model, c, dir);
+      const out = join(root, `${name}.onnx`);
+      await run(process.execPath, ['--import', 'tsx', 'src/cli/index.ts', 'export', '--run', dir, '--out', out]);
+      const side = JSON.parse(readFileSync(out.replace(/\.onnx$/, '.json'), 'utf8')) as Record<string, unknown>;
+      assert.equal(side['format'], 'sampler-studio-scheduler');
+      assert.ok((side['verification'] as { maxAbsDiff: number }).maxAbsDiff <= 1e-4);
+      assert.deepEqual(
+        parseSigmasText(readFileSync(out.replace(/\.onnx$/, '.schedule.json'), 'utf8'), 'x'),
+        parseSigmasText(readFileSync(join(dir, 'schedule.json'), 'utf8'), 'y'),
+      );
+      // From the first state of a sample, the file's sigma_next is the engine's first level.
+      const p = await loadSchedulerPolicy(model, dir);
+      try {
+        const ep = await p.rollout({ n: 4, seed: 11, std: null, batch: 4, record: false });
+        const z = new StackedRandom(11);
+        const rows = Int32Array.from([0, 1, 2, 3]);
+        if (model.numClasses > 0) z.integer(model.numClasses, rows);
+        const x = new Float32Array(4 * model.dim);
+        z.normal(x, rows, model.dim);
+        for (let k = 0; k < x.length; k++) x[k]! *= model.sigmaMax;
+        const session = await ort.InferenceSession.create(out);
+        const res = await session.run({
+          x: new ort.Tensor('float32', x, [4, ...model.shape]),
+          sigma: new ort.Tensor('float32', new Float32Array(4).fill(model.sigmaMax), [4]),
+          decisions: new ort.Tensor('int64', new BigInt64Array(4), [4]),
+          nfe_spent: new ort.Tensor('int64', new BigInt64Array(4), [4]),
+        });
+        await session.release();
+        const next = res['sigma_next']!.data as Float32Array;
+        for (let i = 0; i < 4; i++)
+          assert.ok(
+            Math.abs(next[i]! / ep.levels[i]![1]! - 1) < 1e-4,
+            `${name} row ${i}: ${next[i]} vs ${ep.levels[i]![1]}`,
+          );
+        assert.equal(res['std']!.data.length, 1);
+      } finally {
+        await p.dispose();
+      }
+      await assert.rejects(
+        run(process.execPath, ['--import', 'tsx', 'src/cli/index.ts', 'export', '--run', dir, '--out', out]),
+        (e: { stderr: string }) => /already exists; choose another path or pass --force/.test(e.stderr),
+      );
+    } finally {
+      if (!m) await model.dispose();
+    }
+  }
 });

@@ -3,12 +3,13 @@
 // static curve file (learner/recipe.ts) that any sampler can use without the policy.
 
 import type { parseArgs } from 'node:util';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { Model } from '../main/engine/models/model';
 import { resolveModelDir, resourcesDir } from '../main/engine/models/registry';
 import { exportPolicy, ExportError } from '../main/engine/learner/export';
 import { readRunConfig, runModelDir } from '../main/engine/runs/files';
+import { isSchedulerRun, readSchedulerRun } from '../main/engine/scheduler/run-file';
 import { loadRun } from '../main/engine/runs/load';
 import {
   checkRunPolicy,
@@ -71,6 +72,7 @@ export async function cmdExport(argv: string[], signal: AbortSignal): Promise<vo
   if (!v.run) throw new UsageError('export needs --run RUN_DIR (a training run directory)');
   if (!v.out) throw new UsageError('export needs --out policy.onnx (or --recipe for a static curve)');
   checkOutputPath('out', v.out, ['.onnx'], ' (its metadata goes beside it as NAME.json)');
+  if (isSchedulerRun(v.run)) return exportSchedulerRun(v);
   const rep = new Reporter(!!v.json);
   const model = await Model.load(resolveModelDir(v.model ?? runModelDir(v.run)), { device: deviceFromFlag(v.device) });
   try {
@@ -195,6 +197,41 @@ async function exportRecipe(v: ExportValues, signal: AbortSignal): Promise<void>
       await policy.dispose();
     }
   } finally {
+    await model.dispose();
+  }
+}
+
+/** An RL step scheduler run: its policy as ONNX (mean, std, delta, sigma_next), NAME.json, and its mean schedule as NAME.schedule.json. */
+async function exportSchedulerRun(v: ExportValues): Promise<void> {
+  if (v.checkpoint)
+    throw new UsageError('--checkpoint applies to learner runs; a scheduler run exports its last checkpoint');
+  const rep = new Reporter(!!v.json);
+  const run = readSchedulerRun(v.run!);
+  const model = await Model.load(resolveModelDir(v.model ?? run.model.dir), { device: deviceFromFlag(v.device) });
+  const { loadSchedulerPolicy } = await import('../main/engine/scheduler/train');
+  const { exportScheduler } = await import('../main/engine/scheduler/export');
+  const p = await loadSchedulerPolicy(model, v.run!);
+  try {
+    const iteration = (JSON.parse(readFileSync(join(v.run!, 'checkpoint.json'), 'utf8')) as { iteration: number })
+      .iteration;
+    let r: Awaited<ReturnType<typeof exportScheduler>> | undefined;
+    await writeOutput(v.out!, async () => {
+      try {
+        r = await exportScheduler(p, v.run!, iteration, { out: v.out!, force: !!v.force });
+      } catch (e) {
+        if (e instanceof ExportError) throw new UsageError(e.message);
+        throw e;
+      }
+    });
+    rep.result(
+      { command: 'export', run: v.run, kind: 'scheduler', ...r! },
+      `${r!.path} (${(r!.bytes / 1024).toFixed(1)} KiB): the RL step scheduler of ${v.run} at iteration ${iteration}\n` +
+        `  inputs:  x, sigma, decisions, nfe_spent; outputs: mean, std, delta, sigma_next\n` +
+        `  verified: ${r!.verification.states} states, max |Δmean| ${r!.verification.maxAbsDiff.toExponential(2)} (≤ ${r!.verification.tolerance}) in a fresh ONNX Runtime session\n` +
+        `  sidecar: ${r!.sidecar}${r!.schedule ? `\n  mean schedule (a --sigmas file): ${r!.schedule}` : ''}`,
+    );
+  } finally {
+    await p.dispose();
     await model.dispose();
   }
 }

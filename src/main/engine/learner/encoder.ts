@@ -25,6 +25,8 @@ export interface StateEncoder {
   readonly name: string;
   /** Feature dimension. */
   readonly dim: number;
+  /** The block size k of a pooled state (pooledEncoder), for the exported graph's AveragePool. */
+  readonly pool?: number;
   /** Running totals (the learner reports the time per iteration as time/encoder_s). */
   readonly stats: EncoderStats;
   /** [n, dim] features of n states (x: [n, model dim], σ: [n], 0 marking the terminal state). */
@@ -78,6 +80,7 @@ export function pooledEncoder(shape: readonly number[], sigmaData: number, most 
   return {
     name: `c_in·x pooled ${k}×${k}`,
     dim: out,
+    pool: k,
     stats,
     async encode(x, sigma, n) {
       if (x.length !== n * dim) throw new RangeError(`encoder: expected ${n}×${dim} state values, got ${x.length}`);

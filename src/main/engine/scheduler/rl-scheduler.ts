@@ -198,6 +198,18 @@ export class SchedulerPolicy {
     return out;
   }
 
+  /** K_left: the decisions still affordable with `spent` evaluations spent (each a step, then the last step to 0). */
+  decisionsLeft(spent: number): number {
+    return Math.floor((this.config.nfeBudget - spent - 1) / stepCost(this.config, false));
+  }
+
+  /** μ_θ(s) for m states: x [m, dim] at levels t after k decisions with `spent` evaluations (the exported file computes the same). */
+  async means(x: Float32Array, t: Float64Array, k: Int32Array, spent: Int32Array): Promise<Float32Array> {
+    const m = t.length;
+    const mlp = this.policy.predict(await this.inputsFor(x, t, k, spent), m);
+    return Float32Array.from(mlp, (v, j) => baseLogit(this.decisionsLeft(spent[j]!)) + v);
+  }
+
   /** Runs n episodes (see the header), in batches. */
   async rollout(a: RolloutArgs): Promise<Episodes> {
     const { model, config: c } = this;
@@ -265,8 +277,7 @@ export class SchedulerPolicy {
             );
           deciding.forEach((r, q) => {
             const j = active[r]!;
-            const kLeft = Math.floor((c.nfeBudget - spent[j]! - 1) / stepCost(c, false));
-            const base = baseLogit(kLeft);
+            const base = baseLogit(this.decisionsLeft(spent[j]!));
             const mu = base + mlp[q]!;
             const u = a.std === null ? mu : mu + a.std * eps[q]!;
             const delta = 1 / (1 + Math.exp(-u));
