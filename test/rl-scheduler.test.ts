@@ -220,11 +220,14 @@ test('a scheduler run trains, writes its files, and resumes where it stopped', a
             { label: 'RL scheduler', runs: ['run'] },
             { label: 'its mean schedule', runs: ['run'], recipe: true },
             { label: 'the same list', sampler: { sampler: 'euler', sigmas: 'run/schedule.json' } },
+            // A second row of scheduler runs of another configuration is another row, not a mismatch.
+            { label: 'another budget', runs: ['run6'] },
           ],
         },
       ],
     }),
   );
+  await trainScheduler(exact, { ...c, nfeBudget: 6, iterations: 1, evalSamples: 50 }, join(dir, '..', 'run6'));
   const out = join(dir, '..', 'table');
   await run(process.execPath, ['--import', 'tsx', 'src/cli/index.ts', 'table', '--spec', spec, '--out', out]);
   const t = JSON.parse(readFileSync(join(out, 'table.json'), 'utf8')) as {

@@ -327,6 +327,7 @@ export async function planTable(o: {
             return; // resolved once its runs row has been evaluated
           case 'runs':
           case 'recipe': {
+            firstScheduler = null; // each row's runs agree among themselves
             r.units = rs.runs.map((run) => {
               const dir = specPath(specFile, run);
               if (!existsSync(dir)) throw new RangeError(`${run}: no such run directory (${dir})`);
