@@ -111,25 +111,33 @@ function intervalFromFlag(text: string): Pick<SamplerSettings, 'guidance' | 'gui
   return { guidance, guidanceSigmaLo: lo, guidanceSigmaHi: hi };
 }
 
+/** The text of a file a flag names; a missing file, a folder or an unreadable one is a UsageError saying what to give (`what`). */
+function readFlagFile(flag: string, path: string, what: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new UsageError(
+      code === 'ENOENT'
+        ? `--${flag} ${path}: no such file; give ${what}`
+        : code === 'EISDIR'
+          ? `--${flag} ${path} is a directory; give ${what.replace(/ \(.*$/, '')}`
+          : `--${flag} ${path}: cannot be read (${(e as Error).message})`,
+    );
+  }
+}
+
 /** A curve file given to --guidance-curve / --churn-curve: read, checked, and of the flag's parameter. */
 export function curveFromFlag(
   flag: 'guidance-curve' | 'churn-curve',
   path: string,
   parameter: CurveParameter,
 ): SamplerCurve {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new UsageError(
-      code === 'ENOENT'
-        ? `--${flag} ${path}: no such file; give a curve file (JSON: {"parameter": "${parameter}", "points": [{"sigma": σ, "value": v}, …]})`
-        : code === 'EISDIR'
-          ? `--${flag} ${path} is a directory; give a curve file`
-          : `--${flag} ${path}: cannot be read (${(e as Error).message})`,
-    );
-  }
+  const text = readFlagFile(
+    flag,
+    path,
+    `a curve file (JSON: {"parameter": "${parameter}", "points": [{"sigma": σ, "value": v}, …]})`,
+  );
   let curve: SamplerCurve;
   try {
     curve = parseCurveText(text, path);
@@ -145,19 +153,7 @@ export function curveFromFlag(
 
 /** A schedule file given to --sigmas: read and checked (the model's range is checked with the other settings). */
 export function sigmasFromFlag(path: string): number[] {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new UsageError(
-      code === 'ENOENT'
-        ? `--sigmas ${path}: no such file; give a schedule file (a JSON list of noise levels, σ_max … σ_min, then 0)`
-        : code === 'EISDIR'
-          ? `--sigmas ${path} is a directory; give a schedule file`
-          : `--sigmas ${path}: cannot be read (${(e as Error).message})`,
-    );
-  }
+  const text = readFlagFile('sigmas', path, 'a schedule file (a JSON list of noise levels, σ_max … σ_min, then 0)');
   try {
     return parseSigmasText(text, path);
   } catch (e) {

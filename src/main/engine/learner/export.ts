@@ -179,6 +179,29 @@ export function policyMetadata(learner: Learner, runDir: string): Record<string,
   };
 }
 
+/** The model's encoder graph merged into `g` under "encoder/", fed x and σ; its output's name. */
+export function mergeEncoder(
+  g: GraphBuilder,
+  model: Pick<Model, 'dir' | 'manifest'>,
+  x: string,
+  sigma: string,
+): string {
+  const spec = model.manifest.encoder;
+  if (!spec) throw new ExportError(`${model.manifest.name} has no "encoder" in its model.json to merge`);
+  const path = isAbsolute(spec.onnx) ? spec.onnx : join(model.dir, spec.onnx);
+  try {
+    return g.merge(
+      new Uint8Array(readFileSync(path)),
+      'encoder/',
+      { [spec.inputs.x]: x, [spec.inputs.sigma]: sigma },
+      spec.output,
+    );
+  } catch (e) {
+    if (e instanceof GraphMergeError) throw new ExportError(`${path}: the encoder ${e.message}`);
+    throw e;
+  }
+}
+
 /** The policy graph (see the header) from the learner's EMA weights. */
 export function policyGraph(learner: Learner): { g: GraphBuilder; inputs: TensorInfo[]; outputs: TensorInfo[] } {
   const model = learner.model;
@@ -228,21 +251,8 @@ export function policyGraph(learner: Learner): { g: GraphBuilder; inputs: Tensor
   if (l.xDim > 0) {
     // φ(x, σ): the model's encoder graph, or c_in(σ)·x.
     let phi: string;
-    const spec = model.manifest.encoder;
-    if (spec) {
-      const path = isAbsolute(spec.onnx) ? spec.onnx : join(model.dir, spec.onnx);
-      const sigmaEnc = g.op('Where', [terminal, g.const(model.sigmaMin), sigma]);
-      try {
-        phi = g.merge(
-          new Uint8Array(readFileSync(path)),
-          'encoder/',
-          { [spec.inputs.x]: x, [spec.inputs.sigma]: sigmaEnc },
-          spec.output,
-        );
-      } catch (e) {
-        if (e instanceof GraphMergeError) throw new ExportError(`${path}: the encoder ${e.message}`);
-        throw e;
-      }
+    if (model.manifest.encoder) {
+      phi = mergeEncoder(g, model, x, g.op('Where', [terminal, g.const(model.sigmaMin), sigma]));
     } else {
       const sd = model.manifest.sigmaData;
       const cin = g.op('Reciprocal', [g.op('Sqrt', [g.op('Add', [g.op('Mul', [sigma, sigma]), g.const(sd * sd)])])]);

@@ -17,11 +17,11 @@
 
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { basename, isAbsolute, join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { writeFilesAtomic } from '../io/atomic';
-import { GraphBuilder, GraphMergeError } from '../onnx/graph';
-import { ExportError, sha256File } from '../learner/export';
+import { GraphBuilder } from '../onnx/graph';
+import { ExportError, mergeEncoder, sha256File } from '../learner/export';
 import { Stream } from '../samplers/random';
 import { VERSION } from '../../../shared/version';
 import { maxDecisions, stdAt, type SchedulerPolicy } from './rl-scheduler';
@@ -44,20 +44,8 @@ export function schedulerGraph(p: SchedulerPolicy, std: number): GraphBuilder {
   const lnSigma = g.op('Log', [sigma]);
   // φ(x, σ)
   let phi: string;
-  const spec = model.manifest.encoder;
-  if (c.state === 'encoder' && spec) {
-    const path = isAbsolute(spec.onnx) ? spec.onnx : join(model.dir, spec.onnx);
-    try {
-      phi = g.merge(
-        new Uint8Array(readFileSync(path)),
-        'encoder/',
-        { [spec.inputs.x]: x, [spec.inputs.sigma]: sigma },
-        spec.output,
-      );
-    } catch (e) {
-      if (e instanceof GraphMergeError) throw new ExportError(`${path}: the encoder ${e.message}`);
-      throw e;
-    }
+  if (c.state === 'encoder' && model.manifest.encoder) {
+    phi = mergeEncoder(g, model, x, sigma);
   } else {
     const sd = model.manifest.sigmaData;
     const cin = g.op('Reciprocal', [g.op('Sqrt', [g.op('Add', [g.op('Mul', [sigma, sigma]), g.const(sd * sd)])])]);
