@@ -320,3 +320,37 @@ test('export: the scheduler as ONNX (mean, std, delta, sigma_next) beside its si
     }
   }
 });
+
+test('the occupancy reward: a terminal discriminator on features, its ratio through the divergence; samples like the data score higher', async () => {
+  const { RewardModel } = await import('../src/main/engine/scheduler/rl-scheduler');
+  const reward = await RewardModel.create(exact, 'occupancy');
+  try {
+    const c = parseSchedulerConfig({
+      ...DEFAULT_SCHEDULER_CONFIG,
+      reward: 'occupancy',
+      rewardSamples: 512,
+      discriminatorSteps: 200,
+    });
+    // Half the "final samples" are data points, half the data pushed far off the ring.
+    const data = (await import('../src/main/engine/models/data')).loadData;
+    const { x } = (await data(exact))!;
+    const n = 256;
+    const samples = new Float32Array(n * 2);
+    for (let i = 0; i < n; i++) {
+      const shift = i % 2 === 0 ? 0 : 6;
+      samples[2 * i] = x[2 * i]! + shift;
+      samples[2 * i + 1] = x[2 * i + 1]! + shift;
+    }
+    const r = await reward.rewards(c, samples, n, new Stream(3, 0));
+    let [onData, off] = [0, 0];
+    for (let i = 0; i < n; i++) {
+      if (i % 2 === 0) onData += r[i]!;
+      else off += r[i]!;
+    }
+    // KL's reward is r = p_data/p_π itself: high where the samples look like the data.
+    assert.ok(onData / (n / 2) > 2 * (off / (n / 2)), `on the data ${onData / (n / 2)}, off it ${off / (n / 2)}`);
+    assert.ok(r.every((v) => Number.isFinite(v) && v >= 0));
+  } finally {
+    await reward.dispose();
+  }
+});

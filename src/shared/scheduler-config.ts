@@ -6,9 +6,10 @@
 import { z } from 'zod';
 import { choice, defaultsOf, int, issueMessages, num, objectSchema, type ValuesOf } from './schema';
 import { MAX_BATCH, MAX_SEED, MAX_STEPS } from './limits';
+import { DIVERGENCES } from './learner-config';
 
 export const SCHEDULER_SAMPLERS = ['euler', 'heun'] as const;
-export const SCHEDULER_REWARDS = ['pearson', 'nearest'] as const;
+export const SCHEDULER_REWARDS = ['pearson', 'nearest', 'occupancy'] as const;
 export const SCHEDULER_STATES = ['pooled', 'encoder'] as const;
 
 export const SCHEDULER_FIELDS = {
@@ -25,7 +26,17 @@ export const SCHEDULER_FIELDS = {
   }),
   reward: choice(SCHEDULER_REWARDS, {
     default: 'pearson',
-    help: "pearson: the paper's sparse terminal reward, the largest Pearson correlation between the final sample's features and those of a fresh batch of real samples; nearest: minus the squared distance to the nearest of them, over the features' variance (for low-dimensional features, where the Pearson correlation of a centred 2-vector is always ±1)",
+    help: "pearson: the paper's sparse terminal reward, the largest Pearson correlation between the final sample's features and those of a fresh batch of real samples; nearest: minus the squared distance to the nearest of them, over the features' variance (for low-dimensional features, where the Pearson correlation of a centred 2-vector is always ±1); occupancy: the learner's f-divergence reward −ψ(r) at the terminal state, r the density ratio of data to final samples that a discriminator on their features estimates (a reward on the whole distribution: coverage counts)",
+  }),
+  divergence: choice(DIVERGENCES, {
+    default: 'kl',
+    help: "reward occupancy: the f-divergence whose per-state reward −ψ(r) the terminal density ratio r is turned into (the inverse-RL learner's, learner/divergences.ts)",
+  }),
+  discriminatorSteps: int({
+    default: 50,
+    min: 1,
+    max: 10_000,
+    help: 'reward occupancy: Adam steps of the terminal discriminator (final samples against real ones, in feature space) per iteration',
   }),
   rewardSamples: int({
     default: 256,
@@ -88,8 +99,12 @@ export const minBudget = (sampler: SchedulerConfig['sampler']): number => (sampl
 
 /** Whole settings, checked; a RangeError naming each field (`name`: how a field is shown, a key or a --flag). */
 export function parseSchedulerConfig(v: unknown, name: (key: string) => string = (k) => k): SchedulerConfig {
-  // Runs saved before `state` existed read the model's encoder: that is what they trained with.
-  if (v !== null && typeof v === 'object' && !Array.isArray(v) && !('state' in v)) v = { ...v, state: 'encoder' };
+  // Runs saved before `state` existed read the model's encoder: that is what they trained with; before
+  // the occupancy reward, its two settings (unused by their rewards) read as their defaults.
+  if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
+    if (!('state' in v)) v = { ...v, state: 'encoder' };
+    v = { divergence: 'kl', discriminatorSteps: 50, ...(v as object) };
+  }
   const r = SchedulerConfigSchema.safeParse(v);
   if (!r.success)
     throw new RangeError(

@@ -18,7 +18,9 @@
 //           step to σ = 0 (1 evaluation), no decision. An episode may end under budget.
 //   reward  sparse, at the end only (γ = 1): R = max_{d ∈ D} S(f(x_0), f(d)), S the Pearson correlation of
 //           the two feature vectors (paper, Eq. 1–2), D a fresh batch of real samples each iteration;
-//           or (reward 'nearest') R = −min_d ‖f(x_0) − f(d)‖² / Σ Var f
+//           or (reward 'nearest') R = −min_d ‖f(x_0) − f(d)‖² / Σ Var f; or (reward 'occupancy') the
+//           inverse-RL learner's −ψ(r) of an f-divergence, r = exp D(f(x_0)), D a discriminator of real
+//           features against final samples' (standardised by the data's), trained each iteration
 //
 // Algorithm (per iteration i):
 //   1  Roll out `trajectories` episodes with the stochastic policy at std s_i, recording (s_k, u_k, log π(u_k)).
@@ -40,6 +42,7 @@ import { deriveSeed, StackedRandom, Stream } from '../samplers/random';
 import { evaluateSamples, referenceFor, type Reference } from '../metrics/evaluate';
 import { extractorForModel, type FeatureExtractor } from '../metrics/features';
 import type { SchedulerConfig } from '../../../shared/scheduler-config';
+import { rewardOf } from '../learner/divergences';
 
 /** Inputs of the policy MLP beyond the state features: ℓ, k/K_max, remaining budget. */
 const EXTRA_INPUTS = 3;
@@ -424,6 +427,9 @@ export class RewardModel {
     readonly scale: number,
   ) {}
 
+  /** The terminal discriminator of the occupancy reward, and the data features' mean and std it standardises by. */
+  private disc: { net: Mlp; opt: tf.Optimizer; mean: Float32Array; std: Float32Array } | null = null;
+
   static async create(model: Model, kind: SchedulerConfig['reward']): Promise<RewardModel> {
     const extractor = await extractorForModel(model);
     const reference = await referenceFor(model, extractor);
@@ -444,7 +450,8 @@ export class RewardModel {
   }
 
   /** Rewards of the episodes' final samples against `m` real samples drawn with `rng`. */
-  async rewards(kind: SchedulerConfig['reward'], samples: Float32Array, n: number, m: number, rng: Stream) {
+  async rewards(c: SchedulerConfig, samples: Float32Array, n: number, rng: Stream): Promise<Float64Array> {
+    const m = c.rewardSamples;
     const fake = await this.extractor.extract(samples, n);
     const { features: f, n: nr, dim: d } = this.reference.features;
     const real = new Float32Array(m * d);
@@ -452,7 +459,54 @@ export class RewardModel {
       const i = Math.floor(rng.uniform() * nr);
       real.set(f.subarray(i * d, (i + 1) * d), j * d);
     }
-    return terminalRewards(kind, fake.features, n, real, m, d, this.scale);
+    if (c.reward !== 'occupancy') return terminalRewards(c.reward, fake.features, n, real, m, d, this.scale);
+    // Occupancy: D(f) estimates log p_data(f)/p_π(f) at the terminal state (BCE, data 1, samples 0);
+    // the reward is the divergence's −ψ(r), r = exp D, as the inverse-RL learner's per state.
+    const disc = (this.disc ??= this.newDiscriminator(c));
+    const z = (a: Float32Array, rows: number): Float32Array =>
+      Float32Array.from(a, (v, i) => (v - disc.mean[i % d]!) / disc.std[i % d]!).subarray(0, rows * d);
+    const [fz, rz] = [z(fake.features, n), z(real, m)];
+    const b = Math.min(256, n, m);
+    for (let step = 0; step < c.discriminatorSteps; step++) {
+      const pick = (src: Float32Array, rows: number): Float32Array => {
+        const out = new Float32Array(b * d);
+        for (let j = 0; j < b; j++) {
+          const i = Math.floor(rng.uniform() * rows);
+          out.set(src.subarray(i * d, (i + 1) * d), j * d);
+        }
+        return out;
+      };
+      const [xr, xf] = [pick(rz, m), pick(fz, n)];
+      const loss = disc.opt.minimize(
+        () => {
+          const logits = tf.squeeze(disc.net.apply(tf.tensor2d([...xr, ...xf], [2 * b, d])), [1]);
+          const labels = tf.concat([tf.ones([b]), tf.zeros([b])]);
+          return tf.losses.sigmoidCrossEntropy(labels, logits) as tf.Scalar;
+        },
+        true,
+        disc.net.params,
+      );
+      loss?.dispose();
+    }
+    const logR = disc.net.predict(fz, n);
+    return rewardOf(
+      c.divergence,
+      Float64Array.from(logR, (v) => Math.exp(v)),
+    );
+  }
+
+  private newDiscriminator(c: SchedulerConfig): NonNullable<RewardModel['disc']> {
+    const { features: f, n, dim: d } = this.reference.features;
+    const mean = new Float32Array(d);
+    const std = new Float32Array(d);
+    for (let k = 0; k < d; k++) {
+      let [s, s2] = [0, 0];
+      for (let i = 0; i < n; i++) [s, s2] = [s + f[i * d + k]!, s2 + f[i * d + k]! ** 2];
+      mean[k] = s / n;
+      std[k] = Math.sqrt(Math.max(s2 / n - (s / n) ** 2, 0)) || 1;
+    }
+    const net = new Mlp(d, c.hidden, 2, 1, c.seed + 1, { outScale: 1, xavierOut: true });
+    return { net, opt: tf.train.adam(1e-3), mean, std };
   }
 
   /** FID (and precision, recall) of samples against the model's data (step 5). */
@@ -472,6 +526,8 @@ export class RewardModel {
   }
 
   async dispose(): Promise<void> {
+    this.disc?.net.dispose();
+    this.disc?.opt.dispose();
     await this.extractor.dispose();
   }
 }

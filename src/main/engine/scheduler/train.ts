@@ -166,7 +166,7 @@ export async function trainScheduler(
       const t1 = performance.now();
       // 2  Terminal rewards against a fresh batch of real samples.
       const rng = new Stream(deriveSeed(c.seed, 0x7e3a + i), 0);
-      const R = await reward.rewards(c.reward, ep.samples, ep.n, c.rewardSamples, rng);
+      const R = await reward.rewards(c, ep.samples, ep.n, rng);
       // 3  Batch-standardised advantages, 4  PPO.
       const t2 = performance.now();
       const up = ep.u.length > 0 ? ppoUpdate(policy, optimizer, ep, standardise(R), std, rng) : null;
