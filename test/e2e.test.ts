@@ -374,6 +374,13 @@ test('web mode: the X/Y plot (issue 15): guidance × churn with the same seed in
   await page.getByLabel('Steps', { exact: true }).fill('6');
   await page.getByLabel('Samples per cell').fill('300');
   await page.getByLabel('Folder').fill(join(tmp, 'xy'));
+  // The schedule (issue 16): the noise levels every cell samples.
+  await page
+    .getByRole('textbox', { name: 'Schedule' })
+    .or(page.getByRole('combobox', { name: 'Schedule' }))
+    .first()
+    .click();
+  await page.getByRole('option', { name: 'log-linear', exact: true }).click();
   await page.getByRole('button', { name: 'Plot', exact: true }).click();
   await page
     .getByTestId('plot-progress')
@@ -389,6 +396,10 @@ test('web mode: the X/Y plot (issue 15): guidance × churn with the same seed in
   assert.equal(await page.locator('[data-testid="xy-cell"][data-best="true"]').count(), 1);
   assert.equal(await page.getByTestId('xy-cell').locator('img').count(), 4);
   assert.ok(existsSync(join(tmp, 'xy', 'xy.html')), 'the page grid --images writes');
+  const saved = JSON.parse(readFileSync(join(tmp, 'xy', 'results.json'), 'utf8')) as {
+    config: { base: { schedule: string } };
+  };
+  assert.equal(saved.config.base.schedule, 'log-linear', 'the grid samples the schedule chosen');
   await page.screenshot({ path: join(SHOTS, 'xy-plot.png'), fullPage: true });
   // The same settings again read the kept plot: nothing is sampled again.
   await page.getByRole('button', { name: 'Plot', exact: true }).click();
