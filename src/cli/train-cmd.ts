@@ -30,6 +30,8 @@ export const TRAIN_OPTIONS = {
 
 export const TRAIN_USAGE = `Usage: sampler-studio train --model ID|DIR --run-dir DIR [learner flags]   learn a sampling policy (inverse RL)
        sampler-studio train --resume DIR [--iterations N] [--restart]      continue a run where its checkpoint left it
+       sampler-studio train --intervention schedule …                      the RL step scheduler: its own flags
+                                                                            (train --intervention schedule --help)
 
   --model ID|DIR                        a bundled model or a model directory
   --run-dir DIR                         where the run is written (a new directory)

@@ -83,7 +83,10 @@ const COMMANDS: { name: string; sampler?: boolean; text: () => string }[] = [
       every learner setting is a flag: --intervention cfg|gamma|renoise --divergence kl|rkl|tv|hellinger|js|chi2
       --conditioning sigma|state|state+class --actions v1,v2,… --steps N --iterations N --trajectories N …
       (train --help lists them all with their bounds and defaults)   --init-from-grid DIR
-  train --resume DIR [--iterations N]  continue a run where its last checkpoint left it`,
+  train --resume DIR [--iterations N]  continue a run where its last checkpoint left it
+  train --intervention schedule --model ID|DIR --run-dir DIR [--sampler euler|heun] [--nfe-budget B]
+                                     the RL step scheduler: how far to step next, per sample, under an NFE
+                                     budget (train --intervention schedule --help lists its flags)`,
   },
   {
     name: 'table',
