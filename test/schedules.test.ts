@@ -204,3 +204,32 @@ test('schedule settings: checked across fields, named by flag, and missing from 
   const read = parseSamplerSettings(old);
   assert.deepEqual([read.schedule, read.sigmas], ['edm', null]);
 });
+
+test('the exact-law reference: FID statistics of 100,000 draws from the benchmark mixture; the data is a sample of that law', async () => {
+  const { exactReferenceFor, referenceFor } = await import('../src/main/engine/metrics/evaluate');
+  const { extractorForModel } = await import('../src/main/engine/metrics/features');
+  const { fid } = await import('../src/main/engine/metrics/fid');
+  const exact = await Model.load(join(resourcesDir(), 'models', 'gmm-ring8-exact'));
+  const extractor = await extractorForModel(exact);
+  try {
+    const law = await exactReferenceFor(exact, extractor);
+    const data = await referenceFor(exact, extractor);
+    assert.deepEqual(law.features.features, data.features.features, 'precision and recall stay against the data');
+    // 8,000 data points drawn from the law itself: a small FID to it, set by their sampling noise alone.
+    const d = (await fid({ real: law.stats, fake: data.stats })).fid;
+    assert.ok(d < 0.01, `FID(data, law) = ${d}`);
+    // A law shifted off the ring is far: the statistics are the law's, not a copy of the data's.
+    assert.notDeepEqual(law.stats.mu, data.stats.mu);
+  } finally {
+    await extractor.dispose();
+    await exact.dispose();
+  }
+  const fm = await Model.load(join(resourcesDir(), 'models', 'fashion-mnist'));
+  const fx = await extractorForModel(fm);
+  try {
+    await assert.rejects(exactReferenceFor(fm, fx), /does not give its exact law .* use "reference": "data"/);
+  } finally {
+    await fx.dispose();
+    await fm.dispose();
+  }
+});

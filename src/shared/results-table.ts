@@ -107,15 +107,26 @@ export interface TableSpec extends TableSettings {
   model: string;
   /** The table's heading (default: the model's name). */
   title: string | null;
+  /** What FID compares with: the model's data (default), or draws from its exact law (TABLE_REFERENCES). */
+  reference: TableReference;
   groups: TableGroupSpec[];
 }
+
+/**
+ * data: the model's data, as every evaluation; exact: for a model whose params.json gives its exact
+ * law ("truth": a Gaussian mixture's means and stds, uniform over its classes), FID against 100,000
+ * draws from it — where discretisation is the only error, the distance to the law itself rather than
+ * to a finite sample of it (precision and recall stay against the data).
+ */
+export const TABLE_REFERENCES = ['data', 'exact'] as const;
+export type TableReference = (typeof TABLE_REFERENCES)[number];
 
 /** A spec the user can fix; the message names the file, the row (label and place) and the field. */
 export class TableSpecError extends RangeError {
   override name = 'TableSpecError';
 }
 
-const TOP_KEYS = ['model', 'title', ...Object.keys(TABLE_FIELDS), 'groups'];
+const TOP_KEYS = ['model', 'title', 'reference', ...Object.keys(TABLE_FIELDS), 'groups'];
 const GROUP_KEYS = ['title', 'rows'];
 /** The key that says what a row evaluates, and the keys each kind takes besides `label`. */
 const ROW_KEYS: Record<TableRowKind, readonly string[]> = {
@@ -260,6 +271,9 @@ export function parseTableSpec(raw: unknown, where: string): TableSpec {
     );
   const title = spec['title'];
   if (title !== undefined && typeof title !== 'string') fail(`title must be a string, got ${show(title)}`);
+  const reference = spec['reference'] ?? 'data';
+  if (!(TABLE_REFERENCES as readonly unknown[]).includes(reference))
+    fail(`reference must be one of ${TABLE_REFERENCES.join(', ')} (what FID compares with), got ${show(reference)}`);
   const settings = {} as TableSettings;
   for (const [k, f] of Object.entries(TABLE_FIELDS) as [keyof TableSettings, (typeof TABLE_FIELDS)['samples']][]) {
     const v = spec[k] ?? f.default;
@@ -314,6 +328,7 @@ export function parseTableSpec(raw: unknown, where: string): TableSpec {
   return {
     model: (spec['model'] as string).trim(),
     title: (title as string | undefined) ?? null,
+    reference: reference as TableReference,
     ...settings,
     groups: parsed,
   };
@@ -327,6 +342,8 @@ export function tableSpecHelp(indent = '  '): string[] {
   return [
     `${indent}"model": a bundled model id or a model directory`,
     `${indent}"title": the heading of table.md (default: the model's name)`,
+    `${indent}"reference": "data" (default) or "exact": FID against 100,000 draws from the model's exact law, where its`,
+    `${indent}    params.json gives one (the Gaussian-mixture benchmarks); precision and recall stay against the data`,
     ...fields,
     `${indent}"groups": [ { "title": "CFG (Heun 18)", "rows": [ ROW, … ] }, … ]`,
     `${indent}ROW is { "label": "…", and one of:`,
@@ -441,6 +458,8 @@ export const tableResult = z.object({
   metrics: z.array(z.string()),
   /** The feature extractor the metrics are computed on. */
   extractor: z.string(),
+  /** What FID compared with (absent in tables written before: the data). */
+  reference: z.enum(TABLE_REFERENCES).default('data'),
   groups: z.array(z.object({ title: z.string(), rows: z.array(tableRowResult) })),
 });
 export type TableResult = z.output<typeof tableResult>;

@@ -25,7 +25,14 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import type { Model } from '../models/model';
-import { evaluateSamples, referenceFor, type MetricName, type Reference } from '../metrics/evaluate';
+import {
+  evaluateSamples,
+  EXACT_DRAWS,
+  exactReferenceFor,
+  referenceFor,
+  type MetricName,
+  type Reference,
+} from '../metrics/evaluate';
 import { extractorForModel, type FeatureExtractor } from '../metrics/features';
 import { generate, mixAtNfe, mixCount, resolveSettings, type ResolvedSettings } from '../samplers/generate';
 import { settingsNfe, samplerNfe, stepsReaching, stepsWithin } from '../samplers/cost';
@@ -256,6 +263,8 @@ export async function planTable(o: {
     seed: spec.seed,
     classes: 'random',
     metrics: TABLE_METRICS,
+    // A new key part only where it differs from the data (tables cached before keep their entries).
+    ...(spec.reference === 'exact' ? { reference: 'exact' } : {}),
   };
   const plan: TablePlan = { spec, specFile, model, outDir: o.outDir, rows: [], baseKey };
   const unit = (source: Source, run: string | null): Unit => makeUnit(plan, source, run, o.onEvent);
@@ -792,7 +801,8 @@ export async function runTable(
 
   const extractor = await extractorForModel(model);
   try {
-    const reference = await referenceFor(model, extractor);
+    const reference =
+      spec.reference === 'exact' ? await exactReferenceFor(model, extractor) : await referenceFor(model, extractor);
     let files: string[] = [];
     const write = async (): Promise<void> => {
       files = await writeTable(outDir, plan, extractor.name);
@@ -938,6 +948,7 @@ export function assembleTable(plan: TablePlan, extractor: string): TableResult {
     seed: plan.spec.seed,
     metrics: TABLE_METRICS,
     extractor,
+    reference: plan.spec.reference,
     groups,
   };
 }
@@ -958,7 +969,9 @@ export function tableMarkdown(t: TableResult): string {
     `# ${mdEscape(t.title)}`,
     '',
     `${t.model}: ${t.samples} samples per evaluation with seed ${t.seed}, the same in every row. FID against the ` +
-      `model's reference statistics (features: ${basename(t.extractor)}), precision and recall (k = 3); NFE: guided denoiser ` +
+      (t.reference === 'exact'
+        ? `model's exact law (${EXACT_DRAWS.toLocaleString('en')} draws; features: ${basename(t.extractor)}), precision and recall (k = 3) against its data; NFE: guided denoiser `
+        : `model's reference statistics (features: ${basename(t.extractor)}), precision and recall (k = 3); NFE: guided denoiser `) +
       'evaluations per sample; network passes per sample (a guided evaluation with w ≠ 1 costs two). Rows over ' +
       'several runs (training seeds): mean ± sample standard deviation.',
     '',

@@ -17,6 +17,7 @@ import { readNpy, toFloat32, writeNpy, npyFloat32, npyInt64 } from '../io/npy';
 import { fid, gaussianStats, type FidResult } from './fid';
 import { readFidStats, writeFidStats, type FidStats } from './fid-stats';
 import { kid, type KidOptions, type KidResult } from './kid';
+import { Stream } from '../samplers/random';
 import { prdc, type PrdcOptions, type PrdcResult } from './prdc';
 import {
   argmaxLabels,
@@ -109,6 +110,54 @@ export async function referenceFor(model: Model, extractor: FeatureExtractor): P
   await writeFidStats(statsPath, { mu: stats.mu, sigma: stats.sigma, d: stats.d, n });
   if (labels && !m.dataLabels) await writeNpy(logitsPath, npyInt64([n], BigInt64Array.from(labels, BigInt)));
   return { features, stats, labels, source: 'computed' };
+}
+
+/** Draws from a model's exact law: the Gaussian-mixture benchmarks' "truth" (means, stds), classes uniform. */
+export const EXACT_DRAWS = 100_000;
+
+/**
+ * The reference of a model whose params.json gives its exact law ("truth": one isotropic Gaussian per
+ * class, classes uniform, as sampling with random classes draws them): FID statistics of EXACT_DRAWS
+ * draws from it (seed 0) through the extractor; features and labels stay the data's (precision and
+ * recall need a point set). Cached like the data's reference.
+ */
+export async function exactReferenceFor(model: Model, extractor: FeatureExtractor): Promise<Reference> {
+  const data = await referenceFor(model, extractor);
+  const file = model.manifest.params ? join(model.dir, model.manifest.params) : null;
+  const truth = file
+    ? (JSON.parse(readFileSync(file, 'utf8')) as { truth?: { means?: number[][]; stds?: number[] } }).truth
+    : undefined;
+  if (!truth?.means || !truth.stds || truth.means.length !== truth.stds.length)
+    throw new ModelError(
+      `${model.name} does not give its exact law ("truth": { "means", "stds" } in its params.json); use "reference": "data"`,
+      model.dir,
+      'params',
+    );
+  const h = createHash('sha256');
+  h.update('exact-reference-v1');
+  h.update(JSON.stringify(truth));
+  if (extractor.name !== 'identity') fileHash(h, extractor.name);
+  const dir = join(cacheDir(), 'reference', h.digest('hex').slice(0, 24));
+  const statsPath = join(dir, 'stats.npz');
+  if (existsSync(statsPath)) {
+    try {
+      return { ...data, stats: await readFidStats(statsPath), source: 'cache' };
+    } catch {
+      // recomputed below
+    }
+  }
+  const { means, stds } = truth;
+  const d = means[0]!.length;
+  const x = new Float32Array(EXACT_DRAWS * d);
+  const rng = new Stream(0, 0);
+  for (let i = 0; i < EXACT_DRAWS; i++) {
+    const k = Math.floor(rng.uniform() * means.length);
+    for (let j = 0; j < d; j++) x[i * d + j] = means[k]![j]! + stds[k]! * rng.normal();
+  }
+  const f = await extractor.extract(x, EXACT_DRAWS);
+  const stats = await gaussianStats({ data: f.features, n: EXACT_DRAWS, d: f.dim }, 'exact-law features');
+  await writeFidStats(statsPath, { mu: stats.mu, sigma: stats.sigma, d: stats.d, n: EXACT_DRAWS });
+  return { ...data, stats, source: 'computed' };
 }
 
 export interface ClassesResult {
