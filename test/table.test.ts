@@ -628,6 +628,7 @@ test('bad specs are clear errors naming the row and the field, and nothing is sa
     ],
     [row({ label: 's', sampler: {} }, { samples: 1 }), /samples must be a whole number in \[2, 100000\], got 1/],
     [row({ label: 's', sampler: {} }, { model: 'no-such-model' }), /no model "no-such-model"/],
+    [row({ label: 's', sampler: {} }, { reference: 'truth' }), /reference must be one of data, exact .* got "truth"/],
     ['{ "model": ', /not valid JSON/],
   ];
   for (const [spec, message] of cases) {

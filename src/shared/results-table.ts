@@ -126,7 +126,7 @@ export class TableSpecError extends RangeError {
   override name = 'TableSpecError';
 }
 
-const TOP_KEYS = ['model', 'title', 'reference', ...Object.keys(TABLE_FIELDS), 'groups'];
+const TOP_KEYS = ['model', 'title', ...Object.keys(TABLE_FIELDS), 'reference', 'groups'];
 const GROUP_KEYS = ['title', 'rows'];
 /** The key that says what a row evaluates, and the keys each kind takes besides `label`. */
 const ROW_KEYS: Record<TableRowKind, readonly string[]> = {
