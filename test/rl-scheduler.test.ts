@@ -308,6 +308,25 @@ test('export: the scheduler as ONNX (mean, std, delta, sigma_next) beside its si
             `${name} row ${i}: ${next[i]} vs ${ep.levels[i]![1]}`,
           );
         assert.equal(res['std']!.data.length, 1);
+        // `sample --policy FILE.onnx` samples as the run does (float32 round-off apart).
+        const npy = join(root, `${name}.npy`);
+        await run(process.execPath, [
+          '--import',
+          'tsx',
+          'src/cli/index.ts',
+          'sample',
+          '--policy',
+          out,
+          '--out',
+          npy,
+          '--n',
+          '4',
+          '--seed',
+          '11',
+        ]);
+        const fromFile = toFloat32(await readNpy(npy));
+        for (let i = 0; i < fromFile.length; i++)
+          assert.ok(Math.abs(fromFile[i]! - ep.samples[i]!) < 1e-3, `${name} value ${i}`);
       } finally {
         await p.dispose();
       }

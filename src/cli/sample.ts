@@ -64,15 +64,24 @@ export async function cmdSample(argv: string[], signal: AbortSignal): Promise<vo
       );
     if (v['init-noise']) throw new UsageError('--init-noise cannot be combined with --policy; use --seed');
   } else if (v.temperature !== undefined) throw new UsageError('--temperature applies to --policy sampling only');
-  // An RL step scheduler's run (train --intervention schedule) samples through its own policy.
+  // An RL step scheduler — its run (train --intervention schedule) or its exported file — samples through its own policy.
+  const schedulerFile =
+    v.policy !== undefined && /\.onnx$/i.test(v.policy)
+      ? await import('../main/engine/scheduler/export').then((m) => (m.isSchedulerFile(v.policy!) ? m : null))
+      : null;
   const schedulerRun = v.policy !== undefined && isSchedulerRun(v.policy) ? readSchedulerRun(v.policy) : null;
-  if (schedulerRun && (v.temperature !== undefined || v.class !== undefined))
+  if ((schedulerRun || schedulerFile) && (v.temperature !== undefined || v.class !== undefined))
     throw new UsageError(
       `--${v.temperature !== undefined ? 'temperature' : 'class'} does not apply to a scheduler run: it samples its deterministic policy, classes uniform at random`,
     );
   // The learner (TensorFlow.js with it) loads for --policy only: [Note: commands load lazily] in index.ts.
-  const policies = v.policy && !schedulerRun ? await import('../main/engine/learner/onnx-policy') : null;
-  const modelRef = v.model ?? schedulerRun?.model.dir ?? policies!.policyModel(v.policy!);
+  const policies =
+    v.policy && !schedulerRun && !schedulerFile ? await import('../main/engine/learner/onnx-policy') : null;
+  const modelRef =
+    v.model ??
+    schedulerRun?.model.dir ??
+    schedulerFile?.schedulerFileModel(v.policy!) ??
+    policies!.policyModel(v.policy!);
   const model = await Model.load(resolveModelDir(modelRef), { device });
   let policy: Awaited<ReturnType<typeof openPolicy>> | null = null;
   let scheduler: SchedulerPolicy | null = null;
@@ -82,6 +91,7 @@ export async function cmdSample(argv: string[], signal: AbortSignal): Promise<vo
     policy = policies ? await policies.openPolicy(v.policy!, model) : null;
     if (schedulerRun)
       scheduler = await (await import('../main/engine/scheduler/train')).loadSchedulerPolicy(model, v.policy!);
+    if (schedulerFile) scheduler = await schedulerFile.openSchedulerFile(model, v.policy!);
     for (const w of policy?.warnings ?? []) rep.event({ type: 'log', level: 'warn', message: w });
     const settings = policy ? policy.settings : scheduler ? scheduler.settings : samplerSettingsFromFlags(model, v);
     for (const message of samplingNotes(model, v, settings)) rep.event({ type: 'log', level: 'warn', message });
@@ -155,7 +165,12 @@ export async function cmdSample(argv: string[], signal: AbortSignal): Promise<vo
         seconds: (performance.now() - t0) / 1000,
         schedule: Float64Array.from(meanSchedule(ep.levels)),
       };
-      policyInfo = { source: v.policy, kind: 'scheduler', intervention: 'schedule', ...schedulerRun!.config };
+      policyInfo = {
+        source: v.policy,
+        kind: schedulerFile ? 'scheduler-onnx' : 'scheduler',
+        intervention: 'schedule',
+        ...scheduler.config,
+      };
     } else if (policy) {
       const tau = temperature ?? policy.spec.temperature;
       const ro = await policy.sample(n, seed, { temperature: tau, batch, classes, signal, onProgress });

@@ -20,11 +20,13 @@ import { existsSync, readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { writeFilesAtomic } from '../io/atomic';
-import { GraphBuilder } from '../onnx/graph';
+import { GraphBuilder, readMetadata } from '../onnx/graph';
+import type { Model } from '../models/model';
+import { DEFAULT_SCHEDULER_CONFIG, parseSchedulerConfig } from '../../../shared/scheduler-config';
 import { ExportError, mergeEncoder, sha256File } from '../learner/export';
 import { Stream } from '../samplers/random';
 import { VERSION } from '../../../shared/version';
-import { maxDecisions, stdAt, type SchedulerPolicy } from './rl-scheduler';
+import { maxDecisions, SchedulerPolicy, stdAt } from './rl-scheduler';
 import { readSchedulerRun } from './run-file';
 
 export const SCHEDULER_FORMAT = 'sampler-studio-scheduler';
@@ -191,3 +193,59 @@ export async function exportScheduler(
 }
 
 const sha256Bytes = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
+
+/** Whether an ONNX file is an exported scheduler (its metadata "format"). */
+export function isSchedulerFile(path: string): boolean {
+  if (!/\.onnx$/i.test(path) || !existsSync(path)) return false;
+  try {
+    return readMetadata(new Uint8Array(readFileSync(path)))['format'] === SCHEDULER_FORMAT;
+  } catch {
+    return false;
+  }
+}
+
+/** The model an exported scheduler was made for (its metadata), as a bundled id or the name to look up. */
+export function schedulerFileModel(path: string): string {
+  return readMetadata(new Uint8Array(readFileSync(path)))['model']!;
+}
+
+/**
+ * An exported scheduler as a policy that samples: the file's `mean` through ONNX Runtime in the
+ * rollout's place for the MLP (rl-scheduler.ts `external`); its settings from the file's metadata.
+ */
+export async function openSchedulerFile(model: Model, path: string): Promise<SchedulerPolicy> {
+  const meta = readMetadata(new Uint8Array(readFileSync(path)));
+  if (meta['format'] !== SCHEDULER_FORMAT) throw new ExportError(`${path}: is not an exported RL step scheduler`);
+  if (meta['model'] !== model.name)
+    throw new ExportError(`${path} was exported for "${meta['model']}", not for "${model.name}"`);
+  const config = parseSchedulerConfig(
+    {
+      ...DEFAULT_SCHEDULER_CONFIG,
+      sampler: meta['sampler'],
+      nfeBudget: Number(meta['nfe_budget']),
+      // The file computes its own state (this policy's encoder is never called); named as it was trained.
+      state: /pooled|c_in/.test(meta['state'] ?? '') ? 'pooled' : 'encoder',
+    },
+    (k) => `${path}: metadata ${k}`,
+  );
+  const { initTf } = await import('../learner/backend');
+  await initTf();
+  const p = await SchedulerPolicy.create(model, config);
+  const session = await ort.InferenceSession.create(path, { executionProviders: ['cpu'], logSeverityLevel: 3 });
+  p.external = async (x, t, k, spent) => {
+    const n = t.length;
+    const res = await session.run({
+      x: new ort.Tensor('float32', x, [n, ...model.shape]),
+      sigma: new ort.Tensor('float32', Float32Array.from(t), [n]),
+      decisions: new ort.Tensor('int64', BigInt64Array.from(k, BigInt), [n]),
+      nfe_spent: new ort.Tensor('int64', BigInt64Array.from(spent, BigInt), [n]),
+    });
+    return res['mean']!.data as Float32Array;
+  };
+  const dispose = p.dispose.bind(p);
+  p.dispose = async () => {
+    await session.release();
+    await dispose();
+  };
+  return p;
+}

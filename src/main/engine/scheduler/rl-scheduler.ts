@@ -158,6 +158,9 @@ export class SchedulerPolicy {
   readonly settings: ResolvedSettings;
   private readonly step: StepFn;
   readonly kMax: number;
+  /** μ from elsewhere (an exported file's session: export.ts openSchedulerFile) in place of the MLP; such a policy cannot record. */
+  external: ((x: Float32Array, t: Float64Array, k: Int32Array, spent: Int32Array) => Promise<Float32Array>) | null =
+    null;
 
   private constructor(
     readonly model: Model,
@@ -264,13 +267,19 @@ export class SchedulerPolicy {
           const idx = deciding.map((r) => active[r]!);
           const xs = new Float32Array(idx.length * dim);
           idx.forEach((j, q) => xs.set(x.subarray(j * dim, (j + 1) * dim), q * dim));
-          const inputs = await this.inputsFor(
-            xs,
-            Float64Array.from(idx, (j) => t[j]!),
-            Int32Array.from(idx, (j) => decided[j]!),
-            Int32Array.from(idx, (j) => spent[j]!),
-          );
-          const mlp = this.policy.predict(inputs, idx.length);
+          const tk = Float64Array.from(idx, (j) => t[j]!);
+          const kk = Int32Array.from(idx, (j) => decided[j]!);
+          const sk = Int32Array.from(idx, (j) => spent[j]!);
+          if (this.external && a.record)
+            throw new Error('a policy read from a file samples; it cannot record training episodes');
+          // MLP_θ(s) (μ = baseline + it), or an exported file's μ less its baseline.
+          const inputs = this.external ? null : await this.inputsFor(xs, tk, kk, sk);
+          const mlp = inputs
+            ? this.policy.predict(inputs, idx.length)
+            : Float32Array.from(
+                await this.external!(xs, tk, kk, sk),
+                (v, q) => v - baseLogit(this.decisionsLeft(sk[q]!)),
+              );
           const eps = new Float32Array(idx.length);
           if (a.std !== null)
             draws.normal(
@@ -290,7 +299,7 @@ export class SchedulerPolicy {
             if (!(next < t[j]!)) next = sigmaMin;
             tNext[r] = next;
             decided[j]!++;
-            if (a.record) {
+            if (a.record && inputs) {
               out.inputs.push(inputs.slice(q * this.inputDim, (q + 1) * this.inputDim));
               out.base.push(base);
               out.u.push(u);
