@@ -373,3 +373,23 @@ test('the occupancy reward: a terminal discriminator on features, its ratio thro
     await reward.dispose();
   }
 });
+
+test('the exported pooled state: ONNX AveragePool (ceil_mode, padding not counted) averages partial blocks as pooledEncoder does', async () => {
+  const { GraphBuilder } = await import('../src/main/engine/onnx/graph');
+  // 1×30×30 → k = 4, 8×8 blocks, the last row and column of blocks 2 wide.
+  const e = pooledEncoder([1, 30, 30], 0.5);
+  assert.equal(e.pool, 4);
+  const g = new GraphBuilder('pool-check');
+  const x = g.input('x', 'float32', ['N', 1, 30, 30]);
+  const p = g.op('AveragePool', [x], { kernel_shape: [4, 4], strides: [4, 4], ceil_mode: 1, count_include_pad: 0 });
+  g.output(g.op('Flatten', [p], { axis: 1 }), 'y', 'float32', ['N', 64]);
+  const session = await ort.InferenceSession.create(g.toBytes());
+  const rng = new Stream(2, 0);
+  const xs = Float32Array.from({ length: 2 * 900 }, () => rng.normal());
+  const y = (await session.run({ x: new ort.Tensor('float32', xs, [2, 1, 30, 30]) }))['y']!.data as Float32Array;
+  await session.release();
+  const c = 1 / Math.sqrt(1 + 0.25); // σ = 1
+  const f = await e.encode(xs, Float32Array.from([1, 1]), 2);
+  for (let i = 0; i < f.length; i++)
+    assert.ok(Math.abs(f[i]! - c * y[i]!) < 1e-5, `value ${i}: ${f[i]} vs ${c * y[i]!}`);
+});
