@@ -103,7 +103,8 @@ export function parseSchedulerConfig(v: unknown, name: (key: string) => string =
   // the occupancy reward, its two settings (unused by their rewards) read as their defaults.
   if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
     if (!('state' in v)) v = { ...v, state: 'encoder' };
-    v = { divergence: 'kl', discriminatorSteps: 50, ...(v as object) };
+    const { divergence, discriminatorSteps } = SCHEDULER_FIELDS;
+    v = { divergence: divergence.default, discriminatorSteps: discriminatorSteps.default, ...(v as object) };
   }
   const r = SchedulerConfigSchema.safeParse(v);
   if (!r.success)

@@ -25,6 +25,7 @@ import type { Model } from '../models/model';
 import { DEFAULT_SCHEDULER_CONFIG, parseSchedulerConfig } from '../../../shared/scheduler-config';
 import { ExportError, mergeEncoder, sha256File } from '../learner/export';
 import { Stream } from '../samplers/random';
+import { fullStepCost } from '../samplers/cost';
 import { VERSION } from '../../../shared/version';
 import { maxDecisions, SchedulerPolicy, stdAt } from './rl-scheduler';
 import { readSchedulerRun } from './run-file';
@@ -76,7 +77,7 @@ export function schedulerGraph(p: SchedulerPolicy, std: number): GraphBuilder {
   }
   const mlp = g.op('Squeeze', [h, g.ints([1])]);
   // Baseline: −ln max(1, K_left), K_left = ⌊(B − spent − 1)/c⌋.
-  const cost = c.sampler === 'euler' ? 1 : 2;
+  const cost = fullStepCost(c.sampler);
   const kLeft = g.op('Floor', [g.op('Div', [g.op('Sub', [g.const(c.nfeBudget - 1), spent]), g.const(cost)])]);
   const base = g.op('Neg', [g.op('Log', [g.op('Max', [kLeft, g.const(1)])])]);
   const mean = g.op('Add', [base, mlp]);
@@ -136,7 +137,7 @@ export async function exportScheduler(
     model_sha256: sha256File(p.model.onnxPath),
     run_id: basename(resolve(runDir)),
     iteration: String(iteration),
-    episode: `start at sigma_max with x = sigma_max * z; while the level t > sigma_min and nfe_spent + ${c.sampler === 'euler' ? 1 : 2} + 1 <= nfe_budget: step (${c.sampler}) from t to sigma_next (deterministic) or to exp(ln t - sigmoid(u) (ln t - ln sigma_min)), u ~ N(mean, std^2); then one ${c.sampler} step to 0`,
+    episode: `start at sigma_max with x = sigma_max * z; while the level t > sigma_min and nfe_spent + ${fullStepCost(c.sampler)} + 1 <= nfe_budget: step (${c.sampler}) from t to sigma_next (deterministic) or to exp(ln t - sigmoid(u) (ln t - ln sigma_min)), u ~ N(mean, std^2); then one ${c.sampler} step to 0`,
   };
   const g = schedulerGraph(p, std);
   const bytes = g.toBytes({
@@ -154,7 +155,7 @@ export async function exportScheduler(
     Math.exp(Math.log(sigmaMin) + rng.uniform() * Math.log(sigmaMax / sigmaMin)),
   );
   const k = Int32Array.from({ length: n }, () => Math.floor(rng.uniform() * Math.max(1, maxDecisions(c))));
-  const spent = Int32Array.from(k, (v) => v * (c.sampler === 'euler' ? 1 : 2));
+  const spent = Int32Array.from(k, (v) => v * fullStepCost(c.sampler));
   const x = Float32Array.from({ length: n * dim }, (_, i) => t[Math.floor(i / dim)]! * rng.normal());
   const want = await p.means(x, t, k, spent);
   const session = await ort.InferenceSession.create(bytes, { executionProviders: ['cpu'], logSeverityLevel: 3 });

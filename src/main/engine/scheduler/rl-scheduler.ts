@@ -36,6 +36,7 @@ import type { Model } from '../models/model';
 import { encoderForModel, pooledEncoder, type StateEncoder } from '../learner/encoder';
 import { Mlp } from '../learner/heads';
 import { checkCancelled } from '../cancel';
+import { fullStepCost } from '../samplers/cost';
 import { makeStep, resolveSettings, scheduleFor, type ResolvedSettings } from '../samplers/generate';
 import type { StepFn, StepInput } from '../samplers/loop';
 import { deriveSeed, StackedRandom, Stream } from '../samplers/random';
@@ -59,13 +60,9 @@ export function baseLogit(kLeft: number): number {
   return Math.log(d / (1 - d));
 }
 
-/** Evaluations of one step: Euler 1; Heun 2, or 1 for the step to σ = 0 (no correction there). */
-const stepCost = (c: Pick<SchedulerConfig, 'sampler'>, toZero: boolean): number =>
-  c.sampler === 'euler' || toZero ? 1 : 2;
-
 /** The most decisions an episode can take: each costs a step, and the last step to 0 costs 1. */
 export function maxDecisions(c: Pick<SchedulerConfig, 'sampler' | 'nfeBudget'>): number {
-  return Math.floor((c.nfeBudget - 1) / stepCost(c, false));
+  return Math.floor((c.nfeBudget - 1) / fullStepCost(c.sampler));
 }
 
 /** Pearson correlation of two vectors (paper, Eq. 2: each centred by its own mean over the features). */
@@ -206,7 +203,7 @@ export class SchedulerPolicy {
 
   /** K_left: the decisions still affordable with `spent` evaluations spent (each a step, then the last step to 0). */
   decisionsLeft(spent: number): number {
-    return Math.floor((this.config.nfeBudget - spent - 1) / stepCost(this.config, false));
+    return Math.floor((this.config.nfeBudget - spent - 1) / fullStepCost(this.config.sampler));
   }
 
   /** μ_θ(s) for m states: x [m, dim] at levels t after k decisions with `spent` evaluations (the exported file computes the same). */
@@ -259,7 +256,7 @@ export class SchedulerPolicy {
         // Which rows decide: those above σ_min with room for a step and the last step to 0.
         const deciding: number[] = [];
         active.forEach((j, r) => {
-          const room = c.nfeBudget - spent[j]! - stepCost(c, false) - 1 >= 0;
+          const room = c.nfeBudget - spent[j]! - fullStepCost(c.sampler) - 1 >= 0;
           if (t[j]! > sigmaMin * (1 + 1e-9) && room) deciding.push(r);
           else tNext[r] = 0;
         });
@@ -434,6 +431,9 @@ export class RewardModel {
     readonly model: Model,
     /** Σ of the data features' variances (the 'nearest' reward's scale). */
     readonly scale: number,
+    /** Each data feature's mean and std (1 where it is constant): the discriminator's standardisation. */
+    private readonly mean: Float32Array,
+    private readonly std: Float32Array,
   ) {}
 
   /** The terminal discriminator of the occupancy reward, and the data features' mean and std it standardises by. */
@@ -449,13 +449,19 @@ export class RewardModel {
         `${model.name}'s features have ${d} dimension${d > 1 ? 's' : ''}: the Pearson correlation of two centred ${d}-vectors is always ±1 (no reward signal); use reward nearest`,
       );
     }
-    let scale = 0;
+    // One pass over the data's features: each one's mean and variance (the discriminator standardises
+    // by them; their sum is the 'nearest' reward's scale).
+    const mean = new Float32Array(d);
+    const variance = new Float64Array(d);
     for (let k = 0; k < d; k++) {
       let [s, s2] = [0, 0];
       for (let i = 0; i < n; i++) [s, s2] = [s + f[i * d + k]!, s2 + f[i * d + k]! ** 2];
-      scale += s2 / n - (s / n) ** 2;
+      mean[k] = s / n;
+      variance[k] = s2 / n - (s / n) ** 2;
     }
-    return new RewardModel(extractor, reference, model, scale > 0 ? scale : 1);
+    const scale = variance.reduce((a, v) => a + v, 0);
+    const std = Float32Array.from(variance, (v) => Math.sqrt(Math.max(v, 0)) || 1);
+    return new RewardModel(extractor, reference, model, scale > 0 ? scale : 1, mean, std);
   }
 
   /** Rewards of the episodes' final samples against `m` real samples drawn with `rng`. */
@@ -505,17 +511,8 @@ export class RewardModel {
   }
 
   private newDiscriminator(c: SchedulerConfig): NonNullable<RewardModel['disc']> {
-    const { features: f, n, dim: d } = this.reference.features;
-    const mean = new Float32Array(d);
-    const std = new Float32Array(d);
-    for (let k = 0; k < d; k++) {
-      let [s, s2] = [0, 0];
-      for (let i = 0; i < n; i++) [s, s2] = [s + f[i * d + k]!, s2 + f[i * d + k]! ** 2];
-      mean[k] = s / n;
-      std[k] = Math.sqrt(Math.max(s2 / n - (s / n) ** 2, 0)) || 1;
-    }
-    const net = new Mlp(d, c.hidden, 2, 1, c.seed + 1, { outScale: 1, xavierOut: true });
-    return { net, opt: tf.train.adam(1e-3), mean, std };
+    const net = new Mlp(this.reference.features.dim, c.hidden, 2, 1, c.seed + 1, { outScale: 1, xavierOut: true });
+    return { net, opt: tf.train.adam(1e-3), mean: this.mean, std: this.std };
   }
 
   /** FID (and precision, recall) of samples against the model's data (step 5). */

@@ -42,7 +42,7 @@ import type { StepFn, StepInput } from '../samplers/loop';
 import { StackedRandom } from '../samplers/random';
 import { namedSchedule } from '../samplers/schedule';
 import { settingsNfe } from '../samplers/cost';
-import { SCHEDULES, type SamplerSettings, type ScheduleName } from '../../../shared/sampler-settings';
+import { SAMPLER_FIELDS, SCHEDULES, type SamplerSettings, type ScheduleName } from '../../../shared/sampler-settings';
 import { GRID_COMPARISON_N, type OptimizeSampler } from '../../../shared/schedule-search';
 
 export { DEFAULT_OPTIMIZE, OPTIMIZE_SAMPLERS, type OptimizeSampler } from '../../../shared/schedule-search';
@@ -235,7 +235,7 @@ export async function optimizeSchedule(model: Model, o: OptimizeOptions): Promis
     const levels = Array.from(
       namedSchedule(
         name,
-        { steps: N, sigmaMin: settings.sigmaMin, sigmaMax: settings.sigmaMax, rho: 7 },
+        { steps: N, sigmaMin: settings.sigmaMin, sigmaMax: settings.sigmaMax, rho: SAMPLER_FIELDS.rho.default },
         round,
         model.vp ?? null,
       ),
@@ -255,7 +255,7 @@ export async function optimizeSchedule(model: Model, o: OptimizeOptions): Promis
         steps: N,
         sigmas: levels,
         schedule: 'edm',
-        rho: 7,
+        rho: SAMPLER_FIELDS.rho.default,
         sigmaMin: null,
         sigmaMax: null,
       });
