@@ -749,6 +749,126 @@ test('web mode: the Runs screen lists the run, opens its curves, resumes it and 
   assert.deepEqual(pageErrors, []);
 });
 
+test('web mode: the RL step scheduler (issue 16) by clicks: tune its budget, watch σ by step, compare every schedule, export it with its schedule', async () => {
+  await page.getByRole('button', { name: 'Model', exact: true }).click();
+  await page.getByRole('button', { name: 'Open gmm-ring8', exact: true }).click();
+  await page.getByRole('button', { name: /Tune a sampler for gmm-ring8/ }).click();
+  await page.getByRole('heading', { name: 'Tune' }).waitFor({ timeout: 30_000 });
+  await page.getByText('schedule (RL step scheduler)').click();
+  await page.getByTestId('scheduler-form').waitFor();
+  const choose = async (label: string, option: RegExp): Promise<void> => {
+    await page
+      .getByRole('textbox', { name: label })
+      .or(page.getByRole('combobox', { name: label }))
+      .first()
+      .click();
+    await page.getByRole('option', { name: option }).click();
+  };
+  await page.getByLabel('NFE budget').fill('6');
+  await page.getByLabel('Training iterations').fill('4');
+  const run = join(tmp, 'runs', 'sched-ring');
+  await page.getByLabel('Run directory').fill(run);
+  await page.getByRole('button', { name: /Advanced \(\d+ settings\)/ }).click();
+  await page.getByLabel('Episodes per iteration').fill('64');
+  await page.getByLabel('Evaluate every (iterations)').fill('2');
+  await page.getByLabel('Samples per evaluation').fill('500');
+  // The cost of these settings, before anything runs: at most the budget per episode.
+  assert.match(
+    await page.getByTestId('tune-estimate').innerText(),
+    /^Cost: at most 7536 denoiser passes \(1536 in training episodes, 6000 in evaluations\)/,
+  );
+  // Cross-field checks in the engine's words: Heun needs a budget of 3 at least.
+  await page.getByLabel('NFE budget').fill('2');
+  await choose('Solver', /^heun$/);
+  assert.match(await page.getByTestId('config-error').innerText(), /NFE budget must be ≥ 3 for heun/);
+  assert.ok(await page.getByRole('button', { name: 'Start training' }).isDisabled());
+  await choose('Solver', /^euler$/);
+  await page.getByLabel('NFE budget').fill('6');
+  // The paper's Pearson reward, on the model's features; the occupancy reward's divergence shows only with it.
+  assert.equal(await page.getByLabel('Divergence (occupancy reward)').count(), 0);
+  await choose('Reward', /^occupancy$/);
+  await page.getByLabel('Divergence (occupancy reward)').first().waitFor();
+  await choose('Reward', /^pearson$/);
+  await page.screenshot({ path: join(SHOTS, 'tune-schedule.png'), fullPage: true });
+  await page.getByRole('button', { name: 'Start training' }).click();
+  await page.getByRole('heading', { name: 'Train' }).waitFor({ timeout: 30_000 });
+  // Train: the scheduler's own charts, and σ against step with its spread over samples once it evaluates.
+  await page
+    .locator('[data-testid="train-progress"][data-state="finished"]')
+    .filter({ hasText: 'iteration 4 / 4' })
+    .waitFor({ timeout: 180_000 });
+  await page.getByTestId('levels').waitFor({ timeout: 30_000 });
+  assert.match(await page.getByTestId('levels').innerText(), /σ by step — iteration 4 \(500 samples/);
+  assert.ok(Number(await page.getByTestId('chart-levels').getAttribute('data-points')) >= 2);
+  assert.equal(await page.getByTestId('chart-charts/reward_mean').getAttribute('data-points'), '4');
+  assert.equal(await page.getByTestId('chart-eval/fid').getAttribute('data-points'), '2');
+  const schedule = JSON.parse(readFileSync(join(run, 'schedule.json'), 'utf8')) as number[];
+  assert.match(
+    await page.getByTestId('levels-schedule').innerText(),
+    new RegExp(`\\[${String(Number(schedule[0]!.toPrecision(3))).replace('.', '\\.')}, `),
+  );
+  await page.screenshot({ path: join(SHOTS, 'train-schedule.png'), fullPage: true });
+  // Runs lists it as what it is.
+  await page.getByRole('button', { name: 'Runs', exact: true }).click();
+  await page.getByLabel('Runs folder').fill(join(tmp, 'runs'));
+  await page.getByRole('button', { name: 'Refresh' }).click();
+  await page.getByTestId('runs-table').filter({ hasText: 'sched-ring' }).waitFor({ timeout: 30_000 });
+  assert.match(
+    await page.getByTestId('runs-table').innerText(),
+    /sched-ring\s+gmm-ring8\s+schedule · pearson · pooled/,
+  );
+  await page.getByRole('button', { name: 'Open sched-ring' }).click();
+  await page.getByTestId('levels').waitFor({ timeout: 30_000 });
+  // Compare: the policy, its mean schedule, the five presets at its budget and a schedule file, each σ list drawn beside its FID.
+  const file = join(tmp, 'my-schedule.json');
+  writeFileSync(file, '[80, 10, 2, 0.5, 0.1, 0.002, 0]\n');
+  await page.getByRole('button', { name: 'Compare', exact: true }).click();
+  await page.getByLabel('Samples per row').fill('500');
+  await page.getByLabel('Schedule files (optional)').fill(file);
+  assert.equal(await page.getByRole('slider', { name: 'policy temperature' }).count(), 0);
+  await page.getByRole('button', { name: 'Evaluate', exact: true }).click();
+  const table = page.getByTestId('compare-table');
+  await table.waitFor({ timeout: 180_000 });
+  const rows = await table.locator('tbody tr').allInnerTexts();
+  assert.equal(rows.length, 8, rows.join('\n'));
+  assert.match(rows[0]!, /^RL scheduler \(euler, NFE budget 6, pearson\)\s+[1-6]\.\d\d/);
+  assert.match(rows[1]!, /^recipe \(its mean schedule\)/);
+  for (const [i, name] of ['edm \\(ρ = 7\\)', 'uniform', 'log-linear', 'cosine', 'kl-optimal'].entries())
+    assert.match(rows[2 + i]!, new RegExp(`^${name}, 6 steps\\s+6\\.00\\s+6\\.00`));
+  assert.match(rows[7]!, /my-schedule\.json\s+6\.00/);
+  const sparks = table.getByTestId('sigma-spark');
+  assert.equal(await sparks.count(), 8);
+  assert.equal(await sparks.nth(7).getAttribute('data-steps'), '6');
+  assert.match((await sparks.nth(7).getAttribute('aria-label'))!, /^σ: 80, 10, 2, 0\.5, 0\.1, 0\.002, 0 \(6 steps\)$/);
+  await page.screenshot({ path: join(SHOTS, 'compare-schedule.png'), fullPage: true });
+  // Export: the ONNX scheduler, its sidecar and its mean schedule beside it, all three downloadable.
+  await page.getByRole('button', { name: 'Export', exact: true }).click();
+  const out = join(run, 'policy.onnx');
+  assert.equal(await page.getByLabel('Export to').inputValue(), out);
+  await page.getByRole('button', { name: 'Export ONNX' }).click();
+  const result = page.getByTestId('export-result');
+  await result.waitFor({ timeout: 60_000 });
+  const text = await result.innerText();
+  assert.match(text, /max \|Δmean\| [0-9.e+-]+ \(≤ 0\.0001\)/);
+  assert.match(text, /input\s+decisions\s+int64 \[N\]/);
+  assert.match(text, /output\s+sigma_next\s+float32 \[N\]/);
+  const scheduleOut = join(run, 'policy.schedule.json');
+  assert.equal(readFileSync(scheduleOut, 'utf8'), readFileSync(join(run, 'schedule.json'), 'utf8'));
+  assert.match(await page.getByTestId('export-schedule').innerText(), /policy\.schedule\.json/);
+  const names: string[] = [];
+  const three = new Promise<void>((done) =>
+    page.on('download', (d) => {
+      names.push(d.suggestedFilename());
+      if (names.length === 3) done();
+    }),
+  );
+  await page.getByTestId('export-download').click();
+  await three;
+  assert.deepEqual(names.sort(), ['policy.json', 'policy.onnx', 'policy.schedule.json']);
+  await page.screenshot({ path: join(SHOTS, 'export-schedule.png'), fullPage: true });
+  assert.deepEqual(pageErrors, []);
+});
+
 test('web mode: a run that fails says why, in red on Train and in a notice', async () => {
   // A copy of the run with an unreadable checkpoint: resuming it fails before its first iteration.
   const { cpSync } = await import('node:fs');

@@ -116,6 +116,16 @@ function junk(n: number): unknown[] {
         {
           kind: 'request',
           id: i + 1000,
+          method: 'scheduler.start',
+          params: {
+            model: pick(['no-such-model', scalar()]),
+            runDir: join(tmp, `never-s-${i}`),
+            config: { [pick(['foo', 'nfeBudget', 'sampler', 'reward', 'stdEnd'])]: scalar() },
+          },
+        },
+        {
+          kind: 'request',
+          id: i + 1000,
           method: 'train.resume',
           params: { run: pick([join(tmp, 'nothing'), scalar()]), iterations: scalar() },
         },
@@ -181,6 +191,24 @@ test('hundreds of malformed messages: one error reply each, and the engine keeps
   assert.ok(est.passesPerSecond > 0 && Math.abs(est.denoiserSeconds - est.totalPasses / est.passesPerSecond) < 1e-9);
   const badEstimate = await req('train.estimate', { model: 'gmm-ring8', config: { trajectories: 1 } });
   assert.ok(!badEstimate.ok && /trajectories/.test(badEstimate.error.message));
+  // The step scheduler's settings: checked over their defaults, across fields too, before anything starts.
+  const badBudget = await req('scheduler.start', {
+    model: 'gmm-ring8',
+    runDir: join(tmp, 's0'),
+    config: { sampler: 'heun', nfeBudget: 2 },
+  });
+  assert.ok(
+    !badBudget.ok &&
+      badBudget.error.code === 'bad-params' &&
+      /nfeBudget must be ≥ 3 for heun/.test(badBudget.error.message),
+  );
+  const unknownSetting = await req('scheduler.start', {
+    model: 'gmm-ring8',
+    runDir: join(tmp, 's0'),
+    config: { rho: 7 },
+  });
+  assert.ok(!unknownSetting.ok && /rho/.test(unknownSetting.error.message), JSON.stringify(unknownSetting));
+  assert.ok(!existsSync(join(tmp, 's0')), 'a refused start writes nothing');
 });
 
 test('models: the bundled list, a good model opened with its facts, a broken one with what to fix', async () => {

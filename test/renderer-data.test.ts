@@ -130,8 +130,10 @@ test('tick labels have the decimals their spacing needs', () => {
 test("a run's view: its state comes from run events; a resumed run's metrics replace the iterations it redoes", () => {
   const run = '/runs/a';
   let v: RunView = {
+    kind: 'learner',
     metrics: [],
     profile: null,
+    levels: null,
     samples: [],
     evaluations: [],
     journal: [],
@@ -166,6 +168,18 @@ test("a run's view: its state comes from run events; a resumed run's metrics rep
     v.journal.map((e) => (e.type === 'run' ? e.state : 'log')),
     ['log', 'paused', 'started', 'failed'],
   );
+  // A step scheduler's σ by step: the latest levels event is the view's.
+  const levels = (iteration: number) => ({
+    type: 'levels' as const,
+    run,
+    iteration,
+    n: 4,
+    steps: [{ step: 0, rows: 4, mean: 80, p10: 80, p90: 80 }],
+    schedule: [80, 0],
+  });
+  v = applyRunEvents(v, [levels(2), levels(3)]);
+  assert.equal(v.levels?.iteration, 3);
+  assert.equal(v.metrics.length, 3); // levels are not metrics lines
 });
 
 test('a log range ends on one significant digit, where the log ticks start', () => {
@@ -188,6 +202,7 @@ test('the Runs table sorts by any column, ties by name, either way', async () =>
   type Summary = import('../src/shared/protocol').RunSummary;
   const run = (dir: string, o: Partial<Summary>): Summary => ({
     dir,
+    kind: 'learner',
     model: 'm',
     intervention: 'cfg',
     divergence: 'kl',

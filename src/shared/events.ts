@@ -80,6 +80,18 @@ export const SamplesEventSchema = z.object({
   pngBase64: z.string(),
 });
 
+/** The RL step scheduler's levels at an evaluation (engine/scheduler/train.ts, RUN/levels.json): σ by step. */
+export const SchedulerLevelsSchema = z.object({
+  iteration: Num,
+  /** Samples of the evaluation. */
+  n: Num,
+  /** Per step index k: the rows (samples) that reach it, and their σ_k: mean, 10% and 90%. */
+  steps: z.array(z.object({ step: Num, rows: Num, mean: Num, p10: Num, p90: Num })),
+  /** The learned mean schedule (RUN/schedule.json): a σ list ending in 0. */
+  schedule: NumArray,
+});
+export const LevelsEventSchema = SchedulerLevelsSchema.extend({ type: z.literal('levels'), run: z.string() });
+
 export const RUN_STATES = ['started', 'paused', 'finished', 'stopped', 'failed'] as const;
 /** started: training began (or resumed); paused: stopped with its checkpoint to continue to the same
  * target; finished: reached its iterations; stopped: ended early on request; failed: an error ended it. */
@@ -102,6 +114,7 @@ export const EngineEventSchema = z.discriminatedUnion('type', [
   MetricsEventSchema,
   ProfileEventSchema,
   SamplesEventSchema,
+  LevelsEventSchema,
   RunEventSchema,
 ]);
 
@@ -110,6 +123,7 @@ export type LogEvent = z.infer<typeof LogEventSchema>;
 export type MetricsEvent = z.infer<typeof MetricsEventSchema>;
 export type ProfileEvent = z.infer<typeof ProfileEventSchema>;
 export type SamplesEvent = z.infer<typeof SamplesEventSchema>;
+export type LevelsEvent = z.infer<typeof LevelsEventSchema>;
 export type RunEvent = z.infer<typeof RunEventSchema>;
 export type EngineEvent = z.infer<typeof EngineEventSchema>;
 

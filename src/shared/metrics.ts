@@ -345,6 +345,103 @@ export const RUN_METRICS: readonly MetricInfo[] = [
   },
 ];
 
+/**
+ * What an RL step scheduler run writes (engine/scheduler/train.ts), Train's charts for it in order.
+ * Its evaluations are eval/… at every evalEvery iterations and the last, all on evalSamples samples
+ * with one seed: one curve, where a learner run has periodic and final ones.
+ */
+export const SCHEDULER_METRICS: readonly MetricInfo[] = [
+  {
+    key: 'charts/reward_mean',
+    label: 'Terminal reward (mean ± std)',
+    better: 'higher',
+    digits: 4,
+    chart: 'train',
+    band: 'charts/reward_std',
+    help: "mean terminal reward of the iteration's episodes (Pearson: the largest correlation with a fresh batch of real samples' features; occupancy: −ψ(r))",
+  },
+  {
+    key: 'charts/reward_std',
+    label: 'Terminal reward std',
+    better: null,
+    digits: 4,
+    chart: 'none',
+    help: "standard deviation of the episodes' terminal rewards",
+  },
+  {
+    key: 'eval/fid',
+    label: 'FID (evaluations)',
+    better: 'lower',
+    digits: 4,
+    chart: 'train',
+    log: true,
+    cadence: 'evaluation',
+    help: 'FID of the deterministic policy every evalEvery iterations and at the end, on evalSamples samples (one seed)',
+  },
+  {
+    key: 'eval/nfe',
+    label: 'NFE (evaluations)',
+    better: 'lower',
+    digits: 2,
+    chart: 'train',
+    cadence: 'evaluation',
+    help: 'denoiser evaluations per sample of the deterministic policy (at most the NFE budget)',
+  },
+  {
+    key: 'charts/nfe',
+    label: 'NFE per episode',
+    better: 'lower',
+    digits: 2,
+    chart: 'train',
+    help: "denoiser evaluations per episode of the stochastic policy (its budget's last step to σ = 0 included)",
+  },
+  {
+    key: 'charts/decisions',
+    label: 'Steps decided',
+    better: null,
+    digits: 2,
+    chart: 'train',
+    help: 'decisions (steps before the last one to σ = 0) per episode',
+  },
+  {
+    key: 'charts/std',
+    label: 'Policy std',
+    better: null,
+    digits: 4,
+    chart: 'train',
+    log: true,
+    help: "the Gaussian's fixed std in the pre-squash logit of Δ, decaying exponentially over training",
+  },
+  {
+    key: 'charts/approx_kl',
+    label: 'Approx. KL',
+    better: null,
+    digits: 5,
+    chart: 'train',
+    log: true,
+    help: 'KL between the policy before and after the PPO update',
+  },
+  {
+    key: 'charts/clipfrac',
+    label: 'Clip fraction',
+    better: null,
+    digits: 4,
+    chart: 'train',
+    help: 'share of transitions whose ratio was clipped',
+  },
+  {
+    key: 'time/reward_s',
+    label: 'Reward time (s)',
+    better: 'lower',
+    digits: 2,
+    chart: 'none',
+    help: 'seconds computing the terminal rewards (features, and the discriminator for occupancy)',
+  },
+];
+
+/** The Train screen's charts of a step scheduler run, in order. */
+export const SCHEDULER_CHARTS: readonly MetricInfo[] = SCHEDULER_METRICS.filter((m) => m.chart === 'train');
+
 /** The metric a run or a table row is summed up by (Runs' last-evaluation column, the default comparison). */
 export const HEADLINE_METRIC: EvalMetricKey = 'fid';
 
@@ -353,7 +450,10 @@ export function evalRunKey(key: string): string {
   return `eval/${key}`;
 }
 
-const BY_KEY = new Map<string, MetricInfo>([...EVAL_METRICS, ...RUN_METRICS].map((m) => [m.key, m]));
+// A scheduler metric with a learner one's key (eval/fid, charts/nfe) is that one in tables; its own entry labels its chart.
+const BY_KEY = new Map<string, MetricInfo>(
+  [...SCHEDULER_METRICS, ...EVAL_METRICS, ...RUN_METRICS].map((m) => [m.key, m]),
+);
 
 /** The catalogue entry of a metric key (summary or run namespace); unknown keys get a neutral entry. */
 export function metricInfo(key: string): MetricInfo {
@@ -378,7 +478,7 @@ export function formatMetric(key: string, v: number | undefined): string {
 
 /** Metrics shown only as another's ± band (e.g. `kid_std` beside `kid`), never on their own. */
 export const BAND_METRICS: ReadonlySet<string> = new Set(
-  [...EVAL_METRICS, ...RUN_METRICS].flatMap((m: MetricInfo) => (m.band ? [m.band] : [])),
+  [...EVAL_METRICS, ...RUN_METRICS, ...SCHEDULER_METRICS].flatMap((m: MetricInfo) => (m.band ? [m.band] : [])),
 );
 
 /** The Train screen's charts, in order. */

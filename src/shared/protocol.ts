@@ -14,9 +14,10 @@
 // reaches the engine's handlers; the engine keeps serving.
 
 import { z } from 'zod';
-import { EngineEventSchema, Num, RUN_STATES, type EngineEvent } from './events';
+import { EngineEventSchema, Num, RUN_STATES, SchedulerLevelsSchema, type EngineEvent } from './events';
 import { LEARNER_FIELDS, learnerConfigFrom } from './learner-config';
 import { SAMPLERS, SCHEDULES } from './sampler-settings';
+import { DEFAULT_SCHEDULER_CONFIG, parseSchedulerConfig } from './scheduler-config';
 import { describeField, fieldError, type NumberField } from './schema';
 
 export const PROTOCOL_VERSION = 1;
@@ -38,6 +39,17 @@ const learnerSettings = z
   .superRefine((v, ctx) => {
     try {
       learnerConfigFrom(v);
+    } catch (e) {
+      ctx.addIssue({ code: 'custom', message: (e as Error).message });
+    }
+  });
+
+/** RL step scheduler settings from the UI, over the defaults: known fields only, each within its bounds (shared/scheduler-config.ts). */
+const schedulerSettings = z
+  .record(z.string(), z.unknown(), { error: 'must be an object of scheduler settings' })
+  .superRefine((v, ctx) => {
+    try {
+      parseSchedulerConfig({ ...DEFAULT_SCHEDULER_CONFIG, ...v });
     } catch (e) {
       ctx.addIssue({ code: 'custom', message: (e as Error).message });
     }
@@ -113,6 +125,8 @@ export const ModelReportSchema = z.object({
 /** A run directory as the Runs screen lists it. */
 export const RunSummarySchema = z.object({
   dir: z.string(),
+  /** learner: the inverse-RL learner's run (config.json); scheduler: the RL step scheduler's (scheduler.json). */
+  kind: z.enum(['learner', 'scheduler']),
   model: z.string(),
   intervention: z.string(),
   divergence: z.string(),
@@ -143,7 +157,8 @@ export const EvaluationProfileSchema = z.object({
   profile: z.array(z.array(Num)),
 });
 
-/** What a comparison row is: the policy, its recipe (its mean action per level as a static curve),
+/** What a comparison row is: the policy, its recipe (its mean action per level as a static curve; a
+ * scheduler's: its mean schedule), a named schedule (preset) or a schedule file at the scheduler's budget,
  * plain sampling, EDM's stochastic settings, EDM with the most steps within / fewest steps above the
  * policy's NFE and the two mixed at exactly its NFE, the best constant action or guidance interval
  * searched now, or a grid result's best constant or interval. */
@@ -159,6 +174,8 @@ export const ROW_KINDS = [
   'best-interval',
   'grid-best',
   'grid-best-interval',
+  'preset',
+  'schedule-file',
 ] as const;
 export type RowKind = (typeof ROW_KINDS)[number];
 
@@ -179,6 +196,8 @@ export const ComparisonResultSchema = z.object({
       networkEvals: Num,
       summary: z.record(z.string(), Num),
       pngBase64: z.string().optional(),
+      /** A scheduler comparison's rows: the σ list sampled (the policy's: its mean σ per step; it varies per sample). */
+      sigmas: z.array(Num).optional(),
       /** With `perClass`: each class's samples against the data of that class (n of each, its scores). */
       perClass: z
         .array(
@@ -228,6 +247,8 @@ export const PolicyExportResultSchema = z.object({
   /** The file's logits against the engine's EMA heads on states of a rollout, in a fresh ONNX Runtime session. */
   verification: z.object({ states: z.number(), maxAbsDiff: Num, tolerance: z.number(), runtime: z.string() }),
   seconds: z.number(),
+  /** A step scheduler's mean schedule written beside it (NAME.schedule.json, a --sigmas file), else null. */
+  schedule: z.string().nullable(),
 });
 
 // ---- methods -----------------------------------------------------------------------------------
@@ -257,6 +278,16 @@ export const METHOD_SCHEMAS = {
     }),
     /** notes: how the run was set up (where its initial policy came from), for its journal. */
     result: z.object({ run: z.string(), notes: z.array(z.string()) }),
+  },
+  /** Starts an RL step scheduler run (`train --intervention schedule`); stopped and resumed with train.stop / train.resume. */
+  'scheduler.start': {
+    params: z.strictObject({
+      model: path('a bundled model id or a model directory'),
+      runDir: path('a non-empty string (where the run is written)'),
+      config: schedulerSettings,
+      unique: z.boolean().optional(),
+    }),
+    result: z.object({ run: z.string() }),
   },
   /** What a run with these settings would cost: denoiser passes and their time on this machine (apps/estimate.ts). */
   'train.estimate': {
@@ -309,6 +340,8 @@ export const METHOD_SCHEMAS = {
       evaluations: z.array(z.number()),
       /** The last evaluation's profile, or null. */
       profile: EvaluationProfileSchema.nullable(),
+      /** A scheduler run's last evaluation's σ by step and mean schedule, or null (a learner run, or none yet). */
+      levels: SchedulerLevelsSchema.nullable(),
     }),
   },
   /** One evaluation of a run: its profile and its samples picture, each null when missing. */
@@ -333,7 +366,14 @@ export const METHOD_SCHEMAS = {
   /** An exported policy's files (its .onnx and .json), for a download in web mode; only files `policy.export` wrote. */
   'policy.files': {
     params: z.strictObject({ path: path('an exported policy file (.onnx)') }),
-    result: z.object({ name: z.string(), onnxBase64: z.string(), sidecarName: z.string(), sidecar: z.string() }),
+    result: z.object({
+      name: z.string(),
+      onnxBase64: z.string(),
+      sidecarName: z.string(),
+      sidecar: z.string(),
+      /** A step scheduler's mean schedule beside it (NAME.schedule.json), else null. */
+      schedule: z.object({ name: z.string(), text: z.string() }).nullable(),
+    }),
   },
   /** Moves a run directory into `.trash/` beside it (recoverable), unless it is training. */
   'runs.delete': {
@@ -372,6 +412,11 @@ export const METHOD_SCHEMAS = {
       bestConstant: flag.optional(),
       /** Scores per class too (a class-conditional model whose data has labels). */
       perClass: flag.optional(),
+      /** A scheduler run: schedule files (an optimised one, say) to add as rows, each at its own NFE. */
+      schedules: z
+        .array(path('a schedule file (.json)'))
+        .max(16, { error: 'takes at most 16 schedule files' })
+        .optional(),
     }),
     result: ComparisonResultSchema,
   },

@@ -14,10 +14,13 @@ export const SCHEDULER_STATES = ['pooled', 'encoder'] as const;
 
 export const SCHEDULER_FIELDS = {
   sampler: choice(SCHEDULER_SAMPLERS, {
+    label: 'Solver',
+    group: 'basic',
     default: 'euler',
     help: 'the solver each step uses: euler (1st order, 1 evaluation a step) or heun (2nd order, 2; the step to σ = 0 takes 1)',
   }),
   nfeBudget: int({
+    group: 'basic',
     default: 10,
     min: 2,
     max: 2 * MAX_STEPS,
@@ -25,20 +28,26 @@ export const SCHEDULER_FIELDS = {
     help: 'denoiser evaluations a sample may spend; the episode ends at σ_min or when the budget is spent, then a last step to σ = 0',
   }),
   reward: choice(SCHEDULER_REWARDS, {
+    label: 'Reward',
+    group: 'basic',
     default: 'pearson',
     help: "pearson: the paper's sparse terminal reward, the largest Pearson correlation between the final sample's features and those of a fresh batch of real samples; nearest: minus the squared distance to the nearest of them, over the features' variance (for low-dimensional features, where the Pearson correlation of a centred 2-vector is always ±1); occupancy: the learner's f-divergence reward −ψ(r) at the terminal state, r the density ratio of data to final samples that a discriminator on their features estimates (a reward on the whole distribution: coverage counts)",
   }),
   divergence: choice(DIVERGENCES, {
+    label: 'Divergence (occupancy reward)',
+    group: 'basic',
     default: 'kl',
     help: "reward occupancy: the f-divergence whose per-state reward −ψ(r) the terminal density ratio r is turned into (the inverse-RL learner's, learner/divergences.ts)",
   }),
   discriminatorSteps: int({
+    label: 'Discriminator steps per iteration',
     default: 50,
     min: 1,
     max: 10_000,
     help: 'reward occupancy: Adam steps of the terminal discriminator (final samples against real ones, in feature space) per iteration',
   }),
   rewardSamples: int({
+    label: 'Real samples per reward batch',
     default: 256,
     min: 1,
     max: MAX_BATCH,
@@ -51,38 +60,76 @@ export const SCHEDULER_FIELDS = {
   // state (c_in(σ)·x averaged over 4×4 blocks on 28×28) costs nothing next to a pass; the paper's own
   // policy reads x_t through a small conv block of its own, not a pretrained classifier.
   state: choice(SCHEDULER_STATES, {
+    label: 'State (what the policy sees)',
+    group: 'basic',
     default: 'pooled',
     help: "what the policy sees of x_t: pooled (c_in(σ)·x averaged over blocks to ≤ 64 values; no network pass) or encoder (the model's encoder, as the inverse-RL learner: one more network pass per decision)",
   }),
-  iterations: int({ default: 100, min: 1, max: 100_000, help: 'training iterations (episode batches + PPO update)' }),
-  trajectories: int({ default: 256, min: 2, max: MAX_BATCH, help: 'episodes per iteration' }),
-  hidden: int({ default: 128, min: 1, max: 4096, help: 'width of the policy MLP' }),
-  layers: int({ default: 2, min: 1, max: 8, help: 'hidden layers of the policy MLP' }),
+  iterations: int({
+    label: 'Training iterations',
+    default: 100,
+    min: 1,
+    max: 100_000,
+    group: 'basic',
+    help: 'training iterations (episode batches + PPO update)',
+  }),
+  trajectories: int({
+    label: 'Episodes per iteration',
+    default: 256,
+    min: 2,
+    max: MAX_BATCH,
+    help: 'episodes per iteration',
+  }),
+  hidden: int({ label: 'Hidden width', default: 128, min: 1, max: 4096, help: 'width of the policy MLP' }),
+  layers: int({ label: 'Hidden layers', default: 2, min: 1, max: 8, help: 'hidden layers of the policy MLP' }),
   lr: num({ default: 3e-4, gt: 0, max: 1, step: 1e-4, label: 'Learning rate', help: 'Adam learning rate' }),
   // The paper found a learned std unstable and decays a fixed one exponentially over training.
   stdStart: num({
+    label: 'Policy std at the start',
     default: 0.5,
     gt: 0,
     max: 10,
     help: 'std of the Gaussian policy (in the pre-squash logit of Δ) at the first iteration',
   }),
-  stdEnd: num({ default: 0.05, gt: 0, max: 10, help: 'its std at the last iteration (exponential decay between)' }),
-  ppoEpochs: int({ default: 4, min: 1, max: 100, help: 'PPO epochs over each iteration’s transitions' }),
-  minibatch: int({ default: 256, min: 1, max: MAX_BATCH, help: 'PPO minibatch (transitions)' }),
-  clip: num({ default: 0.2, gt: 0, max: 1, help: 'PPO clip ε' }),
+  stdEnd: num({
+    label: 'Policy std at the end',
+    default: 0.05,
+    gt: 0,
+    max: 10,
+    help: 'its std at the last iteration (exponential decay between)',
+  }),
+  ppoEpochs: int({
+    label: 'PPO epochs',
+    default: 4,
+    min: 1,
+    max: 100,
+    help: 'PPO epochs over each iteration’s transitions',
+  }),
+  minibatch: int({
+    label: 'PPO minibatch (transitions)',
+    default: 256,
+    min: 1,
+    max: MAX_BATCH,
+    help: 'PPO minibatch (transitions)',
+  }),
+  clip: num({ label: 'PPO clip ε', default: 0.2, gt: 0, max: 1, help: 'PPO clip ε' }),
   seed: int({
+    label: 'Seed',
     default: 0,
     min: 0,
     max: MAX_SEED,
+    group: 'basic',
     help: 'seed of the policy initialisation, the episodes and the reward batches',
   }),
   evalEvery: int({
+    label: 'Evaluate every (iterations)',
     default: 10,
     min: 0,
     max: 100_000,
     help: 'evaluate the deterministic policy every N iterations (0: at the end only)',
   }),
   evalSamples: int({
+    label: 'Samples per evaluation',
     default: 1000,
     min: 2,
     max: 100_000,
@@ -96,6 +143,25 @@ const SchedulerConfigSchema = objectSchema(SCHEDULER_FIELDS);
 
 /** The smallest budget that allows one decision: heun needs 2 for a step and 1 for the step to 0. */
 export const minBudget = (sampler: SchedulerConfig['sampler']): number => (sampler === 'euler' ? 2 : 3);
+
+/**
+ * What a run with these settings costs in denoiser evaluations, at most (an episode may reach σ_min
+ * before its budget is spent): training episodes and evaluations, each up to the NFE budget; the
+ * encoder state adds a network pass per decision.
+ */
+export function schedulerCost(c: SchedulerConfig): {
+  trainingPasses: number;
+  evaluationPasses: number;
+  totalPasses: number;
+} {
+  const perEpisode = c.nfeBudget + (c.state === 'encoder' ? c.nfeBudget : 0);
+  const evaluations =
+    (c.evalEvery > 0 ? Math.floor(c.iterations / c.evalEvery) : 0) +
+    (c.evalEvery > 0 && c.iterations % c.evalEvery === 0 ? 0 : 1);
+  const trainingPasses = c.iterations * c.trajectories * perEpisode;
+  const evaluationPasses = evaluations * c.evalSamples * perEpisode;
+  return { trainingPasses, evaluationPasses, totalPasses: trainingPasses + evaluationPasses };
+}
 
 /** Whole settings, checked; a RangeError naming each field (`name`: how a field is shown, a key or a --flag). */
 export function parseSchedulerConfig(v: unknown, name: (key: string) => string = (k) => k): SchedulerConfig {

@@ -17,11 +17,14 @@ import {
   type Methods,
   type ModelReport,
   type ModelSummary,
+  type PolicyExportResult,
   type RunSummary,
   type ServerMessage,
 } from '../../shared/protocol';
 import { VERSION } from '../../shared/version';
-import type { RunEvent } from '../../shared/events';
+import type { EngineEvent, RunEvent } from '../../shared/events';
+import { DEFAULT_SCHEDULER_CONFIG, parseSchedulerConfig, type SchedulerConfig } from '../../shared/scheduler-config';
+import { isSchedulerRun, readLevels, readSchedulerRun } from './scheduler/run-file';
 import { bundledModels, describeModel, resolveModelDir, type ModelEntry } from './models/registry';
 import { Model, ModelCache } from './models/model';
 import { ModelError } from './models/manifest';
@@ -42,7 +45,7 @@ import { loadRun } from './runs/load';
 import { exportedFiles, exportPolicy, ExportError } from './learner/export';
 import { checkRunPolicy } from './learner/onnx-policy';
 import { startFromGrid } from './learner/config';
-import { comparePolicy } from './apps/compare';
+import { comparePolicy, type Comparison } from './apps/compare';
 import { tfInitResult } from './learner/backend';
 import { generate, resolveSettings } from './samplers/generate';
 import { samplePng } from './pictures';
@@ -141,6 +144,11 @@ export class EngineHost {
       const { run } = await this.startTraining(p.model, runDir, configFor, false);
       return { run, notes: note === null ? [] : [note] };
     },
+    'scheduler.start': (p) => {
+      const config = parseSchedulerConfig({ ...DEFAULT_SCHEDULER_CONFIG, ...p.config });
+      const runDir = p.unique === true ? uniqueRunDir(resolve(p.runDir), (d) => this.jobs.has(d)) : resolve(p.runDir);
+      return this.startScheduler(p.model, runDir, config, false);
+    },
     'train.estimate': async (p) => {
       const model = await this.models.get(resolveModelDir(p.model));
       const config = learnerConfigFrom(p.config, undefined, dataKindOf(model.shape));
@@ -156,6 +164,10 @@ export class EngineHost {
     },
     'train.resume': (p) => {
       const run = resolve(p.run);
+      if (isSchedulerRun(run)) {
+        const s = readSchedulerRun(run);
+        return this.startScheduler(s.model.dir, run, s.config, true, p.iterations);
+      }
       const cfg = readRunConfig(run);
       return this.startTraining(cfg.model.dir, run, cfg.learner, true, p.iterations, p.restart === true);
     },
@@ -170,7 +182,10 @@ export class EngineHost {
     'runs.list': (p) => this.listRuns(resolve(p.root)),
     'runs.metrics': (p) => {
       const run = resolve(p.run);
-      return { run, iterations: readRunConfig(run).learner.iterations, metrics: readMetrics(run) };
+      const iterations = isSchedulerRun(run)
+        ? readSchedulerRun(run).config.iterations
+        : readRunConfig(run).learner.iterations;
+      return { run, iterations, metrics: readMetrics(run) };
     },
     'grid.xy': async (p) => {
       const out = resolve(p.out);
@@ -257,6 +272,9 @@ export class EngineHost {
     },
     'eval.policy': async (p) => {
       const run = resolve(p.run);
+      if (isSchedulerRun(run)) return this.compareScheduler(run, p);
+      if (p.schedules !== undefined)
+        throw new RangeError('schedule files are compared with a step scheduler run; this run is a learner run');
       const cfg = readRunConfig(run);
       const model = await this.models.get(cfg.model.dir);
       const t0 = performance.now();
@@ -306,11 +324,12 @@ export class EngineHost {
         metrics,
         evaluations,
         profile: latest?.profile ?? null,
+        levels: isSchedulerRun(run) ? readLevels(run) : null,
       };
     },
     'runs.evaluation': (p) => {
       const run = resolve(p.run);
-      readRunConfig(run); // a clear error unless it is a run
+      if (!isSchedulerRun(run)) readRunConfig(run); // a clear error unless it is a run
       return readEvaluation(run, p.iteration);
     },
     'runs.delete': (p) => this.trashRun(resolve(p.run)),
@@ -318,10 +337,17 @@ export class EngineHost {
     'runs.folder': (p) => ({ root: resolve(p.root), state: folderState(resolve(p.root)) }),
     'policy.files': (p) => {
       const f = exportedFiles(p.path);
-      return { name: f.name, onnxBase64: f.onnx.toString('base64'), sidecarName: f.sidecarName, sidecar: f.sidecar };
+      return {
+        name: f.name,
+        onnxBase64: f.onnx.toString('base64'),
+        sidecarName: f.sidecarName,
+        sidecar: f.sidecar,
+        schedule: f.schedule,
+      };
     },
     'policy.export': async (p) => {
       const run = resolve(p.run);
+      if (isSchedulerRun(run)) return this.exportScheduler(run, resolve(p.out), p.force === true);
       const model = await this.models.get(runModelDir(run));
       const learner = await loadRun(run, model);
       try {
@@ -408,7 +434,7 @@ export class EngineHost {
     }
   }
 
-  private async startTraining(
+  private startTraining(
     modelRef: string,
     runDir: string,
     configFor: LearnerConfig | ((model: Model) => LearnerConfig),
@@ -416,23 +442,121 @@ export class EngineHost {
     iterations?: number,
     restart = false,
   ): Promise<{ run: string }> {
+    return this.startJob(
+      runDir,
+      resume,
+      async () => {
+        if (!resume) checkNewRunDir(runDir); // (again under the run's lock in runTraining)
+        const model = await this.models.get(resolveModelDir(modelRef));
+        const config = typeof configFor === 'function' ? configFor(model) : configFor;
+        return { model, target: iterations ?? config.iterations, config };
+      },
+      async ({ model, config }, h) => {
+        const { learner } = await runTraining({
+          model,
+          config,
+          runDir,
+          resume,
+          restart,
+          iterations,
+          signal: h.signal,
+          command: `Sampler Studio engine, ${resume ? 'train.resume' : 'train.start'}`,
+          onEvent: h.onEvent, // every training event names its run (apps/train.ts)
+          onStart: h.onStart,
+        });
+        const reached = learner.iteration;
+        await learner.dispose();
+        return reached;
+      },
+    );
+  }
+
+  /** An RL step scheduler run (scheduler/train.ts), started or resumed like a learner run: one job, its lifecycle, its events. */
+  private startScheduler(
+    modelRef: string,
+    runDir: string,
+    config: SchedulerConfig,
+    resume: boolean,
+    iterations?: number,
+  ): Promise<{ run: string }> {
+    return this.startJob(
+      runDir,
+      resume,
+      async () => {
+        if (!resume) checkNewRunDir(runDir);
+        const model = await this.models.get(resolveModelDir(modelRef));
+        return { model, target: iterations ?? config.iterations, config };
+      },
+      async ({ model }, h) => {
+        const { trainScheduler } = await import('./scheduler/train');
+        const t0 = performance.now();
+        let from: number | null = null;
+        const target = iterations ?? config.iterations;
+        const r = await trainScheduler(model, config, runDir, {
+          resume,
+          iterations,
+          signal: h.signal,
+          command: `Sampler Studio engine, ${resume ? 'train.resume' : 'scheduler.start'}`,
+          onProgress: (p) => {
+            if (from === null) {
+              from = p.iteration - 1;
+              h.onStart({ iteration: from, iterations: target });
+            }
+            const elapsed = (performance.now() - t0) / 1000;
+            const did = p.iteration - 1 - from;
+            h.onEvent({
+              type: 'progress',
+              run: runDir,
+              task: 'train',
+              done: p.iteration - 1,
+              total: target,
+              unit: 'iterations',
+              elapsedSeconds: elapsed,
+              etaSeconds: did > 0 ? (elapsed / did) * (target - p.iteration + 1) : null,
+              phase: { iteration: p.iteration, label: p.phase, done: p.done, total: p.total, unit: 'samples' },
+            });
+          },
+          onIteration: (e) => h.onEvent({ type: 'metrics', run: runDir, iteration: e.iteration, metrics: e.metrics }),
+          onLevels: (l) => h.onEvent({ type: 'levels', run: runDir, ...l }),
+        });
+        if (from === null) h.onStart({ iteration: r.iteration, iterations: target }); // (nothing was left to do)
+        return r.iteration;
+      },
+    );
+  }
+
+  /**
+   * A training job of either kind: reserved, prepared (model and settings checked), then run in the
+   * background with its lifecycle as run events (and status.json); answers once it has begun (its
+   * `onStart`) or failed.
+   */
+  private async startJob<P extends { model: Model; target: number }>(
+    runDir: string,
+    resume: boolean,
+    prepare: () => Promise<P>,
+    train: (
+      prepared: P,
+      h: {
+        signal: AbortSignal;
+        onEvent: (e: EngineEvent) => void;
+        onStart: (s: { iteration: number; iterations: number }) => void;
+      },
+    ) => Promise<number>,
+  ): Promise<{ run: string }> {
     // Checked and reserved with no await in between, so two requests for one run (a double click)
     // cannot both pass; another process training it is kept out by the run's lock (runs/lock.ts).
     if (this.jobs.has(runDir)) throw new RangeError(`${runDir} is already training`);
     const abort = new AbortController();
     const job: Job = { abort, done: Promise.resolve(), pause: false };
     this.jobs.set(runDir, job);
-    let model: Model;
-    let config: LearnerConfig;
+    let prepared: P;
     try {
-      if (!resume) checkNewRunDir(runDir); // (again under the run's lock in runTraining)
-      model = await this.models.get(resolveModelDir(modelRef));
-      config = typeof configFor === 'function' ? configFor(model) : configFor;
+      prepared = await prepare();
     } catch (e) {
       this.jobs.delete(runDir);
       throw e;
     }
-    this.onnxBackend = model.backend;
+    this.onnxBackend = prepared.model.backend;
     // Start, and answer once the run directory exists (config checked, learner built) or it failed.
     let started!: () => void;
     let failed!: (e: unknown) => void;
@@ -440,8 +564,8 @@ export class EngineHost {
       started = res;
       failed = rej;
     });
-    let target = iterations ?? config.iterations;
-    // Iterations done: a resumed run's last metrics line until the learner says (a run that fails
+    let target = prepared.target;
+    // Iterations done: a resumed run's last metrics line until the trainer says (a run that fails
     // before its first new iteration is reported where it stood).
     let iteration = 0;
     if (resume) {
@@ -466,19 +590,12 @@ export class EngineHost {
     let began = false;
     job.done = (async () => {
       try {
-        const { learner } = await runTraining({
-          model,
-          config,
-          runDir,
-          resume,
-          restart,
-          iterations,
+        iteration = await train(prepared, {
           signal: abort.signal,
-          command: `Sampler Studio engine, ${resume ? 'train.resume' : 'train.start'}`,
           onEvent: (event) => {
             started();
             if (event.type === 'metrics') iteration = event.iteration;
-            this.send({ kind: 'event', event }); // every training event names its run (apps/train.ts)
+            this.send({ kind: 'event', event });
           },
           onStart: (s) => {
             began = true;
@@ -488,8 +605,6 @@ export class EngineHost {
             started();
           },
         });
-        iteration = learner.iteration;
-        await learner.dispose();
         started();
         lifecycle(!abort.signal.aborted ? 'finished' : job.pause ? 'paused' : 'stopped');
       } catch (e) {
@@ -504,6 +619,65 @@ export class EngineHost {
     })();
     await ready;
     return { run: runDir };
+  }
+
+  /** eval.policy of a scheduler run: the policy, its mean schedule, the presets at its budget and the given files (apps/compare-schedules.ts). */
+  private async compareScheduler(run: string, p: Methods['eval.policy']['params']): Promise<Comparison> {
+    const unused = (['gridResult', 'bestConstant', 'perClass', 'temperature'] as const).filter(
+      (k) => p[k] !== undefined && p[k] !== false,
+    );
+    if (unused.length > 0)
+      throw new RangeError(
+        `${unused.join(', ')}: not for a step scheduler run (it is compared with the preset schedules at its NFE budget, and the schedule files given)`,
+      );
+    const model = await this.models.get(readSchedulerRun(run).model.dir);
+    const { compareScheduler } = await import('./apps/compare-schedules');
+    const t0 = performance.now();
+    let last = 0;
+    return compareScheduler(model, run, {
+      n: p.n ?? 4000,
+      seed: p.seed ?? 1_000_003,
+      metrics: ['fid', 'kid', 'precision', 'recall'],
+      pictures: true,
+      schedules: (p.schedules ?? []).map((f) => resolve(f)),
+      onProgress: (q) => {
+        const now = performance.now();
+        if (q.step.done > 0 && now - last < 250) return;
+        last = now;
+        this.send({
+          kind: 'event',
+          event: {
+            type: 'progress',
+            run,
+            task: 'compare',
+            done: q.done,
+            total: q.total,
+            unit: 'rows',
+            elapsedSeconds: (now - t0) / 1000,
+            etaSeconds: null,
+            phase: { label: q.label, ...q.step },
+          },
+        });
+      },
+    });
+  }
+
+  /** policy.export of a scheduler run: its ONNX file, sidecar and mean schedule (scheduler/export.ts). */
+  private async exportScheduler(run: string, out: string, force: boolean): Promise<PolicyExportResult> {
+    if (this.jobs.has(run)) throw new RangeError(`${run} is training; export it once it stops (or pause it)`);
+    const model = await this.models.get(readSchedulerRun(run).model.dir);
+    const { loadSchedulerPolicy } = await import('./scheduler/train');
+    const { exportScheduler } = await import('./scheduler/export');
+    const t0 = performance.now();
+    const policy = await loadSchedulerPolicy(model, run);
+    try {
+      const iteration = (JSON.parse(readFileSync(join(run, 'checkpoint.json'), 'utf8')) as { iteration: number })
+        .iteration;
+      const r = await exportScheduler(policy, run, iteration, { out, force });
+      return { ...r, seconds: (performance.now() - t0) / 1000 };
+    } finally {
+      await policy.dispose();
+    }
   }
 
   private listRuns(root: string): RunSummary[] {

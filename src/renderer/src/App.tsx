@@ -243,7 +243,7 @@ export function App({ engine }: { engine: EngineClient }) {
                 key={model?.summary.dir ?? 'no model'}
                 engine={engine}
                 model={model}
-                onStarted={(dir, iterations, notes) => {
+                onStarted={(dir, iterations, notes, kind) => {
                   // Its `started` event came before this answer: the run is training (see useRunEvents);
                   // how it was set up (its start from a grid) opens its journal.
                   const journal = notes.map((message) => ({
@@ -252,16 +252,26 @@ export function App({ engine }: { engine: EngineClient }) {
                     level: 'info' as const,
                     message,
                   }));
-                  setOpenedRun({ dir, history: [], journal, status: { state: 'started', iteration: 0, iterations } });
+                  setOpenedRun({
+                    dir,
+                    kind,
+                    history: [],
+                    journal,
+                    status: { state: 'started', iteration: 0, iterations },
+                  });
                   go({ screen: 'Train', run: dir });
                 }}
               />
             )}
-            {active === 'Compare' && <CompareScreen engine={engine} run={run?.dir ?? null} />}
+            {active === 'Compare' && (
+              <CompareScreen engine={engine} run={run?.dir ?? null} kind={run?.kind ?? 'learner'} />
+            )}
             {active === 'Plot' && (
               <PlotScreen key={model?.summary.dir ?? 'no model'} engine={engine} model={model} runsRoot={runsRoot} />
             )}
-            {active === 'Export' && <ExportScreen engine={engine} run={run?.dir ?? null} />}
+            {active === 'Export' && (
+              <ExportScreen engine={engine} run={run?.dir ?? null} kind={run?.kind ?? 'learner'} />
+            )}
             {active === 'Runs' && (
               <RunsScreen
                 engine={engine}

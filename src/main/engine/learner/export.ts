@@ -49,7 +49,7 @@ import type { Model } from '../models/model';
 import { readMetrics } from '../runs/files';
 import type { Learner } from './learner';
 import type { PolicyStates } from './rollout';
-import { POLICY_FORMAT } from '../../../shared/policy-metadata';
+import { POLICY_FORMAT, SCHEDULER_FORMAT } from '../../../shared/policy-metadata';
 
 /** A problem the user can fix (an existing file, a bad path, an encoder that cannot be merged). */
 export class ExportError extends Error {
@@ -90,10 +90,12 @@ export function sidecarPath(out: string): string {
 }
 
 /** The sidecar at `sidecar` if it is one an export of `out` wrote (our format, naming that file), else null. */
-function leftSidecar(sidecar: string, out: string): { sha256?: string } | null {
+function leftSidecar(sidecar: string, out: string): { sha256?: string; format?: string } | null {
   try {
     const side = JSON.parse(readFileSync(sidecar, 'utf8')) as Record<string, unknown>;
-    return side['format'] === POLICY_FORMAT && side['file'] === basename(out) ? (side as { sha256?: string }) : null;
+    return (side['format'] === POLICY_FORMAT || side['format'] === SCHEDULER_FORMAT) && side['file'] === basename(out)
+      ? (side as { sha256?: string; format?: string })
+      : null;
   } catch {
     return null;
   }
@@ -104,10 +106,18 @@ function leftSidecar(sidecar: string, out: string): { sha256?: string } | null {
  * browser's): only a .onnx whose sidecar is ours and names it, and whose bytes match the sidecar's
  * sha256, so nothing else on the engine's machine can be read this way.
  */
-export function exportedFiles(path: string): { name: string; onnx: Buffer; sidecarName: string; sidecar: string } {
+export function exportedFiles(path: string): {
+  name: string;
+  onnx: Buffer;
+  sidecarName: string;
+  sidecar: string;
+  /** A step scheduler's mean schedule beside it (NAME.schedule.json), else null. */
+  schedule: { name: string; text: string } | null;
+} {
   const out = resolve(path);
   if (!/\.onnx$/i.test(out)) throw new ExportError(`${path}: not a policy file (.onnx)`);
   const sidecar = sidecarPath(out);
+  const schedule = out.replace(/\.onnx$/i, '.schedule.json');
   const side = existsSync(out) ? leftSidecar(sidecar, out) : null;
   if (!side)
     throw new ExportError(
@@ -122,6 +132,10 @@ export function exportedFiles(path: string): { name: string; onnx: Buffer; sidec
     onnx: readFileSync(out),
     sidecarName: basename(sidecar),
     sidecar: readFileSync(sidecar, 'utf8'),
+    schedule:
+      side.format === SCHEDULER_FORMAT && existsSync(schedule)
+        ? { name: basename(schedule), text: readFileSync(schedule, 'utf8') }
+        : null,
   };
 }
 
@@ -442,6 +456,7 @@ export async function exportPolicy(learner: Learner, o: ExportOptions): Promise<
     metadata,
     verification,
     seconds: 0,
+    schedule: null,
   };
   const side = {
     ...metadata,

@@ -155,6 +155,10 @@ export function checkNewRunDir(dir: string): void {
     .sort();
   if (names.length === 0) return;
   let why = '';
+  if (names.includes('scheduler.json'))
+    throw new RunRefusedError(
+      `${dir} already holds a step scheduler run; resume it to continue it or choose a new --run-dir`,
+    );
   if (names.includes('config.json')) {
     try {
       readRunConfig(dir);

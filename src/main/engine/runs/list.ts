@@ -6,6 +6,12 @@ import type { RunSummary } from '../../../shared/protocol';
 import { isRun, readMetrics, readProfile, readRunConfig, readRunStatus, runPaths } from './files';
 import type { ProfileFile } from '../../../shared/run-files';
 import { runLockedBy } from './lock';
+import { isSchedulerRun, readSchedulerRun, SCHEDULER_FILE } from '../scheduler/run-file';
+
+/** Whether `dir` holds a run of either kind: the learner's (config.json) or the RL step scheduler's (scheduler.json). */
+export function isAnyRun(dir: string): boolean {
+  return isRun(dir) || isSchedulerRun(dir);
+}
 
 /** The runs directly inside `root` (by name), skipping folders that are not readable runs. `active`: whether this engine trains a run now (a run another process trains, by its lock, is active too). */
 export function listRuns(root: string, active: (run: string) => boolean): RunSummary[] {
@@ -15,7 +21,7 @@ export function listRuns(root: string, active: (run: string) => boolean): RunSum
     const dir = join(root, name);
     try {
       // (statSync throws for a dangling link or a folder it may not enter: skipped like the rest)
-      if (!statSync(dir).isDirectory() || !isRun(dir)) continue;
+      if (!statSync(dir).isDirectory() || !isAnyRun(dir)) continue;
       out.push(runSummary(dir, readMetrics(dir), active(dir)));
     } catch {
       // not a readable run; skip it
@@ -26,6 +32,7 @@ export function listRuns(root: string, active: (run: string) => boolean): RunSum
 
 /** One run as the list shows it, from its config and metrics lines; `active`: this engine trains it (another process's lock counts too). */
 export function runSummary(dir: string, metrics: Record<string, number>[], active: boolean): RunSummary {
+  if (isSchedulerRun(dir)) return schedulerSummary(dir, metrics, active);
   const cfg = readRunConfig(dir);
   const last = metrics[metrics.length - 1] ?? null;
   const l = cfg.learner;
@@ -42,6 +49,7 @@ export function runSummary(dir: string, metrics: Record<string, number>[], activ
   // A resumed run may have gone past the target it was started with.
   return {
     dir,
+    kind: 'learner',
     model: cfg.model.name,
     intervention: l.intervention,
     divergence: l.divergence,
@@ -53,6 +61,44 @@ export function runSummary(dir: string, metrics: Record<string, number>[], activ
     started: statSync(runPaths(dir).config).mtime.toISOString(),
     seconds,
     evalSamples,
+    lastState: status?.state ?? null,
+    reason: status?.reason ?? null,
+  };
+}
+
+/**
+ * An RL step scheduler's run as the list shows it: intervention "schedule", its reward where a
+ * learner run has its divergence (occupancy: with the divergence), its state where one has its
+ * conditioning. It evaluates every evalEvery iterations, so `last` is its last metrics line with its
+ * last evaluation's eval/… values (the list's FID column is the latest measured).
+ */
+function schedulerSummary(dir: string, metrics: Record<string, number>[], active: boolean): RunSummary {
+  const s = readSchedulerRun(dir);
+  const c = s.config;
+  const line = metrics[metrics.length - 1] ?? null;
+  const evaluated = metrics.findLast((m) => m['eval/fid'] !== undefined);
+  const last =
+    line && evaluated
+      ? { ...line, ...Object.fromEntries(Object.entries(evaluated).filter(([k]) => k.startsWith('eval/'))) }
+      : line;
+  const iteration = line?.['iteration'] ?? 0;
+  let seconds = 0;
+  for (const m of metrics) seconds += m['time/iteration_s'] ?? 0;
+  const status = readRunStatus(dir);
+  return {
+    dir,
+    kind: 'scheduler',
+    model: s.model.name,
+    intervention: 'schedule',
+    divergence: c.reward === 'occupancy' ? `occupancy (${c.divergence})` : c.reward,
+    conditioning: c.state,
+    iteration,
+    iterations: Math.max(status?.iterations ?? c.iterations, iteration),
+    last,
+    active: active || runLockedBy(dir) !== null,
+    started: statSync(join(dir, SCHEDULER_FILE)).mtime.toISOString(),
+    seconds,
+    evalSamples: evaluated ? c.evalSamples : null,
     lastState: status?.state ?? null,
     reason: status?.reason ?? null,
   };
@@ -95,7 +141,7 @@ export function readEvaluation(
 
 /** Moves a run into `.trash/` beside it (a rename: nothing is lost, the user can move it back); not while it trains, here (`active`) or in another process. */
 export function trashRun(run: string, active: boolean): { trashed: string } {
-  readRunConfig(run); // throws unless it is a run
+  if (!isSchedulerRun(run)) readRunConfig(run); // throws unless it is a run
   if (active) throw new RangeError(`${run} is training; stop it before deleting it`);
   const other = runLockedBy(run);
   if (other) {
@@ -117,7 +163,7 @@ export function trashRun(run: string, active: boolean): { trashed: string } {
 export function restoreRun(trashed: string, run: string): { run: string } {
   if (basename(dirname(trashed)) !== '.trash' || dirname(dirname(trashed)) !== dirname(run))
     throw new RangeError(`${trashed} is not ${basename(run)} in the .trash folder beside it; nothing was moved`);
-  readRunConfig(trashed); // throws unless it is a run
+  if (!isSchedulerRun(trashed)) readRunConfig(trashed); // throws unless it is a run
   if (existsSync(run)) throw new RangeError(`${run} exists again; move ${trashed} back by hand under another name`);
   renameSync(trashed, run);
   return { run };

@@ -27,10 +27,12 @@ import { ExportError, mergeEncoder, sha256File } from '../learner/export';
 import { Stream } from '../samplers/random';
 import { fullStepCost } from '../samplers/cost';
 import { VERSION } from '../../../shared/version';
+import { SCHEDULER_FORMAT } from '../../../shared/policy-metadata';
+import type { PolicyExportResult, TensorInfo } from '../../../shared/protocol';
 import { maxDecisions, SchedulerPolicy, stdAt } from './rl-scheduler';
 import { readSchedulerRun } from './run-file';
 
-export const SCHEDULER_FORMAT = 'sampler-studio-scheduler';
+export { SCHEDULER_FORMAT };
 const TOLERANCE = 1e-4;
 
 /** The graph of the header from the policy's weights. */
@@ -93,14 +95,31 @@ export function schedulerGraph(p: SchedulerPolicy, std: number): GraphBuilder {
   return g;
 }
 
-export interface SchedulerExportResult {
-  path: string;
-  sidecar: string;
-  /** The run's mean schedule written beside it (a --sigmas file), when the run has one. */
-  schedule: string | null;
-  bytes: number;
-  metadata: Record<string, string>;
-  verification: { states: number; maxAbsDiff: number; tolerance: number };
+/** What export wrote (the protocol's PolicyExportResult): `schedule` is the run's mean schedule beside it, when it has one. */
+export type SchedulerExportResult = PolicyExportResult;
+
+/** The file's inputs and outputs, documented (shapes: N the batch). */
+function schedulerTensors(shape: number[]): { inputs: TensorInfo[]; outputs: TensorInfo[] } {
+  const f = (name: string, s: (number | string)[], doc: string, type: TensorInfo['type'] = 'float32'): TensorInfo => ({
+    name,
+    type,
+    shape: s,
+    doc,
+  });
+  return {
+    inputs: [
+      f('x', ['N', ...shape], 'the sample at the current level'),
+      f('sigma', ['N'], 'the current level t > 0'),
+      f('decisions', ['N'], 'decisions taken so far, k', 'int64'),
+      f('nfe_spent', ['N'], 'denoiser evaluations spent so far', 'int64'),
+    ],
+    outputs: [
+      f('mean', ['N'], "the Gaussian's mean in the pre-squash logit of Δ"),
+      f('std', [], "the policy's std at its last training iteration"),
+      f('delta', ['N'], "sigmoid(mean): the deterministic policy's fraction of the remaining log-σ range to step"),
+      f('sigma_next', ['N'], 'its next level, at least σ_min'),
+    ],
+  };
 }
 
 /** Writes RUN's policy to `out` (.onnx), NAME.json beside it, and NAME.schedule.json when the run has a mean schedule. */
@@ -176,8 +195,8 @@ export async function exportScheduler(
     throw new Error(
       `the exported graph's means differ from the engine's by ${maxAbsDiff} (> ${TOLERANCE}) on ${n} states; nothing was written. Please report this with the run directory.`,
     );
-  const verification = { states: n, maxAbsDiff, tolerance: TOLERANCE };
-  const side = { ...metadata, sha256: sha256Bytes(bytes), verification };
+  const verification = { states: n, maxAbsDiff, tolerance: TOLERANCE, runtime: 'onnxruntime-node/cpu' };
+  const side = { ...metadata, file: basename(out), sha256: sha256Bytes(bytes), verification };
   await writeFilesAtomic([
     ...(existsSync(scheduleIn) ? [{ path: scheduleOut, data: readFileSync(scheduleIn) }] : []),
     { path: sidecar, data: JSON.stringify(side, null, 1) + '\n' },
@@ -188,8 +207,12 @@ export async function exportScheduler(
     sidecar,
     schedule: existsSync(scheduleIn) ? scheduleOut : null,
     bytes: bytes.length,
+    opset: g.opset,
+    irVersion: g.irVersion,
+    ...schedulerTensors([...p.model.shape]),
     metadata,
     verification,
+    seconds: 0,
   };
 }
 

@@ -23,10 +23,13 @@ import { writeFileAtomic } from '../io/atomic';
 import { appendMetrics, truncateMetrics } from '../runs/files';
 import { deriveSeed, Stream } from '../samplers/random';
 import { sigmasText } from '../../../shared/sigmas';
+import { basename } from 'node:path';
+import { lockRun, type RunLock } from '../runs/lock';
 import type { SchedulerConfig } from '../../../shared/scheduler-config';
 import { readSchedulerRun, SCHEDULER_FILE, type SchedulerRunFile } from './run-file';
 
 export { isSchedulerRun, readSchedulerRun, SCHEDULER_FILE, type SchedulerRunFile } from './run-file';
+import type { SchedulerLevels } from './run-file';
 import { VERSION } from '../../../shared/version';
 import { ppoUpdate, RewardModel, SchedulerPolicy, standardise, stdAt, type Episodes } from './rl-scheduler';
 
@@ -86,6 +89,10 @@ export interface TrainSchedulerOptions {
   signal?: AbortSignal;
   onIteration?: (e: SchedulerEvent) => void;
   onProgress?: (p: { iteration: number; phase: string; done: number; total: number }) => void;
+  /** Each evaluation's levels by step and mean schedule, as written to levels.json and schedule.json. */
+  onLevels?: (l: SchedulerLevels) => void;
+  /** What trains it, as its training lock shows a refused second trainer (default: this process's command line). */
+  command?: string;
 }
 
 /** Trains (or continues) a scheduler run; returns its last metrics and the learned mean schedule. */
@@ -103,7 +110,11 @@ export async function trainScheduler(
   const policy = await SchedulerPolicy.create(model, c);
   let optimizer: tf.Optimizer = tf.train.adam(c.lr);
   const checkpointFile = join(runDir, 'checkpoint.json');
+  let lock: RunLock | null = null;
   try {
+    // One trainer per run, across processes (runs/lock.ts), as for a learner run.
+    mkdirSync(runDir, { recursive: true });
+    lock = lockRun(runDir, o.command ?? [basename(process.argv[1] ?? 'node'), ...process.argv.slice(2)].join(' '));
     if (o.resume && existsSync(checkpointFile)) {
       const cp = JSON.parse(readFileSync(checkpointFile, 'utf8')) as SchedulerCheckpoint;
       policy.policy.setWeights(decodeWeights(cp.weights));
@@ -112,7 +123,6 @@ export async function trainScheduler(
       start = cp.iteration;
       await truncateMetrics(runDir, start);
     } else {
-      mkdirSync(runDir, { recursive: true });
       const file: SchedulerRunFile = {
         format: 'sampler-studio-scheduler-run',
         version: VERSION,
@@ -136,11 +146,10 @@ export async function trainScheduler(
       });
       const s = await reward.evaluate(ep);
       schedule = meanSchedule(ep.levels);
+      const levels = { iteration, n: ep.n, steps: levelStats(ep.levels) };
       await writeFileAtomic(join(runDir, 'schedule.json'), sigmasText(schedule));
-      await writeFileAtomic(
-        join(runDir, 'levels.json'),
-        JSON.stringify({ iteration, n: ep.n, steps: levelStats(ep.levels) }, null, 1) + '\n',
-      );
+      await writeFileAtomic(join(runDir, 'levels.json'), JSON.stringify(levels, null, 1) + '\n');
+      o.onLevels?.({ ...levels, schedule });
       return {
         'eval/fid': s['fid']!,
         'eval/precision': s['precision']!,
@@ -199,6 +208,7 @@ export async function trainScheduler(
     }
     return { iteration: c.iterations, last, schedule, stopped: false };
   } finally {
+    lock?.release();
     optimizer.dispose();
     await policy.dispose();
     await reward.dispose();

@@ -64,6 +64,10 @@ export interface LineChartProps {
   bandMetric?: string;
   /** A log y axis (the catalogue's `log`); falls back to linear while any value is ≤ 0. */
   log?: boolean;
+  /** What x counts (default: iteration; a step scheduler's σ by step: step). */
+  xLabel?: string;
+  /** The band is a range (quantiles), shown as [lower, upper] rather than ± half its width. */
+  bandRange?: boolean;
   /** Height of the plot with its axes, CSS pixels. */
   height?: number;
   /** Charts with the same key share one cursor. */
@@ -80,6 +84,8 @@ export function LineChart({
   metric,
   bandMetric,
   log = false,
+  xLabel = 'iteration',
+  bandRange = false,
   height = 150,
   sync,
   smoothing = 0,
@@ -118,12 +124,14 @@ export function LineChart({
         const lo = u.data[chart.names.length + 1]![i];
         const hi = u.data[chart.names.length + 2]![i];
         if (lo !== null && lo !== undefined && hi !== null && hi !== undefined)
-          text += ` ± ${formatMetric(bandMetric ?? metric, (hi - lo) / 2)}`;
+          text += bandRange
+            ? ` [${formatMetric(metric, lo)}, ${formatMetric(metric, hi)}]`
+            : ` ± ${formatMetric(bandMetric ?? metric, (hi - lo) / 2)}`;
       }
       const rawCol = chart.raw ? u.data[chart.names.length + (chart.band ? 2 : 0) + s] : undefined;
       const rawY = rawCol?.[i];
       if (rawY !== null && rawY !== undefined && rawY !== y) text += ` (raw ${formatMetric(metric, rawY)})`;
-      el.textContent = `it. ${u.data[0][i]}: ${text}`;
+      el.textContent = `${xLabel === 'iteration' ? 'it.' : xLabel} ${u.data[0][i]}: ${text}`;
     }
   };
   // Refs follow the committed render (the hooks and effects below read them).
@@ -143,7 +151,7 @@ export function LineChart({
 
   const options = useMemo((): Omit<uPlot.Options, 'width'> => {
     const n = names.split('\u0000').length;
-    const series: uPlot.Series[] = [{ label: 'iteration' }];
+    const series: uPlot.Series[] = [{ label: xLabel }];
     for (let s = 0; s < n; s++)
       series.push({
         label: names.split('\u0000')[s],
@@ -201,7 +209,7 @@ export function LineChart({
       },
       hooks: { setLegend: [(u) => writeLegend.current(u)] },
     };
-  }, [names, chart.band, chart.raw, logScale, palette, height, sync]);
+  }, [names, chart.band, chart.raw, logScale, palette, height, sync, xLabel]);
 
   // Created when the options change, destroyed on unmount.
   useEffect(() => {

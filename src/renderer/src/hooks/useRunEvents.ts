@@ -1,5 +1,6 @@
 // The events of the run on screen, collected in the app (so leaving Train loses nothing): its
-// metrics lines (on top of the history read from disk), the latest profile, the sample pictures,
+// metrics lines (on top of the history read from disk), the latest profile (a step scheduler's: its
+// σ by step), the sample pictures,
 // its log lines and lifecycle, and where it stands. Batched by useEventBacklog (~10 Hz), so
 // thousands of iterations never stall the page.
 //
@@ -14,6 +15,7 @@ import { useCallback, useMemo, useState } from 'react';
 import {
   isTerminal,
   type EngineEvent,
+  type LevelsEvent,
   type LogEvent,
   type MetricsEvent,
   type ProfileEvent,
@@ -30,6 +32,8 @@ export type RunStatus = Omit<RunEvent, 'type' | 'run'>;
 /** A run put on screen: its directory, the metrics lines it had on disk, and what was known of its state. */
 export interface OpenedRun {
   dir: string;
+  /** learner (the default): the inverse-RL learner's run; scheduler: the RL step scheduler's. */
+  kind?: 'learner' | 'scheduler';
   history: Record<string, number>[];
   status: RunStatus;
   /** Iterations of the evaluations it had on disk (their pictures are fetched when shown). */
@@ -38,12 +42,17 @@ export interface OpenedRun {
   profile?: ProfileEvent | null;
   /** Lines its journal starts with (how it was set up, e.g. its start from a grid). */
   journal?: LogEvent[];
+  /** A scheduler run's last evaluation's levels on disk. */
+  levels?: LevelsEvent | null;
 }
 
 export interface RunView {
+  kind: 'learner' | 'scheduler';
   metrics: MetricsEvent[];
   /** The latest evaluation's profile. */
   profile: ProfileEvent | null;
+  /** A scheduler run's latest σ by step (levels events). */
+  levels: LevelsEvent | null;
   /** The sample pictures that arrived as events (those on disk are fetched by iteration). */
   samples: SamplesEvent[];
   /** Iterations of every evaluation, on disk or arrived, in order. */
@@ -55,11 +64,13 @@ export interface RunView {
   progress: ProgressEvent | null;
 }
 
-type RunScoped = MetricsEvent | ProfileEvent | SamplesEvent | LogEvent | RunEvent | ProgressEvent;
+type RunScoped = MetricsEvent | ProfileEvent | SamplesEvent | LevelsEvent | LogEvent | RunEvent | ProgressEvent;
 
 const NOTHING: RunView = {
+  kind: 'learner',
   metrics: [],
   profile: null,
+  levels: null,
   samples: [],
   evaluations: [],
   journal: [],
@@ -73,8 +84,10 @@ function opening(run: OpenedRun | null): RunView {
     .filter((m) => Number.isFinite(m['iteration']))
     .map((m) => ({ type: 'metrics', run: run.dir, iteration: m['iteration']!, metrics: m }));
   return {
+    kind: run.kind ?? 'learner',
     metrics,
     profile: run.profile ?? null,
+    levels: run.levels ?? null,
     samples: [],
     evaluations: run.evaluations ?? [],
     journal: run.journal ?? [],
@@ -87,7 +100,7 @@ function opening(run: OpenedRun | null): RunView {
 export function applyRunEvents(v: RunView, batch: readonly RunScoped[]): RunView {
   let metrics = v.metrics;
   let copied = false;
-  let { profile, samples, evaluations, journal, status, progress } = v;
+  let { profile, levels, samples, evaluations, journal, status, progress } = v;
   for (const e of batch) {
     if (e.type === 'progress') {
       if (e.task === 'train') progress = e; // (a comparison of the run reports on its own screen)
@@ -103,6 +116,7 @@ export function applyRunEvents(v: RunView, batch: readonly RunScoped[]): RunView
       }
       metrics.push(e);
     } else if (e.type === 'profile') profile = e;
+    else if (e.type === 'levels') levels = e;
     else if (e.type === 'samples') {
       samples = samples.concat(e);
       // A resumed run may evaluate an iteration again: one entry per iteration, in order.
@@ -120,7 +134,7 @@ export function applyRunEvents(v: RunView, batch: readonly RunScoped[]): RunView
       }
     }
   }
-  return { metrics, profile, samples, evaluations, journal, status, progress };
+  return { kind: v.kind, metrics, profile, levels, samples, evaluations, journal, status, progress };
 }
 
 /** The events of `run` as they arrive, on top of what it was opened with; a new `run` object starts over. */

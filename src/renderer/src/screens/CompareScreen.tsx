@@ -1,4 +1,6 @@
-// Screen 4 — Compare: the learned policy next to its baselines (same sampler, steps, seed and n):
+// Screen 4 — Compare: the learned policy next to its baselines (same sampler, steps, seed and n; a
+// step scheduler: the preset schedules at its NFE budget and any schedule file, each σ list drawn
+// beside its scores):
 // the evaluation metrics of the catalogue (shared/metrics.ts: labels, digits, which way is better,
 // KID's ± std) and NFE, with each row's samples side by side; the temperature slider re-evaluates
 // the policy.
@@ -31,6 +33,7 @@ import { Picture } from '../components/Picture';
 import { RunHeader } from '../components/RunHeader';
 import { bestRow, delta } from '../state/compare';
 import { wholeNumberError } from '../components/forms';
+import { SigmaSpark } from '../components/SigmaSpark';
 
 /** The columns of a comparison: the catalogue's evaluation metrics the rows report, in its order,
  * then any the catalogue does not know; a metric that is another's ± band goes beside it. */
@@ -59,6 +62,8 @@ interface KeptComparison {
   /** Scores per class too (class-conditional models). */
   perClass: boolean;
   temperature: number;
+  /** A step scheduler run's extra schedule files, comma-separated ('' = none). */
+  schedules: string;
   result: ComparisonResult | null;
   /** When it was saved (ms since 1970): the oldest go first when too many are kept. */
   savedAt: number;
@@ -69,6 +74,7 @@ const FRESH: KeptComparison = {
   bestConstant: true,
   perClass: false,
   temperature: 1,
+  schedules: '',
   result: null,
   savedAt: 0,
 };
@@ -94,6 +100,7 @@ export function keptComparison(raw: unknown): KeptComparison {
       typeof r['temperature'] === 'number' && r['temperature'] >= 0.25 && r['temperature'] <= 2
         ? r['temperature']
         : FRESH.temperature,
+    schedules: typeof r['schedules'] === 'string' ? r['schedules'] : FRESH.schedules,
     result: result.success ? result.data : null,
     savedAt: typeof r['savedAt'] === 'number' ? r['savedAt'] : 0,
   };
@@ -115,7 +122,24 @@ function pruneComparisons(): void {
   }
 }
 
-export function CompareScreen({ engine, run }: { engine: EngineClient; run: string | null }) {
+/** The schedule files a comma-separated field names. */
+const scheduleFiles = (text: string): string[] =>
+  text
+    .split(',')
+    .map((f) => f.trim())
+    .filter((f) => f !== '');
+
+export function CompareScreen({
+  engine,
+  run,
+  kind = 'learner',
+}: {
+  engine: EngineClient;
+  run: string | null;
+  /** A step scheduler run is compared with the preset schedules at its budget (and schedule files), not with constants. */
+  kind?: 'learner' | 'scheduler';
+}) {
+  const scheduler = kind === 'scheduler';
   const [kept, setKept] = useLocalStorage<KeptComparison>({
     key: `${PREFIX}${run ?? ''}`,
     defaultValue: FRESH,
@@ -128,7 +152,7 @@ export function CompareScreen({ engine, run }: { engine: EngineClient; run: stri
       }
     },
   });
-  const { result, temperature, n, grid, bestConstant, perClass } = kept;
+  const { result, temperature, n, grid, bestConstant, perClass, schedules } = kept;
   const keep = (patch: Partial<KeptComparison>): void => setKept((k) => ({ ...k, ...patch, savedAt: Date.now() }));
   const setResult = (r: ComparisonResult): void => {
     keep({ result: r });
@@ -139,6 +163,7 @@ export function CompareScreen({ engine, run }: { engine: EngineClient; run: stri
   const setGrid = (v: string): void => keep({ grid: v });
   const setBestConstant = (v: boolean): void => keep({ bestConstant: v });
   const setPerClass = (v: boolean): void => keep({ perClass: v });
+  const setSchedules = (v: string): void => keep({ schedules: v });
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   // Where a comparison under way stands (its progress events), so minutes of work are never a bare spinner.
@@ -169,14 +194,19 @@ export function CompareScreen({ engine, run }: { engine: EngineClient; run: stri
     setError(null);
     try {
       setResult(
-        await engine.request('eval.policy', {
-          run,
-          n: Number(n),
-          temperature: tau,
-          bestConstant,
-          perClass,
-          ...(grid.trim() ? { gridResult: grid.trim() } : {}),
-        }),
+        await engine.request(
+          'eval.policy',
+          scheduler
+            ? { run, n: Number(n), schedules: scheduleFiles(schedules) }
+            : {
+                run,
+                n: Number(n),
+                temperature: tau,
+                bestConstant,
+                perClass,
+                ...(grid.trim() ? { gridResult: grid.trim() } : {}),
+              },
+        ),
       );
     } catch (e) {
       setError((e as Error).message);
@@ -190,7 +220,9 @@ export function CompareScreen({ engine, run }: { engine: EngineClient; run: stri
     }
   };
   // The table on screen no longer answers the settings (another τ, n, grid or search, or a re-run under way).
-  const stale = result !== null && (busy || result.temperature !== temperature || result.n !== Number(n));
+  const stale =
+    result !== null && (busy || (!scheduler && result.temperature !== temperature) || result.n !== Number(n));
+  const sigmaColumn = result?.rows.some((r) => r.sigmas !== undefined) ?? false;
   const keys = result ? columns(result) : [];
   const best = Object.fromEntries(keys.map((k) => [k, result ? bestRow(result, k) : -1]));
   const labels = (better: 'lower' | 'higher'): string =>
@@ -212,46 +244,62 @@ export function CompareScreen({ engine, run }: { engine: EngineClient; run: stri
           error={nError}
           w={180}
         />
-        <TextInput
-          label="Grid result (optional)"
-          description="a `grid` output directory: adds its best constant (and best guidance interval)"
-          value={grid}
-          onChange={(e) => setGrid(e.currentTarget.value)}
-          w={360}
-        />
-        <Checkbox
-          label="Search the best constant"
-          description="a grid over the policy’s action values (cfg, gamma; cfg also × guidance intervals), chosen by FID on another seed"
-          checked={bestConstant}
-          onChange={(e) => setBestConstant(e.currentTarget.checked)}
-          maw={260}
-        />
-        <Checkbox
-          label="Per-class scores"
-          description="each class’s samples against that class’s data (class-conditional models)"
-          checked={perClass}
-          onChange={(e) => setPerClass(e.currentTarget.checked)}
-          maw={220}
-        />
+        {scheduler ? (
+          <TextInput
+            label="Schedule files (optional)"
+            description="comma-separated schedule files (an optimize-schedule result, a ComfyUI list) to add as rows; the presets at the run’s budget are always there"
+            placeholder="runs/fm-euler-nfe10.json"
+            value={schedules}
+            onChange={(e) => setSchedules(e.currentTarget.value)}
+            w={420}
+            data-testid="compare-schedules"
+          />
+        ) : (
+          <>
+            <TextInput
+              label="Grid result (optional)"
+              description="a `grid` output directory: adds its best constant (and best guidance interval)"
+              value={grid}
+              onChange={(e) => setGrid(e.currentTarget.value)}
+              w={360}
+            />
+            <Checkbox
+              label="Search the best constant"
+              description="a grid over the policy’s action values (cfg, gamma; cfg also × guidance intervals), chosen by FID on another seed"
+              checked={bestConstant}
+              onChange={(e) => setBestConstant(e.currentTarget.checked)}
+              maw={260}
+            />
+            <Checkbox
+              label="Per-class scores"
+              description="each class’s samples against that class’s data (class-conditional models)"
+              checked={perClass}
+              onChange={(e) => setPerClass(e.currentTarget.checked)}
+              maw={220}
+            />
+          </>
+        )}
         <Button onClick={() => void evaluate(temperature)} loading={busy} disabled={nError !== null}>
           {result ? 'Evaluate again' : 'Evaluate'}
         </Button>
       </Group>
-      <div>
-        <Text size="sm" fw={500}>
-          Policy temperature τ = {temperature.toFixed(2)} (lower: more deterministic)
-        </Text>
-        <Slider
-          min={0.25}
-          max={2}
-          step={0.05}
-          value={temperature}
-          onChange={setTemperature}
-          onChangeEnd={(t) => result && void evaluate(t)}
-          thumbLabel="policy temperature"
-          maw={420}
-        />
-      </div>
+      {!scheduler && (
+        <div>
+          <Text size="sm" fw={500}>
+            Policy temperature τ = {temperature.toFixed(2)} (lower: more deterministic)
+          </Text>
+          <Slider
+            min={0.25}
+            max={2}
+            step={0.05}
+            value={temperature}
+            onChange={setTemperature}
+            onChangeEnd={(t) => result && void evaluate(t)}
+            thumbLabel="policy temperature"
+            maw={420}
+          />
+        </div>
+      )}
       {busy && (
         <Group gap="xs" data-testid="compare-progress">
           <Text size="sm" c="dimmed">
@@ -297,6 +345,11 @@ export function CompareScreen({ engine, run }: { engine: EngineClient; run: stri
                 <Table.Th title="network passes per sample: a guided evaluation with w ≠ 1 runs the network twice">
                   denoiser passes
                 </Table.Th>
+                {sigmaColumn && (
+                  <Table.Th title="the σ list each row sampled, ln σ against step (hover for the numbers); the policy's: its mean σ per step over the samples">
+                    schedule
+                  </Table.Th>
+                )}
                 {keys.map((k) => (
                   <Table.Th key={k} title={metricInfo(k).help}>
                     {metricInfo(k).label}
@@ -310,6 +363,7 @@ export function CompareScreen({ engine, run }: { engine: EngineClient; run: stri
                   <Table.Td>{r.name}</Table.Td>
                   <Table.Td>{formatMetric(NFE, r.nfe)}</Table.Td>
                   <Table.Td>{formatMetric(NFE, r.networkEvals)}</Table.Td>
+                  {sigmaColumn && <Table.Td>{r.sigmas ? <SigmaSpark sigmas={r.sigmas} /> : '—'}</Table.Td>}
                   {keys.map((k) => (
                     <Table.Td key={k} fw={best[k] === i ? 700 : undefined}>
                       {cell(r.summary, k)}
@@ -329,7 +383,10 @@ export function CompareScreen({ engine, run }: { engine: EngineClient; run: stri
             n = {result.n} per row, seed {result.seed}, iteration {result.iteration}; {labels('lower')} lower is better,{' '}
             {labels('higher')} higher (best in bold). NFE counts guided evaluations D_w; denoiser passes count network
             calls (two for w ≠ 1). “policy ±x” under a row: the policy’s value minus that row’s.
-            {result.rows.some((r) => r.kind === 'recipe') &&
+            {scheduler &&
+              ' Presets: each named schedule with the most steps within the run’s NFE budget; the RL scheduler’s levels differ per sample (its schedule cell is their mean per step), its recipe is its mean schedule measured on seed + 2.'}
+            {!scheduler &&
+              result.rows.some((r) => r.kind === 'recipe') &&
               ' The recipe is the policy’s mean action per noise level as a static curve (measured on seed + 2, the file `export --recipe` writes): what the policy scores beyond it is what seeing the state adds.'}
           </Text>
           <PerClassTable result={result} />

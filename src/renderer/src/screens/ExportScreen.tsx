@@ -26,12 +26,36 @@ print("inputs:", [(i.name, i.shape) for i in policy.get_inputs()])
 # "Taking it home", for EDM's Heun sampler with this policy choosing the guidance at every step.`;
 }
 
+/** The step scheduler's snippet: its metadata, and the mean schedule beside it as a --sigmas list. */
+export function schedulerSnippet(path: string, schedule: string | null): string {
+  return `import json
+import onnxruntime as ort
+
+scheduler = ort.InferenceSession(${JSON.stringify(path)}, providers=["CPUExecutionProvider"])
+meta = scheduler.get_modelmeta().custom_metadata_map
+print(meta["sampler"], "NFE budget", meta["nfe_budget"], "on", meta["model"])
+print(meta["episode"])  # how to run it: sigma_next[n] from (x, sigma, decisions, nfe_spent) at every step
+${schedule ? `sigmas = json.load(open(${JSON.stringify(schedule)}))  # its mean schedule: ComfyUI SIGMAS / diffusers sigmas=` : '# (no mean schedule yet: the run had no evaluation)'}`;
+}
+
 /** `<run>/policy.onnx`, the suggested file. */
 export function defaultExportPath(run: string): string {
   return `${run.replace(/[\\/]+$/, '')}/policy.onnx`;
 }
 
-export function ExportScreen({ engine, run }: { engine: EngineClient; run: string | null }) {
+export function ExportScreen({
+  engine,
+  run,
+  kind = 'learner',
+}: {
+  engine: EngineClient;
+  run: string | null;
+  /** A step scheduler run exports its policy and, beside it, its mean schedule (NAME.schedule.json). */
+  kind?: 'learner' | 'scheduler';
+}) {
+  const scheduler = kind === 'scheduler';
+  const snippet = (r: PolicyExportResult): string =>
+    scheduler ? schedulerSnippet(r.path, r.schedule) : pythonSnippet(r.path);
   const [out, setOut] = useState('');
   const [busy, setBusy] = useState(false);
   const [result, setResult] = useState<PolicyExportResult | null>(null);
@@ -81,6 +105,7 @@ export function ExportScreen({ engine, run }: { engine: EngineClient; run: strin
         'application/octet-stream',
       );
       download(f.sidecarName, f.sidecar, 'application/json');
+      if (f.schedule) download(f.schedule.name, f.schedule.text, 'application/json');
     } catch (e) {
       setError((e as Error).message);
     }
@@ -105,11 +130,20 @@ export function ExportScreen({ engine, run }: { engine: EngineClient; run: strin
   return (
     <Stack gap="md">
       <RunHeader title="Export" run={run} />
-      <Text size="sm">
-        Writes the run’s EMA policy as one self-contained ONNX file (its encoder and embeddings inside) plus a JSON
-        sidecar with its metadata and evaluation. The file is checked against the engine before it is written. See the
-        README for a Python sampler that uses it.
-      </Text>
+      {scheduler ? (
+        <Text size="sm">
+          Writes the run’s step scheduler as one self-contained ONNX file (inputs x, σ, decisions, NFE spent; outputs
+          the Gaussian’s mean and std, Δ and the next σ), a JSON sidecar, and its mean schedule beside them
+          (NAME.schedule.json: a list ComfyUI’s SIGMAS and diffusers’ sigmas= take as it is). The file is checked
+          against the engine before it is written.
+        </Text>
+      ) : (
+        <Text size="sm">
+          Writes the run’s EMA policy as one self-contained ONNX file (its encoder and embeddings inside) plus a JSON
+          sidecar with its metadata and evaluation. The file is checked against the engine before it is written. See the
+          README for a Python sampler that uses it.
+        </Text>
+      )}
       <form
         onSubmit={(e) => {
           e.preventDefault();
@@ -160,8 +194,9 @@ export function ExportScreen({ engine, run }: { engine: EngineClient; run: strin
               verified
             </Badge>
             <Text size="sm">
-              {result.verification.states} states, max |Δlogit| {result.verification.maxAbsDiff.toExponential(2)} (≤{' '}
-              {result.verification.tolerance}) against the engine in a fresh ONNX Runtime session
+              {result.verification.states} states, max |Δ{scheduler ? 'mean' : 'logit'}|{' '}
+              {result.verification.maxAbsDiff.toExponential(2)} (≤ {result.verification.tolerance}) against the engine
+              in a fresh ONNX Runtime session
             </Text>
           </Group>
           <Text size="sm">
@@ -169,6 +204,11 @@ export function ExportScreen({ engine, run }: { engine: EngineClient; run: strin
             {result.irVersion}, written in {result.seconds.toFixed(2)} s; metadata and evaluation in{' '}
             <Code>{result.sidecar}</Code>
           </Text>
+          {result.schedule && (
+            <Text size="sm" data-testid="export-schedule">
+              mean schedule: <Code>{result.schedule}</Code>
+            </Text>
+          )}
           <Table withTableBorder striped>
             <Table.Thead>
               <Table.Tr>
@@ -186,10 +226,10 @@ export function ExportScreen({ engine, run }: { engine: EngineClient; run: strin
           <Group gap="xs">
             {!window.api && (
               <Button variant="light" onClick={() => void fetchFiles()} data-testid="export-download">
-                Download {result.path.split(/[\\/]/).pop()} and its .json
+                Download {result.path.split(/[\\/]/).pop()} and its .json{result.schedule ? ' and its schedule' : ''}
               </Button>
             )}
-            <CopyButton value={pythonSnippet(result.path)}>
+            <CopyButton value={snippet(result)}>
               {({ copied, copy }) => (
                 <Button variant="default" onClick={copy} data-testid="export-copy-python">
                   {copied ? 'Copied' : 'Copy Python snippet'}
@@ -198,14 +238,22 @@ export function ExportScreen({ engine, run }: { engine: EngineClient; run: strin
             </CopyButton>
           </Group>
           <Code block data-testid="export-python">
-            {pythonSnippet(result.path)}
+            {snippet(result)}
           </Code>
-          <Text size="xs" c="dimmed">
-            {result.metadata['intervention']} policy, actions {result.metadata['actions']},{' '}
-            {result.metadata['divergence']}, {result.metadata['conditioning']}; {result.metadata['sampler']}{' '}
-            {result.metadata['steps']} steps on {result.metadata['model']}, iteration {result.metadata['iteration']}.{' '}
-            {result.metadata['action_mask']}
-          </Text>
+          {scheduler ? (
+            <Text size="xs" c="dimmed">
+              step scheduler, {result.metadata['sampler']} with an NFE budget of {result.metadata['nfe_budget']}, reward{' '}
+              {result.metadata['reward']}, state {result.metadata['state']} on {result.metadata['model']}, iteration{' '}
+              {result.metadata['iteration']}.
+            </Text>
+          ) : (
+            <Text size="xs" c="dimmed">
+              {result.metadata['intervention']} policy, actions {result.metadata['actions']},{' '}
+              {result.metadata['divergence']}, {result.metadata['conditioning']}; {result.metadata['sampler']}{' '}
+              {result.metadata['steps']} steps on {result.metadata['model']}, iteration {result.metadata['iteration']}.{' '}
+              {result.metadata['action_mask']}
+            </Text>
+          )}
         </Stack>
       )}
     </Stack>

@@ -1,12 +1,15 @@
 // Screen 3 — Train (live): progress, the learning curves (the catalogue's Train charts, one cursor
 // across them), the learned profile and the fixed-seed samples of each evaluation (a slider looks
-// back). The events come from the app's useRunEvents (batched ~10 Hz); whether the run is training,
+// back); for a step scheduler run, its charts and the learned step sizes (σ by step, with the spread
+// over samples) of its latest evaluation. The events come from the app's useRunEvents (batched ~10 Hz); whether the run is training,
 // paused, finished, stopped or failed is the state of its last run event.
 
 import { memo, useEffect, useMemo, useState } from 'react';
 import { Alert, Button, Group, NumberInput, Progress, SimpleGrid, Slider, Stack, Text, Title } from '@mantine/core';
 import { isTerminal, type MetricsEvent, type RunState } from '../../../shared/events';
-import { TRAIN_CHARTS, type MetricInfo } from '../../../shared/metrics';
+import { SCHEDULER_CHARTS, TRAIN_CHARTS, type MetricInfo } from '../../../shared/metrics';
+import type { LevelsEvent } from '../../../shared/events';
+import type { ChartData } from '../components/chartData';
 import type { EngineClient } from '../engine/client';
 import type { Methods } from '../../../shared/protocol';
 import { clock } from '../../../shared/clock';
@@ -57,6 +60,44 @@ const TrainChart = memo(function TrainChart({
   );
 });
 
+/**
+ * A step scheduler's learned step sizes: σ against step at its latest evaluation, the mean over the
+ * samples with their 10–90% spread as a band (the policy steps differently per sample), on a log axis.
+ */
+function LevelsChart({ levels }: { levels: LevelsEvent }) {
+  // The last level, σ = 0, has no place on a log axis: the steps drawn are those to a positive σ.
+  const chart = useMemo<ChartData>(() => {
+    const steps = levels.steps.filter((s) => s.p10 > 0);
+    return {
+      data: [steps.map((s) => s.step), steps.map((s) => s.mean), steps.map((s) => s.p10), steps.map((s) => s.p90)],
+      names: ['σ (mean)'],
+      band: true,
+    };
+  }, [levels]);
+  const fmt = (v: number): string => String(Number(v.toPrecision(3)));
+  return (
+    <Stack gap={4} data-testid="levels">
+      <LineChart
+        title={`Learned step sizes: σ by step — iteration ${levels.iteration} (${levels.n.toLocaleString('en')} samples; band: 10–90% of them)`}
+        help="each step's noise level σ_k over the evaluation's samples that reach step k: the mean, and the 10% and 90% quantiles as a band; the last step goes to σ = 0"
+        chart={chart}
+        metric="sigma"
+        log
+        xLabel="step"
+        bandRange
+        height={220}
+        testId="chart-levels"
+      />
+      <Text size="xs" c="dimmed" data-testid="levels-rows">
+        samples reaching each step: {levels.steps.map((s) => s.rows).join(', ')}
+      </Text>
+      <Text size="xs" c="dimmed" data-testid="levels-schedule">
+        mean schedule (schedule.json, a --sigmas file): [{levels.schedule.map(fmt).join(', ')}]
+      </Text>
+    </Stack>
+  );
+}
+
 /** What an evaluation showed: its samples picture and profile, from the run's events or else read from its files. */
 function useEvaluation(
   engine: EngineClient,
@@ -93,7 +134,8 @@ export function TrainScreen({ engine, run, view }: { engine: EngineClient; run: 
   const [more, setMore] = useState<number | string>(50);
   const [actionError, setActionError] = useState<string | null>(null);
   // The charts mount one per task (a long run's ten charts at once would be one long task).
-  const charts = useStaggered(TRAIN_CHARTS.length);
+  const chartList = view.kind === 'scheduler' ? SCHEDULER_CHARTS : TRAIN_CHARTS;
+  const charts = useStaggered(Math.max(TRAIN_CHARTS.length, SCHEDULER_CHARTS.length));
   // The evaluation on show: the latest, or the one the slider picked (its picture and profile).
   const evals = view.evaluations;
   const shownAt = pick === null ? evals[evals.length - 1] : evals[Math.min(pick, evals.length - 1)];
@@ -225,7 +267,7 @@ export function TrainScreen({ engine, run, view }: { engine: EngineClient; run: 
       </div>
       <SmoothingSlider value={smoothing} onChange={setSmoothing} />
       <SimpleGrid cols={{ base: 1, sm: 2, lg: 3 }}>
-        {TRAIN_CHARTS.map((info, i) =>
+        {chartList.map((info, i) =>
           i < charts ? (
             <TrainChart key={info.key} info={info} metrics={view.metrics} smoothing={smoothing} />
           ) : (
@@ -237,43 +279,51 @@ export function TrainScreen({ engine, run, view }: { engine: EngineClient; run: 
           ),
         )}
       </SimpleGrid>
-      <SimpleGrid cols={{ base: 1, md: 2 }}>
-        {shown.profile ? (
+      {view.kind === 'scheduler' ? (
+        view.levels ? (
+          <LevelsChart levels={view.levels} />
+        ) : (
+          <Text c="dimmed">The learned step sizes (σ by step) appear at the first evaluation.</Text>
+        )
+      ) : (
+        <SimpleGrid cols={{ base: 1, md: 2 }}>
+          {shown.profile ? (
+            <div>
+              <Text size="sm" fw={500}>
+                Profile: share of each action per noise level — iteration {shownAt}
+              </Text>
+              <ProfileHeatmap
+                actions={shown.profile.actions}
+                sigmas={shown.profile.sigmas}
+                profile={shown.profile.profile}
+              />
+            </div>
+          ) : (
+            <Text c="dimmed">The profile appears at the first evaluation.</Text>
+          )}
           <div>
             <Text size="sm" fw={500}>
-              Profile: share of each action per noise level — iteration {shownAt}
+              Samples (fixed seed){shownAt !== undefined && ` — iteration ${shownAt}`}
             </Text>
-            <ProfileHeatmap
-              actions={shown.profile.actions}
-              sigmas={shown.profile.sigmas}
-              profile={shown.profile.profile}
-            />
+            {shown.png ? (
+              <Picture png={shown.png} alt={`samples at iteration ${shownAt}`} testId="samples" />
+            ) : (
+              <Text c="dimmed">Samples appear at each evaluation.</Text>
+            )}
+            {evals.length > 1 && (
+              <Slider
+                mt="sm"
+                min={0}
+                max={evals.length - 1}
+                value={pick ?? evals.length - 1}
+                onChange={setPick}
+                label={(i) => `iteration ${evals[i]}`}
+                thumbLabel="evaluation to show"
+              />
+            )}
           </div>
-        ) : (
-          <Text c="dimmed">The profile appears at the first evaluation.</Text>
-        )}
-        <div>
-          <Text size="sm" fw={500}>
-            Samples (fixed seed){shownAt !== undefined && ` — iteration ${shownAt}`}
-          </Text>
-          {shown.png ? (
-            <Picture png={shown.png} alt={`samples at iteration ${shownAt}`} testId="samples" />
-          ) : (
-            <Text c="dimmed">Samples appear at each evaluation.</Text>
-          )}
-          {evals.length > 1 && (
-            <Slider
-              mt="sm"
-              min={0}
-              max={evals.length - 1}
-              value={pick ?? evals.length - 1}
-              onChange={setPick}
-              label={(i) => `iteration ${evals[i]}`}
-              thumbLabel="evaluation to show"
-            />
-          )}
-        </div>
-      </SimpleGrid>
+        </SimpleGrid>
+      )}
       <Stack gap={2} data-testid="run-journal">
         {view.journal.map((e, i) =>
           e.type === 'run' ? (

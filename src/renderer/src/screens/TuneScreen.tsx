@@ -1,5 +1,6 @@
 // Screen 2 — Tune: what the policy controls, the divergence, what it sees, the base sampler and the
-// training budget; every other learner setting under "Advanced". Every field, its bounds, default
+// training budget; every other learner setting under "Advanced". "schedule" is the RL step
+// scheduler, with its own settings and form (SchedulerTune.tsx). Every field, its bounds, default
 // and help come from the learner's one schema (shared/learner-config.ts).
 
 import { useEffect, useMemo, useState } from 'react';
@@ -21,6 +22,7 @@ import {
 } from '../../../shared/learner-config';
 import type { EngineClient } from '../engine/client';
 import { formError, formValueOf, parseFormValue, SchemaFields, type FormValue } from '../components/SchemaFields';
+import { SchedulerTune } from './SchedulerTune';
 
 type Key = keyof typeof LEARNER_FIELDS;
 const FIELD_KEYS = Object.keys(LEARNER_FIELDS) as Key[];
@@ -117,7 +119,7 @@ export function TuneScreen({
 }: {
   engine: EngineClient;
   model: ModelReport | null;
-  onStarted: (run: string, iterations: number, notes: string[]) => void;
+  onStarted: (run: string, iterations: number, notes: string[], kind: 'learner' | 'scheduler') => void;
 }) {
   // Image models have their own defaults ([Note: image defaults] in shared/learner-config.ts); an
   // unconditional model starts on gamma (it cannot take guidance).
@@ -149,6 +151,13 @@ export function TuneScreen({
   const [error, setError] = useState<string | null>(null);
   const [starting, setStarting] = useState(false);
   const intervention = values['intervention'] as Intervention;
+  // The step scheduler has its own settings (shared/scheduler-config.ts) and form; which one shows is kept per model.
+  const [mode, setMode] = useLocalStorage<'policy' | 'schedule'>({
+    key: `sampler-studio:tune-mode:${model?.summary.dir ?? ''}`,
+    defaultValue: 'policy',
+    getInitialValueInEffect: false,
+  });
+  const scheduling = mode === 'schedule';
 
   // What differs from the intervention's defaults is what the user chose: only that is sent, and the
   // engine fills in the rest from the same schema.
@@ -210,7 +219,7 @@ export function TuneScreen({
         unique: runDir.trim() === '',
         ...(grid.trim() ? { initFromGrid: grid.trim() } : {}),
       });
-      onStarted(run, Number(parseFormValue(LEARNER_FIELDS.iterations, values['iterations']!)), notes);
+      onStarted(run, Number(parseFormValue(LEARNER_FIELDS.iterations, values['iterations']!)), notes, 'learner');
     } catch (e) {
       setError((e as Error).message);
     } finally {
@@ -229,7 +238,7 @@ export function TuneScreen({
     <Stack gap="md" maw={900}>
       <Title order={2}>Tune</Title>
       {!model && <Alert color="yellow">Open a model first (Model screen).</Alert>}
-      {model && intervention === 'cfg' && !conditional && (
+      {model && !scheduling && intervention === 'cfg' && !conditional && (
         <Alert color="yellow">
           {model.summary.name} is unconditional: guidance needs a class-conditional model. Choose gamma or renoise.
         </Alert>
@@ -239,87 +248,100 @@ export function TuneScreen({
           What the policy controls
         </Text>
         <SegmentedControl
-          value={intervention}
-          onChange={(v) => choose(v as Intervention)}
-          data={INTERVENTIONS.map((i) => ({ value: i, label: LEARNER_FIELDS.intervention.labels?.[i] ?? i }))}
+          value={scheduling ? 'schedule' : intervention}
+          onChange={(v) => {
+            setMode(v === 'schedule' ? 'schedule' : 'policy');
+            if (v !== 'schedule') choose(v as Intervention);
+          }}
+          data={[
+            ...INTERVENTIONS.map((i) => ({ value: i, label: LEARNER_FIELDS.intervention.labels?.[i] ?? i })),
+            { value: 'schedule', label: 'schedule (RL step scheduler)' },
+          ]}
           aria-label="Intervention"
           data-testid="field-intervention"
         />
       </div>
-      <SchemaFields
-        fields={LEARNER_FIELDS}
-        keys={basic}
-        values={values}
-        onChange={set}
-        options={{ conditioning: conditionings }}
-      />
-      <TextInput
-        label="Start from a grid result (optional)"
-        description="a `grid` output directory: its best constant (or best guidance interval) becomes the initial policy, instead of the initial action above"
-        placeholder="runs/grid-w"
-        value={grid}
-        onChange={(e) => setGrid(e.currentTarget.value)}
-        error={
-          gridClash
-            ? 'give either an initial action or a grid to start from, not both (reset the initial action)'
-            : null
-        }
-        maw={440}
-      />
-      <TextInput
-        label="Run directory"
-        placeholder={defaultRunDir}
-        description="empty: the name shown, with -2, -3, … added if an earlier run has it"
-        value={runDir}
-        onChange={(e) => setRunDir(e.currentTarget.value)}
-        maw={440}
-      />
-      <div>
-        <Button variant="subtle" px={0} onClick={() => setAdvanced((a) => !a)} aria-expanded={advanced}>
-          {advanced ? '▾' : '▸'} Advanced ({rest.length} settings)
-        </Button>
-        <Collapse expanded={advanced}>
-          <div data-testid="advanced">
-            <SchemaFields fields={LEARNER_FIELDS} keys={rest} values={values} onChange={set} cols={3} />
+      {scheduling && model && (
+        <SchedulerTune engine={engine} model={model} onStarted={(run, n) => onStarted(run, n, [], 'scheduler')} />
+      )}
+      {!scheduling && (
+        <>
+          <SchemaFields
+            fields={LEARNER_FIELDS}
+            keys={basic}
+            values={values}
+            onChange={set}
+            options={{ conditioning: conditionings }}
+          />
+          <TextInput
+            label="Start from a grid result (optional)"
+            description="a `grid` output directory: its best constant (or best guidance interval) becomes the initial policy, instead of the initial action above"
+            placeholder="runs/grid-w"
+            value={grid}
+            onChange={(e) => setGrid(e.currentTarget.value)}
+            error={
+              gridClash
+                ? 'give either an initial action or a grid to start from, not both (reset the initial action)'
+                : null
+            }
+            maw={440}
+          />
+          <TextInput
+            label="Run directory"
+            placeholder={defaultRunDir}
+            description="empty: the name shown, with -2, -3, … added if an earlier run has it"
+            value={runDir}
+            onChange={(e) => setRunDir(e.currentTarget.value)}
+            maw={440}
+          />
+          <div>
+            <Button variant="subtle" px={0} onClick={() => setAdvanced((a) => !a)} aria-expanded={advanced}>
+              {advanced ? '▾' : '▸'} Advanced ({rest.length} settings)
+            </Button>
+            <Collapse expanded={advanced}>
+              <div data-testid="advanced">
+                <SchemaFields fields={LEARNER_FIELDS} keys={rest} values={values} onChange={set} cols={3} />
+              </div>
+            </Collapse>
           </div>
-        </Collapse>
-      </div>
-      {configError && (
-        <Alert color="orange" data-testid="config-error">
-          {configError}
-        </Alert>
+          {configError && (
+            <Alert color="orange" data-testid="config-error">
+              {configError}
+            </Alert>
+          )}
+          {error && (
+            <Alert color="red" title="Could not start" data-testid="tune-error">
+              {error}
+            </Alert>
+          )}
+          <Text size="sm" data-testid="tune-estimate" c={estimate ? undefined : 'dimmed'}>
+            {estimate
+              ? `Cost: ${estimate.upperBound ? 'at most ' : ''}${count(estimate.totalPasses)} denoiser passes (${estimate.nfePerTrajectory} NFE × ${estimate.passesPerNfe} per trajectory; ${count(estimate.evaluationPasses)} of them in evaluations), ≈ ${estimate.denoiserSeconds < 60 ? `${estimate.denoiserSeconds.toPrecision(2)} s` : clock(estimate.denoiserSeconds)} in the denoiser alone on this machine (measured: ${count(estimate.passesPerSecond)} passes/s); the encoder, discriminator and PPO come on top.`
+              : invalid
+                ? 'Cost: fix the settings above to see it.'
+                : 'Cost: measuring…'}
+          </Text>
+          <Group>
+            <Button onClick={() => void start()} disabled={invalid} loading={starting}>
+              Start training
+            </Button>
+            <Button
+              variant="default"
+              onClick={quickTest}
+              title="5 iterations of 64 trajectories, a short warm-up and small evaluations: every part of a run in a minute or two"
+            >
+              Quick test settings
+            </Button>
+            <Button
+              variant="subtle"
+              onClick={() => setSaved(defaults)}
+              title="every setting back to its default for this model (the form is kept per model)"
+            >
+              Reset to defaults
+            </Button>
+          </Group>
+        </>
       )}
-      {error && (
-        <Alert color="red" title="Could not start" data-testid="tune-error">
-          {error}
-        </Alert>
-      )}
-      <Text size="sm" data-testid="tune-estimate" c={estimate ? undefined : 'dimmed'}>
-        {estimate
-          ? `Cost: ${estimate.upperBound ? 'at most ' : ''}${count(estimate.totalPasses)} denoiser passes (${estimate.nfePerTrajectory} NFE × ${estimate.passesPerNfe} per trajectory; ${count(estimate.evaluationPasses)} of them in evaluations), ≈ ${estimate.denoiserSeconds < 60 ? `${estimate.denoiserSeconds.toPrecision(2)} s` : clock(estimate.denoiserSeconds)} in the denoiser alone on this machine (measured: ${count(estimate.passesPerSecond)} passes/s); the encoder, discriminator and PPO come on top.`
-          : invalid
-            ? 'Cost: fix the settings above to see it.'
-            : 'Cost: measuring…'}
-      </Text>
-      <Group>
-        <Button onClick={() => void start()} disabled={invalid} loading={starting}>
-          Start training
-        </Button>
-        <Button
-          variant="default"
-          onClick={quickTest}
-          title="5 iterations of 64 trajectories, a short warm-up and small evaluations: every part of a run in a minute or two"
-        >
-          Quick test settings
-        </Button>
-        <Button
-          variant="subtle"
-          onClick={() => setSaved(defaults)}
-          title="every setting back to its default for this model (the form is kept per model)"
-        >
-          Reset to defaults
-        </Button>
-      </Group>
     </Stack>
   );
 }

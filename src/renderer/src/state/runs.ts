@@ -25,10 +25,12 @@ export function listedStatus(r: RunSummary): RunStatus {
 export function openedRunFrom(dir: string, r: Methods['runs.open']['result']): OpenedRun {
   return {
     dir,
+    kind: r.summary.kind,
     history: r.metrics,
     status: listedStatus(r.summary),
     evaluations: r.evaluations,
     profile: r.profile ? { type: 'profile', run: dir, ...r.profile } : null,
+    levels: r.levels ? { type: 'levels', run: dir, ...r.levels } : null,
   };
 }
 

@@ -1,0 +1,183 @@
+// Tune's form for the RL step scheduler (intervention "schedule"): its NFE budget, solver, reward and
+// state up front, every other setting under "Advanced". Every field, its bounds, default and help
+// come from the scheduler's one schema (shared/scheduler-config.ts), as `train --intervention
+// schedule` takes them; the form is kept per model like the learner's ([Note: kept settings]).
+
+import { useMemo, useState } from 'react';
+import { useLocalStorage } from '@mantine/hooks';
+import { Alert, Button, Collapse, Group, Stack, Text, TextInput } from '@mantine/core';
+import type { ModelReport } from '../../../shared/protocol';
+import {
+  DEFAULT_SCHEDULER_CONFIG,
+  parseSchedulerConfig,
+  SCHEDULER_FIELDS,
+  schedulerCost,
+} from '../../../shared/scheduler-config';
+import type { EngineClient } from '../engine/client';
+import {
+  formError,
+  formValueOf,
+  labelOf,
+  parseFormValue,
+  SchemaFields,
+  type FormValue,
+} from '../components/SchemaFields';
+
+type Key = keyof typeof SCHEDULER_FIELDS;
+const KEYS = Object.keys(SCHEDULER_FIELDS) as Key[];
+const DEFAULTS: Record<string, FormValue> = Object.fromEntries(
+  KEYS.map((k) => [k, formValueOf(SCHEDULER_FIELDS[k], DEFAULT_SCHEDULER_CONFIG[k])]),
+);
+
+/** The kept form: only the schema's fields, each a plain value, over the defaults. */
+export function savedSchedulerTune(raw: unknown): { values: Record<string, FormValue>; runDir: string } {
+  const values = { ...DEFAULTS };
+  if (typeof raw !== 'object' || raw === null) return { values, runDir: '' };
+  const r = raw as { values?: unknown; runDir?: unknown };
+  if (typeof r.values === 'object' && r.values !== null)
+    for (const k of KEYS) {
+      const v = (r.values as Record<string, unknown>)[k];
+      if (v === null || ['string', 'number', 'boolean'].includes(typeof v)) values[k] = v as FormValue;
+    }
+  return { values, runDir: typeof r.runDir === 'string' ? r.runDir : '' };
+}
+
+/** "1.2 M", "35 k", "640". */
+const count = (x: number): string =>
+  x >= 1e9
+    ? `${(x / 1e9).toFixed(1)} G`
+    : x >= 1e6
+      ? `${(x / 1e6).toFixed(1)} M`
+      : x >= 1e4
+        ? `${(x / 1e3).toFixed(0)} k`
+        : `${Math.round(x)}`;
+
+export function SchedulerTune({
+  engine,
+  model,
+  onStarted,
+}: {
+  engine: EngineClient;
+  model: ModelReport;
+  onStarted: (run: string, iterations: number) => void;
+}) {
+  const [saved, setSaved] = useLocalStorage({
+    key: `sampler-studio:tune-schedule:${model.summary.dir}`,
+    defaultValue: savedSchedulerTune(null),
+    getInitialValueInEffect: false,
+    deserialize: (text) => {
+      try {
+        return savedSchedulerTune(text === undefined ? null : JSON.parse(text));
+      } catch {
+        return savedSchedulerTune(null);
+      }
+    },
+  });
+  const { values, runDir } = saved;
+  const [advanced, setAdvanced] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const [starting, setStarting] = useState(false);
+  const set = (k: string, v: FormValue): void => setSaved((s) => ({ ...s, values: { ...s.values, [k]: v } }));
+  // What differs from the defaults is sent; the engine fills in the rest from the same schema.
+  const chosen = useMemo(
+    () =>
+      Object.fromEntries(
+        KEYS.filter((k) => String(values[k]) !== String(DEFAULTS[k])).map((k) => [
+          k,
+          parseFormValue(SCHEDULER_FIELDS[k], values[k]!),
+        ]),
+      ),
+    [values],
+  );
+  const fieldErrors = KEYS.filter((k) => formError(SCHEDULER_FIELDS[k], values[k]!) !== null);
+  // Checks across fields (the budget against the solver, the std's decay), the engine's own words.
+  const checked = useMemo(() => {
+    if (fieldErrors.length > 0) return { config: null, error: null };
+    try {
+      const label = (k: string): string => labelOf(k, SCHEDULER_FIELDS[k as Key]);
+      return { config: parseSchedulerConfig({ ...DEFAULT_SCHEDULER_CONFIG, ...chosen }, label), error: null };
+    } catch (e) {
+      return { config: null, error: (e as Error).message };
+    }
+  }, [chosen, fieldErrors.length]);
+  const occupancy = values['reward'] === 'occupancy';
+  const basic = KEYS.filter(
+    (k) => SCHEDULER_FIELDS[k].group === 'basic' && (k !== 'divergence' || occupancy) && k !== 'discriminatorSteps',
+  );
+  const rest = KEYS.filter(
+    (k) => !basic.includes(k) && (k !== 'discriminatorSteps' || occupancy) && k !== 'divergence',
+  );
+  const defaultRunDir = `runs/${model.summary.id}-schedule-${String(values['sampler'])}-nfe${String(values['nfeBudget'])}-s${String(values['seed'])}`;
+  const cost = checked.config ? schedulerCost(checked.config) : null;
+  const start = async (): Promise<void> => {
+    if (!checked.config) return;
+    setStarting(true);
+    setError(null);
+    try {
+      const { run } = await engine.request('scheduler.start', {
+        model: model.summary.dir,
+        runDir: runDir.trim() || defaultRunDir,
+        config: chosen,
+        unique: runDir.trim() === '',
+      });
+      onStarted(run, checked.config.iterations);
+    } catch (e) {
+      setError((e as Error).message);
+    } finally {
+      setStarting(false);
+    }
+  };
+  return (
+    <Stack gap="md" data-testid="scheduler-form">
+      <Text size="sm" c="dimmed">
+        The RL step scheduler learns, per sample, how far to step next under the NFE budget: an action Δ ∈ [0, 1], the
+        fraction of the remaining log-σ range (Δ = sigmoid(u), u from a Gaussian whose std decays over training), PPO on
+        a terminal reward. It samples unguided (w = 1). Its mean schedule is a --sigmas file.
+      </Text>
+      <SchemaFields fields={SCHEDULER_FIELDS} keys={basic} values={values} onChange={set} />
+      <TextInput
+        label="Run directory"
+        placeholder={defaultRunDir}
+        description="empty: the name shown, with -2, -3, … added if an earlier run has it"
+        value={runDir}
+        onChange={(e) => setSaved((s) => ({ ...s, runDir: e.currentTarget.value }))}
+        maw={440}
+      />
+      <div>
+        <Button variant="subtle" px={0} onClick={() => setAdvanced((a) => !a)} aria-expanded={advanced}>
+          {advanced ? '▾' : '▸'} Advanced ({rest.length} settings)
+        </Button>
+        <Collapse expanded={advanced}>
+          <SchemaFields fields={SCHEDULER_FIELDS} keys={rest} values={values} onChange={set} cols={3} />
+        </Collapse>
+      </div>
+      {checked.error && (
+        <Alert color="orange" data-testid="config-error">
+          {checked.error}
+        </Alert>
+      )}
+      {error && (
+        <Alert color="red" title="Could not start" data-testid="tune-error">
+          {error}
+        </Alert>
+      )}
+      <Text size="sm" data-testid="tune-estimate" c={cost ? undefined : 'dimmed'}>
+        {cost
+          ? `Cost: at most ${count(cost.totalPasses)} denoiser passes (${count(cost.trainingPasses)} in training episodes, ${count(cost.evaluationPasses)} in evaluations): each sample spends at most its budget of ${String(values['nfeBudget'])} evaluations${values['state'] === 'encoder' ? ', and the encoder state one more pass per decision' : ''}.`
+          : 'Cost: fix the settings above to see it.'}
+      </Text>
+      <Group>
+        <Button onClick={() => void start()} disabled={checked.config === null} loading={starting}>
+          Start training
+        </Button>
+        <Button
+          variant="subtle"
+          onClick={() => setSaved(savedSchedulerTune(null))}
+          title="every setting back to its default (the form is kept per model)"
+        >
+          Reset to defaults
+        </Button>
+      </Group>
+    </Stack>
+  );
+}
