@@ -840,6 +840,16 @@ test('web mode: the RL step scheduler (issue 16) by clicks: tune its budget, wat
   assert.equal(await sparks.count(), 8);
   assert.equal(await sparks.nth(7).getAttribute('data-steps'), '6');
   assert.match((await sparks.nth(7).getAttribute('aria-label'))!, /^σ: 80, 10, 2, 0\.5, 0\.1, 0\.002, 0 \(6 steps\)$/);
+  // Any static row's σ list saves as a schedule file (the policy's levels vary per sample: its recipe row is its file).
+  const saves = page.getByTestId('compare-save-sigmas');
+  assert.equal(await saves.count(), 7);
+  const [saved] = await Promise.all([page.waitForEvent('download'), saves.nth(1).click()]);
+  assert.equal(saved.suggestedFilename(), 'edm-7-6-steps.json');
+  const savedPath = join(tmp, 'edm6.json');
+  await saved.saveAs(savedPath);
+  const edm6 = JSON.parse(readFileSync(savedPath, 'utf8')) as number[];
+  assert.equal(edm6.length, 7);
+  assert.ok(edm6[0] === 80 && Math.abs(edm6[5]! - 0.002) < 1e-12 && edm6[6] === 0, JSON.stringify(edm6));
   await page.screenshot({ path: join(SHOTS, 'compare-schedule.png'), fullPage: true });
   // Export: the ONNX scheduler, its sidecar and its mean schedule beside it, all three downloadable.
   await page.getByRole('button', { name: 'Export', exact: true }).click();

@@ -32,7 +32,8 @@ import type { EngineClient } from '../engine/client';
 import { Picture } from '../components/Picture';
 import { RunHeader } from '../components/RunHeader';
 import { bestRow, delta } from '../state/compare';
-import { wholeNumberError } from '../components/forms';
+import { download, wholeNumberError } from '../components/forms';
+import { sigmasText } from '../../../shared/sigmas';
 import { SigmaSpark } from '../components/SigmaSpark';
 
 /** The columns of a comparison: the catalogue's evaluation metrics the rows report, in its order,
@@ -406,6 +407,27 @@ export function CompareScreen({
                   {r.name}
                 </Text>
                 {r.pngBase64 && <Picture png={r.pngBase64} alt={`samples: ${r.name}`} testId="compare-samples" />}
+                {r.sigmas && r.kind !== 'policy' && (
+                  <Button
+                    size="compact-xs"
+                    variant="subtle"
+                    mt={4}
+                    onClick={() =>
+                      download(
+                        `${r.name
+                          .replace(/^.*[\\/]/, '')
+                          .replace(/\.json$/i, '')
+                          .replace(/[^\w.-]+/g, '-')}.json`,
+                        sigmasText(r.sigmas!),
+                        'application/json',
+                      )
+                    }
+                    title="this row's σ list as a schedule file (--sigmas FILE; ComfyUI SIGMAS, diffusers sigmas=)"
+                    data-testid="compare-save-sigmas"
+                  >
+                    Save its σ list
+                  </Button>
+                )}
               </Card>
             ))}
           </SimpleGrid>
