@@ -350,6 +350,7 @@ export const RUN_METRICS: readonly MetricInfo[] = [
  * Its evaluations are eval/… at every evalEvery iterations and the last, all on evalSamples samples
  * with one seed: one curve, where a learner run has periodic and final ones.
  */
+const runMetric = (key: string): MetricInfo => RUN_METRICS.find((m) => m.key === key)!;
 export const SCHEDULER_METRICS: readonly MetricInfo[] = [
   {
     key: 'charts/reward_mean',
@@ -412,23 +413,8 @@ export const SCHEDULER_METRICS: readonly MetricInfo[] = [
     log: true,
     help: "the Gaussian's fixed std in the pre-squash logit of Δ, decaying exponentially over training",
   },
-  {
-    key: 'charts/approx_kl',
-    label: 'Approx. KL',
-    better: null,
-    digits: 5,
-    chart: 'train',
-    log: true,
-    help: 'KL between the policy before and after the PPO update',
-  },
-  {
-    key: 'charts/clipfrac',
-    label: 'Clip fraction',
-    better: null,
-    digits: 4,
-    chart: 'train',
-    help: 'share of transitions whose ratio was clipped',
-  },
+  runMetric('charts/approx_kl'),
+  runMetric('charts/clipfrac'),
   {
     key: 'time/reward_s',
     label: 'Reward time (s)',

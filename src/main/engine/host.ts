@@ -45,7 +45,7 @@ import { loadRun } from './runs/load';
 import { exportedFiles, exportPolicy, ExportError } from './learner/export';
 import { checkRunPolicy } from './learner/onnx-policy';
 import { startFromGrid } from './learner/config';
-import { comparePolicy, type Comparison } from './apps/compare';
+import { comparePolicy, type Comparison, type CompareProgress } from './apps/compare';
 import { tfInitResult } from './learner/backend';
 import { generate, resolveSettings } from './samplers/generate';
 import { samplePng } from './pictures';
@@ -277,30 +277,9 @@ export class EngineHost {
         throw new RangeError('schedule files are compared with a step scheduler run; this run is a learner run');
       const cfg = readRunConfig(run);
       const model = await this.models.get(cfg.model.dir);
-      const t0 = performance.now();
-      let last = 0;
       const cmp = await comparePolicy(model, run, {
         cache: this.compareCache,
-        // Where it stands, as progress events of the run (at most four a second, each row's start always).
-        onProgress: (p) => {
-          const now = performance.now();
-          if (p.step.done > 0 && now - last < 250) return;
-          last = now;
-          this.send({
-            kind: 'event',
-            event: {
-              type: 'progress',
-              run,
-              task: 'compare',
-              done: p.done,
-              total: p.total,
-              unit: 'rows',
-              elapsedSeconds: (now - t0) / 1000,
-              etaSeconds: null,
-              phase: { label: p.label, ...p.step },
-            },
-          });
-        },
+        onProgress: this.compareProgress(run),
         n: p.n ?? 4000,
         seed: p.seed ?? 1_000_003,
         temperature: p.temperature,
@@ -632,34 +611,39 @@ export class EngineHost {
       );
     const model = await this.models.get(readSchedulerRun(run).model.dir);
     const { compareScheduler } = await import('./apps/compare-schedules');
-    const t0 = performance.now();
-    let last = 0;
     return compareScheduler(model, run, {
       n: p.n ?? 4000,
       seed: p.seed ?? 1_000_003,
       metrics: ['fid', 'kid', 'precision', 'recall'],
       pictures: true,
       schedules: (p.schedules ?? []).map((f) => resolve(f)),
-      onProgress: (q) => {
-        const now = performance.now();
-        if (q.step.done > 0 && now - last < 250) return;
-        last = now;
-        this.send({
-          kind: 'event',
-          event: {
-            type: 'progress',
-            run,
-            task: 'compare',
-            done: q.done,
-            total: q.total,
-            unit: 'rows',
-            elapsedSeconds: (now - t0) / 1000,
-            etaSeconds: null,
-            phase: { label: q.label, ...q.step },
-          },
-        });
-      },
+      onProgress: this.compareProgress(run),
     });
+  }
+
+  /** A comparison's progress as progress events of the run (at most four a second, each row's start always). */
+  private compareProgress(run: string): (p: CompareProgress) => void {
+    const t0 = performance.now();
+    let last = 0;
+    return (p) => {
+      const now = performance.now();
+      if (p.step.done > 0 && now - last < 250) return;
+      last = now;
+      this.send({
+        kind: 'event',
+        event: {
+          type: 'progress',
+          run,
+          task: 'compare',
+          done: p.done,
+          total: p.total,
+          unit: 'rows',
+          elapsedSeconds: (now - t0) / 1000,
+          etaSeconds: null,
+          phase: { label: p.label, ...p.step },
+        },
+      });
+    };
   }
 
   /** policy.export of a scheduler run: its ONNX file, sidecar and mean schedule (scheduler/export.ts). */

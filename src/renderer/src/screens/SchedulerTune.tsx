@@ -14,6 +14,7 @@ import {
   schedulerCost,
 } from '../../../shared/scheduler-config';
 import type { EngineClient } from '../engine/client';
+import { count } from '../components/forms';
 import {
   formError,
   formValueOf,
@@ -41,16 +42,6 @@ export function savedSchedulerTune(raw: unknown): { values: Record<string, FormV
     }
   return { values, runDir: typeof r.runDir === 'string' ? r.runDir : '' };
 }
-
-/** "1.2 M", "35 k", "640". */
-const count = (x: number): string =>
-  x >= 1e9
-    ? `${(x / 1e9).toFixed(1)} G`
-    : x >= 1e6
-      ? `${(x / 1e6).toFixed(1)} M`
-      : x >= 1e4
-        ? `${(x / 1e3).toFixed(0)} k`
-        : `${Math.round(x)}`;
 
 export function SchedulerTune({
   engine,

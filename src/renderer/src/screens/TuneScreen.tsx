@@ -21,6 +21,7 @@ import {
   type Intervention,
 } from '../../../shared/learner-config';
 import type { EngineClient } from '../engine/client';
+import { count } from '../components/forms';
 import { formError, formValueOf, parseFormValue, SchemaFields, type FormValue } from '../components/SchemaFields';
 import { SchedulerTune } from './SchedulerTune';
 
@@ -76,16 +77,6 @@ export const QUICK_TEST = {
   evalSamplesPeriodic: 256,
   evalSamples: 512,
 } as const satisfies Partial<Record<Key, number>>;
-
-/** "1.2 M", "35 k", "640". */
-const count = (x: number): string =>
-  x >= 1e9
-    ? `${(x / 1e9).toFixed(1)} G`
-    : x >= 1e6
-      ? `${(x / 1e6).toFixed(1)} M`
-      : x >= 1e4
-        ? `${(x / 1e3).toFixed(0)} k`
-        : `${Math.round(x)}`;
 
 /** What the settings would cost (train.estimate), asked for a moment after the form stops changing. */
 function useEstimate(
