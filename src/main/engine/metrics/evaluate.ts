@@ -188,8 +188,8 @@ export interface EvaluateOptions {
   prdc?: PrdcOptions;
 }
 
-/** Classes of generated samples: the extractor's classifier head, else the nearest mixture component. */
-function classify(
+/** Classes of generated samples: the extractor's classifier head, else the nearest mixture component (null: neither). */
+export function classify(
   model: Model,
   samples: Float32Array,
   n: number,

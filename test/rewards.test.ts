@@ -1,0 +1,206 @@
+// Explicit rewards (issue 17): the `--reward` specifications, and each reward module against a
+// reference computed here independently — JPEG size against the encoder's own output on fixed
+// images, the class mix against a hand computation, a user's ONNX reward against its graph's math —
+// and the bad specifications and files each refused with what to do.
+
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { encode } from 'jpeg-js';
+import { parseRewardSpec, describeReward, RewardSpecError } from '../src/shared/reward-spec';
+import { jpegSizes } from '../src/main/engine/rewards/jpeg';
+import { classMixRewards, readTarget } from '../src/main/engine/rewards/class-mix';
+import { regionRewards } from '../src/main/engine/rewards/region';
+import { OnnxReward } from '../src/main/engine/rewards/onnx-reward';
+import { openRewards } from '../src/main/engine/rewards';
+import { GraphBuilder } from '../src/main/engine/onnx/graph';
+import { Model } from '../src/main/engine/models/model';
+import { resolveModelDir } from '../src/main/engine/models/registry';
+import { extractorForModel } from '../src/main/engine/metrics/features';
+import { Stream } from '../src/main/engine/samplers/random';
+
+const tmp = mkdtempSync(join(tmpdir(), 'ss-rewards-'));
+after(() => rmSync(tmp, { recursive: true, force: true }));
+
+test('--reward specifications: names, the sign, the positional argument, parameters with defaults and bounds', () => {
+  const j = parseRewardSpec('-jpeg-size:quality=75');
+  assert.deepEqual([j.name, j.sign, j.arg, j.params], ['jpeg-size', -1, null, { quality: 75, weight: 1 }]);
+  assert.deepEqual(parseRewardSpec('jpeg-size').params, { quality: 95, weight: 1 });
+  const c = parseRewardSpec('class-logit:7,weight=0.5');
+  assert.deepEqual([c.name, c.sign, c.arg, c.params], ['class-logit', 1, '7', { weight: 0.5 }]);
+  assert.equal(describeReward(c), 'class-logit 7 × 0.5');
+  assert.equal(describeReward(j), '−jpeg-size (quality 75)');
+  assert.deepEqual(parseRewardSpec('region:x=1,y=-2,r=0.5').params, { x: 1, y: -2, r: 0.5, weight: 1 });
+  assert.equal(parseRewardSpec('onnx:my reward.onnx').arg, 'my reward.onnx');
+  const refused: [string, RegExp][] = [
+    ['', /needs a reward name: one of jpeg-size, class-logit, class-mix, onnx, region/],
+    ['aesthetic', /unknown reward "aesthetic"; the rewards are jpeg-size/],
+    ['jpeg-size:quality=0', /quality must be a whole number in \[1, 100\], got "0"/],
+    ['jpeg-size:quality=high', /quality must be a whole number in \[1, 100\], got "high"/],
+    ['jpeg-size:q=75', /jpeg-size has no parameter "q"; its parameters are quality, weight/],
+    ['jpeg-size:75', /jpeg-size takes no "75"; write it as jpeg-size:quality=…,weight=…/],
+    [
+      'class-logit',
+      /class-logit needs its class \(the class index K \(0-based\)\); write it as class-logit:CLASS,weight=…/,
+    ],
+    ['class-logit:seven', /the class must be a whole number ≥ 0, got "seven"/],
+    ['class-logit:1,2', /takes one class \(got "1" and "2"\)/],
+    ['class-mix:t.json,weight=0', /weight must be a number in \(0, 1000000\]/],
+    ['region:r=1,r=2', /r is given twice/],
+  ];
+  for (const [text, why] of refused)
+    assert.throws(
+      () => parseRewardSpec(text),
+      (e: Error) => e instanceof RewardSpecError && why.test(e.message),
+      text,
+    );
+});
+
+test('jpeg-size: the size in kB of what jpeg-js writes for the sample as an 8-bit image; flat images are smaller than noise', () => {
+  const [h, w] = [28, 28];
+  const rng = new Stream(3, 0);
+  // Values exactly on byte levels v = b/127.5 − 1, so the reference can build its bytes without rounding.
+  const bytes = [
+    Uint8Array.from({ length: h * w }, () => 128),
+    Uint8Array.from({ length: h * w }, () => Math.floor(rng.uniform() * 256)),
+  ];
+  const samples = new Float32Array(2 * h * w);
+  bytes.forEach((b, i) => b.forEach((v, p) => (samples[i * h * w + p] = v / 127.5 - 1)));
+  for (const quality of [95, 50]) {
+    const got = jpegSizes(samples, 2, [1, h, w], { quality });
+    bytes.forEach((b, i) => {
+      const rgba = new Uint8Array(h * w * 4);
+      b.forEach((v, p) => rgba.set([v, v, v, 255], 4 * p));
+      assert.equal(
+        got[i],
+        encode({ data: rgba, width: w, height: h }, quality).data.length / 1000,
+        `image ${i}, q ${quality}`,
+      );
+    });
+    assert.ok(got[0]! < got[1]!, `flat ${got[0]} kB < noise ${got[1]} kB`);
+  }
+  assert.throws(
+    () => jpegSizes(new Float32Array(4), 2, [2], { quality: 95 }),
+    /needs image samples of shape \[1 or 3, H, W\]/,
+  );
+});
+
+test('class-mix: log p*_c − log p̂_c against a hand computation; target files are checked', () => {
+  // 4 samples, 3 classes, labels [0, 0, 0, 1]; α = 1: p̂ = (3+1, 1+1, 0+1)/(4+3) = (4/7, 2/7, 1/7).
+  const target = Float64Array.from([0.2, 0.3, 0.5]);
+  const r = classMixRewards(Int32Array.from([0, 0, 0, 1]), target, 1);
+  const want = [Math.log(0.2 / (4 / 7)), Math.log(0.2 / (4 / 7)), Math.log(0.2 / (4 / 7)), Math.log(0.3 / (2 / 7))];
+  want.forEach((v, i) => assert.ok(Math.abs(r[i]! - v) < 1e-12, `${r[i]} vs ${v}`));
+  // At the target shares (and α → 0) every class scores 0.
+  const even = classMixRewards(Int32Array.from([0, 1, 1, 2, 2, 2]), Float64Array.from([1 / 6, 2 / 6, 3 / 6]), 1e-9);
+  even.forEach((v) => assert.ok(Math.abs(v) < 1e-6));
+  const f = (name: string, text: string): string => {
+    writeFileSync(join(tmp, name), text);
+    return join(tmp, name);
+  };
+  assert.deepEqual(Array.from(readTarget(f('ok.json', '[0.5, 0.25, 0.25]'), 3, null)), [0.5, 0.25, 0.25]);
+  assert.deepEqual(Array.from(readTarget(f('named.json', '{"b": 1}'), 3, ['a', 'b', 'c'])), [0, 1, 0]);
+  const bad: [string, string, RegExp][] = [
+    ['sum.json', '[0.5, 0.25]', /has 2 shares; this model has 3 classes/],
+    ['sum2.json', '[0.5, 0.25, 0.5]', /the shares sum to 1.25, not 1; it must be a distribution/],
+    ['neg.json', '[1.5, -0.5, 0]', /share 1 must be a number ≥ 0, got -0.5/],
+    ['nan.json', '[1, null, 0]', /share 1 must be a number ≥ 0, got null/],
+    ['broken.json', '[1, ', /cannot be read as JSON/],
+    ['names.json', '{"d": 1}', /no class named "d"; the classes are a, b, c/],
+  ];
+  for (const [name, text, why] of bad) assert.throws(() => readTarget(f(name, text), 3, ['a', 'b', 'c']), why, name);
+});
+
+test('region: minus the distance to the disc, 0 inside', () => {
+  const r = regionRewards(Float32Array.from([0, 0, 3, 4, 1, 0]), 3, { x: 0, y: 0, r: 1 });
+  assert.deepEqual(Array.from(r), [-0, -4, -0]);
+});
+
+/** A reward model written here: reward = Σ x² (+ class_labels when `labels`), or another graph. */
+function rewardFile(
+  name: string,
+  o: { labels?: boolean; inputName?: string; output?: string; nan?: boolean } = {},
+): string {
+  const g = new GraphBuilder('reward');
+  const x = g.input(o.inputName ?? 'x', 'float32', ['N', 2]);
+  let r = g.op('ReduceSumSquare', [x], { axes: [1], keepdims: 0 });
+  if (o.nan) r = g.op('Log', [g.op('Sub', [r, g.const(1e9)])]); // log of a negative number: NaN
+  if (o.labels) r = g.op('Add', [r, g.op('Cast', [g.input('class_labels', 'int64', ['N'])], { to: 1 })]);
+  g.output(r, o.output ?? 'reward', 'float32', ['N']);
+  const path = join(tmp, name);
+  writeFileSync(path, g.toBytes());
+  return path;
+}
+
+test("a user's ONNX reward: its graph's math on every sample (with class labels when it takes them); wrong files are named", async () => {
+  const x = Float32Array.from([1, 2, -3, 0.5, 0, 0]);
+  for (const labels of [false, true]) {
+    const r = await OnnxReward.open(rewardFile(`sq-${labels}.onnx`, { labels }), [2], 8);
+    const got = await r.score(x, 3, labels ? Int32Array.from([0, 5, 7]) : null, 8);
+    assert.deepEqual(Array.from(got), labels ? [5 + 0, 9.25 + 5, 0 + 7] : [5, 9.25, 0]);
+    await r.dispose();
+  }
+  await assert.rejects(OnnxReward.open(join(tmp, 'none.onnx'), [2], null), /none\.onnx: the file does not exist/);
+  await assert.rejects(
+    OnnxReward.open(rewardFile('in.onnx', { inputName: 'image' }), [2], null),
+    /has no input "x"; its inputs are image/,
+  );
+  await assert.rejects(
+    OnnxReward.open(rewardFile('out.onnx', { output: 'score' }), [2], null),
+    /has no output "reward"; its outputs are score/,
+  );
+  await assert.rejects(
+    OnnxReward.open(rewardFile('shape.onnx'), [3], null),
+    /input x has shape \[N, 2\]; the samples are \[N, 3\]/,
+  );
+  await assert.rejects(
+    OnnxReward.open(rewardFile('nan.onnx', { nan: true }), [2], null),
+    /gave NaN for sample 0; a reward must be a finite number/,
+  );
+});
+
+test('openRewards: the weighted sum of the parts on a real model, the classifier logit as the extractor gives it, and specifications the model cannot take refused before anything runs', async () => {
+  const ring = await Model.load(resolveModelDir('gmm-ring8'), { device: 'cpu' });
+  const fm = await Model.load(resolveModelDir('fashion-mnist'), { device: 'cpu' });
+  try {
+    writeFileSync(join(tmp, 'ring-target.json'), JSON.stringify([0.3, 0.3, 0.1, 0.1, 0.05, 0.05, 0.05, 0.05]));
+    const specs = ['region:x=4,y=0,r=1', '-class-mix:ring-target.json,weight=0.5'].map(parseRewardSpec);
+    const rewards = await openRewards(ring, specs, tmp);
+    assert.equal(rewards.description, 'region (x 4) + −class-mix ring-target.json × 0.5');
+    const pts = Float32Array.from([4, 0, 0, 4, -4, 0, 6, 0]);
+    const s = await rewards.score(pts, 4, null);
+    const [region, mix] = s.parts.map((p) => p.raw);
+    for (let i = 0; i < 4; i++) assert.ok(Math.abs(s.total[i]! - (region![i]! - 0.5 * mix![i]!)) < 1e-12);
+    assert.deepEqual(Array.from(region!), [-0, -(Math.hypot(4, 4) - 1), -7, -1]);
+    await rewards.dispose();
+    // fashion-mnist: a class's logit is the extractor's logits column; JPEG sizes of real samples.
+    const n = 8;
+    const rng = new Stream(5, 0);
+    const imgs = Float32Array.from({ length: n * fm.dim }, () => Math.tanh(rng.normal()));
+    const fmRewards = await openRewards(fm, ['class-logit:7', '-jpeg-size'].map(parseRewardSpec));
+    const got = await fmRewards.score(imgs, n, null);
+    await fmRewards.dispose();
+    const ex = await extractorForModel(fm);
+    const { logits } = await ex.extract(imgs, n);
+    await ex.dispose();
+    const K = logits!.length / n;
+    const sizes = jpegSizes(imgs, n, fm.shape, { quality: 95 });
+    for (let i = 0; i < n; i++) {
+      assert.ok(Math.abs(got.parts[0]!.raw[i]! - logits![i * K + 7]!) < 1e-6);
+      assert.ok(Math.abs(got.total[i]! - (logits![i * K + 7]! - sizes[i]!)) < 1e-5);
+    }
+    const refused: [Model, string, RegExp][] = [
+      [ring, 'jpeg-size', /gmm-ring8's samples are \[2\], not images; jpeg-size scores images/],
+      [fm, 'region', /region is for 2-D models; fashion-mnist's samples are \[1, 28, 28\]/],
+      [fm, 'class-logit:10', /class 10 is out of range; fashion-mnist has classes 0\.\.9/],
+      [ring, 'class-logit:1', /gmm-ring8's feature extractor has no "logits" output/],
+      [fm, 'class-mix:missing.json', /class-mix target .*missing\.json: cannot be read/],
+    ];
+    for (const [m, text, why] of refused) await assert.rejects(openRewards(m, [parseRewardSpec(text)], tmp), why, text);
+  } finally {
+    await ring.dispose();
+    await fm.dispose();
+  }
+});
