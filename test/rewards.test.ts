@@ -204,3 +204,134 @@ test('openRewards: the weighted sum of the parts on a real model, the classifier
     await fm.dispose();
   }
 });
+
+test('the learner settings take rewards: objective reward needs one, occupancy none; a bad specification is named; --reward repeats', async () => {
+  const { learnerConfigFrom } = await import('../src/shared/learner-config');
+  const c = learnerConfigFrom({
+    intervention: 'gamma',
+    objective: 'reward',
+    rewards: ['region:x=4', '-class-mix:t.json'],
+  });
+  assert.deepEqual(c.rewards, ['region:x=4', '-class-mix:t.json']);
+  assert.equal(c.advantageClip, 5);
+  assert.throws(
+    () => learnerConfigFrom({ objective: 'reward' }),
+    /rewards: objective reward needs at least one reward/,
+  );
+  assert.throws(
+    () => learnerConfigFrom({ rewards: ['-jpeg-size'] }),
+    /rewards: are for objective reward; add --objective reward, or drop them \(-jpeg-size\)/,
+  );
+  assert.throws(
+    () => learnerConfigFrom({ objective: 'reward', rewards: ['jpeg-size:quality=500'] }),
+    /rewards: --reward jpeg-size:quality=500: quality must be a whole number in \[1, 100\]/,
+  );
+  const { flagOptions, valuesFromFlags } = await import('../src/shared/schema');
+  const { LEARNER_FIELDS } = await import('../src/shared/learner-config');
+  const { parseFlags } = await import('../src/cli/common');
+  // A negated reward right after --reward is its value, not a flag.
+  const { values } = parseFlags(
+    ['--objective', 'reward', '--reward', '-jpeg-size', '--reward', 'class-logit:7,weight=0.5'],
+    flagOptions(LEARNER_FIELDS),
+  );
+  assert.deepEqual(valuesFromFlags(LEARNER_FIELDS, values), {
+    objective: 'reward',
+    rewards: ['-jpeg-size', 'class-logit:7,weight=0.5'],
+  });
+});
+
+test('ppoClipLoss: the KL penalty to a reference policy is β·Σ p (log p − log p_ref), masked actions excluded', async () => {
+  const tf = await import('@tensorflow/tfjs');
+  const { ppoClipLoss } = await import('../src/main/engine/learner/ppo');
+  const logits = [
+    [1, 0, -1],
+    [0.5, 0.5, 2],
+  ];
+  const ref = [
+    [0, 0, 0],
+    [2, -1, 0],
+  ];
+  const mask = [
+    [1, 1, 1],
+    [1, 0, 1],
+  ];
+  // By hand: softmax over the allowed actions of each row, Σ p (log p − log q), mean over rows.
+  const soft = (z: number[], m: number[]): number[] => {
+    const e = z.map((v, i) => (m[i] ? Math.exp(v) : 0));
+    const s = e.reduce((a, b) => a + b, 0);
+    return e.map((v) => v / s);
+  };
+  let want = 0;
+  for (let r = 0; r < 2; r++) {
+    const p = soft(logits[r]!, mask[r]!);
+    const q = soft(ref[r]!, mask[r]!);
+    for (let a = 0; a < 3; a++) if (mask[r]![a]) want += (p[a]! * Math.log(p[a]! / q[a]!)) / 2;
+  }
+  const args = {
+    logits: tf.tensor2d(logits),
+    actions: tf.tensor1d([0, 2], 'int32'),
+    oldLogProbs: tf.tensor1d([-1, -0.5]),
+    advantages: tf.tensor1d([1, -1]),
+    clip: 0.2,
+    mask: tf.tensor2d(mask),
+  };
+  const plain = ppoClipLoss(args);
+  const withKl = ppoClipLoss({ ...args, reference: { logits: tf.tensor2d(ref), coef: 0.3 } });
+  assert.ok(
+    Math.abs(withKl.klReference!.dataSync()[0]! - want) < 1e-6,
+    `${withKl.klReference!.dataSync()[0]} vs ${want}`,
+  );
+  assert.ok(Math.abs(withKl.loss.dataSync()[0]! - (plain.loss.dataSync()[0]! + 0.3 * want)) < 1e-6);
+});
+
+test('objective reward on gmm-ring8: an iteration scores the final samples, logs raw parts and the KL to π_init, keeps π_init in its checkpoint', async () => {
+  const { initTf } = await import('../src/main/engine/learner/backend');
+  const { createLearner } = await import('../src/main/engine/learner/learner');
+  const { learnerConfigFrom } = await import('../src/shared/learner-config');
+  await initTf();
+  const ring = await Model.load(resolveModelDir('gmm-ring8'), { device: 'cpu' });
+  const config = learnerConfigFrom({
+    intervention: 'cfg',
+    objective: 'reward',
+    rewards: ['region:x=4,y=0,r=0.5', 'region:x=-4,weight=0.5'],
+    klCoef: 0.1,
+    steps: 6,
+    trajectories: 64,
+    rolloutBatch: 64,
+    ppoEpochs: 2,
+  });
+  const l = await createLearner(ring, config);
+  try {
+    assert.equal(l.rewards!.description, 'region (x 4, r 0.5) + region (x -4) × 0.5');
+    const m1 = await l.step();
+    for (const k of [
+      'charts/reward_mean',
+      'charts/reward_std',
+      'rewards/0_region',
+      'rewards/1_region',
+      'charts/kl_init',
+    ])
+      assert.ok(Number.isFinite(m1[k]), `${k} = ${m1[k]}`);
+    assert.ok(!('losses/discriminator' in m1), 'no discriminator under objective reward');
+    assert.ok(Math.abs(m1['charts/reward_mean']! - (m1['rewards/0_region']! + 0.5 * m1['rewards/1_region']!)) < 1e-9);
+    assert.ok(
+      m1['charts/kl_init']! >= 0 && m1['charts/kl_init']! < 0.05,
+      `one update from π_init: KL ${m1['charts/kl_init']}`,
+    );
+    const m2 = await l.step();
+    assert.ok(m2['charts/kl_init']! > 0, 'the policy moved from π_init');
+    const cp = await l.checkpoint();
+    assert.ok(cp.policyInit && cp.policyInit.length === l.policy.getWeights().length);
+    // A learner restored from it has the same π_init (its own initial weights would be another draw after cloning).
+    const again = await createLearner(ring, config);
+    await again.restore(cp);
+    assert.deepEqual(
+      again.policyInit!.map((w) => Array.from(w)),
+      l.policyInit!.map((w) => Array.from(w)),
+    );
+    await again.dispose();
+  } finally {
+    await l.dispose();
+    await ring.dispose();
+  }
+});

@@ -37,6 +37,8 @@ function otherValue(key: string, f: Field): unknown {
       return key === 'actions' ? [1, 2, 3] : [...f.default, (f.default.at(-1) ?? 0) + 1];
     case 'nullable-number':
       return 1;
+    case 'text-list':
+      return ['region:x=1', '-region:y=2,weight=0.5'];
     case 'number': {
       const hi = f.max ?? (f.lt !== undefined ? f.lt : Infinity);
       let v = !Number.isFinite(f.default) ? 40 : f.int ? f.default + 1 : f.default * 1.5 || 0.5;
@@ -47,6 +49,18 @@ function otherValue(key: string, f: Field): unknown {
 }
 
 const flagText = (v: unknown): string => (Array.isArray(v) ? v.join(',') : String(v));
+/** A field's flag and value as words: a list of texts repeats its flag per entry. */
+const flagWords = (flag: string, f: Field, v: unknown): string[] =>
+  f.kind === 'text-list' ? (v as string[]).flatMap((t) => [flag, t]) : [flag, flagText(v)];
+/** Settings another field's value needs beside it (objective reward needs a reward, and rewards need it). */
+const COMPANIONS: Partial<Record<keyof LearnerConfig, Record<string, unknown>>> = {
+  objective: { rewards: ['region:x=1'] },
+  rewards: { objective: 'reward' },
+};
+const companionFlags = (k: keyof LearnerConfig): string[] =>
+  Object.entries(COMPANIONS[k] ?? {}).flatMap(([c, v]) =>
+    flagWords(`--${flagOf(c, LEARNER_FIELDS[c as keyof LearnerConfig])}`, LEARNER_FIELDS[c as keyof LearnerConfig], v),
+  );
 const fields = Object.entries(LEARNER_FIELDS) as [keyof LearnerConfig, Field][];
 
 test('every learner field appears in train --help with its flag, its bounds and its default', () => {
@@ -74,7 +88,8 @@ test('every learner field is accepted as a flag, and a bad value is refused nami
       'gmm-ring8',
       '--run-dir',
       '/nonexistent/run',
-      ...(f.kind === 'boolean' ? (value ? [flag] : []) : [flag, flagText(value)]),
+      ...(f.kind === 'boolean' ? (value ? [flag] : []) : flagWords(flag, f, value)),
+      ...companionFlags(k),
     ];
     if (f.kind === 'boolean' && !value) continue; // a boolean flag only turns its field on
     const parsed = parseTrainArgs(args);
@@ -99,7 +114,7 @@ test('every learner field round-trips through a saved config (JSON with "inf"), 
   const tmp = mkdtempSync(join(tmpdir(), 'ss-schema-'));
   try {
     for (const [k, f] of fields) {
-      const cfg = learnerConfigFrom({ [k]: otherValue(k, f) });
+      const cfg = learnerConfigFrom({ [k]: otherValue(k, f), ...COMPANIONS[k] });
       const file = join(tmp, 'config.json');
       writeFileSync(file, JSON.stringify({ learner: cfg }, infReplacer));
       const back = parseLearnerConfig(
@@ -126,7 +141,7 @@ test('defaults per intervention: gamma starts from EDM’s published churn, reno
   assert.equal(defaultConfig('cfg').actions[defaultConfig('cfg').initAction], 1.5);
   assert.throws(
     () => learnerConfigFrom({ lrDensity: 1 }),
-    /unknown setting "lrDensity"; known: intervention, divergence/,
+    /unknown setting "lrDensity"; known: intervention, objective, rewards, klCoef, advantageClip, divergence/,
   );
   // Giving the actions makes the initial policy favour the first (the default index may not exist).
   assert.equal(learnerConfigFrom({ actions: [1, 2] }).initAction, 0);

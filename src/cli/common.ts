@@ -53,9 +53,21 @@ export function parseFlags<O extends ParseArgsConfig['options']>(
   argv: string[],
   options: O,
 ): ReturnType<typeof parseArgs<{ args: string[]; options: O; strict: true }>> {
+  // A value that starts with one "-" (a negated reward, -jpeg-size; a negative number) after a flag
+  // that takes one is that flag's value: every flag here is a long one (--name), so it cannot be a flag.
+  const args = argv.map((a, i) => {
+    const prev = argv[i - 1];
+    const name = prev?.startsWith('--') && !prev.includes('=') ? prev.slice(2) : null;
+    return name !== null && options?.[name]?.type === 'string' && /^-[^-]/.test(a) ? `\u0000${a}` : a;
+  });
+  const joined: string[] = [];
+  for (const a of args) {
+    if (a.startsWith('\u0000')) joined[joined.length - 1] += `=${a.slice(1)}`;
+    else joined.push(a);
+  }
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, options, strict: true, tokens: true });
+    parsed = parseArgs({ args: joined, options, strict: true, tokens: true });
   } catch (e) {
     const code = (e as { code?: string }).code;
     if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {

@@ -1,6 +1,7 @@
 // `train`: learn a sampling policy with the inverse-RL learner, as a run directory. Every learner
 // field is a flag, from its one declaration in shared/learner-config.ts.
 
+import { rewardHelpLines } from '../shared/reward-spec';
 import {
   dataKindOf,
   IMAGE_BUDGET,
@@ -48,7 +49,11 @@ Learner flags (defaults are cfg's on a points model; gamma and renoise change ac
 steps and NFE budget; image models — a sample shape [C, H, W] — default to ${IMAGE_BUDGET.trajectories} trajectories, rollout batch ${IMAGE_BUDGET.rolloutBatch} and
 ${IMAGE_BUDGET.iterations} iterations, cfg there to the actions ${IMAGE_DEFAULTS.cfg.actions!.join(',')} starting at w = ${IMAGE_DEFAULTS.cfg.actions![IMAGE_DEFAULTS.cfg.initAction!]} with entropy bonus ${IMAGE_DEFAULTS.cfg.entropyCoef},
 and renoise to ${IMAGE_DEFAULTS.renoise.steps} levels, NFE budget ${IMAGE_DEFAULTS.renoise.nfeBudget}, continuing with probability ${IMAGE_DEFAULTS.renoise.initMass} below σ = 1 at the start):
-${helpLines(LEARNER_FIELDS).join('\n')}`;
+${helpLines(LEARNER_FIELDS).join('\n')}
+
+Rewards (--objective reward --reward SPEC, once per reward; SPEC is [-]NAME[:ARG,key=value,…], "-" negates,
+weights sum them: e.g. --reward -jpeg-size --reward class-logit:7,weight=0.5):
+${rewardHelpLines().join('\n')}`;
 
 const FLAG_NAME = Object.fromEntries(Object.entries(LEARNER_FIELDS).map(([k, f]) => [k, `--${flagOf(k, f)}`]));
 

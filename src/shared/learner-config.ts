@@ -3,7 +3,19 @@
 // From this table come the `LearnerConfig` type, its checks, the `train` flags and `--help`, the
 // saved run config and the Tune form (shared/schema.ts). Adding a field is one entry here.
 
-import { bool, choice, defaultsOf, int, issueMessages, num, numList, objectSchema, type ValuesOf } from './schema';
+import {
+  bool,
+  choice,
+  defaultsOf,
+  int,
+  issueMessages,
+  num,
+  numList,
+  objectSchema,
+  textList,
+  type ValuesOf,
+} from './schema';
+import { parseRewardSpec } from './reward-spec';
 import { MAX_BATCH, MAX_EVAL_SAMPLES, MAX_SEED } from './limits';
 import { MAX_GUIDANCE, MAX_STEPS, SIGMA_LIMIT } from './sampler-settings';
 
@@ -12,6 +24,8 @@ export type Intervention = (typeof INTERVENTIONS)[number];
 
 /** How the advantages are centred (learner.ts step 4). */
 export const ADVANTAGE_BASELINES = ['level', 'global'] as const;
+/** What the policy is trained for: the data (the f-divergence between occupancies) or explicit rewards (issue 17). */
+export const OBJECTIVES = ['occupancy', 'reward'] as const;
 
 /** How the initial policy is made (learner/init-policy.ts). */
 export const INIT_PROFILES = ['window', 'bias'] as const;
@@ -58,6 +72,51 @@ export const LEARNER_FIELDS = {
     group: 'none', // the form's segmented control
     help: 'what the policy controls: the guidance scale w, the churn γ, or jumps back to higher noise',
     labels: { cfg: 'guidance (cfg)', gamma: 'stochasticity (γ)', renoise: 'renoise' },
+  }),
+  // [Note: two objectives]
+  // occupancy: the inverse-RL objective, the divergence between the sampler's state occupancy and
+  // the data's (a discriminator estimates their ratio). reward: PPO on an explicit terminal reward of
+  // the final sample (the DDPO thesis): G_t = R(x_0) at every step of the trajectory, advantages
+  // standardised over the batch and clipped to ±advantageClip, and an optional KL penalty β·KL(π_θ ‖
+  // π_init) per visited state that keeps the policy near its initial one (against reward hacking).
+  objective: choice(OBJECTIVES, {
+    default: 'occupancy',
+    group: 'basic',
+    label: 'Objective',
+    help: 'occupancy: match the data (the f-divergence below, with a discriminator); reward: maximise explicit rewards of the final sample (--reward), PPO as DDPO',
+    labels: { occupancy: 'match the data (occupancy, f-divergence)', reward: 'explicit rewards (DDPO)' },
+  }),
+  rewards: textList({
+    default: [],
+    maxLength: 8,
+    flag: 'reward',
+    group: 'basic',
+    label: 'Rewards',
+    entry: 'a reward such as -jpeg-size, class-logit:7 or onnx:reward.onnx,weight=0.5',
+    check: (t) => {
+      try {
+        parseRewardSpec(t);
+        return null;
+      } catch (e) {
+        return (e as Error).message;
+      }
+    },
+    help: 'objective reward: the rewards of the final sample, summed with their weights, one --reward each ([-]NAME[:ARG,key=value]; `train --help` lists them)',
+  }),
+  klCoef: num({
+    default: 0,
+    min: 0,
+    max: 100,
+    step: 0.01,
+    label: 'KL penalty β',
+    help: 'objective reward: β of the penalty β·KL(π_θ ‖ π_init) on the visited states, added to the PPO loss (0 = none, as DDPO)',
+  }),
+  advantageClip: num({
+    default: 5,
+    gt: 0,
+    max: 1e6,
+    label: 'Advantage clip',
+    help: "objective reward: the standardised advantages are clipped to ±this (DDPO's adv_clip_max, 5)",
   }),
   divergence: choice(DIVERGENCES, {
     default: 'kl',
@@ -560,6 +619,10 @@ export function parseLearnerConfig(v: unknown, name: (key: string) => string = (
       'actions',
       `a window initial profile (initSigmaLo ${c.initSigmaLo}, initSigmaHi ${c.initSigmaHi}) needs the neutral action ${NEUTRAL_VALUE[c.intervention]} outside it; add it to the actions or widen the window to [0, inf]`,
     );
+  if (c.objective === 'reward' && c.rewards.length === 0)
+    fail('rewards', 'objective reward needs at least one reward (--reward -jpeg-size, say)');
+  if (c.objective === 'occupancy' && c.rewards.length > 0)
+    fail('rewards', `are for objective reward; add --objective reward, or drop them (${c.rewards.join(', ')})`);
   if (c.intervention === 'renoise' && !Number.isFinite(c.nfeBudget))
     fail('nfeBudget', 'renoise needs a finite NFE budget (it bounds the trajectory length)');
   return c;

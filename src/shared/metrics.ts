@@ -194,6 +194,33 @@ export const RUN_METRICS: readonly MetricInfo[] = [
     chart: 'train',
     help: 'share of transitions whose ratio was clipped',
   },
+  // Objective reward (issue 17): not yet charted on Train (its reward view comes with the app's part).
+  {
+    key: 'charts/reward_mean',
+    label: 'Reward (mean ± std)',
+    better: 'higher',
+    digits: 4,
+    chart: 'none',
+    band: 'charts/reward_std',
+    help: "mean terminal reward of the iteration's trajectories: the weighted sum of the rewards (objective reward); the scheduler's: its terminal reward",
+  },
+  {
+    key: 'charts/reward_std',
+    label: 'Reward std',
+    better: null,
+    digits: 4,
+    chart: 'none',
+    help: "standard deviation of the trajectories' terminal rewards",
+  },
+  {
+    key: 'charts/kl_init',
+    label: 'KL to the initial policy',
+    better: null,
+    digits: 5,
+    chart: 'none',
+    log: true,
+    help: 'objective reward: KL(π_θ ‖ π_init) over the visited states, averaged over the PPO minibatches (penalised by klCoef)',
+  },
   {
     key: 'charts/nfe',
     label: 'NFE per sample',

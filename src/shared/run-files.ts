@@ -145,6 +145,11 @@ const LEARNER_RENAMES: Record<string, string> = {
  */
 const LEARNER_ADDED: Record<string, unknown> = {
   advantageBaseline: 'global',
+  // Before explicit rewards, every run matched the data.
+  objective: 'occupancy',
+  rewards: [],
+  klCoef: 0,
+  advantageClip: LEARNER_FIELDS.advantageClip.default,
   initProfile: 'bias',
   initSigmaLo: 0,
   initSigmaHi: Infinity,
@@ -264,6 +269,8 @@ export const checkpointFile = z.preprocess(
     discriminatorEma: weights,
     optPolicy: optimizerState,
     optDiscriminator: optimizerState,
+    /** Objective reward: π_init's weights, for the KL penalty (learner.ts). */
+    policyInit: weights.optional(),
   }),
 );
 export type Checkpoint = z.output<typeof checkpointFile>;

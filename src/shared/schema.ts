@@ -66,7 +66,17 @@ export interface NumberListField extends FieldBase<number[]> {
   distinct?: boolean;
 }
 
-export type Field = NumberField | NullableNumberField | ChoiceField | BooleanField | NumberListField;
+/** A list of texts, each checked by `check` (e.g. the `--reward` specifications): a flag given once per entry. */
+export interface TextListField extends FieldBase<string[]> {
+  kind: 'text-list';
+  maxLength: number;
+  /** What one entry is, for help and errors ("a reward such as -jpeg-size"). */
+  entry: string;
+  /** The entry's problem, or null when valid. */
+  check: (text: string) => string | null;
+}
+
+export type Field = NumberField | NullableNumberField | ChoiceField | BooleanField | NumberListField | TextListField;
 export type Fields = Record<string, Field>;
 
 // ---- field constructors ------------------------------------------------------------------------
@@ -84,6 +94,7 @@ export const choice = <T extends string>(
 ): ChoiceField<T> => ({ kind: 'choice', values, ...f });
 export const bool = (f: Omit<BooleanField, 'kind'>): BooleanField => ({ kind: 'boolean', ...f });
 export const numList = (f: Omit<NumberListField, 'kind'>): NumberListField => ({ kind: 'number-list', ...f });
+export const textList = (f: Omit<TextListField, 'kind'>): TextListField => ({ kind: 'text-list', ...f });
 
 // ---- descriptions and checks -------------------------------------------------------------------
 
@@ -96,6 +107,8 @@ export function describeField(f: Field): string {
       return 'true or false';
     case 'number-list':
       return `${f.minLength} to ${f.maxLength}${f.distinct ? ' distinct' : ''} numbers, separated by commas`;
+    case 'text-list':
+      return `at most ${f.maxLength} of ${f.entry}`;
     case 'number':
     case 'nullable-number': {
       const what = f.int ? 'a whole number' : 'a number';
@@ -144,6 +157,16 @@ export function fieldSchema<F extends Field>(f: F): z.ZodType<ValueOf<F>> {
         const list = z.array(z.number()).min(f.minLength).max(f.maxLength);
         return f.distinct ? list.refine((a) => new Set(a).size === a.length) : list;
       }
+      case 'text-list':
+        return z
+          .array(z.string())
+          .max(f.maxLength)
+          .superRefine((a, ctx) => {
+            for (const t of a) {
+              const problem = f.check(t);
+              if (problem) ctx.addIssue({ code: 'custom', message: problem });
+            }
+          });
     }
   })();
   return s as unknown as z.ZodType<ValueOf<F>>;
@@ -182,6 +205,8 @@ export function issueMessages(
       return `unknown ${i.keys.length > 1 ? 'settings' : 'setting'} ${i.keys.map((k) => `"${k}"`).join(', ')}${fields ? `; known: ${Object.keys(fields).join(', ')}` : ''}`;
     const key = i.path[0];
     const f = fields && typeof key === 'string' && i.path.length <= 2 ? fields[key] : undefined;
+    // A list entry's own problem says what is wrong with it better than "must be …".
+    if (f && f.kind === 'text-list' && i.code === 'custom') return `${name([key])}: ${i.message}`;
     if (f) return mustBe(name([key]), f, valueAt(input, [key]));
     return `${name(i.path)}: ${i.message}`;
   });
@@ -202,7 +227,10 @@ export function valueAt(v: unknown, path: PropertyKey[]): unknown {
 
 /** The error of a single value for a field, or null when valid: what a form shows under the input. */
 export function fieldError(f: Field, value: unknown): string | null {
-  return fieldSchema(f).safeParse(value).success ? null : `must be ${describeField(f)}`;
+  const r = fieldSchema(f).safeParse(value);
+  if (r.success) return null;
+  const own = f.kind === 'text-list' ? r.error.issues.find((i) => i.code === 'custom') : undefined;
+  return own ? own.message : `must be ${describeField(f)}`;
 }
 
 // ---- the command line --------------------------------------------------------------------------
@@ -210,20 +238,25 @@ export function fieldError(f: Field, value: unknown): string | null {
 export const kebab = (key: string): string => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 export const flagOf = (key: string, f: Field): string | null => (f.flag === false ? null : (f.flag ?? kebab(key)));
 
-export type FlagOptions = Record<string, { type: 'string' | 'boolean' }>;
+export type FlagOptions = Record<string, { type: 'string' | 'boolean'; multiple?: boolean }>;
 
 /** `parseArgs` options for every field with a flag. */
 export function flagOptions(fields: Fields): FlagOptions {
   const out: FlagOptions = {};
   for (const [k, f] of Object.entries(fields)) {
     const flag = flagOf(k, f);
-    if (flag) out[flag] = { type: f.kind === 'boolean' ? 'boolean' : 'string' };
+    if (flag)
+      out[flag] =
+        f.kind === 'text-list'
+          ? { type: 'string', multiple: true }
+          : { type: f.kind === 'boolean' ? 'boolean' : 'string' };
   }
   return out;
 }
 
 /** A flag's text as the field's value (not yet range-checked): numbers, "inf", lists "1,1.5,2". */
-export function parseFlagValue(f: Field, text: string | boolean): unknown {
+export function parseFlagValue(f: Field, text: string | boolean | string[]): unknown {
+  if (Array.isArray(text)) return f.kind === 'text-list' ? text : text[text.length - 1];
   if (typeof text === 'boolean') return text;
   const number = (t: string): number => {
     const s = t.trim();
@@ -241,6 +274,8 @@ export function parseFlagValue(f: Field, text: string | boolean): unknown {
       return text === 'true' ? true : text === 'false' ? false : text;
     case 'choice':
       return text;
+    case 'text-list':
+      return [text];
   }
 }
 
@@ -250,7 +285,8 @@ export function valuesFromFlags(fields: Fields, values: Readonly<Record<string, 
   for (const [k, f] of Object.entries(fields)) {
     const flag = flagOf(k, f);
     const v = flag ? values[flag] : undefined;
-    if (typeof v === 'string' || typeof v === 'boolean') out[k] = parseFlagValue(f, v);
+    if (typeof v === 'string' || typeof v === 'boolean' || Array.isArray(v))
+      out[k] = parseFlagValue(f, v as string | boolean | string[]);
   }
   return out;
 }
@@ -267,9 +303,11 @@ export function helpLines(fields: Fields, indent = '  ', defaults?: Record<strin
           ? ` ${f.values.join('|')}`
           : f.kind === 'number-list'
             ? ' V1,V2,…'
-            : f.int
-              ? ' N'
-              : ' X';
+            : f.kind === 'text-list'
+              ? ` SPEC (repeat for several)`
+              : f.int
+                ? ' N'
+                : ' X';
     const d = defaults ? defaults[k] : f.default;
     const dflt =
       f.kind === 'boolean' && !d

@@ -13,6 +13,11 @@
 //     5. PPO-clip epochs over minibatches of (s_t, a_t), the ratio r held fixed.
 //     6. EMA of both heads.
 //
+// With objective "reward" (issue 17; the DDPO thesis), steps 2–3 give way to an explicit terminal
+// reward R(x_0) of each final sample (engine/rewards/), G_t = R at every step of its trajectory,
+// Â = clip((G − mean G)/std G, ±advantageClip), and PPO's loss gains β·KL(π_θ ‖ π_init) over the
+// visited states ([Note: two objectives] in shared/learner-config.ts).
+//
 // What a run does around the iterations (its directory, evaluations, events) is apps/train.ts's.
 //
 // [Note: occupancy over H + 1 states]
@@ -48,6 +53,8 @@ import { emaUpdate, featurize, inputDim, Mlp, type FeatureLayout, type StateBatc
 import { horizonFor } from './interventions';
 import { clonePolicy, cloneStatesPerLevel, initTargets, type CloneStates } from './init-policy';
 import { normaliseAdvantages, ppoUpdate } from './ppo';
+import { openRewards, type Rewards } from '../rewards';
+import { parseRewardSpec } from '../../../shared/reward-spec';
 import type { Phase } from '../../../shared/events';
 import {
   rolloutPolicy,
@@ -240,6 +247,11 @@ export class Learner implements SamplingPolicy {
     this.data = d.x;
     this.dataLabels = d.labels;
   }
+
+  /** Objective reward: the rewards (opened by createLearner), and π_init's weights for the KL penalty (set at the first step, or restored). */
+  rewards: Rewards | null = null;
+  policyInit: Float32Array[] | null = null;
+  private reference: Mlp | null = null;
 
   /** Made once, before the first rollout (see ready); a restored checkpoint replaces it. */
   private initialising: Promise<void> | null = null;
@@ -487,62 +499,84 @@ export class Learner implements SamplingPolicy {
     const phi = await this.encodeVisited(ro, seen); // [n·(H+1), E]
     const tRollout = performance.now();
 
-    // 2. Train the discriminator: expert states vs visited ones (first iteration: its warm-up steps
-    //    too, the paper's "DRE init"), minibatches drawn from two pools encoded once: the visited
-    //    states' φ, and expert states drawn per level for this iteration (discriminator.ts, the note
-    //    on the expert pool).
-    await this.loadData();
-    const d = this.discriminator;
-    const discSteps = (it === 0 ? c.discriminatorInitSteps : 0) + c.discriminatorSteps;
-    const visited = d.pool({ n: total, sigma: ro.sigma, level: ro.level, labels: ro.labels }, phi);
-    const drawn = d.drawExpert({ x: this.data!, labels: this.dataLabels }, d.expertPoolSizes(visited, discSteps), rng);
-    onPhase?.({ iteration: it + 1, label: 'encoding expert states', done: 0, total: drawn.n, unit: 'states' });
-    const expert = d.pool(drawn, await this.encoder.encode(drawn.x, drawn.sigma, drawn.n));
-    const discLabel = it === 0 && c.discriminatorInitSteps > 0 ? 'discriminator warm-up' : 'discriminator';
-    onPhase?.({ iteration: it + 1, label: discLabel, done: 0, total: discSteps, unit: 'steps' });
-    const disc = d.train(visited, expert, discSteps, rng, signal, (done) =>
-      onPhase?.({ iteration: it + 1, label: discLabel, done, total: discSteps, unit: 'steps' }),
-    );
-    this.checkFinite('discriminator', discSteps > 0 ? disc.loss : 0, d.net, c.lrDiscriminator);
-    const tDiscriminator = performance.now();
-
-    // 3. Occupancy ratio r(s) = [w_E(σ)/w_π(σ)]·exp(logit D(s)) (Eq. 11) and reward −ψ(r(s)).
-    //    w_π(level) from the visit counts; w_E by design (see the note on occupancy).
-    const visits = new Float64Array(N + 1); // [N + 1] visits per level
-    for (let i = 0; i < total; i++) visits[ro.level[i]!]!++;
-    const wE = (l: number): number => (l >= N ? (S - N) / S : 1 / S);
-    const logitD = d.logits(visited); // [n·(H+1)]
-    if (!logitD.every(Number.isFinite))
-      throw new TrainingDiverged(
-        it + 1,
-        `the discriminator's logits are NaN/Inf on the visited states after its update, at learning rate lrDiscriminator = ${c.lrDiscriminator}; a smaller one may train`,
+    let signal2: { advantage: Float64Array; metrics: Record<string, number>; tSignal: number };
+    if (c.objective === 'reward') signal2 = await this.rewardSignal(ro, it);
+    else {
+      // 2. Train the discriminator: expert states vs visited ones (first iteration: its warm-up steps
+      //    too, the paper's "DRE init"), minibatches drawn from two pools encoded once: the visited
+      //    states' φ, and expert states drawn per level for this iteration (discriminator.ts, the note
+      //    on the expert pool).
+      await this.loadData();
+      const d = this.discriminator;
+      const discSteps = (it === 0 ? c.discriminatorInitSteps : 0) + c.discriminatorSteps;
+      const visited = d.pool({ n: total, sigma: ro.sigma, level: ro.level, labels: ro.labels }, phi);
+      const drawn = d.drawExpert(
+        { x: this.data!, labels: this.dataLabels },
+        d.expertPoolSizes(visited, discSteps),
+        rng,
       );
-    const ratio = new Float64Array(total); // [n·(H+1)]
-    let ratioSum = 0;
-    for (let i = 0; i < total; i++) {
-      const l = ro.level[i]!;
-      const wPi = visits[l]! / total;
-      const lg = Math.max(-c.logitClamp, Math.min(c.logitClamp, logitD[i]!));
-      ratio[i] = (wE(l) / wPi) * Math.exp(lg);
-      ratioSum += ratio[i]!;
-    }
-    const reward = rewardOf(c.divergence, ratio); // [n·(H+1)]
+      onPhase?.({ iteration: it + 1, label: 'encoding expert states', done: 0, total: drawn.n, unit: 'states' });
+      const expert = d.pool(drawn, await this.encoder.encode(drawn.x, drawn.sigma, drawn.n));
+      const discLabel = it === 0 && c.discriminatorInitSteps > 0 ? 'discriminator warm-up' : 'discriminator';
+      onPhase?.({ iteration: it + 1, label: discLabel, done: 0, total: discSteps, unit: 'steps' });
+      const disc = d.train(visited, expert, discSteps, rng, signal, (done) =>
+        onPhase?.({ iteration: it + 1, label: discLabel, done, total: discSteps, unit: 'steps' }),
+      );
+      this.checkFinite('discriminator', discSteps > 0 ? disc.loss : 0, d.net, c.lrDiscriminator);
+      const tDiscriminator = performance.now();
 
-    // 4. Learning signal G_t = Σ_{t'>t} reward(s_{t'}) of every transition, from suffix sums per
-    //    trajectory; advantages Â = (G − b)/std(G − b) over the whole batch, the baseline b the
-    //    mean of G at the transition's step t ('level', see the note) or over the batch ('global').
-    const suffix = new Float64Array(total + 1); // [n·(H+1) + 1]
-    for (let r = 0; r < ro.n; r++) {
-      let acc = 0;
-      for (let t = S - 1; t >= 0; t--) {
-        suffix[r * S + t] = acc; // sum over t' > t
-        acc += reward[r * S + t]!;
+      // 3. Occupancy ratio r(s) = [w_E(σ)/w_π(σ)]·exp(logit D(s)) (Eq. 11) and reward −ψ(r(s)).
+      //    w_π(level) from the visit counts; w_E by design (see the note on occupancy).
+      const visits = new Float64Array(N + 1); // [N + 1] visits per level
+      for (let i = 0; i < total; i++) visits[ro.level[i]!]!++;
+      const wE = (l: number): number => (l >= N ? (S - N) / S : 1 / S);
+      const logitD = d.logits(visited); // [n·(H+1)]
+      if (!logitD.every(Number.isFinite))
+        throw new TrainingDiverged(
+          it + 1,
+          `the discriminator's logits are NaN/Inf on the visited states after its update, at learning rate lrDiscriminator = ${c.lrDiscriminator}; a smaller one may train`,
+        );
+      const ratio = new Float64Array(total); // [n·(H+1)]
+      let ratioSum = 0;
+      for (let i = 0; i < total; i++) {
+        const l = ro.level[i]!;
+        const wPi = visits[l]! / total;
+        const lg = Math.max(-c.logitClamp, Math.min(c.logitClamp, logitD[i]!));
+        ratio[i] = (wE(l) / wPi) * Math.exp(lg);
+        ratioSum += ratio[i]!;
       }
+      const reward = rewardOf(c.divergence, ratio); // [n·(H+1)]
+
+      // 4. Learning signal G_t = Σ_{t'>t} reward(s_{t'}) of every transition, from suffix sums per
+      //    trajectory; advantages Â = (G − b)/std(G − b) over the whole batch, the baseline b the
+      //    mean of G at the transition's step t ('level', see the note) or over the batch ('global').
+      const suffix = new Float64Array(total + 1); // [n·(H+1) + 1]
+      for (let r = 0; r < ro.n; r++) {
+        let acc = 0;
+        for (let t = S - 1; t >= 0; t--) {
+          suffix[r * S + t] = acc; // sum over t' > t
+          acc += reward[r * S + t]!;
+        }
+      }
+      const T = ro.count;
+      const G = new Float64Array(T); // [T]
+      for (let k = 0; k < T; k++) G[k] = suffix[ro.tRow[k]! * S + ro.tStep[k]!]!;
+      const advantage = normaliseAdvantages(G, c.advantageBaseline === 'level' ? ro.tStep.subarray(0, T) : undefined); // [T]
+      signal2 = {
+        advantage,
+        tSignal: tDiscriminator,
+        metrics: {
+          'charts/learning_signal_mean': rSumOf(reward) / total,
+          'charts/learning_signal_std': stdOf(reward),
+          'charts/ratio_mean': ratioSum / total,
+          'losses/discriminator': disc.loss,
+          'charts/discriminator_accuracy': disc.accuracy,
+          'time/discriminator_s': (tDiscriminator - tRollout) / 1000,
+        },
+      };
     }
+    const { advantage } = signal2;
     const T = ro.count;
-    const G = new Float64Array(T); // [T]
-    for (let k = 0; k < T; k++) G[k] = suffix[ro.tRow[k]! * S + ro.tStep[k]!]!;
-    const advantage = normaliseAdvantages(G, c.advantageBaseline === 'level' ? ro.tStep.subarray(0, T) : undefined); // [T]
 
     // 5. PPO-clip epochs over minibatches of the transitions (s_t, a_t), r held fixed; the policy's
     //    input from the states' φ of step 1.
@@ -568,7 +602,9 @@ export class Learner implements SamplingPolicy {
       advantages: advantage,
     };
     onPhase?.({ iteration: it + 1, label: 'PPO update', done: 0, total: c.ppoEpochs, unit: 'epochs' });
-    const ppo = ppoUpdate(this.policy, this.optPolicy, transitions, c, rng, signal);
+    // Objective reward: π_init's logits, for the penalty (β = klCoef) and the KL it reports (also at β = 0).
+    const reference = c.objective === 'reward' ? this.referenceLogits(input, T) : undefined;
+    const ppo = ppoUpdate(this.policy, this.optPolicy, { ...transitions, reference }, c, rng, signal);
     this.checkFinite('policy', ppo.loss, this.policy, c.lrPolicy);
     const tPpo = performance.now();
 
@@ -576,7 +612,7 @@ export class Learner implements SamplingPolicy {
     //    smooth as emaDecay, so the initial weights do not linger in early evaluations.
     const decay = Math.min(c.emaDecay, it / (it + 1));
     emaUpdate(this.policyEma, this.policy.getWeights(), decay);
-    emaUpdate(this.discriminator.ema, this.discriminator.net.getWeights(), decay);
+    if (c.objective === 'occupancy') emaUpdate(this.discriminator.ema, this.discriminator.net.getWeights(), decay);
     // Weights can be finite and still useless: ~1e30 after an absurd step, their logits overflow.
     // What is checkpointed must sample: the current and EMA policy on some of this iteration's states.
     const probeN = Math.min(T, 256);
@@ -598,33 +634,62 @@ export class Learner implements SamplingPolicy {
     }
     this.iteration++;
 
-    let rSum = 0;
-    let rSq = 0;
-    for (const r of reward) {
-      rSum += r;
-      rSq += r * r;
-    }
     let nfe = 0;
     for (const v of ro.nfe) nfe += v;
     return {
       iteration: this.iteration,
-      'charts/learning_signal_mean': rSum / total,
-      'charts/learning_signal_std': Math.sqrt(Math.max(0, rSq / total - (rSum / total) ** 2)),
-      'charts/ratio_mean': ratioSum / total,
-      'losses/discriminator': disc.loss,
-      'charts/discriminator_accuracy': disc.accuracy,
+      ...signal2.metrics,
       'losses/policy': ppo.loss,
       'charts/entropy': ppo.entropy,
       'charts/approx_kl': ppo.approxKl,
       'charts/clipfrac': ppo.clipFrac,
+      ...(ppo.klReference !== undefined ? { 'charts/kl_init': ppo.klReference } : {}),
       'charts/nfe': nfe / ro.n,
       'time/iteration_s': (tPpo - t0) / 1000,
       'time/rollout_s': (tRollout - t0) / 1000,
       'time/denoiser_s': (this.model.stats.modelMs - m0) / 1000,
       'time/encoder_s': (this.encoder.stats.encoderMs - e0) / 1000,
-      'time/discriminator_s': (tDiscriminator - tRollout) / 1000,
-      'time/ppo_s': (tPpo - tDiscriminator) / 1000,
+      'time/ppo_s': (tPpo - signal2.tSignal) / 1000,
     };
+  }
+
+  /**
+   * Objective reward, in place of steps 2–4: R(x_0) of every final sample, G_t = R for each of its
+   * transitions, Â = clip(standardised G, ±advantageClip). The rewards are logged raw (each part's
+   * mean) and as their weighted sum.
+   */
+  private async rewardSignal(
+    ro: Rollout,
+    it: number,
+  ): Promise<{ advantage: Float64Array; metrics: Record<string, number>; tSignal: number }> {
+    const c = this.config;
+    const t0 = performance.now();
+    // π_init: the policy before its first update (after its initial cloning), kept for the KL penalty.
+    this.policyInit ??= this.policy.getWeights();
+    const R = await this.rewards!.score(ro.samples, ro.n, ro.sampleLabels); // [n]
+    const T = ro.count;
+    const G = Float64Array.from({ length: T }, (_, k) => R.total[ro.tRow[k]!]!); // [T]
+    const advantage = normaliseAdvantages(G).map((a) => Math.max(-c.advantageClip, Math.min(c.advantageClip, a)));
+    if (!R.total.every(Number.isFinite)) throw new TrainingDiverged(it + 1, 'a reward was NaN/Inf');
+    const metrics: Record<string, number> = {
+      'charts/reward_mean': rSumOf(R.total) / ro.n,
+      'charts/reward_std': stdOf(R.total),
+    };
+    R.parts.forEach((p, i) => (metrics[`rewards/${i}_${p.spec.name}`] = rSumOf(p.raw) / ro.n));
+    const t1 = performance.now();
+    metrics['time/reward_s'] = (t1 - t0) / 1000;
+    return { advantage, metrics, tSignal: t1 };
+  }
+
+  /** [T, K] π_init's logits (at the rollout temperature) on the transitions' inputs. */
+  private referenceLogits(input: Float32Array, T: number): Float32Array {
+    if (!this.reference) {
+      this.reference = new Mlp(this.policy.inDim, this.config.hidden, this.config.layers, this.policy.outDim, 0, {
+        outScale: 0,
+      });
+      this.reference.setWeights(this.policyInit!);
+    }
+    return this.reference.predict(input, T);
   }
 
   /** After a head's update: its loss and weights finite, or TrainingDiverged (see the note on stopping on NaN). */
@@ -658,6 +723,7 @@ export class Learner implements SamplingPolicy {
       discriminatorEma: encodeWeights(d.ema),
       optPolicy: await optimizerState(this.optPolicy),
       optDiscriminator: await optimizerState(d.opt),
+      ...(this.policyInit ? { policyInit: encodeWeights(this.policyInit) } : {}),
     };
   }
 
@@ -672,11 +738,14 @@ export class Learner implements SamplingPolicy {
     d.opt.dispose();
     d.opt = await restoreAdam(cp.optDiscriminator, this.config.lrDiscriminator);
     this.iteration = cp.iteration;
+    if (cp.policyInit) this.policyInit = decodeWeights(cp.policyInit);
     this.initialising = Promise.resolve(); // the checkpoint's weights replace the initial policy
   }
 
   async dispose(): Promise<void> {
     this.policy.dispose();
+    this.reference?.dispose();
+    await this.rewards?.dispose();
     this.discriminator.dispose();
     this.optPolicy.dispose();
     await this.encoder.dispose();
@@ -686,11 +755,30 @@ export class Learner implements SamplingPolicy {
 /** A Learner with the model's frozen state encoder (its manifest's ONNX encoder, else c_in·x). */
 export async function createLearner(model: Model, config: LearnerConfig): Promise<Learner> {
   checkConfig(config);
-  const encoder = await encoderForModel(model);
+  // The rewards first: a specification the model cannot take is refused before anything loads.
+  const rewards = config.objective === 'reward' ? await openRewards(model, config.rewards.map(parseRewardSpec)) : null;
+  let encoder: StateEncoder | null = null;
   try {
-    return new Learner(model, config, encoder);
+    encoder = await encoderForModel(model);
+    const l = new Learner(model, config, encoder);
+    l.rewards = rewards;
+    return l;
   } catch (e) {
-    await encoder.dispose();
+    await encoder?.dispose();
+    await rewards?.dispose();
     throw e;
   }
 }
+
+const rSumOf = (a: ArrayLike<number>): number => {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i]!;
+  return s;
+};
+/** Population standard deviation. */
+const stdOf = (a: ArrayLike<number>): number => {
+  const m = rSumOf(a) / Math.max(1, a.length);
+  let v = 0;
+  for (let i = 0; i < a.length; i++) v += (a[i]! - m) ** 2;
+  return Math.sqrt(v / Math.max(1, a.length));
+};

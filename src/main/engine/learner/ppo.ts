@@ -7,7 +7,9 @@
 //   approxKl = mean((ρ − 1) − log ρ)                     (CleanRL's "k3" estimator, ≥ 0)
 //   clipFrac = mean(|ρ − 1| > ε)
 //   entropy  = mean over rows of −Σ_{a allowed} π(a) log π(a)
-//   L_total  = L − c·entropy                             (c the entropy bonus, CleanRL's ent_coef; 0 default)
+//   L_total  = L − c·entropy + β·KL(π_θ ‖ π_ref)           (c the entropy bonus, CleanRL's ent_coef; β the
+//                                                         KL penalty of objective reward, against π_init; both 0 default)
+//   KL(π_θ ‖ π_ref) = mean over rows of Σ_{a allowed} π_θ(a) (log π_θ(a) − log π_ref(a))
 //
 // [Note: masking]
 // Disallowed actions (mask 0) get the logit MASKED_LOGIT = −1e9 before the log-softmax, so their
@@ -53,6 +55,8 @@ export interface PpoLossArgs {
   mask?: tf.Tensor2D;
   /** Entropy bonus c ≥ 0: the loss is L − c·entropy ([Note: entropy bonus] in learner-config.ts). */
   entropyCoef?: number;
+  /** [B, K] a reference policy's logits (at the same temperature) and β ≥ 0: the loss gains β·KL(π_θ ‖ π_ref). */
+  reference?: { logits: tf.Tensor2D; coef: number };
 }
 
 export interface PpoLossOut {
@@ -60,6 +64,8 @@ export interface PpoLossOut {
   approxKl: tf.Scalar;
   clipFrac: tf.Scalar;
   entropy: tf.Scalar;
+  /** KL(π_θ ‖ π_ref), when a reference is given. */
+  klReference?: tf.Scalar;
 }
 
 export function ppoClipLoss(args: PpoLossArgs): PpoLossOut {
@@ -93,8 +99,16 @@ export function ppoClipLoss(args: PpoLossArgs): PpoLossOut {
     let plogp = tf.mul(p, logp);
     if (mask) plogp = tf.where(tf.greater(mask, 0.5), plogp, tf.zerosLike(plogp));
     const entropy = tf.neg(tf.mean(tf.sum(plogp, 1))) as tf.Scalar;
-    const loss = entropyCoef > 0 ? (tf.sub(clipLoss, tf.mul(entropyCoef, entropy)) as tf.Scalar) : clipLoss;
-    return { loss, approxKl, clipFrac, entropy };
+    let loss = entropyCoef > 0 ? (tf.sub(clipLoss, tf.mul(entropyCoef, entropy)) as tf.Scalar) : clipLoss;
+    if (!args.reference) return { loss, approxKl, clipFrac, entropy };
+    const { logits: refLogits, coef } = args.reference;
+    if (!(coef >= 0)) throw new RangeError(`ppoClipLoss: the KL coefficient must be ≥ 0, got ${coef}`);
+    // Σ over allowed actions of p (log p − log p_ref): masked entries are exactly 0 (see the note on masking).
+    let terms = tf.mul(p, tf.sub(logp, logSoftmaxMasked(refLogits, mask ?? null)));
+    if (mask) terms = tf.where(tf.greater(mask, 0.5), terms, tf.zerosLike(terms));
+    const klReference = tf.mean(tf.sum(terms, 1)) as tf.Scalar;
+    if (coef > 0) loss = tf.add(loss, tf.mul(coef, klReference)) as tf.Scalar;
+    return { loss, approxKl, clipFrac, entropy, klReference };
   });
 }
 
@@ -143,6 +157,8 @@ export interface PpoBatch {
   mask: Uint8Array;
   /** [T] normalised advantages Â_t. */
   advantages: Float64Array;
+  /** [T, K] the reference policy's raw logits (objective reward's π_init), for the KL penalty klCoef. */
+  reference?: Float32Array;
 }
 
 /** Means over the minibatches of the update. */
@@ -151,6 +167,8 @@ export interface PpoStats {
   approxKl: number;
   clipFrac: number;
   entropy: number;
+  /** KL(π_θ ‖ π_ref) over the minibatches, when the batch has a reference. */
+  klReference?: number;
 }
 
 /**
@@ -163,7 +181,7 @@ export function ppoUpdate(
   opt: tf.Optimizer,
   batch: PpoBatch,
   c: Pick<LearnerConfig, 'ppoEpochs' | 'ppoMinibatch' | 'clip' | 'temperature'> &
-    Partial<Pick<LearnerConfig, 'entropyCoef'>>,
+    Partial<Pick<LearnerConfig, 'entropyCoef' | 'klCoef'>>,
   rng: Stream,
   signal?: AbortSignal,
 ): PpoStats {
@@ -172,6 +190,7 @@ export function ppoUpdate(
   const T = batch.actions.length;
   const order = Int32Array.from({ length: T }, (_, i) => i); // [T]
   const stats: PpoStats = { loss: 0, approxKl: 0, clipFrac: 0, entropy: 0 };
+  let klSum = 0;
   let batches = 0;
   for (let e = 0; e < c.ppoEpochs; e++) {
     for (let i = T - 1; i > 0; i--) {
@@ -187,7 +206,9 @@ export function ppoUpdate(
       const old = new Float32Array(m); // [m]
       const adv = new Float32Array(m); // [m]
       const mask = new Float32Array(m * K); // [m, K]
+      const ref = batch.reference ? new Float32Array(m * K) : null; // [m, K]
       idx.forEach((k, r) => {
+        ref?.set(batch.reference!.subarray(k * K, (k + 1) * K), r * K);
         inp.set(batch.input.subarray(k * D, (k + 1) * D), r * D);
         act[r] = batch.actions[k]!;
         old[r] = batch.oldLogProbs[k]!;
@@ -200,7 +221,8 @@ export function ppoUpdate(
         const actT = tf.tensor1d(act, 'int32');
         const oldT = tf.tensor1d(old);
         const advT = tf.tensor1d(adv);
-        let aux: { approxKl: tf.Scalar; clipFrac: tf.Scalar; entropy: tf.Scalar } | null = null;
+        const refT = ref ? (tf.div(tf.tensor2d(ref, [m, K]), c.temperature) as tf.Tensor2D) : null;
+        let aux: { approxKl: tf.Scalar; clipFrac: tf.Scalar; entropy: tf.Scalar; kl: tf.Scalar | null } | null = null;
         const loss = opt.minimize(
           () => {
             const logits = tf.div(policy.apply(x), c.temperature) as tf.Tensor2D;
@@ -212,8 +234,14 @@ export function ppoUpdate(
               clip: c.clip,
               mask: maskT,
               entropyCoef: c.entropyCoef ?? 0,
+              ...(refT ? { reference: { logits: refT, coef: c.klCoef ?? 0 } } : {}),
             });
-            aux = { approxKl: tf.keep(r.approxKl), clipFrac: tf.keep(r.clipFrac), entropy: tf.keep(r.entropy) };
+            aux = {
+              approxKl: tf.keep(r.approxKl),
+              clipFrac: tf.keep(r.clipFrac),
+              entropy: tf.keep(r.entropy),
+              kl: r.klReference ? tf.keep(r.klReference) : null,
+            };
             return r.loss;
           },
           true,
@@ -225,19 +253,23 @@ export function ppoUpdate(
           a.approxKl.dataSync()[0]!,
           a.clipFrac.dataSync()[0]!,
           a.entropy.dataSync()[0]!,
+          a.kl ? a.kl.dataSync()[0]! : 0,
         ];
         a.approxKl.dispose();
         a.clipFrac.dispose();
         a.entropy.dispose();
+        a.kl?.dispose();
         return vals;
       });
       stats.loss += out[0]!;
       stats.approxKl += out[1]!;
       stats.clipFrac += out[2]!;
       stats.entropy += out[3]!;
+      klSum += out[4]!;
       batches++;
     }
   }
-  for (const k of Object.keys(stats) as (keyof PpoStats)[]) stats[k] /= Math.max(1, batches);
+  for (const k of ['loss', 'approxKl', 'clipFrac', 'entropy'] as const) stats[k] /= Math.max(1, batches);
+  if (batch.reference) stats.klReference = klSum / Math.max(1, batches);
   return stats;
 }

@@ -1,7 +1,7 @@
 // Form inputs generated from a table of fields (shared/schema.ts): each field's label, bounds, help
 // and error come from its one declaration, so the form can never disagree with the engine or the CLI.
 
-import { NumberInput, Select, SimpleGrid, Switch, TextInput } from '@mantine/core';
+import { NumberInput, Select, SimpleGrid, Switch, Textarea, TextInput } from '@mantine/core';
 import { describeField, fieldError, type Field } from '../../../shared/schema';
 
 /** A form value: what the input holds (numbers may still be text being typed). */
@@ -18,6 +18,11 @@ export function parseFormValue(f: Field, v: FormValue): unknown {
       return String(v)
         .split(',')
         .map((s) => (s.trim() === '' ? NaN : Number(s.trim())));
+    case 'text-list':
+      return String(v ?? '')
+        .split('\n')
+        .map((s) => s.trim())
+        .filter((s) => s !== '');
     default:
       return v;
   }
@@ -26,6 +31,7 @@ export function parseFormValue(f: Field, v: FormValue): unknown {
 /** The input's starting text for a field's value. */
 export function formValueOf(f: Field, v: unknown): FormValue {
   if (f.kind === 'number-list') return (v as number[]).join(', ');
+  if (f.kind === 'text-list') return (v as string[]).join('\n');
   if (v === Infinity) return 'inf';
   return v as FormValue;
 }
@@ -95,6 +101,20 @@ export function SchemaFields({
             );
           case 'number-list':
             return text();
+          case 'text-list':
+            // One entry a line (an entry may hold commas: "onnx:r.onnx,weight=0.5").
+            return (
+              <Textarea
+                key={key}
+                {...common}
+                value={String(v ?? '')}
+                onChange={(e) => onChange(key, e.currentTarget.value)}
+                error={formError(f, v)}
+                placeholder={f.entry}
+                autosize
+                minRows={1}
+              />
+            );
           case 'number':
           case 'nullable-number':
             // ∞ cannot be typed into a NumberInput: such fields take text ("inf").
