@@ -46,6 +46,7 @@ import {
 import { restoreCheckpoint } from '../runs/load';
 import { lockRun, replacedMessage } from '../runs/lock';
 import { evaluatePolicy, type PolicyEvaluation } from './evaluate-policy';
+import { generate, resolveSettings } from '../samplers/generate';
 import { VERSION } from '../../../shared/version';
 import type { EngineEvent, Phase } from '../../../shared/events';
 import type { Checkpoint } from '../../../shared/run-files';
@@ -76,6 +77,9 @@ export interface RunOptions {
 // done only when asked (`restart`, train --resume DIR --restart); a run stopped before its first
 // iteration finished (no checkpoint, no metrics) has nothing to lose and simply starts.
 
+/** The seed of a run's evaluations (never a training rollout's). */
+export const TRAINING_EVAL_SEED = 1_000_003;
+
 /** One evaluation of a run's EMA policy as training makes it: `n` samples at the run's temperature, a fixed seed, FID / precision / recall. */
 export function trainingEvaluation(
   learner: Learner,
@@ -91,12 +95,45 @@ export function trainingEvaluation(
     extractor: o.extractor,
     reference: o.reference,
     n: o.n,
-    seed: 1_000_003,
+    seed: TRAINING_EVAL_SEED,
     temperature: learner.config.temperature,
     metrics: ['fid', 'precision', 'recall'],
     signal: o.signal,
     onProgress: o.onProgress,
   });
+}
+
+// [Note: rewards at evaluations]
+// With objective reward an evaluation also scores its samples with the run's rewards — `…/reward`,
+// the EMA policy's mean weighted reward — and, beside it, `…/reward_base`: the same rewards of the
+// base sampler (the run's sampler and steps, no intervention: w = 1, no churn, no jump) on the same
+// seed and sample count, so the gain is always read against what the model did before (the DDPO
+// thesis compares against the pretrained model). The base is sampled once per sample count and run.
+
+/** An evaluation's rewards: the policy's mean, and the base sampler's (see the note). */
+async function rewardEvaluation(
+  learner: Learner,
+  ev: PolicyEvaluation,
+  n: number,
+  prefix: string,
+  base: Map<number, number>,
+): Promise<Record<string, number>> {
+  const rewards = learner.rewards!;
+  const mean = (a: Float64Array): number => a.reduce((x, y) => x + y, 0) / a.length;
+  const policy = mean((await rewards.score(ev.samples, n, ev.labels)).total);
+  let b = base.get(n);
+  if (b === undefined) {
+    const c = learner.config;
+    const gen = await generate(learner.model, resolveSettings(learner.model, { sampler: c.sampler, steps: c.steps }), {
+      n,
+      batch: c.rolloutBatch,
+      seed: TRAINING_EVAL_SEED,
+      classes: 'random',
+    });
+    b = mean((await rewards.score(gen.samples, n, gen.labels)).total);
+    base.set(n, b);
+  }
+  return { [`${prefix}/reward`]: policy, [`${prefix}/reward_base`]: b };
 }
 
 /**
@@ -181,6 +218,8 @@ async function train(o: RunOptions, backend: string): Promise<{ learner: Learner
   }
   let extractor: FeatureExtractor | null = null;
   let reference: Reference | null = null;
+  /** Objective reward: the base sampler's mean reward per sample count, measured once ([Note: rewards at evaluations]). */
+  const baseRewards = new Map<number, number>();
   /** Reports a phase of the iteration under way (set below, once the clock starts). */
   let phaseOf: ((p: Phase) => void) | null = null;
   /** A periodic or the final evaluation (see the note on them): its metrics; its profile and samples written unless `pictures` is false. */
@@ -201,6 +240,7 @@ async function train(o: RunOptions, backend: string): Promise<{ learner: Learner
     const prefix = kind === 'periodic' ? 'periodic' : 'eval';
     const out: Record<string, number> = { [`${prefix}/nfe`]: ev.nfe };
     for (const [k, v] of Object.entries(ev.result.summary)) out[`${prefix}/${k}`] = v;
+    if (learner.rewards) Object.assign(out, await rewardEvaluation(learner, ev, n, prefix, baseRewards));
     if (!pictures) return out;
     const profile = { iteration: learner.iteration, actions: config.actions, sigmas: ev.sigmas, profile: ev.profile };
     // Encoded once: the same bytes go to the file and to the event.
