@@ -395,3 +395,36 @@ test('train --objective reward through the CLI: evaluations report the policy’
   assert.match(refused.stderr, /gmm-ring8's samples are \[2\], not images; jpeg-size scores images/);
   assert.ok(!existsSync(join(bad, 'config.json')), 'no run is written for a reward the model cannot take');
 });
+
+test('analyze-reward: the bands of the noisy state and of the denoised estimate at every step match a direct computation', async () => {
+  const { analyzeReward, band, rewardTrajectoryCsv } = await import('../src/main/engine/apps/analyze-reward');
+  const { generate, resolveSettings } = await import('../src/main/engine/samplers/generate');
+  assert.deepEqual(band([3, 1, NaN, 2, 10]), { mean: 4, min: 1, max: 10, p10: 1, p90: 10, n: 4 });
+  const ring = await Model.load(resolveModelDir('gmm-ring8'), { device: 'cpu' });
+  try {
+    const settings = resolveSettings(ring, { sampler: 'euler', steps: 6 });
+    const rewards = await openRewards(ring, [parseRewardSpec('region:x=4,r=0.5')]);
+    const t = await analyzeReward(ring, rewards, settings, { n: 40, seed: 9, batch: 16 });
+    await rewards.dispose();
+    // Directly: the same trajectories (same seed and batches), the region reward of every row at every step.
+    const gen = await generate(ring, settings, { n: 40, batch: 16, seed: 9, classes: 'random', trajectory: true });
+    assert.equal(t.steps.length, 7);
+    for (let k = 0; k < 6; k++) {
+      const x = gen.trajectories!.flatMap((b) => Array.from(b[k]!.x));
+      const d = gen.trajectories!.flatMap((b) => Array.from(b[k]!.denoised));
+      const direct = (v: number[]) => band(regionRewards(Float32Array.from(v), 40, { x: 4, y: 0, r: 0.5 }));
+      for (const [got, want] of [
+        [t.steps[k]!.noisy, direct(x)],
+        [t.steps[k]!.denoised, direct(d)],
+      ] as const)
+        for (const key of ['mean', 'min', 'max', 'p10', 'p90', 'n'] as const)
+          assert.ok(Math.abs(got[key] - want[key]) < 1e-9, `step ${k} ${key}: ${got[key]} vs ${want[key]}`);
+      assert.equal(t.steps[k]!.sigma, gen.schedule[k]);
+    }
+    const final = band(regionRewards(gen.samples, 40, { x: 4, y: 0, r: 0.5 }));
+    assert.deepEqual(t.steps[6]!.noisy, final);
+    assert.equal(rewardTrajectoryCsv(t).trim().split('\n').length, 8);
+  } finally {
+    await ring.dispose();
+  }
+});

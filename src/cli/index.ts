@@ -22,6 +22,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   eval: async () => (await import('./metrics-cmd')).cmdEval,
   grid: async () => (await import('./grid-cmd')).cmdGrid,
   'optimize-schedule': async () => (await import('./optimize-cmd')).cmdOptimizeSchedule,
+  'analyze-reward': async () => (await import('./analyze-reward-cmd')).cmdAnalyzeReward,
   train: async () => (await import('./train-cmd')).cmdTrain,
   export: async () => (await import('./export-cmd')).cmdExport,
   table: async () => (await import('./table-cmd')).cmdTable,

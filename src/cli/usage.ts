@@ -78,6 +78,15 @@ const COMMANDS: { name: string; sampler?: boolean; text: () => string }[] = [
       --max-evaluations E            the most denoiser evaluations to spend (default: a 3-value ρ grid's at n = 2,000)`,
   },
   {
+    name: 'analyze-reward',
+    sampler: true,
+    text: () => `  analyze-reward --model ID|DIR --reward SPEC [--reward SPEC …] --out DIR [sampler flags]
+                                     the reward along the trajectory (DDPO thesis §4.2): at every step, the reward
+                                     of the noisy x_t and of the denoised x̂₀(x_t) as bands over n samples (mean,
+                                     best, worst, 10%, 90%); writes DIR/reward-trajectory.csv, .svg and .json
+      --n N (1000)   --seed S (0)   rewards as train --objective reward takes them (analyze-reward --help)`,
+  },
+  {
     name: 'train',
     text: () => `  train --model ID|DIR --run-dir DIR [learner flags]   learn a sampling policy (inverse RL); a run directory
       every learner setting is a flag: --intervention cfg|gamma|renoise --divergence kl|rkl|tv|hellinger|js|chi2
