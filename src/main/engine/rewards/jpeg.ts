@@ -11,7 +11,34 @@
 // clamped to 0..255. One channel is written as grey (R = G = B), three as RGB; the alpha byte that
 // jpeg-js reads is ignored by the encoder.
 
-import { encode } from 'jpeg-js';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+
+// [Note: one encoder, reused]
+// jpeg-js's `encode(image, quality)` builds a new encoder for every image, and building one (its
+// Huffman, category and colour tables: ~2×65,536 entries) takes ~100 ms here, against ~2 ms to
+// encode a 28×28 image: 256 samples cost 30 s an iteration that way. Its encoder resets its output
+// and DC predictors at every `encode`, so one encoder serves every image; the library does not
+// export its constructor, so it is taken from its own source (jpeg-js is pinned to 0.4.4 in
+// package.json; rewards.test.ts checks the bytes against jpeg-js's public `encode`).
+interface Encoder {
+  encode(image: { data: Uint8Array; width: number; height: number }, quality: number): ArrayLike<number>;
+}
+let encoderClass: (new (quality: number) => Encoder) | null = null;
+const encoders = new Map<number, Encoder>();
+function encoderFor(quality: number): Encoder {
+  if (!encoderClass) {
+    const src = readFileSync(createRequire(import.meta.url).resolve('jpeg-js/lib/encoder.js'), 'utf8');
+    encoderClass = new Function('module', 'window', 'Buffer', `${src}\nreturn JPEGEncoder;`)(
+      {},
+      undefined,
+      Buffer,
+    ) as new (quality: number) => Encoder;
+  }
+  let e = encoders.get(quality);
+  if (!e) encoders.set(quality, (e = new encoderClass(quality)));
+  return e;
+}
 
 /** JPEG size in kB of each of `n` samples of shape [C, H, W] (C = 1 or 3) at `quality`. */
 export function jpegSizes(
@@ -40,7 +67,7 @@ export function jpegSizes(
       for (let k = 0; k < 3; k++) rgba[4 * p + k] = byte(samples[base + (c === 1 ? 0 : k * h * w) + p]!);
       rgba[4 * p + 3] = 255;
     }
-    out[i] = encode({ data: rgba, width: w, height: h }, o.quality).data.length / 1000;
+    out[i] = encoderFor(o.quality).encode({ data: rgba, width: w, height: h }, o.quality).length / 1000;
   }
   return out;
 }
