@@ -879,6 +879,52 @@ test('web mode: the RL step scheduler (issue 16) by clicks: tune its budget, wat
   assert.deepEqual(pageErrors, []);
 });
 
+test("web mode: explicit rewards (issue 17) by clicks: a user's ONNX reward trains a γ policy, Train shows the reward beside the base sampler's", async () => {
+  // The user's reward model: reward = −(x₀ − 4)² − x₁² (points near (4, 0) score best).
+  const { GraphBuilder } = await import('../src/main/engine/onnx/graph');
+  const g = new GraphBuilder('reward');
+  const x = g.input('x', 'float32', ['N', 2]);
+  const d = g.op('Sub', [x, g.const([4, 0], [2])]);
+  g.output(g.op('Neg', [g.op('ReduceSumSquare', [d], { axes: [1], keepdims: 0 })]), 'reward', 'float32', ['N']);
+  const file = join(tmp, 'near-4-0.onnx');
+  writeFileSync(file, g.toBytes());
+  await page.getByRole('button', { name: 'Model', exact: true }).click();
+  await page.getByRole('button', { name: 'Open gmm-ring8', exact: true }).click();
+  await page.getByRole('button', { name: /Tune a sampler for gmm-ring8/ }).click();
+  await page.getByRole('heading', { name: 'Tune' }).waitFor({ timeout: 30_000 });
+  await page.getByText('stochasticity (γ)').click();
+  await page
+    .getByRole('textbox', { name: 'Objective' })
+    .or(page.getByRole('combobox', { name: 'Objective' }))
+    .first()
+    .click();
+  await page.getByRole('option', { name: /explicit rewards/ }).click();
+  // Without a reward the form says what is missing, in the engine's words.
+  assert.match(await page.getByTestId('config-error').innerText(), /objective reward needs at least one reward/);
+  await page.getByLabel('Rewards').fill(`onnx:${file}`);
+  await page.getByLabel('Training iterations').fill('2');
+  await page.getByLabel('Trajectories per iteration').fill('64');
+  await page.getByLabel('Evaluate every (iterations)').fill('1');
+  await page.getByLabel('Samples per periodic evaluation').fill('256');
+  await page.getByLabel('Samples in the final evaluation').fill('256');
+  const run = join(tmp, 'runs', 'reward-onnx');
+  await page.getByLabel('Run directory').fill(run);
+  await page.getByRole('button', { name: 'Start training' }).click();
+  await page.getByRole('heading', { name: 'Train' }).waitFor({ timeout: 30_000 });
+  await page
+    .locator('[data-testid="train-progress"][data-state="finished"]')
+    .filter({ hasText: 'iteration 2 / 2' })
+    .waitFor({ timeout: 180_000 });
+  for (const key of ['charts/reward_mean', 'periodic/reward', 'periodic/reward_base', 'charts/kl_init'])
+    assert.equal(await page.getByTestId(`chart-${key}`).getAttribute('data-points'), '2', key);
+  const config = JSON.parse(readFileSync(join(run, 'config.json'), 'utf8')) as {
+    learner: { objective: string; rewards: string[] };
+  };
+  assert.deepEqual([config.learner.objective, config.learner.rewards], ['reward', [`onnx:${file}`]]);
+  await page.screenshot({ path: join(SHOTS, 'train-reward.png'), fullPage: true });
+  assert.deepEqual(pageErrors, []);
+});
+
 test('web mode: a run that fails says why, in red on Train and in a notice', async () => {
   // A copy of the run with an unreadable checkpoint: resuming it fails before its first iteration.
   const { cpSync } = await import('node:fs');

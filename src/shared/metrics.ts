@@ -488,6 +488,25 @@ export const SCHEDULER_METRICS: readonly MetricInfo[] = [
   },
 ];
 
+/**
+ * The Train screen's charts of an objective-reward run (a run whose lines carry charts/reward_mean):
+ * the reward with its spread, the policy's and the base sampler's reward at evaluations, the KL to
+ * the initial policy, then PPO's diagnostics, NFE and the data metrics (reward hacking shows there).
+ */
+export const REWARD_CHARTS: readonly MetricInfo[] = [
+  'charts/reward_mean',
+  'periodic/reward',
+  'periodic/reward_base',
+  'charts/kl_init',
+  'charts/entropy',
+  'charts/approx_kl',
+  'charts/clipfrac',
+  'charts/nfe',
+  'periodic/fid',
+  'periodic/precision',
+  'periodic/recall',
+].map((k) => ({ ...RUN_METRICS.find((m) => m.key === k)!, chart: 'train' as const }));
+
 /** The Train screen's charts of a step scheduler run, in order. */
 export const SCHEDULER_CHARTS: readonly MetricInfo[] = SCHEDULER_METRICS.filter((m) => m.chart === 'train');
 

@@ -7,7 +7,7 @@
 import { memo, useEffect, useMemo, useState } from 'react';
 import { Alert, Button, Group, NumberInput, Progress, SimpleGrid, Slider, Stack, Text, Title } from '@mantine/core';
 import { isTerminal, type MetricsEvent, type RunState } from '../../../shared/events';
-import { SCHEDULER_CHARTS, TRAIN_CHARTS, type MetricInfo } from '../../../shared/metrics';
+import { REWARD_CHARTS, SCHEDULER_CHARTS, TRAIN_CHARTS, type MetricInfo } from '../../../shared/metrics';
 import type { LevelsEvent } from '../../../shared/events';
 import type { ChartData } from '../components/chartData';
 import type { EngineClient } from '../engine/client';
@@ -134,8 +134,10 @@ export function TrainScreen({ engine, run, view }: { engine: EngineClient; run: 
   const [more, setMore] = useState<number | string>(50);
   const [actionError, setActionError] = useState<string | null>(null);
   // The charts mount one per task (a long run's ten charts at once would be one long task).
-  const chartList = view.kind === 'scheduler' ? SCHEDULER_CHARTS : TRAIN_CHARTS;
-  const charts = useStaggered(Math.max(TRAIN_CHARTS.length, SCHEDULER_CHARTS.length));
+  // A run trained for explicit rewards writes charts/reward_mean: its own charts (shared/metrics.ts).
+  const rewardRun = view.metrics.some((m) => m.metrics['charts/reward_mean'] !== undefined);
+  const chartList = view.kind === 'scheduler' ? SCHEDULER_CHARTS : rewardRun ? REWARD_CHARTS : TRAIN_CHARTS;
+  const charts = useStaggered(Math.max(TRAIN_CHARTS.length, SCHEDULER_CHARTS.length, REWARD_CHARTS.length));
   // The evaluation on show: the latest, or the one the slider picked (its picture and profile).
   const evals = view.evaluations;
   const shownAt = pick === null ? evals[evals.length - 1] : evals[Math.min(pick, evals.length - 1)];
