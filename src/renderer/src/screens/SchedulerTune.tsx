@@ -5,7 +5,7 @@
 
 import { useMemo, useState } from 'react';
 import { useLocalStorage } from '@mantine/hooks';
-import { Alert, Button, Collapse, Group, Stack, Text, TextInput } from '@mantine/core';
+import { Button, Collapse, Group, Stack, Text, TextInput } from '@mantine/core';
 import type { ModelReport } from '../../../shared/protocol';
 import {
   DEFAULT_SCHEDULER_CONFIG,
@@ -14,6 +14,7 @@ import {
   schedulerCost,
 } from '../../../shared/scheduler-config';
 import type { EngineClient } from '../engine/client';
+import { StartProblems } from '../components/StartProblems';
 import { count } from '../components/forms';
 import {
   formError,
@@ -142,16 +143,7 @@ export function SchedulerTune({
           <SchemaFields fields={SCHEDULER_FIELDS} keys={rest} values={values} onChange={set} cols={3} />
         </Collapse>
       </div>
-      {checked.error && (
-        <Alert color="orange" data-testid="config-error">
-          {checked.error}
-        </Alert>
-      )}
-      {error && (
-        <Alert color="red" title="Could not start" data-testid="tune-error">
-          {error}
-        </Alert>
-      )}
+      <StartProblems config={checked.error} start={error} />
       <Text size="sm" data-testid="tune-estimate" c={cost ? undefined : 'dimmed'}>
         {cost
           ? `Cost: at most ${count(cost.totalPasses)} denoiser passes (${count(cost.trainingPasses)} in training episodes, ${count(cost.evaluationPasses)} in evaluations): each sample spends at most its budget of ${String(values['nfeBudget'])} evaluations${values['state'] === 'encoder' ? ', and the encoder state one more pass per decision' : ''}.`

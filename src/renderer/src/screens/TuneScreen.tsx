@@ -21,6 +21,7 @@ import {
   type Intervention,
 } from '../../../shared/learner-config';
 import type { EngineClient } from '../engine/client';
+import { StartProblems } from '../components/StartProblems';
 import { count } from '../components/forms';
 import { formError, formValueOf, parseFormValue, SchemaFields, type FormValue } from '../components/SchemaFields';
 import { SchedulerTune } from './SchedulerTune';
@@ -295,16 +296,7 @@ export function TuneScreen({
               </div>
             </Collapse>
           </div>
-          {configError && (
-            <Alert color="orange" data-testid="config-error">
-              {configError}
-            </Alert>
-          )}
-          {error && (
-            <Alert color="red" title="Could not start" data-testid="tune-error">
-              {error}
-            </Alert>
-          )}
+          <StartProblems config={configError} start={error} />
           <Text size="sm" data-testid="tune-estimate" c={estimate ? undefined : 'dimmed'}>
             {estimate
               ? `Cost: ${estimate.upperBound ? 'at most ' : ''}${count(estimate.totalPasses)} denoiser passes (${estimate.nfePerTrajectory} NFE × ${estimate.passesPerNfe} per trajectory; ${count(estimate.evaluationPasses)} of them in evaluations), ≈ ${estimate.denoiserSeconds < 60 ? `${estimate.denoiserSeconds.toPrecision(2)} s` : clock(estimate.denoiserSeconds)} in the denoiser alone on this machine (measured: ${count(estimate.passesPerSecond)} passes/s); the encoder, discriminator and PPO come on top.`
