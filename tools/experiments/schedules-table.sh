@@ -27,7 +27,7 @@ for m in ${MODELS:-gmm-ring8-exact fashion-mnist}; do
     if has rl; then
       for reward in ${REWARDS:-pearson occupancy}; do
         for seed in 1 2 3; do
-          d="$OUT/rl-$([ "$reward" = occupancy ] && echo occ-)$m-$s-nfe$nfe-s$seed"
+          d="$OUT/rl-$([ "$reward" = occupancy ] && echo occ- || true)$m-$s-nfe$nfe-s$seed"
           [ -e "$d.done" ] && continue
           if [ -f "$d/checkpoint.json" ]; then
             cli train --resume "$d" --iterations "$ITER" --json >> "$d.log" 2>&1
