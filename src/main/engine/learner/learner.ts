@@ -499,8 +499,8 @@ export class Learner implements SamplingPolicy {
     const phi = await this.encodeVisited(ro, seen); // [n·(H+1), E]
     const tRollout = performance.now();
 
-    let signal2: { advantage: Float64Array; metrics: Record<string, number>; tSignal: number };
-    if (c.objective === 'reward') signal2 = await this.rewardSignal(ro, it);
+    let learning: { advantage: Float64Array; metrics: Record<string, number>; tSignal: number };
+    if (c.objective === 'reward') learning = await this.rewardSignal(ro, it);
     else {
       // 2. Train the discriminator: expert states vs visited ones (first iteration: its warm-up steps
       //    too, the paper's "DRE init"), minibatches drawn from two pools encoded once: the visited
@@ -562,7 +562,7 @@ export class Learner implements SamplingPolicy {
       const G = new Float64Array(T); // [T]
       for (let k = 0; k < T; k++) G[k] = suffix[ro.tRow[k]! * S + ro.tStep[k]!]!;
       const advantage = normaliseAdvantages(G, c.advantageBaseline === 'level' ? ro.tStep.subarray(0, T) : undefined); // [T]
-      signal2 = {
+      learning = {
         advantage,
         tSignal: tDiscriminator,
         metrics: {
@@ -575,7 +575,7 @@ export class Learner implements SamplingPolicy {
         },
       };
     }
-    const { advantage } = signal2;
+    const { advantage } = learning;
     const T = ro.count;
 
     // 5. PPO-clip epochs over minibatches of the transitions (s_t, a_t), r held fixed; the policy's
@@ -638,7 +638,7 @@ export class Learner implements SamplingPolicy {
     for (const v of ro.nfe) nfe += v;
     return {
       iteration: this.iteration,
-      ...signal2.metrics,
+      ...learning.metrics,
       'losses/policy': ppo.loss,
       'charts/entropy': ppo.entropy,
       'charts/approx_kl': ppo.approxKl,
@@ -649,7 +649,7 @@ export class Learner implements SamplingPolicy {
       'time/rollout_s': (tRollout - t0) / 1000,
       'time/denoiser_s': (this.model.stats.modelMs - m0) / 1000,
       'time/encoder_s': (this.encoder.stats.encoderMs - e0) / 1000,
-      'time/ppo_s': (tPpo - signal2.tSignal) / 1000,
+      'time/ppo_s': (tPpo - learning.tSignal) / 1000,
     };
   }
 
@@ -667,10 +667,10 @@ export class Learner implements SamplingPolicy {
     // π_init: the policy before its first update (after its initial cloning), kept for the KL penalty.
     this.policyInit ??= this.policy.getWeights();
     const R = await this.rewards!.score(ro.samples, ro.n, ro.sampleLabels); // [n]
+    if (!R.total.every(Number.isFinite)) throw new TrainingDiverged(it + 1, 'a reward was NaN/Inf');
     const T = ro.count;
     const G = Float64Array.from({ length: T }, (_, k) => R.total[ro.tRow[k]!]!); // [T]
     const advantage = normaliseAdvantages(G).map((a) => Math.max(-c.advantageClip, Math.min(c.advantageClip, a)));
-    if (!R.total.every(Number.isFinite)) throw new TrainingDiverged(it + 1, 'a reward was NaN/Inf');
     const metrics: Record<string, number> = {
       'charts/reward_mean': rSumOf(R.total) / ro.n,
       'charts/reward_std': stdOf(R.total),
