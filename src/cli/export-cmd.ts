@@ -3,7 +3,7 @@
 // static curve file (learner/recipe.ts) that any sampler can use without the policy.
 
 import type { parseArgs } from 'node:util';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { Model } from '../main/engine/models/model';
 import { resolveModelDir, resourcesDir } from '../main/engine/models/registry';
@@ -212,8 +212,7 @@ async function exportSchedulerRun(v: ExportValues): Promise<void> {
   const { exportScheduler } = await import('../main/engine/scheduler/export');
   const p = await loadSchedulerPolicy(model, v.run!);
   try {
-    const iteration = (JSON.parse(readFileSync(join(v.run!, 'checkpoint.json'), 'utf8')) as { iteration: number })
-      .iteration;
+    const iteration = p.iteration!;
     let r: Awaited<ReturnType<typeof exportScheduler>> | undefined;
     await writeOutput(v.out!, async () => {
       try {

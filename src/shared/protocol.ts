@@ -445,6 +445,8 @@ export type EngineInfo = z.infer<typeof EngineInfoSchema>;
 export type ModelSummary = z.infer<typeof ModelSummarySchema>;
 export type ModelReport = z.infer<typeof ModelReportSchema>;
 export type RunSummary = z.infer<typeof RunSummarySchema>;
+/** A run's kind: the inverse-RL learner's, or the RL step scheduler's. */
+export type RunKind = RunSummary['kind'];
 export type ComparisonResult = z.infer<typeof ComparisonResultSchema>;
 export type TensorInfo = z.infer<typeof TensorInfoSchema>;
 export type PolicyExportResult = z.infer<typeof PolicyExportResultSchema>;

@@ -655,9 +655,7 @@ export class EngineHost {
     const t0 = performance.now();
     const policy = await loadSchedulerPolicy(model, run);
     try {
-      const iteration = (JSON.parse(readFileSync(join(run, 'checkpoint.json'), 'utf8')) as { iteration: number })
-        .iteration;
-      const r = await exportScheduler(policy, run, iteration, { out, force });
+      const r = await exportScheduler(policy, run, policy.iteration!, { out, force });
       return { ...r, seconds: (performance.now() - t0) / 1000 };
     } finally {
       await policy.dispose();

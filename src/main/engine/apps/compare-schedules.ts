@@ -68,6 +68,7 @@ export async function compareScheduler(
     // 1  The policy, deterministic, and (on its own seed) its mean schedule.
     const policy = await loadSchedulerPolicy(model, runDir);
     let recipe: number[];
+    const iteration = policy.iteration!;
     try {
       const label = 'policy (deterministic)';
       report(label, { done: 0, total: n, unit: 'samples' });
@@ -153,7 +154,7 @@ export async function compareScheduler(
     return {
       run: runDir,
       model: model.name,
-      iteration: Number(readLastIteration(runDir)),
+      iteration,
       n,
       seed,
       temperature: 1,
@@ -167,9 +168,4 @@ export async function compareScheduler(
   } finally {
     await ex.dispose();
   }
-}
-
-/** The iteration of the run's checkpoint (what the policy rows sampled). */
-function readLastIteration(runDir: string): number {
-  return (JSON.parse(readFileSync(`${runDir}/checkpoint.json`, 'utf8')) as { iteration: number }).iteration;
 }

@@ -158,6 +158,8 @@ export class SchedulerPolicy {
   /** μ from elsewhere (an exported file's session: export.ts openSchedulerFile) in place of the MLP; such a policy cannot record. */
   external: ((x: Float32Array, t: Float64Array, k: Int32Array, spent: Int32Array) => Promise<Float32Array>) | null =
     null;
+  /** The run checkpoint's iteration its weights came from (train.ts loadSchedulerPolicy), else null. */
+  iteration: number | null = null;
 
   private constructor(
     readonly model: Model,

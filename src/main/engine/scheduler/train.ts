@@ -224,6 +224,7 @@ export async function loadSchedulerPolicy(model: Model, runDir: string): Promise
   await initTf();
   const p = await SchedulerPolicy.create(model, run.config);
   p.policy.setWeights(decodeWeights(cp.weights));
+  p.iteration = cp.iteration;
   return p;
 }
 

@@ -24,6 +24,7 @@ import {
   type SamplesEvent,
 } from '../../../shared/events';
 import type { EngineClient } from '../engine/client';
+import type { RunKind } from '../../../shared/protocol';
 import { useEventBacklog } from './useEventBacklog';
 
 /** Where a run stands: a run event without its envelope. */
@@ -33,7 +34,7 @@ export type RunStatus = Omit<RunEvent, 'type' | 'run'>;
 export interface OpenedRun {
   dir: string;
   /** learner (the default): the inverse-RL learner's run; scheduler: the RL step scheduler's. */
-  kind?: 'learner' | 'scheduler';
+  kind?: RunKind;
   history: Record<string, number>[];
   status: RunStatus;
   /** Iterations of the evaluations it had on disk (their pictures are fetched when shown). */
@@ -47,7 +48,7 @@ export interface OpenedRun {
 }
 
 export interface RunView {
-  kind: 'learner' | 'scheduler';
+  kind: RunKind;
   metrics: MetricsEvent[];
   /** The latest evaluation's profile. */
   profile: ProfileEvent | null;

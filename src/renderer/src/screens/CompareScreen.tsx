@@ -25,7 +25,7 @@ import {
   Text,
   TextInput,
 } from '@mantine/core';
-import { ComparisonResultSchema, type ComparisonResult } from '../../../shared/protocol';
+import { ComparisonResultSchema, type ComparisonResult, type RunKind } from '../../../shared/protocol';
 import { useLocalStorage } from '@mantine/hooks';
 import { BAND_METRICS, EVAL_METRICS, evalRunKey, formatMetric, metricInfo } from '../../../shared/metrics';
 import type { EngineClient } from '../engine/client';
@@ -138,7 +138,7 @@ export function CompareScreen({
   engine: EngineClient;
   run: string | null;
   /** A step scheduler run is compared with the preset schedules at its budget (and schedule files), not with constants. */
-  kind?: 'learner' | 'scheduler';
+  kind?: RunKind;
 }) {
   const scheduler = kind === 'scheduler';
   const [kept, setKept] = useLocalStorage<KeptComparison>({

@@ -6,7 +6,7 @@
 import { useEffect, useState } from 'react';
 import { Alert, Badge, Button, Code, CopyButton, Group, Modal, Stack, Table, Text, TextInput } from '@mantine/core';
 import { notifications } from '@mantine/notifications';
-import type { PolicyExportResult } from '../../../shared/protocol';
+import type { PolicyExportResult, RunKind } from '../../../shared/protocol';
 import { EngineError, type EngineClient } from '../engine/client';
 import { RunHeader } from '../components/RunHeader';
 import { download } from '../components/forms';
@@ -51,7 +51,7 @@ export function ExportScreen({
   engine: EngineClient;
   run: string | null;
   /** A step scheduler run exports its policy and, beside it, its mean schedule (NAME.schedule.json). */
-  kind?: 'learner' | 'scheduler';
+  kind?: RunKind;
 }) {
   const scheduler = kind === 'scheduler';
   const snippet = (r: PolicyExportResult): string =>

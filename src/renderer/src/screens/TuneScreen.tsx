@@ -6,7 +6,7 @@
 import { useEffect, useMemo, useState } from 'react';
 import { useLocalStorage } from '@mantine/hooks';
 import { Alert, Button, Collapse, Group, SegmentedControl, Stack, Text, TextInput, Title } from '@mantine/core';
-import type { Methods, ModelReport } from '../../../shared/protocol';
+import type { Methods, ModelReport, RunKind } from '../../../shared/protocol';
 import { clock } from '../../../shared/clock';
 import { infReplacer } from '../../../shared/json';
 import {
@@ -111,7 +111,7 @@ export function TuneScreen({
 }: {
   engine: EngineClient;
   model: ModelReport | null;
-  onStarted: (run: string, iterations: number, notes: string[], kind: 'learner' | 'scheduler') => void;
+  onStarted: (run: string, iterations: number, notes: string[], kind: RunKind) => void;
 }) {
   // Image models have their own defaults ([Note: image defaults] in shared/learner-config.ts); an
   // unconditional model starts on gamma (it cannot take guidance).
