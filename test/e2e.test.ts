@@ -921,6 +921,16 @@ test("web mode: explicit rewards (issue 17) by clicks: a user's ONNX reward trai
     learner: { objective: string; rewards: string[] };
   };
   assert.deepEqual([config.learner.objective, config.learner.rewards], ['reward', [`onnx:${file}`]]);
+  // The development set at the last evaluation: its picture and the means of its file's rewards.
+  const dev = JSON.parse(readFileSync(join(run, 'dev', 'iter-00002.json'), 'utf8')) as {
+    base: number[];
+    policy: number[];
+  };
+  const mean = (a: number[]) => (a.reduce((s, v) => s + v, 0) / a.length).toPrecision(3);
+  await page.getByTestId('dev-picture').waitFor({ timeout: 30_000 });
+  const summary = await page.getByTestId('dev-summary').innerText();
+  assert.match(summary, new RegExp(`base ${mean(dev.base)} → policy ${mean(dev.policy)}`));
+  assert.match(summary, /higher for \d+ of 256 samples/);
   await page.screenshot({ path: join(SHOTS, 'train-reward.png'), fullPage: true });
   assert.deepEqual(pageErrors, []);
 });

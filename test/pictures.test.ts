@@ -9,7 +9,14 @@ import { join } from 'node:path';
 import { encodePng, type Image } from '../src/main/engine/io/png';
 import { Model } from '../src/main/engine/models/model';
 import { resourcesDir } from '../src/main/engine/models/registry';
-import { imageGrid, profileHeatmap, samplePicture, samplePng, scatterPlot } from '../src/main/engine/pictures';
+import {
+  devSetPng,
+  imageGrid,
+  profileHeatmap,
+  samplePicture,
+  samplePng,
+  scatterPlot,
+} from '../src/main/engine/pictures';
 import { decodePng, pixelAt } from './helpers/png';
 import { pictureInfo } from '../src/shared/grid-layout';
 import { pngSize, pngText } from '../src/shared/png-text';
@@ -254,4 +261,44 @@ test('png text: iTXt chunks round-trip UTF-8 through pngText; a picture without 
   assert.equal(pictureInfo({ 'sampler-studio:picture': '{' }), null);
   assert.deepEqual(pngText(Uint8Array.of(1, 2, 3)), {});
   assert.throws(() => encodePng({ ...img, text: { '': 'x' } }), /text keyword must be 1–79 printable/);
+});
+
+test("pictures: the development set's picture: images as the base sampler's row over the policy's, a column per seed; vectors as two named series", async () => {
+  const model = await bundled('fashion-mnist');
+  try {
+    // Base samples all −1 (black), the policy's all +1 (white): top row black tiles, bottom row white.
+    const n = 16;
+    const base = new Float32Array(n * 784).fill(-1);
+    const policy = new Float32Array(n * 784).fill(1);
+    const png = await devSetPng(model, base, policy, n);
+    const image = decodePng(png) as Image;
+    assert.deepEqual([image.width, image.height], [n * 28 + (n + 1) * 2, 2 * 28 + 3 * 2]);
+    for (const c of [0, 7, 15]) {
+      assert.equal(pixelAt(image, 2 + c * 30 + 14, 2 + 14)[0], 0, `base, column ${c}`);
+      assert.equal(pixelAt(image, 2 + c * 30 + 14, 32 + 14)[0], 255, `policy, column ${c}`);
+    }
+    assert.deepEqual(pictureInfo(pngText(png)), {
+      kind: 'grid',
+      cols: n,
+      rows: 2,
+      tile: [28, 28],
+      pad: 2,
+      rowLabels: ['base sampler', 'policy'],
+    });
+  } finally {
+    await model.dispose();
+  }
+  const swissroll = await bundled('swissroll');
+  try {
+    const png = await devSetPng(swissroll, Float32Array.of(0, 0, 1, 1), Float32Array.of(-1, 0, 0.5, 0.5), 2);
+    const info = pictureInfo(pngText(png));
+    assert.equal(info?.kind, 'scatter');
+    if (info?.kind === 'scatter')
+      assert.deepEqual(
+        info.series.map((s) => s.label),
+        ['base sampler', 'policy'],
+      );
+  } finally {
+    await swissroll.dispose();
+  }
 });

@@ -336,7 +336,7 @@ test('objective reward on gmm-ring8: an iteration scores the final samples, logs
   }
 });
 
-test('train --objective reward through the CLI: evaluations report the policy’s reward beside the base sampler’s, the run resumes, a bad reward is refused before a run exists', async () => {
+test('train --objective reward through the CLI: evaluations report the policy’s reward beside the base sampler’s, the development set holds both samplers’ rewards on its seeds, the run resumes, a bad reward is refused before a run exists', async () => {
   const { cli } = await import('./helpers/cli');
   const { readFileSync, existsSync } = await import('node:fs');
   const run = join(tmp, 'reward-run');
@@ -378,6 +378,37 @@ test('train --objective reward through the CLI: evaluations report the policy’
   const resumed = await cli('train', '--resume', run, '--iterations', '3', '--json');
   assert.equal(resumed.code, 0, resumed.stderr);
   assert.equal(JSON.parse(readFileSync(join(run, 'checkpoint.json'), 'utf8')).iteration, 3);
+  // The development set at both final evaluations (2, then 3 after the resume): the base sampler's
+  // rewards the same, each equal to the rewards of the base sampler and of the policy drawn here on its seed.
+  const { DEV_SET_SEED } = await import('../src/main/engine/apps/train');
+  const { readDevSet, runPaths } = await import('../src/main/engine/runs/files');
+  const { loadRun } = await import('../src/main/engine/runs/load');
+  const { generate, resolveSettings } = await import('../src/main/engine/samplers/generate');
+  const [d2, d3] = [2, 3].map((i) => readDevSet(runPaths(run).devAt(i)));
+  assert.ok(existsSync(runPaths(run).devPngAt(3)) && existsSync(runPaths(run).devPngAt(2)));
+  assert.equal(d3!.base.length, 256);
+  assert.deepEqual(d2!.base, d3!.base);
+  assert.equal(d3!.seed, DEV_SET_SEED);
+  const ring = await Model.load(resolveModelDir('gmm-ring8'), { device: 'cpu' });
+  const learner = await loadRun(run, ring);
+  const rewards = await openRewards(ring, [parseRewardSpec('region:x=4,r=0.5'), parseRewardSpec('-region:x=-4')]);
+  try {
+    const c = learner.config;
+    const base = await generate(ring, resolveSettings(ring, { sampler: c.sampler, steps: c.steps }), {
+      n: 256,
+      batch: 64,
+      seed: DEV_SET_SEED,
+      classes: 'random',
+    });
+    assert.deepEqual(d3!.base, Array.from((await rewards.score(base.samples, 256, base.labels)).total));
+    const ro = await learner.sample(256, DEV_SET_SEED, { temperature: c.temperature });
+    assert.deepEqual(d3!.policy, Array.from((await rewards.score(ro.samples, 256, ro.sampleLabels)).total));
+    assert.notDeepEqual(d3!.policy, d3!.base, 'the γ policy churns: its samples differ from the base sampler’s');
+  } finally {
+    await rewards.dispose();
+    await learner.dispose();
+    await ring.dispose();
+  }
   const bad = join(tmp, 'bad-reward-run');
   const refused = await cli(
     'train',

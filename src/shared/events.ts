@@ -78,6 +78,16 @@ export const SamplesEventSchema = z.object({
   /** Where the PNG was written, and its bytes (base64) for a UI that cannot read the file. */
   path: z.string(),
   pngBase64: z.string(),
+  /** Objective reward: the development set at this evaluation (RUN/dev/iter-NNNNN.*; engine/apps/train.ts). */
+  dev: z
+    .object({
+      path: z.string(),
+      pngBase64: z.string(),
+      /** Each sample's reward under the base sampler, and under the policy from the same seed (null: NaN). */
+      base: z.array(Num.nullable()),
+      policy: z.array(Num.nullable()),
+    })
+    .optional(),
 });
 
 /** The RL step scheduler's levels at an evaluation (engine/scheduler/train.ts, RUN/levels.json): σ by step. */

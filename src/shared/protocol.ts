@@ -351,6 +351,10 @@ export const METHOD_SCHEMAS = {
       iteration: z.number(),
       profile: EvaluationProfileSchema.nullable(),
       pngBase64: z.string().nullable(),
+      /** Objective reward: the development set then (its picture, each sample's reward under the base sampler and the policy), or null. */
+      dev: z
+        .object({ pngBase64: z.string(), base: z.array(Num.nullable()), policy: z.array(Num.nullable()) })
+        .nullable(),
     }),
   },
   /** Undoes runs.delete: the trashed folder back to where the run was. */

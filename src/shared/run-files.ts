@@ -320,3 +320,20 @@ export const profileFile = z.object({
   profile: z.array(z.array(z.number())),
 });
 export type ProfileFile = z.output<typeof profileFile>;
+
+// ---------------------------------------------------------------------------------------------
+// dev/iter-NNNNN.json (objective reward: the development set; apps/train.ts, [Note: the development set])
+
+/** The development set at an evaluation: each fixed seed's reward under the base sampler and under the policy. */
+export const devSetFile = z.object({
+  iteration: z.number().int().nonnegative(),
+  /** The seed the set is drawn from (every evaluation of every run the same). */
+  seed: z.number().int(),
+  /** [n] the base sampler's weighted reward of each sample (the same at every evaluation). */
+  base: z.array(jsonNumber),
+  /** [n] the policy's, from the same initial noise and class. */
+  policy: z.array(jsonNumber),
+  /** [n] each sample's class, or null for an unconditional model. */
+  labels: z.array(z.number().int()).nullable(),
+});
+export type DevSetFile = z.output<typeof devSetFile>;

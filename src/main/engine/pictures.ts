@@ -300,12 +300,17 @@ export function profileHeatmap(profile: number[][], cell = 24): Image {
 // ---------------------------------------------------------------------------
 // The picture of a model's samples.
 
-/** Images → a grid (rows by class, or the first 64: shared/grid-layout.ts); vectors → a scatter plot over the data (first two coordinates). */
+/**
+ * Images → a grid (rows by class, or the first 64: shared/grid-layout.ts); vectors → a scatter plot over
+ * the data (first two coordinates), coloured by class, or by `series` (vectors: the label is an index
+ * into these names instead of a class).
+ */
 export async function samplePicture(
   model: Model,
   samples: Float32Array,
   labels: Int32Array | null,
   n: number,
+  series?: string[],
 ): Promise<{ image: Image; note: string | null }> {
   const shape = model.shape;
   let img: Image;
@@ -345,7 +350,7 @@ export async function samplePicture(
     img = scatterPlot(project(samples, n), { labels, background });
     info = {
       kind: 'scatter',
-      series: scatterSeries(model, labels, n),
+      series: series?.map((label, k) => ({ label, rgb: paletteColour(k) })) ?? scatterSeries(model, labels, n),
       background: data ? `data (n = ${data.n.toLocaleString('en')})` : null,
       axes: projection ? projection.axes : ['x₁', 'x₂'],
     };
@@ -434,4 +439,33 @@ export async function writeSamplePlot(
   const { image, note } = await samplePicture(model, samples, labels, n);
   await writePng(path, image);
   return note;
+}
+
+/**
+ * The development set's picture (objective reward; apps/train.ts, [Note: the development set]), its
+ * `n` base-sampler samples and the policy's `n` from the same seeds: images as two rows, the base
+ * sampler's over the policy's, a column per seed; vectors as one scatter plot of both over the data.
+ */
+export async function devSetPng(
+  model: Model,
+  base: Float32Array,
+  policy: Float32Array,
+  n: number,
+): Promise<Uint8Array> {
+  const dim = model.dim;
+  const both = new Float32Array(2 * n * dim);
+  both.set(base.subarray(0, n * dim));
+  both.set(policy.subarray(0, n * dim), n * dim);
+  const rows = ['base sampler', 'policy'];
+  if (model.shape.length === 3) {
+    const c = model.shape as [number, number, number];
+    const pad = 2;
+    const img = imageGrid(both, 2 * n, c, { cols: n, pad });
+    const info: PictureInfo = { kind: 'grid', cols: n, rows: 2, tile: [c[1], c[2]], pad, rowLabels: rows };
+    img.text = { [PICTURE_TEXT_KEY]: JSON.stringify(info) };
+    return encodePng(img);
+  }
+  // Vectors: the two sets as the two series of one scatter plot.
+  const labels = Int32Array.from({ length: 2 * n }, (_, i) => (i < n ? 0 : 1));
+  return encodePng((await samplePicture(model, both, labels, 2 * n, rows)).image);
 }

@@ -28,7 +28,7 @@ import { initTf } from '../learner/backend';
 import { createLearner, TrainingDiverged, type Learner } from '../learner/learner';
 import { referenceFor, type Reference } from '../metrics/evaluate';
 import { extractorForModel, type FeatureExtractor } from '../metrics/features';
-import { samplePng } from '../pictures';
+import { devSetPng, samplePng } from '../pictures';
 import {
   appendMetrics,
   checkNewRunDir,
@@ -40,6 +40,7 @@ import {
   runPaths,
   truncateMetrics,
   writeCheckpoint,
+  writeDevSet,
   writeEvaluation,
   writeRunConfig,
 } from '../runs/files';
@@ -48,8 +49,8 @@ import { lockRun, replacedMessage } from '../runs/lock';
 import { evaluatePolicy, type PolicyEvaluation } from './evaluate-policy';
 import { generate, resolveSettings } from '../samplers/generate';
 import { VERSION } from '../../../shared/version';
-import type { EngineEvent, Phase } from '../../../shared/events';
-import type { Checkpoint } from '../../../shared/run-files';
+import type { EngineEvent, Phase, SamplesEvent } from '../../../shared/events';
+import type { Checkpoint, DevSetFile } from '../../../shared/run-files';
 
 export interface RunOptions {
   model: Model;
@@ -110,6 +111,17 @@ export function trainingEvaluation(
 // seed and sample count, so the gain is always read against what the model did before (the DDPO
 // thesis compares against the pretrained model). The base is sampled once per sample count and run.
 
+/** The base sampler's samples (the run's sampler and steps, no intervention) on `seed`: what the rewards are read against. */
+function baseSamples(learner: Learner, n: number, seed: number): ReturnType<typeof generate> {
+  const c = learner.config;
+  return generate(learner.model, resolveSettings(learner.model, { sampler: c.sampler, steps: c.steps }), {
+    n,
+    batch: c.rolloutBatch,
+    seed,
+    classes: 'random',
+  });
+}
+
 /** An evaluation's rewards: the policy's mean, and the base sampler's (see the note). */
 async function rewardEvaluation(
   learner: Learner,
@@ -123,17 +135,49 @@ async function rewardEvaluation(
   const policy = mean((await rewards.score(ev.samples, n, ev.labels)).total);
   let b = base.get(n);
   if (b === undefined) {
-    const c = learner.config;
-    const gen = await generate(learner.model, resolveSettings(learner.model, { sampler: c.sampler, steps: c.steps }), {
-      n,
-      batch: c.rolloutBatch,
-      seed: TRAINING_EVAL_SEED,
-      classes: 'random',
-    });
+    const gen = await baseSamples(learner, n, TRAINING_EVAL_SEED);
     b = mean((await rewards.score(gen.samples, n, gen.labels)).total);
     base.set(n, b);
   }
   return { [`${prefix}/reward`]: policy, [`${prefix}/reward_base`]: b };
+}
+
+// [Note: the development set]
+// With objective reward every evaluation that writes pictures also draws the development set (the
+// DDPO thesis's): DEV_SET_SEED's first samples (16 images, or 256 points of a vector model), by the
+// base sampler once per run and by the policy at each evaluation, from the same initial noise and
+// class, so what changed in a sample is the policy's doing. dev/iter-NNNNN.png shows the base
+// sampler's row over the policy's, dev/iter-NNNNN.json each sample's reward under both: a reward
+// that climbs while the samples degrade (over-optimisation, reward hacking) is seen, not guessed.
+// Its seed is neither a rollout's nor the evaluations', and the same for every run, so two runs'
+// development sets show the same seeds.
+
+/** The development set's seed (see the note). */
+export const DEV_SET_SEED = 1_000_033;
+
+/** The development set's size for a model (see the note). */
+export function devSetSize(model: Model): number {
+  return model.shape.length === 3 ? 16 : 256;
+}
+
+/** The development set at this evaluation (see the note): its file's content and picture. */
+async function devSetEvaluation(
+  learner: Learner,
+  base: { samples: Float32Array; labels: Int32Array | null; rewards: Float64Array },
+): Promise<{ dev: DevSetFile; png: Uint8Array }> {
+  const n = devSetSize(learner.model);
+  const ro = await learner.sample(n, DEV_SET_SEED, { temperature: learner.config.temperature });
+  const rewards = await learner.rewards!.score(ro.samples, n, ro.sampleLabels);
+  return {
+    dev: {
+      iteration: learner.iteration,
+      seed: DEV_SET_SEED,
+      base: Array.from(base.rewards),
+      policy: Array.from(rewards.total),
+      labels: base.labels ? Array.from(base.labels) : null,
+    },
+    png: await devSetPng(learner.model, base.samples, ro.samples, n),
+  };
 }
 
 /**
@@ -220,6 +264,8 @@ async function train(o: RunOptions, backend: string): Promise<{ learner: Learner
   let reference: Reference | null = null;
   /** Objective reward: the base sampler's mean reward per sample count, measured once ([Note: rewards at evaluations]). */
   const baseRewards = new Map<number, number>();
+  /** Objective reward: the development set's base samples and their rewards, drawn once ([Note: the development set]). */
+  let devBase: { samples: Float32Array; labels: Int32Array | null; rewards: Float64Array } | null = null;
   /** Reports a phase of the iteration under way (set below, once the clock starts). */
   let phaseOf: ((p: Phase) => void) | null = null;
   /** A periodic or the final evaluation (see the note on them): its metrics; its profile and samples written unless `pictures` is false. */
@@ -246,6 +292,23 @@ async function train(o: RunOptions, backend: string): Promise<{ learner: Learner
     // Encoded once: the same bytes go to the file and to the event.
     const png = await samplePng(o.model, ev.samples, ev.labels, n);
     const samplesPath = await writeEvaluation(dir, profile, png);
+    let dev: SamplesEvent['dev'];
+    if (learner.rewards) {
+      if (!devBase) {
+        const gen = await baseSamples(learner, devSetSize(learner.model), DEV_SET_SEED);
+        const r = await learner.rewards.score(gen.samples, devSetSize(learner.model), gen.labels);
+        devBase = { samples: gen.samples, labels: gen.labels, rewards: r.total };
+      }
+      const d = await devSetEvaluation(learner, devBase);
+      const path = await writeDevSet(dir, d.dev, d.png);
+      const finite = (a: number[]): (number | null)[] => a.map((v) => (Number.isNaN(v) ? null : v));
+      dev = {
+        path,
+        pngBase64: Buffer.from(d.png).toString('base64'),
+        base: finite(d.dev.base),
+        policy: finite(d.dev.policy),
+      };
+    }
     o.onEvent?.({ type: 'profile', run: dir, ...profile });
     o.onEvent?.({
       type: 'samples',
@@ -253,6 +316,7 @@ async function train(o: RunOptions, backend: string): Promise<{ learner: Learner
       iteration: learner.iteration,
       path: samplesPath,
       pngBase64: Buffer.from(png).toString('base64'),
+      ...(dev ? { dev } : {}),
     });
     return out;
   };

@@ -7,6 +7,8 @@
 //   profile.json, profile.png          the latest evaluation's action profile (and as a heat map)
 //   profiles/iter-NNNNN.json           the profile of every evaluation
 //   samples/iter-NNNNN.png             the samples of every evaluation
+//   dev/iter-NNNNN.png, .json          objective reward: the development set at every evaluation, the base
+//                                      sampler's samples over the policy's, and their rewards (apps/train.ts)
 //   train.lock               who trains it now, while a process does (lock.ts)
 //
 // Every file is read through its schema (shared/run-files.ts): a damaged one (or one that cannot be
@@ -28,6 +30,8 @@ import { checkConfig, parseLearnerConfig, type LearnerConfig } from '../learner/
 import { infReplacer, infReviver } from '../../../shared/json';
 import {
   checkpointFile,
+  devSetFile,
+  type DevSetFile,
   metricsLine,
   narrowFile,
   parseFile,
@@ -53,6 +57,8 @@ export function runPaths(runDir: string): {
   status: string;
   profileAt: (iteration: number) => string;
   samplesAt: (iteration: number) => string;
+  devAt: (iteration: number) => string;
+  devPngAt: (iteration: number) => string;
 } {
   const tag = (iteration: number): string => `iter-${String(iteration).padStart(5, '0')}`;
   return {
@@ -65,6 +71,8 @@ export function runPaths(runDir: string): {
     status: join(runDir, 'status.json'),
     profileAt: (iteration) => join(runDir, 'profiles', `${tag(iteration)}.json`),
     samplesAt: (iteration) => join(runDir, 'samples', `${tag(iteration)}.png`),
+    devAt: (iteration) => join(runDir, 'dev', `${tag(iteration)}.json`),
+    devPngAt: (iteration) => join(runDir, 'dev', `${tag(iteration)}.png`),
   };
 }
 
@@ -262,6 +270,19 @@ export async function writeEvaluation(runDir: string, profile: ProfileFile, samp
   await writeFileAtomic(samples, samplesPng);
   await writePng(p.profilePng, profileHeatmap(profile.profile));
   return samples;
+}
+
+/** The development set at an evaluation (objective reward): dev/iter-NNNNN.json and its picture beside it; returns the picture's path. */
+export async function writeDevSet(runDir: string, dev: DevSetFile, png: Uint8Array): Promise<string> {
+  const p = runPaths(runDir);
+  await writeFileAtomic(p.devAt(dev.iteration), JSON.stringify(dev, infReplacer) + '\n');
+  await writeFileAtomic(p.devPngAt(dev.iteration), png);
+  return p.devPngAt(dev.iteration);
+}
+
+/** A dev/iter-NNNNN.json, validated. */
+export function readDevSet(file: string): DevSetFile {
+  return parseFile(devSetFile, readRunFile(file), file, infReviver);
 }
 
 // ---------------------------------------------------------------------------------------------

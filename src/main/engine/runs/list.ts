@@ -3,7 +3,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { RunSummary } from '../../../shared/protocol';
-import { isRun, readMetrics, readProfile, readRunConfig, readRunStatus, runPaths } from './files';
+import { isRun, readDevSet, readMetrics, readProfile, readRunConfig, readRunStatus, runPaths } from './files';
 import type { ProfileFile } from '../../../shared/run-files';
 import { runLockedBy } from './lock';
 import { isSchedulerRun, readSchedulerRun, SCHEDULER_FILE } from '../scheduler/run-file';
@@ -122,7 +122,12 @@ export function listEvaluations(dir: string): number[] {
 export function readEvaluation(
   dir: string,
   iteration: number,
-): { iteration: number; profile: ProfileFile | null; pngBase64: string | null } {
+): {
+  iteration: number;
+  profile: ProfileFile | null;
+  pngBase64: string | null;
+  dev: { pngBase64: string; base: (number | null)[]; policy: (number | null)[] } | null;
+} {
   const p = runPaths(dir);
   let profile: ProfileFile | null = null;
   try {
@@ -136,7 +141,22 @@ export function readEvaluation(
   } catch {
     // unreadable picture
   }
-  return { iteration, profile, pngBase64 };
+  // Objective reward: the development set (both files, or none).
+  let dev = null;
+  try {
+    if (existsSync(p.devAt(iteration)) && existsSync(p.devPngAt(iteration))) {
+      const d = readDevSet(p.devAt(iteration));
+      const finite = (a: number[]): (number | null)[] => a.map((v) => (Number.isNaN(v) ? null : v));
+      dev = {
+        pngBase64: readFileSync(p.devPngAt(iteration)).toString('base64'),
+        base: finite(d.base),
+        policy: finite(d.policy),
+      };
+    }
+  } catch {
+    // a damaged development set: the rest still shows
+  }
+  return { iteration, profile, pngBase64, dev };
 }
 
 /** Moves a run into `.trash/` beside it (a rename: nothing is lost, the user can move it back); not while it trains, here (`active`) or in another process. */

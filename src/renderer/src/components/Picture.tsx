@@ -26,6 +26,8 @@ export interface PictureProps {
   testId?: string;
   /** Shown small, this many pixels high (a preview card), without labels; the click still opens it larger. */
   thumbnail?: number;
+  /** A grid's caption under each column (the development set's reward change), left to right. */
+  colLabels?: string[];
 }
 
 /** The integer scale ≥ 1 at which a w × h picture fits in `width` × `height` (1 when it does not fit at all). */
@@ -33,7 +35,7 @@ export function integerScale(w: number, h: number, width: number, height = Infin
   return Math.max(1, Math.min(max, Math.floor(width / w), Math.floor(height / h)));
 }
 
-export function Picture({ png, alt, testId, thumbnail }: PictureProps) {
+export function Picture({ png, alt, testId, thumbnail, colLabels }: PictureProps) {
   const { info, size } = useMemo(() => {
     const b = base64Bytes(png);
     return { info: pictureInfo(pngText(b)), size: pngSize(b) };
@@ -68,7 +70,16 @@ export function Picture({ png, alt, testId, thumbnail }: PictureProps) {
             style={{ display: 'block', width: '100%', objectFit: 'contain', imageRendering: 'pixelated' }}
           />
         ) : (
-          <Scaled src={src} alt={alt} testId={testId} info={info} size={size} scale={inline} fit={width || 420} />
+          <Scaled
+            src={src}
+            alt={alt}
+            testId={testId}
+            info={info}
+            size={size}
+            scale={inline}
+            fit={width || 420}
+            colLabels={colLabels}
+          />
         )}
       </UnstyledButton>
       {thumbnail === undefined && <Legend info={info} />}
@@ -80,7 +91,7 @@ export function Picture({ png, alt, testId, thumbnail }: PictureProps) {
         centered
         data-testid={testId && `${testId}-zoom`}
       >
-        <Scaled src={src} alt={`${alt}, enlarged`} info={info} size={size} scale={zoomed} />
+        <Scaled src={src} alt={`${alt}, enlarged`} info={info} size={size} scale={zoomed} colLabels={colLabels} />
         <Legend info={info} />
       </Modal>
     </Box>
@@ -95,6 +106,7 @@ function Scaled({
   size,
   scale,
   fit,
+  colLabels,
 }: {
   src: string;
   alt: string;
@@ -104,6 +116,7 @@ function Scaled({
   scale: number;
   /** A scatter plot (not pixel art) shrinks to this width when wider. */
   fit?: number;
+  colLabels?: string[];
 }) {
   if (info?.kind !== 'grid') {
     const w = fit !== undefined ? Math.min(size.width * scale, fit) : size.width * scale;
@@ -135,14 +148,35 @@ function Scaled({
           ))}
         </Box>
       )}
-      <img
-        src={src}
-        alt={alt}
-        data-testid={testId}
-        width={size.width * scale}
-        height={size.height * scale}
-        style={pixelated}
-      />
+      <div>
+        <img
+          src={src}
+          alt={alt}
+          data-testid={testId}
+          width={size.width * scale}
+          height={size.height * scale}
+          style={pixelated}
+        />
+        {colLabels && (
+          <Box pos="relative" w={size.width * scale} h={16}>
+            {colLabels.map((text, c) => (
+              <Text
+                key={c}
+                fz={10}
+                ta="center"
+                pos="absolute"
+                top={0}
+                left={(pad + c * (tile[1] + pad)) * scale - 8}
+                w={tile[1] * scale + 16}
+                lh="16px"
+                data-testid="col-label"
+              >
+                {text}
+              </Text>
+            ))}
+          </Box>
+        )}
+      </div>
     </Group>
   );
 }

@@ -98,13 +98,20 @@ function LevelsChart({ levels }: { levels: LevelsEvent }) {
   );
 }
 
-/** What an evaluation showed: its samples picture and profile, from the run's events or else read from its files. */
+/** An evaluation's development set (objective reward): its picture and each sample's reward under the base sampler and the policy. */
+type DevSet = NonNullable<Methods['runs.evaluation']['result']['dev']>;
+
+/** What an evaluation showed: its samples picture, profile and development set, from the run's events or else read from its files. */
 function useEvaluation(
   engine: EngineClient,
   run: string | null,
   view: RunView,
   iteration: number | undefined,
-): { png: string | null; profile: { actions: number[]; sigmas: number[]; profile: number[][] } | null } {
+): {
+  png: string | null;
+  profile: { actions: number[]; sigmas: number[]; profile: number[][] } | null;
+  dev: DevSet | null;
+} {
   const live = view.samples.findLast((e) => e.iteration === iteration);
   const liveProfile = view.profile?.iteration === iteration ? view.profile : null;
   const [read, setRead] = useState<(Methods['runs.evaluation']['result'] & { run: string }) | null>(null);
@@ -121,7 +128,53 @@ function useEvaluation(
     };
   }, [engine, run, iteration, complete]);
   const fromDisk = read && read.run === run && read.iteration === iteration ? read : null;
-  return { png: live?.pngBase64 ?? fromDisk?.pngBase64 ?? null, profile: liveProfile ?? fromDisk?.profile ?? null };
+  return {
+    png: live?.pngBase64 ?? fromDisk?.pngBase64 ?? null,
+    profile: liveProfile ?? fromDisk?.profile ?? null,
+    dev: live?.dev ?? fromDisk?.dev ?? null,
+  };
+}
+
+/** A reward as the development set shows it: 3 significant digits, a sign on a change. */
+function fmtReward(v: number | null, signed = false): string {
+  if (v === null) return 'NaN';
+  const t = Math.abs(v) >= 1000 ? v.toFixed(0) : v.toPrecision(3);
+  return signed && v > 0 ? `+${t}` : t;
+}
+
+/**
+ * The development set ([Note: the development set] in engine/apps/train.ts): the base sampler's
+ * samples over the policy's from the same seeds, each column captioned with the policy's reward
+ * change; the means and how many samples gained.
+ */
+function DevSetView({ dev, iteration }: { dev: DevSet; iteration: number | undefined }) {
+  const n = dev.policy.length;
+  const delta = dev.policy.map((p, i) => (p === null || dev.base[i] === null ? null : p - dev.base[i]!));
+  const mean = (a: (number | null)[]): number | null =>
+    a.some((v) => v === null) ? null : a.reduce<number>((s, v) => s + v!, 0) / a.length;
+  const gained = delta.filter((d) => d !== null && d > 0).length;
+  // A caption under each column only where there are few (an image model's 16).
+  const captions = n <= 32 ? delta.map((d) => fmtReward(d, true)) : undefined;
+  return (
+    <div data-testid="dev-set">
+      <Text size="sm" fw={500}>
+        Development set: the same {n} seeds,{' '}
+        {captions ? 'base sampler (top row) over policy' : 'base sampler and policy'}
+        {iteration !== undefined && ` — iteration ${iteration}`}
+      </Text>
+      <Picture
+        png={dev.pngBase64}
+        alt={`development set at iteration ${iteration}`}
+        testId="dev-picture"
+        colLabels={captions}
+      />
+      <Text size="sm" c="dimmed" data-testid="dev-summary">
+        mean reward: base {fmtReward(mean(dev.base))} → policy {fmtReward(mean(dev.policy))} (change{' '}
+        {fmtReward(mean(delta), true)}); higher for {gained} of {n} samples
+        {captions && ". Under each column: the policy's reward minus the base sampler's for that seed"}
+      </Text>
+    </div>
+  );
 }
 
 /** `view`: the run's events, collected by the app (useRunEvents) so leaving this screen loses nothing. */
@@ -326,6 +379,7 @@ export function TrainScreen({ engine, run, view }: { engine: EngineClient; run: 
           </div>
         </SimpleGrid>
       )}
+      {shown.dev && <DevSetView dev={shown.dev} iteration={shownAt} />}
       <Stack gap={2} data-testid="run-journal">
         {view.journal.map((e, i) =>
           e.type === 'run' ? (
