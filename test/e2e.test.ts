@@ -932,6 +932,18 @@ test("web mode: explicit rewards (issue 17) by clicks: a user's ONNX reward trai
   assert.match(summary, new RegExp(`base ${mean(dev.base)} → policy ${mean(dev.policy)}`));
   assert.match(summary, /higher for \d+ of 256 samples/);
   await page.screenshot({ path: join(SHOTS, 'train-reward.png'), fullPage: true });
+  // Compare scores every row with the run's reward too, beside FID, precision and recall.
+  await page.getByRole('button', { name: 'Compare', exact: true }).click();
+  await page.getByLabel('Samples per row').fill('256');
+  await page.getByRole('button', { name: 'Evaluate', exact: true }).click();
+  const table = page.getByTestId('compare-table');
+  await table.waitFor({ timeout: 180_000 });
+  assert.match(await table.locator('thead').innerText(), /FID[\s\S]*Precision[\s\S]*Recall[\s\S]*reward/);
+  const cells = await table.getByTestId('compare-reward').allInnerTexts();
+  assert.ok(cells.length >= 3, cells.join(' | '));
+  for (const c of cells) assert.match(c, /^−?-?\d+\.\d+/, c);
+  assert.match(cells[1]!, /\(policy [+-]/);
+  await page.screenshot({ path: join(SHOTS, 'compare-reward.png'), fullPage: true });
   assert.deepEqual(pageErrors, []);
 });
 

@@ -404,6 +404,49 @@ test('train --objective reward through the CLI: evaluations report the policy’
     const ro = await learner.sample(256, DEV_SET_SEED, { temperature: c.temperature });
     assert.deepEqual(d3!.policy, Array.from((await rewards.score(ro.samples, 256, ro.sampleLabels)).total));
     assert.notDeepEqual(d3!.policy, d3!.base, 'the γ policy churns: its samples differ from the base sampler’s');
+    // eval --policy scores every row with the run's rewards: the policy's and the plain sampler's rows
+    // equal the mean reward of the same samples drawn here (seed 5, n 256).
+    const cmp = await cli('eval', '--policy', run, '--n', '256', '--seed', '5', '--json');
+    assert.equal(cmp.code, 0, cmp.stderr);
+    const res = JSON.parse(cmp.stdout.trim().split('\n').at(-1)!) as {
+      rewards: string[];
+      rows: { kind: string; reward: number }[];
+    };
+    assert.deepEqual(res.rewards, ['region:x=4,r=0.5', '-region:x=-4']);
+    const meanOf = (a: Float64Array) => a.reduce((x, y) => x + y, 0) / a.length;
+    const mine = await learner.sample(256, 5, { temperature: c.temperature });
+    const plain = await generate(ring, resolveSettings(ring, { sampler: c.sampler, steps: c.steps }), {
+      n: 256,
+      batch: 1024,
+      seed: 5,
+      classes: 'random',
+    });
+    const row = (k: string) => res.rows.find((r) => r.kind === k)!.reward;
+    assert.ok(
+      Math.abs(row('policy') - meanOf((await rewards.score(mine.samples, 256, mine.sampleLabels)).total)) < 1e-9,
+    );
+    assert.ok(Math.abs(row('plain') - meanOf((await rewards.score(plain.samples, 256, plain.labels)).total)) < 1e-9);
+    for (const r of res.rows) assert.ok(Number.isFinite(r.reward), `${r.kind}: reward ${r.reward}`);
+    // analyze-reward --policy: the run's own rewards, the policy beside its base sampler, in one folder.
+    const out = join(tmp, 'reward-run-trajectory');
+    const an = await cli('analyze-reward', '--policy', run, '--n', '64', '--out', out, '--json');
+    assert.equal(an.code, 0, an.stderr);
+    const both = JSON.parse(readFileSync(join(out, 'reward-trajectory.json'), 'utf8')) as {
+      policy: { rewards: string; steps: unknown[] };
+      base: { steps: unknown[] };
+    };
+    assert.equal(both.policy.rewards, 'region (x 4, r 0.5) + −region (x -4)');
+    assert.equal(both.base.steps.length, c.steps + 1);
+    for (const f of ['reward-trajectory.csv', 'reward-trajectory-base.csv', 'reward-trajectory.svg'])
+      assert.ok(existsSync(join(out, f)), f);
+    assert.match(readFileSync(join(out, 'reward-trajectory.svg'), 'utf8'), /base sampler \(dashed\)/);
+    // Rewards asked for replace the run's; a bad one is a usage error naming it.
+    const other = await cli('eval', '--policy', run, '--n', '256', '--seed', '5', '--reward', 'region:y=4', '--json');
+    assert.equal(other.code, 0, other.stderr);
+    assert.deepEqual(JSON.parse(other.stdout.trim().split('\n').at(-1)!).rewards, ['region:y=4']);
+    const wrong = await cli('eval', '--policy', run, '--n', '256', '--reward', 'jpeg-size');
+    assert.notEqual(wrong.code, 0);
+    assert.match(wrong.stderr, /not images; jpeg-size scores images/);
   } finally {
     await rewards.dispose();
     await learner.dispose();
@@ -435,7 +478,7 @@ test('analyze-reward: the bands of the noisy state and of the denoised estimate 
   try {
     const settings = resolveSettings(ring, { sampler: 'euler', steps: 6 });
     const rewards = await openRewards(ring, [parseRewardSpec('region:x=4,r=0.5')]);
-    const t = await analyzeReward(ring, rewards, settings, { n: 40, seed: 9, batch: 16 });
+    const t = await analyzeReward(ring, rewards, { settings }, { n: 40, seed: 9, batch: 16 });
     await rewards.dispose();
     // Directly: the same trajectories (same seed and batches), the region reward of every row at every step.
     const gen = await generate(ring, settings, { n: 40, batch: 16, seed: 9, classes: 'random', trajectory: true });
@@ -456,6 +499,47 @@ test('analyze-reward: the bands of the noisy state and of the denoised estimate 
     assert.deepEqual(t.steps[6]!.noisy, final);
     assert.equal(rewardTrajectoryCsv(t).trim().split('\n').length, 8);
   } finally {
+    await ring.dispose();
+  }
+});
+
+test('analyze-reward of a policy: its bands match the policy’s own trajectories drawn directly (renoise: σ the mean of the rows’ levels), the base sampler’s match a sampler analysis', async () => {
+  const { analyzeReward, analyzePolicyReward, band } = await import('../src/main/engine/apps/analyze-reward');
+  const { resolveSettings } = await import('../src/main/engine/samplers/generate');
+  const { initTf } = await import('../src/main/engine/learner/backend');
+  const { createLearner } = await import('../src/main/engine/learner/learner');
+  const { learnerConfigFrom } = await import('../src/shared/learner-config');
+  await initTf();
+  const ring = await Model.load(resolveModelDir('gmm-ring8'), { device: 'cpu' });
+  // An untrained renoise policy: its rows jump back at random, so rows sit at different levels at a step.
+  const l = await createLearner(ring, learnerConfigFrom({ intervention: 'renoise', steps: 6, initMass: 0.5 }));
+  const rewards = await openRewards(ring, [parseRewardSpec('region:x=4,r=0.5')]);
+  try {
+    const { policy: t, base } = await analyzePolicyReward(ring, rewards, l, { n: 40, seed: 9, batch: 16 });
+    const ro = await l.sample(40, 9, { temperature: l.config.temperature, batch: 16, trajectory: true });
+    const steps = Math.max(...ro.trajectories!.map((b) => b.length));
+    assert.equal(t.steps.length, steps + 1);
+    assert.ok(steps > 6, `the renoise policy jumped back (${steps} loop steps)`);
+    for (let k = 0; k < steps; k++) {
+      const at = ro.trajectories!.map((b) => b[k]).filter((s) => s !== undefined);
+      const x = at.flatMap((s) => Array.from(s.x));
+      const levels = at.flatMap((s) => Array.from(s.level));
+      const d = at.flatMap((s) => Array.from(s.denoised));
+      const rows = x.length / 2;
+      const r = (v: number[]) => Array.from(regionRewards(Float32Array.from(v), rows, { x: 4, y: 0, r: 0.5 }));
+      const stepped = Array.from({ length: rows }, (_, i) => Number.isFinite(d[2 * i]!));
+      const want = band(r(d.map((v) => (Number.isFinite(v) ? v : 0))).filter((_, i) => stepped[i]));
+      for (const key of ['mean', 'min', 'max', 'n'] as const)
+        assert.ok(Math.abs(t.steps[k]!.denoised[key] - want[key]) < 1e-9, `step ${k} ${key}`);
+      const sig = levels.filter((_, i) => stepped[i]).map((lv) => l.schedule[lv]!);
+      assert.ok(Math.abs(t.steps[k]!.sigma - sig.reduce((a, b) => a + b, 0) / sig.length) < 1e-9, `step ${k} σ`);
+    }
+    assert.deepEqual(t.steps.at(-1)!.noisy, band(regionRewards(ro.samples, 40, { x: 4, y: 0, r: 0.5 })));
+    const settings = resolveSettings(ring, { sampler: l.config.sampler, steps: 6 });
+    assert.deepEqual(base, await analyzeReward(ring, rewards, { settings }, { n: 40, seed: 9, batch: 16 }));
+  } finally {
+    await rewards.dispose();
+    await l.dispose();
     await ring.dispose();
   }
 });

@@ -211,6 +211,7 @@ export const EVAL_OPTIONS = {
   temperature: { type: 'string' },
   'per-class': { type: 'boolean' },
   'best-constant': { type: 'boolean' },
+  reward: { type: 'string', multiple: true },
 } as const;
 
 /** Human lines for an evaluation. */
@@ -324,7 +325,11 @@ export async function cmdEval(argv: string[], signal: AbortSignal): Promise<void
 }
 
 type EvalValues = {
-  [K in keyof typeof EVAL_OPTIONS]?: (typeof EVAL_OPTIONS)[K]['type'] extends 'boolean' ? boolean : string;
+  [K in keyof typeof EVAL_OPTIONS]?: (typeof EVAL_OPTIONS)[K]['type'] extends 'boolean'
+    ? boolean
+    : (typeof EVAL_OPTIONS)[K] extends { multiple: true }
+      ? string[]
+      : string;
 };
 
 /** eval --policy RUN_DIR|policy.onnx: sample with the run's EMA policy (or the exported file) and score it next to the baselines. */
@@ -357,6 +362,7 @@ async function evalPolicy(v: EvalValues, signal: AbortSignal): Promise<void> {
         perClass,
         bestConstant: !!v['best-constant'],
         signal,
+        rewards: v.reward,
       });
     } catch (e) {
       if (e instanceof CompareInputError) throw new UsageError(e.message);
@@ -364,16 +370,19 @@ async function evalPolicy(v: EvalValues, signal: AbortSignal): Promise<void> {
     }
     const { rows, actionByClass } = cmp;
     const keys = Object.keys(rows[0]!.summary);
+    const reward = cmp.rewards ? ` ${'reward'.padStart(10)}` : '';
     let human = [
-      `${'method'.padEnd(48)} ${'NFE'.padStart(6)} ${'net'.padStart(6)} ${keys.map((k) => metricInfo(k).label.padStart(10)).join(' ')}`,
+      `${'method'.padEnd(48)} ${'NFE'.padStart(6)} ${'net'.padStart(6)} ${keys.map((k) => metricInfo(k).label.padStart(10)).join(' ')}${reward}`,
     ]
       .concat(
         rows.map(
           (r) =>
-            `${r.name.padEnd(48)} ${r.nfe.toFixed(2).padStart(6)} ${r.networkEvals.toFixed(2).padStart(6)} ${keys.map((k) => formatMetric(k, r.summary[k]).padStart(10)).join(' ')}`,
+            `${r.name.padEnd(48)} ${r.nfe.toFixed(2).padStart(6)} ${r.networkEvals.toFixed(2).padStart(6)} ${keys.map((k) => formatMetric(k, r.summary[k]).padStart(10)).join(' ')}` +
+            (cmp.rewards ? ` ${(r.reward ?? NaN).toPrecision(5).padStart(10)}` : ''),
         ),
       )
       .join('\n');
+    if (cmp.rewards) human += `\nreward: the mean of ${cmp.rewards.join(' + ')} over each row's samples`;
     if (perClass) {
       const short = (name: string): string => name.split(' (')[0]!.slice(0, 14);
       human +=

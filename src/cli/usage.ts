@@ -51,6 +51,8 @@ const COMMANDS: { name: string; sampler?: boolean; text: () => string }[] = [
       [--grid-result DIR] [--per-class]
       [--best-constant]              cfg/gamma: also search the best constant action (grid over the policy's
                                      action values, chosen by FID on seed S+1) and add it as a row
+      [--reward SPEC …]              score every row with these rewards too (as train --reward takes them);
+                                     a run trained for rewards is scored with its own unless given
                                      sample with a learned policy and score it next to the baselines`,
   },
   {

@@ -544,6 +544,16 @@ export function formatMetric(key: string, v: number | undefined): string {
   return m.exp ? v.toExponential(m.digits) : v.toFixed(m.digits);
 }
 
+/**
+ * A reward as the app shows it (a reward's scale is the user's: kB, logits, their model's units):
+ * `digits` significant digits, a sign on a difference, "—" for none or NaN.
+ */
+export function formatReward(v: number | null | undefined, o: { signed?: boolean; digits?: number } = {}): string {
+  if (v === null || v === undefined || Number.isNaN(v)) return '—';
+  const t = Math.abs(v) >= 10 ** (o.digits ?? 4) ? v.toFixed(0) : v.toPrecision(o.digits ?? 4);
+  return o.signed && v > 0 ? `+${t}` : t;
+}
+
 /** Metrics shown only as another's ± band (e.g. `kid_std` beside `kid`), never on their own. */
 export const BAND_METRICS: ReadonlySet<string> = new Set(
   [...EVAL_METRICS, ...RUN_METRICS, ...SCHEDULER_METRICS].flatMap((m: MetricInfo) => (m.band ? [m.band] : [])),

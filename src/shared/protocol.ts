@@ -196,6 +196,8 @@ export const ComparisonResultSchema = z.object({
       networkEvals: Num,
       summary: z.record(z.string(), Num),
       pngBase64: z.string().optional(),
+      /** With rewards (a run trained on them, or asked for): the mean weighted reward of the row's samples. */
+      reward: Num.optional(),
       /** A scheduler comparison's rows: the σ list sampled (the policy's: its mean σ per step; it varies per sample). */
       sigmas: z.array(Num).optional(),
       /** With `perClass`: each class's samples against the data of that class (n of each, its scores). */
@@ -223,6 +225,8 @@ export const ComparisonResultSchema = z.object({
   actions: z.array(Num),
   /** The evaluations' notes (small n, …), each once. */
   flags: z.array(z.string()),
+  /** The reward specifications every row was scored with (rows' `reward`), or none. */
+  rewards: z.array(z.string()).optional(),
 });
 
 /** An input or output of an exported policy file. */

@@ -168,6 +168,16 @@ export function parseRewardSpec(text: string): RewardSpec {
   return { name, sign, arg, params, text: t };
 }
 
+/** The specification's text with its positional argument replaced (a file made absolute, say), the rest as written. */
+export function withRewardArg(s: RewardSpec, arg: string): string {
+  const colon = s.text.indexOf(':');
+  if (s.arg === null || colon < 0) return s.text;
+  const items = s.text.slice(colon + 1).split(',');
+  const at = items.findIndex((i) => i.trim() === s.arg);
+  items[at] = arg;
+  return `${s.text.slice(0, colon + 1)}${items.join(',')}`;
+}
+
 /** A reward as people read it: "−jpeg-size (quality 95)", "class-logit 7 × 0.5". */
 export function describeReward(s: RewardSpec): string {
   const def: RewardDef = REWARDS[s.name];

@@ -7,7 +7,9 @@
 
 import type { Model } from '../models/model';
 import type { Rewards } from '../rewards';
-import { generate, type ResolvedSettings } from '../samplers/generate';
+import { generate, resolveSettings, type ResolvedSettings } from '../samplers/generate';
+import type { TrajectoryStep } from '../samplers/loop';
+import type { SamplingPolicy } from '../learner/rollout';
 
 /** A reward's spread over the samples at one step. */
 export interface Band {
@@ -46,29 +48,43 @@ export function band(values: ArrayLike<number>): Band {
   };
 }
 
+/** What draws the trajectories: a sampler's settings, or a learned policy (at a temperature) on its own sampler. */
+export type TrajectorySource = { settings: ResolvedSettings } | { policy: SamplingPolicy; temperature: number };
+
 export async function analyzeReward(
   model: Model,
   rewards: Rewards,
-  settings: ResolvedSettings,
+  from: TrajectorySource,
   o: { n: number; seed: number; batch: number; signal?: AbortSignal; onProgress?: (done: number) => void },
 ): Promise<RewardTrajectory> {
-  const gen = await generate(model, settings, {
-    n: o.n,
+  const draw = {
     batch: o.batch,
-    seed: o.seed,
-    classes: 'random',
-    trajectory: true,
     signal: o.signal,
-    onProgress: (p) => o.onProgress?.(p.samplesDone),
-  });
+    onProgress: (p: { samplesDone: number }) => o.onProgress?.(p.samplesDone),
+    trajectory: true,
+  };
+  let gen: {
+    trajectories: TrajectoryStep[][];
+    labels: Int32Array | null;
+    samples: Float32Array;
+    schedule: Float64Array;
+  };
+  if ('settings' in from) {
+    const g = await generate(model, from.settings, { ...draw, n: o.n, seed: o.seed, classes: 'random' });
+    gen = { trajectories: g.trajectories!, labels: g.labels, samples: g.samples, schedule: g.schedule };
+  } else {
+    const r = await from.policy.sample(o.n, o.seed, { ...draw, temperature: from.temperature });
+    gen = { trajectories: r.trajectories!, labels: r.sampleLabels, samples: r.samples, schedule: from.policy.schedule };
+  }
   const dim = model.dim;
-  const batches = gen.trajectories!;
+  const batches = gen.trajectories;
   const stepsCount = Math.max(...batches.map((b) => b.length));
   const steps: RewardTrajectory['steps'] = [];
   for (let k = 0; k < stepsCount; k++) {
     // Every batch's state before step k, rows in sample order; rows that did not step are NaN in x̂ (skipped).
     const x = new Float32Array(o.n * dim);
     const den = new Float32Array(o.n * dim).fill(NaN);
+    const level = new Int32Array(o.n).fill(-1);
     let row = 0;
     for (const b of batches) {
       const s = b[k];
@@ -76,6 +92,7 @@ export async function analyzeReward(
       if (s) {
         x.set(s.x, row * dim);
         den.set(s.denoised, row * dim);
+        level.set(s.level, row);
       }
       row += rows > 0 ? rows : b[0]!.x.length / dim;
     }
@@ -84,11 +101,57 @@ export async function analyzeReward(
     // The denoised estimate where a row stepped; a row that did not is left out of the band.
     const denRows = den.map((v, i) => (stepped[Math.floor(i / dim)] ? v : 0));
     const denoised = (await rewards.score(denRows, o.n, gen.labels)).total.map((v, i) => (stepped[i] ? v : NaN));
-    steps.push({ step: k, sigma: gen.schedule[k]!, noisy: band(noisy), denoised: band(denoised) });
+    // σ before the step: the schedule's at the rows' level (a renoise policy's rows differ: their
+    // mean, as the first row's plus the mean difference, so rows all at one level give it exactly).
+    let first = NaN;
+    let diff = 0;
+    let m = 0;
+    for (let i = 0; i < o.n; i++)
+      if (stepped[i] && level[i]! >= 0) {
+        const s = gen.schedule[level[i]!]!;
+        if (m === 0) first = s;
+        diff += s - first;
+        m++;
+      }
+    steps.push({ step: k, sigma: m > 0 ? first + diff / m : NaN, noisy: band(noisy), denoised: band(denoised) });
   }
   const final = (await rewards.score(gen.samples, o.n, gen.labels)).total;
   steps.push({ step: stepsCount, sigma: 0, noisy: band(final), denoised: band(final) });
   return { model: model.name, rewards: rewards.description, n: o.n, seed: o.seed, steps };
+}
+
+/**
+ * A policy's reward along its trajectories beside its base sampler's (its sampler and steps, no
+ * intervention) on the same seed and count: what the policy changes, and from which step on.
+ */
+export async function analyzePolicyReward(
+  model: Model,
+  rewards: Rewards,
+  policy: SamplingPolicy,
+  o: {
+    n: number;
+    seed: number;
+    batch: number;
+    temperature?: number;
+    signal?: AbortSignal;
+    onProgress?: (done: number, of: 'policy' | 'base') => void;
+  },
+): Promise<{ policy: RewardTrajectory; base: RewardTrajectory }> {
+  const temperature = o.temperature ?? policy.spec.temperature;
+  const mine = await analyzeReward(
+    model,
+    rewards,
+    { policy, temperature },
+    { ...o, onProgress: (d) => o.onProgress?.(d, 'policy') },
+  );
+  const settings = resolveSettings(model, { sampler: policy.spec.sampler, steps: policy.spec.steps });
+  const base = await analyzeReward(
+    model,
+    rewards,
+    { settings },
+    { ...o, onProgress: (d) => o.onProgress?.(d, 'base') },
+  );
+  return { policy: mine, base };
 }
 
 /** The bands as CSV: step, σ, then mean, min, max, p10, p90 of the noisy and of the denoised reward. */
@@ -102,11 +165,11 @@ export function rewardTrajectoryCsv(t: RewardTrajectory): string {
 }
 
 /** The bands as an SVG plot: reward against step, the noisy state's and the denoised estimate's, each mean with its min–max band. */
-export function rewardTrajectorySvg(t: RewardTrajectory): string {
+export function rewardTrajectorySvg(t: RewardTrajectory, base?: RewardTrajectory): string {
   const W = 640;
   const H = 360;
   const m = { l: 64, r: 16, t: 28, b: 40 };
-  const all = t.steps
+  const all = [...t.steps, ...(base?.steps ?? [])]
     .flatMap((s) => [s.noisy.min, s.noisy.max, s.denoised.min, s.denoised.max])
     .filter(Number.isFinite);
   let lo = Math.min(...all);
@@ -127,6 +190,12 @@ export function rewardTrajectorySvg(t: RewardTrajectory): string {
     const line = ok.map((s) => `${X(s.step).toFixed(1)},${Y(pick(s).mean).toFixed(1)}`).join(' ');
     return `<polygon points="${area}" fill="${color}" fill-opacity="0.15"/><polyline points="${line}" fill="none" stroke="${color}" stroke-width="2"><title>${name}</title></polyline>`;
   };
+  // The base sampler's means, dashed (a policy's analysis).
+  const dashed = (pick: (s: RewardTrajectory['steps'][number]) => Band, color: string, name: string): string => {
+    const ok = (base?.steps ?? []).filter((s) => pick(s).n > 0);
+    const line = ok.map((s) => `${X(s.step).toFixed(1)},${Y(pick(s).mean).toFixed(1)}`).join(' ');
+    return `<polyline points="${line}" fill="none" stroke="${color}" stroke-width="1.5" stroke-dasharray="5 3"><title>${name}</title></polyline>`;
+  };
   const ticks = [lo, (lo + hi) / 2, hi]
     .map((v) => `<text x="${m.l - 6}" y="${Y(v) + 4}" text-anchor="end">${Number(v.toPrecision(3))}</text>`)
     .join('');
@@ -137,12 +206,19 @@ export function rewardTrajectorySvg(t: RewardTrajectory): string {
   const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;');
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="system-ui, sans-serif" font-size="11">
 <rect width="${W}" height="${H}" fill="white"/>
-<text x="${m.l}" y="16" font-size="13">${esc(t.rewards)} along the trajectory — ${esc(t.model)}, ${t.n} samples (seed ${t.seed})</text>
+<text x="${m.l}" y="16" font-size="13">${esc(t.rewards)} along the trajectory — ${esc(t.model)}${base ? ', policy (bands) and base sampler (dashed)' : ''}, ${t.n} samples (seed ${t.seed})</text>
 <line x1="${m.l}" y1="${H - m.b}" x2="${W - m.r}" y2="${H - m.b}" stroke="#888"/><line x1="${m.l}" y1="${m.t}" x2="${m.l}" y2="${H - m.b}" stroke="#888"/>
 ${ticks}${xt}<text x="${(W + m.l) / 2}" y="${H - 6}" text-anchor="middle">step (the last: the final sample, σ = 0)</text>
 ${series((s) => s.noisy, '#e8590c', 'noisy state x_t')}
 ${series((s) => s.denoised, '#1971c2', 'denoised estimate x̂₀(x_t)')}
-<text x="${W - m.r - 170}" y="${m.t + 12}" fill="#e8590c">— noisy state x_t</text><text x="${W - m.r - 170}" y="${m.t + 26}" fill="#1971c2">— denoised estimate x̂₀(x_t)</text>
+<text x="${W - m.r - 170}" y="${m.t + 12}" fill="#e8590c">— noisy state x_t</text><text x="${W - m.r - 170}" y="${m.t + 26}" fill="#1971c2">— denoised estimate x̂₀(x_t)</text>${
+    base
+      ? `
+${dashed((s) => s.noisy, '#e8590c', 'base sampler: noisy state x_t (mean)')}
+${dashed((s) => s.denoised, '#1971c2', 'base sampler: denoised estimate (mean)')}
+<text x="${W - m.r - 170}" y="${m.t + 40}" fill="#555">- - base sampler (means)</text>`
+      : ''
+  }
 </svg>
 `;
 }

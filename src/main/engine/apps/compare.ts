@@ -49,6 +49,9 @@ import { policyRecipe, recipeSettings } from '../learner/recipe';
 import type { ComparisonResult, RowKind } from '../../../shared/protocol';
 import type { SamplerSettings } from '../../../shared/sampler-settings';
 import type { GridAxis } from '../grid/axes';
+import { openRewards } from '../rewards';
+import { parseRewardSpec } from '../../../shared/reward-spec';
+import { isRun, readRunConfig } from '../runs/files';
 
 /** A request the caller can fix (an option that does not fit this run or model). */
 export class CompareInputError extends RangeError {
@@ -76,6 +79,11 @@ export interface CompareOptions {
   onProgress?: (p: CompareProgress) => void;
   /** Rows that do not depend on the policy, kept between comparisons ([Note: rows kept between comparisons]). */
   cache?: Map<string, unknown>;
+  /**
+   * Reward specifications (shared/reward-spec.ts) to score every row with (its mean weighted reward);
+   * default: the run's own when it was trained for explicit rewards, else none.
+   */
+  rewards?: string[];
 }
 
 /** `done` of `total` rows (the total can shrink once the policy's own rows are known); `label`: the row under way. */
@@ -155,7 +163,21 @@ function intervalLabel(s: SamplerSettings): string {
 /** `source`: a run directory (its EMA heads) or an exported policy .onnx (sampled through ONNX Runtime). */
 export async function comparePolicy(model: Model, source: string, o: CompareOptions): Promise<Comparison> {
   const { n, seed, metrics } = o;
-  const policy = await openPolicy(source, model);
+  const own = runRewards(source);
+  const specs = o.rewards ?? own;
+  // A bad specification or reward file is the caller's to fix, before anything is sampled.
+  const rewards = specs.length
+    ? await openRewards(
+        model,
+        specs.map((s) => parseRewardSpec(s)),
+      ).catch((e: Error) => {
+        throw new CompareInputError(e.message);
+      })
+    : null;
+  const policy = await openPolicy(source, model).catch(async (e: unknown) => {
+    await rewards?.dispose();
+    throw e;
+  });
   const ex = await extractorForModel(model);
   try {
     const reference = await referenceFor(model, ex);
@@ -200,13 +222,20 @@ export async function comparePolicy(model: Model, source: string, o: CompareOpti
         (c) => ({ ...c, name: className(model, c.label) }),
       );
     const flags = new Set(ev.result.flags);
+    /** The mean weighted reward of a row's samples, when there are rewards. */
+    const rewardOf = async (samples: Float32Array, labels: Int32Array | null): Promise<{ reward?: number }> => {
+      if (!rewards) return {};
+      const r = (await rewards.score(samples, n, labels)).total;
+      return { reward: r.reduce((a, b) => a + b, 0) / n };
+    };
     const rows: CompareRow[] = [
       {
         kind: 'policy',
-        name: `policy (${policy.spec.intervention}, ${policy.spec.divergence}, τ=${temperature})`,
+        name: `policy (${policy.spec.intervention}, ${own.length ? 'rewards' : policy.spec.divergence}, τ=${temperature})`,
         nfe: ev.nfe,
         networkEvals: ev.networkEvals,
         summary: ev.result.summary,
+        ...(await rewardOf(ev.samples, ev.labels)),
       },
     ];
     if (perClass) rows[0]!.perClass = await scoreClasses(ev.samples, ev.labels);
@@ -365,6 +394,7 @@ export async function comparePolicy(model: Model, source: string, o: CompareOpti
         nfe: mean(nfePer),
         networkEvals: mean(netPer),
         summary: res.summary,
+        ...(await rewardOf(samples, labels)),
         ...(perClass ? { perClass: await scoreClasses(samples, labels) } : {}),
         pngBase64: await picture(samples, labels),
       });
@@ -390,7 +420,7 @@ export async function comparePolicy(model: Model, source: string, o: CompareOpti
         return { row: rows.pop()!, flags: [...flags].filter((f) => !before.has(f)) };
       };
       const key = JSON.stringify(
-        { model: model.dir, settings, n, seed, metrics, pictures: !!o.pictures, perClass, name: b.name },
+        { model: model.dir, settings, n, seed, metrics, pictures: !!o.pictures, perClass, name: b.name, specs },
         infReplacer,
       );
       const made = TAU_FREE.includes(b.kind) ? await memo(o.cache, `row ${key}`, make) : await make();
@@ -449,9 +479,18 @@ export async function comparePolicy(model: Model, source: string, o: CompareOpti
       actions: c.actions,
       actionByClass,
       flags: [...flags],
+      ...(specs.length ? { rewards: specs } : {}),
     };
   } finally {
     await ex.dispose();
     await policy.dispose();
+    await rewards?.dispose();
   }
+}
+
+/** A run's own rewards when it was trained for them (objective reward); none for any other source. */
+function runRewards(source: string): string[] {
+  if (!isRun(source)) return [];
+  const c = readRunConfig(source).learner;
+  return c.objective === 'reward' ? c.rewards : [];
 }

@@ -13,6 +13,7 @@ import type { Model } from '../models/model';
 import { generate, type ClassChoice, type GenerateOptions, type ResolvedSettings } from '../samplers/generate';
 import { deriveSeed, StackedRandom } from '../samplers/random';
 import type { StepHook } from '../samplers/types';
+import type { TrajectoryStep } from '../samplers/loop';
 import type { LearnerConfig } from './config';
 import { actionMask, applyActions } from './interventions';
 
@@ -81,6 +82,8 @@ export interface Rollout {
   /** [n, dim] final samples and [n] their classes. */
   samples: Float32Array;
   sampleLabels: Int32Array | null;
+  /** Per sampler batch, the state and denoised estimate before every step (only when asked: `trajectory`). */
+  trajectories: TrajectoryStep[][] | null;
 }
 
 export interface RolloutOptions {
@@ -93,6 +96,8 @@ export interface RolloutOptions {
   /** Conditioning classes (default: uniform over the classes). */
   classes?: ClassChoice;
   onProgress?: GenerateOptions['onProgress'];
+  /** Keep every step's state and denoised estimate (apps/analyze-reward.ts). */
+  trajectory?: boolean;
 }
 
 /** Options of sampling with a finished policy. */
@@ -201,6 +206,7 @@ export async function rolloutPolicy(
     horizon: H,
     signal: o.signal,
     onProgress: o.onProgress,
+    trajectory: o.trajectory,
   });
   if (record) {
     // Fill the terminal states: s_t for t after each row finished, up to s_H.
@@ -235,6 +241,7 @@ export async function rolloutPolicy(
     expectedAction,
     samples: res.samples,
     sampleLabels: res.labels,
+    trajectories: res.trajectories,
   };
 }
 

@@ -27,7 +27,14 @@ import {
 } from '@mantine/core';
 import { ComparisonResultSchema, type ComparisonResult, type RunKind } from '../../../shared/protocol';
 import { useLocalStorage } from '@mantine/hooks';
-import { BAND_METRICS, EVAL_METRICS, evalRunKey, formatMetric, metricInfo } from '../../../shared/metrics';
+import {
+  BAND_METRICS,
+  EVAL_METRICS,
+  evalRunKey,
+  formatMetric,
+  formatReward,
+  metricInfo,
+} from '../../../shared/metrics';
 import type { EngineClient } from '../engine/client';
 import { Picture } from '../components/Picture';
 import { RunHeader } from '../components/RunHeader';
@@ -226,6 +233,11 @@ export function CompareScreen({
   const sigmaColumn = result?.rows.some((r) => r.sigmas !== undefined) ?? false;
   const keys = result ? columns(result) : [];
   const best = Object.fromEntries(keys.map((k) => [k, result ? bestRow(result, k) : -1]));
+  // Rewards (a run trained for them): the highest mean reward in bold, the policy's difference under each row.
+  const rewardOf = (r: ComparisonResult['rows'][number]): number => r.reward ?? NaN;
+  const bestReward = result?.rewards
+    ? result.rows.reduce((b, r, i) => (rewardOf(r) > rewardOf(result.rows[b]!) ? i : b), 0)
+    : -1;
   const labels = (better: 'lower' | 'higher'): string =>
     keys
       .filter((k) => metricInfo(k).better === better)
@@ -356,6 +368,13 @@ export function CompareScreen({
                     {metricInfo(k).label}
                   </Table.Th>
                 ))}
+                {result.rewards && (
+                  <Table.Th
+                    title={`the mean over the row's samples of ${result.rewards.join(' + ')} (higher is better)`}
+                  >
+                    reward
+                  </Table.Th>
+                )}
               </Table.Tr>
             </Table.Thead>
             <Table.Tbody>
@@ -376,6 +395,17 @@ export function CompareScreen({
                       )}
                     </Table.Td>
                   ))}
+                  {result.rewards && (
+                    <Table.Td fw={bestReward === i ? 700 : undefined} data-testid="compare-reward">
+                      {formatReward(rewardOf(r))}
+                      {i > 0 && (
+                        <Text span size="xs" c="dimmed">
+                          {' '}
+                          (policy {formatReward(rewardOf(result.rows[0]!) - rewardOf(r), { signed: true })})
+                        </Text>
+                      )}
+                    </Table.Td>
+                  )}
                 </Table.Tr>
               ))}
             </Table.Tbody>
@@ -384,6 +414,8 @@ export function CompareScreen({
             n = {result.n} per row, seed {result.seed}, iteration {result.iteration}; {labels('lower')} lower is better,{' '}
             {labels('higher')} higher (best in bold). NFE counts guided evaluations D_w; denoiser passes count network
             calls (two for w ≠ 1). “policy ±x” under a row: the policy’s value minus that row’s.
+            {result.rewards &&
+              ` Reward: the mean of ${result.rewards.join(' + ')} over each row's samples, higher is better.`}
             {scheduler &&
               ' Presets: each named schedule with the most steps within the run’s NFE budget; the RL scheduler’s levels differ per sample (its schedule cell is their mean per step), its recipe is its mean schedule measured on seed + 2.'}
             {!scheduler &&

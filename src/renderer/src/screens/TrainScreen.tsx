@@ -7,7 +7,7 @@
 import { memo, useEffect, useMemo, useState } from 'react';
 import { Alert, Button, Group, NumberInput, Progress, SimpleGrid, Slider, Stack, Text, Title } from '@mantine/core';
 import { isTerminal, type MetricsEvent, type RunState } from '../../../shared/events';
-import { REWARD_CHARTS, SCHEDULER_CHARTS, TRAIN_CHARTS, type MetricInfo } from '../../../shared/metrics';
+import { formatReward, REWARD_CHARTS, SCHEDULER_CHARTS, TRAIN_CHARTS, type MetricInfo } from '../../../shared/metrics';
 import type { LevelsEvent } from '../../../shared/events';
 import type { ChartData } from '../components/chartData';
 import type { EngineClient } from '../engine/client';
@@ -135,13 +135,6 @@ function useEvaluation(
   };
 }
 
-/** A reward as the development set shows it: 3 significant digits, a sign on a change. */
-function fmtReward(v: number | null, signed = false): string {
-  if (v === null) return 'NaN';
-  const t = Math.abs(v) >= 1000 ? v.toFixed(0) : v.toPrecision(3);
-  return signed && v > 0 ? `+${t}` : t;
-}
-
 /**
  * The development set ([Note: the development set] in engine/apps/train.ts): the base sampler's
  * samples over the policy's from the same seeds, each column captioned with the policy's reward
@@ -154,7 +147,7 @@ function DevSetView({ dev, iteration }: { dev: DevSet; iteration: number | undef
     a.some((v) => v === null) ? null : a.reduce<number>((s, v) => s + v!, 0) / a.length;
   const gained = delta.filter((d) => d !== null && d > 0).length;
   // A caption under each column only where there are few (an image model's 16).
-  const captions = n <= 32 ? delta.map((d) => fmtReward(d, true)) : undefined;
+  const captions = n <= 32 ? delta.map((d) => formatReward(d, { signed: true, digits: 2 })) : undefined;
   return (
     <div data-testid="dev-set">
       <Text size="sm" fw={500}>
@@ -169,8 +162,9 @@ function DevSetView({ dev, iteration }: { dev: DevSet; iteration: number | undef
         colLabels={captions}
       />
       <Text size="sm" c="dimmed" data-testid="dev-summary">
-        mean reward: base {fmtReward(mean(dev.base))} → policy {fmtReward(mean(dev.policy))} (change{' '}
-        {fmtReward(mean(delta), true)}); higher for {gained} of {n} samples
+        mean reward: base {formatReward(mean(dev.base), { digits: 3 })} → policy{' '}
+        {formatReward(mean(dev.policy), { digits: 3 })} (change {formatReward(mean(delta), { signed: true, digits: 3 })}
+        ); higher for {gained} of {n} samples
         {captions && ". Under each column: the policy's reward minus the base sampler's for that seed"}
       </Text>
     </div>
