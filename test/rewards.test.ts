@@ -240,6 +240,28 @@ test('the learner settings take rewards: objective reward needs one, occupancy n
   });
 });
 
+test('reward advantages: the reward less its class’s mean (DDPO per-prompt statistics) over one std, clipped; or over the batch', async () => {
+  const { rewardAdvantages } = await import('../src/main/engine/learner/learner');
+  // 4 trajectories, classes 0, 0, 1, 1, rewards 1, 3, 10, 14; two transitions each.
+  const R = Float64Array.of(1, 3, 10, 14);
+  const tRow = Int32Array.of(0, 0, 1, 1, 2, 2, 3, 3);
+  const labels = Int32Array.of(0, 0, 1, 1);
+  // Per class: deviations −1, 1, −2, 2 (each twice); std = sqrt((1+1+4+4)·2/8) = sqrt(2.5).
+  const s = Math.sqrt(2.5);
+  const want = [-1, -1, 1, 1, -2, -2, 2, 2].map((d) => d / s);
+  rewardAdvantages(R, tRow, labels, 5).forEach((a, k) => assert.ok(Math.abs(a - want[k]!) < 1e-6, `class ${k}`));
+  // Over the batch: mean 7, deviations −6, −4, 3, 7; std = sqrt((36+16+9+49)/4).
+  const sb = Math.sqrt(110 / 4);
+  const wantB = [-6, -6, -4, -4, 3, 3, 7, 7].map((d) => d / sb);
+  rewardAdvantages(R, tRow, null, 5).forEach((a, k) => assert.ok(Math.abs(a - wantB[k]!) < 1e-6, `batch ${k}`));
+  // Clipped to ±clip.
+  assert.deepEqual(
+    Array.from(rewardAdvantages(R, tRow, labels, 1)).map((a) => Math.abs(a) <= 1),
+    Array(8).fill(true),
+  );
+  assert.ok(Math.abs(rewardAdvantages(R, tRow, labels, 1)[4]! + 1) < 1e-12);
+});
+
 test('ppoClipLoss: the KL penalty to a reference policy is β·Σ p (log p − log p_ref), masked actions excluded', async () => {
   const tf = await import('@tensorflow/tfjs');
   const { ppoClipLoss } = await import('../src/main/engine/learner/ppo');

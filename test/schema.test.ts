@@ -141,7 +141,7 @@ test('defaults per intervention: gamma starts from EDM’s published churn, reno
   assert.equal(defaultConfig('cfg').actions[defaultConfig('cfg').initAction], 1.5);
   assert.throws(
     () => learnerConfigFrom({ lrDensity: 1 }),
-    /unknown setting "lrDensity"; known: intervention, objective, rewards, klCoef, advantageClip, divergence/,
+    /unknown setting "lrDensity"; known: intervention, objective, rewards, klCoef, rewardStats, advantageClip, divergence/,
   );
   // Giving the actions makes the initial policy favour the first (the default index may not exist).
   assert.equal(learnerConfigFrom({ actions: [1, 2] }).initAction, 0);

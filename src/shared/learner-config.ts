@@ -111,6 +111,18 @@ export const LEARNER_FIELDS = {
     label: 'KL penalty β',
     help: 'objective reward: β of the penalty β·KL(π_θ ‖ π_init) on the visited states, added to the PPO loss (0 = none, as DDPO)',
   }),
+  // [Note: per-class reward statistics]
+  // On a class-conditional model most of a terminal reward's spread is the class (fashion-mnist's JPEG
+  // size: 1.04 kB for trousers, 1.26 kB for shirts at w = 1), which no action changes: standardised
+  // over the batch, the advantages mostly say which class a trajectory drew. DDPO standardises per
+  // prompt (its per-prompt stat tracking); the class is our prompt: each trajectory's reward less the
+  // mean of its class's (the null class its own), over one std, leaves what the actions did.
+  rewardStats: choice(['class', 'batch'] as const, {
+    default: 'class',
+    label: 'Reward baseline',
+    help: "objective reward: advantages standardised per class (the reward less its class's batch mean, as DDPO's per-prompt statistics; an unconditional model has one class) or over the whole batch",
+    labels: { class: 'per class (DDPO per-prompt)', batch: 'over the batch' },
+  }),
   advantageClip: num({
     default: 5,
     gt: 0,

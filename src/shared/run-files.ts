@@ -150,6 +150,8 @@ const LEARNER_ADDED: Record<string, unknown> = {
   rewards: [],
   klCoef: 0,
   advantageClip: LEARNER_FIELDS.advantageClip.default,
+  // Runs trained for rewards before per-class statistics standardised over the batch.
+  rewardStats: 'batch',
   initProfile: 'bias',
   initSigmaLo: 0,
   initSigmaHi: Infinity,

@@ -669,8 +669,8 @@ export class Learner implements SamplingPolicy {
     const R = await this.rewards!.score(ro.samples, ro.n, ro.sampleLabels); // [n]
     if (!R.total.every(Number.isFinite)) throw new TrainingDiverged(it + 1, 'a reward was NaN/Inf');
     const T = ro.count;
-    const G = Float64Array.from({ length: T }, (_, k) => R.total[ro.tRow[k]!]!); // [T]
-    const advantage = normaliseAdvantages(G).map((a) => Math.max(-c.advantageClip, Math.min(c.advantageClip, a)));
+    const labels = c.rewardStats === 'class' ? ro.sampleLabels : null;
+    const advantage = rewardAdvantages(R.total, ro.tRow.subarray(0, T), labels, c.advantageClip);
     const metrics: Record<string, number> = {
       'charts/reward_mean': rSumOf(R.total) / ro.n,
       'charts/reward_std': stdOf(R.total),
@@ -782,3 +782,20 @@ const stdOf = (a: ArrayLike<number>): number => {
   for (let i = 0; i < a.length; i++) v += (a[i]! - m) ** 2;
   return Math.sqrt(v / Math.max(1, a.length));
 };
+
+/**
+ * Objective reward's advantages: each transition k of trajectory tRow[k] gets G = R(x_0) of its
+ * trajectory, less the mean over the transitions of its class (`labels`: [n] each trajectory's class;
+ * null: one mean for the batch — [Note: per-class reward statistics]), over the std of the result,
+ * clipped to ±clip (DDPO's adv_clip_max).
+ */
+export function rewardAdvantages(
+  R: Float64Array,
+  tRow: Int32Array,
+  labels: Int32Array | null,
+  clip: number,
+): Float64Array {
+  const G = Float64Array.from(tRow, (r) => R[r]!);
+  const groups = labels ? Int32Array.from(tRow, (r) => labels[r]!) : undefined;
+  return normaliseAdvantages(G, groups).map((a) => Math.max(-clip, Math.min(clip, a)));
+}
