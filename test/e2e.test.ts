@@ -931,6 +931,15 @@ test("web mode: explicit rewards (issue 17) by clicks: a user's ONNX reward trai
   const summary = await page.getByTestId('dev-summary').innerText();
   assert.match(summary, new RegExp(`base ${mean(dev.base)} → policy ${mean(dev.policy)}`));
   assert.match(summary, /higher for \d+ of 256 samples/);
+  // The reward along the trajectory, the policy's beside its base sampler's.
+  const traj = page.getByTestId('reward-trajectory');
+  await traj.getByLabel('Trajectories').fill('64');
+  await traj.getByRole('button', { name: 'Analyze' }).click();
+  await page.getByTestId('reward-trajectory-plot').waitFor({ timeout: 120_000 });
+  assert.match(
+    await page.getByTestId('reward-trajectory-summary').innerText(),
+    /final sample, mean onnx .*: policy −?-?\d+\.\d+, base sampler −?-?\d+\.\d+ \(64 trajectories each, seed 0\)/,
+  );
   await page.screenshot({ path: join(SHOTS, 'train-reward.png'), fullPage: true });
   // Compare scores every row with the run's reward too, beside FID, precision and recall.
   await page.getByRole('button', { name: 'Compare', exact: true }).click();

@@ -229,6 +229,15 @@ export const ComparisonResultSchema = z.object({
   rewards: z.array(z.string()).optional(),
 });
 
+/** One step of a reward trajectory: the noisy state's and the denoised estimate's reward over the samples. */
+const RewardBandSchema = z.object({ mean: Num.nullable(), p10: Num.nullable(), p90: Num.nullable() });
+const RewardStepSchema = z.object({
+  step: z.number(),
+  sigma: Num.nullable(),
+  noisy: RewardBandSchema,
+  denoised: RewardBandSchema,
+});
+
 /** An input or output of an exported policy file. */
 export const TensorInfoSchema = z.object({
   name: z.string(),
@@ -427,6 +436,27 @@ export const METHOD_SCHEMAS = {
         .optional(),
     }),
     result: ComparisonResultSchema,
+  },
+  /**
+   * The reward along the trajectory (the DDPO thesis §4.2; engine/apps/analyze-reward.ts) of a run
+   * trained for rewards: at every step, the reward of the noisy state and of the denoised estimate as
+   * bands over n samples, the policy's and its base sampler's on the same seed, and their plot (SVG).
+   */
+  'reward.trajectory': {
+    params: z.strictObject({
+      run: path('a run directory'),
+      n: z.number().int().min(2).max(10_000).optional(),
+      seed: byField(LEARNER_FIELDS.seed).optional(),
+    }),
+    result: z.object({
+      rewards: z.string(),
+      n: z.number(),
+      seed: z.number(),
+      /** Per step: its σ (the mean over rows at a renoise policy's step) and the two bands' mean, 10% and 90%. */
+      policy: z.array(RewardStepSchema),
+      base: z.array(RewardStepSchema),
+      svg: z.string(),
+    }),
   },
   /** Exports the run's EMA policy as ONNX; an existing file is an `exists` error unless `force`. */
   'policy.export': {

@@ -293,6 +293,48 @@ export class EngineHost {
       const { actionByClass, ...result } = cmp;
       return p.perClass === true ? { ...result, actionByClass } : result;
     },
+    'reward.trajectory': async (p) => {
+      const run = resolve(p.run);
+      if (isSchedulerRun(run)) throw new RangeError(`${run} is a step scheduler run; it was not trained for rewards`);
+      const cfg = readRunConfig(run);
+      if (cfg.learner.objective !== 'reward')
+        throw new RangeError(
+          `${run} was trained to match the data (objective occupancy), not for rewards: the reward along the trajectory needs a run trained with --objective reward`,
+        );
+      const model = await this.models.get(cfg.model.dir);
+      const { analyzePolicyReward, rewardTrajectorySvg } = await import('./apps/analyze-reward');
+      const { openRewards } = await import('./rewards');
+      const { parseRewardSpec } = await import('../../shared/reward-spec');
+      const rewards = await openRewards(
+        model,
+        cfg.learner.rewards.map((r) => parseRewardSpec(r)),
+      );
+      const learner = await loadRun(run, model);
+      try {
+        const n = p.n ?? 256;
+        const seed = p.seed ?? 0;
+        const t = await analyzePolicyReward(model, rewards, learner, { n, seed, batch: cfg.learner.rolloutBatch });
+        const fin = (v: number): number | null => (Number.isFinite(v) ? v : null);
+        const steps = (tr: typeof t.policy) =>
+          tr.steps.map((st) => ({
+            step: st.step,
+            sigma: fin(st.sigma),
+            noisy: { mean: fin(st.noisy.mean), p10: fin(st.noisy.p10), p90: fin(st.noisy.p90) },
+            denoised: { mean: fin(st.denoised.mean), p10: fin(st.denoised.p10), p90: fin(st.denoised.p90) },
+          }));
+        return {
+          rewards: t.policy.rewards,
+          n,
+          seed,
+          policy: steps(t.policy),
+          base: steps(t.base),
+          svg: rewardTrajectorySvg(t.policy, t.base),
+        };
+      } finally {
+        await learner.dispose();
+        await rewards.dispose();
+      }
+    },
     'runs.open': (p) => {
       const run = resolve(p.run);
       const metrics = readMetrics(run);

@@ -164,37 +164,41 @@ export function rewardTrajectoryCsv(t: RewardTrajectory): string {
   return [head.join(','), ...rows].join('\n') + '\n';
 }
 
-/** The bands as an SVG plot: reward against step, the noisy state's and the denoised estimate's, each mean with its min–max band. */
+/** The bands as an SVG plot: reward against step, the noisy state's and the denoised estimate's, each mean with its 10–90% band (a base sampler's means dashed beside a policy's). */
 export function rewardTrajectorySvg(t: RewardTrajectory, base?: RewardTrajectory): string {
   const W = 640;
   const H = 360;
   const m = { l: 64, r: 16, t: 28, b: 40 };
+  // The y range: the denoised estimates' 10–90% bands (the final sample's included), 10% more each
+  // side. A noisy state's reward at high σ can be far outside (a 2-D region's at σ = 80): its curve
+  // leaves the plot there rather than squash everything else flat.
   const all = [...t.steps, ...(base?.steps ?? [])]
-    .flatMap((s) => [s.noisy.min, s.noisy.max, s.denoised.min, s.denoised.max])
+    .flatMap((s) => [s.denoised.p10, s.denoised.p90])
     .filter(Number.isFinite);
   let lo = Math.min(...all);
   let hi = Math.max(...all);
   if (!(hi > lo)) [lo, hi] = [lo - 1, hi + 1];
+  [lo, hi] = [lo - 0.1 * (hi - lo), hi + 0.1 * (hi - lo)];
   const last = t.steps.length - 1;
   const X = (k: number): number => m.l + ((W - m.l - m.r) * k) / Math.max(1, last);
   const Y = (v: number): number => m.t + ((H - m.t - m.b) * (hi - v)) / (hi - lo);
   const series = (pick: (s: RewardTrajectory['steps'][number]) => Band, color: string, name: string): string => {
     const ok = t.steps.filter((s) => pick(s).n > 0);
     const area =
-      ok.map((s) => `${X(s.step).toFixed(1)},${Y(pick(s).max).toFixed(1)}`).join(' ') +
+      ok.map((s) => `${X(s.step).toFixed(1)},${Y(pick(s).p90).toFixed(1)}`).join(' ') +
       ' ' +
       [...ok]
         .reverse()
-        .map((s) => `${X(s.step).toFixed(1)},${Y(pick(s).min).toFixed(1)}`)
+        .map((s) => `${X(s.step).toFixed(1)},${Y(pick(s).p10).toFixed(1)}`)
         .join(' ');
     const line = ok.map((s) => `${X(s.step).toFixed(1)},${Y(pick(s).mean).toFixed(1)}`).join(' ');
-    return `<polygon points="${area}" fill="${color}" fill-opacity="0.15"/><polyline points="${line}" fill="none" stroke="${color}" stroke-width="2"><title>${name}</title></polyline>`;
+    return `<polygon points="${area}" fill="${color}" fill-opacity="0.15" clip-path="url(#plot)"/><polyline points="${line}" fill="none" stroke="${color}" stroke-width="2" clip-path="url(#plot)"><title>${name}</title></polyline>`;
   };
   // The base sampler's means, dashed (a policy's analysis).
   const dashed = (pick: (s: RewardTrajectory['steps'][number]) => Band, color: string, name: string): string => {
     const ok = (base?.steps ?? []).filter((s) => pick(s).n > 0);
     const line = ok.map((s) => `${X(s.step).toFixed(1)},${Y(pick(s).mean).toFixed(1)}`).join(' ');
-    return `<polyline points="${line}" fill="none" stroke="${color}" stroke-width="1.5" stroke-dasharray="5 3"><title>${name}</title></polyline>`;
+    return `<polyline points="${line}" fill="none" stroke="${color}" stroke-width="1.5" stroke-dasharray="5 3" clip-path="url(#plot)"><title>${name}</title></polyline>`;
   };
   const ticks = [lo, (lo + hi) / 2, hi]
     .map((v) => `<text x="${m.l - 6}" y="${Y(v) + 4}" text-anchor="end">${Number(v.toPrecision(3))}</text>`)
@@ -204,14 +208,17 @@ export function rewardTrajectorySvg(t: RewardTrajectory, base?: RewardTrajectory
     .map((s) => `<text x="${X(s.step)}" y="${H - m.b + 16}" text-anchor="middle">${s.step}</text>`)
     .join('');
   const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;');
+  // A reward's description names its files in full: the title keeps the file names only.
+  const short = (d: string): string => d.replace(/(?:[^\s/]*\/)+([^\s/]+)/g, '$1');
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="system-ui, sans-serif" font-size="11">
 <rect width="${W}" height="${H}" fill="white"/>
-<text x="${m.l}" y="16" font-size="13">${esc(t.rewards)} along the trajectory — ${esc(t.model)}${base ? ', policy (bands) and base sampler (dashed)' : ''}, ${t.n} samples (seed ${t.seed})</text>
+<defs><clipPath id="plot"><rect x="${m.l}" y="${m.t}" width="${W - m.l - m.r}" height="${H - m.t - m.b}"/></clipPath></defs>
+<text x="${m.l}" y="16" font-size="12">${esc(short(t.rewards))} along the trajectory — ${esc(t.model)}${base ? ', policy (bands) and base sampler (dashed)' : ''}, ${t.n} samples (seed ${t.seed})</text>
 <line x1="${m.l}" y1="${H - m.b}" x2="${W - m.r}" y2="${H - m.b}" stroke="#888"/><line x1="${m.l}" y1="${m.t}" x2="${m.l}" y2="${H - m.b}" stroke="#888"/>
 ${ticks}${xt}<text x="${(W + m.l) / 2}" y="${H - 6}" text-anchor="middle">step (the last: the final sample, σ = 0)</text>
 ${series((s) => s.noisy, '#e8590c', 'noisy state x_t')}
 ${series((s) => s.denoised, '#1971c2', 'denoised estimate x̂₀(x_t)')}
-<text x="${W - m.r - 170}" y="${m.t + 12}" fill="#e8590c">— noisy state x_t</text><text x="${W - m.r - 170}" y="${m.t + 26}" fill="#1971c2">— denoised estimate x̂₀(x_t)</text>${
+<text x="${W - m.r - 170}" y="${m.t + 12}" fill="#e8590c">— noisy state x_t (10–90%)</text><text x="${W - m.r - 170}" y="${m.t + 26}" fill="#1971c2">— denoised estimate x̂₀(x_t)</text>${
     base
       ? `
 ${dashed((s) => s.noisy, '#e8590c', 'base sampler: noisy state x_t (mean)')}

@@ -171,6 +171,74 @@ function DevSetView({ dev, iteration }: { dev: DevSet; iteration: number | undef
   );
 }
 
+/**
+ * The reward along the trajectory (the DDPO thesis §4.2) of a run trained for rewards: the policy's
+ * and its base sampler's, drawn on request (it samples n trajectories of each).
+ */
+function RewardTrajectoryView({ engine, run }: { engine: EngineClient; run: string }) {
+  const [n, setN] = useState<number | string>(256);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const [result, setResult] = useState<(Methods['reward.trajectory']['result'] & { run: string }) | null>(null);
+  const nError = wholeNumberError(n, 2, 10_000);
+  const analyze = async (): Promise<void> => {
+    setBusy(true);
+    setError(null);
+    try {
+      setResult({ ...(await engine.request('reward.trajectory', { run, n: Number(n) })), run });
+    } catch (e) {
+      setError((e as Error).message);
+    } finally {
+      setBusy(false);
+    }
+  };
+  const shown = result?.run === run ? result : null;
+  const last = (t: Methods['reward.trajectory']['result']['policy']) => t.at(-1)!.noisy.mean;
+  return (
+    <Stack gap="xs" data-testid="reward-trajectory">
+      <Text size="sm" fw={500}>
+        Reward along the trajectory
+      </Text>
+      <Text size="xs" c="dimmed">
+        At every step, the reward of the noisy state x_t and of the denoised estimate x̂₀(x_t) over n trajectories of the
+        policy (bands: worst to best) and of its base sampler (dashed: means), same seed: from which step the reward is
+        decided, and what the policy changes.
+      </Text>
+      <Group align="end">
+        <NumberInput
+          size="xs"
+          label="Trajectories"
+          value={n}
+          onChange={setN}
+          min={2}
+          max={10000}
+          clampBehavior="none"
+          error={nError}
+          w={140}
+        />
+        <Button size="xs" variant="light" loading={busy} disabled={nError !== null} onClick={() => void analyze()}>
+          {shown ? 'Analyze again' : 'Analyze'}
+        </Button>
+      </Group>
+      {error && <Alert color="red">{error}</Alert>}
+      {shown && (
+        <>
+          <img
+            src={`data:image/svg+xml;charset=utf-8,${encodeURIComponent(shown.svg)}`}
+            alt={`${shown.rewards} along the trajectory`}
+            data-testid="reward-trajectory-plot"
+            style={{ maxWidth: '100%', height: 'auto' }}
+          />
+          <Text size="sm" c="dimmed" data-testid="reward-trajectory-summary">
+            final sample, mean {shown.rewards}: policy {formatReward(last(shown.policy))}, base sampler{' '}
+            {formatReward(last(shown.base))} ({shown.n} trajectories each, seed {shown.seed})
+          </Text>
+        </>
+      )}
+    </Stack>
+  );
+}
+
 /** `view`: the run's events, collected by the app (useRunEvents) so leaving this screen loses nothing. */
 export function TrainScreen({ engine, run, view }: { engine: EngineClient; run: string | null; view: RunView }) {
   const [pick, setPick] = useState<number | null>(null);
@@ -374,6 +442,9 @@ export function TrainScreen({ engine, run, view }: { engine: EngineClient; run: 
         </SimpleGrid>
       )}
       {shown.dev && <DevSetView dev={shown.dev} iteration={shownAt} />}
+      {rewardRun && view.kind !== 'scheduler' && view.metrics.length > 0 && (
+        <RewardTrajectoryView engine={engine} run={run} />
+      )}
       <Stack gap={2} data-testid="run-journal">
         {view.journal.map((e, i) =>
           e.type === 'run' ? (
