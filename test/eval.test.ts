@@ -245,6 +245,33 @@ test('eval scores samples against the data with counts, and classes on the bench
   const noClasses = await cli('eval', '--model', 'swissroll', '--n', '200', '--metrics', 'classes');
   assert.equal(noClasses.code, 2);
   assert.match(noClasses.stderr, /unconditional: it has no classes/);
+  // --class-target: the histogram's total variation to the shares given, by hand from the histogram.
+  const target = [0.3, 0.3, 0.1, 0.1, 0.05, 0.05, 0.05, 0.05];
+  const file = join(tmp, 'target.json');
+  writeFileSync(file, JSON.stringify(target));
+  const t = await cli(
+    'eval',
+    '--model',
+    'gmm-ring8',
+    '--n',
+    '400',
+    '--metrics',
+    'classes',
+    '--class-target',
+    file,
+    '--json',
+  );
+  assert.equal(t.code, 0, t.stderr);
+  const tr = last(t.stdout) as { summary: Record<string, number>; classes: { histogram: { freqs: number[] } } };
+  const tv = 0.5 * tr.classes.histogram.freqs.reduce((a, f, c) => a + Math.abs(f - target[c]!), 0);
+  assert.ok(Math.abs(tr.summary['class_tv']! - tv) < 1e-12, `${tr.summary['class_tv']} vs ${tv}`);
+  writeFileSync(file, JSON.stringify([0.5, 0.5]));
+  const wrong = await cli('eval', '--model', 'gmm-ring8', '--n', '400', '--metrics', 'classes', '--class-target', file);
+  assert.equal(wrong.code, 2);
+  assert.match(wrong.stderr, /has 2 shares; this model has 8 classes/);
+  const noMetric = await cli('eval', '--model', 'gmm-ring8', '--n', '400', '--class-target', file);
+  assert.equal(noMetric.code, 2);
+  assert.match(noMetric.stderr, /add classes to --metrics/);
 });
 
 test('fid / kid / prdc / features commands; .npz statistics give the same FID as the features', async () => {

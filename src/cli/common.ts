@@ -171,7 +171,10 @@ export class Reporter {
   }
 
   result(obj: Record<string, unknown>, human: string): void {
-    if (this.json) process.stdout.write(JSON.stringify(obj) + '\n');
+    // Typed arrays (a class histogram's counts) as JSON lists, not as {"0": …} objects.
+    const lists = (_k: string, v: unknown): unknown =>
+      ArrayBuffer.isView(v) && !(v instanceof DataView) ? Array.from(v as unknown as ArrayLike<number>) : v;
+    if (this.json) process.stdout.write(JSON.stringify(obj, lists) + '\n');
     else process.stdout.write(human + '\n');
   }
 }

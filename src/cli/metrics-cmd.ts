@@ -25,6 +25,7 @@ import {
   writeOutput,
 } from './common';
 import { classesFromFlag, samplerSettingsFromFlags, SAMPLING_RUN_OPTIONS, samplingNotes } from './sampler-flags';
+import { readTarget } from '../main/engine/rewards/class-mix';
 import { infReplacer } from '../shared/json';
 import { TEMPERATURE_BOUNDS } from '../shared/learner-config';
 import { MAX_BATCH, MAX_EVAL_SAMPLES, MAX_KID_SUBSETS, MAX_NEIGHBOURS, MAX_SEED } from '../shared/limits';
@@ -212,6 +213,7 @@ export const EVAL_OPTIONS = {
   'per-class': { type: 'boolean' },
   'best-constant': { type: 'boolean' },
   reward: { type: 'string', multiple: true },
+  'class-target': { type: 'string' },
 } as const;
 
 /** Human lines for an evaluation. */
@@ -290,6 +292,7 @@ export async function cmdEval(argv: string[], signal: AbortSignal): Promise<void
             numSubsets: num(v['kid-subsets'], 'kid-subsets', KID_SUBSETS),
             subsetSize: num(v['kid-subset-size'], 'kid-subset-size', KID_SUBSET_SIZE),
           },
+          classTarget: classTargetFromFlag(v, model, metrics),
         },
       );
       let nfe = 0;
@@ -321,6 +324,19 @@ export async function cmdEval(argv: string[], signal: AbortSignal): Promise<void
     }
   } finally {
     await model.dispose();
+  }
+}
+
+/** --class-target FILE: the classes metric's target shares (a list, or class names → shares, as class-mix reads them). */
+function classTargetFromFlag(v: EvalValues, model: Model, metrics: readonly string[]): Float64Array | undefined {
+  const file = v['class-target'];
+  if (file === undefined) return undefined;
+  if (!metrics.includes('classes'))
+    throw new UsageError('--class-target is the target of the classes metric: add classes to --metrics');
+  try {
+    return readTarget(file, model.numClasses, model.manifest.classNames ?? null);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
   }
 }
 
@@ -363,6 +379,7 @@ async function evalPolicy(v: EvalValues, signal: AbortSignal): Promise<void> {
         bestConstant: !!v['best-constant'],
         signal,
         rewards: v.reward,
+        classTarget: classTargetFromFlag(v, model, metrics),
       });
     } catch (e) {
       if (e instanceof CompareInputError) throw new UsageError(e.message);

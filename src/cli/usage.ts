@@ -45,12 +45,15 @@ const COMMANDS: { name: string; sampler?: boolean; text: () => string }[] = [
     sampler: true,
     text: () => `  eval --model ID|DIR [sampler flags] [--n N (2048)] [--seed S (0)]   sample and score against the model's data
       --metrics LIST (fid,kid,precision,recall,density,coverage; also: classes)
+      --class-target FILE            the classes metric's target shares (a list, or {"Sneaker": 0.5, …});
+                                     default: the data's class frequencies
       --baseline no-guidance|best-constant|best-interval|edm-stochastic|equal-nfe  [--nfe N] [--grid-result DIR]
       --kid-subsets K (100) --kid-subset-size M (1000)
   eval --policy RUN_DIR|policy.onnx [--n N (4000)] [--seed S (1000003, as training's final evaluation)] [--temperature T]
       [--grid-result DIR] [--per-class]
       [--best-constant]              cfg/gamma: also search the best constant action (grid over the policy's
                                      action values, chosen by FID on seed S+1) and add it as a row
+      [--metrics LIST] [--class-target FILE]   as above (classes: the histogram's TV to the target)
       [--reward SPEC …]              score every row with these rewards too (as train --reward takes them);
                                      a run trained for rewards is scored with its own unless given
                                      sample with a learned policy and score it next to the baselines`,

@@ -84,6 +84,8 @@ export interface CompareOptions {
    * default: the run's own when it was trained for explicit rewards, else none.
    */
   rewards?: string[];
+  /** The `classes` metric's target shares (default: the data's labels). */
+  classTarget?: ArrayLike<number>;
 }
 
 /** `done` of `total` rows (the total can shrink once the policy's own rows are known); `label`: the row under way. */
@@ -214,6 +216,7 @@ export async function comparePolicy(model: Model, source: string, o: CompareOpti
       seed,
       temperature,
       metrics,
+      classTarget: o.classTarget,
       onProgress: sampling(policyLabel),
     });
     done++;
@@ -386,7 +389,13 @@ export async function comparePolicy(model: Model, source: string, o: CompareOpti
       nfePer: ArrayLike<number>,
       netPer: ArrayLike<number>,
     ): Promise<void> => {
-      const res = await evaluateSamples({ model, extractor: ex, reference, samples, n, conditioning: labels }, metrics);
+      const res = await evaluateSamples(
+        { model, extractor: ex, reference, samples, n, conditioning: labels },
+        metrics,
+        {
+          classTarget: o.classTarget,
+        },
+      );
       for (const f of res.flags) flags.add(f);
       rows.push({
         kind,
@@ -420,7 +429,18 @@ export async function comparePolicy(model: Model, source: string, o: CompareOpti
         return { row: rows.pop()!, flags: [...flags].filter((f) => !before.has(f)) };
       };
       const key = JSON.stringify(
-        { model: model.dir, settings, n, seed, metrics, pictures: !!o.pictures, perClass, name: b.name, specs },
+        {
+          model: model.dir,
+          settings,
+          n,
+          seed,
+          metrics,
+          pictures: !!o.pictures,
+          perClass,
+          name: b.name,
+          specs,
+          target: o.classTarget ? Array.from(o.classTarget) : null,
+        },
         infReplacer,
       );
       const made = TAU_FREE.includes(b.kind) ? await memo(o.cache, `row ${key}`, make) : await make();

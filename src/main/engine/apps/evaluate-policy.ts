@@ -31,6 +31,8 @@ export async function evaluatePolicy(
     seed: number;
     temperature: number;
     metrics: MetricName[];
+    /** The `classes` metric's target shares (default: the data's labels). */
+    classTarget?: ArrayLike<number>;
     signal?: AbortSignal;
     /** Samples drawn so far (per sampler batch). */
     onProgress?: SampleOptions['onProgress'];
@@ -67,6 +69,7 @@ export async function evaluatePolicy(
       conditioning: labels,
     },
     ev.metrics,
+    { classTarget: ev.classTarget },
   );
   return {
     result,

@@ -186,6 +186,8 @@ export interface EvalResult {
 export interface EvaluateOptions {
   kid?: KidOptions;
   prdc?: PrdcOptions;
+  /** The `classes` metric's target: class shares to measure the histogram against (default: the data's labels). */
+  classTarget?: ArrayLike<number>;
 }
 
 /** Classes of generated samples: the extractor's classifier head, else the nearest mixture component (null: neither). */
@@ -264,8 +266,15 @@ export async function evaluateSamples(
         `${model.name}: cannot classify samples: its feature extractor has no "logits" output and it is no mixture benchmark`,
       );
     const histogram = classHistogram(c.labels, model.numClasses);
-    const target = reference.labels ? classHistogram(reference.labels, model.numClasses) : null;
-    const distance = histogramDistance({ generated: histogram, target: target ?? new Array(model.numClasses).fill(1) });
+    const target = opts.classTarget
+      ? null
+      : reference.labels
+        ? classHistogram(reference.labels, model.numClasses)
+        : null;
+    const distance = histogramDistance({
+      generated: histogram,
+      target: opts.classTarget ?? target ?? new Array(model.numClasses).fill(1),
+    });
     let conditionalAccuracy: number | null = null;
     if (args.conditioning) {
       let hit = 0;
