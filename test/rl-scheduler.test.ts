@@ -374,6 +374,70 @@ test('the occupancy reward: a terminal discriminator on features, its ratio thro
   }
 });
 
+test('explicit rewards for the scheduler: --reward SPEC on the command line, the summed reward of the final samples; bad combinations named', async () => {
+  const { RewardModel } = await import('../src/main/engine/scheduler/rl-scheduler');
+  const { explicitRewardFlags } = await import('../src/cli/scheduler-cmd');
+  const { openRewards } = await import('../src/main/engine/rewards');
+  const { parseRewardSpec } = await import('../src/shared/reward-spec');
+  // Any --reward that is not the scheduler's own is a specification, and implies reward explicit.
+  assert.deepEqual(explicitRewardFlags(['--model', 'm', '--reward', '-region:x=4', '--reward=region:y=1']), [
+    '--model',
+    'm',
+    '--reward-spec',
+    '-region:x=4',
+    '--reward-spec',
+    'region:y=1',
+    '--reward',
+    'explicit',
+  ]);
+  assert.deepEqual(explicitRewardFlags(['--reward', 'occupancy']), ['--reward', 'occupancy']);
+  const c = parseSchedulerConfig({
+    ...DEFAULT_SCHEDULER_CONFIG,
+    reward: 'explicit',
+    rewards: ['region:x=4,r=0.5', '-region:x=-4'],
+  });
+  assert.throws(
+    () => parseSchedulerConfig({ ...DEFAULT_SCHEDULER_CONFIG, reward: 'explicit' }),
+    /reward explicit needs at least one reward/,
+  );
+  assert.throws(
+    () => parseSchedulerConfig({ ...DEFAULT_SCHEDULER_CONFIG, reward: 'pearson', rewards: ['region:x=4'] }),
+    /rewards are for reward explicit; this run's reward is pearson/,
+  );
+  // The scheduler's rewards are the specifications' weighted sum on the final samples.
+  const reward = await RewardModel.create(exact, 'explicit', c.rewards);
+  const direct = await openRewards(
+    exact,
+    c.rewards.map((t) => parseRewardSpec(t)),
+  );
+  try {
+    const samples = Float32Array.from({ length: 64 }, (_, i) => ((i * 7919) % 97) / 10 - 4.8);
+    const labels = Int32Array.from({ length: 32 }, (_, i) => i % 8);
+    assert.deepEqual(
+      Array.from(await reward.rewards(c, samples, 32, new Stream(1, 0), labels)),
+      Array.from((await direct.score(samples, 32, labels)).total),
+    );
+  } finally {
+    await reward.dispose();
+    await direct.dispose();
+  }
+  // Through the CLI: a run trained for an explicit reward keeps it in scheduler.json and logs its mean.
+  const dir = join(mkdtempSync(join(tmpdir(), 'rlsched-explicit-')), 'run');
+  const cli = ['--import', 'tsx', 'src/cli/index.ts', 'train', '--intervention', 'schedule'];
+  const args = ['--model', 'gmm-ring8-exact', '--nfe-budget', '5', '--iterations', '1', '--trajectories', '32'];
+  await run(process.execPath, [...cli, ...args, '--eval-samples', '64', '--reward', '-region:x=4', '--run-dir', dir]);
+  const saved = JSON.parse(readFileSync(join(dir, 'scheduler.json'), 'utf8')) as {
+    config: { reward: string; rewards: string[] };
+  };
+  assert.deepEqual([saved.config.reward, saved.config.rewards], ['explicit', ['-region:x=4']]);
+  const line = JSON.parse(readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim()) as Record<string, number>;
+  assert.ok(line['charts/reward_mean']! >= 0, `−region: minus minus the distance: ${line['charts/reward_mean']}`);
+  const bad = await run(process.execPath, [...cli, ...args, '--reward', 'jpeg-size', '--run-dir', `${dir}-bad`]).catch(
+    (e: { stderr: string }) => e,
+  );
+  assert.match((bad as { stderr: string }).stderr, /not images; jpeg-size scores images/);
+});
+
 test('the exported pooled state: ONNX AveragePool (ceil_mode, padding not counted) averages partial blocks as pooledEncoder does', async () => {
   const { GraphBuilder } = await import('../src/main/engine/onnx/graph');
   // 1×30×30 → k = 4, 8×8 blocks, the last row and column of blocks 2 wide.

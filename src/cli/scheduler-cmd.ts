@@ -9,6 +9,7 @@ import {
   DEFAULT_SCHEDULER_CONFIG,
   parseSchedulerConfig,
   SCHEDULER_FIELDS,
+  SCHEDULER_REWARDS,
   type SchedulerConfig,
 } from '../shared/scheduler-config';
 import { flagOptions, helpLines, kebab, valuesFromFlags } from '../shared/schema';
@@ -24,6 +25,9 @@ metrics.jsonl, checkpoint.json, levels.json (σ by step) and schedule.json (the 
 a --sigmas file).
 
   --model ID|DIR   --run-dir DIR   --device auto|cpu|cuda   --json
+  --reward SPEC (repeat for several)   explicit rewards of the final sample instead (as train --objective
+                                       reward takes them: -jpeg-size, class-logit:7, onnx:FILE, …); sets
+                                       --reward explicit (every --reward not pearson, nearest or occupancy)
 Scheduler flags:
 ${helpLines(SCHEDULER_FIELDS).join('\n')}`;
 
@@ -46,8 +50,32 @@ export function isSchedulerCommand(argv: readonly string[]): boolean {
   return r >= 0 && argv[r + 1] !== undefined && existsSync(join(argv[r + 1]!, 'scheduler.json'));
 }
 
+/**
+ * The command line with every `--reward SPEC` that is not one of the scheduler's own rewards written
+ * as `--reward-spec SPEC`, and `--reward explicit` added for them ([Note: the scheduler's explicit rewards]).
+ */
+export function explicitRewardFlags(argv: readonly string[]): string[] {
+  const own = SCHEDULER_REWARDS as readonly string[];
+  const out: string[] = [];
+  let explicit = false;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const inline = a.startsWith('--reward=') ? a.slice('--reward='.length) : undefined;
+    const value = inline ?? (a === '--reward' ? argv[i + 1] : undefined);
+    if (value !== undefined && !own.includes(value)) {
+      out.push('--reward-spec', value);
+      explicit = true;
+      if (inline === undefined) i++;
+      continue;
+    }
+    out.push(a);
+  }
+  if (explicit && !out.some((a) => a === '--reward' || a.startsWith('--reward='))) out.push('--reward', 'explicit');
+  return out;
+}
+
 export async function cmdTrainScheduler(argv: string[], signal: AbortSignal): Promise<void> {
-  const { values: v } = parseFlags(argv, OPTIONS);
+  const { values: v } = parseFlags(explicitRewardFlags(argv), OPTIONS);
   if (v.help) return void process.stdout.write(SCHEDULER_USAGE + '\n');
   const { readSchedulerRun, trainScheduler } = await import('../main/engine/scheduler/train');
   let config: SchedulerConfig;

@@ -4,12 +4,12 @@
 // `train --intervention schedule` flags and their help, and the saved run's scheduler.json.
 
 import { z } from 'zod';
-import { choice, defaultsOf, int, issueMessages, num, objectSchema, type ValuesOf } from './schema';
+import { choice, defaultsOf, int, issueMessages, num, objectSchema, textList, type ValuesOf } from './schema';
 import { MAX_BATCH, MAX_SEED, MAX_STEPS } from './limits';
-import { DIVERGENCES } from './learner-config';
+import { DIVERGENCES, LEARNER_FIELDS } from './learner-config';
 
 export const SCHEDULER_SAMPLERS = ['euler', 'heun'] as const;
-export const SCHEDULER_REWARDS = ['pearson', 'nearest', 'occupancy'] as const;
+export const SCHEDULER_REWARDS = ['pearson', 'nearest', 'occupancy', 'explicit'] as const;
 export const SCHEDULER_STATES = ['pooled', 'encoder'] as const;
 
 export const SCHEDULER_FIELDS = {
@@ -31,7 +31,18 @@ export const SCHEDULER_FIELDS = {
     label: 'Reward',
     group: 'basic',
     default: 'pearson',
-    help: "pearson: the paper's sparse terminal reward, the largest Pearson correlation between the final sample's features and those of a fresh batch of real samples; nearest: minus the squared distance to the nearest of them, over the features' variance (for low-dimensional features, where the Pearson correlation of a centred 2-vector is always ±1); occupancy: the learner's f-divergence reward −ψ(r) at the terminal state, r the density ratio of data to final samples that a discriminator on their features estimates (a reward on the whole distribution: coverage counts)",
+    help: "pearson: the paper's sparse terminal reward, the largest Pearson correlation between the final sample's features and those of a fresh batch of real samples; nearest: minus the squared distance to the nearest of them, over the features' variance (for low-dimensional features, where the Pearson correlation of a centred 2-vector is always ±1); occupancy: the learner's f-divergence reward −ψ(r) at the terminal state, r the density ratio of data to final samples that a discriminator on their features estimates (a reward on the whole distribution: coverage counts); explicit: the rewards listed below (JPEG size, a class logit, a class mix, your ONNX model)",
+  }),
+  // [Note: the scheduler's explicit rewards]
+  // reward explicit: the final sample's explicit rewards (shared/reward-spec.ts, summed with their
+  // weights), as the inverse-RL learner's objective reward takes them (issue 17). On the command line
+  // every --reward that is not one of the scheduler's own (pearson, nearest, occupancy) is such a
+  // specification and implies reward explicit (cli/scheduler-cmd.ts); the saved settings keep the list.
+  rewards: textList({
+    ...LEARNER_FIELDS.rewards,
+    flag: 'reward-spec',
+    group: 'basic',
+    help: 'reward explicit: the rewards of the final sample, summed with their weights ([-]NAME[:ARG,key=value]; on the command line --reward SPEC, one each: `train --help` lists them)',
   }),
   divergence: choice(DIVERGENCES, {
     label: 'Divergence (occupancy reward)',
@@ -170,7 +181,13 @@ export function parseSchedulerConfig(v: unknown, name: (key: string) => string =
   if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
     if (!('state' in v)) v = { ...v, state: 'encoder' };
     const { divergence, discriminatorSteps } = SCHEDULER_FIELDS;
-    v = { divergence: divergence.default, discriminatorSteps: discriminatorSteps.default, ...(v as object) };
+    // Before explicit rewards, no run had any.
+    v = {
+      divergence: divergence.default,
+      discriminatorSteps: discriminatorSteps.default,
+      rewards: [],
+      ...(v as object),
+    };
   }
   const r = SchedulerConfigSchema.safeParse(v);
   if (!r.success)
@@ -181,6 +198,14 @@ export function parseSchedulerConfig(v: unknown, name: (key: string) => string =
   if (c.nfeBudget < minBudget(c.sampler))
     throw new RangeError(
       `${name('nfeBudget')} must be ≥ ${minBudget(c.sampler)} for ${c.sampler} (a step and the last step to σ = 0), got ${c.nfeBudget}`,
+    );
+  if (c.reward === 'explicit' && c.rewards.length === 0)
+    throw new RangeError(
+      `${name('reward')} explicit needs at least one reward: ${name('rewards') === '--reward-spec' ? '--reward SPEC' : name('rewards')} (e.g. -jpeg-size, class-logit:7)`,
+    );
+  if (c.reward !== 'explicit' && c.rewards.length > 0)
+    throw new RangeError(
+      `${name('rewards')} are for ${name('reward')} explicit; this run's reward is ${c.reward}: drop them, or choose explicit`,
     );
   if (c.stdEnd > c.stdStart)
     throw new RangeError(

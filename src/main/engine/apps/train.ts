@@ -21,8 +21,8 @@
 // needs none of those; nothing outside apps/ imports apps/ except the CLI and the host.
 
 import { existsSync } from 'node:fs';
-import { basename, isAbsolute, resolve } from 'node:path';
-import { parseRewardSpec, REWARDS, withRewardArg } from '../../../shared/reward-spec';
+import { basename } from 'node:path';
+import { absoluteRewardSpec } from '../rewards';
 import type { Model } from '../models/model';
 import type { LearnerConfig } from '../learner/config';
 import { initTf } from '../learner/backend';
@@ -111,14 +111,6 @@ export function trainingEvaluation(
 // base sampler (the run's sampler and steps, no intervention: w = 1, no churn, no jump) on the same
 // seed and sample count, so the gain is always read against what the model did before (the DDPO
 // thesis compares against the pretrained model). The base is sampled once per sample count and run.
-
-/** A reward specification with its file (onnx:FILE, class-mix:FILE) made absolute against the working folder. */
-function absoluteRewardFile(text: string): string {
-  const s = parseRewardSpec(text);
-  return REWARDS[s.name].positional?.kind === 'file' && s.arg !== null && !isAbsolute(s.arg)
-    ? withRewardArg(s, resolve(s.arg))
-    : text;
-}
 
 /** The base sampler's samples (the run's sampler and steps, no intervention) on `seed`: what the rewards are read against. */
 function baseSamples(learner: Learner, n: number, seed: number): ReturnType<typeof generate> {
@@ -248,7 +240,7 @@ async function train(o: RunOptions, backend: string): Promise<{ learner: Learner
     checkNewRunDir(dir);
     // A reward's file is kept in config.json as an absolute path: resume, Compare and analyze-reward
     // find it from any working folder.
-    config = { ...config, rewards: config.rewards.map(absoluteRewardFile) };
+    config = { ...config, rewards: config.rewards.map(absoluteRewardSpec) };
   }
   const learner = await createLearner(o.model, config);
   try {

@@ -10,7 +10,7 @@ import { isAbsolute, resolve } from 'node:path';
 import type { Model } from '../models/model';
 import { classify } from '../metrics/evaluate';
 import { extractorForModel, type FeatureExtractor } from '../metrics/features';
-import { describeReward, type RewardSpec } from '../../../shared/reward-spec';
+import { describeReward, parseRewardSpec, REWARDS, withRewardArg, type RewardSpec } from '../../../shared/reward-spec';
 import { jpegSizes } from './jpeg';
 import { classMixRewards, readTarget } from './class-mix';
 import { OnnxReward } from './onnx-reward';
@@ -31,6 +31,17 @@ export interface Rewards {
   /** The rewards of `n` final samples (labels: the classes they were drawn for, or null). */
   score(samples: Float32Array, n: number, labels: Int32Array | null): Promise<RewardScores>;
   dispose(): Promise<void>;
+}
+
+/**
+ * A reward specification with its file (onnx:FILE, class-mix:FILE) made absolute against the working
+ * folder: runs keep it so, and resume, Compare and analyze-reward find it from any working folder.
+ */
+export function absoluteRewardSpec(text: string): string {
+  const s = parseRewardSpec(text);
+  return REWARDS[s.name].positional?.kind === 'file' && s.arg !== null && !isAbsolute(s.arg)
+    ? withRewardArg(s, resolve(s.arg))
+    : text;
 }
 
 /** Opens the rewards `specs` name for `model` (files relative to `baseDir`, default the working folder). */

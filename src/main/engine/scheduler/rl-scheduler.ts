@@ -31,6 +31,8 @@
 //   5  Every `evalEvery` iterations (and at the end): the deterministic policy (u = μ) on `evalSamples`
 //      samples of the evaluation seed, FID against the model's data.
 
+import { openRewards, type Rewards } from '../rewards';
+import { parseRewardSpec } from '../../../shared/reward-spec';
 import * as tf from '@tensorflow/tfjs';
 import type { Model } from '../models/model';
 import { encoderForModel, pooledEncoder, type StateEncoder } from '../learner/encoder';
@@ -436,13 +438,30 @@ export class RewardModel {
     /** Each data feature's mean and std (1 where it is constant): the discriminator's standardisation. */
     private readonly mean: Float32Array,
     private readonly std: Float32Array,
+    /** Reward explicit: the run's rewards, opened ([Note: the scheduler's explicit rewards]). */
+    private readonly explicit: Rewards | null = null,
   ) {}
 
   /** The terminal discriminator of the occupancy reward, and the data features' mean and std it standardises by. */
   private disc: { net: Mlp; opt: tf.Optimizer; mean: Float32Array; std: Float32Array } | null = null;
 
-  static async create(model: Model, kind: SchedulerConfig['reward']): Promise<RewardModel> {
-    const extractor = await extractorForModel(model);
+  static async create(
+    model: Model,
+    kind: SchedulerConfig['reward'],
+    specs: readonly string[] = [],
+  ): Promise<RewardModel> {
+    // Explicit rewards first: a specification the model cannot take is refused before anything loads.
+    const explicit =
+      kind === 'explicit'
+        ? await openRewards(
+            model,
+            specs.map((t) => parseRewardSpec(t)),
+          )
+        : null;
+    const extractor = await extractorForModel(model).catch(async (e: unknown) => {
+      await explicit?.dispose();
+      throw e;
+    });
     const reference = await referenceFor(model, extractor);
     const { features: f, n, dim: d } = reference.features;
     if (kind === 'pearson' && d < 3) {
@@ -463,11 +482,18 @@ export class RewardModel {
     }
     const scale = variance.reduce((a, v) => a + v, 0);
     const std = Float32Array.from(variance, (v) => Math.sqrt(Math.max(v, 0)) || 1);
-    return new RewardModel(extractor, reference, model, scale > 0 ? scale : 1, mean, std);
+    return new RewardModel(extractor, reference, model, scale > 0 ? scale : 1, mean, std, explicit);
   }
 
-  /** Rewards of the episodes' final samples against `m` real samples drawn with `rng`. */
-  async rewards(c: SchedulerConfig, samples: Float32Array, n: number, rng: Stream): Promise<Float64Array> {
+  /** Rewards of the episodes' final samples (classes `labels`): explicit ones, or against `m` real samples drawn with `rng`. */
+  async rewards(
+    c: SchedulerConfig,
+    samples: Float32Array,
+    n: number,
+    rng: Stream,
+    labels: Int32Array | null = null,
+  ): Promise<Float64Array> {
+    if (this.explicit) return (await this.explicit.score(samples, n, labels)).total;
     const m = c.rewardSamples;
     const fake = await this.extractor.extract(samples, n);
     const { features: f, n: nr, dim: d } = this.reference.features;
@@ -537,5 +563,6 @@ export class RewardModel {
     this.disc?.net.dispose();
     this.disc?.opt.dispose();
     await this.extractor.dispose();
+    await this.explicit?.dispose();
   }
 }

@@ -13,6 +13,7 @@
 // commands (and the app's run list) do not mistake one for the other; what both share is the
 // layout of metrics.jsonl and the atomic writes.
 
+import { absoluteRewardSpec } from '../rewards';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -103,10 +104,15 @@ export async function trainScheduler(
   o: TrainSchedulerOptions = {},
 ): Promise<{ iteration: number; last: Record<string, number>; schedule: number[] | null; stopped: boolean }> {
   const { backend } = await initTf();
-  const c: SchedulerConfig = { ...config, iterations: o.iterations ?? config.iterations };
+  // A reward's file as an absolute path (what scheduler.json keeps): the run finds it from any folder.
+  const c: SchedulerConfig = {
+    ...config,
+    iterations: o.iterations ?? config.iterations,
+    rewards: config.rewards.map(absoluteRewardSpec),
+  };
   let start = 0;
   // The reward first: it refuses a reward the model's features cannot give, before anything is written.
-  const reward = await RewardModel.create(model, c.reward);
+  const reward = await RewardModel.create(model, c.reward, c.rewards);
   const policy = await SchedulerPolicy.create(model, c);
   let optimizer: tf.Optimizer = tf.train.adam(c.lr);
   const checkpointFile = join(runDir, 'checkpoint.json');
@@ -175,7 +181,7 @@ export async function trainScheduler(
       const t1 = performance.now();
       // 2  Terminal rewards against a fresh batch of real samples.
       const rng = new Stream(deriveSeed(c.seed, 0x7e3a + i), 0);
-      const R = await reward.rewards(c, ep.samples, ep.n, rng);
+      const R = await reward.rewards(c, ep.samples, ep.n, rng, ep.labels);
       // 3  Batch-standardised advantages, 4  PPO.
       const t2 = performance.now();
       const up = ep.u.length > 0 ? ppoUpdate(policy, optimizer, ep, standardise(R), std, rng) : null;
