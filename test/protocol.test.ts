@@ -327,6 +327,7 @@ test('train over the protocol: events stream, junk during training is refused, r
     iteration: 3,
     profile: null,
     pngBase64: null,
+    dev: null,
   });
   const notRunOpen = await req('runs.evaluation', { run: tmp, iteration: 2 });
   assert.ok(!notRunOpen.ok && /not a run directory/.test(notRunOpen.error.message));
