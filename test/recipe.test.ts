@@ -406,6 +406,29 @@ test('Compare has the recipe row: the recipe of seed + 2, sampled with the same 
   );
 });
 
+test('Compare of a policy with negative guidance: its mean curve is no curve file, so the recipe row is left out with a note', async () => {
+  const dir = join(tmp, 'negative-w');
+  const { learner } = await runTraining({
+    model: ring,
+    config: tinyConfig({ actions: [-2, 1], initAction: 0, initMass: 0.95, iterations: 1 }),
+    runDir: dir,
+  });
+  await learner.dispose();
+  const cmp = await comparePolicy(ring, dir, { n: 200, seed: 3, metrics: ['fid'] });
+  assert.deepEqual(
+    cmp.rows.map((r) => r.kind),
+    ['policy', 'plain'],
+  );
+  assert.ok(
+    cmp.flags.some((f) =>
+      /^no recipe row: the recipe: points\[0\]\.value must be a guidance scale w in \[0, 100\], got -[\d.]+ \(.*a negative w is not allowed in a curve file\); a guidance curve file cannot hold this policy.s mean w per level$/.test(
+        f,
+      ),
+    ),
+    cmp.flags.join(' | '),
+  );
+});
+
 test('Compare reports its progress row by row, and a second comparison at another τ reuses the rows that do not depend on the policy (issue 15)', async () => {
   const cache = new Map<string, unknown>();
   const seen: CompareProgress[] = [];

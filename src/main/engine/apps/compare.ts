@@ -45,7 +45,7 @@ import { samplePng } from '../pictures';
 import { className } from '../../../shared/grid-layout';
 import { evaluatePolicy } from './evaluate-policy';
 import { openPolicy } from '../learner/onnx-policy';
-import { policyRecipe, recipeSettings } from '../learner/recipe';
+import { policyRecipe, RecipeError, recipeSettings } from '../learner/recipe';
 import type { ComparisonResult, RowKind } from '../../../shared/protocol';
 import type { SamplerSettings } from '../../../shared/sampler-settings';
 import type { GridAxis } from '../grid/axes';
@@ -249,18 +249,27 @@ export async function comparePolicy(model: Model, source: string, o: CompareOpti
     const baselines: { kind: RowKind; name: string; settings: Parameters<typeof resolveSettings>[1] }[] = [];
     if (c.intervention !== 'renoise') {
       report('recipe: the mean action per level', { done: 0, total: n, unit: 'samples' });
-      const recipe = await policyRecipe(policy, {
-        n,
-        seed: seed + 2,
-        temperature,
-        signal: o.signal,
-        onProgress: sampling('recipe: the mean action per level'),
-      });
-      baselines.push({
-        kind: 'recipe',
-        name: `recipe (mean ${c.intervention === 'cfg' ? 'w' : 'γ'} per level)`,
-        settings: recipeSettings(c, recipe),
-      });
+      // A mean the curve files cannot hold (a policy with negative w, say) leaves the row out, with a note.
+      try {
+        const recipe = await policyRecipe(policy, {
+          n,
+          seed: seed + 2,
+          temperature,
+          signal: o.signal,
+          onProgress: sampling('recipe: the mean action per level'),
+        });
+        baselines.push({
+          kind: 'recipe',
+          name: `recipe (mean ${c.intervention === 'cfg' ? 'w' : 'γ'} per level)`,
+          settings: recipeSettings(c, recipe),
+        });
+      } catch (e) {
+        if (!(e instanceof RecipeError)) throw e;
+        // The first level's problem and the conclusion (every level would repeat the first).
+        const first = /^[^)]*\)/.exec(e.message)?.[0] ?? e.message;
+        const last = e.message.split('; ').at(-1)!;
+        flags.add(`no recipe row: ${first === e.message ? first : `${first}; ${last}`}`);
+      }
     }
     baselines.push({ kind: 'plain', name: 'no guidance / plain', settings: { sampler: c.sampler, steps: c.steps } });
     if (c.intervention === 'gamma')
