@@ -492,6 +492,48 @@ test('train --objective reward through the CLI: evaluations report the policy’
   assert.ok(!existsSync(join(bad, 'config.json')), 'no run is written for a reward the model cannot take');
 });
 
+test("a user's ONNX reward trains end to end through the CLI; the run keeps its file as an absolute path", async () => {
+  const { cli } = await import('./helpers/cli');
+  const { readFileSync } = await import('node:fs');
+  const { relative, resolve } = await import('node:path');
+  // reward = −(x₀ − 4)² − x₁²: points near (4, 0) score best.
+  const g = new GraphBuilder('reward');
+  const x = g.input('x', 'float32', ['N', 2]);
+  const d = g.op('Sub', [x, g.const([4, 0], [2])]);
+  g.output(g.op('Neg', [g.op('ReduceSumSquare', [d], { axes: [1], keepdims: 0 })]), 'reward', 'float32', ['N']);
+  const file = join(tmp, 'near-4-0.onnx');
+  writeFileSync(file, g.toBytes());
+  const run = join(tmp, 'onnx-reward-run');
+  const r = await cli(
+    'train',
+    '--model',
+    'gmm-ring8',
+    '--intervention',
+    'cfg',
+    '--objective',
+    'reward',
+    '--reward',
+    `onnx:${relative(process.cwd(), file)}`,
+    '--trajectories',
+    '64',
+    '--iterations',
+    '1',
+    '--eval-every',
+    '0',
+    '--eval-samples',
+    '256',
+    '--run-dir',
+    run,
+    '--json',
+  );
+  assert.equal(r.code, 0, r.stderr);
+  const config = JSON.parse(readFileSync(join(run, 'config.json'), 'utf8')) as { learner: { rewards: string[] } };
+  assert.deepEqual(config.learner.rewards, [`onnx:${resolve(file)}`]);
+  const line = JSON.parse(readFileSync(join(run, 'metrics.jsonl'), 'utf8').trim()) as Record<string, number>;
+  assert.ok(line['charts/reward_mean']! < 0 && Number.isFinite(line['eval/reward']!), JSON.stringify(line));
+  assert.equal(line['rewards/0_onnx'], line['charts/reward_mean']); // one part, weight 1: the raw part is the sum
+});
+
 test('analyze-reward: the bands of the noisy state and of the denoised estimate at every step match a direct computation', async () => {
   const { analyzeReward, band, rewardTrajectoryCsv } = await import('../src/main/engine/apps/analyze-reward');
   const { generate, resolveSettings } = await import('../src/main/engine/samplers/generate');
