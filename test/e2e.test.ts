@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LEARNER_FIELDS } from '../src/shared/learner-config';
 import { ROOT, startWebApp, writeLongRun, type WebApp } from './helpers/web-app';
+import { writeNearRewardOnnx } from './helpers/reward-onnx';
 
 const SHOTS = join(ROOT, 'test-results', 'screens');
 const tmp = mkdtempSync(join(tmpdir(), 'ss-e2e-'));
@@ -881,13 +882,7 @@ test('web mode: the RL step scheduler (issue 16) by clicks: tune its budget, wat
 
 test("web mode: explicit rewards (issue 17) by clicks: a user's ONNX reward trains a γ policy, Train shows the reward beside the base sampler's", async () => {
   // The user's reward model: reward = −(x₀ − 4)² − x₁² (points near (4, 0) score best).
-  const { GraphBuilder } = await import('../src/main/engine/onnx/graph');
-  const g = new GraphBuilder('reward');
-  const x = g.input('x', 'float32', ['N', 2]);
-  const d = g.op('Sub', [x, g.const([4, 0], [2])]);
-  g.output(g.op('Neg', [g.op('ReduceSumSquare', [d], { axes: [1], keepdims: 0 })]), 'reward', 'float32', ['N']);
-  const file = join(tmp, 'near-4-0.onnx');
-  writeFileSync(file, g.toBytes());
+  const file = writeNearRewardOnnx(join(tmp, 'near-4-0.onnx'));
   await page.getByRole('button', { name: 'Model', exact: true }).click();
   await page.getByRole('button', { name: 'Open gmm-ring8', exact: true }).click();
   await page.getByRole('button', { name: /Tune a sampler for gmm-ring8/ }).click();

@@ -21,6 +21,7 @@ import { resolveModelDir } from '../src/main/engine/models/registry';
 import { extractorForModel } from '../src/main/engine/metrics/features';
 import { Stream } from '../src/main/engine/samplers/random';
 
+import { writeNearRewardOnnx } from './helpers/reward-onnx';
 const tmp = mkdtempSync(join(tmpdir(), 'ss-rewards-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
@@ -496,13 +497,8 @@ test("a user's ONNX reward trains end to end through the CLI; the run keeps its 
   const { cli } = await import('./helpers/cli');
   const { readFileSync } = await import('node:fs');
   const { relative, resolve } = await import('node:path');
-  // reward = −(x₀ − 4)² − x₁²: points near (4, 0) score best.
-  const g = new GraphBuilder('reward');
-  const x = g.input('x', 'float32', ['N', 2]);
-  const d = g.op('Sub', [x, g.const([4, 0], [2])]);
-  g.output(g.op('Neg', [g.op('ReduceSumSquare', [d], { axes: [1], keepdims: 0 })]), 'reward', 'float32', ['N']);
-  const file = join(tmp, 'near-4-0.onnx');
-  writeFileSync(file, g.toBytes());
+  // The user's reward model: reward = −(x₀ − 4)² − x₁² (points near (4, 0) score best).
+  const file = writeNearRewardOnnx(join(tmp, 'near-4-0.onnx'));
   const run = join(tmp, 'onnx-reward-run');
   const r = await cli(
     'train',

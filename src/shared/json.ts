@@ -46,3 +46,8 @@ export function fromWire(v: unknown): unknown {
   if (typeof v !== 'object' || v === null) return v;
   return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, fromWire(x)]));
 }
+
+/** NaN as null (what a wire schema of finite numbers takes), in a list of numbers. */
+export function nanAsNull(a: readonly number[]): (number | null)[] {
+  return a.map((v) => (Number.isNaN(v) ? null : v));
+}

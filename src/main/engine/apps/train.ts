@@ -20,6 +20,7 @@
 // run directory. They live in apps/, beside learner/, so that learner/ holds the algorithm and
 // needs none of those; nothing outside apps/ imports apps/ except the CLI and the host.
 
+import { nanAsNull } from '../../../shared/json';
 import { existsSync } from 'node:fs';
 import { basename } from 'node:path';
 import { absoluteRewardSpec } from '../rewards';
@@ -305,12 +306,11 @@ async function train(o: RunOptions, backend: string): Promise<{ learner: Learner
       }
       const d = await devSetEvaluation(learner, devBase);
       const path = await writeDevSet(dir, d.dev, d.png);
-      const finite = (a: number[]): (number | null)[] => a.map((v) => (Number.isNaN(v) ? null : v));
       dev = {
         path,
         pngBase64: Buffer.from(d.png).toString('base64'),
-        base: finite(d.dev.base),
-        policy: finite(d.dev.policy),
+        base: nanAsNull(d.dev.base),
+        policy: nanAsNull(d.dev.policy),
       };
     }
     o.onEvent?.({ type: 'profile', run: dir, ...profile });

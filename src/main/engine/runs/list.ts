@@ -1,5 +1,6 @@
 // The runs of a folder, as the Runs screen lists them, and deleting one (into `.trash/`).
 
+import { nanAsNull } from '../../../shared/json';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { RunSummary } from '../../../shared/protocol';
@@ -146,11 +147,10 @@ export function readEvaluation(
   try {
     if (existsSync(p.devAt(iteration)) && existsSync(p.devPngAt(iteration))) {
       const d = readDevSet(p.devAt(iteration));
-      const finite = (a: number[]): (number | null)[] => a.map((v) => (Number.isNaN(v) ? null : v));
       dev = {
         pngBase64: readFileSync(p.devPngAt(iteration)).toString('base64'),
-        base: finite(d.base),
-        policy: finite(d.policy),
+        base: nanAsNull(d.base),
+        policy: nanAsNull(d.policy),
       };
     }
   } catch {
