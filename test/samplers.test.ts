@@ -150,6 +150,55 @@ test('DDIM: η = 0 equals Euler; η = 1 matches a float64 reference', async () =
   }
 });
 
+test('Euler–Maruyama: matches a float64 reference of the reverse-SDE step, and reaches the data on the exact model', async () => {
+  const dim = 2;
+  const n = 16;
+  const z = Float32Array.from({ length: n * dim }, (_, i) => Math.cos(5 * i + 2));
+  const labels = Int32Array.from({ length: n }, (_, i) => i % 8);
+  const noise = new ScriptedNoise(n, dim, 20, 4);
+  const s = resolveSettings(ring, { sampler: 'euler-maruyama', steps: 18 });
+  const res = await generate(ring, s, { n, batch: 5, seed: 0, classes: labels, initNoise: z, noise });
+  assert.equal(res.nfe[0], 18, 'one evaluation per step');
+  const t = scheduleFor(ring, s);
+  for (let r = 0; r < n; r++) {
+    let x = Float64Array.from(z.subarray(r * dim, (r + 1) * dim), (v) => v * t[0]!);
+    for (let i = 0; i < 18; i++) {
+      const sc = t[i]!;
+      const sn = t[i + 1]!;
+      const x0 = await guided64(ring, x, sc, labels[r]!, 1);
+      // dx = −d(σ²)·∇log p + √d(σ²)·z, ∇log p = (x̂₀ − x)/σ²; d(σ²) = σ'² − σ² < 0 going down.
+      const dVar = sn * sn - sc * sc;
+      const zz = noise.block(r, i);
+      x = x.map((v, j) => v - dVar * ((x0[j]! - v) / (sc * sc)) + Math.sqrt(-dVar) * zz[j]!);
+    }
+    const scale = Math.max(1, ...x.map(Math.abs));
+    const err = maxAbsDiff(res.samples.subarray(r * dim, (r + 1) * dim), x) / scale;
+    assert.ok(err < F32_TOL, `euler-maruyama row ${r}: ${err}`);
+  }
+  // With many steps on the exact model, each class lands on its component: N(μ_c, 0.2²).
+  const m = 2000;
+  const many = await generate(exact, resolveSettings(exact, { sampler: 'euler-maruyama', steps: 256 }), {
+    n: m,
+    batch: 500,
+    seed: 11,
+    classes: Int32Array.from({ length: m }, () => 3),
+  });
+  const mu = [2 * Math.cos((2 * Math.PI * 3) / 8), 2 * Math.sin((2 * Math.PI * 3) / 8)];
+  for (let j = 0; j < 2; j++) {
+    let s1 = 0;
+    let s2 = 0;
+    for (let r = 0; r < m; r++) {
+      const v = many.samples[r * 2 + j]!;
+      s1 += v;
+      s2 += v * v;
+    }
+    const mean = s1 / m;
+    const sd = Math.sqrt(s2 / m - mean * mean);
+    assert.ok(Math.abs(mean - mu[j]!) < 0.03, `coordinate ${j}: mean ${mean} vs ${mu[j]}`);
+    assert.ok(Math.abs(sd - 0.2) < 0.02, `coordinate ${j}: sd ${sd} vs 0.2`);
+  }
+});
+
 test('restart: K = 0 is Heun; NFE = 2N−1 + K·2·n_restart', async () => {
   const n = 32;
   const z = Float32Array.from({ length: n * 2 }, (_, i) => Math.sin(7 * i));

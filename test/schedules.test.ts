@@ -146,7 +146,7 @@ test('every sampler runs on every schedule, with the NFE of its step count', asy
       const s = resolveSettings(ring, { sampler, schedule, steps: 5, ...(sampler === 'ddim' ? { eta: 0.5 } : {}) });
       const r = await generate(ring, s, { n: 8, batch: 8, seed: 1 });
       assert.ok(r.samples.every(Number.isFinite), `${schedule} × ${sampler}`);
-      const expected = { euler: 5, heun: 9, edm: 9, ddim: 5, restart: 9 + 2 * 2 * 4 }[sampler];
+      const expected = { euler: 5, heun: 9, edm: 9, ddim: 5, restart: 9 + 2 * 2 * 4, 'euler-maruyama': 5 }[sampler];
       assert.equal(r.nfe[0], expected, `${schedule} × ${sampler} NFE`);
       assert.deepEqual(Array.from(r.schedule), Array.from(namedSchedule(schedule, { ...R, steps: 5 })));
     }

@@ -23,7 +23,7 @@ import { MAX_GUIDANCE, MAX_STEPS, SIGMA_LIMIT } from './limits';
 import { curveSchema, type SamplerCurve } from './curve';
 import { sigmasProblems } from './sigmas';
 
-export const SAMPLERS = ['euler', 'heun', 'edm', 'ddim', 'restart'] as const;
+export const SAMPLERS = ['euler', 'heun', 'edm', 'ddim', 'restart', 'euler-maruyama'] as const;
 export type SamplerName = (typeof SAMPLERS)[number];
 
 export const SCHEDULES = ['edm', 'uniform', 'log-linear', 'cosine', 'kl-optimal'] as const;
@@ -41,7 +41,7 @@ export { MAX_GUIDANCE, MAX_STEPS, SIGMA_LIMIT };
 export const SAMPLER_FIELDS = {
   sampler: choice(SAMPLERS, {
     default: 'heun',
-    help: 'euler / heun: Karras et al. 2022 Alg. 1 (1st / 2nd order); edm: Alg. 2 (Heun + churn); ddim: Song et al. 2021 with η; restart: Xu et al. 2023 over Heun',
+    help: 'euler / heun: Karras et al. 2022 Alg. 1 (1st / 2nd order); edm: Alg. 2 (Heun + churn); ddim: Song et al. 2021 with η; restart: Xu et al. 2023 over Heun; euler-maruyama: the reverse SDE (Song et al. 2021), stochastic, one evaluation per step',
   }),
   guidance: num({
     default: 1,

@@ -42,7 +42,7 @@ export function stepsReaching(sampler: StepSampler, nfe: number): number {
 }
 
 /**
- * NFE per sample of plain sampling (no policy) with `s`: N (Euler, DDIM: one evaluation per level,
+ * NFE per sample of plain sampling (no policy) with `s`: N (Euler, DDIM, Euler–Maruyama: one evaluation per level,
  * DDIM's last step returns x̂_0), 2N − 1 (Heun, EDM), and for restart the Heun run plus, once at the
  * restart level, K restarts of n_restart Heun steps that all end above 0 (2 evaluations each).
  */
@@ -53,6 +53,7 @@ export function settingsNfe(s: Pick<SamplerSettings, 'sampler' | 'steps' | 'rest
     case 'edm':
       return samplerNfe(s.sampler, s.steps);
     case 'ddim':
+    case 'euler-maruyama':
       return s.steps;
     case 'restart':
       return samplerNfe('heun', s.steps) + 2 * s.restart.k * s.restart.steps;

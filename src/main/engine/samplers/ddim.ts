@@ -15,6 +15,14 @@ import { guidedDenoise, rowGuidance } from './guidance';
 import type { StepFn, StepInput } from './loop';
 import type { NoiseSource } from './random';
 
+/** The step's coefficients from σ to σ' (see the note): x' = x̂_0 + c_ε·ε̂ + c_z·z. */
+export function ddimCoefficients(sigma: number, sigmaNext: number, eta: number): { cEps: number; cZ: number } {
+  const a = 1 / (1 + sigma * sigma);
+  const an = 1 / (1 + sigmaNext * sigmaNext);
+  const sigmaEta = eta * Math.sqrt((1 - an) / (1 - a)) * Math.sqrt(Math.max(0, 1 - a / an));
+  return { cEps: Math.sqrt(Math.max(0, 1 - an - sigmaEta * sigmaEta) / an), cZ: sigmaEta / Math.sqrt(an) };
+}
+
 export function ddimStep(model: Denoiser, eta: number, noise: NoiseSource): StepFn {
   if (!(eta >= 0)) throw new RangeError(`eta must be ≥ 0, got ${eta}`);
   const dim = model.dim;
@@ -38,12 +46,7 @@ export function ddimStep(model: Denoiser, eta: number, noise: NoiseSource): Step
     for (let j = 0; j < m; j++) {
       inp.nfe[j]!++;
       const s = inp.tCur[j]!;
-      const sn = inp.tNext[j]!;
-      const a = 1 / (1 + s * s);
-      const an = 1 / (1 + sn * sn);
-      const sigmaEta = eta * Math.sqrt((1 - an) / (1 - a)) * Math.sqrt(Math.max(0, 1 - a / an));
-      const cEps = Math.sqrt(Math.max(0, 1 - an - sigmaEta * sigmaEta) / an);
-      const cZ = sigmaEta / Math.sqrt(an);
+      const { cEps, cZ } = ddimCoefficients(s, inp.tNext[j]!, eta);
       for (let k = j * dim, e = k + dim; k < e; k++) {
         const epsHat = (inp.x[k]! - x0[k]!) / s;
         out[k] = x0[k]! + cEps * epsHat + (z ? cZ * z[k]! : 0);

@@ -3,6 +3,7 @@
 
 import type { Denoiser } from '../models/model';
 import { ddimStep } from './ddim';
+import { eulerMaruyamaStep } from './euler-maruyama';
 import { edmStep } from './edm';
 import { guidanceScale } from './guidance';
 import { runLoop, type StepFn, type TrajectoryStep } from './loop';
@@ -51,10 +52,11 @@ export function resolveSettings(model: Denoiser, partial: Partial<SamplerSetting
     if (model.nullClass === null)
       throw new RangeError('guidance needs a model with a null class ("nullClass" in model.json)');
   }
-  if (s.churn > 0 && (s.sampler === 'ddim' || s.sampler === 'restart')) {
+  const noChurn = s.sampler === 'ddim' || s.sampler === 'restart' || s.sampler === 'euler-maruyama';
+  if (s.churn > 0 && noChurn) {
     throw new RangeError(`churn applies to the euler, heun and edm samplers, not ${s.sampler}; use --eta for DDIM`);
   }
-  if (s.churnCurve && (s.sampler === 'ddim' || s.sampler === 'restart')) {
+  if (s.churnCurve && noChurn) {
     throw new RangeError(
       `a churn curve applies to the euler, heun and edm samplers, not ${s.sampler}; drop --churn-curve (DDIM's noise is --eta)`,
     );
@@ -84,6 +86,8 @@ export function makeStep(model: Denoiser, s: ResolvedSettings, schedule: Float64
       return ddimStep(model, s.eta, noise);
     case 'restart':
       return restartStep(model, schedule, s.restart, s.rho, noise);
+    case 'euler-maruyama':
+      return eulerMaruyamaStep(model, noise);
   }
 }
 
