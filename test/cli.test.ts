@@ -9,7 +9,15 @@ import { join } from 'node:path';
 import { assertUsageError, cli, lastJson, spawnCli } from './helpers/cli';
 import { encodeNpy, npyFloat32, readNpy, writeNpy } from '../src/main/engine/io/npy';
 
-const BUNDLED_IDS = ['fashion-mnist', 'gmm-ring8', 'gmm-ring8-exact', 'gmm64', 'swissroll'];
+const BUNDLED_IDS = [
+  'fashion-mnist',
+  'gmm-ring8',
+  'gmm-ring8-exact',
+  'gmm64',
+  'swissroll',
+  'swissroll-a',
+  'swissroll-b',
+];
 
 const tmp = mkdtempSync(join(tmpdir(), 'cli-test-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -22,7 +30,7 @@ function outDir(): string {
 }
 
 describe('models', () => {
-  test('--json lists the five bundled models', async () => {
+  test('--json lists the seven bundled models', async () => {
     const r = await cli('models', '--json');
     assert.equal(r.code, 0, r.stderr);
     const res = lastJson(r.stdout) as {
@@ -72,7 +80,7 @@ describe('models', () => {
 
     assertUsageError(
       await cli('models', '--model', join(tmp, 'nowhere')),
-      /no model ".*nowhere": not a bundled model \(fashion-mnist, gmm-ring8, gmm-ring8-exact, gmm64, swissroll\) nor an existing directory/,
+      /no model ".*nowhere": not a bundled model \(fashion-mnist, gmm-ring8, gmm-ring8-exact, gmm64, swissroll, swissroll-a, swissroll-b\) nor an existing directory/,
     );
   });
 });
@@ -373,7 +381,7 @@ describe('sample', () => {
     const out = join(d, 'x.npy');
     assertUsageError(
       await cli('sample', '--model', join(d, 'no-such-model'), '--out', out),
-      /no model ".*no-such-model": not a bundled model \(fashion-mnist, gmm-ring8, gmm-ring8-exact, gmm64, swissroll\) nor an existing directory/,
+      /no model ".*no-such-model": not a bundled model \(fashion-mnist, gmm-ring8, gmm-ring8-exact, gmm64, swissroll, swissroll-a, swissroll-b\) nor an existing directory/,
     );
     assertUsageError(await cli('sample', '--model', 'no-such-id', '--out', out), /no model "no-such-id"/);
     const empty = join(d, 'empty');

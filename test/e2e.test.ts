@@ -33,7 +33,15 @@ test('web mode: the token URL opens the app, the engine connects, models list an
   assert.equal(new URL(page.url()).search, '', 'the token left the address bar');
   await page.getByTestId('engine-status').filter({ hasText: 'engine open' }).waitFor({ timeout: 30_000 });
   await page.getByTestId('model-gmm-ring8').waitFor();
-  for (const id of ['fashion-mnist', 'gmm-ring8', 'gmm-ring8-exact', 'gmm64', 'swissroll']) {
+  for (const id of [
+    'fashion-mnist',
+    'gmm-ring8',
+    'gmm-ring8-exact',
+    'gmm64',
+    'swissroll',
+    'swissroll-a',
+    'swissroll-b',
+  ]) {
     assert.ok(await page.getByTestId(`model-${id}`).isVisible(), id);
     // Each with its preview grid: fashion-mnist's preview.png, samples drawn by the engine for the others.
     const preview = page.getByTestId(`preview-${id}`);

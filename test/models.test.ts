@@ -687,8 +687,16 @@ describe('broken models fail with a ModelError', () => {
 describe('bundled models', () => {
   const ids = readdirSync(BUNDLED).sort();
 
-  test('the five bundled models are there and load', async () => {
-    assert.deepEqual(ids, ['fashion-mnist', 'gmm-ring8', 'gmm-ring8-exact', 'gmm64', 'swissroll']);
+  test('the seven bundled models are there and load', async () => {
+    assert.deepEqual(ids, [
+      'fashion-mnist',
+      'gmm-ring8',
+      'gmm-ring8-exact',
+      'gmm64',
+      'swissroll',
+      'swissroll-a',
+      'swissroll-b',
+    ]);
     for (const id of ids) {
       const model = await Model.load(join(BUNDLED, id), { device: 'cpu' });
       assert.equal(model.name, id);
@@ -698,7 +706,7 @@ describe('bundled models', () => {
     }
   });
 
-  for (const id of ['gmm-ring8', 'gmm-ring8-exact', 'gmm64', 'swissroll']) {
+  for (const id of ['gmm-ring8', 'gmm-ring8-exact', 'gmm64', 'swissroll', 'swissroll-a', 'swissroll-b']) {
     test(`${id}: denoise matches the float64 mixture reference`, async () => {
       const model = await Model.load(join(BUNDLED, id), { device: 'cpu' });
       try {

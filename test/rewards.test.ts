@@ -12,7 +12,7 @@ import { encode } from 'jpeg-js';
 import { parseRewardSpec, describeReward, RewardSpecError } from '../src/shared/reward-spec';
 import { jpegSizes } from '../src/main/engine/rewards/jpeg';
 import { classMixRewards, readTarget } from '../src/main/engine/rewards/class-mix';
-import { regionRewards } from '../src/main/engine/rewards/region';
+import { boxRewards, regionRewards } from '../src/main/engine/rewards/region';
 import { OnnxReward } from '../src/main/engine/rewards/onnx-reward';
 import { openRewards } from '../src/main/engine/rewards';
 import { GraphBuilder } from '../src/main/engine/onnx/graph';
@@ -50,6 +50,7 @@ test('--reward specifications: names, the sign, the positional argument, paramet
     ['class-logit:1,2', /takes one class \(got "1" and "2"\)/],
     ['class-mix:t.json,weight=0', /weight must be a number in \(0, 1000000\]/],
     ['region:r=1,r=2', /r is given twice/],
+    ['box:x0=2,x1=1', /the rectangle is empty \(x0 2 > x1 1 or y0 -1 > y1 1\); give x0 ≤ x1 and y0 ≤ y1/],
   ];
   for (const [text, why] of refused)
     assert.throws(
@@ -117,6 +118,23 @@ test('class-mix: log p*_c − log p̂_c against a hand computation; target files
 test('region: minus the distance to the disc, 0 inside', () => {
   const r = regionRewards(Float32Array.from([0, 0, 3, 4, 1, 0]), 3, { x: 0, y: 0, r: 1 });
   assert.deepEqual(Array.from(r), [-0, -4, -0]);
+});
+
+test('box: 1 inside the rectangle (edges included), 0 outside', () => {
+  const b = parseRewardSpec('box:x0=0,x1=2,y0=-1,y1=1').params as { x0: number; x1: number; y0: number; y1: number };
+  const pts = [
+    [1, 0, 1], // inside
+    [0, -1, 1], // a corner
+    [2, 1, 1], // the opposite corner
+    [2.001, 0, 0], // just right of it
+    [1, -1.5, 0], // below
+    [-3, 4, 0], // far off
+  ];
+  const r = boxRewards(Float32Array.from(pts.flatMap(([x, y]) => [x!, y!])), pts.length, b);
+  assert.deepEqual(
+    Array.from(r),
+    pts.map((p) => p[2]),
+  );
 });
 
 /** A reward model written here: reward = Σ x² (+ class_labels when `labels`), or another graph. */

@@ -9,6 +9,15 @@
 //   gmm-ring8-exact  the same data with exact conditional and unconditional denoisers.
 //   gmm64            64-D, 10 classes, imperfect in the same way; exercises scale.
 //   swissroll        the exact ("empirical") denoiser of 2,000 points of a Swiss roll.
+//   swissroll-a      the q-learning paper's Swiss-roll benchmark (its §6.3–6.4), "pretrained model A":
+//                    a good model, the exact denoiser of a kernel density estimate (2,000 other points
+//                    of the same roll, bandwidth 0.05, the roll's own noise); its data are 2,000 fresh
+//                    points. The paper's reward is 1 inside a rectangle (params.json: benchmark).
+//   swissroll-b      the same data and reward, "pretrained model B": a weak model, the kernel density
+//                    estimate of only 500 points with 2.4× the bandwidth (0.12): blurred and patchy, as
+//                    an under-trained score network is (the paper's B ran 30,000 of A's 50,000
+//                    episodes). With Euler–Maruyama in 50 steps, the k-NN KL of 300 samples to the
+//                    data is 0.07 for A and 0.64 for B (the paper's A and B: 0.17 and 0.68).
 //
 // Each directory: model.json, denoiser.onnx, data.npy (+ labels.npy), params.json (the mixture,
 // machine-readable) and features.onnx (a fixed random-Fourier-feature map for metrics).
@@ -179,14 +188,8 @@ export function main(): void {
   );
 
   // swissroll: exact denoiser of a finite point set.
-  const rs = new Stream(3, 0);
   const M = 2000;
-  const pts = new Float32Array(M * 2);
-  for (let i = 0; i < M; i++) {
-    const t = 1.5 * Math.PI * (1 + 2 * rs.uniform());
-    pts[2 * i] = (t * Math.cos(t)) / 4.5 + 0.05 * rs.normal();
-    pts[2 * i + 1] = (t * Math.sin(t)) / 4.5 + 0.05 * rs.normal();
-  }
+  const pts = swissRoll(M, new Stream(3, 0));
   const means = Array.from({ length: M }, (_, i) => [pts[2 * i]!, pts[2 * i + 1]!]);
   write(
     {
@@ -208,6 +211,67 @@ export function main(): void {
     },
     3,
   );
+
+  // swissroll-a, swissroll-b: the q-learning benchmark. Three independent draws of the roll: the
+  // data, model A's kernel centres and model B's.
+  const data = swissRoll(2000, new Stream(4, 0));
+  const kde = (count: number, bandwidth: number, rng: Stream): GmmParams => {
+    const c = swissRoll(count, rng);
+    const mu = Array.from({ length: count }, (_, i) => [c[2 * i]!, c[2 * i + 1]!]);
+    return {
+      kind: 'gmm',
+      dim: 2,
+      means: mu,
+      numClasses: 0,
+      logWeights: [mu.map(() => Math.log(1 / count))],
+      variances: [mu.map(() => bandwidth * bandwidth)],
+    };
+  };
+  const benchmark = { reward: `box:x0=${SWISS_BOX.x0},x1=${SWISS_BOX.x1},y0=${SWISS_BOX.y0},y1=${SWISS_BOX.y1}` };
+  const models: [string, string, GmmParams][] = [
+    [
+      'swissroll-a',
+      `Swiss roll, good model (the q-learning paper’s pretrained model A): kernel density estimate of 2,000 points, bandwidth 0.05; reward ${benchmark.reward}`,
+      kde(2000, 0.05, new Stream(4, 1)),
+    ],
+    [
+      'swissroll-b',
+      `Swiss roll, weak model (the q-learning paper’s pretrained model B): kernel density estimate of 500 points, bandwidth 0.12; reward ${benchmark.reward}`,
+      kde(500, 0.12, new Stream(4, 2)),
+    ],
+  ];
+  for (const [id, description, params] of models)
+    write(
+      {
+        id,
+        description,
+        params,
+        data,
+        labels: null,
+        sigmaData: 1.5,
+        rffLengthscale: 0.3,
+        extra: { benchmark },
+      },
+      4,
+    );
+}
+
+/**
+ * The q-learning benchmark's rectangle (its reward: 1 inside, 0 outside): the roll's right side above
+ * y = −1. The data has 49% of its points inside, about what the paper's pretrained models scored
+ * (reward 0.52 and 0.55), so a policy has both halves of the roll to move.
+ */
+const SWISS_BOX = { x0: 0, x1: 4, y0: -1, y1: 4 };
+
+/** `n` points of the Swiss roll of `swissroll` (t ∈ [1.5π, 4.5π], scaled by 1/4.5, noise 0.05). */
+function swissRoll(n: number, rng: Stream): Float32Array {
+  const pts = new Float32Array(n * 2);
+  for (let i = 0; i < n; i++) {
+    const t = 1.5 * Math.PI * (1 + 2 * rng.uniform());
+    pts[2 * i] = (t * Math.cos(t)) / 4.5 + 0.05 * rng.normal();
+    pts[2 * i + 1] = (t * Math.sin(t)) / 4.5 + 0.05 * rng.normal();
+  }
+  return pts;
 }
 
 if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split('/').pop()!)) main();

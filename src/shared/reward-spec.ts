@@ -4,7 +4,7 @@
 //
 //   [-]NAME[:ARG,key=value,…]        e.g.  jpeg-size:quality=75   -jpeg-size   class-logit:7
 //                                          class-mix:target.json   onnx:reward.onnx,weight=0.5
-//                                          region:x=0,y=4,r=1
+//                                          region:x=0,y=4,r=1   box:x0=0,x1=2,y0=-1,y1=1
 //
 // ARG is the reward's one positional argument (a class, a file), the key=value pairs its parameters
 // (bounds and help from the fields below) and `weight` (default 1); a leading "-" negates it (`-jpeg-size`:
@@ -78,6 +78,18 @@ export const REWARDS = {
       x: num({ default: 0, min: -1e6, max: 1e6, help: 'the disc’s centre, first coordinate' }),
       y: num({ default: 0, min: -1e6, max: 1e6, help: 'the disc’s centre, second coordinate' }),
       r: num({ default: 1, min: 0, max: 1e6, help: 'the disc’s radius' }),
+      weight,
+    },
+    needs: 'points2d',
+  },
+  box: {
+    help: 'for 2-D models: 1 inside the rectangle [x0, x1] × [y0, y1], 0 outside (the q-learning paper’s Swiss-roll reward): box:x0=A,x1=B,y0=C,y1=D',
+    positional: null,
+    params: {
+      x0: num({ default: -1, min: -1e6, max: 1e6, help: 'the rectangle’s left edge' }),
+      x1: num({ default: 1, min: -1e6, max: 1e6, help: 'the rectangle’s right edge (≥ x0)' }),
+      y0: num({ default: -1, min: -1e6, max: 1e6, help: 'the rectangle’s bottom edge' }),
+      y1: num({ default: 1, min: -1e6, max: 1e6, help: 'the rectangle’s top edge (≥ y0)' }),
       weight,
     },
     needs: 'points2d',
@@ -165,6 +177,10 @@ export function parseRewardSpec(text: string): RewardSpec {
   if (def.positional?.kind === 'class' && !/^\d+$/.test(arg!))
     throw new RewardSpecError(`--reward ${text}: the class must be a whole number ≥ 0, got "${arg}"`);
   for (const [k, f] of Object.entries(def.params)) params[k] ??= f.default;
+  if (name === 'box' && !(params['x0']! <= params['x1']! && params['y0']! <= params['y1']!))
+    throw new RewardSpecError(
+      `--reward ${text}: the rectangle is empty (x0 ${params['x0']} > x1 ${params['x1']} or y0 ${params['y0']} > y1 ${params['y1']}); give x0 ≤ x1 and y0 ≤ y1`,
+    );
   return { name, sign, arg, params, text: t };
 }
 

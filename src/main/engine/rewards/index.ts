@@ -1,7 +1,7 @@
 // Explicit rewards (issue 17): the `--reward` specifications (shared/reward-spec.ts) opened against a
 // model and summed, R(x) = Σ_i sign_i · weight_i · r_i(x), each part kept raw for the logs (rewards are
 // logged raw and normalised). One module per reward: jpeg.ts, class-mix.ts, onnx-reward.ts,
-// region.ts; class-logit is the classifier's logit, read here.
+// region.ts (a disc, a box); class-logit is the classifier's logit, read here.
 //
 // Everything a specification names is checked when the rewards are opened — the model's kind of
 // data, the class index, the target file, the ONNX file — so a bad one fails before a rollout runs.
@@ -14,7 +14,7 @@ import { describeReward, parseRewardSpec, REWARDS, withRewardArg, type RewardSpe
 import { jpegSizes } from './jpeg';
 import { classMixRewards, readTarget } from './class-mix';
 import { OnnxReward } from './onnx-reward';
-import { regionRewards } from './region';
+import { boxRewards, regionRewards } from './region';
 
 /** What the rewards gave a batch: the weighted sum, and each part as its module computed it. */
 export interface RewardScores {
@@ -61,8 +61,10 @@ export async function openRewards(model: Model, specs: readonly RewardSpec[], ba
         throw new RangeError(
           `${where}: ${model.name}'s samples are [${shape.join(', ')}], not images; jpeg-size scores images`,
         );
-      if (s.name === 'region' && !(shape.length === 1 && shape[0] === 2))
-        throw new RangeError(`${where}: region is for 2-D models; ${model.name}'s samples are [${shape.join(', ')}]`);
+      if ((s.name === 'region' || s.name === 'box') && !(shape.length === 1 && shape[0] === 2))
+        throw new RangeError(
+          `${where}: ${s.name} is for 2-D models; ${model.name}'s samples are [${shape.join(', ')}]`,
+        );
       if (s.name === 'class-logit') {
         const ex = await opened();
         if (!ex.hasLogits)
@@ -109,6 +111,14 @@ export async function openRewards(model: Model, specs: readonly RewardSpec[], ba
             break;
           case 'region':
             raw = regionRewards(samples, n, { x: s.params['x']!, y: s.params['y']!, r: s.params['r']! });
+            break;
+          case 'box':
+            raw = boxRewards(samples, n, {
+              x0: s.params['x0']!,
+              x1: s.params['x1']!,
+              y0: s.params['y0']!,
+              y1: s.params['y1']!,
+            });
             break;
           case 'class-logit': {
             const k = Number(s.arg);

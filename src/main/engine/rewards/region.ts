@@ -2,6 +2,9 @@
 // r(x) = −max(0, ‖x − c‖ − R), so 0 inside the disc and falling linearly outside it: a goal a 2-D
 // benchmark can show in one scatter plot (the inverse-RL paper's "controlling the distribution",
 // Appendix B.9, in its simplest form).
+//
+// A box (2-D models) is the q-learning paper's Swiss-roll reward (its §6.3): 1 inside the rectangle
+// [x0, x1] × [y0, y1] (edges included), 0 outside — not differentiable, a reward only RL can use.
 
 /** −max(0, ‖x − (cx, cy)‖ − r) for each of `n` 2-D points. */
 export function regionRewards(points: Float32Array, n: number, d: { x: number; y: number; r: number }): Float64Array {
@@ -9,6 +12,21 @@ export function regionRewards(points: Float32Array, n: number, d: { x: number; y
   for (let i = 0; i < n; i++) {
     const dist = Math.hypot(points[2 * i]! - d.x, points[2 * i + 1]! - d.y);
     out[i] = -Math.max(0, dist - d.r);
+  }
+  return out;
+}
+
+/** 1 inside [x0, x1] × [y0, y1] (edges included), 0 outside, for each of `n` 2-D points. */
+export function boxRewards(
+  points: Float32Array,
+  n: number,
+  b: { x0: number; x1: number; y0: number; y1: number },
+): Float64Array {
+  const out = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const x = points[2 * i]!;
+    const y = points[2 * i + 1]!;
+    out[i] = x >= b.x0 && x <= b.x1 && y >= b.y0 && y <= b.y1 ? 1 : 0;
   }
   return out;
 }
