@@ -27,11 +27,12 @@
 //
 // Arithmetic is float64 (JS numbers); states are stored as float32, as the samplers store them.
 
+import { DRIFT_SAMPLERS } from '../../../shared/drift-config';
 import { ddimCoefficients } from '../samplers/ddim';
 import { eulerMaruyamaCoefficients } from '../samplers/euler-maruyama';
 
+export { DRIFT_SAMPLERS };
 /** The stochastic base samplers a drift policy steers (see the note). */
-export const DRIFT_SAMPLERS = ['euler-maruyama', 'ddim'] as const;
 export type DriftSampler = (typeof DRIFT_SAMPLERS)[number];
 
 /** The base step's Gaussian for m rows: mean [m, dim] and noise c [m] (see the note). */

@@ -1,0 +1,211 @@
+// Training a drift policy (policy.ts; DDPO ddpo.ts, DPOK dpok.ts) into a run directory, resumable:
+//
+//   RUN/drift.json       what was trained: model, settings, backend (written once)
+//   RUN/metrics.jsonl    one line per iteration: reward, path KL, update statistics, evaluations
+//   RUN/checkpoint.json  the policy's weights and Adam state after the last finished iteration (atomic)
+//
+// A drift run is its own kind, as a scheduler run is (scheduler/train.ts, [Note: the scheduler's run
+// is its own kind]): drift.json where a learner run has config.json.
+//
+// Evaluation (every evalEvery iterations and at the end): `evalSamples` trajectories of the
+// evaluation seed, the same for every evaluation and every run, with the policy and — once per run —
+// with the base sampler (δ = 0) from the same noise: the mean reward of both, the policy's path KL
+// to the base sampler, and for low-dimensional models (≤ 8 values a sample) the k-NN KL of the
+// samples to the model's data (metrics/knn-kl.ts), the q-learning paper's measure.
+
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import type { Model } from '../models/model';
+import { loadData } from '../models/data';
+import { initTf } from '../learner/backend';
+import { decodeWeights, encodeWeights, optimizerState, restoreAdam } from '../learner/checkpoint';
+import { writeFileAtomic } from '../io/atomic';
+import { appendMetrics, truncateMetrics } from '../runs/files';
+import { lockRun, type RunLock } from '../runs/lock';
+import { deriveSeed, Stream } from '../samplers/random';
+import { absoluteRewardSpec, openRewards } from '../rewards';
+import { knnKl } from '../metrics/knn-kl';
+import { parseRewardSpec } from '../../../shared/reward-spec';
+import { parseDriftConfig, type DriftConfig } from '../../../shared/drift-config';
+import { VERSION } from '../../../shared/version';
+import { ppoDriftUpdate, ddpoAdvantages } from './ddpo';
+import { dpokUpdate } from './dpok';
+import { DriftPolicy } from './policy';
+
+export const DRIFT_FILE = 'drift.json';
+
+/** The seed of every evaluation: never a training iteration's. */
+export const DRIFT_EVAL_SEED = 1000003;
+
+/** The most values a sample may have for the k-NN KL to the data (see the header). */
+const KNN_MAX_DIM = 8;
+
+export interface DriftRunFile {
+  format: 'sampler-studio-drift-run';
+  version: string;
+  model: { name: string; dir: string };
+  config: DriftConfig;
+  backend: string;
+}
+
+interface DriftCheckpoint {
+  iteration: number;
+  weights: string[];
+  adam: Awaited<ReturnType<typeof optimizerState>>;
+}
+
+export function isDriftRun(dir: string): boolean {
+  return existsSync(join(dir, DRIFT_FILE));
+}
+
+export function readDriftRun(dir: string): DriftRunFile {
+  const file = join(dir, DRIFT_FILE);
+  const raw = JSON.parse(readFileSync(file, 'utf8')) as DriftRunFile;
+  if (raw.format !== 'sampler-studio-drift-run') throw new RangeError(`${file}: not a drift run`);
+  return { ...raw, config: parseDriftConfig(raw.config, (k) => `${file}: config.${k}`) };
+}
+
+export interface TrainDriftOptions {
+  /** Continue the run in `runDir` (its drift.json and checkpoint.json) up to `iterations` in all. */
+  resume?: boolean;
+  iterations?: number;
+  signal?: AbortSignal;
+  onIteration?: (e: { iteration: number; metrics: Record<string, number> }) => void;
+  onProgress?: (p: { iteration: number; phase: string; done: number; total: number }) => void;
+  /** What trains it, as its training lock shows a refused second trainer (default: this process's command line). */
+  command?: string;
+}
+
+const mean = (a: ArrayLike<number>): number => {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i]!;
+  return s / a.length;
+};
+const sd = (a: ArrayLike<number>): number => {
+  const m = mean(a);
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += (a[i]! - m) ** 2;
+  return Math.sqrt(s / a.length);
+};
+
+/** Trains (or continues) a drift run; returns its last metrics. */
+export async function trainDrift(
+  model: Model,
+  config: DriftConfig,
+  runDir: string,
+  o: TrainDriftOptions = {},
+): Promise<{ iteration: number; last: Record<string, number>; stopped: boolean }> {
+  const { backend } = await initTf();
+  // A reward's file as an absolute path (what drift.json keeps): the run finds it from any folder.
+  const c: DriftConfig = {
+    ...parseDriftConfig(config),
+    iterations: o.iterations ?? config.iterations,
+    rewards: config.rewards.map(absoluteRewardSpec),
+  };
+  // The rewards first: a specification the model cannot take is refused before anything is written.
+  const rewards = await openRewards(model, c.rewards.map(parseRewardSpec));
+  const policy = DriftPolicy.create(model, c);
+  let optimizer: tf.Optimizer = tf.train.adam(c.lr);
+  const checkpointFile = join(runDir, 'checkpoint.json');
+  let lock: RunLock | null = null;
+  try {
+    mkdirSync(runDir, { recursive: true });
+    lock = lockRun(runDir, o.command ?? [basename(process.argv[1] ?? 'node'), ...process.argv.slice(2)].join(' '));
+    let start = 0;
+    if (o.resume && existsSync(checkpointFile)) {
+      const cp = JSON.parse(readFileSync(checkpointFile, 'utf8')) as DriftCheckpoint;
+      policy.net.setWeights(decodeWeights(cp.weights));
+      optimizer.dispose();
+      optimizer = await restoreAdam(cp.adam, c.lr);
+      start = cp.iteration;
+      await truncateMetrics(runDir, start);
+    } else {
+      const file: DriftRunFile = {
+        format: 'sampler-studio-drift-run',
+        version: VERSION,
+        model: { name: model.name, dir: model.dir },
+        config: c,
+        backend,
+      };
+      await writeFileAtomic(join(runDir, DRIFT_FILE), JSON.stringify(file, null, 1) + '\n');
+    }
+    const data = model.dim <= KNN_MAX_DIM ? await loadData(model) : null;
+    let baseReward: number | null = null;
+    const evaluate = async (iteration: number): Promise<Record<string, number>> => {
+      const args = { n: c.evalSamples, seed: DRIFT_EVAL_SEED, batch: c.trajectories, record: false, signal: o.signal };
+      const progress = (done: number) => o.onProgress?.({ iteration, phase: 'evaluation', done, total: c.evalSamples });
+      if (baseReward === null) {
+        const base = await policy.rollout({ ...args, onProgress: progress }, true);
+        baseReward = mean((await rewards.score(base.samples, base.n, base.labels)).total);
+      }
+      const ep = await policy.rollout({ ...args, onProgress: progress });
+      const r = (await rewards.score(ep.samples, ep.n, ep.labels)).total;
+      return {
+        'eval/reward_mean': mean(r),
+        'eval/reward_std': sd(r),
+        'eval/reward_base': baseReward,
+        'eval/kl_path': mean(ep.kl),
+        ...(data ? { 'eval/knn_kl': knnKl(ep.samples, data.x, model.dim) } : {}),
+      };
+    };
+    let last: Record<string, number> = {};
+    for (let i = start; i < c.iterations; i++) {
+      if (o.signal?.aborted) return { iteration: i, last, stopped: true };
+      const t0 = performance.now();
+      // 1  Trajectories with π_ψ, every transition kept.
+      const ep = await policy.rollout({
+        n: c.trajectories,
+        seed: deriveSeed(c.seed, i + 1),
+        batch: c.trajectories,
+        record: true,
+        signal: o.signal,
+        onProgress: (d) => o.onProgress?.({ iteration: i + 1, phase: 'rollout', done: d, total: c.trajectories }),
+      });
+      const t1 = performance.now();
+      // 2  Terminal rewards.
+      const R = (await rewards.score(ep.samples, ep.n, ep.labels)).total;
+      const t2 = performance.now();
+      // 3  The update: DDPO's clipped surrogate, or DPOK's with β·KL.
+      const rng = new Stream(deriveSeed(c.seed, 0xd41f + i), 0);
+      const common = { clip: c.clip, epochs: c.ppoEpochs, minibatch: c.minibatch, rng };
+      const up =
+        c.objective === 'dpok'
+          ? dpokUpdate(policy, optimizer, ep.transitions!, R, { ...common, beta: c.beta, advClip: c.advClip })
+          : ppoDriftUpdate(policy, optimizer, ep.transitions!, ddpoAdvantages(R, c.advClip), { ...common, klCoef: 0 });
+      const t3 = performance.now();
+      const m: Record<string, number> = {
+        iteration: i + 1,
+        'charts/reward_mean': mean(R),
+        'charts/reward_std': sd(R),
+        'charts/kl_path': mean(ep.kl),
+        'charts/step_kl': up.stepKl,
+        'losses/policy': up.loss,
+        'charts/approx_kl': up.approxKl,
+        'charts/clipfrac': up.clipFrac,
+        'time/rollout_s': (t1 - t0) / 1000,
+        'time/reward_s': (t2 - t1) / 1000,
+        'time/update_s': (t3 - t2) / 1000,
+      };
+      // 4  Evaluations.
+      const done = i + 1 === c.iterations;
+      if (done || (c.evalEvery > 0 && (i + 1) % c.evalEvery === 0)) Object.assign(m, await evaluate(i + 1));
+      m['time/iteration_s'] = (performance.now() - t0) / 1000;
+      const cp: DriftCheckpoint = {
+        iteration: i + 1,
+        weights: encodeWeights(policy.net.getWeights()),
+        adam: await optimizerState(optimizer),
+      };
+      await writeFileAtomic(checkpointFile, JSON.stringify(cp) + '\n');
+      appendMetrics(runDir, m);
+      last = m;
+      o.onIteration?.({ iteration: i + 1, metrics: m });
+    }
+    return { iteration: c.iterations, last, stopped: false };
+  } finally {
+    lock?.release();
+    optimizer.dispose();
+    policy.dispose();
+    await rewards.dispose();
+  }
+}

@@ -1,0 +1,168 @@
+// Drift policies (src/main/engine/drift/): a fresh policy samples exactly what the base sampler does;
+// the training graph's log-probability and KL equal the float64 kernel's; DDPO and DPOK train on the
+// q-learning paper's Swiss-roll benchmark into a run directory, and DPOK's β keeps it nearer the model.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { Model } from '../src/main/engine/models/model';
+import { resourcesDir } from '../src/main/engine/models/registry';
+import { generate, resolveSettings } from '../src/main/engine/samplers/generate';
+import { Stream } from '../src/main/engine/samplers/random';
+import { initTf } from '../src/main/engine/learner/backend';
+import { DriftPolicy } from '../src/main/engine/drift/policy';
+import { logProbTensor } from '../src/main/engine/drift/ddpo';
+import { baseStep, driftKl, driftLogProb } from '../src/main/engine/drift/kernels';
+import { readDriftRun, trainDrift } from '../src/main/engine/drift/train';
+import { DEFAULT_DRIFT_CONFIG, parseDriftConfig, type DriftConfig } from '../src/shared/drift-config';
+
+let swiss: Model;
+let ring: Model;
+before(async () => {
+  await initTf();
+  swiss = await Model.load(join(resourcesDir(), 'models', 'swissroll-a'));
+  ring = await Model.load(join(resourcesDir(), 'models', 'gmm-ring8'));
+});
+after(async () => {
+  await swiss.dispose();
+  await ring.dispose();
+});
+
+const BOX = 'box:x0=0,x1=4,y0=-1,y1=4';
+const config = (o: Partial<DriftConfig>): DriftConfig => ({ ...DEFAULT_DRIFT_CONFIG, rewards: [BOX], ...o });
+
+test('a fresh drift policy samples the base sampler’s samples, bit for bit (Euler–Maruyama and DDIM, with classes)', async () => {
+  for (const [model, sampler] of [
+    [swiss, 'euler-maruyama'],
+    [ring, 'ddim'],
+    [ring, 'euler-maruyama'],
+  ] as const) {
+    const c = config({ sampler, eta: 0.8, steps: 12 });
+    const p = DriftPolicy.create(model, c);
+    try {
+      const opts = { n: 40, batch: 16, seed: 5 };
+      const plain = await generate(
+        model,
+        resolveSettings(model, { sampler, eta: sampler === 'ddim' ? 0.8 : 0, steps: 12 }),
+        {
+          ...opts,
+          classes: 'random',
+        },
+      );
+      const fresh = await p.rollout({ ...opts, record: true });
+      const zero = await p.rollout({ ...opts, record: false }, true);
+      assert.deepEqual(fresh.samples, plain.samples, `${model.name} ${sampler}: the fresh policy`);
+      assert.deepEqual(zero.samples, plain.samples, `${model.name} ${sampler}: v = 0`);
+      assert.deepEqual(fresh.labels, plain.labels);
+      assert.ok(fresh.kl.every((v) => v === 0));
+      // Every stochastic step is a transition: DDIM's last one is deterministic and is not.
+      assert.equal(fresh.transitions!.count, 40 * (sampler === 'ddim' ? 11 : 12));
+    } finally {
+      p.dispose();
+    }
+  }
+});
+
+test('the training graph’s log-probability and KL equal the float64 kernel’s', async () => {
+  const c = config({ steps: 8 });
+  const p = DriftPolicy.create(swiss, c);
+  try {
+    // Weights away from zero, so the drift is not nothing.
+    const rng = new Stream(4, 0);
+    p.net.setWeights(p.net.getWeights().map((w) => Float32Array.from(w, () => 0.5 * rng.normal())));
+    const ep = await p.rollout({ n: 24, seed: 2, batch: 24, record: true });
+    const tr = ep.transitions!;
+    const T = tr.count;
+    const { logp, kl } = tf.tidy(() => {
+      const r = logProbTensor(p, {
+        inputs: tf.tensor2d(tr.inputs, [T, tr.inputDim]),
+        mean: tf.tensor2d(tr.mean, [T, 2]),
+        xNext: tf.tensor2d(tr.xNext, [T, 2]),
+        c: tf.tensor1d(tr.c),
+      });
+      return { logp: r.logp.dataSync().slice(), kl: r.kl.dataSync().slice() };
+    });
+    // The kernel's float64 values from the same transitions: the graph omits log π's constant.
+    let pathKl = 0;
+    for (let t = 0; t < T; t++) {
+      const b = {
+        dim: 2,
+        mean: Float64Array.from(tr.mean.subarray(2 * t, 2 * t + 2)),
+        c: Float64Array.from([tr.c[t]!]),
+      };
+      const u = p.scores(tr.inputs.slice(t * tr.inputDim, (t + 1) * tr.inputDim), b.c);
+      const ref =
+        driftLogProb(b, u, tr.xNext.subarray(2 * t, 2 * t + 2))[0]! +
+        2 * (Math.log(tr.c[t]!) + 0.5 * Math.log(2 * Math.PI));
+      const refKl = driftKl(b, u)[0]!;
+      // float32 forms the residual r = x' − m − c·v by cancellation: each entry is off by up to a few
+      // ulps of |x'| + |m|, which log π = −|r|²/(2c²) turns into Σ|r|·δr/c² — large where c is small.
+      let bound = 1e-5 * Math.max(1, Math.abs(ref));
+      for (let k = 0; k < 2; k++) {
+        const [xn, m] = [tr.xNext[2 * t + k]!, tr.mean[2 * t + k]!];
+        const dr = 4 * 2 ** -24 * (Math.abs(xn) + Math.abs(m) + 1);
+        bound += ((Math.abs(xn - m) + dr) * dr) / tr.c[t]! ** 2;
+      }
+      assert.ok(Math.abs(logp[t]! - ref) < bound, `transition ${t}: log π ${logp[t]} vs ${ref} (bound ${bound})`);
+      assert.ok(Math.abs(kl[t]! - refKl) < 1e-4 * Math.max(1, refKl), `transition ${t}: KL ${kl[t]} vs ${refKl}`);
+      pathKl += refKl;
+    }
+    // The rollout's path KL is the same sum, per trajectory.
+    let sum = 0;
+    for (let i = 0; i < ep.n; i++) sum += ep.kl[i]!;
+    assert.ok(Math.abs(sum - pathKl) < 1e-6 * Math.max(1, pathKl), `path KL ${sum} vs ${pathKl}`);
+    // The float64 base step of a transition is the kernel's own (one row re-derived from the model).
+    const x = Float32Array.from([0.3, -1.2]);
+    const x0 = await swiss.denoise(x, Float32Array.from([2]), null);
+    const b = baseStep('euler-maruyama', 1, x, x0, [2], [1.5], 2);
+    assert.ok(Math.abs(b.c[0]! - Math.sqrt(4 - 2.25)) < 1e-12);
+  } finally {
+    p.dispose();
+  }
+});
+
+test('DDPO and DPOK train on swissroll-a: the box reward rises, DPOK’s β holds the path KL down, the run directory holds it', async () => {
+  const base = config({ steps: 10, iterations: 6, trajectories: 128, evalEvery: 3, evalSamples: 256, seed: 1 });
+  const out: Record<string, Record<string, number>> = {};
+  for (const objective of ['ddpo', 'dpok'] as const) {
+    const dir = mkdtempSync(join(tmpdir(), `drift-${objective}-`));
+    const tensors: number[] = [];
+    const r = await trainDrift(swiss, { ...base, objective, beta: 0.5 }, dir, {
+      command: 'test',
+      onIteration: () => tensors.push(tf.memory().numTensors),
+    });
+    assert.equal(r.iteration, 6);
+    out[objective] = r.last;
+    // No tensor leaks from one iteration to the next.
+    assert.equal(tensors[tensors.length - 1], tensors[1], `${objective}: tensors ${tensors.join(', ')}`);
+    const lines = readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n');
+    assert.equal(lines.length, 6);
+    assert.ok('eval/reward_mean' in JSON.parse(lines[2]!));
+    assert.equal(readDriftRun(dir).config.objective, objective);
+    assert.equal(readDriftRun(dir).config.rewards[0], BOX);
+  }
+  const [ddpo, dpok] = [out['ddpo']!, out['dpok']!];
+  // Both beat the base sampler's 48% inside the box; DDPO, with no KL term, moves further from it.
+  assert.ok(ddpo['eval/reward_mean']! > ddpo['eval/reward_base']! + 0.1, JSON.stringify(ddpo));
+  assert.ok(dpok['eval/reward_mean']! > dpok['eval/reward_base']! + 0.05, JSON.stringify(dpok));
+  assert.ok(
+    dpok['eval/kl_path']! < ddpo['eval/kl_path']!,
+    `path KL: DPOK ${dpok['eval/kl_path']} vs DDPO ${ddpo['eval/kl_path']}`,
+  );
+  assert.ok(Number.isFinite(ddpo['eval/knn_kl']));
+});
+
+test('drift settings: a run needs a reward; fields are checked by name', () => {
+  assert.throws(
+    () => parseDriftConfig({ ...DEFAULT_DRIFT_CONFIG }),
+    /a drift policy learns for a reward: give at least one rewards/,
+  );
+  assert.throws(
+    () => parseDriftConfig({ ...DEFAULT_DRIFT_CONFIG, rewards: [BOX], eta: 0 }, (k) => `--${k}`),
+    /--eta must be a number in \(0, 1\]/,
+  );
+  assert.throws(() => parseDriftConfig({ ...DEFAULT_DRIFT_CONFIG, rewards: ['nope'] }), /unknown reward "nope"/);
+});
