@@ -1,6 +1,7 @@
 // The drift policies' settings (engine/drift/; issue 18): a learned residual on the mean of a
 // stochastic sampler's step, trained for explicit rewards by DDPO (the DDPO thesis in
-// ../shared/papers) or DPOK (Fan et al. 2023: the reward less β times the KL to the base sampler).
+// ../shared/papers), DPOK (Fan et al. 2023: the reward less β times the KL to the base sampler) or
+// entropy-regularised continuous-time q-learning (Gao, Zha and Zhou 2024, Algorithm 1).
 // One table, every field documented, defaults from the papers where they give them; from it come
 // the type, the checks, the flags and the saved run's drift.json.
 
@@ -9,7 +10,8 @@ import { choice, defaultsOf, int, issueMessages, num, objectSchema, textList, ty
 import { MAX_BATCH, MAX_SEED, MAX_STEPS } from './limits';
 import { LEARNER_FIELDS } from './learner-config';
 
-export const DRIFT_OBJECTIVES = ['ddpo', 'dpok'] as const;
+export const DRIFT_OBJECTIVES = ['ddpo', 'dpok', 'q-learning'] as const;
+export const DRIFT_SCORES = ['data', 'model'] as const;
 export const DRIFT_SAMPLERS = ['euler-maruyama', 'ddim'] as const;
 
 export const DRIFT_FIELDS = {
@@ -17,7 +19,7 @@ export const DRIFT_FIELDS = {
     label: 'Objective',
     group: 'basic',
     default: 'dpok',
-    help: 'ddpo: PPO on the terminal reward over the per-step log-probabilities (the DDPO thesis, no KL term); dpok: the same with β times the KL to the base sampler subtracted (Fan et al. 2023), which keeps the samples near the model',
+    help: 'ddpo: PPO on the terminal reward over the per-step log-probabilities (the DDPO thesis, no KL term); dpok: the same with β times the KL to the base sampler subtracted (Fan et al. 2023), which keeps the samples near the model; q-learning: an actor–critic on the reward and the deviation from the data’s score (Gao, Zha and Zhou 2024, Algorithm 1), which keeps the samples near the data even when the model is weak',
   }),
   sampler: choice(DRIFT_SAMPLERS, {
     label: 'Base sampler',
@@ -46,13 +48,60 @@ export const DRIFT_FIELDS = {
     group: 'basic',
     help: 'the rewards of the final sample, summed with their weights ([-]NAME[:ARG,key=value], one --reward each: `train --help` lists them)',
   }),
-  beta: num({
-    label: 'KL weight β',
+  klWeight: num({
+    label: 'KL weight β (DPOK)',
     group: 'basic',
     default: 0.1,
     min: 0,
     max: 1e6,
-    help: 'objective dpok: the weight of the KL to the base sampler, Σ over the steps of c²|u|²/2 nats (0: DDPO with DPOK’s update)',
+    help: 'objective dpok: DPOK’s β, the weight of the KL to the base sampler, Σ over the steps of |v|²/2 nats (0: DDPO with DPOK’s update)',
+  }),
+  // [Note: q-learning's time]
+  // The paper's process runs over [0, T] in steps of Δt = T/N (its T = 5, N = 50). Our sampler steps
+  // over σ instead; q-learning reads the k-th step as the time interval [kΔt, (k+1)Δt] with
+  // g_k²·Δt = c_k², the step's own noise variance (engine/drift/q-learning.ts). T then only sets
+  // how the temperature γ weighs exploration: the action's noise is √(γΔt) of the step's.
+  rewardWeight: num({
+    label: 'Reward weight β (q-learning)',
+    group: 'basic',
+    default: 1,
+    gt: 0,
+    max: 1e6,
+    help: 'objective q-learning: the paper’s β, the weight of the terminal reward against the deviation from the score (larger: more reward, further from the data)',
+  }),
+  temperature: num({
+    label: 'Temperature γ (q-learning)',
+    default: 5,
+    gt: 0,
+    max: 1e6,
+    help: 'objective q-learning: the entropy temperature; the action’s exploration noise is √(γ·T/N) of each step’s own (paper: γ = 5)',
+  }),
+  horizon: num({
+    label: 'Horizon T (q-learning)',
+    default: 5,
+    gt: 0,
+    max: 1e6,
+    help: 'objective q-learning: the process’s horizon T, split into the sampler’s N steps (paper: 5; see the note on time)',
+  }),
+  score: choice(DRIFT_SCORES, {
+    label: 'Score the running reward measures from (q-learning)',
+    default: 'data',
+    help: 'objective q-learning: data — the paper’s ratio estimator of the true score from the model’s data (robust to a weak model); model — the frozen denoiser’s own score (a KL to the model, as DPOK)',
+  }),
+  scoreSamples: int({
+    label: 'Data points per score estimate (q-learning)',
+    default: 512,
+    min: 1,
+    max: 1_000_000,
+    help: 'objective q-learning, score data: data points drawn each iteration for the ratio estimator (all of them when the data has fewer)',
+  }),
+  lrCritic: num({
+    label: 'Critic learning rate (q-learning)',
+    default: 1e-3,
+    gt: 0,
+    max: 1,
+    step: 1e-4,
+    help: 'objective q-learning: Adam learning rate of the value function J_θ (paper: 0.001)',
   }),
   iterations: int({
     label: 'Training iterations',
@@ -156,6 +205,10 @@ export function parseDriftConfig(v: unknown, name: (key: string) => string = (k)
   if (!r.success)
     throw new RangeError(issueMessages(DRIFT_FIELDS, r.error as z.ZodError, (p) => name(String(p[0])), v).join('; '));
   const c = r.data;
+  if (c.objective === 'q-learning' && c.sampler !== 'euler-maruyama')
+    throw new RangeError(
+      `${name('objective')} q-learning simulates the reverse SDE: use ${name('sampler')} euler-maruyama (its ODE simulators are not built yet)`,
+    );
   if (c.rewards.length === 0)
     throw new RangeError(
       `a drift policy learns for a reward: give at least one ${name('rewards')} (e.g. box:x0=0,x1=4)`,

@@ -28,7 +28,7 @@ export function dpokUpdate(
   tr: Transitions,
   rewards: Float64Array,
   o: {
-    beta: number;
+    klWeight: number;
     clip: number;
     advClip: number;
     epochs: number;
@@ -45,7 +45,7 @@ export function dpokUpdate(
     epochs: o.epochs,
     minibatch: o.minibatch,
     // See the note: β in the reward's units; a batch of equal rewards has no reward gradient, only the KL's.
-    klCoef: o.beta / (sd > 1e-12 ? sd : 1),
+    klCoef: o.klWeight / (sd > 1e-12 ? sd : 1),
     rng: o.rng,
   });
 }

@@ -1,8 +1,10 @@
-// Training a drift policy (policy.ts; DDPO ddpo.ts, DPOK dpok.ts) into a run directory, resumable:
+// Training a drift policy (policy.ts; DDPO ddpo.ts, DPOK dpok.ts, q-learning q-learning.ts) into a run
+// directory, resumable:
 //
 //   RUN/drift.json       what was trained: model, settings, backend (written once)
 //   RUN/metrics.jsonl    one line per iteration: reward, path KL, update statistics, evaluations
-//   RUN/checkpoint.json  the policy's weights and Adam state after the last finished iteration (atomic)
+//   RUN/checkpoint.json  the policy's weights and Adam state (and q-learning's critic and its Adam)
+//                        after the last finished iteration (atomic)
 //
 // A drift run is its own kind, as a scheduler run is (scheduler/train.ts, [Note: the scheduler's run
 // is its own kind]): drift.json where a learner run has config.json.
@@ -32,6 +34,7 @@ import { VERSION } from '../../../shared/version';
 import { ppoDriftUpdate, ddpoAdvantages } from './ddpo';
 import { dpokUpdate } from './dpok';
 import { DriftPolicy } from './policy';
+import { createCritic, qRollout, qUpdate } from './q-learning';
 
 export const DRIFT_FILE = 'drift.json';
 
@@ -53,6 +56,8 @@ interface DriftCheckpoint {
   iteration: number;
   weights: string[];
   adam: Awaited<ReturnType<typeof optimizerState>>;
+  /** q-learning: the critic's weights and Adam state. */
+  critic?: { weights: string[]; adam: Awaited<ReturnType<typeof optimizerState>> };
 }
 
 export function isDriftRun(dir: string): boolean {
@@ -107,6 +112,9 @@ export async function trainDrift(
   const rewards = await openRewards(model, c.rewards.map(parseRewardSpec));
   const policy = DriftPolicy.create(model, c);
   let optimizer: tf.Optimizer = tf.train.adam(c.lr);
+  // q-learning's critic J_θ and its optimizer.
+  const critic = c.objective === 'q-learning' ? createCritic(policy.inputDim, c) : null;
+  let criticOpt: tf.Optimizer | null = critic ? tf.train.adam(c.lrCritic) : null;
   const checkpointFile = join(runDir, 'checkpoint.json');
   let lock: RunLock | null = null;
   try {
@@ -118,6 +126,11 @@ export async function trainDrift(
       policy.net.setWeights(decodeWeights(cp.weights));
       optimizer.dispose();
       optimizer = await restoreAdam(cp.adam, c.lr);
+      if (critic && cp.critic) {
+        critic.setWeights(decodeWeights(cp.critic.weights));
+        criticOpt!.dispose();
+        criticOpt = await restoreAdam(cp.critic.adam, c.lrCritic);
+      }
       start = cp.iteration;
       await truncateMetrics(runDir, start);
     } else {
@@ -130,7 +143,11 @@ export async function trainDrift(
       };
       await writeFileAtomic(join(runDir, DRIFT_FILE), JSON.stringify(file, null, 1) + '\n');
     }
-    const data = model.dim <= KNN_MAX_DIM ? await loadData(model) : null;
+    const data = model.dim <= KNN_MAX_DIM || c.objective === 'q-learning' ? await loadData(model) : null;
+    if (c.objective === 'q-learning' && c.score === 'data' && !data)
+      throw new RangeError(
+        `${model.name} has no data ("data" in model.json) for q-learning's score estimate; give the model its data, or use score model`,
+      );
     let baseReward: number | null = null;
     const evaluate = async (iteration: number): Promise<Record<string, number>> => {
       const args = { n: c.evalSamples, seed: DRIFT_EVAL_SEED, batch: c.trajectories, record: false, signal: o.signal };
@@ -146,13 +163,77 @@ export async function trainDrift(
         'eval/reward_std': sd(r),
         'eval/reward_base': baseReward,
         'eval/kl_path': mean(ep.kl),
-        ...(data ? { 'eval/knn_kl': knnKl(ep.samples, data.x, model.dim) } : {}),
+        ...(data && model.dim <= KNN_MAX_DIM ? { 'eval/knn_kl': knnKl(ep.samples, data.x, model.dim) } : {}),
       };
+    };
+    // 4  Evaluations, then the checkpoint and the metrics line.
+    const finish = async (i: number, m: Record<string, number>, t0: number): Promise<Record<string, number>> => {
+      const done = i + 1 === c.iterations;
+      if (done || (c.evalEvery > 0 && (i + 1) % c.evalEvery === 0)) Object.assign(m, await evaluate(i + 1));
+      m['time/iteration_s'] = (performance.now() - t0) / 1000;
+      const cp: DriftCheckpoint = {
+        iteration: i + 1,
+        weights: encodeWeights(policy.net.getWeights()),
+        adam: await optimizerState(optimizer),
+        ...(critic
+          ? { critic: { weights: encodeWeights(critic.getWeights()), adam: await optimizerState(criticOpt!) } }
+          : {}),
+      };
+      await writeFileAtomic(checkpointFile, JSON.stringify(cp) + '\n');
+      appendMetrics(runDir, m);
+      o.onIteration?.({ iteration: i + 1, metrics: m });
+      return m;
+    };
+    // q-learning (q-learning.ts): 1–2 trajectories with exploration and their TD terms, 3 the actor–critic update.
+    const qIteration = async (i: number): Promise<Record<string, number>> => {
+      const t0 = performance.now();
+      const rng = new Stream(deriveSeed(c.seed, 0xd41f + i), 0);
+      let points: Float32Array | null = null;
+      if (c.score === 'data' && data) {
+        const M = Math.min(c.scoreSamples, data.n);
+        // M of the data points, drawn afresh each iteration (all of them when there are no more).
+        const pick = Int32Array.from({ length: data.n }, (_, k) => k);
+        for (let k = 0; k < M; k++) {
+          const r = k + Math.floor(rng.uniform() * (data.n - k));
+          [pick[k], pick[r]] = [pick[r]!, pick[k]!];
+        }
+        points = new Float32Array(M * model.dim);
+        for (let k = 0; k < M; k++)
+          points.set(data.x.subarray(pick[k]! * model.dim, (pick[k]! + 1) * model.dim), k * model.dim);
+      }
+      const ep = await qRollout(policy, {
+        n: c.trajectories,
+        seed: deriveSeed(c.seed, i + 1),
+        points,
+        reward: async (x, n, labels) => (await rewards.score(x, n, labels)).total,
+        signal: o.signal,
+      });
+      const t1 = performance.now();
+      const up = qUpdate(policy, critic!, optimizer, criticOpt!, ep.transitions, {
+        epochs: c.ppoEpochs,
+        minibatch: c.minibatch,
+        rng,
+      });
+      const t2 = performance.now();
+      const m: Record<string, number> = {
+        iteration: i + 1,
+        'charts/reward_mean': mean(ep.rewards),
+        'charts/reward_std': sd(ep.rewards),
+        'losses/td': up.tdLoss,
+        'charts/r_minus_q': up.rMinusQ,
+        'time/rollout_s': (t1 - t0) / 1000,
+        'time/update_s': (t2 - t1) / 1000,
+      };
+      return finish(i, m, t0);
     };
     let last: Record<string, number> = {};
     for (let i = start; i < c.iterations; i++) {
       if (o.signal?.aborted) return { iteration: i, last, stopped: true };
       const t0 = performance.now();
+      if (critic) {
+        last = await qIteration(i);
+        continue;
+      }
       // 1  Trajectories with π_ψ, every transition kept.
       const ep = await policy.rollout({
         n: c.trajectories,
@@ -171,7 +252,7 @@ export async function trainDrift(
       const common = { clip: c.clip, epochs: c.ppoEpochs, minibatch: c.minibatch, rng };
       const up =
         c.objective === 'dpok'
-          ? dpokUpdate(policy, optimizer, ep.transitions!, R, { ...common, beta: c.beta, advClip: c.advClip })
+          ? dpokUpdate(policy, optimizer, ep.transitions!, R, { ...common, klWeight: c.klWeight, advClip: c.advClip })
           : ppoDriftUpdate(policy, optimizer, ep.transitions!, ddpoAdvantages(R, c.advClip), { ...common, klCoef: 0 });
       const t3 = performance.now();
       const m: Record<string, number> = {
@@ -187,24 +268,14 @@ export async function trainDrift(
         'time/reward_s': (t2 - t1) / 1000,
         'time/update_s': (t3 - t2) / 1000,
       };
-      // 4  Evaluations.
-      const done = i + 1 === c.iterations;
-      if (done || (c.evalEvery > 0 && (i + 1) % c.evalEvery === 0)) Object.assign(m, await evaluate(i + 1));
-      m['time/iteration_s'] = (performance.now() - t0) / 1000;
-      const cp: DriftCheckpoint = {
-        iteration: i + 1,
-        weights: encodeWeights(policy.net.getWeights()),
-        adam: await optimizerState(optimizer),
-      };
-      await writeFileAtomic(checkpointFile, JSON.stringify(cp) + '\n');
-      appendMetrics(runDir, m);
-      last = m;
-      o.onIteration?.({ iteration: i + 1, metrics: m });
+      last = await finish(i, m, t0);
     }
     return { iteration: c.iterations, last, stopped: false };
   } finally {
     lock?.release();
     optimizer.dispose();
+    criticOpt?.dispose();
+    critic?.dispose();
     policy.dispose();
     await rewards.dispose();
   }

@@ -1,0 +1,300 @@
+// Entropy-regularised continuous-time q-learning for reward-directed diffusion (Gao, Zha and Zhou
+// 2024, "Reward-directed score-based diffusion models via q-learning", Algorithm 1; the q-learning
+// paper in ../shared/papers), on a drift policy over a frozen denoiser.
+//
+// The paper's problem (its Eq. 9–10, 15): the action a_t stands in for the score in the reverse SDE
+//     dX = [f·X + g²·a] dt + g dB,
+// rewarded by −½g²|a − ∇log p(X)|² (the KL to the true reverse process, Girsanov) at every instant,
+// β·h(X_T) at the end (h the reward), and −γ·log π(a) for exploration. Its optimal policy is
+// Gaussian, mean the score plus a reward term, covariance γ/g² (Proposition 1); q is tied to the
+// policy, q_ψ = γ·log π_ψ, and (J_θ, q_ψ) are learned from the martingale condition of Proposition 2
+// through the TD error of each step,
+//     δ_k = J_θ(t_{k+1}, X_{k+1}) − J_θ(t_k, X_k) + (r_k − q_ψ(t_k, X_k, a_k))·Δt,   J(T, x) = β·h(x),
+// the critic and the actor both descending ½Σ_k δ_k² with the next value held fixed (its Eq. 29–31,
+// with Adam as its Remark 3 does).
+//
+// [Note: q-learning on a frozen denoiser]
+// Our sampler steps over σ (EDM), not over the paper's OU time. Step k of the Euler–Maruyama
+// sampler reads as the interval [kΔt, (k+1)Δt], Δt = T/N, with g_k²·Δt = c_k² (the step's own noise
+// variance, kernels.ts): f = 0 (variance exploding) and g_k²·Δt·a = c_k²·a, the step's drift when a
+// is the score. The action is written around the frozen model's score, a = s_model + w, and in the
+// step's noise units, ω = c_k·w:
+//   policy      ω ~ N(v_ψ(x, σ), γΔt·I)       (the paper's N(μ_ψ, γ/g²·I); v_ψ the drift policy's
+//                                               output, policy.ts: μ_ψ = s_model + v_ψ/c)
+//   step        x' = m + c·(ω + z)             (m the base step's mean, z its noise)
+//   reward      r_k·Δt = −½·|ω − c·e|²         e = ŝ − s_model, ŝ the score the reward measures from
+//   q           q_ψ·Δt = γΔt·log π_ψ(a) = −½·|ω − v_ψ|² − ½γΔt·d·log(2πγΔt/c²)
+// The log-density's constant depends on the step only, never on x, a or ψ: it adds a function of
+// time to J and changes neither ψ's gradient nor the policy, so the TD error leaves it out (on our
+// σ_min = 0.002 it reached 18 nats a step and the critic spent itself learning it).
+//
+// [Note: the ratio estimator at small σ]
+// The score ŝ is the paper's ratio estimator over data points y_i (its Eq. 18): in σ,
+// ŝ(x) = (Σ_i w_i·y_i − x)/σ² with w = softmax_i(−|x − y_i|²/(2σ²)), the exact denoiser of the
+// points (in log space, so its lower bound δ on the denominator is not needed). Below the points'
+// spacing it is the score of the points themselves, which pulls every sample onto one of them: on
+// swissroll-a, EDM's last levels (σ down to 0.002) made −½|c·e|² a hundred nats a trajectory and
+// the policy learned nothing. The paper's own last level is coarse (Δt = 0.25 on its OU process:
+// a noise of about 0.6 of the data's scale), so it never met this. We estimate at
+// σ_eff = √(σ² + h²), h the median distance of the drawn points to their nearest neighbour — the
+// score of the points smoothed by a kernel of width h, which the estimator cannot resolve below
+// anyway — and this equals the paper's estimator wherever σ ≫ h. With score 'model' the model's
+// own score is used (e = 0: the running reward is then the KL to the model, as DPOK's).
+// The paper starts from its pretrained network; we start from the frozen model (v = 0). At
+// evaluation the policy acts with its mean (ω = v_ψ): the exploration noise is training's.
+
+import * as tf from '@tensorflow/tfjs';
+import { checkCancelled } from '../cancel';
+import { Mlp } from '../learner/heads';
+import { deriveSeed, StackedRandom, type Stream } from '../samplers/random';
+import type { DriftConfig } from '../../../shared/drift-config';
+import { baseStep } from './kernels';
+import type { DriftPolicy } from './policy';
+
+/** The transitions of a q-learning batch, row-major over (step, row), with what the TD error needs. */
+export interface QTransitions {
+  count: number;
+  inputDim: number;
+  dim: number;
+  /** [T, inputDim] the policy's and the critic's input at (x_k, σ_k). */
+  inputs: Float32Array;
+  /** [T, dim] ω_k, the action in noise units; [T, dim] c_k·e_k. */
+  omega: Float32Array;
+  ce: Float32Array;
+  /** [T] the transition of the next step of the same trajectory, or −1 after the last step. */
+  next: Int32Array;
+  /** [T] β·h(x_N) of the trajectory where next = −1 (else 0). */
+  terminal: Float32Array;
+}
+
+/**
+ * The data's denoiser D(x; σ) = Σ_i w_i·y_i, w = softmax(−|x − y_i|²/(2σ²)), for m rows x [m, dim]
+ * at σ [m] over points y [M, dim] (see the note): the ratio estimator's score is (D − x)/σ².
+ */
+export function dataDenoise(x: Float32Array, sigma: ArrayLike<number>, y: Float32Array, dim: number): Float64Array {
+  if (y.length === 0 || y.length % dim !== 0)
+    throw new RangeError(`dataDenoise: ${y.length} values are no points of ${dim}`);
+  const m = sigma.length;
+  const M = y.length / dim;
+  const out = new Float64Array(m * dim);
+  const logw = new Float64Array(M);
+  for (let j = 0; j < m; j++) {
+    const inv = 1 / (2 * sigma[j]! * sigma[j]!);
+    let max = -Infinity;
+    for (let i = 0; i < M; i++) {
+      let d2 = 0;
+      for (let k = 0; k < dim; k++) {
+        const v = x[j * dim + k]! - y[i * dim + k]!;
+        d2 += v * v;
+      }
+      logw[i] = -d2 * inv;
+      if (logw[i]! > max) max = logw[i]!;
+    }
+    let z = 0;
+    for (let i = 0; i < M; i++) {
+      const w = Math.exp(logw[i]! - max);
+      z += w;
+      for (let k = 0; k < dim; k++) out[j * dim + k]! += w * y[i * dim + k]!;
+    }
+    for (let k = 0; k < dim; k++) out[j * dim + k]! /= z;
+  }
+  return out;
+}
+
+/** h of the note on small σ: the median distance of the points [M, dim] to their nearest neighbour (0 for one point). */
+export function nearestSpacing(y: Float32Array, dim: number): number {
+  const M = y.length / dim;
+  if (M < 2) return 0;
+  const nn = new Float64Array(M).fill(Infinity);
+  for (let i = 0; i < M; i++)
+    for (let j = i + 1; j < M; j++) {
+      let d2 = 0;
+      for (let k = 0; k < dim; k++) d2 += (y[i * dim + k]! - y[j * dim + k]!) ** 2;
+      if (d2 < nn[i]!) nn[i] = d2;
+      if (d2 < nn[j]!) nn[j] = d2;
+    }
+  nn.sort();
+  return Math.sqrt(nn[M >> 1]!);
+}
+
+/** The critic J_θ(t, x): an MLP on the policy's input (c_in·x or its pooled form, and c_noise). */
+export function createCritic(inputDim: number, c: DriftConfig): Mlp {
+  return new Mlp(inputDim, c.hidden, c.layers, 1, deriveSeed(c.seed, 0xc417), { outScale: 0.1 });
+}
+
+/**
+ * Steps 1–2 of an iteration: n trajectories with exploration, each step recorded (see the note),
+ * and their terminal rewards β·h from `reward`. `points`: the data points of the ratio estimator.
+ */
+export async function qRollout(
+  p: DriftPolicy,
+  a: {
+    n: number;
+    seed: number;
+    points: Float32Array | null;
+    reward: (samples: Float32Array, n: number, labels: Int32Array | null) => Promise<Float64Array>;
+    signal?: AbortSignal;
+  },
+): Promise<{ transitions: QTransitions; samples: Float32Array; labels: Int32Array | null; rewards: Float64Array }> {
+  const { model, config: c, schedule } = p;
+  const dim = model.dim;
+  const N = schedule.length - 1;
+  const D = p.inputDim;
+  const n = a.n;
+  const dt = c.horizon / N;
+  const explore = Math.sqrt(c.temperature * dt);
+  const T = n * N;
+  const h2 = a.points ? nearestSpacing(a.points, dim) ** 2 : 0;
+  const tr: QTransitions = {
+    count: T,
+    inputDim: D,
+    dim,
+    inputs: new Float32Array(T * D),
+    omega: new Float32Array(T * dim),
+    ce: new Float32Array(T * dim),
+    next: new Int32Array(T),
+    terminal: new Float32Array(T),
+  };
+  const noise = new StackedRandom(a.seed);
+  const actions = new StackedRandom(deriveSeed(a.seed, 0xac7));
+  const rows = Int32Array.from({ length: n }, (_, j) => j);
+  const lab = model.numClasses > 0 ? noise.integer(model.numClasses, rows) : null;
+  const labels = lab ? BigInt64Array.from(lab, BigInt) : null;
+  const z0 = new Float32Array(n * dim);
+  noise.normal(z0, rows, dim);
+  let x: Float32Array = Float32Array.from(z0, (v) => v * schedule[0]!);
+  for (let k = 0; k < N; k++) {
+    checkCancelled(a.signal);
+    const s = schedule[k]!;
+    const tCur = new Float64Array(n).fill(s);
+    const sigma = Float32Array.from(tCur);
+    const x0 = await model.denoise(x, sigma, labels, a.signal);
+    const b = baseStep('euler-maruyama', 1, x, x0, tCur, new Float64Array(n).fill(schedule[k + 1]!), dim);
+    const inputs = await p.inputs(x, sigma);
+    const v = p.net.predict(inputs, n);
+    const xi = new Float32Array(n * dim);
+    actions.normal(xi, rows, dim);
+    const z = new Float32Array(n * dim);
+    noise.normal(z, rows, dim);
+    // The ratio estimator at σ_eff = √(σ² + h²) (see the note on small σ): ŝ = (D_data − x)/σ_eff².
+    const sEff2 = s * s + h2;
+    const dData =
+      c.score === 'data' && a.points ? dataDenoise(x, new Float64Array(n).fill(Math.sqrt(sEff2)), a.points, dim) : null;
+    const xn = new Float32Array(n * dim);
+    for (let j = 0; j < n; j++) {
+      const t = k * n + j;
+      const cj = b.c[j]!;
+      tr.inputs.set(inputs.subarray(j * D, (j + 1) * D), t * D);
+      tr.next[t] = k + 1 < N ? t + n : -1;
+      for (let q = 0; q < dim; q++) {
+        const i = j * dim + q;
+        const omega = v[i]! + explore * xi[i]!;
+        tr.omega[t * dim + q] = omega;
+        // c·e = c·(ŝ − s_model), ŝ = (D_data − x)/σ_eff², s_model = (D_model − x)/σ².
+        if (dData) tr.ce[t * dim + q] = cj * ((dData[i]! - x[i]!) / sEff2 - (x0[i]! - x[i]!) / (s * s));
+        xn[i] = b.mean[i]! + cj * (omega + z[i]!);
+      }
+    }
+    x = xn;
+  }
+  const samples = x;
+  const outLabels = lab ? Int32Array.from(lab) : null;
+  const rewards = await a.reward(samples, n, outLabels);
+  for (let j = 0; j < n; j++) tr.terminal[(N - 1) * n + j] = c.rewardWeight * rewards[j]!;
+  noise.release(rows);
+  actions.release(rows);
+  return { transitions: tr, samples, labels: outLabels, rewards };
+}
+
+export interface QUpdate {
+  /** ½·mean δ² over the transitions, before the update's first step. */
+  tdLoss: number;
+  /** Mean of (r − q)·Δt over the first minibatch (without q's constant: see the note). */
+  rMinusQ: number;
+}
+
+/**
+ * Step 3: `epochs` passes of shuffled minibatches of transitions; on each, the TD errors with the
+ * next values J_θ(x_{k+1}) held fixed (computed by the critic before the step) and one Adam step of
+ * the actor (ψ, `actor`) and of the critic (θ, `criticOpt`) on ½·mean δ².
+ */
+export function qUpdate(
+  p: DriftPolicy,
+  critic: Mlp,
+  actor: tf.Optimizer,
+  criticOpt: tf.Optimizer,
+  tr: QTransitions,
+  o: { epochs: number; minibatch: number; rng: Stream },
+): QUpdate {
+  const { count: T, inputDim: D, dim } = tr;
+  const order = Int32Array.from({ length: T }, (_, i) => i);
+  const take = (src: Float32Array, w: number, idx: ArrayLike<number>): Float32Array => {
+    const out = new Float32Array(idx.length * w);
+    for (let q = 0; q < idx.length; q++) out.set(src.subarray(idx[q]! * w, (idx[q]! + 1) * w), q * w);
+    return out;
+  };
+  let first: QUpdate | null = null;
+  for (let epoch = 0; epoch < o.epochs; epoch++) {
+    for (let i = T - 1; i > 0; i--) {
+      const j = Math.floor(o.rng.uniform() * (i + 1));
+      [order[i], order[j]] = [order[j]!, order[i]!];
+    }
+    for (let s = 0; s < T; s += o.minibatch) {
+      const idx = order.subarray(s, Math.min(T, s + o.minibatch));
+      const m = idx.length;
+      // The next values, held fixed: J_θ(x_{k+1}) or, after the last step, β·h(x_N).
+      const nextIdx = Int32Array.from(idx, (t) => Math.max(0, tr.next[t]!));
+      const jNextNet = critic.predict(take(tr.inputs, D, nextIdx), m);
+      const jNext = Float32Array.from(idx, (t, q) => (tr.next[t]! >= 0 ? jNextNet[q]! : tr.terminal[t]!));
+      const inputs = take(tr.inputs, D, idx);
+      const omega = take(tr.omega, dim, idx);
+      const ce = take(tr.ce, dim, idx);
+      const { value, grads } = tf.variableGrads(() => {
+        const x = tf.tensor2d(inputs, [m, D]);
+        const w = tf.tensor2d(omega, [m, dim]);
+        const v = p.net.apply(x);
+        const j = tf.squeeze(critic.apply(x), [1]);
+        // (r − q)·Δt = −½|ω − c·e|² + ½|ω − v_ψ|² (the log-density's constant left out: see the note).
+        const rDt = tf.mul(-0.5, tf.sum(tf.square(tf.sub(w, tf.tensor2d(ce, [m, dim]))), 1));
+        const qDt = tf.mul(-0.5, tf.sum(tf.square(tf.sub(w, v)), 1));
+        const delta = tf.add(tf.sub(tf.tensor1d(jNext), j), tf.sub(rDt, qDt));
+        return tf.mul(0.5, tf.mean(tf.square(delta))) as tf.Scalar;
+      }, [...p.net.params, ...critic.params]);
+      if (!first) {
+        const rq = rMinusQMean(p, tr, idx, omega, ce, inputs);
+        first = { tdLoss: value.dataSync()[0]!, rMinusQ: rq };
+      }
+      const names = (vs: tf.Variable[]) => Object.fromEntries(vs.map((v) => [v.name, grads[v.name]!]));
+      actor.applyGradients(names(p.net.params));
+      criticOpt.applyGradients(names(critic.params));
+      tf.dispose([value, ...Object.values(grads)]);
+    }
+  }
+  return first ?? { tdLoss: 0, rMinusQ: 0 };
+}
+
+/** Mean (r − q)·Δt of a minibatch under the current ψ (for the logs). */
+function rMinusQMean(
+  p: DriftPolicy,
+  tr: QTransitions,
+  idx: ArrayLike<number>,
+  omega: Float32Array,
+  ce: Float32Array,
+  inputs: Float32Array,
+): number {
+  const m = idx.length;
+  const dim = tr.dim;
+  const v = p.net.predict(inputs, m);
+  let sum = 0;
+  for (let q = 0; q < m; q++) {
+    let r = 0;
+    let qq = 0;
+    for (let k = 0; k < dim; k++) {
+      const w = omega[q * dim + k]!;
+      r += (w - ce[q * dim + k]!) ** 2;
+      qq += (w - v[q * dim + k]!) ** 2;
+    }
+    sum += -0.5 * r + 0.5 * qq;
+  }
+  return sum / m;
+}
