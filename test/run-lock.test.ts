@@ -373,11 +373,17 @@ test('8 CLI trainings of one run SIGKILLed at random points: each next resume ta
   const counts = { kills: 0, resumed: 0, refused: 0, tookOver: 0, lostIterations: 0 };
   let reported = 1; // the last iteration whose metrics event was seen (the base run finished 1)
   for (let k = 0; k < 8; k++) {
+    // Killed at a random point after it has resumed (holds the lock): 0–4 s into its training. Counted
+    // from the resume, not from the spawn, so a busy machine that starts the CLI slowly kills no less.
+    let armed = false;
     const r = await spawnCli(
       ['train', '--resume', dir, '--iterations', '400', '--json'],
-      undefined,
+      (text, child) => {
+        if (armed || !/"resumed at iteration \d+"/.test(text)) return;
+        armed = true;
+        setTimeout(() => child.kill('SIGKILL'), rng.uniform() * 4000);
+      },
       240_000,
-      (child) => void setTimeout(() => child.kill('SIGKILL'), 1000 + rng.uniform() * 4000),
     );
     if (r.signal === 'SIGKILL') counts.kills++;
     if (HELD.test(r.stderr)) counts.refused++;
