@@ -22,6 +22,7 @@
 
 import * as tf from '@tensorflow/tfjs';
 import type { Stream } from '../samplers/random';
+import { minibatches, takeRows } from './batches';
 import type { DriftPolicy, Transitions } from './policy';
 
 export interface PolicyUpdate {
@@ -78,20 +79,12 @@ export function ppoDriftUpdate(
   const T = tr.count;
   if (T === 0) return { loss: 0, approxKl: 0, clipFrac: 0, stepKl: 0 };
   const { inputDim: D, dim } = tr;
-  const batchOf = (idx: ArrayLike<number>) => {
-    const m = idx.length;
-    const take = (src: Float32Array, w: number): Float32Array => {
-      const o2 = new Float32Array(m * w);
-      for (let q = 0; q < m; q++) o2.set(src.subarray(idx[q]! * w, (idx[q]! + 1) * w), q * w);
-      return o2;
-    };
-    return {
-      inputs: tf.tensor2d(take(tr.inputs, D), [m, D]),
-      mean: tf.tensor2d(take(tr.mean, dim), [m, dim]),
-      xNext: tf.tensor2d(take(tr.xNext, dim), [m, dim]),
-      c: tf.tensor1d(take(tr.c, 1)),
-    };
-  };
+  const batchOf = (idx: ArrayLike<number>) => ({
+    inputs: tf.tensor2d(takeRows(tr.inputs, D, idx), [idx.length, D]),
+    mean: tf.tensor2d(takeRows(tr.mean, dim, idx), [idx.length, dim]),
+    xNext: tf.tensor2d(takeRows(tr.xNext, dim, idx), [idx.length, dim]),
+    c: tf.tensor1d(takeRows(tr.c, 1, idx)),
+  });
   // log π_old: this graph, before any step (see the note).
   const old = new Float32Array(T);
   for (let s = 0; s < T; s += o.minibatch) {
@@ -100,41 +93,33 @@ export function ppoDriftUpdate(
     old.set(lp.dataSync() as Float32Array, s);
     lp.dispose();
   }
-  const order = Int32Array.from({ length: T }, (_, i) => i);
   let [loss, kl, cf, batches] = [0, 0, 0, 0];
-  for (let epoch = 0; epoch < o.epochs; epoch++) {
-    for (let i = T - 1; i > 0; i--) {
-      const j = Math.floor(o.rng.uniform() * (i + 1));
-      [order[i], order[j]] = [order[j]!, order[i]!];
-    }
-    for (let s = 0; s < T; s += o.minibatch) {
-      const idx = order.subarray(s, Math.min(T, s + o.minibatch));
-      const oldB = Float32Array.from(idx, (k) => old[k]!);
-      const advB = Float32Array.from(idx, (k) => advantages[tr.trajectory[k]!]!);
-      let aux: { kl: tf.Scalar; cf: tf.Scalar } | null = null;
-      const l = optimizer.minimize(
-        () => {
-          const { logp, kl: stepKl } = logProbTensor(p, batchOf(idx));
-          const logRatio = tf.sub(logp, tf.tensor1d(oldB));
-          const ratio = tf.exp(logRatio);
-          const adv = tf.tensor1d(advB);
-          const surrogate = tf.minimum(tf.mul(ratio, adv), tf.mul(tf.clipByValue(ratio, 1 - o.clip, 1 + o.clip), adv));
-          aux = {
-            kl: tf.keep(tf.mean(tf.sub(tf.sub(ratio, 1), logRatio)) as tf.Scalar),
-            cf: tf.keep(tf.mean(tf.cast(tf.greater(tf.abs(tf.sub(ratio, 1)), o.clip), 'float32')) as tf.Scalar),
-          };
-          const pg = tf.neg(tf.mean(surrogate));
-          return (o.klCoef > 0 ? tf.add(pg, tf.mul(o.klCoef, tf.mean(stepKl))) : pg) as tf.Scalar;
-        },
-        true,
-        p.net.params,
-      ) as tf.Scalar;
-      loss += l.dataSync()[0]!;
-      kl += aux!.kl.dataSync()[0]!;
-      cf += aux!.cf.dataSync()[0]!;
-      tf.dispose([l, aux!.kl, aux!.cf]);
-      batches++;
-    }
+  for (const idx of minibatches(T, o.minibatch, o.epochs, o.rng)) {
+    const oldB = Float32Array.from(idx, (k) => old[k]!);
+    const advB = Float32Array.from(idx, (k) => advantages[tr.trajectory[k]!]!);
+    let aux: { kl: tf.Scalar; cf: tf.Scalar } | null = null;
+    const l = optimizer.minimize(
+      () => {
+        const { logp, kl: stepKl } = logProbTensor(p, batchOf(idx));
+        const logRatio = tf.sub(logp, tf.tensor1d(oldB));
+        const ratio = tf.exp(logRatio);
+        const adv = tf.tensor1d(advB);
+        const surrogate = tf.minimum(tf.mul(ratio, adv), tf.mul(tf.clipByValue(ratio, 1 - o.clip, 1 + o.clip), adv));
+        aux = {
+          kl: tf.keep(tf.mean(tf.sub(tf.sub(ratio, 1), logRatio)) as tf.Scalar),
+          cf: tf.keep(tf.mean(tf.cast(tf.greater(tf.abs(tf.sub(ratio, 1)), o.clip), 'float32')) as tf.Scalar),
+        };
+        const pg = tf.neg(tf.mean(surrogate));
+        return (o.klCoef > 0 ? tf.add(pg, tf.mul(o.klCoef, tf.mean(stepKl))) : pg) as tf.Scalar;
+      },
+      true,
+      p.net.params,
+    ) as tf.Scalar;
+    loss += l.dataSync()[0]!;
+    kl += aux!.kl.dataSync()[0]!;
+    cf += aux!.cf.dataSync()[0]!;
+    tf.dispose([l, aux!.kl, aux!.cf]);
+    batches++;
   }
   // The per-step KL to the base sampler after the update, for the logs.
   let stepKl = 0;

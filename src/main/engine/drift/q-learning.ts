@@ -49,6 +49,7 @@ import { Mlp } from '../learner/heads';
 import { deriveSeed, StackedRandom, type Stream } from '../samplers/random';
 import type { DriftConfig } from '../../../shared/drift-config';
 import { baseStep } from './kernels';
+import { minibatches, takeRows } from './batches';
 import type { DriftPolicy } from './policy';
 
 /** The transitions of a q-learning batch, row-major over (step, row), with what the TD error needs. */
@@ -227,48 +228,35 @@ export function qUpdate(
   o: { epochs: number; minibatch: number; rng: Stream },
 ): QUpdate {
   const { count: T, inputDim: D, dim } = tr;
-  const order = Int32Array.from({ length: T }, (_, i) => i);
-  const take = (src: Float32Array, w: number, idx: ArrayLike<number>): Float32Array => {
-    const out = new Float32Array(idx.length * w);
-    for (let q = 0; q < idx.length; q++) out.set(src.subarray(idx[q]! * w, (idx[q]! + 1) * w), q * w);
-    return out;
-  };
   let first: QUpdate | null = null;
-  for (let epoch = 0; epoch < o.epochs; epoch++) {
-    for (let i = T - 1; i > 0; i--) {
-      const j = Math.floor(o.rng.uniform() * (i + 1));
-      [order[i], order[j]] = [order[j]!, order[i]!];
+  for (const idx of minibatches(T, o.minibatch, o.epochs, o.rng)) {
+    const m = idx.length;
+    // The next values, held fixed: J_θ(x_{k+1}) or, after the last step, β·h(x_N).
+    const nextIdx = Int32Array.from(idx, (t) => Math.max(0, tr.next[t]!));
+    const jNextNet = critic.predict(takeRows(tr.inputs, D, nextIdx), m);
+    const jNext = Float32Array.from(idx, (t, q) => (tr.next[t]! >= 0 ? jNextNet[q]! : tr.terminal[t]!));
+    const inputs = takeRows(tr.inputs, D, idx);
+    const omega = takeRows(tr.omega, dim, idx);
+    const ce = takeRows(tr.ce, dim, idx);
+    const { value, grads } = tf.variableGrads(() => {
+      const x = tf.tensor2d(inputs, [m, D]);
+      const w = tf.tensor2d(omega, [m, dim]);
+      const v = p.net.apply(x);
+      const j = tf.squeeze(critic.apply(x), [1]);
+      // (r − q)·Δt = −½|ω − c·e|² + ½|ω − v_ψ|² (the log-density's constant left out: see the note).
+      const rDt = tf.mul(-0.5, tf.sum(tf.square(tf.sub(w, tf.tensor2d(ce, [m, dim]))), 1));
+      const qDt = tf.mul(-0.5, tf.sum(tf.square(tf.sub(w, v)), 1));
+      const delta = tf.add(tf.sub(tf.tensor1d(jNext), j), tf.sub(rDt, qDt));
+      return tf.mul(0.5, tf.mean(tf.square(delta))) as tf.Scalar;
+    }, [...p.net.params, ...critic.params]);
+    if (!first) {
+      const rq = rMinusQMean(p, tr, idx, omega, ce, inputs);
+      first = { tdLoss: value.dataSync()[0]!, rMinusQ: rq };
     }
-    for (let s = 0; s < T; s += o.minibatch) {
-      const idx = order.subarray(s, Math.min(T, s + o.minibatch));
-      const m = idx.length;
-      // The next values, held fixed: J_θ(x_{k+1}) or, after the last step, β·h(x_N).
-      const nextIdx = Int32Array.from(idx, (t) => Math.max(0, tr.next[t]!));
-      const jNextNet = critic.predict(take(tr.inputs, D, nextIdx), m);
-      const jNext = Float32Array.from(idx, (t, q) => (tr.next[t]! >= 0 ? jNextNet[q]! : tr.terminal[t]!));
-      const inputs = take(tr.inputs, D, idx);
-      const omega = take(tr.omega, dim, idx);
-      const ce = take(tr.ce, dim, idx);
-      const { value, grads } = tf.variableGrads(() => {
-        const x = tf.tensor2d(inputs, [m, D]);
-        const w = tf.tensor2d(omega, [m, dim]);
-        const v = p.net.apply(x);
-        const j = tf.squeeze(critic.apply(x), [1]);
-        // (r − q)·Δt = −½|ω − c·e|² + ½|ω − v_ψ|² (the log-density's constant left out: see the note).
-        const rDt = tf.mul(-0.5, tf.sum(tf.square(tf.sub(w, tf.tensor2d(ce, [m, dim]))), 1));
-        const qDt = tf.mul(-0.5, tf.sum(tf.square(tf.sub(w, v)), 1));
-        const delta = tf.add(tf.sub(tf.tensor1d(jNext), j), tf.sub(rDt, qDt));
-        return tf.mul(0.5, tf.mean(tf.square(delta))) as tf.Scalar;
-      }, [...p.net.params, ...critic.params]);
-      if (!first) {
-        const rq = rMinusQMean(p, tr, idx, omega, ce, inputs);
-        first = { tdLoss: value.dataSync()[0]!, rMinusQ: rq };
-      }
-      const names = (vs: tf.Variable[]) => Object.fromEntries(vs.map((v) => [v.name, grads[v.name]!]));
-      actor.applyGradients(names(p.net.params));
-      criticOpt.applyGradients(names(critic.params));
-      tf.dispose([value, ...Object.values(grads)]);
-    }
+    const names = (vs: tf.Variable[]) => Object.fromEntries(vs.map((v) => [v.name, grads[v.name]!]));
+    actor.applyGradients(names(p.net.params));
+    criticOpt.applyGradients(names(critic.params));
+    tf.dispose([value, ...Object.values(grads)]);
   }
   return first ?? { tdLoss: 0, rMinusQ: 0 };
 }
