@@ -18,6 +18,7 @@ import { logProbTensor } from '../src/main/engine/drift/ddpo';
 import { baseStep, driftKl, driftLogProb } from '../src/main/engine/drift/kernels';
 import { readDriftRun, trainDrift } from '../src/main/engine/drift/train';
 import { dataDenoise, nearestSpacing } from '../src/main/engine/drift/q-learning';
+import { assertUsageError, cli, lastJson, spawnCli } from './helpers/cli';
 import { DEFAULT_DRIFT_CONFIG, parseDriftConfig, type DriftConfig } from '../src/shared/drift-config';
 
 let swiss: Model;
@@ -245,4 +246,41 @@ test('q-learning trains on swissroll-a with its critic, and a resumed run contin
     () => parseDriftConfig({ ...c, sampler: 'ddim' }, (k) => `--${k}`),
     /--objective q-learning simulates the reverse SDE: use --sampler euler-maruyama/,
   );
+});
+
+test('CLI: train --intervention drift; a run killed with SIGKILL mid-training resumes and finishes, every iteration once', async () => {
+  const dir = join(mkdtempSync(join(tmpdir(), 'drift-cli-')), 'run');
+  const flags = ['--model', 'swissroll-a', '--reward', BOX, '--objective', 'dpok', '--steps', '10'];
+  const small = ['--trajectories', '64', '--eval-samples', '128', '--eval-every', '5', '--iterations', '400'];
+  // Killed once its second iteration is reported: mid-run, whatever the machine's speed.
+  const killed = await spawnCli(
+    ['train', '--intervention', 'drift', ...flags, ...small, '--run-dir', dir, '--json'],
+    (text, child) => {
+      if (/"type":"metrics","run":"[^"]*","iteration":2\b/.test(text)) child.kill('SIGKILL');
+    },
+    240_000,
+  );
+  assert.equal(killed.signal, 'SIGKILL', killed.stderr.slice(-400));
+  const done = JSON.parse(readFileSync(join(dir, 'checkpoint.json'), 'utf8')) as { iteration: number };
+  assert.ok(done.iteration >= 2);
+  const resumed = await cli('train', '--resume', dir, '--iterations', String(done.iteration + 3), '--json');
+  assert.equal(resumed.code, 0, resumed.stderr.slice(-600));
+  assert.match(resumed.stderr, new RegExp(`"resumed at iteration ${done.iteration}"`));
+  const result = lastJson(resumed.stdout) as { iteration: number; last: Record<string, number> };
+  assert.equal(result.iteration, done.iteration + 3);
+  assert.ok(result.last['eval/reward_base']! > 0.3, JSON.stringify(result.last));
+  const iterations = readFileSync(join(dir, 'metrics.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => (JSON.parse(l) as { iteration: number }).iteration);
+  assert.deepEqual(
+    iterations,
+    Array.from({ length: done.iteration + 3 }, (_, i) => i + 1),
+  );
+  // Bad settings are usage errors that name the flag.
+  assertUsageError(
+    await cli('train', '--intervention', 'drift', '--model', 'swissroll-a', '--run-dir', join(dir, '..', 'x')),
+    /give at least one --reward/,
+  );
+  assertUsageError(await cli('train', '--resume', dir, '--kl-weight', '2'), /drop --kl-weight/);
 });

@@ -132,6 +132,9 @@ export async function cmdTrain(argv: string[], signal: AbortSignal): Promise<voi
   // The RL step scheduler has its own settings and run kind (scheduler-cmd.ts).
   const scheduler = await import('./scheduler-cmd');
   if (scheduler.isSchedulerCommand(argv)) return scheduler.cmdTrainScheduler(argv, signal);
+  // Drift policies too (drift-cmd.ts).
+  const drift = await import('./drift-cmd');
+  if (drift.isDriftCommand(argv)) return drift.cmdTrainDrift(argv, signal);
   const a = parseTrainArgs(argv);
   if (a.help) return void process.stdout.write(TRAIN_USAGE + '\n');
   const { runDir, config: cfg } = a;

@@ -100,7 +100,11 @@ const COMMANDS: { name: string; sampler?: boolean; text: () => string }[] = [
   train --resume DIR [--iterations N]  continue a run where its last checkpoint left it
   train --intervention schedule --model ID|DIR --run-dir DIR [--sampler euler|heun] [--nfe-budget B]
                                      the RL step scheduler: how far to step next, per sample, under an NFE
-                                     budget (train --intervention schedule --help lists its flags)`,
+                                     budget (train --intervention schedule --help lists its flags)
+  train --intervention drift --model ID|DIR --run-dir DIR --reward SPEC [--objective ddpo|dpok|q-learning]
+                                     a drift policy: moves each step of a stochastic sampler toward a reward,
+                                     kept near the model (DPOK's β) or the data (q-learning)
+                                     (train --intervention drift --help lists its flags)`,
   },
   {
     name: 'table',
