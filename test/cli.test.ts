@@ -13,6 +13,8 @@ const BUNDLED_IDS = [
   'fashion-mnist',
   'gmm-ring8',
   'gmm-ring8-exact',
+  'gmm1d-a',
+  'gmm1d-b',
   'gmm64',
   'swissroll',
   'swissroll-a',
@@ -30,7 +32,7 @@ function outDir(): string {
 }
 
 describe('models', () => {
-  test('--json lists the seven bundled models', async () => {
+  test('--json lists the nine bundled models', async () => {
     const r = await cli('models', '--json');
     assert.equal(r.code, 0, r.stderr);
     const res = lastJson(r.stdout) as {
@@ -80,7 +82,7 @@ describe('models', () => {
 
     assertUsageError(
       await cli('models', '--model', join(tmp, 'nowhere')),
-      /no model ".*nowhere": not a bundled model \(fashion-mnist, gmm-ring8, gmm-ring8-exact, gmm64, swissroll, swissroll-a, swissroll-b\) nor an existing directory/,
+      /no model ".*nowhere": not a bundled model \(fashion-mnist, gmm-ring8, gmm-ring8-exact, gmm1d-a, gmm1d-b, gmm64, swissroll, swissroll-a, swissroll-b\) nor an existing directory/,
     );
   });
 });
@@ -381,7 +383,7 @@ describe('sample', () => {
     const out = join(d, 'x.npy');
     assertUsageError(
       await cli('sample', '--model', join(d, 'no-such-model'), '--out', out),
-      /no model ".*no-such-model": not a bundled model \(fashion-mnist, gmm-ring8, gmm-ring8-exact, gmm64, swissroll, swissroll-a, swissroll-b\) nor an existing directory/,
+      /no model ".*no-such-model": not a bundled model \(fashion-mnist, gmm-ring8, gmm-ring8-exact, gmm1d-a, gmm1d-b, gmm64, swissroll, swissroll-a, swissroll-b\) nor an existing directory/,
     );
     assertUsageError(await cli('sample', '--model', 'no-such-id', '--out', out), /no model "no-such-id"/);
     const empty = join(d, 'empty');

@@ -37,6 +37,8 @@ test('web mode: the token URL opens the app, the engine connects, models list an
     'fashion-mnist',
     'gmm-ring8',
     'gmm-ring8-exact',
+    'gmm1d-a',
+    'gmm1d-b',
     'gmm64',
     'swissroll',
     'swissroll-a',

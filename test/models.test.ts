@@ -687,11 +687,13 @@ describe('broken models fail with a ModelError', () => {
 describe('bundled models', () => {
   const ids = readdirSync(BUNDLED).sort();
 
-  test('the seven bundled models are there and load', async () => {
+  test('the nine bundled models are there and load', async () => {
     assert.deepEqual(ids, [
       'fashion-mnist',
       'gmm-ring8',
       'gmm-ring8-exact',
+      'gmm1d-a',
+      'gmm1d-b',
       'gmm64',
       'swissroll',
       'swissroll-a',
@@ -706,7 +708,16 @@ describe('bundled models', () => {
     }
   });
 
-  for (const id of ['gmm-ring8', 'gmm-ring8-exact', 'gmm64', 'swissroll', 'swissroll-a', 'swissroll-b']) {
+  for (const id of [
+    'gmm-ring8',
+    'gmm-ring8-exact',
+    'gmm1d-a',
+    'gmm1d-b',
+    'gmm64',
+    'swissroll',
+    'swissroll-a',
+    'swissroll-b',
+  ]) {
     test(`${id}: denoise matches the float64 mixture reference`, async () => {
       const model = await Model.load(join(BUNDLED, id), { device: 'cpu' });
       try {

@@ -201,6 +201,25 @@ test("pictures: samplePicture draws images as a grid, vectors over the model's d
   } finally {
     await gmm64.dispose();
   }
+  // One dimension: a strip plot, x across and a spread down that only separates the points.
+  const gmm1d = await bundled('gmm1d-a');
+  try {
+    const xs = Float32Array.from([-2, -1.9, 2, 2.1, 6]);
+    const { image, note } = await samplePicture(gmm1d, xs, null, 5);
+    assert.equal(note, null);
+    const info = pictureInfo(pngText(encodePng(image)));
+    assert.ok(info?.kind === 'scatter' && info.axes[0] === 'x' && /spread/.test(info.axes[1]), JSON.stringify(info));
+    // Moving the samples moves what is drawn.
+    const moved = await samplePicture(
+      gmm1d,
+      xs.map((v) => v + 1),
+      null,
+      5,
+    );
+    assert.notDeepEqual(moved.image.pixels, image.pixels);
+  } finally {
+    await gmm1d.dispose();
+  }
 });
 
 test('pictures: a class-conditional image model draws one row per class, labelled in the PNG with its names', async () => {

@@ -12,7 +12,7 @@ import { encode } from 'jpeg-js';
 import { parseRewardSpec, describeReward, RewardSpecError } from '../src/shared/reward-spec';
 import { jpegSizes } from '../src/main/engine/rewards/jpeg';
 import { classMixRewards, readTarget } from '../src/main/engine/rewards/class-mix';
-import { boxRewards, regionRewards } from '../src/main/engine/rewards/region';
+import { boxRewards, bumpRewards, regionRewards } from '../src/main/engine/rewards/region';
 import { OnnxReward } from '../src/main/engine/rewards/onnx-reward';
 import { openRewards } from '../src/main/engine/rewards';
 import { GraphBuilder } from '../src/main/engine/onnx/graph';
@@ -36,7 +36,7 @@ test('--reward specifications: names, the sign, the positional argument, paramet
   assert.deepEqual(parseRewardSpec('region:x=1,y=-2,r=0.5').params, { x: 1, y: -2, r: 0.5, weight: 1 });
   assert.equal(parseRewardSpec('onnx:my reward.onnx').arg, 'my reward.onnx');
   const refused: [string, RegExp][] = [
-    ['', /needs a reward name: one of jpeg-size, class-logit, class-mix, onnx, region/],
+    ['', /needs a reward name: one of jpeg-size, class-logit, class-mix, onnx, region, bump, box/],
     ['aesthetic', /unknown reward "aesthetic"; the rewards are jpeg-size/],
     ['jpeg-size:quality=0', /quality must be a whole number in \[1, 100\], got "0"/],
     ['jpeg-size:quality=high', /quality must be a whole number in \[1, 100\], got "high"/],
@@ -118,6 +118,21 @@ test('class-mix: log p*_c − log p̂_c against a hand computation; target files
 test('region: minus the distance to the disc, 0 inside', () => {
   const r = regionRewards(Float32Array.from([0, 0, 3, 4, 1, 0]), 3, { x: 0, y: 0, r: 1 });
   assert.deepEqual(Array.from(r), [-0, -4, -0]);
+});
+
+test('bump: exp(−(s − x)²/(2·width²)) for 1-D samples; a bump on 2-D samples is refused', async () => {
+  const b = parseRewardSpec('bump:x=6,width=2').params as { x: number; width: number };
+  const r = bumpRewards(Float32Array.from([6, 8, 2]), 3, b);
+  assert.deepEqual(Array.from(r), [1, Math.exp(-0.5), Math.exp(-2)]);
+  const ring = await Model.load(resolveModelDir('gmm-ring8'));
+  try {
+    await assert.rejects(
+      openRewards(ring, [parseRewardSpec('bump:x=6')]),
+      /--reward bump:x=6: bump is for 1-D models; gmm-ring8's samples are \[2\]/,
+    );
+  } finally {
+    await ring.dispose();
+  }
 });
 
 test('box: 1 inside the rectangle (edges included), 0 outside', () => {

@@ -9,6 +9,11 @@
 //   gmm-ring8-exact  the same data with exact conditional and unconditional denoisers.
 //   gmm64            64-D, 10 classes, imperfect in the same way; exercises scale.
 //   swissroll        the exact ("empirical") denoiser of 2,000 points of a Swiss roll.
+//   gmm1d-a          the q-learning paper's 1-D benchmark (its §6.2): two Gaussians, N(−2, 0.8²) and
+//                    N(2, 0.8²) with equal weights, and the exact denoiser ("model A"); its reward,
+//                    bump:x=6,width=1, prefers samples near 6, in the right tail.
+//   gmm1d-b          the same data with a weak model ("model B"): components 1.6× too wide, means
+//                    0.4 nearer each other, weights 0.65 / 0.35.
 //   swissroll-a      the q-learning paper's Swiss-roll benchmark (its §6.3–6.4), "pretrained model A":
 //                    a good model, the exact denoiser of a kernel density estimate (2,000 other points
 //                    of the same roll, bandwidth 0.05, the roll's own noise); its data are 2,000 fresh
@@ -186,6 +191,44 @@ export function main(): void {
     },
     2,
   );
+
+  // gmm1d-a, gmm1d-b: the q-learning paper's 1-D benchmark.
+  const t1: Truth = { means: [[-2], [2]], stds: [0.8, 0.8] };
+  const d1 = sampleData(t1, 1000, new Stream(5, 0));
+  const mixture = (means: number[], stds: number[], weights: number[]): GmmParams => ({
+    kind: 'gmm',
+    dim: 1,
+    means: means.map((m) => [m]),
+    numClasses: 0,
+    logWeights: [weights.map(Math.log)],
+    variances: [stds.map((v) => v * v)],
+  });
+  const bench1d = { reward: 'bump:x=6,width=1' };
+  for (const [id, description, params] of [
+    [
+      'gmm1d-a',
+      `1-D, two Gaussians N(−2, 0.8²) and N(2, 0.8²), exact denoiser (the q-learning paper’s 1-D benchmark, a good model); reward ${bench1d.reward}`,
+      mixture([-2, 2], [0.8, 0.8], [0.5, 0.5]),
+    ],
+    [
+      'gmm1d-b',
+      `1-D, the same data with a weak model: components 1.6× too wide, means at ±1.6, weights 0.65 / 0.35; reward ${bench1d.reward}`,
+      mixture([-1.6, 1.6], [1.28, 1.28], [0.65, 0.35]),
+    ],
+  ] as const)
+    write(
+      {
+        id,
+        description,
+        params,
+        data: d1.x,
+        labels: null,
+        sigmaData: 2.15,
+        rffLengthscale: 0.5,
+        extra: { truth: t1, benchmark: bench1d },
+      },
+      5,
+    );
 
   // swissroll: exact denoiser of a finite point set.
   const M = 2000;

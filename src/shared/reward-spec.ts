@@ -25,8 +25,8 @@ export interface RewardDef {
   help: string;
   positional: Positional | null;
   params: Record<string, NumberField>;
-  /** The data it needs: images (shape [C, H, W]), 2-D points, or any sample. */
-  needs: 'image' | 'points2d' | 'any';
+  /** The data it needs: images (shape [C, H, W]), 1-D or 2-D points, or any sample (checked when the rewards open). */
+  needs: 'image' | 'points1d' | 'points2d' | 'any';
 }
 
 const weight = num({ default: 1, gt: 0, max: 1e6, help: 'how much this reward counts in the sum' });
@@ -81,6 +81,21 @@ export const REWARDS = {
       weight,
     },
     needs: 'points2d',
+  },
+  bump: {
+    help: 'for 1-D models: a bump of height 1 at x, exp(−(sample − x)²/(2·width²)) (the q-learning paper’s 1-D benchmark rewards samples near 6): bump:x=6,width=1',
+    positional: null,
+    params: {
+      x: num({ default: 0, min: -1e6, max: 1e6, help: 'where the bump peaks' }),
+      width: num({
+        default: 1,
+        gt: 0,
+        max: 1e6,
+        help: 'its width (the standard deviation of the Gaussian it is shaped as)',
+      }),
+      weight,
+    },
+    needs: 'points1d',
   },
   box: {
     help: 'for 2-D models: 1 inside the rectangle [x0, x1] × [y0, y1], 0 outside (the q-learning paper’s Swiss-roll reward): box:x0=A,x1=B,y0=C,y1=D',

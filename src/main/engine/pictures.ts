@@ -342,10 +342,14 @@ export async function samplePicture(
     const d = shape[0]!;
     const data = await loadData(model);
     const projection =
-      d === 2 ? null : await principalPlane(model, data?.x ?? samples, data?.n ?? n, data ? 'data' : 'samples');
+      d === 2
+        ? null
+        : d === 1
+          ? STRIP
+          : await principalPlane(model, data?.x ?? samples, data?.n ?? n, data ? 'data' : 'samples');
     const project = (x: Float32Array, m: number): Float32Array => (projection ? projection.project(x, m) : x);
     const background = data ? project(data.x, data.n) : null;
-    if (projection)
+    if (projection && d > 2)
       note = `${model.name} is ${d}-dimensional: the scatter plot shows its first two principal components (${projection.of})`;
     img = scatterPlot(project(samples, n), { labels, background });
     info = {
@@ -380,6 +384,24 @@ interface PrincipalPlane {
   /** "PCA of the data; 38% + 21% of its variance". */
   of: string;
 }
+
+/**
+ * 1-D samples as a strip plot: x across, and down a spread in [−1, 1] that only separates the points
+ * (the i-th point at the i-th term of the golden-ratio sequence), so that where they crowd reads as
+ * density — the q-learning paper's 1-D benchmark is a density plot.
+ */
+const STRIP: PrincipalPlane = {
+  project(y: Float32Array, k: number): Float32Array {
+    const out = new Float32Array(k * 2);
+    for (let i = 0; i < k; i++) {
+      out[2 * i] = y[i]!;
+      out[2 * i + 1] = 2 * ((i * 0.6180339887498949) % 1) - 1;
+    }
+    return out;
+  },
+  axes: ['x', 'spread (no meaning: it separates the points)'],
+  of: 'a strip plot',
+};
 
 const planes = new WeakMap<Model, Promise<PrincipalPlane>>();
 

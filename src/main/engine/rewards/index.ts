@@ -1,7 +1,7 @@
 // Explicit rewards (issue 17): the `--reward` specifications (shared/reward-spec.ts) opened against a
 // model and summed, R(x) = Σ_i sign_i · weight_i · r_i(x), each part kept raw for the logs (rewards are
 // logged raw and normalised). One module per reward: jpeg.ts, class-mix.ts, onnx-reward.ts,
-// region.ts (a disc, a box); class-logit is the classifier's logit, read here.
+// region.ts (a disc, a box, a 1-D bump); class-logit is the classifier's logit, read here.
 //
 // Everything a specification names is checked when the rewards are opened — the model's kind of
 // data, the class index, the target file, the ONNX file — so a bad one fails before a rollout runs.
@@ -14,7 +14,7 @@ import { describeReward, parseRewardSpec, REWARDS, withRewardArg, type RewardSpe
 import { jpegSizes } from './jpeg';
 import { classMixRewards, readTarget } from './class-mix';
 import { OnnxReward } from './onnx-reward';
-import { boxRewards, regionRewards } from './region';
+import { boxRewards, bumpRewards, regionRewards } from './region';
 
 /** What the rewards gave a batch: the weighted sum, and each part as its module computed it. */
 export interface RewardScores {
@@ -57,13 +57,15 @@ export async function openRewards(model: Model, specs: readonly RewardSpec[], ba
   try {
     for (const s of specs) {
       const where = `--reward ${s.text}`;
-      if (s.name === 'jpeg-size' && !image)
+      const needs = REWARDS[s.name].needs;
+      if (needs === 'image' && !image)
         throw new RangeError(
-          `${where}: ${model.name}'s samples are [${shape.join(', ')}], not images; jpeg-size scores images`,
+          `${where}: ${model.name}'s samples are [${shape.join(', ')}], not images; ${s.name} scores images`,
         );
-      if ((s.name === 'region' || s.name === 'box') && !(shape.length === 1 && shape[0] === 2))
+      const points = needs === 'points1d' ? 1 : needs === 'points2d' ? 2 : 0;
+      if (points > 0 && !(shape.length === 1 && shape[0] === points))
         throw new RangeError(
-          `${where}: ${s.name} is for 2-D models; ${model.name}'s samples are [${shape.join(', ')}]`,
+          `${where}: ${s.name} is for ${points}-D models; ${model.name}'s samples are [${shape.join(', ')}]`,
         );
       if (s.name === 'class-logit') {
         const ex = await opened();
@@ -111,6 +113,9 @@ export async function openRewards(model: Model, specs: readonly RewardSpec[], ba
             break;
           case 'region':
             raw = regionRewards(samples, n, { x: s.params['x']!, y: s.params['y']!, r: s.params['r']! });
+            break;
+          case 'bump':
+            raw = bumpRewards(samples, n, { x: s.params['x']!, width: s.params['width']! });
             break;
           case 'box':
             raw = boxRewards(samples, n, {

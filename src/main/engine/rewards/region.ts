@@ -5,6 +5,9 @@
 //
 // A box (2-D models) is the q-learning paper's Swiss-roll reward (its §6.3): 1 inside the rectangle
 // [x0, x1] × [y0, y1] (edges included), 0 outside — not differentiable, a reward only RL can use.
+//
+// A bump (1-D models) is the q-learning paper's 1-D reward in bounded form: exp(−(s − x)²/(2·width²)),
+// 1 at x and falling off as a Gaussian, for a preference for samples near x (its §6.2: near 6).
 
 /** −max(0, ‖x − (cx, cy)‖ − r) for each of `n` 2-D points. */
 export function regionRewards(points: Float32Array, n: number, d: { x: number; y: number; r: number }): Float64Array {
@@ -28,5 +31,12 @@ export function boxRewards(
     const y = points[2 * i + 1]!;
     out[i] = x >= b.x0 && x <= b.x1 && y >= b.y0 && y <= b.y1 ? 1 : 0;
   }
+  return out;
+}
+
+/** exp(−(s − x)²/(2·width²)) for each of `n` 1-D samples s. */
+export function bumpRewards(samples: Float32Array, n: number, b: { x: number; width: number }): Float64Array {
+  const out = new Float64Array(n);
+  for (let i = 0; i < n; i++) out[i] = Math.exp(-((samples[i]! - b.x) ** 2) / (2 * b.width * b.width));
   return out;
 }
