@@ -112,7 +112,10 @@ export async function cmdTrainDrift(argv: string[], signal: AbortSignal): Promis
       { command: 'train', intervention: 'drift', runDir, ...r },
       `${r.stopped ? 'stopped' : 'finished'} at iteration ${r.iteration} (run in ${runDir})` +
         (l['eval/reward_mean'] !== undefined
-          ? `; reward ${l['eval/reward_mean'].toFixed(4)} (base sampler ${l['eval/reward_base']!.toFixed(4)}), path KL to the base sampler ${l['eval/kl_path']!.toFixed(4)}` +
+          ? `; reward ${l['eval/reward_mean'].toFixed(4)} (base sampler ${l['eval/reward_base']!.toFixed(4)}), ` +
+            (l['eval/kl_path'] !== undefined
+              ? `path KL to the base sampler ${l['eval/kl_path'].toFixed(4)}`
+              : `action cost ${l['eval/action_cost']!.toFixed(4)}`) +
             (l['eval/knn_kl'] !== undefined ? `, k-NN KL to the data ${l['eval/knn_kl'].toFixed(4)}` : '') +
             ` (${config.evalSamples} samples)`
           : ''),

@@ -12,7 +12,7 @@ import { LEARNER_FIELDS } from './learner-config';
 
 export const DRIFT_OBJECTIVES = ['ddpo', 'dpok', 'q-learning'] as const;
 export const DRIFT_SCORES = ['data', 'model'] as const;
-export const DRIFT_SAMPLERS = ['euler-maruyama', 'ddim'] as const;
+export const DRIFT_SAMPLERS = ['euler-maruyama', 'ddim', 'ode-euler'] as const;
 
 export const DRIFT_FIELDS = {
   objective: choice(DRIFT_OBJECTIVES, {
@@ -25,14 +25,14 @@ export const DRIFT_FIELDS = {
     label: 'Base sampler',
     group: 'basic',
     default: 'euler-maruyama',
-    help: 'the stochastic sampler whose step mean the policy moves: euler-maruyama (the reverse SDE, as the q-learning paper simulates it) or ddim with η > 0 (as DDPO samples)',
+    help: 'the sampler whose step the policy moves: euler-maruyama (the reverse SDE, as the q-learning paper simulates it) or ddim with η > 0 (as DDPO samples); q-learning also runs on the deterministic ddim (η = 0: Euler on the probability-flow ODE in σ) and ode-euler (Euler on the VP probability-flow ODE in its own time), its §7.1',
   }),
   eta: num({
     label: 'DDIM η',
     default: 1,
-    gt: 0,
+    min: 0,
     max: 1,
-    help: 'sampler ddim: its η (1: DDPM-like noise, as DDPO trains with); a drift policy needs noise to act through',
+    help: 'sampler ddim: its η (1: DDPM-like noise, as DDPO trains with; ddpo and dpok need η > 0, noise to act through; q-learning’s DDIM simulator is η = 0)',
   }),
   steps: int({
     label: 'Steps',
@@ -205,9 +205,14 @@ export function parseDriftConfig(v: unknown, name: (key: string) => string = (k)
   if (!r.success)
     throw new RangeError(issueMessages(DRIFT_FIELDS, r.error as z.ZodError, (p) => name(String(p[0])), v).join('; '));
   const c = r.data;
-  if (c.objective === 'q-learning' && c.sampler !== 'euler-maruyama')
+  const stochastic = c.sampler === 'euler-maruyama' || (c.sampler === 'ddim' && c.eta > 0);
+  if (c.objective !== 'q-learning' && !stochastic)
     throw new RangeError(
-      `${name('objective')} q-learning simulates the reverse SDE: use ${name('sampler')} euler-maruyama (its ODE simulators are not built yet)`,
+      `${name('objective')} ${c.objective} acts through the sampler's noise: use ${name('sampler')} euler-maruyama, or ddim with ${name('eta')} > 0 (got ${c.sampler}${c.sampler === 'ddim' ? ` with ${name('eta')} ${c.eta}` : ''})`,
+    );
+  if (c.objective === 'q-learning' && c.sampler === 'ddim' && c.eta !== 0)
+    throw new RangeError(
+      `${name('objective')} q-learning simulates DDIM as the paper does, deterministic: give ${name('eta')} 0 (its exploration is the action's noise), or use ${name('sampler')} euler-maruyama`,
     );
   if (c.rewards.length === 0)
     throw new RangeError(

@@ -25,6 +25,19 @@
 // log-probability and no KL. With u = 0 the step is the base sampler's, to the bit (its arithmetic is
 // the sampler's own: mean first, then the noise).
 //
+//
+// [Note: the deterministic steps]
+// q-learning also runs on ODE samplers (the q-learning paper's §7.1), whose step has no noise: it
+// moves x by κ times the score, x' = m + κ·w for an action a = s_model + w (m: the step with the model's
+// own score). Two of them:
+//   ddim (η = 0)  Euler on the probability-flow ODE in σ: m = x̂₀ + (σ'/σ)(x − x̂₀), κ = σ(σ − σ')
+//   ode-euler     Euler on the VP probability-flow ODE dx/dt = −½(x + ∇log p) in its own time
+//                 t = ln(1 + σ²) (β = 1), in the VP state αx, α = 1/√(1 + σ²), and back:
+//                 x' = [αx + ½(t − t')(αx + a/α)]/α', so κ = ½(t − t')/(αα')
+// In the VE σ of our models DDIM is Euler, so the paper's ODE-Euler, which integrates the VP ODE
+// in its time, is the VP one here. The exploration noise of such a step is the action's alone
+// (q-learning.ts).
+//
 // Arithmetic is float64 (JS numbers); states are stored as float32, as the samplers store them.
 
 import { DRIFT_SAMPLERS } from '../../../shared/drift-config';
@@ -32,8 +45,15 @@ import { ddimCoefficients } from '../samplers/ddim';
 import { eulerMaruyamaCoefficients } from '../samplers/euler-maruyama';
 
 export { DRIFT_SAMPLERS };
-/** The stochastic base samplers a drift policy steers (see the note). */
+/** The samplers a drift policy steers: stochastic ones (see the note on the drift step), and for q-learning deterministic ones. */
 export type DriftSampler = (typeof DRIFT_SAMPLERS)[number];
+/** The stochastic ones (ddim with η > 0). */
+export type StochasticSampler = 'euler-maruyama' | 'ddim';
+
+/** Whether `sampler` at `eta` draws noise at each step (euler-maruyama; ddim with η > 0). */
+export function isStochastic(sampler: DriftSampler, eta: number): sampler is StochasticSampler {
+  return sampler === 'euler-maruyama' || (sampler === 'ddim' && eta > 0);
+}
 
 /** The base step's Gaussian for m rows: mean [m, dim] and noise c [m] (see the note). */
 export interface BaseStep {
@@ -46,7 +66,7 @@ export interface BaseStep {
 
 /** The base step of `sampler` for rows x [m, dim] with denoised x̂₀ [m, dim], from σ = tCur to σ' = tNext. */
 export function baseStep(
-  sampler: DriftSampler,
+  sampler: StochasticSampler,
   eta: number,
   x: Float32Array,
   x0: Float32Array,
@@ -116,4 +136,49 @@ export function driftKl(b: BaseStep, u: ArrayLike<number>): Float64Array {
     out[j] = (c[j]! * c[j]! * sq) / 2;
   }
   return out;
+}
+
+/** The deterministic samplers q-learning also simulates (see the note on deterministic steps). */
+export const ODE_SAMPLERS = ['ddim', 'ode-euler'] as const;
+export type OdeSampler = (typeof ODE_SAMPLERS)[number];
+
+/** A deterministic step for m rows: mean [m, dim] (the step with the model's score) and κ [m], the score's coefficient. */
+export interface OdeStep {
+  dim: number;
+  mean: Float64Array;
+  kappa: Float64Array;
+}
+
+/** The deterministic step of `sampler` for rows x [m, dim] with denoised x̂₀, from σ = tCur to σ' = tNext (see the note). */
+export function odeStep(
+  sampler: OdeSampler,
+  x: Float32Array,
+  x0: Float32Array,
+  tCur: ArrayLike<number>,
+  tNext: ArrayLike<number>,
+  dim: number,
+): OdeStep {
+  const m = tCur.length;
+  const mean = new Float64Array(m * dim);
+  const kappa = new Float64Array(m);
+  for (let j = 0; j < m; j++) {
+    const s = tCur[j]!;
+    const sn = tNext[j]!;
+    if (sampler === 'ddim') {
+      // DDIM's own arithmetic (samplers/ddim.ts), so that v = 0 is its step to the bit: c_ε = σ'.
+      const { cEps } = ddimCoefficients(s, sn, 0);
+      kappa[j] = s * (s - sn);
+      for (let i = j * dim, e = i + dim; i < e; i++) mean[i] = x0[i]! + cEps * ((x[i]! - x0[i]!) / s);
+    } else {
+      const a = 1 / Math.sqrt(1 + s * s);
+      const an = 1 / Math.sqrt(1 + sn * sn);
+      const dt = Math.log1p(s * s) - Math.log1p(sn * sn);
+      kappa[j] = (0.5 * dt) / (a * an);
+      for (let i = j * dim, e = i + dim; i < e; i++) {
+        const score = (x0[i]! - x[i]!) / (s * s);
+        mean[i] = (a * x[i]! + 0.5 * dt * (a * x[i]! + score / a)) / an;
+      }
+    }
+  }
+  return { dim, mean, kappa };
 }

@@ -30,7 +30,7 @@ import { Mlp } from '../learner/heads';
 import { namedSchedule } from '../samplers/schedule';
 import { StackedRandom } from '../samplers/random';
 import type { DriftConfig } from '../../../shared/drift-config';
-import { baseStep, driftKl, driftLogProb, driftStep } from './kernels';
+import { baseStep, driftKl, driftLogProb, driftStep, isStochastic, odeStep, type OdeSampler } from './kernels';
 
 /** Every transition of recorded trajectories, row-major over (step, row). */
 export interface Transitions {
@@ -54,7 +54,7 @@ export interface Trajectories {
   /** [n, dim] final samples and [n] their classes (null: unconditional model). */
   samples: Float32Array;
   labels: Int32Array | null;
-  /** [n] Σ over the steps of KL(π ‖ base) = c²|u|²/2 (nats): the path KL to the base sampler. */
+  /** [n] Σ over the steps of ½|v|²: on a stochastic sampler the path KL to the base sampler (nats), on a deterministic one the action's cost. */
   kl: Float64Array;
   /** Recorded rollouts only. */
   transitions: Transitions | null;
@@ -173,6 +173,25 @@ export class DriftPolicy {
         const tNext = new Float64Array(n).fill(schedule[i + 1]!);
         const sigma = Float32Array.from(tCur);
         const x0 = await model.denoise(x, sigma, labels, a.signal);
+        if (!isStochastic(c.sampler, c.eta)) {
+          // A deterministic sampler (q-learning's ODE simulators; kernels.ts, the note on
+          // deterministic steps): x' = m + √(κ/2)·v, the mean action; kl adds ½|v|², the action's cost.
+          if (a.record) throw new Error(`${c.sampler} is deterministic: there are no transitions to record`);
+          const o = odeStep(c.sampler as OdeSampler, x, x0, tCur, tNext, dim);
+          const v = zero ? null : this.net.predict(await this.inputs(x, sigma), n);
+          const xn = new Float32Array(n * dim);
+          for (let j = 0; j < n; j++) {
+            const g = Math.sqrt(o.kappa[j]! / 2);
+            let cost = 0;
+            for (let k = j * dim, e = k + dim; k < e; k++) {
+              xn[k] = v ? o.mean[k]! + g * v[k]! : o.mean[k]!;
+              if (v) cost += 0.5 * v[k]! * v[k]!;
+            }
+            out.kl[start + j]! += cost;
+          }
+          x = xn;
+          continue;
+        }
         const z = new Float32Array(n * dim);
         noise.normal(z, rows, dim);
         const b = baseStep(c.sampler, c.eta, x, x0, tCur, tNext, dim);

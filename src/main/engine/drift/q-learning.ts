@@ -42,13 +42,19 @@
 // own score is used (e = 0: the running reward is then the KL to the model, as DPOK's).
 // The paper starts from its pretrained network; we start from the frozen model (v = 0). At
 // evaluation the policy acts with its mean (ω = v_ψ): the exploration noise is training's.
+//
+// [Note: q-learning on an ODE]
+// On a deterministic sampler (its §7.1; kernels.ts, the note on deterministic steps) the step moves
+// x by κ·a with no noise of its own: the paper's dX = [f·X + ½g²·a]dt, so g²Δt = 2κ. With c = √(2κ)
+// in the place of the SDE's noise everything above holds as written — ω ~ N(v_ψ, γΔt·I), the same
+// r·Δt and q·Δt — and the step is x' = m + (c/2)·ω: the action's noise is the only exploration.
 
 import * as tf from '@tensorflow/tfjs';
 import { checkCancelled } from '../cancel';
 import { Mlp } from '../learner/heads';
 import { deriveSeed, StackedRandom, type Stream } from '../samplers/random';
 import type { DriftConfig } from '../../../shared/drift-config';
-import { baseStep } from './kernels';
+import { baseStep, odeStep, type OdeSampler } from './kernels';
 import { minibatches, takeRows } from './batches';
 import type { DriftPolicy } from './policy';
 
@@ -170,13 +176,21 @@ export async function qRollout(
     const tCur = new Float64Array(n).fill(s);
     const sigma = Float32Array.from(tCur);
     const x0 = await model.denoise(x, sigma, labels, a.signal);
-    const b = baseStep('euler-maruyama', 1, x, x0, tCur, new Float64Array(n).fill(schedule[k + 1]!), dim);
+    const tNext = new Float64Array(n).fill(schedule[k + 1]!);
+    // The step: on the SDE, its mean and noise c; on an ODE, its mean and c = √(2κ) (see the note on ODEs).
+    const sde = c.sampler === 'euler-maruyama';
+    const b = sde
+      ? baseStep('euler-maruyama', 1, x, x0, tCur, tNext, dim)
+      : (() => {
+          const o = odeStep(c.sampler as OdeSampler, x, x0, tCur, tNext, dim);
+          return { dim, mean: o.mean, c: o.kappa.map((kappa) => Math.sqrt(2 * kappa)) };
+        })();
     const inputs = await p.inputs(x, sigma);
     const v = p.net.predict(inputs, n);
     const xi = new Float32Array(n * dim);
     actions.normal(xi, rows, dim);
     const z = new Float32Array(n * dim);
-    noise.normal(z, rows, dim);
+    if (sde) noise.normal(z, rows, dim);
     // The ratio estimator at σ_eff = √(σ² + h²) (see the note on small σ): ŝ = (D_data − x)/σ_eff².
     const sEff2 = s * s + h2;
     const dData =
@@ -193,7 +207,7 @@ export async function qRollout(
         tr.omega[t * dim + q] = omega;
         // c·e = c·(ŝ − s_model), ŝ = (D_data − x)/σ_eff², s_model = (D_model − x)/σ².
         if (dData) tr.ce[t * dim + q] = cj * ((dData[i]! - x[i]!) / sEff2 - (x0[i]! - x[i]!) / (s * s));
-        xn[i] = b.mean[i]! + cj * (omega + z[i]!);
+        xn[i] = sde ? b.mean[i]! + cj * (omega + z[i]!) : b.mean[i]! + 0.5 * cj * omega;
       }
     }
     x = xn;

@@ -11,8 +11,8 @@
 //
 // Evaluation (every evalEvery iterations and at the end): `evalSamples` trajectories of the
 // evaluation seed, the same for every evaluation and every run, with the policy and — once per run —
-// with the base sampler (δ = 0) from the same noise: the mean reward of both, the policy's path KL
-// to the base sampler, and for low-dimensional models (≤ 8 values a sample) the k-NN KL of the
+// with the base sampler (v = 0) from the same noise: the mean reward of both, the policy's path KL
+// to the base sampler (on a deterministic sampler, the action's cost Σ½|v|²), and for low-dimensional models (≤ 8 values a sample) the k-NN KL of the
 // samples to the model's data (metrics/knn-kl.ts), the q-learning paper's measure.
 
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
@@ -33,6 +33,7 @@ import { parseDriftConfig, type DriftConfig } from '../../../shared/drift-config
 import { VERSION } from '../../../shared/version';
 import { ppoDriftUpdate, ddpoAdvantages } from './ddpo';
 import { dpokUpdate } from './dpok';
+import { isStochastic } from './kernels';
 import { DriftPolicy } from './policy';
 import { createCritic, qRollout, qUpdate } from './q-learning';
 
@@ -162,7 +163,8 @@ export async function trainDrift(
         'eval/reward_mean': mean(r),
         'eval/reward_std': sd(r),
         'eval/reward_base': baseReward,
-        'eval/kl_path': mean(ep.kl),
+        // A deterministic sampler has no path KL: Σ½|v|² is then the action's cost (policy.ts).
+        [isStochastic(c.sampler, c.eta) ? 'eval/kl_path' : 'eval/action_cost']: mean(ep.kl),
         ...(data && model.dim <= KNN_MAX_DIM ? { 'eval/knn_kl': knnKl(ep.samples, data.x, model.dim) } : {}),
       };
     };
