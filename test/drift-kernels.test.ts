@@ -11,7 +11,7 @@ import { ddimStep } from '../src/main/engine/samplers/ddim';
 import { eulerMaruyamaStep } from '../src/main/engine/samplers/euler-maruyama';
 import type { StepInput } from '../src/main/engine/samplers/loop';
 import { Stream } from '../src/main/engine/samplers/random';
-import { baseStep, driftKl, driftLogProb, driftStep, odeStep } from '../src/main/engine/drift/kernels';
+import { baseStep, driftKl, driftLogProb, driftStep } from '../src/main/engine/drift/kernels';
 import { ScriptedNoise } from './helpers/edm-reference';
 
 let ring: Model;
