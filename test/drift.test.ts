@@ -19,6 +19,7 @@ import { baseStep, driftKl, driftLogProb } from '../src/main/engine/drift/kernel
 import { readDriftRun, trainDrift } from '../src/main/engine/drift/train';
 import { dataDenoise, nearestSpacing } from '../src/main/engine/drift/q-learning';
 import { assertUsageError, cli, lastJson, spawnCli } from './helpers/cli';
+import { readNpy, toFloat32 } from '../src/main/engine/io/npy';
 import { DEFAULT_DRIFT_CONFIG, parseDriftConfig, type DriftConfig } from '../src/shared/drift-config';
 
 let swiss: Model;
@@ -350,5 +351,57 @@ test('q-learning’s ODE simulators: a fresh policy is DDIM (η = 0) to the bit,
         (k) => `--${k}`,
       ),
     /q-learning simulates DDIM as the paper does, deterministic: give --eta 0/,
+  );
+});
+
+test('export: a drift run as ONNX (x, sigma → drift), verified; sample --policy draws the same samples from the run and from the file', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'drift-export-'));
+  const dir = join(root, 'run');
+  await trainDrift(
+    swiss,
+    config({ objective: 'ddpo', steps: 6, iterations: 3, trajectories: 64, evalEvery: 0, evalSamples: 64 }),
+    dir,
+    { command: 'test' },
+  );
+  const out = join(root, 'drift.onnx');
+  const ex = await cli('export', '--run', dir, '--out', out, '--json');
+  assert.equal(ex.code, 0, ex.stderr.slice(-500));
+  const r = lastJson(ex.stdout) as {
+    kind: string;
+    verification: { maxAbsDiff: number };
+    metadata: Record<string, string>;
+  };
+  assert.equal(r.kind, 'drift');
+  assert.ok(r.verification.maxAbsDiff <= 1e-4);
+  assert.equal(r.metadata['sampler'], 'euler-maruyama');
+  const side = JSON.parse(readFileSync(join(root, 'drift.json'), 'utf8')) as { format: string; iteration: string };
+  assert.deepEqual([side.format, side.iteration], ['sampler-studio-drift', '3']);
+  const draw = async (policy: string, file: string) => {
+    const s = await cli('sample', '--policy', policy, '--n', '50', '--seed', '4', '--out', join(root, file), '--json');
+    assert.equal(s.code, 0, s.stderr.slice(-500));
+    return toFloat32(await readNpy(join(root, file)));
+  };
+  // The file's float32 graph and the engine's network agree to 1e-4; the samples, drawn on the same noise, to a little more.
+  const [a, b] = [await draw(dir, 'run.npy'), await draw(out, 'file.npy')];
+  assert.equal(a.length, 100);
+  let worst = 0;
+  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i]! - b[i]!));
+  assert.ok(worst < 1e-3, `run vs file samples: ${worst}`);
+  // And the run's samples are the engine's own rollout of the policy.
+  const { loadDriftPolicy } = await import('../src/main/engine/drift/train');
+  const { policy } = await loadDriftPolicy(swiss, dir);
+  try {
+    const ep = await policy.rollout({ n: 50, seed: 4, batch: 256, record: false });
+    assert.deepEqual(Array.from(a), Array.from(ep.samples));
+    assert.ok(
+      ep.kl.every((v) => v > 0),
+      'the trained policy drifts (else the comparison would prove little)',
+    );
+  } finally {
+    policy.dispose();
+  }
+  assertUsageError(
+    await cli('export', '--run', dir, '--out', out),
+    /already exists; choose another path or pass --force/,
   );
 });

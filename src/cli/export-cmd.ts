@@ -10,6 +10,7 @@ import { resolveModelDir, resourcesDir } from '../main/engine/models/registry';
 import { exportPolicy, ExportError } from '../main/engine/learner/export';
 import { readRunConfig, runModelDir } from '../main/engine/runs/files';
 import { isSchedulerRun, readSchedulerRun } from '../main/engine/scheduler/run-file';
+import { isDriftRun, readDriftRun } from '../main/engine/drift/run-file';
 import { loadRun } from '../main/engine/runs/load';
 import {
   checkRunPolicy,
@@ -73,6 +74,7 @@ export async function cmdExport(argv: string[], signal: AbortSignal): Promise<vo
   if (!v.out) throw new UsageError('export needs --out policy.onnx (or --recipe for a static curve)');
   checkOutputPath('out', v.out, ['.onnx'], ' (its metadata goes beside it as NAME.json)');
   if (isSchedulerRun(v.run)) return exportSchedulerRun(v);
+  if (isDriftRun(v.run)) return exportDriftRun(v);
   const rep = new Reporter(!!v.json);
   const model = await Model.load(resolveModelDir(v.model ?? runModelDir(v.run)), { device: deviceFromFlag(v.device) });
   try {
@@ -231,6 +233,39 @@ async function exportSchedulerRun(v: ExportValues): Promise<void> {
     );
   } finally {
     await p.dispose();
+    await model.dispose();
+  }
+}
+
+/** A drift run: its policy as ONNX (x, sigma → drift) and NAME.json. */
+async function exportDriftRun(v: ExportValues): Promise<void> {
+  if (v.checkpoint)
+    throw new UsageError('--checkpoint applies to learner runs; a drift run exports its last checkpoint');
+  const rep = new Reporter(!!v.json);
+  const run = readDriftRun(v.run!);
+  const model = await Model.load(resolveModelDir(v.model ?? run.model.dir), { device: deviceFromFlag(v.device) });
+  const { loadDriftPolicy } = await import('../main/engine/drift/train');
+  const { exportDrift } = await import('../main/engine/drift/export');
+  const { policy: p, iteration } = await loadDriftPolicy(model, v.run!);
+  try {
+    let r: Awaited<ReturnType<typeof exportDrift>> | undefined;
+    await writeOutput(v.out!, async () => {
+      try {
+        r = await exportDrift(p, v.run!, iteration, { out: v.out!, force: !!v.force });
+      } catch (e) {
+        if (e instanceof ExportError) throw new UsageError(e.message);
+        throw e;
+      }
+    });
+    rep.result(
+      { command: 'export', run: v.run, kind: 'drift', ...r! },
+      `${r!.path} (${(r!.bytes / 1024).toFixed(1)} KiB): the drift policy of ${v.run} at iteration ${iteration}\n` +
+        `  inputs:  x, sigma; output: drift (${r!.metadata['step']})\n` +
+        `  verified: ${r!.verification.states} states, max |Δdrift| ${r!.verification.maxAbsDiff.toExponential(2)} (≤ ${r!.verification.tolerance}) in a fresh ONNX Runtime session\n` +
+        `  sidecar: ${r!.sidecar}`,
+    );
+  } finally {
+    p.dispose();
     await model.dispose();
   }
 }

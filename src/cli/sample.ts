@@ -3,7 +3,7 @@
 import type { ParseArgsConfig } from 'node:util';
 import { Model } from '../main/engine/models/model';
 import { resolveModelDir } from '../main/engine/models/registry';
-import { generate, samplesDrawn } from '../main/engine/samplers/generate';
+import { generate, resolveSettings, samplesDrawn } from '../main/engine/samplers/generate';
 import { readNpy, toFloat32, writeNpy, npyFloat32, npyInt64 } from '../main/engine/io/npy';
 import { writeSamplePlot } from '../main/engine/pictures';
 import type { openPolicy } from '../main/engine/learner/onnx-policy';
@@ -30,6 +30,10 @@ import { TEMPERATURE_BOUNDS } from '../shared/learner-config';
 import { MAX_BATCH, MAX_SAMPLES, MAX_SEED } from '../shared/limits';
 import { describeSampler } from '../shared/sampler-settings';
 import { isSchedulerRun, readSchedulerRun } from '../main/engine/scheduler/run-file';
+import { isDriftRun, readDriftRun } from '../main/engine/drift/run-file';
+import type { DriftPolicy } from '../main/engine/drift/policy';
+import { readMetadata } from '../main/engine/onnx/graph';
+import { readFileSync } from 'node:fs';
 import type { SchedulerPolicy } from '../main/engine/scheduler/rl-scheduler';
 
 const SAMPLE_OPTIONS = {
@@ -74,17 +78,32 @@ export async function cmdSample(argv: string[], signal: AbortSignal): Promise<vo
     throw new UsageError(
       `--${v.temperature !== undefined ? 'temperature' : 'class'} does not apply to a scheduler run: it samples its deterministic policy, classes uniform at random`,
     );
+  // A drift policy — its run (train --intervention drift) or its exported file — too.
+  const driftFile =
+    v.policy !== undefined && /\.onnx$/i.test(v.policy)
+      ? await import('../main/engine/drift/export').then((m) => (m.isDriftFile(v.policy!) ? m : null))
+      : null;
+  const driftRun = v.policy !== undefined && isDriftRun(v.policy) ? readDriftRun(v.policy) : null;
+  if ((driftRun || driftFile) && (v.temperature !== undefined || v.class !== undefined))
+    throw new UsageError(
+      `--${v.temperature !== undefined ? 'temperature' : 'class'} does not apply to a drift policy: it samples with its mean drift, classes uniform at random`,
+    );
   // The learner (TensorFlow.js with it) loads for --policy only: [Note: commands load lazily] in index.ts.
   const policies =
-    v.policy && !schedulerRun && !schedulerFile ? await import('../main/engine/learner/onnx-policy') : null;
+    v.policy && !schedulerRun && !schedulerFile && !driftRun && !driftFile
+      ? await import('../main/engine/learner/onnx-policy')
+      : null;
   const modelRef =
     v.model ??
     schedulerRun?.model.dir ??
     schedulerFile?.schedulerFileModel(v.policy!) ??
+    driftRun?.model.dir ??
+    (driftFile ? readMetadataModel(v.policy!) : undefined) ??
     policies!.policyModel(v.policy!);
   const model = await Model.load(resolveModelDir(modelRef), { device });
   let policy: Awaited<ReturnType<typeof openPolicy>> | null = null;
   let scheduler: SchedulerPolicy | null = null;
+  let drift: DriftPolicy | null = null;
   try {
     const classes = classesFromFlag(v.class);
     const temperature = num(v.temperature, 'temperature', TEMPERATURE_BOUNDS);
@@ -92,8 +111,21 @@ export async function cmdSample(argv: string[], signal: AbortSignal): Promise<vo
     if (schedulerRun)
       scheduler = await (await import('../main/engine/scheduler/train')).loadSchedulerPolicy(model, v.policy!);
     if (schedulerFile) scheduler = await schedulerFile.openSchedulerFile(model, v.policy!);
+    if (driftRun) drift = (await (await import('../main/engine/drift/train')).loadDriftPolicy(model, v.policy!)).policy;
+    if (driftFile) drift = await driftFile.openDriftFile(model, v.policy!);
     for (const w of policy?.warnings ?? []) rep.event({ type: 'log', level: 'warn', message: w });
-    const settings = policy ? policy.settings : scheduler ? scheduler.settings : samplerSettingsFromFlags(model, v);
+    // A drift policy's sampler (ode-euler among them) is not one of the sampler settings: its own fields stand for them.
+    const settings = policy
+      ? policy.settings
+      : scheduler
+        ? scheduler.settings
+        : drift
+          ? resolveSettings(model, {
+              sampler: drift.config.sampler === 'euler-maruyama' ? 'euler-maruyama' : 'ddim',
+              eta: drift.config.sampler === 'ddim' ? drift.config.eta : 0,
+              steps: drift.config.steps,
+            })
+          : samplerSettingsFromFlags(model, v);
     for (const message of samplingNotes(model, v, settings)) rep.event({ type: 'log', level: 'warn', message });
 
     let initNoise: Float32Array | undefined;
@@ -171,6 +203,33 @@ export async function cmdSample(argv: string[], signal: AbortSignal): Promise<vo
         intervention: 'schedule',
         ...scheduler.config,
       };
+    } else if (drift) {
+      const ep = await drift.rollout({
+        n,
+        seed,
+        batch,
+        record: false,
+        signal,
+        onProgress: (d) => onProgress({ samplesDone: d, iteration: 0, horizon: 0 }),
+      });
+      const N = drift.config.steps;
+      result = {
+        samples: ep.samples,
+        labels: ep.labels,
+        nfe: new Int32Array(n).fill(N),
+        networkEvals: new Int32Array(n).fill(N),
+        seconds: (performance.now() - t0) / 1000,
+        schedule: drift.schedule,
+      };
+      policyInfo = {
+        source: v.policy,
+        kind: driftFile ? 'drift-onnx' : 'drift',
+        intervention: 'drift',
+        objective: drift.config.objective,
+        sampler: drift.config.sampler,
+        eta: drift.config.eta,
+        steps: N,
+      };
     } else if (policy) {
       const tau = temperature ?? policy.spec.temperature;
       const ro = await policy.sample(n, seed, { temperature: tau, batch, classes, signal, onProgress });
@@ -232,14 +291,20 @@ export async function cmdSample(argv: string[], signal: AbortSignal): Promise<vo
     };
     rep.result(
       obj,
-      `${n} samples from ${model.name} (${scheduler ? `${settings.sampler}, RL step scheduler ${v.policy} (NFE budget ${scheduler.config.nfeBudget})` : policyInfo ? `${settings.sampler}, ${settings.steps} steps, policy ${v.policy} (${policyInfo['intervention']}, τ=${policyInfo['temperature']})` : describeSampler(settings)}) → ${v.out}` +
+      `${n} samples from ${model.name} (${scheduler ? `${settings.sampler}, RL step scheduler ${v.policy} (NFE budget ${scheduler.config.nfeBudget})` : drift ? `${drift.config.sampler}, ${drift.config.steps} steps, drift policy ${v.policy} (${drift.config.objective})` : policyInfo ? `${settings.sampler}, ${settings.steps} steps, policy ${v.policy} (${policyInfo['intervention']}, τ=${policyInfo['temperature']})` : describeSampler(settings)}) → ${v.out}` +
         `${labelsPath ? ` (+ ${labelsPath})` : ''}${v.grid ? `, grid → ${v.grid}` : ''}\n` +
         `NFE/sample ${nfe.mean.toFixed(2)} (network passes ${net.mean.toFixed(2)}), ${result.seconds.toFixed(2)} s, ${(n / result.seconds).toFixed(1)} samples/s on ${model.backend}` +
         (gridNote ? `\n${gridNote}` : ''),
     );
   } finally {
     await scheduler?.dispose();
+    drift?.dispose();
     await policy?.dispose();
     await model.dispose();
   }
+}
+
+/** The model an exported file was made for (its metadata "model"). */
+function readMetadataModel(path: string): string {
+  return readMetadata(new Uint8Array(readFileSync(path)))['model']!;
 }

@@ -16,6 +16,8 @@ import { describeField, fieldError, type Field } from './schema';
 export const POLICY_FORMAT = 'sampler-studio-policy';
 /** The format of an exported RL step scheduler (engine/scheduler/export.ts). */
 export const SCHEDULER_FORMAT = 'sampler-studio-scheduler';
+/** An exported drift policy's metadata "format" (engine/drift/export.ts). */
+export const DRIFT_FORMAT = 'sampler-studio-drift';
 
 /** A metadata string read as a number satisfying `ok`; `why` says what it must be. */
 const numberText = (why: string, ok: (v: number) => boolean) =>

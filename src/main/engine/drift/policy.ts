@@ -102,6 +102,14 @@ export class DriftPolicy {
     return new DriftPolicy(model, config, encoder);
   }
 
+  /** v from elsewhere (an exported file's session: export.ts openDriftFile) in the network's place; such a policy cannot record. */
+  external: ((x: Float32Array, sigma: Float32Array) => Promise<Float32Array>) | null = null;
+
+  /** v [m, dim] at states x [m, dim], levels sigma [m]: the network's, or the file's. */
+  async drift(x: Float32Array, sigma: Float32Array): Promise<Float32Array> {
+    return this.external ? this.external(x, sigma) : this.net.predict(await this.inputs(x, sigma), sigma.length);
+  }
+
   get inputDim(): number {
     return this.encoder.dim + 1;
   }
@@ -119,11 +127,11 @@ export class DriftPolicy {
     return out;
   }
 
-  /** u = v_ψ/c for m states (inputs from `inputs`) whose steps have noise c [m], [m, dim]; 0 where c = 0. */
-  scores(inputs: Float32Array, c: Float64Array): Float64Array {
+  /** u = v/c for m states whose steps have noise c [m], v [m, dim] the drift (default: the network's at `inputs`); 0 where c = 0. */
+  scores(inputs: Float32Array | null, c: Float64Array, drift?: Float32Array): Float64Array {
     const m = c.length;
     const dim = this.model.dim;
-    const v = this.net.predict(inputs, m);
+    const v = drift ?? this.net.predict(inputs!, m);
     const u = new Float64Array(m * dim);
     for (let j = 0; j < m; j++) {
       if (c[j] === 0) continue;
@@ -178,7 +186,7 @@ export class DriftPolicy {
           // deterministic steps): x' = m + √(κ/2)·v, the mean action; kl adds ½|v|², the action's cost.
           if (a.record) throw new Error(`${c.sampler} is deterministic: there are no transitions to record`);
           const o = odeStep(c.sampler as OdeSampler, x, x0, tCur, tNext, dim);
-          const v = zero ? null : this.net.predict(await this.inputs(x, sigma), n);
+          const v = zero ? null : await this.drift(x, sigma);
           const xn = new Float32Array(n * dim);
           for (let j = 0; j < n; j++) {
             const g = Math.sqrt(o.kappa[j]! / 2);
@@ -195,8 +203,10 @@ export class DriftPolicy {
         const z = new Float32Array(n * dim);
         noise.normal(z, rows, dim);
         const b = baseStep(c.sampler, c.eta, x, x0, tCur, tNext, dim);
-        const inputs = zero ? null : await this.inputs(x, sigma);
-        const u = inputs ? this.scores(inputs, b.c) : null;
+        if (rec && this.external)
+          throw new Error('a policy read from a file samples; it cannot record training transitions');
+        const inputs = zero || this.external ? null : await this.inputs(x, sigma);
+        const u = zero ? null : this.scores(inputs, b.c, this.external ? await this.external(x, sigma) : undefined);
         const xn = driftStep(b, u, z);
         if (u) {
           const kl = driftKl(b, u);

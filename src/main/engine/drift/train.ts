@@ -35,9 +35,10 @@ import { ppoDriftUpdate, ddpoAdvantages } from './ddpo';
 import { dpokUpdate } from './dpok';
 import { isStochastic } from './kernels';
 import { DriftPolicy } from './policy';
-import { createCritic, qRollout, qUpdate } from './q-learning';
+import { DRIFT_FILE, readDriftRun, type DriftRunFile } from './run-file';
 
-export const DRIFT_FILE = 'drift.json';
+export { DRIFT_FILE, isDriftRun, readDriftRun, type DriftRunFile } from './run-file';
+import { createCritic, qRollout, qUpdate } from './q-learning';
 
 /** The seed of every evaluation: never a training iteration's. */
 export const DRIFT_EVAL_SEED = 1000003;
@@ -45,31 +46,12 @@ export const DRIFT_EVAL_SEED = 1000003;
 /** The most values a sample may have for the k-NN KL to the data (see the header). */
 const KNN_MAX_DIM = 8;
 
-export interface DriftRunFile {
-  format: 'sampler-studio-drift-run';
-  version: string;
-  model: { name: string; dir: string };
-  config: DriftConfig;
-  backend: string;
-}
-
 interface DriftCheckpoint {
   iteration: number;
   weights: string[];
   adam: Awaited<ReturnType<typeof optimizerState>>;
   /** q-learning: the critic's weights and Adam state. */
   critic?: { weights: string[]; adam: Awaited<ReturnType<typeof optimizerState>> };
-}
-
-export function isDriftRun(dir: string): boolean {
-  return existsSync(join(dir, DRIFT_FILE));
-}
-
-export function readDriftRun(dir: string): DriftRunFile {
-  const file = join(dir, DRIFT_FILE);
-  const raw = JSON.parse(readFileSync(file, 'utf8')) as DriftRunFile;
-  if (raw.format !== 'sampler-studio-drift-run') throw new RangeError(`${file}: not a drift run`);
-  return { ...raw, config: parseDriftConfig(raw.config, (k) => `${file}: config.${k}`) };
 }
 
 export interface TrainDriftOptions {
@@ -281,4 +263,20 @@ export async function trainDrift(
     policy.dispose();
     await rewards.dispose();
   }
+}
+
+/** A trained drift policy, loaded from its run's checkpoint (for sampling, evaluation and export); `iteration` its checkpoint's. */
+export async function loadDriftPolicy(
+  model: Model,
+  runDir: string,
+): Promise<{ policy: DriftPolicy; iteration: number }> {
+  await initTf();
+  const run = readDriftRun(runDir);
+  const file = join(runDir, 'checkpoint.json');
+  if (!existsSync(file))
+    throw new RangeError(`${runDir}: no checkpoint.json yet; train the run for an iteration first`);
+  const cp = JSON.parse(readFileSync(file, 'utf8')) as DriftCheckpoint;
+  const policy = DriftPolicy.create(model, run.config);
+  policy.net.setWeights(decodeWeights(cp.weights));
+  return { policy, iteration: cp.iteration };
 }

@@ -1,0 +1,27 @@
+// A drift run's drift.json (train.ts): what was trained. No TensorFlow.js here, so the commands that
+// only list or check runs (sample, export) can tell a drift run from the other kinds cheaply.
+
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseDriftConfig, type DriftConfig } from '../../../shared/drift-config';
+
+export const DRIFT_FILE = 'drift.json';
+
+export interface DriftRunFile {
+  format: 'sampler-studio-drift-run';
+  version: string;
+  model: { name: string; dir: string };
+  config: DriftConfig;
+  backend: string;
+}
+
+export function isDriftRun(dir: string): boolean {
+  return existsSync(join(dir, DRIFT_FILE));
+}
+
+export function readDriftRun(dir: string): DriftRunFile {
+  const file = join(dir, DRIFT_FILE);
+  const raw = JSON.parse(readFileSync(file, 'utf8')) as DriftRunFile;
+  if (raw.format !== 'sampler-studio-drift-run') throw new RangeError(`${file}: not a drift run`);
+  return { ...raw, config: parseDriftConfig(raw.config, (k) => `${file}: config.${k}`) };
+}
