@@ -251,7 +251,7 @@ describe('sample', () => {
     const cases: [string[], RegExp][] = [
       [
         ['--model', 'gmm-ring8', '--sampler', 'plms'],
-        /--sampler must be one of euler, heun, edm, ddim, restart, got "plms"/,
+        /--sampler must be one of euler, heun, edm, ddim, restart, euler-maruyama, got "plms"/,
       ],
       [['--model', 'gmm-ring8', '--steps', '0'], /--steps must be a whole number in \[1, 1000\], got 0/],
       [['--model', 'gmm-ring8', '--steps', '2.5'], /--steps must be a whole number in \[1, 1000\], got 2\.5/],
