@@ -17,7 +17,7 @@ import * as ort from 'onnxruntime-node';
 import { writeFilesAtomic } from '../io/atomic';
 import { GraphBuilder, readMetadata } from '../onnx/graph';
 import type { Model } from '../models/model';
-import { ExportError, sha256File } from '../learner/export';
+import { ExportError, preconditionedStateGraph, sha256File } from '../learner/export';
 import { Stream } from '../samplers/random';
 import { VERSION } from '../../../shared/version';
 import { DRIFT_FORMAT } from '../../../shared/policy-metadata';
@@ -36,20 +36,7 @@ export function driftGraph(p: DriftPolicy): GraphBuilder {
   const x = g.input('x', 'float32', ['N', ...model.shape]);
   const sigma = g.input('sigma', 'float32', ['N']);
   const col = (v: string): string => g.op('Unsqueeze', [v, g.ints([1])]);
-  const sd = model.manifest.sigmaData;
-  const cin = g.op('Reciprocal', [g.op('Sqrt', [g.op('Add', [g.op('Mul', [sigma, sigma]), g.const(sd * sd)])])]);
-  const k = p.encoder.pool;
-  let phi: string;
-  if (k !== undefined) {
-    const scaled = g.op('Mul', [x, g.op('Reshape', [cin, g.ints([-1, 1, 1, 1])])]);
-    const pooled = g.op('AveragePool', [scaled], {
-      kernel_shape: [k, k],
-      strides: [k, k],
-      ceil_mode: 1,
-      count_include_pad: 0,
-    });
-    phi = g.op('Flatten', [pooled], { axis: 1 });
-  } else phi = g.op('Mul', [g.op('Flatten', [x], { axis: 1 }), col(cin)]);
+  const phi = preconditionedStateGraph(g, x, sigma, model.manifest.sigmaData, p.encoder.pool);
   const cNoise = g.op('Div', [g.op('Log', [sigma]), g.const(4)]);
   let h = g.op('Concat', [phi, col(cNoise)], { axis: 1 });
   const ws = p.net.getWeights(); // [W0, b0, W1, b1, …], W [in, out]

@@ -216,6 +216,34 @@ export function mergeEncoder(
   }
 }
 
+/**
+ * φ = c_in(σ)·x in `g` (c_in = 1/√(σ² + σ_data²), EDM's preconditioning), flattened to [N, D]; with
+ * `pool` k, averaged over k×k blocks first (AveragePool with ceil_mode and no padding counted, as
+ * learner/encoder.ts pooledEncoder averages a partial block). The pooled state of the RL step
+ * scheduler's and the drift policies' graphs.
+ */
+export function preconditionedStateGraph(
+  g: GraphBuilder,
+  x: string,
+  sigma: string,
+  sigmaData: number,
+  pool?: number,
+): string {
+  const cin = g.op('Reciprocal', [
+    g.op('Sqrt', [g.op('Add', [g.op('Mul', [sigma, sigma]), g.const(sigmaData * sigmaData)])]),
+  ]);
+  if (pool === undefined)
+    return g.op('Mul', [g.op('Flatten', [x], { axis: 1 }), g.op('Unsqueeze', [cin, g.ints([1])])]);
+  const scaled = g.op('Mul', [x, g.op('Reshape', [cin, g.ints([-1, 1, 1, 1])])]);
+  const pooled = g.op('AveragePool', [scaled], {
+    kernel_shape: [pool, pool],
+    strides: [pool, pool],
+    ceil_mode: 1,
+    count_include_pad: 0,
+  });
+  return g.op('Flatten', [pooled], { axis: 1 });
+}
+
 /** The policy graph (see the header) from the learner's EMA weights. */
 export function policyGraph(learner: Learner): { g: GraphBuilder; inputs: TensorInfo[]; outputs: TensorInfo[] } {
   const model = learner.model;

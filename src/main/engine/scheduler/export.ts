@@ -23,7 +23,7 @@ import { writeFilesAtomic } from '../io/atomic';
 import { GraphBuilder, readMetadata } from '../onnx/graph';
 import type { Model } from '../models/model';
 import { DEFAULT_SCHEDULER_CONFIG, parseSchedulerConfig } from '../../../shared/scheduler-config';
-import { ExportError, mergeEncoder, sha256File } from '../learner/export';
+import { ExportError, mergeEncoder, preconditionedStateGraph, sha256File } from '../learner/export';
 import { Stream } from '../samplers/random';
 import { fullStepCost } from '../samplers/cost';
 import { VERSION } from '../../../shared/version';
@@ -51,21 +51,7 @@ export function schedulerGraph(p: SchedulerPolicy, std: number): GraphBuilder {
   let phi: string;
   if (c.state === 'encoder' && model.manifest.encoder) {
     phi = mergeEncoder(g, model, x, sigma);
-  } else {
-    const sd = model.manifest.sigmaData;
-    const cin = g.op('Reciprocal', [g.op('Sqrt', [g.op('Add', [g.op('Mul', [sigma, sigma]), g.const(sd * sd)])])]);
-    const k = p.encoder.pool;
-    if (k !== undefined) {
-      const scaled = g.op('Mul', [x, g.op('Reshape', [cin, g.ints([-1, 1, 1, 1])])]);
-      const pooled = g.op('AveragePool', [scaled], {
-        kernel_shape: [k, k],
-        strides: [k, k],
-        ceil_mode: 1,
-        count_include_pad: 0,
-      });
-      phi = g.op('Flatten', [pooled], { axis: 1 });
-    } else phi = g.op('Mul', [g.op('Flatten', [x], { axis: 1 }), col(cin)]);
-  }
+  } else phi = preconditionedStateGraph(g, x, sigma, model.manifest.sigmaData, p.encoder.pool);
   // [ℓ, k/K_max, (B − spent)/B]
   const ell = g.op('Div', [g.op('Sub', [lnSigma, g.const(lnMin)]), g.const(Math.log(sigmaMax) - lnMin)]);
   const kf = g.op('Div', [g.op('Cast', [decisions], { to: 1 }), g.const(Math.max(1, maxDecisions(c)))]);
