@@ -8,18 +8,7 @@ import { join } from 'node:path';
 
 import { assertUsageError, cli, lastJson, spawnCli } from './helpers/cli';
 import { encodeNpy, npyFloat32, readNpy, writeNpy } from '../src/main/engine/io/npy';
-
-const BUNDLED_IDS = [
-  'fashion-mnist',
-  'gmm-ring8',
-  'gmm-ring8-exact',
-  'gmm1d-a',
-  'gmm1d-b',
-  'gmm64',
-  'swissroll',
-  'swissroll-a',
-  'swissroll-b',
-];
+import { BUNDLED_IDS } from './helpers/bundled';
 
 const tmp = mkdtempSync(join(tmpdir(), 'cli-test-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { LEARNER_FIELDS } from '../src/shared/learner-config';
 import { ROOT, startWebApp, writeLongRun, type WebApp } from './helpers/web-app';
 import { writeNearRewardOnnx } from './helpers/reward-onnx';
+import { BUNDLED_IDS } from './helpers/bundled';
 
 const SHOTS = join(ROOT, 'test-results', 'screens');
 const tmp = mkdtempSync(join(tmpdir(), 'ss-e2e-'));
@@ -33,17 +34,7 @@ test('web mode: the token URL opens the app, the engine connects, models list an
   assert.equal(new URL(page.url()).search, '', 'the token left the address bar');
   await page.getByTestId('engine-status').filter({ hasText: 'engine open' }).waitFor({ timeout: 30_000 });
   await page.getByTestId('model-gmm-ring8').waitFor();
-  for (const id of [
-    'fashion-mnist',
-    'gmm-ring8',
-    'gmm-ring8-exact',
-    'gmm1d-a',
-    'gmm1d-b',
-    'gmm64',
-    'swissroll',
-    'swissroll-a',
-    'swissroll-b',
-  ]) {
+  for (const id of BUNDLED_IDS) {
     assert.ok(await page.getByTestId(`model-${id}`).isVisible(), id);
     // Each with its preview grid: fashion-mnist's preview.png, samples drawn by the engine for the others.
     const preview = page.getByTestId(`preview-${id}`);

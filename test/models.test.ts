@@ -14,6 +14,7 @@ import { GraphBuilder } from '../src/main/engine/onnx/graph';
 import { generate, resolveSettings, scheduleFor } from '../src/main/engine/samplers/generate';
 import type { SamplerSettings } from '../src/main/engine/samplers/types';
 import { gmmDenoise64, type GmmParams } from '../tools/lib/gmm';
+import { BUNDLED_IDS, MIXTURE_IDS } from './helpers/bundled';
 
 const BUNDLED = fileURLToPath(new URL('../resources/models/', import.meta.url));
 
@@ -688,17 +689,7 @@ describe('bundled models', () => {
   const ids = readdirSync(BUNDLED).sort();
 
   test('the nine bundled models are there and load', async () => {
-    assert.deepEqual(ids, [
-      'fashion-mnist',
-      'gmm-ring8',
-      'gmm-ring8-exact',
-      'gmm1d-a',
-      'gmm1d-b',
-      'gmm64',
-      'swissroll',
-      'swissroll-a',
-      'swissroll-b',
-    ]);
+    assert.deepEqual(ids, BUNDLED_IDS);
     for (const id of ids) {
       const model = await Model.load(join(BUNDLED, id), { device: 'cpu' });
       assert.equal(model.name, id);
@@ -708,16 +699,7 @@ describe('bundled models', () => {
     }
   });
 
-  for (const id of [
-    'gmm-ring8',
-    'gmm-ring8-exact',
-    'gmm1d-a',
-    'gmm1d-b',
-    'gmm64',
-    'swissroll',
-    'swissroll-a',
-    'swissroll-b',
-  ]) {
+  for (const id of MIXTURE_IDS) {
     test(`${id}: denoise matches the float64 mixture reference`, async () => {
       const model = await Model.load(join(BUNDLED, id), { device: 'cpu' });
       try {
