@@ -26,6 +26,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   train: async () => (await import('./train-cmd')).cmdTrain,
   export: async () => (await import('./export-cmd')).cmdExport,
   table: async () => (await import('./table-cmd')).cmdTable,
+  'drift-tables': async () => (await import('./drift-tables-cmd')).cmdDriftTables,
   fid: async () => (await import('./metrics-cmd')).cmdFid,
   kid: async () => (await import('./metrics-cmd')).cmdKid,
   prdc: async () => (await import('./metrics-cmd')).cmdPrdc,
@@ -75,7 +76,7 @@ export async function main(argv: string[]): Promise<number> {
   } catch (e) {
     if (e instanceof SamplingCancelled) {
       process.stderr.write(
-        command === 'grid' || command === 'train' || command === 'table'
+        command === 'grid' || command === 'train' || command === 'table' || command === 'drift-tables'
           ? 'cancelled; finished work is saved\n'
           : 'cancelled; no output was written\n',
       );

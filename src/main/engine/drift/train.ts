@@ -77,6 +77,14 @@ const sd = (a: ArrayLike<number>): number => {
   return Math.sqrt(s / a.length);
 };
 
+/**
+ * Sets an Adam optimizer's learning rate, read by every applyGradients. tfjs keeps it protected and
+ * offers no schedule; the field is part of its serialised config (getConfig), so it is stable.
+ */
+function setLearningRate(opt: tf.Optimizer, lr: number): void {
+  (opt as unknown as { learningRate: number }).learningRate = lr;
+}
+
 /** Trains (or continues) a drift run; returns its last metrics. */
 export async function trainDrift(
   model: Model,
@@ -214,6 +222,12 @@ export async function trainDrift(
     for (let i = start; i < c.iterations; i++) {
       if (o.signal?.aborted) return { iteration: i, last, stopped: true };
       const t0 = performance.now();
+      if (c.annealLr) {
+        // lr·(1 − i/I) for iteration i of I (CleanRL's anneal_lr: the last update still moves).
+        const frac = 1 - i / c.iterations;
+        setLearningRate(optimizer, frac * c.lr);
+        if (criticOpt) setLearningRate(criticOpt, frac * c.lrCritic);
+      }
       if (critic) {
         last = await qIteration(i);
         continue;
