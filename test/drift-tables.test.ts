@@ -98,7 +98,7 @@ test('drift-tables writes Table 3 with 95% intervals for every row, and a second
 test('drift-tables refuses an unknown table and an evaluation seed equal to the training seed', async () => {
   assertUsageError(
     await cli('drift-tables', '--out', tmpdir(), '--tables', '3,7'),
-    /--tables: "7" is not one of the tables 3, 4, 5, 6/,
+    /--tables: "7" is not one of the tables 1, 3, 4, 5, 6/,
   );
   assertUsageError(
     await cli('drift-tables', '--out', tmpdir(), '--seed', '7'),

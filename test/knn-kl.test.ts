@@ -3,7 +3,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { knnKl, meanInterval95 } from '../src/main/engine/metrics/knn-kl';
+import { float32Resolution, knnKl, meanInterval95 } from '../src/main/engine/metrics/knn-kl';
 import { Stream } from '../src/main/engine/samplers/random';
 
 /** n draws of N(mu, diag(sd²)). */
@@ -58,6 +58,11 @@ test('knn KL: duplicates and sizes are clear errors; the 95% interval is 1.96·s
     () => knnKl(Float64Array.from([0, 0, 3, 3]), Float64Array.from([3, 3]), 2),
     /coincides with a reference point/,
   );
+  // With the numbers' resolution, ties count as that far apart: finite, and the same as at a tiny offset.
+  const tied = knnKl(Float64Array.from([0, 0, 3, 3]), Float64Array.from([3, 3, 9, 9]), 2, 1, 1e-6);
+  const near = knnKl(Float64Array.from([0, 0, 3, 3]), Float64Array.from([3, 3 + 1e-6, 9, 9]), 2, 1);
+  assert.ok(Number.isFinite(tied) && Math.abs(tied - near) < 1e-6, `${tied} vs ${near}`);
+  assert.equal(float32Resolution(Float32Array.from([-4, 2])), 4 * 2 ** -23);
   assert.throws(() => knnKl(p, q, 4), /not multiples of 4/);
   assert.throws(() => knnKl(p, q, 2, 3), /needs more than k = 3/);
   const r = meanInterval95([1, 2, 3, 4]);

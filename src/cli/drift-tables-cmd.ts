@@ -18,15 +18,19 @@ const OPTIONS = {
   refine: { type: 'string' },
   good: { type: 'string' },
   weak: { type: 'string' },
+  'good-1d': { type: 'string' },
+  'weak-1d': { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean' },
 } as const;
 
-export const DRIFT_TABLES_USAGE = `Usage: sampler-studio drift-tables --out DIR [--tables 3,4,5,6] [--iterations N (100)] [--seed S (0)]
+export const DRIFT_TABLES_USAGE = `Usage: sampler-studio drift-tables --out DIR [--tables 1,3,4,5,6] [--iterations N (100)] [--seed S (0)]
        [--eval-seed S (7)] [--eval-samples E (1000)] [--batches B (100)] [--batch-size M (300)] [--tol T (0.02)] [--refine K (3)]
-       [--good ID (swissroll-a)] [--weak ID (swissroll-b)] [--json]
+       [--good ID (swissroll-a)] [--weak ID (swissroll-b)] [--good-1d ID (gmm1d-a)] [--weak-1d ID (gmm1d-b)] [--json]
 
 The q-learning paper's tables (Gao, Zha and Zhou 2024) for drift policies on frozen models:
+  1     its Figure 1 as a table: q-learning with reward weight β = 0, 0.1, 1 on the 1-D mixture
+        (good and weak model; reward: a bump at 6), with the frozen model's row and pictures
   3, 4  KL at matched mean reward 0.7 / 0.8 / 0.9 for DDPO, DPOK and q-learning on the good and the
         weak model (SDE simulator, 20 steps), with the frozen model's row
   5     q-learning with reward weight 0 on the DDIM, ODE-Euler and SDE simulators at 50 / 10 / 5 steps
@@ -36,7 +40,8 @@ training evaluation seed, within --tol of the target, at most --refine bisection
 evaluated on B batches of M samples of another seed: mean reward, k-NN KL to the model's data and to
 the frozen model's samples, with 95% intervals. Writes DIR/tables.md, DIR/tables.json, DIR/runs/
 (the trained runs), DIR/cache/ and DIR/pictures/ (M samples a row). Resumable: run it again to
-continue; two processes may work on different --tables of one DIR.`;
+continue; two processes may work on different --tables of one DIR (each keeps the
+other's rows in tables.md).`;
 
 export async function cmdDriftTables(argv: string[], signal: AbortSignal): Promise<void> {
   const { values: v } = parseFlags(argv, OPTIONS);
@@ -68,6 +73,7 @@ export async function cmdDriftTables(argv: string[], signal: AbortSignal): Promi
     tol: num(v.tol, '--tol', { min: 0, max: 1 }) ?? d.tol,
     refine: int(v.refine, '--refine', 0, 20, d.refine),
     models: { good: v.good ?? d.models.good, weak: v.weak ?? d.models.weak },
+    models1d: { good: v['good-1d'] ?? d.models1d.good, weak: v['weak-1d'] ?? d.models1d.weak },
     signal,
     log: (line: string) => process.stderr.write(`${line}\n`),
   };

@@ -115,10 +115,10 @@ const COMMANDS: { name: string; sampler?: boolean; text: () => string }[] = [
   },
   {
     name: 'drift-tables',
-    text: () => `  drift-tables --out DIR [--tables 3,4,5,6] [--iterations N]   the q-learning paper's Tables 3–6 for drift
+    text: () => `  drift-tables --out DIR [--tables 1,3,4,5,6] [--iterations N]   the q-learning paper's Tables 3–6 for drift
                                      policies: KL at matched reward for DDPO, DPOK and q-learning on the good and
                                      weak Swiss roll, q-learning on three simulators at 50/10/5 steps; 95% intervals
-                                     over 100 batches of 300; resumable (drift-tables --help)`,
+                                     over 100 batches of 300; its Figure 1 (1-D mixture) as table 1; resumable (drift-tables --help)`,
   },
   {
     name: 'export',

@@ -29,7 +29,7 @@ import { join } from 'node:path';
 import type { Model } from '../models/model';
 import { loadData } from '../models/data';
 import { openRewards } from '../rewards';
-import { knnKl, meanInterval95 } from '../metrics/knn-kl';
+import { float32Resolution, knnKl, meanInterval95 } from '../metrics/knn-kl';
 import { writeFileAtomic } from '../io/atomic';
 import { writeSamplePlot } from '../pictures';
 import { readMetrics } from '../runs/files';
@@ -39,11 +39,16 @@ import { loadDriftPolicy, trainDrift } from '../drift/train';
 import { parseRewardSpec } from '../../../shared/reward-spec';
 import { DEFAULT_DRIFT_CONFIG, type DriftConfig } from '../../../shared/drift-config';
 
-export const DRIFT_TABLE_IDS = [3, 4, 5, 6] as const;
+export const DRIFT_TABLE_IDS = [1, 3, 4, 5, 6] as const;
 export type DriftTableId = (typeof DRIFT_TABLE_IDS)[number];
 
 /** The paper's Swiss-roll reward: 1 inside the rectangle [0, 4] × [−1, 4]. */
 export const SWISSROLL_REWARD = 'box:x0=0,x1=4,y0=-1,y1=4';
+/** The paper's 1-D reward (its Eq. 34): a bump at 6, in the right tail of the mixture. */
+export const GMM1D_REWARD = 'bump:x=6,width=1';
+
+/** The benchmark's reward for a model: the bump on 1-D models, the rectangle otherwise. */
+const rewardFor = (model: Model): string => (model.dim === 1 ? GMM1D_REWARD : SWISSROLL_REWARD);
 
 export interface DriftTablesOptions {
   out: string;
@@ -65,6 +70,8 @@ export interface DriftTablesOptions {
   refine: number;
   /** The good and the weak model (tables 3 and 4; table 5 and 6 use the good one). */
   models: { good: string; weak: string };
+  /** The 1-D good and weak model (table 1). */
+  models1d: { good: string; weak: string };
   signal?: AbortSignal;
   log?: (line: string) => void;
 }
@@ -81,6 +88,7 @@ export const DEFAULT_DRIFT_TABLES: Omit<DriftTablesOptions, 'out'> = {
   tol: 0.02,
   refine: 3,
   models: { good: 'swissroll-a', weak: 'swissroll-b' },
+  models1d: { good: 'gmm1d-a', weak: 'gmm1d-b' },
 };
 
 type Objective = DriftConfig['objective'];
@@ -127,7 +135,16 @@ interface RowSpec {
 function planRows(o: DriftTablesOptions): RowSpec[] {
   const rows: RowSpec[] = [];
   for (const table of o.tables) {
-    if (table === 3 || table === 4) {
+    if (table === 1) {
+      // The paper's Figure 1: q-learning at β = 0, 0.1 and 1 on the 1-D mixture (good and weak model).
+      for (const model of [o.models1d.good, o.models1d.weak]) {
+        rows.push({ table, model, label: 'frozen model', method: 'base', sim: EM20, target: null });
+        for (const w of [0, 0.1, 1]) {
+          const method: Method = { objective: 'q-learning', sim: EM20, weight: 'rewardWeight', ladder: [] };
+          rows.push({ table, model, label: `q-learning, β = ${w}`, method, sim: EM20, target: null, fixed: w });
+        }
+      }
+    } else if (table === 3 || table === 4) {
       const model = table === 3 ? o.models.good : o.models.weak;
       rows.push({ table, model, label: 'pretrained (frozen model)', method: 'base', sim: EM20, target: null });
       rows.push({
@@ -192,14 +209,14 @@ function runName(model: string, m: Method, w: number | null): string {
   return `${model}-${m.objective}-${sim}${w === null ? '' : `-w${fmtW(w)}`}`;
 }
 
-function driftConfig(o: DriftTablesOptions, m: Method, w: number | null): DriftConfig {
+function driftConfig(o: DriftTablesOptions, model: Model, m: Method, w: number | null): DriftConfig {
   const c: DriftConfig = {
     ...DEFAULT_DRIFT_CONFIG,
     objective: m.objective,
     sampler: m.sim.sampler,
     eta: m.sim.eta,
     steps: m.sim.steps,
-    rewards: [SWISSROLL_REWARD],
+    rewards: [rewardFor(model)],
     iterations: o.iterations,
     seed: o.seed,
     // Four passes over each batch for every method: at one, q-learning's last iterate swung between
@@ -221,7 +238,7 @@ async function trainedRun(
   w: number | null,
 ): Promise<{ dir: string; reward: number }> {
   const dir = join(o.out, 'runs', runName(model.name, m, w));
-  const c = driftConfig(o, m, w);
+  const c = driftConfig(o, model, m, w);
   const lines = existsSync(join(dir, 'metrics.jsonl')) ? readMetrics(dir) : [];
   const last = lines.at(-1);
   if (!last || last.iteration !== c.iterations || last['eval/reward_mean'] === undefined) {
@@ -306,7 +323,7 @@ async function evaluateRow(
   if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as CachedEval;
   const data = await loadData(model);
   if (!data) throw new RangeError(`${model.name} has no data ("data" in model.json) to measure the KL against`);
-  const rewards = await openRewards(model, [parseRewardSpec(SWISSROLL_REWARD)]);
+  const rewards = await openRewards(model, [parseRewardSpec(rewardFor(model))]);
   try {
     const dim = model.dim;
     const B = o.batchSize;
@@ -318,15 +335,17 @@ async function evaluateRow(
       { n: o.batches * B, seed: o.evalSeed, batch: 1000, record: false, signal: o.signal },
       zero,
     );
-    const r = (await rewards.score(ep.samples, ep.n, ep.labels)).total;
+    const scores = (await rewards.score(ep.samples, ep.n, ep.labels)).total;
     const out: CachedEval = { reward: [], klData: [], klModel: [] };
+    // Ties at float32's resolution count as that far apart (metrics/knn-kl.ts, the note on ties).
+    const r = float32Resolution(ep.samples, base.samples, data.x);
     for (let b = 0; b < o.batches; b++) {
       const xs = ep.samples.subarray(b * B * dim, (b + 1) * B * dim);
       let s = 0;
-      for (let j = b * B; j < (b + 1) * B; j++) s += r[j]!;
+      for (let j = b * B; j < (b + 1) * B; j++) s += scores[j]!;
       out.reward.push(s / B);
-      out.klData.push(knnKl(xs, data.x, dim));
-      out.klModel.push(knnKl(xs, base.samples, dim));
+      out.klData.push(knnKl(xs, data.x, dim, 1, r));
+      out.klModel.push(knnKl(xs, base.samples, dim, 1, r));
     }
     mkdirSync(join(o.out, 'cache'), { recursive: true });
     mkdirSync(join(o.out, 'pictures'), { recursive: true });
@@ -339,6 +358,7 @@ async function evaluateRow(
 }
 
 const TITLES: Record<DriftTableId, string> = {
+  1: 'Figure 1 as a table: q-learning on the 1-D mixture (%GOOD1D%, %WEAK1D%), SDE simulator, 20 steps, reward weight β = 0, 0.1, 1',
   3: 'Table 3: the good model (%GOOD%), SDE simulator, 20 steps — KL at matched mean reward',
   4: 'Table 4: the weak model (%WEAK%), SDE simulator, 20 steps — KL at matched mean reward',
   5: 'Table 5: q-learning with reward weight 0 (%GOOD%) on three simulators',
@@ -351,18 +371,21 @@ const pm = (v: { mean: number; half: number }, digits: number): string =>
 /** tables.md: one table per id, the paper's columns and ours. */
 export function driftTablesMarkdown(
   rows: DriftTableRow[],
-  o: Pick<DriftTablesOptions, 'models' | 'batches' | 'batchSize' | 'baseSamples' | 'evalSeed' | 'tol'>,
+  o: Pick<DriftTablesOptions, 'models' | 'models1d' | 'batches' | 'batchSize' | 'baseSamples' | 'evalSeed' | 'tol'>,
 ): string {
   const out: string[] = [];
   for (const id of DRIFT_TABLE_IDS) {
     const rs = rows.filter((r) => r.table === id);
     if (rs.length === 0) continue;
-    out.push(`### ${TITLES[id].replace('%GOOD%', o.models.good).replace('%WEAK%', o.models.weak)}`, '');
-    out.push('| method | simulator | steps | target | weight | reward | KL to data | KL to the frozen model |');
-    out.push('|---|---|---|---|---|---|---|---|');
+    out.push(
+      `### ${TITLES[id].replace('%GOOD%', o.models.good).replace('%WEAK%', o.models.weak).replace('%GOOD1D%', o.models1d.good).replace('%WEAK1D%', o.models1d.weak)}`,
+      '',
+    );
+    out.push('| model | method | simulator | steps | target | weight | reward | KL to data | KL to the frozen model |');
+    out.push('|---|---|---|---|---|---|---|---|---|');
     for (const r of rs)
       out.push(
-        `| ${r.label} | ${r.simulator} | ${r.steps} | ${r.target ?? '—'} | ${r.weight === null ? '—' : fmtW(r.weight)} | ${pm(r.reward, 3)}${r.missed ? ' (missed)' : ''} | ${pm(r.klData, 3)} | ${pm(r.klModel, 3)} |`,
+        `| ${r.model} | ${r.label} | ${r.simulator} | ${r.steps} | ${r.target ?? '—'} | ${r.weight === null ? '—' : fmtW(r.weight)} | ${pm(r.reward, 3)}${r.missed ? ' (missed)' : ''} | ${pm(r.klData, 3)} | ${pm(r.klModel, 3)} |`,
       );
     out.push('');
   }
@@ -370,6 +393,26 @@ export function driftTablesMarkdown(
     `Each row: ${o.batches} batches of ${o.batchSize} samples (seed ${o.evalSeed}); mean and 95% interval over the batches of the batch's mean reward and of its k-NN KL (k = 1) to the model's data and to ${o.baseSamples} samples of the frozen model on the same simulator. Weights were matched on each run's own evaluation (another seed); "(missed)": no run came within ${o.tol} of the target.`,
   );
   return out.join('\n') + '\n';
+}
+
+/**
+ * Writes DIR/tables.md and tables.json: this call's rows, and the rows of other tables that an
+ * earlier or a concurrent call wrote there (each call owns the rows of its --tables).
+ */
+async function writeTables(o: DriftTablesOptions, rows: DriftTableRow[]): Promise<void> {
+  const file = join(o.out, 'tables.json');
+  let others: DriftTableRow[];
+  try {
+    others = (JSON.parse(readFileSync(file, 'utf8')) as { rows: DriftTableRow[] }).rows.filter(
+      (r) => !o.tables.includes(r.table),
+    );
+  } catch {
+    others = []; // none yet, or a file this version cannot read: this call's rows only
+  }
+  const all = [...others, ...rows].sort((a, b) => DRIFT_TABLE_IDS.indexOf(a.table) - DRIFT_TABLE_IDS.indexOf(b.table));
+  await writeFileAtomic(join(o.out, 'tables.md'), driftTablesMarkdown(all, o));
+  const { signal: _s, log: _l, ...options } = o;
+  await writeFileAtomic(file, JSON.stringify({ options, rows: all }, null, 1) + '\n');
 }
 
 /** Runs (or continues) the tables; writes DIR/tables.md and DIR/tables.json after every row. */
@@ -411,7 +454,7 @@ export async function driftTables(
       } else {
         const policy = DriftPolicy.create(
           model,
-          driftConfig(o, { objective: 'dpok', sim: spec.sim, weight: null, ladder: [] }, null),
+          driftConfig(o, model, { objective: 'dpok', sim: spec.sim, weight: null, ladder: [] }, null),
         );
         try {
           ev = await evaluateRow(model, o, policy, key, true);
@@ -435,11 +478,7 @@ export async function driftTables(
         searchReward,
         missed: spec.target !== null && Math.abs(reward.mean - spec.target) > o.tol,
       });
-      await writeFileAtomic(join(o.out, 'tables.md'), driftTablesMarkdown(rows, o));
-      await writeFileAtomic(
-        join(o.out, 'tables.json'),
-        JSON.stringify({ options: { ...o, signal: undefined, log: undefined }, rows }, null, 1) + '\n',
-      );
+      await writeTables(o, rows);
     }
     return rows;
   } finally {

@@ -27,7 +27,7 @@ import { appendMetrics, truncateMetrics } from '../runs/files';
 import { lockRun, type RunLock } from '../runs/lock';
 import { deriveSeed, Stream } from '../samplers/random';
 import { absoluteRewardSpec, openRewards } from '../rewards';
-import { knnKl } from '../metrics/knn-kl';
+import { float32Resolution, knnKl } from '../metrics/knn-kl';
 import { parseRewardSpec } from '../../../shared/reward-spec';
 import { parseDriftConfig, type DriftConfig } from '../../../shared/drift-config';
 import { VERSION } from '../../../shared/version';
@@ -155,7 +155,9 @@ export async function trainDrift(
         'eval/reward_base': baseReward,
         // A deterministic sampler has no path KL: Σ½|v|² is then the action's cost (policy.ts).
         [isStochastic(c.sampler, c.eta) ? 'eval/kl_path' : 'eval/action_cost']: mean(ep.kl),
-        ...(data && model.dim <= KNN_MAX_DIM ? { 'eval/knn_kl': knnKl(ep.samples, data.x, model.dim) } : {}),
+        ...(data && model.dim <= KNN_MAX_DIM
+          ? { 'eval/knn_kl': knnKl(ep.samples, data.x, model.dim, 1, float32Resolution(ep.samples, data.x)) }
+          : {}),
       };
     };
     // 4  Evaluations, then the checkpoint and the metrics line.
