@@ -636,3 +636,19 @@ test('analyze-reward of a policy: its bands match the policy’s own trajectorie
     await ring.dispose();
   }
 });
+
+test('eval --model --reward: the mean reward of the samples (a minus negates it on the same samples); a reward the model cannot take is refused', async () => {
+  const { cli: runCli } = await import('./helpers/cli');
+  const args = ['eval', '--model', 'gmm-ring8', '--n', '300', '--seed', '3', '--metrics', 'precision', '--json'];
+  const plus = await runCli(...args, '--reward', 'region:y=4');
+  assert.equal(plus.code, 0, plus.stderr);
+  const r = JSON.parse(plus.stdout.trim().split('\n').at(-1)!) as { reward: number; rewards: string[] };
+  assert.deepEqual(r.rewards, ['region:y=4']);
+  assert.ok(Number.isFinite(r.reward) && r.reward !== 0, `reward ${r.reward}`);
+  const minus = await runCli(...args, '--reward', '-region:y=4');
+  assert.equal(minus.code, 0, minus.stderr);
+  assert.equal((JSON.parse(minus.stdout.trim().split('\n').at(-1)!) as { reward: number }).reward, -r.reward);
+  const wrong = await runCli(...args, '--reward', 'jpeg-size');
+  assert.notEqual(wrong.code, 0);
+  assert.match(wrong.stderr, /not images; jpeg-size scores images/);
+});

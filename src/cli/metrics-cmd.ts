@@ -301,6 +301,19 @@ export async function cmdEval(argv: string[], signal: AbortSignal): Promise<void
         nfe += gen.nfe[i]!;
         net += gen.networkEvals[i]!;
       }
+      // --reward: the mean of the rewards' sum over the samples (as eval --policy scores its rows).
+      let reward: number | undefined;
+      if (v.reward && v.reward.length > 0) {
+        const { openRewards } = await import('../main/engine/rewards');
+        const { parseRewardSpec } = await import('../shared/reward-spec');
+        const rw = await openRewards(model, v.reward.map((s) => parseRewardSpec(s)));
+        try {
+          const total = (await rw.score(gen.samples, n, gen.labels)).total;
+          reward = total.reduce((a, b) => a + b, 0) / n;
+        } finally {
+          await rw.dispose();
+        }
+      }
       const { kid: kidRes, ...restRes } = res;
       rep.result(
         {
@@ -315,9 +328,11 @@ export async function cmdEval(argv: string[], signal: AbortSignal): Promise<void
           referenceSource: reference.source,
           ...restRes,
           kid: kidRes ? { ...kidRes, values: undefined } : undefined,
+          ...(reward !== undefined ? { rewards: v.reward, reward } : {}),
         },
         `${model.name}: ${describeSampler(settings)}${v.baseline ? ` (baseline ${v.baseline})` : ''}, NFE/sample ${(nfe / n).toFixed(2)}\n` +
-          describeEval(res),
+          describeEval(res) +
+          (reward !== undefined ? `\nreward ${reward.toPrecision(5)}: the mean of ${v.reward!.join(' + ')}` : ''),
       );
     } finally {
       await ex.dispose();

@@ -47,6 +47,7 @@ const COMMANDS: { name: string; sampler?: boolean; text: () => string }[] = [
       --metrics LIST (fid,kid,precision,recall,density,coverage; also: classes)
       --class-target FILE            the classes metric's target shares (a list, or {"Sneaker": 0.5, …});
                                      default: the data's class frequencies
+      --reward SPEC …                the samples' mean reward too (as train --reward takes them)
       --baseline no-guidance|best-constant|best-interval|edm-stochastic|equal-nfe  [--nfe N] [--grid-result DIR]
       --kid-subsets K (100) --kid-subset-size M (1000)
   eval --policy RUN_DIR|policy.onnx [--n N (4000)] [--seed S (1000003, as training's final evaluation)] [--temperature T]
