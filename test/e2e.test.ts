@@ -881,6 +881,77 @@ test('web mode: the RL step scheduler (issue 16) by clicks: tune its budget, wat
   assert.deepEqual(pageErrors, []);
 });
 
+test('web mode: a drift policy (issue 18) by clicks: its form from the schema with the config check, reward and KL to the base sampler live, compared with its base sampler', async () => {
+  await page.getByRole('button', { name: 'Model', exact: true }).click();
+  await page.getByRole('button', { name: 'Open swissroll-a', exact: true }).click();
+  await page.getByRole('button', { name: /Tune a sampler for swissroll-a/ }).click();
+  await page.getByRole('heading', { name: 'Tune' }).waitFor({ timeout: 30_000 });
+  await page.getByText('drift (reward-directed drift policy)').click();
+  await page.getByTestId('drift-form').waitFor();
+  const choose = async (label: string, option: RegExp): Promise<void> => {
+    await page
+      .getByRole('textbox', { name: label })
+      .or(page.getByRole('combobox', { name: label }))
+      .first()
+      .click();
+    await page.getByRole('option', { name: option }).click();
+  };
+  // Without a reward the form says what is missing, in parseDriftConfig's words, and cannot start.
+  assert.match(await page.getByTestId('config-error').innerText(), /a drift policy learns for a reward/);
+  assert.ok(await page.getByRole('button', { name: 'Start training' }).isDisabled());
+  await page.getByLabel('Rewards').fill('box:x0=0,x1=4,y0=-1,y1=4');
+  // ddpo acts through the sampler's noise: DDIM with η = 0 is refused before Start.
+  await choose('Objective', /^ddpo/);
+  await choose('Base sampler', /^ddim/);
+  await page.getByLabel('DDIM η').fill('0');
+  assert.match(await page.getByTestId('config-error').innerText(), /ddpo acts through the sampler's noise/);
+  assert.ok(await page.getByRole('button', { name: 'Start training' }).isDisabled());
+  await choose('Objective', /^dpok/);
+  await choose('Base sampler', /^euler-maruyama/);
+  assert.equal(await page.getByTestId('config-error').count(), 0);
+  await page.getByLabel('Steps', { exact: true }).fill('5');
+  await page.getByLabel('Training iterations').fill('2');
+  const run = join(tmp, 'runs', 'drift-box');
+  await page.getByLabel('Run directory').fill(run);
+  await page.getByRole('button', { name: /Advanced \(\d+ settings\)/ }).click();
+  await page.getByLabel('Trajectories per iteration').fill('16');
+  await page.getByLabel('Evaluate every (iterations)').fill('1');
+  await page.getByLabel('Samples per evaluation').fill('32');
+  assert.match(await page.getByTestId('tune-estimate').innerText(), /^Cost: 640 denoiser passes \(160 in training/);
+  await page.screenshot({ path: join(SHOTS, 'tune-drift.png'), fullPage: true });
+  await page.getByRole('button', { name: 'Start training' }).click();
+  await page.getByRole('heading', { name: 'Train' }).waitFor({ timeout: 30_000 });
+  // Train: the reward (the base sampler's beside the policy's at evaluations), the KL to the base sampler, the samples.
+  await page
+    .locator('[data-testid="train-progress"][data-state="finished"]')
+    .filter({ hasText: 'iteration 2 / 2' })
+    .waitFor({ timeout: 180_000 });
+  assert.equal(await page.getByTestId('chart-charts/reward_mean').getAttribute('data-points'), '2');
+  assert.equal(await page.getByTestId('chart-charts/kl_path').getAttribute('data-points'), '2');
+  assert.equal(await page.getByTestId('chart-eval/kl_path').getAttribute('data-points'), '2');
+  // Two evaluations, each with the policy's reward and the base sampler's.
+  assert.equal(await page.getByTestId('chart-eval/reward_mean').getAttribute('data-points'), '4');
+  assert.match(await page.getByTestId('chart-eval/reward_mean').innerText(), /base sampler/);
+  await page.getByTestId('samples').waitFor({ timeout: 30_000 });
+  await page.screenshot({ path: join(SHOTS, 'train-drift.png'), fullPage: true });
+  // Compare: the policy and its base sampler on the same seeds, their rewards and KL, both pictures.
+  await page.getByRole('button', { name: 'Compare', exact: true }).click();
+  await page.getByTestId('compare-drift-note').waitFor();
+  assert.equal(await page.getByRole('slider', { name: 'policy temperature' }).count(), 0);
+  await page.getByLabel('Samples per row').fill('200');
+  await page.getByRole('button', { name: 'Evaluate', exact: true }).click();
+  const table = page.getByTestId('compare-table');
+  await table.waitFor({ timeout: 180_000 });
+  const rows = await table.locator('tbody tr').allInnerTexts();
+  assert.equal(rows.length, 2, rows.join('\n'));
+  assert.match(rows[0]!, /^drift policy \(dpok on euler-maruyama, 5 steps\)\s+5\.00\s+5\.00\s+\d+\.\d{4}/);
+  assert.match(rows[1]!, /^base sampler \(euler-maruyama, 5 steps\)\s+5\.00\s+5\.00\s+0\.0000/);
+  assert.equal(await page.getByTestId('compare-reward').count(), 2);
+  assert.equal(await page.getByTestId('compare-samples').count(), 2);
+  await page.screenshot({ path: join(SHOTS, 'compare-drift.png'), fullPage: true });
+  assert.deepEqual(pageErrors, []);
+});
+
 test("web mode: explicit rewards (issue 17) by clicks: a user's ONNX reward trains a γ policy, Train shows the reward beside the base sampler's", async () => {
   // The user's reward model: reward = −(x₀ − 4)² − x₁² (points near (4, 0) score best).
   const file = writeNearRewardOnnx(join(tmp, 'near-4-0.onnx'));

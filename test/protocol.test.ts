@@ -506,3 +506,135 @@ test("the app's suggested run name never collides (issue 15): unique takes the f
   const typed = await req('train.start', { model: 'gmm-ring8', runDir: dir, config });
   assert.ok(!typed.ok && /already holds a run/.test(typed.error.message), JSON.stringify(typed));
 });
+
+test('a drift policy over the protocol (issue 18): settings checked, events per iteration with samples, listed as kind drift, resumed, compared with its base sampler, exported', async () => {
+  const root = join(tmp, 'drift-runs');
+  const runDir = join(root, 'dpok-box');
+  const reward = 'box:x0=0,x1=4,y0=-1,y1=4';
+  // parseDriftConfig's own checks, before anything starts: ddpo needs the sampler's noise, a reward is needed.
+  const noNoise = await req('drift.start', {
+    model: 'swissroll-a',
+    runDir,
+    config: { objective: 'ddpo', sampler: 'ddim', eta: 0, rewards: [reward] },
+  });
+  assert.ok(
+    !noNoise.ok &&
+      noNoise.error.code === 'bad-params' &&
+      /acts through the sampler's noise/.test(noNoise.error.message),
+    JSON.stringify(noNoise),
+  );
+  const noReward = await req('drift.start', { model: 'swissroll-a', runDir, config: { steps: 5 } });
+  assert.ok(!noReward.ok && /at least one rewards/.test(noReward.error.message), JSON.stringify(noReward));
+  const unknown = await req('drift.start', { model: 'swissroll-a', runDir, config: { rho: 7, rewards: [reward] } });
+  assert.ok(!unknown.ok && /rho/.test(unknown.error.message), JSON.stringify(unknown));
+  assert.ok(!existsSync(runDir), 'a refused start writes nothing');
+
+  const config = { objective: 'dpok', steps: 5, iterations: 2, trajectories: 16, evalSamples: 32, evalEvery: 1 };
+  events.length = 0;
+  const started = ok<{ run: string }>(
+    await req('drift.start', { model: 'swissroll-a', runDir, config: { ...config, rewards: [reward] } }),
+  );
+  assert.equal(started.run, runDir);
+  const until = async (pred: () => boolean): Promise<void> => {
+    const deadline = Date.now() + 180_000;
+    while (!pred() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    assert.ok(pred(), `timed out; events: ${JSON.stringify(events.filter((e) => e.type === 'run'))}`);
+  };
+  await until(() => events.some((e) => e.type === 'run' && (e.state === 'finished' || e.state === 'failed')));
+  assert.deepEqual(
+    events.filter((e) => e.type === 'run').map((e) => [e.run, e.state, e.iteration, e.iterations]),
+    [
+      [runDir, 'started', 0, 2],
+      [runDir, 'finished', 2, 2],
+    ],
+  );
+  const metrics = events.filter(
+    (e): e is Extract<EngineEvent, { type: 'metrics' }> => e.type === 'metrics' && e.run === runDir,
+  );
+  assert.deepEqual(
+    metrics.map((e) => e.iteration),
+    [1, 2],
+  );
+  for (const k of ['charts/reward_mean', 'charts/kl_path', 'eval/reward_mean', 'eval/reward_base', 'eval/kl_path'])
+    assert.ok(Number.isFinite(metrics[1]!.metrics[k]), `${k} in ${JSON.stringify(metrics[1]!.metrics)}`);
+  // The samples picture of each evaluation: an event, and the file where runs.evaluation finds it.
+  const samples = events.filter(
+    (e): e is Extract<EngineEvent, { type: 'samples' }> => e.type === 'samples' && e.run === runDir,
+  );
+  assert.deepEqual(
+    samples.map((e) => e.iteration),
+    [1, 2],
+  );
+  assert.equal(Buffer.from(samples[1]!.pngBase64, 'base64').subarray(1, 4).toString(), 'PNG');
+  assert.ok(existsSync(samples[1]!.path));
+
+  const runs = ok<{ dir: string; kind: string; intervention: string; divergence: string; iteration: number }[]>(
+    await req('runs.list', { root }),
+  );
+  assert.deepEqual(
+    runs.map((r) => [r.dir, r.kind, r.intervention, r.divergence, r.iteration]),
+    [[runDir, 'drift', 'drift', 'dpok', 2]],
+  );
+  const opened = ok<{ summary: { kind: string }; evaluations: number[]; levels: unknown }>(
+    await req('runs.open', { run: runDir }),
+  );
+  assert.deepEqual([opened.summary.kind, opened.evaluations, opened.levels], ['drift', [1, 2], null]);
+  const evaluation = ok<{ pngBase64: string | null }>(await req('runs.evaluation', { run: runDir, iteration: 2 }));
+  assert.equal(evaluation.pngBase64, samples[1]!.pngBase64);
+  assert.equal(ok<{ iterations: number }>(await req('runs.metrics', { run: runDir })).iterations, 2);
+
+  // Resumed for one more iteration: its events, from where it stood.
+  events.length = 0;
+  ok(await req('train.resume', { run: runDir, iterations: 3 }));
+  await until(() => events.some((e) => e.type === 'run' && (e.state === 'finished' || e.state === 'failed')));
+  assert.deepEqual(
+    events.filter((e) => e.type === 'run').map((e) => [e.state, e.iteration, e.iterations]),
+    [
+      ['started', 2, 3],
+      ['finished', 3, 3],
+    ],
+  );
+  assert.deepEqual(
+    events.filter((e) => e.type === 'metrics').map((e) => (e as { iteration: number }).iteration),
+    [3],
+  );
+
+  // Compare: the policy and its base sampler on the same seeds — mean reward, path KL, both pictures.
+  const wrong = await req('eval.policy', { run: runDir, n: 100, bestConstant: true });
+  assert.ok(!wrong.ok && /bestConstant: not for a drift policy run/.test(wrong.error.message), JSON.stringify(wrong));
+  const cmp = ok<{
+    iteration: number;
+    n: number;
+    rewards: string[];
+    rows: { kind: string; reward: number; summary: Record<string, number>; pngBase64?: string }[];
+  }>(await req('eval.policy', { run: runDir, n: 100 }));
+  assert.deepEqual([cmp.iteration, cmp.n, cmp.rows.map((r) => r.kind)], [3, 100, ['policy', 'plain']]);
+  assert.equal(cmp.rewards.length, 1);
+  assert.match(cmp.rewards[0]!, /^box:/);
+  const [policy, base] = cmp.rows;
+  assert.ok(policy!.reward >= 0 && policy!.reward <= 1 && base!.reward >= 0 && base!.reward <= 1);
+  assert.ok(policy!.summary['kl_path']! > 0, 'the trained drift moves the path');
+  assert.equal(base!.summary['kl_path'], 0, 'the base sampler is the policy with v = 0');
+  assert.ok(Number.isFinite(policy!.summary['knn_kl']) && Number.isFinite(base!.summary['knn_kl']));
+  for (const r of cmp.rows) assert.equal(Buffer.from(r.pngBase64!, 'base64').subarray(1, 4).toString(), 'PNG');
+  // The same seed, the same noise: comparing again gives the same numbers.
+  const again = ok<typeof cmp>(await req('eval.policy', { run: runDir, n: 100 }));
+  assert.deepEqual(
+    again.rows.map((r) => [r.reward, r.summary]),
+    cmp.rows.map((r) => [r.reward, r.summary]),
+  );
+  const trajectory = await req('reward.trajectory', { run: runDir });
+  assert.ok(!trajectory.ok && /drift policy run/.test(trajectory.error.message));
+
+  // Export: the drift exporter, as `export --run` writes it.
+  const out = join(runDir, 'policy.onnx');
+  const exported = ok<{ path: string; outputs: { name: string }[]; metadata: Record<string, string> }>(
+    await req('policy.export', { run: runDir, out }),
+  );
+  assert.deepEqual(
+    [exported.path, exported.outputs.map((o) => o.name), exported.metadata['intervention']],
+    [out, ['drift'], 'drift'],
+  );
+  const exists = await req('policy.export', { run: runDir, out });
+  assert.ok(!exists.ok && exists.error.code === 'exists');
+});

@@ -7,6 +7,7 @@ import {
   allPositive,
   comparisonChart,
   metricChart,
+  metricChartWithBase,
   metricColumns,
   paddedRange,
   pointCount,
@@ -19,7 +20,7 @@ import {
   type Column,
 } from '../src/renderer/src/components/chartData';
 import { applyRunEvents, type RunView } from '../src/renderer/src/hooks/useRunEvents';
-import { metricInfo, TRAIN_CHARTS } from '../src/shared/metrics';
+import { DRIFT_CHARTS, metricInfo, TRAIN_CHARTS } from '../src/shared/metrics';
 
 const line = (iteration: number, metrics: Record<string, number>) => ({
   iteration,
@@ -60,6 +61,32 @@ test('the learning signal chart carries its ± std band from the catalogue', () 
     [-0.5, null],
   ]);
   assert.equal(pointCount(c), 2, 'band edges are not points');
+});
+
+test("a drift run's evaluation reward: the policy's with its ± std band and the base sampler's as a second series, only where evaluated", () => {
+  const info = DRIFT_CHARTS.find((m) => m.key === 'eval/reward_mean')!;
+  assert.equal(info.cadence, 'evaluation');
+  const lines = [
+    line(1, { 'charts/reward_mean': 0.4 }),
+    line(2, { 'eval/reward_mean': 0.7, 'eval/reward_std': 0.1, 'eval/reward_base': 0.5 }),
+    line(3, {}),
+    line(4, { 'eval/reward_mean': 0.8, 'eval/reward_std': 0.2, 'eval/reward_base': 0.5 }),
+  ];
+  const c = metricChartWithBase(lines, info, { key: 'eval/reward_base', label: 'base sampler' });
+  assert.deepEqual(c.names, [info.label, 'base sampler']);
+  assert.equal(c.band, true);
+  assert.equal(c.data.length, 5);
+  assert.deepEqual(c.data.slice(0, 3), [
+    [2, 4],
+    [0.7, 0.8],
+    [0.5, 0.5],
+  ]);
+  const [lo, hi] = c.data.slice(3) as number[][];
+  assert.ok(Math.abs(lo![0]! - 0.6) < 1e-12 && Math.abs(hi![1]! - 1.0) < 1e-12);
+  assert.equal(pointCount(c), 4, 'both series count, band edges do not');
+  // The drift run's other evaluation metrics are sparse too (joined across the iterations between).
+  for (const k of ['eval/kl_path', 'eval/action_cost', 'eval/knn_kl'])
+    assert.equal(metricInfo(k).cadence, 'evaluation');
 });
 
 test('runs side by side share the union of their iterations; a run without a line there is undefined (joined), not a gap', () => {

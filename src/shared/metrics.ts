@@ -510,6 +510,128 @@ export const REWARD_CHARTS: readonly MetricInfo[] = [
 /** The Train screen's charts of a step scheduler run, in order. */
 export const SCHEDULER_CHARTS: readonly MetricInfo[] = SCHEDULER_METRICS.filter((m) => m.chart === 'train');
 
+/**
+ * What a drift policy run writes (engine/drift/train.ts), Train's charts for it in order; a run
+ * charts those its lines carry (ddpo and dpok: the path KL and PPO's diagnostics; q-learning: its TD
+ * loss; a deterministic base sampler: the action's cost where a stochastic one has its path KL).
+ * Its evaluations are eval/… every evalEvery iterations and at the end, on evalSamples samples of
+ * one seed, with the base sampler's reward on the same seed as the reference.
+ */
+export const DRIFT_METRICS: readonly MetricInfo[] = [
+  {
+    key: 'charts/reward_mean',
+    label: 'Reward of the trajectories (mean ± std)',
+    better: 'higher',
+    digits: 4,
+    chart: 'train',
+    band: 'charts/reward_std',
+    help: "mean weighted reward of the iteration's training trajectories (their final samples), ± its standard deviation",
+  },
+  {
+    key: 'eval/reward_mean',
+    label: 'Reward at evaluations (policy, base sampler)',
+    better: 'higher',
+    digits: 4,
+    chart: 'train',
+    band: 'eval/reward_std',
+    cadence: 'evaluation',
+    help: "the policy's mean reward on the evaluation seed (± std), and the base sampler's from the same noise (the reference: what the policy adds is the gap)",
+  },
+  {
+    key: 'eval/reward_std',
+    label: 'Reward std (evaluations)',
+    better: null,
+    digits: 4,
+    chart: 'none',
+    cadence: 'evaluation',
+    help: "standard deviation of the evaluation samples' rewards",
+  },
+  {
+    key: 'charts/kl_path',
+    label: 'KL to the base sampler (path, training)',
+    better: 'lower',
+    digits: 4,
+    chart: 'train',
+    help: 'mean over the training trajectories of Σ over the steps of ½|v|²: the KL of the policy’s path to the base sampler’s (nats)',
+  },
+  {
+    key: 'eval/kl_path',
+    label: 'KL to the base sampler (path, evaluations)',
+    better: 'lower',
+    digits: 4,
+    chart: 'train',
+    cadence: 'evaluation',
+    help: 'the same path KL on the evaluation samples (nats)',
+  },
+  {
+    key: 'eval/action_cost',
+    label: 'Action cost (evaluations)',
+    better: 'lower',
+    digits: 4,
+    chart: 'train',
+    cadence: 'evaluation',
+    help: 'a deterministic base sampler has no path KL: Σ over the steps of ½|v|², the action’s cost, on the evaluation samples',
+  },
+  {
+    key: 'eval/knn_kl',
+    label: 'k-NN KL to the data (evaluations)',
+    better: 'lower',
+    digits: 4,
+    chart: 'train',
+    cadence: 'evaluation',
+    help: 'the k-NN estimate of KL(samples ‖ data) (models of ≤ 8 values a sample; the q-learning paper’s measure)',
+  },
+  {
+    key: 'losses/td',
+    label: 'TD loss (q-learning)',
+    better: 'lower',
+    digits: 5,
+    chart: 'train',
+    help: 'q-learning: the critic’s mean squared temporal-difference error over the iteration’s transitions',
+  },
+  {
+    key: 'charts/r_minus_q',
+    label: 'Running reward − q (q-learning)',
+    better: null,
+    digits: 4,
+    chart: 'train',
+    help: 'q-learning: the mean TD term that drives the actor',
+  },
+  runMetric('charts/approx_kl'),
+  runMetric('charts/clipfrac'),
+];
+
+/** The Train screen's charts of a drift run, in order (those its lines carry are drawn). */
+export const DRIFT_CHARTS: readonly MetricInfo[] = DRIFT_METRICS.filter((m) => m.chart === 'train');
+
+/** A drift comparison's summary keys (Compare: the policy and its base sampler; apps/compare-drift.ts). */
+export const DRIFT_EVAL_METRICS: readonly MetricInfo[] = [
+  {
+    key: 'kl_path',
+    label: 'KL to the base sampler (path)',
+    better: null,
+    digits: 4,
+    chart: 'none',
+    help: 'mean over the samples of Σ over the steps of ½|v|²: the KL of the row’s path to the base sampler’s (nats; the base sampler’s own is 0)',
+  },
+  {
+    key: 'action_cost',
+    label: 'Action cost',
+    better: null,
+    digits: 4,
+    chart: 'none',
+    help: 'a deterministic base sampler has no path KL: Σ over the steps of ½|v|², the action’s cost (0 for the base sampler)',
+  },
+  {
+    key: 'knn_kl',
+    label: 'k-NN KL to the data',
+    better: 'lower',
+    digits: 4,
+    chart: 'none',
+    help: 'the k-NN estimate of KL(samples ‖ data) (models of ≤ 8 values a sample)',
+  },
+];
+
 /** The metric a run or a table row is summed up by (Runs' last-evaluation column, the default comparison). */
 export const HEADLINE_METRIC: EvalMetricKey = 'fid';
 
@@ -520,7 +642,10 @@ export function evalRunKey(key: string): string {
 
 // A scheduler metric with a learner one's key (eval/fid, charts/nfe) is that one in tables; its own entry labels its chart.
 const BY_KEY = new Map<string, MetricInfo>(
-  [...SCHEDULER_METRICS, ...EVAL_METRICS, ...RUN_METRICS].map((m) => [m.key, m]),
+  [...DRIFT_METRICS, ...DRIFT_EVAL_METRICS, ...SCHEDULER_METRICS, ...EVAL_METRICS, ...RUN_METRICS].map((m) => [
+    m.key,
+    m,
+  ]),
 );
 
 /** The catalogue entry of a metric key (summary or run namespace); unknown keys get a neutral entry. */
@@ -556,7 +681,9 @@ export function formatReward(v: number | null | undefined, o: { signed?: boolean
 
 /** Metrics shown only as another's ± band (e.g. `kid_std` beside `kid`), never on their own. */
 export const BAND_METRICS: ReadonlySet<string> = new Set(
-  [...EVAL_METRICS, ...RUN_METRICS, ...SCHEDULER_METRICS].flatMap((m: MetricInfo) => (m.band ? [m.band] : [])),
+  [...EVAL_METRICS, ...RUN_METRICS, ...SCHEDULER_METRICS, ...DRIFT_METRICS].flatMap((m: MetricInfo) =>
+    m.band ? [m.band] : [],
+  ),
 );
 
 /** The Train screen's charts, in order. */

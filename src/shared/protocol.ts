@@ -18,6 +18,7 @@ import { EngineEventSchema, Num, RUN_STATES, SchedulerLevelsSchema, type EngineE
 import { LEARNER_FIELDS, learnerConfigFrom } from './learner-config';
 import { SAMPLERS, SCHEDULES } from './sampler-settings';
 import { DEFAULT_SCHEDULER_CONFIG, parseSchedulerConfig } from './scheduler-config';
+import { DEFAULT_DRIFT_CONFIG, parseDriftConfig } from './drift-config';
 import { describeField, fieldError, type NumberField } from './schema';
 
 export const PROTOCOL_VERSION = 1;
@@ -50,6 +51,17 @@ const schedulerSettings = z
   .superRefine((v, ctx) => {
     try {
       parseSchedulerConfig({ ...DEFAULT_SCHEDULER_CONFIG, ...v });
+    } catch (e) {
+      ctx.addIssue({ code: 'custom', message: (e as Error).message });
+    }
+  });
+
+/** Drift policy settings from the UI, over the defaults: known fields only, each within its bounds, consistent together (shared/drift-config.ts). */
+const driftSettings = z
+  .record(z.string(), z.unknown(), { error: 'must be an object of drift settings' })
+  .superRefine((v, ctx) => {
+    try {
+      parseDriftConfig({ ...DEFAULT_DRIFT_CONFIG, ...v });
     } catch (e) {
       ctx.addIssue({ code: 'custom', message: (e as Error).message });
     }
@@ -125,8 +137,8 @@ export const ModelReportSchema = z.object({
 /** A run directory as the Runs screen lists it. */
 export const RunSummarySchema = z.object({
   dir: z.string(),
-  /** learner: the inverse-RL learner's run (config.json); scheduler: the RL step scheduler's (scheduler.json). */
-  kind: z.enum(['learner', 'scheduler']),
+  /** learner: the inverse-RL learner's run (config.json); scheduler: the RL step scheduler's (scheduler.json); drift: a reward-directed drift policy's (drift.json). */
+  kind: z.enum(['learner', 'scheduler', 'drift']),
   model: z.string(),
   intervention: z.string(),
   divergence: z.string(),
@@ -298,6 +310,16 @@ export const METHOD_SCHEMAS = {
       model: path('a bundled model id or a model directory'),
       runDir: path('a non-empty string (where the run is written)'),
       config: schedulerSettings,
+      unique: z.boolean().optional(),
+    }),
+    result: z.object({ run: z.string() }),
+  },
+  /** Starts a drift policy run (`train --intervention drift`); stopped and resumed with train.stop / train.resume. */
+  'drift.start': {
+    params: z.strictObject({
+      model: path('a bundled model id or a model directory'),
+      runDir: path('a non-empty string (where the run is written)'),
+      config: driftSettings,
       unique: z.boolean().optional(),
     }),
     result: z.object({ run: z.string() }),
@@ -483,7 +505,7 @@ export type EngineInfo = z.infer<typeof EngineInfoSchema>;
 export type ModelSummary = z.infer<typeof ModelSummarySchema>;
 export type ModelReport = z.infer<typeof ModelReportSchema>;
 export type RunSummary = z.infer<typeof RunSummarySchema>;
-/** A run's kind: the inverse-RL learner's, or the RL step scheduler's. */
+/** A run's kind: the inverse-RL learner's, the RL step scheduler's, or a drift policy's. */
 export type RunKind = RunSummary['kind'];
 export type ComparisonResult = z.infer<typeof ComparisonResultSchema>;
 export type TensorInfo = z.infer<typeof TensorInfoSchema>;

@@ -3,9 +3,9 @@
 // per request; training runs in the background and streams its events. Transport-agnostic: the
 // worker entry wires it to a MessagePort (Electron), child-process IPC or a WebSocket relay.
 
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { measureSpeed, runCost } from './apps/estimate';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { GridError, parseAxes, runGrid, type GridConfig } from './grid';
 import { xyCaption, xyHtml, xyLayout } from './grid/xy';
 import { writeFileAtomic } from './io/atomic';
@@ -25,6 +25,8 @@ import { VERSION } from '../../shared/version';
 import type { EngineEvent, RunEvent } from '../../shared/events';
 import { DEFAULT_SCHEDULER_CONFIG, parseSchedulerConfig, type SchedulerConfig } from '../../shared/scheduler-config';
 import { isSchedulerRun, readLevels, readSchedulerRun } from './scheduler/run-file';
+import { DEFAULT_DRIFT_CONFIG, parseDriftConfig, type DriftConfig } from '../../shared/drift-config';
+import { isDriftRun, readDriftRun } from './drift/run-file';
 import { bundledModels, describeModel, resolveModelDir, type ModelEntry } from './models/registry';
 import { Model, ModelCache } from './models/model';
 import { ModelError } from './models/manifest';
@@ -37,10 +39,20 @@ import {
   readRunConfig,
   RunRefusedError,
   runModelDir,
+  runPaths,
   uniqueRunDir,
   writeRunStatus,
 } from './runs/files';
-import { folderState, listEvaluations, listRuns, readEvaluation, restoreRun, runSummary, trashRun } from './runs/list';
+import {
+  checkAnyRun,
+  folderState,
+  listEvaluations,
+  listRuns,
+  readEvaluation,
+  restoreRun,
+  runSummary,
+  trashRun,
+} from './runs/list';
 import { loadRun } from './runs/load';
 import { exportedFiles, exportPolicy, ExportError } from './learner/export';
 import { checkRunPolicy } from './learner/onnx-policy';
@@ -149,6 +161,11 @@ export class EngineHost {
       const runDir = p.unique === true ? uniqueRunDir(resolve(p.runDir), (d) => this.jobs.has(d)) : resolve(p.runDir);
       return this.startScheduler(p.model, runDir, config, false);
     },
+    'drift.start': (p) => {
+      const config = parseDriftConfig({ ...DEFAULT_DRIFT_CONFIG, ...p.config });
+      const runDir = p.unique === true ? uniqueRunDir(resolve(p.runDir), (d) => this.jobs.has(d)) : resolve(p.runDir);
+      return this.startDrift(p.model, runDir, config, false);
+    },
     'train.estimate': async (p) => {
       const model = await this.models.get(resolveModelDir(p.model));
       const config = learnerConfigFrom(p.config, undefined, dataKindOf(model.shape));
@@ -168,6 +185,10 @@ export class EngineHost {
         const s = readSchedulerRun(run);
         return this.startScheduler(s.model.dir, run, s.config, true, p.iterations);
       }
+      if (isDriftRun(run)) {
+        const d = readDriftRun(run);
+        return this.startDrift(d.model.dir, run, d.config, true, p.iterations);
+      }
       const cfg = readRunConfig(run);
       return this.startTraining(cfg.model.dir, run, cfg.learner, true, p.iterations, p.restart === true);
     },
@@ -184,7 +205,9 @@ export class EngineHost {
       const run = resolve(p.run);
       const iterations = isSchedulerRun(run)
         ? readSchedulerRun(run).config.iterations
-        : readRunConfig(run).learner.iterations;
+        : isDriftRun(run)
+          ? readDriftRun(run).config.iterations
+          : readRunConfig(run).learner.iterations;
       return { run, iterations, metrics: readMetrics(run) };
     },
     'grid.xy': async (p) => {
@@ -273,6 +296,7 @@ export class EngineHost {
     'eval.policy': async (p) => {
       const run = resolve(p.run);
       if (isSchedulerRun(run)) return this.compareScheduler(run, p);
+      if (isDriftRun(run)) return this.compareDrift(run, p);
       if (p.schedules !== undefined)
         throw new RangeError('schedule files are compared with a step scheduler run; this run is a learner run');
       const cfg = readRunConfig(run);
@@ -296,6 +320,10 @@ export class EngineHost {
     'reward.trajectory': async (p) => {
       const run = resolve(p.run);
       if (isSchedulerRun(run)) throw new RangeError(`${run} is a step scheduler run; it was not trained for rewards`);
+      if (isDriftRun(run))
+        throw new RangeError(
+          `${run} is a drift policy run: the reward along the trajectory is for learner runs; compare it with its base sampler (eval.policy) instead`,
+        );
       const cfg = readRunConfig(run);
       if (cfg.learner.objective !== 'reward')
         throw new RangeError(
@@ -350,7 +378,7 @@ export class EngineHost {
     },
     'runs.evaluation': (p) => {
       const run = resolve(p.run);
-      if (!isSchedulerRun(run)) readRunConfig(run); // a clear error unless it is a run
+      checkAnyRun(run); // a clear error unless it is a run
       return readEvaluation(run, p.iteration);
     },
     'runs.delete': (p) => this.trashRun(resolve(p.run)),
@@ -369,6 +397,7 @@ export class EngineHost {
     'policy.export': async (p) => {
       const run = resolve(p.run);
       if (isSchedulerRun(run)) return this.exportScheduler(run, resolve(p.out), p.force === true);
+      if (isDriftRun(run)) return this.exportDrift(run, resolve(p.out), p.force === true);
       const model = await this.models.get(runModelDir(run));
       const learner = await loadRun(run, model);
       try {
@@ -547,6 +576,77 @@ export class EngineHost {
   }
 
   /**
+   * A drift policy run (drift/train.ts), started or resumed like a scheduler run: one job, its
+   * lifecycle, a metrics event per iteration, and at each evaluation a samples event with the
+   * evaluation's picture, also written to RUN/samples/iter-NNNNN.png (where the Train screen's
+   * slider and runs.evaluation read a learner run's).
+   */
+  private startDrift(
+    modelRef: string,
+    runDir: string,
+    config: DriftConfig,
+    resume: boolean,
+    iterations?: number,
+  ): Promise<{ run: string }> {
+    return this.startJob(
+      runDir,
+      resume,
+      async () => {
+        if (!resume) checkNewRunDir(runDir);
+        const model = await this.models.get(resolveModelDir(modelRef));
+        return { model, target: iterations ?? config.iterations, config };
+      },
+      async ({ model }, h) => {
+        const { trainDrift } = await import('./drift/train');
+        const t0 = performance.now();
+        let from: number | null = null;
+        const target = iterations ?? config.iterations;
+        const r = await trainDrift(model, config, runDir, {
+          resume,
+          iterations,
+          signal: h.signal,
+          command: `Sampler Studio engine, ${resume ? 'train.resume' : 'drift.start'}`,
+          onProgress: (p) => {
+            if (from === null) {
+              from = p.iteration - 1;
+              h.onStart({ iteration: from, iterations: target });
+            }
+            const elapsed = (performance.now() - t0) / 1000;
+            const did = p.iteration - 1 - from;
+            h.onEvent({
+              type: 'progress',
+              run: runDir,
+              task: 'train',
+              done: p.iteration - 1,
+              total: target,
+              unit: 'iterations',
+              elapsedSeconds: elapsed,
+              etaSeconds: did > 0 ? (elapsed / did) * (target - p.iteration + 1) : null,
+              phase: { iteration: p.iteration, label: p.phase, done: p.done, total: p.total, unit: 'samples' },
+            });
+          },
+          onEvaluation: async (e) => {
+            const png = await samplePng(model, e.samples, e.labels, e.n);
+            const path = runPaths(runDir).samplesAt(e.iteration);
+            mkdirSync(dirname(path), { recursive: true });
+            await writeFileAtomic(path, png);
+            h.onEvent({
+              type: 'samples',
+              run: runDir,
+              iteration: e.iteration,
+              path,
+              pngBase64: Buffer.from(png).toString('base64'),
+            });
+          },
+          onIteration: (e) => h.onEvent({ type: 'metrics', run: runDir, iteration: e.iteration, metrics: e.metrics }),
+        });
+        if (from === null) h.onStart({ iteration: r.iteration, iterations: target }); // (nothing was left to do)
+        return r.iteration;
+      },
+    );
+  }
+
+  /**
    * A training job of either kind: reserved, prepared (model and settings checked), then run in the
    * background with its lifecycle as run events (and status.json); answers once it has begun (its
    * `onStart`) or failed.
@@ -663,6 +763,25 @@ export class EngineHost {
     });
   }
 
+  /** eval.policy of a drift run: the policy and its base sampler on the same seeds (apps/compare-drift.ts). */
+  private async compareDrift(run: string, p: Methods['eval.policy']['params']): Promise<Comparison> {
+    const unused = (['gridResult', 'bestConstant', 'perClass', 'temperature', 'schedules'] as const).filter(
+      (k) => p[k] !== undefined && p[k] !== false,
+    );
+    if (unused.length > 0)
+      throw new RangeError(
+        `${unused.join(', ')}: not for a drift policy run (it is compared with its base sampler on the same seeds)`,
+      );
+    const model = await this.models.get(readDriftRun(run).model.dir);
+    const { compareDrift } = await import('./apps/compare-drift');
+    return compareDrift(model, run, {
+      n: p.n ?? 4000,
+      seed: p.seed ?? 1_000_003,
+      pictures: true,
+      onProgress: this.compareProgress(run),
+    });
+  }
+
   /** A comparison's progress as progress events of the run (at most four a second, each row's start always). */
   private compareProgress(run: string): (p: CompareProgress) => void {
     const t0 = performance.now();
@@ -701,6 +820,22 @@ export class EngineHost {
       return { ...r, seconds: (performance.now() - t0) / 1000 };
     } finally {
       await policy.dispose();
+    }
+  }
+
+  /** policy.export of a drift run: its ONNX file (x, σ → drift) and sidecar (drift/export.ts), as `export --run` writes them. */
+  private async exportDrift(run: string, out: string, force: boolean): Promise<PolicyExportResult> {
+    if (this.jobs.has(run)) throw new RangeError(`${run} is training; export it once it stops (or pause it)`);
+    const model = await this.models.get(readDriftRun(run).model.dir);
+    const { loadDriftPolicy } = await import('./drift/train');
+    const { exportDrift } = await import('./drift/export');
+    const t0 = performance.now();
+    const { policy, iteration } = await loadDriftPolicy(model, run);
+    try {
+      const r = await exportDrift(policy, run, iteration, { out, force });
+      return { ...r, seconds: (performance.now() - t0) / 1000 };
+    } finally {
+      policy.dispose();
     }
   }
 

@@ -61,6 +61,8 @@ export interface TrainDriftOptions {
   signal?: AbortSignal;
   onIteration?: (e: { iteration: number; metrics: Record<string, number> }) => void;
   onProgress?: (p: { iteration: number; phase: string; done: number; total: number }) => void;
+  /** At each evaluation, the policy's samples (the app draws them: engine/host.ts); awaited. */
+  onEvaluation?: (e: { iteration: number; n: number; samples: Float32Array; labels: Int32Array | null }) => unknown;
   /** What trains it, as its training lock shows a refused second trainer (default: this process's command line). */
   command?: string;
 }
@@ -148,6 +150,7 @@ export async function trainDrift(
         baseReward = mean((await rewards.score(base.samples, base.n, base.labels)).total);
       }
       const ep = await policy.rollout({ ...args, onProgress: progress });
+      await o.onEvaluation?.({ iteration, n: ep.n, samples: ep.samples, labels: ep.labels });
       const r = (await rewards.score(ep.samples, ep.n, ep.labels)).total;
       return {
         'eval/reward_mean': mean(r),

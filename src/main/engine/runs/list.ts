@@ -8,10 +8,16 @@ import { isRun, readDevSet, readMetrics, readProfile, readRunConfig, readRunStat
 import type { ProfileFile } from '../../../shared/run-files';
 import { runLockedBy } from './lock';
 import { isSchedulerRun, readSchedulerRun, SCHEDULER_FILE } from '../scheduler/run-file';
+import { DRIFT_FILE, isDriftRun, readDriftRun } from '../drift/run-file';
 
-/** Whether `dir` holds a run of either kind: the learner's (config.json) or the RL step scheduler's (scheduler.json). */
+/** Whether `dir` holds a run of any kind: the learner's (config.json), the RL step scheduler's (scheduler.json) or a drift policy's (drift.json). */
 export function isAnyRun(dir: string): boolean {
-  return isRun(dir) || isSchedulerRun(dir);
+  return isRun(dir) || isSchedulerRun(dir) || isDriftRun(dir);
+}
+
+/** A clear error (readRunConfig's, naming the file) unless `dir` is a run of some kind. */
+export function checkAnyRun(dir: string): void {
+  if (!isSchedulerRun(dir) && !isDriftRun(dir)) readRunConfig(dir);
 }
 
 /** The runs directly inside `root` (by name), skipping folders that are not readable runs. `active`: whether this engine trains a run now (a run another process trains, by its lock, is active too). */
@@ -34,6 +40,7 @@ export function listRuns(root: string, active: (run: string) => boolean): RunSum
 /** One run as the list shows it, from its config and metrics lines; `active`: this engine trains it (another process's lock counts too). */
 export function runSummary(dir: string, metrics: Record<string, number>[], active: boolean): RunSummary {
   if (isSchedulerRun(dir)) return schedulerSummary(dir, metrics, active);
+  if (isDriftRun(dir)) return driftSummary(dir, metrics, active);
   const cfg = readRunConfig(dir);
   const last = metrics[metrics.length - 1] ?? null;
   const l = cfg.learner;
@@ -105,6 +112,44 @@ function schedulerSummary(dir: string, metrics: Record<string, number>[], active
   };
 }
 
+/**
+ * A drift policy's run as the list shows it: intervention "drift", its objective where a learner run
+ * has its divergence, its base sampler where one has its conditioning. Like the scheduler it
+ * evaluates every evalEvery iterations: `last` is its last metrics line with its last evaluation's
+ * eval/… values.
+ */
+function driftSummary(dir: string, metrics: Record<string, number>[], active: boolean): RunSummary {
+  const d = readDriftRun(dir);
+  const c = d.config;
+  const line = metrics[metrics.length - 1] ?? null;
+  const evaluated = metrics.findLast((m) => m['eval/reward_mean'] !== undefined);
+  const last =
+    line && evaluated
+      ? { ...line, ...Object.fromEntries(Object.entries(evaluated).filter(([k]) => k.startsWith('eval/'))) }
+      : line;
+  const iteration = line?.['iteration'] ?? 0;
+  let seconds = 0;
+  for (const m of metrics) seconds += m['time/iteration_s'] ?? 0;
+  const status = readRunStatus(dir);
+  return {
+    dir,
+    kind: 'drift',
+    model: d.model.name,
+    intervention: 'drift',
+    divergence: c.objective,
+    conditioning: c.sampler === 'ddim' ? `ddim η ${c.eta}` : c.sampler,
+    iteration,
+    iterations: Math.max(status?.iterations ?? c.iterations, iteration),
+    last,
+    active: active || runLockedBy(dir) !== null,
+    started: statSync(join(dir, DRIFT_FILE)).mtime.toISOString(),
+    seconds,
+    evalSamples: evaluated ? c.evalSamples : null,
+    lastState: status?.state ?? null,
+    reason: status?.reason ?? null,
+  };
+}
+
 /** The iterations of a run's evaluations on disk (a profile or a samples picture of each, in profiles/ and samples/), in order. */
 export function listEvaluations(dir: string): number[] {
   const found = new Set<number>();
@@ -161,7 +206,7 @@ export function readEvaluation(
 
 /** Moves a run into `.trash/` beside it (a rename: nothing is lost, the user can move it back); not while it trains, here (`active`) or in another process. */
 export function trashRun(run: string, active: boolean): { trashed: string } {
-  if (!isSchedulerRun(run)) readRunConfig(run); // throws unless it is a run
+  checkAnyRun(run); // throws unless it is a run
   if (active) throw new RangeError(`${run} is training; stop it before deleting it`);
   const other = runLockedBy(run);
   if (other) {
@@ -183,7 +228,7 @@ export function trashRun(run: string, active: boolean): { trashed: string } {
 export function restoreRun(trashed: string, run: string): { run: string } {
   if (basename(dirname(trashed)) !== '.trash' || dirname(dirname(trashed)) !== dirname(run))
     throw new RangeError(`${trashed} is not ${basename(run)} in the .trash folder beside it; nothing was moved`);
-  if (!isSchedulerRun(trashed)) readRunConfig(trashed); // throws unless it is a run
+  checkAnyRun(trashed); // throws unless it is a run
   if (existsSync(run)) throw new RangeError(`${run} exists again; move ${trashed} back by hand under another name`);
   renameSync(trashed, run);
   return { run };

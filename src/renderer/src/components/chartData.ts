@@ -64,6 +64,25 @@ export function metricChart(lines: readonly MetricsLine[], info: MetricInfo): Ch
   return { data: [x, y, lo, hi], names: [info.label], band: true };
 }
 
+/**
+ * A Train chart with a reference series beside the metric (a drift run's base sampler reward next to
+ * the policy's): the reference's values on the lines that carry the metric, its band kept last.
+ */
+export function metricChartWithBase(
+  lines: readonly MetricsLine[],
+  info: MetricInfo,
+  base: { key: string; label: string },
+): ChartData {
+  const c = metricChart(lines, info);
+  const col: (number | null)[] = [];
+  for (const l of lines) {
+    if (info.cadence === 'evaluation' && l.metrics[info.key] === undefined) continue;
+    col.push(finite(l.metrics[base.key]));
+  }
+  const [x, y, ...band] = c.data;
+  return { ...c, data: [x, y!, col, ...band], names: [...c.names, base.label] };
+}
+
 /** Several runs' curves of one metric on a shared x (the union of their iterations). */
 export function comparisonChart(
   runs: readonly { name: string; lines: readonly MetricsLine[] }[],

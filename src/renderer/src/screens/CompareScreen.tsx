@@ -1,6 +1,6 @@
 // Screen 4 — Compare: the learned policy next to its baselines (same sampler, steps, seed and n; a
 // step scheduler: the preset schedules at its NFE budget and any schedule file, each σ list drawn
-// beside its scores):
+// beside its scores; a drift policy: its base sampler on the same seeds, mean reward and KL to it):
 // the evaluation metrics of the catalogue (shared/metrics.ts: labels, digits, which way is better,
 // KID's ± std) and NFE, with each row's samples side by side; the temperature slider re-evaluates
 // the policy.
@@ -148,6 +148,9 @@ export function CompareScreen({
   kind?: RunKind;
 }) {
   const scheduler = kind === 'scheduler';
+  // A drift policy run is compared with its base sampler on the same seeds, nothing to choose but n.
+  const drift = kind === 'drift';
+  const learnerRun = kind === 'learner';
   const [kept, setKept] = useLocalStorage<KeptComparison>({
     key: `${PREFIX}${run ?? ''}`,
     defaultValue: FRESH,
@@ -206,14 +209,16 @@ export function CompareScreen({
           'eval.policy',
           scheduler
             ? { run, n: Number(n), schedules: scheduleFiles(schedules) }
-            : {
-                run,
-                n: Number(n),
-                temperature: tau,
-                bestConstant,
-                perClass,
-                ...(grid.trim() ? { gridResult: grid.trim() } : {}),
-              },
+            : drift
+              ? { run, n: Number(n) }
+              : {
+                  run,
+                  n: Number(n),
+                  temperature: tau,
+                  bestConstant,
+                  perClass,
+                  ...(grid.trim() ? { gridResult: grid.trim() } : {}),
+                },
         ),
       );
     } catch (e) {
@@ -229,7 +234,7 @@ export function CompareScreen({
   };
   // The table on screen no longer answers the settings (another τ, n, grid or search, or a re-run under way).
   const stale =
-    result !== null && (busy || (!scheduler && result.temperature !== temperature) || result.n !== Number(n));
+    result !== null && (busy || (learnerRun && result.temperature !== temperature) || result.n !== Number(n));
   const sigmaColumn = result?.rows.some((r) => r.sigmas !== undefined) ?? false;
   const keys = result ? columns(result) : [];
   const best = Object.fromEntries(keys.map((k) => [k, result ? bestRow(result, k) : -1]));
@@ -267,6 +272,11 @@ export function CompareScreen({
             w={420}
             data-testid="compare-schedules"
           />
+        ) : drift ? (
+          <Text size="sm" c="dimmed" maw={520} data-testid="compare-drift-note">
+            The drift policy and its base sampler (the same rollout with v = 0) from the same seed, so the same noise:
+            the mean reward of each, the policy’s KL to the base sampler along the path, and their samples side by side.
+          </Text>
         ) : (
           <>
             <TextInput
@@ -296,7 +306,7 @@ export function CompareScreen({
           {result ? 'Evaluate again' : 'Evaluate'}
         </Button>
       </Group>
-      {!scheduler && (
+      {learnerRun && (
         <div>
           <Text size="sm" fw={500}>
             Policy temperature τ = {temperature.toFixed(2)} (lower: more deterministic)
@@ -418,7 +428,9 @@ export function CompareScreen({
               ` Reward: the mean of ${result.rewards.join(' + ')} over each row's samples, higher is better.`}
             {scheduler &&
               ' Presets: each named schedule with the most steps within the run’s NFE budget; the RL scheduler’s levels differ per sample (its schedule cell is their mean per step), its recipe is its mean schedule measured on seed + 2.'}
-            {!scheduler &&
+            {drift &&
+              ' The base sampler is the policy’s own rollout with the drift set to 0: same seed, same noise, so the rows differ only by what the policy adds. KL to the base sampler: Σ over the steps of ½|v|² (nats), 0 for the base sampler itself.'}
+            {learnerRun &&
               result.rows.some((r) => r.kind === 'recipe') &&
               ' The recipe is the policy’s mean action per noise level as a static curve (measured on seed + 2, the file `export --recipe` writes): what the policy scores beyond it is what seeing the state adds.'}
           </Text>

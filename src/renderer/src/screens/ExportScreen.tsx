@@ -26,6 +26,16 @@ print("inputs:", [(i.name, i.shape) for i in policy.get_inputs()])
 # "Taking it home", for EDM's Heun sampler with this policy choosing the guidance at every step.`;
 }
 
+/** A drift policy's snippet: its metadata, and how its output moves the base sampler's step. */
+export function driftSnippet(path: string): string {
+  return `import onnxruntime as ort
+
+drift = ort.InferenceSession(${JSON.stringify(path)}, providers=["CPUExecutionProvider"])
+meta = drift.get_modelmeta().custom_metadata_map
+print(meta["objective"], "on", meta["sampler"], meta["steps"], "steps,", meta["schedule"], "on", meta["model"])
+print(meta["step"])  # how to use it: v = drift.run(None, {"x": x, "sigma": sigma})[0] at every step`;
+}
+
 /** The step scheduler's snippet: its metadata, and the mean schedule beside it as a --sigmas list. */
 export function schedulerSnippet(path: string, schedule: string | null): string {
   return `import json
@@ -54,8 +64,9 @@ export function ExportScreen({
   kind?: RunKind;
 }) {
   const scheduler = kind === 'scheduler';
+  const drift = kind === 'drift';
   const snippet = (r: PolicyExportResult): string =>
-    scheduler ? schedulerSnippet(r.path, r.schedule) : pythonSnippet(r.path);
+    scheduler ? schedulerSnippet(r.path, r.schedule) : drift ? driftSnippet(r.path) : pythonSnippet(r.path);
   const [out, setOut] = useState('');
   const [busy, setBusy] = useState(false);
   const [result, setResult] = useState<PolicyExportResult | null>(null);
@@ -130,7 +141,13 @@ export function ExportScreen({
   return (
     <Stack gap="md">
       <RunHeader title="Export" run={run} />
-      {scheduler ? (
+      {drift ? (
+        <Text size="sm">
+          Writes the run’s drift policy as one self-contained ONNX file (inputs x, σ; output the drift v that moves the
+          base sampler’s step mean) and a JSON sidecar with its metadata. The file is checked against the engine before
+          it is written.
+        </Text>
+      ) : scheduler ? (
         <Text size="sm">
           Writes the run’s step scheduler as one self-contained ONNX file (inputs x, σ, decisions, NFE spent; outputs
           the Gaussian’s mean and std, Δ and the next σ), a JSON sidecar, and its mean schedule beside them
@@ -194,7 +211,7 @@ export function ExportScreen({
               verified
             </Badge>
             <Text size="sm">
-              {result.verification.states} states, max |Δ{scheduler ? 'mean' : 'logit'}|{' '}
+              {result.verification.states} states, max |Δ{scheduler ? 'mean' : drift ? 'drift' : 'logit'}|{' '}
               {result.verification.maxAbsDiff.toExponential(2)} (≤ {result.verification.tolerance}) against the engine
               in a fresh ONNX Runtime session
             </Text>
@@ -240,7 +257,13 @@ export function ExportScreen({
           <Code block data-testid="export-python">
             {snippet(result)}
           </Code>
-          {scheduler ? (
+          {drift ? (
+            <Text size="xs" c="dimmed">
+              drift policy, {result.metadata['objective']} on {result.metadata['sampler']} {result.metadata['steps']}{' '}
+              steps, rewards {result.metadata['rewards']} on {result.metadata['model']}, iteration{' '}
+              {result.metadata['iteration']}.
+            </Text>
+          ) : scheduler ? (
             <Text size="xs" c="dimmed">
               step scheduler, {result.metadata['sampler']} with an NFE budget of {result.metadata['nfe_budget']}, reward{' '}
               {result.metadata['reward']}, state {result.metadata['state']} on {result.metadata['model']}, iteration{' '}

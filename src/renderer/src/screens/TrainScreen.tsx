@@ -1,13 +1,21 @@
 // Screen 3 — Train (live): progress, the learning curves (the catalogue's Train charts, one cursor
 // across them), the learned profile and the fixed-seed samples of each evaluation (a slider looks
 // back); for a step scheduler run, its charts and the learned step sizes (σ by step, with the spread
-// over samples) of its latest evaluation. The events come from the app's useRunEvents (batched ~10 Hz); whether the run is training,
+// over samples) of its latest evaluation; for a drift policy run, its reward (the base sampler's as
+// the reference line), its KL to the base sampler and the samples of each evaluation. The events come from the app's useRunEvents (batched ~10 Hz); whether the run is training,
 // paused, finished, stopped or failed is the state of its last run event.
 
 import { memo, useEffect, useMemo, useState } from 'react';
 import { Alert, Button, Group, NumberInput, Progress, SimpleGrid, Slider, Stack, Text, Title } from '@mantine/core';
 import { isTerminal, type MetricsEvent, type RunState } from '../../../shared/events';
-import { formatReward, REWARD_CHARTS, SCHEDULER_CHARTS, TRAIN_CHARTS, type MetricInfo } from '../../../shared/metrics';
+import {
+  DRIFT_CHARTS,
+  formatReward,
+  REWARD_CHARTS,
+  SCHEDULER_CHARTS,
+  TRAIN_CHARTS,
+  type MetricInfo,
+} from '../../../shared/metrics';
 import type { LevelsEvent } from '../../../shared/events';
 import type { ChartData } from '../components/chartData';
 import type { EngineClient } from '../engine/client';
@@ -17,7 +25,7 @@ import type { RunStatus, RunView } from '../hooks/useRunEvents';
 import { useStaggered } from '../hooks/useStaggered';
 import { LineChart } from '../components/LineChart';
 import { SmoothingSlider, useSmoothing } from '../components/Smoothing';
-import { metricChart } from '../components/chartData';
+import { metricChart, metricChartWithBase } from '../components/chartData';
 import { ProfileHeatmap } from '../components/ProfileHeatmap';
 import { Picture } from '../components/Picture';
 import { wholeNumberError } from '../components/forms';
@@ -33,6 +41,11 @@ const STATE_WORDS: Record<RunState, string> = {
 
 const CHART_HEIGHT = 150;
 
+/** A drift run's evaluation reward is drawn with the base sampler's on the same seed as its reference line. */
+const DRIFT_BASE_LINE: Record<string, { key: string; label: string }> = {
+  'eval/reward_mean': { key: 'eval/reward_base', label: 'base sampler' },
+};
+
 /** One Train chart: its columns are recomputed only when the metrics change (not on every render of the screen). */
 const TrainChart = memo(function TrainChart({
   info,
@@ -43,7 +56,10 @@ const TrainChart = memo(function TrainChart({
   metrics: MetricsEvent[];
   smoothing: number;
 }) {
-  const chart = useMemo(() => metricChart(metrics, info), [metrics, info]);
+  const chart = useMemo(() => {
+    const base = DRIFT_BASE_LINE[info.key];
+    return base ? metricChartWithBase(metrics, info, base) : metricChart(metrics, info);
+  }, [metrics, info]);
   return (
     <LineChart
       title={info.label}
@@ -251,8 +267,22 @@ export function TrainScreen({ engine, run, view }: { engine: EngineClient; run: 
   // The charts mount one per task (a long run's ten charts at once would be one long task).
   // A run trained for explicit rewards writes charts/reward_mean: its own charts (shared/metrics.ts).
   const rewardRun = view.metrics.some((m) => m.metrics['charts/reward_mean'] !== undefined);
-  const chartList = view.kind === 'scheduler' ? SCHEDULER_CHARTS : rewardRun ? REWARD_CHARTS : TRAIN_CHARTS;
-  const charts = useStaggered(Math.max(TRAIN_CHARTS.length, SCHEDULER_CHARTS.length, REWARD_CHARTS.length));
+  // A drift run draws the charts its lines carry (its objective's own; see DRIFT_METRICS).
+  const driftCharts = useMemo(
+    () => DRIFT_CHARTS.filter((c) => view.metrics.some((m) => m.metrics[c.key] !== undefined)),
+    [view.metrics],
+  );
+  const chartList =
+    view.kind === 'scheduler'
+      ? SCHEDULER_CHARTS
+      : view.kind === 'drift'
+        ? driftCharts
+        : rewardRun
+          ? REWARD_CHARTS
+          : TRAIN_CHARTS;
+  const charts = useStaggered(
+    Math.max(TRAIN_CHARTS.length, SCHEDULER_CHARTS.length, REWARD_CHARTS.length, DRIFT_CHARTS.length),
+  );
   // The evaluation on show: the latest, or the one the slider picked (its picture and profile).
   const evals = view.evaluations;
   const shownAt = pick === null ? evals[evals.length - 1] : evals[Math.min(pick, evals.length - 1)];
@@ -404,7 +434,12 @@ export function TrainScreen({ engine, run, view }: { engine: EngineClient; run: 
         )
       ) : (
         <SimpleGrid cols={{ base: 1, md: 2 }}>
-          {shown.profile ? (
+          {view.kind === 'drift' ? (
+            <Text size="sm" c="dimmed" data-testid="drift-note">
+              A drift policy moves the mean of each step of its base sampler by c·v (c the step’s noise); the KL to the
+              base sampler is Σ ½|v|² over the steps. The samples are the evaluation’s, from the same seed every time.
+            </Text>
+          ) : shown.profile ? (
             <div>
               <Text size="sm" fw={500}>
                 Profile: share of each action per noise level — iteration {shownAt}
@@ -442,7 +477,7 @@ export function TrainScreen({ engine, run, view }: { engine: EngineClient; run: 
         </SimpleGrid>
       )}
       {shown.dev && <DevSetView dev={shown.dev} iteration={shownAt} />}
-      {rewardRun && view.kind !== 'scheduler' && view.metrics.length > 0 && (
+      {rewardRun && view.kind === 'learner' && view.metrics.length > 0 && (
         <RewardTrajectoryView engine={engine} run={run} />
       )}
       <Stack gap={2} data-testid="run-journal">

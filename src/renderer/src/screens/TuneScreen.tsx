@@ -1,6 +1,7 @@
 // Screen 2 — Tune: what the policy controls, the divergence, what it sees, the base sampler and the
 // training budget; every other learner setting under "Advanced". "schedule" is the RL step
-// scheduler, with its own settings and form (SchedulerTune.tsx). Every field, its bounds, default
+// scheduler, with its own settings and form (SchedulerTune.tsx); "drift" a reward-directed drift
+// policy, with its own (DriftTune.tsx). Every field, its bounds, default
 // and help come from the learner's one schema (shared/learner-config.ts).
 
 import { useEffect, useMemo, useState } from 'react';
@@ -25,6 +26,7 @@ import { StartProblems } from '../components/StartProblems';
 import { count } from '../components/forms';
 import { formError, formValueOf, parseFormValue, SchemaFields, type FormValue } from '../components/SchemaFields';
 import { SchedulerTune } from './SchedulerTune';
+import { DriftTune } from './DriftTune';
 
 type Key = keyof typeof LEARNER_FIELDS;
 const FIELD_KEYS = Object.keys(LEARNER_FIELDS) as Key[];
@@ -143,13 +145,16 @@ export function TuneScreen({
   const [error, setError] = useState<string | null>(null);
   const [starting, setStarting] = useState(false);
   const intervention = values['intervention'] as Intervention;
-  // The step scheduler has its own settings (shared/scheduler-config.ts) and form; which one shows is kept per model.
-  const [mode, setMode] = useLocalStorage<'policy' | 'schedule'>({
+  // The step scheduler and the drift policy have their own settings (shared/scheduler-config.ts,
+  // shared/drift-config.ts) and forms; which one shows is kept per model.
+  const [mode, setMode] = useLocalStorage<'policy' | 'schedule' | 'drift'>({
     key: `sampler-studio:tune-mode:${model?.summary.dir ?? ''}`,
     defaultValue: 'policy',
     getInitialValueInEffect: false,
   });
   const scheduling = mode === 'schedule';
+  const drifting = mode === 'drift';
+  const learner = !scheduling && !drifting;
 
   // What differs from the intervention's defaults is what the user chose: only that is sent, and the
   // engine fills in the rest from the same schema.
@@ -230,7 +235,7 @@ export function TuneScreen({
     <Stack gap="md" maw={900}>
       <Title order={2}>Tune</Title>
       {!model && <Alert color="yellow">Open a model first (Model screen).</Alert>}
-      {model && !scheduling && intervention === 'cfg' && !conditional && (
+      {model && learner && intervention === 'cfg' && !conditional && (
         <Alert color="yellow">
           {model.summary.name} is unconditional: guidance needs a class-conditional model. Choose gamma or renoise.
         </Alert>
@@ -240,14 +245,15 @@ export function TuneScreen({
           What the policy controls
         </Text>
         <SegmentedControl
-          value={scheduling ? 'schedule' : intervention}
+          value={learner ? intervention : mode}
           onChange={(v) => {
-            setMode(v === 'schedule' ? 'schedule' : 'policy');
-            if (v !== 'schedule') choose(v as Intervention);
+            setMode(v === 'schedule' || v === 'drift' ? v : 'policy');
+            if (v !== 'schedule' && v !== 'drift') choose(v as Intervention);
           }}
           data={[
             ...INTERVENTIONS.map((i) => ({ value: i, label: LEARNER_FIELDS.intervention.labels?.[i] ?? i })),
             { value: 'schedule', label: 'schedule (RL step scheduler)' },
+            { value: 'drift', label: 'drift (reward-directed drift policy)' },
           ]}
           aria-label="Intervention"
           data-testid="field-intervention"
@@ -256,7 +262,10 @@ export function TuneScreen({
       {scheduling && model && (
         <SchedulerTune engine={engine} model={model} onStarted={(run, n) => onStarted(run, n, [], 'scheduler')} />
       )}
-      {!scheduling && (
+      {drifting && model && (
+        <DriftTune engine={engine} model={model} onStarted={(run, n) => onStarted(run, n, [], 'drift')} />
+      )}
+      {learner && (
         <>
           <SchemaFields
             fields={LEARNER_FIELDS}

@@ -1,0 +1,102 @@
+// Comparing a drift policy run (engine/drift/) with its base sampler (the Compare screen of a drift
+// run): the same model, sampler, steps, seed and sample count for both rows —
+//
+//   policy   the trained drift v_ψ on the base sampler's step (DriftPolicy.rollout)
+//   plain    the base sampler itself: the same rollout with v = 0 (zero = true), which draws the same
+//            noise from the same seed, so the two differ only by what the policy adds
+//
+// Each row: the mean of the run's rewards over its samples, the policy's KL to the base sampler
+// along the path (Σ over the steps of ½|v|², nats; on a deterministic sampler the action's cost,
+// as train.ts names it), for low-dimensional models with data the k-NN KL of the samples to the
+// data (the q-learning paper's measure), and the samples' picture.
+
+import type { Model } from '../models/model';
+import { loadData } from '../models/data';
+import { samplePng } from '../pictures';
+import { openRewards } from '../rewards';
+import { knnKl } from '../metrics/knn-kl';
+import { parseRewardSpec } from '../../../shared/reward-spec';
+import { isStochastic } from '../drift/kernels';
+import { readDriftRun } from '../drift/run-file';
+import { loadDriftPolicy } from '../drift/train';
+import type { CompareOptions, CompareRow, Comparison } from './compare';
+
+/** The most values a sample may have for the k-NN KL to the data (as drift/train.ts evaluates it). */
+const KNN_MAX_DIM = 8;
+
+const mean = (a: ArrayLike<number>): number => {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i]!;
+  return s / a.length;
+};
+
+/** A drift run's policy next to its base sampler on the same seeds (see the file's note). */
+export async function compareDrift(
+  model: Model,
+  runDir: string,
+  o: Pick<CompareOptions, 'n' | 'seed' | 'signal' | 'pictures' | 'onProgress'>,
+): Promise<Comparison> {
+  const { n, seed } = o;
+  const c = readDriftRun(runDir).config;
+  // The rewards first: a reward file that has gone is named before anything is sampled.
+  const rewards = await openRewards(model, c.rewards.map(parseRewardSpec));
+  const { policy, iteration } = await loadDriftPolicy(model, runDir);
+  try {
+    const data = model.dim <= KNN_MAX_DIM ? await loadData(model) : null;
+    const klKey = isStochastic(c.sampler, c.eta) ? 'kl_path' : 'action_cost';
+    const rows: CompareRow[] = [];
+    const names = [
+      `drift policy (${c.objective} on ${c.sampler}, ${c.steps} steps)`,
+      `base sampler (${c.sampler}${c.sampler === 'ddim' ? ` η ${c.eta}` : ''}, ${c.steps} steps)`,
+    ];
+    for (const [i, zero] of [false, true].entries()) {
+      const label = names[i]!;
+      o.onProgress?.({ done: i, total: 2, label, step: { done: 0, total: n, unit: 'samples' } });
+      const t = await policy.rollout(
+        {
+          n,
+          seed,
+          batch: Math.min(n, c.trajectories),
+          record: false,
+          signal: o.signal,
+          onProgress: (d) => o.onProgress?.({ done: i, total: 2, label, step: { done: d, total: n, unit: 'samples' } }),
+        },
+        zero,
+      );
+      const reward = mean((await rewards.score(t.samples, t.n, t.labels)).total);
+      rows.push({
+        kind: zero ? 'plain' : 'policy',
+        name: label,
+        // One denoiser evaluation per step (the policy's own network is not counted).
+        nfe: c.steps,
+        networkEvals: c.steps,
+        summary: {
+          [klKey]: mean(t.kl),
+          ...(data ? { knn_kl: knnKl(t.samples, data.x, model.dim) } : {}),
+        },
+        reward,
+        ...(o.pictures
+          ? { pngBase64: Buffer.from(await samplePng(model, t.samples, t.labels, n)).toString('base64') }
+          : {}),
+      });
+    }
+    return {
+      run: runDir,
+      model: model.name,
+      iteration,
+      n,
+      seed,
+      temperature: 1,
+      rows,
+      actionByClass: null,
+      profile: [],
+      sigmas: [],
+      actions: [],
+      flags: [],
+      rewards: c.rewards,
+    };
+  } finally {
+    policy.dispose();
+    await rewards.dispose();
+  }
+}

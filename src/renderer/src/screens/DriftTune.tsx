@@ -1,0 +1,169 @@
+// Tune's form for a reward-directed drift policy (intervention "drift"; engine/drift/): the objective
+// (ddpo, dpok, q-learning), the base sampler, steps, rewards and β weights up front, every other
+// setting under "Advanced". Every field, its bounds, default and help come from the drift policy's
+// one schema (shared/drift-config.ts), as `train --intervention drift` takes them; the rewards are
+// the learner form's control (a text list, one specification a line). The form is kept per model
+// like the others ([Note: kept settings] in TuneScreen.tsx).
+
+import { useMemo, useState } from 'react';
+import { useLocalStorage } from '@mantine/hooks';
+import { Button, Collapse, Group, Stack, Text, TextInput } from '@mantine/core';
+import type { ModelReport } from '../../../shared/protocol';
+import { DEFAULT_DRIFT_CONFIG, DRIFT_FIELDS, parseDriftConfig } from '../../../shared/drift-config';
+import type { EngineClient } from '../engine/client';
+import { StartProblems } from '../components/StartProblems';
+import { count } from '../components/forms';
+import {
+  formError,
+  formValueOf,
+  labelOf,
+  parseFormValue,
+  SchemaFields,
+  type FormValue,
+} from '../components/SchemaFields';
+
+type Key = keyof typeof DRIFT_FIELDS;
+const KEYS = Object.keys(DRIFT_FIELDS) as Key[];
+const DEFAULTS: Record<string, FormValue> = Object.fromEntries(
+  KEYS.map((k) => [k, formValueOf(DRIFT_FIELDS[k], DEFAULT_DRIFT_CONFIG[k])]),
+);
+
+/** The kept form: only the schema's fields, each a plain value, over the defaults. */
+export function savedDriftTune(raw: unknown): { values: Record<string, FormValue>; runDir: string } {
+  const values = { ...DEFAULTS };
+  if (typeof raw !== 'object' || raw === null) return { values, runDir: '' };
+  const r = raw as { values?: unknown; runDir?: unknown };
+  if (typeof r.values === 'object' && r.values !== null)
+    for (const k of KEYS) {
+      const v = (r.values as Record<string, unknown>)[k];
+      if (v === null || ['string', 'number', 'boolean'].includes(typeof v)) values[k] = v as FormValue;
+    }
+  return { values, runDir: typeof r.runDir === 'string' ? r.runDir : '' };
+}
+
+export function DriftTune({
+  engine,
+  model,
+  onStarted,
+}: {
+  engine: EngineClient;
+  model: ModelReport;
+  onStarted: (run: string, iterations: number) => void;
+}) {
+  const [saved, setSaved] = useLocalStorage({
+    key: `sampler-studio:tune-drift:${model.summary.dir}`,
+    defaultValue: savedDriftTune(null),
+    getInitialValueInEffect: false,
+    deserialize: (text) => {
+      try {
+        return savedDriftTune(text === undefined ? null : JSON.parse(text));
+      } catch {
+        return savedDriftTune(null);
+      }
+    },
+  });
+  const { values, runDir } = saved;
+  const [advanced, setAdvanced] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const [starting, setStarting] = useState(false);
+  const set = (k: string, v: FormValue): void => setSaved((s) => ({ ...s, values: { ...s.values, [k]: v } }));
+  // What differs from the defaults is sent; the engine fills in the rest from the same schema.
+  const chosen = useMemo(
+    () =>
+      Object.fromEntries(
+        KEYS.filter((k) => String(values[k]) !== String(DEFAULTS[k])).map((k) => [
+          k,
+          parseFormValue(DRIFT_FIELDS[k], values[k]!),
+        ]),
+      ),
+    [values],
+  );
+  const fieldErrors = KEYS.filter((k) => formError(DRIFT_FIELDS[k], values[k]!) !== null);
+  // Checks across fields (ddpo and dpok need the sampler's noise, a reward is needed), the engine's own words.
+  const checked = useMemo(() => {
+    if (fieldErrors.length > 0) return { config: null, error: null };
+    try {
+      const label = (k: string): string => labelOf(k, DRIFT_FIELDS[k as Key]);
+      return { config: parseDriftConfig({ ...DEFAULT_DRIFT_CONFIG, ...chosen }, label), error: null };
+    } catch (e) {
+      return { config: null, error: (e as Error).message };
+    }
+  }, [chosen, fieldErrors.length]);
+  // DDIM's η shows beside the sampler only when it samples with ddim.
+  const ddim = values['sampler'] === 'ddim';
+  const basic = KEYS.filter((k) => DRIFT_FIELDS[k].group === 'basic' || (k === 'eta' && ddim));
+  const rest = KEYS.filter((k) => !basic.includes(k) && k !== 'eta');
+  const defaultRunDir = `runs/${model.summary.id}-drift-${String(values['objective'])}-s${String(values['seed'])}`;
+  // One denoiser pass per step of every trajectory; evaluations sample the policy, and the base sampler once per run.
+  const c = checked.config;
+  const evaluations = c ? (c.evalEvery > 0 ? Math.ceil(c.iterations / c.evalEvery) : 1) : 0;
+  const cost = c
+    ? {
+        training: c.iterations * c.trajectories * c.steps,
+        evaluation: (evaluations + 1) * c.evalSamples * c.steps,
+      }
+    : null;
+  const start = async (): Promise<void> => {
+    if (!checked.config) return;
+    setStarting(true);
+    setError(null);
+    try {
+      const { run } = await engine.request('drift.start', {
+        model: model.summary.dir,
+        runDir: runDir.trim() || defaultRunDir,
+        config: chosen,
+        unique: runDir.trim() === '',
+      });
+      onStarted(run, checked.config.iterations);
+    } catch (e) {
+      setError((e as Error).message);
+    } finally {
+      setStarting(false);
+    }
+  };
+  return (
+    <Stack gap="md" data-testid="drift-form">
+      <Text size="sm" c="dimmed">
+        A drift policy v(x, σ) moves the mean of each step of a stochastic base sampler by c·v (c: the step’s own
+        noise), trained for the rewards of the final sample: DDPO (PPO on the terminal reward), DPOK (the same with β
+        times the KL to the base sampler) or continuous-time q-learning (an actor–critic that also keeps near the data’s
+        score). The initial policy is the base sampler, exactly.
+      </Text>
+      <SchemaFields fields={DRIFT_FIELDS} keys={basic} values={values} onChange={set} />
+      <TextInput
+        label="Run directory"
+        placeholder={defaultRunDir}
+        description="empty: the name shown, with -2, -3, … added if an earlier run has it"
+        value={runDir}
+        onChange={(e) => setSaved((s) => ({ ...s, runDir: e.currentTarget.value }))}
+        maw={440}
+      />
+      <div>
+        <Button variant="subtle" px={0} onClick={() => setAdvanced((a) => !a)} aria-expanded={advanced}>
+          {advanced ? '▾' : '▸'} Advanced ({rest.length} settings)
+        </Button>
+        <Collapse expanded={advanced}>
+          <SchemaFields fields={DRIFT_FIELDS} keys={rest} values={values} onChange={set} cols={3} />
+        </Collapse>
+      </div>
+      <StartProblems config={checked.error} start={error} />
+      <Text size="sm" data-testid="tune-estimate" c={cost ? undefined : 'dimmed'}>
+        {cost
+          ? `Cost: ${count(cost.training + cost.evaluation)} denoiser passes (${count(cost.training)} in training trajectories, ${count(cost.evaluation)} in evaluations and the base sampler's reference); the policy's network and its updates come on top.`
+          : 'Cost: fix the settings above to see it.'}
+      </Text>
+      <Group>
+        <Button onClick={() => void start()} disabled={checked.config === null} loading={starting}>
+          Start training
+        </Button>
+        <Button
+          variant="subtle"
+          onClick={() => setSaved(savedDriftTune(null))}
+          title="every setting back to its default (the form is kept per model)"
+        >
+          Reset to defaults
+        </Button>
+      </Group>
+    </Stack>
+  );
+}
