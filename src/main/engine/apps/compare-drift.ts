@@ -14,7 +14,7 @@ import type { Model } from '../models/model';
 import { loadData } from '../models/data';
 import { samplePng } from '../pictures';
 import { openRewards } from '../rewards';
-import { knnKl } from '../metrics/knn-kl';
+import { float32Resolution, knnKl } from '../metrics/knn-kl';
 import { parseRewardSpec } from '../../../shared/reward-spec';
 import { isStochastic } from '../drift/kernels';
 import { readDriftRun } from '../drift/run-file';
@@ -72,7 +72,7 @@ export async function compareDrift(
         networkEvals: c.steps,
         summary: {
           [klKey]: mean(t.kl),
-          ...(data ? { knn_kl: knnKl(t.samples, data.x, model.dim) } : {}),
+          ...(data ? { knn_kl: knnKl(t.samples, data.x, model.dim, 1, float32Resolution(t.samples, data.x)) } : {}),
         },
         reward,
         ...(o.pictures
