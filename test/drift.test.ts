@@ -209,8 +209,16 @@ test('q-learning trains on swissroll-a with its critic, and a resumed run contin
   });
   const straight = mkdtempSync(join(tmpdir(), 'q-straight-'));
   await trainDrift(swiss, c, straight, { command: 'test' });
+  // Stopped after iteration 2 of 4 (as a Stop, or a kill after its checkpoint), then resumed: the
+  // learning rate anneals over the run's 4 iterations either way.
   const split = mkdtempSync(join(tmpdir(), 'q-split-'));
-  await trainDrift(swiss, { ...c, iterations: 2 }, split, { command: 'test' });
+  const stop = new AbortController();
+  const stopped = await trainDrift(swiss, c, split, {
+    command: 'test',
+    signal: stop.signal,
+    onIteration: (e) => void (e.iteration === 2 && stop.abort()),
+  });
+  assert.deepEqual([stopped.iteration, stopped.stopped], [2, true]);
   const cp = JSON.parse(readFileSync(join(split, 'checkpoint.json'), 'utf8')) as {
     iteration: number;
     critic?: unknown;

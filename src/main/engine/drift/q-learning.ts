@@ -43,6 +43,17 @@
 // The paper starts from its pretrained network; we start from the frozen model (v = 0). At
 // evaluation the policy acts with its mean (ω = v_ψ): the exploration noise is training's.
 //
+// [Note: the estimator's variance in the square]
+// The running reward squares a noisy estimate: E|ω − c·ê|² = |ω − c·e|² + c²·Var(ê), and the variance
+// of the ratio estimator depends on x — large where the drawn points are sparse, small where they are
+// dense. The critic learns that term like any other, and the policy then moves samples to where the
+// estimator is quiet: on swissroll-a at β = 0 (which should leave the data's distribution alone),
+// DDIM's samples gathered on the roll's dense inner arc, the k-NN KL to the data rising from 0.07 to
+// 0.77. So the points are split in two halves with their own estimates ê₁, ê₂, and the reward is
+//     r_k·Δt = −½·(ω − c·ê₁)·(ω − c·ê₂),
+// whose expectation over the two independent draws is −½|ω − c·e|² with no variance term (the
+// double-sampling trick for an unbiased square). h is the halves' spacing.
+//
 // [Note: q-learning on an ODE]
 // On a deterministic sampler (its §7.1; kernels.ts, the note on deterministic steps) the step moves
 // x by κ·a with no noise of its own: the paper's dX = [f·X + ½g²·a]dt, so g²Δt = 2κ. With c = √(2κ)
@@ -65,9 +76,10 @@ export interface QTransitions {
   dim: number;
   /** [T, inputDim] the policy's and the critic's input at (x_k, σ_k). */
   inputs: Float32Array;
-  /** [T, dim] ω_k, the action in noise units; [T, dim] c_k·e_k. */
+  /** [T, dim] ω_k, the action in noise units; [T, dim] c_k·ê_k from each half of the points (see the note on variance). */
   omega: Float32Array;
-  ce: Float32Array;
+  ce1: Float32Array;
+  ce2: Float32Array;
   /** [T] the transition of the next step of the same trajectory, or −1 after the last step. */
   next: Int32Array;
   /** [T] β·h(x_N) of the trajectory where next = −1 (else 0). */
@@ -151,14 +163,21 @@ export async function qRollout(
   const dt = c.horizon / N;
   const explore = Math.sqrt(c.temperature * dt);
   const T = n * N;
-  const h2 = a.points ? nearestSpacing(a.points, dim) ** 2 : 0;
+  // The two halves of the points (see the note on variance; one point: both estimates from it).
+  const M = a.points ? a.points.length / dim : 0;
+  const half = Math.max(1, M >> 1);
+  const halves = a.points
+    ? [a.points.subarray(0, half * dim), M > 1 ? a.points.subarray(half * dim) : a.points.subarray(0, half * dim)]
+    : null;
+  const h2 = halves ? nearestSpacing(halves[0]!, dim) ** 2 : 0;
   const tr: QTransitions = {
     count: T,
     inputDim: D,
     dim,
     inputs: new Float32Array(T * D),
     omega: new Float32Array(T * dim),
-    ce: new Float32Array(T * dim),
+    ce1: new Float32Array(T * dim),
+    ce2: new Float32Array(T * dim),
     next: new Int32Array(T),
     terminal: new Float32Array(T),
   };
@@ -193,8 +212,8 @@ export async function qRollout(
     if (sde) noise.normal(z, rows, dim);
     // The ratio estimator at σ_eff = √(σ² + h²) (see the note on small σ): ŝ = (D_data − x)/σ_eff².
     const sEff2 = s * s + h2;
-    const dData =
-      c.score === 'data' && a.points ? dataDenoise(x, new Float64Array(n).fill(Math.sqrt(sEff2)), a.points, dim) : null;
+    const sig = new Float64Array(n).fill(Math.sqrt(sEff2));
+    const dData = c.score === 'data' && halves ? halves.map((y) => dataDenoise(x, sig, y, dim)) : null;
     const xn = new Float32Array(n * dim);
     for (let j = 0; j < n; j++) {
       const t = k * n + j;
@@ -205,8 +224,12 @@ export async function qRollout(
         const i = j * dim + q;
         const omega = v[i]! + explore * xi[i]!;
         tr.omega[t * dim + q] = omega;
-        // c·e = c·(ŝ − s_model), ŝ = (D_data − x)/σ_eff², s_model = (D_model − x)/σ².
-        if (dData) tr.ce[t * dim + q] = cj * ((dData[i]! - x[i]!) / sEff2 - (x0[i]! - x[i]!) / (s * s));
+        // c·ê = c·(ŝ − s_model), ŝ = (D_data − x)/σ_eff², s_model = (D_model − x)/σ², from each half.
+        if (dData) {
+          const sModel = (x0[i]! - x[i]!) / (s * s);
+          tr.ce1[t * dim + q] = cj * ((dData[0]![i]! - x[i]!) / sEff2 - sModel);
+          tr.ce2[t * dim + q] = cj * ((dData[1]![i]! - x[i]!) / sEff2 - sModel);
+        }
         xn[i] = sde ? b.mean[i]! + cj * (omega + z[i]!) : b.mean[i]! + 0.5 * cj * omega;
       }
     }
@@ -251,20 +274,24 @@ export function qUpdate(
     const jNext = Float32Array.from(idx, (t, q) => (tr.next[t]! >= 0 ? jNextNet[q]! : tr.terminal[t]!));
     const inputs = takeRows(tr.inputs, D, idx);
     const omega = takeRows(tr.omega, dim, idx);
-    const ce = takeRows(tr.ce, dim, idx);
+    const ce1 = takeRows(tr.ce1, dim, idx);
+    const ce2 = takeRows(tr.ce2, dim, idx);
     const { value, grads } = tf.variableGrads(() => {
       const x = tf.tensor2d(inputs, [m, D]);
       const w = tf.tensor2d(omega, [m, dim]);
       const v = p.net.apply(x);
       const j = tf.squeeze(critic.apply(x), [1]);
-      // (r − q)·Δt = −½|ω − c·e|² + ½|ω − v_ψ|² (the log-density's constant left out: see the note).
-      const rDt = tf.mul(-0.5, tf.sum(tf.square(tf.sub(w, tf.tensor2d(ce, [m, dim]))), 1));
+      // (r − q)·Δt = −½(ω − c·ê₁)·(ω − c·ê₂) + ½|ω − v_ψ|² (the notes on variance and on q's constant).
+      const rDt = tf.mul(
+        -0.5,
+        tf.sum(tf.mul(tf.sub(w, tf.tensor2d(ce1, [m, dim])), tf.sub(w, tf.tensor2d(ce2, [m, dim]))), 1),
+      );
       const qDt = tf.mul(-0.5, tf.sum(tf.square(tf.sub(w, v)), 1));
       const delta = tf.add(tf.sub(tf.tensor1d(jNext), j), tf.sub(rDt, qDt));
       return tf.mul(0.5, tf.mean(tf.square(delta))) as tf.Scalar;
     }, [...p.net.params, ...critic.params]);
     if (!first) {
-      const rq = rMinusQMean(p, tr, idx, omega, ce, inputs);
+      const rq = rMinusQMean(p, tr, idx, omega, ce1, ce2, inputs);
       first = { tdLoss: value.dataSync()[0]!, rMinusQ: rq };
     }
     const names = (vs: tf.Variable[]) => Object.fromEntries(vs.map((v) => [v.name, grads[v.name]!]));
@@ -281,7 +308,8 @@ function rMinusQMean(
   tr: QTransitions,
   idx: ArrayLike<number>,
   omega: Float32Array,
-  ce: Float32Array,
+  ce1: Float32Array,
+  ce2: Float32Array,
   inputs: Float32Array,
 ): number {
   const m = idx.length;
@@ -293,7 +321,7 @@ function rMinusQMean(
     let qq = 0;
     for (let k = 0; k < dim; k++) {
       const w = omega[q * dim + k]!;
-      r += (w - ce[q * dim + k]!) ** 2;
+      r += (w - ce1[q * dim + k]!) * (w - ce2[q * dim + k]!);
       qq += (w - v[q * dim + k]!) ** 2;
     }
     sum += -0.5 * r + 0.5 * qq;
