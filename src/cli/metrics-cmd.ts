@@ -306,7 +306,10 @@ export async function cmdEval(argv: string[], signal: AbortSignal): Promise<void
       if (v.reward && v.reward.length > 0) {
         const { openRewards } = await import('../main/engine/rewards');
         const { parseRewardSpec } = await import('../shared/reward-spec');
-        const rw = await openRewards(model, v.reward.map((s) => parseRewardSpec(s)));
+        const rw = await openRewards(
+          model,
+          v.reward.map((s) => parseRewardSpec(s)),
+        );
         try {
           const total = (await rw.score(gen.samples, n, gen.labels)).total;
           reward = total.reduce((a, b) => a + b, 0) / n;
@@ -380,22 +383,45 @@ async function evalPolicy(v: EvalValues, signal: AbortSignal): Promise<void> {
   const { isPolicyFile, policyModel } = await import('../main/engine/learner/onnx-policy');
   const { comparePolicy, CompareInputError } = await import('../main/engine/apps/compare');
   const rep = new Reporter(!!v.json);
-  const model = await Model.load(resolveModelDir(v.model ?? policyModel(runDir)), { device: deviceFromFlag(v.device) });
+  const { isDriftRun, readDriftRun } = await import('../main/engine/drift/run-file');
+  const drift = isDriftRun(runDir);
+  if (drift) {
+    // A drift run is compared with its base sampler on the same seeds (apps/compare-drift.ts).
+    const unused = (['temperature', 'grid-result', 'best-constant', 'per-class', 'class-target'] as const).filter(
+      (k) => v[k] !== undefined && v[k] !== false,
+    );
+    if (unused.length > 0)
+      throw new UsageError(
+        `${unused.map((k) => `--${k}`).join(', ')}: not for a drift policy run (it is compared with its base sampler on the same seeds)`,
+      );
+  }
+  const modelRef = v.model ?? (drift ? readDriftRun(runDir).model.dir : policyModel(runDir));
+  const model = await Model.load(resolveModelDir(modelRef), { device: deviceFromFlag(v.device) });
   try {
     let cmp: Comparison;
     try {
-      cmp = await comparePolicy(model, runDir, {
-        n,
-        seed,
-        temperature,
-        metrics,
-        gridResult: v['grid-result'],
-        perClass,
-        bestConstant: !!v['best-constant'],
-        signal,
-        rewards: v.reward,
-        classTarget: classTargetFromFlag(v, model, metrics),
-      });
+      cmp = drift
+        ? await (
+            await import('../main/engine/apps/compare-drift')
+          ).compareDrift(model, runDir, {
+            n,
+            seed,
+            metrics: model.shape.length === 3 ? metrics : [],
+            signal,
+            rewards: v.reward,
+          })
+        : await comparePolicy(model, runDir, {
+            n,
+            seed,
+            temperature,
+            metrics,
+            gridResult: v['grid-result'],
+            perClass,
+            bestConstant: !!v['best-constant'],
+            signal,
+            rewards: v.reward,
+            classTarget: classTargetFromFlag(v, model, metrics),
+          });
     } catch (e) {
       if (e instanceof CompareInputError) throw new UsageError(e.message);
       throw e;

@@ -8,7 +8,9 @@
 // Each row: the mean of the run's rewards over its samples, the policy's KL to the base sampler
 // along the path (Σ over the steps of ½|v|², nats; on a deterministic sampler the action's cost,
 // as train.ts names it), for low-dimensional models with data the k-NN KL of the samples to the
-// data (the q-learning paper's measure), and the samples' picture.
+// data (the q-learning paper's measure), with `metrics` the model's sample metrics (FID, precision,
+// recall … against its reference, metrics/evaluate.ts: `eval --policy DRIFT_RUN`), and the samples'
+// picture.
 
 import type { Model } from '../models/model';
 import { loadData } from '../models/data';
@@ -19,6 +21,8 @@ import { parseRewardSpec } from '../../../shared/reward-spec';
 import { isStochastic } from '../drift/kernels';
 import { readDriftRun } from '../drift/run-file';
 import { loadDriftPolicy } from '../drift/train';
+import { evaluateSamples, referenceFor, type MetricName } from '../metrics/evaluate';
+import { extractorForModel, type FeatureExtractor } from '../metrics/features';
 import type { CompareOptions, CompareRow, Comparison } from './compare';
 
 /** The most values a sample may have for the k-NN KL to the data (as drift/train.ts evaluates it). */
@@ -34,14 +38,25 @@ const mean = (a: ArrayLike<number>): number => {
 export async function compareDrift(
   model: Model,
   runDir: string,
-  o: Pick<CompareOptions, 'n' | 'seed' | 'signal' | 'pictures' | 'onProgress'>,
+  o: Pick<CompareOptions, 'n' | 'seed' | 'signal' | 'pictures' | 'onProgress'> & {
+    /** The model's sample metrics for each row too (none by default). */
+    metrics?: MetricName[];
+    /** Rewards to score the rows with in place of the run's own. */
+    rewards?: string[];
+  },
 ): Promise<Comparison> {
   const { n, seed } = o;
   const c = readDriftRun(runDir).config;
   // The rewards first: a reward file that has gone is named before anything is sampled.
-  const rewards = await openRewards(model, c.rewards.map(parseRewardSpec));
+  const rewardSpecs = o.rewards && o.rewards.length > 0 ? o.rewards : c.rewards;
+  const rewards = await openRewards(model, rewardSpecs.map(parseRewardSpec));
   const { policy, iteration } = await loadDriftPolicy(model, runDir);
+  let ex: FeatureExtractor | null = null;
   try {
+    const metrics = o.metrics ?? [];
+    if (metrics.length > 0) ex = await extractorForModel(model);
+    const reference = ex ? await referenceFor(model, ex) : null;
+    const flags = new Set<string>();
     const data = model.dim <= KNN_MAX_DIM ? await loadData(model) : null;
     const klKey = isStochastic(c.sampler, c.eta) ? 'kl_path' : 'action_cost';
     const rows: CompareRow[] = [];
@@ -64,6 +79,14 @@ export async function compareDrift(
         zero,
       );
       const reward = mean((await rewards.score(t.samples, t.n, t.labels)).total);
+      const scored =
+        ex && reference
+          ? await evaluateSamples(
+              { model, extractor: ex, reference, samples: t.samples, n, conditioning: t.labels },
+              metrics,
+            )
+          : null;
+      for (const f of scored?.flags ?? []) flags.add(f);
       rows.push({
         kind: zero ? 'plain' : 'policy',
         name: label,
@@ -71,6 +94,7 @@ export async function compareDrift(
         nfe: c.steps,
         networkEvals: c.steps,
         summary: {
+          ...(scored?.summary ?? {}),
           [klKey]: mean(t.kl),
           ...(data ? { knn_kl: knnKl(t.samples, data.x, model.dim, 1, float32Resolution(t.samples, data.x)) } : {}),
         },
@@ -92,10 +116,11 @@ export async function compareDrift(
       profile: [],
       sigmas: [],
       actions: [],
-      flags: [],
-      rewards: c.rewards,
+      flags: [...flags],
+      rewards: rewardSpecs,
     };
   } finally {
+    await ex?.dispose();
     policy.dispose();
     await rewards.dispose();
   }
