@@ -412,4 +412,42 @@ test('export: a drift run as ONNX (x, sigma → drift), verified; sample --polic
     await cli('export', '--run', dir, '--out', out),
     /already exists; choose another path or pass --force/,
   );
+  // eval --policy: the policy and its base sampler on the same seeds, with the run's reward and the path KL.
+  const ev = await cli('eval', '--policy', dir, '--n', '64', '--seed', '5', '--json');
+  assert.equal(ev.code, 0, ev.stderr.slice(-500));
+  const cmp = lastJson(ev.stdout) as {
+    rewards: string[];
+    rows: { kind: string; reward: number; summary: Record<string, number> }[];
+  };
+  assert.deepEqual(cmp.rewards, [BOX]);
+  assert.deepEqual(
+    cmp.rows.map((r) => r.kind),
+    ['policy', 'plain'],
+  );
+  assert.ok(cmp.rows[0]!.summary['kl_path']! > 0 && cmp.rows[1]!.summary['kl_path'] === 0);
+  assert.ok(cmp.rows.every((r) => Number.isFinite(r.reward) && Number.isFinite(r.summary['knn_kl'])));
+  assertUsageError(
+    await cli('eval', '--policy', dir, '--temperature', '0.5'),
+    /--temperature: not for a drift policy run/,
+  );
+});
+
+test('eval --policy of a fashion-mnist drift run: FID, precision and the JPEG size of the policy and of its base sampler', async () => {
+  const dir = join(mkdtempSync(join(tmpdir(), 'drift-fm-')), 'run');
+  const fm = await Model.load(join(resourcesDir(), 'models', 'fashion-mnist'));
+  try {
+    const c = config({ rewards: ['-jpeg-size'], sampler: 'ddim', eta: 0.3, steps: 4 });
+    await trainDrift(fm, { ...c, iterations: 1, trajectories: 8, evalEvery: 0, evalSamples: 8 }, dir, {
+      command: 'test',
+    });
+  } finally {
+    await fm.dispose();
+  }
+  const ev = await cli('eval', '--policy', dir, '--n', '40', '--seed', '5', '--metrics', 'fid,precision', '--json');
+  assert.equal(ev.code, 0, ev.stderr.slice(-500));
+  const cmp = lastJson(ev.stdout) as { rows: { kind: string; reward: number; summary: Record<string, number> }[] };
+  for (const r of cmp.rows) {
+    assert.ok(r.summary['fid']! > 0 && r.summary['precision']! >= 0, JSON.stringify(r.summary));
+    assert.ok(r.reward < 0, `−jpeg-size is negative: ${r.reward}`);
+  }
 });

@@ -459,7 +459,7 @@ async function evalPolicy(v: EvalValues, signal: AbortSignal): Promise<void> {
     }
     rep.result(
       { command: 'eval', policy: runDir, ...cmp },
-      `${model.name}, ${isPolicyFile(runDir) ? 'policy file' : 'run'} ${runDir} at iteration ${cmp.iteration}, n = ${n}, seed ${seed}, τ = ${cmp.temperature} (NFE and net: denoiser evaluations and network passes per sample)\n${human}` +
+      `${model.name}, ${isPolicyFile(runDir) ? 'policy file' : 'run'} ${runDir} at iteration ${cmp.iteration}, n = ${n}, seed ${seed}${drift ? '' : `, τ = ${cmp.temperature}`} (NFE and net: denoiser evaluations and network passes per sample)\n${human}` +
         cmp.flags.map((f) => `\n  note: ${f}`).join(''),
     );
   } finally {
