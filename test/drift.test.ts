@@ -4,7 +4,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -168,6 +168,24 @@ test('drift settings: a run needs a reward; fields are checked by name', () => {
     /--eta must be a number in \[0, 1\]/,
   );
   assert.throws(() => parseDriftConfig({ ...DEFAULT_DRIFT_CONFIG, rewards: ['nope'] }), /unknown reward "nope"/);
+  // An older drift.json: no lrSchedule (it trained at a constant rate), or the boolean annealLr.
+  const dir = mkdtempSync(join(tmpdir(), 'drift-old-'));
+  const { lrSchedule: _, ...old } = config({});
+  const write = (c: object) =>
+    writeFileSync(
+      join(dir, 'drift.json'),
+      JSON.stringify({
+        format: 'sampler-studio-drift-run',
+        version: '0.1.0',
+        model: { name: 'm', dir },
+        config: c,
+        backend: 'cpu',
+      }),
+    );
+  write(old);
+  assert.equal(readDriftRun(dir).config.lrSchedule, 'constant');
+  write({ ...old, annealLr: true });
+  assert.equal(readDriftRun(dir).config.lrSchedule, 'linear');
 });
 
 test('q-learning’s ratio estimator is the paper’s Σ p(x|y)·y / Σ p(x|y); the spacing h is the median nearest-neighbour distance', () => {

@@ -19,9 +19,20 @@ export function isDriftRun(dir: string): boolean {
   return existsSync(join(dir, DRIFT_FILE));
 }
 
+// [Note: older drift.json files]
+// Runs written before the learning-rate schedule existed trained at a constant rate: a config without
+// lrSchedule reads as 'constant', so resuming one continues as it began. For a few days the setting
+// was a boolean, annealLr (true: 'linear').
+function migrate(config: Record<string, unknown>): Record<string, unknown> {
+  if ('lrSchedule' in config) return config;
+  const { annealLr, ...rest } = config;
+  return { ...rest, lrSchedule: annealLr === true ? 'linear' : 'constant' };
+}
+
 export function readDriftRun(dir: string): DriftRunFile {
   const file = join(dir, DRIFT_FILE);
   const raw = JSON.parse(readFileSync(file, 'utf8')) as DriftRunFile;
   if (raw.format !== 'sampler-studio-drift-run') throw new RangeError(`${file}: not a drift run`);
-  return { ...raw, config: parseDriftConfig(raw.config, (k) => `${file}: config.${k}`) };
+  const config = migrate(raw.config as unknown as Record<string, unknown>);
+  return { ...raw, config: parseDriftConfig(config, (k) => `${file}: config.${k}`) };
 }

@@ -227,7 +227,7 @@ export async function trainDrift(
     for (let i = start; i < c.iterations; i++) {
       if (o.signal?.aborted) return { iteration: i, last, stopped: true };
       const t0 = performance.now();
-      if (c.annealLr) {
+      if (c.lrSchedule === 'linear') {
         // lr·(1 − i/I) for iteration i of I (CleanRL's anneal_lr: the last update still moves).
         const frac = 1 - i / c.iterations;
         setLearningRate(optimizer, frac * c.lr);
