@@ -36,9 +36,11 @@ test('web mode: the token URL opens the app, the engine connects, models list an
   await page.getByTestId('model-gmm-ring8').waitFor();
   for (const id of BUNDLED_IDS) {
     assert.ok(await page.getByTestId(`model-${id}`).isVisible(), id);
-    // Each with its preview grid: fashion-mnist's preview.png, samples drawn by the engine for the others.
+    // Each with its preview grid: fashion-mnist's preview.png, samples drawn by the engine for the others,
+    // one model after another. The wait guards against a hang, not a slow machine: 60 s per model ran
+    // out for the last of the eleven models with two trainings beside the test.
     const preview = page.getByTestId(`preview-${id}`);
-    await preview.waitFor({ timeout: 60_000 });
+    await preview.waitFor({ timeout: 300_000 });
     assert.ok(
       await preview.evaluate((el) => (el as HTMLImageElement).complete && (el as HTMLImageElement).naturalWidth > 100),
       `preview of ${id}`,

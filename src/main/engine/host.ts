@@ -521,7 +521,7 @@ export class EngineHost {
     );
   }
 
-  /** An RL step scheduler run (scheduler/train.ts), started or resumed like a learner run: one job, its lifecycle, its events. */
+  /** An RL step scheduler run (scheduler/train.ts): its learned step sizes as levels events besides. */
   private startScheduler(
     modelRef: string,
     runDir: string,
@@ -529,57 +529,27 @@ export class EngineHost {
     resume: boolean,
     iterations?: number,
   ): Promise<{ run: string }> {
-    return this.startJob(
+    return this.startOwnKind(
+      'scheduler.start',
+      modelRef,
       runDir,
+      config.iterations,
       resume,
-      async () => {
-        if (!resume) checkNewRunDir(runDir);
-        const model = await this.models.get(resolveModelDir(modelRef));
-        return { model, target: iterations ?? config.iterations, config };
-      },
-      async ({ model }, h) => {
+      iterations,
+      async (model, h, common) => {
         const { trainScheduler } = await import('./scheduler/train');
-        const t0 = performance.now();
-        let from: number | null = null;
-        const target = iterations ?? config.iterations;
-        const r = await trainScheduler(model, config, runDir, {
-          resume,
-          iterations,
-          signal: h.signal,
-          command: `Sampler Studio engine, ${resume ? 'train.resume' : 'scheduler.start'}`,
-          onProgress: (p) => {
-            if (from === null) {
-              from = p.iteration - 1;
-              h.onStart({ iteration: from, iterations: target });
-            }
-            const elapsed = (performance.now() - t0) / 1000;
-            const did = p.iteration - 1 - from;
-            h.onEvent({
-              type: 'progress',
-              run: runDir,
-              task: 'train',
-              done: p.iteration - 1,
-              total: target,
-              unit: 'iterations',
-              elapsedSeconds: elapsed,
-              etaSeconds: did > 0 ? (elapsed / did) * (target - p.iteration + 1) : null,
-              phase: { iteration: p.iteration, label: p.phase, done: p.done, total: p.total, unit: 'samples' },
-            });
-          },
-          onIteration: (e) => h.onEvent({ type: 'metrics', run: runDir, iteration: e.iteration, metrics: e.metrics }),
+        return trainScheduler(model, config, runDir, {
+          ...common,
           onLevels: (l) => h.onEvent({ type: 'levels', run: runDir, ...l }),
         });
-        if (from === null) h.onStart({ iteration: r.iteration, iterations: target }); // (nothing was left to do)
-        return r.iteration;
       },
     );
   }
 
   /**
-   * A drift policy run (drift/train.ts), started or resumed like a scheduler run: one job, its
-   * lifecycle, a metrics event per iteration, and at each evaluation a samples event with the
-   * evaluation's picture, also written to RUN/samples/iter-NNNNN.png (where the Train screen's
-   * slider and runs.evaluation read a learner run's).
+   * A drift policy run (drift/train.ts): at each evaluation a samples event with the evaluation's
+   * picture besides, also written to RUN/samples/iter-NNNNN.png (where the Train screen's slider and
+   * runs.evaluation read a learner run's).
    */
   private startDrift(
     modelRef: string,
@@ -588,43 +558,17 @@ export class EngineHost {
     resume: boolean,
     iterations?: number,
   ): Promise<{ run: string }> {
-    return this.startJob(
+    return this.startOwnKind(
+      'drift.start',
+      modelRef,
       runDir,
+      config.iterations,
       resume,
-      async () => {
-        if (!resume) checkNewRunDir(runDir);
-        const model = await this.models.get(resolveModelDir(modelRef));
-        return { model, target: iterations ?? config.iterations, config };
-      },
-      async ({ model }, h) => {
+      iterations,
+      async (model, h, common) => {
         const { trainDrift } = await import('./drift/train');
-        const t0 = performance.now();
-        let from: number | null = null;
-        const target = iterations ?? config.iterations;
-        const r = await trainDrift(model, config, runDir, {
-          resume,
-          iterations,
-          signal: h.signal,
-          command: `Sampler Studio engine, ${resume ? 'train.resume' : 'drift.start'}`,
-          onProgress: (p) => {
-            if (from === null) {
-              from = p.iteration - 1;
-              h.onStart({ iteration: from, iterations: target });
-            }
-            const elapsed = (performance.now() - t0) / 1000;
-            const did = p.iteration - 1 - from;
-            h.onEvent({
-              type: 'progress',
-              run: runDir,
-              task: 'train',
-              done: p.iteration - 1,
-              total: target,
-              unit: 'iterations',
-              elapsedSeconds: elapsed,
-              etaSeconds: did > 0 ? (elapsed / did) * (target - p.iteration + 1) : null,
-              phase: { iteration: p.iteration, label: p.phase, done: p.done, total: p.total, unit: 'samples' },
-            });
-          },
+        return trainDrift(model, config, runDir, {
+          ...common,
           onEvaluation: async (e) => {
             const png = await samplePng(model, e.samples, e.labels, e.n);
             const path = runPaths(runDir).samplesAt(e.iteration);
@@ -636,6 +580,72 @@ export class EngineHost {
               iteration: e.iteration,
               path,
               pngBase64: Buffer.from(png).toString('base64'),
+            });
+          },
+        });
+      },
+    );
+  }
+
+  /**
+   * A run of its own kind (the step scheduler's, a drift policy's), started or resumed like a learner
+   * run: one job, its lifecycle, progress by phase and a metrics event per iteration; `train` calls
+   * the kind's trainer with `common` and adds what the kind reports besides.
+   */
+  private startOwnKind(
+    method: 'scheduler.start' | 'drift.start',
+    modelRef: string,
+    runDir: string,
+    configIterations: number,
+    resume: boolean,
+    iterations: number | undefined,
+    train: (
+      model: Model,
+      h: { onEvent: (e: EngineEvent) => void },
+      common: {
+        resume: boolean;
+        iterations: number | undefined;
+        signal: AbortSignal;
+        command: string;
+        onProgress: (p: { iteration: number; phase: string; done: number; total: number }) => void;
+        onIteration: (e: { iteration: number; metrics: Record<string, number> }) => void;
+      },
+    ) => Promise<{ iteration: number }>,
+  ): Promise<{ run: string }> {
+    const target = iterations ?? configIterations;
+    return this.startJob(
+      runDir,
+      resume,
+      async () => {
+        if (!resume) checkNewRunDir(runDir);
+        const model = await this.models.get(resolveModelDir(modelRef));
+        return { model, target };
+      },
+      async ({ model }, h) => {
+        const t0 = performance.now();
+        let from: number | null = null;
+        const r = await train(model, h, {
+          resume,
+          iterations,
+          signal: h.signal,
+          command: `Sampler Studio engine, ${resume ? 'train.resume' : method}`,
+          onProgress: (p) => {
+            if (from === null) {
+              from = p.iteration - 1;
+              h.onStart({ iteration: from, iterations: target });
+            }
+            const elapsed = (performance.now() - t0) / 1000;
+            const did = p.iteration - 1 - from;
+            h.onEvent({
+              type: 'progress',
+              run: runDir,
+              task: 'train',
+              done: p.iteration - 1,
+              total: target,
+              unit: 'iterations',
+              elapsedSeconds: elapsed,
+              etaSeconds: did > 0 ? (elapsed / did) * (target - p.iteration + 1) : null,
+              phase: { iteration: p.iteration, label: p.phase, done: p.done, total: p.total, unit: 'samples' },
             });
           },
           onIteration: (e) => h.onEvent({ type: 'metrics', run: runDir, iteration: e.iteration, metrics: e.metrics }),
