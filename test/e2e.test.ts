@@ -38,7 +38,7 @@ test('web mode: the token URL opens the app, the engine connects, models list an
     assert.ok(await page.getByTestId(`model-${id}`).isVisible(), id);
     // Each with its preview grid: fashion-mnist's preview.png, samples drawn by the engine for the others,
     // one model after another. The wait guards against a hang, not a slow machine: 60 s per model ran
-    // out for the last of the eleven models with two trainings beside the test.
+    // out for the last of the nine models with two trainings beside the test.
     const preview = page.getByTestId(`preview-${id}`);
     await preview.waitFor({ timeout: 300_000 });
     assert.ok(
