@@ -75,16 +75,24 @@ export function runSummary(dir: string, metrics: Record<string, number>[], activ
 }
 
 /**
- * An RL step scheduler's run as the list shows it: intervention "schedule", its reward where a
- * learner run has its divergence (occupancy: with the divergence), its state where one has its
- * conditioning. It evaluates every evalEvery iterations, so `last` is its last metrics line with its
- * last evaluation's eval/… values (the list's FID column is the latest measured).
+ * A run of its own kind (scheduler/, drift/) as the list shows it. Such runs evaluate every evalEvery
+ * iterations, so `last` is the last metrics line with the last evaluation's eval/… values (an
+ * evaluation is a line with `evalKey`): the list's FID or reward column is the latest measured.
  */
-function schedulerSummary(dir: string, metrics: Record<string, number>[], active: boolean): RunSummary {
-  const s = readSchedulerRun(dir);
-  const c = s.config;
+function ownKindSummary(
+  dir: string,
+  metrics: Record<string, number>[],
+  active: boolean,
+  o: {
+    kind: RunSummary['kind'];
+    file: string;
+    model: string;
+    evalKey: string;
+    config: { iterations: number; evalSamples: number };
+  } & Pick<RunSummary, 'intervention' | 'divergence' | 'conditioning'>,
+): RunSummary {
   const line = metrics[metrics.length - 1] ?? null;
-  const evaluated = metrics.findLast((m) => m['eval/fid'] !== undefined);
+  const evaluated = metrics.findLast((m) => m[o.evalKey] !== undefined);
   const last =
     line && evaluated
       ? { ...line, ...Object.fromEntries(Object.entries(evaluated).filter(([k]) => k.startsWith('eval/'))) }
@@ -95,59 +103,53 @@ function schedulerSummary(dir: string, metrics: Record<string, number>[], active
   const status = readRunStatus(dir);
   return {
     dir,
-    kind: 'scheduler',
-    model: s.model.name,
-    intervention: 'schedule',
-    divergence: c.reward === 'occupancy' ? `occupancy (${c.divergence})` : c.reward,
-    conditioning: c.state,
+    kind: o.kind,
+    model: o.model,
+    intervention: o.intervention,
+    divergence: o.divergence,
+    conditioning: o.conditioning,
     iteration,
-    iterations: Math.max(status?.iterations ?? c.iterations, iteration),
+    iterations: Math.max(status?.iterations ?? o.config.iterations, iteration),
     last,
     active: active || runLockedBy(dir) !== null,
-    started: statSync(join(dir, SCHEDULER_FILE)).mtime.toISOString(),
+    started: statSync(join(dir, o.file)).mtime.toISOString(),
     seconds,
-    evalSamples: evaluated ? c.evalSamples : null,
+    evalSamples: evaluated ? o.config.evalSamples : null,
     lastState: status?.state ?? null,
     reason: status?.reason ?? null,
   };
 }
 
-/**
- * A drift policy's run as the list shows it: intervention "drift", its objective where a learner run
- * has its divergence, its base sampler where one has its conditioning. Like the scheduler it
- * evaluates every evalEvery iterations: `last` is its last metrics line with its last evaluation's
- * eval/… values.
- */
+/** An RL step scheduler's run: intervention "schedule", its reward where a learner run has its divergence (occupancy: with the divergence), its state where one has its conditioning. */
+function schedulerSummary(dir: string, metrics: Record<string, number>[], active: boolean): RunSummary {
+  const s = readSchedulerRun(dir);
+  const c = s.config;
+  return ownKindSummary(dir, metrics, active, {
+    kind: 'scheduler',
+    file: SCHEDULER_FILE,
+    model: s.model.name,
+    evalKey: 'eval/fid',
+    config: c,
+    intervention: 'schedule',
+    divergence: c.reward === 'occupancy' ? `occupancy (${c.divergence})` : c.reward,
+    conditioning: c.state,
+  });
+}
+
+/** A drift policy's run: intervention "drift", its objective where a learner run has its divergence, its base sampler where one has its conditioning. */
 function driftSummary(dir: string, metrics: Record<string, number>[], active: boolean): RunSummary {
   const d = readDriftRun(dir);
   const c = d.config;
-  const line = metrics[metrics.length - 1] ?? null;
-  const evaluated = metrics.findLast((m) => m['eval/reward_mean'] !== undefined);
-  const last =
-    line && evaluated
-      ? { ...line, ...Object.fromEntries(Object.entries(evaluated).filter(([k]) => k.startsWith('eval/'))) }
-      : line;
-  const iteration = line?.['iteration'] ?? 0;
-  let seconds = 0;
-  for (const m of metrics) seconds += m['time/iteration_s'] ?? 0;
-  const status = readRunStatus(dir);
-  return {
-    dir,
+  return ownKindSummary(dir, metrics, active, {
     kind: 'drift',
+    file: DRIFT_FILE,
     model: d.model.name,
+    evalKey: 'eval/reward_mean',
+    config: c,
     intervention: 'drift',
     divergence: c.objective,
     conditioning: c.sampler === 'ddim' ? `ddim η ${c.eta}` : c.sampler,
-    iteration,
-    iterations: Math.max(status?.iterations ?? c.iterations, iteration),
-    last,
-    active: active || runLockedBy(dir) !== null,
-    started: statSync(join(dir, DRIFT_FILE)).mtime.toISOString(),
-    seconds,
-    evalSamples: evaluated ? c.evalSamples : null,
-    lastState: status?.state ?? null,
-    reason: status?.reason ?? null,
-  };
+  });
 }
 
 /** The iterations of a run's evaluations on disk (a profile or a samples picture of each, in profiles/ and samples/), in order. */
