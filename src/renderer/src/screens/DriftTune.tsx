@@ -5,41 +5,15 @@
 // the learner form's control (a text list, one specification a line). The form is kept per model
 // like the others ([Note: kept settings] in TuneScreen.tsx).
 
-import { useMemo, useState } from 'react';
-import { useLocalStorage } from '@mantine/hooks';
+import { useState } from 'react';
+import { useKeptForm } from '../components/useKeptForm';
 import { Button, Collapse, Group, Stack, Text, TextInput } from '@mantine/core';
 import type { ModelReport } from '../../../shared/protocol';
 import { DEFAULT_DRIFT_CONFIG, DRIFT_FIELDS, parseDriftConfig } from '../../../shared/drift-config';
 import type { EngineClient } from '../engine/client';
 import { StartProblems } from '../components/StartProblems';
 import { count } from '../components/forms';
-import {
-  formError,
-  formValueOf,
-  labelOf,
-  parseFormValue,
-  SchemaFields,
-  type FormValue,
-} from '../components/SchemaFields';
-
-type Key = keyof typeof DRIFT_FIELDS;
-const KEYS = Object.keys(DRIFT_FIELDS) as Key[];
-const DEFAULTS: Record<string, FormValue> = Object.fromEntries(
-  KEYS.map((k) => [k, formValueOf(DRIFT_FIELDS[k], DEFAULT_DRIFT_CONFIG[k])]),
-);
-
-/** The kept form: only the schema's fields, each a plain value, over the defaults. */
-export function savedDriftTune(raw: unknown): { values: Record<string, FormValue>; runDir: string } {
-  const values = { ...DEFAULTS };
-  if (typeof raw !== 'object' || raw === null) return { values, runDir: '' };
-  const r = raw as { values?: unknown; runDir?: unknown };
-  if (typeof r.values === 'object' && r.values !== null)
-    for (const k of KEYS) {
-      const v = (r.values as Record<string, unknown>)[k];
-      if (v === null || ['string', 'number', 'boolean'].includes(typeof v)) values[k] = v as FormValue;
-    }
-  return { values, runDir: typeof r.runDir === 'string' ? r.runDir : '' };
-}
+import { SchemaFields } from '../components/SchemaFields';
 
 export function DriftTune({
   engine,
@@ -50,45 +24,16 @@ export function DriftTune({
   model: ModelReport;
   onStarted: (run: string, iterations: number) => void;
 }) {
-  const [saved, setSaved] = useLocalStorage({
-    key: `sampler-studio:tune-drift:${model.summary.dir}`,
-    defaultValue: savedDriftTune(null),
-    getInitialValueInEffect: false,
-    deserialize: (text) => {
-      try {
-        return savedDriftTune(text === undefined ? null : JSON.parse(text));
-      } catch {
-        return savedDriftTune(null);
-      }
-    },
+  const form = useKeptForm({
+    fields: DRIFT_FIELDS,
+    defaultConfig: DEFAULT_DRIFT_CONFIG,
+    parse: parseDriftConfig,
+    storageKey: `sampler-studio:tune-drift:${model.summary.dir}`,
   });
-  const { values, runDir } = saved;
+  const { keys: KEYS, values, runDir, chosen, checked, set } = form;
   const [advanced, setAdvanced] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const [starting, setStarting] = useState(false);
-  const set = (k: string, v: FormValue): void => setSaved((s) => ({ ...s, values: { ...s.values, [k]: v } }));
-  // What differs from the defaults is sent; the engine fills in the rest from the same schema.
-  const chosen = useMemo(
-    () =>
-      Object.fromEntries(
-        KEYS.filter((k) => String(values[k]) !== String(DEFAULTS[k])).map((k) => [
-          k,
-          parseFormValue(DRIFT_FIELDS[k], values[k]!),
-        ]),
-      ),
-    [values],
-  );
-  const fieldErrors = KEYS.filter((k) => formError(DRIFT_FIELDS[k], values[k]!) !== null);
-  // Checks across fields (ddpo and dpok need the sampler's noise, a reward is needed), the engine's own words.
-  const checked = useMemo(() => {
-    if (fieldErrors.length > 0) return { config: null, error: null };
-    try {
-      const label = (k: string): string => labelOf(k, DRIFT_FIELDS[k as Key]);
-      return { config: parseDriftConfig({ ...DEFAULT_DRIFT_CONFIG, ...chosen }, label), error: null };
-    } catch (e) {
-      return { config: null, error: (e as Error).message };
-    }
-  }, [chosen, fieldErrors.length]);
   // DDIM's η shows beside the sampler only when it samples with ddim.
   const ddim = values['sampler'] === 'ddim';
   const basic = KEYS.filter((k) => DRIFT_FIELDS[k].group === 'basic' || (k === 'eta' && ddim));
@@ -135,7 +80,7 @@ export function DriftTune({
         placeholder={defaultRunDir}
         description="empty: the name shown, with -2, -3, … added if an earlier run has it"
         value={runDir}
-        onChange={(e) => setSaved((s) => ({ ...s, runDir: e.currentTarget.value }))}
+        onChange={(e) => form.setRunDir(e.currentTarget.value)}
         maw={440}
       />
       <div>
@@ -158,7 +103,7 @@ export function DriftTune({
         </Button>
         <Button
           variant="subtle"
-          onClick={() => setSaved(savedDriftTune(null))}
+          onClick={form.reset}
           title="every setting back to its default (the form is kept per model)"
         >
           Reset to defaults

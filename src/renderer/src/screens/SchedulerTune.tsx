@@ -3,8 +3,8 @@
 // come from the scheduler's one schema (shared/scheduler-config.ts), as `train --intervention
 // schedule` takes them; the form is kept per model like the learner's ([Note: kept settings]).
 
-import { useMemo, useState } from 'react';
-import { useLocalStorage } from '@mantine/hooks';
+import { useState } from 'react';
+import { useKeptForm } from '../components/useKeptForm';
 import { Button, Collapse, Group, Stack, Text, TextInput } from '@mantine/core';
 import type { ModelReport } from '../../../shared/protocol';
 import {
@@ -16,33 +16,7 @@ import {
 import type { EngineClient } from '../engine/client';
 import { StartProblems } from '../components/StartProblems';
 import { count } from '../components/forms';
-import {
-  formError,
-  formValueOf,
-  labelOf,
-  parseFormValue,
-  SchemaFields,
-  type FormValue,
-} from '../components/SchemaFields';
-
-type Key = keyof typeof SCHEDULER_FIELDS;
-const KEYS = Object.keys(SCHEDULER_FIELDS) as Key[];
-const DEFAULTS: Record<string, FormValue> = Object.fromEntries(
-  KEYS.map((k) => [k, formValueOf(SCHEDULER_FIELDS[k], DEFAULT_SCHEDULER_CONFIG[k])]),
-);
-
-/** The kept form: only the schema's fields, each a plain value, over the defaults. */
-export function savedSchedulerTune(raw: unknown): { values: Record<string, FormValue>; runDir: string } {
-  const values = { ...DEFAULTS };
-  if (typeof raw !== 'object' || raw === null) return { values, runDir: '' };
-  const r = raw as { values?: unknown; runDir?: unknown };
-  if (typeof r.values === 'object' && r.values !== null)
-    for (const k of KEYS) {
-      const v = (r.values as Record<string, unknown>)[k];
-      if (v === null || ['string', 'number', 'boolean'].includes(typeof v)) values[k] = v as FormValue;
-    }
-  return { values, runDir: typeof r.runDir === 'string' ? r.runDir : '' };
-}
+import { SchemaFields } from '../components/SchemaFields';
 
 export function SchedulerTune({
   engine,
@@ -53,45 +27,16 @@ export function SchedulerTune({
   model: ModelReport;
   onStarted: (run: string, iterations: number) => void;
 }) {
-  const [saved, setSaved] = useLocalStorage({
-    key: `sampler-studio:tune-schedule:${model.summary.dir}`,
-    defaultValue: savedSchedulerTune(null),
-    getInitialValueInEffect: false,
-    deserialize: (text) => {
-      try {
-        return savedSchedulerTune(text === undefined ? null : JSON.parse(text));
-      } catch {
-        return savedSchedulerTune(null);
-      }
-    },
+  const form = useKeptForm({
+    fields: SCHEDULER_FIELDS,
+    defaultConfig: DEFAULT_SCHEDULER_CONFIG,
+    parse: parseSchedulerConfig,
+    storageKey: `sampler-studio:tune-schedule:${model.summary.dir}`,
   });
-  const { values, runDir } = saved;
+  const { keys: KEYS, values, runDir, chosen, checked, set } = form;
   const [advanced, setAdvanced] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const [starting, setStarting] = useState(false);
-  const set = (k: string, v: FormValue): void => setSaved((s) => ({ ...s, values: { ...s.values, [k]: v } }));
-  // What differs from the defaults is sent; the engine fills in the rest from the same schema.
-  const chosen = useMemo(
-    () =>
-      Object.fromEntries(
-        KEYS.filter((k) => String(values[k]) !== String(DEFAULTS[k])).map((k) => [
-          k,
-          parseFormValue(SCHEDULER_FIELDS[k], values[k]!),
-        ]),
-      ),
-    [values],
-  );
-  const fieldErrors = KEYS.filter((k) => formError(SCHEDULER_FIELDS[k], values[k]!) !== null);
-  // Checks across fields (the budget against the solver, the std's decay), the engine's own words.
-  const checked = useMemo(() => {
-    if (fieldErrors.length > 0) return { config: null, error: null };
-    try {
-      const label = (k: string): string => labelOf(k, SCHEDULER_FIELDS[k as Key]);
-      return { config: parseSchedulerConfig({ ...DEFAULT_SCHEDULER_CONFIG, ...chosen }, label), error: null };
-    } catch (e) {
-      return { config: null, error: (e as Error).message };
-    }
-  }, [chosen, fieldErrors.length]);
   const occupancy = values['reward'] === 'occupancy';
   const basic = KEYS.filter(
     (k) => SCHEDULER_FIELDS[k].group === 'basic' && (k !== 'divergence' || occupancy) && k !== 'discriminatorSteps',
@@ -132,7 +77,7 @@ export function SchedulerTune({
         placeholder={defaultRunDir}
         description="empty: the name shown, with -2, -3, … added if an earlier run has it"
         value={runDir}
-        onChange={(e) => setSaved((s) => ({ ...s, runDir: e.currentTarget.value }))}
+        onChange={(e) => form.setRunDir(e.currentTarget.value)}
         maw={440}
       />
       <div>
@@ -155,7 +100,7 @@ export function SchedulerTune({
         </Button>
         <Button
           variant="subtle"
-          onClick={() => setSaved(savedSchedulerTune(null))}
+          onClick={form.reset}
           title="every setting back to its default (the form is kept per model)"
         >
           Reset to defaults
