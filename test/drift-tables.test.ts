@@ -68,10 +68,14 @@ test('drift-tables writes Table 3 with 95% intervals for every row, and a second
       klModel: { half: number };
     }[];
   };
-  // The frozen model, DDPO, and DPOK and q-learning at each of 0.7, 0.8 and 0.9.
+  // The frozen model, DDPO, and DPOK and q-learning at each of 0.7, 0.8, 0.9 and 0.95.
   assert.deepEqual(
     json.rows.map((row) => `${row.label}@${row.target ?? '-'}`),
-    ['pretrained (frozen model)@-', 'DDPO@-', ...[0.7, 0.8, 0.9].flatMap((t) => [`DPOK@${t}`, `q-learning@${t}`])],
+    [
+      'pretrained (frozen model)@-',
+      'DDPO@-',
+      ...[0.7, 0.8, 0.9, 0.95].flatMap((t) => [`DPOK@${t}`, `q-learning@${t}`]),
+    ],
   );
   for (const row of json.rows) {
     assert.ok(Number.isFinite(row.reward.mean) && row.reward.mean >= 0 && row.reward.mean <= 1, JSON.stringify(row));

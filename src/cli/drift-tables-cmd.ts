@@ -31,7 +31,7 @@ export const DRIFT_TABLES_USAGE = `Usage: sampler-studio drift-tables --out DIR 
 The q-learning paper's tables (Gao, Zha and Zhou 2024) for drift policies on frozen models:
   1     its Figure 1 as a table: q-learning with reward weight β = 0, 0.1, 1 on the 1-D mixture
         (good and weak model; reward: a bump at 6), with the frozen model's row and pictures
-  3, 4  KL at matched mean reward 0.7 / 0.8 / 0.9 for DDPO, DPOK and q-learning on the good and the
+  3, 4  KL at matched mean reward 0.7 / 0.8 / 0.9 (and 0.95) for DDPO, DPOK and q-learning on the good and the
         weak model (SDE simulator, 20 steps), with the frozen model's row
   5     q-learning with reward weight 0 on the DDIM, ODE-Euler and SDE simulators at 50 / 10 / 5 steps
   6     the same at matched mean reward 0.8
