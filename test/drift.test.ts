@@ -450,14 +450,21 @@ test('export: a drift run as ONNX (x, sigma → drift), verified; sample --polic
   );
 });
 
-test('eval --policy of a fashion-mnist drift run: FID, precision and the JPEG size of the policy and of its base sampler', async () => {
-  const dir = join(mkdtempSync(join(tmpdir(), 'drift-fm-')), 'run');
+test('fashion-mnist drift runs for the JPEG and the class rewards; eval --policy gives FID, precision and the JPEG size of the policy and of its base sampler', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'drift-fm-'));
+  const dir = join(root, 'run');
   const fm = await Model.load(join(resourcesDir(), 'models', 'fashion-mnist'));
   try {
     const c = config({ rewards: ['-jpeg-size'], sampler: 'ddim', eta: 0.3, steps: 4 });
-    await trainDrift(fm, { ...c, iterations: 1, trajectories: 8, evalEvery: 0, evalSamples: 8 }, dir, {
-      command: 'test',
-    });
+    const tiny = { iterations: 1, trajectories: 8, evalEvery: 0, evalSamples: 8 };
+    await trainDrift(fm, { ...c, ...tiny }, dir, { command: 'test' });
+    // The classifier's rewards: one class's logit, and a class mix.
+    for (const reward of ['class-logit:7', 'class-mix:tools/experiments/class-mix-target.json']) {
+      const r = await trainDrift(fm, { ...c, ...tiny, rewards: [reward] }, join(root, reward.split(':')[0]!), {
+        command: 'test',
+      });
+      assert.ok(Number.isFinite(r.last['eval/reward_mean']) && r.last['eval/kl_path']! > 0, JSON.stringify(r.last));
+    }
   } finally {
     await fm.dispose();
   }
