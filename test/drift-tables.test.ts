@@ -4,7 +4,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { nextWeight } from '../src/main/engine/apps/drift-tables';
@@ -92,6 +92,16 @@ test('drift-tables writes Table 3 with 95% intervals for every row, and a second
   const runs = readdirSync(join(out, 'runs'));
   assert.ok(runs.includes('swissroll-a-ddpo-sde20') && runs.includes('swissroll-a-q-learning-sde20-w10'), runs.join());
   assert.ok(readdirSync(join(out, 'pictures')).length >= 3);
+  // --report into a fresh folder holding only some of the runs: the rows they make, nothing trained.
+  const partial = mkdtempSync(join(tmpdir(), 'drift-tables-report-'));
+  cpSync(join(out, 'runs', 'swissroll-a-ddpo-sde20'), join(partial, 'runs', 'swissroll-a-ddpo-sde20'), {
+    recursive: true,
+  });
+  const rep = await cli(...small.map((a) => (a === out ? partial : a)), '--report');
+  assert.equal(rep.code, 0, rep.stderr);
+  assert.doesNotMatch(rep.stderr, /^(train|resume) /m);
+  assert.match(rep.stderr, /0 rows done, 10 still to train or evaluate/, 'no evaluation is cached there');
+  assert.ok(!existsSync(join(partial, 'cache')), 'nothing evaluated');
   // Again: nothing trained, nothing evaluated anew, the same table.
   const again = await cli(...small);
   assert.equal(again.code, 0, again.stderr);

@@ -20,13 +20,14 @@ const OPTIONS = {
   weak: { type: 'string' },
   'good-1d': { type: 'string' },
   'weak-1d': { type: 'string' },
+  report: { type: 'boolean' },
   json: { type: 'boolean' },
   help: { type: 'boolean' },
 } as const;
 
 export const DRIFT_TABLES_USAGE = `Usage: sampler-studio drift-tables --out DIR [--tables 1,3,4,5,6] [--iterations N (100)] [--seed S (0)]
        [--eval-seed S (7)] [--eval-samples E (1000)] [--batches B (100)] [--batch-size M (300)] [--tol T (0.02)] [--refine K (3)]
-       [--good ID (swissroll-a)] [--weak ID (swissroll-b)] [--good-1d ID (gmm1d-a)] [--weak-1d ID (gmm1d-b)] [--json]
+       [--good ID (swissroll-a)] [--weak ID (swissroll-b)] [--good-1d ID (gmm1d-a)] [--weak-1d ID (gmm1d-b)] [--report] [--json]
 
 The q-learning paper's tables (Gao, Zha and Zhou 2024) for drift policies on frozen models:
   1     its Figure 1 as a table: q-learning with reward weight β = 0, 0.1, 1 on the 1-D mixture
@@ -41,7 +42,7 @@ evaluated on B batches of M samples of another seed: mean reward, k-NN KL to the
 the frozen model's samples, with 95% intervals. Writes DIR/tables.md, DIR/tables.json, DIR/runs/
 (the trained runs), DIR/cache/ and DIR/pictures/ (M samples a row). Resumable: run it again to
 continue; two processes may work on different --tables of one DIR (each keeps the
-other's rows in tables.md).`;
+other's rows in tables.md). --report writes the tables from what is done so far and trains nothing.`;
 
 export async function cmdDriftTables(argv: string[], signal: AbortSignal): Promise<void> {
   const { values: v } = parseFlags(argv, OPTIONS);
@@ -74,6 +75,7 @@ export async function cmdDriftTables(argv: string[], signal: AbortSignal): Promi
     refine: int(v.refine, '--refine', 0, 20, d.refine),
     models: { good: v.good ?? d.models.good, weak: v.weak ?? d.models.weak },
     models1d: { good: v['good-1d'] ?? d.models1d.good, weak: v['weak-1d'] ?? d.models1d.weak },
+    report: !!v.report,
     signal,
     log: (line: string) => process.stderr.write(`${line}\n`),
   };

@@ -74,9 +74,14 @@ export interface DriftTablesOptions {
   models: { good: string; weak: string };
   /** The 1-D good and weak model (table 1). */
   models1d: { good: string; weak: string };
+  /** Write the tables from what is done only: nothing trained or evaluated; rows not done yet are left out. */
+  report?: boolean;
   signal?: AbortSignal;
   log?: (line: string) => void;
 }
+
+/** A row --report cannot show yet: a run or an evaluation is still to do. */
+class NotDone extends Error {}
 
 export const DEFAULT_DRIFT_TABLES: Omit<DriftTablesOptions, 'out'> = {
   tables: DRIFT_TABLE_IDS,
@@ -244,6 +249,7 @@ async function trainedRun(
   const lines = existsSync(join(dir, 'metrics.jsonl')) ? readMetrics(dir) : [];
   const last = lines.at(-1);
   if (!last || last.iteration !== c.iterations || last['eval/reward_mean'] === undefined) {
+    if (o.report) throw new NotDone(dir);
     const resume = existsSync(join(dir, 'checkpoint.json'));
     o.log?.(`${resume ? 'resume' : 'train'} ${dir}`);
     const r = await trainDrift(model, c, dir, { resume, iterations: c.iterations, signal: o.signal });
@@ -323,6 +329,7 @@ async function evaluateRow(
 ): Promise<CachedEval> {
   const file = join(o.out, 'cache', `${key}.json`);
   if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as CachedEval;
+  if (o.report) throw new NotDone(key);
   const data = await loadData(model);
   if (!data) throw new RangeError(`${model.name} has no data ("data" in model.json) to measure the KL against`);
   const rewards = await openRewards(model, [parseRewardSpec(rewardFor(model))]);
@@ -417,6 +424,61 @@ async function writeTables(o: DriftTablesOptions, rows: DriftTableRow[]): Promis
   await writeFileAtomic(file, JSON.stringify({ options, rows: all }, null, 1) + '\n');
 }
 
+/** One row: its run (trained or matched), then its evaluation (steps 1 and 2); NotDone under --report when either is missing. */
+async function tableRow(model: Model, o: DriftTablesOptions, spec: RowSpec): Promise<DriftTableRow> {
+  let dir: string | null = null;
+  let weight: number | null = null;
+  let searchReward: number | null = null;
+  if (spec.method !== 'base') {
+    const m = spec.method;
+    if (spec.target !== null) ({ dir, weight, reward: searchReward } = await matchReward(model, o, m, spec.target));
+    else {
+      weight = spec.fixed ?? null;
+      ({ dir, reward: searchReward } = await trainedRun(model, o, m, weight));
+    }
+  }
+  const simName = `${SIM_NAMES[spec.sim.sampler]}`;
+  const key = dir
+    ? `${dir.split('/').at(-1)}-seed${o.evalSeed}`
+    : `${spec.model}-base-${spec.sim.sampler}${spec.sim.steps}-seed${o.evalSeed}`;
+  o.log?.(`evaluate ${key}`);
+  let ev: CachedEval;
+  if (dir) {
+    const { policy } = await loadDriftPolicy(model, dir);
+    try {
+      ev = await evaluateRow(model, o, policy, key, false);
+    } finally {
+      policy.dispose();
+    }
+  } else {
+    const policy = DriftPolicy.create(
+      model,
+      driftConfig(o, model, { objective: 'dpok', sim: spec.sim, weight: null, ladder: [] }, null),
+    );
+    try {
+      ev = await evaluateRow(model, o, policy, key, true);
+    } finally {
+      policy.dispose();
+    }
+  }
+  const reward = meanInterval95(ev.reward);
+  return {
+    table: spec.table,
+    model: spec.model,
+    label: spec.label,
+    simulator: simName,
+    steps: spec.sim.steps,
+    target: spec.target,
+    weight,
+    run: dir,
+    reward,
+    klData: meanInterval95(ev.klData),
+    klModel: meanInterval95(ev.klModel),
+    searchReward,
+    missed: spec.target !== null && Math.abs(reward.mean - spec.target) > o.tol,
+  };
+}
+
 /** Runs (or continues) the tables; writes DIR/tables.md and DIR/tables.json after every row. */
 export async function driftTables(
   open: (name: string) => Promise<Model>,
@@ -425,62 +487,23 @@ export async function driftTables(
   mkdirSync(o.out, { recursive: true });
   const rows: DriftTableRow[] = [];
   const models = new Map<string, Model>();
+  let pending = 0;
   try {
     for (const spec of planRows(o)) {
       if (!models.has(spec.model)) models.set(spec.model, await open(spec.model));
       const model = models.get(spec.model)!;
-      let dir: string | null = null;
-      let weight: number | null = null;
-      let searchReward: number | null = null;
-      if (spec.method !== 'base') {
-        const m = spec.method;
-        if (spec.target !== null) ({ dir, weight, reward: searchReward } = await matchReward(model, o, m, spec.target));
-        else {
-          weight = spec.fixed ?? null;
-          ({ dir, reward: searchReward } = await trainedRun(model, o, m, weight));
-        }
+      try {
+        rows.push(await tableRow(model, o, spec));
+      } catch (e) {
+        if (!(e instanceof NotDone)) throw e;
+        pending++;
+        continue;
       }
-      const simName = `${SIM_NAMES[spec.sim.sampler]}`;
-      const key = dir
-        ? `${dir.split('/').at(-1)}-seed${o.evalSeed}`
-        : `${spec.model}-base-${spec.sim.sampler}${spec.sim.steps}-seed${o.evalSeed}`;
-      o.log?.(`evaluate ${key}`);
-      let ev: CachedEval;
-      if (dir) {
-        const { policy } = await loadDriftPolicy(model, dir);
-        try {
-          ev = await evaluateRow(model, o, policy, key, false);
-        } finally {
-          policy.dispose();
-        }
-      } else {
-        const policy = DriftPolicy.create(
-          model,
-          driftConfig(o, model, { objective: 'dpok', sim: spec.sim, weight: null, ladder: [] }, null),
-        );
-        try {
-          ev = await evaluateRow(model, o, policy, key, true);
-        } finally {
-          policy.dispose();
-        }
-      }
-      const reward = meanInterval95(ev.reward);
-      rows.push({
-        table: spec.table,
-        model: spec.model,
-        label: spec.label,
-        simulator: simName,
-        steps: spec.sim.steps,
-        target: spec.target,
-        weight,
-        run: dir,
-        reward,
-        klData: meanInterval95(ev.klData),
-        klModel: meanInterval95(ev.klModel),
-        searchReward,
-        missed: spec.target !== null && Math.abs(reward.mean - spec.target) > o.tol,
-      });
       await writeTables(o, rows);
+    }
+    if (o.report) {
+      await writeTables(o, rows);
+      o.log?.(`${rows.length} rows done, ${pending} still to train or evaluate`);
     }
     return rows;
   } finally {
