@@ -4,7 +4,7 @@
 // schema), the fields' own errors, and the checks across fields in the settings parser's own words.
 // The step scheduler's form (SchedulerTune.tsx) and the drift policy's (DriftTune.tsx) are two uses.
 
-import { useMemo } from 'react';
+import { useMemo, useState } from 'react';
 import { useLocalStorage } from '@mantine/hooks';
 import type { Fields } from '../../../shared/schema';
 import { formError, formValueOf, labelOf, parseFormValue, type FormValue } from './SchemaFields';
@@ -32,7 +32,7 @@ export function formDefaults<F extends Fields>(fields: F, config: Record<keyof F
   return Object.fromEntries(Object.keys(fields).map((k) => [k, formValueOf(fields[k]!, config[k])]));
 }
 
-export function useKeptForm<F extends Fields, C>(o: {
+export function useKeptForm<F extends Fields, C extends { iterations: number }>(o: {
   fields: F;
   defaultConfig: C;
   /** The settings parser: a whole config, checked across fields; `label` names a field as the form shows it. */
@@ -76,8 +76,38 @@ export function useKeptForm<F extends Fields, C>(o: {
       return { config: null, error: (e as Error).message };
     }
   }, [chosen, fieldErrors.length]);
+  const [starting, setStarting] = useState(false);
+  const [startError, setStartError] = useState<string | null>(null);
+  /**
+   * Starts a run with what was chosen, in the typed run directory (or `defaultRunDir`, made unique by
+   * the engine): `request` sends the kind's start message; a refusal shows as the start error.
+   */
+  const start = async (
+    request: (p: { runDir: string; config: Record<string, unknown>; unique: boolean }) => Promise<{ run: string }>,
+    defaultRunDir: string,
+    onStarted: (run: string, iterations: number) => void,
+  ): Promise<void> => {
+    if (!checked.config) return;
+    setStarting(true);
+    setStartError(null);
+    try {
+      const { run } = await request({
+        runDir: runDir.trim() || defaultRunDir,
+        config: chosen,
+        unique: runDir.trim() === '',
+      });
+      onStarted(run, checked.config.iterations);
+    } catch (e) {
+      setStartError((e as Error).message);
+    } finally {
+      setStarting(false);
+    }
+  };
   return {
     keys,
+    start,
+    starting,
+    startError,
     values,
     runDir,
     chosen,

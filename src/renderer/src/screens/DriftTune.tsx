@@ -30,10 +30,8 @@ export function DriftTune({
     parse: parseDriftConfig,
     storageKey: `sampler-studio:tune-drift:${model.summary.dir}`,
   });
-  const { keys: KEYS, values, runDir, chosen, checked, set } = form;
+  const { keys: KEYS, values, runDir, checked, set } = form;
   const [advanced, setAdvanced] = useState(false);
-  const [error, setError] = useState<string | null>(null);
-  const [starting, setStarting] = useState(false);
   // DDIM's η shows beside the sampler only when it samples with ddim.
   const ddim = values['sampler'] === 'ddim';
   const basic = KEYS.filter((k) => DRIFT_FIELDS[k].group === 'basic' || (k === 'eta' && ddim));
@@ -48,24 +46,8 @@ export function DriftTune({
         evaluation: (evaluations + 1) * c.evalSamples * c.steps,
       }
     : null;
-  const start = async (): Promise<void> => {
-    if (!checked.config) return;
-    setStarting(true);
-    setError(null);
-    try {
-      const { run } = await engine.request('drift.start', {
-        model: model.summary.dir,
-        runDir: runDir.trim() || defaultRunDir,
-        config: chosen,
-        unique: runDir.trim() === '',
-      });
-      onStarted(run, checked.config.iterations);
-    } catch (e) {
-      setError((e as Error).message);
-    } finally {
-      setStarting(false);
-    }
-  };
+  const start = () =>
+    form.start((p) => engine.request('drift.start', { model: model.summary.dir, ...p }), defaultRunDir, onStarted);
   return (
     <Stack gap="md" data-testid="drift-form">
       <Text size="sm" c="dimmed">
@@ -91,14 +73,14 @@ export function DriftTune({
           <SchemaFields fields={DRIFT_FIELDS} keys={rest} values={values} onChange={set} cols={3} />
         </Collapse>
       </div>
-      <StartProblems config={checked.error} start={error} />
+      <StartProblems config={checked.error} start={form.startError} />
       <Text size="sm" data-testid="tune-estimate" c={cost ? undefined : 'dimmed'}>
         {cost
           ? `Cost: ${count(cost.training + cost.evaluation)} denoiser passes (${count(cost.training)} in training trajectories, ${count(cost.evaluation)} in evaluations and the base sampler's reference); the policy's network and its updates come on top.`
           : 'Cost: fix the settings above to see it.'}
       </Text>
       <Group>
-        <Button onClick={() => void start()} disabled={checked.config === null} loading={starting}>
+        <Button onClick={() => void start()} disabled={checked.config === null} loading={form.starting}>
           Start training
         </Button>
         <Button

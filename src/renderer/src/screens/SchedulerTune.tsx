@@ -33,10 +33,8 @@ export function SchedulerTune({
     parse: parseSchedulerConfig,
     storageKey: `sampler-studio:tune-schedule:${model.summary.dir}`,
   });
-  const { keys: KEYS, values, runDir, chosen, checked, set } = form;
+  const { keys: KEYS, values, runDir, checked, set } = form;
   const [advanced, setAdvanced] = useState(false);
-  const [error, setError] = useState<string | null>(null);
-  const [starting, setStarting] = useState(false);
   const occupancy = values['reward'] === 'occupancy';
   const basic = KEYS.filter(
     (k) => SCHEDULER_FIELDS[k].group === 'basic' && (k !== 'divergence' || occupancy) && k !== 'discriminatorSteps',
@@ -46,24 +44,8 @@ export function SchedulerTune({
   );
   const defaultRunDir = `runs/${model.summary.id}-schedule-${String(values['sampler'])}-nfe${String(values['nfeBudget'])}-s${String(values['seed'])}`;
   const cost = checked.config ? schedulerCost(checked.config) : null;
-  const start = async (): Promise<void> => {
-    if (!checked.config) return;
-    setStarting(true);
-    setError(null);
-    try {
-      const { run } = await engine.request('scheduler.start', {
-        model: model.summary.dir,
-        runDir: runDir.trim() || defaultRunDir,
-        config: chosen,
-        unique: runDir.trim() === '',
-      });
-      onStarted(run, checked.config.iterations);
-    } catch (e) {
-      setError((e as Error).message);
-    } finally {
-      setStarting(false);
-    }
-  };
+  const start = () =>
+    form.start((p) => engine.request('scheduler.start', { model: model.summary.dir, ...p }), defaultRunDir, onStarted);
   return (
     <Stack gap="md" data-testid="scheduler-form">
       <Text size="sm" c="dimmed">
@@ -88,14 +70,14 @@ export function SchedulerTune({
           <SchemaFields fields={SCHEDULER_FIELDS} keys={rest} values={values} onChange={set} cols={3} />
         </Collapse>
       </div>
-      <StartProblems config={checked.error} start={error} />
+      <StartProblems config={checked.error} start={form.startError} />
       <Text size="sm" data-testid="tune-estimate" c={cost ? undefined : 'dimmed'}>
         {cost
           ? `Cost: at most ${count(cost.totalPasses)} denoiser passes (${count(cost.trainingPasses)} in training episodes, ${count(cost.evaluationPasses)} in evaluations): each sample spends at most its budget of ${String(values['nfeBudget'])} evaluations${values['state'] === 'encoder' ? ', and the encoder state one more pass per decision' : ''}.`
           : 'Cost: fix the settings above to see it.'}
       </Text>
       <Group>
-        <Button onClick={() => void start()} disabled={checked.config === null} loading={starting}>
+        <Button onClick={() => void start()} disabled={checked.config === null} loading={form.starting}>
           Start training
         </Button>
         <Button
