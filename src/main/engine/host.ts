@@ -33,8 +33,8 @@ import { ModelError } from './models/manifest';
 import { dataKindOf, LEARNER_FIELDS, learnerConfigFrom, type LearnerConfig } from '../../shared/learner-config';
 
 import { runTraining } from './apps/train';
+import { checkNewRunDirUnlocked } from './runs/lock';
 import {
-  checkNewRunDir,
   readMetrics,
   readRunConfig,
   RunRefusedError,
@@ -496,7 +496,7 @@ export class EngineHost {
       runDir,
       resume,
       async () => {
-        if (!resume) checkNewRunDir(runDir); // (again under the run's lock in runTraining)
+        if (!resume) checkNewRunDirUnlocked(runDir); // (again under the run's lock in runTraining)
         const model = await this.models.get(resolveModelDir(modelRef));
         const config = typeof configFor === 'function' ? configFor(model) : configFor;
         return { model, target: iterations ?? config.iterations, config };
@@ -617,7 +617,7 @@ export class EngineHost {
       runDir,
       resume,
       async () => {
-        if (!resume) checkNewRunDir(runDir);
+        if (!resume) checkNewRunDirUnlocked(runDir);
         const model = await this.models.get(resolveModelDir(modelRef));
         return { model, target };
       },

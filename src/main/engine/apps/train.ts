@@ -47,7 +47,7 @@ import {
   writeRunConfig,
 } from '../runs/files';
 import { restoreCheckpoint } from '../runs/load';
-import { lockRun, replacedMessage } from '../runs/lock';
+import { checkNewRunDirUnlocked, lockRun, replacedMessage } from '../runs/lock';
 import { evaluatePolicy, type PolicyEvaluation } from './evaluate-policy';
 import { generate, resolveSettings } from '../samplers/generate';
 import { VERSION } from '../../../shared/version';
@@ -192,7 +192,7 @@ export async function runTraining(o: RunOptions): Promise<{ learner: Learner; ba
   if (o.resume) {
     if (!isRun(dir)) throw new RangeError(`${dir}: no config.json; not a run directory`);
   } else {
-    checkNewRunDir(dir);
+    checkNewRunDirUnlocked(dir);
     makeRunDir(dir);
   }
   const lock = lockRun(dir, o.command ?? [basename(process.argv[1] ?? 'node'), ...process.argv.slice(2)].join(' '));

@@ -26,7 +26,7 @@ import { hostname } from 'node:os';
 import { createFileExclusiveSync } from '../io/atomic';
 import { isProcessAlive } from '../io/pid';
 import { trainLockFile, type TrainLock } from '../../../shared/run-files';
-import { RunRefusedError, runPaths } from './files';
+import { checkNewRunDir, RunRefusedError, runPaths } from './files';
 
 /** How many times lockRun looks again after finding the lock gone or moved meanwhile. */
 const MAX_LOCK_ATTEMPTS = 1000;
@@ -187,4 +187,16 @@ function release(file: string, text: string): void {
 /** At process exit (Ctrl-C twice, process.exit): the locks still held, released. */
 function releaseAll(): void {
   for (const [file, text] of [...held]) release(file, text);
+}
+
+/**
+ * checkNewRunDir for a process that does not hold the run's lock: first, whether another process
+ * trains (or is just creating) a run there. Its lock names it, where the folder's half-written files
+ * (config.json's temporary, before it is renamed) would only say "holds no run" (two app clients
+ * starting one run at once met that: run-lock.test.ts).
+ */
+export function checkNewRunDirUnlocked(dir: string): void {
+  const held = runLockedBy(dir);
+  if (held) throw new RunLockedError(dir, runPaths(dir).lock, held.holder);
+  checkNewRunDir(dir);
 }
