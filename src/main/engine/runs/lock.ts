@@ -21,7 +21,7 @@
 // refusal names the file to delete in those cases.
 
 import { randomBytes } from 'node:crypto';
-import { linkSync, readFileSync, renameSync, rmSync, statSync, unlinkSync } from 'node:fs';
+import { existsSync, linkSync, readFileSync, renameSync, rmSync, statSync, unlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { createFileExclusiveSync } from '../io/atomic';
 import { isProcessAlive } from '../io/pid';
@@ -196,7 +196,8 @@ function releaseAll(): void {
  * starting one run at once met that: run-lock.test.ts).
  */
 export function checkNewRunDirUnlocked(dir: string): void {
-  const held = runLockedBy(dir);
+  // Only a folder has a lock to look at (a file in the folder's place is checkNewRunDir's to name).
+  const held = existsSync(dir) && statSync(dir).isDirectory() ? runLockedBy(dir) : null;
   if (held) throw new RunLockedError(dir, runPaths(dir).lock, held.holder);
   checkNewRunDir(dir);
 }
