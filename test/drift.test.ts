@@ -20,7 +20,7 @@ import { readDriftRun, trainDrift } from '../src/main/engine/drift/train';
 import { dataDenoise, nearestSpacing } from '../src/main/engine/drift/q-learning';
 import { assertUsageError, cli, lastJson, spawnCli } from './helpers/cli';
 import { readNpy, toFloat32 } from '../src/main/engine/io/npy';
-import { DEFAULT_DRIFT_CONFIG, parseDriftConfig, type DriftConfig } from '../src/shared/drift-config';
+import { DEFAULT_DRIFT_CONFIG, driftCost, parseDriftConfig, type DriftConfig } from '../src/shared/drift-config';
 
 let swiss: Model;
 let ring: Model;
@@ -168,6 +168,12 @@ test('drift settings: a run needs a reward; fields are checked by name', () => {
     /--eta must be a number in \[0, 1\]/,
   );
   assert.throws(() => parseDriftConfig({ ...DEFAULT_DRIFT_CONFIG, rewards: ['nope'] }), /unknown reward "nope"/);
+  // The cost Tune shows: a pass per step of each trajectory; evaluations at 3, 6, 9 and 10, and the base sampler's.
+  assert.deepEqual(driftCost(config({ iterations: 10, trajectories: 4, steps: 5, evalEvery: 3, evalSamples: 2 })), {
+    trainingPasses: 200,
+    evaluationPasses: 50,
+    totalPasses: 250,
+  });
   // An older drift.json: no lrSchedule (it trained at a constant rate), or the boolean annealLr.
   const dir = mkdtempSync(join(tmpdir(), 'drift-old-'));
   const { lrSchedule: _, ...old } = config({});

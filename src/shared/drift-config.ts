@@ -211,6 +211,18 @@ export type DriftConfig = ValuesOf<typeof DRIFT_FIELDS>;
 export const DEFAULT_DRIFT_CONFIG: DriftConfig = defaultsOf(DRIFT_FIELDS);
 const DriftConfigSchema = objectSchema(DRIFT_FIELDS);
 
+/**
+ * Denoiser passes a run spends (as schedulerCost counts the scheduler's): one per step of every
+ * training trajectory, and of every evaluation sample — evaluations at each multiple of evalEvery and
+ * at the end, and the base sampler's once per run (train.ts). The policy's own network comes on top.
+ */
+export function driftCost(c: DriftConfig): { trainingPasses: number; evaluationPasses: number; totalPasses: number } {
+  const evaluations = c.evalEvery > 0 ? Math.ceil(c.iterations / c.evalEvery) : 1;
+  const trainingPasses = c.iterations * c.trajectories * c.steps;
+  const evaluationPasses = (evaluations + 1) * c.evalSamples * c.steps;
+  return { trainingPasses, evaluationPasses, totalPasses: trainingPasses + evaluationPasses };
+}
+
 /** Whole settings, checked; a RangeError naming each field (`name`: how a field is shown, a key or a --flag). */
 export function parseDriftConfig(v: unknown, name: (key: string) => string = (k) => k): DriftConfig {
   const r = DriftConfigSchema.safeParse(v);

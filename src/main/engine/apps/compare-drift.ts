@@ -20,13 +20,10 @@ import { float32Resolution, knnKl } from '../metrics/knn-kl';
 import { parseRewardSpec } from '../../../shared/reward-spec';
 import { isStochastic } from '../drift/kernels';
 import { readDriftRun } from '../drift/run-file';
-import { loadDriftPolicy } from '../drift/train';
+import { KNN_MAX_DIM, loadDriftPolicy } from '../drift/train';
 import { evaluateSamples, referenceFor, type MetricName } from '../metrics/evaluate';
 import { extractorForModel, type FeatureExtractor } from '../metrics/features';
 import type { CompareOptions, CompareRow, Comparison } from './compare';
-
-/** The most values a sample may have for the k-NN KL to the data (as drift/train.ts evaluates it). */
-const KNN_MAX_DIM = 8;
 
 const mean = (a: ArrayLike<number>): number => {
   let s = 0;

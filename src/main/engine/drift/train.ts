@@ -44,7 +44,7 @@ import { createCritic, qRollout, qUpdate } from './q-learning';
 export const DRIFT_EVAL_SEED = 1000003;
 
 /** The most values a sample may have for the k-NN KL to the data (see the header). */
-const KNN_MAX_DIM = 8;
+export const KNN_MAX_DIM = 8;
 
 interface DriftCheckpoint {
   iteration: number;

@@ -5,15 +5,13 @@
 // the learner form's control (a text list, one specification a line). The form is kept per model
 // like the others ([Note: kept settings] in TuneScreen.tsx).
 
-import { useState } from 'react';
 import { useKeptForm } from '../components/useKeptForm';
-import { Button, Collapse, Group, Stack, Text, TextInput } from '@mantine/core';
+import { Button, Group, Stack, Text } from '@mantine/core';
 import type { ModelReport } from '../../../shared/protocol';
-import { DEFAULT_DRIFT_CONFIG, DRIFT_FIELDS, parseDriftConfig } from '../../../shared/drift-config';
+import { DEFAULT_DRIFT_CONFIG, DRIFT_FIELDS, driftCost, parseDriftConfig } from '../../../shared/drift-config';
 import type { EngineClient } from '../engine/client';
-import { StartProblems } from '../components/StartProblems';
+import { KeptFormFields } from '../components/KeptFormFields';
 import { count } from '../components/forms';
-import { SchemaFields } from '../components/SchemaFields';
 
 export function DriftTune({
   engine,
@@ -31,21 +29,12 @@ export function DriftTune({
     storageKey: `sampler-studio:tune-drift:${model.summary.dir}`,
   });
   const { keys: KEYS, values, runDir, checked, set } = form;
-  const [advanced, setAdvanced] = useState(false);
   // DDIM's η shows beside the sampler only when it samples with ddim.
   const ddim = values['sampler'] === 'ddim';
   const basic = KEYS.filter((k) => DRIFT_FIELDS[k].group === 'basic' || (k === 'eta' && ddim));
   const rest = KEYS.filter((k) => !basic.includes(k) && k !== 'eta');
   const defaultRunDir = `runs/${model.summary.id}-drift-${String(values['objective'])}-s${String(values['seed'])}`;
-  // One denoiser pass per step of every trajectory; evaluations sample the policy, and the base sampler once per run.
-  const c = checked.config;
-  const evaluations = c ? (c.evalEvery > 0 ? Math.ceil(c.iterations / c.evalEvery) : 1) : 0;
-  const cost = c
-    ? {
-        training: c.iterations * c.trajectories * c.steps,
-        evaluation: (evaluations + 1) * c.evalSamples * c.steps,
-      }
-    : null;
+  const cost = checked.config ? driftCost(checked.config) : null;
   const start = () =>
     form.start((p) => engine.request('drift.start', { model: model.summary.dir, ...p }), defaultRunDir, onStarted);
   return (
@@ -56,27 +45,21 @@ export function DriftTune({
         times the KL to the base sampler) or continuous-time q-learning (an actor–critic that also keeps near the data’s
         score). The initial policy is the base sampler, exactly.
       </Text>
-      <SchemaFields fields={DRIFT_FIELDS} keys={basic} values={values} onChange={set} />
-      <TextInput
-        label="Run directory"
-        placeholder={defaultRunDir}
-        description="empty: the name shown, with -2, -3, … added if an earlier run has it"
-        value={runDir}
-        onChange={(e) => form.setRunDir(e.currentTarget.value)}
-        maw={440}
+      <KeptFormFields
+        fields={DRIFT_FIELDS}
+        basic={basic}
+        advanced={rest}
+        values={values}
+        onChange={set}
+        runDir={runDir}
+        defaultRunDir={defaultRunDir}
+        onRunDir={form.setRunDir}
+        configError={checked.error}
+        startError={form.startError}
       />
-      <div>
-        <Button variant="subtle" px={0} onClick={() => setAdvanced((a) => !a)} aria-expanded={advanced}>
-          {advanced ? '▾' : '▸'} Advanced ({rest.length} settings)
-        </Button>
-        <Collapse expanded={advanced}>
-          <SchemaFields fields={DRIFT_FIELDS} keys={rest} values={values} onChange={set} cols={3} />
-        </Collapse>
-      </div>
-      <StartProblems config={checked.error} start={form.startError} />
       <Text size="sm" data-testid="tune-estimate" c={cost ? undefined : 'dimmed'}>
         {cost
-          ? `Cost: ${count(cost.training + cost.evaluation)} denoiser passes (${count(cost.training)} in training trajectories, ${count(cost.evaluation)} in evaluations and the base sampler's reference); the policy's network and its updates come on top.`
+          ? `Cost: ${count(cost.totalPasses)} denoiser passes (${count(cost.trainingPasses)} in training trajectories, ${count(cost.evaluationPasses)} in evaluations and the base sampler's reference); the policy's network and its updates come on top.`
           : 'Cost: fix the settings above to see it.'}
       </Text>
       <Group>

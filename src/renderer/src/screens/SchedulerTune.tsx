@@ -3,9 +3,8 @@
 // come from the scheduler's one schema (shared/scheduler-config.ts), as `train --intervention
 // schedule` takes them; the form is kept per model like the learner's ([Note: kept settings]).
 
-import { useState } from 'react';
 import { useKeptForm } from '../components/useKeptForm';
-import { Button, Collapse, Group, Stack, Text, TextInput } from '@mantine/core';
+import { Button, Group, Stack, Text } from '@mantine/core';
 import type { ModelReport } from '../../../shared/protocol';
 import {
   DEFAULT_SCHEDULER_CONFIG,
@@ -14,9 +13,8 @@ import {
   schedulerCost,
 } from '../../../shared/scheduler-config';
 import type { EngineClient } from '../engine/client';
-import { StartProblems } from '../components/StartProblems';
+import { KeptFormFields } from '../components/KeptFormFields';
 import { count } from '../components/forms';
-import { SchemaFields } from '../components/SchemaFields';
 
 export function SchedulerTune({
   engine,
@@ -34,7 +32,6 @@ export function SchedulerTune({
     storageKey: `sampler-studio:tune-schedule:${model.summary.dir}`,
   });
   const { keys: KEYS, values, runDir, checked, set } = form;
-  const [advanced, setAdvanced] = useState(false);
   const occupancy = values['reward'] === 'occupancy';
   const basic = KEYS.filter(
     (k) => SCHEDULER_FIELDS[k].group === 'basic' && (k !== 'divergence' || occupancy) && k !== 'discriminatorSteps',
@@ -53,24 +50,18 @@ export function SchedulerTune({
         fraction of the remaining log-σ range (Δ = sigmoid(u), u from a Gaussian whose std decays over training), PPO on
         a terminal reward. It samples unguided (w = 1). Its mean schedule is a --sigmas file.
       </Text>
-      <SchemaFields fields={SCHEDULER_FIELDS} keys={basic} values={values} onChange={set} />
-      <TextInput
-        label="Run directory"
-        placeholder={defaultRunDir}
-        description="empty: the name shown, with -2, -3, … added if an earlier run has it"
-        value={runDir}
-        onChange={(e) => form.setRunDir(e.currentTarget.value)}
-        maw={440}
+      <KeptFormFields
+        fields={SCHEDULER_FIELDS}
+        basic={basic}
+        advanced={rest}
+        values={values}
+        onChange={set}
+        runDir={runDir}
+        defaultRunDir={defaultRunDir}
+        onRunDir={form.setRunDir}
+        configError={checked.error}
+        startError={form.startError}
       />
-      <div>
-        <Button variant="subtle" px={0} onClick={() => setAdvanced((a) => !a)} aria-expanded={advanced}>
-          {advanced ? '▾' : '▸'} Advanced ({rest.length} settings)
-        </Button>
-        <Collapse expanded={advanced}>
-          <SchemaFields fields={SCHEDULER_FIELDS} keys={rest} values={values} onChange={set} cols={3} />
-        </Collapse>
-      </div>
-      <StartProblems config={checked.error} start={form.startError} />
       <Text size="sm" data-testid="tune-estimate" c={cost ? undefined : 'dimmed'}>
         {cost
           ? `Cost: at most ${count(cost.totalPasses)} denoiser passes (${count(cost.trainingPasses)} in training episodes, ${count(cost.evaluationPasses)} in evaluations): each sample spends at most its budget of ${String(values['nfeBudget'])} evaluations${values['state'] === 'encoder' ? ', and the encoder state one more pass per decision' : ''}.`
