@@ -24,6 +24,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   'optimize-schedule': async () => (await import('./optimize-cmd')).cmdOptimizeSchedule,
   'analyze-reward': async () => (await import('./analyze-reward-cmd')).cmdAnalyzeReward,
   train: async () => (await import('./train-cmd')).cmdTrain,
+  worker: async () => (await import('./worker-cmd')).cmdWorker,
   export: async () => (await import('./export-cmd')).cmdExport,
   table: async () => (await import('./table-cmd')).cmdTable,
   'drift-tables': async () => (await import('./drift-tables-cmd')).cmdDriftTables,

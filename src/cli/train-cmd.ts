@@ -15,6 +15,7 @@ import { Model } from '../main/engine/models/model';
 import { describeModel, resolveModelDir } from '../main/engine/models/registry';
 import { startFromGrid } from '../main/engine/learner/config';
 import { runModelDir } from '../main/engine/runs/files';
+import { checkRedisUrl } from '../main/engine/distributed/url';
 import { deviceFromFlag, parseFlags, Reporter, UsageError } from './common';
 
 export const TRAIN_OPTIONS = {
@@ -24,6 +25,8 @@ export const TRAIN_OPTIONS = {
   resume: { type: 'string' },
   restart: { type: 'boolean' },
   device: { type: 'string' },
+  redis: { type: 'string' },
+  'shard-size': { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean' },
   ...flagOptions(LEARNER_FIELDS),
@@ -43,6 +46,9 @@ export const TRAIN_USAGE = `Usage: sampler-studio train --model ID|DIR --run-dir
                                         or for cfg its best guidance interval when that beats every constant
                                         (a window profile: --init-sigma-lo/hi from the interval, w = 1 outside)
   --device auto|cpu|cuda                where the denoiser runs (default auto)
+  --redis URL                           roll out on workers (sampler-studio worker) through this Redis:
+                                        redis://[:PASSWORD@]HOST:PORT[/DB]; same numbers as without it
+  --shard-size N                        with --redis: trajectories per shard job (default: the rollout batch)
   --json                                the final stdout line is the result object
 
 Learner flags (defaults are cfg's on a points model; gamma and renoise change actions, initial action, sampler,
@@ -69,6 +75,7 @@ export function parseTrainArgs(argv: string[]):
       config: LearnerConfig;
       iterations: number | undefined;
       device: string | undefined;
+      redis: { url: string; shardSize?: number } | undefined;
       json: boolean;
       /** What --init-from-grid started the policy from, for the log. */
       initNote: string | null;
@@ -88,6 +95,19 @@ export function parseTrainArgs(argv: string[]):
       throw new UsageError(
         `a resumed run keeps its settings; only --iterations may be given with --resume (got ${fixed.map((k) => FLAG_NAME[k]).join(', ')})`,
       );
+  }
+  if (v['shard-size'] !== undefined && !v.redis) throw new UsageError('--shard-size goes with --redis');
+  let redis: { url: string; shardSize?: number } | undefined;
+  if (v.redis) {
+    try {
+      checkRedisUrl(v.redis);
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
+    const size = v['shard-size'] === undefined ? undefined : Number(v['shard-size']);
+    if (size !== undefined && !(Number.isInteger(size) && size >= 1))
+      throw new UsageError(`--shard-size must be a whole number ≥ 1, got "${v['shard-size']}"`);
+    redis = { url: v.redis, ...(size !== undefined ? { shardSize: size } : {}) };
   }
   let modelRef = v.model;
   if (!modelRef && v.resume) modelRef = runModelDir(v.resume);
@@ -123,6 +143,7 @@ export function parseTrainArgs(argv: string[]):
     config,
     iterations: v.resume && given['iterations'] !== undefined ? config.iterations : undefined,
     device: v.device,
+    redis,
     json: !!v.json,
     initNote,
   };
@@ -152,6 +173,7 @@ export async function cmdTrain(argv: string[], signal: AbortSignal): Promise<voi
       resume: a.resume,
       restart: a.restart,
       iterations: a.iterations,
+      redis: a.redis,
       signal,
       command: ['sampler-studio train', ...argv].join(' '),
       onEvent: (e) => {

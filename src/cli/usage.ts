@@ -108,6 +108,13 @@ const COMMANDS: { name: string; sampler?: boolean; text: () => string }[] = [
                                      (train --intervention drift --help lists its flags)`,
   },
   {
+    name: 'worker',
+    text: () => `  worker --redis URL [--concurrency K (1)] [--device auto|cpu|cuda] [--lease S (60)] [--name NAME]
+                                     run shard jobs of learners started with train --redis (rollouts on this
+                                     machine); one per GPU, on as many machines as reach the Redis; Ctrl-C
+                                     finishes the shards it holds and stops`,
+  },
+  {
     name: 'table',
     text: () => `  table --spec SPEC.json --out DIR [--dry-run]   the results table (the paper's Table 2) from a spec of rows
                                      (sampler settings, grid results, runs, recipes, EDM at a policy's NFE): FID,

@@ -406,6 +406,39 @@ export const RUN_METRICS: readonly MetricInfo[] = [
     cadence: 'evaluation',
     help: 'seconds evaluating after the iteration (periodic and final evaluations; not in time/iteration_s)',
   },
+  // Rollouts on workers (train --redis; absent otherwise): where the rollout's time went.
+  {
+    key: 'time/queue_publish_s',
+    label: 'Queue publish (s)',
+    better: 'lower',
+    digits: 3,
+    chart: 'none',
+    help: 'seconds publishing the policy weights and the shard jobs of the iteration (train --redis)',
+  },
+  {
+    key: 'time/queue_wait_s',
+    label: 'Queue wait (s)',
+    better: 'lower',
+    digits: 2,
+    chart: 'none',
+    help: 'seconds from publishing until every shard was done on the workers: queueing and the rollout itself (train --redis)',
+  },
+  {
+    key: 'time/queue_gather_s',
+    label: 'Queue gather (s)',
+    better: 'lower',
+    digits: 3,
+    chart: 'none',
+    help: "seconds reading and merging the shards' results (train --redis)",
+  },
+  {
+    key: 'queue/result_mb',
+    label: 'Shard results (MB)',
+    better: 'lower',
+    digits: 2,
+    chart: 'none',
+    help: 'megabytes of shard results read back from Redis in the iteration (train --redis)',
+  },
 ];
 
 /**

@@ -22,7 +22,8 @@
 
 import { nanAsNull } from '../../../shared/json';
 import { existsSync } from 'node:fs';
-import { basename } from 'node:path';
+import { basename, join, resolve } from 'node:path';
+import { resourcesDir } from '../models/registry';
 import { absoluteRewardSpec } from '../rewards';
 import type { Model } from '../models/model';
 import type { LearnerConfig } from '../learner/config';
@@ -70,6 +71,8 @@ export interface RunOptions {
   onStart?: (s: { iteration: number; iterations: number }) => void;
   /** What trains it, as its training lock shows a refused second trainer (default: this process's command line). */
   command?: string;
+  /** Roll out on workers through this Redis (distributed/rollouts.ts); in this process when absent. */
+  redis?: { url: string; shardSize?: number };
 }
 
 // [Note: a missing checkpoint]
@@ -205,6 +208,12 @@ export async function runTraining(o: RunOptions): Promise<{ learner: Learner; ba
   }
 }
 
+/** How workers open the model: a bundled one by its id (each machine has its own copy), else its directory. */
+function workerModelRef(model: Model): string {
+  const bundled = join(resourcesDir(), 'models', basename(model.dir));
+  return resolve(bundled) === resolve(model.dir) ? basename(model.dir) : model.dir;
+}
+
 /** runTraining under the run's lock: everything is (re)read and checked here. */
 async function train(o: RunOptions, backend: string): Promise<{ learner: Learner; backend: string }> {
   const dir = o.runDir;
@@ -245,6 +254,21 @@ async function train(o: RunOptions, backend: string): Promise<{ learner: Learner
   }
   const learner = await createLearner(o.model, config);
   try {
+    if (o.redis) {
+      const { RemoteRollouts } = await import('../distributed/rollouts');
+      learner.remote = new RemoteRollouts(o.model, config, {
+        ...o.redis,
+        modelRef: workerModelRef(o.model),
+        onWait: (w) =>
+          phaseOf?.({
+            iteration: w.iteration + 1,
+            label: `waiting for ${w.shards - w.done} of ${w.shards} shards (workers: ${w.workers.length > 0 ? w.workers.join(', ') : 'none connected'})`,
+            done: w.done,
+            total: w.shards,
+            unit: 'shards',
+          }),
+      });
+    }
     if (!o.resume) {
       await writeRunConfig(dir, {
         version: VERSION,
@@ -371,6 +395,13 @@ async function train(o: RunOptions, backend: string): Promise<{ learner: Learner
           );
         throw e;
       }
+      const q = learner.remote?.last;
+      if (q) {
+        metrics['time/queue_publish_s'] = q.publishSeconds;
+        metrics['time/queue_wait_s'] = q.waitSeconds;
+        metrics['time/queue_gather_s'] = q.gatherSeconds;
+        metrics['queue/result_mb'] = q.bytes / 1e6;
+      }
       const last = learner.iteration === config.iterations;
       const periodic = config.evalEvery > 0 && learner.iteration % config.evalEvery === 0;
       if (periodic || last) {
@@ -392,6 +423,8 @@ async function train(o: RunOptions, backend: string): Promise<{ learner: Learner
     throw e;
   } finally {
     await (extractor as FeatureExtractor | null)?.dispose();
+    await learner.remote?.close();
+    learner.remote = null;
   }
   return { learner, backend };
 }

@@ -63,6 +63,7 @@ import {
   type PolicyStates,
   type Rollout,
   type RolloutOptions,
+  type RolloutService,
   type SampleOptions,
   type SamplingPolicy,
 } from './rollout';
@@ -142,6 +143,8 @@ export class Learner implements SamplingPolicy {
   readonly schedule: Float64Array;
   /** Iterations finished. */
   iteration = 0;
+  /** Where step 1's rollouts run: here (null), or on workers through a queue (distributed/rollouts.ts). */
+  remote: RolloutService | null = null;
   private data: Float32Array | null = null;
   private dataLabels: Int32Array | null = null;
   readonly sigmaData: number;
@@ -381,6 +384,57 @@ export class Learner implements SamplingPolicy {
     },
   ): Promise<Rollout> {
     await this.ready();
+    if (this.remote && opts.weights !== 'ema') {
+      // On workers (distributed/rollouts.ts): the same rows, streams and weights, run elsewhere.
+      const f = opts.features;
+      const r = await this.remote.rollout({
+        iteration: this.iteration,
+        weights: this.policy.getWeights(),
+        n,
+        seed,
+        temperature: opts.temperature,
+        features: f !== undefined && this.layout.xDim > 0,
+        signal: opts.signal,
+        onProgress: opts.onProgress,
+      });
+      if (f && r.features) {
+        f.phi.set(r.features.phi);
+        f.filled.set(r.features.filled);
+      }
+      return r.rollout;
+    }
+    const run = (): Promise<Rollout> => this.rolloutHere(n, 0, seed, opts);
+    return opts.weights === 'ema' ? this.withEma(run) : run();
+  }
+
+  /**
+   * A shard of a rollout, as a worker runs it (distributed/worker.ts): rows first … first+n−1 of a
+   * rollout of `seed`, with these policy weights (the learner's current ones for its iteration).
+   * `features` (indexed from 0, like the result) receives φ as the policy saw each state.
+   */
+  async rolloutShard(
+    weights: Float32Array[],
+    n: number,
+    first: number,
+    seed: number,
+    o: { temperature: number; features?: VisitedFeatures; signal?: AbortSignal },
+  ): Promise<Rollout> {
+    this.policy.setWeights(weights);
+    return this.rolloutHere(n, first, seed, o);
+  }
+
+  /** rolloutPolicy with the policy head as it is now; φ of what it sees into `features` (see rollout). */
+  private rolloutHere(
+    n: number,
+    first: number,
+    seed: number,
+    opts: {
+      temperature: number;
+      signal?: AbortSignal;
+      features?: VisitedFeatures;
+      onProgress?: RolloutOptions['onProgress'];
+    },
+  ): Promise<Rollout> {
     const f = opts.features;
     const S = this.H + 1;
     const E = this.encoder.dim;
@@ -397,14 +451,13 @@ export class Learner implements SamplingPolicy {
             return this.policy.predict(this.policyInputFrom(phi, s), s.n);
           }
         : this.logits;
-    const run = (): Promise<Rollout> =>
-      rolloutPolicy(this.model, this.settings, this.config, this.H, logits, n, seed, {
-        temperature: opts.temperature,
-        batch: this.config.rolloutBatch,
-        signal: opts.signal,
-        onProgress: opts.onProgress,
-      });
-    return opts.weights === 'ema' ? this.withEma(run) : run();
+    return rolloutPolicy(this.model, this.settings, this.config, this.H, logits, n, seed, {
+      temperature: opts.temperature,
+      batch: this.config.rolloutBatch,
+      signal: opts.signal,
+      onProgress: opts.onProgress,
+      first,
+    });
   }
 
   /**
@@ -743,6 +796,8 @@ export class Learner implements SamplingPolicy {
   }
 
   async dispose(): Promise<void> {
+    await this.remote?.close();
+    this.remote = null;
     this.policy.dispose();
     this.reference?.dispose();
     await this.rewards?.dispose();

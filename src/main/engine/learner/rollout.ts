@@ -98,6 +98,51 @@ export interface RolloutOptions {
   onProgress?: GenerateOptions['onProgress'];
   /** Keep every step's state and denoised estimate (apps/analyze-reward.ts). */
   trajectory?: boolean;
+  /**
+   * These n trajectories are rows first … first+n−1 of a larger rollout (a shard, distributed/):
+   * each draws from its row's streams, so mergeRollouts of the shards is the rollout in one piece.
+   * Everything returned (and `rows` as the policy sees them) is indexed from 0.
+   */
+  first?: number;
+}
+
+/** A learner's request for its iteration's rollout, run elsewhere (Learner.remote). */
+export interface RolloutRequest {
+  /** Iterations the learner has finished: the version of `weights`. */
+  iteration: number;
+  /** The policy head's current weights. */
+  weights: Float32Array[];
+  n: number;
+  seed: number;
+  temperature: number;
+  /** Return φ of the states as the policy saw them (policies that see the state). */
+  features: boolean;
+  signal?: AbortSignal;
+  onProgress?: RolloutOptions['onProgress'];
+}
+
+/** Where a rollout run elsewhere spent its time (the Train screen's "where the time went"). */
+export interface RolloutTiming {
+  /** Publishing the policy and the jobs. */
+  publishSeconds: number;
+  /** From publishing until every part was done: queueing and the rollout itself. */
+  waitSeconds: number;
+  /** Reading and merging the results. */
+  gatherSeconds: number;
+  /** Bytes of results read back. */
+  bytes: number;
+}
+
+/** Runs a learner's rollouts somewhere else (distributed/rollouts.ts: shards on workers). */
+export interface RolloutService {
+  /** The last rollout's timing. */
+  readonly last: RolloutTiming | null;
+  rollout(req: RolloutRequest): Promise<{
+    rollout: Rollout;
+    /** φ [n·(H+1), E] where `filled` [n·(H+1)] is 1, when asked. */
+    features: { phi: Float32Array; filled: Uint8Array } | null;
+  }>;
+  close(): Promise<void>;
 }
 
 /** Options of sampling with a finished policy. */
@@ -135,15 +180,17 @@ export async function rolloutPolicy(
   const profileByClass = C > 0 ? new Float64Array(C * N * K) : null;
   const expectedAction = new Float64Array(N);
   let count = 0;
+  const first = o.first ?? 0;
   const actionRng = new StackedRandom(deriveSeed(seed, 0xac71));
   const hook: StepHook = async (ctx) => {
     const m = ctx.rows.length;
     const t = ctx.iteration;
     const labs = ctx.labels ? Int32Array.from(ctx.labels, Number) : null;
+    const local = first === 0 ? ctx.rows : Int32Array.from(ctx.rows, (r) => r - first); // [m] rows of this rollout
     if (record) {
       // Record s_t for every row (finished rows sit at the terminal state).
       for (let j = 0; j < m; j++) {
-        const si = ctx.rows[j]! * S + t;
+        const si = local[j]! * S + t;
         x.set(ctx.x.subarray(j * dim, (j + 1) * dim), si * dim);
         sigma[si] = ctx.sigma[j]!;
         level[si] = ctx.level[j]!;
@@ -156,7 +203,7 @@ export async function rolloutPolicy(
       sigma: ctx.sigma,
       labels: labs,
       step: new Int32Array(m).fill(t),
-      rows: ctx.rows,
+      rows: local,
     });
     const mask = actionMask(c, ctx.level, ctx.nfe, t, H);
     const actions = new Int32Array(m);
@@ -189,7 +236,7 @@ export async function rolloutPolicy(
       for (let q = 0; q < K; q++) allowed += mask[j * K + q]!;
       if (allowed <= 1) continue; // no choice, no gradient: not a learning transition
       const k = count++;
-      tRow[k] = ctx.rows[j]!;
+      tRow[k] = local[j]!;
       tStep[k] = t;
       tAction[k] = a;
       tLogp[k] = Math.log(p[a]! / z);
@@ -199,6 +246,7 @@ export async function rolloutPolicy(
   };
   const res = await generate(model, settings, {
     n,
+    first,
     batch: o.batch,
     seed,
     classes: o.classes ?? 'random',
@@ -257,4 +305,145 @@ export interface SamplingPolicy {
   /** Samples n trajectories (not recorded) with the weights that are evaluated and exported. */
   sample(n: number, seed: number, o: SampleOptions): Promise<Rollout>;
   dispose(): Promise<void>;
+}
+
+/**
+ * The rollout of rows 0 … n−1 from its shards (rolloutPolicy with `first`), given in row order:
+ * states and samples concatenated, transitions renumbered to their rows and put in the order one
+ * rolloutPolicy call with sampler batches of `batch` records them — by batch, then step t, then
+ * row — so a learner sees the same batch whether its rollout ran in one piece or in shards
+ * (distributed/rollouts.ts). Per-step trajectories are not kept.
+ */
+export function mergeRollouts(parts: Rollout[], batch: number): Rollout {
+  if (parts.length === 0) throw new RangeError('mergeRollouts: no shards');
+  if (parts.length === 1) return parts[0]!;
+  const p0 = parts[0]!;
+  const H = p0.H;
+  const withCapacity = parts.find((p) => p.tRow.length > 0); // tMask holds K flags per transition slot
+  const K = withCapacity ? withCapacity.tMask.length / withCapacity.tRow.length : 0;
+  const n = parts.reduce((s, p) => s + p.n, 0);
+  const count = parts.reduce((s, p) => s + p.count, 0);
+  const dim = p0.samples.length / p0.n;
+  const recorded = p0.sigma.length > 0;
+  const cat = <T extends Float32Array | Int32Array | Uint8Array>(
+    make: (len: number) => T,
+    get: (p: Rollout) => T,
+  ): T => {
+    const out = make(parts.reduce((s, p) => s + get(p).length, 0));
+    let o = 0;
+    for (const p of parts) {
+      out.set(get(p), o);
+      o += get(p).length;
+    }
+    return out;
+  };
+  const sum = (get: (p: Rollout) => Float64Array): Float64Array => {
+    const out = new Float64Array(get(p0).length);
+    for (const p of parts) get(p).forEach((v, i) => (out[i]! += v));
+    return out;
+  };
+  for (const p of parts) {
+    if (p.H !== H) throw new RangeError(`mergeRollouts: shards of horizons ${H} and ${p.H}`);
+    if (p.samples.length / p.n !== dim) throw new RangeError('mergeRollouts: shards of different sample sizes');
+    if ((p.labels === null) !== (p0.labels === null)) throw new RangeError('mergeRollouts: shards differ in labels');
+  }
+  // Transitions: global rows, then the one-call order (batch, t, row).
+  const row = new Int32Array(count);
+  const src = new Int32Array(count); // [count] (part, index) flattened: index into the concatenation
+  let k = 0;
+  let offset = 0;
+  for (const p of parts) {
+    for (let i = 0; i < p.count; i++, k++) {
+      row[k] = p.tRow[i]! + offset;
+      src[k] = k;
+    }
+    offset += p.n;
+  }
+  const tStepAll = cat(
+    (l) => new Int32Array(l),
+    (p) => p.tStep.subarray(0, p.count),
+  );
+  const order = Array.from(src).sort((a, b) => {
+    const ba = Math.floor(row[a]! / batch);
+    const bb = Math.floor(row[b]! / batch);
+    return ba - bb || tStepAll[a]! - tStepAll[b]! || row[a]! - row[b]!;
+  });
+  const tActionAll = cat(
+    (l) => new Int32Array(l),
+    (p) => p.tAction.subarray(0, p.count),
+  );
+  const tLogpAll = cat(
+    (l) => new Float32Array(l),
+    (p) => p.tLogp.subarray(0, p.count),
+  );
+  const tMaskAll = cat(
+    (l) => new Uint8Array(l),
+    (p) => p.tMask.subarray(0, p.count * K),
+  );
+  const tRow = new Int32Array(count);
+  const tStep = new Int32Array(count);
+  const tAction = new Int32Array(count);
+  const tLogp = new Float32Array(count);
+  const tMask = new Uint8Array(count * K);
+  order.forEach((j, i) => {
+    tRow[i] = row[j]!;
+    tStep[i] = tStepAll[j]!;
+    tAction[i] = tActionAll[j]!;
+    tLogp[i] = tLogpAll[j]!;
+    tMask.set(tMaskAll.subarray(j * K, (j + 1) * K), i * K);
+  });
+  const labels = p0.labels
+    ? cat(
+        (l) => new Int32Array(l),
+        (p) => p.labels!,
+      )
+    : null;
+  const sampleLabels = p0.sampleLabels
+    ? cat(
+        (l) => new Int32Array(l),
+        (p) => p.sampleLabels!,
+      )
+    : null;
+  return {
+    n,
+    H,
+    x: recorded
+      ? cat(
+          (l) => new Float32Array(l),
+          (p) => p.x,
+        )
+      : new Float32Array(0),
+    sigma: cat(
+      (l) => new Float32Array(l),
+      (p) => p.sigma,
+    ),
+    level: cat(
+      (l) => new Int32Array(l),
+      (p) => p.level,
+    ),
+    labels,
+    tRow,
+    tStep,
+    tAction,
+    tLogp,
+    tMask,
+    count,
+    nfe: cat(
+      (l) => new Int32Array(l),
+      (p) => p.nfe,
+    ),
+    networkEvals: cat(
+      (l) => new Int32Array(l),
+      (p) => p.networkEvals,
+    ),
+    profile: sum((p) => p.profile),
+    profileByClass: p0.profileByClass ? sum((p) => p.profileByClass!) : null,
+    expectedAction: sum((p) => p.expectedAction),
+    samples: cat(
+      (l) => new Float32Array(l),
+      (p) => p.samples,
+    ),
+    sampleLabels,
+    trajectories: null,
+  };
 }

@@ -125,6 +125,12 @@ export interface GenerateOptions {
   /** Samples per batch (the denoiser sees up to 2× with guidance). */
   batch: number;
   seed: number;
+  /**
+   * Index of the first sample in a larger draw (default 0): these n samples are rows first … first+n−1
+   * of it, each with its own row's random stream, so a draw split into parts (distributed/ shards)
+   * gives the same samples as in one piece. Results are indexed from 0.
+   */
+  first?: number;
   /** 'random': uniform over classes; 'none': the null class; a number: that class; or one per sample. */
   classes?: ClassChoice;
   /** Unit-variance starting noise [n, dim]; scaled by σ_max. Default: drawn from each sample's stream. */
@@ -152,14 +158,14 @@ export interface GenerateResult {
   seconds: number;
 }
 
-/** Labels for samples [start, start+count). */
+/** Labels for the samples `rows` (a per-sample `choice` holds theirs, in order). */
 function labelsFor(model: Denoiser, choice: ClassChoice, rows: Int32Array, noise: NoiseSource): Int32Array | null {
   if (model.numClasses === 0) {
     if (choice !== 'random' && choice !== 'none')
       throw new RangeError('this model is unconditional; it takes no --class');
     return null;
   }
-  if (choice instanceof Int32Array) return Int32Array.from(rows, (r) => choice[r]!);
+  if (choice instanceof Int32Array) return choice.slice();
   if (choice === 'none') {
     if (model.nullClass === null)
       throw new RangeError(
@@ -180,7 +186,9 @@ export async function generate(
   o: GenerateOptions,
 ): Promise<GenerateResult> {
   const { n, batch } = o;
+  const first = o.first ?? 0;
   if (!Number.isInteger(n) || n < 1) throw new RangeError(`n must be a positive integer, got ${n}`);
+  if (!Number.isInteger(first) || first < 0) throw new RangeError(`first must be a whole number ≥ 0, got ${first}`);
   if (!Number.isInteger(batch) || batch < 1) throw new RangeError(`batch must be a positive integer, got ${batch}`);
   const dim = model.dim;
   if (n * dim > MAX_DRAW_VALUES)
@@ -207,9 +215,15 @@ export async function generate(
 
   for (let start = 0; start < n; start += batch) {
     const count = Math.min(batch, n - start);
-    const rows = Int32Array.from({ length: count }, (_, j) => start + j);
+    const rows = Int32Array.from({ length: count }, (_, j) => first + start + j);
     // Each sample's stream: first its class (when random), then its starting noise, then step noise.
-    const lab = labelsFor(model, o.classes ?? 'random', rows, noise);
+    const choice = o.classes ?? 'random';
+    const lab = labelsFor(
+      model,
+      choice instanceof Int32Array ? choice.subarray(start, start + count) : choice,
+      rows,
+      noise,
+    );
     let z: Float32Array;
     if (o.initNoise) z = o.initNoise.subarray(start * dim, (start + count) * dim);
     else {

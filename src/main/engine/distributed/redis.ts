@@ -1,0 +1,44 @@
+// The Redis that carries the work queues (issue 19): its URL, connections, and the names of
+// everything we keep in it. BullMQ (https://docs.bullmq.io) owns the queues; the keys below hold
+// what is too big for a job's data: the policy weights of an iteration and each shard's result.
+//
+// [Note: keys and versions]
+// A learner process picks an `epoch` (a random id) when it opens its queues. Everything it puts in
+// Redis is named by (epoch, iteration[, shard]): the policy it published for iteration i is
+// policyKey(epoch, i), the result of shard s of that iteration resultKey(epoch, i, s). A result is
+// written with SET NX, so a shard run twice (at-least-once delivery) keeps its first result and the
+// learner reads each shard once: nothing is counted twice. A learner that was killed and resumed
+// has a new epoch, so the old epoch's leftovers are never read; they expire (KEY_TTL_S). A worker
+// that finds no policy under a job's key refuses the job as stale: its learner moved on or stopped.
+
+import { Redis } from 'ioredis';
+import { checkRedisUrl } from './url';
+
+export { checkRedisUrl, redactedUrl, RedisUrlError } from './url';
+
+/** Prefix of every BullMQ key and of our own. */
+export const PREFIX = 'sampler-studio';
+/** The queue of shard jobs that every worker pulls from. */
+export const SHARD_QUEUE = 'shards';
+/** One learner's gather queue: the parents of its iterations' flows. */
+export const gatherQueue = (epoch: string): string => `gather-${epoch}`;
+export const policyKey = (epoch: string, iteration: number): string => `${PREFIX}:policy:${epoch}:${iteration}`;
+export const resultKey = (epoch: string, iteration: number, shard: number): string =>
+  `${PREFIX}:result:${epoch}:${iteration}:${shard}`;
+/** A worker's heartbeat (what it runs on, what it did), refreshed while it lives. */
+export const workerKey = (name: string): string => `${PREFIX}:worker:${name}`;
+/** Seconds policies and results outlive their learner, at most (a crashed one leaves them behind). */
+export const KEY_TTL_S = 6 * 3600;
+
+/**
+ * A connection that waits out a Redis restart: commands queue while it reconnects (every ≤ 2 s,
+ * for ever) instead of failing, as BullMQ's workers require (maxRetriesPerRequest: null).
+ */
+export function connect(url: string, role: string): Redis {
+  checkRedisUrl(url);
+  return new Redis(url, {
+    maxRetriesPerRequest: null,
+    connectionName: `${PREFIX}-${role}`,
+    retryStrategy: (times) => Math.min(100 * times, 2000),
+  });
+}

@@ -1,0 +1,40 @@
+// A --redis URL, checked before anything connects (no Redis client loads here: the CLI checks
+// its flags with this alone).
+
+/** A --redis URL that cannot be used: says what is wrong and what it should look like. */
+export class RedisUrlError extends RangeError {
+  override name = 'RedisUrlError';
+}
+
+const URL_FORM = 'redis://[:PASSWORD@]HOST:PORT[/DB] (or rediss:// for TLS)';
+
+/** Checks a Redis URL before anything connects: scheme, host, port and database. */
+export function checkRedisUrl(url: string): URL {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new RedisUrlError(`--redis "${url}" is not a URL; give ${URL_FORM}`);
+  }
+  if (u.protocol !== 'redis:' && u.protocol !== 'rediss:')
+    throw new RedisUrlError(
+      `--redis "${url}": the scheme must be redis:// or rediss://, not ${u.protocol}//; give ${URL_FORM}`,
+    );
+  if (!u.hostname) throw new RedisUrlError(`--redis "${url}" names no host; give ${URL_FORM}`);
+  if (u.port && !(Number(u.port) > 0 && Number(u.port) < 65536))
+    throw new RedisUrlError(`--redis "${url}": port ${u.port} is not a TCP port`);
+  const db = u.pathname.replace(/^\//, '');
+  if (db && !/^\d+$/.test(db)) throw new RedisUrlError(`--redis "${url}": the database "${db}" must be a number`);
+  return u;
+}
+
+/** The URL with its password hidden, for logs and errors. */
+export function redactedUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '(unparsable URL)';
+  }
+}

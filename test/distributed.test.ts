@@ -1,0 +1,228 @@
+// Rollouts on workers through Redis + BullMQ (issue 19): shards merge into the one-piece rollout,
+// a training run on two worker processes gives the same metrics and checkpoint as one process —
+// with every shard job delivered twice — and the flags are checked before anything connects.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ChildProcess } from 'node:child_process';
+import { Queue, QueueEvents } from 'bullmq';
+import { Model } from '../src/main/engine/models/model';
+import { resourcesDir } from '../src/main/engine/models/registry';
+import { defaultConfig, type LearnerConfig } from '../src/main/engine/learner/config';
+import { Learner } from '../src/main/engine/learner/learner';
+import { initTf } from '../src/main/engine/learner/backend';
+import { mergeRollouts, type Rollout } from '../src/main/engine/learner/rollout';
+import { PREFIX, SHARD_QUEUE } from '../src/main/engine/distributed/redis';
+import { assertUsageError, cli, lastJson, spawnCli, type ChildResult } from './helpers/cli';
+import { redisMissing, startRedis } from './helpers/redis';
+
+const tmp = mkdtempSync(join(tmpdir(), 'ss-distributed-'));
+process.env['SAMPLER_STUDIO_CACHE'] = join(tmp, 'cache');
+let ring: Model;
+
+before(async () => {
+  await initTf();
+  ring = await Model.load(join(resourcesDir(), 'models', 'gmm-ring8'));
+});
+after(async () => {
+  await ring.dispose();
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+function tiny(extra: Partial<LearnerConfig> = {}): LearnerConfig {
+  return {
+    ...defaultConfig('cfg'),
+    trajectories: 256,
+    rolloutBatch: 64,
+    discriminatorInitSteps: 5,
+    discriminatorSteps: 2,
+    discriminatorBatch: 64,
+    ppoEpochs: 1,
+    hidden: 32,
+    evalEvery: 0,
+    evalSamples: 256,
+    conditioning: 'state',
+    ...extra,
+  };
+}
+
+/** A rollout's fields, transitions cut to their count; the expected-action sums apart (summed in another order). */
+function comparable(r: Rollout): Omit<Rollout, 'trajectories' | 'expectedAction'> {
+  const cut = <T extends Int32Array | Float32Array | Uint8Array>(a: T, k = 1): T => a.subarray(0, r.count * k) as T;
+  const K = r.tRow.length > 0 ? r.tMask.length / r.tRow.length : 0;
+  const { trajectories: _t, expectedAction: _e, ...rest } = r;
+  void _t;
+  void _e;
+  return {
+    ...rest,
+    tRow: cut(r.tRow),
+    tStep: cut(r.tStep),
+    tAction: cut(r.tAction),
+    tLogp: cut(r.tLogp),
+    tMask: cut(r.tMask, K),
+  };
+}
+
+test('shards of any size, merged, are the rollout drawn in one piece (states, transitions in order, φ)', async () => {
+  const c = tiny();
+  const a = new Learner(ring, c);
+  const b = new Learner(ring, c); // a worker's learner: same config, the weights come with the job
+  try {
+    const S = a.H + 1;
+    const E = a.encoder.dim;
+    const seen = { phi: new Float32Array(256 * S * E), filled: new Uint8Array(256 * S) };
+    const whole = await a.rollout(256, 11, { temperature: 1, features: seen });
+    // Shards that cut through sampler batches (100 = 64 + 36) and one that spans two.
+    for (const sizes of [
+      [64, 64, 128],
+      [100, 156],
+    ]) {
+      const parts: Rollout[] = [];
+      const phi = new Float32Array(256 * S * E);
+      const filled = new Uint8Array(256 * S);
+      let first = 0;
+      for (const n of sizes) {
+        const f = { phi: new Float32Array(n * S * E), filled: new Uint8Array(n * S) };
+        parts.push(await b.rolloutShard(a.policy.getWeights(), n, first, 11, { temperature: 1, features: f }));
+        phi.set(f.phi, first * S * E);
+        filled.set(f.filled, first * S);
+        first += n;
+      }
+      const merged = mergeRollouts(parts, c.rolloutBatch);
+      assert.ok(whole.count > 0);
+      assert.deepEqual(comparable(merged), comparable(whole), `shards ${sizes.join('+')}`);
+      // Σ of E_π[v_a | s] per level: the same terms, added shard by shard (float64 round-off).
+      merged.expectedAction.forEach((v, l) => assert.ok(Math.abs(v - whole.expectedAction[l]!) < 1e-9 * Math.abs(v)));
+      assert.deepEqual(filled, seen.filled);
+      assert.deepEqual(phi, seen.phi);
+    }
+  } finally {
+    await a.dispose();
+    await b.dispose();
+  }
+});
+
+test('flags: --redis is checked before anything connects; worker needs --redis; --shard-size goes with --redis', async () => {
+  const run = join(tmp, 'flags');
+  assertUsageError(
+    await cli('train', '--model', 'gmm-ring8', '--run-dir', run, '--redis', 'http://localhost:6379'),
+    /--redis "http:\/\/localhost:6379": the scheme must be redis:\/\/ or rediss:\/\//,
+  );
+  assertUsageError(
+    await cli('train', '--model', 'gmm-ring8', '--run-dir', run, '--redis', 'localhost'),
+    /is not a URL/,
+  );
+  assertUsageError(
+    await cli('train', '--model', 'gmm-ring8', '--run-dir', run, '--shard-size', '64'),
+    /--shard-size goes with --redis/,
+  );
+  assertUsageError(await cli('worker'), /worker needs --redis URL/);
+  assertUsageError(
+    await cli('worker', '--redis', 'redis://127.0.0.1:1', '--concurrency', '0'),
+    /--concurrency must be a whole number ≥ 1/,
+  );
+});
+
+const metricsOf = (dir: string): Record<string, number>[] =>
+  readFileSync(join(dir, 'metrics.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => {
+      const m = JSON.parse(l) as Record<string, number>;
+      // Times differ from run to run; the queue's own figures exist only on workers.
+      for (const k of Object.keys(m)) if (k.startsWith('time/') || k.startsWith('queue/')) delete m[k];
+      return m;
+    });
+
+test(
+  'a run on 2 worker processes gives the metrics and checkpoint of one process, with every shard delivered twice',
+  { skip: redisMissing() ?? false, timeout: 240_000 },
+  async () => {
+    const redis = await startRedis();
+    const flags = [
+      '--model', 'gmm-ring8', '--trajectories', '256', '--rollout-batch', '64', '--iterations', '2',
+      '--eval-every', '0', '--eval-samples', '256', '--hidden', '32', '--ppo-epochs', '1',
+      '--discriminator-init-steps', '5', '--discriminator-steps', '2', '--conditioning', 'state', '--json',
+    ]; // prettier-ignore
+    const workers: ChildProcess[] = [];
+    const stopped: Promise<ChildResult>[] = [];
+    // Every shard job added is added once more under another id: a second delivery of the same shard.
+    const events = new QueueEvents(SHARD_QUEUE, { connection: { url: redis.url }, prefix: PREFIX });
+    const queue = new Queue(SHARD_QUEUE, { connection: { url: redis.url }, prefix: PREFIX });
+    let duplicated = 0;
+    events.on('added', ({ jobId }) => {
+      if (jobId.endsWith('-again')) return;
+      void queue.getJob(jobId).then(async (job) => {
+        if (!job) return;
+        duplicated++;
+        await queue.add(job.name, job.data, { jobId: `${jobId}-again`, removeOnComplete: true });
+      });
+    });
+    try {
+      await events.waitUntilReady();
+      for (const name of ['w1', 'w2']) {
+        let ready: () => void;
+        const up = new Promise<void>((r) => (ready = r));
+        stopped.push(
+          spawnCli(
+            ['worker', '--redis', redis.url, '--name', name, '--json'],
+            (err) => {
+              if (err.includes(`worker ${name} on`)) ready();
+            },
+            200_000,
+            (child) => workers.push(child),
+          ),
+        );
+        await up;
+      }
+      const local = await spawnCli(['train', ...flags, '--run-dir', join(tmp, 'local')], undefined, 120_000);
+      assert.equal(local.code, 0, local.stderr.slice(-2000));
+      const remote = await spawnCli(
+        ['train', ...flags, '--run-dir', join(tmp, 'remote'), '--redis', redis.url, '--shard-size', '64'],
+        undefined,
+        120_000,
+      );
+      assert.equal(remote.code, 0, remote.stderr.slice(-2000));
+      assert.deepEqual(metricsOf(join(tmp, 'remote')), metricsOf(join(tmp, 'local')));
+      assert.equal(
+        readFileSync(join(tmp, 'remote', 'checkpoint.json'), 'utf8'),
+        readFileSync(join(tmp, 'local', 'checkpoint.json'), 'utf8'),
+        'the final policy (and every weight) is the one-process run’s',
+      );
+      const line = JSON.parse(readFileSync(join(tmp, 'remote', 'metrics.jsonl'), 'utf8').split('\n')[0]!) as Record<
+        string,
+        number
+      >;
+      assert.ok(
+        line['time/queue_wait_s']! > 0 && line['queue/result_mb']! > 0,
+        'the queue’s time and bytes are in the metrics',
+      );
+      // Each second delivery was either dropped as a duplicate or refused as stale (its iteration was over).
+      for (const w of workers) w.kill('SIGINT');
+      const stats = (await Promise.all(stopped)).map((r) => {
+        assert.equal(r.code, 0, r.stderr.slice(-2000));
+        return lastJson(r.stdout) as { shards: number; duplicates: number };
+      });
+      const stale = (await queue.getJobs(['failed'])).filter((j) => /stale shard/.test(j.failedReason ?? '')).length;
+      assert.equal(duplicated, 2 * 4, 'every shard of both iterations was delivered twice');
+      assert.equal(
+        stats.reduce((s, w) => s + w.shards, 0),
+        2 * 4,
+        'each shard ran to a result once',
+      );
+      assert.equal(stats.reduce((s, w) => s + w.duplicates, 0) + stale, duplicated);
+      assert.ok(
+        stats.every((w) => w.shards > 0),
+        `both workers took shards: ${JSON.stringify(stats)}`,
+      );
+    } finally {
+      for (const w of workers) if (w.exitCode === null) w.kill('SIGKILL');
+      await events.close();
+      await queue.close();
+      await redis.stop();
+    }
+  },
+);
