@@ -137,16 +137,52 @@ const metricsOf = (dir: string): Record<string, number>[] =>
       return m;
     });
 
+const FLAGS = [
+  '--model', 'gmm-ring8', '--trajectories', '256', '--rollout-batch', '64', '--iterations', '2',
+  '--eval-every', '0', '--eval-samples', '256', '--hidden', '32', '--ppo-epochs', '1',
+  '--discriminator-init-steps', '5', '--discriminator-steps', '2', '--conditioning', 'state', '--json',
+]; // prettier-ignore
+
+/** The single-process run the distributed ones must equal (trained once, by the first test that asks). */
+let localRun: Promise<string> | null = null;
+function local(): Promise<string> {
+  localRun ??= (async () => {
+    const dir = join(tmp, 'local');
+    const r = await spawnCli(['train', ...FLAGS, '--run-dir', dir], undefined, 120_000);
+    assert.equal(r.code, 0, r.stderr.slice(-2000));
+    return dir;
+  })();
+  return localRun;
+}
+
+/** Starts a worker process and waits until it listens; `onStderr` sees its log as it grows. */
+async function startWorker(
+  url: string,
+  name: string,
+  extra: string[] = [],
+  onStderr?: (text: string, child: ChildProcess) => void,
+): Promise<{ child: ChildProcess; done: Promise<ChildResult> }> {
+  let child: ChildProcess | null = null;
+  let ready: () => void;
+  const up = new Promise<void>((r) => (ready = r));
+  const done = spawnCli(
+    ['worker', '--redis', url, '--name', name, '--json', ...extra],
+    (err, c) => {
+      if (err.includes(`worker ${name} on`)) ready();
+      onStderr?.(err, c);
+    },
+    200_000,
+    (c) => (child = c),
+  );
+  await Promise.race([up, done.then((r) => assert.fail(`worker ${name} exited early: ${r.stderr.slice(-1000)}`))]);
+  return { child: child!, done };
+}
+
 test(
   'a run on 2 worker processes gives the metrics and checkpoint of one process, with every shard delivered twice',
   { skip: redisMissing() ?? false, timeout: 240_000 },
   async () => {
     const redis = await startRedis();
-    const flags = [
-      '--model', 'gmm-ring8', '--trajectories', '256', '--rollout-batch', '64', '--iterations', '2',
-      '--eval-every', '0', '--eval-samples', '256', '--hidden', '32', '--ppo-epochs', '1',
-      '--discriminator-init-steps', '5', '--discriminator-steps', '2', '--conditioning', 'state', '--json',
-    ]; // prettier-ignore
     const workers: ChildProcess[] = [];
     const stopped: Promise<ChildResult>[] = [];
     // Every shard job added is added once more under another id: a second delivery of the same shard.
@@ -164,32 +200,21 @@ test(
     try {
       await events.waitUntilReady();
       for (const name of ['w1', 'w2']) {
-        let ready: () => void;
-        const up = new Promise<void>((r) => (ready = r));
-        stopped.push(
-          spawnCli(
-            ['worker', '--redis', redis.url, '--name', name, '--json'],
-            (err) => {
-              if (err.includes(`worker ${name} on`)) ready();
-            },
-            200_000,
-            (child) => workers.push(child),
-          ),
-        );
-        await up;
+        const w = await startWorker(redis.url, name);
+        workers.push(w.child);
+        stopped.push(w.done);
       }
-      const local = await spawnCli(['train', ...flags, '--run-dir', join(tmp, 'local')], undefined, 120_000);
-      assert.equal(local.code, 0, local.stderr.slice(-2000));
+      const one = await local();
       const remote = await spawnCli(
-        ['train', ...flags, '--run-dir', join(tmp, 'remote'), '--redis', redis.url, '--shard-size', '64'],
+        ['train', ...FLAGS, '--run-dir', join(tmp, 'remote'), '--redis', redis.url, '--shard-size', '64'],
         undefined,
         120_000,
       );
       assert.equal(remote.code, 0, remote.stderr.slice(-2000));
-      assert.deepEqual(metricsOf(join(tmp, 'remote')), metricsOf(join(tmp, 'local')));
+      assert.deepEqual(metricsOf(join(tmp, 'remote')), metricsOf(one));
       assert.equal(
         readFileSync(join(tmp, 'remote', 'checkpoint.json'), 'utf8'),
-        readFileSync(join(tmp, 'local', 'checkpoint.json'), 'utf8'),
+        readFileSync(join(one, 'checkpoint.json'), 'utf8'),
         'the final policy (and every weight) is the one-process run’s',
       );
       const line = JSON.parse(readFileSync(join(tmp, 'remote', 'metrics.jsonl'), 'utf8').split('\n')[0]!) as Record<
@@ -222,6 +247,50 @@ test(
       for (const w of workers) if (w.exitCode === null) w.kill('SIGKILL');
       await events.close();
       await queue.close();
+      await redis.stop();
+    }
+  },
+);
+
+test(
+  'a worker killed with SIGKILL mid-shard: after its lease the shard runs on another worker, and the run ends as in one process',
+  { skip: redisMissing() ?? false, timeout: 240_000 },
+  async () => {
+    const redis = await startRedis();
+    const others: ChildProcess[] = [];
+    try {
+      const one = await local();
+      // A slow worker (every denoiser call waits 100 ms: a shard takes seconds) with a 2-second lease.
+      let midShard: () => void;
+      const started = new Promise<void>((r) => (midShard = r));
+      const slow = await startWorker(redis.url, 'slow', ['--simulate-call-ms', '100', '--lease', '2'], (err) => {
+        if (/shard \d+: 64 trajectories/.test(err)) midShard();
+      });
+      others.push(slow.child);
+      const train = spawnCli(
+        ['train', ...FLAGS, '--run-dir', join(tmp, 'killed'), '--redis', redis.url, '--shard-size', '64'],
+        undefined,
+        200_000,
+      );
+      await started;
+      slow.child.kill('SIGKILL');
+      const killed = await slow.done;
+      assert.equal(killed.signal, 'SIGKILL');
+      const fresh = await startWorker(redis.url, 'fresh', ['--lease', '2']);
+      others.push(fresh.child);
+      const r = await train;
+      assert.equal(r.code, 0, r.stderr.slice(-2000));
+      assert.match(r.stderr, /waiting for \d+ of 4 shards \(workers: /, 'the wait is visible, with the workers');
+      assert.deepEqual(metricsOf(join(tmp, 'killed')), metricsOf(one));
+      assert.equal(
+        readFileSync(join(tmp, 'killed', 'checkpoint.json'), 'utf8'),
+        readFileSync(join(one, 'checkpoint.json'), 'utf8'),
+      );
+      fresh.child.kill('SIGINT');
+      const stats = lastJson((await fresh.done).stdout) as { shards: number };
+      assert.equal(stats.shards, 8, 'the fresh worker ran every shard, the one the killed worker held included');
+    } finally {
+      for (const w of others) if (w.exitCode === null) w.kill('SIGKILL');
       await redis.stop();
     }
   },

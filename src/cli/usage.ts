@@ -112,7 +112,9 @@ const COMMANDS: { name: string; sampler?: boolean; text: () => string }[] = [
     text: () => `  worker --redis URL [--concurrency K (1)] [--device auto|cpu|cuda] [--lease S (60)] [--name NAME]
                                      run shard jobs of learners started with train --redis (rollouts on this
                                      machine); one per GPU, on as many machines as reach the Redis; Ctrl-C
-                                     finishes the shards it holds and stops`,
+                                     finishes the shards it holds and stops. A shard whose worker dies goes to
+                                     another after its lease (seconds; renewed while the shard runs)
+      --simulate-call-ms MS          every denoiser call waits MS first: a GPU-bound denoiser, for the scaling benchmark`,
   },
   {
     name: 'table',

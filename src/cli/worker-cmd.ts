@@ -10,6 +10,7 @@ export async function cmdWorker(argv: string[], signal: AbortSignal): Promise<vo
     device: { type: 'string' },
     lease: { type: 'string' },
     name: { type: 'string' },
+    'simulate-call-ms': { type: 'string' },
     json: { type: 'boolean' },
     help: { type: 'boolean' },
   });
@@ -29,6 +30,7 @@ export async function cmdWorker(argv: string[], signal: AbortSignal): Promise<vo
   };
   const concurrency = whole('concurrency', v.concurrency, 1, 1);
   const lease = whole('lease', v.lease, 60, 2);
+  const simulateCallMs = whole('simulate-call-ms', v['simulate-call-ms'], 0, 0);
   const rep = new Reporter(!!v.json);
   const { runWorker } = await import('../main/engine/distributed/worker');
   const stats = await runWorker(
@@ -38,6 +40,7 @@ export async function cmdWorker(argv: string[], signal: AbortSignal): Promise<vo
       device: deviceFromFlag(v.device),
       lease,
       ...(v.name ? { name: v.name } : {}),
+      simulateCallMs,
       log: (message) => rep.event({ type: 'log', level: 'info', message }),
     },
     signal,

@@ -108,6 +108,12 @@ export interface LoadOptions {
   device?: 'auto' | 'cpu' | 'cuda';
   /** Skip the probe batch (used only by tools that build models). */
   skipProbe?: boolean;
+  /**
+   * Milliseconds every denoiser call waits before it runs (default 0): emulates a GPU-bound denoiser,
+   * whose calls wait on the device rather than the CPU, for the scaling benchmark of workers
+   * (`worker --simulate-call-ms`, `npm run bench -- workers`).
+   */
+  simulatedCallMs?: number;
 }
 
 export class Model implements Denoiser {
@@ -117,6 +123,8 @@ export class Model implements Denoiser {
   readonly sigmaMin: number;
   readonly sigmaMax: number;
   private readonly outputName: string;
+  /** LoadOptions.simulatedCallMs. */
+  simulatedCallMs = 0;
 
   private constructor(
     readonly dir: string,
@@ -186,6 +194,7 @@ export class Model implements Denoiser {
     try {
       model.validateGraph(manifestPath);
       if (!options.skipProbe) await model.probe();
+      model.simulatedCallMs = options.simulatedCallMs ?? 0;
     } catch (e) {
       await session.release();
       throw e;
@@ -332,6 +341,7 @@ export class Model implements Denoiser {
       feeds[m.inputs.classLabels] = new ort.Tensor('int64', labels, [n]);
     }
     const t0 = performance.now();
+    if (this.simulatedCallMs > 0) await new Promise((r) => setTimeout(r, this.simulatedCallMs));
     let result: ort.InferenceSession.OnnxValueMapType;
     try {
       result = await this.session.run(feeds, [this.outputName]);
