@@ -295,3 +295,92 @@ test(
     }
   },
 );
+
+test(
+  'Redis killed with SIGKILL mid-iteration: the learner says it waits for Redis, publishes the lost iteration again when it is back, and ends as in one process',
+  { skip: redisMissing() ?? false, timeout: 240_000 },
+  async () => {
+    const redis = await startRedis();
+    const others: ChildProcess[] = [];
+    try {
+      const one = await local();
+      let midShard: () => void;
+      const started = new Promise<void>((r) => (midShard = r));
+      const w = await startWorker(redis.url, 'steady', ['--simulate-call-ms', '20', '--lease', '2'], (err) => {
+        if (/iteration 1, shard \d+: 64 trajectories/.test(err)) midShard();
+      });
+      others.push(w.child);
+      const train = spawnCli(
+        ['train', ...FLAGS, '--run-dir', join(tmp, 'redis-restart'), '--redis', redis.url, '--shard-size', '64'],
+        undefined,
+        200_000,
+      );
+      await started;
+      await redis.stop(true); // everything in it is lost: no persistence
+      await new Promise((r) => setTimeout(r, 3000));
+      await redis.restart();
+      const r = await train;
+      assert.equal(r.code, 0, r.stderr.slice(-3000));
+      assert.match(r.stderr, /waiting for Redis \(connection lost; reconnecting\)/);
+      assert.match(r.stderr, /Redis lost this iteration's jobs \(restarted\?\); publishing them again/);
+      assert.deepEqual(metricsOf(join(tmp, 'redis-restart')), metricsOf(one));
+      assert.equal(
+        readFileSync(join(tmp, 'redis-restart', 'checkpoint.json'), 'utf8'),
+        readFileSync(join(one, 'checkpoint.json'), 'utf8'),
+      );
+    } finally {
+      for (const c of others) if (c.exitCode === null) c.kill('SIGKILL');
+      await redis.stop();
+    }
+  },
+);
+
+test(
+  'a learner killed with SIGKILL mid-iteration: train --resume --redis discards its leftover shards and finishes the run',
+  { skip: redisMissing() ?? false, timeout: 240_000 },
+  async () => {
+    const redis = await startRedis();
+    const others: ChildProcess[] = [];
+    const dir = join(tmp, 'learner-killed');
+    try {
+      const one = await local();
+      // One slow worker: a shard takes seconds, so iteration 2's shards are still queued when the learner dies.
+      let second: () => void;
+      const inSecond = new Promise<void>((r) => (second = r));
+      const w = await startWorker(redis.url, 'patient', ['--simulate-call-ms', '120', '--lease', '2'], (err) => {
+        if (/iteration 2, shard \d+: 64 trajectories/.test(err)) second();
+      });
+      others.push(w.child);
+      const first = spawnCli(
+        ['train', ...FLAGS, '--run-dir', dir, '--redis', redis.url, '--shard-size', '64'],
+        undefined,
+        200_000,
+      );
+      await inSecond;
+      const killed = await new Promise<ChildResult>((resolve) => {
+        void first.then(resolve);
+        const pidFile = JSON.parse(readFileSync(join(dir, 'train.lock'), 'utf8')) as { pid: number };
+        process.kill(pidFile.pid, 'SIGKILL');
+      });
+      assert.equal(killed.signal, 'SIGKILL');
+      const r = await spawnCli(
+        ['train', '--resume', dir, '--redis', redis.url, '--shard-size', '64', '--json'],
+        undefined,
+        200_000,
+      );
+      assert.equal(r.code, 0, r.stderr.slice(-3000));
+      assert.match(r.stderr, /discarded [1-9]\d* shard jobs the stopped learner [0-9a-f]+ left in the queue/);
+      assert.match(r.stderr, /waiting for \d of 4 shards \(workers: patient\)/, 'the wait names the workers');
+      const resumed = metricsOf(dir);
+      const whole = metricsOf(one);
+      assert.equal(resumed.length, 2);
+      // A resumed run repeats an uninterrupted one's draws (to float32 round-off: learner/checkpoint.ts).
+      for (const [i, m] of resumed.entries())
+        for (const [k, v] of Object.entries(whole[i]!))
+          assert.ok(Math.abs(m[k]! - v) <= 1e-5 * Math.max(1, Math.abs(v)), `${k}: ${m[k]} vs ${v}`);
+    } finally {
+      for (const c of others) if (c.exitCode === null) c.kill('SIGKILL');
+      await redis.stop();
+    }
+  },
+);

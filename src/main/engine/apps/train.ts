@@ -21,7 +21,9 @@
 // needs none of those; nothing outside apps/ imports apps/ except the CLI and the host.
 
 import { nanAsNull } from '../../../shared/json';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { writeFileAtomic } from '../io/atomic';
+import type { RemoteRollouts } from '../distributed/rollouts';
 import { basename, join, resolve } from 'node:path';
 import { resourcesDir } from '../models/registry';
 import { absoluteRewardSpec } from '../rewards';
@@ -253,21 +255,29 @@ async function train(o: RunOptions, backend: string): Promise<{ learner: Learner
     config = { ...config, rewards: config.rewards.map(absoluteRewardSpec) };
   }
   const learner = await createLearner(o.model, config);
+  let queue: RemoteRollouts | null = null;
   try {
     if (o.redis) {
       const { RemoteRollouts } = await import('../distributed/rollouts');
-      learner.remote = new RemoteRollouts(o.model, config, {
+      const log = (message: string): void => o.onEvent?.({ type: 'log', run: dir, level: 'warn', message });
+      const remote = new RemoteRollouts(o.model, config, {
         ...o.redis,
         modelRef: workerModelRef(o.model),
+        onLog: log,
         onWait: (w) =>
           phaseOf?.({
             iteration: w.iteration + 1,
-            label: `waiting for ${w.shards - w.done} of ${w.shards} shards (workers: ${w.workers.length > 0 ? w.workers.join(', ') : 'none connected'})`,
+            label:
+              w.redis === 'reconnecting'
+                ? `waiting for Redis (connection lost; reconnecting)`
+                : `waiting for ${w.shards - w.done} of ${w.shards} shards (workers: ${w.workers.length > 0 ? w.workers.join(', ') : 'none connected'})`,
             done: w.done,
             total: w.shards,
             unit: 'shards',
           }),
       });
+      learner.remote = remote;
+      queue = remote;
     }
     if (!o.resume) {
       await writeRunConfig(dir, {
@@ -288,6 +298,29 @@ async function train(o: RunOptions, backend: string): Promise<{ learner: Learner
   } catch (e) {
     await learner.dispose();
     throw e;
+  }
+  if (queue) {
+    try {
+      // A learner killed earlier left its shards in the queue: discard them ([Note: keys and versions]).
+      const queueFile = runPaths(dir).queue;
+      if (o.resume && existsSync(queueFile)) {
+        const before = (JSON.parse(readFileSync(queueFile, 'utf8')) as { epoch?: unknown }).epoch;
+        if (typeof before === 'string') {
+          const removed = await queue.discard(before);
+          if (removed > 0)
+            o.onEvent?.({
+              type: 'log',
+              run: dir,
+              level: 'info',
+              message: `discarded ${removed} shard jobs the stopped learner ${before} left in the queue`,
+            });
+        }
+      }
+      await writeFileAtomic(queueFile, JSON.stringify({ epoch: queue.epoch }) + '\n');
+    } catch (e) {
+      await learner.dispose();
+      throw e;
+    }
   }
   let extractor: FeatureExtractor | null = null;
   let reference: Reference | null = null;

@@ -51,6 +51,8 @@ export interface RemoteOptions {
   shardSize?: number;
   /** Called while the learner waits (about once a second). */
   onWait?: (w: WaitState) => void;
+  /** Things worth a line in the run's log. */
+  onLog?: (message: string) => void;
 }
 
 /** Where a distributed rollout stands while the learner waits for it. */
@@ -60,6 +62,15 @@ export interface WaitState {
   done: number;
   /** Names of the workers connected to the shard queue. */
   workers: string[];
+  /** The learner's connection: 'reconnecting' while Redis is away (commands wait for it). */
+  redis: 'connected' | 'reconnecting';
+}
+
+/** A worker's name as it registered (runWorker's `name`), from BullMQ's client list entry. */
+export function workerName(client: Record<string, string>): string {
+  const raw = client['rawname'] ?? '';
+  const i = raw.lastIndexOf(':w:');
+  return i >= 0 ? raw.slice(i + 3) : (client['addr'] ?? '?');
 }
 
 export class RemoteRollouts implements RolloutService {
@@ -102,81 +113,73 @@ export class RemoteRollouts implements RolloutService {
     const count = Math.ceil(n / size);
     const t0 = performance.now();
 
-    // 1. Publish the policy of this iteration.
+    // 1. Publish the policy of this iteration; 2. one flow: the shards, and the gather job that
+    //    waits for them. Done again if Redis loses them (restarted without persistence).
     const pkey = policyKey(this.epoch, iteration);
-    await this.redis.set(pkey, pack(req.weights), 'EX', KEY_TTL_S);
-
-    // 2. One flow: the shards, and the gather job that waits for them.
-    const done = new Promise<ShardDone[]>((resolve) => this.waiting.set(iteration, resolve));
-    const children = Array.from({ length: count }, (_, s) => {
-      const first = s * size;
-      const data: ShardJob = {
-        v: 1,
-        epoch: this.epoch,
-        iteration,
-        shard: s,
-        model: this.o.modelRef,
-        modelHash: this.modelHash,
-        config: JSON.stringify(this.config, wireReplacer),
-        first,
-        n: Math.min(size, n - first),
-        seed: req.seed,
-        temperature: req.temperature,
-        features: req.features,
-      };
-      return {
-        name: 'rollout',
-        queueName: SHARD_QUEUE,
-        data,
-        opts: {
-          jobId: `${this.epoch}-${iteration}-${s}`,
-          attempts: STALLS,
-          backoff: { type: 'fixed', delay: 1000 },
-          failParentOnFailure: true,
-          removeOnComplete: true,
-          removeOnFail: 1000,
-        },
-      };
-    });
-    const flow = await this.flows.add({
-      name: 'gather',
-      queueName: gatherQueue(this.epoch),
-      data: { iteration },
-      opts: { jobId: `${this.epoch}-${iteration}`, removeOnComplete: true },
-      children,
-    });
+    let resolved = false;
+    const done = new Promise<ShardDone[]>((resolve) =>
+      this.waiting.set(iteration, (v) => {
+        resolved = true;
+        resolve(v);
+      }),
+    );
+    const publish = async (): Promise<Job> => {
+      await this.redis.set(pkey, pack(req.weights), 'EX', KEY_TTL_S);
+      const flow = await this.flows.add({
+        name: 'gather',
+        queueName: gatherQueue(this.epoch),
+        data: { iteration },
+        opts: { jobId: `${this.epoch}-${iteration}`, removeOnComplete: true },
+        children: this.shardJobs(req, size, count),
+      });
+      return flow.job;
+    };
+    let parent = await publish();
     const tPublished = performance.now();
 
-    // 3. Wait, saying for what.
+    // 3. Wait, saying for what: the shards, the workers, or Redis itself.
     let stop = false;
     const watch = (async () => {
       while (!stop) {
         await new Promise((r) => setTimeout(r, 1000));
         if (stop) break;
-        const parent = flow.job;
+        if (req.signal?.aborted) throw req.signal.reason;
+        if (this.redis.status !== 'ready') {
+          this.o.onWait?.({ iteration, shards: count, done: 0, workers: [], redis: 'reconnecting' });
+          continue;
+        }
         const state = await parent.getState();
+        if (stop || resolved) break;
         if (state === 'failed') {
-          const again = await this.shards.getJobs(['failed']);
-          const why = again.find((j) => j.id?.startsWith(`${this.epoch}-${iteration}-`))?.failedReason;
+          const failed = await this.shards.getJobs(['failed']);
+          const why = failed.find((j) => j.id?.startsWith(`${this.epoch}-${iteration}-`))?.failedReason;
           throw new ShardFailed(
             `iteration ${iteration + 1}: a shard failed on its workers: ${why ?? parent.failedReason}`,
           );
         }
+        if (state === 'unknown') {
+          // Redis lost the flow (restarted without persistence): publish it again. Results it kept
+          // are kept (SET NX), and a shard that ran twice is read once.
+          this.o.onLog?.(
+            `iteration ${iteration + 1}: Redis lost this iteration's jobs (restarted?); publishing them again`,
+          );
+          parent = await publish();
+          continue;
+        }
         const deps = await parent.getDependenciesCount();
-        const workers = (await this.shards.getWorkers()).map((w) => w['name'] ?? w['addr'] ?? '?');
-        this.o.onWait?.({ iteration, shards: count, done: deps.processed ?? 0, workers });
+        const workers = (await this.shards.getWorkers()).map((w) => workerName(w));
+        this.o.onWait?.({ iteration, shards: count, done: deps.processed ?? 0, workers, redis: 'connected' });
         req.onProgress?.({
           samplesDone: Math.min(n, (deps.processed ?? 0) * size),
           total: n,
           iteration: 0,
           horizon: 0,
         });
-        if (req.signal?.aborted) throw req.signal.reason;
       }
     })();
     let results: ShardDone[];
     try {
-      results = await Promise.race([done, watch.then(() => [] as ShardDone[])]);
+      results = await Promise.race([done, watch.then(() => done)]);
     } finally {
       stop = true;
       this.waiting.delete(iteration);
@@ -221,6 +224,62 @@ export class RemoteRollouts implements RolloutService {
       bytes,
     };
     return { rollout, features: phi && filled ? { phi, filled } : null };
+  }
+
+  /** The flow's children: shard s holds rows [s·size, min(n, (s+1)·size)). */
+  private shardJobs(req: RolloutRequest, size: number, count: number) {
+    return Array.from({ length: count }, (_, s) => {
+      const first = s * size;
+      const data: ShardJob = {
+        v: 1,
+        epoch: this.epoch,
+        iteration: req.iteration,
+        shard: s,
+        model: this.o.modelRef,
+        modelHash: this.modelHash,
+        config: JSON.stringify(this.config, wireReplacer),
+        first,
+        n: Math.min(size, req.n - first),
+        seed: req.seed,
+        temperature: req.temperature,
+        features: req.features,
+      };
+      return {
+        name: 'rollout',
+        queueName: SHARD_QUEUE,
+        data,
+        opts: {
+          jobId: `${this.epoch}-${req.iteration}-${s}`,
+          attempts: STALLS,
+          backoff: { type: 'fixed' as const, delay: 1000 },
+          failParentOnFailure: true,
+          removeOnComplete: true,
+          removeOnFail: 1000,
+        },
+      };
+    });
+  }
+
+  /**
+   * Discards what an earlier learner process of the run left in the queue (it was killed: `train
+   * --resume` runs with a new epoch): its waiting shards are removed and its policies deleted, so a
+   * worker still holding one of its shards finds it stale; its results expire.
+   */
+  async discard(epoch: string): Promise<number> {
+    if (epoch === this.epoch) return 0;
+    let removed = 0;
+    for (const job of await this.shards.getJobs(['wait', 'delayed', 'prioritized', 'failed'])) {
+      if (job.id?.startsWith(`${epoch}-`)) {
+        await job.remove();
+        removed++;
+      }
+    }
+    const keys = await this.redis.keys(`${PREFIX}:policy:${epoch}:*`);
+    if (keys.length > 0) await this.redis.del(...keys);
+    const q = new Queue(gatherQueue(epoch), { connection: this.redis as never, prefix: PREFIX });
+    await q.obliterate({ force: true }).catch(() => undefined);
+    await q.close();
+    return removed;
   }
 
   async close(): Promise<void> {

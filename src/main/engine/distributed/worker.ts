@@ -59,7 +59,10 @@ export async function runWorker(o: WorkerOptions, signal: AbortSignal): Promise<
   const modelFor = async (ref: string): Promise<{ model: Model; hash: string }> => {
     let m = models.get(ref);
     if (!m) {
-      const model = await Model.load(resolveModelDir(ref), { device: o.device, simulatedCallMs: o.simulateCallMs ?? 0 });
+      const model = await Model.load(resolveModelDir(ref), {
+        device: o.device,
+        simulatedCallMs: o.simulateCallMs ?? 0,
+      });
       m = { model, hash: modelFingerprint(model) };
       models.set(ref, m);
     }
@@ -109,7 +112,9 @@ export async function runWorker(o: WorkerOptions, signal: AbortSignal): Promise<
       throw new UnrecoverableError(`shard ${s.shard}: ${(e as Error).message}`);
     }
     const learner = await learnerFor(m.model, s.model, config);
-    o.log(`iteration ${s.iteration + 1}, shard ${s.shard}: ${s.n} trajectories from row ${s.first} (learner ${s.epoch})`);
+    o.log(
+      `iteration ${s.iteration + 1}, shard ${s.shard}: ${s.n} trajectories from row ${s.first} (learner ${s.epoch})`,
+    );
     const S = learner.H + 1;
     const E = learner.encoder.dim;
     const features = s.features ? { phi: new Float32Array(s.n * S * E), filled: new Uint8Array(s.n * S) } : undefined;

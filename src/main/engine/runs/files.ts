@@ -55,6 +55,8 @@ export function runPaths(runDir: string): {
   profilePng: string;
   lock: string;
   status: string;
+  /** With train --redis: the learner process's id in the queues (distributed/redis.ts, keys and versions). */
+  queue: string;
   profileAt: (iteration: number) => string;
   samplesAt: (iteration: number) => string;
   devAt: (iteration: number) => string;
@@ -69,6 +71,7 @@ export function runPaths(runDir: string): {
     profilePng: join(runDir, 'profile.png'),
     lock: join(runDir, 'train.lock'),
     status: join(runDir, 'status.json'),
+    queue: join(runDir, 'queue.json'),
     profileAt: (iteration) => join(runDir, 'profiles', `${tag(iteration)}.json`),
     samplesAt: (iteration) => join(runDir, 'samples', `${tag(iteration)}.png`),
     devAt: (iteration) => join(runDir, 'dev', `${tag(iteration)}.json`),
