@@ -4,7 +4,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { nextWeight } from '../src/main/engine/apps/drift-tables';
@@ -107,6 +107,16 @@ test('drift-tables writes Table 3 with 95% intervals for every row, and a second
   assert.equal(again.code, 0, again.stderr);
   assert.doesNotMatch(again.stderr, /^(train|resume) /m);
   assert.equal(readFileSync(join(out, 'tables.md'), 'utf8'), md);
+  // A kept run trained with other settings (an older default) is refused, not mixed into the table.
+  const file = join(out, 'runs', 'swissroll-a-q-learning-sde20-w10', 'drift.json');
+  const saved = JSON.parse(readFileSync(file, 'utf8')) as { config: Record<string, unknown> };
+  writeFileSync(file, JSON.stringify({ ...saved, config: { ...saved.config, scoreFloor: 'spacing' } }));
+  const mixed = await cli(...small);
+  assert.equal(mixed.code, 2, mixed.stderr);
+  assert.match(
+    mixed.stderr,
+    /swissroll-a-q-learning-sde20-w10 was trained with scoreFloor = "spacing"; this table trains scoreFloor = "bandwidth"\. Give the tables a new --out folder/,
+  );
 });
 
 test('drift-tables refuses an unknown table and an evaluation seed equal to the training seed', async () => {

@@ -17,7 +17,7 @@ import { DriftPolicy } from '../src/main/engine/drift/policy';
 import { logProbTensor } from '../src/main/engine/drift/ddpo';
 import { baseStep, driftKl, driftLogProb } from '../src/main/engine/drift/kernels';
 import { readDriftRun, trainDrift } from '../src/main/engine/drift/train';
-import { dataDenoise, nearestSpacing } from '../src/main/engine/drift/q-learning';
+import { dataDenoise, nearestSpacing, qRollout, scottBandwidth } from '../src/main/engine/drift/q-learning';
 import { assertUsageError, cli, lastJson, spawnCli } from './helpers/cli';
 import { readNpy, toFloat32 } from '../src/main/engine/io/npy';
 import { DEFAULT_DRIFT_CONFIG, driftCost, parseDriftConfig, type DriftConfig } from '../src/shared/drift-config';
@@ -174,9 +174,10 @@ test('drift settings: a run needs a reward; fields are checked by name', () => {
     evaluationPasses: 50,
     totalPasses: 250,
   });
-  // An older drift.json: no lrSchedule (it trained at a constant rate), or the boolean annealLr.
+  // An older drift.json: no lrSchedule (it trained at a constant rate), or the boolean annealLr; no
+  // scoreFloor (it smoothed the score estimator by the points' spacing).
   const dir = mkdtempSync(join(tmpdir(), 'drift-old-'));
-  const { lrSchedule: _, ...old } = config({});
+  const { lrSchedule: _, scoreFloor: __, ...old } = config({});
   const write = (c: object) =>
     writeFileSync(
       join(dir, 'drift.json'),
@@ -190,8 +191,10 @@ test('drift settings: a run needs a reward; fields are checked by name', () => {
     );
   write(old);
   assert.equal(readDriftRun(dir).config.lrSchedule, 'constant');
+  assert.equal(readDriftRun(dir).config.scoreFloor, 'spacing');
   write({ ...old, annealLr: true });
   assert.equal(readDriftRun(dir).config.lrSchedule, 'linear');
+  assert.equal(config({}).scoreFloor, 'bandwidth', 'new runs stop the estimator at its bandwidth');
 });
 
 test('q-learning’s ratio estimator is the paper’s Σ p(x|y)·y / Σ p(x|y); the spacing h is the median nearest-neighbour distance', () => {
@@ -217,6 +220,50 @@ test('q-learning’s ratio estimator is the paper’s Σ p(x|y)·y / Σ p(x|y); 
   // Points on a line at spacings 1, 1, 2, 4: nearest neighbours 1, 1, 1, 2, 4 → median 1.
   assert.equal(nearestSpacing(Float32Array.from([0, 1, 2, 4, 8]), 1), 1);
   assert.throws(() => dataDenoise(x, sigma, new Float32Array(3), 2), /3 values are no points of 2/);
+});
+
+test('q-learning below the estimator’s resolution: Scott’s bandwidth; the data score stops there (bandwidth), or smooths every level (spacing)', async () => {
+  // Scott's rule by hand: 1-D points 0..9 (sd √(55/6)), M = 10 → h = sd·10^(−1/5).
+  const line = Float32Array.from({ length: 10 }, (_, i) => i);
+  assert.ok(Math.abs(scottBandwidth(line, 1) - Math.sqrt(55 / 6) * 10 ** -0.2) < 1e-12);
+  // 2-D: the mean of the coordinates' sd, M^(−1/6).
+  const grid = Float32Array.from([0, 0, 2, 0, 0, 4, 2, 4]);
+  const sd = (Math.sqrt(4 / 3) + Math.sqrt(16 / 3)) / 2;
+  assert.ok(Math.abs(scottBandwidth(grid, 2) - sd * 4 ** (-1 / 6)) < 1e-12);
+  assert.equal(scottBandwidth(Float32Array.from([1, 2]), 2), 0);
+  const rng = new Stream(3, 0);
+  const points = Float32Array.from({ length: 256 * 2 }, () => rng.normal() * 2);
+  const hS = scottBandwidth(points.subarray(0, 128 * 2), 2);
+  for (const scoreFloor of ['bandwidth', 'spacing'] as const) {
+    const c = parseDriftConfig(
+      {
+        ...DEFAULT_DRIFT_CONFIG,
+        objective: 'q-learning',
+        rewards: ['box:x0=0,x1=4,y0=-1,y1=4'],
+        steps: 20,
+        scoreFloor,
+      },
+      (k) => k,
+    );
+    const p = DriftPolicy.create(swiss, c);
+    try {
+      const ep = await qRollout(p, { n: 8, seed: 5, points, reward: async (_x, n) => new Float64Array(n) });
+      const schedule = p.schedule;
+      const N = schedule.length - 1;
+      let below = 0;
+      for (let k = 0; k < N; k++) {
+        const rows = ep.transitions.ce1.subarray(k * 8 * 2, (k + 1) * 8 * 2);
+        const zero = rows.every((v) => v === 0);
+        if (scoreFloor === 'bandwidth' && schedule[k]! < hS) {
+          below++;
+          assert.ok(zero, `level ${k} (σ = ${schedule[k]}) is below h_S = ${hS}: the model's score stands`);
+        } else assert.ok(!zero, `level ${k} (σ = ${schedule[k]}): the data's score is estimated`);
+      }
+      if (scoreFloor === 'bandwidth') assert.ok(below > 0 && below < N, `${below} of ${N} levels below h_S`);
+    } finally {
+      p.dispose();
+    }
+  }
 });
 
 test('q-learning trains on swissroll-a with its critic, and a resumed run continues exactly where it stopped', async () => {

@@ -12,6 +12,7 @@ import { LEARNER_FIELDS } from './learner-config';
 
 export const DRIFT_OBJECTIVES = ['ddpo', 'dpok', 'q-learning'] as const;
 export const DRIFT_SCORES = ['data', 'model'] as const;
+export const SCORE_FLOORS = ['bandwidth', 'spacing'] as const;
 export const DRIFT_SAMPLERS = ['euler-maruyama', 'ddim', 'ode-euler'] as const;
 export const DRIFT_LR_SCHEDULES = ['linear', 'constant'] as const;
 
@@ -95,6 +96,11 @@ export const DRIFT_FIELDS = {
     min: 1,
     max: 1_000_000,
     help: 'objective q-learning, score data: data points drawn each iteration for the ratio estimator (all of them when the data has fewer)',
+  }),
+  scoreFloor: choice(SCORE_FLOORS, {
+    label: 'Below the estimator’s resolution (q-learning)',
+    default: 'bandwidth',
+    help: 'objective q-learning, score data: how the ratio estimator is used at noise levels finer than its data points can resolve — bandwidth: down to the points’ kernel bandwidth (Scott’s rule) and the model’s own score below it; spacing: smoothed by the points’ nearest-neighbour spacing at every level (runs before 2 December 2026)',
   }),
   lrCritic: num({
     label: 'Critic learning rate (q-learning)',

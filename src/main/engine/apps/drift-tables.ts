@@ -38,6 +38,7 @@ import { readMetrics } from '../runs/files';
 import { SamplingCancelled } from '../samplers/loop';
 import { DriftPolicy } from '../drift/policy';
 import { loadDriftPolicy, trainDrift } from '../drift/train';
+import { isDriftRun, readDriftRun } from '../drift/run-file';
 import { parseRewardSpec } from '../../../shared/reward-spec';
 import { DEFAULT_DRIFT_CONFIG, type DriftConfig } from '../../../shared/drift-config';
 
@@ -237,6 +238,35 @@ function driftConfig(o: DriftTablesOptions, model: Model, m: Method, w: number |
   return c;
 }
 
+/** Settings only q-learning reads: a DDPO or DPOK run is the same run whatever they say. */
+const Q_ONLY: readonly (keyof DriftConfig)[] = [
+  'rewardWeight',
+  'temperature',
+  'horizon',
+  'score',
+  'scoreSamples',
+  'scoreFloor',
+  'lrCritic',
+];
+
+/**
+ * Refuses a kept run trained with other settings than the table's (a default changed since, or
+ * another command's run under the same name): its row would not be what the table says.
+ */
+function checkSameRun(dir: string, want: DriftConfig): void {
+  const saved = readDriftRun(dir).config;
+  const differ = (Object.keys(want) as (keyof DriftConfig)[]).filter(
+    (k) =>
+      !(want.objective !== 'q-learning' && Q_ONLY.includes(k)) && JSON.stringify(saved[k]) !== JSON.stringify(want[k]),
+  );
+  if (differ.length > 0)
+    throw new RangeError(
+      `${dir} was trained with ${differ.map((k) => `${k} = ${JSON.stringify(saved[k])}`).join(', ')}; this table trains ${differ
+        .map((k) => `${k} = ${JSON.stringify(want[k])}`)
+        .join(', ')}. Give the tables a new --out folder, or delete that run to train it again`,
+    );
+}
+
 /** Trains (or finishes) the run of a method at weight w; returns its last evaluation's mean reward. */
 async function trainedRun(
   model: Model,
@@ -246,6 +276,7 @@ async function trainedRun(
 ): Promise<{ dir: string; reward: number }> {
   const dir = join(o.out, 'runs', runName(model.name, m, w));
   const c = driftConfig(o, model, m, w);
+  if (isDriftRun(dir)) checkSameRun(dir, c);
   const lines = existsSync(join(dir, 'metrics.jsonl')) ? readMetrics(dir) : [];
   const last = lines.at(-1);
   if (!last || last.iteration !== c.iterations || last['eval/reward_mean'] === undefined) {

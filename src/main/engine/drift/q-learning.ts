@@ -31,17 +31,26 @@
 // [Note: the ratio estimator at small σ]
 // The score ŝ is the paper's ratio estimator over data points y_i (its Eq. 18): in σ,
 // ŝ(x) = (Σ_i w_i·y_i − x)/σ² with w = softmax_i(−|x − y_i|²/(2σ²)), the exact denoiser of the
-// points (in log space, so its lower bound δ on the denominator is not needed). Below the points'
-// spacing it is the score of the points themselves, which pulls every sample onto one of them: on
-// swissroll-a, EDM's last levels (σ down to 0.002) made −½|c·e|² a hundred nats a trajectory and
-// the policy learned nothing. The paper's own last level is coarse (Δt = 0.25 on its OU process:
-// a noise of about 0.6 of the data's scale), so it never met this. We estimate at
-// σ_eff = √(σ² + h²), h the median distance of the drawn points to their nearest neighbour — the
-// score of the points smoothed by a kernel of width h, which the estimator cannot resolve below
-// anyway — and this equals the paper's estimator wherever σ ≫ h. With score 'model' the model's
-// own score is used (e = 0: the running reward is then the KL to the model, as DPOK's).
-// The paper starts from its pretrained network; we start from the frozen model (v = 0). At
-// evaluation the policy acts with its mean (ω = v_ψ): the exploration noise is training's.
+// points (in log space, so its lower bound δ on the denominator is not needed). Below the scale at
+// which M points can tell a density from the points themselves it is the score of the points,
+// which pulls every sample onto one of them, and with two halves of the points (the note on
+// variance) their two estimates disagree wildly there. The paper never meets this: its last level is
+// coarse (Δt = 0.25 on its OU process, a noise of about 0.6 of the data's scale). EDM's levels go
+// down to σ = 0.002, so we bound it (scoreFloor):
+//   'bandwidth' (default): the estimator is used at σ ≥ h_S, the points' kernel bandwidth by Scott's
+//       rule, h_S = σ̄·M^(−1/(d+4)) (σ̄ the points' mean per-coordinate sd, M a half's points, d the
+//       dimension); below it the model's own score stands (e = 0): what the points cannot resolve,
+//       the model is trusted with.
+//   'spacing' (runs before 2 December 2026): the estimator at σ_eff = √(σ² + h²) at every level, h
+//       the median distance of the points to their nearest neighbour. On the Swiss roll (2-D) it
+//       worked; on the 1-D mixture, whose 256 points lie 0.01 apart, h resolved nothing, and with
+//       reward weight 0 (which should leave the model alone) the k-NN KL to the data rose from 0.08
+//       to 0.34 on gmm1d-a and q-learning diverged on gmm1d-b (TD loss 3·10³⁰). It also compares ŝ
+//       at σ_eff with the model's score at σ, which differ wherever h is not ≪ σ.
+// With score 'model' the model's own score is used (e = 0: the running reward is then the KL to
+// the model, as DPOK's). The paper starts from its pretrained network; we start from the frozen
+// model (v = 0). At evaluation the policy acts with its mean (ω = v_ψ): the exploration noise is
+// training's.
 //
 // [Note: the estimator's variance in the square]
 // The running reward squares a noisy estimate: E|ω − c·ê|² = |ω − c·e|² + c²·Var(ê), and the variance
@@ -52,7 +61,7 @@
 // 0.77. So the points are split in two halves with their own estimates ê₁, ê₂, and the reward is
 //     r_k·Δt = −½·(ω − c·ê₁)·(ω − c·ê₂),
 // whose expectation over the two independent draws is −½|ω − c·e|² with no variance term (the
-// double-sampling trick for an unbiased square). h is the halves' spacing.
+// double-sampling trick for an unbiased square). h (either floor) is a half's.
 //
 // [Note: q-learning on an ODE]
 // On a deterministic sampler (its §7.1; kernels.ts, the note on deterministic steps) the step moves
@@ -120,7 +129,26 @@ export function dataDenoise(x: Float32Array, sigma: ArrayLike<number>, y: Float3
   return out;
 }
 
-/** h of the note on small σ: the median distance of the points [M, dim] to their nearest neighbour (0 for one point). */
+/**
+ * h_S of the note on small σ: Scott's rule, σ̄·M^(−1/(d+4)) for M points [M, dim], σ̄ their mean
+ * per-coordinate standard deviation (0 for one point).
+ */
+export function scottBandwidth(y: Float32Array, dim: number): number {
+  const M = y.length / dim;
+  if (M < 2) return 0;
+  let sd = 0;
+  for (let q = 0; q < dim; q++) {
+    let mean = 0;
+    for (let i = 0; i < M; i++) mean += y[i * dim + q]!;
+    mean /= M;
+    let v = 0;
+    for (let i = 0; i < M; i++) v += (y[i * dim + q]! - mean) ** 2;
+    sd += Math.sqrt(v / (M - 1)) / dim;
+  }
+  return sd * M ** (-1 / (dim + 4));
+}
+
+/** h of the note on small σ ('spacing'): the median distance of the points [M, dim] to their nearest neighbour (0 for one point). */
 export function nearestSpacing(y: Float32Array, dim: number): number {
   const M = y.length / dim;
   if (M < 2) return 0;
@@ -169,7 +197,11 @@ export async function qRollout(
   const halves = a.points
     ? [a.points.subarray(0, half * dim), M > 1 ? a.points.subarray(half * dim) : a.points.subarray(0, half * dim)]
     : null;
-  const h2 = halves ? nearestSpacing(halves[0]!, dim) ** 2 : 0;
+  // Below the estimator's resolution (see the note on small σ): 'spacing' smooths at every level by h,
+  // 'bandwidth' estimates at σ ≥ hS and leaves the model's score below.
+  const spacing = c.scoreFloor === 'spacing';
+  const h2 = halves && spacing ? nearestSpacing(halves[0]!, dim) ** 2 : 0;
+  const hS = halves && !spacing ? scottBandwidth(halves[0]!, dim) : 0;
   const tr: QTransitions = {
     count: T,
     inputDim: D,
@@ -213,7 +245,7 @@ export async function qRollout(
     // The ratio estimator at σ_eff = √(σ² + h²) (see the note on small σ): ŝ = (D_data − x)/σ_eff².
     const sEff2 = s * s + h2;
     const sig = new Float64Array(n).fill(Math.sqrt(sEff2));
-    const dData = c.score === 'data' && halves ? halves.map((y) => dataDenoise(x, sig, y, dim)) : null;
+    const dData = c.score === 'data' && halves && s >= hS ? halves.map((y) => dataDenoise(x, sig, y, dim)) : null;
     const xn = new Float32Array(n * dim);
     for (let j = 0; j < n; j++) {
       const t = k * n + j;

@@ -22,11 +22,16 @@ export function isDriftRun(dir: string): boolean {
 // [Note: older drift.json files]
 // Runs written before the learning-rate schedule existed trained at a constant rate: a config without
 // lrSchedule reads as 'constant', so resuming one continues as it began. For a few days the setting
-// was a boolean, annealLr (true: 'linear').
+// was a boolean, annealLr (true: 'linear'). Runs written before scoreFloor existed smoothed the
+// ratio estimator by the points' spacing: without it a config reads as 'spacing'.
 function migrate(config: Record<string, unknown>): Record<string, unknown> {
-  if ('lrSchedule' in config) return config;
-  const { annealLr, ...rest } = config;
-  return { ...rest, lrSchedule: annealLr === true ? 'linear' : 'constant' };
+  let c = config;
+  if (!('lrSchedule' in c)) {
+    const { annealLr, ...rest } = c;
+    c = { ...rest, lrSchedule: annealLr === true ? 'linear' : 'constant' };
+  }
+  if (!('scoreFloor' in c)) c = { ...c, scoreFloor: 'spacing' };
+  return c;
 }
 
 export function readDriftRun(dir: string): DriftRunFile {
