@@ -34,6 +34,9 @@
 //    10 steps (10 NFE) on the same batches. Goal: ≥ 70%.
 // 8. The app's main thread (`npm run bench -- ui`, bench/ui.ts): long tasks in web mode while a run
 //    trains on the Train screen and while a 5,000-iteration run opens. Goal: none over 200 ms.
+// 10. Workers (`npm run bench -- workers`, bench/workers.ts): rollouts through Redis + BullMQ on 1, 2
+//    and 4 local workers with a denoiser whose calls wait (goal: 4 workers ≥ 3× one), and the
+//    queue's publish + gather on a fashion-mnist iteration (goal ≤ 5% of it).
 
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -51,6 +54,7 @@ import { mat, matmul } from '../src/main/engine/metrics/ortmath';
 import { encodeNpy } from '../src/main/engine/io/npy';
 import { Stream } from '../src/main/engine/samplers/random';
 import { benchUi } from './ui';
+import { benchWorkers } from './workers';
 
 const BATCH = 256;
 const STEPS = 6; // Heun: 2·6 − 1 = 11 denoiser calls per run
@@ -583,5 +587,6 @@ const results = [
   only && only !== 'iteration' ? true : await benchIteration(),
   only && only !== 'ui' ? true : await benchUi(),
   only && only !== 'scheduler' ? true : await benchScheduler(),
+  only && only !== 'workers' ? true : await benchWorkers(),
 ];
 process.exitCode = results.every(Boolean) ? 0 : 1;

@@ -34,6 +34,11 @@ export const ShardJobSchema = z.object({
   temperature: z.number().positive(),
   /** Send φ of the states as the policy saw them (else the learner encodes them again). */
   features: z.boolean(),
+  /**
+   * With `features`: 'unencoded' sends the states x only where no φ comes with them (the learner
+   * reads x only to encode those: Learner.encodeVisited), 'all' sends every state too.
+   */
+  states: z.enum(['all', 'unencoded']),
 });
 export type ShardJob = z.infer<typeof ShardJobSchema>;
 
@@ -65,14 +70,30 @@ export interface ShardPayload {
   filled: Uint8Array | null;
 }
 
-/** Packs a shard's result; the transition arrays are cut to their `count`. */
-export function packShard(p: ShardPayload): Buffer {
+/**
+ * Packs a shard's result; the transition arrays are cut to their `count`. `unencodedOnly`: the
+ * states x only where `filled` is 0 (ShardJob.states 'unencoded'); unpackShard puts them back in
+ * place, zeros where φ stands for the state.
+ */
+export function packShard(p: ShardPayload, unencodedOnly = false): Buffer {
   const r = p.rollout;
   const K = r.tRow.length > 0 ? r.tMask.length / r.tRow.length : 0;
+  let x = r.x;
+  let xAt: Int32Array | null = null;
+  if (unencodedOnly && p.filled && r.x.length > 0) {
+    const dim = r.x.length / p.filled.length;
+    const keep: number[] = [];
+    p.filled.forEach((f, i) => f === 0 && keep.push(i));
+    xAt = Int32Array.from(keep);
+    x = new Float32Array(keep.length * dim);
+    keep.forEach((si, k) => x.set(r.x.subarray(si * dim, (si + 1) * dim), k * dim));
+  }
   return pack({
     ...p,
+    xAt,
     rollout: {
       ...r,
+      x,
       tRow: r.tRow.subarray(0, r.count),
       tStep: r.tStep.subarray(0, r.count),
       tAction: r.tAction.subarray(0, r.count),
@@ -85,7 +106,14 @@ export function packShard(p: ShardPayload): Buffer {
 
 /** Unpacks a stored result and checks that it is the one asked for (else: a stale or foreign result). */
 export function unpackShard(b: Buffer, want: { epoch: string; iteration: number; shard: number }): ShardPayload {
-  const p = unpack(b) as ShardPayload;
+  const p = unpack(b) as ShardPayload & { xAt: Int32Array | null };
+  if (p.xAt) {
+    const states = p.rollout.sigma.length;
+    const dim = p.rollout.samples.length / p.rollout.n;
+    const x = new Float32Array(states * dim);
+    p.xAt.forEach((si, k) => x.set(p.rollout.x.subarray(k * dim, (k + 1) * dim), si * dim));
+    p.rollout.x = x;
+  }
   if (p.epoch !== want.epoch || p.iteration !== want.iteration || p.shard !== want.shard)
     throw new RangeError(
       `shard result for (${p.epoch}, iteration ${p.iteration}, shard ${p.shard}) where (${want.epoch}, ${want.iteration}, ${want.shard}) was asked: a stale result, refused`,

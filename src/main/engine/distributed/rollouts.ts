@@ -49,6 +49,11 @@ export interface RemoteOptions {
   modelRef: string;
   /** Trajectories per shard (default: the rollout batch). */
   shardSize?: number;
+  /**
+   * What comes back of the visited states when the policy sees them: 'features' (default) φ, and x
+   * only of the states without one; 'states' every x as well (`npm run bench -- workers` weighs both).
+   */
+  send?: 'features' | 'states';
   /** Called while the learner waits (about once a second). */
   onWait?: (w: WaitState) => void;
   /** Things worth a line in the run's log. */
@@ -243,6 +248,7 @@ export class RemoteRollouts implements RolloutService {
         seed: req.seed,
         temperature: req.temperature,
         features: req.features,
+        states: this.o.send === 'states' ? 'all' : 'unencoded',
       };
       return {
         name: 'rollout',

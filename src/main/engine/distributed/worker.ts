@@ -122,15 +122,18 @@ export async function runWorker(o: WorkerOptions, signal: AbortSignal): Promise<
       temperature: s.temperature,
       features,
     });
-    const buf = packShard({
-      epoch: s.epoch,
-      iteration: s.iteration,
-      shard: s.shard,
-      first: s.first,
-      rollout,
-      phi: features?.phi ?? null,
-      filled: features?.filled ?? null,
-    });
+    const buf = packShard(
+      {
+        epoch: s.epoch,
+        iteration: s.iteration,
+        shard: s.shard,
+        first: s.first,
+        rollout,
+        phi: features?.phi ?? null,
+        filled: features?.filled ?? null,
+      },
+      s.features && s.states === 'unencoded',
+    );
     const stored = await redis.set(key, buf, 'EX', KEY_TTL_S, 'NX');
     const seconds = (performance.now() - t0) / 1000;
     const duplicate = stored === null;

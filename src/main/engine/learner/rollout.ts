@@ -115,7 +115,10 @@ export interface RolloutRequest {
   n: number;
   seed: number;
   temperature: number;
-  /** Return φ of the states as the policy saw them (policies that see the state). */
+  /**
+   * Return φ of the states as the policy saw them (policies that see the state); the rollout's x may
+   * then hold zeros where φ is given (the learner reads x only to encode the other states).
+   */
   features: boolean;
   signal?: AbortSignal;
   onProgress?: RolloutOptions['onProgress'];
