@@ -16,6 +16,7 @@ import { Learner } from '../src/main/engine/learner/learner';
 import { initTf } from '../src/main/engine/learner/backend';
 import { mergeRollouts, type Rollout } from '../src/main/engine/learner/rollout';
 import { PREFIX, SHARD_QUEUE } from '../src/main/engine/distributed/redis';
+import { queueStatus } from '../src/main/engine/distributed/status';
 import { assertUsageError, cli, lastJson, spawnCli, type ChildResult } from './helpers/cli';
 import { redisMissing, startRedis } from './helpers/redis';
 
@@ -225,6 +226,15 @@ test(
         line['time/queue_wait_s']! > 0 && line['queue/result_mb']! > 0,
         'the queue’s time and bytes are in the metrics',
       );
+      // The Workers panel's reading: both workers, with what they did.
+      const status = await queueStatus(redis.url);
+      assert.deepEqual(
+        status.workers.map((w) => w.name),
+        ['w1', 'w2'],
+      );
+      assert.ok(status.workers.every((w) => w.device === 'auto' && w.concurrency === 1));
+      assert.equal(status.waiting, 0);
+      await assert.rejects(queueStatus('redis://127.0.0.1:1'), /cannot read the queue at redis:\/\/127\.0\.0\.1:1/);
       // Each second delivery was either dropped as a duplicate or refused as stale (its iteration was over).
       for (const w of workers) w.kill('SIGINT');
       const stats = (await Promise.all(stopped)).map((r) => {

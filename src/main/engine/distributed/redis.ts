@@ -33,12 +33,31 @@ export const KEY_TTL_S = 6 * 3600;
 /**
  * A connection that waits out a Redis restart: commands queue while it reconnects (every ≤ 2 s,
  * for ever) instead of failing, as BullMQ's workers require (maxRetriesPerRequest: null).
+ * `failFast` instead: one attempt, and commands fail at once while it is not connected (a status
+ * reading). Connection errors go to `onError` (ioredis would print each as an unhandled event).
  */
-export function connect(url: string, role: string): Redis {
+export function connect(
+  url: string,
+  role: string,
+  o: { failFast?: boolean; onError?: (e: Error) => void } = {},
+): Redis {
   checkRedisUrl(url);
-  return new Redis(url, {
-    maxRetriesPerRequest: null,
-    connectionName: `${PREFIX}-${role}`,
-    retryStrategy: (times) => Math.min(100 * times, 2000),
-  });
+  const r = new Redis(
+    url,
+    o.failFast
+      ? {
+          connectionName: `${PREFIX}-${role}`,
+          maxRetriesPerRequest: 0,
+          enableOfflineQueue: true,
+          connectTimeout: 3000,
+          retryStrategy: () => null,
+        }
+      : {
+          maxRetriesPerRequest: null,
+          connectionName: `${PREFIX}-${role}`,
+          retryStrategy: (times) => Math.min(100 * times, 2000),
+        },
+  );
+  r.on('error', (e: Error) => o.onError?.(e));
+  return r;
 }

@@ -108,6 +108,11 @@ export class RemoteRollouts implements RolloutService {
       },
       { connection: this.redis as never, prefix: PREFIX, concurrency: 1 },
     );
+    // While Redis is away the wait says so (WaitState.redis); the connections' errors add nothing.
+    const quiet = (): void => undefined;
+    this.flows.on('error', quiet);
+    this.shards.on('error', quiet);
+    this.gather.on('error', quiet);
   }
 
   async rollout(
