@@ -52,6 +52,7 @@ export async function queueStatus(url: string): Promise<QueueStatus> {
   } catch (e) {
     throw new RangeError(
       `cannot read the queue at ${redactedUrl(url)} (${(e as Error).message}); is Redis running there, and is the password right?`,
+      { cause: e },
     );
   } finally {
     await Promise.race([queue.close().catch(() => undefined), new Promise((r) => setTimeout(r, 1000))]);
