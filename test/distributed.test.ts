@@ -332,7 +332,7 @@ test(
       const r = await train;
       assert.equal(r.code, 0, r.stderr.slice(-3000));
       assert.match(r.stderr, /waiting for Redis \(connection lost; reconnecting\)/);
-      assert.match(r.stderr, /Redis lost this iteration's jobs \(restarted\?\); publishing them again/);
+      assert.match(r.stderr, /iteration \d+: Redis lost its jobs \(restarted\?\); publishing them again/);
       assert.deepEqual(metricsOf(join(tmp, 'redis-restart')), metricsOf(one));
       assert.equal(
         readFileSync(join(tmp, 'redis-restart', 'checkpoint.json'), 'utf8'),
@@ -388,6 +388,70 @@ test(
       for (const [i, m] of resumed.entries())
         for (const [k, v] of Object.entries(whole[i]!))
           assert.ok(Math.abs(m[k]! - v) <= 1e-5 * Math.max(1, Math.abs(v)), `${k}: ${m[k]} vs ${v}`);
+    } finally {
+      for (const c of others) if (c.exitCode === null) c.kill('SIGKILL');
+      await redis.stop();
+    }
+  },
+);
+
+test(
+  'eval --redis and grid --redis draw their batches on workers: the same samples, so the same numbers as in one process',
+  { skip: redisMissing() ?? false, timeout: 240_000 },
+  async () => {
+    const redis = await startRedis();
+    const others: ChildProcess[] = [];
+    try {
+      for (const name of ['s1', 's2']) others.push((await startWorker(redis.url, name)).child);
+      const evalArgs = [
+        'eval',
+        '--model',
+        'gmm-ring8',
+        '--n',
+        '512',
+        '--batch',
+        '128',
+        '--metrics',
+        'fid,precision',
+        '--json',
+      ];
+      const here = await cli(...evalArgs);
+      assert.equal(here.code, 0, here.stderr);
+      const there = await cli(...evalArgs, '--redis', redis.url, '--shard-size', '100');
+      assert.equal(there.code, 0, there.stderr);
+      const pick = (r: Record<string, unknown>) => ({
+        ...r,
+        seconds: undefined,
+        settings: undefined,
+        referenceSource: undefined,
+      });
+      assert.deepEqual(pick(lastJson(there.stdout)), pick(lastJson(here.stdout)));
+      const gridArgs = (out: string) => [
+        'grid',
+        '--model',
+        'gmm-ring8',
+        '--axis',
+        'guidance=1,2',
+        '--n',
+        '256',
+        '--batch',
+        '128',
+        '--out',
+        join(tmp, out),
+        '--json',
+      ];
+      const g1 = await cli(...gridArgs('grid-here'));
+      assert.equal(g1.code, 0, g1.stderr);
+      const g2 = await cli(...gridArgs('grid-there'), '--redis', redis.url);
+      assert.equal(g2.code, 0, g2.stderr);
+      const cells = (dir: string) =>
+        (
+          JSON.parse(readFileSync(join(tmp, dir, 'results.json'), 'utf8')) as {
+            cells: { summary: unknown; denoiserEvaluations: number }[];
+          }
+        ).cells.map((c) => ({ summary: c.summary, nfe: c.denoiserEvaluations }));
+      assert.deepEqual(cells('grid-there'), cells('grid-here'));
+      assertUsageError(await cli(...evalArgs, '--shard-size', '10'), /--shard-size goes with --redis/);
     } finally {
       for (const c of others) if (c.exitCode === null) c.kill('SIGKILL');
       await redis.stop();

@@ -27,6 +27,8 @@ import {
   type SelectionMetric,
 } from '../main/engine/grid';
 import { deviceFromFlag, num, parseFlags, printUsage, Reporter, UsageError } from './common';
+import { REMOTE_OPTIONS, remoteSamplerFromFlags } from './remote-flags';
+import type { RemoteSampler } from '../main/engine/distributed/sampler';
 import { classesFromFlag, flagSetting, samplerSettingsFromFlags, SAMPLING_RUN_OPTIONS } from './sampler-flags';
 import { MAX_BATCH, MAX_EVAL_SAMPLES, MAX_SEED } from '../shared/limits';
 import { join } from 'node:path';
@@ -35,6 +37,7 @@ import { xyHtml } from '../main/engine/grid/xy';
 
 export const GRID_OPTIONS = {
   ...SAMPLING_RUN_OPTIONS,
+  ...REMOTE_OPTIONS,
   axis: { type: 'string', multiple: true },
   metric: { type: 'string' },
   metrics: { type: 'string' },
@@ -128,6 +131,7 @@ export async function cmdGrid(argv: string[], signal: AbortSignal): Promise<void
   const model = await Model.load(resolveModelDir(v.model), { device: deviceFromFlag(v.device) });
   let saved = 0;
   let total = gridSize(axes);
+  let remote: RemoteSampler | null = null;
   try {
     const base = samplerSettingsFromFlags(model, v);
     const config: GridConfig = {
@@ -145,9 +149,12 @@ export async function cmdGrid(argv: string[], signal: AbortSignal): Promise<void
     } catch (e) {
       throw new UsageError((e as Error).message);
     }
+    remote = await remoteSamplerFromFlags(v, model, rep);
+    const sampler = remote;
     const run = await runGrid({
       model,
       config,
+      ...(sampler ? { draw: (settings, g) => sampler.generate(settings, g) } : {}),
       outDir: v.out,
       restart: !!v.restart,
       batch,
@@ -220,6 +227,7 @@ export async function cmdGrid(argv: string[], signal: AbortSignal): Promise<void
     }
     throw e;
   } finally {
+    await remote?.close();
     await model.dispose();
   }
 }

@@ -25,6 +25,7 @@ import {
   writeOutput,
 } from './common';
 import { classesFromFlag, samplerSettingsFromFlags, SAMPLING_RUN_OPTIONS, samplingNotes } from './sampler-flags';
+import { REMOTE_OPTIONS, remoteSamplerFromFlags } from './remote-flags';
 import { readTarget } from '../main/engine/rewards/class-mix';
 import { infReplacer } from '../shared/json';
 import { TEMPERATURE_BOUNDS } from '../shared/learner-config';
@@ -202,6 +203,7 @@ export async function cmdFeatures(argv: string[]): Promise<void> {
 
 export const EVAL_OPTIONS = {
   ...SAMPLING_RUN_OPTIONS,
+  ...REMOTE_OPTIONS,
   baseline: { type: 'string' },
   nfe: { type: 'string' },
   'grid-result': { type: 'string' },
@@ -261,15 +263,23 @@ export async function cmdEval(argv: string[], signal: AbortSignal): Promise<void
     const settings = samplerSettingsFromFlags(model, v, base, v.baseline && `--baseline ${v.baseline}`);
     for (const message of samplingNotes(model, v, settings)) rep.event({ type: 'log', level: 'warn', message });
     const n = num(v.n, 'n', EVAL_N) ?? 2048;
+    const classes = classesFromFlag(v.class);
+    if (v.redis && classes instanceof Int32Array)
+      throw new UsageError('--redis takes --class random, none or one class');
+    const remote = await remoteSamplerFromFlags(v, model, rep);
     const ex = await extractorForModel(model);
     try {
       const t0 = performance.now();
       const reference = await referenceFor(model, ex);
-      const gen = await generate(model, settings, {
+      const draw = remote
+        ? (g: Parameters<typeof generate>[2]) =>
+            remote.generate(settings, { ...g, classes: g.classes as 'random' | 'none' | number })
+        : (g: Parameters<typeof generate>[2]) => generate(model, settings, g);
+      const gen = await draw({
         n,
         batch: num(v.batch, 'batch', BATCH) ?? 256,
         seed: num(v.seed, 'seed', SEED) ?? 0,
-        classes: classesFromFlag(v.class),
+        classes,
         signal,
         onProgress: (p) => {
           const elapsed = (performance.now() - t0) / 1000;
@@ -338,6 +348,7 @@ export async function cmdEval(argv: string[], signal: AbortSignal): Promise<void
           (reward !== undefined ? `\nreward ${reward.toPrecision(5)}: the mean of ${v.reward!.join(' + ')}` : ''),
       );
     } finally {
+      await remote?.close();
       await ex.dispose();
     }
   } finally {

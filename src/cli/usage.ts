@@ -7,6 +7,10 @@ import { helpLines } from '../shared/schema';
 import { VERSION } from '../shared/version';
 import { DEFAULT_OPTIMIZE } from '../shared/schedule-search';
 
+/** eval's and grid's --redis (remote-flags.ts). */
+const REMOTE_USAGE = `      --redis URL   --shard-size N   draw the samples on workers (sampler-studio worker) through this Redis,
+                                     N samples a shard (default: the batch); the same samples as without it`;
+
 /** The flags every command that samples a model shares (sample, eval, grid). */
 function samplerFlags(): string {
   return `  sampler flags (sample, eval, grid; defaults in brackets):
@@ -50,6 +54,7 @@ const COMMANDS: { name: string; sampler?: boolean; text: () => string }[] = [
       --reward SPEC …                the samples' mean reward too (as train --reward takes them)
       --baseline no-guidance|best-constant|best-interval|edm-stochastic|equal-nfe  [--nfe N] [--grid-result DIR]
       --kid-subsets K (100) --kid-subset-size M (1000)
+${REMOTE_USAGE}
   eval --policy RUN_DIR|policy.onnx [--n N (4000)] [--seed S (1000003, as training's final evaluation)] [--temperature T]
       [--grid-result DIR] [--per-class]
       [--best-constant]              cfg/gamma: also search the best constant action (grid over the policy's
@@ -68,6 +73,7 @@ const COMMANDS: { name: string; sampler?: boolean; text: () => string }[] = [
       axes: every numeric sampler flag: ${SAMPLER_KNOBS.map((k) => k.name).join(' ')}
       --metric fid|kid|precision|recall|density|coverage|class_tv|class_accuracy (fid)
       --metrics LIST (the --metric's)   --n N (2048)   --seed S (0)   --restart (discard saved results in DIR)
+${REMOTE_USAGE}
       --images                       the X/Y plot: each cell's samples drawn (DIR/cells/), and DIR/xy.html, the first
                                      axis across, the others down, each picture under its metric and NFE`,
   },

@@ -24,8 +24,8 @@ import { nanAsNull } from '../../../shared/json';
 import { existsSync, readFileSync } from 'node:fs';
 import { writeFileAtomic } from '../io/atomic';
 import type { RemoteRollouts } from '../distributed/rollouts';
-import { basename, join, resolve } from 'node:path';
-import { resourcesDir } from '../models/registry';
+import { basename } from 'node:path';
+import { portableModelRef } from '../models/registry';
 import { absoluteRewardSpec } from '../rewards';
 import type { Model } from '../models/model';
 import type { LearnerConfig } from '../learner/config';
@@ -210,12 +210,6 @@ export async function runTraining(o: RunOptions): Promise<{ learner: Learner; ba
   }
 }
 
-/** How workers open the model: a bundled one by its id (each machine has its own copy), else its directory. */
-function workerModelRef(model: Model): string {
-  const bundled = join(resourcesDir(), 'models', basename(model.dir));
-  return resolve(bundled) === resolve(model.dir) ? basename(model.dir) : model.dir;
-}
-
 /** runTraining under the run's lock: everything is (re)read and checked here. */
 async function train(o: RunOptions, backend: string): Promise<{ learner: Learner; backend: string }> {
   const dir = o.runDir;
@@ -262,11 +256,11 @@ async function train(o: RunOptions, backend: string): Promise<{ learner: Learner
       const log = (message: string): void => o.onEvent?.({ type: 'log', run: dir, level: 'warn', message });
       const remote = new RemoteRollouts(o.model, config, {
         ...o.redis,
-        modelRef: workerModelRef(o.model),
+        modelRef: portableModelRef(o.model),
         onLog: log,
         onWait: (w) =>
           phaseOf?.({
-            iteration: w.iteration + 1,
+            iteration: learner.iteration + 1,
             label:
               w.redis === 'reconnecting'
                 ? `waiting for Redis (connection lost; reconnecting)`

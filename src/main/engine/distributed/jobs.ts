@@ -10,6 +10,7 @@ import { Packr } from 'msgpackr';
 import { z } from 'zod';
 import type { Model } from '../models/model';
 import type { Rollout } from '../learner/rollout';
+import { PREFIX } from './redis';
 
 const packr = new Packr({ moreTypes: true });
 export const pack = (v: unknown): Buffer => packr.pack(v);
@@ -41,6 +42,44 @@ export const ShardJobSchema = z.object({
   states: z.enum(['all', 'unencoded']),
 });
 export type ShardJob = z.infer<typeof ShardJobSchema>;
+
+/**
+ * A sampling shard (eval, grid: sampler.ts): samples first … first+n−1 of a draw of `seed` with
+ * these sampler settings — each from its own stream, so the parts are the draw made in one piece.
+ */
+export const SampleJobSchema = z.object({
+  v: z.literal(1),
+  epoch: z.string().min(1),
+  /** The draw this shard belongs to (unique in its producer). */
+  draw: z.string().min(1),
+  shard: count,
+  model: z.string().min(1),
+  modelHash: z.string().min(1),
+  /** ResolvedSettings as JSON, ±∞ and NaN as {"$float": …} (shared/json.ts wireReplacer). */
+  settings: z.string(),
+  first: count,
+  n: z.number().int().positive(),
+  batch: z.number().int().positive(),
+  seed: z.number().int(),
+  classes: z.union([z.literal('random'), z.literal('none'), count]),
+});
+export type SampleJob = z.infer<typeof SampleJobSchema>;
+
+/** A sampling shard's result as stored. */
+export interface SamplePayload {
+  epoch: string;
+  draw: string;
+  shard: number;
+  first: number;
+  samples: Float32Array;
+  labels: Int32Array | null;
+  nfe: Int32Array;
+  networkEvals: Int32Array;
+}
+
+/** The result key of a sampling shard. */
+export const sampleKey = (epoch: string, draw: string, shard: number): string =>
+  `${PREFIX}:result:${epoch}:${draw}:${shard}`;
 
 /** A shard that failed on its workers, with their reason. */
 export class ShardFailed extends RangeError {

@@ -18,9 +18,6 @@
 // share its batch (row-wise networks on CPU), so shards reproduce the one-process rollout exactly;
 // test/distributed.test.ts checks a run against a single-process one.
 
-import { randomBytes } from 'node:crypto';
-import { FlowProducer, Queue, Worker, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { Model } from '../models/model';
 import type { LearnerConfig } from '../learner/config';
 import {
@@ -30,18 +27,12 @@ import {
   type RolloutService,
   type RolloutTiming,
 } from '../learner/rollout';
-import { connect, gatherQueue, KEY_TTL_S, PREFIX, SHARD_QUEUE, policyKey } from './redis';
 import { wireReplacer } from '../../../shared/json';
-import {
-  modelFingerprint,
-  pack,
-  ShardDoneSchema,
-  ShardFailed,
-  unpackShard,
-  type ShardDone,
-  type ShardJob,
-} from './jobs';
-import { closeQuietly, STALLS } from './worker';
+import { KEY_TTL_S, policyKey, SHARD_QUEUE } from './redis';
+import { modelFingerprint, pack, unpackShard, type ShardJob } from './jobs';
+import { FlowClient, SHARD_JOB_OPTIONS, type WaitState } from './flows';
+
+export type { WaitState };
 
 export interface RemoteOptions {
   url: string;
@@ -60,34 +51,9 @@ export interface RemoteOptions {
   onLog?: (message: string) => void;
 }
 
-/** Where a distributed rollout stands while the learner waits for it. */
-export interface WaitState {
-  iteration: number;
-  shards: number;
-  done: number;
-  /** Names of the workers connected to the shard queue. */
-  workers: string[];
-  /** The learner's connection: 'reconnecting' while Redis is away (commands wait for it). */
-  redis: 'connected' | 'reconnecting';
-}
-
-/** A worker's name as it registered (runWorker's `name`), from BullMQ's client list entry. */
-export function workerName(client: Record<string, string>): string {
-  const raw = client['rawname'] ?? '';
-  const i = raw.lastIndexOf(':w:');
-  return i >= 0 ? raw.slice(i + 3) : (client['addr'] ?? '?');
-}
-
 export class RemoteRollouts implements RolloutService {
-  /** This learner process's id in Redis ([Note: keys and versions] in redis.ts). */
-  readonly epoch = randomBytes(6).toString('hex');
-  private readonly redis: Redis;
-  private readonly flows: FlowProducer;
-  private readonly shards: Queue;
-  private readonly gather: Worker;
+  private readonly client: FlowClient;
   private readonly modelHash: string;
-  /** The gather job of each iteration in flight, resolved by the gather worker. */
-  private readonly waiting = new Map<number, (done: ShardDone[]) => void>();
   last: RolloutTiming | null = null;
 
   constructor(
@@ -95,24 +61,13 @@ export class RemoteRollouts implements RolloutService {
     readonly config: LearnerConfig,
     readonly o: RemoteOptions,
   ) {
-    this.redis = connect(o.url, 'learner');
+    this.client = new FlowClient(o.url, 'learner');
     this.modelHash = modelFingerprint(model);
-    this.flows = new FlowProducer({ connection: this.redis as never, prefix: PREFIX });
-    this.shards = new Queue(SHARD_QUEUE, { connection: this.redis as never, prefix: PREFIX });
-    this.gather = new Worker(
-      gatherQueue(this.epoch),
-      async (job: Job) => {
-        const values = Object.values(await job.getChildrenValues()).map((v) => ShardDoneSchema.parse(v));
-        this.waiting.get(job.data.iteration as number)?.(values);
-        return values.length;
-      },
-      { connection: this.redis as never, prefix: PREFIX, concurrency: 1 },
-    );
-    // While Redis is away the wait says so (WaitState.redis); the connections' errors add nothing.
-    const quiet = (): void => undefined;
-    this.flows.on('error', quiet);
-    this.shards.on('error', quiet);
-    this.gather.on('error', quiet);
+  }
+
+  /** This learner process's id in Redis ([Note: keys and versions] in redis.ts). */
+  get epoch(): string {
+    return this.client.epoch;
   }
 
   async rollout(
@@ -121,80 +76,26 @@ export class RemoteRollouts implements RolloutService {
     const { iteration, n } = req;
     const size = this.o.shardSize ?? this.config.rolloutBatch;
     const count = Math.ceil(n / size);
+    const epoch = this.epoch;
+    const redis = this.client.redis;
     const t0 = performance.now();
+    let tPublished = t0;
 
-    // 1. Publish the policy of this iteration; 2. one flow: the shards, and the gather job that
-    //    waits for them. Done again if Redis loses them (restarted without persistence).
-    const pkey = policyKey(this.epoch, iteration);
-    let resolved = false;
-    const done = new Promise<ShardDone[]>((resolve) =>
-      this.waiting.set(iteration, (v) => {
-        resolved = true;
-        resolve(v);
-      }),
-    );
-    const publish = async (): Promise<Job> => {
-      await this.redis.set(pkey, pack(req.weights), 'EX', KEY_TTL_S);
-      const flow = await this.flows.add({
-        name: 'gather',
-        queueName: gatherQueue(this.epoch),
-        data: { iteration },
-        opts: { jobId: `${this.epoch}-${iteration}`, removeOnComplete: true },
-        children: this.shardJobs(req, size, count),
-      });
-      return flow.job;
-    };
-    let parent = await publish();
-    const tPublished = performance.now();
-
-    // 3. Wait, saying for what: the shards, the workers, or Redis itself.
-    let stop = false;
-    const watch = (async () => {
-      while (!stop) {
-        await new Promise((r) => setTimeout(r, 1000));
-        if (stop) break;
-        if (req.signal?.aborted) throw req.signal.reason;
-        if (this.redis.status !== 'ready') {
-          this.o.onWait?.({ iteration, shards: count, done: 0, workers: [], redis: 'reconnecting' });
-          continue;
-        }
-        const state = await parent.getState();
-        if (stop || resolved) break;
-        if (state === 'failed') {
-          const failed = await this.shards.getJobs(['failed']);
-          const why = failed.find((j) => j.id?.startsWith(`${this.epoch}-${iteration}-`))?.failedReason;
-          throw new ShardFailed(
-            `iteration ${iteration + 1}: a shard failed on its workers: ${why ?? parent.failedReason}`,
-          );
-        }
-        if (state === 'unknown') {
-          // Redis lost the flow (restarted without persistence): publish it again. Results it kept
-          // are kept (SET NX), and a shard that ran twice is read once.
-          this.o.onLog?.(
-            `iteration ${iteration + 1}: Redis lost this iteration's jobs (restarted?); publishing them again`,
-          );
-          parent = await publish();
-          continue;
-        }
-        const deps = await parent.getDependenciesCount();
-        const workers = (await this.shards.getWorkers()).map((w) => workerName(w));
-        this.o.onWait?.({ iteration, shards: count, done: deps.processed ?? 0, workers, redis: 'connected' });
-        req.onProgress?.({
-          samplesDone: Math.min(n, (deps.processed ?? 0) * size),
-          total: n,
-          iteration: 0,
-          horizon: 0,
-        });
-      }
-    })();
-    let results: ShardDone[];
-    try {
-      results = await Promise.race([done, watch.then(() => done)]);
-    } finally {
-      stop = true;
-      this.waiting.delete(iteration);
-    }
-    await watch.catch(() => undefined);
+    // 1–3. Publish the policy of this iteration, then the flow of its shards; wait for them.
+    const pkey = policyKey(epoch, iteration);
+    const results = await this.client.run(String(iteration), this.shardJobs(req, size, count), {
+      what: `iteration ${iteration + 1}`,
+      prepare: async () => {
+        await redis.set(pkey, pack(req.weights), 'EX', KEY_TTL_S);
+      },
+      onPublished: () => (tPublished = performance.now()),
+      onWait: (w) => {
+        this.o.onWait?.(w);
+        req.onProgress?.({ samplesDone: Math.min(n, w.done * size), total: n, iteration: 0, horizon: 0 });
+      },
+      onLog: this.o.onLog,
+      signal: req.signal,
+    });
     const tDone = performance.now();
 
     // 4. Read each shard once, in row order.
@@ -206,7 +107,7 @@ export class RemoteRollouts implements RolloutService {
     for (let s = 0; s < count; s++) {
       const r = bySh.get(s);
       if (!r) throw new Error(`iteration ${iteration + 1}: shard ${s} of ${count} has no result`);
-      const buf = await this.redis.getBuffer(r.key);
+      const buf = await redis.getBuffer(r.key);
       if (!buf)
         throw new Error(
           `iteration ${iteration + 1}: shard ${s}'s result is gone from Redis (expired or Redis restarted)`,
@@ -225,7 +126,7 @@ export class RemoteRollouts implements RolloutService {
         filled.set(p.filled, p.first * (p.rollout.H + 1));
       }
     }
-    await this.redis.del(pkey, ...results.map((r) => r.key));
+    await redis.del(pkey, ...results.map((r) => r.key));
     const rollout = mergeRollouts(parts, this.config.rolloutBatch);
     this.last = {
       publishSeconds: (tPublished - t0) / 1000,
@@ -253,53 +154,23 @@ export class RemoteRollouts implements RolloutService {
         seed: req.seed,
         temperature: req.temperature,
         features: req.features,
-        states: this.o.send === 'states' ? 'all' : 'unencoded',
+        states: this.o.send === 'states' ? ('all' as const) : ('unencoded' as const),
       };
       return {
         name: 'rollout',
         queueName: SHARD_QUEUE,
         data,
-        opts: {
-          jobId: `${this.epoch}-${req.iteration}-${s}`,
-          attempts: STALLS,
-          backoff: { type: 'fixed' as const, delay: 1000 },
-          failParentOnFailure: true,
-          removeOnComplete: true,
-          removeOnFail: 1000,
-        },
+        opts: { jobId: `${this.epoch}-${req.iteration}-${s}`, ...SHARD_JOB_OPTIONS },
       };
     });
   }
 
-  /**
-   * Discards what an earlier learner process of the run left in the queue (it was killed: `train
-   * --resume` runs with a new epoch): its waiting shards are removed and its policies deleted, so a
-   * worker still holding one of its shards finds it stale; its results expire.
-   */
-  async discard(epoch: string): Promise<number> {
-    if (epoch === this.epoch) return 0;
-    let removed = 0;
-    for (const job of await this.shards.getJobs(['wait', 'delayed', 'prioritized', 'failed'])) {
-      if (job.id?.startsWith(`${epoch}-`)) {
-        await job.remove();
-        removed++;
-      }
-    }
-    const keys = await this.redis.keys(`${PREFIX}:policy:${epoch}:*`);
-    if (keys.length > 0) await this.redis.del(...keys);
-    const q = new Queue(gatherQueue(epoch), { connection: this.redis as never, prefix: PREFIX });
-    await q.obliterate({ force: true }).catch(() => undefined);
-    await q.close();
-    return removed;
+  /** What an earlier learner process of the run left in the queue goes (FlowClient.discard). */
+  discard(epoch: string): Promise<number> {
+    return this.client.discard(epoch);
   }
 
-  async close(): Promise<void> {
-    await this.gather.close();
-    await this.flows.close();
-    const q = new Queue(gatherQueue(this.epoch), { connection: this.redis as never, prefix: PREFIX });
-    await q.obliterate({ force: true }).catch(() => undefined);
-    await q.close();
-    await this.shards.close();
-    await closeQuietly(this.redis);
+  close(): Promise<void> {
+    return this.client.close();
   }
 }

@@ -21,7 +21,18 @@ import { encoderForModel } from '../learner/encoder';
 import { Learner } from '../learner/learner';
 import { initTf } from '../learner/backend';
 import { connect, KEY_TTL_S, PREFIX, SHARD_QUEUE, policyKey, resultKey, workerKey, redactedUrl } from './redis';
-import { modelFingerprint, packShard, ShardJobSchema, unpack, type ShardDone } from './jobs';
+import {
+  modelFingerprint,
+  pack,
+  packShard,
+  sampleKey,
+  SampleJobSchema,
+  ShardJobSchema,
+  unpack,
+  type SamplePayload,
+  type ShardDone,
+} from './jobs';
+import { generate, resolveSettings, type ResolvedSettings } from '../samplers/generate';
 
 /** How often a worker job may be found stalled (its worker gone) before it fails. */
 export const STALLS = 5;
@@ -78,7 +89,72 @@ export async function runWorker(o: WorkerOptions, signal: AbortSignal): Promise<
     return l;
   };
 
+  /** The model a job names, refused (for good) when it cannot open or differs from the producer's. */
+  const jobModel = async (ref: string, hash: string): Promise<Model> => {
+    let m: { model: Model; hash: string };
+    try {
+      m = await modelFor(ref);
+    } catch (e) {
+      throw new UnrecoverableError(`worker ${name} cannot open model "${ref}": ${(e as Error).message}`);
+    }
+    if (m.hash !== hash)
+      throw new UnrecoverableError(
+        `worker ${name}'s copy of model "${ref}" differs from the producer's (fingerprint ${m.hash}, producer ${hash}); give every machine the same model files`,
+      );
+    return m.model;
+  };
+
+  /** A sampling shard (eval, grid): generate with its settings, stored under its key once. */
+  const sampleShard = async (job: Job): Promise<ShardDone> => {
+    const parsed = SampleJobSchema.safeParse(job.data);
+    if (!parsed.success) throw new UnrecoverableError(`not a sampling job: ${parsed.error.issues[0]?.message}`);
+    const s = parsed.data;
+    const t0 = performance.now();
+    const key = sampleKey(s.epoch, s.draw, s.shard);
+    if ((await redis.exists(key)) === 1) {
+      stats.duplicates++;
+      return { key, shard: s.shard, bytes: 0, seconds: 0, worker: name, duplicate: true };
+    }
+    const model = await jobModel(s.model, s.modelHash);
+    let settings: ResolvedSettings;
+    try {
+      settings = resolveSettings(model, JSON.parse(s.settings, wireReviver) as ResolvedSettings);
+    } catch (e) {
+      throw new UnrecoverableError(`sampling shard ${s.shard}: ${(e as Error).message}`);
+    }
+    o.log(`draw ${s.draw}, shard ${s.shard}: ${s.n} samples from ${s.first} (producer ${s.epoch})`);
+    const gen = await generate(model, settings, {
+      n: s.n,
+      first: s.first,
+      batch: s.batch,
+      seed: s.seed,
+      classes: s.classes,
+    });
+    const payload: SamplePayload = {
+      epoch: s.epoch,
+      draw: s.draw,
+      shard: s.shard,
+      first: s.first,
+      samples: gen.samples,
+      labels: gen.labels,
+      nfe: gen.nfe,
+      networkEvals: gen.networkEvals,
+    };
+    const buf = pack(payload);
+    const stored = await redis.set(key, buf, 'EX', KEY_TTL_S, 'NX');
+    const seconds = (performance.now() - t0) / 1000;
+    const duplicate = stored === null;
+    if (duplicate) stats.duplicates++;
+    else {
+      stats.shards++;
+      stats.samples += s.n;
+      stats.seconds += seconds;
+    }
+    return { key, shard: s.shard, bytes: buf.length, seconds, worker: name, duplicate };
+  };
+
   const process_ = async (job: Job): Promise<ShardDone> => {
+    if (job.name === 'sample') return sampleShard(job);
     const parsed = ShardJobSchema.safeParse(job.data);
     if (!parsed.success) throw new UnrecoverableError(`not a shard job: ${parsed.error.issues[0]?.message}`);
     const s = parsed.data;
@@ -94,16 +170,7 @@ export async function runWorker(o: WorkerOptions, signal: AbortSignal): Promise<
       throw new UnrecoverableError(
         `stale shard: no policy for iteration ${s.iteration} of learner ${s.epoch} (it moved on or stopped)`,
       );
-    let m: { model: Model; hash: string };
-    try {
-      m = await modelFor(s.model);
-    } catch (e) {
-      throw new UnrecoverableError(`worker ${name} cannot open model "${s.model}": ${(e as Error).message}`);
-    }
-    if (m.hash !== s.modelHash)
-      throw new UnrecoverableError(
-        `worker ${name}'s copy of model "${s.model}" differs from the learner's (fingerprint ${m.hash}, learner ${s.modelHash}); give every machine the same model files`,
-      );
+    const model = await jobModel(s.model, s.modelHash);
     let config: LearnerConfig;
     try {
       config = JSON.parse(s.config, wireReviver) as LearnerConfig;
@@ -111,7 +178,7 @@ export async function runWorker(o: WorkerOptions, signal: AbortSignal): Promise<
     } catch (e) {
       throw new UnrecoverableError(`shard ${s.shard}: ${(e as Error).message}`);
     }
-    const learner = await learnerFor(m.model, s.model, config);
+    const learner = await learnerFor(model, s.model, config);
     o.log(
       `iteration ${s.iteration + 1}, shard ${s.shard}: ${s.n} trajectories from row ${s.first} (learner ${s.epoch})`,
     );

@@ -11,7 +11,13 @@ import { GAMMA_MAX } from '../../../shared/limits';
 import { evaluateSamples, referenceFor, type Reference } from '../metrics/evaluate';
 import { extractorForModel, type FeatureExtractor } from '../metrics/features';
 import type { Denoiser, Model } from '../models/model';
-import { generate, scheduleFor, type ResolvedSettings } from '../samplers/generate';
+import {
+  generate,
+  scheduleFor,
+  type GenerateOptions,
+  type GenerateResult,
+  type ResolvedSettings,
+} from '../samplers/generate';
 import { guidedLevels } from '../samplers/guidance';
 import { SamplingCancelled } from '../samplers/loop';
 import { crossProduct, describeValues, resolveCells, type CellValues } from './axes';
@@ -73,6 +79,11 @@ export interface RunGridOptions {
   onProgress?: (p: GridProgress) => void;
   /** Draw each new cell's samples into outDir/cells/cell-NNNN.png (the X/Y plot's pictures; grid/xy.ts). */
   pictures?: boolean;
+  /** How a cell's samples are drawn (default: generate here; grid --redis: on workers, distributed/sampler.ts). */
+  draw?: (
+    settings: ResolvedSettings,
+    o: Pick<GenerateOptions, 'n' | 'batch' | 'seed' | 'signal' | 'onProgress'> & { classes: GridConfig['classes'] },
+  ) => Promise<GenerateResult>;
 }
 
 /**
@@ -217,7 +228,8 @@ export async function runGrid(o: RunGridOptions): Promise<GridRun> {
       const c0 = performance.now();
       const s = settings[index]!;
       progress(index, 0);
-      const gen = await generate(model, s, {
+      const draw = o.draw ?? ((st, g) => generate(model, st, g));
+      const gen = await draw(s, {
         n,
         batch: o.batch ?? 256,
         seed: config.seed,

@@ -3,7 +3,7 @@
 // bundled ids when neither fits.
 
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ModelError, parseManifest, type ModelManifest } from './manifest';
 
@@ -86,4 +86,13 @@ export function resolveModelDir(idOrPath: string): string {
 
 export function describeModel(dir: string, bundled: boolean): ModelEntry {
   return entry(bundled ? dir.split(/[\\/]/).pop()! : dir, dir, bundled);
+}
+
+/**
+ * How another machine opens this model (workers, distributed/): a bundled model by its id — each
+ * install has its own copy — and any other by its directory, which must be the same path there.
+ */
+export function portableModelRef(model: { dir: string }): string {
+  const id = basename(model.dir);
+  return resolve(join(resourcesDir(), 'models', id)) === resolve(model.dir) ? id : model.dir;
 }

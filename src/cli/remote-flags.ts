@@ -1,0 +1,39 @@
+// --redis URL [--shard-size N] for the commands that sample (eval, grid): their batches go to
+// workers (engine/distributed/sampler.ts). Checked before anything connects; the sampler (and
+// BullMQ with it) loads only when asked for.
+
+import type { Model } from '../main/engine/models/model';
+import type { RemoteSampler } from '../main/engine/distributed/sampler';
+import { portableModelRef } from '../main/engine/models/registry';
+import { checkRedisUrl } from '../main/engine/distributed/url';
+import { UsageError, type Reporter } from './common';
+
+export const REMOTE_OPTIONS = {
+  redis: { type: 'string' },
+  'shard-size': { type: 'string' },
+} as const;
+
+/** The flags' remote sampler, or null without --redis. */
+export async function remoteSamplerFromFlags(
+  v: { redis?: string; 'shard-size'?: string },
+  model: Model,
+  rep: Reporter,
+): Promise<RemoteSampler | null> {
+  if (v['shard-size'] !== undefined && !v.redis) throw new UsageError('--shard-size goes with --redis');
+  if (!v.redis) return null;
+  try {
+    checkRedisUrl(v.redis);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const size = v['shard-size'] === undefined ? undefined : Number(v['shard-size']);
+  if (size !== undefined && !(Number.isInteger(size) && size >= 1))
+    throw new UsageError(`--shard-size must be a whole number ≥ 1, got "${v['shard-size']}"`);
+  const { RemoteSampler } = await import('../main/engine/distributed/sampler');
+  return new RemoteSampler(model, {
+    url: v.redis,
+    modelRef: portableModelRef(model),
+    ...(size !== undefined ? { shardSize: size } : {}),
+    onLog: (message) => rep.event({ type: 'log', level: 'warn', message }),
+  });
+}
