@@ -45,8 +45,9 @@
 //       the median distance of the points to their nearest neighbour. On the Swiss roll (2-D) it
 //       worked; on the 1-D mixture, whose 256 points lie 0.01 apart, h resolved nothing, and with
 //       reward weight 0 (which should leave the model alone) the k-NN KL to the data rose from 0.08
-//       to 0.34 on gmm1d-a and q-learning diverged on gmm1d-b (TD loss 3·10³⁰). It also compares ŝ
-//       at σ_eff with the model's score at σ, which differ wherever h is not ≪ σ.
+//       to 0.34 on gmm1d-a and q-learning diverged on gmm1d-b (TD loss 3·10³⁰); on the Swiss roll at
+//       coarse steps it drifted too (ODE-Euler, 5 steps: 2.574 → 3.240; 'bandwidth': → 2.569). It
+//       also compares ŝ at σ_eff with the model's score at σ, which differ wherever h is not ≪ σ.
 // With score 'model' the model's own score is used (e = 0: the running reward is then the KL to
 // the model, as DPOK's). The paper starts from its pretrained network; we start from the frozen
 // model (v = 0). At evaluation the policy acts with its mean (ω = v_ψ): the exploration noise is
