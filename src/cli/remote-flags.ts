@@ -13,14 +13,13 @@ export const REMOTE_OPTIONS = {
   'shard-size': { type: 'string' },
 } as const;
 
-/** The flags' remote sampler, or null without --redis. */
-export async function remoteSamplerFromFlags(
-  v: { redis?: string; 'shard-size'?: string },
-  model: Model,
-  rep: Reporter,
-): Promise<RemoteSampler | null> {
+/** --redis and --shard-size checked (train, eval, grid), or undefined without --redis. */
+export function redisFlags(v: {
+  redis?: string;
+  'shard-size'?: string;
+}): { url: string; shardSize?: number } | undefined {
   if (v['shard-size'] !== undefined && !v.redis) throw new UsageError('--shard-size goes with --redis');
-  if (!v.redis) return null;
+  if (!v.redis) return undefined;
   try {
     checkRedisUrl(v.redis);
   } catch (e) {
@@ -29,11 +28,21 @@ export async function remoteSamplerFromFlags(
   const size = v['shard-size'] === undefined ? undefined : Number(v['shard-size']);
   if (size !== undefined && !(Number.isInteger(size) && size >= 1))
     throw new UsageError(`--shard-size must be a whole number ≥ 1, got "${v['shard-size']}"`);
+  return { url: v.redis, ...(size !== undefined ? { shardSize: size } : {}) };
+}
+
+/** The flags' remote sampler, or null without --redis. */
+export async function remoteSamplerFromFlags(
+  v: { redis?: string; 'shard-size'?: string },
+  model: Model,
+  rep: Reporter,
+): Promise<RemoteSampler | null> {
+  const r = redisFlags(v);
+  if (!r) return null;
   const { RemoteSampler } = await import('../main/engine/distributed/sampler');
   return new RemoteSampler(model, {
-    url: v.redis,
+    ...r,
     modelRef: portableModelRef(model),
-    ...(size !== undefined ? { shardSize: size } : {}),
     onLog: (message) => rep.event({ type: 'log', level: 'warn', message }),
   });
 }

@@ -15,7 +15,7 @@ import { Model } from '../main/engine/models/model';
 import { describeModel, resolveModelDir } from '../main/engine/models/registry';
 import { startFromGrid } from '../main/engine/learner/config';
 import { runModelDir } from '../main/engine/runs/files';
-import { checkRedisUrl } from '../main/engine/distributed/url';
+import { redisFlags } from './remote-flags';
 import { deviceFromFlag, parseFlags, Reporter, UsageError } from './common';
 
 export const TRAIN_OPTIONS = {
@@ -96,19 +96,7 @@ export function parseTrainArgs(argv: string[]):
         `a resumed run keeps its settings; only --iterations may be given with --resume (got ${fixed.map((k) => FLAG_NAME[k]).join(', ')})`,
       );
   }
-  if (v['shard-size'] !== undefined && !v.redis) throw new UsageError('--shard-size goes with --redis');
-  let redis: { url: string; shardSize?: number } | undefined;
-  if (v.redis) {
-    try {
-      checkRedisUrl(v.redis);
-    } catch (e) {
-      throw new UsageError((e as Error).message);
-    }
-    const size = v['shard-size'] === undefined ? undefined : Number(v['shard-size']);
-    if (size !== undefined && !(Number.isInteger(size) && size >= 1))
-      throw new UsageError(`--shard-size must be a whole number ≥ 1, got "${v['shard-size']}"`);
-    redis = { url: v.redis, ...(size !== undefined ? { shardSize: size } : {}) };
-  }
+  const redis = redisFlags(v);
   let modelRef = v.model;
   if (!modelRef && v.resume) modelRef = runModelDir(v.resume);
   if (!modelRef) throw new UsageError('train needs --model');

@@ -89,6 +89,27 @@ export async function runWorker(o: WorkerOptions, signal: AbortSignal): Promise<
     return l;
   };
 
+  /** At-least-once delivery: a shard whose result is stored already is not run again. */
+  const alreadyDone = async (key: string): Promise<boolean> => {
+    const done = (await redis.exists(key)) === 1;
+    if (done) stats.duplicates++;
+    return done;
+  };
+
+  /** Stores a shard's result once (SET NX: a second delivery's is dropped) and counts it. */
+  const store = async (key: string, buf: Buffer, shard: number, n: number, t0: number): Promise<ShardDone> => {
+    const stored = await redis.set(key, buf, 'EX', KEY_TTL_S, 'NX');
+    const seconds = (performance.now() - t0) / 1000;
+    const duplicate = stored === null;
+    if (duplicate) stats.duplicates++;
+    else {
+      stats.shards++;
+      stats.samples += n;
+      stats.seconds += seconds;
+    }
+    return { key, shard, bytes: buf.length, seconds, worker: name, duplicate };
+  };
+
   /** The model a job names, refused (for good) when it cannot open or differs from the producer's. */
   const jobModel = async (ref: string, hash: string): Promise<Model> => {
     let m: { model: Model; hash: string };
@@ -111,10 +132,7 @@ export async function runWorker(o: WorkerOptions, signal: AbortSignal): Promise<
     const s = parsed.data;
     const t0 = performance.now();
     const key = sampleKey(s.epoch, s.draw, s.shard);
-    if ((await redis.exists(key)) === 1) {
-      stats.duplicates++;
-      return { key, shard: s.shard, bytes: 0, seconds: 0, worker: name, duplicate: true };
-    }
+    if (await alreadyDone(key)) return { key, shard: s.shard, bytes: 0, seconds: 0, worker: name, duplicate: true };
     const model = await jobModel(s.model, s.modelHash);
     let settings: ResolvedSettings;
     try {
@@ -141,16 +159,7 @@ export async function runWorker(o: WorkerOptions, signal: AbortSignal): Promise<
       networkEvals: gen.networkEvals,
     };
     const buf = pack(payload);
-    const stored = await redis.set(key, buf, 'EX', KEY_TTL_S, 'NX');
-    const seconds = (performance.now() - t0) / 1000;
-    const duplicate = stored === null;
-    if (duplicate) stats.duplicates++;
-    else {
-      stats.shards++;
-      stats.samples += s.n;
-      stats.seconds += seconds;
-    }
-    return { key, shard: s.shard, bytes: buf.length, seconds, worker: name, duplicate };
+    return store(key, buf, s.shard, s.n, t0);
   };
 
   const process_ = async (job: Job): Promise<ShardDone> => {
@@ -160,11 +169,7 @@ export async function runWorker(o: WorkerOptions, signal: AbortSignal): Promise<
     const s = parsed.data;
     const t0 = performance.now();
     const key = resultKey(s.epoch, s.iteration, s.shard);
-    // At-least-once delivery: a shard whose result is stored already is not run again.
-    if ((await redis.exists(key)) === 1) {
-      stats.duplicates++;
-      return { key, shard: s.shard, bytes: 0, seconds: 0, worker: name, duplicate: true };
-    }
+    if (await alreadyDone(key)) return { key, shard: s.shard, bytes: 0, seconds: 0, worker: name, duplicate: true };
     const weights = await redis.getBuffer(policyKey(s.epoch, s.iteration));
     if (!weights)
       throw new UnrecoverableError(
@@ -201,16 +206,7 @@ export async function runWorker(o: WorkerOptions, signal: AbortSignal): Promise<
       },
       s.features && s.states === 'unencoded',
     );
-    const stored = await redis.set(key, buf, 'EX', KEY_TTL_S, 'NX');
-    const seconds = (performance.now() - t0) / 1000;
-    const duplicate = stored === null;
-    if (duplicate) stats.duplicates++;
-    else {
-      stats.shards++;
-      stats.samples += s.n;
-      stats.seconds += seconds;
-    }
-    return { key, shard: s.shard, bytes: buf.length, seconds, worker: name, duplicate };
+    return store(key, buf, s.shard, s.n, t0);
   };
 
   const worker = new Worker(SHARD_QUEUE, process_, {
