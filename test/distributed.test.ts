@@ -200,8 +200,12 @@ test(
     });
     try {
       await events.waitUntilReady();
-      for (const name of ['w1', 'w2']) {
-        const w = await startWorker(redis.url, name);
+      // w2 runs two shards at once (each on its own learner: [Note: one learner per shard in flight]).
+      for (const [name, extra] of [
+        ['w1', []],
+        ['w2', ['--concurrency', '2']],
+      ] as const) {
+        const w = await startWorker(redis.url, name, [...extra]);
         workers.push(w.child);
         stopped.push(w.done);
       }
@@ -232,7 +236,13 @@ test(
         status.workers.map((w) => w.name),
         ['w1', 'w2'],
       );
-      assert.ok(status.workers.every((w) => w.device === 'auto' && w.concurrency === 1));
+      assert.deepEqual(
+        status.workers.map((w) => [w.device, w.concurrency]),
+        [
+          ['auto', 1],
+          ['auto', 2],
+        ],
+      );
       assert.equal(status.waiting, 0);
       await assert.rejects(queueStatus('redis://127.0.0.1:1'), /cannot read the queue at redis:\/\/127\.0\.0\.1:1/);
       // Each second delivery was either dropped as a duplicate or refused as stale (its iteration was over).

@@ -64,7 +64,12 @@ export async function runWorker(o: WorkerOptions, signal: AbortSignal): Promise<
   const backend = await initTf();
   const redis = connect(o.url, 'worker');
   const models = new Map<string, { model: Model; hash: string }>();
-  const learners = new Map<string, Learner>();
+  // [Note: one learner per shard in flight]
+  // A shard sets its iteration's policy weights into the Learner it runs on, so two shards at once
+  // (--concurrency K) must not share one: each takes a free Learner of its config from the pool, or
+  // makes one (at most K per config), and puts it back when done.
+  const learners = new Map<string, Learner[]>();
+  const all: Learner[] = [];
   const stats: Stats = { shards: 0, samples: 0, seconds: 0, duplicates: 0 };
 
   const modelFor = async (ref: string): Promise<{ model: Model; hash: string }> => {
@@ -79,14 +84,25 @@ export async function runWorker(o: WorkerOptions, signal: AbortSignal): Promise<
     }
     return m;
   };
-  const learnerFor = async (model: Model, ref: string, config: LearnerConfig): Promise<Learner> => {
+  const withLearner = async <T>(
+    model: Model,
+    ref: string,
+    config: LearnerConfig,
+    fn: (l: Learner) => Promise<T>,
+  ): Promise<T> => {
     const key = `${ref}\n${JSON.stringify(config)}`;
-    let l = learners.get(key);
+    const free = learners.get(key) ?? [];
+    learners.set(key, free);
+    let l = free.pop();
     if (!l) {
       l = new Learner(model, config, await encoderForModel(model, o.device));
-      learners.set(key, l);
+      all.push(l);
     }
-    return l;
+    try {
+      return await fn(l);
+    } finally {
+      free.push(l);
+    }
   };
 
   /** At-least-once delivery: a shard whose result is stored already is not run again. */
@@ -183,16 +199,18 @@ export async function runWorker(o: WorkerOptions, signal: AbortSignal): Promise<
     } catch (e) {
       throw new UnrecoverableError(`shard ${s.shard}: ${(e as Error).message}`);
     }
-    const learner = await learnerFor(model, s.model, config);
     o.log(
       `iteration ${s.iteration + 1}, shard ${s.shard}: ${s.n} trajectories from row ${s.first} (learner ${s.epoch})`,
     );
-    const S = learner.H + 1;
-    const E = learner.encoder.dim;
-    const features = s.features ? { phi: new Float32Array(s.n * S * E), filled: new Uint8Array(s.n * S) } : undefined;
-    const rollout = await learner.rolloutShard(unpack(weights) as Float32Array[], s.n, s.first, s.seed, {
-      temperature: s.temperature,
-      features,
+    const { rollout, features } = await withLearner(model, s.model, config, async (learner) => {
+      const S = learner.H + 1;
+      const E = learner.encoder.dim;
+      const f = s.features ? { phi: new Float32Array(s.n * S * E), filled: new Uint8Array(s.n * S) } : undefined;
+      const r = await learner.rolloutShard(unpack(weights) as Float32Array[], s.n, s.first, s.seed, {
+        temperature: s.temperature,
+        features: f,
+      });
+      return { rollout: r, features: f };
     });
     const buf = packShard(
       {
@@ -249,7 +267,7 @@ export async function runWorker(o: WorkerOptions, signal: AbortSignal): Promise<
   await running;
   await redis.del(workerKey(name)).catch(() => undefined);
   await closeQuietly(redis);
-  for (const l of learners.values()) await l.dispose();
+  for (const l of all) await l.dispose();
   for (const m of models.values()) await m.model.dispose();
   return stats;
 }
