@@ -127,7 +127,7 @@ export async function benchWorkers(): Promise<boolean> {
         `workers: a rollout of ${n} trajectories on gmm-ring8 in ${shards} shards of ${shard}, every denoiser call waiting ${WAIT_MS} ms (a GPU-bound denoiser):`,
       );
       console.log(
-        `  in process ${inProcess.toFixed(2)} s; on 1 worker ${seconds[1]!.toFixed(2)} s (${perShard.toFixed(2)} s a shard, ${((seconds[1]! / inProcess - 1) * 100).toFixed(1)}% over in process), 2 workers ${seconds[2]!.toFixed(2)} s, 4 workers ${seconds[4]!.toFixed(2)} s`,
+        `  in process ${inProcess.toFixed(2)} s; on 1 worker ${seconds[1]!.toFixed(2)} s (${perShard.toFixed(2)} s a shard, ${((seconds[1]! / inProcess - 1) * 100).toFixed(1)}% over in process: o ≈ ${(((seconds[1]! - inProcess) / shards) * 1000).toFixed(0)} ms a shard), 2 workers ${seconds[2]!.toFixed(2)} s, 4 workers ${seconds[4]!.toFixed(2)} s`,
       );
       const speedup = seconds[1]! / seconds[4]!;
       const good = speedup >= 3;
