@@ -15,7 +15,7 @@ import { Model } from '../main/engine/models/model';
 import { describeModel, resolveModelDir } from '../main/engine/models/registry';
 import { startFromGrid } from '../main/engine/learner/config';
 import { runModelDir } from '../main/engine/runs/files';
-import { checkRedisUrl } from '../main/engine/distributed/url';
+import { checkRedisUrl } from '../shared/redis-url';
 import { deviceFromFlag, parseFlags, Reporter, UsageError } from './common';
 
 export const TRAIN_OPTIONS = {
