@@ -11,6 +11,9 @@ import { LEARNER_FIELDS } from '../src/shared/learner-config';
 import { ROOT, startWebApp, writeLongRun, type WebApp } from './helpers/web-app';
 import { writeNearRewardOnnx } from './helpers/reward-onnx';
 import { BUNDLED_IDS } from './helpers/bundled';
+import { freePort, redisMissing, startRedis } from './helpers/redis';
+import { spawnCli, type ChildResult } from './helpers/cli';
+import type { ChildProcess } from 'node:child_process';
 
 const SHOTS = join(ROOT, 'test-results', 'screens');
 const tmp = mkdtempSync(join(tmpdir(), 'ss-e2e-'));
@@ -608,7 +611,7 @@ test('web mode: a run with 5,000 iterations opens and draws every point; every s
   // Keyboard: Tab reaches every screen's navigation entry, and Enter opens it.
   await page.locator('body').click({ position: { x: 5, y: 5 } });
   const reached: string[] = [];
-  for (let i = 0; i < 60 && reached.length < 7; i++) {
+  for (let i = 0; i < 60 && reached.length < 8; i++) {
     await page.keyboard.press('Tab');
     const label = await page.evaluate(() =>
       document.activeElement?.closest('nav') ? document.activeElement.textContent : null,
@@ -619,7 +622,7 @@ test('web mode: a run with 5,000 iterations opens and draws every point; every s
       await page.getByRole('heading', { name: 'Export' }).waitFor();
     }
   }
-  assert.deepEqual([...reached].sort(), ['Compare', 'Export', 'Model', 'Runs', 'Train', 'Tune', 'X/Y plot']);
+  assert.deepEqual([...reached].sort(), ['Compare', 'Export', 'Model', 'Runs', 'Train', 'Tune', 'Workers', 'X/Y plot']);
   assert.deepEqual(pageErrors, []);
 });
 
@@ -1143,3 +1146,90 @@ test('the built engine entry (what Electron runs in its utility process) serves 
     child.kill();
   }
 });
+
+test(
+  'web mode: the Workers screen lists a real worker and the queue; Tune runs on the workers; Train shows where the time went (issue 19)',
+  { skip: redisMissing() ?? false },
+  async () => {
+    const redis = await startRedis();
+    let worker: ChildProcess | null = null;
+    let workerDone: Promise<ChildResult> | null = null;
+    try {
+      await page.getByRole('button', { name: 'Workers', exact: true }).click();
+      await page.getByRole('heading', { name: 'Workers' }).waitFor();
+      // A Redis nobody listens on: the error names it, its password hidden (moved to its own field).
+      const closed = await freePort();
+      await page.getByLabel('Redis URL').fill(`redis://:hunter2@127.0.0.1:${closed}`);
+      assert.equal(await page.getByLabel('Redis URL').inputValue(), `redis://127.0.0.1:${closed}`);
+      assert.equal(await page.getByLabel('Redis password').inputValue(), 'hunter2');
+      assert.equal(await page.getByLabel('Redis password').getAttribute('type'), 'password');
+      const error = page.getByTestId('workers-error');
+      await error.waitFor({ timeout: 30_000 });
+      assert.match(await error.innerText(), new RegExp(`redis://:\\*\\*\\*@127\\.0\\.0\\.1:${closed}`));
+      assert.doesNotMatch(await page.locator('body').innerText(), /hunter2/);
+      await page.getByLabel('Redis password').fill('');
+      // The real one, and a real worker process on it.
+      await page.getByLabel('Redis URL').fill(redis.url);
+      await page.getByTestId('no-workers').waitFor({ timeout: 30_000 });
+      assert.equal(await error.count(), 0, 'the error is gone once Redis answers');
+      let up!: () => void;
+      const listening = new Promise<void>((r) => (up = r));
+      workerDone = spawnCli(
+        ['worker', '--redis', redis.url, '--name', 'w1'],
+        (err) => err.includes('worker w1 on') && up(),
+        900_000,
+        (c) => (worker = c),
+      );
+      await Promise.race([
+        listening,
+        workerDone.then((r) => assert.fail(`the worker exited early: ${r.stderr.slice(-1000)}`)),
+      ]);
+      const row = page.getByTestId('worker-w1');
+      await row.waitFor({ timeout: 30_000 });
+      assert.match(await row.innerText(), /^w1\s+auto\s+\S+\s+1\s/);
+      assert.match(await page.getByTestId('queue-depth').innerText(), /0 waiting.*0 active.*0 failed/is);
+      await page.screenshot({ path: join(SHOTS, 'workers.png'), fullPage: true });
+
+      // Tune offers the workers for the learner; a tiny run on gmm-ring8.
+      await page.getByRole('button', { name: 'Model', exact: true }).click();
+      await page.getByRole('button', { name: 'Open gmm-ring8', exact: true }).click();
+      await page.getByRole('button', { name: /Tune a sampler for gmm-ring8/ }).click();
+      await page.getByRole('heading', { name: 'Tune' }).waitFor({ timeout: 30_000 });
+      await page.getByRole('button', { name: 'Quick test settings' }).click();
+      await page.getByLabel('Training iterations').fill('2');
+      await page.getByLabel('Run directory').fill(join(tmp, 'runs', 'on-workers'));
+      const offer = page.getByLabel(/^Run on workers \(redis:\/\/127\.0\.0\.1:\d+\)/);
+      await offer.check();
+      await page.getByLabel('Trajectories per shard').fill('32');
+      await page.getByRole('button', { name: 'Start training' }).click();
+      await page.getByRole('heading', { name: 'Train' }).waitFor({ timeout: 30_000 });
+      await page.locator('[data-testid="train-progress"][data-state="finished"]').waitFor({ timeout: 600_000 });
+      const breakdown = page.locator('[data-testid="time-breakdown"][data-on-workers="true"]');
+      await breakdown.waitFor({ timeout: 10_000 });
+      assert.match(await breakdown.innerText(), /iteration 2: .*rollouts on workers/);
+      for (const k of ['time/queue_publish_s', 'time/queue_wait_s', 'time/queue_gather_s', 'time/ppo_s'])
+        assert.ok(await page.getByTestId(`time-${k}`).isVisible(), k);
+      await page.screenshot({ path: join(SHOTS, 'train-on-workers.png'), fullPage: true });
+      const lines = readFileSync(join(tmp, 'runs', 'on-workers', 'metrics.jsonl'), 'utf8')
+        .trim()
+        .split('\n');
+      assert.equal(lines.length, 2);
+      assert.ok(lines.every((l) => (JSON.parse(l) as Record<string, number>)['time/queue_wait_s']! > 0));
+      // The worker ran the shards: 2 iterations of 64 trajectories in shards of 32 (its heartbeat comes every 5 s).
+      await page.getByRole('button', { name: 'Workers', exact: true }).click();
+      const shardsDone = page.getByTestId('worker-w1').locator('td').nth(5);
+      for (let i = 0; i < 60 && (await shardsDone.innerText().catch(() => '')) !== '4'; i++)
+        await new Promise((r) => setTimeout(r, 500));
+      assert.equal(await shardsDone.innerText(), '4');
+      assert.match(await page.getByTestId('worker-w1').locator('td').nth(4).innerText(), /gmm-ring8/);
+      assert.deepEqual(pageErrors, []);
+    } finally {
+      // Leave no Redis behind for the tests after this one.
+      await page.getByRole('button', { name: 'Workers', exact: true }).click();
+      await page.getByLabel('Redis URL').fill('');
+      (worker as ChildProcess | null)?.kill('SIGINT');
+      await workerDone;
+      await redis.stop();
+    }
+  },
+);

@@ -9,9 +9,11 @@ import { existsSync, mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseServerMessage, type Response } from '../src/shared/protocol';
+import { parseRequest, parseServerMessage, type QueueStatus, type Response } from '../src/shared/protocol';
 import type { EngineEvent } from '../src/shared/events';
 import { Stream } from '../src/main/engine/samplers/random';
+import { freePort, redisMissing, startRedis } from './helpers/redis';
+import { spawnCli, type ChildResult } from './helpers/cli';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const tmp = mkdtempSync(join(tmpdir(), 'ss-protocol-'));
@@ -638,3 +640,111 @@ test('a drift policy over the protocol (issue 18): settings checked, events per 
   const exists = await req('policy.export', { run: runDir, out });
   assert.ok(!exists.ok && exists.error.code === 'exists');
 });
+
+test('workers over the protocol (issue 19): the Redis URL is checked before anything connects; only the learner takes workers', () => {
+  const problem = (method: string, params: unknown): string | null => {
+    const r = parseRequest({ kind: 'request', id: 1, method, params });
+    return r.ok ? null : `${r.reply.ok ? '' : r.reply.error.code}: ${r.reply.ok ? '' : r.reply.error.message}`;
+  };
+  assert.equal(problem('workers.status', { redis: 'redis://:secret@10.0.0.5:6379/2' }), null);
+  assert.match(problem('workers.status', {})!, /^bad-params: workers\.status: params\.redis must be a Redis URL/);
+  assert.match(
+    problem('workers.status', { redis: 'http://h:1' })!,
+    /params\.redis: .*scheme must be redis:\/\/ or rediss:\/\//,
+  );
+  assert.match(problem('workers.status', { redis: 'not a url' })!, /params\.redis: .*is not a URL/);
+  assert.match(problem('workers.status', { redis: 'redis://h:1/db' })!, /the database "db" must be a number/);
+  const model = 'gmm-ring8';
+  const runDir = '/tmp/x';
+  assert.equal(problem('train.start', { model, runDir, config: {}, workers: { redis: 'redis://h:1' } }), null);
+  assert.equal(
+    problem('train.start', { model, runDir, config: {}, workers: { redis: 'redis://h:1', shardSize: 64 } }),
+    null,
+  );
+  assert.match(
+    problem('train.start', { model, runDir, config: {}, workers: { redis: 'redis://h:1', shardSize: 0 } })!,
+    /params\.workers\.shardSize/,
+  );
+  assert.match(
+    problem('train.start', { model, runDir, config: {}, workers: { redis: 'redis://h:1', size: 3 } })!,
+    /unknown param "size"/,
+  );
+  assert.equal(problem('train.resume', { run: runDir, workers: { redis: 'redis://h:1' } }), null);
+  // The step scheduler and the drift policy roll out in the engine only.
+  for (const m of ['scheduler.start', 'drift.start'])
+    assert.match(
+      problem(m, { model, runDir, config: {}, workers: { redis: 'redis://h:1' } })!,
+      /unknown param "workers"/,
+      m,
+    );
+});
+
+test('workers.status: a Redis that cannot be reached is an error naming its URL, password hidden', async () => {
+  const port = await freePort(); // nothing listens there
+  const r = await req('workers.status', { redis: `redis://:hunter2@127.0.0.1:${port}` });
+  assert.ok(!r.ok, JSON.stringify(r));
+  assert.equal(r.error.code, 'failed');
+  assert.match(r.error.message, new RegExp(`cannot read the queue at redis://:\\*\\*\\*@127\\.0\\.0\\.1:${port}`));
+  assert.doesNotMatch(r.error.message, /hunter2/);
+});
+
+test(
+  'workers over the protocol: workers.status lists a real worker; train.start with workers trains on it and writes the queue times',
+  { skip: redisMissing() ?? false },
+  async () => {
+    const redis = await startRedis();
+    let worker: import('node:child_process').ChildProcess | null = null;
+    let workerDone: Promise<ChildResult> | null = null;
+    try {
+      const empty = ok<QueueStatus & { at: number }>(await req('workers.status', { redis: redis.url }));
+      assert.deepEqual([empty.workers, empty.waiting, empty.active, empty.failed], [[], 0, 0, 0]);
+      assert.ok(Math.abs(empty.at - Date.now()) < 60_000);
+      let up!: () => void;
+      const listening = new Promise<void>((r) => (up = r));
+      workerDone = spawnCli(
+        ['worker', '--redis', redis.url, '--name', 'w1'],
+        (err) => err.includes('worker w1 on') && up(),
+        300_000,
+        (c) => (worker = c),
+      );
+      await Promise.race([
+        listening,
+        workerDone.then((r) => assert.fail(`the worker exited early: ${r.stderr.slice(-1000)}`)),
+      ]);
+      const seen = ok<QueueStatus>(await req('workers.status', { redis: redis.url }));
+      assert.deepEqual(
+        seen.workers.map((w) => [w.name, w.concurrency, w.shards]),
+        [['w1', 1, 0]],
+      );
+      const runDir = join(tmp, 'runs', 'on-workers');
+      const config = { iterations: 2, trajectories: 32, rolloutBatch: 16, evalEvery: 0, evalSamples: 64, hidden: 16 };
+      events.length = 0;
+      ok(
+        await req('train.start', { model: 'gmm-ring8', runDir, config, workers: { redis: redis.url, shardSize: 16 } }),
+      );
+      const deadline = Date.now() + 240_000;
+      while (
+        !events.some((e) => e.type === 'run' && e.run === runDir && e.state !== 'started') &&
+        Date.now() < deadline
+      )
+        await new Promise((r) => setTimeout(r, 200));
+      const end = events.find((e) => e.type === 'run' && e.run === runDir && e.state !== 'started');
+      assert.equal(end?.type === 'run' ? `${end.state} ${end.reason ?? ''}` : 'none', 'finished ');
+      const metrics = ok<{ metrics: Record<string, number>[] }>(await req('runs.metrics', { run: runDir })).metrics;
+      assert.equal(metrics.length, 2);
+      for (const m of metrics)
+        for (const k of ['time/queue_publish_s', 'time/queue_wait_s', 'time/queue_gather_s', 'queue/result_mb'])
+          assert.ok(Number.isFinite(m[k]) && m[k]! >= 0, `${k} in ${JSON.stringify(m)}`);
+      const after = ok<QueueStatus>(await req('workers.status', { redis: redis.url }));
+      // Its heartbeat comes every 5 s: the shards it ran show once it has beaten since.
+      assert.deepEqual(
+        after.workers.map((w) => w.name),
+        ['w1'],
+      );
+    } finally {
+      (worker as import('node:child_process').ChildProcess | null)?.kill('SIGINT');
+      await workerDone;
+      await redis.stop();
+    }
+  },
+);

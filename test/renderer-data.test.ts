@@ -21,6 +21,9 @@ import {
 } from '../src/renderer/src/components/chartData';
 import { applyRunEvents, type RunView } from '../src/renderer/src/hooks/useRunEvents';
 import { DRIFT_CHARTS, metricInfo, TRAIN_CHARTS } from '../src/shared/metrics';
+import { timeBreakdown } from '../src/renderer/src/components/timeBreakdown';
+import { NO_WORKERS, redisOf, savedWorkers, workersParam } from '../src/renderer/src/state/workers';
+import { splitPassword, withPassword } from '../src/shared/redis-url';
 
 const line = (iteration: number, metrics: Record<string, number>) => ({
   iteration,
@@ -337,4 +340,77 @@ test("smoothColumn: TensorBoard's debiased EMA; gaps stay gaps, a constant stays
   assert.deepEqual(s.data[4], [1, 2, 3], 'the raw series, last');
   near(s.data[2]!, smoothColumn([0, 1, 2], 0.5));
   assert.equal(smoothChart(chart, 0), chart);
+});
+
+test('where the time went (issue 19): on workers the rollout splits into the queue’s publish, wait and gather and what the learner did itself', () => {
+  const local = timeBreakdown({
+    iteration: 3,
+    'time/iteration_s': 10,
+    'time/rollout_s': 6,
+    'time/discriminator_s': 3,
+    'time/ppo_s': 0.9995,
+  });
+  assert.deepEqual(
+    local?.parts.map((p) => [p.key, p.seconds]),
+    [
+      ['time/rollout_s', 6],
+      ['time/discriminator_s', 3],
+      ['time/ppo_s', 0.9995],
+    ],
+    'under a millisecond left over is rounding',
+  );
+  assert.equal(local?.onWorkers, false);
+  const remote = timeBreakdown({
+    iteration: 4,
+    'time/iteration_s': 10,
+    'time/rollout_s': 7,
+    'time/queue_publish_s': 0.5,
+    'time/queue_wait_s': 5,
+    'time/queue_gather_s': 0.5,
+    'time/discriminator_s': 1,
+    'time/ppo_s': 1,
+    'time/evaluation_s': 4,
+  })!;
+  assert.equal(remote.onWorkers, true);
+  assert.deepEqual(
+    remote.parts.map((p) => [p.label, p.seconds]),
+    [
+      ['Queue publish', 0.5],
+      ['Queue wait', 5],
+      ['Queue gather', 0.5],
+      ['Rollout here (encoding, merge)', 1],
+      ['Discriminator time', 1],
+      ['PPO time', 1],
+      ['Other', 1],
+    ],
+  );
+  assert.equal(remote.evaluation, 4, 'the evaluation is after the iteration, apart');
+  assert.equal(timeBreakdown({ iteration: 1 }), null);
+});
+
+test('the workers settings as kept (issue 19): checked field by field; the password apart; workers only when asked and usable', () => {
+  assert.deepEqual(savedWorkers('junk'), NO_WORKERS);
+  assert.deepEqual(savedWorkers({ url: 5, password: 'p', onWorkers: 'yes', shardSize: '8' }), {
+    url: '',
+    password: 'p',
+    onWorkers: false,
+    shardSize: '8',
+  });
+  const s = { url: 'redis://10.0.0.5:6379', password: 's@cret', onWorkers: true, shardSize: '' };
+  assert.deepEqual(redisOf(s), {
+    url: 'redis://:s%40cret@10.0.0.5:6379',
+    shown: 'redis://:***@10.0.0.5:6379',
+    problem: null,
+  });
+  assert.deepEqual(workersParam(s), { redis: 'redis://:s%40cret@10.0.0.5:6379' });
+  assert.deepEqual(workersParam({ ...s, shardSize: '32' }), {
+    redis: 'redis://:s%40cret@10.0.0.5:6379',
+    shardSize: 32,
+  });
+  assert.equal(workersParam({ ...s, shardSize: '0' }), undefined);
+  assert.equal(workersParam({ ...s, onWorkers: false }), undefined);
+  assert.equal(workersParam({ ...s, url: '' }), undefined);
+  assert.match(redisOf({ ...s, url: 'http://h:1' })!.problem!, /scheme must be redis/);
+  assert.deepEqual(splitPassword('redis://:se%40cret@h:6379/2'), { url: 'redis://h:6379/2', password: 'se@cret' });
+  assert.equal(withPassword('redis://h:6379/2', 'se@cret'), 'redis://:se%40cret@h:6379/2');
 });

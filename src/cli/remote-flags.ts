@@ -5,7 +5,7 @@
 import type { Model } from '../main/engine/models/model';
 import type { RemoteSampler } from '../main/engine/distributed/sampler';
 import { portableModelRef } from '../main/engine/models/registry';
-import { checkRedisUrl } from '../main/engine/distributed/url';
+import { checkRedisUrl } from '../shared/redis-url';
 import { UsageError, type Reporter } from './common';
 
 export const REMOTE_OPTIONS = {

@@ -1,6 +1,6 @@
 // `worker`: run shard jobs for learners started with `train --redis` (engine/distributed/worker.ts).
 
-import { checkRedisUrl } from '../main/engine/distributed/url';
+import { checkRedisUrl } from '../shared/redis-url';
 import { deviceFromFlag, parseFlags, printUsage, Reporter, UsageError } from './common';
 
 export async function cmdWorker(argv: string[], signal: AbortSignal): Promise<void> {

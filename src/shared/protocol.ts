@@ -20,6 +20,7 @@ import { SAMPLERS, SCHEDULES } from './sampler-settings';
 import { DEFAULT_SCHEDULER_CONFIG, parseSchedulerConfig } from './scheduler-config';
 import { DEFAULT_DRIFT_CONFIG, parseDriftConfig } from './drift-config';
 import { describeField, fieldError, type NumberField } from './schema';
+import { checkRedisUrl } from './redis-url';
 
 export const PROTOCOL_VERSION = 1;
 
@@ -67,6 +68,25 @@ const driftSettings = z
     }
   });
 
+/** A Redis URL as `train --redis` takes it (shared/redis-url.ts): scheme, host, port and database checked before anything connects. */
+const redisUrl = z
+  .string({ error: 'must be a Redis URL (redis://[:PASSWORD@]HOST:PORT[/DB])' })
+  .max(4096, { error: 'must be a Redis URL (at most 4,096 characters)' })
+  .superRefine((v, ctx) => {
+    try {
+      checkRedisUrl(v);
+    } catch (e) {
+      ctx.addIssue({ code: 'custom', message: (e as Error).message });
+    }
+  });
+
+/** Rollouts on workers (`train --redis URL [--shard-size N]`, engine/distributed/rollouts.ts): the inverse-RL learner's only. */
+const onWorkers = z.strictObject({
+  redis: redisUrl,
+  /** Trajectories per shard job (default: the rollout batch). */
+  shardSize: z.number().int().min(1).max(1_000_000).optional(),
+});
+
 /** A number within a learner field's bounds, said in the field's words (shared/schema.ts). */
 const byField = (f: NumberField) =>
   z.custom<number>((v) => fieldError(f, v) === null, { error: `must be ${describeField(f)}` });
@@ -108,6 +128,34 @@ export const EngineInfoSchema = z.object({
   onnxBackend: z.string().nullable(),
   /** TensorFlow.js backend of the learner once it has started, e.g. "wasm". */
   tfBackend: z.string().nullable(),
+});
+
+/** A worker as its heartbeat says (engine/distributed/worker.ts writes it every 5 s; it expires 30 s after the last). */
+export const WorkerInfoSchema = z.object({
+  name: z.string(),
+  device: z.string(),
+  backend: z.string(),
+  concurrency: z.number(),
+  /** The models it has open (bundled names, or the directories the learners loaded them from). */
+  models: z.array(z.string()),
+  /** Shards it ran, their trajectories and seconds, and shards it found already done (delivered twice). */
+  shards: z.number(),
+  samples: z.number(),
+  seconds: z.number(),
+  duplicates: z.number(),
+  /** Trajectories per second over the shards it ran. */
+  samplesPerSecond: Num,
+  /** Epoch milliseconds of the heartbeat (the worker's clock). */
+  at: z.number(),
+});
+
+/** The work queue seen from outside (engine/distributed/status.ts): the workers alive and the shard queue's depth. */
+export const QueueStatusSchema = z.object({
+  workers: z.array(WorkerInfoSchema),
+  /** Shard jobs waiting, running and failed (kept for inspection). */
+  waiting: z.number(),
+  active: z.number(),
+  failed: z.number(),
 });
 
 /** A model in the list: bundled or opened from a directory. */
@@ -300,6 +348,8 @@ export const METHOD_SCHEMAS = {
       unique: z.boolean().optional(),
       /** A `grid` result directory whose best (constant, or guidance interval) sets the initial policy. */
       initFromGrid: path('a grid result directory').optional(),
+      /** Roll out on workers through this Redis (`train --redis URL [--shard-size N]`); in the engine's process when absent. */
+      workers: onWorkers.optional(),
     }),
     /** notes: how the run was set up (where its initial policy came from), for its journal. */
     result: z.object({ run: z.string(), notes: z.array(z.string()) }),
@@ -349,6 +399,8 @@ export const METHOD_SCHEMAS = {
       iterations: byField(LEARNER_FIELDS.iterations).optional(),
       /** Train a run whose checkpoint.json is missing again from iteration 0 (its metrics are dropped); refused otherwise. */
       restart: flag.optional(),
+      /** A learner run: roll out on workers through this Redis (`train --resume DIR --redis URL`); refused for other kinds. */
+      workers: onWorkers.optional(),
     }),
     result: z.object({ run: z.string() }),
   },
@@ -356,6 +408,15 @@ export const METHOD_SCHEMAS = {
   'train.stop': {
     params: z.strictObject({ run: path('a run directory'), pause: flag.optional() }),
     result: z.object({ stopped: z.boolean() }),
+  },
+  /**
+   * The workers alive and the shard queue's depth at this Redis, read once (the Workers screen asks
+   * every few seconds); a Redis that cannot be reached is an error naming the URL (password hidden).
+   * `at`: the engine's clock when it was read (epoch ms), to age the heartbeats by.
+   */
+  'workers.status': {
+    params: z.strictObject({ redis: redisUrl }),
+    result: QueueStatusSchema.extend({ at: z.number() }),
   },
   'runs.list': {
     params: z.strictObject({ root: path('a directory holding runs') }),
@@ -510,6 +571,8 @@ export type RunKind = RunSummary['kind'];
 export type ComparisonResult = z.infer<typeof ComparisonResultSchema>;
 export type TensorInfo = z.infer<typeof TensorInfoSchema>;
 export type PolicyExportResult = z.infer<typeof PolicyExportResultSchema>;
+export type WorkerInfo = z.infer<typeof WorkerInfoSchema>;
+export type QueueStatus = z.infer<typeof QueueStatusSchema>;
 
 export interface Request<M extends Method = Method> {
   kind: 'request';

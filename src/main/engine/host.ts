@@ -153,7 +153,7 @@ export class EngineHost {
         }
       };
       const runDir = p.unique === true ? uniqueRunDir(resolve(p.runDir), (d) => this.jobs.has(d)) : resolve(p.runDir);
-      const { run } = await this.startTraining(p.model, runDir, configFor, false);
+      const { run } = await this.startTraining(p.model, runDir, configFor, false, undefined, false, p.workers);
       return { run, notes: note === null ? [] : [note] };
     },
     'scheduler.start': (p) => {
@@ -181,6 +181,10 @@ export class EngineHost {
     },
     'train.resume': (p) => {
       const run = resolve(p.run);
+      if (p.workers !== undefined && (isSchedulerRun(run) || isDriftRun(run)))
+        throw new RangeError(
+          `${run} is a ${isSchedulerRun(run) ? 'step scheduler' : 'drift policy'} run: rollouts on workers are for the inverse-RL learner's runs; resume it without workers`,
+        );
       if (isSchedulerRun(run)) {
         const s = readSchedulerRun(run);
         return this.startScheduler(s.model.dir, run, s.config, true, p.iterations);
@@ -190,7 +194,7 @@ export class EngineHost {
         return this.startDrift(d.model.dir, run, d.config, true, p.iterations);
       }
       const cfg = readRunConfig(run);
-      return this.startTraining(cfg.model.dir, run, cfg.learner, true, p.iterations, p.restart === true);
+      return this.startTraining(cfg.model.dir, run, cfg.learner, true, p.iterations, p.restart === true, p.workers);
     },
     'train.stop': async (p) => {
       const job = this.jobs.get(resolve(p.run));
@@ -199,6 +203,11 @@ export class EngineHost {
       job.abort.abort();
       await job.done;
       return { stopped: true };
+    },
+    'workers.status': async (p) => {
+      // Loaded when asked (BullMQ and the Redis client): an engine that never sees workers never loads them.
+      const { queueStatus } = await import('./distributed/status');
+      return { ...(await queueStatus(p.redis)), at: Date.now() };
     },
     'runs.list': (p) => this.listRuns(resolve(p.root)),
     'runs.metrics': (p) => {
@@ -491,6 +500,8 @@ export class EngineHost {
     resume: boolean,
     iterations?: number,
     restart = false,
+    /** Roll out on workers through this Redis (train.start's `workers`); in this process when absent. */
+    workers?: { redis: string; shardSize?: number },
   ): Promise<{ run: string }> {
     return this.startJob(
       runDir,
@@ -513,6 +524,14 @@ export class EngineHost {
           command: `Sampler Studio engine, ${resume ? 'train.resume' : 'train.start'}`,
           onEvent: h.onEvent, // every training event names its run (apps/train.ts)
           onStart: h.onStart,
+          ...(workers
+            ? {
+                redis: {
+                  url: workers.redis,
+                  ...(workers.shardSize !== undefined ? { shardSize: workers.shardSize } : {}),
+                },
+              }
+            : {}),
         });
         const reached = learner.iteration;
         await learner.dispose();

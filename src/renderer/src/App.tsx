@@ -26,6 +26,7 @@ import { formatRoute, parseRoute, SCREEN_LABELS, SCREENS, type Route } from './s
 import { PlotScreen } from './screens/PlotScreen';
 import { ExportScreen } from './screens/ExportScreen';
 import { TrainScreen } from './screens/TrainScreen';
+import { WorkersScreen } from './screens/WorkersScreen';
 import { ErrorBoundary } from './components/ErrorBoundary';
 import { useEventBacklog } from './hooks/useEventBacklog';
 import { useRunEvents, type OpenedRun } from './hooks/useRunEvents';
@@ -284,6 +285,7 @@ export function App({ engine }: { engine: EngineClient }) {
               />
             )}
             {active === 'Train' && <TrainScreen engine={engine} run={run?.dir ?? null} view={view} />}
+            {active === 'Workers' && <WorkersScreen engine={engine} />}
           </ErrorBoundary>
           <RuntimeInfo />
         </Stack>

@@ -12,9 +12,9 @@
 // that finds no policy under a job's key refuses the job as stale: its learner moved on or stopped.
 
 import { Redis } from 'ioredis';
-import { checkRedisUrl } from './url';
+import { checkRedisUrl } from '../../../shared/redis-url';
 
-export { checkRedisUrl, redactedUrl, RedisUrlError } from './url';
+export { checkRedisUrl, redactedUrl, RedisUrlError } from '../../../shared/redis-url';
 
 /** Prefix of every BullMQ key and of our own. */
 export const PREFIX = 'sampler-studio';

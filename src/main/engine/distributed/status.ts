@@ -4,31 +4,10 @@
 import { Queue } from 'bullmq';
 import { connect, PREFIX, redactedUrl, SHARD_QUEUE, workerKey } from './redis';
 import { closeQuietly } from './worker';
+import { WorkerInfoSchema, type QueueStatus, type WorkerInfo } from '../../../shared/protocol';
 
-/** One worker's heartbeat (worker.ts writes it every 5 s; it expires 30 s after the last). */
-export interface WorkerInfo {
-  name: string;
-  device: string;
-  backend: string;
-  concurrency: number;
-  models: string[];
-  shards: number;
-  samples: number;
-  seconds: number;
-  duplicates: number;
-  /** Trajectories per second over the shards it ran. */
-  samplesPerSecond: number;
-  /** Epoch milliseconds of the heartbeat. */
-  at: number;
-}
-
-export interface QueueStatus {
-  workers: WorkerInfo[];
-  /** Shard jobs waiting, running and failed (kept for inspection). */
-  waiting: number;
-  active: number;
-  failed: number;
-}
+// The shapes are the protocol's (shared/protocol.ts), declared once: the Workers screen reads them.
+export type { QueueStatus, WorkerInfo } from '../../../shared/protocol';
 
 /** Reads the workers and the queue's depth once (a short-lived connection; errors name the URL's problem). */
 export async function queueStatus(url: string): Promise<QueueStatus> {
@@ -40,8 +19,11 @@ export async function queueStatus(url: string): Promise<QueueStatus> {
     const values = keys.length > 0 ? await redis.mget(...keys) : [];
     const workers = values
       .flatMap((v) => {
+        // A heartbeat is checked like anything else that crosses a boundary: one that does not fit
+        // (another version's worker, say) is left out rather than failing the whole reading.
         try {
-          return v ? [JSON.parse(v) as WorkerInfo] : [];
+          const r = WorkerInfoSchema.safeParse(v ? JSON.parse(v) : null);
+          return r.success ? [r.data as WorkerInfo] : [];
         } catch {
           return [];
         }

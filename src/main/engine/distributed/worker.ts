@@ -21,6 +21,7 @@ import { encoderForModel } from '../learner/encoder';
 import { Learner } from '../learner/learner';
 import { initTf } from '../learner/backend';
 import { connect, KEY_TTL_S, PREFIX, SHARD_QUEUE, policyKey, resultKey, workerKey, redactedUrl } from './redis';
+import type { WorkerInfo } from '../../../shared/protocol';
 import {
   modelFingerprint,
   pack,
@@ -240,7 +241,7 @@ export async function runWorker(o: WorkerOptions, signal: AbortSignal): Promise<
   worker.on('failed', (job, err) => o.log(`shard ${job?.data?.shard ?? '?'} failed: ${err.message}`));
   worker.on('error', (err) => o.log(`queue: ${err.message}`));
   const beat = async (): Promise<void> => {
-    const info = {
+    const info: WorkerInfo = {
       name,
       device: o.device,
       backend: backend.backend,

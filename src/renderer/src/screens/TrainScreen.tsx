@@ -6,7 +6,20 @@
 // paused, finished, stopped or failed is the state of its last run event.
 
 import { memo, useEffect, useMemo, useState } from 'react';
-import { Alert, Button, Group, NumberInput, Progress, SimpleGrid, Slider, Stack, Text, Title } from '@mantine/core';
+import {
+  Alert,
+  Button,
+  Group,
+  NumberInput,
+  Progress,
+  SimpleGrid,
+  Slider,
+  Stack,
+  Table,
+  Text,
+  Title,
+  Tooltip,
+} from '@mantine/core';
 import { isTerminal, type MetricsEvent, type RunState } from '../../../shared/events';
 import {
   DRIFT_CHARTS,
@@ -29,6 +42,8 @@ import { metricChart, metricChartWithBase } from '../components/chartData';
 import { ProfileHeatmap } from '../components/ProfileHeatmap';
 import { Picture } from '../components/Picture';
 import { wholeNumberError } from '../components/forms';
+import { timeBreakdown, type TimeBreakdown } from '../components/timeBreakdown';
+import { useWorkersSettings, workersParam } from '../state/workers';
 
 /** How the progress line names each state. */
 const STATE_WORDS: Record<RunState, string> = {
@@ -110,6 +125,54 @@ function LevelsChart({ levels }: { levels: LevelsEvent }) {
       <Text size="xs" c="dimmed" data-testid="levels-schedule">
         mean schedule (schedule.json, a --sigmas file): [{levels.schedule.map(fmt).join(', ')}]
       </Text>
+    </Stack>
+  );
+}
+
+const PART_COLORS = ['grape', 'violet', 'indigo', 'blue', 'cyan', 'teal', 'green', 'gray'];
+const seconds = (s: number): string => (s < 0.1 ? `${(s * 1000).toFixed(0)} ms` : `${s.toFixed(2)} s`);
+
+/**
+ * Where the latest iteration's time went (components/timeBreakdown.ts): a stacked bar of its parts
+ * and their seconds — on workers the queue's publish, wait and gather apart from the learner's own
+ * discriminator and PPO.
+ */
+function TimeBreakdownView({ t }: { t: TimeBreakdown }) {
+  return (
+    <Stack gap={4} data-testid="time-breakdown" data-on-workers={t.onWorkers}>
+      <Text size="sm" fw={500}>
+        Where the time went — iteration {t.iteration}: {seconds(t.total)}
+        {t.onWorkers ? ', rollouts on workers' : ''}
+      </Text>
+      <Progress.Root size={18}>
+        {t.parts.map((p, i) => (
+          <Tooltip key={p.label} label={`${p.label}: ${seconds(p.seconds)}`}>
+            <Progress.Section value={(100 * p.seconds) / t.total} color={PART_COLORS[i % PART_COLORS.length]}>
+              <Progress.Label>{p.seconds / t.total > 0.12 ? p.label : ''}</Progress.Label>
+            </Progress.Section>
+          </Tooltip>
+        ))}
+      </Progress.Root>
+      <Table withRowBorders={false} verticalSpacing={0} fz="sm" w="auto" maw={520}>
+        <Table.Tbody>
+          {t.parts.map((p) => (
+            <Table.Tr key={p.label} data-testid={`time-${p.key || 'other'}`}>
+              <Table.Td>{p.label}</Table.Td>
+              <Table.Td ta="right">{seconds(p.seconds)}</Table.Td>
+              <Table.Td ta="right" c="dimmed">
+                {((100 * p.seconds) / t.total).toFixed(1)}%
+              </Table.Td>
+            </Table.Tr>
+          ))}
+          {t.evaluation !== null && (
+            <Table.Tr c="dimmed">
+              <Table.Td>Evaluation (after the iteration)</Table.Td>
+              <Table.Td ta="right">{seconds(t.evaluation)}</Table.Td>
+              <Table.Td />
+            </Table.Tr>
+          )}
+        </Table.Tbody>
+      </Table>
     </Stack>
   );
 }
@@ -264,6 +327,8 @@ export function TrainScreen({ engine, run, view }: { engine: EngineClient; run: 
   const [asked, setAsked] = useState<{ what: 'pause' | 'stop' | 'resume'; status: RunStatus } | null>(null);
   const [more, setMore] = useState<number | string>(50);
   const [actionError, setActionError] = useState<string | null>(null);
+  // A run that rolled out on workers resumes on them while a Redis is set (the Workers screen).
+  const [workers] = useWorkersSettings();
   // The charts mount one per task (a long run's ten charts at once would be one long task).
   // A run trained for explicit rewards writes charts/reward_mean: its own charts (shared/metrics.ts).
   const rewardRun = view.metrics.some((m) => m.metrics['charts/reward_mean'] !== undefined);
@@ -310,12 +375,19 @@ export function TrainScreen({ engine, run, view }: { engine: EngineClient; run: 
     setActionError(null);
     setAsked({ what: 'resume', status });
     try {
-      await engine.request('train.resume', { run, iterations });
+      const onWorkers = workersParam({ ...workers, onWorkers: true });
+      await engine.request('train.resume', {
+        run,
+        iterations,
+        ...(view.kind === 'learner' && ranOnWorkers && onWorkers ? { workers: onWorkers } : {}),
+      });
     } catch (e) {
       setAsked(null);
       setActionError((e as Error).message);
     }
   };
+  const breakdown = view.kind === 'learner' && last ? timeBreakdown(last.metrics) : null;
+  const ranOnWorkers = breakdown?.onWorkers === true;
   const perIt =
     view.metrics.length > 0
       ? view.metrics.reduce((s, m) => s + (m.metrics['time/iteration_s'] ?? 0), 0) / view.metrics.length
@@ -412,6 +484,7 @@ export function TrainScreen({ engine, run, view }: { engine: EngineClient; run: 
           </Group>
         )}
       </div>
+      {breakdown && <TimeBreakdownView t={breakdown} />}
       <SmoothingSlider value={smoothing} onChange={setSmoothing} />
       <SimpleGrid cols={{ base: 1, sm: 2, lg: 3 }}>
         {chartList.map((info, i) =>

@@ -6,7 +6,18 @@
 
 import { useEffect, useMemo, useState } from 'react';
 import { useLocalStorage } from '@mantine/hooks';
-import { Alert, Button, Collapse, Group, SegmentedControl, Stack, Text, TextInput, Title } from '@mantine/core';
+import {
+  Alert,
+  Button,
+  Checkbox,
+  Collapse,
+  Group,
+  SegmentedControl,
+  Stack,
+  Text,
+  TextInput,
+  Title,
+} from '@mantine/core';
 import type { Methods, ModelReport, RunKind } from '../../../shared/protocol';
 import { clock } from '../../../shared/clock';
 import { infReplacer } from '../../../shared/json';
@@ -27,6 +38,7 @@ import { count } from '../components/forms';
 import { formError, formValueOf, parseFormValue, SchemaFields, type FormValue } from '../components/SchemaFields';
 import { SchedulerTune } from './SchedulerTune';
 import { DriftTune } from './DriftTune';
+import { redisOf, shardSizeError, useWorkersSettings, workersParam } from '../state/workers';
 
 type Key = keyof typeof LEARNER_FIELDS;
 const FIELD_KEYS = Object.keys(LEARNER_FIELDS) as Key[];
@@ -141,6 +153,10 @@ export function TuneScreen({
   const setValues = (f: (old: Record<string, FormValue>) => Record<string, FormValue>): void =>
     setSaved((s) => ({ ...s, values: f(s.values) }));
   const setRunDir = (d: string): void => setSaved((s) => ({ ...s, runDir: d }));
+  // Rollouts on workers (the Workers screen sets the Redis; state/workers.ts keeps the choice).
+  const [workers, setWorkers] = useWorkersSettings();
+  const redis = redisOf(workers);
+  const onWorkers = workersParam(workers);
   const [advanced, setAdvanced] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const [starting, setStarting] = useState(false);
@@ -186,8 +202,15 @@ export function TuneScreen({
     (k) => (LEARNER_FIELDS[k].group ?? 'advanced') === 'advanced' || (k === 'nfeBudget' && intervention !== 'renoise'),
   );
   const gridClash = grid.trim() !== '' && chosen['initAction'] !== undefined;
+  const workersError =
+    workers.onWorkers && redis !== null ? (redis.problem ?? shardSizeError(workers.shardSize)) : null;
   const invalid =
-    !model || fieldErrors.length > 0 || configError !== null || (intervention === 'cfg' && !conditional) || gridClash;
+    !model ||
+    fieldErrors.length > 0 ||
+    configError !== null ||
+    (intervention === 'cfg' && !conditional) ||
+    gridClash ||
+    workersError !== null;
   const defaultRunDir = model
     ? `runs/${model.summary.id}-${intervention}-${String(values['divergence'])}-s${String(values['seed'])}`
     : '';
@@ -215,6 +238,7 @@ export function TuneScreen({
         config: chosen,
         unique: runDir.trim() === '',
         ...(grid.trim() ? { initFromGrid: grid.trim() } : {}),
+        ...(onWorkers ? { workers: onWorkers } : {}),
       });
       onStarted(run, Number(parseFormValue(LEARNER_FIELDS.iterations, values['iterations']!)), notes, 'learner');
     } catch (e) {
@@ -305,6 +329,36 @@ export function TuneScreen({
               </div>
             </Collapse>
           </div>
+          {redis !== null && (
+            <Group align="start" data-testid="on-workers">
+              <Checkbox
+                mt={4}
+                label={`Run on workers (${redis.shown})`}
+                description="the rollouts go to the workers listed on the Workers screen; the same numbers as here"
+                checked={workers.onWorkers}
+                error={workers.onWorkers && redis.problem ? `the Redis URL: ${redis.problem} (Workers screen)` : null}
+                onChange={(e) => {
+                  const checked = e.currentTarget.checked;
+                  setWorkers((w) => ({ ...w, onWorkers: checked }));
+                }}
+              />
+              {workers.onWorkers && (
+                <TextInput
+                  size="xs"
+                  label="Trajectories per shard"
+                  placeholder={String(values['rolloutBatch'])}
+                  description="empty: the rollout batch"
+                  value={workers.shardSize}
+                  onChange={(e) => {
+                    const shardSize = e.currentTarget.value;
+                    setWorkers((w) => ({ ...w, shardSize }));
+                  }}
+                  error={shardSizeError(workers.shardSize)}
+                  w={180}
+                />
+              )}
+            </Group>
+          )}
           <StartProblems config={configError} start={error} />
           <Text size="sm" data-testid="tune-estimate" c={estimate ? undefined : 'dimmed'}>
             {estimate

@@ -8,7 +8,7 @@
 // Mantine's useHash (already a dependency) carries the string and these two pure functions read and
 // write it; a router library would add matching and loaders we do not use.
 
-export const SCREENS = ['Model', 'Tune', 'Train', 'Compare', 'Plot', 'Export', 'Runs'] as const;
+export const SCREENS = ['Model', 'Tune', 'Train', 'Compare', 'Plot', 'Export', 'Runs', 'Workers'] as const;
 export type Screen = (typeof SCREENS)[number];
 /** A screen's name in the navigation, where it is not its id. */
 export const SCREEN_LABELS: Partial<Record<Screen, string>> = { Plot: 'X/Y plot' };

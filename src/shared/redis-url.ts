@@ -1,5 +1,6 @@
 // A --redis URL, checked before anything connects (no Redis client loads here: the CLI checks
-// its flags with this alone).
+// its flags with this alone, the protocol the app's requests, and the app's Workers screen keeps
+// the password apart from the address it shows).
 
 /** A --redis URL that cannot be used: says what is wrong and what it should look like. */
 export class RedisUrlError extends RangeError {
@@ -36,5 +37,34 @@ export function redactedUrl(url: string): string {
     return u.toString();
   } catch {
     return '(unparsable URL)';
+  }
+}
+
+/**
+ * A URL's password taken out, for a form that shows the address and hides the password (the Workers
+ * screen): `{ url: 'redis://host:6379', password: 'secret' }` from 'redis://:secret@host:6379'. An
+ * unparsable URL comes back as it is, with no password.
+ */
+export function splitPassword(url: string): { url: string; password: string } {
+  try {
+    const u = new URL(url);
+    if (!u.password) return { url, password: '' };
+    const password = decodeURIComponent(u.password);
+    u.password = '';
+    return { url: u.toString().replace(/\/$/, ''), password };
+  } catch {
+    return { url, password: '' };
+  }
+}
+
+/** The URL with this password put in (splitPassword's inverse); '' leaves it as it is. */
+export function withPassword(url: string, password: string): string {
+  if (password === '') return url;
+  try {
+    const u = new URL(url);
+    u.password = encodeURIComponent(password);
+    return u.toString().replace(/\/$/, '');
+  } catch {
+    return url;
   }
 }
