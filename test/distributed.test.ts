@@ -18,7 +18,7 @@ import { mergeRollouts, type Rollout } from '../src/main/engine/learner/rollout'
 import { PREFIX, SHARD_QUEUE } from '../src/main/engine/distributed/redis';
 import { queueStatus } from '../src/main/engine/distributed/status';
 import { assertUsageError, cli, lastJson, spawnCli, type ChildResult } from './helpers/cli';
-import { redisMissing, startRedis } from './helpers/redis';
+import { redisMissing, startRedis, type RedisServer } from './helpers/redis';
 
 const tmp = mkdtempSync(join(tmpdir(), 'ss-distributed-'));
 process.env['SAMPLER_STUDIO_CACHE'] = join(tmp, 'cache');
@@ -126,6 +126,18 @@ test('flags: --redis is checked before anything connects; worker needs --redis; 
     /--concurrency must be a whole number ≥ 1/,
   );
 });
+
+/** Runs `fn` with a fresh redis-server; the processes it hands to `keep` are killed after it, and Redis stopped. */
+async function withRedis(fn: (redis: RedisServer, keep: (c: ChildProcess) => void) => Promise<void>): Promise<void> {
+  const redis = await startRedis();
+  const kept: ChildProcess[] = [];
+  try {
+    await fn(redis, (c) => kept.push(c));
+  } finally {
+    for (const c of kept) if (c.exitCode === null) c.kill('SIGKILL');
+    await redis.stop();
+  }
+}
 
 const metricsOf = (dir: string): Record<string, number>[] =>
   readFileSync(join(dir, 'metrics.jsonl'), 'utf8')
@@ -276,9 +288,7 @@ test(
   'a worker killed with SIGKILL mid-shard: after its lease the shard runs on another worker, and the run ends as in one process',
   { skip: redisMissing() ?? false, timeout: 240_000 },
   async () => {
-    const redis = await startRedis();
-    const others: ChildProcess[] = [];
-    try {
+    await withRedis(async (redis, keep) => {
       const one = await local();
       // A slow worker (every denoiser call waits 100 ms: a shard takes seconds) with a 2-second lease.
       let midShard: () => void;
@@ -286,7 +296,7 @@ test(
       const slow = await startWorker(redis.url, 'slow', ['--simulate-call-ms', '100', '--lease', '2'], (err) => {
         if (/shard \d+: 64 trajectories/.test(err)) midShard();
       });
-      others.push(slow.child);
+      keep(slow.child);
       const train = spawnCli(
         ['train', ...FLAGS, '--run-dir', join(tmp, 'killed'), '--redis', redis.url, '--shard-size', '64'],
         undefined,
@@ -297,7 +307,7 @@ test(
       const killed = await slow.done;
       assert.equal(killed.signal, 'SIGKILL');
       const fresh = await startWorker(redis.url, 'fresh', ['--lease', '2']);
-      others.push(fresh.child);
+      keep(fresh.child);
       const r = await train;
       assert.equal(r.code, 0, r.stderr.slice(-2000));
       assert.match(r.stderr, /waiting for \d+ of 4 shards \(workers: /, 'the wait is visible, with the workers');
@@ -309,10 +319,7 @@ test(
       fresh.child.kill('SIGINT');
       const stats = lastJson((await fresh.done).stdout) as { shards: number };
       assert.equal(stats.shards, 8, 'the fresh worker ran every shard, the one the killed worker held included');
-    } finally {
-      for (const w of others) if (w.exitCode === null) w.kill('SIGKILL');
-      await redis.stop();
-    }
+    });
   },
 );
 
@@ -320,16 +327,14 @@ test(
   'Redis killed with SIGKILL mid-iteration: the learner says it waits for Redis, publishes the lost iteration again when it is back, and ends as in one process',
   { skip: redisMissing() ?? false, timeout: 240_000 },
   async () => {
-    const redis = await startRedis();
-    const others: ChildProcess[] = [];
-    try {
+    await withRedis(async (redis, keep) => {
       const one = await local();
       let midShard: () => void;
       const started = new Promise<void>((r) => (midShard = r));
       const w = await startWorker(redis.url, 'steady', ['--simulate-call-ms', '20', '--lease', '2'], (err) => {
         if (/iteration 1, shard \d+: 64 trajectories/.test(err)) midShard();
       });
-      others.push(w.child);
+      keep(w.child);
       const train = spawnCli(
         ['train', ...FLAGS, '--run-dir', join(tmp, 'redis-restart'), '--redis', redis.url, '--shard-size', '64'],
         undefined,
@@ -348,10 +353,7 @@ test(
         readFileSync(join(tmp, 'redis-restart', 'checkpoint.json'), 'utf8'),
         readFileSync(join(one, 'checkpoint.json'), 'utf8'),
       );
-    } finally {
-      for (const c of others) if (c.exitCode === null) c.kill('SIGKILL');
-      await redis.stop();
-    }
+    });
   },
 );
 
@@ -359,10 +361,8 @@ test(
   'a learner killed with SIGKILL mid-iteration: train --resume --redis discards its leftover shards and finishes the run',
   { skip: redisMissing() ?? false, timeout: 240_000 },
   async () => {
-    const redis = await startRedis();
-    const others: ChildProcess[] = [];
     const dir = join(tmp, 'learner-killed');
-    try {
+    await withRedis(async (redis, keep) => {
       const one = await local();
       // One slow worker: a shard takes seconds, so iteration 2's shards are still queued when the learner dies.
       let second: () => void;
@@ -370,7 +370,7 @@ test(
       const w = await startWorker(redis.url, 'patient', ['--simulate-call-ms', '120', '--lease', '2'], (err) => {
         if (/iteration 2, shard \d+: 64 trajectories/.test(err)) second();
       });
-      others.push(w.child);
+      keep(w.child);
       const first = spawnCli(
         ['train', ...FLAGS, '--run-dir', dir, '--redis', redis.url, '--shard-size', '64'],
         undefined,
@@ -398,10 +398,7 @@ test(
       for (const [i, m] of resumed.entries())
         for (const [k, v] of Object.entries(whole[i]!))
           assert.ok(Math.abs(m[k]! - v) <= 1e-5 * Math.max(1, Math.abs(v)), `${k}: ${m[k]} vs ${v}`);
-    } finally {
-      for (const c of others) if (c.exitCode === null) c.kill('SIGKILL');
-      await redis.stop();
-    }
+    });
   },
 );
 
@@ -409,10 +406,8 @@ test(
   'eval --redis and grid --redis draw their batches on workers: the same samples, so the same numbers as in one process',
   { skip: redisMissing() ?? false, timeout: 240_000 },
   async () => {
-    const redis = await startRedis();
-    const others: ChildProcess[] = [];
-    try {
-      for (const name of ['s1', 's2']) others.push((await startWorker(redis.url, name)).child);
+    await withRedis(async (redis, keep) => {
+      for (const name of ['s1', 's2']) keep((await startWorker(redis.url, name)).child);
       const evalArgs = [
         'eval',
         '--model',
@@ -462,9 +457,6 @@ test(
         ).cells.map((c) => ({ summary: c.summary, nfe: c.denoiserEvaluations }));
       assert.deepEqual(cells('grid-there'), cells('grid-here'));
       assertUsageError(await cli(...evalArgs, '--shard-size', '10'), /--shard-size goes with --redis/);
-    } finally {
-      for (const c of others) if (c.exitCode === null) c.kill('SIGKILL');
-      await redis.stop();
-    }
+    });
   },
 );

@@ -15,7 +15,7 @@ import { Model } from '../main/engine/models/model';
 import { describeModel, resolveModelDir } from '../main/engine/models/registry';
 import { startFromGrid } from '../main/engine/learner/config';
 import { runModelDir } from '../main/engine/runs/files';
-import { redisFlags } from './remote-flags';
+import { redisFlags, REMOTE_OPTIONS } from './remote-flags';
 import { deviceFromFlag, parseFlags, Reporter, UsageError } from './common';
 
 export const TRAIN_OPTIONS = {
@@ -25,8 +25,7 @@ export const TRAIN_OPTIONS = {
   resume: { type: 'string' },
   restart: { type: 'boolean' },
   device: { type: 'string' },
-  redis: { type: 'string' },
-  'shard-size': { type: 'string' },
+  ...REMOTE_OPTIONS,
   json: { type: 'boolean' },
   help: { type: 'boolean' },
   ...flagOptions(LEARNER_FIELDS),

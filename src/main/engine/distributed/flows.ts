@@ -164,8 +164,8 @@ export class FlowClient {
 
   /**
    * Discards what an earlier producer process left in the queue (it was killed: `train --resume`
-   * runs with a new epoch): its waiting shards are removed and its keys under `${PREFIX}:*:${epoch}:*`
-   * deleted, so a worker still holding one of its shards finds it stale; its results expire.
+   * runs with a new epoch): its waiting shards are removed and its policies deleted, so a worker
+   * still holding one of its shards finds it stale; its results expire (KEY_TTL_S).
    */
   async discard(epoch: string): Promise<number> {
     if (epoch === this.epoch) return 0;

@@ -10,7 +10,6 @@ import { Packr } from 'msgpackr';
 import { z } from 'zod';
 import type { Model } from '../models/model';
 import type { Rollout } from '../learner/rollout';
-import { PREFIX } from './redis';
 
 const packr = new Packr({ moreTypes: true });
 export const pack = (v: unknown): Buffer => packr.pack(v);
@@ -76,10 +75,6 @@ export interface SamplePayload {
   nfe: Int32Array;
   networkEvals: Int32Array;
 }
-
-/** The result key of a sampling shard. */
-export const sampleKey = (epoch: string, draw: string, shard: number): string =>
-  `${PREFIX}:result:${epoch}:${draw}:${shard}`;
 
 /** A shard that failed on its workers, with their reason. */
 export class ShardFailed extends RangeError {

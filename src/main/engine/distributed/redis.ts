@@ -23,8 +23,9 @@ export const SHARD_QUEUE = 'shards';
 /** One learner's gather queue: the parents of its iterations' flows. */
 export const gatherQueue = (epoch: string): string => `gather-${epoch}`;
 export const policyKey = (epoch: string, iteration: number): string => `${PREFIX}:policy:${epoch}:${iteration}`;
-export const resultKey = (epoch: string, iteration: number, shard: number): string =>
-  `${PREFIX}:result:${epoch}:${iteration}:${shard}`;
+/** Shard `shard` of a producer's unit of work: a learner's iteration, or a sampler's draw. */
+export const resultKey = (epoch: string, unit: number | string, shard: number): string =>
+  `${PREFIX}:result:${epoch}:${unit}:${shard}`;
 /** A worker's heartbeat (what it runs on, what it did), refreshed while it lives. */
 export const workerKey = (name: string): string => `${PREFIX}:worker:${name}`;
 /** Seconds policies and results outlive their learner, at most (a crashed one leaves them behind). */

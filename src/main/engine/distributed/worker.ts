@@ -26,7 +26,6 @@ import {
   modelFingerprint,
   pack,
   packShard,
-  sampleKey,
   SampleJobSchema,
   ShardJobSchema,
   unpack,
@@ -148,7 +147,7 @@ export async function runWorker(o: WorkerOptions, signal: AbortSignal): Promise<
     if (!parsed.success) throw new UnrecoverableError(`not a sampling job: ${parsed.error.issues[0]?.message}`);
     const s = parsed.data;
     const t0 = performance.now();
-    const key = sampleKey(s.epoch, s.draw, s.shard);
+    const key = resultKey(s.epoch, s.draw, s.shard);
     if (await alreadyDone(key)) return { key, shard: s.shard, bytes: 0, seconds: 0, worker: name, duplicate: true };
     const model = await jobModel(s.model, s.modelHash);
     let settings: ResolvedSettings;
