@@ -120,6 +120,21 @@ test('flags: --redis is checked before anything connects; worker needs --redis; 
     await cli('train', '--model', 'gmm-ring8', '--run-dir', run, '--shard-size', '64'),
     /--shard-size goes with --redis/,
   );
+  for (const size of ['0', '2.5', '2000000'])
+    assertUsageError(
+      await cli(
+        'train',
+        '--model',
+        'gmm-ring8',
+        '--run-dir',
+        run,
+        '--redis',
+        'redis://127.0.0.1:1',
+        '--shard-size',
+        size,
+      ),
+      new RegExp(`--shard-size must be a whole number in \\[1, 1000000\\], got "${size}"`),
+    );
   assertUsageError(await cli('worker'), /worker needs --redis URL/);
   assertUsageError(
     await cli('worker', '--redis', 'redis://127.0.0.1:1', '--concurrency', '0'),

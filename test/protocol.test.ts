@@ -656,24 +656,24 @@ test('workers over the protocol (issue 19): the Redis URL is checked before anyt
   assert.match(problem('workers.status', { redis: 'redis://h:1/db' })!, /the database "db" must be a number/);
   const model = 'gmm-ring8';
   const runDir = '/tmp/x';
-  assert.equal(problem('train.start', { model, runDir, config: {}, workers: { redis: 'redis://h:1' } }), null);
+  assert.equal(problem('train.start', { model, runDir, config: {}, workers: { url: 'redis://h:1' } }), null);
   assert.equal(
-    problem('train.start', { model, runDir, config: {}, workers: { redis: 'redis://h:1', shardSize: 64 } }),
+    problem('train.start', { model, runDir, config: {}, workers: { url: 'redis://h:1', shardSize: 64 } }),
     null,
   );
   assert.match(
-    problem('train.start', { model, runDir, config: {}, workers: { redis: 'redis://h:1', shardSize: 0 } })!,
+    problem('train.start', { model, runDir, config: {}, workers: { url: 'redis://h:1', shardSize: 0 } })!,
     /params\.workers\.shardSize/,
   );
   assert.match(
-    problem('train.start', { model, runDir, config: {}, workers: { redis: 'redis://h:1', size: 3 } })!,
+    problem('train.start', { model, runDir, config: {}, workers: { url: 'redis://h:1', size: 3 } })!,
     /unknown param "size"/,
   );
-  assert.equal(problem('train.resume', { run: runDir, workers: { redis: 'redis://h:1' } }), null);
+  assert.equal(problem('train.resume', { run: runDir, workers: { url: 'redis://h:1' } }), null);
   // The step scheduler and the drift policy roll out in the engine only.
   for (const m of ['scheduler.start', 'drift.start'])
     assert.match(
-      problem(m, { model, runDir, config: {}, workers: { redis: 'redis://h:1' } })!,
+      problem(m, { model, runDir, config: {}, workers: { url: 'redis://h:1' } })!,
       /unknown param "workers"/,
       m,
     );
@@ -719,9 +719,7 @@ test(
       const runDir = join(tmp, 'runs', 'on-workers');
       const config = { iterations: 2, trajectories: 32, rolloutBatch: 16, evalEvery: 0, evalSamples: 64, hidden: 16 };
       events.length = 0;
-      ok(
-        await req('train.start', { model: 'gmm-ring8', runDir, config, workers: { redis: redis.url, shardSize: 16 } }),
-      );
+      ok(await req('train.start', { model: 'gmm-ring8', runDir, config, workers: { url: redis.url, shardSize: 16 } }));
       const deadline = Date.now() + 240_000;
       while (
         !events.some((e) => e.type === 'run' && e.run === runDir && e.state !== 'started') &&

@@ -22,7 +22,7 @@ import {
 import { applyRunEvents, type RunView } from '../src/renderer/src/hooks/useRunEvents';
 import { DRIFT_CHARTS, metricInfo, TRAIN_CHARTS } from '../src/shared/metrics';
 import { timeBreakdown } from '../src/renderer/src/components/timeBreakdown';
-import { NO_WORKERS, redisOf, savedWorkers, workersParam } from '../src/renderer/src/state/workers';
+import { NO_WORKERS, redisOf, savedWorkers, shardSizeError, workersParam } from '../src/renderer/src/state/workers';
 import { splitPassword, withPassword } from '../src/shared/redis-url';
 
 const line = (iteration: number, metrics: Record<string, number>) => ({
@@ -402,12 +402,18 @@ test('the workers settings as kept (issue 19): checked field by field; the passw
     shown: 'redis://:***@10.0.0.5:6379',
     problem: null,
   });
-  assert.deepEqual(workersParam(s), { redis: 'redis://:s%40cret@10.0.0.5:6379' });
+  assert.deepEqual(workersParam(s), { url: 'redis://:s%40cret@10.0.0.5:6379' });
   assert.deepEqual(workersParam({ ...s, shardSize: '32' }), {
-    redis: 'redis://:s%40cret@10.0.0.5:6379',
+    url: 'redis://:s%40cret@10.0.0.5:6379',
     shardSize: 32,
   });
   assert.equal(workersParam({ ...s, shardSize: '0' }), undefined);
+  assert.equal(
+    shardSizeError('2000000'),
+    'must be a whole number in [1, 1000000], or empty',
+    'the check the CLI and the protocol make',
+  );
+  assert.equal(shardSizeError(' '), null);
   assert.equal(workersParam({ ...s, onWorkers: false }), undefined);
   assert.equal(workersParam({ ...s, url: '' }), undefined);
   assert.match(redisOf({ ...s, url: 'http://h:1' })!.problem!, /scheme must be redis/);

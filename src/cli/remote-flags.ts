@@ -5,7 +5,7 @@
 import type { Model } from '../main/engine/models/model';
 import type { RemoteSampler } from '../main/engine/distributed/sampler';
 import { portableModelRef } from '../main/engine/models/registry';
-import { checkRedisUrl } from '../shared/redis-url';
+import { checkRedisUrl, shardSizeProblem, type RemoteTarget } from '../shared/redis-url';
 import { UsageError, type Reporter } from './common';
 
 export const REMOTE_OPTIONS = {
@@ -14,10 +14,7 @@ export const REMOTE_OPTIONS = {
 } as const;
 
 /** --redis and --shard-size checked (train, eval, grid), or undefined without --redis. */
-export function redisFlags(v: {
-  redis?: string;
-  'shard-size'?: string;
-}): { url: string; shardSize?: number } | undefined {
+export function redisFlags(v: { redis?: string; 'shard-size'?: string }): RemoteTarget | undefined {
   if (v['shard-size'] !== undefined && !v.redis) throw new UsageError('--shard-size goes with --redis');
   if (!v.redis) return undefined;
   try {
@@ -26,8 +23,8 @@ export function redisFlags(v: {
     throw new UsageError((e as Error).message);
   }
   const size = v['shard-size'] === undefined ? undefined : Number(v['shard-size']);
-  if (size !== undefined && !(Number.isInteger(size) && size >= 1))
-    throw new UsageError(`--shard-size must be a whole number ≥ 1, got "${v['shard-size']}"`);
+  const problem = size === undefined ? null : shardSizeProblem(size);
+  if (problem !== null) throw new UsageError(`--shard-size ${problem}, got "${v['shard-size']}"`);
   return { url: v.redis, ...(size !== undefined ? { shardSize: size } : {}) };
 }
 

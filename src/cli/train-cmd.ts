@@ -16,6 +16,7 @@ import { describeModel, resolveModelDir } from '../main/engine/models/registry';
 import { startFromGrid } from '../main/engine/learner/config';
 import { runModelDir } from '../main/engine/runs/files';
 import { redisFlags, REMOTE_OPTIONS } from './remote-flags';
+import type { RemoteTarget } from '../shared/redis-url';
 import { deviceFromFlag, parseFlags, Reporter, UsageError } from './common';
 
 export const TRAIN_OPTIONS = {
@@ -74,7 +75,7 @@ export function parseTrainArgs(argv: string[]):
       config: LearnerConfig;
       iterations: number | undefined;
       device: string | undefined;
-      redis: { url: string; shardSize?: number } | undefined;
+      redis: RemoteTarget | undefined;
       json: boolean;
       /** What --init-from-grid started the policy from, for the log. */
       initNote: string | null;

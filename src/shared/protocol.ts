@@ -20,7 +20,7 @@ import { SAMPLERS, SCHEDULES } from './sampler-settings';
 import { DEFAULT_SCHEDULER_CONFIG, parseSchedulerConfig } from './scheduler-config';
 import { DEFAULT_DRIFT_CONFIG, parseDriftConfig } from './drift-config';
 import { describeField, fieldError, type NumberField } from './schema';
-import { checkRedisUrl } from './redis-url';
+import { checkRedisUrl, shardSizeProblem, type RemoteTarget } from './redis-url';
 
 export const PROTOCOL_VERSION = 1;
 
@@ -82,10 +82,16 @@ const redisUrl = z
 
 /** Rollouts on workers (`train --redis URL [--shard-size N]`, engine/distributed/rollouts.ts): the inverse-RL learner's only. */
 const onWorkers = z.strictObject({
-  redis: redisUrl,
+  url: redisUrl,
   /** Trajectories per shard job (default: the rollout batch). */
-  shardSize: z.number().int().min(1).max(1_000_000).optional(),
-});
+  shardSize: z
+    .number()
+    .superRefine((n, ctx) => {
+      const problem = shardSizeProblem(n);
+      if (problem !== null) ctx.addIssue({ code: 'custom', message: problem });
+    })
+    .optional(),
+}) satisfies z.ZodType<RemoteTarget>;
 
 /** A number within a learner field's bounds, said in the field's words (shared/schema.ts). */
 const byField = (f: NumberField) =>

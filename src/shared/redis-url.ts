@@ -2,6 +2,21 @@
 // its flags with this alone, the protocol the app's requests, and the app's Workers screen keeps
 // the password apart from the address it shows).
 
+/** Where a producer sends its work (`--redis URL [--shard-size N]`, the app's `workers`): the Redis and the shard size. */
+export interface RemoteTarget {
+  url: string;
+  /** Trajectories (or samples) per shard job; default: the producer's batch. */
+  shardSize?: number;
+}
+
+/** The largest shard size taken (a shard is one job's payload; larger ones are a typo, not a plan). */
+export const SHARD_SIZE_MAX = 1_000_000;
+
+/** Why a shard size cannot be used, or null: the one check the CLI, the protocol and the app's form share. */
+export function shardSizeProblem(n: number): string | null {
+  return Number.isInteger(n) && n >= 1 && n <= SHARD_SIZE_MAX ? null : 'must be a whole number in [1, 1000000]';
+}
+
 /** A --redis URL that cannot be used: says what is wrong and what it should look like. */
 export class RedisUrlError extends RangeError {
   override name = 'RedisUrlError';

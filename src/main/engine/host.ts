@@ -23,6 +23,7 @@ import {
 } from '../../shared/protocol';
 import { VERSION } from '../../shared/version';
 import type { EngineEvent, RunEvent } from '../../shared/events';
+import type { RemoteTarget } from '../../shared/redis-url';
 import { DEFAULT_SCHEDULER_CONFIG, parseSchedulerConfig, type SchedulerConfig } from '../../shared/scheduler-config';
 import { isSchedulerRun, readLevels, readSchedulerRun } from './scheduler/run-file';
 import { DEFAULT_DRIFT_CONFIG, parseDriftConfig, type DriftConfig } from '../../shared/drift-config';
@@ -501,7 +502,7 @@ export class EngineHost {
     iterations?: number,
     restart = false,
     /** Roll out on workers through this Redis (train.start's `workers`); in this process when absent. */
-    workers?: { redis: string; shardSize?: number },
+    workers?: RemoteTarget,
   ): Promise<{ run: string }> {
     return this.startJob(
       runDir,
@@ -524,14 +525,7 @@ export class EngineHost {
           command: `Sampler Studio engine, ${resume ? 'train.resume' : 'train.start'}`,
           onEvent: h.onEvent, // every training event names its run (apps/train.ts)
           onStart: h.onStart,
-          ...(workers
-            ? {
-                redis: {
-                  url: workers.redis,
-                  ...(workers.shardSize !== undefined ? { shardSize: workers.shardSize } : {}),
-                },
-              }
-            : {}),
+          ...(workers ? { redis: workers } : {}),
         });
         const reached = learner.iteration;
         await learner.dispose();

@@ -56,6 +56,7 @@ import { generate, resolveSettings } from '../samplers/generate';
 import { VERSION } from '../../../shared/version';
 import type { EngineEvent, Phase, SamplesEvent } from '../../../shared/events';
 import type { Checkpoint, DevSetFile } from '../../../shared/run-files';
+import type { RemoteTarget } from '../../../shared/redis-url';
 
 export interface RunOptions {
   model: Model;
@@ -74,7 +75,7 @@ export interface RunOptions {
   /** What trains it, as its training lock shows a refused second trainer (default: this process's command line). */
   command?: string;
   /** Roll out on workers through this Redis (distributed/rollouts.ts); in this process when absent. */
-  redis?: { url: string; shardSize?: number };
+  redis?: RemoteTarget;
 }
 
 // [Note: a missing checkpoint]

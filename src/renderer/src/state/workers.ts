@@ -9,7 +9,7 @@
 // The engine gets the whole URL with each request; its errors print it with the password hidden.
 
 import { useLocalStorage } from '@mantine/hooks';
-import { checkRedisUrl, redactedUrl, withPassword } from '../../../shared/redis-url';
+import { checkRedisUrl, redactedUrl, shardSizeProblem, withPassword } from '../../../shared/redis-url';
 import type { Methods } from '../../../shared/protocol';
 
 export interface WorkersSettings {
@@ -52,15 +52,15 @@ export function redisOf(s: WorkersSettings): { url: string; shown: string; probl
 /** The shard size's problem, or null ('' is the rollout batch). */
 export function shardSizeError(v: string): string | null {
   if (v.trim() === '') return null;
-  const n = Number(v);
-  return Number.isInteger(n) && n >= 1 && n <= 1_000_000 ? null : 'a whole number from 1 to 1,000,000, or empty';
+  const problem = shardSizeProblem(Number(v));
+  return problem === null ? null : `${problem}, or empty`;
 }
 
 /** train.start's `workers` when the user asked for workers and the settings can be used, else undefined. */
 export function workersParam(s: WorkersSettings): Methods['train.start']['params']['workers'] {
   const r = redisOf(s);
   if (!s.onWorkers || r === null || r.problem !== null || shardSizeError(s.shardSize) !== null) return undefined;
-  return { redis: r.url, ...(s.shardSize.trim() !== '' ? { shardSize: Number(s.shardSize) } : {}) };
+  return { url: r.url, ...(s.shardSize.trim() !== '' ? { shardSize: Number(s.shardSize) } : {}) };
 }
 
 /** The kept settings, shared by every screen that reads them (Mantine syncs hooks with one key). */
