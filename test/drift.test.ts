@@ -359,6 +359,21 @@ test('CLI: train --intervention drift; a run killed with SIGKILL mid-training re
     /give at least one --reward/,
   );
   assertUsageError(await cli('train', '--resume', dir, '--kl-weight', '2'), /drop --kl-weight/);
+  // A setting the run would not read is refused, not ignored (the schema's readWhen).
+  const fresh = ['train', '--intervention', 'drift', '--model', 'swissroll-a', '--run-dir', join(dir, '..', 'y')];
+  const box = ['--reward', BOX];
+  assertUsageError(
+    await cli(...fresh, ...box, '--objective', 'q-learning', '--kl-weight', '0.3'),
+    /: --kl-weight is read only with --objective dpok \(here: "q-learning"\): drop that flag$/m,
+  );
+  assertUsageError(
+    await cli(...fresh, ...box, '--objective', 'dpok', '--eta', '0.5', '--score-floor', 'spacing'),
+    /--eta is read only with --sampler ddim \(here: "euler-maruyama"\); --score-floor is read only with --objective q-learning \(here: "dpok"\): drop those flags/,
+  );
+  assertUsageError(
+    await cli(...fresh, ...box, '--objective', 'q-learning', '--score', 'model', '--score-samples', '64'),
+    /--score-samples is read only with --score data \(here: "model"\)/,
+  );
 });
 
 test('q-learning’s ODE simulators: a fresh policy is DDIM (η = 0) to the bit, and VP ODE-Euler integrates the same ODE', async () => {

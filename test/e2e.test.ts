@@ -914,6 +914,10 @@ test('web mode: a drift policy (issue 18) by clicks: its form from the schema wi
   await choose('Objective', /^dpok/);
   await choose('Base sampler', /^euler-maruyama/);
   assert.equal(await page.getByTestId('config-error').count(), 0);
+  // Only what the objective and the sampler read is on the form: DPOK's β, not q-learning's; no η off DDIM.
+  assert.equal(await page.getByLabel('KL weight β (DPOK)').count(), 1);
+  assert.equal(await page.getByLabel('Reward weight β (q-learning)').count(), 0);
+  assert.equal(await page.getByLabel('DDIM η').count(), 0);
   await page.getByLabel('Steps', { exact: true }).fill('5');
   await page.getByLabel('Training iterations').fill('2');
   const run = join(tmp, 'runs', 'drift-box');

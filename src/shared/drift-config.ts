@@ -30,6 +30,7 @@ export const DRIFT_FIELDS = {
     help: 'the sampler whose step the policy moves: euler-maruyama (the reverse SDE, as the q-learning paper simulates it) or ddim with η > 0 (as DDPO samples); q-learning also runs on the deterministic ddim (η = 0: Euler on the probability-flow ODE in σ) and ode-euler (Euler on the VP probability-flow ODE in its own time), its §7.1',
   }),
   eta: num({
+    readWhen: { sampler: ['ddim'] },
     label: 'DDIM η',
     default: 1,
     min: 0,
@@ -51,6 +52,7 @@ export const DRIFT_FIELDS = {
     help: 'the rewards of the final sample, summed with their weights ([-]NAME[:ARG,key=value], one --reward each: `train --help` lists them)',
   }),
   klWeight: num({
+    readWhen: { objective: ['dpok'] },
     label: 'KL weight β (DPOK)',
     group: 'basic',
     default: 0.1,
@@ -64,6 +66,7 @@ export const DRIFT_FIELDS = {
   // g_k²·Δt = c_k², the step's own noise variance (engine/drift/q-learning.ts). T then only sets
   // how the temperature γ weighs exploration: the action's noise is √(γΔt) of the step's.
   rewardWeight: num({
+    readWhen: { objective: ['q-learning'] },
     label: 'Reward weight β (q-learning)',
     group: 'basic',
     default: 1,
@@ -72,6 +75,7 @@ export const DRIFT_FIELDS = {
     help: 'objective q-learning: the paper’s β, the weight of the terminal reward against the deviation from the score (larger: more reward, further from the data; 0: the score alone, its Table 5)',
   }),
   temperature: num({
+    readWhen: { objective: ['q-learning'] },
     label: 'Temperature γ (q-learning)',
     default: 5,
     gt: 0,
@@ -79,6 +83,7 @@ export const DRIFT_FIELDS = {
     help: 'objective q-learning: the entropy temperature; the action’s exploration noise is √(γ·T/N) of each step’s own (paper: γ = 5)',
   }),
   horizon: num({
+    readWhen: { objective: ['q-learning'] },
     label: 'Horizon T (q-learning)',
     default: 5,
     gt: 0,
@@ -86,11 +91,13 @@ export const DRIFT_FIELDS = {
     help: 'objective q-learning: the process’s horizon T, split into the sampler’s N steps (paper: 5; see the note on time)',
   }),
   score: choice(DRIFT_SCORES, {
+    readWhen: { objective: ['q-learning'] },
     label: 'Score the running reward measures from (q-learning)',
     default: 'data',
     help: 'objective q-learning: data — the paper’s ratio estimator of the true score from the model’s data (robust to a weak model); model — the frozen denoiser’s own score (a KL to the model, as DPOK)',
   }),
   scoreSamples: int({
+    readWhen: { objective: ['q-learning'], score: ['data'] },
     label: 'Data points per score estimate (q-learning)',
     default: 512,
     min: 1,
@@ -98,11 +105,13 @@ export const DRIFT_FIELDS = {
     help: 'objective q-learning, score data: data points drawn each iteration for the ratio estimator (all of them when the data has fewer)',
   }),
   scoreFloor: choice(SCORE_FLOORS, {
+    readWhen: { objective: ['q-learning'], score: ['data'] },
     label: 'Below the estimator’s resolution (q-learning)',
     default: 'bandwidth',
     help: 'objective q-learning, score data: how the ratio estimator is used at noise levels finer than its data points can resolve — bandwidth: down to the points’ kernel bandwidth (Scott’s rule) and the model’s own score below it; spacing: smoothed by the points’ nearest-neighbour spacing at every level (runs before 2 December 2026)',
   }),
   lrCritic: num({
+    readWhen: { objective: ['q-learning'] },
     label: 'Critic learning rate (q-learning)',
     default: 1e-3,
     gt: 0,
@@ -176,6 +185,7 @@ export const DRIFT_FIELDS = {
   // with 20 steps, 1e-4 moved the mean reward from 0.48 to 0.50 in 20 iterations (clip fraction 0.6:
   // after the first minibatch nearly every ratio is past it), 0.2 — PPO's usual ε — to 0.9 in 5.
   clip: num({
+    readWhen: { objective: ['ddpo', 'dpok'] },
     label: 'PPO clip ε',
     default: 0.2,
     gt: 0,
@@ -183,6 +193,7 @@ export const DRIFT_FIELDS = {
     help: 'clip range of the per-step probability ratio (PPO: 0.2; DDPO: 1e-4, for a large pretrained network)',
   }),
   advClip: num({
+    readWhen: { objective: ['ddpo', 'dpok'] },
     label: 'Advantage clip',
     default: 5,
     gt: 0,

@@ -22,6 +22,12 @@ interface FieldBase<T> {
   flag?: string | false;
   /** Where the form shows it: the main section or "Advanced" (default); 'none': not in the form. */
   group?: 'basic' | 'advanced' | 'none';
+  /**
+   * Read only when each named choice field has one of these values (e.g. `{ objective: ['dpok'] }`):
+   * the form hides it otherwise, a flag given for it then is an error (`unreadGiven`), and two
+   * configurations that differ only in it are the same run.
+   */
+  readWhen?: Readonly<Record<string, readonly string[]>>;
   default: T;
 }
 
@@ -223,6 +229,32 @@ export function valueAt(v: unknown, path: PropertyKey[]): unknown {
   for (const p of path)
     cur = cur !== null && typeof cur === 'object' ? (cur as Record<PropertyKey, unknown>)[p] : undefined;
   return cur;
+}
+
+/** Whether a configuration reads a field (its `readWhen` holds for these values). */
+export function reads(f: Field, values: Readonly<Record<string, unknown>>): boolean {
+  return Object.entries(f.readWhen ?? {}).every(([k, allowed]) => allowed.includes(values[k] as string));
+}
+
+/**
+ * Of the settings given (e.g. by flags), those the configuration does not read, each with why:
+ * "--kl-weight is read only with --objective dpok (here: q-learning)". `name` writes a key as the
+ * user wrote it (a flag, a form label).
+ */
+export function unreadGiven(
+  fields: Fields,
+  given: readonly string[],
+  values: Readonly<Record<string, unknown>>,
+  name: (key: string) => string,
+): string[] {
+  return given.flatMap((k) => {
+    const f = fields[k];
+    if (!f || reads(f, values)) return [];
+    const why = Object.entries(f.readWhen ?? {})
+      .filter(([c, allowed]) => !allowed.includes(values[c] as string))
+      .map(([c, allowed]) => `${name(c)} ${allowed.join(' or ')} (here: ${show(values[c])})`);
+    return [`${name(k)} is read only with ${why.join(' and ')}`];
+  });
 }
 
 /** The error of a single value for a field, or null when valid: what a form shows under the input. */

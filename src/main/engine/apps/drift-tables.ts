@@ -40,7 +40,8 @@ import { DriftPolicy } from '../drift/policy';
 import { loadDriftPolicy, trainDrift } from '../drift/train';
 import { isDriftRun, readDriftRun } from '../drift/run-file';
 import { parseRewardSpec } from '../../../shared/reward-spec';
-import { DEFAULT_DRIFT_CONFIG, type DriftConfig } from '../../../shared/drift-config';
+import { DEFAULT_DRIFT_CONFIG, DRIFT_FIELDS, type DriftConfig } from '../../../shared/drift-config';
+import { reads } from '../../../shared/schema';
 
 export const DRIFT_TABLE_IDS = [1, 3, 4, 5, 6] as const;
 export type DriftTableId = (typeof DRIFT_TABLE_IDS)[number];
@@ -238,26 +239,15 @@ function driftConfig(o: DriftTablesOptions, model: Model, m: Method, w: number |
   return c;
 }
 
-/** Settings only q-learning reads: a DDPO or DPOK run is the same run whatever they say. */
-const Q_ONLY: readonly (keyof DriftConfig)[] = [
-  'rewardWeight',
-  'temperature',
-  'horizon',
-  'score',
-  'scoreSamples',
-  'scoreFloor',
-  'lrCritic',
-];
-
 /**
  * Refuses a kept run trained with other settings than the table's (a default changed since, or
  * another command's run under the same name): its row would not be what the table says.
  */
 function checkSameRun(dir: string, want: DriftConfig): void {
   const saved = readDriftRun(dir).config;
+  // A setting the run does not read (DPOK's β in a q-learning run) cannot make it another run.
   const differ = (Object.keys(want) as (keyof DriftConfig)[]).filter(
-    (k) =>
-      !(want.objective !== 'q-learning' && Q_ONLY.includes(k)) && JSON.stringify(saved[k]) !== JSON.stringify(want[k]),
+    (k) => reads(DRIFT_FIELDS[k], want) && JSON.stringify(saved[k]) !== JSON.stringify(want[k]),
   );
   if (differ.length > 0)
     throw new RangeError(

@@ -12,6 +12,7 @@ import { DEFAULT_DRIFT_CONFIG, DRIFT_FIELDS, driftCost, parseDriftConfig } from 
 import type { EngineClient } from '../engine/client';
 import { KeptFormFields } from '../components/KeptFormFields';
 import { count } from '../components/forms';
+import { reads } from '../../../shared/schema';
 
 export function DriftTune({
   engine,
@@ -29,10 +30,11 @@ export function DriftTune({
     storageKey: `sampler-studio:tune-drift:${model.summary.dir}`,
   });
   const { keys: KEYS, values, runDir, checked, set } = form;
-  // DDIM's η shows beside the sampler only when it samples with ddim.
-  const ddim = values['sampler'] === 'ddim';
-  const basic = KEYS.filter((k) => DRIFT_FIELDS[k].group === 'basic' || (k === 'eta' && ddim));
-  const rest = KEYS.filter((k) => !basic.includes(k) && k !== 'eta');
+  // Only the settings this objective and sampler read (the schema's readWhen): DDIM's η beside the
+  // sampler when it samples with ddim, DPOK's β with dpok, q-learning's settings with q-learning.
+  const shown = KEYS.filter((k) => reads(DRIFT_FIELDS[k], values));
+  const basic = shown.filter((k) => DRIFT_FIELDS[k].group === 'basic' || k === 'eta');
+  const rest = shown.filter((k) => !basic.includes(k));
   const defaultRunDir = `runs/${model.summary.id}-drift-${String(values['objective'])}-s${String(values['seed'])}`;
   const cost = checked.config ? driftCost(checked.config) : null;
   const start = () =>
