@@ -8,6 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LEARNER_FIELDS } from '../src/shared/learner-config';
+import { reads } from '../src/shared/schema';
 import { ROOT, startWebApp, writeLongRun, type WebApp } from './helpers/web-app';
 import { writeNearRewardOnnx } from './helpers/reward-onnx';
 import { BUNDLED_IDS } from './helpers/bundled';
@@ -202,12 +203,21 @@ test('web mode: tune a CFG policy with reverse KL by clicks, watch it learn', as
   await set('Samples in the final evaluation', '1000');
   await set('Run directory', join(tmp, 'runs', 'cfg-rkl'));
   await page.screenshot({ path: join(SHOTS, 'tune.png'), fullPage: true });
-  // Every learner field of the schema is offered: the main ones above, the rest under Advanced.
+  // Every learner field this configuration reads is offered: the main ones above, the rest under
+  // Advanced. Those it does not read (explicit rewards' settings, the bias profile's, renoise's NFE
+  // budget: the schema's readWhen) are not on the form.
   await page.getByRole('button', { name: /Advanced \(\d+ settings\)/ }).click();
-  for (const key of Object.keys(LEARNER_FIELDS)) {
+  const here = { intervention: 'cfg', objective: 'occupancy', initProfile: 'window' };
+  const hidden: string[] = [];
+  for (const [key, f] of Object.entries(LEARNER_FIELDS)) {
     const field = page.getByTestId(`field-${key}`);
-    await field.first().waitFor({ state: 'visible', timeout: 10_000 });
+    if (reads(f, here)) await field.first().waitFor({ state: 'visible', timeout: 10_000 });
+    else if (f.group !== 'none') {
+      assert.equal(await field.count(), 0, `${key} is not read here`);
+      hidden.push(key);
+    }
   }
+  assert.deepEqual(hidden, ['klCoef', 'rewardStats', 'advantageClip', 'initBias', 'nfeBudget']);
   assert.ok(
     await page.getByTestId('advanced').getByTestId('field-lrDiscriminator').count(),
     'the discriminator learning rate sits under Advanced',
@@ -969,12 +979,15 @@ test("web mode: explicit rewards (issue 17) by clicks: a user's ONNX reward trai
   await page.getByRole('button', { name: /Tune a sampler for gmm-ring8/ }).click();
   await page.getByRole('heading', { name: 'Tune' }).waitFor({ timeout: 30_000 });
   await page.getByText('stochasticity (γ)').click();
+  assert.equal(await page.getByTestId('field-divergence').count(), 1);
   await page
     .getByRole('textbox', { name: 'Objective' })
     .or(page.getByRole('combobox', { name: 'Objective' }))
     .first()
     .click();
   await page.getByRole('option', { name: /explicit rewards/ }).click();
+  // The divergence is the occupancy objective's: not on the form for explicit rewards (the schema's readWhen).
+  assert.equal(await page.getByTestId('field-divergence').count(), 0);
   // Without a reward the form says what is missing, in the engine's words.
   assert.match(await page.getByTestId('config-error').innerText(), /objective reward needs at least one reward/);
   await page.getByLabel('Rewards').fill(`onnx:${file}`);

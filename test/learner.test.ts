@@ -444,6 +444,31 @@ test('--init-bias sets how strongly the bias profile favours its action', async 
     await cli('train', '--model', 'gmm-ring8', '--init-bias=-1', '--run-dir', join(tmp, 'bias-bad')),
     /--init-bias must be a number in \[0, 20\], got -1/,
   );
+  // A setting the run would not read is refused, not ignored (the schema's readWhen).
+  assertUsageError(
+    await cli('train', '--model', 'gmm-ring8', '--init-bias', '4', '--run-dir', join(tmp, 'bias-unread')),
+    /--init-bias is read only with --init-profile bias \(here: "window"\): drop that flag/,
+  );
+  assertUsageError(
+    await cli(
+      'train',
+      '--model',
+      'gmm-ring8',
+      '--intervention',
+      'gamma',
+      '--objective',
+      'reward',
+      '--reward',
+      'region:x=4',
+      '--divergence',
+      'rkl',
+      '--nfe-budget',
+      '30',
+      '--run-dir',
+      join(tmp, 'reward-unread'),
+    ),
+    /--divergence is read only with --objective occupancy \(here: "reward"\); --nfe-budget is read only with --intervention renoise \(here: "gamma"\): drop those flags/,
+  );
 });
 
 test('training emits progress, metrics, profile and samples events that pass the protocol schema', async () => {

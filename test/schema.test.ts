@@ -57,8 +57,17 @@ const COMPANIONS: Partial<Record<keyof LearnerConfig, Record<string, unknown>>> 
   objective: { rewards: ['region:x=1'] },
   rewards: { objective: 'reward' },
 };
+/** … and a field read only under some choice (its readWhen) needs that choice, or train refuses its flag. */
+const companionsOf = (k: keyof LearnerConfig): Record<string, unknown> => {
+  const out: Record<string, unknown> = { ...COMPANIONS[k] };
+  for (const [c, allowed] of Object.entries(LEARNER_FIELDS[k].readWhen ?? {})) {
+    out[c] = allowed[0];
+    if (c === 'objective' && allowed[0] === 'reward') Object.assign(out, COMPANIONS.objective);
+  }
+  return out;
+};
 const companionFlags = (k: keyof LearnerConfig): string[] =>
-  Object.entries(COMPANIONS[k] ?? {}).flatMap(([c, v]) =>
+  Object.entries(companionsOf(k)).flatMap(([c, v]) =>
     flagWords(`--${flagOf(c, LEARNER_FIELDS[c as keyof LearnerConfig])}`, LEARNER_FIELDS[c as keyof LearnerConfig], v),
   );
 const fields = Object.entries(LEARNER_FIELDS) as [keyof LearnerConfig, Field][];

@@ -10,7 +10,7 @@ import {
   learnerConfigFrom,
   type LearnerConfig,
 } from '../shared/learner-config';
-import { flagOf, flagOptions, helpLines, valuesFromFlags } from '../shared/schema';
+import { flagOf, flagOptions, helpLines, kebab, unreadGiven, valuesFromFlags } from '../shared/schema';
 import { Model } from '../main/engine/models/model';
 import { describeModel, resolveModelDir } from '../main/engine/models/registry';
 import { startFromGrid } from '../main/engine/learner/config';
@@ -122,6 +122,11 @@ export function parseTrainArgs(argv: string[]):
       throw e;
     }
   }
+  // A setting this run would not read is a mistake to say, not to ignore (--divergence with
+  // --objective reward, --init-bias with the window profile).
+  const unread = unreadGiven(LEARNER_FIELDS, Object.keys(given), config, (k) => FLAG_NAME[k] ?? `--${kebab(k)}`);
+  if (unread.length > 0)
+    throw new UsageError(`${unread.join('; ')}: drop ${unread.length > 1 ? 'those flags' : 'that flag'}`);
   return {
     help: false,
     runDir,

@@ -104,6 +104,7 @@ export const LEARNER_FIELDS = {
     help: 'objective reward: the rewards of the final sample, summed with their weights, one --reward each ([-]NAME[:ARG,key=value]; `train --help` lists them)',
   }),
   klCoef: num({
+    readWhen: { objective: ['reward'] },
     default: 0,
     min: 0,
     max: 100,
@@ -118,12 +119,14 @@ export const LEARNER_FIELDS = {
   // prompt (its per-prompt stat tracking); the class is our prompt: each trajectory's reward less the
   // mean of its class's (the null class its own), over one std, leaves what the actions did.
   rewardStats: choice(['class', 'batch'] as const, {
+    readWhen: { objective: ['reward'] },
     default: 'class',
     label: 'Reward baseline',
     help: "objective reward: advantages standardised per class (the reward less its class's batch mean, as DDPO's per-prompt statistics; an unconditional model has one class) or over the whole batch",
     labels: { class: 'per class (DDPO per-prompt)', batch: 'over the batch' },
   }),
   advantageClip: num({
+    readWhen: { objective: ['reward'] },
     default: 5,
     gt: 0,
     max: 1e6,
@@ -131,6 +134,7 @@ export const LEARNER_FIELDS = {
     help: "objective reward: the standardised advantages are clipped to ±this (DDPO's adv_clip_max, 5)",
   }),
   divergence: choice(DIVERGENCES, {
+    readWhen: { objective: ['occupancy'] },
     default: 'kl',
     group: 'basic',
     label: 'Divergence',
@@ -182,6 +186,7 @@ export const LEARNER_FIELDS = {
     labels: { window: 'σ-dependent profile (cloned)', bias: 'one logit bonus at every level' },
   }),
   initSigmaLo: num({
+    readWhen: { initProfile: ['window'] },
     default: 0,
     min: 0,
     max: SIGMA_LIMIT,
@@ -189,6 +194,7 @@ export const LEARNER_FIELDS = {
     help: 'window profile: lowest σ at which the initial policy favours initAction (0: down to the end)',
   }),
   initSigmaHi: num({
+    readWhen: { initProfile: ['window'] },
     default: Infinity,
     min: 0,
     max: SIGMA_LIMIT,
@@ -197,6 +203,7 @@ export const LEARNER_FIELDS = {
     help: 'window profile: highest σ at which the initial policy favours initAction (inf: from the start)',
   }),
   initMass: num({
+    readWhen: { initProfile: ['window'] },
     default: 0.8,
     // Below 1/K the "favoured" action would be less likely than the others; at 1 the policy could never
     // leave it (log 0), and past 0.999 its gradient all but vanishes.
@@ -207,6 +214,7 @@ export const LEARNER_FIELDS = {
     help: 'window profile: probability of initAction inside the window (the other actions share the rest equally)',
   }),
   initMassOutside: num({
+    readWhen: { initProfile: ['window'] },
     default: 0.8,
     gt: 0,
     max: 0.999,
@@ -215,6 +223,7 @@ export const LEARNER_FIELDS = {
     help: 'window profile: probability of the neutral action outside the window (w = 1, γ = 0, continue)',
   }),
   initBias: num({
+    readWhen: { initProfile: ['bias'] },
     default: 2,
     min: 0,
     // e^20 ≈ 5·10⁸: the other actions are then never drawn, and the policy cannot learn to leave it.
@@ -237,6 +246,7 @@ export const LEARNER_FIELDS = {
     help: 'number of noise levels N of the base sampler',
   }),
   nfeBudget: int({
+    readWhen: { intervention: ['renoise'] },
     default: Infinity,
     min: 1,
     // 5× the NFE of the longest plain sampler (Heun with MAX_STEPS levels: 1,999); the horizon grows with it.
@@ -270,6 +280,7 @@ export const LEARNER_FIELDS = {
     help: 'samples per sampler batch during rollouts (at most the trajectories)',
   }),
   discriminatorInitSteps: int({
+    readWhen: { objective: ['occupancy'] },
     default: 200,
     min: 0,
     max: 10_000, // 50× the paper's 100–200
@@ -277,6 +288,7 @@ export const LEARNER_FIELDS = {
     help: 'discriminator steps before the first policy update (paper: 100–200)',
   }),
   discriminatorSteps: int({
+    readWhen: { objective: ['occupancy'] },
     default: 20,
     min: 0,
     max: 10_000,
@@ -284,6 +296,7 @@ export const LEARNER_FIELDS = {
     help: 'discriminator steps per iteration',
   }),
   discriminatorBatch: int({
+    readWhen: { objective: ['occupancy'] },
     default: 512,
     min: 1,
     max: MAX_BATCH,
@@ -291,6 +304,7 @@ export const LEARNER_FIELDS = {
     help: 'discriminator minibatch (expert and policy states each)',
   }),
   discriminatorPool: int({
+    readWhen: { objective: ['occupancy'] },
     default: 128,
     min: 1,
     max: MAX_BATCH,
@@ -298,6 +312,7 @@ export const LEARNER_FIELDS = {
     help: 'most expert states per noise level that an iteration draws and encodes for the discriminator’s minibatches (at most the states the rollout visited there)',
   }),
   labelSmoothing: num({
+    readWhen: { objective: ['occupancy'] },
     default: 0.2,
     min: 0,
     lt: 0.5,
@@ -306,6 +321,7 @@ export const LEARNER_FIELDS = {
     help: 'discriminator label smoothing at σ_max, growing linearly with σ/σ_max from 0',
   }),
   logitClamp: num({
+    readWhen: { objective: ['occupancy'] },
     default: 10,
     gt: 0,
     // r = e^clamp and χ²'s reward grows as r²: float64 overflows near a clamp of 354; 50 (r ≈ 5·10²¹)
@@ -350,6 +366,7 @@ export const LEARNER_FIELDS = {
     help: 'PPO entropy coefficient c: the loss is L_clip − c·H(π) (CleanRL ent_coef; 0 = none, as the paper)',
   }),
   advantageBaseline: choice(ADVANTAGE_BASELINES, {
+    readWhen: { objective: ['occupancy'] },
     default: 'level',
     label: 'Advantage baseline',
     help: 'level: subtract the batch mean of the learning signal G at each step before normalising (the part of G that only counts the steps left); global: one mean over all transitions (the paper)',
@@ -367,6 +384,7 @@ export const LEARNER_FIELDS = {
     help: 'Adam learning rate of the policy head (paper: 1e-4 … 1e-5 for images)',
   }),
   lrDiscriminator: num({
+    readWhen: { objective: ['occupancy'] },
     default: 1e-3,
     gt: 0,
     max: 1,

@@ -21,6 +21,7 @@ import {
 import type { Methods, ModelReport, RunKind } from '../../../shared/protocol';
 import { clock } from '../../../shared/clock';
 import { infReplacer } from '../../../shared/json';
+import { reads } from '../../../shared/schema';
 import {
   CONDITIONINGS,
   CONTEXT_DEPENDENT_FIELDS,
@@ -177,13 +178,15 @@ export function TuneScreen({
   const chosen = useMemo(() => {
     const d = formValues(intervention, kind);
     return Object.fromEntries(
-      FIELD_KEYS.filter((k) => k === 'intervention' || String(values[k]) !== String(d[k])).map((k) => [
-        k,
-        parseFormValue(LEARNER_FIELDS[k], values[k]!),
-      ]),
+      FIELD_KEYS.filter(
+        (k) => k === 'intervention' || (reads(LEARNER_FIELDS[k], values) && String(values[k]) !== String(d[k])),
+      ).map((k) => [k, parseFormValue(LEARNER_FIELDS[k], values[k]!)]),
     );
   }, [values, intervention, kind]);
-  const fieldErrors = FIELD_KEYS.filter((k) => formError(LEARNER_FIELDS[k], values[k]!) !== null);
+  // Only the settings this objective, initial profile and intervention read are on the form (the
+  // schema's readWhen); a hidden one keeps its value but is neither sent nor checked.
+  const shownKeys = FIELD_KEYS.filter((k) => reads(LEARNER_FIELDS[k], values));
+  const fieldErrors = shownKeys.filter((k) => formError(LEARNER_FIELDS[k], values[k]!) !== null);
   // Checks across fields (e.g. renoise's actions), the engine's own words.
   const configError = useMemo(() => {
     if (fieldErrors.length > 0) return null;
@@ -195,12 +198,8 @@ export function TuneScreen({
     }
   }, [chosen, fieldErrors.length, kind]);
 
-  const basic = FIELD_KEYS.filter(
-    (k) => (LEARNER_FIELDS[k].group ?? 'advanced') === 'basic' && (k !== 'nfeBudget' || intervention === 'renoise'),
-  );
-  const rest = FIELD_KEYS.filter(
-    (k) => (LEARNER_FIELDS[k].group ?? 'advanced') === 'advanced' || (k === 'nfeBudget' && intervention !== 'renoise'),
-  );
+  const basic = shownKeys.filter((k) => (LEARNER_FIELDS[k].group ?? 'advanced') === 'basic');
+  const rest = shownKeys.filter((k) => (LEARNER_FIELDS[k].group ?? 'advanced') === 'advanced');
   const gridClash = grid.trim() !== '' && chosen['initAction'] !== undefined;
   const workersError =
     workers.onWorkers && redis !== null ? (redis.problem ?? shardSizeError(workers.shardSize)) : null;
