@@ -436,6 +436,21 @@ test('explicit rewards for the scheduler: --reward SPEC on the command line, the
     (e: { stderr: string }) => e,
   );
   assert.match((bad as { stderr: string }).stderr, /not images; jpeg-size scores images/);
+  // A setting the reward would not read is refused, not ignored (the schema's readWhen).
+  const unread = await run(process.execPath, [
+    ...cli,
+    ...args,
+    '--reward',
+    'pearson',
+    '--divergence',
+    'rkl',
+    '--run-dir',
+    `${dir}-unread`,
+  ]).catch((e: { stderr: string }) => e);
+  assert.match(
+    (unread as { stderr: string }).stderr,
+    /--divergence is read only with --reward occupancy \(here: "pearson"\): drop that flag/,
+  );
 });
 
 test('the exported pooled state: ONNX AveragePool (ceil_mode, padding not counted) averages partial blocks as pooledEncoder does', async () => {

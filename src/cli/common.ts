@@ -7,9 +7,25 @@ import { dirname, resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { EngineEvent } from '../shared/events';
 import { clock } from '../shared/clock';
+import { unreadGiven, type Fields } from '../shared/schema';
 
 /** An error the user can fix: printed without a stack trace, exit code 2. */
 export class UsageError extends Error {}
+
+/**
+ * Refuses the flags given for settings this run would not read (the schema's readWhen: --kl-weight
+ * with q-learning, --divergence with --objective reward): a mistake to say, not to ignore.
+ */
+export function refuseUnread(
+  fields: Fields,
+  given: Readonly<Record<string, unknown>>,
+  config: Readonly<Record<string, unknown>>,
+  flag: (key: string) => string,
+): void {
+  const unread = unreadGiven(fields, Object.keys(given), config, flag);
+  if (unread.length > 0)
+    throw new UsageError(`${unread.join('; ')}: drop ${unread.length > 1 ? 'those flags' : 'that flag'}`);
+}
 
 /** A flag the command does not have, or one used the wrong way; the CLI adds where to find its flags. */
 export class FlagError extends UsageError {}

@@ -7,8 +7,8 @@ import { Model } from '../main/engine/models/model';
 import { resolveModelDir } from '../main/engine/models/registry';
 import { DEFAULT_DRIFT_CONFIG, DRIFT_FIELDS, parseDriftConfig, type DriftConfig } from '../shared/drift-config';
 import { rewardHelpLines } from '../shared/reward-spec';
-import { flagOf, flagOptions, helpLines, kebab, unreadGiven, valuesFromFlags } from '../shared/schema';
-import { deviceFromFlag, num, parseFlags, Reporter, UsageError } from './common';
+import { flagOf, flagOptions, helpLines, kebab, valuesFromFlags } from '../shared/schema';
+import { deviceFromFlag, num, parseFlags, refuseUnread, Reporter, UsageError } from './common';
 
 export const DRIFT_USAGE = `Usage: sampler-studio train --intervention drift --model ID|DIR --run-dir DIR --reward SPEC [drift flags]
        sampler-studio train --resume DIR [--iterations N]
@@ -81,10 +81,7 @@ export async function cmdTrainDrift(argv: string[], signal: AbortSignal): Promis
     } catch (e) {
       throw new UsageError((e as Error).message);
     }
-    // A setting this run would not read is a mistake to say, not to ignore (--kl-weight with q-learning).
-    const unread = unreadGiven(DRIFT_FIELDS, Object.keys(given), config, flag);
-    if (unread.length > 0)
-      throw new UsageError(`${unread.join('; ')}: drop ${unread.length > 1 ? 'those flags' : 'that flag'}`);
+    refuseUnread(DRIFT_FIELDS, given, config, flag);
   }
   const rep = new Reporter(!!v.json);
   const model = await Model.load(resolveModelDir(modelRef), { device: deviceFromFlag(v.device) });

@@ -13,7 +13,7 @@ import {
   type SchedulerConfig,
 } from '../shared/scheduler-config';
 import { flagOptions, helpLines, kebab, valuesFromFlags } from '../shared/schema';
-import { deviceFromFlag, num, parseFlags, Reporter, UsageError } from './common';
+import { deviceFromFlag, num, parseFlags, refuseUnread, Reporter, UsageError } from './common';
 
 export const SCHEDULER_USAGE = `Usage: sampler-studio train --intervention schedule --model ID|DIR --run-dir DIR [scheduler flags]
        sampler-studio train --resume DIR [--iterations N]
@@ -102,14 +102,13 @@ export async function cmdTrainScheduler(argv: string[], signal: AbortSignal): Pr
     if (existsSync(runDir))
       throw new UsageError(`--run-dir ${runDir} exists; give a new folder, or --resume ${runDir} to continue it`);
     modelRef = v.model;
+    const given = valuesFromFlags(SCHEDULER_FIELDS, v);
     try {
-      config = parseSchedulerConfig(
-        { ...DEFAULT_SCHEDULER_CONFIG, ...valuesFromFlags(SCHEDULER_FIELDS, v) },
-        (k) => `--${kebab(k)}`,
-      );
+      config = parseSchedulerConfig({ ...DEFAULT_SCHEDULER_CONFIG, ...given }, (k) => `--${kebab(k)}`);
     } catch (e) {
       throw new UsageError((e as Error).message);
     }
+    refuseUnread(SCHEDULER_FIELDS, given, config, (k) => `--${kebab(k)}`);
   }
   const rep = new Reporter(!!v.json);
   const model = await Model.load(resolveModelDir(modelRef), { device: deviceFromFlag(v.device) });

@@ -10,14 +10,14 @@ import {
   learnerConfigFrom,
   type LearnerConfig,
 } from '../shared/learner-config';
-import { flagOf, flagOptions, helpLines, kebab, unreadGiven, valuesFromFlags } from '../shared/schema';
+import { flagOf, flagOptions, helpLines, kebab, valuesFromFlags } from '../shared/schema';
 import { Model } from '../main/engine/models/model';
 import { describeModel, resolveModelDir } from '../main/engine/models/registry';
 import { startFromGrid } from '../main/engine/learner/config';
 import { runModelDir } from '../main/engine/runs/files';
 import { redisFlags, REMOTE_OPTIONS } from './remote-flags';
 import type { RemoteTarget } from '../shared/redis-url';
-import { deviceFromFlag, parseFlags, Reporter, UsageError } from './common';
+import { deviceFromFlag, parseFlags, refuseUnread, Reporter, UsageError } from './common';
 
 export const TRAIN_OPTIONS = {
   model: { type: 'string' },
@@ -122,11 +122,7 @@ export function parseTrainArgs(argv: string[]):
       throw e;
     }
   }
-  // A setting this run would not read is a mistake to say, not to ignore (--divergence with
-  // --objective reward, --init-bias with the window profile).
-  const unread = unreadGiven(LEARNER_FIELDS, Object.keys(given), config, (k) => FLAG_NAME[k] ?? `--${kebab(k)}`);
-  if (unread.length > 0)
-    throw new UsageError(`${unread.join('; ')}: drop ${unread.length > 1 ? 'those flags' : 'that flag'}`);
+  refuseUnread(LEARNER_FIELDS, given, config, (k) => FLAG_NAME[k] ?? `--${kebab(k)}`);
   return {
     help: false,
     runDir,

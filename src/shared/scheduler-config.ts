@@ -40,17 +40,20 @@ export const SCHEDULER_FIELDS = {
   // specification and implies reward explicit (cli/scheduler-cmd.ts); the saved settings keep the list.
   rewards: textList({
     ...LEARNER_FIELDS.rewards,
+    readWhen: { reward: ['explicit'] },
     flag: 'reward-spec',
     group: 'basic',
     help: 'reward explicit: the rewards of the final sample, summed with their weights ([-]NAME[:ARG,key=value]; on the command line --reward SPEC, one each: `train --help` lists them)',
   }),
   divergence: choice(DIVERGENCES, {
+    readWhen: { reward: ['occupancy'] },
     label: 'Divergence (occupancy reward)',
     group: 'basic',
     default: 'kl',
     help: "reward occupancy: the f-divergence whose per-state reward −ψ(r) the terminal density ratio r is turned into (the inverse-RL learner's, learner/divergences.ts)",
   }),
   discriminatorSteps: int({
+    readWhen: { reward: ['occupancy'] },
     label: 'Discriminator steps per iteration',
     default: 50,
     min: 1,
@@ -58,6 +61,7 @@ export const SCHEDULER_FIELDS = {
     help: 'reward occupancy: Adam steps of the terminal discriminator (final samples against real ones, in feature space) per iteration',
   }),
   rewardSamples: int({
+    readWhen: { reward: ['pearson', 'nearest', 'occupancy'] },
     label: 'Real samples per reward batch',
     default: 256,
     min: 1,

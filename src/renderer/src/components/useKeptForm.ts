@@ -6,7 +6,7 @@
 
 import { useMemo, useState } from 'react';
 import { useLocalStorage } from '@mantine/hooks';
-import type { Fields } from '../../../shared/schema';
+import { reads, type Fields } from '../../../shared/schema';
 import { formError, formValueOf, labelOf, parseFormValue, type FormValue } from './SchemaFields';
 
 export interface KeptForm {
@@ -57,16 +57,19 @@ export function useKeptForm<F extends Fields, C extends { iterations: number }>(
     },
   });
   const { values, runDir } = saved;
+  // The settings the chosen values read (the schema's readWhen): only they are on the form, sent and
+  // checked; a hidden one keeps its value for when it is read again.
+  const shown = keys.filter((k) => reads(o.fields[k]!, values));
   const chosen = useMemo(
     () =>
       Object.fromEntries(
-        keys
+        shown
           .filter((k) => String(values[k]) !== String(defaults[k]))
           .map((k) => [k, parseFormValue(o.fields[k]!, values[k]!)]),
       ),
     [values, defaults],
   );
-  const fieldErrors = keys.filter((k) => formError(o.fields[k]!, values[k]!) !== null);
+  const fieldErrors = shown.filter((k) => formError(o.fields[k]!, values[k]!) !== null);
   const checked = useMemo((): { config: C | null; error: string | null } => {
     if (fieldErrors.length > 0) return { config: null, error: null };
     try {
@@ -105,6 +108,7 @@ export function useKeptForm<F extends Fields, C extends { iterations: number }>(
   };
   return {
     keys,
+    shown,
     start,
     starting,
     startError,

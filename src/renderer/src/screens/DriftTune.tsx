@@ -12,7 +12,6 @@ import { DEFAULT_DRIFT_CONFIG, DRIFT_FIELDS, driftCost, parseDriftConfig } from 
 import type { EngineClient } from '../engine/client';
 import { KeptFormFields } from '../components/KeptFormFields';
 import { count } from '../components/forms';
-import { reads } from '../../../shared/schema';
 
 export function DriftTune({
   engine,
@@ -29,10 +28,9 @@ export function DriftTune({
     parse: parseDriftConfig,
     storageKey: `sampler-studio:tune-drift:${model.summary.dir}`,
   });
-  const { keys: KEYS, values, runDir, checked, set } = form;
   // Only the settings this objective and sampler read (the schema's readWhen): DDIM's η beside the
   // sampler when it samples with ddim, DPOK's β with dpok, q-learning's settings with q-learning.
-  const shown = KEYS.filter((k) => reads(DRIFT_FIELDS[k], values));
+  const { shown, values, runDir, checked, set } = form;
   const basic = shown.filter((k) => DRIFT_FIELDS[k].group === 'basic' || k === 'eta');
   const rest = shown.filter((k) => !basic.includes(k));
   const defaultRunDir = `runs/${model.summary.id}-drift-${String(values['objective'])}-s${String(values['seed'])}`;

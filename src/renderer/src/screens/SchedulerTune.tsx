@@ -31,14 +31,11 @@ export function SchedulerTune({
     parse: parseSchedulerConfig,
     storageKey: `sampler-studio:tune-schedule:${model.summary.dir}`,
   });
-  const { keys: KEYS, values, runDir, checked, set } = form;
-  const occupancy = values['reward'] === 'occupancy';
-  const basic = KEYS.filter(
-    (k) => SCHEDULER_FIELDS[k].group === 'basic' && (k !== 'divergence' || occupancy) && k !== 'discriminatorSteps',
-  );
-  const rest = KEYS.filter(
-    (k) => !basic.includes(k) && (k !== 'discriminatorSteps' || occupancy) && k !== 'divergence',
-  );
+  // Only the settings the chosen reward reads (the schema's readWhen): the occupancy reward's divergence
+  // and discriminator, the explicit rewards' list, the real samples the others score against.
+  const { shown, values, runDir, checked, set } = form;
+  const basic = shown.filter((k) => SCHEDULER_FIELDS[k].group === 'basic');
+  const rest = shown.filter((k) => !basic.includes(k));
   const defaultRunDir = `runs/${model.summary.id}-schedule-${String(values['sampler'])}-nfe${String(values['nfeBudget'])}-s${String(values['seed'])}`;
   const cost = checked.config ? schedulerCost(checked.config) : null;
   const start = () =>
