@@ -238,7 +238,7 @@ export function reads(f: Field, values: Readonly<Record<string, unknown>>): bool
 
 /**
  * Of the settings given (e.g. by flags), those the configuration does not read, each with why:
- * "--kl-weight is read only with --objective dpok (here: q-learning)". `name` writes a key as the
+ * `--kl-weight is read only with --objective dpok (here: "q-learning")`. `name` writes a key as the
  * user wrote it (a flag, a form label).
  */
 export function unreadGiven(
