@@ -102,11 +102,38 @@ test('drift-tables writes Table 3 with 95% intervals for every row, and a second
   assert.doesNotMatch(rep.stderr, /^(train|resume) /m);
   assert.match(rep.stderr, /0 rows done, 10 still to train or evaluate/, 'no evaluation is cached there');
   assert.ok(!existsSync(join(partial, 'cache')), 'nothing evaluated');
+  // A learning setting for every run (an ablation) is said under the tables; DDPO's run does not read
+  // the critic's learning rate, so it is the same run.
+  const ablation = await cli(...small.map((a) => (a === out ? partial : a)), '--report', '--lr-critic', '0.01');
+  assert.equal(ablation.code, 0, ablation.stderr);
+  assert.match(
+    readFileSync(join(partial, 'tables.md'), 'utf8'),
+    /Every run trained with lrCritic = 0\.01 \(not the defaults\)\./,
+  );
   // Again: nothing trained, nothing evaluated anew, the same table.
   const again = await cli(...small);
   assert.equal(again.code, 0, again.stderr);
   assert.doesNotMatch(again.stderr, /^(train|resume) /m);
   assert.equal(readFileSync(join(out, 'tables.md'), 'utf8'), md);
+  // A run whose checkpoint changed (deleted and trained again) is evaluated again, not read from the
+  // cache; the same weights (here: the file with a newline added) give the same rows.
+  const ddpo = join(out, 'runs', 'swissroll-a-ddpo-sde20', 'checkpoint.json');
+  writeFileSync(ddpo, readFileSync(ddpo, 'utf8') + '\n');
+  const changed = await cli(...small);
+  assert.equal(changed.code, 0, changed.stderr);
+  assert.match(
+    changed.stderr,
+    /swissroll-a-ddpo-sde20-seed7: the cached evaluation is of another run or other settings/,
+  );
+  assert.doesNotMatch(changed.stderr, /q-learning-sde20-w[\d.]+-seed7: the cached/);
+  assert.equal(readFileSync(join(out, 'tables.md'), 'utf8'), md);
+  // The same folder with another setting for every run: its q-learning runs are not those runs.
+  const other = await cli(...small, '--lr-critic', '0.01', '--report');
+  assert.equal(other.code, 2, other.stderr);
+  assert.match(
+    other.stderr,
+    /q-learning-sde20-w[\d.]+ was trained with lrCritic = 0\.001; this table trains lrCritic = 0\.01\./,
+  );
   // A kept run trained with other settings (an older default) is refused, not mixed into the table.
   const file = join(out, 'runs', 'swissroll-a-q-learning-sde20-w10', 'drift.json');
   const saved = JSON.parse(readFileSync(file, 'utf8')) as { config: Record<string, unknown> };
@@ -129,4 +156,9 @@ test('drift-tables refuses an unknown table and an evaluation seed equal to the 
     /--eval-seed must differ from the training --seed/,
   );
   assertUsageError(await cli('drift-tables'), /needs --out DIR/);
+  assertUsageError(
+    await cli('drift-tables', '--out', tmpdir(), '--lr-critic', '2'),
+    /--lr-critic must be a number in \(0, 1\], got 2/,
+  );
+  assertUsageError(await cli('drift-tables', '--out', tmpdir(), '--kl-weight', '1'), /unknown flag --kl-weight/);
 });

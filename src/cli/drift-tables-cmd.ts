@@ -4,8 +4,21 @@
 import { Model } from '../main/engine/models/model';
 import { resolveModelDir } from '../main/engine/models/registry';
 import { num, parseFlags, UsageError } from './common';
+import {
+  DEFAULT_DRIFT_CONFIG,
+  DRIFT_FIELDS,
+  DRIFT_TABLE_SETTINGS,
+  parseDriftConfig,
+  type DriftConfig,
+} from '../shared/drift-config';
+import { flagOf, flagOptions, helpLines, kebab, valuesFromFlags } from '../shared/schema';
+
+/** The drift settings a table leaves to the user, as flags (`--lr-critic 1e-2`), for ablations. */
+const FREE_FIELDS = Object.fromEntries(DRIFT_TABLE_SETTINGS.map((k) => [k, DRIFT_FIELDS[k]]));
+const flagName = (k: string): string => `--${flagOf(k, DRIFT_FIELDS[k as keyof typeof DRIFT_FIELDS]) ?? kebab(k)}`;
 
 const OPTIONS = {
+  ...flagOptions(FREE_FIELDS),
   out: { type: 'string' },
   tables: { type: 'string' },
   iterations: { type: 'string' },
@@ -28,6 +41,7 @@ const OPTIONS = {
 export const DRIFT_TABLES_USAGE = `Usage: sampler-studio drift-tables --out DIR [--tables 1,3,4,5,6] [--iterations N (100)] [--seed S (0)]
        [--eval-seed S (7)] [--eval-samples E (1000)] [--batches B (100)] [--batch-size M (300)] [--tol T (0.02)] [--refine K (3)]
        [--good ID (swissroll-a)] [--weak ID (swissroll-b)] [--good-1d ID (gmm1d-a)] [--weak-1d ID (gmm1d-b)] [--report] [--json]
+       [SETTING FLAGS: the drift policies' learning settings for every run, below]
 
 The q-learning paper's tables (Gao, Zha and Zhou 2024) for drift policies on frozen models:
   1     its Figure 1 as a table: q-learning with reward weight β = 0, 0.1, 1 on the 1-D mixture
@@ -42,7 +56,12 @@ evaluated on B batches of M samples of another seed: mean reward, k-NN KL to the
 the frozen model's samples, with 95% intervals. Writes DIR/tables.md, DIR/tables.json, DIR/runs/
 (the trained runs), DIR/cache/ and DIR/pictures/ (M samples a row). Resumable: run it again to
 continue; two processes may work on different --tables of one DIR (each keeps the
-other's rows in tables.md). --report writes the tables from what is done so far and trains nothing.`;
+other's rows in tables.md). --report writes the tables from what is done so far and trains nothing.
+
+Every run trains with the drift policy's defaults (train --intervention drift --help) and four passes
+over each batch; these flags change them for every run of the tables (an ablation: give it its own
+--out, as a run keeps the settings it trained with):
+${helpLines(FREE_FIELDS, '  ', { ...DEFAULT_DRIFT_CONFIG, ppoEpochs: 4 }).join('\n')}`;
 
 export async function cmdDriftTables(argv: string[], signal: AbortSignal): Promise<void> {
   const { values: v } = parseFlags(argv, OPTIONS);
@@ -79,6 +98,14 @@ export async function cmdDriftTables(argv: string[], signal: AbortSignal): Promi
     signal,
     log: (line: string) => process.stderr.write(`${line}\n`),
   };
+  // The settings flags, checked as a run would check them (their names and bounds from DRIFT_FIELDS).
+  const settings = valuesFromFlags(FREE_FIELDS, v) as Partial<DriftConfig>;
+  try {
+    parseDriftConfig({ ...DEFAULT_DRIFT_CONFIG, rewards: ['box:x0=0,x1=4,y0=-1,y1=4'], ...settings }, flagName);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  if (Object.keys(settings).length > 0) o.settings = settings;
   if (o.evalSeed === o.seed)
     throw new UsageError(
       `--eval-seed must differ from the training --seed (both ${o.seed}): the table reports on samples no run saw`,

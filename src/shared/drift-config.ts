@@ -224,6 +224,29 @@ export const DRIFT_FIELDS = {
   }),
 };
 
+/**
+ * The drift settings a table leaves to the user (`drift-tables --lr-critic 1e-2 …`, engine/apps/drift-tables.ts): the rest — the
+ * method, the simulator, the reward, the weights, the iterations, the seed and the evaluation — are
+ * the tables' own.
+ */
+export const DRIFT_TABLE_SETTINGS = [
+  'temperature',
+  'horizon',
+  'score',
+  'scoreSamples',
+  'scoreFloor',
+  'lrCritic',
+  'trajectories',
+  'hidden',
+  'layers',
+  'lr',
+  'lrSchedule',
+  'ppoEpochs',
+  'minibatch',
+  'clip',
+  'advClip',
+] as const satisfies readonly (keyof DriftConfig)[];
+
 export type DriftConfig = ValuesOf<typeof DRIFT_FIELDS>;
 export const DEFAULT_DRIFT_CONFIG: DriftConfig = defaultsOf(DRIFT_FIELDS);
 const DriftConfigSchema = objectSchema(DRIFT_FIELDS);

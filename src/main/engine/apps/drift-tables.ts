@@ -26,6 +26,7 @@
 // 3. Everything is resumable: runs live in DIR/runs (a killed one continues from its checkpoint),
 //    each row's evaluation in DIR/cache, and tables.md / tables.json are rewritten after each row.
 
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Model } from '../models/model';
@@ -76,6 +77,12 @@ export interface DriftTablesOptions {
   models: { good: string; weak: string };
   /** The 1-D good and weak model (table 1). */
   models1d: { good: string; weak: string };
+  /**
+   * Learning settings for every run beyond the tables' own (e.g. the critic's learning rate, for an
+   * ablation): any of DRIFT_TABLE_SETTINGS (shared/drift-config.ts). Each run's folder keeps its settings, so a table with other
+   * ones needs its own --out.
+   */
+  settings?: Partial<DriftConfig>;
   /** Write the tables from what is done only: nothing trained or evaluated; rows not done yet are left out. */
   report?: boolean;
   signal?: AbortSignal;
@@ -231,6 +238,7 @@ function driftConfig(o: DriftTablesOptions, model: Model, m: Method, w: number |
     // Four passes over each batch for every method: at one, q-learning's last iterate swung between
     // mean rewards 0.47 and 0.86 (swissroll-a, β = 10); at four it settled at 0.98 (lr annealed).
     ppoEpochs: 4,
+    ...o.settings,
     evalEvery: 0,
     evalSamples: o.evalSamples,
   };
@@ -338,6 +346,31 @@ interface CachedEval {
   reward: number[];
   klData: number[];
   klModel: number[];
+  /** What was evaluated, and how (absent in files written before 2 December 2026, taken as they are). */
+  stamp?: EvalStamp;
+}
+
+/**
+ * What an evaluation depends on besides its name: the run's weights (the SHA-256 of its
+ * checkpoint.json; null for the frozen model) and the evaluation's own settings. A cached evaluation
+ * with another stamp — the run deleted and trained again, other --batches — is evaluated again.
+ */
+interface EvalStamp {
+  run: string | null;
+  batches: number;
+  batchSize: number;
+  baseSamples: number;
+  evalSeed: number;
+}
+
+function evalStamp(o: DriftTablesOptions, dir: string | null): EvalStamp {
+  const run =
+    dir === null
+      ? null
+      : createHash('sha256')
+          .update(readFileSync(join(dir, 'checkpoint.json')))
+          .digest('hex');
+  return { run, batches: o.batches, batchSize: o.batchSize, baseSamples: o.baseSamples, evalSeed: o.evalSeed };
 }
 
 /** Step 2: the table's evaluation of a policy (or of the frozen model), cached; also its picture (300 samples). */
@@ -347,9 +380,14 @@ async function evaluateRow(
   policy: DriftPolicy,
   key: string,
   zero: boolean,
+  stamp: EvalStamp,
 ): Promise<CachedEval> {
   const file = join(o.out, 'cache', `${key}.json`);
-  if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as CachedEval;
+  if (existsSync(file)) {
+    const kept = JSON.parse(readFileSync(file, 'utf8')) as CachedEval;
+    if (kept.stamp === undefined || JSON.stringify(kept.stamp) === JSON.stringify(stamp)) return kept;
+    o.log?.(`${key}: the cached evaluation is of another run or other settings; evaluating again`);
+  }
   if (o.report) throw new NotDone(key);
   const data = await loadData(model);
   if (!data) throw new RangeError(`${model.name} has no data ("data" in model.json) to measure the KL against`);
@@ -366,7 +404,7 @@ async function evaluateRow(
       zero,
     );
     const scores = (await rewards.score(ep.samples, ep.n, ep.labels)).total;
-    const out: CachedEval = { reward: [], klData: [], klModel: [] };
+    const out: CachedEval = { reward: [], klData: [], klModel: [], stamp };
     // Ties at float32's resolution count as that far apart (metrics/knn-kl.ts, the note on ties).
     const r = float32Resolution(ep.samples, base.samples, data.x);
     for (let b = 0; b < o.batches; b++) {
@@ -401,7 +439,10 @@ const pm = (v: { mean: number; half: number }, digits: number): string =>
 /** tables.md: one table per id, the paper's columns and ours. */
 export function driftTablesMarkdown(
   rows: DriftTableRow[],
-  o: Pick<DriftTablesOptions, 'models' | 'models1d' | 'batches' | 'batchSize' | 'baseSamples' | 'evalSeed' | 'tol'>,
+  o: Pick<
+    DriftTablesOptions,
+    'models' | 'models1d' | 'batches' | 'batchSize' | 'baseSamples' | 'evalSeed' | 'tol' | 'settings'
+  >,
 ): string {
   const out: string[] = [];
   for (const id of DRIFT_TABLE_IDS) {
@@ -420,9 +461,17 @@ export function driftTablesMarkdown(
     out.push('');
   }
   out.push(
-    `Each row: ${o.batches} batches of ${o.batchSize} samples (seed ${o.evalSeed}); mean and 95% interval over the batches of the batch's mean reward and of its k-NN KL (k = 1) to the model's data and to ${o.baseSamples} samples of the frozen model on the same simulator. Weights were matched on each run's own evaluation (another seed); "(missed)": no run came within ${o.tol} of the target.`,
+    `Each row: ${o.batches} batches of ${o.batchSize} samples (seed ${o.evalSeed}); mean and 95% interval over the batches of the batch's mean reward and of its k-NN KL (k = 1) to the model's data and to ${o.baseSamples} samples of the frozen model on the same simulator. Weights were matched on each run's own evaluation (another seed); "(missed)": no run came within ${o.tol} of the target.${settingsNote(o.settings)}`,
   );
   return out.join('\n') + '\n';
+}
+
+/** The runs' settings beyond the tables' defaults, said under the tables (empty when none). */
+function settingsNote(settings: Partial<DriftConfig> | undefined): string {
+  const set = Object.entries(settings ?? {});
+  return set.length === 0
+    ? ''
+    : ` Every run trained with ${set.map(([k, v]) => `${k} = ${JSON.stringify(v)}`).join(', ')} (not the defaults).`;
 }
 
 /**
@@ -467,7 +516,7 @@ async function tableRow(model: Model, o: DriftTablesOptions, spec: RowSpec): Pro
   if (dir) {
     const { policy } = await loadDriftPolicy(model, dir);
     try {
-      ev = await evaluateRow(model, o, policy, key, false);
+      ev = await evaluateRow(model, o, policy, key, false, evalStamp(o, dir));
     } finally {
       policy.dispose();
     }
@@ -477,7 +526,7 @@ async function tableRow(model: Model, o: DriftTablesOptions, spec: RowSpec): Pro
       driftConfig(o, model, { objective: 'dpok', sim: spec.sim, weight: null, ladder: [] }, null),
     );
     try {
-      ev = await evaluateRow(model, o, policy, key, true);
+      ev = await evaluateRow(model, o, policy, key, true, evalStamp(o, null));
     } finally {
       policy.dispose();
     }
