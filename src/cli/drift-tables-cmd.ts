@@ -67,7 +67,8 @@ export async function cmdDriftTables(argv: string[], signal: AbortSignal): Promi
   const { values: v } = parseFlags(argv, OPTIONS);
   if (v.help) return void process.stdout.write(DRIFT_TABLES_USAGE + '\n');
   if (!v.out) throw new UsageError('drift-tables needs --out DIR (where its runs and tables go)');
-  const { DEFAULT_DRIFT_TABLES, DRIFT_TABLE_IDS, driftTables } = await import('../main/engine/apps/drift-tables');
+  const { DEFAULT_DRIFT_TABLES, DRIFT_TABLE_IDS, SWISSROLL_REWARD, driftTables } =
+    await import('../main/engine/apps/drift-tables');
   const tables = (v.tables ?? DRIFT_TABLE_IDS.join(','))
     .split(',')
     .map((t) => t.trim())
@@ -101,7 +102,7 @@ export async function cmdDriftTables(argv: string[], signal: AbortSignal): Promi
   // The settings flags, checked as a run would check them (their names and bounds from DRIFT_FIELDS).
   const settings = valuesFromFlags(FREE_FIELDS, v) as Partial<DriftConfig>;
   try {
-    parseDriftConfig({ ...DEFAULT_DRIFT_CONFIG, rewards: ['box:x0=0,x1=4,y0=-1,y1=4'], ...settings }, flagName);
+    parseDriftConfig({ ...DEFAULT_DRIFT_CONFIG, rewards: [SWISSROLL_REWARD], ...settings }, flagName);
   } catch (e) {
     throw new UsageError((e as Error).message);
   }

@@ -173,19 +173,19 @@ export function TuneScreen({
   const drifting = mode === 'drift';
   const learner = !scheduling && !drifting;
 
+  // Only the settings this objective, initial profile and intervention read are on the form (the
+  // schema's readWhen); a hidden one keeps its value but is neither sent nor checked.
+  const shownKeys = FIELD_KEYS.filter((k) => reads(LEARNER_FIELDS[k], values));
   // What differs from the intervention's defaults is what the user chose: only that is sent, and the
   // engine fills in the rest from the same schema.
   const chosen = useMemo(() => {
     const d = formValues(intervention, kind);
     return Object.fromEntries(
-      FIELD_KEYS.filter(
-        (k) => k === 'intervention' || (reads(LEARNER_FIELDS[k], values) && String(values[k]) !== String(d[k])),
-      ).map((k) => [k, parseFormValue(LEARNER_FIELDS[k], values[k]!)]),
+      shownKeys
+        .filter((k) => k === 'intervention' || String(values[k]) !== String(d[k]))
+        .map((k) => [k, parseFormValue(LEARNER_FIELDS[k], values[k]!)]),
     );
   }, [values, intervention, kind]);
-  // Only the settings this objective, initial profile and intervention read are on the form (the
-  // schema's readWhen); a hidden one keeps its value but is neither sent nor checked.
-  const shownKeys = FIELD_KEYS.filter((k) => reads(LEARNER_FIELDS[k], values));
   const fieldErrors = shownKeys.filter((k) => formError(LEARNER_FIELDS[k], values[k]!) !== null);
   // Checks across fields (e.g. renoise's actions), the engine's own words.
   const configError = useMemo(() => {
