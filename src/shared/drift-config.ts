@@ -225,9 +225,9 @@ export const DRIFT_FIELDS = {
 };
 
 /**
- * The drift settings a table leaves to the user (`drift-tables --lr-critic 1e-2 …`, engine/apps/drift-tables.ts): the rest — the
- * method, the simulator, the reward, the weights, the iterations, the seed and the evaluation — are
- * the tables' own.
+ * The drift settings a table leaves to the user (`drift-tables --lr-critic 1e-2 …`,
+ * engine/apps/drift-tables.ts): the rest — the method, the simulator, the reward, the weights, the
+ * iterations, the seed and the evaluation — are the tables' own.
  */
 export const DRIFT_TABLE_SETTINGS = [
   'temperature',

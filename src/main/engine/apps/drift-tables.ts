@@ -26,7 +26,6 @@
 // 3. Everything is resumable: runs live in DIR/runs (a killed one continues from its checkpoint),
 //    each row's evaluation in DIR/cache, and tables.md / tables.json are rewritten after each row.
 
-import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Model } from '../models/model';
@@ -39,6 +38,7 @@ import { readMetrics } from '../runs/files';
 import { SamplingCancelled } from '../samplers/loop';
 import { DriftPolicy } from '../drift/policy';
 import { loadDriftPolicy, trainDrift } from '../drift/train';
+import { sha256File } from '../learner/export';
 import { isDriftRun, readDriftRun } from '../drift/run-file';
 import { parseRewardSpec } from '../../../shared/reward-spec';
 import { DEFAULT_DRIFT_CONFIG, DRIFT_FIELDS, type DriftConfig } from '../../../shared/drift-config';
@@ -79,8 +79,8 @@ export interface DriftTablesOptions {
   models1d: { good: string; weak: string };
   /**
    * Learning settings for every run beyond the tables' own (e.g. the critic's learning rate, for an
-   * ablation): any of DRIFT_TABLE_SETTINGS (shared/drift-config.ts). Each run's folder keeps its settings, so a table with other
-   * ones needs its own --out.
+   * ablation): any of DRIFT_TABLE_SETTINGS (shared/drift-config.ts). Each run's folder keeps its
+   * settings, so a table with other ones needs its own --out.
    */
   settings?: Partial<DriftConfig>;
   /** Write the tables from what is done only: nothing trained or evaluated; rows not done yet are left out. */
@@ -364,12 +364,7 @@ interface EvalStamp {
 }
 
 function evalStamp(o: DriftTablesOptions, dir: string | null): EvalStamp {
-  const run =
-    dir === null
-      ? null
-      : createHash('sha256')
-          .update(readFileSync(join(dir, 'checkpoint.json')))
-          .digest('hex');
+  const run = dir === null ? null : sha256File(join(dir, 'checkpoint.json'));
   return { run, batches: o.batches, batchSize: o.batchSize, baseSamples: o.baseSamples, evalSeed: o.evalSeed };
 }
 
