@@ -7,7 +7,7 @@ import { Model } from '../main/engine/models/model';
 import { resolveModelDir } from '../main/engine/models/registry';
 import { DEFAULT_DRIFT_CONFIG, DRIFT_FIELDS, parseDriftConfig, type DriftConfig } from '../shared/drift-config';
 import { rewardHelpLines } from '../shared/reward-spec';
-import { flagOf, flagOptions, helpLines, kebab, valuesFromFlags } from '../shared/schema';
+import { flagNameOf, flagOptions, helpLines, valuesFromFlags } from '../shared/schema';
 import { deviceFromFlag, num, parseFlags, refuseUnread, Reporter, UsageError } from './common';
 
 export const DRIFT_USAGE = `Usage: sampler-studio train --intervention drift --model ID|DIR --run-dir DIR --reward SPEC [drift flags]
@@ -59,7 +59,7 @@ export async function cmdTrainDrift(argv: string[], signal: AbortSignal): Promis
     const given = Object.keys(valuesFromFlags(DRIFT_FIELDS, v)).filter((k) => k !== 'iterations');
     if (given.length > 0)
       throw new UsageError(
-        `--resume continues the run with its own settings; drop ${given.map((k) => `--${flagOf(k, DRIFT_FIELDS[k as keyof typeof DRIFT_FIELDS]) ?? kebab(k)}`).join(', ')}`,
+        `--resume continues the run with its own settings; drop ${given.map(flagNameOf(DRIFT_FIELDS)).join(', ')}`,
       );
     [config, runDir, modelRef] = [run.config, v.resume, run.model.dir];
     iterations = num((v as Record<string, string | undefined>)['iterations'], 'iterations', {
@@ -74,7 +74,7 @@ export async function cmdTrainDrift(argv: string[], signal: AbortSignal): Promis
     if (existsSync(runDir))
       throw new UsageError(`--run-dir ${runDir} exists; give a new folder, or --resume ${runDir} to continue it`);
     modelRef = v.model;
-    const flag = (k: string) => `--${flagOf(k, DRIFT_FIELDS[k as keyof typeof DRIFT_FIELDS]) ?? kebab(k)}`;
+    const flag = flagNameOf(DRIFT_FIELDS);
     const given = valuesFromFlags(DRIFT_FIELDS, v);
     try {
       config = parseDriftConfig({ ...DEFAULT_DRIFT_CONFIG, ...given }, flag);

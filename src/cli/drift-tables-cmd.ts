@@ -11,11 +11,11 @@ import {
   parseDriftConfig,
   type DriftConfig,
 } from '../shared/drift-config';
-import { flagOf, flagOptions, helpLines, kebab, valuesFromFlags } from '../shared/schema';
+import { flagNameOf, flagOptions, helpLines, valuesFromFlags } from '../shared/schema';
 
 /** The drift settings a table leaves to the user, as flags (`--lr-critic 1e-2`), for ablations. */
 const FREE_FIELDS = Object.fromEntries(DRIFT_TABLE_SETTINGS.map((k) => [k, DRIFT_FIELDS[k]]));
-const flagName = (k: string): string => `--${flagOf(k, DRIFT_FIELDS[k as keyof typeof DRIFT_FIELDS]) ?? kebab(k)}`;
+const flagName = flagNameOf(DRIFT_FIELDS);
 
 const OPTIONS = {
   ...flagOptions(FREE_FIELDS),

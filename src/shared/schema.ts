@@ -269,6 +269,11 @@ export function fieldError(f: Field, value: unknown): string | null {
 
 export const kebab = (key: string): string => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 export const flagOf = (key: string, f: Field): string | null => (f.flag === false ? null : (f.flag ?? kebab(key)));
+/** A key of `fields` as the command line writes it ("--kl-weight"), for messages. */
+export const flagNameOf =
+  (fields: Fields) =>
+  (key: string): string =>
+    `--${(fields[key] && flagOf(key, fields[key])) ?? kebab(key)}`;
 
 export type FlagOptions = Record<string, { type: 'string' | 'boolean'; multiple?: boolean }>;
 
