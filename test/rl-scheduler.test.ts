@@ -451,6 +451,20 @@ test('explicit rewards for the scheduler: --reward SPEC on the command line, the
     (unread as { stderr: string }).stderr,
     /--divergence is read only with --reward occupancy \(here: "pearson"\): drop that flag/,
   );
+  // --resume names the settings it refuses as the user wrote them: an explicit reward is --reward SPEC.
+  const resumed = await run(process.execPath, [
+    ...cli.slice(0, 4),
+    '--resume',
+    dir,
+    '--reward',
+    '-jpeg-size',
+    '--nfe-budget',
+    '7',
+  ]).catch((e: { stderr: string }) => e);
+  assert.match(
+    (resumed as { stderr: string }).stderr,
+    /--resume continues the run with its own settings; drop --nfe-budget, --reward, --reward SPEC\n/,
+  );
 });
 
 test('the exported pooled state: ONNX AveragePool (ceil_mode, padding not counted) averages partial blocks as pooledEncoder does', async () => {

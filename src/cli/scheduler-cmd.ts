@@ -12,7 +12,7 @@ import {
   SCHEDULER_REWARDS,
   type SchedulerConfig,
 } from '../shared/scheduler-config';
-import { flagOptions, helpLines, kebab, valuesFromFlags } from '../shared/schema';
+import { flagNameOf, flagOptions, helpLines, valuesFromFlags } from '../shared/schema';
 import { deviceFromFlag, num, parseFlags, refuseUnread, Reporter, UsageError } from './common';
 
 export const SCHEDULER_USAGE = `Usage: sampler-studio train --intervention schedule --model ID|DIR --run-dir DIR [scheduler flags]
@@ -74,6 +74,9 @@ export function explicitRewardFlags(argv: readonly string[]): string[] {
   return out;
 }
 
+/** A setting as the user writes it: the explicit rewards are `--reward SPEC` (explicitRewardFlags). */
+const flagName = (key: string): string => (key === 'rewards' ? '--reward SPEC' : flagNameOf(SCHEDULER_FIELDS)(key));
+
 export async function cmdTrainScheduler(argv: string[], signal: AbortSignal): Promise<void> {
   const { values: v } = parseFlags(explicitRewardFlags(argv), OPTIONS);
   if (v.help) return void process.stdout.write(SCHEDULER_USAGE + '\n');
@@ -86,9 +89,7 @@ export async function cmdTrainScheduler(argv: string[], signal: AbortSignal): Pr
     const run = readSchedulerRun(v.resume);
     const given = Object.keys(valuesFromFlags(SCHEDULER_FIELDS, v)).filter((k) => k !== 'iterations');
     if (given.length > 0)
-      throw new UsageError(
-        `--resume continues the run with its own settings; drop ${given.map((k) => `--${kebab(k)}`).join(', ')}`,
-      );
+      throw new UsageError(`--resume continues the run with its own settings; drop ${given.map(flagName).join(', ')}`);
     [config, runDir, modelRef] = [run.config, v.resume, run.model.dir];
     iterations = num((v as Record<string, string | undefined>)['iterations'], 'iterations', {
       int: true,
@@ -104,11 +105,11 @@ export async function cmdTrainScheduler(argv: string[], signal: AbortSignal): Pr
     modelRef = v.model;
     const given = valuesFromFlags(SCHEDULER_FIELDS, v);
     try {
-      config = parseSchedulerConfig({ ...DEFAULT_SCHEDULER_CONFIG, ...given }, (k) => `--${kebab(k)}`);
+      config = parseSchedulerConfig({ ...DEFAULT_SCHEDULER_CONFIG, ...given }, flagName);
     } catch (e) {
       throw new UsageError((e as Error).message);
     }
-    refuseUnread(SCHEDULER_FIELDS, given, config, (k) => `--${kebab(k)}`);
+    refuseUnread(SCHEDULER_FIELDS, given, config, flagName);
   }
   const rep = new Reporter(!!v.json);
   const model = await Model.load(resolveModelDir(modelRef), { device: deviceFromFlag(v.device) });

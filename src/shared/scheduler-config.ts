@@ -205,7 +205,7 @@ export function parseSchedulerConfig(v: unknown, name: (key: string) => string =
     );
   if (c.reward === 'explicit' && c.rewards.length === 0)
     throw new RangeError(
-      `${name('reward')} explicit needs at least one reward: ${name('rewards') === '--reward-spec' ? '--reward SPEC' : name('rewards')} (e.g. -jpeg-size, class-logit:7)`,
+      `${name('reward')} explicit needs at least one reward: ${name('rewards')} (e.g. -jpeg-size, class-logit:7)`,
     );
   if (c.reward !== 'explicit' && c.rewards.length > 0)
     throw new RangeError(
