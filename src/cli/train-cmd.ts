@@ -10,7 +10,7 @@ import {
   learnerConfigFrom,
   type LearnerConfig,
 } from '../shared/learner-config';
-import { flagOf, flagOptions, helpLines, kebab, valuesFromFlags } from '../shared/schema';
+import { flagNameOf, flagOptions, helpLines, valuesFromFlags } from '../shared/schema';
 import { Model } from '../main/engine/models/model';
 import { describeModel, resolveModelDir } from '../main/engine/models/registry';
 import { startFromGrid } from '../main/engine/learner/config';
@@ -61,7 +61,7 @@ Rewards (--objective reward --reward SPEC, once per reward; SPEC is [-]NAME[:ARG
 weights sum them: e.g. --reward -jpeg-size --reward class-logit:7,weight=0.5):
 ${rewardHelpLines().join('\n')}`;
 
-const FLAG_NAME = Object.fromEntries(Object.entries(LEARNER_FIELDS).map(([k, f]) => [k, `--${flagOf(k, f)}`]));
+const flagName = flagNameOf(LEARNER_FIELDS);
 
 /** What a `train` command line asks for: the run, its model, the checked learner config (of the files, only the model's manifest is read: its sample shape picks the defaults). */
 export function parseTrainArgs(argv: string[]):
@@ -93,7 +93,7 @@ export function parseTrainArgs(argv: string[]):
     const fixed = Object.keys(given).filter((k) => k !== 'iterations');
     if (fixed.length > 0)
       throw new UsageError(
-        `a resumed run keeps its settings; only --iterations may be given with --resume (got ${fixed.map((k) => FLAG_NAME[k]).join(', ')})`,
+        `a resumed run keeps its settings; only --iterations may be given with --resume (got ${fixed.map(flagName).join(', ')})`,
       );
   }
   const redis = redisFlags(v);
@@ -108,7 +108,7 @@ export function parseTrainArgs(argv: string[]):
     // Image models have their own defaults ([Note: image defaults]); an unreadable manifest is
     // reported when the model loads.
     const shape = v.resume ? [] : (describeModel(resolveModelDir(modelRef), false).manifest?.shape ?? []);
-    config = learnerConfigFrom(given, (k) => FLAG_NAME[k] ?? k, dataKindOf(shape));
+    config = learnerConfigFrom(given, flagName, dataKindOf(shape));
   } catch (e) {
     if (e instanceof RangeError) throw new UsageError(e.message);
     throw e;
@@ -116,13 +116,13 @@ export function parseTrainArgs(argv: string[]):
   let initNote: string | null = null;
   if (grid) {
     try {
-      ({ config, note: initNote } = startFromGrid(config, given, grid, (k) => FLAG_NAME[k] ?? k));
+      ({ config, note: initNote } = startFromGrid(config, given, grid, flagName));
     } catch (e) {
       if (e instanceof RangeError) throw new UsageError(`--init-from-grid ${grid}: ${e.message}`);
       throw e;
     }
   }
-  refuseUnread(LEARNER_FIELDS, given, config, (k) => FLAG_NAME[k] ?? `--${kebab(k)}`);
+  refuseUnread(LEARNER_FIELDS, given, config, flagName);
   return {
     help: false,
     runDir,
