@@ -996,6 +996,8 @@ test("web mode: explicit rewards (issue 17) by clicks: a user's ONNX reward trai
   await page.getByLabel('Evaluate every (iterations)').fill('1');
   await page.getByLabel('Samples per periodic evaluation').fill('256');
   await page.getByLabel('Samples in the final evaluation').fill('256');
+  // The default run folder names what the policy is trained for, not the hidden divergence.
+  assert.equal(await page.getByLabel('Run directory').getAttribute('placeholder'), 'runs/gmm-ring8-gamma-reward-s0');
   const run = join(tmp, 'runs', 'reward-onnx');
   await page.getByLabel('Run directory').fill(run);
   await page.getByRole('button', { name: 'Start training' }).click();

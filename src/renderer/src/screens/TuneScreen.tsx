@@ -210,9 +210,9 @@ export function TuneScreen({
     (intervention === 'cfg' && !conditional) ||
     gridClash ||
     workersError !== null;
-  const defaultRunDir = model
-    ? `runs/${model.summary.id}-${intervention}-${String(values['divergence'])}-s${String(values['seed'])}`
-    : '';
+  // Named by what the policy is trained for: the divergence, or "reward" for explicit rewards.
+  const target = values['objective'] === 'reward' ? 'reward' : String(values['divergence']);
+  const defaultRunDir = model ? `runs/${model.summary.id}-${intervention}-${target}-s${String(values['seed'])}` : '';
 
   const set = (key: string, v: FormValue): void => setValues((old) => ({ ...old, [key]: v }));
   // Fields whose default depends on the intervention or the data kind follow them when they change.
