@@ -5,6 +5,9 @@
 #   bash tools/experiments/fashion-mnist-table.sh            # writes runs/fm (the specs point there)
 #   LANES=1 bash tools/experiments/fashion-mnist-table.sh    # one job at a time, on every core
 #
+# On a new machine, `bash tools/experiments/keep.sh restore fm` first brings back the grids, runs and
+# table evaluations kept in results/fm (keep.sh save fm, then commit, keeps them).
+#
 # Selection (grids, learner settings) uses seed 8 and training seed 0; the reported runs use training
 # seeds 1, 2, 3; the table samples 10,000 images on seed 7 for every row (FID against the 10,000 test
 # images through the bundled feature extractor).

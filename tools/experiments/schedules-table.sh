@@ -11,6 +11,10 @@
 #   bash tools/experiments/schedules-table.sh                 # both models, into runs/sched
 #   MODELS=gmm-ring8-exact bash tools/experiments/schedules-table.sh
 #   STAGES="optimize rl" …                                     # some stages only (optimize, rl, table)
+#
+# On a new machine, `bash tools/experiments/keep.sh restore sched` first brings back the runs, schedules
+# and table evaluations kept in results/sched (keep.sh save sched, then commit, keeps them), so the
+# script continues where the last machine stopped.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 OUT=runs/sched
