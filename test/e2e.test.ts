@@ -217,7 +217,7 @@ test('web mode: tune a CFG policy with reverse KL by clicks, watch it learn', as
       hidden.push(key);
     }
   }
-  assert.deepEqual(hidden, ['klCoef', 'rewardStats', 'advantageClip', 'initBias', 'nfeBudget']);
+  assert.deepEqual(hidden, ['rewards', 'klCoef', 'rewardStats', 'advantageClip', 'initBias', 'nfeBudget']);
   assert.ok(
     await page.getByTestId('advanced').getByTestId('field-lrDiscriminator').count(),
     'the discriminator learning rate sits under Advanced',

@@ -62,7 +62,8 @@ const companionsOf = (k: keyof LearnerConfig): Record<string, unknown> => {
   const out: Record<string, unknown> = { ...COMPANIONS[k] };
   for (const [c, allowed] of Object.entries(LEARNER_FIELDS[k].readWhen ?? {})) {
     out[c] = allowed[0];
-    if (c === 'objective' && allowed[0] === 'reward') Object.assign(out, COMPANIONS.objective);
+    // objective reward needs a reward, unless the field is the rewards themselves.
+    if (c === 'objective' && allowed[0] === 'reward' && k !== 'rewards') Object.assign(out, COMPANIONS.objective);
   }
   return out;
 };

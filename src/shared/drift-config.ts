@@ -47,6 +47,7 @@ export const DRIFT_FIELDS = {
   }),
   rewards: textList({
     ...LEARNER_FIELDS.rewards,
+    readWhen: {}, // every objective here is for explicit rewards
     flag: 'reward',
     group: 'basic',
     help: 'the rewards of the final sample, summed with their weights ([-]NAME[:ARG,key=value], one --reward each: `train --help` lists them)',

@@ -87,6 +87,7 @@ export const LEARNER_FIELDS = {
     labels: { occupancy: 'match the data (occupancy, f-divergence)', reward: 'explicit rewards (DDPO)' },
   }),
   rewards: textList({
+    readWhen: { objective: ['reward'] },
     default: [],
     maxLength: 8,
     flag: 'reward',
