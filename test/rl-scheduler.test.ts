@@ -451,19 +451,17 @@ test('explicit rewards for the scheduler: --reward SPEC on the command line, the
     (unread as { stderr: string }).stderr,
     /--divergence is read only with --reward occupancy \(here: "pearson"\): drop that flag/,
   );
-  // --resume names the settings it refuses as the user wrote them: an explicit reward is --reward SPEC.
-  const resumed = await run(process.execPath, [
-    ...cli.slice(0, 4),
-    '--resume',
-    dir,
-    '--reward',
-    '-jpeg-size',
-    '--nfe-budget',
-    '7',
-  ]).catch((e: { stderr: string }) => e);
+  // --resume names the settings it refuses as the user wrote them: an explicit reward is --reward SPEC,
+  // and the --reward explicit it implies is not named; one the user wrote is.
+  const resume = (...flags: string[]) =>
+    run(process.execPath, [...cli.slice(0, 4), '--resume', dir, ...flags]).catch((e: { stderr: string }) => e);
   assert.match(
-    (resumed as { stderr: string }).stderr,
-    /--resume continues the run with its own settings; drop --nfe-budget, --reward, --reward SPEC\n/,
+    ((await resume('--reward', '-jpeg-size', '--nfe-budget', '7')) as { stderr: string }).stderr,
+    /--resume continues the run with its own settings; drop --nfe-budget, --reward SPEC\n/,
+  );
+  assert.match(
+    ((await resume('--reward', 'explicit', '--reward', '-jpeg-size')) as { stderr: string }).stderr,
+    /--resume continues the run with its own settings; drop --reward, --reward SPEC\n/,
   );
 });
 

@@ -75,7 +75,8 @@ export function explicitRewardFlags(argv: readonly string[]): string[] {
 }
 
 /** A setting as the user writes it: the explicit rewards are `--reward SPEC` (explicitRewardFlags). */
-const flagName = (key: string): string => (key === 'rewards' ? '--reward SPEC' : flagNameOf(SCHEDULER_FIELDS)(key));
+const schedulerFlagName = flagNameOf(SCHEDULER_FIELDS);
+const flagName = (key: string): string => (key === 'rewards' ? '--reward SPEC' : schedulerFlagName(key));
 
 export async function cmdTrainScheduler(argv: string[], signal: AbortSignal): Promise<void> {
   const { values: v } = parseFlags(explicitRewardFlags(argv), OPTIONS);
@@ -88,8 +89,13 @@ export async function cmdTrainScheduler(argv: string[], signal: AbortSignal): Pr
   if (v.resume) {
     const run = readSchedulerRun(v.resume);
     const given = Object.keys(valuesFromFlags(SCHEDULER_FIELDS, v)).filter((k) => k !== 'iterations');
-    if (given.length > 0)
-      throw new UsageError(`--resume continues the run with its own settings; drop ${given.map(flagName).join(', ')}`);
+    // --reward SPEC implies --reward explicit (explicitRewardFlags): name only the flags the user wrote.
+    const implied =
+      given.includes('rewards') &&
+      !argv.some((a, i) => a === '--reward=explicit' || (a === '--reward' && argv[i + 1] === 'explicit'));
+    const named = implied ? given.filter((k) => k !== 'reward') : given;
+    if (named.length > 0)
+      throw new UsageError(`--resume continues the run with its own settings; drop ${named.map(flagName).join(', ')}`);
     [config, runDir, modelRef] = [run.config, v.resume, run.model.dir];
     iterations = num((v as Record<string, string | undefined>)['iterations'], 'iterations', {
       int: true,
