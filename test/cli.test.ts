@@ -1,5 +1,5 @@
 // Tests for the command line: `main(argv)` in-process (stdout/stderr captured) for results and
-// exit codes, and a spawned child process where the real process matters (exit code, SIGINT).
+// exit codes, and a spawned child process where the real process matters (exit code, SIGINT, SIGTERM).
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -495,40 +495,44 @@ describe('the CLI as a process', () => {
     assert.ok(!existsSync(join(tmp, 'never.npy')));
   });
 
-  test('SIGINT during a long run exits 130, says cancelled and writes nothing', async () => {
-    const d = outDir();
-    const out = join(d, 'big.npy');
-    const started = Date.now();
-    let sent = false;
-    const r = await spawnCli(
-      [
-        'sample',
-        '--model',
-        'gmm64',
-        '--n',
-        '200000',
-        '--batch',
-        '1000',
-        '--out',
-        out,
-        '--grid',
-        join(d, 'g.png'),
-        '--json',
-      ],
-      (stderr, child) => {
-        // Interrupt once sampling is under way (a progress event), and no sooner than 1.5 s in.
-        if (sent || !stderr.includes('"type":"progress"')) return;
-        sent = true;
-        setTimeout(() => child.kill('SIGINT'), Math.max(0, 1500 - (Date.now() - started)));
-      },
-    );
-    assert.ok(sent, `sampling never started: ${r.stderr.slice(-500)}`);
-    assert.equal(r.signal, null, 'the process handles SIGINT itself');
-    assert.equal(r.code, 130, r.stderr.slice(-500));
-    assert.match(r.stderr, /interrupted: stopping after the current step/);
-    assert.match(r.stderr, /cancelled; no output was written/);
-    assert.doesNotMatch(r.stderr, /\n\s+at .*:\d+:\d+/);
-    assert.deepEqual(JSON.parse(r.stdout.trim()), { cancelled: true }, 'with --json the final line says cancelled');
-    assert.deepEqual(readdirSync(d), [], 'no output, grid or temp file');
-  });
+  for (const [signal, code, said] of [
+    ['SIGINT', 130, /interrupted: stopping after the current step \(Ctrl-C again/],
+    ['SIGTERM', 143, /terminated: stopping after the current step \(SIGTERM again/],
+  ] as const)
+    test(`${signal} during a long run exits ${code}, says cancelled and writes nothing`, async () => {
+      const d = outDir();
+      const out = join(d, 'big.npy');
+      const started = Date.now();
+      let sent = false;
+      const r = await spawnCli(
+        [
+          'sample',
+          '--model',
+          'gmm64',
+          '--n',
+          '200000',
+          '--batch',
+          '1000',
+          '--out',
+          out,
+          '--grid',
+          join(d, 'g.png'),
+          '--json',
+        ],
+        (stderr, child) => {
+          // Interrupt once sampling is under way (a progress event), and no sooner than 1.5 s in.
+          if (sent || !stderr.includes('"type":"progress"')) return;
+          sent = true;
+          setTimeout(() => child.kill(signal), Math.max(0, 1500 - (Date.now() - started)));
+        },
+      );
+      assert.ok(sent, `sampling never started: ${r.stderr.slice(-500)}`);
+      assert.equal(r.signal, null, `the process handles ${signal} itself`);
+      assert.equal(r.code, code, r.stderr.slice(-500));
+      assert.match(r.stderr, said);
+      assert.match(r.stderr, /cancelled; no output was written/);
+      assert.doesNotMatch(r.stderr, /\n\s+at .*:\d+:\d+/);
+      assert.deepEqual(JSON.parse(r.stdout.trim()), { cancelled: true }, 'with --json the final line says cancelled');
+      assert.deepEqual(readdirSync(d), [], 'no output, grid or temp file');
+    });
 });

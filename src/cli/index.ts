@@ -1,7 +1,8 @@
 // The Sampler Studio command line: `npm run cli -- <command> [flags]` or `sampler-studio <command>`.
 // With --json the final line of stdout is the result object; progress goes to stderr (a bar on a
-// TTY, JSON lines otherwise). Ctrl-C stops cleanly: nothing half-written is left behind.
+// TTY, JSON lines otherwise). Ctrl-C or SIGTERM stops cleanly: nothing half-written is left behind.
 
+import { constants } from 'node:os';
 import { ModelError } from '../main/engine/models/manifest';
 import { SamplingCancelled } from '../main/engine/samplers/loop';
 import { NpyError } from '../main/engine/io/npy';
@@ -48,17 +49,28 @@ function isUserError(e: unknown): e is Error {
   );
 }
 
+/** The exit code of a process stopped by a signal, as shells report it: 128 + the signal's number. */
+const exitCodeOf = (signal: 'SIGINT' | 'SIGTERM'): number => 128 + constants.signals[signal];
+
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   const controller = new AbortController();
-  let interrupts = 0;
-  const onSigint = (): void => {
-    interrupts++;
-    if (interrupts > 1) process.exit(130);
-    process.stderr.write('\ninterrupted: stopping after the current step (Ctrl-C again to quit at once)\n');
+  // Ctrl-C (SIGINT) and SIGTERM (kill, timeout, systemd, docker stop) stop after the current step, so
+  // a training run writes its checkpoint and a grid its finished cells; the same signal again quits at
+  // once. The exit code is the shell's for that signal: 130 or 143.
+  let stopping: 'SIGINT' | 'SIGTERM' | undefined;
+  const onSignal = (signal: 'SIGINT' | 'SIGTERM'): void => {
+    if (stopping) process.exit(exitCodeOf(signal));
+    stopping = signal;
+    process.stderr.write(
+      signal === 'SIGINT'
+        ? '\ninterrupted: stopping after the current step (Ctrl-C again to quit at once)\n'
+        : '\nterminated: stopping after the current step (SIGTERM again to quit at once)\n',
+    );
     controller.abort();
   };
-  process.on('SIGINT', onSigint);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   try {
     if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
       await printUsage();
@@ -82,7 +94,7 @@ export async function main(argv: string[]): Promise<number> {
           : 'cancelled; no output was written\n',
       );
       if (argv.includes('--json')) process.stdout.write(JSON.stringify({ cancelled: true }) + '\n');
-      return 130;
+      return exitCodeOf(stopping ?? 'SIGINT');
     }
     if (isUserError(e)) {
       if (e instanceof FlagError) e.message += ` (\`sampler-studio ${command} --help\` lists its flags)`;
@@ -92,7 +104,8 @@ export async function main(argv: string[]): Promise<number> {
     }
     throw e;
   } finally {
-    process.off('SIGINT', onSigint);
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
   }
 }
 
