@@ -56,7 +56,7 @@ export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   const controller = new AbortController();
   // Ctrl-C (SIGINT) and SIGTERM (kill, timeout, systemd, docker stop) stop after the current step, so
-  // a training run writes its checkpoint and a grid its finished cells; the same signal again quits at
+  // a training run writes its checkpoint and a grid its finished cells; a second signal quits at
   // once. The exit code is the shell's for that signal: 130 or 143.
   let stopping: 'SIGINT' | 'SIGTERM' | undefined;
   const onSignal = (signal: 'SIGINT' | 'SIGTERM'): void => {
