@@ -55,6 +55,11 @@ export function isSchedulerCommand(argv: readonly string[]): boolean {
  * as `--reward-spec SPEC`, and `--reward explicit` added for them ([Note: the scheduler's explicit rewards]).
  */
 export function explicitRewardFlags(argv: readonly string[]): string[] {
+  return withExplicitReward(argv).argv;
+}
+
+/** explicitRewardFlags, and whether it added `--reward explicit` itself (the user wrote no --reward of the scheduler's). */
+function withExplicitReward(argv: readonly string[]): { argv: string[]; implied: boolean } {
   const own = SCHEDULER_REWARDS as readonly string[];
   const out: string[] = [];
   let explicit = false;
@@ -70,8 +75,9 @@ export function explicitRewardFlags(argv: readonly string[]): string[] {
     }
     out.push(a);
   }
-  if (explicit && !out.some((a) => a === '--reward' || a.startsWith('--reward='))) out.push('--reward', 'explicit');
-  return out;
+  const implied = explicit && !out.some((a) => a === '--reward' || a.startsWith('--reward='));
+  if (implied) out.push('--reward', 'explicit');
+  return { argv: out, implied };
 }
 
 /** A setting as the user writes it: the explicit rewards are `--reward SPEC` (explicitRewardFlags). */
@@ -79,7 +85,8 @@ const schedulerFlagName = flagNameOf(SCHEDULER_FIELDS);
 const flagName = (key: string): string => (key === 'rewards' ? '--reward SPEC' : schedulerFlagName(key));
 
 export async function cmdTrainScheduler(argv: string[], signal: AbortSignal): Promise<void> {
-  const { values: v } = parseFlags(explicitRewardFlags(argv), OPTIONS);
+  const flags = withExplicitReward(argv);
+  const { values: v } = parseFlags(flags.argv, OPTIONS);
   if (v.help) return void process.stdout.write(SCHEDULER_USAGE + '\n');
   const { readSchedulerRun, trainScheduler } = await import('../main/engine/scheduler/train');
   let config: SchedulerConfig;
@@ -90,10 +97,7 @@ export async function cmdTrainScheduler(argv: string[], signal: AbortSignal): Pr
     const run = readSchedulerRun(v.resume);
     const given = Object.keys(valuesFromFlags(SCHEDULER_FIELDS, v)).filter((k) => k !== 'iterations');
     // --reward SPEC implies --reward explicit (explicitRewardFlags): name only the flags the user wrote.
-    const implied =
-      given.includes('rewards') &&
-      !argv.some((a, i) => a === '--reward=explicit' || (a === '--reward' && argv[i + 1] === 'explicit'));
-    const named = implied ? given.filter((k) => k !== 'reward') : given;
+    const named = flags.implied ? given.filter((k) => k !== 'reward') : given;
     if (named.length > 0)
       throw new UsageError(`--resume continues the run with its own settings; drop ${named.map(flagName).join(', ')}`);
     [config, runDir, modelRef] = [run.config, v.resume, run.model.dir];
