@@ -39,7 +39,7 @@ LANES=${LANES:-$(nproc)}
 mkdir -p "$OUT"
 exec 9> "$OUT/.lock"
 flock -n 9 || { echo "another fashion-mnist-table.sh is running on $OUT" >&2; exit 1; }
-rm -rf "$OUT/.claims" "$OUT/.failed" && mkdir -p "$OUT/.claims"
+rm -rf "$OUT/.claims" "$OUT/.busy" "$OUT/.failed" && mkdir -p "$OUT/.claims" "$OUT/.busy"
 [ "$LANES" -gt 1 ] && export SAMPLER_STUDIO_THREADS=1
 M=(--model fashion-mnist)
 log() { echo "$(date -u +%FT%TZ) $*" >> "$OUT/jobs.log"; }
@@ -131,7 +131,7 @@ for s in 1 2 3; do JOBS+=("renoise $s" "gamma $s"); done
 for s in 1 2 3; do JOBS+=("recipe cfg-kl-state-s$s" "recipe gamma-kl-s$s"); done
 A=tools/experiments/fashion-mnist-acceptance.json
 ACCEPT=("$OUT"/grid-{w,interval,churn}.done)
-# After the grids: a job waiting for an input holds its lane idle, and the churn grid comes last.
+# After the grids, first of the jobs that wait (a lane passes over it until the grids are done).
 JOBS=("${JOBS[@]:0:6}" "part $A baselines ${ACCEPT[*]}" "${JOBS[@]:6}")
 for s in 1 2 3; do
   SEED=("$OUT"/{cfg-kl-state,gamma-kl}-s$s/recipe.json "$OUT/renoise-kl-s$s.done")
@@ -157,16 +157,50 @@ for s in 1 2 3; do
 done
 [ "$CFG_PAUSED" = 1 ] || JOBS+=("table tools/experiments/fashion-mnist-table.json table ${ALL[*]}")
 
+# The files a job waits for (what its need() blocks on), so that a lane can pass over a job whose inputs
+# are not there yet and take a later one that is ready, instead of holding a core idle for hours (the
+# baselines part waits for the interval grid while γ and renoise could train).
+inputs() { # JOB WORDS...
+  [[ $1 == SKIP=* ]] && shift
+  case $1 in
+    part) shift 2; if [ "$1" = seed ]; then shift 2; else shift; fi; echo "$@" ;; # part SPEC (baselines | seed S) FILES
+    table) shift 3; echo "$@" ;;                                                   # table SPEC NAME FILES
+    recipe) echo "$OUT/$2.done" ;;
+    gamma) echo "$OUT/grid-churn.done" ;;
+    select_interval) echo "$OUT/grid-interval.done" ;;
+  esac
+}
+ready() { local f; for f in $(inputs "$@"); do [ -e "$f" ] || return 1; done; }
+# A lane takes the first unclaimed job that is ready, in queue order, and after each job looks again from
+# the top (a job it passed over may be ready now). With nothing ready it waits; it ends once every job is
+# claimed, or when nothing is ready and no lane runs a job (nothing can make the missing inputs: a failed
+# job, see jobs.log, or a job the queue lacks).
 lane() {
-  for i in "${!JOBS[@]}"; do
-    mkdir "$OUT/.claims/$i" 2> /dev/null || continue
-    local what
-    what=$(cut -d' ' -f1-4 <<< "${JOBS[$i]}")
-    log "lane $1: start $what"
-    if eval "${JOBS[$i]}"; then log "lane $1: done $what"; else
-      log "lane $1: FAILED (exit $?) $what"
-      echo "$what" > "$OUT/.failed"
+  local i what left busy
+  while :; do
+    left=0 busy=$(ls "$OUT/.busy")
+    for i in "${!JOBS[@]}"; do
+      [ -e "$OUT/.claims/$i" ] && continue
+      left=1
+      # shellcheck disable=SC2086 # a job is a command line: its words are the arguments
+      ready ${JOBS[$i]} || continue
+      mkdir "$OUT/.claims/$i" 2> /dev/null || continue
+      what=$(cut -d' ' -f1-4 <<< "${JOBS[$i]}")
+      log "lane $1: start $what"
+      touch "$OUT/.busy/$1"
+      if eval "${JOBS[$i]}"; then log "lane $1: done $what"; else
+        log "lane $1: FAILED (exit $?) $what"
+        echo "$what" > "$OUT/.failed"
+      fi
+      rm -f "$OUT/.busy/$1"
+      continue 2
+    done
+    [ $left = 0 ] && return 0
+    if [ -z "$busy" ]; then
+      log "lane $1: ends — no job left is ready and no lane runs one$([ -e "$OUT/.failed" ] && echo " (failed: $(cat "$OUT/.failed"))")"
+      return 0
     fi
+    sleep 30
   done
 }
 for l in $(seq 1 "$LANES"); do lane "$l" & done
