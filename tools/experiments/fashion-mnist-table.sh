@@ -44,14 +44,6 @@ rm -rf "$OUT/.claims" "$OUT/.busy" "$OUT/.failed" && mkdir -p "$OUT/.claims" "$O
 M=(--model fashion-mnist)
 log() { echo "$(date -u +%FT%TZ) $*" >> "$OUT/jobs.log"; }
 cli() { npx tsx src/cli/index.ts "$@"; }
-# Blocks until every named file exists (a job's inputs made by another lane); gives up once a job has
-# failed (its outputs may never come), so no lane waits forever: see jobs.log, fix, run again.
-need() {
-  for f in "$@"; do until [ -e "$f" ]; do
-    [ -e "$OUT/.failed" ] && { echo "gave up waiting for $f: a job failed ($(cat "$OUT/.failed"))" >&2; return 1; }
-    sleep 30
-  done; done
-}
 
 # --- jobs: each idempotent; NAME.done marks a finished grid, run or table (a checkpoint alone is a
 # run still training) --------------------------------------------------------------------------
@@ -78,11 +70,9 @@ cfg() { # DIVERGENCE CONDITIONING SEED
     --init-action 4 --init-mass "$MASS" --lr-policy "$LR" --seed "$3"
 }
 gamma() { # from the churn grid's best constant
-  need "$OUT/grid-churn.done"
   train gamma-kl "$1" --intervention gamma --divergence kl --conditioning state --init-from-grid "$OUT/grid-churn" --seed "$1"
 }
 select_interval() { # trained on seed 0 and evaluated on seed 8 (n 2,000) against the grids' best, as the selection runs
-  need "$OUT/grid-interval.done"
   RUN_ITER=$CFG_ITER train cfg-kl-state-interval 0 --intervention cfg --divergence kl --conditioning state --actions $ACT \
     --init-from-grid "$OUT/grid-interval" --init-mass "$MASS" --lr-policy "$LR" --seed 0 || return 1
   local e="$OUT/cfg-kl-state-interval-s0.eval"
@@ -92,13 +82,11 @@ select_interval() { # trained on seed 0 and evaluated on seed 8 (n 2,000) agains
 }
 renoise() { train renoise-kl "$1" --intervention renoise --divergence kl --conditioning state --seed "$1"; }
 recipe() { # RUN
-  need "$OUT/$1.done"
   [ -f "$OUT/$1/recipe.json" ] || cli export --run "$OUT/$1" --recipe > "$OUT/$1.recipe.log" 2>&1
 }
-table() { # SPEC NAME FILES-IT-NEEDS... (both tables evaluate into runs/fm/table: one cache)
-  local spec=$1 n=$2; shift 2
+table() { # SPEC NAME (both tables evaluate into runs/fm/table: one cache)
+  local spec=$1 n=$2
   [ -e "$OUT/$n.done" ] && return 0
-  need "$@"
   cli table --spec "$spec" --out "$OUT/table" > "$OUT/$n.log" 2>&1 || return 1
   if [ "$n" != table ]; then rm -rf "$OUT/$n" && mkdir -p "$OUT/$n" && cp -r "$OUT"/table/{table.*,profiles} "$OUT/$n"/; fi
   touch "$OUT/$n.done"
@@ -107,18 +95,18 @@ table() { # SPEC NAME FILES-IT-NEEDS... (both tables evaluate into runs/fm/table
 # A part of a table (tools/experiments/spec-part.ts), evaluated into runs/fm/table's cache while
 # other jobs still train, so the table's 10,000-sample evaluations share both lanes instead of
 # running one after another at the end.
-part() { # SPEC PART(baselines | seed S) FILES-IT-NEEDS...   (SKIP=PREFIX: without the groups titled so)
-  local spec=$1 p=$2 n; shift 2
-  if [ "$p" = seed ]; then p="seed $1"; shift; fi
+part() { # SPEC PART(baselines | seed S)   (SKIP=PREFIX: without the groups titled so)
+  local spec=$1 p=${*:2} n
   n="part-${p// /}${SKIP:+-no${SKIP}}"
   [ -e "$OUT/$n.done" ] && return 0
-  need "$@"
   mkdir -p "$OUT/parts" &&
     npx tsx tools/experiments/spec-part.ts "$spec" $p "$OUT/parts/$n.json" ${SKIP:+--skip-group "$SKIP"} || return 1
   cli table --spec "$OUT/parts/$n.json" --out "$OUT/table" > "$OUT/$n.log" 2>&1 && touch "$OUT/$n.done"
 }
 
-# --- the queue, in order of need; lanes take the next unclaimed job ----------------------------
+# --- the queue, in order of need; lanes take the next unclaimed job that is ready ------------------
+# An entry is "FILES… -- JOB ARGS…" (or just "JOB ARGS…"): the files the job reads that other jobs
+# make, stated here once, then its command line. A lane starts it once they all exist.
 # The CFG runs first: they need no grid, and they are the acceptance's first item.
 JOBS=()
 for s in 1 2 3; do JOBS+=("cfg kl state $s"); done
@@ -127,68 +115,62 @@ JOBS+=(
   "grid grid-interval --axis guidance=1.5,2,2.5,3 --axis guidance-sigma-lo=0,0.28,1 --axis guidance-sigma-hi=2.9,5.4,inf"
   "grid grid-churn --sampler edm --axis churn=0,1,2,3,4,5,6,7,10,20,40,80"
 )
-for s in 1 2 3; do JOBS+=("renoise $s" "gamma $s"); done
-for s in 1 2 3; do JOBS+=("recipe cfg-kl-state-s$s" "recipe gamma-kl-s$s"); done
 A=tools/experiments/fashion-mnist-acceptance.json
 ACCEPT=("$OUT"/grid-{w,interval,churn}.done)
 # After the grids, first of the jobs that wait (a lane passes over it until the grids are done).
-JOBS=("${JOBS[@]:0:6}" "part $A baselines ${ACCEPT[*]}" "${JOBS[@]:6}")
+JOBS+=("${ACCEPT[*]} -- part $A baselines")
+for s in 1 2 3; do JOBS+=("renoise $s" "$OUT/grid-churn.done -- gamma $s"); done
+for s in 1 2 3; do for r in cfg-kl-state gamma-kl; do JOBS+=("$OUT/$r-s$s.done -- recipe $r-s$s"); done; done
 for s in 1 2 3; do
   SEED=("$OUT"/{cfg-kl-state,gamma-kl}-s$s/recipe.json "$OUT/renoise-kl-s$s.done")
   ACCEPT+=("${SEED[@]}")
   if [ "$CFG_PAUSED" = 1 ]; then
-    JOBS+=("SKIP=CFG part $A seed $s $OUT/gamma-kl-s$s/recipe.json $OUT/renoise-kl-s$s.done")
-  else JOBS+=("part $A seed $s ${SEED[*]}"); fi
+    JOBS+=("$OUT/gamma-kl-s$s/recipe.json $OUT/renoise-kl-s$s.done -- SKIP=CFG part $A seed $s")
+  else JOBS+=("${SEED[*]} -- part $A seed $s"); fi
 done
+job() { echo "${1#* -- }"; } # an entry's command line
 if [ "$CFG_PAUSED" = 1 ]; then # every job that trains, or waits for, a CFG run leaves the queue
   KEEP=()
-  for j in "${JOBS[@]}"; do [[ $j == cfg* || $j == "recipe cfg-"* ]] || KEEP+=("$j"); done
+  for j in "${JOBS[@]}"; do [[ $(job "$j") == cfg* || $(job "$j") == "recipe cfg-"* ]] || KEEP+=("$j"); done
   JOBS=("${KEEP[@]}")
 fi
 # The CFG policy started from the interval grid's best instead (selection seeds: is it the better start?).
-[ "$CFG_PAUSED" = 1 ] || JOBS+=("select_interval")
+[ "$CFG_PAUSED" = 1 ] || JOBS+=("$OUT/grid-interval.done -- select_interval")
 # The table after its parts (it would evaluate their rows a second time beside them); not while CFG waits.
-[ "$CFG_PAUSED" = 1 ] || JOBS+=("table $A table-acceptance ${ACCEPT[*]} $OUT/part-baselines.done $(printf "$OUT/part-seed%s.done " 1 2 3)")
+[ "$CFG_PAUSED" = 1 ] ||
+  JOBS+=("${ACCEPT[*]} $OUT/part-baselines.done $(printf "$OUT/part-seed%s.done " 1 2 3)-- table $A table-acceptance")
 [ "$CFG_PAUSED" = 1 ] || for s in 1 2 3; do JOBS+=("cfg rkl state $s" "cfg kl sigma $s" "cfg rkl sigma $s"); done
 ALL=("${ACCEPT[@]}")
 for s in 1 2 3; do
-  [ "$CFG_PAUSED" = 1 ] || for v in cfg-rkl-state cfg-kl-sigma cfg-rkl-sigma; do JOBS+=("recipe $v-s$s"); done
+  [ "$CFG_PAUSED" = 1 ] || for v in cfg-rkl-state cfg-kl-sigma cfg-rkl-sigma; do JOBS+=("$OUT/$v-s$s.done -- recipe $v-s$s"); done
   ALL+=("$OUT"/cfg-{rkl-state,kl-sigma,rkl-sigma}-s$s/recipe.json)
 done
-[ "$CFG_PAUSED" = 1 ] || JOBS+=("table tools/experiments/fashion-mnist-table.json table ${ALL[*]}")
+[ "$CFG_PAUSED" = 1 ] || JOBS+=("${ALL[*]} -- table tools/experiments/fashion-mnist-table.json table")
 
-# The files a job waits for (what its need() blocks on), so that a lane can pass over a job whose inputs
-# are not there yet and take a later one that is ready, instead of holding a core idle for hours (the
-# baselines part waits for the interval grid while γ and renoise could train).
-inputs() { # JOB WORDS...
-  [[ $1 == SKIP=* ]] && shift
-  case $1 in
-    part) shift 2; if [ "$1" = seed ]; then shift 2; else shift; fi; echo "$@" ;; # part SPEC (baselines | seed S) FILES
-    table) shift 3; echo "$@" ;;                                                   # table SPEC NAME FILES
-    recipe) echo "$OUT/$2.done" ;;
-    gamma) echo "$OUT/grid-churn.done" ;;
-    select_interval) echo "$OUT/grid-interval.done" ;;
-  esac
+# Whether every input of an entry exists.
+ready() { # ENTRY
+  local f
+  [[ $1 == *" -- "* ]] || return 0
+  for f in ${1%% -- *}; do [ -e "$f" ] || return 1; done
 }
-ready() { local f; for f in $(inputs "$@"); do [ -e "$f" ] || return 1; done; }
 # A lane takes the first unclaimed job that is ready, in queue order, and after each job looks again from
 # the top (a job it passed over may be ready now). With nothing ready it waits; it ends once every job is
 # claimed, or when nothing is ready and no lane runs a job (nothing can make the missing inputs: a failed
 # job, see jobs.log, or a job the queue lacks).
 lane() {
-  local i what left busy
+  local i cmd what left busy
   while :; do
     left=0 busy=$(ls "$OUT/.busy")
     for i in "${!JOBS[@]}"; do
       [ -e "$OUT/.claims/$i" ] && continue
       left=1
-      # shellcheck disable=SC2086 # a job is a command line: its words are the arguments
-      ready ${JOBS[$i]} || continue
+      ready "${JOBS[$i]}" || continue
       mkdir "$OUT/.claims/$i" 2> /dev/null || continue
-      what=$(cut -d' ' -f1-4 <<< "${JOBS[$i]}")
+      cmd=$(job "${JOBS[$i]}")
+      what=$(cut -d' ' -f1-4 <<< "$cmd")
       log "lane $1: start $what"
       touch "$OUT/.busy/$1"
-      if eval "${JOBS[$i]}"; then log "lane $1: done $what"; else
+      if eval "$cmd"; then log "lane $1: done $what"; else
         log "lane $1: FAILED (exit $?) $what"
         echo "$what" > "$OUT/.failed"
       fi
