@@ -266,6 +266,19 @@ test('a second invocation evaluates nothing: every evaluation comes from the cac
   const r2 = await cli('table', '--spec', specFile(renamed), '--out', copy, '--json');
   assert.equal(r2.code, 0, r2.stderr);
   assert.deepEqual((lastJson(r2.stdout) as { computed: number; cached: number }).computed, 0);
+  // Nor by a run's path: a run named otherwise (as a part of a table may name it) is the same
+  // evaluation, shown under this spec's name.
+  const moved = {
+    ...SPEC,
+    groups: [{ title: 'moved', rows: [{ label: 'learned KL', runs: [join(tmp, 'runs', 'a'), 'runs/../runs/b'] }] }],
+  };
+  const r3 = await cli('table', '--spec', specFile(moved), '--out', copy, '--json');
+  assert.equal(r3.code, 0, r3.stderr);
+  assert.deepEqual((lastJson(r3.stdout) as { computed: number; cached: number }).computed, 0);
+  assert.deepEqual(
+    rowsOf(readTable(copy))[0]!.evaluations.map((e) => e.run),
+    [join(tmp, 'runs', 'a'), 'runs/../runs/b'],
+  );
   // The dry run reads the cache: everything measured, nothing to do.
   const dry = await cli('table', '--spec', spec, '--out', out, '--dry-run', '--json');
   assert.equal(dry.code, 0, dry.stderr);
@@ -538,6 +551,76 @@ test("a grid row takes the grid's best cell, an interval included, and names it;
     early.stdout,
     /the one cell of grid-interval: .* so far: 1 of 2 cells are done, and the table takes a grid once it is finished/,
   );
+});
+
+test('a run stopped short of its iterations, a recipe of another iteration and runs of two configurations are refused; a dry run names the unfinished run', async () => {
+  const copyRun = (name: string, edit: (learner: Record<string, unknown>) => void): string => {
+    const dir = join(tmp, 'runs', name);
+    cpSync(join(tmp, 'runs', 'b'), dir, { recursive: true });
+    const cfg = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as { learner: Record<string, unknown> };
+    edit(cfg.learner);
+    writeFileSync(join(dir, 'config.json'), JSON.stringify(cfg));
+    return `runs/${name}`;
+  };
+  const iterations = tinyConfig().iterations;
+  // Its target raised past its checkpoint: what a run stopped early (or still training) looks like.
+  const stopped = copyRun('stopped', (l) => (l['iterations'] = iterations + 5));
+  const rkl = copyRun('rkl', (l) => (l['divergence'] = 'rkl'));
+  const evalOnly = copyRun('eval-only', (l) => (l['evalSamples'] = 99));
+  const row = (r: Record<string, unknown>): string => specFile({ ...SPEC, groups: [{ title: 'G', rows: [r] }] });
+  const o = join(tmp, 'refused-out');
+  const unfinished = new RegExp(
+    `row "learned" .*: runs/stopped: stopped at iteration ${iterations} of its ${iterations + 5}; finish it \\(\`train --resume .*stopped\` continues it\\) before the table takes it`,
+  );
+  assertUsageError(
+    await cli('table', '--spec', row({ label: 'learned', runs: ['runs/a', stopped] }), '--out', o),
+    unfinished,
+  );
+  assertUsageError(
+    await cli('table', '--spec', row({ label: 'learned', runs: [stopped], recipe: true }), '--out', o),
+    unfinished,
+  );
+  assert.ok(!existsSync(o), 'nothing written');
+  const dry = await cli('table', '--spec', row({ label: 'learned', runs: ['runs/a', stopped] }), '--dry-run');
+  assert.equal(dry.code, 0, dry.stderr);
+  assert.match(
+    dry.stdout,
+    new RegExp(
+      `not finished: runs/stopped at iteration ${iterations} of ${iterations + 5}; the table takes a run once it is finished`,
+    ),
+  );
+  assertUsageError(
+    await cli('table', '--spec', row({ label: 'learned', runs: ['runs/a', rkl] }), '--out', o),
+    /row "learned" .*: runs\/rkl has divergence "rkl", but runs\/a has "kl"; the runs of one row are training seeds of one configuration \(they may differ in seed, evalEvery, evalSamplesPeriodic, evalSamples, rolloutBatch only\)/,
+  );
+  // Nor a run trained for longer (its target raised with --resume, and reached).
+  const longer = copyRun('longer', (l) => (l['iterations'] = iterations + 5));
+  const cp = JSON.parse(readFileSync(join(tmp, 'runs', 'longer', 'checkpoint.json'), 'utf8')) as { iteration: number };
+  cp.iteration = iterations + 5;
+  writeFileSync(join(tmp, 'runs', 'longer', 'checkpoint.json'), JSON.stringify(cp));
+  assertUsageError(
+    await cli('table', '--spec', row({ label: 'learned', runs: ['runs/a', longer] }), '--out', o),
+    new RegExp(
+      `row "learned" .*: runs/longer was trained for ${iterations + 5} iterations, but runs/a for ${iterations}; the runs of one row are training seeds`,
+    ),
+  );
+  // How a run evaluated itself does not make it another configuration.
+  const ok = await cli('table', '--spec', row({ label: 'learned', runs: ['runs/a', evalOnly] }), '--dry-run');
+  assert.equal(ok.code, 0, ok.stderr);
+  // A recipe exported before the run trained on pairs the policy's row with an older policy.
+  const curve = (iteration: number): string =>
+    JSON.stringify({ parameter: 'guidance', points: [{ sigma: 1, value: 1.5 }], source: { iteration } });
+  writeFileSync(join(tmp, 'runs', 'eval-only', 'recipe.json'), curve(iterations - 1));
+  assertUsageError(
+    await cli('table', '--spec', row({ label: 'recipe', runs: [evalOnly], recipe: true }), '--out', o),
+    new RegExp(
+      `row "recipe" .*eval-only[\\\\/]recipe\\.json: was exported at iteration ${iterations - 1}, but the run's checkpoint is at iteration ${iterations}; export it again \\(\`export --run .*eval-only --recipe\`\\)`,
+    ),
+  );
+  writeFileSync(join(tmp, 'runs', 'eval-only', 'recipe.json'), curve(iterations));
+  const fine = await cli('table', '--spec', row({ label: 'recipe', runs: [evalOnly], recipe: true }), '--dry-run');
+  assert.equal(fine.code, 0, fine.stderr);
+  assert.ok(!existsSync(o), 'nothing written');
 });
 
 test('bad specs are clear errors naming the row and the field, and nothing is sampled or written', async () => {

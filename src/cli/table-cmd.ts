@@ -38,7 +38,9 @@ export function tableUsage(): string {
   and scored — FID against the model's reference statistics, precision, recall, NFE and network passes per
   sample; rows over several runs (training seeds) as mean ± sd. Writes DIR/table.md, table.csv, table.json
   and the learned rows' profiles (DIR/profiles/*.png). Each evaluation is cached in DIR/cache as it finishes:
-  run the same command again after a stop and only what is missing is evaluated.
+  run the same command again after a stop and only what is missing is evaluated. The cache knows the model's
+  files but not the policies' encoder or Sampler Studio's version: after replacing encoder.onnx under the same
+  name, or updating Sampler Studio, delete DIR/cache to evaluate everything again.
 
   --spec FILE                           the table: model, samples, seed, batch and groups of rows (below)
   --out DIR                             where the table, its pictures and its cache go

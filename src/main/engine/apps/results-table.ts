@@ -20,6 +20,9 @@
 // its own random stream), not the row's label or group (renaming a row keeps its numbers), not the
 // run's path (a copied run is the same policy). A sampler row and a grid row that land on the same
 // settings share one evaluation. A cache file that does not fit its schema or its key is recomputed.
+// Not in the key, and so not noticed (the help says to delete the cache): the policies' encoder
+// (encoder.onnx, which model.json names; adding it now would change the key of every learned row
+// evaluated so far) and the code's version (a fix to a sampler or a metric keeps the old numbers).
 
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
@@ -198,8 +201,18 @@ function curveRecipe(raw: Record<string, unknown>, file: string): Partial<Sample
   return { [CURVE_SETTING[curve.parameter]]: curve };
 }
 
-/** A run's recipe (RUN/recipe.json) as sampler settings over the run's base sampler, checked against the model. */
-function recipeSettings(model: Model, dir: string, run: string, learner: LearnerConfig): ResolvedSettings {
+/**
+ * A run's recipe (RUN/recipe.json) as sampler settings over the run's base sampler, checked against
+ * the model; an exported curve must come from the run's checkpoint (`iteration`): a run trained on
+ * after its export would pair the policy's row with an older policy's recipe.
+ */
+function recipeSettings(
+  model: Model,
+  dir: string,
+  run: string,
+  learner: LearnerConfig,
+  iteration: number,
+): ResolvedSettings {
   const file = join(dir, RECIPE_FILE);
   if (!existsSync(file) && learner.intervention === 'renoise')
     throw new RangeError(
@@ -219,6 +232,11 @@ function recipeSettings(model: Model, dir: string, run: string, learner: Learner
     throw new RangeError(`${file}: must hold an object of sampler settings`);
   const o = raw as Record<string, unknown>;
   const settings = 'parameter' in o && 'points' in o ? curveRecipe(o, file) : (o as Partial<SamplerSettings>);
+  const exported = (o['source'] as { iteration?: unknown } | undefined)?.iteration;
+  if (typeof exported === 'number' && exported !== iteration)
+    throw new RangeError(
+      `${file}: was exported at iteration ${exported}, but the run's checkpoint is at iteration ${iteration}; export it again (\`export --run ${dir} --recipe\`)`,
+    );
   try {
     return resolveSettings(model, {
       sampler: learner.sampler,
@@ -237,8 +255,8 @@ function specPath(specFile: string, p: string): string {
   return isAbsolute(p) ? p : resolve(dirname(specFile), p);
 }
 
-/** What the runs of one row must share: they are training seeds of one configuration. */
-const SAME_IN_A_ROW = ['intervention', 'sampler', 'steps', 'actions'] as const;
+/** What the runs of one row may differ in: they are training seeds of one configuration (how often and on how many samples they evaluated themselves aside). */
+const FREE_IN_A_ROW = ['seed', 'evalEvery', 'evalSamplesPeriodic', 'evalSamples', 'rolloutBatch'];
 
 /**
  * Every row resolved to its evaluations and checked: sampler settings against the model; grid
@@ -281,20 +299,32 @@ export async function planTable(o: {
         throw new RangeError(
           `${run} has ${k} ${JSON.stringify(s.config[k])}, but ${first} has ${JSON.stringify(firstScheduler[k])}; the runs of one row are training seeds of one configuration`,
         );
+    const cpFile = join(dir, 'checkpoint.json');
+    if (!existsSync(cpFile))
+      throw new RangeError(`${run}: has no checkpoint yet (no finished iteration); train it first`);
+    const bytes = readFileSync(cpFile);
+    const iteration = (JSON.parse(bytes.toString('utf8')) as { iteration: number }).iteration;
+    finished(run, dir, iteration, s.config.iterations);
     if (recipe) {
       const file = join(dir, 'schedule.json');
       if (!existsSync(file)) throw new RangeError(`${run}: has no schedule.json yet (written at each evaluation)`);
       const sigmas = parseSigmasText(readFileSync(file, 'utf8'), file);
       return unit(settings({ sampler: s.config.sampler, steps: sigmas.length - 1, sigmas }), run);
     }
-    const file = join(dir, 'checkpoint.json');
-    if (!existsSync(file))
-      throw new RangeError(`${run}: has no checkpoint yet (no finished iteration); train it first`);
-    const bytes = readFileSync(file);
-    const iteration = (JSON.parse(bytes.toString('utf8')) as { iteration: number }).iteration;
     return unit({ kind: 'scheduler', dir, config: s.config, iteration, checkpointSha256: sha256(bytes) }, run);
   };
   const settings = (s: Partial<SamplerSettings>): Source => ({ kind: 'settings', settings: resolveSettings(model, s) });
+  // A run stopped short of its iterations is not its configuration's result, and a table of it would
+  // look complete: refused, as an unfinished grid is (a dry run plans it and says so in the row's note).
+  let unfinished: string[] = [];
+  const finished = (run: string, dir: string, iteration: number, target: number): void => {
+    if (iteration >= target) return;
+    if (!o.dryRun)
+      throw new RangeError(
+        `${run}: stopped at iteration ${iteration} of its ${target}; finish it (\`train --resume ${dir}\` continues it) before the table takes it`,
+      );
+    unfinished.push(`${run} at iteration ${iteration} of ${target}`);
+  };
 
   for (const [gi, g] of spec.groups.entries()) {
     for (const [ri, rs] of g.rows.entries()) {
@@ -337,6 +367,8 @@ export async function planTable(o: {
           case 'runs':
           case 'recipe': {
             firstScheduler = null; // each row's runs agree among themselves
+            unfinished = [];
+            let rowIteration: number | undefined;
             r.units = rs.runs.map((run) => {
               const dir = specPath(specFile, run);
               if (!existsSync(dir)) throw new RangeError(`${run}: no such run directory (${dir})`);
@@ -346,20 +378,36 @@ export async function planTable(o: {
                 throw new RangeError(
                   `${run} was trained on "${cfg.model.name}", not on the table's model "${model.name}"; every run of a table samples its one model`,
                 );
-              const first = r.learner ?? cfg.learner;
-              for (const k of SAME_IN_A_ROW)
-                if (JSON.stringify(cfg.learner[k]) !== JSON.stringify(first[k]))
-                  throw new RangeError(
-                    `${run} has ${k} ${JSON.stringify(cfg.learner[k])}, but ${rs.runs[0]} has ${JSON.stringify(first[k])}; the runs of one row are training seeds of one configuration (same ${SAME_IN_A_ROW.join(', ')})`,
-                  );
-              r.learner = first;
-              if (rs.kind === 'recipe')
-                return unit({ kind: 'settings', settings: recipeSettings(model, dir, run, cfg.learner) }, run);
               const file = runPaths(dir).checkpoint;
               if (!existsSync(file))
                 throw new RangeError(`${run}: has no checkpoint yet (no finished iteration); train it first`);
               const bytes = readFileSync(file);
               const cp = readCheckpoint(file);
+              finished(run, dir, cp.iteration, cfg.learner.iterations);
+              // The iterations trained, not the targets, are compared (a resumed run's target may be raised).
+              rowIteration ??= cp.iteration;
+              if (cp.iteration !== rowIteration && unfinished.length === 0)
+                throw new RangeError(
+                  `${run} was trained for ${cp.iteration} iterations, but ${rs.runs[0]} for ${rowIteration}; the runs of one row are training seeds of one configuration`,
+                );
+              const first = r.learner ?? cfg.learner;
+              const differ = Object.keys({ ...first, ...cfg.learner }).filter(
+                (k) =>
+                  k !== 'iterations' &&
+                  !FREE_IN_A_ROW.includes(k) &&
+                  JSON.stringify(cfg.learner[k as keyof LearnerConfig]) !==
+                    JSON.stringify(first[k as keyof LearnerConfig]),
+              );
+              if (differ.length > 0)
+                throw new RangeError(
+                  `${run} has ${differ.map((k) => `${k} ${JSON.stringify(cfg.learner[k as keyof LearnerConfig])}`).join(', ')}, but ${rs.runs[0]} has ${differ.map((k) => JSON.stringify(first[k as keyof LearnerConfig])).join(', ')}; the runs of one row are training seeds of one configuration (they may differ in ${FREE_IN_A_ROW.join(', ')} only)`,
+                );
+              r.learner = first;
+              if (rs.kind === 'recipe')
+                return unit(
+                  { kind: 'settings', settings: recipeSettings(model, dir, run, cfg.learner, cp.iteration) },
+                  run,
+                );
               return unit(
                 {
                   kind: 'policy',
@@ -372,6 +420,8 @@ export async function planTable(o: {
                 run,
               );
             });
+            if (unfinished.length > 0)
+              r.note = `not finished: ${unfinished.join('; ')}; the table takes a run once it is finished`;
             return;
           }
         }
@@ -408,7 +458,10 @@ function makeUnit(plan: TablePlan, source: Source, run: string | null, onEvent?:
           : source,
   };
   const file = plan.outDir ? join(plan.outDir, 'cache', `${sha256(canonicalJson(key)).slice(0, 24)}.json`) : null;
-  return { source, run, key, file, result: file ? readCache(file, key, onEvent) : null };
+  // The cache is keyed by what determines the numbers, not by path: a cached evaluation is shown under
+  // this spec's name of its run (a part of the table may have named it otherwise).
+  const cached = file ? readCache(file, key, onEvent) : null;
+  return { source, run, key, file, result: cached && { ...cached, run } };
 }
 
 /** The evaluation saved for `key` in `file`, or null (none, or one that does not fit: recomputed). */
