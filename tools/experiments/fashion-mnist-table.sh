@@ -145,7 +145,8 @@ for s in 1 2 3; do
   [ "$CFG_PAUSED" = 1 ] || for v in cfg-rkl-state cfg-kl-sigma cfg-rkl-sigma; do JOBS+=("$OUT/$v-s$s.done -- recipe $v-s$s"); done
   ALL+=("$OUT"/cfg-{rkl-state,kl-sigma,rkl-sigma}-s$s/recipe.json)
 done
-[ "$CFG_PAUSED" = 1 ] || JOBS+=("${ALL[*]} -- table tools/experiments/fashion-mnist-table.json table")
+# After the acceptance table: both write runs/fm/table's table files, which table() copies.
+[ "$CFG_PAUSED" = 1 ] || JOBS+=("${ALL[*]} $OUT/table-acceptance.done -- table tools/experiments/fashion-mnist-table.json table")
 
 # Whether every input of an entry exists.
 ready() { # ENTRY
