@@ -43,7 +43,7 @@ import { readGridResult } from '../samplers/baselines';
 import { SamplingCancelled } from '../samplers/loop';
 import { describeValues } from '../grid/axes';
 import { resultsPath } from '../grid/results-file';
-import { readCheckpoint, readMetrics, readRunConfig, runPaths } from '../runs/files';
+import { parseCheckpoint, readMetrics, readRunConfig, runPaths } from '../runs/files';
 import type { LearnerConfig } from '../learner/config';
 import { isSchedulerRun, readSchedulerRun } from '../scheduler/run-file';
 import type { SchedulerConfig } from '../../../shared/scheduler-config';
@@ -256,7 +256,30 @@ function specPath(specFile: string, p: string): string {
 }
 
 /** What the runs of one row may differ in: they are training seeds of one configuration (how often and on how many samples they evaluated themselves aside). */
-const FREE_IN_A_ROW = ['seed', 'evalEvery', 'evalSamplesPeriodic', 'evalSamples', 'rolloutBatch'];
+const FREE_IN_A_ROW: readonly (keyof LearnerConfig)[] = [
+  'seed',
+  'evalEvery',
+  'evalSamplesPeriodic',
+  'evalSamples',
+  'rolloutBatch',
+];
+/** Settings of a row's runs compared otherwise: the iterations trained, not the targets (a resumed run's target may be raised). */
+const COMPARED_APART: readonly (keyof LearnerConfig)[] = ['iterations'];
+
+/**
+ * A run's checkpoint.json, read once: the iteration it has trained (`iterationOf` parses the text) and
+ * the SHA-256 of its bytes, which keys a policy's evaluation (computed only when asked: a recipe row
+ * needs the iteration alone).
+ */
+function readRunCheckpoint(
+  run: string,
+  file: string,
+  iterationOf: (text: string, file: string) => number,
+): { iteration: number; sha256: () => string } {
+  if (!existsSync(file)) throw new RangeError(`${run}: has no checkpoint yet (no finished iteration); train it first`);
+  const bytes = readFileSync(file);
+  return { iteration: iterationOf(bytes.toString('utf8'), file), sha256: () => sha256(bytes) };
+}
 
 /**
  * Every row resolved to its evaluations and checked: sampler settings against the model; grid
@@ -299,19 +322,22 @@ export async function planTable(o: {
         throw new RangeError(
           `${run} has ${k} ${JSON.stringify(s.config[k])}, but ${first} has ${JSON.stringify(firstScheduler[k])}; the runs of one row are training seeds of one configuration`,
         );
-    const cpFile = join(dir, 'checkpoint.json');
-    if (!existsSync(cpFile))
-      throw new RangeError(`${run}: has no checkpoint yet (no finished iteration); train it first`);
-    const bytes = readFileSync(cpFile);
-    const iteration = (JSON.parse(bytes.toString('utf8')) as { iteration: number }).iteration;
-    finished(run, dir, iteration, s.config.iterations);
+    const cp = readRunCheckpoint(
+      run,
+      join(dir, 'checkpoint.json'),
+      (t) => (JSON.parse(t) as { iteration: number }).iteration,
+    );
+    finished(run, dir, cp.iteration, s.config.iterations);
     if (recipe) {
       const file = join(dir, 'schedule.json');
       if (!existsSync(file)) throw new RangeError(`${run}: has no schedule.json yet (written at each evaluation)`);
       const sigmas = parseSigmasText(readFileSync(file, 'utf8'), file);
       return unit(settings({ sampler: s.config.sampler, steps: sigmas.length - 1, sigmas }), run);
     }
-    return unit({ kind: 'scheduler', dir, config: s.config, iteration, checkpointSha256: sha256(bytes) }, run);
+    return unit(
+      { kind: 'scheduler', dir, config: s.config, iteration: cp.iteration, checkpointSha256: cp.sha256() },
+      run,
+    );
   };
   const settings = (s: Partial<SamplerSettings>): Source => ({ kind: 'settings', settings: resolveSettings(model, s) });
   // A run stopped short of its iterations is not its configuration's result, and a table of it would
@@ -378,29 +404,23 @@ export async function planTable(o: {
                 throw new RangeError(
                   `${run} was trained on "${cfg.model.name}", not on the table's model "${model.name}"; every run of a table samples its one model`,
                 );
-              const file = runPaths(dir).checkpoint;
-              if (!existsSync(file))
-                throw new RangeError(`${run}: has no checkpoint yet (no finished iteration); train it first`);
-              const bytes = readFileSync(file);
-              const cp = readCheckpoint(file);
+              const cp = readRunCheckpoint(run, runPaths(dir).checkpoint, (t, f) => parseCheckpoint(t, f).iteration);
               finished(run, dir, cp.iteration, cfg.learner.iterations);
-              // The iterations trained, not the targets, are compared (a resumed run's target may be raised).
-              rowIteration ??= cp.iteration;
+              rowIteration ??= cp.iteration; // the iterations trained are compared here, not the targets (COMPARED_APART)
               if (cp.iteration !== rowIteration && unfinished.length === 0)
                 throw new RangeError(
                   `${run} was trained for ${cp.iteration} iterations, but ${rs.runs[0]} for ${rowIteration}; the runs of one row are training seeds of one configuration`,
                 );
               const first = r.learner ?? cfg.learner;
-              const differ = Object.keys({ ...first, ...cfg.learner }).filter(
+              const differ = (Object.keys({ ...first, ...cfg.learner }) as (keyof LearnerConfig)[]).filter(
                 (k) =>
-                  k !== 'iterations' &&
+                  !COMPARED_APART.includes(k) &&
                   !FREE_IN_A_ROW.includes(k) &&
-                  JSON.stringify(cfg.learner[k as keyof LearnerConfig]) !==
-                    JSON.stringify(first[k as keyof LearnerConfig]),
+                  JSON.stringify(cfg.learner[k]) !== JSON.stringify(first[k]),
               );
               if (differ.length > 0)
                 throw new RangeError(
-                  `${run} has ${differ.map((k) => `${k} ${JSON.stringify(cfg.learner[k as keyof LearnerConfig])}`).join(', ')}, but ${rs.runs[0]} has ${differ.map((k) => JSON.stringify(first[k as keyof LearnerConfig])).join(', ')}; the runs of one row are training seeds of one configuration (they may differ in ${FREE_IN_A_ROW.join(', ')} only)`,
+                  `${run} has ${differ.map((k) => `${k} ${JSON.stringify(cfg.learner[k])}`).join(', ')}, but ${rs.runs[0]} has ${differ.map((k) => JSON.stringify(first[k])).join(', ')}; the runs of one row are training seeds of one configuration (they may differ in ${FREE_IN_A_ROW.join(', ')} only)`,
                 );
               r.learner = first;
               if (rs.kind === 'recipe')
@@ -414,7 +434,7 @@ export async function planTable(o: {
                   dir,
                   learner: cfg.learner,
                   iteration: cp.iteration,
-                  checkpointSha256: sha256(bytes),
+                  checkpointSha256: cp.sha256(),
                   temperature: rs.temperature ?? cfg.learner.temperature,
                 },
                 run,

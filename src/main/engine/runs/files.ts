@@ -245,7 +245,12 @@ export async function truncateMetrics(runDir: string, iteration: number): Promis
 
 /** A checkpoint file, validated (checkpoints of older versions migrated; see shared/run-files.ts). */
 export function readCheckpoint(file: string): Checkpoint {
-  return parseFile(checkpointFile, readRunFile(file), file);
+  return parseCheckpoint(readRunFile(file), file);
+}
+
+/** A checkpoint's text (already read, e.g. to hash it too), validated. */
+export function parseCheckpoint(text: string, file: string): Checkpoint {
+  return parseFile(checkpointFile, text, file);
 }
 
 export async function writeCheckpoint(runDir: string, cp: Checkpoint): Promise<void> {
