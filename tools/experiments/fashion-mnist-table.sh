@@ -26,7 +26,7 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 OUT=runs/fm
 ITER=${ITER:-100}
-# CFG: the setting selected on selection seeds 0 and 4 (README, "Choosing the image defaults"): the
+# CFG: the setting selected on selection seeds 0 and 4 (README, "How the settings were chosen"): the
 # initial policy on w = 1.5 with probability 0.8, lr 3e-4, the image defaults' entropy bonus 0.01,
 # 90 iterations. Without the bonus it collapsed onto w = 1.5 on training seeds 1 and 2; starting from
 # the guidance grid's best constant (w = 1.25) collapsed onto that on seed 1.
