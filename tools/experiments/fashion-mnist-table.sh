@@ -25,7 +25,7 @@
 # Cost on the project's 2-core CPU: a CFG run ≈ 1 h (ITER iterations × 256 trajectories on one core),
 # a CFG table row ≈ 20–30 min; the acceptance part ≈ 10 h of both cores, all of it ≈ 20 h.
 set -uo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 OUT=runs/fm
 ITER=${ITER:-100}
 # CFG: the setting selected on selection seeds 0 and 4 (README, "How the settings were chosen"): the
@@ -100,12 +100,15 @@ table() { # SPEC NAME (both tables evaluate into runs/fm/table: one cache)
 # A part of a table (tools/experiments/spec-part.ts), evaluated into runs/fm/table's cache while
 # other jobs still train, so the table's 10,000-sample evaluations share both lanes instead of
 # running one after another at the end.
-part() { # SPEC PART(baselines | seed S)   (SKIP=PREFIX: without the groups titled so; TAG=NAME: a part of another spec)
+# SKIP=PREFIX: without the groups titled so; TAG=NAME: a part of another spec; ONLY=RUN (with seed S):
+# only the rows of run RUN-sS.
+part() { # SPEC PART(baselines | seed S)
   local spec=$1 p=${*:2} n
-  n="part-${p// /}${SKIP:+-no${SKIP}}${TAG:+-${TAG}}"
+  n="part-${p// /}${SKIP:+-no${SKIP}}${TAG:+-${TAG}}${ONLY:+-${ONLY}}"
   [ -e "$OUT/$n.done" ] && return 0
   mkdir -p "$OUT/parts" &&
-    npx tsx tools/experiments/spec-part.ts "$spec" $p "$OUT/parts/$n.json" ${SKIP:+--skip-group "$SKIP"} || return 1
+    npx tsx tools/experiments/spec-part.ts "$spec" $p "$OUT/parts/$n.json" ${SKIP:+--skip-group "$SKIP"} \
+      ${ONLY:+--run "$ONLY"} || return 1
   cli table --spec "$OUT/parts/$n.json" --out "$OUT/table" > "$OUT/$n.log" 2>&1 && touch "$OUT/$n.done"
 }
 
@@ -160,15 +163,24 @@ if [ "$CFG_PAUSED" != 1 ]; then
     INTERVAL+=("$OUT/cfg-kl-state-interval-s$s/recipe.json" "$OUT/part-seed$s-interval.done")
   done
   JOBS+=("${INTERVAL[*]} $OUT/table-acceptance.done -- table $I table-interval")
-  for s in 1 2 3; do JOBS+=("cfg rkl state $s" "cfg kl sigma $s" "cfg rkl sigma $s"); done
 fi
-ALL=("${ACCEPT[@]}" "${INTERVAL[@]}" "$OUT/table-interval.done")
-for s in 1 2 3; do
-  [ "$CFG_PAUSED" = 1 ] || for v in cfg-rkl-state cfg-kl-sigma cfg-rkl-sigma; do JOBS+=("$OUT/$v-s$s.done -- recipe $v-s$s"); done
-  ALL+=("$OUT"/cfg-{rkl-state,kl-sigma,rkl-sigma}-s$s/recipe.json)
-done
-# After the acceptance table: both write runs/fm/table's table files, which table() copies.
-[ "$CFG_PAUSED" = 1 ] || JOBS+=("${ALL[*]} $OUT/table-acceptance.done -- table tools/experiments/fashion-mnist-table.json table")
+# The other CFG policies. Each run's recipe and its two rows (policy and recipe, a part of the full table:
+# ≈ 40 min) follow it in the queue, so a lane that ends a run evaluates it before it takes the next run:
+# the table's evaluations share both lanes instead of running one after another at the end.
+T=tools/experiments/fashion-mnist-table.json
+if [ "$CFG_PAUSED" != 1 ]; then
+  ALL=("${ACCEPT[@]}" "${INTERVAL[@]}" "$OUT/table-interval.done")
+  for s in 1 2 3; do
+    for v in rkl-state kl-sigma rkl-sigma; do
+      r=cfg-$v-s$s
+      JOBS+=("cfg ${v%-*} ${v#*-} $s" "$OUT/$r.done -- recipe $r")
+      JOBS+=("$OUT/$r/recipe.json $OUT/table-interval.done -- TAG=full ONLY=cfg-$v part $T seed $s")
+      ALL+=("$OUT/$r/recipe.json" "$OUT/part-seed$s-full-cfg-$v.done")
+    done
+  done
+  # After the acceptance table: both write runs/fm/table's table files, which table() copies.
+  JOBS+=("${ALL[*]} $OUT/table-acceptance.done -- table $T table")
+fi
 
 # Whether every input of an entry exists.
 ready() { # ENTRY

@@ -6,6 +6,8 @@
 //   npx tsx tools/experiments/spec-part.ts SPEC baselines OUT   rows without runs (sampler and grid rows)
 //   npx tsx tools/experiments/spec-part.ts SPEC seed S OUT      the runs rows, each cut to its run "…-sS"
 //   … --skip-group PREFIX                                          leave out the groups whose title starts so
+//   … --run NAME                                                   with seed S: only the rows of run NAME-sS (a
+//                                                                  policy and its recipe: one lane's share)
 //
 // Equal-NFE rows are in no part: they need every run of the row they match. Paths in the part are
 // absolute (the part is written elsewhere than the spec).
@@ -15,11 +17,18 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 const argv = process.argv.slice(2);
 const skipAt = argv.indexOf('--skip-group');
 const skip = skipAt >= 0 ? argv.splice(skipAt, 2)[1] : undefined;
+const runAt = argv.indexOf('--run');
+const only = runAt >= 0 ? argv.splice(runAt, 2)[1] : undefined;
 const [specFile, mode, ...rest] = argv;
 const seed = mode === 'seed' ? rest.shift() : null;
 const out = rest[0];
-if (!specFile || !out || (mode !== 'baselines' && !(mode === 'seed' && /^\d+$/.test(seed ?? '')))) {
-  console.error('usage: spec-part.ts SPEC (baselines | seed S) OUT [--skip-group PREFIX]');
+if (
+  !specFile ||
+  !out ||
+  (mode !== 'baselines' && !(mode === 'seed' && /^\d+$/.test(seed ?? ''))) ||
+  (runAt >= 0 && (mode !== 'seed' || !only))
+) {
+  console.error('usage: spec-part.ts SPEC (baselines | seed S [--run NAME]) OUT [--skip-group PREFIX]');
   process.exit(2);
 }
 // The spec is checked by `table` itself (shared/results-table.ts); here only the fields a part changes.
@@ -34,7 +43,7 @@ const part = (row: Row): Row | null => {
   if (row.equalNfeOf) return null;
   if (mode === 'baselines') return row.runs ? null : row.grid ? { ...row, grid: abs(row.grid) } : row;
   if (!row.runs) return null;
-  const runs = row.runs.filter((r) => r.endsWith(`-s${seed}`)).map(abs);
+  const runs = row.runs.filter((r) => r.endsWith(only === undefined ? `-s${seed}` : `/${only}-s${seed}`)).map(abs);
   return runs.length > 0 ? { ...row, runs } : null;
 };
 const groups = spec.groups
