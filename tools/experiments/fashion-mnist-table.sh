@@ -175,7 +175,7 @@ if [ "$CFG_PAUSED" != 1 ]; then
       r=cfg-$v-s$s
       JOBS+=("cfg ${v%-*} ${v#*-} $s" "$OUT/$r.done -- recipe $r")
       JOBS+=("$OUT/$r/recipe.json $OUT/table-interval.done -- TAG=full ONLY=cfg-$v part $T seed $s")
-      ALL+=("$OUT/$r/recipe.json" "$OUT/part-seed$s-full-cfg-$v.done")
+      ALL+=("$OUT/part-seed$s-full-cfg-$v.done") # it waited for the recipe
     done
   done
   # After the acceptance table: both write runs/fm/table's table files, which table() copies.

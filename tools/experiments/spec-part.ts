@@ -12,7 +12,7 @@
 // Equal-NFE rows are in no part: they need every run of the row they match. Paths in the part are
 // absolute (the part is written elsewhere than the spec).
 import { readFileSync, writeFileSync } from 'node:fs';
-import { dirname, isAbsolute, resolve } from 'node:path';
+import { basename, dirname, isAbsolute, resolve } from 'node:path';
 
 const argv = process.argv.slice(2);
 const skipAt = argv.indexOf('--skip-group');
@@ -43,7 +43,9 @@ const part = (row: Row): Row | null => {
   if (row.equalNfeOf) return null;
   if (mode === 'baselines') return row.runs ? null : row.grid ? { ...row, grid: abs(row.grid) } : row;
   if (!row.runs) return null;
-  const runs = row.runs.filter((r) => r.endsWith(only === undefined ? `-s${seed}` : `/${only}-s${seed}`)).map(abs);
+  const runs = row.runs
+    .filter((r) => (only === undefined ? r.endsWith(`-s${seed}`) : basename(r) === `${only}-s${seed}`))
+    .map(abs);
   return runs.length > 0 ? { ...row, runs } : null;
 };
 const groups = spec.groups
