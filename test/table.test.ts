@@ -9,7 +9,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { Model } from '../src/main/engine/models/model';
 import { resourcesDir } from '../src/main/engine/models/registry';
 import { runTraining } from '../src/main/engine/apps/train';
@@ -214,6 +214,11 @@ test('table writes table.md, table.csv and table.json with the rows of the spec;
   );
   assert.ok(md.includes(`| ${formatMetric('fid', plain.mean['fid'])} |`));
   assert.ok(md.includes('](profiles/learned-kl.png)'));
+  // Each run's picture is captioned by its folder's name, not by the path the spec reached it by.
+  const run1 = learned.evaluations[0]!.run!;
+  assert.notEqual(basename(run1), run1);
+  assert.ok(md.includes(`![${basename(run1)}](profiles/learned-kl-1.png)`), md);
+  assert.equal(md.includes(`![${run1}]`), false);
   assert.equal(r.stdout.includes('| learned KL | 2 |'), false, 'with --json stdout is the result object');
   // table.csv: a header and one line per row, full-precision numbers.
   const csv = readFileSync(join(out, 'table.csv'), 'utf8').trim().split('\n');

@@ -1078,7 +1078,10 @@ export function tableMarkdown(t: TableResult): string {
         '',
         `actions ${p.actions.join(', ')}; σ ${p.sigmas.map((s) => Number(s.toPrecision(3))).join(', ')}`,
         '',
-        r.profiles.map((f, i) => `![${i === 0 ? 'mean' : mdEscape(r.evaluations[i - 1]!.run ?? '')}](${f})`).join(' '),
+        // A run is captioned by its folder's name: the path it was read from is this machine's.
+        r.profiles
+          .map((f, i) => `![${i === 0 ? 'mean' : mdEscape(basename(r.evaluations[i - 1]!.run ?? ''))}](${f})`)
+          .join(' '),
       );
     }
   }
