@@ -452,20 +452,20 @@ async function benchCli(): Promise<boolean> {
   }
 }
 
-/** The length of the fashion-mnist runs of the results table (tools/experiments/fashion-mnist-table.sh). */
-const RUN_ITERATIONS = 100;
-
 async function benchIteration(): Promise<boolean> {
   const { initTf } = await import('../src/main/engine/learner/backend');
   const { createLearner } = await import('../src/main/engine/learner/learner');
   const { defaultConfig } = await import('../src/main/engine/learner/config');
+  const { dataKindOf } = await import('../src/shared/learner-config');
   const { resourcesDir } = await import('../src/main/engine/models/registry');
   const { extractorForModel } = await import('../src/main/engine/metrics/features');
   const { referenceFor } = await import('../src/main/engine/metrics/evaluate');
   const { trainingEvaluation } = await import('../src/main/engine/apps/train');
   const { backend } = await initTf();
   const model = await Model.load(join(resourcesDir(), 'models', 'fashion-mnist'), { device: 'cpu' });
-  const config = { ...defaultConfig('cfg'), trajectories: 256, rolloutBatch: 256 };
+  // What `train --model fashion-mnist --intervention cfg` runs: the image defaults (256 trajectories an
+  // iteration, their own actions and start; src/shared/learner-config.ts).
+  const config = defaultConfig('cfg', dataKindOf(model.shape));
   const learner = await createLearner(model, config);
   const pct = (v: number): string => `${(v * 100).toFixed(1).padStart(5)}%`;
   const show = (title: string, m: Record<string, number>): boolean => {
@@ -513,7 +513,7 @@ async function benchIteration(): Promise<boolean> {
       );
       // The whole run from the parts measured above: iteration 1 once (the warm-up is paid once per
       // run), the others as iteration 2, and the periodic evaluations (the final one not counted).
-      const I = RUN_ITERATIONS;
+      const I = config.iterations;
       const evals = Math.floor((I - 1) / config.evalEvery);
       const runS = it1['time/iteration_s']! + (I - 1) * it2['time/iteration_s']! + evals * evalS;
       const runDenoiserS = it1['time/denoiser_s']! + (I - 1) * it2['time/denoiser_s']! + evals * evalDenoiserS;

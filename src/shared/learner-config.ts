@@ -472,7 +472,7 @@ export type LearnerField = keyof LearnerConfig;
 /**
  * What each intervention changes in the defaults. cfg: mild constant guidance 1.5 (action 2) at every
  * level; gamma: EDM's published churn (ImageNet-64: S_churn 40, so γ = min(40/18, √2−1), the last of
- * its 10 actions, inside its window [0.05, 50], γ = 0 outside; test/config.test.ts checks it against
+ * its 10 actions, inside its window [0.05, 50], γ = 0 outside; test/schema.test.ts checks it against
  * initActionFrom), on EDM's stochastic sampler; renoise: 6 levels, 17 NFE, "continue" almost surely
  * above σ = 1 and 70% of the time below.
  */
@@ -504,7 +504,7 @@ export function dataKindOf(shape: readonly unknown[]): DataKind {
 // The defaults above are scaled to train the 2-D benchmarks in minutes (1,024 trajectories, 150
 // iterations). On an image model each trajectory costs a U-Net pass per NFE, so images get their own,
 // chosen on fashion-mnist with training seed 0 and evaluation seed 8 (2,000 samples; README): 256
-// trajectories an iteration (22.5 s on a 2-core CPU, `npm run bench -- iteration`), about 100 iterations, and for CFG
+// trajectories an iteration (20.2 s on a 2-core CPU, `npm run bench -- iteration`), about 100 iterations, and for CFG
 // nine guidance scales packed where image models want them (1 … 1.75 in steps of 0.125, then 2 and
 // 2.5), starting at w = 1.5 with probability 0.8. With lr 3e-4 that run learned in 90 iterations to
 // switch guidance off above σ ≈ 2 and keep w = 1.5 below: FID 0.306 against 0.353 for constant
