@@ -482,6 +482,41 @@ describe('the command line', () => {
     assert.equal(c.net, 35 + 30);
   });
 
+  test('eval --guidance-interval and --guidance-curve score the guided sampler they name, at its passes', async () => {
+    const evalJson = async (...flags: string[]): Promise<Record<string, unknown>> => {
+      const r = await cli(
+        'eval',
+        '--model',
+        'gmm-ring8',
+        '--n',
+        '256',
+        '--seed',
+        '5',
+        '--metrics',
+        'fid',
+        '--json',
+        ...flags,
+      );
+      assert.equal(r.code, 0, r.stderr);
+      return lastJson(r.stdout);
+    };
+    const fid = (j: Record<string, unknown>): number => (j['summary'] as { fid: number }).fid;
+    const interval = await evalJson('--guidance-interval', '2.5:0.3:5');
+    assert.deepEqual(
+      [interval['networkEvalsPerSample'], (interval['settings'] as Record<string, unknown>)['guidanceSigmaLo']],
+      [43, 0.3],
+    );
+    // The same samples as the three settings it stands for, and not those of w = 2.5 everywhere.
+    const same = await evalJson('--guidance', '2.5', '--guidance-sigma-lo', '0.3', '--guidance-sigma-hi', '5');
+    assert.equal(fid(same), fid(interval));
+    const everywhere = await evalJson('--guidance', '2.5');
+    assert.equal(everywhere['networkEvalsPerSample'], 70);
+    assert.notEqual(fid(everywhere), fid(interval));
+    const curve = await evalJson('--guidance-curve', file('eval-g.json', JSON.stringify(GUIDANCE)));
+    assert.equal(curve['networkEvalsPerSample'], 35 + 30);
+    assert.ok(Number.isFinite(fid(curve)) && fid(curve) !== fid(interval));
+  });
+
   test('bad curve files and bad interval values are usage errors naming the flag, the file and the point', async () => {
     const sample = (...flags: string[]) =>
       cli('sample', '--model', 'gmm-ring8', '--n', '4', '--out', join(tmp, 'x.npy'), ...flags);
