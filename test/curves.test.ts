@@ -506,7 +506,8 @@ describe('the command line', () => {
       [interval['networkEvalsPerSample'], (interval['settings'] as Record<string, unknown>)['guidanceSigmaLo']],
       [43, 0.3],
     );
-    // The same samples as the three settings it stands for, and not those of w = 2.5 everywhere.
+    // The same score as the three settings it stands for (equal FIDs to the bit: the same samples), and
+    // not that of w = 2.5 everywhere.
     const same = await evalJson('--guidance', '2.5', '--guidance-sigma-lo', '0.3', '--guidance-sigma-hi', '5');
     assert.equal(fid(same), fid(interval));
     const everywhere = await evalJson('--guidance', '2.5');
